@@ -1,0 +1,56 @@
+//! REST v2 network volumes: `/v2/network-volumes`.
+
+use super::wire_enum;
+use crate::ids::{DataCenterId, NetworkVolumeId};
+use serde::{Deserialize, Serialize};
+
+wire_enum!(/// Storage tier.
+VolumeType { Standard = "STANDARD", HighPerformance = "HIGH_PERFORMANCE" });
+
+/// `POST /v2/network-volumes` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateNetworkVolumeRequest {
+    pub name: String,
+    /// GB, 10–4096.
+    pub size: i64,
+    pub data_center: DataCenterId,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<VolumeType>,
+}
+
+/// `PATCH /v2/network-volumes/{id}` body (size may only grow).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateNetworkVolumeRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+}
+
+/// A network volume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkVolume {
+    pub id: NetworkVolumeId,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub size: i64,
+    pub data_center: DataCenterId,
+    #[serde(default = "standard", rename = "type")]
+    pub kind: VolumeType,
+}
+
+fn standard() -> VolumeType {
+    VolumeType::Standard
+}
+
+/// `GET /v2/network-volumes` response.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListNetworkVolumesResponse {
+    #[serde(default)]
+    pub network_volumes: Vec<NetworkVolume>,
+}
