@@ -1,1 +1,79 @@
-fn main() {}
+//! `podwarden`: the command-line front of podwarden.
+//!
+//! Today it runs the local RunPod emulator (`podwarden emulator`) and a guided demo that drives
+//! a pod and a serverless job through it (`podwarden demo`). Errors print as `error:`, a
+//! `Caused by:` chain and a `hint:` when one exists; exit code 0 is success, 1 a user or job
+//! error, 2 anything unexpected.
+
+mod demo;
+mod echo_worker;
+mod emulator;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "podwarden", version, about = "Run ML work on rented GPUs without leaking money")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve a local RunPod emulator: REST v2, serverless job API, worker callbacks, GraphQL.
+    Emulator(emulator::Args),
+    /// Start an emulator and drive a pod and a serverless job through it, end to end.
+    Demo(demo::Args),
+    /// A minimal serverless worker that echoes its input (used by `demo`).
+    #[command(hide = true)]
+    EchoWorker,
+}
+
+/// An error for the user, with an optional hint.
+#[derive(Debug)]
+pub struct UserError {
+    pub error: anyhow::Error,
+    pub hint: Option<String>,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for UserError {
+    fn from(e: E) -> Self {
+        Self { error: e.into(), hint: None }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PODWARDEN_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Emulator(a) => emulator::run(a).await,
+            Command::Demo(a) => demo::run(a).await,
+            Command::EchoWorker => echo_worker::run().await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.error);
+            for cause in e.error.chain().skip(1) {
+                eprintln!("  Caused by: {cause}");
+            }
+            if let Some(h) = e.hint {
+                eprintln!("hint: {h}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,1 +1,282 @@
-//! placeholder
+//! A faithful local emulator of RunPod: REST v2, the serverless job API, the worker callback
+//! API and a GraphQL subset, on one port, so every flow runs offline and for free.
+//!
+//! Pods run their command as local processes; serverless workers are local processes speaking
+//! RunPod's worker protocol (RunPod's own Python runtime works unchanged). Billing, capacity,
+//! boot delays, timeouts and retention follow RunPod's documented behaviour, on a real clock or
+//! on a manual one that moves only when a test says so. Faults (429 storms, 5xx, lost create
+//! responses, pods that never boot, preemption, crash-looping workers) are configurable.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use runpod_emulator::{EmulatorConfig, Options, start};
+//! let emu = start(EmulatorConfig::default(), Options::default()).await?;
+//! let client = emu.client();
+//! println!("{} pods", client.list_pods().await?.len());
+//! emu.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod clock;
+pub mod config;
+pub mod faults;
+pub mod logs;
+pub mod problem;
+pub mod process;
+mod routes;
+pub mod validate;
+pub mod world;
+
+pub use clock::Clock;
+pub use config::EmulatorConfig;
+pub use faults::{FaultConfig, HttpFault};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use faults::FaultState;
+use parking_lot::Mutex;
+use runpod::ApiKey;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use world::{Effect, Owner, World};
+
+/// One request/response pair, recorded for contract tests.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub method: String,
+    /// The route template, e.g. `/v2/pods/{id}`.
+    pub route: String,
+    pub status: u16,
+    pub content_type: String,
+    pub body: bytes::Bytes,
+}
+
+/// State shared by every handler and background task.
+#[derive(Debug)]
+pub struct Shared {
+    pub world: Mutex<World>,
+    pub clock: Clock,
+    pub faults: Mutex<FaultState>,
+    pub key: ApiKey,
+    pub runner: process::Runner,
+    /// Bumped whenever jobs change; wakes long polls and `/runsync`.
+    pub jobs_changed: tokio::sync::watch::Sender<u64>,
+    pub recorder: Option<Mutex<Vec<Exchange>>>,
+    pub cfg: Arc<EmulatorConfig>,
+    http: reqwest::Client,
+}
+
+impl Shared {
+    /// Runs `f` on the world at the current emulated time, then performs the effects it queued.
+    pub fn with_world<R>(self: &Arc<Self>, f: impl FnOnce(&mut World, DateTime<Utc>) -> R) -> R {
+        let now = self.clock.now();
+        let (r, effects) = {
+            let mut w = self.world.lock();
+            let r = f(&mut w, now);
+            (r, w.drain_effects())
+        };
+        self.apply(effects);
+        r
+    }
+
+    fn apply(self: &Arc<Self>, effects: Vec<Effect>) {
+        for e in effects {
+            match e {
+                Effect::Spawn(spec) => self.runner.spawn(self, spec),
+                Effect::Kill { owner, generation, grace_ms } => self.runner.kill(owner, generation, grace_ms),
+                Effect::JobsChanged => {
+                    self.jobs_changed.send_modify(|v| *v = v.wrapping_add(1));
+                }
+                Effect::Webhook { url, body } => self.webhook(url, body),
+            }
+        }
+    }
+
+    pub(crate) fn process_exited(self: &Arc<Self>, owner: Owner, generation: u64, code: Option<i32>) {
+        self.with_world(|w, now| match &owner {
+            Owner::Pod(id) => w.pod_process_exited(id, generation, code, now),
+            Owner::Worker(id) => w.worker_process_exited(id, generation, code, now),
+        });
+    }
+
+    /// RunPod posts the `/status` body once; failures are retried up to 2 more times.
+    fn webhook(self: &Arc<Self>, url: String, body: serde_json::Value) {
+        let (http, cancel, wait) =
+            (self.http.clone(), self.runner.cancel.clone(), Duration::from_millis(self.cfg.serverless.webhook_retry_ms));
+        self.runner.tracker.spawn(async move {
+            for attempt in 0..3 {
+                if attempt > 0 {
+                    tokio::select! { () = tokio::time::sleep(wait) => {}, () = cancel.cancelled() => return }
+                }
+                match http.post(&url).json(&body).timeout(Duration::from_secs(10)).send().await {
+                    Ok(r) if r.status().is_success() => return,
+                    _ => tracing::debug!(attempt, "webhook delivery failed"),
+                }
+            }
+        });
+    }
+
+    /// Advances every state machine to now.
+    pub fn tick(self: &Arc<Self>) {
+        self.with_world(|w, now| w.tick(now));
+    }
+}
+
+/// How to run the emulator.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Listen address; port 0 picks a free one.
+    pub addr: SocketAddr,
+    /// Keep every request/response pair (contract tests).
+    pub record: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { addr: SocketAddr::from(([127, 0, 0, 1], 0)), record: false }
+    }
+}
+
+/// A running emulator. Dropping it without [`RunningEmulator::shutdown`] still stops the
+/// server and kills every process it started.
+#[derive(Debug)]
+pub struct RunningEmulator {
+    pub shared: Arc<Shared>,
+    addr: SocketAddr,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// Starts an emulator per `cfg`.
+pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<RunningEmulator> {
+    let clock = match &cfg.manual_clock_start {
+        Some(s) => Clock::manual(
+            DateTime::parse_from_rfc3339(s)
+                .with_context(|| format!("manual_clock_start {s:?} is not an RFC 3339 time"))?
+                .with_timezone(&Utc),
+        ),
+        None => Clock::Real,
+    };
+    let (state_dir, tmp) = match &cfg.state_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("cannot create state dir {}", d.display()))?;
+            (d.canonicalize().unwrap_or_else(|_| d.clone()), None)
+        }
+        None => {
+            let t = tempfile::Builder::new().prefix("runpod-emulator-").tempdir().context("cannot create a temporary state dir")?;
+            (PathBuf::from(t.path()), Some(t))
+        }
+    };
+    let key = ApiKey::new(cfg.api_key.clone().unwrap_or_else(|| world::random_secret("rpa_EMU")));
+    let listener = tokio::net::TcpListener::bind(opts.addr).await.with_context(|| format!("cannot listen on {}", opts.addr))?;
+    let addr = listener.local_addr()?;
+    let cfg = Arc::new(cfg);
+    let mut world = World::new(cfg.clone(), state_dir);
+    world.base_url = format!("http://{addr}");
+    let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
+    let shared = Arc::new(Shared {
+        world: Mutex::new(world),
+        faults: Mutex::new(FaultState::new(cfg.faults.clone(), cfg.seed)),
+        clock: clock.clone(),
+        key,
+        runner: process::Runner::new(tracker.clone(), cancel.clone()),
+        jobs_changed: tokio::sync::watch::channel(0).0,
+        recorder: opts.record.then(|| Mutex::new(Vec::new())),
+        http: reqwest::Client::builder().build().context("cannot build the webhook HTTP client")?,
+        cfg: cfg.clone(),
+    });
+    let app = routes::router(shared.clone());
+    let c = cancel.clone();
+    tracker.spawn(async move {
+        let _ = axum::serve(listener, app).with_graceful_shutdown(c.cancelled_owned()).await;
+    });
+    if !clock.is_manual() {
+        let (s, c) = (shared.clone(), cancel.clone());
+        let period = Duration::from_millis(cfg.tick_ms.max(10));
+        tracker.spawn(async move {
+            let mut iv = tokio::time::interval(period);
+            iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! { _ = iv.tick() => s.tick(), () = c.cancelled() => break }
+            }
+        });
+    }
+    Ok(RunningEmulator { shared, addr, cancel, tracker, _tmp: tmp })
+}
+
+impl RunningEmulator {
+    /// `http://127.0.0.1:PORT`: REST v2 lives under `/v2`, GraphQL at `/graphql`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    /// The serverless job API base (`RUNPOD_ENDPOINT_BASE_URL`).
+    pub fn endpoint_base_url(&self) -> String {
+        format!("{}/v2", self.base_url())
+    }
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// The account key.
+    pub fn api_key(&self) -> &ApiKey {
+        &self.shared.key
+    }
+    /// A `runpod::Client` for this emulator, with quick retries.
+    pub fn client(&self) -> runpod::Client {
+        runpod::Client::builder()
+            .api_key(self.shared.key.clone())
+            .rest_url(self.base_url())
+            .endpoint_base_url(self.endpoint_base_url())
+            .retry(runpod::RetryPolicy {
+                max_attempts: 4,
+                min_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(50),
+                max_retry_after: Duration::from_secs(60),
+            })
+            .build()
+            .unwrap_or_else(|_| unreachable!("the emulator's own URLs and key are valid"))
+    }
+    /// Moves the manual clock forward and runs one tick. Returns false on a real clock.
+    pub fn advance(&self, by: Duration) -> bool {
+        let moved = self.shared.clock.advance(by);
+        self.shared.tick();
+        moved
+    }
+    /// Runs one tick now.
+    pub fn tick(&self) {
+        self.shared.tick();
+    }
+    /// Replaces every fault.
+    pub fn set_faults(&self, f: FaultConfig) {
+        self.shared.with_world(|w, _| {
+            w.pod_faults = f.pods.clone();
+            w.worker_faults = f.workers.clone();
+        });
+        self.shared.faults.lock().set(f);
+    }
+    /// Recorded exchanges (when started with `record`).
+    pub fn recorded(&self) -> Vec<Exchange> {
+        self.shared.recorder.as_ref().map(|r| r.lock().clone()).unwrap_or_default()
+    }
+    /// Stops the server and background tasks and kills every process it started.
+    pub async fn shutdown(self) {
+        self.stop();
+        self.tracker.close();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.tracker.wait()).await;
+    }
+    fn stop(&self) {
+        self.shared.runner.kill_all();
+        self.cancel.cancel();
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -67,8 +67,14 @@ impl fmt::Display for ErrorKind {
 }
 
 /// A failed RunPod call. Keeps the status, the body, and how hard the client tried.
+/// Boxed inside, so `Result<T, Error>` stays one pointer wide.
 #[derive(Debug)]
 pub struct Error {
+    pub(crate) inner: Box<ErrorInner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ErrorInner {
     pub(crate) kind: ErrorKind,
     pub(crate) operation: &'static str,
     pub(crate) method: &'static str,
@@ -86,86 +92,85 @@ pub struct Error {
 impl Error {
     /// The coarse kind.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.inner.kind
     }
     /// HTTP status, if a response arrived.
     pub fn status(&self) -> Option<u16> {
-        self.status
+        self.inner.status
     }
     /// RunPod's explanation (`detail`, `message` or `error` of the body).
     pub fn detail(&self) -> Option<&str> {
-        self.detail.as_deref()
+        self.inner.detail.as_deref()
     }
     /// Individual validation failures.
     pub fn validation_errors(&self) -> &[String] {
-        &self.errors
+        &self.inner.errors
     }
     /// How long RunPod asked us to wait (`Retry-After`).
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        self.inner.retry_after
     }
     /// The raw response body, kept for diagnosis.
     pub fn body(&self) -> Option<&[u8]> {
-        self.body.as_deref()
+        self.inner.body.as_deref()
     }
     /// Requests sent, including retries.
     pub fn attempts(&self) -> u32 {
-        self.attempts
+        self.inner.attempts
     }
     /// Time from the first attempt to giving up.
     pub fn elapsed(&self) -> Duration {
-        self.elapsed
+        self.inner.elapsed
     }
     /// The operation, e.g. `create pod`.
     pub fn operation(&self) -> &'static str {
-        self.operation
+        self.inner.operation
     }
     /// True when a retry later (not now) may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self.kind,
-            ErrorKind::RateLimited | ErrorKind::Server | ErrorKind::Transport | ErrorKind::NoCapacity
-        )
+        matches!(self.inner.kind, ErrorKind::RateLimited | ErrorKind::Server | ErrorKind::Transport | ErrorKind::NoCapacity)
     }
 
     pub(crate) fn new(kind: ErrorKind, operation: &'static str, method: &'static str, path: String) -> Self {
         Self {
-            kind,
-            operation,
-            method,
-            path,
-            status: None,
-            detail: None,
-            errors: Vec::new(),
-            retry_after: None,
-            body: None,
-            attempts: 1,
-            elapsed: Duration::ZERO,
-            source: None,
+            inner: Box::new(ErrorInner {
+                kind,
+                operation,
+                method,
+                path,
+                status: None,
+                detail: None,
+                errors: Vec::new(),
+                retry_after: None,
+                body: None,
+                attempts: 1,
+                elapsed: Duration::ZERO,
+                source: None,
+            }),
         }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} failed: {}", self.operation, self.kind)?;
-        if let Some(d) = &self.detail {
+        write!(f, "{} failed: {}", self.inner.operation, self.inner.kind)?;
+        if let Some(d) = &self.inner.detail {
             write!(f, ": {d}")?;
         }
-        if !self.errors.is_empty() {
-            write!(f, " [{}]", self.errors.join("; "))?;
+        if !self.inner.errors.is_empty() {
+            write!(f, " [{}]", self.inner.errors.join("; "))?;
         }
-        write!(f, " ({} {}", self.method, self.path)?;
-        if let Some(s) = self.status {
+        write!(f, " ({} {}", self.inner.method, self.inner.path)?;
+        if let Some(s) = self.inner.status {
             write!(f, ", HTTP {s}")?;
         }
-        write!(f, ", {} attempt{} in {:.1?})", self.attempts, if self.attempts == 1 { "" } else { "s" }, self.elapsed)
+        write!(f, ", {} attempt{} in {:.1?})", self.inner.attempts, if self.inner.attempts == 1 { "" } else { "s" }, self.inner.elapsed)
     }
 }
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.inner.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -217,12 +222,8 @@ pub(crate) fn classify(status: u16, msg: &BodyMessage, is_create: bool) -> Error
         422 => ErrorKind::Validation,
         429 => ErrorKind::RateLimited,
         402 => ErrorKind::InsufficientBalance,
-        400 if detail.contains(NO_CAPACITY_MARKER) || detail.contains("not enough free gpus") => {
-            ErrorKind::NoCapacity
-        }
-        400 if detail.contains("insufficient balance") || detail.contains("insufficient funds") => {
-            ErrorKind::InsufficientBalance
-        }
+        400 if detail.contains(NO_CAPACITY_MARKER) || detail.contains("not enough free gpus") => ErrorKind::NoCapacity,
+        400 if detail.contains("insufficient balance") || detail.contains("insufficient funds") => ErrorKind::InsufficientBalance,
         400 if !msg.errors.is_empty() => ErrorKind::Validation,
         400..=499 => ErrorKind::BadRequest,
         _ if is_create => ErrorKind::MaybeCreated,
@@ -263,9 +264,9 @@ mod tests {
     #[test]
     fn display_names_operation_kind_status_and_attempts() {
         let mut e = Error::new(ErrorKind::RateLimited, "list pods", "GET", "/v2/pods".into());
-        e.status = Some(429);
-        e.attempts = 3;
-        e.detail = Some("rate limit exceeded for the minute window".into());
+        e.inner.status = Some(429);
+        e.inner.attempts = 3;
+        e.inner.detail = Some("rate limit exceeded for the minute window".into());
         let s = e.to_string();
         assert!(s.starts_with("list pods failed: rate limited: rate limit exceeded"), "{s}");
         assert!(s.contains("HTTP 429") && s.contains("3 attempts"), "{s}");

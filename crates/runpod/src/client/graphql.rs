@@ -24,15 +24,15 @@ impl Client {
             // GraphQL reports auth failures as HTTP 200 with `Unauthorized`.
             let kind = if e.message.eq_ignore_ascii_case("unauthorized") { ErrorKind::Unauthorized } else { ErrorKind::BadRequest };
             let mut err = Error::new(kind, "read account balance", "POST", "/graphql".into());
-            err.status = Some(200);
-            err.detail = Some(e.message.clone());
+            err.inner.status = Some(200);
+            err.inner.detail = Some(e.message.clone());
             return Err(err);
         }
         match r.data.and_then(|d| d.myself) {
             Some(m) => Ok(m),
             None => {
                 let mut err = Error::new(ErrorKind::Undecodable, "read account balance", "POST", "/graphql".into());
-                err.detail = Some("response has no data.myself".into());
+                err.inner.detail = Some("response has no data.myself".into());
                 Err(err)
             }
         }

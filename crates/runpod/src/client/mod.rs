@@ -111,10 +111,8 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client, ConfigError> {
         let key = self.key.ok_or(ConfigError::MissingKey)?;
         let rest_url = parse_base("RUNPOD_REST_URL", self.rest_url.as_deref().unwrap_or(DEFAULT_REST_URL))?;
-        let endpoint_base_url = parse_base(
-            "RUNPOD_ENDPOINT_BASE_URL",
-            self.endpoint_base_url.as_deref().unwrap_or(DEFAULT_ENDPOINT_BASE_URL),
-        )?;
+        let endpoint_base_url =
+            parse_base("RUNPOD_ENDPOINT_BASE_URL", self.endpoint_base_url.as_deref().unwrap_or(DEFAULT_ENDPOINT_BASE_URL))?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("podwarden-runpod/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
@@ -211,11 +209,8 @@ impl Client {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let mut req = self
-                .inner
-                .http
-                .request(call.method.clone(), call.url.clone())
-                .timeout(call.timeout.unwrap_or(self.inner.timeout));
+            let mut req =
+                self.inner.http.request(call.method.clone(), call.url.clone()).timeout(call.timeout.unwrap_or(self.inner.timeout));
             req = match auth {
                 Auth::Bearer => req.bearer_auth(self.inner.key.expose()),
             };
@@ -226,11 +221,8 @@ impl Client {
             let (decision, err) = match outcome {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    let retry_after = resp
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(retry::parse_retry_after);
+                    let retry_after =
+                        resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry::parse_retry_after);
                     let body = match resp.bytes().await {
                         Ok(b) => b,
                         Err(e) => {
@@ -241,8 +233,8 @@ impl Client {
                                 method_str,
                                 path.clone(),
                             );
-                            err.status = Some(status);
-                            err.source = Some(Box::new(e));
+                            err.inner.status = Some(status);
+                            err.inner.source = Some(Box::new(e));
                             if let Some(next) = self.next_delay(d, &mut delays, &err) {
                                 tracing::debug!(operation = call.operation, attempt, "retrying after body read error");
                                 tokio::time::sleep(next).await;
@@ -258,28 +250,24 @@ impl Client {
                     let msg = parse_error_body(&body);
                     let kind = classify(status, &msg, call.idem == Idempotency::Create);
                     let mut err = Error::new(kind, call.operation, method_str, path.clone());
-                    err.status = Some(status);
-                    err.detail = msg.detail;
-                    err.errors = msg.errors;
-                    err.retry_after = retry_after;
-                    err.body = Some(body);
+                    err.inner.status = Some(status);
+                    err.inner.detail = msg.detail;
+                    err.inner.errors = msg.errors;
+                    err.inner.retry_after = retry_after;
+                    err.inner.body = Some(body);
                     (retry::on_status(status, call.idem, retry_after), err)
                 }
                 Err(e) => {
                     let connect = e.is_connect();
-                    let kind = if !connect && call.idem == Idempotency::Create {
-                        ErrorKind::MaybeCreated
-                    } else {
-                        ErrorKind::Transport
-                    };
+                    let kind = if !connect && call.idem == Idempotency::Create { ErrorKind::MaybeCreated } else { ErrorKind::Transport };
                     let mut err = Error::new(kind, call.operation, method_str, path.clone());
-                    err.source = Some(Box::new(e.without_url()));
+                    err.inner.source = Some(Box::new(e.without_url()));
                     (retry::on_transport(connect, call.idem), err)
                 }
             };
             match self.next_delay(decision, &mut delays, &err) {
                 Some(wait) => {
-                    tracing::debug!(operation = call.operation, attempt, wait_ms = wait.as_millis() as u64, kind = ?err.kind, "retrying runpod call");
+                    tracing::debug!(operation = call.operation, attempt, wait_ms = wait.as_millis() as u64, kind = ?err.inner.kind, "retrying runpod call");
                     tokio::time::sleep(wait).await;
                 }
                 None => return Err(finish(err, attempt, started)),
@@ -311,15 +299,15 @@ impl Client {
     }
 
     /// Opens a streaming GET (SSE) after the usual status handling.
-    pub(crate) async fn open_stream(&self, operation: &'static str, url: Url, last_event_id: Option<&str>) -> Result<reqwest::Response, Error> {
+    pub(crate) async fn open_stream(
+        &self,
+        operation: &'static str,
+        url: Url,
+        last_event_id: Option<&str>,
+    ) -> Result<reqwest::Response, Error> {
         let started = Instant::now();
         let path = url.path().to_owned();
-        let mut req = self
-            .inner
-            .http
-            .get(url)
-            .bearer_auth(self.inner.key.expose())
-            .header(reqwest::header::ACCEPT, "text/event-stream");
+        let mut req = self.inner.http.get(url).bearer_auth(self.inner.key.expose()).header(reqwest::header::ACCEPT, "text/event-stream");
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id);
         }
@@ -330,14 +318,14 @@ impl Client {
                 let body = resp.bytes().await.unwrap_or_default();
                 let msg = parse_error_body(&body);
                 let mut err = Error::new(classify(status, &msg, false), operation, "GET", path);
-                err.status = Some(status);
-                err.detail = msg.detail;
-                err.body = Some(body);
+                err.inner.status = Some(status);
+                err.inner.detail = msg.detail;
+                err.inner.body = Some(body);
                 Err(finish(err, 1, started))
             }
             Err(e) => {
                 let mut err = Error::new(ErrorKind::Transport, operation, "GET", path);
-                err.source = Some(Box::new(e.without_url()));
+                err.inner.source = Some(Box::new(e.without_url()));
                 Err(finish(err, 1, started))
             }
         }
@@ -349,16 +337,16 @@ pub(crate) fn decode<T: DeserializeOwned>(operation: &'static str, method: &'sta
     let bytes: &[u8] = if body.is_empty() { b"null" } else { &body };
     serde_json::from_slice(bytes).map_err(|e| {
         let mut err = Error::new(ErrorKind::Undecodable, operation, method, path);
-        err.detail = Some(e.to_string());
-        err.body = Some(body.clone());
-        err.source = Some(Box::new(e));
+        err.inner.detail = Some(e.to_string());
+        err.inner.body = Some(body.clone());
+        err.inner.source = Some(Box::new(e));
         err
     })
 }
 
 fn finish(mut err: Error, attempts: u32, started: Instant) -> Error {
-    err.attempts = attempts;
-    err.elapsed = started.elapsed();
+    err.inner.attempts = attempts;
+    err.inner.elapsed = started.elapsed();
     err
 }
 
@@ -397,7 +385,10 @@ mod tests {
     #[test]
     fn join_encodes_ids_with_spaces() {
         let base = Url::parse("http://127.0.0.1:9/").expect("url");
-        assert_eq!(join(&base, &["v2", "catalog", "gpus", "NVIDIA GeForce RTX 4090"]).as_str(), "http://127.0.0.1:9/v2/catalog/gpus/NVIDIA%20GeForce%20RTX%204090");
+        assert_eq!(
+            join(&base, &["v2", "catalog", "gpus", "NVIDIA GeForce RTX 4090"]).as_str(),
+            "http://127.0.0.1:9/v2/catalog/gpus/NVIDIA%20GeForce%20RTX%204090"
+        );
         let base = Url::parse("http://h/v2").expect("url");
         assert_eq!(join(&base, &["ep", "run"]).as_str(), "http://h/v2/ep/run");
     }

@@ -51,7 +51,9 @@ impl Client {
 
     /// `DELETE /v2/pods/{id}`: terminate. Idempotent; a 404 means it is already gone.
     pub async fn delete_pod(&self, id: &PodId) -> Result<(), Error> {
-        self.execute(self.call("terminate pod", Method::DELETE, self.rest(&["v2", "pods", id.as_str()]), None, Idempotent)).await.map(|_| ())
+        self.execute(self.call("terminate pod", Method::DELETE, self.rest(&["v2", "pods", id.as_str()]), None, Idempotent))
+            .await
+            .map(|_| ())
     }
 
     /// `POST /v2/pods/{id}/action`. Returns the pod when RunPod sends it (200), `None` on 204.
@@ -96,13 +98,13 @@ impl Client {
                     Ok(ev) if ev.data.is_empty() => None,
                     Ok(ev) => Some(serde_json::from_str::<LogEvent>(&ev.data).map(|event| LogLine { id: ev.id, event }).map_err(|e| {
                         let mut err = Error::new(ErrorKind::Undecodable, "stream pod logs", "GET", path);
-                        err.detail = Some(e.to_string());
-                        err.body = Some(bytes::Bytes::from(ev.data));
+                        err.inner.detail = Some(e.to_string());
+                        err.inner.body = Some(bytes::Bytes::from(ev.data));
                         err
                     })),
                     Err(e) => {
                         let mut err = Error::new(ErrorKind::Transport, "stream pod logs", "GET", path);
-                        err.detail = Some(e.to_string());
+                        err.inner.detail = Some(e.to_string());
                         Some(Err(err))
                     }
                 }
@@ -130,12 +132,15 @@ impl Client {
 
     /// `PATCH /v2/serverless/{id}`.
     pub async fn update_endpoint(&self, id: &EndpointId, req: &UpdateEndpointRequest) -> Result<Endpoint, Error> {
-        self.json(self.call("update endpoint", Method::PATCH, self.rest(&["v2", "serverless", id.as_str()]), to_body(req), NonIdempotent)).await
+        self.json(self.call("update endpoint", Method::PATCH, self.rest(&["v2", "serverless", id.as_str()]), to_body(req), NonIdempotent))
+            .await
     }
 
     /// `DELETE /v2/serverless/{id}`.
     pub async fn delete_endpoint(&self, id: &EndpointId) -> Result<(), Error> {
-        self.execute(self.call("delete endpoint", Method::DELETE, self.rest(&["v2", "serverless", id.as_str()]), None, Idempotent)).await.map(|_| ())
+        self.execute(self.call("delete endpoint", Method::DELETE, self.rest(&["v2", "serverless", id.as_str()]), None, Idempotent))
+            .await
+            .map(|_| ())
     }
 
     /// `GET /v2/serverless/{id}/workers`.
@@ -163,12 +168,15 @@ impl Client {
 
     /// `PATCH /v2/templates/{id}`.
     pub async fn update_template(&self, id: &TemplateId, req: &UpdateTemplateRequest) -> Result<Template, Error> {
-        self.json(self.call("update template", Method::PATCH, self.rest(&["v2", "templates", id.as_str()]), to_body(req), NonIdempotent)).await
+        self.json(self.call("update template", Method::PATCH, self.rest(&["v2", "templates", id.as_str()]), to_body(req), NonIdempotent))
+            .await
     }
 
     /// `DELETE /v2/templates/{id}`.
     pub async fn delete_template(&self, id: &TemplateId) -> Result<(), Error> {
-        self.execute(self.call("delete template", Method::DELETE, self.rest(&["v2", "templates", id.as_str()]), None, Idempotent)).await.map(|_| ())
+        self.execute(self.call("delete template", Method::DELETE, self.rest(&["v2", "templates", id.as_str()]), None, Idempotent))
+            .await
+            .map(|_| ())
     }
 
     // ---- network volumes ----
@@ -191,12 +199,27 @@ impl Client {
 
     /// `PATCH /v2/network-volumes/{id}`.
     pub async fn update_network_volume(&self, id: &NetworkVolumeId, req: &UpdateNetworkVolumeRequest) -> Result<NetworkVolume, Error> {
-        self.json(self.call("update network volume", Method::PATCH, self.rest(&["v2", "network-volumes", id.as_str()]), to_body(req), NonIdempotent)).await
+        self.json(self.call(
+            "update network volume",
+            Method::PATCH,
+            self.rest(&["v2", "network-volumes", id.as_str()]),
+            to_body(req),
+            NonIdempotent,
+        ))
+        .await
     }
 
     /// `DELETE /v2/network-volumes/{id}`.
     pub async fn delete_network_volume(&self, id: &NetworkVolumeId) -> Result<(), Error> {
-        self.execute(self.call("delete network volume", Method::DELETE, self.rest(&["v2", "network-volumes", id.as_str()]), None, Idempotent)).await.map(|_| ())
+        self.execute(self.call(
+            "delete network volume",
+            Method::DELETE,
+            self.rest(&["v2", "network-volumes", id.as_str()]),
+            None,
+            Idempotent,
+        ))
+        .await
+        .map(|_| ())
     }
 
     // ---- catalog ----

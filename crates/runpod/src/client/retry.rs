@@ -120,7 +120,12 @@ mod tests {
 
     #[test]
     fn delays_are_bounded_and_counted() {
-        let p = RetryPolicy { max_attempts: 4, min_delay: Duration::from_millis(10), max_delay: Duration::from_millis(50), ..RetryPolicy::default() };
+        let p = RetryPolicy {
+            max_attempts: 4,
+            min_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            ..RetryPolicy::default()
+        };
         let d: Vec<_> = p.delays().collect();
         assert_eq!(d.len(), 3);
         assert!(d.iter().all(|x| *x <= Duration::from_millis(100)), "{d:?}");

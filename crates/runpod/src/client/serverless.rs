@@ -3,7 +3,9 @@
 use super::retry::Idempotency::{Idempotent, NonIdempotent};
 use super::{Call, Client, Error, ErrorKind, to_body};
 use crate::ids::{EndpointId, JobId};
-use crate::types::serverless::{Health, JobState, PurgeQueueResponse, RUN_PAYLOAD_LIMIT, RUNSYNC_PAYLOAD_LIMIT, RunRequest, StreamResponse};
+use crate::types::serverless::{
+    Health, JobState, PurgeQueueResponse, RUN_PAYLOAD_LIMIT, RUNSYNC_PAYLOAD_LIMIT, RunRequest, StreamResponse,
+};
 use reqwest::Method;
 use std::time::Duration;
 
@@ -38,7 +40,7 @@ impl ServerlessEndpoint {
         if body.len() > limit {
             // Refuse locally: RunPod would reject it, and sending 10+ MB to learn that is waste.
             let mut err = Error::new(ErrorKind::PayloadTooLarge, operation, "POST", self.url(&[]).path().to_owned());
-            err.detail = Some(format!("request body is {} bytes; the limit for this operation is {} bytes", body.len(), limit));
+            err.inner.detail = Some(format!("request body is {} bytes; the limit for this operation is {} bytes", body.len(), limit));
             return Err(err);
         }
         Ok(body)
@@ -49,7 +51,14 @@ impl ServerlessEndpoint {
     pub async fn run(&self, req: &RunRequest) -> Result<JobState, Error> {
         let body = self.checked_body("submit job", req, RUN_PAYLOAD_LIMIT)?;
         self.client
-            .json(Call { operation: "submit job", method: Method::POST, url: self.url(&["run"]), body: Some(body), idem: NonIdempotent, timeout: None })
+            .json(Call {
+                operation: "submit job",
+                method: Method::POST,
+                url: self.url(&["run"]),
+                body: Some(body),
+                idem: NonIdempotent,
+                timeout: None,
+            })
             .await
     }
 
@@ -77,7 +86,14 @@ impl ServerlessEndpoint {
     /// `GET /status/{job}`: state, timings, and output or the latest progress update.
     pub async fn status(&self, job: &JobId) -> Result<JobState, Error> {
         self.client
-            .json(Call { operation: "get job status", method: Method::GET, url: self.url(&["status", job.as_str()]), body: None, idem: Idempotent, timeout: None })
+            .json(Call {
+                operation: "get job status",
+                method: Method::GET,
+                url: self.url(&["status", job.as_str()]),
+                body: None,
+                idem: Idempotent,
+                timeout: None,
+            })
             .await
     }
 
@@ -85,35 +101,70 @@ impl ServerlessEndpoint {
     pub async fn stream(&self, job: &JobId) -> Result<StreamResponse, Error> {
         // Not retried on 5xx: the server may have handed chunks over already.
         self.client
-            .json(Call { operation: "stream job output", method: Method::GET, url: self.url(&["stream", job.as_str()]), body: None, idem: NonIdempotent, timeout: None })
+            .json(Call {
+                operation: "stream job output",
+                method: Method::GET,
+                url: self.url(&["stream", job.as_str()]),
+                body: None,
+                idem: NonIdempotent,
+                timeout: None,
+            })
             .await
     }
 
     /// `POST /cancel/{job}`.
     pub async fn cancel(&self, job: &JobId) -> Result<JobState, Error> {
         self.client
-            .json(Call { operation: "cancel job", method: Method::POST, url: self.url(&["cancel", job.as_str()]), body: None, idem: Idempotent, timeout: None })
+            .json(Call {
+                operation: "cancel job",
+                method: Method::POST,
+                url: self.url(&["cancel", job.as_str()]),
+                body: None,
+                idem: Idempotent,
+                timeout: None,
+            })
             .await
     }
 
     /// `POST /retry/{job}`: requeue a FAILED or TIMED_OUT job with its original input.
     pub async fn retry(&self, job: &JobId) -> Result<JobState, Error> {
         self.client
-            .json(Call { operation: "retry job", method: Method::POST, url: self.url(&["retry", job.as_str()]), body: None, idem: NonIdempotent, timeout: None })
+            .json(Call {
+                operation: "retry job",
+                method: Method::POST,
+                url: self.url(&["retry", job.as_str()]),
+                body: None,
+                idem: NonIdempotent,
+                timeout: None,
+            })
             .await
     }
 
     /// `POST /purge-queue`: drop every queued (not running) job.
     pub async fn purge_queue(&self) -> Result<PurgeQueueResponse, Error> {
         self.client
-            .json(Call { operation: "purge queue", method: Method::POST, url: self.url(&["purge-queue"]), body: None, idem: Idempotent, timeout: None })
+            .json(Call {
+                operation: "purge queue",
+                method: Method::POST,
+                url: self.url(&["purge-queue"]),
+                body: None,
+                idem: Idempotent,
+                timeout: None,
+            })
             .await
     }
 
     /// `GET /health`: job and worker counts.
     pub async fn health(&self) -> Result<Health, Error> {
         self.client
-            .json(Call { operation: "endpoint health", method: Method::GET, url: self.url(&["health"]), body: None, idem: Idempotent, timeout: None })
+            .json(Call {
+                operation: "endpoint health",
+                method: Method::GET,
+                url: self.url(&["health"]),
+                body: None,
+                idem: Idempotent,
+                timeout: None,
+            })
             .await
     }
 }

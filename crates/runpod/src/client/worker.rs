@@ -40,9 +40,7 @@ impl WorkerConfig {
             worker_id: var("RUNPOD_POD_ID").unwrap_or_else(|| format!("local-{}", std::process::id())),
             endpoint_id: var("RUNPOD_ENDPOINT_ID"),
             api_key: ApiKey::new(var("RUNPOD_AI_API_KEY").unwrap_or_default()),
-            ping_interval: Duration::from_millis(
-                var("RUNPOD_PING_INTERVAL").and_then(|v| v.parse().ok()).unwrap_or(10_000),
-            ),
+            ping_interval: Duration::from_millis(var("RUNPOD_PING_INTERVAL").and_then(|v| v.parse().ok()).unwrap_or(10_000)),
             get_job_url,
         })
     }
@@ -82,9 +80,9 @@ impl WorkerClient {
         let started = Instant::now();
         let fail = |kind, detail: Option<String>, status: Option<u16>| {
             let mut e = Error::new(kind, operation, "HTTP", path.clone());
-            e.detail = detail;
-            e.status = status;
-            e.elapsed = started.elapsed();
+            e.inner.detail = detail;
+            e.inner.status = status;
+            e.inner.elapsed = started.elapsed();
             e
         };
         let resp = req
@@ -132,7 +130,11 @@ impl WorkerClient {
             Ok((_, body)) if body.is_empty() => Ok(Vec::new()),
             Ok((_, body)) => {
                 let v: serde_json::Value = decode(operation, "GET", path.clone(), body.clone())?;
-                if v.is_array() { decode(operation, "GET", path, body) } else { decode(operation, "GET", path, body).map(|j: TakenJob| vec![j]) }
+                if v.is_array() {
+                    decode(operation, "GET", path, body)
+                } else {
+                    decode(operation, "GET", path, body).map(|j: TakenJob| vec![j])
+                }
             }
             Err(e) if e.status() == Some(400) => Ok(Vec::new()),
             Err(e) => Err(e),
@@ -191,7 +193,7 @@ impl WorkerClient {
             Ok(u) => u,
             Err(e) => {
                 let mut err = Error::new(ErrorKind::BadRequest, "ping", "GET", String::new());
-                err.detail = Some(format!("RUNPOD_WEBHOOK_PING is not a URL: {e}"));
+                err.inner.detail = Some(format!("RUNPOD_WEBHOOK_PING is not a URL: {e}"));
                 return Err(err);
             }
         };
@@ -233,9 +235,6 @@ mod tests {
     fn url_templates_substitute_like_the_python_runtime() {
         let c = WorkerClient::new(cfg()).expect("client");
         assert_eq!(c.take_url(), "http://h/v2/ep/job-take/w1?gpu=SIM");
-        assert_eq!(
-            WorkerClient::result_url(&c.cfg.post_output_url, "w1", "job-9"),
-            "http://h/v2/ep/job-done/w1/job-9?gpu=SIM"
-        );
+        assert_eq!(WorkerClient::result_url(&c.cfg.post_output_url, "w1", "job-9"), "http://h/v2/ep/job-done/w1/job-9?gpu=SIM");
     }
 }

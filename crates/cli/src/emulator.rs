@@ -1,0 +1,85 @@
+//! `podwarden emulator`: a standalone local RunPod.
+
+use crate::UserError;
+use anyhow::Context;
+use runpod_emulator::{EmulatorConfig, Options, start};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+/// Options of `podwarden emulator`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8710)]
+    port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// The account API key clients must send (default: a random one, printed).
+    #[arg(long, env = "PODWARDEN_EMULATOR_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Directory for pod workspaces and worker directories (default: a temporary one).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// TOML config: catalog, account, delays, faults (see docs/emulator.md).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+pub async fn run(a: Args) -> Result<(), UserError> {
+    let mut cfg = match &a.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read config file {}", p.display()))?;
+            EmulatorConfig::from_toml(&text).map_err(|e| UserError {
+                error: anyhow::anyhow!("invalid emulator config {}: {e}", p.display()),
+                hint: Some("see docs/emulator.md for every key; unknown keys are rejected".into()),
+            })?
+        }
+        None => EmulatorConfig::default(),
+    };
+    if a.api_key.is_some() {
+        cfg.api_key = a.api_key.clone();
+    }
+    if a.state_dir.is_some() {
+        cfg.state_dir = a.state_dir.clone();
+    }
+    let emu = start(cfg, Options { addr: SocketAddr::new(a.host, a.port), record: false })
+        .await
+        .map_err(|e| UserError { hint: Some(format!("is port {} taken? try --port 0 for a free one", a.port)), error: e })?;
+    let base = emu.base_url();
+    println!("podwarden emulator: a local RunPod on {base}");
+    println!("  REST v2:        {base}/v2/pods, /v2/serverless, /v2/templates, /v2/catalog/gpus, ...");
+    println!("  serverless API: {base}/v2/{{endpoint_id}}/run|runsync|status|stream|cancel|health");
+    println!("  GraphQL:        {base}/graphql");
+    println!("  admin:          {base}/_emulator/state");
+    println!();
+    println!("Point clients at it:");
+    println!("  export RUNPOD_REST_URL={base}");
+    println!("  export RUNPOD_ENDPOINT_BASE_URL={base}/v2");
+    println!("  export RUNPOD_API_BASE_URL={base}");
+    println!("  export RUNPOD_API_KEY={}", emu.api_key().expose());
+    println!();
+    println!("Ctrl-C stops it and every process it started.");
+    shutdown_signal().await;
+    eprintln!("stopping: killing pods and workers…");
+    emu.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

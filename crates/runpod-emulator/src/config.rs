@@ -1,0 +1,254 @@
+//! Emulator configuration: catalog, account, delays and faults. Loadable from TOML.
+
+use crate::faults::FaultConfig;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Everything the emulator can be told at start. Every field has a default, so an empty TOML
+/// file is a valid config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmulatorConfig {
+    /// The account's API key. `None`: a random key is minted and printed.
+    pub api_key: Option<String>,
+    /// Where pod workspaces, worker directories and the state snapshot live. `None`: a
+    /// temporary directory removed at exit.
+    pub state_dir: Option<PathBuf>,
+    /// Start the manual clock at this RFC 3339 time instead of using real time.
+    pub manual_clock_start: Option<String>,
+    /// How often the real-clock driver ticks, in ms.
+    pub tick_ms: u64,
+    /// Seed of the random generator behind random faults, so fault runs repeat.
+    pub seed: u64,
+    pub account: AccountConfig,
+    pub pods: PodTiming,
+    pub serverless: ServerlessConfig,
+    /// GPU types for sale.
+    pub gpus: Vec<GpuOffer>,
+    /// Data centers.
+    pub data_centers: Vec<DataCenterConfig>,
+    pub faults: FaultConfig,
+}
+
+/// Balance and limits of the emulated account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountConfig {
+    /// USD.
+    pub balance: f64,
+    /// USD per hour across all resources (RunPod's default is 80).
+    pub spend_limit: f64,
+}
+
+/// Pod boot timing (emulated seconds).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PodTiming {
+    /// PROVISIONING → STARTING.
+    pub provisioning_secs: f64,
+    /// STARTING → RUNNING (the container's process starts here).
+    pub starting_secs: f64,
+    /// Delay before a container whose process exited is started again.
+    pub restart_delay_secs: f64,
+    /// Real seconds between SIGTERM and SIGKILL when a pod stops.
+    pub stop_grace_ms: u64,
+}
+
+/// Serverless behaviour.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerlessConfig {
+    /// How long `job-take` holds a poll open with nothing to hand out (real ms; must stay
+    /// under the Python runtime's 90 s client timeout).
+    pub take_hold_ms: u64,
+    /// Default `/runsync` wait when `?wait=` is absent (real ms; RunPod: 90 000).
+    pub runsync_wait_ms: u64,
+    /// Result retention after `/run` completes (emulated seconds; RunPod: 30 min).
+    pub run_retention_secs: u64,
+    /// Result retention after `/runsync` completes (emulated seconds; RunPod: 1 min).
+    pub runsync_retention_secs: u64,
+    /// Worker boot time before it is started (emulated seconds).
+    pub worker_boot_secs: f64,
+    /// Real ms between webhook retries (RunPod: 10 000).
+    pub webhook_retry_ms: u64,
+}
+
+/// One GPU type for sale.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpuOffer {
+    pub id: String,
+    pub name: String,
+    /// Serverless pool id.
+    pub pool: Option<String>,
+    #[serde(default = "nvidia")]
+    pub manufacturer: String,
+    /// VRAM, GB.
+    pub memory_gb: i64,
+    /// USD per GPU-hour.
+    pub secure_price: f64,
+    pub community_price: f64,
+    /// USD per GPU-hour on serverless.
+    pub serverless_price: Option<f64>,
+    #[serde(default = "eight")]
+    pub max_count: i64,
+    /// GPUs free per data center id, per cloud (`secure`/`community`).
+    #[serde(default)]
+    pub stock: BTreeMap<String, Stock>,
+    #[serde(default = "cuda_default")]
+    pub cuda_versions: Vec<String>,
+}
+
+fn nvidia() -> String {
+    "NVIDIA".into()
+}
+fn eight() -> i64 {
+    8
+}
+fn cuda_default() -> Vec<String> {
+    vec!["12.8".into(), "12.6".into(), "12.4".into()]
+}
+
+/// Free GPUs of a type in one data center.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Stock {
+    pub secure: i64,
+    pub community: i64,
+}
+
+/// A data center.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataCenterConfig {
+    pub id: String,
+    pub name: String,
+    pub region: String,
+}
+
+impl Default for AccountConfig {
+    fn default() -> Self {
+        Self { balance: 100.0, spend_limit: 80.0 }
+    }
+}
+
+impl Default for PodTiming {
+    fn default() -> Self {
+        Self { provisioning_secs: 2.0, starting_secs: 3.0, restart_delay_secs: 2.0, stop_grace_ms: 2_000 }
+    }
+}
+
+impl Default for ServerlessConfig {
+    fn default() -> Self {
+        Self {
+            take_hold_ms: 20_000,
+            runsync_wait_ms: 90_000,
+            run_retention_secs: 30 * 60,
+            runsync_retention_secs: 60,
+            worker_boot_secs: 1.0,
+            webhook_retry_ms: 10_000,
+        }
+    }
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            state_dir: None,
+            manual_clock_start: None,
+            tick_ms: 200,
+            seed: 1,
+            account: AccountConfig::default(),
+            pods: PodTiming::default(),
+            serverless: ServerlessConfig::default(),
+            gpus: default_gpus(),
+            data_centers: default_data_centers(),
+            faults: FaultConfig::default(),
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// Parses a TOML config; unknown keys are errors so typos do not pass silently.
+    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // one row of the catalog table below
+fn offer(id: &str, name: &str, pool: &str, mem: i64, secure: f64, community: f64, sls: f64, stock: &[(&str, i64, i64)]) -> GpuOffer {
+    GpuOffer {
+        id: id.into(),
+        name: name.into(),
+        pool: Some(pool.into()),
+        manufacturer: nvidia(),
+        memory_gb: mem,
+        secure_price: secure,
+        community_price: community,
+        serverless_price: Some(sls),
+        max_count: 8,
+        stock: stock.iter().map(|(dc, s, c)| ((*dc).to_owned(), Stock { secure: *s, community: *c })).collect(),
+        cuda_versions: cuda_default(),
+    }
+}
+
+/// A small catalog with realistic shape. Prices are illustrative (RunPod publishes none in its
+/// docs); serverless prices follow the per-second table in API-NOTES §7 × 3600.
+pub fn default_gpus() -> Vec<GpuOffer> {
+    vec![
+        offer("NVIDIA RTX A4000", "RTX A4000", "AMPERE_16", 16, 0.25, 0.17, 0.58, &[("US-TX-3", 8, 8), ("EU-RO-1", 4, 4)]),
+        offer("NVIDIA RTX A5000", "RTX A5000", "AMPERE_24", 24, 0.29, 0.22, 0.68, &[("US-TX-3", 8, 4), ("EU-RO-1", 4, 2)]),
+        offer("NVIDIA GeForce RTX 3090", "RTX 3090", "AMPERE_24", 24, 0.43, 0.30, 0.68, &[("EU-RO-1", 4, 8)]),
+        offer("NVIDIA GeForce RTX 4090", "RTX 4090", "ADA_24", 24, 0.69, 0.44, 1.12, &[("US-TX-3", 8, 8), ("EU-RO-1", 8, 8)]),
+        offer("NVIDIA RTX A6000", "RTX A6000", "AMPERE_48", 48, 0.49, 0.33, 1.22, &[("US-TX-3", 4, 4)]),
+        offer("NVIDIA L40S", "L40S", "ADA_48_PRO", 48, 0.86, 0.79, 1.91, &[("US-TX-3", 4, 0), ("EU-RO-1", 2, 0)]),
+        offer("NVIDIA A100 80GB PCIe", "A100 PCIe", "AMPERE_80", 80, 1.64, 1.19, 2.74, &[("US-TX-3", 4, 2)]),
+        offer("NVIDIA H100 80GB HBM3", "H100 SXM", "ADA_80_PRO", 80, 2.69, 2.39, 4.18, &[("US-TX-3", 8, 0)]),
+    ]
+}
+
+/// Two data centers, enough for placement and fallback tests.
+pub fn default_data_centers() -> Vec<DataCenterConfig> {
+    vec![
+        DataCenterConfig { id: "US-TX-3".into(), name: "Texas 3".into(), region: "NORTH_AMERICA".into() },
+        DataCenterConfig { id: "EU-RO-1".into(), name: "Romania 1".into(), region: "EUROPE".into() },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_toml_is_the_default_and_typos_are_rejected() {
+        let c = EmulatorConfig::from_toml("").expect("empty config parses");
+        assert_eq!(c.gpus.len(), default_gpus().len());
+        let e = EmulatorConfig::from_toml("tick_msec = 5").expect_err("typo");
+        assert!(e.to_string().contains("tick_msec"), "{e}");
+    }
+
+    #[test]
+    fn toml_overrides_catalog_and_account() {
+        let c = EmulatorConfig::from_toml(
+            r#"
+            [account]
+            balance = 5.0
+            [[gpus]]
+            id = "NVIDIA L4"
+            name = "L4"
+            pool = "AMPERE_24"
+            memory_gb = 24
+            secure_price = 0.44
+            community_price = 0.31
+            [gpus.stock.US-TX-3]
+            secure = 1
+            "#,
+        )
+        .expect("parses");
+        assert_eq!(c.account.balance, 5.0);
+        assert_eq!(c.gpus.len(), 1);
+        assert_eq!(c.gpus[0].stock["US-TX-3"], Stock { secure: 1, community: 0 });
+    }
+}

@@ -1,0 +1,90 @@
+//! The serverless job API: `/v2/{endpoint_id}/run|runsync|status|stream|cancel|retry|purge-queue|health`.
+
+use super::query_map;
+use crate::Shared;
+use crate::problem::{ApiError, ApiResult};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use runpod::types::serverless::{Health, JobState, PurgeQueueResponse, RUN_PAYLOAD_LIMIT, RUNSYNC_PAYLOAD_LIMIT, StreamResponse};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+type S = State<Arc<Shared>>;
+
+fn body_json(body: &Bytes, limit: usize, op: &str) -> ApiResult<serde_json::Value> {
+    if body.len() > limit {
+        return Err(ApiError::new(413, format!("request body is {} bytes; {op} accepts at most {} MB", body.len(), limit / (1024 * 1024))));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))
+}
+
+/// Waits until `job` is final or `wait` passes (real time: this is a connection's patience).
+async fn wait_final(s: &Arc<Shared>, ep: &str, job: &str, wait: Duration) -> ApiResult<JobState> {
+    let deadline = Instant::now() + wait;
+    let mut rx = s.jobs_changed.subscribe();
+    loop {
+        let state = s.with_world(|w, now| w.job_status(ep, job, now))?;
+        if state.status.is_final() || Instant::now() >= deadline {
+            return Ok(state);
+        }
+        tokio::select! {
+            r = rx.changed() => if r.is_err() { return Ok(state) },
+            () = tokio::time::sleep_until(deadline) => {}
+            () = s.runner.cancel.cancelled() => return Ok(state),
+        }
+    }
+}
+
+fn wait_param(s: &Shared, q: Option<&str>) -> ApiResult<Duration> {
+    let q = query_map(q);
+    match q.get("wait") {
+        None => Ok(Duration::from_millis(s.cfg.serverless.runsync_wait_ms)),
+        Some(v) => match v.parse::<u64>() {
+            Ok(ms) if (1000..=300_000).contains(&ms) => Ok(Duration::from_millis(ms)),
+            _ => Err(ApiError::bad_request(format!("`wait` must be between 1000 and 300000 ms, got {v:?}"))),
+        },
+    }
+}
+
+pub(crate) async fn run(State(s): S, Path(ep): Path<String>, body: Bytes) -> ApiResult<Json<JobState>> {
+    let v = body_json(&body, RUN_PAYLOAD_LIMIT, "/run")?;
+    s.with_world(|w, now| w.job_submit(&ep, v, false, now)).map(Json)
+}
+
+pub(crate) async fn run_sync(State(s): S, Path(ep): Path<String>, RawQuery(q): RawQuery, body: Bytes) -> ApiResult<Json<JobState>> {
+    let v = body_json(&body, RUNSYNC_PAYLOAD_LIMIT, "/runsync")?;
+    let wait = wait_param(&s, q.as_deref())?;
+    let job = s.with_world(|w, now| w.job_submit(&ep, v, true, now))?;
+    wait_final(&s, &ep, job.id.as_str(), wait).await.map(Json)
+}
+
+pub(crate) async fn status(State(s): S, Path((ep, job)): Path<(String, String)>) -> ApiResult<Json<JobState>> {
+    s.with_world(|w, now| w.job_status(&ep, &job, now)).map(Json)
+}
+
+pub(crate) async fn status_sync(State(s): S, Path((ep, job)): Path<(String, String)>, RawQuery(q): RawQuery) -> ApiResult<Json<JobState>> {
+    let wait = wait_param(&s, q.as_deref())?;
+    wait_final(&s, &ep, &job, wait).await.map(Json)
+}
+
+pub(crate) async fn stream(State(s): S, Path((ep, job)): Path<(String, String)>) -> ApiResult<Json<StreamResponse>> {
+    s.with_world(|w, _| w.job_stream(&ep, &job)).map(Json)
+}
+
+pub(crate) async fn cancel(State(s): S, Path((ep, job)): Path<(String, String)>) -> ApiResult<Json<JobState>> {
+    s.with_world(|w, now| w.job_cancel(&ep, &job, now)).map(Json)
+}
+
+pub(crate) async fn retry(State(s): S, Path((ep, job)): Path<(String, String)>) -> ApiResult<Json<JobState>> {
+    s.with_world(|w, now| w.job_retry(&ep, &job, now)).map(Json)
+}
+
+pub(crate) async fn purge_queue(State(s): S, Path(ep): Path<String>) -> ApiResult<Json<PurgeQueueResponse>> {
+    s.with_world(|w, _| w.purge_queue(&ep)).map(Json)
+}
+
+pub(crate) async fn health(State(s): S, Path(ep): Path<String>) -> ApiResult<Json<Health>> {
+    s.with_world(|w, _| w.health(&ep)).map(Json)
+}

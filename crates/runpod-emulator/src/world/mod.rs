@@ -1,0 +1,198 @@
+//! The emulated account: every resource, the clock-driven state machines, and billing.
+//!
+//! `World` is plain data behind one mutex. Operations never perform I/O: they change state and
+//! queue [`Effect`]s (start a process, kill one, call a webhook, wake waiters), which the caller
+//! executes after releasing the lock. That keeps every transition testable without processes
+//! and every lock hold short.
+
+pub mod catalog;
+pub mod ledger;
+pub mod pods;
+pub mod serverless;
+pub mod storage;
+
+use crate::config::EmulatorConfig;
+use crate::faults::{PodFaults, WorkerFaults};
+use crate::logs::LogBuffer;
+use chrono::{DateTime, Utc};
+use pods::StatusExt;
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use ledger::Ledger;
+
+/// Who owns a local process.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Owner {
+    Pod(String),
+    Worker(String),
+}
+
+/// Work to do outside the lock.
+#[derive(Debug)]
+pub enum Effect {
+    /// Start a process.
+    Spawn(SpawnSpec),
+    /// Stop the process group of `owner` at `generation`: SIGTERM, then SIGKILL after `grace_ms`.
+    Kill { owner: Owner, generation: u64, grace_ms: u64 },
+    /// POST `body` to a job's webhook.
+    Webhook { url: String, body: serde_json::Value },
+    /// Jobs changed: wake `job-take` long polls and `/runsync` waiters.
+    JobsChanged,
+}
+
+/// A process to start: `command` under `sh -c` in its own process group.
+#[derive(Debug)]
+pub struct SpawnSpec {
+    pub owner: Owner,
+    pub generation: u64,
+    pub command: String,
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    pub logs: Arc<LogBuffer>,
+}
+
+/// The account's money.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Account {
+    pub user_id: String,
+    pub balance: f64,
+    pub spend_limit: f64,
+}
+
+/// Every resource of the emulated account.
+#[derive(Debug)]
+pub struct World {
+    pub cfg: Arc<EmulatorConfig>,
+    /// Base URL processes use to call back (set once the listener is bound).
+    pub base_url: String,
+    pub state_dir: PathBuf,
+    pub account: Account,
+    pub pods: HashMap<String, pods::PodRecord>,
+    pub templates: HashMap<String, storage::TemplateRecord>,
+    pub volumes: HashMap<String, storage::VolumeRecord>,
+    pub endpoints: HashMap<String, serverless::EndpointRecord>,
+    pub jobs: HashMap<String, serverless::JobRecord>,
+    pub workers: HashMap<String, serverless::WorkerRecord>,
+    pub catalog: catalog::Catalog,
+    pub ledger: Ledger,
+    /// Pod-scoped keys → pod id.
+    pub pod_keys: HashMap<String, String>,
+    /// Worker keys → endpoint id.
+    pub worker_keys: HashMap<String, String>,
+    pub pod_faults: PodFaults,
+    pub worker_faults: WorkerFaults,
+    next_generation: u64,
+    effects: Vec<Effect>,
+}
+
+impl World {
+    /// An empty account per `cfg`.
+    pub fn new(cfg: Arc<EmulatorConfig>, state_dir: PathBuf) -> Self {
+        let catalog = catalog::Catalog::from_config(&cfg);
+        Self {
+            account: Account {
+                user_id: format!("user_{}", random_id(12)),
+                balance: cfg.account.balance,
+                spend_limit: cfg.account.spend_limit,
+            },
+            pod_faults: cfg.faults.pods.clone(),
+            worker_faults: cfg.faults.workers.clone(),
+            cfg,
+            base_url: String::new(),
+            state_dir,
+            pods: HashMap::new(),
+            templates: HashMap::new(),
+            volumes: HashMap::new(),
+            endpoints: HashMap::new(),
+            jobs: HashMap::new(),
+            workers: HashMap::new(),
+            catalog,
+            ledger: Ledger::default(),
+            pod_keys: HashMap::new(),
+            worker_keys: HashMap::new(),
+            next_generation: 1,
+            effects: Vec::new(),
+        }
+    }
+
+    /// Queues an effect.
+    pub(crate) fn effect(&mut self, e: Effect) {
+        self.effects.push(e);
+    }
+
+    /// Takes the queued effects.
+    pub fn drain_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    pub(crate) fn generation(&mut self) -> u64 {
+        self.next_generation += 1;
+        self.next_generation
+    }
+
+    /// Advances every state machine to `now`: pod boot and restarts, preemption, billing,
+    /// worker scaling and idle timeouts, job timeouts, TTLs and retention, and the
+    /// zero-balance rule.
+    pub fn tick(&mut self, now: DateTime<Utc>) {
+        self.tick_pods(now);
+        self.tick_serverless(now);
+        if self.account.balance <= 0.0 {
+            self.enforce_zero_balance(now);
+        }
+    }
+
+    /// Sum of the hourly rates of everything billing now.
+    pub fn current_spend_per_hr(&self) -> f64 {
+        let pods: f64 = self.pods.values().map(|p| p.current_rate()).sum();
+        let workers: f64 = self.workers.values().filter(|w| w.is_billing()).map(|w| w.price_per_hr).sum();
+        pods + workers
+    }
+
+    /// Charges `amount` to the balance and the ledger.
+    pub(crate) fn charge(
+        &mut self,
+        kind: ledger::Kind,
+        resource: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        rate_per_hr: f64,
+        split: ledger::Split,
+    ) {
+        let charged = self.ledger.accrue(kind, resource, from, to, rate_per_hr, split);
+        self.account.balance -= charged;
+    }
+
+    /// RunPod: at $0 all pods stop; those without a network volume are terminated.
+    fn enforce_zero_balance(&mut self, now: DateTime<Utc>) {
+        let ids: Vec<String> = self.pods.values().filter(|p| p.status.is_billing_compute()).map(|p| p.id.clone()).collect();
+        for id in ids {
+            let has_network = self.pods.get(&id).is_some_and(|p| p.has_network_volume());
+            self.log_pod(&id, now, "system", "account balance reached $0: pod stopped by billing");
+            if has_network {
+                let _ = self.pod_stop(&id, now);
+            } else {
+                let _ = self.pod_terminate(&id, now);
+            }
+        }
+        let workers: Vec<String> = self.workers.keys().cloned().collect();
+        for w in workers {
+            self.worker_stop(&w, now);
+        }
+    }
+}
+
+/// A lowercase alphanumeric id of `n` characters, like RunPod's pod ids.
+pub fn random_id(n: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..n).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// A random secret for scoped keys.
+pub fn random_secret(prefix: &str) -> String {
+    format!("{prefix}{}", random_id(32).to_uppercase())
+}
