@@ -65,6 +65,8 @@ pub struct Shared {
     pub runner: process::Runner,
     /// Bumped whenever jobs change; wakes long polls and `/runsync`.
     pub jobs_changed: tokio::sync::watch::Sender<u64>,
+    /// Bumped after every world operation; lets tests wait for a state without sleeping.
+    pub world_changed: tokio::sync::watch::Sender<u64>,
     pub recorder: Option<Mutex<Vec<Exchange>>>,
     pub cfg: Arc<EmulatorConfig>,
     http: reqwest::Client,
@@ -80,6 +82,7 @@ impl Shared {
             (r, w.drain_effects())
         };
         self.apply(effects);
+        self.world_changed.send_modify(|v| *v = v.wrapping_add(1));
         r
     }
 
@@ -186,6 +189,7 @@ pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<Running
         key,
         runner: process::Runner::new(tracker.clone(), cancel.clone()),
         jobs_changed: tokio::sync::watch::channel(0).0,
+        world_changed: tokio::sync::watch::channel(0).0,
         recorder: opts.record.then(|| Mutex::new(Vec::new())),
         http: reqwest::Client::builder().build().context("cannot build the webhook HTTP client")?,
         cfg: cfg.clone(),
@@ -259,6 +263,22 @@ impl RunningEmulator {
         });
         self.shared.faults.lock().set(f);
     }
+    /// Waits until `f` returns `Some` (re-checked after every change to the world), or fails
+    /// after `limit` of real time: an event-driven wait, not a sleep.
+    pub async fn wait_for<T>(&self, what: &str, limit: Duration, mut f: impl FnMut(&World) -> Option<T>) -> anyhow::Result<T> {
+        let mut rx = self.shared.world_changed.subscribe();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(v) = f(&self.shared.world.lock()) {
+                return Ok(v);
+            }
+            tokio::select! {
+                r = rx.changed() => if r.is_err() { anyhow::bail!("emulator stopped while waiting for {what}") },
+                () = tokio::time::sleep_until(deadline) => anyhow::bail!("timed out after {limit:?} waiting for {what}"),
+            }
+        }
+    }
+
     /// Recorded exchanges (when started with `record`).
     pub fn recorded(&self) -> Vec<Exchange> {
         self.shared.recorder.as_ref().map(|r| r.lock().clone()).unwrap_or_default()
