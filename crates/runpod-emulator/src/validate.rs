@@ -26,6 +26,10 @@ static EXCLUDED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s*[^-\s]").un
 
 /// Constraints beyond shape.
 pub trait Validate {
+    /// Paths (`/a/b`, `*` for every array item) whose values must be JSON objects. serde
+    /// would also read a struct from an array, which RunPod's schema forbids.
+    const OBJECTS: &'static [&'static str] = &[];
+
     /// Appends one `$.path: message` per violation.
     fn validate(&self, errs: &mut Vec<String>);
 }
@@ -43,6 +47,9 @@ pub fn parse_value<T: DeserializeOwned + Validate>(value: Value) -> ApiResult<T>
     }
     let mut errs = Vec::new();
     find_nulls(&value, "$", &mut errs);
+    for p in T::OBJECTS {
+        require_objects(&value, p.trim_start_matches('/').split('/').collect::<Vec<_>>().as_slice(), "$", &mut errs);
+    }
     if !errs.is_empty() {
         return Err(ApiError::validation(errs));
     }
@@ -83,6 +90,29 @@ fn find_nulls(v: &Value, path: &str, errs: &mut Vec<String>) {
                 }
             }
         }
+        _ => {}
+    }
+}
+
+fn require_objects(v: &Value, path: &[&str], at: &str, errs: &mut Vec<String>) {
+    let Some((head, rest)) = path.split_first() else {
+        if !v.is_object() {
+            errs.push(format!("{at}: got {}, want object", kind(v)));
+        }
+        return;
+    };
+    match (*head, v) {
+        ("*", Value::Array(items)) => {
+            for (i, x) in items.iter().enumerate() {
+                require_objects(x, rest, &format!("{at}[{i}]"), errs);
+            }
+        }
+        (key, Value::Object(m)) => {
+            if let Some(x) = m.get(key) {
+                require_objects(x, rest, &format!("{at}.{key}"), errs);
+            }
+        }
+        // A wrong type higher up is reported by serde.
         _ => {}
     }
 }
@@ -199,7 +229,11 @@ fn container(v: &mut V<'_>, disk: Option<i64>) {
     v.min("$.disk", disk, 1);
 }
 
+const POD_MOUNTS: [&str; 3] = ["/mounts", "/mounts/persistent", "/mounts/network/*"];
+const ENDPOINT_OBJECTS: &[&str] = &["/scaling", "/gpu", "/cpu/*", "/workers"];
+
 impl Validate for CreatePodRequest {
+    const OBJECTS: &'static [&'static str] = &["/gpu", "/cpu", POD_MOUNTS[0], POD_MOUNTS[1], POD_MOUNTS[2]];
     fn validate(&self, errs: &mut Vec<String>) {
         let mut v = V(errs);
         v.min_len("$.name", Some(&self.name), 1);
@@ -218,6 +252,7 @@ impl Validate for CreatePodRequest {
 }
 
 impl Validate for UpdatePodRequest {
+    const OBJECTS: &'static [&'static str] = &POD_MOUNTS;
     fn validate(&self, errs: &mut Vec<String>) {
         let mut v = V(errs);
         v.min_len("$.name", self.name.as_deref(), 1);
@@ -291,6 +326,7 @@ fn workers(v: &mut V<'_>, w: &EndpointWorkers) {
 }
 
 impl Validate for CreateEndpointRequest {
+    const OBJECTS: &'static [&'static str] = ENDPOINT_OBJECTS;
     fn validate(&self, errs: &mut Vec<String>) {
         let mut v = V(errs);
         v.min_len("$.name", Some(&self.name), 1);
@@ -318,6 +354,7 @@ impl Validate for CreateEndpointRequest {
 }
 
 impl Validate for UpdateEndpointRequest {
+    const OBJECTS: &'static [&'static str] = ENDPOINT_OBJECTS;
     fn validate(&self, errs: &mut Vec<String>) {
         let mut v = V(errs);
         v.min_len("$.name", self.name.as_deref(), 1);
@@ -354,6 +391,7 @@ fn template_common(
 }
 
 impl Validate for CreateTemplateRequest {
+    const OBJECTS: &'static [&'static str] = &["/mounts", "/mounts/persistent"];
     fn validate(&self, errs: &mut Vec<String>) {
         let mut v = V(errs);
         v.min_len("$.name", Some(&self.name), 1);
@@ -362,6 +400,7 @@ impl Validate for CreateTemplateRequest {
 }
 
 impl Validate for UpdateTemplateRequest {
+    const OBJECTS: &'static [&'static str] = &["/mounts", "/mounts/persistent"];
     fn validate(&self, errs: &mut Vec<String>) {
         let mut v = V(errs);
         v.min_len("$.name", self.name.as_deref(), 1);
@@ -445,6 +484,14 @@ mod tests {
         assert_eq!(e, ["$.image: got null, want a value"]);
         assert_eq!(errors_of::<CreatePodRequest>(r#"{"name":"x","image":"i","registry":null}"#).0, 200);
         assert_eq!(errors_of::<CreatePodRequest>("[]").0, 422);
+    }
+
+    #[test]
+    fn structs_are_not_read_from_arrays() {
+        let (s, e) = errors_of::<CreatePodRequest>(r#"{"name":"x","image":"i","mounts":[]}"#);
+        assert_eq!((s, e), (422, vec!["$.mounts: got array, want object".to_owned()]));
+        let (_, e) = errors_of::<CreatePodRequest>(r#"{"name":"x","image":"i","mounts":{"network":[["v","/p"]]}}"#);
+        assert_eq!(e, ["$.mounts.network[0]: got array, want object"]);
     }
 
     #[test]
