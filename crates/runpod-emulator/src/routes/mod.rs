@@ -91,6 +91,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     api.fallback(|| async { ApiError::new(404, "no such route") })
         .method_not_allowed_fallback(|| async { ApiError::new(405, "method not allowed on this route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response(problemize))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| ApiError::new(500, "internal emulator error").into_response()))
         .with_state(shared)
 }
@@ -217,6 +218,20 @@ fn injected_detail(status: u16) -> String {
         504 => "gateway timeout".into(),
         s => runpod::types::problem::title_for(s).to_owned(),
     }
+}
+
+/// Extractor rejections (bad path encoding, body over the limit) come as text; RunPod answers
+/// every error as problem+json, so rewrite them.
+async fn problemize(resp: Response) -> Response {
+    let status = resp.status().as_u16();
+    let is_problem =
+        resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("application/problem+json"));
+    if status < 400 || is_problem {
+        return resp;
+    }
+    let bytes = to_bytes(resp.into_body(), 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    ApiError::new(status, if text.is_empty() { injected_detail(status) } else { text }).into_response()
 }
 
 /// Keeps every non-streaming exchange when recording is on.
