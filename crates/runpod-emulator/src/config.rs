@@ -72,6 +72,8 @@ pub struct ServerlessConfig {
     pub worker_boot_secs: f64,
     /// Real ms between webhook retries (RunPod: 10 000).
     pub webhook_retry_ms: u64,
+    /// `RUNPOD_PING_INTERVAL` given to workers (ms; RunPod's runtime default 10 000).
+    pub ping_interval_ms: u64,
 }
 
 /// One GPU type for sale.
@@ -148,6 +150,7 @@ impl Default for ServerlessConfig {
             runsync_retention_secs: 60,
             worker_boot_secs: 1.0,
             webhook_retry_ms: 10_000,
+            ping_interval_ms: 10_000,
         }
     }
 }

@@ -380,3 +380,23 @@ async fn refresh_worker_recycles_the_worker() {
     assert_eq!(final_status(&emu, &job.id).await, JobStatus::Completed);
     assert!(!emu.shared.world.lock().workers.contains_key("w-refresh") || emu.shared.world.lock().workers["w-refresh"].stopping);
 }
+
+#[tokio::test]
+async fn a_stop_lost_in_a_race_is_redelivered_when_the_heartbeat_still_reports_the_job() {
+    let emu = emu().await;
+    let c = emu.client();
+    let ep = endpoint(&c, "race", "", 0, 0).await;
+    let sls = c.serverless(&ep);
+    let job = sls.run(&run(json!({}))).await.expect("run");
+    // A worker takes the job by hand, then the job is cancelled.
+    emu.shared.with_world(|w, now| w.job_take(ep.as_str(), "w-race", 1, now)).expect("take");
+    sls.cancel(&job.id).await.expect("cancel");
+    let first = emu.shared.with_world(|w, now| w.job_stop_list(ep.as_str(), "w-race", now)).expect("stops");
+    assert_eq!(first, vec![job.id.0.clone()]);
+    // The runtime dropped it (its task did not exist yet) and still reports the job running.
+    emu.shared.with_world(|w, now| w.worker_ping(ep.as_str(), "w-race", std::slice::from_ref(&job.id.0), now)).expect("ping");
+    let again = emu.shared.with_world(|w, now| w.job_stop_list(ep.as_str(), "w-race", now)).expect("stops");
+    assert_eq!(again, vec![job.id.0.clone()], "redelivered");
+    emu.shared.with_world(|w, now| w.worker_ping(ep.as_str(), "w-race", &[], now)).expect("ping");
+    assert!(emu.shared.with_world(|w, now| w.job_stop_list(ep.as_str(), "w-race", now)).expect("stops").is_empty());
+}

@@ -7,7 +7,7 @@ use crate::faults::FaultConfig;
 use crate::problem::{ApiError, ApiResult};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use runpod::types::pods::PodStatus;
 use serde::Deserialize;
@@ -168,4 +168,39 @@ pub(crate) async fn reset_jobs(State(s): S) -> StatusCode {
         }
     });
     StatusCode::NO_CONTENT
+}
+
+/// Long-polls until a job reaches a state: `until=final|in_progress|progress` (progress: an
+/// update was posted). Lets out-of-process tests wait for a state without sleeping.
+pub(crate) async fn wait_job(State(s): S, Path(job): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    let q = super::query_map(q.as_deref());
+    let until = q.get("until").cloned().unwrap_or_else(|| "final".into());
+    if !["final", "in_progress", "progress"].contains(&until.as_str()) {
+        return Err(ApiError::validation(vec![format!(
+            "query parameter 'until': value must be one of 'final', 'in_progress', 'progress', got {until:?}"
+        )]));
+    }
+    let limit = super::query_int(&q, "timeout_ms", 1, 120_000)?.unwrap_or(10_000);
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(limit as u64);
+    let mut rx = s.world_changed.subscribe();
+    loop {
+        let now = s.clock.now();
+        let state = {
+            let w = s.world.lock();
+            let j = w.jobs.get(&job).ok_or_else(|| ApiError::new(404, format!("job {job} not found")))?;
+            let hit = match until.as_str() {
+                "final" => j.status.is_final(),
+                "in_progress" => j.status == runpod::types::serverless::JobStatus::InProgress,
+                _ => j.progress.is_some(),
+            };
+            hit.then(|| serde_json::to_value(j.state(now)).unwrap_or(Value::Null))
+        };
+        if let Some(v) = state {
+            return Ok(Json(v));
+        }
+        tokio::select! {
+            r = rx.changed() => if r.is_err() { return Err(ApiError::new(503, "emulator stopping")) },
+            () = tokio::time::sleep_until(deadline) => return Err(ApiError::new(408, format!("job {job} did not reach {until} within {limit} ms"))),
+        }
+    }
 }

@@ -24,9 +24,19 @@ struct GqlPod {
 }
 
 #[derive(Debug, Clone, SimpleObject)]
+struct GqlNetworkVolume {
+    id: String,
+    name: String,
+    size: i64,
+    data_center_id: String,
+}
+
+#[derive(Debug, Clone, SimpleObject)]
 struct Myself {
     id: String,
     email: String,
+    pub_key: String,
+    network_volumes: Vec<GqlNetworkVolume>,
     client_balance: f64,
     current_spend_per_hr: f64,
     spend_limit: f64,
@@ -53,6 +63,13 @@ struct GpuType {
     community_cloud: bool,
     secure_price: f64,
     community_price: f64,
+    cuda_cores: i64,
+    one_week_price: Option<f64>,
+    one_month_price: Option<f64>,
+    three_month_price: Option<f64>,
+    /// Spot pricing is gone from RunPod's docs; always null here.
+    community_spot_price: Option<f64>,
+    secure_spot_price: Option<f64>,
     #[graphql(skip)]
     free_secure: i64,
     #[graphql(skip)]
@@ -158,6 +175,12 @@ fn snapshot(s: &Arc<Shared>) -> Snapshot {
                     community_cloud: g.stock.values().any(|s| s.community > 0),
                     secure_price: g.secure_price,
                     community_price: g.community_price,
+                    cuda_cores: 0,
+                    one_week_price: None,
+                    one_month_price: None,
+                    three_month_price: None,
+                    community_spot_price: None,
+                    secure_spot_price: None,
                     free_secure: fs,
                     free_community: fc,
                 }
@@ -167,6 +190,17 @@ fn snapshot(s: &Arc<Shared>) -> Snapshot {
             myself: Myself {
                 id: w.account.user_id.clone(),
                 email: "emulator@example.invalid".into(),
+                pub_key: String::new(),
+                network_volumes: w
+                    .volumes
+                    .values()
+                    .map(|v| GqlNetworkVolume {
+                        id: v.volume.id.0.clone(),
+                        name: v.volume.name.clone(),
+                        size: v.volume.size,
+                        data_center_id: v.volume.data_center.0.clone(),
+                    })
+                    .collect(),
                 client_balance: (w.account.balance * 100.0).round() / 100.0,
                 current_spend_per_hr: w.current_spend_per_hr(),
                 spend_limit: w.account.spend_limit,

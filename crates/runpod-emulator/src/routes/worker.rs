@@ -86,7 +86,11 @@ pub(crate) async fn stream_chunk(State(s): S, Path((ep, w, job)): Path<(String, 
     s.with_world(|world, now| world.job_stream_chunk(&ep, &w, &job, b, now)).map(|()| StatusCode::OK)
 }
 
-pub(crate) async fn ping(State(s): S, Path((ep, w)): Path<(String, String)>) -> ApiResult<StatusCode> {
+pub(crate) async fn ping(State(s): S, Path((ep, w)): Path<(String, String)>, RawQuery(q): RawQuery) -> ApiResult<StatusCode> {
     let w = worker_id(&w);
-    s.with_world(|world, now| world.worker_ping(&ep, &w, now)).map(|()| StatusCode::OK)
+    let running: Vec<String> = query_map(q.as_deref())
+        .get("job_id")
+        .map(|v| v.split(',').filter(|x| !x.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    s.with_world(|world, now| world.worker_ping(&ep, &w, &running, now)).map(|()| StatusCode::OK)
 }

@@ -736,9 +736,29 @@ impl World {
         Ok(())
     }
 
-    /// `ping`: the worker is alive.
-    pub fn worker_ping(&mut self, ep: &str, worker: &str, now: DateTime<Utc>) -> ApiResult<()> {
-        self.worker_entry(ep, worker, now)
+    /// `ping`: the worker is alive, and says which jobs it is running. A job it still runs
+    /// that is already over here (cancelled, timed out, expired) goes back on its stop list:
+    /// a stop can reach a worker before its task exists, and the runtime then drops it.
+    pub fn worker_ping(&mut self, ep: &str, worker: &str, running: &[String], now: DateTime<Utc>) -> ApiResult<()> {
+        self.worker_entry(ep, worker, now)?;
+        let stale: Vec<String> = running
+            .iter()
+            .filter(|id| self.jobs.get(id.as_str()).is_none_or(|j| j.status.is_final() || j.worker_id.as_deref() != Some(worker)))
+            .cloned()
+            .collect();
+        if let Some(w) = self.workers.get_mut(worker) {
+            let mut added = false;
+            for id in stale {
+                if !w.to_stop.contains(&id) {
+                    w.to_stop.push(id);
+                    added = true;
+                }
+            }
+            if added {
+                self.effect(Effect::JobsChanged);
+            }
+        }
+        Ok(())
     }
 
     // ---- workers (emulator side) ----
@@ -830,7 +850,7 @@ impl World {
             ("RUNPOD_POD_ID".to_owned(), id.to_owned()),
             ("RUNPOD_AI_API_KEY".to_owned(), key),
             ("RUNPOD_ENDPOINT_ID".to_owned(), ep.clone()),
-            ("RUNPOD_PING_INTERVAL".to_owned(), "10000".to_owned()),
+            ("RUNPOD_PING_INTERVAL".to_owned(), self.cfg.serverless.ping_interval_ms.to_string()),
             ("RUNPOD_POD_HOSTNAME".to_owned(), format!("{id}-emulator")),
             ("RUNPOD_GPU_COUNT".to_owned(), gpu_count.to_string()),
             ("RUNPOD_ENDPOINT_BASE_URL".to_owned(), format!("{base}/v2")),
