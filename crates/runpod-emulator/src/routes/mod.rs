@@ -86,6 +86,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_emulator/pods/{id}/logs", get(admin::pod_log_text))
         .route("/_emulator/jobs/{job_id}/wait", get(admin::wait_job))
         .route("/_emulator/reset", delete(admin::reset_jobs))
+        .route_layer(axum::middleware::map_response(problemize))
         .route_layer(from_fn_with_state(shared.clone(), faults))
         .route_layer(from_fn_with_state(shared.clone(), auth))
         .route_layer(from_fn_with_state(shared.clone(), record));

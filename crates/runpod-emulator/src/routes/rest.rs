@@ -19,7 +19,7 @@ use runpod::types::billing::{
 use runpod::types::catalog::{ListDataCentersResponse, ListGpuTypesResponse};
 use runpod::types::endpoints::{CreateEndpointRequest, ListEndpointsResponse, UpdateEndpointRequest};
 use runpod::types::network_volumes::{CreateNetworkVolumeRequest, ListNetworkVolumesResponse, UpdateNetworkVolumeRequest};
-use runpod::types::pods::{CreatePodRequest, ListPodsResponse, PodAction, PodActionRequest, UpdatePodRequest};
+use runpod::types::pods::{CreatePodRequest, PodAction, PodActionRequest, UpdatePodRequest};
 use runpod::types::templates::{CreateTemplateRequest, ListTemplatesResponse, UpdateTemplateRequest};
 use serde::Serialize;
 use std::sync::Arc;
@@ -32,8 +32,9 @@ fn created<T: Serialize>(v: T) -> Response {
 
 // ---- pods ----
 
-pub(crate) async fn list_pods(State(s): S) -> Json<ListPodsResponse> {
-    Json(ListPodsResponse { pods: s.with_world(|w, now| w.pod_list(now)) })
+pub(crate) async fn list_pods(State(s): S) -> Response {
+    let body = s.with_world(|w, now| w.pod_list_json(now));
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 pub(crate) async fn create_pod(State(s): S, body: Bytes) -> ApiResult<Response> {

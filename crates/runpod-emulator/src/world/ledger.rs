@@ -1,7 +1,7 @@
 //! Per-second billing into hourly buckets, the source of `/v2/billing/*` and the balance.
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// What was billed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -32,10 +32,11 @@ impl Amounts {
     }
 }
 
-/// Hourly buckets per (kind, resource).
+/// Hourly buckets per (kind, hour), then per resource. Keyed this way so the per-second
+/// accrual of every pod on every tick finds its row without allocating.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    pub buckets: BTreeMap<(Kind, String, DateTime<Utc>), Amounts>,
+    pub buckets: BTreeMap<(Kind, DateTime<Utc>), HashMap<String, Amounts>>,
 }
 
 impl Ledger {
@@ -51,7 +52,11 @@ impl Ledger {
             let end = (hour + TimeDelta::hours(1)).min(to);
             let secs = (end - start).num_milliseconds() as f64 / 1000.0;
             let amount = secs * rate_per_hr / 3600.0;
-            let e = self.buckets.entry((kind, resource.to_owned(), hour)).or_default();
+            let row = self.buckets.entry((kind, hour)).or_default();
+            let e = match row.get_mut(resource) {
+                Some(e) => e,
+                None => row.entry(resource.to_owned()).or_default(),
+            };
             e.gpu += amount * split.gpu_share;
             e.disk += amount * (1.0 - split.gpu_share);
             total += amount;
@@ -62,7 +67,7 @@ impl Ledger {
 
     /// Total billed to one resource.
     pub fn total_for(&self, kind: Kind, resource: &str) -> f64 {
-        self.buckets.iter().filter(|((k, r, _), _)| *k == kind && r == resource).map(|(_, a)| a.total()).sum()
+        self.buckets.iter().filter(|((k, _), _)| *k == kind).filter_map(|(_, row)| row.get(resource)).map(Amounts::total).sum()
     }
 
     /// Records of `kind` in `[start, end)`, regrouped into buckets of `bucket` size.
@@ -75,14 +80,15 @@ impl Ledger {
         resource: Option<&str>,
     ) -> Vec<(String, DateTime<Utc>, Amounts)> {
         let mut out: BTreeMap<(DateTime<Utc>, String), Amounts> = BTreeMap::new();
-        for ((k, r, hour), a) in &self.buckets {
-            if *k != kind || *hour < start || *hour >= end || resource.is_some_and(|x| x != r) {
+        for ((k, hour), row) in &self.buckets {
+            if *k != kind || *hour < start || *hour >= end {
                 continue;
             }
-            let b = bucket_start(*hour, bucket);
-            let e = out.entry((b, r.clone())).or_default();
-            e.gpu += a.gpu;
-            e.disk += a.disk;
+            for (r, a) in row.iter().filter(|(r, _)| resource.is_none_or(|x| x == r.as_str())) {
+                let e = out.entry((bucket_start(*hour, bucket), r.clone())).or_default();
+                e.gpu += a.gpu;
+                e.disk += a.disk;
+            }
         }
         out.into_iter().map(|((t, r), a)| (r, t, a)).collect()
     }

@@ -77,6 +77,8 @@ pub struct World {
     pub endpoints: HashMap<String, serverless::EndpointRecord>,
     pub jobs: HashMap<String, serverless::JobRecord>,
     pub workers: HashMap<String, serverless::WorkerRecord>,
+    /// Workers stopped for good: a late poll from one must not bring it back as "external".
+    pub retired_workers: std::collections::HashSet<String>,
     pub catalog: catalog::Catalog,
     pub ledger: Ledger,
     /// Pod-scoped keys → pod id.
@@ -110,6 +112,7 @@ impl World {
             endpoints: HashMap::new(),
             jobs: HashMap::new(),
             workers: HashMap::new(),
+            retired_workers: std::collections::HashSet::new(),
             catalog,
             ledger: Ledger::default(),
             pod_keys: HashMap::new(),

@@ -12,13 +12,18 @@ use crate::logs::LogBuffer;
 use crate::problem::{ApiError, ApiResult};
 use chrono::{DateTime, TimeDelta, Utc};
 use runpod::types::pods::{
-    Cloud, CpuConfig, CreatePodRequest, GpuConfig, Mounts, Pod, PodAction, PodGlobalNetworking, PodGpuUtilization, PodRuntime, PodSsh,
-    PodSshEndpoint, PodStatus, UpdatePodRequest, Utilization,
+    Cloud, CreatePodRequest, Mounts, Pod, PodAction, PodGlobalNetworking, PodGpuUtilization, PodRuntime, PodStatus, UpdatePodRequest,
+    Utilization,
 };
 use runpod::types::problem::{INSUFFICIENT_BALANCE_DETAIL, NO_CAPACITY_DETAIL, NOT_ENOUGH_FREE_GPUS_DETAIL};
-use runpod::{DataCenterId, GpuTypeId, PodId, TemplateId};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+#[derive(Serialize)]
+struct ListView<'a> {
+    pods: Vec<PodView<'a>>,
+}
 
 /// USD per GB-month of running disk (container and pod volume).
 const DISK_RUNNING_GB_MONTH: f64 = 0.10;
@@ -77,6 +82,11 @@ pub struct PodRecord {
     pub phase_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
+    /// `created_at`/`started_at` as RFC 3339, rendered once (lists of 10k pods show them all).
+    pub created_at_text: String,
+    pub started_at_text: Option<String>,
+    /// SSH proxy user name, fixed at create.
+    pub ssh_user: String,
     pub terminated_at: Option<DateTime<Utc>>,
     /// Pinned at create: USD/h of compute.
     pub compute_per_hr: f64,
@@ -115,63 +125,147 @@ impl PodRecord {
         self.mounts.network.as_ref().is_some_and(|n| !n.is_empty())
     }
 
-    fn actions(&self) -> Vec<PodAction> {
+    fn actions(&self) -> &'static [PodAction] {
         match self.status {
             PodStatus::Provisioning | PodStatus::Starting | PodStatus::Running => {
-                vec![PodAction::Stop, PodAction::Restart, PodAction::Terminate]
+                &[PodAction::Stop, PodAction::Restart, PodAction::Terminate]
             }
-            PodStatus::Exited => vec![PodAction::Start, PodAction::Terminate],
-            PodStatus::Error => vec![PodAction::Terminate],
-            _ => Vec::new(),
+            PodStatus::Exited => &[PodAction::Start, PodAction::Terminate],
+            PodStatus::Error => &[PodAction::Terminate],
+            _ => &[],
+        }
+    }
+
+    fn runtime(&self, now: DateTime<Utc>) -> Option<PodRuntime> {
+        (self.status == PodStatus::Running).then(|| PodRuntime {
+            uptime: self.started_at.map_or(0, |s| secs_between(s, now) as i64),
+            gpus: (0..self.gpu.as_ref().map_or(0, |g| g.1)).map(|_| PodGpuUtilization { util: 0, memory_util: 0 }).collect(),
+            cpu: Some(Utilization { util: i64::from(self.container.running) }),
+            memory: Some(Utilization { util: 0 }),
+            ports: Vec::new(),
+        })
+    }
+
+    fn cost(&self) -> f64 {
+        if self.status.is_billing_compute() { round4(self.current_rate()) } else { 0.0 }
+    }
+
+    /// The same JSON as [`Self::to_api`], borrowed instead of cloned: `GET /v2/pods` renders
+    /// thousands of these under the lock.
+    pub fn view(&self, now: DateTime<Utc>) -> PodView<'_> {
+        let running = self.status == PodStatus::Running;
+        PodView {
+            id: &self.id,
+            name: &self.name,
+            status: self.status,
+            actions: self.actions(),
+            image: &self.image,
+            args: &self.args,
+            disk: self.disk,
+            mounts: &self.mounts,
+            ports: &self.ports,
+            env: &self.env,
+            registry: &self.registry,
+            gpu: self.gpu.as_ref().map(|(id, count)| GpuView { id, count: *count }),
+            cpu: self.cpu.as_ref().map(|(id, v)| CpuView { id, vcpu_count: *v, memory: v * 2 }),
+            cloud: self.cloud,
+            data_center_id: Some(&self.data_center),
+            cuda_version: self.gpu.as_ref().map(|_| "12.8"),
+            ssh: SshView {
+                proxy: running.then(|| SshEndpointView {
+                    host: SSH_HOST,
+                    port: 22,
+                    username: &self.ssh_user,
+                    command: SshCommand(&self.ssh_user),
+                }),
+                direct: None,
+            },
+            template: self.template.as_deref(),
+            cost: self.cost(),
+            locked: self.locked,
+            global_networking: PodGlobalNetworking { enabled: self.global_networking, ip: None, internal_dns: None },
+            runtime: self.runtime(now),
+            created_at: Some(&self.created_at_text),
+            started_at: self.started_at_text.as_deref(),
         }
     }
 
     /// The pod as REST v2 shows it.
     pub fn to_api(&self, now: DateTime<Utc>) -> Pod {
-        let running = self.status == PodStatus::Running;
-        Pod {
-            id: PodId::new(&self.id),
-            name: self.name.clone(),
-            status: self.status,
-            actions: self.actions(),
-            image: self.image.clone(),
-            args: self.args.clone(),
-            disk: self.disk,
-            mounts: self.mounts.clone(),
-            ports: self.ports.clone(),
-            env: self.env.clone(),
-            registry: self.registry.clone(),
-            gpu: self.gpu.as_ref().map(|(id, count)| GpuConfig { id: GpuTypeId::new(id), count: *count }),
-            cpu: self.cpu.as_ref().map(|(id, v)| CpuConfig { id: id.clone(), vcpu_count: *v, memory: v * 2 }),
-            cloud: self.cloud,
-            data_center_id: Some(DataCenterId::new(&self.data_center)),
-            cuda_version: self.gpu.as_ref().map(|_| "12.8".to_owned()),
-            ssh: PodSsh {
-                proxy: running.then(|| {
-                    let user = format!("{}-{}", self.id, &self.key[self.key.len() - 8..].to_ascii_lowercase());
-                    PodSshEndpoint {
-                        host: "ssh.emulator.invalid".into(),
-                        port: 22,
-                        command: format!("ssh {user}@ssh.emulator.invalid"),
-                        username: user,
-                    }
-                }),
-                direct: None,
-            },
-            template: self.template.as_deref().map(TemplateId::new),
-            cost: if self.status.is_billing_compute() { round4(self.current_rate()) } else { 0.0 },
-            locked: self.locked,
-            global_networking: PodGlobalNetworking { enabled: self.global_networking, ip: None, internal_dns: None },
-            runtime: running.then(|| PodRuntime {
-                uptime: self.started_at.map_or(0, |s| secs_between(s, now) as i64),
-                gpus: (0..self.gpu.as_ref().map_or(0, |g| g.1)).map(|_| PodGpuUtilization { util: 0, memory_util: 0 }).collect(),
-                cpu: Some(Utilization { util: i64::from(self.container.running) }),
-                memory: Some(Utilization { util: 0 }),
-                ports: Vec::new(),
-            }),
-            created_at: Some(rfc3339(self.created_at)),
-            started_at: self.started_at.map(rfc3339),
-        }
+        // One rendering path: the typed value is parsed from the view's JSON.
+        serde_json::to_value(self.view(now)).and_then(serde_json::from_value).unwrap_or_else(|_| unreachable!("PodView renders a Pod"))
+    }
+}
+
+const SSH_HOST: &str = "ssh.emulator.invalid";
+
+/// Borrowed rendering of a pod, field for field the REST v2 `Pod`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodView<'a> {
+    id: &'a str,
+    name: &'a str,
+    status: PodStatus,
+    actions: &'static [PodAction],
+    image: &'a str,
+    args: &'a str,
+    disk: i64,
+    mounts: &'a Mounts,
+    ports: &'a [String],
+    env: &'a BTreeMap<String, String>,
+    registry: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gpu: Option<GpuView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu: Option<CpuView<'a>>,
+    cloud: Cloud,
+    data_center_id: Option<&'a str>,
+    cuda_version: Option<&'static str>,
+    ssh: SshView<'a>,
+    template: Option<&'a str>,
+    cost: f64,
+    locked: bool,
+    global_networking: PodGlobalNetworking,
+    runtime: Option<PodRuntime>,
+    created_at: Option<&'a str>,
+    started_at: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+struct GpuView<'a> {
+    id: &'a str,
+    count: i64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CpuView<'a> {
+    id: &'a str,
+    vcpu_count: i64,
+    memory: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct SshView<'a> {
+    proxy: Option<SshEndpointView<'a>>,
+    direct: Option<SshEndpointView<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct SshEndpointView<'a> {
+    host: &'static str,
+    port: u16,
+    username: &'a str,
+    command: SshCommand<'a>,
+}
+
+/// `ssh USER@HOST`, written without allocating.
+#[derive(Debug)]
+struct SshCommand<'a>(&'a str);
+
+impl Serialize for SshCommand<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("ssh {}@{SSH_HOST}", self.0))
     }
 }
 
@@ -327,6 +421,9 @@ impl World {
             phase_until: Some(after(now, self.cfg.pods.provisioning_secs)),
             created_at: now,
             started_at: None,
+            created_at_text: rfc3339(now),
+            started_at_text: None,
+            ssh_user: String::new(),
             terminated_at: None,
             compute_per_hr,
             holds_gpus,
@@ -338,6 +435,8 @@ impl World {
             billed_until: now,
             logs,
         };
+        let mut rec = rec;
+        rec.ssh_user = format!("{}-{}", rec.id, rec.key[rec.key.len() - 8..].to_ascii_lowercase());
         self.pods.insert(id.clone(), rec);
         self.tick_pod(&id, now);
         Ok(self.pods[&id].to_api(now))
@@ -348,11 +447,24 @@ impl World {
         self.pods.get(id).filter(|p| p.status != PodStatus::Terminated).ok_or_else(ApiError::not_found)
     }
 
-    /// `GET /v2/pods`.
+    /// `GET /v2/pods`, oldest first.
     pub fn pod_list(&self, now: DateTime<Utc>) -> Vec<Pod> {
+        self.live_pods_sorted().into_iter().map(|p| p.to_api(now)).collect()
+    }
+
+    /// `GET /v2/pods` rendered straight to JSON (`{"pods":[...]}`), without cloning records.
+    pub fn pod_list_json(&self, now: DateTime<Utc>) -> Vec<u8> {
+        let pods: Vec<PodView<'_>> = self.live_pods_sorted().into_iter().map(|p| p.view(now)).collect();
+        let mut out = Vec::with_capacity(64 + pods.len() * 512);
+        // Serializing borrowed views of our own data cannot fail.
+        let _ = serde_json::to_writer(&mut out, &ListView { pods });
+        out
+    }
+
+    fn live_pods_sorted(&self) -> Vec<&PodRecord> {
         let mut v: Vec<&PodRecord> = self.pods.values().filter(|p| p.status != PodStatus::Terminated).collect();
         v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
-        v.into_iter().map(|p| p.to_api(now)).collect()
+        v
     }
 
     /// `PATCH /v2/pods/{id}`.
@@ -602,6 +714,7 @@ impl World {
                     p.status = PodStatus::Running;
                     p.phase_until = None;
                     p.started_at = Some(t);
+                    p.started_at_text = Some(rfc3339(t));
                     p.logs.push(t, "system", "container started");
                     self.spawn_container(id, t);
                 }

@@ -600,6 +600,9 @@ impl World {
     // ---- jobs (worker side) ----
 
     fn worker_entry(&mut self, ep: &str, worker: &str, now: DateTime<Utc>) -> ApiResult<()> {
+        if self.retired_workers.contains(worker) {
+            return Err(ApiError::new(404, format!("worker {worker} was stopped")));
+        }
         let e = self.endpoints.get(ep).ok_or_else(ApiError::not_found)?;
         let (price, gpu, version) = (e.price_per_hr, e.gpu_type.clone(), e.version);
         let w = self.workers.entry(worker.to_owned()).or_insert_with(|| WorkerRecord {
@@ -891,6 +894,7 @@ impl World {
             self.effect(Effect::Kill { owner: Owner::Worker(id.to_owned()), generation, grace_ms: 2_000 });
         } else {
             self.workers.remove(id);
+            self.retired_workers.insert(id.to_owned());
         }
     }
 
@@ -906,6 +910,7 @@ impl World {
             let ep = w.endpoint_id.clone();
             let orphans: Vec<String> = w.in_flight.iter().cloned().collect();
             self.workers.remove(id);
+            self.retired_workers.insert(id.to_owned());
             self.fail_orphans(&ep, &orphans, now, "worker stopped while the job ran");
             return;
         }

@@ -30,11 +30,30 @@ pub fn config() -> EmulatorConfig {
     c
 }
 
-pub async fn emu_with(cfg: EmulatorConfig) -> RunningEmulator {
-    start(cfg, Options { record: true, ..Options::default() }).await.expect("emulator starts")
+/// A test emulator that, when the test ends without a panic, checks every response it served
+/// against RunPod's spec: no test can see a non-conforming response and pass.
+pub struct Emu(pub RunningEmulator);
+
+impl std::ops::Deref for Emu {
+    type Target = RunningEmulator;
+    fn deref(&self) -> &RunningEmulator {
+        &self.0
+    }
 }
 
-pub async fn emu() -> RunningEmulator {
+impl Drop for Emu {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            assert_contract(&self.0);
+        }
+    }
+}
+
+pub async fn emu_with(cfg: EmulatorConfig) -> Emu {
+    Emu(start(cfg, Options { record: true, ..Options::default() }).await.expect("emulator starts"))
+}
+
+pub async fn emu() -> Emu {
     emu_with(config()).await
 }
 
@@ -183,4 +202,19 @@ pub fn spawn_worker(emu: &RunningEmulator, endpoint: &str, worker_id: &str) -> t
             }
         }
     })
+}
+
+/// A small pod request on an A4000.
+pub fn pod(name: &str) -> runpod::types::pods::CreatePodRequest {
+    runpod::types::pods::CreatePodRequest {
+        name: name.into(),
+        image: Some("img".into()),
+        gpu: Some(runpod::types::pods::CreateGpuConfig {
+            id: "NVIDIA RTX A4000".into(),
+            count: None,
+            allowed_cuda_versions: None,
+            min_cuda_version: None,
+        }),
+        ..Default::default()
+    }
 }
