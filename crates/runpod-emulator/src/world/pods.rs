@@ -34,6 +34,7 @@ const HOURS_PER_MONTH: f64 = 730.0;
 const CPU_PRICE_PER_VCPU_HR: f64 = 0.03;
 
 /// Helpers on the wire status.
+#[allow(clippy::wrong_self_convention)] // PodStatus is Copy; by value is right
 pub trait StatusExt {
     /// Compute (GPU/CPU and running disk) bills in this status.
     fn is_billing_compute(self) -> bool;

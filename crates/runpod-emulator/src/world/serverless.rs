@@ -297,7 +297,26 @@ impl World {
                 return Err(ApiError::bad_request("templateId must name a serverless template (serverless: true)"));
             }
         }
-        let gpu = match &req.gpu {
+        // A PATCH of `gpu` merges into the current selection (pools may be left out).
+        let current = self.endpoints.get(id).ok_or_else(ApiError::not_found)?.gpu.clone();
+        let merged = req.gpu.as_ref().map(|g| {
+            let old = current.clone().unwrap_or_default();
+            CreateEndpointGpuConfig {
+                pools: g.pools.clone().or(old.pools),
+                excluded_types: g.excluded_types.clone().or(old.excluded_types),
+                count: g.count.or(old.count),
+                allowed_cuda_versions: g.allowed_cuda_versions.clone().or(old.allowed_cuda_versions),
+                min_cuda_version: match g.min_cuda_version.as_deref() {
+                    Some("") => None,
+                    Some(v) => Some(v.to_owned()),
+                    None => old.min_cuda_version,
+                },
+            }
+        });
+        if merged.as_ref().is_some_and(|g| g.pools.as_ref().is_none_or(Vec::is_empty)) {
+            return Err(ApiError::bad_request("`gpu.pools` is required: this endpoint has no GPU pools yet"));
+        }
+        let gpu = match &merged {
             Some(g) => Some(self.resolve_gpu(Some(g))?),
             None => None,
         };
@@ -338,7 +357,7 @@ impl World {
         if let Some(v) = req.registry {
             e.registry = Some(v);
         }
-        if let Some(g) = req.gpu {
+        if let Some(g) = merged {
             e.gpu = Some(g);
             if let Some((t, p)) = gpu {
                 e.gpu_type = t;

@@ -6,7 +6,7 @@ use super::random_id;
 use crate::problem::{ApiError, ApiResult};
 use chrono::{DateTime, Utc};
 use runpod::types::network_volumes::{CreateNetworkVolumeRequest, NetworkVolume, UpdateNetworkVolumeRequest, VolumeType};
-use runpod::types::templates::{CreateTemplateRequest, Template, TemplateCategory, TemplateMounts, UpdateTemplateRequest};
+use runpod::types::templates::{CreateTemplateRequest, Template, TemplateCategory, UpdateTemplateRequest};
 use runpod::{NetworkVolumeId, TemplateId};
 
 /// USD per GB-month of a network volume under 1 TB.
@@ -39,7 +39,7 @@ impl World {
             image: req.image,
             args: req.args.unwrap_or_default(),
             disk: req.disk.unwrap_or(50),
-            mounts: req.mounts.unwrap_or(TemplateMounts::default()),
+            mounts: req.mounts.unwrap_or_default(),
             ports: req.ports.unwrap_or_default(),
             env: req.env.unwrap_or_default(),
             registry: req.registry,
