@@ -55,6 +55,53 @@ pub struct Exchange {
     pub body: bytes::Bytes,
 }
 
+/// Per-key wake-ups for long polls: `job-take` waits on its endpoint's queue, `/runsync` on
+/// its job, `job-stop` on its worker, so one change wakes only the polls that care.
+#[derive(Debug, Default)]
+pub struct Notifier {
+    map: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Notify>>>,
+}
+
+impl Notifier {
+    /// A subscription to `key`; arm it with `notified()` before checking the state.
+    pub fn subscribe(&self, key: String) -> Subscription<'_> {
+        let notify = self.map.lock().entry(key.clone()).or_default().clone();
+        Subscription { notifier: self, key, notify }
+    }
+
+    /// Wakes every poll waiting on `key`.
+    pub fn wake(&self, key: &str) {
+        if let Some(n) = self.map.lock().get(key) {
+            n.notify_waiters();
+        }
+    }
+
+    /// Wakes every poll.
+    pub fn wake_all(&self) {
+        for n in self.map.lock().values() {
+            n.notify_waiters();
+        }
+    }
+}
+
+/// A live subscription; the key is dropped with its last subscriber.
+#[derive(Debug)]
+pub struct Subscription<'a> {
+    notifier: &'a Notifier,
+    key: String,
+    pub notify: Arc<tokio::sync::Notify>,
+}
+
+impl Drop for Subscription<'_> {
+    fn drop(&mut self) {
+        let mut map = self.notifier.map.lock();
+        // The map holds one reference and this subscription another: nobody else waits.
+        if Arc::strong_count(&self.notify) <= 2 && map.get(&self.key).is_some_and(|n| Arc::ptr_eq(n, &self.notify)) {
+            map.remove(&self.key);
+        }
+    }
+}
+
 /// State shared by every handler and background task.
 #[derive(Debug)]
 pub struct Shared {
@@ -63,8 +110,8 @@ pub struct Shared {
     pub faults: Mutex<FaultState>,
     pub key: ApiKey,
     pub runner: process::Runner,
-    /// Bumped whenever jobs change; wakes long polls and `/runsync`.
-    pub jobs_changed: tokio::sync::watch::Sender<u64>,
+    /// Wakes long polls (`job-take`, `job-stop`, `/runsync`) when what they wait on changes.
+    pub notifier: Notifier,
     /// Bumped after every world operation; lets tests wait for a state without sleeping.
     pub world_changed: tokio::sync::watch::Sender<u64>,
     pub recorder: Option<Mutex<Vec<Exchange>>>,
@@ -91,9 +138,8 @@ impl Shared {
             match e {
                 Effect::Spawn(spec) => self.runner.spawn(self, spec),
                 Effect::Kill { owner, generation, grace_ms } => self.runner.kill(owner, generation, grace_ms),
-                Effect::JobsChanged => {
-                    self.jobs_changed.send_modify(|v| *v = v.wrapping_add(1));
-                }
+                Effect::Wake(world::Wake::All) => self.notifier.wake_all(),
+                Effect::Wake(w) => self.notifier.wake(&w.key()),
                 Effect::Webhook { url, body } => self.webhook(url, body),
             }
         }
@@ -188,7 +234,7 @@ pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<Running
         clock: clock.clone(),
         key,
         runner: process::Runner::new(tracker.clone(), cancel.clone()),
-        jobs_changed: tokio::sync::watch::channel(0).0,
+        notifier: Notifier::default(),
         world_changed: tokio::sync::watch::channel(0).0,
         recorder: opts.record.then(|| Mutex::new(Vec::new())),
         http: reqwest::Client::builder().build().context("cannot build the webhook HTTP client")?,

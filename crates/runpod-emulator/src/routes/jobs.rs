@@ -23,14 +23,17 @@ fn body_json(body: &Bytes, limit: usize, op: &str) -> ApiResult<serde_json::Valu
 /// Waits until `job` is final or `wait` passes (real time: this is a connection's patience).
 async fn wait_final(s: &Arc<Shared>, ep: &str, job: &str, wait: Duration) -> ApiResult<JobState> {
     let deadline = Instant::now() + wait;
-    let mut rx = s.jobs_changed.subscribe();
+    let sub = s.notifier.subscribe(crate::world::Wake::Job(job.to_owned()).key());
     loop {
+        let notified = sub.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
         let state = s.with_world(|w, now| w.job_status(ep, job, now))?;
         if state.status.is_final() || Instant::now() >= deadline {
             return Ok(state);
         }
         tokio::select! {
-            r = rx.changed() => if r.is_err() { return Ok(state) },
+            () = &mut notified => {},
             () = tokio::time::sleep_until(deadline) => {}
             () = s.runner.cancel.cancelled() => return Ok(state),
         }

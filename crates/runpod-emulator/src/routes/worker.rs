@@ -3,6 +3,7 @@
 use super::query_map;
 use crate::Shared;
 use crate::problem::{ApiError, ApiResult};
+use crate::world::Wake;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -21,11 +22,15 @@ fn worker_id(raw: &str) -> String {
     raw.split('&').next().unwrap_or(raw).to_owned()
 }
 
-/// Holds a poll until `f` yields something or the hold time passes (then `None`).
-async fn hold<T>(s: &Arc<Shared>, mut f: impl FnMut() -> ApiResult<Option<T>>) -> ApiResult<Option<T>> {
+/// Holds a poll until `f` yields something or the hold time passes (then `None`), waking
+/// when `on` is signalled.
+async fn hold<T>(s: &Arc<Shared>, on: Wake, mut f: impl FnMut() -> ApiResult<Option<T>>) -> ApiResult<Option<T>> {
     let deadline = Instant::now() + Duration::from_millis(s.cfg.serverless.take_hold_ms);
-    let mut rx = s.jobs_changed.subscribe();
+    let sub = s.notifier.subscribe(on.key());
     loop {
+        let notified = sub.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
         if let Some(v) = f()? {
             return Ok(Some(v));
         }
@@ -33,7 +38,7 @@ async fn hold<T>(s: &Arc<Shared>, mut f: impl FnMut() -> ApiResult<Option<T>>) -
             return Ok(None);
         }
         tokio::select! {
-            r = rx.changed() => if r.is_err() { return Ok(None) },
+            () = &mut notified => {},
             () = tokio::time::sleep_until(deadline) => {}
             () = s.runner.cancel.cancelled() => return Ok(None),
         }
@@ -42,7 +47,10 @@ async fn hold<T>(s: &Arc<Shared>, mut f: impl FnMut() -> ApiResult<Option<T>>) -
 
 pub(crate) async fn take(State(s): S, Path((ep, w)): Path<(String, String)>) -> ApiResult<Response> {
     let w = worker_id(&w);
-    let got = hold(&s, || s.with_world(|world, now| world.job_take(&ep, &w, 1, now)).map(|v: Vec<TakenJob>| v.into_iter().next())).await?;
+    let got = hold(&s, Wake::Queue(ep.clone()), || {
+        s.with_world(|world, now| world.job_take(&ep, &w, 1, now)).map(|v: Vec<TakenJob>| v.into_iter().next())
+    })
+    .await?;
     Ok(match got {
         Some(job) => Json(job).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
@@ -52,7 +60,10 @@ pub(crate) async fn take(State(s): S, Path((ep, w)): Path<(String, String)>) -> 
 pub(crate) async fn take_batch(State(s): S, Path((ep, w)): Path<(String, String)>, RawQuery(q): RawQuery) -> ApiResult<Response> {
     let w = worker_id(&w);
     let n = query_map(q.as_deref()).get("batch_size").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).clamp(1, 64);
-    let got = hold(&s, || s.with_world(|world, now| world.job_take(&ep, &w, n, now)).map(|v| (!v.is_empty()).then_some(v))).await?;
+    let got = hold(&s, Wake::Queue(ep.clone()), || {
+        s.with_world(|world, now| world.job_take(&ep, &w, n, now)).map(|v| (!v.is_empty()).then_some(v))
+    })
+    .await?;
     Ok(match got {
         Some(jobs) => Json(jobs).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
@@ -61,7 +72,10 @@ pub(crate) async fn take_batch(State(s): S, Path((ep, w)): Path<(String, String)
 
 pub(crate) async fn stop_list(State(s): S, Path((ep, w)): Path<(String, String)>) -> ApiResult<Response> {
     let w = worker_id(&w);
-    let got = hold(&s, || s.with_world(|world, now| world.job_stop_list(&ep, &w, now)).map(|v| (!v.is_empty()).then_some(v))).await?;
+    let got = hold(&s, Wake::Stops(w.clone()), || {
+        s.with_world(|world, now| world.job_stop_list(&ep, &w, now)).map(|v| (!v.is_empty()).then_some(v))
+    })
+    .await?;
     Ok(match got {
         Some(jobs_to_stop) => Json(JobsToStop { jobs_to_stop }).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),

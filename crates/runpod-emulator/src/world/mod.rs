@@ -40,8 +40,33 @@ pub enum Effect {
     Kill { owner: Owner, generation: u64, grace_ms: u64 },
     /// POST `body` to a job's webhook.
     Webhook { url: String, body: serde_json::Value },
-    /// Jobs changed: wake `job-take` long polls and `/runsync` waiters.
-    JobsChanged,
+    /// Wake the long polls waiting on something that just changed.
+    Wake(Wake),
+}
+
+/// What a long poll waits on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wake {
+    /// An endpoint's queue got a job (`job-take`).
+    Queue(String),
+    /// A job ended or vanished (`/runsync`, `/status-sync`).
+    Job(String),
+    /// A worker's stop list grew (`job-stop`).
+    Stops(String),
+    /// Anything may have changed (rare: endpoint deleted, queue purged, results expired).
+    All,
+}
+
+impl Wake {
+    /// The notifier key.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Queue(ep) => format!("q/{ep}"),
+            Self::Job(id) => format!("j/{id}"),
+            Self::Stops(w) => format!("s/{w}"),
+            Self::All => String::new(),
+        }
+    }
 }
 
 /// A process to start: `command` under `sh -c` in its own process group.

@@ -9,7 +9,7 @@
 //! `/runsync`).
 
 use super::ledger::{Kind, Split};
-use super::{Effect, Owner, SpawnSpec, World, random_id, random_secret};
+use super::{Effect, Owner, SpawnSpec, Wake, World, random_id, random_secret};
 use crate::clock::rfc3339;
 use crate::logs::LogBuffer;
 use crate::problem::{ApiError, ApiResult};
@@ -409,7 +409,7 @@ impl World {
         if let Some(e) = self.endpoints.remove(id) {
             self.worker_keys.remove(&e.worker_key);
         }
-        self.effect(Effect::JobsChanged);
+        self.effect(Effect::Wake(Wake::All));
         Ok(())
     }
 
@@ -502,7 +502,7 @@ impl World {
             e.queue.push_back(id);
         }
         self.scale_endpoint(ep, now);
-        self.effect(Effect::JobsChanged);
+        self.effect(Effect::Wake(Wake::Queue(ep.to_owned())));
         Ok(state)
     }
 
@@ -543,15 +543,17 @@ impl World {
                 if let Some(e) = self.endpoints.get_mut(ep) {
                     e.queue.retain(|x| x != job);
                 }
-            } else if let Some(w) = worker.and_then(|w| self.workers.get_mut(&w)) {
+            } else if let Some(w) = worker.as_ref().and_then(|w| self.workers.get_mut(w)) {
                 w.in_flight.remove(job);
                 w.to_stop.push(job.to_owned());
                 if w.in_flight.is_empty() {
                     w.status = WorkerStatus::Idle;
                     w.idle_since = Some(now);
                 }
+                let stops = Wake::Stops(w.id.clone());
+                self.effect(Effect::Wake(stops));
             }
-            self.effect(Effect::JobsChanged);
+            self.effect(Effect::Wake(Wake::Job(job.to_owned())));
         }
         Ok(self.jobs[job].state(now))
     }
@@ -579,7 +581,7 @@ impl World {
             e.retried += 1;
         }
         self.scale_endpoint(ep, now);
-        self.effect(Effect::JobsChanged);
+        self.effect(Effect::Wake(Wake::Queue(ep.to_owned())));
         Ok(self.jobs[job].state(now))
     }
 
@@ -590,6 +592,7 @@ impl World {
         for id in &ids {
             self.jobs.remove(id);
         }
+        self.effect(Effect::Wake(Wake::All));
         Ok(PurgeQueueResponse { removed: ids.len() as u64, status: "completed".into() })
     }
 
@@ -692,9 +695,7 @@ impl World {
                 w.idle_since = Some(now);
             }
         }
-        if !out.is_empty() {
-            self.effect(Effect::JobsChanged);
-        }
+        // Nobody long-polls for a job to start (`/runsync` waits for its end): no wake here.
         Ok(out)
     }
 
@@ -745,7 +746,7 @@ impl World {
             self.worker_stop(worker, now);
             self.scale_endpoint(ep, now);
         }
-        self.effect(Effect::JobsChanged);
+        self.effect(Effect::Wake(Wake::Job(job.to_owned())));
         Ok(())
     }
 
@@ -777,7 +778,7 @@ impl World {
                 }
             }
             if added {
-                self.effect(Effect::JobsChanged);
+                self.effect(Effect::Wake(Wake::Stops(worker.to_owned())));
             }
         }
         Ok(())
@@ -967,7 +968,10 @@ impl World {
                 }
             }
         }
-        self.effect(Effect::JobsChanged);
+        self.effect(Effect::Wake(Wake::Queue(ep.to_owned())));
+        for id in jobs {
+            self.effect(Effect::Wake(Wake::Job(id.clone())));
+        }
     }
 
     fn accrue_worker(&mut self, id: &str, to: DateTime<Utc>) {
@@ -1025,7 +1029,10 @@ impl World {
             if let Some(w) = worker {
                 self.worker_stop(&w, now);
             }
-            self.effect(Effect::JobsChanged);
+            self.effect(Effect::Wake(Wake::All));
+        }
+        if !expired.is_empty() {
+            self.effect(Effect::Wake(Wake::All));
         }
         for id in expired {
             if let Some(j) = self.jobs.remove(&id) {
