@@ -26,17 +26,7 @@ fn garbage(rng: &mut StdRng) -> Vec<u8> {
 async fn random_bodies_at_every_route_get_4xx_problems_never_5xx_or_hangs() {
     let emu = emu().await;
     let c = emu.client();
-    let t = c
-        .create_template(&runpod::types::templates::CreateTemplateRequest {
-            name: "f".into(),
-            image: "i".into(),
-            serverless: Some(true),
-            ..Default::default()
-        })
-        .await
-        .expect("template");
-    let ep =
-        c.create_endpoint(&runpod::types::endpoints::CreateEndpointRequest::from_template("f", t.id.clone())).await.expect("endpoint").id;
+    let (t, ep) = common::serverless_endpoint(&c, "f").await;
     let _w = spawn_worker(&emu, ep.as_str(), "w-fuzz");
     let e = ep.as_str();
     let routes: Vec<(&str, String)> = vec![
@@ -47,7 +37,7 @@ async fn random_bodies_at_every_route_get_4xx_problems_never_5xx_or_hangs() {
         ("POST", "/v2/serverless".into()),
         ("PATCH", format!("/v2/serverless/{e}")),
         ("POST", "/v2/templates".into()),
-        ("PATCH", format!("/v2/templates/{}", t.id)),
+        ("PATCH", format!("/v2/templates/{t}")),
         ("POST", "/v2/network-volumes".into()),
         ("PATCH", "/v2/network-volumes/zzz".into()),
         ("GET", "/v2/catalog/gpus?count=abc&include=EVERYTHING".into()),

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_contract, emu, spec, validator};
+use common::{assert_contract, emu, pod, serverless_endpoint, spec, validator, volume};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
@@ -124,17 +124,7 @@ async fn request_validation_agrees_with_the_pinned_spec() {
     let http = reqwest::Client::new();
     let auth = format!("Bearer {}", emu.api_key().expose());
     // Resources the update routes act on.
-    let tpl = c
-        .create_template(&runpod::types::templates::CreateTemplateRequest {
-            name: "base".into(),
-            image: "i".into(),
-            serverless: Some(true),
-            ..Default::default()
-        })
-        .await
-        .expect("template");
-    let ep =
-        c.create_endpoint(&runpod::types::endpoints::CreateEndpointRequest::from_template("ep", tpl.id.clone())).await.expect("endpoint");
+    let (tpl, ep) = serverless_endpoint(&c, "ep").await;
     let pod_tpl = c
         .create_template(&runpod::types::templates::CreateTemplateRequest {
             name: "pod-base".into(),
@@ -143,27 +133,8 @@ async fn request_validation_agrees_with_the_pinned_spec() {
         })
         .await
         .expect("pod template");
-    let pod_body = json!({"name": "p", "image": "i", "gpu": {"id": "NVIDIA RTX A4000", "count": 1}});
-    let pod: Value = http
-        .post(format!("{}/v2/pods", emu.base_url()))
-        .header("Authorization", &auth)
-        .json(&pod_body)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
-    let vol = c
-        .create_network_volume(&runpod::types::network_volumes::CreateNetworkVolumeRequest {
-            name: "v".into(),
-            size: 10,
-            data_center: "US-TX-3".into(),
-            kind: None,
-        })
-        .await
-        .expect("volume");
-    let pod_id = pod["id"].as_str().expect("pod id").to_owned();
+    let pod_id = c.create_pod(&pod("p")).await.expect("pod").id.0;
+    let vol = volume(&c).await;
 
     let cases: Vec<(&str, String, &str, Value)> = vec![
         (
@@ -190,7 +161,7 @@ async fn request_validation_agrees_with_the_pinned_spec() {
             "POST",
             "/v2/serverless".into(),
             "CreateEndpointRequest",
-            json!({"name": "e", "type": "QUEUE", "templateId": tpl.id.as_str(), "scaling": {"type": "QUEUE_DELAY", "queueDelay": 4},
+            json!({"name": "e", "type": "QUEUE", "templateId": tpl.as_str(), "scaling": {"type": "QUEUE_DELAY", "queueDelay": 4},
             "gpu": {"pools": ["ADA_24"], "count": 1, "excludedTypes": ["NVIDIA L4"]}, "workers": {"min": 0, "max": 2, "idleTimeout": 5}, "flashboot": "OFF", "timeout": 60000, "env": {"K": "v"}}),
         ),
         (
@@ -201,7 +172,7 @@ async fn request_validation_agrees_with_the_pinned_spec() {
         ),
         (
             "PATCH",
-            format!("/v2/serverless/{}", ep.id),
+            format!("/v2/serverless/{ep}"),
             "UpdateEndpointRequest",
             json!({"name": "e2", "workers": {"max": 3}, "scaling": {"type": "REQUEST_COUNT", "requestCount": 2}, "gpu": {"pools": ["ADA_24"], "minCudaVersion": ""}}),
         ),
@@ -213,7 +184,7 @@ async fn request_validation_agrees_with_the_pinned_spec() {
         ),
         (
             "PATCH",
-            format!("/v2/templates/{}", tpl.id),
+            format!("/v2/templates/{tpl}"),
             "UpdateTemplateRequest",
             json!({"name": "t2", "image": "i2", "startSsh": true, "category": "AMD"}),
         ),
@@ -268,48 +239,18 @@ async fn a_sweep_of_every_implemented_route_conforms_to_the_spec() {
     let c = emu.client();
     let http = reqwest::Client::new();
     let auth = format!("Bearer {}", emu.api_key().expose());
-    let tpl = c
-        .create_template(&runpod::types::templates::CreateTemplateRequest {
-            name: "sweep".into(),
-            image: "i".into(),
-            serverless: Some(true),
-            ..Default::default()
-        })
-        .await
-        .expect("template");
-    let ep = c
-        .create_endpoint(&runpod::types::endpoints::CreateEndpointRequest::from_template("sweep", tpl.id.clone()))
-        .await
-        .expect("endpoint");
-    let p: Value = http
-        .post(format!("{}/v2/pods", emu.base_url()))
-        .header("Authorization", &auth)
-        .json(&json!({"name": "p", "image": "i", "gpu": {"id": "NVIDIA RTX A4000"}}))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
-    let vol = c
-        .create_network_volume(&runpod::types::network_volumes::CreateNetworkVolumeRequest {
-            name: "v".into(),
-            size: 10,
-            data_center: "US-TX-3".into(),
-            kind: None,
-        })
-        .await
-        .expect("volume");
+    let (tpl, ep) = serverless_endpoint(&c, "sweep").await;
+    let pid = c.create_pod(&pod("p")).await.expect("pod").id.0;
+    let vol = volume(&c).await;
     emu.advance(std::time::Duration::from_secs(60));
-    let pid = p["id"].as_str().expect("id");
     let gets = [
         "/v2/pods".to_owned(),
         format!("/v2/pods/{pid}"),
         "/v2/serverless".into(),
-        format!("/v2/serverless/{}", ep.id),
-        format!("/v2/serverless/{}/workers", ep.id),
+        format!("/v2/serverless/{ep}"),
+        format!("/v2/serverless/{ep}/workers"),
         "/v2/templates".into(),
-        format!("/v2/templates/{}", tpl.id),
+        format!("/v2/templates/{tpl}"),
         "/v2/network-volumes".into(),
         format!("/v2/network-volumes/{}", vol.id),
         "/v2/catalog/gpus".into(),
@@ -339,8 +280,8 @@ async fn a_sweep_of_every_implemented_route_conforms_to_the_spec() {
         .await
         .expect("stop");
     http.delete(format!("{}/v2/pods/{pid}", emu.base_url())).header("Authorization", &auth).send().await.expect("delete");
-    http.delete(format!("{}/v2/serverless/{}", emu.base_url(), ep.id)).header("Authorization", &auth).send().await.expect("delete");
-    http.delete(format!("{}/v2/templates/{}", emu.base_url(), tpl.id)).header("Authorization", &auth).send().await.expect("delete");
+    http.delete(format!("{}/v2/serverless/{ep}", emu.base_url())).header("Authorization", &auth).send().await.expect("delete");
+    http.delete(format!("{}/v2/templates/{tpl}", emu.base_url())).header("Authorization", &auth).send().await.expect("delete");
     http.delete(format!("{}/v2/network-volumes/{}", emu.base_url(), vol.id)).header("Authorization", &auth).send().await.expect("delete");
     let checked = assert_contract(&emu);
     if spec().is_some() {

@@ -218,3 +218,31 @@ pub fn pod(name: &str) -> runpod::types::pods::CreatePodRequest {
         ..Default::default()
     }
 }
+
+/// A serverless template and an endpoint built from it (no workers started: min 0).
+pub async fn serverless_endpoint(c: &runpod::Client, name: &str) -> (runpod::TemplateId, runpod::EndpointId) {
+    let t = c
+        .create_template(&runpod::types::templates::CreateTemplateRequest {
+            name: format!("{name}-tpl"),
+            image: "i".into(),
+            serverless: Some(true),
+            ..Default::default()
+        })
+        .await
+        .expect("template");
+    let ep =
+        c.create_endpoint(&runpod::types::endpoints::CreateEndpointRequest::from_template(name, t.id.clone())).await.expect("endpoint");
+    (t.id, ep.id)
+}
+
+/// A 10 GB network volume in US-TX-3.
+pub async fn volume(c: &runpod::Client) -> runpod::types::network_volumes::NetworkVolume {
+    c.create_network_volume(&runpod::types::network_volumes::CreateNetworkVolumeRequest {
+        name: "v".into(),
+        size: 10,
+        data_center: "US-TX-3".into(),
+        kind: None,
+    })
+    .await
+    .expect("volume")
+}
