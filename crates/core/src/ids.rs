@@ -1,0 +1,115 @@
+//! Typed, time-sortable ids (UUID v7) and the deterministic provider names derived from them.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+macro_rules! v7_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A new id; ids created later sort later.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+            /// The 32 hex digits without prefix.
+            pub fn hex(&self) -> String {
+                self.0.simple().to_string()
+            }
+        }
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($prefix, "_{}"), self.0.simple())
+            }
+        }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(self, f)
+            }
+        }
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                let hex = s.strip_prefix(concat!($prefix, "_")).unwrap_or(s);
+                Uuid::try_parse(hex).map(Self).map_err(|_| IdError { kind: stringify!($name), value: s.to_owned() })
+            }
+        }
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(s: String) -> Result<Self, IdError> {
+                s.parse()
+            }
+        }
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.to_string()
+            }
+        }
+    };
+}
+
+v7_id!(/// A job: what the user asked for.
+    JobId, "job");
+v7_id!(/// An attempt: one provider resource (pod) for a job.
+    AttemptId, "att");
+
+/// An id that did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not a valid {kind} (expected e.g. job_0193...)")]
+pub struct IdError {
+    kind: &'static str,
+    value: String,
+}
+
+/// Prefix of every provider resource podwarden creates. Resources without it are never
+/// touched by reconciliation.
+pub const NAME_PREFIX: &str = "pw-";
+
+/// The deterministic provider name of an attempt's pod: `pw-<install>-<attempt>`. It carries
+/// its owner, so after a crash the pod can be found and tied back to its row.
+pub fn pod_name(install: &str, attempt: AttemptId) -> String {
+    format!("{NAME_PREFIX}{install}-{}", attempt.hex())
+}
+
+/// The attempt a provider name belongs to, when it is one of this install's names.
+pub fn parse_pod_name(install: &str, name: &str) -> Option<AttemptId> {
+    let rest = name.strip_prefix(NAME_PREFIX)?.strip_prefix(install)?.strip_prefix('-')?;
+    Uuid::try_parse(rest).ok().map(AttemptId)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_by_creation_and_round_trip() {
+        let a = JobId::new();
+        let b = JobId::new();
+        assert!(a < b);
+        assert_eq!(a.to_string().parse::<JobId>(), Ok(a));
+        assert!(a.to_string().starts_with("job_"));
+        assert!("nope".parse::<JobId>().is_err());
+        let json = serde_json::to_string(&a).expect("json");
+        assert_eq!(serde_json::from_str::<JobId>(&json).expect("back"), a);
+    }
+
+    #[test]
+    fn pod_names_carry_their_owner_and_only_ours_parse() {
+        let att = AttemptId::new();
+        let name = pod_name("a1b2c3", att);
+        assert_eq!(parse_pod_name("a1b2c3", &name), Some(att));
+        assert_eq!(parse_pod_name("other1", &name), None, "another install's pod is not ours");
+        assert_eq!(parse_pod_name("a1b2c3", "my training pod"), None);
+        assert!(name.len() < 64);
+    }
+}

@@ -1,0 +1,26 @@
+//! podwarden's domain, without I/O: typed ids, the job spec (TOML and JSON), job and attempt
+//! state machines with one transition function each, money in micro-dollars, GPU choice and
+//! the cost model. Everything here is pure and table-tested.
+//!
+//! ```
+//! use core_domain::spec::JobSpec;
+//! let spec = JobSpec::from_toml("job.toml", r#"
+//!     name = "hello"
+//!     image = "python:3.11-slim"
+//!     command = "python -c 'print(42)'"
+//!     [gpu]
+//!     min_vram_gb = 16
+//!     [limits]
+//!     budget_usd = 0.5
+//! "#).expect("valid");
+//! assert_eq!(spec.limits.boot_timeout.as_secs(), 600);
+//! ```
+
+pub mod gpu;
+pub mod ids;
+pub mod money;
+pub mod spec;
+pub mod state;
+
+pub use ids::{AttemptId, JobId};
+pub use money::Money;

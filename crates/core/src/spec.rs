@@ -1,0 +1,530 @@
+//! The job spec: what a user asks podwarden to run. Written as TOML (`podwarden run job.toml`)
+//! or sent as the same structure in JSON (the API). Invalid specs fail before anything is
+//! created, naming the file, line and column, with a hint. Documented in `docs/job-spec.md`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// Which RunPod cloud a pod may run in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CloudChoice {
+    Secure,
+    Community,
+    #[default]
+    Any,
+}
+
+/// GPU selection: preferred types in order, or requirements (cheapest that fits wins).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GpuSpec {
+    /// GPU type ids in order of preference, e.g. `["NVIDIA RTX A4000", "NVIDIA RTX A5000"]`.
+    pub types: Vec<String>,
+    /// Minimum VRAM per GPU, GB.
+    pub min_vram_gb: Option<i64>,
+    /// GPUs per pod (default 1).
+    pub count: Option<i64>,
+    /// Highest acceptable price per GPU-hour, USD.
+    pub max_price_per_hour: Option<f64>,
+}
+
+/// Limits enforced by the control plane (and again inside the pod).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Stop the job when spend reaches this (events at 80 % and 90 %).
+    pub budget_usd: Option<f64>,
+    /// Wall-clock limit from the first launch.
+    #[serde(with = "opt_duration")]
+    pub max_runtime: Option<Duration>,
+    /// A pod that is not RUNNING after this is terminated (it bills while it hangs).
+    #[serde(with = "duration")]
+    pub boot_timeout: Duration,
+    /// Keep the pod up this long after the command ends (e.g. to download outputs).
+    #[serde(with = "duration")]
+    pub keep_alive: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { budget_usd: None, max_runtime: None, boot_timeout: Duration::from_secs(600), keep_alive: Duration::ZERO }
+    }
+}
+
+/// What to do when a pod is preempted or no capacity is found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Attempts in total (first included).
+    pub attempts: u32,
+    /// Wait between attempts (doubles each time, capped at 10 min).
+    #[serde(with = "duration")]
+    pub backoff: Duration,
+    /// Fall through to other GPU types that satisfy the spec.
+    pub allow_other_gpu_types: bool,
+    /// Fall through to other data centers.
+    pub allow_other_data_centers: bool,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { attempts: 3, backoff: Duration::from_secs(30), allow_other_gpu_types: true, allow_other_data_centers: true }
+    }
+}
+
+/// A GPU job on a pod.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// Lowercase letters, digits and dashes; shown in lists and in the pod's name.
+    pub name: String,
+    /// Container image.
+    pub image: String,
+    /// Shell command (`sh -c`). Exactly one of `command` and `args`.
+    #[serde(default)]
+    pub command: Option<String>,
+    /// Command as an argument vector (joined with shell quoting).
+    #[serde(default)]
+    pub args: Option<Vec<String>>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Exposed ports, `8888/http` or `22/tcp`.
+    #[serde(default)]
+    pub ports: Vec<String>,
+    #[serde(default)]
+    pub gpu: GpuSpec,
+    #[serde(default)]
+    pub cloud: CloudChoice,
+    /// Allowed data centers (empty: any).
+    #[serde(default)]
+    pub data_centers: Vec<String>,
+    /// Container disk, GB.
+    #[serde(default = "default_disk")]
+    pub disk_gb: i64,
+    /// Pod volume at `/workspace`, GB (0: none).
+    #[serde(default)]
+    pub volume_gb: i64,
+    /// A network volume id to mount at `/workspace` instead.
+    #[serde(default)]
+    pub network_volume: Option<String>,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub retry: RetryPolicy,
+}
+
+fn default_disk() -> i64 {
+    20
+}
+
+/// A spec problem, located when it came from a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    /// File name as given (or `<api>` for JSON bodies).
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// Dotted path of the offending field, when known.
+    pub field: Option<String>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+        }
+        write!(f, ": ")?;
+        if let Some(field) = &self.field {
+            write!(f, "`{field}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// Fields a spec may have, for "did you mean" hints.
+const TOP_FIELDS: &[&str] = &[
+    "name",
+    "image",
+    "command",
+    "args",
+    "env",
+    "ports",
+    "gpu",
+    "cloud",
+    "data_centers",
+    "disk_gb",
+    "volume_gb",
+    "network_volume",
+    "limits",
+    "retry",
+];
+
+impl JobSpec {
+    /// Parses and validates a TOML spec. Errors carry `file:line:column` and a hint.
+    pub fn from_toml(file: &str, text: &str) -> Result<Self, SpecError> {
+        let spec: JobSpec = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unzip();
+            let message = e.message().trim().to_owned();
+            SpecError { file: file.to_owned(), line, column, field: None, hint: hint_for(&message), message }
+        })?;
+        spec.validate().map_err(|mut e| {
+            e.file = file.to_owned();
+            if let Some((l, c)) = e.field.as_deref().and_then(|f| locate(text, f)) {
+                e.line = Some(l);
+                e.column = Some(c);
+            }
+            e
+        })?;
+        Ok(spec)
+    }
+
+    /// Parses and validates a JSON spec (the API form).
+    pub fn from_json(value: serde_json::Value) -> Result<Self, SpecError> {
+        let spec: JobSpec = serde_json::from_value(value).map_err(|e| {
+            let message = e.to_string();
+            SpecError { file: "<api>".into(), line: None, column: None, field: None, hint: hint_for(&message), message }
+        })?;
+        spec.validate().map_err(|mut e| {
+            e.file = "<api>".into();
+            e
+        })?;
+        Ok(spec)
+    }
+
+    /// The shell command the pod runs.
+    pub fn shell_command(&self) -> String {
+        match (&self.command, &self.args) {
+            (Some(c), _) => c.clone(),
+            (None, Some(a)) => a.iter().map(|x| shell_quote(x)).collect::<Vec<_>>().join(" "),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// GPUs per pod.
+    pub fn gpu_count(&self) -> i64 {
+        self.gpu.count.unwrap_or(1)
+    }
+
+    /// Checks what serde cannot: one command, a sane name, positive limits, a GPU selection.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let err = |field: &str, message: String, hint: Option<&str>| SpecError {
+            file: String::new(),
+            line: None,
+            column: None,
+            field: Some(field.to_owned()),
+            message,
+            hint: hint.map(str::to_owned),
+        };
+        if self.name.is_empty()
+            || self.name.len() > 40
+            || !self.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(err(
+                "name",
+                format!("{:?} is not a valid job name", self.name),
+                Some("use 1-40 lowercase letters, digits and dashes, e.g. \"finetune-llama\""),
+            ));
+        }
+        if self.image.trim().is_empty() {
+            return Err(err(
+                "image",
+                "must not be empty".into(),
+                Some("set the container image, e.g. image = \"runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04\""),
+            ));
+        }
+        match (&self.command, &self.args) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "args",
+                    "`command` and `args` are mutually exclusive".into(),
+                    Some("keep one: `command` is run with sh -c, `args` is an argument vector"),
+                ));
+            }
+            (None, None) => {
+                return Err(err("command", "missing: the pod needs something to run".into(), Some("add command = \"python train.py\"")));
+            }
+            (Some(c), None) if c.trim().is_empty() => return Err(err("command", "must not be empty".into(), None)),
+            (None, Some(a)) if a.is_empty() => return Err(err("args", "must not be empty".into(), None)),
+            _ => {}
+        }
+        if self.gpu.types.is_empty() && self.gpu.min_vram_gb.is_none() {
+            return Err(err(
+                "gpu",
+                "say which GPUs fit: `types` or `min_vram_gb`".into(),
+                Some("add [gpu] with min_vram_gb = 24, or types = [\"NVIDIA GeForce RTX 4090\"]; `podwarden gpus` lists what is offered"),
+            ));
+        }
+        if let Some(v) = self.gpu.min_vram_gb {
+            if v <= 0 {
+                return Err(err("gpu.min_vram_gb", format!("must be positive, got {v}"), None));
+            }
+        }
+        if let Some(c) = self.gpu.count {
+            if !(1..=8).contains(&c) {
+                return Err(err("gpu.count", format!("must be between 1 and 8, got {c}"), None));
+            }
+        }
+        if let Some(p) = self.gpu.max_price_per_hour {
+            if !(p.is_finite() && p > 0.0) {
+                return Err(err("gpu.max_price_per_hour", format!("must be a positive price in USD, got {p}"), None));
+            }
+        }
+        if let Some(b) = self.limits.budget_usd {
+            if !(b.is_finite() && b > 0.0) {
+                return Err(err("limits.budget_usd", format!("must be a positive amount in USD, got {b}"), Some("e.g. budget_usd = 5.0")));
+            }
+        }
+        if self.limits.max_runtime.is_some_and(|d| d.is_zero()) {
+            return Err(err("limits.max_runtime", "must be longer than zero".into(), Some("e.g. max_runtime = \"2h\"")));
+        }
+        if self.limits.boot_timeout.is_zero() {
+            return Err(err("limits.boot_timeout", "must be longer than zero".into(), Some("the default is \"10m\"")));
+        }
+        if self.retry.attempts == 0 {
+            return Err(err("retry.attempts", "must be at least 1".into(), None));
+        }
+        if self.disk_gb < 1 {
+            return Err(err("disk_gb", format!("must be at least 1 GB, got {}", self.disk_gb), None));
+        }
+        if self.volume_gb != 0 && self.volume_gb < 10 {
+            return Err(err(
+                "volume_gb",
+                format!("RunPod volumes are at least 10 GB, got {}", self.volume_gb),
+                Some("use 0 for no volume, or 10 or more"),
+            ));
+        }
+        if self.volume_gb > 0 && self.network_volume.is_some() {
+            return Err(err("network_volume", "a pod has either a pod volume (`volume_gb`) or a network volume".into(), None));
+        }
+        for (i, p) in self.ports.iter().enumerate() {
+            let ok = p.split_once('/').is_some_and(|(n, proto)| n.parse::<u16>().is_ok_and(|n| n > 0) && matches!(proto, "http" | "tcp"));
+            if !ok {
+                return Err(err(
+                    &format!("ports[{i}]"),
+                    format!("{p:?} is not `<port>/http` or `<port>/tcp`"),
+                    Some("e.g. ports = [\"8888/http\", \"22/tcp\"]"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+".contains(c)) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Finds the line and column of a dotted field (`limits.budget_usd`, `ports[1]`) in a TOML
+/// text: the key inside its `[table]`, or the table header itself.
+fn locate(text: &str, field: &str) -> Option<(usize, usize)> {
+    let field = field.split('[').next().unwrap_or(field);
+    let (table, key) = match field.rsplit_once('.') {
+        Some((t, k)) => (t, k),
+        None => ("", field),
+    };
+    let mut current = "";
+    let mut table_line = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_start();
+        let indent = raw.len() - line.len();
+        if let Some(h) = line.strip_prefix('[') {
+            current = h.split(']').next().unwrap_or("").trim();
+            if current == table || (table.is_empty() && current == key) {
+                table_line = Some((i + 1, indent + 1));
+            }
+            continue;
+        }
+        let k = line.split('=').next().unwrap_or("").trim();
+        if current == table && k == key && line.contains('=') {
+            return Some((i + 1, indent + 1));
+        }
+        if table.is_empty() && current.is_empty() && k == key && line.contains('=') {
+            return Some((i + 1, indent + 1));
+        }
+        // `gpu = { ... }` or `limits.budget_usd = 1` at top level.
+        if current.is_empty() && !table.is_empty() && (k == table || k == field) && line.contains('=') {
+            return Some((i + 1, indent + 1));
+        }
+    }
+    table_line
+}
+
+/// A hint for serde's messages: the closest known field for an unknown one, an example for a
+/// bad duration.
+fn hint_for(message: &str) -> Option<String> {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let name = rest.split('`').next().unwrap_or("");
+        let closest = TOP_FIELDS
+            .iter()
+            .chain(
+                [
+                    "types",
+                    "min_vram_gb",
+                    "count",
+                    "max_price_per_hour",
+                    "budget_usd",
+                    "max_runtime",
+                    "boot_timeout",
+                    "keep_alive",
+                    "attempts",
+                    "backoff",
+                ]
+                .iter(),
+            )
+            .min_by_key(|f| edit_distance(name, f))
+            .filter(|f| edit_distance(name, f) <= 3);
+        return Some(match closest {
+            Some(c) => format!("did you mean `{c}`? see docs/job-spec.md for every field"),
+            None => "see docs/job-spec.md for every field".to_owned(),
+        });
+    }
+    if message.contains("duration") {
+        return Some("durations are strings like \"90s\", \"10m\", \"2h 30m\"".to_owned());
+    }
+    if message.contains("missing field") {
+        return Some("every spec needs `name`, `image` and a `command`; see examples/".to_owned());
+    }
+    None
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+mod duration {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_duration(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?}: {e}")))
+    }
+}
+
+mod opt_duration {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.collect_str(&humantime::format_duration(*d)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(s) => {
+                humantime::parse_duration(&s).map(Some).map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?}: {e}")))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "train-demo"
+image = "python:3.11-slim"
+command = "python train.py"
+env = { EPOCHS = "3" }
+
+[gpu]
+min_vram_gb = 24
+max_price_per_hour = 0.5
+
+[limits]
+budget_usd = 2.5
+max_runtime = "2h"
+keep_alive = "5m"
+"#;
+
+    #[test]
+    fn a_good_spec_parses_with_defaults() {
+        let s = JobSpec::from_toml("job.toml", GOOD).expect("valid");
+        assert_eq!(s.limits.boot_timeout, Duration::from_secs(600));
+        assert_eq!(s.limits.max_runtime, Some(Duration::from_secs(7200)));
+        assert_eq!(s.limits.keep_alive, Duration::from_secs(300));
+        assert_eq!((s.cloud, s.disk_gb, s.gpu_count(), s.retry.attempts), (CloudChoice::Any, 20, 1, 3));
+        let json = serde_json::to_value(&s).expect("json");
+        assert_eq!(JobSpec::from_json(json).expect("same over the API"), s);
+    }
+
+    #[test]
+    fn a_typo_names_file_line_column_and_suggests_the_field() {
+        let bad = GOOD.replace("budget_usd", "budjet_usd");
+        let e = JobSpec::from_toml("job.toml", &bad).expect_err("typo");
+        assert_eq!((e.line, e.column), (Some(12), Some(1)), "{e}");
+        assert!(e.to_string().starts_with("job.toml:12:1: unknown field `budjet_usd`"), "{e}");
+        assert_eq!(e.hint.as_deref(), Some("did you mean `budget_usd`? see docs/job-spec.md for every field"));
+    }
+
+    #[test]
+    fn semantic_errors_point_at_the_field() {
+        let bad = GOOD.replace("budget_usd = 2.5", "budget_usd = -1.0");
+        let e = JobSpec::from_toml("job.toml", &bad).expect_err("negative budget");
+        assert_eq!((e.line, e.field.as_deref()), (Some(12), Some("limits.budget_usd")), "{e}");
+        let bad = GOOD.replace("command = \"python train.py\"", "command = \"x\"\nargs = [\"y\"]");
+        let e = JobSpec::from_toml("job.toml", &bad).expect_err("both");
+        assert_eq!(e.line, Some(5), "{e}");
+        let bad = GOOD.replace("max_runtime = \"2h\"", "max_runtime = \"two hours\"");
+        let e = JobSpec::from_toml("job.toml", &bad).expect_err("duration");
+        assert!(e.hint.as_deref().is_some_and(|h| h.contains("10m")), "{e:?}");
+        let no_gpu = "name = \"x\"\nimage = \"i\"\ncommand = \"c\"\n";
+        let e = JobSpec::from_toml("j.toml", no_gpu).expect_err("no gpu");
+        assert!(e.hint.as_deref().is_some_and(|h| h.contains("podwarden gpus")));
+    }
+
+    #[test]
+    fn args_are_shell_quoted() {
+        let s = JobSpec::from_toml("j", "name=\"a\"\nimage=\"i\"\nargs=[\"python\",\"-c\",\"print('hi there')\"]\n[gpu]\nmin_vram_gb=8\n")
+            .expect("valid");
+        assert_eq!(s.shell_command(), r#"python -c 'print('\''hi there'\'')'"#);
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let e = JobSpec::from_json(serde_json::json!({"name": "x", "image": "i", "command": "c", "gpu": {"min_vram_gb": 8}, "colour": 1}))
+            .expect_err("unknown");
+        assert!(e.message.contains("colour"), "{e}");
+        assert_eq!(e.file, "<api>");
+    }
+}
