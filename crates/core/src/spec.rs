@@ -172,11 +172,11 @@ const TOP_FIELDS: &[&str] = &[
 
 impl JobSpec {
     /// Parses and validates a TOML spec. Errors carry `file:line:column` and a hint.
-    pub fn from_toml(file: &str, text: &str) -> Result<Self, SpecError> {
+    pub fn from_toml(file: &str, text: &str) -> Result<Self, Box<SpecError>> {
         let spec: JobSpec = toml::from_str(text).map_err(|e| {
             let (line, column) = e.span().map(|s| line_col(text, s.start)).unzip();
             let message = e.message().trim().to_owned();
-            SpecError { file: file.to_owned(), line, column, field: None, hint: hint_for(&message), message }
+            Box::new(SpecError { file: file.to_owned(), line, column, field: None, hint: hint_for(&message), message })
         })?;
         spec.validate().map_err(|mut e| {
             e.file = file.to_owned();
@@ -190,10 +190,10 @@ impl JobSpec {
     }
 
     /// Parses and validates a JSON spec (the API form).
-    pub fn from_json(value: serde_json::Value) -> Result<Self, SpecError> {
+    pub fn from_json(value: serde_json::Value) -> Result<Self, Box<SpecError>> {
         let spec: JobSpec = serde_json::from_value(value).map_err(|e| {
             let message = e.to_string();
-            SpecError { file: "<api>".into(), line: None, column: None, field: None, hint: hint_for(&message), message }
+            Box::new(SpecError { file: "<api>".into(), line: None, column: None, field: None, hint: hint_for(&message), message })
         })?;
         spec.validate().map_err(|mut e| {
             e.file = "<api>".into();
@@ -217,14 +217,16 @@ impl JobSpec {
     }
 
     /// Checks what serde cannot: one command, a sane name, positive limits, a GPU selection.
-    pub fn validate(&self) -> Result<(), SpecError> {
-        let err = |field: &str, message: String, hint: Option<&str>| SpecError {
-            file: String::new(),
-            line: None,
-            column: None,
-            field: Some(field.to_owned()),
-            message,
-            hint: hint.map(str::to_owned),
+    pub fn validate(&self) -> Result<(), Box<SpecError>> {
+        let err = |field: &str, message: String, hint: Option<&str>| {
+            Box::new(SpecError {
+                file: String::new(),
+                line: None,
+                column: None,
+                field: Some(field.to_owned()),
+                message,
+                hint: hint.map(str::to_owned),
+            })
         };
         if self.name.is_empty()
             || self.name.len() > 40
