@@ -1,0 +1,132 @@
+//! `attempts`: one provider resource each. The row (with the pod's deterministic name) is
+//! committed before the create call, so no pod can exist without an owner.
+
+use crate::{Result, Store, StoreError};
+use core_domain::state::AttemptState;
+
+/// An attempt as stored.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct AttemptRow {
+    pub id: String,
+    pub job_id: String,
+    pub seq: i64,
+    pub state: String,
+    pub generation: i64,
+    pub pod_name: String,
+    pub pod_id: Option<String>,
+    pub gpu_type: String,
+    pub gpu_count: i64,
+    pub cloud: String,
+    pub data_center: Option<String>,
+    pub price_micros_per_hour: i64,
+    pub created_at: i64,
+    pub booted_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub billed_until: Option<i64>,
+    pub cost_micros: i64,
+    pub reason: Option<String>,
+}
+
+impl AttemptRow {
+    /// Typed state.
+    pub fn state(&self) -> Result<AttemptState> {
+        AttemptState::parse(&self.state).ok_or_else(|| StoreError::Corrupt(format!("attempt {} state {:?}", self.id, self.state)))
+    }
+
+    /// Sets the state.
+    pub fn set_state(&mut self, s: AttemptState) {
+        self.state = s.as_str().to_owned();
+    }
+}
+
+macro_rules! attempt_columns {
+    () => {
+        "id, job_id, seq, state, generation, pod_name, pod_id, gpu_type, gpu_count, cloud, data_center, price_micros_per_hour, \
+    created_at, booted_at, ended_at, billed_until, cost_micros, reason"
+    };
+}
+
+impl Store {
+    /// Commits an attempt's intent (before any provider call).
+    pub async fn attempt_insert(&self, a: &AttemptRow) -> Result<()> {
+        sqlx::query(concat!(
+            "INSERT INTO attempts (",
+            attempt_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        ))
+        .bind(&a.id)
+        .bind(&a.job_id)
+        .bind(a.seq)
+        .bind(&a.state)
+        .bind(a.generation)
+        .bind(&a.pod_name)
+        .bind(&a.pod_id)
+        .bind(&a.gpu_type)
+        .bind(a.gpu_count)
+        .bind(&a.cloud)
+        .bind(&a.data_center)
+        .bind(a.price_micros_per_hour)
+        .bind(a.created_at)
+        .bind(a.booted_at)
+        .bind(a.ended_at)
+        .bind(a.billed_until)
+        .bind(a.cost_micros)
+        .bind(&a.reason)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// One attempt.
+    pub async fn attempt_get(&self, id: &str) -> Result<Option<AttemptRow>> {
+        Ok(sqlx::query_as(concat!("SELECT ", attempt_columns!(), " FROM attempts WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// A job's attempts, oldest first.
+    pub async fn attempts_for_job(&self, job_id: &str) -> Result<Vec<AttemptRow>> {
+        Ok(sqlx::query_as(concat!("SELECT ", attempt_columns!(), " FROM attempts WHERE job_id = $1 ORDER BY seq"))
+            .bind(job_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Attempts that may still own a provider resource.
+    pub async fn attempts_live(&self) -> Result<Vec<AttemptRow>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            attempt_columns!(),
+            " FROM attempts WHERE state IN ('intent', 'created', 'running', 'terminating') ORDER BY id"
+        ))
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Compare-and-swap write of an attempt.
+    pub async fn attempt_cas(&self, a: &mut AttemptRow) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE attempts SET state = $1, pod_id = $2, data_center = $3, booted_at = $4, ended_at = $5, billed_until = $6, cost_micros = $7, \
+             reason = $8, generation = generation + 1 WHERE id = $9 AND generation = $10",
+        )
+        .bind(&a.state)
+        .bind(&a.pod_id)
+        .bind(&a.data_center)
+        .bind(a.booted_at)
+        .bind(a.ended_at)
+        .bind(a.billed_until)
+        .bind(a.cost_micros)
+        .bind(&a.reason)
+        .bind(&a.id)
+        .bind(a.generation)
+        .execute(self.pool())
+        .await?
+        .rows_affected()
+            == 1;
+        if done {
+            a.generation += 1;
+        }
+        Ok(done)
+    }
+}

@@ -1,0 +1,40 @@
+//! `job_events`: append-only; the source of the event stream clients follow.
+
+use crate::{Result, Store};
+
+/// One event.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub job_id: String,
+    pub at: i64,
+    pub kind: String,
+    pub message: String,
+    pub data: Option<String>,
+}
+
+impl Store {
+    /// Appends an event; returns its id (increasing).
+    pub async fn event_append(&self, job_id: &str, at: i64, kind: &str, message: &str, data: Option<&serde_json::Value>) -> Result<i64> {
+        let (id,): (i64,) =
+            sqlx::query_as("INSERT INTO job_events (job_id, at, kind, message, data) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+                .bind(job_id)
+                .bind(at)
+                .bind(kind)
+                .bind(message)
+                .bind(data.map(|d| d.to_string()))
+                .fetch_one(self.pool())
+                .await?;
+        Ok(id)
+    }
+
+    /// A job's events after `after_id`, oldest first.
+    pub async fn events_since(&self, job_id: &str, after_id: i64, limit: i64) -> Result<Vec<EventRow>> {
+        Ok(sqlx::query_as("SELECT id, job_id, at, kind, message, data FROM job_events WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+            .bind(job_id)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
+    }
+}

@@ -1,0 +1,183 @@
+//! `jobs`: one row per job; state changes are compare-and-swap on `generation`.
+
+use crate::{Result, Store, StoreError};
+use core_domain::spec::JobSpec;
+use core_domain::state::{JobPhase, JobState, Outcome};
+use core_domain::{JobId, Money};
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: String,
+    pub name: String,
+    pub owner: String,
+    pub spec: String,
+    pub state: String,
+    pub outcome: Option<String>,
+    pub reason: Option<String>,
+    pub generation: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub started_at: Option<i64>,
+    pub deadline_at: Option<i64>,
+    pub teardown_at: Option<i64>,
+    pub next_attempt_at: Option<i64>,
+    pub attempts_made: i64,
+    pub budget_micros: Option<i64>,
+    pub spent_micros: i64,
+    pub alert_pct: i64,
+    pub exit_code: Option<i64>,
+    pub token_hash: String,
+}
+
+impl JobRow {
+    /// A new pending job.
+    pub fn new(id: JobId, spec: &JobSpec, owner: &str, token_hash: &str, now_ms: i64) -> Self {
+        Self {
+            id: id.to_string(),
+            name: spec.name.clone(),
+            owner: owner.to_owned(),
+            spec: serde_json::to_string(spec).unwrap_or_else(|_| "{}".into()),
+            state: JobState::Pending.as_str().to_owned(),
+            outcome: None,
+            reason: None,
+            generation: 0,
+            created_at: now_ms,
+            updated_at: now_ms,
+            started_at: None,
+            deadline_at: None,
+            teardown_at: None,
+            next_attempt_at: Some(now_ms),
+            attempts_made: 0,
+            budget_micros: spec.limits.budget_usd.map(|b| Money::from_usd(b).0),
+            spent_micros: 0,
+            alert_pct: 0,
+            exit_code: None,
+            token_hash: token_hash.to_owned(),
+        }
+    }
+
+    /// The typed id.
+    pub fn job_id(&self) -> Result<JobId> {
+        self.id.parse().map_err(|e| StoreError::Corrupt(format!("job id: {e}")))
+    }
+
+    /// State and pending outcome.
+    pub fn phase(&self) -> Result<JobPhase> {
+        let state = JobState::parse(&self.state).ok_or_else(|| StoreError::Corrupt(format!("job {} state {:?}", self.id, self.state)))?;
+        let outcome = match &self.outcome {
+            Some(o) => Some(Outcome::parse(o).ok_or_else(|| StoreError::Corrupt(format!("job {} outcome {o:?}", self.id)))?),
+            None => None,
+        };
+        Ok(JobPhase { state, outcome })
+    }
+
+    /// Sets state and outcome from a phase.
+    pub fn set_phase(&mut self, p: JobPhase) {
+        self.state = p.state.as_str().to_owned();
+        self.outcome = p.outcome.map(|o| o.as_str().to_owned());
+    }
+
+    /// The spec it was created from.
+    pub fn spec(&self) -> Result<JobSpec> {
+        serde_json::from_str(&self.spec).map_err(|e| StoreError::Corrupt(format!("job {} spec: {e}", self.id)))
+    }
+}
+
+macro_rules! job_columns {
+    () => {
+        "id, name, owner, spec, state, outcome, reason, generation, created_at, updated_at, started_at, deadline_at, teardown_at, \
+    next_attempt_at, attempts_made, budget_micros, spent_micros, alert_pct, exit_code, token_hash"
+    };
+}
+
+impl Store {
+    /// Inserts a new job.
+    pub async fn job_insert(&self, j: &JobRow) -> Result<()> {
+        sqlx::query(concat!(
+            "INSERT INTO jobs (",
+            job_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+        ))
+        .bind(&j.id)
+        .bind(&j.name)
+        .bind(&j.owner)
+        .bind(&j.spec)
+        .bind(&j.state)
+        .bind(&j.outcome)
+        .bind(&j.reason)
+        .bind(j.generation)
+        .bind(j.created_at)
+        .bind(j.updated_at)
+        .bind(j.started_at)
+        .bind(j.deadline_at)
+        .bind(j.teardown_at)
+        .bind(j.next_attempt_at)
+        .bind(j.attempts_made)
+        .bind(j.budget_micros)
+        .bind(j.spent_micros)
+        .bind(j.alert_pct)
+        .bind(j.exit_code)
+        .bind(&j.token_hash)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// One job.
+    pub async fn job_get(&self, id: &str) -> Result<Option<JobRow>> {
+        Ok(sqlx::query_as(concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1")).bind(id).fetch_optional(self.pool()).await?)
+    }
+
+    /// Jobs, newest first.
+    pub async fn job_list(&self, limit: i64) -> Result<Vec<JobRow>> {
+        Ok(sqlx::query_as(concat!("SELECT ", job_columns!(), " FROM jobs ORDER BY id DESC LIMIT $1"))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Jobs not yet settled.
+    pub async fn jobs_live(&self) -> Result<Vec<JobRow>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM jobs WHERE state IN ('pending', 'provisioning', 'running', 'recovering', 'tearing_down') ORDER BY id"
+        ))
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Writes `j` if its generation is still `j.generation`; bumps the generation on success.
+    /// Returns false when someone else wrote first (re-read and decide again).
+    pub async fn job_cas(&self, j: &mut JobRow, now_ms: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = $1, outcome = $2, reason = $3, updated_at = $4, started_at = $5, deadline_at = $6, teardown_at = $7, \
+             next_attempt_at = $8, attempts_made = $9, spent_micros = $10, alert_pct = $11, exit_code = $12, generation = generation + 1 \
+             WHERE id = $13 AND generation = $14",
+        )
+        .bind(&j.state)
+        .bind(&j.outcome)
+        .bind(&j.reason)
+        .bind(now_ms)
+        .bind(j.started_at)
+        .bind(j.deadline_at)
+        .bind(j.teardown_at)
+        .bind(j.next_attempt_at)
+        .bind(j.attempts_made)
+        .bind(j.spent_micros)
+        .bind(j.alert_pct)
+        .bind(j.exit_code)
+        .bind(&j.id)
+        .bind(j.generation)
+        .execute(self.pool())
+        .await?
+        .rows_affected()
+            == 1;
+        if done {
+            j.generation += 1;
+            j.updated_at = now_ms;
+        }
+        Ok(done)
+    }
+}

@@ -1,0 +1,114 @@
+//! podwarden's store: jobs, attempts (one provider resource each), append-only job events,
+//! metrics and the cost ledger. SQLite embedded by default; the SQL is kept portable (`$n`
+//! placeholders, integer times and money) for the Postgres backend. Every state write is a
+//! compare-and-swap on a `generation` column: no read-modify-write across an await.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), store::StoreError> {
+//! let store = store::Store::open_sqlite(std::path::Path::new("/tmp/podwarden.db")).await?;
+//! let live = store.jobs_live().await?;
+//! # Ok(()) }
+//! ```
+
+mod attempts;
+mod events;
+mod jobs;
+mod ledger;
+
+pub use attempts::AttemptRow;
+pub use events::EventRow;
+pub use jobs::JobRow;
+pub use ledger::CostRow;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A store failure. Database details stay here (and in logs), never in API answers.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored row is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Result of the store.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+impl Store {
+    /// Opens (creating if needed) a SQLite file and applies migrations.
+    pub async fn open_sqlite(path: &Path) -> Result<Self> {
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        Self::connect(opts, 4).await
+    }
+
+    /// A private in-memory database (tests).
+    pub async fn open_memory() -> Result<Self> {
+        let opts = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+        // One connection: every connection to `:memory:` is its own database.
+        Self::connect(opts, 1).await
+    }
+
+    async fn connect(opts: SqliteConnectOptions, max: u32) -> Result<Self> {
+        let pool = SqlitePoolOptions::new().max_connections(max).connect_with(opts).await?;
+        SQLITE_MIGRATIONS.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// This installation's id, created on first use. It prefixes every provider resource name,
+    /// so two installs sharing a RunPod account never touch each other's pods.
+    pub async fn install_id(&self) -> Result<String> {
+        if let Some((v,)) = sqlx::query_as::<_, (String,)>("SELECT value FROM settings WHERE key = $1")
+            .bind("install_id")
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            return Ok(v);
+        }
+        let id: String = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind("install_id")
+            .bind(&id)
+            .execute(&self.pool)
+            .await?;
+        let (v,) =
+            sqlx::query_as::<_, (String,)>("SELECT value FROM settings WHERE key = $1").bind("install_id").fetch_one(&self.pool).await?;
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn install_id_is_stable_across_reopen() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("pw.db");
+        let a = Store::open_sqlite(&path).await.expect("open").install_id().await.expect("id");
+        let b = Store::open_sqlite(&path).await.expect("reopen").install_id().await.expect("id");
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 8);
+    }
+}
