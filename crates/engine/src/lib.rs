@@ -1,0 +1,10 @@
+//! podwarden's engine. It owns every side effect on providers: the pod launch saga, the
+//! reconciler (plan from a snapshot, then execute), GPU choice, budgets, deadlines, boot
+//! timeouts, keep-alive and teardown, and the cost ledger.
+
+pub mod cloud;
+pub mod planner;
+pub mod runpod_cloud;
+
+pub use cloud::{Cloud, CloudError, PodInfo, PodPhase, PodRequest};
+pub use runpod_cloud::RunPodCloud;

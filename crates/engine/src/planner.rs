@@ -1,0 +1,369 @@
+//! The reconcile planner: from one snapshot (live rows, the provider's pod list, the clock) to
+//! the actions that bring the two together. Pure and table-tested; the executor does the I/O.
+//!
+//! Rules, in order of what they protect:
+//! - every pod with this install's name prefix belongs to a live attempt or is terminated;
+//!   pods without the prefix are never touched;
+//! - an intent whose pod exists is adopted; one whose pod never appeared is abandoned;
+//! - a pod that vanished, stopped (preemption, $0) or never booted ends its attempt and
+//!   interrupts its job; a job that spent its budget, passed its deadline, or reported its exit
+//!   is torn down; tearing down means terminating until the provider confirms, then settling.
+
+use crate::cloud::{PodInfo, PodPhase};
+use core_domain::ids::parse_pod_name;
+use core_domain::spec::JobSpec;
+use core_domain::state::{AttemptState, JobEvent, JobState};
+use std::collections::{HashMap, HashSet};
+use store::{AttemptRow, JobRow};
+
+/// How long an intent may exist without its pod before it is abandoned (creates in flight in
+/// this process are never abandoned).
+pub const INTENT_GRACE_MS: i64 = 60_000;
+
+/// Everything the planner looks at.
+#[derive(Debug)]
+pub struct Snapshot<'a> {
+    pub now: i64,
+    pub install: &'a str,
+    /// Live jobs, with their specs.
+    pub jobs: &'a [(JobRow, JobSpec)],
+    /// Live attempts.
+    pub attempts: &'a [AttemptRow],
+    /// The provider's pods (one list call).
+    pub pods: &'a [PodInfo],
+    /// Attempts whose create call is in flight right now.
+    pub creating: &'a HashSet<String>,
+}
+
+/// One thing to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// An intent's pod exists: record its id.
+    Adopt { attempt: String, pod_id: String },
+    /// No pod was ever created for this intent.
+    Abandon { attempt: String, reason: String },
+    /// The attempt's pod is RUNNING.
+    Booted { attempt: String },
+    /// Terminate a pod (`attempt` is `None` for orphans).
+    Terminate { pod_id: String, attempt: Option<String>, reason: String },
+    /// The provider confirmed the attempt's pod is gone.
+    Gone { attempt: String, reason: String },
+    /// Apply a job event.
+    Job { job: String, event: JobEvent, reason: String },
+    /// Start an attempt for a job.
+    Launch { job: String },
+    /// Spend crossed 80 or 90 % of the budget.
+    BudgetAlert { job: String, pct: i64 },
+}
+
+/// Plans one reconcile pass.
+pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
+    let mut out = Vec::new();
+    let by_name: HashMap<&str, &PodInfo> = s.pods.iter().filter(|p| p.phase != PodPhase::Gone).map(|p| (p.name.as_str(), p)).collect();
+    let owned: HashSet<&str> = s.attempts.iter().map(|a| a.pod_name.as_str()).collect();
+    let owned_ids: HashSet<&str> = s.attempts.iter().filter_map(|a| a.pod_id.as_deref()).collect();
+    let specs: HashMap<&str, &JobSpec> = s.jobs.iter().map(|(j, sp)| (j.id.as_str(), sp)).collect();
+
+    // Pods → attempts. `trouble` collects attempts that ended badly (the job must recover).
+    let mut trouble: HashMap<&str, String> = HashMap::new();
+    for a in s.attempts {
+        let Ok(state) = a.state() else { continue };
+        let pod = a
+            .pod_id
+            .as_deref()
+            .and_then(|id| s.pods.iter().find(|p| p.id == id && p.phase != PodPhase::Gone))
+            .or_else(|| by_name.get(a.pod_name.as_str()).copied());
+        match state {
+            AttemptState::Intent => match pod {
+                Some(p) => out.push(Action::Adopt { attempt: a.id.clone(), pod_id: p.id.clone() }),
+                None if !s.creating.contains(&a.id) && s.now - a.created_at >= INTENT_GRACE_MS => {
+                    out.push(Action::Abandon { attempt: a.id.clone(), reason: "the create left no pod behind".into() });
+                }
+                None => {}
+            },
+            AttemptState::Created | AttemptState::Running => match pod {
+                None => {
+                    out.push(Action::Gone { attempt: a.id.clone(), reason: "the pod vanished at the provider".into() });
+                    trouble.insert(&a.job_id, "the pod vanished at the provider".into());
+                }
+                Some(p) if p.phase == PodPhase::Stopped => {
+                    let why = "the provider stopped the pod (preempted or out of credit)".to_owned();
+                    out.push(Action::Terminate { pod_id: p.id.clone(), attempt: Some(a.id.clone()), reason: why.clone() });
+                    trouble.insert(&a.job_id, why);
+                }
+                Some(p) if p.phase == PodPhase::Running && state == AttemptState::Created => {
+                    out.push(Action::Booted { attempt: a.id.clone() })
+                }
+                Some(p) if p.phase == PodPhase::Booting => {
+                    let timeout = specs.get(a.job_id.as_str()).map_or(600_000, |sp| sp.limits.boot_timeout.as_millis() as i64);
+                    if s.now - a.created_at >= timeout {
+                        let why = format!("the pod did not boot within {} s (it bills while it hangs)", timeout / 1000);
+                        out.push(Action::Terminate { pod_id: p.id.clone(), attempt: Some(a.id.clone()), reason: why.clone() });
+                        trouble.insert(&a.job_id, why);
+                    }
+                }
+                Some(_) => {}
+            },
+            AttemptState::Terminating => match pod {
+                None => out.push(Action::Gone { attempt: a.id.clone(), reason: "terminated".into() }),
+                Some(p) => out.push(Action::Terminate {
+                    pod_id: p.id.clone(),
+                    attempt: Some(a.id.clone()),
+                    reason: a.reason.clone().unwrap_or_else(|| "teardown".into()),
+                }),
+            },
+            AttemptState::Terminated | AttemptState::Abandoned => {}
+        }
+    }
+
+    // Orphans: ours by name, owned by no live attempt.
+    for p in s.pods {
+        if p.phase != PodPhase::Gone
+            && parse_pod_name(s.install, &p.name).is_some()
+            && !owned.contains(p.name.as_str())
+            && !owned_ids.contains(p.id.as_str())
+        {
+            out.push(Action::Terminate { pod_id: p.id.clone(), attempt: None, reason: "orphan: no live attempt owns this pod".into() });
+        }
+    }
+
+    // Jobs.
+    for (j, spec) in s.jobs {
+        let Ok(phase) = j.phase() else { continue };
+        let mine: Vec<&AttemptRow> = s.attempts.iter().filter(|a| a.job_id == j.id).collect();
+        let ev = |event, reason: &str| Action::Job { job: j.id.clone(), event, reason: reason.to_owned() };
+        let active = matches!(phase.state, JobState::Provisioning | JobState::Running | JobState::Recovering);
+        if active {
+            if let Some(budget) = j.budget_micros {
+                if j.spent_micros >= budget {
+                    out.push(ev(JobEvent::BudgetExhausted, "spend reached the budget"));
+                    continue;
+                }
+                let pct = (j.spent_micros * 100) / budget.max(1);
+                for level in [80, 90] {
+                    if pct >= level && j.alert_pct < level {
+                        out.push(Action::BudgetAlert { job: j.id.clone(), pct: level });
+                    }
+                }
+            }
+            if j.deadline_at.is_some_and(|d| s.now >= d) {
+                out.push(ev(JobEvent::DeadlinePassed, "max_runtime passed"));
+                continue;
+            }
+        }
+        match phase.state {
+            JobState::Provisioning | JobState::Running => {
+                if let Some(code) = j.exit_code {
+                    if phase.state == JobState::Provisioning {
+                        out.push(ev(JobEvent::Booted, "the command reported before the pod was seen running"));
+                    }
+                    out.push(ev(JobEvent::Exited { success: code == 0 }, &format!("the command exited with code {code}")));
+                } else if let Some(why) = trouble.get(j.id.as_str()) {
+                    out.push(ev(JobEvent::Interrupted, why));
+                } else if phase.state == JobState::Provisioning
+                    && mine.iter().any(|a| a.state == "running" || out.contains(&Action::Booted { attempt: a.id.clone() }))
+                {
+                    out.push(ev(JobEvent::Booted, "the pod is running"));
+                } else if mine.is_empty() && !s.creating.iter().any(|c| mine.iter().any(|a| &a.id == c)) {
+                    out.push(ev(JobEvent::Interrupted, "no pod is left for this job"));
+                }
+            }
+            JobState::Pending | JobState::Recovering => {
+                if j.next_attempt_at.is_none_or(|t| s.now >= t) {
+                    if j.attempts_made >= i64::from(spec.retry.attempts) {
+                        let why = j.reason.clone().unwrap_or_else(|| "no attempt left".into());
+                        out.push(ev(JobEvent::GiveUp, &format!("gave up after {} attempt(s): {why}", j.attempts_made)));
+                    } else {
+                        out.push(Action::Launch { job: j.id.clone() });
+                    }
+                }
+            }
+            JobState::TearingDown => {
+                if j.teardown_at.is_none_or(|t| s.now >= t) {
+                    if mine.is_empty() {
+                        out.push(ev(JobEvent::Settled, "every resource is confirmed gone"));
+                    }
+                    for a in mine.iter().filter(|a| a.state != "terminating") {
+                        let pod = a.pod_id.clone().or_else(|| by_name.get(a.pod_name.as_str()).map(|p| p.id.clone()));
+                        match pod {
+                            Some(pod_id) => out.push(Action::Terminate { pod_id, attempt: Some(a.id.clone()), reason: "teardown".into() }),
+                            None if a.state == "intent" => {}
+                            None => out.push(Action::Gone { attempt: a.id.clone(), reason: "no pod to terminate".into() }),
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core_domain::money::Money;
+    use core_domain::{AttemptId, JobId};
+
+    const INSTALL: &str = "inst0001";
+
+    fn spec() -> JobSpec {
+        JobSpec::from_toml(
+            "t",
+            "name=\"t\"\nimage=\"i\"\ncommand=\"c\"\n[gpu]\nmin_vram_gb=8\n[limits]\nbudget_usd=1.0\nboot_timeout=\"5m\"\n",
+        )
+        .expect("spec")
+    }
+
+    fn job(state: &str) -> (JobRow, JobSpec) {
+        let mut j = JobRow::new(JobId::new(), &spec(), "local", "h", 0);
+        j.state = state.into();
+        j.attempts_made = 1;
+        (j, spec())
+    }
+
+    fn attempt(job: &JobRow, state: &str, pod_id: Option<&str>) -> AttemptRow {
+        let id = AttemptId::new();
+        AttemptRow {
+            id: id.to_string(),
+            job_id: job.id.clone(),
+            seq: 1,
+            state: state.into(),
+            generation: 0,
+            pod_name: core_domain::ids::pod_name(INSTALL, id),
+            pod_id: pod_id.map(str::to_owned),
+            gpu_type: "A4000".into(),
+            gpu_count: 1,
+            cloud: "secure".into(),
+            data_center: None,
+            price_micros_per_hour: 250_000,
+            created_at: 0,
+            booted_at: None,
+            ended_at: None,
+            billed_until: None,
+            cost_micros: 0,
+            reason: None,
+        }
+    }
+
+    fn pod(a: &AttemptRow, id: &str, phase: PodPhase) -> PodInfo {
+        PodInfo { id: id.into(), name: a.pod_name.clone(), phase, data_center: None, cost_per_hour: Money::from_usd(0.25) }
+    }
+
+    fn run(now: i64, jobs: &[(JobRow, JobSpec)], attempts: &[AttemptRow], pods: &[PodInfo], creating: &[&str]) -> Vec<Action> {
+        let creating: HashSet<String> = creating.iter().map(|s| (*s).to_owned()).collect();
+        plan(&Snapshot { now, install: INSTALL, jobs, attempts, pods, creating: &creating })
+    }
+
+    #[test]
+    fn intents_are_adopted_when_their_pod_exists_and_abandoned_after_grace() {
+        let j = job("provisioning");
+        let a = attempt(&j.0, "intent", None);
+        let p = pod(&a, "pod1", PodPhase::Booting);
+        assert_eq!(run(1, &[j.clone()], &[a.clone()], &[p], &[]), [Action::Adopt { attempt: a.id.clone(), pod_id: "pod1".into() }]);
+        assert!(run(INTENT_GRACE_MS - 1, &[j.clone()], &[a.clone()], &[], &[]).is_empty(), "within grace");
+        assert!(run(INTENT_GRACE_MS, &[j.clone()], &[a.clone()], &[], &[&a.id]).is_empty(), "a create in flight is never abandoned");
+        assert!(matches!(run(INTENT_GRACE_MS, &[j], &[a], &[], &[])[0], Action::Abandon { .. }));
+    }
+
+    #[test]
+    fn orphans_are_terminated_and_foreign_pods_are_not_touched() {
+        let j = job("running");
+        let a = attempt(&j.0, "running", Some("mine"));
+        let orphan_att = attempt(&j.0, "terminated", Some("x"));
+        let pods = vec![
+            pod(&a, "mine", PodPhase::Running),
+            pod(&orphan_att, "orphan", PodPhase::Running),
+            PodInfo {
+                id: "user-pod".into(),
+                name: "my jupyter".into(),
+                phase: PodPhase::Running,
+                data_center: None,
+                cost_per_hour: Money::ZERO,
+            },
+            PodInfo {
+                id: "other-install".into(),
+                name: format!("pw-zzzz9999-{}", AttemptId::new().hex()),
+                phase: PodPhase::Running,
+                data_center: None,
+                cost_per_hour: Money::ZERO,
+            },
+        ];
+        let acts = run(1, &[j], &[a], &pods, &[]);
+        assert_eq!(
+            acts,
+            [Action::Terminate { pod_id: "orphan".into(), attempt: None, reason: "orphan: no live attempt owns this pod".into() }]
+        );
+    }
+
+    #[test]
+    fn a_vanished_or_stopped_pod_interrupts_its_job() {
+        let j = job("running");
+        let a = attempt(&j.0, "running", Some("p"));
+        let acts = run(1, &[j.clone()], &[a.clone()], &[], &[]);
+        assert!(acts.contains(&Action::Gone { attempt: a.id.clone(), reason: "the pod vanished at the provider".into() }));
+        assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
+        let acts = run(1, &[j], &[a.clone()], &[pod(&a, "p", PodPhase::Stopped)], &[]);
+        assert!(matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("preempted")));
+        assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
+    }
+
+    #[test]
+    fn boot_timeout_terminates_a_hanging_pod() {
+        let j = job("provisioning");
+        let a = attempt(&j.0, "created", Some("p"));
+        let p = pod(&a, "p", PodPhase::Booting);
+        assert!(run(299_999, &[j.clone()], &[a.clone()], &[p.clone()], &[]).is_empty());
+        let acts = run(300_000, &[j], &[a], &[p], &[]);
+        assert!(matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("did not boot within 300 s")), "{acts:?}");
+        assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
+    }
+
+    #[test]
+    fn budget_alerts_then_stop_and_deadlines_stop() {
+        let (mut j, sp) = job("running");
+        let a = attempt(&j, "running", Some("p"));
+        let p = pod(&a, "p", PodPhase::Running);
+        j.spent_micros = 850_000;
+        let acts = run(1, &[(j.clone(), sp.clone())], &[a.clone()], &[p.clone()], &[]);
+        assert_eq!(acts, [Action::BudgetAlert { job: j.id.clone(), pct: 80 }]);
+        j.alert_pct = 80;
+        j.spent_micros = 1_000_000;
+        let acts = run(1, &[(j.clone(), sp.clone())], &[a.clone()], &[p.clone()], &[]);
+        assert!(matches!(&acts[0], Action::Job { event: JobEvent::BudgetExhausted, .. }));
+        j.spent_micros = 0;
+        j.deadline_at = Some(10);
+        assert!(matches!(&run(10, &[(j, sp)], &[a], &[p], &[])[0], Action::Job { event: JobEvent::DeadlinePassed, .. }));
+    }
+
+    #[test]
+    fn exit_codes_end_jobs_and_teardown_settles_only_when_gone() {
+        let (mut j, sp) = job("running");
+        let a = attempt(&j, "running", Some("p"));
+        let p = pod(&a, "p", PodPhase::Running);
+        j.exit_code = Some(0);
+        assert!(matches!(
+            &run(1, &[(j.clone(), sp.clone())], &[a.clone()], &[p.clone()], &[])[0],
+            Action::Job { event: JobEvent::Exited { success: true }, .. }
+        ));
+        j.state = "tearing_down".into();
+        j.outcome = Some("succeeded".into());
+        j.teardown_at = Some(100);
+        assert!(run(99, &[(j.clone(), sp.clone())], &[a.clone()], &[p.clone()], &[]).is_empty(), "keep-alive");
+        assert_eq!(
+            run(100, &[(j.clone(), sp.clone())], &[a.clone()], &[p.clone()], &[]),
+            [Action::Terminate { pod_id: "p".into(), attempt: Some(a.id.clone()), reason: "teardown".into() }]
+        );
+        assert!(matches!(&run(100, &[(j, sp)], &[], &[], &[])[0], Action::Job { event: JobEvent::Settled, .. }));
+    }
+
+    #[test]
+    fn recovering_jobs_relaunch_until_attempts_run_out() {
+        let (mut j, sp) = job("recovering");
+        j.next_attempt_at = Some(50);
+        assert!(run(49, &[(j.clone(), sp.clone())], &[], &[], &[]).is_empty(), "backing off");
+        assert_eq!(run(50, &[(j.clone(), sp.clone())], &[], &[], &[]), [Action::Launch { job: j.id.clone() }]);
+        j.attempts_made = 3;
+        assert!(matches!(&run(50, &[(j, sp)], &[], &[], &[])[0], Action::Job { event: JobEvent::GiveUp, .. }));
+    }
+}

@@ -1,0 +1,120 @@
+//! `Cloud` on RunPod's REST v2 (or the emulator, which serves the same contract).
+
+use crate::cloud::{Cloud, CloudError, PodInfo, PodPhase, PodRequest};
+use core_domain::gpu::{Cloud as Tier, GpuOffer};
+use core_domain::money::Money;
+use runpod::types::catalog::{AvailabilityLevel, GpuCatalogQuery};
+use runpod::types::pods::{Cloud as RpCloud, CreateGpuConfig, CreatePodRequest, Mounts, NetworkMount, PersistentMount, Pod, PodStatus};
+use runpod::{Client, ErrorKind, NetworkVolumeId, PodId};
+
+/// RunPod through the `runpod` client.
+#[derive(Debug, Clone)]
+pub struct RunPodCloud {
+    client: Client,
+}
+
+impl RunPodCloud {
+    /// Wraps a client.
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+fn map_err(e: runpod::Error) -> CloudError {
+    let msg = e.to_string();
+    match e.kind() {
+        ErrorKind::NoCapacity => CloudError::NoCapacity(msg),
+        ErrorKind::MaybeCreated => CloudError::MaybeCreated(msg),
+        ErrorKind::InsufficientBalance => CloudError::InsufficientBalance(msg),
+        ErrorKind::Unauthorized | ErrorKind::Forbidden => CloudError::Auth(msg),
+        ErrorKind::Validation | ErrorKind::BadRequest | ErrorKind::PayloadTooLarge | ErrorKind::Conflict | ErrorKind::NotFound => {
+            CloudError::Rejected(msg)
+        }
+        ErrorKind::RateLimited | ErrorKind::Server | ErrorKind::Transport | ErrorKind::Undecodable => CloudError::Transient(msg),
+    }
+}
+
+fn info(p: &Pod) -> PodInfo {
+    PodInfo {
+        id: p.id.0.clone(),
+        name: p.name.clone(),
+        phase: match p.status {
+            PodStatus::Provisioning | PodStatus::Starting => PodPhase::Booting,
+            PodStatus::Running => PodPhase::Running,
+            PodStatus::Exited | PodStatus::Error => PodPhase::Stopped,
+            PodStatus::Terminated => PodPhase::Gone,
+            PodStatus::Unknown => PodPhase::Booting,
+        },
+        data_center: p.data_center_id.as_ref().map(|d| d.0.clone()),
+        cost_per_hour: Money::from_usd(p.cost),
+    }
+}
+
+impl Cloud for RunPodCloud {
+    async fn offers(&self) -> Result<Vec<GpuOffer>, CloudError> {
+        let gpus = self.client.list_gpu_types(&GpuCatalogQuery::pod_availability()).await.map_err(map_err)?;
+        Ok(gpus
+            .into_iter()
+            .map(|g| GpuOffer {
+                data_centers: g
+                    .data_centers
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|d| !matches!(d.availability, AvailabilityLevel::None))
+                    .map(|d| d.id.0)
+                    .collect(),
+                gpu_type: g.id.0,
+                display_name: g.name,
+                vram_gb: g.memory,
+                max_count: g.max_count.secure.max(g.max_count.community),
+                secure_price: g.secure.then(|| Money::from_usd(g.price.secure)),
+                community_price: g.community.then(|| Money::from_usd(g.price.community)),
+            })
+            .collect())
+    }
+
+    async fn list_pods(&self) -> Result<Vec<PodInfo>, CloudError> {
+        Ok(self.client.list_pods().await.map_err(map_err)?.iter().map(info).collect())
+    }
+
+    async fn create_pod(&self, r: &PodRequest) -> Result<PodInfo, CloudError> {
+        let mounts = match (&r.network_volume, r.volume_gb) {
+            (Some(v), _) => Some(Mounts {
+                persistent: None,
+                network: Some(vec![NetworkMount { volume_id: NetworkVolumeId::new(v), path: "/workspace".into() }]),
+            }),
+            (None, g) if g > 0 => Some(Mounts { persistent: Some(PersistentMount { size: g, path: "/workspace".into() }), network: None }),
+            _ => None,
+        };
+        let req = CreatePodRequest {
+            name: r.name.clone(),
+            image: Some(r.image.clone()),
+            args: Some(r.command.clone()),
+            disk: Some(r.disk_gb),
+            env: Some(r.env.clone()),
+            ports: (!r.ports.is_empty()).then(|| r.ports.clone()),
+            cloud: Some(match r.tier {
+                Tier::Secure => RpCloud::Secure,
+                Tier::Community => RpCloud::Community,
+            }),
+            gpu: Some(CreateGpuConfig {
+                id: r.gpu_type.as_str().into(),
+                count: Some(r.gpu_count),
+                allowed_cuda_versions: None,
+                min_cuda_version: None,
+            }),
+            data_center_ids: (!r.data_centers.is_empty()).then(|| r.data_centers.iter().map(|d| d.as_str().into()).collect()),
+            mounts,
+            ..CreatePodRequest::default()
+        };
+        self.client.create_pod(&req).await.map(|p| info(&p)).map_err(map_err)
+    }
+
+    async fn terminate_pod(&self, id: &str) -> Result<(), CloudError> {
+        match self.client.delete_pod(&PodId::new(id)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+}
