@@ -3,8 +3,10 @@
 //! timeouts, keep-alive and teardown, and the cost ledger.
 
 pub mod cloud;
+pub mod engine;
 pub mod planner;
 pub mod runpod_cloud;
 
 pub use cloud::{Cloud, CloudError, PodInfo, PodPhase, PodRequest};
+pub use engine::{Clock, Engine, EngineError, Submitted, TickReport};
 pub use runpod_cloud::RunPodCloud;

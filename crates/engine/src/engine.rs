@@ -1,0 +1,569 @@
+//! The engine: submit, cancel, exit reports, and the reconcile tick (snapshot → plan →
+//! execute). Every state write is a compare-and-swap; a lost race is re-read and re-decided on
+//! the next tick (level-triggered, no retries inside).
+
+use crate::cloud::{Cloud, CloudError, PodRequest};
+use crate::planner::{Action, Snapshot, plan};
+use core_domain::gpu::{Cloud as Tier, GpuOffer, Placement, rank_placements};
+use core_domain::ids::pod_name;
+use core_domain::money::Money;
+use core_domain::spec::JobSpec;
+use core_domain::state::{AttemptEvent, AttemptState, JobEvent, JobState, attempt_transition, job_transition};
+use core_domain::{AttemptId, JobId};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use store::{AttemptRow, CostRow, JobRow, Store, StoreError};
+
+/// Milliseconds since the Unix epoch, from the system or from a test.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    /// Wall-clock time.
+    pub fn system() -> Self {
+        Self(Arc::new(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)))
+    }
+    /// Any time source (tests share the emulator's manual clock).
+    pub fn from_fn(f: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+    /// Now.
+    pub fn now_ms(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now_ms())
+    }
+}
+
+/// Why an engine call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+    #[error("job {0} not found")]
+    NoSuchJob(String),
+    #[error("the job token is not valid for job {0}")]
+    BadToken(String),
+    #[error("no GPU offer matches the spec: {0}")]
+    NoGpuFits(String),
+    #[error("job {job} cannot be {what} in state {state}")]
+    WrongState { job: String, what: &'static str, state: String },
+}
+
+/// A submitted job and its callback token (shown once; only its hash is stored).
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub job: JobId,
+    pub token: String,
+}
+
+/// What one tick did (the status document a reconciler returns).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct TickReport {
+    pub pods_seen: usize,
+    pub actions: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// The engine over one provider.
+pub struct Engine<C: Cloud> {
+    store: Store,
+    cloud: C,
+    clock: Clock,
+    install: String,
+    offers: tokio::sync::Mutex<Option<(i64, Vec<GpuOffer>)>>,
+    creating: Mutex<HashSet<String>>,
+    /// Offers are re-read after this many ms.
+    pub offers_ttl_ms: i64,
+}
+
+impl<C: Cloud> std::fmt::Debug for Engine<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("install", &self.install).finish_non_exhaustive()
+    }
+}
+
+/// SHA-256 hex of a token.
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn constant_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl<C: Cloud> Engine<C> {
+    /// An engine on `store` and `cloud`.
+    pub async fn new(store: Store, cloud: C, clock: Clock) -> Result<Self, EngineError> {
+        let install = store.install_id().await?;
+        Ok(Self {
+            store,
+            cloud,
+            clock,
+            install,
+            offers: tokio::sync::Mutex::new(None),
+            creating: Mutex::new(HashSet::new()),
+            offers_ttl_ms: 30_000,
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// This install's id (the pod name prefix).
+    pub fn install(&self) -> &str {
+        &self.install
+    }
+
+    /// GPU offers, cached for `offers_ttl_ms`.
+    pub async fn offers(&self) -> Result<Vec<GpuOffer>, EngineError> {
+        let now = self.clock.now_ms();
+        let mut g = self.offers.lock().await;
+        if let Some((at, o)) = g.as_ref() {
+            if now - at < self.offers_ttl_ms {
+                return Ok(o.clone());
+            }
+        }
+        let fresh = self.cloud.offers().await?;
+        *g = Some((now, fresh.clone()));
+        Ok(fresh)
+    }
+
+    async fn event(&self, job: &str, kind: &str, message: &str) {
+        if let Err(e) = self.store.event_append(job, self.clock.now_ms(), kind, message, None).await {
+            tracing::warn!(job, error = %e, "could not record event");
+        }
+    }
+
+    /// Accepts a job. Fails before anything is created when no offered GPU could ever fit.
+    pub async fn submit(&self, spec: JobSpec, owner: &str) -> Result<Submitted, EngineError> {
+        let offers = self.offers().await?;
+        let mut everywhere = offers.clone();
+        for o in &mut everywhere {
+            // Ask "could it ever fit", ignoring current stock.
+            o.data_centers = vec!["*".into()];
+        }
+        let mut probe = spec.clone();
+        probe.data_centers.clear();
+        if rank_placements(&probe, &everywhere).is_empty() {
+            let want = if spec.gpu.types.is_empty() {
+                format!("≥ {} GB VRAM", spec.gpu.min_vram_gb.unwrap_or(0))
+            } else {
+                spec.gpu.types.join(", ")
+            };
+            let price = spec.gpu.max_price_per_hour.map(|p| format!(" at ≤ ${p}/h")).unwrap_or_default();
+            return Err(EngineError::NoGpuFits(format!("{} × {want}{price} in {:?} cloud", spec.gpu_count(), spec.cloud)));
+        }
+        let token: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+        let id = JobId::new();
+        let row = JobRow::new(id, &spec, owner, &hash_token(&token), self.clock.now_ms());
+        self.store.job_insert(&row).await?;
+        self.event(&row.id, "state", "pending: waiting for a GPU").await;
+        Ok(Submitted { job: id, token })
+    }
+
+    /// Stops a job: it tears down and settles as cancelled.
+    pub async fn cancel(&self, job: &str) -> Result<(), EngineError> {
+        self.apply_job_event(job, JobEvent::Cancel, "stopped by the user").await.map(|_| ())
+    }
+
+    /// The job's command reported its exit status (authenticated by the job's token).
+    pub async fn report_exit(&self, job: &str, token: &str, code: i64) -> Result<(), EngineError> {
+        for _ in 0..5 {
+            let mut j = self.store.job_get(job).await?.ok_or_else(|| EngineError::NoSuchJob(job.into()))?;
+            if !constant_eq(&j.token_hash, &hash_token(token)) {
+                return Err(EngineError::BadToken(job.into()));
+            }
+            if j.exit_code.is_some() {
+                return Ok(());
+            }
+            j.exit_code = Some(code);
+            if self.store.job_cas(&mut j, self.clock.now_ms()).await? {
+                self.event(job, "exit", &format!("the command exited with code {code}")).await;
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies one job event with CAS (re-reading on a lost race), setting what the event
+    /// implies: teardown time, backoff, deadline.
+    async fn apply_job_event(&self, job: &str, event: JobEvent, reason: &str) -> Result<bool, EngineError> {
+        for _ in 0..5 {
+            let mut j = self.store.job_get(job).await?.ok_or_else(|| EngineError::NoSuchJob(job.into()))?;
+            let spec = j.spec()?;
+            let from = j.phase()?;
+            let next = match job_transition(from, event) {
+                Ok(n) => n,
+                Err(_) if event == JobEvent::Cancel => {
+                    return Err(EngineError::WrongState { job: job.into(), what: "stopped", state: from.state.to_string() });
+                }
+                Err(e) => {
+                    tracing::debug!(job, %e, "skipping stale event");
+                    return Ok(false);
+                }
+            };
+            let now = self.clock.now_ms();
+            match event {
+                JobEvent::Exited { .. } => j.teardown_at = Some(now + spec.limits.keep_alive.as_millis() as i64),
+                JobEvent::Cancel if from.state == JobState::TearingDown => {}
+                JobEvent::Cancel | JobEvent::BudgetExhausted | JobEvent::DeadlinePassed | JobEvent::GiveUp => j.teardown_at = Some(now),
+                JobEvent::Interrupted => {
+                    let backoff = spec.retry.backoff.as_millis() as i64 * (1i64 << (j.attempts_made - 1).clamp(0, 10));
+                    j.next_attempt_at = Some(now + backoff.min(600_000));
+                }
+                _ => {}
+            }
+            j.reason = Some(reason.to_owned());
+            j.set_phase(next);
+            if self.store.job_cas(&mut j, now).await? {
+                let msg = match next.outcome {
+                    Some(o) if next.state == JobState::TearingDown => format!("tearing down ({}): {reason}", o.as_str()),
+                    _ => format!("{}: {reason}", next.state),
+                };
+                self.event(job, "state", &msg).await;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn attempt_event(&self, id: &str, event: AttemptEvent, f: impl Fn(&mut AttemptRow)) -> Result<bool, EngineError> {
+        for _ in 0..5 {
+            let Some(mut a) = self.store.attempt_get(id).await? else { return Ok(false) };
+            let from = a.state()?;
+            let to = match attempt_transition(from, event) {
+                Ok(t) => t,
+                Err(_) => return Ok(false),
+            };
+            a.set_state(to);
+            f(&mut a);
+            if self.store.attempt_cas(&mut a).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Bills every attempt holding a pod up to now: ledger rows, attempt and job totals.
+    async fn accrue(&self, now: i64) -> Result<(), EngineError> {
+        for mut a in self.store.attempts_live().await? {
+            if !matches!(a.state()?, AttemptState::Created | AttemptState::Running | AttemptState::Terminating) {
+                continue;
+            }
+            self.accrue_attempt(&mut a, now).await?;
+        }
+        Ok(())
+    }
+
+    async fn accrue_attempt(&self, a: &mut AttemptRow, now: i64) -> Result<(), EngineError> {
+        let from = a.billed_until.unwrap_or(a.created_at);
+        if now <= from {
+            return Ok(());
+        }
+        let amount = Money(a.price_micros_per_hour).per_hour_for_millis(now - from);
+        a.billed_until = Some(now);
+        a.cost_micros += amount.0;
+        if !self.store.attempt_cas(a).await? {
+            return Ok(()); // someone else billed it; the next tick continues from there
+        }
+        self.store
+            .cost_append(&CostRow {
+                job_id: a.job_id.clone(),
+                attempt_id: a.id.clone(),
+                from_ms: from,
+                to_ms: now,
+                amount_micros: amount.0,
+                gpu_type: a.gpu_type.clone(),
+            })
+            .await?;
+        for _ in 0..5 {
+            let Some(mut j) = self.store.job_get(&a.job_id).await? else { break };
+            j.spent_micros += amount.0;
+            if self.store.job_cas(&mut j, now).await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// One reconcile pass: list the provider's pods once, bill, plan, execute.
+    pub async fn tick(&self) -> Result<TickReport, EngineError> {
+        let pods = self.cloud.list_pods().await?;
+        let now = self.clock.now_ms();
+        self.accrue(now).await?;
+        let mut jobs = Vec::new();
+        for j in self.store.jobs_live().await? {
+            let spec = j.spec()?;
+            jobs.push((j, spec));
+        }
+        let attempts = self.store.attempts_live().await?;
+        let creating = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
+        let actions = plan(&Snapshot { now, install: &self.install, jobs: &jobs, attempts: &attempts, pods: &pods, creating: &creating });
+        let mut report = TickReport { pods_seen: pods.len(), ..TickReport::default() };
+        for action in actions {
+            report.actions.push(format!("{action:?}"));
+            if let Err(e) = self.execute(action, &pods).await {
+                tracing::warn!(error = %e, "reconcile action failed; the next tick retries");
+                report.errors.push(e.to_string());
+            }
+        }
+        Ok(report)
+    }
+
+    async fn execute(&self, action: Action, pods: &[crate::cloud::PodInfo]) -> Result<(), EngineError> {
+        let now = self.clock.now_ms();
+        match action {
+            Action::Adopt { attempt, pod_id } => {
+                let price = pods.iter().find(|p| p.id == pod_id).map(|p| p.cost_per_hour.0).filter(|c| *c > 0);
+                if self
+                    .attempt_event(&attempt, AttemptEvent::Created, |a| {
+                        a.pod_id = Some(pod_id.clone());
+                        if let Some(p) = price {
+                            a.price_micros_per_hour = p;
+                        }
+                    })
+                    .await?
+                {
+                    if let Some(a) = self.store.attempt_get(&attempt).await? {
+                        self.event(&a.job_id, "attempt", &format!("adopted pod {pod_id} found by its name")).await;
+                    }
+                }
+            }
+            Action::Abandon { attempt, reason } => {
+                self.attempt_event(&attempt, AttemptEvent::CreateFailed, |a| {
+                    a.ended_at = Some(now);
+                    a.reason = Some(reason.clone());
+                })
+                .await?;
+            }
+            Action::Booted { attempt } => {
+                self.attempt_event(&attempt, AttemptEvent::Booted, |a| a.booted_at = Some(now)).await?;
+            }
+            Action::Terminate { pod_id, attempt, reason } => {
+                if let Some(a) = &attempt {
+                    self.attempt_event(a, AttemptEvent::Terminate, |row| row.reason = Some(reason.clone())).await?;
+                }
+                self.cloud.terminate_pod(&pod_id).await?;
+                tracing::info!(pod = pod_id, reason, "terminate requested");
+            }
+            Action::Gone { attempt, reason } => {
+                if let Some(mut a) = self.store.attempt_get(&attempt).await? {
+                    self.accrue_attempt(&mut a, now).await?;
+                }
+                if self
+                    .attempt_event(&attempt, AttemptEvent::Gone, |a| {
+                        a.ended_at = Some(now);
+                        a.reason.get_or_insert(reason.clone());
+                    })
+                    .await?
+                {
+                    if let Some(a) = self.store.attempt_get(&attempt).await? {
+                        self.event(
+                            &a.job_id,
+                            "attempt",
+                            &format!(
+                                "pod {} is gone ({reason}); attempt cost {}",
+                                a.pod_id.as_deref().unwrap_or("?"),
+                                Money(a.cost_micros)
+                            ),
+                        )
+                        .await;
+                    }
+                }
+            }
+            Action::Job { job, event, reason } => {
+                self.apply_job_event(&job, event, &reason).await?;
+            }
+            Action::Launch { job } => self.launch(&job).await?,
+            Action::BudgetAlert { job, pct } => {
+                for _ in 0..5 {
+                    let Some(mut j) = self.store.job_get(&job).await? else { break };
+                    if j.alert_pct >= pct {
+                        break;
+                    }
+                    j.alert_pct = pct;
+                    if self.store.job_cas(&mut j, now).await? {
+                        self.event(
+                            &job,
+                            "budget",
+                            &format!("{pct} % of the budget spent ({} of {})", Money(j.spent_micros), Money(j.budget_micros.unwrap_or(0))),
+                        )
+                        .await;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The launch saga: intent row first (with the pod's deterministic name), then the create;
+    /// on no capacity the next placement, on a lost response nothing more (the reconciler
+    /// adopts the pod by name or abandons the intent).
+    async fn launch(&self, job: &str) -> Result<(), EngineError> {
+        let Some(j) = self.store.job_get(job).await? else { return Ok(()) };
+        let spec = j.spec()?;
+        let placements = rank_placements(&spec, &self.offers().await?);
+        if !self.apply_job_event(job, JobEvent::Launch, "choosing a GPU").await? {
+            return Ok(());
+        }
+        // Attempts made and the deadline (from the first launch).
+        for _ in 0..5 {
+            let Some(mut j) = self.store.job_get(job).await? else { return Ok(()) };
+            let now = self.clock.now_ms();
+            j.attempts_made += 1;
+            if j.started_at.is_none() {
+                j.started_at = Some(now);
+                j.deadline_at = spec.limits.max_runtime.map(|d| now + d.as_millis() as i64);
+            }
+            if self.store.job_cas(&mut j, now).await? {
+                break;
+            }
+        }
+        let seq = self.store.attempts_for_job(job).await?.len() as i64 + 1;
+        let mut tried = Vec::new();
+        for p in placements.iter() {
+            match self.try_placement(job, &spec, p, seq + tried.len() as i64).await? {
+                Outcome::Created | Outcome::Unknown => return Ok(()),
+                Outcome::NoCapacity => tried.push(format!("{} ({:?})", p.gpu_type, p.cloud)),
+                Outcome::Fatal(why) => {
+                    self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
+                    // Non-retryable: give up right away.
+                    self.force_give_up(job, &why).await?;
+                    return Ok(());
+                }
+            }
+        }
+        let why = if placements.is_empty() {
+            "no GPU matching the spec has stock right now".to_owned()
+        } else {
+            format!("no capacity for any of {} offers (tried {})", placements.len(), tried.join(", "))
+        };
+        self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
+        Ok(())
+    }
+
+    async fn force_give_up(&self, job: &str, why: &str) -> Result<(), EngineError> {
+        self.apply_job_event(job, JobEvent::GiveUp, why).await.map(|_| ())
+    }
+
+    async fn try_placement(&self, job: &str, spec: &JobSpec, p: &Placement, seq: i64) -> Result<Outcome, EngineError> {
+        let att = AttemptId::new();
+        let now = self.clock.now_ms();
+        let mut row = AttemptRow {
+            id: att.to_string(),
+            job_id: job.to_owned(),
+            seq,
+            state: AttemptState::Intent.as_str().into(),
+            generation: 0,
+            pod_name: pod_name(&self.install, att),
+            pod_id: None,
+            gpu_type: p.gpu_type.clone(),
+            gpu_count: p.count,
+            cloud: match p.cloud {
+                Tier::Secure => "secure".into(),
+                Tier::Community => "community".into(),
+            },
+            data_center: None,
+            price_micros_per_hour: p.price_per_hour.0,
+            created_at: now,
+            booted_at: None,
+            ended_at: None,
+            billed_until: None,
+            cost_micros: 0,
+            reason: None,
+        };
+        // Invariant 1: the intent is committed before the create call.
+        self.store.attempt_insert(&row).await?;
+        if let Ok(mut g) = self.creating.lock() {
+            g.insert(row.id.clone());
+        }
+        let req = PodRequest {
+            name: row.pod_name.clone(),
+            image: spec.image.clone(),
+            command: spec.shell_command(),
+            env: spec.env.clone(),
+            ports: spec.ports.clone(),
+            gpu_type: p.gpu_type.clone(),
+            gpu_count: p.count,
+            tier: p.cloud,
+            data_centers: p.data_centers.clone(),
+            disk_gb: spec.disk_gb,
+            volume_gb: spec.volume_gb,
+            network_volume: spec.network_volume.clone(),
+        };
+        let result = self.cloud.create_pod(&req).await;
+        let outcome = match result {
+            Ok(pod) => {
+                let price = Some(pod.cost_per_hour.0).filter(|c| *c > 0);
+                self.attempt_event(&row.id, AttemptEvent::Created, |a| {
+                    a.pod_id = Some(pod.id.clone());
+                    a.data_center = pod.data_center.clone();
+                    if let Some(c) = price {
+                        a.price_micros_per_hour = c;
+                    }
+                })
+                .await?;
+                self.event(
+                    job,
+                    "attempt",
+                    &format!(
+                        "pod {} created: {} × {} ({:?}) at {}/h",
+                        pod.id,
+                        p.count,
+                        p.gpu_type,
+                        p.cloud,
+                        Money(price.unwrap_or(row.price_micros_per_hour))
+                    ),
+                )
+                .await;
+                Outcome::Created
+            }
+            Err(CloudError::NoCapacity(msg)) => {
+                row.reason = Some(msg.clone());
+                self.attempt_event(&row.id, AttemptEvent::CreateFailed, |a| {
+                    a.ended_at = Some(now);
+                    a.reason = Some(msg.clone());
+                })
+                .await?;
+                self.event(job, "attempt", &format!("no capacity for {} ({:?}); trying the next offer", p.gpu_type, p.cloud)).await;
+                Outcome::NoCapacity
+            }
+            Err(CloudError::MaybeCreated(msg) | CloudError::Transient(msg)) => {
+                self.event(job, "attempt", &format!("the create may have happened ({msg}); the reconciler will look the pod up by name"))
+                    .await;
+                Outcome::Unknown
+            }
+            Err(e @ (CloudError::InsufficientBalance(_) | CloudError::Auth(_) | CloudError::Rejected(_))) => {
+                let why = e.to_string();
+                self.attempt_event(&row.id, AttemptEvent::CreateFailed, |a| {
+                    a.ended_at = Some(now);
+                    a.reason = Some(why.clone());
+                })
+                .await?;
+                Outcome::Fatal(why)
+            }
+        };
+        if let Ok(mut g) = self.creating.lock() {
+            g.remove(&row.id);
+        }
+        Ok(outcome)
+    }
+}
+
+enum Outcome {
+    Created,
+    NoCapacity,
+    Unknown,
+    Fatal(String),
+}

@@ -1,0 +1,205 @@
+//! The engine against the emulator on a manual clock: the launch saga, reconciliation,
+//! capacity fallback, budgets, boot timeouts, lost create responses and orphans — and no pod
+//! is ever left behind.
+
+use core_domain::spec::JobSpec;
+use core_domain::state::JobState;
+use engine::{Clock, Engine, RunPodCloud};
+use runpod_emulator::faults::{FaultConfig, HttpFault, PodFaults};
+use runpod_emulator::{EmulatorConfig, Options, RunningEmulator, start};
+use std::time::Duration;
+use store::Store;
+
+async fn setup(cfg: impl FnOnce(&mut EmulatorConfig)) -> (RunningEmulator, Engine<RunPodCloud>) {
+    let mut c = EmulatorConfig::default();
+    c.manual_clock_start = Some("2026-01-01T00:00:00Z".into());
+    c.pods.provisioning_secs = 10.0;
+    c.pods.starting_secs = 20.0;
+    cfg(&mut c);
+    let emu = start(c, Options::default()).await.expect("emulator");
+    let clock = emu.shared.clock.clone();
+    let engine = Engine::new(
+        Store::open_memory().await.expect("store"),
+        RunPodCloud::new(emu.client()),
+        Clock::from_fn(move || clock.now().timestamp_millis()),
+    )
+    .await
+    .expect("engine");
+    (emu, engine)
+}
+
+fn spec(extra: &str) -> JobSpec {
+    JobSpec::from_toml("job.toml", &format!("name = \"t\"\nimage = \"img\"\ncommand = \"sleep 1000\"\n{extra}")).expect("spec")
+}
+
+async fn state(e: &Engine<RunPodCloud>, job: &str) -> JobState {
+    e.store().job_get(job).await.expect("get").expect("job").phase().expect("phase").state
+}
+
+/// Ticks (advancing the clock by `step` each time) until the job settles.
+async fn settle(emu: &RunningEmulator, e: &Engine<RunPodCloud>, job: &str, step: Duration) -> JobState {
+    for _ in 0..40 {
+        let s = state(e, job).await;
+        if s.is_final() {
+            return s;
+        }
+        e.tick().await.expect("tick");
+        emu.advance(step);
+    }
+    panic!("job {job} did not settle: {}", state(e, job).await);
+}
+
+fn live_pods(emu: &RunningEmulator) -> usize {
+    emu.shared.world.lock().pods.values().filter(|p| p.status != runpod::types::pods::PodStatus::Terminated).count()
+}
+
+async fn events(e: &Engine<RunPodCloud>, job: &str) -> String {
+    e.store().events_since(job, 0, 1000).await.expect("events").iter().map(|x| x.message.clone()).collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test]
+async fn a_job_runs_reports_its_exit_and_leaves_nothing_behind() {
+    let (emu, e) = setup(|_| {}).await;
+    let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit");
+    let job = sub.job.to_string();
+    e.tick().await.expect("tick: launch");
+    assert_eq!(state(&e, &job).await, JobState::Provisioning);
+    assert_eq!(live_pods(&emu), 1);
+    emu.advance(Duration::from_secs(30));
+    e.tick().await.expect("tick: booted");
+    assert_eq!(state(&e, &job).await, JobState::Running);
+    emu.advance(Duration::from_secs(3600));
+    e.tick().await.expect("tick: bill");
+    e.report_exit(&job, &sub.token, 0).await.expect("exit");
+    assert!(e.report_exit(&job, "wrong", 1).await.is_err(), "only the job's token works");
+    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Succeeded);
+    assert_eq!(live_pods(&emu), 0, "nothing left at the provider");
+    // Costs agree with the provider's billing to the cent.
+    let ours: i64 = e.store().cost_rows().await.expect("rows").iter().map(|r| r.amount_micros).sum();
+    let theirs: f64 = {
+        let w = emu.shared.world.lock();
+        w.pods.keys().map(|id| w.ledger.total_for(runpod_emulator::world::ledger::Kind::Pod, id)).sum()
+    };
+    assert!((ours as f64 / 1e6 - theirs).abs() < 0.01, "ours {ours} µ$ vs provider {theirs} $");
+    let log = events(&e, &job).await;
+    assert!(log.contains("pod ") && log.contains("succeeded"), "{log}");
+}
+
+#[tokio::test]
+async fn no_capacity_falls_through_to_the_next_offer() {
+    let (emu, e) = setup(|_| {}).await;
+    let sub = e.submit(spec("[gpu]\ntypes = [\"NVIDIA H100 80GB HBM3\", \"NVIDIA A100 80GB PCIe\"]\n"), "local").await.expect("submit");
+    // The H100s go between the catalog read and the create (stock does not predict success).
+    emu.shared.with_world(|w, _| w.catalog.set_stock("NVIDIA H100 80GB HBM3", "US-TX-3", Default::default()));
+    let job = sub.job.to_string();
+    e.tick().await.expect("tick");
+    let attempts = e.store().attempts_for_job(&job).await.expect("attempts");
+    assert_eq!(attempts.last().map(|a| a.gpu_type.as_str()), Some("NVIDIA A100 80GB PCIe"), "{attempts:?}");
+    assert!(events(&e, &job).await.contains("no capacity for NVIDIA H100 80GB HBM3"));
+    assert_eq!(live_pods(&emu), 1);
+    e.cancel(&job).await.expect("cancel");
+    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Cancelled);
+    assert_eq!(live_pods(&emu), 0);
+}
+
+#[tokio::test]
+async fn the_budget_stops_a_job_within_one_tick() {
+    let (emu, e) = setup(|_| {}).await;
+    let sub =
+        e.submit(spec("[gpu]\ntypes = [\"NVIDIA RTX A4000\"]\ncount = 1\n[limits]\nbudget_usd = 0.01\n"), "local").await.expect("submit");
+    let job = sub.job.to_string();
+    e.tick().await.expect("launch");
+    let price = e.store().attempts_for_job(&job).await.expect("a")[0].price_micros_per_hour;
+    let step = Duration::from_secs(30);
+    let mut ticks = 0;
+    while state(&e, &job).await != JobState::TearingDown {
+        emu.advance(step);
+        e.tick().await.expect("tick");
+        ticks += 1;
+        assert!(ticks < 100, "never stopped");
+    }
+    let j = e.store().job_get(&job).await.expect("get").expect("job");
+    let one_tick = core_domain::Money(price).per_hour_for_millis(step.as_millis() as i64).0;
+    assert!(
+        j.spent_micros >= 10_000 && j.spent_micros <= 10_000 + one_tick,
+        "overspend ≤ one tick of burn: {} (tick = {one_tick})",
+        j.spent_micros
+    );
+    assert_eq!(j.outcome.as_deref(), Some("budget_exceeded"));
+    let log = events(&e, &job).await;
+    assert!(log.contains("80 % of the budget") && log.contains("90 % of the budget"), "{log}");
+    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::BudgetExceeded);
+    assert_eq!(live_pods(&emu), 0);
+}
+
+#[tokio::test]
+async fn a_pod_stuck_booting_is_terminated_and_the_job_fails_when_retries_run_out() {
+    let (emu, e) = setup(|c| c.faults.pods = PodFaults { boot_hang: true, preempt_after_secs: None }).await;
+    let sub =
+        e.submit(spec("[gpu]\nmin_vram_gb = 16\n[limits]\nboot_timeout = \"2m\"\n[retry]\nattempts = 1\n"), "local").await.expect("submit");
+    let job = sub.job.to_string();
+    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(30)).await, JobState::Failed);
+    assert!(events(&e, &job).await.contains("did not boot within 120 s"));
+    assert_eq!(live_pods(&emu), 0);
+}
+
+#[tokio::test]
+async fn a_lost_create_response_is_adopted_by_name_not_duplicated() {
+    let (emu, e) = setup(|_| {}).await;
+    emu.set_faults(FaultConfig {
+        http: vec![HttpFault {
+            route: "POST /v2/pods".into(),
+            status: None,
+            probability: 1.0,
+            times: Some(1),
+            retry_after: None,
+            latency_ms: 0,
+            lose_response: true,
+        }],
+        ..FaultConfig::default()
+    });
+    let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit");
+    let job = sub.job.to_string();
+    e.tick().await.expect("launch: response lost");
+    assert_eq!(live_pods(&emu), 1, "the pod exists");
+    e.tick().await.expect("adopt");
+    let a = e.store().attempts_for_job(&job).await.expect("attempts");
+    assert_eq!(a.len(), 1);
+    assert!(a[0].pod_id.is_some(), "adopted: {a:?}");
+    assert!(events(&e, &job).await.contains("adopted pod"));
+    e.cancel(&job).await.expect("cancel");
+    settle(&emu, &e, &job, Duration::from_secs(1)).await;
+    assert_eq!(live_pods(&emu), 0);
+}
+
+#[tokio::test]
+async fn orphans_with_our_prefix_are_terminated_and_other_pods_are_untouched() {
+    let (emu, e) = setup(|_| {}).await;
+    let c = emu.client();
+    let mk = |name: String| runpod::types::pods::CreatePodRequest {
+        name,
+        image: Some("img".into()),
+        gpu: Some(runpod::types::pods::CreateGpuConfig {
+            id: "NVIDIA RTX A4000".into(),
+            count: None,
+            allowed_cuda_versions: None,
+            min_cuda_version: None,
+        }),
+        ..Default::default()
+    };
+    let orphan = c.create_pod(&mk(core_domain::ids::pod_name(e.install(), core_domain::AttemptId::new()))).await.expect("orphan");
+    let mine = c.create_pod(&mk("my notebook".into())).await.expect("user pod");
+    e.tick().await.expect("tick");
+    e.tick().await.expect("tick");
+    assert_eq!(c.get_pod(&orphan.id).await.expect_err("terminated").kind(), runpod::ErrorKind::NotFound);
+    assert!(c.get_pod(&mine.id).await.is_ok(), "pods without our prefix are never touched");
+}
+
+#[tokio::test]
+async fn specs_no_gpu_can_satisfy_are_refused_before_anything_is_created() {
+    let (emu, e) = setup(|_| {}).await;
+    let err = e.submit(spec("[gpu]\nmin_vram_gb = 500\n"), "local").await.expect_err("no fit");
+    assert!(err.to_string().contains("no GPU offer matches the spec"), "{err}");
+    assert!(e.store().jobs_live().await.expect("live").is_empty());
+    assert_eq!(live_pods(&emu), 0);
+}
