@@ -82,12 +82,27 @@ pub struct Engine<C: Cloud> {
     creating: Mutex<HashSet<String>>,
     /// Offers are re-read after this many ms.
     pub offers_ttl_ms: i64,
+    /// Secret the job tokens are derived from (kept outside the database).
+    token_secret: Vec<u8>,
+    /// Base URL pods call back (`{base}/api/v1/jobs/{id}/exit`). `None`: commands run
+    /// unwrapped and exits are not reported (tests of the engine alone).
+    pub callback_base: Option<String>,
 }
 
 impl<C: Cloud> std::fmt::Debug for Engine<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine").field("install", &self.install).finish_non_exhaustive()
     }
+}
+
+/// HMAC-SHA256 of `job` under the install's token secret: the job's bearer token. Derived,
+/// not stored, so a relaunch after a crash can hand it to a new pod while the database holds
+/// only its hash.
+pub fn derive_job_token(secret: &[u8], job: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(job.as_bytes());
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// SHA-256 hex of a token.
@@ -101,7 +116,7 @@ fn constant_eq(a: &str, b: &str) -> bool {
 
 impl<C: Cloud> Engine<C> {
     /// An engine on `store` and `cloud`.
-    pub async fn new(store: Store, cloud: C, clock: Clock) -> Result<Self, EngineError> {
+    pub async fn new(store: Store, cloud: C, clock: Clock, token_secret: Vec<u8>) -> Result<Self, EngineError> {
         let install = store.install_id().await?;
         Ok(Self {
             store,
@@ -111,7 +126,14 @@ impl<C: Cloud> Engine<C> {
             offers: tokio::sync::Mutex::new(None),
             creating: Mutex::new(HashSet::new()),
             offers_ttl_ms: 30_000,
+            callback_base: None,
+            token_secret,
         })
+    }
+
+    /// The bearer token of a job's callbacks.
+    pub fn job_token(&self, job: &str) -> String {
+        derive_job_token(&self.token_secret, job)
     }
 
     /// The store.
@@ -163,8 +185,8 @@ impl<C: Cloud> Engine<C> {
             let price = spec.gpu.max_price_per_hour.map(|p| format!(" at ≤ ${p}/h")).unwrap_or_default();
             return Err(EngineError::NoGpuFits(format!("{} × {want}{price} in {:?} cloud", spec.gpu_count(), spec.cloud)));
         }
-        let token: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
         let id = JobId::new();
+        let token = self.job_token(&id.to_string());
         let row = JobRow::new(id, &spec, owner, &hash_token(&token), self.clock.now_ms());
         self.store.job_insert(&row).await?;
         self.event(&row.id, "state", "pending: waiting for a GPU").await;
@@ -458,6 +480,7 @@ impl<C: Cloud> Engine<C> {
     }
 
     async fn try_placement(&self, job: &str, spec: &JobSpec, p: &Placement, seq: i64) -> Result<Outcome, EngineError> {
+        let (command, env) = self.pod_command(job, spec).await?;
         let att = AttemptId::new();
         let now = self.clock.now_ms();
         let mut row = AttemptRow {
@@ -491,8 +514,8 @@ impl<C: Cloud> Engine<C> {
         let req = PodRequest {
             name: row.pod_name.clone(),
             image: spec.image.clone(),
-            command: spec.shell_command(),
-            env: spec.env.clone(),
+            command,
+            env,
             ports: spec.ports.clone(),
             gpu_type: p.gpu_type.clone(),
             gpu_count: p.count,
@@ -558,6 +581,19 @@ impl<C: Cloud> Engine<C> {
             g.remove(&row.id);
         }
         Ok(outcome)
+    }
+}
+
+impl<C: Cloud> Engine<C> {
+    /// The pod's command and env: wrapped to report its exit when a callback is configured.
+    async fn pod_command(&self, job: &str, spec: &JobSpec) -> Result<(String, std::collections::BTreeMap<String, String>), EngineError> {
+        let mut env = spec.env.clone();
+        let Some(base) = &self.callback_base else { return Ok((spec.shell_command(), env)) };
+        env.insert("PODWARDEN_JOB_ID".into(), job.to_owned());
+        env.insert("PODWARDEN_CALLBACK_URL".into(), format!("{}/api/v1/jobs/{job}/exit", base.trim_end_matches('/')));
+        env.insert("PODWARDEN_JOB_TOKEN".into(), self.job_token(job));
+        let watchdog = spec.limits.max_runtime.map(|d| d.as_secs() + crate::wrapper::WATCHDOG_GRACE_SECS);
+        Ok((crate::wrapper::wrap(&spec.shell_command(), watchdog), env))
     }
 }
 

@@ -6,6 +6,7 @@ pub mod cloud;
 pub mod engine;
 pub mod planner;
 pub mod runpod_cloud;
+pub mod wrapper;
 
 pub use cloud::{Cloud, CloudError, PodInfo, PodPhase, PodRequest};
 pub use engine::{Clock, Engine, EngineError, Submitted, TickReport};

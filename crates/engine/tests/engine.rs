@@ -22,6 +22,7 @@ async fn setup(cfg: impl FnOnce(&mut EmulatorConfig)) -> (RunningEmulator, Engin
         Store::open_memory().await.expect("store"),
         RunPodCloud::new(emu.client()),
         Clock::from_fn(move || clock.now().timestamp_millis()),
+        b"test-secret".to_vec(),
     )
     .await
     .expect("engine");
