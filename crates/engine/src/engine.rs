@@ -84,6 +84,8 @@ pub struct Engine<C: Cloud> {
     pub offers_ttl_ms: i64,
     /// Secret the job tokens are derived from (kept outside the database).
     token_secret: Vec<u8>,
+    /// Bumped after every job event: followers long-poll on it instead of sleeping.
+    pub events: tokio::sync::watch::Sender<u64>,
     /// Base URL pods call back (`{base}/api/v1/jobs/{id}/exit`). `None`: commands run
     /// unwrapped and exits are not reported (tests of the engine alone).
     pub callback_base: Option<String>,
@@ -128,6 +130,7 @@ impl<C: Cloud> Engine<C> {
             offers_ttl_ms: 30_000,
             callback_base: None,
             token_secret,
+            events: tokio::sync::watch::channel(0).0,
         })
     }
 
@@ -164,6 +167,7 @@ impl<C: Cloud> Engine<C> {
         if let Err(e) = self.store.event_append(job, self.clock.now_ms(), kind, message, None).await {
             tracing::warn!(job, error = %e, "could not record event");
         }
+        self.events.send_modify(|v| *v = v.wrapping_add(1));
     }
 
     /// Accepts a job. Fails before anything is created when no offered GPU could ever fit.

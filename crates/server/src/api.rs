@@ -1,0 +1,93 @@
+//! JSON shapes of the REST API (`/api/v1`), shared by the server and the CLI.
+
+use serde::{Deserialize, Serialize};
+
+/// A job in lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSummary {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    /// Why it is where it is (last transition's reason).
+    pub reason: Option<String>,
+    pub gpu: Option<String>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub spent_usd: f64,
+    pub budget_usd: Option<f64>,
+    pub attempts_made: i64,
+    pub exit_code: Option<i64>,
+}
+
+/// One attempt (pod) of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptView {
+    pub id: String,
+    pub state: String,
+    pub pod_name: String,
+    pub pod_id: Option<String>,
+    pub gpu_type: String,
+    pub gpu_count: i64,
+    pub cloud: String,
+    pub price_per_hour_usd: f64,
+    pub cost_usd: f64,
+    pub reason: Option<String>,
+}
+
+/// A job in detail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobDetail {
+    #[serde(flatten)]
+    pub job: JobSummary,
+    pub attempts: Vec<AttemptView>,
+    /// Provider costs are simulated (embedded emulator).
+    pub simulated: bool,
+}
+
+/// One job event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventView {
+    pub id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub message: String,
+}
+
+/// A GPU offer row of `podwarden gpus`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuRow {
+    pub gpu_type: String,
+    pub name: String,
+    pub vram_gb: i64,
+    pub cloud: String,
+    pub price_per_hour_usd: f64,
+    pub data_centers: Vec<String>,
+}
+
+/// `GET /api/v1/cost`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostReport {
+    pub total_usd: f64,
+    pub by_job: Vec<(String, String, f64)>,
+    pub by_gpu: Vec<(String, f64)>,
+    pub by_day: Vec<(String, f64)>,
+    pub simulated: bool,
+}
+
+/// `GET /api/v1/status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub version: String,
+    pub install: String,
+    pub simulated: bool,
+    pub provider: String,
+}
+
+/// An API error body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}

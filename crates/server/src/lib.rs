@@ -1,0 +1,157 @@
+//! podwarden's server: the REST API the CLI (and later apps and the dashboard) call, and the
+//! supervised reconcile loop that enforces limits whether or not a client is connected.
+//!
+//! `start` opens the store, chooses the provider — RunPod when `RUNPOD_API_KEY` is set (with
+//! `RUNPOD_REST_URL`/`RUNPOD_ENDPOINT_BASE_URL` honoured, so a standalone emulator works the
+//! same), else an embedded emulator — and serves on the given address.
+
+pub mod api;
+mod routes;
+
+use anyhow::Context;
+use engine::{Clock, Engine, RunPodCloud};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use store::Store;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How to run a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Data directory: database, token, secret, embedded emulator state.
+    pub home: PathBuf,
+    pub addr: SocketAddr,
+    /// Reconcile period.
+    pub tick: Duration,
+    /// URL pods use for exit callbacks (default: the server's own URL, fine for the embedded
+    /// emulator whose pods are local processes; set it for real RunPod pods).
+    pub public_url: Option<String>,
+    /// Embedded emulator settings when no RunPod key is configured.
+    pub emulator: runpod_emulator::EmulatorConfig,
+    /// Use this RunPod client instead of the environment (tests).
+    pub client: Option<runpod::Client>,
+}
+
+impl ServerConfig {
+    /// Defaults for `home`.
+    pub fn new(home: PathBuf, addr: SocketAddr) -> Self {
+        let mut emulator = runpod_emulator::EmulatorConfig::default();
+        emulator.pods.provisioning_secs = 1.0;
+        emulator.pods.starting_secs = 1.0;
+        Self { home, addr, tick: Duration::from_secs(2), public_url: None, emulator, client: None }
+    }
+}
+
+pub(crate) struct AppState {
+    pub engine: Engine<RunPodCloud>,
+    pub client: runpod::Client,
+    pub token: String,
+    pub poke: Notify,
+    pub simulated: bool,
+    pub provider: String,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub url: String,
+    pub token: String,
+    pub simulated: bool,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    emulator: Option<runpod_emulator::RunningEmulator>,
+}
+
+impl RunningServer {
+    /// Stops serving and reconciling (pods keep their in-pod watchdogs).
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        self.tracker.close();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.tracker.wait()).await;
+        if let Some(e) = self.emulator {
+            e.shutdown().await;
+        }
+    }
+
+    /// Waits until a shutdown is requested elsewhere.
+    pub async fn cancelled(&self) {
+        self.cancel.cancelled().await;
+    }
+}
+
+/// Reads a secret file, creating it (mode 0600) with fresh random hex when missing.
+pub fn secret_file(path: &Path) -> anyhow::Result<String> {
+    if let Ok(s) = std::fs::read_to_string(path) {
+        if !s.trim().is_empty() {
+            return Ok(s.trim().to_owned());
+        }
+    }
+    let v: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+    std::fs::write(path, &v).with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).ok();
+    }
+    Ok(v)
+}
+
+/// Starts a server per `cfg`.
+pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
+    std::fs::create_dir_all(&cfg.home).with_context(|| format!("cannot create {}", cfg.home.display()))?;
+    let token = secret_file(&cfg.home.join("token"))?;
+    let secret = secret_file(&cfg.home.join("secret"))?;
+    let store = Store::open_sqlite(&cfg.home.join("podwarden.db")).await.context("cannot open the database")?;
+    let listener = tokio::net::TcpListener::bind(cfg.addr).await.with_context(|| format!("cannot listen on {}", cfg.addr))?;
+    let url = format!("http://{}", listener.local_addr()?);
+
+    let (client, emulator, simulated, provider) = match (&cfg.client, std::env::var("RUNPOD_API_KEY").ok().filter(|k| !k.trim().is_empty()))
+    {
+        (Some(c), _) => (c.clone(), None, false, c.rest_url().to_string()),
+        (None, Some(_)) => {
+            let c = runpod::Client::from_env().context("invalid RunPod settings")?;
+            let p = c.rest_url().to_string();
+            (c, None, false, p)
+        }
+        (None, None) => {
+            let mut ecfg = cfg.emulator.clone();
+            ecfg.state_dir = Some(cfg.home.join("emulator"));
+            let emu =
+                runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.context("cannot start the embedded emulator")?;
+            let c = emu.client();
+            let p = format!("embedded emulator at {}", emu.base_url());
+            (c, Some(emu), true, p)
+        }
+    };
+    let mut engine = Engine::new(store, RunPodCloud::new(client.clone()), Clock::system(), secret.into_bytes()).await?;
+    engine.callback_base = Some(cfg.public_url.clone().unwrap_or_else(|| url.clone()));
+    let state = Arc::new(AppState { engine, client, token: token.clone(), poke: Notify::new(), simulated, provider });
+
+    let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
+    let app = routes::router(state.clone());
+    let c = cancel.clone();
+    tracker.spawn(async move {
+        let _ = axum::serve(listener, app).with_graceful_shutdown(c.cancelled_owned()).await;
+    });
+    // The reconciler: on a period and on a poke, never told what changed.
+    let (s, c, period) = (state.clone(), cancel.clone(), cfg.tick);
+    tracker.spawn(async move {
+        loop {
+            match s.engine.tick().await {
+                Ok(r) if !r.errors.is_empty() => tracing::warn!(errors = ?r.errors, "reconcile tick had errors"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "reconcile tick failed; retrying next period"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(period) => {}
+                () = s.poke.notified() => {}
+                () = c.cancelled() => break,
+            }
+        }
+    });
+    Ok(RunningServer { url, token, simulated, cancel, tracker, emulator })
+}

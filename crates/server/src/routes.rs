@@ -1,0 +1,333 @@
+//! `/api/v1` routes. Clients get `{code, message, hint?}` errors; internals stay in the log.
+
+use crate::AppState;
+use crate::api::{AttemptView, CostReport, ErrorBody, EventView, GpuRow, JobDetail, JobSummary, Status};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use core_domain::Money;
+use core_domain::gpu::{Cloud as Tier, rank_placements};
+use core_domain::spec::JobSpec;
+use engine::EngineError;
+use futures::StreamExt;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use store::{AttemptRow, JobRow};
+
+type S = State<Arc<AppState>>;
+
+/// An API error.
+pub(crate) struct ApiError(StatusCode, ErrorBody);
+
+impl ApiError {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>, hint: Option<&str>) -> Self {
+        Self(status, ErrorBody { code: code.into(), message: message.into(), hint: hint.map(str::to_owned) })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1)).into_response()
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match &e {
+            EngineError::NoSuchJob(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string(), Some("`podwarden ps` lists jobs")),
+            EngineError::BadToken(_) => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "invalid job token", None),
+            EngineError::NoGpuFits(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "no_gpu_fits",
+                e.to_string(),
+                Some("`podwarden gpus` shows what is offered; relax gpu.min_vram_gb or gpu.max_price_per_hour"),
+            ),
+            EngineError::WrongState { .. } => Self::new(StatusCode::CONFLICT, "conflict", e.to_string(), None),
+            EngineError::Cloud(c) => {
+                tracing::warn!(error = %c, "provider call failed");
+                Self::new(StatusCode::BAD_GATEWAY, "provider_error", c.to_string(), None)
+            }
+            EngineError::Store(s) => {
+                tracing::error!(error = ?s, "store failure");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (see the server log)", None)
+            }
+        }
+    }
+}
+
+type R<T> = Result<T, ApiError>;
+
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    let authed = Router::new()
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/jobs", get(list_jobs).post(create_job))
+        .route("/api/v1/jobs/{id}", get(get_job))
+        .route("/api/v1/jobs/{id}/stop", post(stop_job))
+        .route("/api/v1/jobs/{id}/events", get(events))
+        .route("/api/v1/jobs/{id}/logs", get(logs))
+        .route("/api/v1/gpus", get(gpus))
+        .route("/api/v1/cost", get(cost))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
+    Router::new()
+        .merge(authed)
+        .route("/api/v1/jobs/{id}/exit", post(report_exit))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route", None) })
+        .with_state(state)
+}
+
+async fn auth(State(s): S, req: Request, next: Next) -> Response {
+    let ok = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t.len() == s.token.len() && t.bytes().zip(s.token.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0);
+    if !ok {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or invalid token",
+            Some("the CLI reads it from PODWARDEN_HOME/token"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+fn summary(j: &JobRow, attempts: &[AttemptRow]) -> JobSummary {
+    let current = attempts.iter().rev().find(|a| a.state != "abandoned");
+    JobSummary {
+        id: j.id.clone(),
+        name: j.name.clone(),
+        state: match (&j.state[..], &j.outcome) {
+            ("tearing_down", Some(o)) => format!("tearing_down ({o})"),
+            (s, _) => s.to_owned(),
+        },
+        reason: j.reason.clone(),
+        gpu: current.map(|a| format!("{}× {}", a.gpu_count, a.gpu_type)),
+        created_at: j.created_at,
+        started_at: j.started_at,
+        spent_usd: Money(j.spent_micros).usd(),
+        budget_usd: j.budget_micros.map(|b| Money(b).usd()),
+        attempts_made: j.attempts_made,
+        exit_code: j.exit_code,
+    }
+}
+
+fn attempt_view(a: &AttemptRow) -> AttemptView {
+    AttemptView {
+        id: a.id.clone(),
+        state: a.state.clone(),
+        pod_name: a.pod_name.clone(),
+        pod_id: a.pod_id.clone(),
+        gpu_type: a.gpu_type.clone(),
+        gpu_count: a.gpu_count,
+        cloud: a.cloud.clone(),
+        price_per_hour_usd: Money(a.price_micros_per_hour).usd(),
+        cost_usd: Money(a.cost_micros).usd(),
+        reason: a.reason.clone(),
+    }
+}
+
+async fn status(State(s): S) -> Json<Status> {
+    Json(Status {
+        version: env!("CARGO_PKG_VERSION").into(),
+        install: s.engine.install().into(),
+        simulated: s.simulated,
+        provider: s.provider.clone(),
+    })
+}
+
+async fn create_job(State(s): S, Json(v): Json<serde_json::Value>) -> R<(StatusCode, Json<JobDetail>)> {
+    let spec = JobSpec::from_json(v).map_err(|e| {
+        let field = e.field.as_deref().map(|f| format!("`{f}`: ")).unwrap_or_default();
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", format!("{field}{}", e.message), e.hint.as_deref())
+    })?;
+    let sub = s.engine.submit(spec, "local").await?;
+    s.poke.notify_one();
+    let detail = job_detail(&s, &sub.job.to_string()).await?;
+    Ok((StatusCode::CREATED, Json(detail)))
+}
+
+async fn job_detail(s: &AppState, id: &str) -> R<JobDetail> {
+    let store = s.engine.store();
+    let j = store.job_get(id).await.map_err(EngineError::from)?.ok_or_else(|| EngineError::NoSuchJob(id.into()))?;
+    let attempts = store.attempts_for_job(id).await.map_err(EngineError::from)?;
+    Ok(JobDetail { job: summary(&j, &attempts), attempts: attempts.iter().map(attempt_view).collect(), simulated: s.simulated })
+}
+
+async fn list_jobs(State(s): S) -> R<Json<Vec<JobSummary>>> {
+    let store = s.engine.store();
+    let mut out = Vec::new();
+    for j in store.job_list(1000).await.map_err(EngineError::from)? {
+        let a = store.attempts_for_job(&j.id).await.map_err(EngineError::from)?;
+        out.push(summary(&j, &a));
+    }
+    Ok(Json(out))
+}
+
+async fn get_job(State(s): S, Path(id): Path<String>) -> R<Json<JobDetail>> {
+    Ok(Json(job_detail(&s, &id).await?))
+}
+
+async fn stop_job(State(s): S, Path(id): Path<String>) -> R<(StatusCode, Json<JobDetail>)> {
+    s.engine.cancel(&id).await?;
+    s.poke.notify_one();
+    Ok((StatusCode::ACCEPTED, Json(job_detail(&s, &id).await?)))
+}
+
+#[derive(Deserialize)]
+struct After {
+    #[serde(default)]
+    after: i64,
+    /// Long-poll: wait up to this many ms for an event after `after` (max 60 000).
+    #[serde(default)]
+    wait_ms: u64,
+}
+
+async fn events(State(s): S, Path(id): Path<String>, Query(q): Query<After>) -> R<Json<Vec<EventView>>> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(q.wait_ms.min(60_000));
+    let mut rx = s.engine.events.subscribe();
+    loop {
+        let rows = s.engine.store().events_since(&id, q.after, 1000).await.map_err(EngineError::from)?;
+        if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
+            if rows.is_empty() {
+                // Unknown job ids are an error, not an empty wait.
+                job_detail(&s, &id).await?;
+            }
+            return Ok(Json(rows.into_iter().map(|e| EventView { id: e.id, at: e.at, kind: e.kind, message: e.message }).collect()));
+        }
+        tokio::select! {
+            r = rx.changed() => if r.is_err() { return Ok(Json(Vec::new())) },
+            () = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}
+
+/// The current pod's logs, proxied from the provider's SSE stream.
+async fn logs(State(s): S, Path(id): Path<String>) -> R<Response> {
+    let attempts = s.engine.store().attempts_for_job(&id).await.map_err(EngineError::from)?;
+    let Some(pod) = attempts.iter().rev().find_map(|a| a.pod_id.clone().filter(|_| matches!(&a.state[..], "created" | "running"))) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_pod",
+            "the job has no running pod (yet or any more)",
+            Some("`podwarden ps` shows its state"),
+        ));
+    };
+    let q = runpod::types::logs::LogsQuery { tail: Some(1000), ..Default::default() };
+    let stream = s
+        .client
+        .pod_logs(&runpod::PodId::new(pod), &q)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", e.to_string(), None))?;
+    let events = stream.filter_map(|l| async move {
+        l.ok().map(|l| Ok::<_, std::convert::Infallible>(Event::default().event(l.event.source).data(l.event.line)))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+}
+
+#[derive(Deserialize)]
+struct Exit {
+    exit_code: i64,
+}
+
+async fn report_exit(State(s): S, Path(id): Path<String>, headers: axum::http::HeaderMap, Json(b): Json<Exit>) -> R<StatusCode> {
+    let token =
+        headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    s.engine.report_exit(&id, token, b.exit_code).await?;
+    s.poke.notify_one();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct GpuQuery {
+    min_vram_gb: Option<i64>,
+    count: Option<i64>,
+    cloud: Option<String>,
+    max_price_per_hour: Option<f64>,
+}
+
+async fn gpus(State(s): S, Query(q): Query<GpuQuery>) -> R<Json<Vec<GpuRow>>> {
+    let mut toml = format!(
+        "name = \"gpus\"\nimage = \"-\"\ncommand = \"-\"\ncloud = \"{}\"\n[gpu]\nmin_vram_gb = {}\ncount = {}\n",
+        q.cloud.as_deref().unwrap_or("any"),
+        q.min_vram_gb.unwrap_or(1),
+        q.count.unwrap_or(1)
+    );
+    if let Some(p) = q.max_price_per_hour {
+        toml.push_str(&format!("max_price_per_hour = {p}\n"));
+    }
+    let spec = JobSpec::from_toml("query", &toml)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", e.message.clone(), e.hint.as_deref()))?;
+    let offers = s.engine.offers().await?;
+    Ok(Json(
+        rank_placements(&spec, &offers)
+            .into_iter()
+            .map(|p| GpuRow {
+                name: p.display_name,
+                gpu_type: p.gpu_type,
+                vram_gb: p.vram_gb,
+                cloud: match p.cloud {
+                    Tier::Secure => "secure".into(),
+                    Tier::Community => "community".into(),
+                },
+                price_per_hour_usd: p.price_per_hour.usd(),
+                data_centers: p.data_centers,
+            })
+            .collect(),
+    ))
+}
+
+async fn cost(State(s): S) -> R<Json<CostReport>> {
+    let store = s.engine.store();
+    let rows = store.cost_rows().await.map_err(EngineError::from)?;
+    let (mut by_job, mut by_gpu, mut by_day) =
+        (BTreeMap::<String, i64>::new(), BTreeMap::<String, i64>::new(), BTreeMap::<String, i64>::new());
+    for r in &rows {
+        *by_job.entry(r.job_id.clone()).or_default() += r.amount_micros;
+        *by_gpu.entry(r.gpu_type.clone()).or_default() += r.amount_micros;
+        let day = r.from_ms.div_euclid(86_400_000);
+        *by_day.entry(day_string(day)).or_default() += r.amount_micros;
+    }
+    let mut jobs = Vec::new();
+    for (id, m) in by_job {
+        let name = store.job_get(&id).await.map_err(EngineError::from)?.map(|j| j.name).unwrap_or_default();
+        jobs.push((id, name, Money(m).usd()));
+    }
+    Ok(Json(CostReport {
+        total_usd: Money(rows.iter().map(|r| r.amount_micros).sum()).usd(),
+        by_job: jobs,
+        by_gpu: by_gpu.into_iter().map(|(k, v)| (k, Money(v).usd())).collect(),
+        by_day: by_day.into_iter().map(|(k, v)| (k, Money(v).usd())).collect(),
+        simulated: s.simulated,
+    }))
+}
+
+/// `YYYY-MM-DD` of a day number since the Unix epoch (civil-from-days).
+fn day_string(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn day_strings() {
+        assert_eq!(super::day_string(0), "1970-01-01");
+        assert_eq!(super::day_string(20_454), "2026-01-01");
+    }
+}

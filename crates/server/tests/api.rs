@@ -1,0 +1,135 @@
+//! The server end to end with its embedded emulator: a job runs as a real local process, its
+//! wrapped command reports the exit status through the callback, the reconciler tears the pod
+//! down and settles the job; costs, GPUs and errors through the API.
+
+use server::api::{CostReport, ErrorBody, EventView, GpuRow, JobDetail};
+use server::{ServerConfig, start};
+use std::time::Duration;
+
+async fn server(home: &std::path::Path) -> server::RunningServer {
+    let mut cfg = ServerConfig::new(home.to_path_buf(), "127.0.0.1:0".parse().expect("addr"));
+    cfg.tick = Duration::from_millis(100);
+    cfg.emulator.pods.provisioning_secs = 0.1;
+    cfg.emulator.pods.starting_secs = 0.1;
+    cfg.emulator.tick_ms = 50;
+    start(cfg).await.expect("server starts")
+}
+
+/// Follows a job's events (long-poll, no sleeping) until its state is final.
+async fn follow(http: &reqwest::Client, s: &server::RunningServer, id: &str) -> (JobDetail, Vec<EventView>) {
+    let mut after = 0;
+    let mut all = Vec::new();
+    for _ in 0..200 {
+        let evs: Vec<EventView> = http
+            .get(format!("{}/api/v1/jobs/{id}/events?after={after}&wait_ms=5000", s.url))
+            .bearer_auth(&s.token)
+            .send()
+            .await
+            .expect("events")
+            .json()
+            .await
+            .expect("json");
+        if let Some(last) = evs.last() {
+            after = last.id;
+        }
+        all.extend(evs);
+        let d: JobDetail =
+            http.get(format!("{}/api/v1/jobs/{id}", s.url)).bearer_auth(&s.token).send().await.expect("get").json().await.expect("json");
+        if ["succeeded", "failed", "cancelled", "budget_exceeded", "timed_out"].contains(&d.job.state.as_str()) {
+            return (d, all);
+        }
+    }
+    panic!("job {id} did not settle");
+}
+
+#[tokio::test]
+async fn a_job_runs_to_completion_through_the_api() {
+    let home = tempfile::tempdir().expect("home");
+    let s = server(home.path()).await;
+    assert!(s.simulated);
+    let http = reqwest::Client::new();
+    let spec = serde_json::json!({"name": "hello", "image": "python:3.11-slim", "command": "echo hello from the pod; exit 0", "gpu": {"min_vram_gb": 16}, "limits": {"budget_usd": 1.0}});
+    let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&spec).send().await.expect("post");
+    assert_eq!(r.status().as_u16(), 201);
+    let created: JobDetail = r.json().await.expect("json");
+    let (done, events) = follow(&http, &s, &created.job.id).await;
+    let log: Vec<&str> = events.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(done.job.state, "succeeded", "{log:#?}");
+    assert_eq!(done.job.exit_code, Some(0));
+    assert!(log.iter().any(|m| m.starts_with("pod ") && m.contains("created")), "{log:#?}");
+    assert!(done.attempts.iter().all(|a| a.state == "terminated" || a.state == "abandoned"), "{:?}", done.attempts);
+    let cost: CostReport =
+        http.get(format!("{}/api/v1/cost", s.url)).bearer_auth(&s.token).send().await.expect("cost").json().await.expect("json");
+    assert!(cost.simulated && cost.total_usd > 0.0 && cost.by_job.len() == 1, "{cost:?}");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failing_command_fails_the_job_and_stop_cancels_a_running_one() {
+    let home = tempfile::tempdir().expect("home");
+    let s = server(home.path()).await;
+    let http = reqwest::Client::new();
+    let post = |cmd: &str| {
+        http.post(format!("{}/api/v1/jobs", s.url))
+            .bearer_auth(&s.token)
+            .json(&serde_json::json!({"name": "x", "image": "i", "command": cmd, "gpu": {"min_vram_gb": 16}}))
+    };
+    let failing: JobDetail = post("exit 7").send().await.expect("post").json().await.expect("json");
+    let (done, _) = follow(&http, &s, &failing.job.id).await;
+    assert_eq!((done.job.state.as_str(), done.job.exit_code), ("failed", Some(7)));
+    let long: JobDetail = post("sleep 600").send().await.expect("post").json().await.expect("json");
+    let r = http.post(format!("{}/api/v1/jobs/{}/stop", s.url, long.job.id)).bearer_auth(&s.token).send().await.expect("stop");
+    assert_eq!(r.status().as_u16(), 202);
+    let (done, _) = follow(&http, &s, &long.job.id).await;
+    assert_eq!(done.job.state, "cancelled");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn errors_are_code_and_message_and_gpus_are_listed() {
+    let home = tempfile::tempdir().expect("home");
+    let s = server(home.path()).await;
+    let http = reqwest::Client::new();
+    let r = http.get(format!("{}/api/v1/jobs", s.url)).send().await.expect("no token");
+    assert_eq!(r.status().as_u16(), 401);
+    let r = http
+        .post(format!("{}/api/v1/jobs", s.url))
+        .bearer_auth(&s.token)
+        .json(&serde_json::json!({"name": "x", "image": "i", "command": "c", "gpu": {"min_vram_gb": 999}}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 422);
+    let e: ErrorBody = r.json().await.expect("json");
+    assert_eq!(e.code, "no_gpu_fits");
+    assert!(e.hint.is_some_and(|h| h.contains("podwarden gpus")));
+    let r = http
+        .post(format!("{}/api/v1/jobs", s.url))
+        .bearer_auth(&s.token)
+        .json(&serde_json::json!({"name": "x", "image": "i", "command": "c", "gpu": {"min_vram_gb": 8}, "budjet": 1}))
+        .send()
+        .await
+        .expect("post");
+    let e: ErrorBody = r.json().await.expect("json");
+    assert_eq!(e.code, "invalid_spec");
+    let r = http
+        .post(format!("{}/api/v1/jobs/job_0/exit", s.url))
+        .bearer_auth("forged")
+        .json(&serde_json::json!({"exit_code": 0}))
+        .send()
+        .await
+        .expect("exit");
+    assert_eq!(r.status().as_u16(), 404);
+    let gpus: Vec<GpuRow> = http
+        .get(format!("{}/api/v1/gpus?min_vram_gb=48", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("gpus")
+        .json()
+        .await
+        .expect("json");
+    assert!(!gpus.is_empty() && gpus.iter().all(|g| g.vram_gb >= 48));
+    assert!(gpus.windows(2).all(|w| w[0].price_per_hour_usd <= w[1].price_per_hour_usd), "cheapest first");
+    s.shutdown().await;
+}
