@@ -1,13 +1,16 @@
 //! `podwarden`: the command-line front of podwarden.
 //!
-//! Today it runs the local RunPod emulator (`podwarden emulator`) and a guided demo that drives
-//! a pod and a serverless job through it (`podwarden demo`). Errors print as `error:`, a
+//! A thin client of the podwarden server (`run`, `ps`, `logs`, `stop`, `cost`, `gpus`), which it
+//! starts in the background when none answers; plus `serve`, the local RunPod emulator
+//! (`emulator`) and a guided tour of the raw RunPod flow (`demo`). Errors print as `error:`, a
 //! `Caused by:` chain and a `hint:` when one exists; exit code 0 is success, 1 a user or job
 //! error, 2 anything unexpected.
 
+mod commands;
 mod demo;
 mod echo_worker;
 mod emulator;
+mod local;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,6 +24,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a job from a spec: cheapest GPU that fits, limits enforced, torn down at the end.
+    Run(commands::RunArgs),
+    /// List jobs.
+    Ps(commands::PsArgs),
+    /// Show a job's pod logs.
+    Logs(commands::LogsArgs),
+    /// Stop a job (its pods are terminated).
+    Stop(commands::StopArgs),
+    /// Spend per job, per GPU type and per day.
+    Cost(commands::CostArgs),
+    /// GPU offers that fit, cheapest first.
+    Gpus(commands::GpusArgs),
+    /// Run the podwarden server (the CLI starts one in the background when needed).
+    Serve(commands::ServeArgs),
     /// Serve a local RunPod emulator: REST v2, serverless job API, worker callbacks, GraphQL.
     Emulator(emulator::Args),
     /// Start an emulator and drive a pod and a serverless job through it, end to end.
@@ -58,6 +75,13 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
+            Command::Run(a) => commands::run(a).await,
+            Command::Ps(a) => commands::ps(a).await,
+            Command::Logs(a) => commands::logs(a).await,
+            Command::Stop(a) => commands::stop(a).await,
+            Command::Cost(a) => commands::cost(a).await,
+            Command::Gpus(a) => commands::gpus(a).await,
+            Command::Serve(a) => commands::serve(a).await,
             Command::Emulator(a) => emulator::run(a).await,
             Command::Demo(a) => demo::run(a).await,
             Command::EchoWorker => echo_worker::run().await,

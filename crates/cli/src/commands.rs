@@ -1,0 +1,287 @@
+//! The job commands: `run`, `ps`, `logs`, `stop`, `cost`, `gpus`, `serve`. Data goes to
+//! stdout (tables, or stable JSON with `--json`); progress and logs of `--follow` go to stderr
+//! and stdout respectively.
+
+use crate::UserError;
+use crate::local::{Api, home};
+use anyhow::{Context, anyhow};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use core_domain::spec::JobSpec;
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use server::api::{CostReport, EventView, GpuRow, JobDetail, JobSummary};
+use std::path::PathBuf;
+
+/// `podwarden run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The job spec (TOML), e.g. examples/quickstart.toml.
+    spec: PathBuf,
+    /// Follow stages and logs until the job settles; exit 0 only if it succeeded.
+    #[arg(long, short)]
+    follow: bool,
+    /// Print the job as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn money(v: f64, simulated: bool) -> String {
+    format!("${v:.4}{}", if simulated { " (simulated)" } else { "" })
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED).set_header(header.to_vec());
+    if std::env::var_os("NO_COLOR").is_some() {
+        t.force_no_tty();
+    }
+    t
+}
+
+pub async fn run(a: RunArgs) -> Result<(), UserError> {
+    let file = a.spec.display().to_string();
+    let text = std::fs::read_to_string(&a.spec).map_err(|e| UserError {
+        error: anyhow!("cannot read {file}: {e}"),
+        hint: Some("pass the path of a job spec, e.g. examples/quickstart.toml".into()),
+    })?;
+    // Validate locally first: errors then name the file, line and column.
+    let spec = JobSpec::from_toml(&file, &text).map_err(|e| UserError { error: anyhow!("invalid job spec: {e}"), hint: e.hint.clone() })?;
+    let api = Api::connect().await?;
+    let created: JobDetail = api.post("/api/v1/jobs", &serde_json::to_value(&spec).context("spec to JSON")?).await?;
+    let id = created.job.id.clone();
+    if !a.follow {
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&created).unwrap_or_default());
+        } else {
+            println!("{id}");
+            eprintln!(
+                "submitted {} ({}); follow it with `podwarden logs -f {id}`",
+                spec.name,
+                if created.simulated { "simulated: embedded emulator" } else { "RunPod" }
+            );
+        }
+        return Ok(());
+    }
+    eprintln!(
+        "job {id} submitted{}",
+        if created.simulated { " (simulated: no RUNPOD_API_KEY, running on the embedded emulator)" } else { "" }
+    );
+    let final_job = follow(&api, &id, !a.json).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&final_job).unwrap_or_default());
+    } else {
+        eprintln!("job {id} {}: {} spent", final_job.job.state, money(final_job.job.spent_usd, final_job.simulated));
+    }
+    if final_job.job.state == "succeeded" {
+        Ok(())
+    } else {
+        Err(UserError {
+            error: anyhow!("job {id} ended {}: {}", final_job.job.state, final_job.job.reason.unwrap_or_default()),
+            hint: Some(format!("`podwarden ps` and the events of {id} say more")),
+        })
+    }
+}
+
+const FINAL: [&str; 5] = ["succeeded", "failed", "cancelled", "budget_exceeded", "timed_out"];
+
+/// Prints stage changes (stderr) and pod logs (stdout) until the job settles.
+async fn follow(api: &Api, id: &str, print_logs: bool) -> Result<JobDetail, UserError> {
+    let mut after = 0;
+    let mut logs: Option<tokio::task::JoinHandle<()>> = None;
+    loop {
+        let evs: Vec<EventView> = api.get(&format!("/api/v1/jobs/{id}/events?after={after}&wait_ms=10000")).await?;
+        for e in &evs {
+            eprintln!("  · {}", e.message);
+            after = e.id;
+        }
+        let d: JobDetail = api.get(&format!("/api/v1/jobs/{id}")).await?;
+        if print_logs && logs.is_none() && d.job.state == "running" {
+            if let Ok(resp) = api.logs(id).await {
+                logs = Some(tokio::spawn(async move {
+                    let mut s = resp.bytes_stream().eventsource();
+                    while let Some(Ok(ev)) = s.next().await {
+                        if ev.event == "container" {
+                            println!("{}", ev.data);
+                        }
+                    }
+                }));
+            }
+        }
+        if FINAL.contains(&d.job.state.as_str()) {
+            if let Some(h) = logs {
+                h.abort();
+            }
+            return Ok(d);
+        }
+    }
+}
+
+/// `podwarden ps`.
+#[derive(Debug, clap::Args)]
+pub struct PsArgs {
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn ps(a: PsArgs) -> Result<(), UserError> {
+    let api = Api::connect().await?;
+    let jobs: Vec<JobSummary> = api.get("/api/v1/jobs").await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&jobs).unwrap_or_default());
+        return Ok(());
+    }
+    let mut t = table(&["JOB", "NAME", "STATE", "GPU", "SPENT", "BUDGET", "REASON"]);
+    for j in jobs {
+        t.add_row(vec![
+            j.id,
+            j.name,
+            j.state,
+            j.gpu.unwrap_or_default(),
+            format!("${:.4}", j.spent_usd),
+            j.budget_usd.map(|b| format!("${b:.2}")).unwrap_or_else(|| "-".into()),
+            j.reason.unwrap_or_default(),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+/// `podwarden logs`.
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    job: String,
+    /// Keep following new lines.
+    #[arg(long, short)]
+    follow: bool,
+}
+
+pub async fn logs(a: LogsArgs) -> Result<(), UserError> {
+    let api = Api::connect().await?;
+    let resp = api.logs(&a.job).await?;
+    let mut s = resp.bytes_stream().eventsource();
+    loop {
+        let next = if a.follow {
+            s.next().await
+        } else {
+            tokio::time::timeout(std::time::Duration::from_millis(500), s.next()).await.ok().flatten()
+        };
+        match next {
+            Some(Ok(ev)) => println!("{}{}", if ev.event == "system" { "[system] " } else { "" }, ev.data),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// `podwarden stop`.
+#[derive(Debug, clap::Args)]
+pub struct StopArgs {
+    job: String,
+}
+
+pub async fn stop(a: StopArgs) -> Result<(), UserError> {
+    let api = Api::connect().await?;
+    let d: JobDetail = api.post(&format!("/api/v1/jobs/{}/stop", a.job), &serde_json::json!({})).await?;
+    eprintln!("stopping {}: {}", d.job.id, d.job.state);
+    Ok(())
+}
+
+/// `podwarden cost`.
+#[derive(Debug, clap::Args)]
+pub struct CostArgs {
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn cost(a: CostArgs) -> Result<(), UserError> {
+    let api = Api::connect().await?;
+    let c: CostReport = api.get("/api/v1/cost").await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());
+        return Ok(());
+    }
+    let mut t = table(&["JOB", "NAME", "COST"]);
+    for (id, name, v) in &c.by_job {
+        t.add_row(vec![id.clone(), name.clone(), format!("${v:.4}")]);
+    }
+    println!("{t}");
+    let mut g = table(&["GPU", "COST"]);
+    for (k, v) in &c.by_gpu {
+        g.add_row(vec![k.clone(), format!("${v:.4}")]);
+    }
+    println!("{g}");
+    let mut d = table(&["DAY", "COST"]);
+    for (k, v) in &c.by_day {
+        d.add_row(vec![k.clone(), format!("${v:.4}")]);
+    }
+    println!("{d}");
+    println!("total: {}", money(c.total_usd, c.simulated));
+    Ok(())
+}
+
+/// `podwarden gpus`.
+#[derive(Debug, clap::Args)]
+pub struct GpusArgs {
+    /// Minimum VRAM per GPU, GB.
+    #[arg(long, default_value_t = 1)]
+    min_vram_gb: i64,
+    /// GPUs per pod.
+    #[arg(long, default_value_t = 1)]
+    count: i64,
+    /// secure, community or any.
+    #[arg(long, default_value = "any")]
+    cloud: String,
+    /// Highest price per GPU-hour, USD.
+    #[arg(long)]
+    max_price: Option<f64>,
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn gpus(a: GpusArgs) -> Result<(), UserError> {
+    let api = Api::connect().await?;
+    let mut q = format!("/api/v1/gpus?min_vram_gb={}&count={}&cloud={}", a.min_vram_gb, a.count, a.cloud);
+    if let Some(p) = a.max_price {
+        q.push_str(&format!("&max_price_per_hour={p}"));
+    }
+    let rows: Vec<GpuRow> = api.get(&q).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        return Ok(());
+    }
+    let simulated = api.get::<server::api::Status>("/api/v1/status").await.map(|s| s.simulated).unwrap_or(false);
+    let mut t = table(&["GPU", "VRAM", "CLOUD", "PRICE/H", "IN STOCK IN"]);
+    for r in rows {
+        t.add_row(vec![
+            r.gpu_type,
+            format!("{} GB", r.vram_gb),
+            r.cloud,
+            money(r.price_per_hour_usd, simulated),
+            r.data_centers.join(", "),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+/// `podwarden serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Port (0 picks a free one).
+    #[arg(long, default_value_t = 8711)]
+    port: u16,
+    /// URL pods use to report back (needed for real RunPod pods; defaults to this server).
+    #[arg(long, env = "PODWARDEN_PUBLIC_URL")]
+    public_url: Option<String>,
+}
+
+pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
+    let home = home();
+    let mut cfg = server::ServerConfig::new(home.clone(), std::net::SocketAddr::from(([127, 0, 0, 1], a.port)));
+    cfg.public_url = a.public_url;
+    let s = server::start(cfg).await.map_err(|e| UserError { hint: Some(format!("is port {} taken? try --port 0", a.port)), error: e })?;
+    Api::record(&home, &s.url)?;
+    println!("podwarden server on {} ({})", s.url, if s.simulated { "simulated: embedded RunPod emulator" } else { "RunPod" });
+    let _ = tokio::signal::ctrl_c().await;
+    s.shutdown().await;
+    Ok(())
+}
