@@ -38,7 +38,9 @@ fn quickstart_runs_with_no_account_and_leaves_a_settled_record() {
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status.code());
     assert!(stdout.contains("epoch 3 loss=0.333333"), "the pod's logs stream to stdout:\n{stdout}");
-    for stage in ["pending", "provisioning", "created", "running", "tearing down (succeeded)", "succeeded: every resource is confirmed gone"] {
+    for stage in
+        ["pending", "provisioning", "created", "running", "tearing down (succeeded)", "succeeded: every resource is confirmed gone"]
+    {
         assert!(stderr.contains(stage), "stage {stage:?} missing:\n{stderr}");
     }
     assert!(stderr.contains("(simulated)"), "money is marked simulated:\n{stderr}");
@@ -57,7 +59,8 @@ fn quickstart_runs_with_no_account_and_leaves_a_settled_record() {
 fn a_bad_spec_fails_before_anything_runs_with_file_line_and_hint() {
     let home = tempfile::tempdir().expect("home");
     let spec = home.path().join("bad.toml");
-    std::fs::write(&spec, "name = \"x\"\nimage = \"i\"\ncommand = \"c\"\n[gpu]\nmin_vram_gb = 16\n[limits]\nbudjet_usd = 1.0\n").expect("write");
+    std::fs::write(&spec, "name = \"x\"\nimage = \"i\"\ncommand = \"c\"\n[gpu]\nmin_vram_gb = 16\n[limits]\nbudjet_usd = 1.0\n")
+        .expect("write");
     let out = podwarden(home.path(), &["run", spec.to_str().expect("utf8")]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));

@@ -204,3 +204,76 @@ async fn specs_no_gpu_can_satisfy_are_refused_before_anything_is_created() {
     assert!(e.store().jobs_live().await.expect("live").is_empty());
     assert_eq!(live_pods(&emu), 0);
 }
+
+#[tokio::test]
+async fn a_preempted_pod_is_replaced_and_the_job_still_succeeds() {
+    let (emu, e) = setup(|c| c.faults.pods = PodFaults { boot_hang: false, preempt_after_secs: Some(60.0) }).await;
+    let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n[retry]\nattempts = 3\nbackoff = \"10s\"\n"), "local").await.expect("submit");
+    let job = sub.job.to_string();
+    e.tick().await.expect("launch");
+    emu.advance(Duration::from_secs(30));
+    e.tick().await.expect("booted");
+    // The fault applies to pods created while it is set: the replacement will not be preempted.
+    emu.set_faults(FaultConfig::default());
+    emu.advance(Duration::from_secs(60));
+    e.tick().await.expect("preempted: terminate + interrupt");
+    assert_eq!(state(&e, &job).await, JobState::Recovering);
+    assert!(events(&e, &job).await.contains("preempted or out of credit"));
+    for _ in 0..6 {
+        emu.advance(Duration::from_secs(10));
+        e.tick().await.expect("tick");
+    }
+    assert_eq!(state(&e, &job).await, JobState::Running, "{}", events(&e, &job).await);
+    assert_eq!(e.store().attempts_for_job(&job).await.expect("a").len(), 2);
+    e.report_exit(&job, &sub.token, 0).await.expect("exit");
+    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Succeeded);
+    assert_eq!(live_pods(&emu), 0);
+}
+
+#[tokio::test]
+async fn max_runtime_times_the_job_out() {
+    let (emu, e) = setup(|_| {}).await;
+    let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n[limits]\nmax_runtime = \"5m\"\n"), "local").await.expect("submit");
+    let job = sub.job.to_string();
+    e.tick().await.expect("launch");
+    emu.advance(Duration::from_secs(299));
+    e.tick().await.expect("tick");
+    assert_eq!(state(&e, &job).await, JobState::Running);
+    emu.advance(Duration::from_secs(1));
+    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::TimedOut);
+    assert_eq!(live_pods(&emu), 0);
+}
+
+#[tokio::test]
+async fn a_rate_limit_storm_is_survived_without_leaks() {
+    let (emu, e) = setup(|_| {}).await;
+    emu.set_faults(FaultConfig {
+        http: vec![HttpFault {
+            route: "*".into(),
+            status: Some(429),
+            probability: 0.3,
+            times: None,
+            retry_after: Some(0),
+            latency_ms: 0,
+            lose_response: false,
+        }],
+        ..FaultConfig::default()
+    });
+    let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit (retried through the storm)");
+    let job = sub.job.to_string();
+    let mut exited = false;
+    for _ in 0..60 {
+        let _ = e.tick().await; // a tick may fail outright in the storm; the next one resumes
+        emu.advance(Duration::from_secs(10));
+        if !exited && state(&e, &job).await == JobState::Running {
+            e.report_exit(&job, &sub.token, 0).await.expect("exit");
+            exited = true;
+        }
+        if state(&e, &job).await.is_final() {
+            break;
+        }
+    }
+    assert_eq!(state(&e, &job).await, JobState::Succeeded, "{}", events(&e, &job).await);
+    emu.set_faults(FaultConfig::default());
+    assert_eq!(live_pods(&emu), 0);
+}
