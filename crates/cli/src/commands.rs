@@ -272,12 +272,20 @@ pub struct ServeArgs {
     /// URL pods use to report back (needed for real RunPod pods; defaults to this server).
     #[arg(long, env = "PODWARDEN_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Reconcile period, ms.
+    #[arg(long, env = "PODWARDEN_TICK_MS", default_value_t = 2000)]
+    tick_ms: u64,
+    /// How long a pod create may take to show up before its intent is abandoned, ms.
+    #[arg(long, env = "PODWARDEN_INTENT_GRACE_MS", default_value_t = 60_000, hide = true)]
+    intent_grace_ms: u64,
 }
 
 pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
     let home = home();
     let mut cfg = server::ServerConfig::new(home.clone(), std::net::SocketAddr::from(([127, 0, 0, 1], a.port)));
     cfg.public_url = a.public_url;
+    cfg.tick = std::time::Duration::from_millis(a.tick_ms.max(50));
+    cfg.intent_grace = std::time::Duration::from_millis(a.intent_grace_ms);
     let s = server::start(cfg).await.map_err(|e| UserError { hint: Some(format!("is port {} taken? try --port 0", a.port)), error: e })?;
     Api::record(&home, &s.url)?;
     println!("podwarden server on {} ({})", s.url, if s.simulated { "simulated: embedded RunPod emulator" } else { "RunPod" });

@@ -86,6 +86,10 @@ pub struct Engine<C: Cloud> {
     token_secret: Vec<u8>,
     /// Bumped after every job event: followers long-poll on it instead of sleeping.
     pub events: tokio::sync::watch::Sender<u64>,
+    /// How long an intent may wait for its pod before it is abandoned.
+    pub intent_grace_ms: i64,
+    /// Crash-test failpoint (`PODWARDEN_CRASH_AT`): the process aborts at that step.
+    crash_at: Option<String>,
     /// Base URL pods call back (`{base}/api/v1/jobs/{id}/exit`). `None`: commands run
     /// unwrapped and exits are not reported (tests of the engine alone).
     pub callback_base: Option<String>,
@@ -131,7 +135,17 @@ impl<C: Cloud> Engine<C> {
             callback_base: None,
             token_secret,
             events: tokio::sync::watch::channel(0).0,
+            crash_at: std::env::var("PODWARDEN_CRASH_AT").ok().filter(|v| !v.is_empty()),
+            intent_grace_ms: crate::planner::INTENT_GRACE_MS,
         })
+    }
+
+    /// Dies here, without any cleanup, when the crash test asks for this step.
+    fn crash_point(&self, step: &str) {
+        if self.crash_at.as_deref() == Some(step) {
+            eprintln!("podwarden: crash test: aborting at {step}");
+            std::process::abort();
+        }
     }
 
     /// The bearer token of a job's callbacks.
@@ -334,7 +348,15 @@ impl<C: Cloud> Engine<C> {
         }
         let attempts = self.store.attempts_live().await?;
         let creating = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
-        let actions = plan(&Snapshot { now, install: &self.install, jobs: &jobs, attempts: &attempts, pods: &pods, creating: &creating });
+        let actions = plan(&Snapshot {
+            now,
+            install: &self.install,
+            jobs: &jobs,
+            attempts: &attempts,
+            pods: &pods,
+            creating: &creating,
+            intent_grace_ms: self.intent_grace_ms,
+        });
         let mut report = TickReport { pods_seen: pods.len(), ..TickReport::default() };
         for action in actions {
             report.actions.push(format!("{action:?}"));
@@ -379,7 +401,9 @@ impl<C: Cloud> Engine<C> {
                 if let Some(a) = &attempt {
                     self.attempt_event(a, AttemptEvent::Terminate, |row| row.reason = Some(reason.clone())).await?;
                 }
+                self.crash_point("before-terminate");
                 self.cloud.terminate_pod(&pod_id).await?;
+                self.crash_point("after-terminate");
                 tracing::info!(pod = pod_id, reason, "terminate requested");
             }
             Action::Gone { attempt, reason } => {
@@ -510,8 +534,10 @@ impl<C: Cloud> Engine<C> {
             cost_micros: 0,
             reason: None,
         };
+        self.crash_point("before-intent");
         // Invariant 1: the intent is committed before the create call.
         self.store.attempt_insert(&row).await?;
+        self.crash_point("after-intent");
         if let Ok(mut g) = self.creating.lock() {
             g.insert(row.id.clone());
         }
@@ -532,6 +558,7 @@ impl<C: Cloud> Engine<C> {
         let result = self.cloud.create_pod(&req).await;
         let outcome = match result {
             Ok(pod) => {
+                self.crash_point("after-create");
                 let price = Some(pod.cost_per_hour.0).filter(|c| *c > 0);
                 self.attempt_event(&row.id, AttemptEvent::Created, |a| {
                     a.pod_id = Some(pod.id.clone());
@@ -541,6 +568,7 @@ impl<C: Cloud> Engine<C> {
                     }
                 })
                 .await?;
+                self.crash_point("after-record");
                 self.event(
                     job,
                     "attempt",

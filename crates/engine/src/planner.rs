@@ -33,6 +33,8 @@ pub struct Snapshot<'a> {
     pub pods: &'a [PodInfo],
     /// Attempts whose create call is in flight right now.
     pub creating: &'a HashSet<String>,
+    /// How long an intent may wait for its pod (normally [`INTENT_GRACE_MS`]).
+    pub intent_grace_ms: i64,
 }
 
 /// One thing to do.
@@ -76,7 +78,7 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
         match state {
             AttemptState::Intent => match pod {
                 Some(p) => out.push(Action::Adopt { attempt: a.id.clone(), pod_id: p.id.clone() }),
-                None if !s.creating.contains(&a.id) && s.now - a.created_at >= INTENT_GRACE_MS => {
+                None if !s.creating.contains(&a.id) && s.now - a.created_at >= s.intent_grace_ms => {
                     out.push(Action::Abandon { attempt: a.id.clone(), reason: "the create left no pod behind".into() });
                 }
                 None => {}
@@ -252,7 +254,7 @@ mod tests {
 
     fn run(now: i64, jobs: &[(JobRow, JobSpec)], attempts: &[AttemptRow], pods: &[PodInfo], creating: &[&str]) -> Vec<Action> {
         let creating: HashSet<String> = creating.iter().map(|s| (*s).to_owned()).collect();
-        plan(&Snapshot { now, install: INSTALL, jobs, attempts, pods, creating: &creating })
+        plan(&Snapshot { now, install: INSTALL, jobs, attempts, pods, creating: &creating, intent_grace_ms: INTENT_GRACE_MS })
     }
 
     #[test]

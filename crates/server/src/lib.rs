@@ -34,6 +34,8 @@ pub struct ServerConfig {
     pub emulator: runpod_emulator::EmulatorConfig,
     /// Use this RunPod client instead of the environment (tests).
     pub client: Option<runpod::Client>,
+    /// How long a pod-create intent may wait for its pod (default 60 s).
+    pub intent_grace: Duration,
 }
 
 impl ServerConfig {
@@ -42,7 +44,7 @@ impl ServerConfig {
         let mut emulator = runpod_emulator::EmulatorConfig::default();
         emulator.pods.provisioning_secs = 1.0;
         emulator.pods.starting_secs = 1.0;
-        Self { home, addr, tick: Duration::from_secs(2), public_url: None, emulator, client: None }
+        Self { home, addr, tick: Duration::from_secs(2), public_url: None, emulator, client: None, intent_grace: Duration::from_secs(60) }
     }
 }
 
@@ -129,6 +131,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     };
     let mut engine = Engine::new(store, RunPodCloud::new(client.clone()), Clock::system(), secret.into_bytes()).await?;
     engine.callback_base = Some(cfg.public_url.clone().unwrap_or_else(|| url.clone()));
+    engine.intent_grace_ms = cfg.intent_grace.as_millis() as i64;
     let state = Arc::new(AppState { engine, client, token: token.clone(), poke: Notify::new(), simulated, provider });
 
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());

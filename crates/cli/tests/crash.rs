@@ -1,0 +1,210 @@
+//! Crash test: the server runs as a child process against a standalone emulator; it is killed
+//! at every step of the launch saga and of teardown (a failpoint aborts it), and at random
+//! moments under a stream of jobs, then restarted. After each restart: every emulator pod with
+//! our prefix belongs to a live attempt or gets terminated, no job ever has two running pods,
+//! no job is lost, every job settles, and costs agree with the emulator's billing to the cent.
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use runpod::types::pods::PodStatus;
+use runpod_emulator::world::ledger::Kind;
+use runpod_emulator::{EmulatorConfig, Options, RunningEmulator, start};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Server {
+    child: Child,
+    url: String,
+    token: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+fn start_server(home: &Path, port: u16, emu: &RunningEmulator, crash_at: Option<&str>) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_podwarden"))
+        .args(["serve", "--port", &port.to_string()])
+        .env("PODWARDEN_HOME", home)
+        .env("RUNPOD_API_KEY", emu.api_key().expose())
+        .env("RUNPOD_REST_URL", emu.base_url())
+        .env("RUNPOD_ENDPOINT_BASE_URL", emu.endpoint_base_url())
+        .env("PODWARDEN_TICK_MS", "100")
+        .env("PODWARDEN_INTENT_GRACE_MS", "1500")
+        .env("PODWARDEN_CRASH_AT", crash_at.unwrap_or(""))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("first line");
+    assert!(first.starts_with("podwarden server on http://"), "unexpected: {first:?}");
+    let url = first.split_whitespace().nth(3).expect("url").to_owned();
+    let token = std::fs::read_to_string(home.join("token")).expect("token").trim().to_owned();
+    Server { child, url, token }
+}
+
+async fn emulator() -> RunningEmulator {
+    let mut c = EmulatorConfig::default();
+    c.pods.provisioning_secs = 0.2;
+    c.pods.starting_secs = 0.2;
+    c.pods.restart_delay_secs = 0.5;
+    c.tick_ms = 50;
+    start(c, Options::default()).await.expect("emulator")
+}
+
+async fn submit(http: &reqwest::Client, s: &Server, name: &str, cmd: &str) -> Option<String> {
+    let spec = serde_json::json!({"name": name, "image": "img", "command": cmd, "gpu": {"min_vram_gb": 16}, "retry": {"attempts": 5, "backoff": "1s"}});
+    let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&spec).send().await.ok()?;
+    let v: serde_json::Value = r.json().await.ok()?;
+    v["id"].as_str().map(str::to_owned)
+}
+
+/// The invariants that must hold at any observation.
+async fn check_invariants(emu: &RunningEmulator, db: &store::Store, install: &str) -> Result<(), String> {
+    let pods: Vec<(String, String, PodStatus)> = emu
+        .shared
+        .world
+        .lock()
+        .pods
+        .values()
+        .filter(|p| p.status != PodStatus::Terminated)
+        .map(|p| (p.id.clone(), p.name.clone(), p.status))
+        .collect();
+    let live = db.attempts_live().await.map_err(|e| e.to_string())?;
+    let mut running_per_job = std::collections::HashMap::<String, usize>::new();
+    for (id, name, status) in &pods {
+        if !name.starts_with(&format!("pw-{install}-")) {
+            continue;
+        }
+        match live.iter().find(|a| &a.pod_name == name || a.pod_id.as_deref() == Some(id)) {
+            Some(a) if status == &PodStatus::Running => *running_per_job.entry(a.job_id.clone()).or_default() += 1,
+            Some(_) => {}
+            None => return Err(format!("pod {id} ({name}) belongs to no live attempt")),
+        }
+    }
+    if let Some((job, n)) = running_per_job.iter().find(|(_, n)| **n > 1) {
+        return Err(format!("job {job} has {n} running pods"));
+    }
+    Ok(())
+}
+
+/// Waits until every job is final, checking the invariants on the way (pods without a live
+/// attempt are allowed only until the reconciler has had a tick to terminate them).
+async fn settle_all(emu: &RunningEmulator, db: &store::Store, install: &str, jobs: &[String]) {
+    let mut strikes = 0;
+    for _ in 0..600 {
+        let mut all_final = true;
+        for j in jobs {
+            let row = db.job_get(j).await.expect("db").unwrap_or_else(|| panic!("job {j} was lost"));
+            all_final &= row.phase().expect("phase").state.is_final();
+        }
+        match check_invariants(emu, db, install).await {
+            Ok(()) => strikes = 0,
+            Err(e) => {
+                strikes += 1;
+                assert!(strikes < 40, "invariant broken for 4 s (≫ one 100 ms tick): {e}");
+            }
+        }
+        if all_final {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("jobs did not settle");
+}
+
+async fn assert_costs_agree(emu: &RunningEmulator, db: &store::Store) {
+    let ours: i64 = db.cost_rows().await.expect("rows").iter().map(|r| r.amount_micros).sum();
+    let theirs: f64 = {
+        let w = emu.shared.world.lock();
+        w.pods.keys().map(|id| w.ledger.total_for(Kind::Pod, id)).sum()
+    };
+    assert!((ours as f64 / 1e6 - theirs).abs() < 0.01, "podwarden billed {ours} µ$, the provider {theirs} $");
+}
+
+fn kill(s: &mut Server) {
+    let _ = s.child.kill();
+    let _ = s.child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_every_step_of_the_saga_and_of_teardown_nothing_leaks() {
+    let emu = emulator().await;
+    let http = reqwest::Client::new();
+    for step in ["before-intent", "after-intent", "after-create", "after-record", "before-terminate", "after-terminate"] {
+        let home = tempfile::tempdir().expect("home");
+        let port = free_port();
+        let mut s = start_server(home.path(), port, &emu, Some(step));
+        let job = submit(&http, &s, "crash", "sleep 1; exit 0").await.expect("submitted before the crash point");
+        // The failpoint aborts the server at `step`.
+        let status = tokio::task::spawn_blocking(move || {
+            let st = s.child.wait();
+            (s, st)
+        })
+        .await
+        .expect("join");
+        let (_dead, st) = status;
+        assert!(!st.expect("wait").success(), "{step}: the server died at its failpoint");
+        let mut s = start_server(home.path(), port, &emu, None);
+        let db = store::Store::open_sqlite(&home.path().join("podwarden.db")).await.expect("db");
+        let install = db.install_id().await.expect("install");
+        settle_all(&emu, &db, &install, std::slice::from_ref(&job)).await;
+        let row = db.job_get(&job).await.expect("db").expect("job");
+        assert_eq!(row.state, "succeeded", "{step}: {:?}", row.reason);
+        check_invariants(&emu, &db, &install).await.unwrap_or_else(|e| panic!("{step}: {e}"));
+        let ours_live = emu
+            .shared
+            .world
+            .lock()
+            .pods
+            .values()
+            .filter(|p| p.status != PodStatus::Terminated && p.name.starts_with(&format!("pw-{install}-")))
+            .count();
+        assert_eq!(ours_live, 0, "{step}: pods left behind");
+        assert_costs_agree(&emu, &db).await;
+        kill(&mut s);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_random_moments_under_a_stream_of_jobs() {
+    let emu = emulator().await;
+    let http = reqwest::Client::new();
+    let home = tempfile::tempdir().expect("home");
+    let port = free_port();
+    let mut rng = StdRng::seed_from_u64(42);
+    let mut jobs = Vec::new();
+    let mut s = start_server(home.path(), port, &emu, None);
+    for round in 0..4 {
+        for i in 0..3 {
+            if let Some(j) = submit(&http, &s, &format!("stream-{round}-{i}"), &format!("sleep {}; exit 0", 1 + (i % 2))).await {
+                jobs.push(j);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(rng.random_range(50..1500))).await;
+        kill(&mut s);
+        s = start_server(home.path(), port, &emu, None);
+    }
+    let db = store::Store::open_sqlite(&home.path().join("podwarden.db")).await.expect("db");
+    let install = db.install_id().await.expect("install");
+    assert!(jobs.len() >= 10, "most submissions landed: {}", jobs.len());
+    settle_all(&emu, &db, &install, &jobs).await;
+    for j in &jobs {
+        let row = db.job_get(j).await.expect("db").expect("no job lost");
+        assert_eq!(row.state, "succeeded", "job {j}: {:?}", row.reason);
+    }
+    let ours_live = emu
+        .shared
+        .world
+        .lock()
+        .pods
+        .values()
+        .filter(|p| p.status != PodStatus::Terminated && p.name.starts_with(&format!("pw-{install}-")))
+        .count();
+    assert_eq!(ours_live, 0, "pods left behind");
+    assert_costs_agree(&emu, &db).await;
+    kill(&mut s);
+}
