@@ -15,6 +15,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use store::{AttemptRow, CostRow, JobRow, Store, StoreError};
 
+/// How often a running pod's cost is written to the ledger (spend between writes is projected).
+pub const ACCRUE_EVERY_MS: i64 = 60_000;
+
 /// Milliseconds since the Unix epoch, from the system or from a test.
 #[derive(Clone)]
 pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
@@ -88,6 +91,8 @@ pub struct Engine<C: Cloud> {
     pub events: tokio::sync::watch::Sender<u64>,
     /// How long an intent may wait for its pod before it is abandoned.
     pub intent_grace_ms: i64,
+    /// Parsed specs of live jobs (specs never change after submit).
+    specs: Mutex<std::collections::HashMap<String, Arc<JobSpec>>>,
     /// Crash-test failpoint (`PODWARDEN_CRASH_AT`): the process aborts at that step.
     crash_at: Option<String>,
     /// Base URL pods call back (`{base}/api/v1/jobs/{id}/exit`). `None`: commands run
@@ -137,6 +142,7 @@ impl<C: Cloud> Engine<C> {
             events: tokio::sync::watch::channel(0).0,
             crash_at: std::env::var("PODWARDEN_CRASH_AT").ok().filter(|v| !v.is_empty()),
             intent_grace_ms: crate::planner::INTENT_GRACE_MS,
+            specs: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -294,13 +300,25 @@ impl<C: Cloud> Engine<C> {
         Ok(false)
     }
 
-    /// Bills every attempt holding a pod up to now: ledger rows, attempt and job totals.
-    async fn accrue(&self, now: i64) -> Result<(), EngineError> {
-        for mut a in self.store.attempts_live().await? {
-            if !matches!(a.state()?, AttemptState::Created | AttemptState::Running | AttemptState::Terminating) {
-                continue;
+    /// Writes billing for pod-holding attempts last billed `ACCRUE_EVERY_MS` ago (budgets are
+    /// enforced on projected spend, so batching the writes cannot overshoot them).
+    async fn accrue(&self, now: i64, attempts: &[AttemptRow]) -> Result<(), EngineError> {
+        for a in attempts {
+            if matches!(a.state()?, AttemptState::Created | AttemptState::Running | AttemptState::Terminating)
+                && now - a.billed_until.unwrap_or(a.created_at) >= ACCRUE_EVERY_MS
+            {
+                self.accrue_attempt(&mut a.clone(), now).await?;
             }
-            self.accrue_attempt(&mut a, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Bills every pod-holding attempt of `job` up to now (before the job ends).
+    async fn accrue_job(&self, job: &str, now: i64) -> Result<(), EngineError> {
+        for mut a in self.store.attempts_for_job(job).await? {
+            if matches!(a.state()?, AttemptState::Created | AttemptState::Running | AttemptState::Terminating) {
+                self.accrue_attempt(&mut a, now).await?;
+            }
         }
         Ok(())
     }
@@ -336,16 +354,36 @@ impl<C: Cloud> Engine<C> {
         Ok(())
     }
 
+    /// The parsed specs of `jobs` (cached; the cache keeps live jobs only).
+    fn specs_for(&self, jobs: &[JobRow]) -> Result<Vec<Arc<JobSpec>>, EngineError> {
+        let mut cache = self.specs.lock().map_err(|_| EngineError::NoSuchJob("spec cache poisoned".into()))?;
+        let mut out = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            let spec = match cache.get(&j.id) {
+                Some(s) => s.clone(),
+                None => {
+                    let s = Arc::new(j.spec()?);
+                    cache.insert(j.id.clone(), s.clone());
+                    s
+                }
+            };
+            out.push(spec);
+        }
+        if cache.len() > jobs.len() + 1024 {
+            let live: HashSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+            cache.retain(|k, _| live.contains(k.as_str()));
+        }
+        Ok(out)
+    }
+
     /// One reconcile pass: list the provider's pods once, bill, plan, execute.
     pub async fn tick(&self) -> Result<TickReport, EngineError> {
         let pods = self.cloud.list_pods().await?;
         let now = self.clock.now_ms();
-        self.accrue(now).await?;
-        let mut jobs = Vec::new();
-        for j in self.store.jobs_live().await? {
-            let spec = j.spec()?;
-            jobs.push((j, spec));
-        }
+        self.accrue(now, &self.store.attempts_live().await?).await?;
+        let live = self.store.jobs_live().await?;
+        let specs = self.specs_for(&live)?;
+        let jobs: Vec<(JobRow, &JobSpec)> = live.into_iter().zip(specs.iter().map(|s| &**s)).collect();
         let attempts = self.store.attempts_live().await?;
         let creating = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
         let actions = plan(&Snapshot {
@@ -432,6 +470,10 @@ impl<C: Cloud> Engine<C> {
                 }
             }
             Action::Job { job, event, reason } => {
+                if matches!(event, JobEvent::BudgetExhausted | JobEvent::DeadlinePassed | JobEvent::Exited { .. } | JobEvent::Interrupted) {
+                    // The record of spend is exact at the moments users look at it.
+                    self.accrue_job(&job, now).await?;
+                }
                 self.apply_job_event(&job, event, &reason).await?;
             }
             Action::Launch { job } => self.launch(&job).await?,

@@ -26,7 +26,7 @@ pub struct Snapshot<'a> {
     pub now: i64,
     pub install: &'a str,
     /// Live jobs, with their specs.
-    pub jobs: &'a [(JobRow, JobSpec)],
+    pub jobs: &'a [(JobRow, &'a JobSpec)],
     /// Live attempts.
     pub attempts: &'a [AttemptRow],
     /// The provider's pods (one list call).
@@ -58,13 +58,28 @@ pub enum Action {
     BudgetAlert { job: String, pct: i64 },
 }
 
+/// Spend including what pod-holding attempts have run up since they were last billed: budgets
+/// are enforced on this, so billing writes can be batched without letting spend overshoot.
+pub fn projected_spend(j: &JobRow, attempts: &[&AttemptRow], now: i64) -> i64 {
+    let unbilled: i64 = attempts
+        .iter()
+        .filter(|a| matches!(a.state.as_str(), "created" | "running" | "terminating"))
+        .map(|a| core_domain::Money(a.price_micros_per_hour).per_hour_for_millis((now - a.billed_until.unwrap_or(a.created_at)).max(0)).0)
+        .sum();
+    j.spent_micros + unbilled
+}
+
 /// Plans one reconcile pass.
 pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
     let mut out = Vec::new();
     let by_name: HashMap<&str, &PodInfo> = s.pods.iter().filter(|p| p.phase != PodPhase::Gone).map(|p| (p.name.as_str(), p)).collect();
     let owned: HashSet<&str> = s.attempts.iter().map(|a| a.pod_name.as_str()).collect();
     let owned_ids: HashSet<&str> = s.attempts.iter().filter_map(|a| a.pod_id.as_deref()).collect();
-    let specs: HashMap<&str, &JobSpec> = s.jobs.iter().map(|(j, sp)| (j.id.as_str(), sp)).collect();
+    let specs: HashMap<&str, &JobSpec> = s.jobs.iter().map(|(j, sp)| (j.id.as_str(), *sp)).collect();
+    let mut by_job: HashMap<&str, Vec<&AttemptRow>> = HashMap::new();
+    for a in s.attempts {
+        by_job.entry(a.job_id.as_str()).or_default().push(a);
+    }
 
     // Pods → attempts. `trouble` collects attempts that ended badly (the job must recover).
     let mut trouble: HashMap<&str, String> = HashMap::new();
@@ -132,16 +147,17 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
     // Jobs.
     for (j, spec) in s.jobs {
         let Ok(phase) = j.phase() else { continue };
-        let mine: Vec<&AttemptRow> = s.attempts.iter().filter(|a| a.job_id == j.id).collect();
+        let mine: &[&AttemptRow] = by_job.get(j.id.as_str()).map_or(&[], Vec::as_slice);
         let ev = |event, reason: &str| Action::Job { job: j.id.clone(), event, reason: reason.to_owned() };
         let active = matches!(phase.state, JobState::Provisioning | JobState::Running | JobState::Recovering);
         if active {
             if let Some(budget) = j.budget_micros {
-                if j.spent_micros >= budget {
+                let spent = projected_spend(j, mine, s.now);
+                if spent >= budget {
                     out.push(ev(JobEvent::BudgetExhausted, "spend reached the budget"));
                     continue;
                 }
-                let pct = (j.spent_micros * 100) / budget.max(1);
+                let pct = (spent * 100) / budget.max(1);
                 for level in [80, 90] {
                     if pct >= level && j.alert_pct < level {
                         out.push(Action::BudgetAlert { job: j.id.clone(), pct: level });
@@ -254,7 +270,8 @@ mod tests {
 
     fn run(now: i64, jobs: &[(JobRow, JobSpec)], attempts: &[AttemptRow], pods: &[PodInfo], creating: &[&str]) -> Vec<Action> {
         let creating: HashSet<String> = creating.iter().map(|s| (*s).to_owned()).collect();
-        plan(&Snapshot { now, install: INSTALL, jobs, attempts, pods, creating: &creating, intent_grace_ms: INTENT_GRACE_MS })
+        let jobs: Vec<(JobRow, &JobSpec)> = jobs.iter().map(|(j, s)| (j.clone(), s)).collect();
+        plan(&Snapshot { now, install: INSTALL, jobs: &jobs, attempts, pods, creating: &creating, intent_grace_ms: INTENT_GRACE_MS })
     }
 
     #[test]

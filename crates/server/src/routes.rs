@@ -112,11 +112,16 @@ fn summary(j: &JobRow, attempts: &[AttemptRow]) -> JobSummary {
         gpu: current.map(|a| format!("{}× {}", a.gpu_count, a.gpu_type)),
         created_at: j.created_at,
         started_at: j.started_at,
-        spent_usd: Money(j.spent_micros).usd(),
+        // Spend includes what running pods ran up since their last ledger write.
+        spent_usd: Money(engine::planner::projected_spend(j, &attempts.iter().collect::<Vec<_>>(), now_ms())).usd(),
         budget_usd: j.budget_micros.map(|b| Money(b).usd()),
         attempts_made: j.attempts_made,
         exit_code: j.exit_code,
     }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 fn attempt_view(a: &AttemptRow) -> AttemptView {
