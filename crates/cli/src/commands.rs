@@ -119,13 +119,19 @@ async fn follow(api: &Api, id: &str, print_logs: bool) -> Result<JobDetail, User
 /// `podwarden ps`.
 #[derive(Debug, clap::Args)]
 pub struct PsArgs {
+    /// How many of the most recent jobs to show.
+    #[arg(long, default_value_t = 50)]
+    limit: i64,
+    /// Every job (up to 10 000).
+    #[arg(long)]
+    all: bool,
     #[arg(long)]
     json: bool,
 }
 
 pub async fn ps(a: PsArgs) -> Result<(), UserError> {
     let api = Api::connect().await?;
-    let jobs: Vec<JobSummary> = api.get("/api/v1/jobs").await?;
+    let jobs: Vec<JobSummary> = api.get(&format!("/api/v1/jobs?limit={}", if a.all { 10_000 } else { a.limit })).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&jobs).unwrap_or_default());
         return Ok(());

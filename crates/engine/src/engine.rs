@@ -302,15 +302,18 @@ impl<C: Cloud> Engine<C> {
 
     /// Writes billing for pod-holding attempts last billed `ACCRUE_EVERY_MS` ago (budgets are
     /// enforced on projected spend, so batching the writes cannot overshoot them).
-    async fn accrue(&self, now: i64, attempts: &[AttemptRow]) -> Result<(), EngineError> {
+    /// Returns whether anything was written (the caller then re-reads the rows).
+    async fn accrue(&self, now: i64, attempts: &[AttemptRow]) -> Result<bool, EngineError> {
+        let mut wrote = false;
         for a in attempts {
             if matches!(a.state()?, AttemptState::Created | AttemptState::Running | AttemptState::Terminating)
                 && now - a.billed_until.unwrap_or(a.created_at) >= ACCRUE_EVERY_MS
             {
                 self.accrue_attempt(&mut a.clone(), now).await?;
+                wrote = true;
             }
         }
-        Ok(())
+        Ok(wrote)
     }
 
     /// Bills every pod-holding attempt of `job` up to now (before the job ends).
@@ -380,11 +383,13 @@ impl<C: Cloud> Engine<C> {
     pub async fn tick(&self) -> Result<TickReport, EngineError> {
         let pods = self.cloud.list_pods().await?;
         let now = self.clock.now_ms();
-        self.accrue(now, &self.store.attempts_live().await?).await?;
+        let mut attempts = self.store.attempts_live().await?;
+        if self.accrue(now, &attempts).await? {
+            attempts = self.store.attempts_live().await?;
+        }
         let live = self.store.jobs_live().await?;
         let specs = self.specs_for(&live)?;
         let jobs: Vec<(JobRow, &JobSpec)> = live.into_iter().zip(specs.iter().map(|s| &**s)).collect();
-        let attempts = self.store.attempts_live().await?;
         let creating = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
         let actions = plan(&Snapshot {
             now,

@@ -73,6 +73,7 @@ pub fn projected_spend(j: &JobRow, attempts: &[&AttemptRow], now: i64) -> i64 {
 pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
     let mut out = Vec::new();
     let by_name: HashMap<&str, &PodInfo> = s.pods.iter().filter(|p| p.phase != PodPhase::Gone).map(|p| (p.name.as_str(), p)).collect();
+    let by_id: HashMap<&str, &PodInfo> = s.pods.iter().filter(|p| p.phase != PodPhase::Gone).map(|p| (p.id.as_str(), p)).collect();
     let owned: HashSet<&str> = s.attempts.iter().map(|a| a.pod_name.as_str()).collect();
     let owned_ids: HashSet<&str> = s.attempts.iter().filter_map(|a| a.pod_id.as_deref()).collect();
     let specs: HashMap<&str, &JobSpec> = s.jobs.iter().map(|(j, sp)| (j.id.as_str(), *sp)).collect();
@@ -144,6 +145,9 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
         }
     }
 
+    let booted: HashSet<&str> = out.iter().filter_map(|a| if let Action::Booted { attempt } = a { Some(attempt.as_str()) } else { None }).collect();
+    let booted: HashSet<String> = booted.into_iter().map(str::to_owned).collect();
+
     // Jobs.
     for (j, spec) in s.jobs {
         let Ok(phase) = j.phase() else { continue };
@@ -179,7 +183,7 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                 } else if let Some(why) = trouble.get(j.id.as_str()) {
                     out.push(ev(JobEvent::Interrupted, why));
                 } else if phase.state == JobState::Provisioning
-                    && mine.iter().any(|a| a.state == "running" || out.contains(&Action::Booted { attempt: a.id.clone() }))
+                    && mine.iter().any(|a| a.state == "running" || booted.contains(&a.id))
                 {
                     out.push(ev(JobEvent::Booted, "the pod is running"));
                 } else if mine.is_empty() && !s.creating.iter().any(|c| mine.iter().any(|a| &a.id == c)) {

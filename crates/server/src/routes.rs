@@ -62,6 +62,9 @@ impl From<EngineError> for ApiError {
 
 type R<T> = Result<T, ApiError>;
 
+/// Jobs listed by `GET /api/v1/jobs` (newest first).
+const LIST_LIMIT: i64 = 10_000;
+
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     let authed = Router::new()
         .route("/api/v1/status", get(status))
@@ -166,14 +169,21 @@ async fn job_detail(s: &AppState, id: &str) -> R<JobDetail> {
     Ok(JobDetail { job: summary(&j, &attempts), attempts: attempts.iter().map(attempt_view).collect(), simulated: s.simulated })
 }
 
-async fn list_jobs(State(s): S) -> R<Json<Vec<JobSummary>>> {
+#[derive(Deserialize)]
+struct ListQuery {
+    /// Most recent jobs to return (default 50, at most 10 000).
+    limit: Option<i64>,
+}
+
+async fn list_jobs(State(s): S, Query(q): Query<ListQuery>) -> R<Json<Vec<JobSummary>>> {
+    let limit = q.limit.unwrap_or(50).clamp(1, LIST_LIMIT);
     let store = s.engine.store();
-    let mut out = Vec::new();
-    for j in store.job_list(1000).await.map_err(EngineError::from)? {
-        let a = store.attempts_for_job(&j.id).await.map_err(EngineError::from)?;
-        out.push(summary(&j, &a));
+    let mut by_job: std::collections::HashMap<String, Vec<AttemptRow>> = std::collections::HashMap::new();
+    for a in store.attempts_for_recent_jobs(limit).await.map_err(EngineError::from)? {
+        by_job.entry(a.job_id.clone()).or_default().push(a);
     }
-    Ok(Json(out))
+    let jobs = store.job_list(limit).await.map_err(EngineError::from)?;
+    Ok(Json(jobs.iter().map(|j| summary(j, by_job.get(&j.id).map_or(&[][..], Vec::as_slice))).collect()))
 }
 
 async fn get_job(State(s): S, Path(id): Path<String>) -> R<Json<JobDetail>> {
