@@ -85,7 +85,10 @@ async fn main() -> anyhow::Result<()> {
     let home = tempfile::tempdir()?;
     let store = Store::open_sqlite(&home.path().join("podwarden.db")).await?;
     let install = store.install_id().await?;
-    let spec = JobSpec::from_toml("bench", "name = \"bench\"\nimage = \"img\"\ncommand = \"sleep 1000\"\n[gpu]\nmin_vram_gb = 16\n[limits]\nbudget_usd = 1000.0\n")?;
+    let spec = JobSpec::from_toml(
+        "bench",
+        "name = \"bench\"\nimage = \"img\"\ncommand = \"sleep 1000\"\n[gpu]\nmin_vram_gb = 16\n[limits]\nbudget_usd = 1000.0\n",
+    )?;
     let now = chrono_now();
     let t = Instant::now();
     for i in 0..N {
@@ -100,7 +103,12 @@ async fn main() -> anyhow::Result<()> {
         let req = runpod::types::pods::CreatePodRequest {
             name: name.clone(),
             image: Some("img".into()),
-            gpu: Some(runpod::types::pods::CreateGpuConfig { id: "NVIDIA RTX A4000".into(), count: Some(1), allowed_cuda_versions: None, min_cuda_version: None }),
+            gpu: Some(runpod::types::pods::CreateGpuConfig {
+                id: "NVIDIA RTX A4000".into(),
+                count: Some(1),
+                allowed_cuda_versions: None,
+                min_cuda_version: None,
+            }),
             ..Default::default()
         };
         let pod = emu.shared.with_world(|w, at| w.pod_create(req, at)).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -131,7 +139,13 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let lists = Arc::new(AtomicU64::new(0));
-    let engine = Engine::new(store.clone(), Counting { inner: RunPodCloud::new(emu.client()), lists: lists.clone() }, Clock::system(), b"bench".to_vec()).await?;
+    let engine = Engine::new(
+        store.clone(),
+        Counting { inner: RunPodCloud::new(emu.client()), lists: lists.clone() },
+        Clock::system(),
+        b"bench".to_vec(),
+    )
+    .await?;
     let (mut wall, mut cpu) = (Vec::new(), Vec::new());
     for _ in 0..7 {
         let before_lists = lists.load(Ordering::Relaxed);
@@ -186,7 +200,11 @@ async fn main() -> anyhow::Result<()> {
         for (args, into) in [(&["ps", "--json"][..], &mut ps), (&["ps", "--json", "--all"][..], &mut ps_all)] {
             for _ in 0..10 {
                 let t = Instant::now();
-                let out = std::process::Command::new(&bin).args(args).env("PODWARDEN_URL", &srv.url).env("PODWARDEN_TOKEN", &srv.token).output()?;
+                let out = std::process::Command::new(&bin)
+                    .args(args)
+                    .env("PODWARDEN_URL", &srv.url)
+                    .env("PODWARDEN_TOKEN", &srv.token)
+                    .output()?;
                 into.push(t.elapsed().as_secs_f64() * 1000.0);
                 anyhow::ensure!(out.status.success(), "podwarden {args:?}: {}", String::from_utf8_lossy(&out.stderr));
             }
@@ -195,13 +213,19 @@ async fn main() -> anyhow::Result<()> {
     println!("| measure | result | target |");
     println!("|---|---|---|");
     println!("| reconcile tick, {N} running jobs (SQLite): provider list calls | 1 per tick | 1 |");
-    println!("| same: CPU time of the process (engine + SQLite + in-process emulator serving the list) | median {:.0} ms | < 100 ms |", median(cpu));
+    println!(
+        "| same: CPU time of the process (engine + SQLite + in-process emulator serving the list) | median {:.0} ms | < 100 ms |",
+        median(cpu)
+    );
     println!("| same: wall time | median {:.0} ms | — |", median(wall));
     println!("{breakdown}");
     println!("| RSS of the process holding {N} active jobs (engine, store, and the emulator with {N} pods) | {rss:.0} MB | < 200 MB |");
     println!("| `GET /api/v1/jobs?limit=10000` with {N} jobs | median {:.0} ms | — |", median(api));
     if !ps.is_empty() {
-        println!("| `podwarden ps --json` binary (50 most recent of {N} active jobs), end to end | median {:.0} ms | < 50 ms |", median(ps));
+        println!(
+            "| `podwarden ps --json` binary (50 most recent of {N} active jobs), end to end | median {:.0} ms | < 50 ms |",
+            median(ps)
+        );
         println!("| `podwarden ps --json --all` (all {N}), end to end | median {:.0} ms | — |", median(ps_all));
     }
     srv.shutdown().await;

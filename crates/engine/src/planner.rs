@@ -145,7 +145,8 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
         }
     }
 
-    let booted: HashSet<&str> = out.iter().filter_map(|a| if let Action::Booted { attempt } = a { Some(attempt.as_str()) } else { None }).collect();
+    let booted: HashSet<&str> =
+        out.iter().filter_map(|a| if let Action::Booted { attempt } = a { Some(attempt.as_str()) } else { None }).collect();
     let booted: HashSet<String> = booted.into_iter().map(str::to_owned).collect();
 
     // Jobs.
@@ -182,9 +183,7 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                     out.push(ev(JobEvent::Exited { success: code == 0 }, &format!("the command exited with code {code}")));
                 } else if let Some(why) = trouble.get(j.id.as_str()) {
                     out.push(ev(JobEvent::Interrupted, why));
-                } else if phase.state == JobState::Provisioning
-                    && mine.iter().any(|a| a.state == "running" || booted.contains(&a.id))
-                {
+                } else if phase.state == JobState::Provisioning && mine.iter().any(|a| a.state == "running" || booted.contains(&a.id)) {
                     out.push(ev(JobEvent::Booted, "the pod is running"));
                 } else if mine.is_empty() && !s.creating.iter().any(|c| mine.iter().any(|a| &a.id == c)) {
                     out.push(ev(JobEvent::Interrupted, "no pod is left for this job"));

@@ -277,3 +277,32 @@ async fn a_rate_limit_storm_is_survived_without_leaks() {
     emu.set_faults(FaultConfig::default());
     assert_eq!(live_pods(&emu), 0);
 }
+
+/// Saga harness: every step is run twice (a tick right after a tick, a launch racing a
+/// launch) and nothing is duplicated or leaked.
+#[tokio::test]
+async fn every_step_run_twice_changes_nothing_the_second_time() {
+    let (emu, e) = setup(|_| {}).await;
+    let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit");
+    let job = sub.job.to_string();
+    let (a, b) = tokio::join!(e.tick(), e.tick());
+    a.expect("tick");
+    b.expect("tick");
+    assert_eq!(live_pods(&emu), 1, "two concurrent ticks launched one pod");
+    assert_eq!(e.store().attempts_for_job(&job).await.expect("a").iter().filter(|a| a.state != "abandoned").count(), 1);
+    for step in [30, 1, 1, 1, 1, 1] {
+        emu.advance(Duration::from_secs(step));
+        let first = e.tick().await.expect("tick");
+        let second = e.tick().await.expect("tick again");
+        assert!(second.actions.iter().all(|x| !x.starts_with("Launch")), "no second launch: {first:?} then {second:?}");
+        assert!(live_pods(&emu) <= 1);
+        if state(&e, &job).await == JobState::Running {
+            e.report_exit(&job, &sub.token, 0).await.expect("exit");
+            e.report_exit(&job, &sub.token, 0).await.expect("exit reported twice is fine");
+        }
+    }
+    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Succeeded);
+    assert_eq!(live_pods(&emu), 0);
+    let pods_created = emu.shared.world.lock().pods.len();
+    assert_eq!(pods_created, 1, "exactly one pod was ever created");
+}

@@ -95,10 +95,14 @@ impl Store {
 
     /// Attempts of the `limit` most recent jobs (one query, for listings).
     pub async fn attempts_for_recent_jobs(&self, limit: i64) -> Result<Vec<AttemptRow>> {
-        Ok(sqlx::query_as(concat!("SELECT ", attempt_columns!(), " FROM attempts WHERE job_id IN (SELECT id FROM jobs ORDER BY id DESC LIMIT $1) ORDER BY job_id, seq"))
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?)
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            attempt_columns!(),
+            " FROM attempts WHERE job_id IN (SELECT id FROM jobs ORDER BY id DESC LIMIT $1) ORDER BY job_id, seq"
+        ))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// Attempts that may still own a provider resource.
