@@ -47,6 +47,16 @@ fn quickstart_runs_with_no_account_and_leaves_a_settled_record() {
 
     let ps = podwarden(home.path(), &["ps", "--json"]);
     let jobs: serde_json::Value = serde_json::from_slice(&ps.stdout).expect("ps --json is JSON");
+    // The `--json` shape is a stable, documented interface (docs/cli.md).
+    insta::assert_json_snapshot!("ps_json", jobs, {
+        "[].id" => "[job id]",
+        "[].created_at" => "[ms]",
+        "[].started_at" => "[ms]",
+        "[].spent_usd" => "[usd]",
+        "[].gpu" => "[gpu]",
+    });
+    let gpus = podwarden(home.path(), &["gpus", "--min-vram-gb", "40"]);
+    insta::assert_snapshot!("gpus_table", String::from_utf8_lossy(&gpus.stdout));
     assert_eq!(jobs[0]["state"], "succeeded");
     assert_eq!(jobs[0]["name"], "quickstart");
     assert_eq!(jobs[0]["exit_code"], 0);
@@ -65,6 +75,7 @@ fn a_bad_spec_fails_before_anything_runs_with_file_line_and_hint() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("bad.toml:7:1: unknown field `budjet_usd`"), "{stderr}");
+    insta::assert_snapshot!("bad_spec_stderr", stderr.replace(&spec.display().to_string(), "[dir]/bad.toml"));
     assert!(stderr.contains("hint: did you mean `budget_usd`?"), "{stderr}");
     assert!(!home.path().join("server.json").exists(), "no server was even started");
     let missing = podwarden(home.path(), &["run", "nope.toml"]);
