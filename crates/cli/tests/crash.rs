@@ -125,6 +125,17 @@ async fn assert_costs_agree(emu: &RunningEmulator, db: &store::Store) {
     assert!((ours as f64 / 1e6 - theirs).abs() < 0.01, "podwarden billed {ours} µ$, the provider {theirs} $");
 }
 
+/// Pods of this install the emulator still runs.
+fn our_live_pods(emu: &RunningEmulator, install: &str) -> usize {
+    emu.shared
+        .world
+        .lock()
+        .pods
+        .values()
+        .filter(|p| p.status != PodStatus::Terminated && p.name.starts_with(&format!("pw-{install}-")))
+        .count()
+}
+
 fn kill(s: &mut Server) {
     let _ = s.child.kill();
     let _ = s.child.wait();
