@@ -166,15 +166,7 @@ async fn killed_at_every_step_of_the_saga_and_of_teardown_nothing_leaks() {
         let row = db.job_get(&job).await.expect("db").expect("job");
         assert_eq!(row.state, "succeeded", "{step}: {:?}", row.reason);
         check_invariants(&emu, &db, &install).await.unwrap_or_else(|e| panic!("{step}: {e}"));
-        let ours_live = emu
-            .shared
-            .world
-            .lock()
-            .pods
-            .values()
-            .filter(|p| p.status != PodStatus::Terminated && p.name.starts_with(&format!("pw-{install}-")))
-            .count();
-        assert_eq!(ours_live, 0, "{step}: pods left behind");
+        assert_eq!(our_live_pods(&emu, &install), 0, "{step}: pods left behind");
         assert_costs_agree(&emu, &db).await;
         kill(&mut s);
     }
@@ -207,15 +199,7 @@ async fn killed_at_random_moments_under_a_stream_of_jobs() {
         let row = db.job_get(j).await.expect("db").expect("no job lost");
         assert_eq!(row.state, "succeeded", "job {j}: {:?}", row.reason);
     }
-    let ours_live = emu
-        .shared
-        .world
-        .lock()
-        .pods
-        .values()
-        .filter(|p| p.status != PodStatus::Terminated && p.name.starts_with(&format!("pw-{install}-")))
-        .count();
-    assert_eq!(ours_live, 0, "pods left behind");
+    assert_eq!(our_live_pods(&emu, &install), 0, "pods left behind");
     assert_costs_agree(&emu, &db).await;
     kill(&mut s);
 }

@@ -86,11 +86,7 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
     let mut trouble: HashMap<&str, String> = HashMap::new();
     for a in s.attempts {
         let Ok(state) = a.state() else { continue };
-        let pod = a
-            .pod_id
-            .as_deref()
-            .and_then(|id| s.pods.iter().find(|p| p.id == id && p.phase != PodPhase::Gone))
-            .or_else(|| by_name.get(a.pod_name.as_str()).copied());
+        let pod = a.pod_id.as_deref().and_then(|id| by_id.get(id).copied()).or_else(|| by_name.get(a.pod_name.as_str()).copied());
         match state {
             AttemptState::Intent => match pod {
                 Some(p) => out.push(Action::Adopt { attempt: a.id.clone(), pod_id: p.id.clone() }),
