@@ -136,7 +136,8 @@ pub async fn ps(a: PsArgs) -> Result<(), UserError> {
         println!("{}", serde_json::to_string_pretty(&jobs).unwrap_or_default());
         return Ok(());
     }
-    let mut t = table(&["JOB", "NAME", "STATE", "GPU", "SPENT", "BUDGET", "REASON"]);
+    let simulated = api.get::<server::api::Status>("/api/v1/status").await.map(|s| s.simulated).unwrap_or(false);
+    let mut t = table(&["JOB", "NAME", "STATE", "GPU", if simulated { "SPENT (simulated)" } else { "SPENT" }, "BUDGET", "REASON"]);
     for j in jobs {
         t.add_row(vec![
             j.id,

@@ -523,6 +523,21 @@ keep_alive = "5m"
     }
 
     #[test]
+    fn every_shipped_example_is_a_valid_spec() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).expect("examples/") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).expect("read");
+                JobSpec::from_toml(&path.display().to_string(), &text).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 5, "{n} examples");
+    }
+
+    #[test]
     fn json_errors_name_the_field() {
         let e = JobSpec::from_json(serde_json::json!({"name": "x", "image": "i", "command": "c", "gpu": {"min_vram_gb": 8}, "colour": 1}))
             .expect_err("unknown");
