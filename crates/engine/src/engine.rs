@@ -357,20 +357,24 @@ impl<C: Cloud> Engine<C> {
         Ok(())
     }
 
-    /// The parsed specs of `jobs` (cached; the cache keeps live jobs only).
-    fn specs_for(&self, jobs: &[JobRow]) -> Result<Vec<Arc<JobSpec>>, EngineError> {
+    /// The parsed specs of `jobs` (rows read without their spec; cached, reading the spec of a
+    /// job the cache has not seen; the cache keeps live jobs only).
+    async fn specs_for(&self, jobs: &[JobRow]) -> Result<Vec<Arc<JobSpec>>, EngineError> {
+        let missing: Vec<&JobRow> = {
+            let cache = self.specs.lock().map_err(|_| EngineError::NoSuchJob("spec cache poisoned".into()))?;
+            jobs.iter().filter(|j| !cache.contains_key(&j.id)).collect()
+        };
+        let mut fresh = Vec::with_capacity(missing.len());
+        for j in missing {
+            if let Some(full) = self.store.job_get(&j.id).await? {
+                fresh.push((j.id.clone(), Arc::new(full.spec()?)));
+            }
+        }
         let mut cache = self.specs.lock().map_err(|_| EngineError::NoSuchJob("spec cache poisoned".into()))?;
+        cache.extend(fresh);
         let mut out = Vec::with_capacity(jobs.len());
         for j in jobs {
-            let spec = match cache.get(&j.id) {
-                Some(s) => s.clone(),
-                None => {
-                    let s = Arc::new(j.spec()?);
-                    cache.insert(j.id.clone(), s.clone());
-                    s
-                }
-            };
-            out.push(spec);
+            out.push(cache.get(&j.id).cloned().ok_or_else(|| EngineError::NoSuchJob(j.id.clone()))?);
         }
         if cache.len() > jobs.len() + 1024 {
             let live: HashSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
@@ -387,8 +391,8 @@ impl<C: Cloud> Engine<C> {
         if self.accrue(now, &attempts).await? {
             attempts = self.store.attempts_live().await?;
         }
-        let live = self.store.jobs_live().await?;
-        let specs = self.specs_for(&live)?;
+        let live = self.store.jobs_live_without_spec().await?;
+        let specs = self.specs_for(&live).await?;
         let jobs: Vec<(JobRow, &JobSpec)> = live.into_iter().zip(specs.iter().map(|s| &**s)).collect();
         let creating = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
         let actions = plan(&Snapshot {

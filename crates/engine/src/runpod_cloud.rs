@@ -34,17 +34,21 @@ fn map_err(e: runpod::Error) -> CloudError {
     }
 }
 
+fn phase(s: PodStatus) -> PodPhase {
+    match s {
+        PodStatus::Provisioning | PodStatus::Starting => PodPhase::Booting,
+        PodStatus::Running => PodPhase::Running,
+        PodStatus::Exited | PodStatus::Error => PodPhase::Stopped,
+        PodStatus::Terminated => PodPhase::Gone,
+        PodStatus::Unknown => PodPhase::Booting,
+    }
+}
+
 fn info(p: &Pod) -> PodInfo {
     PodInfo {
         id: p.id.0.clone(),
         name: p.name.clone(),
-        phase: match p.status {
-            PodStatus::Provisioning | PodStatus::Starting => PodPhase::Booting,
-            PodStatus::Running => PodPhase::Running,
-            PodStatus::Exited | PodStatus::Error => PodPhase::Stopped,
-            PodStatus::Terminated => PodPhase::Gone,
-            PodStatus::Unknown => PodPhase::Booting,
-        },
+        phase: phase(p.status),
         data_center: p.data_center_id.as_ref().map(|d| d.0.clone()),
         cost_per_hour: Money::from_usd(p.cost),
     }
@@ -74,7 +78,20 @@ impl Cloud for RunPodCloud {
     }
 
     async fn list_pods(&self) -> Result<Vec<PodInfo>, CloudError> {
-        Ok(self.client.list_pods().await.map_err(map_err)?.iter().map(info).collect())
+        Ok(self
+            .client
+            .list_pods_brief()
+            .await
+            .map_err(map_err)?
+            .into_iter()
+            .map(|p| PodInfo {
+                phase: phase(p.status),
+                id: p.id.0,
+                name: p.name,
+                data_center: p.data_center_id.map(|d| d.0),
+                cost_per_hour: Money::from_usd(p.cost),
+            })
+            .collect())
     }
 
     async fn create_pod(&self, r: &PodRequest) -> Result<PodInfo, CloudError> {

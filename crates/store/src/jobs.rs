@@ -137,6 +137,18 @@ impl Store {
             .await?)
     }
 
+    /// Jobs not yet settled, without their spec (`spec` is empty): for a caller that caches
+    /// specs, which never change after submit.
+    pub async fn jobs_live_without_spec(&self) -> Result<Vec<JobRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, name, owner, '' AS spec, state, outcome, reason, generation, created_at, updated_at, started_at, deadline_at, teardown_at, \
+             next_attempt_at, attempts_made, budget_micros, spent_micros, alert_pct, exit_code, token_hash \
+             FROM jobs WHERE state IN ('pending', 'provisioning', 'running', 'recovering', 'tearing_down') ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// Jobs not yet settled.
     pub async fn jobs_live(&self) -> Result<Vec<JobRow>> {
         Ok(sqlx::query_as(concat!(

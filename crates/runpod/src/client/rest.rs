@@ -33,6 +33,12 @@ impl Client {
         Ok(r.pods)
     }
 
+    /// `GET /v2/pods`, decoding only id, name, status, cost and data center (reconcilers).
+    pub async fn list_pods_brief(&self) -> Result<Vec<crate::types::pods::PodBrief>, Error> {
+        let r: crate::types::pods::ListPodsBrief = self.json(self.get("list pods", self.rest(&["v2", "pods"]))).await?;
+        Ok(r.pods)
+    }
+
     /// `GET /v2/pods/{id}`.
     pub async fn get_pod(&self, id: &PodId) -> Result<Pod, Error> {
         self.json(self.get("get pod", self.rest(&["v2", "pods", id.as_str()]))).await

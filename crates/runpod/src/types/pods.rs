@@ -312,3 +312,26 @@ pub struct ListPodsResponse {
     #[serde(default)]
     pub pods: Vec<Pod>,
 }
+
+/// The few fields of a pod a reconciler needs; decoding a 10,000-pod list into these is much
+/// cheaper than into [`Pod`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodBrief {
+    pub id: PodId,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "unknown_status")]
+    pub status: PodStatus,
+    #[serde(default)]
+    pub cost: f64,
+    #[serde(default)]
+    pub data_center_id: Option<DataCenterId>,
+}
+
+/// `GET /v2/pods`, brief.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListPodsBrief {
+    #[serde(default)]
+    pub pods: Vec<PodBrief>,
+}
