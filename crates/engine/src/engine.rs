@@ -222,21 +222,41 @@ impl<C: Cloud> Engine<C> {
         self.apply_job_event(job, JobEvent::Cancel, "stopped by the user").await.map(|_| ())
     }
 
+    /// Re-reads job `id`, lets `f` change it, and writes it with compare-and-swap, re-reading
+    /// on a lost race (up to 5 times). `f` returns `None` to leave the row alone. Returns what
+    /// `f` returned when its write landed; `NoSuchJob` when the job does not exist.
+    async fn update_job<T>(
+        &self,
+        id: &str,
+        mut f: impl FnMut(&mut JobRow) -> Result<Option<T>, EngineError>,
+    ) -> Result<Option<T>, EngineError> {
+        for _ in 0..5 {
+            let mut j = self.store.job_get(id).await?.ok_or_else(|| EngineError::NoSuchJob(id.into()))?;
+            let Some(v) = f(&mut j)? else { return Ok(None) };
+            if self.store.job_cas(&mut j, self.clock.now_ms()).await? {
+                return Ok(Some(v));
+            }
+        }
+        Ok(None)
+    }
+
     /// The job's command reported its exit status (authenticated by the job's token).
     pub async fn report_exit(&self, job: &str, token: &str, code: i64) -> Result<(), EngineError> {
-        for _ in 0..5 {
-            let mut j = self.store.job_get(job).await?.ok_or_else(|| EngineError::NoSuchJob(job.into()))?;
-            if !constant_eq(&j.token_hash, &hash_token(token)) {
-                return Err(EngineError::BadToken(job.into()));
-            }
-            if j.exit_code.is_some() {
-                return Ok(());
-            }
-            j.exit_code = Some(code);
-            if self.store.job_cas(&mut j, self.clock.now_ms()).await? {
-                self.event(job, "exit", &format!("the command exited with code {code}")).await;
-                return Ok(());
-            }
+        let expected = hash_token(token);
+        let landed = self
+            .update_job(job, |j| {
+                if !constant_eq(&j.token_hash, &expected) {
+                    return Err(EngineError::BadToken(job.into()));
+                }
+                if j.exit_code.is_some() {
+                    return Ok(None);
+                }
+                j.exit_code = Some(code);
+                Ok(Some(()))
+            })
+            .await?;
+        if landed.is_some() {
+            self.event(job, "exit", &format!("the command exited with code {code}")).await;
         }
         Ok(())
     }
@@ -244,43 +264,43 @@ impl<C: Cloud> Engine<C> {
     /// Applies one job event with CAS (re-reading on a lost race), setting what the event
     /// implies: teardown time, backoff, deadline.
     async fn apply_job_event(&self, job: &str, event: JobEvent, reason: &str) -> Result<bool, EngineError> {
-        for _ in 0..5 {
-            let mut j = self.store.job_get(job).await?.ok_or_else(|| EngineError::NoSuchJob(job.into()))?;
-            let spec = j.spec()?;
-            let from = j.phase()?;
-            let next = match job_transition(from, event) {
-                Ok(n) => n,
-                Err(_) if event == JobEvent::Cancel => {
-                    return Err(EngineError::WrongState { job: job.into(), what: "stopped", state: from.state.to_string() });
-                }
-                Err(e) => {
-                    tracing::debug!(job, %e, "skipping stale event");
-                    return Ok(false);
-                }
-            };
-            let now = self.clock.now_ms();
-            match event {
-                JobEvent::Exited { .. } => j.teardown_at = Some(now + spec.limits.keep_alive.as_millis() as i64),
-                JobEvent::Cancel if from.state == JobState::TearingDown => {}
-                JobEvent::Cancel | JobEvent::BudgetExhausted | JobEvent::DeadlinePassed | JobEvent::GiveUp => j.teardown_at = Some(now),
-                JobEvent::Interrupted => {
-                    let backoff = spec.retry.backoff.as_millis() as i64 * (1i64 << (j.attempts_made - 1).clamp(0, 10));
-                    j.next_attempt_at = Some(now + backoff.min(600_000));
-                }
-                _ => {}
-            }
-            j.reason = Some(reason.to_owned());
-            j.set_phase(next);
-            if self.store.job_cas(&mut j, now).await? {
-                let msg = match next.outcome {
-                    Some(o) if next.state == JobState::TearingDown => format!("tearing down ({}): {reason}", o.as_str()),
-                    _ => format!("{}: {reason}", next.state),
+        let landed = self
+            .update_job(job, |j| {
+                let spec = j.spec()?;
+                let from = j.phase()?;
+                let next = match job_transition(from, event) {
+                    Ok(n) => n,
+                    Err(_) if event == JobEvent::Cancel => {
+                        return Err(EngineError::WrongState { job: job.into(), what: "stopped", state: from.state.to_string() });
+                    }
+                    Err(e) => {
+                        tracing::debug!(job, %e, "skipping stale event");
+                        return Ok(None);
+                    }
                 };
-                self.event(job, "state", &msg).await;
-                return Ok(true);
-            }
-        }
-        Ok(false)
+                let now = self.clock.now_ms();
+                match event {
+                    JobEvent::Exited { .. } => j.teardown_at = Some(now + spec.limits.keep_alive.as_millis() as i64),
+                    JobEvent::Cancel if from.state == JobState::TearingDown => {}
+                    JobEvent::Cancel | JobEvent::BudgetExhausted | JobEvent::DeadlinePassed | JobEvent::GiveUp => j.teardown_at = Some(now),
+                    JobEvent::Interrupted => {
+                        let backoff = spec.retry.backoff.as_millis() as i64 * (1i64 << (j.attempts_made - 1).clamp(0, 10));
+                        j.next_attempt_at = Some(now + backoff.min(600_000));
+                    }
+                    _ => {}
+                }
+                j.reason = Some(reason.to_owned());
+                j.set_phase(next);
+                Ok(Some(next))
+            })
+            .await?;
+        let Some(next) = landed else { return Ok(false) };
+        let msg = match next.outcome {
+            Some(o) if next.state == JobState::TearingDown => format!("tearing down ({}): {reason}", o.as_str()),
+            _ => format!("{}: {reason}", next.state),
+        };
+        self.event(job, "state", &msg).await;
+        Ok(true)
     }
 
     async fn attempt_event(&self, id: &str, event: AttemptEvent, f: impl Fn(&mut AttemptRow)) -> Result<bool, EngineError> {
@@ -347,13 +367,13 @@ impl<C: Cloud> Engine<C> {
                 gpu_type: a.gpu_type.clone(),
             })
             .await?;
-        for _ in 0..5 {
-            let Some(mut j) = self.store.job_get(&a.job_id).await? else { break };
-            j.spent_micros += amount.0;
-            if self.store.job_cas(&mut j, now).await? {
-                break;
-            }
-        }
+        ignore_missing(
+            self.update_job(&a.job_id, |j| {
+                j.spent_micros += amount.0;
+                Ok(Some(()))
+            })
+            .await,
+        )?;
         Ok(())
     }
 
@@ -487,21 +507,18 @@ impl<C: Cloud> Engine<C> {
             }
             Action::Launch { job } => self.launch(&job).await?,
             Action::BudgetAlert { job, pct } => {
-                for _ in 0..5 {
-                    let Some(mut j) = self.store.job_get(&job).await? else { break };
-                    if j.alert_pct >= pct {
-                        break;
-                    }
-                    j.alert_pct = pct;
-                    if self.store.job_cas(&mut j, now).await? {
-                        self.event(
-                            &job,
-                            "budget",
-                            &format!("{pct} % of the budget spent ({} of {})", Money(j.spent_micros), Money(j.budget_micros.unwrap_or(0))),
-                        )
-                        .await;
-                        break;
-                    }
+                let landed = ignore_missing(
+                    self.update_job(&job, |j| {
+                        if j.alert_pct >= pct {
+                            return Ok(None);
+                        }
+                        j.alert_pct = pct;
+                        Ok(Some((j.spent_micros, j.budget_micros.unwrap_or(0))))
+                    })
+                    .await,
+                )?;
+                if let Some((spent, budget)) = landed {
+                    self.event(&job, "budget", &format!("{pct} % of the budget spent ({} of {})", Money(spent), Money(budget))).await;
                 }
             }
         }
@@ -519,17 +536,19 @@ impl<C: Cloud> Engine<C> {
             return Ok(());
         }
         // Attempts made and the deadline (from the first launch).
-        for _ in 0..5 {
-            let Some(mut j) = self.store.job_get(job).await? else { return Ok(()) };
-            let now = self.clock.now_ms();
-            j.attempts_made += 1;
-            if j.started_at.is_none() {
-                j.started_at = Some(now);
-                j.deadline_at = spec.limits.max_runtime.map(|d| now + d.as_millis() as i64);
-            }
-            if self.store.job_cas(&mut j, now).await? {
-                break;
-            }
+        let counted = self
+            .update_job(job, |j| {
+                let now = self.clock.now_ms();
+                j.attempts_made += 1;
+                if j.started_at.is_none() {
+                    j.started_at = Some(now);
+                    j.deadline_at = spec.limits.max_runtime.map(|d| now + d.as_millis() as i64);
+                }
+                Ok(Some(()))
+            })
+            .await;
+        if ignore_missing(counted)?.is_none() {
+            return Ok(());
         }
         let seq = self.store.attempts_for_job(job).await?.len() as i64 + 1;
         let mut tried = Vec::new();
@@ -677,6 +696,14 @@ impl<C: Cloud> Engine<C> {
         env.insert("PODWARDEN_JOB_TOKEN".into(), self.job_token(job));
         let watchdog = spec.limits.max_runtime.map(|d| d.as_secs() + crate::wrapper::WATCHDOG_GRACE_SECS);
         Ok((crate::wrapper::wrap(&spec.shell_command(), watchdog), env))
+    }
+}
+
+/// A job that vanished between plan and write is nothing to do.
+fn ignore_missing<T>(r: Result<Option<T>, EngineError>) -> Result<Option<T>, EngineError> {
+    match r {
+        Err(EngineError::NoSuchJob(_)) => Ok(None),
+        other => other,
     }
 }
 

@@ -62,6 +62,12 @@ impl From<EngineError> for ApiError {
 
 type R<T> = Result<T, ApiError>;
 
+/// A 422 naming the offending field, with the spec's hint.
+fn spec_error(code: &str, e: &core_domain::spec::SpecError) -> ApiError {
+    let field = e.field.as_deref().map(|f| format!("`{f}`: ")).unwrap_or_default();
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, format!("{field}{}", e.message), e.hint.as_deref())
+}
+
 /// Jobs listed by `GET /api/v1/jobs` (newest first).
 const LIST_LIMIT: i64 = 10_000;
 
@@ -152,10 +158,7 @@ async fn status(State(s): S) -> Json<Status> {
 }
 
 async fn create_job(State(s): S, Json(v): Json<serde_json::Value>) -> R<(StatusCode, Json<JobDetail>)> {
-    let spec = JobSpec::from_json(v).map_err(|e| {
-        let field = e.field.as_deref().map(|f| format!("`{f}`: ")).unwrap_or_default();
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_spec", format!("{field}{}", e.message), e.hint.as_deref())
-    })?;
+    let spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
     let sub = s.engine.submit(spec, "local").await?;
     s.poke.notify_one();
     let detail = job_detail(&s, &sub.job.to_string()).await?;
@@ -269,17 +272,13 @@ struct GpuQuery {
 }
 
 async fn gpus(State(s): S, Query(q): Query<GpuQuery>) -> R<Json<Vec<GpuRow>>> {
-    let mut toml = format!(
-        "name = \"gpus\"\nimage = \"-\"\ncommand = \"-\"\ncloud = \"{}\"\n[gpu]\nmin_vram_gb = {}\ncount = {}\n",
-        q.cloud.as_deref().unwrap_or("any"),
-        q.min_vram_gb.unwrap_or(1),
-        q.count.unwrap_or(1)
-    );
-    if let Some(p) = q.max_price_per_hour {
-        toml.push_str(&format!("max_price_per_hour = {p}\n"));
-    }
-    let spec = JobSpec::from_toml("query", &toml)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", e.message.clone(), e.hint.as_deref()))?;
+    // The same ranking `run` uses, on a spec made only of the query's GPU requirements.
+    let spec = JobSpec::from_json(serde_json::json!({
+        "name": "gpus", "image": "-", "command": "-",
+        "cloud": q.cloud.as_deref().unwrap_or("any"),
+        "gpu": {"min_vram_gb": q.min_vram_gb.unwrap_or(1), "count": q.count.unwrap_or(1), "max_price_per_hour": q.max_price_per_hour},
+    }))
+    .map_err(|e| spec_error("invalid_query", &e))?;
     let offers = s.engine.offers().await?;
     Ok(Json(
         rank_placements(&spec, &offers)
