@@ -66,7 +66,7 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
         "job {id} submitted{}",
         if created.simulated { " (simulated: no RUNPOD_API_KEY, running on the embedded emulator)" } else { "" }
     );
-    let final_job = follow(&api, &id, !a.json).await?;
+    let final_job = follow(&api, &id, !a.json, created.simulated).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&final_job).unwrap_or_default());
     } else {
@@ -84,36 +84,59 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
 
 const FINAL: [&str; 5] = ["succeeded", "failed", "cancelled", "budget_exceeded", "timed_out"];
 
-/// Prints stage changes (stderr) and pod logs (stdout) until the job settles.
-async fn follow(api: &Api, id: &str, print_logs: bool) -> Result<JobDetail, UserError> {
+/// Shows the stages and events (stderr) and streams pod logs (stdout) until the job settles.
+async fn follow(api: &Api, id: &str, print_logs: bool, simulated: bool) -> Result<JobDetail, UserError> {
     let mut after = 0;
     let mut logs: Option<tokio::task::JoinHandle<()>> = None;
-    loop {
-        let evs: Vec<EventView> = api.get(&format!("/api/v1/jobs/{id}/events?after={after}&wait_ms=10000")).await?;
+    let mut stages = crate::progress::Stages::new(simulated);
+    let result = loop {
+        // Short long-polls, so the spinner's spend stays fresh while nothing happens.
+        let evs: Vec<EventView> = match api.get(&format!("/api/v1/jobs/{id}/events?after={after}&wait_ms=2000")).await {
+            Ok(v) => v,
+            Err(e) => break Err(e),
+        };
         for e in &evs {
-            eprintln!("  · {}", e.message);
+            stages.event(e);
             after = e.id;
         }
-        let d: JobDetail = api.get(&format!("/api/v1/jobs/{id}")).await?;
+        let d: JobDetail = match api.get(&format!("/api/v1/jobs/{id}")).await {
+            Ok(d) => d,
+            Err(e) => break Err(e),
+        };
+        stages.update(&d);
         if print_logs && logs.is_none() && d.job.state == "running" {
             if let Ok(resp) = api.logs(id).await {
+                let bar = stages.handle();
                 logs = Some(tokio::spawn(async move {
                     let mut s = resp.bytes_stream().eventsource();
                     while let Some(Ok(ev)) = s.next().await {
                         if ev.event == "container" {
-                            println!("{}", ev.data);
+                            bar.suspend(|| println!("{}", ev.data));
                         }
                     }
                 }));
             }
         }
         if FINAL.contains(&d.job.state.as_str()) {
-            if let Some(h) = logs {
-                h.abort();
+            // The events up to the final one (the state is written just before its event).
+            let last = format!("{}:", d.job.state);
+            while let Ok(evs) = api.get::<Vec<EventView>>(&format!("/api/v1/jobs/{id}/events?after={after}&wait_ms=2000")).await {
+                for e in &evs {
+                    stages.event(e);
+                    after = e.id;
+                }
+                if evs.is_empty() || evs.iter().any(|e| e.message.starts_with(&last)) {
+                    break;
+                }
             }
-            return Ok(d);
+            break Ok(d);
         }
+    };
+    if let Some(h) = logs {
+        h.abort();
     }
+    stages.finish();
+    result
 }
 
 /// `podwarden ps`.
@@ -164,12 +187,25 @@ pub struct LogsArgs {
 
 pub async fn logs(a: LogsArgs) -> Result<(), UserError> {
     let api = Api::connect().await?;
+    if a.follow {
+        // Like `kubectl logs -f`: a job still choosing or booting its pod is waited for.
+        let mut after = 0;
+        loop {
+            let d: JobDetail = api.get(&format!("/api/v1/jobs/{}", a.job)).await?;
+            if d.job.state == "running" || FINAL.contains(&d.job.state.as_str()) {
+                break;
+            }
+            let evs: Vec<EventView> = api.get(&format!("/api/v1/jobs/{}/events?after={after}&wait_ms=10000", a.job)).await?;
+            after = evs.last().map_or(after, |e| e.id);
+        }
+    }
     let resp = api.logs(&a.job).await?;
     let mut s = resp.bytes_stream().eventsource();
     loop {
         let next = if a.follow {
             s.next().await
         } else {
+            // Without --follow: what the pod has logged so far, ending once the backlog is out.
             tokio::time::timeout(std::time::Duration::from_millis(500), s.next()).await.ok().flatten()
         };
         match next {

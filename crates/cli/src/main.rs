@@ -11,6 +11,7 @@ mod demo;
 mod echo_worker;
 mod emulator;
 mod local;
+mod progress;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -43,8 +43,14 @@ fn quickstart_runs_with_no_account_and_leaves_a_settled_record() {
     {
         assert!(stderr.contains(stage), "stage {stage:?} missing:\n{stderr}");
     }
-    assert!(stderr.contains("(simulated)"), "money is marked simulated:\n{stderr}");
-
+    // The stage display (plain lines without a terminal), every stage in order.
+    let shown: Vec<usize> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix('[').and_then(|r| r.split_once("/5] ")))
+        .map(|(n, _)| n.parse::<usize>().expect("stage number"))
+        .collect();
+    assert_eq!(shown, [1, 2, 3, 4, 5], "{stderr}");
+    assert!(stderr.contains("[1/5] choosing GPU") && stderr.contains("[5/5] tearing down"), "{stderr}");
     let ps = podwarden(home.path(), &["ps", "--json"]);
     let jobs: serde_json::Value = serde_json::from_slice(&ps.stdout).expect("ps --json is JSON");
     // The `--json` shape is a stable, documented interface (docs/cli.md).
@@ -80,4 +86,65 @@ fn a_bad_spec_fails_before_anything_runs_with_file_line_and_hint() {
     assert!(!home.path().join("server.json").exists(), "no server was even started");
     let missing = podwarden(home.path(), &["run", "nope.toml"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("error: cannot read nope.toml"));
+}
+
+/// Kills `child` if it is still running after `secs` (a hung stream fails the test, not CI).
+fn watchdog(pid: u32, secs: u64) {
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    });
+}
+
+#[test]
+fn logs_follow_waits_for_the_pod_streams_its_lines_and_ends_when_the_job_is_stopped() {
+    use std::io::BufRead;
+    let home = tempfile::tempdir().expect("home");
+    let _server = Server(home.path());
+    let spec = home.path().join("logs.toml");
+    std::fs::write(
+        &spec,
+        "name = \"logs\"\nimage = \"i\"\ncommand = \"echo line-one; echo line-two; sleep 600\"\n[gpu]\nmin_vram_gb = 16\n",
+    )
+    .expect("write");
+    let out = podwarden(home.path(), &["run", spec.to_str().expect("utf8"), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let job: serde_json::Value = serde_json::from_slice(&out.stdout).expect("run --json is JSON");
+    let id = job["id"].as_str().expect("id").to_owned();
+
+    // Started right after submit: it waits for the pod instead of failing.
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_podwarden"))
+        .args(["logs", "-f", &id])
+        .env("PODWARDEN_HOME", home.path())
+        .env_remove("RUNPOD_API_KEY")
+        .env_remove("PODWARDEN_URL")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("logs -f");
+    watchdog(follow.id(), 120);
+    let mut lines = std::io::BufReader::new(follow.stdout.take().expect("stdout")).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("utf8");
+        seen.push(line.clone());
+        if line.contains("line-two") {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|l| l.contains("line-one")) && seen.iter().any(|l| l.contains("line-two")), "{seen:?}");
+
+    // Without -f: the backlog, then exit.
+    let once = podwarden(home.path(), &["logs", &id]);
+    assert!(once.status.success() && String::from_utf8_lossy(&once.stdout).contains("line-two"));
+
+    let stop = podwarden(home.path(), &["stop", &id]);
+    assert!(stop.status.success(), "{}", String::from_utf8_lossy(&stop.stderr));
+    // The stream ends when the pod is terminated, and `logs -f` with it.
+    let rest: Vec<String> = lines.map(|l| l.expect("utf8")).collect();
+    assert!(rest.iter().all(|l| l.starts_with("[system] ")), "only the provider's own lines follow: {rest:?}");
+    assert!(follow.wait().expect("wait").success(), "logs -f exits cleanly when its pod is gone");
+    let ps = podwarden(home.path(), &["ps", "--json"]);
+    let jobs: serde_json::Value = serde_json::from_slice(&ps.stdout).expect("json");
+    assert_eq!(jobs[0]["id"], id.as_str());
+    assert!(matches!(jobs[0]["state"].as_str(), Some("tearing_down (cancelled)" | "cancelled")), "{}", jobs[0]);
 }

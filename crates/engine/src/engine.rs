@@ -13,7 +13,7 @@ use core_domain::{AttemptId, JobId};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use store::{AttemptRow, CostRow, JobRow, Store, StoreError};
+use store::{AttemptRow, Bill, JobRow, Store, StoreError};
 
 /// How often a running pod's cost is written to the ledger (spend between writes is projected).
 pub const ACCRUE_EVERY_MS: i64 = 60_000;
@@ -320,110 +320,81 @@ impl<C: Cloud> Engine<C> {
         Ok(false)
     }
 
-    /// Writes billing for pod-holding attempts last billed `ACCRUE_EVERY_MS` ago (budgets are
-    /// enforced on projected spend, so batching the writes cannot overshoot them).
-    /// Returns whether anything was written (the caller then re-reads the rows).
-    async fn accrue(&self, now: i64, attempts: &[AttemptRow]) -> Result<bool, EngineError> {
-        let mut wrote = false;
-        for a in attempts {
-            if matches!(a.state()?, AttemptState::Created | AttemptState::Running | AttemptState::Terminating)
-                && now - a.billed_until.unwrap_or(a.created_at) >= ACCRUE_EVERY_MS
-            {
-                self.accrue_attempt(&mut a.clone(), now).await?;
-                wrote = true;
-            }
-        }
-        Ok(wrote)
+    /// The bill of a pod-holding attempt up to `now`, if anything is unbilled.
+    fn bill_of(a: &AttemptRow, now: i64) -> Option<Bill> {
+        let holds_pod = matches!(a.state.as_str(), "created" | "running" | "terminating");
+        let from = a.billed_until.unwrap_or(a.created_at);
+        (holds_pod && now > from).then(|| Bill {
+            attempt: a.clone(),
+            to_ms: now,
+            amount_micros: Money(a.price_micros_per_hour).per_hour_for_millis(now - from).0,
+        })
+    }
+
+    /// Bills, in one transaction, the pod-holding attempts last billed `ACCRUE_EVERY_MS` ago
+    /// (budgets are enforced on projected spend, so batching the writes cannot overshoot them).
+    async fn accrue_due(&self, now: i64) -> Result<(), EngineError> {
+        let bills: Vec<Bill> = self
+            .store
+            .live()
+            .attempts()
+            .filter(|a| now - a.billed_until.unwrap_or(a.created_at) >= ACCRUE_EVERY_MS)
+            .filter_map(|a| Self::bill_of(a, now))
+            .collect();
+        self.store.bill(&bills, now).await?;
+        Ok(())
     }
 
     /// Bills every pod-holding attempt of `job` up to now (before the job ends).
     async fn accrue_job(&self, job: &str, now: i64) -> Result<(), EngineError> {
-        for mut a in self.store.attempts_for_job(job).await? {
-            if matches!(a.state()?, AttemptState::Created | AttemptState::Running | AttemptState::Terminating) {
-                self.accrue_attempt(&mut a, now).await?;
-            }
-        }
+        let bills: Vec<Bill> = self.store.live().attempts().filter(|a| a.job_id == job).filter_map(|a| Self::bill_of(a, now)).collect();
+        self.store.bill(&bills, now).await?;
         Ok(())
     }
 
-    async fn accrue_attempt(&self, a: &mut AttemptRow, now: i64) -> Result<(), EngineError> {
-        let from = a.billed_until.unwrap_or(a.created_at);
-        if now <= from {
-            return Ok(());
-        }
-        let amount = Money(a.price_micros_per_hour).per_hour_for_millis(now - from);
-        a.billed_until = Some(now);
-        a.cost_micros += amount.0;
-        if !self.store.attempt_cas(a).await? {
-            return Ok(()); // someone else billed it; the next tick continues from there
-        }
-        self.store
-            .cost_append(&CostRow {
-                job_id: a.job_id.clone(),
-                attempt_id: a.id.clone(),
-                from_ms: from,
-                to_ms: now,
-                amount_micros: amount.0,
-                gpu_type: a.gpu_type.clone(),
-            })
-            .await?;
-        ignore_missing(
-            self.update_job(&a.job_id, |j| {
-                j.spent_micros += amount.0;
-                Ok(Some(()))
-            })
-            .await,
-        )?;
+    /// Bills one attempt up to now (before it ends).
+    async fn accrue_attempt(&self, attempt: &str, now: i64) -> Result<(), EngineError> {
+        let bill = self.store.live().attempts().find(|a| a.id == attempt).and_then(|a| Self::bill_of(a, now));
+        self.store.bill(bill.as_slice(), now).await?;
         Ok(())
     }
 
-    /// The parsed specs of `jobs` (rows read without their spec; cached, reading the spec of a
-    /// job the cache has not seen; the cache keeps live jobs only).
-    async fn specs_for(&self, jobs: &[JobRow]) -> Result<Vec<Arc<JobSpec>>, EngineError> {
-        let missing: Vec<&JobRow> = {
-            let cache = self.specs.lock().map_err(|_| EngineError::NoSuchJob("spec cache poisoned".into()))?;
-            jobs.iter().filter(|j| !cache.contains_key(&j.id)).collect()
-        };
-        let mut fresh = Vec::with_capacity(missing.len());
-        for j in missing {
-            if let Some(full) = self.store.job_get(&j.id).await? {
-                fresh.push((j.id.clone(), Arc::new(full.spec()?)));
-            }
-        }
-        let mut cache = self.specs.lock().map_err(|_| EngineError::NoSuchJob("spec cache poisoned".into()))?;
-        cache.extend(fresh);
-        let mut out = Vec::with_capacity(jobs.len());
-        for j in jobs {
-            out.push(cache.get(&j.id).cloned().ok_or_else(|| EngineError::NoSuchJob(j.id.clone()))?);
-        }
-        if cache.len() > jobs.len() + 1024 {
-            let live: HashSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
-            cache.retain(|k, _| live.contains(k.as_str()));
-        }
-        Ok(out)
-    }
-
-    /// One reconcile pass: list the provider's pods once, bill, plan, execute.
+    /// One reconcile pass: list the provider's pods once, bill what is due, plan from the live
+    /// set in memory, execute.
     pub async fn tick(&self) -> Result<TickReport, EngineError> {
         let pods = self.cloud.list_pods().await?;
         let now = self.clock.now_ms();
-        let mut attempts = self.store.attempts_live().await?;
-        if self.accrue(now, &attempts).await? {
-            attempts = self.store.attempts_live().await?;
-        }
-        let live = self.store.jobs_live_without_spec().await?;
-        let specs = self.specs_for(&live).await?;
-        let jobs: Vec<(JobRow, &JobSpec)> = live.into_iter().zip(specs.iter().map(|s| &**s)).collect();
+        self.accrue_due(now).await?;
         let creating = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
-        let actions = plan(&Snapshot {
-            now,
-            install: &self.install,
-            jobs: &jobs,
-            attempts: &attempts,
-            pods: &pods,
-            creating: &creating,
-            intent_grace_ms: self.intent_grace_ms,
-        });
+        let actions = {
+            let live = self.store.live();
+            let mut specs = self.specs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Specs never change after submit: parse each live job's once.
+            let mut jobs = Vec::with_capacity(live.jobs().len());
+            for j in live.jobs() {
+                if !specs.contains_key(&j.id) {
+                    specs.insert(j.id.clone(), Arc::new(j.spec()?));
+                }
+            }
+            if specs.len() > live.jobs().len() + 1024 {
+                specs.retain(|k, _| live.job(k).is_some());
+            }
+            for j in live.jobs() {
+                if let Some(sp) = specs.get(&j.id) {
+                    jobs.push((j, &**sp));
+                }
+            }
+            let attempts: Vec<&AttemptRow> = live.attempts().collect();
+            plan(&Snapshot {
+                now,
+                install: &self.install,
+                jobs: &jobs,
+                attempts: &attempts,
+                pods: &pods,
+                creating: &creating,
+                intent_grace_ms: self.intent_grace_ms,
+            })
+        };
         let mut report = TickReport { pods_seen: pods.len(), ..TickReport::default() };
         for action in actions {
             report.actions.push(format!("{action:?}"));
@@ -474,9 +445,7 @@ impl<C: Cloud> Engine<C> {
                 tracing::info!(pod = pod_id, reason, "terminate requested");
             }
             Action::Gone { attempt, reason } => {
-                if let Some(mut a) = self.store.attempt_get(&attempt).await? {
-                    self.accrue_attempt(&mut a, now).await?;
-                }
+                self.accrue_attempt(&attempt, now).await?;
                 if self
                     .attempt_event(&attempt, AttemptEvent::Gone, |a| {
                         a.ended_at = Some(now);

@@ -26,9 +26,9 @@ pub struct Snapshot<'a> {
     pub now: i64,
     pub install: &'a str,
     /// Live jobs, with their specs.
-    pub jobs: &'a [(JobRow, &'a JobSpec)],
+    pub jobs: &'a [(&'a JobRow, &'a JobSpec)],
     /// Live attempts.
-    pub attempts: &'a [AttemptRow],
+    pub attempts: &'a [&'a AttemptRow],
     /// The provider's pods (one list call).
     pub pods: &'a [PodInfo],
     /// Attempts whose create call is in flight right now.
@@ -154,15 +154,16 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
         if active {
             if let Some(budget) = j.budget_micros {
                 let spent = projected_spend(j, mine, s.now);
-                if spent >= budget {
-                    out.push(ev(JobEvent::BudgetExhausted, "spend reached the budget"));
-                    continue;
-                }
+                // Alerts first: a tick that jumps from 85 % past 100 % still tells of 90 %.
                 let pct = (spent * 100) / budget.max(1);
                 for level in [80, 90] {
                     if pct >= level && j.alert_pct < level {
                         out.push(Action::BudgetAlert { job: j.id.clone(), pct: level });
                     }
+                }
+                if spent >= budget {
+                    out.push(ev(JobEvent::BudgetExhausted, "spend reached the budget"));
+                    continue;
                 }
             }
             if j.deadline_at.is_some_and(|d| s.now >= d) {
@@ -269,8 +270,17 @@ mod tests {
 
     fn run(now: i64, jobs: &[(JobRow, JobSpec)], attempts: &[AttemptRow], pods: &[PodInfo], creating: &[&str]) -> Vec<Action> {
         let creating: HashSet<String> = creating.iter().map(|s| (*s).to_owned()).collect();
-        let jobs: Vec<(JobRow, &JobSpec)> = jobs.iter().map(|(j, s)| (j.clone(), s)).collect();
-        plan(&Snapshot { now, install: INSTALL, jobs: &jobs, attempts, pods, creating: &creating, intent_grace_ms: INTENT_GRACE_MS })
+        let jobs: Vec<(&JobRow, &JobSpec)> = jobs.iter().map(|(j, s)| (j, s)).collect();
+        let attempts: Vec<&AttemptRow> = attempts.iter().collect();
+        plan(&Snapshot {
+            now,
+            install: INSTALL,
+            jobs: &jobs,
+            attempts: &attempts,
+            pods,
+            creating: &creating,
+            intent_grace_ms: INTENT_GRACE_MS,
+        })
     }
 
     #[test]
@@ -348,7 +358,11 @@ mod tests {
         j.alert_pct = 80;
         j.spent_micros = 1_000_000;
         let acts = run(1, &[(j.clone(), sp.clone())], &[a.clone()], &[p.clone()], &[]);
-        assert!(matches!(&acts[0], Action::Job { event: JobEvent::BudgetExhausted, .. }));
+        assert_eq!(acts[0], Action::BudgetAlert { job: j.id.clone(), pct: 90 }, "a skipped level is still reported");
+        assert!(matches!(&acts[1], Action::Job { event: JobEvent::BudgetExhausted, .. }));
+        j.alert_pct = 90;
+        let acts = run(1, &[(j.clone(), sp.clone())], &[a.clone()], &[p.clone()], &[]);
+        assert!(matches!(&acts[..], [Action::Job { event: JobEvent::BudgetExhausted, .. }]), "{acts:?}");
         j.spent_micros = 0;
         j.deadline_at = Some(10);
         assert!(matches!(&run(10, &[(j, sp)], &[a], &[p], &[])[0], Action::Job { event: JobEvent::DeadlinePassed, .. }));

@@ -306,3 +306,44 @@ async fn every_step_run_twice_changes_nothing_the_second_time() {
     let pods_created = emu.shared.world.lock().pods.len();
     assert_eq!(pods_created, 1, "exactly one pod was ever created");
 }
+
+#[tokio::test]
+async fn a_job_waiting_for_capacity_always_says_why_and_launches_when_stock_returns() {
+    let (emu, e) = setup(|_| {}).await;
+    let a4000 = "NVIDIA RTX A4000";
+    let saved: Vec<((String, String), runpod_emulator::config::Stock)> = emu.shared.with_world(|w, _| {
+        let all: Vec<_> = w.catalog.free.iter().filter(|((g, _), _)| g == a4000).map(|(k, v)| (k.clone(), *v)).collect();
+        for ((g, dc), _) in &all {
+            w.catalog.set_stock(g, dc, Default::default());
+        }
+        all
+    });
+    let sub = e
+        .submit(
+            spec(&format!("[gpu]\ntypes = [\"{a4000}\"]\n[retry]\nattempts = 5\nbackoff = \"30s\"\nallow_other_gpu_types = false\n")),
+            "local",
+        )
+        .await
+        .expect("submit");
+    let job = sub.job.to_string();
+    e.tick().await.expect("tick");
+    let j = e.store().job_get(&job).await.expect("get").expect("job");
+    assert_eq!(j.phase().expect("phase").state, JobState::Recovering);
+    let reason = j.reason.unwrap_or_default();
+    assert!(reason.contains("no GPU matching the spec has stock right now"), "a waiting job names its reason: {reason}");
+    assert_eq!(live_pods(&emu), 0);
+
+    // Stock comes back: after the backoff (and the offers' cache), the job launches.
+    emu.shared.with_world(|w, _| {
+        for ((g, dc), s) in &saved {
+            w.catalog.set_stock(g, dc, *s);
+        }
+    });
+    emu.advance(Duration::from_secs(31));
+    e.tick().await.expect("tick");
+    assert_eq!(state(&e, &job).await, JobState::Provisioning, "{}", events(&e, &job).await);
+    assert_eq!(live_pods(&emu), 1);
+    e.cancel(&job).await.expect("cancel");
+    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Cancelled);
+    assert_eq!(live_pods(&emu), 0);
+}

@@ -45,10 +45,12 @@ macro_rules! attempt_columns {
     created_at, booted_at, ended_at, billed_until, cost_micros, reason"
     };
 }
+pub(crate) use attempt_columns;
 
 impl Store {
     /// Commits an attempt's intent (before any provider call).
     pub async fn attempt_insert(&self, a: &AttemptRow) -> Result<()> {
+        let _w = self.writes.lock().await;
         sqlx::query(concat!(
             "INSERT INTO attempts (",
             attempt_columns!(),
@@ -74,6 +76,7 @@ impl Store {
         .bind(&a.reason)
         .execute(self.pool())
         .await?;
+        self.live().put_attempt(a);
         Ok(())
     }
 
@@ -105,7 +108,8 @@ impl Store {
         .await?)
     }
 
-    /// Attempts that may still own a provider resource.
+    /// Attempts that may still own a provider resource, read from the database (the server
+    /// reads [`Store::live`]).
     pub async fn attempts_live(&self) -> Result<Vec<AttemptRow>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
@@ -116,12 +120,14 @@ impl Store {
         .await?)
     }
 
-    /// Compare-and-swap write of an attempt.
+    /// Compare-and-swap write of an attempt; on success `a` becomes the row as stored.
     pub async fn attempt_cas(&self, a: &mut AttemptRow) -> Result<bool> {
-        let done = sqlx::query(
+        let _w = self.writes.lock().await;
+        let stored: Option<AttemptRow> = sqlx::query_as(concat!(
             "UPDATE attempts SET state = $1, pod_id = $2, data_center = $3, booted_at = $4, ended_at = $5, billed_until = $6, cost_micros = $7, \
-             reason = $8, generation = generation + 1 WHERE id = $9 AND generation = $10",
-        )
+             reason = $8, price_micros_per_hour = $9, generation = generation + 1 WHERE id = $10 AND generation = $11 RETURNING ",
+            attempt_columns!()
+        ))
         .bind(&a.state)
         .bind(&a.pod_id)
         .bind(&a.data_center)
@@ -130,15 +136,14 @@ impl Store {
         .bind(a.billed_until)
         .bind(a.cost_micros)
         .bind(&a.reason)
+        .bind(a.price_micros_per_hour)
         .bind(&a.id)
         .bind(a.generation)
-        .execute(self.pool())
-        .await?
-        .rows_affected()
-            == 1;
-        if done {
-            a.generation += 1;
-        }
-        Ok(done)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(stored) = stored else { return Ok(false) };
+        self.live().put_attempt(&stored);
+        *a = stored;
+        Ok(true)
     }
 }

@@ -90,10 +90,12 @@ macro_rules! job_columns {
     next_attempt_at, attempts_made, budget_micros, spent_micros, alert_pct, exit_code, token_hash"
     };
 }
+pub(crate) use job_columns;
 
 impl Store {
     /// Inserts a new job.
     pub async fn job_insert(&self, j: &JobRow) -> Result<()> {
+        let _w = self.writes.lock().await;
         sqlx::query(concat!(
             "INSERT INTO jobs (",
             job_columns!(),
@@ -121,6 +123,7 @@ impl Store {
         .bind(&j.token_hash)
         .execute(self.pool())
         .await?;
+        self.live().put_job(j);
         Ok(())
     }
 
@@ -137,19 +140,7 @@ impl Store {
             .await?)
     }
 
-    /// Jobs not yet settled, without their spec (`spec` is empty): for a caller that caches
-    /// specs, which never change after submit.
-    pub async fn jobs_live_without_spec(&self) -> Result<Vec<JobRow>> {
-        Ok(sqlx::query_as(
-            "SELECT id, name, owner, '' AS spec, state, outcome, reason, generation, created_at, updated_at, started_at, deadline_at, teardown_at, \
-             next_attempt_at, attempts_made, budget_micros, spent_micros, alert_pct, exit_code, token_hash \
-             FROM jobs WHERE state IN ('pending', 'provisioning', 'running', 'recovering', 'tearing_down') ORDER BY id",
-        )
-        .fetch_all(self.pool())
-        .await?)
-    }
-
-    /// Jobs not yet settled.
+    /// Jobs not yet settled, read from the database (the server reads [`Store::live`]).
     pub async fn jobs_live(&self) -> Result<Vec<JobRow>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
@@ -160,14 +151,17 @@ impl Store {
         .await?)
     }
 
-    /// Writes `j` if its generation is still `j.generation`; bumps the generation on success.
-    /// Returns false when someone else wrote first (re-read and decide again).
+    /// Writes `j` if its generation is still `j.generation`; on success `j` becomes the row as
+    /// stored (generation bumped). Returns false when someone else wrote first (re-read and
+    /// decide again).
     pub async fn job_cas(&self, j: &mut JobRow, now_ms: i64) -> Result<bool> {
-        let done = sqlx::query(
+        let _w = self.writes.lock().await;
+        let stored: Option<JobRow> = sqlx::query_as(concat!(
             "UPDATE jobs SET state = $1, outcome = $2, reason = $3, updated_at = $4, started_at = $5, deadline_at = $6, teardown_at = $7, \
              next_attempt_at = $8, attempts_made = $9, spent_micros = $10, alert_pct = $11, exit_code = $12, generation = generation + 1 \
-             WHERE id = $13 AND generation = $14",
-        )
+             WHERE id = $13 AND generation = $14 RETURNING ",
+            job_columns!()
+        ))
         .bind(&j.state)
         .bind(&j.outcome)
         .bind(&j.reason)
@@ -182,14 +176,11 @@ impl Store {
         .bind(j.exit_code)
         .bind(&j.id)
         .bind(j.generation)
-        .execute(self.pool())
-        .await?
-        .rows_affected()
-            == 1;
-        if done {
-            j.generation += 1;
-            j.updated_at = now_ms;
-        }
-        Ok(done)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(stored) = stored else { return Ok(false) };
+        self.live().put_job(&stored);
+        *j = stored;
+        Ok(true)
     }
 }

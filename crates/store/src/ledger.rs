@@ -1,6 +1,6 @@
 //! `cost_ledger`: billed intervals per attempt, the source of `podwarden cost`.
 
-use crate::{Result, Store};
+use crate::{AttemptRow, JobRow, Result, Store};
 
 /// A billed interval.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -13,7 +13,76 @@ pub struct CostRow {
     pub gpu_type: String,
 }
 
+/// Billing one pod-holding attempt up to `to_ms`, written by [`Store::bill`].
+#[derive(Debug, Clone)]
+pub struct Bill {
+    /// The attempt as last read; the write is a compare-and-swap on its generation.
+    pub attempt: AttemptRow,
+    pub to_ms: i64,
+    /// Cost of `[billed_until (or created_at), to_ms)` at the attempt's pinned price.
+    pub amount_micros: i64,
+}
+
 impl Store {
+    /// Writes many billing intervals in one transaction: per bill, the attempt's
+    /// `billed_until`/`cost_micros` (compare-and-swap: a bill whose attempt changed meanwhile is
+    /// skipped and the next tick bills from the new row), a ledger row, and the job's spend.
+    /// Returns how many bills landed.
+    pub async fn bill(&self, bills: &[Bill], now_ms: i64) -> Result<usize> {
+        if bills.is_empty() {
+            return Ok(0);
+        }
+        let _w = self.writes.lock().await;
+        let mut tx = self.pool().begin().await?;
+        let (mut attempts, mut jobs) = (Vec::with_capacity(bills.len()), Vec::with_capacity(bills.len()));
+        for b in bills {
+            let a = &b.attempt;
+            let stored: Option<AttemptRow> = sqlx::query_as(concat!(
+                "UPDATE attempts SET billed_until = $1, cost_micros = cost_micros + $2, generation = generation + 1 \
+                 WHERE id = $3 AND generation = $4 RETURNING ",
+                crate::attempts::attempt_columns!()
+            ))
+            .bind(b.to_ms)
+            .bind(b.amount_micros)
+            .bind(&a.id)
+            .bind(a.generation)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(stored) = stored else { continue };
+            sqlx::query(
+                "INSERT INTO cost_ledger (job_id, attempt_id, from_ms, to_ms, amount_micros, gpu_type) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&a.job_id)
+            .bind(&a.id)
+            .bind(a.billed_until.unwrap_or(a.created_at))
+            .bind(b.to_ms)
+            .bind(b.amount_micros)
+            .bind(&a.gpu_type)
+            .execute(&mut *tx)
+            .await?;
+            let job: Option<JobRow> = sqlx::query_as(concat!(
+                "UPDATE jobs SET spent_micros = spent_micros + $1, updated_at = $2, generation = generation + 1 WHERE id = $3 RETURNING ",
+                crate::jobs::job_columns!()
+            ))
+            .bind(b.amount_micros)
+            .bind(now_ms)
+            .bind(&a.job_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            attempts.push(stored);
+            jobs.extend(job);
+        }
+        tx.commit().await?;
+        let mut live = self.live();
+        for a in &attempts {
+            live.put_attempt(a);
+        }
+        for j in &jobs {
+            live.put_job(j);
+        }
+        Ok(attempts.len())
+    }
+
     /// Records a billed interval.
     pub async fn cost_append(&self, c: &CostRow) -> Result<()> {
         sqlx::query(

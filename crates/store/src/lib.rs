@@ -14,15 +14,18 @@ mod attempts;
 mod events;
 mod jobs;
 mod ledger;
+mod live;
 
 pub use attempts::AttemptRow;
 pub use events::EventRow;
 pub use jobs::JobRow;
-pub use ledger::CostRow;
+pub use ledger::{Bill, CostRow};
+pub use live::LiveSet;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// A store failure. Database details stay here (and in logs), never in API answers.
@@ -39,10 +42,14 @@ pub enum StoreError {
 /// Result of the store.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// The database.
+/// The database, and the live set this process keeps of it.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    live: Arc<Mutex<LiveSet>>,
+    /// Held across every write to `jobs`/`attempts` and its update of `live`, so the live set
+    /// changes in commit order (SQLite serializes writers anyway).
+    writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -69,11 +76,23 @@ impl Store {
     async fn connect(opts: SqliteConnectOptions, max: u32) -> Result<Self> {
         let pool = SqlitePoolOptions::new().max_connections(max).connect_with(opts).await?;
         SQLITE_MIGRATIONS.run(&pool).await?;
-        Ok(Self { pool })
+        let mut store = Self { pool, live: Arc::default(), writes: Arc::default() };
+        // Loaded before the store is handed out, so no write can race the load.
+        store.live = Arc::new(Mutex::new(LiveSet::load(store.jobs_live().await?, store.attempts_live().await?)));
+        Ok(store)
     }
 
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The live set (jobs not settled, attempts that may own a resource), from memory: this
+    /// process's view, exact for the server that owns the database. Hold the guard briefly
+    /// and never across an await.
+    pub fn live(&self) -> MutexGuard<'_, LiveSet> {
+        // A panic while holding the guard cannot leave a half-written row: `put_*` replace
+        // whole rows. So a poisoned lock is still consistent.
+        self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// This installation's id, created on first use. It prefixes every provider resource name,

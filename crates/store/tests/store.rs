@@ -86,3 +86,100 @@ async fn attempts_intents_events_and_ledger() {
     .expect("cost");
     assert_eq!(s.cost_rows().await.expect("rows")[0].amount_micros, 250_000);
 }
+
+fn running_attempt(job: &JobRow, billed_until: i64) -> AttemptRow {
+    let att = AttemptId::new();
+    AttemptRow {
+        id: att.to_string(),
+        job_id: job.id.clone(),
+        seq: 1,
+        state: "running".into(),
+        generation: 0,
+        pod_name: core_domain::ids::pod_name("abcd1234", att),
+        pod_id: Some("pod1".into()),
+        gpu_type: "NVIDIA RTX A4000".into(),
+        gpu_count: 1,
+        cloud: "secure".into(),
+        data_center: None,
+        price_micros_per_hour: 3_600_000,
+        created_at: 0,
+        booted_at: Some(0),
+        ended_at: None,
+        billed_until: Some(billed_until),
+        cost_micros: 0,
+        reason: None,
+    }
+}
+
+#[tokio::test]
+async fn the_live_set_follows_every_write_and_is_reloaded_on_open() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("pw.db");
+    let s = Store::open_sqlite(&path).await.expect("open");
+    let mut j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
+    s.job_insert(&j).await.expect("insert");
+    let mut a = running_attempt(&j, 0);
+    s.attempt_insert(&a).await.expect("attempt");
+    let counts = |s: &Store| {
+        let live = s.live();
+        (live.jobs().len(), live.attempts().len())
+    };
+    assert_eq!(counts(&s), (1, 1));
+
+    j.reason = Some("changed".into());
+    assert!(s.job_cas(&mut j, 2_000).await.expect("cas"));
+    assert_eq!(s.live().job(&j.id).expect("live").reason.as_deref(), Some("changed"), "a CAS is written through");
+    assert_eq!(s.live().job(&j.id), Some(&j), "the caller's row is the stored row");
+
+    // A fresh process sees the same live set, loaded from the database.
+    let reopened = Store::open_sqlite(&path).await.expect("reopen");
+    assert_eq!(reopened.live().job(&j.id), Some(&j));
+    assert_eq!(reopened.live().attempts().next(), Some(&a));
+    drop(reopened);
+
+    // Settled rows leave the set.
+    a.state = "terminated".into();
+    assert!(s.attempt_cas(&mut a).await.expect("cas"));
+    j.state = "succeeded".into();
+    assert!(s.job_cas(&mut j, 3_000).await.expect("cas"));
+    assert_eq!(counts(&s), (0, 0));
+    assert_eq!(s.jobs_live().await.expect("db").len(), 0, "the database agrees");
+}
+
+#[tokio::test]
+async fn bills_land_in_one_transaction_and_stale_ones_are_skipped() {
+    let s = Store::open_memory().await.expect("open");
+    let j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
+    s.job_insert(&j).await.expect("insert");
+    let a = running_attempt(&j, 0);
+    s.attempt_insert(&a).await.expect("attempt");
+    let b = running_attempt(&j, 0);
+    s.attempt_insert(&b).await.expect("attempt");
+    // `b` changes after the biller read it: its bill must not land.
+    let mut b2 = b.clone();
+    b2.reason = Some("moved on".into());
+    assert!(s.attempt_cas(&mut b2).await.expect("cas"));
+
+    let bills = [
+        store::Bill { attempt: a.clone(), to_ms: 60_000, amount_micros: 60_000 },
+        store::Bill { attempt: b.clone(), to_ms: 60_000, amount_micros: 60_000 },
+    ];
+    assert_eq!(s.bill(&bills, 60_000).await.expect("bill"), 1);
+    let stored = s.attempt_get(&a.id).await.expect("get").expect("a");
+    assert_eq!((stored.billed_until, stored.cost_micros, stored.generation), (Some(60_000), 60_000, 1));
+    assert_eq!(s.attempt_get(&b.id).await.expect("get").expect("b").cost_micros, 0);
+    let job = s.job_get(&j.id).await.expect("get").expect("job");
+    assert_eq!(job.spent_micros, 60_000);
+    assert_eq!(s.live().job(&j.id), Some(&job), "the live set has the billed job");
+    assert_eq!(
+        s.cost_rows().await.expect("ledger"),
+        [CostRow {
+            job_id: j.id.clone(),
+            attempt_id: a.id.clone(),
+            from_ms: 0,
+            to_ms: 60_000,
+            amount_micros: 60_000,
+            gpu_type: "NVIDIA RTX A4000".into()
+        }]
+    );
+}

@@ -1,0 +1,66 @@
+//! The live set: every job not yet settled and every attempt that may still own a provider
+//! resource, kept in memory and written through on each insert and compare-and-swap of this
+//! process. A reconcile tick reads it instead of reading 10,000 rows back from the database.
+//!
+//! Coherence: writes to `jobs` and `attempts` are serialized by [`Store`]'s write lock, which is
+//! held across the database write and the update here, so the set changes in commit order. It is
+//! loaded once when the store opens, before anyone can write. It sees this process's writes
+//! only: one server owns a database (the data dir's pidfile keeps it so); a store opened by
+//! another process reads the database (`jobs_live`, `attempts_live`).
+
+use crate::{AttemptRow, JobRow};
+use std::collections::BTreeMap;
+
+/// Job states that are not settled.
+pub(crate) const LIVE_JOB_STATES: [&str; 5] = ["pending", "provisioning", "running", "recovering", "tearing_down"];
+/// Attempt states that may still own a provider resource.
+pub(crate) const LIVE_ATTEMPT_STATES: [&str; 4] = ["intent", "created", "running", "terminating"];
+
+/// Live jobs and attempts, ordered by id (ids are time-sortable, so oldest first).
+#[derive(Debug, Default)]
+pub struct LiveSet {
+    jobs: BTreeMap<String, JobRow>,
+    attempts: BTreeMap<String, AttemptRow>,
+}
+
+impl LiveSet {
+    pub(crate) fn load(jobs: Vec<JobRow>, attempts: Vec<AttemptRow>) -> Self {
+        Self {
+            jobs: jobs.into_iter().map(|j| (j.id.clone(), j)).collect(),
+            attempts: attempts.into_iter().map(|a| (a.id.clone(), a)).collect(),
+        }
+    }
+
+    /// Live jobs, oldest first.
+    pub fn jobs(&self) -> impl ExactSizeIterator<Item = &JobRow> {
+        self.jobs.values()
+    }
+
+    /// Live attempts, oldest first.
+    pub fn attempts(&self) -> impl ExactSizeIterator<Item = &AttemptRow> {
+        self.attempts.values()
+    }
+
+    /// One live job.
+    pub fn job(&self, id: &str) -> Option<&JobRow> {
+        self.jobs.get(id)
+    }
+
+    /// Records a job as written: kept while live, dropped once settled.
+    pub(crate) fn put_job(&mut self, j: &JobRow) {
+        if LIVE_JOB_STATES.contains(&j.state.as_str()) {
+            self.jobs.insert(j.id.clone(), j.clone());
+        } else {
+            self.jobs.remove(&j.id);
+        }
+    }
+
+    /// Records an attempt as written: kept while it may own a resource.
+    pub(crate) fn put_attempt(&mut self, a: &AttemptRow) {
+        if LIVE_ATTEMPT_STATES.contains(&a.state.as_str()) {
+            self.attempts.insert(a.id.clone(), a.clone());
+        } else {
+            self.attempts.remove(&a.id);
+        }
+    }
+}
