@@ -25,11 +25,12 @@ class Emulator:
         assert r.status_code in ok, f"{method} {path} -> {r.status_code} {r.text}"
         return r.json() if r.content else None
 
-    def endpoint(self, name, worker, workers_max=1):
-        """A serverless endpoint whose workers run `worker` under RunPod's Python runtime."""
+    def endpoint(self, name, worker, workers_max=1, command=None):
+        """A serverless endpoint whose workers run `worker` under RunPod's Python runtime
+        (or `command`, e.g. a Rust worker)."""
         tpl = self.rest("POST", "/v2/templates", {
             "name": f"{name}-tpl", "image": "runpod/base:test", "serverless": True,
-            "args": f"{sys.executable} {WORKERS / worker}",
+            "args": command or f"{sys.executable} {WORKERS / worker}",
         })
         ep = self.rest("POST", "/v2/serverless", {
             "name": name, "type": "QUEUE", "templateId": tpl["id"],

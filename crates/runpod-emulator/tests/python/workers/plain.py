@@ -6,6 +6,8 @@ def handler(job):
     inp = job["input"]
     if inp.get("fail"):
         raise ValueError("asked to fail")
+    if inp.get("panic"):
+        raise RuntimeError("asked to panic")
     if inp.get("error"):
         return {"error": inp["error"]}
     return {"echo": inp, "job_id": job["id"]}
