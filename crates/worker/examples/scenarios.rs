@@ -67,13 +67,18 @@ fn main() -> ExitCode {
         "progress" => Worker::new(progress),
         "slow" => Worker::new(slow),
         "concurrency" => Worker::new(concurrent).concurrency(4),
+        // The benchmark's no-op; concurrency from the next argument (default 1).
+        "noop" => Worker::new(|_job: Job| async { Ok::<_, String>(json!({"ok": true})) })
+            .concurrency(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(1)),
         "refresh" => Worker::new(|job: Job| async move { Ok::<_, String>(json!({"ok": job.input["n"]})) }).refresh_worker(true),
         other => {
-            eprintln!("error: unknown scenario {other:?} (plain, generator, progress, slow, concurrency, refresh)");
+            eprintln!("error: unknown scenario {other:?} (plain, generator, progress, slow, concurrency, noop, refresh)");
             return ExitCode::from(2);
         }
     };
     // The scenario name is not for the worker's own argument parsing.
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(w.run(&std::env::args().skip(2).collect::<Vec<_>>()))
+    // After the name: the worker's own flags (`--test-input ...`), less noop's concurrency.
+    let rest: Vec<String> = std::env::args().skip(2).skip_while(|a| a.parse::<usize>().is_ok()).collect();
+    rt.block_on(w.run(&rest))
 }
