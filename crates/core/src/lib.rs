@@ -16,6 +16,7 @@
 //! assert_eq!(spec.limits.boot_timeout.as_secs(), 600);
 //! ```
 
+pub mod endpoint;
 pub mod gpu;
 pub mod ids;
 pub mod money;

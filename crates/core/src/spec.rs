@@ -331,7 +331,7 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -340,7 +340,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Finds the line and column of a dotted field (`limits.budget_usd`, `ports[1]`) in a TOML
 /// text: the key inside its `[table]`, or the table header itself.
-fn locate(text: &str, field: &str) -> Option<(usize, usize)> {
+pub(crate) fn locate(text: &str, field: &str) -> Option<(usize, usize)> {
     let field = field.split('[').next().unwrap_or(field);
     let (table, key) = match field.rsplit_once('.') {
         Some((t, k)) => (t, k),
@@ -375,7 +375,7 @@ fn locate(text: &str, field: &str) -> Option<(usize, usize)> {
 
 /// A hint for serde's messages: the closest known field for an unknown one, an example for a
 /// bad duration.
-fn hint_for(message: &str) -> Option<String> {
+pub(crate) fn hint_for(message: &str) -> Option<String> {
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let name = rest.split('`').next().unwrap_or("");
         let closest = TOP_FIELDS
@@ -411,7 +411,7 @@ fn hint_for(message: &str) -> Option<String> {
     None
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -424,7 +424,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-mod duration {
+pub(crate) mod duration {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 

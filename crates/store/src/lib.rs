@@ -11,12 +11,14 @@
 //! ```
 
 mod attempts;
+mod endpoints;
 mod events;
 mod jobs;
 mod ledger;
 mod live;
 
 pub use attempts::AttemptRow;
+pub use endpoints::{ENDPOINT_LIVE, EndpointRow};
 pub use events::EventRow;
 pub use jobs::JobRow;
 pub use ledger::{Bill, CostRow};

@@ -183,3 +183,37 @@ async fn bills_land_in_one_transaction_and_stale_ones_are_skipped() {
         }]
     );
 }
+
+#[tokio::test]
+async fn endpoint_rows_are_unique_per_owner_and_name_while_live() {
+    let s = Store::open_memory().await.expect("open");
+    let row = |id: &str| store::EndpointRow {
+        id: id.into(),
+        name: "predict".into(),
+        owner: "alice".into(),
+        spec: "{}".into(),
+        spec_hash: "h1".into(),
+        state: "intent".into(),
+        generation: 0,
+        resource_name: format!("pw-abcd1234-ep-{id}"),
+        template_id: None,
+        endpoint_id: None,
+        reason: None,
+        created_at: 1,
+        updated_at: 1,
+    };
+    s.endpoint_insert(&row("e1")).await.expect("insert");
+    assert!(s.endpoint_insert(&row("e2")).await.is_err(), "one live endpoint per owner and name");
+    let mut e = s.endpoint_by_name("alice", "predict").await.expect("get").expect("live");
+    let mut stale = e.clone();
+    e.state = "ready".into();
+    e.endpoint_id = Some("ep-1".into());
+    assert!(s.endpoint_cas(&mut e, 2).await.expect("cas"));
+    assert_eq!((e.generation, e.updated_at), (1, 2));
+    stale.state = "deleting".into();
+    assert!(!s.endpoint_cas(&mut stale, 3).await.expect("cas"), "a stale writer loses");
+    e.state = "deleted".into();
+    assert!(s.endpoint_cas(&mut e, 4).await.expect("cas"));
+    assert!(s.endpoints_live().await.expect("live").is_empty());
+    s.endpoint_insert(&row("e3")).await.expect("the name is free again once deleted");
+}

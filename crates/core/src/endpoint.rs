@@ -1,0 +1,223 @@
+//! The serverless endpoint spec (`podwarden endpoint deploy SPEC`): a template (image,
+//! command, env) and the endpoint around it (GPU pools, workers, timeouts, FlashBoot, volume).
+
+use crate::spec::{SpecError, duration, edit_distance, line_col, locate};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// An endpoint spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSpec {
+    /// Your name for it (lowercase letters, digits, `-`); unique per user.
+    pub name: String,
+    pub image: String,
+    /// The worker's command (default: the image's own).
+    #[serde(default)]
+    pub command: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub gpu: EndpointGpu,
+    #[serde(default)]
+    pub workers: Workers,
+    /// A job running longer fails and its worker is stopped (default 2 h, for training-style
+    /// jobs; RunPod's own default is 10 min).
+    #[serde(default = "two_hours", with = "duration")]
+    pub execution_timeout: Duration,
+    #[serde(default)]
+    pub flashboot: bool,
+    #[serde(default)]
+    pub network_volume: Option<String>,
+    #[serde(default)]
+    pub disk_gb: Option<i64>,
+}
+
+/// GPU pools the workers may run on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointGpu {
+    /// RunPod GPU pools in order of preference, e.g. `["ADA_24", "AMPERE_24"]`.
+    pub pools: Vec<String>,
+    #[serde(default = "one")]
+    pub count: i64,
+}
+
+impl Default for EndpointGpu {
+    fn default() -> Self {
+        Self { pools: vec!["ADA_24".into()], count: 1 }
+    }
+}
+
+/// Worker scaling.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workers {
+    #[serde(default)]
+    pub min: i64,
+    #[serde(default = "one")]
+    pub max: i64,
+    /// How long an idle worker is kept (default 5 s, RunPod's default).
+    #[serde(default = "five_secs", with = "duration")]
+    pub idle_timeout: Duration,
+}
+
+impl Default for Workers {
+    fn default() -> Self {
+        Self { min: 0, max: 1, idle_timeout: five_secs() }
+    }
+}
+
+fn one() -> i64 {
+    1
+}
+fn two_hours() -> Duration {
+    Duration::from_secs(7200)
+}
+fn five_secs() -> Duration {
+    Duration::from_secs(5)
+}
+
+const FIELDS: &[&str] = &[
+    "name",
+    "image",
+    "command",
+    "env",
+    "gpu",
+    "workers",
+    "execution_timeout",
+    "flashboot",
+    "network_volume",
+    "disk_gb",
+    "pools",
+    "count",
+    "min",
+    "max",
+    "idle_timeout",
+];
+
+fn hint(message: &str) -> Option<String> {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let name = rest.split('`').next().unwrap_or("");
+        let closest = FIELDS.iter().min_by_key(|f| edit_distance(name, f)).filter(|f| edit_distance(name, f) <= 3);
+        return Some(match closest {
+            Some(c) => format!("did you mean `{c}`? see docs/endpoints.md for every field"),
+            None => "see docs/endpoints.md for every field".into(),
+        });
+    }
+    if message.contains("duration") {
+        return Some("durations are strings like \"90s\", \"10m\", \"2h\"".into());
+    }
+    if message.contains("missing field") {
+        return Some("an endpoint spec needs `name` and `image`; see examples/endpoints/".into());
+    }
+    None
+}
+
+impl EndpointSpec {
+    /// Parses and validates a TOML spec; errors carry `file:line:column` and a hint.
+    pub fn from_toml(file: &str, text: &str) -> Result<Self, Box<SpecError>> {
+        let spec: Self = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unzip();
+            let message = e.message().trim().to_owned();
+            Box::new(SpecError { file: file.into(), line, column, field: None, hint: hint(&message), message })
+        })?;
+        spec.validate().map_err(|mut e| {
+            e.file = file.into();
+            if let Some((l, c)) = e.field.as_deref().and_then(|f| locate(text, f)) {
+                e.line = Some(l);
+                e.column = Some(c);
+            }
+            e
+        })?;
+        Ok(spec)
+    }
+
+    /// Parses and validates the API's JSON form.
+    pub fn from_json(value: serde_json::Value) -> Result<Self, Box<SpecError>> {
+        let spec: Self = serde_json::from_value(value).map_err(|e| {
+            let message = e.to_string();
+            Box::new(SpecError { file: "<api>".into(), line: None, column: None, field: None, hint: hint(&message), message })
+        })?;
+        spec.validate().map_err(|mut e| {
+            e.file = "<api>".into();
+            e
+        })?;
+        Ok(spec)
+    }
+
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), Box<SpecError>> {
+        let err = |field: &str, message: String, hint: &str| {
+            Err(Box::new(SpecError {
+                file: String::new(),
+                line: None,
+                column: None,
+                field: Some(field.into()),
+                message,
+                hint: Some(hint.into()),
+            }))
+        };
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 40
+            && self.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !name_ok {
+            return err("name", format!("{:?} is not a valid endpoint name", self.name), "use 1–40 lowercase letters, digits and `-`");
+        }
+        if self.image.trim().is_empty() {
+            return err("image", "must not be empty".into(), "the container image of the worker, e.g. ghcr.io/you/worker:1");
+        }
+        if self.gpu.pools.is_empty() {
+            return err("gpu.pools", "must name at least one GPU pool".into(), "e.g. pools = [\"ADA_24\", \"AMPERE_24\"]");
+        }
+        if !(1..=8).contains(&self.gpu.count) {
+            return err("gpu.count", format!("{} GPUs per worker is out of range", self.gpu.count), "1 to 8");
+        }
+        if self.workers.min < 0 || self.workers.max < self.workers.min || self.workers.max > 100 {
+            return err(
+                "workers.max",
+                format!("workers min {} / max {} are not a valid range", self.workers.min, self.workers.max),
+                "0 ≤ min ≤ max ≤ 100",
+            );
+        }
+        let t = self.execution_timeout.as_secs();
+        if !(5..=7 * 24 * 3600).contains(&t) {
+            return err("execution_timeout", format!("{t} s is out of range"), "between 5s and 7d, e.g. \"2h\"");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_located_errors() {
+        let s = EndpointSpec::from_toml("e.toml", "name = \"predict\"\nimage = \"img\"\n").expect("minimal");
+        assert_eq!((s.execution_timeout.as_secs(), s.workers.max, s.gpu.pools.as_slice()), (7200, 1, &["ADA_24".to_owned()][..]));
+        let e =
+            EndpointSpec::from_toml("e.toml", "name = \"p\"\nimage = \"i\"\n[workers]\nmax = 2\nidle_timeot = \"5s\"\n").expect_err("typo");
+        assert_eq!((e.line, e.hint.as_deref()), (Some(5), Some("did you mean `idle_timeout`? see docs/endpoints.md for every field")));
+        let e = EndpointSpec::from_toml("e.toml", "name = \"Bad Name\"\nimage = \"i\"\n").expect_err("name");
+        assert_eq!((e.line, e.field.as_deref()), (Some(1), Some("name")));
+        let e = EndpointSpec::from_toml("e.toml", "name = \"p\"\nimage = \"i\"\n[workers]\nmin = 3\nmax = 1\n").expect_err("range");
+        assert!(e.to_string().starts_with("e.toml:5:1: `workers.max`"), "{e}");
+        let e = EndpointSpec::from_json(serde_json::json!({"name": "p", "image": "i", "execution_timeout": "1s"})).expect_err("too short");
+        assert!(e.to_string().contains("execution_timeout"), "{e}");
+    }
+
+    #[test]
+    fn every_shipped_endpoint_example_is_valid() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/endpoints");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).expect("examples/endpoints/") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("read");
+            EndpointSpec::from_toml(&path.display().to_string(), &text).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+        assert!(n >= 1);
+    }
+}
