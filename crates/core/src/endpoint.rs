@@ -1,7 +1,7 @@
 //! The serverless endpoint spec (`podwarden endpoint deploy SPEC`): a template (image,
 //! command, env) and the endpoint around it (GPU pools, workers, timeouts, FlashBoot, volume).
 
-use crate::spec::{SpecError, duration, edit_distance, line_col, locate};
+use crate::spec::{SpecError, duration, edit_distance, parse_json, parse_toml};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -118,33 +118,12 @@ fn hint(message: &str) -> Option<String> {
 impl EndpointSpec {
     /// Parses and validates a TOML spec; errors carry `file:line:column` and a hint.
     pub fn from_toml(file: &str, text: &str) -> Result<Self, Box<SpecError>> {
-        let spec: Self = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_col(text, s.start)).unzip();
-            let message = e.message().trim().to_owned();
-            Box::new(SpecError { file: file.into(), line, column, field: None, hint: hint(&message), message })
-        })?;
-        spec.validate().map_err(|mut e| {
-            e.file = file.into();
-            if let Some((l, c)) = e.field.as_deref().and_then(|f| locate(text, f)) {
-                e.line = Some(l);
-                e.column = Some(c);
-            }
-            e
-        })?;
-        Ok(spec)
+        parse_toml(file, text, hint, Self::validate)
     }
 
     /// Parses and validates the API's JSON form.
     pub fn from_json(value: serde_json::Value) -> Result<Self, Box<SpecError>> {
-        let spec: Self = serde_json::from_value(value).map_err(|e| {
-            let message = e.to_string();
-            Box::new(SpecError { file: "<api>".into(), line: None, column: None, field: None, hint: hint(&message), message })
-        })?;
-        spec.validate().map_err(|mut e| {
-            e.file = "<api>".into();
-            e
-        })?;
-        Ok(spec)
+        parse_json(value, hint, Self::validate)
     }
 
     /// Checks what serde cannot.

@@ -173,33 +173,12 @@ const TOP_FIELDS: &[&str] = &[
 impl JobSpec {
     /// Parses and validates a TOML spec. Errors carry `file:line:column` and a hint.
     pub fn from_toml(file: &str, text: &str) -> Result<Self, Box<SpecError>> {
-        let spec: JobSpec = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_col(text, s.start)).unzip();
-            let message = e.message().trim().to_owned();
-            Box::new(SpecError { file: file.to_owned(), line, column, field: None, hint: hint_for(&message), message })
-        })?;
-        spec.validate().map_err(|mut e| {
-            e.file = file.to_owned();
-            if let Some((l, c)) = e.field.as_deref().and_then(|f| locate(text, f)) {
-                e.line = Some(l);
-                e.column = Some(c);
-            }
-            e
-        })?;
-        Ok(spec)
+        parse_toml(file, text, hint_for, Self::validate)
     }
 
     /// Parses and validates a JSON spec (the API form).
     pub fn from_json(value: serde_json::Value) -> Result<Self, Box<SpecError>> {
-        let spec: JobSpec = serde_json::from_value(value).map_err(|e| {
-            let message = e.to_string();
-            Box::new(SpecError { file: "<api>".into(), line: None, column: None, field: None, hint: hint_for(&message), message })
-        })?;
-        spec.validate().map_err(|mut e| {
-            e.file = "<api>".into();
-            e
-        })?;
-        Ok(spec)
+        parse_json(value, hint_for, Self::validate)
     }
 
     /// The shell command the pod runs.
@@ -331,16 +310,56 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
 }
 
+/// Parses a TOML spec of any kind: serde's errors located by span, `validate`'s by field.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+    hint: fn(&str) -> Option<String>,
+    validate: impl Fn(&T) -> Result<(), Box<SpecError>>,
+) -> Result<T, Box<SpecError>> {
+    let spec: T = toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unzip();
+        let message = e.message().trim().to_owned();
+        Box::new(SpecError { file: file.to_owned(), line, column, field: None, hint: hint(&message), message })
+    })?;
+    validate(&spec).map_err(|mut e| {
+        e.file = file.to_owned();
+        if let Some((l, c)) = e.field.as_deref().and_then(|f| locate(text, f)) {
+            e.line = Some(l);
+            e.column = Some(c);
+        }
+        e
+    })?;
+    Ok(spec)
+}
+
+/// Parses the API's JSON form of a spec of any kind.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    hint: fn(&str) -> Option<String>,
+    validate: impl Fn(&T) -> Result<(), Box<SpecError>>,
+) -> Result<T, Box<SpecError>> {
+    let spec: T = serde_json::from_value(value).map_err(|e| {
+        let message = e.to_string();
+        Box::new(SpecError { file: "<api>".into(), line: None, column: None, field: None, hint: hint(&message), message })
+    })?;
+    validate(&spec).map_err(|mut e| {
+        e.file = "<api>".into();
+        e
+    })?;
+    Ok(spec)
+}
+
 /// Finds the line and column of a dotted field (`limits.budget_usd`, `ports[1]`) in a TOML
 /// text: the key inside its `[table]`, or the table header itself.
-pub(crate) fn locate(text: &str, field: &str) -> Option<(usize, usize)> {
+fn locate(text: &str, field: &str) -> Option<(usize, usize)> {
     let field = field.split('[').next().unwrap_or(field);
     let (table, key) = match field.rsplit_once('.') {
         Some((t, k)) => (t, k),
