@@ -82,7 +82,10 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
     }
 }
 
-const FINAL: [&str; 5] = ["succeeded", "failed", "cancelled", "budget_exceeded", "timed_out"];
+/// Whether an API state string is a settled job (the job state machine's final states).
+fn settled(state: &str) -> bool {
+    core_domain::state::JobState::parse(state).is_some_and(core_domain::state::JobState::is_final)
+}
 
 /// Shows the stages and events (stderr) and streams pod logs (stdout) until the job settles.
 async fn follow(api: &Api, id: &str, print_logs: bool, simulated: bool) -> Result<JobDetail, UserError> {
@@ -117,7 +120,7 @@ async fn follow(api: &Api, id: &str, print_logs: bool, simulated: bool) -> Resul
                 }));
             }
         }
-        if FINAL.contains(&d.job.state.as_str()) {
+        if settled(&d.job.state) {
             // The events up to the final one (the state is written just before its event).
             let last = format!("{}:", d.job.state);
             while let Ok(evs) = api.get::<Vec<EventView>>(&format!("/api/v1/jobs/{id}/events?after={after}&wait_ms=2000")).await {
@@ -192,7 +195,7 @@ pub async fn logs(a: LogsArgs) -> Result<(), UserError> {
         let mut after = 0;
         loop {
             let d: JobDetail = api.get(&format!("/api/v1/jobs/{}", a.job)).await?;
-            if d.job.state == "running" || FINAL.contains(&d.job.state.as_str()) {
+            if d.job.state == "running" || settled(&d.job.state) {
                 break;
             }
             let evs: Vec<EventView> = api.get(&format!("/api/v1/jobs/{}/events?after={after}&wait_ms=10000", a.job)).await?;

@@ -73,7 +73,7 @@ impl Stages {
     }
 
     /// Shows the job's GPU and spend so far.
-    pub fn update(&mut self, d: &JobDetail) {
+    pub fn update(&self, d: &JobDetail) {
         let gpu = d.attempts.last().map(|a| format!("{} × {} · ", a.gpu_count, a.gpu_type)).unwrap_or_default();
         let budget = d.job.budget_usd.map(|b| format!(" of ${b:.2}")).unwrap_or_default();
         let sim = if self.simulated { " (simulated)" } else { "" };

@@ -234,6 +234,11 @@ impl AttemptState {
         matches!(self, Self::Terminated | Self::Abandoned)
     }
 
+    /// A pod exists and bills (created, running, or terminating but not yet confirmed gone).
+    pub fn holds_pod(self) -> bool {
+        matches!(self, Self::Created | Self::Running | Self::Terminating)
+    }
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {

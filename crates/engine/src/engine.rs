@@ -322,12 +322,11 @@ impl<C: Cloud> Engine<C> {
 
     /// The bill of a pod-holding attempt up to `now`, if anything is unbilled.
     fn bill_of(a: &AttemptRow, now: i64) -> Option<Bill> {
-        let holds_pod = matches!(a.state.as_str(), "created" | "running" | "terminating");
-        let from = a.billed_until.unwrap_or(a.created_at);
-        (holds_pod && now > from).then(|| Bill {
+        let holds_pod = a.state().is_ok_and(AttemptState::holds_pod);
+        (holds_pod && now > a.billed_until.unwrap_or(a.created_at)).then(|| Bill {
             attempt: a.clone(),
             to_ms: now,
-            amount_micros: Money(a.price_micros_per_hour).per_hour_for_millis(now - from).0,
+            amount_micros: crate::planner::unbilled(a, now),
         })
     }
 
@@ -354,7 +353,7 @@ impl<C: Cloud> Engine<C> {
 
     /// Bills one attempt up to now (before it ends).
     async fn accrue_attempt(&self, attempt: &str, now: i64) -> Result<(), EngineError> {
-        let bill = self.store.live().attempts().find(|a| a.id == attempt).and_then(|a| Self::bill_of(a, now));
+        let bill = self.store.live().attempt(attempt).and_then(|a| Self::bill_of(a, now));
         self.store.bill(bill.as_slice(), now).await?;
         Ok(())
     }

@@ -61,12 +61,15 @@ pub enum Action {
 /// Spend including what pod-holding attempts have run up since they were last billed: budgets
 /// are enforced on this, so billing writes can be batched without letting spend overshoot.
 pub fn projected_spend(j: &JobRow, attempts: &[&AttemptRow], now: i64) -> i64 {
-    let unbilled: i64 = attempts
-        .iter()
-        .filter(|a| matches!(a.state.as_str(), "created" | "running" | "terminating"))
-        .map(|a| core_domain::Money(a.price_micros_per_hour).per_hour_for_millis((now - a.billed_until.unwrap_or(a.created_at)).max(0)).0)
-        .sum();
-    j.spent_micros + unbilled
+    j.spent_micros + attempts.iter().map(|a| unbilled(a, now)).sum::<i64>()
+}
+
+/// What a pod-holding attempt has run up since it was last billed (0 for one without a pod).
+pub fn unbilled(a: &AttemptRow, now: i64) -> i64 {
+    if !a.state().is_ok_and(AttemptState::holds_pod) {
+        return 0;
+    }
+    core_domain::Money(a.price_micros_per_hour).per_hour_for_millis((now - a.billed_until.unwrap_or(a.created_at)).max(0)).0
 }
 
 /// Plans one reconcile pass.

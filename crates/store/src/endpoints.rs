@@ -4,11 +4,8 @@
 
 use crate::{Result, Store};
 
-/// Endpoint states: `intent` (row written, resources maybe not), `ready`, `deleting` (removal
-/// requested, retried until the provider confirms), `deleted` (final).
-pub const ENDPOINT_LIVE: [&str; 3] = ["intent", "ready", "deleting"];
-
-/// An endpoint as stored.
+/// An endpoint as stored. States: `intent` (row written, resources maybe not), `ready`,
+/// `deleting` (removal requested, retried until the provider confirms), `deleted` (final).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct EndpointRow {
     pub id: String,

@@ -18,7 +18,7 @@ mod ledger;
 mod live;
 
 pub use attempts::AttemptRow;
-pub use endpoints::{ENDPOINT_LIVE, EndpointRow};
+pub use endpoints::EndpointRow;
 pub use events::EventRow;
 pub use jobs::JobRow;
 pub use ledger::{Bill, CostRow};

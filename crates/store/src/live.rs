@@ -9,12 +9,8 @@
 //! another process reads the database (`jobs_live`, `attempts_live`).
 
 use crate::{AttemptRow, JobRow};
+use core_domain::state::{AttemptState, JobState};
 use std::collections::BTreeMap;
-
-/// Job states that are not settled.
-pub(crate) const LIVE_JOB_STATES: [&str; 5] = ["pending", "provisioning", "running", "recovering", "tearing_down"];
-/// Attempt states that may still own a provider resource.
-pub(crate) const LIVE_ATTEMPT_STATES: [&str; 4] = ["intent", "created", "running", "terminating"];
 
 /// Live jobs and attempts, ordered by id (ids are time-sortable, so oldest first).
 #[derive(Debug, Default)]
@@ -46,9 +42,15 @@ impl LiveSet {
         self.jobs.get(id)
     }
 
+    /// One live attempt.
+    pub fn attempt(&self, id: &str) -> Option<&AttemptRow> {
+        self.attempts.get(id)
+    }
+
     /// Records a job as written: kept while live, dropped once settled.
     pub(crate) fn put_job(&mut self, j: &JobRow) {
-        if LIVE_JOB_STATES.contains(&j.state.as_str()) {
+        // Live as the job state machine defines it.
+        if JobState::parse(&j.state).is_some_and(JobState::is_live) {
             self.jobs.insert(j.id.clone(), j.clone());
         } else {
             self.jobs.remove(&j.id);
@@ -57,7 +59,7 @@ impl LiveSet {
 
     /// Records an attempt as written: kept while it may own a resource.
     pub(crate) fn put_attempt(&mut self, a: &AttemptRow) {
-        if LIVE_ATTEMPT_STATES.contains(&a.state.as_str()) {
+        if AttemptState::parse(&a.state).is_some_and(|s| !s.is_final()) {
             self.attempts.insert(a.id.clone(), a.clone());
         } else {
             self.attempts.remove(&a.id);

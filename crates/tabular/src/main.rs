@@ -92,27 +92,24 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    if let Command::Worker { args } = cli.command {
-        let w = worker::Worker::new(move |job: worker::Job| {
-            let store = store.clone();
-            async move {
-                let spec: PredictSpec = serde_json::from_value(job.input.clone()).map_err(|e| format!("invalid predict input: {e}"))?;
-                let report = predict(&store, &spec).await.map_err(|e| e.to_string())?;
-                serde_json::to_value(report).map_err(|e| e.to_string())
-            }
-        });
-        let rt = match tokio::runtime::Runtime::new() {
-            Ok(rt) => rt,
-            Err(e) => return fail(e),
-        };
-        return rt.block_on(w.run(&args));
-    }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => return fail(e),
     };
     rt.block_on(async move {
         match cli.command {
+            Command::Worker { args } => {
+                let w = worker::Worker::new(move |job: worker::Job| {
+                    let store = store.clone();
+                    async move {
+                        let spec: PredictSpec =
+                            serde_json::from_value(job.input.clone()).map_err(|e| format!("invalid predict input: {e}"))?;
+                        let report = predict(&store, &spec).await.map_err(|e| e.to_string())?;
+                        serde_json::to_value(report).map_err(|e| e.to_string())
+                    }
+                });
+                w.run(&args).await
+            }
             Command::Train { user, dataset, target, features, model, test_size, seed, model_id, alpha, max_depth, n_trees } => {
                 let model = match ModelKind::parse(&model) {
                     Ok(m) => m,
@@ -141,7 +138,6 @@ fn main() -> ExitCode {
                     Err(e) => fail(e),
                 }
             }
-            Command::Worker { .. } => ExitCode::SUCCESS,
         }
     })
 }

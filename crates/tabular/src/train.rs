@@ -184,10 +184,9 @@ pub async fn train(store: &Storage, spec: &TrainSpec, progress: &mut (dyn FnMut(
         classes,
     };
     step(6, "saving");
-    let json = |v: &dyn erased::Ser| v.to_json();
-    store.put(&spec.user, &format!("{prefix}/model.json"), json(&m)?).await?;
-    store.put(&spec.user, &format!("{prefix}/preprocessor.json"), json(&scaler)?).await?;
-    store.put(&spec.user, &format!("{prefix}/metadata.json"), json(&meta)?).await?;
+    store.put(&spec.user, &format!("{prefix}/model.json"), to_json(&m)?).await?;
+    store.put(&spec.user, &format!("{prefix}/preprocessor.json"), to_json(&scaler)?).await?;
+    store.put(&spec.user, &format!("{prefix}/metadata.json"), to_json(&meta)?).await?;
     Ok(meta)
 }
 
@@ -222,19 +221,8 @@ pub(crate) fn panic_text(e: tokio::task::JoinError) -> String {
     }
 }
 
-/// JSON through `&dyn`, so one closure serializes the model, the scaler and the metadata.
-mod erased {
-    use crate::{Result, TabularError};
-
-    pub trait Ser {
-        fn to_json(&self) -> Result<Vec<u8>>;
-    }
-
-    impl<T: serde::Serialize> Ser for T {
-        fn to_json(&self) -> Result<Vec<u8>> {
-            serde_json::to_vec(self).map_err(|e| TabularError::Corrupt(e.to_string()))
-        }
-    }
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| TabularError::Corrupt(e.to_string()))
 }
 
 #[cfg(test)]

@@ -2,10 +2,9 @@
 //! (also `--test_input`, the Python runtime's spelling), else `./test_input.json` when not on
 //! RunPod. The job runs once; its result body is printed on stdout; exit 1 when it failed.
 
-use crate::{Reply, Worker, runtime::Job, shape};
-use futures::StreamExt;
+use crate::{Worker, runtime::Job};
 use runpod::client::worker::WorkerConfig;
-use runpod::types::worker::{JobResultBody, TakenJob};
+use runpod::types::worker::TakenJob;
 use serde_json::Value;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
@@ -51,36 +50,10 @@ pub async fn one_shot(w: &Worker, job: Value) -> ExitCode {
     let id = job.get("id").and_then(Value::as_str).unwrap_or("local_test").to_owned();
     let raw = TakenJob { id: id.clone(), input: job["input"].clone(), webhook: None, s3_config: None };
     let job = Job { id, input: raw.input.clone(), raw, client: None, cancel: CancellationToken::new() };
-    let (handler, refresh) = (w.handler.clone(), w.refresh_worker);
     // Streams are aggregated into a list, as the Python runtime's local mode does.
-    let task = tokio::spawn(async move {
-        match handler(job).await {
-            Ok(Reply::Output(v)) => shape::from_output(v, refresh),
-            Ok(Reply::Stream(mut s)) => {
-                let mut chunks = Vec::new();
-                while let Some(item) = s.next().await {
-                    match item {
-                        Ok(c) => match shape::chunk_error(&c) {
-                            Some(e) => return JobResultBody { error: Some(Value::String(e)), ..JobResultBody::default() },
-                            None => chunks.push(c),
-                        },
-                        Err(msg) => return shape::stream_failed(&msg, refresh),
-                    }
-                }
-                shape::stream_end(chunks, true, refresh)
-            }
-            Err(msg) => shape::from_failure("HandlerError", &msg, "local", refresh),
-        }
-    });
-    let body = match task.await {
-        Ok(b) => b,
-        Err(e) => {
-            let msg = e
-                .try_into_panic()
-                .ok()
-                .map_or_else(|| "the handler task ended abnormally".to_owned(), |p| crate::runtime::panic_message(&*p));
-            shape::from_failure("panic", &msg, "local", refresh)
-        }
+    let body = match tokio::spawn(crate::runtime::drive(w.clone(), job, None, true)).await {
+        Ok((body, _)) => body,
+        Err(e) => crate::runtime::panicked(e, "local", w.refresh_worker),
     };
     println!("{}", serde_json::to_string(&body).unwrap_or_default());
     if body.error.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS }

@@ -198,33 +198,9 @@ async fn run_job(w: Worker, client: WorkerClient, in_flight: Arc<InFlight>, raw:
     let id = raw.id.clone();
     in_flight.insert(&id, cancel.clone());
     let job = Job { id: id.clone(), input: raw.input.clone(), raw, client: Some(client.clone()), cancel: cancel.clone() };
-    let worker_id = client.config().worker_id.clone();
     // The handler runs in its own task: a panic there becomes a job error, not a dead worker.
-    let (c2, refresh, aggregate, job_id) = (client.clone(), w.refresh_worker, w.return_aggregate_stream, id.clone());
-    let mut task = tokio::spawn(async move {
-        match (w.handler)(job).await {
-            Ok(Reply::Output(v)) => (shape::from_output(v, refresh), false),
-            Ok(Reply::Stream(mut s)) => {
-                let mut chunks = Vec::new();
-                while let Some(item) = s.next().await {
-                    match item {
-                        Ok(chunk) => {
-                            if let Some(e) = shape::chunk_error(&chunk) {
-                                return (JobResultBody { error: Some(Value::String(e)), ..JobResultBody::default() }, true);
-                            }
-                            if let Err(e) = c2.post_stream_chunk(&job_id, chunk.clone()).await {
-                                tracing::warn!(error = %e, "stream chunk not delivered");
-                            }
-                            chunks.push(chunk);
-                        }
-                        Err(msg) => return (shape::stream_failed(&msg, refresh), true),
-                    }
-                }
-                (shape::stream_end(chunks, aggregate, refresh), true)
-            }
-            Err(msg) => (shape::from_failure("HandlerError", &msg, &c2.config().worker_id, refresh), false),
-        }
-    });
+    let (refresh, aggregate) = (w.refresh_worker, w.return_aggregate_stream);
+    let mut task = tokio::spawn(drive(w, job, Some(client.clone()), aggregate));
     let outcome = tokio::select! {
         r = &mut task => Some(r),
         () = cancel.cancelled() => {
@@ -236,11 +212,7 @@ async fn run_job(w: Worker, client: WorkerClient, in_flight: Arc<InFlight>, raw:
     let (body, is_stream) = match outcome {
         None => return, // cancelled: RunPod's runtime posts nothing
         Some(Ok(r)) => r,
-        Some(Err(e)) => {
-            let msg = e.try_into_panic().ok().map_or_else(|| "the handler task ended abnormally".to_owned(), |p| panic_message(&*p));
-            tracing::error!(job = id, panic = msg, "handler panicked; the job fails, the worker goes on");
-            (shape::from_failure("panic", &msg, &worker_id, refresh), false)
-        }
+        Some(Err(e)) => (panicked(e, &client.config().worker_id, refresh), false),
     };
     let stop = body.stop_pod == Some(true);
     if let Err(e) = client.post_result(&id, &body, is_stream).await {
@@ -252,7 +224,47 @@ async fn run_job(w: Worker, client: WorkerClient, in_flight: Arc<InFlight>, raw:
     }
 }
 
-/// The text of a panic payload.
-pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "panic".into())
+/// Runs the handler on `job` to its result body (and whether it was a stream). Stream chunks
+/// are posted through `client` as they come (none in local mode) and kept for the aggregate.
+pub(crate) async fn drive(w: Worker, job: Job, client: Option<WorkerClient>, aggregate: bool) -> (JobResultBody, bool) {
+    let (id, refresh) = (job.id.clone(), w.refresh_worker);
+    let worker_id = client.as_ref().map_or_else(|| "local".to_owned(), |c| c.config().worker_id.clone());
+    match (w.handler)(job).await {
+        Ok(Reply::Output(v)) => (shape::from_output(v, refresh), false),
+        Ok(Reply::Stream(mut s)) => {
+            let mut chunks = Vec::new();
+            while let Some(item) = s.next().await {
+                match item {
+                    Ok(chunk) => {
+                        if let Some(e) = shape::chunk_error(&chunk) {
+                            return (JobResultBody { error: Some(Value::String(e)), ..JobResultBody::default() }, true);
+                        }
+                        if let Some(c) = &client {
+                            if let Err(e) = c.post_stream_chunk(&id, chunk.clone()).await {
+                                tracing::warn!(error = %e, "stream chunk not delivered");
+                            }
+                        }
+                        chunks.push(chunk);
+                    }
+                    Err(msg) => return (shape::stream_failed(&msg, refresh), true),
+                }
+            }
+            (shape::stream_end(chunks, aggregate, refresh), true)
+        }
+        Err(msg) => (shape::from_failure("HandlerError", &msg, &worker_id, refresh), false),
+    }
+}
+
+/// The body for a handler task that panicked (or was torn down).
+pub(crate) fn panicked(e: tokio::task::JoinError, worker_id: &str, refresh: bool) -> JobResultBody {
+    let msg = match e.try_into_panic() {
+        Ok(p) => p
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into()),
+        Err(_) => "the handler task ended abnormally".to_owned(),
+    };
+    tracing::error!(panic = msg, "handler panicked; the job fails, the worker goes on");
+    shape::from_failure("panic", &msg, worker_id, refresh)
 }
