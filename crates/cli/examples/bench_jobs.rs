@@ -27,6 +27,8 @@ struct Counting {
     lists: Arc<AtomicU64>,
 }
 
+impl engine::Serverless for Counting {}
+
 impl Cloud for Counting {
     async fn offers(&self) -> Result<Vec<core_domain::gpu::GpuOffer>, CloudError> {
         self.inner.offers().await

@@ -29,7 +29,7 @@ fn money(v: f64, simulated: bool) -> String {
     format!("${v:.4}{}", if simulated { " (simulated)" } else { "" })
 }
 
-fn table(header: &[&str]) -> Table {
+pub(crate) fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED).set_header(header.to_vec());
     if std::env::var_os("NO_COLOR").is_some() {

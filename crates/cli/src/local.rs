@@ -114,14 +114,15 @@ impl Api {
     }
 
     pub async fn post<T: serde::de::DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, UserError> {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.url))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .context("cannot reach the podwarden server")?;
+        self.send(self.http.post(format!("{}{path}", self.url)).json(body)).await
+    }
+
+    pub async fn delete<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, UserError> {
+        self.send(self.http.delete(format!("{}{path}", self.url))).await
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, UserError> {
+        let r = req.bearer_auth(&self.token).send().await.context("cannot reach the podwarden server")?;
         Ok(Self::check(r).await?.json().await.context("unexpected answer from the server")?)
     }
 

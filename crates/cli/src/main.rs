@@ -10,6 +10,7 @@ mod commands;
 mod demo;
 mod echo_worker;
 mod emulator;
+mod endpoint;
 mod local;
 mod progress;
 
@@ -37,6 +38,9 @@ enum Command {
     Cost(commands::CostArgs),
     /// GPU offers that fit, cheapest first.
     Gpus(commands::GpusArgs),
+    /// Serverless endpoints: deploy (create or update in place), ls, rm.
+    #[command(subcommand)]
+    Endpoint(endpoint::Command),
     /// Run the podwarden server (the CLI starts one in the background when needed).
     Serve(commands::ServeArgs),
     /// Serve a local RunPod emulator: REST v2, serverless job API, worker callbacks, GraphQL.
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
             Command::Stop(a) => commands::stop(a).await,
             Command::Cost(a) => commands::cost(a).await,
             Command::Gpus(a) => commands::gpus(a).await,
+            Command::Endpoint(c) => endpoint::run(c).await,
             Command::Serve(a) => commands::serve(a).await,
             Command::Emulator(a) => emulator::run(a).await,
             Command::Demo(a) => demo::run(a).await,

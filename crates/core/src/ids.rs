@@ -62,6 +62,8 @@ v7_id!(/// A job: what the user asked for.
     JobId, "job");
 v7_id!(/// An attempt: one provider resource (pod) for a job.
     AttemptId, "att");
+v7_id!(/// A deployed serverless endpoint (its template and endpoint at the provider).
+    EndpointRecordId, "ep");
 
 /// An id that did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,6 +87,25 @@ pub fn pod_name(install: &str, attempt: AttemptId) -> String {
 pub fn parse_pod_name(install: &str, name: &str) -> Option<AttemptId> {
     let rest = name.strip_prefix(NAME_PREFIX)?.strip_prefix(install)?.strip_prefix('-')?;
     Uuid::try_parse(rest).ok().map(AttemptId)
+}
+
+/// The deterministic provider name of an endpoint: `pw-<install>-ep-<id>` (its template is
+/// the same name with `-tpl`).
+pub fn endpoint_name(install: &str, id: EndpointRecordId) -> String {
+    format!("{NAME_PREFIX}{install}-ep-{}", id.hex())
+}
+
+/// The template name of an endpoint name.
+pub fn template_name(endpoint_name: &str) -> String {
+    format!("{endpoint_name}-tpl")
+}
+
+/// The endpoint record a provider endpoint or template name belongs to, when it is one of this
+/// install's names.
+pub fn parse_endpoint_name(install: &str, name: &str) -> Option<EndpointRecordId> {
+    let rest = name.strip_prefix(NAME_PREFIX)?.strip_prefix(install)?.strip_prefix("-ep-")?;
+    let rest = rest.strip_suffix("-tpl").unwrap_or(rest);
+    Uuid::try_parse(rest).ok().map(EndpointRecordId)
 }
 
 #[cfg(test)]
@@ -111,5 +132,17 @@ mod tests {
         assert_eq!(parse_pod_name("other1", &name), None, "another install's pod is not ours");
         assert_eq!(parse_pod_name("a1b2c3", "my training pod"), None);
         assert!(name.len() < 64);
+    }
+
+    #[test]
+    fn endpoint_names_carry_their_owner_and_differ_from_pod_names() {
+        let id = EndpointRecordId::new();
+        let name = endpoint_name("a1b2c3", id);
+        assert_eq!(parse_endpoint_name("a1b2c3", &name), Some(id));
+        assert_eq!(parse_endpoint_name("a1b2c3", &template_name(&name)), Some(id));
+        assert_eq!(parse_endpoint_name("zzz999", &name), None);
+        assert_eq!(parse_pod_name("a1b2c3", &name), None, "an endpoint name is not a pod name");
+        assert_eq!(parse_endpoint_name("a1b2c3", &pod_name("a1b2c3", AttemptId::new())), None);
+        assert!(template_name(&name).len() < 64);
     }
 }

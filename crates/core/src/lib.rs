@@ -23,5 +23,5 @@ pub mod money;
 pub mod spec;
 pub mod state;
 
-pub use ids::{AttemptId, JobId};
+pub use ids::{AttemptId, EndpointRecordId, JobId};
 pub use money::Money;

@@ -68,8 +68,8 @@ pub enum CloudError {
     Transient(String),
 }
 
-/// A GPU provider.
-pub trait Cloud: Send + Sync + 'static {
+/// A GPU provider (pods; serverless endpoints through its `Serverless` half).
+pub trait Cloud: Serverless + Send + Sync + 'static {
     /// GPU offers with price and stock.
     fn offers(&self) -> impl Future<Output = Result<Vec<GpuOffer>, CloudError>> + Send;
     /// Every pod of the account, in one call.
@@ -78,4 +78,87 @@ pub trait Cloud: Send + Sync + 'static {
     fn create_pod(&self, req: &PodRequest) -> impl Future<Output = Result<PodInfo, CloudError>> + Send;
     /// Terminates a pod; `Ok` when it is gone (already gone included).
     fn terminate_pod(&self, id: &str) -> impl Future<Output = Result<(), CloudError>> + Send;
+}
+
+/// A serverless endpoint at the provider, as the endpoint reconciler sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointInfo {
+    pub id: String,
+    pub name: String,
+    pub template_id: Option<String>,
+}
+
+/// A template at the provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateInfo {
+    pub id: String,
+    pub name: String,
+}
+
+/// What a deployed endpoint should look like: its template (image, command, env, disk) and
+/// the endpoint around it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deployment {
+    /// The endpoint's provider name; the template's is `template_name(name)`.
+    pub name: String,
+    pub template_name: String,
+    pub image: String,
+    pub command: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub disk_gb: Option<i64>,
+    pub gpu_pools: Vec<String>,
+    pub gpu_count: i64,
+    pub workers_min: i64,
+    pub workers_max: i64,
+    pub idle_timeout_secs: i64,
+    pub execution_timeout_ms: i64,
+    pub flashboot: bool,
+    pub network_volume: Option<String>,
+}
+
+/// A provider with serverless endpoints. Separate from `Cloud` so a pods-only provider (or a
+/// benchmark double) need not implement it; the defaults say it is not supported.
+pub trait Serverless: Send + Sync + 'static {
+    /// Every endpoint of the account, in one call (a provider without endpoints has none).
+    fn list_endpoints(&self) -> impl Future<Output = Result<Vec<EndpointInfo>, CloudError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+    /// Every template of the account, in one call.
+    fn list_templates(&self) -> impl Future<Output = Result<Vec<TemplateInfo>, CloudError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+    /// Creates the deployment's template.
+    fn create_template(&self, d: &Deployment) -> impl Future<Output = Result<TemplateInfo, CloudError>> + Send {
+        let _ = d;
+        async { Err(unsupported()) }
+    }
+    /// Makes template `id` match the deployment.
+    fn update_template(&self, id: &str, d: &Deployment) -> impl Future<Output = Result<(), CloudError>> + Send {
+        let _ = (id, d);
+        async { Err(unsupported()) }
+    }
+    /// Creates the endpoint on template `template_id`.
+    fn create_endpoint(&self, d: &Deployment, template_id: &str) -> impl Future<Output = Result<EndpointInfo, CloudError>> + Send {
+        let _ = (d, template_id);
+        async { Err(unsupported()) }
+    }
+    /// Makes endpoint `id` match the deployment.
+    fn update_endpoint(&self, id: &str, d: &Deployment) -> impl Future<Output = Result<(), CloudError>> + Send {
+        let _ = (id, d);
+        async { Err(unsupported()) }
+    }
+    /// Deletes an endpoint; `Ok` when it is gone (already gone included).
+    fn delete_endpoint(&self, id: &str) -> impl Future<Output = Result<(), CloudError>> + Send {
+        let _ = id;
+        async { Err(unsupported()) }
+    }
+    /// Deletes a template; `Ok` when it is gone (already gone included).
+    fn delete_template(&self, id: &str) -> impl Future<Output = Result<(), CloudError>> + Send {
+        let _ = id;
+        async { Err(unsupported()) }
+    }
+}
+
+fn unsupported() -> CloudError {
+    CloudError::Rejected("this provider has no serverless endpoints".into())
 }

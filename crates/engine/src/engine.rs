@@ -56,8 +56,12 @@ pub enum EngineError {
     BadToken(String),
     #[error("no GPU offer matches the spec: {0}")]
     NoGpuFits(String),
-    #[error("job {job} cannot be {what} in state {state}")]
+    #[error("{job} cannot be {what}: {state}")]
     WrongState { job: String, what: &'static str, state: String },
+    #[error("endpoint {0} not found")]
+    NoSuchEndpoint(String),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
 }
 
 /// A submitted job and its callback token (shown once; only its hash is stored).
@@ -82,7 +86,8 @@ pub struct Engine<C: Cloud> {
     clock: Clock,
     install: String,
     offers: tokio::sync::Mutex<Option<(i64, Vec<GpuOffer>)>>,
-    creating: Mutex<HashSet<String>>,
+    /// Attempts (and endpoints) whose create call is in flight: the reconciler leaves them be.
+    pub(crate) creating: Mutex<HashSet<String>>,
     /// Offers are re-read after this many ms.
     pub offers_ttl_ms: i64,
     /// Secret the job tokens are derived from (kept outside the database).
@@ -147,7 +152,7 @@ impl<C: Cloud> Engine<C> {
     }
 
     /// Dies here, without any cleanup, when the crash test asks for this step.
-    fn crash_point(&self, step: &str) {
+    pub(crate) fn crash_point(&self, step: &str) {
         if self.crash_at.as_deref() == Some(step) {
             eprintln!("podwarden: crash test: aborting at {step}");
             std::process::abort();
@@ -162,6 +167,16 @@ impl<C: Cloud> Engine<C> {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The provider.
+    pub fn cloud(&self) -> &C {
+        &self.cloud
+    }
+
+    /// Now, by the engine's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// This install's id (the pod name prefix).
@@ -271,7 +286,7 @@ impl<C: Cloud> Engine<C> {
                 let next = match job_transition(from, event) {
                     Ok(n) => n,
                     Err(_) if event == JobEvent::Cancel => {
-                        return Err(EngineError::WrongState { job: job.into(), what: "stopped", state: from.state.to_string() });
+                        return Err(EngineError::WrongState { job: format!("job {job}"), what: "stopped", state: format!("it is {}", from.state) });
                     }
                     Err(e) => {
                         tracing::debug!(job, %e, "skipping stale event");
@@ -401,6 +416,10 @@ impl<C: Cloud> Engine<C> {
                 tracing::warn!(error = %e, "reconcile action failed; the next tick retries");
                 report.errors.push(e.to_string());
             }
+        }
+        if let Err(e) = self.reconcile_endpoints(&mut report).await {
+            tracing::warn!(error = %e, "endpoint reconcile failed; the next tick retries");
+            report.errors.push(e.to_string());
         }
         Ok(report)
     }

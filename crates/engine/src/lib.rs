@@ -3,11 +3,12 @@
 //! timeouts, keep-alive and teardown, and the cost ledger.
 
 pub mod cloud;
+pub mod endpoints;
 pub mod engine;
 pub mod planner;
 pub mod runpod_cloud;
 pub mod wrapper;
 
-pub use cloud::{Cloud, CloudError, PodInfo, PodPhase, PodRequest};
+pub use cloud::{Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, Serverless, TemplateInfo};
 pub use engine::{Clock, Engine, EngineError, Submitted, TickReport};
 pub use runpod_cloud::RunPodCloud;

@@ -1,11 +1,13 @@
 //! `Cloud` on RunPod's REST v2 (or the emulator, which serves the same contract).
 
-use crate::cloud::{Cloud, CloudError, PodInfo, PodPhase, PodRequest};
+use crate::cloud::{Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, Serverless, TemplateInfo};
 use core_domain::gpu::{Cloud as Tier, GpuOffer};
 use core_domain::money::Money;
 use runpod::types::catalog::{AvailabilityLevel, GpuCatalogQuery};
 use runpod::types::pods::{Cloud as RpCloud, CreateGpuConfig, CreatePodRequest, Mounts, NetworkMount, PersistentMount, Pod, PodStatus};
-use runpod::{Client, ErrorKind, NetworkVolumeId, PodId};
+use runpod::types::endpoints::{CreateEndpointGpuConfig, CreateEndpointRequest, EndpointWorkers, FlashBoot, UpdateEndpointRequest};
+use runpod::types::templates::{CreateTemplateRequest, UpdateTemplateRequest};
+use runpod::{Client, EndpointId, ErrorKind, NetworkVolumeId, PodId, TemplateId};
 
 /// RunPod through the `runpod` client.
 #[derive(Debug, Clone)]
@@ -128,10 +130,104 @@ impl Cloud for RunPodCloud {
     }
 
     async fn terminate_pod(&self, id: &str) -> Result<(), CloudError> {
-        match self.client.delete_pod(&PodId::new(id)).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(map_err(e)),
-        }
+        gone_is_ok(self.client.delete_pod(&PodId::new(id)).await)
+    }
+}
+
+fn template_body(d: &Deployment) -> CreateTemplateRequest {
+    CreateTemplateRequest {
+        name: d.template_name.clone(),
+        image: d.image.clone(),
+        args: d.command.clone(),
+        disk: d.disk_gb,
+        env: Some(d.env.clone()),
+        serverless: Some(true),
+        ..CreateTemplateRequest::default()
+    }
+}
+
+fn endpoint_gpu(d: &Deployment) -> CreateEndpointGpuConfig {
+    CreateEndpointGpuConfig {
+        pools: Some(d.gpu_pools.iter().map(|p| p.as_str().into()).collect()),
+        excluded_types: None,
+        count: Some(d.gpu_count),
+        allowed_cuda_versions: None,
+        min_cuda_version: None,
+    }
+}
+
+fn endpoint_workers(d: &Deployment) -> EndpointWorkers {
+    EndpointWorkers { min: Some(d.workers_min), max: Some(d.workers_max), idle_timeout: Some(d.idle_timeout_secs) }
+}
+
+fn flashboot(d: &Deployment) -> FlashBoot {
+    if d.flashboot { FlashBoot::FlashBoot } else { FlashBoot::Off }
+}
+
+/// `Ok` for a delete whose target is already gone.
+fn gone_is_ok(r: Result<(), runpod::Error>) -> Result<(), CloudError> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(map_err(e)),
+    }
+}
+
+impl Serverless for RunPodCloud {
+    async fn list_endpoints(&self) -> Result<Vec<EndpointInfo>, CloudError> {
+        Ok(self
+            .client
+            .list_endpoints()
+            .await
+            .map_err(map_err)?
+            .into_iter()
+            .map(|e| EndpointInfo { id: e.id.0, name: e.name, template_id: e.template_id.map(|t| t.0) })
+            .collect())
+    }
+
+    async fn list_templates(&self) -> Result<Vec<TemplateInfo>, CloudError> {
+        Ok(self.client.list_templates().await.map_err(map_err)?.into_iter().map(|t| TemplateInfo { id: t.id.0, name: t.name }).collect())
+    }
+
+    async fn create_template(&self, d: &Deployment) -> Result<TemplateInfo, CloudError> {
+        let t = self.client.create_template(&template_body(d)).await.map_err(map_err)?;
+        Ok(TemplateInfo { id: t.id.0, name: t.name })
+    }
+
+    async fn update_template(&self, id: &str, d: &Deployment) -> Result<(), CloudError> {
+        let b = template_body(d);
+        let req = UpdateTemplateRequest { image: Some(b.image), args: b.args, disk: b.disk, env: b.env, ..UpdateTemplateRequest::default() };
+        self.client.update_template(&TemplateId::new(id), &req).await.map(|_| ()).map_err(map_err)
+    }
+
+    async fn create_endpoint(&self, d: &Deployment, template_id: &str) -> Result<EndpointInfo, CloudError> {
+        let mut req = CreateEndpointRequest::from_template(d.name.clone(), TemplateId::new(template_id));
+        req.gpu = Some(endpoint_gpu(d));
+        req.workers = Some(endpoint_workers(d));
+        req.timeout = Some(d.execution_timeout_ms);
+        req.flashboot = Some(flashboot(d));
+        req.network_volumes = d.network_volume.as_ref().map(|v| vec![NetworkVolumeId::new(v)]);
+        let e = self.client.create_endpoint(&req).await.map_err(map_err)?;
+        Ok(EndpointInfo { id: e.id.0, name: e.name, template_id: e.template_id.map(|t| t.0) })
+    }
+
+    async fn update_endpoint(&self, id: &str, d: &Deployment) -> Result<(), CloudError> {
+        let req = UpdateEndpointRequest {
+            gpu: Some(endpoint_gpu(d)),
+            workers: Some(endpoint_workers(d)),
+            timeout: Some(d.execution_timeout_ms),
+            flashboot: Some(flashboot(d)),
+            network_volumes: Some(d.network_volume.iter().map(|v| NetworkVolumeId::new(v)).collect()),
+            ..UpdateEndpointRequest::default()
+        };
+        self.client.update_endpoint(&EndpointId::new(id), &req).await.map(|_| ()).map_err(map_err)
+    }
+
+    async fn delete_endpoint(&self, id: &str) -> Result<(), CloudError> {
+        gone_is_ok(self.client.delete_endpoint(&EndpointId::new(id)).await)
+    }
+
+    async fn delete_template(&self, id: &str) -> Result<(), CloudError> {
+        gone_is_ok(self.client.delete_template(&TemplateId::new(id)).await)
     }
 }

@@ -91,3 +91,31 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
 }
+
+/// A deployed serverless endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointView {
+    pub name: String,
+    /// `intent` (being made to match its spec), `ready`, `deleting`, `deleted`.
+    pub state: String,
+    /// Its name at the provider (`pw-<install>-ep-<id>`).
+    pub resource_name: String,
+    pub endpoint_id: Option<String>,
+    pub template_id: Option<String>,
+    pub reason: Option<String>,
+    pub image: String,
+    pub gpu_pools: Vec<String>,
+    pub workers_min: i64,
+    pub workers_max: i64,
+    pub execution_timeout_secs: u64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// `POST /api/v1/endpoints`: the endpoint and what the deploy did (`created`, `updated`,
+/// `unchanged`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeployResult {
+    pub endpoint: EndpointView,
+    pub change: String,
+}

@@ -1,13 +1,13 @@
 //! `/api/v1` routes. Clients get `{code, message, hint?}` errors; internals stay in the log.
 
 use crate::AppState;
-use crate::api::{AttemptView, CostReport, ErrorBody, EventView, GpuRow, JobDetail, JobSummary, Status};
+use crate::api::{AttemptView, CostReport, DeployResult, EndpointView, ErrorBody, EventView, GpuRow, JobDetail, JobSummary, Status};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use core_domain::Money;
 use core_domain::gpu::{Cloud as Tier, rank_placements};
@@ -17,7 +17,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use store::{AttemptRow, JobRow};
+use store::{AttemptRow, EndpointRow, JobRow};
 
 type S = State<Arc<AppState>>;
 
@@ -40,6 +40,13 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match &e {
             EngineError::NoSuchJob(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string(), Some("`podwarden ps` lists jobs")),
+            EngineError::NoSuchEndpoint(_) => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string(), Some("`podwarden endpoint ls` lists endpoints"))
+            }
+            EngineError::Corrupt(_) => {
+                tracing::error!(error = %e, "unreadable stored data");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (see the server log)", None)
+            }
             EngineError::BadToken(_) => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "invalid job token", None),
             EngineError::NoGpuFits(_) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -80,6 +87,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/jobs/{id}/events", get(events))
         .route("/api/v1/jobs/{id}/logs", get(logs))
         .route("/api/v1/gpus", get(gpus))
+        .route("/api/v1/endpoints", get(list_endpoints).post(deploy_endpoint))
+        .route("/api/v1/endpoints/{name}", get(get_endpoint))
+        .route("/api/v1/endpoints/{name}", delete(remove_endpoint))
         .route("/api/v1/cost", get(cost))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
@@ -163,6 +173,48 @@ async fn create_job(State(s): S, Json(v): Json<serde_json::Value>) -> R<(StatusC
     s.poke.notify_one();
     let detail = job_detail(&s, &sub.job.to_string()).await?;
     Ok((StatusCode::CREATED, Json(detail)))
+}
+
+fn endpoint_view(r: &EndpointRow) -> EndpointView {
+    let spec: Option<core_domain::endpoint::EndpointSpec> = serde_json::from_str(&r.spec).ok();
+    EndpointView {
+        name: r.name.clone(),
+        state: r.state.clone(),
+        resource_name: r.resource_name.clone(),
+        endpoint_id: r.endpoint_id.clone(),
+        template_id: r.template_id.clone(),
+        reason: r.reason.clone(),
+        image: spec.as_ref().map(|s| s.image.clone()).unwrap_or_default(),
+        gpu_pools: spec.as_ref().map(|s| s.gpu.pools.clone()).unwrap_or_default(),
+        workers_min: spec.as_ref().map_or(0, |s| s.workers.min),
+        workers_max: spec.as_ref().map_or(0, |s| s.workers.max),
+        execution_timeout_secs: spec.as_ref().map_or(0, |s| s.execution_timeout.as_secs()),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
+}
+
+async fn deploy_endpoint(State(s): S, Json(v): Json<serde_json::Value>) -> R<(StatusCode, Json<DeployResult>)> {
+    let spec = core_domain::endpoint::EndpointSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
+    let d = s.engine.deploy(spec, "local").await?;
+    let status = if d.change == engine::endpoints::Change::Created { StatusCode::CREATED } else { StatusCode::OK };
+    let change = serde_json::to_value(d.change).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    Ok((status, Json(DeployResult { endpoint: endpoint_view(&d.row), change })))
+}
+
+async fn list_endpoints(State(s): S) -> R<Json<Vec<EndpointView>>> {
+    Ok(Json(s.engine.endpoints("local").await?.iter().map(endpoint_view).collect()))
+}
+
+async fn get_endpoint(State(s): S, Path(name): Path<String>) -> R<Json<EndpointView>> {
+    Ok(Json(endpoint_view(&s.engine.endpoint("local", &name).await?)))
+}
+
+async fn remove_endpoint(State(s): S, Path(name): Path<String>) -> R<(StatusCode, Json<EndpointView>)> {
+    let row = s.engine.remove("local", &name).await?;
+    s.poke.notify_one();
+    let status = if row.state == engine::endpoints::DELETED { StatusCode::OK } else { StatusCode::ACCEPTED };
+    Ok((status, Json(endpoint_view(&row))))
 }
 
 async fn job_detail(s: &AppState, id: &str) -> R<JobDetail> {

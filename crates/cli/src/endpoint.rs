@@ -1,0 +1,96 @@
+//! `podwarden endpoint deploy|ls|rm`: serverless endpoints from a spec, owned and reconciled by
+//! the server like pods.
+
+use crate::UserError;
+use crate::local::Api;
+use anyhow::{Context, anyhow};
+use core_domain::endpoint::EndpointSpec;
+use server::api::{DeployResult, EndpointView};
+use std::path::PathBuf;
+
+/// `podwarden endpoint`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Create the endpoint (and its template) from a spec, or update it in place when the spec
+    /// changed; the same spec twice changes nothing.
+    Deploy {
+        /// The endpoint spec (TOML), e.g. examples/endpoints/predict.toml.
+        spec: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List your endpoints.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an endpoint and its template.
+    Rm { name: String },
+}
+
+pub async fn run(c: Command) -> Result<(), UserError> {
+    match c {
+        Command::Deploy { spec, json } => deploy(&spec, json).await,
+        Command::Ls { json } => ls(json).await,
+        Command::Rm { name } => rm(&name).await,
+    }
+}
+
+/// Reads and validates an endpoint spec file.
+pub fn read_spec(path: &std::path::Path) -> Result<EndpointSpec, UserError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| UserError {
+        error: anyhow!("cannot read {file}: {e}"),
+        hint: Some("pass the path of an endpoint spec, e.g. examples/endpoints/predict.toml".into()),
+    })?;
+    EndpointSpec::from_toml(&file, &text).map_err(|e| UserError { error: anyhow!("invalid endpoint spec: {e}"), hint: e.hint.clone() })
+}
+
+async fn deploy(path: &std::path::Path, json: bool) -> Result<(), UserError> {
+    let spec = read_spec(path)?;
+    let api = Api::connect().await?;
+    let d: DeployResult = api.post("/api/v1/endpoints", &serde_json::to_value(&spec).context("spec to JSON")?).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+    } else {
+        let e = &d.endpoint;
+        println!("{}", e.endpoint_id.as_deref().unwrap_or("-"));
+        eprintln!("endpoint {} {} ({}; {})", e.name, d.change, e.resource_name, e.state);
+    }
+    Ok(())
+}
+
+async fn ls(json: bool) -> Result<(), UserError> {
+    let api = Api::connect().await?;
+    let eps: Vec<EndpointView> = api.get("/api/v1/endpoints").await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&eps).unwrap_or_default());
+        return Ok(());
+    }
+    let mut t = crate::commands::table(&["NAME", "STATE", "ENDPOINT ID", "IMAGE", "GPU POOLS", "WORKERS", "TIMEOUT", "REASON"]);
+    for e in eps {
+        t.add_row(vec![
+            e.name,
+            e.state,
+            e.endpoint_id.unwrap_or_else(|| "-".into()),
+            e.image,
+            e.gpu_pools.join(","),
+            format!("{}–{}", e.workers_min, e.workers_max),
+            format!("{} s", e.execution_timeout_secs),
+            e.reason.unwrap_or_default(),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+async fn rm(name: &str) -> Result<(), UserError> {
+    let api = Api::connect().await?;
+    let e: EndpointView = api.delete(&format!("/api/v1/endpoints/{name}")).await?;
+    if e.state == "deleted" {
+        eprintln!("endpoint {name} deleted (endpoint and template gone at the provider)");
+    } else {
+        eprintln!("endpoint {name} is being deleted; the server retries until the provider confirms");
+    }
+    Ok(())
+}

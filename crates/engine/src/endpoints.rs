@@ -1,0 +1,305 @@
+//! Serverless endpoints: the deploy saga (`deploy`, `remove`) and their reconciliation.
+//!
+//! Owned like pods: the row with the deterministic provider name (`pw-<install>-ep-<id>`, the
+//! template `…-tpl`) is committed before anything is created; a row in `intent` may not match
+//! the provider yet and is converged (found by name, else created; then updated to the spec);
+//! `deleting` is retried until the provider confirms; an endpoint or template with this
+//! install's prefix and no live row is an orphan and deleted. Foreign names are never touched.
+
+use crate::cloud::{Cloud, CloudError, Deployment, EndpointInfo};
+use crate::engine::{Engine, EngineError, TickReport};
+use core_domain::endpoint::EndpointSpec;
+use core_domain::ids::{EndpointRecordId, endpoint_name, parse_endpoint_name, template_name};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use store::EndpointRow;
+
+/// Row states.
+pub const INTENT: &str = "intent";
+pub const READY: &str = "ready";
+pub const DELETING: &str = "deleting";
+pub const DELETED: &str = "deleted";
+
+/// What a deploy changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// A deployed endpoint and what the deploy did.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    pub row: EndpointRow,
+    pub change: Change,
+}
+
+/// SHA-256 of the spec's canonical JSON: equal specs, equal hashes.
+pub fn spec_hash(spec: &EndpointSpec) -> String {
+    let json = serde_json::to_string(spec).unwrap_or_default();
+    Sha256::digest(json.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The provider shape of a row's spec.
+pub fn deployment(resource_name: &str, spec: &EndpointSpec) -> Deployment {
+    Deployment {
+        name: resource_name.to_owned(),
+        template_name: template_name(resource_name),
+        image: spec.image.clone(),
+        command: spec.command.clone(),
+        env: spec.env.clone(),
+        disk_gb: spec.disk_gb,
+        gpu_pools: spec.gpu.pools.clone(),
+        gpu_count: spec.gpu.count,
+        workers_min: spec.workers.min,
+        workers_max: spec.workers.max,
+        idle_timeout_secs: spec.workers.idle_timeout.as_secs() as i64,
+        execution_timeout_ms: spec.execution_timeout.as_millis() as i64,
+        flashboot: spec.flashboot,
+        network_volume: spec.network_volume.clone(),
+    }
+}
+
+fn parse_spec(row: &EndpointRow) -> Result<EndpointSpec, EngineError> {
+    serde_json::from_str(&row.spec).map_err(|e| EngineError::Corrupt(format!("endpoint {}: stored spec: {e}", row.id)))
+}
+
+impl<C: Cloud> Engine<C> {
+    /// The owner's live endpoints.
+    pub async fn endpoints(&self, owner: &str) -> Result<Vec<EndpointRow>, EngineError> {
+        Ok(self.store().endpoints_live().await?.into_iter().filter(|e| e.owner == owner).collect())
+    }
+
+    /// The owner's live endpoint `name`.
+    pub async fn endpoint(&self, owner: &str, name: &str) -> Result<EndpointRow, EngineError> {
+        self.store().endpoint_by_name(owner, name).await?.ok_or_else(|| EngineError::NoSuchEndpoint(name.into()))
+    }
+
+    /// Creates the endpoint, or updates it in place when the spec changed; the same spec twice
+    /// changes nothing. A create the provider refuses leaves nothing behind.
+    pub async fn deploy(&self, spec: EndpointSpec, owner: &str) -> Result<Deployed, EngineError> {
+        let hash = spec_hash(&spec);
+        let json = serde_json::to_string(&spec).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        let now = self.now_ms();
+        let existing = self.store().endpoint_by_name(owner, &spec.name).await?;
+        let (mut row, change, previous) = match existing {
+            None => {
+                let id = EndpointRecordId::new();
+                let row = EndpointRow {
+                    id: id.to_string(),
+                    name: spec.name.clone(),
+                    owner: owner.to_owned(),
+                    spec: json,
+                    spec_hash: hash,
+                    state: INTENT.into(),
+                    generation: 0,
+                    resource_name: endpoint_name(self.install(), id),
+                    template_id: None,
+                    endpoint_id: None,
+                    reason: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                // Invariant 1: the row is committed before the create calls.
+                self.store().endpoint_insert(&row).await?;
+                (row, Change::Created, None)
+            }
+            Some(row) if row.state == DELETING => {
+                return Err(EngineError::WrongState { job: row.name, what: "deployed", state: "being removed".into() });
+            }
+            Some(row) if row.spec_hash == hash && row.state == READY => return Ok(Deployed { row, change: Change::Unchanged }),
+            Some(mut row) => {
+                let previous = (row.spec.clone(), row.spec_hash.clone(), row.state.clone());
+                row.spec = json;
+                row.spec_hash = hash;
+                row.state = INTENT.into();
+                if !self.store().endpoint_cas(&mut row, now).await? {
+                    return Err(EngineError::WrongState { job: row.name, what: "deployed", state: "changed concurrently; retry".into() });
+                }
+                (row, Change::Updated, Some(previous))
+            }
+        };
+        self.hold(&row.id, true);
+        let result = self.converge(&mut row).await;
+        self.hold(&row.id, false);
+        match result {
+            Ok(()) => Ok(Deployed { row, change }),
+            Err(EngineError::Cloud(e @ (CloudError::Rejected(_) | CloudError::Auth(_) | CloudError::InsufficientBalance(_)))) => {
+                // Will not get better by retrying: undo rather than leave a half-made endpoint.
+                let reason = e.to_string();
+                match previous {
+                    None => {
+                        row.state = DELETING.into();
+                        row.reason = Some(format!("deploy refused: {reason}"));
+                        if self.store().endpoint_cas(&mut row, self.now_ms()).await? {
+                            let _ = self.delete_resources(&mut row).await;
+                        }
+                    }
+                    Some((spec, hash, state)) => {
+                        (row.spec, row.spec_hash, row.state) = (spec, hash, state);
+                        row.reason = Some(format!("update refused: {reason}"));
+                        self.store().endpoint_cas(&mut row, self.now_ms()).await?;
+                    }
+                }
+                Err(EngineError::Cloud(e))
+            }
+            // Transient: the row stays `intent` and the reconciler finishes the deploy.
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes the endpoint and its template; the row stays `deleting` until the provider
+    /// confirms both are gone (the reconciler retries).
+    pub async fn remove(&self, owner: &str, name: &str) -> Result<EndpointRow, EngineError> {
+        let mut row = self.endpoint(owner, name).await?;
+        if row.state != DELETING {
+            row.state = DELETING.into();
+            row.reason = Some("removed by the user".into());
+            if !self.store().endpoint_cas(&mut row, self.now_ms()).await? {
+                return Err(EngineError::WrongState { job: name.into(), what: "removed", state: "changed concurrently; retry".into() });
+            }
+        }
+        if let Err(e) = self.delete_resources(&mut row).await {
+            tracing::warn!(endpoint = row.id, error = %e, "endpoint removal pending; the reconciler retries");
+        }
+        Ok(row)
+    }
+
+    fn hold(&self, id: &str, on: bool) {
+        if let Ok(mut g) = self.creating.lock() {
+            if on {
+                g.insert(id.to_owned());
+            } else {
+                g.remove(id);
+            }
+        }
+    }
+
+    /// Makes the provider match the row: the template (found by name, else created) updated to
+    /// the spec, then the endpoint likewise; then `ready`.
+    async fn converge(&self, row: &mut EndpointRow) -> Result<(), EngineError> {
+        let spec = parse_spec(row)?;
+        let d = deployment(&row.resource_name, &spec);
+        let cloud = self.cloud();
+        let template_id = match row.template_id.clone() {
+            Some(id) => id,
+            None => match cloud.list_templates().await?.into_iter().find(|t| t.name == d.template_name) {
+                Some(t) => t.id,
+                None => {
+                    self.crash_point("before-template-create");
+                    cloud.create_template(&d).await?.id
+                }
+            },
+        };
+        if row.template_id.as_deref() != Some(&template_id) {
+            row.template_id = Some(template_id.clone());
+            if !self.store().endpoint_cas(row, self.now_ms()).await? {
+                return Err(EngineError::WrongState { job: row.name.clone(), what: "deployed", state: "changed concurrently".into() });
+            }
+        } else {
+            cloud.update_template(&template_id, &d).await?;
+        }
+        self.crash_point("after-template");
+        let endpoint = match row.endpoint_id.clone() {
+            Some(id) => Some(id),
+            None => cloud.list_endpoints().await?.into_iter().find(|e| e.name == d.name).map(|e| e.id),
+        };
+        let endpoint_id = match endpoint {
+            Some(id) => {
+                cloud.update_endpoint(&id, &d).await?;
+                id
+            }
+            None => cloud.create_endpoint(&d, &template_id).await?.id,
+        };
+        self.crash_point("after-endpoint-create");
+        row.endpoint_id = Some(endpoint_id);
+        row.state = READY.into();
+        row.reason = None;
+        if !self.store().endpoint_cas(row, self.now_ms()).await? {
+            return Err(EngineError::WrongState { job: row.name.clone(), what: "deployed", state: "changed concurrently".into() });
+        }
+        Ok(())
+    }
+
+    /// Deletes the endpoint, then its template (by id, else by name), then marks the row
+    /// `deleted`.
+    async fn delete_resources(&self, row: &mut EndpointRow) -> Result<(), EngineError> {
+        let cloud = self.cloud();
+        let endpoint = match row.endpoint_id.clone() {
+            Some(id) => Some(id),
+            None => cloud.list_endpoints().await?.into_iter().find(|e| e.name == row.resource_name).map(|e| e.id),
+        };
+        if let Some(id) = endpoint {
+            cloud.delete_endpoint(&id).await?;
+        }
+        let template = match row.template_id.clone() {
+            Some(id) => Some(id),
+            None => {
+                let name = template_name(&row.resource_name);
+                cloud.list_templates().await?.into_iter().find(|t| t.name == name).map(|t| t.id)
+            }
+        };
+        if let Some(id) = template {
+            cloud.delete_template(&id).await?;
+        }
+        row.state = DELETED.into();
+        self.store().endpoint_cas(row, self.now_ms()).await?;
+        Ok(())
+    }
+
+    /// One pass over endpoints: finish `intent` rows nobody is working on, re-create a `ready`
+    /// endpoint that vanished at the provider, finish removals, delete orphans of this install.
+    pub(crate) async fn reconcile_endpoints(&self, report: &mut TickReport) -> Result<(), EngineError> {
+        let rows = self.store().endpoints_live().await?;
+        let listed = self.cloud().list_endpoints().await?;
+        let held: HashSet<String> = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
+        let live_ids: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        for mut row in rows.iter().cloned() {
+            if held.contains(&row.id) {
+                continue;
+            }
+            let result = match row.state.as_str() {
+                INTENT => {
+                    report.actions.push(format!("ConvergeEndpoint {{ endpoint: {:?} }}", row.name));
+                    self.converge(&mut row).await
+                }
+                READY if row.endpoint_id.as_ref().is_some_and(|id| !listed.iter().any(|e| &e.id == id)) => {
+                    report.actions.push(format!("RecreateEndpoint {{ endpoint: {:?} }}", row.name));
+                    row.endpoint_id = None;
+                    row.state = INTENT.into();
+                    row.reason = Some("the endpoint disappeared at the provider; re-creating it".into());
+                    self.store().endpoint_cas(&mut row, self.now_ms()).await.map(|_| ()).map_err(EngineError::from)
+                }
+                DELETING => {
+                    report.actions.push(format!("DeleteEndpoint {{ endpoint: {:?} }}", row.name));
+                    self.delete_resources(&mut row).await
+                }
+                _ => Ok(()),
+            };
+            if let Err(e) = result {
+                report.errors.push(format!("endpoint {}: {e}", row.name));
+            }
+        }
+        let orphan = |name: &str| parse_endpoint_name(self.install(), name).is_some_and(|id| !live_ids.contains(id.to_string().as_str()));
+        let orphans: Vec<&EndpointInfo> = listed.iter().filter(|e| orphan(&e.name)).collect();
+        for e in &orphans {
+            report.actions.push(format!("DeleteOrphanEndpoint {{ name: {:?} }}", e.name));
+            if let Err(err) = self.cloud().delete_endpoint(&e.id).await {
+                report.errors.push(format!("orphan endpoint {}: {err}", e.name));
+            }
+        }
+        // Orphan templates: looked for when an orphan endpoint was found (a crash between the
+        // template's create and the endpoint's leaves the row, which converges instead).
+        if !orphans.is_empty() {
+            for t in self.cloud().list_templates().await?.into_iter().filter(|t| orphan(&t.name)) {
+                report.actions.push(format!("DeleteOrphanTemplate {{ name: {:?} }}", t.name));
+                if let Err(err) = self.cloud().delete_template(&t.id).await {
+                    report.errors.push(format!("orphan template {}: {err}", t.name));
+                }
+            }
+        }
+        Ok(())
+    }
+}
