@@ -62,6 +62,8 @@ v7_id!(/// A job: what the user asked for.
     JobId, "job");
 v7_id!(/// An attempt: one provider resource (pod) for a job.
     AttemptId, "att");
+v7_id!(/// A serverless job (a request to an endpoint).
+    RequestId, "req");
 v7_id!(/// A deployed serverless endpoint (its template and endpoint at the provider).
     EndpointRecordId, "ep");
 

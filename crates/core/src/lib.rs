@@ -20,8 +20,9 @@ pub mod endpoint;
 pub mod gpu;
 pub mod ids;
 pub mod money;
+pub mod request;
 pub mod spec;
 pub mod state;
 
-pub use ids::{AttemptId, EndpointRecordId, JobId};
+pub use ids::{AttemptId, EndpointRecordId, JobId, RequestId};
 pub use money::Money;

@@ -457,7 +457,7 @@ pub(crate) mod duration {
     }
 }
 
-mod opt_duration {
+pub(crate) mod opt_duration {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 

@@ -66,6 +66,9 @@ pub enum CloudError {
     /// Try again later.
     #[error("provider unavailable: {0}")]
     Transient(String),
+    /// The resource does not exist (any more).
+    #[error("not found at the provider: {0}")]
+    NotFound(String),
 }
 
 /// A GPU provider (pods; serverless endpoints through its `Serverless` half).
@@ -157,6 +160,86 @@ pub trait Serverless: Send + Sync + 'static {
         let _ = id;
         async { Err(unsupported()) }
     }
+    /// The cheapest serverless GPU of `pools` and its USD/h for `count` GPUs per worker.
+    fn serverless_price(&self, pools: &[String], count: i64) -> impl Future<Output = Result<(String, Money), CloudError>> + Send {
+        let _ = (pools, count);
+        async { Err(unsupported()) }
+    }
+    /// Queues a job (`/run`, or `/runsync` waiting for the result when `sync`).
+    fn submit_job(&self, endpoint_id: &str, input: &serde_json::Value, opts: &RunOptions) -> impl Future<Output = Result<RemoteJob, CloudError>> + Send {
+        let _ = (endpoint_id, input, opts);
+        async { Err(unsupported()) }
+    }
+    /// A job's state, timings and output (or latest progress).
+    fn job_status(&self, endpoint_id: &str, job_id: &str) -> impl Future<Output = Result<RemoteJob, CloudError>> + Send {
+        let _ = (endpoint_id, job_id);
+        async { Err(unsupported()) }
+    }
+    /// Stream chunks not handed out before (each is handed out once).
+    fn job_stream(&self, endpoint_id: &str, job_id: &str) -> impl Future<Output = Result<Vec<serde_json::Value>, CloudError>> + Send {
+        let _ = (endpoint_id, job_id);
+        async { Err(unsupported()) }
+    }
+    /// Cancels a job.
+    fn cancel_job(&self, endpoint_id: &str, job_id: &str) -> impl Future<Output = Result<RemoteJob, CloudError>> + Send {
+        let _ = (endpoint_id, job_id);
+        async { Err(unsupported()) }
+    }
+    /// The account's balance in USD, when the provider tells.
+    fn balance(&self) -> impl Future<Output = Result<Option<f64>, CloudError>> + Send {
+        async { Ok(None) }
+    }
+    /// Queue and worker counts of an endpoint.
+    fn endpoint_health(&self, endpoint_id: &str) -> impl Future<Output = Result<QueueHealth, CloudError>> + Send {
+        let _ = endpoint_id;
+        async { Err(unsupported()) }
+    }
+}
+
+/// Where a serverless job is at the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteStatus {
+    InQueue,
+    InProgress,
+    Completed,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+/// A serverless job at the provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteJob {
+    pub id: String,
+    pub status: RemoteStatus,
+    /// Time in the queue (ms).
+    pub delay_ms: Option<i64>,
+    /// Time running (ms).
+    pub execution_ms: Option<i64>,
+    /// The result, or the latest progress update while in progress.
+    pub output: Option<serde_json::Value>,
+    pub error: Option<serde_json::Value>,
+}
+
+/// How to submit a serverless job.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunOptions {
+    pub sync: bool,
+    pub execution_timeout_ms: Option<u64>,
+    pub ttl_ms: Option<u64>,
+    pub low_priority: bool,
+}
+
+/// Queue and worker counts of an endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueHealth {
+    pub in_queue: u64,
+    pub in_progress: u64,
+    pub idle: u64,
+    pub running: u64,
+    pub initializing: u64,
+    pub throttled: u64,
+    pub unhealthy: u64,
 }
 
 fn unsupported() -> CloudError {

@@ -167,7 +167,7 @@ impl<C: Cloud> Engine<C> {
         Ok(row)
     }
 
-    fn hold(&self, id: &str, on: bool) {
+    pub(crate) fn hold(&self, id: &str, on: bool) {
         if let Ok(mut g) = self.creating.lock() {
             if on {
                 g.insert(id.to_owned());
@@ -193,13 +193,20 @@ impl<C: Cloud> Engine<C> {
                 }
             },
         };
+        let template_id = if row.template_id.as_deref() == Some(&template_id) {
+            match cloud.update_template(&template_id, &d).await {
+                // Deleted behind our back: make a new one.
+                Err(CloudError::NotFound(_)) => cloud.create_template(&d).await?.id,
+                other => other.map(|()| template_id)?,
+            }
+        } else {
+            template_id
+        };
         if row.template_id.as_deref() != Some(&template_id) {
             row.template_id = Some(template_id.clone());
             if !self.store().endpoint_cas(row, self.now_ms()).await? {
                 return Err(EngineError::WrongState { job: row.name.clone(), what: "deployed", state: "changed concurrently".into() });
             }
-        } else {
-            cloud.update_template(&template_id, &d).await?;
         }
         self.crash_point("after-template");
         let endpoint = match row.endpoint_id.clone() {
@@ -207,10 +214,10 @@ impl<C: Cloud> Engine<C> {
             None => cloud.list_endpoints().await?.into_iter().find(|e| e.name == d.name).map(|e| e.id),
         };
         let endpoint_id = match endpoint {
-            Some(id) => {
-                cloud.update_endpoint(&id, &d).await?;
-                id
-            }
+            Some(id) => match cloud.update_endpoint(&id, &d).await {
+                Err(CloudError::NotFound(_)) => cloud.create_endpoint(&d, &template_id).await?.id,
+                other => other.map(|()| id)?,
+            },
             None => cloud.create_endpoint(&d, &template_id).await?.id,
         };
         self.crash_point("after-endpoint-create");

@@ -60,6 +60,12 @@ pub enum EngineError {
     WrongState { job: String, what: &'static str, state: String },
     #[error("endpoint {0} not found")]
     NoSuchEndpoint(String),
+    #[error("serverless job {0} not found")]
+    NoSuchRequest(String),
+    #[error("endpoint {name} is not ready ({state})")]
+    EndpointNotReady { name: String, state: String },
+    #[error("the job input is {bytes} bytes; RunPod's limit for {route} is {limit} bytes")]
+    PayloadTooLarge { bytes: usize, limit: usize, route: &'static str },
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
 }
@@ -198,8 +204,13 @@ impl<C: Cloud> Engine<C> {
         Ok(fresh)
     }
 
-    async fn event(&self, job: &str, kind: &str, message: &str) {
-        if let Err(e) = self.store.event_append(job, self.clock.now_ms(), kind, message, None).await {
+    pub(crate) async fn event(&self, job: &str, kind: &str, message: &str) {
+        self.event_with(job, kind, message, None).await;
+    }
+
+    /// An event with a JSON payload (stream chunks, progress).
+    pub(crate) async fn event_with(&self, job: &str, kind: &str, message: &str, data: Option<&serde_json::Value>) {
+        if let Err(e) = self.store.event_append(job, self.clock.now_ms(), kind, message, data).await {
             tracing::warn!(job, error = %e, "could not record event");
         }
         self.events.send_modify(|v| *v = v.wrapping_add(1));
@@ -419,6 +430,10 @@ impl<C: Cloud> Engine<C> {
         }
         if let Err(e) = self.reconcile_endpoints(&mut report).await {
             tracing::warn!(error = %e, "endpoint reconcile failed; the next tick retries");
+            report.errors.push(e.to_string());
+        }
+        if let Err(e) = self.reconcile_requests(&mut report).await {
+            tracing::warn!(error = %e, "serverless job reconcile failed; the next tick retries");
             report.errors.push(e.to_string());
         }
         Ok(report)
@@ -656,7 +671,7 @@ impl<C: Cloud> Engine<C> {
                     .await;
                 Outcome::Unknown
             }
-            Err(e @ (CloudError::InsufficientBalance(_) | CloudError::Auth(_) | CloudError::Rejected(_))) => {
+            Err(e @ (CloudError::InsufficientBalance(_) | CloudError::Auth(_) | CloudError::Rejected(_) | CloudError::NotFound(_))) => {
                 let why = e.to_string();
                 self.attempt_event(&row.id, AttemptEvent::CreateFailed, |a| {
                     a.ended_at = Some(now);

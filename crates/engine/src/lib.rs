@@ -6,9 +6,13 @@ pub mod cloud;
 pub mod endpoints;
 pub mod engine;
 pub mod planner;
+pub mod requests;
 pub mod runpod_cloud;
 pub mod wrapper;
 
-pub use cloud::{Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, Serverless, TemplateInfo};
+pub use cloud::{
+    Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, QueueHealth, RemoteJob, RemoteStatus, RunOptions, Serverless,
+    TemplateInfo,
+};
 pub use engine::{Clock, Engine, EngineError, Submitted, TickReport};
 pub use runpod_cloud::RunPodCloud;

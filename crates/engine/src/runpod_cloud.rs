@@ -1,6 +1,10 @@
 //! `Cloud` on RunPod's REST v2 (or the emulator, which serves the same contract).
 
-use crate::cloud::{Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, Serverless, TemplateInfo};
+use crate::cloud::{
+    Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, QueueHealth, RemoteJob, RemoteStatus, RunOptions, Serverless,
+    TemplateInfo,
+};
+use runpod::types::serverless::{JobPolicy, JobState, JobStatus, RunRequest};
 use core_domain::gpu::{Cloud as Tier, GpuOffer};
 use core_domain::money::Money;
 use runpod::types::catalog::{AvailabilityLevel, GpuCatalogQuery};
@@ -29,7 +33,8 @@ fn map_err(e: runpod::Error) -> CloudError {
         ErrorKind::MaybeCreated => CloudError::MaybeCreated(msg),
         ErrorKind::InsufficientBalance => CloudError::InsufficientBalance(msg),
         ErrorKind::Unauthorized | ErrorKind::Forbidden => CloudError::Auth(msg),
-        ErrorKind::Validation | ErrorKind::BadRequest | ErrorKind::PayloadTooLarge | ErrorKind::Conflict | ErrorKind::NotFound => {
+        ErrorKind::NotFound => CloudError::NotFound(msg),
+        ErrorKind::Validation | ErrorKind::BadRequest | ErrorKind::PayloadTooLarge | ErrorKind::Conflict => {
             CloudError::Rejected(msg)
         }
         ErrorKind::RateLimited | ErrorKind::Server | ErrorKind::Transport | ErrorKind::Undecodable => CloudError::Transient(msg),
@@ -229,5 +234,74 @@ impl Serverless for RunPodCloud {
 
     async fn delete_template(&self, id: &str) -> Result<(), CloudError> {
         gone_is_ok(self.client.delete_template(&TemplateId::new(id)).await)
+    }
+
+    async fn serverless_price(&self, pools: &[String], count: i64) -> Result<(String, Money), CloudError> {
+        let gpus = self.client.list_gpu_types(&GpuCatalogQuery::default()).await.map_err(map_err)?;
+        gpus.into_iter()
+            .filter(|g| g.pool.as_ref().is_some_and(|p| pools.iter().any(|x| x == p.as_str())))
+            .filter_map(|g| g.price.serverless.map(|p| (g.id.0, Money::from_usd(p * count as f64))))
+            .min_by_key(|(_, m)| m.0)
+            .ok_or_else(|| CloudError::Rejected(format!("no serverless GPU is offered in pools {}", pools.join(", "))))
+    }
+
+    async fn submit_job(&self, endpoint_id: &str, input: &serde_json::Value, o: &RunOptions) -> Result<RemoteJob, CloudError> {
+        let mut req = RunRequest::new(input.clone());
+        if o.execution_timeout_ms.is_some() || o.ttl_ms.is_some() || o.low_priority {
+            req.policy =
+                Some(JobPolicy { execution_timeout: o.execution_timeout_ms, ttl: o.ttl_ms, low_priority: o.low_priority.then_some(true) });
+        }
+        let ep = self.client.serverless(&EndpointId::new(endpoint_id));
+        let r = if o.sync { ep.run_sync(&req, None).await } else { ep.run(&req).await };
+        r.map(remote).map_err(map_err)
+    }
+
+    async fn job_status(&self, endpoint_id: &str, job_id: &str) -> Result<RemoteJob, CloudError> {
+        self.client.serverless(&EndpointId::new(endpoint_id)).status(&job_id.into()).await.map(remote).map_err(map_err)
+    }
+
+    async fn job_stream(&self, endpoint_id: &str, job_id: &str) -> Result<Vec<serde_json::Value>, CloudError> {
+        let r = self.client.serverless(&EndpointId::new(endpoint_id)).stream(&job_id.into()).await.map_err(map_err)?;
+        Ok(r.stream.into_iter().map(|c| c.output).collect())
+    }
+
+    async fn cancel_job(&self, endpoint_id: &str, job_id: &str) -> Result<RemoteJob, CloudError> {
+        self.client.serverless(&EndpointId::new(endpoint_id)).cancel(&job_id.into()).await.map(remote).map_err(map_err)
+    }
+
+    async fn balance(&self) -> Result<Option<f64>, CloudError> {
+        Ok(Some(self.client.myself().await.map_err(map_err)?.client_balance))
+    }
+
+    async fn endpoint_health(&self, endpoint_id: &str) -> Result<QueueHealth, CloudError> {
+        let h = self.client.serverless(&EndpointId::new(endpoint_id)).health().await.map_err(map_err)?;
+        Ok(QueueHealth {
+            in_queue: h.jobs.in_queue,
+            in_progress: h.jobs.in_progress,
+            idle: h.workers.idle,
+            running: h.workers.running,
+            initializing: h.workers.initializing,
+            throttled: h.workers.throttled,
+            unhealthy: h.workers.unhealthy,
+        })
+    }
+}
+
+fn remote(s: JobState) -> RemoteJob {
+    RemoteJob {
+        id: s.id.0,
+        status: match s.status {
+            JobStatus::InQueue => RemoteStatus::InQueue,
+            JobStatus::InProgress => RemoteStatus::InProgress,
+            JobStatus::Completed => RemoteStatus::Completed,
+            JobStatus::Failed => RemoteStatus::Failed,
+            JobStatus::Cancelled => RemoteStatus::Cancelled,
+            JobStatus::TimedOut => RemoteStatus::TimedOut,
+            JobStatus::Unknown => RemoteStatus::InQueue,
+        },
+        delay_ms: s.delay_time.map(|v| v as i64),
+        execution_ms: s.execution_time.map(|v| v as i64),
+        output: s.output,
+        error: s.error,
     }
 }

@@ -64,6 +64,8 @@ pub struct PodFaults {
 pub struct WorkerFaults {
     /// Workers exit with status 1 right after start (a crash loop).
     pub crash_on_start: bool,
+    /// No GPU of the endpoint's pools is free: new workers stay THROTTLED and never start.
+    pub throttled: bool,
 }
 
 /// What the HTTP fault layer decided for one request.

@@ -16,6 +16,7 @@ mod events;
 mod jobs;
 mod ledger;
 mod live;
+mod requests;
 
 pub use attempts::AttemptRow;
 pub use endpoints::EndpointRow;
@@ -23,6 +24,7 @@ pub use events::EventRow;
 pub use jobs::JobRow;
 pub use ledger::{Bill, CostRow};
 pub use live::LiveSet;
+pub use requests::{REQUEST_LIVE, RequestRow};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;

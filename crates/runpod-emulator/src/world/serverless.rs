@@ -803,6 +803,9 @@ impl World {
             }
         };
         let desired = demand.max(e.workers_min).min(e.workers_max);
+        if self.account.balance <= 0.0 {
+            return; // RunPod starts no worker for an account that cannot pay
+        }
         for _ in active..desired {
             self.worker_spawn(ep, now);
         }
@@ -817,14 +820,15 @@ impl World {
             }
         };
         let boot = self.cfg.serverless.worker_boot_secs;
+        let throttled = self.worker_faults.throttled;
         let logs = Arc::new(LogBuffer::default());
         logs.push(now, "system", format!("worker {id} scheduled for endpoint {ep}"));
         let rec = WorkerRecord {
             id: id.clone(),
             endpoint_id: ep.to_owned(),
-            status: WorkerStatus::Initializing,
+            status: if throttled { WorkerStatus::Throttled } else { WorkerStatus::Initializing },
             created_at: now,
-            boot_until: Some(after_secs(now, boot)),
+            boot_until: (!throttled).then(|| after_secs(now, boot)),
             started_at: None,
             polled: false,
             last_seen: None,
@@ -844,7 +848,7 @@ impl World {
             version: e.version,
         };
         self.workers.insert(id.clone(), rec);
-        if boot <= 0.0 {
+        if boot <= 0.0 && !throttled {
             self.worker_start_process(&id, now);
         }
     }
@@ -1089,6 +1093,8 @@ impl World {
         let workers: Vec<&WorkerRecord> = self.workers.values().filter(|w| w.endpoint_id == ep).collect();
         Some(if e.workers_max == 0 {
             "workers.max is 0: no worker can start".into()
+        } else if !workers.is_empty() && workers.iter().all(|w| w.status == WorkerStatus::Throttled) {
+            "workers are throttled: no GPU available".into()
         } else if workers.iter().any(|w| w.crash_count > 0 && w.status == WorkerStatus::Unhealthy) {
             "workers are crash-looping".into()
         } else if workers.is_empty() {

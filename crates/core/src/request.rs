@@ -1,0 +1,131 @@
+//! The serverless job spec (`podwarden run` on a spec with `endpoint = …`): which deployed
+//! endpoint, the input its handler gets, and an optional RunPod job policy.
+
+use crate::spec::{SpecError, edit_distance, opt_duration, parse_json, parse_toml};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A serverless job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    /// The endpoint's name (as deployed with `podwarden endpoint deploy`).
+    pub endpoint: String,
+    /// A label for lists (default: the endpoint's name).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The handler's input (any JSON object).
+    pub input: serde_json::Value,
+    #[serde(default)]
+    pub policy: Policy,
+}
+
+/// RunPod's per-job policy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Fail the job when it runs longer (default: the endpoint's `execution_timeout`).
+    #[serde(default, with = "opt_duration", skip_serializing_if = "Option::is_none")]
+    pub execution_timeout: Option<Duration>,
+    /// Delete the job this long after submission, even while it runs (RunPod's default 24 h).
+    #[serde(default, with = "opt_duration", skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<Duration>,
+    /// The job does not make the endpoint scale up.
+    #[serde(default)]
+    pub low_priority: bool,
+}
+
+const FIELDS: &[&str] = &["endpoint", "name", "input", "policy", "execution_timeout", "ttl", "low_priority"];
+
+fn hint(message: &str) -> Option<String> {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let name = rest.split('`').next().unwrap_or("");
+        let closest = FIELDS.iter().min_by_key(|f| edit_distance(name, f)).filter(|f| edit_distance(name, f) <= 3);
+        return Some(match closest {
+            Some(c) => format!("did you mean `{c}`? see docs/job-spec.md (serverless jobs)"),
+            None => "a serverless job has `endpoint`, `input`, optional `name` and `[policy]`; see docs/job-spec.md".into(),
+        });
+    }
+    if message.contains("duration") {
+        return Some("durations are strings like \"90s\", \"10m\", \"2h\"".into());
+    }
+    if message.contains("missing field") {
+        return Some("a serverless job needs `endpoint` and `input`; see examples/serverless/".into());
+    }
+    None
+}
+
+impl RequestSpec {
+    /// Parses and validates a TOML spec; errors carry `file:line:column` and a hint.
+    pub fn from_toml(file: &str, text: &str) -> Result<Self, Box<SpecError>> {
+        parse_toml(file, text, hint, Self::validate)
+    }
+
+    /// Parses and validates the API's JSON form.
+    pub fn from_json(value: serde_json::Value) -> Result<Self, Box<SpecError>> {
+        parse_json(value, hint, Self::validate)
+    }
+
+    /// Whether a TOML document is a serverless job spec (it names an `endpoint`) rather than a
+    /// pod job spec.
+    pub fn is_request(text: &str) -> bool {
+        text.parse::<toml::Table>().is_ok_and(|t| t.contains_key("endpoint"))
+    }
+
+    /// The label in lists.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.endpoint)
+    }
+
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), Box<SpecError>> {
+        let err = |field: &str, message: String, hint: &str| {
+            Err(Box::new(SpecError {
+                file: String::new(),
+                line: None,
+                column: None,
+                field: Some(field.into()),
+                message,
+                hint: Some(hint.into()),
+            }))
+        };
+        if self.endpoint.is_empty() || !self.endpoint.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            return err("endpoint", format!("{:?} is not an endpoint name", self.endpoint), "`podwarden endpoint ls` lists your endpoints");
+        }
+        if !self.input.is_object() {
+            return err("input", "must be a table (a JSON object)".into(), "e.g. input = { prompt = \"hello\" }");
+        }
+        if let Some(t) = self.policy.execution_timeout {
+            if !(5..=7 * 24 * 3600).contains(&t.as_secs()) {
+                return err("policy.execution_timeout", format!("{} s is out of range", t.as_secs()), "between 5s and 7d");
+            }
+        }
+        if let Some(t) = self.policy.ttl {
+            if !(10..=7 * 24 * 3600).contains(&t.as_secs()) {
+                return err("policy.ttl", format!("{} s is out of range", t.as_secs()), "between 10s and 7d");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_tables_as_json_input_and_rejects_what_runpod_would() {
+        let text = "endpoint = \"predict\"\ninput = { model_id = \"m1\", rows = [1, 2] }\n[policy]\nexecution_timeout = \"10m\"\n";
+        assert!(RequestSpec::is_request(text));
+        assert!(!RequestSpec::is_request("name = \"x\"\nimage = \"i\"\ncommand = \"c\"\n"));
+        let s = RequestSpec::from_toml("r.toml", text).expect("valid");
+        assert_eq!(s.input, serde_json::json!({"model_id": "m1", "rows": [1, 2]}));
+        assert_eq!(s.policy.execution_timeout, Some(Duration::from_secs(600)));
+        let e = RequestSpec::from_toml("r.toml", "endpoint = \"predict\"\ninput = { a = 1 }\ninptu = 2\n").expect_err("typo");
+        assert_eq!((e.line, e.hint.as_deref()), (Some(3), Some("did you mean `input`? see docs/job-spec.md (serverless jobs)")));
+        let e = RequestSpec::from_json(serde_json::json!({"endpoint": "p", "input": [1]})).expect_err("not an object");
+        assert_eq!(e.field.as_deref(), Some("input"));
+        let e = RequestSpec::from_json(serde_json::json!({"endpoint": "p", "input": {}, "policy": {"ttl": "1s"}})).expect_err("ttl");
+        assert_eq!(e.field.as_deref(), Some("policy.ttl"));
+    }
+}

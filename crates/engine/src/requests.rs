@@ -1,0 +1,361 @@
+//! Serverless jobs: submit to a deployed endpoint (`/run`, or `/runsync` for short requests),
+//! follow the provider's state with the reconciler (status, stream chunks, progress, and why a
+//! job sits in the queue), cancel, and settle the cost.
+//!
+//! States: `submitting` (row committed, `/run` not confirmed) → `queued` → `running` →
+//! `succeeded` | `failed` | `timed_out` | `cancelled`. Cost: the endpoint's per-second GPU price
+//! × (execution time + the worker's idle tail); estimated before (at the execution timeout),
+//! settled from the provider's `executionTime` after.
+
+use crate::cloud::{Cloud, CloudError, QueueHealth, RemoteJob, RemoteStatus, RunOptions};
+use crate::endpoints::{INTENT, READY};
+use crate::engine::{Engine, EngineError, TickReport};
+use core_domain::RequestId;
+use core_domain::endpoint::EndpointSpec;
+use core_domain::money::Money;
+use core_domain::request::RequestSpec;
+use runpod::types::serverless::{RUN_PAYLOAD_LIMIT, RUNSYNC_PAYLOAD_LIMIT};
+use store::{CostRow, EndpointRow, RequestRow};
+
+/// A `submitting` row older than this was never confirmed by the provider.
+pub const SUBMIT_GRACE_MS: i64 = 120_000;
+
+/// Whether a request state is final.
+pub fn is_final(state: &str) -> bool {
+    matches!(state, "succeeded" | "failed" | "timed_out" | "cancelled")
+}
+
+/// Why queued jobs are not running, in words, from the endpoint's health and its spec.
+pub fn queue_reason(h: &QueueHealth, spec: &EndpointSpec, balance: Option<f64>) -> String {
+    let pools = spec.gpu.pools.join(", ");
+    if balance.is_some_and(|b| b <= 0.0) {
+        "insufficient balance: the RunPod account has no credit left, so no worker can start; add funds in RunPod's billing settings".into()
+    } else if spec.workers.max == 0 {
+        "the endpoint's workers.max is 0, so no worker can start: raise workers.max in the endpoint spec and redeploy".into()
+    } else if h.throttled > 0 && h.running + h.idle + h.initializing == 0 {
+        format!(
+            "no GPU available: {} worker(s) throttled waiting for a GPU in pools {pools}; add other pools to gpu.pools (e.g. AMPERE_24, ADA_24, AMPERE_48) and redeploy",
+            h.throttled
+        )
+    } else if h.unhealthy > 0 && h.running + h.idle == 0 {
+        format!("workers are crash-looping ({} unhealthy): see the worker logs; fix the image or command and redeploy", h.unhealthy)
+    } else if h.initializing > 0 && h.running + h.idle == 0 {
+        format!("waiting for a worker to start ({} initializing; a cold start pulls the image)", h.initializing)
+    } else if h.running + h.idle + h.initializing + h.throttled + h.unhealthy == 0 {
+        "no workers yet: the endpoint is scaling up from zero".into()
+    } else if h.running as i64 >= spec.workers.max {
+        format!("all {} worker(s) busy (workers.max = {}): waiting for a free one", h.running, spec.workers.max)
+    } else {
+        format!("waiting for a free worker ({} running, {} in queue)", h.running, h.in_queue)
+    }
+}
+
+fn to_state(s: RemoteStatus) -> &'static str {
+    match s {
+        RemoteStatus::InQueue => "queued",
+        RemoteStatus::InProgress => "running",
+        RemoteStatus::Completed => "succeeded",
+        RemoteStatus::Failed => "failed",
+        RemoteStatus::Cancelled => "cancelled",
+        RemoteStatus::TimedOut => "timed_out",
+    }
+}
+
+fn error_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// µ$ of `ms` at `micros_per_hour`.
+fn cost_of(micros_per_hour: i64, ms: i64) -> i64 {
+    (micros_per_hour as i128 * ms.max(0) as i128 / 3_600_000) as i64
+}
+
+impl<C: Cloud> Engine<C> {
+    /// One serverless job.
+    pub async fn request(&self, id: &str) -> Result<RequestRow, EngineError> {
+        self.store().request_get(id).await?.ok_or_else(|| EngineError::NoSuchRequest(id.into()))
+    }
+
+    /// Submits a serverless job to the owner's endpoint. With `sync`, waits (RunPod's
+    /// `/runsync`, up to 90 s) and returns the settled row when it finished in time.
+    pub async fn submit_request(&self, spec: RequestSpec, owner: &str, sync: bool) -> Result<RequestRow, EngineError> {
+        let ep = self.endpoint(owner, &spec.endpoint).await?;
+        let Some(endpoint_id) = ep.endpoint_id.clone().filter(|_| ep.state == READY) else {
+            let state = if ep.state == INTENT { "still being deployed; try again in a moment".into() } else { ep.state.clone() };
+            return Err(EngineError::EndpointNotReady { name: ep.name, state });
+        };
+        let ep_spec: EndpointSpec = serde_json::from_str(&ep.spec).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        let body = serde_json::to_vec(&serde_json::json!({ "input": spec.input })).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        let (limit, route) = if sync { (RUNSYNC_PAYLOAD_LIMIT, "/runsync") } else { (RUN_PAYLOAD_LIMIT, "/run") };
+        if body.len() > limit {
+            return Err(EngineError::PayloadTooLarge { bytes: body.len(), limit, route });
+        }
+        let (gpu, price) = self.cloud().serverless_price(&ep_spec.gpu.pools, ep_spec.gpu.count).await?;
+        let timeout_ms = spec.policy.execution_timeout.unwrap_or(ep_spec.execution_timeout).as_millis() as i64;
+        let idle_ms = if ep_spec.workers.min == 0 { ep_spec.workers.idle_timeout.as_millis() as i64 } else { 0 };
+        let now = self.now_ms();
+        let mut row = RequestRow {
+            id: RequestId::new().to_string(),
+            owner: owner.to_owned(),
+            name: spec.label().to_owned(),
+            endpoint_name: ep.name.clone(),
+            endpoint_id: endpoint_id.clone(),
+            provider_job_id: None,
+            state: "submitting".into(),
+            generation: 0,
+            spec: serde_json::to_string(&spec).map_err(|e| EngineError::Corrupt(e.to_string()))?,
+            output: None,
+            reason: None,
+            gpu,
+            price_micros_per_hour: price.0,
+            estimate_micros: cost_of(price.0, timeout_ms + idle_ms),
+            cost_micros: 0,
+            delay_ms: None,
+            execution_ms: None,
+            idle_ms,
+            created_at: now,
+            updated_at: now,
+            ended_at: None,
+        };
+        self.store().request_insert(&row).await?;
+        self.event(
+            &row.id,
+            "state",
+            &format!(
+                "submitting to endpoint {} ({} at {}/h); at most {} (execution timeout {} s)",
+                ep.name,
+                row.gpu,
+                Money(row.price_micros_per_hour),
+                Money(row.estimate_micros),
+                timeout_ms / 1000
+            ),
+        )
+        .await;
+        let opts = RunOptions {
+            sync,
+            execution_timeout_ms: spec.policy.execution_timeout.map(|d| d.as_millis() as u64),
+            ttl_ms: spec.policy.ttl.map(|d| d.as_millis() as u64),
+            low_priority: spec.policy.low_priority,
+        };
+        self.hold(&row.id, true);
+        let sent = self.cloud().submit_job(&endpoint_id, &spec.input, &opts).await;
+        self.hold(&row.id, false);
+        match sent {
+            Ok(job) => {
+                row.provider_job_id = Some(job.id.clone());
+                self.observe(&mut row, job, &ep_spec).await?;
+                Ok(row)
+            }
+            Err(e) => {
+                let why = match &e {
+                    CloudError::Auth(_) => "RunPod rejected the API key".to_owned(),
+                    CloudError::InsufficientBalance(_) => "the RunPod account has insufficient balance".to_owned(),
+                    other => other.to_string(),
+                };
+                self.finish(&mut row, "failed", Some(why), None).await?;
+                Err(EngineError::Cloud(e))
+            }
+        }
+    }
+
+    /// Cancels a serverless job (RunPod's `/cancel`); what ran is billed.
+    pub async fn cancel_request(&self, id: &str) -> Result<RequestRow, EngineError> {
+        let mut row = self.request(id).await?;
+        if is_final(&row.state) {
+            return Err(EngineError::WrongState { job: format!("serverless job {id}"), what: "stopped", state: format!("it is {}", row.state) });
+        }
+        match row.provider_job_id.clone() {
+            Some(job) => {
+                let mut r = self.cloud().cancel_job(&row.endpoint_id, &job).await?;
+                if !matches!(r.status, RemoteStatus::Completed | RemoteStatus::Failed | RemoteStatus::TimedOut) {
+                    r.status = RemoteStatus::Cancelled;
+                }
+                let ep_spec = self.endpoint_spec_of(&row).await;
+                row.reason = Some("stopped by the user".into());
+                self.observe(&mut row, r, &ep_spec).await?;
+            }
+            None => self.finish(&mut row, "cancelled", Some("stopped by the user before the provider confirmed it".into()), None).await?,
+        }
+        Ok(row)
+    }
+
+    async fn endpoint_spec_of(&self, row: &RequestRow) -> EndpointSpec {
+        let ep: Option<EndpointRow> = self.store().endpoint_by_name(&row.owner, &row.endpoint_name).await.ok().flatten();
+        ep.and_then(|e| serde_json::from_str(&e.spec).ok()).unwrap_or_else(|| EndpointSpec {
+            name: row.endpoint_name.clone(),
+            image: String::new(),
+            command: None,
+            env: Default::default(),
+            gpu: Default::default(),
+            workers: Default::default(),
+            execution_timeout: std::time::Duration::from_secs(7200),
+            flashboot: false,
+            network_volume: None,
+            disk_gb: None,
+        })
+    }
+
+    /// Writes what the provider says about the job: state changes, progress, the final output,
+    /// the reason a failure happened, the settled cost.
+    async fn observe(&self, row: &mut RequestRow, job: RemoteJob, ep: &EndpointSpec) -> Result<(), EngineError> {
+        let state = to_state(job.status);
+        row.delay_ms = job.delay_ms.or(row.delay_ms);
+        row.execution_ms = job.execution_ms.or(row.execution_ms);
+        if is_final(state) {
+            self.drain_stream(row).await;
+            let reason = match job.status {
+                RemoteStatus::Completed => None,
+                RemoteStatus::Cancelled => Some(row.reason.clone().unwrap_or_else(|| "cancelled".into())),
+                RemoteStatus::Failed => {
+                    let err = job.error.as_ref().map(error_text).unwrap_or_else(|| "the handler failed".into());
+                    if err.contains("execution timeout") {
+                        Some(format!(
+                            "worker timeout: {err}. The endpoint's execution timeout is {} s; raise `execution_timeout` in its spec and run `podwarden endpoint deploy` again (or set policy.execution_timeout on the job)",
+                            ep.execution_timeout.as_secs()
+                        ))
+                    } else {
+                        Some(format!("the handler failed: {err}"))
+                    }
+                }
+                RemoteStatus::TimedOut => Some(
+                    "the job timed out at the provider (its TTL passed, or its worker stopped reporting); see `podwarden endpoint ls` and the worker logs"
+                        .into(),
+                ),
+                _ => None,
+            };
+            let state = if job.status == RemoteStatus::Failed && reason.as_deref().is_some_and(|r| r.starts_with("worker timeout")) {
+                "timed_out"
+            } else {
+                state
+            };
+            return self.finish(row, state, reason, job.output.map(|o| o.to_string())).await;
+        }
+        let mut changed = false;
+        if row.state != state {
+            let msg = match state {
+                "queued" => format!("queued on endpoint {} as provider job {}", row.endpoint_name, job.id),
+                _ => format!("running (queued {} ms)", job.delay_ms.unwrap_or(0)),
+            };
+            row.state = state.into();
+            row.reason = None;
+            changed = true;
+            self.event(&row.id, "state", &format!("{state}: {msg}")).await;
+        }
+        if state == "running" {
+            if let Some(p) = job.output.filter(|p| row.output.as_deref() != Some(&p.to_string())) {
+                row.output = Some(p.to_string());
+                changed = true;
+                self.event_with(&row.id, "progress", &format!("progress: {p}"), Some(&p)).await;
+            }
+            self.drain_stream(row).await;
+        }
+        if state == "queued" {
+            if let Ok(h) = self.cloud().endpoint_health(&row.endpoint_id).await {
+                // The balance only matters when nothing runs (one GraphQL call then).
+                let balance = if h.running + h.idle == 0 { self.cloud().balance().await.ok().flatten() } else { None };
+                let why = queue_reason(&h, ep, balance);
+                if row.reason.as_deref() != Some(&why) {
+                    self.event(&row.id, "queue", &format!("in queue: {why}")).await;
+                    row.reason = Some(why);
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            self.store().request_cas(row, self.now_ms()).await?;
+        }
+        Ok(())
+    }
+
+    /// Hands new stream chunks to the job's events (the provider gives each chunk out once).
+    async fn drain_stream(&self, row: &RequestRow) {
+        let Some(job) = &row.provider_job_id else { return };
+        match self.cloud().job_stream(&row.endpoint_id, job).await {
+            Ok(chunks) => {
+                for c in chunks {
+                    self.event_with(&row.id, "chunk", &c.to_string(), Some(&c)).await;
+                }
+            }
+            Err(e) => tracing::debug!(request = row.id, error = %e, "stream not read"),
+        }
+    }
+
+    /// Settles a request: final state, reason, output, cost (execution + idle tail).
+    async fn finish(&self, row: &mut RequestRow, state: &str, reason: Option<String>, output: Option<String>) -> Result<(), EngineError> {
+        let now = self.now_ms();
+        let ran = row.execution_ms.unwrap_or(0);
+        let billed_ms = if ran > 0 { ran + row.idle_ms } else { 0 };
+        row.cost_micros = cost_of(row.price_micros_per_hour, billed_ms);
+        row.state = state.into();
+        row.reason = reason;
+        if output.is_some() {
+            row.output = output;
+        }
+        row.ended_at = Some(now);
+        if !self.store().request_cas(row, now).await? {
+            return Ok(()); // someone else settled it
+        }
+        if row.cost_micros > 0 {
+            self.store()
+                .cost_append(&CostRow {
+                    job_id: row.id.clone(),
+                    attempt_id: row.provider_job_id.clone().unwrap_or_default(),
+                    from_ms: now - billed_ms,
+                    to_ms: now,
+                    amount_micros: row.cost_micros,
+                    gpu_type: row.gpu.clone(),
+                })
+                .await?;
+        }
+        let why = row.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+        self.event(
+            &row.id,
+            "state",
+            &format!(
+                "{state}{why} (ran {} ms + {} ms idle tail; cost {})",
+                ran,
+                if ran > 0 { row.idle_ms } else { 0 },
+                Money(row.cost_micros)
+            ),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// One pass over live serverless jobs: poll each once, record what changed.
+    pub(crate) async fn reconcile_requests(&self, report: &mut TickReport) -> Result<(), EngineError> {
+        let rows = self.store().requests_live().await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let held = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
+        let now = self.now_ms();
+        for mut row in rows {
+            if held.contains(&row.id) {
+                continue;
+            }
+            let Some(job) = row.provider_job_id.clone() else {
+                if now - row.created_at > SUBMIT_GRACE_MS {
+                    report.actions.push(format!("AbandonRequest {{ request: {:?} }}", row.id));
+                    let why = "the provider never confirmed the submission (the server stopped mid-submit); submit it again".to_owned();
+                    self.finish(&mut row, "failed", Some(why), None).await?;
+                }
+                continue;
+            };
+            let ep = self.endpoint_spec_of(&row).await;
+            match self.cloud().job_status(&row.endpoint_id, &job).await {
+                Ok(r) => self.observe(&mut row, r, &ep).await?,
+                Err(CloudError::NotFound(_)) => {
+                    report.actions.push(format!("LostRequest {{ request: {:?} }}", row.id));
+                    let why = "the provider no longer knows the job (its TTL passed or the endpoint was deleted)".to_owned();
+                    self.finish(&mut row, "failed", Some(why), None).await?;
+                }
+                Err(e) => report.errors.push(format!("serverless job {}: {e}", row.id)),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,231 @@
+//! Serverless jobs against the emulator on a manual clock, with a worker driven step by step
+//! through RunPod's worker protocol: followed to the result (progress, stream chunks, cost),
+//! a queue that says why it is stuck, worker timeouts with the fix, cancel, payload limits and
+//! a bad key — each with the error a user can act on.
+
+use core_domain::endpoint::EndpointSpec;
+use core_domain::request::RequestSpec;
+use engine::requests::is_final;
+use engine::{Clock, CloudError, Engine, EngineError, RunPodCloud};
+use runpod::client::worker::{WorkerClient, WorkerConfig};
+use runpod::types::worker::JobResultBody;
+use runpod_emulator::faults::{FaultConfig, WorkerFaults};
+use runpod_emulator::{EmulatorConfig, Options, RunningEmulator, start};
+use serde_json::json;
+use std::time::Duration;
+use store::Store;
+
+async fn setup() -> (RunningEmulator, Engine<RunPodCloud>) {
+    let mut c = EmulatorConfig::default();
+    c.manual_clock_start = Some("2026-01-01T00:00:00Z".into());
+    c.serverless.worker_boot_secs = 5.0;
+    let emu = start(c, Options::default()).await.expect("emulator");
+    let engine = engine_on(&emu, Store::open_memory().await.expect("store"), emu.client()).await;
+    (emu, engine)
+}
+
+async fn engine_on(emu: &RunningEmulator, store: Store, client: runpod::Client) -> Engine<RunPodCloud> {
+    let clock = emu.shared.clock.clone();
+    Engine::new(store, RunPodCloud::new(client), Clock::from_fn(move || clock.now().timestamp_millis()), b"s".to_vec()).await.expect("engine")
+}
+
+/// Deploys `predict` (its own workers never take jobs: `sleep`) and returns its provider id.
+async fn deploy(e: &Engine<RunPodCloud>, extra: &str) -> String {
+    let spec = EndpointSpec::from_toml(
+        "ep.toml",
+        &format!("name = \"predict\"\nimage = \"img\"\ncommand = \"sleep 100000\"\n{extra}\n[workers]\nmax = 1\nidle_timeout = \"5s\"\n"),
+    )
+    .expect("spec");
+    e.deploy(spec, "alice").await.expect("deploy").row.endpoint_id.expect("id")
+}
+
+fn request(input: serde_json::Value) -> RequestSpec {
+    RequestSpec::from_json(json!({"endpoint": "predict", "input": input})).expect("request")
+}
+
+/// A worker of `endpoint` driven by the test.
+fn worker(emu: &RunningEmulator, endpoint: &str) -> WorkerClient {
+    let b = emu.base_url();
+    WorkerClient::new(WorkerConfig {
+        get_job_url: format!("{b}/v2/{endpoint}/job-take/$ID?gpu=TEST"),
+        post_output_url: format!("{b}/v2/{endpoint}/job-done/$RUNPOD_POD_ID/$ID?gpu=TEST"),
+        post_stream_url: format!("{b}/v2/{endpoint}/job-stream/$RUNPOD_POD_ID/$ID?gpu=TEST"),
+        ping_url: None,
+        worker_id: "test-worker".into(),
+        endpoint_id: Some(endpoint.into()),
+        api_key: emu.api_key().clone(),
+        ping_interval: Duration::from_secs(10),
+    })
+    .expect("worker client")
+}
+
+async fn log(e: &Engine<RunPodCloud>, id: &str) -> Vec<(String, String)> {
+    e.store().events_since(id, 0, 1000).await.expect("events").into_iter().map(|x| (x.kind, x.message)).collect()
+}
+
+#[tokio::test]
+async fn a_serverless_job_is_followed_to_its_result_with_progress_chunks_and_cost() {
+    let (emu, e) = setup().await;
+    let ep = deploy(&e, "").await;
+    let row = e.submit_request(request(json!({"x": 1})), "alice", false).await.expect("submit");
+    assert_eq!(row.state, "queued");
+    assert!(row.estimate_micros > 0, "an estimate before it runs");
+    let first = &log(&e, &row.id).await[0].1;
+    assert!(first.contains("at most $") && first.contains("execution timeout 7200 s"), "{first}");
+
+    e.tick().await.expect("tick: queued");
+    let queued = e.request(&row.id).await.expect("row");
+    assert!(queued.reason.as_deref().is_some_and(|r| r.contains("worker")), "says why it waits: {:?}", queued.reason);
+
+    let w = worker(&emu, &ep);
+    let job = w.take(false).await.expect("take").pop().expect("a job");
+    assert_eq!(job.input, json!({"x": 1}));
+    e.tick().await.expect("tick: running");
+    assert_eq!(e.request(&row.id).await.expect("row").state, "running");
+
+    w.post_progress(&job.id, json!({"pct": 50})).await.expect("progress");
+    w.post_stream_chunk(&job.id, json!("a")).await.expect("chunk a");
+    w.post_stream_chunk(&job.id, json!("b")).await.expect("chunk b");
+    e.tick().await.expect("tick: progress and chunks");
+    emu.advance(Duration::from_secs(30));
+    w.post_result(&job.id, &JobResultBody { output: Some(json!({"y": 2})), ..Default::default() }, false).await.expect("done");
+    e.tick().await.expect("tick: done");
+
+    let done = e.request(&row.id).await.expect("row");
+    assert_eq!(done.state, "succeeded");
+    assert_eq!(done.output.as_deref(), Some(r#"{"y":2}"#));
+    assert_eq!(done.execution_ms, Some(30_000));
+    // 30 s running + the 5 s idle tail, at the endpoint's per-second price.
+    assert_eq!(done.cost_micros, done.price_micros_per_hour * 35 / 3600);
+    assert!(done.cost_micros > 0 && done.cost_micros < done.estimate_micros);
+    let ledger: i64 = e.store().cost_rows().await.expect("ledger").iter().filter(|c| c.job_id == row.id).map(|c| c.amount_micros).sum();
+    assert_eq!(ledger, done.cost_micros, "the ledger has the settled cost");
+    let events = log(&e, &row.id).await;
+    let chunks: Vec<&str> = events.iter().filter(|(k, _)| k == "chunk").map(|(_, m)| m.as_str()).collect();
+    assert_eq!(chunks, vec!["\"a\"", "\"b\""], "every chunk once, in order");
+    assert!(events.iter().any(|(k, m)| k == "progress" && m.contains("50")), "{events:?}");
+    assert!(events.last().is_some_and(|(_, m)| m.starts_with("succeeded") && m.contains("cost $")), "{events:?}");
+}
+
+#[tokio::test]
+async fn a_job_stuck_in_the_queue_says_why() {
+    // workers.max = 0.
+    let (_emu, e) = setup().await;
+    let spec = EndpointSpec::from_toml("ep.toml", "name = \"predict\"\nimage = \"img\"\ncommand = \"sleep 1000\"\n[workers]\nmax = 0\n")
+        .expect("spec");
+    e.deploy(spec, "alice").await.expect("deploy");
+    let row = e.submit_request(request(json!({})), "alice", false).await.expect("submit");
+    e.tick().await.expect("tick");
+    let r = e.request(&row.id).await.expect("row").reason.unwrap_or_default();
+    assert!(r.contains("workers.max is 0") && r.contains("redeploy"), "{r}");
+
+    // No GPU: workers throttled.
+    let (emu, e) = setup().await;
+    emu.set_faults(FaultConfig { workers: WorkerFaults { throttled: true, ..Default::default() }, ..Default::default() });
+    deploy(&e, "[gpu]\npools = [\"ADA_24\"]\n").await;
+    let row = e.submit_request(request(json!({})), "alice", false).await.expect("submit");
+    e.tick().await.expect("tick");
+    let r = e.request(&row.id).await.expect("row").reason.unwrap_or_default();
+    assert!(r.contains("no GPU available") && r.contains("ADA_24") && r.contains("add other pools"), "{r}");
+
+    // Workers crash-looping.
+    let (emu, e) = setup().await;
+    emu.set_faults(FaultConfig { workers: WorkerFaults { crash_on_start: true, ..Default::default() }, ..Default::default() });
+    let ep = deploy(&e, "").await;
+    let row = e.submit_request(request(json!({})), "alice", false).await.expect("submit");
+    emu.advance(Duration::from_secs(6)); // the worker boots and its process exits
+    emu.wait_for("an unhealthy worker", Duration::from_secs(20), |w| {
+        w.workers.values().any(|x| x.endpoint_id == ep && x.status == runpod::types::endpoints::WorkerStatus::Unhealthy).then_some(())
+    })
+    .await
+    .expect("crash loop");
+    e.tick().await.expect("tick");
+    let r = e.request(&row.id).await.expect("row").reason.unwrap_or_default();
+    assert!(r.contains("crash-looping"), "{r}");
+    let events = log(&e, &row.id).await;
+    assert!(events.iter().any(|(k, m)| k == "queue" && m.contains("crash-looping")), "{events:?}");
+
+    // No credit left.
+    let (emu, e) = setup().await;
+    deploy(&e, "").await;
+    emu.shared.world.lock().account.balance = 0.0;
+    let row = e.submit_request(request(json!({})), "alice", false).await.expect("submit");
+    e.tick().await.expect("tick");
+    let r = e.request(&row.id).await.expect("row").reason.unwrap_or_default();
+    assert!(r.contains("insufficient balance") && r.contains("add funds"), "{r}");
+}
+
+#[tokio::test]
+async fn a_worker_timeout_shows_the_endpoints_timeout_and_how_to_raise_it() {
+    let (emu, e) = setup().await;
+    let ep = deploy(&e, "execution_timeout = \"10s\"").await;
+    let row = e.submit_request(request(json!({})), "alice", false).await.expect("submit");
+    let w = worker(&emu, &ep);
+    w.take(false).await.expect("take").pop().expect("job");
+    emu.advance(Duration::from_secs(11));
+    e.tick().await.expect("tick");
+    let r = e.request(&row.id).await.expect("row");
+    assert_eq!(r.state, "timed_out");
+    let reason = r.reason.unwrap_or_default();
+    assert!(reason.contains("execution timeout is 10 s") && reason.contains("podwarden endpoint deploy"), "{reason}");
+    assert!(r.cost_micros > 0, "the time it ran is billed");
+}
+
+#[tokio::test]
+async fn stop_cancels_a_running_job_and_its_worker_is_told() {
+    let (emu, e) = setup().await;
+    let ep = deploy(&e, "").await;
+    let row = e.submit_request(request(json!({})), "alice", false).await.expect("submit");
+    let w = worker(&emu, &ep);
+    let job = w.take(false).await.expect("take").pop().expect("job");
+    emu.advance(Duration::from_secs(4));
+    let r = e.cancel_request(&row.id).await.expect("cancel");
+    assert_eq!(r.state, "cancelled");
+    assert_eq!(r.reason.as_deref(), Some("stopped by the user"));
+    assert!(w.jobs_to_stop().await.expect("job-stop").contains(&job.id), "the worker is told to stop it");
+    assert!(matches!(e.cancel_request(&row.id).await, Err(EngineError::WrongState { .. })), "already stopped");
+    assert!(is_final(&e.request(&row.id).await.expect("row").state));
+}
+
+#[tokio::test]
+async fn runsync_returns_the_settled_result() {
+    let (emu, e) = setup().await;
+    let ep = deploy(&e, "").await;
+    let w = worker(&emu, &ep);
+    let serve = tokio::spawn(async move {
+        let job = w.take(false).await.expect("take").pop().expect("job");
+        w.post_result(&job.id, &JobResultBody { output: Some(json!({"echo": job.input})), ..Default::default() }, false).await.expect("done");
+    });
+    let r = e.submit_request(request(json!({"q": "hi"})), "alice", true).await.expect("runsync");
+    serve.await.expect("worker");
+    assert_eq!(r.state, "succeeded");
+    assert_eq!(r.output.as_deref(), Some(r#"{"echo":{"q":"hi"}}"#));
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_what_to_do_and_nothing_is_left_running() {
+    let (emu, e) = setup().await;
+    // No such endpoint.
+    let err = e.submit_request(request(json!({})), "alice", false).await.expect_err("no endpoint");
+    assert!(matches!(err, EngineError::NoSuchEndpoint(_)), "{err}");
+    deploy(&e, "").await;
+    // Over RunPod's /run limit: refused before anything is sent or stored.
+    let big = "x".repeat(11 * 1024 * 1024);
+    let err = e.submit_request(request(json!({ "blob": big })), "alice", false).await.expect_err("too big");
+    assert!(err.to_string().contains("10485760 bytes") && err.to_string().contains("/run"), "{err}");
+    assert!(e.store().requests_recent("alice", 10).await.expect("rows").is_empty(), "nothing stored");
+    // Another user cannot use alice's endpoint.
+    assert!(matches!(e.submit_request(request(json!({})), "bob", false).await, Err(EngineError::NoSuchEndpoint(_))));
+    // An invalid key: refused before anything runs, saying so, and the key appears nowhere.
+    let bad_key = "rpa_THIS_KEY_IS_WRONG_0123456789";
+    let bad = runpod::Client::builder()
+        .api_key(runpod::ApiKey::new(bad_key))
+        .rest_url(emu.base_url())
+        .endpoint_base_url(emu.endpoint_base_url())
+        .build().expect("client");
+    let e2 = engine_on(&emu, e.store().clone(), bad).await;
+    let err = e2.submit_request(request(json!({})), "alice", false).await.expect_err("bad key");
+    assert!(matches!(err, EngineError::Cloud(CloudError::Auth(_))), "{err}");
+    assert!(err.to_string().contains("invalid API key") && !err.to_string().contains(bad_key), "{err}");
+    assert!(e.store().requests_recent("alice", 10).await.expect("rows").is_empty());
+}
