@@ -23,6 +23,9 @@ pub struct RunArgs {
     /// Print the job as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Serverless jobs: use RunPod's `runsync` (waits up to 90 s; for short requests).
+    #[arg(long)]
+    sync: bool,
 }
 
 fn money(v: f64, simulated: bool) -> String {
@@ -44,6 +47,9 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
         error: anyhow!("cannot read {file}: {e}"),
         hint: Some("pass the path of a job spec, e.g. examples/quickstart.toml".into()),
     })?;
+    if core_domain::request::RequestSpec::is_request(&text) {
+        return crate::serverless::run(&file, &text, a.follow, a.sync, a.json).await;
+    }
     // Validate locally first: errors then name the file, line and column.
     let spec = JobSpec::from_toml(&file, &text).map_err(|e| UserError { error: anyhow!("invalid job spec: {e}"), hint: e.hint.clone() })?;
     let api = Api::connect().await?;
@@ -88,7 +94,7 @@ fn settled(state: &str) -> bool {
 }
 
 /// Shows the stages and events (stderr) and streams pod logs (stdout) until the job settles.
-async fn follow(api: &Api, id: &str, print_logs: bool, simulated: bool) -> Result<JobDetail, UserError> {
+pub(crate) async fn follow(api: &Api, id: &str, print_logs: bool, simulated: bool) -> Result<JobDetail, UserError> {
     let mut after = 0;
     let mut logs: Option<tokio::task::JoinHandle<()>> = None;
     let mut stages = crate::progress::Stages::new(simulated);
@@ -176,6 +182,22 @@ pub async fn ps(a: PsArgs) -> Result<(), UserError> {
         ]);
     }
     println!("{t}");
+    let reqs: Vec<server::api::RequestView> = api.get(&format!("/api/v1/requests?limit={}", if a.all { 10_000 } else { a.limit })).await?;
+    if !reqs.is_empty() {
+        let mut t = table(&["SERVERLESS JOB", "ENDPOINT", "STATE", "GPU", "RAN", if simulated { "COST (simulated)" } else { "COST" }, "REASON"]);
+        for r in reqs {
+            t.add_row(vec![
+                r.id,
+                r.endpoint,
+                r.state,
+                r.gpu,
+                r.execution_ms.map(|m| format!("{:.1} s", m as f64 / 1000.0)).unwrap_or_else(|| "-".into()),
+                format!("${:.6}", r.cost_usd),
+                r.reason.unwrap_or_default(),
+            ]);
+        }
+        println!("{t}");
+    }
     Ok(())
 }
 
@@ -226,6 +248,11 @@ pub struct StopArgs {
 
 pub async fn stop(a: StopArgs) -> Result<(), UserError> {
     let api = Api::connect().await?;
+    if a.job.starts_with("req_") {
+        let r: server::api::RequestView = api.post(&format!("/api/v1/requests/{}/stop", a.job), &serde_json::json!({})).await?;
+        eprintln!("serverless job {}: {} (cost {})", r.id, r.state, money(r.cost_usd, r.simulated));
+        return Ok(());
+    }
     let d: JobDetail = api.post(&format!("/api/v1/jobs/{}/stop", a.job), &serde_json::json!({})).await?;
     eprintln!("stopping {}: {}", d.job.id, d.job.state);
     Ok(())

@@ -13,6 +13,8 @@ mod emulator;
 mod endpoint;
 mod local;
 mod progress;
+mod quickstart;
+mod serverless;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -50,6 +52,12 @@ enum Command {
     /// A minimal serverless worker that echoes its input (used by `demo`).
     #[command(hide = true)]
     EchoWorker,
+    /// Train a tabular model on a simulated pod, serve predictions from a serverless endpoint,
+    /// print them and the cost, and tear everything down (the README's main job).
+    Quickstart(quickstart::Args),
+    /// The built-in tabular workloads (`podwarden-tabular`): train, predict, worker.
+    #[command(hide = true)]
+    Tabular(tabular::cli::Cli),
 }
 
 /// An error for the user, with an optional hint.
@@ -78,8 +86,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Command::Tabular(t) = cli.command {
+        return rt.block_on(tabular::cli::run(t));
+    }
     let result = rt.block_on(async {
         match cli.command {
+            Command::Tabular(_) => Ok(()),
+            Command::Quickstart(a) => quickstart::run(a).await,
             Command::Run(a) => commands::run(a).await,
             Command::Ps(a) => commands::ps(a).await,
             Command::Logs(a) => commands::logs(a).await,

@@ -35,6 +35,11 @@ pub struct Policy {
     pub low_priority: bool,
 }
 
+/// Whether a serverless job state is final (`succeeded`, `failed`, `timed_out`, `cancelled`).
+pub fn is_final(state: &str) -> bool {
+    matches!(state, "succeeded" | "failed" | "timed_out" | "cancelled")
+}
+
 const FIELDS: &[&str] = &["endpoint", "name", "input", "policy", "execution_timeout", "ttl", "low_priority"];
 
 fn hint(message: &str) -> Option<String> {

@@ -20,10 +20,7 @@ use store::{CostRow, EndpointRow, RequestRow};
 /// A `submitting` row older than this was never confirmed by the provider.
 pub const SUBMIT_GRACE_MS: i64 = 120_000;
 
-/// Whether a request state is final.
-pub fn is_final(state: &str) -> bool {
-    matches!(state, "succeeded" | "failed" | "timed_out" | "cancelled")
-}
+pub use core_domain::request::is_final;
 
 /// Why queued jobs are not running, in words, from the endpoint's health and its spec.
 pub fn queue_reason(h: &QueueHealth, spec: &EndpointSpec, balance: Option<f64>) -> String {

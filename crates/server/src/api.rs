@@ -119,3 +119,28 @@ pub struct DeployResult {
     pub endpoint: EndpointView,
     pub change: String,
 }
+
+/// A serverless job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestView {
+    pub id: String,
+    pub name: String,
+    pub endpoint: String,
+    /// `submitting`, `queued`, `running`, `succeeded`, `failed`, `timed_out`, `cancelled`.
+    pub state: String,
+    /// Why it is where it is (why it waits in the queue, why it failed).
+    pub reason: Option<String>,
+    pub provider_job_id: Option<String>,
+    pub gpu: String,
+    pub price_per_hour_usd: f64,
+    /// Most it can cost (execution timeout + idle tail).
+    pub estimate_usd: f64,
+    pub cost_usd: f64,
+    pub delay_ms: Option<i64>,
+    pub execution_ms: Option<i64>,
+    /// The result (or the latest progress while running).
+    pub output: Option<serde_json::Value>,
+    pub created_at: i64,
+    pub ended_at: Option<i64>,
+    pub simulated: bool,
+}

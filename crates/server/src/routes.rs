@@ -1,7 +1,9 @@
 //! `/api/v1` routes. Clients get `{code, message, hint?}` errors; internals stay in the log.
 
 use crate::AppState;
-use crate::api::{AttemptView, CostReport, DeployResult, EndpointView, ErrorBody, EventView, GpuRow, JobDetail, JobSummary, Status};
+use crate::api::{
+    AttemptView, CostReport, DeployResult, EndpointView, ErrorBody, EventView, GpuRow, JobDetail, JobSummary, RequestView, Status,
+};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
@@ -17,7 +19,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use store::{AttemptRow, EndpointRow, JobRow};
+use store::{AttemptRow, EndpointRow, JobRow, RequestRow};
 
 type S = State<Arc<AppState>>;
 
@@ -40,6 +42,23 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match &e {
             EngineError::NoSuchJob(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string(), Some("`podwarden ps` lists jobs")),
+            EngineError::NoSuchRequest(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string(), Some("`podwarden ps` lists jobs")),
+            EngineError::EndpointNotReady { .. } => Self::new(StatusCode::CONFLICT, "endpoint_not_ready", e.to_string(), None),
+            EngineError::PayloadTooLarge { .. } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                e.to_string(),
+                Some("put large inputs in storage (a network volume or S3) and pass their path in the input"),
+            ),
+            EngineError::Cloud(c @ engine::CloudError::Auth(_)) => {
+                Self::new(StatusCode::BAD_GATEWAY, "invalid_api_key", format!("RunPod rejected the API key: {c}"), Some("check RUNPOD_API_KEY (or the key saved for your user)"))
+            }
+            EngineError::Cloud(c @ engine::CloudError::InsufficientBalance(_)) => Self::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "insufficient_balance",
+                c.to_string(),
+                Some("add funds to the RunPod account (console → billing)"),
+            ),
             EngineError::NoSuchEndpoint(_) => {
                 Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string(), Some("`podwarden endpoint ls` lists endpoints"))
             }
@@ -90,6 +109,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/endpoints", get(list_endpoints).post(deploy_endpoint))
         .route("/api/v1/endpoints/{name}", get(get_endpoint))
         .route("/api/v1/endpoints/{name}", delete(remove_endpoint))
+        .route("/api/v1/requests", get(list_requests).post(create_request).layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_LIMIT)))
+        .route("/api/v1/requests/{id}", get(get_request))
+        .route("/api/v1/requests/{id}/stop", post(stop_request))
+        .route("/api/v1/requests/{id}/events", get(events))
         .route("/api/v1/cost", get(cost))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
@@ -217,6 +240,58 @@ async fn remove_endpoint(State(s): S, Path(name): Path<String>) -> R<(StatusCode
     Ok((status, Json(endpoint_view(&row))))
 }
 
+/// Largest `POST /api/v1/requests` body: RunPod's `/runsync` limit plus room for the envelope.
+const REQUEST_BODY_LIMIT: usize = runpod::types::serverless::RUNSYNC_PAYLOAD_LIMIT + 1024 * 1024;
+
+fn request_view(r: &RequestRow, simulated: bool) -> RequestView {
+    RequestView {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        endpoint: r.endpoint_name.clone(),
+        state: r.state.clone(),
+        reason: r.reason.clone(),
+        provider_job_id: r.provider_job_id.clone(),
+        gpu: r.gpu.clone(),
+        price_per_hour_usd: Money(r.price_micros_per_hour).usd(),
+        estimate_usd: Money(r.estimate_micros).usd(),
+        cost_usd: Money(r.cost_micros).usd(),
+        delay_ms: r.delay_ms,
+        execution_ms: r.execution_ms,
+        output: r.output.as_deref().and_then(|o| serde_json::from_str(o).ok()),
+        created_at: r.created_at,
+        ended_at: r.ended_at,
+        simulated,
+    }
+}
+
+#[derive(Deserialize)]
+struct SyncQuery {
+    /// Use RunPod's `/runsync` (waits up to 90 s).
+    #[serde(default)]
+    sync: bool,
+}
+
+async fn create_request(State(s): S, Query(q): Query<SyncQuery>, Json(v): Json<serde_json::Value>) -> R<(StatusCode, Json<RequestView>)> {
+    let spec = core_domain::request::RequestSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
+    let row = s.engine.submit_request(spec, "local", q.sync).await?;
+    s.poke.notify_one();
+    Ok((StatusCode::CREATED, Json(request_view(&row, s.simulated))))
+}
+
+async fn list_requests(State(s): S, Query(q): Query<ListQuery>) -> R<Json<Vec<RequestView>>> {
+    let rows = s.engine.store().requests_recent("local", q.limit.unwrap_or(50).clamp(1, LIST_LIMIT)).await.map_err(EngineError::from)?;
+    Ok(Json(rows.iter().map(|r| request_view(r, s.simulated)).collect()))
+}
+
+async fn get_request(State(s): S, Path(id): Path<String>) -> R<Json<RequestView>> {
+    Ok(Json(request_view(&s.engine.request(&id).await?, s.simulated)))
+}
+
+async fn stop_request(State(s): S, Path(id): Path<String>) -> R<(StatusCode, Json<RequestView>)> {
+    let row = s.engine.cancel_request(&id).await?;
+    Ok((StatusCode::ACCEPTED, Json(request_view(&row, s.simulated))))
+}
+
 async fn job_detail(s: &AppState, id: &str) -> R<JobDetail> {
     let store = s.engine.store();
     let j = store.job_get(id).await.map_err(EngineError::from)?.ok_or_else(|| EngineError::NoSuchJob(id.into()))?;
@@ -267,8 +342,12 @@ async fn events(State(s): S, Path(id): Path<String>, Query(q): Query<After>) -> 
         let rows = s.engine.store().events_since(&id, q.after, 1000).await.map_err(EngineError::from)?;
         if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
             if rows.is_empty() {
-                // Unknown job ids are an error, not an empty wait.
-                job_detail(&s, &id).await?;
+                // Unknown ids are an error, not an empty wait.
+                if id.starts_with("req_") {
+                    s.engine.request(&id).await?;
+                } else {
+                    job_detail(&s, &id).await?;
+                }
             }
             return Ok(Json(rows.into_iter().map(|e| EventView { id: e.id, at: e.at, kind: e.kind, message: e.message }).collect()));
         }
@@ -363,7 +442,11 @@ async fn cost(State(s): S) -> R<Json<CostReport>> {
     }
     let mut jobs = Vec::new();
     for (id, m) in by_job {
-        let name = store.job_get(&id).await.map_err(EngineError::from)?.map(|j| j.name).unwrap_or_default();
+        let name = if id.starts_with("req_") {
+            store.request_get(&id).await.map_err(EngineError::from)?.map(|r| format!("{} (serverless)", r.name)).unwrap_or_default()
+        } else {
+            store.job_get(&id).await.map_err(EngineError::from)?.map(|j| j.name).unwrap_or_default()
+        };
         jobs.push((id, name, Money(m).usd()));
     }
     Ok(Json(CostReport {

@@ -18,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cli;
 pub mod data;
 pub mod model;
 pub mod predict;

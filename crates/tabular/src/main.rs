@@ -1,143 +1,15 @@
-//! `podwarden-tabular`: the tabular workloads as a program — `train` (on a pod), `predict` (one
-//! shot), and `worker` (the predict endpoint's serverless worker, RunPod's protocol through the
-//! `worker` crate). Data lives in a store directory: `--store`, `PODWARDEN_STORE`, else
-//! `/runpod-volume` (a RunPod network volume) when it exists, else `./store`.
+//! `podwarden-tabular`: the tabular workloads as a program (see `tabular::cli`).
 
-use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use clap::Parser;
 use std::process::ExitCode;
-use tabular::model::{Hyper, ModelKind};
-use tabular::predict::{PredictSpec, predict};
-use tabular::storage::Storage;
-use tabular::train::{TrainSpec, train};
-
-#[derive(Debug, Parser)]
-#[command(name = "podwarden-tabular", version, about = "Train and serve tabular models (podwarden's built-in workloads)")]
-struct Cli {
-    /// Store directory (datasets/<user>/, models/<user>/, predictions/<user>/).
-    #[arg(long, env = "PODWARDEN_STORE", global = true)]
-    store: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Train a model from a CSV and save it under models/<user>/<model_id>/.
-    Train {
-        #[arg(long)]
-        user: String,
-        /// Key of the CSV, e.g. datasets/alice/houses.csv.
-        #[arg(long)]
-        dataset: String,
-        #[arg(long)]
-        target: String,
-        /// Comma-separated feature columns (default: all but the target).
-        #[arg(long, value_delimiter = ',')]
-        features: Option<Vec<String>>,
-        /// linear, ridge, lasso, elastic_net, logistic, decision_tree_regressor,
-        /// decision_tree_classifier, random_forest_regressor, random_forest_classifier,
-        /// gradient_boosting_regressor.
-        #[arg(long)]
-        model: String,
-        #[arg(long, default_value_t = 0.2)]
-        test_size: f32,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        #[arg(long)]
-        model_id: Option<String>,
-        #[arg(long)]
-        alpha: Option<f64>,
-        #[arg(long)]
-        max_depth: Option<u16>,
-        #[arg(long)]
-        n_trees: Option<usize>,
-    },
-    /// Add a prediction column to a CSV with a saved model.
-    Predict {
-        #[arg(long)]
-        user: String,
-        #[arg(long)]
-        model_id: String,
-        #[arg(long)]
-        input: String,
-        #[arg(long)]
-        output: String,
-        #[arg(long, default_value = "prediction")]
-        column: String,
-    },
-    /// Serve predictions as a RunPod serverless worker (job input: a predict spec as JSON).
-    Worker {
-        /// The worker's own flags (`--test-input '{"input": {...}}'`).
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
-}
-
-fn store_dir(flag: Option<PathBuf>) -> PathBuf {
-    flag.unwrap_or_else(|| {
-        let volume = PathBuf::from("/runpod-volume");
-        if volume.is_dir() { volume } else { PathBuf::from("store") }
-    })
-}
-
-fn fail(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
-    ExitCode::from(1)
-}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let store = match Storage::local(&store_dir(cli.store)) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => return fail(e),
-    };
-    rt.block_on(async move {
-        match cli.command {
-            Command::Worker { args } => {
-                let w = worker::Worker::new(move |job: worker::Job| {
-                    let store = store.clone();
-                    async move {
-                        let spec: PredictSpec =
-                            serde_json::from_value(job.input.clone()).map_err(|e| format!("invalid predict input: {e}"))?;
-                        let report = predict(&store, &spec).await.map_err(|e| e.to_string())?;
-                        serde_json::to_value(report).map_err(|e| e.to_string())
-                    }
-                });
-                w.run(&args).await
-            }
-            Command::Train { user, dataset, target, features, model, test_size, seed, model_id, alpha, max_depth, n_trees } => {
-                let model = match ModelKind::parse(&model) {
-                    Ok(m) => m,
-                    Err(e) => return fail(e),
-                };
-                let mut h = Hyper::default();
-                h.alpha = alpha.unwrap_or(h.alpha);
-                h.max_depth = max_depth.unwrap_or(h.max_depth);
-                h.n_trees = n_trees.unwrap_or(h.n_trees);
-                let spec = TrainSpec { user, dataset, target, features, model, hyperparameters: h, test_size, seed, model_id };
-                let mut report = |p: tabular::train::Progress| eprintln!("progress {}/{}: {}", p.step, p.of, p.what);
-                match train(&store, &spec, &mut report).await {
-                    Ok(meta) => {
-                        println!("{}", serde_json::to_string_pretty(&meta).unwrap_or_default());
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => fail(e),
-                }
-            }
-            Command::Predict { user, model_id, input, output, column } => {
-                match predict(&store, &PredictSpec { user, model_id, input, output, column }).await {
-                    Ok(r) => {
-                        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => fail(e),
-                }
-            }
+    let cli = tabular::cli::Cli::parse();
+    match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt.block_on(tabular::cli::run(cli)),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(1)
         }
-    })
+    }
 }

@@ -1,0 +1,158 @@
+//! `podwarden quickstart`: the README's main job, end to end on the embedded emulator — train
+//! a model from the shipped house-price CSV on a (simulated) GPU pod, deploy the predict
+//! endpoint, predict a CSV through it, print the first rows and what it all cost, and tear
+//! everything down (also when a step fails).
+
+use crate::UserError;
+use crate::local::{Api, home};
+use anyhow::{Context, anyhow};
+use server::api::{DeployResult, EndpointView, JobDetail, RequestView, Status};
+use serde_json::json;
+use std::path::Path;
+
+/// The dataset and the rows to predict, shipped in the binary.
+const TRAIN_CSV: &[u8] = include_bytes!("../../../examples/data/houses.csv");
+const PREDICT_CSV: &[u8] = include_bytes!("../../../examples/data/houses_new.csv");
+const ENDPOINT: &str = "quickstart-predict";
+const IMAGE: &str = "ghcr.io/example/podwarden-tabular:0.1";
+
+/// `podwarden quickstart`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Model to train (linear, ridge, lasso, elastic_net, decision_tree_regressor,
+    /// random_forest_regressor, gradient_boosting_regressor).
+    #[arg(long, default_value = "random_forest_regressor")]
+    model: String,
+    /// Keep the predict endpoint afterwards (`podwarden endpoint rm quickstart-predict`).
+    #[arg(long)]
+    keep: bool,
+}
+
+/// A single-quoted shell word.
+fn sh(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+pub async fn run(a: Args) -> Result<(), UserError> {
+    let api = Api::connect().await?;
+    let status: Status = api.get("/api/v1/status").await?;
+    if !status.simulated {
+        return Err(UserError {
+            error: anyhow!("the quickstart runs on the embedded emulator, but this server uses {}", status.provider),
+            hint: Some(
+                "run it without RUNPOD_API_KEY (and PODWARDEN_URL); on RunPod, build Dockerfile.tabular, put the data on a network volume and use examples/tabular/ (docs/tabular.md)"
+                    .into(),
+            ),
+        });
+    }
+    // The store stands in for a network volume both the pod and the workers mount.
+    let store = home().join("store");
+    let store = std::path::absolute(&store).unwrap_or(store);
+    put(&store, "datasets/local/houses.csv", TRAIN_CSV)?;
+    put(&store, "datasets/local/houses_new.csv", PREDICT_CSV)?;
+    let exe = std::env::current_exe().context("cannot find the podwarden binary")?;
+    let tabular = format!("{} tabular --store {}", sh(&exe.display().to_string()), sh(&store.display().to_string()));
+    let model_id = format!("quickstart-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+
+    let result = steps(&api, &a, &tabular, &model_id, &store).await;
+    // Teardown, whatever happened above.
+    if !a.keep {
+        match api.delete::<EndpointView>(&format!("/api/v1/endpoints/{ENDPOINT}")).await {
+            Ok(e) => eprintln!("[teardown] endpoint {ENDPOINT}: {}", e.state),
+            Err(e) if e.error.to_string().contains("not found") => {}
+            Err(e) => eprintln!("[teardown] endpoint {ENDPOINT}: {} (the server retries)", e.error),
+        }
+        let left: Vec<EndpointView> = api.get("/api/v1/endpoints").await?;
+        let left = left.iter().filter(|e| e.name == ENDPOINT).count();
+        eprintln!("[teardown] left running: {left} endpoint(s); the training pod was terminated when its job ended");
+    }
+    result
+}
+
+fn put(store: &Path, key: &str, bytes: &[u8]) -> Result<(), UserError> {
+    let path = store.join(key);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+async fn steps(api: &Api, a: &Args, tabular: &str, model_id: &str, store: &Path) -> Result<(), UserError> {
+    eprintln!("[1/3] training a {} on datasets/local/houses.csv (1,000 rows) on a GPU pod", a.model);
+    let train = json!({
+        "name": "quickstart-train",
+        "image": IMAGE,
+        "command": format!(
+            "{tabular} train --user local --dataset datasets/local/houses.csv --target price --model {} --model-id {model_id}",
+            sh(&a.model)
+        ),
+        "gpu": {"min_vram_gb": 16},
+        "limits": {"budget_usd": 0.5, "max_runtime": "30m"},
+    });
+    let job: JobDetail = api.post("/api/v1/jobs", &train).await?;
+    let job = crate::commands::follow(api, &job.job.id, true, true).await?;
+    if job.job.state != "succeeded" {
+        return Err(UserError {
+            error: anyhow!("training ended {}: {}", job.job.state, job.job.reason.unwrap_or_default()),
+            hint: Some(format!("`podwarden logs {}` shows what the trainer printed", job.job.id)),
+        });
+    }
+
+    eprintln!("[2/3] deploying the predict endpoint {ENDPOINT}");
+    let endpoint = json!({
+        "name": ENDPOINT,
+        "image": IMAGE,
+        "command": format!("{tabular} worker"),
+        "gpu": {"pools": ["ADA_24", "AMPERE_24"]},
+        "workers": {"min": 0, "max": 1, "idle_timeout": "5s"},
+        "execution_timeout": "10m",
+    });
+    let d: DeployResult = api.post("/api/v1/endpoints", &endpoint).await?;
+    eprintln!("  endpoint {} {} ({})", d.endpoint.name, d.change, d.endpoint.endpoint_id.as_deref().unwrap_or("-"));
+
+    eprintln!("[3/3] predicting datasets/local/houses_new.csv through it");
+    let input = json!({
+        "endpoint": ENDPOINT,
+        "input": {
+            "user": "local",
+            "model_id": model_id,
+            "input": "datasets/local/houses_new.csv",
+            "output": "predictions/local/houses_new.csv",
+            "column": "predicted_price",
+        },
+    });
+    let r: RequestView = api.post("/api/v1/requests", &input).await?;
+    let r = crate::serverless::follow_request(api, &r.id, true).await?;
+    if r.state != "succeeded" {
+        return Err(UserError { error: anyhow!("prediction ended {}: {}", r.state, r.reason.unwrap_or_default()), hint: None });
+    }
+
+    let out = store.join("predictions/local/houses_new.csv");
+    let text = std::fs::read_to_string(&out).with_context(|| format!("cannot read {}", out.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let mut t = crate::commands::table(&header);
+    for line in lines.clone().take(5) {
+        // The prediction (last column) rounded to dollars; the inputs as given.
+        let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();
+        if let Some(last) = cells.last_mut() {
+            if let Ok(v) = last.parse::<f64>() {
+                *last = format!("{v:.0}");
+            }
+        }
+        t.add_row(cells);
+    }
+    println!("{t}");
+    println!("({} rows with predictions in {})", lines.count(), out.display());
+    let train_cost = job.job.spent_usd;
+    println!(
+        "cost (simulated): training ${train_cost:.4} on {} + prediction ${:.6} on {} ({} ms) = ${:.4}",
+        job.job.gpu.as_deref().unwrap_or("?"),
+        r.cost_usd,
+        r.gpu,
+        r.execution_ms.unwrap_or(0),
+        train_cost + r.cost_usd
+    );
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! `podwarden run` on a serverless job spec (`endpoint = …`): submit to the endpoint, then
+//! follow states, queue reasons and progress (stderr) and stream chunks (stdout) until it
+//! settles; the output goes to stdout as JSON.
+
+use crate::UserError;
+use crate::local::Api;
+use anyhow::{Context, anyhow};
+use core_domain::request::RequestSpec;
+use server::api::{EventView, RequestView};
+
+fn money(v: f64, simulated: bool) -> String {
+    format!("${v:.6}{}", if simulated { " (simulated)" } else { "" })
+}
+
+/// Submits `spec`; follows it when `follow` or `sync`.
+pub async fn run(file: &str, text: &str, follow: bool, sync: bool, json: bool) -> Result<(), UserError> {
+    let spec =
+        RequestSpec::from_toml(file, text).map_err(|e| UserError { error: anyhow!("invalid serverless job spec: {e}"), hint: e.hint.clone() })?;
+    let api = Api::connect().await?;
+    let created: RequestView =
+        api.post(&format!("/api/v1/requests?sync={sync}"), &serde_json::to_value(&spec).context("spec to JSON")?).await?;
+    let id = created.id.clone();
+    if !follow && !sync {
+        if json {
+            println!("{}", serde_json::to_string_pretty(&created).unwrap_or_default());
+        } else {
+            println!("{id}");
+            eprintln!("submitted to endpoint {} (at most {}); `podwarden stop {id}` cancels it", created.endpoint, money(created.estimate_usd, created.simulated));
+        }
+        return Ok(());
+    }
+    let done = follow_request(&api, &id, !json).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&done).unwrap_or_default());
+    } else {
+        if let Some(o) = &done.output {
+            println!("{}", serde_json::to_string_pretty(o).unwrap_or_default());
+        }
+        eprintln!(
+            "serverless job {id} {}: ran {} ms on {}, cost {}",
+            done.state,
+            done.execution_ms.unwrap_or(0),
+            done.gpu,
+            money(done.cost_usd, done.simulated)
+        );
+    }
+    if done.state == "succeeded" {
+        Ok(())
+    } else {
+        Err(UserError {
+            error: anyhow!("serverless job {id} ended {}: {}", done.state, done.reason.unwrap_or_default()),
+            hint: Some(format!("`podwarden endpoint ls` shows the endpoint; its events: GET /api/v1/requests/{id}/events")),
+        })
+    }
+}
+
+/// Prints events (chunks on stdout when `print`) until the job settles; returns it.
+pub async fn follow_request(api: &Api, id: &str, print: bool) -> Result<RequestView, UserError> {
+    let mut after = 0;
+    loop {
+        let evs: Vec<EventView> = api.get(&format!("/api/v1/requests/{id}/events?after={after}&wait_ms=2000")).await?;
+        let mut settled_event = false;
+        for e in &evs {
+            after = e.id;
+            if print {
+                match e.kind.as_str() {
+                    "chunk" => println!("{}", e.message),
+                    _ => eprintln!("  {}", e.message),
+                }
+            }
+            settled_event |= e.kind == "state" && core_domain::request::is_final(e.message.split([':', ' ']).next().unwrap_or(""));
+        }
+        let r: RequestView = api.get(&format!("/api/v1/requests/{id}")).await?;
+        if core_domain::request::is_final(&r.state) && (settled_event || evs.is_empty()) {
+            return Ok(r);
+        }
+    }
+}
