@@ -2,33 +2,10 @@
 //! account (embedded emulator, a background server started by the CLI), then `ps --json`,
 //! `cost --json`, and clear errors for bad specs.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn podwarden(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_podwarden"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .env("PODWARDEN_HOME", home)
-        .env("NO_COLOR", "1")
-        .env_remove("RUNPOD_API_KEY")
-        .env_remove("PODWARDEN_URL")
-        .output()
-        .expect("podwarden runs")
-}
-
-/// Stops the background server the CLI started.
-struct Server<'a>(&'a Path);
-
-impl Drop for Server<'_> {
-    fn drop(&mut self) {
-        if let Ok(b) = std::fs::read(self.0.join("server.json")) {
-            if let Some(pid) = serde_json::from_slice::<serde_json::Value>(&b).ok().and_then(|v| v["pid"].as_i64()) {
-                let _ = Command::new("kill").arg(pid.to_string()).status();
-            }
-        }
-    }
-}
+use common::{Server, podwarden};
+use std::process::Command;
 
 #[test]
 fn quickstart_runs_with_no_account_and_leaves_a_settled_record() {
