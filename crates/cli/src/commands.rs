@@ -113,7 +113,10 @@ pub(crate) async fn follow(api: &Api, id: &str, print_logs: bool, simulated: boo
             Err(e) => break Err(e),
         };
         stages.update(&d);
-        if print_logs && logs.is_none() && d.job.state == "running" {
+        // Attach as soon as a pod exists (a short command may finish before the job shows
+        // `running`); the provider's stream starts from the container's first line.
+        let has_pod = d.attempts.iter().any(|a| a.pod_id.is_some() && matches!(a.state.as_str(), "created" | "running"));
+        if print_logs && logs.is_none() && (has_pod || d.job.state == "running") {
             if let Ok(resp) = api.logs(id).await {
                 let bar = stages.handle();
                 logs = Some(tokio::spawn(async move {

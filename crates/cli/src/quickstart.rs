@@ -99,6 +99,21 @@ async fn steps(api: &Api, a: &Args, tabular: &str, model_id: &str, store: &Path)
         });
     }
 
+    // What the trainer saved (read from the store, not from the log stream).
+    let meta_path = store.join(tabular::train::model_prefix("local", model_id)).join("metadata.json");
+    let meta: tabular::train::Metadata = serde_json::from_slice(&std::fs::read(&meta_path).with_context(|| format!("cannot read {}", meta_path.display()))?)
+        .context("the trainer's metadata.json")?;
+    println!(
+        "model {model_id}: {} predicting {} from {}; {} = {:.4} on {} held-out rows ({} trained)",
+        meta.model_type.name(),
+        meta.target,
+        meta.features.join(", "),
+        meta.metric,
+        meta.score,
+        meta.test_samples,
+        meta.train_samples
+    );
+
     eprintln!("[2/3] deploying the predict endpoint {ENDPOINT}");
     let endpoint = json!({
         "name": ENDPOINT,

@@ -19,7 +19,8 @@ fn the_main_job_trains_deploys_predicts_prints_and_leaves_nothing_running() {
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     // The trainer ran on the pod and reported a real score.
-    assert!(stdout.contains("\"score\": 0.9") && stdout.contains("\"model_type\": \"linear\""), "{stdout}");
+    let model = stdout.lines().find(|l| l.starts_with("model quickstart-")).unwrap_or_else(|| panic!("no model line:\n{stdout}"));
+    assert!(model.contains("linear predicting price from sqft, bedrooms, age_years, distance_km; r2 = 0.9"), "{model}");
     // The first rows with predictions, and the cost.
     assert!(stdout.contains("predicted_price") && stdout.contains("(20 rows with predictions"), "{stdout}");
     assert!(stdout.contains("cost (simulated): training $") && stdout.contains("+ prediction $"), "{stdout}");
