@@ -133,4 +133,24 @@ mod tests {
         let e = RequestSpec::from_json(serde_json::json!({"endpoint": "p", "input": {}, "policy": {"ttl": "1s"}})).expect_err("ttl");
         assert_eq!(e.field.as_deref(), Some("policy.ttl"));
     }
+
+    #[test]
+    fn every_shipped_serverless_and_tabular_example_is_valid() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let read = |dir: &str| {
+            std::fs::read_dir(root.join(dir)).expect("examples dir").map(|e| e.expect("entry").path()).collect::<Vec<_>>()
+        };
+        let requests = read("serverless");
+        for path in &requests {
+            let text = std::fs::read_to_string(path).expect("read");
+            assert!(RequestSpec::is_request(&text), "{}", path.display());
+            RequestSpec::from_toml(&path.display().to_string(), &text).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let jobs = read("tabular");
+        for path in &jobs {
+            let text = std::fs::read_to_string(path).expect("read");
+            crate::spec::JobSpec::from_toml(&path.display().to_string(), &text).unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert!(!requests.is_empty() && !jobs.is_empty());
+    }
 }
