@@ -7,7 +7,8 @@
 //! worker survives).
 //!
 //! Without `RUNPOD_WEBHOOK_GET_JOB` (outside RunPod) it runs locally like the Python runtime:
-//! `--test-input JSON` or `./test_input.json` runs one job and prints its result.
+//! `--test-input JSON` or `./test_input.json` runs one job and prints its result;
+//! `--serve-api PORT` serves RunPod's job API on localhost with real queue semantics.
 //!
 //! ```no_run
 //! use serde_json::json;
@@ -24,9 +25,11 @@
 
 mod local;
 mod runtime;
+mod serve;
 mod shape;
 
 pub use runtime::Job;
+pub use serve::LocalApi;
 
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
@@ -152,11 +155,17 @@ impl Worker {
         rt.block_on(self.run(&args))
     }
 
+    /// Takes jobs from `cfg`'s endpoint until SIGTERM/SIGINT (what `main` does on RunPod).
+    pub async fn serve(self, cfg: runpod::client::worker::WorkerConfig) -> std::process::ExitCode {
+        runtime::production(self, cfg).await
+    }
+
     /// [`Worker::main`] inside an existing runtime, with explicit arguments.
     pub async fn run(self, args: &[String]) -> std::process::ExitCode {
         match local::mode(args) {
             Ok(local::Mode::TestInput(input)) => local::one_shot(&self, input).await,
             Ok(local::Mode::Production(cfg)) => runtime::production(self, cfg).await,
+            Ok(local::Mode::ServeApi(port)) => serve::serve_api(self, port).await,
             Err(msg) => {
                 eprintln!("error: {msg}");
                 std::process::ExitCode::from(1)

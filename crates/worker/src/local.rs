@@ -12,10 +12,34 @@ use tokio_util::sync::CancellationToken;
 pub enum Mode {
     TestInput(Value),
     Production(WorkerConfig),
+    ServeApi(u16),
+}
+
+/// `--serve-api PORT` (or the Python runtime's `--rp_serve_api [--rp_api_port PORT]`).
+fn serve_api(args: &[String]) -> Result<Option<u16>, String> {
+    let port = |v: &str| v.parse::<u16>().map_err(|_| format!("--serve-api needs a port number, got {v:?}"));
+    let mut it = args.iter().peekable();
+    let mut python = false;
+    let mut python_port = 8000;
+    while let Some(a) = it.next() {
+        if let Some(v) = a.strip_prefix("--serve-api=") {
+            return port(v).map(Some);
+        }
+        match a.as_str() {
+            "--serve-api" => return port(it.next().ok_or("--serve-api needs a port, e.g. --serve-api 8000")?).map(Some),
+            "--rp_serve_api" => python = true,
+            "--rp_api_port" => python_port = port(it.next().ok_or("--rp_api_port needs a port")?)?,
+            _ => {}
+        }
+    }
+    Ok(python.then_some(python_port))
 }
 
 /// Which mode `args` and the environment ask for.
 pub fn mode(args: &[String]) -> Result<Mode, String> {
+    if let Some(p) = serve_api(args)? {
+        return Ok(Mode::ServeApi(p));
+    }
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let inline = a.strip_prefix("--test-input=").or_else(|| a.strip_prefix("--test_input="));
@@ -65,6 +89,16 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn serve_api_flags_in_ours_and_the_python_spelling() {
+        assert!(matches!(mode(&args(&["--serve-api", "8123"])), Ok(Mode::ServeApi(8123))));
+        assert!(matches!(mode(&args(&["--serve-api=9000"])), Ok(Mode::ServeApi(9000))));
+        assert!(matches!(mode(&args(&["--rp_serve_api"])), Ok(Mode::ServeApi(8000))));
+        assert!(matches!(mode(&args(&["--rp_serve_api", "--rp_api_port", "7000"])), Ok(Mode::ServeApi(7000))));
+        let e = mode(&args(&["--serve-api", "http"])).err().unwrap_or_default();
+        assert!(e.contains("port number"), "{e}");
     }
 
     #[test]

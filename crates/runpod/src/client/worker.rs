@@ -46,6 +46,12 @@ impl WorkerConfig {
     }
 }
 
+/// `url` with `pair` added to its query (RunPod's URLs carry `?gpu=…` already; local ones may not).
+fn with_query(url: String, pair: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{pair}")
+}
+
 /// Client of the worker callback API.
 #[derive(Debug, Clone)]
 pub struct WorkerClient {
@@ -108,16 +114,15 @@ impl WorkerClient {
     /// Long-polls `job-take` for one job. 204 and 400 mean "none" (as the Python runtime
     /// treats them); a 429 is returned as [`ErrorKind::RateLimited`] (back off 5 s).
     pub async fn take(&self, job_in_progress: bool) -> Result<Vec<TakenJob>, Error> {
-        let url = format!("{}&job_in_progress={}", self.take_url(), u8::from(job_in_progress));
+        let url = with_query(self.take_url(), &format!("job_in_progress={}", u8::from(job_in_progress)));
         self.take_at(url, "take job").await
     }
 
     /// Long-polls `job-take-batch` for up to `n` jobs.
     pub async fn take_batch(&self, n: usize, job_in_progress: bool) -> Result<Vec<TakenJob>, Error> {
-        let url = format!(
-            "{}&batch_size={n}&job_in_progress={}",
+        let url = with_query(
             self.take_url().replace("/job-take/", "/job-take-batch/"),
-            u8::from(job_in_progress)
+            &format!("batch_size={n}&job_in_progress={}", u8::from(job_in_progress)),
         );
         self.take_at(url, "take job batch").await
     }
@@ -155,7 +160,7 @@ impl WorkerClient {
 
     /// Posts a final result (`isStream=false`) or the end of a stream (`isStream=true`).
     pub async fn post_result(&self, job_id: &str, body: &JobResultBody, is_stream: bool) -> Result<(), Error> {
-        let url = format!("{}&isStream={is_stream}", Self::result_url(&self.cfg.post_output_url, &self.cfg.worker_id, job_id));
+        let url = with_query(Self::result_url(&self.cfg.post_output_url, &self.cfg.worker_id, job_id), &format!("isStream={is_stream}"));
         self.post_json("post job result", url, job_id, body).await
     }
 
@@ -167,7 +172,7 @@ impl WorkerClient {
 
     /// Posts one stream chunk.
     pub async fn post_stream_chunk(&self, job_id: &str, output: serde_json::Value) -> Result<(), Error> {
-        let url = format!("{}&isStream=false", Self::result_url(&self.cfg.post_stream_url, &self.cfg.worker_id, job_id));
+        let url = with_query(Self::result_url(&self.cfg.post_stream_url, &self.cfg.worker_id, job_id), "isStream=false");
         let body = JobResultBody { output: Some(output), ..JobResultBody::default() };
         self.post_json("post stream chunk", url, job_id, &body).await
     }
@@ -236,5 +241,16 @@ mod tests {
         let c = WorkerClient::new(cfg()).expect("client");
         assert_eq!(c.take_url(), "http://h/v2/ep/job-take/w1?gpu=SIM");
         assert_eq!(WorkerClient::result_url(&c.cfg.post_output_url, "w1", "job-9"), "http://h/v2/ep/job-done/w1/job-9?gpu=SIM");
+    }
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::with_query;
+
+    #[test]
+    fn query_pairs_join_runpods_urls_and_bare_ones() {
+        assert_eq!(with_query("http://h/v2/e/job-take/w?gpu=A".into(), "x=1"), "http://h/v2/e/job-take/w?gpu=A&x=1");
+        assert_eq!(with_query("http://h/v2/e/job-take/w".into(), "x=1"), "http://h/v2/e/job-take/w?x=1");
     }
 }
