@@ -114,6 +114,14 @@ async fn steps(api: &Api, a: &Args, tabular: &str, model_id: &str, store: &Path)
         meta.train_samples
     );
 
+    let points: Vec<serde_json::Value> = api.get(&format!("/api/v1/jobs/{}/metrics", job.job.id)).await?;
+    let score = points.iter().rev().find_map(|p| p["point"]["score"].as_f64());
+    println!(
+        "the trainer reported {} metric points to the control plane (last score: {})",
+        points.len(),
+        score.map_or_else(|| "none".into(), |s| format!("{s:.4}"))
+    );
+
     eprintln!("[2/3] deploying the predict endpoint {ENDPOINT}");
     let endpoint = json!({
         "name": ENDPOINT,

@@ -21,6 +21,8 @@ fn the_main_job_trains_deploys_predicts_prints_and_leaves_nothing_running() {
     // The trainer ran on the pod and reported a real score.
     let model = stdout.lines().find(|l| l.starts_with("model quickstart-")).unwrap_or_else(|| panic!("no model line:\n{stdout}"));
     assert!(model.contains("linear predicting price from sqft, bedrooms, age_years, distance_km; r2 = 0.9"), "{model}");
+    // Progress and the score reached the control plane's metrics endpoint (6 steps + score).
+    assert!(stdout.contains("the trainer reported 7 metric points to the control plane (last score: 0.9"), "{stdout}");
     // The first rows with predictions, and the cost.
     assert!(stdout.contains("predicted_price") && stdout.contains("(20 rows with predictions"), "{stdout}");
     assert!(stdout.contains("cost (simulated): training $") && stdout.contains("+ prediction $"), "{stdout}");

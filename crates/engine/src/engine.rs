@@ -287,6 +287,20 @@ impl<C: Cloud> Engine<C> {
         Ok(())
     }
 
+    /// Points the job's code reports (authenticated by the job's token): stored in one
+    /// transaction, the last one also as a `metric` event for followers.
+    pub async fn report_metrics(&self, job: &str, token: &str, points: &[serde_json::Value]) -> Result<usize, EngineError> {
+        let j = self.store.job_get(job).await?.ok_or_else(|| EngineError::NoSuchJob(job.into()))?;
+        if !constant_eq(&j.token_hash, &hash_token(token)) {
+            return Err(EngineError::BadToken(job.into()));
+        }
+        self.store.metrics_append(job, self.clock.now_ms(), points).await?;
+        if let Some(last) = points.last() {
+            self.event_with(job, "metric", &format!("metric: {last}"), Some(last)).await;
+        }
+        Ok(points.len())
+    }
+
     /// Applies one job event with CAS (re-reading on a lost race), setting what the event
     /// implies: teardown time, backoff, deadline.
     async fn apply_job_event(&self, job: &str, event: JobEvent, reason: &str) -> Result<bool, EngineError> {

@@ -105,6 +105,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/jobs/{id}/stop", post(stop_job))
         .route("/api/v1/jobs/{id}/events", get(events))
         .route("/api/v1/jobs/{id}/logs", get(logs))
+        .route("/api/v1/jobs/{id}/metrics", get(list_metrics))
         .route("/api/v1/gpus", get(gpus))
         .route("/api/v1/endpoints", get(list_endpoints).post(deploy_endpoint))
         .route("/api/v1/endpoints/{name}", get(get_endpoint))
@@ -118,6 +119,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(authed)
         .route("/api/v1/jobs/{id}/exit", post(report_exit))
+        .route("/api/v1/jobs/{id}/metrics", post(report_metrics))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route", None) })
         .with_state(state)
 }
@@ -392,6 +394,45 @@ async fn report_exit(State(s): S, Path(id): Path<String>, headers: axum::http::H
     s.engine.report_exit(&id, token, b.exit_code).await?;
     s.poke.notify_one();
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Most points in one `POST /metrics`.
+const METRICS_BATCH: usize = 10_000;
+
+/// `POST /api/v1/jobs/{id}/metrics` with the job's bearer token: one point (an object) or a
+/// batch (an array of objects).
+async fn report_metrics(
+    State(s): S,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<serde_json::Value>,
+) -> R<(StatusCode, Json<serde_json::Value>)> {
+    let token =
+        headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    let points = match body {
+        serde_json::Value::Array(a) => a,
+        p @ serde_json::Value::Object(_) => vec![p],
+        _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_metrics", "send a point (a JSON object) or an array of points", None)),
+    };
+    if let Some(i) = points.iter().position(|p| !p.is_object()) {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_metrics", format!("point {i} is not a JSON object"), None));
+    }
+    if points.len() > METRICS_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_points",
+            format!("{} points in one request; at most {METRICS_BATCH}", points.len()),
+            Some("split the batch"),
+        ));
+    }
+    let n = s.engine.report_metrics(&id, token, &points).await?;
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "accepted": n }))))
+}
+
+async fn list_metrics(State(s): S, Path(id): Path<String>, Query(q): Query<After>) -> R<Json<Vec<serde_json::Value>>> {
+    job_detail(&s, &id).await?;
+    let rows = s.engine.store().metrics_since(&id, q.after, 10_000).await.map_err(EngineError::from)?;
+    Ok(Json(rows.iter().map(|r| serde_json::json!({"id": r.id, "at": r.at, "point": serde_json::from_str::<serde_json::Value>(&r.data).unwrap_or_default()})).collect()))
 }
 
 #[derive(Deserialize)]

@@ -133,3 +133,41 @@ async fn errors_are_code_and_message_and_gpus_are_listed() {
     assert!(gpus.windows(2).all(|w| w[0].price_per_hour_usd <= w[1].price_per_hour_usd), "cheapest first");
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn metrics_take_the_jobs_own_token_only_and_come_back_in_order() {
+    let home = tempfile::tempdir().expect("home");
+    let s = server(home.path()).await;
+    let http = reqwest::Client::new();
+    let spec = serde_json::json!({"name": "m", "image": "i", "command": "sleep 30", "gpu": {"min_vram_gb": 16}});
+    let post = |body: serde_json::Value| http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&body).send();
+    let a: JobDetail = post(spec.clone()).await.expect("post").json().await.expect("json");
+    let b: JobDetail = post(spec).await.expect("post").json().await.expect("json");
+    let secret = std::fs::read_to_string(home.path().join("secret")).expect("secret");
+    let token_a = engine::engine::derive_job_token(secret.trim().as_bytes(), &a.job.id);
+    let send = |job: &str, token: &str, body: serde_json::Value| {
+        http.post(format!("{}/api/v1/jobs/{job}/metrics", s.url)).bearer_auth(token).json(&body).send()
+    };
+    let one = send(&a.job.id, &token_a, serde_json::json!({"step": 1, "loss": 2.5})).await.expect("one");
+    assert_eq!(one.status().as_u16(), 202);
+    let batch = send(&a.job.id, &token_a, serde_json::json!([{"step": 2, "loss": 1.5}, {"step": 3, "loss": 0.9}])).await.expect("batch");
+    assert_eq!(batch.status().as_u16(), 202);
+    // Job a's token is not job b's, nor is the server token a job token.
+    assert_eq!(send(&b.job.id, &token_a, serde_json::json!({"step": 1})).await.expect("wrong job").status().as_u16(), 401);
+    assert_eq!(send(&a.job.id, &s.token, serde_json::json!({"step": 1})).await.expect("server token").status().as_u16(), 401);
+    let bad = send(&a.job.id, &token_a, serde_json::json!([{"step": 4}, 5])).await.expect("bad point");
+    assert_eq!(bad.status().as_u16(), 400);
+    assert!(bad.json::<ErrorBody>().await.expect("json").message.contains("point 1"));
+    let points: Vec<serde_json::Value> = http
+        .get(format!("{}/api/v1/jobs/{}/metrics", s.url, a.job.id))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let steps: Vec<i64> = points.iter().filter_map(|p| p["point"]["step"].as_i64()).collect();
+    assert_eq!(steps, vec![1, 2, 3], "in order, nothing from the refused requests");
+    s.shutdown().await;
+}

@@ -16,6 +16,7 @@ mod events;
 mod jobs;
 mod ledger;
 mod live;
+mod metrics;
 mod requests;
 
 pub use attempts::AttemptRow;
@@ -24,6 +25,7 @@ pub use events::EventRow;
 pub use jobs::JobRow;
 pub use ledger::{Bill, CostRow};
 pub use live::LiveSet;
+pub use metrics::MetricRow;
 pub use requests::{REQUEST_LIVE, RequestRow};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};

@@ -119,8 +119,17 @@ pub async fn run(cli: Cli) -> ExitCode {
                 h.max_depth = max_depth.unwrap_or(h.max_depth);
                 h.n_trees = n_trees.unwrap_or(h.n_trees);
                 let spec = TrainSpec { user, dataset, target, features, model, hyperparameters: h, test_size, seed, model_id };
-                let mut report = |p: crate::train::Progress| eprintln!("progress {}/{}: {}", p.step, p.of, p.what);
-                match train(&store, &spec, &mut report).await {
+                let metrics = crate::report::Metrics::from_env();
+                let mut report = |p: crate::train::Progress| {
+                    eprintln!("progress {}/{}: {}", p.step, p.of, p.what);
+                    metrics.send(serde_json::json!({"step": p.step, "of": p.of, "stage": p.what, "progress": f64::from(p.step) / f64::from(p.of)}));
+                };
+                let result = train(&store, &spec, &mut report).await;
+                if let Ok(meta) = &result {
+                    metrics.send(serde_json::json!({"score": meta.score, "metric": meta.metric, "progress": 1.0}));
+                }
+                metrics.flush().await;
+                match result {
                     Ok(meta) => {
                         println!("{}", serde_json::to_string_pretty(&meta).unwrap_or_default());
                         ExitCode::SUCCESS

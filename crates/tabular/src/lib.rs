@@ -22,6 +22,7 @@ pub mod cli;
 pub mod data;
 pub mod model;
 pub mod predict;
+pub mod report;
 pub mod storage;
 pub mod train;
 
