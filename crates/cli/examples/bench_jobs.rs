@@ -27,7 +27,12 @@ struct Counting {
     lists: Arc<AtomicU64>,
 }
 
-impl engine::Serverless for Counting {}
+/// Endpoints are listed every tick as the server does (none exist here).
+impl engine::Serverless for Counting {
+    async fn list_endpoints(&self) -> Result<Vec<engine::EndpointInfo>, CloudError> {
+        engine::Serverless::list_endpoints(&self.inner).await
+    }
+}
 
 impl Cloud for Counting {
     async fn offers(&self) -> Result<Vec<core_domain::gpu::GpuOffer>, CloudError> {
