@@ -116,3 +116,28 @@ fn endpoints_deploy_idempotently_serve_jobs_and_are_removed() {
     let rm = podwarden(home.path(), &["endpoint", "rm", "echo"]);
     assert_eq!(rm.status.code(), Some(1), "a second rm says not found");
 }
+
+#[test]
+fn a_training_job_on_bad_data_fails_with_the_column_named_and_leaves_no_pod() {
+    let home = tempfile::tempdir().expect("home");
+    let _server = Server(home.path());
+    let exe = env!("CARGO_BIN_EXE_podwarden");
+    let store = home.path().join("store");
+    std::fs::create_dir_all(store.join("datasets/local")).expect("dir");
+    std::fs::write(store.join("datasets/local/d.csv"), "a,b\n1,2\n3,4\n").expect("csv");
+    let job = write(
+        home.path(),
+        "train.toml",
+        &format!(
+            "name = \"bad-train\"\nimage = \"img\"\ncommand = \"'{exe}' tabular --store '{}' train --user local --dataset datasets/local/d.csv --target price --model linear\"\n[gpu]\nmin_vram_gb = 16\n",
+            store.display()
+        ),
+    );
+    let out = podwarden(home.path(), &["run", &job, "--follow"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("price"), "the trainer's error names the missing column:\n{stdout}");
+    assert!(stderr.contains("exited with code 1") && stderr.contains("ended failed"), "{stderr}");
+    let ps: serde_json::Value = serde_json::from_slice(&podwarden(home.path(), &["ps", "--json"]).stdout).expect("json");
+    assert_eq!(ps[0]["state"], "failed");
+}
