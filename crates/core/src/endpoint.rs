@@ -1,7 +1,7 @@
 //! The serverless endpoint spec (`podwarden endpoint deploy SPEC`): a template (image,
 //! command, env) and the endpoint around it (GPU pools, workers, timeouts, FlashBoot, volume).
 
-use crate::spec::{SpecError, duration, edit_distance, parse_json, parse_toml};
+use crate::spec::{SpecError, duration, field_error, parse_json, parse_toml, spec_hint};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -98,21 +98,7 @@ const FIELDS: &[&str] = &[
 ];
 
 fn hint(message: &str) -> Option<String> {
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let name = rest.split('`').next().unwrap_or("");
-        let closest = FIELDS.iter().min_by_key(|f| edit_distance(name, f)).filter(|f| edit_distance(name, f) <= 3);
-        return Some(match closest {
-            Some(c) => format!("did you mean `{c}`? see docs/endpoints.md for every field"),
-            None => "see docs/endpoints.md for every field".into(),
-        });
-    }
-    if message.contains("duration") {
-        return Some("durations are strings like \"90s\", \"10m\", \"2h\"".into());
-    }
-    if message.contains("missing field") {
-        return Some("an endpoint spec needs `name` and `image`; see examples/endpoints/".into());
-    }
-    None
+    spec_hint(message, FIELDS, "docs/endpoints.md for every field", "an endpoint spec needs `name` and `image`; see examples/endpoints/")
 }
 
 impl EndpointSpec {
@@ -128,16 +114,7 @@ impl EndpointSpec {
 
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), Box<SpecError>> {
-        let err = |field: &str, message: String, hint: &str| {
-            Err(Box::new(SpecError {
-                file: String::new(),
-                line: None,
-                column: None,
-                field: Some(field.into()),
-                message,
-                hint: Some(hint.into()),
-            }))
-        };
+        let err = |field: &str, message: String, hint: &str| Err(field_error(field, message, hint));
         let name_ok = !self.name.is_empty()
             && self.name.len() <= 40
             && self.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');

@@ -1,7 +1,7 @@
 //! The serverless job spec (`podwarden run` on a spec with `endpoint = …`): which deployed
 //! endpoint, the input its handler gets, and an optional RunPod job policy.
 
-use crate::spec::{SpecError, edit_distance, opt_duration, parse_json, parse_toml};
+use crate::spec::{SpecError, field_error, opt_duration, parse_json, parse_toml, spec_hint};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -43,21 +43,12 @@ pub fn is_final(state: &str) -> bool {
 const FIELDS: &[&str] = &["endpoint", "name", "input", "policy", "execution_timeout", "ttl", "low_priority"];
 
 fn hint(message: &str) -> Option<String> {
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let name = rest.split('`').next().unwrap_or("");
-        let closest = FIELDS.iter().min_by_key(|f| edit_distance(name, f)).filter(|f| edit_distance(name, f) <= 3);
-        return Some(match closest {
-            Some(c) => format!("did you mean `{c}`? see docs/job-spec.md (serverless jobs)"),
-            None => "a serverless job has `endpoint`, `input`, optional `name` and `[policy]`; see docs/job-spec.md".into(),
-        });
-    }
-    if message.contains("duration") {
-        return Some("durations are strings like \"90s\", \"10m\", \"2h\"".into());
-    }
-    if message.contains("missing field") {
-        return Some("a serverless job needs `endpoint` and `input`; see examples/serverless/".into());
-    }
-    None
+    spec_hint(
+        message,
+        FIELDS,
+        "docs/job-spec.md (serverless jobs)",
+        "a serverless job needs `endpoint` and `input`; see examples/serverless/",
+    )
 }
 
 impl RequestSpec {
@@ -84,16 +75,7 @@ impl RequestSpec {
 
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), Box<SpecError>> {
-        let err = |field: &str, message: String, hint: &str| {
-            Err(Box::new(SpecError {
-                file: String::new(),
-                line: None,
-                column: None,
-                field: Some(field.into()),
-                message,
-                hint: Some(hint.into()),
-            }))
-        };
+        let err = |field: &str, message: String, hint: &str| Err(field_error(field, message, hint));
         if self.endpoint.is_empty() || !self.endpoint.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
             return err("endpoint", format!("{:?} is not an endpoint name", self.endpoint), "`podwarden endpoint ls` lists your endpoints");
         }

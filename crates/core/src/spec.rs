@@ -430,6 +430,28 @@ pub(crate) fn hint_for(message: &str) -> Option<String> {
     None
 }
 
+/// The hint for a serde message of a spec: "did you mean" among `fields` for an unknown field
+/// (pointing at `doc`), the duration syntax, and `missing` for a missing field.
+pub(crate) fn spec_hint(message: &str, fields: &[&str], doc: &str, missing: &str) -> Option<String> {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let name = rest.split('`').next().unwrap_or("");
+        let closest = fields.iter().min_by_key(|f| edit_distance(name, f)).filter(|f| edit_distance(name, f) <= 3);
+        return Some(match closest {
+            Some(c) => format!("did you mean `{c}`? see {doc}"),
+            None => format!("see {doc}"),
+        });
+    }
+    if message.contains("duration") {
+        return Some("durations are strings like \"90s\", \"10m\", \"2h\"".into());
+    }
+    message.contains("missing field").then(|| missing.to_owned())
+}
+
+/// A validation error on `field` (located by the parser afterwards).
+pub(crate) fn field_error(field: &str, message: String, hint: &str) -> Box<SpecError> {
+    Box::new(SpecError { file: String::new(), line: None, column: None, field: Some(field.into()), message, hint: Some(hint.into()) })
+}
+
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();

@@ -2,29 +2,19 @@
 //! deploys and removals leave nothing behind, a crash mid-deploy is finished by the reconciler,
 //! orphans of this install are deleted and foreign endpoints are never touched.
 
+mod common;
+
 use core_domain::endpoint::EndpointSpec;
 use engine::endpoints::{Change, DELETED, READY};
-use engine::{Clock, Engine, EngineError, RunPodCloud};
+use engine::{Engine, EngineError, RunPodCloud};
 use runpod::types::endpoints::CreateEndpointRequest;
 use runpod::types::templates::CreateTemplateRequest;
 use runpod_emulator::faults::{FaultConfig, HttpFault};
-use runpod_emulator::{EmulatorConfig, Options, RunningEmulator, start};
-use store::{EndpointRow, Store};
+use runpod_emulator::RunningEmulator;
+use store::EndpointRow;
 
 async fn setup() -> (RunningEmulator, Engine<RunPodCloud>) {
-    let mut c = EmulatorConfig::default();
-    c.manual_clock_start = Some("2026-01-01T00:00:00Z".into());
-    let emu = start(c, Options::default()).await.expect("emulator");
-    let clock = emu.shared.clock.clone();
-    let engine = Engine::new(
-        Store::open_memory().await.expect("store"),
-        RunPodCloud::new(emu.client()),
-        Clock::from_fn(move || clock.now().timestamp_millis()),
-        b"test-secret".to_vec(),
-    )
-    .await
-    .expect("engine");
-    (emu, engine)
+    common::setup(|_| {}).await
 }
 
 fn spec(extra: &str) -> EndpointSpec {

@@ -2,31 +2,22 @@
 //! capacity fallback, budgets, boot timeouts, lost create responses and orphans — and no pod
 //! is ever left behind.
 
+mod common;
+
 use core_domain::spec::JobSpec;
 use core_domain::state::JobState;
-use engine::{Clock, Engine, RunPodCloud};
+use engine::{Engine, RunPodCloud};
 use runpod_emulator::faults::{FaultConfig, HttpFault, PodFaults};
-use runpod_emulator::{EmulatorConfig, Options, RunningEmulator, start};
+use runpod_emulator::{EmulatorConfig, RunningEmulator};
 use std::time::Duration;
-use store::Store;
 
 async fn setup(cfg: impl FnOnce(&mut EmulatorConfig)) -> (RunningEmulator, Engine<RunPodCloud>) {
-    let mut c = EmulatorConfig::default();
-    c.manual_clock_start = Some("2026-01-01T00:00:00Z".into());
-    c.pods.provisioning_secs = 10.0;
-    c.pods.starting_secs = 20.0;
-    cfg(&mut c);
-    let emu = start(c, Options::default()).await.expect("emulator");
-    let clock = emu.shared.clock.clone();
-    let engine = Engine::new(
-        Store::open_memory().await.expect("store"),
-        RunPodCloud::new(emu.client()),
-        Clock::from_fn(move || clock.now().timestamp_millis()),
-        b"test-secret".to_vec(),
-    )
+    common::setup(|c| {
+        c.pods.provisioning_secs = 10.0;
+        c.pods.starting_secs = 20.0;
+        cfg(c);
+    })
     .await
-    .expect("engine");
-    (emu, engine)
 }
 
 fn spec(extra: &str) -> JobSpec {

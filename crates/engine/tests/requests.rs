@@ -3,30 +3,21 @@
 //! a queue that says why it is stuck, worker timeouts with the fix, cancel, payload limits and
 //! a bad key — each with the error a user can act on.
 
+mod common;
+
 use core_domain::endpoint::EndpointSpec;
 use core_domain::request::RequestSpec;
 use engine::requests::is_final;
-use engine::{Clock, CloudError, Engine, EngineError, RunPodCloud};
+use engine::{CloudError, Engine, EngineError, RunPodCloud};
 use runpod::client::worker::{WorkerClient, WorkerConfig};
 use runpod::types::worker::JobResultBody;
 use runpod_emulator::faults::{FaultConfig, WorkerFaults};
-use runpod_emulator::{EmulatorConfig, Options, RunningEmulator, start};
+use runpod_emulator::RunningEmulator;
 use serde_json::json;
 use std::time::Duration;
-use store::Store;
 
 async fn setup() -> (RunningEmulator, Engine<RunPodCloud>) {
-    let mut c = EmulatorConfig::default();
-    c.manual_clock_start = Some("2026-01-01T00:00:00Z".into());
-    c.serverless.worker_boot_secs = 5.0;
-    let emu = start(c, Options::default()).await.expect("emulator");
-    let engine = engine_on(&emu, Store::open_memory().await.expect("store"), emu.client()).await;
-    (emu, engine)
-}
-
-async fn engine_on(emu: &RunningEmulator, store: Store, client: runpod::Client) -> Engine<RunPodCloud> {
-    let clock = emu.shared.clock.clone();
-    Engine::new(store, RunPodCloud::new(client), Clock::from_fn(move || clock.now().timestamp_millis()), b"s".to_vec()).await.expect("engine")
+    common::setup(|c| c.serverless.worker_boot_secs = 5.0).await
 }
 
 /// Deploys `predict` (its own workers never take jobs: `sleep`) and returns its provider id.
@@ -223,7 +214,7 @@ async fn bad_input_is_refused_with_what_to_do_and_nothing_is_left_running() {
         .rest_url(emu.base_url())
         .endpoint_base_url(emu.endpoint_base_url())
         .build().expect("client");
-    let e2 = engine_on(&emu, e.store().clone(), bad).await;
+    let e2 = common::engine_on(&emu, e.store().clone(), bad).await;
     let err = e2.submit_request(request(json!({})), "alice", false).await.expect_err("bad key");
     assert!(matches!(err, EngineError::Cloud(CloudError::Auth(_))), "{err}");
     assert!(err.to_string().contains("invalid API key") && !err.to_string().contains(bad_key), "{err}");
