@@ -144,3 +144,28 @@ pub struct RequestView {
     pub ended_at: Option<i64>,
     pub simulated: bool,
 }
+
+/// A user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: String,
+    pub name: String,
+    pub is_admin: bool,
+    pub created_at: i64,
+}
+
+/// A new API token: shown this once (only its hash is stored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewToken {
+    pub id: String,
+    pub token: String,
+    pub user: UserView,
+}
+
+/// An API token as listed (never the token itself).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: String,
+    pub label: String,
+    pub created_at: i64,
+}

@@ -7,6 +7,7 @@
 
 pub mod api;
 mod routes;
+pub mod users;
 
 use anyhow::Context;
 use engine::{Clock, Engine, RunPodCloud};
@@ -51,7 +52,6 @@ impl ServerConfig {
 pub(crate) struct AppState {
     pub engine: Engine<RunPodCloud>,
     pub client: runpod::Client,
-    pub token: String,
     pub poke: Notify,
     pub simulated: bool,
     pub provider: String,
@@ -105,9 +105,14 @@ pub fn secret_file(path: &Path) -> anyhow::Result<String> {
 /// Starts a server per `cfg`.
 pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     std::fs::create_dir_all(&cfg.home).with_context(|| format!("cannot create {}", cfg.home.display()))?;
-    let token = secret_file(&cfg.home.join("token"))?;
+    // The admin's token: PODWARDEN_ADMIN_TOKEN, else the token file (made at first start, 0600).
+    let token = match std::env::var("PODWARDEN_ADMIN_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
+        Some(t) => t.trim().to_owned(),
+        None => secret_file(&cfg.home.join("token"))?,
+    };
     let secret = secret_file(&cfg.home.join("secret"))?;
     let store = Store::open_sqlite(&cfg.home.join("podwarden.db")).await.context("cannot open the database")?;
+    users::ensure_admin(&store, &token).await.context("cannot set up the admin user")?;
     let listener = tokio::net::TcpListener::bind(cfg.addr).await.with_context(|| format!("cannot listen on {}", cfg.addr))?;
     let url = format!("http://{}", listener.local_addr()?);
 
@@ -132,7 +137,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let mut engine = Engine::new(store, RunPodCloud::new(client.clone()), Clock::system(), secret.into_bytes()).await?;
     engine.callback_base = Some(cfg.public_url.clone().unwrap_or_else(|| url.clone()));
     engine.intent_grace_ms = cfg.intent_grace.as_millis() as i64;
-    let state = Arc::new(AppState { engine, client, token: token.clone(), poke: Notify::new(), simulated, provider });
+    let state = Arc::new(AppState { engine, client, poke: Notify::new(), simulated, provider });
 
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
     let app = routes::router(state.clone());

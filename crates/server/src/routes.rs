@@ -2,7 +2,8 @@
 
 use crate::AppState;
 use crate::api::{
-    AttemptView, CostReport, DeployResult, EndpointView, ErrorBody, EventView, GpuRow, JobDetail, JobSummary, RequestView, Status,
+    AttemptView, CostReport, DeployResult, EndpointView, ErrorBody, EventView, GpuRow, JobDetail, JobSummary, NewToken, RequestView, Status,
+    TokenView, UserView,
 };
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
@@ -10,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use core_domain::Money;
 use core_domain::gpu::{Cloud as Tier, rank_placements};
 use core_domain::spec::JobSpec;
@@ -19,7 +20,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use store::{AttemptRow, EndpointRow, JobRow, RequestRow};
+use store::{AttemptRow, EndpointRow, JobRow, RequestRow, UserRow};
 
 type S = State<Arc<AppState>>;
 
@@ -115,6 +116,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/requests/{id}/stop", post(stop_request))
         .route("/api/v1/requests/{id}/events", get(events))
         .route("/api/v1/cost", get(cost))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/users", get(list_users).post(create_user))
+        .route("/api/v1/tokens", get(list_tokens).post(create_token))
+        .route("/api/v1/tokens/{id}", delete(delete_token))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
         .merge(authed)
@@ -124,22 +129,24 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn auth(State(s): S, req: Request, next: Next) -> Response {
-    let ok = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| t.len() == s.token.len() && t.bytes().zip(s.token.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0);
-    if !ok {
-        return ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or invalid token",
-            Some("the CLI reads it from PODWARDEN_HOME/token"),
-        )
-        .into_response();
-    }
+/// The user a request is made by (set by `auth`).
+#[derive(Clone, Debug)]
+pub(crate) struct Caller(pub UserRow);
+
+type C = Extension<Caller>;
+
+fn bearer(headers: &axum::http::HeaderMap) -> &str {
+    headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("")
+}
+
+async fn auth(State(s): S, mut req: Request, next: Next) -> Response {
+    let token = bearer(req.headers());
+    let user = if token.is_empty() { None } else { s.engine.store().user_by_token_hash(&engine::engine::hash_token(token)).await.ok().flatten() };
+    let Some(user) = user else {
+        return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or invalid token", Some("send `Authorization: Bearer <token>`; the CLI reads it from PODWARDEN_HOME/token"))
+            .into_response();
+    };
+    req.extensions_mut().insert(Caller(user));
     next.run(req).await
 }
 
@@ -192,11 +199,11 @@ async fn status(State(s): S) -> Json<Status> {
     })
 }
 
-async fn create_job(State(s): S, Json(v): Json<serde_json::Value>) -> R<(StatusCode, Json<JobDetail>)> {
+async fn create_job(State(s): S, Extension(c): C, Json(v): Json<serde_json::Value>) -> R<(StatusCode, Json<JobDetail>)> {
     let spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
-    let sub = s.engine.submit(spec, "local").await?;
+    let sub = s.engine.submit(spec, &c.0.id).await?;
     s.poke.notify_one();
-    let detail = job_detail(&s, &sub.job.to_string()).await?;
+    let detail = job_detail(&s, &sub.job.to_string(), &c.0.id).await?;
     Ok((StatusCode::CREATED, Json(detail)))
 }
 
@@ -219,24 +226,24 @@ fn endpoint_view(r: &EndpointRow) -> EndpointView {
     }
 }
 
-async fn deploy_endpoint(State(s): S, Json(v): Json<serde_json::Value>) -> R<(StatusCode, Json<DeployResult>)> {
+async fn deploy_endpoint(State(s): S, Extension(c): C, Json(v): Json<serde_json::Value>) -> R<(StatusCode, Json<DeployResult>)> {
     let spec = core_domain::endpoint::EndpointSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
-    let d = s.engine.deploy(spec, "local").await?;
+    let d = s.engine.deploy(spec, &c.0.id).await?;
     let status = if d.change == engine::endpoints::Change::Created { StatusCode::CREATED } else { StatusCode::OK };
     let change = serde_json::to_value(d.change).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     Ok((status, Json(DeployResult { endpoint: endpoint_view(&d.row), change })))
 }
 
-async fn list_endpoints(State(s): S) -> R<Json<Vec<EndpointView>>> {
-    Ok(Json(s.engine.endpoints("local").await?.iter().map(endpoint_view).collect()))
+async fn list_endpoints(State(s): S, Extension(c): C) -> R<Json<Vec<EndpointView>>> {
+    Ok(Json(s.engine.endpoints(&c.0.id).await?.iter().map(endpoint_view).collect()))
 }
 
-async fn get_endpoint(State(s): S, Path(name): Path<String>) -> R<Json<EndpointView>> {
-    Ok(Json(endpoint_view(&s.engine.endpoint("local", &name).await?)))
+async fn get_endpoint(State(s): S, Extension(c): C, Path(name): Path<String>) -> R<Json<EndpointView>> {
+    Ok(Json(endpoint_view(&s.engine.endpoint(&c.0.id, &name).await?)))
 }
 
-async fn remove_endpoint(State(s): S, Path(name): Path<String>) -> R<(StatusCode, Json<EndpointView>)> {
-    let row = s.engine.remove("local", &name).await?;
+async fn remove_endpoint(State(s): S, Extension(c): C, Path(name): Path<String>) -> R<(StatusCode, Json<EndpointView>)> {
+    let row = s.engine.remove(&c.0.id, &name).await?;
     s.poke.notify_one();
     let status = if row.state == engine::endpoints::DELETED { StatusCode::OK } else { StatusCode::ACCEPTED };
     Ok((status, Json(endpoint_view(&row))))
@@ -273,30 +280,41 @@ struct SyncQuery {
     sync: bool,
 }
 
-async fn create_request(State(s): S, Query(q): Query<SyncQuery>, Json(v): Json<serde_json::Value>) -> R<(StatusCode, Json<RequestView>)> {
+async fn create_request(State(s): S, Extension(c): C, Query(q): Query<SyncQuery>, Json(v): Json<serde_json::Value>) -> R<(StatusCode, Json<RequestView>)> {
     let spec = core_domain::request::RequestSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
-    let row = s.engine.submit_request(spec, "local", q.sync).await?;
+    let row = s.engine.submit_request(spec, &c.0.id, q.sync).await?;
     s.poke.notify_one();
     Ok((StatusCode::CREATED, Json(request_view(&row, s.simulated))))
 }
 
-async fn list_requests(State(s): S, Query(q): Query<ListQuery>) -> R<Json<Vec<RequestView>>> {
-    let rows = s.engine.store().requests_recent("local", q.limit.unwrap_or(50).clamp(1, LIST_LIMIT)).await.map_err(EngineError::from)?;
+async fn list_requests(State(s): S, Extension(c): C, Query(q): Query<ListQuery>) -> R<Json<Vec<RequestView>>> {
+    let rows = s.engine.store().requests_recent(&c.0.id, q.limit.unwrap_or(50).clamp(1, LIST_LIMIT)).await.map_err(EngineError::from)?;
     Ok(Json(rows.iter().map(|r| request_view(r, s.simulated)).collect()))
 }
 
-async fn get_request(State(s): S, Path(id): Path<String>) -> R<Json<RequestView>> {
-    Ok(Json(request_view(&s.engine.request(&id).await?, s.simulated)))
+/// The caller's serverless job (another user's is "not found": no existence leak).
+async fn owned_request(s: &AppState, id: &str, owner: &str) -> R<RequestRow> {
+    let r = s.engine.request(id).await?;
+    if r.owner != owner {
+        return Err(EngineError::NoSuchRequest(id.into()).into());
+    }
+    Ok(r)
 }
 
-async fn stop_request(State(s): S, Path(id): Path<String>) -> R<(StatusCode, Json<RequestView>)> {
+async fn get_request(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Json<RequestView>> {
+    Ok(Json(request_view(&owned_request(&s, &id, &c.0.id).await?, s.simulated)))
+}
+
+async fn stop_request(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<(StatusCode, Json<RequestView>)> {
+    owned_request(&s, &id, &c.0.id).await?;
     let row = s.engine.cancel_request(&id).await?;
     Ok((StatusCode::ACCEPTED, Json(request_view(&row, s.simulated))))
 }
 
-async fn job_detail(s: &AppState, id: &str) -> R<JobDetail> {
+/// The caller's job in detail (another user's is "not found": no existence leak).
+async fn job_detail(s: &AppState, id: &str, owner: &str) -> R<JobDetail> {
     let store = s.engine.store();
-    let j = store.job_get(id).await.map_err(EngineError::from)?.ok_or_else(|| EngineError::NoSuchJob(id.into()))?;
+    let j = store.job_get(id).await.map_err(EngineError::from)?.filter(|j| j.owner == owner).ok_or_else(|| EngineError::NoSuchJob(id.into()))?;
     let attempts = store.attempts_for_job(id).await.map_err(EngineError::from)?;
     Ok(JobDetail { job: summary(&j, &attempts), attempts: attempts.iter().map(attempt_view).collect(), simulated: s.simulated })
 }
@@ -307,25 +325,26 @@ struct ListQuery {
     limit: Option<i64>,
 }
 
-async fn list_jobs(State(s): S, Query(q): Query<ListQuery>) -> R<Json<Vec<JobSummary>>> {
+async fn list_jobs(State(s): S, Extension(c): C, Query(q): Query<ListQuery>) -> R<Json<Vec<JobSummary>>> {
     let limit = q.limit.unwrap_or(50).clamp(1, LIST_LIMIT);
     let store = s.engine.store();
     let mut by_job: std::collections::HashMap<String, Vec<AttemptRow>> = std::collections::HashMap::new();
-    for a in store.attempts_for_recent_jobs(limit).await.map_err(EngineError::from)? {
+    for a in store.attempts_for_recent_jobs_of(&c.0.id, limit).await.map_err(EngineError::from)? {
         by_job.entry(a.job_id.clone()).or_default().push(a);
     }
-    let jobs = store.job_list(limit).await.map_err(EngineError::from)?;
+    let jobs = store.job_list_of(&c.0.id, limit).await.map_err(EngineError::from)?;
     Ok(Json(jobs.iter().map(|j| summary(j, by_job.get(&j.id).map_or(&[][..], Vec::as_slice))).collect()))
 }
 
-async fn get_job(State(s): S, Path(id): Path<String>) -> R<Json<JobDetail>> {
-    Ok(Json(job_detail(&s, &id).await?))
+async fn get_job(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Json<JobDetail>> {
+    Ok(Json(job_detail(&s, &id, &c.0.id).await?))
 }
 
-async fn stop_job(State(s): S, Path(id): Path<String>) -> R<(StatusCode, Json<JobDetail>)> {
+async fn stop_job(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<(StatusCode, Json<JobDetail>)> {
+    job_detail(&s, &id, &c.0.id).await?;
     s.engine.cancel(&id).await?;
     s.poke.notify_one();
-    Ok((StatusCode::ACCEPTED, Json(job_detail(&s, &id).await?)))
+    Ok((StatusCode::ACCEPTED, Json(job_detail(&s, &id, &c.0.id).await?)))
 }
 
 #[derive(Deserialize)]
@@ -337,20 +356,18 @@ struct After {
     wait_ms: u64,
 }
 
-async fn events(State(s): S, Path(id): Path<String>, Query(q): Query<After>) -> R<Json<Vec<EventView>>> {
+async fn events(State(s): S, Extension(c): C, Path(id): Path<String>, Query(q): Query<After>) -> R<Json<Vec<EventView>>> {
+    // Only the owner's events; unknown and foreign ids alike are "not found".
+    if id.starts_with("req_") {
+        owned_request(&s, &id, &c.0.id).await?;
+    } else {
+        job_detail(&s, &id, &c.0.id).await?;
+    }
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(q.wait_ms.min(60_000));
     let mut rx = s.engine.events.subscribe();
     loop {
         let rows = s.engine.store().events_since(&id, q.after, 1000).await.map_err(EngineError::from)?;
         if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
-            if rows.is_empty() {
-                // Unknown ids are an error, not an empty wait.
-                if id.starts_with("req_") {
-                    s.engine.request(&id).await?;
-                } else {
-                    job_detail(&s, &id).await?;
-                }
-            }
             return Ok(Json(rows.into_iter().map(|e| EventView { id: e.id, at: e.at, kind: e.kind, message: e.message }).collect()));
         }
         tokio::select! {
@@ -361,7 +378,8 @@ async fn events(State(s): S, Path(id): Path<String>, Query(q): Query<After>) -> 
 }
 
 /// The current pod's logs, proxied from the provider's SSE stream.
-async fn logs(State(s): S, Path(id): Path<String>) -> R<Response> {
+async fn logs(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Response> {
+    job_detail(&s, &id, &c.0.id).await?;
     let attempts = s.engine.store().attempts_for_job(&id).await.map_err(EngineError::from)?;
     let Some(pod) = attempts.iter().rev().find_map(|a| a.pod_id.clone().filter(|_| matches!(&a.state[..], "created" | "running"))) else {
         return Err(ApiError::new(
@@ -389,11 +407,81 @@ struct Exit {
 }
 
 async fn report_exit(State(s): S, Path(id): Path<String>, headers: axum::http::HeaderMap, Json(b): Json<Exit>) -> R<StatusCode> {
-    let token =
-        headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
-    s.engine.report_exit(&id, token, b.exit_code).await?;
+    s.engine.report_exit(&id, bearer(&headers), b.exit_code).await?;
     s.poke.notify_one();
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn user_view(u: &UserRow) -> UserView {
+    UserView { id: u.id.clone(), name: u.name.clone(), is_admin: u.is_admin, created_at: u.created_at }
+}
+
+async fn me(Extension(c): C) -> Json<UserView> {
+    Json(user_view(&c.0))
+}
+
+fn admin_only(c: &Caller) -> R<()> {
+    if c.0.is_admin {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only an admin can manage users", None))
+    }
+}
+
+async fn list_users(State(s): S, Extension(c): C) -> R<Json<Vec<UserView>>> {
+    admin_only(&c)?;
+    Ok(Json(s.engine.store().users().await.map_err(EngineError::from)?.iter().map(user_view).collect()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    name: String,
+    #[serde(default)]
+    admin: bool,
+}
+
+/// `POST /api/v1/users` (admin): the user and their first token, shown this once.
+async fn create_user(State(s): S, Extension(c): C, Json(b): Json<NewUser>) -> R<(StatusCode, Json<NewToken>)> {
+    admin_only(&c)?;
+    let name_ok = !b.name.is_empty() && b.name.len() <= 64 && b.name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.@".contains(ch));
+    if !name_ok {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_name", format!("{:?} is not a valid user name", b.name), Some("1–64 letters, digits, - _ . @")));
+    }
+    let store = s.engine.store();
+    if store.users().await.map_err(EngineError::from)?.iter().any(|u| u.name == b.name) {
+        return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("user {} exists", b.name), None));
+    }
+    let user = UserRow { id: format!("usr_{}", uuid::Uuid::now_v7().simple()), name: b.name, is_admin: b.admin, created_at: now_ms() };
+    store.user_insert(&user).await.map_err(EngineError::from)?;
+    let token = crate::users::issue_token(store, &user.id, "first token").await.map_err(EngineError::from)?;
+    Ok((StatusCode::CREATED, Json(NewToken { id: token.0, token: token.1, user: user_view(&user) })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTokenBody {
+    #[serde(default)]
+    label: Option<String>,
+}
+
+async fn create_token(State(s): S, Extension(c): C, Json(b): Json<NewTokenBody>) -> R<(StatusCode, Json<NewToken>)> {
+    let label = b.label.unwrap_or_else(|| "token".into()).chars().take(100).collect::<String>();
+    let (id, token) = crate::users::issue_token(s.engine.store(), &c.0.id, &label).await.map_err(EngineError::from)?;
+    Ok((StatusCode::CREATED, Json(NewToken { id, token, user: user_view(&c.0) })))
+}
+
+async fn list_tokens(State(s): S, Extension(c): C) -> R<Json<Vec<TokenView>>> {
+    let rows = s.engine.store().tokens_of(&c.0.id).await.map_err(EngineError::from)?;
+    Ok(Json(rows.into_iter().map(|t| TokenView { id: t.id, label: t.label, created_at: t.created_at }).collect()))
+}
+
+async fn delete_token(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<StatusCode> {
+    if s.engine.store().token_delete(&c.0.id, &id).await.map_err(EngineError::from)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("token {id} not found"), Some("GET /api/v1/tokens lists yours")))
+    }
 }
 
 /// Most points in one `POST /metrics`.
@@ -407,8 +495,7 @@ async fn report_metrics(
     headers: axum::http::HeaderMap,
     Json(body): Json<serde_json::Value>,
 ) -> R<(StatusCode, Json<serde_json::Value>)> {
-    let token =
-        headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    let token = bearer(&headers);
     let points = match body {
         serde_json::Value::Array(a) => a,
         p @ serde_json::Value::Object(_) => vec![p],
@@ -429,8 +516,8 @@ async fn report_metrics(
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "accepted": n }))))
 }
 
-async fn list_metrics(State(s): S, Path(id): Path<String>, Query(q): Query<After>) -> R<Json<Vec<serde_json::Value>>> {
-    job_detail(&s, &id).await?;
+async fn list_metrics(State(s): S, Extension(c): C, Path(id): Path<String>, Query(q): Query<After>) -> R<Json<Vec<serde_json::Value>>> {
+    job_detail(&s, &id, &c.0.id).await?;
     let rows = s.engine.store().metrics_since(&id, q.after, 10_000).await.map_err(EngineError::from)?;
     Ok(Json(rows.iter().map(|r| serde_json::json!({"id": r.id, "at": r.at, "point": serde_json::from_str::<serde_json::Value>(&r.data).unwrap_or_default()})).collect()))
 }
@@ -470,9 +557,9 @@ async fn gpus(State(s): S, Query(q): Query<GpuQuery>) -> R<Json<Vec<GpuRow>>> {
     ))
 }
 
-async fn cost(State(s): S) -> R<Json<CostReport>> {
+async fn cost(State(s): S, Extension(c): C) -> R<Json<CostReport>> {
     let store = s.engine.store();
-    let rows = store.cost_rows().await.map_err(EngineError::from)?;
+    let rows = store.cost_rows_of(&c.0.id).await.map_err(EngineError::from)?;
     let (mut by_job, mut by_gpu, mut by_day) =
         (BTreeMap::<String, i64>::new(), BTreeMap::<String, i64>::new(), BTreeMap::<String, i64>::new());
     for r in &rows {

@@ -171,3 +171,105 @@ async fn metrics_take_the_jobs_own_token_only_and_come_back_in_order() {
     assert_eq!(steps, vec![1, 2, 3], "in order, nothing from the refused requests");
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn every_route_as_the_wrong_user_finds_nothing_and_no_token_is_401() {
+    use server::api::{NewToken, RequestView};
+    let home = tempfile::tempdir().expect("home");
+    let s = server(home.path()).await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("{}{p}", s.url);
+    // The admin makes alice and bob; each gets a token shown once.
+    let mk = |name: &str| {
+        http.post(url("/api/v1/users")).bearer_auth(&s.token).json(&serde_json::json!({"name": name})).send()
+    };
+    let alice: NewToken = mk("alice").await.expect("alice").json().await.expect("json");
+    let bob: NewToken = mk("bob").await.expect("bob").json().await.expect("json");
+    assert_eq!(mk("alice").await.expect("again").status().as_u16(), 409);
+    // Only the admin manages users.
+    let r = http.post(url("/api/v1/users")).bearer_auth(&bob.token).json(&serde_json::json!({"name": "eve"})).send().await.expect("post");
+    assert_eq!(r.status().as_u16(), 403);
+    // Alice owns a job, an endpoint and a serverless job.
+    let job: JobDetail = http
+        .post(url("/api/v1/jobs"))
+        .bearer_auth(&alice.token)
+        .json(&serde_json::json!({"name": "a", "image": "i", "command": "sleep 60", "gpu": {"min_vram_gb": 16}}))
+        .send()
+        .await
+        .expect("job")
+        .json()
+        .await
+        .expect("json");
+    let ep = http
+        .post(url("/api/v1/endpoints"))
+        .bearer_auth(&alice.token)
+        .json(&serde_json::json!({"name": "ep", "image": "i", "command": "sleep 60"}))
+        .send()
+        .await
+        .expect("endpoint");
+    assert_eq!(ep.status().as_u16(), 201);
+    let req: RequestView = http
+        .post(url("/api/v1/requests"))
+        .bearer_auth(&alice.token)
+        .json(&serde_json::json!({"endpoint": "ep", "input": {}}))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let (j, r) = (job.job.id.clone(), req.id.clone());
+    // Bob sees none of it, on every route that names it, and cannot touch it.
+    let foreign: Vec<(&str, String)> = vec![
+        ("GET", format!("/api/v1/jobs/{j}")),
+        ("POST", format!("/api/v1/jobs/{j}/stop")),
+        ("GET", format!("/api/v1/jobs/{j}/events")),
+        ("GET", format!("/api/v1/jobs/{j}/logs")),
+        ("GET", format!("/api/v1/jobs/{j}/metrics")),
+        ("GET", "/api/v1/endpoints/ep".into()),
+        ("DELETE", "/api/v1/endpoints/ep".into()),
+        ("GET", format!("/api/v1/requests/{r}")),
+        ("POST", format!("/api/v1/requests/{r}/stop")),
+        ("GET", format!("/api/v1/requests/{r}/events")),
+    ];
+    for (method, path) in &foreign {
+        let b = http.request(method.parse().expect("method"), url(path)).bearer_auth(&bob.token).json(&serde_json::json!({}));
+        let resp = b.send().await.expect("send");
+        assert_eq!(resp.status().as_u16(), 404, "{method} {path} as bob");
+        let body: ErrorBody = resp.json().await.expect("error body");
+        assert_eq!(body.code, "not_found", "{method} {path}");
+    }
+    // Bob's lists are empty; alice's are not.
+    for (path, key) in [("/api/v1/jobs", None), ("/api/v1/endpoints", None), ("/api/v1/requests", None), ("/api/v1/cost", Some("by_job"))] {
+        let get = |t: &str| http.get(url(path)).bearer_auth(t.to_owned()).send();
+        let b: serde_json::Value = get(&bob.token).await.expect("bob").json().await.expect("json");
+        let a: serde_json::Value = get(&alice.token).await.expect("alice").json().await.expect("json");
+        let (b, a) = match key {
+            Some(k) => (b[k].clone(), a[k].clone()),
+            None => (b, a),
+        };
+        assert_eq!(b.as_array().map(Vec::len), Some(0), "{path} as bob: {b}");
+        if key.is_none() {
+            assert_eq!(a.as_array().map(Vec::len), Some(1), "{path} as alice: {a}");
+        }
+    }
+    // Bob's endpoint of the same name is his own.
+    let bobs = http.post(url("/api/v1/endpoints")).bearer_auth(&bob.token).json(&serde_json::json!({"name": "ep", "image": "i"})).send().await.expect("bob ep");
+    assert_eq!(bobs.status().as_u16(), 201);
+    // No token, a wrong token, a revoked token: 401 with no detail.
+    for t in [None, Some("pw_wrong")] {
+        let mut b = http.get(url("/api/v1/jobs"));
+        if let Some(t) = t {
+            b = b.bearer_auth(t);
+        }
+        let resp = b.send().await.expect("send");
+        assert_eq!(resp.status().as_u16(), 401);
+        assert_eq!(resp.json::<ErrorBody>().await.expect("json").message, "missing or invalid token");
+    }
+    let del = http.delete(url(&format!("/api/v1/tokens/{}", alice.id))).bearer_auth(&bob.token).send().await.expect("delete");
+    assert_eq!(del.status().as_u16(), 404, "bob cannot revoke alice's token");
+    let del = http.delete(url(&format!("/api/v1/tokens/{}", alice.id))).bearer_auth(&alice.token).send().await.expect("delete");
+    assert_eq!(del.status().as_u16(), 204);
+    assert_eq!(http.get(url("/api/v1/jobs")).bearer_auth(&alice.token).send().await.expect("get").status().as_u16(), 401);
+    s.shutdown().await;
+}

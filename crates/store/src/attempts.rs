@@ -108,6 +108,19 @@ impl Store {
         .await?)
     }
 
+    /// Attempts of the owner's `limit` most recent jobs.
+    pub async fn attempts_for_recent_jobs_of(&self, owner: &str, limit: i64) -> Result<Vec<AttemptRow>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            attempt_columns!(),
+            " FROM attempts WHERE job_id IN (SELECT id FROM jobs WHERE owner = $1 ORDER BY id DESC LIMIT $2) ORDER BY job_id, seq"
+        ))
+        .bind(owner)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// Attempts that may still own a provider resource, read from the database (the server
     /// reads [`Store::live`]).
     pub async fn attempts_live(&self) -> Result<Vec<AttemptRow>> {

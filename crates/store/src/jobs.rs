@@ -140,6 +140,15 @@ impl Store {
             .await?)
     }
 
+    /// The owner's most recent jobs, newest first.
+    pub async fn job_list_of(&self, owner: &str, limit: i64) -> Result<Vec<JobRow>> {
+        Ok(sqlx::query_as(concat!("SELECT ", job_columns!(), " FROM jobs WHERE owner = $1 ORDER BY id DESC LIMIT $2"))
+            .bind(owner)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     /// Jobs not yet settled, read from the database (the server reads [`Store::live`]).
     pub async fn jobs_live(&self) -> Result<Vec<JobRow>> {
         Ok(sqlx::query_as(concat!(

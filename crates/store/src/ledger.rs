@@ -99,6 +99,17 @@ impl Store {
         Ok(())
     }
 
+    /// The billed intervals of the owner's jobs and serverless jobs, oldest first.
+    pub async fn cost_rows_of(&self, owner: &str) -> Result<Vec<CostRow>> {
+        Ok(sqlx::query_as(
+            "SELECT job_id, attempt_id, from_ms, to_ms, amount_micros, gpu_type FROM cost_ledger WHERE job_id IN \
+             (SELECT id FROM jobs WHERE owner = $1 UNION SELECT id FROM requests WHERE owner = $1) ORDER BY id",
+        )
+        .bind(owner)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// Every billed interval, oldest first.
     pub async fn cost_rows(&self) -> Result<Vec<CostRow>> {
         Ok(sqlx::query_as("SELECT job_id, attempt_id, from_ms, to_ms, amount_micros, gpu_type FROM cost_ledger ORDER BY id")

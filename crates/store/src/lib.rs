@@ -18,6 +18,7 @@ mod ledger;
 mod live;
 mod metrics;
 mod requests;
+mod users;
 
 pub use attempts::AttemptRow;
 pub use endpoints::EndpointRow;
@@ -27,6 +28,7 @@ pub use ledger::{Bill, CostRow};
 pub use live::LiveSet;
 pub use metrics::MetricRow;
 pub use requests::{REQUEST_LIVE, RequestRow};
+pub use users::{TokenRow, UserRow};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
