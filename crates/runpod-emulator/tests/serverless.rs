@@ -288,7 +288,7 @@ async fn workers_scale_on_demand_within_bounds_and_idle_out() {
 #[tokio::test]
 async fn crash_looping_workers_show_unhealthy_and_restart_with_backoff() {
     let emu = emu().await;
-    emu.set_faults(FaultConfig { workers: WorkerFaults { crash_on_start: true }, ..FaultConfig::default() });
+    emu.set_faults(FaultConfig { workers: WorkerFaults { crash_on_start: true, ..WorkerFaults::default() }, ..FaultConfig::default() });
     let c = emu.client();
     let ep = endpoint(&c, "crashy", "python3 -c 'print(1)'", 0, 1).await;
     let sls = c.serverless(&ep);
