@@ -6,6 +6,8 @@
 //! same), else an embedded emulator — and serves on the given address.
 
 pub mod api;
+mod extract;
+mod guard;
 mod routes;
 pub mod users;
 
@@ -55,6 +57,7 @@ pub(crate) struct AppState {
     pub poke: Notify,
     pub simulated: bool,
     pub provider: String,
+    pub guard: guard::AuthGuard,
 }
 
 /// A running server.
@@ -137,12 +140,13 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let mut engine = Engine::new(store, RunPodCloud::new(client.clone()), Clock::system(), secret.into_bytes()).await?;
     engine.callback_base = Some(cfg.public_url.clone().unwrap_or_else(|| url.clone()));
     engine.intent_grace_ms = cfg.intent_grace.as_millis() as i64;
-    let state = Arc::new(AppState { engine, client, poke: Notify::new(), simulated, provider });
+    let state = Arc::new(AppState { engine, client, poke: Notify::new(), simulated, provider, guard: guard::AuthGuard::new() });
 
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
     let app = routes::router(state.clone());
     let c = cancel.clone();
     tracker.spawn(async move {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let _ = axum::serve(listener, app).with_graceful_shutdown(c.cancelled_owned()).await;
     });
     // The reconciler: on a period and on a poke, never told what changed.

@@ -1,6 +1,7 @@
 //! `/api/v1` routes. Clients get `{code, message, hint?}` errors; internals stay in the log.
 
 use crate::AppState;
+use crate::extract::Body;
 use crate::api::{
     AttemptView, CostReport, DeployResult, EndpointView, ErrorBody, EventView, GpuRow, JobDetail, JobSummary, NewToken, RequestView, Status,
     TokenView, UserView,
@@ -28,7 +29,7 @@ type S = State<Arc<AppState>>;
 pub(crate) struct ApiError(StatusCode, ErrorBody);
 
 impl ApiError {
-    fn new(status: StatusCode, code: &str, message: impl Into<String>, hint: Option<&str>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>, hint: Option<&str>) -> Self {
         Self(status, ErrorBody { code: code.into(), message: message.into(), hint: hint.map(str::to_owned) })
     }
 }
@@ -139,10 +140,26 @@ fn bearer(headers: &axum::http::HeaderMap) -> &str {
     headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("")
 }
 
+fn too_many(secs: u64) -> Response {
+    let mut r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many failed authentications from this address", Some("wait, then use a valid token"))
+        .into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+        r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    }
+    r
+}
+
 async fn auth(State(s): S, mut req: Request, next: Next) -> Response {
+    let ip = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    if let Some(secs) = ip.and_then(|ip| s.guard.locked_for(ip)) {
+        return too_many(secs);
+    }
     let token = bearer(req.headers());
     let user = if token.is_empty() { None } else { s.engine.store().user_by_token_hash(&engine::engine::hash_token(token)).await.ok().flatten() };
     let Some(user) = user else {
+        if let Some(secs) = ip.and_then(|ip| s.guard.failed(ip)) {
+            return too_many(secs);
+        }
         return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or invalid token", Some("send `Authorization: Bearer <token>`; the CLI reads it from PODWARDEN_HOME/token"))
             .into_response();
     };
@@ -199,7 +216,7 @@ async fn status(State(s): S) -> Json<Status> {
     })
 }
 
-async fn create_job(State(s): S, Extension(c): C, Json(v): Json<serde_json::Value>) -> R<(StatusCode, Json<JobDetail>)> {
+async fn create_job(State(s): S, Extension(c): C, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<JobDetail>)> {
     let spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
     let sub = s.engine.submit(spec, &c.0.id).await?;
     s.poke.notify_one();
@@ -226,7 +243,7 @@ fn endpoint_view(r: &EndpointRow) -> EndpointView {
     }
 }
 
-async fn deploy_endpoint(State(s): S, Extension(c): C, Json(v): Json<serde_json::Value>) -> R<(StatusCode, Json<DeployResult>)> {
+async fn deploy_endpoint(State(s): S, Extension(c): C, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<DeployResult>)> {
     let spec = core_domain::endpoint::EndpointSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
     let d = s.engine.deploy(spec, &c.0.id).await?;
     let status = if d.change == engine::endpoints::Change::Created { StatusCode::CREATED } else { StatusCode::OK };
@@ -280,7 +297,7 @@ struct SyncQuery {
     sync: bool,
 }
 
-async fn create_request(State(s): S, Extension(c): C, Query(q): Query<SyncQuery>, Json(v): Json<serde_json::Value>) -> R<(StatusCode, Json<RequestView>)> {
+async fn create_request(State(s): S, Extension(c): C, Query(q): Query<SyncQuery>, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<RequestView>)> {
     let spec = core_domain::request::RequestSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
     let row = s.engine.submit_request(spec, &c.0.id, q.sync).await?;
     s.poke.notify_one();
@@ -406,7 +423,7 @@ struct Exit {
     exit_code: i64,
 }
 
-async fn report_exit(State(s): S, Path(id): Path<String>, headers: axum::http::HeaderMap, Json(b): Json<Exit>) -> R<StatusCode> {
+async fn report_exit(State(s): S, Path(id): Path<String>, headers: axum::http::HeaderMap, Body(b): Body<Exit>) -> R<StatusCode> {
     s.engine.report_exit(&id, bearer(&headers), b.exit_code).await?;
     s.poke.notify_one();
     Ok(StatusCode::NO_CONTENT)
@@ -442,7 +459,7 @@ struct NewUser {
 }
 
 /// `POST /api/v1/users` (admin): the user and their first token, shown this once.
-async fn create_user(State(s): S, Extension(c): C, Json(b): Json<NewUser>) -> R<(StatusCode, Json<NewToken>)> {
+async fn create_user(State(s): S, Extension(c): C, Body(b): Body<NewUser>) -> R<(StatusCode, Json<NewToken>)> {
     admin_only(&c)?;
     let name_ok = !b.name.is_empty() && b.name.len() <= 64 && b.name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.@".contains(ch));
     if !name_ok {
@@ -465,7 +482,7 @@ struct NewTokenBody {
     label: Option<String>,
 }
 
-async fn create_token(State(s): S, Extension(c): C, Json(b): Json<NewTokenBody>) -> R<(StatusCode, Json<NewToken>)> {
+async fn create_token(State(s): S, Extension(c): C, Body(b): Body<NewTokenBody>) -> R<(StatusCode, Json<NewToken>)> {
     let label = b.label.unwrap_or_else(|| "token".into()).chars().take(100).collect::<String>();
     let (id, token) = crate::users::issue_token(s.engine.store(), &c.0.id, &label).await.map_err(EngineError::from)?;
     Ok((StatusCode::CREATED, Json(NewToken { id, token, user: user_view(&c.0) })))
@@ -493,7 +510,7 @@ async fn report_metrics(
     State(s): S,
     Path(id): Path<String>,
     headers: axum::http::HeaderMap,
-    Json(body): Json<serde_json::Value>,
+    Body(body): Body<serde_json::Value>,
 ) -> R<(StatusCode, Json<serde_json::Value>)> {
     let token = bearer(&headers);
     let points = match body {

@@ -273,3 +273,41 @@ async fn every_route_as_the_wrong_user_finds_nothing_and_no_token_is_401() {
     assert_eq!(http.get(url("/api/v1/jobs")).bearer_auth(&alice.token).send().await.expect("get").status().as_u16(), 401);
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn bad_bodies_and_a_burst_of_bad_tokens_get_clear_errors() {
+    let home = tempfile::tempdir().expect("home");
+    let s = server(home.path()).await;
+    let http = reqwest::Client::new();
+    let jobs = format!("{}/api/v1/jobs", s.url);
+    let raw = |body: String| http.post(&jobs).bearer_auth(&s.token).header("content-type", "application/json").body(body).send();
+    // Malformed JSON: 400 with where.
+    let r = raw("{\"name\": \"x\",\n \"image\": }".into()).await.expect("send");
+    assert_eq!(r.status().as_u16(), 400);
+    let e: ErrorBody = r.json().await.expect("json");
+    assert_eq!(e.code, "malformed_json");
+    assert!(e.message.contains("line 2 column"), "{}", e.message);
+    // An unknown field: 422 with a hint.
+    let r = raw(r#"{"name": "x", "image": "i", "command": "c", "gpu": {"min_vram_gb": 16}, "budgett": 1}"#.into()).await.expect("send");
+    assert_eq!(r.status().as_u16(), 422);
+    let e: ErrorBody = r.json().await.expect("json");
+    assert!(e.message.contains("budgett") && e.hint.is_some(), "{e:?}");
+    // Oversized: 413.
+    let r = raw(format!("{{\"name\": \"{}\"}}", "x".repeat(3 * 1024 * 1024))).await.expect("send");
+    assert_eq!(r.status().as_u16(), 413);
+    assert_eq!(r.json::<ErrorBody>().await.expect("json").code, "payload_too_large");
+    // A burst of bad tokens: 401s, then 429 with Retry-After — and while locked out, even a
+    // valid token from that address is not looked at.
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        let r = http.get(&jobs).bearer_auth(format!("pw_guess_{i}")).send().await.expect("send");
+        if r.status().as_u16() == 429 {
+            assert!(r.headers().get("retry-after").is_some());
+        }
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(&statuses[..10], &[401; 10], "{statuses:?}");
+    assert!(statuses[12..].iter().all(|s| *s == 429), "{statuses:?}");
+    assert_eq!(http.get(&jobs).bearer_auth(&s.token).send().await.expect("send").status().as_u16(), 429);
+    s.shutdown().await;
+}
