@@ -52,12 +52,42 @@ enum Command {
     /// A minimal serverless worker that echoes its input (used by `demo`).
     #[command(hide = true)]
     EchoWorker,
+    /// Operator tasks: `rotate-secret` re-encrypts stored provider keys under a new
+    /// PODWARDEN_SECRET_KEY (the previous one in PODWARDEN_OLD_SECRET_KEY).
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Train a tabular model on a simulated pod, serve predictions from a serverless endpoint,
     /// print them and the cost, and tear everything down (the README's main job).
     Quickstart(quickstart::Args),
     /// The built-in tabular workloads (`podwarden-tabular`): train, predict, worker.
     #[command(hide = true)]
     Tabular(tabular::cli::Cli),
+}
+
+/// `podwarden admin`.
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Re-encrypt every stored provider key under PODWARDEN_SECRET_KEY (was: PODWARDEN_OLD_SECRET_KEY).
+    /// Run it with the server stopped, then start the server with the new secret alone.
+    RotateSecret,
+}
+
+async fn admin(c: AdminCommand) -> Result<(), UserError> {
+    match c {
+        AdminCommand::RotateSecret => {
+            let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+            let (Some(new), Some(old)) = (var("PODWARDEN_SECRET_KEY"), var("PODWARDEN_OLD_SECRET_KEY")) else {
+                return Err(UserError {
+                    error: anyhow::anyhow!("rotate-secret needs PODWARDEN_SECRET_KEY (the new secret) and PODWARDEN_OLD_SECRET_KEY (the current one)"),
+                    hint: Some("generate the new one with `openssl rand -hex 32`".into()),
+                });
+            };
+            let db = local::home().join("podwarden.db");
+            let n = server::rotate_secret(&db, &new, &old).await?;
+            eprintln!("re-encrypted {n} provider key(s) in {}; start the server with the new secret", db.display());
+            Ok(())
+        }
+    }
 }
 
 /// An error for the user, with an optional hint.
@@ -93,6 +123,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Tabular(_) => Ok(()),
             Command::Quickstart(a) => quickstart::run(a).await,
+            Command::Admin(c) => admin(c).await,
             Command::Run(a) => commands::run(a).await,
             Command::Ps(a) => commands::ps(a).await,
             Command::Logs(a) => commands::logs(a).await,

@@ -169,3 +169,14 @@ pub struct TokenView {
     pub label: String,
     pub created_at: i64,
 }
+
+/// `GET|POST|DELETE /api/v1/settings/runpod-key`: which compute backend the user is on. The
+/// key itself is never returned, only its last 4 characters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComputeSettings {
+    /// `hosted` (the operator's key) or `runpod` (the user's own).
+    pub backend: String,
+    pub last4: Option<String>,
+    /// The user's serverless endpoint on their own account: `none` until it is created.
+    pub endpoint_status: String,
+}

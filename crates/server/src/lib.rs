@@ -8,6 +8,7 @@
 pub mod api;
 mod extract;
 mod guard;
+pub mod keys;
 mod routes;
 pub mod users;
 
@@ -58,6 +59,7 @@ pub(crate) struct AppState {
     pub simulated: bool,
     pub provider: String,
     pub guard: guard::AuthGuard,
+    pub sealer: keys::Sealer,
 }
 
 /// A running server.
@@ -86,6 +88,23 @@ impl RunningServer {
     pub async fn cancelled(&self) {
         self.cancel.cancelled().await;
     }
+}
+
+/// Re-encrypts every stored provider key sealed by `old` under `new` (`podwarden admin
+/// rotate-secret`); returns how many were re-encrypted.
+pub async fn rotate_secret(db: &Path, new: &str, old: &str) -> anyhow::Result<usize> {
+    let sealer = keys::Sealer::new(new, Some(old))?;
+    let store = Store::open_sqlite(db).await.context("cannot open the database")?;
+    let mut n = 0;
+    for mut row in store.provider_keys().await? {
+        let sealed = keys::Sealed { key_id: row.key_id.clone(), nonce: row.nonce.clone(), ciphertext: row.ciphertext.clone() };
+        if let Some(s) = sealer.reseal(&sealed).with_context(|| format!("the key of user {}", row.user_id))? {
+            (row.key_id, row.nonce, row.ciphertext) = (s.key_id, s.nonce, s.ciphertext);
+            store.provider_key_put(&row).await?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// Reads a secret file, creating it (mode 0600) with fresh random hex when missing.
@@ -137,10 +156,20 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             (c, Some(emu), true, p)
         }
     };
+    // Provider keys at rest: a real deployment must bring its secret; dev (the embedded
+    // emulator or a test client) gets one made in the data directory.
+    let dev = simulated || cfg.client.is_some();
+    let key_secret = match std::env::var("PODWARDEN_SECRET_KEY").ok().filter(|v| !v.trim().is_empty()) {
+        Some(v) => v,
+        None if dev => secret_file(&cfg.home.join("secret_key"))?,
+        None => anyhow::bail!(keys::KeyError::Missing),
+    };
+    let old = std::env::var("PODWARDEN_OLD_SECRET_KEY").ok().filter(|v| !v.trim().is_empty());
+    let sealer = keys::Sealer::new(&key_secret, old.as_deref())?;
     let mut engine = Engine::new(store, RunPodCloud::new(client.clone()), Clock::system(), secret.into_bytes()).await?;
     engine.callback_base = Some(cfg.public_url.clone().unwrap_or_else(|| url.clone()));
     engine.intent_grace_ms = cfg.intent_grace.as_millis() as i64;
-    let state = Arc::new(AppState { engine, client, poke: Notify::new(), simulated, provider, guard: guard::AuthGuard::new() });
+    let state = Arc::new(AppState { engine, client, poke: Notify::new(), simulated, provider, guard: guard::AuthGuard::new(), sealer });
 
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
     let app = routes::router(state.clone());

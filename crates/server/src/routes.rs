@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::extract::Body;
 use crate::api::{
-    AttemptView, CostReport, DeployResult, EndpointView, ErrorBody, EventView, GpuRow, JobDetail, JobSummary, NewToken, RequestView, Status,
+    AttemptView, ComputeSettings, CostReport, DeployResult, EndpointView, ErrorBody, EventView, GpuRow, JobDetail, JobSummary, NewToken, RequestView, Status,
     TokenView, UserView,
 };
 use axum::extract::{Path, Query, Request, State};
@@ -118,6 +118,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/requests/{id}/events", get(events))
         .route("/api/v1/cost", get(cost))
         .route("/api/v1/me", get(me))
+        .route("/api/v1/settings/runpod-key", get(get_key).post(save_key).delete(delete_key))
         .route("/api/v1/users", get(list_users).post(create_user))
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(delete_token))
@@ -427,6 +428,85 @@ async fn report_exit(State(s): S, Path(id): Path<String>, headers: axum::http::H
     s.engine.report_exit(&id, bearer(&headers), b.exit_code).await?;
     s.poke.notify_one();
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn settings(k: Option<&store::ProviderKeyRow>) -> ComputeSettings {
+    ComputeSettings {
+        backend: if k.is_some() { "runpod" } else { "hosted" }.into(),
+        last4: k.map(|k| k.last4.clone()),
+        endpoint_status: "none".into(),
+    }
+}
+
+async fn get_key(State(s): S, Extension(c): C) -> R<Json<ComputeSettings>> {
+    Ok(Json(settings(s.engine.store().provider_key_get(&c.0.id).await.map_err(EngineError::from)?.as_ref())))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyBody {
+    api_key: String,
+}
+
+/// Validates the key against RunPod (it must authenticate and the account must have funds),
+/// then stores it sealed. Neither the key nor RunPod's answer about it is logged.
+async fn save_key(State(s): S, Extension(c): C, Body(b): Body<KeyBody>) -> R<Json<ComputeSettings>> {
+    let key = b.api_key.trim().to_owned();
+    if key.len() < 8 || key.len() > 200 || key.chars().any(char::is_whitespace) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_key_format",
+            "that does not look like a RunPod API key",
+            Some("copy it from RunPod's console → Settings → API Keys"),
+        ));
+    }
+    let client = runpod::Client::builder()
+        .api_key(runpod::ApiKey::new(key.clone()))
+        .rest_url(s.client.rest_url().to_string())
+        .endpoint_base_url(s.client.endpoint_base_url().to_string())
+        .build()
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (see the server log)", None))?;
+    match client.myself().await {
+        Ok(me) if me.client_balance <= 0.0 => {
+            return Err(ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "insufficient_balance",
+                format!("the RunPod account behind this key has no funds (${:.2})", me.client_balance),
+                Some("add funds in RunPod's console → Billing, then save the key again"),
+            ));
+        }
+        Ok(_) => {}
+        Err(e) if matches!(e.kind(), runpod::ErrorKind::Unauthorized | runpod::ErrorKind::Forbidden) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_api_key",
+                "RunPod rejected this API key",
+                Some("check that it is complete and not revoked (RunPod's console → Settings → API Keys)"),
+            ));
+        }
+        Err(e) => {
+            tracing::warn!(kind = %e.kind(), "could not verify a RunPod key");
+            return Err(ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", "could not reach RunPod to verify the key; try again", None));
+        }
+    }
+    let sealed = s.sealer.seal(&key);
+    let last4: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let row = store::ProviderKeyRow {
+        user_id: c.0.id.clone(),
+        provider: "runpod".into(),
+        key_id: sealed.key_id,
+        nonce: sealed.nonce,
+        ciphertext: sealed.ciphertext,
+        last4,
+        created_at: now_ms(),
+    };
+    s.engine.store().provider_key_put(&row).await.map_err(EngineError::from)?;
+    Ok(Json(settings(Some(&row))))
+}
+
+async fn delete_key(State(s): S, Extension(c): C) -> R<Json<ComputeSettings>> {
+    s.engine.store().provider_key_delete(&c.0.id).await.map_err(EngineError::from)?;
+    Ok(Json(settings(None)))
 }
 
 fn user_view(u: &UserRow) -> UserView {

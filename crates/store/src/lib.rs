@@ -28,7 +28,7 @@ pub use ledger::{Bill, CostRow};
 pub use live::LiveSet;
 pub use metrics::MetricRow;
 pub use requests::{REQUEST_LIVE, RequestRow};
-pub use users::{TokenRow, UserRow};
+pub use users::{ProviderKeyRow, TokenRow, UserRow};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;

@@ -81,3 +81,57 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 }
+
+/// A user's encrypted provider key (hex nonce and ciphertext).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ProviderKeyRow {
+    pub user_id: String,
+    pub provider: String,
+    pub key_id: String,
+    pub nonce: String,
+    pub ciphertext: String,
+    pub last4: String,
+    pub created_at: i64,
+}
+
+impl Store {
+    /// Saves (replaces) a user's provider key.
+    pub async fn provider_key_put(&self, k: &ProviderKeyRow) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM provider_keys WHERE user_id = $1").bind(&k.user_id).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO provider_keys (user_id, provider, key_id, nonce, ciphertext, last4, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&k.user_id)
+        .bind(&k.provider)
+        .bind(&k.key_id)
+        .bind(&k.nonce)
+        .bind(&k.ciphertext)
+        .bind(&k.last4)
+        .bind(k.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A user's provider key.
+    pub async fn provider_key_get(&self, user_id: &str) -> Result<Option<ProviderKeyRow>> {
+        Ok(sqlx::query_as("SELECT user_id, provider, key_id, nonce, ciphertext, last4, created_at FROM provider_keys WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Every stored provider key (for secret rotation).
+    pub async fn provider_keys(&self) -> Result<Vec<ProviderKeyRow>> {
+        Ok(sqlx::query_as("SELECT user_id, provider, key_id, nonce, ciphertext, last4, created_at FROM provider_keys ORDER BY user_id")
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Removes a user's provider key; `false` when there was none.
+    pub async fn provider_key_delete(&self, user_id: &str) -> Result<bool> {
+        Ok(sqlx::query("DELETE FROM provider_keys WHERE user_id = $1").bind(user_id).execute(self.pool()).await?.rows_affected() > 0)
+    }
+}

@@ -1,0 +1,125 @@
+//! Bring-your-own RunPod key: validated against RunPod before it is stored (invalid key, no
+//! funds), stored sealed (AES-256-GCM), shown only as its last 4 characters, removable — and
+//! the key appears in no response and no log line of the whole run.
+
+use server::api::{ComputeSettings, ErrorBody};
+use server::{ServerConfig, start};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+/// Every log line of this test binary, at every level.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Logs {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
+    let logs = Logs::default();
+    let w = logs.clone();
+    tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || w.clone()).with_ansi(false).init();
+
+    let emu = runpod_emulator::start(runpod_emulator::EmulatorConfig::default(), runpod_emulator::Options::default()).await.expect("emulator");
+    let home = tempfile::tempdir().expect("home");
+    let mut cfg = ServerConfig::new(home.path().to_path_buf(), "127.0.0.1:0".parse().expect("addr"));
+    cfg.client = Some(emu.client());
+    let s = start(cfg).await.expect("server");
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/settings/runpod-key", s.url);
+    let key = emu.api_key().expose().to_owned();
+    let mut bodies = String::new();
+
+    let before: ComputeSettings = http.get(&url).bearer_auth(&s.token).send().await.expect("get").json().await.expect("json");
+    assert_eq!((before.backend.as_str(), before.last4.as_deref()), ("hosted", None));
+
+    // A key RunPod rejects.
+    let wrong = format!("{key}X");
+    let r = http.post(&url).bearer_auth(&s.token).json(&serde_json::json!({"api_key": wrong})).send().await.expect("post");
+    assert_eq!(r.status().as_u16(), 400);
+    let text = r.text().await.expect("body");
+    bodies.push_str(&text);
+    let e: ErrorBody = serde_json::from_str(&text).expect("error");
+    assert_eq!(e.code, "invalid_api_key");
+
+    // A valid key on an account without funds.
+    emu.shared.world.lock().account.balance = 0.0;
+    let r = http.post(&url).bearer_auth(&s.token).json(&serde_json::json!({"api_key": key})).send().await.expect("post");
+    assert_eq!(r.status().as_u16(), 402);
+    let text = r.text().await.expect("body");
+    bodies.push_str(&text);
+    assert!(text.contains("insufficient_balance") && text.contains("no funds"), "{text}");
+
+    // Funded: saved, masked.
+    emu.shared.world.lock().account.balance = 25.0;
+    let r = http.post(&url).bearer_auth(&s.token).json(&serde_json::json!({"api_key": key})).send().await.expect("post");
+    assert_eq!(r.status().as_u16(), 200);
+    let text = r.text().await.expect("body");
+    bodies.push_str(&text);
+    let saved: ComputeSettings = serde_json::from_str(&text).expect("json");
+    assert_eq!(saved.backend, "runpod");
+    assert_eq!(saved.last4.as_deref(), Some(&key[key.len() - 4..]));
+    let text = http.get(&url).bearer_auth(&s.token).send().await.expect("get").text().await.expect("body");
+    bodies.push_str(&text);
+    assert!(text.contains("\"runpod\""), "{text}");
+
+    // At rest it is sealed: the database file does not hold it.
+    let db = std::fs::read(home.path().join("podwarden.db")).expect("db");
+    let wal = std::fs::read(home.path().join("podwarden.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(!bytes.windows(key.len()).any(|w| w == key.as_bytes()), "the key is in the database in clear");
+    }
+
+    // Removing it reverts to hosted.
+    let text = http.delete(&url).bearer_auth(&s.token).send().await.expect("delete").text().await.expect("body");
+    bodies.push_str(&text);
+    assert!(text.contains("\"hosted\""), "{text}");
+
+    s.shutdown().await;
+    emu.shutdown().await;
+    let logged = String::from_utf8_lossy(&logs.0.lock().expect("logs")).into_owned();
+    assert!(!logged.is_empty(), "the log capture works");
+    for (what, hay) in [("responses", &bodies), ("logs", &logged)] {
+        assert!(!hay.contains(&key) && !hay.contains(&wrong), "the key leaked into {what}");
+    }
+}
+
+#[tokio::test]
+async fn rotate_secret_re_encrypts_what_the_old_secret_sealed() {
+    use server::keys::{Sealed, Sealer};
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("podwarden.db");
+    let (old, new) = ("old-secret-0123456789abcdefghijklmnop", "new-secret-9876543210zyxwvutsrqponmlk");
+    {
+        let store = store::Store::open_sqlite(&db).await.expect("store");
+        store.user_insert(&store::UserRow { id: "u1".into(), name: "u1".into(), is_admin: false, created_at: 0 }).await.expect("user");
+        let s = Sealer::new(old, None).expect("old").seal("rpa_SECRET_KEY_9999");
+        store
+            .provider_key_put(&store::ProviderKeyRow {
+                user_id: "u1".into(),
+                provider: "runpod".into(),
+                key_id: s.key_id,
+                nonce: s.nonce,
+                ciphertext: s.ciphertext,
+                last4: "9999".into(),
+                created_at: 0,
+            })
+            .await
+            .expect("put");
+    }
+    assert_eq!(server::rotate_secret(&db, new, old).await.expect("rotate"), 1);
+    assert_eq!(server::rotate_secret(&db, new, old).await.expect("again"), 0, "already under the new secret");
+    let store = store::Store::open_sqlite(&db).await.expect("store");
+    let row = store.provider_key_get("u1").await.expect("get").expect("row");
+    let sealed = Sealed { key_id: row.key_id, nonce: row.nonce, ciphertext: row.ciphertext };
+    assert_eq!(Sealer::new(new, None).expect("new").open(&sealed).expect("opens with the new secret alone"), "rpa_SECRET_KEY_9999");
+    // A weak new secret is refused before anything is touched.
+    assert!(server::rotate_secret(&db, "short", new).await.is_err());
+}
