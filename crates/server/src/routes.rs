@@ -374,22 +374,73 @@ struct After {
     wait_ms: u64,
 }
 
-async fn events(State(s): S, Extension(c): C, Path(id): Path<String>, Query(q): Query<After>) -> R<Json<Vec<EventView>>> {
+/// A job's (or serverless job's) events: JSON with a long-poll (`?after=&wait_ms=`), or — with
+/// `Accept: text/event-stream` — Server-Sent Events (state changes, logs of the engine, metric
+/// points, stream chunks, budget alerts), resumable with `Last-Event-ID`.
+async fn events(
+    State(s): S,
+    Extension(c): C,
+    Path(id): Path<String>,
+    Query(q): Query<After>,
+    headers: axum::http::HeaderMap,
+) -> R<Response> {
     // Only the owner's events; unknown and foreign ids alike are "not found".
     if id.starts_with("req_") {
         owned_request(&s, &id, &c.0.id).await?;
     } else {
         job_detail(&s, &id, &c.0.id).await?;
     }
+    let wants_sse = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
+    if wants_sse {
+        let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
+        return Ok(event_stream(s, id, resume.unwrap_or(q.after)).into_response());
+    }
+    Ok(Json(long_poll(&s, &id, &q).await?).into_response())
+}
+
+fn event_stream(s: Arc<AppState>, id: String, after: i64) -> Sse<impl futures::Stream<Item = Result<Event, std::convert::Infallible>>> {
+    let stream = futures::stream::unfold((s, id, after, None::<tokio::sync::watch::Receiver<u64>>), |(s, id, after, rx)| async move {
+        let mut rx = rx.unwrap_or_else(|| s.engine.events.subscribe());
+        loop {
+            match s.engine.store().events_since(&id, after, 1000).await {
+                Ok(rows) if !rows.is_empty() => {
+                    let last = rows.last().map_or(after, |e| e.id);
+                    let events: Vec<Result<Event, std::convert::Infallible>> = rows
+                        .into_iter()
+                        .map(|e| {
+                            let data = serde_json::json!({"id": e.id, "at": e.at, "kind": e.kind, "message": e.message,
+                                "data": e.data.as_deref().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())});
+                            Ok(Event::default().id(e.id.to_string()).event(e.kind).data(data.to_string()))
+                        })
+                        .collect();
+                    return Some((futures::stream::iter(events), (s, id, last, Some(rx))));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "event stream read failed");
+                    return None;
+                }
+            }
+            if rx.changed().await.is_err() {
+                return None;
+            }
+        }
+    })
+    .flatten();
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+async fn long_poll(s: &AppState, id: &str, q: &After) -> R<Vec<EventView>> {
+    let id = id.to_owned();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(q.wait_ms.min(60_000));
     let mut rx = s.engine.events.subscribe();
     loop {
         let rows = s.engine.store().events_since(&id, q.after, 1000).await.map_err(EngineError::from)?;
         if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
-            return Ok(Json(rows.into_iter().map(|e| EventView { id: e.id, at: e.at, kind: e.kind, message: e.message }).collect()));
+            return Ok(rows.into_iter().map(|e| EventView { id: e.id, at: e.at, kind: e.kind, message: e.message }).collect());
         }
         tokio::select! {
-            r = rx.changed() => if r.is_err() { return Ok(Json(Vec::new())) },
+            r = rx.changed() => if r.is_err() { return Ok(Vec::new()) },
             () = tokio::time::sleep_until(deadline) => {}
         }
     }

@@ -311,3 +311,48 @@ async fn bad_bodies_and_a_burst_of_bad_tokens_get_clear_errors() {
     assert_eq!(http.get(&jobs).bearer_auth(&s.token).send().await.expect("send").status().as_u16(), 429);
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn events_stream_as_sse_and_resume_after_last_event_id() {
+    use eventsource_stream::Eventsource;
+    use futures::StreamExt;
+    let home = tempfile::tempdir().expect("home");
+    let s = server(home.path()).await;
+    let http = reqwest::Client::new();
+    let spec = serde_json::json!({"name": "sse", "image": "i", "command": "sleep 60", "gpu": {"min_vram_gb": 16}});
+    let job: JobDetail = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&spec).send().await.expect("post").json().await.expect("json");
+    let url = format!("{}/api/v1/jobs/{}/events", s.url, job.job.id);
+    let open = |last: Option<String>| {
+        let mut b = http.get(&url).bearer_auth(&s.token).header("accept", "text/event-stream");
+        if let Some(l) = last {
+            b = b.header("last-event-id", l);
+        }
+        b.send()
+    };
+    let resp = open(None).await.expect("sse");
+    assert_eq!(resp.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("text/event-stream"));
+    let mut stream = resp.bytes_stream().eventsource();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let ev = stream.next().await.expect("an event").expect("parses");
+        if ev.id.is_empty() {
+            continue; // keep-alive
+        }
+        let data: serde_json::Value = serde_json::from_str(&ev.data).expect("json data");
+        assert_eq!(data["kind"].as_str(), Some(ev.event.as_str()));
+        seen.push(ev.id.parse::<i64>().expect("numeric id"));
+    }
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    drop(stream);
+    // Resume after the first: the next event is the second, nothing repeated.
+    let mut resumed = open(Some(seen[0].to_string())).await.expect("resume").bytes_stream().eventsource();
+    let next = loop {
+        let ev = resumed.next().await.expect("event").expect("parses");
+        if !ev.id.is_empty() {
+            break ev.id.parse::<i64>().expect("id");
+        }
+    };
+    assert_eq!(next, seen[1]);
+    drop(resumed);
+    s.shutdown().await;
+}
