@@ -34,6 +34,8 @@ fn start_server(home: &Path, port: u16, emu: &RunningEmulator, crash_at: Option<
         .env("PODWARDEN_TICK_MS", "100")
         .env("PODWARDEN_INTENT_GRACE_MS", "1500")
         .env("PODWARDEN_CRASH_AT", crash_at.unwrap_or(""))
+        // Real-provider mode needs the key-encryption secret.
+        .env("PODWARDEN_SECRET_KEY", "crash-test-secret-0123456789abcdefghij")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
