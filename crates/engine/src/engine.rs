@@ -132,6 +132,11 @@ pub fn hash_token(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether `token` is the job's callback token (constant-time on the hashes).
+fn token_matches(j: &JobRow, token: &str) -> bool {
+    constant_eq(&j.token_hash, &hash_token(token))
+}
+
 fn constant_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -268,10 +273,9 @@ impl<C: Cloud> Engine<C> {
 
     /// The job's command reported its exit status (authenticated by the job's token).
     pub async fn report_exit(&self, job: &str, token: &str, code: i64) -> Result<(), EngineError> {
-        let expected = hash_token(token);
         let landed = self
             .update_job(job, |j| {
-                if !constant_eq(&j.token_hash, &expected) {
+                if !token_matches(j, token) {
                     return Err(EngineError::BadToken(job.into()));
                 }
                 if j.exit_code.is_some() {
@@ -291,7 +295,7 @@ impl<C: Cloud> Engine<C> {
     /// transaction, the last one also as a `metric` event for followers.
     pub async fn report_metrics(&self, job: &str, token: &str, points: &[serde_json::Value]) -> Result<usize, EngineError> {
         let j = self.store.job_get(job).await?.ok_or_else(|| EngineError::NoSuchJob(job.into()))?;
-        if !constant_eq(&j.token_hash, &hash_token(token)) {
+        if !token_matches(&j, token) {
             return Err(EngineError::BadToken(job.into()));
         }
         self.store.metrics_append(job, self.clock.now_ms(), points).await?;

@@ -65,6 +65,14 @@ fn error_text(v: &serde_json::Value) -> String {
     }
 }
 
+/// The endpoint's spec; for an endpoint already gone, one with the spec's defaults (so reasons
+/// still name the default execution timeout).
+fn spec_of(ep: Option<&EndpointRow>, name: &str) -> EndpointSpec {
+    ep.and_then(|e| serde_json::from_str(&e.spec).ok())
+        .or_else(|| serde_json::from_value(serde_json::json!({ "name": name, "image": "" })).ok())
+        .unwrap_or_else(|| unreachable!("a name and an image are all an endpoint spec needs"))
+}
+
 /// µ$ of `ms` at `micros_per_hour`.
 fn cost_of(micros_per_hour: i64, ms: i64) -> i64 {
     (micros_per_hour as i128 * ms.max(0) as i128 / 3_600_000) as i64
@@ -181,18 +189,7 @@ impl<C: Cloud> Engine<C> {
 
     async fn endpoint_spec_of(&self, row: &RequestRow) -> EndpointSpec {
         let ep: Option<EndpointRow> = self.store().endpoint_by_name(&row.owner, &row.endpoint_name).await.ok().flatten();
-        ep.and_then(|e| serde_json::from_str(&e.spec).ok()).unwrap_or_else(|| EndpointSpec {
-            name: row.endpoint_name.clone(),
-            image: String::new(),
-            command: None,
-            env: Default::default(),
-            gpu: Default::default(),
-            workers: Default::default(),
-            execution_timeout: std::time::Duration::from_secs(7200),
-            flashboot: false,
-            network_volume: None,
-            disk_gb: None,
-        })
+        spec_of(ep.as_ref(), &row.endpoint_name)
     }
 
     /// Writes what the provider says about the job: state changes, progress, the final output,
@@ -330,6 +327,8 @@ impl<C: Cloud> Engine<C> {
         }
         let held = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
         let now = self.now_ms();
+        // One read of the endpoints for the whole pass, not one per job.
+        let endpoints = self.store().endpoints_live().await?;
         for mut row in rows {
             if held.contains(&row.id) {
                 continue;
@@ -342,7 +341,7 @@ impl<C: Cloud> Engine<C> {
                 }
                 continue;
             };
-            let ep = self.endpoint_spec_of(&row).await;
+            let ep = spec_of(endpoints.iter().find(|e| e.owner == row.owner && e.name == row.endpoint_name), &row.endpoint_name);
             match self.cloud().job_status(&row.endpoint_id, &job).await {
                 Ok(r) => self.observe(&mut row, r, &ep).await?,
                 Err(CloudError::NotFound(_)) => {

@@ -329,10 +329,15 @@ async fn stop_request(State(s): S, Extension(c): C, Path(id): Path<String>) -> R
     Ok((StatusCode::ACCEPTED, Json(request_view(&row, s.simulated))))
 }
 
-/// The caller's job in detail (another user's is "not found": no existence leak).
+/// The caller's job (another user's is "not found": no existence leak).
+async fn owned_job(s: &AppState, id: &str, owner: &str) -> R<JobRow> {
+    Ok(s.engine.store().job_get(id).await.map_err(EngineError::from)?.filter(|j| j.owner == owner).ok_or_else(|| EngineError::NoSuchJob(id.into()))?)
+}
+
+/// The caller's job in detail.
 async fn job_detail(s: &AppState, id: &str, owner: &str) -> R<JobDetail> {
     let store = s.engine.store();
-    let j = store.job_get(id).await.map_err(EngineError::from)?.filter(|j| j.owner == owner).ok_or_else(|| EngineError::NoSuchJob(id.into()))?;
+    let j = owned_job(s, id, owner).await?;
     let attempts = store.attempts_for_job(id).await.map_err(EngineError::from)?;
     Ok(JobDetail { job: summary(&j, &attempts), attempts: attempts.iter().map(attempt_view).collect(), simulated: s.simulated })
 }
@@ -359,7 +364,7 @@ async fn get_job(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Json
 }
 
 async fn stop_job(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<(StatusCode, Json<JobDetail>)> {
-    job_detail(&s, &id, &c.0.id).await?;
+    owned_job(&s, &id, &c.0.id).await?;
     s.engine.cancel(&id).await?;
     s.poke.notify_one();
     Ok((StatusCode::ACCEPTED, Json(job_detail(&s, &id, &c.0.id).await?)))
@@ -388,7 +393,7 @@ async fn events(
     if id.starts_with("req_") {
         owned_request(&s, &id, &c.0.id).await?;
     } else {
-        job_detail(&s, &id, &c.0.id).await?;
+        owned_job(&s, &id, &c.0.id).await?;
     }
     let wants_sse = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
     if wants_sse {
@@ -448,7 +453,7 @@ async fn long_poll(s: &AppState, id: &str, q: &After) -> R<Vec<EventView>> {
 
 /// The current pod's logs, proxied from the provider's SSE stream.
 async fn logs(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Response> {
-    job_detail(&s, &id, &c.0.id).await?;
+    owned_job(&s, &id, &c.0.id).await?;
     let attempts = s.engine.store().attempts_for_job(&id).await.map_err(EngineError::from)?;
     let Some(pod) = attempts.iter().rev().find_map(|a| a.pod_id.clone().filter(|_| matches!(&a.state[..], "created" | "running"))) else {
         return Err(ApiError::new(
@@ -665,7 +670,7 @@ async fn report_metrics(
 }
 
 async fn list_metrics(State(s): S, Extension(c): C, Path(id): Path<String>, Query(q): Query<After>) -> R<Json<Vec<serde_json::Value>>> {
-    job_detail(&s, &id, &c.0.id).await?;
+    owned_job(&s, &id, &c.0.id).await?;
     let rows = s.engine.store().metrics_since(&id, q.after, 10_000).await.map_err(EngineError::from)?;
     Ok(Json(rows.iter().map(|r| serde_json::json!({"id": r.id, "at": r.at, "point": serde_json::from_str::<serde_json::Value>(&r.data).unwrap_or_default()})).collect()))
 }

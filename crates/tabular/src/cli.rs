@@ -95,56 +95,54 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    {
-        match cli.command {
-            Command::Worker { args } => {
-                let w = worker::Worker::new(move |job: worker::Job| {
-                    let store = store.clone();
-                    async move {
-                        let spec: PredictSpec =
-                            serde_json::from_value(job.input.clone()).map_err(|e| format!("invalid predict input: {e}"))?;
-                        let report = predict(&store, &spec).await.map_err(|e| e.to_string())?;
-                        serde_json::to_value(report).map_err(|e| e.to_string())
-                    }
-                });
-                w.run(&args).await
+    match cli.command {
+        Command::Worker { args } => {
+            let w = worker::Worker::new(move |job: worker::Job| {
+                let store = store.clone();
+                async move {
+                    let spec: PredictSpec =
+                        serde_json::from_value(job.input.clone()).map_err(|e| format!("invalid predict input: {e}"))?;
+                    let report = predict(&store, &spec).await.map_err(|e| e.to_string())?;
+                    serde_json::to_value(report).map_err(|e| e.to_string())
+                }
+            });
+            w.run(&args).await
+        }
+        Command::Train { user, dataset, target, features, model, test_size, seed, model_id, alpha, max_depth, n_trees } => {
+            let model = match ModelKind::parse(&model) {
+                Ok(m) => m,
+                Err(e) => return fail(e),
+            };
+            let mut h = Hyper::default();
+            h.alpha = alpha.unwrap_or(h.alpha);
+            h.max_depth = max_depth.unwrap_or(h.max_depth);
+            h.n_trees = n_trees.unwrap_or(h.n_trees);
+            let spec = TrainSpec { user, dataset, target, features, model, hyperparameters: h, test_size, seed, model_id };
+            let metrics = crate::report::Metrics::from_env();
+            let mut report = |p: crate::train::Progress| {
+                eprintln!("progress {}/{}: {}", p.step, p.of, p.what);
+                metrics.send(serde_json::json!({"step": p.step, "of": p.of, "stage": p.what, "progress": f64::from(p.step) / f64::from(p.of)}));
+            };
+            let result = train(&store, &spec, &mut report).await;
+            if let Ok(meta) = &result {
+                metrics.send(serde_json::json!({"score": meta.score, "metric": meta.metric, "progress": 1.0}));
             }
-            Command::Train { user, dataset, target, features, model, test_size, seed, model_id, alpha, max_depth, n_trees } => {
-                let model = match ModelKind::parse(&model) {
-                    Ok(m) => m,
-                    Err(e) => return fail(e),
-                };
-                let mut h = Hyper::default();
-                h.alpha = alpha.unwrap_or(h.alpha);
-                h.max_depth = max_depth.unwrap_or(h.max_depth);
-                h.n_trees = n_trees.unwrap_or(h.n_trees);
-                let spec = TrainSpec { user, dataset, target, features, model, hyperparameters: h, test_size, seed, model_id };
-                let metrics = crate::report::Metrics::from_env();
-                let mut report = |p: crate::train::Progress| {
-                    eprintln!("progress {}/{}: {}", p.step, p.of, p.what);
-                    metrics.send(serde_json::json!({"step": p.step, "of": p.of, "stage": p.what, "progress": f64::from(p.step) / f64::from(p.of)}));
-                };
-                let result = train(&store, &spec, &mut report).await;
-                if let Ok(meta) = &result {
-                    metrics.send(serde_json::json!({"score": meta.score, "metric": meta.metric, "progress": 1.0}));
+            metrics.flush().await;
+            match result {
+                Ok(meta) => {
+                    println!("{}", serde_json::to_string_pretty(&meta).unwrap_or_default());
+                    ExitCode::SUCCESS
                 }
-                metrics.flush().await;
-                match result {
-                    Ok(meta) => {
-                        println!("{}", serde_json::to_string_pretty(&meta).unwrap_or_default());
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => fail(e),
-                }
+                Err(e) => fail(e),
             }
-            Command::Predict { user, model_id, input, output, column } => {
-                match predict(&store, &PredictSpec { user, model_id, input, output, column }).await {
-                    Ok(r) => {
-                        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => fail(e),
+        }
+        Command::Predict { user, model_id, input, output, column } => {
+            match predict(&store, &PredictSpec { user, model_id, input, output, column }).await {
+                Ok(r) => {
+                    println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+                    ExitCode::SUCCESS
                 }
+                Err(e) => fail(e),
             }
         }
     }
