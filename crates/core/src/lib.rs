@@ -19,6 +19,7 @@
 pub mod endpoint;
 pub mod gpu;
 pub mod ids;
+pub mod metrics;
 pub mod money;
 pub mod request;
 pub mod spec;

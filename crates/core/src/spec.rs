@@ -114,6 +114,9 @@ pub struct JobSpec {
     pub limits: Limits,
     #[serde(default)]
     pub retry: RetryPolicy,
+    /// Stop the job when a reported metric diverges (see `core_domain::metrics::EarlyStop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stop: Option<crate::metrics::EarlyStop>,
 }
 
 fn default_disk() -> i64 {
@@ -168,6 +171,7 @@ const TOP_FIELDS: &[&str] = &[
     "network_volume",
     "limits",
     "retry",
+    "early_stop",
 ];
 
 impl JobSpec {
@@ -271,6 +275,9 @@ impl JobSpec {
         }
         if self.limits.boot_timeout.is_zero() {
             return Err(err("limits.boot_timeout", "must be longer than zero".into(), Some("the default is \"10m\"")));
+        }
+        if let Some((field, message)) = self.early_stop.as_ref().and_then(crate::metrics::EarlyStop::problem) {
+            return Err(err(field, message, Some("e.g. [early_stop] metric = \"loss\", factor = 3.0, patience = 3")));
         }
         if self.retry.attempts == 0 {
             return Err(err("retry.attempts", "must be at least 1".into(), None));
@@ -411,6 +418,10 @@ pub(crate) fn hint_for(message: &str) -> Option<String> {
                     "keep_alive",
                     "attempts",
                     "backoff",
+                    "metric",
+                    "factor",
+                    "patience",
+                    "warmup_points",
                 ]
                 .iter(),
             )

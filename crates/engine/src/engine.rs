@@ -6,6 +6,7 @@ use crate::cloud::{Cloud, CloudError, PodRequest};
 use crate::planner::{Action, Snapshot, plan};
 use core_domain::gpu::{Cloud as Tier, GpuOffer, Placement, rank_placements};
 use core_domain::ids::pod_name;
+use core_domain::metrics::{DivergenceWatch, EarlyStop, normalize_point};
 use core_domain::money::Money;
 use core_domain::spec::JobSpec;
 use core_domain::state::{AttemptEvent, AttemptState, JobEvent, JobState, attempt_transition, job_transition};
@@ -68,6 +69,8 @@ pub enum EngineError {
     PayloadTooLarge { bytes: usize, limit: usize, route: &'static str },
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    #[error("point {index}: {error}")]
+    BadMetrics { index: usize, error: core_domain::metrics::PointError },
 }
 
 /// A submitted job and its callback token (shown once; only its hash is stored).
@@ -104,6 +107,9 @@ pub struct Engine<C: Cloud> {
     pub intent_grace_ms: i64,
     /// Parsed specs of live jobs (specs never change after submit).
     specs: Mutex<std::collections::HashMap<String, Arc<JobSpec>>>,
+    /// Early-stop state of jobs with an `[early_stop]` rule (rebuilt from stored points after
+    /// a restart).
+    watches: Mutex<std::collections::HashMap<String, DivergenceWatch>>,
     /// Crash-test failpoint (`PODWARDEN_CRASH_AT`): the process aborts at that step.
     crash_at: Option<String>,
     /// Base URL pods call back (`{base}/api/v1/jobs/{id}/exit`). `None`: commands run
@@ -159,6 +165,7 @@ impl<C: Cloud> Engine<C> {
             crash_at: std::env::var("PODWARDEN_CRASH_AT").ok().filter(|v| !v.is_empty()),
             intent_grace_ms: crate::planner::INTENT_GRACE_MS,
             specs: Mutex::new(std::collections::HashMap::new()),
+            watches: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -291,18 +298,61 @@ impl<C: Cloud> Engine<C> {
         Ok(())
     }
 
-    /// Points the job's code reports (authenticated by the job's token): stored in one
-    /// transaction, the last one also as a `metric` event for followers.
+    /// Points the job's code reports (authenticated by the job's token): checked (a bad
+    /// field fails the whole batch, naming point and field), stored in one transaction, the
+    /// last one also as a `metric` event for followers. A job with `[early_stop]` is stopped
+    /// when its metric diverges.
     pub async fn report_metrics(&self, job: &str, token: &str, points: &[serde_json::Value]) -> Result<usize, EngineError> {
         let j = self.store.job_get(job).await?.ok_or_else(|| EngineError::NoSuchJob(job.into()))?;
         if !token_matches(&j, token) {
             return Err(EngineError::BadToken(job.into()));
         }
-        self.store.metrics_append(job, self.clock.now_ms(), points).await?;
-        if let Some(last) = points.last() {
+        let points = points
+            .iter()
+            .enumerate()
+            .map(|(index, p)| normalize_point(p).map_err(|error| EngineError::BadMetrics { index, error }))
+            .collect::<Result<Vec<_>, _>>()?;
+        let values: Vec<serde_json::Value> = points.iter().cloned().map(serde_json::Value::Object).collect();
+        self.store.metrics_append(job, self.clock.now_ms(), &values).await?;
+        if let Some(last) = values.last() {
             self.event_with(job, "metric", &format!("metric: {last}"), Some(last)).await;
         }
-        Ok(points.len())
+        if let Some(rule) = j.spec()?.early_stop.filter(|_| j.outcome.is_none()) {
+            if let Some(why) = self.watch_divergence(job, &rule, &points, values.len()).await? {
+                self.event(job, "early_stop", &why).await;
+                if let Err(e) = self.apply_job_event(job, JobEvent::Cancel, &why).await {
+                    tracing::debug!(job, error = %e, "early stop found the job already ending");
+                }
+            }
+        }
+        Ok(values.len())
+    }
+
+    /// Feeds new points to the job's divergence watch (built from its stored points when this
+    /// process has not seen the job yet); the reason to stop, if any.
+    async fn watch_divergence(
+        &self,
+        job: &str,
+        rule: &EarlyStop,
+        points: &[serde_json::Map<String, serde_json::Value>],
+        stored_now: usize,
+    ) -> Result<Option<String>, EngineError> {
+        let known = self.watches.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains_key(job);
+        let mut rebuilt = None;
+        if !known {
+            // Everything stored before this batch, oldest first.
+            let mut w = DivergenceWatch::default();
+            let rows = self.store.metrics_since(job, 0, i64::MAX).await?;
+            for r in &rows[..rows.len().saturating_sub(stored_now)] {
+                if let Ok(serde_json::Value::Object(p)) = serde_json::from_str(&r.data) {
+                    w.observe(rule, &p);
+                }
+            }
+            rebuilt = Some(w);
+        }
+        let mut watches = self.watches.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let w = watches.entry(job.to_owned()).or_insert_with(|| rebuilt.unwrap_or_default());
+        Ok(points.iter().find_map(|p| w.observe(rule, p)))
     }
 
     /// Applies one job event with CAS (re-reading on a lost race), setting what the event
@@ -714,6 +764,7 @@ impl<C: Cloud> Engine<C> {
         env.insert("PODWARDEN_JOB_ID".into(), job.to_owned());
         env.insert("PODWARDEN_CALLBACK_URL".into(), format!("{}/api/v1/jobs/{job}/exit", base.trim_end_matches('/')));
         env.insert("PODWARDEN_JOB_TOKEN".into(), self.job_token(job));
+        env.insert("PODWARDEN_METRICS_URL".into(), format!("{}/api/v1/jobs/{job}/metrics", base.trim_end_matches('/')));
         let watchdog = spec.limits.max_runtime.map(|d| d.as_secs() + crate::wrapper::WATCHDOG_GRACE_SECS);
         Ok((crate::wrapper::wrap(&spec.shell_command(), watchdog), env))
     }

@@ -80,6 +80,12 @@ impl From<EngineError> for ApiError {
                 tracing::warn!(error = %c, "provider call failed");
                 Self::new(StatusCode::BAD_GATEWAY, "provider_error", c.to_string(), None)
             }
+            EngineError::BadMetrics { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_metrics",
+                e.to_string(),
+                Some("known fields (step, epoch, loss, eval_loss, learning_rate, grad_norm, samples_per_second, elapsed_seconds, remaining_seconds, progress 0-100, gpu_memory_*_gb) are numbers; see docs/job-spec.md"),
+            ),
             EngineError::Store(s) => {
                 tracing::error!(error = ?s, "store failure");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (see the server log)", None)

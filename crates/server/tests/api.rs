@@ -173,6 +173,47 @@ async fn metrics_take_the_jobs_own_token_only_and_come_back_in_order() {
 }
 
 #[tokio::test]
+async fn metric_fields_are_checked_and_a_diverging_loss_stops_the_job() {
+    let home = tempfile::tempdir().expect("home");
+    let s = server(home.path()).await;
+    let http = reqwest::Client::new();
+    let spec = serde_json::json!({"name": "diverge", "image": "i", "command": "sleep 300", "gpu": {"min_vram_gb": 16},
+        "early_stop": {"metric": "loss", "factor": 2.0, "patience": 2, "warmup_points": 2}});
+    let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&spec).send().await.expect("post");
+    assert_eq!(r.status().as_u16(), 201);
+    let job: JobDetail = r.json().await.expect("json");
+    let secret = std::fs::read_to_string(home.path().join("secret")).expect("secret");
+    let token = engine::engine::derive_job_token(secret.trim().as_bytes(), &job.job.id);
+    let send = |body: serde_json::Value| http.post(format!("{}/api/v1/jobs/{}/metrics", s.url, job.job.id)).bearer_auth(&token).json(&body).send();
+
+    // A wrong type names the point and the field; nothing of the batch is stored.
+    let bad = send(serde_json::json!([{"step": 1, "loss": 1.0}, {"step": 2, "progress": 250}])).await.expect("bad");
+    assert_eq!(bad.status().as_u16(), 422);
+    let e: ErrorBody = bad.json().await.expect("json");
+    assert!(e.message.contains("point 1") && e.message.contains("`progress`"), "{e:?}");
+    // The seed's full point (nulls dropped), then a healthy run, then divergence.
+    let full = serde_json::json!({"step": 1, "epoch": 0.1, "loss": 2.0, "eval_loss": null, "learning_rate": 0.0002, "grad_norm": 0.7,
+        "samples_per_second": 11.5, "elapsed_seconds": 10, "remaining_seconds": 90, "progress": 10.0,
+        "gpu_memory_allocated_gb": 7.5, "gpu_memory_reserved_gb": 8.0});
+    assert_eq!(send(full).await.expect("full").status().as_u16(), 202);
+    let healthy = send(serde_json::json!([{"step": 2, "loss": 1.0}, {"step": 3, "loss": 2.5}])).await.expect("healthy");
+    assert_eq!(healthy.status().as_u16(), 202);
+    let still: JobDetail = http.get(format!("{}/api/v1/jobs/{}", s.url, job.job.id)).bearer_auth(&s.token).send().await.expect("get").json().await.expect("json");
+    assert!(!still.job.state.contains("cancel"), "one point above the line is not divergence: {still:?}");
+    let diverged = send(serde_json::json!([{"step": 4, "loss": 3.0}, {"step": 5, "loss": 7.5}])).await.expect("diverged");
+    assert_eq!(diverged.status().as_u16(), 202, "the points are stored even when they stop the job");
+    let (done, events) = follow(&http, &s, &job.job.id).await;
+    assert_eq!(done.job.state, "cancelled", "{events:#?}");
+    let why = events.iter().find(|e| e.kind == "early_stop").map(|e| e.message.clone()).unwrap_or_default();
+    assert!(why.contains("early stop: loss 3.0000") && why.contains("best (1.0000)"), "{events:#?}");
+    let points: Vec<serde_json::Value> =
+        http.get(format!("{}/api/v1/jobs/{}/metrics", s.url, job.job.id)).bearer_auth(&s.token).send().await.expect("get").json().await.expect("json");
+    assert_eq!(points.len(), 5);
+    assert!(points[0]["point"].get("eval_loss").is_none() && points[0]["point"]["gpu_memory_reserved_gb"] == 8.0);
+    s.shutdown().await;
+}
+
+#[tokio::test]
 async fn every_route_as_the_wrong_user_finds_nothing_and_no_token_is_401() {
     use server::api::{NewToken, RequestView};
     let home = tempfile::tempdir().expect("home");

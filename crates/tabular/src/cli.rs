@@ -121,11 +121,11 @@ pub async fn run(cli: Cli) -> ExitCode {
             let metrics = crate::report::Metrics::from_env();
             let mut report = |p: crate::train::Progress| {
                 eprintln!("progress {}/{}: {}", p.step, p.of, p.what);
-                metrics.send(serde_json::json!({"step": p.step, "of": p.of, "stage": p.what, "progress": f64::from(p.step) / f64::from(p.of)}));
+                metrics.send(serde_json::json!({"step": p.step, "of": p.of, "stage": p.what, "progress": 100.0 * f64::from(p.step) / f64::from(p.of)}));
             };
             let result = train(&store, &spec, &mut report).await;
             if let Ok(meta) = &result {
-                metrics.send(serde_json::json!({"score": meta.score, "metric": meta.metric, "progress": 1.0}));
+                metrics.send(serde_json::json!({"score": meta.score, "metric": meta.metric, "progress": 100.0}));
             }
             metrics.flush().await;
             match result {
