@@ -17,6 +17,7 @@
 //! ```
 
 pub mod endpoint;
+pub mod finetune;
 pub mod gpu;
 pub mod ids;
 pub mod metrics;

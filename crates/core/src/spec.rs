@@ -117,6 +117,9 @@ pub struct JobSpec {
     /// Stop the job when a reported metric diverges (see `core_domain::metrics::EarlyStop`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stop: Option<crate::metrics::EarlyStop>,
+    /// The `finetune` job kind: podwarden writes the command (see `core_domain::finetune`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finetune: Option<crate::finetune::FinetuneSpec>,
 }
 
 fn default_disk() -> i64 {
@@ -172,6 +175,7 @@ const TOP_FIELDS: &[&str] = &[
     "limits",
     "retry",
     "early_stop",
+    "finetune",
 ];
 
 impl JobSpec {
@@ -185,8 +189,16 @@ impl JobSpec {
         parse_json(value, hint_for, Self::validate)
     }
 
-    /// The shell command the pod runs.
+    /// `finetune` for a fine-tuning job, else `command`.
+    pub fn kind(&self) -> &'static str {
+        if self.finetune.is_some() { "finetune" } else { "command" }
+    }
+
+    /// The shell command the pod runs (generated for a `finetune` job).
     pub fn shell_command(&self) -> String {
+        if let Some(f) = &self.finetune {
+            return f.script();
+        }
         match (&self.command, &self.args) {
             (Some(c), _) => c.clone(),
             (None, Some(a)) => a.iter().map(|x| shell_quote(x)).collect::<Vec<_>>().join(" "),
@@ -228,7 +240,20 @@ impl JobSpec {
                 Some("set the container image, e.g. image = \"runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04\""),
             ));
         }
+        if let Some(f) = &self.finetune {
+            if self.command.is_some() || self.args.is_some() {
+                return Err(err(
+                    "finetune",
+                    "a `finetune` job has no `command` or `args`: podwarden writes its start script".into(),
+                    Some("remove `command`/`args`, or remove [finetune] to run your own command"),
+                ));
+            }
+            if let Some((field, message, hint)) = f.problem() {
+                return Err(err(field, message, Some(hint)));
+            }
+        }
         match (&self.command, &self.args) {
+            _ if self.finetune.is_some() => {}
             (Some(_), Some(_)) => {
                 return Err(err(
                     "args",
@@ -422,6 +447,24 @@ pub(crate) fn hint_for(message: &str) -> Option<String> {
                     "factor",
                     "patience",
                     "warmup_points",
+                    "model",
+                    "dataset_url",
+                    "text_field",
+                    "epochs",
+                    "batch_size",
+                    "gradient_accumulation_steps",
+                    "learning_rate",
+                    "max_seq_length",
+                    "quantization",
+                    "gradient_checkpointing",
+                    "logging_steps",
+                    "output_dir",
+                    "hf_token_env",
+                    "lora",
+                    "target_modules",
+                    "alpha",
+                    "dropout",
+                    "bias",
                 ]
                 .iter(),
             )

@@ -214,6 +214,43 @@ async fn metric_fields_are_checked_and_a_diverging_loss_stops_the_job() {
 }
 
 #[tokio::test]
+async fn the_generated_finetune_callback_posts_points_the_server_accepts() {
+    let home = tempfile::tempdir().expect("home");
+    let s = server(home.path()).await;
+    let http = reqwest::Client::new();
+    let spec = serde_json::json!({"name": "ft", "image": "i", "gpu": {"min_vram_gb": 16},
+        "finetune": {"model": "gpt2", "dataset_url": "https://data.example/d.jsonl"}});
+    let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&spec).send().await.expect("post");
+    assert_eq!(r.status().as_u16(), 201);
+    let job: JobDetail = r.json().await.expect("json");
+    let secret = std::fs::read_to_string(home.path().join("secret")).expect("secret");
+    let token = engine::engine::derive_job_token(secret.trim().as_bytes(), &job.job.id);
+    // The generated program's own callback code, run by python3 against this server.
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("pw_train.py"), core_domain::finetune::train_py()).expect("write");
+    let code = "import pw_train as t\n\
+        ok = [t.post_metrics(t.metrics_point(s, 40, 2.0 * s, {'loss': l, 'epoch': s / 40, 'learning_rate': 1e-4})) for s, l in [(10, 2.5), (20, float('inf'))]]\n\
+        print(ok)";
+    let url = format!("{}/api/v1/jobs/{}/metrics", s.url, job.job.id);
+    let out = tokio::process::Command::new("python3")
+        .current_dir(dir.path())
+        .env("PODWARDEN_METRICS_URL", &url)
+        .env("PODWARDEN_JOB_TOKEN", &token)
+        .args(["-c", code])
+        .output()
+        .await
+        .expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[True, True]");
+    let points: Vec<serde_json::Value> =
+        http.get(&url).bearer_auth(&s.token).send().await.expect("get").json().await.expect("json");
+    let losses: Vec<&serde_json::Value> = points.iter().map(|p| &p["point"]["loss"]).collect();
+    assert_eq!(losses, [&serde_json::json!(2.5), &serde_json::json!("Infinity")]);
+    assert_eq!(points[1]["point"]["progress"], 50.0);
+    s.shutdown().await;
+}
+
+#[tokio::test]
 async fn every_route_as_the_wrong_user_finds_nothing_and_no_token_is_401() {
     use server::api::{NewToken, RequestView};
     let home = tempfile::tempdir().expect("home");

@@ -1,0 +1,192 @@
+//! The `finetune` job kind: a spec with a `[finetune]` table instead of a command. podwarden
+//! generates the pod's start script (seed `003_*` §3): install the libraries, download the
+//! dataset, write `train.py` — LoRA target modules detected from the model's architecture,
+//! 4-/8-bit quantization, a callback that posts every log step to the job's metrics endpoint,
+//! the adapter and tokenizer saved — and run it.
+//!
+//! User values reach the script only as base64-encoded JSON that `train.py` decodes: a model
+//! name or URL cannot break out of a string, a heredoc or the shell. (A `# config:` comment
+//! repeats the JSON for readers; JSON escapes newlines, so it stays one comment line.)
+
+use serde::{Deserialize, Serialize};
+
+/// Weight quantization while training (QLoRA with `4bit`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quantization {
+    #[default]
+    #[serde(rename = "4bit")]
+    FourBit,
+    #[serde(rename = "8bit")]
+    EightBit,
+    None,
+}
+
+/// LoRA adapter settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoraSpec {
+    /// Rank (default 16).
+    pub r: u32,
+    /// Scaling (default 32).
+    pub alpha: u32,
+    /// Dropout (default 0.05).
+    pub dropout: f64,
+    /// Modules to adapt; empty: detected from the model's architecture.
+    pub target_modules: Vec<String>,
+    /// `none`, `all` or `lora_only` (default `none`).
+    pub bias: String,
+}
+
+impl Default for LoraSpec {
+    fn default() -> Self {
+        Self { r: 16, alpha: 32, dropout: 0.05, target_modules: Vec::new(), bias: "none".into() }
+    }
+}
+
+/// `[finetune]`: what to fine-tune on what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinetuneSpec {
+    /// Hugging Face model id, e.g. `meta-llama/Llama-3.2-1B`.
+    pub model: String,
+    /// `http(s)://` URL of a JSON or JSON Lines dataset.
+    pub dataset_url: String,
+    /// Field of each record holding the training text (default `text`).
+    #[serde(default = "default_text_field")]
+    pub text_field: String,
+    #[serde(default = "default_epochs")]
+    pub epochs: f64,
+    #[serde(default = "default_batch")]
+    pub batch_size: u32,
+    #[serde(default = "default_accum")]
+    pub gradient_accumulation_steps: u32,
+    #[serde(default = "default_lr")]
+    pub learning_rate: f64,
+    #[serde(default = "default_seq")]
+    pub max_seq_length: u32,
+    #[serde(default)]
+    pub quantization: Quantization,
+    /// Trade compute for memory (default true).
+    #[serde(default = "yes")]
+    pub gradient_checkpointing: bool,
+    /// Log (and post metrics) every this many steps (default 10).
+    #[serde(default = "default_logging")]
+    pub logging_steps: u32,
+    /// Where the adapter and tokenizer are saved (default `/workspace/fine_tuned_model`).
+    #[serde(default = "default_output")]
+    pub output_dir: String,
+    /// Secret-free env var holding a Hugging Face token for gated models (the token itself
+    /// goes in the spec's `env`).
+    #[serde(default)]
+    pub hf_token_env: Option<String>,
+    #[serde(default)]
+    pub lora: LoraSpec,
+}
+
+fn default_text_field() -> String {
+    "text".into()
+}
+fn default_epochs() -> f64 {
+    3.0
+}
+fn default_batch() -> u32 {
+    4
+}
+fn default_accum() -> u32 {
+    4
+}
+fn default_lr() -> f64 {
+    2e-4
+}
+fn default_seq() -> u32 {
+    512
+}
+fn yes() -> bool {
+    true
+}
+fn default_logging() -> u32 {
+    10
+}
+fn default_output() -> String {
+    "/workspace/fine_tuned_model".into()
+}
+
+/// The Python program the pod runs (configuration comes in as `PW_FINETUNE_CONFIG`).
+const TRAIN_PY: &str = include_str!("finetune/train.py");
+
+/// Marks the end of `train.py` in the start script's heredoc.
+const HEREDOC_END: &str = "PW_TRAIN_PY_END";
+
+impl FinetuneSpec {
+    /// What is wrong with it, if anything (field, message, hint).
+    pub fn problem(&self) -> Option<(&'static str, String, &'static str)> {
+        let model_ok = !self.model.is_empty()
+            && self.model.len() <= 200
+            && self.model.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+            && !self.model.contains("..");
+        if !model_ok {
+            return Some(("finetune.model", format!("{:?} is not a Hugging Face model id", self.model), "e.g. model = \"meta-llama/Llama-3.2-1B\""));
+        }
+        let url_ok = (self.dataset_url.starts_with("https://") || self.dataset_url.starts_with("http://"))
+            && self.dataset_url.len() <= 2000
+            && !self.dataset_url.chars().any(char::is_whitespace);
+        if !url_ok {
+            return Some(("finetune.dataset_url", format!("{:?} is not an http(s) URL", self.dataset_url), "a JSON or JSON Lines file reachable from the pod"));
+        }
+        if !(self.epochs.is_finite() && self.epochs > 0.0 && self.epochs <= 1000.0) {
+            return Some(("finetune.epochs", format!("must be between 0 and 1000, got {}", self.epochs), "e.g. epochs = 3"));
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate < 1.0) {
+            return Some(("finetune.learning_rate", format!("must be between 0 and 1, got {}", self.learning_rate), "LoRA usually wants 1e-4 to 3e-4"));
+        }
+        for (field, v) in [
+            ("finetune.batch_size", self.batch_size),
+            ("finetune.gradient_accumulation_steps", self.gradient_accumulation_steps),
+            ("finetune.max_seq_length", self.max_seq_length),
+            ("finetune.logging_steps", self.logging_steps),
+            ("finetune.lora.r", self.lora.r),
+            ("finetune.lora.alpha", self.lora.alpha),
+        ] {
+            if v == 0 {
+                return Some((field, "must be at least 1".into(), "see docs/job-spec.md"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.lora.dropout) {
+            return Some(("finetune.lora.dropout", format!("must be in [0, 1), got {}", self.lora.dropout), "e.g. dropout = 0.05"));
+        }
+        if !["none", "all", "lora_only"].contains(&self.lora.bias.as_str()) {
+            return Some(("finetune.lora.bias", format!("{:?} is not none, all or lora_only", self.lora.bias), "the default is \"none\""));
+        }
+        if !self.output_dir.starts_with('/') {
+            return Some(("finetune.output_dir", format!("{:?} is not an absolute path", self.output_dir), "e.g. /workspace/fine_tuned_model"));
+        }
+        None
+    }
+
+    /// The pod's start script (POSIX sh; the wrapper runs it with `sh -c`).
+    pub fn script(&self) -> String {
+        use base64::Engine as _;
+        let config = serde_json::to_string(self).unwrap_or_default();
+        let config_b64 = base64::engine::general_purpose::STANDARD.encode(&config);
+        format!(
+            r#"# Generated by podwarden for a `finetune` job: LoRA fine-tuning of a Hugging Face model (POSIX sh).
+# config: {config}
+set -eu
+export PW_FINETUNE_CONFIG='{config_b64}'
+cd "${{RUNPOD_WORKSPACE:-/workspace}}" 2>/dev/null || cd /tmp
+echo "podwarden: installing training libraries"
+python3 -m pip install --quiet --disable-pip-version-check transformers datasets accelerate peft bitsandbytes
+cat > pw_train.py <<'{HEREDOC_END}'
+{TRAIN_PY}{HEREDOC_END}
+echo "podwarden: training"
+exec python3 pw_train.py
+"#
+        )
+    }
+}
+
+/// The Python part of `script` (for syntax checks and tests that import it).
+pub fn train_py() -> &'static str {
+    TRAIN_PY
+}
