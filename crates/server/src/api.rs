@@ -17,6 +17,9 @@ pub struct JobSummary {
     pub budget_usd: Option<f64>,
     pub attempts_made: i64,
     pub exit_code: Option<i64>,
+    /// When it settled (final states only).
+    #[serde(default)]
+    pub ended_at: Option<i64>,
 }
 
 /// One attempt (pod) of a job.
@@ -42,6 +45,14 @@ pub struct JobDetail {
     pub attempts: Vec<AttemptView>,
     /// Provider costs are simulated (embedded emulator).
     pub simulated: bool,
+    /// `command` or `finetune`.
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub image: String,
+    /// The command the pod runs (for `finetune`: the model and dataset).
+    #[serde(default)]
+    pub command: String,
 }
 
 /// One job event.

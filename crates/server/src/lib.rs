@@ -6,6 +6,7 @@
 //! same), else an embedded emulator — and serves on the given address.
 
 pub mod api;
+mod dashboard;
 mod extract;
 mod guard;
 pub mod keys;
@@ -149,6 +150,10 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         (None, None) => {
             let mut ecfg = cfg.emulator.clone();
             ecfg.state_dir = Some(cfg.home.join("emulator"));
+            // The embedded account's key, when a test or demo needs to know it (BYOK flows).
+            if let Some(k) = std::env::var("PODWARDEN_EMULATOR_API_KEY").ok().filter(|k| !k.trim().is_empty()) {
+                ecfg.api_key = Some(k);
+            }
             let emu =
                 runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.context("cannot start the embedded emulator")?;
             let c = emu.client();

@@ -131,6 +131,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
         .merge(authed)
+        .merge(crate::dashboard::router())
         .route("/api/v1/jobs/{id}/exit", post(report_exit))
         .route("/api/v1/jobs/{id}/metrics", post(report_metrics))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route", None) })
@@ -192,6 +193,7 @@ fn summary(j: &JobRow, attempts: &[AttemptRow]) -> JobSummary {
         budget_usd: j.budget_micros.map(|b| Money(b).usd()),
         attempts_made: j.attempts_made,
         exit_code: j.exit_code,
+        ended_at: j.outcome.is_some().then_some(j.updated_at).filter(|_| !j.state.starts_with("tearing_down")),
     }
 }
 
@@ -345,7 +347,16 @@ async fn job_detail(s: &AppState, id: &str, owner: &str) -> R<JobDetail> {
     let store = s.engine.store();
     let j = owned_job(s, id, owner).await?;
     let attempts = store.attempts_for_job(id).await.map_err(EngineError::from)?;
-    Ok(JobDetail { job: summary(&j, &attempts), attempts: attempts.iter().map(attempt_view).collect(), simulated: s.simulated })
+    let spec = j.spec().ok();
+    Ok(JobDetail {
+        job: summary(&j, &attempts),
+        attempts: attempts.iter().map(attempt_view).collect(),
+        simulated: s.simulated,
+        kind: spec.as_ref().map_or("command", JobSpec::kind).into(),
+        image: spec.as_ref().map(|s| s.image.clone()).unwrap_or_default(),
+        // A finetune job's generated script is long; its model says what it runs.
+        command: spec.as_ref().map(|s| s.finetune.as_ref().map_or_else(|| s.shell_command(), |f| format!("finetune {} on {}", f.model, f.dataset_url))).unwrap_or_default(),
+    })
 }
 
 #[derive(Deserialize)]

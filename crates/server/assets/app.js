@@ -1,0 +1,558 @@
+// podwarden's dashboard: a dependency-free single page over the REST API (/api/v1). Every value
+// from the server is put in the page as text (textContent), never as HTML, and the server's
+// Content-Security-Policy allows no inline script: a job named "<script>" stays a name.
+"use strict";
+
+const $main = () => document.getElementById("main");
+let page = { abort: new AbortController(), timers: [] };
+
+// ---- helpers -------------------------------------------------------------------------------
+
+/** Builds an element; strings and numbers become text nodes. */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else if (k in el && typeof v !== "string") el[k] = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const usd = (x) => (x === null || x === undefined ? "—" : "$" + Number(x).toFixed(x < 1 ? 4 : 2));
+const token = () => sessionStorage.getItem("podwarden-token") || "";
+
+function duration(ms) {
+  if (ms === null || ms === undefined || ms < 0) return "—";
+  const s = Math.floor(ms / 1000);
+  const [hh, mm, ss] = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60];
+  return hh ? `${hh}h ${mm}m` : mm ? `${mm}m ${ss}s` : `${ss}s`;
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body && body.message ? body.message : `HTTP ${status}`);
+    this.status = status;
+    this.code = body && body.code;
+    this.hint = body && body.hint;
+  }
+}
+
+/** Calls the API; a 401 signs out (back to the login page) unless `signingIn`. */
+async function api(method, path, body, signingIn = false) {
+  const opts = { method, headers: { Authorization: "Bearer " + token() }, signal: page.abort.signal };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const r = await fetch("/api/v1" + path, opts);
+  const text = await r.text();
+  const data = text ? JSON.parse(text) : null;
+  if (r.status === 401 && !signingIn) {
+    sessionStorage.removeItem("podwarden-token");
+    route();
+    throw new ApiError(401, data);
+  }
+  if (!r.ok) throw new ApiError(r.status, data);
+  return data;
+}
+
+/** Server-Sent Events over fetch (EventSource cannot send the Authorization header). */
+async function sse(path, onEvent) {
+  const r = await fetch("/api/v1" + path, {
+    headers: { Authorization: "Bearer " + token(), Accept: "text/event-stream" },
+    signal: page.abort.signal,
+  });
+  if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
+  const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value;
+    let i;
+    while ((i = buf.indexOf("\n\n")) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const ev = { event: "message", data: "", id: null };
+      for (const line of block.split("\n")) {
+        const [k, ...rest] = line.split(":");
+        const v = rest.join(":").replace(/^ /, "");
+        if (k === "event") ev.event = v;
+        else if (k === "data") ev.data += (ev.data ? "\n" : "") + v;
+        else if (k === "id") ev.id = v;
+      }
+      if (block.startsWith(":")) continue; // keep-alive comment
+      onEvent(ev);
+    }
+  }
+}
+
+function every(ms, f) {
+  page.timers.push(setInterval(f, ms));
+}
+
+function errorBox(e) {
+  if (!e) return h("div", { class: "error", role: "alert" });
+  return h("div", { class: "error", role: "alert" }, e.message, e.hint ? "\n" + e.hint : "");
+}
+
+function show(...nodes) {
+  $main().replaceChildren(...nodes);
+}
+
+// ---- pages ---------------------------------------------------------------------------------
+
+function loginPage() {
+  const input = h("input", { type: "password", id: "token", autocomplete: "off", placeholder: "API token" });
+  const err = errorBox();
+  const form = h(
+    "form",
+    { class: "stack card", id: "login" },
+    h("h1", {}, "Sign in"),
+    h("p", { class: "muted" }, "Paste an API token. The admin's is in PODWARDEN_HOME/token (or PODWARDEN_ADMIN_TOKEN); an admin creates users and their tokens with POST /api/v1/users."),
+    h("label", { for: "token" }, "Token"),
+    input,
+    err,
+    h("button", { type: "submit" }, "Sign in"),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    sessionStorage.setItem("podwarden-token", input.value.trim());
+    try {
+      await api("GET", "/me", undefined, true);
+      location.hash = "#/jobs";
+      route();
+    } catch (x) {
+      sessionStorage.removeItem("podwarden-token");
+      err.replaceWith(errorBox(x.status === 401 ? new Error("That token is not valid.") : x));
+    }
+  });
+  show(form);
+}
+
+function stateCell(state) {
+  return h("span", { class: "state-" + state.split(" ")[0] }, state);
+}
+
+function costMeter(spent, budget) {
+  const pct = budget ? Math.min(100, (100 * spent) / budget) : 0;
+  const bar = h("div", {});
+  bar.style.width = pct + "%";
+  return h(
+    "div",
+    { class: "cost" },
+    h("span", { class: "spent" }, usd(spent)),
+    budget ? h("span", { class: "muted" }, " of ", usd(budget)) : h("span", { class: "muted" }, " (no budget)"),
+    budget ? h("div", { class: "meter" + (pct >= 90 ? " hot" : ""), role: "meter", "aria-valuenow": pct.toFixed(0), "aria-valuemin": 0, "aria-valuemax": 100 }, bar) : null,
+  );
+}
+
+function elapsed(j) {
+  if (!j.started_at) return "—";
+  return duration((j.ended_at || Date.now()) - j.started_at);
+}
+
+async function jobsPage() {
+  const body = h("tbody");
+  const err = errorBox();
+  show(
+    h("div", { class: "row" }, h("h1", {}, "Jobs"), h("a", { href: "#/new", class: "shrink" }, h("button", {}, "New job"))),
+    err,
+    h("table", { id: "jobs" }, h("thead", {}, h("tr", {}, ["Name", "State", "GPU", "Elapsed", "Cost"].map((c) => h("th", {}, c)))), body),
+  );
+  const load = async () => {
+    try {
+      const jobs = await api("GET", "/jobs?limit=200");
+      body.replaceChildren(
+        ...(jobs.length
+          ? jobs.map((j) =>
+              h(
+                "tr",
+                { class: "click", dataset: { id: j.id }, onclick: () => (location.hash = "#/jobs/" + encodeURIComponent(j.id)) },
+                h("td", {}, h("a", { href: "#/jobs/" + encodeURIComponent(j.id), class: "name" }, j.name)),
+                h("td", {}, stateCell(j.state), j.reason ? h("div", { class: "muted" }, j.reason) : null),
+                h("td", {}, j.gpu || "—"),
+                h("td", {}, elapsed(j)),
+                h("td", {}, costMeter(j.spent_usd, j.budget_usd)),
+              ),
+            )
+          : [h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No jobs yet. Start one from “New job” or with `podwarden run job.toml`."))]),
+      );
+    } catch (e) {
+      if (e.name !== "AbortError") err.replaceChildren(e.message);
+    }
+  };
+  await load();
+  every(3000, load);
+}
+
+/** A line chart of loss (and eval loss) by step, on a canvas. */
+function lossChart() {
+  const canvas = h("canvas", { id: "loss-chart", width: 1000, height: 260, dataset: { points: 0 }, role: "img", "aria-label": "loss by step" });
+  const series = { loss: [], eval_loss: [] };
+  const num = (v) => (typeof v === "number" ? v : v === "NaN" || v === "Infinity" ? null : null);
+  function add(point) {
+    const step = typeof point.step === "number" ? point.step : series.loss.length + series.eval_loss.length;
+    for (const k of ["loss", "eval_loss"]) {
+      const v = num(point[k]);
+      if (v !== null) series[k].push([step, v]);
+    }
+    canvas.dataset.points = series.loss.length + series.eval_loss.length;
+    const last = series.loss[series.loss.length - 1];
+    if (last) canvas.dataset.lastLoss = String(last[1]);
+    draw();
+  }
+  function draw() {
+    const ctx = canvas.getContext("2d");
+    const [W, H, pad] = [canvas.width, canvas.height, 40];
+    ctx.clearRect(0, 0, W, H);
+    const all = series.loss.concat(series.eval_loss);
+    ctx.fillStyle = "#667085";
+    ctx.font = "13px system-ui";
+    if (!all.length) {
+      ctx.fillText("No loss reported yet: the job posts points to PODWARDEN_METRICS_URL.", pad, H / 2);
+      return;
+    }
+    const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
+    const [x0, x1] = [Math.min(...xs), Math.max(...xs) || 1];
+    const [y0, y1] = [Math.min(...ys, 0), Math.max(...ys) || 1];
+    const X = (x) => pad + ((x - x0) / (x1 - x0 || 1)) * (W - 2 * pad);
+    const Y = (y) => H - pad - ((y - y0) / (y1 - y0 || 1)) * (H - 2 * pad);
+    ctx.strokeStyle = "#e4e7ec";
+    ctx.beginPath(); ctx.moveTo(pad, pad); ctx.lineTo(pad, H - pad); ctx.lineTo(W - pad, H - pad); ctx.stroke();
+    ctx.fillText(y1.toPrecision(3), 4, pad + 4);
+    ctx.fillText(y0.toPrecision(3), 4, H - pad);
+    ctx.fillText("step " + x1, W - pad - 50, H - pad + 18);
+    for (const [k, color] of [["loss", "#2f6feb"], ["eval_loss", "#b26a00"]]) {
+      const s = series[k];
+      if (!s.length) continue;
+      ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.beginPath();
+      s.forEach(([x, y], i) => (i ? ctx.lineTo(X(x), Y(y)) : ctx.moveTo(X(x), Y(y))));
+      ctx.stroke();
+      ctx.fillStyle = color; ctx.fillText(k, W - pad - 70, pad + (k === "loss" ? 0 : 16));
+    }
+  }
+  draw();
+  return { canvas, add };
+}
+
+async function jobPage(id) {
+  const err = errorBox();
+  const head = h("div");
+  const chart = lossChart();
+  const events = h("pre", { class: "log", id: "events" });
+  const logs = h("pre", { class: "log", id: "pod-logs" }, "");
+  const stop = h("button", { class: "danger", id: "stop" }, "Stop");
+  show(h("p", {}, h("a", { href: "#/jobs" }, "← Jobs")), err, head, h("h2", {}, "Loss"), chart.canvas, h("h2", {}, "Pod logs"), logs, h("h2", {}, "Events"), events);
+  let detail;
+  let logsAttached = false;
+  const render = async () => {
+    try {
+      detail = await api("GET", "/jobs/" + encodeURIComponent(id));
+    } catch (e) {
+      if (e.name !== "AbortError") err.replaceChildren(e.message);
+      return;
+    }
+    const j = detail;
+    const live = !["succeeded", "failed", "cancelled", "budget_exceeded", "timed_out"].includes(j.state);
+    stop.disabled = !live || j.state.startsWith("tearing_down");
+    head.replaceChildren(
+      h("div", { class: "row" }, h("h1", { id: "job-name" }, j.name), live ? h("span", { class: "shrink" }, stop) : null),
+      h(
+        "div",
+        { class: "card grid" },
+        kv("State", stateCell(j.state)),
+        kv("Why", j.reason || "—"),
+        kv("GPU", j.gpu || "—"),
+        kv("Elapsed", elapsed(j)),
+        kv("Cost", h("span", { id: "cost-meter" }, costMeter(j.spent_usd, j.budget_usd))),
+        kv("Attempts", String(j.attempts_made)),
+      ),
+      h("div", { class: "card" }, kv("Image", j.image || "—"), kv("Command", h("code", { id: "job-command" }, j.command || "—"))),
+    );
+    const pod = j.attempts.some((a) => a.pod_id && ["created", "running"].includes(a.state));
+    if (pod && !logsAttached) {
+      logsAttached = true;
+      sse("/jobs/" + encodeURIComponent(id) + "/logs", (ev) => {
+        logs.append(ev.data + "\n");
+        logs.scrollTop = logs.scrollHeight;
+      }).catch(() => (logsAttached = false));
+    }
+  };
+  stop.addEventListener("click", async () => {
+    stop.disabled = true;
+    try {
+      await api("POST", "/jobs/" + encodeURIComponent(id) + "/stop");
+    } catch (e) {
+      err.replaceChildren(e.message);
+    }
+    render();
+  });
+  await render();
+  try {
+    for (const m of await api("GET", "/jobs/" + encodeURIComponent(id) + "/metrics")) chart.add(m.point);
+  } catch (e) { /* shown by render */ }
+  let lastMetric = 0;
+  sse("/jobs/" + encodeURIComponent(id) + "/events", (ev) => {
+    const e = JSON.parse(ev.data);
+    if (e.kind === "metric") {
+      if (e.id > lastMetric && e.data) chart.add(e.data);
+      lastMetric = e.id;
+    } else {
+      events.append(new Date(e.at).toLocaleTimeString() + "  " + e.message + "\n");
+      render();
+    }
+  }).catch((e) => e.name !== "AbortError" && err.replaceChildren("live updates stopped: " + e.message));
+  every(2000, render);
+}
+
+function kv(k, v) {
+  return h("div", { class: "kv" }, h("div", { class: "k" }, k), h("div", { class: "v" }, v));
+}
+
+async function newJobPage() {
+  const f = {
+    name: h("input", { id: "name", required: true, placeholder: "finetune-llama" }),
+    image: h("input", { id: "image", value: "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04" }),
+    command: h("textarea", { id: "command", placeholder: "python train.py" }),
+    vram: h("input", { id: "vram", type: "number", min: 1, value: 16 }),
+    count: h("input", { id: "count", type: "number", min: 1, max: 8, value: 1 }),
+    budget: h("input", { id: "budget", type: "number", min: 0.01, step: 0.01, value: 5 }),
+    hours: h("input", { id: "hours", type: "number", min: 0.1, step: 0.1, value: 2 }),
+  };
+  const gpus = h("tbody");
+  const estimate = h("div", { class: "estimate", id: "estimate" }, "Pick a GPU to see the estimate.");
+  const err = errorBox();
+  let offers = [];
+  let chosen = 0;
+  const updateEstimate = () => {
+    const o = offers[chosen];
+    if (!o) return estimate.replaceChildren("No GPU with that much memory has stock right now.");
+    const hours = Number(f.hours.value) || 0, budget = Number(f.budget.value) || 0;
+    const full = o.price_per_hour_usd * hours;
+    estimate.replaceChildren(
+      "Estimated cost: ", h("strong", {}, usd(Math.min(full, budget || full))),
+      ` — ${hours} h of ${Number(f.count.value) || 1}× ${o.name} (${o.cloud}) at ${usd(o.price_per_hour_usd)}/h`,
+      budget && full > budget ? `; the job is stopped at its ${usd(budget)} budget` : "",
+    );
+  };
+  const loadGpus = async () => {
+    try {
+      offers = await api("GET", `/gpus?min_vram_gb=${Number(f.vram.value) || 1}&count=${Number(f.count.value) || 1}`);
+    } catch (e) {
+      return err.replaceChildren(e.message);
+    }
+    chosen = 0;
+    gpus.replaceChildren(
+      ...offers.slice(0, 30).map((o, i) =>
+        h(
+          "tr",
+          {},
+          h("td", {}, h("input", { type: "radio", name: "gpu", value: String(i), checked: i === 0, onchange: () => ((chosen = i), updateEstimate()) })),
+          h("td", {}, o.name), h("td", {}, o.vram_gb + " GB"), h("td", {}, o.cloud),
+          h("td", {}, usd(o.price_per_hour_usd) + "/h"),
+          h("td", {}, o.data_centers.length ? `${o.data_centers.length} data center${o.data_centers.length > 1 ? "s" : ""}` : "no stock"),
+        ),
+      ),
+    );
+    updateEstimate();
+  };
+  for (const k of ["vram", "count"]) f[k].addEventListener("change", loadGpus);
+  for (const k of ["hours", "budget"]) f[k].addEventListener("input", updateEstimate);
+  const form = h(
+    "form",
+    { class: "stack card", id: "new-job" },
+    h("h1", {}, "New job"),
+    h("label", { for: "name" }, "Name"), f.name,
+    h("label", { for: "image" }, "Image"), f.image,
+    h("label", { for: "command" }, "Command"), f.command,
+    h("div", { class: "row" }, h("div", {}, h("label", { for: "vram" }, "Min GPU memory (GB)"), f.vram), h("div", {}, h("label", { for: "count" }, "GPUs"), f.count)),
+    h("label", {}, "GPU (live prices; cheapest first)"),
+    h("table", { id: "gpus" }, h("thead", {}, h("tr", {}, ["", "GPU", "Memory", "Cloud", "Price", "Availability"].map((c) => h("th", {}, c)))), gpus),
+    h("div", { class: "row" }, h("div", {}, h("label", { for: "budget" }, "Budget (USD)"), f.budget), h("div", {}, h("label", { for: "hours" }, "Max runtime (hours)"), f.hours)),
+    estimate,
+    err,
+    h("button", { type: "submit", id: "launch" }, "Launch"),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const o = offers[chosen];
+    const spec = {
+      name: f.name.value.trim(),
+      image: f.image.value.trim(),
+      command: f.command.value,
+      cloud: o ? o.cloud : "any",
+      gpu: o ? { types: [o.gpu_type], count: Number(f.count.value) || 1 } : { min_vram_gb: Number(f.vram.value) || 1 },
+      limits: { budget_usd: Number(f.budget.value) || undefined, max_runtime: `${Math.round((Number(f.hours.value) || 1) * 60)}m` },
+    };
+    try {
+      const job = await api("POST", "/jobs", spec);
+      location.hash = "#/jobs/" + encodeURIComponent(job.id);
+    } catch (x) {
+      err.replaceWith(errorBox(x));
+    }
+  });
+  show(form);
+  await loadGpus();
+}
+
+async function settingsPage() {
+  const err = errorBox();
+  const status = h("div", { id: "key-status" });
+  const key = h("input", { id: "api-key", type: "password", autocomplete: "off", placeholder: "rpa_…" });
+  const showKey = h("input", { type: "checkbox", id: "show-key", onchange: () => (key.type = showKey.checked ? "text" : "password") });
+  const hosted = h("input", { type: "radio", name: "backend", value: "hosted", id: "backend-hosted" });
+  const byok = h("input", { type: "radio", name: "backend", value: "runpod", id: "backend-runpod" });
+  const keyBox = h("div", { id: "byok" });
+  const estimate = h("p", { id: "experiment-estimate", class: "muted" });
+  const save = h("button", { type: "submit", id: "save-key" }, "Save & verify");
+  const remove = h("button", { type: "button", class: "secondary", id: "remove-key" }, "Remove key");
+  let current;
+  const paint = () => {
+    const saved = current && current.backend === "runpod";
+    status.replaceChildren(
+      saved
+        ? h("div", { class: "ok" }, `Key saved (ending in ${current.last4}) · endpoint: ${current.endpoint_status}`)
+        : h("div", { class: "muted" }, "Using the operator's hosted compute."),
+    );
+    remove.hidden = !saved;
+    keyBox.hidden = !byok.checked;
+  };
+  hosted.addEventListener("change", paint);
+  byok.addEventListener("change", paint);
+  keyBox.append(
+    h("label", { for: "api-key" }, "RunPod API key"),
+    h("div", { class: "row" }, key, h("label", { class: "shrink" }, showKey, " show")),
+    h("div", { class: "row" }, h("span", { class: "shrink" }, save), h("span", { class: "shrink" }, remove)),
+  );
+  const form = h(
+    "form",
+    { class: "stack card", id: "compute" },
+    h("h1", {}, "Settings → Compute"),
+    h("div", { class: "choice" }, h("label", {}, hosted, "Hosted (the operator's RunPod account)"), h("label", {}, byok, "Bring your own RunPod key")),
+    keyBox,
+    status,
+    err,
+    estimate,
+    h(
+      "p",
+      { class: "muted", id: "key-note" },
+      "What podwarden does with your key: it checks it against RunPod (it must work and the account must have funds), " +
+        "stores it encrypted (AES-256-GCM under the server's secret), and uses it only to create, watch and delete the " +
+        "pods and endpoints of your jobs. It is never shown again — only its last 4 characters — and never logged. " +
+        "Removing it deletes it and returns you to hosted compute.",
+    ),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    save.disabled = true;
+    save.textContent = "Verifying…";
+    try {
+      current = await api("POST", "/settings/runpod-key", { api_key: key.value });
+      key.value = "";
+      err.replaceChildren();
+    } catch (x) {
+      err.replaceChildren(x.message, x.hint ? "\n" + x.hint : "");
+    }
+    save.disabled = false;
+    save.textContent = "Save & verify";
+    paint();
+  });
+  remove.addEventListener("click", async () => {
+    current = await api("DELETE", "/settings/runpod-key");
+    hosted.checked = true;
+    paint();
+  });
+  show(form);
+  current = await api("GET", "/settings/runpod-key");
+  (current.backend === "runpod" ? byok : hosted).checked = true;
+  paint();
+  try {
+    const [g] = await api("GET", "/gpus?min_vram_gb=24");
+    if (g) estimate.replaceChildren(`At current prices, a 1-hour experiment on the cheapest 24 GB GPU (${g.name}, ${g.cloud}) costs about ${usd(g.price_per_hour_usd)}.`);
+  } catch (e) { /* the estimate is optional */ }
+}
+
+function table(id, headers, rows) {
+  return h("table", { id }, h("thead", {}, h("tr", {}, headers.map((c) => h("th", {}, c)))), h("tbody", {}, rows));
+}
+
+function barRow(label, amount, max) {
+  const bar = h("span", { class: "bar" });
+  bar.style.width = Math.max(2, (200 * amount) / (max || 1)) + "px";
+  return h("tr", {}, h("td", {}, label), h("td", {}, usd(amount)), h("td", {}, bar));
+}
+
+async function costsPage() {
+  const c = await api("GET", "/cost");
+  const max = (xs) => Math.max(0, ...xs.map((x) => x[x.length - 1]));
+  show(
+    h("h1", {}, "Costs"),
+    h("div", { class: "card" }, kv("Total", h("span", { id: "cost-total" }, usd(c.total_usd))), c.simulated ? h("p", { class: "muted" }, "Simulated costs (embedded emulator).") : null),
+    h("h2", {}, "Per day"),
+    table("cost-by-day", ["Day", "Spend", ""], c.by_day.map(([d, v]) => barRow(d, v, max(c.by_day)))),
+    h("h2", {}, "Per GPU type"),
+    table("cost-by-gpu", ["GPU", "Spend", ""], c.by_gpu.map(([g, v]) => barRow(g, v, max(c.by_gpu)))),
+    h("h2", {}, "Per job"),
+    table(
+      "cost-by-job",
+      ["Job", "Spend", ""],
+      c.by_job.map(([id, name, v]) => {
+        const row = barRow(name || id, v, max(c.by_job));
+        if (!id.startsWith("req_")) row.firstChild.replaceChildren(h("a", { href: "#/jobs/" + encodeURIComponent(id) }, name || id));
+        return row;
+      }),
+    ),
+  );
+}
+
+// ---- routing -------------------------------------------------------------------------------
+
+async function route() {
+  page.abort.abort();
+  page.timers.forEach(clearInterval);
+  page = { abort: new AbortController(), timers: [] };
+  const signedIn = !!token();
+  document.getElementById("nav").hidden = !signedIn;
+  document.getElementById("logout").hidden = !signedIn;
+  if (!signedIn) return loginPage();
+  if (!document.getElementById("who").textContent) whoami();
+  const [, name, arg] = (location.hash || "#/jobs").split("/");
+  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.page === name);
+  try {
+    if (name === "jobs" && arg) await jobPage(decodeURIComponent(arg));
+    else if (name === "new") await newJobPage();
+    else if (name === "settings") await settingsPage();
+    else if (name === "costs") await costsPage();
+    else await jobsPage();
+  } catch (e) {
+    if (e.name !== "AbortError" && e.status !== 401) show(errorBox(e));
+  }
+}
+
+async function whoami() {
+  try {
+    const [me, st] = await Promise.all([api("GET", "/me"), api("GET", "/status")]);
+    document.getElementById("who").textContent = me.name;
+    document.getElementById("sim").hidden = !st.simulated;
+  } catch (e) { /* an invalid token sends route() to the login */ }
+}
+
+function start() {
+  document.getElementById("logout").addEventListener("click", () => {
+    sessionStorage.removeItem("podwarden-token");
+    document.getElementById("who").textContent = "";
+    route();
+  });
+  window.addEventListener("hashchange", route);
+  route();
+}
+
+start();

@@ -1,0 +1,172 @@
+// The dashboard in a real browser: Debian's headless Chromium driven by playwright-core, against
+// `podwarden serve` on its embedded RunPod emulator. Logs in, saves a RunPod key, launches a job
+// whose command posts loss points, watches the chart update, stops the job, reads the costs —
+// and checks that HTML in names and commands stays text. Screenshots: target/browser-artifacts/.
+//
+// Run: `npm test` here after `cargo build` (PODWARDEN_BIN overrides the binary,
+// PODWARDEN_CHROMIUM the browser). No sleeps: every wait is for a state of the page.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../../../..");
+const bin = process.env.PODWARDEN_BIN || join(root, "target/debug/podwarden");
+const artifacts = join(root, "target/browser-artifacts");
+const adminToken = "pw_admin_" + randomBytes(16).toString("hex");
+const runpodKey = "rpa_TEST" + randomBytes(12).toString("hex").toUpperCase();
+
+let server, url, browser, page, home;
+const pageErrors = [];
+
+async function shot(name) {
+  await page.screenshot({ path: join(artifacts, name + ".png"), fullPage: true });
+}
+
+/** Starts `podwarden serve --port 0` and reads its URL from the first line it prints. */
+function startServer() {
+  home = mkdtempSync(join(tmpdir(), "pw-dash-"));
+  server = spawn(bin, ["serve", "--port", "0", "--tick-ms", "200"], {
+    env: { ...process.env, PODWARDEN_HOME: home, PODWARDEN_ADMIN_TOKEN: adminToken, PODWARDEN_EMULATOR_API_KEY: runpodKey, RUNPOD_API_KEY: "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  server.stderr.on("data", (d) => (stderr += d));
+  return new Promise((ok, fail) => {
+    let out = "";
+    server.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/podwarden server on (http:\/\/[0-9.:]+)/);
+      if (m) ok(m[1]);
+    });
+    server.on("exit", (code) => fail(new Error(`podwarden serve exited (${code}): ${stderr}`)));
+  });
+}
+
+before(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  url = await startServer();
+  browser = await chromium.launch({ executablePath: process.env.PODWARDEN_CHROMIUM || "/usr/bin/chromium", args: ["--no-sandbox"] });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  page.on("dialog", (d) => {
+    pageErrors.push("dialog: " + d.message());
+    d.dismiss();
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill("SIGTERM");
+  if (home) rmSync(home, { recursive: true, force: true });
+});
+
+const pwned = () => page.evaluate(() => window.__pwned);
+
+test("sign in: a wrong token is refused, the right one opens the jobs list", async () => {
+  await page.goto(url + "/");
+  await page.fill("#token", "not-a-token");
+  await page.click("#login button[type=submit]");
+  await page.getByText("That token is not valid.").waitFor();
+  await page.fill("#token", adminToken);
+  await page.click("#login button[type=submit]");
+  await page.getByText("No jobs yet").waitFor();
+  assert.equal(await page.textContent("#who"), "admin");
+  await shot("01-jobs-empty");
+});
+
+test("settings → compute: a wrong key is explained, the right one is saved and shown only masked", async () => {
+  await page.click("nav a[data-page=settings]");
+  await page.check("#backend-runpod");
+  await page.fill("#api-key", runpodKey + "X");
+  await page.click("#save-key");
+  await page.getByText("RunPod rejected this API key").waitFor();
+  await page.fill("#api-key", runpodKey);
+  await page.check("#show-key");
+  assert.equal(await page.getAttribute("#api-key", "type"), "text", "the show toggle reveals what was typed");
+  await page.click("#save-key");
+  await page.getByText(`Key saved (ending in ${runpodKey.slice(-4)})`).waitFor();
+  assert.equal(await page.inputValue("#api-key"), "", "the field is cleared after saving");
+  assert.ok(!(await page.content()).includes(runpodKey), "the key is nowhere in the page");
+  await page.getByText("stores it encrypted").waitFor();
+  await page.locator("#experiment-estimate").getByText("1-hour experiment").waitFor();
+  await shot("02-settings-key-saved");
+  // Back to hosted and in again: removing works and the status follows.
+  await page.click("#remove-key");
+  await page.getByText("Using the operator's hosted compute.").waitFor();
+  await page.check("#backend-runpod");
+  await page.fill("#api-key", runpodKey);
+  await page.click("#save-key");
+  await page.getByText(`Key saved (ending in ${runpodKey.slice(-4)})`).waitFor();
+});
+
+test("new job: HTML in a name is refused and shown as text; a job launches with an estimate", async () => {
+  await page.click("nav a[data-page=new]");
+  await page.locator("#gpus tbody tr").first().waitFor();
+  await page.locator("#estimate").getByText("Estimated cost: $").waitFor();
+  const evil = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 1">';
+  await page.fill("#name", evil);
+  await page.fill("#command", "true");
+  await page.click("#launch");
+  const err = page.locator("#new-job .error");
+  await err.getByText("is not a valid job name").waitFor();
+  assert.ok((await err.textContent()).includes("<script>"), "the name is shown as typed, as text");
+  assert.equal(await page.locator("#new-job .error script, #new-job .error img").count(), 0, "no element was made from it");
+  assert.equal(await pwned(), undefined);
+  await shot("03-new-job-refused");
+
+  await page.fill("#name", "loss-demo");
+  // The job's own code: posts eight falling losses to its metrics endpoint, then works on.
+  const command =
+    "echo 'training <img src=x onerror=\"window.__pwned=2\">'; i=0; for l in 2.9 2.1 1.7 1.4 1.2 1.1 1.0 0.95; do i=$((i+1)); " +
+    "curl -fsS -X POST -H \"Authorization: Bearer $PODWARDEN_JOB_TOKEN\" -H 'Content-Type: application/json' " +
+    "-d \"{\\\"step\\\": $i, \\\"loss\\\": $l}\" \"$PODWARDEN_METRICS_URL\" >/dev/null; sleep 0.4; done; sleep 600";
+  await page.fill("#command", command);
+  await page.fill("#budget", "2");
+  await page.click("#launch");
+  await page.waitForURL(/#\/jobs\/job_/);
+});
+
+test("job page: live loss chart, pod logs, cost meter, stop", async () => {
+  await page.locator("#job-name").getByText("loss-demo").waitFor();
+  // The chart fills as the pod posts: first point, then all eight, without a reload.
+  await page.waitForFunction(() => Number(document.querySelector("#loss-chart")?.dataset.points) >= 1, null, { timeout: 60_000 });
+  const first = Number(await page.getAttribute("#loss-chart", "data-points"));
+  await page.waitForFunction(() => Number(document.querySelector("#loss-chart")?.dataset.points) >= 8, null, { timeout: 60_000 });
+  assert.ok(first < 8, `the chart updated live (${first} point(s) at first, 8 later)`);
+  assert.equal(await page.getAttribute("#loss-chart", "data-last-loss"), "0.95");
+  await page.locator("#pod-logs").getByText("training <img").waitFor({ timeout: 30_000 });
+  assert.equal(await page.locator("#pod-logs img, #job-command img").count(), 0, "log and command text make no elements");
+  assert.ok((await page.textContent("#job-command")).includes('<img src=x onerror="window.__pwned=2">'));
+  await page.locator("#cost-meter").getByText("of $2.00").waitFor();
+  assert.equal(await page.locator("#cost-meter [role=meter]").count(), 1);
+  await shot("04-job-running-chart");
+  await page.click("#stop");
+  await page.locator(".state-cancelled").first().waitFor({ timeout: 60_000 });
+  await page.locator("#events").getByText("stopped by the user").waitFor();
+  await shot("05-job-stopped");
+  assert.equal(await pwned(), undefined);
+});
+
+test("jobs list and costs", async () => {
+  await page.click("nav a[data-page=jobs]");
+  const row = page.locator("#jobs tbody tr", { hasText: "loss-demo" });
+  await row.waitFor();
+  assert.match(await row.textContent(), /cancelled/);
+  assert.match(await row.textContent(), /\$[0-9.]+ of \$2\.00/);
+  await shot("06-jobs-list");
+  await page.click("nav a[data-page=costs]");
+  await page.locator("#cost-total").waitFor();
+  assert.match(await page.textContent("#cost-total"), /^\$[0-9.]+$/);
+  await page.locator("#cost-by-job").getByText("loss-demo").waitFor();
+  await shot("07-costs");
+  assert.equal(await pwned(), undefined);
+  assert.deepEqual(pageErrors, [], "no script errors or dialogs on any page");
+});
