@@ -8,6 +8,7 @@ use std::time::Duration;
 
 /// An endpoint spec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EndpointSpec {
     /// Your name for it (lowercase letters, digits, `-`); unique per user.
@@ -25,6 +26,7 @@ pub struct EndpointSpec {
     /// A job running longer fails and its worker is stopped (default 2 h, for training-style
     /// jobs; RunPod's own default is 10 min).
     #[serde(default = "two_hours", with = "duration")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, default = "2h", example = "2h"))]
     pub execution_timeout: Duration,
     #[serde(default)]
     pub flashboot: bool,
@@ -36,6 +38,7 @@ pub struct EndpointSpec {
 
 /// GPU pools the workers may run on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EndpointGpu {
     /// RunPod GPU pools in order of preference, e.g. `["ADA_24", "AMPERE_24"]`.
@@ -52,6 +55,7 @@ impl Default for EndpointGpu {
 
 /// Worker scaling.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Workers {
     #[serde(default)]
@@ -60,6 +64,7 @@ pub struct Workers {
     pub max: i64,
     /// How long an idle worker is kept (default 5 s, RunPod's default).
     #[serde(default = "five_secs", with = "duration")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, default = "5s", example = "5s"))]
     pub idle_timeout: Duration,
 }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// Weight quantization while training (QLoRA with `4bit`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Quantization {
     #[default]
@@ -24,6 +25,7 @@ pub enum Quantization {
 
 /// LoRA adapter settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct LoraSpec {
     /// Rank (default 16).
@@ -46,6 +48,7 @@ impl Default for LoraSpec {
 
 /// `[finetune]`: what to fine-tune on what.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FinetuneSpec {
     /// Hugging Face model id, e.g. `meta-llama/Llama-3.2-1B`.

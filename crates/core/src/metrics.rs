@@ -134,6 +134,7 @@ pub fn normalize_point(point: &serde_json::Value) -> Result<serde_json::Map<Stri
 /// `[early_stop]` in a job spec: stop the job when a metric diverges — is not a finite number,
 /// or stays above `factor` × its best (lowest) value for `patience` points in a row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct EarlyStop {
     /// The metric watched (default `loss`).

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 /// A serverless job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RequestSpec {
     /// The endpoint's name (as deployed with `podwarden endpoint deploy`).
@@ -22,13 +23,16 @@ pub struct RequestSpec {
 
 /// RunPod's per-job policy.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Fail the job when it runs longer (default: the endpoint's `execution_timeout`).
     #[serde(default, with = "opt_duration", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "2h"))]
     pub execution_timeout: Option<Duration>,
     /// Delete the job this long after submission, even while it runs (RunPod's default 24 h).
     #[serde(default, with = "opt_duration", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "2h"))]
     pub ttl: Option<Duration>,
     /// The job does not make the endpoint scale up.
     #[serde(default)]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 /// Which RunPod cloud a pod may run in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum CloudChoice {
     Secure,
@@ -19,6 +20,7 @@ pub enum CloudChoice {
 
 /// GPU selection: preferred types in order, or requirements (cheapest that fits wins).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct GpuSpec {
     /// GPU type ids in order of preference, e.g. `["NVIDIA RTX A4000", "NVIDIA RTX A5000"]`.
@@ -33,18 +35,22 @@ pub struct GpuSpec {
 
 /// Limits enforced by the control plane (and again inside the pod).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Stop the job when spend reaches this (events at 80 % and 90 %).
     pub budget_usd: Option<f64>,
     /// Wall-clock limit from the first launch.
     #[serde(with = "opt_duration")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "2h"))]
     pub max_runtime: Option<Duration>,
     /// A pod that is not RUNNING after this is terminated (it bills while it hangs).
     #[serde(with = "duration")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, default = "10m", example = "10m"))]
     pub boot_timeout: Duration,
     /// Keep the pod up this long after the command ends (e.g. to download outputs).
     #[serde(with = "duration")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, default = "0s", example = "0s"))]
     pub keep_alive: Duration,
 }
 
@@ -56,12 +62,14 @@ impl Default for Limits {
 
 /// What to do when a pod is preempted or no capacity is found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct RetryPolicy {
     /// Attempts in total (first included).
     pub attempts: u32,
     /// Wait between attempts (doubles each time, capped at 10 min).
     #[serde(with = "duration")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, default = "30s", example = "30s"))]
     pub backoff: Duration,
     /// Fall through to other GPU types that satisfy the spec.
     pub allow_other_gpu_types: bool,
@@ -77,6 +85,7 @@ impl Default for RetryPolicy {
 
 /// A GPU job on a pod.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JobSpec {
     /// Lowercase letters, digits and dashes; shown in lists and in the pod's name.

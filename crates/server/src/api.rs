@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A job in lists.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobSummary {
     pub id: String,
     pub name: String,
@@ -23,7 +23,7 @@ pub struct JobSummary {
 }
 
 /// One attempt (pod) of a job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AttemptView {
     pub id: String,
     pub state: String,
@@ -38,7 +38,7 @@ pub struct AttemptView {
 }
 
 /// A job in detail.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobDetail {
     #[serde(flatten)]
     pub job: JobSummary,
@@ -56,7 +56,7 @@ pub struct JobDetail {
 }
 
 /// One job event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventView {
     pub id: i64,
     pub at: i64,
@@ -65,7 +65,7 @@ pub struct EventView {
 }
 
 /// A GPU offer row of `podwarden gpus`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GpuRow {
     pub gpu_type: String,
     pub name: String,
@@ -76,17 +76,23 @@ pub struct GpuRow {
 }
 
 /// `GET /api/v1/cost`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CostReport {
     pub total_usd: f64,
+    /// `[job id, job name, USD]`, per job.
+    #[schema(value_type = Vec<Vec<serde_json::Value>>)]
     pub by_job: Vec<(String, String, f64)>,
+    /// `[GPU type, USD]`.
+    #[schema(value_type = Vec<Vec<serde_json::Value>>)]
     pub by_gpu: Vec<(String, f64)>,
+    /// `[YYYY-MM-DD, USD]`.
+    #[schema(value_type = Vec<Vec<serde_json::Value>>)]
     pub by_day: Vec<(String, f64)>,
     pub simulated: bool,
 }
 
 /// `GET /api/v1/status`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Status {
     pub version: String,
     pub install: String,
@@ -95,7 +101,7 @@ pub struct Status {
 }
 
 /// An API error body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
@@ -104,7 +110,7 @@ pub struct ErrorBody {
 }
 
 /// A deployed serverless endpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EndpointView {
     pub name: String,
     /// `intent` (being made to match its spec), `ready`, `deleting`, `deleted`.
@@ -125,14 +131,14 @@ pub struct EndpointView {
 
 /// `POST /api/v1/endpoints`: the endpoint and what the deploy did (`created`, `updated`,
 /// `unchanged`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeployResult {
     pub endpoint: EndpointView,
     pub change: String,
 }
 
 /// A serverless job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RequestView {
     pub id: String,
     pub name: String,
@@ -157,7 +163,7 @@ pub struct RequestView {
 }
 
 /// A user.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: String,
     pub name: String,
@@ -166,7 +172,7 @@ pub struct UserView {
 }
 
 /// A new API token: shown this once (only its hash is stored).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
     pub id: String,
     pub token: String,
@@ -174,7 +180,7 @@ pub struct NewToken {
 }
 
 /// An API token as listed (never the token itself).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenView {
     pub id: String,
     pub label: String,
@@ -183,7 +189,7 @@ pub struct TokenView {
 
 /// `GET|POST|DELETE /api/v1/settings/runpod-key`: which compute backend the user is on. The
 /// key itself is never returned, only its last 4 characters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ComputeSettings {
     /// `hosted` (the operator's key) or `runpod` (the user's own).
     pub backend: String,

@@ -10,6 +10,7 @@ mod dashboard;
 mod extract;
 mod guard;
 pub mod keys;
+pub mod openapi;
 mod routes;
 pub mod users;
 

@@ -134,6 +134,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(crate::dashboard::router())
         .route("/api/v1/jobs/{id}/exit", post(report_exit))
         .route("/api/v1/jobs/{id}/metrics", post(report_metrics))
+        .route("/api/v1/openapi.json", get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/json")], crate::openapi::document()) }))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route", None) })
         .with_state(state)
 }
@@ -216,6 +217,8 @@ fn attempt_view(a: &AttemptRow) -> AttemptView {
     }
 }
 
+/// Server version, install id and provider.
+#[utoipa::path(get, path = "/api/v1/status", tag = "status", responses((status = 200, body = Status), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn status(State(s): S) -> Json<Status> {
     Json(Status {
         version: env!("CARGO_PKG_VERSION").into(),
@@ -225,6 +228,8 @@ async fn status(State(s): S) -> Json<Status> {
     })
 }
 
+/// Submits a job (a job spec, see docs/job-spec.md).
+#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = JobSpec, responses((status = 201, body = JobDetail), (status = 400, description = "malformed JSON (with line and column)", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn create_job(State(s): S, Extension(c): C, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<JobDetail>)> {
     let spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
     let sub = s.engine.submit(spec, &c.0.id).await?;
@@ -252,6 +257,8 @@ fn endpoint_view(r: &EndpointRow) -> EndpointView {
     }
 }
 
+/// Deploys a serverless endpoint (create, or update in place).
+#[utoipa::path(post, path = "/api/v1/endpoints", tag = "endpoints", request_body = core_domain::endpoint::EndpointSpec, responses((status = 201, description = "created", body = DeployResult), (status = 200, description = "updated or unchanged", body = DeployResult), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn deploy_endpoint(State(s): S, Extension(c): C, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<DeployResult>)> {
     let spec = core_domain::endpoint::EndpointSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
     let d = s.engine.deploy(spec, &c.0.id).await?;
@@ -260,14 +267,20 @@ async fn deploy_endpoint(State(s): S, Extension(c): C, Body(v): Body<serde_json:
     Ok((status, Json(DeployResult { endpoint: endpoint_view(&d.row), change })))
 }
 
+/// The caller's endpoints.
+#[utoipa::path(get, path = "/api/v1/endpoints", tag = "endpoints", responses((status = 200, body = Vec<EndpointView>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn list_endpoints(State(s): S, Extension(c): C) -> R<Json<Vec<EndpointView>>> {
     Ok(Json(s.engine.endpoints(&c.0.id).await?.iter().map(endpoint_view).collect()))
 }
 
+/// One endpoint.
+#[utoipa::path(get, path = "/api/v1/endpoints/{name}", tag = "endpoints", params(("name" = String, Path, description = "endpoint name")), responses((status = 200, body = EndpointView), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
 async fn get_endpoint(State(s): S, Extension(c): C, Path(name): Path<String>) -> R<Json<EndpointView>> {
     Ok(Json(endpoint_view(&s.engine.endpoint(&c.0.id, &name).await?)))
 }
 
+/// Removes an endpoint (deleted at RunPod, then forgotten).
+#[utoipa::path(delete, path = "/api/v1/endpoints/{name}", tag = "endpoints", params(("name" = String, Path, description = "endpoint name")), responses((status = 200, description = "deleted", body = EndpointView), (status = 202, description = "deleting", body = EndpointView), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
 async fn remove_endpoint(State(s): S, Extension(c): C, Path(name): Path<String>) -> R<(StatusCode, Json<EndpointView>)> {
     let row = s.engine.remove(&c.0.id, &name).await?;
     s.poke.notify_one();
@@ -299,13 +312,16 @@ fn request_view(r: &RequestRow, simulated: bool) -> RequestView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SyncQuery {
     /// Use RunPod's `/runsync` (waits up to 90 s).
     #[serde(default)]
     sync: bool,
 }
 
+/// Submits a serverless job to an endpoint.
+#[utoipa::path(post, path = "/api/v1/requests", tag = "requests", params(SyncQuery), request_body = core_domain::request::RequestSpec, responses((status = 201, body = RequestView), (status = 413, description = "input over RunPod's payload limit", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
 async fn create_request(State(s): S, Extension(c): C, Query(q): Query<SyncQuery>, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<RequestView>)> {
     let spec = core_domain::request::RequestSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
     let row = s.engine.submit_request(spec, &c.0.id, q.sync).await?;
@@ -313,6 +329,8 @@ async fn create_request(State(s): S, Extension(c): C, Query(q): Query<SyncQuery>
     Ok((StatusCode::CREATED, Json(request_view(&row, s.simulated))))
 }
 
+/// The caller's serverless jobs, newest first.
+#[utoipa::path(get, path = "/api/v1/requests", tag = "requests", params(ListQuery), responses((status = 200, body = Vec<RequestView>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn list_requests(State(s): S, Extension(c): C, Query(q): Query<ListQuery>) -> R<Json<Vec<RequestView>>> {
     let rows = s.engine.store().requests_recent(&c.0.id, q.limit.unwrap_or(50).clamp(1, LIST_LIMIT)).await.map_err(EngineError::from)?;
     Ok(Json(rows.iter().map(|r| request_view(r, s.simulated)).collect()))
@@ -327,10 +345,14 @@ async fn owned_request(s: &AppState, id: &str, owner: &str) -> R<RequestRow> {
     Ok(r)
 }
 
+/// One serverless job (state, why it waits, output, cost).
+#[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "requests", params(("id" = String, Path, description = "serverless job id")), responses((status = 200, body = RequestView), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
 async fn get_request(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Json<RequestView>> {
     Ok(Json(request_view(&owned_request(&s, &id, &c.0.id).await?, s.simulated)))
 }
 
+/// Cancels a serverless job.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/stop", tag = "requests", params(("id" = String, Path, description = "serverless job id")), responses((status = 202, body = RequestView), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
 async fn stop_request(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<(StatusCode, Json<RequestView>)> {
     owned_request(&s, &id, &c.0.id).await?;
     let row = s.engine.cancel_request(&id).await?;
@@ -359,12 +381,15 @@ async fn job_detail(s: &AppState, id: &str, owner: &str) -> R<JobDetail> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Most recent jobs to return (default 50, at most 10 000).
     limit: Option<i64>,
 }
 
+/// The caller's jobs, newest first.
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(ListQuery), responses((status = 200, body = Vec<JobSummary>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn list_jobs(State(s): S, Extension(c): C, Query(q): Query<ListQuery>) -> R<Json<Vec<JobSummary>>> {
     let limit = q.limit.unwrap_or(50).clamp(1, LIST_LIMIT);
     let store = s.engine.store();
@@ -376,10 +401,14 @@ async fn list_jobs(State(s): S, Extension(c): C, Query(q): Query<ListQuery>) -> 
     Ok(Json(jobs.iter().map(|j| summary(j, by_job.get(&j.id).map_or(&[][..], Vec::as_slice))).collect()))
 }
 
+/// A job with its attempts.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "job id")), responses((status = 200, body = JobDetail), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
 async fn get_job(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Json<JobDetail>> {
     Ok(Json(job_detail(&s, &id, &c.0.id).await?))
 }
 
+/// Stops a job: it tears down and settles as cancelled.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/stop", tag = "jobs", params(("id" = String, Path, description = "job id")), responses((status = 202, body = JobDetail), (status = 409, description = "already ending", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
 async fn stop_job(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<(StatusCode, Json<JobDetail>)> {
     owned_job(&s, &id, &c.0.id).await?;
     s.engine.cancel(&id).await?;
@@ -387,7 +416,8 @@ async fn stop_job(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<(St
     Ok((StatusCode::ACCEPTED, Json(job_detail(&s, &id, &c.0.id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct After {
     #[serde(default)]
     after: i64,
@@ -399,6 +429,7 @@ struct After {
 /// A job's (or serverless job's) events: JSON with a long-poll (`?after=&wait_ms=`), or — with
 /// `Accept: text/event-stream` — Server-Sent Events (state changes, logs of the engine, metric
 /// points, stream chunks, budget alerts), resumable with `Last-Event-ID`.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/events", tag = "jobs", params(("id" = String, Path, description = "job or serverless job id"), After, ("Last-Event-ID" = Option<i64>, Header, description = "resume an SSE stream after this event")), responses((status = 200, description = "events (JSON) or an SSE stream", content((Vec<EventView> = "application/json"), (String = "text/event-stream"))), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
 async fn events(
     State(s): S,
     Extension(c): C,
@@ -469,6 +500,7 @@ async fn long_poll(s: &AppState, id: &str, q: &After) -> R<Vec<EventView>> {
 }
 
 /// The current pod's logs, proxied from the provider's SSE stream.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/logs", tag = "jobs", params(("id" = String, Path, description = "job id")), responses((status = 200, description = "SSE: one event per log line", content_type = "text/event-stream"), (status = 404, description = "no such job, or no running pod", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn logs(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Response> {
     owned_job(&s, &id, &c.0.id).await?;
     let attempts = s.engine.store().attempts_for_job(&id).await.map_err(EngineError::from)?;
@@ -492,11 +524,13 @@ async fn logs(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Respons
     Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
 }
 
-#[derive(Deserialize)]
-struct Exit {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct Exit {
     exit_code: i64,
 }
 
+/// The pod's wrapper reports the command's exit status (job token).
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/exit", tag = "jobs", params(("id" = String, Path, description = "job id")), request_body = Exit, security(("job_token" = [])), responses((status = 204, description = "recorded"), (status = 401, description = "not this job's token", body = ErrorBody)))]
 async fn report_exit(State(s): S, Path(id): Path<String>, headers: axum::http::HeaderMap, Body(b): Body<Exit>) -> R<StatusCode> {
     s.engine.report_exit(&id, bearer(&headers), b.exit_code).await?;
     s.poke.notify_one();
@@ -511,18 +545,21 @@ fn settings(k: Option<&store::ProviderKeyRow>) -> ComputeSettings {
     }
 }
 
+/// Which compute backend the caller is on (the key is never returned).
+#[utoipa::path(get, path = "/api/v1/settings/runpod-key", tag = "settings", responses((status = 200, body = ComputeSettings), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn get_key(State(s): S, Extension(c): C) -> R<Json<ComputeSettings>> {
     Ok(Json(settings(s.engine.store().provider_key_get(&c.0.id).await.map_err(EngineError::from)?.as_ref())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct KeyBody {
+pub(crate) struct KeyBody {
     api_key: String,
 }
 
 /// Validates the key against RunPod (it must authenticate and the account must have funds),
 /// then stores it sealed. Neither the key nor RunPod's answer about it is logged.
+#[utoipa::path(post, path = "/api/v1/settings/runpod-key", tag = "settings", request_body = KeyBody, responses((status = 200, body = ComputeSettings), (status = 400, description = "RunPod rejected the key", body = ErrorBody), (status = 402, description = "the account has no funds", body = ErrorBody), (status = 422, description = "not a key", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn save_key(State(s): S, Extension(c): C, Body(b): Body<KeyBody>) -> R<Json<ComputeSettings>> {
     let key = b.api_key.trim().to_owned();
     if key.len() < 8 || key.len() > 200 || key.chars().any(char::is_whitespace) {
@@ -577,6 +614,8 @@ async fn save_key(State(s): S, Extension(c): C, Body(b): Body<KeyBody>) -> R<Jso
     Ok(Json(settings(Some(&row))))
 }
 
+/// Removes the caller's key (back to hosted).
+#[utoipa::path(delete, path = "/api/v1/settings/runpod-key", tag = "settings", responses((status = 200, body = ComputeSettings), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn delete_key(State(s): S, Extension(c): C) -> R<Json<ComputeSettings>> {
     s.engine.store().provider_key_delete(&c.0.id).await.map_err(EngineError::from)?;
     Ok(Json(settings(None)))
@@ -586,6 +625,8 @@ fn user_view(u: &UserRow) -> UserView {
     UserView { id: u.id.clone(), name: u.name.clone(), is_admin: u.is_admin, created_at: u.created_at }
 }
 
+/// The caller.
+#[utoipa::path(get, path = "/api/v1/me", tag = "me", responses((status = 200, body = UserView), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn me(Extension(c): C) -> Json<UserView> {
     Json(user_view(&c.0))
 }
@@ -598,20 +639,23 @@ fn admin_only(c: &Caller) -> R<()> {
     }
 }
 
+/// Every user (admin).
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = Vec<UserView>), (status = 403, description = "not an admin", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn list_users(State(s): S, Extension(c): C) -> R<Json<Vec<UserView>>> {
     admin_only(&c)?;
     Ok(Json(s.engine.store().users().await.map_err(EngineError::from)?.iter().map(user_view).collect()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewUser {
+pub(crate) struct NewUser {
     name: String,
     #[serde(default)]
     admin: bool,
 }
 
 /// `POST /api/v1/users` (admin): the user and their first token, shown this once.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser, responses((status = 201, body = NewToken), (status = 403, description = "not an admin", body = ErrorBody), (status = 409, description = "the name is taken", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn create_user(State(s): S, Extension(c): C, Body(b): Body<NewUser>) -> R<(StatusCode, Json<NewToken>)> {
     admin_only(&c)?;
     let name_ok = !b.name.is_empty() && b.name.len() <= 64 && b.name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.@".contains(ch));
@@ -628,24 +672,30 @@ async fn create_user(State(s): S, Extension(c): C, Body(b): Body<NewUser>) -> R<
     Ok((StatusCode::CREATED, Json(NewToken { id: token.0, token: token.1, user: user_view(&user) })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewTokenBody {
+pub(crate) struct NewTokenBody {
     #[serde(default)]
     label: Option<String>,
 }
 
+/// Creates an API token for the caller, shown once.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewTokenBody, responses((status = 201, body = NewToken), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn create_token(State(s): S, Extension(c): C, Body(b): Body<NewTokenBody>) -> R<(StatusCode, Json<NewToken>)> {
     let label = b.label.unwrap_or_else(|| "token".into()).chars().take(100).collect::<String>();
     let (id, token) = crate::users::issue_token(s.engine.store(), &c.0.id, &label).await.map_err(EngineError::from)?;
     Ok((StatusCode::CREATED, Json(NewToken { id, token, user: user_view(&c.0) })))
 }
 
+/// The caller's tokens (never the tokens themselves).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", responses((status = 200, body = Vec<TokenView>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn list_tokens(State(s): S, Extension(c): C) -> R<Json<Vec<TokenView>>> {
     let rows = s.engine.store().tokens_of(&c.0.id).await.map_err(EngineError::from)?;
     Ok(Json(rows.into_iter().map(|t| TokenView { id: t.id, label: t.label, created_at: t.created_at }).collect()))
 }
 
+/// Revokes one of the caller's tokens.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = String, Path, description = "token id")), responses((status = 204, description = "revoked"), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
 async fn delete_token(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<StatusCode> {
     if s.engine.store().token_delete(&c.0.id, &id).await.map_err(EngineError::from)? {
         Ok(StatusCode::NO_CONTENT)
@@ -659,6 +709,7 @@ const METRICS_BATCH: usize = 10_000;
 
 /// `POST /api/v1/jobs/{id}/metrics` with the job's bearer token: one point (an object) or a
 /// batch (an array of objects).
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/metrics", tag = "jobs", params(("id" = String, Path, description = "job id")), request_body(content = Object, description = "a point (object) or an array of points; fields in docs/job-spec.md"), security(("job_token" = [])), responses((status = 202, description = "`{accepted: n}`", body = Object), (status = 400, description = "malformed JSON (with line and column)", body = ErrorBody), (status = 401, description = "not this job's token", body = ErrorBody), (status = 413, description = "too many points", body = ErrorBody), (status = 422, description = "a field of a point is wrong (named)", body = ErrorBody)))]
 async fn report_metrics(
     State(s): S,
     Path(id): Path<String>,
@@ -686,13 +737,16 @@ async fn report_metrics(
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "accepted": n }))))
 }
 
+/// A job's metric points, oldest first.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/metrics", tag = "jobs", params(("id" = String, Path, description = "job id"), After), responses((status = 200, description = "`[{id, at, point}]`", body = Vec<Object>), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
 async fn list_metrics(State(s): S, Extension(c): C, Path(id): Path<String>, Query(q): Query<After>) -> R<Json<Vec<serde_json::Value>>> {
     owned_job(&s, &id, &c.0.id).await?;
     let rows = s.engine.store().metrics_since(&id, q.after, 10_000).await.map_err(EngineError::from)?;
     Ok(Json(rows.iter().map(|r| serde_json::json!({"id": r.id, "at": r.at, "point": serde_json::from_str::<serde_json::Value>(&r.data).unwrap_or_default()})).collect()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct GpuQuery {
     min_vram_gb: Option<i64>,
     count: Option<i64>,
@@ -700,6 +754,8 @@ struct GpuQuery {
     max_price_per_hour: Option<f64>,
 }
 
+/// GPU offers that fit, ranked as the engine ranks them, with live prices and stock.
+#[utoipa::path(get, path = "/api/v1/gpus", tag = "gpus", params(GpuQuery), responses((status = 200, body = Vec<GpuRow>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn gpus(State(s): S, Query(q): Query<GpuQuery>) -> R<Json<Vec<GpuRow>>> {
     // The same ranking `run` uses, on a spec made only of the query's GPU requirements.
     let spec = JobSpec::from_json(serde_json::json!({
@@ -727,6 +783,8 @@ async fn gpus(State(s): S, Query(q): Query<GpuQuery>) -> R<Json<Vec<GpuRow>>> {
     ))
 }
 
+/// The caller's spend: total, per job, per GPU type, per day.
+#[utoipa::path(get, path = "/api/v1/cost", tag = "cost", responses((status = 200, body = CostReport), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn cost(State(s): S, Extension(c): C) -> R<Json<CostReport>> {
     let store = s.engine.store();
     let rows = store.cost_rows_of(&c.0.id).await.map_err(EngineError::from)?;
