@@ -112,6 +112,11 @@ pub struct Engine<C: Cloud> {
     watches: Mutex<std::collections::HashMap<String, DivergenceWatch>>,
     /// Crash-test failpoint (`PODWARDEN_CRASH_AT`): the process aborts at that step.
     crash_at: Option<String>,
+    /// The RunPod account this engine's cloud is (`hosted`, or `byok:<user>`): it reconciles
+    /// only jobs placed on that account.
+    pub account: String,
+    /// Whether this engine reconciles serverless endpoints and jobs (the hosted one does).
+    pub serverless: bool,
     /// Base URL pods call back (`{base}/api/v1/jobs/{id}/exit`). `None`: commands run
     /// unwrapped and exits are not reported (tests of the engine alone).
     pub callback_base: Option<String>,
@@ -166,6 +171,8 @@ impl<C: Cloud> Engine<C> {
             intent_grace_ms: crate::planner::INTENT_GRACE_MS,
             specs: Mutex::new(std::collections::HashMap::new()),
             watches: Mutex::new(std::collections::HashMap::new()),
+            account: store::HOSTED.to_owned(),
+            serverless: true,
         })
     }
 
@@ -230,6 +237,12 @@ impl<C: Cloud> Engine<C> {
 
     /// Accepts a job. Fails before anything is created when no offered GPU could ever fit.
     pub async fn submit(&self, spec: JobSpec, owner: &str) -> Result<Submitted, EngineError> {
+        self.submit_to(spec, owner, store::HOSTED, None).await
+    }
+
+    /// Submits a job onto `account` (the engine for that account runs it), its budget capped
+    /// at `budget_cap_micros` (what is left of a hosted spend cap).
+    pub async fn submit_to(&self, spec: JobSpec, owner: &str, account: &str, budget_cap_micros: Option<i64>) -> Result<Submitted, EngineError> {
         let offers = self.offers().await?;
         let mut everywhere = offers.clone();
         for o in &mut everywhere {
@@ -249,8 +262,16 @@ impl<C: Cloud> Engine<C> {
         }
         let id = JobId::new();
         let token = self.job_token(&id.to_string());
-        let row = JobRow::new(id, &spec, owner, &hash_token(&token), self.clock.now_ms());
+        let mut row = JobRow::new(id, &spec, owner, &hash_token(&token), self.clock.now_ms());
+        row.account = account.to_owned();
+        let capped = budget_cap_micros.filter(|cap| row.budget_micros.is_none_or(|b| b > *cap));
+        if let Some(cap) = capped {
+            row.budget_micros = Some(cap);
+        }
         self.store.job_insert(&row).await?;
+        if let Some(cap) = capped {
+            self.event(&row.id, "budget", &format!("budget set to {} (what is left of your hosted spend cap)", Money(cap))).await;
+        }
         self.event(&row.id, "state", "pending: waiting for a GPU").await;
         Ok(Submitted { job: id, token })
     }
@@ -427,13 +448,14 @@ impl<C: Cloud> Engine<C> {
     /// Bills, in one transaction, the pod-holding attempts last billed `ACCRUE_EVERY_MS` ago
     /// (budgets are enforced on projected spend, so batching the writes cannot overshoot them).
     async fn accrue_due(&self, now: i64) -> Result<(), EngineError> {
-        let bills: Vec<Bill> = self
-            .store
-            .live()
-            .attempts()
-            .filter(|a| now - a.billed_until.unwrap_or(a.created_at) >= ACCRUE_EVERY_MS)
-            .filter_map(|a| Self::bill_of(a, now))
-            .collect();
+        let bills: Vec<Bill> = {
+            let live = self.store.live();
+            live.attempts()
+                .filter(|a| live.job(&a.job_id).is_none_or(|j| j.account == self.account))
+                .filter(|a| now - a.billed_until.unwrap_or(a.created_at) >= ACCRUE_EVERY_MS)
+                .filter_map(|a| Self::bill_of(a, now))
+                .collect()
+        };
         self.store.bill(&bills, now).await?;
         Ok(())
     }
@@ -464,7 +486,7 @@ impl<C: Cloud> Engine<C> {
             let mut specs = self.specs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             // Specs never change after submit: parse each live job's once.
             let mut jobs = Vec::with_capacity(live.jobs().len());
-            for j in live.jobs() {
+            for j in live.jobs().filter(|j| j.account == self.account) {
                 if !specs.contains_key(&j.id) {
                     specs.insert(j.id.clone(), Arc::new(j.spec()?));
                 }
@@ -472,17 +494,21 @@ impl<C: Cloud> Engine<C> {
             if specs.len() > live.jobs().len() + 1024 {
                 specs.retain(|k, _| live.job(k).is_some());
             }
-            for j in live.jobs() {
+            for j in live.jobs().filter(|j| j.account == self.account) {
                 if let Some(sp) = specs.get(&j.id) {
                     jobs.push((j, &**sp));
                 }
             }
-            let attempts: Vec<&AttemptRow> = live.attempts().collect();
+            // This account's attempts are acted on; every other one's pod is still not an
+            // orphan (a user's key may be the operator's own account).
+            let (attempts, others): (Vec<&AttemptRow>, Vec<&AttemptRow>) =
+                live.attempts().partition(|a| live.job(&a.job_id).is_none_or(|j| j.account == self.account));
             plan(&Snapshot {
                 now,
                 install: &self.install,
                 jobs: &jobs,
                 attempts: &attempts,
+                other_accounts: &others,
                 pods: &pods,
                 creating: &creating,
                 intent_grace_ms: self.intent_grace_ms,
@@ -495,6 +521,9 @@ impl<C: Cloud> Engine<C> {
                 tracing::warn!(error = %e, "reconcile action failed; the next tick retries");
                 report.errors.push(e.to_string());
             }
+        }
+        if !self.serverless {
+            return Ok(report);
         }
         if let Err(e) = self.reconcile_endpoints(&mut report).await {
             tracing::warn!(error = %e, "endpoint reconcile failed; the next tick retries");

@@ -27,8 +27,10 @@ pub struct Snapshot<'a> {
     pub install: &'a str,
     /// Live jobs, with their specs.
     pub jobs: &'a [(&'a JobRow, &'a JobSpec)],
-    /// Live attempts.
+    /// Live attempts (of this engine's account).
     pub attempts: &'a [&'a AttemptRow],
+    /// Live attempts of other accounts: never acted on, but their pods are not orphans.
+    pub other_accounts: &'a [&'a AttemptRow],
     /// The provider's pods (one list call).
     pub pods: &'a [PodInfo],
     /// Attempts whose create call is in flight right now.
@@ -77,8 +79,8 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
     let mut out = Vec::new();
     let by_name: HashMap<&str, &PodInfo> = s.pods.iter().filter(|p| p.phase != PodPhase::Gone).map(|p| (p.name.as_str(), p)).collect();
     let by_id: HashMap<&str, &PodInfo> = s.pods.iter().filter(|p| p.phase != PodPhase::Gone).map(|p| (p.id.as_str(), p)).collect();
-    let owned: HashSet<&str> = s.attempts.iter().map(|a| a.pod_name.as_str()).collect();
-    let owned_ids: HashSet<&str> = s.attempts.iter().filter_map(|a| a.pod_id.as_deref()).collect();
+    let owned: HashSet<&str> = s.attempts.iter().chain(s.other_accounts).map(|a| a.pod_name.as_str()).collect();
+    let owned_ids: HashSet<&str> = s.attempts.iter().chain(s.other_accounts).filter_map(|a| a.pod_id.as_deref()).collect();
     let specs: HashMap<&str, &JobSpec> = s.jobs.iter().map(|(j, sp)| (j.id.as_str(), *sp)).collect();
     let mut by_job: HashMap<&str, Vec<&AttemptRow>> = HashMap::new();
     for a in s.attempts {
@@ -280,10 +282,35 @@ mod tests {
             install: INSTALL,
             jobs: &jobs,
             attempts: &attempts,
+            other_accounts: &[],
             pods,
             creating: &creating,
             intent_grace_ms: INTENT_GRACE_MS,
         })
+    }
+
+    #[test]
+    fn a_pod_of_another_accounts_attempt_is_neither_touched_nor_an_orphan() {
+        // A user's own key can be the operator's account: both engines then list the same pods.
+        let (mine, theirs) = (job("running"), job("running"));
+        let a = attempt(&mine.0, "running", Some("mine"));
+        let b = attempt(&theirs.0, "running", Some("theirs"));
+        let pods = vec![pod(&a, "mine", PodPhase::Running), pod(&b, "theirs", PodPhase::Running)];
+        let creating = HashSet::new();
+        let jobs = [(&mine.0, &mine.1)];
+        let acts = plan(&Snapshot {
+            now: 1,
+            install: INSTALL,
+            jobs: &jobs,
+            attempts: &[&a],
+            other_accounts: &[&b],
+            pods: &pods,
+            creating: &creating,
+            intent_grace_ms: INTENT_GRACE_MS,
+        });
+        assert!(acts.is_empty(), "{acts:?}");
+        let without = run(1, &[mine], &[a], &pods, &[]);
+        assert!(matches!(&without[..], [Action::Terminate { pod_id, attempt: None, .. }] if pod_id == "theirs"), "without it, an orphan: {without:?}");
     }
 
     #[test]

@@ -12,6 +12,9 @@ use std::path::PathBuf;
 pub struct EmulatorConfig {
     /// The account's API key. `None`: a random key is minted and printed.
     pub api_key: Option<String>,
+    /// Further keys of the same account (a team member's own key, in BYOK tests). Which key
+    /// each account call came with is recorded (`RunningEmulator::account_calls`).
+    pub extra_api_keys: Vec<String>,
     /// Where pod workspaces, worker directories and the state snapshot live. `None`: a
     /// temporary directory removed at exit.
     pub state_dir: Option<PathBuf>,
@@ -159,6 +162,7 @@ impl Default for EmulatorConfig {
     fn default() -> Self {
         Self {
             api_key: None,
+            extra_api_keys: Vec::new(),
             state_dir: None,
             manual_clock_start: None,
             tick_ms: 200,

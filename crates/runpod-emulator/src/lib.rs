@@ -115,11 +115,40 @@ pub struct Shared {
     /// Bumped after every world operation; lets tests wait for a state without sleeping.
     pub world_changed: tokio::sync::watch::Sender<u64>,
     pub recorder: Option<Mutex<Vec<Exchange>>>,
+    /// The most recent account calls and the key each came with (last 4 characters).
+    pub account_calls: Mutex<std::collections::VecDeque<AccountCall>>,
     pub cfg: Arc<EmulatorConfig>,
     http: reqwest::Client,
 }
 
+/// One call made with an account key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AccountCall {
+    pub method: String,
+    pub path: String,
+    /// Last 4 characters of the key it came with.
+    pub key_last4: String,
+}
+
+/// Account calls kept for `account_calls` (oldest dropped first).
+const ACCOUNT_CALLS_KEPT: usize = 10_000;
+
 impl Shared {
+    /// Whether `k` is one of the account's keys.
+    pub fn is_account_key(&self, k: &str) -> bool {
+        self.key.matches(k) || self.cfg.extra_api_keys.iter().any(|e| e == k)
+    }
+
+    /// Records an account call (for tests of which key a client used).
+    pub fn record_account_call(&self, method: &str, path: &str, key: &str) {
+        let last4: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+        let mut calls = self.account_calls.lock();
+        if calls.len() >= ACCOUNT_CALLS_KEPT {
+            calls.pop_front();
+        }
+        calls.push_back(AccountCall { method: method.to_owned(), path: path.to_owned(), key_last4: last4 });
+    }
+
     /// Runs `f` on the world at the current emulated time, then performs the effects it queued.
     pub fn with_world<R>(self: &Arc<Self>, f: impl FnOnce(&mut World, DateTime<Utc>) -> R) -> R {
         let now = self.clock.now();
@@ -237,6 +266,7 @@ pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<Running
         notifier: Notifier::default(),
         world_changed: tokio::sync::watch::channel(0).0,
         recorder: opts.record.then(|| Mutex::new(Vec::new())),
+        account_calls: Mutex::new(std::collections::VecDeque::new()),
         http: reqwest::Client::builder().build().context("cannot build the webhook HTTP client")?,
         cfg: cfg.clone(),
     });
@@ -272,6 +302,11 @@ impl RunningEmulator {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+    /// Calls made with an account key, oldest first, with the key's last 4 characters.
+    pub fn account_calls(&self) -> Vec<AccountCall> {
+        self.shared.account_calls.lock().iter().cloned().collect()
+    }
+
     /// The account key.
     pub fn api_key(&self) -> &ApiKey {
         &self.shared.key

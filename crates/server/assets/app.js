@@ -178,7 +178,7 @@ async function jobsPage() {
                 { class: "click", dataset: { id: j.id }, onclick: () => (location.hash = "#/jobs/" + encodeURIComponent(j.id)) },
                 h("td", {}, h("a", { href: "#/jobs/" + encodeURIComponent(j.id), class: "name" }, j.name)),
                 h("td", {}, stateCell(j.state), j.reason ? h("div", { class: "muted" }, j.reason) : null),
-                h("td", {}, j.gpu || "—"),
+                h("td", {}, j.gpu || "—", j.backend === "runpod" ? h("div", { class: "muted" }, "your RunPod key") : null),
                 h("td", {}, elapsed(j)),
                 h("td", {}, costMeter(j.spent_usd, j.budget_usd)),
               ),
@@ -421,6 +421,9 @@ async function settingsPage() {
       saved
         ? h("div", { class: "ok" }, `Key saved (ending in ${current.last4}) · endpoint: ${current.endpoint_status}`)
         : h("div", { class: "muted" }, "Using the operator's hosted compute."),
+      current && current.spend_cap_usd !== null && current.spend_cap_usd !== undefined
+        ? h("div", { class: "muted", id: "spend-cap" }, `Hosted spend cap: ${usd(current.spend_cap_usd)} (${usd(current.hosted_committed_usd)} spent or reserved by running jobs)`)
+        : null,
     );
     remove.hidden = !saved;
     keyBox.hidden = !byok.checked;

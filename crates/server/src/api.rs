@@ -20,6 +20,9 @@ pub struct JobSummary {
     /// When it settled (final states only).
     #[serde(default)]
     pub ended_at: Option<i64>,
+    /// Whose RunPod account it runs on: `hosted` (the operator's) or `runpod` (the owner's key).
+    #[serde(default)]
+    pub backend: String,
 }
 
 /// One attempt (pod) of a job.
@@ -169,6 +172,9 @@ pub struct UserView {
     pub name: String,
     pub is_admin: bool,
     pub created_at: i64,
+    /// The operator's cap on this user's hosted spend (none: no cap).
+    #[serde(default)]
+    pub spend_cap_usd: Option<f64>,
 }
 
 /// A new API token: shown this once (only its hash is stored).
@@ -196,4 +202,10 @@ pub struct ComputeSettings {
     pub last4: Option<String>,
     /// The user's serverless endpoint on their own account: `none` until it is created.
     pub endpoint_status: String,
+    /// The operator's cap on hosted spend (none: no cap).
+    #[serde(default)]
+    pub spend_cap_usd: Option<f64>,
+    /// Hosted spend so far plus what running hosted jobs have reserved (their budgets).
+    #[serde(default)]
+    pub hosted_committed_usd: f64,
 }

@@ -5,6 +5,7 @@
 //! `RUNPOD_REST_URL`/`RUNPOD_ENDPOINT_BASE_URL` honoured, so a standalone emulator works the
 //! same), else an embedded emulator — and serves on the given address.
 
+mod accounts;
 pub mod api;
 mod dashboard;
 mod extract;
@@ -62,6 +63,10 @@ pub(crate) struct AppState {
     pub provider: String,
     pub guard: guard::AuthGuard,
     pub sealer: keys::Sealer,
+    /// Engines of users' own RunPod accounts (BYOK).
+    pub accounts: accounts::Accounts,
+    /// Job tokens derive from this (every account's engine shares it).
+    pub token_secret: Vec<u8>,
 }
 
 /// A running server.
@@ -172,10 +177,11 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     };
     let old = std::env::var("PODWARDEN_OLD_SECRET_KEY").ok().filter(|v| !v.trim().is_empty());
     let sealer = keys::Sealer::new(&key_secret, old.as_deref())?;
-    let mut engine = Engine::new(store, RunPodCloud::new(client.clone()), Clock::system(), secret.into_bytes()).await?;
+    let token_secret = secret.into_bytes();
+    let mut engine = Engine::new(store, RunPodCloud::new(client.clone()), Clock::system(), token_secret.clone()).await?;
     engine.callback_base = Some(cfg.public_url.clone().unwrap_or_else(|| url.clone()));
     engine.intent_grace_ms = cfg.intent_grace.as_millis() as i64;
-    let state = Arc::new(AppState { engine, client, poke: Notify::new(), simulated, provider, guard: guard::AuthGuard::new(), sealer });
+    let state = Arc::new(AppState { engine, client, poke: Notify::new(), simulated, provider, guard: guard::AuthGuard::new(), sealer, accounts: accounts::Accounts::default(), token_secret });
 
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
     let app = routes::router(state.clone());
@@ -193,6 +199,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "reconcile tick failed; retrying next period"),
             }
+            s.accounts.tick(&s).await;
             tokio::select! {
                 () = tokio::time::sleep(period) => {}
                 () = s.poke.notified() => {}

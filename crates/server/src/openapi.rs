@@ -4,7 +4,7 @@
 //! server serves it at `/api/v1/openapi.json`.
 
 use crate::api::*;
-use crate::routes::{self, Exit, KeyBody, NewTokenBody, NewUser};
+use crate::routes::{self, Exit, KeyBody, NewTokenBody, NewUser, UserUpdate};
 use core_domain::spec::JobSpec;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -21,9 +21,9 @@ use utoipa::{Modify, OpenApi};
         routes::create_request, routes::list_requests, routes::get_request, routes::stop_request,
         routes::cost,
         routes::me, routes::get_key, routes::save_key, routes::delete_key,
-        routes::list_users, routes::create_user, routes::create_token, routes::list_tokens, routes::delete_token,
+        routes::list_users, routes::create_user, routes::update_user, routes::create_token, routes::list_tokens, routes::delete_token,
     ),
-    components(schemas(JobSpec, ErrorBody, Exit, KeyBody, NewUser, NewTokenBody)),
+    components(schemas(JobSpec, ErrorBody, Exit, KeyBody, NewUser, NewTokenBody, UserUpdate)),
     modifiers(&Security),
     security(("api_token" = [])),
 )]

@@ -126,6 +126,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/me", get(me))
         .route("/api/v1/settings/runpod-key", get(get_key).post(save_key).delete(delete_key))
         .route("/api/v1/users", get(list_users).post(create_user))
+        .route("/api/v1/users/{id}", axum::routing::patch(update_user))
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(delete_token))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
@@ -195,6 +196,7 @@ fn summary(j: &JobRow, attempts: &[AttemptRow]) -> JobSummary {
         attempts_made: j.attempts_made,
         exit_code: j.exit_code,
         ended_at: j.outcome.is_some().then_some(j.updated_at).filter(|_| !j.state.starts_with("tearing_down")),
+        backend: if j.account == store::HOSTED { "hosted" } else { "runpod" }.into(),
     }
 }
 
@@ -232,10 +234,63 @@ async fn status(State(s): S) -> Json<Status> {
 #[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = JobSpec, responses((status = 201, body = JobDetail), (status = 400, description = "malformed JSON (with line and column)", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn create_job(State(s): S, Extension(c): C, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<JobDetail>)> {
     let spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
-    let sub = s.engine.submit(spec, &c.0.id).await?;
+    let store = s.engine.store();
+    let has_key = store.provider_key_get(&c.0.id).await.map_err(EngineError::from)?.is_some();
+    let sub = if has_key {
+        // The user's own key: their account's engine plans it with their offers and runs it.
+        let account = s.accounts.of(&s, &c.0.id).await.map_err(account_error)?;
+        account.engine.submit_to(spec, &c.0.id, &crate::accounts::byok_account(&c.0.id), None).await?
+    } else {
+        let remaining = match c.0.spend_cap_micros {
+            Some(cap) => {
+                let left = cap - store.hosted_committed_micros(&c.0.id).await.map_err(EngineError::from)?;
+                if left <= 0 {
+                    return Err(ApiError::new(
+                        StatusCode::PAYMENT_REQUIRED,
+                        "spend_cap_reached",
+                        format!("your hosted spend cap of {} is used up (spent or reserved by running jobs)", Money(cap)),
+                        Some("ask the operator to raise it, wait for running jobs to end, or save your own RunPod key in Settings → Compute"),
+                    ));
+                }
+                Some(left)
+            }
+            None => None,
+        };
+        s.engine.submit_to(spec, &c.0.id, store::HOSTED, remaining).await?
+    };
     s.poke.notify_one();
     let detail = job_detail(&s, &sub.job.to_string(), &c.0.id).await?;
     Ok((StatusCode::CREATED, Json(detail)))
+}
+
+fn account_error(e: crate::accounts::AccountError) -> ApiError {
+    match e {
+        crate::accounts::AccountError::NoKey => ApiError::new(StatusCode::CONFLICT, "no_key", e.to_string(), Some("save a key in Settings → Compute")),
+        crate::accounts::AccountError::Sealed => {
+            tracing::error!("a stored RunPod key cannot be decrypted: was PODWARDEN_SECRET_KEY changed without `podwarden admin rotate-secret`?");
+            ApiError::new(StatusCode::CONFLICT, "key_unreadable", "your saved RunPod key cannot be read by this server", Some("save the key again in Settings → Compute"))
+        }
+        crate::accounts::AccountError::Other(e) => {
+            tracing::error!(error = %e, "cannot open a user's RunPod account");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (see the server log)", None)
+        }
+    }
+}
+
+/// Refuses a key change while jobs run on the user's own account: their pods could no longer
+/// be watched or torn down.
+async fn no_live_byok_jobs(s: &AppState, user: &str) -> R<()> {
+    let account = crate::accounts::byok_account(user);
+    let n = s.engine.store().live().jobs().filter(|j| j.account == account).count();
+    if n > 0 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "jobs_running_on_key",
+            format!("{n} job(s) are running on your RunPod key; changing or removing it now would leave their pods unmanaged"),
+            Some("stop them (or let them finish), then change the key"),
+        ));
+    }
+    Ok(())
 }
 
 fn endpoint_view(r: &EndpointRow) -> EndpointView {
@@ -502,7 +557,11 @@ async fn long_poll(s: &AppState, id: &str, q: &After) -> R<Vec<EventView>> {
 /// The current pod's logs, proxied from the provider's SSE stream.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/logs", tag = "jobs", params(("id" = String, Path, description = "job id")), responses((status = 200, description = "SSE: one event per log line", content_type = "text/event-stream"), (status = 404, description = "no such job, or no running pod", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn logs(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Response> {
-    owned_job(&s, &id, &c.0.id).await?;
+    let job = owned_job(&s, &id, &c.0.id).await?;
+    let client = match job.account.strip_prefix("byok:") {
+        Some(user) => s.accounts.of(&s, user).await.map_err(account_error)?.client.clone(),
+        None => s.client.clone(),
+    };
     let attempts = s.engine.store().attempts_for_job(&id).await.map_err(EngineError::from)?;
     let Some(pod) = attempts.iter().rev().find_map(|a| a.pod_id.clone().filter(|_| matches!(&a.state[..], "created" | "running"))) else {
         return Err(ApiError::new(
@@ -513,8 +572,7 @@ async fn logs(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Respons
         ));
     };
     let q = runpod::types::logs::LogsQuery { tail: Some(1000), ..Default::default() };
-    let stream = s
-        .client
+    let stream = client
         .pod_logs(&runpod::PodId::new(pod), &q)
         .await
         .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", e.to_string(), None))?;
@@ -537,18 +595,20 @@ async fn report_exit(State(s): S, Path(id): Path<String>, headers: axum::http::H
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn settings(k: Option<&store::ProviderKeyRow>) -> ComputeSettings {
-    ComputeSettings {
+async fn settings(s: &AppState, user: &UserRow, k: Option<&store::ProviderKeyRow>) -> R<ComputeSettings> {
+    Ok(ComputeSettings {
         backend: if k.is_some() { "runpod" } else { "hosted" }.into(),
         last4: k.map(|k| k.last4.clone()),
         endpoint_status: "none".into(),
-    }
+        spend_cap_usd: user.spend_cap_micros.map(|m| Money(m).usd()),
+        hosted_committed_usd: Money(s.engine.store().hosted_committed_micros(&user.id).await.map_err(EngineError::from)?).usd(),
+    })
 }
 
-/// Which compute backend the caller is on (the key is never returned).
 #[utoipa::path(get, path = "/api/v1/settings/runpod-key", tag = "settings", responses((status = 200, body = ComputeSettings), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn get_key(State(s): S, Extension(c): C) -> R<Json<ComputeSettings>> {
-    Ok(Json(settings(s.engine.store().provider_key_get(&c.0.id).await.map_err(EngineError::from)?.as_ref())))
+    let k = s.engine.store().provider_key_get(&c.0.id).await.map_err(EngineError::from)?;
+    Ok(Json(settings(&s, &c.0, k.as_ref()).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -561,6 +621,7 @@ pub(crate) struct KeyBody {
 /// then stores it sealed. Neither the key nor RunPod's answer about it is logged.
 #[utoipa::path(post, path = "/api/v1/settings/runpod-key", tag = "settings", request_body = KeyBody, responses((status = 200, body = ComputeSettings), (status = 400, description = "RunPod rejected the key", body = ErrorBody), (status = 402, description = "the account has no funds", body = ErrorBody), (status = 422, description = "not a key", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn save_key(State(s): S, Extension(c): C, Body(b): Body<KeyBody>) -> R<Json<ComputeSettings>> {
+    no_live_byok_jobs(&s, &c.0.id).await?;
     let key = b.api_key.trim().to_owned();
     if key.len() < 8 || key.len() > 200 || key.chars().any(char::is_whitespace) {
         return Err(ApiError::new(
@@ -611,18 +672,21 @@ async fn save_key(State(s): S, Extension(c): C, Body(b): Body<KeyBody>) -> R<Jso
         created_at: now_ms(),
     };
     s.engine.store().provider_key_put(&row).await.map_err(EngineError::from)?;
-    Ok(Json(settings(Some(&row))))
+    s.accounts.forget(&c.0.id).await;
+    Ok(Json(settings(&s, &c.0, Some(&row)).await?))
 }
 
 /// Removes the caller's key (back to hosted).
 #[utoipa::path(delete, path = "/api/v1/settings/runpod-key", tag = "settings", responses((status = 200, body = ComputeSettings), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn delete_key(State(s): S, Extension(c): C) -> R<Json<ComputeSettings>> {
+    no_live_byok_jobs(&s, &c.0.id).await?;
     s.engine.store().provider_key_delete(&c.0.id).await.map_err(EngineError::from)?;
-    Ok(Json(settings(None)))
+    s.accounts.forget(&c.0.id).await;
+    Ok(Json(settings(&s, &c.0, None).await?))
 }
 
 fn user_view(u: &UserRow) -> UserView {
-    UserView { id: u.id.clone(), name: u.name.clone(), is_admin: u.is_admin, created_at: u.created_at }
+    UserView { id: u.id.clone(), name: u.name.clone(), is_admin: u.is_admin, created_at: u.created_at, spend_cap_usd: u.spend_cap_micros.map(|m| Money(m).usd()) }
 }
 
 /// The caller.
@@ -666,10 +730,35 @@ async fn create_user(State(s): S, Extension(c): C, Body(b): Body<NewUser>) -> R<
     if store.users().await.map_err(EngineError::from)?.iter().any(|u| u.name == b.name) {
         return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("user {} exists", b.name), None));
     }
-    let user = UserRow { id: format!("usr_{}", uuid::Uuid::now_v7().simple()), name: b.name, is_admin: b.admin, created_at: now_ms() };
+    let user = UserRow { id: format!("usr_{}", uuid::Uuid::now_v7().simple()), name: b.name, is_admin: b.admin, created_at: now_ms(), spend_cap_micros: None };
     store.user_insert(&user).await.map_err(EngineError::from)?;
     let token = crate::users::issue_token(store, &user.id, "first token").await.map_err(EngineError::from)?;
     Ok((StatusCode::CREATED, Json(NewToken { id: token.0, token: token.1, user: user_view(&user) })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserUpdate {
+    /// Cap on the user's hosted spend, USD (`null`: no cap).
+    spend_cap_usd: Option<f64>,
+}
+
+/// Sets a user's hosted spend cap (admin). Running jobs keep the budgets they got; new hosted
+/// jobs get at most what is left of the cap.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "user id")), request_body = UserUpdate, responses((status = 200, body = UserView), (status = 403, description = "not an admin", body = ErrorBody), (status = 404, description = "no such user", body = ErrorBody), (status = 422, description = "not a positive amount", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+async fn update_user(State(s): S, Extension(c): C, Path(id): Path<String>, Body(b): Body<UserUpdate>) -> R<Json<UserView>> {
+    admin_only(&c)?;
+    if let Some(v) = b.spend_cap_usd {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount", format!("spend_cap_usd must be an amount ≥ 0, got {v}"), Some("null removes the cap")));
+        }
+    }
+    let store = s.engine.store();
+    if !store.user_set_spend_cap(&id, b.spend_cap_usd.map(|v| Money::from_usd(v).0)).await.map_err(EngineError::from)? {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("user {id} not found"), Some("GET /api/v1/users lists them")));
+    }
+    let user = store.user_get(&id).await.map_err(EngineError::from)?.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("user {id} not found"), None))?;
+    Ok(Json(user_view(&user)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -2,45 +2,10 @@
 //! wrapped command reports the exit status through the callback, the reconciler tears the pod
 //! down and settles the job; costs, GPUs and errors through the API.
 
-use server::api::{CostReport, ErrorBody, EventView, GpuRow, JobDetail};
-use server::{ServerConfig, start};
-use std::time::Duration;
+use server::api::{CostReport, ErrorBody, GpuRow, JobDetail};
 
-async fn server(home: &std::path::Path) -> server::RunningServer {
-    let mut cfg = ServerConfig::new(home.to_path_buf(), "127.0.0.1:0".parse().expect("addr"));
-    cfg.tick = Duration::from_millis(100);
-    cfg.emulator.pods.provisioning_secs = 0.1;
-    cfg.emulator.pods.starting_secs = 0.1;
-    cfg.emulator.tick_ms = 50;
-    start(cfg).await.expect("server starts")
-}
-
-/// Follows a job's events (long-poll, no sleeping) until its state is final.
-async fn follow(http: &reqwest::Client, s: &server::RunningServer, id: &str) -> (JobDetail, Vec<EventView>) {
-    let mut after = 0;
-    let mut all = Vec::new();
-    for _ in 0..200 {
-        let evs: Vec<EventView> = http
-            .get(format!("{}/api/v1/jobs/{id}/events?after={after}&wait_ms=5000", s.url))
-            .bearer_auth(&s.token)
-            .send()
-            .await
-            .expect("events")
-            .json()
-            .await
-            .expect("json");
-        if let Some(last) = evs.last() {
-            after = last.id;
-        }
-        all.extend(evs);
-        let d: JobDetail =
-            http.get(format!("{}/api/v1/jobs/{id}", s.url)).bearer_auth(&s.token).send().await.expect("get").json().await.expect("json");
-        if ["succeeded", "failed", "cancelled", "budget_exceeded", "timed_out"].contains(&d.job.state.as_str()) {
-            return (d, all);
-        }
-    }
-    panic!("job {id} did not settle");
-}
+mod common;
+use common::{follow, server};
 
 #[tokio::test]
 async fn a_job_runs_to_completion_through_the_api() {

@@ -99,7 +99,7 @@ async fn rotate_secret_re_encrypts_what_the_old_secret_sealed() {
     let (old, new) = ("old-secret-0123456789abcdefghijklmnop", "new-secret-9876543210zyxwvutsrqponmlk");
     {
         let store = store::Store::open_sqlite(&db).await.expect("store");
-        store.user_insert(&store::UserRow { id: "u1".into(), name: "u1".into(), is_admin: false, created_at: 0 }).await.expect("user");
+        store.user_insert(&store::UserRow { id: "u1".into(), name: "u1".into(), is_admin: false, created_at: 0, spend_cap_micros: None }).await.expect("user");
         let s = Sealer::new(old, None).expect("old").seal("rpa_SECRET_KEY_9999");
         store
             .provider_key_put(&store::ProviderKeyRow {

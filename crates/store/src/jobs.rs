@@ -28,7 +28,12 @@ pub struct JobRow {
     pub alert_pct: i64,
     pub exit_code: Option<i64>,
     pub token_hash: String,
+    /// The RunPod account its pods live on: `hosted` or `byok:<user id>` (fixed at submit).
+    pub account: String,
 }
+
+/// The operator's account.
+pub const HOSTED: &str = "hosted";
 
 impl JobRow {
     /// A new pending job.
@@ -54,6 +59,7 @@ impl JobRow {
             alert_pct: 0,
             exit_code: None,
             token_hash: token_hash.to_owned(),
+            account: HOSTED.to_owned(),
         }
     }
 
@@ -87,7 +93,7 @@ impl JobRow {
 macro_rules! job_columns {
     () => {
         "id, name, owner, spec, state, outcome, reason, generation, created_at, updated_at, started_at, deadline_at, teardown_at, \
-    next_attempt_at, attempts_made, budget_micros, spent_micros, alert_pct, exit_code, token_hash"
+    next_attempt_at, attempts_made, budget_micros, spent_micros, alert_pct, exit_code, token_hash, account"
     };
 }
 pub(crate) use job_columns;
@@ -99,7 +105,7 @@ impl Store {
         sqlx::query(concat!(
             "INSERT INTO jobs (",
             job_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
         ))
         .bind(&j.id)
         .bind(&j.name)
@@ -121,6 +127,7 @@ impl Store {
         .bind(j.alert_pct)
         .bind(j.exit_code)
         .bind(&j.token_hash)
+        .bind(&j.account)
         .execute(self.pool())
         .await?;
         self.live().put_job(j);

@@ -23,7 +23,7 @@ mod users;
 pub use attempts::AttemptRow;
 pub use endpoints::EndpointRow;
 pub use events::EventRow;
-pub use jobs::JobRow;
+pub use jobs::{HOSTED, JobRow};
 pub use ledger::{Bill, CostRow};
 pub use live::LiveSet;
 pub use metrics::MetricRow;

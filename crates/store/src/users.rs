@@ -9,6 +9,8 @@ pub struct UserRow {
     pub name: String,
     pub is_admin: bool,
     pub created_at: i64,
+    /// The operator's cap on this user's hosted spend, micro-USD.
+    pub spend_cap_micros: Option<i64>,
 }
 
 /// An API token (its hash).
@@ -22,6 +24,34 @@ pub struct TokenRow {
 }
 
 impl Store {
+    /// Sets (or clears) a user's hosted spend cap; false when there is no such user.
+    pub async fn user_set_spend_cap(&self, id: &str, cap_micros: Option<i64>) -> Result<bool> {
+        let r = sqlx::query("UPDATE users SET spend_cap_micros = $1 WHERE id = $2").bind(cap_micros).bind(id).execute(self.pool()).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// What a user has spent or reserved on hosted compute: settled spend of ended jobs, the
+    /// budget (or spend, when higher) of live ones, and their serverless jobs' cost.
+    pub async fn hosted_committed_micros(&self, owner: &str) -> Result<i64> {
+        let (jobs,): (Option<i64>,) = sqlx::query_as(
+            "SELECT CAST(SUM(CASE WHEN state IN ('succeeded', 'failed', 'cancelled', 'budget_exceeded', 'timed_out') THEN spent_micros \
+             WHEN budget_micros IS NULL OR budget_micros < spent_micros THEN spent_micros ELSE budget_micros END) AS BIGINT) \
+             FROM jobs WHERE owner = $1 AND account = 'hosted'",
+        )
+        .bind(owner)
+        .fetch_one(self.pool())
+        .await?;
+        let (requests,): (Option<i64>,) =
+            sqlx::query_as(
+                "SELECT CAST(SUM(CASE WHEN ended_at IS NULL AND estimate_micros > cost_micros THEN estimate_micros ELSE cost_micros END) AS BIGINT) \
+                 FROM requests WHERE owner = $1",
+            )
+                .bind(owner)
+                .fetch_one(self.pool())
+                .await?;
+        Ok(jobs.unwrap_or(0) + requests.unwrap_or(0))
+    }
+
     /// Adds a user.
     pub async fn user_insert(&self, u: &UserRow) -> Result<()> {
         sqlx::query("INSERT INTO users (id, name, is_admin, created_at) VALUES ($1, $2, $3, $4)")
@@ -36,18 +66,18 @@ impl Store {
 
     /// Every user, oldest first.
     pub async fn users(&self) -> Result<Vec<UserRow>> {
-        Ok(sqlx::query_as("SELECT id, name, is_admin, created_at FROM users ORDER BY created_at, id").fetch_all(self.pool()).await?)
+        Ok(sqlx::query_as("SELECT id, name, is_admin, created_at, spend_cap_micros FROM users ORDER BY created_at, id").fetch_all(self.pool()).await?)
     }
 
     /// One user.
     pub async fn user_get(&self, id: &str) -> Result<Option<UserRow>> {
-        Ok(sqlx::query_as("SELECT id, name, is_admin, created_at FROM users WHERE id = $1").bind(id).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_as("SELECT id, name, is_admin, created_at, spend_cap_micros FROM users WHERE id = $1").bind(id).fetch_optional(self.pool()).await?)
     }
 
     /// The user a token hash belongs to.
     pub async fn user_by_token_hash(&self, hash: &str) -> Result<Option<UserRow>> {
         Ok(sqlx::query_as(
-            "SELECT u.id, u.name, u.is_admin, u.created_at FROM users u JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = $1",
+            "SELECT u.id, u.name, u.is_admin, u.created_at, u.spend_cap_micros FROM users u JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = $1",
         )
         .bind(hash)
         .fetch_optional(self.pool())

@@ -131,25 +131,25 @@ async fn auth(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Res
     let route = route_of(&req);
     let segs: Vec<&str> = req.uri().path().split('/').collect();
     let principal = if route.starts_with("/_emulator") {
-        presented_key(&req, false).filter(|k| s.key.matches(k)).map(|_| Principal::Account)
+        presented_key(&req, false).filter(|k| s.is_account_key(k)).map(|_| Principal::Account)
     } else if route == "/graphql" {
-        presented_key(&req, true).or_else(|| query_param(&req, "api_key")).filter(|k| s.key.matches(k)).map(|_| Principal::Account)
+        presented_key(&req, true).or_else(|| query_param(&req, "api_key")).filter(|k| s.is_account_key(k)).map(|_| Principal::Account)
     } else if is_worker_route(&route) {
         let ep = segs.get(2).copied().unwrap_or_default();
         presented_key(&req, false).and_then(|k| {
-            if s.key.matches(&k) {
+            if s.is_account_key(&k) {
                 Some(Principal::Account)
             } else {
                 s.world.lock().worker_keys.get(&k).filter(|e| e.as_str() == ep).map(|e| Principal::Worker(e.clone()))
             }
         })
     } else if is_job_api_route(&route) {
-        presented_key(&req, false).filter(|k| s.key.matches(k)).map(|_| Principal::Account)
+        presented_key(&req, false).filter(|k| s.is_account_key(k)).map(|_| Principal::Account)
     } else {
         let Some(k) = presented_key(&req, true) else {
             return ApiError::unauthorized().into_response();
         };
-        if s.key.matches(&k) {
+        if s.is_account_key(&k) {
             Some(Principal::Account)
         } else {
             let pod = s.world.lock().pod_keys.get(&k).cloned();
@@ -170,6 +170,11 @@ async fn auth(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Res
     };
     match principal {
         Some(p) => {
+            if p == Principal::Account {
+                let key = presented_key(&req, false).or_else(|| query_param(&req, "api_key")).unwrap_or_default();
+                let key = key.strip_prefix("Bearer ").unwrap_or(&key).to_owned();
+                s.record_account_call(req.method().as_str(), req.uri().path(), &key);
+            }
             req.extensions_mut().insert(p);
             let mut resp = next.run(req).await;
             if route.starts_with("/v2/") && !is_job_api_route(&route) {

@@ -1,0 +1,94 @@
+//! RunPod accounts jobs run on: the operator's (`hosted`, the server's own engine) and each
+//! bring-your-own-key user's (`byok:<user id>`), each with its own engine over a client made
+//! from the user's decrypted key. All engines share the store; each reconciles only the jobs
+//! placed on its account at submit, so changing backends never moves a running job's pods.
+//! The key is decrypted only here, into the client, and never logged.
+
+use crate::AppState;
+use engine::{Clock, Engine, RunPodCloud};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The account name of a user's own key.
+pub(crate) fn byok_account(user: &str) -> String {
+    format!("byok:{user}")
+}
+
+/// One user's account: an engine and the client (for logs) over their key.
+pub(crate) struct Account {
+    pub engine: Engine<RunPodCloud>,
+    pub client: runpod::Client,
+}
+
+/// Engines of BYOK accounts, made on first use.
+#[derive(Default)]
+pub(crate) struct Accounts(tokio::sync::Mutex<HashMap<String, Arc<Account>>>);
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Accounts")
+    }
+}
+
+/// Why a user's account cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AccountError {
+    #[error("no RunPod key is saved for this user")]
+    NoKey,
+    #[error("the saved RunPod key cannot be decrypted with this server's secret")]
+    Sealed,
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl Accounts {
+    /// The engine for `user`'s own key (made from the stored key on first use).
+    pub(crate) async fn of(&self, s: &AppState, user: &str) -> Result<Arc<Account>, AccountError> {
+        let mut map = self.0.lock().await;
+        if let Some(a) = map.get(user) {
+            return Ok(a.clone());
+        }
+        let row = s.engine.store().provider_key_get(user).await.map_err(|e| AccountError::Other(e.into()))?.ok_or(AccountError::NoKey)?;
+        let sealed = crate::keys::Sealed { key_id: row.key_id, nonce: row.nonce, ciphertext: row.ciphertext };
+        let key = s.sealer.open(&sealed).map_err(|_| AccountError::Sealed)?;
+        let client = runpod::Client::builder()
+            .api_key(runpod::ApiKey::new(key))
+            .rest_url(s.client.rest_url().to_string())
+            .endpoint_base_url(s.client.endpoint_base_url().to_string())
+            .build()
+            .map_err(|e| AccountError::Other(anyhow::anyhow!("cannot build a RunPod client: {e}")))?;
+        let mut engine = Engine::new(s.engine.store().clone(), RunPodCloud::new(client.clone()), Clock::system(), s.token_secret.clone())
+            .await
+            .map_err(|e| AccountError::Other(e.into()))?;
+        engine.account = byok_account(user);
+        engine.serverless = false;
+        engine.callback_base = s.engine.callback_base.clone();
+        engine.intent_grace_ms = s.engine.intent_grace_ms;
+        // Followers wait on one signal, whichever engine wrote the event.
+        engine.events = s.engine.events.clone();
+        let a = Arc::new(Account { engine, client });
+        map.insert(user.to_owned(), a.clone());
+        Ok(a)
+    }
+
+    /// Forgets a user's engine (after their key changed).
+    pub(crate) async fn forget(&self, user: &str) {
+        self.0.lock().await.remove(user);
+    }
+
+    /// One reconcile pass of every BYOK account that has live jobs.
+    pub(crate) async fn tick(&self, s: &AppState) {
+        let users: std::collections::BTreeSet<String> =
+            s.engine.store().live().jobs().filter_map(|j| j.account.strip_prefix("byok:").map(str::to_owned)).collect();
+        for user in users {
+            match self.of(s, &user).await {
+                Ok(a) => match a.engine.tick().await {
+                    Ok(r) if !r.errors.is_empty() => tracing::warn!(account = %a.engine.account, errors = ?r.errors, "reconcile tick had errors"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(account = %a.engine.account, error = %e, "reconcile tick failed; retrying next period"),
+                },
+                Err(e) => tracing::warn!(user, error = %e, "cannot reconcile this user's own RunPod account"),
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Helpers shared by the server's integration tests.
+#![allow(dead_code)]
+
+use server::api::{EventView, JobDetail};
+use server::{ServerConfig, start};
+use std::time::Duration;
+
+/// A server on its embedded emulator with fast pods and ticks.
+pub async fn server(home: &std::path::Path) -> server::RunningServer {
+    server_with(home, |_| {}).await
+}
+
+/// Like `server`, with `f` changing the config first.
+pub async fn server_with(home: &std::path::Path, f: impl FnOnce(&mut ServerConfig)) -> server::RunningServer {
+    let mut cfg = ServerConfig::new(home.to_path_buf(), "127.0.0.1:0".parse().expect("addr"));
+    cfg.tick = Duration::from_millis(100);
+    cfg.emulator.pods.provisioning_secs = 0.1;
+    cfg.emulator.pods.starting_secs = 0.1;
+    cfg.emulator.tick_ms = 50;
+    f(&mut cfg);
+    start(cfg).await.expect("server starts")
+}
+
+/// Follows a job's events (long-poll, no sleeping) until its state is final.
+pub async fn follow(http: &reqwest::Client, s: &server::RunningServer, id: &str) -> (JobDetail, Vec<EventView>) {
+    follow_as(http, &s.url, &s.token, id).await
+}
+
+/// `follow` with another user's token.
+pub async fn follow_as(http: &reqwest::Client, url: &str, token: &str, id: &str) -> (JobDetail, Vec<EventView>) {
+    follow_until(http, url, token, id, |s| ["succeeded", "failed", "cancelled", "budget_exceeded", "timed_out"].contains(&s)).await
+}
+
+/// Follows a job until its state is `state`.
+pub async fn wait_for_state(http: &reqwest::Client, url: &str, token: &str, id: &str, state: &str) -> JobDetail {
+    follow_until(http, url, token, id, |s| s == state).await.0
+}
+
+async fn follow_until(http: &reqwest::Client, url: &str, token: &str, id: &str, done: impl Fn(&str) -> bool) -> (JobDetail, Vec<EventView>) {
+    let mut after = 0;
+    let mut all = Vec::new();
+    for _ in 0..200 {
+        let d: JobDetail = http.get(format!("{url}/api/v1/jobs/{id}")).bearer_auth(token).send().await.expect("get").json().await.expect("json");
+        if done(d.job.state.as_str()) {
+            let evs: Vec<EventView> =
+                http.get(format!("{url}/api/v1/jobs/{id}/events?after={after}")).bearer_auth(token).send().await.expect("events").json().await.expect("json");
+            all.extend(evs);
+            return (d, all);
+        }
+        let evs: Vec<EventView> = http
+            .get(format!("{url}/api/v1/jobs/{id}/events?after={after}&wait_ms=5000"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("events")
+            .json()
+            .await
+            .expect("json");
+        if let Some(last) = evs.last() {
+            after = last.id;
+        }
+        all.extend(evs);
+    }
+    panic!("job {id} did not get there");
+}
