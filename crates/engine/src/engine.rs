@@ -334,10 +334,11 @@ impl<C: Cloud> Engine<C> {
             .map(|(index, p)| normalize_point(p).map_err(|error| EngineError::BadMetrics { index, error }))
             .collect::<Result<Vec<_>, _>>()?;
         let values: Vec<serde_json::Value> = points.iter().cloned().map(serde_json::Value::Object).collect();
-        self.store.metrics_append(job, self.clock.now_ms(), &values).await?;
-        if let Some(last) = values.last() {
-            self.event_with(job, "metric", &format!("metric: {last}"), Some(last)).await;
-        }
+        // The points and the event announcing the last one commit together.
+        let message = values.last().map(|last| format!("metric: {last}"));
+        let event = values.last().zip(message.as_deref()).map(|(last, m)| ("metric", m, last));
+        self.store.metrics_append_with_event(job, self.clock.now_ms(), &values, event).await?;
+        self.events.send_modify(|v| *v = v.wrapping_add(1));
         if let Some(rule) = j.spec()?.early_stop.filter(|_| j.outcome.is_none()) {
             if let Some(why) = self.watch_divergence(job, &rule, &points, values.len()).await? {
                 self.event(job, "early_stop", &why).await;

@@ -16,6 +16,7 @@ pub struct EventRow {
 impl Store {
     /// Appends an event; returns its id (increasing).
     pub async fn event_append(&self, job_id: &str, at: i64, kind: &str, message: &str, data: Option<&serde_json::Value>) -> Result<i64> {
+        let _w = self.writes.lock().await;
         let (id,): (i64,) =
             sqlx::query_as("INSERT INTO job_events (job_id, at, kind, message, data) VALUES ($1, $2, $3, $4, $5) RETURNING id")
                 .bind(job_id)

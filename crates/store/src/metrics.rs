@@ -15,12 +15,31 @@ pub struct MetricRow {
 impl Store {
     /// Appends points (JSON objects) for a job in one transaction.
     pub async fn metrics_append(&self, job_id: &str, at: i64, points: &[serde_json::Value]) -> Result<()> {
+        self.metrics_append_with_event(job_id, at, points, None).await
+    }
+
+    /// Appends points and, in the same transaction, the event that announces them (one commit
+    /// per batch; rows go in as multi-row INSERTs). Serialized with the other writers in this
+    /// process, so concurrent batches queue here instead of in SQLite's busy-retry sleeps.
+    pub async fn metrics_append_with_event(&self, job_id: &str, at: i64, points: &[serde_json::Value], event: Option<(&str, &str, &serde_json::Value)>) -> Result<()> {
+        /// Rows per INSERT (3 parameters each, well under SQLite's limit).
+        const ROWS: usize = 500;
+        let _w = self.writes.lock().await;
         let mut tx = self.pool().begin().await?;
-        for p in points {
-            sqlx::query("INSERT INTO metrics (job_id, at, data) VALUES ($1, $2, $3)")
+        for chunk in points.chunks(ROWS) {
+            let mut q = sqlx::QueryBuilder::new("INSERT INTO metrics (job_id, at, data) ");
+            q.push_values(chunk, |mut b, p| {
+                b.push_bind(job_id).push_bind(at).push_bind(p.to_string());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        if let Some((kind, message, data)) = event {
+            sqlx::query("INSERT INTO job_events (job_id, at, kind, message, data) VALUES ($1, $2, $3, $4, $5)")
                 .bind(job_id)
                 .bind(at)
-                .bind(p.to_string())
+                .bind(kind)
+                .bind(message)
+                .bind(data.to_string())
                 .execute(&mut *tx)
                 .await?;
         }
