@@ -35,6 +35,7 @@ fn quickstart_runs_with_no_account_and_leaves_a_settled_record() {
         "[].id" => "[job id]",
         "[].created_at" => "[ms]",
         "[].started_at" => "[ms]",
+        "[].ended_at" => "[ms]",
         "[].spent_usd" => "[usd]",
         "[].gpu" => "[gpu]",
     });

@@ -101,6 +101,7 @@ impl<C: Cloud> Engine<C> {
                     reason: None,
                     created_at: now,
                     updated_at: now,
+                    account: self.account.clone(),
                 };
                 // Invariant 1: the row is committed before the create calls.
                 self.store().endpoint_insert(&row).await?;
@@ -262,8 +263,9 @@ impl<C: Cloud> Engine<C> {
         let rows = self.store().endpoints_live().await?;
         let listed = self.cloud().list_endpoints().await?;
         let held: HashSet<String> = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
+        // Every account's rows count as owned: a user's key may be the operator's account.
         let live_ids: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-        for mut row in rows.iter().cloned() {
+        for mut row in rows.iter().filter(|r| r.account == self.account).cloned() {
             if held.contains(&row.id) {
                 continue;
             }

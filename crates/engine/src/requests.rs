@@ -87,7 +87,21 @@ impl<C: Cloud> Engine<C> {
     /// Submits a serverless job to the owner's endpoint. With `sync`, waits (RunPod's
     /// `/runsync`, up to 90 s) and returns the settled row when it finished in time.
     pub async fn submit_request(&self, spec: RequestSpec, owner: &str, sync: bool) -> Result<RequestRow, EngineError> {
-        let ep = self.endpoint(owner, &spec.endpoint).await?;
+        let ep = match self.store().endpoint_by_name(owner, &spec.endpoint).await? {
+            Some(ep) => ep,
+            // An admin's endpoint is published: every hosted user may send it jobs.
+            None if self.account == store::HOSTED => {
+                self.store().endpoint_published(&spec.endpoint).await?.ok_or_else(|| EngineError::NoSuchEndpoint(spec.endpoint.clone()))?
+            }
+            None => return Err(EngineError::NoSuchEndpoint(spec.endpoint.clone())),
+        };
+        if ep.account != self.account {
+            return Err(EngineError::WrongState {
+                job: format!("endpoint {}", ep.name),
+                what: "used from this account",
+                state: format!("it lives on the {} account", ep.account),
+            });
+        }
         let Some(endpoint_id) = ep.endpoint_id.clone().filter(|_| ep.state == READY) else {
             let state = if ep.state == INTENT { "still being deployed; try again in a moment".into() } else { ep.state.clone() };
             return Err(EngineError::EndpointNotReady { name: ep.name, state });
@@ -124,6 +138,7 @@ impl<C: Cloud> Engine<C> {
             created_at: now,
             updated_at: now,
             ended_at: None,
+            account: self.account.clone(),
         };
         self.store().request_insert(&row).await?;
         self.event(
@@ -321,7 +336,8 @@ impl<C: Cloud> Engine<C> {
 
     /// One pass over live serverless jobs: poll each once, record what changed.
     pub(crate) async fn reconcile_requests(&self, report: &mut TickReport) -> Result<(), EngineError> {
-        let rows = self.store().requests_live().await?;
+        let mut rows = self.store().requests_live().await?;
+        rows.retain(|r| r.account == self.account);
         if rows.is_empty() {
             return Ok(());
         }
@@ -341,7 +357,7 @@ impl<C: Cloud> Engine<C> {
                 }
                 continue;
             };
-            let ep = spec_of(endpoints.iter().find(|e| e.owner == row.owner && e.name == row.endpoint_name), &row.endpoint_name);
+            let ep = spec_of(endpoints.iter().find(|e| e.endpoint_id.as_deref() == Some(row.endpoint_id.as_str())), &row.endpoint_name);
             match self.cloud().job_status(&row.endpoint_id, &job).await {
                 Ok(r) => self.observe(&mut row, r, &ep).await?,
                 Err(CloudError::NotFound(_)) => {

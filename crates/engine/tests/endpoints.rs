@@ -144,6 +144,7 @@ async fn a_crash_after_the_template_create_is_finished_by_the_reconciler_without
             reason: None,
             created_at: now,
             updated_at: now,
+            account: "hosted".into(),
         })
         .await
         .expect("intent");

@@ -20,6 +20,30 @@ pub(crate) struct Account {
     pub client: runpod::Client,
 }
 
+/// The engine of one account: the server's own (hosted) or a user's.
+pub(crate) enum AccountEngine<'a> {
+    Hosted(&'a Engine<RunPodCloud>),
+    Byok(Arc<Account>),
+}
+
+impl std::ops::Deref for AccountEngine<'_> {
+    type Target = Engine<RunPodCloud>;
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Self::Hosted(e) => e,
+            Self::Byok(a) => &a.engine,
+        }
+    }
+}
+
+/// The engine of `account` (`hosted` or `byok:<user>`).
+pub(crate) async fn engine_for<'a>(s: &'a AppState, account: &str) -> Result<AccountEngine<'a>, AccountError> {
+    match account.strip_prefix("byok:") {
+        Some(user) => Ok(AccountEngine::Byok(s.accounts.of(s, user).await?)),
+        None => Ok(AccountEngine::Hosted(&s.engine)),
+    }
+}
+
 /// Engines of BYOK accounts, made on first use.
 #[derive(Default)]
 pub(crate) struct Accounts(tokio::sync::Mutex<HashMap<String, Arc<Account>>>);
@@ -61,7 +85,6 @@ impl Accounts {
             .await
             .map_err(|e| AccountError::Other(e.into()))?;
         engine.account = byok_account(user);
-        engine.serverless = false;
         engine.callback_base = s.engine.callback_base.clone();
         engine.intent_grace_ms = s.engine.intent_grace_ms;
         // Followers wait on one signal, whichever engine wrote the event.
@@ -76,10 +99,18 @@ impl Accounts {
         self.0.lock().await.remove(user);
     }
 
-    /// One reconcile pass of every BYOK account that has live jobs.
+    /// One reconcile pass of every BYOK account with live jobs, endpoints or serverless jobs.
     pub(crate) async fn tick(&self, s: &AppState) {
-        let users: std::collections::BTreeSet<String> =
-            s.engine.store().live().jobs().filter_map(|j| j.account.strip_prefix("byok:").map(str::to_owned)).collect();
+        let store = s.engine.store();
+        let mut users: std::collections::BTreeSet<String> =
+            store.live().jobs().filter_map(|j| j.account.strip_prefix("byok:").map(str::to_owned)).collect();
+        match (store.endpoints_live().await, store.requests_live().await) {
+            (Ok(eps), Ok(reqs)) => {
+                let accounts = eps.iter().map(|e| &e.account).chain(reqs.iter().map(|r| &r.account));
+                users.extend(accounts.filter_map(|a| a.strip_prefix("byok:").map(str::to_owned)));
+            }
+            (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "cannot list BYOK endpoints and serverless jobs"),
+        }
         for user in users {
             match self.of(s, &user).await {
                 Ok(a) => match a.engine.tick().await {

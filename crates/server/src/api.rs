@@ -146,6 +146,9 @@ pub struct RequestView {
     pub id: String,
     pub name: String,
     pub endpoint: String,
+    /// The provider's endpoint it was sent to.
+    #[serde(default)]
+    pub endpoint_id: String,
     /// `submitting`, `queued`, `running`, `succeeded`, `failed`, `timed_out`, `cancelled`.
     pub state: String,
     /// Why it is where it is (why it waits in the queue, why it failed).

@@ -1,6 +1,7 @@
 //! `/api/v1` routes. Clients get `{code, message, hint?}` errors; internals stay in the log.
 
 use crate::AppState;
+use crate::accounts::engine_for;
 use crate::extract::Body;
 use crate::api::{
     AttemptView, ComputeSettings, CostReport, DeployResult, EndpointView, ErrorBody, EventView, GpuRow, JobDetail, JobSummary, NewToken, RequestView, Status,
@@ -195,7 +196,7 @@ fn summary(j: &JobRow, attempts: &[AttemptRow]) -> JobSummary {
         budget_usd: j.budget_micros.map(|b| Money(b).usd()),
         attempts_made: j.attempts_made,
         exit_code: j.exit_code,
-        ended_at: j.outcome.is_some().then_some(j.updated_at).filter(|_| !j.state.starts_with("tearing_down")),
+        ended_at: j.phase().is_ok_and(|p| p.state.is_final()).then_some(j.updated_at),
         backend: if j.account == store::HOSTED { "hosted" } else { "runpod" }.into(),
     }
 }
@@ -263,6 +264,12 @@ async fn create_job(State(s): S, Extension(c): C, Body(v): Body<serde_json::Valu
     Ok((StatusCode::CREATED, Json(detail)))
 }
 
+/// The account a user's new work goes to: their own key's, else hosted.
+async fn user_account(s: &AppState, user: &str) -> R<String> {
+    let has_key = s.engine.store().provider_key_get(user).await.map_err(EngineError::from)?.is_some();
+    Ok(if has_key { crate::accounts::byok_account(user) } else { store::HOSTED.to_owned() })
+}
+
 fn account_error(e: crate::accounts::AccountError) -> ApiError {
     match e {
         crate::accounts::AccountError::NoKey => ApiError::new(StatusCode::CONFLICT, "no_key", e.to_string(), Some("save a key in Settings → Compute")),
@@ -281,7 +288,17 @@ fn account_error(e: crate::accounts::AccountError) -> ApiError {
 /// be watched or torn down.
 async fn no_live_byok_jobs(s: &AppState, user: &str) -> R<()> {
     let account = crate::accounts::byok_account(user);
-    let n = s.engine.store().live().jobs().filter(|j| j.account == account).count();
+    let jobs = s.engine.store().live().jobs().filter(|j| j.account == account).count();
+    let endpoints = s.engine.store().endpoints_live().await.map_err(EngineError::from)?.iter().filter(|e| e.account == account).count();
+    if endpoints > 0 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "endpoints_on_key",
+            format!("{endpoints} endpoint(s) live on your RunPod account; podwarden could no longer manage them"),
+            Some("remove them first (`podwarden endpoint rm <name>`), then change the key"),
+        ));
+    }
+    let n = jobs;
     if n > 0 {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -316,7 +333,12 @@ fn endpoint_view(r: &EndpointRow) -> EndpointView {
 #[utoipa::path(post, path = "/api/v1/endpoints", tag = "endpoints", request_body = core_domain::endpoint::EndpointSpec, responses((status = 201, description = "created", body = DeployResult), (status = 200, description = "updated or unchanged", body = DeployResult), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn deploy_endpoint(State(s): S, Extension(c): C, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<DeployResult>)> {
     let spec = core_domain::endpoint::EndpointSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
-    let d = s.engine.deploy(spec, &c.0.id).await?;
+    // An existing endpoint stays on its account; a new one goes where the user computes.
+    let account = match s.engine.store().endpoint_by_name(&c.0.id, &spec.name).await.map_err(EngineError::from)? {
+        Some(row) => row.account,
+        None => user_account(&s, &c.0.id).await?,
+    };
+    let d = engine_for(&s, &account).await.map_err(account_error)?.deploy(spec, &c.0.id).await?;
     let status = if d.change == engine::endpoints::Change::Created { StatusCode::CREATED } else { StatusCode::OK };
     let change = serde_json::to_value(d.change).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     Ok((status, Json(DeployResult { endpoint: endpoint_view(&d.row), change })))
@@ -337,7 +359,8 @@ async fn get_endpoint(State(s): S, Extension(c): C, Path(name): Path<String>) ->
 /// Removes an endpoint (deleted at RunPod, then forgotten).
 #[utoipa::path(delete, path = "/api/v1/endpoints/{name}", tag = "endpoints", params(("name" = String, Path, description = "endpoint name")), responses((status = 200, description = "deleted", body = EndpointView), (status = 202, description = "deleting", body = EndpointView), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
 async fn remove_endpoint(State(s): S, Extension(c): C, Path(name): Path<String>) -> R<(StatusCode, Json<EndpointView>)> {
-    let row = s.engine.remove(&c.0.id, &name).await?;
+    let account = s.engine.endpoint(&c.0.id, &name).await?.account;
+    let row = engine_for(&s, &account).await.map_err(account_error)?.remove(&c.0.id, &name).await?;
     s.poke.notify_one();
     let status = if row.state == engine::endpoints::DELETED { StatusCode::OK } else { StatusCode::ACCEPTED };
     Ok((status, Json(endpoint_view(&row))))
@@ -351,6 +374,7 @@ fn request_view(r: &RequestRow, simulated: bool) -> RequestView {
         id: r.id.clone(),
         name: r.name.clone(),
         endpoint: r.endpoint_name.clone(),
+        endpoint_id: r.endpoint_id.clone(),
         state: r.state.clone(),
         reason: r.reason.clone(),
         provider_job_id: r.provider_job_id.clone(),
@@ -379,7 +403,26 @@ struct SyncQuery {
 #[utoipa::path(post, path = "/api/v1/requests", tag = "requests", params(SyncQuery), request_body = core_domain::request::RequestSpec, responses((status = 201, body = RequestView), (status = 413, description = "input over RunPod's payload limit", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
 async fn create_request(State(s): S, Extension(c): C, Query(q): Query<SyncQuery>, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<RequestView>)> {
     let spec = core_domain::request::RequestSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
-    let row = s.engine.submit_request(spec, &c.0.id, q.sync).await?;
+    let store = s.engine.store();
+    let account = match store.endpoint_by_name(&c.0.id, &spec.endpoint).await.map_err(EngineError::from)? {
+        Some(own) => own.account,
+        None => {
+            let account = user_account(&s, &c.0.id).await?;
+            if account != store::HOSTED {
+                // A BYOK user's first job for a published endpoint: their own copy of it
+                // (template and endpoint) is created on their account and kept for the next.
+                let published = store.endpoint_published(&spec.endpoint).await.map_err(EngineError::from)?;
+                let Some(published) = published else { return Err(EngineError::NoSuchEndpoint(spec.endpoint.clone()).into()) };
+                let ep_spec: core_domain::endpoint::EndpointSpec =
+                    serde_json::from_str(&published.spec).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+                let engine = engine_for(&s, &account).await.map_err(account_error)?;
+                let d = engine.deploy(ep_spec, &c.0.id).await?;
+                tracing::info!(user = %c.0.id, endpoint = %d.row.resource_name, from = %published.name, "created a BYOK user's copy of a published endpoint");
+            }
+            account
+        }
+    };
+    let row = engine_for(&s, &account).await.map_err(account_error)?.submit_request(spec, &c.0.id, q.sync).await?;
     s.poke.notify_one();
     Ok((StatusCode::CREATED, Json(request_view(&row, s.simulated))))
 }
@@ -409,8 +452,8 @@ async fn get_request(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<
 /// Cancels a serverless job.
 #[utoipa::path(post, path = "/api/v1/requests/{id}/stop", tag = "requests", params(("id" = String, Path, description = "serverless job id")), responses((status = 202, body = RequestView), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
 async fn stop_request(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<(StatusCode, Json<RequestView>)> {
-    owned_request(&s, &id, &c.0.id).await?;
-    let row = s.engine.cancel_request(&id).await?;
+    let r = owned_request(&s, &id, &c.0.id).await?;
+    let row = engine_for(&s, &r.account).await.map_err(account_error)?.cancel_request(&id).await?;
     Ok((StatusCode::ACCEPTED, Json(request_view(&row, s.simulated))))
 }
 
@@ -599,7 +642,12 @@ async fn settings(s: &AppState, user: &UserRow, k: Option<&store::ProviderKeyRow
     Ok(ComputeSettings {
         backend: if k.is_some() { "runpod" } else { "hosted" }.into(),
         last4: k.map(|k| k.last4.clone()),
-        endpoint_status: "none".into(),
+        endpoint_status: {
+            let account = crate::accounts::byok_account(&user.id);
+            let eps = s.engine.store().endpoints_live().await.map_err(EngineError::from)?;
+            let mine: Vec<_> = eps.iter().filter(|e| e.account == account).collect();
+            if mine.is_empty() { "none".to_owned() } else { mine.iter().map(|e| format!("{}: {}", e.name, e.state)).collect::<Vec<_>>().join(", ") }
+        },
         spend_cap_usd: user.spend_cap_micros.map(|m| Money(m).usd()),
         hosted_committed_usd: Money(s.engine.store().hosted_committed_micros(&user.id).await.map_err(EngineError::from)?).usd(),
     })

@@ -106,3 +106,101 @@ async fn the_operator_caps_a_users_hosted_spend() {
     assert_eq!(admin_job.status().as_u16(), 201);
     s.shutdown().await;
 }
+
+/// A worker of `endpoint` driven by the test, with `key`.
+fn worker(emu: &runpod_emulator::RunningEmulator, endpoint: &str, key: &str) -> runpod::client::worker::WorkerClient {
+    let b = emu.base_url();
+    runpod::client::worker::WorkerClient::new(runpod::client::worker::WorkerConfig {
+        get_job_url: format!("{b}/v2/{endpoint}/job-take/$ID?gpu=TEST"),
+        post_output_url: format!("{b}/v2/{endpoint}/job-done/$RUNPOD_POD_ID/$ID?gpu=TEST"),
+        post_stream_url: format!("{b}/v2/{endpoint}/job-stream/$RUNPOD_POD_ID/$ID?gpu=TEST"),
+        ping_url: None,
+        worker_id: "test-worker".into(),
+        endpoint_id: Some(endpoint.into()),
+        api_key: runpod::ApiKey::new(key.to_owned()),
+        ping_interval: std::time::Duration::from_secs(10),
+    })
+    .expect("worker client")
+}
+
+#[tokio::test]
+async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_published_endpoint() {
+    let mut ecfg = runpod_emulator::EmulatorConfig::default();
+    ecfg.tick_ms = 50;
+    ecfg.extra_api_keys = vec![USER_KEY.into()];
+    let emu = runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator");
+    let home = tempfile::tempdir().expect("home");
+    let s = server_with(home.path(), |c| c.client = Some(emu.client())).await;
+    let http = reqwest::Client::new();
+    let api = |p: &str| format!("{}/api/v1{p}", s.url);
+    let endpoint_creates =
+        |last4: &str| emu.account_calls().iter().filter(|c| c.method == "POST" && c.path == "/v2/serverless" && c.key_last4 == last4).count();
+
+    // The operator publishes an endpoint (its workers never take jobs on their own: `sleep`).
+    let ep = serde_json::json!({"name": "echo", "image": "img", "command": "sleep 100000", "gpu": {"pools": ["AMPERE_24"]}, "workers": {"max": 1}});
+    let r = http.post(api("/endpoints")).bearer_auth(&s.token).json(&ep).send().await.expect("deploy");
+    assert_eq!(r.status().as_u16(), 201);
+    let published: server::api::DeployResult = r.json().await.expect("json");
+    let op_last4 = emu.api_key().expose()[emu.api_key().expose().len() - 4..].to_owned();
+    assert_eq!(endpoint_creates(&op_last4), 1);
+
+    // A hosted user sends jobs to the published endpoint itself.
+    let carol: NewToken = http.post(api("/users")).bearer_auth(&s.token).json(&serde_json::json!({"name": "carol"})).send().await.expect("user").json().await.expect("json");
+    let job = serde_json::json!({"endpoint": "echo", "input": {"x": 1}});
+    let r = http.post(api("/requests")).bearer_auth(&carol.token).json(&job).send().await.expect("request");
+    assert_eq!(r.status().as_u16(), 201);
+    let carols: server::api::RequestView = r.json().await.expect("json");
+    assert_eq!(Some(carols.endpoint_id.clone()), published.endpoint.endpoint_id.clone());
+
+    // Alice brings her key; her first job creates her own endpoint from the published one.
+    let alice: NewToken = http.post(api("/users")).bearer_auth(&s.token).json(&serde_json::json!({"name": "alice"})).send().await.expect("user").json().await.expect("json");
+    http.post(api("/settings/runpod-key")).bearer_auth(&alice.token).json(&serde_json::json!({"api_key": USER_KEY})).send().await.expect("key");
+    let before: ComputeSettings = http.get(api("/settings/runpod-key")).bearer_auth(&alice.token).send().await.expect("get").json().await.expect("json");
+    assert_eq!(before.endpoint_status, "none");
+    let r = http.post(api("/requests")).bearer_auth(&alice.token).json(&job).send().await.expect("request");
+    assert_eq!(r.status().as_u16(), 201);
+    let first: server::api::RequestView = r.json().await.expect("json");
+    assert_eq!(endpoint_creates("WXYZ"), 1, "her endpoint was created with her key");
+    let hers: Vec<server::api::EndpointView> = http.get(api("/endpoints")).bearer_auth(&alice.token).send().await.expect("ls").json().await.expect("json");
+    assert_eq!(hers.len(), 1);
+    let her_id = hers[0].endpoint_id.clone().expect("endpoint id remembered");
+    assert_ne!(Some(her_id.clone()), published.endpoint.endpoint_id, "her own endpoint, not the operator's");
+    assert_eq!(hers[0].image, "img", "a copy of the published spec");
+    let after: ComputeSettings = http.get(api("/settings/runpod-key")).bearer_auth(&alice.token).send().await.expect("get").json().await.expect("json");
+    assert_eq!(after.endpoint_status, "echo: ready");
+    // The next job reuses it.
+    let r = http.post(api("/requests")).bearer_auth(&alice.token).json(&serde_json::json!({"endpoint": "echo", "input": {"x": 2}})).send().await.expect("request");
+    assert_eq!(r.status().as_u16(), 201);
+    assert_eq!(endpoint_creates("WXYZ"), 1, "created once, remembered");
+
+    // Her job runs on her endpoint and is followed to its result by her account's engine.
+    let w = worker(&emu, &her_id, USER_KEY);
+    let taken = w.take(false).await.expect("take").pop().expect("a job");
+    assert_eq!(taken.input, serde_json::json!({"x": 1}));
+    w.post_result(&taken.id, &runpod::types::worker::JobResultBody { output: Some(serde_json::json!({"y": 2})), ..Default::default() }, false).await.expect("done");
+    let mut after_id = 0;
+    let done = loop {
+        let v: server::api::RequestView = http.get(api(&format!("/requests/{}", first.id))).bearer_auth(&alice.token).send().await.expect("get").json().await.expect("json");
+        if v.state == "succeeded" {
+            break v;
+        }
+        let evs: Vec<server::api::EventView> = http
+            .get(api(&format!("/jobs/{}/events?after={after_id}&wait_ms=5000", first.id)))
+            .bearer_auth(&alice.token)
+            .send()
+            .await
+            .expect("events")
+            .json()
+            .await
+            .expect("json");
+        after_id = evs.last().map_or(after_id, |e| e.id);
+    };
+    assert_eq!(done.output, Some(serde_json::json!({"y": 2})));
+
+    // Her key cannot change while an endpoint of hers lives on it.
+    let r = http.delete(api("/settings/runpod-key")).bearer_auth(&alice.token).send().await.expect("delete");
+    assert_eq!(r.status().as_u16(), 409);
+    assert_eq!(r.json::<ErrorBody>().await.expect("json").code, "endpoints_on_key");
+    s.shutdown().await;
+    emu.shutdown().await;
+}

@@ -21,18 +21,20 @@ pub struct EndpointRow {
     pub reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The RunPod account it lives on (`hosted` or `byok:<user>`).
+    pub account: String,
 }
 
 macro_rules! columns {
     () => {
-        "id, name, owner, spec, spec_hash, state, generation, resource_name, template_id, endpoint_id, reason, created_at, updated_at"
+        "id, name, owner, spec, spec_hash, state, generation, resource_name, template_id, endpoint_id, reason, created_at, updated_at, account"
     };
 }
 
 impl Store {
     /// Commits a new endpoint's intent.
     pub async fn endpoint_insert(&self, e: &EndpointRow) -> Result<()> {
-        sqlx::query(concat!("INSERT INTO endpoints (", columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"))
+        sqlx::query(concat!("INSERT INTO endpoints (", columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"))
             .bind(&e.id)
             .bind(&e.name)
             .bind(&e.owner)
@@ -46,6 +48,7 @@ impl Store {
             .bind(&e.reason)
             .bind(e.created_at)
             .bind(e.updated_at)
+            .bind(&e.account)
             .execute(self.pool())
             .await?;
         Ok(())
@@ -58,6 +61,18 @@ impl Store {
             .bind(name)
             .fetch_optional(self.pool())
             .await?)
+    }
+
+    /// A live endpoint an admin deployed (published: every user may send it jobs).
+    pub async fn endpoint_published(&self, name: &str) -> Result<Option<EndpointRow>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM endpoints WHERE name = $1 AND state <> 'deleted' AND account = 'hosted' AND owner IN (SELECT id FROM users WHERE is_admin) ORDER BY id LIMIT 1"
+        ))
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     /// Live endpoints (all owners), oldest first.

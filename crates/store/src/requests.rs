@@ -34,6 +34,8 @@ pub struct RequestRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub ended_at: Option<i64>,
+    /// The RunPod account it runs on (`hosted` or `byok:<user>`).
+    pub account: String,
 }
 
 /// States of a request that may still change.
@@ -42,7 +44,7 @@ pub const REQUEST_LIVE: [&str; 3] = ["submitting", "queued", "running"];
 macro_rules! columns {
     () => {
         "id, owner, name, endpoint_name, endpoint_id, provider_job_id, state, generation, spec, output, reason, gpu, \
-         price_micros_per_hour, estimate_micros, cost_micros, delay_ms, execution_ms, idle_ms, created_at, updated_at, ended_at"
+         price_micros_per_hour, estimate_micros, cost_micros, delay_ms, execution_ms, idle_ms, created_at, updated_at, ended_at, account"
     };
 }
 
@@ -52,7 +54,7 @@ impl Store {
         sqlx::query(concat!(
             "INSERT INTO requests (",
             columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
         ))
         .bind(&r.id)
         .bind(&r.owner)
@@ -75,6 +77,7 @@ impl Store {
         .bind(r.created_at)
         .bind(r.updated_at)
         .bind(r.ended_at)
+        .bind(&r.account)
         .execute(self.pool())
         .await?;
         Ok(())

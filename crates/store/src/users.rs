@@ -44,7 +44,7 @@ impl Store {
         let (requests,): (Option<i64>,) =
             sqlx::query_as(
                 "SELECT CAST(SUM(CASE WHEN ended_at IS NULL AND estimate_micros > cost_micros THEN estimate_micros ELSE cost_micros END) AS BIGINT) \
-                 FROM requests WHERE owner = $1",
+                 FROM requests WHERE owner = $1 AND account = 'hosted'",
             )
                 .bind(owner)
                 .fetch_one(self.pool())

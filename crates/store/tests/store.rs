@@ -201,6 +201,7 @@ async fn endpoint_rows_are_unique_per_owner_and_name_while_live() {
         reason: None,
         created_at: 1,
         updated_at: 1,
+        account: "hosted".into(),
     };
     s.endpoint_insert(&row("e1")).await.expect("insert");
     assert!(s.endpoint_insert(&row("e2")).await.is_err(), "one live endpoint per owner and name");
