@@ -1,0 +1,49 @@
+//! The Postgres twins of the migrations apply, in order, to a real Postgres (the local server;
+//! `PODWARDEN_TEST_POSTGRES` overrides the URL), each run in its own fresh schema, and end with
+//! the same tables and columns as SQLite's.
+
+use sqlx::{AssertSqlSafe, Connection};
+// Dynamic SQL here only names our own uuid-named schema and our own migrations' tables.
+
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+#[tokio::test]
+async fn postgres_migrations_apply_and_match_sqlites_schema() {
+    let url = std::env::var("PODWARDEN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mut pg = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| panic!("Postgres at {url}: {e} (set PODWARDEN_TEST_POSTGRES)"));
+    let schema = format!("pw_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut pg).await.expect("schema");
+    sqlx::query(AssertSqlSafe(format!("SET search_path TO {schema}"))).execute(&mut pg).await.expect("search_path");
+    let applied = POSTGRES_MIGRATIONS.run(&mut pg).await;
+    let pg_columns: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = $1 AND table_name <> '_sqlx_migrations' ORDER BY 1, 2",
+    )
+    .bind(&schema)
+    .fetch_all(&mut pg)
+    .await
+    .expect("columns");
+    sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut pg).await.expect("drop");
+    applied.expect("every Postgres migration applies");
+    assert_eq!(
+        POSTGRES_MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>(),
+        SQLITE_MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>(),
+        "the same migrations in both dialects"
+    );
+
+    let mut lite = sqlx::SqliteConnection::connect("sqlite::memory:").await.expect("sqlite");
+    SQLITE_MIGRATIONS.run(&mut lite).await.expect("sqlite migrations");
+    let tables: Vec<(String,)> =
+        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_sqlx%' AND name NOT LIKE 'sqlite_%' ORDER BY 1")
+            .fetch_all(&mut lite)
+            .await
+            .expect("tables");
+    let mut lite_columns = Vec::new();
+    for (t,) in tables {
+        let cols: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(format!("SELECT name FROM pragma_table_info('{t}')"))).fetch_all(&mut lite).await.expect("columns");
+        lite_columns.extend(cols.into_iter().map(|(c,)| (t.clone(), c)));
+    }
+    lite_columns.sort();
+    assert_eq!(pg_columns, lite_columns, "Postgres and SQLite end with the same tables and columns");
+    assert!(pg_columns.contains(&("jobs".into(), "account".into())));
+}
