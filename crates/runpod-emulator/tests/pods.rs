@@ -79,7 +79,11 @@ async fn pod_lifecycle_boots_runs_restarts_stops_starts_and_terminates() {
     assert_eq!(gone.kind(), ErrorKind::NotFound);
     assert!(c.list_pods().await.expect("list").is_empty());
     assert_eq!(c.delete_pod(&p.id).await.expect_err("twice").kind(), ErrorKind::NotFound);
-    assert!(assert_contract(&emu) > 5);
+    let checked = assert_contract(&emu);
+    // Without the pinned spec (a clone without ../shared, outside CI) nothing can be checked.
+    if common::spec().is_some() {
+        assert!(checked > 5, "checked {checked}");
+    }
 }
 
 #[tokio::test]
