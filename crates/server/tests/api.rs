@@ -399,3 +399,28 @@ async fn events_stream_as_sse_and_resume_after_last_event_id() {
     drop(resumed);
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn sql_and_html_in_free_text_are_stored_and_returned_as_they_were() {
+    let home = tempfile::tempdir().expect("home");
+    let s = server(home.path()).await;
+    let http = reqwest::Client::new();
+    let nasty = "x'); DROP TABLE jobs; -- <script>alert(1)</script>";
+    let r = http.post(format!("{}/api/v1/tokens", s.url)).bearer_auth(&s.token).json(&serde_json::json!({"label": nasty})).send().await.expect("token");
+    assert_eq!(r.status().as_u16(), 201);
+    let tokens: Vec<server::api::TokenView> = http.get(format!("{}/api/v1/tokens", s.url)).bearer_auth(&s.token).send().await.expect("ls").json().await.expect("json");
+    assert!(tokens.iter().any(|t| t.label == nasty), "{tokens:?}");
+    // A job's command and env are free text too; the jobs table is still there and intact.
+    let spec = serde_json::json!({"name": "ok", "image": "i", "command": format!("echo \"{nasty}\""), "env": {"X": nasty}, "gpu": {"min_vram_gb": 16}});
+    let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&spec).send().await.expect("job");
+    assert_eq!(r.status().as_u16(), 201);
+    let d: JobDetail = r.json().await.expect("json");
+    assert_eq!(d.command, format!("echo \"{nasty}\""));
+    // Names are identifiers: HTML or SQL in one is refused with the rule, never stored.
+    let bad = serde_json::json!({"name": nasty, "image": "i", "command": "true", "gpu": {"min_vram_gb": 16}});
+    let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&bad).send().await.expect("bad");
+    assert_eq!(r.status().as_u16(), 422);
+    let jobs: Vec<server::api::JobSummary> = http.get(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).send().await.expect("ls").json().await.expect("json");
+    assert_eq!(jobs.len(), 1);
+    s.shutdown().await;
+}
