@@ -222,7 +222,7 @@ impl Serverless for RunPodCloud {
             workers: Some(endpoint_workers(d)),
             timeout: Some(d.execution_timeout_ms),
             flashboot: Some(flashboot(d)),
-            network_volumes: Some(d.network_volume.iter().map(|v| NetworkVolumeId::new(v)).collect()),
+            network_volumes: Some(d.network_volume.iter().map(NetworkVolumeId::new).collect()),
             ..UpdateEndpointRequest::default()
         };
         self.client.update_endpoint(&EndpointId::new(id), &req).await.map(|_| ()).map_err(map_err)

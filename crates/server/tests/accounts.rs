@@ -125,9 +125,7 @@ fn worker(emu: &runpod_emulator::RunningEmulator, endpoint: &str, key: &str) -> 
 
 #[tokio::test]
 async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_published_endpoint() {
-    let mut ecfg = runpod_emulator::EmulatorConfig::default();
-    ecfg.tick_ms = 50;
-    ecfg.extra_api_keys = vec![USER_KEY.into()];
+    let ecfg = runpod_emulator::EmulatorConfig { tick_ms: 50, extra_api_keys: vec![USER_KEY.into()], ..Default::default() };
     let emu = runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator");
     let home = tempfile::tempdir().expect("home");
     let s = server_with(home.path(), |c| c.client = Some(emu.client())).await;
