@@ -9,7 +9,7 @@ use core_domain::endpoint::EndpointSpec;
 use core_domain::request::RequestSpec;
 use engine::requests::is_final;
 use engine::{CloudError, Engine, EngineError, RunPodCloud};
-use runpod::client::worker::{WorkerClient, WorkerConfig};
+use runpod::client::worker::WorkerClient;
 use runpod::types::worker::JobResultBody;
 use runpod_emulator::faults::{FaultConfig, WorkerFaults};
 use runpod_emulator::RunningEmulator;
@@ -36,18 +36,7 @@ fn request(input: serde_json::Value) -> RequestSpec {
 
 /// A worker of `endpoint` driven by the test.
 fn worker(emu: &RunningEmulator, endpoint: &str) -> WorkerClient {
-    let b = emu.base_url();
-    WorkerClient::new(WorkerConfig {
-        get_job_url: format!("{b}/v2/{endpoint}/job-take/$ID?gpu=TEST"),
-        post_output_url: format!("{b}/v2/{endpoint}/job-done/$RUNPOD_POD_ID/$ID?gpu=TEST"),
-        post_stream_url: format!("{b}/v2/{endpoint}/job-stream/$RUNPOD_POD_ID/$ID?gpu=TEST"),
-        ping_url: None,
-        worker_id: "test-worker".into(),
-        endpoint_id: Some(endpoint.into()),
-        api_key: emu.api_key().clone(),
-        ping_interval: Duration::from_secs(10),
-    })
-    .expect("worker client")
+    WorkerClient::new(emu.worker_config(endpoint, emu.api_key().clone())).expect("worker client")
 }
 
 async fn log(e: &Engine<RunPodCloud>, id: &str) -> Vec<(String, String)> {

@@ -290,6 +290,22 @@ pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<Running
 }
 
 impl RunningEmulator {
+    /// The worker-protocol settings of a worker of `endpoint` that a test drives by hand
+    /// (`WorkerClient::new`), calling with `key` (the account's, or one of its extra keys).
+    pub fn worker_config(&self, endpoint: &str, key: ApiKey) -> runpod::client::worker::WorkerConfig {
+        let b = self.base_url();
+        runpod::client::worker::WorkerConfig {
+            get_job_url: format!("{b}/v2/{endpoint}/job-take/$ID?gpu=TEST"),
+            post_output_url: format!("{b}/v2/{endpoint}/job-done/$RUNPOD_POD_ID/$ID?gpu=TEST"),
+            post_stream_url: format!("{b}/v2/{endpoint}/job-stream/$RUNPOD_POD_ID/$ID?gpu=TEST"),
+            ping_url: None,
+            worker_id: "test-worker".into(),
+            endpoint_id: Some(endpoint.into()),
+            api_key: key,
+            ping_interval: Duration::from_secs(10),
+        }
+    }
+
     /// `http://127.0.0.1:PORT`: REST v2 lives under `/v2`, GraphQL at `/graphql`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)

@@ -107,22 +107,6 @@ async fn the_operator_caps_a_users_hosted_spend() {
     s.shutdown().await;
 }
 
-/// A worker of `endpoint` driven by the test, with `key`.
-fn worker(emu: &runpod_emulator::RunningEmulator, endpoint: &str, key: &str) -> runpod::client::worker::WorkerClient {
-    let b = emu.base_url();
-    runpod::client::worker::WorkerClient::new(runpod::client::worker::WorkerConfig {
-        get_job_url: format!("{b}/v2/{endpoint}/job-take/$ID?gpu=TEST"),
-        post_output_url: format!("{b}/v2/{endpoint}/job-done/$RUNPOD_POD_ID/$ID?gpu=TEST"),
-        post_stream_url: format!("{b}/v2/{endpoint}/job-stream/$RUNPOD_POD_ID/$ID?gpu=TEST"),
-        ping_url: None,
-        worker_id: "test-worker".into(),
-        endpoint_id: Some(endpoint.into()),
-        api_key: runpod::ApiKey::new(key.to_owned()),
-        ping_interval: std::time::Duration::from_secs(10),
-    })
-    .expect("worker client")
-}
-
 #[tokio::test]
 async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_published_endpoint() {
     let ecfg = runpod_emulator::EmulatorConfig { tick_ms: 50, extra_api_keys: vec![USER_KEY.into()], ..Default::default() };
@@ -172,7 +156,7 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
     assert_eq!(endpoint_creates("WXYZ"), 1, "created once, remembered");
 
     // Her job runs on her endpoint and is followed to its result by her account's engine.
-    let w = worker(&emu, &her_id, USER_KEY);
+    let w = runpod::client::worker::WorkerClient::new(emu.worker_config(&her_id, runpod::ApiKey::new(USER_KEY.to_owned()))).expect("worker");
     let taken = w.take(false).await.expect("take").pop().expect("a job");
     assert_eq!(taken.input, serde_json::json!({"x": 1}));
     w.post_result(&taken.id, &runpod::types::worker::JobResultBody { output: Some(serde_json::json!({"y": 2})), ..Default::default() }, false).await.expect("done");
