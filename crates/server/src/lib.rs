@@ -67,6 +67,8 @@ pub(crate) struct AppState {
     pub accounts: accounts::Accounts,
     /// Job tokens derive from this (every account's engine shares it).
     pub token_secret: Vec<u8>,
+    /// Cancelled at shutdown: open event streams end instead of holding the server up.
+    pub shutdown: CancellationToken,
 }
 
 /// A running server.
@@ -181,9 +183,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let mut engine = Engine::new(store, RunPodCloud::new(client.clone()), Clock::system(), token_secret.clone()).await?;
     engine.callback_base = Some(cfg.public_url.clone().unwrap_or_else(|| url.clone()));
     engine.intent_grace_ms = cfg.intent_grace.as_millis() as i64;
-    let state = Arc::new(AppState { engine, client, poke: Notify::new(), simulated, provider, guard: guard::AuthGuard::new(), sealer, accounts: accounts::Accounts::default(), token_secret });
-
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
+    let state = Arc::new(AppState { engine, client, poke: Notify::new(), simulated, provider, guard: guard::AuthGuard::new(), sealer, accounts: accounts::Accounts::default(), token_secret, shutdown: cancel.clone() });
+
     let app = routes::router(state.clone());
     let c = cancel.clone();
     tracker.spawn(async move {

@@ -522,6 +522,9 @@ struct After {
     /// Long-poll: wait up to this many ms for an event after `after` (max 60 000).
     #[serde(default)]
     wait_ms: u64,
+    /// SSE only: also stream the job's pod log lines live (`event: log`, not resumable).
+    #[serde(default)]
+    logs: bool,
 }
 
 /// A job's (or serverless job's) events: JSON with a long-poll (`?after=&wait_ms=`), or — with
@@ -544,12 +547,49 @@ async fn events(
     let wants_sse = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
     if wants_sse {
         let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
-        return Ok(event_stream(s, id, resume.unwrap_or(q.after)).into_response());
+        let s_end = s.shutdown.clone().cancelled_owned();
+        if q.logs && !id.starts_with("req_") {
+            let merged = futures::stream::select(event_stream(s.clone(), id.clone(), resume.unwrap_or(q.after)), pod_log_lines(s, id));
+            return Ok(Sse::new(merged.take_until(s_end)).keep_alive(KeepAlive::default()).into_response());
+        }
+        return Ok(Sse::new(event_stream(s, id, resume.unwrap_or(q.after)).take_until(s_end)).keep_alive(KeepAlive::default()).into_response());
     }
     Ok(Json(long_poll(&s, &id, &q).await?).into_response())
 }
 
-fn event_stream(s: Arc<AppState>, id: String, after: i64) -> Sse<impl futures::Stream<Item = Result<Event, std::convert::Infallible>>> {
+/// The job's pod log lines as `log` events: follows each pod the job gets, until it settles.
+fn pod_log_lines(s: Arc<AppState>, id: String) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> {
+    async_stream::stream! {
+        let mut rx = s.engine.events.subscribe();
+        let mut followed = std::collections::HashSet::new();
+        loop {
+            let Ok(Some(job)) = s.engine.store().job_get(&id).await else { break };
+            let attempts = s.engine.store().attempts_for_job(&id).await.unwrap_or_default();
+            let pod = attempts.iter().rev().find_map(|a| a.pod_id.clone().filter(|p| matches!(&a.state[..], "created" | "running") && !followed.contains(p)));
+            if let Some(pod) = pod {
+                followed.insert(pod.clone());
+                let client = match job.account.strip_prefix("byok:") {
+                    Some(user) => s.accounts.of(&s, user).await.ok().map(|a| a.client.clone()),
+                    None => Some(s.client.clone()),
+                };
+                let q = runpod::types::logs::LogsQuery { tail: Some(1000), ..Default::default() };
+                if let Some(Ok(lines)) = match &client { Some(c) => Some(c.pod_logs(&runpod::PodId::new(pod), &q).await), None => None } {
+                    let mut lines = Box::pin(lines);
+                    while let Some(Ok(l)) = lines.next().await {
+                        let data = serde_json::json!({"source": l.event.source, "line": l.event.line});
+                        yield Ok(Event::default().event("log").data(data.to_string()));
+                    }
+                }
+                continue;
+            }
+            if job.phase().is_ok_and(|p| p.state.is_final()) || rx.changed().await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+fn event_stream(s: Arc<AppState>, id: String, after: i64) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> {
     let stream = futures::stream::unfold((s, id, after, None::<tokio::sync::watch::Receiver<u64>>), |(s, id, after, rx)| async move {
         let mut rx = rx.unwrap_or_else(|| s.engine.events.subscribe());
         loop {
@@ -578,7 +618,7 @@ fn event_stream(s: Arc<AppState>, id: String, after: i64) -> Sse<impl futures::S
         }
     })
     .flatten();
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    stream
 }
 
 async fn long_poll(s: &AppState, id: &str, q: &After) -> R<Vec<EventView>> {
@@ -622,7 +662,7 @@ async fn logs(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Respons
     let events = stream.filter_map(|l| async move {
         l.ok().map(|l| Ok::<_, std::convert::Infallible>(Event::default().event(l.event.source).data(l.event.line)))
     });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+    Ok(Sse::new(events.take_until(s.shutdown.clone().cancelled_owned())).keep_alive(KeepAlive::default()).into_response())
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

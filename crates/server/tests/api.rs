@@ -424,3 +424,31 @@ async fn sql_and_html_in_free_text_are_stored_and_returned_as_they_were() {
     assert_eq!(jobs.len(), 1);
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn with_logs_the_event_stream_carries_the_pods_log_lines_between_state_changes() {
+    use eventsource_stream::Eventsource;
+    use futures::StreamExt;
+    let home = tempfile::tempdir().expect("home");
+    let s = server(home.path()).await;
+    let http = reqwest::Client::new();
+    let spec = serde_json::json!({"name": "logs", "image": "i", "command": "echo first-line; echo second-line; sleep 300", "gpu": {"min_vram_gb": 16}});
+    let job: JobDetail = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&spec).send().await.expect("post").json().await.expect("json");
+    let url = format!("{}/api/v1/jobs/{}/events?logs=true", s.url, job.job.id);
+    let mut stream = http.get(&url).bearer_auth(&s.token).header("accept", "text/event-stream").send().await.expect("sse").bytes_stream().eventsource();
+    let (mut kinds, mut lines) = (Vec::new(), Vec::new());
+    while !lines.iter().any(|l: &String| l == "second-line") {
+        let ev = stream.next().await.expect("an event").expect("parses");
+        let data: serde_json::Value = serde_json::from_str(&ev.data).unwrap_or_default();
+        if ev.event == "log" {
+            // A log line sets no id: a reconnect resumes after the last stored event.
+            lines.push(data["line"].as_str().unwrap_or_default().to_owned());
+        } else if !ev.id.is_empty() {
+            kinds.push(ev.event.clone());
+        }
+    }
+    assert!(lines.contains(&"first-line".to_owned()), "{lines:?}");
+    assert!(kinds.contains(&"state".to_owned()) && kinds.contains(&"attempt".to_owned()), "stored events too: {kinds:?}");
+    drop(stream);
+    s.shutdown().await;
+}
