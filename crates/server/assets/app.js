@@ -99,8 +99,14 @@ function every(ms, f) {
 }
 
 function errorBox(e) {
-  if (!e) return h("div", { class: "error", role: "alert" });
-  return h("div", { class: "error", role: "alert" }, e.message, e.hint ? "\n" + e.hint : "");
+  const box = h("div", { class: "error", role: "alert" });
+  if (e) showError(box, e);
+  return box;
+}
+
+/** Puts an error's message (and hint) in `box`, replacing what was there. */
+function showError(box, e) {
+  box.replaceChildren(e.message, e.hint ? "\n" + e.hint : "");
 }
 
 function show(...nodes) {
@@ -131,7 +137,7 @@ function loginPage() {
       route();
     } catch (x) {
       sessionStorage.removeItem("podwarden-token");
-      err.replaceWith(errorBox(x.status === 401 ? new Error("That token is not valid.") : x));
+      showError(err, x.status === 401 ? new Error("That token is not valid.") : x);
     }
   });
   show(form);
@@ -326,7 +332,31 @@ async function newJobPage() {
     count: h("input", { id: "count", type: "number", min: 1, max: 8, value: 1 }),
     budget: h("input", { id: "budget", type: "number", min: 0.01, step: 0.01, value: 5 }),
     hours: h("input", { id: "hours", type: "number", min: 0.1, step: 0.1, value: 2 }),
+    // Fine-tuning (podwarden writes the training script).
+    model: h("input", { id: "ft-model", placeholder: "meta-llama/Llama-3.2-1B" }),
+    dataset: h("input", { id: "ft-dataset", placeholder: "https://…/train.jsonl" }),
+    textField: h("input", { id: "ft-text-field", value: "text" }),
+    epochs: h("input", { id: "ft-epochs", type: "number", min: 0.1, step: 0.1, value: 3 }),
+    quant: h("select", { id: "ft-quant" }, h("option", { value: "4bit" }, "4-bit (QLoRA)"), h("option", { value: "8bit" }, "8-bit"), h("option", { value: "none" }, "none")),
+    rank: h("input", { id: "ft-rank", type: "number", min: 1, value: 16 }),
   };
+  const kindCommand = h("input", { type: "radio", name: "kind", id: "kind-command", checked: true });
+  const kindFinetune = h("input", { type: "radio", name: "kind", id: "kind-finetune" });
+  const commandBox = h("div", { id: "command-box" }, h("label", { for: "command" }, "Command"), f.command);
+  const finetuneBox = h(
+    "div",
+    { id: "finetune-box", hidden: true },
+    h("div", { class: "row" }, h("div", {}, h("label", { for: "ft-model" }, "Model (Hugging Face id)"), f.model), h("div", {}, h("label", { for: "ft-dataset" }, "Dataset URL (JSON / JSON Lines)"), f.dataset)),
+    h("div", { class: "row" }, h("div", {}, h("label", { for: "ft-text-field" }, "Text field"), f.textField), h("div", {}, h("label", { for: "ft-epochs" }, "Epochs"), f.epochs),
+      h("div", {}, h("label", { for: "ft-quant" }, "Quantization"), f.quant), h("div", {}, h("label", { for: "ft-rank" }, "LoRA rank"), f.rank)),
+    h("p", { class: "muted" }, "podwarden writes the training script: LoRA targets detected from the architecture, loss posted live to this page, the adapter saved to /workspace."),
+  );
+  const paintKind = () => {
+    commandBox.hidden = kindFinetune.checked;
+    finetuneBox.hidden = !kindFinetune.checked;
+  };
+  kindCommand.addEventListener("change", paintKind);
+  kindFinetune.addEventListener("change", paintKind);
   const gpus = h("tbody");
   const estimate = h("div", { class: "estimate", id: "estimate" }, "Pick a GPU to see the estimate.");
   const err = errorBox();
@@ -372,7 +402,9 @@ async function newJobPage() {
     h("h1", {}, "New job"),
     h("label", { for: "name" }, "Name"), f.name,
     h("label", { for: "image" }, "Image"), f.image,
-    h("label", { for: "command" }, "Command"), f.command,
+    h("div", { class: "choice" }, h("label", {}, kindCommand, "Run a command"), h("label", {}, kindFinetune, "Fine-tune a model (LoRA)")),
+    commandBox,
+    finetuneBox,
     h("div", { class: "row" }, h("div", {}, h("label", { for: "vram" }, "Min GPU memory (GB)"), f.vram), h("div", {}, h("label", { for: "count" }, "GPUs"), f.count)),
     h("label", {}, "GPU (live prices; cheapest first)"),
     h("table", { id: "gpus" }, h("thead", {}, h("tr", {}, ["", "GPU", "Memory", "Cloud", "Price", "Availability"].map((c) => h("th", {}, c)))), gpus),
@@ -387,7 +419,18 @@ async function newJobPage() {
     const spec = {
       name: f.name.value.trim(),
       image: f.image.value.trim(),
-      command: f.command.value,
+      ...(kindFinetune.checked
+        ? {
+            finetune: {
+              model: f.model.value.trim(),
+              dataset_url: f.dataset.value.trim(),
+              text_field: f.textField.value.trim() || "text",
+              epochs: Number(f.epochs.value) || 3,
+              quantization: f.quant.value,
+              lora: { r: Number(f.rank.value) || 16 },
+            },
+          }
+        : { command: f.command.value }),
       cloud: o ? o.cloud : "any",
       gpu: o ? { types: [o.gpu_type], count: Number(f.count.value) || 1 } : { min_vram_gb: Number(f.vram.value) || 1 },
       limits: { budget_usd: Number(f.budget.value) || undefined, max_runtime: `${Math.round((Number(f.hours.value) || 1) * 60)}m` },
@@ -396,7 +439,7 @@ async function newJobPage() {
       const job = await api("POST", "/jobs", spec);
       location.hash = "#/jobs/" + encodeURIComponent(job.id);
     } catch (x) {
-      err.replaceWith(errorBox(x));
+      showError(err, x);
     }
   });
   show(form);
@@ -462,7 +505,7 @@ async function settingsPage() {
       key.value = "";
       err.replaceChildren();
     } catch (x) {
-      err.replaceChildren(x.message, x.hint ? "\n" + x.hint : "");
+      showError(err, x);
     }
     save.disabled = false;
     save.textContent = "Save & verify";

@@ -170,3 +170,40 @@ test("jobs list and costs", async () => {
   assert.equal(await pwned(), undefined);
   assert.deepEqual(pageErrors, [], "no script errors or dialogs on any page");
 });
+
+test("new job: a fine-tune is described by model and dataset; the server's checks come back readable", async () => {
+  await page.click("nav a[data-page=new]");
+  await page.locator("#gpus tbody tr").first().waitFor();
+  await page.check("#kind-finetune");
+  assert.equal(await page.isVisible("#command"), false, "no command for a fine-tune");
+  await page.fill("#name", "llama-lora");
+  await page.fill("#ft-model", "meta llama; rm -rf /");
+  await page.fill("#ft-dataset", "https://data.example/train.jsonl");
+  await page.click("#launch");
+  await page.locator("#new-job .error").getByText("finetune.model").waitFor();
+  // A valid one: the request the page sends is the job spec's [finetune] table. The test answers
+  // it itself — the emulator would really run the generated script (pip installs) on this machine.
+  let sent;
+  await page.route("**/api/v1/jobs", async (route) => {
+    sent = route.request().postDataJSON();
+    await route.fulfill({ status: 422, contentType: "application/json", body: JSON.stringify({ code: "test", message: "held by the test" }) });
+  });
+  await page.fill("#ft-model", "meta-llama/Llama-3.2-1B");
+  await page.selectOption("#ft-quant", "8bit");
+  await page.fill("#ft-rank", "8");
+  await page.click("#launch");
+  await page.locator("#new-job .error").getByText("held by the test").waitFor();
+  await page.unroute("**/api/v1/jobs");
+  assert.equal(sent.command, undefined);
+  assert.deepEqual(sent.finetune, {
+    model: "meta-llama/Llama-3.2-1B",
+    dataset_url: "https://data.example/train.jsonl",
+    text_field: "text",
+    epochs: 3,
+    quantization: "8bit",
+    lora: { r: 8 },
+  });
+  assert.equal(sent.name, "llama-lora");
+  await shot("08-new-finetune");
+  assert.deepEqual(pageErrors, []);
+});
