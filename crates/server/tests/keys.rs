@@ -1,6 +1,6 @@
 //! Bring-your-own RunPod key: validated against RunPod before it is stored (invalid key, no
 //! funds), stored sealed (AES-256-GCM), shown only as its last 4 characters, removable — and
-//! the key appears in no response and no log line of the whole run.
+//! the key appears in no response and no log line of the whole run, a job run on it included.
 
 use server::api::{ComputeSettings, ErrorBody};
 use server::{ServerConfig, start};
@@ -27,10 +27,13 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
     let w = logs.clone();
     tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || w.clone()).with_ansi(false).init();
 
-    let emu = runpod_emulator::start(runpod_emulator::EmulatorConfig::default(), runpod_emulator::Options::default()).await.expect("emulator");
+    let mut ecfg = runpod_emulator::EmulatorConfig::default();
+    (ecfg.pods.provisioning_secs, ecfg.pods.starting_secs, ecfg.tick_ms) = (0.1, 0.1, 50);
+    let emu = runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator");
     let home = tempfile::tempdir().expect("home");
     let mut cfg = ServerConfig::new(home.path().to_path_buf(), "127.0.0.1:0".parse().expect("addr"));
     cfg.client = Some(emu.client());
+    cfg.tick = std::time::Duration::from_millis(100);
     let s = start(cfg).await.expect("server");
     let http = reqwest::Client::new();
     let url = format!("{}/api/v1/settings/runpod-key", s.url);
@@ -75,6 +78,35 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
     let wal = std::fs::read(home.path().join("podwarden.db-wal")).unwrap_or_default();
     for bytes in [&db, &wal] {
         assert!(!bytes.windows(key.len()).any(|w| w == key.as_bytes()), "the key is in the database in clear");
+    }
+
+    // A job on the saved key runs to the end (its account's engine decrypts and uses the key);
+    // everything the API says about it goes into the haystack too.
+    let spec = serde_json::json!({"name": "byok", "image": "i", "command": "echo on my key", "gpu": {"min_vram_gb": 16}});
+    let text = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&spec).send().await.expect("job").text().await.expect("body");
+    bodies.push_str(&text);
+    let job: server::api::JobDetail = serde_json::from_str(&text).expect("job json");
+    assert_eq!(job.job.backend, "runpod");
+    let mut after = 0;
+    loop {
+        let text = http.get(format!("{}/api/v1/jobs/{}", s.url, job.job.id)).bearer_auth(&s.token).send().await.expect("get").text().await.expect("body");
+        bodies.push_str(&text);
+        if serde_json::from_str::<server::api::JobDetail>(&text).expect("json").job.state == "succeeded" {
+            break;
+        }
+        let text = http
+            .get(format!("{}/api/v1/jobs/{}/events?after={after}&wait_ms=5000", s.url, job.job.id))
+            .bearer_auth(&s.token)
+            .send()
+            .await
+            .expect("events")
+            .text()
+            .await
+            .expect("body");
+        bodies.push_str(&text);
+        let evs: Vec<server::api::EventView> = serde_json::from_str(&text).expect("events json");
+        after = evs.last().map_or(after, |e| e.id);
+        assert!(!evs.iter().any(|e| e.message.starts_with("failed")), "{evs:?}");
     }
 
     // Removing it reverts to hosted.
