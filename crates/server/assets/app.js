@@ -203,7 +203,8 @@ async function jobsPage() {
 function lossChart() {
   const canvas = h("canvas", { id: "loss-chart", width: 1000, height: 260, dataset: { points: 0 }, role: "img", "aria-label": "loss by step" });
   const series = { loss: [], eval_loss: [] };
-  const num = (v) => (typeof v === "number" ? v : v === "NaN" || v === "Infinity" ? null : null);
+  // "NaN" / "Infinity" (a diverged loss) cannot be drawn; the early-stop event says what happened.
+  const num = (v) => (typeof v === "number" ? v : null);
   function add(point) {
     const step = typeof point.step === "number" ? point.step : series.loss.length + series.eval_loss.length;
     for (const k of ["loss", "eval_loss"]) {
@@ -302,15 +303,24 @@ async function jobPage(id) {
     render();
   });
   await render();
-  try {
-    for (const m of await api("GET", "/jobs/" + encodeURIComponent(id) + "/metrics")) chart.add(m.point);
-  } catch (e) { /* shown by render */ }
-  let lastMetric = 0;
+  // Points come from /metrics (a `metric` event announces only a batch's last point): read the
+  // new ones after each announcement, one read at a time, each point once.
+  let lastPoint = 0;
+  let reading = Promise.resolve();
+  const readPoints = () =>
+    (reading = reading.then(async () => {
+      try {
+        for (const m of await api("GET", `/jobs/${encodeURIComponent(id)}/metrics?after=${lastPoint}`)) {
+          chart.add(m.point);
+          lastPoint = m.id;
+        }
+      } catch (e) { /* shown by render */ }
+    }));
+  await readPoints();
   sse("/jobs/" + encodeURIComponent(id) + "/events", (ev) => {
     const e = JSON.parse(ev.data);
     if (e.kind === "metric") {
-      if (e.id > lastMetric && e.data) chart.add(e.data);
-      lastMetric = e.id;
+      readPoints();
     } else {
       events.append(new Date(e.at).toLocaleTimeString() + "  " + e.message + "\n");
       render();
