@@ -160,23 +160,8 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
     let taken = w.take(false).await.expect("take").pop().expect("a job");
     assert_eq!(taken.input, serde_json::json!({"x": 1}));
     w.post_result(&taken.id, &runpod::types::worker::JobResultBody { output: Some(serde_json::json!({"y": 2})), ..Default::default() }, false).await.expect("done");
-    let mut after_id = 0;
-    let done = loop {
-        let v: server::api::RequestView = http.get(api(&format!("/requests/{}", first.id))).bearer_auth(&alice.token).send().await.expect("get").json().await.expect("json");
-        if v.state == "succeeded" {
-            break v;
-        }
-        let evs: Vec<server::api::EventView> = http
-            .get(api(&format!("/jobs/{}/events?after={after_id}&wait_ms=5000", first.id)))
-            .bearer_auth(&alice.token)
-            .send()
-            .await
-            .expect("events")
-            .json()
-            .await
-            .expect("json");
-        after_id = evs.last().map_or(after_id, |e| e.id);
-    };
+    let done = common::follow_request(&http, &s.url, &alice.token, &first.id).await;
+    assert_eq!(done.state, "succeeded");
     assert_eq!(done.output, Some(serde_json::json!({"y": 2})));
 
     // Her key cannot change while an endpoint of hers lives on it.

@@ -36,6 +36,31 @@ pub async fn wait_for_state(http: &reqwest::Client, url: &str, token: &str, id: 
     follow_until(http, url, token, id, |s| s == state).await.0
 }
 
+/// Follows a serverless job until its state is final.
+pub async fn follow_request(http: &reqwest::Client, url: &str, token: &str, id: &str) -> server::api::RequestView {
+    let mut after = 0;
+    for _ in 0..200 {
+        let v: server::api::RequestView = http.get(format!("{url}/api/v1/requests/{id}")).bearer_auth(token).send().await.expect("get").json().await.expect("json");
+        if ["succeeded", "failed", "cancelled", "timed_out"].contains(&v.state.as_str()) {
+            return v;
+        }
+        after = next_events(http, url, token, id, after).await.last().map_or(after, |e| e.id);
+    }
+    panic!("serverless job {id} did not settle");
+}
+
+/// The events after `after`, waiting up to 5 s for one.
+async fn next_events(http: &reqwest::Client, url: &str, token: &str, id: &str, after: i64) -> Vec<EventView> {
+    http.get(format!("{url}/api/v1/jobs/{id}/events?after={after}&wait_ms=5000"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("events")
+        .json()
+        .await
+        .expect("json")
+}
+
 async fn follow_until(http: &reqwest::Client, url: &str, token: &str, id: &str, done: impl Fn(&str) -> bool) -> (JobDetail, Vec<EventView>) {
     let mut after = 0;
     let mut all = Vec::new();
@@ -47,15 +72,7 @@ async fn follow_until(http: &reqwest::Client, url: &str, token: &str, id: &str, 
             all.extend(evs);
             return (d, all);
         }
-        let evs: Vec<EventView> = http
-            .get(format!("{url}/api/v1/jobs/{id}/events?after={after}&wait_ms=5000"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("events")
-            .json()
-            .await
-            .expect("json");
+        let evs = next_events(http, url, token, id, after).await;
         if let Some(last) = evs.last() {
             after = last.id;
         }
