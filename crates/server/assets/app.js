@@ -526,10 +526,12 @@ async function settingsPage() {
     hosted.checked = true;
     paint();
   });
-  show(form);
+  // Shown only once the saved state is known: a toggle clicked during the load must not be
+  // overwritten by it.
   current = await api("GET", "/settings/runpod-key");
   (current.backend === "runpod" ? byok : hosted).checked = true;
   paint();
+  show(form);
   try {
     const [g] = await api("GET", "/gpus?min_vram_gb=24");
     if (g) estimate.replaceChildren(`At current prices, a 1-hour experiment on the cheapest 24 GB GPU (${g.name}, ${g.cloud}) costs about ${usd(g.price_per_hour_usd)}.`);
