@@ -571,6 +571,63 @@ async function costsPage() {
   );
 }
 
+/** Users (admin): create users (their first token is shown once) and set hosted spend caps. */
+async function usersPage() {
+  const body = h("tbody");
+  const err = errorBox();
+  const created = h("div", { id: "new-user-token" });
+  const name = h("input", { id: "new-user-name", placeholder: "alice" });
+  const load = async () => {
+    const users = await api("GET", "/users");
+    body.replaceChildren(
+      ...users.map((u) => {
+        const cap = h("input", { type: "number", min: 0, step: 0.01, class: "cap", value: u.spend_cap_usd ?? "", placeholder: "no cap", "aria-label": `hosted spend cap of ${u.name}` });
+        const save = h("button", { class: "secondary", type: "button" }, "Set");
+        save.addEventListener("click", async () => {
+          try {
+            await api("PATCH", "/users/" + encodeURIComponent(u.id), { spend_cap_usd: cap.value === "" ? null : Number(cap.value) });
+            err.replaceChildren();
+            await load();
+          } catch (x) {
+            showError(err, x);
+          }
+        });
+        return h(
+          "tr",
+          { dataset: { user: u.name } },
+          h("td", {}, u.name),
+          h("td", {}, u.is_admin ? "admin" : "user"),
+          h("td", { class: "cap-now" }, u.spend_cap_usd === null || u.spend_cap_usd === undefined ? "no cap" : usd(u.spend_cap_usd)),
+          h("td", {}, h("div", { class: "row" }, cap, h("span", { class: "shrink" }, save))),
+        );
+      }),
+    );
+  };
+  const form = h("form", { class: "row", id: "new-user" }, name, h("span", { class: "shrink" }, h("button", { type: "submit" }, "Create user")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const t = await api("POST", "/users", { name: name.value.trim() });
+      name.value = "";
+      err.replaceChildren();
+      created.replaceChildren(
+        h("div", { class: "ok" }, `User ${t.user.name} created. Their token, shown this once — hand it over now:`),
+        h("code", { id: "new-token" }, t.token),
+      );
+      await load();
+    } catch (x) {
+      showError(err, x);
+    }
+  });
+  await load();
+  show(
+    h("h1", {}, "Users"),
+    h("div", { class: "card" }, form, created, err),
+    h("table", { id: "users" }, h("thead", {}, h("tr", {}, ["Name", "Role", "Hosted spend cap", "Change cap (USD)"].map((c) => h("th", {}, c)))), body),
+    h("p", { class: "muted" }, "A user with their own RunPod key (Settings → Compute) runs on their account; the cap limits only hosted compute."),
+  );
+}
+
 // ---- routing -------------------------------------------------------------------------------
 
 async function route() {
@@ -589,6 +646,7 @@ async function route() {
     else if (name === "new") await newJobPage();
     else if (name === "settings") await settingsPage();
     else if (name === "costs") await costsPage();
+    else if (name === "users") await usersPage();
     else await jobsPage();
   } catch (e) {
     if (e.name !== "AbortError" && e.status !== 401) show(errorBox(e));
@@ -599,6 +657,7 @@ async function whoami() {
   try {
     const [me, st] = await Promise.all([api("GET", "/me"), api("GET", "/status")]);
     document.getElementById("who").textContent = me.name;
+    document.getElementById("nav-users").hidden = !me.is_admin;
     document.getElementById("sim").hidden = !st.simulated;
   } catch (e) { /* an invalid token sends route() to the login */ }
 }
@@ -607,6 +666,7 @@ function start() {
   document.getElementById("logout").addEventListener("click", () => {
     sessionStorage.removeItem("podwarden-token");
     document.getElementById("who").textContent = "";
+    document.getElementById("nav-users").hidden = true;
     route();
   });
   window.addEventListener("hashchange", route);

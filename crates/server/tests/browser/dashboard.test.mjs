@@ -214,3 +214,29 @@ test("new job: a fine-tune is described by model and dataset; the server's check
   await shot("08-new-finetune");
   assert.deepEqual(pageErrors, []);
 });
+
+test("users (admin): a new user's token is shown once, a cap is set, and the user sees only their own jobs", async () => {
+  await page.click("nav a[data-page=users]");
+  await page.fill("#new-user-name", "bob");
+  await page.click("#new-user button[type=submit]");
+  const token = (await page.locator("#new-token").textContent()).trim();
+  assert.match(token, /^\S{20,}$/);
+  const row = page.locator('#users tr[data-user="bob"]');
+  await row.locator("input.cap").fill("1.5");
+  await row.locator("button").click();
+  await row.locator(".cap-now").getByText("$1.50").waitFor();
+  await page.fill("#new-user-name", "bob");
+  await page.click("#new-user button[type=submit]");
+  await page.locator("#users").locator("xpath=..").getByText("user bob exists").waitFor();
+  await shot("09-users");
+  // Bob signs in: none of the admin's jobs, no Users page, his cap on Settings.
+  await page.click("#logout");
+  await page.fill("#token", token);
+  await page.click("#login button[type=submit]");
+  await page.getByText("No jobs yet").waitFor();
+  assert.equal(await page.textContent("#who"), "bob");
+  assert.equal(await page.isVisible("#nav-users"), false);
+  await page.click("nav a[data-page=settings]");
+  await page.locator("#spend-cap").getByText("Hosted spend cap: $1.50").waitFor();
+  assert.deepEqual(pageErrors, []);
+});
