@@ -128,7 +128,7 @@ pub async fn production(w: Worker, cfg: WorkerConfig) -> ExitCode {
                             Duration::ZERO
                         }
                         Ok(_) => Duration::from_secs(1),
-                        Err(e) if e.kind() == ErrorKind::RateLimited => Duration::from_secs(5),
+                        Err(e) if e.kind() == ErrorKind::RateLimited => backoff_after_429(&e),
                         Err(e) => {
                             tracing::debug!(error = %e, "job-stop poll failed");
                             Duration::from_secs(1)
@@ -161,7 +161,9 @@ pub async fn production(w: Worker, cfg: WorkerConfig) -> ExitCode {
         let taken = match taken {
             Ok(t) => t,
             Err(e) if e.kind() == ErrorKind::RateLimited => {
-                tokio::select! { () = tokio::time::sleep(Duration::from_secs(5)) => {}, () = shutdown.cancelled() => {} }
+                let wait = backoff_after_429(&e);
+                tracing::warn!("job-take rate limited (429); waiting {} s", wait.as_secs_f64());
+                tokio::select! { () = tokio::time::sleep(wait) => {}, () = shutdown.cancelled() => {} }
                 continue;
             }
             Err(e) => {
@@ -190,6 +192,11 @@ pub async fn production(w: Worker, cfg: WorkerConfig) -> ExitCode {
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
     ExitCode::SUCCESS
+}
+
+/// How long to wait after a 429: what the server asked (`Retry-After`, at most a minute), else 5 s.
+fn backoff_after_429(e: &runpod::Error) -> Duration {
+    e.retry_after().map_or(Duration::from_secs(5), |d| d.min(Duration::from_secs(60)))
 }
 
 /// Runs one job and posts its result (nothing when it was cancelled).

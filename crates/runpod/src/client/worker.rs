@@ -97,10 +97,15 @@ impl WorkerClient {
             .await
             .map_err(|e| fail(ErrorKind::Transport, Some(e.without_url().to_string()), None))?;
         let status = resp.status().as_u16();
+        let retry_after = resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(super::retry::parse_retry_after);
         let body = resp.bytes().await.map_err(|e| fail(ErrorKind::Transport, Some(e.to_string()), Some(status)))?;
         match status {
             200..=299 => Ok((status, body)),
-            429 => Err(fail(ErrorKind::RateLimited, None, Some(status))),
+            429 => {
+                let mut e = fail(ErrorKind::RateLimited, None, Some(status));
+                e.inner.retry_after = retry_after;
+                Err(e)
+            }
             401 => Err(fail(ErrorKind::Unauthorized, None, Some(status))),
             404 => Err(fail(ErrorKind::NotFound, None, Some(status))),
             _ => Err(fail(
@@ -112,7 +117,8 @@ impl WorkerClient {
     }
 
     /// Long-polls `job-take` for one job. 204 and 400 mean "none" (as the Python runtime
-    /// treats them); a 429 is returned as [`ErrorKind::RateLimited`] (back off 5 s).
+    /// treats them); a 429 is returned as [`ErrorKind::RateLimited`] with the server's
+    /// `Retry-After` (the runtime waits that long, 5 s without one).
     pub async fn take(&self, job_in_progress: bool) -> Result<Vec<TakenJob>, Error> {
         let url = with_query(self.take_url(), &format!("job_in_progress={}", u8::from(job_in_progress)));
         self.take_at(url, "take job").await
