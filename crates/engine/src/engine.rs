@@ -115,8 +115,6 @@ pub struct Engine<C: Cloud> {
     /// The RunPod account this engine's cloud is (`hosted`, or `byok:<user>`): it reconciles
     /// only jobs placed on that account.
     pub account: String,
-    /// Whether this engine reconciles serverless endpoints and jobs (the hosted one does).
-    pub serverless: bool,
     /// Base URL pods call back (`{base}/api/v1/jobs/{id}/exit`). `None`: commands run
     /// unwrapped and exits are not reported (tests of the engine alone).
     pub callback_base: Option<String>,
@@ -172,7 +170,6 @@ impl<C: Cloud> Engine<C> {
             specs: Mutex::new(std::collections::HashMap::new()),
             watches: Mutex::new(std::collections::HashMap::new()),
             account: store::HOSTED.to_owned(),
-            serverless: true,
         })
     }
 
@@ -328,19 +325,18 @@ impl<C: Cloud> Engine<C> {
         if !token_matches(&j, token) {
             return Err(EngineError::BadToken(job.into()));
         }
-        let points = points
+        let values = points
             .iter()
             .enumerate()
-            .map(|(index, p)| normalize_point(p).map_err(|error| EngineError::BadMetrics { index, error }))
+            .map(|(index, p)| normalize_point(p).map(serde_json::Value::Object).map_err(|error| EngineError::BadMetrics { index, error }))
             .collect::<Result<Vec<_>, _>>()?;
-        let values: Vec<serde_json::Value> = points.iter().cloned().map(serde_json::Value::Object).collect();
         // The points and the event announcing the last one commit together.
         let message = values.last().map(|last| format!("metric: {last}"));
         let event = values.last().zip(message.as_deref()).map(|(last, m)| ("metric", m, last));
         self.store.metrics_append_with_event(job, self.clock.now_ms(), &values, event).await?;
         self.events.send_modify(|v| *v = v.wrapping_add(1));
-        if let Some(rule) = j.spec()?.early_stop.filter(|_| j.outcome.is_none()) {
-            if let Some(why) = self.watch_divergence(job, &rule, &points, values.len()).await? {
+        if let Some(rule) = self.spec_of(&j)?.early_stop.as_ref().filter(|_| j.outcome.is_none()) {
+            if let Some(why) = self.watch_divergence(job, rule, &values).await? {
                 self.event(job, "early_stop", &why).await;
                 if let Err(e) = self.apply_job_event(job, JobEvent::Cancel, &why).await {
                     tracing::debug!(job, error = %e, "early stop found the job already ending");
@@ -350,14 +346,22 @@ impl<C: Cloud> Engine<C> {
         Ok(values.len())
     }
 
+    /// A job's parsed spec, from the cache the tick keeps for live jobs.
+    fn spec_of(&self, j: &JobRow) -> Result<Arc<JobSpec>, EngineError> {
+        let cached = self.specs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&j.id).cloned();
+        Ok(match cached {
+            Some(spec) => spec,
+            None => Arc::new(j.spec()?),
+        })
+    }
+
     /// Feeds new points to the job's divergence watch (built from its stored points when this
     /// process has not seen the job yet); the reason to stop, if any.
     async fn watch_divergence(
         &self,
         job: &str,
         rule: &EarlyStop,
-        points: &[serde_json::Map<String, serde_json::Value>],
-        stored_now: usize,
+        points: &[serde_json::Value],
     ) -> Result<Option<String>, EngineError> {
         let known = self.watches.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains_key(job);
         let mut rebuilt = None;
@@ -365,7 +369,7 @@ impl<C: Cloud> Engine<C> {
             // Everything stored before this batch, oldest first.
             let mut w = DivergenceWatch::default();
             let rows = self.store.metrics_since(job, 0, i64::MAX).await?;
-            for r in &rows[..rows.len().saturating_sub(stored_now)] {
+            for r in &rows[..rows.len().saturating_sub(points.len())] {
                 if let Ok(serde_json::Value::Object(p)) = serde_json::from_str(&r.data) {
                     w.observe(rule, &p);
                 }
@@ -374,7 +378,7 @@ impl<C: Cloud> Engine<C> {
         }
         let mut watches = self.watches.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let w = watches.entry(job.to_owned()).or_insert_with(|| rebuilt.unwrap_or_default());
-        Ok(points.iter().find_map(|p| w.observe(rule, p)))
+        Ok(points.iter().filter_map(serde_json::Value::as_object).find_map(|p| w.observe(rule, p)))
     }
 
     /// Applies one job event with CAS (re-reading on a lost race), setting what the event
@@ -446,13 +450,19 @@ impl<C: Cloud> Engine<C> {
         })
     }
 
+    /// Whether this engine acts on `a`: its job was placed on this engine's account. An
+    /// attempt whose job is no longer live is the hosted engine's (one engine, not all).
+    fn acts_on(&self, live: &store::LiveSet, a: &AttemptRow) -> bool {
+        live.job(&a.job_id).map_or(self.account == store::HOSTED, |j| j.account == self.account)
+    }
+
     /// Bills, in one transaction, the pod-holding attempts last billed `ACCRUE_EVERY_MS` ago
     /// (budgets are enforced on projected spend, so batching the writes cannot overshoot them).
     async fn accrue_due(&self, now: i64) -> Result<(), EngineError> {
         let bills: Vec<Bill> = {
             let live = self.store.live();
             live.attempts()
-                .filter(|a| live.job(&a.job_id).is_none_or(|j| j.account == self.account))
+                .filter(|a| self.acts_on(&live, a))
                 .filter(|a| now - a.billed_until.unwrap_or(a.created_at) >= ACCRUE_EVERY_MS)
                 .filter_map(|a| Self::bill_of(a, now))
                 .collect()
@@ -503,7 +513,7 @@ impl<C: Cloud> Engine<C> {
             // This account's attempts are acted on; every other one's pod is still not an
             // orphan (a user's key may be the operator's own account).
             let (attempts, others): (Vec<&AttemptRow>, Vec<&AttemptRow>) =
-                live.attempts().partition(|a| live.job(&a.job_id).is_none_or(|j| j.account == self.account));
+                live.attempts().partition(|a| self.acts_on(&live, a));
             plan(&Snapshot {
                 now,
                 install: &self.install,
@@ -522,9 +532,6 @@ impl<C: Cloud> Engine<C> {
                 tracing::warn!(error = %e, "reconcile action failed; the next tick retries");
                 report.errors.push(e.to_string());
             }
-        }
-        if !self.serverless {
-            return Ok(report);
         }
         if let Err(e) = self.reconcile_endpoints(&mut report).await {
             tracing::warn!(error = %e, "endpoint reconcile failed; the next tick retries");

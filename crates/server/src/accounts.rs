@@ -9,9 +9,17 @@ use engine::{Clock, Engine, RunPodCloud};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Prefix of a user's own account's name.
+const BYOK: &str = "byok:";
+
 /// The account name of a user's own key.
 pub(crate) fn byok_account(user: &str) -> String {
-    format!("byok:{user}")
+    format!("{BYOK}{user}")
+}
+
+/// The user whose own key `account` is (`None` for hosted).
+pub(crate) fn byok_user(account: &str) -> Option<&str> {
+    account.strip_prefix(BYOK)
 }
 
 /// One user's account: an engine and the client (for logs) over their key.
@@ -38,9 +46,17 @@ impl std::ops::Deref for AccountEngine<'_> {
 
 /// The engine of `account` (`hosted` or `byok:<user>`).
 pub(crate) async fn engine_for<'a>(s: &'a AppState, account: &str) -> Result<AccountEngine<'a>, AccountError> {
-    match account.strip_prefix("byok:") {
+    match byok_user(account) {
         Some(user) => Ok(AccountEngine::Byok(s.accounts.of(s, user).await?)),
         None => Ok(AccountEngine::Hosted(&s.engine)),
+    }
+}
+
+/// The RunPod client of `account` (for calls outside an engine: pod logs).
+pub(crate) async fn client_for(s: &AppState, account: &str) -> Result<runpod::Client, AccountError> {
+    match byok_user(account) {
+        Some(user) => Ok(s.accounts.of(s, user).await?.client.clone()),
+        None => Ok(s.client.clone()),
     }
 }
 
@@ -103,11 +119,11 @@ impl Accounts {
     pub(crate) async fn tick(&self, s: &AppState) {
         let store = s.engine.store();
         let mut users: std::collections::BTreeSet<String> =
-            store.live().jobs().filter_map(|j| j.account.strip_prefix("byok:").map(str::to_owned)).collect();
+            store.live().jobs().filter_map(|j| byok_user(&j.account).map(str::to_owned)).collect();
         match (store.endpoints_live().await, store.requests_live().await) {
             (Ok(eps), Ok(reqs)) => {
                 let accounts = eps.iter().map(|e| &e.account).chain(reqs.iter().map(|r| &r.account));
-                users.extend(accounts.filter_map(|a| a.strip_prefix("byok:").map(str::to_owned)));
+                users.extend(accounts.filter_map(|a| byok_user(a).map(str::to_owned)));
             }
             (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "cannot list BYOK endpoints and serverless jobs"),
         }

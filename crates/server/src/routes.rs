@@ -1,7 +1,7 @@
 //! `/api/v1` routes. Clients get `{code, message, hint?}` errors; internals stay in the log.
 
 use crate::AppState;
-use crate::accounts::engine_for;
+use crate::accounts::{client_for, engine_for};
 use crate::extract::Body;
 use crate::api::{
     AttemptView, ComputeSettings, CostReport, DeployResult, EndpointView, ErrorBody, EventView, GpuRow, JobDetail, JobSummary, NewToken, RequestView, Status,
@@ -235,30 +235,25 @@ async fn status(State(s): S) -> Json<Status> {
 #[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = JobSpec, responses((status = 201, body = JobDetail), (status = 400, description = "malformed JSON (with line and column)", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn create_job(State(s): S, Extension(c): C, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<JobDetail>)> {
     let spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
-    let store = s.engine.store();
-    let has_key = store.provider_key_get(&c.0.id).await.map_err(EngineError::from)?.is_some();
-    let sub = if has_key {
-        // The user's own key: their account's engine plans it with their offers and runs it.
-        let account = s.accounts.of(&s, &c.0.id).await.map_err(account_error)?;
-        account.engine.submit_to(spec, &c.0.id, &crate::accounts::byok_account(&c.0.id), None).await?
-    } else {
-        let remaining = match c.0.spend_cap_micros {
-            Some(cap) => {
-                let left = cap - store.hosted_committed_micros(&c.0.id).await.map_err(EngineError::from)?;
-                if left <= 0 {
-                    return Err(ApiError::new(
-                        StatusCode::PAYMENT_REQUIRED,
-                        "spend_cap_reached",
-                        format!("your hosted spend cap of {} is used up (spent or reserved by running jobs)", Money(cap)),
-                        Some("ask the operator to raise it, wait for running jobs to end, or save your own RunPod key in Settings → Compute"),
-                    ));
-                }
-                Some(left)
+    let account = user_account(&s, &c.0.id).await?;
+    // Only hosted compute is capped; a user's own key is theirs to spend.
+    let remaining = match c.0.spend_cap_micros.filter(|_| account == store::HOSTED) {
+        Some(cap) => {
+            let left = cap - s.engine.store().hosted_committed_micros(&c.0.id).await.map_err(EngineError::from)?;
+            if left <= 0 {
+                return Err(ApiError::new(
+                    StatusCode::PAYMENT_REQUIRED,
+                    "spend_cap_reached",
+                    format!("your hosted spend cap of {} is used up (spent or reserved by running jobs)", Money(cap)),
+                    Some("ask the operator to raise it, wait for running jobs to end, or save your own RunPod key in Settings → Compute"),
+                ));
             }
-            None => None,
-        };
-        s.engine.submit_to(spec, &c.0.id, store::HOSTED, remaining).await?
+            Some(left)
+        }
+        None => None,
     };
+    // The account's engine plans it with that account's offers and runs it.
+    let sub = engine_for(&s, &account).await.map_err(account_error)?.submit_to(spec, &c.0.id, &account, remaining).await?;
     s.poke.notify_one();
     let detail = job_detail(&s, &sub.job.to_string(), &c.0.id).await?;
     Ok((StatusCode::CREATED, Json(detail)))
@@ -288,7 +283,6 @@ fn account_error(e: crate::accounts::AccountError) -> ApiError {
 /// be watched or torn down.
 async fn no_live_byok_jobs(s: &AppState, user: &str) -> R<()> {
     let account = crate::accounts::byok_account(user);
-    let jobs = s.engine.store().live().jobs().filter(|j| j.account == account).count();
     let endpoints = s.engine.store().endpoints_live().await.map_err(EngineError::from)?.iter().filter(|e| e.account == account).count();
     if endpoints > 0 {
         return Err(ApiError::new(
@@ -298,7 +292,7 @@ async fn no_live_byok_jobs(s: &AppState, user: &str) -> R<()> {
             Some("remove them first (`podwarden endpoint rm <name>`), then change the key"),
         ));
     }
-    let n = jobs;
+    let n = s.engine.store().live().jobs().filter(|j| j.account == account).count();
     if n > 0 {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -547,14 +541,20 @@ async fn events(
     let wants_sse = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
     if wants_sse {
         let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
-        let s_end = s.shutdown.clone().cancelled_owned();
-        if q.logs && !id.starts_with("req_") {
-            let merged = futures::stream::select(event_stream(s.clone(), id.clone(), resume.unwrap_or(q.after)), pod_log_lines(s, id));
-            return Ok(Sse::new(merged.take_until(s_end)).keep_alive(KeepAlive::default()).into_response());
-        }
-        return Ok(Sse::new(event_stream(s, id, resume.unwrap_or(q.after)).take_until(s_end)).keep_alive(KeepAlive::default()).into_response());
+        let end = s.shutdown.clone().cancelled_owned();
+        let stored = event_stream(s.clone(), id.clone(), resume.unwrap_or(q.after));
+        let stream = if q.logs && !id.starts_with("req_") { futures::stream::select(stored, pod_log_lines(s, id)).boxed() } else { stored.boxed() };
+        return Ok(Sse::new(stream.take_until(end)).keep_alive(KeepAlive::default()).into_response());
     }
     Ok(Json(long_poll(&s, &id, &q).await?).into_response())
+}
+
+/// How much of a pod's log a new follower gets first.
+const POD_LOG_TAIL: runpod::types::logs::LogsQuery = runpod::types::logs::LogsQuery { source: None, tail: Some(1000), since: None, last_event_id: None };
+
+/// The pod of the job's latest attempt that holds one (created or running).
+fn current_pod(attempts: &[AttemptRow]) -> Option<String> {
+    attempts.iter().rev().find_map(|a| a.pod_id.clone().filter(|_| matches!(&a.state[..], "created" | "running")))
 }
 
 /// The job's pod log lines as `log` events: follows each pod the job gets, until it settles.
@@ -565,15 +565,13 @@ fn pod_log_lines(s: Arc<AppState>, id: String) -> impl futures::Stream<Item = Re
         loop {
             let Ok(Some(job)) = s.engine.store().job_get(&id).await else { break };
             let attempts = s.engine.store().attempts_for_job(&id).await.unwrap_or_default();
-            let pod = attempts.iter().rev().find_map(|a| a.pod_id.clone().filter(|p| matches!(&a.state[..], "created" | "running") && !followed.contains(p)));
-            if let Some(pod) = pod {
+            if let Some(pod) = current_pod(&attempts).filter(|p| !followed.contains(p)) {
                 followed.insert(pod.clone());
-                let client = match job.account.strip_prefix("byok:") {
-                    Some(user) => s.accounts.of(&s, user).await.ok().map(|a| a.client.clone()),
-                    None => Some(s.client.clone()),
+                let lines = match client_for(&s, &job.account).await {
+                    Ok(c) => c.pod_logs(&runpod::PodId::new(pod), &POD_LOG_TAIL).await.ok(),
+                    Err(_) => None,
                 };
-                let q = runpod::types::logs::LogsQuery { tail: Some(1000), ..Default::default() };
-                if let Some(Ok(lines)) = match &client { Some(c) => Some(c.pod_logs(&runpod::PodId::new(pod), &q).await), None => None } {
+                if let Some(lines) = lines {
                     let mut lines = Box::pin(lines);
                     while let Some(Ok(l)) = lines.next().await {
                         let data = serde_json::json!({"source": l.event.source, "line": l.event.line});
@@ -590,7 +588,7 @@ fn pod_log_lines(s: Arc<AppState>, id: String) -> impl futures::Stream<Item = Re
 }
 
 fn event_stream(s: Arc<AppState>, id: String, after: i64) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> {
-    let stream = futures::stream::unfold((s, id, after, None::<tokio::sync::watch::Receiver<u64>>), |(s, id, after, rx)| async move {
+    futures::stream::unfold((s, id, after, None::<tokio::sync::watch::Receiver<u64>>), |(s, id, after, rx)| async move {
         let mut rx = rx.unwrap_or_else(|| s.engine.events.subscribe());
         loop {
             match s.engine.store().events_since(&id, after, 1000).await {
@@ -617,8 +615,7 @@ fn event_stream(s: Arc<AppState>, id: String, after: i64) -> impl futures::Strea
             }
         }
     })
-    .flatten();
-    stream
+    .flatten()
 }
 
 async fn long_poll(s: &AppState, id: &str, q: &After) -> R<Vec<EventView>> {
@@ -641,12 +638,9 @@ async fn long_poll(s: &AppState, id: &str, q: &After) -> R<Vec<EventView>> {
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/logs", tag = "jobs", params(("id" = String, Path, description = "job id")), responses((status = 200, description = "SSE: one event per log line", content_type = "text/event-stream"), (status = 404, description = "no such job, or no running pod", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn logs(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Response> {
     let job = owned_job(&s, &id, &c.0.id).await?;
-    let client = match job.account.strip_prefix("byok:") {
-        Some(user) => s.accounts.of(&s, user).await.map_err(account_error)?.client.clone(),
-        None => s.client.clone(),
-    };
+    let client = client_for(&s, &job.account).await.map_err(account_error)?;
     let attempts = s.engine.store().attempts_for_job(&id).await.map_err(EngineError::from)?;
-    let Some(pod) = attempts.iter().rev().find_map(|a| a.pod_id.clone().filter(|_| matches!(&a.state[..], "created" | "running"))) else {
+    let Some(pod) = current_pod(&attempts) else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "no_pod",
@@ -654,9 +648,8 @@ async fn logs(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Respons
             Some("`podwarden ps` shows its state"),
         ));
     };
-    let q = runpod::types::logs::LogsQuery { tail: Some(1000), ..Default::default() };
     let stream = client
-        .pod_logs(&runpod::PodId::new(pod), &q)
+        .pod_logs(&runpod::PodId::new(pod), &POD_LOG_TAIL)
         .await
         .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", e.to_string(), None))?;
     let events = stream.filter_map(|l| async move {

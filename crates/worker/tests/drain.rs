@@ -9,27 +9,13 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 use worker::{Job, LocalApi, Worker};
 
-/// Log lines of this process, as they are written.
-#[derive(Clone)]
-struct Lines(mpsc::UnboundedSender<String>);
-
-impl std::io::Write for Lines {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        let _ = self.0.send(String::from_utf8_lossy(b).into_owned());
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+mod common;
 
 // One thread: tasks run in spawn order, so the runtime's signal listener is registered before
 // its first job can start (a SIGTERM before that would end the test process).
 #[tokio::test(flavor = "current_thread")]
 async fn sigterm_drains_the_job_in_flight_then_returns_success() {
-    let (log_tx, mut log) = mpsc::unbounded_channel();
-    let w = Lines(log_tx);
-    tracing_subscriber::fmt().with_writer(move || w.clone()).with_max_level(tracing::Level::INFO).with_ansi(false).init();
+    let mut log = common::capture_log(tracing::Level::INFO);
 
     let api = LocalApi::start("127.0.0.1:0".parse().expect("addr")).await.expect("local api");
     let (gate, (started_tx, mut started)) = (Arc::new(Notify::new()), mpsc::unbounded_channel());
@@ -49,12 +35,7 @@ async fn sigterm_drains_the_job_in_flight_then_returns_success() {
     assert_eq!(started.recv().await.as_deref(), Some(first.id.0.as_str()), "the handler is running");
     nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM).expect("raise");
     // The runtime says it is draining: from here it takes nothing more.
-    loop {
-        let line = log.recv().await.expect("log line");
-        if line.contains("draining") {
-            break;
-        }
-    }
+    common::next_line_with(&mut log, "draining").await;
     let second = ep.run(&RunRequest::new(json!({"n": 2}))).await.expect("run");
     gate.notify_one();
     let code = tokio::time::timeout(Duration::from_secs(30), serve).await.expect("the worker exits").expect("joins");

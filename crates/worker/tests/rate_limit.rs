@@ -5,27 +5,13 @@ use runpod::types::serverless::{JobStatus, RunRequest};
 use runpod_emulator::faults::{FaultConfig, HttpFault};
 use serde_json::json;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use worker::{Job, LocalApi, Worker};
 
-#[derive(Clone)]
-struct Lines(mpsc::UnboundedSender<String>);
-
-impl std::io::Write for Lines {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        let _ = self.0.send(String::from_utf8_lossy(b).into_owned());
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+mod common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn job_take_429s_are_waited_out_as_the_server_asks_then_the_job_runs() {
-    let (tx, mut log) = mpsc::unbounded_channel();
-    let w = Lines(tx);
-    tracing_subscriber::fmt().with_writer(move || w.clone()).with_max_level(tracing::Level::WARN).with_ansi(false).init();
+    let mut log = common::capture_log(tracing::Level::WARN);
 
     let api = LocalApi::start("127.0.0.1:0".parse().expect("addr")).await.expect("local api");
     let fault: HttpFault =
@@ -37,12 +23,7 @@ async fn job_take_429s_are_waited_out_as_the_server_asks_then_the_job_runs() {
 
     // Two 429s, each waited out for the 0 s the server asked (not the 5 s default).
     for _ in 0..2 {
-        let line = loop {
-            let l = log.recv().await.expect("log line");
-            if l.contains("rate limited") {
-                break l;
-            }
-        };
+        let line = common::next_line_with(&mut log, "rate limited").await;
         assert!(line.contains("waiting 0 s"), "{line}");
     }
     let id = job.id.0.clone();
