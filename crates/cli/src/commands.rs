@@ -187,7 +187,8 @@ pub async fn ps(a: PsArgs) -> Result<(), UserError> {
     println!("{t}");
     let reqs: Vec<server::api::RequestView> = api.get(&format!("/api/v1/requests?limit={}", if a.all { 10_000 } else { a.limit })).await?;
     if !reqs.is_empty() {
-        let mut t = table(&["SERVERLESS JOB", "ENDPOINT", "STATE", "GPU", "RAN", if simulated { "COST (simulated)" } else { "COST" }, "REASON"]);
+        let mut t =
+            table(&["SERVERLESS JOB", "ENDPOINT", "STATE", "GPU", "RAN", if simulated { "COST (simulated)" } else { "COST" }, "REASON"]);
         for r in reqs {
             t.add_row(vec![
                 r.id,
@@ -345,6 +346,16 @@ pub struct ServeArgs {
     /// Port (0 picks a free one).
     #[arg(long, default_value_t = 8711)]
     port: u16,
+    /// Address to listen on (`0.0.0.0` for every interface; put TLS in front, docs/deployment.md).
+    #[arg(long, env = "PODWARDEN_HOST", default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// The in-pod watchdog stops a job's pod after this long when the job has no `max_runtime`
+    /// (so no pod bills forever once the control plane is gone).
+    #[arg(long, env = "PODWARDEN_WATCHDOG_CEILING", default_value = "24h", value_parser = humantime::parse_duration)]
+    watchdog_ceiling: std::time::Duration,
+    /// Run the embedded emulator's pods and workers unsandboxed (no bubblewrap here).
+    #[arg(long, env = "PODWARDEN_EMULATOR_UNSANDBOXED")]
+    unsandboxed: bool,
     /// URL pods use to report back (needed for real RunPod pods; defaults to this server).
     #[arg(long, env = "PODWARDEN_PUBLIC_URL")]
     public_url: Option<String>,
@@ -358,14 +369,22 @@ pub struct ServeArgs {
 
 pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
     let home = home();
-    let mut cfg = server::ServerConfig::new(home.clone(), std::net::SocketAddr::from(([127, 0, 0, 1], a.port)));
+    let mut cfg = server::ServerConfig::new(home.clone(), std::net::SocketAddr::new(a.host, a.port));
     cfg.public_url = a.public_url;
     cfg.tick = std::time::Duration::from_millis(a.tick_ms.max(50));
     cfg.intent_grace = std::time::Duration::from_millis(a.intent_grace_ms);
-    let s = server::start(cfg).await.map_err(|e| UserError { hint: Some(format!("is port {} taken? try --port 0", a.port)), error: e })?;
+    cfg.emulator.unsandboxed |= a.unsandboxed;
+    cfg.watchdog_ceiling = a.watchdog_ceiling;
+    crate::emulator::own_images(&mut cfg.emulator);
+    crate::emulator::quickstart_volume(&mut cfg.emulator, &home);
+    let s = server::start(cfg).await.map_err(|e| {
+        let taken = e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse));
+        UserError { hint: taken.then(|| format!("port {} is taken; try --port 0", a.port)), error: e }
+    })?;
     Api::record(&home, &s.url)?;
     println!("podwarden server on {} ({})", s.url, if s.simulated { "simulated: embedded RunPod emulator" } else { "RunPod" });
-    let _ = tokio::signal::ctrl_c().await;
+    // SIGTERM (systemd, Docker) stops it like Ctrl-C: the embedded emulator's pods go with it.
+    crate::emulator::shutdown_signal().await;
     s.shutdown().await;
     Ok(())
 }

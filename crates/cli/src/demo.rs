@@ -42,6 +42,7 @@ pub async fn run(a: Args) -> Result<(), UserError> {
     cfg.pods.starting_secs = 0.3;
     cfg.serverless.worker_boot_secs = 0.0;
     cfg.tick_ms = 50;
+    crate::emulator::own_images(&mut cfg);
     let emu = start(cfg, Options::default()).await?;
     let client = emu.client();
     println!("podwarden demo: a pod and a serverless job on a local RunPod emulator at {}", emu.base_url());
@@ -76,7 +77,8 @@ async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
     let req = CreatePodRequest {
         name: "pw-demo-train".into(),
         image: Some("runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04".into()),
-        args: Some(TRAIN.into()),
+        // RunPod execs `args` as words: a script needs an explicit shell.
+        args: Some(format!("bash -c {}", sh_quote(TRAIN))),
         gpu: Some(CreateGpuConfig { id: gpu.id.clone(), count: Some(1), allowed_cuda_versions: None, min_cuda_version: None }),
         ..CreatePodRequest::default()
     };
@@ -114,12 +116,12 @@ async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
     }
 
     // 3. Serverless: template + endpoint whose worker is a local process, then a streaming job.
-    let exe = std::env::current_exe().context("locating the podwarden binary for the worker")?;
     let tpl = client
         .create_template(&CreateTemplateRequest {
             name: "pw-demo-echo".into(),
             image: "podwarden/echo-worker:demo".into(),
-            args: Some(format!("{} echo-worker", sh_quote(&exe.display().to_string()))),
+            // The image's CMD (`podwarden-echo-worker`) is the worker.
+            args: None,
             serverless: Some(true),
             ..CreateTemplateRequest::default()
         })

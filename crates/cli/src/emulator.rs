@@ -21,9 +21,54 @@ pub struct Args {
     /// Directory for pod workspaces and worker directories (default: a temporary one).
     #[arg(long)]
     state_dir: Option<PathBuf>,
-    /// TOML config: catalog, account, delays, faults (see docs/emulator.md).
+    /// TOML config: catalog, account, delays, faults, images (see docs/emulator.md).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Run pods and workers as plain processes when bubblewrap is not available: they then
+    /// share this machine's files and tools, and their volumes are not at RunPod's paths.
+    #[arg(long, env = "PODWARDEN_EMULATOR_UNSANDBOXED")]
+    unsandboxed: bool,
+}
+
+/// The embedded emulator's network volume for `quickstart`: its files are `home/store`, so
+/// the CLI can put the data on it (what `podwarden cp` does over RunPod's S3 API).
+pub const QUICKSTART_VOLUME: &str = "pwquickstart";
+pub const QUICKSTART_VOLUME_DC: &str = "US-TX-3";
+
+/// Seeds the quickstart's network volume over `home/store` (embedded emulator only).
+pub fn quickstart_volume(cfg: &mut EmulatorConfig, home: &std::path::Path) {
+    if cfg.volumes.iter().any(|v| v.id == QUICKSTART_VOLUME) {
+        return;
+    }
+    let dir = home.join("store");
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    cfg.volumes.push(runpod_emulator::config::VolumeSeed {
+        id: QUICKSTART_VOLUME.into(),
+        name: "podwarden-quickstart".into(),
+        data_center: QUICKSTART_VOLUME_DC.into(),
+        size: 10,
+        dir: Some(dir),
+    });
+}
+
+/// Gives the images whose programs are podwarden's own (`podwarden-tabular`,
+/// `podwarden-echo-worker`) this binary, which answers to those names (`main.rs`), unless the
+/// config declares them itself.
+pub fn own_images(cfg: &mut EmulatorConfig) {
+    let Ok(exe) = std::env::current_exe() else { return };
+    let defaults = runpod_emulator::image::default_images();
+    for (name, tool) in
+        [("ghcr.io/example/podwarden-tabular:*", "podwarden-tabular"), ("podwarden/echo-worker:demo", "podwarden-echo-worker")]
+    {
+        if cfg.images.contains_key(name) {
+            continue;
+        }
+        if let Some(mut img) = defaults.get(name).cloned() {
+            img.tools.retain(|t| t != tool);
+            img.host_tools.insert(tool.into(), exe.clone());
+            cfg.images.insert(name.into(), img);
+        }
+    }
 }
 
 pub async fn run(a: Args) -> Result<(), UserError> {
@@ -43,9 +88,15 @@ pub async fn run(a: Args) -> Result<(), UserError> {
     if a.state_dir.is_some() {
         cfg.state_dir = a.state_dir.clone();
     }
-    let emu = start(cfg, Options { addr: SocketAddr::new(a.host, a.port), record: false })
-        .await
-        .map_err(|e| UserError { hint: Some(format!("is port {} taken? try --port 0 for a free one", a.port)), error: e })?;
+    cfg.unsandboxed |= a.unsandboxed;
+    own_images(&mut cfg);
+    let emu = start(cfg, Options { addr: SocketAddr::new(a.host, a.port), record: false }).await.map_err(|e| {
+        let taken = e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse));
+        UserError { hint: taken.then(|| format!("port {} is taken; try --port 0 for a free one", a.port)), error: e }
+    })?;
+    if emu.shared.runner.isolation() == runpod_emulator::process::Isolation::Unsandboxed {
+        eprintln!("warning: containers run UNSANDBOXED: they see this machine's files and tools (--unsandboxed)");
+    }
     let base = emu.base_url();
     println!("podwarden emulator: a local RunPod on {base}");
     println!("  REST v2:        {base}/v2/pods, /v2/serverless, /v2/templates, /v2/catalog/gpus, ...");
@@ -66,7 +117,7 @@ pub async fn run(a: Args) -> Result<(), UserError> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

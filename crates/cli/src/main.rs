@@ -78,7 +78,9 @@ async fn admin(c: AdminCommand) -> Result<(), UserError> {
             let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
             let (Some(new), Some(old)) = (var("PODWARDEN_SECRET_KEY"), var("PODWARDEN_OLD_SECRET_KEY")) else {
                 return Err(UserError {
-                    error: anyhow::anyhow!("rotate-secret needs PODWARDEN_SECRET_KEY (the new secret) and PODWARDEN_OLD_SECRET_KEY (the current one)"),
+                    error: anyhow::anyhow!(
+                        "rotate-secret needs PODWARDEN_SECRET_KEY (the new secret) and PODWARDEN_OLD_SECRET_KEY (the current one)"
+                    ),
                     hint: Some("generate the new one with `openssl rand -hex 32`".into()),
                 });
             };
@@ -104,7 +106,15 @@ impl<E: Into<anyhow::Error>> From<E> for UserError {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Inside an emulated container this binary is the image's `podwarden-tabular` or
+    // `podwarden-echo-worker` (emulator::own_images binds it under those names).
+    let argv0 =
+        std::env::args_os().next().map(|a| std::path::Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned())).flatten();
+    let cli = match argv0.as_deref() {
+        Some("podwarden-tabular") => Cli { command: Command::Tabular(tabular::cli::Cli::parse()) },
+        Some("podwarden-echo-worker") => Cli { command: Command::EchoWorker },
+        _ => Cli::parse(),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PODWARDEN_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)

@@ -2,12 +2,17 @@
 //! a model from the shipped house-price CSV on a (simulated) GPU pod, deploy the predict
 //! endpoint, predict a CSV through it, print the first rows and what it all cost, and tear
 //! everything down (also when a step fails).
+//!
+//! The flow is RunPod's: pod and workers share nothing but a network volume (the pod mounts it
+//! at /workspace, the workers at /runpod-volume), and they run the image's `podwarden-tabular`
+//! with paths on that volume. The embedded emulator's volume is `~/.podwarden/store`, so the CSV
+//! is put there and the results read from there directly.
 
 use crate::UserError;
 use crate::local::{Api, home};
 use anyhow::{Context, anyhow};
-use server::api::{DeployResult, EndpointView, JobDetail, RequestView, Status};
 use serde_json::json;
+use server::api::{DeployResult, EndpointView, JobDetail, RequestView, Status};
 use std::path::Path;
 
 /// The dataset and the rows to predict, shipped in the binary.
@@ -45,16 +50,14 @@ pub async fn run(a: Args) -> Result<(), UserError> {
             ),
         });
     }
-    // The store stands in for a network volume both the pod and the workers mount.
+    // The network volume's files (the embedded emulator keeps them in the data directory).
     let store = home().join("store");
     let store = std::path::absolute(&store).unwrap_or(store);
     put(&store, "datasets/local/houses.csv", TRAIN_CSV)?;
     put(&store, "datasets/local/houses_new.csv", PREDICT_CSV)?;
-    let exe = std::env::current_exe().context("cannot find the podwarden binary")?;
-    let tabular = format!("{} tabular --store {}", sh(&exe.display().to_string()), sh(&store.display().to_string()));
     let model_id = format!("quickstart-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
 
-    let result = steps(&api, &a, &tabular, &model_id, &store).await;
+    let result = steps(&api, &a, &model_id, &store).await;
     // Teardown, whatever happened above.
     if !a.keep {
         match api.delete::<EndpointView>(&format!("/api/v1/endpoints/{ENDPOINT}")).await {
@@ -78,15 +81,17 @@ fn put(store: &Path, key: &str, bytes: &[u8]) -> Result<(), UserError> {
     Ok(())
 }
 
-async fn steps(api: &Api, a: &Args, tabular: &str, model_id: &str, store: &Path) -> Result<(), UserError> {
+async fn steps(api: &Api, a: &Args, model_id: &str, store: &Path) -> Result<(), UserError> {
+    use crate::emulator::QUICKSTART_VOLUME as VOLUME;
     eprintln!("[1/3] training a {} on datasets/local/houses.csv (1,000 rows) on a GPU pod", a.model);
     let train = json!({
         "name": "quickstart-train",
         "image": IMAGE,
         "command": format!(
-            "{tabular} train --user local --dataset datasets/local/houses.csv --target price --model {} --model-id {model_id}",
+            "podwarden-tabular --store /workspace train --user local --dataset datasets/local/houses.csv --target price --model {} --model-id {model_id}",
             sh(&a.model)
         ),
+        "network_volume": VOLUME,
         "gpu": {"min_vram_gb": 16},
         "limits": {"budget_usd": 0.5, "max_runtime": "30m"},
     });
@@ -101,8 +106,9 @@ async fn steps(api: &Api, a: &Args, tabular: &str, model_id: &str, store: &Path)
 
     // What the trainer saved (read from the store, not from the log stream).
     let meta_path = store.join(tabular::train::model_prefix("local", model_id)).join("metadata.json");
-    let meta: tabular::train::Metadata = serde_json::from_slice(&std::fs::read(&meta_path).with_context(|| format!("cannot read {}", meta_path.display()))?)
-        .context("the trainer's metadata.json")?;
+    let meta: tabular::train::Metadata =
+        serde_json::from_slice(&std::fs::read(&meta_path).with_context(|| format!("cannot read {}", meta_path.display()))?)
+            .context("the trainer's metadata.json")?;
     println!(
         "model {model_id}: {} predicting {} from {}; {} = {:.4} on {} held-out rows ({} trained)",
         meta.model_type.name(),
@@ -126,7 +132,8 @@ async fn steps(api: &Api, a: &Args, tabular: &str, model_id: &str, store: &Path)
     let endpoint = json!({
         "name": ENDPOINT,
         "image": IMAGE,
-        "command": format!("{tabular} worker"),
+        "command": "podwarden-tabular --store /runpod-volume worker",
+        "network_volume": VOLUME,
         "gpu": {"pools": ["ADA_24", "AMPERE_24"]},
         "workers": {"min": 0, "max": 1, "idle_timeout": "5s"},
         "execution_timeout": "10m",

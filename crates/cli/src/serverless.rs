@@ -14,8 +14,8 @@ fn money(v: f64, simulated: bool) -> String {
 
 /// Submits `spec`; follows it when `follow` or `sync`.
 pub async fn run(file: &str, text: &str, follow: bool, sync: bool, json: bool) -> Result<(), UserError> {
-    let spec =
-        RequestSpec::from_toml(file, text).map_err(|e| UserError { error: anyhow!("invalid serverless job spec: {e}"), hint: e.hint.clone() })?;
+    let spec = RequestSpec::from_toml(file, text)
+        .map_err(|e| UserError { error: anyhow!("invalid serverless job spec: {e}"), hint: e.hint.clone() })?;
     let api = Api::connect().await?;
     let created: RequestView =
         api.post(&format!("/api/v1/requests?sync={sync}"), &serde_json::to_value(&spec).context("spec to JSON")?).await?;
@@ -25,7 +25,11 @@ pub async fn run(file: &str, text: &str, follow: bool, sync: bool, json: bool) -
             println!("{}", serde_json::to_string_pretty(&created).unwrap_or_default());
         } else {
             println!("{id}");
-            eprintln!("submitted to endpoint {} (at most {}); `podwarden stop {id}` cancels it", created.endpoint, money(created.estimate_usd, created.simulated));
+            eprintln!(
+                "submitted to endpoint {} (at most {}); `podwarden stop {id}` cancels it",
+                created.endpoint,
+                money(created.estimate_usd, created.simulated)
+            );
         }
         return Ok(());
     }

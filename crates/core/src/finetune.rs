@@ -129,19 +129,31 @@ impl FinetuneSpec {
             && self.model.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
             && !self.model.contains("..");
         if !model_ok {
-            return Some(("finetune.model", format!("{:?} is not a Hugging Face model id", self.model), "e.g. model = \"meta-llama/Llama-3.2-1B\""));
+            return Some((
+                "finetune.model",
+                format!("{:?} is not a Hugging Face model id", self.model),
+                "e.g. model = \"meta-llama/Llama-3.2-1B\"",
+            ));
         }
         let url_ok = (self.dataset_url.starts_with("https://") || self.dataset_url.starts_with("http://"))
             && self.dataset_url.len() <= 2000
             && !self.dataset_url.chars().any(char::is_whitespace);
         if !url_ok {
-            return Some(("finetune.dataset_url", format!("{:?} is not an http(s) URL", self.dataset_url), "a JSON or JSON Lines file reachable from the pod"));
+            return Some((
+                "finetune.dataset_url",
+                format!("{:?} is not an http(s) URL", self.dataset_url),
+                "a JSON or JSON Lines file reachable from the pod",
+            ));
         }
         if !(self.epochs.is_finite() && self.epochs > 0.0 && self.epochs <= 1000.0) {
             return Some(("finetune.epochs", format!("must be between 0 and 1000, got {}", self.epochs), "e.g. epochs = 3"));
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate < 1.0) {
-            return Some(("finetune.learning_rate", format!("must be between 0 and 1, got {}", self.learning_rate), "LoRA usually wants 1e-4 to 3e-4"));
+            return Some((
+                "finetune.learning_rate",
+                format!("must be between 0 and 1, got {}", self.learning_rate),
+                "LoRA usually wants 1e-4 to 3e-4",
+            ));
         }
         for (field, v) in [
             ("finetune.batch_size", self.batch_size),
@@ -162,7 +174,11 @@ impl FinetuneSpec {
             return Some(("finetune.lora.bias", format!("{:?} is not none, all or lora_only", self.lora.bias), "the default is \"none\""));
         }
         if !self.output_dir.starts_with('/') {
-            return Some(("finetune.output_dir", format!("{:?} is not an absolute path", self.output_dir), "e.g. /workspace/fine_tuned_model"));
+            return Some((
+                "finetune.output_dir",
+                format!("{:?} is not an absolute path", self.output_dir),
+                "e.g. /workspace/fine_tuned_model",
+            ));
         }
         None
     }

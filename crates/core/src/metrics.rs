@@ -41,7 +41,12 @@ fn kind(field: &str) -> Option<Kind> {
     Some(match field {
         "step" => Kind::Count,
         "loss" | "eval_loss" | "grad_norm" => Kind::Float,
-        "epoch" | "learning_rate" | "samples_per_second" | "elapsed_seconds" | "remaining_seconds" | "gpu_memory_allocated_gb"
+        "epoch"
+        | "learning_rate"
+        | "samples_per_second"
+        | "elapsed_seconds"
+        | "remaining_seconds"
+        | "gpu_memory_allocated_gb"
         | "gpu_memory_reserved_gb" => Kind::NonNegative,
         "progress" => Kind::Percent,
         _ => return None,

@@ -123,9 +123,8 @@ mod tests {
     #[test]
     fn every_shipped_serverless_and_tabular_example_is_valid() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-        let read = |dir: &str| {
-            std::fs::read_dir(root.join(dir)).expect("examples dir").map(|e| e.expect("entry").path()).collect::<Vec<_>>()
-        };
+        let read =
+            |dir: &str| std::fs::read_dir(root.join(dir)).expect("examples dir").map(|e| e.expect("entry").path()).collect::<Vec<_>>();
         let requests = read("serverless");
         for path in &requests {
             let text = std::fs::read_to_string(path).expect("read");

@@ -81,6 +81,11 @@ pub trait Cloud: Serverless + Send + Sync + 'static {
     fn create_pod(&self, req: &PodRequest) -> impl Future<Output = Result<PodInfo, CloudError>> + Send;
     /// Terminates a pod; `Ok` when it is gone (already gone included).
     fn terminate_pod(&self, id: &str) -> impl Future<Output = Result<(), CloudError>> + Send;
+    /// The provider's REST base (`https://api.runpod.io`), passed into pods so their watchdog
+    /// reaches the API the control plane itself uses. `None`: no in-pod watchdog.
+    fn rest_base(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A serverless endpoint at the provider, as the endpoint reconciler sees it.
@@ -166,7 +171,12 @@ pub trait Serverless: Send + Sync + 'static {
         async { Err(unsupported()) }
     }
     /// Queues a job (`/run`, or `/runsync` waiting for the result when `sync`).
-    fn submit_job(&self, endpoint_id: &str, input: &serde_json::Value, opts: &RunOptions) -> impl Future<Output = Result<RemoteJob, CloudError>> + Send {
+    fn submit_job(
+        &self,
+        endpoint_id: &str,
+        input: &serde_json::Value,
+        opts: &RunOptions,
+    ) -> impl Future<Output = Result<RemoteJob, CloudError>> + Send {
         let _ = (endpoint_id, input, opts);
         async { Err(unsupported()) }
     }

@@ -118,7 +118,13 @@ pub struct Engine<C: Cloud> {
     /// Base URL pods call back (`{base}/api/v1/jobs/{id}/exit`). `None`: commands run
     /// unwrapped and exits are not reported (tests of the engine alone).
     pub callback_base: Option<String>,
+    /// The in-pod watchdog's ceiling for a job without `max_runtime` (seconds, before grace):
+    /// no pod bills forever once the control plane is gone.
+    pub watchdog_ceiling_secs: u64,
 }
+
+/// Default in-pod watchdog ceiling for jobs without `max_runtime`.
+pub const DEFAULT_WATCHDOG_CEILING_SECS: u64 = 24 * 3600;
 
 impl<C: Cloud> std::fmt::Debug for Engine<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -163,6 +169,7 @@ impl<C: Cloud> Engine<C> {
             creating: Mutex::new(HashSet::new()),
             offers_ttl_ms: 30_000,
             callback_base: None,
+            watchdog_ceiling_secs: DEFAULT_WATCHDOG_CEILING_SECS,
             token_secret,
             events: tokio::sync::watch::channel(0).0,
             crash_at: std::env::var("PODWARDEN_CRASH_AT").ok().filter(|v| !v.is_empty()),
@@ -239,7 +246,13 @@ impl<C: Cloud> Engine<C> {
 
     /// Submits a job onto `account` (the engine for that account runs it), its budget capped
     /// at `budget_cap_micros` (what is left of a hosted spend cap).
-    pub async fn submit_to(&self, spec: JobSpec, owner: &str, account: &str, budget_cap_micros: Option<i64>) -> Result<Submitted, EngineError> {
+    pub async fn submit_to(
+        &self,
+        spec: JobSpec,
+        owner: &str,
+        account: &str,
+        budget_cap_micros: Option<i64>,
+    ) -> Result<Submitted, EngineError> {
         let offers = self.offers().await?;
         let mut everywhere = offers.clone();
         for o in &mut everywhere {
@@ -357,12 +370,7 @@ impl<C: Cloud> Engine<C> {
 
     /// Feeds new points to the job's divergence watch (built from its stored points when this
     /// process has not seen the job yet); the reason to stop, if any.
-    async fn watch_divergence(
-        &self,
-        job: &str,
-        rule: &EarlyStop,
-        points: &[serde_json::Value],
-    ) -> Result<Option<String>, EngineError> {
+    async fn watch_divergence(&self, job: &str, rule: &EarlyStop, points: &[serde_json::Value]) -> Result<Option<String>, EngineError> {
         let known = self.watches.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains_key(job);
         let mut rebuilt = None;
         if !known {
@@ -391,7 +399,11 @@ impl<C: Cloud> Engine<C> {
                 let next = match job_transition(from, event) {
                     Ok(n) => n,
                     Err(_) if event == JobEvent::Cancel => {
-                        return Err(EngineError::WrongState { job: format!("job {job}"), what: "stopped", state: format!("it is {}", from.state) });
+                        return Err(EngineError::WrongState {
+                            job: format!("job {job}"),
+                            what: "stopped",
+                            state: format!("it is {}", from.state),
+                        });
                     }
                     Err(e) => {
                         tracing::debug!(job, %e, "skipping stale event");
@@ -512,8 +524,7 @@ impl<C: Cloud> Engine<C> {
             }
             // This account's attempts are acted on; every other one's pod is still not an
             // orphan (a user's key may be the operator's own account).
-            let (attempts, others): (Vec<&AttemptRow>, Vec<&AttemptRow>) =
-                live.attempts().partition(|a| self.acts_on(&live, a));
+            let (attempts, others): (Vec<&AttemptRow>, Vec<&AttemptRow>) = live.attempts().partition(|a| self.acts_on(&live, a));
             plan(&Snapshot {
                 now,
                 install: &self.install,
@@ -794,16 +805,27 @@ impl<C: Cloud> Engine<C> {
 }
 
 impl<C: Cloud> Engine<C> {
-    /// The pod's command and env: wrapped to report its exit when a callback is configured.
+    /// The pod's `args` and env: the command wrapped to report its exit when a callback is
+    /// configured. RunPod execs `args` as words (no shell), so a shell command travels as
+    /// `sh -c '<script>'` and an argv as its quoted words.
     async fn pod_command(&self, job: &str, spec: &JobSpec) -> Result<(String, std::collections::BTreeMap<String, String>), EngineError> {
         let mut env = spec.env.clone();
-        let Some(base) = &self.callback_base else { return Ok((spec.shell_command(), env)) };
+        let Some(base) = &self.callback_base else {
+            let args = match (&spec.command, &spec.args, &spec.finetune) {
+                (None, Some(argv), None) => argv.iter().map(|a| crate::wrapper::sq(a)).collect::<Vec<_>>().join(" "),
+                _ => crate::wrapper::start_args(&spec.shell_command()),
+            };
+            return Ok((args, env));
+        };
         env.insert("PODWARDEN_JOB_ID".into(), job.to_owned());
         env.insert("PODWARDEN_CALLBACK_URL".into(), format!("{}/api/v1/jobs/{job}/exit", base.trim_end_matches('/')));
         env.insert("PODWARDEN_JOB_TOKEN".into(), self.job_token(job));
         env.insert("PODWARDEN_METRICS_URL".into(), format!("{}/api/v1/jobs/{job}/metrics", base.trim_end_matches('/')));
-        let watchdog = spec.limits.max_runtime.map(|d| d.as_secs() + crate::wrapper::WATCHDOG_GRACE_SECS);
-        Ok((crate::wrapper::wrap(&spec.shell_command(), watchdog), env))
+        let watchdog = self.cloud.rest_base().map(|rest| {
+            env.insert("PODWARDEN_RUNPOD_REST_URL".into(), rest);
+            spec.limits.max_runtime.map_or(self.watchdog_ceiling_secs, |d| d.as_secs()) + crate::wrapper::WATCHDOG_GRACE_SECS
+        });
+        Ok((crate::wrapper::start_args(&crate::wrapper::wrap(&spec.shell_command(), watchdog)), env))
     }
 }
 

@@ -11,8 +11,8 @@ pub mod runpod_cloud;
 pub mod wrapper;
 
 pub use cloud::{
-    Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, QueueHealth, RemoteJob, RemoteStatus, RunOptions, Serverless,
-    TemplateInfo,
+    Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, QueueHealth, RemoteJob, RemoteStatus, RunOptions,
+    Serverless, TemplateInfo,
 };
-pub use engine::{Clock, Engine, EngineError, Submitted, TickReport};
+pub use engine::{Clock, DEFAULT_WATCHDOG_CEILING_SECS, Engine, EngineError, Submitted, TickReport};
 pub use runpod_cloud::RunPodCloud;

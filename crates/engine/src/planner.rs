@@ -310,7 +310,10 @@ mod tests {
         });
         assert!(acts.is_empty(), "{acts:?}");
         let without = run(1, &[mine], &[a], &pods, &[]);
-        assert!(matches!(&without[..], [Action::Terminate { pod_id, attempt: None, .. }] if pod_id == "theirs"), "without it, an orphan: {without:?}");
+        assert!(
+            matches!(&without[..], [Action::Terminate { pod_id, attempt: None, .. }] if pod_id == "theirs"),
+            "without it, an orphan: {without:?}"
+        );
     }
 
     #[test]

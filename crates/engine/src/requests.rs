@@ -185,7 +185,11 @@ impl<C: Cloud> Engine<C> {
     pub async fn cancel_request(&self, id: &str) -> Result<RequestRow, EngineError> {
         let mut row = self.request(id).await?;
         if is_final(&row.state) {
-            return Err(EngineError::WrongState { job: format!("serverless job {id}"), what: "stopped", state: format!("it is {}", row.state) });
+            return Err(EngineError::WrongState {
+                job: format!("serverless job {id}"),
+                what: "stopped",
+                state: format!("it is {}", row.state),
+            });
         }
         match row.provider_job_id.clone() {
             Some(job) => {

@@ -1,15 +1,15 @@
 //! `Cloud` on RunPod's REST v2 (or the emulator, which serves the same contract).
 
 use crate::cloud::{
-    Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, QueueHealth, RemoteJob, RemoteStatus, RunOptions, Serverless,
-    TemplateInfo,
+    Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, QueueHealth, RemoteJob, RemoteStatus, RunOptions,
+    Serverless, TemplateInfo,
 };
-use runpod::types::serverless::{JobPolicy, JobState, JobStatus, RunRequest};
 use core_domain::gpu::{Cloud as Tier, GpuOffer};
 use core_domain::money::Money;
 use runpod::types::catalog::{AvailabilityLevel, GpuCatalogQuery};
-use runpod::types::pods::{Cloud as RpCloud, CreateGpuConfig, CreatePodRequest, Mounts, NetworkMount, PersistentMount, Pod, PodStatus};
 use runpod::types::endpoints::{CreateEndpointGpuConfig, CreateEndpointRequest, EndpointWorkers, FlashBoot, UpdateEndpointRequest};
+use runpod::types::pods::{Cloud as RpCloud, CreateGpuConfig, CreatePodRequest, Mounts, NetworkMount, PersistentMount, Pod, PodStatus};
+use runpod::types::serverless::{JobPolicy, JobState, JobStatus, RunRequest};
 use runpod::types::templates::{CreateTemplateRequest, UpdateTemplateRequest};
 use runpod::{Client, EndpointId, ErrorKind, NetworkVolumeId, PodId, TemplateId};
 
@@ -34,9 +34,7 @@ fn map_err(e: runpod::Error) -> CloudError {
         ErrorKind::InsufficientBalance => CloudError::InsufficientBalance(msg),
         ErrorKind::Unauthorized | ErrorKind::Forbidden => CloudError::Auth(msg),
         ErrorKind::NotFound => CloudError::NotFound(msg),
-        ErrorKind::Validation | ErrorKind::BadRequest | ErrorKind::PayloadTooLarge | ErrorKind::Conflict => {
-            CloudError::Rejected(msg)
-        }
+        ErrorKind::Validation | ErrorKind::BadRequest | ErrorKind::PayloadTooLarge | ErrorKind::Conflict => CloudError::Rejected(msg),
         ErrorKind::RateLimited | ErrorKind::Server | ErrorKind::Transport | ErrorKind::Undecodable => CloudError::Transient(msg),
     }
 }
@@ -52,16 +50,26 @@ fn phase(s: PodStatus) -> PodPhase {
 }
 
 fn info(p: &Pod) -> PodInfo {
+    // RUNNING is not booted: RunPod reports RUNNING while the image still pulls; the container
+    // is up once `runtime` is set (API-NOTES, corrections).
+    let phase = match phase(p.status) {
+        PodPhase::Running if p.runtime.is_none() => PodPhase::Booting,
+        other => other,
+    };
     PodInfo {
         id: p.id.0.clone(),
         name: p.name.clone(),
-        phase: phase(p.status),
+        phase,
         data_center: p.data_center_id.as_ref().map(|d| d.0.clone()),
         cost_per_hour: Money::from_usd(p.cost),
     }
 }
 
 impl Cloud for RunPodCloud {
+    fn rest_base(&self) -> Option<String> {
+        Some(self.client.rest_url().as_str().trim_end_matches('/').to_owned())
+    }
+
     async fn offers(&self) -> Result<Vec<GpuOffer>, CloudError> {
         let gpus = self.client.list_gpu_types(&GpuCatalogQuery::pod_availability()).await.map_err(map_err)?;
         Ok(gpus
@@ -201,7 +209,8 @@ impl Serverless for RunPodCloud {
 
     async fn update_template(&self, id: &str, d: &Deployment) -> Result<(), CloudError> {
         let b = template_body(d);
-        let req = UpdateTemplateRequest { image: Some(b.image), args: b.args, disk: b.disk, env: b.env, ..UpdateTemplateRequest::default() };
+        let req =
+            UpdateTemplateRequest { image: Some(b.image), args: b.args, disk: b.disk, env: b.env, ..UpdateTemplateRequest::default() };
         self.client.update_template(&TemplateId::new(id), &req).await.map(|_| ()).map_err(map_err)
     }
 

@@ -2,25 +2,48 @@
 //! control plane. RunPod restarts a container whose process exits, so "process ended" must be
 //! reported, not inferred. Needs only `sh` and one of curl, wget or python3 in the image.
 //!
+//! RunPod execs `args` as words passed to the image's entrypoint (or in place of its `CMD`),
+//! never through a shell, so the wrapper travels as `sh -c '<script>'` ([`start_args`]): it
+//! works for images without an entrypoint and for entrypoints that exec their arguments.
+//!
 //! - runs the command once; a marker on the volume stops a restarted container from rerunning
 //!   a command that already finished (it re-reports the stored status instead);
-//! - reports `{"exit_code": N}` to the job's callback with the job's bearer token, retrying;
-//! - a watchdog stops its own pod (pod-scoped `RUNPOD_API_KEY`) at `max_runtime` plus grace,
-//!   so a dead control plane still cannot leave it billing;
+//! - prints `podwarden-exit: job=<id> code=<N>` (the control plane reads it from the pod's logs
+//!   when the callback cannot reach it) and reports `{"exit_code": N}` to the job's callback
+//!   with the job's bearer token, retrying;
+//! - a watchdog stops its own pod (pod-scoped `RUNPOD_API_KEY`, REST v2 at
+//!   `PODWARDEN_RUNPOD_REST_URL`) at its ceiling, so a dead control plane still cannot leave it
+//!   billing;
 //! - then idles, so the container is not restarted, until the control plane terminates it.
 
 /// Grace after `max_runtime` before the in-pod watchdog stops the pod itself.
 pub const WATCHDOG_GRACE_SECS: u64 = 300;
 
-fn sq(s: &str) -> String {
+/// The marker line the wrapper prints when the command has exited.
+pub const EXIT_MARKER: &str = "podwarden-exit:";
+
+/// Parses the wrapper's exit line for `job`: `podwarden-exit: job=<id> code=<N>`.
+pub fn parse_exit_line(line: &str, job: &str) -> Option<i32> {
+    let rest = line.trim().strip_prefix(EXIT_MARKER)?.trim();
+    let rest = rest.strip_prefix("job=")?.strip_prefix(job)?.trim_start();
+    rest.strip_prefix("code=")?.trim().parse().ok()
+}
+
+/// A single-quoted shell word.
+pub fn sq(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// The wrapped start command. `watchdog_secs`: `None` for no watchdog.
+/// `args` that run `script` under `sh` on RunPod: `sh -c '<script>'`.
+pub fn start_args(script: &str) -> String {
+    format!("sh -c {}", sq(script))
+}
+
+/// The wrapped start script. `watchdog_secs`: `None` for no watchdog.
 pub fn wrap(command: &str, watchdog_secs: Option<u64>) -> String {
     let watchdog = match watchdog_secs {
         Some(s) => format!(
-            r#"( sleep {s}; echo "podwarden: max_runtime passed; stopping this pod" >&2; pw_post "${{RUNPOD_REST_URL:-https://rest.runpod.io}}/v2/pods/$RUNPOD_POD_ID/action" "$RUNPOD_API_KEY" '{{"action":"stop"}}' ) &
+            r#"( sleep {s}; echo "podwarden: the job's time ceiling passed; stopping this pod" >&2; pw_post "${{PODWARDEN_RUNPOD_REST_URL:-https://api.runpod.io}}/v2/pods/$RUNPOD_POD_ID/action" "$RUNPOD_API_KEY" '{{"action":"stop"}}' ) &
 "#
         ),
         None => String::new(),
@@ -33,14 +56,15 @@ pub fn wrap(command: &str, watchdog_secs: Option<u64>) -> String {
   fi
 }}
 pw_report() {{
+  echo "{marker} job=$PODWARDEN_JOB_ID code=$1"
   for pw_i in 1 2 3 4 5 6 7 8 9 10; do
-    pw_post "$PODWARDEN_CALLBACK_URL" "$PODWARDEN_JOB_TOKEN" "{{\"exit_code\": $1}}" && return 0
+    pw_post "$PODWARDEN_CALLBACK_URL" "$PODWARDEN_JOB_TOKEN" "{{\"exit_code\": $1}}" 2>/dev/null && return 0
     sleep $((pw_i * 3))
   done
-  echo "podwarden: could not report the exit status" >&2
+  echo "podwarden: could not reach the control plane; it reads the exit from these logs" >&2
 }}
-pw_dir="${{RUNPOD_WORKSPACE:-/workspace}}/.podwarden"
-mkdir -p "$pw_dir"
+pw_dir="${{PODWARDEN_STATE_DIR:-/workspace/.podwarden}}"
+mkdir -p "$pw_dir" 2>/dev/null || {{ pw_dir=/tmp/.podwarden; mkdir -p "$pw_dir"; }}
 pw_mark="$pw_dir/$PODWARDEN_JOB_ID.exit"
 if [ -f "$pw_mark" ]; then
   echo "podwarden: the command already finished; not running it again" >&2
@@ -49,11 +73,11 @@ else
 {watchdog}  sh -c {cmd}
   pw_code=$?
   echo "$pw_code" > "$pw_mark"
-  echo "podwarden: the command exited with code $pw_code" >&2
   pw_report "$pw_code"
 fi
 while :; do sleep 3600; done
 "#,
+        marker = EXIT_MARKER,
         cmd = sq(command),
     )
 }
@@ -68,7 +92,30 @@ mod tests {
         assert!(w.contains(r#"sh -c 'python -c '\''print(1)'\''; echo "$HOME"'"#), "{w}");
         let out = std::process::Command::new("sh").arg("-n").arg("-c").arg(&w).output().expect("sh");
         assert!(out.status.success(), "sh -n: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(!wrap("true", None).contains("sleep 3600; echo \"podwarden: max_runtime"));
+        assert!(!wrap("true", None).contains("time ceiling passed"));
+        assert!(w.contains("${PODWARDEN_RUNPOD_REST_URL:-https://api.runpod.io}/v2/pods/"), "REST v2's host, not v1's");
+    }
+
+    #[test]
+    fn start_args_survive_runpods_word_splitting() {
+        // Quotes of every kind, newlines, unicode, `$(…)`, and 100 kB.
+        let mut cmd = String::from("echo 'single' \"double\" `tick` $(x) \\ back\nline two: ünïcødé ✓\n");
+        while cmd.len() < 100_000 {
+            cmd.push_str("echo 'it''s' \"a \\\"b\\\"\" # padding\n");
+        }
+        let script = wrap(&cmd, Some(60));
+        let words = shell_words::split(&start_args(&script)).expect("splits like a shell");
+        assert_eq!(words, ["sh", "-c", script.as_str()]);
+    }
+
+    #[test]
+    fn the_exit_line_is_read_for_its_own_job_only() {
+        assert_eq!(parse_exit_line("podwarden-exit: job=job_1 code=3", "job_1"), Some(3));
+        assert_eq!(parse_exit_line("  podwarden-exit: job=job_1 code=-1 ", "job_1"), Some(-1));
+        assert_eq!(parse_exit_line("podwarden-exit: job=job_12 code=0", "job_1"), None);
+        assert_eq!(parse_exit_line("podwarden-exit: job=job_2 code=0", "job_1"), None);
+        assert_eq!(parse_exit_line("echo podwarden-exit: job=job_1 code=0", "job_1"), None);
+        assert_eq!(parse_exit_line("podwarden-exit: job=job_1 code=x", "job_1"), None);
     }
 
     #[test]
@@ -92,7 +139,7 @@ mod tests {
                 .arg(&script)
                 .current_dir(&dir)
                 .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
-                .env("RUNPOD_WORKSPACE", &dir)
+                .env("PODWARDEN_STATE_DIR", dir.join("state"))
                 .env("PODWARDEN_JOB_ID", "job_x")
                 .env("PODWARDEN_JOB_TOKEN", "tok")
                 .env("PODWARDEN_CALLBACK_URL", "http://cb/exit")

@@ -9,8 +9,8 @@ use engine::endpoints::{Change, DELETED, READY};
 use engine::{Engine, EngineError, RunPodCloud};
 use runpod::types::endpoints::CreateEndpointRequest;
 use runpod::types::templates::CreateTemplateRequest;
-use runpod_emulator::faults::{FaultConfig, HttpFault};
 use runpod_emulator::RunningEmulator;
+use runpod_emulator::faults::{FaultConfig, HttpFault};
 use store::EndpointRow;
 
 async fn setup() -> (RunningEmulator, Engine<RunPodCloud>) {

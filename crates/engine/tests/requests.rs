@@ -11,8 +11,8 @@ use engine::requests::is_final;
 use engine::{CloudError, Engine, EngineError, RunPodCloud};
 use runpod::client::worker::WorkerClient;
 use runpod::types::worker::JobResultBody;
-use runpod_emulator::faults::{FaultConfig, WorkerFaults};
 use runpod_emulator::RunningEmulator;
+use runpod_emulator::faults::{FaultConfig, WorkerFaults};
 use serde_json::json;
 use std::time::Duration;
 
@@ -174,7 +174,9 @@ async fn runsync_returns_the_settled_result() {
     let w = worker(&emu, &ep);
     let serve = tokio::spawn(async move {
         let job = w.take(false).await.expect("take").pop().expect("job");
-        w.post_result(&job.id, &JobResultBody { output: Some(json!({"echo": job.input})), ..Default::default() }, false).await.expect("done");
+        w.post_result(&job.id, &JobResultBody { output: Some(json!({"echo": job.input})), ..Default::default() }, false)
+            .await
+            .expect("done");
     });
     let r = e.submit_request(request(json!({"q": "hi"})), "alice", true).await.expect("runsync");
     serve.await.expect("worker");
@@ -202,7 +204,8 @@ async fn bad_input_is_refused_with_what_to_do_and_nothing_is_left_running() {
         .api_key(runpod::ApiKey::new(bad_key))
         .rest_url(emu.base_url())
         .endpoint_base_url(emu.endpoint_base_url())
-        .build().expect("client");
+        .build()
+        .expect("client");
     let e2 = common::engine_on(&emu, e.store().clone(), bad).await;
     let err = e2.submit_request(request(json!({})), "alice", false).await.expect_err("bad key");
     assert!(matches!(err, EngineError::Cloud(CloudError::Auth(_))), "{err}");

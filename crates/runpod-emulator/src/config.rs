@@ -1,6 +1,7 @@
 //! Emulator configuration: catalog, account, delays and faults. Loadable from TOML.
 
 use crate::faults::FaultConfig;
+use crate::image::ImageConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,6 +33,15 @@ pub struct EmulatorConfig {
     /// Data centers.
     pub data_centers: Vec<DataCenterConfig>,
     pub faults: FaultConfig,
+    /// Images containers can run, by `name:tag` (`name:*` for any tag), over the built-in
+    /// ones (`image::default_images`). An image in neither does not exist.
+    pub images: BTreeMap<String, ImageConfig>,
+    /// Network volumes that exist from the start, optionally over a host directory (the
+    /// embedded emulator's quickstart volume lives in podwarden's data directory).
+    pub volumes: Vec<VolumeSeed>,
+    /// Run containers as plain processes when bubblewrap is not available. They then share
+    /// the host's files and tools; every container start says so.
+    pub unsandboxed: bool,
 }
 
 /// Balance and limits of the emulated account.
@@ -123,6 +133,20 @@ pub struct Stock {
     pub community: i64,
 }
 
+/// A network volume present at start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeSeed {
+    pub id: String,
+    pub name: String,
+    pub data_center: String,
+    /// GB.
+    pub size: i64,
+    /// Host directory holding its files (default: under the state directory).
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+}
+
 /// A data center.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -173,6 +197,9 @@ impl Default for EmulatorConfig {
             gpus: default_gpus(),
             data_centers: default_data_centers(),
             faults: FaultConfig::default(),
+            images: BTreeMap::new(),
+            volumes: Vec::new(),
+            unsandboxed: false,
         }
     }
 }

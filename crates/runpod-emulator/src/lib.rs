@@ -20,6 +20,7 @@
 pub mod clock;
 pub mod config;
 pub mod faults;
+pub mod image;
 pub mod logs;
 pub mod problem;
 pub mod process;
@@ -170,6 +171,9 @@ impl Shared {
                 Effect::Wake(world::Wake::All) => self.notifier.wake_all(),
                 Effect::Wake(w) => self.notifier.wake(&w.key()),
                 Effect::Webhook { url, body } => self.webhook(url, body),
+                Effect::RemoveDir(dir) => {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
             }
         }
     }
@@ -250,19 +254,31 @@ pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<Running
             (PathBuf::from(t.path()), Some(t))
         }
     };
+    let isolation = if cfg.unsandboxed {
+        tracing::warn!("containers run UNSANDBOXED: they share this machine's files and tools (emulator config `unsandboxed`)");
+        process::Isolation::Unsandboxed
+    } else {
+        process::probe_sandbox().map_err(|e| {
+            anyhow::anyhow!("the emulator runs pods and workers in a sandbox, and {e}; or start it unsandboxed (`--unsandboxed`, config `unsandboxed = true`) to run them as plain processes")
+        })?;
+        process::Isolation::Sandbox
+    };
     let key = ApiKey::new(cfg.api_key.clone().unwrap_or_else(|| world::random_secret("rpa_EMU")));
     let listener = tokio::net::TcpListener::bind(opts.addr).await.with_context(|| format!("cannot listen on {}", opts.addr))?;
     let addr = listener.local_addr()?;
     let cfg = Arc::new(cfg);
     let mut world = World::new(cfg.clone(), state_dir);
     world.base_url = format!("http://{addr}");
+    for v in world.volumes.values_mut() {
+        v.billed_until = clock.now();
+    }
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
     let shared = Arc::new(Shared {
         world: Mutex::new(world),
         faults: Mutex::new(FaultState::new(cfg.faults.clone(), cfg.seed)),
         clock: clock.clone(),
         key,
-        runner: process::Runner::new(tracker.clone(), cancel.clone()),
+        runner: process::Runner::new(tracker.clone(), cancel.clone(), isolation),
         notifier: Notifier::default(),
         world_changed: tokio::sync::watch::channel(0).0,
         recorder: opts.record.then(|| Mutex::new(Vec::new())),

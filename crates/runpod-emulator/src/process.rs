@@ -1,15 +1,29 @@
-//! Local processes standing in for containers: pods' commands and serverless workers.
+//! Containers: pods' and serverless workers' processes, each in a bubblewrap sandbox.
 //!
-//! Each runs as `sh -c COMMAND` in its own process group (so a kill takes the whole tree),
-//! with stdout and stderr streamed line by line into the owner's log buffer. Every task is
-//! tracked, and shutdown kills every group it started.
+//! A container sees what a RunPod container would and nothing of the host: a fresh root
+//! (its container disk, gone when the container restarts), its image's declared programs on
+//! `PATH` (bound one by one), the host's shared libraries read-only (libraries, not tools), its
+//! volumes at the paths RunPod mounts them, a `/proc` of its own PID namespace, and only
+//! RunPod's variables and the request's env. The exec'd argv is the image's entrypoint and
+//! `args` split into words (`image.rs`); no shell is run unless the argv names one.
+//!
+//! The container's main process is PID 1 of its namespace, as in Docker: a stop sends it
+//! SIGTERM (ignored unless it handles it) and, after the grace period, SIGKILL to the sandbox,
+//! which ends every process in the namespace — including ones that ignore SIGTERM, detach or
+//! start new sessions. `--die-with-parent` ends them when the emulator itself dies.
+//!
+//! Where bubblewrap cannot run, the emulator refuses to start unless told `unsandboxed`; then
+//! containers are plain process groups with a cleared environment, their volumes are *not* at
+//! RunPod's paths, and every start says so.
 
 use crate::Shared;
+use crate::image::{HOST_TOOL_DIRS, ImageConfig, STANDARD_PATH};
 use crate::world::{Owner, SpawnSpec};
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,63 +31,91 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Environment variables never passed from the emulator's own environment into a container
-/// (the operator's keys must not leak into user code).
-fn inheritable(name: &str) -> bool {
-    !(name.starts_with("RUNPOD_")
-        || name.starts_with("PODWARDEN_")
-        || name.ends_with("_API_KEY")
-        || name.ends_with("_TOKEN")
-        || name.ends_with("_SECRET"))
+/// How containers are isolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// bubblewrap: new mount, PID, IPC and UTS namespaces.
+    Sandbox,
+    /// Plain processes (only when the operator said `unsandboxed`).
+    Unsandboxed,
 }
 
-/// Starts, watches and kills processes.
+/// Checks that bubblewrap can create the sandbox containers need, on this machine.
+pub fn probe_sandbox() -> Result<(), String> {
+    let out = std::process::Command::new("bwrap")
+        .args(["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--unshare-pid", "--unshare-ipc", "--unshare-uts"])
+        .args(["--die-with-parent", "--as-pid-1", "--", "true"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run bwrap ({e}); install bubblewrap (Debian: apt-get install bubblewrap)"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("bwrap cannot create a sandbox here: {}", String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+/// A live container: the process we started and how it is isolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Live {
+    pid: i32,
+}
+
+/// Starts, watches and kills containers.
 #[derive(Debug)]
 pub struct Runner {
-    groups: Arc<Mutex<HashMap<(Owner, u64), i32>>>,
+    groups: Arc<Mutex<HashMap<(Owner, u64), Live>>>,
+    isolation: Isolation,
     pub(crate) tracker: TaskTracker,
     pub(crate) cancel: CancellationToken,
 }
 
 impl Runner {
-    pub(crate) fn new(tracker: TaskTracker, cancel: CancellationToken) -> Self {
-        Self { groups: Arc::new(Mutex::new(HashMap::new())), tracker, cancel }
+    pub(crate) fn new(tracker: TaskTracker, cancel: CancellationToken, isolation: Isolation) -> Self {
+        Self { groups: Arc::new(Mutex::new(HashMap::new())), isolation, tracker, cancel }
     }
 
-    /// Number of live process groups.
+    /// Number of live containers.
     pub fn live(&self) -> usize {
         self.groups.lock().len()
     }
 
+    /// How containers are isolated.
+    pub fn isolation(&self) -> Isolation {
+        self.isolation
+    }
+
     pub(crate) fn spawn(&self, shared: &Arc<Shared>, spec: SpawnSpec) {
-        let SpawnSpec { owner, generation, command, env, cwd, logs } = spec;
+        let SpawnSpec { owner, generation, container, logs } = spec;
         let clock = shared.clock.clone();
-        if let Err(e) = std::fs::create_dir_all(&cwd) {
-            logs.push(clock.now(), "system", format!("cannot create working directory {}: {e}", cwd.display()));
+        let log = |line: String| logs.push(clock.now(), "system", line);
+        for (host, _) in &container.volumes {
+            if let Err(e) = std::fs::create_dir_all(host) {
+                log(format!("cannot create volume directory {}: {e}", host.display()));
+            }
         }
-        let mut cmd = tokio::process::Command::new("sh");
-        cmd.arg("-c")
-            .arg(&command)
-            .current_dir(&cwd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        cmd.env_clear();
-        cmd.envs(std::env::vars().filter(|(k, _)| inheritable(k)));
-        cmd.envs(env);
+        let mut cmd = match self.isolation {
+            Isolation::Sandbox => sandboxed(&container, &log),
+            Isolation::Unsandboxed => {
+                log("emulator: UNSANDBOXED container: it shares the host's files and tools; volumes are not at RunPod's paths".into());
+                let _ = std::fs::create_dir_all(&container.scratch);
+                let mut c = tokio::process::Command::new(&container.argv[0]);
+                c.args(&container.argv[1..]).current_dir(&container.scratch).env_clear().envs(container_env(&container)).process_group(0);
+                c
+            }
+        };
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
-                logs.push(clock.now(), "system", format!("failed to start container command: {e}"));
+                log(format!("failed to start the container: {e}"));
                 let s = shared.clone();
                 self.tracker.spawn(async move { s.process_exited(owner, generation, Some(127)) });
                 return;
             }
         };
         let Some(pid) = child.id() else { return };
-        self.groups.lock().insert((owner.clone(), generation), pid as i32);
+        self.groups.lock().insert((owner.clone(), generation), Live { pid: pid as i32 });
         for pipe in [
             child.stdout.take().map(|p| Box::new(p) as Box<dyn AsyncRead + Unpin + Send>),
             child.stderr.take().map(|p| Box::new(p) as Box<dyn AsyncRead + Unpin + Send>),
@@ -89,12 +131,12 @@ impl Runner {
                 }
             });
         }
-        let (s, cancel) = (shared.clone(), self.cancel.clone());
+        let (s, cancel, isolation) = (shared.clone(), self.cancel.clone(), self.isolation);
         self.tracker.spawn(async move {
             let status = tokio::select! {
                 s = child.wait() => s.ok(),
                 () = cancel.cancelled() => {
-                    let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                    hard_kill(isolation, pid as i32);
                     child.wait().await.ok()
                 }
             };
@@ -103,32 +145,161 @@ impl Runner {
         });
     }
 
-    /// SIGTERM now, SIGKILL after `grace_ms` (at once when 0). Kills the whole group.
+    /// SIGTERM to the container's main process now, SIGKILL to all of it after `grace_ms`
+    /// (at once when 0).
     pub(crate) fn kill(&self, owner: Owner, generation: u64, grace_ms: u64) {
-        let Some(pgid) = self.groups.lock().get(&(owner.clone(), generation)).copied() else { return };
-        let pg = Pid::from_raw(pgid);
+        let Some(live) = self.groups.lock().get(&(owner.clone(), generation)).copied() else { return };
         if grace_ms == 0 {
-            let _ = killpg(pg, Signal::SIGKILL);
+            hard_kill(self.isolation, live.pid);
             return;
         }
-        let _ = killpg(pg, Signal::SIGTERM);
-        let (cancel, groups, key) = (self.cancel.clone(), self.groups.clone(), (owner, generation));
+        match self.isolation {
+            Isolation::Sandbox => {
+                for c in children(live.pid) {
+                    let _ = kill(Pid::from_raw(c), Signal::SIGTERM);
+                }
+            }
+            Isolation::Unsandboxed => {
+                let _ = killpg(Pid::from_raw(live.pid), Signal::SIGTERM);
+            }
+        }
+        let (cancel, groups, key, isolation) = (self.cancel.clone(), self.groups.clone(), (owner, generation), self.isolation);
         self.tracker.spawn(async move {
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_millis(grace_ms)) => {}
                 () = cancel.cancelled() => {}
             }
-            // Only if the same group is still ours: a pid may have been reused since.
-            if groups.lock().get(&key) == Some(&pgid) {
-                let _ = killpg(pg, Signal::SIGKILL);
+            // Only if the same container is still ours: a pid may have been reused since.
+            if groups.lock().get(&key) == Some(&live) {
+                hard_kill(isolation, live.pid);
             }
         });
     }
 
-    /// Kills every group (shutdown).
+    /// Kills every container (shutdown).
     pub(crate) fn kill_all(&self) {
-        for pgid in self.groups.lock().values() {
-            let _ = killpg(Pid::from_raw(*pgid), Signal::SIGKILL);
+        for live in self.groups.lock().values() {
+            hard_kill(self.isolation, live.pid);
         }
     }
+}
+
+/// SIGKILL to everything of a container. In the sandbox: its PID 1 (the kernel then kills
+/// every process of the namespace) and bubblewrap itself.
+fn hard_kill(isolation: Isolation, pid: i32) {
+    match isolation {
+        Isolation::Sandbox => {
+            for c in children(pid) {
+                let _ = kill(Pid::from_raw(c), Signal::SIGKILL);
+            }
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        Isolation::Unsandboxed => {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
+/// The host pids of `pid`'s children (bubblewrap's child is the container's PID 1).
+fn children(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .map(|s| s.split_whitespace().filter_map(|p| p.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// What a container is: its image, argv, env and volumes.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    pub image: ImageConfig,
+    /// Entrypoint + args, already split (never empty).
+    pub argv: Vec<String>,
+    /// RunPod's variables and the request's env (the image's `ENV` is added under them).
+    pub env: Vec<(String, String)>,
+    /// Host directory → path in the container, writable (pod volume, network volumes).
+    pub volumes: Vec<(PathBuf, String)>,
+    /// Hostname inside the container.
+    pub hostname: String,
+    /// Working directory when unsandboxed (the container's paths do not exist then).
+    pub scratch: PathBuf,
+}
+
+/// The container's environment: the image's `ENV` and a `PATH`, under RunPod's and the request's.
+fn container_env(c: &ContainerSpec) -> Vec<(String, String)> {
+    let path = c.image.path.iter().map(String::as_str).chain([STANDARD_PATH]).collect::<Vec<_>>().join(":");
+    let mut env: Vec<(String, String)> = vec![("PATH".into(), path), ("HOME".into(), "/root".into())];
+    env.extend(c.image.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env.extend(c.env.iter().cloned());
+    env
+}
+
+/// Host files every container needs to run dynamically linked programs and reach the network.
+const HOST_ETC: &[&str] = &[
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/resolv.conf",
+    "/etc/hosts",
+    "/etc/nsswitch.conf",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/localtime",
+    "/etc/mime.types",
+];
+
+/// Where a tool comes from on the host.
+fn host_tool(name: &str) -> Option<PathBuf> {
+    HOST_TOOL_DIRS.iter().map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+}
+
+/// `bwrap … -- argv`.
+fn sandboxed(c: &ContainerSpec, log: &dyn Fn(String)) -> tokio::process::Command {
+    let mut a: Vec<String> = Vec::new();
+    let mut arg = |xs: &[&str]| a.extend(xs.iter().map(|s| (*s).to_owned()));
+    // Libraries and data, not programs.
+    arg(&["--ro-bind", "/usr/lib", "/usr/lib", "--ro-bind-try", "/usr/share", "/usr/share"]);
+    arg(&["--ro-bind-try", "/usr/lib64", "/usr/lib64", "--ro-bind-try", "/usr/libexec", "/usr/libexec"]);
+    for top in ["/lib", "/lib64", "/lib32"] {
+        match std::fs::read_link(top) {
+            Ok(target) => arg(&["--symlink", &target.display().to_string(), top]),
+            Err(_) if Path::new(top).is_dir() => arg(&["--ro-bind", top, top]),
+            Err(_) => {}
+        }
+    }
+    for f in HOST_ETC {
+        arg(&["--ro-bind-try", f, f]);
+    }
+    arg(&["--dir", "/usr/bin", "--dir", "/usr/local/bin", "--dir", "/usr/sbin", "--symlink", "usr/bin", "/bin"]);
+    arg(&["--symlink", "usr/sbin", "/sbin", "--dir", "/root", "--dir", "/tmp", "--chmod", "1777", "/tmp"]);
+    for name in &c.image.tools {
+        match host_tool(name) {
+            Some(p) => arg(&["--ro-bind", &p.display().to_string(), &format!("/usr/bin/{name}")]),
+            None => log(format!("emulator: the image declares `{name}` but this host has none; the container will not have it")),
+        }
+    }
+    for (name, host) in &c.image.host_tools {
+        arg(&["--ro-bind", &host.display().to_string(), &format!("/usr/local/bin/{name}")]);
+    }
+    for d in &c.image.dirs {
+        let d = d.display().to_string();
+        arg(&["--ro-bind", &d, &d]);
+    }
+    for (host, at) in &c.volumes {
+        arg(&["--bind", &host.display().to_string(), at]);
+    }
+    arg(&["--proc", "/proc", "--dev", "/dev"]);
+    arg(&["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", &c.hostname]);
+    arg(&["--die-with-parent", "--as-pid-1", "--new-session", "--clearenv"]);
+    for (k, v) in container_env(c) {
+        arg(&["--setenv", &k, &v]);
+    }
+    let workdir = if c.image.workdir.is_empty() { "/" } else { &c.image.workdir };
+    if workdir != "/" {
+        arg(&["--dir", workdir]);
+    }
+    arg(&["--chdir", workdir, "--"]);
+    let mut cmd = tokio::process::Command::new("bwrap");
+    cmd.args(&a).args(&c.argv);
+    cmd
 }

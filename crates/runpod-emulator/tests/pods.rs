@@ -29,6 +29,13 @@ fn pod(name: &str, gpu: &str, args: &str) -> CreatePodRequest {
     }
 }
 
+/// With a 10 GB pod volume at /workspace.
+fn with_volume(mut p: CreatePodRequest) -> CreatePodRequest {
+    p.mounts =
+        Some(Mounts { persistent: Some(runpod::types::pods::PersistentMount { size: 10, path: "/workspace".into() }), network: None });
+    p
+}
+
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
@@ -46,7 +53,7 @@ async fn wait_exited(emu: &runpod_emulator::RunningEmulator, id: &PodId, restart
 async fn pod_lifecycle_boots_runs_restarts_stops_starts_and_terminates() {
     let emu = emu().await;
     let c = emu.client();
-    let p = c.create_pod(&pod("train", RTX4090, "echo hello; echo world")).await.expect("create");
+    let p = c.create_pod(&pod("train", RTX4090, "sh -c 'echo hello; echo world'")).await.expect("create");
     assert_eq!(p.status, PodStatus::Provisioning);
     assert!(p.cost > 0.69, "a provisioning pod bills: {}", p.cost);
     assert!(c.list_pods().await.expect("list").iter().any(|x| x.id == p.id));
@@ -185,13 +192,17 @@ async fn a_pod_scoped_key_can_only_stop_or_terminate_its_own_pod() {
     let emu = emu().await;
     let c = emu.client();
     let a = c
-        .create_pod(&pod("a", RTX4090, r#"printf '%s %s %s' "$RUNPOD_POD_ID" "$RUNPOD_API_KEY" "${PODWARDEN_SECRET:-none}" > env.txt"#))
+        .create_pod(&with_volume(pod(
+            "a",
+            RTX4090,
+            r#"sh -c 'printf "%s %s %s" "$RUNPOD_POD_ID" "$RUNPOD_API_KEY" "${PODWARDEN_SECRET:-none}" > /workspace/env.txt'"#,
+        )))
         .await
         .expect("a");
     let b = c.create_pod(&pod("b", RTX4090, "")).await.expect("b");
     emu.advance(secs(30));
     wait_exited(&emu, &a.id, 0).await;
-    let dir = emu.shared.world.lock().state_dir.join("pods").join(a.id.as_str()).join("workspace");
+    let dir = emu.shared.world.lock().state_dir.join("pods").join(a.id.as_str()).join("volume");
     let env = std::fs::read_to_string(dir.join("env.txt")).expect("the pod wrote its env");
     let parts: Vec<&str> = env.split(' ').collect();
     assert_eq!(parts[0], a.id.as_str());
@@ -250,7 +261,10 @@ async fn preempted_pods_stop_and_keep_their_definition() {
 async fn logs_stream_with_tail_and_resume_by_event_id() {
     let emu = emu().await;
     let c = emu.client();
-    let p = c.create_pod(&pod("logs", RTX4090, "for i in 1 2 3 4 5 6 7 8 9 10; do echo line-$i; done; sleep 1000")).await.expect("create");
+    let p = c
+        .create_pod(&pod("logs", RTX4090, "bash -c 'for i in 1 2 3 4 5 6 7 8 9 10; do echo line-$i; done; sleep 1000'"))
+        .await
+        .expect("create");
     emu.advance(secs(30));
     let q = LogsQuery { source: Some("container".into()), tail: Some(5000), ..LogsQuery::default() };
     let mut all = Vec::new();

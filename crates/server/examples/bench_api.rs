@@ -32,8 +32,10 @@ async fn main() -> anyhow::Result<()> {
     // 10 000 finished jobs of the admin, written straight to the store before the server opens it.
     {
         let store = store::Store::open_sqlite(&home.path().join("podwarden.db")).await?;
-        let spec = core_domain::spec::JobSpec::from_json(serde_json::json!({"name": "bench", "image": "i", "command": "true", "gpu": {"min_vram_gb": 16}}))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let spec = core_domain::spec::JobSpec::from_json(
+            serde_json::json!({"name": "bench", "image": "i", "command": "true", "gpu": {"min_vram_gb": 16}}),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let t = Instant::now();
         for i in 0..10_000 {
             let mut row = store::JobRow::new(core_domain::JobId::new(), &spec, "local", "x", 1_700_000_000_000 + i);
@@ -109,7 +111,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let secs = t.elapsed().as_secs_f64();
     let points = CLIENTS * BATCHES_PER_CLIENT * BATCH;
-    println!("metrics ingest: {points} points in {secs:.2} s = {:.0} points/s ({CLIENTS} clients, batches of {BATCH})", points as f64 / secs);
+    println!(
+        "metrics ingest: {points} points in {secs:.2} s = {:.0} points/s ({CLIENTS} clients, batches of {BATCH})",
+        points as f64 / secs
+    );
     summary("metrics ingest latency per batch request", lat);
 
     // --- SSE fan-out ----------------------------------------------------------------------
@@ -139,9 +144,17 @@ async fn main() -> anyhow::Result<()> {
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(SUBSCRIBERS);
     let mut subs = Vec::new();
     for _ in 0..SUBSCRIBERS {
-        let (http, url, token, sent, lags, ready) = (http.clone(), api(&format!("/jobs/{id}/events")), s.token.clone(), sent.clone(), lags.clone(), ready_tx.clone());
+        let (http, url, token, sent, lags, ready) =
+            (http.clone(), api(&format!("/jobs/{id}/events")), s.token.clone(), sent.clone(), lags.clone(), ready_tx.clone());
         subs.push(tokio::spawn(async move {
-            let r = http.get(url).bearer_auth(token).header("accept", "text/event-stream").header("last-event-id", last_id.to_string()).send().await.expect("sse");
+            let r = http
+                .get(url)
+                .bearer_auth(token)
+                .header("accept", "text/event-stream")
+                .header("last-event-id", last_id.to_string())
+                .send()
+                .await
+                .expect("sse");
             let _ = ready.send(()).await;
             let mut events = r.bytes_stream().eventsource();
             let mut seen = 0;

@@ -103,6 +103,7 @@ impl Accounts {
         engine.account = byok_account(user);
         engine.callback_base = s.engine.callback_base.clone();
         engine.intent_grace_ms = s.engine.intent_grace_ms;
+        engine.watchdog_ceiling_secs = s.engine.watchdog_ceiling_secs;
         // Followers wait on one signal, whichever engine wrote the event.
         engine.events = s.engine.events.clone();
         let a = Arc::new(Account { engine, client });
@@ -130,7 +131,9 @@ impl Accounts {
         for user in users {
             match self.of(s, &user).await {
                 Ok(a) => match a.engine.tick().await {
-                    Ok(r) if !r.errors.is_empty() => tracing::warn!(account = %a.engine.account, errors = ?r.errors, "reconcile tick had errors"),
+                    Ok(r) if !r.errors.is_empty() => {
+                        tracing::warn!(account = %a.engine.account, errors = ?r.errors, "reconcile tick had errors")
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(account = %a.engine.account, error = %e, "reconcile tick failed; retrying next period"),
                 },

@@ -36,7 +36,9 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
-            Category::Data => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", format!("the request body does not fit: {e}"), None),
+            Category::Data => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", format!("the request body does not fit: {e}"), None)
+            }
             _ => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "malformed_json",

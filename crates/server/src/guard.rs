@@ -23,7 +23,9 @@ pub(crate) struct AuthGuard {
 
 impl AuthGuard {
     pub(crate) fn new() -> Self {
-        let quota = Quota::with_period(REFILL).unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN)).allow_burst(NonZeroU32::new(BURST).unwrap_or(NonZeroU32::MIN));
+        let quota = Quota::with_period(REFILL)
+            .unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(BURST).unwrap_or(NonZeroU32::MIN));
         Self { failures: RateLimiter::keyed(quota), locked: Mutex::new(HashMap::new()) }
     }
 

@@ -13,7 +13,9 @@ pub enum KeyError {
     Missing,
     #[error("PODWARDEN_SECRET_KEY is too weak: use at least 32 characters with at least 10 different ones (e.g. `openssl rand -hex 32`)")]
     Weak,
-    #[error("a stored key was sealed with secret {0}, which this server does not have; set PODWARDEN_OLD_SECRET_KEY and run `podwarden admin rotate-secret`")]
+    #[error(
+        "a stored key was sealed with secret {0}, which this server does not have; set PODWARDEN_OLD_SECRET_KEY and run `podwarden admin rotate-secret`"
+    )]
     UnknownSecret(String),
     #[error("a stored key does not decrypt (tampered, or the wrong secret)")]
     Corrupt,

@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub client: Option<runpod::Client>,
     /// How long a pod-create intent may wait for its pod (default 60 s).
     pub intent_grace: Duration,
+    /// The in-pod watchdog's ceiling for jobs without `max_runtime` (default 24 h).
+    pub watchdog_ceiling: Duration,
 }
 
 impl ServerConfig {
@@ -51,7 +53,16 @@ impl ServerConfig {
         let mut emulator = runpod_emulator::EmulatorConfig::default();
         emulator.pods.provisioning_secs = 1.0;
         emulator.pods.starting_secs = 1.0;
-        Self { home, addr, tick: Duration::from_secs(2), public_url: None, emulator, client: None, intent_grace: Duration::from_secs(60) }
+        Self {
+            home,
+            addr,
+            tick: Duration::from_secs(2),
+            public_url: None,
+            emulator,
+            client: None,
+            intent_grace: Duration::from_secs(60),
+            watchdog_ceiling: Duration::from_secs(engine::DEFAULT_WATCHDOG_CEILING_SECS),
+        }
     }
 }
 
@@ -183,8 +194,20 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let mut engine = Engine::new(store, RunPodCloud::new(client.clone()), Clock::system(), token_secret.clone()).await?;
     engine.callback_base = Some(cfg.public_url.clone().unwrap_or_else(|| url.clone()));
     engine.intent_grace_ms = cfg.intent_grace.as_millis() as i64;
+    engine.watchdog_ceiling_secs = cfg.watchdog_ceiling.as_secs();
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
-    let state = Arc::new(AppState { engine, client, poke: Notify::new(), simulated, provider, guard: guard::AuthGuard::new(), sealer, accounts: accounts::Accounts::default(), token_secret, shutdown: cancel.clone() });
+    let state = Arc::new(AppState {
+        engine,
+        client,
+        poke: Notify::new(),
+        simulated,
+        provider,
+        guard: guard::AuthGuard::new(),
+        sealer,
+        accounts: accounts::Accounts::default(),
+        token_secret,
+        shutdown: cancel.clone(),
+    });
 
     let app = routes::router(state.clone());
     let c = cancel.clone();

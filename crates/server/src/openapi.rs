@@ -34,8 +34,19 @@ struct Security;
 impl Modify for Security {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let c = doc.components.get_or_insert_with(Default::default);
-        c.add_security_scheme("api_token", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("a user's API token")).build()));
-        c.add_security_scheme("job_token", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("the job's own token (PODWARDEN_JOB_TOKEN in the pod)")).build()));
+        c.add_security_scheme(
+            "api_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("a user's API token")).build()),
+        );
+        c.add_security_scheme(
+            "job_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("the job's own token (PODWARDEN_JOB_TOKEN in the pod)"))
+                    .build(),
+            ),
+        );
     }
 }
 

@@ -2,11 +2,11 @@
 
 use crate::AppState;
 use crate::accounts::{client_for, engine_for};
-use crate::extract::Body;
 use crate::api::{
-    AttemptView, ComputeSettings, CostReport, DeployResult, EndpointView, ErrorBody, EventView, GpuRow, JobDetail, JobSummary, NewToken, RequestView, Status,
-    TokenView, UserView,
+    AttemptView, ComputeSettings, CostReport, DeployResult, EndpointView, ErrorBody, EventView, GpuRow, JobDetail, JobSummary, NewToken,
+    RequestView, Status, TokenView, UserView,
 };
+use crate::extract::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
@@ -45,7 +45,9 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match &e {
             EngineError::NoSuchJob(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string(), Some("`podwarden ps` lists jobs")),
-            EngineError::NoSuchRequest(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string(), Some("`podwarden ps` lists jobs")),
+            EngineError::NoSuchRequest(_) => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string(), Some("`podwarden ps` lists jobs"))
+            }
             EngineError::EndpointNotReady { .. } => Self::new(StatusCode::CONFLICT, "endpoint_not_ready", e.to_string(), None),
             EngineError::PayloadTooLarge { .. } => Self::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -53,9 +55,12 @@ impl From<EngineError> for ApiError {
                 e.to_string(),
                 Some("put large inputs in storage (a network volume or S3) and pass their path in the input"),
             ),
-            EngineError::Cloud(c @ engine::CloudError::Auth(_)) => {
-                Self::new(StatusCode::BAD_GATEWAY, "invalid_api_key", format!("RunPod rejected the API key: {c}"), Some("check RUNPOD_API_KEY (or the key saved for your user)"))
-            }
+            EngineError::Cloud(c @ engine::CloudError::Auth(_)) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "invalid_api_key",
+                format!("RunPod rejected the API key: {c}"),
+                Some("check RUNPOD_API_KEY (or the key saved for your user)"),
+            ),
             EngineError::Cloud(c @ engine::CloudError::InsufficientBalance(_)) => Self::new(
                 StatusCode::PAYMENT_REQUIRED,
                 "insufficient_balance",
@@ -85,7 +90,9 @@ impl From<EngineError> for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_metrics",
                 e.to_string(),
-                Some("known fields (step, epoch, loss, eval_loss, learning_rate, grad_norm, samples_per_second, elapsed_seconds, remaining_seconds, progress 0-100, gpu_memory_*_gb) are numbers; see docs/job-spec.md"),
+                Some(
+                    "known fields (step, epoch, loss, eval_loss, learning_rate, grad_norm, samples_per_second, elapsed_seconds, remaining_seconds, progress 0-100, gpu_memory_*_gb) are numbers; see docs/job-spec.md",
+                ),
             ),
             EngineError::Store(s) => {
                 tracing::error!(error = ?s, "store failure");
@@ -136,7 +143,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(crate::dashboard::router())
         .route("/api/v1/jobs/{id}/exit", post(report_exit))
         .route("/api/v1/jobs/{id}/metrics", post(report_metrics))
-        .route("/api/v1/openapi.json", get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/json")], crate::openapi::document()) }))
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/json")], crate::openapi::document()) }),
+        )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route", None) })
         .with_state(state)
 }
@@ -152,8 +162,13 @@ fn bearer(headers: &axum::http::HeaderMap) -> &str {
 }
 
 fn too_many(secs: u64) -> Response {
-    let mut r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many failed authentications from this address", Some("wait, then use a valid token"))
-        .into_response();
+    let mut r = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "too many failed authentications from this address",
+        Some("wait, then use a valid token"),
+    )
+    .into_response();
     if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
         r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
     }
@@ -166,13 +181,19 @@ async fn auth(State(s): S, mut req: Request, next: Next) -> Response {
         return too_many(secs);
     }
     let token = bearer(req.headers());
-    let user = if token.is_empty() { None } else { s.engine.store().user_by_token_hash(&engine::engine::hash_token(token)).await.ok().flatten() };
+    let user =
+        if token.is_empty() { None } else { s.engine.store().user_by_token_hash(&engine::engine::hash_token(token)).await.ok().flatten() };
     let Some(user) = user else {
         if let Some(secs) = ip.and_then(|ip| s.guard.failed(ip)) {
             return too_many(secs);
         }
-        return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or invalid token", Some("send `Authorization: Bearer <token>`; the CLI reads it from PODWARDEN_HOME/token"))
-            .into_response();
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or invalid token",
+            Some("send `Authorization: Bearer <token>`; the CLI reads it from PODWARDEN_HOME/token"),
+        )
+        .into_response();
     };
     req.extensions_mut().insert(Caller(user));
     next.run(req).await
@@ -267,10 +288,19 @@ async fn user_account(s: &AppState, user: &str) -> R<String> {
 
 fn account_error(e: crate::accounts::AccountError) -> ApiError {
     match e {
-        crate::accounts::AccountError::NoKey => ApiError::new(StatusCode::CONFLICT, "no_key", e.to_string(), Some("save a key in Settings → Compute")),
+        crate::accounts::AccountError::NoKey => {
+            ApiError::new(StatusCode::CONFLICT, "no_key", e.to_string(), Some("save a key in Settings → Compute"))
+        }
         crate::accounts::AccountError::Sealed => {
-            tracing::error!("a stored RunPod key cannot be decrypted: was PODWARDEN_SECRET_KEY changed without `podwarden admin rotate-secret`?");
-            ApiError::new(StatusCode::CONFLICT, "key_unreadable", "your saved RunPod key cannot be read by this server", Some("save the key again in Settings → Compute"))
+            tracing::error!(
+                "a stored RunPod key cannot be decrypted: was PODWARDEN_SECRET_KEY changed without `podwarden admin rotate-secret`?"
+            );
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "key_unreadable",
+                "your saved RunPod key cannot be read by this server",
+                Some("save the key again in Settings → Compute"),
+            )
         }
         crate::accounts::AccountError::Other(e) => {
             tracing::error!(error = %e, "cannot open a user's RunPod account");
@@ -395,7 +425,12 @@ struct SyncQuery {
 
 /// Submits a serverless job to an endpoint.
 #[utoipa::path(post, path = "/api/v1/requests", tag = "requests", params(SyncQuery), request_body = core_domain::request::RequestSpec, responses((status = 201, body = RequestView), (status = 413, description = "input over RunPod's payload limit", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
-async fn create_request(State(s): S, Extension(c): C, Query(q): Query<SyncQuery>, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<RequestView>)> {
+async fn create_request(
+    State(s): S,
+    Extension(c): C,
+    Query(q): Query<SyncQuery>,
+    Body(v): Body<serde_json::Value>,
+) -> R<(StatusCode, Json<RequestView>)> {
     let spec = core_domain::request::RequestSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
     let store = s.engine.store();
     let account = match store.endpoint_by_name(&c.0.id, &spec.endpoint).await.map_err(EngineError::from)? {
@@ -453,7 +488,13 @@ async fn stop_request(State(s): S, Extension(c): C, Path(id): Path<String>) -> R
 
 /// The caller's job (another user's is "not found": no existence leak).
 async fn owned_job(s: &AppState, id: &str, owner: &str) -> R<JobRow> {
-    Ok(s.engine.store().job_get(id).await.map_err(EngineError::from)?.filter(|j| j.owner == owner).ok_or_else(|| EngineError::NoSuchJob(id.into()))?)
+    Ok(s.engine
+        .store()
+        .job_get(id)
+        .await
+        .map_err(EngineError::from)?
+        .filter(|j| j.owner == owner)
+        .ok_or_else(|| EngineError::NoSuchJob(id.into()))?)
 }
 
 /// The caller's job in detail.
@@ -469,7 +510,10 @@ async fn job_detail(s: &AppState, id: &str, owner: &str) -> R<JobDetail> {
         kind: spec.as_ref().map_or("command", JobSpec::kind).into(),
         image: spec.as_ref().map(|s| s.image.clone()).unwrap_or_default(),
         // A finetune job's generated script is long; its model says what it runs.
-        command: spec.as_ref().map(|s| s.finetune.as_ref().map_or_else(|| s.shell_command(), |f| format!("finetune {} on {}", f.model, f.dataset_url))).unwrap_or_default(),
+        command: spec
+            .as_ref()
+            .map(|s| s.finetune.as_ref().map_or_else(|| s.shell_command(), |f| format!("finetune {} on {}", f.model, f.dataset_url)))
+            .unwrap_or_default(),
     })
 }
 
@@ -543,14 +587,16 @@ async fn events(
         let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
         let end = s.shutdown.clone().cancelled_owned();
         let stored = event_stream(s.clone(), id.clone(), resume.unwrap_or(q.after));
-        let stream = if q.logs && !id.starts_with("req_") { futures::stream::select(stored, pod_log_lines(s, id)).boxed() } else { stored.boxed() };
+        let stream =
+            if q.logs && !id.starts_with("req_") { futures::stream::select(stored, pod_log_lines(s, id)).boxed() } else { stored.boxed() };
         return Ok(Sse::new(stream.take_until(end)).keep_alive(KeepAlive::default()).into_response());
     }
     Ok(Json(long_poll(&s, &id, &q).await?).into_response())
 }
 
 /// How much of a pod's log a new follower gets first.
-const POD_LOG_TAIL: runpod::types::logs::LogsQuery = runpod::types::logs::LogsQuery { source: None, tail: Some(1000), since: None, last_event_id: None };
+const POD_LOG_TAIL: runpod::types::logs::LogsQuery =
+    runpod::types::logs::LogsQuery { source: None, tail: Some(1000), since: None, last_event_id: None };
 
 /// The pod of the job's latest attempt that holds one (created or running).
 fn current_pod(attempts: &[AttemptRow]) -> Option<String> {
@@ -679,7 +725,11 @@ async fn settings(s: &AppState, user: &UserRow, k: Option<&store::ProviderKeyRow
             let account = crate::accounts::byok_account(&user.id);
             let eps = s.engine.store().endpoints_live().await.map_err(EngineError::from)?;
             let mine: Vec<_> = eps.iter().filter(|e| e.account == account).collect();
-            if mine.is_empty() { "none".to_owned() } else { mine.iter().map(|e| format!("{}: {}", e.name, e.state)).collect::<Vec<_>>().join(", ") }
+            if mine.is_empty() {
+                "none".to_owned()
+            } else {
+                mine.iter().map(|e| format!("{}: {}", e.name, e.state)).collect::<Vec<_>>().join(", ")
+            }
         },
         spend_cap_usd: user.spend_cap_micros.map(|m| Money(m).usd()),
         hosted_committed_usd: Money(s.engine.store().hosted_committed_micros(&user.id).await.map_err(EngineError::from)?).usd(),
@@ -738,7 +788,12 @@ async fn save_key(State(s): S, Extension(c): C, Body(b): Body<KeyBody>) -> R<Jso
         }
         Err(e) => {
             tracing::warn!(kind = %e.kind(), "could not verify a RunPod key");
-            return Err(ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", "could not reach RunPod to verify the key; try again", None));
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "provider_error",
+                "could not reach RunPod to verify the key; try again",
+                None,
+            ));
         }
     }
     let sealed = s.sealer.seal(&key);
@@ -767,7 +822,13 @@ async fn delete_key(State(s): S, Extension(c): C) -> R<Json<ComputeSettings>> {
 }
 
 fn user_view(u: &UserRow) -> UserView {
-    UserView { id: u.id.clone(), name: u.name.clone(), is_admin: u.is_admin, created_at: u.created_at, spend_cap_usd: u.spend_cap_micros.map(|m| Money(m).usd()) }
+    UserView {
+        id: u.id.clone(),
+        name: u.name.clone(),
+        is_admin: u.is_admin,
+        created_at: u.created_at,
+        spend_cap_usd: u.spend_cap_micros.map(|m| Money(m).usd()),
+    }
 }
 
 /// The caller.
@@ -777,11 +838,7 @@ async fn me(Extension(c): C) -> Json<UserView> {
 }
 
 fn admin_only(c: &Caller) -> R<()> {
-    if c.0.is_admin {
-        Ok(())
-    } else {
-        Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only an admin can manage users", None))
-    }
+    if c.0.is_admin { Ok(()) } else { Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only an admin can manage users", None)) }
 }
 
 /// Every user (admin).
@@ -805,13 +862,24 @@ async fn create_user(State(s): S, Extension(c): C, Body(b): Body<NewUser>) -> R<
     admin_only(&c)?;
     let name_ok = !b.name.is_empty() && b.name.len() <= 64 && b.name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.@".contains(ch));
     if !name_ok {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_name", format!("{:?} is not a valid user name", b.name), Some("1–64 letters, digits, - _ . @")));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_name",
+            format!("{:?} is not a valid user name", b.name),
+            Some("1–64 letters, digits, - _ . @"),
+        ));
     }
     let store = s.engine.store();
     if store.users().await.map_err(EngineError::from)?.iter().any(|u| u.name == b.name) {
         return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("user {} exists", b.name), None));
     }
-    let user = UserRow { id: format!("usr_{}", uuid::Uuid::now_v7().simple()), name: b.name, is_admin: b.admin, created_at: now_ms(), spend_cap_micros: None };
+    let user = UserRow {
+        id: format!("usr_{}", uuid::Uuid::now_v7().simple()),
+        name: b.name,
+        is_admin: b.admin,
+        created_at: now_ms(),
+        spend_cap_micros: None,
+    };
     store.user_insert(&user).await.map_err(EngineError::from)?;
     let token = crate::users::issue_token(store, &user.id, "first token").await.map_err(EngineError::from)?;
     Ok((StatusCode::CREATED, Json(NewToken { id: token.0, token: token.1, user: user_view(&user) })))
@@ -831,14 +899,28 @@ async fn update_user(State(s): S, Extension(c): C, Path(id): Path<String>, Body(
     admin_only(&c)?;
     if let Some(v) = b.spend_cap_usd {
         if !(v.is_finite() && v >= 0.0) {
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount", format!("spend_cap_usd must be an amount ≥ 0, got {v}"), Some("null removes the cap")));
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_amount",
+                format!("spend_cap_usd must be an amount ≥ 0, got {v}"),
+                Some("null removes the cap"),
+            ));
         }
     }
     let store = s.engine.store();
     if !store.user_set_spend_cap(&id, b.spend_cap_usd.map(|v| Money::from_usd(v).0)).await.map_err(EngineError::from)? {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("user {id} not found"), Some("GET /api/v1/users lists them")));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("user {id} not found"),
+            Some("GET /api/v1/users lists them"),
+        ));
     }
-    let user = store.user_get(&id).await.map_err(EngineError::from)?.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("user {id} not found"), None))?;
+    let user = store
+        .user_get(&id)
+        .await
+        .map_err(EngineError::from)?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("user {id} not found"), None))?;
     Ok(Json(user_view(&user)))
 }
 
@@ -890,7 +972,14 @@ async fn report_metrics(
     let points = match body {
         serde_json::Value::Array(a) => a,
         p @ serde_json::Value::Object(_) => vec![p],
-        _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_metrics", "send a point (a JSON object) or an array of points", None)),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_metrics",
+                "send a point (a JSON object) or an array of points",
+                None,
+            ));
+        }
     };
     if let Some(i) = points.iter().position(|p| !p.is_object()) {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_metrics", format!("point {i} is not a JSON object"), None));

@@ -31,7 +31,15 @@ fn now_ms() -> i64 {
 /// the operator's environment.
 pub async fn ensure_admin(store: &Store, token: &str) -> Result<(), StoreError> {
     if store.user_get(ADMIN_ID).await?.is_none() {
-        store.user_insert(&UserRow { id: ADMIN_ID.into(), name: "admin".into(), is_admin: true, created_at: now_ms(), spend_cap_micros: None }).await?;
+        store
+            .user_insert(&UserRow {
+                id: ADMIN_ID.into(),
+                name: "admin".into(),
+                is_admin: true,
+                created_at: now_ms(),
+                spend_cap_micros: None,
+            })
+            .await?;
         tracing::info!("created the admin user (its token is in the server's token file or PODWARDEN_ADMIN_TOKEN)");
     }
     let hash = engine::engine::hash_token(token);

@@ -27,13 +27,33 @@ async fn byok_jobs_run_on_the_users_key_and_hosted_jobs_on_the_operators() {
     let http = reqwest::Client::new();
     let api = |p: &str| format!("{}/api/v1{p}", s.url);
 
-    let alice: NewToken = http.post(api("/users")).bearer_auth(&s.token).json(&serde_json::json!({"name": "alice"})).send().await.expect("user").json().await.expect("json");
-    let saved: ComputeSettings = http.post(api("/settings/runpod-key")).bearer_auth(&alice.token).json(&serde_json::json!({"api_key": USER_KEY})).send().await.expect("key").json().await.expect("json");
+    let alice: NewToken = http
+        .post(api("/users"))
+        .bearer_auth(&s.token)
+        .json(&serde_json::json!({"name": "alice"}))
+        .send()
+        .await
+        .expect("user")
+        .json()
+        .await
+        .expect("json");
+    let saved: ComputeSettings = http
+        .post(api("/settings/runpod-key"))
+        .bearer_auth(&alice.token)
+        .json(&serde_json::json!({"api_key": USER_KEY}))
+        .send()
+        .await
+        .expect("key")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(saved.backend, "runpod");
 
     let post = |token: String, body: serde_json::Value| http.post(api("/jobs")).bearer_auth(token).json(&body).send();
-    let mine: JobDetail = post(alice.token.clone(), spec("alice-job", "echo from alice", 1.0)).await.expect("post").json().await.expect("json");
-    let hosted: JobDetail = post(s.token.clone(), spec("admin-job", "echo from admin", 1.0)).await.expect("post").json().await.expect("json");
+    let mine: JobDetail =
+        post(alice.token.clone(), spec("alice-job", "echo from alice", 1.0)).await.expect("post").json().await.expect("json");
+    let hosted: JobDetail =
+        post(s.token.clone(), spec("admin-job", "echo from admin", 1.0)).await.expect("post").json().await.expect("json");
     assert_eq!((mine.job.backend.as_str(), hosted.job.backend.as_str()), ("runpod", "hosted"));
 
     // Alice follows her own job with her token.
@@ -43,7 +63,8 @@ async fn byok_jobs_run_on_the_users_key_and_hosted_jobs_on_the_operators() {
     assert_eq!(h_done.job.state, "succeeded", "{h_events:#?}");
 
     // One pod create each, each with its own key: no orphan kill, no retry, no mixing.
-    let creates: Vec<String> = emu.account_calls().into_iter().filter(|c| c.method == "POST" && c.path == "/v2/pods").map(|c| c.key_last4).collect();
+    let creates: Vec<String> =
+        emu.account_calls().into_iter().filter(|c| c.method == "POST" && c.path == "/v2/pods").map(|c| c.key_last4).collect();
     let op_last4 = &emu.api_key().expose()[emu.api_key().expose().len() - 4..];
     assert_eq!(creates.iter().filter(|k| k.as_str() == "WXYZ").count(), 1, "{creates:?}");
     assert_eq!(creates.iter().filter(|k| k.as_str() == op_last4).count(), 1, "{creates:?}");
@@ -55,7 +76,13 @@ async fn byok_jobs_run_on_the_users_key_and_hosted_jobs_on_the_operators() {
     let r = http.delete(api("/settings/runpod-key")).bearer_auth(&alice.token).send().await.expect("delete");
     assert_eq!(r.status().as_u16(), 409);
     assert_eq!(r.json::<ErrorBody>().await.expect("json").code, "jobs_running_on_key");
-    let r = http.post(api("/settings/runpod-key")).bearer_auth(&alice.token).json(&serde_json::json!({"api_key": USER_KEY})).send().await.expect("save");
+    let r = http
+        .post(api("/settings/runpod-key"))
+        .bearer_auth(&alice.token)
+        .json(&serde_json::json!({"api_key": USER_KEY}))
+        .send()
+        .await
+        .expect("save");
     assert_eq!(r.status().as_u16(), 409);
     http.post(api(&format!("/jobs/{}/stop", long.job.id))).bearer_auth(&alice.token).send().await.expect("stop");
     let (stopped, _) = common::follow_as(&http, &s.url, &alice.token, &long.job.id).await;
@@ -73,8 +100,18 @@ async fn the_operator_caps_a_users_hosted_spend() {
     let s = server_with(home.path(), |_| {}).await;
     let http = reqwest::Client::new();
     let api = |p: &str| format!("{}/api/v1{p}", s.url);
-    let bob: NewToken = http.post(api("/users")).bearer_auth(&s.token).json(&serde_json::json!({"name": "bob"})).send().await.expect("user").json().await.expect("json");
-    let cap = |token: String, body: serde_json::Value| http.patch(api(&format!("/users/{}", bob.user.id))).bearer_auth(token).json(&body).send();
+    let bob: NewToken = http
+        .post(api("/users"))
+        .bearer_auth(&s.token)
+        .json(&serde_json::json!({"name": "bob"}))
+        .send()
+        .await
+        .expect("user")
+        .json()
+        .await
+        .expect("json");
+    let cap =
+        |token: String, body: serde_json::Value| http.patch(api(&format!("/users/{}", bob.user.id))).bearer_auth(token).json(&body).send();
 
     // Only an admin sets caps, and only to an amount.
     assert_eq!(cap(bob.token.clone(), serde_json::json!({"spend_cap_usd": 100.0})).await.expect("patch").status().as_u16(), 403);
@@ -86,7 +123,8 @@ async fn the_operator_caps_a_users_hosted_spend() {
     let post = |body: serde_json::Value| http.post(api("/jobs")).bearer_auth(&bob.token).json(&body).send();
     let first: JobDetail = post(spec("bob-one", "sleep 300", 2.0)).await.expect("post").json().await.expect("json");
     assert_eq!(first.job.budget_usd, Some(0.5));
-    let settings: ComputeSettings = http.get(api("/settings/runpod-key")).bearer_auth(&bob.token).send().await.expect("get").json().await.expect("json");
+    let settings: ComputeSettings =
+        http.get(api("/settings/runpod-key")).bearer_auth(&bob.token).send().await.expect("get").json().await.expect("json");
     assert_eq!((settings.spend_cap_usd, settings.hosted_committed_usd), (Some(0.5), 0.5), "the running job reserves its budget");
     // Nothing is left: the next hosted job is refused with what to do.
     let r = post(spec("bob-two", "true", 0.1)).await.expect("post");
@@ -115,8 +153,9 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
     let s = server_with(home.path(), |c| c.client = Some(emu.client())).await;
     let http = reqwest::Client::new();
     let api = |p: &str| format!("{}/api/v1{p}", s.url);
-    let endpoint_creates =
-        |last4: &str| emu.account_calls().iter().filter(|c| c.method == "POST" && c.path == "/v2/serverless" && c.key_last4 == last4).count();
+    let endpoint_creates = |last4: &str| {
+        emu.account_calls().iter().filter(|c| c.method == "POST" && c.path == "/v2/serverless" && c.key_last4 == last4).count()
+    };
 
     // The operator publishes an endpoint (its workers never take jobs on their own: `sleep`).
     let ep = serde_json::json!({"name": "echo", "image": "img", "command": "sleep 100000", "gpu": {"pools": ["AMPERE_24"]}, "workers": {"max": 1}});
@@ -127,7 +166,16 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
     assert_eq!(endpoint_creates(&op_last4), 1);
 
     // A hosted user sends jobs to the published endpoint itself.
-    let carol: NewToken = http.post(api("/users")).bearer_auth(&s.token).json(&serde_json::json!({"name": "carol"})).send().await.expect("user").json().await.expect("json");
+    let carol: NewToken = http
+        .post(api("/users"))
+        .bearer_auth(&s.token)
+        .json(&serde_json::json!({"name": "carol"}))
+        .send()
+        .await
+        .expect("user")
+        .json()
+        .await
+        .expect("json");
     let job = serde_json::json!({"endpoint": "echo", "input": {"x": 1}});
     let r = http.post(api("/requests")).bearer_auth(&carol.token).json(&job).send().await.expect("request");
     assert_eq!(r.status().as_u16(), 201);
@@ -135,31 +183,61 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
     assert_eq!(Some(carols.endpoint_id.clone()), published.endpoint.endpoint_id.clone());
 
     // Alice brings her key; her first job creates her own endpoint from the published one.
-    let alice: NewToken = http.post(api("/users")).bearer_auth(&s.token).json(&serde_json::json!({"name": "alice"})).send().await.expect("user").json().await.expect("json");
-    http.post(api("/settings/runpod-key")).bearer_auth(&alice.token).json(&serde_json::json!({"api_key": USER_KEY})).send().await.expect("key");
-    let before: ComputeSettings = http.get(api("/settings/runpod-key")).bearer_auth(&alice.token).send().await.expect("get").json().await.expect("json");
+    let alice: NewToken = http
+        .post(api("/users"))
+        .bearer_auth(&s.token)
+        .json(&serde_json::json!({"name": "alice"}))
+        .send()
+        .await
+        .expect("user")
+        .json()
+        .await
+        .expect("json");
+    http.post(api("/settings/runpod-key"))
+        .bearer_auth(&alice.token)
+        .json(&serde_json::json!({"api_key": USER_KEY}))
+        .send()
+        .await
+        .expect("key");
+    let before: ComputeSettings =
+        http.get(api("/settings/runpod-key")).bearer_auth(&alice.token).send().await.expect("get").json().await.expect("json");
     assert_eq!(before.endpoint_status, "none");
     let r = http.post(api("/requests")).bearer_auth(&alice.token).json(&job).send().await.expect("request");
     assert_eq!(r.status().as_u16(), 201);
     let first: server::api::RequestView = r.json().await.expect("json");
     assert_eq!(endpoint_creates("WXYZ"), 1, "her endpoint was created with her key");
-    let hers: Vec<server::api::EndpointView> = http.get(api("/endpoints")).bearer_auth(&alice.token).send().await.expect("ls").json().await.expect("json");
+    let hers: Vec<server::api::EndpointView> =
+        http.get(api("/endpoints")).bearer_auth(&alice.token).send().await.expect("ls").json().await.expect("json");
     assert_eq!(hers.len(), 1);
     let her_id = hers[0].endpoint_id.clone().expect("endpoint id remembered");
     assert_ne!(Some(her_id.clone()), published.endpoint.endpoint_id, "her own endpoint, not the operator's");
     assert_eq!(hers[0].image, "img", "a copy of the published spec");
-    let after: ComputeSettings = http.get(api("/settings/runpod-key")).bearer_auth(&alice.token).send().await.expect("get").json().await.expect("json");
+    let after: ComputeSettings =
+        http.get(api("/settings/runpod-key")).bearer_auth(&alice.token).send().await.expect("get").json().await.expect("json");
     assert_eq!(after.endpoint_status, "echo: ready");
     // The next job reuses it.
-    let r = http.post(api("/requests")).bearer_auth(&alice.token).json(&serde_json::json!({"endpoint": "echo", "input": {"x": 2}})).send().await.expect("request");
+    let r = http
+        .post(api("/requests"))
+        .bearer_auth(&alice.token)
+        .json(&serde_json::json!({"endpoint": "echo", "input": {"x": 2}}))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(r.status().as_u16(), 201);
     assert_eq!(endpoint_creates("WXYZ"), 1, "created once, remembered");
 
     // Her job runs on her endpoint and is followed to its result by her account's engine.
-    let w = runpod::client::worker::WorkerClient::new(emu.worker_config(&her_id, runpod::ApiKey::new(USER_KEY.to_owned()))).expect("worker");
+    let w =
+        runpod::client::worker::WorkerClient::new(emu.worker_config(&her_id, runpod::ApiKey::new(USER_KEY.to_owned()))).expect("worker");
     let taken = w.take(false).await.expect("take").pop().expect("a job");
     assert_eq!(taken.input, serde_json::json!({"x": 1}));
-    w.post_result(&taken.id, &runpod::types::worker::JobResultBody { output: Some(serde_json::json!({"y": 2})), ..Default::default() }, false).await.expect("done");
+    w.post_result(
+        &taken.id,
+        &runpod::types::worker::JobResultBody { output: Some(serde_json::json!({"y": 2})), ..Default::default() },
+        false,
+    )
+    .await
+    .expect("done");
     let done = common::follow_request(&http, &s.url, &alice.token, &first.id).await;
     assert_eq!(done.state, "succeeded");
     assert_eq!(done.output, Some(serde_json::json!({"y": 2})));

@@ -149,7 +149,8 @@ async fn metric_fields_are_checked_and_a_diverging_loss_stops_the_job() {
     let job: JobDetail = r.json().await.expect("json");
     let secret = std::fs::read_to_string(home.path().join("secret")).expect("secret");
     let token = engine::engine::derive_job_token(secret.trim().as_bytes(), &job.job.id);
-    let send = |body: serde_json::Value| http.post(format!("{}/api/v1/jobs/{}/metrics", s.url, job.job.id)).bearer_auth(&token).json(&body).send();
+    let send =
+        |body: serde_json::Value| http.post(format!("{}/api/v1/jobs/{}/metrics", s.url, job.job.id)).bearer_auth(&token).json(&body).send();
 
     // A wrong type names the point and the field; nothing of the batch is stored.
     let bad = send(serde_json::json!([{"step": 1, "loss": 1.0}, {"step": 2, "progress": 250}])).await.expect("bad");
@@ -163,7 +164,15 @@ async fn metric_fields_are_checked_and_a_diverging_loss_stops_the_job() {
     assert_eq!(send(full).await.expect("full").status().as_u16(), 202);
     let healthy = send(serde_json::json!([{"step": 2, "loss": 1.0}, {"step": 3, "loss": 2.5}])).await.expect("healthy");
     assert_eq!(healthy.status().as_u16(), 202);
-    let still: JobDetail = http.get(format!("{}/api/v1/jobs/{}", s.url, job.job.id)).bearer_auth(&s.token).send().await.expect("get").json().await.expect("json");
+    let still: JobDetail = http
+        .get(format!("{}/api/v1/jobs/{}", s.url, job.job.id))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert!(!still.job.state.contains("cancel"), "one point above the line is not divergence: {still:?}");
     let diverged = send(serde_json::json!([{"step": 4, "loss": 3.0}, {"step": 5, "loss": 7.5}])).await.expect("diverged");
     assert_eq!(diverged.status().as_u16(), 202, "the points are stored even when they stop the job");
@@ -171,8 +180,15 @@ async fn metric_fields_are_checked_and_a_diverging_loss_stops_the_job() {
     assert_eq!(done.job.state, "cancelled", "{events:#?}");
     let why = events.iter().find(|e| e.kind == "early_stop").map(|e| e.message.clone()).unwrap_or_default();
     assert!(why.contains("early stop: loss 3.0000") && why.contains("best (1.0000)"), "{events:#?}");
-    let points: Vec<serde_json::Value> =
-        http.get(format!("{}/api/v1/jobs/{}/metrics", s.url, job.job.id)).bearer_auth(&s.token).send().await.expect("get").json().await.expect("json");
+    let points: Vec<serde_json::Value> = http
+        .get(format!("{}/api/v1/jobs/{}/metrics", s.url, job.job.id))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(points.len(), 5);
     assert!(points[0]["point"].get("eval_loss").is_none() && points[0]["point"]["gpu_memory_reserved_gb"] == 8.0);
     s.shutdown().await;
@@ -207,8 +223,7 @@ async fn the_generated_finetune_callback_posts_points_the_server_accepts() {
         .expect("python3");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[True, True]");
-    let points: Vec<serde_json::Value> =
-        http.get(&url).bearer_auth(&s.token).send().await.expect("get").json().await.expect("json");
+    let points: Vec<serde_json::Value> = http.get(&url).bearer_auth(&s.token).send().await.expect("get").json().await.expect("json");
     let losses: Vec<&serde_json::Value> = points.iter().map(|p| &p["point"]["loss"]).collect();
     assert_eq!(losses, [&serde_json::json!(2.5), &serde_json::json!("Infinity")]);
     assert_eq!(points[1]["point"]["progress"], 50.0);
@@ -223,9 +238,7 @@ async fn every_route_as_the_wrong_user_finds_nothing_and_no_token_is_401() {
     let http = reqwest::Client::new();
     let url = |p: &str| format!("{}{p}", s.url);
     // The admin makes alice and bob; each gets a token shown once.
-    let mk = |name: &str| {
-        http.post(url("/api/v1/users")).bearer_auth(&s.token).json(&serde_json::json!({"name": name})).send()
-    };
+    let mk = |name: &str| http.post(url("/api/v1/users")).bearer_auth(&s.token).json(&serde_json::json!({"name": name})).send();
     let alice: NewToken = mk("alice").await.expect("alice").json().await.expect("json");
     let bob: NewToken = mk("bob").await.expect("bob").json().await.expect("json");
     assert_eq!(mk("alice").await.expect("again").status().as_u16(), 409);
@@ -297,7 +310,13 @@ async fn every_route_as_the_wrong_user_finds_nothing_and_no_token_is_401() {
         }
     }
     // Bob's endpoint of the same name is his own.
-    let bobs = http.post(url("/api/v1/endpoints")).bearer_auth(&bob.token).json(&serde_json::json!({"name": "ep", "image": "i"})).send().await.expect("bob ep");
+    let bobs = http
+        .post(url("/api/v1/endpoints"))
+        .bearer_auth(&bob.token)
+        .json(&serde_json::json!({"name": "ep", "image": "i"}))
+        .send()
+        .await
+        .expect("bob ep");
     assert_eq!(bobs.status().as_u16(), 201);
     // No token, a wrong token, a revoked token: 401 with no detail.
     for t in [None, Some("pw_wrong")] {
@@ -363,7 +382,16 @@ async fn events_stream_as_sse_and_resume_after_last_event_id() {
     let s = server(home.path()).await;
     let http = reqwest::Client::new();
     let spec = serde_json::json!({"name": "sse", "image": "i", "command": "sleep 60", "gpu": {"min_vram_gb": 16}});
-    let job: JobDetail = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&spec).send().await.expect("post").json().await.expect("json");
+    let job: JobDetail = http
+        .post(format!("{}/api/v1/jobs", s.url))
+        .bearer_auth(&s.token)
+        .json(&spec)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
     let url = format!("{}/api/v1/jobs/{}/events", s.url, job.job.id);
     let open = |last: Option<String>| {
         let mut b = http.get(&url).bearer_auth(&s.token).header("accept", "text/event-stream");
@@ -406,9 +434,16 @@ async fn sql_and_html_in_free_text_are_stored_and_returned_as_they_were() {
     let s = server(home.path()).await;
     let http = reqwest::Client::new();
     let nasty = "x'); DROP TABLE jobs; -- <script>alert(1)</script>";
-    let r = http.post(format!("{}/api/v1/tokens", s.url)).bearer_auth(&s.token).json(&serde_json::json!({"label": nasty})).send().await.expect("token");
+    let r = http
+        .post(format!("{}/api/v1/tokens", s.url))
+        .bearer_auth(&s.token)
+        .json(&serde_json::json!({"label": nasty}))
+        .send()
+        .await
+        .expect("token");
     assert_eq!(r.status().as_u16(), 201);
-    let tokens: Vec<server::api::TokenView> = http.get(format!("{}/api/v1/tokens", s.url)).bearer_auth(&s.token).send().await.expect("ls").json().await.expect("json");
+    let tokens: Vec<server::api::TokenView> =
+        http.get(format!("{}/api/v1/tokens", s.url)).bearer_auth(&s.token).send().await.expect("ls").json().await.expect("json");
     assert!(tokens.iter().any(|t| t.label == nasty), "{tokens:?}");
     // A job's command and env are free text too; the jobs table is still there and intact.
     let spec = serde_json::json!({"name": "ok", "image": "i", "command": format!("echo \"{nasty}\""), "env": {"X": nasty}, "gpu": {"min_vram_gb": 16}});
@@ -420,7 +455,8 @@ async fn sql_and_html_in_free_text_are_stored_and_returned_as_they_were() {
     let bad = serde_json::json!({"name": nasty, "image": "i", "command": "true", "gpu": {"min_vram_gb": 16}});
     let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&bad).send().await.expect("bad");
     assert_eq!(r.status().as_u16(), 422);
-    let jobs: Vec<server::api::JobSummary> = http.get(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).send().await.expect("ls").json().await.expect("json");
+    let jobs: Vec<server::api::JobSummary> =
+        http.get(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).send().await.expect("ls").json().await.expect("json");
     assert_eq!(jobs.len(), 1);
     s.shutdown().await;
 }
@@ -433,9 +469,19 @@ async fn with_logs_the_event_stream_carries_the_pods_log_lines_between_state_cha
     let s = server(home.path()).await;
     let http = reqwest::Client::new();
     let spec = serde_json::json!({"name": "logs", "image": "i", "command": "echo first-line; echo second-line; sleep 300", "gpu": {"min_vram_gb": 16}});
-    let job: JobDetail = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&spec).send().await.expect("post").json().await.expect("json");
+    let job: JobDetail = http
+        .post(format!("{}/api/v1/jobs", s.url))
+        .bearer_auth(&s.token)
+        .json(&spec)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
     let url = format!("{}/api/v1/jobs/{}/events?logs=true", s.url, job.job.id);
-    let mut stream = http.get(&url).bearer_auth(&s.token).header("accept", "text/event-stream").send().await.expect("sse").bytes_stream().eventsource();
+    let mut stream =
+        http.get(&url).bearer_auth(&s.token).header("accept", "text/event-stream").send().await.expect("sse").bytes_stream().eventsource();
     let (mut kinds, mut lines) = (Vec::new(), Vec::new());
     while !lines.iter().any(|l: &String| l == "second-line") {
         let ev = stream.next().await.expect("an event").expect("parses");

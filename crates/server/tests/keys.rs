@@ -83,13 +83,30 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
     // A job on the saved key runs to the end (its account's engine decrypts and uses the key);
     // everything the API says about it goes into the haystack too.
     let spec = serde_json::json!({"name": "byok", "image": "i", "command": "echo on my key", "gpu": {"min_vram_gb": 16}});
-    let text = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&spec).send().await.expect("job").text().await.expect("body");
+    let text = http
+        .post(format!("{}/api/v1/jobs", s.url))
+        .bearer_auth(&s.token)
+        .json(&spec)
+        .send()
+        .await
+        .expect("job")
+        .text()
+        .await
+        .expect("body");
     bodies.push_str(&text);
     let job: server::api::JobDetail = serde_json::from_str(&text).expect("job json");
     assert_eq!(job.job.backend, "runpod");
     let mut after = 0;
     loop {
-        let text = http.get(format!("{}/api/v1/jobs/{}", s.url, job.job.id)).bearer_auth(&s.token).send().await.expect("get").text().await.expect("body");
+        let text = http
+            .get(format!("{}/api/v1/jobs/{}", s.url, job.job.id))
+            .bearer_auth(&s.token)
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("body");
         bodies.push_str(&text);
         if serde_json::from_str::<server::api::JobDetail>(&text).expect("json").job.state == "succeeded" {
             break;
@@ -131,7 +148,10 @@ async fn rotate_secret_re_encrypts_what_the_old_secret_sealed() {
     let (old, new) = ("old-secret-0123456789abcdefghijklmnop", "new-secret-9876543210zyxwvutsrqponmlk");
     {
         let store = store::Store::open_sqlite(&db).await.expect("store");
-        store.user_insert(&store::UserRow { id: "u1".into(), name: "u1".into(), is_admin: false, created_at: 0, spend_cap_micros: None }).await.expect("user");
+        store
+            .user_insert(&store::UserRow { id: "u1".into(), name: "u1".into(), is_admin: false, created_at: 0, spend_cap_micros: None })
+            .await
+            .expect("user");
         let s = Sealer::new(old, None).expect("old").seal("rpa_SECRET_KEY_9999");
         store
             .provider_key_put(&store::ProviderKeyRow {

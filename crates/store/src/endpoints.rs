@@ -34,23 +34,27 @@ macro_rules! columns {
 impl Store {
     /// Commits a new endpoint's intent.
     pub async fn endpoint_insert(&self, e: &EndpointRow) -> Result<()> {
-        sqlx::query(concat!("INSERT INTO endpoints (", columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"))
-            .bind(&e.id)
-            .bind(&e.name)
-            .bind(&e.owner)
-            .bind(&e.spec)
-            .bind(&e.spec_hash)
-            .bind(&e.state)
-            .bind(e.generation)
-            .bind(&e.resource_name)
-            .bind(&e.template_id)
-            .bind(&e.endpoint_id)
-            .bind(&e.reason)
-            .bind(e.created_at)
-            .bind(e.updated_at)
-            .bind(&e.account)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(concat!(
+            "INSERT INTO endpoints (",
+            columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ))
+        .bind(&e.id)
+        .bind(&e.name)
+        .bind(&e.owner)
+        .bind(&e.spec)
+        .bind(&e.spec_hash)
+        .bind(&e.state)
+        .bind(e.generation)
+        .bind(&e.resource_name)
+        .bind(&e.template_id)
+        .bind(&e.endpoint_id)
+        .bind(&e.reason)
+        .bind(e.created_at)
+        .bind(e.updated_at)
+        .bind(&e.account)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 

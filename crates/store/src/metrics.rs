@@ -21,7 +21,13 @@ impl Store {
     /// Appends points and, in the same transaction, the event that announces them (one commit
     /// per batch; rows go in as multi-row INSERTs). Serialized with the other writers in this
     /// process, so concurrent batches queue here instead of in SQLite's busy-retry sleeps.
-    pub async fn metrics_append_with_event(&self, job_id: &str, at: i64, points: &[serde_json::Value], event: Option<(&str, &str, &serde_json::Value)>) -> Result<()> {
+    pub async fn metrics_append_with_event(
+        &self,
+        job_id: &str,
+        at: i64,
+        points: &[serde_json::Value],
+        event: Option<(&str, &str, &serde_json::Value)>,
+    ) -> Result<()> {
         /// Rows per INSERT (3 parameters each, well under SQLite's limit).
         const ROWS: usize = 500;
         let _w = self.writes.lock().await;

@@ -66,12 +66,17 @@ impl Store {
 
     /// Every user, oldest first.
     pub async fn users(&self) -> Result<Vec<UserRow>> {
-        Ok(sqlx::query_as("SELECT id, name, is_admin, created_at, spend_cap_micros FROM users ORDER BY created_at, id").fetch_all(self.pool()).await?)
+        Ok(sqlx::query_as("SELECT id, name, is_admin, created_at, spend_cap_micros FROM users ORDER BY created_at, id")
+            .fetch_all(self.pool())
+            .await?)
     }
 
     /// One user.
     pub async fn user_get(&self, id: &str) -> Result<Option<UserRow>> {
-        Ok(sqlx::query_as("SELECT id, name, is_admin, created_at, spend_cap_micros FROM users WHERE id = $1").bind(id).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_as("SELECT id, name, is_admin, created_at, spend_cap_micros FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// The user a token hash belongs to.

@@ -41,14 +41,18 @@ async fn postgres_migrations_apply_and_match_sqlites_schema() {
 
     let mut lite = sqlx::SqliteConnection::connect("sqlite::memory:").await.expect("sqlite");
     SQLITE_MIGRATIONS.run(&mut lite).await.expect("sqlite migrations");
-    let tables: Vec<(String,)> =
-        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_sqlx%' AND name NOT LIKE 'sqlite_%' ORDER BY 1")
-            .fetch_all(&mut lite)
-            .await
-            .expect("tables");
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_sqlx%' AND name NOT LIKE 'sqlite_%' ORDER BY 1",
+    )
+    .fetch_all(&mut lite)
+    .await
+    .expect("tables");
     let mut lite_columns = Vec::new();
     for (t,) in tables {
-        let cols: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(format!("SELECT name FROM pragma_table_info('{t}')"))).fetch_all(&mut lite).await.expect("columns");
+        let cols: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(format!("SELECT name FROM pragma_table_info('{t}')")))
+            .fetch_all(&mut lite)
+            .await
+            .expect("columns");
         lite_columns.extend(cols.into_iter().map(|(c,)| (t.clone(), c)));
     }
     lite_columns.sort();

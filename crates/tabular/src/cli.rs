@@ -100,8 +100,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             let w = worker::Worker::new(move |job: worker::Job| {
                 let store = store.clone();
                 async move {
-                    let spec: PredictSpec =
-                        serde_json::from_value(job.input.clone()).map_err(|e| format!("invalid predict input: {e}"))?;
+                    let spec: PredictSpec = serde_json::from_value(job.input.clone()).map_err(|e| format!("invalid predict input: {e}"))?;
                     let report = predict(&store, &spec).await.map_err(|e| e.to_string())?;
                     serde_json::to_value(report).map_err(|e| e.to_string())
                 }

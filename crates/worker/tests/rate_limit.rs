@@ -15,7 +15,8 @@ async fn job_take_429s_are_waited_out_as_the_server_asks_then_the_job_runs() {
 
     let api = LocalApi::start("127.0.0.1:0".parse().expect("addr")).await.expect("local api");
     let fault: HttpFault =
-        serde_json::from_value(json!({"route": "GET /v2/{endpoint_id}/job-take/{worker_id}", "status": 429, "times": 2, "retry_after": 0})).expect("fault");
+        serde_json::from_value(json!({"route": "GET /v2/{endpoint_id}/job-take/{worker_id}", "status": 429, "times": 2, "retry_after": 0}))
+            .expect("fault");
     api.emulator.set_faults(FaultConfig { http: vec![fault], ..FaultConfig::default() });
     let serve = tokio::spawn(Worker::new(|job: Job| async move { Ok::<_, String>(json!({"echo": job.input})) }).serve(api.worker.clone()));
     let ep = api.emulator.client().serverless(&runpod::EndpointId::new(&api.endpoint_id));

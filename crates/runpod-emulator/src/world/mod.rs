@@ -13,6 +13,7 @@ pub mod storage;
 
 use crate::config::EmulatorConfig;
 use crate::faults::{PodFaults, WorkerFaults};
+use crate::image::{ImageConfig, argv, lookup};
 use crate::logs::LogBuffer;
 use chrono::{DateTime, Utc};
 use pods::StatusExt;
@@ -42,6 +43,8 @@ pub enum Effect {
     Webhook { url: String, body: serde_json::Value },
     /// Wake the long polls waiting on something that just changed.
     Wake(Wake),
+    /// Delete a directory (a pod volume destroyed with its pod).
+    RemoveDir(PathBuf),
 }
 
 /// What a long poll waits on.
@@ -69,14 +72,12 @@ impl Wake {
     }
 }
 
-/// A process to start: `command` under `sh -c` in its own process group.
+/// A container to start (`process.rs` runs it in its sandbox).
 #[derive(Debug)]
 pub struct SpawnSpec {
     pub owner: Owner,
     pub generation: u64,
-    pub command: String,
-    pub env: Vec<(String, String)>,
-    pub cwd: PathBuf,
+    pub container: crate::process::ContainerSpec,
     pub logs: Arc<LogBuffer>,
 }
 
@@ -112,14 +113,30 @@ pub struct World {
     pub worker_keys: HashMap<String, String>,
     pub pod_faults: PodFaults,
     pub worker_faults: WorkerFaults,
+    /// The built-in images (the config's `images` are looked up first).
+    default_images: std::collections::BTreeMap<String, ImageConfig>,
     next_generation: u64,
     effects: Vec<Effect>,
 }
 
 impl World {
-    /// An empty account per `cfg`.
+    /// An account per `cfg`: empty but for its seeded network volumes.
     pub fn new(cfg: Arc<EmulatorConfig>, state_dir: PathBuf) -> Self {
         let catalog = catalog::Catalog::from_config(&cfg);
+        let volumes = cfg
+            .volumes
+            .iter()
+            .map(|v| {
+                let volume = runpod::types::network_volumes::NetworkVolume {
+                    id: runpod::NetworkVolumeId::new(&v.id),
+                    name: v.name.clone(),
+                    size: v.size,
+                    data_center: runpod::DataCenterId::new(&v.data_center),
+                    kind: runpod::types::network_volumes::VolumeType::Standard,
+                };
+                (v.id.clone(), storage::VolumeRecord { volume, billed_until: Utc::now() })
+            })
+            .collect();
         Self {
             account: Account {
                 user_id: format!("user_{}", random_id(12)),
@@ -133,7 +150,7 @@ impl World {
             state_dir,
             pods: HashMap::new(),
             templates: HashMap::new(),
-            volumes: HashMap::new(),
+            volumes,
             endpoints: HashMap::new(),
             jobs: HashMap::new(),
             workers: HashMap::new(),
@@ -142,8 +159,40 @@ impl World {
             ledger: Ledger::default(),
             pod_keys: HashMap::new(),
             worker_keys: HashMap::new(),
+            default_images: crate::image::default_images(),
             next_generation: 1,
             effects: Vec::new(),
+        }
+    }
+
+    /// The image a container of `image` runs and its argv, or why it cannot start: an image
+    /// nobody declared does not exist (RunPod retries the pull forever), a private one needs
+    /// registry credentials, and `args` must split into words.
+    pub(crate) fn resolve_container(&self, image: &str, registry: Option<&str>, args: &str) -> Result<(ImageConfig, Vec<String>), String> {
+        let Some(img) = lookup(&self.cfg.images, &self.default_images, image) else {
+            return Err(format!(
+                "error pulling image {image:?}: manifest unknown (the emulator knows only the images in its config's `images`; docs/emulator.md)"
+            ));
+        };
+        if img.private && registry.is_none() {
+            return Err(format!(
+                "error pulling image {image:?}: unauthorized: authentication required (set `containerRegistryAuthId` to a registry credential)"
+            ));
+        }
+        let argv = argv(img, args).map_err(|e| e.to_string())?;
+        Ok((img.clone(), argv))
+    }
+
+    /// How long pulling `image` takes beyond the configured STARTING time (emulated seconds).
+    pub(crate) fn pull_secs(&self, image: &str) -> Option<f64> {
+        lookup(&self.cfg.images, &self.default_images, image).and_then(|i| i.pull_secs)
+    }
+
+    /// Directory of a network volume's files (shared by every pod and worker that mounts it).
+    pub fn volume_dir(&self, id: &str) -> PathBuf {
+        match self.cfg.volumes.iter().find(|v| v.id == id).and_then(|v| v.dir.clone()) {
+            Some(d) => d,
+            None => self.state_dir.join("volumes").join(id),
         }
     }
 

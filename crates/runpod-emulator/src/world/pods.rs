@@ -1,9 +1,11 @@
 //! Pods: placement, the boot state machine, container restarts, stop/start/terminate, billing.
 //!
-//! Status goes PROVISIONING → STARTING → RUNNING on the emulated clock. In RUNNING the pod's
-//! `args` run as a local process (`sh -c`) in a per-pod directory standing in for
-//! `/workspace`. Like RunPod, a container whose main process exits is restarted, so a finished
-//! command keeps the pod billing until someone stops it.
+//! Status goes PROVISIONING → STARTING → RUNNING on the emulated clock; STARTING lasts as long
+//! as the image's pull. In RUNNING the container runs (`process.rs`: the image's entrypoint
+//! with `args` as words, in a sandbox with the pod volume at its mount path); `runtime` stays
+//! null until it has started, and an image that cannot be pulled never starts (the pull is
+//! retried, with the reason in the pod's logs). Like RunPod, a container whose main process
+//! exits is restarted, so a finished command keeps the pod billing until someone stops it.
 
 use super::ledger::{Kind, Split};
 use super::{Effect, Owner, SpawnSpec, World, random_id, random_secret};
@@ -52,6 +54,8 @@ pub struct Container {
     /// Generation of the current process (0: never started).
     pub generation: u64,
     pub running: bool,
+    /// Has started since the pod last started (RunPod reports `runtime` from then on).
+    pub up: bool,
     pub exited_at: Option<DateTime<Utc>>,
     pub last_exit_code: Option<i32>,
     pub restarts: u32,
@@ -138,7 +142,7 @@ impl PodRecord {
     }
 
     fn runtime(&self, now: DateTime<Utc>) -> Option<PodRuntime> {
-        (self.status == PodStatus::Running).then(|| PodRuntime {
+        (self.status == PodStatus::Running && self.container.up).then(|| PodRuntime {
             uptime: self.started_at.map_or(0, |s| secs_between(s, now) as i64),
             gpus: (0..self.gpu.as_ref().map_or(0, |g| g.1)).map(|_| PodGpuUtilization { util: 0, memory_util: 0 }).collect(),
             cpu: Some(Utilization { util: i64::from(self.container.running) }),
@@ -588,6 +592,7 @@ impl World {
             grace_ms: grace,
         });
         pod.container.running = false;
+        pod.container.up = false;
         let release = pod.holds_gpus.then(|| (pod.gpu.clone(), pod.data_center.clone(), pod.cloud));
         pod.holds_gpus = false;
         if let Some(k) = kill {
@@ -621,6 +626,8 @@ impl World {
         if let Some(k) = kill {
             self.effect(k);
         }
+        let dir = self.state_dir.join("pods").join(id);
+        self.effect(Effect::RemoveDir(dir));
         if let Some((Some((g, c)), dc, cloud)) = release {
             self.catalog.release(&g, c, &dc, cloud);
         }
@@ -660,6 +667,7 @@ impl World {
             grace_ms: 0,
         });
         pod.container.running = false;
+        pod.container.up = false;
         pod.container.exited_at = None;
         pod.status = PodStatus::Starting;
         pod.phase_until = Some(after(now, starting));
@@ -702,8 +710,9 @@ impl World {
             let until = p.phase_until;
             match (p.status, until) {
                 (PodStatus::Provisioning, Some(t)) if now >= t => {
+                    let pull = self.pull_secs(&p.image);
                     self.accrue_pod(id, t);
-                    let starting = self.cfg.pods.starting_secs;
+                    let starting = self.cfg.pods.starting_secs + pull.unwrap_or(0.0);
                     let Some(p) = self.pods.get_mut(id) else { return };
                     p.status = PodStatus::Starting;
                     p.phase_until = Some(after(t, starting));
@@ -738,7 +747,7 @@ impl World {
                     return;
                 }
             }
-            if !p.container.running && !p.args.trim().is_empty() {
+            if !p.container.running {
                 if let Some(exited) = p.container.exited_at {
                     let at = after(exited, restart_delay);
                     if now >= at {
@@ -757,16 +766,33 @@ impl World {
 
     fn spawn_container(&mut self, id: &str, now: DateTime<Utc>) {
         let generation = self.generation();
-        let base_url = self.base_url.clone();
-        let dir = self.state_dir.join("pods").join(id).join("workspace");
-        let Some(p) = self.pods.get_mut(id) else { return };
-        if p.args.trim().is_empty() {
-            // The image's own entrypoint: nothing to run locally, the container just idles.
-            return;
+        let Some(p) = self.pods.get(id) else { return };
+        let resolved = self.resolve_container(&p.image, p.registry.as_deref(), &p.args);
+        let mut volumes = Vec::new();
+        if let Some(v) = &p.mounts.persistent {
+            volumes.push((self.pod_volume_dir(id), v.path.clone()));
         }
+        for n in p.mounts.network.iter().flatten() {
+            volumes.push((self.volume_dir(n.volume_id.as_str()), n.path.clone()));
+        }
+        let scratch = self.state_dir.join("pods").join(id).join("container");
+        let Some(p) = self.pods.get_mut(id) else { return };
+        let (image, argv) = match resolved {
+            Ok(r) => r,
+            Err(why) => {
+                // Nothing starts; the restart loop retries (a pull, or a start with bad args).
+                p.logs.push(now, "system", why);
+                p.container.running = false;
+                p.container.exited_at = Some(now);
+                return;
+            }
+        };
         p.container.generation = generation;
         p.container.running = true;
+        p.container.up = true;
         p.container.exited_at = None;
+        // RunPod's variables (docs: pods/references/environment-variables); nothing of the
+        // emulator's own environment.
         let mut env: Vec<(String, String)> = vec![
             ("RUNPOD_POD_ID".into(), p.id.clone()),
             ("RUNPOD_API_KEY".into(), p.key.clone()),
@@ -775,10 +801,6 @@ impl World {
             ("RUNPOD_CPU_COUNT".into(), p.cpu.as_ref().map_or(4, |c| c.1).to_string()),
             ("RUNPOD_DC_ID".into(), p.data_center.clone()),
             ("RUNPOD_PUBLIC_IP".into(), "127.0.0.1".into()),
-            // Emulator extras so in-pod tools reach this emulator instead of api.runpod.io.
-            ("RUNPOD_REST_URL".into(), base_url.clone()),
-            ("RUNPOD_API_BASE_URL".into(), base_url),
-            ("RUNPOD_WORKSPACE".into(), dir.display().to_string()),
         ];
         if let Some(nv) = p.mounts.network.as_ref().and_then(|n| n.first()) {
             env.push(("RUNPOD_VOLUME_ID".into(), nv.volume_id.0.clone()));
@@ -787,16 +809,14 @@ impl World {
             env.push(("JUPYTER_PASSWORD".into(), random_id(16)));
         }
         env.extend(p.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let effect = Effect::Spawn(SpawnSpec {
-            owner: Owner::Pod(id.to_owned()),
-            generation,
-            command: p.args.clone(),
-            env,
-            cwd: dir,
-            logs: p.logs.clone(),
-        });
-        let _ = now;
+        let container = crate::process::ContainerSpec { image, argv, env, volumes, hostname: p.id.clone(), scratch };
+        let effect = Effect::Spawn(SpawnSpec { owner: Owner::Pod(id.to_owned()), generation, container, logs: p.logs.clone() });
         self.effect(effect);
+    }
+
+    /// Directory of a pod's own volume (kept across restarts and stops, gone at terminate).
+    fn pod_volume_dir(&self, id: &str) -> std::path::PathBuf {
+        self.state_dir.join("pods").join(id).join("volume")
     }
 
     /// A pod process ended (or failed to start).

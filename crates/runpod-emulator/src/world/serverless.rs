@@ -204,6 +204,11 @@ impl World {
             }
         }
         let (gpu_type, price) = self.resolve_gpu(req.gpu.as_ref())?;
+        // The template is resolved once, here (spec: "Later template edits do not affect the
+        // endpoint"); the request's own fields win over it.
+        let tpl = req.template_id.as_ref().and_then(|t| self.templates.get(t.as_str())).map(|t| t.template.clone());
+        let mut env = tpl.as_ref().map(|t| t.env.clone()).unwrap_or_default();
+        env.extend(req.env.unwrap_or_default());
         let id = random_id(14);
         let worker_key = random_secret("rpa_WORKER");
         self.worker_keys.insert(worker_key.clone(), id.clone());
@@ -211,12 +216,12 @@ impl World {
             id: id.clone(),
             name: req.name,
             template_id: req.template_id.map(|t| t.0),
-            image: req.image,
-            args: req.args,
-            disk: req.disk,
-            env: req.env.unwrap_or_default(),
-            ports: req.ports,
-            registry: req.registry,
+            image: req.image.or_else(|| tpl.as_ref().map(|t| t.image.clone())),
+            args: req.args.or_else(|| tpl.as_ref().map(|t| t.args.clone())),
+            disk: req.disk.or_else(|| tpl.as_ref().map(|t| t.disk)),
+            env,
+            ports: req.ports.or_else(|| tpl.as_ref().map(|t| t.ports.clone())),
+            registry: req.registry.or_else(|| tpl.as_ref().and_then(|t| t.registry.clone())),
             gpu: req.gpu,
             cpu: req.cpu,
             workers_min: min,
@@ -245,10 +250,7 @@ impl World {
     /// The endpoint as REST v2 shows it.
     pub fn endpoint_api(&self, id: &str) -> ApiResult<Endpoint> {
         let e = self.endpoints.get(id).ok_or_else(ApiError::not_found)?;
-        let tpl = e.template_id.as_ref().and_then(|t| self.templates.get(t)).map(|t| &t.template);
         let base = format!("{}/v2/{}", self.base_url, e.id);
-        let mut env = tpl.map(|t| t.env.clone()).unwrap_or_default();
-        env.extend(e.env.clone());
         Ok(Endpoint {
             id: EndpointId::new(&e.id),
             name: e.name.clone(),
@@ -258,11 +260,11 @@ impl World {
                 "stream": format!("{base}/stream"), "cancel": format!("{base}/cancel"), "retry": format!("{base}/retry"),
                 "purgeQueue": format!("{base}/purge-queue"), "health": format!("{base}/health"),
             })),
-            image: e.image.clone().or_else(|| tpl.map(|t| t.image.clone())),
-            args: e.args.clone().or_else(|| tpl.map(|t| t.args.clone())),
-            disk: e.disk.or_else(|| tpl.map(|t| t.disk)),
-            env: Some(env),
-            ports: e.ports.clone().or_else(|| tpl.map(|t| t.ports.clone())),
+            image: e.image.clone(),
+            args: e.args.clone(),
+            disk: e.disk,
+            env: Some(e.env.clone()),
+            ports: e.ports.clone(),
             registry: e.registry.clone(),
             gpu: e.gpu.as_ref().map(|g| EndpointGpuConfig {
                 pools: g.pools.clone().unwrap_or_default(),
@@ -320,6 +322,8 @@ impl World {
             Some(g) => Some(self.resolve_gpu(Some(g))?),
             None => None,
         };
+        // A new template is resolved now, like at create; explicit fields below win over it.
+        let tpl = req.template_id.as_ref().and_then(|t| self.templates.get(t.as_str())).map(|t| t.template.clone());
         let e = self.endpoints.get_mut(id).ok_or_else(ApiError::not_found)?;
         let (min, max) = (
             req.workers.as_ref().and_then(|w| w.min).unwrap_or(e.workers_min),
@@ -335,6 +339,15 @@ impl World {
         if let Some(v) = req.template_id {
             new_version |= e.template_id.as_deref() != Some(v.as_str());
             e.template_id = Some(v.0);
+        }
+        if let Some(t) = tpl {
+            new_version |= e.image.as_ref() != Some(&t.image) || e.args.as_ref() != Some(&t.args) || e.env != t.env;
+            e.image = Some(t.image);
+            e.args = Some(t.args);
+            e.env = t.env;
+            e.disk = Some(t.disk);
+            e.ports = Some(t.ports);
+            e.registry = t.registry.or(e.registry.take());
         }
         if let Some(v) = req.image {
             new_version |= e.image.as_ref() != Some(&v);
@@ -436,10 +449,7 @@ impl World {
                     is_stale: w.version < e.version,
                     version: Some(w.version),
                     gpu_count: e.gpu.as_ref().map_or(0, |g| g.count.unwrap_or(1)),
-                    image: e
-                        .image
-                        .clone()
-                        .or_else(|| e.template_id.as_ref().and_then(|t| self.templates.get(t)).map(|t| t.template.image.clone())),
+                    image: e.image.clone(),
                     uptime_seconds: w.started_at.map(|s| (now - s).num_seconds().max(0)),
                     gpu_type_id: w.gpu_type.as_deref().map(GpuTypeId::new),
                     data_center_id: e.data_center_ids.first().map(DataCenterId::new),
@@ -857,13 +867,18 @@ impl World {
         let generation = self.generation();
         let crash = self.worker_faults.crash_on_start;
         let base = self.base_url.clone();
-        let dir = self.state_dir.join("workers").join(id);
         let Some(w) = self.workers.get(id) else { return };
         let Some(e) = self.endpoints.get(&w.endpoint_id) else { return };
-        let tpl = e.template_id.as_ref().and_then(|t| self.templates.get(t)).map(|t| &t.template);
-        let args = e.args.clone().or_else(|| tpl.map(|t| t.args.clone())).unwrap_or_default();
-        let mut env: Vec<(String, String)> = tpl.map(|t| t.env.clone()).unwrap_or_default().into_iter().collect();
-        env.extend(e.env.clone());
+        let image = e.image.clone().unwrap_or_default();
+        let args = if crash {
+            "sh -c 'echo \"emulator fault: worker crashed on start\" >&2; exit 1'".to_owned()
+        } else {
+            e.args.clone().unwrap_or_default()
+        };
+        let resolved = self.resolve_container(&image, e.registry.as_deref(), &args);
+        // RunPod mounts an endpoint's network volume at /runpod-volume.
+        let volumes: Vec<_> = e.network_volumes.first().map(|v| (self.volume_dir(v), "/runpod-volume".to_owned())).into_iter().collect();
+        let mut env: Vec<(String, String)> = e.env.clone().into_iter().collect();
         let ep = e.id.clone();
         let key = e.worker_key.clone();
         let gpu_count = e.gpu.as_ref().map_or(0, |g| g.count.unwrap_or(1));
@@ -884,17 +899,16 @@ impl World {
             ("RUNPOD_SKIP_GPU_CHECK".to_owned(), "true".to_owned()),
             ("PYTHONUNBUFFERED".to_owned(), "1".to_owned()),
         ]);
-        let command = if crash { "echo 'emulator fault: worker crashed on start' >&2; exit 1".to_owned() } else { args };
+        let scratch = self.state_dir.join("workers").join(id);
         let Some(w) = self.workers.get_mut(id) else { return };
-        if command.trim().is_empty() {
-            w.status = WorkerStatus::Unhealthy;
-            w.logs.push(
-                now,
-                "system",
-                "no command to run: set the template's `args` to the worker's start command (e.g. `python handler.py`)",
-            );
-            return;
-        }
+        let (image, argv) = match resolved {
+            Ok(r) => r,
+            Err(why) => {
+                w.status = WorkerStatus::Unhealthy;
+                w.logs.push(now, "system", why);
+                return;
+            }
+        };
         w.generation = generation;
         w.process_running = true;
         w.polled = false;
@@ -904,7 +918,8 @@ impl World {
         w.version = version;
         let logs = w.logs.clone();
         logs.push(now, "system", "worker process starting");
-        self.effect(Effect::Spawn(SpawnSpec { owner: Owner::Worker(id.to_owned()), generation, command, env, cwd: dir, logs }));
+        let container = crate::process::ContainerSpec { image, argv, env, volumes, hostname: id.to_owned(), scratch };
+        self.effect(Effect::Spawn(SpawnSpec { owner: Owner::Worker(id.to_owned()), generation, container, logs }));
     }
 
     /// Stops a worker for good (idle timeout, refresh, endpoint deleted, zero balance).

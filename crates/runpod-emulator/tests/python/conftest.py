@@ -1,4 +1,8 @@
-"""Starts `podwarden emulator` and points RunPod's unmodified Python SDK at it."""
+"""Starts `podwarden emulator` and points RunPod's unmodified Python SDK at it.
+
+Workers run sandboxed (docs/emulator.md): a test shares files with them only through a network
+volume (`Emulator.volume`), never through its own temporary directory."""
+import json
 import os
 import pathlib
 import subprocess
@@ -12,11 +16,17 @@ ROOT = pathlib.Path(__file__).resolve().parents[4]
 BIN = os.environ.get("PODWARDEN_BIN", str(ROOT / "target" / "debug" / "podwarden"))
 WORKERS = pathlib.Path(__file__).parent / "workers"
 KEY = "rpa_PYTESTKEY00000000000000000000001"
+RUST = os.environ.get("PODWARDEN_SCENARIOS", str(ROOT / "target" / "debug" / "examples" / "scenarios"))
+# The image the workers run in: this venv (RunPod's unmodified SDK and worker runtime), the
+# Python it was made from and the worker scripts, read-only at their host paths, plus the Rust
+# scenarios binary. A container sees nothing else of this machine (docs/emulator.md).
+IMAGE = "podwarden-test/runtimes:1"
 
 
 class Emulator:
-    def __init__(self, base):
+    def __init__(self, base, state_dir):
         self.base = base
+        self.state_dir = state_dir
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {KEY}"
 
@@ -25,17 +35,26 @@ class Emulator:
         assert r.status_code in ok, f"{method} {path} -> {r.status_code} {r.text}"
         return r.json() if r.content else None
 
-    def endpoint(self, name, worker, workers_max=1, command=None):
+    def volume(self):
+        """A network volume: (its id, the host directory of its files). Workers see it at
+        /runpod-volume; it is the only thing a test shares with them."""
+        v = self.rest("POST", "/v2/network-volumes", {"name": "gate", "size": 10, "dataCenter": "US-TX-3"})
+        d = self.state_dir / "volumes" / v["id"]
+        d.mkdir(parents=True, exist_ok=True)
+        return v["id"], d
+
+    def endpoint(self, name, worker, workers_max=1, command=None, volume=None):
         """A serverless endpoint whose workers run `worker` under RunPod's Python runtime
         (or `command`, e.g. a Rust worker)."""
         tpl = self.rest("POST", "/v2/templates", {
-            "name": f"{name}-tpl", "image": "runpod/base:test", "serverless": True,
-            "args": command or f"{sys.executable} {WORKERS / worker}",
+            "name": f"{name}-tpl", "image": IMAGE, "serverless": True,
+            "args": command or f"python {WORKERS / worker}",
         })
         ep = self.rest("POST", "/v2/serverless", {
             "name": name, "type": "QUEUE", "templateId": tpl["id"],
             "scaling": {"type": "REQUEST_COUNT", "requestCount": 1},
             "gpu": {"pools": ["ADA_24"]}, "workers": {"min": 0, "max": workers_max, "idleTimeout": 60},
+            **({"networkVolumes": [volume]} if volume else {}),
         })
         return ep["id"]
 
@@ -46,10 +65,19 @@ class Emulator:
 
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory):
+    state_dir = tmp_path_factory.mktemp("emu-state")
     cfg = tmp_path_factory.mktemp("emu") / "emulator.toml"
-    cfg.write_text("tick_ms = 50\n[serverless]\ntake_hold_ms = 1000\nworker_boot_secs = 0.0\nping_interval_ms = 1000\n")
+    dirs = sorted({sys.prefix, sys.base_prefix, str(WORKERS)})
+    cfg.write_text(
+        "tick_ms = 50\n[serverless]\ntake_hold_ms = 1000\nworker_boot_secs = 0.0\nping_interval_ms = 1000\n"
+        f'[images."{IMAGE}"]\n'
+        f"dirs = {json.dumps(dirs)}\n"
+        f"path = {json.dumps([os.path.join(sys.prefix, 'bin')])}\n"
+        'tools = ["sh"]\n'
+        f"host_tools = {{ scenarios = {json.dumps(RUST)} }}\n"
+    )
     proc = subprocess.Popen(
-        [BIN, "emulator", "--port", "0", "--api-key", KEY, "--config", str(cfg)],
+        [BIN, "emulator", "--port", "0", "--api-key", KEY, "--config", str(cfg), "--state-dir", str(state_dir)],
         stdout=subprocess.PIPE, text=True,
     )
     first = proc.stdout.readline().strip()
@@ -58,7 +86,7 @@ def emulator(tmp_path_factory):
     os.environ["RUNPOD_API_BASE_URL"] = base  # GraphQL, read per call by the SDK
     runpod.api_key = KEY
     runpod.endpoint_url_base = f"{base}/v2"  # read when an Endpoint is constructed
-    yield Emulator(base)
+    yield Emulator(base, state_dir)
     proc.terminate()
     proc.wait(timeout=20)
     assert proc.returncode == 0, f"emulator exited with {proc.returncode}"

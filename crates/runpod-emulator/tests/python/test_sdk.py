@@ -39,10 +39,11 @@ def test_stream_yields_each_chunk_once_and_the_aggregate(emulator):
     assert list(job.stream()) == [], "a second read yields nothing new"
 
 
-def test_progress_updates_are_visible_while_running(emulator, tmp_path):
-    ep = runpod.Endpoint(emulator.endpoint("progress", "progress.py"))
-    gate = tmp_path / "go"
-    job = ep.run({"gate": str(gate)})
+def test_progress_updates_are_visible_while_running(emulator):
+    vol, host = emulator.volume()
+    ep = runpod.Endpoint(emulator.endpoint("progress", "progress.py", volume=vol))
+    gate = host / "go"
+    job = ep.run({"gate": "/runpod-volume/go"})
     state = emulator.wait_job(job.job_id, "progress")
     assert state["status"] == "IN_PROGRESS"
     assert state["output"] == {"step": 1, "of": 2}

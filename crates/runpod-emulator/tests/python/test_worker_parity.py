@@ -20,7 +20,7 @@ def runtime(request):
 
 def endpoint(emulator, runtime, scenario, test=None, **kw):
     """An endpoint per test and runtime (names are unique per emulator)."""
-    command = f"{RUST} {scenario}" if runtime == "rust" else f"{sys.executable} {WORKERS / (scenario + '.py')}"
+    command = f"scenarios {scenario}" if runtime == "rust" else f"python {WORKERS / (scenario + '.py')}"
     return runpod.Endpoint(emulator.endpoint(f"{test or scenario}-{runtime}", None, command=command, **kw))
 
 
@@ -57,10 +57,11 @@ def test_stream_chunks_once_and_the_aggregate(emulator, runtime):
     assert list(job.stream()) == []
 
 
-def test_progress_then_output(emulator, runtime, tmp_path):
-    ep = endpoint(emulator, runtime, "progress")
-    gate = tmp_path / "go"
-    job = ep.run({"gate": str(gate)})
+def test_progress_then_output(emulator, runtime):
+    vol, host = emulator.volume()
+    ep = endpoint(emulator, runtime, "progress", volume=vol)
+    gate = host / "go"
+    job = ep.run({"gate": "/runpod-volume/go"})
     state = emulator.wait_job(job.job_id, "progress")
     assert (state["status"], state["output"]) == ("IN_PROGRESS", {"step": 1, "of": 2})
     gate.write_text("go")
@@ -76,10 +77,11 @@ def test_cancel_mid_run_then_the_next_job_runs(emulator, runtime):
     assert ep.run_sync({"quick": True}, timeout=60) == {"quick": True}
 
 
-def test_concurrency_four_runs_four_jobs_at_once_on_one_worker(emulator, runtime, tmp_path):
-    ep = endpoint(emulator, runtime, "concurrency", workers_max=1)
-    gate = tmp_path / "go"
-    jobs = [ep.run({"i": i, "gate": str(gate)}) for i in range(4)]
+def test_concurrency_four_runs_four_jobs_at_once_on_one_worker(emulator, runtime):
+    vol, host = emulator.volume()
+    ep = endpoint(emulator, runtime, "concurrency", workers_max=1, volume=vol)
+    gate = host / "go"
+    jobs = [ep.run({"i": i, "gate": "/runpod-volume/go"}) for i in range(4)]
     # All four are in progress before any may finish: one worker holds four at once.
     workers = {emulator.wait_job(j.job_id, "in_progress").get("workerId") for j in jobs}
     assert len(workers) == 1

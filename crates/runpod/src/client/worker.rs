@@ -97,7 +97,8 @@ impl WorkerClient {
             .await
             .map_err(|e| fail(ErrorKind::Transport, Some(e.without_url().to_string()), None))?;
         let status = resp.status().as_u16();
-        let retry_after = resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(super::retry::parse_retry_after);
+        let retry_after =
+            resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(super::retry::parse_retry_after);
         let body = resp.bytes().await.map_err(|e| fail(ErrorKind::Transport, Some(e.to_string()), Some(status)))?;
         match status {
             200..=299 => Ok((status, body)),

@@ -40,7 +40,8 @@ pub async fn wait_for_state(http: &reqwest::Client, url: &str, token: &str, id: 
 pub async fn follow_request(http: &reqwest::Client, url: &str, token: &str, id: &str) -> server::api::RequestView {
     let mut after = 0;
     for _ in 0..200 {
-        let v: server::api::RequestView = http.get(format!("{url}/api/v1/requests/{id}")).bearer_auth(token).send().await.expect("get").json().await.expect("json");
+        let v: server::api::RequestView =
+            http.get(format!("{url}/api/v1/requests/{id}")).bearer_auth(token).send().await.expect("get").json().await.expect("json");
         if ["succeeded", "failed", "cancelled", "timed_out"].contains(&v.state.as_str()) {
             return v;
         }
@@ -61,14 +62,28 @@ async fn next_events(http: &reqwest::Client, url: &str, token: &str, id: &str, a
         .expect("json")
 }
 
-async fn follow_until(http: &reqwest::Client, url: &str, token: &str, id: &str, done: impl Fn(&str) -> bool) -> (JobDetail, Vec<EventView>) {
+async fn follow_until(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    id: &str,
+    done: impl Fn(&str) -> bool,
+) -> (JobDetail, Vec<EventView>) {
     let mut after = 0;
     let mut all = Vec::new();
     for _ in 0..200 {
-        let d: JobDetail = http.get(format!("{url}/api/v1/jobs/{id}")).bearer_auth(token).send().await.expect("get").json().await.expect("json");
+        let d: JobDetail =
+            http.get(format!("{url}/api/v1/jobs/{id}")).bearer_auth(token).send().await.expect("get").json().await.expect("json");
         if done(d.job.state.as_str()) {
-            let evs: Vec<EventView> =
-                http.get(format!("{url}/api/v1/jobs/{id}/events?after={after}")).bearer_auth(token).send().await.expect("events").json().await.expect("json");
+            let evs: Vec<EventView> = http
+                .get(format!("{url}/api/v1/jobs/{id}/events?after={after}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("events")
+                .json()
+                .await
+                .expect("json");
             all.extend(evs);
             return (d, all);
         }

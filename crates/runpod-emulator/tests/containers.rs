@@ -1,0 +1,266 @@
+//! Containers are as strict as RunPod's: `args` are words for the image's entrypoint (no
+//! shell), a pod sees only its image's tools, its volumes and RunPod's variables, images that
+//! cannot be pulled never start, stops end every process, and templates resolve at create.
+//! Each rule and its source: docs/emulator.md, "Containers".
+
+mod common;
+
+use common::{LIMIT, emu, emu_with};
+use runpod::types::endpoints::CreateEndpointRequest;
+use runpod::types::pods::{CreateGpuConfig, CreatePodRequest, Mounts, NetworkMount, PersistentMount, PodAction, PodStatus};
+use runpod::types::templates::{CreateTemplateRequest, UpdateTemplateRequest};
+use runpod::{GpuTypeId, NetworkVolumeId, PodId};
+use runpod_emulator::RunningEmulator;
+use runpod_emulator::image::ImageConfig;
+use std::time::Duration;
+
+fn pod(name: &str, image: &str, args: &str) -> CreatePodRequest {
+    CreatePodRequest {
+        name: name.into(),
+        image: Some(image.into()),
+        args: Some(args.into()),
+        gpu: Some(CreateGpuConfig {
+            id: GpuTypeId::new("NVIDIA RTX A4000"),
+            count: None,
+            allowed_cuda_versions: None,
+            min_cuda_version: None,
+        }),
+        ..CreatePodRequest::default()
+    }
+}
+
+fn with_volume(mut p: CreatePodRequest) -> CreatePodRequest {
+    p.mounts = Some(Mounts { persistent: Some(PersistentMount { size: 10, path: "/workspace".into() }), network: None });
+    p
+}
+
+/// Boots the pod (30 emulated seconds) and waits until its container has exited `runs` times.
+async fn run_to_exit(emu: &RunningEmulator, id: &PodId, runs: u32) -> String {
+    emu.advance(Duration::from_secs(30));
+    for n in 0..runs {
+        if n > 0 {
+            emu.advance(Duration::from_secs(5));
+        }
+        emu.wait_for("the container to exit", LIMIT, |w| {
+            let c = &w.pods[id.as_str()].container;
+            (!c.running && c.exited_at.is_some() && c.restarts == n).then_some(())
+        })
+        .await
+        .expect("container exits");
+    }
+    logs(emu, id)
+}
+
+fn logs(emu: &RunningEmulator, id: &PodId) -> String {
+    emu.shared.world.lock().pods[id.as_str()].logs.text().join("\n")
+}
+
+#[tokio::test]
+async fn args_are_exec_d_as_words_not_run_by_a_shell() {
+    let emu = emu().await;
+    let c = emu.client();
+    let p = c.create_pod(&pod("words", "python:3.11-slim", "echo hi; exit 3 'a  b'")).await.expect("create");
+    let text = run_to_exit(&emu, &p.id, 1).await;
+    assert!(text.contains("hi; exit 3 a  b"), "echo got the words, no shell ran them:\n{text}");
+    assert_eq!(emu.shared.world.lock().pods[p.id.as_str()].container.last_exit_code, Some(0));
+
+    // A shell runs only when the args start one; quotes, newlines and unicode survive.
+    let p = c.create_pod(&pod("shell", "python:3.11-slim", "sh -c 'printf \"%s|\" \"$0\" ünï; echo\nexit 3' first")).await.expect("create");
+    let text = run_to_exit(&emu, &p.id, 1).await;
+    assert!(text.contains("first|ünï|"), "{text}");
+    assert_eq!(emu.shared.world.lock().pods[p.id.as_str()].container.last_exit_code, Some(3));
+
+    let p = c.create_pod(&pod("unbalanced", "python:3.11-slim", "sh -c 'oops")).await.expect("create");
+    let text = run_to_exit_or_never(&emu, &p.id).await;
+    assert!(text.contains("cannot parse the container's args"), "{text}");
+}
+
+/// Boots the pod; its container never starts.
+async fn run_to_exit_or_never(emu: &RunningEmulator, id: &PodId) -> String {
+    emu.advance(Duration::from_secs(30));
+    emu.advance(Duration::from_secs(30));
+    assert!(!emu.shared.world.lock().pods[id.as_str()].container.running);
+    logs(emu, id)
+}
+
+#[tokio::test]
+async fn an_entrypoint_gets_the_args_and_cmd_runs_without_them() {
+    let mut cfg = common::config();
+    cfg.images.insert(
+        "acme/entry:1".into(),
+        ImageConfig {
+            entrypoint: vec!["echo".into(), "entry:".into()],
+            cmd: vec!["default-cmd".into()],
+            tools: vec!["echo".into()],
+            ..ImageConfig::default()
+        },
+    );
+    let emu = emu_with(cfg).await;
+    let c = emu.client();
+    let p = c.create_pod(&pod("args", "acme/entry:1", "train --lr '0.1 0.2'")).await.expect("create");
+    assert!(run_to_exit(&emu, &p.id, 1).await.contains("entry: train --lr 0.1 0.2"));
+    let p = c.create_pod(&pod("cmd", "acme/entry:1", "")).await.expect("create");
+    assert!(run_to_exit(&emu, &p.id, 1).await.contains("entry: default-cmd"));
+}
+
+#[tokio::test]
+async fn a_pod_sees_only_its_images_tools_its_volumes_and_runpods_variables() {
+    let emu = emu().await;
+    let c = emu.client();
+    let state = emu.shared.world.lock().state_dir.clone();
+    let me = std::process::id();
+    let script = format!(
+        "for t in curl wget python3 cargo; do command -v $t >/dev/null && echo has-$t || echo no-$t; done; \
+         cat /proc/{me}/environ >/dev/null 2>&1 && echo read-parent-environ || echo no-parent-environ; \
+         ls {state} >/dev/null 2>&1 && echo sees-state-dir || echo no-state-dir; \
+         ls /proc | grep -c '^[0-9]' | sed 's/^/pids=/'; \
+         env | cut -d= -f1 | sort | tr '\\n' ' '; echo",
+        state = state.display()
+    );
+    let p = c.create_pod(&pod("probe", "python:3.11-slim", &format!("sh -c {}", shell_words::quote(&script)))).await.expect("create");
+    let text = run_to_exit(&emu, &p.id, 1).await;
+    for want in ["no-curl", "no-wget", "has-python3", "no-cargo", "no-parent-environ", "no-state-dir"] {
+        assert!(text.contains(want), "{want}:\n{text}");
+    }
+    // PID 1 (sh) and the few commands of the pipeline: nothing of the host.
+    let pids: u32 = text.lines().find_map(|l| l.strip_prefix("pids=")).and_then(|n| n.trim().parse().ok()).expect("pid count");
+    assert!(pids < 8, "the pod sees only its own processes: {pids}\n{text}");
+    let vars = text.lines().find(|l| l.contains("RUNPOD_POD_ID")).expect("env line");
+    for leaked in ["CARGO", "RUST", "RUNPOD_REST_URL", "RUNPOD_API_BASE_URL", "RUNPOD_WORKSPACE"] {
+        assert!(!vars.split(' ').any(|v| v.starts_with(leaked)), "{leaked} leaked into the pod: {vars}");
+    }
+    for var in ["RUNPOD_POD_ID", "RUNPOD_API_KEY", "RUNPOD_DC_ID", "PATH", "HOME"] {
+        assert!(vars.split(' ').any(|v| v == var), "{var} missing: {vars}");
+    }
+}
+
+#[tokio::test]
+async fn the_container_disk_is_wiped_on_restart_and_the_pod_volume_is_kept() {
+    let emu = emu().await;
+    let c = emu.client();
+    let script =
+        "test -f /root/mark && echo disk-kept; touch /root/mark; test -f /workspace/mark && echo volume-kept; touch /workspace/mark";
+    let p = c.create_pod(&with_volume(pod("disks", "python:3.11-slim", &format!("sh -c '{script}'")))).await.expect("create");
+    let text = run_to_exit(&emu, &p.id, 2).await;
+    assert!(text.contains("volume-kept"), "{text}");
+    assert!(!text.contains("disk-kept"), "{text}");
+    let dir = emu.shared.world.lock().state_dir.join("pods").join(p.id.as_str());
+    assert!(dir.join("volume/mark").exists());
+    c.delete_pod(&p.id).await.expect("terminate");
+    emu.wait_for("the pod volume to be destroyed", LIMIT, |_| (!dir.exists()).then_some(())).await.expect("destroyed");
+}
+
+#[tokio::test]
+async fn a_network_volume_is_one_directory_for_everything_that_mounts_it() {
+    let emu = emu().await;
+    let c = emu.client();
+    let vol = common::volume(&c).await;
+    let on = |name: &str, args: &str, vol: &NetworkVolumeId| {
+        let mut p = pod(name, "python:3.11-slim", args);
+        p.mounts = Some(Mounts { persistent: None, network: Some(vec![NetworkMount { volume_id: vol.clone(), path: "/data".into() }]) });
+        p
+    };
+    let a = c.create_pod(&on("writer", "sh -c 'echo shared > /data/note'", &vol.id)).await.expect("a");
+    run_to_exit(&emu, &a.id, 1).await;
+    let b = c.create_pod(&on("reader", "cat /data/note", &vol.id)).await.expect("b");
+    assert!(run_to_exit(&emu, &b.id, 1).await.contains("shared"));
+}
+
+#[tokio::test]
+async fn an_image_that_cannot_be_pulled_never_starts_and_says_why() {
+    let mut cfg = common::config();
+    cfg.images.insert(
+        "acme/private:1".into(),
+        ImageConfig { cmd: vec!["sleep".into(), "1".into()], tools: vec!["sleep".into()], private: true, ..ImageConfig::default() },
+    );
+    let emu = emu_with(cfg).await;
+    let c = emu.client();
+    for (image, why) in [("ghcr.io/nobody/nothing:1", "manifest unknown"), ("acme/private:1", "authentication required")] {
+        let p = c.create_pod(&pod("nope", image, "")).await.expect("create is accepted");
+        emu.advance(Duration::from_secs(30));
+        emu.advance(Duration::from_secs(60));
+        let now = c.get_pod(&p.id).await.expect("get");
+        assert_eq!(now.status, PodStatus::Running, "RunPod reports RUNNING while the pull fails");
+        assert!(now.runtime.is_none(), "runtime stays null until the container runs");
+        let text = logs(&emu, &p.id);
+        assert!(text.matches(why).count() >= 2, "retried, with the reason:\n{text}");
+        assert_eq!(emu.shared.runner.live(), 0);
+    }
+}
+
+/// Pids of host processes whose command line holds `marker`.
+fn processes_with(marker: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker)))
+        .collect()
+}
+
+/// Host processes start outside anything the emulator observes, so this polls `/proc` (every
+/// 20 ms, failing after `LIMIT`).
+async fn until_processes(marker: &str, n: usize) {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while processes_with(marker).len() < n {
+        assert!(tokio::time::Instant::now() < deadline, "{n} processes with {marker} never appeared");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn stop_terminate_and_exit_end_processes_that_ignore_sigterm() {
+    let emu = emu().await;
+    let c = emu.client();
+    // The main process and a detached grandchild in its own session both ignore SIGTERM.
+    let stubborn = |marker: &str| {
+        format!("sh -c 'trap \"\" TERM; setsid sh -c \"trap \\\"\\\" TERM; sleep {marker}\" & trap \"\" TERM; sleep {marker}'")
+    };
+    let p = c.create_pod(&pod("stop", "python:3.11-slim", &stubborn("4242.1"))).await.expect("create");
+    emu.advance(Duration::from_secs(30));
+    until_processes("4242.1", 2).await;
+    c.pod_action(&p.id, PodAction::Stop).await.expect("stop");
+    emu.wait_for("the container to die", LIMIT, |_| (emu.shared.runner.live() == 0).then_some(())).await.expect("dead");
+    assert_eq!(processes_with("4242.1"), Vec::<u32>::new(), "nothing survives a stop");
+
+    c.delete_pod(&p.id).await.expect("terminate");
+
+    // The emulator's own exit.
+    let emu = runpod_emulator::start(common::config(), runpod_emulator::Options::default()).await.expect("emulator");
+    let c = emu.client();
+    c.create_pod(&pod("exit", "python:3.11-slim", &stubborn("4242.2"))).await.expect("create");
+    emu.advance(Duration::from_secs(30));
+    until_processes("4242.2", 2).await;
+    emu.shutdown().await;
+    assert_eq!(processes_with("4242.2"), Vec::<u32>::new(), "nothing survives the emulator");
+}
+
+#[tokio::test]
+async fn templates_resolve_once_at_create() {
+    let emu = emu().await;
+    let c = emu.client();
+    let t = c
+        .create_template(&CreateTemplateRequest {
+            name: "w-tpl".into(),
+            image: "python:3.11-slim".into(),
+            args: Some("python3 v1.py".into()),
+            serverless: Some(true),
+            ..CreateTemplateRequest::default()
+        })
+        .await
+        .expect("template");
+    let ep = c.create_endpoint(&CreateEndpointRequest::from_template("w", t.id.clone())).await.expect("endpoint");
+    c.update_template(
+        &t.id,
+        &UpdateTemplateRequest { image: Some("python:3.12-slim".into()), args: Some("python3 v2.py".into()), ..Default::default() },
+    )
+    .await
+    .expect("edit template");
+    let now = c.get_endpoint(&ep.id).await.expect("endpoint");
+    assert_eq!(
+        (now.image.as_deref(), now.args.as_deref()),
+        (Some("python:3.11-slim"), Some("python3 v1.py")),
+        "a template edit does not reach the endpoint"
+    );
+}
