@@ -15,9 +15,14 @@ fn quickstart_runs_with_no_account_and_leaves_a_settled_record() {
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status.code());
     assert!(stdout.contains("epoch 3 loss=0.333333"), "the pod's logs stream to stdout:\n{stdout}");
-    for stage in
-        ["pending", "provisioning", "created", "running", "tearing down (succeeded)", "succeeded: every resource is confirmed gone"]
-    {
+    for stage in [
+        "pending",
+        "provisioning",
+        "created",
+        "running",
+        "tearing down (succeeded)",
+        "succeeded: the command exited with code 0; every resource is confirmed gone",
+    ] {
         assert!(stderr.contains(stage), "stage {stage:?} missing:\n{stderr}");
     }
     // The stage display (plain lines without a terminal), every stage in order.
@@ -82,7 +87,7 @@ fn logs_follow_waits_for_the_pod_streams_its_lines_and_ends_when_the_job_is_stop
     let spec = home.path().join("logs.toml");
     std::fs::write(
         &spec,
-        "name = \"logs\"\nimage = \"i\"\ncommand = \"echo line-one; echo line-two; sleep 600\"\n[gpu]\nmin_vram_gb = 16\n",
+        "name = \"logs\"\nimage = \"python:3.11-slim\"\ncommand = \"echo line-one; echo line-two; sleep 600\"\n[gpu]\nmin_vram_gb = 16\n",
     )
     .expect("write");
     let out = podwarden(home.path(), &["run", spec.to_str().expect("utf8"), "--json"]);

@@ -58,7 +58,7 @@ async fn emulator() -> RunningEmulator {
 }
 
 async fn submit(http: &reqwest::Client, s: &Server, name: &str, cmd: &str) -> Option<String> {
-    let spec = serde_json::json!({"name": name, "image": "img", "command": cmd, "gpu": {"min_vram_gb": 16}, "retry": {"attempts": 5, "backoff": "1s"}});
+    let spec = serde_json::json!({"name": name, "image": "python:3.11-slim", "command": cmd, "gpu": {"min_vram_gb": 16}, "retry": {"attempts": 5, "backoff": "1s"}});
     let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&spec).send().await.ok()?;
     let v: serde_json::Value = r.json().await.ok()?;
     v["id"].as_str().map(str::to_owned)

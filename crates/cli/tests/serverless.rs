@@ -49,11 +49,9 @@ fn write(dir: &Path, name: &str, body: &str) -> String {
 fn endpoints_deploy_idempotently_serve_jobs_and_are_removed() {
     let home = tempfile::tempdir().expect("home");
     let _server = Server(home.path());
-    let exe = env!("CARGO_BIN_EXE_podwarden");
-    let store = home.path().join("store");
     let ep = |workers_max: i64| {
         format!(
-            "name = \"echo\"\nimage = \"img\"\ncommand = \"'{exe}' echo-worker\"\n[gpu]\npools = [\"AMPERE_24\"]\n[workers]\nmax = {workers_max}\nidle_timeout = \"5s\"\n"
+            "name = \"echo\"\nimage = \"podwarden/echo-worker:demo\"\n[gpu]\npools = [\"AMPERE_24\"]\n[workers]\nmax = {workers_max}\nidle_timeout = \"5s\"\n"
         )
     };
     let spec = write(home.path(), "ep.toml", &ep(1));
@@ -83,10 +81,8 @@ fn endpoints_deploy_idempotently_serve_jobs_and_are_removed() {
     let tab = write(
         home.path(),
         "tab.toml",
-        &format!(
-            "name = \"tab\"\nimage = \"img\"\ncommand = \"'{exe}' tabular --store '{}' worker\"\n[gpu]\npools = [\"AMPERE_24\"]\n",
-            store.display()
-        ),
+        // The tabular image's worker reads the store at /runpod-volume (the quickstart volume).
+        "name = \"tab\"\nimage = \"ghcr.io/example/podwarden-tabular:0.1\"\nnetwork_volume = \"pwquickstart\"\n[gpu]\npools = [\"AMPERE_24\"]\n",
     );
     assert!(podwarden(home.path(), &["endpoint", "deploy", &tab]).status.success());
     let bad = write(
@@ -121,17 +117,14 @@ fn endpoints_deploy_idempotently_serve_jobs_and_are_removed() {
 fn a_training_job_on_bad_data_fails_with_the_column_named_and_leaves_no_pod() {
     let home = tempfile::tempdir().expect("home");
     let _server = Server(home.path());
-    let exe = env!("CARGO_BIN_EXE_podwarden");
+    // The embedded emulator's quickstart volume: its files are `home/store`.
     let store = home.path().join("store");
     std::fs::create_dir_all(store.join("datasets/local")).expect("dir");
     std::fs::write(store.join("datasets/local/d.csv"), "a,b\n1,2\n3,4\n").expect("csv");
     let job = write(
         home.path(),
         "train.toml",
-        &format!(
-            "name = \"bad-train\"\nimage = \"img\"\ncommand = \"'{exe}' tabular --store '{}' train --user local --dataset datasets/local/d.csv --target price --model linear\"\n[gpu]\nmin_vram_gb = 16\n",
-            store.display()
-        ),
+        "name = \"bad-train\"\nimage = \"ghcr.io/example/podwarden-tabular:0.1\"\nnetwork_volume = \"pwquickstart\"\ncommand = \"podwarden-tabular --store /workspace train --user local --dataset datasets/local/d.csv --target price --model linear\"\n[gpu]\nmin_vram_gb = 16\n",
     );
     let out = podwarden(home.path(), &["run", &job, "--follow"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));

@@ -311,9 +311,21 @@ impl<C: Cloud> Engine<C> {
 
     /// The job's command reported its exit status (authenticated by the job's token).
     pub async fn report_exit(&self, job: &str, token: &str, code: i64) -> Result<(), EngineError> {
+        self.record_exit(job, Some(token), code, "").await
+    }
+
+    /// The wrapper's exit line was read from the pod's logs: the same exit as a callback, for
+    /// when the callback cannot reach the control plane (no public URL, a firewall).
+    pub async fn exit_seen_in_logs(&self, job: &str, code: i64) -> Result<(), EngineError> {
+        self.record_exit(job, None, code, " (read from the pod's logs)").await
+    }
+
+    /// Records the first exit status of `job`; later ones (a callback after the log line, or
+    /// the reverse) change nothing.
+    async fn record_exit(&self, job: &str, token: Option<&str>, code: i64, how: &str) -> Result<(), EngineError> {
         let landed = self
             .update_job(job, |j| {
-                if !token_matches(j, token) {
+                if token.is_some_and(|t| !token_matches(j, t)) {
                     return Err(EngineError::BadToken(job.into()));
                 }
                 if j.exit_code.is_some() {
@@ -324,7 +336,7 @@ impl<C: Cloud> Engine<C> {
             })
             .await?;
         if landed.is_some() {
-            self.event(job, "exit", &format!("the command exited with code {code}")).await;
+            self.event(job, "exit", &format!("the command exited with code {code}{how}")).await;
         }
         Ok(())
     }
@@ -421,14 +433,20 @@ impl<C: Cloud> Engine<C> {
                     }
                     _ => {}
                 }
-                j.reason = Some(reason.to_owned());
+                // A settled job keeps its cause (exit code, budget, no capacity…) as its reason;
+                // "every resource is gone" is how it settled, not why it ended.
+                let cause = j.reason.clone();
+                if event != JobEvent::Settled || cause.is_none() {
+                    j.reason = Some(reason.to_owned());
+                }
                 j.set_phase(next);
-                Ok(Some(next))
+                Ok(Some((next, cause)))
             })
             .await?;
-        let Some(next) = landed else { return Ok(false) };
-        let msg = match next.outcome {
-            Some(o) if next.state == JobState::TearingDown => format!("tearing down ({}): {reason}", o.as_str()),
+        let Some((next, cause)) = landed else { return Ok(false) };
+        let msg = match (next.outcome, cause) {
+            (Some(o), _) if next.state == JobState::TearingDown => format!("tearing down ({}): {reason}", o.as_str()),
+            (_, Some(cause)) if event == JobEvent::Settled => format!("{}: {cause}; {reason}", next.state),
             _ => format!("{}: {reason}", next.state),
         };
         self.event(job, "state", &msg).await;

@@ -144,9 +144,10 @@ pub fn default_images() -> BTreeMap<String, ImageConfig> {
         ..ImageConfig::default()
     };
     let tabular = ImageConfig {
-        // Dockerfile.tabular: debian slim + the podwarden-tabular binary, plain CMD.
+        // Dockerfile.tabular: debian slim + curl + the podwarden-tabular binary, plain CMD.
         cmd: vec!["podwarden-tabular".into(), "worker".into()],
-        tools: tools(&["podwarden-tabular"]),
+        tools: tools(&["podwarden-tabular", "curl"]),
+        env: [("PODWARDEN_STORE".to_owned(), "/runpod-volume".to_owned())].into(),
         ..ImageConfig::default()
     };
     let mut m = BTreeMap::new();

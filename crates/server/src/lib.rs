@@ -12,6 +12,7 @@ mod extract;
 mod guard;
 pub mod keys;
 pub mod openapi;
+mod pod_logs;
 mod routes;
 pub mod users;
 
@@ -80,6 +81,8 @@ pub(crate) struct AppState {
     pub token_secret: Vec<u8>,
     /// Cancelled at shutdown: open event streams end instead of holding the server up.
     pub shutdown: CancellationToken,
+    /// Pod log followers (stored logs, exits read from the logs).
+    pub followers: pod_logs::Followers,
 }
 
 /// A running server.
@@ -207,6 +210,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         accounts: accounts::Accounts::default(),
         token_secret,
         shutdown: cancel.clone(),
+        followers: pod_logs::Followers::default(),
     });
 
     let app = routes::router(state.clone());
@@ -216,7 +220,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         let _ = axum::serve(listener, app).with_graceful_shutdown(c.cancelled_owned()).await;
     });
     // The reconciler: on a period and on a poke, never told what changed.
-    let (s, c, period) = (state.clone(), cancel.clone(), cfg.tick);
+    let (s, c, period, followers) = (state.clone(), cancel.clone(), cfg.tick, tracker.clone());
     tracker.spawn(async move {
         loop {
             match s.engine.tick().await {
@@ -225,6 +229,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                 Err(e) => tracing::warn!(error = %e, "reconcile tick failed; retrying next period"),
             }
             s.accounts.tick(&s).await;
+            pod_logs::sync(&s, &followers, &c);
             tokio::select! {
                 () = tokio::time::sleep(period) => {}
                 () = s.poke.notified() => {}

@@ -680,19 +680,27 @@ async fn long_poll(s: &AppState, id: &str, q: &After) -> R<Vec<EventView>> {
     }
 }
 
-/// The current pod's logs, proxied from the provider's SSE stream.
-#[utoipa::path(get, path = "/api/v1/jobs/{id}/logs", tag = "jobs", params(("id" = String, Path, description = "job id")), responses((status = 200, description = "SSE: one event per log line", content_type = "text/event-stream"), (status = 404, description = "no such job, or no running pod", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+/// The current pod's logs, proxied from the provider's SSE stream; once the job has no pod,
+/// the lines kept from its pods (the newest 10,000), and the stream ends.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/logs", tag = "jobs", params(("id" = String, Path, description = "job id")), responses((status = 200, description = "SSE: one event per log line", content_type = "text/event-stream"), (status = 404, description = "no such job, or no pod yet and no lines kept", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn logs(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Response> {
     let job = owned_job(&s, &id, &c.0.id).await?;
     let client = client_for(&s, &job.account).await.map_err(account_error)?;
     let attempts = s.engine.store().attempts_for_job(&id).await.map_err(EngineError::from)?;
     let Some(pod) = current_pod(&attempts) else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "no_pod",
-            "the job has no running pod (yet or any more)",
-            Some("`podwarden ps` shows its state"),
-        ));
+        let kept = s.engine.store().job_logs(&id, store::JOB_LOG_LINES_KEPT).await.map_err(EngineError::from)?;
+        if kept.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_pod",
+                "the job has no pod yet, and no log lines were kept",
+                Some("`podwarden ps` shows its state"),
+            ));
+        }
+        let events = futures::stream::iter(
+            kept.into_iter().map(|l| Ok::<_, std::convert::Infallible>(Event::default().event(l.source).data(l.line))),
+        );
+        return Ok(Sse::new(events).into_response());
     };
     let stream = client
         .pod_logs(&runpod::PodId::new(pod), &POD_LOG_TAIL)

@@ -37,7 +37,7 @@ async fn a_failing_command_fails_the_job_and_stop_cancels_a_running_one() {
     let post = |cmd: &str| {
         http.post(format!("{}/api/v1/jobs", s.url))
             .bearer_auth(&s.token)
-            .json(&serde_json::json!({"name": "x", "image": "i", "command": cmd, "gpu": {"min_vram_gb": 16}}))
+            .json(&serde_json::json!({"name": "x", "image": "python:3.11-slim", "command": cmd, "gpu": {"min_vram_gb": 16}}))
     };
     let failing: JobDetail = post("exit 7").send().await.expect("post").json().await.expect("json");
     let (done, _) = follow(&http, &s, &failing.job.id).await;
@@ -60,7 +60,7 @@ async fn errors_are_code_and_message_and_gpus_are_listed() {
     let r = http
         .post(format!("{}/api/v1/jobs", s.url))
         .bearer_auth(&s.token)
-        .json(&serde_json::json!({"name": "x", "image": "i", "command": "c", "gpu": {"min_vram_gb": 999}}))
+        .json(&serde_json::json!({"name": "x", "image": "python:3.11-slim", "command": "c", "gpu": {"min_vram_gb": 999}}))
         .send()
         .await
         .expect("post");
@@ -71,7 +71,7 @@ async fn errors_are_code_and_message_and_gpus_are_listed() {
     let r = http
         .post(format!("{}/api/v1/jobs", s.url))
         .bearer_auth(&s.token)
-        .json(&serde_json::json!({"name": "x", "image": "i", "command": "c", "gpu": {"min_vram_gb": 8}, "budjet": 1}))
+        .json(&serde_json::json!({"name": "x", "image": "python:3.11-slim", "command": "c", "gpu": {"min_vram_gb": 8}, "budjet": 1}))
         .send()
         .await
         .expect("post");
@@ -104,7 +104,7 @@ async fn metrics_take_the_jobs_own_token_only_and_come_back_in_order() {
     let home = tempfile::tempdir().expect("home");
     let s = server(home.path()).await;
     let http = reqwest::Client::new();
-    let spec = serde_json::json!({"name": "m", "image": "i", "command": "sleep 30", "gpu": {"min_vram_gb": 16}});
+    let spec = serde_json::json!({"name": "m", "image": "python:3.11-slim", "command": "sleep 30", "gpu": {"min_vram_gb": 16}});
     let post = |body: serde_json::Value| http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&body).send();
     let a: JobDetail = post(spec.clone()).await.expect("post").json().await.expect("json");
     let b: JobDetail = post(spec).await.expect("post").json().await.expect("json");
@@ -142,7 +142,7 @@ async fn metric_fields_are_checked_and_a_diverging_loss_stops_the_job() {
     let home = tempfile::tempdir().expect("home");
     let s = server(home.path()).await;
     let http = reqwest::Client::new();
-    let spec = serde_json::json!({"name": "diverge", "image": "i", "command": "sleep 300", "gpu": {"min_vram_gb": 16},
+    let spec = serde_json::json!({"name": "diverge", "image": "python:3.11-slim", "command": "sleep 300", "gpu": {"min_vram_gb": 16},
         "early_stop": {"metric": "loss", "factor": 2.0, "patience": 2, "warmup_points": 2}});
     let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&spec).send().await.expect("post");
     assert_eq!(r.status().as_u16(), 201);
@@ -199,7 +199,7 @@ async fn the_generated_finetune_callback_posts_points_the_server_accepts() {
     let home = tempfile::tempdir().expect("home");
     let s = server(home.path()).await;
     let http = reqwest::Client::new();
-    let spec = serde_json::json!({"name": "ft", "image": "i", "gpu": {"min_vram_gb": 16},
+    let spec = serde_json::json!({"name": "ft", "image": "python:3.11-slim", "gpu": {"min_vram_gb": 16},
         "finetune": {"model": "gpt2", "dataset_url": "https://data.example/d.jsonl"}});
     let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&spec).send().await.expect("post");
     assert_eq!(r.status().as_u16(), 201);
@@ -249,7 +249,7 @@ async fn every_route_as_the_wrong_user_finds_nothing_and_no_token_is_401() {
     let job: JobDetail = http
         .post(url("/api/v1/jobs"))
         .bearer_auth(&alice.token)
-        .json(&serde_json::json!({"name": "a", "image": "i", "command": "sleep 60", "gpu": {"min_vram_gb": 16}}))
+        .json(&serde_json::json!({"name": "a", "image": "python:3.11-slim", "command": "sleep 60", "gpu": {"min_vram_gb": 16}}))
         .send()
         .await
         .expect("job")
@@ -259,7 +259,7 @@ async fn every_route_as_the_wrong_user_finds_nothing_and_no_token_is_401() {
     let ep = http
         .post(url("/api/v1/endpoints"))
         .bearer_auth(&alice.token)
-        .json(&serde_json::json!({"name": "ep", "image": "i", "command": "sleep 60"}))
+        .json(&serde_json::json!({"name": "ep", "image": "python:3.11-slim", "command": "sleep 60"}))
         .send()
         .await
         .expect("endpoint");
@@ -313,7 +313,7 @@ async fn every_route_as_the_wrong_user_finds_nothing_and_no_token_is_401() {
     let bobs = http
         .post(url("/api/v1/endpoints"))
         .bearer_auth(&bob.token)
-        .json(&serde_json::json!({"name": "ep", "image": "i"}))
+        .json(&serde_json::json!({"name": "ep", "image": "python:3.11-slim"}))
         .send()
         .await
         .expect("bob ep");
@@ -350,7 +350,9 @@ async fn bad_bodies_and_a_burst_of_bad_tokens_get_clear_errors() {
     assert_eq!(e.code, "malformed_json");
     assert!(e.message.contains("line 2 column"), "{}", e.message);
     // An unknown field: 422 with a hint.
-    let r = raw(r#"{"name": "x", "image": "i", "command": "c", "gpu": {"min_vram_gb": 16}, "budgett": 1}"#.into()).await.expect("send");
+    let r = raw(r#"{"name": "x", "image": "python:3.11-slim", "command": "c", "gpu": {"min_vram_gb": 16}, "budgett": 1}"#.into())
+        .await
+        .expect("send");
     assert_eq!(r.status().as_u16(), 422);
     let e: ErrorBody = r.json().await.expect("json");
     assert!(e.message.contains("budgett") && e.hint.is_some(), "{e:?}");
@@ -381,7 +383,7 @@ async fn events_stream_as_sse_and_resume_after_last_event_id() {
     let home = tempfile::tempdir().expect("home");
     let s = server(home.path()).await;
     let http = reqwest::Client::new();
-    let spec = serde_json::json!({"name": "sse", "image": "i", "command": "sleep 60", "gpu": {"min_vram_gb": 16}});
+    let spec = serde_json::json!({"name": "sse", "image": "python:3.11-slim", "command": "sleep 60", "gpu": {"min_vram_gb": 16}});
     let job: JobDetail = http
         .post(format!("{}/api/v1/jobs", s.url))
         .bearer_auth(&s.token)
@@ -446,13 +448,13 @@ async fn sql_and_html_in_free_text_are_stored_and_returned_as_they_were() {
         http.get(format!("{}/api/v1/tokens", s.url)).bearer_auth(&s.token).send().await.expect("ls").json().await.expect("json");
     assert!(tokens.iter().any(|t| t.label == nasty), "{tokens:?}");
     // A job's command and env are free text too; the jobs table is still there and intact.
-    let spec = serde_json::json!({"name": "ok", "image": "i", "command": format!("echo \"{nasty}\""), "env": {"X": nasty}, "gpu": {"min_vram_gb": 16}});
+    let spec = serde_json::json!({"name": "ok", "image": "python:3.11-slim", "command": format!("echo \"{nasty}\""), "env": {"X": nasty}, "gpu": {"min_vram_gb": 16}});
     let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&spec).send().await.expect("job");
     assert_eq!(r.status().as_u16(), 201);
     let d: JobDetail = r.json().await.expect("json");
     assert_eq!(d.command, format!("echo \"{nasty}\""));
     // Names are identifiers: HTML or SQL in one is refused with the rule, never stored.
-    let bad = serde_json::json!({"name": nasty, "image": "i", "command": "true", "gpu": {"min_vram_gb": 16}});
+    let bad = serde_json::json!({"name": nasty, "image": "python:3.11-slim", "command": "true", "gpu": {"min_vram_gb": 16}});
     let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&bad).send().await.expect("bad");
     assert_eq!(r.status().as_u16(), 422);
     let jobs: Vec<server::api::JobSummary> =
@@ -468,7 +470,7 @@ async fn with_logs_the_event_stream_carries_the_pods_log_lines_between_state_cha
     let home = tempfile::tempdir().expect("home");
     let s = server(home.path()).await;
     let http = reqwest::Client::new();
-    let spec = serde_json::json!({"name": "logs", "image": "i", "command": "echo first-line; echo second-line; sleep 300", "gpu": {"min_vram_gb": 16}});
+    let spec = serde_json::json!({"name": "logs", "image": "python:3.11-slim", "command": "echo first-line; echo second-line; sleep 300", "gpu": {"min_vram_gb": 16}});
     let job: JobDetail = http
         .post(format!("{}/api/v1/jobs", s.url))
         .bearer_auth(&s.token)

@@ -82,7 +82,7 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
 
     // A job on the saved key runs to the end (its account's engine decrypts and uses the key);
     // everything the API says about it goes into the haystack too.
-    let spec = serde_json::json!({"name": "byok", "image": "i", "command": "echo on my key", "gpu": {"min_vram_gb": 16}});
+    let spec = serde_json::json!({"name": "byok", "image": "python:3.11-slim", "command": "echo on my key", "gpu": {"min_vram_gb": 16}});
     let text = http
         .post(format!("{}/api/v1/jobs", s.url))
         .bearer_auth(&s.token)

@@ -218,3 +218,24 @@ async fn endpoint_rows_are_unique_per_owner_and_name_while_live() {
     assert!(s.endpoints_live().await.expect("live").is_empty());
     s.endpoint_insert(&row("e3")).await.expect("the name is free again once deleted");
 }
+
+#[tokio::test]
+async fn pod_logs_are_kept_in_order_and_bounded_per_job() {
+    let s = Store::open_memory().await.expect("open");
+    let j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
+    s.job_insert(&j).await.expect("insert");
+    let n = store::JOB_LOG_LINES_KEPT as usize + 5;
+    let lines: Vec<(String, String, String)> = (0..n).map(|i| (format!("t{i}"), "container".into(), format!("line {i}"))).collect();
+    for chunk in lines.chunks(1_000) {
+        s.job_logs_append(&j.id, chunk).await.expect("append");
+    }
+    let kept = s.job_logs(&j.id, i64::MAX).await.expect("read");
+    assert_eq!(kept.len(), store::JOB_LOG_LINES_KEPT as usize, "bounded");
+    assert_eq!(kept.first().map(|l| l.line.as_str()), Some("line 5"), "the oldest lines go first");
+    assert_eq!(kept.last().map(|l| l.line.as_str()), Some(format!("line {}", n - 1).as_str()));
+    assert_eq!(
+        s.job_logs(&j.id, 2).await.expect("tail").iter().map(|l| l.line.clone()).collect::<Vec<_>>(),
+        [format!("line {}", n - 2), format!("line {}", n - 1)]
+    );
+    assert_eq!(s.job_logs_last_at(&j.id).await.expect("last"), Some(format!("t{}", n - 1)));
+}

@@ -1,0 +1,44 @@
+//! Pod jobs as they run on RunPod: the exit reaches the control plane even when the pod's
+//! callback cannot, a job's logs outlive its pod, and a job's reason is its cause.
+
+mod common;
+
+use common::{follow, server_with};
+
+#[tokio::test]
+async fn with_a_callback_url_that_refuses_connections_the_exit_is_read_from_the_pods_logs() {
+    let home = tempfile::tempdir().expect("home");
+    // Pods are told to report to a port nothing listens on (a server behind NAT, say).
+    let s = server_with(home.path(), |c| c.public_url = Some("http://127.0.0.1:9".into())).await;
+    let http = reqwest::Client::new();
+    let job: server::api::JobDetail = http
+        .post(format!("{}/api/v1/jobs", s.url))
+        .bearer_auth(&s.token)
+        .json(&serde_json::json!({
+            "name": "no-callback", "image": "python:3.11-slim",
+            "command": "echo 'hello from the pod'; echo \"quotes 'and' $((6*7))\"; exit 7",
+            "gpu": {"min_vram_gb": 16},
+        }))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    let (done, events) = follow(&http, &s, &job.job.id).await;
+    assert_eq!((done.job.state.as_str(), done.job.exit_code), ("failed", Some(7)), "{events:?}");
+    assert!(events.iter().any(|e| e.message.contains("exited with code 7 (read from the pod's logs)")), "{events:?}");
+    // The reason is the cause, not how the job settled.
+    let reason = done.job.reason.clone().unwrap_or_default();
+    assert!(reason.contains("exited with code 7"), "{reason}");
+    let ps: Vec<server::api::JobSummary> =
+        http.get(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).send().await.expect("ps").json().await.expect("json");
+    assert!(ps[0].reason.as_deref().is_some_and(|r| r.contains("exited with code 7")), "{:?}", ps[0].reason);
+
+    // The pod is gone; its output is not.
+    let logs = http.get(format!("{}/api/v1/jobs/{}/logs", s.url, job.job.id)).bearer_auth(&s.token).send().await.expect("logs");
+    assert_eq!(logs.status().as_u16(), 200);
+    let text = logs.text().await.expect("body");
+    assert!(text.contains("hello from the pod") && text.contains("quotes 'and' 42"), "{text}");
+    s.shutdown().await;
+}

@@ -1,0 +1,69 @@
+//! `job_logs`: a job's pod log lines, kept after its pods are gone. Bounded per job: each
+//! append drops what falls beyond the newest [`JOB_LOG_LINES_KEPT`] lines.
+
+use crate::{Result, Store};
+
+/// Lines kept per job.
+pub const JOB_LOG_LINES_KEPT: i64 = 10_000;
+
+/// One stored log line.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct LogRow {
+    pub seq: i64,
+    /// The provider's timestamp (RFC 3339; also the log stream's event id).
+    pub at: String,
+    pub source: String,
+    pub line: String,
+}
+
+impl Store {
+    /// Appends lines to a job's log, in order, and trims it to the newest lines.
+    pub async fn job_logs_append(&self, job_id: &str, lines: &[(String, String, String)]) -> Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let _w = self.writes.lock().await;
+        let mut tx = self.pool().begin().await?;
+        let (next,): (i64,) =
+            sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_logs WHERE job_id = $1").bind(job_id).fetch_one(&mut *tx).await?;
+        for (i, (at, source, line)) in lines.iter().enumerate() {
+            sqlx::query("INSERT INTO job_logs (job_id, seq, at, source, line) VALUES ($1, $2, $3, $4, $5)")
+                .bind(job_id)
+                .bind(next + i as i64)
+                .bind(at)
+                .bind(source)
+                .bind(line)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let last = next + lines.len() as i64 - 1;
+        sqlx::query("DELETE FROM job_logs WHERE job_id = $1 AND seq <= $2")
+            .bind(job_id)
+            .bind(last - JOB_LOG_LINES_KEPT)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The newest `tail` lines of a job's log, oldest first.
+    pub async fn job_logs(&self, job_id: &str, tail: i64) -> Result<Vec<LogRow>> {
+        let mut rows: Vec<LogRow> =
+            sqlx::query_as("SELECT seq, at, source, line FROM job_logs WHERE job_id = $1 ORDER BY seq DESC LIMIT $2")
+                .bind(job_id)
+                .bind(tail)
+                .fetch_all(self.pool())
+                .await?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    /// The provider timestamp of a job's newest stored line (where a follower resumes).
+    pub async fn job_logs_last_at(&self, job_id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_as::<_, (String,)>("SELECT at FROM job_logs WHERE job_id = $1 ORDER BY seq DESC LIMIT 1")
+            .bind(job_id)
+            .fetch_optional(self.pool())
+            .await?
+            .map(|(a,)| a))
+    }
+}
