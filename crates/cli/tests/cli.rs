@@ -131,3 +131,28 @@ fn logs_follow_waits_for_the_pod_streams_its_lines_and_ends_when_the_job_is_stop
     assert_eq!(jobs[0]["id"], id.as_str());
     assert!(matches!(jobs[0]["state"].as_str(), Some("tearing_down (cancelled)" | "cancelled")), "{}", jobs[0]);
 }
+
+#[test]
+fn sigterm_stops_serve_like_ctrl_c_and_takes_every_emulated_pod_with_it() {
+    let home = tempfile::tempdir().expect("home");
+    let _server = Server(home.path());
+    let spec = home.path().join("sleep.toml");
+    std::fs::write(&spec, "name = \"sleeper\"\nimage = \"python:3.11-slim\"\ncommand = \"sleep 4243.25\"\n[gpu]\nmin_vram_gb = 16\n")
+        .expect("write");
+    let out = podwarden(home.path(), &["run", spec.to_str().expect("utf8"), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    common::until("the pod's command to run", || !common::processes_with("4243.25").is_empty());
+    let server: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.path().join("server.json")).expect("server.json")).expect("json");
+    let pid = server["pid"].as_i64().expect("pid");
+    assert!(Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill").success());
+    // Gone, or a zombie nobody has reaped yet (the CLI that started it has exited).
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.rsplit(')').next().is_some_and(|r| !r.trim_start().starts_with('Z')))
+    };
+    common::until("the server to exit", || !running());
+    assert_eq!(common::processes_with("4243.25"), Vec::<u32>::new(), "no pod process outlives the server");
+    let log = std::fs::read_to_string(home.path().join("server.log")).unwrap_or_default();
+    assert!(!log.contains("panicked"), "{log}");
+}

@@ -36,6 +36,9 @@ fn start_server(home: &Path, port: u16, emu: &RunningEmulator, crash_at: Option<
         .env("PODWARDEN_CRASH_AT", crash_at.unwrap_or(""))
         // Real-provider mode needs the key-encryption secret.
         .env("PODWARDEN_SECRET_KEY", "crash-test-secret-0123456789abcdefghij")
+        // Real-provider mode wants a public URL pods can reach; `none` (exits from the pods' logs)
+        // is the honest setting for local pods of a standalone emulator.
+        .env("PODWARDEN_PUBLIC_URL", "none")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -147,6 +147,34 @@ pub fn secret_file(path: &Path) -> anyhow::Result<String> {
     Ok(v)
 }
 
+/// Against RunPod, pods must be able to reach the public URL, or the operator must say they
+/// cannot (`none`): a loopback or private address would leave every callback unanswered.
+fn check_public_url(public: Option<&str>) -> anyhow::Result<()> {
+    const HINT: &str = "set PODWARDEN_PUBLIC_URL (or --public-url) to the https URL pods reach this server at (docs/deployment.md), \
+                        or to `none` to run without callbacks: exits are then read from the pods' logs and pods cannot post metrics";
+    let Some(public) = public else { anyhow::bail!("podwarden serve with RUNPOD_API_KEY needs a public URL; {HINT}") };
+    if public == "none" {
+        return Ok(());
+    }
+    let u = url::Url::parse(public).map_err(|e| anyhow::anyhow!("PODWARDEN_PUBLIC_URL {public:?} is not a URL ({e}); {HINT}"))?;
+    let unreachable = match u.host() {
+        None => true,
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost") || d.ends_with(".local") || !d.contains('.'),
+        Some(url::Host::Ipv4(ip)) => {
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
+        }
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.is_unspecified() || ip.is_unique_local() || ip.is_unicast_link_local(),
+    };
+    if unreachable {
+        anyhow::bail!("PODWARDEN_PUBLIC_URL {public} is not reachable from RunPod's pods (a loopback, private or local address); {HINT}");
+    }
+    Ok(())
+}
+
 /// Starts a server per `cfg`.
 pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     std::fs::create_dir_all(&cfg.home).with_context(|| format!("cannot create {}", cfg.home.display()))?;
@@ -186,6 +214,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     // Provider keys at rest: a real deployment must bring its secret; dev (the embedded
     // emulator or a test client) gets one made in the data directory.
     let dev = simulated || cfg.client.is_some();
+    if !dev {
+        check_public_url(cfg.public_url.as_deref())?;
+    }
     let key_secret = match std::env::var("PODWARDEN_SECRET_KEY").ok().filter(|v| !v.trim().is_empty()) {
         Some(v) => v,
         None if dev => secret_file(&cfg.home.join("secret_key"))?,
@@ -195,7 +226,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let sealer = keys::Sealer::new(&key_secret, old.as_deref())?;
     let token_secret = secret.into_bytes();
     let mut engine = Engine::new(store, RunPodCloud::new(client.clone()), Clock::system(), token_secret.clone()).await?;
-    engine.callback_base = Some(cfg.public_url.clone().unwrap_or_else(|| url.clone()));
+    // `none`: no callbacks (exits come from the pods' logs); the wrapper still runs.
+    engine.callback_base = Some(cfg.public_url.clone().filter(|u| u != "none").unwrap_or_else(|| url.clone()));
     engine.intent_grace_ms = cfg.intent_grace.as_millis() as i64;
     engine.watchdog_ceiling_secs = cfg.watchdog_ceiling.as_secs();
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
@@ -238,4 +270,29 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         }
     });
     Ok(RunningServer { url, token, simulated, cancel, tracker, emulator })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_public_url_pods_cannot_reach_is_refused_against_runpod() {
+        let refused = [
+            None,
+            Some("http://127.0.0.1:8711"),
+            Some("http://localhost:8711"),
+            Some("http://192.168.1.5:8711"),
+            Some("http://10.0.0.2"),
+            Some("http://100.64.0.1"),
+            Some("http://[::1]:8711"),
+            Some("http://myhost:8711"),
+            Some("not a url"),
+        ];
+        for url in refused {
+            let e = super::check_public_url(url).expect_err("refused");
+            assert!(e.to_string().contains("PODWARDEN_PUBLIC_URL"), "{url:?}: says what to set: {e}");
+        }
+        for url in ["https://podwarden.example.com", "http://203.0.113.7:8711", "none"] {
+            assert!(super::check_public_url(Some(url)).is_ok(), "{url}");
+        }
+    }
 }

@@ -1,0 +1,83 @@
+//! Time from a pod's exit to its job ending (issue 11): with the pod's callback reachable, and
+//! with the callback refused (the server then reads the wrapper's exit line from the pod's
+//! log stream). Target without the callback: at most two reconcile ticks.
+//!
+//! Each job's command prints the time just before it exits (`date +%s%3N`, in the sandboxed
+//! container); the job's `tearing down` state event carries the time the server decided the
+//! job had ended. A real `server::start` on its embedded emulator, on loopback, on this machine.
+//!
+//! `cargo run --release -p podwarden-server --example bench_exit` (results: BENCHMARKS.md).
+
+use server::api::{EventView, JobDetail};
+use std::time::Duration;
+
+const JOBS: usize = 12;
+const TICK: Duration = Duration::from_secs(1);
+
+async fn run(label: &str, public_url: Option<&str>) -> anyhow::Result<()> {
+    let home = tempfile::tempdir()?;
+    let mut cfg = server::ServerConfig::new(home.path().to_path_buf(), "127.0.0.1:0".parse()?);
+    cfg.tick = TICK;
+    cfg.public_url = public_url.map(str::to_owned);
+    let s = server::start(cfg).await?;
+    let http = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for i in 0..JOBS {
+        let job: JobDetail = http
+            .post(format!("{}/api/v1/jobs", s.url))
+            .bearer_auth(&s.token)
+            .json(&serde_json::json!({
+                "name": format!("exit-{i}"), "image": "python:3.11-slim",
+                "command": "echo EXIT_AT=$(date +%s%3N)", "gpu": {"min_vram_gb": 16},
+            }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        ids.push(job.job.id);
+    }
+    let mut lat = Vec::new();
+    for id in &ids {
+        let mut after = 0;
+        let ended_at = loop {
+            let evs: Vec<EventView> = http
+                .get(format!("{}/api/v1/jobs/{id}/events?after={after}&wait_ms=5000", s.url))
+                .bearer_auth(&s.token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            if let Some(e) = evs.iter().find(|e| e.kind == "state" && e.message.starts_with("tearing down")) {
+                break e.at;
+            }
+            after = evs.last().map_or(after, |e| e.id);
+        };
+        let logs = http.get(format!("{}/api/v1/jobs/{id}/logs", s.url)).bearer_auth(&s.token).send().await?.text().await?;
+        let exit_at: i64 = logs
+            .lines()
+            .find_map(|l| l.split("EXIT_AT=").nth(1))
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("job {id}: no EXIT_AT line in {logs}"))?;
+        lat.push((ended_at - exit_at) as f64);
+    }
+    lat.sort_by(f64::total_cmp);
+    let tick = TICK.as_millis() as f64;
+    println!(
+        "{label}: n={} p50={:.0} ms ({:.2} ticks) max={:.0} ms ({:.2} ticks); tick = {} ms",
+        lat.len(),
+        lat[lat.len() / 2],
+        lat[lat.len() / 2] / tick,
+        lat[lat.len() - 1],
+        lat[lat.len() - 1] / tick,
+        tick
+    );
+    s.shutdown().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    run("callback reachable", None).await?;
+    run("callback refused (exit read from the pod's logs)", Some("http://127.0.0.1:9")).await?;
+    Ok(())
+}
