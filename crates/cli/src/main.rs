@@ -108,8 +108,7 @@ impl<E: Into<anyhow::Error>> From<E> for UserError {
 fn main() -> ExitCode {
     // Inside an emulated container this binary is the image's `podwarden-tabular` or
     // `podwarden-echo-worker` (emulator::own_images binds it under those names).
-    let argv0 =
-        std::env::args_os().next().map(|a| std::path::Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned())).flatten();
+    let argv0 = std::env::args_os().next().and_then(|a| std::path::Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned()));
     let cli = match argv0.as_deref() {
         Some("podwarden-tabular") => Cli { command: Command::Tabular(tabular::cli::Cli::parse()) },
         Some("podwarden-echo-worker") => Cli { command: Command::EchoWorker },

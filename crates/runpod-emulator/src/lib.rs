@@ -166,7 +166,7 @@ impl Shared {
     fn apply(self: &Arc<Self>, effects: Vec<Effect>) {
         for e in effects {
             match e {
-                Effect::Spawn(spec) => self.runner.spawn(self, spec),
+                Effect::Spawn(spec) => self.runner.spawn(self, *spec),
                 Effect::Kill { owner, generation, grace_ms } => self.runner.kill(owner, generation, grace_ms),
                 Effect::Wake(world::Wake::All) => self.notifier.wake_all(),
                 Effect::Wake(w) => self.notifier.wake(&w.key()),

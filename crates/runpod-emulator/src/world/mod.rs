@@ -36,7 +36,7 @@ pub enum Owner {
 #[derive(Debug)]
 pub enum Effect {
     /// Start a process.
-    Spawn(SpawnSpec),
+    Spawn(Box<SpawnSpec>),
     /// Stop the process group of `owner` at `generation`: SIGTERM, then SIGKILL after `grace_ms`.
     Kill { owner: Owner, generation: u64, grace_ms: u64 },
     /// POST `body` to a job's webhook.

@@ -810,7 +810,7 @@ impl World {
         }
         env.extend(p.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let container = crate::process::ContainerSpec { image, argv, env, volumes, hostname: p.id.clone(), scratch };
-        let effect = Effect::Spawn(SpawnSpec { owner: Owner::Pod(id.to_owned()), generation, container, logs: p.logs.clone() });
+        let effect = Effect::Spawn(Box::new(SpawnSpec { owner: Owner::Pod(id.to_owned()), generation, container, logs: p.logs.clone() }));
         self.effect(effect);
     }
 

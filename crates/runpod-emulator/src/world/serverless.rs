@@ -919,7 +919,7 @@ impl World {
         let logs = w.logs.clone();
         logs.push(now, "system", "worker process starting");
         let container = crate::process::ContainerSpec { image, argv, env, volumes, hostname: id.to_owned(), scratch };
-        self.effect(Effect::Spawn(SpawnSpec { owner: Owner::Worker(id.to_owned()), generation, container, logs }));
+        self.effect(Effect::Spawn(Box::new(SpawnSpec { owner: Owner::Worker(id.to_owned()), generation, container, logs })));
     }
 
     /// Stops a worker for good (idle timeout, refresh, endpoint deleted, zero balance).
