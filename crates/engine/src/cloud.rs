@@ -81,6 +81,11 @@ pub trait Cloud: Serverless + Send + Sync + 'static {
     fn create_pod(&self, req: &PodRequest) -> impl Future<Output = Result<PodInfo, CloudError>> + Send;
     /// Terminates a pod; `Ok` when it is gone (already gone included).
     fn terminate_pod(&self, id: &str) -> impl Future<Output = Result<(), CloudError>> + Send;
+    /// The data center a network volume is in (pods that mount it run there).
+    fn network_volume_data_center(&self, id: &str) -> impl Future<Output = Result<String, CloudError>> + Send {
+        let id = id.to_owned();
+        async move { Err(CloudError::Rejected(format!("network volume {id}: this provider has no network volumes"))) }
+    }
     /// The provider's REST base (`https://api.runpod.io`), passed into pods so their watchdog
     /// reaches the API the control plane itself uses. `None`: no in-pod watchdog.
     fn rest_base(&self) -> Option<String> {

@@ -57,6 +57,8 @@ pub enum EngineError {
     BadToken(String),
     #[error("no GPU offer matches the spec: {0}")]
     NoGpuFits(String),
+    #[error("{0}")]
+    BadVolume(String),
     #[error("{job} cannot be {what}: {state}")]
     WrongState { job: String, what: &'static str, state: String },
     #[error("endpoint {0} not found")]
@@ -248,11 +250,12 @@ impl<C: Cloud> Engine<C> {
     /// at `budget_cap_micros` (what is left of a hosted spend cap).
     pub async fn submit_to(
         &self,
-        spec: JobSpec,
+        mut spec: JobSpec,
         owner: &str,
         account: &str,
         budget_cap_micros: Option<i64>,
     ) -> Result<Submitted, EngineError> {
+        let pinned = self.pin_to_volume(&mut spec).await?;
         let offers = self.offers().await?;
         let mut everywhere = offers.clone();
         for o in &mut everywhere {
@@ -282,8 +285,41 @@ impl<C: Cloud> Engine<C> {
         if let Some(cap) = capped {
             self.event(&row.id, "budget", &format!("budget set to {} (what is left of your hosted spend cap)", Money(cap))).await;
         }
+        if let Some(dc) = pinned {
+            let fits_now = !rank_placements(&spec, &offers).is_empty();
+            let msg = if fits_now {
+                format!("placed in {dc}, the network volume's data center")
+            } else {
+                format!("no GPU that fits is in stock in {dc}, the network volume's data center; waiting for one there")
+            };
+            self.event(&row.id, "placement", &msg).await;
+        }
         self.event(&row.id, "state", "pending: waiting for a GPU").await;
         Ok(Submitted { job: id, token })
+    }
+
+    /// A pod mounting a network volume runs in the volume's data center (RunPod rejects any
+    /// other): the spec's data centers become that one, or the spec is refused when it names
+    /// others. Returns the data center pinned.
+    async fn pin_to_volume(&self, spec: &mut JobSpec) -> Result<Option<String>, EngineError> {
+        let Some(vol) = spec.network_volume.clone() else { return Ok(None) };
+        let dc = match self.cloud.network_volume_data_center(&vol).await {
+            Ok(dc) => dc,
+            Err(CloudError::NotFound(_)) => {
+                return Err(EngineError::BadVolume(format!(
+                    "network volume {vol} does not exist on this RunPod account; `network_volume` takes a volume id"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !spec.data_centers.is_empty() && !spec.data_centers.contains(&dc) {
+            return Err(EngineError::BadVolume(format!(
+                "network volume {vol} is in {dc}, which `data_centers` ({}) leaves out; a pod runs where its network volume is",
+                spec.data_centers.join(", ")
+            )));
+        }
+        spec.data_centers = vec![dc.clone()];
+        Ok(Some(dc))
     }
 
     /// Stops a job: it tears down and settles as cancelled.

@@ -49,17 +49,21 @@ fn phase(s: PodStatus) -> PodPhase {
     }
 }
 
-fn info(p: &Pod) -> PodInfo {
-    // RUNNING is not booted: RunPod reports RUNNING while the image still pulls; the container
-    // is up once `runtime` is set (API-NOTES, corrections).
-    let phase = match phase(p.status) {
-        PodPhase::Running if p.runtime.is_none() => PodPhase::Booting,
+/// RUNNING is not booted: RunPod reports RUNNING while the image still pulls; the container is
+/// up once `runtime` is set (API-NOTES, corrections). A pod whose image never pulls therefore
+/// stays booting and meets the job's boot timeout instead of passing for a running job.
+fn booted(phase: PodPhase, has_runtime: bool) -> PodPhase {
+    match phase {
+        PodPhase::Running if !has_runtime => PodPhase::Booting,
         other => other,
-    };
+    }
+}
+
+fn info(p: &Pod) -> PodInfo {
     PodInfo {
         id: p.id.0.clone(),
         name: p.name.clone(),
-        phase,
+        phase: booted(phase(p.status), p.runtime.is_some()),
         data_center: p.data_center_id.as_ref().map(|d| d.0.clone()),
         cost_per_hour: Money::from_usd(p.cost),
     }
@@ -100,7 +104,7 @@ impl Cloud for RunPodCloud {
             .map_err(map_err)?
             .into_iter()
             .map(|p| PodInfo {
-                phase: phase(p.status),
+                phase: booted(phase(p.status), p.has_runtime),
                 id: p.id.0,
                 name: p.name,
                 data_center: p.data_center_id.map(|d| d.0),
@@ -144,6 +148,11 @@ impl Cloud for RunPodCloud {
 
     async fn terminate_pod(&self, id: &str) -> Result<(), CloudError> {
         gone_is_ok(self.client.delete_pod(&PodId::new(id)).await)
+    }
+
+    async fn network_volume_data_center(&self, id: &str) -> Result<String, CloudError> {
+        let v = self.client.get_network_volume(&runpod::NetworkVolumeId::new(id)).await.map_err(map_err)?;
+        Ok(v.data_center.0)
     }
 }
 

@@ -21,7 +21,7 @@ async fn setup(cfg: impl FnOnce(&mut EmulatorConfig)) -> (RunningEmulator, Engin
 }
 
 fn spec(extra: &str) -> JobSpec {
-    JobSpec::from_toml("job.toml", &format!("name = \"t\"\nimage = \"img\"\ncommand = \"sleep 1000\"\n{extra}")).expect("spec")
+    JobSpec::from_toml("job.toml", &format!("name = \"t\"\nimage = \"python:3.11-slim\"\ncommand = \"sleep 1000\"\n{extra}")).expect("spec")
 }
 
 async fn state(e: &Engine<RunPodCloud>, job: &str) -> JobState {
@@ -336,5 +336,52 @@ async fn a_job_waiting_for_capacity_always_says_why_and_launches_when_stock_retu
     assert_eq!(live_pods(&emu), 1);
     e.cancel(&job).await.expect("cancel");
     assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Cancelled);
+    assert_eq!(live_pods(&emu), 0);
+}
+
+#[tokio::test]
+async fn a_job_on_a_network_volume_runs_in_the_volumes_data_center_or_is_refused() {
+    let (emu, e) = setup(|_| {}).await;
+    let c = emu.client();
+    let vol = c
+        .create_network_volume(&runpod::types::network_volumes::CreateNetworkVolumeRequest {
+            name: "data".into(),
+            size: 10,
+            data_center: "EU-RO-1".into(),
+            kind: None,
+        })
+        .await
+        .expect("volume");
+    // The cheapest 16 GB GPU is stocked in both data centers; the volume decides.
+    let sub = e.submit(spec(&format!("network_volume = \"{}\"\n[gpu]\nmin_vram_gb = 16\n", vol.id)), "local").await.expect("submit");
+    let job = sub.job.to_string();
+    e.tick().await.expect("tick: launch");
+    let pods = c.list_pods().await.expect("pods");
+    assert_eq!(pods.len(), 1, "created, not refused by RunPod's data-center rule");
+    assert_eq!(pods[0].data_center_id.as_ref().map(|d| d.as_str()), Some("EU-RO-1"));
+    assert!(events(&e, &job).await.contains("placed in EU-RO-1, the network volume's data center"));
+
+    let err = e
+        .submit(spec(&format!("network_volume = \"{}\"\ndata_centers = [\"US-TX-3\"]\n[gpu]\nmin_vram_gb = 16\n", vol.id)), "local")
+        .await
+        .expect_err("the volume is elsewhere");
+    assert!(err.to_string().contains("is in EU-RO-1, which `data_centers` (US-TX-3) leaves out"), "{err}");
+    let err = e.submit(spec("network_volume = \"nosuchvol\"\n[gpu]\nmin_vram_gb = 16\n"), "local").await.expect_err("unknown volume");
+    assert!(err.to_string().contains("network volume nosuchvol does not exist"), "{err}");
+}
+
+#[tokio::test]
+async fn a_pod_whose_image_never_pulls_is_booting_not_running_and_meets_the_boot_timeout() {
+    // RunPod shows such a pod RUNNING; only `runtime` tells the container never started.
+    let (emu, e) = setup(|_| {}).await;
+    let s = JobSpec::from_toml(
+        "job.toml",
+        "name = \"t\"\nimage = \"ghcr.io/nobody/nothing:1\"\ncommand = \"true\"\n[gpu]\nmin_vram_gb = 16\n[limits]\nboot_timeout = \"2m\"\n[retry]\nattempts = 1\n",
+    )
+    .expect("spec");
+    let job = e.submit(s, "local").await.expect("submit").job.to_string();
+    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(30)).await, JobState::Failed);
+    let log = events(&e, &job).await;
+    assert!(log.contains("did not boot within 120 s") && !log.contains("running: the pod is running"), "{log}");
     assert_eq!(live_pods(&emu), 0);
 }

@@ -82,6 +82,12 @@ impl From<EngineError> for ApiError {
                 Some("`podwarden gpus` shows what is offered; relax gpu.min_vram_gb or gpu.max_price_per_hour"),
             ),
             EngineError::WrongState { .. } => Self::new(StatusCode::CONFLICT, "conflict", e.to_string(), None),
+            EngineError::BadVolume(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_network_volume",
+                e.to_string(),
+                Some("check the volume's id and data center with RunPod's console or `GET /v2/network-volumes`"),
+            ),
             EngineError::Cloud(c) => {
                 tracing::warn!(error = %c, "provider call failed");
                 Self::new(StatusCode::BAD_GATEWAY, "provider_error", c.to_string(), None)

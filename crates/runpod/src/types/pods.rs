@@ -327,6 +327,15 @@ pub struct PodBrief {
     pub cost: f64,
     #[serde(default)]
     pub data_center_id: Option<DataCenterId>,
+    /// Whether `runtime` is set: the container runs (RUNNING alone can mean "still pulling").
+    /// Its contents are not read here.
+    #[serde(default, rename = "runtime", deserialize_with = "is_set", skip_serializing)]
+    pub has_runtime: bool,
+}
+
+/// `true` for any value but `null`.
+fn is_set<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(<Option<serde::de::IgnoredAny> as Deserialize>::deserialize(d)?.is_some())
 }
 
 /// `GET /v2/pods`, brief.
