@@ -20,7 +20,7 @@ async fn endpoint(c: &Client, name: &str, args: &str, min: i64, max: i64) -> End
     let t = c
         .create_template(&CreateTemplateRequest {
             name: format!("{name}-tpl"),
-            image: "acme/worker:1".into(),
+            image: "python:3.11-slim".into(),
             args: Some(args.into()),
             serverless: Some(true),
             ..Default::default()
@@ -229,25 +229,21 @@ async fn execution_timeout_fails_the_job_and_ttl_deletes_it() {
     assert_eq!(sls.run(&bad).await.expect_err("below 5 s").kind(), ErrorKind::BadRequest);
 }
 
-fn poll_once_script(dir: &std::path::Path) -> String {
-    let path = dir.join("poll_once.py");
-    std::fs::write(
-        &path,
-        "import os, urllib.request as u\n\
+/// A worker that polls once, then sleeps: inline (`python3 -c`), since a worker sees no file
+/// of the test's.
+fn poll_once_script() -> String {
+    let script = "import os, urllib.request as u\n\
          url = os.environ['RUNPOD_WEBHOOK_GET_JOB'].replace('$ID', os.environ['RUNPOD_POD_ID']) + '&job_in_progress=0'\n\
          u.urlopen(u.Request(url, headers={'Authorization': os.environ['RUNPOD_AI_API_KEY']})).read()\n\
-         import time; time.sleep(1000)\n",
-    )
-    .expect("script");
-    format!("python3 {}", path.display())
+         import time; time.sleep(1000)\n";
+    format!("python3 -c {}", shell_words::quote(script))
 }
 
 #[tokio::test]
 async fn workers_scale_on_demand_within_bounds_and_idle_out() {
     let emu = emu().await;
     let c = emu.client();
-    let dir = tempfile::tempdir().expect("tmp");
-    let ep = endpoint(&c, "scale", &poll_once_script(dir.path()), 0, 2).await;
+    let ep = endpoint(&c, "scale", &poll_once_script(), 0, 2).await;
     let sls = c.serverless(&ep);
     assert!(c.list_endpoint_workers(&ep).await.expect("workers").workers.is_empty(), "min 0: scale to zero");
     for i in 0..3 {
