@@ -156,7 +156,7 @@ test("job page: live loss chart, pod logs, cost meter, stop", async () => {
   const url = page.url();
   await page.click("nav a[data-page=jobs]");
   await page.goto(url);
-  await page.locator("#events").getByText("cancelled: every resource is confirmed gone").waitFor({ timeout: 60_000 });
+  await page.locator("#events").getByText(/cancelled: stopped by the user; every resource is confirmed gone/).waitFor({ timeout: 60_000 });
   await page.waitForFunction(() => Number(document.querySelector("#loss-chart")?.dataset.points) >= 8);
   assert.equal(await page.getAttribute("#loss-chart", "data-points"), "8");
   assert.equal(await pwned(), undefined);
