@@ -35,13 +35,18 @@ pub struct Args {
 pub const QUICKSTART_VOLUME: &str = "pwquickstart";
 pub const QUICKSTART_VOLUME_DC: &str = "US-TX-3";
 
+/// The host directory of the quickstart volume's files.
+pub fn quickstart_store(home: &std::path::Path) -> PathBuf {
+    let dir = home.join("store");
+    std::path::absolute(&dir).unwrap_or(dir)
+}
+
 /// Seeds the quickstart's network volume over `home/store` (embedded emulator only).
 pub fn quickstart_volume(cfg: &mut EmulatorConfig, home: &std::path::Path) {
     if cfg.volumes.iter().any(|v| v.id == QUICKSTART_VOLUME) {
         return;
     }
-    let dir = home.join("store");
-    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let dir = quickstart_store(home);
     cfg.volumes.push(runpod_emulator::config::VolumeSeed {
         id: QUICKSTART_VOLUME.into(),
         name: "podwarden-quickstart".into(),

@@ -51,8 +51,7 @@ pub async fn run(a: Args) -> Result<(), UserError> {
         });
     }
     // The network volume's files (the embedded emulator keeps them in the data directory).
-    let store = home().join("store");
-    let store = std::path::absolute(&store).unwrap_or(store);
+    let store = crate::emulator::quickstart_store(&home());
     put(&store, "datasets/local/houses.csv", TRAIN_CSV)?;
     put(&store, "datasets/local/houses_new.csv", PREDICT_CSV)?;
     let model_id = format!("quickstart-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));

@@ -691,9 +691,9 @@ async fn long_poll(s: &AppState, id: &str, q: &After) -> R<Vec<EventView>> {
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/logs", tag = "jobs", params(("id" = String, Path, description = "job id")), responses((status = 200, description = "SSE: one event per log line", content_type = "text/event-stream"), (status = 404, description = "no such job, or no pod yet and no lines kept", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn logs(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Response> {
     let job = owned_job(&s, &id, &c.0.id).await?;
-    let client = client_for(&s, &job.account).await.map_err(account_error)?;
     let attempts = s.engine.store().attempts_for_job(&id).await.map_err(EngineError::from)?;
     let Some(pod) = current_pod(&attempts) else {
+        // Kept lines need no provider: no key is decrypted, and a removed key does not hide them.
         let kept = s.engine.store().job_logs(&id, store::JOB_LOG_LINES_KEPT).await.map_err(EngineError::from)?;
         if kept.is_empty() {
             return Err(ApiError::new(
@@ -708,6 +708,7 @@ async fn logs(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Respons
         );
         return Ok(Sse::new(events).into_response());
     };
+    let client = client_for(&s, &job.account).await.map_err(account_error)?;
     let stream = client
         .pod_logs(&runpod::PodId::new(pod), &POD_LOG_TAIL)
         .await
