@@ -184,15 +184,20 @@ impl Runner {
     }
 }
 
-/// SIGKILL to everything of a container. In the sandbox: its PID 1 (the kernel then kills
-/// every process of the namespace) and bubblewrap itself.
+/// SIGKILL to everything of a container. In the sandbox: its PID 1, whose exit the kernel
+/// completes only once every process of the namespace is gone; bubblewrap then exits, so the
+/// container counts as dead only when nothing of it is left. Before PID 1 exists, bubblewrap
+/// itself (`--die-with-parent` takes the child along).
 fn hard_kill(isolation: Isolation, pid: i32) {
     match isolation {
         Isolation::Sandbox => {
-            for c in children(pid) {
+            let init = children(pid);
+            if init.is_empty() {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            for c in init {
                 let _ = kill(Pid::from_raw(c), Signal::SIGKILL);
             }
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
         Isolation::Unsandboxed => {
             let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
