@@ -73,6 +73,8 @@ fn emulator_config() -> EmulatorConfig {
     let mut cfg = EmulatorConfig::default();
     cfg.account.balance = 1e12;
     cfg.account.spend_limit = 1e12;
+    // Throughput is measured, not request budgets.
+    cfg.rate_limits = runpod_emulator::ratelimit::RateLimitConfig::unlimited();
     cfg.pods.provisioning_secs = 0.0;
     cfg.pods.starting_secs = 0.0;
     cfg.tick_ms = 1000;
@@ -113,7 +115,12 @@ async fn emulator_child() -> anyhow::Result<()> {
             }),
             ..Default::default()
         };
-        emu.shared.with_world(|w, at| w.pod_create(req, at)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        emu.shared
+            .with_world(|w, at| {
+                let acct = w.main_account.clone();
+                w.pod_create(&acct, req, at)
+            })
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     println!("{} {}", emu.base_url(), emu.api_key().expose());
     std::io::stdout().flush()?;

@@ -362,6 +362,11 @@ pub struct ServeArgs {
     /// Reconcile period, ms.
     #[arg(long, env = "PODWARDEN_TICK_MS", default_value_t = 2000)]
     tick_ms: u64,
+    /// Where work runs: `runpod` (with RUNPOD_API_KEY as the operator's key, or without it
+    /// BYOK-only: every user's work on their own key), `emulator` (the embedded one), or `auto`
+    /// (RunPod when RUNPOD_API_KEY is set, else the emulator).
+    #[arg(long, env = "PODWARDEN_PROVIDER", default_value = "auto", value_parser = ["auto", "runpod", "emulator"])]
+    provider: String,
     /// How long a pod create may take to show up before its intent is abandoned, ms.
     #[arg(long, env = "PODWARDEN_INTENT_GRACE_MS", default_value_t = 60_000, hide = true)]
     intent_grace_ms: u64,
@@ -375,6 +380,17 @@ pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
     cfg.intent_grace = std::time::Duration::from_millis(a.intent_grace_ms);
     cfg.emulator.unsandboxed |= a.unsandboxed;
     cfg.watchdog_ceiling = a.watchdog_ceiling;
+    let operator_key = std::env::var("RUNPOD_API_KEY").is_ok_and(|k| !k.trim().is_empty());
+    match a.provider.as_str() {
+        "runpod" => cfg.byok_only = !operator_key,
+        "emulator" if operator_key => {
+            return Err(UserError {
+                error: anyhow::anyhow!("--provider emulator, but RUNPOD_API_KEY is set"),
+                hint: Some("unset RUNPOD_API_KEY to use the embedded emulator, or use --provider runpod".into()),
+            });
+        }
+        _ => {}
+    }
     crate::emulator::own_images(&mut cfg.emulator);
     crate::emulator::quickstart_volume(&mut cfg.emulator, &home);
     let s = server::start(cfg).await.map_err(|e| {
@@ -382,7 +398,12 @@ pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
         UserError { hint: taken.then(|| format!("port {} is taken; try --port 0", a.port)), error: e }
     })?;
     Api::record(&home, &s.url)?;
-    println!("podwarden server on {} ({})", s.url, if s.simulated { "simulated: embedded RunPod emulator" } else { "RunPod" });
+    let on = match (s.simulated, a.provider.as_str() == "runpod" && !operator_key) {
+        (true, _) => "simulated: embedded RunPod emulator",
+        (false, true) => "RunPod, BYOK only: every user's work runs on their own key",
+        (false, false) => "RunPod",
+    };
+    println!("podwarden server on {} ({on})", s.url);
     // SIGTERM (systemd, Docker) stops it like Ctrl-C: the embedded emulator's pods go with it.
     crate::emulator::shutdown_signal().await;
     s.shutdown().await;

@@ -8,6 +8,7 @@
 
 mod commands;
 mod demo;
+mod doctor;
 mod echo_worker;
 mod emulator;
 mod endpoint;
@@ -49,6 +50,9 @@ enum Command {
     Emulator(emulator::Args),
     /// Start an emulator and drive a pod and a serverless job through it, end to end.
     Demo(demo::Args),
+    /// Check the RunPod key and account, the public URL, the data directory and secrets, and
+    /// the examples' images; print what is wrong and how to fix it.
+    Doctor(doctor::Args),
     /// A minimal serverless worker that echoes its input (used by `demo`).
     #[command(hide = true)]
     EchoWorker,
@@ -132,6 +136,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Tabular(_) => Ok(()),
             Command::Quickstart(a) => quickstart::run(a).await,
+            Command::Doctor(a) => doctor::run(a).await,
             Command::Admin(c) => admin(c).await,
             Command::Run(a) => commands::run(a).await,
             Command::Ps(a) => commands::ps(a).await,

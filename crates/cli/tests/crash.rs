@@ -57,6 +57,8 @@ async fn emulator() -> RunningEmulator {
     c.pods.starting_secs = 0.2;
     c.pods.restart_delay_secs = 0.5;
     c.tick_ms = 50;
+    // The server ticks every 100 ms instead of 2 s: RunPod's budgets compressed alike.
+    c.rate_limits = runpod_emulator::ratelimit::RateLimitConfig::scaled(20);
     start(c, Options::default()).await.expect("emulator")
 }
 

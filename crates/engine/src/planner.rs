@@ -321,9 +321,15 @@ mod tests {
         let j = job("provisioning");
         let a = attempt(&j.0, "intent", None);
         let p = pod(&a, "pod1", PodPhase::Booting);
-        assert_eq!(run(1, &[j.clone()], &[a.clone()], &[p], &[]), [Action::Adopt { attempt: a.id.clone(), pod_id: "pod1".into() }]);
-        assert!(run(INTENT_GRACE_MS - 1, &[j.clone()], &[a.clone()], &[], &[]).is_empty(), "within grace");
-        assert!(run(INTENT_GRACE_MS, &[j.clone()], &[a.clone()], &[], &[&a.id]).is_empty(), "a create in flight is never abandoned");
+        assert_eq!(
+            run(1, std::slice::from_ref(&j), std::slice::from_ref(&a), &[p], &[]),
+            [Action::Adopt { attempt: a.id.clone(), pod_id: "pod1".into() }]
+        );
+        assert!(run(INTENT_GRACE_MS - 1, std::slice::from_ref(&j), std::slice::from_ref(&a), &[], &[]).is_empty(), "within grace");
+        assert!(
+            run(INTENT_GRACE_MS, std::slice::from_ref(&j), std::slice::from_ref(&a), &[], &[&a.id]).is_empty(),
+            "a create in flight is never abandoned"
+        );
         assert!(matches!(run(INTENT_GRACE_MS, &[j], &[a], &[], &[])[0], Action::Abandon { .. }));
     }
 
@@ -361,10 +367,10 @@ mod tests {
     fn a_vanished_or_stopped_pod_interrupts_its_job() {
         let j = job("running");
         let a = attempt(&j.0, "running", Some("p"));
-        let acts = run(1, &[j.clone()], &[a.clone()], &[], &[]);
+        let acts = run(1, std::slice::from_ref(&j), std::slice::from_ref(&a), &[], &[]);
         assert!(acts.contains(&Action::Gone { attempt: a.id.clone(), reason: "the pod vanished at the provider".into() }));
         assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
-        let acts = run(1, &[j], &[a.clone()], &[pod(&a, "p", PodPhase::Stopped)], &[]);
+        let acts = run(1, &[j], std::slice::from_ref(&a), &[pod(&a, "p", PodPhase::Stopped)], &[]);
         assert!(matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("preempted")));
         assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
     }
@@ -374,7 +380,7 @@ mod tests {
         let j = job("provisioning");
         let a = attempt(&j.0, "created", Some("p"));
         let p = pod(&a, "p", PodPhase::Booting);
-        assert!(run(299_999, &[j.clone()], &[a.clone()], &[p.clone()], &[]).is_empty());
+        assert!(run(299_999, std::slice::from_ref(&j), std::slice::from_ref(&a), std::slice::from_ref(&p), &[]).is_empty());
         let acts = run(300_000, &[j], &[a], &[p], &[]);
         assert!(matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("did not boot within 300 s")), "{acts:?}");
         assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
@@ -386,15 +392,15 @@ mod tests {
         let a = attempt(&j, "running", Some("p"));
         let p = pod(&a, "p", PodPhase::Running);
         j.spent_micros = 850_000;
-        let acts = run(1, &[(j.clone(), sp.clone())], &[a.clone()], &[p.clone()], &[]);
+        let acts = run(1, &[(j.clone(), sp.clone())], std::slice::from_ref(&a), std::slice::from_ref(&p), &[]);
         assert_eq!(acts, [Action::BudgetAlert { job: j.id.clone(), pct: 80 }]);
         j.alert_pct = 80;
         j.spent_micros = 1_000_000;
-        let acts = run(1, &[(j.clone(), sp.clone())], &[a.clone()], &[p.clone()], &[]);
+        let acts = run(1, &[(j.clone(), sp.clone())], std::slice::from_ref(&a), std::slice::from_ref(&p), &[]);
         assert_eq!(acts[0], Action::BudgetAlert { job: j.id.clone(), pct: 90 }, "a skipped level is still reported");
         assert!(matches!(&acts[1], Action::Job { event: JobEvent::BudgetExhausted, .. }));
         j.alert_pct = 90;
-        let acts = run(1, &[(j.clone(), sp.clone())], &[a.clone()], &[p.clone()], &[]);
+        let acts = run(1, &[(j.clone(), sp.clone())], std::slice::from_ref(&a), std::slice::from_ref(&p), &[]);
         assert!(matches!(&acts[..], [Action::Job { event: JobEvent::BudgetExhausted, .. }]), "{acts:?}");
         j.spent_micros = 0;
         j.deadline_at = Some(10);
@@ -408,15 +414,15 @@ mod tests {
         let p = pod(&a, "p", PodPhase::Running);
         j.exit_code = Some(0);
         assert!(matches!(
-            &run(1, &[(j.clone(), sp.clone())], &[a.clone()], &[p.clone()], &[])[0],
+            &run(1, &[(j.clone(), sp.clone())], std::slice::from_ref(&a), std::slice::from_ref(&p), &[])[0],
             Action::Job { event: JobEvent::Exited { success: true }, .. }
         ));
         j.state = "tearing_down".into();
         j.outcome = Some("succeeded".into());
         j.teardown_at = Some(100);
-        assert!(run(99, &[(j.clone(), sp.clone())], &[a.clone()], &[p.clone()], &[]).is_empty(), "keep-alive");
+        assert!(run(99, &[(j.clone(), sp.clone())], std::slice::from_ref(&a), std::slice::from_ref(&p), &[]).is_empty(), "keep-alive");
         assert_eq!(
-            run(100, &[(j.clone(), sp.clone())], &[a.clone()], &[p.clone()], &[]),
+            run(100, &[(j.clone(), sp.clone())], std::slice::from_ref(&a), std::slice::from_ref(&p), &[]),
             [Action::Terminate { pod_id: "p".into(), attempt: Some(a.id.clone()), reason: "teardown".into() }]
         );
         assert!(matches!(&run(100, &[(j, sp)], &[], &[], &[])[0], Action::Job { event: JobEvent::Settled, .. }));

@@ -75,17 +75,29 @@ impl Cloud for RunPodCloud {
     }
 
     async fn offers(&self) -> Result<Vec<GpuOffer>, CloudError> {
-        let gpus = self.client.list_gpu_types(&GpuCatalogQuery::pod_availability()).await.map_err(map_err)?;
+        // Availability is per cloud, and SECURE when the query names none (spec): ask for both
+        // and keep every data center with stock in either.
+        let secure = GpuCatalogQuery { cloud: Some("SECURE".into()), ..GpuCatalogQuery::pod_availability() };
+        let community = GpuCatalogQuery { cloud: Some("COMMUNITY".into()), ..GpuCatalogQuery::pod_availability() };
+        let (gpus, community) =
+            tokio::try_join!(self.client.list_gpu_types(&secure), self.client.list_gpu_types(&community),).map_err(map_err)?;
+        let stocked = |dcs: Option<Vec<runpod::types::catalog::DataCenterAvailability>>| {
+            dcs.unwrap_or_default().into_iter().filter(|d| !matches!(d.availability, AvailabilityLevel::None)).map(|d| d.id.0)
+        };
+        let mut community_dcs: std::collections::HashMap<String, Vec<String>> =
+            community.into_iter().map(|g| (g.id.0, stocked(g.data_centers).collect())).collect();
         Ok(gpus
             .into_iter()
             .map(|g| GpuOffer {
-                data_centers: g
-                    .data_centers
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|d| !matches!(d.availability, AvailabilityLevel::None))
-                    .map(|d| d.id.0)
-                    .collect(),
+                data_centers: {
+                    let mut dcs: Vec<String> = stocked(g.data_centers).collect();
+                    for d in community_dcs.remove(&g.id.0).unwrap_or_default() {
+                        if !dcs.contains(&d) {
+                            dcs.push(d);
+                        }
+                    }
+                    dcs
+                },
                 gpu_type: g.id.0,
                 display_name: g.name,
                 vram_gb: g.memory,

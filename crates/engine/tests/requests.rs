@@ -128,7 +128,7 @@ async fn a_job_stuck_in_the_queue_says_why() {
     // No credit left.
     let (emu, e) = setup().await;
     deploy(&e, "").await;
-    emu.shared.world.lock().account.balance = 0.0;
+    emu.shared.world.lock().main_account_mut().balance = 0.0;
     let row = e.submit_request(request(json!({})), "alice", false).await.expect("submit");
     e.tick().await.expect("tick");
     let r = e.request(&row.id).await.expect("row").reason.unwrap_or_default();

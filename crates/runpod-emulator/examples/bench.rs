@@ -134,6 +134,8 @@ async fn ten_thousand_pods() -> anyhow::Result<(Vec<f64>, Vec<f64>, f64, usize)>
     let mut cfg = EmulatorConfig::default();
     cfg.account.balance = 1e12;
     cfg.account.spend_limit = 1e12;
+    // Throughput is measured, not request budgets.
+    cfg.rate_limits = runpod_emulator::ratelimit::RateLimitConfig::unlimited();
     cfg.gpus = vec![GpuOffer {
         id: "NVIDIA RTX A4000".into(),
         name: "A4000".into(),
@@ -161,13 +163,14 @@ async fn ten_thousand_pods() -> anyhow::Result<(Vec<f64>, Vec<f64>, f64, usize)>
                 }),
                 ..Default::default()
             };
-            let _ = w.pod_create(req, now);
+            let acct = w.main_account.clone();
+            let _ = w.pod_create(&acct, req, now);
         }
     });
     let mut render = Vec::new();
     for _ in 0..10 {
         let t = Instant::now();
-        let bytes = emu.shared.with_world(|w, now| w.pod_list_json(now));
+        let bytes = emu.shared.with_world(|w, now| w.pod_list_json(&w.main_account, now));
         render.push(t.elapsed().as_secs_f64() * 1000.0);
         anyhow::ensure!(bytes.len() > 1_000_000);
     }
@@ -246,6 +249,8 @@ async fn main() -> anyhow::Result<()> {
     let mut cfg = EmulatorConfig::default();
     cfg.serverless.take_hold_ms = 2_000;
     cfg.account.balance = 1e9;
+    // Throughput is measured, not request budgets.
+    cfg.rate_limits = runpod_emulator::ratelimit::RateLimitConfig::unlimited();
     let emu = start(cfg, Options::default()).await?;
     let status = status_throughput(&emu).await?;
     let rt = round_trips(&emu).await?;

@@ -26,6 +26,9 @@ pub struct EmulatorConfig {
     /// Seed of the random generator behind random faults, so fault runs repeat.
     pub seed: u64,
     pub account: AccountConfig,
+    /// Further accounts, each with its own keys, resources, balance and bills (a BYOK user's
+    /// own RunPod account). A key of one account sees nothing of another's.
+    pub accounts: Vec<AccountSeed>,
     pub pods: PodTiming,
     pub serverless: ServerlessConfig,
     /// GPU types for sale.
@@ -33,6 +36,8 @@ pub struct EmulatorConfig {
     /// Data centers.
     pub data_centers: Vec<DataCenterConfig>,
     pub faults: FaultConfig,
+    /// Request budgets per account (`ratelimit.rs`); defaults are RunPod's published ones.
+    pub rate_limits: crate::ratelimit::RateLimitConfig,
     /// Images containers can run, by `name:tag` (`name:*` for any tag), over the built-in
     /// ones (`image::default_images`). An image in neither does not exist.
     pub images: BTreeMap<String, ImageConfig>,
@@ -52,6 +57,35 @@ pub struct AccountConfig {
     pub balance: f64,
     /// USD per hour across all resources (RunPod's default is 80).
     pub spend_limit: f64,
+}
+
+/// Another account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSeed {
+    pub api_key: String,
+    /// More keys of the same account.
+    #[serde(default)]
+    pub extra_api_keys: Vec<String>,
+    #[serde(default = "default_balance")]
+    pub balance: f64,
+    #[serde(default = "default_spend_limit")]
+    pub spend_limit: f64,
+}
+
+impl AccountSeed {
+    /// An account with `key` and the default balance and spend limit.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self { api_key: key.into(), extra_api_keys: Vec::new(), balance: default_balance(), spend_limit: default_spend_limit() }
+    }
+}
+
+fn default_balance() -> f64 {
+    AccountConfig::default().balance
+}
+
+fn default_spend_limit() -> f64 {
+    AccountConfig::default().spend_limit
 }
 
 /// Pod boot timing (emulated seconds).
@@ -154,6 +188,49 @@ pub struct DataCenterConfig {
     pub id: String,
     pub name: String,
     pub region: String,
+    /// ISO 3166-1 alpha-2 country (`countryCodes` filter). Default: from the id (`US-TX-3` →
+    /// `US`, `EU-RO-1` → `RO`).
+    #[serde(default)]
+    pub country: Option<String>,
+    #[serde(default)]
+    pub compliance: Vec<String>,
+    #[serde(default)]
+    pub global_network: bool,
+    /// Network volume tiers offered here.
+    #[serde(default = "standard_volumes")]
+    pub network_volume_types: Vec<String>,
+}
+
+fn standard_volumes() -> Vec<String> {
+    vec!["STANDARD".into()]
+}
+
+impl DataCenterConfig {
+    /// A data center in `region` with standard volumes and nothing else declared.
+    pub fn new(id: &str, name: &str, region: &str) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            region: region.into(),
+            country: None,
+            compliance: Vec::new(),
+            global_network: false,
+            network_volume_types: standard_volumes(),
+        }
+    }
+
+    /// Its country code.
+    pub fn country(&self) -> String {
+        if let Some(c) = &self.country {
+            return c.clone();
+        }
+        let mut parts = self.id.split('-');
+        match (parts.next(), parts.next()) {
+            (Some("EU" | "EUR" | "AP" | "SEA"), Some(c)) if c.len() == 2 => c.to_owned(),
+            (Some(c), _) => c.chars().take(2).collect(),
+            _ => String::new(),
+        }
+    }
 }
 
 impl Default for AccountConfig {
@@ -192,6 +269,8 @@ impl Default for EmulatorConfig {
             tick_ms: 200,
             seed: 1,
             account: AccountConfig::default(),
+            accounts: Vec::new(),
+            rate_limits: crate::ratelimit::RateLimitConfig::default(),
             pods: PodTiming::default(),
             serverless: ServerlessConfig::default(),
             gpus: default_gpus(),
@@ -246,8 +325,12 @@ pub fn default_gpus() -> Vec<GpuOffer> {
 /// Two data centers, enough for placement and fallback tests.
 pub fn default_data_centers() -> Vec<DataCenterConfig> {
     vec![
-        DataCenterConfig { id: "US-TX-3".into(), name: "Texas 3".into(), region: "NORTH_AMERICA".into() },
-        DataCenterConfig { id: "EU-RO-1".into(), name: "Romania 1".into(), region: "EUROPE".into() },
+        DataCenterConfig { global_network: true, ..DataCenterConfig::new("US-TX-3", "Texas 3", "NORTH_AMERICA") },
+        DataCenterConfig {
+            compliance: vec!["GDPR".into(), "ISO_IEC_27001".into()],
+            network_volume_types: vec!["STANDARD".into(), "HIGH_PERFORMANCE".into()],
+            ..DataCenterConfig::new("EU-RO-1", "Romania 1", "EUROPE")
+        },
     ]
 }
 

@@ -24,6 +24,7 @@ pub mod image;
 pub mod logs;
 pub mod problem;
 pub mod process;
+pub mod ratelimit;
 mod routes;
 pub mod validate;
 pub mod world;
@@ -109,10 +110,15 @@ pub struct Shared {
     pub world: Mutex<World>,
     pub clock: Clock,
     pub faults: Mutex<FaultState>,
+    /// The main account's key.
     pub key: ApiKey,
+    /// Every account key → the account (user id) it belongs to.
+    pub keys: std::collections::HashMap<String, String>,
     pub runner: process::Runner,
     /// Wakes long polls (`job-take`, `job-stop`, `/runsync`) when what they wait on changes.
     pub notifier: Notifier,
+    /// Request budgets spent so far.
+    pub limiter: Mutex<ratelimit::Limiter>,
     /// Bumped after every world operation; lets tests wait for a state without sleeping.
     pub world_changed: tokio::sync::watch::Sender<u64>,
     pub recorder: Option<Mutex<Vec<Exchange>>>,
@@ -135,9 +141,9 @@ pub struct AccountCall {
 const ACCOUNT_CALLS_KEPT: usize = 10_000;
 
 impl Shared {
-    /// Whether `k` is one of the account's keys.
-    pub fn is_account_key(&self, k: &str) -> bool {
-        self.key.matches(k) || self.cfg.extra_api_keys.iter().any(|e| e == k)
+    /// The account `k` is a key of, if it is an account key.
+    pub fn account_of(&self, k: &str) -> Option<&str> {
+        self.keys.get(k).map(String::as_str)
     }
 
     /// Records an account call (for tests of which key a client used).
@@ -267,7 +273,7 @@ pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<Running
     let listener = tokio::net::TcpListener::bind(opts.addr).await.with_context(|| format!("cannot listen on {}", opts.addr))?;
     let addr = listener.local_addr()?;
     let cfg = Arc::new(cfg);
-    let mut world = World::new(cfg.clone(), state_dir);
+    let (mut world, keys) = World::new(cfg.clone(), state_dir, key.expose());
     world.base_url = format!("http://{addr}");
     for v in world.volumes.values_mut() {
         v.billed_until = clock.now();
@@ -278,8 +284,10 @@ pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<Running
         faults: Mutex::new(FaultState::new(cfg.faults.clone(), cfg.seed)),
         clock: clock.clone(),
         key,
+        keys,
         runner: process::Runner::new(tracker.clone(), cancel.clone(), isolation),
         notifier: Notifier::default(),
+        limiter: Mutex::new(ratelimit::Limiter::default()),
         world_changed: tokio::sync::watch::channel(0).0,
         recorder: opts.record.then(|| Mutex::new(Vec::new())),
         account_calls: Mutex::new(std::collections::VecDeque::new()),
@@ -343,10 +351,15 @@ impl RunningEmulator {
     pub fn api_key(&self) -> &ApiKey {
         &self.shared.key
     }
-    /// A `runpod::Client` for this emulator, with quick retries.
+    /// A `runpod::Client` for this emulator's main account, with quick retries.
     pub fn client(&self) -> runpod::Client {
+        self.client_for(self.shared.key.clone())
+    }
+
+    /// A `runpod::Client` calling with `key` (another account's, say), with quick retries.
+    pub fn client_for(&self, key: ApiKey) -> runpod::Client {
         runpod::Client::builder()
-            .api_key(self.shared.key.clone())
+            .api_key(key)
             .rest_url(self.base_url())
             .endpoint_base_url(self.endpoint_base_url())
             .retry(runpod::RetryPolicy {

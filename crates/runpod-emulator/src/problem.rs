@@ -40,7 +40,12 @@ impl ApiError {
     }
     /// 429 with `Retry-After`.
     pub fn rate_limited(retry_after: u64) -> Self {
-        Self { status: 429, detail: "rate limit exceeded for the minute window".into(), errors: None, retry_after: Some(retry_after) }
+        Self::rate_limited_in("minute", retry_after)
+    }
+
+    /// 429 naming the spent window, with `Retry-After`.
+    pub fn rate_limited_in(window: &str, retry_after: u64) -> Self {
+        Self { status: 429, detail: format!("rate limit exceeded for the {window} window"), errors: None, retry_after: Some(retry_after) }
     }
 }
 

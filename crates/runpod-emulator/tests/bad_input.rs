@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{LIMIT, emu, spawn_worker};
+use common::{LIMIT, emu_unmetered, spawn_worker};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::json;
@@ -24,7 +24,7 @@ fn garbage(rng: &mut StdRng) -> Vec<u8> {
 
 #[tokio::test]
 async fn random_bodies_at_every_route_get_4xx_problems_never_5xx_or_hangs() {
-    let emu = emu().await;
+    let emu = emu_unmetered().await;
     let c = emu.client();
     let (t, ep) = common::serverless_endpoint(&c, "f").await;
     let _w = spawn_worker(&emu, ep.as_str(), "w-fuzz");
@@ -86,7 +86,7 @@ async fn random_bodies_at_every_route_get_4xx_problems_never_5xx_or_hangs() {
 
 #[tokio::test]
 async fn unknown_routes_and_methods_are_problems_too() {
-    let emu = emu().await;
+    let emu = emu_unmetered().await;
     let http = reqwest::Client::new();
     let auth = format!("Bearer {}", emu.api_key().expose());
     for (m, p, want) in

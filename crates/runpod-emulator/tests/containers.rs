@@ -188,6 +188,53 @@ async fn an_image_that_cannot_be_pulled_never_starts_and_says_why() {
     }
 }
 
+#[tokio::test]
+async fn a_private_image_pulls_only_with_a_registry_credential_of_the_pods_account() {
+    let mut cfg = common::config();
+    cfg.images.insert(
+        "acme/private:1".into(),
+        ImageConfig { cmd: vec!["sleep".into(), "1000".into()], tools: vec!["sleep".into()], private: true, ..ImageConfig::default() },
+    );
+    cfg.accounts = vec![runpod_emulator::config::AccountSeed::new("rpa_SOMEONEELSE0000000000000000000000")];
+    let emu = emu_with(cfg).await;
+    let (c, other) = (emu.client(), emu.client_for(runpod::ApiKey::new("rpa_SOMEONEELSE0000000000000000000000")));
+    let http = reqwest::Client::new();
+    let registry = |key: String| {
+        let http = http.clone();
+        let url = format!("{}/v2/registries", emu.base_url());
+        async move {
+            let r: serde_json::Value = http
+                .post(url)
+                .bearer_auth(key)
+                .json(&serde_json::json!({"name": "acme", "username": "u", "password": "p"}))
+                .send()
+                .await
+                .expect("send")
+                .json()
+                .await
+                .expect("json");
+            r["id"].as_str().expect("id").to_owned()
+        }
+    };
+    let theirs = registry("rpa_SOMEONEELSE0000000000000000000000".into()).await;
+    let mine = registry(emu.api_key().expose().to_owned()).await;
+    assert!(other.list_pods().await.expect("list").is_empty());
+
+    let mut borrowed = pod("borrowed", "acme/private:1", "");
+    borrowed.registry = Some(theirs.clone());
+    let b = c.create_pod(&borrowed).await.expect("create is accepted");
+    let mut own = pod("own", "acme/private:1", "");
+    own.registry = Some(mine);
+    let o = c.create_pod(&own).await.expect("create");
+    emu.advance(Duration::from_secs(30));
+    emu.advance(Duration::from_secs(30));
+    assert!(c.get_pod(&b.id).await.expect("get").runtime.is_none(), "another account's credential does not pull");
+    assert!(logs(&emu, &b.id).contains("does not exist in this account"), "{}", logs(&emu, &b.id));
+    emu.wait_for("the own-credential pod to run", LIMIT, |w| w.pods.get(o.id.as_str()).filter(|p| p.container.up).map(|_| ()))
+        .await
+        .expect("own credential pulls");
+}
+
 /// Pids of host processes whose command line holds `marker`.
 fn processes_with(marker: &str) -> Vec<u32> {
     std::fs::read_dir("/proc")

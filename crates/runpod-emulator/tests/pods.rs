@@ -162,23 +162,23 @@ async fn unknown_gpu_and_bad_placement_are_clear_400s() {
 async fn creation_needs_an_hour_of_credit_and_zero_balance_stops_pods() {
     let emu = emu().await;
     let c = emu.client();
-    emu.shared.with_world(|w, _| w.account.balance = 0.5);
+    emu.shared.with_world(|w, _| w.main_account_mut().balance = 0.5);
     let e = c.create_pod(&pod("poor", RTX4090, "")).await.expect_err("under one hour of credit");
     assert_eq!((e.kind(), e.detail()), (ErrorKind::InsufficientBalance, Some(INSUFFICIENT_BALANCE_DETAIL)));
 
-    emu.shared.with_world(|w, _| w.account.balance = 1.0);
+    emu.shared.with_world(|w, _| w.main_account_mut().balance = 1.0);
     let p = c.create_pod(&pod("rich-for-an-hour", RTX4090, "sleep 1000")).await.expect("create");
     let vol = c
         .create_network_volume(&CreateNetworkVolumeRequest { name: "data".into(), size: 10, data_center: "US-TX-3".into(), kind: None })
         .await
         .expect("volume");
-    emu.shared.with_world(|w, _| w.account.balance = 10.0);
+    emu.shared.with_world(|w, _| w.main_account_mut().balance = 10.0);
     let mut with_vol = pod("keeps-volume", RTX4090, "");
     with_vol.mounts =
         Some(Mounts { persistent: None, network: Some(vec![NetworkMount { volume_id: vol.id.clone(), path: "/workspace".into() }]) });
     let q = c.create_pod(&with_vol).await.expect("create with volume");
     assert_eq!(q.data_center_id.as_ref().map(|d| d.as_str()), Some("US-TX-3"), "a network volume pins the data center");
-    emu.shared.with_world(|w, _| w.account.balance = 0.01);
+    emu.shared.with_world(|w, _| w.main_account_mut().balance = 0.01);
     emu.advance(secs(60));
     // RunPod: at $0, pods with a network volume stop; the others are terminated.
     assert_eq!(c.get_pod(&p.id).await.expect_err("terminated").kind(), ErrorKind::NotFound);

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_contract, emu, pod, serverless_endpoint, spec, validator, volume};
+use common::{assert_contract, emu_unmetered, pod, serverless_endpoint, spec, validator, volume};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
@@ -119,7 +119,7 @@ fn mutate(base: &Value, rng: &mut StdRng) -> Value {
 #[tokio::test]
 async fn request_validation_agrees_with_the_pinned_spec() {
     let Some(spec) = spec() else { return };
-    let emu = emu().await;
+    let emu = emu_unmetered().await;
     let c = emu.client();
     let http = reqwest::Client::new();
     let auth = format!("Bearer {}", emu.api_key().expose());
@@ -235,7 +235,7 @@ async fn request_validation_agrees_with_the_pinned_spec() {
 /// Every REST route podwarden's emulator implements, hit at least once, conforms.
 #[tokio::test]
 async fn a_sweep_of_every_implemented_route_conforms_to_the_spec() {
-    let emu = emu().await;
+    let emu = emu_unmetered().await;
     let c = emu.client();
     let http = reqwest::Client::new();
     let auth = format!("Bearer {}", emu.api_key().expose());
@@ -262,7 +262,23 @@ async fn a_sweep_of_every_implemented_route_conforms_to_the_spec() {
         "/v2/billing/pods?bucketSize=hour".into(),
         format!("/v2/billing/pods?podId={pid}&bucketSize=day&lastN=5"),
         "/v2/billing/serverless".into(),
+        "/v2/billing?bucketSize=hour".into(),
+        "/v2/billing?lastN=3&bucketSize=month".into(),
+        "/v2/billing/endpoints".into(),
+        "/v2/billing/network-volumes?bucketSize=hour".into(),
+        format!("/v2/billing/network-volumes?networkVolumeId={}", vol.id),
+        "/v2/billing/clusters".into(),
+        "/v2/clusters".into(),
+        "/v2/registries".into(),
+        format!("/v2/serverless/{ep}/releases"),
+        "/v2/catalog/gpus?include=AVAILABILITY&product=POD&cloud=COMMUNITY&count=2&countryCodes=US&minCudaVersion=12".into(),
+        "/v2/catalog/datacenters?regions=EUROPE,NORTH_AMERICA&globalNetwork=true".into(),
         // errors
+        "/v2/catalog/gpus?product=POD".into(),
+        "/v2/catalog/gpus?include=AVAILABILITY&product=POD&cudaVersions=12".into(),
+        "/v2/catalog/datacenters?regions=MARS".into(),
+        "/v2/billing?lastN=2&startTime=2026-01-01T00:00:00Z".into(),
+        "/v2/clusters/nope".into(),
         "/v2/pods/doesnotexist".into(),
         "/v2/catalog/gpus/nope".into(),
         "/v2/billing/pods?bucketSize=fortnight".into(),
@@ -279,6 +295,33 @@ async fn a_sweep_of_every_implemented_route_conforms_to_the_spec() {
         .send()
         .await
         .expect("stop");
+    http.patch(format!("{}/v2/serverless/{ep}", emu.base_url()))
+        .header("Authorization", &auth)
+        .json(&json!({"env": {"RELEASE": "2"}}))
+        .send()
+        .await
+        .expect("new release");
+    http.get(format!("{}/v2/serverless/{ep}/releases", emu.base_url())).header("Authorization", &auth).send().await.expect("releases");
+    let reg: Value = http
+        .post(format!("{}/v2/registries", emu.base_url()))
+        .header("Authorization", &auth)
+        .json(&json!({"name": "ghcr", "username": "me", "password": "secret"}))
+        .send()
+        .await
+        .expect("registry")
+        .json()
+        .await
+        .expect("json");
+    http.get(format!("{}/v2/registries/{}", emu.base_url(), reg["id"].as_str().unwrap_or("x")))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("get");
+    http.delete(format!("{}/v2/registries/{}", emu.base_url(), reg["id"].as_str().unwrap_or("x")))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("delete");
     http.delete(format!("{}/v2/pods/{pid}", emu.base_url())).header("Authorization", &auth).send().await.expect("delete");
     http.delete(format!("{}/v2/serverless/{ep}", emu.base_url())).header("Authorization", &auth).send().await.expect("delete");
     http.delete(format!("{}/v2/templates/{tpl}", emu.base_url())).header("Authorization", &auth).send().await.expect("delete");
@@ -293,6 +336,12 @@ async fn a_sweep_of_every_implemented_route_conforms_to_the_spec() {
             "DELETE /v2/network-volumes/{id}",
             "POST /v2/pods/{id}/action",
             "GET /v2/serverless/{id}/workers",
+            "GET /v2/serverless/{id}/releases",
+            "GET /v2/billing",
+            "GET /v2/billing/network-volumes",
+            "POST /v2/registries",
+            "DELETE /v2/registries/{id}",
+            "GET /v2/clusters",
         ] {
             assert!(seen.contains(must), "{must} not exercised: {seen:?}");
         }

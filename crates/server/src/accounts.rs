@@ -48,7 +48,8 @@ impl std::ops::Deref for AccountEngine<'_> {
 pub(crate) async fn engine_for<'a>(s: &'a AppState, account: &str) -> Result<AccountEngine<'a>, AccountError> {
     match byok_user(account) {
         Some(user) => Ok(AccountEngine::Byok(s.accounts.of(s, user).await?)),
-        None => Ok(AccountEngine::Hosted(&s.engine)),
+        None if s.hosted => Ok(AccountEngine::Hosted(&s.engine)),
+        None => Err(AccountError::NoOperatorKey),
     }
 }
 
@@ -56,7 +57,8 @@ pub(crate) async fn engine_for<'a>(s: &'a AppState, account: &str) -> Result<Acc
 pub(crate) async fn client_for(s: &AppState, account: &str) -> Result<runpod::Client, AccountError> {
     match byok_user(account) {
         Some(user) => Ok(s.accounts.of(s, user).await?.client.clone()),
-        None => Ok(s.client.clone()),
+        None if s.hosted => Ok(s.client.clone()),
+        None => Err(AccountError::NoOperatorKey),
     }
 }
 
@@ -75,6 +77,8 @@ impl std::fmt::Debug for Accounts {
 pub(crate) enum AccountError {
     #[error("no RunPod key is saved for this user")]
     NoKey,
+    #[error("this server has no operator RunPod key: every job runs on its user's own RunPod key")]
+    NoOperatorKey,
     #[error("the saved RunPod key cannot be decrypted with this server's secret")]
     Sealed,
     #[error(transparent)]

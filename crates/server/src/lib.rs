@@ -46,6 +46,9 @@ pub struct ServerConfig {
     pub intent_grace: Duration,
     /// The in-pod watchdog's ceiling for jobs without `max_runtime` (default 24 h).
     pub watchdog_ceiling: Duration,
+    /// RunPod with no operator key: every user's work runs on their own key, hosted compute is
+    /// refused. (`client`, when set, then only names the provider's URLs; its key is unused.)
+    pub byok_only: bool,
 }
 
 impl ServerConfig {
@@ -63,6 +66,7 @@ impl ServerConfig {
             client: None,
             intent_grace: Duration::from_secs(60),
             watchdog_ceiling: Duration::from_secs(engine::DEFAULT_WATCHDOG_CEILING_SECS),
+            byok_only: false,
         }
     }
 }
@@ -72,6 +76,8 @@ pub(crate) struct AppState {
     pub client: runpod::Client,
     pub poke: Notify,
     pub simulated: bool,
+    /// An operator key exists: users without their own key compute on it.
+    pub hosted: bool,
     pub provider: String,
     pub guard: guard::AuthGuard,
     pub sealer: keys::Sealer,
@@ -149,7 +155,7 @@ pub fn secret_file(path: &Path) -> anyhow::Result<String> {
 
 /// Against RunPod, pods must be able to reach the public URL, or the operator must say they
 /// cannot (`none`): a loopback or private address would leave every callback unanswered.
-fn check_public_url(public: Option<&str>) -> anyhow::Result<()> {
+pub fn check_public_url(public: Option<&str>) -> anyhow::Result<()> {
     const HINT: &str = "set PODWARDEN_PUBLIC_URL (or --public-url) to the https URL pods reach this server at (docs/deployment.md), \
                         or to `none` to run without callbacks: exits are then read from the pods' logs and pods cannot post metrics";
     let Some(public) = public else { anyhow::bail!("podwarden serve with RUNPOD_API_KEY needs a public URL; {HINT}") };
@@ -189,8 +195,29 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let listener = tokio::net::TcpListener::bind(cfg.addr).await.with_context(|| format!("cannot listen on {}", cfg.addr))?;
     let url = format!("http://{}", listener.local_addr()?);
 
-    let (client, emulator, simulated, provider) = match (&cfg.client, std::env::var("RUNPOD_API_KEY").ok().filter(|k| !k.trim().is_empty()))
-    {
+    let operator_key = std::env::var("RUNPOD_API_KEY").ok().filter(|k| !k.trim().is_empty());
+    if cfg.byok_only && operator_key.is_some() && cfg.client.is_none() {
+        anyhow::bail!("RUNPOD_API_KEY is set, so this server has an operator key; unset it to run BYOK-only");
+    }
+    let (client, emulator, simulated, provider) = match (&cfg.client, operator_key) {
+        // No operator key: a client that only carries RunPod's URLs (its key is never used:
+        // the hosted engine does not run and hosted work is refused).
+        (c, _) if cfg.byok_only => {
+            let mut b = runpod::Client::builder().api_key(runpod::ApiKey::new("no-operator-key"));
+            if let Some(c) = c {
+                b = b.rest_url(c.rest_url().to_string()).endpoint_base_url(c.endpoint_base_url().to_string());
+            } else {
+                if let Ok(u) = std::env::var("RUNPOD_REST_URL") {
+                    b = b.rest_url(u);
+                }
+                if let Ok(u) = std::env::var("RUNPOD_ENDPOINT_BASE_URL") {
+                    b = b.endpoint_base_url(u);
+                }
+            }
+            let c = b.build().context("invalid RunPod settings")?;
+            let p = format!("RunPod at {} (BYOK only: every user's own key)", c.rest_url());
+            (c, None, false, p)
+        }
         (Some(c), _) => (c.clone(), None, false, c.rest_url().to_string()),
         (None, Some(_)) => {
             let c = runpod::Client::from_env().context("invalid RunPod settings")?;
@@ -200,6 +227,10 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         (None, None) => {
             let mut ecfg = cfg.emulator.clone();
             ecfg.state_dir = Some(cfg.home.join("emulator"));
+            // A reconcile period shorter than the default compresses time; RunPod's request
+            // budgets are compressed with it, so calls per budget stay what they are in production.
+            let factor = (Duration::from_secs(2).as_millis() / cfg.tick.as_millis().max(1)).max(1) as u64;
+            ecfg.rate_limits.scale(factor);
             // The embedded account's key, when a test or demo needs to know it (BYOK flows).
             if let Some(k) = std::env::var("PODWARDEN_EMULATOR_API_KEY").ok().filter(|k| !k.trim().is_empty()) {
                 ecfg.api_key = Some(k);
@@ -236,6 +267,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         client,
         poke: Notify::new(),
         simulated,
+        hosted: !cfg.byok_only,
         provider,
         guard: guard::AuthGuard::new(),
         sealer,
@@ -255,10 +287,12 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let (s, c, period, followers) = (state.clone(), cancel.clone(), cfg.tick, tracker.clone());
     tracker.spawn(async move {
         loop {
-            match s.engine.tick().await {
-                Ok(r) if !r.errors.is_empty() => tracing::warn!(errors = ?r.errors, "reconcile tick had errors"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "reconcile tick failed; retrying next period"),
+            if s.hosted {
+                match s.engine.tick().await {
+                    Ok(r) if !r.errors.is_empty() => tracing::warn!(errors = ?r.errors, "reconcile tick had errors"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "reconcile tick failed; retrying next period"),
+                }
             }
             s.accounts.tick(&s).await;
             pod_logs::sync(&s, &followers, &c);

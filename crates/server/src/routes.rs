@@ -297,6 +297,12 @@ fn account_error(e: crate::accounts::AccountError) -> ApiError {
         crate::accounts::AccountError::NoKey => {
             ApiError::new(StatusCode::CONFLICT, "no_key", e.to_string(), Some("save a key in Settings → Compute"))
         }
+        crate::accounts::AccountError::NoOperatorKey => ApiError::new(
+            StatusCode::CONFLICT,
+            "no_operator_key",
+            e.to_string(),
+            Some("save your RunPod API key in Settings → Compute (or POST /api/v1/settings/runpod-key), then submit again"),
+        ),
         crate::accounts::AccountError::Sealed => {
             tracing::error!(
                 "a stored RunPod key cannot be decrypted: was PODWARDEN_SECRET_KEY changed without `podwarden admin rotate-secret`?"
@@ -1030,7 +1036,7 @@ struct GpuQuery {
 
 /// GPU offers that fit, ranked as the engine ranks them, with live prices and stock.
 #[utoipa::path(get, path = "/api/v1/gpus", tag = "gpus", params(GpuQuery), responses((status = 200, body = Vec<GpuRow>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-async fn gpus(State(s): S, Query(q): Query<GpuQuery>) -> R<Json<Vec<GpuRow>>> {
+async fn gpus(State(s): S, Extension(c): C, Query(q): Query<GpuQuery>) -> R<Json<Vec<GpuRow>>> {
     // The same ranking `run` uses, on a spec made only of the query's GPU requirements.
     let spec = JobSpec::from_json(serde_json::json!({
         "name": "gpus", "image": "-", "command": "-",
@@ -1038,7 +1044,9 @@ async fn gpus(State(s): S, Query(q): Query<GpuQuery>) -> R<Json<Vec<GpuRow>>> {
         "gpu": {"min_vram_gb": q.min_vram_gb.unwrap_or(1), "count": q.count.unwrap_or(1), "max_price_per_hour": q.max_price_per_hour},
     }))
     .map_err(|e| spec_error("invalid_query", &e))?;
-    let offers = s.engine.offers().await?;
+    // The caller's own account's catalog when they compute on their own key.
+    let account = user_account(&s, &c.0.id).await?;
+    let offers = engine_for(&s, &account).await.map_err(account_error)?.offers().await?;
     Ok(Json(
         rank_placements(&spec, &offers)
             .into_iter()

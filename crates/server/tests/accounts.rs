@@ -19,8 +19,9 @@ async fn byok_jobs_run_on_the_users_key_and_hosted_jobs_on_the_operators() {
     ecfg.pods.provisioning_secs = 0.1;
     ecfg.pods.starting_secs = 0.1;
     ecfg.tick_ms = 50;
-    // The user's key is a second key of the same account: the hardest case for orphan checks.
-    ecfg.extra_api_keys = vec![USER_KEY.into()];
+    ecfg.rate_limits = common::compressed_budgets();
+    // The user's key belongs to their own RunPod account, as it would on RunPod.
+    ecfg.accounts = vec![runpod_emulator::config::AccountSeed::new(USER_KEY)];
     let emu = runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator");
     let home = tempfile::tempdir().expect("home");
     let s = server_with(home.path(), |c| c.client = Some(emu.client())).await;
@@ -69,6 +70,16 @@ async fn byok_jobs_run_on_the_users_key_and_hosted_jobs_on_the_operators() {
     assert_eq!(creates.iter().filter(|k| k.as_str() == "WXYZ").count(), 1, "{creates:?}");
     assert_eq!(creates.iter().filter(|k| k.as_str() == op_last4).count(), 1, "{creates:?}");
     assert!(a_done.attempts.len() == 1 && h_done.attempts.len() == 1);
+    // Her pod billed her account, the admin's pod the operator's.
+    let billing = runpod::types::billing::BillingQuery { bucket_size: Some("hour".into()), ..Default::default() };
+    let user_client = emu.client_for(runpod::ApiKey::new(USER_KEY));
+    let billed_pods = |r: runpod::types::billing::ListPodBillingResponse| {
+        r.records.into_iter().map(|r| r.pod_id).collect::<std::collections::BTreeSet<_>>()
+    };
+    let user_pods = billed_pods(user_client.pod_billing(&billing).await.expect("user's bills"));
+    let op_pods = billed_pods(emu.client().pod_billing(&billing).await.expect("operator's bills"));
+    assert_eq!(user_pods.len(), 1, "{user_pods:?}");
+    assert!(user_pods.is_disjoint(&op_pods), "{user_pods:?} {op_pods:?}");
 
     // While a job runs on her key, the key can be neither replaced nor removed.
     let long: JobDetail = post(alice.token.clone(), spec("alice-long", "sleep 300", 1.0)).await.expect("post").json().await.expect("json");
@@ -147,7 +158,12 @@ async fn the_operator_caps_a_users_hosted_spend() {
 
 #[tokio::test]
 async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_published_endpoint() {
-    let ecfg = runpod_emulator::EmulatorConfig { tick_ms: 50, extra_api_keys: vec![USER_KEY.into()], ..Default::default() };
+    let ecfg = runpod_emulator::EmulatorConfig {
+        tick_ms: 50,
+        accounts: vec![runpod_emulator::config::AccountSeed::new(USER_KEY)],
+        rate_limits: common::compressed_budgets(),
+        ..Default::default()
+    };
     let emu = runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator");
     let home = tempfile::tempdir().expect("home");
     let s = server_with(home.path(), |c| c.client = Some(emu.client())).await;
@@ -246,6 +262,85 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
     let r = http.delete(api("/settings/runpod-key")).bearer_auth(&alice.token).send().await.expect("delete");
     assert_eq!(r.status().as_u16(), 409);
     assert_eq!(r.json::<ErrorBody>().await.expect("json").code, "endpoints_on_key");
+    s.shutdown().await;
+    emu.shutdown().await;
+}
+
+/// No operator key, provider RunPod: every user's work runs on their own key against their own
+/// account; hosted compute is refused with what to do, and the GPU catalog is the user's.
+#[tokio::test]
+async fn a_byok_only_server_runs_each_users_work_on_their_own_account_and_refuses_hosted_compute() {
+    let mut ecfg = runpod_emulator::EmulatorConfig::default();
+    (ecfg.pods.provisioning_secs, ecfg.pods.starting_secs, ecfg.tick_ms) = (0.1, 0.1, 50);
+    ecfg.rate_limits = common::compressed_budgets();
+    ecfg.accounts = vec![runpod_emulator::config::AccountSeed::new(USER_KEY)];
+    let emu = runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator");
+    let home = tempfile::tempdir().expect("home");
+    // The client only names the provider's URLs here; its (operator) key is never used.
+    let s = server_with(home.path(), |c| {
+        c.client = Some(emu.client());
+        c.byok_only = true;
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let api = |p: &str| format!("{}/api/v1{p}", s.url);
+
+    // Without a key of one's own there is nothing to compute on, and the error says why.
+    let r = http.post(api("/jobs")).bearer_auth(&s.token).json(&spec("hosted", "true", 1.0)).send().await.expect("post");
+    assert_eq!(r.status().as_u16(), 409);
+    let e: ErrorBody = r.json().await.expect("json");
+    assert_eq!(e.code, "no_operator_key");
+    assert!(e.hint.as_deref().unwrap_or_default().contains("API key"), "{e:?}");
+    assert_eq!(http.get(api("/gpus")).bearer_auth(&s.token).send().await.expect("gpus").status().as_u16(), 409);
+
+    let alice: NewToken = http
+        .post(api("/users"))
+        .bearer_auth(&s.token)
+        .json(&serde_json::json!({"name": "alice"}))
+        .send()
+        .await
+        .expect("user")
+        .json()
+        .await
+        .expect("json");
+    let r = http
+        .post(api("/settings/runpod-key"))
+        .bearer_auth(&alice.token)
+        .json(&serde_json::json!({"api_key": USER_KEY}))
+        .send()
+        .await
+        .expect("key");
+    assert_eq!(r.status().as_u16(), 200);
+    let gpus: Vec<server::api::GpuRow> =
+        http.get(api("/gpus")).bearer_auth(&alice.token).send().await.expect("gpus").json().await.expect("json");
+    assert!(!gpus.is_empty(), "the catalog comes through her key");
+    let job: JobDetail = http
+        .post(api("/jobs"))
+        .bearer_auth(&alice.token)
+        .json(&spec("mine", "echo mine", 1.0))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(job.job.backend, "runpod");
+    let (done, events) = common::follow_as(&http, &s.url, &alice.token, &job.job.id).await;
+    assert_eq!(done.job.state, "succeeded", "{events:#?}");
+
+    // Every call reached RunPod with her key: none with an operator's.
+    let keys: std::collections::BTreeSet<String> = emu.account_calls().into_iter().map(|c| c.key_last4).collect();
+    assert_eq!(keys.into_iter().collect::<Vec<_>>(), vec!["WXYZ".to_owned()]);
+    let theirs = emu.client_for(runpod::ApiKey::new(USER_KEY));
+    let billed = theirs
+        .pod_billing(&runpod::types::billing::BillingQuery { bucket_size: Some("hour".into()), ..Default::default() })
+        .await
+        .expect("bills");
+    assert_eq!(billed.records.len(), 1, "her pod billed her account");
+    assert!(
+        emu.client().pod_billing(&Default::default()).await.expect("bills").records.is_empty(),
+        "and nothing the emulator's main account"
+    );
     s.shutdown().await;
     emu.shutdown().await;
 }

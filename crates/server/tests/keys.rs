@@ -2,6 +2,8 @@
 //! funds), stored sealed (AES-256-GCM), shown only as its last 4 characters, removable — and
 //! the key appears in no response and no log line of the whole run, a job run on it included.
 
+mod common;
+
 use server::api::{ComputeSettings, ErrorBody};
 use server::{ServerConfig, start};
 use std::io::Write;
@@ -29,6 +31,7 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
 
     let mut ecfg = runpod_emulator::EmulatorConfig::default();
     (ecfg.pods.provisioning_secs, ecfg.pods.starting_secs, ecfg.tick_ms) = (0.1, 0.1, 50);
+    ecfg.rate_limits = common::compressed_budgets();
     let emu = runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator");
     let home = tempfile::tempdir().expect("home");
     let mut cfg = ServerConfig::new(home.path().to_path_buf(), "127.0.0.1:0".parse().expect("addr"));
@@ -53,7 +56,7 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
     assert_eq!(e.code, "invalid_api_key");
 
     // A valid key on an account without funds.
-    emu.shared.world.lock().account.balance = 0.0;
+    emu.shared.world.lock().main_account_mut().balance = 0.0;
     let r = http.post(&url).bearer_auth(&s.token).json(&serde_json::json!({"api_key": key})).send().await.expect("post");
     assert_eq!(r.status().as_u16(), 402);
     let text = r.text().await.expect("body");
@@ -61,7 +64,7 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
     assert!(text.contains("insufficient_balance") && text.contains("no funds"), "{text}");
 
     // Funded: saved, masked.
-    emu.shared.world.lock().account.balance = 25.0;
+    emu.shared.world.lock().main_account_mut().balance = 25.0;
     let r = http.post(&url).bearer_auth(&s.token).json(&serde_json::json!({"api_key": key})).send().await.expect("post");
     assert_eq!(r.status().as_u16(), 200);
     let text = r.text().await.expect("body");

@@ -8,8 +8,7 @@ use store::Store;
 
 /// An emulator whose time moves only on `advance`, configured by `cfg`.
 pub async fn emulator(cfg: impl FnOnce(&mut EmulatorConfig)) -> RunningEmulator {
-    let mut c = EmulatorConfig::default();
-    c.manual_clock_start = Some("2026-01-01T00:00:00Z".into());
+    let mut c = EmulatorConfig { manual_clock_start: Some("2026-01-01T00:00:00Z".into()), ..EmulatorConfig::default() };
     cfg(&mut c);
     start(c, Options::default()).await.expect("emulator")
 }

@@ -1,13 +1,14 @@
 //! `/_emulator/...`: controls for tests and demos (clock, faults, account, stock, inspection).
 //! Not part of RunPod's API; authenticated with the account key.
 
+use super::Caller;
 use crate::Shared;
 use crate::config::Stock;
 use crate::faults::FaultConfig;
 use crate::problem::{ApiError, ApiResult};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
 use runpod::types::pods::PodStatus;
 use serde::Deserialize;
@@ -21,14 +22,15 @@ fn body<T: serde::de::DeserializeOwned>(b: &Bytes) -> ApiResult<T> {
     serde_json::from_slice(b).map_err(|e| ApiError::validation(vec![format!("$: {e}")]))
 }
 
-/// Everything, including terminated pods and process state.
-pub(crate) async fn state(State(s): S) -> Json<Value> {
+/// Everything of the caller's account, including terminated pods and process state.
+pub(crate) async fn state(State(s): S, Extension(Caller(acct)): Extension<Caller>) -> Json<Value> {
     let live = s.runner.live();
     Json(s.with_world(|w, now| {
         w.tick(now);
         let mut pods: Vec<Value> = w
             .pods
             .values()
+            .filter(|p| p.account == acct)
             .map(|p| {
                 json!({
                     "id": p.id, "name": p.name, "status": p.status, "dataCenterId": p.data_center,
@@ -44,19 +46,21 @@ pub(crate) async fn state(State(s): S) -> Json<Value> {
         let endpoints: Vec<Value> = w
             .endpoints
             .values()
+            .filter(|e| e.account == acct)
             .map(|e| json!({"id": e.id, "name": e.name, "queue": e.queue.len(), "queueReason": w.queue_reason(&e.id), "version": e.version}))
             .collect();
         let workers: Vec<Value> = w
             .workers
             .values()
+            .filter(|x| w.owns(&acct, crate::world::Res::Endpoint, &x.endpoint_id))
             .map(|x| json!({"id": x.id, "endpointId": x.endpoint_id, "status": x.status, "inFlight": x.in_flight, "crashes": x.crash_count, "external": x.external}))
             .collect();
         json!({
             "now": crate::clock::rfc3339(now),
-            "account": {"balance": w.account.balance, "spendLimit": w.account.spend_limit, "currentSpendPerHr": w.current_spend_per_hr()},
+            "account": w.account(&acct).map(|a| json!({"id": a.user_id, "balance": a.balance, "spendLimit": a.spend_limit, "currentSpendPerHr": w.current_spend_per_hr(&acct)})),
             "pods": pods, "endpoints": endpoints, "workers": workers,
             "jobs": w.jobs.len(), "liveProcesses": live,
-            "livePods": w.pods.values().filter(|p| p.status != PodStatus::Terminated).count(),
+            "livePods": w.pods.values().filter(|p| p.account == acct && p.status != PodStatus::Terminated).count(),
         })
     }))
 }
@@ -118,14 +122,17 @@ struct AccountUpdate {
     spend_limit: Option<f64>,
 }
 
-pub(crate) async fn set_account(State(s): S, b: Bytes) -> ApiResult<StatusCode> {
+/// Sets the balance or spend limit of the caller's account.
+pub(crate) async fn set_account(State(s): S, Extension(Caller(acct)): Extension<Caller>, b: Bytes) -> ApiResult<StatusCode> {
     let a: AccountUpdate = body(&b)?;
     s.with_world(|w, now| {
-        if let Some(v) = a.balance {
-            w.account.balance = v;
-        }
-        if let Some(v) = a.spend_limit {
-            w.account.spend_limit = v;
+        if let Some(account) = w.account_mut(&acct) {
+            if let Some(v) = a.balance {
+                account.balance = v;
+            }
+            if let Some(v) = a.spend_limit {
+                account.spend_limit = v;
+            }
         }
         w.tick(now);
     });

@@ -2,9 +2,11 @@
 //! pods) and `gpuTypes` (with `lowestPrice`). Parsed and executed by async-graphql, so
 //! aliases, fragments, variables and error shapes behave like a real GraphQL server.
 
+use super::Caller;
 use crate::Shared;
 use crate::problem::{ApiError, ApiResult};
 use async_graphql::{ComplexObject, Context, EmptyMutation, EmptySubscription, InputObject, Object, Schema, SimpleObject};
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -135,13 +137,15 @@ impl Query {
 type EmuSchema = Schema<Query, EmptyMutation, EmptySubscription>;
 static SCHEMA: LazyLock<EmuSchema> = LazyLock::new(|| Schema::build(Query, EmptyMutation, EmptySubscription).limit_depth(12).finish());
 
-fn snapshot(s: &Arc<Shared>) -> Snapshot {
+fn snapshot(s: &Arc<Shared>, acct: &str) -> Snapshot {
     s.with_world(|w, now| {
         w.tick(now);
+        let account =
+            w.account(acct).cloned().unwrap_or_else(|| crate::world::Account { user_id: acct.to_owned(), balance: 0.0, spend_limit: 0.0 });
         let pods = w
             .pods
             .values()
-            .filter(|p| p.status != PodStatus::Terminated)
+            .filter(|p| p.account == acct && p.status != PodStatus::Terminated)
             .map(|p| GqlPod {
                 id: p.id.clone(),
                 name: p.name.clone(),
@@ -188,12 +192,13 @@ fn snapshot(s: &Arc<Shared>) -> Snapshot {
             .collect();
         Snapshot {
             myself: Myself {
-                id: w.account.user_id.clone(),
+                id: account.user_id.clone(),
                 email: "emulator@example.invalid".into(),
                 pub_key: String::new(),
                 network_volumes: w
                     .volumes
                     .values()
+                    .filter(|v| v.account == acct)
                     .map(|v| GqlNetworkVolume {
                         id: v.volume.id.0.clone(),
                         name: v.volume.name.clone(),
@@ -201,9 +206,9 @@ fn snapshot(s: &Arc<Shared>) -> Snapshot {
                         data_center_id: v.volume.data_center.0.clone(),
                     })
                     .collect(),
-                client_balance: (w.account.balance * 100.0).round() / 100.0,
-                current_spend_per_hr: w.current_spend_per_hr(),
-                spend_limit: w.account.spend_limit,
+                client_balance: (account.balance * 100.0).round() / 100.0,
+                current_spend_per_hr: w.current_spend_per_hr(acct),
+                spend_limit: account.spend_limit,
                 pods,
             },
             gpus,
@@ -211,9 +216,13 @@ fn snapshot(s: &Arc<Shared>) -> Snapshot {
     })
 }
 
-pub(crate) async fn handle(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Json<async_graphql::Response>> {
+pub(crate) async fn handle(
+    State(s): State<Arc<Shared>>,
+    Extension(Caller(acct)): Extension<Caller>,
+    body: Bytes,
+) -> ApiResult<Json<async_graphql::Response>> {
     let req: async_graphql::Request = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("GraphQL request must be JSON {{\"query\": ..., \"variables\": ...}}: {e}")))?;
-    let resp = SCHEMA.execute(req.data(snapshot(&s))).await;
+    let resp = SCHEMA.execute(req.data(snapshot(&s, &acct))).await;
     Ok(Json(resp))
 }

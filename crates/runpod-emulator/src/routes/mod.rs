@@ -9,6 +9,7 @@ mod rest;
 mod worker;
 
 use crate::problem::ApiError;
+use crate::world::Res;
 use crate::{Exchange, Shared};
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -31,6 +32,11 @@ pub(crate) enum Principal {
     Worker(String),
 }
 
+/// The account (user id) a request acts for: the key's account, or the account of the pod or
+/// endpoint a scoped key belongs to. Every handler sees only this account's resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Caller(pub String);
+
 /// Largest body accepted at all; per-operation limits (10 MB `/run`, 20 MB `/runsync`) are
 /// checked by the handlers so the answer can name the limit.
 const BODY_LIMIT: usize = 21 * 1024 * 1024;
@@ -45,6 +51,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v2/serverless", get(rest::list_endpoints).post(rest::create_endpoint))
         .route("/v2/serverless/{id}", get(rest::get_endpoint).patch(rest::update_endpoint).delete(rest::delete_endpoint))
         .route("/v2/serverless/{id}/workers", get(rest::endpoint_workers))
+        .route("/v2/serverless/{id}/releases", get(rest::endpoint_releases))
+        .route("/v2/registries", get(rest::list_registries).post(rest::create_registry))
+        .route("/v2/registries/{id}", get(rest::get_registry).delete(rest::delete_registry))
+        .route("/v2/clusters", get(rest::list_clusters).post(rest::create_cluster))
+        .route("/v2/clusters/{id}", get(rest::no_cluster).patch(rest::no_cluster).delete(rest::no_cluster))
+        .route("/v2/clusters/{id}/pods", get(rest::no_cluster))
         .route("/v2/serverless/{id}/workers/{worker_id}/logs", get(logs::worker_logs))
         .route("/v2/templates", get(rest::list_templates).post(rest::create_template))
         .route("/v2/templates/{id}", get(rest::get_template).patch(rest::update_template).delete(rest::delete_template))
@@ -56,6 +68,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v2/catalog/datacenters/{id}", get(rest::get_data_center))
         .route("/v2/billing/pods", get(rest::pod_billing))
         .route("/v2/billing/serverless", get(rest::serverless_billing))
+        .route("/v2/billing", get(rest::billing))
+        .route("/v2/billing/endpoints", get(rest::endpoint_billing))
+        .route("/v2/billing/network-volumes", get(rest::volume_billing))
+        .route("/v2/billing/clusters", get(rest::cluster_billing))
         // Serverless job API
         .route("/v2/{endpoint_id}/run", post(jobs::run))
         .route("/v2/{endpoint_id}/runsync", post(jobs::run_sync))
@@ -124,71 +140,125 @@ fn is_job_api_route(route: &str) -> bool {
     route.starts_with("/v2/{endpoint_id}/")
 }
 
+/// The resource a by-id route names, for the ownership check.
+fn addressed(route: &str, segs: &[&str]) -> Option<(Res, String)> {
+    let at = |i: usize| segs.get(i).map(|s| (*s).to_owned());
+    let res = if route.starts_with("/v2/pods/{id}") || route.starts_with("/_emulator/pods/{id}") {
+        (Res::Pod, at(3)?)
+    } else if route.starts_with("/v2/serverless/{id}") {
+        (Res::Endpoint, at(3)?)
+    } else if route.starts_with("/v2/templates/{id}") {
+        (Res::Template, at(3)?)
+    } else if route.starts_with("/v2/network-volumes/{id}") {
+        (Res::Volume, at(3)?)
+    } else if route.starts_with("/v2/registries/{id}") {
+        (Res::Registry, at(3)?)
+    } else if route.starts_with("/v2/{endpoint_id}/") {
+        (Res::Endpoint, at(2)?)
+    } else {
+        return None;
+    };
+    Some(res)
+}
+
 /// Authentication as RunPod does it: REST v2 wants `Bearer <key>`; the serverless API takes
 /// the raw key or `Bearer`; worker calls carry the raw worker key; GraphQL also takes
-/// `?api_key=`. A pod-scoped key may only stop or terminate its own pod.
+/// `?api_key=`. A pod-scoped key may only stop or terminate its own pod. Each key belongs to
+/// one account, and another account's resource answers 404 exactly as a missing one does.
 async fn auth(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let route = route_of(&req);
     let segs: Vec<&str> = req.uri().path().split('/').collect();
-    let principal = if route.starts_with("/_emulator") {
-        presented_key(&req, false).filter(|k| s.is_account_key(k)).map(|_| Principal::Account)
+    let account_key = |k: Option<String>| k.and_then(|k| s.account_of(&k).map(|a| (Principal::Account, a.to_owned())));
+    let principal = if route.starts_with("/_emulator") || is_job_api_route(&route) && !is_worker_route(&route) {
+        account_key(presented_key(&req, false))
     } else if route == "/graphql" {
-        presented_key(&req, true).or_else(|| query_param(&req, "api_key")).filter(|k| s.is_account_key(k)).map(|_| Principal::Account)
+        account_key(presented_key(&req, true).or_else(|| query_param(&req, "api_key")))
     } else if is_worker_route(&route) {
         let ep = segs.get(2).copied().unwrap_or_default();
         presented_key(&req, false).and_then(|k| {
-            if s.is_account_key(&k) {
-                Some(Principal::Account)
-            } else {
-                s.world.lock().worker_keys.get(&k).filter(|e| e.as_str() == ep).map(|e| Principal::Worker(e.clone()))
-            }
+            account_key(Some(k.clone())).or_else(|| {
+                let w = s.world.lock();
+                let owner = w.worker_keys.get(&k).filter(|e| e.as_str() == ep).and_then(|e| w.owner(Res::Endpoint, e));
+                owner.map(|a| (Principal::Worker(ep.to_owned()), a.to_owned()))
+            })
         })
-    } else if is_job_api_route(&route) {
-        presented_key(&req, false).filter(|k| s.is_account_key(k)).map(|_| Principal::Account)
     } else {
         let Some(k) = presented_key(&req, true) else {
             return ApiError::unauthorized().into_response();
         };
-        if s.is_account_key(&k) {
-            Some(Principal::Account)
-        } else {
-            let pod = s.world.lock().pod_keys.get(&k).cloned();
-            match pod {
-                Some(id) => {
-                    let own = segs.get(3).copied() == Some(id.as_str());
-                    let allowed = own
-                        && ((route == "/v2/pods/{id}/action" && req.method() == Method::POST)
-                            || (route == "/v2/pods/{id}" && req.method() == Method::DELETE));
-                    if !allowed {
-                        return ApiError::forbidden().into_response();
+        match account_key(Some(k.clone())) {
+            Some(p) => Some(p),
+            None => {
+                let pod = {
+                    let w = s.world.lock();
+                    w.pod_keys.get(&k).and_then(|id| w.pods.get(id).map(|p| (id.clone(), p.account.clone())))
+                };
+                match pod {
+                    Some((id, account)) => {
+                        let own = segs.get(3).copied() == Some(id.as_str());
+                        let allowed = own
+                            && ((route == "/v2/pods/{id}/action" && req.method() == Method::POST)
+                                || (route == "/v2/pods/{id}" && req.method() == Method::DELETE));
+                        if !allowed {
+                            return ApiError::forbidden().into_response();
+                        }
+                        Some((Principal::Pod(id), account))
                     }
-                    Some(Principal::Pod(id))
+                    None => return ApiError::new(401, "invalid bearer token").into_response(),
                 }
-                None => return ApiError::new(401, "invalid bearer token").into_response(),
             }
         }
     };
-    match principal {
-        Some(p) => {
-            if p == Principal::Account {
-                let key = presented_key(&req, false).or_else(|| query_param(&req, "api_key")).unwrap_or_default();
-                let key = key.strip_prefix("Bearer ").unwrap_or(&key).to_owned();
-                s.record_account_call(req.method().as_str(), req.uri().path(), &key);
-            }
-            req.extensions_mut().insert(p);
-            let mut resp = next.run(req).await;
-            if route.starts_with("/v2/") && !is_job_api_route(&route) {
-                let h = resp.headers_mut();
-                h.insert("RateLimit", HeaderValue::from_static("\"minute\";r=59;t=60"));
-                h.insert("RateLimit-Policy", HeaderValue::from_static("\"minute\";q=60;w=60"));
-            }
-            resp
-        }
-        None if route == "/graphql" || is_job_api_route(&route) || route.starts_with("/_emulator") => {
+    let Some((principal, account)) = principal else {
+        return if route == "/graphql" || is_job_api_route(&route) || route.starts_with("/_emulator") {
             ApiError::new(401, "Unauthorized: missing or invalid API key").into_response()
+        } else {
+            ApiError::new(401, "invalid bearer token").into_response()
+        };
+    };
+    if let Some((res, id)) = addressed(&route, &segs) {
+        let foreign = s.world.lock().owner(res, &id).is_some_and(|o| o != account);
+        if foreign {
+            return ApiError::not_found().into_response();
         }
-        None => ApiError::new(401, "invalid bearer token").into_response(),
     }
+    let key = presented_key(&req, false).or_else(|| query_param(&req, "api_key")).unwrap_or_default();
+    let key = key.strip_prefix("Bearer ").unwrap_or(&key).to_owned();
+    if principal == Principal::Account {
+        s.record_account_call(req.method().as_str(), req.uri().path(), &key);
+    }
+    let now = s.clock.now();
+    let verdict = if route.starts_with("/v2/") && !is_job_api_route(&route) {
+        s.limiter.lock().rest(&s.cfg.rate_limits, &account, now)
+    } else {
+        None
+    };
+    if is_job_api_route(&route) && !is_worker_route(&route) {
+        let (ep, op) = (segs.get(2).copied().unwrap_or_default(), segs.get(3).copied().unwrap_or_default());
+        let op = if op == "status-sync" { "status" } else { op };
+        if let Some(secs) = s.limiter.lock().serverless(&s.cfg.rate_limits, &account, ep, op, now) {
+            return ApiError::rate_limited_in(&format!("10 s /{op}"), secs).into_response();
+        }
+    }
+    let mut resp = match &verdict {
+        Some(v) if v.retry_after.is_some() => {
+            ApiError::rate_limited_in(v.spent.as_deref().unwrap_or("minute"), v.retry_after.unwrap_or(1)).into_response()
+        }
+        _ => {
+            req.extensions_mut().insert(principal);
+            req.extensions_mut().insert(Caller(account));
+            next.run(req).await
+        }
+    };
+    if let Some(v) = verdict {
+        let h = resp.headers_mut();
+        for (name, value) in [("RateLimit", v.state), ("RateLimit-Policy", v.policy)] {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                h.insert(name, v);
+            }
+        }
+    }
+    resp
 }
 
 /// Injected HTTP faults (see [`crate::faults`]).

@@ -89,14 +89,27 @@ impl Catalog {
         self.free.insert((gpu.to_owned(), dc.to_owned()), stock);
     }
 
-    fn free_total(&self, gpu: &str, dc: Option<&str>) -> i64 {
-        self.free.iter().filter(|((g, d), _)| g == gpu && dc.is_none_or(|x| x == d)).map(|(_, s)| s.secure + s.community).sum()
+    /// Free GPUs of `gpu` in `dc` (any when `None`) on the scoped clouds.
+    fn free_in(&self, gpu: &str, dc: Option<&str>, scope: &AvailabilityScope) -> i64 {
+        self.free
+            .iter()
+            .filter(|((g, d), _)| g == gpu && dc.is_none_or(|x| x == d) && scope.has_dc(self, d))
+            .map(|(_, s)| match scope.cloud {
+                Some(Cloud::Secure) => s.secure,
+                Some(Cloud::Community) => s.community,
+                _ => s.secure + s.community,
+            })
+            .sum()
     }
 
-    /// A GPU type as `/v2/catalog/gpus` shows it.
-    pub fn gpu_type(&self, g: &GpuOffer, with_availability: bool) -> GpuType {
+    /// A GPU type as `/v2/catalog/gpus` shows it; availability (when asked) is scoped as the
+    /// query says: to `count` GPUs, a cloud, countries and CUDA versions.
+    pub fn gpu_type(&self, g: &GpuOffer, scope: Option<&AvailabilityScope>) -> GpuType {
         let secure_stock: bool = g.stock.values().any(|s| s.secure > 0);
         let community_stock: bool = g.stock.values().any(|s| s.community > 0);
+        // A level for `count` GPUs: fewer free than asked is none.
+        let level_for = |free: i64, count: i64| if free < count { AvailabilityLevel::None } else { level(free / count.max(1)) };
+        let cuda_ok = |scope: &AvailabilityScope| g.cuda_versions.iter().any(|v| scope.cuda_matches(v));
         GpuType {
             id: GpuTypeId::new(&g.id),
             name: g.name.clone(),
@@ -107,21 +120,39 @@ impl Catalog {
             community: community_stock,
             price: GpuPrice { secure: g.secure_price, community: g.community_price, serverless: g.serverless_price },
             max_count: GpuMaxCount { secure: g.max_count, community: g.max_count },
-            availability: with_availability.then(|| level(self.free_total(&g.id, None))),
-            data_centers: with_availability.then(|| {
+            // A pod's GPUs share one machine: the best single data center decides.
+            availability: scope.map(|sc| {
+                if sc.count > g.max_count || !cuda_ok(sc) {
+                    return AvailabilityLevel::None;
+                }
+                g.stock
+                    .keys()
+                    .map(|dc| level_for(self.free_in(&g.id, Some(dc), sc), sc.count))
+                    .max_by_key(|l| rank(*l))
+                    .unwrap_or(AvailabilityLevel::None)
+            }),
+            data_centers: scope.map(|sc| {
                 self.data_centers
                     .iter()
-                    .filter(|dc| g.stock.contains_key(&dc.id))
+                    .filter(|dc| g.stock.contains_key(&dc.id) && sc.has_dc(self, &dc.id))
                     .map(|dc| DataCenterAvailability {
                         id: DataCenterId::new(&dc.id),
                         name: dc.name.clone(),
-                        availability: level(self.free_total(&g.id, Some(&dc.id))),
+                        availability: if cuda_ok(sc) {
+                            level_for(self.free_in(&g.id, Some(&dc.id), sc), sc.count)
+                        } else {
+                            AvailabilityLevel::None
+                        },
                     })
                     .collect()
             }),
-            cuda_versions: with_availability.then(|| {
-                let any = self.free_total(&g.id, None) > 0;
-                g.cuda_versions.iter().map(|v| CudaVersionAvailability { version: v.clone(), available: any }).collect()
+            cuda_versions: scope.map(|sc| {
+                let any = self.free_in(&g.id, None, sc) >= sc.count;
+                g.cuda_versions
+                    .iter()
+                    .filter(|v| sc.cuda_matches(v))
+                    .map(|v| CudaVersionAvailability { version: v.clone(), available: any })
+                    .collect()
             }),
         }
     }
@@ -133,9 +164,9 @@ impl Catalog {
             name: dc.name.clone(),
             region: serde_json::from_value(serde_json::Value::String(dc.region.clone()))
                 .unwrap_or(runpod::types::catalog::DataCenterRegion::Unknown),
-            global_network: false,
-            network_volume_types: vec!["STANDARD".into()],
-            compliance: Vec::new(),
+            global_network: dc.global_network,
+            network_volume_types: dc.network_volume_types.clone(),
+            compliance: dc.compliance.clone(),
             gpu_availability: with_gpus.then(|| {
                 self.gpus
                     .iter()
@@ -143,12 +174,64 @@ impl Catalog {
                     .map(|g| CatalogResourceAvailability {
                         id: g.id.clone(),
                         name: g.name.clone(),
-                        availability: level(self.free_total(&g.id, Some(&dc.id))),
+                        availability: level(self.free_in(&g.id, Some(&dc.id), &AvailabilityScope::default())),
                     })
                     .collect()
             }),
             cpu_availability: None,
         }
+    }
+}
+
+/// What `include=AVAILABILITY` is computed for (`/v2/catalog/gpus` query).
+#[derive(Debug, Clone)]
+pub struct AvailabilityScope {
+    pub count: i64,
+    /// `None`: both clouds (a query's default is SECURE, as the spec says upstream's is).
+    pub cloud: Option<Cloud>,
+    /// Upper-case ISO country codes; empty: everywhere.
+    pub countries: Vec<String>,
+    /// Exact `major.minor` versions; empty: any.
+    pub cuda_versions: Vec<String>,
+    /// Lowest acceptable version, `(major, minor)`; a bare major means any of its releases.
+    pub min_cuda: Option<(u32, Option<u32>)>,
+}
+
+impl Default for AvailabilityScope {
+    fn default() -> Self {
+        Self { count: 1, cloud: None, countries: Vec::new(), cuda_versions: Vec::new(), min_cuda: None }
+    }
+}
+
+impl AvailabilityScope {
+    fn has_dc(&self, catalog: &Catalog, dc: &str) -> bool {
+        self.countries.is_empty() || catalog.data_centers.iter().find(|d| d.id == dc).is_some_and(|d| self.countries.contains(&d.country()))
+    }
+
+    fn cuda_matches(&self, v: &str) -> bool {
+        let parse = |v: &str| -> Option<(u32, u32)> {
+            let (a, b) = v.split_once('.').unwrap_or((v, "0"));
+            Some((a.parse().ok()?, b.parse().ok()?))
+        };
+        if !self.cuda_versions.is_empty() && !self.cuda_versions.iter().any(|c| c == v) {
+            return false;
+        }
+        match (self.min_cuda, parse(v)) {
+            (None, _) => true,
+            (Some((maj, None)), Some((m, _))) => m >= maj,
+            (Some((maj, Some(min))), Some(x)) => x >= (maj, min),
+            (Some(_), None) => false,
+        }
+    }
+}
+
+/// Order of stock levels, lowest first.
+fn rank(l: AvailabilityLevel) -> u8 {
+    match l {
+        AvailabilityLevel::High => 3,
+        AvailabilityLevel::Medium => 2,
+        AvailabilityLevel::Low => 1,
+        _ => 0,
     }
 }
 

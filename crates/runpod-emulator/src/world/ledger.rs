@@ -37,9 +37,22 @@ impl Amounts {
 #[derive(Debug, Default)]
 pub struct Ledger {
     pub buckets: BTreeMap<(Kind, DateTime<Utc>), HashMap<String, Amounts>>,
+    /// The account each billed resource belongs to (kept after the resource is gone, as its
+    /// bills are).
+    owners: HashMap<(Kind, String), String>,
 }
 
 impl Ledger {
+    /// Records that `resource` is billed to `account`.
+    pub fn own(&mut self, kind: Kind, resource: &str, account: &str) {
+        self.owners.insert((kind, resource.to_owned()), account.to_owned());
+    }
+
+    /// The account `resource` is billed to.
+    pub fn owner(&self, kind: Kind, resource: &str) -> Option<&str> {
+        self.owners.get(&(kind, resource.to_owned())).map(String::as_str)
+    }
+
     /// Bills `[from, to)` at `rate_per_hr`, splitting at hour boundaries. Returns the total.
     pub fn accrue(&mut self, kind: Kind, resource: &str, from: DateTime<Utc>, to: DateTime<Utc>, rate_per_hr: f64, split: Split) -> f64 {
         if to <= from || rate_per_hr <= 0.0 {
@@ -70,22 +83,23 @@ impl Ledger {
         self.buckets.iter().filter(|((k, _), _)| *k == kind).filter_map(|(_, row)| row.get(resource)).map(Amounts::total).sum()
     }
 
-    /// Records of `kind` in `[start, end)`, regrouped into buckets of `bucket` size.
+    /// Records of `account`'s resources of `kind` in `[start, end)`, regrouped into buckets of
+    /// `bucket` size.
     pub fn records(
         &self,
+        account: &str,
         kind: Kind,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
-        bucket: TimeDelta,
+        bucket: Bucket,
         resource: Option<&str>,
     ) -> Vec<(String, DateTime<Utc>, Amounts)> {
         let mut out: BTreeMap<(DateTime<Utc>, String), Amounts> = BTreeMap::new();
-        for ((k, hour), row) in &self.buckets {
-            if *k != kind || *hour < start || *hour >= end {
-                continue;
-            }
-            for (r, a) in row.iter().filter(|(r, _)| resource.is_none_or(|x| x == r.as_str())) {
-                let e = out.entry((bucket_start(*hour, bucket), r.clone())).or_default();
+        for ((k, hour), row) in self.buckets.range((kind, start)..(kind, end)) {
+            debug_assert_eq!(*k, kind);
+            let mine = |r: &str| self.owner(kind, r) == Some(account);
+            for (r, a) in row.iter().filter(|(r, _)| resource.is_none_or(|x| x == r.as_str()) && mine(r)) {
+                let e = out.entry((bucket.floor(*hour), r.clone())).or_default();
                 e.gpu += a.gpu;
                 e.disk += a.disk;
             }
@@ -94,9 +108,81 @@ impl Ledger {
     }
 }
 
-/// Start of the bucket containing `t` (days and longer align to midnight UTC).
-pub fn bucket_start(t: DateTime<Utc>, bucket: TimeDelta) -> DateTime<Utc> {
-    t.duration_trunc(bucket.min(TimeDelta::days(1))).unwrap_or(t)
+/// A billing bucket size (`bucketSize`): calendar-aligned in UTC, as RunPod's records are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    Hour,
+    Day,
+    /// ISO weeks, from Monday 00:00.
+    Week,
+    Month,
+    Year,
+}
+
+impl Bucket {
+    /// Parses `hour|day|week|month|year`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "hour" => Self::Hour,
+            "day" => Self::Day,
+            "week" => Self::Week,
+            "month" => Self::Month,
+            "year" => Self::Year,
+            _ => return None,
+        })
+    }
+
+    /// The name in queries and echoes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Hour => "hour",
+            Self::Day => "day",
+            Self::Week => "week",
+            Self::Month => "month",
+            Self::Year => "year",
+        }
+    }
+
+    /// Start of the bucket containing `t`.
+    pub fn floor(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        use chrono::{Datelike, TimeZone};
+        let day = t.duration_trunc(TimeDelta::days(1)).unwrap_or(t);
+        match self {
+            Self::Hour => t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t),
+            Self::Day => day,
+            Self::Week => day - TimeDelta::days(i64::from(day.weekday().num_days_from_monday())),
+            Self::Month => Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).single().unwrap_or(day),
+            Self::Year => Utc.with_ymd_and_hms(t.year(), 1, 1, 0, 0, 0).single().unwrap_or(day),
+        }
+    }
+
+    /// Start of the bucket after the one starting at `start` (a bucket boundary).
+    pub fn next(self, start: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Self::Hour => start + TimeDelta::hours(1),
+            Self::Day => start + TimeDelta::days(1),
+            Self::Week => start + TimeDelta::weeks(1),
+            Self::Month => start.checked_add_months(chrono::Months::new(1)).unwrap_or(start + TimeDelta::days(31)),
+            Self::Year => start.checked_add_months(chrono::Months::new(12)).unwrap_or(start + TimeDelta::days(366)),
+        }
+    }
+
+    /// Start of the bucket `n` buckets before the one starting at `start`.
+    pub fn back(self, start: DateTime<Utc>, n: u32) -> DateTime<Utc> {
+        match self {
+            Self::Hour => start - TimeDelta::hours(i64::from(n)),
+            Self::Day => start - TimeDelta::days(i64::from(n)),
+            Self::Week => start - TimeDelta::weeks(i64::from(n)),
+            Self::Month => start.checked_sub_months(chrono::Months::new(n)).unwrap_or(start),
+            Self::Year => start.checked_sub_months(chrono::Months::new(n.saturating_mul(12))).unwrap_or(start),
+        }
+    }
+
+    /// `t` snapped up to a bucket boundary (unchanged when it is one).
+    pub fn ceil(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let f = self.floor(t);
+        if f == t { t } else { self.next(f) }
+    }
 }
 
 #[cfg(test)]
@@ -110,12 +196,28 @@ mod tests {
     #[test]
     fn per_second_billing_splits_across_hours() {
         let mut l = Ledger::default();
+        l.own(Kind::Pod, "p", "a");
         let billed = l.accrue(Kind::Pod, "p", t("2026-01-01T00:30:00Z"), t("2026-01-01T01:30:00Z"), 3.6, Split { gpu_share: 1.0 });
         assert!((billed - 3.6).abs() < 1e-9, "{billed}");
         assert_eq!(l.buckets.len(), 2);
         assert!((l.total_for(Kind::Pod, "p") - 3.6).abs() < 1e-9);
-        let day = l.records(Kind::Pod, t("2026-01-01T00:00:00Z"), t("2026-01-02T00:00:00Z"), TimeDelta::days(1), None);
+        let day = l.records("a", Kind::Pod, t("2026-01-01T00:00:00Z"), t("2026-01-02T00:00:00Z"), Bucket::Day, None);
         assert_eq!(day.len(), 1);
         assert!((day[0].2.total() - 3.6).abs() < 1e-9);
+        assert!(l.records("b", Kind::Pod, t("2026-01-01T00:00:00Z"), t("2026-01-02T00:00:00Z"), Bucket::Day, None).is_empty());
+    }
+
+    #[test]
+    fn buckets_align_to_the_calendar() {
+        let x = t("2026-03-18T13:45:10Z"); // a Wednesday
+        assert_eq!(Bucket::Hour.floor(x), t("2026-03-18T13:00:00Z"));
+        assert_eq!(Bucket::Day.floor(x), t("2026-03-18T00:00:00Z"));
+        assert_eq!(Bucket::Week.floor(x), t("2026-03-16T00:00:00Z"));
+        assert_eq!(Bucket::Month.floor(x), t("2026-03-01T00:00:00Z"));
+        assert_eq!(Bucket::Year.floor(x), t("2026-01-01T00:00:00Z"));
+        assert_eq!(Bucket::Month.ceil(x), t("2026-04-01T00:00:00Z"));
+        assert_eq!(Bucket::Day.ceil(t("2026-03-18T00:00:00Z")), t("2026-03-18T00:00:00Z"), "a boundary stays");
+        assert_eq!(Bucket::Month.back(t("2026-03-01T00:00:00Z"), 2), t("2026-01-01T00:00:00Z"));
+        assert_eq!(Bucket::Month.next(t("2026-01-01T00:00:00Z")), t("2026-02-01T00:00:00Z"));
     }
 }

@@ -81,7 +81,8 @@ pub struct SpawnSpec {
     pub logs: Arc<LogBuffer>,
 }
 
-/// The account's money.
+/// One account's money. Every resource belongs to exactly one account (its `account`
+/// field); a key sees only its own account's resources, balance and bills.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Account {
     pub user_id: String,
@@ -89,16 +90,30 @@ pub struct Account {
     pub spend_limit: f64,
 }
 
-/// Every resource of the emulated account.
+/// A kind of resource an account owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Res {
+    Pod,
+    Endpoint,
+    Template,
+    Volume,
+    Registry,
+}
+
+/// Every resource of every emulated account.
 #[derive(Debug)]
 pub struct World {
     pub cfg: Arc<EmulatorConfig>,
     /// Base URL processes use to call back (set once the listener is bound).
     pub base_url: String,
     pub state_dir: PathBuf,
-    pub account: Account,
+    /// Accounts by user id; `main_account` is the one `api_key` belongs to.
+    pub accounts: std::collections::BTreeMap<String, Account>,
+    pub main_account: String,
     pub pods: HashMap<String, pods::PodRecord>,
     pub templates: HashMap<String, storage::TemplateRecord>,
+    /// Container registry credentials (`/v2/registries`); the secret is kept only to exist.
+    pub registries: HashMap<String, storage::RegistryRecord>,
     pub volumes: HashMap<String, storage::VolumeRecord>,
     pub endpoints: HashMap<String, serverless::EndpointRecord>,
     pub jobs: HashMap<String, serverless::JobRecord>,
@@ -120,9 +135,28 @@ pub struct World {
 }
 
 impl World {
-    /// An account per `cfg`: empty but for its seeded network volumes.
-    pub fn new(cfg: Arc<EmulatorConfig>, state_dir: PathBuf) -> Self {
+    /// The accounts per `cfg`: empty but for the main account's seeded network volumes.
+    /// Returns the world and which account each key (the main one first) belongs to.
+    pub fn new(cfg: Arc<EmulatorConfig>, state_dir: PathBuf, main_key: &str) -> (Self, HashMap<String, String>) {
         let catalog = catalog::Catalog::from_config(&cfg);
+        let main =
+            Account { user_id: format!("user_{}", random_id(12)), balance: cfg.account.balance, spend_limit: cfg.account.spend_limit };
+        let mut keys: HashMap<String, String> = HashMap::new();
+        keys.insert(main_key.to_owned(), main.user_id.clone());
+        for k in &cfg.extra_api_keys {
+            keys.insert(k.clone(), main.user_id.clone());
+        }
+        let mut accounts = std::collections::BTreeMap::new();
+        for a in &cfg.accounts {
+            let acct = Account { user_id: format!("user_{}", random_id(12)), balance: a.balance, spend_limit: a.spend_limit };
+            for k in std::iter::once(&a.api_key).chain(&a.extra_api_keys) {
+                keys.insert(k.clone(), acct.user_id.clone());
+            }
+            accounts.insert(acct.user_id.clone(), acct);
+        }
+        let main_account = main.user_id.clone();
+        accounts.insert(main_account.clone(), main);
+        let mut ledger = Ledger::default();
         let volumes = cfg
             .volumes
             .iter()
@@ -134,15 +168,13 @@ impl World {
                     data_center: runpod::DataCenterId::new(&v.data_center),
                     kind: runpod::types::network_volumes::VolumeType::Standard,
                 };
-                (v.id.clone(), storage::VolumeRecord { volume, billed_until: Utc::now() })
+                ledger.own(ledger::Kind::NetworkVolume, &v.id, &main_account);
+                (v.id.clone(), storage::VolumeRecord { volume, account: main_account.clone(), billed_until: Utc::now() })
             })
             .collect();
-        Self {
-            account: Account {
-                user_id: format!("user_{}", random_id(12)),
-                balance: cfg.account.balance,
-                spend_limit: cfg.account.spend_limit,
-            },
+        let world = Self {
+            accounts,
+            main_account,
             pod_faults: cfg.faults.pods.clone(),
             worker_faults: cfg.faults.workers.clone(),
             cfg,
@@ -150,34 +182,86 @@ impl World {
             state_dir,
             pods: HashMap::new(),
             templates: HashMap::new(),
+            registries: HashMap::new(),
             volumes,
             endpoints: HashMap::new(),
             jobs: HashMap::new(),
             workers: HashMap::new(),
             retired_workers: std::collections::HashSet::new(),
             catalog,
-            ledger: Ledger::default(),
+            ledger,
             pod_keys: HashMap::new(),
             worker_keys: HashMap::new(),
             default_images: crate::image::default_images(),
             next_generation: 1,
             effects: Vec::new(),
+        };
+        (world, keys)
+    }
+
+    /// The account `id`, which every resource's `account` names.
+    pub fn account(&self, id: &str) -> Option<&Account> {
+        self.accounts.get(id)
+    }
+
+    /// The account `id`, to change.
+    pub fn account_mut(&mut self, id: &str) -> Option<&mut Account> {
+        self.accounts.get_mut(id)
+    }
+
+    /// The main account (the one `api_key` belongs to), to change.
+    pub fn main_account_mut(&mut self) -> &mut Account {
+        let id = self.main_account.clone();
+        self.accounts.entry(id.clone()).or_insert_with(|| Account { user_id: id, balance: 0.0, spend_limit: 0.0 })
+    }
+
+    /// The account that owns a resource, if it exists (terminated pods included).
+    pub fn owner(&self, res: Res, id: &str) -> Option<&str> {
+        match res {
+            Res::Pod => self.pods.get(id).map(|p| p.account.as_str()),
+            Res::Endpoint => self.endpoints.get(id).map(|e| e.account.as_str()),
+            Res::Template => self.templates.get(id).map(|t| t.account.as_str()),
+            Res::Volume => self.volumes.get(id).map(|v| v.account.as_str()),
+            Res::Registry => self.registries.get(id).map(|r| r.account.as_str()),
         }
+    }
+
+    /// Whether `acct` owns the resource; RunPod answers another account's resource as if it did
+    /// not exist.
+    pub fn owns(&self, acct: &str, res: Res, id: &str) -> bool {
+        self.owner(res, id) == Some(acct)
+    }
+
+    /// Balance of `acct` (0 for an unknown account).
+    pub fn balance(&self, acct: &str) -> f64 {
+        self.accounts.get(acct).map_or(0.0, |a| a.balance)
     }
 
     /// The image a container of `image` runs and its argv, or why it cannot start: an image
     /// nobody declared does not exist (RunPod retries the pull forever), a private one needs
     /// registry credentials, and `args` must split into words.
-    pub(crate) fn resolve_container(&self, image: &str, registry: Option<&str>, args: &str) -> Result<(ImageConfig, Vec<String>), String> {
+    pub(crate) fn resolve_container(
+        &self,
+        account: &str,
+        image: &str,
+        registry: Option<&str>,
+        args: &str,
+    ) -> Result<(ImageConfig, Vec<String>), String> {
         let Some(img) = lookup(&self.cfg.images, &self.default_images, image) else {
             return Err(format!(
                 "error pulling image {image:?}: manifest unknown (the emulator knows only the images in its config's `images`; docs/emulator.md)"
             ));
         };
-        if img.private && registry.is_none() {
-            return Err(format!(
-                "error pulling image {image:?}: unauthorized: authentication required (set `containerRegistryAuthId` to a registry credential)"
-            ));
+        let credential = registry.and_then(|r| self.registries.get(r)).filter(|r| r.account == account);
+        if img.private && credential.is_none() {
+            return Err(match registry {
+                None => format!(
+                    "error pulling image {image:?}: unauthorized: authentication required (set `containerRegistryAuthId` to a registry credential)"
+                ),
+                Some(r) => format!(
+                    "error pulling image {image:?}: unauthorized: registry credential {r:?} does not exist in this account (`/v2/registries`)"
+                ),
+            });
         }
         let argv = argv(img, args).map_err(|e| e.to_string())?;
         Ok((img.clone(), argv))
@@ -217,19 +301,29 @@ impl World {
     pub fn tick(&mut self, now: DateTime<Utc>) {
         self.tick_pods(now);
         self.tick_serverless(now);
-        if self.account.balance <= 0.0 {
-            self.enforce_zero_balance(now);
+        let volumes: Vec<String> = self.volumes.keys().cloned().collect();
+        for v in volumes {
+            self.accrue_volume(&v, now);
+        }
+        let broke: Vec<String> = self.accounts.values().filter(|a| a.balance <= 0.0).map(|a| a.user_id.clone()).collect();
+        for acct in broke {
+            self.enforce_zero_balance(&acct, now);
         }
     }
 
-    /// Sum of the hourly rates of everything billing now.
-    pub fn current_spend_per_hr(&self) -> f64 {
-        let pods: f64 = self.pods.values().map(|p| p.current_rate()).sum();
-        let workers: f64 = self.workers.values().filter(|w| w.is_billing()).map(|w| w.price_per_hr).sum();
+    /// Sum of the hourly rates of everything `acct` is billed for now.
+    pub fn current_spend_per_hr(&self, acct: &str) -> f64 {
+        let pods: f64 = self.pods.values().filter(|p| p.account == acct).map(|p| p.current_rate()).sum();
+        let workers: f64 = self
+            .workers
+            .values()
+            .filter(|w| w.is_billing() && self.owns(acct, Res::Endpoint, &w.endpoint_id))
+            .map(|w| w.price_per_hr)
+            .sum();
         pods + workers
     }
 
-    /// Charges `amount` to the balance and the ledger.
+    /// Charges `amount` to the ledger and the balance of the resource's account.
     pub(crate) fn charge(
         &mut self,
         kind: ledger::Kind,
@@ -240,12 +334,18 @@ impl World {
         split: ledger::Split,
     ) {
         let charged = self.ledger.accrue(kind, resource, from, to, rate_per_hr, split);
-        self.account.balance -= charged;
+        if let Some(acct) = self.ledger.owner(kind, resource).map(str::to_owned) {
+            if let Some(a) = self.accounts.get_mut(&acct) {
+                a.balance -= charged;
+            }
+        }
     }
 
-    /// RunPod: at $0 all pods stop; those without a network volume are terminated.
-    fn enforce_zero_balance(&mut self, now: DateTime<Utc>) {
-        let ids: Vec<String> = self.pods.values().filter(|p| p.status.is_billing_compute()).map(|p| p.id.clone()).collect();
+    /// RunPod: at $0 all of the account's pods stop; those without a network volume are
+    /// terminated, and its workers stop.
+    fn enforce_zero_balance(&mut self, acct: &str, now: DateTime<Utc>) {
+        let ids: Vec<String> =
+            self.pods.values().filter(|p| p.account == acct && p.status.is_billing_compute()).map(|p| p.id.clone()).collect();
         for id in ids {
             let has_network = self.pods.get(&id).is_some_and(|p| p.has_network_volume());
             self.log_pod(&id, now, "system", "account balance reached $0: pod stopped by billing");
@@ -255,7 +355,8 @@ impl World {
                 let _ = self.pod_terminate(&id, now);
             }
         }
-        let workers: Vec<String> = self.workers.keys().cloned().collect();
+        let workers: Vec<String> =
+            self.workers.values().filter(|w| self.owns(acct, Res::Endpoint, &w.endpoint_id)).map(|w| w.id.clone()).collect();
         for w in workers {
             self.worker_stop(&w, now);
         }

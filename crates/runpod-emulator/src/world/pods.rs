@@ -65,6 +65,8 @@ pub struct Container {
 #[derive(Debug, Clone)]
 pub struct PodRecord {
     pub id: String,
+    /// The account it belongs to (and bills).
+    pub account: String,
     pub name: String,
     pub image: String,
     pub args: String,
@@ -284,7 +286,7 @@ fn after(t: DateTime<Utc>, secs: f64) -> DateTime<Utc> {
 
 impl World {
     /// `POST /v2/pods` after schema validation: the handler-layer rules, placement, credit.
-    pub fn pod_create(&mut self, req: CreatePodRequest, now: DateTime<Utc>) -> ApiResult<Pod> {
+    pub fn pod_create(&mut self, acct: &str, req: CreatePodRequest, now: DateTime<Utc>) -> ApiResult<Pod> {
         if req.gpu.is_some() == req.cpu.is_some() {
             return Err(ApiError::bad_request("exactly one of `gpu` or `cpu` must be set"));
         }
@@ -307,7 +309,7 @@ impl World {
         }
         // Template settings first; body fields override them.
         let tpl = match &req.template_id {
-            Some(t) => Some(self.templates.get(t.as_str()).cloned().ok_or_else(ApiError::not_found)?),
+            Some(t) => Some(self.templates.get(t.as_str()).filter(|t| t.account == acct).cloned().ok_or_else(ApiError::not_found)?),
             None => None,
         };
         if tpl.as_ref().is_some_and(|t| t.template.serverless) {
@@ -331,6 +333,7 @@ impl World {
             let vol = self
                 .volumes
                 .get(nv.volume_id.as_str())
+                .filter(|v| v.account == acct)
                 .ok_or_else(|| ApiError::bad_request(format!("network volume {} not found", nv.volume_id)))?;
             if !dcs.is_empty() && !dcs.contains(&vol.volume.data_center.0) {
                 return Err(ApiError::bad_request("the network volume's data center is not among `dataCenterIds`"));
@@ -359,13 +362,14 @@ impl World {
         };
         let disk_per_hr = (disk + mounts.persistent.as_ref().map_or(0, |p| p.size)) as f64 * DISK_RUNNING_GB_MONTH / HOURS_PER_MONTH;
         let rate = compute_per_hr + disk_per_hr;
-        if self.account.balance < rate {
+        let Some(account) = self.account(acct) else { return Err(ApiError::unauthorized()) };
+        if account.balance < rate {
             return Err(ApiError::bad_request(INSUFFICIENT_BALANCE_DETAIL));
         }
-        if self.current_spend_per_hr() + rate > self.account.spend_limit {
+        if self.current_spend_per_hr(acct) + rate > account.spend_limit {
             return Err(ApiError::bad_request(format!(
                 "This request would exceed your spend limit of ${:.2}/hr (synthetic message: RunPod publishes no exact text).",
-                self.account.spend_limit
+                account.spend_limit
             )));
         }
         let (data_center, cloud, holds_gpus) = match &gpu {
@@ -403,8 +407,10 @@ impl World {
                 gpu.as_ref().map_or_else(|| "cpu".to_owned(), |g| format!("{}x {}", g.1, g.0))
             ),
         );
+        self.ledger.own(Kind::Pod, &id, acct);
         let rec = PodRecord {
             id: id.clone(),
+            account: acct.to_owned(),
             name: req.name,
             image,
             args,
@@ -452,31 +458,32 @@ impl World {
         self.pods.get(id).filter(|p| p.status != PodStatus::Terminated).ok_or_else(ApiError::not_found)
     }
 
-    /// `GET /v2/pods`, oldest first.
-    pub fn pod_list(&self, now: DateTime<Utc>) -> Vec<Pod> {
-        self.live_pods_sorted().into_iter().map(|p| p.to_api(now)).collect()
+    /// `GET /v2/pods` of `acct`, oldest first.
+    pub fn pod_list(&self, acct: &str, now: DateTime<Utc>) -> Vec<Pod> {
+        self.live_pods_sorted(acct).into_iter().map(|p| p.to_api(now)).collect()
     }
 
     /// `GET /v2/pods` rendered straight to JSON (`{"pods":[...]}`), without cloning records.
-    pub fn pod_list_json(&self, now: DateTime<Utc>) -> Vec<u8> {
-        let pods: Vec<PodView<'_>> = self.live_pods_sorted().into_iter().map(|p| p.view(now)).collect();
+    pub fn pod_list_json(&self, acct: &str, now: DateTime<Utc>) -> Vec<u8> {
+        let pods: Vec<PodView<'_>> = self.live_pods_sorted(acct).into_iter().map(|p| p.view(now)).collect();
         let mut out = Vec::with_capacity(64 + pods.len() * 512);
         // Serializing borrowed views of our own data cannot fail.
         let _ = serde_json::to_writer(&mut out, &ListView { pods });
         out
     }
 
-    fn live_pods_sorted(&self) -> Vec<&PodRecord> {
-        let mut v: Vec<&PodRecord> = self.pods.values().filter(|p| p.status != PodStatus::Terminated).collect();
+    fn live_pods_sorted(&self, acct: &str) -> Vec<&PodRecord> {
+        let mut v: Vec<&PodRecord> = self.pods.values().filter(|p| p.account == acct && p.status != PodStatus::Terminated).collect();
         v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
         v
     }
 
     /// `PATCH /v2/pods/{id}`.
     pub fn pod_update(&mut self, id: &str, req: UpdatePodRequest, now: DateTime<Utc>) -> ApiResult<Pod> {
+        let acct = self.owner(super::Res::Pod, id).unwrap_or_default().to_owned();
         let tpl = match &req.template_id {
             Some(t) => {
-                let t = self.templates.get(t.as_str()).ok_or_else(ApiError::not_found)?;
+                let t = self.templates.get(t.as_str()).filter(|t| t.account == acct).ok_or_else(ApiError::not_found)?;
                 if t.template.serverless {
                     return Err(ApiError::new(422, "a serverless template cannot be applied to a pod"));
                 }
@@ -767,7 +774,7 @@ impl World {
     fn spawn_container(&mut self, id: &str, now: DateTime<Utc>) {
         let generation = self.generation();
         let Some(p) = self.pods.get(id) else { return };
-        let resolved = self.resolve_container(&p.image, p.registry.as_deref(), &p.args);
+        let resolved = self.resolve_container(&p.account, &p.image, p.registry.as_deref(), &p.args);
         let mut volumes = Vec::new();
         if let Some(v) = &p.mounts.persistent {
             volumes.push((self.pod_volume_dir(id), v.path.clone()));

@@ -36,6 +36,8 @@ pub const DEFAULT_ENDPOINT_TIMEOUT_MS: i64 = 300_000;
 #[derive(Debug, Clone)]
 pub struct EndpointRecord {
     pub id: String,
+    /// The account it belongs to (and bills).
+    pub account: String,
     pub name: String,
     pub template_id: Option<String>,
     pub image: Option<String>,
@@ -65,6 +67,18 @@ pub struct EndpointRecord {
     /// GPU type workers run on and its per-worker USD/h.
     pub gpu_type: Option<String>,
     pub price_per_hr: f64,
+    /// Every configuration version, oldest first (`/v2/serverless/{id}/releases`).
+    pub releases: Vec<Release>,
+}
+
+/// One configuration version of an endpoint and what changed to make it.
+#[derive(Debug, Clone)]
+pub struct Release {
+    pub id: String,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    /// `(field, old, new)` of the REST view.
+    pub diff: Vec<(String, Value, Value)>,
 }
 
 /// One worker of an endpoint.
@@ -180,12 +194,12 @@ impl World {
     }
 
     /// `POST /v2/serverless`.
-    pub fn endpoint_create(&mut self, req: CreateEndpointRequest, now: DateTime<Utc>) -> ApiResult<Endpoint> {
+    pub fn endpoint_create(&mut self, acct: &str, req: CreateEndpointRequest, now: DateTime<Utc>) -> ApiResult<Endpoint> {
         if req.kind == EndpointType::LoadBalancer {
             return Err(ApiError::bad_request("load-balancing endpoints are not emulated; use type QUEUE"));
         }
         if let Some(t) = &req.template_id {
-            let tpl = self.templates.get(t.as_str()).ok_or_else(ApiError::not_found)?;
+            let tpl = self.templates.get(t.as_str()).filter(|t| t.account == acct).ok_or_else(ApiError::not_found)?;
             if !tpl.template.serverless {
                 return Err(ApiError::bad_request("templateId must name a serverless template (serverless: true)"));
             }
@@ -199,7 +213,7 @@ impl World {
             return Err(ApiError::bad_request(format!("workers.min ({min}) exceeds workers.max ({max})")));
         }
         for v in req.network_volumes.iter().flatten() {
-            if !self.volumes.contains_key(v.as_str()) {
+            if !self.owns(acct, super::Res::Volume, v.as_str()) {
                 return Err(ApiError::bad_request(format!("network volume {v} not found")));
             }
         }
@@ -212,8 +226,10 @@ impl World {
         let id = random_id(14);
         let worker_key = random_secret("rpa_WORKER");
         self.worker_keys.insert(worker_key.clone(), id.clone());
+        self.ledger.own(Kind::Serverless, &id, acct);
         let rec = EndpointRecord {
             id: id.clone(),
+            account: acct.to_owned(),
             name: req.name,
             template_id: req.template_id.map(|t| t.0),
             image: req.image.or_else(|| tpl.as_ref().map(|t| t.image.clone())),
@@ -241,6 +257,7 @@ impl World {
             retried: 0,
             gpu_type,
             price_per_hr: price,
+            releases: vec![Release { id: format!("rel_{}", random_id(10)), version: 1, created_at: now, diff: Vec::new() }],
         };
         self.endpoints.insert(id.clone(), rec);
         self.scale_endpoint(&id, now);
@@ -284,23 +301,30 @@ impl World {
         })
     }
 
-    /// `GET /v2/serverless`, oldest first.
-    pub fn endpoint_list(&self) -> Vec<Endpoint> {
-        let mut v: Vec<&EndpointRecord> = self.endpoints.values().collect();
+    /// `GET /v2/serverless` of `acct`, oldest first.
+    pub fn endpoint_list(&self, acct: &str) -> Vec<Endpoint> {
+        let mut v: Vec<&EndpointRecord> = self.endpoints.values().filter(|e| e.account == acct).collect();
         v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
         v.into_iter().filter_map(|e| self.endpoint_api(&e.id).ok()).collect()
     }
 
     /// `PATCH /v2/serverless/{id}`.
     pub fn endpoint_update(&mut self, id: &str, req: UpdateEndpointRequest, now: DateTime<Utc>) -> ApiResult<Endpoint> {
+        let acct = self.owner(super::Res::Endpoint, id).unwrap_or_default().to_owned();
         if let Some(t) = &req.template_id {
-            let tpl = self.templates.get(t.as_str()).ok_or_else(ApiError::not_found)?;
+            let tpl = self.templates.get(t.as_str()).filter(|t| t.account == acct).ok_or_else(ApiError::not_found)?;
             if !tpl.template.serverless {
                 return Err(ApiError::bad_request("templateId must name a serverless template (serverless: true)"));
             }
         }
+        for v in req.network_volumes.iter().flatten() {
+            if !self.owns(&acct, super::Res::Volume, v.as_str()) {
+                return Err(ApiError::bad_request(format!("network volume {v} not found")));
+            }
+        }
         // A PATCH of `gpu` merges into the current selection (pools may be left out).
         let current = self.endpoints.get(id).ok_or_else(ApiError::not_found)?.gpu.clone();
+        let before = serde_json::to_value(self.endpoint_api(id)?).unwrap_or_default();
         let merged = req.gpu.as_ref().map(|g| {
             let old = current.clone().unwrap_or_default();
             CreateEndpointGpuConfig {
@@ -404,9 +428,51 @@ impl World {
         e.workers_max = max;
         if new_version {
             e.version += 1;
+            let version = e.version;
+            let after = serde_json::to_value(self.endpoint_api(id)?).unwrap_or_default();
+            let diff = match (before, after) {
+                (Value::Object(b), Value::Object(a)) => a
+                    .iter()
+                    .filter(|(k, v)| b.get(*k) != Some(*v) && k.as_str() != "version")
+                    .map(|(k, v)| (k.clone(), b.get(k).cloned().unwrap_or(Value::Null), v.clone()))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if let Some(e) = self.endpoints.get_mut(id) {
+                e.releases.push(Release { id: format!("rel_{}", random_id(10)), version, created_at: now, diff });
+            }
         }
         self.scale_endpoint(id, now);
         self.endpoint_api(id)
+    }
+
+    /// `GET /v2/serverless/{id}/releases`: newest first, with how many workers run each.
+    pub fn endpoint_releases(&self, id: &str) -> ApiResult<Value> {
+        let e = self.endpoints.get(id).ok_or_else(ApiError::not_found)?;
+        let workers: Vec<&WorkerRecord> = self.workers.values().filter(|w| w.endpoint_id == id && !w.stopping).collect();
+        let on = |v: i64| workers.iter().filter(|w| w.version == v).count();
+        let latest = on(e.version);
+        let releases: Vec<Value> = e
+            .releases
+            .iter()
+            .rev()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id, "version": r.version, "source": "MANUAL", "buildId": null, "createdByUserId": e.account,
+                    "workerCount": on(r.version), "createdAt": rfc3339(r.created_at),
+                    "diff": r.diff.iter().map(|(f, o, n)| serde_json::json!({"field": f, "old": o, "new": n})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let total = workers.len();
+        Ok(serde_json::json!({
+            "endpointVersion": e.version,
+            "rollout": {
+                "inProgress": latest < total, "workersOnLatest": latest, "workersTotal": total,
+                "percentOnLatest": (latest * 100).checked_div(total).unwrap_or(0),
+            },
+            "releases": releases,
+        }))
     }
 
     /// `DELETE /v2/serverless/{id}`: workers stopped, jobs dropped.
@@ -813,7 +879,7 @@ impl World {
             }
         };
         let desired = demand.max(e.workers_min).min(e.workers_max);
-        if self.account.balance <= 0.0 {
+        if self.balance(&e.account) <= 0.0 {
             return; // RunPod starts no worker for an account that cannot pay
         }
         for _ in active..desired {
@@ -875,7 +941,7 @@ impl World {
         } else {
             e.args.clone().unwrap_or_default()
         };
-        let resolved = self.resolve_container(&image, e.registry.as_deref(), &args);
+        let resolved = self.resolve_container(&e.account, &image, e.registry.as_deref(), &args);
         // RunPod mounts an endpoint's network volume at /runpod-volume.
         let volumes: Vec<_> = e.network_volumes.first().map(|v| (self.volume_dir(v), "/runpod-volume".to_owned())).into_iter().collect();
         let mut env: Vec<(String, String)> = e.env.clone().into_iter().collect();

@@ -16,6 +16,16 @@ const VOLUME_GB_MONTH: f64 = 0.07;
 #[derive(Debug, Clone)]
 pub struct TemplateRecord {
     pub template: Template,
+    pub account: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A container registry credential. Only its name is ever shown again, as on RunPod.
+#[derive(Debug, Clone)]
+pub struct RegistryRecord {
+    pub id: String,
+    pub name: String,
+    pub account: String,
     pub created_at: DateTime<Utc>,
 }
 
@@ -23,13 +33,14 @@ pub struct TemplateRecord {
 #[derive(Debug, Clone)]
 pub struct VolumeRecord {
     pub volume: NetworkVolume,
+    pub account: String,
     pub billed_until: DateTime<Utc>,
 }
 
 impl World {
     /// `POST /v2/templates`.
-    pub fn template_create(&mut self, req: CreateTemplateRequest, now: DateTime<Utc>) -> ApiResult<Template> {
-        if self.templates.values().any(|t| t.template.name == req.name) {
+    pub fn template_create(&mut self, acct: &str, req: CreateTemplateRequest, now: DateTime<Utc>) -> ApiResult<Template> {
+        if self.templates.values().any(|t| t.account == acct && t.template.name == req.name) {
             return Err(ApiError::bad_request(format!("template name must be unique: {:?} exists", req.name)));
         }
         let id = random_id(10);
@@ -50,21 +61,22 @@ impl World {
             start_jupyter: req.start_jupyter.unwrap_or(true),
             allowed_cuda_versions: req.allowed_cuda_versions.unwrap_or_default(),
         };
-        self.templates.insert(id, TemplateRecord { template: t.clone(), created_at: now });
+        self.templates.insert(id, TemplateRecord { template: t.clone(), account: acct.to_owned(), created_at: now });
         Ok(t)
     }
 
-    /// `GET /v2/templates`, oldest first.
-    pub fn template_list(&self) -> Vec<Template> {
-        let mut v: Vec<&TemplateRecord> = self.templates.values().collect();
+    /// `GET /v2/templates` of `acct`, oldest first.
+    pub fn template_list(&self, acct: &str) -> Vec<Template> {
+        let mut v: Vec<&TemplateRecord> = self.templates.values().filter(|t| t.account == acct).collect();
         v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.template.id.cmp(&b.template.id)));
         v.into_iter().map(|t| t.template.clone()).collect()
     }
 
     /// `PATCH /v2/templates/{id}`.
     pub fn template_update(&mut self, id: &str, req: UpdateTemplateRequest) -> ApiResult<Template> {
+        let acct = self.owner(super::Res::Template, id).unwrap_or_default().to_owned();
         if let Some(n) = &req.name {
-            if self.templates.values().any(|t| &t.template.name == n && t.template.id.as_str() != id) {
+            if self.templates.values().any(|t| t.account == acct && &t.template.name == n && t.template.id.as_str() != id) {
                 return Err(ApiError::bad_request(format!("template name must be unique: {n:?} exists")));
             }
         }
@@ -96,8 +108,39 @@ impl World {
         Ok(())
     }
 
+    /// `POST /v2/registries`: names are unique per account; the username and password are
+    /// checked for presence and then never shown.
+    pub fn registry_create(&mut self, acct: &str, name: &str, now: DateTime<Utc>) -> ApiResult<RegistryRecord> {
+        if self.registries.values().any(|r| r.account == acct && r.name == name) {
+            return Err(ApiError::bad_request(format!("registry credential name must be unique: {name:?} exists")));
+        }
+        let rec = RegistryRecord { id: random_id(10), name: name.to_owned(), account: acct.to_owned(), created_at: now };
+        self.registries.insert(rec.id.clone(), rec.clone());
+        Ok(rec)
+    }
+
+    /// `GET /v2/registries` of `acct`, oldest first.
+    pub fn registry_list(&self, acct: &str) -> Vec<&RegistryRecord> {
+        let mut v: Vec<&RegistryRecord> = self.registries.values().filter(|r| r.account == acct).collect();
+        v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+        v
+    }
+
+    /// `DELETE /v2/registries/{id}`: refused while a live pod or an endpoint uses it.
+    pub fn registry_delete(&mut self, id: &str) -> ApiResult<()> {
+        if !self.registries.contains_key(id) {
+            return Err(ApiError::not_found());
+        }
+        let pods = self.pods.values().any(|p| p.status != runpod::types::pods::PodStatus::Terminated && p.registry.as_deref() == Some(id));
+        if pods || self.endpoints.values().any(|e| e.registry.as_deref() == Some(id)) {
+            return Err(ApiError::bad_request("registry credential is in use by a pod or endpoint"));
+        }
+        self.registries.remove(id);
+        Ok(())
+    }
+
     /// `POST /v2/network-volumes`.
-    pub fn volume_create(&mut self, req: CreateNetworkVolumeRequest, now: DateTime<Utc>) -> ApiResult<NetworkVolume> {
+    pub fn volume_create(&mut self, acct: &str, req: CreateNetworkVolumeRequest, now: DateTime<Utc>) -> ApiResult<NetworkVolume> {
         if !self.catalog.data_centers.iter().any(|d| d.id == req.data_center.0) {
             return Err(ApiError::bad_request(format!("unknown data center: {}", req.data_center)));
         }
@@ -110,7 +153,8 @@ impl World {
             kind: req.kind.unwrap_or(VolumeType::Standard),
         };
         std::fs::create_dir_all(self.state_dir.join("volumes").join(&id)).ok();
-        self.volumes.insert(id, VolumeRecord { volume: v.clone(), billed_until: now });
+        self.ledger.own(Kind::NetworkVolume, &id, acct);
+        self.volumes.insert(id, VolumeRecord { volume: v.clone(), account: acct.to_owned(), billed_until: now });
         Ok(v)
     }
 

@@ -17,8 +17,7 @@ pub const START: &str = "2026-01-01T00:00:00Z";
 
 /// Manual clock, quick polls, short boot phases (10 s provisioning, 20 s starting).
 pub fn config() -> EmulatorConfig {
-    let mut c = EmulatorConfig::default();
-    c.manual_clock_start = Some(START.into());
+    let mut c = EmulatorConfig { manual_clock_start: Some(START.into()), ..EmulatorConfig::default() };
     c.pods.provisioning_secs = 10.0;
     c.pods.starting_secs = 20.0;
     c.pods.restart_delay_secs = 5.0;
@@ -55,6 +54,12 @@ pub async fn emu_with(cfg: EmulatorConfig) -> Emu {
 
 pub async fn emu() -> Emu {
     emu_with(config()).await
+}
+
+/// An emulator without request budgets, for tests that fire hundreds of requests at it to check
+/// something else (validation, conformance); `ratelimit.rs` has the budgets' own tests.
+pub async fn emu_unmetered() -> Emu {
+    emu_with(EmulatorConfig { rate_limits: runpod_emulator::ratelimit::RateLimitConfig::unlimited(), ..config() }).await
 }
 
 /// The pinned spec, or `None` (with a note) when it is absent outside CI.

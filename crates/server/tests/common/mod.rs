@@ -21,6 +21,12 @@ pub async fn server_with(home: &std::path::Path, f: impl FnOnce(&mut ServerConfi
     start(cfg).await.expect("server starts")
 }
 
+/// RunPod's request budgets compressed as these tests compress time (a 100 ms reconcile
+/// period instead of 2 s), for tests that start their own emulator.
+pub fn compressed_budgets() -> runpod_emulator::ratelimit::RateLimitConfig {
+    runpod_emulator::ratelimit::RateLimitConfig::scaled(20)
+}
+
 /// Follows a job's events (long-poll, no sleeping) until its state is final.
 pub async fn follow(http: &reqwest::Client, s: &server::RunningServer, id: &str) -> (JobDetail, Vec<EventView>) {
     follow_as(http, &s.url, &s.token, id).await

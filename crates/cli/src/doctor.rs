@@ -1,0 +1,349 @@
+//! `podwarden doctor`: checks that a deployment can work before a job finds out it cannot —
+//! the RunPod key (a REST v2 call) and its account's balance and spend limit, the public URL
+//! pods report to, the data directory and its secrets, and the images the examples run. Each
+//! problem says what is wrong and how to fix it; `--json` prints the same for scripts. Exit code
+//! 1 when any check fails.
+//!
+//! The checks read only the environment `podwarden serve` reads; they never print a key.
+
+use crate::UserError;
+use serde::Serialize;
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print the checks as JSON (`{"ok": bool, "checks": [...]}`).
+    #[arg(long)]
+    json: bool,
+    /// Skip asking container registries whether the examples' images exist.
+    #[arg(long)]
+    offline: bool,
+}
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+}
+
+/// One check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub status: Status,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn ok(name: &'static str, detail: impl Into<String>) -> Self {
+        Self { name, status: Status::Ok, detail: detail.into(), fix: None }
+    }
+    fn warn(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self { name, status: Status::Warn, detail: detail.into(), fix: Some(fix.into()) }
+    }
+    fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self { name, status: Status::Fail, detail: detail.into(), fix: Some(fix.into()) }
+    }
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    ok: bool,
+    checks: &'a [Check],
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+pub async fn run(a: Args) -> Result<(), UserError> {
+    let checks = checks(&crate::local::home(), a.offline).await;
+    let ok = checks.iter().all(|c| c.status != Status::Fail);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&Report { ok, checks: &checks })?);
+    } else {
+        for c in &checks {
+            let mark = match c.status {
+                Status::Ok => "ok  ",
+                Status::Warn => "warn",
+                Status::Fail => "FAIL",
+            };
+            println!("{mark} {:<12} {}", c.name, c.detail);
+            if let Some(f) = &c.fix {
+                println!("     {:<12} fix: {f}", "");
+            }
+        }
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(UserError {
+            error: anyhow::anyhow!("some checks failed"),
+            hint: Some("apply the fixes above and run `podwarden doctor` again".into()),
+        })
+    }
+}
+
+/// Every check, in the order a user would fix them.
+pub async fn checks(home: &Path, offline: bool) -> Vec<Check> {
+    let on_runpod = env("RUNPOD_API_KEY").is_some();
+    let mut out = Vec::new();
+    out.extend(key_and_account().await);
+    out.push(public_url(on_runpod));
+    out.extend(data_dir(home, on_runpod));
+    out.extend(images(on_runpod, offline).await);
+    out
+}
+
+async fn key_and_account() -> Vec<Check> {
+    if env("RUNPOD_API_KEY").is_none() {
+        let byok = env("PODWARDEN_PROVIDER").as_deref() == Some("runpod");
+        return vec![if byok {
+            Check::ok("runpod_key", "no operator key and PODWARDEN_PROVIDER=runpod: BYOK only, every user computes on their own key")
+        } else {
+            Check::warn(
+                "runpod_key",
+                "RUNPOD_API_KEY is not set: `podwarden serve` runs jobs on its embedded emulator, not on RunPod",
+                "export RUNPOD_API_KEY=<key> (RunPod console → Settings → API Keys) to run on RunPod, or PODWARDEN_PROVIDER=runpod for BYOK only",
+            )
+        }];
+    }
+    let client = match runpod::Client::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            return vec![Check::fail(
+                "runpod_key",
+                format!("the RunPod settings are invalid: {e}"),
+                "check RUNPOD_REST_URL and RUNPOD_ENDPOINT_BASE_URL",
+            )];
+        }
+    };
+    let at = client.rest_url().to_string();
+    let key = match client.list_pods_brief().await {
+        Ok(pods) => Check::ok("runpod_key", format!("the key works against REST v2 at {at} ({} pods on the account)", pods.len())),
+        Err(e) => {
+            let fix = match e.kind() {
+                runpod::ErrorKind::Unauthorized => "RunPod rejected the key: create a new one in RunPod's console → Settings → API Keys",
+                runpod::ErrorKind::Forbidden => {
+                    "the key lacks a scope podwarden needs: give it read/write on pods, endpoints, templates and network volumes"
+                }
+                runpod::ErrorKind::RateLimited => "the account's request budget is spent: wait, and lower other tools' polling",
+                _ => "check the network path to RunPod (proxy, firewall) and RUNPOD_REST_URL",
+            };
+            return vec![Check::fail("runpod_key", format!("GET {at}v2/pods failed: {e}"), fix)];
+        }
+    };
+    // Balance and spend limit are GraphQL-only today (API-NOTES).
+    let account = match client.myself().await {
+        Ok(me) if me.client_balance <= 0.0 => Check::fail(
+            "account",
+            format!("the account's balance is ${:.2}: RunPod starts no pod or worker", me.client_balance),
+            "add funds in RunPod's console → Billing",
+        ),
+        Ok(me) if me.current_spend_per_hr >= me.spend_limit && me.spend_limit > 0.0 => Check::fail(
+            "account",
+            format!(
+                "spending ${:.2}/h, at the account's ${:.2}/h spend limit: no new pod can start",
+                me.current_spend_per_hr, me.spend_limit
+            ),
+            "stop pods you do not need, or ask RunPod to raise the spend limit",
+        ),
+        Ok(me) if me.client_balance < 5.0 => Check::warn(
+            "account",
+            format!(
+                "balance ${:.2} is low (spending ${:.2}/h of a ${:.2}/h limit)",
+                me.client_balance, me.current_spend_per_hr, me.spend_limit
+            ),
+            "add funds in RunPod's console → Billing before long jobs",
+        ),
+        Ok(me) => Check::ok(
+            "account",
+            format!("balance ${:.2}, spending ${:.2}/h of a ${:.2}/h limit", me.client_balance, me.current_spend_per_hr, me.spend_limit),
+        ),
+        Err(e) => Check::warn(
+            "account",
+            format!("cannot read the balance and spend limit (GraphQL `myself`): {e}"),
+            "give the key read access to the account, or check the balance in RunPod's console",
+        ),
+    };
+    vec![key, account]
+}
+
+fn public_url(on_runpod: bool) -> Check {
+    if !on_runpod {
+        return Check::ok("public_url", "not needed: the embedded emulator's pods reach the server locally");
+    }
+    let url = env("PODWARDEN_PUBLIC_URL");
+    match server::check_public_url(url.as_deref()) {
+        Ok(()) if url.as_deref() == Some("none") => Check::warn(
+            "public_url",
+            "PODWARDEN_PUBLIC_URL=none: no callbacks; exits are read from pod logs (up to two ticks later) and pods post no metrics",
+            "serve podwarden at an https URL pods can reach (docs/deployment.md) and set PODWARDEN_PUBLIC_URL to it",
+        ),
+        Ok(()) => Check::ok("public_url", format!("pods report to {}", url.unwrap_or_default())),
+        Err(e) => Check::fail("public_url", format!("{e:#}"), "see docs/deployment.md: TLS behind a reverse proxy, reachable from RunPod"),
+    }
+}
+
+fn data_dir(home: &Path, on_runpod: bool) -> Vec<Check> {
+    let mut out = Vec::new();
+    let probe = home.join(".doctor-probe");
+    let writable = std::fs::create_dir_all(home).and_then(|()| std::fs::write(&probe, b"ok")).and_then(|()| std::fs::remove_file(&probe));
+    out.push(match writable {
+        Ok(()) => Check::ok("data_dir", format!("{} is writable", home.display())),
+        Err(e) => Check::fail(
+            "data_dir",
+            format!("{} is not writable: {e}", home.display()),
+            "set PODWARDEN_HOME to a directory the server's user owns",
+        ),
+    });
+    #[cfg(unix)]
+    for name in ["token", "secret", "secret_key"] {
+        use std::os::unix::fs::PermissionsExt;
+        let path = home.join(name);
+        if let Ok(meta) = std::fs::metadata(&path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                out.push(Check::fail(
+                    "data_dir",
+                    format!("{} is readable by others (mode {mode:o}): it holds a secret", path.display()),
+                    format!("chmod 600 {}", path.display()),
+                ));
+            }
+        }
+    }
+    if on_runpod {
+        out.push(match env("PODWARDEN_SECRET_KEY") {
+            Some(k) if k.len() >= 32 => Check::ok("secret_key", "PODWARDEN_SECRET_KEY is set: users' RunPod keys are sealed with it"),
+            Some(_) => {
+                Check::fail("secret_key", "PODWARDEN_SECRET_KEY is shorter than 32 characters", "generate one with `openssl rand -hex 32`")
+            }
+            None => Check::fail(
+                "secret_key",
+                "PODWARDEN_SECRET_KEY is not set: against RunPod the server refuses to start without it (it seals users' keys)",
+                "export PODWARDEN_SECRET_KEY=$(openssl rand -hex 32) and keep it outside the data directory",
+            ),
+        });
+    }
+    out
+}
+
+/// Images the shipped examples run (`examples/*.toml`).
+pub const EXAMPLE_IMAGES: &[&str] =
+    &["python:3.11-slim", "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04", "ghcr.io/example/podwarden-tabular:0.1"];
+
+async fn images(on_runpod: bool, offline: bool) -> Vec<Check> {
+    if !on_runpod {
+        // The embedded emulator runs only declared images (docs/emulator.md).
+        let mut cfg = runpod_emulator::EmulatorConfig::default();
+        crate::emulator::own_images(&mut cfg);
+        let defaults = runpod_emulator::image::default_images();
+        let missing: Vec<&str> =
+            EXAMPLE_IMAGES.iter().copied().filter(|i| runpod_emulator::image::lookup(&cfg.images, &defaults, i).is_none()).collect();
+        return vec![if missing.is_empty() {
+            Check::ok("images", format!("the embedded emulator runs every example image ({})", EXAMPLE_IMAGES.len()))
+        } else {
+            Check::fail(
+                "images",
+                format!("the embedded emulator does not know {}", missing.join(", ")),
+                "declare them under [images] in the emulator config",
+            )
+        }];
+    }
+    if offline {
+        return vec![Check::warn("images", "not checked (--offline)", "run without --offline where registries are reachable")];
+    }
+    let http = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
+        Ok(h) => h,
+        Err(e) => return vec![Check::warn("images", format!("cannot build an HTTP client: {e}"), "run again")],
+    };
+    let mut out = Vec::new();
+    for image in EXAMPLE_IMAGES {
+        out.push(match registry::manifest_exists(&http, image).await {
+            Ok(true) => Check::ok("images", format!("{image} can be pulled")),
+            Ok(false) => Check::fail(
+                "images",
+                format!("{image} does not exist or is private: pods using it would retry the pull forever"),
+                "build and push it (Dockerfile, .github/workflows) or set `image` to one that exists; private images need `registry_auth`",
+            ),
+            Err(e) => Check::warn(
+                "images",
+                format!("cannot ask the registry about {image}: {e:#}"),
+                "check this machine's network, or use --offline",
+            ),
+        });
+    }
+    out
+}
+
+/// The Docker Registry HTTP API v2, anonymously: does a tag's manifest exist?
+mod registry {
+    use anyhow::Context;
+
+    /// `(registry host, repository, tag)` of an image reference.
+    pub fn parse(image: &str) -> (String, String, String) {
+        let (name, tag) = match image.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+            Some((n, t)) => (n, t.to_owned()),
+            None => (image, "latest".to_owned()),
+        };
+        let mut parts = name.splitn(2, '/');
+        let first = parts.next().unwrap_or_default();
+        match parts.next() {
+            Some(rest) if first.contains('.') || first.contains(':') || first == "localhost" => (first.to_owned(), rest.to_owned(), tag),
+            Some(_) => ("registry-1.docker.io".into(), name.to_owned(), tag),
+            None => ("registry-1.docker.io".into(), format!("library/{name}"), tag),
+        }
+    }
+
+    /// HEAD of the manifest, after the anonymous bearer-token dance the registry asks for.
+    pub async fn manifest_exists(http: &reqwest::Client, image: &str) -> anyhow::Result<bool> {
+        let (host, repo, tag) = parse(image);
+        let url = format!("https://{host}/v2/{repo}/manifests/{tag}");
+        let accept = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, \
+                      application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
+        let first = http.head(&url).header("Accept", accept).send().await.with_context(|| format!("HEAD {url}"))?;
+        let resp = if first.status() == reqwest::StatusCode::UNAUTHORIZED {
+            let challenge = first.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            let field = |k: &str| {
+                challenge
+                    .split(',')
+                    .find_map(|p| p.trim().trim_start_matches("Bearer ").strip_prefix(&format!("{k}=\"")))
+                    .map(|v| v.trim_end_matches('"').to_owned())
+            };
+            let realm = field("realm").context("the registry's challenge names no token realm")?;
+            let mut q = vec![("scope".to_owned(), format!("repository:{repo}:pull"))];
+            if let Some(s) = field("service") {
+                q.push(("service".into(), s));
+            }
+            let token: serde_json::Value =
+                http.get(&realm).query(&q).send().await.context("token request")?.json().await.context("token")?;
+            let token = token["token"].as_str().or(token["access_token"].as_str()).unwrap_or_default().to_owned();
+            http.head(&url).header("Accept", accept).bearer_auth(token).send().await.with_context(|| format!("HEAD {url}"))?
+        } else {
+            first
+        };
+        match resp.status().as_u16() {
+            200 => Ok(true),
+            401 | 403 | 404 => Ok(false),
+            s => anyhow::bail!("the registry answered {s}"),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn image_references_split_into_registry_repository_and_tag() {
+            let p = |s: &str| super::parse(s);
+            assert_eq!(p("python:3.11-slim"), ("registry-1.docker.io".into(), "library/python".into(), "3.11-slim".into()));
+            assert_eq!(p("runpod/pytorch:2.4"), ("registry-1.docker.io".into(), "runpod/pytorch".into(), "2.4".into()));
+            assert_eq!(p("ghcr.io/a/b:0.1"), ("ghcr.io".into(), "a/b".into(), "0.1".into()));
+            assert_eq!(p("localhost:5000/x"), ("localhost:5000".into(), "x".into(), "latest".into()));
+        }
+    }
+}
