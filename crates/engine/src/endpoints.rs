@@ -261,6 +261,13 @@ impl<C: Cloud> Engine<C> {
     /// endpoint that vanished at the provider, finish removals, delete orphans of this install.
     pub(crate) async fn reconcile_endpoints(&self, report: &mut TickReport) -> Result<(), EngineError> {
         let rows = self.store().endpoints_live().await?;
+        let now = self.now_ms();
+        let busy = rows.iter().any(|r| r.account == self.account && (r.state == INTENT || r.state == DELETING));
+        if busy {
+            self.last_endpoint_list.store(now, std::sync::atomic::Ordering::Relaxed);
+        } else if !self.sweep_due(&self.last_endpoint_list, now) {
+            return Ok(());
+        }
         let listed = self.cloud().list_endpoints().await?;
         let held: HashSet<String> = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
         // Every account's rows count as owned: a user's key may be the operator's account.

@@ -123,7 +123,17 @@ pub struct Engine<C: Cloud> {
     /// The in-pod watchdog's ceiling for a job without `max_runtime` (seconds, before grace):
     /// no pod bills forever once the control plane is gone.
     pub watchdog_ceiling_secs: u64,
+    /// With nothing of this account in flight, the provider is listed (for orphans and
+    /// vanished endpoints) only this often: RunPod's request budgets are per account and per
+    /// day (`docs/emulator.md` → Rate limits), and an idle server must not spend them.
+    pub idle_sweep_ms: i64,
+    /// When pods and endpoints were last listed (ms; `i64::MIN`: never).
+    pub(crate) last_pod_list: std::sync::atomic::AtomicI64,
+    pub(crate) last_endpoint_list: std::sync::atomic::AtomicI64,
 }
+
+/// How often an idle engine still lists the provider's pods and endpoints.
+pub const IDLE_SWEEP_MS: i64 = 60_000;
 
 /// Default in-pod watchdog ceiling for jobs without `max_runtime`.
 pub const DEFAULT_WATCHDOG_CEILING_SECS: u64 = 24 * 3600;
@@ -179,7 +189,21 @@ impl<C: Cloud> Engine<C> {
             specs: Mutex::new(std::collections::HashMap::new()),
             watches: Mutex::new(std::collections::HashMap::new()),
             account: store::HOSTED.to_owned(),
+            idle_sweep_ms: IDLE_SWEEP_MS,
+            last_pod_list: std::sync::atomic::AtomicI64::new(i64::MIN),
+            last_endpoint_list: std::sync::atomic::AtomicI64::new(i64::MIN),
         })
+    }
+
+    /// Whether an idle sweep last done at `last` is due again; records it as done when it is.
+    pub(crate) fn sweep_due(&self, last: &std::sync::atomic::AtomicI64, now: i64) -> bool {
+        use std::sync::atomic::Ordering;
+        let prev = last.load(Ordering::Relaxed);
+        let due = prev == i64::MIN || now.saturating_sub(prev) >= self.idle_sweep_ms || now < prev;
+        if due {
+            last.store(now, Ordering::Relaxed);
+        }
+        due
     }
 
     /// Dies here, without any cleanup, when the crash test asks for this step.
@@ -554,6 +578,33 @@ impl<C: Cloud> Engine<C> {
     /// One reconcile pass: list the provider's pods once, bill what is due, plan from the live
     /// set in memory, execute.
     pub async fn tick(&self) -> Result<TickReport, EngineError> {
+        let now = self.clock.now_ms();
+        let busy = {
+            let live = self.store.live();
+            let creating = self.creating.lock().map(|g| !g.is_empty()).unwrap_or(true);
+            creating || live.jobs().any(|j| j.account == self.account) || live.attempts().any(|a| self.acts_on(&live, a))
+        };
+        if busy {
+            self.last_pod_list.store(now, std::sync::atomic::Ordering::Relaxed);
+        }
+        let mut report = TickReport::default();
+        if busy || self.sweep_due(&self.last_pod_list, now) {
+            self.tick_pods(&mut report).await?;
+        }
+        if let Err(e) = self.reconcile_endpoints(&mut report).await {
+            tracing::warn!(error = %e, "endpoint reconcile failed; the next tick retries");
+            report.errors.push(e.to_string());
+        }
+        if let Err(e) = self.reconcile_requests(&mut report).await {
+            tracing::warn!(error = %e, "serverless job reconcile failed; the next tick retries");
+            report.errors.push(e.to_string());
+        }
+        Ok(report)
+    }
+
+    /// The pod half of a tick: list the provider's pods once, bill what is due, plan from the
+    /// live set in memory, execute.
+    async fn tick_pods(&self, report: &mut TickReport) -> Result<(), EngineError> {
         let pods = self.cloud.list_pods().await?;
         let now = self.clock.now_ms();
         self.accrue_due(now).await?;
@@ -590,7 +641,7 @@ impl<C: Cloud> Engine<C> {
                 intent_grace_ms: self.intent_grace_ms,
             })
         };
-        let mut report = TickReport { pods_seen: pods.len(), ..TickReport::default() };
+        report.pods_seen = pods.len();
         for action in actions {
             report.actions.push(format!("{action:?}"));
             if let Err(e) = self.execute(action, &pods).await {
@@ -598,15 +649,7 @@ impl<C: Cloud> Engine<C> {
                 report.errors.push(e.to_string());
             }
         }
-        if let Err(e) = self.reconcile_endpoints(&mut report).await {
-            tracing::warn!(error = %e, "endpoint reconcile failed; the next tick retries");
-            report.errors.push(e.to_string());
-        }
-        if let Err(e) = self.reconcile_requests(&mut report).await {
-            tracing::warn!(error = %e, "serverless job reconcile failed; the next tick retries");
-            report.errors.push(e.to_string());
-        }
-        Ok(report)
+        Ok(())
     }
 
     async fn execute(&self, action: Action, pods: &[crate::cloud::PodInfo]) -> Result<(), EngineError> {

@@ -385,3 +385,32 @@ async fn a_pod_whose_image_never_pulls_is_booting_not_running_and_meets_the_boot
     assert!(log.contains("did not boot within 120 s") && !log.contains("running: the pod is running"), "{log}");
     assert_eq!(live_pods(&emu), 0);
 }
+
+/// RunPod's request budgets are per account and per day: an idle engine lists the provider once
+/// per `idle_sweep_ms`, not every tick; with a job in flight it lists every tick.
+#[tokio::test]
+async fn an_idle_engine_spends_few_requests_and_a_busy_one_watches_every_tick() {
+    let (emu, e) = setup(|_| {}).await;
+    let lists = |emu: &RunningEmulator| {
+        let calls = emu.account_calls();
+        let n = |p: &str| calls.iter().filter(|c| c.method == "GET" && c.path == p).count();
+        (n("/v2/pods"), n("/v2/serverless"))
+    };
+    for _ in 0..10 {
+        e.tick().await.expect("tick");
+        emu.advance(Duration::from_secs(2));
+    }
+    assert_eq!(lists(&emu), (1, 1), "ten idle ticks in 20 s: one sweep");
+    emu.advance(Duration::from_secs(60));
+    e.tick().await.expect("tick");
+    assert_eq!(lists(&emu), (2, 2), "the next sweep a minute later");
+
+    let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit");
+    for _ in 0..5 {
+        e.tick().await.expect("tick");
+        emu.advance(Duration::from_secs(2));
+    }
+    assert_eq!(lists(&emu).0, 7, "a live job: every tick lists pods");
+    e.cancel(&sub.job.to_string()).await.expect("cancel");
+    assert_eq!(settle(&emu, &e, &sub.job.to_string(), Duration::from_secs(2)).await, JobState::Cancelled);
+}
