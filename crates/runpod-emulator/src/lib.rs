@@ -2,7 +2,9 @@
 //! API and a GraphQL subset, on one port, so every flow runs offline and for free.
 //!
 //! Pods run their command as local processes; serverless workers are local processes speaking
-//! RunPod's worker protocol (RunPod's own Python runtime works unchanged). Billing, capacity,
+//! RunPod's worker protocol (RunPod's own Python runtime works unchanged). It serves several
+//! accounts, each key belonging to one, with RunPod's per-account request budgets
+//! (`ratelimit.rs`) and the spec's query rules (catalog filters, billing windows). Billing, capacity,
 //! boot delays, timeouts and retention follow RunPod's documented behaviour, on a real clock or
 //! on a manual one that moves only when a test says so. Faults (429 storms, 5xx, lost create
 //! responses, pods that never boot, preemption, crash-looping workers) are configurable.
