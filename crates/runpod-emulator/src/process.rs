@@ -253,9 +253,15 @@ const HOST_ETC: &[&str] = &[
     "/etc/mime.types",
 ];
 
-/// Where a tool comes from on the host.
+/// Where a tool comes from on the host. Python images name `python3` also `python` and `pip3`
+/// also `pip`; a host (Debian) with only the versioned names stands in for them.
 fn host_tool(name: &str) -> Option<PathBuf> {
-    HOST_TOOL_DIRS.iter().map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+    let find = |n: &str| HOST_TOOL_DIRS.iter().map(|d| Path::new(d).join(n)).find(|p| p.is_file());
+    find(name).or_else(|| match name {
+        "python" => find("python3"),
+        "pip" => find("pip3"),
+        _ => None,
+    })
 }
 
 /// `bwrap … -- argv`.

@@ -311,3 +311,13 @@ async fn templates_resolve_once_at_create() {
         "a template edit does not reach the endpoint"
     );
 }
+
+#[tokio::test]
+async fn a_python_image_has_python_and_pip_by_their_short_names_too() {
+    let emu = emu().await;
+    let c = emu.client();
+    let p = c.create_pod(&pod("py", "python:3.11-slim", "python -c 'import sys; print(\"py\", sys.version_info[0])'")).await.expect("pod");
+    let out = run_to_exit(&emu, &p.id, 1).await;
+    assert!(out.contains("py 3"), "{out}");
+    assert!(!out.contains("this host has none"), "{out}");
+}
