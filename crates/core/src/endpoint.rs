@@ -14,6 +14,10 @@ pub struct EndpointSpec {
     /// Your name for it (lowercase letters, digits, `-`); unique per user.
     pub name: String,
     pub image: String,
+    /// A private image's pull credential: a container registry credential id of the RunPod
+    /// account the endpoint lives on (`containerRegistryAuthId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_auth: Option<String>,
     /// The worker's command (default: the image's own).
     #[serde(default)]
     pub command: Option<String>,
@@ -87,6 +91,7 @@ fn five_secs() -> Duration {
 const FIELDS: &[&str] = &[
     "name",
     "image",
+    "registry_auth",
     "command",
     "env",
     "gpu",

@@ -92,6 +92,11 @@ pub struct JobSpec {
     pub name: String,
     /// Container image.
     pub image: String,
+    /// A private image's pull credential: the id of a container registry credential of the
+    /// RunPod account the job runs on (RunPod console → Settings → Container Registry Auth,
+    /// or `POST /v2/registries`), sent as `containerRegistryAuthId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_auth: Option<String>,
     /// Shell command (`sh -c`). Exactly one of `command` and `args`.
     #[serde(default)]
     pub command: Option<String>,
@@ -181,6 +186,7 @@ const TOP_FIELDS: &[&str] = &[
     "disk_gb",
     "volume_gb",
     "network_volume",
+    "registry_auth",
     "limits",
     "retry",
     "early_stop",

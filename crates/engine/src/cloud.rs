@@ -43,6 +43,8 @@ pub struct PodRequest {
     pub disk_gb: i64,
     pub volume_gb: i64,
     pub network_volume: Option<String>,
+    /// `containerRegistryAuthId` for a private image.
+    pub registry_auth: Option<String>,
 }
 
 /// Why a provider call failed, as far as the engine cares.
@@ -127,6 +129,7 @@ pub struct Deployment {
     pub execution_timeout_ms: i64,
     pub flashboot: bool,
     pub network_volume: Option<String>,
+    pub registry_auth: Option<String>,
 }
 
 /// A provider with serverless endpoints. Separate from `Cloud` so a pods-only provider (or a

@@ -59,6 +59,7 @@ pub fn deployment(resource_name: &str, spec: &EndpointSpec) -> Deployment {
         execution_timeout_ms: spec.execution_timeout.as_millis() as i64,
         flashboot: spec.flashboot,
         network_volume: spec.network_volume.clone(),
+        registry_auth: spec.registry_auth.clone(),
     }
 }
 

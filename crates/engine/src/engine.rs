@@ -839,6 +839,7 @@ impl<C: Cloud> Engine<C> {
             disk_gb: spec.disk_gb,
             volume_gb: spec.volume_gb,
             network_volume: spec.network_volume.clone(),
+            registry_auth: spec.registry_auth.clone(),
         };
         let result = self.cloud.create_pod(&req).await;
         let outcome = match result {

@@ -153,6 +153,7 @@ impl Cloud for RunPodCloud {
             }),
             data_center_ids: (!r.data_centers.is_empty()).then(|| r.data_centers.iter().map(|d| d.as_str().into()).collect()),
             mounts,
+            registry: r.registry_auth.clone(),
             ..CreatePodRequest::default()
         };
         self.client.create_pod(&req).await.map(|p| info(&p)).map_err(map_err)
@@ -176,6 +177,7 @@ fn template_body(d: &Deployment) -> CreateTemplateRequest {
         disk: d.disk_gb,
         env: Some(d.env.clone()),
         serverless: Some(true),
+        registry: d.registry_auth.clone(),
         ..CreateTemplateRequest::default()
     }
 }
@@ -230,8 +232,14 @@ impl Serverless for RunPodCloud {
 
     async fn update_template(&self, id: &str, d: &Deployment) -> Result<(), CloudError> {
         let b = template_body(d);
-        let req =
-            UpdateTemplateRequest { image: Some(b.image), args: b.args, disk: b.disk, env: b.env, ..UpdateTemplateRequest::default() };
+        let req = UpdateTemplateRequest {
+            image: Some(b.image),
+            args: b.args,
+            disk: b.disk,
+            env: b.env,
+            registry: b.registry,
+            ..UpdateTemplateRequest::default()
+        };
         self.client.update_template(&TemplateId::new(id), &req).await.map(|_| ()).map_err(map_err)
     }
 

@@ -414,3 +414,41 @@ async fn an_idle_engine_spends_few_requests_and_a_busy_one_watches_every_tick() 
     e.cancel(&sub.job.to_string()).await.expect("cancel");
     assert_eq!(settle(&emu, &e, &sub.job.to_string(), Duration::from_secs(2)).await, JobState::Cancelled);
 }
+
+/// A private image pulls with the job's `registry_auth` (RunPod's `containerRegistryAuthId`);
+/// without it the pod never boots and the boot timeout ends the job with that reason.
+#[tokio::test]
+async fn a_private_image_runs_with_its_registry_credential_and_never_boots_without() {
+    let (emu, e) = setup(|c| {
+        let mut img = runpod_emulator::image::default_images()["python:3.11-slim"].clone();
+        img.private = true;
+        c.images.insert("acme/private:1".into(), img);
+    })
+    .await;
+    let cred = emu
+        .shared
+        .with_world(|w, now| {
+            let acct = w.main_account.clone();
+            w.registry_create(&acct, "acme", now).map(|r| r.id)
+        })
+        .expect("credential");
+    let job = |auth: &str| {
+        JobSpec::from_toml(
+            "job.toml",
+            &format!("name = \"p\"\nimage = \"acme/private:1\"\n{auth}command = \"sleep 1000\"\n[gpu]\nmin_vram_gb = 16\n[limits]\nboot_timeout = \"2m\"\n"),
+        )
+        .expect("spec")
+    };
+    let with = e.submit(job(&format!("registry_auth = \"{cred}\"\n")), "local").await.expect("submit").job.to_string();
+    let without = e.submit(job(""), "local").await.expect("submit").job.to_string();
+    e.tick().await.expect("tick: launch");
+    emu.advance(Duration::from_secs(30));
+    e.tick().await.expect("tick: boot");
+    assert_eq!(state(&e, &with).await, JobState::Running);
+    assert_ne!(state(&e, &without).await, JobState::Running, "a pod whose image never pulls is not running");
+    let end = settle(&emu, &e, &without, Duration::from_secs(15)).await;
+    assert_eq!(end, JobState::Failed);
+    let why = e.store().job_get(&without).await.expect("get").expect("job").reason.unwrap_or_default();
+    assert!(why.contains("boot"), "{why}");
+    assert_eq!(state(&e, &with).await, JobState::Running, "the credentialed one is untouched");
+}

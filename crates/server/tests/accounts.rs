@@ -28,16 +28,7 @@ async fn byok_jobs_run_on_the_users_key_and_hosted_jobs_on_the_operators() {
     let http = reqwest::Client::new();
     let api = |p: &str| format!("{}/api/v1{p}", s.url);
 
-    let alice: NewToken = http
-        .post(api("/users"))
-        .bearer_auth(&s.token)
-        .json(&serde_json::json!({"name": "alice"}))
-        .send()
-        .await
-        .expect("user")
-        .json()
-        .await
-        .expect("json");
+    let alice: NewToken = common::new_user(&http, &s.url, &s.token, "alice").await;
     let saved: ComputeSettings = http
         .post(api("/settings/runpod-key"))
         .bearer_auth(&alice.token)
@@ -111,16 +102,7 @@ async fn the_operator_caps_a_users_hosted_spend() {
     let s = server_with(home.path(), |_| {}).await;
     let http = reqwest::Client::new();
     let api = |p: &str| format!("{}/api/v1{p}", s.url);
-    let bob: NewToken = http
-        .post(api("/users"))
-        .bearer_auth(&s.token)
-        .json(&serde_json::json!({"name": "bob"}))
-        .send()
-        .await
-        .expect("user")
-        .json()
-        .await
-        .expect("json");
+    let bob: NewToken = common::new_user(&http, &s.url, &s.token, "bob").await;
     let cap =
         |token: String, body: serde_json::Value| http.patch(api(&format!("/users/{}", bob.user.id))).bearer_auth(token).json(&body).send();
 
@@ -182,16 +164,7 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
     assert_eq!(endpoint_creates(&op_last4), 1);
 
     // A hosted user sends jobs to the published endpoint itself.
-    let carol: NewToken = http
-        .post(api("/users"))
-        .bearer_auth(&s.token)
-        .json(&serde_json::json!({"name": "carol"}))
-        .send()
-        .await
-        .expect("user")
-        .json()
-        .await
-        .expect("json");
+    let carol: NewToken = common::new_user(&http, &s.url, &s.token, "carol").await;
     let job = serde_json::json!({"endpoint": "echo", "input": {"x": 1}});
     let r = http.post(api("/requests")).bearer_auth(&carol.token).json(&job).send().await.expect("request");
     assert_eq!(r.status().as_u16(), 201);
@@ -199,16 +172,7 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
     assert_eq!(Some(carols.endpoint_id.clone()), published.endpoint.endpoint_id.clone());
 
     // Alice brings her key; her first job creates her own endpoint from the published one.
-    let alice: NewToken = http
-        .post(api("/users"))
-        .bearer_auth(&s.token)
-        .json(&serde_json::json!({"name": "alice"}))
-        .send()
-        .await
-        .expect("user")
-        .json()
-        .await
-        .expect("json");
+    let alice: NewToken = common::new_user(&http, &s.url, &s.token, "alice").await;
     http.post(api("/settings/runpod-key"))
         .bearer_auth(&alice.token)
         .json(&serde_json::json!({"api_key": USER_KEY}))
@@ -293,16 +257,7 @@ async fn a_byok_only_server_runs_each_users_work_on_their_own_account_and_refuse
     assert!(e.hint.as_deref().unwrap_or_default().contains("API key"), "{e:?}");
     assert_eq!(http.get(api("/gpus")).bearer_auth(&s.token).send().await.expect("gpus").status().as_u16(), 409);
 
-    let alice: NewToken = http
-        .post(api("/users"))
-        .bearer_auth(&s.token)
-        .json(&serde_json::json!({"name": "alice"}))
-        .send()
-        .await
-        .expect("user")
-        .json()
-        .await
-        .expect("json");
+    let alice: NewToken = common::new_user(&http, &s.url, &s.token, "alice").await;
     let r = http
         .post(api("/settings/runpod-key"))
         .bearer_auth(&alice.token)

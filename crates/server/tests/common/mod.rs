@@ -27,6 +27,14 @@ pub fn compressed_budgets() -> runpod_emulator::ratelimit::RateLimitConfig {
     runpod_emulator::ratelimit::RateLimitConfig::scaled(20)
 }
 
+/// A new user made by the admin (`token`), with their first token.
+pub async fn new_user(http: &reqwest::Client, url: &str, token: &str, name: &str) -> server::api::NewToken {
+    let r =
+        http.post(format!("{url}/api/v1/users")).bearer_auth(token).json(&serde_json::json!({"name": name})).send().await.expect("user");
+    assert_eq!(r.status().as_u16(), 201, "creating user {name}");
+    r.json().await.expect("json")
+}
+
 /// Follows a job's events (long-poll, no sleeping) until its state is final.
 pub async fn follow(http: &reqwest::Client, s: &server::RunningServer, id: &str) -> (JobDetail, Vec<EventView>) {
     follow_as(http, &s.url, &s.token, id).await
