@@ -104,6 +104,12 @@ pub async fn run(a: Args) -> Result<(), UserError> {
     }
     let base = emu.base_url();
     println!("podwarden emulator: a local RunPod on {base}");
+    // Second and third lines: the S3 API of network volumes (tests parse them).
+    let s3: Vec<String> = emu.s3_urls().iter().map(|(dc, url)| format!("{dc}={url}")).collect();
+    println!("  S3 API:         {} (bucket = network volume id, region = data center id)", s3.join(" "));
+    if let Some((key, secret)) = emu.s3_credentials(emu.api_key().expose()) {
+        println!("  S3 key:         {key} {secret} (access key id and secret; not the API key)");
+    }
     println!("  REST v2:        {base}/v2/pods, /v2/serverless, /v2/templates, /v2/catalog/gpus, ...");
     println!("  serverless API: {base}/v2/{{endpoint_id}}/run|runsync|status|stream|cancel|health");
     println!("  GraphQL:        {base}/graphql");

@@ -44,6 +44,8 @@ pub struct EmulatorConfig {
     /// Network volumes that exist from the start, optionally over a host directory (the
     /// embedded emulator's quickstart volume lives in podwarden's data directory).
     pub volumes: Vec<VolumeSeed>,
+    /// Ports of the S3 API per data center id (default: any free port).
+    pub s3_ports: BTreeMap<String, u16>,
     /// Run containers as plain processes when bubblewrap is not available. They then share
     /// the host's files and tools; every container start says so.
     pub unsandboxed: bool,
@@ -53,6 +55,8 @@ pub struct EmulatorConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccountConfig {
+    /// The S3 API secret (`rps_…`; the access key is the account's user id). Default: random.
+    pub s3_secret: Option<String>,
     /// USD.
     pub balance: f64,
     /// USD per hour across all resources (RunPod's default is 80).
@@ -67,6 +71,9 @@ pub struct AccountSeed {
     /// More keys of the same account.
     #[serde(default)]
     pub extra_api_keys: Vec<String>,
+    /// The S3 API secret. Default: random.
+    #[serde(default)]
+    pub s3_secret: Option<String>,
     #[serde(default = "default_balance")]
     pub balance: f64,
     #[serde(default = "default_spend_limit")]
@@ -76,7 +83,13 @@ pub struct AccountSeed {
 impl AccountSeed {
     /// An account with `key` and the default balance and spend limit.
     pub fn new(key: impl Into<String>) -> Self {
-        Self { api_key: key.into(), extra_api_keys: Vec::new(), balance: default_balance(), spend_limit: default_spend_limit() }
+        Self {
+            api_key: key.into(),
+            extra_api_keys: Vec::new(),
+            s3_secret: None,
+            balance: default_balance(),
+            spend_limit: default_spend_limit(),
+        }
     }
 }
 
@@ -235,7 +248,7 @@ impl DataCenterConfig {
 
 impl Default for AccountConfig {
     fn default() -> Self {
-        Self { balance: 100.0, spend_limit: 80.0 }
+        Self { s3_secret: None, balance: 100.0, spend_limit: 80.0 }
     }
 }
 
@@ -271,6 +284,7 @@ impl Default for EmulatorConfig {
             account: AccountConfig::default(),
             accounts: Vec::new(),
             rate_limits: crate::ratelimit::RateLimitConfig::default(),
+            s3_ports: BTreeMap::new(),
             pods: PodTiming::default(),
             serverless: ServerlessConfig::default(),
             gpus: default_gpus(),

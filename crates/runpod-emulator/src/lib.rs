@@ -28,6 +28,7 @@ pub mod problem;
 pub mod process;
 pub mod ratelimit;
 mod routes;
+mod s3;
 pub mod validate;
 pub mod world;
 
@@ -237,6 +238,8 @@ impl Default for Options {
 pub struct RunningEmulator {
     pub shared: Arc<Shared>,
     addr: SocketAddr,
+    /// The S3 API's base URL per data center.
+    s3_urls: std::collections::BTreeMap<String, String>,
     cancel: CancellationToken,
     tracker: TaskTracker,
     _tmp: Option<tempfile::TempDir>,
@@ -275,7 +278,7 @@ pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<Running
     let listener = tokio::net::TcpListener::bind(opts.addr).await.with_context(|| format!("cannot listen on {}", opts.addr))?;
     let addr = listener.local_addr()?;
     let cfg = Arc::new(cfg);
-    let (mut world, keys) = World::new(cfg.clone(), state_dir, key.expose());
+    let (mut world, keys) = World::new(cfg.clone(), state_dir.clone(), key.expose());
     world.base_url = format!("http://{addr}");
     for v in world.volumes.values_mut() {
         v.billed_until = clock.now();
@@ -301,6 +304,7 @@ pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<Running
     tracker.spawn(async move {
         let _ = axum::serve(listener, app).with_graceful_shutdown(c.cancelled_owned()).await;
     });
+    let s3_urls = serve_s3(&shared, &state_dir, opts.addr.ip(), &cancel, &tracker).await?;
     if !clock.is_manual() {
         let (s, c) = (shared.clone(), cancel.clone());
         let period = Duration::from_millis(cfg.tick_ms.max(10));
@@ -312,7 +316,49 @@ pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<Running
             }
         });
     }
-    Ok(RunningEmulator { shared, addr, cancel, tracker, _tmp: tmp })
+    Ok(RunningEmulator { shared, addr, s3_urls, cancel, tracker, _tmp: tmp })
+}
+
+/// One S3 endpoint per data center (`s3.rs`), each on its own port as RunPod has one host per
+/// data center; returns their base URLs.
+async fn serve_s3(
+    shared: &Arc<Shared>,
+    state_dir: &std::path::Path,
+    ip: std::net::IpAddr,
+    cancel: &CancellationToken,
+    tracker: &TaskTracker,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let keys: std::collections::HashMap<String, String> =
+        shared.world.lock().accounts.values().map(|a| (a.user_id.clone(), a.s3_secret.clone())).collect();
+    let dcs: Vec<String> = shared.cfg.data_centers.iter().map(|d| d.id.clone()).collect();
+    let mut urls = std::collections::BTreeMap::new();
+    for dc in dcs {
+        let port = shared.cfg.s3_ports.get(&dc).copied().unwrap_or(0);
+        let listener =
+            tokio::net::TcpListener::bind((ip, port)).await.with_context(|| format!("cannot listen for {dc}'s S3 API on port {port}"))?;
+        urls.insert(dc.clone(), format!("http://{}", listener.local_addr()?));
+        let mut b = s3s::service::S3ServiceBuilder::new(s3::VolumeS3::new(&dc, Arc::downgrade(shared), state_dir.join("s3").join(&dc)));
+        b.set_auth(s3::Keys(keys.clone()));
+        let service = b.build().into_shared();
+        let c = cancel.clone();
+        tracker.spawn(async move {
+            let http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+            loop {
+                let socket = tokio::select! {
+                    r = listener.accept() => match r { Ok((s, _)) => s, Err(_) => continue },
+                    () = c.cancelled() => break,
+                };
+                let conn = http.serve_connection(hyper_util::rt::TokioIo::new(socket), service.clone()).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+        });
+    }
+    Ok(urls)
 }
 
 impl RunningEmulator {
@@ -343,6 +389,19 @@ impl RunningEmulator {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+    /// Base URL of a data center's S3 API (RunPod: `https://s3api-<dc>.runpod.io`).
+    pub fn s3_url(&self, dc: &str) -> Option<&str> {
+        self.s3_urls.get(dc).map(String::as_str)
+    }
+    /// Every data center's S3 API base URL.
+    pub fn s3_urls(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.s3_urls
+    }
+    /// The S3 API key of the account `api_key` belongs to: (access key id = user id, secret).
+    pub fn s3_credentials(&self, api_key: &str) -> Option<(String, String)> {
+        let acct = self.shared.account_of(api_key)?.to_owned();
+        self.shared.world.lock().account(&acct).map(|a| (a.user_id.clone(), a.s3_secret.clone()))
     }
     /// Calls made with an account key, oldest first, with the key's last 4 characters.
     pub fn account_calls(&self) -> Vec<AccountCall> {

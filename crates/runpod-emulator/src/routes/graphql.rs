@@ -140,8 +140,12 @@ static SCHEMA: LazyLock<EmuSchema> = LazyLock::new(|| Schema::build(Query, Empty
 fn snapshot(s: &Arc<Shared>, acct: &str) -> Snapshot {
     s.with_world(|w, now| {
         w.tick(now);
-        let account =
-            w.account(acct).cloned().unwrap_or_else(|| crate::world::Account { user_id: acct.to_owned(), balance: 0.0, spend_limit: 0.0 });
+        let account = w.account(acct).cloned().unwrap_or_else(|| crate::world::Account {
+            user_id: acct.to_owned(),
+            balance: 0.0,
+            spend_limit: 0.0,
+            s3_secret: String::new(),
+        });
         let pods = w
             .pods
             .values()

@@ -88,6 +88,9 @@ pub struct Account {
     pub user_id: String,
     pub balance: f64,
     pub spend_limit: f64,
+    /// Secret of the account's S3 API key (its access key id is `user_id`), as RunPod's
+    /// console makes them: separate from every API key.
+    pub s3_secret: String,
 }
 
 /// A kind of resource an account owns.
@@ -139,8 +142,13 @@ impl World {
     /// Returns the world and which account each key (the main one first) belongs to.
     pub fn new(cfg: Arc<EmulatorConfig>, state_dir: PathBuf, main_key: &str) -> (Self, HashMap<String, String>) {
         let catalog = catalog::Catalog::from_config(&cfg);
-        let main =
-            Account { user_id: format!("user_{}", random_id(12)), balance: cfg.account.balance, spend_limit: cfg.account.spend_limit };
+        let s3_secret = |s: &Option<String>| s.clone().unwrap_or_else(|| random_secret("rps_"));
+        let main = Account {
+            user_id: format!("user_{}", random_id(12)),
+            balance: cfg.account.balance,
+            spend_limit: cfg.account.spend_limit,
+            s3_secret: s3_secret(&cfg.account.s3_secret),
+        };
         let mut keys: HashMap<String, String> = HashMap::new();
         keys.insert(main_key.to_owned(), main.user_id.clone());
         for k in &cfg.extra_api_keys {
@@ -148,7 +156,12 @@ impl World {
         }
         let mut accounts = std::collections::BTreeMap::new();
         for a in &cfg.accounts {
-            let acct = Account { user_id: format!("user_{}", random_id(12)), balance: a.balance, spend_limit: a.spend_limit };
+            let acct = Account {
+                user_id: format!("user_{}", random_id(12)),
+                balance: a.balance,
+                spend_limit: a.spend_limit,
+                s3_secret: s3_secret(&a.s3_secret),
+            };
             for k in std::iter::once(&a.api_key).chain(&a.extra_api_keys) {
                 keys.insert(k.clone(), acct.user_id.clone());
             }
@@ -212,7 +225,7 @@ impl World {
     /// The main account (the one `api_key` belongs to), to change.
     pub fn main_account_mut(&mut self) -> &mut Account {
         let id = self.main_account.clone();
-        self.accounts.entry(id.clone()).or_insert_with(|| Account { user_id: id, balance: 0.0, spend_limit: 0.0 })
+        self.accounts.entry(id.clone()).or_insert_with(|| Account { user_id: id, balance: 0.0, spend_limit: 0.0, s3_secret: String::new() })
     }
 
     /// The account that owns a resource, if it exists (terminated pods included).

@@ -24,9 +24,12 @@ IMAGE = "podwarden-test/runtimes:1"
 
 
 class Emulator:
-    def __init__(self, base, state_dir):
+    def __init__(self, base, state_dir, s3, s3_key):
         self.base = base
         self.state_dir = state_dir
+        # Data center id -> S3 endpoint URL; (access key id, secret) of the account's S3 key.
+        self.s3 = s3
+        self.s3_key = s3_key
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {KEY}"
 
@@ -83,10 +86,16 @@ def emulator(tmp_path_factory):
     first = proc.stdout.readline().strip()
     assert first.startswith("podwarden emulator:"), f"unexpected first line: {first!r}"
     base = first.rsplit(" ", 1)[-1]
+    s3_line = proc.stdout.readline().split()
+    assert s3_line[:2] == ["S3", "API:"], s3_line
+    s3 = dict(x.split("=", 1) for x in s3_line[2:] if "=" in x)
+    key_line = proc.stdout.readline().split()
+    assert key_line[:2] == ["S3", "key:"], key_line
+    s3_key = (key_line[2], key_line[3])
     os.environ["RUNPOD_API_BASE_URL"] = base  # GraphQL, read per call by the SDK
     runpod.api_key = KEY
     runpod.endpoint_url_base = f"{base}/v2"  # read when an Endpoint is constructed
-    yield Emulator(base, state_dir)
+    yield Emulator(base, state_dir, s3, s3_key)
     proc.terminate()
     proc.wait(timeout=20)
     assert proc.returncode == 0, f"emulator exited with {proc.returncode}"

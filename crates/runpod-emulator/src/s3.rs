@@ -1,0 +1,230 @@
+//! RunPod's S3-compatible API for network volumes, one endpoint per data center.
+//!
+//! As RunPod has it (API-NOTES §5, docs `storage/s3-api`): a data center's endpoint serves the
+//! network volumes *in that data center*; bucket = volume id, key = the file's path on the
+//! volume (what a pod sees under its mount path and a worker under `/runpod-volume`); requests
+//! are SigV4-signed with region = the data center id, access key = the account's user id and an
+//! S3 secret (`rps_…`) separate from the API key. Supported: ListBuckets, HeadBucket,
+//! ListObjects(V2), Get/Head/Put/Copy/DeleteObject (PutObject under 500 MB), and multipart
+//! upload (Create, UploadPart up to 500 MB, Complete, Abort, ListParts). Everything else —
+//! CreateBucket, DeleteBucket, DeleteObjects, GetBucketLocation, presigned URLs — is refused,
+//! as on RunPod.
+//!
+//! The S3 protocol (routing, XML, SigV4, chunked uploads) is `s3s`; object storage on a
+//! directory is `s3s-fs`. Each account gets its own `s3s-fs` root per data center holding one
+//! symlink per volume (`<root>/<volume id>` → the volume's directory), so an account can name
+//! only its own volumes, and `s3s-fs`'s bookkeeping files stay out of the volumes pods see.
+
+use crate::Shared;
+use async_trait::async_trait;
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::dto::*;
+use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
+
+/// Largest PutObject body and UploadPart part RunPod accepts.
+pub const MAX_PUT_BYTES: u64 = 500 * 1000 * 1000;
+
+/// The S3 endpoint of one data center.
+pub(crate) struct VolumeS3 {
+    dc: String,
+    shared: Weak<Shared>,
+    root: PathBuf,
+    roots: parking_lot::Mutex<HashMap<String, Arc<s3s_fs::FileSystem>>>,
+}
+
+impl std::fmt::Debug for VolumeS3 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VolumeS3").field("dc", &self.dc).finish_non_exhaustive()
+    }
+}
+
+impl VolumeS3 {
+    pub(crate) fn new(dc: &str, shared: Weak<Shared>, root: PathBuf) -> Self {
+        Self { dc: dc.to_owned(), shared, root, roots: parking_lot::Mutex::new(HashMap::new()) }
+    }
+
+    fn shared(&self) -> S3Result<Arc<Shared>> {
+        self.shared.upgrade().ok_or_else(|| s3_error!(ServiceUnavailable, "the emulator is shutting down"))
+    }
+
+    /// The caller's account, after checking the request is signed for this data center.
+    fn account<T>(&self, req: &S3Request<T>) -> S3Result<String> {
+        let Some(c) = &req.credentials else { return Err(s3_error!(AccessDenied, "requests must be signed (SigV4)")) };
+        if let Some(r) = &req.region {
+            if !r.as_str().eq_ignore_ascii_case(&self.dc) {
+                return Err(s3_error!(
+                    AuthorizationHeaderMalformed,
+                    "the region must be this endpoint's data center, {}, not {}",
+                    self.dc,
+                    r.as_str()
+                ));
+            }
+        }
+        Ok(c.access_key.clone())
+    }
+
+    /// The account's volumes in this data center: id → directory.
+    fn volumes(&self, account: &str) -> S3Result<Vec<(String, PathBuf)>> {
+        let s = self.shared()?;
+        let w = s.world.lock();
+        Ok(w.volumes
+            .values()
+            .filter(|v| v.account == account && v.volume.data_center.0 == self.dc)
+            .map(|v| (v.volume.id.0.clone(), w.volume_dir(&v.volume.id.0)))
+            .collect())
+    }
+
+    /// The account's `s3s-fs` root with one symlink per volume it has here now.
+    fn fs_for<T>(&self, req: &S3Request<T>, bucket: Option<&str>) -> S3Result<Arc<s3s_fs::FileSystem>> {
+        let account = self.account(req)?;
+        let volumes = self.volumes(&account)?;
+        if let Some(b) = bucket {
+            if !volumes.iter().any(|(id, _)| id == b) {
+                return Err(s3_error!(NoSuchBucket, "no network volume {b} of this account in {}", self.dc));
+            }
+        }
+        let root = self.root.join(&account);
+        std::fs::create_dir_all(&root).map_err(|e| s3_error!(InternalError, "cannot create the S3 root: {e}"))?;
+        let keep: std::collections::HashSet<&str> = volumes.iter().map(|(id, _)| id.as_str()).collect();
+        for (id, dir) in &volumes {
+            let link = root.join(id);
+            if std::fs::symlink_metadata(&link).is_err() {
+                std::fs::create_dir_all(dir).ok();
+                #[cfg(unix)]
+                std::os::unix::fs::symlink(dir, &link).map_err(|e| s3_error!(InternalError, "cannot link volume {id}: {e}"))?;
+            }
+        }
+        // Deleted volumes' links go (s3s-fs's own files start with `.`).
+        if let Ok(entries) = std::fs::read_dir(&root) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if !name.starts_with('.') && !keep.contains(name.as_str()) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        let mut roots = self.roots.lock();
+        if let Some(fs) = roots.get(&account) {
+            return Ok(fs.clone());
+        }
+        let fs = Arc::new(s3s_fs::FileSystem::new(&root).map_err(|e| s3_error!(InternalError, "cannot open the S3 root: {e:?}"))?);
+        roots.insert(account, fs.clone());
+        Ok(fs)
+    }
+}
+
+fn too_large(len: Option<i64>) -> S3Result<()> {
+    match len {
+        Some(n) if n as u64 >= MAX_PUT_BYTES => {
+            Err(s3_error!(EntityTooLarge, "RunPod's S3 API takes at most 500 MB per PutObject or part ({n} bytes); use a multipart upload"))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[async_trait]
+impl S3 for VolumeS3 {
+    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+        let account = self.account(&req)?;
+        let mut buckets: Vec<Bucket> = self
+            .volumes(&account)?
+            .into_iter()
+            .map(|(id, _)| Bucket { creation_date: None, name: Some(id), bucket_region: Some(self.dc.clone()) })
+            .collect();
+        buckets.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(S3Response::new(ListBucketsOutput {
+            buckets: Some(buckets),
+            owner: Some(Owner { display_name: None, id: Some(account) }),
+            ..Default::default()
+        }))
+    }
+
+    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        fs.head_bucket(req).await
+    }
+
+    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        fs.list_objects(req).await
+    }
+
+    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        fs.list_objects_v2(req).await
+    }
+
+    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        fs.get_object(req).await
+    }
+
+    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        fs.head_object(req).await
+    }
+
+    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        too_large(req.input.content_length)?;
+        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        fs.put_object(req).await
+    }
+
+    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        if let CopySource::Bucket { bucket, .. } = &req.input.copy_source {
+            self.fs_for(&req, Some(bucket))?;
+        }
+        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        fs.copy_object(req).await
+    }
+
+    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        fs.delete_object(req).await
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        fs.create_multipart_upload(req).await
+    }
+
+    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        too_large(req.input.content_length)?;
+        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        fs.upload_part(req).await
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        fs.complete_multipart_upload(req).await
+    }
+
+    async fn abort_multipart_upload(&self, req: S3Request<AbortMultipartUploadInput>) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        fs.abort_multipart_upload(req).await
+    }
+
+    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        fs.list_parts(req).await
+    }
+}
+
+/// Secrets by access key (the account's user id).
+pub(crate) struct Keys(pub HashMap<String, String>);
+
+#[async_trait]
+impl S3Auth for Keys {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        self.0.get(access_key).map(|s| SecretKey::from(s.as_str())).ok_or_else(|| s3_error!(InvalidAccessKeyId))
+    }
+}

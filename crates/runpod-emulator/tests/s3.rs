@@ -1,0 +1,102 @@
+//! RunPod's S3 API for network volumes: bucket = volume id, one endpoint per data center,
+//! SigV4 with the account's S3 key (not its API key); the same files pods see at their mounts.
+
+mod common;
+
+use common::*;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use runpod::types::network_volumes::CreateNetworkVolumeRequest;
+use runpod::types::pods::{Mounts, NetworkMount};
+use std::time::Duration;
+
+fn store(url: &str, region: &str, bucket: &str, key: &str, secret: &str) -> AmazonS3 {
+    AmazonS3Builder::new()
+        .with_endpoint(url)
+        .with_region(region)
+        .with_bucket_name(bucket)
+        .with_access_key_id(key)
+        .with_secret_access_key(secret)
+        .with_allow_http(true)
+        .with_virtual_hosted_style_request(false)
+        .build()
+        .expect("client")
+}
+
+async fn volume_in(c: &runpod::Client, dc: &str) -> String {
+    c.create_network_volume(&CreateNetworkVolumeRequest { name: "data".into(), size: 10, data_center: dc.into(), kind: None })
+        .await
+        .expect("volume")
+        .id
+        .0
+}
+
+#[tokio::test]
+async fn a_volume_is_a_bucket_pods_and_s3_see_the_same_files() {
+    let mut cfg = config();
+    cfg.accounts = vec![runpod_emulator::config::AccountSeed::new("rpa_OTHERS3ACCOUNT00000000000000000000")];
+    let emu = emu_with(cfg).await;
+    let c = emu.client();
+    let vol = volume_in(&c, "US-TX-3").await;
+    let (key, secret) = emu.s3_credentials(emu.api_key().expose()).expect("s3 key");
+    assert!(key.starts_with("user_") && secret.starts_with("rps_"), "access key = user id, secret = rps_…");
+    let tx = emu.s3_url("US-TX-3").expect("endpoint");
+    let s3 = store(tx, "US-TX-3", &vol, &key, &secret);
+
+    // Upload over S3, read it in a pod at the mount path, and the pod's output over S3.
+    s3.put(&Path::from("in/data.csv"), PutPayload::from_static(b"a,b\n1,2\n")).await.expect("put");
+    let mut p = runpod::types::pods::CreatePodRequest {
+        name: "reader".into(),
+        image: Some("python:3.11-slim".into()),
+        args: Some(
+            "python3 -c \"open('/workspace/out/rows.txt','w').write(str(len(open('/workspace/in/data.csv').read().splitlines())))\"".into(),
+        ),
+        gpu: Some(runpod::types::pods::CreateGpuConfig {
+            id: "NVIDIA RTX A4000".into(),
+            count: Some(1),
+            allowed_cuda_versions: None,
+            min_cuda_version: None,
+        }),
+        ..Default::default()
+    };
+    std::fs::create_dir_all(emu.shared.world.lock().volume_dir(&vol).join("out")).expect("out dir");
+    p.mounts =
+        Some(Mounts { persistent: None, network: Some(vec![NetworkMount { volume_id: vol.clone().into(), path: "/workspace".into() }]) });
+    let pod = c.create_pod(&p).await.expect("pod");
+    emu.advance(Duration::from_secs(60));
+    emu.wait_for("the pod's container to exit", LIMIT, |w| {
+        w.pods.get(pod.id.as_str()).filter(|p| p.container.last_exit_code.is_some()).map(|_| ())
+    })
+    .await
+    .expect("exit");
+    let rows = s3.get(&Path::from("out/rows.txt")).await.expect("get").bytes().await.expect("bytes");
+    assert_eq!(&rows[..], b"2", "the pod's file, over S3");
+    let listed: Vec<String> = {
+        use futures::TryStreamExt;
+        s3.list(None).map_ok(|m| m.location.to_string()).try_collect().await.expect("list")
+    };
+    assert!(listed.contains(&"in/data.csv".to_owned()) && listed.contains(&"out/rows.txt".to_owned()), "{listed:?}");
+    assert!(listed.iter().all(|k| !k.starts_with('.')), "no bookkeeping files on the volume: {listed:?}");
+
+    // Multipart: parts assembled into one file on the volume.
+    let big = vec![7u8; 12 * 1024 * 1024];
+    let mut up = object_store::WriteMultipart::new(s3.put_multipart(&Path::from("big.bin")).await.expect("multipart"));
+    up.write(&big);
+    up.finish().await.expect("complete");
+    assert_eq!(std::fs::read(emu.shared.world.lock().volume_dir(&vol).join("big.bin")).expect("on the volume").len(), big.len());
+
+    // Refusals: the wrong region, another data center's endpoint, a bad secret, the API key as a
+    // secret, another account's volume.
+    let wrong_region = store(tx, "EU-RO-1", &vol, &key, &secret);
+    assert!(wrong_region.head(&Path::from("in/data.csv")).await.is_err(), "region must be the data center");
+    let ro = emu.s3_url("EU-RO-1").expect("endpoint");
+    assert!(store(ro, "EU-RO-1", &vol, &key, &secret).head(&Path::from("in/data.csv")).await.is_err(), "the volume lives in US-TX-3");
+    assert!(store(tx, "US-TX-3", &vol, &key, "rps_WRONG").head(&Path::from("in/data.csv")).await.is_err());
+    assert!(
+        store(tx, "US-TX-3", &vol, &key, emu.api_key().expose()).head(&Path::from("in/data.csv")).await.is_err(),
+        "S3 keys are not API keys"
+    );
+    let (okey, osecret) = emu.s3_credentials("rpa_OTHERS3ACCOUNT00000000000000000000").expect("other");
+    assert!(store(tx, "US-TX-3", &vol, &okey, &osecret).head(&Path::from("in/data.csv")).await.is_err(), "another account's volume");
+}
