@@ -88,6 +88,16 @@ fn five_secs() -> Duration {
     Duration::from_secs(5)
 }
 
+impl EndpointSpec {
+    /// The spec as another RunPod account may run it (a BYOK user's copy of a published
+    /// endpoint): without the publisher's env (it may hold the operator's secrets, and the
+    /// copy's template is the user's to read), network volume and registry credential (ids of
+    /// the publisher's account, refused on any other).
+    pub fn for_another_account(&self) -> Self {
+        Self { env: BTreeMap::new(), network_volume: None, registry_auth: None, ..self.clone() }
+    }
+}
+
 const FIELDS: &[&str] = &[
     "name",
     "image",

@@ -101,6 +101,30 @@ pub struct EndpointInfo {
     pub id: String,
     pub name: String,
     pub template_id: Option<String>,
+    /// The container settings the endpoint runs (as the provider reports them; `None` when it
+    /// does not say), for drift detection.
+    pub image: Option<String>,
+    pub args: Option<String>,
+    pub env: Option<BTreeMap<String, String>>,
+}
+
+impl EndpointInfo {
+    /// What of `d` the endpoint does not run, if anything (fields the provider does not report
+    /// are not compared).
+    pub fn drift(&self, d: &Deployment) -> Option<String> {
+        let mut what = Vec::new();
+        if self.image.as_ref().is_some_and(|i| i != &d.image) {
+            what.push("image");
+        }
+        if self.args.as_ref().is_some_and(|a| a != d.command.as_deref().unwrap_or("")) {
+            what.push("command");
+        }
+        // Only the spec's own variables are compared: a provider may add its own.
+        if self.env.as_ref().is_some_and(|e| d.env.iter().any(|(k, v)| e.get(k) != Some(v))) {
+            what.push("env");
+        }
+        (!what.is_empty()).then(|| what.join(", "))
+    }
 }
 
 /// A template at the provider.

@@ -63,6 +63,13 @@ pub fn deployment(resource_name: &str, spec: &EndpointSpec) -> Deployment {
     }
 }
 
+/// What the provider's copy of a ready endpoint runs that its spec does not say.
+fn drifted(row: &EndpointRow, listed: &[EndpointInfo]) -> Option<String> {
+    let id = row.endpoint_id.as_ref()?;
+    let spec = parse_spec(row).ok()?;
+    listed.iter().find(|e| &e.id == id)?.drift(&deployment(&row.resource_name, &spec))
+}
+
 fn parse_spec(row: &EndpointRow) -> Result<EndpointSpec, EngineError> {
     serde_json::from_str(&row.spec).map_err(|e| EngineError::Corrupt(format!("endpoint {}: stored spec: {e}", row.id)))
 }
@@ -281,6 +288,12 @@ impl<C: Cloud> Engine<C> {
                 INTENT => {
                     report.actions.push(format!("ConvergeEndpoint {{ endpoint: {:?} }}", row.name));
                     self.converge(&mut row).await
+                }
+                READY if let Some(drift) = drifted(&row, &listed) => {
+                    report.actions.push(format!("RepairEndpoint {{ endpoint: {:?}, drift: {drift:?} }}", row.name));
+                    row.state = INTENT.into();
+                    row.reason = Some(format!("the endpoint at the provider runs another {drift} than deployed; redeploying"));
+                    self.store().endpoint_cas(&mut row, self.now_ms()).await.map(|_| ()).map_err(EngineError::from)
                 }
                 READY if row.endpoint_id.as_ref().is_some_and(|id| !listed.iter().any(|e| &e.id == id)) => {
                     report.actions.push(format!("RecreateEndpoint {{ endpoint: {:?} }}", row.name));

@@ -217,7 +217,14 @@ impl Serverless for RunPodCloud {
             .await
             .map_err(map_err)?
             .into_iter()
-            .map(|e| EndpointInfo { id: e.id.0, name: e.name, template_id: e.template_id.map(|t| t.0) })
+            .map(|e| EndpointInfo {
+                id: e.id.0,
+                name: e.name,
+                template_id: e.template_id.map(|t| t.0),
+                image: e.image,
+                args: e.args,
+                env: e.env,
+            })
             .collect())
     }
 
@@ -251,11 +258,20 @@ impl Serverless for RunPodCloud {
         req.flashboot = Some(flashboot(d));
         req.network_volumes = d.network_volume.as_ref().map(|v| vec![NetworkVolumeId::new(v)]);
         let e = self.client.create_endpoint(&req).await.map_err(map_err)?;
-        Ok(EndpointInfo { id: e.id.0, name: e.name, template_id: e.template_id.map(|t| t.0) })
+        Ok(EndpointInfo { id: e.id.0, name: e.name, template_id: e.template_id.map(|t| t.0), image: e.image, args: e.args, env: e.env })
     }
 
+    /// RunPod resolves a template into the endpoint once (at create, or when a PATCH names it):
+    /// editing the template alone changes nothing. So the PATCH carries the container settings
+    /// themselves (and the template), which works whichever way RunPod reads it.
     async fn update_endpoint(&self, id: &str, d: &Deployment) -> Result<(), CloudError> {
+        let b = template_body(d);
         let req = UpdateEndpointRequest {
+            image: Some(b.image),
+            args: Some(b.args.unwrap_or_default()),
+            env: b.env,
+            disk: b.disk,
+            registry: b.registry,
             gpu: Some(endpoint_gpu(d)),
             workers: Some(endpoint_workers(d)),
             timeout: Some(d.execution_timeout_ms),

@@ -62,6 +62,17 @@ async fn deploying_twice_changes_nothing_and_a_changed_spec_updates_in_place() {
     let tpl = image.row.template_id.clone().expect("template id");
     assert_eq!(emu.shared.world.lock().templates[&tpl].template.image, "img:2");
     assert_eq!(provider(&emu).0.len(), 1, "still one endpoint");
+    // RunPod resolves templates once: the endpoint itself must run what was deployed.
+    let mut env = std::collections::BTreeMap::new();
+    env.insert("MODEL".to_owned(), "v2".to_owned());
+    let next = EndpointSpec { image: "img:3".into(), command: Some("run-worker --v2".into()), env: env.clone(), ..changed_spec() };
+    assert_eq!(e.deploy(next, "alice").await.expect("new everything").change, Change::Updated);
+    {
+        let w = emu.shared.world.lock();
+        let ep = &w.endpoints[&endpoint_id];
+        assert_eq!((ep.image.as_deref(), ep.args.as_deref()), (Some("img:3"), Some("run-worker --v2")));
+        assert_eq!(ep.env, env, "the endpoint RunPod runs has the new env");
+    }
 
     // Another user's endpoint of the same name is theirs alone.
     let bob = e.deploy(spec(""), "bob").await.expect("bob");
@@ -205,4 +216,24 @@ async fn an_endpoint_deleted_behind_our_back_is_recreated() {
     assert_eq!(row.state, READY);
     assert_ne!(row.endpoint_id.as_deref(), Some(id.as_str()));
     assert_eq!(provider(&emu).0, vec![row.resource_name.clone()]);
+}
+
+/// Drift is measured against the endpoint the provider runs, and repaired.
+#[tokio::test]
+async fn an_endpoint_changed_behind_our_back_is_put_back_at_the_next_sweep() {
+    let (emu, e) = setup().await;
+    let d = e.deploy(spec(""), "alice").await.expect("deploy");
+    let id = d.row.endpoint_id.clone().expect("endpoint id");
+    assert!(e.tick().await.expect("first sweep").actions.is_empty(), "nothing drifted yet");
+    // Someone edits the endpoint in RunPod's console.
+    let edit = runpod::types::endpoints::UpdateEndpointRequest { image: Some("someone/else:9".into()), ..Default::default() };
+    emu.client().update_endpoint(&runpod::EndpointId::new(&id), &edit).await.expect("edit");
+    assert!(e.tick().await.expect("tick").actions.is_empty(), "an idle engine sweeps once a minute");
+    emu.advance(std::time::Duration::from_secs(61));
+    let report = e.tick().await.expect("sweep");
+    assert!(report.actions.iter().any(|a| a.starts_with("RepairEndpoint")), "{report:?}");
+    e.tick().await.expect("converge");
+    assert_eq!(emu.shared.world.lock().endpoints[&id].image.as_deref(), Some("img:1"), "repaired in place");
+    let row = e.endpoints("alice").await.expect("ls").into_iter().next().expect("row");
+    assert_eq!(row.state, READY);
 }

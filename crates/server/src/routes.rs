@@ -456,6 +456,7 @@ async fn create_request(
                 let Some(published) = published else { return Err(EngineError::NoSuchEndpoint(spec.endpoint.clone()).into()) };
                 let ep_spec: core_domain::endpoint::EndpointSpec =
                     serde_json::from_str(&published.spec).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+                let ep_spec = ep_spec.for_another_account();
                 let engine = engine_for(&s, &account).await.map_err(account_error)?;
                 let d = engine.deploy(ep_spec, &c.0.id).await?;
                 tracing::info!(user = %c.0.id, endpoint = %d.row.resource_name, from = %published.name, "created a BYOK user's copy of a published endpoint");

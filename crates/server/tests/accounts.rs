@@ -156,7 +156,8 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
     };
 
     // The operator publishes an endpoint (its workers never take jobs on their own: `sleep`).
-    let ep = serde_json::json!({"name": "echo", "image": "python:3.11-slim", "command": "sleep 100000", "gpu": {"pools": ["AMPERE_24"]}, "workers": {"max": 1}});
+    let ep = serde_json::json!({"name": "echo", "image": "python:3.11-slim", "command": "sleep 100000", "gpu": {"pools": ["AMPERE_24"]}, "workers": {"max": 1},
+        "env": {"OPERATOR_TOKEN": "op-secret-123"}});
     let r = http.post(api("/endpoints")).bearer_auth(&s.token).json(&ep).send().await.expect("deploy");
     assert_eq!(r.status().as_u16(), 201);
     let published: server::api::DeployResult = r.json().await.expect("json");
@@ -192,6 +193,11 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
     let her_id = hers[0].endpoint_id.clone().expect("endpoint id remembered");
     assert_ne!(Some(her_id.clone()), published.endpoint.endpoint_id, "her own endpoint, not the operator's");
     assert_eq!(hers[0].image, "python:3.11-slim", "a copy of the published spec");
+    // ...but none of the operator's env reaches her account (her template is hers to read).
+    let her_env = emu.shared.world.lock().endpoints[&her_id].env.clone();
+    assert!(!her_env.contains_key("OPERATOR_TOKEN"), "{her_env:?}");
+    let her_templates = emu.client_for(runpod::ApiKey::new(USER_KEY)).list_templates().await.expect("her templates");
+    assert!(her_templates.iter().all(|t| !t.env.contains_key("OPERATOR_TOKEN")), "{her_templates:?}");
     let after: ComputeSettings =
         http.get(api("/settings/runpod-key")).bearer_auth(&alice.token).send().await.expect("get").json().await.expect("json");
     assert_eq!(after.endpoint_status, "echo: ready");
