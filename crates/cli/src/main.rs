@@ -16,6 +16,7 @@ mod local;
 mod progress;
 mod quickstart;
 mod serverless;
+mod volume;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -44,6 +45,11 @@ enum Command {
     /// Serverless endpoints: deploy (create or update in place), ls, rm.
     #[command(subcommand)]
     Endpoint(endpoint::Command),
+    /// Network volumes: create, ls, rm.
+    #[command(subcommand)]
+    Volume(volume::Command),
+    /// Copy a file to or from a network volume (`vol:NAME/path`) over RunPod's S3 API.
+    Cp(volume::CpArgs),
     /// Run the podwarden server (the CLI starts one in the background when needed).
     Serve(commands::ServeArgs),
     /// Serve a local RunPod emulator: REST v2, serverless job API, worker callbacks, GraphQL.
@@ -137,6 +143,8 @@ fn main() -> ExitCode {
             Command::Tabular(_) => Ok(()),
             Command::Quickstart(a) => quickstart::run(a).await,
             Command::Doctor(a) => doctor::run(a).await,
+            Command::Volume(c) => volume::run(c).await,
+            Command::Cp(a) => volume::cp(a).await,
             Command::Admin(c) => admin(c).await,
             Command::Run(a) => commands::run(a).await,
             Command::Ps(a) => commands::ps(a).await,

@@ -66,6 +66,8 @@ v7_id!(/// A serverless job (a request to an endpoint).
     RequestId, "req");
 v7_id!(/// A deployed serverless endpoint (its template and endpoint at the provider).
     EndpointRecordId, "ep");
+v7_id!(/// A network volume made through podwarden.
+    VolumeRecordId, "vol");
 
 /// An id that did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -88,11 +88,39 @@ pub trait Cloud: Serverless + Send + Sync + 'static {
         let id = id.to_owned();
         async move { Err(CloudError::Rejected(format!("network volume {id}: this provider has no network volumes"))) }
     }
+    /// Creates a network volume.
+    fn create_network_volume(
+        &self,
+        name: &str,
+        size_gb: i64,
+        data_center: &str,
+    ) -> impl Future<Output = Result<VolumeInfo, CloudError>> + Send {
+        let _ = (name, size_gb, data_center);
+        async { Err(CloudError::Rejected("this provider has no network volumes".into())) }
+    }
+    /// Every network volume of the account.
+    fn list_network_volumes(&self) -> impl Future<Output = Result<Vec<VolumeInfo>, CloudError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+    /// Deletes a network volume; `Ok` when it is gone.
+    fn delete_network_volume(&self, id: &str) -> impl Future<Output = Result<(), CloudError>> + Send {
+        let _ = id;
+        async { Err(CloudError::Rejected("this provider has no network volumes".into())) }
+    }
     /// The provider's REST base (`https://api.runpod.io`), passed into pods so their watchdog
     /// reaches the API the control plane itself uses. `None`: no in-pod watchdog.
     fn rest_base(&self) -> Option<String> {
         None
     }
+}
+
+/// A network volume at the provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VolumeInfo {
+    pub id: String,
+    pub name: String,
+    pub data_center: String,
+    pub size_gb: i64,
 }
 
 /// A serverless endpoint at the provider, as the endpoint reconciler sees it.

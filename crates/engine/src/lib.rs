@@ -8,11 +8,12 @@ pub mod engine;
 pub mod planner;
 pub mod requests;
 pub mod runpod_cloud;
+pub mod volumes;
 pub mod wrapper;
 
 pub use cloud::{
     Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, QueueHealth, RemoteJob, RemoteStatus, RunOptions,
-    Serverless, TemplateInfo,
+    Serverless, TemplateInfo, VolumeInfo,
 };
 pub use engine::{Clock, DEFAULT_WATCHDOG_CEILING_SECS, Engine, EngineError, Submitted, TickReport};
 pub use runpod_cloud::RunPodCloud;

@@ -2,7 +2,7 @@
 
 use crate::cloud::{
     Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, QueueHealth, RemoteJob, RemoteStatus, RunOptions,
-    Serverless, TemplateInfo,
+    Serverless, TemplateInfo, VolumeInfo,
 };
 use core_domain::gpu::{Cloud as Tier, GpuOffer};
 use core_domain::money::Money;
@@ -163,10 +163,32 @@ impl Cloud for RunPodCloud {
         gone_is_ok(self.client.delete_pod(&PodId::new(id)).await)
     }
 
+    async fn create_network_volume(&self, name: &str, size_gb: i64, data_center: &str) -> Result<VolumeInfo, CloudError> {
+        let req = runpod::types::network_volumes::CreateNetworkVolumeRequest {
+            name: name.to_owned(),
+            size: size_gb,
+            data_center: data_center.into(),
+            kind: None,
+        };
+        self.client.create_network_volume(&req).await.map(|v| volume_info(&v)).map_err(map_err)
+    }
+
+    async fn list_network_volumes(&self) -> Result<Vec<VolumeInfo>, CloudError> {
+        Ok(self.client.list_network_volumes().await.map_err(map_err)?.iter().map(volume_info).collect())
+    }
+
+    async fn delete_network_volume(&self, id: &str) -> Result<(), CloudError> {
+        gone_is_ok(self.client.delete_network_volume(&runpod::NetworkVolumeId::new(id)).await)
+    }
+
     async fn network_volume_data_center(&self, id: &str) -> Result<String, CloudError> {
         let v = self.client.get_network_volume(&runpod::NetworkVolumeId::new(id)).await.map_err(map_err)?;
         Ok(v.data_center.0)
     }
+}
+
+fn volume_info(v: &runpod::types::network_volumes::NetworkVolume) -> VolumeInfo {
+    VolumeInfo { id: v.id.0.clone(), name: v.name.clone(), data_center: v.data_center.0.clone(), size_gb: v.size }
 }
 
 fn template_body(d: &Deployment) -> CreateTemplateRequest {

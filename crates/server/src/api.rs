@@ -212,3 +212,48 @@ pub struct ComputeSettings {
     #[serde(default)]
     pub hosted_committed_usd: f64,
 }
+
+/// A network volume (`podwarden volume ls`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VolumeView {
+    pub name: String,
+    /// RunPod's id (the S3 bucket); `null` while being created.
+    pub volume_id: Option<String>,
+    pub data_center: String,
+    pub size_gb: i64,
+    /// `creating`, `ready`.
+    pub state: String,
+    /// RunPod's price for its size, USD a month.
+    pub monthly_usd: f64,
+    /// `hosted` (the operator's RunPod account) or `runpod` (the user's own key).
+    pub backend: String,
+    pub created_at: i64,
+}
+
+/// `POST /api/v1/volumes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewVolume {
+    /// 1–40 lowercase letters, digits and `-`; unique per user.
+    pub name: String,
+    /// 10–4096 GB.
+    pub size_gb: i64,
+    /// A data center with network volumes (`podwarden gpus` lists where GPUs are).
+    pub data_center: String,
+}
+
+/// Where a volume's files are reached over RunPod's S3 API (`podwarden cp`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VolumeS3 {
+    /// The data center's S3 endpoint (RunPod: `https://s3api-<dc>.runpod.io`).
+    pub endpoint: String,
+    /// The region to sign with: the data center id.
+    pub region: String,
+    /// The bucket: the volume's RunPod id.
+    pub bucket: String,
+    /// The S3 key to use, when the server may hand one out (the embedded emulator's, or the
+    /// operator's to an admin); otherwise the client brings its own
+    /// (`RUNPOD_S3_ACCESS_KEY_ID` / `RUNPOD_S3_SECRET_ACCESS_KEY`).
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+}

@@ -15,6 +15,7 @@ pub mod openapi;
 mod pod_logs;
 mod routes;
 pub mod users;
+mod volumes;
 
 use anyhow::Context;
 use engine::{Clock, Engine, RunPodCloud};
@@ -49,6 +50,19 @@ pub struct ServerConfig {
     /// RunPod with no operator key: every user's work runs on their own key, hosted compute is
     /// refused. (`client`, when set, then only names the provider's URLs; its key is unused.)
     pub byok_only: bool,
+    /// S3 endpoints of network volumes by data center (default: RunPod's
+    /// `https://s3api-<dc>.runpod.io`; the embedded emulator fills in its own).
+    pub s3_endpoints: std::collections::BTreeMap<String, String>,
+    /// The operator account's S3 key (default: `RUNPOD_S3_ACCESS_KEY_ID` and
+    /// `RUNPOD_S3_SECRET_ACCESS_KEY`; the embedded emulator's own).
+    pub s3_operator_key: Option<(String, String)>,
+}
+
+/// Where volumes' files are over S3, and the operator's S3 key.
+#[derive(Clone, Default)]
+pub(crate) struct S3Settings {
+    pub endpoints: std::collections::BTreeMap<String, String>,
+    pub operator_key: Option<(String, String)>,
 }
 
 impl ServerConfig {
@@ -67,6 +81,8 @@ impl ServerConfig {
             intent_grace: Duration::from_secs(60),
             watchdog_ceiling: Duration::from_secs(engine::DEFAULT_WATCHDOG_CEILING_SECS),
             byok_only: false,
+            s3_endpoints: std::collections::BTreeMap::new(),
+            s3_operator_key: None,
         }
     }
 }
@@ -89,6 +105,7 @@ pub(crate) struct AppState {
     pub shutdown: CancellationToken,
     /// Pod log followers (stored logs, exits read from the logs).
     pub followers: pod_logs::Followers,
+    pub s3: S3Settings,
 }
 
 /// A running server.
@@ -255,6 +272,14 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     };
     let old = std::env::var("PODWARDEN_OLD_SECRET_KEY").ok().filter(|v| !v.trim().is_empty());
     let sealer = keys::Sealer::new(&key_secret, old.as_deref())?;
+    let env = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+    let s3 = match &emulator {
+        Some(emu) => S3Settings { endpoints: emu.s3_urls().clone(), operator_key: emu.s3_credentials(emu.api_key().expose()) },
+        None => S3Settings {
+            endpoints: cfg.s3_endpoints.clone(),
+            operator_key: cfg.s3_operator_key.clone().or_else(|| env("RUNPOD_S3_ACCESS_KEY_ID").zip(env("RUNPOD_S3_SECRET_ACCESS_KEY"))),
+        },
+    };
     let token_secret = secret.into_bytes();
     let mut engine = Engine::new(store, RunPodCloud::new(client.clone()), Clock::system(), token_secret.clone()).await?;
     // `none`: no callbacks (exits come from the pods' logs); the wrapper still runs.
@@ -275,6 +300,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         token_secret,
         shutdown: cancel.clone(),
         followers: pod_logs::Followers::default(),
+        s3,
     });
 
     let app = routes::router(state.clone());

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use store::{AttemptRow, EndpointRow, JobRow, RequestRow, UserRow};
 
-type S = State<Arc<AppState>>;
+pub(crate) type S = State<Arc<AppState>>;
 
 /// An API error.
 pub(crate) struct ApiError(StatusCode, ErrorBody);
@@ -108,7 +108,7 @@ impl From<EngineError> for ApiError {
     }
 }
 
-type R<T> = Result<T, ApiError>;
+pub(crate) type R<T> = Result<T, ApiError>;
 
 /// A 422 naming the offending field, with the spec's hint.
 fn spec_error(code: &str, e: &core_domain::spec::SpecError) -> ApiError {
@@ -123,6 +123,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     let authed = Router::new()
         .route("/api/v1/status", get(status))
         .route("/api/v1/jobs", get(list_jobs).post(create_job))
+        .route("/api/v1/volumes", get(crate::volumes::list_volumes).post(crate::volumes::create_volume))
+        .route("/api/v1/volumes/{name}", axum::routing::delete(crate::volumes::remove_volume))
+        .route("/api/v1/volumes/{name}/s3", get(crate::volumes::volume_s3))
         .route("/api/v1/jobs/{id}", get(get_job))
         .route("/api/v1/jobs/{id}/stop", post(stop_job))
         .route("/api/v1/jobs/{id}/events", get(events))
@@ -161,7 +164,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
 #[derive(Clone, Debug)]
 pub(crate) struct Caller(pub UserRow);
 
-type C = Extension<Caller>;
+pub(crate) type C = Extension<Caller>;
 
 fn bearer(headers: &axum::http::HeaderMap) -> &str {
     headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("")
@@ -287,12 +290,12 @@ async fn create_job(State(s): S, Extension(c): C, Body(v): Body<serde_json::Valu
 }
 
 /// The account a user's new work goes to: their own key's, else hosted.
-async fn user_account(s: &AppState, user: &str) -> R<String> {
+pub(crate) async fn user_account(s: &AppState, user: &str) -> R<String> {
     let has_key = s.engine.store().provider_key_get(user).await.map_err(EngineError::from)?.is_some();
     Ok(if has_key { crate::accounts::byok_account(user) } else { store::HOSTED.to_owned() })
 }
 
-fn account_error(e: crate::accounts::AccountError) -> ApiError {
+pub(crate) fn account_error(e: crate::accounts::AccountError) -> ApiError {
     match e {
         crate::accounts::AccountError::NoKey => {
             ApiError::new(StatusCode::CONFLICT, "no_key", e.to_string(), Some("save a key in Settings → Compute"))

@@ -20,6 +20,7 @@ mod logs;
 mod metrics;
 mod requests;
 mod users;
+mod volumes;
 
 pub use attempts::AttemptRow;
 pub use endpoints::EndpointRow;
@@ -31,6 +32,7 @@ pub use logs::{JOB_LOG_LINES_KEPT, LogRow};
 pub use metrics::MetricRow;
 pub use requests::{REQUEST_LIVE, RequestRow};
 pub use users::{ProviderKeyRow, TokenRow, UserRow};
+pub use volumes::VolumeRow;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;

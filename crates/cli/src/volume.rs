@@ -1,0 +1,269 @@
+//! `podwarden volume create|ls|rm` and `podwarden cp`: network volumes and the files on them.
+//!
+//! `cp` talks to RunPod's S3 API directly (object_store's S3 client: SigV4, multipart,
+//! retries), not through the server: the server only says where the volume is and, when it
+//! may, which S3 key to use (`GET /api/v1/volumes/{name}/s3`); otherwise the key comes from
+//! `RUNPOD_S3_ACCESS_KEY_ID` / `RUNPOD_S3_SECRET_ACCESS_KEY` (RunPod console → Settings → S3
+//! API Keys). Uploads stream the file in parts of `PART_BYTES` (a few parts in flight, so
+//! memory stays bounded whatever the file's size); downloads stream to a `.part` file that a
+//! rerun resumes with ranged reads, then rename it into place.
+
+use crate::UserError;
+use crate::local::Api;
+use anyhow::{Context, anyhow};
+use futures::StreamExt;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as ObjPath;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, WriteMultipart};
+use server::api::{VolumeS3, VolumeView};
+use std::path::{Path, PathBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Upload part size: RunPod takes parts up to 500 MB and needs multipart above 500 MB.
+pub const PART_BYTES: usize = 32 * 1024 * 1024;
+/// Parts in flight per upload.
+const PARTS_IN_FLIGHT: usize = 4;
+
+/// `podwarden volume`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Create a network volume on the RunPod account you compute on.
+    Create {
+        name: String,
+        /// Size in GB (10–4096).
+        #[arg(long, default_value_t = 10)]
+        size_gb: i64,
+        /// Data center (a network volume pins the pods that mount it there).
+        #[arg(long)]
+        data_center: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List your volumes with size, data center and monthly cost.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a volume and every file on it.
+    Rm { name: String },
+}
+
+pub async fn run(c: Command) -> Result<(), UserError> {
+    let api = Api::connect().await?;
+    match c {
+        Command::Create { name, size_gb, data_center, json } => {
+            let v: VolumeView =
+                api.post("/api/v1/volumes", &serde_json::json!({"name": name, "size_gb": size_gb, "data_center": data_center})).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                println!("{}", v.volume_id.as_deref().unwrap_or("-"));
+                eprintln!("volume {} created: {} GB in {} (${:.2}/month)", v.name, v.size_gb, v.data_center, v.monthly_usd);
+            }
+        }
+        Command::Ls { json } => {
+            let vs: Vec<VolumeView> = api.get("/api/v1/volumes").await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&vs).unwrap_or_default());
+                return Ok(());
+            }
+            let mut t = crate::commands::table(&["NAME", "STATE", "VOLUME ID", "DATA CENTER", "SIZE", "USD/MONTH", "BACKEND"]);
+            for v in vs {
+                t.add_row(vec![
+                    v.name,
+                    v.state,
+                    v.volume_id.unwrap_or_else(|| "-".into()),
+                    v.data_center,
+                    format!("{} GB", v.size_gb),
+                    format!("{:.2}", v.monthly_usd),
+                    v.backend,
+                ]);
+            }
+            println!("{t}");
+        }
+        Command::Rm { name } => {
+            let v: VolumeView = api.delete(&format!("/api/v1/volumes/{name}")).await?;
+            eprintln!("volume {} deleted", v.name);
+        }
+    }
+    Ok(())
+}
+
+/// `podwarden cp`.
+#[derive(Debug, clap::Args)]
+pub struct CpArgs {
+    /// A local file, or `vol:NAME/path`.
+    pub from: String,
+    /// A local file, or `vol:NAME/path` (a path ending in `/` keeps the file's name).
+    pub to: String,
+}
+
+/// A `vol:NAME/path` operand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolPath {
+    pub volume: String,
+    pub key: String,
+}
+
+/// Parses `vol:NAME/path`; `None` for a local path.
+pub fn parse_vol(s: &str) -> Result<Option<VolPath>, String> {
+    let Some(rest) = s.strip_prefix("vol:") else { return Ok(None) };
+    let (volume, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if volume.is_empty() {
+        return Err(format!("{s:?}: name the volume, as vol:NAME/path"));
+    }
+    if key.split('/').any(|p| p == "..") {
+        return Err(format!("{s:?}: `..` is not allowed in a volume path"));
+    }
+    Ok(Some(VolPath { volume: volume.to_owned(), key: key.to_owned() }))
+}
+
+async fn store_for(api: &Api, volume: &str) -> Result<AmazonS3, UserError> {
+    let loc: VolumeS3 = api.get(&format!("/api/v1/volumes/{volume}/s3")).await?;
+    let env = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+    let (key, secret) = match (loc.access_key_id, loc.secret_access_key) {
+        (Some(k), Some(s)) => (k, s),
+        _ => match (env("RUNPOD_S3_ACCESS_KEY_ID"), env("RUNPOD_S3_SECRET_ACCESS_KEY")) {
+            (Some(k), Some(s)) => (k, s),
+            _ => {
+                return Err(UserError {
+                    error: anyhow!("no S3 key for volume {volume}: the server hands out none for this account"),
+                    hint: Some(
+                        "create an S3 API key in RunPod's console (Settings → S3 API Keys) and export RUNPOD_S3_ACCESS_KEY_ID and RUNPOD_S3_SECRET_ACCESS_KEY".into(),
+                    ),
+                });
+            }
+        },
+    };
+    AmazonS3Builder::new()
+        .with_endpoint(&loc.endpoint)
+        .with_region(&loc.region)
+        .with_bucket_name(&loc.bucket)
+        .with_access_key_id(key)
+        .with_secret_access_key(secret)
+        .with_allow_http(loc.endpoint.starts_with("http://"))
+        .with_virtual_hosted_style_request(false)
+        .build()
+        .map_err(|e| UserError { error: anyhow!("cannot set up the S3 client for {}: {e}", loc.endpoint), hint: None })
+}
+
+fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let b = indicatif::ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::stderr());
+    b.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    b.set_message(what.to_owned());
+    b
+}
+
+pub async fn cp(a: CpArgs) -> Result<(), UserError> {
+    let bad = |e: String| UserError {
+        error: anyhow!(e),
+        hint: Some("`podwarden cp LOCAL vol:NAME/path` or `podwarden cp vol:NAME/path LOCAL`".into()),
+    };
+    let (from, to) = (parse_vol(&a.from).map_err(bad)?, parse_vol(&a.to).map_err(bad)?);
+    let api = Api::connect().await?;
+    match (from, to) {
+        (None, Some(dst)) => {
+            let local = PathBuf::from(&a.from);
+            let key = if dst.key.is_empty() || dst.key.ends_with('/') {
+                format!("{}{}", dst.key, local.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default())
+            } else {
+                dst.key.clone()
+            };
+            let s3 = store_for(&api, &dst.volume).await?;
+            let n = upload(&s3, &local, &key).await?;
+            eprintln!("{} → vol:{}/{key} ({n} bytes)", local.display(), dst.volume);
+        }
+        (Some(src), None) => {
+            let mut local = PathBuf::from(&a.to);
+            if a.to.ends_with('/') || local.is_dir() {
+                local = local.join(src.key.rsplit('/').next().unwrap_or("file"));
+            }
+            let s3 = store_for(&api, &src.volume).await?;
+            let n = download(&s3, &src.key, &local).await?;
+            eprintln!("vol:{}/{} → {} ({n} bytes)", src.volume, src.key, local.display());
+        }
+        (Some(_), Some(_)) => return Err(bad("copy between two volumes is not supported; copy through a local file".into())),
+        (None, None) => return Err(bad("one side must be a volume (vol:NAME/path)".into())),
+    }
+    Ok(())
+}
+
+/// Streams `local` to `key` in parts, `PARTS_IN_FLIGHT` at a time. Returns the bytes sent.
+pub async fn upload(s3: &AmazonS3, local: &Path, key: &str) -> Result<u64, UserError> {
+    let mut f =
+        tokio::fs::File::open(local).await.map_err(|e| UserError { error: anyhow!("cannot read {}: {e}", local.display()), hint: None })?;
+    let len = f.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let progress = bar(len, "upload");
+    let up = s3.put_multipart(&ObjPath::from(key)).await.with_context(|| format!("starting the upload of {key}"))?;
+    let mut w = WriteMultipart::new_with_chunk_size(up, PART_BYTES);
+    let mut buf = vec![0u8; 1024 * 1024];
+    let mut sent = 0u64;
+    loop {
+        let n = f.read(&mut buf).await.with_context(|| format!("reading {}", local.display()))?;
+        if n == 0 {
+            break;
+        }
+        w.wait_for_capacity(PARTS_IN_FLIGHT).await.with_context(|| format!("uploading {key}"))?;
+        w.write(&buf[..n]);
+        sent += n as u64;
+        progress.set_position(sent);
+    }
+    w.finish().await.with_context(|| format!("completing the upload of {key}"))?;
+    progress.finish_and_clear();
+    Ok(sent)
+}
+
+/// Streams `key` into `local`, resuming a `.part` file a previous run left.
+pub async fn download(s3: &AmazonS3, key: &str, local: &Path) -> Result<u64, UserError> {
+    let part = local.with_extension(local.extension().map_or("part".to_owned(), |e| format!("{}.part", e.to_string_lossy())));
+    let have = tokio::fs::metadata(&part).await.map(|m| m.len()).unwrap_or(0);
+    let meta = s3.head(&ObjPath::from(key)).await.map_err(|e| match e {
+        object_store::Error::NotFound { .. } => UserError { error: anyhow!("{key} is not on the volume"), hint: None },
+        e => UserError { error: anyhow!("cannot read {key}: {e}"), hint: None },
+    })?;
+    let total = meta.size;
+    let start = if have <= total { have } else { 0 };
+    let opts = GetOptions { range: (start > 0).then_some(GetRange::Offset(start)), ..GetOptions::default() };
+    let progress = bar(total, "download");
+    progress.set_position(start);
+    let mut out = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(start > 0)
+        .write(true)
+        .truncate(start == 0)
+        .open(&part)
+        .await
+        .map_err(|e| UserError { error: anyhow!("cannot write {}: {e}", part.display()), hint: None })?;
+    if start < total {
+        let mut stream = s3.get_opts(&ObjPath::from(key), opts).await.with_context(|| format!("reading {key}"))?.into_stream();
+        let mut got = start;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.with_context(|| format!("reading {key}"))?;
+            out.write_all(&chunk).await.with_context(|| format!("writing {}", part.display()))?;
+            got += chunk.len() as u64;
+            progress.set_position(got);
+        }
+    }
+    out.flush().await.context("flushing")?;
+    drop(out);
+    tokio::fs::rename(&part, local).await.with_context(|| format!("moving {} into place", part.display()))?;
+    progress.finish_and_clear();
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volume_operands_parse_and_refuse_dot_dot() {
+        assert_eq!(parse_vol("data.csv"), Ok(None));
+        assert_eq!(parse_vol("vol:ds/a/b.csv"), Ok(Some(VolPath { volume: "ds".into(), key: "a/b.csv".into() })));
+        assert_eq!(parse_vol("vol:ds"), Ok(Some(VolPath { volume: "ds".into(), key: String::new() })));
+        assert!(parse_vol("vol:/x").is_err());
+        assert!(parse_vol("vol:ds/../x").is_err());
+    }
+}

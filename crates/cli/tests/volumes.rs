@@ -1,0 +1,71 @@
+//! `podwarden volume` and `podwarden cp` as a user runs them, on the embedded emulator: a
+//! volume is created on the account, a file goes up over RunPod's S3 API (multipart), a pod job
+//! reads it at its mount, the file comes back (resuming a partial download), and the volume is
+//! removed.
+
+mod common;
+
+use common::{Server, podwarden};
+
+fn ok(out: &std::process::Output) -> String {
+    let (o, e) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "exit {:?}\nstdout:\n{o}\nstderr:\n{e}", out.status.code());
+    o.into_owned()
+}
+
+#[test]
+fn a_file_goes_to_a_volume_a_pod_reads_it_and_it_comes_back() {
+    let home = tempfile::tempdir().expect("home");
+    let _server = Server(home.path());
+    let id = ok(&podwarden(home.path(), &["volume", "create", "data", "--size-gb", "10", "--data-center", "US-TX-3"])).trim().to_owned();
+    assert!(!id.is_empty(), "prints the volume id");
+    let ls: serde_json::Value = serde_json::from_str(&ok(&podwarden(home.path(), &["volume", "ls", "--json"]))).expect("json");
+    assert_eq!(
+        (ls[0]["name"].as_str(), ls[0]["data_center"].as_str(), ls[0]["state"].as_str()),
+        (Some("data"), Some("US-TX-3"), Some("ready"))
+    );
+    assert!((ls[0]["monthly_usd"].as_f64().unwrap_or_default() - 0.7).abs() < 1e-9, "{ls}");
+
+    // 40 MB: more than one part.
+    let local = home.path().join("big.bin");
+    let bytes: Vec<u8> = (0..40 * 1024 * 1024).map(|i: u32| (i % 251) as u8).collect();
+    std::fs::write(&local, &bytes).expect("write");
+    let small = home.path().join("hello.txt");
+    std::fs::write(&small, "hello from the laptop\n").expect("write");
+    ok(&podwarden(home.path(), &["cp", local.to_str().unwrap_or_default(), "vol:data/in/"]));
+    ok(&podwarden(home.path(), &["cp", small.to_str().unwrap_or_default(), "vol:data/in/hello.txt"]));
+
+    // A pod job with the volume at /workspace reads what was uploaded.
+    let spec = home.path().join("read.toml");
+    std::fs::write(
+        &spec,
+        format!("name = \"read\"\nimage = \"python:3.11-slim\"\nnetwork_volume = \"{id}\"\ncommand = \"cat /workspace/in/hello.txt && wc -c < /workspace/in/big.bin\"\n[gpu]\nmin_vram_gb = 16\n[limits]\nbudget_usd = 1\n"),
+    )
+    .expect("spec");
+    let run = ok(&podwarden(home.path(), &["run", spec.to_str().unwrap_or_default(), "--follow"]));
+    assert!(run.contains("hello from the laptop"), "{run}");
+    assert!(run.contains(&bytes.len().to_string()), "{run}");
+
+    // Download, resuming from a partial file a previous run left.
+    let back = home.path().join("back.bin");
+    // (Marked bytes: a resume keeps what is there and fetches only the rest.)
+    let head = 5 * 1024 * 1024;
+    std::fs::write(home.path().join("back.bin.part"), vec![0xAAu8; head]).expect("partial");
+    ok(&podwarden(home.path(), &["cp", "vol:data/in/big.bin", back.to_str().unwrap_or_default()]));
+    let got = std::fs::read(&back).expect("read");
+    assert_eq!(got.len(), bytes.len());
+    assert!(got[..head].iter().all(|b| *b == 0xAA), "the partial file's bytes were kept, not fetched again");
+    assert!(got[head..] == bytes[head..], "the rest byte for byte");
+    assert!(!home.path().join("back.bin.part").exists());
+    ok(&podwarden(home.path(), &["cp", "vol:data/in/big.bin", back.to_str().unwrap_or_default()]));
+    assert!(std::fs::read(&back).expect("read") == bytes, "a fresh download is byte for byte");
+
+    let missing = podwarden(home.path(), &["cp", "vol:data/nope.txt", home.path().join("x").to_str().unwrap_or_default()]);
+    assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("not on the volume"));
+    let taken = podwarden(home.path(), &["volume", "create", "data", "--data-center", "US-TX-3"]);
+    assert!(!taken.status.success(), "a second volume of that name is refused");
+
+    ok(&podwarden(home.path(), &["volume", "rm", "data"]));
+    let ls: serde_json::Value = serde_json::from_str(&ok(&podwarden(home.path(), &["volume", "ls", "--json"]))).expect("json");
+    assert_eq!(ls, serde_json::json!([]));
+}

@@ -1,0 +1,98 @@
+//! The volumes API: a user's network volumes on the account they compute on, and where their
+//! files are reached over RunPod's S3 API (`podwarden volume …`, `podwarden cp`).
+//!
+//! S3 keys: RunPod makes them only in its console, one per account, and one key opens every
+//! volume of the account. So the server hands out a key only where that exposes nothing
+//! another user owns: the embedded emulator's (a local, simulated install), or the operator's
+//! to an admin. A user on their own RunPod account brings their own key to `cp`.
+
+use crate::accounts::engine_for;
+use crate::api::{ErrorBody, NewVolume, VolumeS3, VolumeView};
+use crate::extract::Body;
+use crate::routes::{ApiError, C, R, S, account_error, user_account};
+use axum::Json;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use engine::EngineError;
+use store::VolumeRow;
+
+fn view(v: &VolumeRow) -> VolumeView {
+    VolumeView {
+        name: v.name.clone(),
+        volume_id: v.volume_id.clone(),
+        data_center: v.data_center.clone(),
+        size_gb: v.size_gb,
+        state: v.state.clone(),
+        monthly_usd: engine::volumes::monthly_cost(v.size_gb).usd(),
+        backend: if v.account == store::HOSTED { "hosted" } else { "runpod" }.into(),
+        created_at: v.created_at,
+    }
+}
+
+/// Creates a network volume on the caller's account.
+#[utoipa::path(post, path = "/api/v1/volumes", tag = "volumes", request_body = NewVolume, responses((status = 201, body = VolumeView), (status = 409, description = "a volume of that name exists", body = ErrorBody), (status = 422, description = "bad name, size or data center", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn create_volume(State(s): S, Extension(c): C, Body(b): Body<NewVolume>) -> R<(StatusCode, Json<VolumeView>)> {
+    let account = user_account(&s, &c.0.id).await?;
+    let row = engine_for(&s, &account).await.map_err(account_error)?.volume_create(&c.0.id, &b.name, b.size_gb, &b.data_center).await?;
+    Ok((StatusCode::CREATED, Json(view(&row))))
+}
+
+/// The caller's volumes.
+#[utoipa::path(get, path = "/api/v1/volumes", tag = "volumes", responses((status = 200, body = Vec<VolumeView>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn list_volumes(State(s): S, Extension(c): C) -> R<Json<Vec<VolumeView>>> {
+    let mut out = Vec::new();
+    let accounts: std::collections::BTreeSet<String> =
+        s.engine.store().volumes_of(&c.0.id).await.map_err(EngineError::from)?.into_iter().map(|v| v.account).collect();
+    for a in accounts {
+        match engine_for(&s, &a).await {
+            Ok(e) => out.extend(e.volumes(&c.0.id).await?),
+            // A removed key: its volumes are still listed as stored.
+            Err(_) => {
+                out.extend(s.engine.store().volumes_of(&c.0.id).await.map_err(EngineError::from)?.into_iter().filter(|v| v.account == a))
+            }
+        }
+    }
+    out.sort_by_key(|v| v.created_at);
+    Ok(Json(out.iter().map(view).collect()))
+}
+
+async fn own(s: &crate::AppState, user: &str, name: &str) -> R<VolumeRow> {
+    s.engine.store().volume_by_name(user, name).await.map_err(EngineError::from)?.ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no volume named {name:?}"), Some("`podwarden volume ls` lists yours"))
+    })
+}
+
+/// Deletes a volume and its files.
+#[utoipa::path(delete, path = "/api/v1/volumes/{name}", tag = "volumes", params(("name" = String, Path, description = "volume name")), responses((status = 200, body = VolumeView), (status = 404, description = "not found (or another user's)", body = ErrorBody), (status = 409, description = "in use", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn remove_volume(State(s): S, Extension(c): C, Path(name): Path<String>) -> R<Json<VolumeView>> {
+    let row = own(&s, &c.0.id, &name).await?;
+    let row = engine_for(&s, &row.account).await.map_err(account_error)?.volume_remove(&c.0.id, &name).await?;
+    Ok(Json(view(&row)))
+}
+
+/// Where the volume's files are over S3, with a key when the server may give one.
+#[utoipa::path(get, path = "/api/v1/volumes/{name}/s3", tag = "volumes", params(("name" = String, Path, description = "volume name")), responses((status = 200, body = VolumeS3), (status = 404, description = "not found (or another user's)", body = ErrorBody), (status = 409, description = "still being created", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn volume_s3(State(s): S, Extension(c): C, Path(name): Path<String>) -> R<Json<VolumeS3>> {
+    let row = own(&s, &c.0.id, &name).await?;
+    let Some(bucket) = row.volume_id.clone() else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_ready",
+            format!("volume {name:?} is still being created"),
+            Some("try again in a minute"),
+        ));
+    };
+    let endpoint =
+        s.s3.endpoints
+            .get(&row.data_center)
+            .cloned()
+            .unwrap_or_else(|| format!("https://s3api-{}.runpod.io", row.data_center.to_lowercase()));
+    let key = (row.account == store::HOSTED && (s.simulated || c.0.is_admin)).then(|| s.s3.operator_key.clone()).flatten();
+    Ok(Json(VolumeS3 {
+        endpoint,
+        region: row.data_center.clone(),
+        bucket,
+        access_key_id: key.as_ref().map(|k| k.0.clone()),
+        secret_access_key: key.map(|k| k.1),
+    }))
+}

@@ -1,0 +1,95 @@
+//! `volumes`: the network volumes users made through podwarden. A row is written (`creating`)
+//! before the provider is asked, so a create lost to a crash is found by its resource name.
+
+use crate::{Result, Store};
+
+/// One volume.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct VolumeRow {
+    pub id: String,
+    pub owner: String,
+    /// `hosted` or `byok:<user>`.
+    pub account: String,
+    /// The user's name for it (unique per user among live volumes).
+    pub name: String,
+    /// The provider-side name, `pw-<install>-vol-<id>`.
+    pub resource_name: String,
+    pub volume_id: Option<String>,
+    pub data_center: String,
+    pub size_gb: i64,
+    pub state: String,
+    pub created_at: i64,
+}
+
+impl Store {
+    /// Inserts a new volume row; `false` when the owner already has a live one of that name.
+    pub async fn volume_insert(&self, v: &VolumeRow) -> Result<bool> {
+        let _w = self.writes.lock().await;
+        let mut tx = self.pool().begin().await?;
+        let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM volumes WHERE owner = $1 AND name = $2 AND state <> 'deleted'")
+            .bind(&v.owner)
+            .bind(&v.name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO volumes (id, owner, account, name, resource_name, volume_id, data_center, size_gb, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+            .bind(&v.id)
+            .bind(&v.owner)
+            .bind(&v.account)
+            .bind(&v.name)
+            .bind(&v.resource_name)
+            .bind(&v.volume_id)
+            .bind(&v.data_center)
+            .bind(v.size_gb)
+            .bind(&v.state)
+            .bind(v.created_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Sets a volume's state and provider id.
+    pub async fn volume_set(&self, id: &str, state: &str, volume_id: Option<&str>) -> Result<()> {
+        let _w = self.writes.lock().await;
+        sqlx::query("UPDATE volumes SET state = $2, volume_id = COALESCE($3, volume_id) WHERE id = $1")
+            .bind(id)
+            .bind(state)
+            .bind(volume_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Removes a row whose create the provider refused.
+    pub async fn volume_forget(&self, id: &str) -> Result<()> {
+        let _w = self.writes.lock().await;
+        sqlx::query("DELETE FROM volumes WHERE id = $1").bind(id).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// An owner's live volumes, oldest first.
+    pub async fn volumes_of(&self, owner: &str) -> Result<Vec<VolumeRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, owner, account, name, resource_name, volume_id, data_center, size_gb, state, created_at FROM volumes WHERE owner = $1 AND state <> 'deleted' ORDER BY created_at, id",
+        )
+            .bind(owner)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// An owner's live volume by name.
+    pub async fn volume_by_name(&self, owner: &str, name: &str) -> Result<Option<VolumeRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, owner, account, name, resource_name, volume_id, data_center, size_gb, state, created_at FROM volumes WHERE owner = $1 AND name = $2 AND state <> 'deleted'",
+        )
+            .bind(owner)
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+}
