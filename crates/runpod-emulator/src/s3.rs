@@ -33,6 +33,9 @@ pub(crate) struct VolumeS3 {
     shared: Weak<Shared>,
     root: PathBuf,
     roots: parking_lot::Mutex<HashMap<String, Arc<s3s_fs::FileSystem>>>,
+    /// ETags (MD5) by (path, length, mtime): `s3s-fs` hashes the whole file on every GET,
+    /// which made every ranged read of a big file as slow as reading all of it.
+    etags: parking_lot::Mutex<HashMap<(PathBuf, u64, std::time::SystemTime), String>>,
 }
 
 impl std::fmt::Debug for VolumeS3 {
@@ -43,7 +46,13 @@ impl std::fmt::Debug for VolumeS3 {
 
 impl VolumeS3 {
     pub(crate) fn new(dc: &str, shared: Weak<Shared>, root: PathBuf) -> Self {
-        Self { dc: dc.to_owned(), shared, root, roots: parking_lot::Mutex::new(HashMap::new()) }
+        Self {
+            dc: dc.to_owned(),
+            shared,
+            root,
+            roots: parking_lot::Mutex::new(HashMap::new()),
+            etags: parking_lot::Mutex::new(HashMap::new()),
+        }
     }
 
     fn shared(&self) -> S3Result<Arc<Shared>> {
@@ -116,6 +125,53 @@ impl VolumeS3 {
     }
 }
 
+impl VolumeS3 {
+    /// The host path of `key` on `bucket`, refusing keys that would leave the volume: absolute
+    /// or `..` keys, and any path through a symbolic link (a pod may have made one pointing at
+    /// the host's files; the emulator, unlike the pod, is not sandboxed).
+    fn object_path<T>(&self, req: &S3Request<T>, bucket: &str, key: &str) -> S3Result<PathBuf> {
+        if key.starts_with('/') || key.split('/').any(|p| p == ".." || p == ".") {
+            return Err(s3_error!(InvalidArgument, "the key may not start with `/` or contain `.` or `..` segments"));
+        }
+        let account = self.account(req)?;
+        let dir =
+            self.volumes(&account)?.into_iter().find(|(id, _)| id == bucket).map(|(_, d)| d).ok_or_else(|| s3_error!(NoSuchBucket))?;
+        let mut p = dir;
+        for part in key.split('/').filter(|p| !p.is_empty()) {
+            p.push(part);
+            if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(s3_error!(AccessDenied, "{key}: symbolic links on a volume are not followed over S3"));
+            }
+        }
+        Ok(p)
+    }
+
+    async fn etag(&self, path: &std::path::Path, len: u64, modified: std::time::SystemTime) -> S3Result<String> {
+        use md5::Digest;
+        use tokio::io::AsyncReadExt;
+        let k = (path.to_path_buf(), len, modified);
+        if let Some(e) = self.etags.lock().get(&k) {
+            return Ok(e.clone());
+        }
+        let mut f = tokio::fs::File::open(path).await.map_err(|_| s3_error!(NoSuchKey))?;
+        let (mut h, mut buf) = (md5::Md5::new(), vec![0u8; 256 * 1024]);
+        loop {
+            let n = f.read(&mut buf).await.map_err(|e| s3_error!(InternalError, "{e}"))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        let e: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let mut etags = self.etags.lock();
+        if etags.len() > 10_000 {
+            etags.clear();
+        }
+        etags.insert(k, e.clone());
+        Ok(e)
+    }
+}
+
 fn too_large(len: Option<i64>) -> S3Result<()> {
     match len {
         Some(n) if n as u64 >= MAX_PUT_BYTES => {
@@ -157,31 +213,64 @@ impl S3 for VolumeS3 {
         fs.list_objects_v2(req).await
     }
 
+    /// Ranged reads seek; the ETag is the file's MD5, computed once per version of the file.
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
-        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
-        fs.get_object(req).await
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        let path = self.object_path(&req, &req.input.bucket, &req.input.key)?;
+        let input = req.input;
+        let mut file = tokio::fs::File::open(&path).await.map_err(|_| s3_error!(NoSuchKey))?;
+        let meta = file.metadata().await.map_err(|e| s3_error!(InternalError, "{e}"))?;
+        if !meta.is_file() {
+            return Err(s3_error!(NoSuchKey));
+        }
+        let (len, modified) = (meta.len(), meta.modified().map_err(|e| s3_error!(InternalError, "{e}"))?);
+        let etag = self.etag(&path, len, modified).await?;
+        let (start, end) = match &input.range {
+            None => (0, len),
+            Some(r) => {
+                let r = r.check(len)?;
+                (r.start, r.end)
+            }
+        };
+        file.seek(std::io::SeekFrom::Start(start)).await.map_err(|e| s3_error!(InternalError, "{e}"))?;
+        let body = tokio_util::io::ReaderStream::with_capacity(file.take(end - start), 256 * 1024);
+        Ok(S3Response::new(GetObjectOutput {
+            body: Some(StreamingBlob::wrap(body)),
+            content_length: Some((end - start) as i64),
+            content_range: input.range.as_ref().map(|_| format!("bytes {start}-{}/{len}", end.saturating_sub(1))),
+            last_modified: Some(Timestamp::from(modified)),
+            e_tag: Some(format!("\"{etag}\"")),
+            accept_ranges: Some("bytes".into()),
+            ..Default::default()
+        }))
     }
 
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.object_path(&req, &req.input.bucket, &req.input.key)?;
         let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
         fs.head_object(req).await
     }
 
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         too_large(req.input.content_length)?;
+        self.object_path(&req, &req.input.bucket, &req.input.key)?;
         let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
         fs.put_object(req).await
     }
 
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
-        if let CopySource::Bucket { bucket, .. } = &req.input.copy_source {
+        if let CopySource::Bucket { bucket, key, .. } = &req.input.copy_source {
             self.fs_for(&req, Some(bucket))?;
+            self.object_path(&req, bucket, key)?;
         }
+        self.object_path(&req, &req.input.bucket, &req.input.key)?;
         let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
         fs.copy_object(req).await
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        self.object_path(&req, &req.input.bucket, &req.input.key)?;
         let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
         fs.delete_object(req).await
     }
@@ -190,12 +279,14 @@ impl S3 for VolumeS3 {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        self.object_path(&req, &req.input.bucket, &req.input.key)?;
         let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
         fs.create_multipart_upload(req).await
     }
 
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
         too_large(req.input.content_length)?;
+        self.object_path(&req, &req.input.bucket, &req.input.key)?;
         let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
         fs.upload_part(req).await
     }
@@ -204,6 +295,7 @@ impl S3 for VolumeS3 {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        self.object_path(&req, &req.input.bucket, &req.input.key)?;
         let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
         fs.complete_multipart_upload(req).await
     }

@@ -100,3 +100,27 @@ async fn a_volume_is_a_bucket_pods_and_s3_see_the_same_files() {
     let (okey, osecret) = emu.s3_credentials("rpa_OTHERS3ACCOUNT00000000000000000000").expect("other");
     assert!(store(tx, "US-TX-3", &vol, &okey, &osecret).head(&Path::from("in/data.csv")).await.is_err(), "another account's volume");
 }
+
+/// A pod can leave a symbolic link on its volume pointing anywhere; the emulator (which, unlike
+/// the pod, is not sandboxed) must not follow it for an S3 client, reading or writing.
+#[tokio::test]
+async fn s3_never_follows_a_symlink_off_the_volume() {
+    let emu = emu().await;
+    let c = emu.client();
+    let vol = volume_in(&c, "US-TX-3").await;
+    let (key, secret) = emu.s3_credentials(emu.api_key().expose()).expect("s3 key");
+    let s3 = store(emu.s3_url("US-TX-3").expect("endpoint"), "US-TX-3", &vol, &key, &secret);
+    let outside = tempfile::tempdir().expect("outside");
+    std::fs::write(outside.path().join("secret.txt"), "host secret").expect("secret");
+    let dir = emu.shared.world.lock().volume_dir(&vol);
+    std::fs::create_dir_all(&dir).expect("volume dir");
+    std::os::unix::fs::symlink(outside.path(), dir.join("escape")).expect("symlink, as a pod could make");
+    std::os::unix::fs::symlink(outside.path().join("secret.txt"), dir.join("secret-link")).expect("file symlink");
+
+    assert!(s3.get(&Path::from("escape/secret.txt")).await.is_err(), "no read through a directory link");
+    assert!(s3.get(&Path::from("secret-link")).await.is_err(), "no read through a file link");
+    assert!(s3.head(&Path::from("escape/secret.txt")).await.is_err());
+    assert!(s3.put(&Path::from("escape/planted.txt"), PutPayload::from_static(b"x")).await.is_err(), "no write through a link");
+    assert!(!outside.path().join("planted.txt").exists());
+    s3.put(&Path::from("fine.txt"), PutPayload::from_static(b"ok")).await.expect("an ordinary key works");
+}
