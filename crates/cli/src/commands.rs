@@ -53,6 +53,9 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
     // Validate locally first: errors then name the file, line and column.
     let spec = JobSpec::from_toml(&file, &text).map_err(|e| UserError { error: anyhow!("invalid job spec: {e}"), hint: e.hint.clone() })?;
     let api = Api::connect().await?;
+    // Inputs and outputs are relative to the spec file, like a Makefile's.
+    let spec_dir = a.spec.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    crate::volume::stage_inputs(&api, &spec, &spec_dir).await?;
     let created: JobDetail = api.post("/api/v1/jobs", &serde_json::to_value(&spec).context("spec to JSON")?).await?;
     let id = created.job.id.clone();
     if !a.follow {
@@ -79,7 +82,7 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
         eprintln!("job {id} {}: {} spent", final_job.job.state, money(final_job.job.spent_usd, final_job.simulated));
     }
     if final_job.job.state == "succeeded" {
-        Ok(())
+        crate::volume::collect_outputs(&api, &spec, &spec_dir).await
     } else {
         Err(UserError {
             error: anyhow!("job {id} ended {}: {}", final_job.job.state, final_job.job.reason.unwrap_or_default()),

@@ -69,3 +69,51 @@ fn a_file_goes_to_a_volume_a_pod_reads_it_and_it_comes_back() {
     let ls: serde_json::Value = serde_json::from_str(&ok(&podwarden(home.path(), &["volume", "ls", "--json"]))).expect("json");
     assert_eq!(ls, serde_json::json!([]));
 }
+
+/// `[[inputs]]` go to the job's volume before it runs (and only when changed); `[[outputs]]`
+/// must exist for the job to succeed and are fetched to `to`; a missing one fails the job with
+/// a reason that says so.
+#[test]
+fn a_job_declares_its_inputs_and_outputs() {
+    let home = tempfile::tempdir().expect("home");
+    let _server = Server(home.path());
+    ok(&podwarden(home.path(), &["volume", "create", "work", "--data-center", "US-TX-3"]));
+    let dir = home.path().join("proj");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("data.csv"), "a,b\n1,2\n3,4\n").expect("csv");
+    let spec = |name: &str, output: &str| {
+        format!(
+            r#"name = "{name}"
+image = "python:3.11-slim"
+network_volume = "work"
+command = '''python3 -c "import os; os.makedirs('/workspace/out', exist_ok=True); open('/workspace/out/rows.txt','w').write(str(len(open('/workspace/in/data.csv').read().splitlines())))"'''
+[gpu]
+min_vram_gb = 16
+[limits]
+budget_usd = 1
+[[inputs]]
+source = "data.csv"
+path = "in/data.csv"
+[[outputs]]
+path = "{output}"
+to = "results"
+"#
+        )
+    };
+    std::fs::write(dir.join("io.toml"), spec("io", "out/rows.txt")).expect("spec");
+    let first = podwarden(home.path(), &["run", dir.join("io.toml").to_str().unwrap_or_default(), "--follow"]);
+    ok(&first);
+    assert_eq!(std::fs::read_to_string(dir.join("results").join("rows.txt")).expect("fetched"), "3");
+    assert!(String::from_utf8_lossy(&first.stderr).contains("input"), "{}", String::from_utf8_lossy(&first.stderr));
+
+    let again = podwarden(home.path(), &["run", dir.join("io.toml").to_str().unwrap_or_default(), "--follow"]);
+    ok(&again);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("unchanged"), "{}", String::from_utf8_lossy(&again.stderr));
+
+    std::fs::write(dir.join("missing.toml"), spec("missing", "out/model.json")).expect("spec");
+    let failed = podwarden(home.path(), &["run", dir.join("missing.toml").to_str().unwrap_or_default(), "--follow"]);
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success(), "{err}");
+    assert!(err.contains("declared output was not written"), "{err}");
+    assert!(String::from_utf8_lossy(&failed.stdout).contains("out/model.json"), "the logs name it");
+}

@@ -134,6 +134,55 @@ pub struct JobSpec {
     /// The `finetune` job kind: podwarden writes the command (see `core_domain::finetune`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finetune: Option<crate::finetune::FinetuneSpec>,
+    /// Files the job reads, put on its network volume before it runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<Input>,
+    /// Files the job writes on its network volume; the job succeeds only when every one exists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<Output>,
+}
+
+/// A file the job reads (`[[inputs]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    /// A local file (uploaded by `podwarden run` over the volume's S3 API, skipped when
+    /// unchanged) or an `https://` URL (fetched by the pod before the command, once).
+    pub source: String,
+    /// Where on the volume, relative to its root (the pod sees it under `/workspace`).
+    pub path: String,
+}
+
+/// A file the job writes (`[[outputs]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    /// On the volume, relative to its root (`/workspace/<path>` in the pod).
+    pub path: String,
+    /// A local directory `podwarden run --follow` downloads it into once the job succeeded;
+    /// without it the output stays on the volume (`podwarden cp` fetches it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+impl Input {
+    /// Whether the pod fetches it (a URL) rather than the CLI uploading it.
+    pub fn is_url(&self) -> bool {
+        self.source.starts_with("https://") || self.source.starts_with("http://")
+    }
+}
+
+/// Checks a path on a volume: relative, no `..`, no empty segment.
+pub fn check_volume_path(p: &str) -> Result<(), String> {
+    if p.is_empty() || p.starts_with('/') || p.split('/').any(|s| s.is_empty() || s == ".." || s == ".") {
+        return Err(format!("{p:?} is not a path on the volume: use a relative path like \"data/train.csv\" (no `..`)"));
+    }
+    if p.chars().any(|c| c.is_control() || c == '\'') {
+        return Err(format!("{p:?}: quotes and control characters are not allowed in volume paths"));
+    }
+    Ok(())
 }
 
 fn default_disk() -> i64 {
@@ -191,6 +240,11 @@ const TOP_FIELDS: &[&str] = &[
     "retry",
     "early_stop",
     "finetune",
+    "inputs",
+    "outputs",
+    "source",
+    "path",
+    "to",
 ];
 
 impl JobSpec {
@@ -334,6 +388,25 @@ impl JobSpec {
         }
         if self.volume_gb > 0 && self.network_volume.is_some() {
             return Err(err("network_volume", "a pod has either a pod volume (`volume_gb`) or a network volume".into(), None));
+        }
+        if (!self.inputs.is_empty() || !self.outputs.is_empty()) && self.network_volume.is_none() {
+            return Err(err(
+                if self.inputs.is_empty() { "outputs" } else { "inputs" },
+                "inputs and outputs live on a network volume, and the job has none (a pod's own disk is destroyed at teardown)".into(),
+                Some("create one with `podwarden volume create NAME --data-center DC` and set network_volume = \"NAME\""),
+            ));
+        }
+        for (i, x) in self.inputs.iter().enumerate() {
+            check_volume_path(&x.path).map_err(|m| err(&format!("inputs[{i}].path"), m, None))?;
+            if x.source.trim().is_empty() {
+                return Err(err(&format!("inputs[{i}].source"), "must not be empty".into(), Some("a local file or an https:// URL")));
+            }
+            if x.is_url() && x.source.chars().any(|c| c.is_control() || c == '\'' || c.is_whitespace()) {
+                return Err(err(&format!("inputs[{i}].source"), "a URL may not contain quotes or whitespace".into(), None));
+            }
+        }
+        for (i, o) in self.outputs.iter().enumerate() {
+            check_volume_path(&o.path).map_err(|m| err(&format!("outputs[{i}].path"), m, None))?;
         }
         for (i, p) in self.ports.iter().enumerate() {
             let ok = p.split_once('/').is_some_and(|(n, proto)| n.parse::<u16>().is_ok_and(|n| n > 0) && matches!(proto, "http" | "tcp"));
@@ -598,6 +671,26 @@ keep_alive = "5m"
         assert_eq!((s.cloud, s.disk_gb, s.gpu_count(), s.retry.attempts), (CloudChoice::Any, 20, 1, 3));
         let json = serde_json::to_value(&s).expect("json");
         assert_eq!(JobSpec::from_json(json).expect("same over the API"), s);
+    }
+
+    #[test]
+    fn inputs_and_outputs_need_a_network_volume_and_paths_on_it() {
+        let with = |extra: &str| JobSpec::from_toml("job.toml", &format!("{GOOD}{extra}"));
+        let io = "[[inputs]]\nsource = \"data.csv\"\npath = \"in/data.csv\"\n[[outputs]]\npath = \"out/m.json\"\nto = \"results\"\n";
+        let e = with(io).expect_err("no volume");
+        assert_eq!(e.field.as_deref(), Some("inputs"), "{e}");
+        assert!(e.hint.as_deref().unwrap_or_default().contains("podwarden volume create"), "{e:?}");
+        let ok = JobSpec::from_toml("job.toml", &GOOD.replace("env =", "network_volume = \"data\"\nenv =")).map(|mut s| {
+            s.inputs = vec![Input { source: "data.csv".into(), path: "in/data.csv".into() }];
+            s
+        });
+        assert!(ok.is_ok_and(|s| s.validate().is_ok()));
+        for bad in ["/etc/passwd", "../up", "a//b", "x/./y", ""] {
+            assert!(check_volume_path(bad).is_err(), "{bad:?} must be refused");
+        }
+        assert!(check_volume_path("out/model.json").is_ok());
+        let url = Input { source: "https://example.com/d.csv".into(), path: "d.csv".into() };
+        assert!(url.is_url() && !Input { source: "d.csv".into(), path: "d.csv".into() }.is_url());
     }
 
     #[test]

@@ -923,7 +923,11 @@ impl<C: Cloud> Engine<C> {
             env.insert("PODWARDEN_RUNPOD_REST_URL".into(), rest);
             spec.limits.max_runtime.map_or(self.watchdog_ceiling_secs, |d| d.as_secs()) + crate::wrapper::WATCHDOG_GRACE_SECS
         });
-        Ok((crate::wrapper::start_args(&crate::wrapper::wrap(&spec.shell_command(), watchdog)), env))
+        let data = crate::wrapper::DataPlan {
+            fetch: spec.inputs.iter().filter(|i| i.is_url()).map(|i| (i.source.clone(), i.path.clone())).collect(),
+            outputs: spec.outputs.iter().map(|o| o.path.clone()).collect(),
+        };
+        Ok((crate::wrapper::start_args(&crate::wrapper::wrap(&spec.shell_command(), watchdog, &data)), env))
     }
 }
 

@@ -182,7 +182,7 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                     if phase.state == JobState::Provisioning {
                         out.push(ev(JobEvent::Booted, "the command reported before the pod was seen running"));
                     }
-                    out.push(ev(JobEvent::Exited { success: code == 0 }, &format!("the command exited with code {code}")));
+                    out.push(ev(JobEvent::Exited { success: code == 0 }, &exit_reason(code, spec)));
                 } else if let Some(why) = trouble.get(j.id.as_str()) {
                     out.push(ev(JobEvent::Interrupted, why));
                 } else if phase.state == JobState::Provisioning && mine.iter().any(|a| a.state == "running" || booted.contains(&a.id)) {
@@ -220,6 +220,16 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
         }
     }
     out
+}
+
+/// Why a job whose command exited with `code` ends as it does.
+fn exit_reason(code: i64, spec: &JobSpec) -> String {
+    if code == i64::from(crate::wrapper::OUTPUTS_MISSING_CODE) && !spec.outputs.is_empty() {
+        return "the command exited with code 0, but a declared output was not written (the pod's logs name it); \
+                what was written stays on the volume"
+            .into();
+    }
+    format!("the command exited with code {code}")
 }
 
 #[cfg(test)]

@@ -14,7 +14,25 @@
 //! - a watchdog stops its own pod (pod-scoped `RUNPOD_API_KEY`, REST v2 at
 //!   `PODWARDEN_RUNPOD_REST_URL`) at its ceiling, so a dead control plane still cannot leave it
 //!   billing;
+//! - fetches URL inputs onto the volume first (once: an existing file is kept), and after a
+//!   zero exit checks every declared output exists; a missing one turns the exit into
+//!   [`OUTPUTS_MISSING_CODE`] with a log line naming it;
 //! - then idles, so the container is not restarted, until the control plane terminates it.
+
+/// The exit code the wrapper reports when the command exited 0 but a declared output is missing.
+pub const OUTPUTS_MISSING_CODE: i32 = 86;
+
+/// Where the job's network volume is mounted in its pod.
+pub const VOLUME_MOUNT: &str = "/workspace";
+
+/// Files the wrapper handles around the command.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DataPlan {
+    /// `(URL, path on the volume)` fetched before the command when not there yet.
+    pub fetch: Vec<(String, String)>,
+    /// Paths on the volume that must exist after a zero exit.
+    pub outputs: Vec<String>,
+}
 
 /// Grace after `max_runtime` before the in-pod watchdog stops the pod itself.
 pub const WATCHDOG_GRACE_SECS: u64 = 300;
@@ -40,7 +58,22 @@ pub fn start_args(script: &str) -> String {
 }
 
 /// The wrapped start script. `watchdog_secs`: `None` for no watchdog.
-pub fn wrap(command: &str, watchdog_secs: Option<u64>) -> String {
+pub fn wrap(command: &str, watchdog_secs: Option<u64>, data: &DataPlan) -> String {
+    let mut fetch = String::new();
+    for (url, path) in &data.fetch {
+        let dest = sq(&format!("{VOLUME_MOUNT}/{path}"));
+        fetch.push_str(&format!(
+            "  if [ ! -e {dest} ]; then mkdir -p \"$(dirname {dest})\"; echo \"podwarden: fetching {path}\" >&2; pw_get {url} {dest}.part && mv {dest}.part {dest} || {{ echo \"podwarden: could not fetch input {path}\" >&2; pw_fetch_failed=1; }}; fi\n",
+            url = sq(url),
+        ));
+    }
+    let mut check = String::new();
+    for path in &data.outputs {
+        let at = sq(&format!("{VOLUME_MOUNT}/{path}"));
+        check.push_str(&format!(
+            "  if [ \"$pw_code\" = 0 ] && [ ! -e {at} ]; then echo \"podwarden: declared output {path} was not written\" >&2; pw_missing=1; fi\n"
+        ));
+    }
     let watchdog = match watchdog_secs {
         Some(s) => format!(
             r#"( sleep {s}; echo "podwarden: the job's time ceiling passed; stopping this pod" >&2; pw_post "${{PODWARDEN_RUNPOD_REST_URL:-https://api.runpod.io}}/v2/pods/$RUNPOD_POD_ID/action" "$RUNPOD_API_KEY" '{{"action":"stop"}}' ) &
@@ -53,6 +86,12 @@ pub fn wrap(command: &str, watchdog_secs: Option<u64>) -> String {
   if command -v curl >/dev/null 2>&1; then curl -fsS -m 20 -X POST -H "Authorization: Bearer $2" -H 'Content-Type: application/json' -d "$3" "$1" >/dev/null
   elif command -v wget >/dev/null 2>&1; then wget -q -T 20 -O /dev/null --header="Authorization: Bearer $2" --header='Content-Type: application/json' --post-data="$3" "$1"
   else python3 -c 'import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1], data=sys.argv[3].encode(), headers={{"Authorization": "Bearer " + sys.argv[2], "Content-Type": "application/json"}}), timeout=20)' "$1" "$2" "$3"
+  fi
+}}
+pw_get() {{
+  if command -v curl >/dev/null 2>&1; then curl -fsSL -m 3600 -o "$2" "$1"
+  elif command -v wget >/dev/null 2>&1; then wget -q -T 3600 -O "$2" "$1"
+  else python3 -c 'import sys,urllib.request as u,shutil; shutil.copyfileobj(u.urlopen(sys.argv[1], timeout=3600), open(sys.argv[2], "wb"))' "$1" "$2"
   fi
 }}
 pw_report() {{
@@ -70,8 +109,10 @@ if [ -f "$pw_mark" ]; then
   echo "podwarden: the command already finished; not running it again" >&2
   pw_report "$(cat "$pw_mark")"
 else
-{watchdog}  sh -c {cmd}
-  pw_code=$?
+{watchdog}  pw_fetch_failed=0
+{fetch}  if [ "$pw_fetch_failed" = 0 ]; then sh -c {cmd}; pw_code=$?; else pw_code=1; fi
+  pw_missing=0
+{check}  if [ "$pw_missing" = 1 ]; then pw_code={missing}; fi
   echo "$pw_code" > "$pw_mark"
   pw_report "$pw_code"
 fi
@@ -79,6 +120,7 @@ while :; do sleep 3600; done
 "#,
         marker = EXIT_MARKER,
         cmd = sq(command),
+        missing = OUTPUTS_MISSING_CODE,
     )
 }
 
@@ -88,11 +130,16 @@ mod tests {
 
     #[test]
     fn the_wrapper_is_valid_sh_and_quotes_the_command() {
-        let w = wrap("python -c 'print(1)'; echo \"$HOME\"", Some(3600));
+        let data = DataPlan {
+            fetch: vec![("https://example.com/a b?x=1&y='2'".into(), "in/data.csv".into())],
+            outputs: vec!["out/model.json".into()],
+        };
+        let w = wrap("python -c 'print(1)'; echo \"$HOME\"", Some(3600), &data);
+        assert!(w.contains("'/workspace/out/model.json'") && w.contains(&format!("pw_code={OUTPUTS_MISSING_CODE}")), "{w}");
         assert!(w.contains(r#"sh -c 'python -c '\''print(1)'\''; echo "$HOME"'"#), "{w}");
         let out = std::process::Command::new("sh").arg("-n").arg("-c").arg(&w).output().expect("sh");
         assert!(out.status.success(), "sh -n: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(!wrap("true", None).contains("time ceiling passed"));
+        assert!(!wrap("true", None, &DataPlan::default()).contains("time ceiling passed"));
         assert!(w.contains("${PODWARDEN_RUNPOD_REST_URL:-https://api.runpod.io}/v2/pods/"), "REST v2's host, not v1's");
     }
 
@@ -103,7 +150,7 @@ mod tests {
         while cmd.len() < 100_000 {
             cmd.push_str("echo 'it''s' \"a \\\"b\\\"\" # padding\n");
         }
-        let script = wrap(&cmd, Some(60));
+        let script = wrap(&cmd, Some(60), &DataPlan::default());
         let words = shell_words::split(&start_args(&script)).expect("splits like a shell");
         assert_eq!(words, ["sh", "-c", script.as_str()]);
     }
@@ -132,7 +179,7 @@ mod tests {
         )
         .expect("curl");
         std::process::Command::new("chmod").arg("+x").arg(bin.join("curl")).status().expect("chmod");
-        let script = wrap("echo ran >> runs; exit 3", None).replace("while :; do sleep 3600; done", "");
+        let script = wrap("echo ran >> runs; exit 3", None, &DataPlan::default()).replace("while :; do sleep 3600; done", "");
         for _ in 0..2 {
             let st = std::process::Command::new("sh")
                 .arg("-c")

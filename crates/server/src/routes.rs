@@ -264,8 +264,29 @@ async fn status(State(s): S) -> Json<Status> {
 /// Submits a job (a job spec, see docs/job-spec.md).
 #[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = JobSpec, responses((status = 201, body = JobDetail), (status = 400, description = "malformed JSON (with line and column)", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn create_job(State(s): S, Extension(c): C, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<JobDetail>)> {
-    let spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
+    let mut spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
     let account = user_account(&s, &c.0.id).await?;
+    // `network_volume` may name one of the user's volumes (`podwarden volume create`).
+    if let Some(name) = spec.network_volume.clone() {
+        if let Some(vol) = s.engine.store().volume_by_name(&c.0.id, &name).await.map_err(EngineError::from)? {
+            if vol.account != account {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_network_volume",
+                    format!("volume {name:?} lives on another RunPod account than the one this job would run on"),
+                    Some("a pod mounts only volumes of its own account: create the volume again (`podwarden volume create`)"),
+                ));
+            }
+            spec.network_volume = Some(vol.volume_id.ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "not_ready",
+                    format!("volume {name:?} is still being created"),
+                    Some("try again in a minute"),
+                )
+            })?);
+        }
+    }
     // Only hosted compute is capped; a user's own key is theirs to spend.
     let remaining = match c.0.spend_cap_micros.filter(|_| account == store::HOSTED) {
         Some(cap) => {
