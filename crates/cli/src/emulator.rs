@@ -34,6 +34,7 @@ pub struct Args {
 /// the CLI can put the data on it (what `podwarden cp` does over RunPod's S3 API).
 pub const QUICKSTART_VOLUME: &str = "pwquickstart";
 pub const QUICKSTART_VOLUME_DC: &str = "US-TX-3";
+pub const QUICKSTART_VOLUME_NAME: &str = "podwarden-quickstart";
 
 /// The host directory of the quickstart volume's files.
 pub fn quickstart_store(home: &std::path::Path) -> PathBuf {
@@ -49,7 +50,7 @@ pub fn quickstart_volume(cfg: &mut EmulatorConfig, home: &std::path::Path) {
     let dir = quickstart_store(home);
     cfg.volumes.push(runpod_emulator::config::VolumeSeed {
         id: QUICKSTART_VOLUME.into(),
-        name: "podwarden-quickstart".into(),
+        name: QUICKSTART_VOLUME_NAME.into(),
         data_center: QUICKSTART_VOLUME_DC.into(),
         size: 10,
         dir: Some(dir),

@@ -5,20 +5,24 @@
 //!
 //! The flow is RunPod's: pod and workers share nothing but a network volume (the pod mounts it
 //! at /workspace, the workers at /runpod-volume), and they run the image's `podwarden-tabular`
-//! with paths on that volume. The embedded emulator's volume is `~/.podwarden/store`, so the CSV
-//! is put there and the results read from there directly.
+//! with paths on that volume. The CSVs go onto the volume, and the model's metadata and the
+//! predictions come back, over the volume's S3 API, as they would on RunPod.
 
 use crate::UserError;
-use crate::local::{Api, home};
+use crate::local::Api;
 use anyhow::{Context, anyhow};
+use object_store::ObjectStoreExt;
+use object_store::aws::AmazonS3;
+use object_store::path::Path as ObjPath;
 use serde_json::json;
 use server::api::{DeployResult, EndpointView, JobDetail, RequestView, Status};
-use std::path::Path;
 
 /// The dataset and the rows to predict, shipped in the binary.
 const TRAIN_CSV: &[u8] = include_bytes!("../../../examples/data/houses.csv");
 const PREDICT_CSV: &[u8] = include_bytes!("../../../examples/data/houses_new.csv");
 const ENDPOINT: &str = "quickstart-predict";
+/// The embedded emulator's seeded volume, the admin's (`podwarden volume ls`).
+const VOLUME_NAME: &str = crate::emulator::QUICKSTART_VOLUME_NAME;
 const IMAGE: &str = "ghcr.io/example/podwarden-tabular:0.1";
 
 /// `podwarden quickstart`.
@@ -50,10 +54,10 @@ pub async fn run(a: Args) -> Result<(), UserError> {
             ),
         });
     }
-    // The network volume's files (the embedded emulator keeps them in the data directory).
-    let store = crate::emulator::quickstart_store(&home());
-    put(&store, "datasets/local/houses.csv", TRAIN_CSV)?;
-    put(&store, "datasets/local/houses_new.csv", PREDICT_CSV)?;
+    // The data goes onto the network volume over its S3 API.
+    let store = crate::volume::store_for(&api, VOLUME_NAME).await?;
+    put(&store, "datasets/local/houses.csv", TRAIN_CSV).await?;
+    put(&store, "datasets/local/houses_new.csv", PREDICT_CSV).await?;
     let model_id = format!("quickstart-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
 
     let result = steps(&api, &a, &model_id, &store).await;
@@ -71,16 +75,17 @@ pub async fn run(a: Args) -> Result<(), UserError> {
     result
 }
 
-fn put(store: &Path, key: &str, bytes: &[u8]) -> Result<(), UserError> {
-    let path = store.join(key);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+async fn put(store: &AmazonS3, key: &str, bytes: &'static [u8]) -> Result<(), UserError> {
+    store.put(&ObjPath::from(key), bytes.into()).await.with_context(|| format!("cannot upload {key} to vol:{VOLUME_NAME}"))?;
     Ok(())
 }
 
-async fn steps(api: &Api, a: &Args, model_id: &str, store: &Path) -> Result<(), UserError> {
+async fn get(store: &AmazonS3, key: &str) -> Result<Vec<u8>, UserError> {
+    let r = store.get(&ObjPath::from(key)).await.with_context(|| format!("cannot read vol:{VOLUME_NAME}/{key}"))?;
+    Ok(r.bytes().await.with_context(|| format!("cannot read vol:{VOLUME_NAME}/{key}"))?.to_vec())
+}
+
+async fn steps(api: &Api, a: &Args, model_id: &str, store: &AmazonS3) -> Result<(), UserError> {
     use crate::emulator::QUICKSTART_VOLUME as VOLUME;
     eprintln!("[1/3] training a {} on datasets/local/houses.csv (1,000 rows) on a GPU pod", a.model);
     let train = json!({
@@ -104,10 +109,8 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Path) -> Result<(), 
     }
 
     // What the trainer saved (read from the store, not from the log stream).
-    let meta_path = store.join(tabular::train::model_prefix("local", model_id)).join("metadata.json");
-    let meta: tabular::train::Metadata =
-        serde_json::from_slice(&std::fs::read(&meta_path).with_context(|| format!("cannot read {}", meta_path.display()))?)
-            .context("the trainer's metadata.json")?;
+    let meta_key = format!("{}/metadata.json", tabular::train::model_prefix("local", model_id).trim_end_matches('/'));
+    let meta: tabular::train::Metadata = serde_json::from_slice(&get(store, &meta_key).await?).context("the trainer's metadata.json")?;
     println!(
         "model {model_id}: {} predicting {} from {}; {} = {:.4} on {} held-out rows ({} trained)",
         meta.model_type.name(),
@@ -157,8 +160,7 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Path) -> Result<(), 
         return Err(UserError { error: anyhow!("prediction ended {}: {}", r.state, r.reason.unwrap_or_default()), hint: None });
     }
 
-    let out = store.join("predictions/local/houses_new.csv");
-    let text = std::fs::read_to_string(&out).with_context(|| format!("cannot read {}", out.display()))?;
+    let text = String::from_utf8(get(store, "predictions/local/houses_new.csv").await?).context("the predictions are not UTF-8")?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     let mut t = crate::commands::table(&header);
@@ -173,7 +175,7 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Path) -> Result<(), 
         t.add_row(cells);
     }
     println!("{t}");
-    println!("({} rows with predictions in {})", lines.count(), out.display());
+    println!("({} rows with predictions in vol:{VOLUME_NAME}/predictions/local/houses_new.csv; `podwarden cp` fetches it)", lines.count());
     let train_cost = job.job.spent_usd;
     println!(
         "cost (simulated): training ${train_cost:.4} on {} + prediction ${:.6} on {} ({} ms) = ${:.4}",

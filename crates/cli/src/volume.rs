@@ -118,7 +118,7 @@ pub fn parse_vol(s: &str) -> Result<Option<VolPath>, String> {
     Ok(Some(VolPath { volume: volume.to_owned(), key: key.to_owned() }))
 }
 
-async fn store_for(api: &Api, volume: &str) -> Result<AmazonS3, UserError> {
+pub(crate) async fn store_for(api: &Api, volume: &str) -> Result<AmazonS3, UserError> {
     let loc: VolumeS3 = api.get(&format!("/api/v1/volumes/{volume}/s3")).await?;
     let env = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
     let (key, secret) = match (loc.access_key_id, loc.secret_access_key) {

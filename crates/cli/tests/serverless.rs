@@ -28,7 +28,12 @@ fn the_main_job_trains_deploys_predicts_prints_and_leaves_nothing_running() {
     assert!(stdout.contains("cost (simulated): training $") && stdout.contains("+ prediction $"), "{stdout}");
     assert!(stderr.contains("left running: 0 endpoint(s)"), "{stderr}");
     // The predictions are plausible prices (positive, the scale of the shipped data).
-    let csv = std::fs::read_to_string(home.path().join("store/predictions/local/houses_new.csv")).expect("predictions");
+    // They are on the network volume, fetched over its S3 API as a user would.
+    let local = home.path().join("predictions.csv");
+    let cp =
+        podwarden(home.path(), &["cp", "vol:podwarden-quickstart/predictions/local/houses_new.csv", local.to_str().unwrap_or_default()]);
+    assert!(cp.status.success(), "{}", text(&cp.stderr));
+    let csv = std::fs::read_to_string(&local).expect("predictions");
     let prices: Vec<f64> = csv.lines().skip(1).map(|l| l.rsplit(',').next().expect("cell").parse().expect("number")).collect();
     assert_eq!(prices.len(), 20);
     assert!(prices.iter().all(|p| (10_000.0..2_000_000.0).contains(p)), "{prices:?}");

@@ -727,9 +727,11 @@ keep_alive = "5m"
 
     #[test]
     fn every_shipped_example_is_a_valid_spec() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
         let mut n = 0;
-        for entry in std::fs::read_dir(&dir).expect("examples/") {
+        let entries =
+            std::fs::read_dir(&root).expect("examples/").chain(std::fs::read_dir(root.join("tabular")).expect("examples/tabular/"));
+        for entry in entries {
             let path = entry.expect("entry").path();
             if path.extension().is_some_and(|e| e == "toml") {
                 let text = std::fs::read_to_string(&path).expect("read");

@@ -273,6 +273,28 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let old = std::env::var("PODWARDEN_OLD_SECRET_KEY").ok().filter(|v| !v.trim().is_empty());
     let sealer = keys::Sealer::new(&key_secret, old.as_deref())?;
     let env = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+    // The embedded emulator's seeded volumes (the quickstart's) are the admin's, so `volume ls`
+    // shows them and `cp` reaches them.
+    if let Some(emu) = &emulator {
+        for v in &emu.shared.cfg.volumes {
+            if store.volume_by_name(users::ADMIN_ID, &v.name).await?.is_none() {
+                store
+                    .volume_insert(&store::VolumeRow {
+                        id: core_domain::ids::VolumeRecordId::new().to_string(),
+                        owner: users::ADMIN_ID.into(),
+                        account: store::HOSTED.into(),
+                        name: v.name.clone(),
+                        resource_name: v.name.clone(),
+                        volume_id: Some(v.id.clone()),
+                        data_center: v.data_center.clone(),
+                        size_gb: v.size,
+                        state: engine::volumes::READY.into(),
+                        created_at: 0,
+                    })
+                    .await?;
+            }
+        }
+    }
     let s3 = match &emulator {
         Some(emu) => S3Settings { endpoints: emu.s3_urls().clone(), operator_key: emu.s3_credentials(emu.api_key().expose()) },
         None => S3Settings {

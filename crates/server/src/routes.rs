@@ -266,27 +266,7 @@ async fn status(State(s): S) -> Json<Status> {
 async fn create_job(State(s): S, Extension(c): C, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<JobDetail>)> {
     let mut spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
     let account = user_account(&s, &c.0.id).await?;
-    // `network_volume` may name one of the user's volumes (`podwarden volume create`).
-    if let Some(name) = spec.network_volume.clone() {
-        if let Some(vol) = s.engine.store().volume_by_name(&c.0.id, &name).await.map_err(EngineError::from)? {
-            if vol.account != account {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "bad_network_volume",
-                    format!("volume {name:?} lives on another RunPod account than the one this job would run on"),
-                    Some("a pod mounts only volumes of its own account: create the volume again (`podwarden volume create`)"),
-                ));
-            }
-            spec.network_volume = Some(vol.volume_id.ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "not_ready",
-                    format!("volume {name:?} is still being created"),
-                    Some("try again in a minute"),
-                )
-            })?);
-        }
-    }
+    crate::volumes::resolve(&s, &c.0.id, &account, &mut spec.network_volume).await?;
     // Only hosted compute is capped; a user's own key is theirs to spend.
     let remaining = match c.0.spend_cap_micros.filter(|_| account == store::HOSTED) {
         Some(cap) => {
@@ -392,12 +372,13 @@ fn endpoint_view(r: &EndpointRow) -> EndpointView {
 /// Deploys a serverless endpoint (create, or update in place).
 #[utoipa::path(post, path = "/api/v1/endpoints", tag = "endpoints", request_body = core_domain::endpoint::EndpointSpec, responses((status = 201, description = "created", body = DeployResult), (status = 200, description = "updated or unchanged", body = DeployResult), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn deploy_endpoint(State(s): S, Extension(c): C, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<DeployResult>)> {
-    let spec = core_domain::endpoint::EndpointSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
+    let mut spec = core_domain::endpoint::EndpointSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
     // An existing endpoint stays on its account; a new one goes where the user computes.
     let account = match s.engine.store().endpoint_by_name(&c.0.id, &spec.name).await.map_err(EngineError::from)? {
         Some(row) => row.account,
         None => user_account(&s, &c.0.id).await?,
     };
+    crate::volumes::resolve(&s, &c.0.id, &account, &mut spec.network_volume).await?;
     let d = engine_for(&s, &account).await.map_err(account_error)?.deploy(spec, &c.0.id).await?;
     let status = if d.change == engine::endpoints::Change::Created { StatusCode::CREATED } else { StatusCode::OK };
     let change = serde_json::to_value(d.change).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();

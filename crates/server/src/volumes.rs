@@ -56,6 +56,25 @@ pub(crate) async fn list_volumes(State(s): S, Extension(c): C) -> R<Json<Vec<Vol
     Ok(Json(out.iter().map(view).collect()))
 }
 
+/// A spec's `network_volume` may name one of the user's volumes: it becomes that volume's
+/// RunPod id (it must live on the account the work runs on). Anything else is left as given.
+pub(crate) async fn resolve(s: &crate::AppState, user: &str, account: &str, volume: &mut Option<String>) -> R<()> {
+    let Some(name) = volume.clone() else { return Ok(()) };
+    let Some(vol) = s.engine.store().volume_by_name(user, &name).await.map_err(EngineError::from)? else { return Ok(()) };
+    if vol.account != account {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_network_volume",
+            format!("volume {name:?} lives on another RunPod account than the one this work would run on"),
+            Some("a pod or worker mounts only volumes of its own account: create the volume again (`podwarden volume create`)"),
+        ));
+    }
+    *volume = Some(vol.volume_id.ok_or_else(|| {
+        ApiError::new(StatusCode::CONFLICT, "not_ready", format!("volume {name:?} is still being created"), Some("try again in a minute"))
+    })?);
+    Ok(())
+}
+
 async fn own(s: &crate::AppState, user: &str, name: &str) -> R<VolumeRow> {
     s.engine.store().volume_by_name(user, name).await.map_err(EngineError::from)?.ok_or_else(|| {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no volume named {name:?}"), Some("`podwarden volume ls` lists yours"))
