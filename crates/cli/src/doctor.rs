@@ -235,8 +235,7 @@ fn data_dir(home: &Path, on_runpod: bool) -> Vec<Check> {
 }
 
 /// Images the shipped examples run (`examples/*.toml`).
-pub const EXAMPLE_IMAGES: &[&str] =
-    &["python:3.11-slim", "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04", "ghcr.io/example/podwarden-tabular:0.1"];
+pub const EXAMPLE_IMAGES: &[&str] = &["python:3.11-slim", "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04", "@tabular"];
 
 async fn images(on_runpod: bool, offline: bool) -> Vec<Check> {
     if !on_runpod {
@@ -244,8 +243,11 @@ async fn images(on_runpod: bool, offline: bool) -> Vec<Check> {
         let mut cfg = runpod_emulator::EmulatorConfig::default();
         crate::emulator::own_images(&mut cfg);
         let defaults = runpod_emulator::image::default_images();
-        let missing: Vec<&str> =
-            EXAMPLE_IMAGES.iter().copied().filter(|i| runpod_emulator::image::lookup(&cfg.images, &defaults, i).is_none()).collect();
+        let missing: Vec<String> = EXAMPLE_IMAGES
+            .iter()
+            .map(|i| core_domain::images::resolve_env(i).unwrap_or_else(|_| (*i).to_owned()))
+            .filter(|i| runpod_emulator::image::lookup(&cfg.images, &defaults, i).is_none())
+            .collect();
         return vec![if missing.is_empty() {
             Check::ok("images", format!("the embedded emulator runs every example image ({})", EXAMPLE_IMAGES.len()))
         } else {
@@ -265,6 +267,7 @@ async fn images(on_runpod: bool, offline: bool) -> Vec<Check> {
     };
     let mut out = Vec::new();
     for image in EXAMPLE_IMAGES {
+        let image = &core_domain::images::resolve_env(image).unwrap_or_else(|_| (*image).to_owned());
         out.push(match registry::manifest_exists(&http, image).await {
             Ok(true) => Check::ok("images", format!("{image} can be pulled")),
             Ok(false) => Check::fail(

@@ -64,7 +64,7 @@ pub fn own_images(cfg: &mut EmulatorConfig) {
     let Ok(exe) = std::env::current_exe() else { return };
     let defaults = runpod_emulator::image::default_images();
     for (name, tool) in
-        [("ghcr.io/example/podwarden-tabular:*", "podwarden-tabular"), ("podwarden/echo-worker:demo", "podwarden-echo-worker")]
+        [("ghcr.io/podwarden/podwarden-tabular:*", "podwarden-tabular"), ("podwarden/echo-worker:demo", "podwarden-echo-worker")]
     {
         if cfg.images.contains_key(name) {
             continue;
@@ -73,6 +73,15 @@ pub fn own_images(cfg: &mut EmulatorConfig) {
             img.tools.retain(|t| t != tool);
             img.host_tools.insert(tool.into(), exe.clone());
             cfg.images.insert(name.into(), img);
+        }
+    }
+    // The tabular image under the name `@tabular` resolves to here (PODWARDEN_IMAGE_TABULAR).
+    if let Ok(name) = core_domain::images::resolve_env("@tabular") {
+        let known = runpod_emulator::image::lookup(&cfg.images, &defaults, &name).is_some();
+        if !known {
+            if let Some(img) = cfg.images.get("ghcr.io/podwarden/podwarden-tabular:*").cloned() {
+                cfg.images.insert(name, img);
+            }
         }
     }
 }

@@ -23,7 +23,7 @@ const PREDICT_CSV: &[u8] = include_bytes!("../../../examples/data/houses_new.csv
 const ENDPOINT: &str = "quickstart-predict";
 /// The embedded emulator's seeded volume, the admin's (`podwarden volume ls`).
 const VOLUME_NAME: &str = crate::emulator::QUICKSTART_VOLUME_NAME;
-const IMAGE: &str = "ghcr.io/example/podwarden-tabular:0.1";
+const IMAGE: &str = "@tabular";
 
 /// `podwarden quickstart`.
 #[derive(Debug, clap::Args)]

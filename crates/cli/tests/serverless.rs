@@ -87,7 +87,7 @@ fn endpoints_deploy_idempotently_serve_jobs_and_are_removed() {
         home.path(),
         "tab.toml",
         // The tabular image's worker reads the store at /runpod-volume (the quickstart volume).
-        "name = \"tab\"\nimage = \"ghcr.io/example/podwarden-tabular:0.1\"\nnetwork_volume = \"pwquickstart\"\n[gpu]\npools = [\"AMPERE_24\"]\n",
+        "name = \"tab\"\nimage = \"@tabular\"\nnetwork_volume = \"pwquickstart\"\n[gpu]\npools = [\"AMPERE_24\"]\n",
     );
     assert!(podwarden(home.path(), &["endpoint", "deploy", &tab]).status.success());
     let bad = write(
@@ -129,7 +129,7 @@ fn a_training_job_on_bad_data_fails_with_the_column_named_and_leaves_no_pod() {
     let job = write(
         home.path(),
         "train.toml",
-        "name = \"bad-train\"\nimage = \"ghcr.io/example/podwarden-tabular:0.1\"\nnetwork_volume = \"pwquickstart\"\ncommand = \"podwarden-tabular --store /workspace train --user local --dataset datasets/local/d.csv --target price --model linear\"\n[gpu]\nmin_vram_gb = 16\n",
+        "name = \"bad-train\"\nimage = \"@tabular\"\nnetwork_volume = \"pwquickstart\"\ncommand = \"podwarden-tabular --store /workspace train --user local --dataset datasets/local/d.csv --target price --model linear\"\n[gpu]\nmin_vram_gb = 16\n",
     );
     let out = podwarden(home.path(), &["run", &job, "--follow"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));

@@ -20,6 +20,7 @@ pub mod endpoint;
 pub mod finetune;
 pub mod gpu;
 pub mod ids;
+pub mod images;
 pub mod metrics;
 pub mod money;
 pub mod request;

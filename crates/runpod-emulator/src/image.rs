@@ -163,7 +163,7 @@ pub fn default_images() -> BTreeMap<String, ImageConfig> {
     m.insert("runpod/base:*".into(), pytorch);
     m.insert("ubuntu:22.04".into(), ImageConfig { cmd: vec!["bash".into()], tools: tools(&[]), ..ImageConfig::default() });
     m.insert("ubuntu:24.04".into(), ImageConfig { cmd: vec!["bash".into()], tools: tools(&[]), ..ImageConfig::default() });
-    m.insert("ghcr.io/example/podwarden-tabular:*".into(), tabular);
+    m.insert("ghcr.io/podwarden/podwarden-tabular:*".into(), tabular);
     m.insert(
         "podwarden/echo-worker:demo".into(),
         ImageConfig { cmd: vec!["podwarden-echo-worker".into()], tools: tools(&["podwarden-echo-worker"]), ..ImageConfig::default() },

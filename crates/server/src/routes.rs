@@ -267,6 +267,7 @@ async fn create_job(State(s): S, Extension(c): C, Body(v): Body<serde_json::Valu
     let mut spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
     let account = user_account(&s, &c.0.id).await?;
     crate::volumes::resolve(&s, &c.0.id, &account, &mut spec.network_volume).await?;
+    spec.image = image_alias(&spec.image)?;
     // Only hosted compute is capped; a user's own key is theirs to spend.
     let remaining = match c.0.spend_cap_micros.filter(|_| account == store::HOSTED) {
         Some(cap) => {
@@ -288,6 +289,18 @@ async fn create_job(State(s): S, Extension(c): C, Body(v): Body<serde_json::Valu
     s.poke.notify_one();
     let detail = job_detail(&s, &sub.job.to_string(), &c.0.id).await?;
     Ok((StatusCode::CREATED, Json(detail)))
+}
+
+/// A spec's `@alias` image as configured (`core_domain::images`).
+fn image_alias(image: &str) -> R<String> {
+    core_domain::images::resolve_env(image).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_spec",
+            format!("`image`: {e}"),
+            Some("use a registry path, or an alias podwarden knows"),
+        )
+    })
 }
 
 /// The account a user's new work goes to: their own key's, else hosted.
@@ -379,6 +392,7 @@ async fn deploy_endpoint(State(s): S, Extension(c): C, Body(v): Body<serde_json:
         None => user_account(&s, &c.0.id).await?,
     };
     crate::volumes::resolve(&s, &c.0.id, &account, &mut spec.network_volume).await?;
+    spec.image = image_alias(&spec.image)?;
     let d = engine_for(&s, &account).await.map_err(account_error)?.deploy(spec, &c.0.id).await?;
     let status = if d.change == engine::endpoints::Change::Created { StatusCode::CREATED } else { StatusCode::OK };
     let change = serde_json::to_value(d.change).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();

@@ -25,10 +25,12 @@
 
 mod local;
 mod runtime;
+#[cfg(feature = "serve-api")]
 mod serve;
 mod shape;
 
 pub use runtime::Job;
+#[cfg(feature = "serve-api")]
 pub use serve::LocalApi;
 
 use futures::future::BoxFuture;
@@ -165,7 +167,13 @@ impl Worker {
         match local::mode(args) {
             Ok(local::Mode::TestInput(input)) => local::one_shot(&self, input).await,
             Ok(local::Mode::Production(cfg)) => runtime::production(self, cfg).await,
+            #[cfg(feature = "serve-api")]
             Ok(local::Mode::ServeApi(port)) => serve::serve_api(self, port).await,
+            #[cfg(not(feature = "serve-api"))]
+            Ok(local::Mode::ServeApi(_)) => {
+                eprintln!("error: this build has no local job API (--serve-api): build with the `serve-api` feature");
+                std::process::ExitCode::from(1)
+            }
             Err(msg) => {
                 eprintln!("error: {msg}");
                 std::process::ExitCode::from(1)
