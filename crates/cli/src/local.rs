@@ -117,6 +117,19 @@ impl Api {
         self.send(self.http.post(format!("{}{path}", self.url)).json(body)).await
     }
 
+    /// POSTs `body` to a route that answers without a body (204).
+    pub async fn post_no_content(&self, path: &str, body: &serde_json::Value) -> Result<(), UserError> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .json(body)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .context("cannot reach the podwarden server")?;
+        Self::check(r).await.map(|_| ())
+    }
+
     pub async fn delete<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, UserError> {
         self.send(self.http.delete(format!("{}{path}", self.url))).await
     }

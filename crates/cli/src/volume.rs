@@ -46,6 +46,16 @@ pub enum Command {
     },
     /// Delete a volume and every file on it.
     Rm { name: String },
+    /// Your storage operations (create, remove, S3 access, transfers), newest first.
+    Audit {
+        /// Everyone's (admins).
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(c: Command) -> Result<(), UserError> {
@@ -84,6 +94,28 @@ pub async fn run(c: Command) -> Result<(), UserError> {
         Command::Rm { name } => {
             let v: VolumeView = api.delete(&format!("/api/v1/volumes/{name}")).await?;
             eprintln!("volume {} deleted", v.name);
+        }
+        Command::Audit { all, limit, json } => {
+            let rows: Vec<server::api::AuditEntry> = api.get(&format!("/api/v1/audit?all={all}&limit={limit}")).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+                return Ok(());
+            }
+            let mut t = crate::commands::table(&["WHEN", "USER", "OP", "VOLUME", "PATH", "BYTES", "RESULT"]);
+            for r in rows {
+                let when =
+                    chrono::DateTime::from_timestamp_millis(r.at).map_or_else(String::new, |d| d.format("%Y-%m-%d %H:%M:%S").to_string());
+                t.add_row(vec![
+                    when,
+                    r.user,
+                    r.op,
+                    r.volume,
+                    r.path.unwrap_or_default(),
+                    r.bytes.map_or_else(String::new, |b| b.to_string()),
+                    r.result,
+                ]);
+            }
+            println!("{t}");
         }
     }
     Ok(())
@@ -176,7 +208,9 @@ pub async fn cp(a: CpArgs) -> Result<(), UserError> {
                 dst.key.clone()
             };
             let s3 = store_for(&api, &dst.volume).await?;
-            let n = upload(&s3, &local, &key).await?;
+            let done = upload(&s3, &local, &key).await;
+            report(&api, &dst.volume, "upload", &key, &done).await;
+            let n = done?;
             eprintln!("{} → vol:{}/{key} ({n} bytes)", local.display(), dst.volume);
         }
         (Some(src), None) => {
@@ -185,13 +219,28 @@ pub async fn cp(a: CpArgs) -> Result<(), UserError> {
                 local = local.join(src.key.rsplit('/').next().unwrap_or("file"));
             }
             let s3 = store_for(&api, &src.volume).await?;
-            let n = download(&s3, &src.key, &local).await?;
+            let done = download(&s3, &src.key, &local).await;
+            report(&api, &src.volume, "download", &src.key, &done).await;
+            let n = done?;
             eprintln!("vol:{}/{} → {} ({n} bytes)", src.volume, src.key, local.display());
         }
         (Some(_), Some(_)) => return Err(bad("copy between two volumes is not supported; copy through a local file".into())),
         (None, None) => return Err(bad("one side must be a volume (vol:NAME/path)".into())),
     }
     Ok(())
+}
+
+/// Tells the server what moved, for the storage audit log (`GET /api/v1/audit`). A failure to
+/// report is a warning: the transfer itself already happened or failed.
+async fn report(api: &Api, volume: &str, op: &str, key: &str, done: &Result<u64, UserError>) {
+    let (bytes, result) = match done {
+        Ok(n) => (*n as i64, "ok".to_owned()),
+        Err(e) => (0, format!("{:#}", e.error)),
+    };
+    let body = serde_json::json!({"op": op, "path": key, "bytes": bytes, "result": result});
+    if let Err(e) = api.post_no_content(&format!("/api/v1/volumes/{volume}/transfers"), &body).await {
+        eprintln!("warning: the transfer was not recorded in the audit log: {:#}", e.error);
+    }
 }
 
 /// Streams `local` to `key` in parts, `PARTS_IN_FLIGHT` at a time. Returns the bytes sent.
@@ -312,7 +361,9 @@ pub async fn stage_inputs(api: &Api, spec: &core_domain::spec::JobSpec, spec_dir
             eprintln!("input {} unchanged on vol:{volume}; not uploaded again", input.path);
             continue;
         }
-        upload(&s3, &src, &input.path).await?;
+        let done = upload(&s3, &src, &input.path).await;
+        report(api, &volume, "upload", &input.path, &done).await;
+        done?;
         s3.put(&ObjPath::from(fingerprint_key(&input.path)), want.into_bytes().into())
             .await
             .with_context(|| format!("recording {}", input.path))?;
@@ -333,7 +384,9 @@ pub async fn collect_outputs(api: &Api, spec: &core_domain::spec::JobSpec, spec_
         let dir = spec_dir.join(o.to.as_deref().unwrap_or("."));
         tokio::fs::create_dir_all(&dir).await.with_context(|| format!("creating {}", dir.display()))?;
         let local = dir.join(o.path.rsplit('/').next().unwrap_or("output"));
-        download(&s3, &o.path, &local).await.map_err(|e| UserError {
+        let done = download(&s3, &o.path, &local).await;
+        report(api, &volume, "download", &o.path, &done).await;
+        done.map_err(|e| UserError {
             error: anyhow!("the job succeeded, but its output {} could not be fetched: {:#}", o.path, e.error),
             hint: Some(format!("it stays on the volume: `podwarden cp vol:{volume}/{} {}`", o.path, dir.display())),
         })?;

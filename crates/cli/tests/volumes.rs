@@ -20,11 +20,14 @@ fn a_file_goes_to_a_volume_a_pod_reads_it_and_it_comes_back() {
     let id = ok(&podwarden(home.path(), &["volume", "create", "data", "--size-gb", "10", "--data-center", "US-TX-3"])).trim().to_owned();
     assert!(!id.is_empty(), "prints the volume id");
     let ls: serde_json::Value = serde_json::from_str(&ok(&podwarden(home.path(), &["volume", "ls", "--json"]))).expect("json");
-    assert_eq!(
-        (ls[0]["name"].as_str(), ls[0]["data_center"].as_str(), ls[0]["state"].as_str()),
-        (Some("data"), Some("US-TX-3"), Some("ready"))
-    );
-    assert!((ls[0]["monthly_usd"].as_f64().unwrap_or_default() - 0.7).abs() < 1e-9, "{ls}");
+    let names = |ls: &serde_json::Value| {
+        ls.as_array().expect("list").iter().map(|v| v["name"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>()
+    };
+    // The embedded emulator's quickstart volume is the admin's too.
+    assert_eq!(names(&ls), ["podwarden-quickstart", "data"]);
+    let data = &ls[1];
+    assert_eq!((data["data_center"].as_str(), data["state"].as_str()), (Some("US-TX-3"), Some("ready")));
+    assert!((data["monthly_usd"].as_f64().unwrap_or_default() - 0.7).abs() < 1e-9, "{ls}");
 
     // 40 MB: more than one part.
     let local = home.path().join("big.bin");
@@ -65,9 +68,28 @@ fn a_file_goes_to_a_volume_a_pod_reads_it_and_it_comes_back() {
     let taken = podwarden(home.path(), &["volume", "create", "data", "--data-center", "US-TX-3"]);
     assert!(!taken.status.success(), "a second volume of that name is refused");
 
+    // Every storage operation is in the audit log: who, what, bytes, result.
+    let audit: serde_json::Value =
+        serde_json::from_str(&ok(&podwarden(home.path(), &["volume", "audit", "--json", "--limit", "100"]))).expect("json");
+    let ops: Vec<(String, String, i64)> = audit
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            (
+                e["op"].as_str().unwrap_or_default().to_owned(),
+                e["result"].as_str().unwrap_or_default().to_owned(),
+                e["bytes"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    assert!(ops.iter().any(|(op, r, _)| op == "volume_create" && r == "ok"), "{ops:?}");
+    assert!(ops.iter().any(|(op, r, b)| op == "upload" && r == "ok" && *b == bytes.len() as i64), "{ops:?}");
+    assert!(ops.iter().any(|(op, r, _)| op == "download" && r.contains("not on the volume")), "a failed transfer is recorded too: {ops:?}");
+    assert!(audit.as_array().expect("entries").iter().all(|e| e["user"] == "local"));
     ok(&podwarden(home.path(), &["volume", "rm", "data"]));
     let ls: serde_json::Value = serde_json::from_str(&ok(&podwarden(home.path(), &["volume", "ls", "--json"]))).expect("json");
-    assert_eq!(ls, serde_json::json!([]));
+    assert_eq!(names(&ls), ["podwarden-quickstart"]);
 }
 
 /// `[[inputs]]` go to the job's volume before it runs (and only when changed); `[[outputs]]`

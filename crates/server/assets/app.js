@@ -571,6 +571,24 @@ async function costsPage() {
   );
 }
 
+/** Volumes: the user's network volumes, where their files live between jobs. */
+async function volumesPage() {
+  const vs = await api("GET", "/volumes");
+  const monthly = vs.reduce((a, v) => a + v.monthly_usd, 0);
+  show(
+    h("h1", {}, "Volumes"),
+    h("p", { class: "muted" }, "Network volumes keep files between jobs; pods see them at /workspace, serverless workers at /runpod-volume. " +
+      "Create with `podwarden volume create NAME --data-center DC`; copy files with `podwarden cp`."),
+    table(
+      "volumes",
+      ["Name", "State", "Volume id", "Data center", "Size", "USD/month", "Backend"],
+      vs.map((v) => h("tr", {}, h("td", { class: "name" }, v.name), h("td", {}, v.state), h("td", {}, v.volume_id || "–"),
+        h("td", {}, v.data_center), h("td", {}, v.size_gb + " GB"), h("td", {}, usd(v.monthly_usd)), h("td", {}, v.backend))),
+    ),
+    vs.length ? h("p", { class: "muted", id: "volumes-total" }, "Storage: " + usd(monthly) + " a month.") : h("p", { class: "muted" }, "No volumes yet."),
+  );
+}
+
 /** Users (admin): create users (their first token is shown once) and set hosted spend caps. */
 async function usersPage() {
   const body = h("tbody");
@@ -646,6 +664,7 @@ async function route() {
     else if (name === "new") await newJobPage();
     else if (name === "settings") await settingsPage();
     else if (name === "costs") await costsPage();
+    else if (name === "volumes") await volumesPage();
     else if (name === "users") await usersPage();
     else await jobsPage();
   } catch (e) {

@@ -257,3 +257,31 @@ pub struct VolumeS3 {
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
 }
+
+/// One storage operation (`GET /api/v1/audit`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    /// ms since the epoch.
+    pub at: i64,
+    pub user: String,
+    /// `volume_create`, `volume_remove`, `s3_access`, `upload`, `download`.
+    pub op: String,
+    pub volume: String,
+    pub path: Option<String>,
+    pub bytes: Option<i64>,
+    /// `ok`, or what went wrong.
+    pub result: String,
+}
+
+/// A transfer `podwarden cp` reports (`POST /api/v1/volumes/{name}/transfers`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferReport {
+    /// `upload` or `download`.
+    pub op: String,
+    pub path: String,
+    pub bytes: i64,
+    /// `ok`, or what went wrong.
+    pub result: String,
+}

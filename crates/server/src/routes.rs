@@ -126,6 +126,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/volumes", get(crate::volumes::list_volumes).post(crate::volumes::create_volume))
         .route("/api/v1/volumes/{name}", axum::routing::delete(crate::volumes::remove_volume))
         .route("/api/v1/volumes/{name}/s3", get(crate::volumes::volume_s3))
+        .route("/api/v1/volumes/{name}/transfers", post(crate::volumes::report_transfer))
+        .route("/api/v1/audit", get(crate::volumes::audit_log))
         .route("/api/v1/jobs/{id}", get(get_job))
         .route("/api/v1/jobs/{id}/stop", post(stop_job))
         .route("/api/v1/jobs/{id}/events", get(events))

@@ -7,14 +7,31 @@
 //! to an admin. A user on their own RunPod account brings their own key to `cp`.
 
 use crate::accounts::engine_for;
-use crate::api::{ErrorBody, NewVolume, VolumeS3, VolumeView};
+use crate::api::{AuditEntry, ErrorBody, NewVolume, TransferReport, VolumeS3, VolumeView};
 use crate::extract::Body;
 use crate::routes::{ApiError, C, R, S, account_error, user_account};
 use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use engine::EngineError;
-use store::VolumeRow;
+use store::{AuditRow, VolumeRow};
+
+/// Records a storage operation; a failure to record is logged, never the caller's error.
+async fn audit(s: &crate::AppState, user: &str, op: &str, volume: &str, path: Option<&str>, bytes: Option<i64>, result: &str) {
+    let row = AuditRow {
+        id: 0,
+        at: s.engine.now_ms(),
+        user_id: user.to_owned(),
+        op: op.to_owned(),
+        volume: volume.to_owned(),
+        path: path.map(str::to_owned),
+        bytes,
+        result: result.chars().take(500).collect(),
+    };
+    if let Err(e) = s.engine.store().audit(&row).await {
+        tracing::error!(error = ?e, op, volume, "cannot write the storage audit log");
+    }
+}
 
 fn view(v: &VolumeRow) -> VolumeView {
     VolumeView {
@@ -33,8 +50,10 @@ fn view(v: &VolumeRow) -> VolumeView {
 #[utoipa::path(post, path = "/api/v1/volumes", tag = "volumes", request_body = NewVolume, responses((status = 201, body = VolumeView), (status = 409, description = "a volume of that name exists", body = ErrorBody), (status = 422, description = "bad name, size or data center", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn create_volume(State(s): S, Extension(c): C, Body(b): Body<NewVolume>) -> R<(StatusCode, Json<VolumeView>)> {
     let account = user_account(&s, &c.0.id).await?;
-    let row = engine_for(&s, &account).await.map_err(account_error)?.volume_create(&c.0.id, &b.name, b.size_gb, &b.data_center).await?;
-    Ok((StatusCode::CREATED, Json(view(&row))))
+    let made = engine_for(&s, &account).await.map_err(account_error)?.volume_create(&c.0.id, &b.name, b.size_gb, &b.data_center).await;
+    let result = made.as_ref().map_or_else(|e| e.to_string(), |_| "ok".into());
+    audit(&s, &c.0.id, "volume_create", &b.name, None, Some(b.size_gb * 1_000_000_000), &result).await;
+    Ok((StatusCode::CREATED, Json(view(&made?))))
 }
 
 /// The caller's volumes.
@@ -85,8 +104,9 @@ async fn own(s: &crate::AppState, user: &str, name: &str) -> R<VolumeRow> {
 #[utoipa::path(delete, path = "/api/v1/volumes/{name}", tag = "volumes", params(("name" = String, Path, description = "volume name")), responses((status = 200, body = VolumeView), (status = 404, description = "not found (or another user's)", body = ErrorBody), (status = 409, description = "in use", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn remove_volume(State(s): S, Extension(c): C, Path(name): Path<String>) -> R<Json<VolumeView>> {
     let row = own(&s, &c.0.id, &name).await?;
-    let row = engine_for(&s, &row.account).await.map_err(account_error)?.volume_remove(&c.0.id, &name).await?;
-    Ok(Json(view(&row)))
+    let gone = engine_for(&s, &row.account).await.map_err(account_error)?.volume_remove(&c.0.id, &name).await;
+    audit(&s, &c.0.id, "volume_remove", &name, None, None, &gone.as_ref().map_or_else(|e| e.to_string(), |_| "ok".into())).await;
+    Ok(Json(view(&gone?)))
 }
 
 /// Where the volume's files are over S3, with a key when the server may give one.
@@ -107,6 +127,7 @@ pub(crate) async fn volume_s3(State(s): S, Extension(c): C, Path(name): Path<Str
             .cloned()
             .unwrap_or_else(|| format!("https://s3api-{}.runpod.io", row.data_center.to_lowercase()));
     let key = (row.account == store::HOSTED && (s.simulated || c.0.is_admin)).then(|| s.s3.operator_key.clone()).flatten();
+    audit(&s, &c.0.id, "s3_access", &name, None, None, if key.is_some() { "ok: key handed out" } else { "ok: location only" }).await;
     Ok(Json(VolumeS3 {
         endpoint,
         region: row.data_center.clone(),
@@ -114,4 +135,67 @@ pub(crate) async fn volume_s3(State(s): S, Extension(c): C, Path(name): Path<Str
         access_key_id: key.as_ref().map(|k| k.0.clone()),
         secret_access_key: key.map(|k| k.1),
     }))
+}
+
+/// `podwarden cp` reports what it moved (the server does not see S3 traffic); who is the caller.
+#[utoipa::path(post, path = "/api/v1/volumes/{name}/transfers", tag = "volumes", params(("name" = String, Path, description = "volume name")), request_body = TransferReport, responses((status = 204, description = "recorded"), (status = 404, description = "not found (or another user's)", body = ErrorBody), (status = 422, description = "bad report", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn report_transfer(
+    State(s): S,
+    Extension(c): C,
+    Path(name): Path<String>,
+    Body(t): Body<TransferReport>,
+) -> R<StatusCode> {
+    own(&s, &c.0.id, &name).await?;
+    if !matches!(t.op.as_str(), "upload" | "download") || t.bytes < 0 || t.path.len() > 4096 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_report",
+            "op must be upload or download, bytes ≥ 0, path ≤ 4096 bytes",
+            None,
+        ));
+    }
+    audit(&s, &c.0.id, &t.op, &name, Some(&t.path), Some(t.bytes), &t.result).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AuditQuery {
+    /// Everyone's entries (admins only).
+    #[serde(default)]
+    all: bool,
+    /// At most this many, newest first (default 100, at most 10,000).
+    limit: Option<i64>,
+}
+
+/// The storage audit log: the caller's operations, newest first (an admin may ask for all).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "volumes", params(AuditQuery), responses((status = 200, body = Vec<AuditEntry>), (status = 403, description = "`all` is for admins", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn audit_log(
+    State(s): S,
+    Extension(c): C,
+    axum::extract::Query(q): axum::extract::Query<AuditQuery>,
+) -> R<Json<Vec<AuditEntry>>> {
+    if q.all && !c.0.is_admin {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only an admin reads everyone's storage operations", None));
+    }
+    let rows = s
+        .engine
+        .store()
+        .audit_log((!q.all).then_some(c.0.id.as_str()), q.limit.unwrap_or(100).clamp(1, 10_000))
+        .await
+        .map_err(EngineError::from)?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| AuditEntry {
+                id: r.id,
+                at: r.at,
+                user: r.user_id,
+                op: r.op,
+                volume: r.volume,
+                path: r.path,
+                bytes: r.bytes,
+                result: r.result,
+            })
+            .collect(),
+    ))
 }

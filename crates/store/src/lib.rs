@@ -11,6 +11,7 @@
 //! ```
 
 mod attempts;
+mod audit;
 mod endpoints;
 mod events;
 mod jobs;
@@ -23,6 +24,7 @@ mod users;
 mod volumes;
 
 pub use attempts::AttemptRow;
+pub use audit::AuditRow;
 pub use endpoints::EndpointRow;
 pub use events::EventRow;
 pub use jobs::{HOSTED, JobRow};

@@ -174,6 +174,13 @@ test("jobs list and costs", async () => {
   assert.match(await page.textContent("#cost-total"), /^\$[0-9.]+$/);
   await page.locator("#cost-by-job").getByText("loss-demo").waitFor();
   await shot("07-costs");
+  // The embedded emulator's quickstart volume is the admin's.
+  await page.click("nav a[data-page=volumes]");
+  const vol = page.locator("#volumes tbody tr", { hasText: "podwarden-quickstart" });
+  await vol.waitFor();
+  assert.match(await vol.textContent(), /US-TX-3/);
+  assert.match(await vol.textContent(), /10 GB/);
+  await shot("07b-volumes");
   assert.equal(await pwned(), undefined);
   assert.deepEqual(pageErrors, [], "no script errors or dialogs on any page");
 });

@@ -1,0 +1,61 @@
+//! `storage_audit`: every storage operation on a user's volumes (create, remove, S3 access
+//! granted, transfers reported by `podwarden cp`), with who, what, when, bytes and result.
+
+use crate::{Result, Store};
+
+/// One audited storage operation.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    /// ms since the epoch.
+    pub at: i64,
+    pub user_id: String,
+    /// `volume_create`, `volume_remove`, `s3_access`, `upload`, `download`.
+    pub op: String,
+    pub volume: String,
+    pub path: Option<String>,
+    pub bytes: Option<i64>,
+    /// `ok`, or what went wrong.
+    pub result: String,
+}
+
+impl Store {
+    /// Appends an entry (its id is assigned here, increasing).
+    pub async fn audit(&self, row: &AuditRow) -> Result<()> {
+        let _w = self.writes.lock().await;
+        let mut tx = self.pool().begin().await?;
+        let (next,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) + 1 FROM storage_audit").fetch_one(&mut *tx).await?;
+        sqlx::query("INSERT INTO storage_audit (id, at, user_id, op, volume, path, bytes, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(next)
+            .bind(row.at)
+            .bind(&row.user_id)
+            .bind(&row.op)
+            .bind(&row.volume)
+            .bind(&row.path)
+            .bind(row.bytes)
+            .bind(&row.result)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The newest `limit` entries, newest first: one user's, or everyone's (`None`).
+    pub async fn audit_log(&self, user: Option<&str>, limit: i64) -> Result<Vec<AuditRow>> {
+        Ok(match user {
+            Some(u) => sqlx::query_as(
+                "SELECT id, at, user_id, op, volume, path, bytes, result FROM storage_audit WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
+            )
+            .bind(u)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?,
+            None => {
+                sqlx::query_as("SELECT id, at, user_id, op, volume, path, bytes, result FROM storage_audit ORDER BY id DESC LIMIT $1")
+                    .bind(limit)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+        })
+    }
+}
