@@ -135,6 +135,7 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &AmazonS3) -> Result<
         "name": ENDPOINT,
         "image": IMAGE,
         "command": "podwarden-tabular --store /runpod-volume worker",
+        "user_field": "user",
         "network_volume": VOLUME,
         "gpu": {"pools": ["ADA_24", "AMPERE_24"]},
         "workers": {"min": 0, "max": 1, "idle_timeout": "5s"},

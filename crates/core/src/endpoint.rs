@@ -38,6 +38,11 @@ pub struct EndpointSpec {
     pub network_volume: Option<String>,
     #[serde(default)]
     pub disk_gb: Option<i64>,
+    /// An input field podwarden sets to the caller's user id on every job, overwriting what
+    /// the caller sent, so a worker that keys storage by it (the tabular worker's `user`)
+    /// serves each user only their own prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_field: Option<String>,
 }
 
 /// GPU pools the workers may run on.
@@ -110,6 +115,7 @@ const FIELDS: &[&str] = &[
     "flashboot",
     "network_volume",
     "disk_gb",
+    "user_field",
     "pools",
     "count",
     "min",

@@ -908,6 +908,10 @@ impl<C: Cloud> Engine<C> {
     /// `sh -c '<script>'` and an argv as its quoted words.
     async fn pod_command(&self, job: &str, spec: &JobSpec) -> Result<(String, std::collections::BTreeMap<String, String>), EngineError> {
         let mut env = spec.env.clone();
+        // Whose job this is: podwarden's own workloads keep to this user's prefix on volumes.
+        if let Some(owner) = self.store.live().job(job).map(|j| j.owner.clone()) {
+            env.insert("PODWARDEN_USER".into(), owner);
+        }
         let Some(base) = &self.callback_base else {
             let args = match (&spec.command, &spec.args, &spec.finetune) {
                 (None, Some(argv), None) => argv.iter().map(|a| crate::wrapper::sq(a)).collect::<Vec<_>>().join(" "),

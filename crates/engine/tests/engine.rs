@@ -57,6 +57,8 @@ async fn a_job_runs_reports_its_exit_and_leaves_nothing_behind() {
     e.tick().await.expect("tick: launch");
     assert_eq!(state(&e, &job).await, JobState::Provisioning);
     assert_eq!(live_pods(&emu), 1);
+    let owner = emu.shared.world.lock().pods.values().find_map(|p| p.env.get("PODWARDEN_USER").cloned());
+    assert_eq!(owner.as_deref(), Some("local"), "the pod knows whose job it runs");
     emu.advance(Duration::from_secs(30));
     e.tick().await.expect("tick: booted");
     assert_eq!(state(&e, &job).await, JobState::Running);

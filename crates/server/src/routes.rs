@@ -293,6 +293,20 @@ async fn create_job(State(s): S, Extension(c): C, Body(v): Body<serde_json::Valu
     Ok((StatusCode::CREATED, Json(detail)))
 }
 
+/// Sets the endpoint's `user_field` in the job's input to the caller (whatever they sent).
+async fn stamp_user(s: &AppState, user: &str, spec: &mut core_domain::request::RequestSpec) -> R<()> {
+    let store = s.engine.store();
+    let row = match store.endpoint_by_name(user, &spec.endpoint).await.map_err(EngineError::from)? {
+        Some(r) => Some(r),
+        None => store.endpoint_published(&spec.endpoint).await.map_err(EngineError::from)?,
+    };
+    let field = row.and_then(|r| serde_json::from_str::<core_domain::endpoint::EndpointSpec>(&r.spec).ok()).and_then(|e| e.user_field);
+    if let (Some(f), Some(obj)) = (field, spec.input.as_object_mut()) {
+        obj.insert(f, serde_json::Value::String(user.to_owned()));
+    }
+    Ok(())
+}
+
 /// A spec's `@alias` image as configured (`core_domain::images`).
 fn image_alias(image: &str) -> R<String> {
     core_domain::images::resolve_env(image).map_err(|e| {
@@ -485,6 +499,8 @@ async fn create_request(
             account
         }
     };
+    let mut spec = spec;
+    stamp_user(&s, &c.0.id, &mut spec).await?;
     let row = engine_for(&s, &account).await.map_err(account_error)?.submit_request(spec, &c.0.id, q.sync).await?;
     s.poke.notify_one();
     Ok((StatusCode::CREATED, Json(request_view(&row, s.simulated))))

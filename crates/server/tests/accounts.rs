@@ -305,3 +305,28 @@ async fn a_byok_only_server_runs_each_users_work_on_their_own_account_and_refuse
     s.shutdown().await;
     emu.shutdown().await;
 }
+
+/// An endpoint's `user_field` is the caller's id in every job's input, whatever the caller
+/// sent: a worker keying storage by it serves each user only their own prefix.
+#[tokio::test]
+async fn the_user_field_of_a_jobs_input_is_always_the_caller() {
+    let ecfg = runpod_emulator::EmulatorConfig { tick_ms: 50, rate_limits: common::compressed_budgets(), ..Default::default() };
+    let emu = runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator");
+    let home = tempfile::tempdir().expect("home");
+    let s = server_with(home.path(), |c| c.client = Some(emu.client())).await;
+    let http = reqwest::Client::new();
+    let api = |p: &str| format!("{}/api/v1{p}", s.url);
+    let ep = serde_json::json!({"name": "predict", "image": "python:3.11-slim", "command": "sleep 100000", "gpu": {"pools": ["AMPERE_24"]},
+        "workers": {"max": 1}, "user_field": "user"});
+    assert_eq!(http.post(api("/endpoints")).bearer_auth(&s.token).json(&ep).send().await.expect("deploy").status().as_u16(), 201);
+    let mallory = common::new_user(&http, &s.url, &s.token, "mallory").await;
+    let job = serde_json::json!({"endpoint": "predict", "input": {"user": "local", "model_id": "m"}});
+    let r = http.post(api("/requests")).bearer_auth(&mallory.token).json(&job).send().await.expect("request");
+    assert_eq!(r.status().as_u16(), 201);
+    let inputs: Vec<serde_json::Value> = emu.shared.world.lock().jobs.values().map(|j| j.input.clone()).collect();
+    assert_eq!(inputs.len(), 1);
+    assert_eq!(inputs[0]["user"], serde_json::json!(mallory.user.id), "not the admin's prefix she asked for: {inputs:?}");
+    assert_eq!(inputs[0]["model_id"], "m");
+    s.shutdown().await;
+    emu.shutdown().await;
+}

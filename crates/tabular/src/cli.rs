@@ -28,8 +28,10 @@ pub struct Cli {
 pub enum Command {
     /// Train a model from a CSV and save it under models/<user>/<model_id>/.
     Train {
+        /// Whose prefix (default and required: `PODWARDEN_USER`, which podwarden sets to the
+        /// job's owner).
         #[arg(long)]
-        user: String,
+        user: Option<String>,
         /// Key of the CSV, e.g. datasets/alice/houses.csv.
         #[arg(long)]
         dataset: String,
@@ -58,8 +60,9 @@ pub enum Command {
     },
     /// Add a prediction column to a CSV with a saved model.
     Predict {
+        /// As for `train`.
         #[arg(long)]
-        user: String,
+        user: Option<String>,
         #[arg(long)]
         model_id: String,
         #[arg(long)]
@@ -108,6 +111,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             w.run(&args).await
         }
         Command::Train { user, dataset, target, features, model, test_size, seed, model_id, alpha, max_depth, n_trees } => {
+            let user = match signed_in(user) {
+                Ok(u) => u,
+                Err(e) => return fail(e),
+            };
             let model = match ModelKind::parse(&model) {
                 Ok(m) => m,
                 Err(e) => return fail(e),
@@ -136,6 +143,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
         }
         Command::Predict { user, model_id, input, output, column } => {
+            let user = match signed_in(user) {
+                Ok(u) => u,
+                Err(e) => return fail(e),
+            };
             match predict(&store, &PredictSpec { user, model_id, input, output, column }).await {
                 Ok(r) => {
                     println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
@@ -144,5 +155,34 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+    }
+}
+
+/// The user whose prefix a pod's command may use: podwarden sets `PODWARDEN_USER` to the job's
+/// owner, and `--user` may only repeat it; without podwarden, `--user` is required.
+fn signed_in(flag: Option<String>) -> Result<String, String> {
+    user_for(flag, std::env::var("PODWARDEN_USER").ok().filter(|u| !u.is_empty()))
+}
+
+fn user_for(flag: Option<String>, env: Option<String>) -> Result<String, String> {
+    match (flag, env) {
+        (Some(f), Some(e)) if f != e => Err(format!("this job runs for user {e:?}; it may not use user {f:?}'s prefix")),
+        (_, Some(e)) => Ok(e),
+        (Some(f), None) => Ok(f),
+        (None, None) => Err("--user is required (podwarden sets PODWARDEN_USER in its jobs)".into()),
+    }
+}
+
+#[cfg(test)]
+mod user_tests {
+    use super::user_for;
+
+    #[test]
+    fn the_jobs_owner_decides_the_prefix() {
+        assert_eq!(user_for(None, Some("alice".into())), Ok("alice".into()));
+        assert_eq!(user_for(Some("alice".into()), Some("alice".into())), Ok("alice".into()));
+        assert!(user_for(Some("bob".into()), Some("alice".into())).is_err_and(|e| e.contains("bob")));
+        assert_eq!(user_for(Some("carol".into()), None), Ok("carol".into()));
+        assert!(user_for(None, None).is_err());
     }
 }

@@ -170,8 +170,8 @@ impl Worker {
             #[cfg(feature = "serve-api")]
             Ok(local::Mode::ServeApi(port)) => serve::serve_api(self, port).await,
             #[cfg(not(feature = "serve-api"))]
-            Ok(local::Mode::ServeApi(_)) => {
-                eprintln!("error: this build has no local job API (--serve-api): build with the `serve-api` feature");
+            Ok(local::Mode::ServeApi(port)) => {
+                eprintln!("error: this build has no local job API (--serve-api {port}): build with the `serve-api` feature");
                 std::process::ExitCode::from(1)
             }
             Err(msg) => {
