@@ -36,7 +36,14 @@ pub struct PredictReport {
     pub output: String,
     pub column: String,
     pub model_id: String,
+    /// The CSV with predictions itself when it is small (up to [`INLINE_BYTES`]); a larger one
+    /// is only on the volume at `output` (`podwarden cp` fetches it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csv: Option<String>,
 }
+
+/// Largest prediction CSV returned inline in the job's output.
+pub const INLINE_BYTES: usize = 256 * 1024;
 
 /// A saved model's metadata (a missing model is `NoSuchModel`).
 pub async fn metadata(store: &Storage, user: &str, model_id: &str) -> Result<Metadata> {
@@ -84,6 +91,14 @@ pub async fn predict(store: &Storage, spec: &PredictSpec) -> Result<PredictRepor
             v.iter().map(|&i| classes.get(i as usize).cloned().unwrap_or_else(|| i.to_string())).collect()
         }
     };
-    store.put(&spec.user, &spec.output, table.with_column(&spec.column, &values)?).await?;
-    Ok(PredictReport { rows: values.len(), output: spec.output.clone(), column: spec.column.clone(), model_id: spec.model_id.clone() })
+    let csv = table.with_column(&spec.column, &values)?;
+    let inline = (csv.len() <= INLINE_BYTES).then(|| String::from_utf8_lossy(&csv).into_owned());
+    store.put(&spec.user, &spec.output, csv).await?;
+    Ok(PredictReport {
+        rows: values.len(),
+        output: spec.output.clone(),
+        column: spec.column.clone(),
+        model_id: spec.model_id.clone(),
+        csv: inline,
+    })
 }

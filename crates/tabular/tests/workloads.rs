@@ -83,6 +83,7 @@ async fn predictions_are_added_as_a_column_and_are_right() {
     let r = predict(&store, &p).await.expect("predict");
     assert_eq!(r.rows, 2);
     let out = String::from_utf8(store.get("alice", "predictions/alice/new.csv").await.expect("out").to_vec()).expect("utf8");
+    assert_eq!(r.csv.as_deref(), Some(out.as_str()), "small predictions come back inline too");
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("b,a,y_hat"), "columns in any order; the prediction is appended");
     let got: Vec<f64> = lines.map(|l| l.rsplit(',').next().and_then(|v| v.parse().ok()).expect("number")).collect();
@@ -97,6 +98,16 @@ async fn predictions_are_added_as_a_column_and_are_right() {
     predict(&store, &p).await.expect("predict");
     let out = String::from_utf8(store.get("alice", "predictions/alice/new.csv").await.expect("out").to_vec()).expect("utf8");
     assert_eq!(out, "a,b,prediction\n0.9,0.9,big\n0.05,0.05,small\n");
+
+    // A large one stays on the volume only.
+    let mut big = String::from("b,a\n");
+    while big.len() <= tabular::predict::INLINE_BYTES {
+        big.push_str("0.123456789,0.987654321\n");
+    }
+    store.put("alice", "datasets/alice/big.csv", big.into_bytes()).await.expect("input");
+    let p = PredictSpec { model_id: meta.model_id.clone(), input: "datasets/alice/big.csv".into(), column: "y_hat".into(), ..p };
+    let r = predict(&store, &p).await.expect("predict");
+    assert!(r.csv.is_none() && r.rows > 10_000, "{} rows", r.rows);
 }
 
 #[tokio::test]
