@@ -4,9 +4,10 @@
 //! retries), not through the server: the server only says where the volume is and, when it
 //! may, which S3 key to use (`GET /api/v1/volumes/{name}/s3`); otherwise the key comes from
 //! `RUNPOD_S3_ACCESS_KEY_ID` / `RUNPOD_S3_SECRET_ACCESS_KEY` (RunPod console → Settings → S3
-//! API Keys). Uploads stream the file in parts of `PART_BYTES` (a few parts in flight, so
-//! memory stays bounded whatever the file's size); downloads stream to a `.part` file that a
-//! rerun resumes with ranged reads, then rename it into place.
+//! API Keys). Uploads send the file in parts of `PART_BYTES` (a few in flight, so memory stays
+//! bounded whatever the file's size) and keep their progress beside the file, so a rerun
+//! resumes an interrupted upload; downloads stream to a `.part` file that a rerun resumes with
+//! ranged reads, then rename it into place.
 
 use crate::UserError;
 use crate::local::Api;
@@ -14,10 +15,10 @@ use anyhow::{Context, anyhow};
 use futures::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjPath;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use server::api::{VolumeS3, VolumeView};
 use std::path::{Path, PathBuf};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 /// Upload part size: RunPod takes parts up to 500 MB and needs multipart above 500 MB.
 pub const PART_BYTES: usize = 8 * 1024 * 1024;
@@ -243,29 +244,99 @@ async fn report(api: &Api, volume: &str, op: &str, key: &str, done: &Result<u64,
     }
 }
 
-/// Streams `local` to `key` in parts, `PARTS_IN_FLIGHT` at a time. Returns the bytes sent.
+/// A multipart upload in progress, kept beside the local file so a rerun resumes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct UploadState {
+    key: String,
+    size: u64,
+    /// The file's modification time (ns since the epoch): a changed file starts over.
+    mtime_ns: u128,
+    part_bytes: usize,
+    upload_id: String,
+    /// Content ids of the parts sent, in order.
+    parts: Vec<String>,
+}
+
+fn state_path(local: &Path) -> PathBuf {
+    let mut name = local.file_name().map(|f| f.to_os_string()).unwrap_or_default();
+    name.push(".podwarden-upload");
+    local.with_file_name(name)
+}
+
+/// Streams `local` to `key`: one request for a small file, else a multipart upload of
+/// `PART_BYTES` parts, `PARTS_IN_FLIGHT` at a time, whose progress is saved beside the file
+/// (`<file>.podwarden-upload`) so an interrupted upload resumes where it stopped. Returns the
+/// bytes in the object.
 pub async fn upload(s3: &AmazonS3, local: &Path, key: &str) -> Result<u64, UserError> {
-    let mut f =
-        tokio::fs::File::open(local).await.map_err(|e| UserError { error: anyhow!("cannot read {}: {e}", local.display()), hint: None })?;
-    let len = f.metadata().await.map(|m| m.len()).unwrap_or(0);
-    let progress = bar(len, "upload");
-    let up = s3.put_multipart(&ObjPath::from(key)).await.with_context(|| format!("starting the upload of {key}"))?;
-    let mut w = WriteMultipart::new_with_chunk_size(up, PART_BYTES);
-    let mut buf = vec![0u8; 1024 * 1024];
-    let mut sent = 0u64;
-    loop {
-        let n = f.read(&mut buf).await.with_context(|| format!("reading {}", local.display()))?;
-        if n == 0 {
-            break;
-        }
-        w.wait_for_capacity(PARTS_IN_FLIGHT).await.with_context(|| format!("uploading {key}"))?;
-        w.write(&buf[..n]);
-        sent += n as u64;
-        progress.set_position(sent);
+    use futures::stream::FuturesOrdered;
+    use object_store::multipart::{MultipartStore, PartId};
+    let read_err = |e: std::io::Error| UserError { error: anyhow!("cannot read {}: {e}", local.display()), hint: None };
+    let mut f = tokio::fs::File::open(local).await.map_err(read_err)?;
+    let meta = f.metadata().await.map_err(read_err)?;
+    let size = meta.len();
+    let mtime_ns = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+    let path = ObjPath::from(key);
+    if size <= PART_BYTES as u64 {
+        let mut buf = Vec::with_capacity(size as usize);
+        f.read_to_end(&mut buf).await.map_err(read_err)?;
+        s3.put(&path, buf.into()).await.with_context(|| format!("uploading {key}"))?;
+        return Ok(size);
     }
-    w.finish().await.with_context(|| format!("completing the upload of {key}"))?;
+    let state_file = state_path(local);
+    let saved: Option<UploadState> = tokio::fs::read(&state_file).await.ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let mut state = match saved {
+        Some(s) if s.key == key && s.size == size && s.mtime_ns == mtime_ns && s.part_bytes == PART_BYTES => {
+            eprintln!("resuming the upload of {key} after {} of {} parts", s.parts.len(), size.div_ceil(PART_BYTES as u64));
+            s
+        }
+        stale => {
+            if let Some(old) = stale {
+                let _ = s3.abort_multipart(&ObjPath::from(old.key.as_str()), &old.upload_id).await;
+            }
+            let upload_id = s3.create_multipart(&path).await.with_context(|| format!("starting the upload of {key}"))?;
+            UploadState { key: key.to_owned(), size, mtime_ns, part_bytes: PART_BYTES, upload_id, parts: Vec::new() }
+        }
+    };
+    let save = |st: &UploadState| {
+        let (file, json) = (state_file.clone(), serde_json::to_vec(st).unwrap_or_default());
+        async move { tokio::fs::write(&file, json).await }
+    };
+    save(&state).await.with_context(|| format!("writing {}", state_file.display()))?;
+    // Test hook: stop (as if interrupted) once this many parts are saved.
+    let stop_after: Option<usize> = std::env::var("PODWARDEN_CP_STOP_AFTER_PARTS").ok().and_then(|v| v.parse().ok());
+    let total = size.div_ceil(PART_BYTES as u64) as usize;
+    let progress = bar(size, "upload");
+    let done_bytes = |n: usize| (n as u64 * PART_BYTES as u64).min(size);
+    progress.set_position(done_bytes(state.parts.len()));
+    f.seek(std::io::SeekFrom::Start(done_bytes(state.parts.len()))).await.map_err(read_err)?;
+    let mut in_flight = FuturesOrdered::new();
+    let mut next = state.parts.len();
+    loop {
+        while next < total && in_flight.len() < PARTS_IN_FLIGHT {
+            let len = (size - next as u64 * PART_BYTES as u64).min(PART_BYTES as u64) as usize;
+            let mut buf = vec![0u8; len];
+            f.read_exact(&mut buf).await.map_err(read_err)?;
+            let (s3, path, id, idx) = (s3.clone(), path.clone(), state.upload_id.clone(), next);
+            in_flight.push_back(async move { s3.put_part(&path, &id, idx, buf.into()).await });
+            next += 1;
+        }
+        let Some(part) = in_flight.next().await else { break };
+        let part: PartId = part.with_context(|| format!("uploading part {} of {key}", state.parts.len() + 1))?;
+        state.parts.push(part.content_id);
+        save(&state).await.with_context(|| format!("writing {}", state_file.display()))?;
+        progress.set_position(done_bytes(state.parts.len()));
+        if stop_after.is_some_and(|n| state.parts.len() >= n) && state.parts.len() < total {
+            return Err(UserError {
+                error: anyhow!("stopped after {} parts (PODWARDEN_CP_STOP_AFTER_PARTS)", state.parts.len()),
+                hint: None,
+            });
+        }
+    }
+    let parts = state.parts.iter().map(|c| PartId { content_id: c.clone() }).collect();
+    s3.complete_multipart(&path, &state.upload_id, parts).await.with_context(|| format!("completing the upload of {key}"))?;
+    let _ = tokio::fs::remove_file(&state_file).await;
     progress.finish_and_clear();
-    Ok(sent)
+    Ok(size)
 }
 
 /// Streams `key` into `local`, resuming a `.part` file a previous run left.

@@ -35,7 +35,25 @@ fn a_file_goes_to_a_volume_a_pod_reads_it_and_it_comes_back() {
     std::fs::write(&local, &bytes).expect("write");
     let small = home.path().join("hello.txt");
     std::fs::write(&small, "hello from the laptop\n").expect("write");
-    ok(&podwarden(home.path(), &["cp", local.to_str().unwrap_or_default(), "vol:data/in/"]));
+    // An upload interrupted after 2 of its 5 parts resumes with the other 3.
+    let interrupted = std::process::Command::new(env!("CARGO_BIN_EXE_podwarden"))
+        .args(["cp", local.to_str().unwrap_or_default(), "vol:data/in/"])
+        .env("PODWARDEN_HOME", home.path())
+        .env("PODWARDEN_CP_STOP_AFTER_PARTS", "2")
+        .env_remove("RUNPOD_API_KEY")
+        .env_remove("PODWARDEN_URL")
+        .output()
+        .expect("cp");
+    assert!(!interrupted.status.success(), "{}", String::from_utf8_lossy(&interrupted.stderr));
+    assert!(home.path().join("big.bin.podwarden-upload").exists(), "the upload's progress is kept");
+    let resumed = podwarden(home.path(), &["cp", local.to_str().unwrap_or_default(), "vol:data/in/"]);
+    ok(&resumed);
+    assert!(
+        String::from_utf8_lossy(&resumed.stderr).contains("resuming the upload of in/big.bin after 2 of 5 parts"),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert!(!home.path().join("big.bin.podwarden-upload").exists());
     ok(&podwarden(home.path(), &["cp", small.to_str().unwrap_or_default(), "vol:data/in/hello.txt"]));
 
     // A pod job with the volume at /workspace reads what was uploaded.
