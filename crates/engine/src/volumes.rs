@@ -3,9 +3,10 @@
 //! Owns: `volumes` rows and the provider volumes named `pw-<install>-vol-<hex>`.
 //! Invariants: the row is committed (`creating`) before the provider is asked, so a create lost
 //! to a crash is found again by its provider name (adopted, or forgotten when the provider has
-//! no such volume) the next time the owner's volumes are listed; a volume is never deleted
-//! while a live job or endpoint of its owner mounts it; volumes hold users' data, so nothing
-//! deletes one but its owner.
+//! no such volume) the next time the owner's volumes are listed (`settle_volumes`); a volume
+//! is never deleted while a live job of its owner mounts it (an endpoint that mounts it is not
+//! checked yet); volumes hold users' data, so nothing deletes
+//! one but its owner.
 
 use crate::cloud::{Cloud, CloudError, VolumeInfo};
 use crate::engine::{Engine, EngineError};
@@ -78,10 +79,10 @@ impl<C: Cloud> Engine<C> {
         }
     }
 
-    /// The owner's volumes on this engine's account, after settling creates a crash or a lost
-    /// response left `creating`.
-    pub async fn volumes(&self, owner: &str) -> Result<Vec<VolumeRow>, EngineError> {
-        let mut rows: Vec<VolumeRow> = self.store().volumes_of(owner).await?.into_iter().filter(|v| v.account == self.account).collect();
+    /// An owner's volume `rows` on this engine's account (from `Store::volumes_of`), with
+    /// creates a crash or a lost response left `creating` settled: adopted by name, or
+    /// forgotten when the provider has no such volume.
+    pub async fn settle_volumes(&self, mut rows: Vec<VolumeRow>) -> Result<Vec<VolumeRow>, EngineError> {
         let now = self.now_ms();
         if rows.iter().any(|v| v.state == CREATING && now - v.created_at > CREATE_GRACE_MS) {
             let at_provider: Vec<VolumeInfo> = self.cloud().list_network_volumes().await?;

@@ -86,19 +86,38 @@ impl VolumeS3 {
             .collect())
     }
 
-    /// The account's `s3s-fs` root with one symlink per volume it has here now.
-    fn fs_for<T>(&self, req: &S3Request<T>, bucket: Option<&str>) -> S3Result<Arc<s3s_fs::FileSystem>> {
-        let account = self.account(req)?;
-        let volumes = self.volumes(&account)?;
-        if let Some(b) = bucket {
-            if !volumes.iter().any(|(id, _)| id == b) {
-                return Err(s3_error!(NoSuchBucket, "no network volume {b} of this account in {}", self.dc));
+    /// For a request on `bucket` (and `key`, for object operations): the account's `s3s-fs`
+    /// root, with one symlink per volume it has here now, and the host path of the object (or
+    /// of the volume, without a key). One look at the world per request. Refuses a bucket that
+    /// is not the account's volume in this data center, and keys that would leave the volume:
+    /// absolute or `..` keys, and any path through a symbolic link (a pod may have made one
+    /// pointing at the host's files; the emulator, unlike the pod, is not sandboxed).
+    fn open<T>(&self, req: &S3Request<T>, bucket: &str, key: Option<&str>) -> S3Result<(Arc<s3s_fs::FileSystem>, PathBuf)> {
+        if let Some(k) = key {
+            if k.starts_with('/') || k.split('/').any(|p| p == ".." || p == ".") {
+                return Err(s3_error!(InvalidArgument, "the key may not start with `/` or contain `.` or `..` segments"));
             }
         }
-        let root = self.root.join(&account);
+        let account = self.account(req)?;
+        let volumes = self.volumes(&account)?;
+        let Some(dir) = volumes.iter().find(|(id, _)| id == bucket).map(|(_, d)| d.clone()) else {
+            return Err(s3_error!(NoSuchBucket, "no network volume {bucket} of this account in {}", self.dc));
+        };
+        let mut path = dir;
+        for part in key.unwrap_or_default().split('/').filter(|p| !p.is_empty()) {
+            path.push(part);
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(s3_error!(AccessDenied, "{}: symbolic links on a volume are not followed over S3", key.unwrap_or_default()));
+            }
+        }
+        Ok((self.root_for(&account, &volumes)?, path))
+    }
+
+    /// The account's `s3s-fs` root, its symlinks matching `volumes`.
+    fn root_for(&self, account: &str, volumes: &[(String, PathBuf)]) -> S3Result<Arc<s3s_fs::FileSystem>> {
+        let root = self.root.join(account);
         std::fs::create_dir_all(&root).map_err(|e| s3_error!(InternalError, "cannot create the S3 root: {e}"))?;
-        let keep: std::collections::HashSet<&str> = volumes.iter().map(|(id, _)| id.as_str()).collect();
-        for (id, dir) in &volumes {
+        for (id, dir) in volumes {
             let link = root.join(id);
             if std::fs::symlink_metadata(&link).is_err() {
                 std::fs::create_dir_all(dir).ok();
@@ -110,42 +129,22 @@ impl VolumeS3 {
         if let Ok(entries) = std::fs::read_dir(&root) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                if !name.starts_with('.') && !keep.contains(name.as_str()) {
+                if !name.starts_with('.') && !volumes.iter().any(|(id, _)| *id == name) {
                     let _ = std::fs::remove_file(e.path());
                 }
             }
         }
         let mut roots = self.roots.lock();
-        if let Some(fs) = roots.get(&account) {
+        if let Some(fs) = roots.get(account) {
             return Ok(fs.clone());
         }
         let fs = Arc::new(s3s_fs::FileSystem::new(&root).map_err(|e| s3_error!(InternalError, "cannot open the S3 root: {e:?}"))?);
-        roots.insert(account, fs.clone());
+        roots.insert(account.to_owned(), fs.clone());
         Ok(fs)
     }
 }
 
 impl VolumeS3 {
-    /// The host path of `key` on `bucket`, refusing keys that would leave the volume: absolute
-    /// or `..` keys, and any path through a symbolic link (a pod may have made one pointing at
-    /// the host's files; the emulator, unlike the pod, is not sandboxed).
-    fn object_path<T>(&self, req: &S3Request<T>, bucket: &str, key: &str) -> S3Result<PathBuf> {
-        if key.starts_with('/') || key.split('/').any(|p| p == ".." || p == ".") {
-            return Err(s3_error!(InvalidArgument, "the key may not start with `/` or contain `.` or `..` segments"));
-        }
-        let account = self.account(req)?;
-        let dir =
-            self.volumes(&account)?.into_iter().find(|(id, _)| id == bucket).map(|(_, d)| d).ok_or_else(|| s3_error!(NoSuchBucket))?;
-        let mut p = dir;
-        for part in key.split('/').filter(|p| !p.is_empty()) {
-            p.push(part);
-            if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
-                return Err(s3_error!(AccessDenied, "{key}: symbolic links on a volume are not followed over S3"));
-            }
-        }
-        Ok(p)
-    }
-
     async fn etag(&self, path: &std::path::Path, len: u64, modified: std::time::SystemTime) -> S3Result<String> {
         use md5::Digest;
         use tokio::io::AsyncReadExt;
@@ -199,25 +198,24 @@ impl S3 for VolumeS3 {
     }
 
     async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
-        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        let (fs, _) = self.open(&req, &req.input.bucket, None)?;
         fs.head_bucket(req).await
     }
 
     async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
-        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        let (fs, _) = self.open(&req, &req.input.bucket, None)?;
         fs.list_objects(req).await
     }
 
     async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
-        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        let (fs, _) = self.open(&req, &req.input.bucket, None)?;
         fs.list_objects_v2(req).await
     }
 
     /// Ranged reads seek; the ETag is the file's MD5, computed once per version of the file.
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         use tokio::io::{AsyncReadExt, AsyncSeekExt};
-        self.fs_for(&req, Some(&req.input.bucket.clone()))?;
-        let path = self.object_path(&req, &req.input.bucket, &req.input.key)?;
+        let (_, path) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
         let input = req.input;
         let mut file = tokio::fs::File::open(&path).await.map_err(|_| s3_error!(NoSuchKey))?;
         let meta = file.metadata().await.map_err(|e| s3_error!(InternalError, "{e}"))?;
@@ -247,31 +245,26 @@ impl S3 for VolumeS3 {
     }
 
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
-        self.object_path(&req, &req.input.bucket, &req.input.key)?;
-        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
         fs.head_object(req).await
     }
 
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         too_large(req.input.content_length)?;
-        self.object_path(&req, &req.input.bucket, &req.input.key)?;
-        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
         fs.put_object(req).await
     }
 
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
         if let CopySource::Bucket { bucket, key, .. } = &req.input.copy_source {
-            self.fs_for(&req, Some(bucket))?;
-            self.object_path(&req, bucket, key)?;
+            self.open(&req, bucket, Some(key))?;
         }
-        self.object_path(&req, &req.input.bucket, &req.input.key)?;
-        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
         fs.copy_object(req).await
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
-        self.object_path(&req, &req.input.bucket, &req.input.key)?;
-        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
         fs.delete_object(req).await
     }
 
@@ -279,15 +272,13 @@ impl S3 for VolumeS3 {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        self.object_path(&req, &req.input.bucket, &req.input.key)?;
-        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
         fs.create_multipart_upload(req).await
     }
 
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
         too_large(req.input.content_length)?;
-        self.object_path(&req, &req.input.bucket, &req.input.key)?;
-        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
         fs.upload_part(req).await
     }
 
@@ -295,18 +286,17 @@ impl S3 for VolumeS3 {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        self.object_path(&req, &req.input.bucket, &req.input.key)?;
-        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
         fs.complete_multipart_upload(req).await
     }
 
     async fn abort_multipart_upload(&self, req: S3Request<AbortMultipartUploadInput>) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        let (fs, _) = self.open(&req, &req.input.bucket, None)?;
         fs.abort_multipart_upload(req).await
     }
 
     async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
-        let fs = self.fs_for(&req, Some(&req.input.bucket.clone()))?;
+        let (fs, _) = self.open(&req, &req.input.bucket, None)?;
         fs.list_parts(req).await
     }
 }

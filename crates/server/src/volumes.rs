@@ -59,16 +59,16 @@ pub(crate) async fn create_volume(State(s): S, Extension(c): C, Body(b): Body<Ne
 /// The caller's volumes.
 #[utoipa::path(get, path = "/api/v1/volumes", tag = "volumes", responses((status = 200, body = Vec<VolumeView>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn list_volumes(State(s): S, Extension(c): C) -> R<Json<Vec<VolumeView>>> {
+    let mut by_account: std::collections::BTreeMap<String, Vec<VolumeRow>> = std::collections::BTreeMap::new();
+    for v in s.engine.store().volumes_of(&c.0.id).await.map_err(EngineError::from)? {
+        by_account.entry(v.account.clone()).or_default().push(v);
+    }
     let mut out = Vec::new();
-    let accounts: std::collections::BTreeSet<String> =
-        s.engine.store().volumes_of(&c.0.id).await.map_err(EngineError::from)?.into_iter().map(|v| v.account).collect();
-    for a in accounts {
+    for (a, rows) in by_account {
         match engine_for(&s, &a).await {
-            Ok(e) => out.extend(e.volumes(&c.0.id).await?),
+            Ok(e) => out.extend(e.settle_volumes(rows).await?),
             // A removed key: its volumes are still listed as stored.
-            Err(_) => {
-                out.extend(s.engine.store().volumes_of(&c.0.id).await.map_err(EngineError::from)?.into_iter().filter(|v| v.account == a))
-            }
+            Err(_) => out.extend(rows),
         }
     }
     out.sort_by_key(|v| v.created_at);

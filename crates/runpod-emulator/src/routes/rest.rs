@@ -286,14 +286,7 @@ pub(crate) async fn list_gpus(State(s): S, RawQuery(q): RawQuery) -> ApiResult<J
                 .gpus
                 .iter()
                 // Countries narrow the list to GPU types deployable there (spec).
-                .filter(|g| {
-                    scope.as_ref().is_none_or(|sc| {
-                        sc.countries.is_empty()
-                            || g.stock
-                                .keys()
-                                .any(|dc| w.catalog.data_centers.iter().any(|d| &d.id == dc && sc.countries.contains(&d.country())))
-                    })
-                })
+                .filter(|g| scope.as_ref().is_none_or(|sc| sc.deployable(&w.catalog, g)))
                 .map(|g| w.catalog.gpu_type(g, scope.as_ref()))
                 .collect()
         }),

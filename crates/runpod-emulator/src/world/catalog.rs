@@ -204,6 +204,11 @@ impl Default for AvailabilityScope {
 }
 
 impl AvailabilityScope {
+    /// Whether `g` is deployable within the scope's countries (any, without countries).
+    pub fn deployable(&self, catalog: &Catalog, g: &GpuOffer) -> bool {
+        self.countries.is_empty() || g.stock.keys().any(|dc| self.has_dc(catalog, dc))
+    }
+
     fn has_dc(&self, catalog: &Catalog, dc: &str) -> bool {
         self.countries.is_empty() || catalog.data_centers.iter().find(|d| d.id == dc).is_some_and(|d| self.countries.contains(&d.country()))
     }
