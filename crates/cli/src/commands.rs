@@ -359,6 +359,10 @@ pub struct ServeArgs {
     /// Run the embedded emulator's pods and workers unsandboxed (no bubblewrap here).
     #[arg(long, env = "PODWARDEN_EMULATOR_UNSANDBOXED")]
     unsandboxed: bool,
+    /// The embedded emulator's config (TOML, docs/emulator.md): declare your own images there,
+    /// since an image the emulator does not know does not exist for it.
+    #[arg(long, env = "PODWARDEN_EMULATOR_CONFIG")]
+    emulator_config: Option<std::path::PathBuf>,
     /// URL pods use to report back (needed for real RunPod pods; defaults to this server).
     #[arg(long, env = "PODWARDEN_PUBLIC_URL")]
     public_url: Option<String>,
@@ -381,6 +385,9 @@ pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
     cfg.public_url = a.public_url;
     cfg.tick = std::time::Duration::from_millis(a.tick_ms.max(50));
     cfg.intent_grace = std::time::Duration::from_millis(a.intent_grace_ms);
+    if let Some(p) = &a.emulator_config {
+        cfg.emulator = crate::emulator::load_config(p)?;
+    }
     cfg.emulator.unsandboxed |= a.unsandboxed;
     cfg.watchdog_ceiling = a.watchdog_ceiling;
     let operator_key = std::env::var("RUNPOD_API_KEY").is_ok_and(|k| !k.trim().is_empty());

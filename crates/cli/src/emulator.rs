@@ -86,15 +86,18 @@ pub fn own_images(cfg: &mut EmulatorConfig) {
     }
 }
 
+/// Reads an emulator config file (`--config`, and `serve --emulator-config`).
+pub fn load_config(p: &std::path::Path) -> Result<EmulatorConfig, UserError> {
+    let text = std::fs::read_to_string(p).with_context(|| format!("cannot read config file {}", p.display()))?;
+    EmulatorConfig::from_toml(&text).map_err(|e| UserError {
+        error: anyhow::anyhow!("invalid emulator config {}: {e}", p.display()),
+        hint: Some("see docs/emulator.md for every key; unknown keys are rejected".into()),
+    })
+}
+
 pub async fn run(a: Args) -> Result<(), UserError> {
     let mut cfg = match &a.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read config file {}", p.display()))?;
-            EmulatorConfig::from_toml(&text).map_err(|e| UserError {
-                error: anyhow::anyhow!("invalid emulator config {}: {e}", p.display()),
-                hint: Some("see docs/emulator.md for every key; unknown keys are rejected".into()),
-            })?
-        }
+        Some(p) => load_config(p)?,
         None => EmulatorConfig::default(),
     };
     if a.api_key.is_some() {

@@ -53,8 +53,13 @@ impl Default for LoraSpec {
 pub struct FinetuneSpec {
     /// Hugging Face model id, e.g. `meta-llama/Llama-3.2-1B`.
     pub model: String,
-    /// `http(s)://` URL of a JSON or JSON Lines dataset.
-    pub dataset_url: String,
+    /// `http(s)://` URL of a JSON or JSON Lines dataset (fetched by the pod).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_url: Option<String>,
+    /// Or an absolute path in the pod: a file on the job's network volume, e.g. one an
+    /// `[[inputs]]` entry uploads (`/workspace/data/train.jsonl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_path: Option<String>,
     /// Field of each record holding the training text (default `text`).
     #[serde(default = "default_text_field")]
     pub text_field: String,
@@ -76,9 +81,15 @@ pub struct FinetuneSpec {
     /// Log (and post metrics) every this many steps (default 10).
     #[serde(default = "default_logging")]
     pub logging_steps: u32,
-    /// Where the adapter and tokenizer are saved (default `/workspace/fine_tuned_model`).
+    /// Where the adapter and tokenizer are saved (default `/workspace/fine_tuned_model`). With a
+    /// network volume it must be on it (under `/workspace`): the pod's own disk is destroyed at
+    /// teardown.
     #[serde(default = "default_output")]
     pub output_dir: String,
+    /// Also push the adapter and tokenizer to this Hugging Face Hub repository (`owner/name`,
+    /// private when created), with the token in `hf_token_env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_to_hub: Option<String>,
     /// Secret-free env var holding a Hugging Face token for gated models (the token itself
     /// goes in the spec's `env`).
     #[serde(default)]
@@ -135,15 +146,42 @@ impl FinetuneSpec {
                 "e.g. model = \"meta-llama/Llama-3.2-1B\"",
             ));
         }
-        let url_ok = (self.dataset_url.starts_with("https://") || self.dataset_url.starts_with("http://"))
-            && self.dataset_url.len() <= 2000
-            && !self.dataset_url.chars().any(char::is_whitespace);
-        if !url_ok {
-            return Some((
-                "finetune.dataset_url",
-                format!("{:?} is not an http(s) URL", self.dataset_url),
-                "a JSON or JSON Lines file reachable from the pod",
-            ));
+        match (&self.dataset_url, &self.dataset_path) {
+            (Some(url), None) => {
+                let url_ok = (url.starts_with("https://") || url.starts_with("http://"))
+                    && url.len() <= 2000
+                    && !url.chars().any(char::is_whitespace);
+                if !url_ok {
+                    return Some((
+                        "finetune.dataset_url",
+                        format!("{url:?} is not an http(s) URL"),
+                        "a JSON or JSON Lines file reachable from the pod",
+                    ));
+                }
+            }
+            (None, Some(path)) => {
+                if !path.starts_with('/') || path.len() > 1000 || path.split('/').any(|s| s == "..") || path.chars().any(char::is_control) {
+                    return Some((
+                        "finetune.dataset_path",
+                        format!("{path:?} is not an absolute path in the pod"),
+                        "e.g. dataset_path = \"/workspace/data/train.jsonl\", uploaded by an [[inputs]] entry",
+                    ));
+                }
+            }
+            (None, None) => {
+                return Some((
+                    "finetune.dataset_url",
+                    "missing: the job needs a dataset".into(),
+                    "set dataset_url (an https:// URL) or dataset_path (a file on the job's network volume)",
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Some((
+                    "finetune.dataset_path",
+                    "give dataset_url or dataset_path, not both".into(),
+                    "keep the one the pod should read",
+                ));
+            }
         }
         if !(self.epochs.is_finite() && self.epochs > 0.0 && self.epochs <= 1000.0) {
             return Some(("finetune.epochs", format!("must be between 0 and 1000, got {}", self.epochs), "e.g. epochs = 3"));
@@ -173,7 +211,27 @@ impl FinetuneSpec {
         if !["none", "all", "lora_only"].contains(&self.lora.bias.as_str()) {
             return Some(("finetune.lora.bias", format!("{:?} is not none, all or lora_only", self.lora.bias), "the default is \"none\""));
         }
-        if !self.output_dir.starts_with('/') {
+        if let Some(repo) = &self.push_to_hub {
+            let ok = repo.split_once('/').is_some_and(|(owner, name)| {
+                let part = |p: &str| !p.is_empty() && p.len() <= 96 && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+                part(owner) && part(name) && !repo.contains("..")
+            });
+            if !ok {
+                return Some((
+                    "finetune.push_to_hub",
+                    format!("{repo:?} is not a Hugging Face repository id"),
+                    "e.g. push_to_hub = \"my-org/llama-lora\"",
+                ));
+            }
+            if self.hf_token_env.is_none() {
+                return Some((
+                    "finetune.hf_token_env",
+                    "push_to_hub needs a Hugging Face token with write access".into(),
+                    "put the token in the job's env and name the variable: hf_token_env = \"HF_TOKEN\"",
+                ));
+            }
+        }
+        if !self.output_dir.starts_with('/') || self.output_dir.split('/').any(|s| s == "..") {
             return Some((
                 "finetune.output_dir",
                 format!("{:?} is not an absolute path", self.output_dir),
@@ -183,19 +241,39 @@ impl FinetuneSpec {
         None
     }
 
+    /// Where the dataset comes from (a URL or a path in the pod).
+    pub fn dataset(&self) -> &str {
+        self.dataset_url.as_deref().or(self.dataset_path.as_deref()).unwrap_or_default()
+    }
+
+    /// The Python libraries training needs (bitsandbytes only when quantizing).
+    fn libraries(&self) -> &'static str {
+        match self.quantization {
+            Quantization::None => "transformers datasets accelerate peft",
+            _ => "transformers datasets accelerate peft bitsandbytes",
+        }
+    }
+
     /// The pod's start script (POSIX sh; the wrapper runs it with `sh -c`).
     pub fn script(&self) -> String {
         use base64::Engine as _;
         let config = serde_json::to_string(self).unwrap_or_default();
         let config_b64 = base64::engine::general_purpose::STANDARD.encode(&config);
+        let libraries = self.libraries();
         format!(
             r#"# Generated by podwarden for a `finetune` job: LoRA fine-tuning of a Hugging Face model (POSIX sh).
 # config: {config}
 set -eu
 export PW_FINETUNE_CONFIG='{config_b64}'
-cd "${{RUNPOD_WORKSPACE:-/workspace}}" 2>/dev/null || cd /tmp
-echo "podwarden: installing training libraries"
-python3 -m pip install --quiet --disable-pip-version-check transformers datasets accelerate peft bitsandbytes
+# A private working directory: the script and a downloaded dataset stay off the shared volume.
+cd "$(mktemp -d)"
+# Images that already have the libraries (a team's own training image) skip the install.
+if python3 -c 'import sys, importlib.util as u; sys.exit(any(u.find_spec(m) is None for m in sys.argv[1:]))' {libraries}; then
+  echo "podwarden: training libraries already installed"
+else
+  echo "podwarden: installing training libraries"
+  python3 -m pip install --quiet --disable-pip-version-check {libraries}
+fi
 cat > pw_train.py <<'{HEREDOC_END}'
 {TRAIN_PY}{HEREDOC_END}
 echo "podwarden: training"

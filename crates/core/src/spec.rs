@@ -174,6 +174,9 @@ impl Input {
     }
 }
 
+/// Where a job's network volume is in its pod (RunPod's default `volumeMountPath`).
+pub const NETWORK_VOLUME_MOUNT: &str = "/workspace";
+
 /// Checks a path on a volume: relative, no `..`, no empty segment.
 pub fn check_volume_path(p: &str) -> Result<(), String> {
     if p.is_empty() || p.starts_with('/') || p.split('/').any(|s| s.is_empty() || s == ".." || s == ".") {
@@ -275,6 +278,18 @@ impl JobSpec {
         }
     }
 
+    /// Paths on the network volume that must exist after a zero exit: the declared outputs and,
+    /// for a `finetune` job keeping its adapter on the volume, the adapter's config.
+    pub fn required_outputs(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.outputs.iter().map(|o| o.path.clone()).collect();
+        if let (Some(f), Some(_)) = (&self.finetune, &self.network_volume) {
+            if let Some(rel) = f.output_dir.strip_prefix(NETWORK_VOLUME_MOUNT).map(|r| r.trim_matches('/')).filter(|r| !r.is_empty()) {
+                out.push(format!("{rel}/adapter_config.json"));
+            }
+        }
+        out
+    }
+
     /// GPUs per pod.
     pub fn gpu_count(&self) -> i64 {
         self.gpu.count.unwrap_or(1)
@@ -319,6 +334,25 @@ impl JobSpec {
             }
             if let Some((field, message, hint)) = f.problem() {
                 return Err(err(field, message, Some(hint)));
+            }
+            // The adapter must outlive the pod: on the network volume, or pushed to the Hub.
+            let on_volume = f.output_dir.strip_prefix(NETWORK_VOLUME_MOUNT).is_some_and(|rest| rest.starts_with('/') && rest.len() > 1);
+            match (&self.network_volume, &f.push_to_hub) {
+                (None, None) => {
+                    return Err(err(
+                        "finetune",
+                        "the adapter would be lost: a pod's own disk is destroyed at teardown, and the job has no network volume and no push_to_hub".into(),
+                        Some("set network_volume = \"NAME\" (podwarden volume create NAME) to keep it there, or finetune.push_to_hub = \"owner/repo\""),
+                    ));
+                }
+                (Some(_), _) if !on_volume => {
+                    return Err(err(
+                        "finetune.output_dir",
+                        format!("{:?} is not on the network volume, which pods mount at {NETWORK_VOLUME_MOUNT}", f.output_dir),
+                        Some("e.g. output_dir = \"/workspace/adapters/llama-lora\""),
+                    ));
+                }
+                _ => {}
             }
         }
         match (&self.command, &self.args) {
@@ -537,6 +571,8 @@ pub(crate) fn hint_for(message: &str) -> Option<String> {
                     "warmup_points",
                     "model",
                     "dataset_url",
+                    "dataset_path",
+                    "push_to_hub",
                     "text_field",
                     "epochs",
                     "batch_size",

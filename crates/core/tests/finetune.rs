@@ -9,6 +9,7 @@ use std::process::Command;
 const LLAMA: &str = r#"
 name = "llama-lora"
 image = "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04"
+network_volume = "models"
 [gpu]
 min_vram_gb = 24
 [finetune]
@@ -19,11 +20,14 @@ dataset_url = "https://data.example/train.jsonl"
 const T5: &str = r#"
 name = "t5-lora"
 image = "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04"
+env = { HF_TOKEN = "hf_x" }
 [gpu]
 min_vram_gb = 16
 [finetune]
 model = "google/flan-t5-base"
-dataset_url = "https://data.example/qa.json"
+dataset_path = "/workspace/data/qa.json"
+push_to_hub = "my-org/t5-qa-lora"
+hf_token_env = "HF_TOKEN"
 text_field = "question"
 epochs = 1.5
 batch_size = 8
@@ -144,7 +148,7 @@ fn finetune_specs_are_checked() {
     let bad_model = LLAMA.replace("meta-llama/Llama-3.2-1B", "meta llama; rm -rf /");
     let e = JobSpec::from_toml("job.toml", &bad_model).expect_err("bad model");
     assert_eq!(e.field.as_deref(), Some("finetune.model"));
-    assert_eq!(e.line, Some(7), "located in the file: {e}");
+    assert_eq!(e.line, Some(8), "located in the file: {e}");
     let bad_url = LLAMA.replace("https://data.example/train.jsonl", "file:///etc/passwd");
     assert_eq!(JobSpec::from_toml("job.toml", &bad_url).expect_err("url").field.as_deref(), Some("finetune.dataset_url"));
     let typo = LLAMA.replace("dataset_url", "datset_url");
@@ -152,4 +156,63 @@ fn finetune_specs_are_checked() {
     assert!(e.hint.as_deref().unwrap_or("").contains("dataset_url"), "{e}");
     let spec = JobSpec::from_toml("job.toml", LLAMA).expect("valid");
     assert_eq!(spec.kind(), "finetune");
+    // The job is not done until the adapter is on the volume.
+    assert_eq!(spec.required_outputs(), ["fine_tuned_model/adapter_config.json"]);
+    assert!(JobSpec::from_toml("job.toml", T5).expect("valid").required_outputs().is_empty(), "pushed to the Hub, not kept on a volume");
+}
+
+/// Where the adapter goes and where the dataset comes from are checked before anything bills.
+#[test]
+fn the_adapter_outlives_the_pod_and_the_dataset_is_one_thing() {
+    let field = |toml: &str| JobSpec::from_toml("job.toml", toml).expect_err("refused").field;
+    // No volume and no Hub: the adapter would die with the pod.
+    let e = JobSpec::from_toml("job.toml", &LLAMA.replace("network_volume = \"models\"\n", "")).expect_err("lost adapter");
+    assert_eq!(e.field.as_deref(), Some("finetune"));
+    assert!(e.message.contains("lost") && e.hint.as_deref().unwrap_or("").contains("volume create"), "{e}");
+    // A volume, but the adapter saved beside it.
+    let off = LLAMA.replace("[finetune]\n", "[finetune]\noutput_dir = \"/root/adapter\"\n");
+    assert_eq!(field(&off).as_deref(), Some("finetune.output_dir"));
+    let mount_itself = LLAMA.replace("[finetune]\n", "[finetune]\noutput_dir = \"/workspace\"\n");
+    assert_eq!(field(&mount_itself).as_deref(), Some("finetune.output_dir"));
+    let sideways = LLAMA.replace("[finetune]\n", "[finetune]\noutput_dir = \"/workspace-other/a\"\n");
+    assert_eq!(field(&sideways).as_deref(), Some("finetune.output_dir"));
+    // Exactly one dataset.
+    let both = LLAMA.replace("[finetune]\n", "[finetune]\ndataset_path = \"/workspace/d.jsonl\"\n");
+    assert_eq!(field(&both).as_deref(), Some("finetune.dataset_path"));
+    let none = LLAMA.replace("dataset_url = \"https://data.example/train.jsonl\"\n", "");
+    assert_eq!(field(&none).as_deref(), Some("finetune.dataset_url"));
+    let relative = T5.replace("/workspace/data/qa.json", "data/qa.json");
+    assert_eq!(field(&relative).as_deref(), Some("finetune.dataset_path"));
+    // Pushing needs a repository id and a token.
+    let bad_repo = T5.replace("my-org/t5-qa-lora", "not a repo");
+    assert_eq!(field(&bad_repo).as_deref(), Some("finetune.push_to_hub"));
+    let no_token = T5.replace("hf_token_env = \"HF_TOKEN\"\n", "");
+    assert_eq!(field(&no_token).as_deref(), Some("finetune.hf_token_env"));
+}
+
+/// Images that already have the libraries skip the install (no network needed); the check
+/// is the script's own, run by the host's python3.
+#[test]
+fn the_install_is_skipped_when_the_libraries_are_there() {
+    let s = script(LLAMA);
+    assert!(s.contains("bitsandbytes"), "4-bit needs bitsandbytes");
+    assert!(!script(T5).contains("bitsandbytes"), "no quantization, no bitsandbytes");
+    let check = s.lines().find(|l| l.starts_with("if python3 -c")).expect("the check").to_owned();
+    let check = check.trim_start_matches("if ").trim_end_matches("; then");
+    let dir = tempfile::tempdir().expect("dir");
+    let run = |extra: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(check.replace("peft bitsandbytes", &format!("peft bitsandbytes {extra}")))
+            .env("PYTHONPATH", dir.path())
+            .status()
+            .expect("sh")
+            .success()
+    };
+    assert!(!run(""), "this machine has no transformers: install");
+    for m in ["transformers", "datasets", "accelerate", "peft", "bitsandbytes"] {
+        std::fs::write(dir.path().join(format!("{m}.py")), "").expect("module");
+    }
+    assert!(run(""), "every library importable: skip");
+    assert!(!run("no_such_module_pw"), "one missing: install");
 }

@@ -929,7 +929,7 @@ impl<C: Cloud> Engine<C> {
         });
         let data = crate::wrapper::DataPlan {
             fetch: spec.inputs.iter().filter(|i| i.is_url()).map(|i| (i.source.clone(), i.path.clone())).collect(),
-            outputs: spec.outputs.iter().map(|o| o.path.clone()).collect(),
+            outputs: spec.required_outputs(),
         };
         Ok((crate::wrapper::start_args(&crate::wrapper::wrap(&spec.shell_command(), watchdog, &data)), env))
     }

@@ -23,7 +23,7 @@
 pub const OUTPUTS_MISSING_CODE: i32 = 86;
 
 /// Where the job's network volume is mounted in its pod.
-pub const VOLUME_MOUNT: &str = "/workspace";
+pub const VOLUME_MOUNT: &str = core_domain::spec::NETWORK_VOLUME_MOUNT;
 
 /// Files the wrapper handles around the command.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -344,7 +344,9 @@ async function newJobPage() {
     hours: h("input", { id: "hours", type: "number", min: 0.1, step: 0.1, value: 2 }),
     // Fine-tuning (podwarden writes the training script).
     model: h("input", { id: "ft-model", placeholder: "meta-llama/Llama-3.2-1B" }),
-    dataset: h("input", { id: "ft-dataset", placeholder: "https://…/train.jsonl" }),
+    dataset: h("input", { id: "ft-dataset", placeholder: "https://…/train.jsonl or data/train.jsonl on the volume" }),
+    // Where the adapter is kept: a pod's own disk is destroyed at teardown.
+    volume: h("select", { id: "ft-volume" }),
     textField: h("input", { id: "ft-text-field", value: "text" }),
     epochs: h("input", { id: "ft-epochs", type: "number", min: 0.1, step: 0.1, value: 3 }),
     quant: h("select", { id: "ft-quant" }, h("option", { value: "4bit" }, "4-bit (QLoRA)"), h("option", { value: "8bit" }, "8-bit"), h("option", { value: "none" }, "none")),
@@ -356,11 +358,19 @@ async function newJobPage() {
   const finetuneBox = h(
     "div",
     { id: "finetune-box", hidden: true },
-    h("div", { class: "row" }, h("div", {}, h("label", { for: "ft-model" }, "Model (Hugging Face id)"), f.model), h("div", {}, h("label", { for: "ft-dataset" }, "Dataset URL (JSON / JSON Lines)"), f.dataset)),
+    h("div", { class: "row" }, h("div", {}, h("label", { for: "ft-model" }, "Model (Hugging Face id)"), f.model), h("div", {}, h("label", { for: "ft-dataset" }, "Dataset: URL or path on the volume (JSON / JSON Lines)"), f.dataset)),
+    h("label", { for: "ft-volume" }, "Network volume (the adapter is saved to it)"), f.volume,
     h("div", { class: "row" }, h("div", {}, h("label", { for: "ft-text-field" }, "Text field"), f.textField), h("div", {}, h("label", { for: "ft-epochs" }, "Epochs"), f.epochs),
       h("div", {}, h("label", { for: "ft-quant" }, "Quantization"), f.quant), h("div", {}, h("label", { for: "ft-rank" }, "LoRA rank"), f.rank)),
-    h("p", { class: "muted" }, "podwarden writes the training script: LoRA targets detected from the architecture, loss posted live to this page, the adapter saved to /workspace."),
+    h("p", { class: "muted" }, "podwarden writes the training script: LoRA targets detected from the architecture, loss posted live to this page, the adapter saved on the volume under adapters/<name> (fetch it with podwarden cp)."),
   );
+  api("GET", "/volumes")
+    .then((vols) => {
+      const ready = vols.filter((v) => v.state === "ready");
+      f.volume.replaceChildren(...ready.map((v) => h("option", { value: v.name }, `${v.name} (${v.data_center}, ${v.size_gb} GB)`)));
+      if (!ready.length) f.volume.replaceChildren(h("option", { value: "" }, "no volume: create one on the Volumes page"));
+    })
+    .catch(() => f.volume.replaceChildren(h("option", { value: "" }, "volumes could not be listed")));
   const paintKind = () => {
     commandBox.hidden = kindFinetune.checked;
     finetuneBox.hidden = !kindFinetune.checked;
@@ -426,14 +436,19 @@ async function newJobPage() {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const o = offers[chosen];
+    const name = f.name.value.trim();
+    const dataset = f.dataset.value.trim();
+    const fromUrl = /^https?:\/\//.test(dataset);
     const spec = {
-      name: f.name.value.trim(),
+      name,
       image: f.image.value.trim(),
       ...(kindFinetune.checked
         ? {
+            network_volume: f.volume.value || undefined,
             finetune: {
               model: f.model.value.trim(),
-              dataset_url: f.dataset.value.trim(),
+              ...(fromUrl ? { dataset_url: dataset } : { dataset_path: "/workspace/" + dataset.replace(/^\/+(workspace\/)?/, "") }),
+              output_dir: `/workspace/adapters/${name}`,
               text_field: f.textField.value.trim() || "text",
               epochs: Number(f.epochs.value) || 3,
               quantization: f.quant.value,

@@ -562,7 +562,7 @@ async fn job_detail(s: &AppState, id: &str, owner: &str) -> R<JobDetail> {
         // A finetune job's generated script is long; its model says what it runs.
         command: spec
             .as_ref()
-            .map(|s| s.finetune.as_ref().map_or_else(|| s.shell_command(), |f| format!("finetune {} on {}", f.model, f.dataset_url)))
+            .map(|s| s.finetune.as_ref().map_or_else(|| s.shell_command(), |f| format!("finetune {} on {}", f.model, f.dataset())))
             .unwrap_or_default(),
     })
 }

@@ -200,7 +200,8 @@ async fn the_generated_finetune_callback_posts_points_the_server_accepts() {
     let s = server(home.path()).await;
     let http = reqwest::Client::new();
     let spec = serde_json::json!({"name": "ft", "image": "python:3.11-slim", "gpu": {"min_vram_gb": 16},
-        "finetune": {"model": "gpt2", "dataset_url": "https://data.example/d.jsonl"}});
+        "env": {"HF_TOKEN": "hf_test"},
+        "finetune": {"model": "gpt2", "dataset_url": "https://data.example/d.jsonl", "push_to_hub": "me/gpt2-lora", "hf_token_env": "HF_TOKEN"}});
     let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&spec).send().await.expect("post");
     assert_eq!(r.status().as_u16(), 201);
     let job: JobDetail = r.json().await.expect("json");

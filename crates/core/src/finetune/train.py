@@ -114,6 +114,16 @@ def download(url, path):
     return path
 
 
+def dataset_file(cfg):
+    """The dataset on this machine: a file on the job's volume, or downloaded from its URL."""
+    path = cfg.get("dataset_path")
+    if path:
+        if not os.path.isfile(path):
+            sys.exit(f"podwarden: the dataset {path} is not in the pod; upload it with an [[inputs]] entry or `podwarden cp`")
+        return path
+    return download(cfg["dataset_url"], os.path.join("data", "training_data.json"))
+
+
 def main():
     import torch
     from datasets import load_dataset
@@ -133,7 +143,7 @@ def main():
 
     cfg = load_config()
     token = os.environ.get(cfg["hf_token_env"]) if cfg.get("hf_token_env") else None
-    data_path = download(cfg["dataset_url"], os.path.join("data", "training_data.json"))
+    data_path = dataset_file(cfg)
 
     model_config = AutoConfig.from_pretrained(cfg["model"], token=token)
     model_type = getattr(model_config, "model_type", "")
@@ -210,6 +220,11 @@ def main():
     model.save_pretrained(cfg["output_dir"])
     tokenizer.save_pretrained(cfg["output_dir"])
     print(f"podwarden: adapter and tokenizer saved to {cfg['output_dir']}")
+    if cfg.get("push_to_hub"):
+        # The adapter is already on disk; a failed push fails the job, with the files kept.
+        model.push_to_hub(cfg["push_to_hub"], token=token, private=True)
+        tokenizer.push_to_hub(cfg["push_to_hub"], token=token, private=True)
+        print(f"podwarden: adapter pushed to https://huggingface.co/{cfg['push_to_hub']}")
 
 
 if __name__ == "__main__":

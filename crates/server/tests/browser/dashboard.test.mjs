@@ -205,13 +205,17 @@ test("new job: a fine-tune is described by model and dataset; the server's check
   await page.fill("#ft-model", "meta-llama/Llama-3.2-1B");
   await page.selectOption("#ft-quant", "8bit");
   await page.fill("#ft-rank", "8");
+  // The adapter goes to a volume: the user's volumes are offered.
+  await page.locator("#ft-volume option", { hasText: "podwarden-quickstart" }).waitFor({ state: "attached" });
   await page.click("#launch");
   await page.locator("#new-job .error").getByText("held by the test").waitFor();
   await page.unroute("**/api/v1/jobs");
   assert.equal(sent.command, undefined);
+  assert.equal(sent.network_volume, "podwarden-quickstart");
   assert.deepEqual(sent.finetune, {
     model: "meta-llama/Llama-3.2-1B",
     dataset_url: "https://data.example/train.jsonl",
+    output_dir: "/workspace/adapters/llama-lora",
     text_field: "text",
     epochs: 3,
     quantization: "8bit",
