@@ -141,13 +141,19 @@ impl Api {
 
     /// An SSE stream of the job's pod logs.
     pub async fn logs(&self, job: &str) -> Result<reqwest::Response, UserError> {
-        let r = self
-            .http
-            .get(format!("{}/api/v1/jobs/{job}/logs", self.url))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .context("cannot reach the podwarden server")?;
+        self.request(reqwest::Method::GET, &format!("/api/v1/jobs/{job}/logs"), |r| r).await
+    }
+
+    /// Sends a request (with the token) that `build` finishes, and checks its status; the
+    /// caller reads the body (streams: logs, volume files).
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, UserError> {
+        let req = build(self.http.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token));
+        let r = req.send().await.context("cannot reach the podwarden server")?;
         Self::check(r).await
     }
 }

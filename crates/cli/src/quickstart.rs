@@ -10,10 +10,8 @@
 
 use crate::UserError;
 use crate::local::Api;
+use crate::volume::Files;
 use anyhow::{Context, anyhow};
-use object_store::ObjectStoreExt;
-use object_store::aws::AmazonS3;
-use object_store::path::Path as ObjPath;
 use serde_json::json;
 use server::api::{DeployResult, EndpointView, JobDetail, RequestView, Status};
 
@@ -55,9 +53,9 @@ pub async fn run(a: Args) -> Result<(), UserError> {
         });
     }
     // The data goes onto the network volume over its S3 API.
-    let store = crate::volume::store_for(&api, VOLUME_NAME).await?;
-    put(&store, "datasets/local/houses.csv", TRAIN_CSV).await?;
-    put(&store, "datasets/local/houses_new.csv", PREDICT_CSV).await?;
+    let store = Files::of(&api, VOLUME_NAME).await?;
+    store.write_small("datasets/local/houses.csv", TRAIN_CSV.to_vec()).await?;
+    store.write_small("datasets/local/houses_new.csv", PREDICT_CSV.to_vec()).await?;
     let model_id = format!("quickstart-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
 
     let result = steps(&api, &a, &model_id, &store).await;
@@ -75,17 +73,7 @@ pub async fn run(a: Args) -> Result<(), UserError> {
     result
 }
 
-async fn put(store: &AmazonS3, key: &str, bytes: &'static [u8]) -> Result<(), UserError> {
-    store.put(&ObjPath::from(key), bytes.into()).await.with_context(|| format!("cannot upload {key} to vol:{VOLUME_NAME}"))?;
-    Ok(())
-}
-
-async fn get(store: &AmazonS3, key: &str) -> Result<Vec<u8>, UserError> {
-    let r = store.get(&ObjPath::from(key)).await.with_context(|| format!("cannot read vol:{VOLUME_NAME}/{key}"))?;
-    Ok(r.bytes().await.with_context(|| format!("cannot read vol:{VOLUME_NAME}/{key}"))?.to_vec())
-}
-
-async fn steps(api: &Api, a: &Args, model_id: &str, store: &AmazonS3) -> Result<(), UserError> {
+async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(), UserError> {
     use crate::emulator::QUICKSTART_VOLUME as VOLUME;
     eprintln!("[1/3] training a {} on datasets/local/houses.csv (1,000 rows) on a GPU pod", a.model);
     let train = json!({
@@ -110,7 +98,7 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &AmazonS3) -> Result<
 
     // What the trainer saved (read from the store, not from the log stream).
     let meta_key = format!("{}/metadata.json", tabular::train::model_prefix("local", model_id).trim_end_matches('/'));
-    let meta: tabular::train::Metadata = serde_json::from_slice(&get(store, &meta_key).await?).context("the trainer's metadata.json")?;
+    let meta: tabular::train::Metadata = serde_json::from_slice(&store.read(&meta_key).await?).context("the trainer's metadata.json")?;
     println!(
         "model {model_id}: {} predicting {} from {}; {} = {:.4} on {} held-out rows ({} trained)",
         meta.model_type.name(),
@@ -161,7 +149,7 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &AmazonS3) -> Result<
         return Err(UserError { error: anyhow!("prediction ended {}: {}", r.state, r.reason.unwrap_or_default()), hint: None });
     }
 
-    let text = String::from_utf8(get(store, "predictions/local/houses_new.csv").await?).context("the predictions are not UTF-8")?;
+    let text = String::from_utf8(store.read("predictions/local/houses_new.csv").await?).context("the predictions are not UTF-8")?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     let mut t = crate::commands::table(&header);

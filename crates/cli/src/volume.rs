@@ -1,19 +1,22 @@
 //! `podwarden volume create|ls|rm` and `podwarden cp`: network volumes and the files on them.
 //!
 //! `cp` talks to RunPod's S3 API directly (object_store's S3 client: SigV4, multipart,
-//! retries), not through the server: the server only says where the volume is and, when it
-//! may, which S3 key to use (`GET /api/v1/volumes/{name}/s3`); otherwise the key comes from
+//! retries) when it has an S3 key: the server says where the volume is and, to an admin, which
+//! key to use (`GET /api/v1/volumes/{name}/s3`); otherwise the key comes from
 //! `RUNPOD_S3_ACCESS_KEY_ID` / `RUNPOD_S3_SECRET_ACCESS_KEY` (RunPod console → Settings → S3
-//! API Keys). Uploads send the file in parts of `PART_BYTES` (a few in flight, so memory stays
-//! bounded whatever the file's size) and keep their progress beside the file, so a rerun
-//! resumes an interrupted upload; downloads stream to a `.part` file that a rerun resumes with
-//! ranged reads, then rename it into place.
+//! API Keys). Without one (a hosted user: the operator's key opens every volume, so nobody but
+//! an admin gets it) the bytes go through the server (`/api/v1/volumes/{name}/files/{path}`),
+//! which holds the key. Either way memory stays bounded whatever the file's size, and
+//! downloads stream to a `.part` file that a rerun resumes with ranged reads, then rename it
+//! into place. Direct S3 uploads go in parts of `PART_BYTES` (a few in flight) and keep their
+//! progress beside the file, so a rerun resumes an interrupted upload; an upload through the
+//! server is one streamed request (the server splits it into parts) and starts over.
 
 use crate::UserError;
 use crate::local::Api;
 use anyhow::{Context, anyhow};
 use futures::StreamExt;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::AmazonS3;
 use object_store::path::Path as ObjPath;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use server::api::{VolumeS3, VolumeView};
@@ -21,9 +24,9 @@ use std::path::{Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 /// Upload part size: RunPod takes parts up to 500 MB and needs multipart above 500 MB.
-pub const PART_BYTES: usize = 8 * 1024 * 1024;
+pub use server::volume_files::PART_BYTES;
 /// Parts in flight per upload.
-const PARTS_IN_FLIGHT: usize = 4;
+use server::volume_files::PARTS_IN_FLIGHT;
 
 /// `podwarden volume`.
 #[derive(Debug, clap::Subcommand)]
@@ -151,36 +154,196 @@ pub fn parse_vol(s: &str) -> Result<Option<VolPath>, String> {
     Ok(Some(VolPath { volume: volume.to_owned(), key: key.to_owned() }))
 }
 
-pub(crate) async fn store_for(api: &Api, volume: &str) -> Result<AmazonS3, UserError> {
-    let loc: VolumeS3 = api.get(&format!("/api/v1/volumes/{volume}/s3")).await?;
-    let env = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
-    let (key, secret) = match (loc.access_key_id, loc.secret_access_key) {
-        (Some(k), Some(s)) => (k, s),
-        _ => match (env("RUNPOD_S3_ACCESS_KEY_ID"), env("RUNPOD_S3_SECRET_ACCESS_KEY")) {
-            (Some(k), Some(s)) => (k, s),
-            _ => {
-                return Err(UserError {
-                    error: anyhow!("no S3 key for volume {volume}: the server hands out none for this account"),
-                    hint: Some(
-                        "create an S3 API key in RunPod's console (Settings → S3 API Keys) and export RUNPOD_S3_ACCESS_KEY_ID and RUNPOD_S3_SECRET_ACCESS_KEY".into(),
-                    ),
-                });
+/// How `cp` reaches a volume's files: RunPod's S3 API with the key the server handed out or
+/// the user's own, else through the podwarden server, which holds the key (hosted users).
+pub(crate) struct Files {
+    api: Api,
+    volume: String,
+    s3: Option<AmazonS3>,
+}
+
+impl Files {
+    pub(crate) async fn of(api: &Api, volume: &str) -> Result<Files, UserError> {
+        let loc: VolumeS3 = api.get(&format!("/api/v1/volumes/{volume}/s3")).await?;
+        let env = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+        let key = match (&loc.access_key_id, &loc.secret_access_key) {
+            (Some(k), Some(s)) => Some((k.clone(), s.clone())),
+            _ => env("RUNPOD_S3_ACCESS_KEY_ID").zip(env("RUNPOD_S3_SECRET_ACCESS_KEY")),
+        };
+        let s3 = match key {
+            Some((key, secret)) => Some(
+                server::volume_files::s3_client(&loc, &key, &secret)
+                    .map_err(|e| UserError { error: anyhow!("cannot set up the S3 client for {}: {e}", loc.endpoint), hint: None })?,
+            ),
+            None => None,
+        };
+        Ok(Files { api: api.clone(), volume: volume.to_owned(), s3 })
+    }
+
+    fn route(&self, key: &str) -> String {
+        format!("/api/v1/volumes/{}/files/{key}", self.volume)
+    }
+
+    /// Copies `local` to `key`; the bytes in the object.
+    pub async fn upload(&self, local: &Path, key: &str) -> Result<u64, UserError> {
+        let done = match &self.s3 {
+            Some(s3) => upload(s3, local, key).await,
+            None => self.upload_via_server(local, key).await,
+        };
+        self.report("upload", key, &done).await;
+        done
+    }
+
+    /// Copies `key` to `local` (resuming a `.part` file); the object's size.
+    pub async fn download(&self, key: &str, local: &Path) -> Result<u64, UserError> {
+        let done = match &self.s3 {
+            Some(s3) => download(s3, key, local).await,
+            None => self.download_via_server(key, local).await,
+        };
+        self.report("download", key, &done).await;
+        done
+    }
+
+    /// A small file's content.
+    pub(crate) async fn read(&self, key: &str) -> Result<Vec<u8>, UserError> {
+        let what = || format!("cannot read vol:{}/{key}", self.volume);
+        let bytes = match &self.s3 {
+            Some(s3) => s3.get(&ObjPath::from(key)).await.with_context(what)?.bytes().await.with_context(what)?,
+            None => self.api.request(reqwest::Method::GET, &self.route(key), |r| r).await?.bytes().await.with_context(what)?,
+        };
+        Ok(bytes.to_vec())
+    }
+
+    /// A file's size, if it is there.
+    async fn size_of(&self, key: &str) -> Option<u64> {
+        match &self.s3 {
+            Some(s3) => s3.head(&ObjPath::from(key)).await.ok().map(|m| m.size),
+            None => self.size_of_or_why(key).await.ok(),
+        }
+    }
+
+    /// Writes a small file.
+    pub(crate) async fn write_small(&self, key: &str, bytes: Vec<u8>) -> Result<(), UserError> {
+        match &self.s3 {
+            Some(s3) => {
+                s3.put(&ObjPath::from(key), bytes.into()).await.with_context(|| format!("writing {key}"))?;
             }
-        },
-    };
-    AmazonS3Builder::new()
-        .with_endpoint(&loc.endpoint)
-        .with_region(&loc.region)
-        .with_bucket_name(&loc.bucket)
-        .with_access_key_id(key)
-        .with_secret_access_key(secret)
-        .with_allow_http(loc.endpoint.starts_with("http://"))
-        .with_virtual_hosted_style_request(false)
-        // SigV4's UNSIGNED-PAYLOAD: the body is not hashed before sending (TLS protects it on
-        // RunPod). The AWS CLI, which RunPod documents for its S3 API, signs the same way.
-        .with_unsigned_payload(true)
-        .build()
-        .map_err(|e| UserError { error: anyhow!("cannot set up the S3 client for {}: {e}", loc.endpoint), hint: None })
+            None => {
+                self.api.request(reqwest::Method::PUT, &self.route(key), |r| r.body(bytes)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Streams `local` through the server (which splits it into parts).
+    async fn upload_via_server(&self, local: &Path, key: &str) -> Result<u64, UserError> {
+        let read_err = |e: std::io::Error| UserError { error: anyhow!("cannot read {}: {e}", local.display()), hint: None };
+        let f = tokio::fs::File::open(local).await.map_err(read_err)?;
+        let size = f.metadata().await.map_err(read_err)?.len();
+        let progress = bar(size, "upload");
+        let p = progress.clone();
+        let stream = tokio_util::io::ReaderStream::with_capacity(f, 1024 * 1024).inspect(move |c| {
+            if let Ok(c) = c {
+                p.inc(c.len() as u64);
+            }
+        });
+        let body = reqwest::Body::wrap_stream(stream);
+        self.api
+            .request(reqwest::Method::PUT, &self.route(key), |r| r.header(reqwest::header::CONTENT_LENGTH, size).body(body))
+            .await
+            .map_err(|e| UserError { error: anyhow!("uploading {key}: {:#}", e.error), hint: e.hint })?;
+        progress.finish_and_clear();
+        Ok(size)
+    }
+
+    /// Streams `key` from the server into `local`, resuming a `.part` file a previous run left.
+    async fn download_via_server(&self, key: &str, local: &Path) -> Result<u64, UserError> {
+        let part = part_path(local);
+        let have = tokio::fs::metadata(&part).await.map(|m| m.len()).unwrap_or(0);
+        let total = self.size_of_or_why(key).await?;
+        // A partial file longer than the object is stale: start over.
+        let start = if have <= total { have } else { 0 };
+        let progress = bar(total, "download");
+        progress.set_position(start);
+        let mut out = open_part(&part, start).await?;
+        if start < total {
+            let r = self
+                .api
+                .request(reqwest::Method::GET, &self.route(key), |r| {
+                    if start > 0 { r.header(reqwest::header::RANGE, format!("bytes={start}-")) } else { r }
+                })
+                .await?;
+            let mut stream = r.bytes_stream();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.with_context(|| format!("reading {key}"))?;
+                out.write_all(&chunk).await.with_context(|| format!("writing {}", part.display()))?;
+                progress.inc(chunk.len() as u64);
+            }
+        }
+        finish_part(out, &part, local).await?;
+        progress.finish_and_clear();
+        Ok(total)
+    }
+
+    /// A file's size through the server, or why not (HEAD answers carry no error body).
+    async fn size_of_or_why(&self, key: &str) -> Result<u64, UserError> {
+        match self.api.request(reqwest::Method::HEAD, &self.route(key), |r| r).await {
+            // The header itself: reqwest's content_length() is the (empty) body's for a HEAD.
+            Ok(r) => r
+                .headers()
+                .get(reqwest::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .ok_or_else(|| UserError { error: anyhow!("the server sent no size for {key}"), hint: None }),
+            Err(_) => {
+                // The same request as a GET says what was wrong (not found, no key, bad path).
+                let e =
+                    self.api.request(reqwest::Method::GET, &self.route(key), |r| r.header(reqwest::header::RANGE, "bytes=0-")).await.err();
+                Err(e.unwrap_or_else(|| UserError { error: anyhow!("cannot read {key}"), hint: None }))
+            }
+        }
+    }
+
+    /// Tells the server what moved over S3, for the storage audit log (`GET /api/v1/audit`);
+    /// through the server, it saw the bytes and recorded them itself. A failure to report is a
+    /// warning: the transfer itself already happened or failed.
+    async fn report(&self, op: &str, key: &str, done: &Result<u64, UserError>) {
+        if self.s3.is_none() {
+            return;
+        }
+        let (bytes, result) = match done {
+            Ok(n) => (*n as i64, "ok".to_owned()),
+            Err(e) => (0, format!("{:#}", e.error)),
+        };
+        let body = serde_json::json!({"op": op, "path": key, "bytes": bytes, "result": result});
+        if let Err(e) = self.api.post_no_content(&format!("/api/v1/volumes/{}/transfers", self.volume), &body).await {
+            eprintln!("warning: the transfer was not recorded in the audit log: {:#}", e.error);
+        }
+    }
+}
+
+/// Where a download in progress is kept: `<file>.part`.
+fn part_path(local: &Path) -> PathBuf {
+    local.with_extension(local.extension().map_or("part".to_owned(), |e| format!("{}.part", e.to_string_lossy())))
+}
+
+/// The `.part` file, appended to from `start` (0: truncated).
+async fn open_part(part: &Path, start: u64) -> Result<tokio::fs::File, UserError> {
+    tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(start > 0)
+        .write(true)
+        .truncate(start == 0)
+        .open(part)
+        .await
+        .map_err(|e| UserError { error: anyhow!("cannot write {}: {e}", part.display()), hint: None })
+}
+
+/// Flushes the `.part` file and moves it into place.
+async fn finish_part(mut out: tokio::fs::File, part: &Path, local: &Path) -> Result<(), UserError> {
+    out.flush().await.context("flushing")?;
+    drop(out);
+    tokio::fs::rename(part, local).await.with_context(|| format!("moving {} into place", part.display()))?;
+    Ok(())
 }
 
 fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
@@ -208,10 +371,7 @@ pub async fn cp(a: CpArgs) -> Result<(), UserError> {
             } else {
                 dst.key.clone()
             };
-            let s3 = store_for(&api, &dst.volume).await?;
-            let done = upload(&s3, &local, &key).await;
-            report(&api, &dst.volume, "upload", &key, &done).await;
-            let n = done?;
+            let n = Files::of(&api, &dst.volume).await?.upload(&local, &key).await?;
             eprintln!("{} → vol:{}/{key} ({n} bytes)", local.display(), dst.volume);
         }
         (Some(src), None) => {
@@ -219,29 +379,13 @@ pub async fn cp(a: CpArgs) -> Result<(), UserError> {
             if a.to.ends_with('/') || local.is_dir() {
                 local = local.join(src.key.rsplit('/').next().unwrap_or("file"));
             }
-            let s3 = store_for(&api, &src.volume).await?;
-            let done = download(&s3, &src.key, &local).await;
-            report(&api, &src.volume, "download", &src.key, &done).await;
-            let n = done?;
+            let n = Files::of(&api, &src.volume).await?.download(&src.key, &local).await?;
             eprintln!("vol:{}/{} → {} ({n} bytes)", src.volume, src.key, local.display());
         }
         (Some(_), Some(_)) => return Err(bad("copy between two volumes is not supported; copy through a local file".into())),
         (None, None) => return Err(bad("one side must be a volume (vol:NAME/path)".into())),
     }
     Ok(())
-}
-
-/// Tells the server what moved, for the storage audit log (`GET /api/v1/audit`). A failure to
-/// report is a warning: the transfer itself already happened or failed.
-async fn report(api: &Api, volume: &str, op: &str, key: &str, done: &Result<u64, UserError>) {
-    let (bytes, result) = match done {
-        Ok(n) => (*n as i64, "ok".to_owned()),
-        Err(e) => (0, format!("{:#}", e.error)),
-    };
-    let body = serde_json::json!({"op": op, "path": key, "bytes": bytes, "result": result});
-    if let Err(e) = api.post_no_content(&format!("/api/v1/volumes/{volume}/transfers"), &body).await {
-        eprintln!("warning: the transfer was not recorded in the audit log: {:#}", e.error);
-    }
 }
 
 /// A multipart upload in progress, kept beside the local file so a rerun resumes it.
@@ -341,7 +485,7 @@ pub async fn upload(s3: &AmazonS3, local: &Path, key: &str) -> Result<u64, UserE
 
 /// Streams `key` into `local`, resuming a `.part` file a previous run left.
 pub async fn download(s3: &AmazonS3, key: &str, local: &Path) -> Result<u64, UserError> {
-    let part = local.with_extension(local.extension().map_or("part".to_owned(), |e| format!("{}.part", e.to_string_lossy())));
+    let part = part_path(local);
     let have = tokio::fs::metadata(&part).await.map(|m| m.len()).unwrap_or(0);
     let meta = s3.head(&ObjPath::from(key)).await.map_err(|e| match e {
         object_store::Error::NotFound { .. } => UserError { error: anyhow!("{key} is not on the volume"), hint: None },
@@ -352,27 +496,16 @@ pub async fn download(s3: &AmazonS3, key: &str, local: &Path) -> Result<u64, Use
     let opts = GetOptions { range: (start > 0).then_some(GetRange::Offset(start)), ..GetOptions::default() };
     let progress = bar(total, "download");
     progress.set_position(start);
-    let mut out = tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(start > 0)
-        .write(true)
-        .truncate(start == 0)
-        .open(&part)
-        .await
-        .map_err(|e| UserError { error: anyhow!("cannot write {}: {e}", part.display()), hint: None })?;
+    let mut out = open_part(&part, start).await?;
     if start < total {
         let mut stream = s3.get_opts(&ObjPath::from(key), opts).await.with_context(|| format!("reading {key}"))?.into_stream();
-        let mut got = start;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.with_context(|| format!("reading {key}"))?;
             out.write_all(&chunk).await.with_context(|| format!("writing {}", part.display()))?;
-            got += chunk.len() as u64;
-            progress.set_position(got);
+            progress.inc(chunk.len() as u64);
         }
     }
-    out.flush().await.context("flushing")?;
-    drop(out);
-    tokio::fs::rename(&part, local).await.with_context(|| format!("moving {} into place", part.display()))?;
+    finish_part(out, &part, local).await?;
     progress.finish_and_clear();
     Ok(total)
 }
@@ -418,26 +551,19 @@ pub async fn stage_inputs(api: &Api, spec: &core_domain::spec::JobSpec, spec_dir
         return Ok(());
     }
     let volume = job_volume(api, spec).await?;
-    let s3 = store_for(api, &volume).await?;
+    let files = Files::of(api, &volume).await?;
     for input in local {
         let src = spec_dir.join(&input.source);
         let (sha, size) = sha256_of(&src).await?;
         let want = format!("{sha} {size}\n");
-        let have = match s3.get(&ObjPath::from(fingerprint_key(&input.path))).await {
-            Ok(r) => r.bytes().await.ok().map(|b| String::from_utf8_lossy(&b).into_owned()),
-            Err(_) => None,
-        };
-        let there = s3.head(&ObjPath::from(input.path.as_str())).await.ok().map(|m| m.size);
+        let have = files.read(&fingerprint_key(&input.path)).await.ok().map(|b| String::from_utf8_lossy(&b).into_owned());
+        let there = files.size_of(&input.path).await;
         if have.as_deref() == Some(want.as_str()) && there == Some(size) {
             eprintln!("input {} unchanged on vol:{volume}; not uploaded again", input.path);
             continue;
         }
-        let done = upload(&s3, &src, &input.path).await;
-        report(api, &volume, "upload", &input.path, &done).await;
-        done?;
-        s3.put(&ObjPath::from(fingerprint_key(&input.path)), want.into_bytes().into())
-            .await
-            .with_context(|| format!("recording {}", input.path))?;
+        files.upload(&src, &input.path).await?;
+        files.write_small(&fingerprint_key(&input.path), want.into_bytes()).await?;
         eprintln!("input {} → vol:{volume}/{} ({size} bytes)", src.display(), input.path);
     }
     Ok(())
@@ -450,14 +576,12 @@ pub async fn collect_outputs(api: &Api, spec: &core_domain::spec::JobSpec, spec_
         return Ok(());
     }
     let volume = job_volume(api, spec).await?;
-    let s3 = store_for(api, &volume).await?;
+    let files = Files::of(api, &volume).await?;
     for o in wanted {
         let dir = spec_dir.join(o.to.as_deref().unwrap_or("."));
         tokio::fs::create_dir_all(&dir).await.with_context(|| format!("creating {}", dir.display()))?;
         let local = dir.join(o.path.rsplit('/').next().unwrap_or("output"));
-        let done = download(&s3, &o.path, &local).await;
-        report(api, &volume, "download", &o.path, &done).await;
-        done.map_err(|e| UserError {
+        files.download(&o.path, &local).await.map_err(|e| UserError {
             error: anyhow!("the job succeeded, but its output {} could not be fetched: {:#}", o.path, e.error),
             hint: Some(format!("it stays on the volume: `podwarden cp vol:{volume}/{} {}`", o.path, dir.display())),
         })?;

@@ -157,3 +157,80 @@ to = "results"
     assert!(err.contains("declared output was not written"), "{err}");
     assert!(String::from_utf8_lossy(&failed.stdout).contains("out/model.json"), "the logs name it");
 }
+
+/// A hosted user who is not an admin gets no S3 key (RunPod's key opens every volume on the
+/// account): their `cp` goes through the server, which checks the volume is theirs, streams the
+/// bytes in parts, resumes downloads, and writes the audit log itself.
+#[test]
+fn a_hosted_user_copies_through_the_server() {
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path();
+    let _server = Server(h);
+    ok(&podwarden(h, &["volume", "ls"]));
+    let server: serde_json::Value = serde_json::from_slice(&std::fs::read(h.join("server.json")).expect("server.json")).expect("json");
+    let url = server["url"].as_str().expect("url").to_owned();
+    let admin = std::fs::read_to_string(h.join("token")).expect("token").trim().to_owned();
+    let curl = |token: &str, args: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "-H", &format!("Authorization: Bearer {token}"), "-H", "Content-Type: application/json"])
+            .args(args)
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let made: serde_json::Value =
+        serde_json::from_str(&curl(&admin, &["-X", "POST", "-d", r#"{"name":"ana"}"#, &format!("{url}/api/v1/users")])).expect("user");
+    let ana = made["token"].as_str().expect("ana's token").to_owned();
+    let as_ana = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_podwarden"))
+            .args(args)
+            .current_dir(h)
+            .env("PODWARDEN_HOME", h.join("ana-home"))
+            .env("PODWARDEN_URL", &url)
+            .env("PODWARDEN_TOKEN", &ana)
+            .env("NO_COLOR", "1")
+            .env_remove("RUNPOD_API_KEY")
+            .env_remove("RUNPOD_S3_ACCESS_KEY_ID")
+            .env_remove("RUNPOD_S3_SECRET_ACCESS_KEY")
+            .output()
+            .expect("podwarden")
+    };
+    ok(&as_ana(&["volume", "create", "mine", "--data-center", "US-TX-3"]));
+    let s3: serde_json::Value = serde_json::from_str(&curl(&ana, &[&format!("{url}/api/v1/volumes/mine/s3")])).expect("s3");
+    assert!(s3["bucket"].is_string() && s3["access_key_id"].is_null(), "no key for a non-admin: {s3}");
+
+    // 20 MB: more than one part on the server's side.
+    let bytes: Vec<u8> = (0..20 * 1024 * 1024).map(|i: u32| (i % 253) as u8).collect();
+    std::fs::write(h.join("big.bin"), &bytes).expect("write");
+    ok(&as_ana(&["cp", "big.bin", "vol:mine/in/"]));
+    let spec = h.join("read.toml");
+    std::fs::write(
+        &spec,
+        "name = \"read\"\nimage = \"python:3.11-slim\"\nnetwork_volume = \"mine\"\ncommand = \"wc -c < /workspace/in/big.bin\"\n[gpu]\nmin_vram_gb = 16\n[limits]\nbudget_usd = 1\n",
+    )
+    .expect("spec");
+    let run = ok(&as_ana(&["run", spec.to_str().unwrap_or_default(), "--follow"]));
+    assert!(run.contains(&bytes.len().to_string()), "the pod sees what went through the server: {run}");
+
+    // Down again, resuming a partial file.
+    let head = 3 * 1024 * 1024 + 17;
+    std::fs::write(h.join("back.bin.part"), &bytes[..head]).expect("partial");
+    ok(&as_ana(&["cp", "vol:mine/in/big.bin", "back.bin"]));
+    assert!(std::fs::read(h.join("back.bin")).expect("back") == bytes, "byte for byte");
+    let missing = as_ana(&["cp", "vol:mine/nope.bin", "x.bin"]);
+    assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("not on the volume"), "{missing:?}");
+    // Another user's volume is not there for her, and `..` is refused.
+    let theirs = as_ana(&["cp", "big.bin", "vol:podwarden-quickstart/x.bin"]);
+    assert!(String::from_utf8_lossy(&theirs.stderr).contains("no volume named"), "{theirs:?}");
+    let sneaky = curl(&ana, &["-X", "PUT", "--data-binary", "x", &format!("{url}/api/v1/volumes/mine/files/a/%2E%2E/%2E%2E/etc")]);
+    assert!(sneaky.contains("bad_path"), "{sneaky}");
+
+    // The server recorded what moved through it, with the bytes it saw.
+    let audit: serde_json::Value = serde_json::from_str(&curl(&ana, &[&format!("{url}/api/v1/audit?limit=100")])).expect("audit");
+    let entries = audit.as_array().expect("entries");
+    let has = |op: &str, bytes: i64| {
+        entries.iter().any(|e| e["op"] == op && e["result"] == "ok" && e["bytes"] == bytes && e["path"] == "in/big.bin")
+    };
+    assert!(has("upload", bytes.len() as i64), "{audit}");
+    assert!(has("download", (bytes.len() - head) as i64), "only the rest was sent: {audit}");
+}

@@ -251,9 +251,10 @@ pub struct VolumeS3 {
     pub region: String,
     /// The bucket: the volume's RunPod id.
     pub bucket: String,
-    /// The S3 key to use, when the server may hand one out (the embedded emulator's, or the
-    /// operator's to an admin); otherwise the client brings its own
-    /// (`RUNPOD_S3_ACCESS_KEY_ID` / `RUNPOD_S3_SECRET_ACCESS_KEY`).
+    /// The S3 key to use, when the server may hand one out (the operator's, to an admin);
+    /// otherwise the client brings its own (`RUNPOD_S3_ACCESS_KEY_ID` /
+    /// `RUNPOD_S3_SECRET_ACCESS_KEY`) or, for a hosted volume, moves the files through the
+    /// server (`/api/v1/volumes/{name}/files/{path}`).
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
 }

@@ -15,6 +15,7 @@ pub mod openapi;
 mod pod_logs;
 mod routes;
 pub mod users;
+pub mod volume_files;
 mod volumes;
 
 use anyhow::Context;

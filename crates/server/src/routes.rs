@@ -33,6 +33,11 @@ impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>, hint: Option<&str>) -> Self {
         Self(status, ErrorBody { code: code.into(), message: message.into(), hint: hint.map(str::to_owned) })
     }
+
+    /// What the error says (for audit entries).
+    pub(crate) fn message(&self) -> &str {
+        &self.1.message
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -127,6 +132,14 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/volumes/{name}", axum::routing::delete(crate::volumes::remove_volume))
         .route("/api/v1/volumes/{name}/s3", get(crate::volumes::volume_s3))
         .route("/api/v1/volumes/{name}/transfers", post(crate::volumes::report_transfer))
+        .route(
+            "/api/v1/volumes/{name}/files/{*path}",
+            get(crate::volume_files::get_file)
+                .head(crate::volume_files::head_file)
+                .put(crate::volume_files::put_file)
+                // Streamed in bounded parts (volume_files), never buffered whole.
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/api/v1/audit", get(crate::volumes::audit_log))
         .route("/api/v1/jobs/{id}", get(get_job))
         .route("/api/v1/jobs/{id}/stop", post(stop_job))

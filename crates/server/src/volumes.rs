@@ -2,9 +2,10 @@
 //! files are reached over RunPod's S3 API (`podwarden volume …`, `podwarden cp`).
 //!
 //! S3 keys: RunPod makes them only in its console, one per account, and one key opens every
-//! volume of the account. So the server hands out a key only where that exposes nothing
-//! another user owns: the embedded emulator's (a local, simulated install), or the operator's
-//! to an admin. A user on their own RunPod account brings their own key to `cp`.
+//! volume of the account. So the server hands out the operator's key to an admin only (the
+//! embedded emulator's alike: it would open every other user's volumes too). Other hosted users'
+//! `cp` goes through the server (`volume_files`); a user on their own RunPod account brings
+//! their own key to `cp`.
 
 use crate::accounts::engine_for;
 use crate::api::{AuditEntry, ErrorBody, NewVolume, TransferReport, VolumeS3, VolumeView};
@@ -17,7 +18,7 @@ use engine::EngineError;
 use store::{AuditRow, VolumeRow};
 
 /// Records a storage operation; a failure to record is logged, never the caller's error.
-async fn audit(s: &crate::AppState, user: &str, op: &str, volume: &str, path: Option<&str>, bytes: Option<i64>, result: &str) {
+pub(crate) async fn audit(s: &crate::AppState, user: &str, op: &str, volume: &str, path: Option<&str>, bytes: Option<i64>, result: &str) {
     let row = AuditRow {
         id: 0,
         at: s.engine.now_ms(),
@@ -94,7 +95,7 @@ pub(crate) async fn resolve(s: &crate::AppState, user: &str, account: &str, volu
     Ok(())
 }
 
-async fn own(s: &crate::AppState, user: &str, name: &str) -> R<VolumeRow> {
+pub(crate) async fn own(s: &crate::AppState, user: &str, name: &str) -> R<VolumeRow> {
     s.engine.store().volume_by_name(user, name).await.map_err(EngineError::from)?.ok_or_else(|| {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no volume named {name:?}"), Some("`podwarden volume ls` lists yours"))
     })
@@ -113,6 +114,17 @@ pub(crate) async fn remove_volume(State(s): S, Extension(c): C, Path(name): Path
 #[utoipa::path(get, path = "/api/v1/volumes/{name}/s3", tag = "volumes", params(("name" = String, Path, description = "volume name")), responses((status = 200, body = VolumeS3), (status = 404, description = "not found (or another user's)", body = ErrorBody), (status = 409, description = "still being created", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn volume_s3(State(s): S, Extension(c): C, Path(name): Path<String>) -> R<Json<VolumeS3>> {
     let row = own(&s, &c.0.id, &name).await?;
+    let mut loc = location(&s, &row, &name)?;
+    if let Some((key, secret)) = (row.account == store::HOSTED && c.0.is_admin).then(|| s.s3.operator_key.clone()).flatten() {
+        (loc.access_key_id, loc.secret_access_key) = (Some(key), Some(secret));
+    }
+    let handed = if loc.access_key_id.is_some() { "ok: key handed out" } else { "ok: location only" };
+    audit(&s, &c.0.id, "s3_access", &name, None, None, handed).await;
+    Ok(Json(loc))
+}
+
+/// Where a volume's files are over S3 (no key).
+pub(crate) fn location(s: &crate::AppState, row: &VolumeRow, name: &str) -> R<VolumeS3> {
     let Some(bucket) = row.volume_id.clone() else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -126,15 +138,7 @@ pub(crate) async fn volume_s3(State(s): S, Extension(c): C, Path(name): Path<Str
             .get(&row.data_center)
             .cloned()
             .unwrap_or_else(|| format!("https://s3api-{}.runpod.io", row.data_center.to_lowercase()));
-    let key = (row.account == store::HOSTED && (s.simulated || c.0.is_admin)).then(|| s.s3.operator_key.clone()).flatten();
-    audit(&s, &c.0.id, "s3_access", &name, None, None, if key.is_some() { "ok: key handed out" } else { "ok: location only" }).await;
-    Ok(Json(VolumeS3 {
-        endpoint,
-        region: row.data_center.clone(),
-        bucket,
-        access_key_id: key.as_ref().map(|k| k.0.clone()),
-        secret_access_key: key.map(|k| k.1),
-    }))
+    Ok(VolumeS3 { endpoint, region: row.data_center.clone(), bucket, access_key_id: None, secret_access_key: None })
 }
 
 /// `podwarden cp` reports what it moved (the server does not see S3 traffic); who is the caller.

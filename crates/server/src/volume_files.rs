@@ -1,0 +1,233 @@
+//! `/api/v1/volumes/{name}/files/{*path}`: a volume's files through the server, for users the
+//! server gives no S3 key.
+//!
+//! RunPod's S3 keys are per account and one key opens every volume on it, so a hosted user
+//! (computing on the operator's account) never gets the operator's key (`volumes::volume_s3`).
+//! Their `podwarden cp` moves the bytes through here instead: the server checks the volume is
+//! the caller's, talks to RunPod's S3 API with the operator's key, and writes the audit log
+//! itself (it sees the bytes, so the entry is not the client's word).
+//!
+//! Invariants: memory per transfer is bounded by `PART_BYTES × PARTS_IN_FLIGHT` whatever the
+//! file's size (the body is streamed into a multipart upload, the download streamed out); an
+//! upload that fails or outgrows the volume is aborted, so no half-written object appears; paths
+//! are checked like job inputs (relative, no `..`). Downloads honour `Range: bytes=N-`, so an
+//! interrupted one resumes.
+
+use crate::api::{ErrorBody, VolumeS3};
+use crate::routes::{ApiError, C, R, S};
+use crate::volumes::{audit, own};
+use axum::body::Body;
+use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::{StreamExt, TryStreamExt};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as ObjPath;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, WriteMultipart};
+
+/// Upload part size (RunPod takes parts up to 500 MB).
+pub const PART_BYTES: usize = 8 * 1024 * 1024;
+/// Parts in flight per upload.
+pub const PARTS_IN_FLIGHT: usize = 4;
+
+/// An S3 client for a volume (bucket = volume id, region = data center), as RunPod's S3 API
+/// wants it: path-style requests, SigV4 with `UNSIGNED-PAYLOAD` (the body is not hashed before
+/// sending; TLS protects it on RunPod, and the AWS CLI RunPod documents signs the same way).
+pub fn s3_client(loc: &VolumeS3, key: &str, secret: &str) -> Result<AmazonS3, object_store::Error> {
+    AmazonS3Builder::new()
+        .with_endpoint(&loc.endpoint)
+        .with_region(&loc.region)
+        .with_bucket_name(&loc.bucket)
+        .with_access_key_id(key)
+        .with_secret_access_key(secret)
+        .with_allow_http(loc.endpoint.starts_with("http://"))
+        .with_virtual_hosted_style_request(false)
+        .with_unsigned_payload(true)
+        .build()
+}
+
+/// The caller's volume, the checked path, and an S3 client with the operator's key.
+async fn open(s: &crate::AppState, user: &str, name: &str, path: &str) -> R<(AmazonS3, ObjPath)> {
+    core_domain::spec::check_volume_path(path)
+        .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_path", m, Some("e.g. data/train.csv")))?;
+    let row = own(s, user, name).await?;
+    let loc = crate::volumes::location(s, &row, name)?;
+    let key = (row.account == store::HOSTED).then(|| s.s3.operator_key.clone()).flatten().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "no_s3_key",
+            format!("the server has no S3 key for the account volume {name:?} is on"),
+            Some("on your own RunPod account, use your own S3 key: export RUNPOD_S3_ACCESS_KEY_ID and RUNPOD_S3_SECRET_ACCESS_KEY (RunPod console → Settings → S3 API Keys)"),
+        )
+    })?;
+    let client = s3_client(&loc, &key.0, &key.1).map_err(|e| {
+        tracing::error!(error = %e, "cannot set up the S3 client");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "cannot reach the volume's S3 API (see the server log)", None)
+    })?;
+    Ok((client, ObjPath::from(path)))
+}
+
+fn s3_error(path: &str, e: object_store::Error) -> ApiError {
+    match e {
+        object_store::Error::NotFound { .. } => {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{path} is not on the volume"), None)
+        }
+        e => {
+            tracing::warn!(error = %e, path, "volume S3 request failed");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "s3_error",
+                format!("RunPod's S3 API failed on {path}"),
+                Some("try again; see the server log"),
+            )
+        }
+    }
+}
+
+/// `Range: bytes=N-` (the one form `cp` sends to resume).
+fn range_start(headers: &HeaderMap) -> R<Option<u64>> {
+    let Some(v) = headers.get(header::RANGE) else { return Ok(None) };
+    v.to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.strip_suffix('-'))
+        .and_then(|n| n.parse().ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", "only `Range: bytes=N-` is supported", None))
+}
+
+/// Reads a file on the volume (streamed; `Range: bytes=N-` resumes).
+#[utoipa::path(get, path = "/api/v1/volumes/{name}/files/{path}", tag = "volumes", params(("name" = String, Path, description = "volume name"), ("path" = String, Path, description = "path on the volume")), responses((status = 200, description = "the file", content_type = "application/octet-stream"), (status = 206, description = "from the requested offset", content_type = "application/octet-stream"), (status = 404, description = "no such volume or file", body = ErrorBody), (status = 409, description = "the server has no S3 key for the volume's account", body = ErrorBody), (status = 416, description = "the range starts past the end (`Content-Range: bytes */N`) or is not `bytes=N-`", body = ErrorBody), (status = 422, description = "bad path", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn get_file(State(s): S, Extension(c): C, Path((name, path)): Path<(String, String)>, headers: HeaderMap) -> R<Response> {
+    let (store, at) = open(&s, &c.0.id, &name, &path).await?;
+    let start = range_start(&headers)?;
+    let size = match store.head(&at).await {
+        Ok(m) => m.size,
+        Err(e) => {
+            let err = s3_error(&path, e);
+            audit(&s, &c.0.id, "download", &name, Some(&path), Some(0), err.message()).await;
+            return Err(err);
+        }
+    };
+    let from = match start {
+        Some(n) if n >= size && size > 0 => {
+            let mut r =
+                ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", format!("{path} has {size} bytes"), None).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{size}")).unwrap_or(HeaderValue::from_static("bytes */0")),
+            );
+            return Ok(r);
+        }
+        Some(n) => n.min(size),
+        None => 0,
+    };
+    let opts = GetOptions { range: (from > 0).then_some(GetRange::Offset(from)), ..GetOptions::default() };
+    let stream = match store.get_opts(&at, opts).await {
+        Ok(g) => g.into_stream(),
+        Err(e) => {
+            let err = s3_error(&path, e);
+            audit(&s, &c.0.id, "download", &name, Some(&path), Some(0), err.message()).await;
+            return Err(err);
+        }
+    };
+    audit(&s, &c.0.id, "download", &name, Some(&path), Some((size - from) as i64), "ok").await;
+    let mut r = Body::from_stream(stream.map_err(std::io::Error::other)).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(size - from));
+    if start.is_some() && size > 0 {
+        *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+        let range = format!("bytes {from}-{}/{size}", size - 1);
+        r.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&range).unwrap_or(HeaderValue::from_static("bytes */0")));
+    }
+    Ok(r)
+}
+
+/// A file's size (`Content-Length`), without its bytes.
+#[utoipa::path(head, path = "/api/v1/volumes/{name}/files/{path}", tag = "volumes", params(("name" = String, Path, description = "volume name"), ("path" = String, Path, description = "path on the volume")), responses((status = 200, description = "there; its size in Content-Length"), (status = 404, description = "no such volume or file", body = ErrorBody), (status = 409, description = "the server has no S3 key for the volume's account", body = ErrorBody), (status = 422, description = "bad path", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn head_file(State(s): S, Extension(c): C, Path((name, path)): Path<(String, String)>) -> R<Response> {
+    let (store, at) = open(&s, &c.0.id, &name, &path).await?;
+    let meta = store.head(&at).await.map_err(|e| s3_error(&path, e))?;
+    let mut r = StatusCode::OK.into_response();
+    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(meta.size));
+    r.headers_mut().insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    Ok(r)
+}
+
+/// Writes a file on the volume from the request body (streamed in parts; replaces one there).
+#[utoipa::path(put, path = "/api/v1/volumes/{name}/files/{path}", tag = "volumes", params(("name" = String, Path, description = "volume name"), ("path" = String, Path, description = "path on the volume")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 201, description = "`{path, bytes}`", body = Object), (status = 404, description = "no such volume", body = ErrorBody), (status = 409, description = "the server has no S3 key for the volume's account", body = ErrorBody), (status = 413, description = "larger than the volume", body = ErrorBody), (status = 422, description = "bad path", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn put_file(State(s): S, Extension(c): C, Path((name, path)): Path<(String, String)>, body: Body) -> R<Response> {
+    let (store, at) = open(&s, &c.0.id, &name, &path).await?;
+    let limit = own(&s, &c.0.id, &name).await?.size_gb.max(0) as u64 * 1_000_000_000;
+    let result = write(&store, &at, body, limit).await;
+    let (bytes, outcome) = match &result {
+        Ok(n) => (*n as i64, "ok".to_owned()),
+        Err(e) => (0, e.message().to_owned()),
+    };
+    audit(&s, &c.0.id, "upload", &name, Some(&path), Some(bytes), &outcome).await;
+    let n = result?;
+    Ok((StatusCode::CREATED, axum::Json(serde_json::json!({"path": path, "bytes": n}))).into_response())
+}
+
+/// Streams `body` to `at`: one PUT when it fits in a part, else a multipart upload with at
+/// most `PARTS_IN_FLIGHT` parts buffered; aborted on any error or past `limit` bytes.
+async fn write(store: &AmazonS3, at: &ObjPath, body: Body, limit: u64) -> R<u64> {
+    let path = at.to_string();
+    let too_big = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("{path} is larger than the volume ({limit} bytes)"),
+            Some("make a larger volume (`podwarden volume create --size-gb`)"),
+        )
+    };
+    let body_err =
+        |e: axum::Error| ApiError::new(StatusCode::BAD_REQUEST, "bad_body", format!("the upload of {path} broke off: {e}"), None);
+    let mut stream = body.into_data_stream();
+    let mut first: Vec<u8> = Vec::new();
+    let mut total = 0u64;
+    // The first part decides: a small file is one PUT.
+    while first.len() < PART_BYTES {
+        match stream.next().await {
+            Some(chunk) => {
+                let chunk = chunk.map_err(body_err)?;
+                total += chunk.len() as u64;
+                if total > limit {
+                    return Err(too_big());
+                }
+                first.extend_from_slice(&chunk);
+            }
+            None => {
+                store.put(at, first.into()).await.map_err(|e| s3_error(&path, e))?;
+                return Ok(total);
+            }
+        }
+    }
+    let upload = store.put_multipart(at).await.map_err(|e| s3_error(&path, e))?;
+    let mut w = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+    w.write(&first);
+    drop(first);
+    loop {
+        let next = match stream.next().await {
+            None => break,
+            Some(Err(e)) => Err(body_err(e)),
+            Some(Ok(chunk)) => {
+                total += chunk.len() as u64;
+                if total > limit {
+                    Err(too_big())
+                } else {
+                    w.wait_for_capacity(PARTS_IN_FLIGHT).await.map(|()| chunk).map_err(|e| s3_error(&path, e))
+                }
+            }
+        };
+        match next {
+            Ok(chunk) => w.write(&chunk),
+            Err(e) => {
+                let _ = w.abort().await;
+                return Err(e);
+            }
+        }
+    }
+    w.finish().await.map_err(|e| s3_error(&path, e))?;
+    Ok(total)
+}
