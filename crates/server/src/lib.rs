@@ -245,6 +245,20 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         (None, None) => {
             let mut ecfg = cfg.emulator.clone();
             ecfg.state_dir = Some(cfg.home.join("emulator"));
+            // Volumes made on an earlier run: their files are still under the state directory,
+            // and RunPod keeps a volume until it is deleted, so the emulator must know them again.
+            for v in store.volumes_on(store::HOSTED).await? {
+                let Some(id) = v.volume_id.filter(|_| v.state == engine::volumes::READY) else { continue };
+                if !ecfg.volumes.iter().any(|s| s.id == id) {
+                    ecfg.volumes.push(runpod_emulator::config::VolumeSeed {
+                        id,
+                        name: v.resource_name,
+                        data_center: v.data_center,
+                        size: v.size_gb,
+                        dir: None,
+                    });
+                }
+            }
             // A reconcile period shorter than the default compresses time; RunPod's request
             // budgets are compressed with it, so calls per budget stay what they are in production.
             let factor = (Duration::from_secs(2).as_millis() / cfg.tick.as_millis().max(1)).max(1) as u64;
@@ -277,8 +291,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     // The embedded emulator's seeded volumes (the quickstart's) are the admin's, so `volume ls`
     // shows them and `cp` reaches them.
     if let Some(emu) = &emulator {
+        let known: Vec<String> = store.volumes_on(store::HOSTED).await?.into_iter().filter_map(|v| v.volume_id).collect();
         for v in &emu.shared.cfg.volumes {
-            if store.volume_by_name(users::ADMIN_ID, &v.name).await?.is_none() {
+            if !known.contains(&v.id) && store.volume_by_name(users::ADMIN_ID, &v.name).await?.is_none() {
                 store
                     .volume_insert(&store::VolumeRow {
                         id: core_domain::ids::VolumeRecordId::new().to_string(),

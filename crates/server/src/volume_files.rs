@@ -171,7 +171,7 @@ pub(crate) async fn put_file(State(s): S, Extension(c): C, Path((name, path)): P
 
 /// Streams `body` to `at`: one PUT when it fits in a part, else a multipart upload with at
 /// most `PARTS_IN_FLIGHT` parts buffered; aborted on any error or past `limit` bytes.
-async fn write(store: &AmazonS3, at: &ObjPath, body: Body, limit: u64) -> R<u64> {
+async fn write(store: &impl ObjectStore, at: &ObjPath, body: Body, limit: u64) -> R<u64> {
     let path = at.to_string();
     let too_big = || {
         ApiError::new(
@@ -230,4 +230,42 @@ async fn write(store: &AmazonS3, at: &ObjPath, body: Body, limit: u64) -> R<u64>
     }
     w.finish().await.map_err(|e| s3_error(&path, e))?;
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::memory::InMemory;
+
+    fn body(chunks: usize, chunk: usize) -> Body {
+        let c = bytes::Bytes::from(vec![7u8; chunk]);
+        Body::from_stream(futures::stream::iter(std::iter::repeat_n(c, chunks).map(Ok::<_, std::io::Error>)))
+    }
+
+    #[tokio::test]
+    async fn small_bodies_are_one_put_large_ones_go_in_parts() {
+        let store = InMemory::new();
+        let at = ObjPath::from("a/small.bin");
+        assert_eq!(write(&store, &at, body(3, 1000), 1 << 40).await.ok(), Some(3000));
+        assert_eq!(store.head(&at).await.map(|m| m.size).ok(), Some(3000));
+        let big = ObjPath::from("a/big.bin");
+        // Three parts and a short last one.
+        let n = 3 * PART_BYTES + 1024 * 1024;
+        assert_eq!(write(&store, &big, body(n / (1024 * 1024), 1024 * 1024), 1 << 40).await.ok(), Some(n as u64));
+        let got = store.get(&big).await.expect("get").bytes().await.expect("bytes");
+        assert!(got.len() == n && got.iter().all(|b| *b == 7));
+    }
+
+    #[tokio::test]
+    async fn a_body_past_the_limit_is_refused_and_leaves_nothing() {
+        let store = InMemory::new();
+        for (name, chunks) in [("early.bin", 10usize), ("late.bin", 40)] {
+            let at = ObjPath::from(name);
+            // 1 MiB chunks against a 2.5-part limit: refused before or after the multipart starts.
+            let limit = if chunks == 10 { 5 * 1024 * 1024 } else { (PART_BYTES * 5 / 2) as u64 };
+            let e = write(&store, &at, body(chunks, 1024 * 1024), limit).await.expect_err("too large");
+            assert!(e.message().contains("larger than the volume"), "{}", e.message());
+            assert!(matches!(store.head(&at).await, Err(object_store::Error::NotFound { .. })), "no object at {name}");
+        }
+    }
 }

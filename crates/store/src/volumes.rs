@@ -82,6 +82,16 @@ impl Store {
             .await?)
     }
 
+    /// Every owner's live volumes on `account`, oldest first.
+    pub async fn volumes_on(&self, account: &str) -> Result<Vec<VolumeRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, owner, account, name, resource_name, volume_id, data_center, size_gb, state, created_at FROM volumes WHERE account = $1 AND state <> 'deleted' ORDER BY created_at, id",
+        )
+            .bind(account)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     /// An owner's live volume by name.
     pub async fn volume_by_name(&self, owner: &str, name: &str) -> Result<Option<VolumeRow>> {
         Ok(sqlx::query_as(
