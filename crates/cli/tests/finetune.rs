@@ -54,6 +54,7 @@ fn spec(name: &str, text_field: &str) -> String {
         r#"name = "{name}"
 image = "{IMAGE}"
 network_volume = "models"
+env = {{ HF_TOKEN = "hf_test_token", FAKE_HF_HUB = "/workspace/fake-hub" }}
 [gpu]
 min_vram_gb = 16
 [limits]
@@ -70,6 +71,8 @@ batch_size = 2
 gradient_accumulation_steps = 1
 logging_steps = 5
 output_dir = "/workspace/adapters/{name}"
+push_to_hub = "me/{name}-lora"
+hf_token_env = "HF_TOKEN"
 [finetune.lora]
 r = 8
 alpha = 16
@@ -129,6 +132,10 @@ fn a_finetune_job_reads_its_dataset_from_the_volume_and_leaves_the_adapter_there
     assert_eq!(adapter["base_model_name_or_path"], "fake/tiny-llama");
     assert_eq!(adapter["target_modules"][0], "q_proj", "llama's targets, detected");
     assert!(std::fs::metadata(local.join("adapter_model.safetensors")).expect("weights").len() > 0);
+    // Pushed to the (fake) Hub as well, with the job's token, private.
+    ok(&["cp", "vol:models/fake-hub/me/ft-lora/adapter.json", h.join("pushed.json").to_str().expect("utf-8")]);
+    let pushed: serde_json::Value = serde_json::from_slice(&std::fs::read(h.join("pushed.json")).expect("pushed")).expect("json");
+    assert_eq!(pushed, serde_json::json!({"repo": "me/ft-lora", "token_given": true, "private": true}));
     // The dataset and the script stayed off the volume but for the declared input.
     ok(&["cp", "vol:models/data/train.jsonl", h.join("back.jsonl").to_str().expect("utf-8")]);
     let missing = podwarden(h, &config, &["cp", "vol:models/pw_train.py", h.join("x.py").to_str().expect("utf-8")]);

@@ -73,6 +73,9 @@ pub enum EngineError {
     Corrupt(String),
     #[error("point {index}: {error}")]
     BadMetrics { index: usize, error: core_domain::metrics::PointError },
+    /// The owner's hosted spend cap has `left` micro-USD, and the work needs more.
+    #[error("your hosted spend cap of {} has {} left (spent or reserved by running work){}", Money(*cap), Money((*left).max(0)), needs.map(|n| format!("; this needs up to {}", Money(n))).unwrap_or_default())]
+    SpendCapReached { cap: i64, left: i64, needs: Option<i64> },
 }
 
 /// A submitted job and its callback token (shown once; only its hash is stored).
@@ -267,18 +270,12 @@ impl<C: Cloud> Engine<C> {
 
     /// Accepts a job. Fails before anything is created when no offered GPU could ever fit.
     pub async fn submit(&self, spec: JobSpec, owner: &str) -> Result<Submitted, EngineError> {
-        self.submit_to(spec, owner, store::HOSTED, None).await
+        self.submit_to(spec, owner, store::HOSTED).await
     }
 
     /// Submits a job onto `account` (the engine for that account runs it), its budget capped
     /// at `budget_cap_micros` (what is left of a hosted spend cap).
-    pub async fn submit_to(
-        &self,
-        mut spec: JobSpec,
-        owner: &str,
-        account: &str,
-        budget_cap_micros: Option<i64>,
-    ) -> Result<Submitted, EngineError> {
+    pub async fn submit_to(&self, mut spec: JobSpec, owner: &str, account: &str) -> Result<Submitted, EngineError> {
         let pinned = self.pin_to_volume(&mut spec).await?;
         let offers = self.offers().await?;
         let mut everywhere = offers.clone();
@@ -301,11 +298,11 @@ impl<C: Cloud> Engine<C> {
         let token = self.job_token(&id.to_string());
         let mut row = JobRow::new(id, &spec, owner, &hash_token(&token), self.clock.now_ms());
         row.account = account.to_owned();
-        let capped = budget_cap_micros.filter(|cap| row.budget_micros.is_none_or(|b| b > *cap));
-        if let Some(cap) = capped {
-            row.budget_micros = Some(cap);
-        }
-        self.store.job_insert(&row).await?;
+        // Hosted work is admitted against its owner's spend cap atomically (store::spend).
+        let capped = match self.store.job_insert_within_cap(&mut row).await? {
+            store::Admission::Admitted { capped_to } => capped_to,
+            store::Admission::CapReached { cap, left } => return Err(EngineError::SpendCapReached { cap, left, needs: None }),
+        };
         if let Some(cap) = capped {
             self.event(&row.id, "budget", &format!("budget set to {} (what is left of your hosted spend cap)", Money(cap))).await;
         }

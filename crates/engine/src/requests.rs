@@ -140,7 +140,9 @@ impl<C: Cloud> Engine<C> {
             ended_at: None,
             account: self.account.clone(),
         };
-        self.store().request_insert(&row).await?;
+        if let store::Admission::CapReached { cap, left } = self.store().request_insert_within_cap(&row).await? {
+            return Err(EngineError::SpendCapReached { cap, left, needs: Some(row.estimate_micros) });
+        }
         self.event(
             &row.id,
             "state",

@@ -105,6 +105,12 @@ impl From<EngineError> for ApiError {
                     "known fields (step, epoch, loss, eval_loss, learning_rate, grad_norm, samples_per_second, elapsed_seconds, remaining_seconds, progress 0-100, gpu_memory_*_gb) are numbers; see docs/job-spec.md",
                 ),
             ),
+            EngineError::SpendCapReached { .. } => Self::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "spend_cap_reached",
+                e.to_string(),
+                Some("ask the operator to raise it, wait for running work to end, or save your own RunPod key in Settings → Compute"),
+            ),
             EngineError::Store(s) => {
                 tracing::error!(error = ?s, "store failure");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (see the server log)", None)
@@ -277,30 +283,16 @@ async fn status(State(s): S) -> Json<Status> {
 }
 
 /// Submits a job (a job spec, see docs/job-spec.md).
-#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = JobSpec, responses((status = 201, body = JobDetail), (status = 400, description = "malformed JSON (with line and column)", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = JobSpec, responses((status = 201, body = JobDetail), (status = 402, description = "the hosted spend cap has too little left (spent or reserved)", body = ErrorBody), (status = 400, description = "malformed JSON (with line and column)", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn create_job(State(s): S, Extension(c): C, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<JobDetail>)> {
     let mut spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
     let account = user_account(&s, &c.0.id).await?;
     crate::volumes::resolve(&s, &c.0.id, &account, &mut spec.network_volume).await?;
     spec.image = image_alias(&spec.image)?;
-    // Only hosted compute is capped; a user's own key is theirs to spend.
-    let remaining = match c.0.spend_cap_micros.filter(|_| account == store::HOSTED) {
-        Some(cap) => {
-            let left = cap - s.engine.store().hosted_committed_micros(&c.0.id).await.map_err(EngineError::from)?;
-            if left <= 0 {
-                return Err(ApiError::new(
-                    StatusCode::PAYMENT_REQUIRED,
-                    "spend_cap_reached",
-                    format!("your hosted spend cap of {} is used up (spent or reserved by running jobs)", Money(cap)),
-                    Some("ask the operator to raise it, wait for running jobs to end, or save your own RunPod key in Settings → Compute"),
-                ));
-            }
-            Some(left)
-        }
-        None => None,
-    };
+    // Hosted work is admitted against the owner's spend cap in the insert's own transaction
+    // (store::spend); a user's own key is theirs to spend.
     // The account's engine plans it with that account's offers and runs it.
-    let sub = engine_for(&s, &account).await.map_err(account_error)?.submit_to(spec, &c.0.id, &account, remaining).await?;
+    let sub = engine_for(&s, &account).await.map_err(account_error)?.submit_to(spec, &c.0.id, &account).await?;
     s.poke.notify_one();
     let detail = job_detail(&s, &sub.job.to_string(), &c.0.id).await?;
     Ok((StatusCode::CREATED, Json(detail)))
@@ -484,7 +476,7 @@ struct SyncQuery {
 }
 
 /// Submits a serverless job to an endpoint.
-#[utoipa::path(post, path = "/api/v1/requests", tag = "requests", params(SyncQuery), request_body = core_domain::request::RequestSpec, responses((status = 201, body = RequestView), (status = 413, description = "input over RunPod's payload limit", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/requests", tag = "requests", params(SyncQuery), request_body = core_domain::request::RequestSpec, responses((status = 201, body = RequestView), (status = 402, description = "the hosted spend cap has too little left (spent or reserved)", body = ErrorBody), (status = 413, description = "input over RunPod's payload limit", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
 async fn create_request(
     State(s): S,
     Extension(c): C,

@@ -98,38 +98,41 @@ macro_rules! job_columns {
 }
 pub(crate) use job_columns;
 
+/// `INSERT` of a job row (run on the pool or in a transaction).
+pub(crate) fn insert_job(j: &JobRow) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    sqlx::query(concat!(
+        "INSERT INTO jobs (",
+        job_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+    ))
+    .bind(&j.id)
+    .bind(&j.name)
+    .bind(&j.owner)
+    .bind(&j.spec)
+    .bind(&j.state)
+    .bind(&j.outcome)
+    .bind(&j.reason)
+    .bind(j.generation)
+    .bind(j.created_at)
+    .bind(j.updated_at)
+    .bind(j.started_at)
+    .bind(j.deadline_at)
+    .bind(j.teardown_at)
+    .bind(j.next_attempt_at)
+    .bind(j.attempts_made)
+    .bind(j.budget_micros)
+    .bind(j.spent_micros)
+    .bind(j.alert_pct)
+    .bind(j.exit_code)
+    .bind(&j.token_hash)
+    .bind(&j.account)
+}
+
 impl Store {
     /// Inserts a new job.
     pub async fn job_insert(&self, j: &JobRow) -> Result<()> {
         let _w = self.writes.lock().await;
-        sqlx::query(concat!(
-            "INSERT INTO jobs (",
-            job_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
-        ))
-        .bind(&j.id)
-        .bind(&j.name)
-        .bind(&j.owner)
-        .bind(&j.spec)
-        .bind(&j.state)
-        .bind(&j.outcome)
-        .bind(&j.reason)
-        .bind(j.generation)
-        .bind(j.created_at)
-        .bind(j.updated_at)
-        .bind(j.started_at)
-        .bind(j.deadline_at)
-        .bind(j.teardown_at)
-        .bind(j.next_attempt_at)
-        .bind(j.attempts_made)
-        .bind(j.budget_micros)
-        .bind(j.spent_micros)
-        .bind(j.alert_pct)
-        .bind(j.exit_code)
-        .bind(&j.token_hash)
-        .bind(&j.account)
-        .execute(self.pool())
-        .await?;
+        insert_job(j).execute(self.pool()).await?;
         self.live().put_job(j);
         Ok(())
     }

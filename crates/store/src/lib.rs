@@ -20,6 +20,7 @@ mod live;
 mod logs;
 mod metrics;
 mod requests;
+mod spend;
 mod users;
 mod volumes;
 
@@ -33,6 +34,7 @@ pub use live::LiveSet;
 pub use logs::{JOB_LOG_LINES_KEPT, LogRow};
 pub use metrics::MetricRow;
 pub use requests::{REQUEST_LIVE, RequestRow};
+pub use spend::Admission;
 pub use users::{ProviderKeyRow, TokenRow, UserRow};
 pub use volumes::VolumeRow;
 

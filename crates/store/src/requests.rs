@@ -48,38 +48,41 @@ macro_rules! columns {
     };
 }
 
+/// `INSERT` of a request row (run on the pool or in a transaction).
+pub(crate) fn insert_request(r: &RequestRow) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    sqlx::query(concat!(
+        "INSERT INTO requests (",
+        columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+    ))
+    .bind(&r.id)
+    .bind(&r.owner)
+    .bind(&r.name)
+    .bind(&r.endpoint_name)
+    .bind(&r.endpoint_id)
+    .bind(&r.provider_job_id)
+    .bind(&r.state)
+    .bind(r.generation)
+    .bind(&r.spec)
+    .bind(&r.output)
+    .bind(&r.reason)
+    .bind(&r.gpu)
+    .bind(r.price_micros_per_hour)
+    .bind(r.estimate_micros)
+    .bind(r.cost_micros)
+    .bind(r.delay_ms)
+    .bind(r.execution_ms)
+    .bind(r.idle_ms)
+    .bind(r.created_at)
+    .bind(r.updated_at)
+    .bind(r.ended_at)
+    .bind(&r.account)
+}
+
 impl Store {
     /// Commits a new request.
     pub async fn request_insert(&self, r: &RequestRow) -> Result<()> {
-        sqlx::query(concat!(
-            "INSERT INTO requests (",
-            columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
-        ))
-        .bind(&r.id)
-        .bind(&r.owner)
-        .bind(&r.name)
-        .bind(&r.endpoint_name)
-        .bind(&r.endpoint_id)
-        .bind(&r.provider_job_id)
-        .bind(&r.state)
-        .bind(r.generation)
-        .bind(&r.spec)
-        .bind(&r.output)
-        .bind(&r.reason)
-        .bind(&r.gpu)
-        .bind(r.price_micros_per_hour)
-        .bind(r.estimate_micros)
-        .bind(r.cost_micros)
-        .bind(r.delay_ms)
-        .bind(r.execution_ms)
-        .bind(r.idle_ms)
-        .bind(r.created_at)
-        .bind(r.updated_at)
-        .bind(r.ended_at)
-        .bind(&r.account)
-        .execute(self.pool())
-        .await?;
+        insert_request(r).execute(self.pool()).await?;
         Ok(())
     }
 

@@ -33,23 +33,8 @@ impl Store {
     /// What a user has spent or reserved on hosted compute: settled spend of ended jobs, the
     /// budget (or spend, when higher) of live ones, and their serverless jobs' cost.
     pub async fn hosted_committed_micros(&self, owner: &str) -> Result<i64> {
-        let (jobs,): (Option<i64>,) = sqlx::query_as(
-            "SELECT CAST(SUM(CASE WHEN state IN ('succeeded', 'failed', 'cancelled', 'budget_exceeded', 'timed_out') THEN spent_micros \
-             WHEN budget_micros IS NULL OR budget_micros < spent_micros THEN spent_micros ELSE budget_micros END) AS BIGINT) \
-             FROM jobs WHERE owner = $1 AND account = 'hosted'",
-        )
-        .bind(owner)
-        .fetch_one(self.pool())
-        .await?;
-        let (requests,): (Option<i64>,) =
-            sqlx::query_as(
-                "SELECT CAST(SUM(CASE WHEN ended_at IS NULL AND estimate_micros > cost_micros THEN estimate_micros ELSE cost_micros END) AS BIGINT) \
-                 FROM requests WHERE owner = $1 AND account = 'hosted'",
-            )
-                .bind(owner)
-                .fetch_one(self.pool())
-                .await?;
-        Ok(jobs.unwrap_or(0) + requests.unwrap_or(0))
+        let mut conn = self.pool().acquire().await?;
+        crate::spend::committed(&mut conn, owner).await
     }
 
     /// Adds a user.
