@@ -138,6 +138,22 @@ impl EndpointSpec {
         parse_json(value, hint, Self::validate)
     }
 
+    /// Every field within `crate::limits`.
+    fn check_sizes(&self) -> Result<(), crate::limits::Problem> {
+        use crate::limits::{self as l, opt_text, text};
+        text("image", &self.image, l::IMAGE)?;
+        opt_text("command", self.command.as_deref(), l::COMMAND)?;
+        opt_text("registry_auth", self.registry_auth.as_deref(), l::ITEM)?;
+        opt_text("network_volume", self.network_volume.as_deref(), l::ITEM)?;
+        opt_text("user_field", self.user_field.as_deref(), l::ITEM)?;
+        l::env("env", &self.env)?;
+        l::list("gpu.pools", &self.gpu.pools)?;
+        if self.disk_gb.is_some_and(|d| !(1..=l::DISK_GB).contains(&d)) {
+            return Err(("disk_gb".into(), format!("must be between 1 and {} GB", l::DISK_GB)));
+        }
+        l::duration("workers.idle_timeout", self.workers.idle_timeout)
+    }
+
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), Box<SpecError>> {
         let err = |field: &str, message: String, hint: &str| Err(field_error(field, message, hint));
@@ -145,11 +161,16 @@ impl EndpointSpec {
             && self.name.len() <= 40
             && self.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !name_ok {
-            return err("name", format!("{:?} is not a valid endpoint name", self.name), "use 1–40 lowercase letters, digits and `-`");
+            return err(
+                "name",
+                format!("{} is not a valid endpoint name", crate::limits::shown(&self.name)),
+                "use 1–40 lowercase letters, digits and `-`",
+            );
         }
         if self.image.trim().is_empty() {
             return err("image", "must not be empty".into(), "the container image of the worker, e.g. ghcr.io/you/worker:1");
         }
+        self.check_sizes().map_err(|(f, m)| field_error(&f, m, "see docs/endpoints.md"))?;
         if self.gpu.pools.is_empty() {
             return err("gpu.pools", "must name at least one GPU pool".into(), "e.g. pools = [\"ADA_24\", \"AMPERE_24\"]");
         }

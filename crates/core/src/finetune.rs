@@ -142,7 +142,7 @@ impl FinetuneSpec {
         if !model_ok {
             return Some((
                 "finetune.model",
-                format!("{:?} is not a Hugging Face model id", self.model),
+                format!("{} is not a Hugging Face model id", crate::limits::shown(&self.model)),
                 "e.g. model = \"meta-llama/Llama-3.2-1B\"",
             ));
         }
@@ -154,7 +154,7 @@ impl FinetuneSpec {
                 if !url_ok {
                     return Some((
                         "finetune.dataset_url",
-                        format!("{url:?} is not an http(s) URL"),
+                        format!("{} is not an http(s) URL", crate::limits::shown(url)),
                         "a JSON or JSON Lines file reachable from the pod",
                     ));
                 }
@@ -163,7 +163,7 @@ impl FinetuneSpec {
                 if !path.starts_with('/') || path.len() > 1000 || path.split('/').any(|s| s == "..") || path.chars().any(char::is_control) {
                     return Some((
                         "finetune.dataset_path",
-                        format!("{path:?} is not an absolute path in the pod"),
+                        format!("{} is not an absolute path in the pod", crate::limits::shown(path)),
                         "e.g. dataset_path = \"/workspace/data/train.jsonl\", uploaded by an [[inputs]] entry",
                     ));
                 }
@@ -209,7 +209,11 @@ impl FinetuneSpec {
             return Some(("finetune.lora.dropout", format!("must be in [0, 1), got {}", self.lora.dropout), "e.g. dropout = 0.05"));
         }
         if !["none", "all", "lora_only"].contains(&self.lora.bias.as_str()) {
-            return Some(("finetune.lora.bias", format!("{:?} is not none, all or lora_only", self.lora.bias), "the default is \"none\""));
+            return Some((
+                "finetune.lora.bias",
+                format!("{} is not none, all or lora_only", crate::limits::shown(&self.lora.bias)),
+                "the default is \"none\"",
+            ));
         }
         if let Some(repo) = &self.push_to_hub {
             let ok = repo.split_once('/').is_some_and(|(owner, name)| {
@@ -219,7 +223,7 @@ impl FinetuneSpec {
             if !ok {
                 return Some((
                     "finetune.push_to_hub",
-                    format!("{repo:?} is not a Hugging Face repository id"),
+                    format!("{} is not a Hugging Face repository id", crate::limits::shown(repo)),
                     "e.g. push_to_hub = \"my-org/llama-lora\"",
                 ));
             }
@@ -231,10 +235,26 @@ impl FinetuneSpec {
                 ));
             }
         }
+        for (field, v, max) in [
+            ("finetune.text_field", &self.text_field, 256),
+            ("finetune.output_dir", &self.output_dir, 1024),
+            ("finetune.hf_token_env", self.hf_token_env.as_ref().unwrap_or(&String::new()), 128),
+        ] {
+            if v.len() > max {
+                return Some((field, format!("is {} bytes; at most {max} are allowed", v.len()), "see docs/job-spec.md"));
+            }
+        }
+        if self.lora.target_modules.len() > crate::limits::LIST || self.lora.target_modules.iter().any(|m| m.len() > crate::limits::ITEM) {
+            return Some((
+                "finetune.lora.target_modules",
+                format!("at most {} names of at most {} bytes", crate::limits::LIST, crate::limits::ITEM),
+                "e.g. [\"q_proj\", \"v_proj\"]",
+            ));
+        }
         if !self.output_dir.starts_with('/') || self.output_dir.split('/').any(|s| s == "..") {
             return Some((
                 "finetune.output_dir",
-                format!("{:?} is not an absolute path", self.output_dir),
+                format!("{} is not an absolute path", crate::limits::shown(&self.output_dir)),
                 "e.g. /workspace/fine_tuned_model",
             ));
         }

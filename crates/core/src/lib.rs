@@ -21,6 +21,7 @@ pub mod finetune;
 pub mod gpu;
 pub mod ids;
 pub mod images;
+pub mod limits;
 pub mod metrics;
 pub mod money;
 pub mod request;

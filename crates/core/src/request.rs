@@ -81,7 +81,21 @@ impl RequestSpec {
     pub fn validate(&self) -> Result<(), Box<SpecError>> {
         let err = |field: &str, message: String, hint: &str| Err(field_error(field, message, hint));
         if self.endpoint.is_empty() || !self.endpoint.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-            return err("endpoint", format!("{:?} is not an endpoint name", self.endpoint), "`podwarden endpoint ls` lists your endpoints");
+            return err(
+                "endpoint",
+                format!("{} is not an endpoint name", crate::limits::shown(&self.endpoint)),
+                "`podwarden endpoint ls` lists your endpoints",
+            );
+        }
+        if self.endpoint.len() > 40 {
+            return err(
+                "endpoint",
+                format!("is {} bytes; endpoint names are at most 40", self.endpoint.len()),
+                "`podwarden endpoint ls` lists your endpoints",
+            );
+        }
+        if let Err((f, m)) = crate::limits::opt_text("name", self.name.as_deref(), crate::limits::ITEM) {
+            return err(&f, m, "a short label for lists");
         }
         if !self.input.is_object() {
             return err("input", "must be a table (a JSON object)".into(), "e.g. input = { prompt = \"hello\" }");

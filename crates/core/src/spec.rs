@@ -180,10 +180,13 @@ pub const NETWORK_VOLUME_MOUNT: &str = "/workspace";
 /// Checks a path on a volume: relative, no `..`, no empty segment.
 pub fn check_volume_path(p: &str) -> Result<(), String> {
     if p.is_empty() || p.starts_with('/') || p.split('/').any(|s| s.is_empty() || s == ".." || s == ".") {
-        return Err(format!("{p:?} is not a path on the volume: use a relative path like \"data/train.csv\" (no `..`)"));
+        return Err(format!(
+            "{} is not a path on the volume: use a relative path like \"data/train.csv\" (no `..`)",
+            crate::limits::shown(p)
+        ));
     }
     if p.chars().any(|c| c.is_control() || c == '\'') {
-        return Err(format!("{p:?}: quotes and control characters are not allowed in volume paths"));
+        return Err(format!("{}: quotes and control characters are not allowed in volume paths", crate::limits::shown(p)));
     }
     Ok(())
 }
@@ -295,6 +298,56 @@ impl JobSpec {
         self.gpu.count.unwrap_or(1)
     }
 
+    /// Every field within `crate::limits`.
+    fn check_sizes(&self) -> Result<(), crate::limits::Problem> {
+        use crate::limits::{self as l, text};
+        text("image", &self.image, l::IMAGE)?;
+        l::opt_text("registry_auth", self.registry_auth.as_deref(), l::ITEM)?;
+        l::opt_text("command", self.command.as_deref(), l::COMMAND)?;
+        if let Some(a) = &self.args {
+            if a.len() > 4096 {
+                return Err(("args".into(), format!("has {} arguments; at most 4096 are allowed", a.len())));
+            }
+            text("args", &self.shell_command(), l::COMMAND)?;
+        }
+        l::env("env", &self.env)?;
+        l::list("ports", &self.ports)?;
+        l::list("data_centers", &self.data_centers)?;
+        l::list("gpu.types", &self.gpu.types)?;
+        l::opt_text("network_volume", self.network_volume.as_deref(), l::ITEM)?;
+        for (field, gb) in [("disk_gb", self.disk_gb), ("volume_gb", self.volume_gb)] {
+            if gb > l::DISK_GB {
+                return Err((field.into(), format!("{gb} GB is more than {} GB", l::DISK_GB)));
+            }
+        }
+        if self.gpu.min_vram_gb.is_some_and(|v| v > 10_000) {
+            return Err(("gpu.min_vram_gb".into(), "no GPU has that much memory".into()));
+        }
+        if let Some(d) = self.limits.max_runtime {
+            l::duration("limits.max_runtime", d)?;
+        }
+        l::duration("limits.boot_timeout", self.limits.boot_timeout)?;
+        l::duration("limits.keep_alive", self.limits.keep_alive)?;
+        l::duration("retry.backoff", self.retry.backoff)?;
+        if self.retry.attempts > 100 {
+            return Err(("retry.attempts".into(), format!("{} attempts is more than 100", self.retry.attempts)));
+        }
+        for (what, n) in [("inputs", self.inputs.len()), ("outputs", self.outputs.len())] {
+            if n > l::LIST {
+                return Err((what.into(), format!("has {n} items; at most {} are allowed", l::LIST)));
+            }
+        }
+        for (i, x) in self.inputs.iter().enumerate() {
+            text(&format!("inputs[{i}].source"), &x.source, 2048)?;
+            text(&format!("inputs[{i}].path"), &x.path, 1024)?;
+        }
+        for (i, o) in self.outputs.iter().enumerate() {
+            text(&format!("outputs[{i}].path"), &o.path, 1024)?;
+            l::opt_text(&format!("outputs[{i}].to"), o.to.as_deref(), 1024)?;
+        }
+        Ok(())
+    }
+
     /// Checks what serde cannot: one command, a sane name, positive limits, a GPU selection.
     pub fn validate(&self) -> Result<(), Box<SpecError>> {
         let err = |field: &str, message: String, hint: Option<&str>| {
@@ -313,7 +366,7 @@ impl JobSpec {
         {
             return Err(err(
                 "name",
-                format!("{:?} is not a valid job name", self.name),
+                format!("{} is not a valid job name", crate::limits::shown(&self.name)),
                 Some("use 1-40 lowercase letters, digits and dashes, e.g. \"finetune-llama\""),
             ));
         }
@@ -348,7 +401,10 @@ impl JobSpec {
                 (Some(_), _) if !on_volume => {
                     return Err(err(
                         "finetune.output_dir",
-                        format!("{:?} is not on the network volume, which pods mount at {NETWORK_VOLUME_MOUNT}", f.output_dir),
+                        format!(
+                            "{} is not on the network volume, which pods mount at {NETWORK_VOLUME_MOUNT}",
+                            crate::limits::shown(&f.output_dir)
+                        ),
                         Some("e.g. output_dir = \"/workspace/adapters/llama-lora\""),
                     ));
                 }
@@ -389,15 +445,18 @@ impl JobSpec {
             }
         }
         if let Some(p) = self.gpu.max_price_per_hour {
-            if !(p.is_finite() && p > 0.0) {
-                return Err(err("gpu.max_price_per_hour", format!("must be a positive price in USD, got {p}"), None));
+            if !(p.is_finite() && p > 0.0 && p <= crate::limits::PRICE_PER_HOUR) {
+                return Err(err(
+                    "gpu.max_price_per_hour",
+                    format!("must be a price between 0 and {} USD, got {p}", crate::limits::PRICE_PER_HOUR),
+                    None,
+                ));
             }
         }
         if let Some(b) = self.limits.budget_usd {
-            if !(b.is_finite() && b > 0.0) {
-                return Err(err("limits.budget_usd", format!("must be a positive amount in USD, got {b}"), Some("e.g. budget_usd = 5.0")));
-            }
+            crate::limits::usd("limits.budget_usd", b).map_err(|(f, m)| err(&f, m, Some("e.g. budget_usd = 5.0")))?;
         }
+        self.check_sizes().map_err(|(f, m)| err(&f, m, Some("see docs/job-spec.md#limits-of-fields")))?;
         if self.limits.max_runtime.is_some_and(|d| d.is_zero()) {
             return Err(err("limits.max_runtime", "must be longer than zero".into(), Some("e.g. max_runtime = \"2h\"")));
         }
@@ -447,7 +506,7 @@ impl JobSpec {
             if !ok {
                 return Err(err(
                     &format!("ports[{i}]"),
-                    format!("{p:?} is not `<port>/http` or `<port>/tcp`"),
+                    format!("{} is not `<port>/http` or `<port>/tcp`", crate::limits::shown(p)),
                     Some("e.g. ports = [\"8888/http\", \"22/tcp\"]"),
                 ));
             }
@@ -480,7 +539,7 @@ pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
 ) -> Result<T, Box<SpecError>> {
     let spec: T = toml::from_str(text).map_err(|e| {
         let (line, column) = e.span().map(|s| line_col(text, s.start)).unzip();
-        let message = e.message().trim().to_owned();
+        let message = clip(e.message().trim());
         Box::new(SpecError { file: file.to_owned(), line, column, field: None, hint: hint(&message), message })
     })?;
     validate(&spec).map_err(|mut e| {
@@ -494,6 +553,11 @@ pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
     Ok(spec)
 }
 
+/// An error message of at most 300 characters.
+fn clip(m: &str) -> String {
+    if m.chars().count() <= 300 { m.to_owned() } else { format!("{}…", m.chars().take(300).collect::<String>()) }
+}
+
 /// Parses the API's JSON form of a spec of any kind.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     value: serde_json::Value,
@@ -501,7 +565,8 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     validate: impl Fn(&T) -> Result<(), Box<SpecError>>,
 ) -> Result<T, Box<SpecError>> {
     let spec: T = serde_json::from_value(value).map_err(|e| {
-        let message = e.to_string();
+        // serde quotes the offending value: keep the message short whatever was sent.
+        let message = clip(&e.to_string());
         Box::new(SpecError { file: "<api>".into(), line: None, column: None, field: None, hint: hint(&message), message })
     })?;
     validate(&spec).map_err(|mut e| {
@@ -653,7 +718,7 @@ pub(crate) mod duration {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
-        humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?}: {e}")))
+        humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("invalid duration {}: {e}", crate::limits::shown(&s))))
     }
 }
 
@@ -670,9 +735,9 @@ pub(crate) mod opt_duration {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         match Option::<String>::deserialize(d)? {
-            Some(s) => {
-                humantime::parse_duration(&s).map(Some).map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?}: {e}")))
-            }
+            Some(s) => humantime::parse_duration(&s)
+                .map(Some)
+                .map_err(|e| serde::de::Error::custom(format!("invalid duration {}: {e}", crate::limits::shown(&s)))),
             None => Ok(None),
         }
     }

@@ -53,7 +53,7 @@ pub enum EngineError {
     Cloud(#[from] CloudError),
     #[error("job {0} not found")]
     NoSuchJob(String),
-    #[error("the job token is not valid for job {0}")]
+    #[error("the job token is not valid for job {0} (or the job ended more than 5 minutes ago)")]
     BadToken(String),
     #[error("no GPU offer matches the spec: {0}")]
     NoGpuFits(String),
@@ -163,8 +163,18 @@ pub fn hash_token(token: &str) -> String {
 }
 
 /// Whether `token` is the job's callback token (constant-time on the hashes).
+/// How long a job's token still works after the job settled: a last metric flush or exit
+/// callback racing the teardown lands; after that the token is dead.
+pub const TOKEN_GRACE_MS: i64 = 5 * 60 * 1000;
+
 fn token_matches(j: &JobRow, token: &str) -> bool {
     constant_eq(&j.token_hash, &hash_token(token))
+}
+
+/// The token is the job's, and the job is live or settled less than `TOKEN_GRACE_MS` ago.
+fn token_valid(j: &JobRow, token: &str, now_ms: i64) -> bool {
+    let settled = j.phase().is_ok_and(|p| p.state.is_final());
+    token_matches(j, token) && (!settled || now_ms - j.updated_at <= TOKEN_GRACE_MS)
 }
 
 fn constant_eq(a: &str, b: &str) -> bool {
@@ -380,9 +390,10 @@ impl<C: Cloud> Engine<C> {
     /// Records the first exit status of `job`; later ones (a callback after the log line, or
     /// the reverse) change nothing.
     async fn record_exit(&self, job: &str, token: Option<&str>, code: i64, how: &str) -> Result<(), EngineError> {
+        let now = self.clock.now_ms();
         let landed = self
             .update_job(job, |j| {
-                if token.is_some_and(|t| !token_matches(j, t)) {
+                if token.is_some_and(|t| !token_valid(j, t, now)) {
                     return Err(EngineError::BadToken(job.into()));
                 }
                 if j.exit_code.is_some() {
@@ -404,7 +415,7 @@ impl<C: Cloud> Engine<C> {
     /// when its metric diverges.
     pub async fn report_metrics(&self, job: &str, token: &str, points: &[serde_json::Value]) -> Result<usize, EngineError> {
         let j = self.store.job_get(job).await?.ok_or_else(|| EngineError::NoSuchJob(job.into()))?;
-        if !token_matches(&j, token) {
+        if !token_valid(&j, token, self.clock.now_ms()) {
             return Err(EngineError::BadToken(job.into()));
         }
         let values = points

@@ -77,6 +77,13 @@ async fn a_job_runs_reports_its_exit_and_leaves_nothing_behind() {
     assert!((ours as f64 / 1e6 - theirs).abs() < 0.01, "ours {ours} µ$ vs provider {theirs} $");
     let log = events(&e, &job).await;
     assert!(log.contains("pod ") && log.contains("succeeded"), "{log}");
+    // The token outlives the job by a grace period only.
+    let point = [serde_json::json!({"step": 1, "loss": 0.5})];
+    assert_eq!(e.report_metrics(&job, &sub.token, &point).await.expect("a late flush lands"), 1);
+    emu.advance(Duration::from_millis(engine::engine::TOKEN_GRACE_MS as u64 + 1000));
+    let late = e.report_metrics(&job, &sub.token, &point).await.expect_err("expired");
+    assert!(matches!(late, engine::EngineError::BadToken(_)), "{late}");
+    assert!(e.report_exit(&job, &sub.token, 0).await.is_err(), "nor an exit");
 }
 
 #[tokio::test]

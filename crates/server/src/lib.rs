@@ -208,7 +208,20 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         None => secret_file(&cfg.home.join("token"))?,
     };
     let secret = secret_file(&cfg.home.join("secret"))?;
-    let store = Store::open_sqlite(&cfg.home.join("podwarden.db")).await.context("cannot open the database")?;
+    let db = cfg.home.join("podwarden.db");
+    let store = Store::open_sqlite(&db).await.map_err(|e| {
+        if e.is_corrupt_file() {
+            anyhow::anyhow!(
+                "{} is not a readable SQLite database (damaged or not podwarden's): restore it from a backup, or move it aside to start \
+                 afresh — pods it started still stop on their own (in-pod watchdog), and `podwarden doctor` lists any still billing",
+                db.display()
+            )
+        } else if e.is_busy() {
+            anyhow::anyhow!("{} is locked by another process (another podwarden server on this data directory?)", db.display())
+        } else {
+            anyhow::Error::new(e).context(format!("cannot open the database {}", db.display()))
+        }
+    })?;
     users::ensure_admin(&store, &token).await.context("cannot set up the admin user")?;
     let listener = tokio::net::TcpListener::bind(cfg.addr).await.with_context(|| format!("cannot listen on {}", cfg.addr))?;
     let url = format!("http://{}", listener.local_addr()?);

@@ -79,7 +79,12 @@ impl From<EngineError> for ApiError {
                 tracing::error!(error = %e, "unreadable stored data");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (see the server log)", None)
             }
-            EngineError::BadToken(_) => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "invalid job token", None),
+            EngineError::BadToken(_) => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "invalid or expired job token",
+                Some("a job token works while its job runs and 5 minutes after it ends"),
+            ),
             EngineError::NoGpuFits(_) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "no_gpu_fits",
@@ -111,6 +116,15 @@ impl From<EngineError> for ApiError {
                 e.to_string(),
                 Some("ask the operator to raise it, wait for running work to end, or save your own RunPod key in Settings → Compute"),
             ),
+            EngineError::Store(s) if s.is_busy() => {
+                tracing::warn!(error = ?s, "database busy");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_busy",
+                    "the database is locked by another process; nothing was changed",
+                    Some("retry in a few seconds; if it persists, look for another program holding podwarden.db open"),
+                )
+            }
             EngineError::Store(s) => {
                 tracing::error!(error = ?s, "store failure");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (see the server log)", None)
@@ -962,11 +976,11 @@ pub(crate) struct UserUpdate {
 async fn update_user(State(s): S, Extension(c): C, Path(id): Path<String>, Body(b): Body<UserUpdate>) -> R<Json<UserView>> {
     admin_only(&c)?;
     if let Some(v) = b.spend_cap_usd {
-        if !(v.is_finite() && v >= 0.0) {
+        if !(v.is_finite() && (0.0..=core_domain::limits::USD).contains(&v)) {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_amount",
-                format!("spend_cap_usd must be an amount ≥ 0, got {v}"),
+                format!("spend_cap_usd must be an amount between 0 and {} USD, got {v}", core_domain::limits::USD),
                 Some("null removes the cap"),
             ));
         }

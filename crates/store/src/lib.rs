@@ -55,6 +55,52 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// The database is locked by someone else (another process holds a write lock past
+    /// `BUSY_TIMEOUT`): the caller may retry.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+            StoreError::Db(sqlx::Error::Database(e)) => {
+                e.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6))
+            }
+            StoreError::Db(sqlx::Error::PoolTimedOut) => true,
+            _ => false,
+        }
+    }
+
+    /// The file is not a SQLite database (SQLITE_NOTADB, SQLITE_CORRUPT).
+    pub fn is_corrupt_file(&self) -> bool {
+        match self {
+            StoreError::Db(sqlx::Error::Database(e)) => {
+                e.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 11 | 26))
+            }
+            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(sqlx::Error::Database(e))) => {
+                e.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 11 | 26))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// How long a write waits for another connection's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The database holds job env and sealed keys: readable by its owner only (0600), created so
+/// before SQLite first writes it; SQLite gives its `-wal` and `-shm` files the same mode.
+fn private_file(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let io = |e: std::io::Error| StoreError::Db(sqlx::Error::Io(e));
+        std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(io)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Result of the store.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -73,11 +119,14 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 impl Store {
     /// Opens (creating if needed) a SQLite file and applies migrations.
     pub async fn open_sqlite(path: &Path) -> Result<Self> {
+        private_file(path)?;
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
+            // Short: a request waiting on a lock someone else holds answers "busy, retry"
+            // (StoreError::is_busy) rather than hanging.
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         Self::connect(opts, 4).await
     }
