@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `podwarden cp` vs boto3 (RunPod's documented S3 client) on the same 1 GiB file, against the
-# embedded emulator's S3 API, in one run: wall time, throughput and peak RSS of each.
+# embedded emulator's S3 API, in one run: wall time, throughput and peak RSS of each; then
+# `podwarden cp` of a hosted non-admin user, whose bytes go through the server (no S3 key).
 #   bench/cp_vs_boto3.sh [SIZE_MIB]        (default 1024; needs .venv with boto3: ./scripts/test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,10 +57,25 @@ rm -f "$work/down.bin"
 read -r bd_s bd_r < <(measure "$py" "$work/boto.py" "$s3" down "$work/down.bin" boto.bin)
 cmp -s "$work/file.bin" "$work/down.bin" || { echo "boto3: the download differs" >&2; exit 1; }
 
+# A hosted user without an S3 key: through the server.
+ana=$(curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"name":"bench-user"}' "$url/api/v1/users" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+PODWARDEN_URL=$url PODWARDEN_TOKEN=$ana "$bin" volume create mine --size-gb 10 --data-center US-TX-3 >/dev/null
+read -r su_s su_r < <(PODWARDEN_URL=$url PODWARDEN_TOKEN=$ana measure "$bin" cp "$work/file.bin" vol:mine/pw.bin)
+rm -f "$work/down.bin"
+read -r sd_s sd_r < <(PODWARDEN_URL=$url PODWARDEN_TOKEN=$ana measure "$bin" cp vol:mine/pw.bin "$work/down.bin")
+cmp -s "$work/file.bin" "$work/down.bin" || { echo "podwarden cp through the server: the download differs" >&2; exit 1; }
+server_pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$PODWARDEN_HOME/server.json")
+server_hwm=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
+
 echo "| ${size_mib} MiB | time | throughput | peak RSS |"
 echo "|---|---|---|---|"
 row "podwarden cp, upload" "$pu_s" "$pu_r"
 row "boto3 upload_file" "$bu_s" "$bu_r"
 row "podwarden cp, download" "$pd_s" "$pd_r"
 row "boto3 download_file" "$bd_s" "$bd_r"
+row "podwarden cp through the server, upload" "$su_s" "$su_r"
+row "podwarden cp through the server, download" "$sd_s" "$sd_r"
+echo
+echo "server process peak RSS over the whole run (it also holds the embedded emulator and its S3 API): $((server_hwm / 1024)) MiB"
 awk -v a="$pu_s" -v b="$bu_s" -v c="$pd_s" -v d="$bd_s" 'BEGIN { printf "\nthroughput vs boto3: upload %.2f×, download %.2f×\n", b / a, d / c }'
