@@ -115,6 +115,21 @@ impl<E: Into<anyhow::Error>> From<E> for UserError {
     }
 }
 
+/// A client command whose output goes to a closed pipe (`podwarden ps | head`) ends quietly
+/// with 141 (128 + SIGPIPE), as Unix tools killed by SIGPIPE do, instead of panicking in
+/// `println!`. (Restoring SIGPIPE itself would need `unsafe`, which this workspace forbids.)
+/// Servers are untouched: a client hanging up is an error on one socket, never an exit.
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info.payload().downcast_ref::<String>().map(String::as_str).or_else(|| info.payload().downcast_ref::<&str>().copied());
+        if msg.is_some_and(|m| m.starts_with("failed printing to stdout") && m.contains("Broken pipe")) {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
     // Inside an emulated container this binary is the image's `podwarden-tabular` or
     // `podwarden-echo-worker` (emulator::own_images binds it under those names).
@@ -124,10 +139,14 @@ fn main() -> ExitCode {
         Some("podwarden-echo-worker") => Cli { command: Command::EchoWorker },
         _ => Cli::parse(),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PODWARDEN_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    if !matches!(cli.command, Command::Serve(_) | Command::Emulator(_) | Command::Demo(_) | Command::EchoWorker | Command::Tabular(_)) {
+        quiet_broken_pipe();
+    }
+    // PODWARDEN_LOG, else the ecosystem's RUST_LOG, else warnings only.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PODWARDEN_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

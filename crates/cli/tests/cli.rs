@@ -156,3 +156,48 @@ fn sigterm_stops_serve_like_ctrl_c_and_takes_every_emulated_pod_with_it() {
     let log = std::fs::read_to_string(home.path().join("server.log")).unwrap_or_default();
     assert!(!log.contains("panicked"), "{log}");
 }
+
+/// `podwarden gpus | head`: output into a closed pipe ends the command quietly (141, as a
+/// SIGPIPE death), with no panic message.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let home = tempfile::tempdir().expect("home");
+    let _server = Server(home.path());
+    assert!(podwarden(home.path(), &["gpus"]).status.success(), "the server is up");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_podwarden"))
+        .arg("gpus")
+        .env("PODWARDEN_HOME", home.path())
+        .env_remove("RUNPOD_API_KEY")
+        .env_remove("PODWARDEN_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The reader goes away before the command prints anything.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(141), "{err}");
+}
+
+/// `RUST_LOG` works like `PODWARDEN_LOG` (which wins when both are set).
+#[test]
+fn rust_log_turns_on_logging() {
+    let home = tempfile::tempdir().expect("home");
+    let _server = Server(home.path());
+    let run = |vars: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_podwarden"));
+        c.arg("gpus").env("PODWARDEN_HOME", home.path()).env("NO_COLOR", "1").env_remove("RUNPOD_API_KEY").env_remove("PODWARDEN_URL");
+        c.env_remove("RUST_LOG").env_remove("PODWARDEN_LOG");
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        let out = c.output().expect("run");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(!run(&[]).contains("DEBUG"));
+    assert!(run(&[("RUST_LOG", "reqwest=debug")]).contains("DEBUG"), "RUST_LOG is honoured");
+    assert!(!run(&[("RUST_LOG", "reqwest=debug"), ("PODWARDEN_LOG", "warn")]).contains("DEBUG"), "PODWARDEN_LOG wins");
+}

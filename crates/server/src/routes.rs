@@ -192,7 +192,18 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/json")], crate::openapi::document()) }),
         )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route", None) })
+        .layer(axum::middleware::from_fn(no_store))
         .with_state(state)
+}
+
+/// API answers are one user's (some carry a token shown once): no cache or proxy may keep them.
+async fn no_store(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let mut r = next.run(req).await;
+    if api {
+        r.headers_mut().entry(axum::http::header::CACHE_CONTROL).or_insert(axum::http::HeaderValue::from_static("no-store"));
+    }
+    r
 }
 
 /// The user a request is made by (set by `auth`).

@@ -109,3 +109,23 @@ async fn a_locked_database_answers_busy_not_internal() {
     assert_eq!(r.status().as_u16(), 201, "works again once the lock is gone");
     s.shutdown().await;
 }
+
+/// A response carrying a token (shown once) is never cached; nor is any other API answer.
+#[tokio::test]
+async fn api_answers_are_not_cached() {
+    let home = tempfile::tempdir().expect("home");
+    let s = server(home.path()).await;
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/api/v1/users", s.url))
+        .bearer_auth(&s.token)
+        .json(&serde_json::json!({"name": "zoe"}))
+        .send()
+        .await
+        .expect("user");
+    assert_eq!(r.status().as_u16(), 201);
+    assert_eq!(r.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+    let r = http.get(format!("{}/api/v1/jobs", s.url)).send().await.expect("unauthorized");
+    assert_eq!(r.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"), "errors too");
+    s.shutdown().await;
+}
