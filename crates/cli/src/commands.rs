@@ -390,6 +390,8 @@ pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
     }
     cfg.emulator.unsandboxed |= a.unsandboxed;
     cfg.watchdog_ceiling = a.watchdog_ceiling;
+    cfg.limits =
+        server::listener::ConnLimits::from_env().map_err(|e| UserError { error: e, hint: Some("see docs/configuration.md".into()) })?;
     let operator_key = std::env::var("RUNPOD_API_KEY").is_ok_and(|k| !k.trim().is_empty());
     match a.provider.as_str() {
         "runpod" => cfg.byok_only = !operator_key,

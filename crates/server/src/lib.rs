@@ -11,6 +11,7 @@ mod dashboard;
 mod extract;
 mod guard;
 pub mod keys;
+pub mod listener;
 pub mod openapi;
 mod pod_logs;
 mod routes;
@@ -57,6 +58,8 @@ pub struct ServerConfig {
     /// The operator account's S3 key (default: `RUNPOD_S3_ACCESS_KEY_ID` and
     /// `RUNPOD_S3_SECRET_ACCESS_KEY`; the embedded emulator's own).
     pub s3_operator_key: Option<(String, String)>,
+    /// Connection limits and timeouts (`listener`).
+    pub limits: listener::ConnLimits,
 }
 
 /// Where volumes' files are over S3, and the operator's S3 key.
@@ -84,6 +87,7 @@ impl ServerConfig {
             byok_only: false,
             s3_endpoints: std::collections::BTreeMap::new(),
             s3_operator_key: None,
+            limits: listener::ConnLimits::default(),
         }
     }
 }
@@ -107,6 +111,7 @@ pub(crate) struct AppState {
     /// Pod log followers (stored logs, exits read from the logs).
     pub followers: pod_logs::Followers,
     pub s3: S3Settings,
+    pub limits: listener::ConnLimits,
 }
 
 /// A running server.
@@ -352,14 +357,13 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         shutdown: cancel.clone(),
         followers: pod_logs::Followers::default(),
         s3,
+        limits: cfg.limits.clone(),
     });
 
     let app = routes::router(state.clone());
     let c = cancel.clone();
-    tracker.spawn(async move {
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let _ = axum::serve(listener, app).with_graceful_shutdown(c.cancelled_owned()).await;
-    });
+    let limits = cfg.limits.clone();
+    tracker.spawn(listener::serve(listener, app, limits, c));
     // The reconciler: on a period and on a poke, never told what changed.
     let (s, c, period, followers) = (state.clone(), cancel.clone(), cfg.tick, tracker.clone());
     tracker.spawn(async move {

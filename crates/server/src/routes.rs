@@ -231,16 +231,20 @@ fn too_many(secs: u64) -> Response {
 }
 
 async fn auth(State(s): S, mut req: Request, next: Next) -> Response {
-    let ip = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-    if let Some(secs) = ip.and_then(|ip| s.guard.locked_for(ip)) {
-        return too_many(secs);
-    }
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let client = peer.map(|p| crate::listener::client_ip(&s.limits, p, req.headers()));
     let token = bearer(req.headers());
+    // A valid token always gets in, whatever its address did before: the lockout below slows
+    // wrong tokens only, and never locks a real user out (behind a proxy, or sharing a NAT).
     let user =
         if token.is_empty() { None } else { s.engine.store().user_by_token_hash(&engine::engine::hash_token(token)).await.ok().flatten() };
     let Some(user) = user else {
-        if let Some(secs) = ip.and_then(|ip| s.guard.failed(ip)) {
-            return too_many(secs);
+        // A wrong token counts against its client; a missing one (a browser's first look, a
+        // CORS preflight) is not a guess and does not.
+        if !token.is_empty() && req.method() != axum::http::Method::OPTIONS {
+            if let Some(secs) = client.and_then(|ip| s.guard.failed(ip)) {
+                return too_many(secs);
+            }
         }
         return ApiError::new(
             StatusCode::UNAUTHORIZED,

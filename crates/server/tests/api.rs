@@ -361,8 +361,9 @@ async fn bad_bodies_and_a_burst_of_bad_tokens_get_clear_errors() {
     let r = raw(format!("{{\"name\": \"{}\"}}", "x".repeat(3 * 1024 * 1024))).await.expect("send");
     assert_eq!(r.status().as_u16(), 413);
     assert_eq!(r.json::<ErrorBody>().await.expect("json").code, "payload_too_large");
-    // A burst of bad tokens: 401s, then 429 with Retry-After — and while locked out, even a
-    // valid token from that address is not looked at.
+    // A burst of bad tokens: 401s, then 429 with Retry-After — but a valid token from that
+    // same address still gets in (it is never locked out), and requests without a token (a
+    // browser's first look, CORS preflights) are not counted as guesses.
     let mut statuses = Vec::new();
     for i in 0..20 {
         let r = http.get(&jobs).bearer_auth(format!("pw_guess_{i}")).send().await.expect("send");
@@ -373,7 +374,30 @@ async fn bad_bodies_and_a_burst_of_bad_tokens_get_clear_errors() {
     }
     assert_eq!(&statuses[..10], &[401; 10], "{statuses:?}");
     assert!(statuses[12..].iter().all(|s| *s == 429), "{statuses:?}");
-    assert_eq!(http.get(&jobs).bearer_auth(&s.token).send().await.expect("send").status().as_u16(), 429);
+    assert_eq!(
+        http.get(&jobs).bearer_auth(&s.token).send().await.expect("send").status().as_u16(),
+        200,
+        "the valid token is not locked out"
+    );
+    let others = server(tempfile::tempdir().expect("home").path()).await;
+    for _ in 0..30 {
+        assert_eq!(
+            http.request(reqwest::Method::OPTIONS, format!("{}/api/v1/jobs", others.url))
+                .send()
+                .await
+                .expect("preflight")
+                .status()
+                .as_u16(),
+            401
+        );
+        assert_eq!(http.get(format!("{}/api/v1/jobs", others.url)).send().await.expect("no token").status().as_u16(), 401);
+    }
+    assert_eq!(
+        http.get(format!("{}/api/v1/jobs", others.url)).bearer_auth("pw_guess").send().await.expect("guess").status().as_u16(),
+        401,
+        "no lockout from tokenless requests"
+    );
+    others.shutdown().await;
     s.shutdown().await;
 }
 

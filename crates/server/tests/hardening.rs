@@ -129,3 +129,62 @@ async fn api_answers_are_not_cached() {
     assert_eq!(r.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"), "errors too");
     s.shutdown().await;
 }
+
+/// One address cannot take every connection: past its cap its new connections are closed,
+/// while another address is served; idle and slow-header connections are closed after the
+/// header timeout; a stalled body is cut off.
+#[tokio::test]
+async fn connection_floods_and_slow_clients_are_bounded() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let home = tempfile::tempdir().expect("home");
+    let s = common::server_with(home.path(), |c| {
+        c.limits.max_per_ip = 5;
+        c.limits.header_timeout = std::time::Duration::from_millis(500);
+        c.limits.body_idle = std::time::Duration::from_millis(500);
+    })
+    .await;
+    let addr: std::net::SocketAddr = s.url.trim_start_matches("http://").parse().expect("addr");
+    let from = |ip: &str| {
+        let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+        sock.bind(format!("{ip}:0").parse().expect("bind addr")).expect("bind");
+        sock.connect(addr)
+    };
+    // An "attacker" at 127.0.0.2 holds 5 idle connections; the 6th is closed at once.
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(from("127.0.0.2").await.expect("connect"));
+    }
+    let mut sixth = from("127.0.0.2").await.expect("the kernel accepts");
+    sixth.write_all(b"GET /api/v1/status HTTP/1.1\r\nhost: x\r\n\r\n").await.ok();
+    let mut buf = [0u8; 64];
+    let n = sixth.read(&mut buf).await.unwrap_or(0);
+    assert_eq!(n, 0, "closed without an answer: {:?}", String::from_utf8_lossy(&buf[..n]));
+    // The admin, elsewhere, is answered.
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(format!("{}/api/v1/status", s.url)).bearer_auth(&s.token).send().await.expect("admin").status().as_u16(), 200);
+    // The held idle connections are closed by the server after the header timeout (the read
+    // returns when the server hangs up).
+    for mut c in held {
+        let n =
+            tokio::time::timeout(std::time::Duration::from_secs(10), c.read(&mut buf)).await.expect("closed by the server").unwrap_or(0);
+        assert_eq!(n, 0);
+    }
+    // Half a request head, then nothing: closed too.
+    let mut slow = from("127.0.0.3").await.expect("connect");
+    slow.write_all(b"GET /api/v1/status HTTP/1.1\r\nhost: x\r\n").await.expect("partial head");
+    let got =
+        tokio::time::timeout(std::time::Duration::from_secs(10), slow.read_to_end(&mut Vec::new())).await.expect("closed by the server");
+    assert!(got.is_ok());
+    // A body that stops: the request ends with an error instead of holding on.
+    let mut stall = from("127.0.0.3").await.expect("connect");
+    let head = format!(
+        "POST /api/v1/jobs HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{{\"name\"",
+        s.token
+    );
+    stall.write_all(head.as_bytes()).await.expect("head");
+    let mut answer = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), stall.read_to_end(&mut answer)).await.expect("answered and closed").ok();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 4"), "{answer}");
+    s.shutdown().await;
+}
