@@ -1,6 +1,8 @@
 //! Request-body extraction with the API's error shape: a malformed JSON body is `400` with the
 //! line and column, a well-formed body of the wrong shape is `422` saying which field, and a
-//! body over the route's limit is `413` — all as `{code, message, hint}`.
+//! body over the route's limit is `413` — all as `{code, message, hint}`. Before parsing, a
+//! body's shape is bounded (`MAX_JSON_VALUES`, `MAX_JSON_DEPTH`), so the parsed document takes
+//! at most a few times the bytes sent, whatever they are (`body_budget` counts on it).
 
 use crate::routes::ApiError;
 use axum::body::Bytes;
@@ -31,8 +33,61 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
+/// Values (numbers, strings, members…) in one body: a parsed value takes 32 bytes or more
+/// however short its text, so this bounds a document's size in memory (32 MiB of values).
+pub(crate) const MAX_JSON_VALUES: usize = 1_000_000;
+/// Nesting of arrays and objects.
+pub(crate) const MAX_JSON_DEPTH: usize = 64;
+
+/// Checks a body's shape without parsing it: an upper bound on its values (separators and
+/// openings outside strings) and its depth.
+fn check_shape(bytes: &[u8]) -> Result<(), ApiError> {
+    let (mut values, mut depth, mut max_depth) = (1usize, 0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max_depth = max_depth.max(depth);
+                values += 1;
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' | b':' => values += 1,
+            _ => {}
+        }
+    }
+    if max_depth > MAX_JSON_DEPTH {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_deep",
+            format!("the JSON body nests {max_depth} levels; at most {MAX_JSON_DEPTH} are allowed"),
+            None,
+        ));
+    }
+    if values > MAX_JSON_VALUES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_values",
+            format!("the JSON body has about {values} values; at most {MAX_JSON_VALUES} are allowed"),
+            Some("send large data through a network volume (`podwarden cp`) and pass its path"),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses a JSON body, with the error a client can act on.
 pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    check_shape(bytes)?;
     serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
@@ -47,4 +102,21 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             ),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_are_bounded_before_parsing() {
+        let many = format!("[{}1]", "1,".repeat(MAX_JSON_VALUES));
+        assert!(check_shape(many.as_bytes()).is_err(), "a million numbers");
+        let deep = format!("{}{}", "[".repeat(MAX_JSON_DEPTH + 1), "]".repeat(MAX_JSON_DEPTH + 1));
+        assert!(check_shape(deep.as_bytes()).is_err());
+        // Commas, brackets and escaped quotes inside strings count for nothing.
+        let text = serde_json::json!({"input": ",".repeat(3 * MAX_JSON_VALUES) + "[{\"\\"}).to_string();
+        assert_eq!(check_shape(text.as_bytes()).ok(), Some(()));
+        assert!(parse::<serde_json::Value>(text.as_bytes()).is_ok());
+    }
 }

@@ -7,6 +7,7 @@
 
 mod accounts;
 pub mod api;
+mod body_budget;
 mod dashboard;
 mod extract;
 mod guard;
@@ -112,6 +113,7 @@ pub(crate) struct AppState {
     pub followers: pod_logs::Followers,
     pub s3: S3Settings,
     pub limits: listener::ConnLimits,
+    pub body_budget: body_budget::BodyBudget,
 }
 
 /// A running server.
@@ -358,6 +360,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         followers: pod_logs::Followers::default(),
         s3,
         limits: cfg.limits.clone(),
+        body_budget: body_budget::BodyBudget::new(cfg.limits.body_memory_mib),
     });
 
     let app = routes::router(state.clone());

@@ -31,6 +31,8 @@ pub struct ConnLimits {
     pub body_idle: Duration,
     /// Reverse proxies whose `X-Forwarded-For` is believed (and who have no per-address cap).
     pub trusted_proxies: Vec<IpAddr>,
+    /// Memory for parsing large request bodies, MiB (`body_budget`).
+    pub body_memory_mib: u32,
 }
 
 impl Default for ConnLimits {
@@ -41,6 +43,7 @@ impl Default for ConnLimits {
             header_timeout: Duration::from_secs(10),
             body_idle: Duration::from_secs(30),
             trusted_proxies: Vec::new(),
+            body_memory_mib: 256,
         }
     }
 }
@@ -55,6 +58,9 @@ impl ConnLimits {
         }
         if let Some(v) = var("PODWARDEN_MAX_CONNECTIONS_PER_IP") {
             l.max_per_ip = v.trim().parse().map_err(|_| anyhow::anyhow!("PODWARDEN_MAX_CONNECTIONS_PER_IP={v:?} is not a number"))?;
+        }
+        if let Some(v) = var("PODWARDEN_BODY_MEMORY_MB") {
+            l.body_memory_mib = v.trim().parse().map_err(|_| anyhow::anyhow!("PODWARDEN_BODY_MEMORY_MB={v:?} is not a number"))?;
         }
         if let Some(v) = var("PODWARDEN_TRUSTED_PROXIES") {
             l.trusted_proxies = v

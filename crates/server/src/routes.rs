@@ -181,12 +181,17 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/users/{id}", axum::routing::patch(update_user))
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(delete_token))
+        // Inside auth: only signed-in callers' bodies take parsing memory.
+        .layer(axum::middleware::from_fn_with_state(state.body_budget.clone(), crate::body_budget::limit))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
+    let job_callbacks = Router::new()
+        .route("/api/v1/jobs/{id}/exit", post(report_exit))
+        .route("/api/v1/jobs/{id}/metrics", post(report_metrics))
+        .layer(axum::middleware::from_fn_with_state(state.body_budget.clone(), crate::body_budget::limit));
     Router::new()
         .merge(authed)
         .merge(crate::dashboard::router())
-        .route("/api/v1/jobs/{id}/exit", post(report_exit))
-        .route("/api/v1/jobs/{id}/metrics", post(report_metrics))
+        .merge(job_callbacks)
         .route(
             "/api/v1/openapi.json",
             get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/json")], crate::openapi::document()) }),
