@@ -171,6 +171,9 @@ impl EndpointSpec {
             return err("image", "must not be empty".into(), "the container image of the worker, e.g. ghcr.io/you/worker:1");
         }
         self.check_sizes().map_err(|(f, m)| field_error(&f, m, "see docs/endpoints.md"))?;
+        if let Some(why) = crate::images::problem(&self.image) {
+            return err("image", why, "the worker's image, e.g. ghcr.io/you/worker:1");
+        }
         if self.gpu.pools.is_empty() {
             return err("gpu.pools", "must name at least one GPU pool".into(), "e.g. pools = [\"ADA_24\", \"AMPERE_24\"]");
         }

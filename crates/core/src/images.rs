@@ -26,6 +26,64 @@ pub fn resolve(image: &str, env: impl Fn(&str) -> Option<String>) -> Result<Stri
     Ok(env(var).filter(|v| !v.trim().is_empty()).or_else(|| default_for(image)).unwrap_or_default())
 }
 
+/// What is wrong with an image reference (`[registry/]name[:tag][@digest]`, or an `@alias`),
+/// checked as Docker's grammar allows: lowercase name components of letters, digits and
+/// `._-` separated by `/` (a registry host may have a port and capitals), a tag of
+/// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`, a digest `algo:hex`. RunPod would refuse anything else
+/// only after a pod was asked for.
+pub fn problem(image: &str) -> Option<String> {
+    if image.starts_with('@') {
+        return None; // an alias: `resolve` checks it
+    }
+    let bad = |why: &str| Some(format!("{} is not an image reference: {why}", crate::limits::shown(image)));
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (image, None),
+    };
+    if let Some(d) = digest {
+        let ok = d.split_once(':').is_some_and(|(algo, hex)| {
+            !algo.is_empty()
+                && algo.chars().all(|c| c.is_ascii_alphanumeric() || "+._-".contains(c))
+                && hex.len() >= 32
+                && hex.chars().all(|c| c.is_ascii_hexdigit())
+        });
+        if !ok {
+            return bad("the digest is not `sha256:<hex>`");
+        }
+    }
+    // A tag follows the last `:` after the last `/` (a `:` before it is a registry's port).
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].rfind(':') {
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+        None => (rest, None),
+    };
+    if let Some(t) = tag {
+        let ok = !t.is_empty()
+            && t.len() <= 128
+            && t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            && t.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !ok {
+            return bad("the tag may have letters, digits, `_`, `.` and `-` (at most 128)");
+        }
+    }
+    let parts: Vec<&str> = name.split('/').collect();
+    for (i, p) in parts.iter().enumerate() {
+        let host = i == 0 && parts.len() > 1 && (p.contains('.') || p.contains(':') || *p == "localhost");
+        let ok = if host {
+            p.chars().all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c)) && !p.is_empty()
+        } else {
+            !p.is_empty()
+                && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+                && p.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && p.ends_with(|c: char| c.is_ascii_alphanumeric())
+        };
+        if !ok {
+            return bad("name parts are lowercase letters, digits and `._-`, separated by `/`");
+        }
+    }
+    None
+}
+
 /// `resolve` with the process environment.
 pub fn resolve_env(image: &str) -> Result<String, String> {
     resolve(image, |v| std::env::var(v).ok())
@@ -44,5 +102,23 @@ mod tests {
             Ok("reg.example/t:9".into())
         );
         assert!(resolve("@nope", |_| None).is_err_and(|e| e.contains("@tabular")));
+    }
+
+    #[test]
+    fn image_references_follow_dockers_grammar() {
+        for ok in [
+            "python:3.11-slim",
+            "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04",
+            "ghcr.io/podwarden/podwarden-tabular:0.1.0",
+            "localhost:5000/team/img",
+            "registry.example.com:443/a/b/c:v_1.2",
+            "ubuntu@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "@tabular",
+        ] {
+            assert_eq!(problem(ok), None, "{ok}");
+        }
+        for bad in ["\u{fb}", "Python:3", "img:", "img:-x", "a//b", "img with space", "img@md5", "-img", "img:tag!", ""] {
+            assert!(problem(bad).is_some(), "{bad:?}");
+        }
     }
 }

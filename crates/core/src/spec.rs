@@ -377,6 +377,9 @@ impl JobSpec {
                 Some("set the container image, e.g. image = \"runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04\""),
             ));
         }
+        if let Some(why) = crate::images::problem(&self.image) {
+            return Err(err("image", why, Some("e.g. image = \"runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04\"")));
+        }
         if let Some(f) = &self.finetune {
             if self.command.is_some() || self.args.is_some() {
                 return Err(err(

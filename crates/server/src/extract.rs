@@ -10,6 +10,25 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
+/// A query string, with the API's error shape (`400 bad_query` naming the parameter).
+pub(crate) struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        let q = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(q).map(Query).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                format!("the query string is wrong: {e}"),
+                Some("see docs/openapi.json for this route's parameters"),
+            )
+        })
+    }
+}
+
 /// A JSON request body.
 pub(crate) struct Body<T>(pub T);
 

@@ -26,7 +26,7 @@ use utoipa::{Modify, OpenApi};
         routes::list_users, routes::create_user, routes::update_user, routes::create_token, routes::list_tokens, routes::delete_token,
     ),
     components(schemas(JobSpec, ErrorBody, Exit, KeyBody, NewUser, NewTokenBody, UserUpdate)),
-    modifiers(&Security),
+    modifiers(&Security, &CommonResponses),
     security(("api_token" = [])),
 )]
 pub struct ApiDoc;
@@ -49,6 +49,66 @@ impl Modify for Security {
                     .build(),
             ),
         );
+    }
+}
+
+/// Answers any route may give, documented on every operation they apply to (so a client and a
+/// contract test see every status the server can return): the failed-login limit (429) on
+/// routes taking an API token, a busy database or memory budget (503), and on routes with a
+/// body or a query the ways those can be wrong (400, 413, 422).
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let error = |what: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(what)
+                    .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+                    .build(),
+            )
+        };
+        for (path, item) in &mut doc.paths.paths {
+            let job_callback = path.ends_with("/exit") || path.ends_with("/metrics");
+            for (method, op) in [
+                ("get", &mut item.get),
+                ("put", &mut item.put),
+                ("post", &mut item.post),
+                ("delete", &mut item.delete),
+                ("patch", &mut item.patch),
+                ("head", &mut item.head),
+            ] {
+                let Some(op) = op.as_mut() else { continue };
+                let job_token = job_callback && method == "post";
+                let mut add = |status: &str, what: &str| {
+                    op.responses.responses.entry(status.to_owned()).or_insert_with(|| error(what));
+                };
+                if !job_token {
+                    add("429", "too many wrong tokens from this client; wait `Retry-After` seconds (a valid token is never refused)");
+                    add("502", "RunPod failed or could not be reached (`provider_error`); nothing was changed, retry");
+                }
+                add(
+                    "503",
+                    "the database is locked by another process, or the server's memory for large bodies is in use; retry after `Retry-After`",
+                );
+                if job_token {
+                    add("404", "no such job");
+                }
+                if op.request_body.is_some() {
+                    add("400", "malformed JSON (with line and column), or a body that could not be read");
+                    add("413", "the body is over the route's size limit, or has more than 1,000,000 JSON values");
+                    add("422", "the body does not fit the schema (the field is named), or nests more than 64 levels");
+                }
+                let has_query = op
+                    .parameters
+                    .as_ref()
+                    .is_some_and(|ps| ps.iter().any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query)));
+                if has_query {
+                    add("400", "a query parameter is malformed (named in the message)");
+                }
+            }
+        }
     }
 }
 

@@ -6,8 +6,8 @@ use crate::api::{
     AttemptView, ComputeSettings, CostReport, DeployResult, EndpointView, ErrorBody, EventView, GpuRow, JobDetail, JobSummary, NewToken,
     RequestView, Status, TokenView, UserView,
 };
-use crate::extract::Body;
-use axum::extract::{Path, Query, Request, State};
+use crate::extract::{Body, Query};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -97,6 +97,12 @@ impl From<EngineError> for ApiError {
                 "bad_network_volume",
                 e.to_string(),
                 Some("check the volume's id and data center with RunPod's console or `GET /v2/network-volumes`"),
+            ),
+            EngineError::Cloud(c @ engine::CloudError::Rejected(_)) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "provider_rejected",
+                format!("RunPod refused the request: {c}"),
+                Some("podwarden passed it on as given; fix the field RunPod names"),
             ),
             EngineError::Cloud(c) => {
                 tracing::warn!(error = %c, "provider call failed");
@@ -198,6 +204,13 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route", None) })
         .layer(axum::middleware::from_fn(no_store))
+        // A bug must not drop the connection: the caller gets a JSON 500, the log the panic.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|p: Box<dyn std::any::Any + Send>| {
+            let what =
+                p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned())).unwrap_or_default();
+            tracing::error!(panic = %what, "a request handler panicked");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (see the server log)", None).into_response()
+        }))
         .with_state(state)
 }
 
@@ -852,7 +865,7 @@ pub(crate) struct KeyBody {
 async fn save_key(State(s): S, Extension(c): C, Body(b): Body<KeyBody>) -> R<Json<ComputeSettings>> {
     no_live_byok_jobs(&s, &c.0.id).await?;
     let key = b.api_key.trim().to_owned();
-    if key.len() < 8 || key.len() > 200 || key.chars().any(char::is_whitespace) {
+    if key.len() < 8 || key.len() > 200 || !key.chars().all(|c| c.is_ascii_graphic()) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_key_format",
@@ -1112,7 +1125,7 @@ struct GpuQuery {
 }
 
 /// GPU offers that fit, ranked as the engine ranks them, with live prices and stock.
-#[utoipa::path(get, path = "/api/v1/gpus", tag = "gpus", params(GpuQuery), responses((status = 200, body = Vec<GpuRow>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/gpus", tag = "gpus", params(GpuQuery), responses((status = 200, body = Vec<GpuRow>), (status = 422, description = "a query value is out of range (named)", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn gpus(State(s): S, Extension(c): C, Query(q): Query<GpuQuery>) -> R<Json<Vec<GpuRow>>> {
     // The same ranking `run` uses, on a spec made only of the query's GPU requirements.
     let spec = JobSpec::from_json(serde_json::json!({

@@ -158,7 +158,7 @@ pub(crate) async fn head_file(State(s): S, Extension(c): C, Path((name, path)): 
 #[utoipa::path(put, path = "/api/v1/volumes/{name}/files/{path}", tag = "volumes", params(("name" = String, Path, description = "volume name"), ("path" = String, Path, description = "path on the volume")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 201, description = "`{path, bytes}`", body = Object), (status = 404, description = "no such volume", body = ErrorBody), (status = 409, description = "the server has no S3 key for the volume's account", body = ErrorBody), (status = 413, description = "larger than the volume", body = ErrorBody), (status = 422, description = "bad path", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn put_file(State(s): S, Extension(c): C, Path((name, path)): Path<(String, String)>, body: Body) -> R<Response> {
     let (store, at) = open(&s, &c.0.id, &name, &path).await?;
-    let limit = own(&s, &c.0.id, &name).await?.size_gb.max(0) as u64 * 1_000_000_000;
+    let limit = (own(&s, &c.0.id, &name).await?.size_gb.max(0) as u64).saturating_mul(1_000_000_000);
     let result = write(&store, &at, body, limit).await;
     let (bytes, outcome) = match &result {
         Ok(n) => (*n as i64, "ok".to_owned()),

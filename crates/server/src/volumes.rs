@@ -53,7 +53,7 @@ pub(crate) async fn create_volume(State(s): S, Extension(c): C, Body(b): Body<Ne
     let account = user_account(&s, &c.0.id).await?;
     let made = engine_for(&s, &account).await.map_err(account_error)?.volume_create(&c.0.id, &b.name, b.size_gb, &b.data_center).await;
     let result = made.as_ref().map_or_else(|e| e.to_string(), |_| "ok".into());
-    audit(&s, &c.0.id, "volume_create", &b.name, None, Some(b.size_gb * 1_000_000_000), &result).await;
+    audit(&s, &c.0.id, "volume_create", &b.name, None, Some(b.size_gb.saturating_mul(1_000_000_000)), &result).await;
     Ok((StatusCode::CREATED, Json(view(&made?))))
 }
 
@@ -177,7 +177,7 @@ pub(crate) struct AuditQuery {
 pub(crate) async fn audit_log(
     State(s): S,
     Extension(c): C,
-    axum::extract::Query(q): axum::extract::Query<AuditQuery>,
+    crate::extract::Query(q): crate::extract::Query<AuditQuery>,
 ) -> R<Json<Vec<AuditEntry>>> {
     if q.all && !c.0.is_admin {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only an admin reads everyone's storage operations", None));

@@ -49,6 +49,15 @@ async fn oversized_fields_and_amounts_are_refused_by_name_and_nothing_overflows(
     }
     let r = http.get(format!("{}/api/v1/settings/runpod-key", s.url)).bearer_auth(&s.token).send().await.expect("settings");
     assert_eq!(r.status().as_u16(), 200);
+    // A volume size that would overflow the audit's byte count: refused, not a dropped connection.
+    let r = http
+        .post(format!("{}/api/v1/volumes", s.url))
+        .bearer_auth(&s.token)
+        .json(&serde_json::json!({"name": "v", "size_gb": 9_223_372_036_854_775_806i64, "data_center": "US-TX-3"}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(r.status().as_u16(), 422);
     let cap = http
         .patch(format!("{}/api/v1/users/{}", s.url, server::users::ADMIN_ID))
         .bearer_auth(&s.token)
