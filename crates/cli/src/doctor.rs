@@ -94,14 +94,14 @@ pub async fn run(a: Args) -> Result<(), UserError> {
 pub async fn checks(home: &Path, offline: bool) -> Vec<Check> {
     let on_runpod = env("RUNPOD_API_KEY").is_some();
     let mut out = Vec::new();
-    out.extend(key_and_account().await);
+    out.extend(key_and_account(home).await);
     out.push(public_url(on_runpod));
     out.extend(data_dir(home, on_runpod));
     out.extend(images(on_runpod, offline).await);
     out
 }
 
-async fn key_and_account() -> Vec<Check> {
+async fn key_and_account(home: &Path) -> Vec<Check> {
     if env("RUNPOD_API_KEY").is_none() {
         let byok = env("PODWARDEN_PROVIDER").as_deref() == Some("runpod");
         return vec![if byok {
@@ -125,8 +125,11 @@ async fn key_and_account() -> Vec<Check> {
         }
     };
     let at = client.rest_url().to_string();
-    let key = match client.list_pods_brief().await {
-        Ok(pods) => Check::ok("runpod_key", format!("the key works against REST v2 at {at} ({} pods on the account)", pods.len())),
+    let (key, strays_check) = match client.list_pods_brief().await {
+        Ok(pods) => (
+            Check::ok("runpod_key", format!("the key works against REST v2 at {at} ({} pods on the account)", pods.len())),
+            strays(home, &pods),
+        ),
         Err(e) => {
             let fix = match e.kind() {
                 runpod::ErrorKind::Unauthorized => "RunPod rejected the key: create a new one in RunPod's console → Settings → API Keys",
@@ -172,7 +175,30 @@ async fn key_and_account() -> Vec<Check> {
             "give the key read access to the account, or check the balance in RunPod's console",
         ),
     };
-    vec![key, account]
+    vec![key, account, strays_check]
+}
+
+/// Pods another podwarden install named (a lost data directory's, or another podwarden on
+/// this account): they bill, and this install will not touch them unasked.
+fn strays(home: &Path, pods: &[runpod::types::pods::PodBrief]) -> Check {
+    let own = std::fs::read_to_string(home.join("install_id")).ok().map(|s| s.trim().to_owned());
+    let mut by_install: std::collections::BTreeMap<&str, (usize, f64)> = std::collections::BTreeMap::new();
+    for p in pods.iter().filter(|p| p.status != runpod::types::pods::PodStatus::Terminated) {
+        if let Some(i) = engine::strays::install_of(&p.name).filter(|i| Some(*i) != own.as_deref()) {
+            let e = by_install.entry(i).or_default();
+            e.0 += 1;
+            e.1 += p.cost;
+        }
+    }
+    if by_install.is_empty() {
+        return Check::ok("strays", "no pod of another podwarden install on the account");
+    }
+    let list: Vec<String> = by_install.iter().map(|(i, (n, c))| format!("{n} of install {i} (${c:.2}/h)")).collect();
+    Check::warn(
+        "strays",
+        format!("pods named by another podwarden install are on the account: {}", list.join(", ")),
+        "if no podwarden of yours runs as that install any more, terminate them: POST /api/v1/strays/reap {\"install\": \"<id>\"} (admin), or in RunPod's console",
+    )
 }
 
 fn public_url(on_runpod: bool) -> Check {

@@ -53,6 +53,28 @@ async fn doctor_passes_a_working_setup_and_names_each_problem_with_its_fix() {
     assert!(check(&report, "account")["detail"].as_str().unwrap_or_default().contains("balance $100.00"), "{report:#}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&key), "the key never appears");
 
+    assert_eq!(check(&report, "strays")["status"], "ok");
+    // A pod another podwarden install named: a warning naming the install, and what to do.
+    let stray = runpod::types::pods::CreatePodRequest {
+        name: "pw-deadbeef-0123456789abcdef0123456789abcdef".into(),
+        image: Some("runpod/pytorch:test".into()),
+        args: Some("sleep 1000".into()),
+        gpu: Some(runpod::types::pods::CreateGpuConfig {
+            id: runpod::GpuTypeId::new("NVIDIA GeForce RTX 4090"),
+            count: Some(1),
+            allowed_cuda_versions: None,
+            min_cuda_version: None,
+        }),
+        ..Default::default()
+    };
+    emu.client().create_pod(&stray).await.expect("a pod of another install");
+    let (out, report) = tokio::task::block_in_place(|| doctor(home.path(), &good));
+    assert!(out.status.success(), "a warning, not a failure: {report:#}");
+    let strays = check(&report, "strays");
+    assert_eq!(strays["status"], "warn", "{report:#}");
+    assert!(strays["detail"].as_str().unwrap_or_default().contains("install deadbeef"), "{strays:#}");
+    assert!(strays["fix"].as_str().unwrap_or_default().contains("strays/reap"), "{strays:#}");
+
     let with = |k: &'static str, v: &'static str| good.iter().map(|(a, b)| if *a == k { (*a, v) } else { (*a, *b) }).collect::<Vec<_>>();
     for (env, name, fix) in [
         (with("RUNPOD_API_KEY", "rpa_NOTAKEYATALL00000000000000000000000"), "runpod_key", "API Keys"),

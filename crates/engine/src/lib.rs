@@ -8,6 +8,7 @@ pub mod engine;
 pub mod planner;
 pub mod requests;
 pub mod runpod_cloud;
+pub mod strays;
 pub mod volumes;
 pub mod wrapper;
 

@@ -259,6 +259,24 @@ pub struct VolumeS3 {
     pub secret_access_key: Option<String>,
 }
 
+/// A pod another podwarden install named (`GET /api/v1/strays`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StrayView {
+    pub pod_id: String,
+    pub name: String,
+    /// The install prefix in its name (`pw-<install>-…`).
+    pub install: String,
+    /// Booting or running (billing for compute).
+    pub running: bool,
+    pub cost_per_hour_usd: f64,
+}
+
+/// `POST /api/v1/strays/reap`: terminate every stray pod of one install.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReapBody {
+    pub install: String,
+}
+
 /// One storage operation (`GET /api/v1/audit`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {

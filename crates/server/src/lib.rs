@@ -206,6 +206,32 @@ pub fn check_public_url(public: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The install's identity (the prefix of every pod and endpoint name it creates) outlives its
+/// database: it is kept in `home/install_id` (or given as `PODWARDEN_INSTALL_ID`), and a new or
+/// restored database adopts it, so the pods a lost database knew are recognised as this
+/// install's orphans and terminated instead of billing unnoticed.
+async fn install_identity(store: &Store, home: &Path) -> anyhow::Result<String> {
+    let file = home.join("install_id");
+    let valid = |v: &str| (4..=16).contains(&v.len()) && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let given = std::env::var("PODWARDEN_INSTALL_ID").ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    if let Some(g) = given.as_deref().filter(|g| !valid(g)) {
+        anyhow::bail!("PODWARDEN_INSTALL_ID={g:?} is not an install id (4–16 lowercase letters and digits)");
+    }
+    let kept = given.or_else(|| std::fs::read_to_string(&file).ok().map(|v| v.trim().to_owned()).filter(|v| valid(v)));
+    let id = store.install_id_or(kept.as_deref()).await?;
+    match kept {
+        Some(k) if k != id => tracing::warn!(
+            database = %id, kept = %k,
+            "the database belongs to another install than install_id says; using the database's (pods named pw-{k}-… show up as strays: GET /api/v1/strays)"
+        ),
+        _ => {}
+    }
+    if std::fs::read_to_string(&file).ok().as_deref().map(str::trim) != Some(id.as_str()) {
+        std::fs::write(&file, format!("{id}\n")).with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    Ok(id)
+}
+
 /// Starts a server per `cfg`.
 pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     std::fs::create_dir_all(&cfg.home).with_context(|| format!("cannot create {}", cfg.home.display()))?;
@@ -230,6 +256,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         }
     })?;
     users::ensure_admin(&store, &token).await.context("cannot set up the admin user")?;
+    install_identity(&store, &cfg.home).await?;
     let listener = tokio::net::TcpListener::bind(cfg.addr).await.with_context(|| format!("cannot listen on {}", cfg.addr))?;
     let url = format!("http://{}", listener.local_addr()?);
 

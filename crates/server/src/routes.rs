@@ -167,6 +167,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route("/api/v1/audit", get(crate::volumes::audit_log))
+        .route("/api/v1/strays", get(list_strays))
+        .route("/api/v1/strays/reap", post(reap_strays))
         .route("/api/v1/jobs/{id}", get(get_job))
         .route("/api/v1/jobs/{id}/stop", post(stop_job))
         .route("/api/v1/jobs/{id}/events", get(events))
@@ -950,6 +952,35 @@ async fn me(Extension(c): C) -> Json<UserView> {
 
 fn admin_only(c: &Caller) -> R<()> {
     if c.0.is_admin { Ok(()) } else { Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only an admin can manage users", None)) }
+}
+
+/// Pods on the operator's RunPod account named by another podwarden install (admin): a lost
+/// database's, or another podwarden's on the same account. Reported, never touched unasked.
+#[utoipa::path(get, path = "/api/v1/strays", tag = "admin", responses((status = 200, body = Vec<crate::api::StrayView>), (status = 403, description = "not an admin", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn list_strays(State(s): S, Extension(c): C) -> R<Json<Vec<crate::api::StrayView>>> {
+    admin_only(&c)?;
+    let strays = s.engine.strays().await?;
+    Ok(Json(
+        strays
+            .into_iter()
+            .map(|x| crate::api::StrayView {
+                pod_id: x.pod_id,
+                name: x.name,
+                install: x.install,
+                running: x.running,
+                cost_per_hour_usd: x.cost_per_hour.usd(),
+            })
+            .collect(),
+    ))
+}
+
+/// Terminates every stray pod of one install (admin, on purpose: another podwarden on the same
+/// account names its pods the same way).
+#[utoipa::path(post, path = "/api/v1/strays/reap", tag = "admin", request_body = crate::api::ReapBody, responses((status = 200, description = "`{terminated: [pod ids]}`", body = Object), (status = 403, description = "not an admin", body = ErrorBody), (status = 409, description = "that is this install", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn reap_strays(State(s): S, Extension(c): C, Body(b): Body<crate::api::ReapBody>) -> R<Json<serde_json::Value>> {
+    admin_only(&c)?;
+    let done = s.engine.reap_strays(&b.install).await?;
+    Ok(Json(serde_json::json!({"terminated": done})))
 }
 
 /// Every user (admin).

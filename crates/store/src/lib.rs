@@ -163,6 +163,13 @@ impl Store {
     /// This installation's id, created on first use. It prefixes every provider resource name,
     /// so two installs sharing a RunPod account never touch each other's pods.
     pub async fn install_id(&self) -> Result<String> {
+        self.install_id_or(None).await
+    }
+
+    /// This installation's id; when the database has none yet (new, or lost and recreated),
+    /// `known` (the id kept beside it) is adopted, so the pods the install started are still
+    /// recognised as its own.
+    pub async fn install_id_or(&self, known: Option<&str>) -> Result<String> {
         if let Some((v,)) = sqlx::query_as::<_, (String,)>("SELECT value FROM settings WHERE key = $1")
             .bind("install_id")
             .fetch_optional(&self.pool)
@@ -170,7 +177,7 @@ impl Store {
         {
             return Ok(v);
         }
-        let id: String = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+        let id: String = known.map_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(), str::to_owned);
         sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
             .bind("install_id")
             .bind(&id)
