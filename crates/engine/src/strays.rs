@@ -39,7 +39,7 @@ impl<C: Cloud> Engine<C> {
             .into_iter()
             .filter_map(|p| {
                 let install = install_of(&p.name)?.to_owned();
-                (install != self.install() && p.phase != PodPhase::Gone).then(|| Stray {
+                (install != self.install() && p.phase != PodPhase::Gone).then_some(Stray {
                     running: matches!(p.phase, PodPhase::Running | PodPhase::Booting),
                     cost_per_hour: p.cost_per_hour,
                     pod_id: p.id,
