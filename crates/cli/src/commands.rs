@@ -270,10 +270,40 @@ pub async fn stop(a: StopArgs) -> Result<(), UserError> {
 pub struct CostArgs {
     #[arg(long)]
     json: bool,
+    /// Compare the ledger with RunPod's billing API pod by pod now, correct it to the bill, and
+    /// show every difference found (admin).
+    #[arg(long)]
+    reconcile: bool,
 }
 
 pub async fn cost(a: CostArgs) -> Result<(), UserError> {
     let api = Api::connect().await?;
+    if a.reconcile {
+        let r: server::api::Reconciliation = api.post("/api/v1/cost/reconcile", &serde_json::json!({})).await?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            return Ok(());
+        }
+        let mut t = table(&["JOB", "POD", "LEDGER SAID", "RUNPOD BILLED", "DIFFERENCE"]);
+        for c in r.checks.iter().filter(|c| (c.ours_usd - c.theirs_usd).abs() >= 1e-6) {
+            t.add_row(vec![
+                c.job_id.clone(),
+                c.pod_id.clone(),
+                format!("${:.6}", c.ours_usd),
+                format!("${:.6}", c.theirs_usd),
+                format!("{:+.6}", c.ours_usd - c.theirs_usd),
+            ]);
+        }
+        println!("{t}");
+        println!(
+            "{} pods checked now, {} in all; {} differed; the ledger had over-counted ${:.6}, and now agrees with RunPod's bill",
+            r.checked_now,
+            r.checks.len(),
+            r.mismatches,
+            r.overcounted_usd
+        );
+        return Ok(());
+    }
     let c: CostReport = api.get("/api/v1/cost").await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());

@@ -208,5 +208,24 @@ async fn killed_at_random_moments_under_a_stream_of_jobs() {
     }
     assert_eq!(our_live_pods(&emu, &install), 0, "pods left behind");
     assert_costs_agree(&emu, &db).await;
+    // Reconciled with the provider's billing API, the ledger is the bill, to the micro-dollar
+    // per pod (each pod's bill rounds to a micro-dollar once).
+    let r: serde_json::Value = http
+        .post(format!("{}/api/v1/cost/reconcile", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("reconcile")
+        .json()
+        .await
+        .expect("json");
+    let checked = r["checked_now"].as_u64().expect("checked");
+    assert!(checked >= jobs.len() as u64, "every settled pod was checked: {r}");
+    let ours: i64 = db.cost_rows().await.expect("rows").iter().map(|r| r.amount_micros).sum();
+    let theirs: f64 = {
+        let w = emu.shared.world.lock();
+        w.pods.keys().map(|id| w.ledger.total_for(Kind::Pod, id)).sum()
+    };
+    assert!((ours as f64 / 1e6 - theirs).abs() <= 1e-6 * checked as f64 + 1e-9, "after reconciliation: {ours} µ$ vs the bill {theirs} $");
     kill(&mut s);
 }

@@ -88,6 +88,12 @@ pub trait Cloud: Serverless + Send + Sync + 'static {
         let id = id.to_owned();
         async move { Err(CloudError::Rejected(format!("network volume {id}: this provider has no network volumes"))) }
     }
+    /// What the provider billed for a pod between `since_ms` and `until_ms` (its billing API),
+    /// `None` when the provider has no billing API.
+    fn pod_billed(&self, pod_id: &str, since_ms: i64, until_ms: i64) -> impl Future<Output = Result<Option<Money>, CloudError>> + Send {
+        let _ = (pod_id, since_ms, until_ms);
+        async { Ok(None) }
+    }
     /// Creates a network volume.
     fn create_network_volume(
         &self,

@@ -2,6 +2,7 @@
 //! reconciler (plan from a snapshot, then execute), GPU choice, budgets, deadlines, boot
 //! timeouts, keep-alive and teardown, and the cost ledger.
 
+pub mod billing_reconcile;
 pub mod cloud;
 pub mod endpoints;
 pub mod engine;

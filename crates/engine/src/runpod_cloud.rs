@@ -125,6 +125,24 @@ impl Cloud for RunPodCloud {
             .collect())
     }
 
+    async fn pod_billed(&self, pod_id: &str, since_ms: i64, until_ms: i64) -> Result<Option<Money>, CloudError> {
+        // Hourly buckets from the hour the pod was asked for to an hour from now: all of it.
+        let at = |ms: i64| {
+            humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64)).to_string()
+        };
+        let hour = 3_600_000;
+        let q = runpod::types::billing::BillingQuery {
+            start_time: Some(at(since_ms - since_ms.rem_euclid(hour))),
+            end_time: Some(at(until_ms + hour)),
+            bucket_size: Some("hour".into()),
+            pod_id: Some(pod_id.to_owned()),
+            ..Default::default()
+        };
+        let bill = self.client.pod_billing(&q).await.map_err(map_err)?;
+        let usd: f64 = bill.records.iter().filter(|r| r.pod_id == pod_id).map(|r| r.total_amount).sum();
+        Ok(Some(Money::from_usd(usd)))
+    }
+
     async fn create_pod(&self, r: &PodRequest) -> Result<PodInfo, CloudError> {
         let mounts = match (&r.network_volume, r.volume_gb) {
             (Some(v), _) => Some(Mounts {

@@ -565,10 +565,16 @@ function barRow(label, amount, max) {
 
 async function costsPage() {
   const c = await api("GET", "/cost");
+  // The ledger against RunPod's bill (admins; others get 403 and see nothing).
+  const r = await api("GET", "/cost/reconciliation").catch(() => null);
   const max = (xs) => Math.max(0, ...xs.map((x) => x[x.length - 1]));
   show(
     h("h1", {}, "Costs"),
-    h("div", { class: "card" }, kv("Total", h("span", { id: "cost-total" }, usd(c.total_usd))), c.simulated ? h("p", { class: "muted" }, "Simulated costs (embedded emulator).") : null),
+    h("div", { class: "card" }, kv("Total", h("span", { id: "cost-total" }, usd(c.total_usd))), c.simulated ? h("p", { class: "muted" }, "Simulated costs (embedded emulator).") : null,
+      r ? h("p", { id: "reconciliation", class: "muted" },
+        r.checks.length
+          ? `Checked against RunPod's bill: ${r.checks.length} pods, ${r.mismatches} differed; the ledger had over-counted ${usd(r.overcounted_usd)} and was corrected to the bill.`
+          : "No pod checked against RunPod's bill yet (a pod is checked 15 minutes after it ends; `podwarden cost --reconcile` checks now).") : null),
     h("h2", {}, "Per day"),
     table("cost-by-day", ["Day", "Spend", ""], c.by_day.map(([d, v]) => barRow(d, v, max(c.by_day)))),
     h("h2", {}, "Per GPU type"),

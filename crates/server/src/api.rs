@@ -259,6 +259,32 @@ pub struct VolumeS3 {
     pub secret_access_key: Option<String>,
 }
 
+/// One pod's cost checked against RunPod's bill (`/api/v1/cost/reconciliation`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BillingCheckView {
+    pub job_id: String,
+    pub pod_id: String,
+    /// ms since the epoch.
+    pub at: i64,
+    /// What podwarden's ledger said before the check.
+    pub ours_usd: f64,
+    /// What RunPod billed (the ledger says this now).
+    pub theirs_usd: f64,
+}
+
+/// The ledger against RunPod's bill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Reconciliation {
+    /// Pods checked by this request (`POST`), 0 for `GET`.
+    pub checked_now: usize,
+    /// Checks so far, newest first (at most 1,000).
+    pub checks: Vec<BillingCheckView>,
+    /// Checks that found a difference.
+    pub mismatches: usize,
+    /// Sum of (ours − theirs) over the checks: what the ledger over-counted before correction.
+    pub overcounted_usd: f64,
+}
+
 /// A pod another podwarden install named (`GET /api/v1/strays`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StrayView {

@@ -61,6 +61,9 @@ pub struct ServerConfig {
     pub s3_operator_key: Option<(String, String)>,
     /// Connection limits and timeouts (`listener`).
     pub limits: listener::ConnLimits,
+    /// How long after a pod ended its cost is compared with the provider's bill (the bill
+    /// must be complete by then; default 15 minutes).
+    pub billing_settle: Duration,
 }
 
 /// Where volumes' files are over S3, and the operator's S3 key.
@@ -89,6 +92,7 @@ impl ServerConfig {
             s3_endpoints: std::collections::BTreeMap::new(),
             s3_operator_key: None,
             limits: listener::ConnLimits::default(),
+            billing_settle: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -396,6 +400,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     tracker.spawn(listener::serve(listener, app, limits, c));
     // The reconciler: on a period and on a poke, never told what changed.
     let (s, c, period, followers) = (state.clone(), cancel.clone(), cfg.tick, tracker.clone());
+    let billing_settle_ms = cfg.billing_settle.as_millis() as i64;
     tracker.spawn(async move {
         loop {
             if s.hosted {
@@ -403,6 +408,12 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                     Ok(r) if !r.errors.is_empty() => tracing::warn!(errors = ?r.errors, "reconcile tick had errors"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "reconcile tick failed; retrying next period"),
+                }
+            }
+            if s.hosted {
+                // A few settled pods per period, each once: the ledger agrees with the bill.
+                if let Err(e) = s.engine.reconcile_billing(billing_settle_ms, 5).await {
+                    tracing::warn!(error = %e, "billing reconciliation failed; retrying next period");
                 }
             }
             s.accounts.tick(&s).await;

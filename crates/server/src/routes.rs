@@ -168,6 +168,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/audit", get(crate::volumes::audit_log))
         .route("/api/v1/strays", get(list_strays))
+        .route("/api/v1/cost/reconciliation", get(reconciliation))
+        .route("/api/v1/cost/reconcile", post(reconcile))
         .route("/api/v1/strays/reap", post(reap_strays))
         .route("/api/v1/jobs/{id}", get(get_job))
         .route("/api/v1/jobs/{id}/stop", post(stop_job))
@@ -954,6 +956,48 @@ fn admin_only(c: &Caller) -> R<()> {
     if c.0.is_admin { Ok(()) } else { Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only an admin can manage users", None)) }
 }
 
+/// The ledger against RunPod's billing API, pod by pod (admin).
+#[utoipa::path(get, path = "/api/v1/cost/reconciliation", tag = "cost", responses((status = 200, body = crate::api::Reconciliation), (status = 403, description = "not an admin", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn reconciliation(State(s): S, Extension(c): C) -> R<Json<crate::api::Reconciliation>> {
+    admin_only(&c)?;
+    Ok(Json(reconciliation_view(&s, 0).await?))
+}
+
+/// Checks every settled pod not checked yet against RunPod's bill now, correcting the ledger
+/// to the bill (admin; the server also does this on its own, 15 minutes after a pod ends).
+#[utoipa::path(post, path = "/api/v1/cost/reconcile", tag = "cost", responses((status = 200, body = crate::api::Reconciliation), (status = 403, description = "not an admin", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn reconcile(State(s): S, Extension(c): C) -> R<Json<crate::api::Reconciliation>> {
+    admin_only(&c)?;
+    let mut checked = 0;
+    loop {
+        let r = s.engine.reconcile_billing(0, 100).await?;
+        checked += r.checked;
+        if r.checked < 100 {
+            break;
+        }
+    }
+    Ok(Json(reconciliation_view(&s, checked).await?))
+}
+
+async fn reconciliation_view(s: &AppState, checked_now: usize) -> R<crate::api::Reconciliation> {
+    let rows = s.engine.store().billing_checks(1000).await.map_err(EngineError::from)?;
+    Ok(crate::api::Reconciliation {
+        checked_now,
+        mismatches: rows.iter().filter(|r| r.ours_micros != r.theirs_micros).count(),
+        overcounted_usd: Money(rows.iter().map(|r| r.ours_micros - r.theirs_micros).sum()).usd(),
+        checks: rows
+            .into_iter()
+            .map(|r| crate::api::BillingCheckView {
+                job_id: r.job_id,
+                pod_id: r.pod_id,
+                at: r.at,
+                ours_usd: Money(r.ours_micros).usd(),
+                theirs_usd: Money(r.theirs_micros).usd(),
+            })
+            .collect(),
+    })
+}
+
 /// Pods on the operator's RunPod account named by another podwarden install (admin): a lost
 /// database's, or another podwarden's on the same account. Reported, never touched unasked.
 #[utoipa::path(get, path = "/api/v1/strays", tag = "admin", responses((status = 200, body = Vec<crate::api::StrayView>), (status = 403, description = "not an admin", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
@@ -1160,7 +1204,7 @@ struct GpuQuery {
 async fn gpus(State(s): S, Extension(c): C, Query(q): Query<GpuQuery>) -> R<Json<Vec<GpuRow>>> {
     // The same ranking `run` uses, on a spec made only of the query's GPU requirements.
     let spec = JobSpec::from_json(serde_json::json!({
-        "name": "gpus", "image": "-", "command": "-",
+        "name": "gpus", "image": "gpus-query", "command": "-",
         "cloud": q.cloud.as_deref().unwrap_or("any"),
         "gpu": {"min_vram_gb": q.min_vram_gb.unwrap_or(1), "count": q.count.unwrap_or(1), "max_price_per_hour": q.max_price_per_hour},
     }))

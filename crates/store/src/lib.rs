@@ -12,6 +12,7 @@
 
 mod attempts;
 mod audit;
+mod billing;
 mod endpoints;
 mod events;
 mod jobs;
@@ -26,6 +27,7 @@ mod volumes;
 
 pub use attempts::AttemptRow;
 pub use audit::AuditRow;
+pub use billing::{BillingCheck, Unchecked};
 pub use endpoints::EndpointRow;
 pub use events::EventRow;
 pub use jobs::{HOSTED, JobRow};

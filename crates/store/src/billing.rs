@@ -1,0 +1,98 @@
+//! `billing_checks`: podwarden's ledger compared with the provider's bill, pod by pod.
+//!
+//! Owns: the check of each settled attempt (once) and the adjustment that makes the ledger
+//! agree with the bill. Invariant: after a check, the attempt's ledger rows sum to what the
+//! provider billed for its pod; the job's `spent_micros` and the attempt's `cost_micros` move by
+//! the same difference in the same transaction. Only attempts of settled jobs are checked, so
+//! no live job's cached row can overwrite the correction.
+
+use crate::{Result, Store};
+
+/// An attempt due for a check.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Unchecked {
+    pub attempt_id: String,
+    pub job_id: String,
+    pub pod_id: String,
+    pub created_at: i64,
+    pub ours_micros: i64,
+}
+
+/// A check done (`GET /api/v1/cost/reconciliation`).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct BillingCheck {
+    pub attempt_id: String,
+    pub job_id: String,
+    pub pod_id: String,
+    pub at: i64,
+    pub ours_micros: i64,
+    pub theirs_micros: i64,
+}
+
+impl Store {
+    /// Attempts of settled jobs on `account` that had a pod, ended before `ended_before`, and
+    /// were not checked yet; oldest first.
+    pub async fn attempts_unchecked(&self, account: &str, ended_before: i64, limit: i64) -> Result<Vec<Unchecked>> {
+        const Q: &str = concat!(
+            "SELECT a.id AS attempt_id, a.job_id, a.pod_id, a.created_at, ",
+            "CAST(COALESCE((SELECT SUM(c.amount_micros) FROM cost_ledger c WHERE c.attempt_id = a.id), 0) AS BIGINT) AS ours_micros ",
+            "FROM attempts a JOIN jobs j ON j.id = a.job_id LEFT JOIN billing_checks b ON b.attempt_id = a.id ",
+            "WHERE b.attempt_id IS NULL AND a.pod_id IS NOT NULL AND a.ended_at IS NOT NULL AND a.ended_at <= $1 ",
+            "AND j.account = $2 AND j.state IN ('succeeded', 'failed', 'cancelled', 'budget_exceeded', 'timed_out') ",
+            "ORDER BY a.ended_at LIMIT $3"
+        );
+        Ok(sqlx::query_as(Q).bind(ended_before).bind(account).bind(limit).fetch_all(self.pool()).await?)
+    }
+
+    /// Records a check and books the difference (provider minus ours) to the ledger, the
+    /// attempt and the job, in one transaction.
+    pub async fn billing_check(&self, u: &Unchecked, theirs_micros: i64, at: i64) -> Result<()> {
+        let _w = self.writes.lock().await;
+        let mut tx = self.pool().begin().await?;
+        let diff = theirs_micros - u.ours_micros;
+        sqlx::query(
+            "INSERT INTO billing_checks (attempt_id, job_id, pod_id, at, ours_micros, theirs_micros) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&u.attempt_id)
+        .bind(&u.job_id)
+        .bind(&u.pod_id)
+        .bind(at)
+        .bind(u.ours_micros)
+        .bind(theirs_micros)
+        .execute(&mut *tx)
+        .await?;
+        if diff != 0 {
+            sqlx::query(
+                "INSERT INTO cost_ledger (job_id, attempt_id, from_ms, to_ms, amount_micros, gpu_type) VALUES ($1, $2, $3, $3, $4, 'billing adjustment')",
+            )
+            .bind(&u.job_id)
+            .bind(&u.attempt_id)
+            .bind(at)
+            .bind(diff)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE attempts SET cost_micros = cost_micros + $1 WHERE id = $2")
+                .bind(diff)
+                .bind(&u.attempt_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE jobs SET spent_micros = spent_micros + $1 WHERE id = $2")
+                .bind(diff)
+                .bind(&u.job_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Checks, newest first.
+    pub async fn billing_checks(&self, limit: i64) -> Result<Vec<BillingCheck>> {
+        Ok(sqlx::query_as(
+            "SELECT attempt_id, job_id, pod_id, at, ours_micros, theirs_micros FROM billing_checks ORDER BY at DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
