@@ -107,6 +107,12 @@ fn check_shape(bytes: &[u8]) -> Result<(), ApiError> {
 /// Parses a JSON body, with the error a client can act on.
 pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     check_shape(bytes)?;
+    // serde lets a struct come as an array of its fields (`[]` for one whose fields all have
+    // defaults): the API's bodies are objects, and only a route taking any JSON sees others.
+    let any_json = std::any::type_name::<T>() == std::any::type_name::<serde_json::Value>();
+    if !any_json && bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "the request body must be a JSON object", None));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
@@ -137,5 +143,18 @@ mod tests {
         let text = serde_json::json!({"input": ",".repeat(3 * MAX_JSON_VALUES) + "[{\"\\"}).to_string();
         assert_eq!(check_shape(text.as_bytes()).ok(), Some(()));
         assert!(parse::<serde_json::Value>(text.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn a_struct_body_must_be_an_object() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Label {
+            #[serde(default)]
+            label: String,
+        }
+        assert!(parse::<Label>(b" []").is_err(), "serde alone would take [] for a struct");
+        assert!(parse::<Label>(b"{}").is_ok());
+        assert!(parse::<serde_json::Value>(b"[1]").is_ok(), "routes taking any JSON still may");
     }
 }

@@ -455,7 +455,7 @@ fn endpoint_view(r: &EndpointRow) -> EndpointView {
 }
 
 /// Deploys a serverless endpoint (create, or update in place).
-#[utoipa::path(post, path = "/api/v1/endpoints", tag = "endpoints", request_body = core_domain::endpoint::EndpointSpec, responses((status = 201, description = "created", body = DeployResult), (status = 200, description = "updated or unchanged", body = DeployResult), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/endpoints", tag = "endpoints", request_body = core_domain::endpoint::EndpointSpec, responses((status = 201, description = "created", body = DeployResult), (status = 200, description = "updated or unchanged", body = DeployResult), (status = 402, description = "a capped hosted user asked for always-on workers", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn deploy_endpoint(State(s): S, Extension(c): C, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<DeployResult>)> {
     let mut spec = core_domain::endpoint::EndpointSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
     // An existing endpoint stays on its account; a new one goes where the user computes.
@@ -463,6 +463,17 @@ async fn deploy_endpoint(State(s): S, Extension(c): C, Body(v): Body<serde_json:
         Some(row) => row.account,
         None => user_account(&s, &c.0.id).await?,
     };
+    // Always-on workers bill by the second whether or not jobs come, with no end a cap could
+    // reserve for: a capped user's hosted endpoints scale from zero (their jobs reserve their
+    // estimates against the cap instead).
+    if account == store::HOSTED && c.0.spend_cap_micros.is_some() && spec.workers.min > 0 {
+        return Err(ApiError::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "spend_cap_reached",
+            format!("workers.min = {} keeps workers billing with no end, which a hosted spend cap cannot reserve", spec.workers.min),
+            Some("use workers.min = 0 (each job's cost is then reserved against your cap), or save your own RunPod key"),
+        ));
+    }
     crate::volumes::resolve(&s, &c.0.id, &account, &mut spec.network_volume).await?;
     spec.image = image_alias(&spec.image)?;
     let d = engine_for(&s, &account).await.map_err(account_error)?.deploy(spec, &c.0.id).await?;

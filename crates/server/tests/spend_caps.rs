@@ -100,3 +100,22 @@ async fn serverless_jobs_reserve_their_estimate_against_the_cap() {
     assert!(committed(&http, &s.url, &carol.token).await <= estimate * 2.5 + 1e-9);
     s.shutdown().await;
 }
+
+/// Always-on workers bill with no end a cap could reserve: a capped hosted user's endpoint
+/// must scale from zero.
+#[tokio::test]
+async fn a_capped_user_cannot_keep_workers_billing_forever() {
+    let home = tempfile::tempdir().expect("home");
+    let s = server(home.path()).await;
+    let http = reqwest::Client::new();
+    let dan = new_user(&http, &s.url, &s.token, "dan").await;
+    set_cap(&http, &s, &dan.user.id, 5.0).await;
+    let ep = |min: i64| serde_json::json!({"name": "always", "image": "python:3.11-slim", "command": "sleep 100000", "gpu": {"pools": ["AMPERE_24"]}, "workers": {"min": min, "max": 1}});
+    let r = http.post(format!("{}/api/v1/endpoints", s.url)).bearer_auth(&dan.token).json(&ep(1)).send().await.expect("deploy");
+    assert_eq!(r.status().as_u16(), 402);
+    let e: ErrorBody = r.json().await.expect("json");
+    assert!(e.hint.unwrap_or_default().contains("workers.min = 0"));
+    let r = http.post(format!("{}/api/v1/endpoints", s.url)).bearer_auth(&dan.token).json(&ep(0)).send().await.expect("deploy");
+    assert_eq!(r.status().as_u16(), 201, "scale-from-zero is fine");
+    s.shutdown().await;
+}
