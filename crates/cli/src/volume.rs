@@ -273,12 +273,7 @@ impl Files {
                     if start > 0 { r.header(reqwest::header::RANGE, format!("bytes={start}-")) } else { r }
                 })
                 .await?;
-            let mut stream = r.bytes_stream();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.with_context(|| format!("reading {key}"))?;
-                out.write_all(&chunk).await.with_context(|| format!("writing {}", part.display()))?;
-                progress.inc(chunk.len() as u64);
-            }
+            pump(r.bytes_stream(), &mut out, &progress, key, &part).await?;
         }
         finish_part(out, &part, local).await?;
         progress.finish_and_clear();
@@ -336,6 +331,22 @@ async fn open_part(part: &Path, start: u64) -> Result<tokio::fs::File, UserError
         .open(part)
         .await
         .map_err(|e| UserError { error: anyhow!("cannot write {}: {e}", part.display()), hint: None })
+}
+
+/// Writes a download's chunks to its `.part` file as they come, advancing the progress bar.
+async fn pump<E: std::error::Error + Send + Sync + 'static>(
+    mut stream: impl futures::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    out: &mut tokio::fs::File,
+    progress: &indicatif::ProgressBar,
+    key: &str,
+    part: &Path,
+) -> Result<(), UserError> {
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.with_context(|| format!("reading {key}"))?;
+        out.write_all(&chunk).await.with_context(|| format!("writing {}", part.display()))?;
+        progress.inc(chunk.len() as u64);
+    }
+    Ok(())
 }
 
 /// Flushes the `.part` file and moves it into place.
@@ -498,12 +509,8 @@ pub async fn download(s3: &AmazonS3, key: &str, local: &Path) -> Result<u64, Use
     progress.set_position(start);
     let mut out = open_part(&part, start).await?;
     if start < total {
-        let mut stream = s3.get_opts(&ObjPath::from(key), opts).await.with_context(|| format!("reading {key}"))?.into_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.with_context(|| format!("reading {key}"))?;
-            out.write_all(&chunk).await.with_context(|| format!("writing {}", part.display()))?;
-            progress.inc(chunk.len() as u64);
-        }
+        let stream = s3.get_opts(&ObjPath::from(key), opts).await.with_context(|| format!("reading {key}"))?.into_stream();
+        pump(stream, &mut out, &progress, key, &part).await?;
     }
     finish_part(out, &part, local).await?;
     progress.finish_and_clear();

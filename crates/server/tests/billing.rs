@@ -6,12 +6,7 @@ use common::{follow, server_with};
 
 #[tokio::test]
 async fn the_ledger_is_corrected_to_the_providers_bill() {
-    let mut ecfg = runpod_emulator::EmulatorConfig::default();
-    ecfg.pods.provisioning_secs = 0.1;
-    ecfg.pods.starting_secs = 0.1;
-    ecfg.tick_ms = 50;
-    ecfg.rate_limits = common::compressed_budgets();
-    let emu = runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator");
+    let emu = common::standalone_emulator().await;
     let home = tempfile::tempdir().expect("home");
     // Checks only when asked (the automatic ones wait for the provider's bill to settle).
     let s = server_with(home.path(), |c| {
@@ -21,16 +16,7 @@ async fn the_ledger_is_corrected_to_the_providers_bill() {
     .await;
     let http = reqwest::Client::new();
     let spec = serde_json::json!({"name": "billed", "image": "python:3.11-slim", "command": "sleep 1", "gpu": {"min_vram_gb": 16}});
-    let job: server::api::JobDetail = http
-        .post(format!("{}/api/v1/jobs", s.url))
-        .bearer_auth(&s.token)
-        .json(&spec)
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
+    let job = common::submit(&http, &s.url, &s.token, &spec).await;
     let (done, _) = follow(&http, &s, &job.job.id).await;
     assert_eq!(done.job.state, "succeeded");
 

@@ -6,15 +6,6 @@
 mod common;
 use common::{server_with, wait_for_state};
 
-async fn emulator() -> runpod_emulator::RunningEmulator {
-    let mut ecfg = runpod_emulator::EmulatorConfig::default();
-    ecfg.pods.provisioning_secs = 0.1;
-    ecfg.pods.starting_secs = 0.1;
-    ecfg.tick_ms = 50;
-    ecfg.rate_limits = common::compressed_budgets();
-    runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator")
-}
-
 fn live_pods(emu: &runpod_emulator::RunningEmulator) -> Vec<String> {
     emu.shared
         .world
@@ -31,16 +22,7 @@ async fn leave_a_running_pod(emu: &runpod_emulator::RunningEmulator, home: &std:
     let s = server_with(home, |c| c.client = Some(emu.client())).await;
     let http = reqwest::Client::new();
     let spec = serde_json::json!({"name": "left", "image": "python:3.11-slim", "command": "sleep 100000", "gpu": {"min_vram_gb": 16}});
-    let job: server::api::JobDetail = http
-        .post(format!("{}/api/v1/jobs", s.url))
-        .bearer_auth(&s.token)
-        .json(&spec)
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
+    let job = common::submit(&http, &s.url, &s.token, &spec).await;
     wait_for_state(&http, &s.url, &s.token, &job.job.id, "running").await;
     s.shutdown().await;
     std::fs::read_to_string(home.join("install_id")).expect("install_id").trim().to_owned()
@@ -60,7 +42,7 @@ async fn until_gone(emu: &runpod_emulator::RunningEmulator, install: &str) {
 
 #[tokio::test]
 async fn a_recreated_database_keeps_the_install_and_reaps_what_the_old_one_knew() {
-    let emu = emulator().await;
+    let emu = common::standalone_emulator().await;
     let home = tempfile::tempdir().expect("home");
     let install = leave_a_running_pod(&emu, home.path()).await;
     assert_eq!(live_pods(&emu).len(), 1);
@@ -76,7 +58,7 @@ async fn a_recreated_database_keeps_the_install_and_reaps_what_the_old_one_knew(
 
 #[tokio::test]
 async fn another_installs_pods_are_strays_reaped_on_the_operators_word() {
-    let emu = emulator().await;
+    let emu = common::standalone_emulator().await;
     let (old, new) = (tempfile::tempdir().expect("home"), tempfile::tempdir().expect("home"));
     let other = leave_a_running_pod(&emu, old.path()).await;
     // A new install on the same account (its data directory lost, identity and all).

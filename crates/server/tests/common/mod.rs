@@ -21,6 +21,23 @@ pub async fn server_with(home: &std::path::Path, f: impl FnOnce(&mut ServerConfi
     start(cfg).await.expect("server starts")
 }
 
+/// A standalone emulator as these tests run one: fast pods and ticks, budgets compressed alike.
+pub async fn standalone_emulator() -> runpod_emulator::RunningEmulator {
+    let mut ecfg = runpod_emulator::EmulatorConfig::default();
+    ecfg.pods.provisioning_secs = 0.1;
+    ecfg.pods.starting_secs = 0.1;
+    ecfg.tick_ms = 50;
+    ecfg.rate_limits = compressed_budgets();
+    runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator")
+}
+
+/// Submits a job spec (JSON) and returns it as created.
+pub async fn submit(http: &reqwest::Client, url: &str, token: &str, spec: &serde_json::Value) -> JobDetail {
+    let r = http.post(format!("{url}/api/v1/jobs")).bearer_auth(token).json(spec).send().await.expect("post");
+    assert_eq!(r.status().as_u16(), 201, "submitting {spec}");
+    r.json().await.expect("json")
+}
+
 /// RunPod's request budgets compressed as these tests compress time (a 100 ms reconcile
 /// period instead of 2 s), for tests that start their own emulator.
 pub fn compressed_budgets() -> runpod_emulator::ratelimit::RateLimitConfig {
