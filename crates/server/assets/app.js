@@ -567,6 +567,8 @@ async function costsPage() {
   const c = await api("GET", "/cost");
   // The ledger against RunPod's bill (admins; others get 403 and see nothing).
   const r = await api("GET", "/cost/reconciliation").catch(() => null);
+  // Pods another podwarden install named on this account bill unnoticed otherwise (admins).
+  const strays = r ? await api("GET", "/strays").catch(() => null) : null;
   const max = (xs) => Math.max(0, ...xs.map((x) => x[x.length - 1]));
   show(
     h("h1", {}, "Costs"),
@@ -574,7 +576,12 @@ async function costsPage() {
       r ? h("p", { id: "reconciliation", class: "muted" },
         r.checks.length
           ? `Checked against RunPod's bill: ${r.checks.length} pods, ${r.mismatches} differed; the ledger had over-counted ${usd(r.overcounted_usd)} and was corrected to the bill.`
-          : "No pod checked against RunPod's bill yet (a pod is checked 15 minutes after it ends; `podwarden cost --reconcile` checks now).") : null),
+          : "No pod checked against RunPod's bill yet (a pod is checked 15 minutes after it ends; `podwarden cost --reconcile` checks now).") : null,
+      strays ? h("p", { id: "strays", class: strays.length ? "error" : "muted" },
+        strays.length
+          ? `${strays.length} pod(s) of other podwarden installs are on this RunPod account (${[...new Set(strays.map((x) => x.install))].join(", ")}), costing ${usd(strays.reduce((a, x) => a + x.cost_per_hour_usd, 0))}/h; ` +
+            "if no podwarden of yours runs as that install, terminate them: POST /api/v1/strays/reap."
+          : "No pod of another podwarden install on this RunPod account.") : null),
     h("h2", {}, "Per day"),
     table("cost-by-day", ["Day", "Spend", ""], c.by_day.map(([d, v]) => barRow(d, v, max(c.by_day)))),
     h("h2", {}, "Per GPU type"),
