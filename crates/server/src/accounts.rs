@@ -121,10 +121,19 @@ impl Accounts {
     }
 
     /// One reconcile pass of every BYOK account with live jobs, endpoints or serverless jobs.
-    pub(crate) async fn tick(&self, s: &AppState) {
+    pub(crate) async fn tick(&self, s: &AppState, billing_settle_ms: i64) {
         let store = s.engine.store();
         let mut users: std::collections::BTreeSet<String> =
             store.live().jobs().filter_map(|j| byok_user(&j.account).map(str::to_owned)).collect();
+        // Users' own accounts get their bills checked too, once their pods have settled.
+        let due: std::collections::BTreeSet<String> = match store.accounts_unchecked(s.engine.now_ms() - billing_settle_ms).await {
+            Ok(a) => a.iter().filter_map(|a| byok_user(a).map(str::to_owned)).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list accounts with unchecked bills");
+                Default::default()
+            }
+        };
+        users.extend(due.iter().cloned());
         match (store.endpoints_live().await, store.requests_live().await) {
             (Ok(eps), Ok(reqs)) => {
                 let accounts = eps.iter().map(|e| &e.account).chain(reqs.iter().map(|r| &r.account));
@@ -134,15 +143,41 @@ impl Accounts {
         }
         for user in users {
             match self.of(s, &user).await {
-                Ok(a) => match a.engine.tick().await {
-                    Ok(r) if !r.errors.is_empty() => {
-                        tracing::warn!(account = %a.engine.account, errors = ?r.errors, "reconcile tick had errors")
+                Ok(a) => {
+                    match a.engine.tick().await {
+                        Ok(r) if !r.errors.is_empty() => {
+                            tracing::warn!(account = %a.engine.account, errors = ?r.errors, "reconcile tick had errors")
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(account = %a.engine.account, error = %e, "reconcile tick failed; retrying next period"),
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(account = %a.engine.account, error = %e, "reconcile tick failed; retrying next period"),
-                },
+                    if due.contains(&user) {
+                        if let Err(e) = a.engine.reconcile_billing(billing_settle_ms, 5).await {
+                            tracing::warn!(account = %a.engine.account, error = %e, "billing reconciliation failed; retrying next period");
+                        }
+                    }
+                }
                 Err(e) => tracing::warn!(user, error = %e, "cannot reconcile this user's own RunPod account"),
             }
         }
     }
+}
+
+/// Checks every BYOK account's settled pods against its bill now (`POST /api/v1/cost/reconcile`).
+pub(crate) async fn reconcile_all(s: &AppState) -> Result<usize, engine::EngineError> {
+    let mut checked = 0;
+    for account in s.engine.store().accounts_unchecked(i64::MAX).await? {
+        let Some(user) = byok_user(&account) else { continue };
+        match s.accounts.of(s, user).await {
+            Ok(a) => loop {
+                let r = a.engine.reconcile_billing(0, 100).await?;
+                checked += r.checked;
+                if r.checked < 100 {
+                    break;
+                }
+            },
+            Err(e) => tracing::warn!(user, error = %e, "cannot check this user's bill (their key is gone?)"),
+        }
+    }
+    Ok(checked)
 }

@@ -416,7 +416,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                     tracing::warn!(error = %e, "billing reconciliation failed; retrying next period");
                 }
             }
-            s.accounts.tick(&s).await;
+            s.accounts.tick(&s, billing_settle_ms).await;
             pod_logs::sync(&s, &followers, &c);
             tokio::select! {
                 () = tokio::time::sleep(period) => {}

@@ -980,13 +980,16 @@ pub(crate) async fn reconciliation(State(s): S, Extension(c): C) -> R<Json<crate
 pub(crate) async fn reconcile(State(s): S, Extension(c): C) -> R<Json<crate::api::Reconciliation>> {
     admin_only(&c)?;
     let mut checked = 0;
-    loop {
-        let r = s.engine.reconcile_billing(0, 100).await?;
-        checked += r.checked;
-        if r.checked < 100 {
-            break;
+    if s.hosted {
+        loop {
+            let r = s.engine.reconcile_billing(0, 100).await?;
+            checked += r.checked;
+            if r.checked < 100 {
+                break;
+            }
         }
     }
+    checked += crate::accounts::reconcile_all(&s).await?;
     Ok(Json(reconciliation_view(&s, checked).await?))
 }
 

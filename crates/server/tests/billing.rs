@@ -70,3 +70,43 @@ async fn the_ledger_is_corrected_to_the_providers_bill() {
     s.shutdown().await;
     emu.shutdown().await;
 }
+
+/// A user's own RunPod account gets its bill checked too.
+#[tokio::test]
+async fn a_byok_users_pods_are_checked_against_their_own_bill() {
+    const USER_KEY: &str = "rpa_BILLEDUSER000000000000000000000000000000WXYZ";
+    let mut ecfg = runpod_emulator::EmulatorConfig::default();
+    ecfg.pods.provisioning_secs = 0.1;
+    ecfg.pods.starting_secs = 0.1;
+    ecfg.tick_ms = 50;
+    ecfg.rate_limits = common::compressed_budgets();
+    ecfg.accounts = vec![runpod_emulator::config::AccountSeed::new(USER_KEY)];
+    let emu = runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator");
+    let home = tempfile::tempdir().expect("home");
+    let s = server_with(home.path(), |c| {
+        c.client = Some(emu.client());
+        c.billing_settle = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let ann = common::new_user(&http, &s.url, &s.token, "ann").await;
+    let r = http
+        .post(format!("{}/api/v1/settings/runpod-key", s.url))
+        .bearer_auth(&ann.token)
+        .json(&serde_json::json!({"api_key": USER_KEY}))
+        .send()
+        .await
+        .expect("key");
+    assert_eq!(r.status().as_u16(), 200);
+    let spec = serde_json::json!({"name": "mine", "image": "python:3.11-slim", "command": "sleep 1", "gpu": {"min_vram_gb": 16}});
+    let job = common::submit(&http, &s.url, &ann.token, &spec).await;
+    let (done, _) = common::follow_as(&http, &s.url, &ann.token, &job.job.id).await;
+    assert_eq!((done.job.state.as_str(), done.job.backend.as_str()), ("succeeded", "runpod"));
+    let r: server::api::Reconciliation =
+        http.post(format!("{}/api/v1/cost/reconcile", s.url)).bearer_auth(&s.token).send().await.expect("post").json().await.expect("json");
+    let check = r.checks.iter().find(|c| c.job_id == job.job.id).unwrap_or_else(|| panic!("her pod was checked: {r:?}"));
+    let bill: f64 = emu.shared.world.lock().ledger.total_for(runpod_emulator::world::ledger::Kind::Pod, &check.pod_id);
+    assert!(bill > 0.0 && (check.theirs_usd - bill).abs() < 1e-6, "{check:?} vs {bill}");
+    s.shutdown().await;
+    emu.shutdown().await;
+}

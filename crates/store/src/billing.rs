@@ -44,6 +44,19 @@ impl Store {
         Ok(sqlx::query_as(Q).bind(ended_before).bind(account).bind(limit).fetch_all(self.pool()).await?)
     }
 
+    /// Accounts with settled pod attempts that ended before `ended_before` and were not checked.
+    pub async fn accounts_unchecked(&self, ended_before: i64) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(concat!(
+            "SELECT DISTINCT j.account FROM attempts a JOIN jobs j ON j.id = a.job_id LEFT JOIN billing_checks b ON b.attempt_id = a.id ",
+            "WHERE b.attempt_id IS NULL AND a.pod_id IS NOT NULL AND a.ended_at IS NOT NULL AND a.ended_at <= $1 ",
+            "AND j.state IN ('succeeded', 'failed', 'cancelled', 'budget_exceeded', 'timed_out')"
+        ))
+        .bind(ended_before)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     /// Records a check and books the difference (provider minus ours) to the ledger, the
     /// attempt and the job, in one transaction.
     pub async fn billing_check(&self, u: &Unchecked, theirs_micros: i64, at: i64) -> Result<()> {
