@@ -831,9 +831,9 @@ impl<C: Cloud> Engine<C> {
         // Invariant 1: the intent is committed before the create call.
         self.store.attempt_insert(&row).await?;
         self.crash_point("after-intent");
-        if let Ok(mut g) = self.creating.lock() {
-            g.insert(row.id.clone());
-        }
+        // Out of the set however this step ends (a store error's early return included), or
+        // the reconciler would skip the attempt forever and the job hang in provisioning.
+        let _creating = Creating::hold(&self.creating, &row.id);
         let req = PodRequest {
             name: row.pod_name.clone(),
             image: spec.image.clone(),
@@ -903,9 +903,6 @@ impl<C: Cloud> Engine<C> {
                 Outcome::Fatal(why)
             }
         };
-        if let Ok(mut g) = self.creating.lock() {
-            g.remove(&row.id);
-        }
         Ok(outcome)
     }
 }
@@ -940,6 +937,26 @@ impl<C: Cloud> Engine<C> {
             outputs: spec.required_outputs(),
         };
         Ok((crate::wrapper::start_args(&crate::wrapper::wrap(&spec.shell_command(), watchdog, &data)), env))
+    }
+}
+
+/// An attempt whose create call is in flight (the reconciler leaves it alone meanwhile), for as
+/// long as this guard lives.
+struct Creating<'a> {
+    set: &'a Mutex<HashSet<String>>,
+    id: String,
+}
+
+impl<'a> Creating<'a> {
+    fn hold(set: &'a Mutex<HashSet<String>>, id: &str) -> Self {
+        set.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.to_owned());
+        Self { set, id: id.to_owned() }
+    }
+}
+
+impl Drop for Creating<'_> {
+    fn drop(&mut self) {
+        self.set.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.id);
     }
 }
 

@@ -461,3 +461,64 @@ async fn a_private_image_runs_with_its_registry_credential_and_never_boots_witho
     assert!(why.contains("boot"), "{why}");
     assert_eq!(state(&e, &with).await, JobState::Running, "the credentialed one is untouched");
 }
+
+/// A store error after the create call (here: another process holds the database's write lock
+/// while the create is in flight, and the create is refused) must not leave the attempt marked
+/// "create in flight" forever: the intent, with no pod behind it, is abandoned after its grace
+/// and the job tries again and runs, instead of hanging in provisioning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_error_after_the_create_call_does_not_strand_the_job() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("podwarden.db");
+    let emu = common::emulator(|c| {
+        c.pods.provisioning_secs = 10.0;
+        c.pods.starting_secs = 20.0;
+        // The create is refused after 1.5 s (real time): long enough to take the lock meanwhile.
+        c.faults.http.push(HttpFault {
+            route: "POST /v2/pods".into(),
+            status: Some(400),
+            probability: 1.0,
+            times: Some(1),
+            retry_after: None,
+            latency_ms: 1500,
+            lose_response: false,
+        });
+    })
+    .await;
+    let e = std::sync::Arc::new(common::engine_on(&emu, store::Store::open_sqlite(&db).await.expect("store"), emu.client()).await);
+    let job = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job.to_string();
+    let ticking = tokio::spawn({
+        let e = e.clone();
+        async move { e.tick().await }
+    });
+    // Once the intent is committed (the create call is then in flight), lock the database.
+    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&db);
+    let mut other = sqlx::SqliteConnection::connect_with(&opts).await.expect("connect");
+    loop {
+        let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM attempts").fetch_one(&mut other).await.expect("count");
+        if n.0 > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    sqlx::query("BEGIN EXCLUSIVE").execute(&mut other).await.expect("lock");
+    let first = ticking.await.expect("join");
+    sqlx::query("ROLLBACK").execute(&mut other).await.expect("unlock");
+    let failed = match &first {
+        Err(_) => true,
+        Ok(r) => !r.errors.is_empty(),
+    };
+    assert!(failed, "the tick saw the store error: {first:?}");
+    assert_eq!(live_pods(&emu), 0, "the create was refused");
+    // The intent is abandoned after its grace; the next attempt boots and runs.
+    for _ in 0..20 {
+        if state(&e, &job).await == JobState::Running {
+            break;
+        }
+        e.tick().await.expect("tick");
+        emu.advance(Duration::from_secs(15));
+    }
+    assert_eq!(state(&e, &job).await, JobState::Running, "{}", events(&e, &job).await);
+    assert_eq!(live_pods(&emu), 1, "one pod");
+}
