@@ -12,7 +12,7 @@ use core_domain::spec::JobSpec;
 use core_domain::state::{AttemptEvent, AttemptState, JobEvent, JobState, attempt_transition, job_transition};
 use core_domain::{AttemptId, JobId};
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use store::{AttemptRow, Bill, JobRow, Store, StoreError};
 
@@ -102,6 +102,9 @@ pub struct Engine<C: Cloud> {
     offers: tokio::sync::Mutex<Option<(i64, Vec<GpuOffer>)>>,
     /// Attempts (and endpoints) whose create call is in flight: the reconciler leaves them be.
     pub(crate) creating: Mutex<HashSet<String>>,
+    /// Pods whose terminate failed: (failures so far, not before this time). A provider that
+    /// keeps refusing is asked again with backoff, not on every tick.
+    terminate_backoff: Mutex<HashMap<String, (u32, i64)>>,
     /// Offers are re-read after this many ms.
     pub offers_ttl_ms: i64,
     /// Secret the job tokens are derived from (kept outside the database).
@@ -163,6 +166,10 @@ pub fn hash_token(token: &str) -> String {
 }
 
 /// Whether `token` is the job's callback token (constant-time on the hashes).
+/// First wait after a failed terminate (doubling with each failure), and the longest.
+const TERMINATE_BACKOFF_MS: i64 = 1_000;
+const TERMINATE_BACKOFF_MAX_MS: i64 = 60_000;
+
 /// How long a job's token still works after the job settled: a last metric flush or exit
 /// callback racing the teardown lands; after that the token is dead.
 pub const TOKEN_GRACE_MS: i64 = 5 * 60 * 1000;
@@ -192,6 +199,7 @@ impl<C: Cloud> Engine<C> {
             install,
             offers: tokio::sync::Mutex::new(None),
             creating: Mutex::new(HashSet::new()),
+            terminate_backoff: Mutex::new(HashMap::new()),
             offers_ttl_ms: 30_000,
             callback_base: None,
             watchdog_ceiling_secs: DEFAULT_WATCHDOG_CEILING_SECS,
@@ -615,6 +623,8 @@ impl<C: Cloud> Engine<C> {
     async fn tick_pods(&self, report: &mut TickReport) -> Result<(), EngineError> {
         let pods = self.cloud.list_pods().await?;
         let now = self.clock.now_ms();
+        // Backoffs of pods the provider no longer lists are done with.
+        self.terminate_backoff.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|id, _| pods.iter().any(|p| &p.id == id));
         self.accrue_due(now).await?;
         let creating = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
         let actions = {
@@ -693,8 +703,21 @@ impl<C: Cloud> Engine<C> {
                 if let Some(a) = &attempt {
                     self.attempt_event(a, AttemptEvent::Terminate, |row| row.reason = Some(reason.clone())).await?;
                 }
+                let waiting = self.terminate_backoff.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&pod_id).copied();
+                if waiting.is_some_and(|(_, not_before)| now < not_before) {
+                    return Ok(());
+                }
                 self.crash_point("before-terminate");
-                self.cloud.terminate_pod(&pod_id).await?;
+                if let Err(e) = self.cloud.terminate_pod(&pod_id).await {
+                    let failures = waiting.map_or(1, |(n, _)| n + 1);
+                    let delay = TERMINATE_BACKOFF_MS.saturating_mul(1 << failures.min(16)).min(TERMINATE_BACKOFF_MAX_MS);
+                    self.terminate_backoff
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(pod_id.clone(), (failures, now + delay));
+                    return Err(e.into());
+                }
+                self.terminate_backoff.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&pod_id);
                 self.crash_point("after-terminate");
                 tracing::info!(pod = pod_id, reason, "terminate requested");
             }

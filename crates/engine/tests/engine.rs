@@ -522,3 +522,45 @@ async fn a_store_error_after_the_create_call_does_not_strand_the_job() {
     assert_eq!(state(&e, &job).await, JobState::Running, "{}", events(&e, &job).await);
     assert_eq!(live_pods(&emu), 1, "one pod");
 }
+
+/// A terminate the provider keeps refusing is asked again with backoff (1 s, 2 s, 4 s … up to a
+/// minute), not on every tick; once the provider takes it, the pod goes.
+#[tokio::test]
+async fn a_refused_terminate_is_retried_with_backoff() {
+    let (emu, e) = setup(|_| {}).await;
+    let job = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job.to_string();
+    e.tick().await.expect("launch");
+    emu.advance(Duration::from_secs(30));
+    e.tick().await.expect("booted");
+    assert_eq!(state(&e, &job).await, JobState::Running);
+    let refuse = FaultConfig {
+        http: vec![HttpFault {
+            route: "DELETE /v2/pods/{id}".into(),
+            status: Some(400),
+            probability: 1.0,
+            times: None,
+            retry_after: None,
+            latency_ms: 0,
+            lose_response: false,
+        }],
+        ..FaultConfig::default()
+    };
+    emu.set_faults(refuse);
+    e.cancel(&job).await.expect("cancel");
+    let deletes = || emu.account_calls().iter().filter(|c| c.method == "DELETE" && c.path.starts_with("/v2/pods/")).count();
+    // 30 ticks, one a second: without backoff, 30 refused terminates.
+    for _ in 0..30 {
+        e.tick().await.expect("tick");
+        emu.advance(Duration::from_secs(1));
+    }
+    let asked = deletes();
+    assert!((3..=6).contains(&asked), "asked {asked} times in 30 s (1, 2, 4, 8, 16 s apart)");
+    assert_eq!(live_pods(&emu), 1, "still refused");
+    emu.set_faults(FaultConfig::default());
+    for _ in 0..5 {
+        emu.advance(Duration::from_secs(60));
+        e.tick().await.expect("tick");
+    }
+    assert_eq!(live_pods(&emu), 0, "taken once the provider accepts");
+    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Cancelled);
+}
