@@ -96,10 +96,18 @@ impl Api {
         }
         let status = resp.status();
         let body = resp.text().await.unwrap_or_default();
-        match serde_json::from_str::<ErrorBody>(&body) {
-            Ok(e) => Err(UserError { error: anyhow!("{}", e.message), hint: e.hint }),
-            Err(_) => Err(UserError { error: anyhow!("the server answered {status}: {body}"), hint: None }),
+        let mut e = match serde_json::from_str::<ErrorBody>(&body) {
+            Ok(e) => UserError { error: anyhow!("{}", e.message), hint: e.hint },
+            Err(_) => {
+                UserError { error: anyhow!("the server answered {status}: {}", body.chars().take(500).collect::<String>()), hint: None }
+            }
+        };
+        if status.is_server_error() {
+            // The server or RunPod failed: not the user's doing (exit 2).
+            let hint = e.hint.take();
+            e = UserError { hint, ..UserError::from(e.error) };
         }
+        Err(e)
     }
 
     pub async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, UserError> {

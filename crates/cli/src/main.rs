@@ -109,9 +109,34 @@ pub struct UserError {
     pub hint: Option<String>,
 }
 
+/// An error nobody built for the user: one that came up through `?` (I/O, the network, an
+/// unreadable answer) rather than a `UserError` made with a message and a hint. It reads as the
+/// error it wraps; it only changes the exit code to 2.
+#[derive(Debug)]
+struct Unexpected(anyhow::Error);
+
+impl std::fmt::Display for Unexpected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Unexpected {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.chain().nth(1)
+    }
+}
+
 impl<E: Into<anyhow::Error>> From<E> for UserError {
     fn from(e: E) -> Self {
-        Self { error: e.into(), hint: None }
+        Self { error: anyhow::Error::new(Unexpected(e.into())), hint: None }
+    }
+}
+
+impl UserError {
+    /// Exit code 2 for unexpected errors, 1 for the user's (a bad spec, a refused request).
+    fn exit_code(&self) -> u8 {
+        if self.error.is::<Unexpected>() { 2 } else { 1 }
     }
 }
 
@@ -185,10 +210,11 @@ fn main() -> ExitCode {
             for cause in e.error.chain().skip(1) {
                 eprintln!("  Caused by: {cause}");
             }
+            let code = e.exit_code();
             if let Some(h) = e.hint {
                 eprintln!("hint: {h}");
             }
-            ExitCode::from(1)
+            ExitCode::from(code)
         }
     }
 }

@@ -201,3 +201,23 @@ fn rust_log_turns_on_logging() {
     assert!(run(&[("RUST_LOG", "reqwest=debug")]).contains("DEBUG"), "RUST_LOG is honoured");
     assert!(!run(&[("RUST_LOG", "reqwest=debug"), ("PODWARDEN_LOG", "warn")]).contains("DEBUG"), "PODWARDEN_LOG wins");
 }
+
+/// Exit 1 for the user's errors, 2 for unexpected ones (the documented contract).
+#[test]
+fn exit_codes_tell_a_users_error_from_an_unexpected_one() {
+    let home = tempfile::tempdir().expect("home");
+    std::fs::write(home.path().join("bad.toml"), "name = \"Bad Name\"\n").expect("spec");
+    let bad = podwarden(home.path(), &["run", home.path().join("bad.toml").to_str().unwrap_or_default()]);
+    assert_eq!(bad.status.code(), Some(1), "a bad spec is the user's: {}", String::from_utf8_lossy(&bad.stderr));
+    // Nothing listens on port 1: the server cannot be reached.
+    let down = Command::new(env!("CARGO_BIN_EXE_podwarden"))
+        .arg("ps")
+        .env("PODWARDEN_HOME", home.path())
+        .env("PODWARDEN_URL", "http://127.0.0.1:1")
+        .env("PODWARDEN_TOKEN", "pw_x")
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&down.stderr);
+    assert_eq!(down.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot reach the podwarden server"), "the message reads as before: {err}");
+}
