@@ -68,6 +68,10 @@ pub enum CloudError {
     /// Try again later.
     #[error("provider unavailable: {0}")]
     Transient(String),
+    /// The account's request budget at the provider is spent: nothing was done; try again
+    /// after `retry_after_secs` (the provider's `Retry-After`, when it sent one).
+    #[error("provider rate limit reached: {message}")]
+    RateLimited { message: String, retry_after_secs: Option<u64> },
     /// The resource does not exist (any more).
     #[error("not found at the provider: {0}")]
     NotFound(String),

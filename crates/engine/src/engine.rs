@@ -911,7 +911,7 @@ impl<C: Cloud> Engine<C> {
                 self.event(job, "attempt", &format!("no capacity for {} ({:?}); trying the next offer", p.gpu_type, p.cloud)).await;
                 Outcome::NoCapacity
             }
-            Err(CloudError::MaybeCreated(msg) | CloudError::Transient(msg)) => {
+            Err(CloudError::MaybeCreated(msg) | CloudError::Transient(msg) | CloudError::RateLimited { message: msg, .. }) => {
                 self.event(job, "attempt", &format!("the create may have happened ({msg}); the reconciler will look the pod up by name"))
                     .await;
                 Outcome::Unknown

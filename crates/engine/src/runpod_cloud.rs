@@ -35,7 +35,9 @@ fn map_err(e: runpod::Error) -> CloudError {
         ErrorKind::Unauthorized | ErrorKind::Forbidden => CloudError::Auth(msg),
         ErrorKind::NotFound => CloudError::NotFound(msg),
         ErrorKind::Validation | ErrorKind::BadRequest | ErrorKind::PayloadTooLarge | ErrorKind::Conflict => CloudError::Rejected(msg),
-        ErrorKind::RateLimited | ErrorKind::Server | ErrorKind::Transport | ErrorKind::Undecodable => CloudError::Transient(msg),
+        // Typed, with the provider's Retry-After: callers pace themselves and tell the user.
+        ErrorKind::RateLimited => CloudError::RateLimited { message: msg, retry_after_secs: e.retry_after().map(|d| d.as_secs().max(1)) },
+        ErrorKind::Server | ErrorKind::Transport | ErrorKind::Undecodable => CloudError::Transient(msg),
     }
 }
 

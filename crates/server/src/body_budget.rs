@@ -63,15 +63,14 @@ pub(crate) async fn limit(State(b): State<BodyBudget>, req: Request, next: Next)
         return next.run(req).await;
     }
     let Ok(Ok(_permit)) = tokio::time::timeout(WAIT, b.sem.clone().acquire_many_owned(b.cost(len))).await else {
-        let mut r = crate::routes::ApiError::new(
+        return crate::routes::ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
             "the server is handling as many large requests as its memory allows",
             Some("retry in a few seconds"),
         )
+        .retry_after(5)
         .into_response();
-        r.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
-        return r;
     };
     next.run(req).await
 }

@@ -86,7 +86,10 @@ impl Modify for CommonResponses {
                     op.responses.responses.entry(status.to_owned()).or_insert_with(|| error(what));
                 };
                 if !job_token {
-                    add("429", "too many wrong tokens from this client; wait `Retry-After` seconds (a valid token is never refused)");
+                    add(
+                        "429",
+                        "too many wrong tokens from this client (a valid token is never refused), or RunPod's request budget for the account is spent (`provider_rate_limited`); wait `Retry-After` seconds",
+                    );
                     add("502", "RunPod failed or could not be reached (`provider_error`); nothing was changed, retry");
                 }
                 add(

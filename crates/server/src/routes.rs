@@ -27,11 +27,17 @@ use store::{AttemptRow, EndpointRow, JobRow, RequestRow, UserRow};
 pub(crate) type S = State<Arc<AppState>>;
 
 /// An API error.
-pub(crate) struct ApiError(StatusCode, ErrorBody);
+pub(crate) struct ApiError(StatusCode, ErrorBody, Option<u64>);
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>, hint: Option<&str>) -> Self {
-        Self(status, ErrorBody { code: code.into(), message: message.into(), hint: hint.map(str::to_owned) })
+        Self(status, ErrorBody { code: code.into(), message: message.into(), hint: hint.map(str::to_owned) }, None)
+    }
+
+    /// With a `Retry-After` header of `secs` seconds.
+    pub(crate) fn retry_after(mut self, secs: u64) -> Self {
+        self.2 = Some(secs);
+        self
     }
 
     /// What the error says (for audit entries).
@@ -42,7 +48,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(self.1)).into_response()
+        let mut r = (self.0, Json(self.1)).into_response();
+        if let Some(secs) = self.2 {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        }
+        r
     }
 }
 
@@ -98,6 +108,13 @@ impl From<EngineError> for ApiError {
                 e.to_string(),
                 Some("check the volume's id and data center with RunPod's console or `GET /v2/network-volumes`"),
             ),
+            EngineError::Cloud(engine::CloudError::RateLimited { message, retry_after_secs }) => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "provider_rate_limited",
+                format!("RunPod's request budget for this account is spent: {message}"),
+                Some("nothing was done; retry after the Retry-After seconds"),
+            )
+            .retry_after(retry_after_secs.unwrap_or(60)),
             EngineError::Cloud(c @ engine::CloudError::Rejected(_)) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "provider_rejected",
@@ -130,6 +147,7 @@ impl From<EngineError> for ApiError {
                     "the database is locked by another process; nothing was changed",
                     Some("retry in a few seconds; if it persists, look for another program holding podwarden.db open"),
                 )
+                .retry_after(2)
             }
             EngineError::Store(s) => {
                 tracing::error!(error = ?s, "store failure");
@@ -239,16 +257,14 @@ fn bearer(headers: &axum::http::HeaderMap) -> &str {
 }
 
 fn too_many(secs: u64) -> Response {
-    let mut r = ApiError::new(
+    let r = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
         "too many failed authentications from this address",
         Some("wait, then use a valid token"),
     )
+    .retry_after(secs)
     .into_response();
-    if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
-        r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
-    }
     r
 }
 

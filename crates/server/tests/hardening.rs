@@ -197,3 +197,30 @@ async fn connection_floods_and_slow_clients_are_bounded() {
     assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 4"), "{answer}");
     s.shutdown().await;
 }
+
+/// RunPod's 429 reaches the user as a 429 with RunPod's Retry-After, not a 502.
+#[tokio::test]
+async fn a_spent_provider_budget_is_a_429_with_retry_after() {
+    let emu = common::standalone_emulator().await;
+    let home = tempfile::tempdir().expect("home");
+    let s = common::server_with(home.path(), |c| c.client = Some(emu.client())).await;
+    emu.set_faults(runpod_emulator::faults::FaultConfig {
+        http: vec![runpod_emulator::faults::HttpFault {
+            route: "GET /v2/catalog/gpus".into(),
+            status: Some(429),
+            probability: 1.0,
+            times: None,
+            retry_after: Some(1),
+            latency_ms: 0,
+            lose_response: false,
+        }],
+        ..Default::default()
+    });
+    let http = reqwest::Client::new();
+    let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&job(serde_json::json!({}))).send().await.expect("post");
+    assert_eq!(r.status().as_u16(), 429);
+    assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    let e: ErrorBody = r.json().await.expect("json");
+    assert_eq!(e.code, "provider_rate_limited");
+    s.shutdown().await;
+}
