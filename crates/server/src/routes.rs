@@ -257,15 +257,14 @@ fn bearer(headers: &axum::http::HeaderMap) -> &str {
 }
 
 fn too_many(secs: u64) -> Response {
-    let r = ApiError::new(
+    ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
         "too many failed authentications from this address",
         Some("wait, then use a valid token"),
     )
     .retry_after(secs)
-    .into_response();
-    r
+    .into_response()
 }
 
 async fn auth(State(s): S, mut req: Request, next: Next) -> Response {
