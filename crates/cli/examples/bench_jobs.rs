@@ -52,14 +52,18 @@ impl Cloud for Counting {
 
 /// CPU time of this process (all threads), in seconds.
 fn cpu_secs() -> f64 {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID).map_or(0.0, |t| t.tv_sec() as f64 + t.tv_nsec() as f64 * 1e-9)
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID)
+        .map_or(0.0, |t| t.tv_sec() as f64 + t.tv_nsec() as f64 * 1e-9)
 }
 
 fn rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()))
+        .find_map(|l| {
+            l.strip_prefix("VmRSS:")
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
         .unwrap_or(0.0)
         / 1024.0
 }
@@ -139,7 +143,8 @@ async fn main() -> anyhow::Result<()> {
     let store = Store::open_sqlite(&home.path().join("podwarden.db")).await?;
     let install = store.install_id().await?;
     let attempts: Vec<AttemptId> = (0..N).map(|_| AttemptId::new()).collect();
-    let names: Vec<String> = attempts.iter().map(|a| core_domain::ids::pod_name(&install, *a)).collect();
+    let names: Vec<String> =
+        attempts.iter().map(|a| core_domain::ids::pod_name(&install, *a)).collect();
 
     let mut child = std::process::Command::new(std::env::current_exe()?)
         .env("BENCH_ROLE", "emulator")
@@ -152,10 +157,17 @@ async fn main() -> anyhow::Result<()> {
     }
     writeln!(to_child)?;
     let mut ready = String::new();
-    std::io::BufReader::new(child.stdout.take().ok_or_else(|| anyhow::anyhow!("child stdout"))?).read_line(&mut ready)?;
-    let (url, key) = ready.trim().split_once(' ').ok_or_else(|| anyhow::anyhow!("emulator child said {ready:?}"))?;
-    let client =
-        runpod::Client::builder().api_key(runpod::ApiKey::new(key)).rest_url(url).endpoint_base_url(format!("{url}/v2")).build()?;
+    std::io::BufReader::new(child.stdout.take().ok_or_else(|| anyhow::anyhow!("child stdout"))?)
+        .read_line(&mut ready)?;
+    let (url, key) = ready
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| anyhow::anyhow!("emulator child said {ready:?}"))?;
+    let client = runpod::Client::builder()
+        .api_key(runpod::ApiKey::new(key))
+        .rest_url(url)
+        .endpoint_base_url(format!("{url}/v2"))
+        .build()?;
     let pod_ids: std::collections::HashMap<String, String> =
         client.list_pods_brief().await?.into_iter().map(|p| (p.name, p.id.0)).collect();
     anyhow::ensure!(pod_ids.len() == N, "the emulator holds {} pods", pod_ids.len());
@@ -220,8 +232,15 @@ async fn main() -> anyhow::Result<()> {
         wall.push(t.elapsed().as_secs_f64() * 1000.0);
         cpu.push((cpu_secs() - c) * 1000.0);
         anyhow::ensure!(report.errors.is_empty(), "tick errors: {:?}", report.errors);
-        anyhow::ensure!(report.actions.is_empty(), "a steady state needs no action: {:?}", report.actions.first());
-        anyhow::ensure!(lists.load(Ordering::Relaxed) - before_lists == 1, "one list call per tick");
+        anyhow::ensure!(
+            report.actions.is_empty(),
+            "a steady state needs no action: {:?}",
+            report.actions.first()
+        );
+        anyhow::ensure!(
+            lists.load(Ordering::Relaxed) - before_lists == 1,
+            "one list call per tick"
+        );
     }
     let rss = rss_mb();
     let billed = store.cost_rows().await?.len() - ledger_before;
@@ -250,14 +269,23 @@ async fn main() -> anyhow::Result<()> {
     let mut api = Vec::new();
     for _ in 0..15 {
         let t = Instant::now();
-        let body = http.get(format!("{}/api/v1/jobs?limit=10000", srv.url)).bearer_auth(&srv.token).send().await?.bytes().await?;
+        let body = http
+            .get(format!("{}/api/v1/jobs?limit=10000", srv.url))
+            .bearer_auth(&srv.token)
+            .send()
+            .await?
+            .bytes()
+            .await?;
         api.push(t.elapsed().as_secs_f64() * 1000.0);
         anyhow::ensure!(body.len() > 1_000_000);
     }
-    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/podwarden");
+    let bin =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/podwarden");
     let (mut ps, mut ps_all) = (Vec::new(), Vec::new());
     if bin.exists() {
-        for (args, into) in [(&["ps", "--json"][..], &mut ps), (&["ps", "--json", "--all"][..], &mut ps_all)] {
+        for (args, into) in
+            [(&["ps", "--json"][..], &mut ps), (&["ps", "--json", "--all"][..], &mut ps_all)]
+        {
             for _ in 0..10 {
                 let t = Instant::now();
                 let out = std::process::Command::new(&bin)
@@ -266,7 +294,11 @@ async fn main() -> anyhow::Result<()> {
                     .env("PODWARDEN_TOKEN", &srv.token)
                     .output()?;
                 into.push(t.elapsed().as_secs_f64() * 1000.0);
-                anyhow::ensure!(out.status.success(), "podwarden {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+                anyhow::ensure!(
+                    out.status.success(),
+                    "podwarden {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
         }
     }
@@ -281,14 +313,19 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("| same: wall time | median {:.0} ms | — |", median(wall));
     println!("{breakdown}");
-    println!("| RSS of the control plane holding {N} active jobs (engine, store, live set) | {rss:.0} MB | < 200 MB |");
+    println!(
+        "| RSS of the control plane holding {N} active jobs (engine, store, live set) | {rss:.0} MB | < 200 MB |"
+    );
     println!("| `GET /api/v1/jobs?limit=10000` with {N} jobs | median {:.0} ms | — |", median(api));
     if !ps.is_empty() {
         println!(
             "| `podwarden ps --json` binary (50 most recent of {N} active jobs), end to end | median {:.0} ms | < 50 ms |",
             median(ps)
         );
-        println!("| `podwarden ps --json --all` (all {N}), end to end | median {:.0} ms | — |", median(ps_all));
+        println!(
+            "| `podwarden ps --json --all` (all {N}), end to end | median {:.0} ms | — |",
+            median(ps_all)
+        );
     }
     srv.shutdown().await;
     drop(to_child);
@@ -297,5 +334,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn chrono_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -51,12 +51,14 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
         return crate::serverless::run(&file, &text, a.follow, a.sync, a.json).await;
     }
     // Validate locally first: errors then name the file, line and column.
-    let spec = JobSpec::from_toml(&file, &text).map_err(|e| UserError { error: anyhow!("invalid job spec: {e}"), hint: e.hint.clone() })?;
+    let spec = JobSpec::from_toml(&file, &text)
+        .map_err(|e| UserError { error: anyhow!("invalid job spec: {e}"), hint: e.hint.clone() })?;
     let api = Api::connect().await?;
     // Inputs and outputs are relative to the spec file, like a Makefile's.
     let spec_dir = a.spec.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
     crate::volume::stage_inputs(&api, &spec, &spec_dir).await?;
-    let created: JobDetail = api.post("/api/v1/jobs", &serde_json::to_value(&spec).context("spec to JSON")?).await?;
+    let created: JobDetail =
+        api.post("/api/v1/jobs", &serde_json::to_value(&spec).context("spec to JSON")?).await?;
     let id = created.job.id.clone();
     if !a.follow {
         if a.json {
@@ -73,19 +75,31 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
     }
     eprintln!(
         "job {id} submitted{}",
-        if created.simulated { " (simulated: no RUNPOD_API_KEY, running on the embedded emulator)" } else { "" }
+        if created.simulated {
+            " (simulated: no RUNPOD_API_KEY, running on the embedded emulator)"
+        } else {
+            ""
+        }
     );
     let final_job = follow(&api, &id, !a.json, created.simulated).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&final_job).unwrap_or_default());
     } else {
-        eprintln!("job {id} {}: {} spent", final_job.job.state, money(final_job.job.spent_usd, final_job.simulated));
+        eprintln!(
+            "job {id} {}: {} spent",
+            final_job.job.state,
+            money(final_job.job.spent_usd, final_job.simulated)
+        );
     }
     if final_job.job.state == "succeeded" {
         crate::volume::collect_outputs(&api, &spec, &spec_dir).await
     } else {
         Err(UserError {
-            error: anyhow!("job {id} ended {}: {}", final_job.job.state, final_job.job.reason.unwrap_or_default()),
+            error: anyhow!(
+                "job {id} ended {}: {}",
+                final_job.job.state,
+                final_job.job.reason.unwrap_or_default()
+            ),
             hint: Some(format!("`podwarden ps` and the events of {id} say more")),
         })
     }
@@ -97,16 +111,22 @@ fn settled(state: &str) -> bool {
 }
 
 /// Shows the stages and events (stderr) and streams pod logs (stdout) until the job settles.
-pub(crate) async fn follow(api: &Api, id: &str, print_logs: bool, simulated: bool) -> Result<JobDetail, UserError> {
+pub(crate) async fn follow(
+    api: &Api,
+    id: &str,
+    print_logs: bool,
+    simulated: bool,
+) -> Result<JobDetail, UserError> {
     let mut after = 0;
     let mut logs: Option<tokio::task::JoinHandle<()>> = None;
     let mut stages = crate::progress::Stages::new(simulated);
     let result = loop {
         // Short long-polls, so the spinner's spend stays fresh while nothing happens.
-        let evs: Vec<EventView> = match api.get(&format!("/api/v1/jobs/{id}/events?after={after}&wait_ms=2000")).await {
-            Ok(v) => v,
-            Err(e) => break Err(e),
-        };
+        let evs: Vec<EventView> =
+            match api.get(&format!("/api/v1/jobs/{id}/events?after={after}&wait_ms=2000")).await {
+                Ok(v) => v,
+                Err(e) => break Err(e),
+            };
         for e in &evs {
             stages.event(e);
             after = e.id;
@@ -118,7 +138,10 @@ pub(crate) async fn follow(api: &Api, id: &str, print_logs: bool, simulated: boo
         stages.update(&d);
         // Attach as soon as a pod exists (a short command may finish before the job shows
         // `running`); the provider's stream starts from the container's first line.
-        let has_pod = d.attempts.iter().any(|a| a.pod_id.is_some() && matches!(a.state.as_str(), "created" | "running"));
+        let has_pod = d
+            .attempts
+            .iter()
+            .any(|a| a.pod_id.is_some() && matches!(a.state.as_str(), "created" | "running"));
         if print_logs && logs.is_none() && (has_pod || d.job.state == "running") {
             if let Ok(resp) = api.logs(id).await {
                 let bar = stages.handle();
@@ -135,7 +158,12 @@ pub(crate) async fn follow(api: &Api, id: &str, print_logs: bool, simulated: boo
         if settled(&d.job.state) {
             // The events up to the final one (the state is written just before its event).
             let last = format!("{}:", d.job.state);
-            while let Ok(evs) = api.get::<Vec<EventView>>(&format!("/api/v1/jobs/{id}/events?after={after}&wait_ms=2000")).await {
+            while let Ok(evs) = api
+                .get::<Vec<EventView>>(&format!(
+                    "/api/v1/jobs/{id}/events?after={after}&wait_ms=2000"
+                ))
+                .await
+            {
                 for e in &evs {
                     stages.event(e);
                     after = e.id;
@@ -169,13 +197,26 @@ pub struct PsArgs {
 
 pub async fn ps(a: PsArgs) -> Result<(), UserError> {
     let api = Api::connect().await?;
-    let jobs: Vec<JobSummary> = api.get(&format!("/api/v1/jobs?limit={}", if a.all { 10_000 } else { a.limit })).await?;
+    let jobs: Vec<JobSummary> =
+        api.get(&format!("/api/v1/jobs?limit={}", if a.all { 10_000 } else { a.limit })).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&jobs).unwrap_or_default());
         return Ok(());
     }
-    let simulated = api.get::<server::api::Status>("/api/v1/status").await.map(|s| s.simulated).unwrap_or(false);
-    let mut t = table(&["JOB", "NAME", "STATE", "GPU", if simulated { "SPENT (simulated)" } else { "SPENT" }, "BUDGET", "REASON"]);
+    let simulated = api
+        .get::<server::api::Status>("/api/v1/status")
+        .await
+        .map(|s| s.simulated)
+        .unwrap_or(false);
+    let mut t = table(&[
+        "JOB",
+        "NAME",
+        "STATE",
+        "GPU",
+        if simulated { "SPENT (simulated)" } else { "SPENT" },
+        "BUDGET",
+        "REASON",
+    ]);
     for j in jobs {
         t.add_row(vec![
             j.id,
@@ -188,17 +229,28 @@ pub async fn ps(a: PsArgs) -> Result<(), UserError> {
         ]);
     }
     println!("{t}");
-    let reqs: Vec<server::api::RequestView> = api.get(&format!("/api/v1/requests?limit={}", if a.all { 10_000 } else { a.limit })).await?;
+    let reqs: Vec<server::api::RequestView> = api
+        .get(&format!("/api/v1/requests?limit={}", if a.all { 10_000 } else { a.limit }))
+        .await?;
     if !reqs.is_empty() {
-        let mut t =
-            table(&["SERVERLESS JOB", "ENDPOINT", "STATE", "GPU", "RAN", if simulated { "COST (simulated)" } else { "COST" }, "REASON"]);
+        let mut t = table(&[
+            "SERVERLESS JOB",
+            "ENDPOINT",
+            "STATE",
+            "GPU",
+            "RAN",
+            if simulated { "COST (simulated)" } else { "COST" },
+            "REASON",
+        ]);
         for r in reqs {
             t.add_row(vec![
                 r.id,
                 r.endpoint,
                 r.state,
                 r.gpu,
-                r.execution_ms.map(|m| format!("{:.1} s", m as f64 / 1000.0)).unwrap_or_else(|| "-".into()),
+                r.execution_ms
+                    .map(|m| format!("{:.1} s", m as f64 / 1000.0))
+                    .unwrap_or_else(|| "-".into()),
                 format!("${:.6}", r.cost_usd),
                 r.reason.unwrap_or_default(),
             ]);
@@ -227,7 +279,9 @@ pub async fn logs(a: LogsArgs) -> Result<(), UserError> {
             if d.job.state == "running" || settled(&d.job.state) {
                 break;
             }
-            let evs: Vec<EventView> = api.get(&format!("/api/v1/jobs/{}/events?after={after}&wait_ms=10000", a.job)).await?;
+            let evs: Vec<EventView> = api
+                .get(&format!("/api/v1/jobs/{}/events?after={after}&wait_ms=10000", a.job))
+                .await?;
             after = evs.last().map_or(after, |e| e.id);
         }
     }
@@ -238,10 +292,15 @@ pub async fn logs(a: LogsArgs) -> Result<(), UserError> {
             s.next().await
         } else {
             // Without --follow: what the pod has logged so far, ending once the backlog is out.
-            tokio::time::timeout(std::time::Duration::from_millis(500), s.next()).await.ok().flatten()
+            tokio::time::timeout(std::time::Duration::from_millis(500), s.next())
+                .await
+                .ok()
+                .flatten()
         };
         match next {
-            Some(Ok(ev)) => println!("{}{}", if ev.event == "system" { "[system] " } else { "" }, ev.data),
+            Some(Ok(ev)) => {
+                println!("{}{}", if ev.event == "system" { "[system] " } else { "" }, ev.data)
+            }
             _ => return Ok(()),
         }
     }
@@ -256,11 +315,13 @@ pub struct StopArgs {
 pub async fn stop(a: StopArgs) -> Result<(), UserError> {
     let api = Api::connect().await?;
     if a.job.starts_with("req_") {
-        let r: server::api::RequestView = api.post(&format!("/api/v1/requests/{}/stop", a.job), &serde_json::json!({})).await?;
+        let r: server::api::RequestView =
+            api.post(&format!("/api/v1/requests/{}/stop", a.job), &serde_json::json!({})).await?;
         eprintln!("serverless job {}: {} (cost {})", r.id, r.state, money(r.cost_usd, r.simulated));
         return Ok(());
     }
-    let d: JobDetail = api.post(&format!("/api/v1/jobs/{}/stop", a.job), &serde_json::json!({})).await?;
+    let d: JobDetail =
+        api.post(&format!("/api/v1/jobs/{}/stop", a.job), &serde_json::json!({})).await?;
     eprintln!("stopping {}: {}", d.job.id, d.job.state);
     Ok(())
 }
@@ -279,7 +340,8 @@ pub struct CostArgs {
 pub async fn cost(a: CostArgs) -> Result<(), UserError> {
     let api = Api::connect().await?;
     if a.reconcile {
-        let r: server::api::Reconciliation = api.post("/api/v1/cost/reconcile", &serde_json::json!({})).await?;
+        let r: server::api::Reconciliation =
+            api.post("/api/v1/cost/reconcile", &serde_json::json!({})).await?;
         if a.json {
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
             return Ok(());
@@ -349,7 +411,8 @@ pub struct GpusArgs {
 
 pub async fn gpus(a: GpusArgs) -> Result<(), UserError> {
     let api = Api::connect().await?;
-    let mut q = format!("/api/v1/gpus?min_vram_gb={}&count={}&cloud={}", a.min_vram_gb, a.count, a.cloud);
+    let mut q =
+        format!("/api/v1/gpus?min_vram_gb={}&count={}&cloud={}", a.min_vram_gb, a.count, a.cloud);
     if let Some(p) = a.max_price {
         q.push_str(&format!("&max_price_per_hour={p}"));
     }
@@ -358,7 +421,11 @@ pub async fn gpus(a: GpusArgs) -> Result<(), UserError> {
         println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
         return Ok(());
     }
-    let simulated = api.get::<server::api::Status>("/api/v1/status").await.map(|s| s.simulated).unwrap_or(false);
+    let simulated = api
+        .get::<server::api::Status>("/api/v1/status")
+        .await
+        .map(|s| s.simulated)
+        .unwrap_or(false);
     let mut t = table(&["GPU", "VRAM", "CLOUD", "PRICE/H", "IN STOCK IN"]);
     for r in rows {
         t.add_row(vec![
@@ -411,7 +478,8 @@ pub struct ServeArgs {
 
 pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
     let home = home();
-    let mut cfg = server::ServerConfig::new(home.clone(), std::net::SocketAddr::new(a.host, a.port));
+    let mut cfg =
+        server::ServerConfig::new(home.clone(), std::net::SocketAddr::new(a.host, a.port));
     cfg.public_url = a.public_url;
     cfg.tick = std::time::Duration::from_millis(a.tick_ms.max(50));
     cfg.intent_grace = std::time::Duration::from_millis(a.intent_grace_ms);
@@ -420,15 +488,18 @@ pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
     }
     cfg.emulator.unsandboxed |= a.unsandboxed;
     cfg.watchdog_ceiling = a.watchdog_ceiling;
-    cfg.limits =
-        server::listener::ConnLimits::from_env().map_err(|e| UserError { error: e, hint: Some("see docs/configuration.md".into()) })?;
+    cfg.limits = server::listener::ConnLimits::from_env()
+        .map_err(|e| UserError { error: e, hint: Some("see docs/configuration.md".into()) })?;
     let operator_key = std::env::var("RUNPOD_API_KEY").is_ok_and(|k| !k.trim().is_empty());
     match a.provider.as_str() {
         "runpod" => cfg.byok_only = !operator_key,
         "emulator" if operator_key => {
             return Err(UserError {
                 error: anyhow::anyhow!("--provider emulator, but RUNPOD_API_KEY is set"),
-                hint: Some("unset RUNPOD_API_KEY to use the embedded emulator, or use --provider runpod".into()),
+                hint: Some(
+                    "unset RUNPOD_API_KEY to use the embedded emulator, or use --provider runpod"
+                        .into(),
+                ),
             });
         }
         _ => {}
@@ -436,8 +507,14 @@ pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
     crate::emulator::own_images(&mut cfg.emulator);
     crate::emulator::quickstart_volume(&mut cfg.emulator, &home);
     let s = server::start(cfg).await.map_err(|e| {
-        let taken = e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse));
-        UserError { hint: taken.then(|| format!("port {} is taken; try --port 0", a.port)), error: e }
+        let taken = e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
+        });
+        UserError {
+            hint: taken.then(|| format!("port {} is taken; try --port 0", a.port)),
+            error: e,
+        }
     })?;
     Api::record(&home, &s.url)?;
     let on = match (s.simulated, a.provider.as_str() == "runpod" && !operator_key) {

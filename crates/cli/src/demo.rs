@@ -32,8 +32,13 @@ fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-async fn within<T>(what: &str, f: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::time::timeout(Duration::from_secs(60), f).await.map_err(|_| anyhow!("timed out after 60 s waiting for {what}"))?
+async fn within<T>(
+    what: &str,
+    f: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    tokio::time::timeout(Duration::from_secs(60), f)
+        .await
+        .map_err(|_| anyhow!("timed out after 60 s waiting for {what}"))?
 }
 
 pub async fn run(a: Args) -> Result<(), UserError> {
@@ -45,8 +50,13 @@ pub async fn run(a: Args) -> Result<(), UserError> {
     crate::emulator::own_images(&mut cfg);
     let emu = start(cfg, Options::default()).await?;
     let client = emu.client();
-    println!("podwarden demo: a pod and a serverless job on a local RunPod emulator at {}", emu.base_url());
-    println!("(simulated: no account, no GPU, no money; the same calls work against api.runpod.io)\n");
+    println!(
+        "podwarden demo: a pod and a serverless job on a local RunPod emulator at {}",
+        emu.base_url()
+    );
+    println!(
+        "(simulated: no account, no GPU, no money; the same calls work against api.runpod.io)\n"
+    );
     let result = drive(&client, a.min_vram_gb).await;
     // Whatever happened, leave nothing behind.
     for p in client.list_pods().await.unwrap_or_default() {
@@ -56,18 +66,31 @@ pub async fn run(a: Args) -> Result<(), UserError> {
         let _ = client.delete_endpoint(&e.id).await;
     }
     emu.shutdown().await;
-    result.map_err(|e| UserError { error: e, hint: Some("rerun with PODWARDEN_LOG=debug to see every API call".into()) })
+    result.map_err(|e| UserError {
+        error: e,
+        hint: Some("rerun with PODWARDEN_LOG=debug to see every API call".into()),
+    })
 }
 
 async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
     // 1. The cheapest GPU that fits and has stock.
-    let gpus = client.list_gpu_types(&GpuCatalogQuery::pod_availability()).await.context("reading the GPU catalog")?;
+    let gpus = client
+        .list_gpu_types(&GpuCatalogQuery::pod_availability())
+        .await
+        .context("reading the GPU catalog")?;
     let mut fits: Vec<_> = gpus
         .iter()
-        .filter(|g| g.memory >= min_vram && g.availability.is_some_and(|a| a != runpod::types::catalog::AvailabilityLevel::None))
+        .filter(|g| {
+            g.memory >= min_vram
+                && g.availability
+                    .is_some_and(|a| a != runpod::types::catalog::AvailabilityLevel::None)
+        })
         .collect();
-    fits.sort_by(|x, y| x.price.community.min(x.price.secure).total_cmp(&y.price.community.min(y.price.secure)));
-    let gpu = fits.first().ok_or_else(|| anyhow!("no GPU with at least {min_vram} GB is in stock"))?;
+    fits.sort_by(|x, y| {
+        x.price.community.min(x.price.secure).total_cmp(&y.price.community.min(y.price.secure))
+    });
+    let gpu =
+        fits.first().ok_or_else(|| anyhow!("no GPU with at least {min_vram} GB is in stock"))?;
     println!(
         "1. cheapest GPU with >= {min_vram} GB in stock: {} ({} GB) at ${:.2}/h community, ${:.2}/h secure",
         gpu.id, gpu.memory, gpu.price.community, gpu.price.secure
@@ -79,12 +102,25 @@ async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
         image: Some("runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04".into()),
         // RunPod execs `args` as words: a script needs an explicit shell.
         args: Some(format!("bash -c {}", sh_quote(TRAIN))),
-        gpu: Some(CreateGpuConfig { id: gpu.id.clone(), count: Some(1), allowed_cuda_versions: None, min_cuda_version: None }),
+        gpu: Some(CreateGpuConfig {
+            id: gpu.id.clone(),
+            count: Some(1),
+            allowed_cuda_versions: None,
+            min_cuda_version: None,
+        }),
         ..CreatePodRequest::default()
     };
     let pod = client.create_pod(&req).await.context("creating the training pod")?;
-    println!("2. pod {} created ({}, {} in {})", pod.id, pod.status, gpu.id, pod.data_center_id.as_ref().map_or("?", |d| d.as_str()));
-    let logs = client.pod_logs(&pod.id, &LogsQuery { source: Some("container".into()), ..LogsQuery::default() }).await?;
+    println!(
+        "2. pod {} created ({}, {} in {})",
+        pod.id,
+        pod.status,
+        gpu.id,
+        pod.data_center_id.as_ref().map_or("?", |d| d.as_str())
+    );
+    let logs = client
+        .pod_logs(&pod.id, &LogsQuery { source: Some("container".into()), ..LogsQuery::default() })
+        .await?;
     within("the training logs", async {
         let mut logs = Box::pin(logs);
         while let Some(line) = logs.next().await {
@@ -108,11 +144,21 @@ async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
         return Err(anyhow!("pod {} still exists after terminate", pod.id));
     }
     let bill = client
-        .pod_billing(&BillingQuery { pod_id: Some(pod.id.0.clone()), bucket_size: Some("hour".into()), ..BillingQuery::default() })
+        .pod_billing(&BillingQuery {
+            pod_id: Some(pod.id.0.clone()),
+            bucket_size: Some("hour".into()),
+            ..BillingQuery::default()
+        })
         .await?;
-    println!("   terminated (the API now answers 404); billed ${:.6} (simulated)", bill.metadata.totals.total_amount);
+    println!(
+        "   terminated (the API now answers 404); billed ${:.6} (simulated)",
+        bill.metadata.totals.total_amount
+    );
     if running.status != PodStatus::Running {
-        return Err(anyhow!("expected the pod to be RUNNING after its command, got {}", running.status));
+        return Err(anyhow!(
+            "expected the pod to be RUNNING after its command, got {}",
+            running.status
+        ));
     }
 
     // 3. Serverless: template + endpoint whose worker is a local process, then a streaming job.
@@ -127,7 +173,10 @@ async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
         })
         .await?;
     let mut ep_req = CreateEndpointRequest::from_template("pw-demo-echo", tpl.id.clone());
-    ep_req.gpu = Some(CreateEndpointGpuConfig { pools: Some(vec![GpuPoolId::new("AMPERE_16")]), ..CreateEndpointGpuConfig::default() });
+    ep_req.gpu = Some(CreateEndpointGpuConfig {
+        pools: Some(vec![GpuPoolId::new("AMPERE_16")]),
+        ..CreateEndpointGpuConfig::default()
+    });
     ep_req.workers = Some(EndpointWorkers { min: Some(0), max: Some(1), idle_timeout: Some(5) });
     let ep = client.create_endpoint(&ep_req).await?;
     println!("3. endpoint {} deployed (workers 0..1, scale from zero)", ep.id);
@@ -148,7 +197,10 @@ async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
     })
     .await?;
     let (chunks, st) = done;
-    println!("   /stream chunks: {}", chunks.iter().map(|c| c.as_str().unwrap_or("?")).collect::<Vec<_>>().join(" "));
+    println!(
+        "   /stream chunks: {}",
+        chunks.iter().map(|c| c.as_str().unwrap_or("?")).collect::<Vec<_>>().join(" ")
+    );
     println!(
         "   /status -> {} after {} ms in queue, {} ms running: {}",
         st.status,

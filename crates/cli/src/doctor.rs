@@ -105,7 +105,10 @@ async fn key_and_account(home: &Path) -> Vec<Check> {
     if env("RUNPOD_API_KEY").is_none() {
         let byok = env("PODWARDEN_PROVIDER").as_deref() == Some("runpod");
         return vec![if byok {
-            Check::ok("runpod_key", "no operator key and PODWARDEN_PROVIDER=runpod: BYOK only, every user computes on their own key")
+            Check::ok(
+                "runpod_key",
+                "no operator key and PODWARDEN_PROVIDER=runpod: BYOK only, every user computes on their own key",
+            )
         } else {
             Check::warn(
                 "runpod_key",
@@ -127,16 +130,26 @@ async fn key_and_account(home: &Path) -> Vec<Check> {
     let at = client.rest_url().to_string();
     let (key, strays_check) = match client.list_pods_brief().await {
         Ok(pods) => (
-            Check::ok("runpod_key", format!("the key works against REST v2 at {at} ({} pods on the account)", pods.len())),
+            Check::ok(
+                "runpod_key",
+                format!(
+                    "the key works against REST v2 at {at} ({} pods on the account)",
+                    pods.len()
+                ),
+            ),
             strays(home, &pods),
         ),
         Err(e) => {
             let fix = match e.kind() {
-                runpod::ErrorKind::Unauthorized => "RunPod rejected the key: create a new one in RunPod's console → Settings → API Keys",
+                runpod::ErrorKind::Unauthorized => {
+                    "RunPod rejected the key: create a new one in RunPod's console → Settings → API Keys"
+                }
                 runpod::ErrorKind::Forbidden => {
                     "the key lacks a scope podwarden needs: give it read/write on pods, endpoints, templates and network volumes"
                 }
-                runpod::ErrorKind::RateLimited => "the account's request budget is spent: wait, and lower other tools' polling",
+                runpod::ErrorKind::RateLimited => {
+                    "the account's request budget is spent: wait, and lower other tools' polling"
+                }
                 _ => "check the network path to RunPod (proxy, firewall) and RUNPOD_REST_URL",
             };
             return vec![Check::fail("runpod_key", format!("GET {at}v2/pods failed: {e}"), fix)];
@@ -146,7 +159,10 @@ async fn key_and_account(home: &Path) -> Vec<Check> {
     let account = match client.myself().await {
         Ok(me) if me.client_balance <= 0.0 => Check::fail(
             "account",
-            format!("the account's balance is ${:.2}: RunPod starts no pod or worker", me.client_balance),
+            format!(
+                "the account's balance is ${:.2}: RunPod starts no pod or worker",
+                me.client_balance
+            ),
             "add funds in RunPod's console → Billing",
         ),
         Ok(me) if me.current_spend_per_hr >= me.spend_limit && me.spend_limit > 0.0 => Check::fail(
@@ -167,7 +183,10 @@ async fn key_and_account(home: &Path) -> Vec<Check> {
         ),
         Ok(me) => Check::ok(
             "account",
-            format!("balance ${:.2}, spending ${:.2}/h of a ${:.2}/h limit", me.client_balance, me.current_spend_per_hr, me.spend_limit),
+            format!(
+                "balance ${:.2}, spending ${:.2}/h of a ${:.2}/h limit",
+                me.client_balance, me.current_spend_per_hr, me.spend_limit
+            ),
         ),
         Err(e) => Check::warn(
             "account",
@@ -182,9 +201,11 @@ async fn key_and_account(home: &Path) -> Vec<Check> {
 /// this account): they bill, and this install will not touch them unasked.
 fn strays(home: &Path, pods: &[runpod::types::pods::PodBrief]) -> Check {
     let own = std::fs::read_to_string(home.join("install_id")).ok().map(|s| s.trim().to_owned());
-    let mut by_install: std::collections::BTreeMap<&str, (usize, f64)> = std::collections::BTreeMap::new();
+    let mut by_install: std::collections::BTreeMap<&str, (usize, f64)> =
+        std::collections::BTreeMap::new();
     for p in pods.iter().filter(|p| p.status != runpod::types::pods::PodStatus::Terminated) {
-        if let Some(i) = engine::strays::install_of(&p.name).filter(|i| Some(*i) != own.as_deref()) {
+        if let Some(i) = engine::strays::install_of(&p.name).filter(|i| Some(*i) != own.as_deref())
+        {
             let e = by_install.entry(i).or_default();
             e.0 += 1;
             e.1 += p.cost;
@@ -193,7 +214,8 @@ fn strays(home: &Path, pods: &[runpod::types::pods::PodBrief]) -> Check {
     if by_install.is_empty() {
         return Check::ok("strays", "no pod of another podwarden install on the account");
     }
-    let list: Vec<String> = by_install.iter().map(|(i, (n, c))| format!("{n} of install {i} (${c:.2}/h)")).collect();
+    let list: Vec<String> =
+        by_install.iter().map(|(i, (n, c))| format!("{n} of install {i} (${c:.2}/h)")).collect();
     Check::warn(
         "strays",
         format!("pods named by another podwarden install are on the account: {}", list.join(", ")),
@@ -203,7 +225,10 @@ fn strays(home: &Path, pods: &[runpod::types::pods::PodBrief]) -> Check {
 
 fn public_url(on_runpod: bool) -> Check {
     if !on_runpod {
-        return Check::ok("public_url", "not needed: the embedded emulator's pods reach the server locally");
+        return Check::ok(
+            "public_url",
+            "not needed: the embedded emulator's pods reach the server locally",
+        );
     }
     let url = env("PODWARDEN_PUBLIC_URL");
     match server::check_public_url(url.as_deref()) {
@@ -213,14 +238,20 @@ fn public_url(on_runpod: bool) -> Check {
             "serve podwarden at an https URL pods can reach (docs/deployment.md) and set PODWARDEN_PUBLIC_URL to it",
         ),
         Ok(()) => Check::ok("public_url", format!("pods report to {}", url.unwrap_or_default())),
-        Err(e) => Check::fail("public_url", format!("{e:#}"), "see docs/deployment.md: TLS behind a reverse proxy, reachable from RunPod"),
+        Err(e) => Check::fail(
+            "public_url",
+            format!("{e:#}"),
+            "see docs/deployment.md: TLS behind a reverse proxy, reachable from RunPod",
+        ),
     }
 }
 
 fn data_dir(home: &Path, on_runpod: bool) -> Vec<Check> {
     let mut out = Vec::new();
     let probe = home.join(".doctor-probe");
-    let writable = std::fs::create_dir_all(home).and_then(|()| std::fs::write(&probe, b"ok")).and_then(|()| std::fs::remove_file(&probe));
+    let writable = std::fs::create_dir_all(home)
+        .and_then(|()| std::fs::write(&probe, b"ok"))
+        .and_then(|()| std::fs::remove_file(&probe));
     out.push(match writable {
         Ok(()) => Check::ok("data_dir", format!("{} is writable", home.display())),
         Err(e) => Check::fail(
@@ -238,7 +269,10 @@ fn data_dir(home: &Path, on_runpod: bool) -> Vec<Check> {
             if mode & 0o077 != 0 {
                 out.push(Check::fail(
                     "data_dir",
-                    format!("{} is readable by others (mode {mode:o}): it holds a secret", path.display()),
+                    format!(
+                        "{} is readable by others (mode {mode:o}): it holds a secret",
+                        path.display()
+                    ),
                     format!("chmod 600 {}", path.display()),
                 ));
             }
@@ -261,7 +295,8 @@ fn data_dir(home: &Path, on_runpod: bool) -> Vec<Check> {
 }
 
 /// Images the shipped examples run (`examples/*.toml`).
-pub const EXAMPLE_IMAGES: &[&str] = &["python:3.11-slim", "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04", "@tabular"];
+pub const EXAMPLE_IMAGES: &[&str] =
+    &["python:3.11-slim", "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04", "@tabular"];
 
 async fn images(on_runpod: bool, offline: bool) -> Vec<Check> {
     if !on_runpod {
@@ -275,7 +310,13 @@ async fn images(on_runpod: bool, offline: bool) -> Vec<Check> {
             .filter(|i| runpod_emulator::image::lookup(&cfg.images, &defaults, i).is_none())
             .collect();
         return vec![if missing.is_empty() {
-            Check::ok("images", format!("the embedded emulator runs every example image ({})", EXAMPLE_IMAGES.len()))
+            Check::ok(
+                "images",
+                format!(
+                    "the embedded emulator runs every example image ({})",
+                    EXAMPLE_IMAGES.len()
+                ),
+            )
         } else {
             Check::fail(
                 "images",
@@ -285,15 +326,26 @@ async fn images(on_runpod: bool, offline: bool) -> Vec<Check> {
         }];
     }
     if offline {
-        return vec![Check::warn("images", "not checked (--offline)", "run without --offline where registries are reachable")];
+        return vec![Check::warn(
+            "images",
+            "not checked (--offline)",
+            "run without --offline where registries are reachable",
+        )];
     }
     let http = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
         Ok(h) => h,
-        Err(e) => return vec![Check::warn("images", format!("cannot build an HTTP client: {e}"), "run again")],
+        Err(e) => {
+            return vec![Check::warn(
+                "images",
+                format!("cannot build an HTTP client: {e}"),
+                "run again",
+            )];
+        }
     };
     let mut out = Vec::new();
     for image in EXAMPLE_IMAGES {
-        let image = &core_domain::images::resolve_env(image).unwrap_or_else(|_| (*image).to_owned());
+        let image =
+            &core_domain::images::resolve_env(image).unwrap_or_else(|_| (*image).to_owned());
         out.push(match registry::manifest_exists(&http, image).await {
             Ok(true) => Check::ok("images", format!("{image} can be pulled")),
             Ok(false) => Check::fail(
@@ -324,7 +376,9 @@ mod registry {
         let mut parts = name.splitn(2, '/');
         let first = parts.next().unwrap_or_default();
         match parts.next() {
-            Some(rest) if first.contains('.') || first.contains(':') || first == "localhost" => (first.to_owned(), rest.to_owned(), tag),
+            Some(rest) if first.contains('.') || first.contains(':') || first == "localhost" => {
+                (first.to_owned(), rest.to_owned(), tag)
+            }
             Some(_) => ("registry-1.docker.io".into(), name.to_owned(), tag),
             None => ("registry-1.docker.io".into(), format!("library/{name}"), tag),
         }
@@ -336,13 +390,25 @@ mod registry {
         let url = format!("https://{host}/v2/{repo}/manifests/{tag}");
         let accept = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, \
                       application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
-        let first = http.head(&url).header("Accept", accept).send().await.with_context(|| format!("HEAD {url}"))?;
+        let first = http
+            .head(&url)
+            .header("Accept", accept)
+            .send()
+            .await
+            .with_context(|| format!("HEAD {url}"))?;
         let resp = if first.status() == reqwest::StatusCode::UNAUTHORIZED {
-            let challenge = first.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            let challenge = first
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
             let field = |k: &str| {
                 challenge
                     .split(',')
-                    .find_map(|p| p.trim().trim_start_matches("Bearer ").strip_prefix(&format!("{k}=\"")))
+                    .find_map(|p| {
+                        p.trim().trim_start_matches("Bearer ").strip_prefix(&format!("{k}=\""))
+                    })
                     .map(|v| v.trim_end_matches('"').to_owned())
             };
             let realm = field("realm").context("the registry's challenge names no token realm")?;
@@ -350,10 +416,26 @@ mod registry {
             if let Some(s) = field("service") {
                 q.push(("service".into(), s));
             }
-            let token: serde_json::Value =
-                http.get(&realm).query(&q).send().await.context("token request")?.json().await.context("token")?;
-            let token = token["token"].as_str().or(token["access_token"].as_str()).unwrap_or_default().to_owned();
-            http.head(&url).header("Accept", accept).bearer_auth(token).send().await.with_context(|| format!("HEAD {url}"))?
+            let token: serde_json::Value = http
+                .get(&realm)
+                .query(&q)
+                .send()
+                .await
+                .context("token request")?
+                .json()
+                .await
+                .context("token")?;
+            let token = token["token"]
+                .as_str()
+                .or(token["access_token"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            http.head(&url)
+                .header("Accept", accept)
+                .bearer_auth(token)
+                .send()
+                .await
+                .with_context(|| format!("HEAD {url}"))?
         } else {
             first
         };
@@ -369,10 +451,19 @@ mod registry {
         #[test]
         fn image_references_split_into_registry_repository_and_tag() {
             let p = |s: &str| super::parse(s);
-            assert_eq!(p("python:3.11-slim"), ("registry-1.docker.io".into(), "library/python".into(), "3.11-slim".into()));
-            assert_eq!(p("runpod/pytorch:2.4"), ("registry-1.docker.io".into(), "runpod/pytorch".into(), "2.4".into()));
+            assert_eq!(
+                p("python:3.11-slim"),
+                ("registry-1.docker.io".into(), "library/python".into(), "3.11-slim".into())
+            );
+            assert_eq!(
+                p("runpod/pytorch:2.4"),
+                ("registry-1.docker.io".into(), "runpod/pytorch".into(), "2.4".into())
+            );
             assert_eq!(p("ghcr.io/a/b:0.1"), ("ghcr.io".into(), "a/b".into(), "0.1".into()));
-            assert_eq!(p("localhost:5000/x"), ("localhost:5000".into(), "x".into(), "latest".into()));
+            assert_eq!(
+                p("localhost:5000/x"),
+                ("localhost:5000".into(), "x".into(), "latest".into())
+            );
         }
     }
 }

@@ -40,7 +40,10 @@ pub async fn run() -> Result<(), UserError> {
                 client.post_progress(&job.id, json!({"done": i, "of": words.len()})).await?;
                 client.post_stream_chunk(&job.id, json!(w)).await?;
             }
-            let body = JobResultBody { output: Some(json!({"echo": job.input, "words": words.len()})), ..JobResultBody::default() };
+            let body = JobResultBody {
+                output: Some(json!({"echo": job.input, "words": words.len()})),
+                ..JobResultBody::default()
+            };
             client.post_result(&job.id, &body, false).await?;
         }
     }

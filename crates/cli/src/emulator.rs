@@ -63,9 +63,10 @@ pub fn quickstart_volume(cfg: &mut EmulatorConfig, home: &std::path::Path) {
 pub fn own_images(cfg: &mut EmulatorConfig) {
     let Ok(exe) = std::env::current_exe() else { return };
     let defaults = runpod_emulator::image::default_images();
-    for (name, tool) in
-        [("ghcr.io/podwarden/podwarden-tabular:*", "podwarden-tabular"), ("podwarden/echo-worker:demo", "podwarden-echo-worker")]
-    {
+    for (name, tool) in [
+        ("ghcr.io/podwarden/podwarden-tabular:*", "podwarden-tabular"),
+        ("podwarden/echo-worker:demo", "podwarden-echo-worker"),
+    ] {
         if cfg.images.contains_key(name) {
             continue;
         }
@@ -88,7 +89,8 @@ pub fn own_images(cfg: &mut EmulatorConfig) {
 
 /// Reads an emulator config file (`--config`, and `serve --emulator-config`).
 pub fn load_config(p: &std::path::Path) -> Result<EmulatorConfig, UserError> {
-    let text = std::fs::read_to_string(p).with_context(|| format!("cannot read config file {}", p.display()))?;
+    let text = std::fs::read_to_string(p)
+        .with_context(|| format!("cannot read config file {}", p.display()))?;
     EmulatorConfig::from_toml(&text).map_err(|e| UserError {
         error: anyhow::anyhow!("invalid emulator config {}: {e}", p.display()),
         hint: Some("see docs/emulator.md for every key; unknown keys are rejected".into()),
@@ -108,22 +110,38 @@ pub async fn run(a: Args) -> Result<(), UserError> {
     }
     cfg.unsandboxed |= a.unsandboxed;
     own_images(&mut cfg);
-    let emu = start(cfg, Options { addr: SocketAddr::new(a.host, a.port), record: false }).await.map_err(|e| {
-        let taken = e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse));
-        UserError { hint: taken.then(|| format!("port {} is taken; try --port 0 for a free one", a.port)), error: e }
-    })?;
+    let emu = start(cfg, Options { addr: SocketAddr::new(a.host, a.port), record: false })
+        .await
+        .map_err(|e| {
+            let taken = e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
+            });
+            UserError {
+                hint: taken
+                    .then(|| format!("port {} is taken; try --port 0 for a free one", a.port)),
+                error: e,
+            }
+        })?;
     if emu.shared.runner.isolation() == runpod_emulator::process::Isolation::Unsandboxed {
-        eprintln!("warning: containers run UNSANDBOXED: they see this machine's files and tools (--unsandboxed)");
+        eprintln!(
+            "warning: containers run UNSANDBOXED: they see this machine's files and tools (--unsandboxed)"
+        );
     }
     let base = emu.base_url();
     println!("podwarden emulator: a local RunPod on {base}");
     // Second and third lines: the S3 API of network volumes (tests parse them).
     let s3: Vec<String> = emu.s3_urls().iter().map(|(dc, url)| format!("{dc}={url}")).collect();
-    println!("  S3 API:         {} (bucket = network volume id, region = data center id)", s3.join(" "));
+    println!(
+        "  S3 API:         {} (bucket = network volume id, region = data center id)",
+        s3.join(" ")
+    );
     if let Some((key, secret)) = emu.s3_credentials(emu.api_key().expose()) {
         println!("  S3 key:         {key} {secret} (access key id and secret; not the API key)");
     }
-    println!("  REST v2:        {base}/v2/pods, /v2/serverless, /v2/templates, /v2/catalog/gpus, ...");
+    println!(
+        "  REST v2:        {base}/v2/pods, /v2/serverless, /v2/templates, /v2/catalog/gpus, ..."
+    );
     println!("  serverless API: {base}/v2/{{endpoint_id}}/run|runsync|status|stream|cancel|health");
     println!("  GraphQL:        {base}/graphql");
     println!("  admin:          {base}/_emulator/state");

@@ -41,15 +41,22 @@ pub fn read_spec(path: &std::path::Path) -> Result<EndpointSpec, UserError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| UserError {
         error: anyhow!("cannot read {file}: {e}"),
-        hint: Some("pass the path of an endpoint spec, e.g. examples/endpoints/predict.toml".into()),
+        hint: Some(
+            "pass the path of an endpoint spec, e.g. examples/endpoints/predict.toml".into(),
+        ),
     })?;
-    EndpointSpec::from_toml(&file, &text).map_err(|e| UserError { error: anyhow!("invalid endpoint spec: {e}"), hint: e.hint.clone() })
+    EndpointSpec::from_toml(&file, &text).map_err(|e| UserError {
+        error: anyhow!("invalid endpoint spec: {e}"),
+        hint: e.hint.clone(),
+    })
 }
 
 async fn deploy(path: &std::path::Path, json: bool) -> Result<(), UserError> {
     let spec = read_spec(path)?;
     let api = Api::connect().await?;
-    let d: DeployResult = api.post("/api/v1/endpoints", &serde_json::to_value(&spec).context("spec to JSON")?).await?;
+    let d: DeployResult = api
+        .post("/api/v1/endpoints", &serde_json::to_value(&spec).context("spec to JSON")?)
+        .await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
     } else {
@@ -67,7 +74,16 @@ async fn ls(json: bool) -> Result<(), UserError> {
         println!("{}", serde_json::to_string_pretty(&eps).unwrap_or_default());
         return Ok(());
     }
-    let mut t = crate::commands::table(&["NAME", "STATE", "ENDPOINT ID", "IMAGE", "GPU POOLS", "WORKERS", "TIMEOUT", "REASON"]);
+    let mut t = crate::commands::table(&[
+        "NAME",
+        "STATE",
+        "ENDPOINT ID",
+        "IMAGE",
+        "GPU POOLS",
+        "WORKERS",
+        "TIMEOUT",
+        "REASON",
+    ]);
     for e in eps {
         t.add_row(vec![
             e.name,
@@ -90,7 +106,9 @@ async fn rm(name: &str) -> Result<(), UserError> {
     if e.state == "deleted" {
         eprintln!("endpoint {name} deleted (endpoint and template gone at the provider)");
     } else {
-        eprintln!("endpoint {name} is being deleted; the server retries until the provider confirms");
+        eprintln!(
+            "endpoint {name} is being deleted; the server retries until the provider confirms"
+        );
     }
     Ok(())
 }

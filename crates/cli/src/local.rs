@@ -14,7 +14,8 @@ pub fn home() -> PathBuf {
     if let Some(h) = std::env::var_os("PODWARDEN_HOME") {
         return PathBuf::from(h);
     }
-    std::env::var_os("HOME").map_or_else(|| PathBuf::from(".podwarden"), |h| PathBuf::from(h).join(".podwarden"))
+    std::env::var_os("HOME")
+        .map_or_else(|| PathBuf::from(".podwarden"), |h| PathBuf::from(h).join(".podwarden"))
 }
 
 /// A connection to a server.
@@ -46,9 +47,13 @@ impl Api {
         if let Some(api) = Self::recorded(&home, &http).await {
             return Ok(api);
         }
-        std::fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
-        let log =
-            std::fs::OpenOptions::new().create(true).append(true).open(home.join("server.log")).context("cannot open the server log")?;
+        std::fs::create_dir_all(&home)
+            .with_context(|| format!("cannot create {}", home.display()))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(home.join("server.log"))
+            .context("cannot open the server log")?;
         let exe = std::env::current_exe().context("cannot find the podwarden binary")?;
         let mut cmd = std::process::Command::new(exe);
         cmd.args(["serve", "--port", "0"])
@@ -78,7 +83,8 @@ impl Api {
     }
 
     async fn recorded(home: &std::path::Path, http: &reqwest::Client) -> Option<Self> {
-        let f: ServerFile = serde_json::from_slice(&std::fs::read(home.join("server.json")).ok()?).ok()?;
+        let f: ServerFile =
+            serde_json::from_slice(&std::fs::read(home.join("server.json")).ok()?).ok()?;
         let token = std::fs::read_to_string(home.join("token")).ok()?.trim().to_owned();
         let api = Self { url: f.url, token, http: http.clone() };
         api.get::<Status>("/api/v1/status").await.ok().map(|_| api)
@@ -87,7 +93,8 @@ impl Api {
     /// Records this process as the local server.
     pub fn record(home: &std::path::Path, url: &str) -> anyhow::Result<()> {
         let f = ServerFile { url: url.to_owned(), pid: std::process::id() };
-        std::fs::write(home.join("server.json"), serde_json::to_vec(&f)?).context("cannot write server.json")
+        std::fs::write(home.join("server.json"), serde_json::to_vec(&f)?)
+            .context("cannot write server.json")
     }
 
     async fn check(resp: reqwest::Response) -> Result<reqwest::Response, UserError> {
@@ -98,9 +105,13 @@ impl Api {
         let body = resp.text().await.unwrap_or_default();
         let mut e = match serde_json::from_str::<ErrorBody>(&body) {
             Ok(e) => UserError { error: anyhow!("{}", e.message), hint: e.hint },
-            Err(_) => {
-                UserError { error: anyhow!("the server answered {status}: {}", body.chars().take(500).collect::<String>()), hint: None }
-            }
+            Err(_) => UserError {
+                error: anyhow!(
+                    "the server answered {status}: {}",
+                    body.chars().take(500).collect::<String>()
+                ),
+                hint: None,
+            },
         };
         if status.is_server_error() {
             // The server or RunPod failed: not the user's doing (exit 2).
@@ -121,12 +132,20 @@ impl Api {
         Ok(Self::check(r).await?.json().await.context("unexpected answer from the server")?)
     }
 
-    pub async fn post<T: serde::de::DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, UserError> {
+    pub async fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, UserError> {
         self.send(self.http.post(format!("{}{path}", self.url)).json(body)).await
     }
 
     /// POSTs `body` to a route that answers without a body (204).
-    pub async fn post_no_content(&self, path: &str, body: &serde_json::Value) -> Result<(), UserError> {
+    pub async fn post_no_content(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), UserError> {
         let r = self
             .http
             .post(format!("{}{path}", self.url))
@@ -142,8 +161,15 @@ impl Api {
         self.send(self.http.delete(format!("{}{path}", self.url))).await
     }
 
-    async fn send<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, UserError> {
-        let r = req.bearer_auth(&self.token).send().await.context("cannot reach the podwarden server")?;
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, UserError> {
+        let r = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .context("cannot reach the podwarden server")?;
         Ok(Self::check(r).await?.json().await.context("unexpected answer from the server")?)
     }
 
@@ -160,7 +186,9 @@ impl Api {
         path: &str,
         build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, UserError> {
-        let req = build(self.http.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token));
+        let req = build(
+            self.http.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token),
+        );
         let r = req.send().await.context("cannot reach the podwarden server")?;
         Self::check(r).await
     }

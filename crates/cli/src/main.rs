@@ -86,7 +86,9 @@ async fn admin(c: AdminCommand) -> Result<(), UserError> {
     match c {
         AdminCommand::RotateSecret => {
             let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
-            let (Some(new), Some(old)) = (var("PODWARDEN_SECRET_KEY"), var("PODWARDEN_OLD_SECRET_KEY")) else {
+            let (Some(new), Some(old)) =
+                (var("PODWARDEN_SECRET_KEY"), var("PODWARDEN_OLD_SECRET_KEY"))
+            else {
                 return Err(UserError {
                     error: anyhow::anyhow!(
                         "rotate-secret needs PODWARDEN_SECRET_KEY (the new secret) and PODWARDEN_OLD_SECRET_KEY (the current one)"
@@ -96,7 +98,10 @@ async fn admin(c: AdminCommand) -> Result<(), UserError> {
             };
             let db = local::home().join("podwarden.db");
             let n = server::rotate_secret(&db, &new, &old).await?;
-            eprintln!("re-encrypted {n} provider key(s) in {}; start the server with the new secret", db.display());
+            eprintln!(
+                "re-encrypted {n} provider key(s) in {}; start the server with the new secret",
+                db.display()
+            );
             Ok(())
         }
     }
@@ -147,8 +152,14 @@ impl UserError {
 fn quiet_broken_pipe() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let msg = info.payload().downcast_ref::<String>().map(String::as_str).or_else(|| info.payload().downcast_ref::<&str>().copied());
-        if msg.is_some_and(|m| m.starts_with("failed printing to stdout") && m.contains("Broken pipe")) {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied());
+        if msg.is_some_and(|m| {
+            m.starts_with("failed printing to stdout") && m.contains("Broken pipe")
+        }) {
             std::process::exit(141);
         }
         default(info);
@@ -158,13 +169,22 @@ fn quiet_broken_pipe() {
 fn main() -> ExitCode {
     // Inside an emulated container this binary is the image's `podwarden-tabular` or
     // `podwarden-echo-worker` (emulator::own_images binds it under those names).
-    let argv0 = std::env::args_os().next().and_then(|a| std::path::Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned()));
+    let argv0 = std::env::args_os().next().and_then(|a| {
+        std::path::Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned())
+    });
     let cli = match argv0.as_deref() {
         Some("podwarden-tabular") => Cli { command: Command::Tabular(tabular::cli::Cli::parse()) },
         Some("podwarden-echo-worker") => Cli { command: Command::EchoWorker },
         _ => Cli::parse(),
     };
-    if !matches!(cli.command, Command::Serve(_) | Command::Emulator(_) | Command::Demo(_) | Command::EchoWorker | Command::Tabular(_)) {
+    if !matches!(
+        cli.command,
+        Command::Serve(_)
+            | Command::Emulator(_)
+            | Command::Demo(_)
+            | Command::EchoWorker
+            | Command::Tabular(_)
+    ) {
         quiet_broken_pipe();
     }
     // PODWARDEN_LOG, else the ecosystem's RUST_LOG, else warnings only.

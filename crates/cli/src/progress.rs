@@ -8,7 +8,8 @@ use server::api::{EventView, JobDetail};
 use std::time::Duration;
 
 /// The five stages a pod job goes through, in order.
-pub const STAGES: [&str; 5] = ["choosing GPU", "provisioning", "booting", "running", "tearing down"];
+pub const STAGES: [&str; 5] =
+    ["choosing GPU", "provisioning", "booting", "running", "tearing down"];
 
 /// The stage (index into [`STAGES`]) a job event moves the job to, if any. Stages follow the
 /// events rather than polled states, so a stage shorter than a poll is still shown.
@@ -17,7 +18,11 @@ pub fn stage_of(e: &EventView) -> Option<usize> {
     match e.kind.as_str() {
         "state" if m.starts_with("pending") || m.starts_with("recovering") => Some(0),
         "state" if m.starts_with("provisioning") => Some(1),
-        "attempt" if m.starts_with("pod ") && m.contains(" created") || m.starts_with("adopted pod") => Some(2),
+        "attempt"
+            if m.starts_with("pod ") && m.contains(" created") || m.starts_with("adopted pod") =>
+        {
+            Some(2)
+        }
         "state" if m.starts_with("running") => Some(3),
         "state" if m.starts_with("tearing down") => Some(4),
         _ => None,
@@ -74,7 +79,11 @@ impl Stages {
 
     /// Shows the job's GPU and spend so far.
     pub fn update(&self, d: &JobDetail) {
-        let gpu = d.attempts.last().map(|a| format!("{} × {} · ", a.gpu_count, a.gpu_type)).unwrap_or_default();
+        let gpu = d
+            .attempts
+            .last()
+            .map(|a| format!("{} × {} · ", a.gpu_count, a.gpu_type))
+            .unwrap_or_default();
         let budget = d.job.budget_usd.map(|b| format!(" of ${b:.2}")).unwrap_or_default();
         let sim = if self.simulated { " (simulated)" } else { "" };
         self.bar.set_message(format!("{gpu}${:.4}{budget}{sim}", d.job.spent_usd));
@@ -96,11 +105,19 @@ mod tests {
             ("state", "pending: waiting for a GPU", Some("choosing GPU")),
             ("state", "recovering: no capacity for any of 3 offers", Some("choosing GPU")),
             ("state", "provisioning: choosing a GPU", Some("provisioning")),
-            ("attempt", "pod abc created: 1 × NVIDIA RTX A4000 (Secure) at $0.25/h", Some("booting")),
+            (
+                "attempt",
+                "pod abc created: 1 × NVIDIA RTX A4000 (Secure) at $0.25/h",
+                Some("booting"),
+            ),
             ("attempt", "adopted pod abc found by its name", Some("booting")),
             ("attempt", "no capacity for NVIDIA H100 (Secure); trying the next offer", None),
             ("state", "running: the pod is running", Some("running")),
-            ("state", "tearing down (succeeded): the command exited with code 0", Some("tearing down")),
+            (
+                "state",
+                "tearing down (succeeded): the command exited with code 0",
+                Some("tearing down"),
+            ),
             ("state", "succeeded: every resource is confirmed gone", None),
             ("budget", "80 % of the budget spent", None),
         ];

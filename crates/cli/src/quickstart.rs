@@ -56,7 +56,12 @@ pub async fn run(a: Args) -> Result<(), UserError> {
     let store = Files::of(&api, VOLUME_NAME).await?;
     store.write_small("datasets/local/houses.csv", TRAIN_CSV.to_vec()).await?;
     store.write_small("datasets/local/houses_new.csv", PREDICT_CSV.to_vec()).await?;
-    let model_id = format!("quickstart-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+    let model_id = format!(
+        "quickstart-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    );
 
     let result = steps(&api, &a, &model_id, &store).await;
     // Teardown, whatever happened above.
@@ -68,14 +73,19 @@ pub async fn run(a: Args) -> Result<(), UserError> {
         }
         let left: Vec<EndpointView> = api.get("/api/v1/endpoints").await?;
         let left = left.iter().filter(|e| e.name == ENDPOINT).count();
-        eprintln!("[teardown] left running: {left} endpoint(s); the training pod was terminated when its job ended");
+        eprintln!(
+            "[teardown] left running: {left} endpoint(s); the training pod was terminated when its job ended"
+        );
     }
     result
 }
 
 async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(), UserError> {
     use crate::emulator::QUICKSTART_VOLUME as VOLUME;
-    eprintln!("[1/3] training a {} on datasets/local/houses.csv (1,000 rows) on a GPU pod", a.model);
+    eprintln!(
+        "[1/3] training a {} on datasets/local/houses.csv (1,000 rows) on a GPU pod",
+        a.model
+    );
     let train = json!({
         "name": "quickstart-train",
         "image": IMAGE,
@@ -91,14 +101,22 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
     let job = crate::commands::follow(api, &job.job.id, true, true).await?;
     if job.job.state != "succeeded" {
         return Err(UserError {
-            error: anyhow!("training ended {}: {}", job.job.state, job.job.reason.unwrap_or_default()),
+            error: anyhow!(
+                "training ended {}: {}",
+                job.job.state,
+                job.job.reason.unwrap_or_default()
+            ),
             hint: Some(format!("`podwarden logs {}` shows what the trainer printed", job.job.id)),
         });
     }
 
     // What the trainer saved (read from the store, not from the log stream).
-    let meta_key = format!("{}/metadata.json", tabular::train::model_prefix("local", model_id).trim_end_matches('/'));
-    let meta: tabular::train::Metadata = serde_json::from_slice(&store.read(&meta_key).await?).context("the trainer's metadata.json")?;
+    let meta_key = format!(
+        "{}/metadata.json",
+        tabular::train::model_prefix("local", model_id).trim_end_matches('/')
+    );
+    let meta: tabular::train::Metadata = serde_json::from_slice(&store.read(&meta_key).await?)
+        .context("the trainer's metadata.json")?;
     println!(
         "model {model_id}: {} predicting {} from {}; {} = {:.4} on {} held-out rows ({} trained)",
         meta.model_type.name(),
@@ -110,7 +128,8 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
         meta.train_samples
     );
 
-    let points: Vec<serde_json::Value> = api.get(&format!("/api/v1/jobs/{}/metrics", job.job.id)).await?;
+    let points: Vec<serde_json::Value> =
+        api.get(&format!("/api/v1/jobs/{}/metrics", job.job.id)).await?;
     let score = points.iter().rev().find_map(|p| p["point"]["score"].as_f64());
     println!(
         "the trainer reported {} metric points to the control plane (last score: {})",
@@ -130,7 +149,12 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
         "execution_timeout": "10m",
     });
     let d: DeployResult = api.post("/api/v1/endpoints", &endpoint).await?;
-    eprintln!("  endpoint {} {} ({})", d.endpoint.name, d.change, d.endpoint.endpoint_id.as_deref().unwrap_or("-"));
+    eprintln!(
+        "  endpoint {} {} ({})",
+        d.endpoint.name,
+        d.change,
+        d.endpoint.endpoint_id.as_deref().unwrap_or("-")
+    );
 
     eprintln!("[3/3] predicting datasets/local/houses_new.csv through it");
     let input = json!({
@@ -146,10 +170,14 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
     let r: RequestView = api.post("/api/v1/requests", &input).await?;
     let r = crate::serverless::follow_request(api, &r.id, true).await?;
     if r.state != "succeeded" {
-        return Err(UserError { error: anyhow!("prediction ended {}: {}", r.state, r.reason.unwrap_or_default()), hint: None });
+        return Err(UserError {
+            error: anyhow!("prediction ended {}: {}", r.state, r.reason.unwrap_or_default()),
+            hint: None,
+        });
     }
 
-    let text = String::from_utf8(store.read("predictions/local/houses_new.csv").await?).context("the predictions are not UTF-8")?;
+    let text = String::from_utf8(store.read("predictions/local/houses_new.csv").await?)
+        .context("the predictions are not UTF-8")?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     let mut t = crate::commands::table(&header);
@@ -164,7 +192,10 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
         t.add_row(cells);
     }
     println!("{t}");
-    println!("({} rows with predictions in vol:{VOLUME_NAME}/predictions/local/houses_new.csv; `podwarden cp` fetches it)", lines.count());
+    println!(
+        "({} rows with predictions in vol:{VOLUME_NAME}/predictions/local/houses_new.csv; `podwarden cp` fetches it)",
+        lines.count()
+    );
     let train_cost = job.job.spent_usd;
     println!(
         "cost (simulated): training ${train_cost:.4} on {} + prediction ${:.6} on {} ({} ms) = ${:.4}",

@@ -13,12 +13,24 @@ fn money(v: f64, simulated: bool) -> String {
 }
 
 /// Submits `spec`; follows it when `follow` or `sync`.
-pub async fn run(file: &str, text: &str, follow: bool, sync: bool, json: bool) -> Result<(), UserError> {
-    let spec = RequestSpec::from_toml(file, text)
-        .map_err(|e| UserError { error: anyhow!("invalid serverless job spec: {e}"), hint: e.hint.clone() })?;
+pub async fn run(
+    file: &str,
+    text: &str,
+    follow: bool,
+    sync: bool,
+    json: bool,
+) -> Result<(), UserError> {
+    let spec = RequestSpec::from_toml(file, text).map_err(|e| UserError {
+        error: anyhow!("invalid serverless job spec: {e}"),
+        hint: e.hint.clone(),
+    })?;
     let api = Api::connect().await?;
-    let created: RequestView =
-        api.post(&format!("/api/v1/requests?sync={sync}"), &serde_json::to_value(&spec).context("spec to JSON")?).await?;
+    let created: RequestView = api
+        .post(
+            &format!("/api/v1/requests?sync={sync}"),
+            &serde_json::to_value(&spec).context("spec to JSON")?,
+        )
+        .await?;
     let id = created.id.clone();
     if !follow && !sync {
         if json {
@@ -52,8 +64,14 @@ pub async fn run(file: &str, text: &str, follow: bool, sync: bool, json: bool) -
         Ok(())
     } else {
         Err(UserError {
-            error: anyhow!("serverless job {id} ended {}: {}", done.state, done.reason.unwrap_or_default()),
-            hint: Some(format!("`podwarden endpoint ls` shows the endpoint; its events: GET /api/v1/requests/{id}/events")),
+            error: anyhow!(
+                "serverless job {id} ended {}: {}",
+                done.state,
+                done.reason.unwrap_or_default()
+            ),
+            hint: Some(format!(
+                "`podwarden endpoint ls` shows the endpoint; its events: GET /api/v1/requests/{id}/events"
+            )),
         })
     }
 }
@@ -62,7 +80,8 @@ pub async fn run(file: &str, text: &str, follow: bool, sync: bool, json: bool) -
 pub async fn follow_request(api: &Api, id: &str, print: bool) -> Result<RequestView, UserError> {
     let mut after = 0;
     loop {
-        let evs: Vec<EventView> = api.get(&format!("/api/v1/requests/{id}/events?after={after}&wait_ms=2000")).await?;
+        let evs: Vec<EventView> =
+            api.get(&format!("/api/v1/requests/{id}/events?after={after}&wait_ms=2000")).await?;
         let mut settled_event = false;
         for e in &evs {
             after = e.id;
@@ -72,7 +91,8 @@ pub async fn follow_request(api: &Api, id: &str, print: bool) -> Result<RequestV
                     _ => eprintln!("  {}", e.message),
                 }
             }
-            settled_event |= e.kind == "state" && core_domain::request::is_final(e.message.split([':', ' ']).next().unwrap_or(""));
+            settled_event |= e.kind == "state"
+                && core_domain::request::is_final(e.message.split([':', ' ']).next().unwrap_or(""));
         }
         let r: RequestView = api.get(&format!("/api/v1/requests/{id}")).await?;
         if core_domain::request::is_final(&r.state) && (settled_event || evs.is_empty()) {

@@ -72,7 +72,10 @@ pub async fn run(c: Command) -> Result<(), UserError> {
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
                 println!("{}", v.volume_id.as_deref().unwrap_or("-"));
-                eprintln!("volume {} created: {} GB in {} (${:.2}/month)", v.name, v.size_gb, v.data_center, v.monthly_usd);
+                eprintln!(
+                    "volume {} created: {} GB in {} (${:.2}/month)",
+                    v.name, v.size_gb, v.data_center, v.monthly_usd
+                );
             }
         }
         Command::Ls { json } => {
@@ -81,7 +84,15 @@ pub async fn run(c: Command) -> Result<(), UserError> {
                 println!("{}", serde_json::to_string_pretty(&vs).unwrap_or_default());
                 return Ok(());
             }
-            let mut t = crate::commands::table(&["NAME", "STATE", "VOLUME ID", "DATA CENTER", "SIZE", "USD/MONTH", "BACKEND"]);
+            let mut t = crate::commands::table(&[
+                "NAME",
+                "STATE",
+                "VOLUME ID",
+                "DATA CENTER",
+                "SIZE",
+                "USD/MONTH",
+                "BACKEND",
+            ]);
             for v in vs {
                 t.add_row(vec![
                     v.name,
@@ -100,15 +111,18 @@ pub async fn run(c: Command) -> Result<(), UserError> {
             eprintln!("volume {} deleted", v.name);
         }
         Command::Audit { all, limit, json } => {
-            let rows: Vec<server::api::AuditEntry> = api.get(&format!("/api/v1/audit?all={all}&limit={limit}")).await?;
+            let rows: Vec<server::api::AuditEntry> =
+                api.get(&format!("/api/v1/audit?all={all}&limit={limit}")).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
                 return Ok(());
             }
-            let mut t = crate::commands::table(&["WHEN", "USER", "OP", "VOLUME", "PATH", "BYTES", "RESULT"]);
+            let mut t = crate::commands::table(&[
+                "WHEN", "USER", "OP", "VOLUME", "PATH", "BYTES", "RESULT",
+            ]);
             for r in rows {
-                let when =
-                    chrono::DateTime::from_timestamp_millis(r.at).map_or_else(String::new, |d| d.format("%Y-%m-%d %H:%M:%S").to_string());
+                let when = chrono::DateTime::from_timestamp_millis(r.at)
+                    .map_or_else(String::new, |d| d.format("%Y-%m-%d %H:%M:%S").to_string());
                 t.add_row(vec![
                     when,
                     r.user,
@@ -171,10 +185,14 @@ impl Files {
             _ => env("RUNPOD_S3_ACCESS_KEY_ID").zip(env("RUNPOD_S3_SECRET_ACCESS_KEY")),
         };
         let s3 = match key {
-            Some((key, secret)) => Some(
-                server::volume_files::s3_client(&loc, &key, &secret)
-                    .map_err(|e| UserError { error: anyhow!("cannot set up the S3 client for {}: {e}", loc.endpoint), hint: None })?,
-            ),
+            Some((key, secret)) => {
+                Some(server::volume_files::s3_client(&loc, &key, &secret).map_err(|e| {
+                    UserError {
+                        error: anyhow!("cannot set up the S3 client for {}: {e}", loc.endpoint),
+                        hint: None,
+                    }
+                })?)
+            }
             None => None,
         };
         Ok(Files { api: api.clone(), volume: volume.to_owned(), s3 })
@@ -208,8 +226,20 @@ impl Files {
     pub(crate) async fn read(&self, key: &str) -> Result<Vec<u8>, UserError> {
         let what = || format!("cannot read vol:{}/{key}", self.volume);
         let bytes = match &self.s3 {
-            Some(s3) => s3.get(&ObjPath::from(key)).await.with_context(what)?.bytes().await.with_context(what)?,
-            None => self.api.request(reqwest::Method::GET, &self.route(key), |r| r).await?.bytes().await.with_context(what)?,
+            Some(s3) => s3
+                .get(&ObjPath::from(key))
+                .await
+                .with_context(what)?
+                .bytes()
+                .await
+                .with_context(what)?,
+            None => self
+                .api
+                .request(reqwest::Method::GET, &self.route(key), |r| r)
+                .await?
+                .bytes()
+                .await
+                .with_context(what)?,
         };
         Ok(bytes.to_vec())
     }
@@ -226,7 +256,9 @@ impl Files {
     pub(crate) async fn write_small(&self, key: &str, bytes: Vec<u8>) -> Result<(), UserError> {
         match &self.s3 {
             Some(s3) => {
-                s3.put(&ObjPath::from(key), bytes.into()).await.with_context(|| format!("writing {key}"))?;
+                s3.put(&ObjPath::from(key), bytes.into())
+                    .await
+                    .with_context(|| format!("writing {key}"))?;
             }
             None => {
                 self.api.request(reqwest::Method::PUT, &self.route(key), |r| r.body(bytes)).await?;
@@ -237,21 +269,30 @@ impl Files {
 
     /// Streams `local` through the server (which splits it into parts).
     async fn upload_via_server(&self, local: &Path, key: &str) -> Result<u64, UserError> {
-        let read_err = |e: std::io::Error| UserError { error: anyhow!("cannot read {}: {e}", local.display()), hint: None };
+        let read_err = |e: std::io::Error| UserError {
+            error: anyhow!("cannot read {}: {e}", local.display()),
+            hint: None,
+        };
         let f = tokio::fs::File::open(local).await.map_err(read_err)?;
         let size = f.metadata().await.map_err(read_err)?.len();
         let progress = bar(size, "upload");
         let p = progress.clone();
-        let stream = tokio_util::io::ReaderStream::with_capacity(f, 1024 * 1024).inspect(move |c| {
-            if let Ok(c) = c {
-                p.inc(c.len() as u64);
-            }
-        });
+        let stream =
+            tokio_util::io::ReaderStream::with_capacity(f, 1024 * 1024).inspect(move |c| {
+                if let Ok(c) = c {
+                    p.inc(c.len() as u64);
+                }
+            });
         let body = reqwest::Body::wrap_stream(stream);
         self.api
-            .request(reqwest::Method::PUT, &self.route(key), |r| r.header(reqwest::header::CONTENT_LENGTH, size).body(body))
+            .request(reqwest::Method::PUT, &self.route(key), |r| {
+                r.header(reqwest::header::CONTENT_LENGTH, size).body(body)
+            })
             .await
-            .map_err(|e| UserError { error: anyhow!("uploading {key}: {:#}", e.error), hint: e.hint })?;
+            .map_err(|e| UserError {
+                error: anyhow!("uploading {key}: {:#}", e.error),
+                hint: e.hint,
+            })?;
         progress.finish_and_clear();
         Ok(size)
     }
@@ -270,7 +311,11 @@ impl Files {
             let r = self
                 .api
                 .request(reqwest::Method::GET, &self.route(key), |r| {
-                    if start > 0 { r.header(reqwest::header::RANGE, format!("bytes={start}-")) } else { r }
+                    if start > 0 {
+                        r.header(reqwest::header::RANGE, format!("bytes={start}-"))
+                    } else {
+                        r
+                    }
                 })
                 .await?;
             pump(r.bytes_stream(), &mut out, &progress, key, &part).await?;
@@ -288,12 +333,23 @@ impl Files {
                 .headers()
                 .get(reqwest::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok()?.parse().ok())
-                .ok_or_else(|| UserError { error: anyhow!("the server sent no size for {key}"), hint: None }),
+                .ok_or_else(|| UserError {
+                    error: anyhow!("the server sent no size for {key}"),
+                    hint: None,
+                }),
             Err(_) => {
                 // The same request as a GET says what was wrong (not found, no key, bad path).
-                let e =
-                    self.api.request(reqwest::Method::GET, &self.route(key), |r| r.header(reqwest::header::RANGE, "bytes=0-")).await.err();
-                Err(e.unwrap_or_else(|| UserError { error: anyhow!("cannot read {key}"), hint: None }))
+                let e = self
+                    .api
+                    .request(reqwest::Method::GET, &self.route(key), |r| {
+                        r.header(reqwest::header::RANGE, "bytes=0-")
+                    })
+                    .await
+                    .err();
+                Err(e.unwrap_or_else(|| UserError {
+                    error: anyhow!("cannot read {key}"),
+                    hint: None,
+                }))
             }
         }
     }
@@ -310,7 +366,11 @@ impl Files {
             Err(e) => (0, format!("{:#}", e.error)),
         };
         let body = serde_json::json!({"op": op, "path": key, "bytes": bytes, "result": result});
-        if let Err(e) = self.api.post_no_content(&format!("/api/v1/volumes/{}/transfers", self.volume), &body).await {
+        if let Err(e) = self
+            .api
+            .post_no_content(&format!("/api/v1/volumes/{}/transfers", self.volume), &body)
+            .await
+        {
             eprintln!("warning: the transfer was not recorded in the audit log: {:#}", e.error);
         }
     }
@@ -318,7 +378,9 @@ impl Files {
 
 /// Where a download in progress is kept: `<file>.part`.
 fn part_path(local: &Path) -> PathBuf {
-    local.with_extension(local.extension().map_or("part".to_owned(), |e| format!("{}.part", e.to_string_lossy())))
+    local.with_extension(
+        local.extension().map_or("part".to_owned(), |e| format!("{}.part", e.to_string_lossy())),
+    )
 }
 
 /// The `.part` file, appended to from `start` (0: truncated).
@@ -330,7 +392,10 @@ async fn open_part(part: &Path, start: u64) -> Result<tokio::fs::File, UserError
         .truncate(start == 0)
         .open(part)
         .await
-        .map_err(|e| UserError { error: anyhow!("cannot write {}: {e}", part.display()), hint: None })
+        .map_err(|e| UserError {
+            error: anyhow!("cannot write {}: {e}", part.display()),
+            hint: None,
+        })
 }
 
 /// Writes a download's chunks to its `.part` file as they come, advancing the progress bar.
@@ -353,15 +418,22 @@ async fn pump<E: std::error::Error + Send + Sync + 'static>(
 async fn finish_part(mut out: tokio::fs::File, part: &Path, local: &Path) -> Result<(), UserError> {
     out.flush().await.context("flushing")?;
     drop(out);
-    tokio::fs::rename(part, local).await.with_context(|| format!("moving {} into place", part.display()))?;
+    tokio::fs::rename(part, local)
+        .await
+        .with_context(|| format!("moving {} into place", part.display()))?;
     Ok(())
 }
 
 fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
-    let b = indicatif::ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::stderr());
+    let b = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
     b.set_style(
-        indicatif::ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     b.set_message(what.to_owned());
     b
@@ -370,7 +442,9 @@ fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
 pub async fn cp(a: CpArgs) -> Result<(), UserError> {
     let bad = |e: String| UserError {
         error: anyhow!(e),
-        hint: Some("`podwarden cp LOCAL vol:NAME/path` or `podwarden cp vol:NAME/path LOCAL`".into()),
+        hint: Some(
+            "`podwarden cp LOCAL vol:NAME/path` or `podwarden cp vol:NAME/path LOCAL`".into(),
+        ),
     };
     let (from, to) = (parse_vol(&a.from).map_err(bad)?, parse_vol(&a.to).map_err(bad)?);
     let api = Api::connect().await?;
@@ -378,7 +452,11 @@ pub async fn cp(a: CpArgs) -> Result<(), UserError> {
         (None, Some(dst)) => {
             let local = PathBuf::from(&a.from);
             let key = if dst.key.is_empty() || dst.key.ends_with('/') {
-                format!("{}{}", dst.key, local.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default())
+                format!(
+                    "{}{}",
+                    dst.key,
+                    local.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+                )
             } else {
                 dst.key.clone()
             };
@@ -393,7 +471,11 @@ pub async fn cp(a: CpArgs) -> Result<(), UserError> {
             let n = Files::of(&api, &src.volume).await?.download(&src.key, &local).await?;
             eprintln!("vol:{}/{} → {} ({n} bytes)", src.volume, src.key, local.display());
         }
-        (Some(_), Some(_)) => return Err(bad("copy between two volumes is not supported; copy through a local file".into())),
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "copy between two volumes is not supported; copy through a local file".into(),
+            ));
+        }
         (None, None) => return Err(bad("one side must be a volume (vol:NAME/path)".into())),
     }
     Ok(())
@@ -425,11 +507,18 @@ fn state_path(local: &Path) -> PathBuf {
 pub async fn upload(s3: &AmazonS3, local: &Path, key: &str) -> Result<u64, UserError> {
     use futures::stream::FuturesOrdered;
     use object_store::multipart::{MultipartStore, PartId};
-    let read_err = |e: std::io::Error| UserError { error: anyhow!("cannot read {}: {e}", local.display()), hint: None };
+    let read_err = |e: std::io::Error| UserError {
+        error: anyhow!("cannot read {}: {e}", local.display()),
+        hint: None,
+    };
     let mut f = tokio::fs::File::open(local).await.map_err(read_err)?;
     let meta = f.metadata().await.map_err(read_err)?;
     let size = meta.len();
-    let mtime_ns = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+    let mtime_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
     let path = ObjPath::from(key);
     if size <= PART_BYTES as u64 {
         let mut buf = Vec::with_capacity(size as usize);
@@ -438,18 +527,38 @@ pub async fn upload(s3: &AmazonS3, local: &Path, key: &str) -> Result<u64, UserE
         return Ok(size);
     }
     let state_file = state_path(local);
-    let saved: Option<UploadState> = tokio::fs::read(&state_file).await.ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let saved: Option<UploadState> =
+        tokio::fs::read(&state_file).await.ok().and_then(|b| serde_json::from_slice(&b).ok());
     let mut state = match saved {
-        Some(s) if s.key == key && s.size == size && s.mtime_ns == mtime_ns && s.part_bytes == PART_BYTES => {
-            eprintln!("resuming the upload of {key} after {} of {} parts", s.parts.len(), size.div_ceil(PART_BYTES as u64));
+        Some(s)
+            if s.key == key
+                && s.size == size
+                && s.mtime_ns == mtime_ns
+                && s.part_bytes == PART_BYTES =>
+        {
+            eprintln!(
+                "resuming the upload of {key} after {} of {} parts",
+                s.parts.len(),
+                size.div_ceil(PART_BYTES as u64)
+            );
             s
         }
         stale => {
             if let Some(old) = stale {
                 let _ = s3.abort_multipart(&ObjPath::from(old.key.as_str()), &old.upload_id).await;
             }
-            let upload_id = s3.create_multipart(&path).await.with_context(|| format!("starting the upload of {key}"))?;
-            UploadState { key: key.to_owned(), size, mtime_ns, part_bytes: PART_BYTES, upload_id, parts: Vec::new() }
+            let upload_id = s3
+                .create_multipart(&path)
+                .await
+                .with_context(|| format!("starting the upload of {key}"))?;
+            UploadState {
+                key: key.to_owned(),
+                size,
+                mtime_ns,
+                part_bytes: PART_BYTES,
+                upload_id,
+                parts: Vec::new(),
+            }
         }
     };
     let save = |st: &UploadState| {
@@ -458,7 +567,8 @@ pub async fn upload(s3: &AmazonS3, local: &Path, key: &str) -> Result<u64, UserE
     };
     save(&state).await.with_context(|| format!("writing {}", state_file.display()))?;
     // Test hook: stop (as if interrupted) once this many parts are saved.
-    let stop_after: Option<usize> = std::env::var("PODWARDEN_CP_STOP_AFTER_PARTS").ok().and_then(|v| v.parse().ok());
+    let stop_after: Option<usize> =
+        std::env::var("PODWARDEN_CP_STOP_AFTER_PARTS").ok().and_then(|v| v.parse().ok());
     let total = size.div_ceil(PART_BYTES as u64) as usize;
     let progress = bar(size, "upload");
     let done_bytes = |n: usize| (n as u64 * PART_BYTES as u64).min(size);
@@ -476,19 +586,25 @@ pub async fn upload(s3: &AmazonS3, local: &Path, key: &str) -> Result<u64, UserE
             next += 1;
         }
         let Some(part) = in_flight.next().await else { break };
-        let part: PartId = part.with_context(|| format!("uploading part {} of {key}", state.parts.len() + 1))?;
+        let part: PartId =
+            part.with_context(|| format!("uploading part {} of {key}", state.parts.len() + 1))?;
         state.parts.push(part.content_id);
         save(&state).await.with_context(|| format!("writing {}", state_file.display()))?;
         progress.set_position(done_bytes(state.parts.len()));
         if stop_after.is_some_and(|n| state.parts.len() >= n) && state.parts.len() < total {
             return Err(UserError {
-                error: anyhow!("stopped after {} parts (PODWARDEN_CP_STOP_AFTER_PARTS)", state.parts.len()),
+                error: anyhow!(
+                    "stopped after {} parts (PODWARDEN_CP_STOP_AFTER_PARTS)",
+                    state.parts.len()
+                ),
                 hint: None,
             });
         }
     }
     let parts = state.parts.iter().map(|c| PartId { content_id: c.clone() }).collect();
-    s3.complete_multipart(&path, &state.upload_id, parts).await.with_context(|| format!("completing the upload of {key}"))?;
+    s3.complete_multipart(&path, &state.upload_id, parts)
+        .await
+        .with_context(|| format!("completing the upload of {key}"))?;
     let _ = tokio::fs::remove_file(&state_file).await;
     progress.finish_and_clear();
     Ok(size)
@@ -499,17 +615,26 @@ pub async fn download(s3: &AmazonS3, key: &str, local: &Path) -> Result<u64, Use
     let part = part_path(local);
     let have = tokio::fs::metadata(&part).await.map(|m| m.len()).unwrap_or(0);
     let meta = s3.head(&ObjPath::from(key)).await.map_err(|e| match e {
-        object_store::Error::NotFound { .. } => UserError { error: anyhow!("{key} is not on the volume"), hint: None },
+        object_store::Error::NotFound { .. } => {
+            UserError { error: anyhow!("{key} is not on the volume"), hint: None }
+        }
         e => UserError { error: anyhow!("cannot read {key}: {e}"), hint: None },
     })?;
     let total = meta.size;
     let start = if have <= total { have } else { 0 };
-    let opts = GetOptions { range: (start > 0).then_some(GetRange::Offset(start)), ..GetOptions::default() };
+    let opts = GetOptions {
+        range: (start > 0).then_some(GetRange::Offset(start)),
+        ..GetOptions::default()
+    };
     let progress = bar(total, "download");
     progress.set_position(start);
     let mut out = open_part(&part, start).await?;
     if start < total {
-        let stream = s3.get_opts(&ObjPath::from(key), opts).await.with_context(|| format!("reading {key}"))?.into_stream();
+        let stream = s3
+            .get_opts(&ObjPath::from(key), opts)
+            .await
+            .with_context(|| format!("reading {key}"))?
+            .into_stream();
         pump(stream, &mut out, &progress, key, &part).await?;
     }
     finish_part(out, &part, local).await?;
@@ -535,9 +660,10 @@ fn fingerprint_key(path: &str) -> String {
 
 async fn sha256_of(path: &Path) -> Result<(String, u64), UserError> {
     use sha2::Digest;
-    let mut f = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| UserError { error: anyhow!("cannot read input {}: {e}", path.display()), hint: None })?;
+    let mut f = tokio::fs::File::open(path).await.map_err(|e| UserError {
+        error: anyhow!("cannot read input {}: {e}", path.display()),
+        hint: None,
+    })?;
     let (mut h, mut buf, mut n) = (sha2::Sha256::new(), vec![0u8; 1024 * 1024], 0u64);
     loop {
         let k = f.read(&mut buf).await.with_context(|| format!("reading {}", path.display()))?;
@@ -552,7 +678,11 @@ async fn sha256_of(path: &Path) -> Result<(String, u64), UserError> {
 
 /// Puts a job's local `[[inputs]]` on its volume before it is submitted, skipping a file whose
 /// content is already there (by SHA-256). URL inputs are fetched by the pod itself.
-pub async fn stage_inputs(api: &Api, spec: &core_domain::spec::JobSpec, spec_dir: &Path) -> Result<(), UserError> {
+pub async fn stage_inputs(
+    api: &Api,
+    spec: &core_domain::spec::JobSpec,
+    spec_dir: &Path,
+) -> Result<(), UserError> {
     let local: Vec<_> = spec.inputs.iter().filter(|i| !i.is_url()).collect();
     if local.is_empty() {
         return Ok(());
@@ -563,7 +693,11 @@ pub async fn stage_inputs(api: &Api, spec: &core_domain::spec::JobSpec, spec_dir
         let src = spec_dir.join(&input.source);
         let (sha, size) = sha256_of(&src).await?;
         let want = format!("{sha} {size}\n");
-        let have = files.read(&fingerprint_key(&input.path)).await.ok().map(|b| String::from_utf8_lossy(&b).into_owned());
+        let have = files
+            .read(&fingerprint_key(&input.path))
+            .await
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
         let there = files.size_of(&input.path).await;
         if have.as_deref() == Some(want.as_str()) && there == Some(size) {
             eprintln!("input {} unchanged on vol:{volume}; not uploaded again", input.path);
@@ -577,7 +711,11 @@ pub async fn stage_inputs(api: &Api, spec: &core_domain::spec::JobSpec, spec_dir
 }
 
 /// Fetches a succeeded job's `[[outputs]]` that name a local directory (`to`).
-pub async fn collect_outputs(api: &Api, spec: &core_domain::spec::JobSpec, spec_dir: &Path) -> Result<(), UserError> {
+pub async fn collect_outputs(
+    api: &Api,
+    spec: &core_domain::spec::JobSpec,
+    spec_dir: &Path,
+) -> Result<(), UserError> {
     let wanted: Vec<_> = spec.outputs.iter().filter(|o| o.to.is_some()).collect();
     if wanted.is_empty() {
         return Ok(());
@@ -586,11 +724,21 @@ pub async fn collect_outputs(api: &Api, spec: &core_domain::spec::JobSpec, spec_
     let files = Files::of(api, &volume).await?;
     for o in wanted {
         let dir = spec_dir.join(o.to.as_deref().unwrap_or("."));
-        tokio::fs::create_dir_all(&dir).await.with_context(|| format!("creating {}", dir.display()))?;
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .with_context(|| format!("creating {}", dir.display()))?;
         let local = dir.join(o.path.rsplit('/').next().unwrap_or("output"));
         files.download(&o.path, &local).await.map_err(|e| UserError {
-            error: anyhow!("the job succeeded, but its output {} could not be fetched: {:#}", o.path, e.error),
-            hint: Some(format!("it stays on the volume: `podwarden cp vol:{volume}/{} {}`", o.path, dir.display())),
+            error: anyhow!(
+                "the job succeeded, but its output {} could not be fetched: {:#}",
+                o.path,
+                e.error
+            ),
+            hint: Some(format!(
+                "it stays on the volume: `podwarden cp vol:{volume}/{} {}`",
+                o.path,
+                dir.display()
+            )),
         })?;
         eprintln!("output vol:{volume}/{} → {}", o.path, local.display());
     }
@@ -604,8 +752,14 @@ mod tests {
     #[test]
     fn volume_operands_parse_and_refuse_dot_dot() {
         assert_eq!(parse_vol("data.csv"), Ok(None));
-        assert_eq!(parse_vol("vol:ds/a/b.csv"), Ok(Some(VolPath { volume: "ds".into(), key: "a/b.csv".into() })));
-        assert_eq!(parse_vol("vol:ds"), Ok(Some(VolPath { volume: "ds".into(), key: String::new() })));
+        assert_eq!(
+            parse_vol("vol:ds/a/b.csv"),
+            Ok(Some(VolPath { volume: "ds".into(), key: "a/b.csv".into() }))
+        );
+        assert_eq!(
+            parse_vol("vol:ds"),
+            Ok(Some(VolPath { volume: "ds".into(), key: String::new() }))
+        );
         assert!(parse_vol("vol:/x").is_err());
         assert!(parse_vol("vol:ds/../x").is_err());
     }

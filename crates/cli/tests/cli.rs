@@ -12,8 +12,13 @@ fn quickstart_runs_with_no_account_and_leaves_a_settled_record() {
     let home = tempfile::tempdir().expect("home");
     let _server = Server(home.path());
     let out = podwarden(home.path(), &["run", "examples/quickstart.toml", "--follow"]);
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status.code());
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status.code()
+    );
     assert!(stdout.contains("epoch 3 loss=0.333333"), "the pod's logs stream to stdout:\n{stdout}");
     for stage in [
         "pending",
@@ -32,7 +37,10 @@ fn quickstart_runs_with_no_account_and_leaves_a_settled_record() {
         .map(|(n, _)| n.parse::<usize>().expect("stage number"))
         .collect();
     assert_eq!(shown, [1, 2, 3, 4, 5], "{stderr}");
-    assert!(stderr.contains("[1/5] choosing GPU") && stderr.contains("[5/5] tearing down"), "{stderr}");
+    assert!(
+        stderr.contains("[1/5] choosing GPU") && stderr.contains("[5/5] tearing down"),
+        "{stderr}"
+    );
     let ps = podwarden(home.path(), &["ps", "--json"]);
     let jobs: serde_json::Value = serde_json::from_slice(&ps.stdout).expect("ps --json is JSON");
     // The `--json` shape is a stable, documented interface (docs/cli.md).
@@ -50,8 +58,12 @@ fn quickstart_runs_with_no_account_and_leaves_a_settled_record() {
     assert_eq!(jobs[0]["name"], "quickstart");
     assert_eq!(jobs[0]["exit_code"], 0);
     let cost = podwarden(home.path(), &["cost", "--json"]);
-    let cost: serde_json::Value = serde_json::from_slice(&cost.stdout).expect("cost --json is JSON");
-    assert!(cost["total_usd"].as_f64().is_some_and(|t| t > 0.0) && cost["simulated"] == true, "{cost}");
+    let cost: serde_json::Value =
+        serde_json::from_slice(&cost.stdout).expect("cost --json is JSON");
+    assert!(
+        cost["total_usd"].as_f64().is_some_and(|t| t > 0.0) && cost["simulated"] == true,
+        "{cost}"
+    );
 }
 
 #[test]
@@ -64,7 +76,10 @@ fn a_bad_spec_fails_before_anything_runs_with_file_line_and_hint() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("bad.toml:7:1: unknown field `budjet_usd`"), "{stderr}");
-    insta::assert_snapshot!("bad_spec_stderr", stderr.replace(&spec.display().to_string(), "[dir]/bad.toml"));
+    insta::assert_snapshot!(
+        "bad_spec_stderr",
+        stderr.replace(&spec.display().to_string(), "[dir]/bad.toml")
+    );
     assert!(stderr.contains("hint: did you mean `budget_usd`?"), "{stderr}");
     assert!(!home.path().join("server.json").exists(), "no server was even started");
     let missing = podwarden(home.path(), &["run", "nope.toml"]);
@@ -114,7 +129,10 @@ fn logs_follow_waits_for_the_pod_streams_its_lines_and_ends_when_the_job_is_stop
             break;
         }
     }
-    assert!(seen.iter().any(|l| l.contains("line-one")) && seen.iter().any(|l| l.contains("line-two")), "{seen:?}");
+    assert!(
+        seen.iter().any(|l| l.contains("line-one")) && seen.iter().any(|l| l.contains("line-two")),
+        "{seen:?}"
+    );
 
     // Without -f: the backlog, then exit.
     let once = podwarden(home.path(), &["logs", &id]);
@@ -124,12 +142,19 @@ fn logs_follow_waits_for_the_pod_streams_its_lines_and_ends_when_the_job_is_stop
     assert!(stop.status.success(), "{}", String::from_utf8_lossy(&stop.stderr));
     // The stream ends when the pod is terminated, and `logs -f` with it.
     let rest: Vec<String> = lines.map(|l| l.expect("utf8")).collect();
-    assert!(rest.iter().all(|l| l.starts_with("[system] ")), "only the provider's own lines follow: {rest:?}");
+    assert!(
+        rest.iter().all(|l| l.starts_with("[system] ")),
+        "only the provider's own lines follow: {rest:?}"
+    );
     assert!(follow.wait().expect("wait").success(), "logs -f exits cleanly when its pod is gone");
     let ps = podwarden(home.path(), &["ps", "--json"]);
     let jobs: serde_json::Value = serde_json::from_slice(&ps.stdout).expect("json");
     assert_eq!(jobs[0]["id"], id.as_str());
-    assert!(matches!(jobs[0]["state"].as_str(), Some("tearing_down (cancelled)" | "cancelled")), "{}", jobs[0]);
+    assert!(
+        matches!(jobs[0]["state"].as_str(), Some("tearing_down (cancelled)" | "cancelled")),
+        "{}",
+        jobs[0]
+    );
 }
 
 #[test]
@@ -142,17 +167,25 @@ fn sigterm_stops_serve_like_ctrl_c_and_takes_every_emulated_pod_with_it() {
     let out = podwarden(home.path(), &["run", spec.to_str().expect("utf8"), "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     common::until("the pod's command to run", || !common::processes_with("4243.25").is_empty());
-    let server: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(home.path().join("server.json")).expect("server.json")).expect("json");
+    let server: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(home.path().join("server.json")).expect("server.json"),
+    )
+    .expect("json");
     let pid = server["pid"].as_i64().expect("pid");
-    assert!(Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill").success());
+    assert!(
+        Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill").success()
+    );
     // Gone, or a zombie nobody has reaped yet (the CLI that started it has exited).
     let running = || {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .is_ok_and(|s| s.rsplit(')').next().is_some_and(|r| !r.trim_start().starts_with('Z')))
     };
     common::until("the server to exit", || !running());
-    assert_eq!(common::processes_with("4243.25"), Vec::<u32>::new(), "no pod process outlives the server");
+    assert_eq!(
+        common::processes_with("4243.25"),
+        Vec::<u32>::new(),
+        "no pod process outlives the server"
+    );
     let log = std::fs::read_to_string(home.path().join("server.log")).unwrap_or_default();
     assert!(!log.contains("panicked"), "{log}");
 }
@@ -188,7 +221,11 @@ fn rust_log_turns_on_logging() {
     let _server = Server(home.path());
     let run = |vars: &[(&str, &str)]| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_podwarden"));
-        c.arg("gpus").env("PODWARDEN_HOME", home.path()).env("NO_COLOR", "1").env_remove("RUNPOD_API_KEY").env_remove("PODWARDEN_URL");
+        c.arg("gpus")
+            .env("PODWARDEN_HOME", home.path())
+            .env("NO_COLOR", "1")
+            .env_remove("RUNPOD_API_KEY")
+            .env_remove("PODWARDEN_URL");
         c.env_remove("RUST_LOG").env_remove("PODWARDEN_LOG");
         for (k, v) in vars {
             c.env(k, v);
@@ -199,7 +236,10 @@ fn rust_log_turns_on_logging() {
     };
     assert!(!run(&[]).contains("DEBUG"));
     assert!(run(&[("RUST_LOG", "reqwest=debug")]).contains("DEBUG"), "RUST_LOG is honoured");
-    assert!(!run(&[("RUST_LOG", "reqwest=debug"), ("PODWARDEN_LOG", "warn")]).contains("DEBUG"), "PODWARDEN_LOG wins");
+    assert!(
+        !run(&[("RUST_LOG", "reqwest=debug"), ("PODWARDEN_LOG", "warn")]).contains("DEBUG"),
+        "PODWARDEN_LOG wins"
+    );
 }
 
 /// Exit 1 for the user's errors, 2 for unexpected ones (the documented contract).
@@ -207,8 +247,14 @@ fn rust_log_turns_on_logging() {
 fn exit_codes_tell_a_users_error_from_an_unexpected_one() {
     let home = tempfile::tempdir().expect("home");
     std::fs::write(home.path().join("bad.toml"), "name = \"Bad Name\"\n").expect("spec");
-    let bad = podwarden(home.path(), &["run", home.path().join("bad.toml").to_str().unwrap_or_default()]);
-    assert_eq!(bad.status.code(), Some(1), "a bad spec is the user's: {}", String::from_utf8_lossy(&bad.stderr));
+    let bad =
+        podwarden(home.path(), &["run", home.path().join("bad.toml").to_str().unwrap_or_default()]);
+    assert_eq!(
+        bad.status.code(),
+        Some(1),
+        "a bad spec is the user's: {}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
     // Nothing listens on port 1: the server cannot be reached.
     let down = Command::new(env!("CARGO_BIN_EXE_podwarden"))
         .arg("ps")
@@ -219,5 +265,8 @@ fn exit_codes_tell_a_users_error_from_an_unexpected_one() {
         .expect("run");
     let err = String::from_utf8_lossy(&down.stderr);
     assert_eq!(down.status.code(), Some(2), "{err}");
-    assert!(err.contains("cannot reach the podwarden server"), "the message reads as before: {err}");
+    assert!(
+        err.contains("cannot reach the podwarden server"),
+        "the message reads as before: {err}"
+    );
 }

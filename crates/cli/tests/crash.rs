@@ -21,7 +21,10 @@ struct Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 fn start_server(home: &Path, port: u16, emu: &RunningEmulator, crash_at: Option<&str>) -> Server {
@@ -64,13 +67,23 @@ async fn emulator() -> RunningEmulator {
 
 async fn submit(http: &reqwest::Client, s: &Server, name: &str, cmd: &str) -> Option<String> {
     let spec = serde_json::json!({"name": name, "image": "python:3.11-slim", "command": cmd, "gpu": {"min_vram_gb": 16}, "retry": {"attempts": 5, "backoff": "1s"}});
-    let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&spec).send().await.ok()?;
+    let r = http
+        .post(format!("{}/api/v1/jobs", s.url))
+        .bearer_auth(&s.token)
+        .json(&spec)
+        .send()
+        .await
+        .ok()?;
     let v: serde_json::Value = r.json().await.ok()?;
     v["id"].as_str().map(str::to_owned)
 }
 
 /// The invariants that must hold at any observation.
-async fn check_invariants(emu: &RunningEmulator, db: &store::Store, install: &str) -> Result<(), String> {
+async fn check_invariants(
+    emu: &RunningEmulator,
+    db: &store::Store,
+    install: &str,
+) -> Result<(), String> {
     let pods: Vec<(String, String, PodStatus)> = emu
         .shared
         .world
@@ -87,7 +100,9 @@ async fn check_invariants(emu: &RunningEmulator, db: &store::Store, install: &st
             continue;
         }
         match live.iter().find(|a| &a.pod_name == name || a.pod_id.as_deref() == Some(id)) {
-            Some(a) if status == &PodStatus::Running => *running_per_job.entry(a.job_id.clone()).or_default() += 1,
+            Some(a) if status == &PodStatus::Running => {
+                *running_per_job.entry(a.job_id.clone()).or_default() += 1
+            }
             Some(_) => {}
             None => return Err(format!("pod {id} ({name}) belongs to no live attempt")),
         }
@@ -105,7 +120,8 @@ async fn settle_all(emu: &RunningEmulator, db: &store::Store, install: &str, job
     for _ in 0..600 {
         let mut all_final = true;
         for j in jobs {
-            let row = db.job_get(j).await.expect("db").unwrap_or_else(|| panic!("job {j} was lost"));
+            let row =
+                db.job_get(j).await.expect("db").unwrap_or_else(|| panic!("job {j} was lost"));
             all_final &= row.phase().expect("phase").state.is_final();
         }
         match check_invariants(emu, db, install).await {
@@ -129,7 +145,10 @@ async fn assert_costs_agree(emu: &RunningEmulator, db: &store::Store) {
         let w = emu.shared.world.lock();
         w.pods.keys().map(|id| w.ledger.total_for(Kind::Pod, id)).sum()
     };
-    assert!((ours as f64 / 1e6 - theirs).abs() < 0.01, "podwarden billed {ours} µ$, the provider {theirs} $");
+    assert!(
+        (ours as f64 / 1e6 - theirs).abs() < 0.01,
+        "podwarden billed {ours} µ$, the provider {theirs} $"
+    );
 }
 
 /// Pods of this install the emulator still runs.
@@ -139,7 +158,9 @@ fn our_live_pods(emu: &RunningEmulator, install: &str) -> usize {
         .lock()
         .pods
         .values()
-        .filter(|p| p.status != PodStatus::Terminated && p.name.starts_with(&format!("pw-{install}-")))
+        .filter(|p| {
+            p.status != PodStatus::Terminated && p.name.starts_with(&format!("pw-{install}-"))
+        })
         .count()
 }
 
@@ -152,11 +173,20 @@ fn kill(s: &mut Server) {
 async fn killed_at_every_step_of_the_saga_and_of_teardown_nothing_leaks() {
     let emu = emulator().await;
     let http = reqwest::Client::new();
-    for step in ["before-intent", "after-intent", "after-create", "after-record", "before-terminate", "after-terminate"] {
+    for step in [
+        "before-intent",
+        "after-intent",
+        "after-create",
+        "after-record",
+        "before-terminate",
+        "after-terminate",
+    ] {
         let home = tempfile::tempdir().expect("home");
         let port = free_port();
         let mut s = start_server(home.path(), port, &emu, Some(step));
-        let job = submit(&http, &s, "crash", "sleep 1; exit 0").await.expect("submitted before the crash point");
+        let job = submit(&http, &s, "crash", "sleep 1; exit 0")
+            .await
+            .expect("submitted before the crash point");
         // The failpoint aborts the server at `step`.
         let status = tokio::task::spawn_blocking(move || {
             let st = s.child.wait();
@@ -190,7 +220,14 @@ async fn killed_at_random_moments_under_a_stream_of_jobs() {
     let mut s = start_server(home.path(), port, &emu, None);
     for round in 0..20 {
         for i in 0..3 {
-            if let Some(j) = submit(&http, &s, &format!("stream-{round}-{i}"), &format!("sleep {}; exit 0", 1 + (i % 2))).await {
+            if let Some(j) = submit(
+                &http,
+                &s,
+                &format!("stream-{round}-{i}"),
+                &format!("sleep {}; exit 0", 1 + (i % 2)),
+            )
+            .await
+            {
                 jobs.push(j);
             }
         }
@@ -226,6 +263,9 @@ async fn killed_at_random_moments_under_a_stream_of_jobs() {
         let w = emu.shared.world.lock();
         w.pods.keys().map(|id| w.ledger.total_for(Kind::Pod, id)).sum()
     };
-    assert!((ours as f64 / 1e6 - theirs).abs() <= 1e-6 * checked as f64 + 1e-9, "after reconciliation: {ours} µ$ vs the bill {theirs} $");
+    assert!(
+        (ours as f64 / 1e6 - theirs).abs() <= 1e-6 * checked as f64 + 1e-9,
+        "after reconciliation: {ours} µ$ vs the bill {theirs} $"
+    );
     kill(&mut s);
 }

@@ -10,20 +10,32 @@ const SECRET: &str = "0123456789abcdef0123456789abcdef";
 fn doctor(home: &Path, env: &[(&str, &str)]) -> (Output, serde_json::Value) {
     let mut c = Command::new(env!("CARGO_BIN_EXE_podwarden"));
     c.args(["doctor", "--json", "--offline"]).env("PODWARDEN_HOME", home);
-    for v in ["RUNPOD_API_KEY", "RUNPOD_REST_URL", "PODWARDEN_PUBLIC_URL", "PODWARDEN_SECRET_KEY", "PODWARDEN_PROVIDER"] {
+    for v in [
+        "RUNPOD_API_KEY",
+        "RUNPOD_REST_URL",
+        "PODWARDEN_PUBLIC_URL",
+        "PODWARDEN_SECRET_KEY",
+        "PODWARDEN_PROVIDER",
+    ] {
         c.env_remove(v);
     }
     for (k, v) in env {
         c.env(k, v);
     }
     let out = c.output().expect("podwarden runs");
-    let report =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("--json is JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("--json is JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+    });
     (out, report)
 }
 
 fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["checks"].as_array().expect("checks").iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no {name} check: {report}"))
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} check: {report}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -35,7 +47,8 @@ async fn doctor_passes_a_working_setup_and_names_each_problem_with_its_fix() {
         }],
         ..Default::default()
     };
-    let emu = runpod_emulator::start(cfg, runpod_emulator::Options::default()).await.expect("emulator");
+    let emu =
+        runpod_emulator::start(cfg, runpod_emulator::Options::default()).await.expect("emulator");
     let key = emu.api_key().expose().to_owned();
     let base = emu.base_url();
     let home = tempfile::tempdir().expect("home");
@@ -50,7 +63,13 @@ async fn doctor_passes_a_working_setup_and_names_each_problem_with_its_fix() {
     assert!(out.status.success(), "{report:#}");
     assert_eq!(report["ok"], true);
     assert_eq!(check(&report, "runpod_key")["status"], "ok");
-    assert!(check(&report, "account")["detail"].as_str().unwrap_or_default().contains("balance $100.00"), "{report:#}");
+    assert!(
+        check(&report, "account")["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("balance $100.00"),
+        "{report:#}"
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&key), "the key never appears");
 
     assert_eq!(check(&report, "strays")["status"], "ok");
@@ -72,12 +91,21 @@ async fn doctor_passes_a_working_setup_and_names_each_problem_with_its_fix() {
     assert!(out.status.success(), "a warning, not a failure: {report:#}");
     let strays = check(&report, "strays");
     assert_eq!(strays["status"], "warn", "{report:#}");
-    assert!(strays["detail"].as_str().unwrap_or_default().contains("install deadbeef"), "{strays:#}");
+    assert!(
+        strays["detail"].as_str().unwrap_or_default().contains("install deadbeef"),
+        "{strays:#}"
+    );
     assert!(strays["fix"].as_str().unwrap_or_default().contains("strays/reap"), "{strays:#}");
 
-    let with = |k: &'static str, v: &'static str| good.iter().map(|(a, b)| if *a == k { (*a, v) } else { (*a, *b) }).collect::<Vec<_>>();
+    let with = |k: &'static str, v: &'static str| {
+        good.iter().map(|(a, b)| if *a == k { (*a, v) } else { (*a, *b) }).collect::<Vec<_>>()
+    };
     for (env, name, fix) in [
-        (with("RUNPOD_API_KEY", "rpa_NOTAKEYATALL00000000000000000000000"), "runpod_key", "API Keys"),
+        (
+            with("RUNPOD_API_KEY", "rpa_NOTAKEYATALL00000000000000000000000"),
+            "runpod_key",
+            "API Keys",
+        ),
         (with("RUNPOD_API_KEY", "rpa_BROKEACCOUNT000000000000000000000"), "account", "add funds"),
         (with("PODWARDEN_PUBLIC_URL", "http://127.0.0.1:8711"), "public_url", "reverse proxy"),
         (with("PODWARDEN_SECRET_KEY", "short"), "secret_key", "openssl rand"),
@@ -98,8 +126,16 @@ async fn doctor_passes_a_working_setup_and_names_each_problem_with_its_fix() {
         std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         let (out, report) = tokio::task::block_in_place(|| doctor(home.path(), &good));
         assert_eq!(out.status.code(), Some(1));
-        let bad: Vec<_> = report["checks"].as_array().expect("checks").iter().filter(|c| c["status"] == "fail").collect();
-        assert!(bad.len() == 1 && bad[0]["fix"].as_str().unwrap_or_default().starts_with("chmod 600"), "{report:#}");
+        let bad: Vec<_> = report["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .filter(|c| c["status"] == "fail")
+            .collect();
+        assert!(
+            bad.len() == 1 && bad[0]["fix"].as_str().unwrap_or_default().starts_with("chmod 600"),
+            "{report:#}"
+        );
         std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     }
 
@@ -107,6 +143,10 @@ async fn doctor_passes_a_working_setup_and_names_each_problem_with_its_fix() {
     let (out, report) = tokio::task::block_in_place(|| doctor(home.path(), &[]));
     assert!(out.status.success(), "{report:#}");
     assert_eq!(check(&report, "runpod_key")["status"], "warn");
-    assert_eq!(check(&report, "images")["status"], "ok", "the embedded emulator runs every example image");
+    assert_eq!(
+        check(&report, "images")["status"],
+        "ok",
+        "the embedded emulator runs every example image"
+    );
     emu.shutdown().await;
 }

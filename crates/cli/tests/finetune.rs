@@ -46,7 +46,10 @@ fn podwarden(home: &Path, config: &Path, args: &[&str]) -> Output {
 }
 
 fn text(out: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn spec(name: &str, text_field: &str) -> String {
@@ -82,10 +85,15 @@ alpha = 16
 
 /// The job's metric points, read from the API as the dashboard does.
 fn metrics(home: &Path, job: &str) -> Vec<serde_json::Value> {
-    let server: serde_json::Value = serde_json::from_slice(&std::fs::read(home.join("server.json")).expect("server.json")).expect("json");
+    let server: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.join("server.json")).expect("server.json"))
+            .expect("json");
     let token = std::fs::read_to_string(home.join("token")).expect("token");
     let url = format!("{}/api/v1/jobs/{job}/metrics", server["url"].as_str().expect("url"));
-    let out = Command::new("curl").args(["-fsS", "-H", &format!("Authorization: Bearer {}", token.trim()), &url]).output().expect("curl");
+    let out = Command::new("curl")
+        .args(["-fsS", "-H", &format!("Authorization: Bearer {}", token.trim()), &url])
+        .output()
+        .expect("curl");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("points")
 }
@@ -99,12 +107,19 @@ fn a_finetune_job_reads_its_dataset_from_the_volume_and_leaves_the_adapter_there
     let ok = |args: &[&str]| {
         let out = podwarden(h, &config, args);
         let (o, e) = text(&out);
-        assert!(out.status.success(), "podwarden {args:?}: exit {:?}\nstdout:\n{o}\nstderr:\n{e}", out.status.code());
+        assert!(
+            out.status.success(),
+            "podwarden {args:?}: exit {:?}\nstdout:\n{o}\nstderr:\n{e}",
+            out.status.code()
+        );
         o
     };
     ok(&["volume", "create", "models", "--data-center", "US-TX-3"]);
-    let rows: Vec<String> =
-        (0..30).map(|i| serde_json::json!({"text": format!("example {i}: the answer is {}", i * 7)}).to_string()).collect();
+    let rows: Vec<String> = (0..30)
+        .map(|i| {
+            serde_json::json!({"text": format!("example {i}: the answer is {}", i * 7)}).to_string()
+        })
+        .collect();
     std::fs::write(h.join("train.jsonl"), rows.join("\n")).expect("dataset");
     std::fs::write(h.join("ft.toml"), spec("ft", "text")).expect("spec");
 
@@ -112,7 +127,10 @@ fn a_finetune_job_reads_its_dataset_from_the_volume_and_leaves_the_adapter_there
     let ps: serde_json::Value = serde_json::from_str(&ok(&["ps", "--json"])).expect("ps");
     let id = ps[0]["id"].as_str().expect("the job's id").to_owned();
     let logs = ok(&["logs", &id]);
-    assert!(logs.contains("training libraries already installed"), "the image has them: no pip install\n{logs}");
+    assert!(
+        logs.contains("training libraries already installed"),
+        "the image has them: no pip install\n{logs}"
+    );
     assert!(logs.contains("adapter and tokenizer saved to /workspace/adapters/ft"), "{logs}");
 
     // 30 rows, batch 2, 2 epochs: 30 steps, a point every 5.
@@ -124,22 +142,51 @@ fn a_finetune_job_reads_its_dataset_from_the_volume_and_leaves_the_adapter_there
     // The pod is gone; the adapter is on the volume and comes back over S3.
     let local = h.join("adapter");
     std::fs::create_dir_all(&local).expect("dir");
-    ok(&["cp", "vol:models/adapters/ft/adapter_config.json", local.join("adapter_config.json").to_str().expect("utf-8")]);
-    ok(&["cp", "vol:models/adapters/ft/adapter_model.safetensors", local.join("adapter_model.safetensors").to_str().expect("utf-8")]);
+    ok(&[
+        "cp",
+        "vol:models/adapters/ft/adapter_config.json",
+        local.join("adapter_config.json").to_str().expect("utf-8"),
+    ]);
+    ok(&[
+        "cp",
+        "vol:models/adapters/ft/adapter_model.safetensors",
+        local.join("adapter_model.safetensors").to_str().expect("utf-8"),
+    ]);
     let adapter: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(local.join("adapter_config.json")).expect("adapter")).expect("adapter json");
-    assert_eq!((adapter["r"].as_i64(), adapter["lora_alpha"].as_i64()), (Some(8), Some(16)), "{adapter}");
+        serde_json::from_slice(&std::fs::read(local.join("adapter_config.json")).expect("adapter"))
+            .expect("adapter json");
+    assert_eq!(
+        (adapter["r"].as_i64(), adapter["lora_alpha"].as_i64()),
+        (Some(8), Some(16)),
+        "{adapter}"
+    );
     assert_eq!(adapter["base_model_name_or_path"], "fake/tiny-llama");
     assert_eq!(adapter["target_modules"][0], "q_proj", "llama's targets, detected");
     assert!(std::fs::metadata(local.join("adapter_model.safetensors")).expect("weights").len() > 0);
     // Pushed to the (fake) Hub as well, with the job's token, private.
-    ok(&["cp", "vol:models/fake-hub/me/ft-lora/adapter.json", h.join("pushed.json").to_str().expect("utf-8")]);
-    let pushed: serde_json::Value = serde_json::from_slice(&std::fs::read(h.join("pushed.json")).expect("pushed")).expect("json");
-    assert_eq!(pushed, serde_json::json!({"repo": "me/ft-lora", "token_given": true, "private": true}));
+    ok(&[
+        "cp",
+        "vol:models/fake-hub/me/ft-lora/adapter.json",
+        h.join("pushed.json").to_str().expect("utf-8"),
+    ]);
+    let pushed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(h.join("pushed.json")).expect("pushed"))
+            .expect("json");
+    assert_eq!(
+        pushed,
+        serde_json::json!({"repo": "me/ft-lora", "token_given": true, "private": true})
+    );
     // The dataset and the script stayed off the volume but for the declared input.
     ok(&["cp", "vol:models/data/train.jsonl", h.join("back.jsonl").to_str().expect("utf-8")]);
-    let missing = podwarden(h, &config, &["cp", "vol:models/pw_train.py", h.join("x.py").to_str().expect("utf-8")]);
-    assert!(!missing.status.success(), "the training script was written in the pod's own scratch directory");
+    let missing = podwarden(
+        h,
+        &config,
+        &["cp", "vol:models/pw_train.py", h.join("x.py").to_str().expect("utf-8")],
+    );
+    assert!(
+        !missing.status.success(),
+        "the training script was written in the pod's own scratch directory"
+    );
 
     // A dataset without the text field: a clear failure, from the pod's logs.
     std::fs::write(h.join("bad.toml"), spec("bad", "prompt")).expect("spec");
@@ -152,7 +199,16 @@ fn a_finetune_job_reads_its_dataset_from_the_volume_and_leaves_the_adapter_there
         .as_array()
         .expect("jobs")
         .iter()
-        .map(|j| (j["name"].as_str().unwrap_or_default().to_owned(), j["state"].as_str().unwrap_or_default().to_owned()))
+        .map(|j| {
+            (
+                j["name"].as_str().unwrap_or_default().to_owned(),
+                j["state"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
-    assert!(states.contains(&("ft".into(), "succeeded".into())) && states.contains(&("bad".into(), "failed".into())), "{states:?}");
+    assert!(
+        states.contains(&("ft".into(), "succeeded".into()))
+            && states.contains(&("bad".into(), "failed".into())),
+        "{states:?}"
+    );
 }

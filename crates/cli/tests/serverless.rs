@@ -19,28 +19,59 @@ fn the_main_job_trains_deploys_predicts_prints_and_leaves_nothing_running() {
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     // The trainer ran on the pod and reported a real score.
-    let model = stdout.lines().find(|l| l.starts_with("model quickstart-")).unwrap_or_else(|| panic!("no model line:\n{stdout}"));
-    assert!(model.contains("linear predicting price from sqft, bedrooms, age_years, distance_km; r2 = 0.9"), "{model}");
+    let model = stdout
+        .lines()
+        .find(|l| l.starts_with("model quickstart-"))
+        .unwrap_or_else(|| panic!("no model line:\n{stdout}"));
+    assert!(
+        model.contains(
+            "linear predicting price from sqft, bedrooms, age_years, distance_km; r2 = 0.9"
+        ),
+        "{model}"
+    );
     // Progress and the score reached the control plane's metrics endpoint (6 steps + score).
-    assert!(stdout.contains("the trainer reported 7 metric points to the control plane (last score: 0.9"), "{stdout}");
+    assert!(
+        stdout
+            .contains("the trainer reported 7 metric points to the control plane (last score: 0.9"),
+        "{stdout}"
+    );
     // The first rows with predictions, and the cost.
-    assert!(stdout.contains("predicted_price") && stdout.contains("(20 rows with predictions"), "{stdout}");
-    assert!(stdout.contains("cost (simulated): training $") && stdout.contains("+ prediction $"), "{stdout}");
+    assert!(
+        stdout.contains("predicted_price") && stdout.contains("(20 rows with predictions"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("cost (simulated): training $") && stdout.contains("+ prediction $"),
+        "{stdout}"
+    );
     assert!(stderr.contains("left running: 0 endpoint(s)"), "{stderr}");
     // The predictions are plausible prices (positive, the scale of the shipped data).
     // They are on the network volume, fetched over its S3 API as a user would.
     let local = home.path().join("predictions.csv");
-    let cp =
-        podwarden(home.path(), &["cp", "vol:podwarden-quickstart/predictions/local/houses_new.csv", local.to_str().unwrap_or_default()]);
+    let cp = podwarden(
+        home.path(),
+        &[
+            "cp",
+            "vol:podwarden-quickstart/predictions/local/houses_new.csv",
+            local.to_str().unwrap_or_default(),
+        ],
+    );
     assert!(cp.status.success(), "{}", text(&cp.stderr));
     let csv = std::fs::read_to_string(&local).expect("predictions");
-    let prices: Vec<f64> = csv.lines().skip(1).map(|l| l.rsplit(',').next().expect("cell").parse().expect("number")).collect();
+    let prices: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().expect("cell").parse().expect("number"))
+        .collect();
     assert_eq!(prices.len(), 20);
     assert!(prices.iter().all(|p| (10_000.0..2_000_000.0).contains(p)), "{prices:?}");
     // Nothing left: no endpoint, every pod of the training job gone.
-    let ls: serde_json::Value = serde_json::from_slice(&podwarden(home.path(), &["endpoint", "ls", "--json"]).stdout).expect("json");
+    let ls: serde_json::Value =
+        serde_json::from_slice(&podwarden(home.path(), &["endpoint", "ls", "--json"]).stdout)
+            .expect("json");
     assert_eq!(ls, serde_json::json!([]));
-    let ps: serde_json::Value = serde_json::from_slice(&podwarden(home.path(), &["ps", "--json"]).stdout).expect("json");
+    let ps: serde_json::Value =
+        serde_json::from_slice(&podwarden(home.path(), &["ps", "--json"]).stdout).expect("json");
     assert_eq!(ps[0]["state"], "succeeded");
 }
 
@@ -66,21 +97,33 @@ fn endpoints_deploy_idempotently_serve_jobs_and_are_removed() {
     let again = podwarden(home.path(), &["endpoint", "deploy", &spec]);
     assert!(text(&again.stderr).contains("endpoint echo unchanged"), "{}", text(&again.stderr));
     assert_eq!(text(&again.stdout), text(&first.stdout), "same endpoint id");
-    let changed = podwarden(home.path(), &["endpoint", "deploy", &write(home.path(), "ep2.toml", &ep(2))]);
+    let changed =
+        podwarden(home.path(), &["endpoint", "deploy", &write(home.path(), "ep2.toml", &ep(2))]);
     assert!(text(&changed.stderr).contains("endpoint echo updated"), "{}", text(&changed.stderr));
     assert_eq!(text(&changed.stdout), text(&first.stdout), "updated in place");
 
     // A followed serverless job: chunks on stdout as they come, then the output.
-    let job = write(home.path(), "job.toml", "endpoint = \"echo\"\ninput = { text = \"hello rented gpus\" }\n");
+    let job = write(
+        home.path(),
+        "job.toml",
+        "endpoint = \"echo\"\ninput = { text = \"hello rented gpus\" }\n",
+    );
     let out = podwarden(home.path(), &["run", &job, "--follow"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("\"words\": 3"), "{stdout}");
-    assert!(stderr.contains("at most $") && stderr.contains("succeeded") && stderr.contains("cost $"), "{stderr}");
+    assert!(
+        stderr.contains("at most $") && stderr.contains("succeeded") && stderr.contains("cost $"),
+        "{stderr}"
+    );
     // --sync (runsync) gives the same result.
     let out = podwarden(home.path(), &["run", &job, "--sync", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!((v["state"].as_str(), v["output"]["words"].as_i64()), (Some("succeeded"), Some(3)), "{v}");
+    assert_eq!(
+        (v["state"].as_str(), v["output"]["words"].as_i64()),
+        (Some("succeeded"), Some(3)),
+        "{v}"
+    );
 
     // A job whose handler fails (the model does not exist): failed, with the reason, exit 1.
     let tab = write(
@@ -98,13 +141,21 @@ fn endpoints_deploy_idempotently_serve_jobs_and_are_removed() {
     let out = podwarden(home.path(), &["run", &bad, "--follow"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("ended failed") && stderr.contains("nope"), "the error names the model:\n{stderr}");
+    assert!(
+        stderr.contains("ended failed") && stderr.contains("nope"),
+        "the error names the model:\n{stderr}"
+    );
 
     // A serverless spec naming an endpoint that does not exist.
     let none = write(home.path(), "none.toml", "endpoint = \"missing\"\ninput = {}\n");
     let out = podwarden(home.path(), &["run", &none]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("endpoint missing not found") && text(&out.stderr).contains("endpoint ls"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("endpoint missing not found")
+            && text(&out.stderr).contains("endpoint ls"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let ps = text(&podwarden(home.path(), &["ps"]).stdout);
     assert!(ps.contains("SERVERLESS JOB") && ps.contains("echo") && ps.contains("failed"), "{ps}");
@@ -112,7 +163,9 @@ fn endpoints_deploy_idempotently_serve_jobs_and_are_removed() {
         let rm = podwarden(home.path(), &["endpoint", "rm", name]);
         assert!(text(&rm.stderr).contains("deleted"), "{}", text(&rm.stderr));
     }
-    let ls: serde_json::Value = serde_json::from_slice(&podwarden(home.path(), &["endpoint", "ls", "--json"]).stdout).expect("json");
+    let ls: serde_json::Value =
+        serde_json::from_slice(&podwarden(home.path(), &["endpoint", "ls", "--json"]).stdout)
+            .expect("json");
     assert_eq!(ls, serde_json::json!([]));
     let rm = podwarden(home.path(), &["endpoint", "rm", "echo"]);
     assert_eq!(rm.status.code(), Some(1), "a second rm says not found");
@@ -136,6 +189,7 @@ fn a_training_job_on_bad_data_fails_with_the_column_named_and_leaves_no_pod() {
     assert_eq!(out.status.code(), Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("price"), "the trainer's error names the missing column:\n{stdout}");
     assert!(stderr.contains("exited with code 1") && stderr.contains("ended failed"), "{stderr}");
-    let ps: serde_json::Value = serde_json::from_slice(&podwarden(home.path(), &["ps", "--json"]).stdout).expect("json");
+    let ps: serde_json::Value =
+        serde_json::from_slice(&podwarden(home.path(), &["ps", "--json"]).stdout).expect("json");
     assert_eq!(ps[0]["state"], "failed");
 }

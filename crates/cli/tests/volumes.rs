@@ -17,16 +17,30 @@ fn ok(out: &std::process::Output) -> String {
 fn a_file_goes_to_a_volume_a_pod_reads_it_and_it_comes_back() {
     let home = tempfile::tempdir().expect("home");
     let _server = Server(home.path());
-    let id = ok(&podwarden(home.path(), &["volume", "create", "data", "--size-gb", "10", "--data-center", "US-TX-3"])).trim().to_owned();
+    let id = ok(&podwarden(
+        home.path(),
+        &["volume", "create", "data", "--size-gb", "10", "--data-center", "US-TX-3"],
+    ))
+    .trim()
+    .to_owned();
     assert!(!id.is_empty(), "prints the volume id");
-    let ls: serde_json::Value = serde_json::from_str(&ok(&podwarden(home.path(), &["volume", "ls", "--json"]))).expect("json");
+    let ls: serde_json::Value =
+        serde_json::from_str(&ok(&podwarden(home.path(), &["volume", "ls", "--json"])))
+            .expect("json");
     let names = |ls: &serde_json::Value| {
-        ls.as_array().expect("list").iter().map(|v| v["name"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>()
+        ls.as_array()
+            .expect("list")
+            .iter()
+            .map(|v| v["name"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
     };
     // The embedded emulator's quickstart volume is the admin's too.
     assert_eq!(names(&ls), ["podwarden-quickstart", "data"]);
     let data = &ls[1];
-    assert_eq!((data["data_center"].as_str(), data["state"].as_str()), (Some("US-TX-3"), Some("ready")));
+    assert_eq!(
+        (data["data_center"].as_str(), data["state"].as_str()),
+        (Some("US-TX-3"), Some("ready"))
+    );
     assert!((data["monthly_usd"].as_f64().unwrap_or_default() - 0.7).abs() < 1e-9, "{ls}");
 
     // 40 MB: more than one part.
@@ -46,15 +60,20 @@ fn a_file_goes_to_a_volume_a_pod_reads_it_and_it_comes_back() {
         .expect("cp");
     assert!(!interrupted.status.success(), "{}", String::from_utf8_lossy(&interrupted.stderr));
     assert!(home.path().join("big.bin.podwarden-upload").exists(), "the upload's progress is kept");
-    let resumed = podwarden(home.path(), &["cp", local.to_str().unwrap_or_default(), "vol:data/in/"]);
+    let resumed =
+        podwarden(home.path(), &["cp", local.to_str().unwrap_or_default(), "vol:data/in/"]);
     ok(&resumed);
     assert!(
-        String::from_utf8_lossy(&resumed.stderr).contains("resuming the upload of in/big.bin after 2 of 5 parts"),
+        String::from_utf8_lossy(&resumed.stderr)
+            .contains("resuming the upload of in/big.bin after 2 of 5 parts"),
         "{}",
         String::from_utf8_lossy(&resumed.stderr)
     );
     assert!(!home.path().join("big.bin.podwarden-upload").exists());
-    ok(&podwarden(home.path(), &["cp", small.to_str().unwrap_or_default(), "vol:data/in/hello.txt"]));
+    ok(&podwarden(
+        home.path(),
+        &["cp", small.to_str().unwrap_or_default(), "vol:data/in/hello.txt"],
+    ));
 
     // A pod job with the volume at /workspace reads what was uploaded.
     let spec = home.path().join("read.toml");
@@ -75,20 +94,32 @@ fn a_file_goes_to_a_volume_a_pod_reads_it_and_it_comes_back() {
     ok(&podwarden(home.path(), &["cp", "vol:data/in/big.bin", back.to_str().unwrap_or_default()]));
     let got = std::fs::read(&back).expect("read");
     assert_eq!(got.len(), bytes.len());
-    assert!(got[..head].iter().all(|b| *b == 0xAA), "the partial file's bytes were kept, not fetched again");
+    assert!(
+        got[..head].iter().all(|b| *b == 0xAA),
+        "the partial file's bytes were kept, not fetched again"
+    );
     assert!(got[head..] == bytes[head..], "the rest byte for byte");
     assert!(!home.path().join("back.bin.part").exists());
     ok(&podwarden(home.path(), &["cp", "vol:data/in/big.bin", back.to_str().unwrap_or_default()]));
     assert!(std::fs::read(&back).expect("read") == bytes, "a fresh download is byte for byte");
 
-    let missing = podwarden(home.path(), &["cp", "vol:data/nope.txt", home.path().join("x").to_str().unwrap_or_default()]);
-    assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("not on the volume"));
+    let missing = podwarden(
+        home.path(),
+        &["cp", "vol:data/nope.txt", home.path().join("x").to_str().unwrap_or_default()],
+    );
+    assert!(
+        !missing.status.success()
+            && String::from_utf8_lossy(&missing.stderr).contains("not on the volume")
+    );
     let taken = podwarden(home.path(), &["volume", "create", "data", "--data-center", "US-TX-3"]);
     assert!(!taken.status.success(), "a second volume of that name is refused");
 
     // Every storage operation is in the audit log: who, what, bytes, result.
-    let audit: serde_json::Value =
-        serde_json::from_str(&ok(&podwarden(home.path(), &["volume", "audit", "--json", "--limit", "100"]))).expect("json");
+    let audit: serde_json::Value = serde_json::from_str(&ok(&podwarden(
+        home.path(),
+        &["volume", "audit", "--json", "--limit", "100"],
+    )))
+    .expect("json");
     let ops: Vec<(String, String, i64)> = audit
         .as_array()
         .expect("entries")
@@ -102,11 +133,19 @@ fn a_file_goes_to_a_volume_a_pod_reads_it_and_it_comes_back() {
         })
         .collect();
     assert!(ops.iter().any(|(op, r, _)| op == "volume_create" && r == "ok"), "{ops:?}");
-    assert!(ops.iter().any(|(op, r, b)| op == "upload" && r == "ok" && *b == bytes.len() as i64), "{ops:?}");
-    assert!(ops.iter().any(|(op, r, _)| op == "download" && r.contains("not on the volume")), "a failed transfer is recorded too: {ops:?}");
+    assert!(
+        ops.iter().any(|(op, r, b)| op == "upload" && r == "ok" && *b == bytes.len() as i64),
+        "{ops:?}"
+    );
+    assert!(
+        ops.iter().any(|(op, r, _)| op == "download" && r.contains("not on the volume")),
+        "a failed transfer is recorded too: {ops:?}"
+    );
     assert!(audit.as_array().expect("entries").iter().all(|e| e["user"] == "local"));
     ok(&podwarden(home.path(), &["volume", "rm", "data"]));
-    let ls: serde_json::Value = serde_json::from_str(&ok(&podwarden(home.path(), &["volume", "ls", "--json"]))).expect("json");
+    let ls: serde_json::Value =
+        serde_json::from_str(&ok(&podwarden(home.path(), &["volume", "ls", "--json"])))
+            .expect("json");
     assert_eq!(names(&ls), ["podwarden-quickstart"]);
 }
 
@@ -141,17 +180,37 @@ to = "results"
         )
     };
     std::fs::write(dir.join("io.toml"), spec("io", "out/rows.txt")).expect("spec");
-    let first = podwarden(home.path(), &["run", dir.join("io.toml").to_str().unwrap_or_default(), "--follow"]);
+    let first = podwarden(
+        home.path(),
+        &["run", dir.join("io.toml").to_str().unwrap_or_default(), "--follow"],
+    );
     ok(&first);
-    assert_eq!(std::fs::read_to_string(dir.join("results").join("rows.txt")).expect("fetched"), "3");
-    assert!(String::from_utf8_lossy(&first.stderr).contains("input"), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("results").join("rows.txt")).expect("fetched"),
+        "3"
+    );
+    assert!(
+        String::from_utf8_lossy(&first.stderr).contains("input"),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
 
-    let again = podwarden(home.path(), &["run", dir.join("io.toml").to_str().unwrap_or_default(), "--follow"]);
+    let again = podwarden(
+        home.path(),
+        &["run", dir.join("io.toml").to_str().unwrap_or_default(), "--follow"],
+    );
     ok(&again);
-    assert!(String::from_utf8_lossy(&again.stderr).contains("unchanged"), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("unchanged"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
 
     std::fs::write(dir.join("missing.toml"), spec("missing", "out/model.json")).expect("spec");
-    let failed = podwarden(home.path(), &["run", dir.join("missing.toml").to_str().unwrap_or_default(), "--follow"]);
+    let failed = podwarden(
+        home.path(),
+        &["run", dir.join("missing.toml").to_str().unwrap_or_default(), "--follow"],
+    );
     let err = String::from_utf8_lossy(&failed.stderr);
     assert!(!failed.status.success(), "{err}");
     assert!(err.contains("declared output was not written"), "{err}");
@@ -167,19 +226,30 @@ fn a_hosted_user_copies_through_the_server() {
     let h = home.path();
     let _server = Server(h);
     ok(&podwarden(h, &["volume", "ls"]));
-    let server: serde_json::Value = serde_json::from_slice(&std::fs::read(h.join("server.json")).expect("server.json")).expect("json");
+    let server: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(h.join("server.json")).expect("server.json"))
+            .expect("json");
     let url = server["url"].as_str().expect("url").to_owned();
     let admin = std::fs::read_to_string(h.join("token")).expect("token").trim().to_owned();
     let curl = |token: &str, args: &[&str]| {
         let out = std::process::Command::new("curl")
-            .args(["-sS", "-H", &format!("Authorization: Bearer {token}"), "-H", "Content-Type: application/json"])
+            .args([
+                "-sS",
+                "-H",
+                &format!("Authorization: Bearer {token}"),
+                "-H",
+                "Content-Type: application/json",
+            ])
             .args(args)
             .output()
             .expect("curl");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let made: serde_json::Value =
-        serde_json::from_str(&curl(&admin, &["-X", "POST", "-d", r#"{"name":"ana"}"#, &format!("{url}/api/v1/users")])).expect("user");
+    let made: serde_json::Value = serde_json::from_str(&curl(
+        &admin,
+        &["-X", "POST", "-d", r#"{"name":"ana"}"#, &format!("{url}/api/v1/users")],
+    ))
+    .expect("user");
     let ana = made["token"].as_str().expect("ana's token").to_owned();
     let as_ana = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_podwarden"))
@@ -196,8 +266,12 @@ fn a_hosted_user_copies_through_the_server() {
             .expect("podwarden")
     };
     ok(&as_ana(&["volume", "create", "mine", "--data-center", "US-TX-3"]));
-    let s3: serde_json::Value = serde_json::from_str(&curl(&ana, &[&format!("{url}/api/v1/volumes/mine/s3")])).expect("s3");
-    assert!(s3["bucket"].is_string() && s3["access_key_id"].is_null(), "no key for a non-admin: {s3}");
+    let s3: serde_json::Value =
+        serde_json::from_str(&curl(&ana, &[&format!("{url}/api/v1/volumes/mine/s3")])).expect("s3");
+    assert!(
+        s3["bucket"].is_string() && s3["access_key_id"].is_null(),
+        "no key for a non-admin: {s3}"
+    );
 
     // 20 MB: more than one part on the server's side.
     let bytes: Vec<u8> = (0..20 * 1024 * 1024).map(|i: u32| (i % 253) as u8).collect();
@@ -210,7 +284,10 @@ fn a_hosted_user_copies_through_the_server() {
     )
     .expect("spec");
     let run = ok(&as_ana(&["run", spec.to_str().unwrap_or_default(), "--follow"]));
-    assert!(run.contains(&bytes.len().to_string()), "the pod sees what went through the server: {run}");
+    assert!(
+        run.contains(&bytes.len().to_string()),
+        "the pod sees what went through the server: {run}"
+    );
 
     // Down again, resuming a partial file.
     let head = 3 * 1024 * 1024 + 17;
@@ -218,18 +295,35 @@ fn a_hosted_user_copies_through_the_server() {
     ok(&as_ana(&["cp", "vol:mine/in/big.bin", "back.bin"]));
     assert!(std::fs::read(h.join("back.bin")).expect("back") == bytes, "byte for byte");
     let missing = as_ana(&["cp", "vol:mine/nope.bin", "x.bin"]);
-    assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("not on the volume"), "{missing:?}");
+    assert!(
+        !missing.status.success()
+            && String::from_utf8_lossy(&missing.stderr).contains("not on the volume"),
+        "{missing:?}"
+    );
     // Another user's volume is not there for her, and `..` is refused.
     let theirs = as_ana(&["cp", "big.bin", "vol:podwarden-quickstart/x.bin"]);
     assert!(String::from_utf8_lossy(&theirs.stderr).contains("no volume named"), "{theirs:?}");
-    let sneaky = curl(&ana, &["-X", "PUT", "--data-binary", "x", &format!("{url}/api/v1/volumes/mine/files/a/%2E%2E/%2E%2E/etc")]);
+    let sneaky = curl(
+        &ana,
+        &[
+            "-X",
+            "PUT",
+            "--data-binary",
+            "x",
+            &format!("{url}/api/v1/volumes/mine/files/a/%2E%2E/%2E%2E/etc"),
+        ],
+    );
     assert!(sneaky.contains("bad_path"), "{sneaky}");
 
     // The server recorded what moved through it, with the bytes it saw.
-    let audit: serde_json::Value = serde_json::from_str(&curl(&ana, &[&format!("{url}/api/v1/audit?limit=100")])).expect("audit");
+    let audit: serde_json::Value =
+        serde_json::from_str(&curl(&ana, &[&format!("{url}/api/v1/audit?limit=100")]))
+            .expect("audit");
     let entries = audit.as_array().expect("entries");
     let has = |op: &str, bytes: i64| {
-        entries.iter().any(|e| e["op"] == op && e["result"] == "ok" && e["bytes"] == bytes && e["path"] == "in/big.bin")
+        entries.iter().any(|e| {
+            e["op"] == op && e["result"] == "ok" && e["bytes"] == bytes && e["path"] == "in/big.bin"
+        })
     };
     assert!(has("upload", bytes.len() as i64), "{audit}");
     assert!(has("download", (bytes.len() - head) as i64), "only the rest was sent: {audit}");

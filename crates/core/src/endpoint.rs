@@ -124,7 +124,12 @@ const FIELDS: &[&str] = &[
 ];
 
 fn hint(message: &str) -> Option<String> {
-    spec_hint(message, FIELDS, "docs/endpoints.md for every field", "an endpoint spec needs `name` and `image`; see examples/endpoints/")
+    spec_hint(
+        message,
+        FIELDS,
+        "docs/endpoints.md for every field",
+        "an endpoint spec needs `name` and `image`; see examples/endpoints/",
+    )
 }
 
 impl EndpointSpec {
@@ -168,28 +173,47 @@ impl EndpointSpec {
             );
         }
         if self.image.trim().is_empty() {
-            return err("image", "must not be empty".into(), "the container image of the worker, e.g. ghcr.io/you/worker:1");
+            return err(
+                "image",
+                "must not be empty".into(),
+                "the container image of the worker, e.g. ghcr.io/you/worker:1",
+            );
         }
         self.check_sizes().map_err(|(f, m)| field_error(&f, m, "see docs/endpoints.md"))?;
         if let Some(why) = crate::images::problem(&self.image) {
             return err("image", why, "the worker's image, e.g. ghcr.io/you/worker:1");
         }
         if self.gpu.pools.is_empty() {
-            return err("gpu.pools", "must name at least one GPU pool".into(), "e.g. pools = [\"ADA_24\", \"AMPERE_24\"]");
+            return err(
+                "gpu.pools",
+                "must name at least one GPU pool".into(),
+                "e.g. pools = [\"ADA_24\", \"AMPERE_24\"]",
+            );
         }
         if !(1..=8).contains(&self.gpu.count) {
-            return err("gpu.count", format!("{} GPUs per worker is out of range", self.gpu.count), "1 to 8");
+            return err(
+                "gpu.count",
+                format!("{} GPUs per worker is out of range", self.gpu.count),
+                "1 to 8",
+            );
         }
         if self.workers.min < 0 || self.workers.max < self.workers.min || self.workers.max > 100 {
             return err(
                 "workers.max",
-                format!("workers min {} / max {} are not a valid range", self.workers.min, self.workers.max),
+                format!(
+                    "workers min {} / max {} are not a valid range",
+                    self.workers.min, self.workers.max
+                ),
                 "0 ≤ min ≤ max ≤ 100",
             );
         }
         let t = self.execution_timeout.as_secs();
         if !(5..=7 * 24 * 3600).contains(&t) {
-            return err("execution_timeout", format!("{t} s is out of range"), "between 5s and 7d, e.g. \"2h\"");
+            return err(
+                "execution_timeout",
+                format!("{t} s is out of range"),
+                "between 5s and 7d, e.g. \"2h\"",
+            );
         }
         Ok(())
     }
@@ -201,16 +225,34 @@ mod tests {
 
     #[test]
     fn defaults_and_located_errors() {
-        let s = EndpointSpec::from_toml("e.toml", "name = \"predict\"\nimage = \"img\"\n").expect("minimal");
-        assert_eq!((s.execution_timeout.as_secs(), s.workers.max, s.gpu.pools.as_slice()), (7200, 1, &["ADA_24".to_owned()][..]));
-        let e =
-            EndpointSpec::from_toml("e.toml", "name = \"p\"\nimage = \"i\"\n[workers]\nmax = 2\nidle_timeot = \"5s\"\n").expect_err("typo");
-        assert_eq!((e.line, e.hint.as_deref()), (Some(5), Some("did you mean `idle_timeout`? see docs/endpoints.md for every field")));
-        let e = EndpointSpec::from_toml("e.toml", "name = \"Bad Name\"\nimage = \"i\"\n").expect_err("name");
+        let s = EndpointSpec::from_toml("e.toml", "name = \"predict\"\nimage = \"img\"\n")
+            .expect("minimal");
+        assert_eq!(
+            (s.execution_timeout.as_secs(), s.workers.max, s.gpu.pools.as_slice()),
+            (7200, 1, &["ADA_24".to_owned()][..])
+        );
+        let e = EndpointSpec::from_toml(
+            "e.toml",
+            "name = \"p\"\nimage = \"i\"\n[workers]\nmax = 2\nidle_timeot = \"5s\"\n",
+        )
+        .expect_err("typo");
+        assert_eq!(
+            (e.line, e.hint.as_deref()),
+            (Some(5), Some("did you mean `idle_timeout`? see docs/endpoints.md for every field"))
+        );
+        let e = EndpointSpec::from_toml("e.toml", "name = \"Bad Name\"\nimage = \"i\"\n")
+            .expect_err("name");
         assert_eq!((e.line, e.field.as_deref()), (Some(1), Some("name")));
-        let e = EndpointSpec::from_toml("e.toml", "name = \"p\"\nimage = \"i\"\n[workers]\nmin = 3\nmax = 1\n").expect_err("range");
+        let e = EndpointSpec::from_toml(
+            "e.toml",
+            "name = \"p\"\nimage = \"i\"\n[workers]\nmin = 3\nmax = 1\n",
+        )
+        .expect_err("range");
         assert!(e.to_string().starts_with("e.toml:5:1: `workers.max`"), "{e}");
-        let e = EndpointSpec::from_json(serde_json::json!({"name": "p", "image": "i", "execution_timeout": "1s"})).expect_err("too short");
+        let e = EndpointSpec::from_json(
+            serde_json::json!({"name": "p", "image": "i", "execution_timeout": "1s"}),
+        )
+        .expect_err("too short");
         assert!(e.to_string().contains("execution_timeout"), "{e}");
     }
 
@@ -221,7 +263,8 @@ mod tests {
         for entry in std::fs::read_dir(&dir).expect("examples/endpoints/") {
             let path = entry.expect("entry").path();
             let text = std::fs::read_to_string(&path).expect("read");
-            EndpointSpec::from_toml(&path.display().to_string(), &text).unwrap_or_else(|e| panic!("{e}"));
+            EndpointSpec::from_toml(&path.display().to_string(), &text)
+                .unwrap_or_else(|e| panic!("{e}"));
             n += 1;
         }
         assert!(n >= 1);

@@ -160,10 +160,17 @@ impl FinetuneSpec {
                 }
             }
             (None, Some(path)) => {
-                if !path.starts_with('/') || path.len() > 1000 || path.split('/').any(|s| s == "..") || path.chars().any(char::is_control) {
+                if !path.starts_with('/')
+                    || path.len() > 1000
+                    || path.split('/').any(|s| s == "..")
+                    || path.chars().any(char::is_control)
+                {
                     return Some((
                         "finetune.dataset_path",
-                        format!("{} is not an absolute path in the pod", crate::limits::shown(path)),
+                        format!(
+                            "{} is not an absolute path in the pod",
+                            crate::limits::shown(path)
+                        ),
                         "e.g. dataset_path = \"/workspace/data/train.jsonl\", uploaded by an [[inputs]] entry",
                     ));
                 }
@@ -184,9 +191,14 @@ impl FinetuneSpec {
             }
         }
         if !(self.epochs.is_finite() && self.epochs > 0.0 && self.epochs <= 1000.0) {
-            return Some(("finetune.epochs", format!("must be between 0 and 1000, got {}", self.epochs), "e.g. epochs = 3"));
+            return Some((
+                "finetune.epochs",
+                format!("must be between 0 and 1000, got {}", self.epochs),
+                "e.g. epochs = 3",
+            ));
         }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate < 1.0) {
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate < 1.0)
+        {
             return Some((
                 "finetune.learning_rate",
                 format!("must be between 0 and 1, got {}", self.learning_rate),
@@ -206,7 +218,11 @@ impl FinetuneSpec {
             }
         }
         if !(0.0..1.0).contains(&self.lora.dropout) {
-            return Some(("finetune.lora.dropout", format!("must be in [0, 1), got {}", self.lora.dropout), "e.g. dropout = 0.05"));
+            return Some((
+                "finetune.lora.dropout",
+                format!("must be in [0, 1), got {}", self.lora.dropout),
+                "e.g. dropout = 0.05",
+            ));
         }
         if !["none", "all", "lora_only"].contains(&self.lora.bias.as_str()) {
             return Some((
@@ -217,7 +233,11 @@ impl FinetuneSpec {
         }
         if let Some(repo) = &self.push_to_hub {
             let ok = repo.split_once('/').is_some_and(|(owner, name)| {
-                let part = |p: &str| !p.is_empty() && p.len() <= 96 && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+                let part = |p: &str| {
+                    !p.is_empty()
+                        && p.len() <= 96
+                        && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                };
                 part(owner) && part(name) && !repo.contains("..")
             });
             if !ok {
@@ -241,13 +261,23 @@ impl FinetuneSpec {
             ("finetune.hf_token_env", self.hf_token_env.as_ref().unwrap_or(&String::new()), 128),
         ] {
             if v.len() > max {
-                return Some((field, format!("is {} bytes; at most {max} are allowed", v.len()), "see docs/job-spec.md"));
+                return Some((
+                    field,
+                    format!("is {} bytes; at most {max} are allowed", v.len()),
+                    "see docs/job-spec.md",
+                ));
             }
         }
-        if self.lora.target_modules.len() > crate::limits::LIST || self.lora.target_modules.iter().any(|m| m.len() > crate::limits::ITEM) {
+        if self.lora.target_modules.len() > crate::limits::LIST
+            || self.lora.target_modules.iter().any(|m| m.len() > crate::limits::ITEM)
+        {
             return Some((
                 "finetune.lora.target_modules",
-                format!("at most {} names of at most {} bytes", crate::limits::LIST, crate::limits::ITEM),
+                format!(
+                    "at most {} names of at most {} bytes",
+                    crate::limits::LIST,
+                    crate::limits::ITEM
+                ),
                 "e.g. [\"q_proj\", \"v_proj\"]",
             ));
         }

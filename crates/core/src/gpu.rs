@@ -51,7 +51,12 @@ pub fn rank_placements(spec: &JobSpec, offers: &[GpuOffer]) -> Vec<Placement> {
     let preferred = &spec.gpu.types;
     let min_vram = spec.gpu.min_vram_gb.unwrap_or_else(|| {
         // With only types given, a fallback must have at least the smallest preferred VRAM.
-        offers.iter().filter(|o| preferred.contains(&o.gpu_type)).map(|o| o.vram_gb).min().unwrap_or(i64::MAX)
+        offers
+            .iter()
+            .filter(|o| preferred.contains(&o.gpu_type))
+            .map(|o| o.vram_gb)
+            .min()
+            .unwrap_or(i64::MAX)
     });
     let max_price = spec.gpu.max_price_per_hour.map(Money::from_usd);
     let mut out = Vec::new();
@@ -65,16 +70,23 @@ pub fn rank_placements(spec: &JobSpec, offers: &[GpuOffer]) -> Vec<Placement> {
         if !fits || o.max_count < count || (spec.gpu.min_vram_gb.is_some_and(|v| o.vram_gb < v)) {
             continue;
         }
-        let dcs: Vec<String> =
-            o.data_centers.iter().filter(|d| spec.data_centers.is_empty() || spec.data_centers.contains(d)).cloned().collect();
+        let dcs: Vec<String> = o
+            .data_centers
+            .iter()
+            .filter(|d| spec.data_centers.is_empty() || spec.data_centers.contains(d))
+            .cloned()
+            .collect();
         if dcs.is_empty() {
             continue;
         }
-        let tiers: &[(Cloud, Option<Money>)] = &[(Cloud::Secure, o.secure_price), (Cloud::Community, o.community_price)];
+        let tiers: &[(Cloud, Option<Money>)] =
+            &[(Cloud::Secure, o.secure_price), (Cloud::Community, o.community_price)];
         for (cloud, price) in tiers {
             let wanted = matches!(
                 (spec.cloud, cloud),
-                (CloudChoice::Any, _) | (CloudChoice::Secure, Cloud::Secure) | (CloudChoice::Community, Cloud::Community)
+                (CloudChoice::Any, _)
+                    | (CloudChoice::Secure, Cloud::Secure)
+                    | (CloudChoice::Community, Cloud::Community)
             );
             let Some(price) = price.filter(|p| p.0 > 0) else { continue };
             if !wanted || max_price.is_some_and(|m| price > m) {
@@ -92,8 +104,14 @@ pub fn rank_placements(spec: &JobSpec, offers: &[GpuOffer]) -> Vec<Placement> {
             });
         }
     }
-    let rank = |p: &Placement| preferred.iter().position(|t| t == &p.gpu_type).unwrap_or(usize::MAX);
-    out.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.price_per_hour.cmp(&b.price_per_hour)).then(a.gpu_type.cmp(&b.gpu_type)));
+    let rank =
+        |p: &Placement| preferred.iter().position(|t| t == &p.gpu_type).unwrap_or(usize::MAX);
+    out.sort_by(|a, b| {
+        rank(a)
+            .cmp(&rank(b))
+            .then(a.price_per_hour.cmp(&b.price_per_hour))
+            .then(a.gpu_type.cmp(&b.gpu_type))
+    });
     out
 }
 
@@ -124,7 +142,8 @@ mod tests {
     }
 
     fn spec(extra: &str) -> JobSpec {
-        JobSpec::from_toml("t", &format!("name=\"t\"\nimage=\"i\"\ncommand=\"c\"\n{extra}")).expect("valid")
+        JobSpec::from_toml("t", &format!("name=\"t\"\nimage=\"i\"\ncommand=\"c\"\n{extra}"))
+            .expect("valid")
     }
 
     fn names(p: &[Placement]) -> Vec<String> {
@@ -134,23 +153,42 @@ mod tests {
     #[test]
     fn requirements_pick_the_cheapest_fit_first() {
         let p = rank_placements(&spec("[gpu]\nmin_vram_gb = 24\n"), &offers());
-        assert_eq!(names(&p), ["A5000/Community", "A5000/Secure", "4090/Community", "4090/Secure", "A100/Secure"], "H100 has no stock");
-        let p = rank_placements(&spec("cloud = \"secure\"\n[gpu]\nmin_vram_gb = 24\nmax_price_per_hour = 0.5\n"), &offers());
+        assert_eq!(
+            names(&p),
+            ["A5000/Community", "A5000/Secure", "4090/Community", "4090/Secure", "A100/Secure"],
+            "H100 has no stock"
+        );
+        let p = rank_placements(
+            &spec("cloud = \"secure\"\n[gpu]\nmin_vram_gb = 24\nmax_price_per_hour = 0.5\n"),
+            &offers(),
+        );
         assert_eq!(names(&p), ["A5000/Secure"]);
     }
 
     #[test]
     fn explicit_types_keep_their_order_then_fall_back_to_fits() {
         let p = rank_placements(&spec("[gpu]\ntypes = [\"4090\", \"A5000\"]\n"), &offers());
-        assert_eq!(names(&p)[..4], ["4090/Community", "4090/Secure", "A5000/Community", "A5000/Secure"]);
-        assert!(p[4..].iter().all(|x| !x.preferred && x.vram_gb >= 24), "fallbacks fit the smallest preferred VRAM");
-        let strict = rank_placements(&spec("[gpu]\ntypes = [\"4090\"]\n[retry]\nallow_other_gpu_types = false\n"), &offers());
+        assert_eq!(
+            names(&p)[..4],
+            ["4090/Community", "4090/Secure", "A5000/Community", "A5000/Secure"]
+        );
+        assert!(
+            p[4..].iter().all(|x| !x.preferred && x.vram_gb >= 24),
+            "fallbacks fit the smallest preferred VRAM"
+        );
+        let strict = rank_placements(
+            &spec("[gpu]\ntypes = [\"4090\"]\n[retry]\nallow_other_gpu_types = false\n"),
+            &offers(),
+        );
         assert_eq!(names(&strict), ["4090/Community", "4090/Secure"]);
     }
 
     #[test]
     fn data_centers_and_counts_filter_and_price_scales_with_count() {
-        let p = rank_placements(&spec("data_centers = [\"EU\"]\n[gpu]\nmin_vram_gb = 16\ncount = 2\n"), &offers());
+        let p = rank_placements(
+            &spec("data_centers = [\"EU\"]\n[gpu]\nmin_vram_gb = 16\ncount = 2\n"),
+            &offers(),
+        );
         assert_eq!(names(&p), ["A5000/Community", "A5000/Secure", "4090/Community", "4090/Secure"]);
         assert_eq!(p[0].price_per_hour, Money::from_usd(0.44));
         assert_eq!(p[0].data_centers, ["EU"]);

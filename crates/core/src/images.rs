@@ -35,7 +35,9 @@ pub fn problem(image: &str) -> Option<String> {
     if image.starts_with('@') {
         return None; // an alias: `resolve` checks it
     }
-    let bad = |why: &str| Some(format!("{} is not an image reference: {why}", crate::limits::shown(image)));
+    let bad = |why: &str| {
+        Some(format!("{} is not an image reference: {why}", crate::limits::shown(image)))
+    };
     let (rest, digest) = match image.split_once('@') {
         Some((r, d)) => (r, Some(d)),
         None => (image, None),
@@ -68,12 +70,14 @@ pub fn problem(image: &str) -> Option<String> {
     }
     let parts: Vec<&str> = name.split('/').collect();
     for (i, p) in parts.iter().enumerate() {
-        let host = i == 0 && parts.len() > 1 && (p.contains('.') || p.contains(':') || *p == "localhost");
+        let host =
+            i == 0 && parts.len() > 1 && (p.contains('.') || p.contains(':') || *p == "localhost");
         let ok = if host {
             p.chars().all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c)) && !p.is_empty()
         } else {
             !p.is_empty()
-                && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
                 && p.starts_with(|c: char| c.is_ascii_alphanumeric())
                 && p.ends_with(|c: char| c.is_ascii_alphanumeric())
         };
@@ -96,9 +100,13 @@ mod tests {
     #[test]
     fn aliases_resolve_from_configuration_and_others_pass_through() {
         assert_eq!(resolve("python:3.11-slim", |_| None), Ok("python:3.11-slim".into()));
-        assert_eq!(resolve("@tabular", |_| None), Ok(format!("{TABULAR_REPO}:{}", env!("CARGO_PKG_VERSION"))));
         assert_eq!(
-            resolve("@tabular", |v| (v == "PODWARDEN_IMAGE_TABULAR").then(|| "reg.example/t:9".into())),
+            resolve("@tabular", |_| None),
+            Ok(format!("{TABULAR_REPO}:{}", env!("CARGO_PKG_VERSION")))
+        );
+        assert_eq!(
+            resolve("@tabular", |v| (v == "PODWARDEN_IMAGE_TABULAR")
+                .then(|| "reg.example/t:9".into())),
             Ok("reg.example/t:9".into())
         );
         assert!(resolve("@nope", |_| None).is_err_and(|e| e.contains("@tabular")));
@@ -117,7 +125,18 @@ mod tests {
         ] {
             assert_eq!(problem(ok), None, "{ok}");
         }
-        for bad in ["\u{fb}", "Python:3", "img:", "img:-x", "a//b", "img with space", "img@md5", "-img", "img:tag!", ""] {
+        for bad in [
+            "\u{fb}",
+            "Python:3",
+            "img:",
+            "img:-x",
+            "a//b",
+            "img with space",
+            "img@md5",
+            "-img",
+            "img:tag!",
+            "",
+        ] {
             assert!(problem(bad).is_some(), "{bad:?}");
         }
     }

@@ -35,7 +35,11 @@ pub const DURATION_SECS: u64 = 366 * 24 * 3600;
 /// A value as an error message quotes it: at most 60 characters, so an error never echoes a
 /// megabyte back.
 pub fn shown(v: &str) -> String {
-    if v.chars().count() <= 60 { format!("{v:?}") } else { format!("{:?}… ({} bytes)", v.chars().take(60).collect::<String>(), v.len()) }
+    if v.chars().count() <= 60 {
+        format!("{v:?}")
+    } else {
+        format!("{:?}… ({} bytes)", v.chars().take(60).collect::<String>(), v.len())
+    }
 }
 
 /// A field's problem: (field, message).
@@ -44,7 +48,10 @@ pub type Problem = (String, String);
 /// A text field of at most `max` bytes.
 pub fn text(field: &str, value: &str, max: usize) -> Result<(), Problem> {
     if value.len() > max {
-        return Err((field.to_owned(), format!("is {} bytes; at most {max} are allowed", value.len())));
+        return Err((
+            field.to_owned(),
+            format!("is {} bytes; at most {max} are allowed", value.len()),
+        ));
     }
     Ok(())
 }
@@ -57,7 +64,10 @@ pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<(), Prob
 /// A list of short items.
 pub fn list(field: &str, items: &[String]) -> Result<(), Problem> {
     if items.len() > LIST {
-        return Err((field.to_owned(), format!("has {} items; at most {LIST} are allowed", items.len())));
+        return Err((
+            field.to_owned(),
+            format!("has {} items; at most {LIST} are allowed", items.len()),
+        ));
     }
     for (i, v) in items.iter().enumerate() {
         text(&format!("{field}[{i}]"), v, ITEM)?;
@@ -68,7 +78,10 @@ pub fn list(field: &str, items: &[String]) -> Result<(), Problem> {
 /// An environment: count, name and value sizes, total size, and names a shell accepts.
 pub fn env(field: &str, env: &std::collections::BTreeMap<String, String>) -> Result<(), Problem> {
     if env.len() > ENV_VARS {
-        return Err((field.to_owned(), format!("has {} variables; at most {ENV_VARS} are allowed", env.len())));
+        return Err((
+            field.to_owned(),
+            format!("has {} variables; at most {ENV_VARS} are allowed", env.len()),
+        ));
     }
     let mut total = 0;
     for (k, v) in env {
@@ -77,13 +90,19 @@ pub fn env(field: &str, env: &std::collections::BTreeMap<String, String>) -> Res
             && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             && !k.starts_with(|c: char| c.is_ascii_digit());
         if !name_ok {
-            return Err((format!("{field}.{k}"), "is not a variable name: letters, digits and `_`, not starting with a digit".into()));
+            return Err((
+                format!("{field}.{k}"),
+                "is not a variable name: letters, digits and `_`, not starting with a digit".into(),
+            ));
         }
         text(&format!("{field}.{k}"), v, ENV_VALUE)?;
         total += k.len() + v.len();
     }
     if total > ENV_TOTAL {
-        return Err((field.to_owned(), format!("is {total} bytes in all; at most {ENV_TOTAL} are allowed")));
+        return Err((
+            field.to_owned(),
+            format!("is {total} bytes in all; at most {ENV_TOTAL} are allowed"),
+        ));
     }
     Ok(())
 }
@@ -91,7 +110,10 @@ pub fn env(field: &str, env: &std::collections::BTreeMap<String, String>) -> Res
 /// An amount in USD: finite, positive, at most `USD`.
 pub fn usd(field: &str, v: f64) -> Result<(), Problem> {
     if !(v.is_finite() && v > 0.0 && v <= USD) {
-        return Err((field.to_owned(), format!("must be an amount between 0 and {USD} USD, got {v}")));
+        return Err((
+            field.to_owned(),
+            format!("must be an amount between 0 and {USD} USD, got {v}"),
+        ));
     }
     Ok(())
 }
@@ -116,7 +138,10 @@ mod tests {
         assert!(m.contains("513 bytes") && m.contains("512"), "{m}");
         let many: Vec<String> = (0..=LIST).map(|i| i.to_string()).collect();
         assert_eq!(list("data_centers", &many).expect_err("many").0, "data_centers");
-        assert_eq!(list("data_centers", &["x".repeat(ITEM + 1)]).expect_err("long").0, "data_centers[0]");
+        assert_eq!(
+            list("data_centers", &["x".repeat(ITEM + 1)]).expect_err("long").0,
+            "data_centers[0]"
+        );
         let mut e = std::collections::BTreeMap::new();
         e.insert("OK_1".to_owned(), "v".to_owned());
         assert_eq!(env("env", &e), Ok(()));
@@ -125,12 +150,16 @@ mod tests {
         e.remove("1BAD");
         e.insert("BIG".to_owned(), "v".repeat(ENV_VALUE + 1));
         assert_eq!(env("env", &e).expect_err("value").0, "env.BIG");
-        let total: std::collections::BTreeMap<String, String> = (0..5).map(|i| (format!("V{i}"), "v".repeat(ENV_VALUE))).collect();
+        let total: std::collections::BTreeMap<String, String> =
+            (0..5).map(|i| (format!("V{i}"), "v".repeat(ENV_VALUE))).collect();
         assert_eq!(env("env", &total).expect_err("total").0, "env");
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e13] {
             assert!(usd("limits.budget_usd", bad).is_err(), "{bad}");
         }
         assert_eq!(usd("limits.budget_usd", USD), Ok(()));
-        assert!(duration("limits.max_runtime", std::time::Duration::from_secs(DURATION_SECS + 1)).is_err());
+        assert!(
+            duration("limits.max_runtime", std::time::Duration::from_secs(DURATION_SECS + 1))
+                .is_err()
+        );
     }
 }

@@ -89,13 +89,21 @@ fn float_of(v: &serde_json::Value) -> Option<f64> {
 }
 
 /// Checks one point and returns it normalised (nulls dropped). Errors name the field.
-pub fn normalize_point(point: &serde_json::Value) -> Result<serde_json::Map<String, serde_json::Value>, PointError> {
+pub fn normalize_point(
+    point: &serde_json::Value,
+) -> Result<serde_json::Map<String, serde_json::Value>, PointError> {
     let err = |field: &str, message: String| PointError { field: Some(field.to_owned()), message };
     let Some(obj) = point.as_object() else {
-        return Err(PointError { field: None, message: "a point is a JSON object, e.g. {\"step\": 10, \"loss\": 1.93}".into() });
+        return Err(PointError {
+            field: None,
+            message: "a point is a JSON object, e.g. {\"step\": 10, \"loss\": 1.93}".into(),
+        });
     };
     if obj.len() > MAX_FIELDS {
-        return Err(PointError { field: None, message: format!("{} fields in one point; at most {MAX_FIELDS}", obj.len()) });
+        return Err(PointError {
+            field: None,
+            message: format!("{} fields in one point; at most {MAX_FIELDS}", obj.len()),
+        });
     }
     let mut out = serde_json::Map::new();
     for (k, v) in obj {
@@ -112,7 +120,9 @@ pub fn normalize_point(point: &serde_json::Value) -> Result<serde_json::Map<Stri
                 }
             }
             Some(kd) => {
-                let Some(x) = float_of(v) else { return Err(err(k, format!("must be a number, got {v}"))) };
+                let Some(x) = float_of(v) else {
+                    return Err(err(k, format!("must be a number, got {v}")));
+                };
                 let ok = match kd {
                     Kind::Float => true,
                     Kind::NonNegative => x.is_finite() && x >= 0.0,
@@ -120,15 +130,25 @@ pub fn normalize_point(point: &serde_json::Value) -> Result<serde_json::Map<Stri
                     _ => x.is_finite() && (0.0..=100.0).contains(&x),
                 };
                 if !ok {
-                    let want = if kd == Kind::Percent { "a percentage between 0 and 100" } else { "a finite number ≥ 0" };
+                    let want = if kd == Kind::Percent {
+                        "a percentage between 0 and 100"
+                    } else {
+                        "a finite number ≥ 0"
+                    };
                     return Err(err(k, format!("must be {want}, got {v}")));
                 }
             }
             None => match v {
                 serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {}
                 serde_json::Value::String(s) if s.chars().count() <= MAX_LABEL => {}
-                serde_json::Value::String(_) => return Err(err(k, format!("labels are at most {MAX_LABEL} characters"))),
-                _ => return Err(err(k, "custom fields are numbers, booleans or short strings (no objects or arrays)".into())),
+                serde_json::Value::String(_) => {
+                    return Err(err(k, format!("labels are at most {MAX_LABEL} characters")));
+                }
+                _ => return Err(err(
+                    k,
+                    "custom fields are numbers, booleans or short strings (no objects or arrays)"
+                        .into(),
+                )),
             },
         }
         out.insert(k.clone(), v.clone());
@@ -162,7 +182,10 @@ impl EarlyStop {
     /// What is wrong with the rule, if anything (field, message).
     pub fn problem(&self) -> Option<(&'static str, String)> {
         if !(self.factor.is_finite() && self.factor > 1.0) {
-            return Some(("early_stop.factor", format!("must be a number above 1, got {}", self.factor)));
+            return Some((
+                "early_stop.factor",
+                format!("must be a number above 1, got {}", self.factor),
+            ));
         }
         if self.patience == 0 {
             return Some(("early_stop.patience", "must be at least 1".into()));
@@ -184,7 +207,11 @@ pub struct DivergenceWatch {
 
 impl DivergenceWatch {
     /// Feeds the next point; `Some(reason)` when the job should stop.
-    pub fn observe(&mut self, rule: &EarlyStop, point: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    pub fn observe(
+        &mut self,
+        rule: &EarlyStop,
+        point: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<String> {
         let x = point.get(&rule.metric).and_then(float_of)?;
         let m = &rule.metric;
         if !x.is_finite() {
@@ -222,9 +249,11 @@ mod tests {
 
     #[test]
     fn seed_point_is_accepted_and_nulls_dropped() {
-        let p = obj(json!({"step": 10, "epoch": 0.5, "loss": 1.93, "eval_loss": null, "learning_rate": 2e-4, "grad_norm": 0.8,
+        let p = obj(
+            json!({"step": 10, "epoch": 0.5, "loss": 1.93, "eval_loss": null, "learning_rate": 2e-4, "grad_norm": 0.8,
             "samples_per_second": 12.5, "elapsed_seconds": 60, "remaining_seconds": 540, "progress": 10.0,
-            "gpu_memory_allocated_gb": 7.2, "gpu_memory_reserved_gb": 8.0, "stage": "train"}));
+            "gpu_memory_allocated_gb": 7.2, "gpu_memory_reserved_gb": 8.0, "stage": "train"}),
+        );
         assert!(!p.contains_key("eval_loss"));
         assert_eq!(p.len(), 12);
     }
@@ -258,7 +287,8 @@ mod tests {
     fn divergence_needs_patience_after_warmup() {
         let rule = EarlyStop { patience: 2, warmup_points: 2, ..EarlyStop::default() };
         let mut w = DivergenceWatch::default();
-        let feed = |w: &mut DivergenceWatch, loss: f64| w.observe(&rule, &obj(json!({"loss": loss})));
+        let feed =
+            |w: &mut DivergenceWatch, loss: f64| w.observe(&rule, &obj(json!({"loss": loss})));
         assert_eq!(feed(&mut w, 2.0), None);
         assert_eq!(feed(&mut w, 1.0), None);
         assert_eq!(feed(&mut w, 5.0), None, "one point above 3 × 1.0 is not yet divergence");

@@ -83,9 +83,16 @@ mod tests {
     fn per_second_costs_are_exact() {
         let rate = Money::from_usd(0.69);
         assert_eq!(rate.per_hour_for_millis(3_600_000), rate);
-        assert_eq!(rate.per_hour_for_millis(1_000), Money(192), "0.69 $/h for one second = 191.67 µ$");
+        assert_eq!(
+            rate.per_hour_for_millis(1_000),
+            Money(192),
+            "0.69 $/h for one second = 191.67 µ$"
+        );
         let sum: Money = (0..3600).map(|_| rate.per_hour_for_millis(1_000)).sum();
-        assert!((sum.0 - rate.0).abs() <= 1200, "per-second rounding stays within a cent per hour: {sum:?}");
+        assert!(
+            (sum.0 - rate.0).abs() <= 1200,
+            "per-second rounding stays within a cent per hour: {sum:?}"
+        );
     }
 
     #[test]

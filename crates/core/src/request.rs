@@ -44,7 +44,8 @@ pub fn is_final(state: &str) -> bool {
     matches!(state, "succeeded" | "failed" | "timed_out" | "cancelled")
 }
 
-const FIELDS: &[&str] = &["endpoint", "name", "input", "policy", "execution_timeout", "ttl", "low_priority"];
+const FIELDS: &[&str] =
+    &["endpoint", "name", "input", "policy", "execution_timeout", "ttl", "low_priority"];
 
 fn hint(message: &str) -> Option<String> {
     spec_hint(
@@ -80,7 +81,12 @@ impl RequestSpec {
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), Box<SpecError>> {
         let err = |field: &str, message: String, hint: &str| Err(field_error(field, message, hint));
-        if self.endpoint.is_empty() || !self.endpoint.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        if self.endpoint.is_empty()
+            || !self
+                .endpoint
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
             return err(
                 "endpoint",
                 format!("{} is not an endpoint name", crate::limits::shown(&self.endpoint)),
@@ -94,20 +100,34 @@ impl RequestSpec {
                 "`podwarden endpoint ls` lists your endpoints",
             );
         }
-        if let Err((f, m)) = crate::limits::opt_text("name", self.name.as_deref(), crate::limits::ITEM) {
+        if let Err((f, m)) =
+            crate::limits::opt_text("name", self.name.as_deref(), crate::limits::ITEM)
+        {
             return err(&f, m, "a short label for lists");
         }
         if !self.input.is_object() {
-            return err("input", "must be a table (a JSON object)".into(), "e.g. input = { prompt = \"hello\" }");
+            return err(
+                "input",
+                "must be a table (a JSON object)".into(),
+                "e.g. input = { prompt = \"hello\" }",
+            );
         }
         if let Some(t) = self.policy.execution_timeout {
             if !(5..=7 * 24 * 3600).contains(&t.as_secs()) {
-                return err("policy.execution_timeout", format!("{} s is out of range", t.as_secs()), "between 5s and 7d");
+                return err(
+                    "policy.execution_timeout",
+                    format!("{} s is out of range", t.as_secs()),
+                    "between 5s and 7d",
+                );
             }
         }
         if let Some(t) = self.policy.ttl {
             if !(10..=7 * 24 * 3600).contains(&t.as_secs()) {
-                return err("policy.ttl", format!("{} s is out of range", t.as_secs()), "between 10s and 7d");
+                return err(
+                    "policy.ttl",
+                    format!("{} s is out of range", t.as_secs()),
+                    "between 10s and 7d",
+                );
             }
         }
         Ok(())
@@ -126,29 +146,46 @@ mod tests {
         let s = RequestSpec::from_toml("r.toml", text).expect("valid");
         assert_eq!(s.input, serde_json::json!({"model_id": "m1", "rows": [1, 2]}));
         assert_eq!(s.policy.execution_timeout, Some(Duration::from_secs(600)));
-        let e = RequestSpec::from_toml("r.toml", "endpoint = \"predict\"\ninput = { a = 1 }\ninptu = 2\n").expect_err("typo");
-        assert_eq!((e.line, e.hint.as_deref()), (Some(3), Some("did you mean `input`? see docs/job-spec.md (serverless jobs)")));
-        let e = RequestSpec::from_json(serde_json::json!({"endpoint": "p", "input": [1]})).expect_err("not an object");
+        let e = RequestSpec::from_toml(
+            "r.toml",
+            "endpoint = \"predict\"\ninput = { a = 1 }\ninptu = 2\n",
+        )
+        .expect_err("typo");
+        assert_eq!(
+            (e.line, e.hint.as_deref()),
+            (Some(3), Some("did you mean `input`? see docs/job-spec.md (serverless jobs)"))
+        );
+        let e = RequestSpec::from_json(serde_json::json!({"endpoint": "p", "input": [1]}))
+            .expect_err("not an object");
         assert_eq!(e.field.as_deref(), Some("input"));
-        let e = RequestSpec::from_json(serde_json::json!({"endpoint": "p", "input": {}, "policy": {"ttl": "1s"}})).expect_err("ttl");
+        let e = RequestSpec::from_json(
+            serde_json::json!({"endpoint": "p", "input": {}, "policy": {"ttl": "1s"}}),
+        )
+        .expect_err("ttl");
         assert_eq!(e.field.as_deref(), Some("policy.ttl"));
     }
 
     #[test]
     fn every_shipped_serverless_and_tabular_example_is_valid() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-        let read =
-            |dir: &str| std::fs::read_dir(root.join(dir)).expect("examples dir").map(|e| e.expect("entry").path()).collect::<Vec<_>>();
+        let read = |dir: &str| {
+            std::fs::read_dir(root.join(dir))
+                .expect("examples dir")
+                .map(|e| e.expect("entry").path())
+                .collect::<Vec<_>>()
+        };
         let requests = read("serverless");
         for path in &requests {
             let text = std::fs::read_to_string(path).expect("read");
             assert!(RequestSpec::is_request(&text), "{}", path.display());
-            RequestSpec::from_toml(&path.display().to_string(), &text).unwrap_or_else(|e| panic!("{e}"));
+            RequestSpec::from_toml(&path.display().to_string(), &text)
+                .unwrap_or_else(|e| panic!("{e}"));
         }
         let jobs = read("tabular");
         for path in &jobs {
             let text = std::fs::read_to_string(path).expect("read");
-            crate::spec::JobSpec::from_toml(&path.display().to_string(), &text).unwrap_or_else(|e| panic!("{e}"));
+            crate::spec::JobSpec::from_toml(&path.display().to_string(), &text)
+                .unwrap_or_else(|e| panic!("{e}"));
         }
         assert!(!requests.is_empty() && !jobs.is_empty());
     }

@@ -56,7 +56,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { budget_usd: None, max_runtime: None, boot_timeout: Duration::from_secs(600), keep_alive: Duration::ZERO }
+        Self {
+            budget_usd: None,
+            max_runtime: None,
+            boot_timeout: Duration::from_secs(600),
+            keep_alive: Duration::ZERO,
+        }
     }
 }
 
@@ -79,7 +84,12 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { attempts: 3, backoff: Duration::from_secs(30), allow_other_gpu_types: true, allow_other_data_centers: true }
+        Self {
+            attempts: 3,
+            backoff: Duration::from_secs(30),
+            allow_other_gpu_types: true,
+            allow_other_data_centers: true,
+        }
     }
 }
 
@@ -179,14 +189,20 @@ pub const NETWORK_VOLUME_MOUNT: &str = "/workspace";
 
 /// Checks a path on a volume: relative, no `..`, no empty segment.
 pub fn check_volume_path(p: &str) -> Result<(), String> {
-    if p.is_empty() || p.starts_with('/') || p.split('/').any(|s| s.is_empty() || s == ".." || s == ".") {
+    if p.is_empty()
+        || p.starts_with('/')
+        || p.split('/').any(|s| s.is_empty() || s == ".." || s == ".")
+    {
         return Err(format!(
             "{} is not a path on the volume: use a relative path like \"data/train.csv\" (no `..`)",
             crate::limits::shown(p)
         ));
     }
     if p.chars().any(|c| c.is_control() || c == '\'') {
-        return Err(format!("{}: quotes and control characters are not allowed in volume paths", crate::limits::shown(p)));
+        return Err(format!(
+            "{}: quotes and control characters are not allowed in volume paths",
+            crate::limits::shown(p)
+        ));
     }
     Ok(())
 }
@@ -286,7 +302,12 @@ impl JobSpec {
     pub fn required_outputs(&self) -> Vec<String> {
         let mut out: Vec<String> = self.outputs.iter().map(|o| o.path.clone()).collect();
         if let (Some(f), Some(_)) = (&self.finetune, &self.network_volume) {
-            if let Some(rel) = f.output_dir.strip_prefix(NETWORK_VOLUME_MOUNT).map(|r| r.trim_matches('/')).filter(|r| !r.is_empty()) {
+            if let Some(rel) = f
+                .output_dir
+                .strip_prefix(NETWORK_VOLUME_MOUNT)
+                .map(|r| r.trim_matches('/'))
+                .filter(|r| !r.is_empty())
+            {
                 out.push(format!("{rel}/adapter_config.json"));
             }
         }
@@ -306,7 +327,10 @@ impl JobSpec {
         l::opt_text("command", self.command.as_deref(), l::COMMAND)?;
         if let Some(a) = &self.args {
             if a.len() > 4096 {
-                return Err(("args".into(), format!("has {} arguments; at most 4096 are allowed", a.len())));
+                return Err((
+                    "args".into(),
+                    format!("has {} arguments; at most 4096 are allowed", a.len()),
+                ));
             }
             text("args", &self.shell_command(), l::COMMAND)?;
         }
@@ -330,11 +354,17 @@ impl JobSpec {
         l::duration("limits.keep_alive", self.limits.keep_alive)?;
         l::duration("retry.backoff", self.retry.backoff)?;
         if self.retry.attempts > 100 {
-            return Err(("retry.attempts".into(), format!("{} attempts is more than 100", self.retry.attempts)));
+            return Err((
+                "retry.attempts".into(),
+                format!("{} attempts is more than 100", self.retry.attempts),
+            ));
         }
         for (what, n) in [("inputs", self.inputs.len()), ("outputs", self.outputs.len())] {
             if n > l::LIST {
-                return Err((what.into(), format!("has {n} items; at most {} are allowed", l::LIST)));
+                return Err((
+                    what.into(),
+                    format!("has {n} items; at most {} are allowed", l::LIST),
+                ));
             }
         }
         for (i, x) in self.inputs.iter().enumerate() {
@@ -374,11 +404,17 @@ impl JobSpec {
             return Err(err(
                 "image",
                 "must not be empty".into(),
-                Some("set the container image, e.g. image = \"runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04\""),
+                Some(
+                    "set the container image, e.g. image = \"runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04\"",
+                ),
             ));
         }
         if let Some(why) = crate::images::problem(&self.image) {
-            return Err(err("image", why, Some("e.g. image = \"runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04\"")));
+            return Err(err(
+                "image",
+                why,
+                Some("e.g. image = \"runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04\""),
+            ));
         }
         if let Some(f) = &self.finetune {
             if self.command.is_some() || self.args.is_some() {
@@ -392,7 +428,10 @@ impl JobSpec {
                 return Err(err(field, message, Some(hint)));
             }
             // The adapter must outlive the pod: on the network volume, or pushed to the Hub.
-            let on_volume = f.output_dir.strip_prefix(NETWORK_VOLUME_MOUNT).is_some_and(|rest| rest.starts_with('/') && rest.len() > 1);
+            let on_volume = f
+                .output_dir
+                .strip_prefix(NETWORK_VOLUME_MOUNT)
+                .is_some_and(|rest| rest.starts_with('/') && rest.len() > 1);
             match (&self.network_volume, &f.push_to_hub) {
                 (None, None) => {
                     return Err(err(
@@ -424,17 +463,27 @@ impl JobSpec {
                 ));
             }
             (None, None) => {
-                return Err(err("command", "missing: the pod needs something to run".into(), Some("add command = \"python train.py\"")));
+                return Err(err(
+                    "command",
+                    "missing: the pod needs something to run".into(),
+                    Some("add command = \"python train.py\""),
+                ));
             }
-            (Some(c), None) if c.trim().is_empty() => return Err(err("command", "must not be empty".into(), None)),
-            (None, Some(a)) if a.is_empty() => return Err(err("args", "must not be empty".into(), None)),
+            (Some(c), None) if c.trim().is_empty() => {
+                return Err(err("command", "must not be empty".into(), None));
+            }
+            (None, Some(a)) if a.is_empty() => {
+                return Err(err("args", "must not be empty".into(), None));
+            }
             _ => {}
         }
         if self.gpu.types.is_empty() && self.gpu.min_vram_gb.is_none() {
             return Err(err(
                 "gpu",
                 "say which GPUs fit: `types` or `min_vram_gb`".into(),
-                Some("add [gpu] with min_vram_gb = 24, or types = [\"NVIDIA GeForce RTX 4090\"]; `podwarden gpus` lists what is offered"),
+                Some(
+                    "add [gpu] with min_vram_gb = 24, or types = [\"NVIDIA GeForce RTX 4090\"]; `podwarden gpus` lists what is offered",
+                ),
             ));
         }
         if let Some(v) = self.gpu.min_vram_gb {
@@ -451,29 +500,52 @@ impl JobSpec {
             if !(p.is_finite() && p > 0.0 && p <= crate::limits::PRICE_PER_HOUR) {
                 return Err(err(
                     "gpu.max_price_per_hour",
-                    format!("must be a price between 0 and {} USD, got {p}", crate::limits::PRICE_PER_HOUR),
+                    format!(
+                        "must be a price between 0 and {} USD, got {p}",
+                        crate::limits::PRICE_PER_HOUR
+                    ),
                     None,
                 ));
             }
         }
         if let Some(b) = self.limits.budget_usd {
-            crate::limits::usd("limits.budget_usd", b).map_err(|(f, m)| err(&f, m, Some("e.g. budget_usd = 5.0")))?;
+            crate::limits::usd("limits.budget_usd", b)
+                .map_err(|(f, m)| err(&f, m, Some("e.g. budget_usd = 5.0")))?;
         }
-        self.check_sizes().map_err(|(f, m)| err(&f, m, Some("see docs/job-spec.md#limits-of-fields")))?;
+        self.check_sizes()
+            .map_err(|(f, m)| err(&f, m, Some("see docs/job-spec.md#limits-of-fields")))?;
         if self.limits.max_runtime.is_some_and(|d| d.is_zero()) {
-            return Err(err("limits.max_runtime", "must be longer than zero".into(), Some("e.g. max_runtime = \"2h\"")));
+            return Err(err(
+                "limits.max_runtime",
+                "must be longer than zero".into(),
+                Some("e.g. max_runtime = \"2h\""),
+            ));
         }
         if self.limits.boot_timeout.is_zero() {
-            return Err(err("limits.boot_timeout", "must be longer than zero".into(), Some("the default is \"10m\"")));
+            return Err(err(
+                "limits.boot_timeout",
+                "must be longer than zero".into(),
+                Some("the default is \"10m\""),
+            ));
         }
-        if let Some((field, message)) = self.early_stop.as_ref().and_then(crate::metrics::EarlyStop::problem) {
-            return Err(err(field, message, Some("e.g. [early_stop] metric = \"loss\", factor = 3.0, patience = 3")));
+        if let Some((field, message)) =
+            self.early_stop.as_ref().and_then(crate::metrics::EarlyStop::problem)
+        {
+            return Err(err(
+                field,
+                message,
+                Some("e.g. [early_stop] metric = \"loss\", factor = 3.0, patience = 3"),
+            ));
         }
         if self.retry.attempts == 0 {
             return Err(err("retry.attempts", "must be at least 1".into(), None));
         }
         if self.disk_gb < 1 {
-            return Err(err("disk_gb", format!("must be at least 1 GB, got {}", self.disk_gb), None));
+            return Err(err(
+                "disk_gb",
+                format!("must be at least 1 GB, got {}", self.disk_gb),
+                None,
+            ));
         }
         if self.volume_gb != 0 && self.volume_gb < 10 {
             return Err(err(
@@ -483,7 +555,11 @@ impl JobSpec {
             ));
         }
         if self.volume_gb > 0 && self.network_volume.is_some() {
-            return Err(err("network_volume", "a pod has either a pod volume (`volume_gb`) or a network volume".into(), None));
+            return Err(err(
+                "network_volume",
+                "a pod has either a pod volume (`volume_gb`) or a network volume".into(),
+                None,
+            ));
         }
         if (!self.inputs.is_empty() || !self.outputs.is_empty()) && self.network_volume.is_none() {
             return Err(err(
@@ -495,17 +571,29 @@ impl JobSpec {
         for (i, x) in self.inputs.iter().enumerate() {
             check_volume_path(&x.path).map_err(|m| err(&format!("inputs[{i}].path"), m, None))?;
             if x.source.trim().is_empty() {
-                return Err(err(&format!("inputs[{i}].source"), "must not be empty".into(), Some("a local file or an https:// URL")));
+                return Err(err(
+                    &format!("inputs[{i}].source"),
+                    "must not be empty".into(),
+                    Some("a local file or an https:// URL"),
+                ));
             }
-            if x.is_url() && x.source.chars().any(|c| c.is_control() || c == '\'' || c.is_whitespace()) {
-                return Err(err(&format!("inputs[{i}].source"), "a URL may not contain quotes or whitespace".into(), None));
+            if x.is_url()
+                && x.source.chars().any(|c| c.is_control() || c == '\'' || c.is_whitespace())
+            {
+                return Err(err(
+                    &format!("inputs[{i}].source"),
+                    "a URL may not contain quotes or whitespace".into(),
+                    None,
+                ));
             }
         }
         for (i, o) in self.outputs.iter().enumerate() {
             check_volume_path(&o.path).map_err(|m| err(&format!("outputs[{i}].path"), m, None))?;
         }
         for (i, p) in self.ports.iter().enumerate() {
-            let ok = p.split_once('/').is_some_and(|(n, proto)| n.parse::<u16>().is_ok_and(|n| n > 0) && matches!(proto, "http" | "tcp"));
+            let ok = p.split_once('/').is_some_and(|(n, proto)| {
+                n.parse::<u16>().is_ok_and(|n| n > 0) && matches!(proto, "http" | "tcp")
+            });
             if !ok {
                 return Err(err(
                     &format!("ports[{i}]"),
@@ -543,7 +631,14 @@ pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
     let spec: T = toml::from_str(text).map_err(|e| {
         let (line, column) = e.span().map(|s| line_col(text, s.start)).unzip();
         let message = clip(e.message().trim());
-        Box::new(SpecError { file: file.to_owned(), line, column, field: None, hint: hint(&message), message })
+        Box::new(SpecError {
+            file: file.to_owned(),
+            line,
+            column,
+            field: None,
+            hint: hint(&message),
+            message,
+        })
     })?;
     validate(&spec).map_err(|mut e| {
         e.file = file.to_owned();
@@ -558,7 +653,11 @@ pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
 
 /// An error message of at most 300 characters.
 fn clip(m: &str) -> String {
-    if m.chars().count() <= 300 { m.to_owned() } else { format!("{}…", m.chars().take(300).collect::<String>()) }
+    if m.chars().count() <= 300 {
+        m.to_owned()
+    } else {
+        format!("{}…", m.chars().take(300).collect::<String>())
+    }
 }
 
 /// Parses the API's JSON form of a spec of any kind.
@@ -570,7 +669,14 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     let spec: T = serde_json::from_value(value).map_err(|e| {
         // serde quotes the offending value: keep the message short whatever was sent.
         let message = clip(&e.to_string());
-        Box::new(SpecError { file: "<api>".into(), line: None, column: None, field: None, hint: hint(&message), message })
+        Box::new(SpecError {
+            file: "<api>".into(),
+            line: None,
+            column: None,
+            field: None,
+            hint: hint(&message),
+            message,
+        })
     })?;
     validate(&spec).map_err(|mut e| {
         e.file = "<api>".into();
@@ -607,7 +713,11 @@ fn locate(text: &str, field: &str) -> Option<(usize, usize)> {
             return Some((i + 1, indent + 1));
         }
         // `gpu = { ... }` or `limits.budget_usd = 1` at top level.
-        if current.is_empty() && !table.is_empty() && (k == table || k == field) && line.contains('=') {
+        if current.is_empty()
+            && !table.is_empty()
+            && (k == table || k == field)
+            && line.contains('=')
+        {
             return Some((i + 1, indent + 1));
         }
     }
@@ -678,10 +788,18 @@ pub(crate) fn hint_for(message: &str) -> Option<String> {
 
 /// The hint for a serde message of a spec: "did you mean" among `fields` for an unknown field
 /// (pointing at `doc`), the duration syntax, and `missing` for a missing field.
-pub(crate) fn spec_hint(message: &str, fields: &[&str], doc: &str, missing: &str) -> Option<String> {
+pub(crate) fn spec_hint(
+    message: &str,
+    fields: &[&str],
+    doc: &str,
+    missing: &str,
+) -> Option<String> {
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let name = rest.split('`').next().unwrap_or("");
-        let closest = fields.iter().min_by_key(|f| edit_distance(name, f)).filter(|f| edit_distance(name, f) <= 3);
+        let closest = fields
+            .iter()
+            .min_by_key(|f| edit_distance(name, f))
+            .filter(|f| edit_distance(name, f) <= 3);
         return Some(match closest {
             Some(c) => format!("did you mean `{c}`? see {doc}"),
             None => format!("see {doc}"),
@@ -695,7 +813,14 @@ pub(crate) fn spec_hint(message: &str, fields: &[&str], doc: &str, missing: &str
 
 /// A validation error on `field` (located by the parser afterwards).
 pub(crate) fn field_error(field: &str, message: String, hint: &str) -> Box<SpecError> {
-    Box::new(SpecError { file: String::new(), line: None, column: None, field: Some(field.into()), message, hint: Some(hint.into()) })
+    Box::new(SpecError {
+        file: String::new(),
+        line: None,
+        column: None,
+        field: Some(field.into()),
+        message,
+        hint: Some(hint.into()),
+    })
 }
 
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
@@ -721,7 +846,9 @@ pub(crate) mod duration {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
-        humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("invalid duration {}: {e}", crate::limits::shown(&s))))
+        humantime::parse_duration(&s).map_err(|e| {
+            serde::de::Error::custom(format!("invalid duration {}: {e}", crate::limits::shown(&s)))
+        })
     }
 }
 
@@ -738,9 +865,12 @@ pub(crate) mod opt_duration {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         match Option::<String>::deserialize(d)? {
-            Some(s) => humantime::parse_duration(&s)
-                .map(Some)
-                .map_err(|e| serde::de::Error::custom(format!("invalid duration {}: {e}", crate::limits::shown(&s)))),
+            Some(s) => humantime::parse_duration(&s).map(Some).map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "invalid duration {}: {e}",
+                    crate::limits::shown(&s)
+                ))
+            }),
             None => Ok(None),
         }
     }
@@ -772,7 +902,10 @@ keep_alive = "5m"
         assert_eq!(s.limits.boot_timeout, Duration::from_secs(600));
         assert_eq!(s.limits.max_runtime, Some(Duration::from_secs(7200)));
         assert_eq!(s.limits.keep_alive, Duration::from_secs(300));
-        assert_eq!((s.cloud, s.disk_gb, s.gpu_count(), s.retry.attempts), (CloudChoice::Any, 20, 1, 3));
+        assert_eq!(
+            (s.cloud, s.disk_gb, s.gpu_count(), s.retry.attempts),
+            (CloudChoice::Any, 20, 1, 3)
+        );
         let json = serde_json::to_value(&s).expect("json");
         assert_eq!(JobSpec::from_json(json).expect("same over the API"), s);
     }
@@ -784,7 +917,11 @@ keep_alive = "5m"
         let e = with(io).expect_err("no volume");
         assert_eq!(e.field.as_deref(), Some("inputs"), "{e}");
         assert!(e.hint.as_deref().unwrap_or_default().contains("podwarden volume create"), "{e:?}");
-        let ok = JobSpec::from_toml("job.toml", &GOOD.replace("env =", "network_volume = \"data\"\nenv =")).map(|mut s| {
+        let ok = JobSpec::from_toml(
+            "job.toml",
+            &GOOD.replace("env =", "network_volume = \"data\"\nenv ="),
+        )
+        .map(|mut s| {
             s.inputs = vec![Input { source: "data.csv".into(), path: "in/data.csv".into() }];
             s
         });
@@ -803,7 +940,10 @@ keep_alive = "5m"
         let e = JobSpec::from_toml("job.toml", &bad).expect_err("typo");
         assert_eq!((e.line, e.column), (Some(12), Some(1)), "{e}");
         assert!(e.to_string().starts_with("job.toml:12:1: unknown field `budjet_usd`"), "{e}");
-        assert_eq!(e.hint.as_deref(), Some("did you mean `budget_usd`? see docs/job-spec.md for every field"));
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("did you mean `budget_usd`? see docs/job-spec.md for every field")
+        );
     }
 
     #[test]
@@ -833,13 +973,15 @@ keep_alive = "5m"
     fn every_shipped_example_is_a_valid_spec() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
         let mut n = 0;
-        let entries =
-            std::fs::read_dir(&root).expect("examples/").chain(std::fs::read_dir(root.join("tabular")).expect("examples/tabular/"));
+        let entries = std::fs::read_dir(&root)
+            .expect("examples/")
+            .chain(std::fs::read_dir(root.join("tabular")).expect("examples/tabular/"));
         for entry in entries {
             let path = entry.expect("entry").path();
             if path.extension().is_some_and(|e| e == "toml") {
                 let text = std::fs::read_to_string(&path).expect("read");
-                JobSpec::from_toml(&path.display().to_string(), &text).unwrap_or_else(|e| panic!("{e}"));
+                JobSpec::from_toml(&path.display().to_string(), &text)
+                    .unwrap_or_else(|e| panic!("{e}"));
                 n += 1;
             }
         }

@@ -89,7 +89,14 @@ impl JobState {
 
     /// Settled: nothing more will happen and nothing is left at the provider.
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled | Self::BudgetExceeded | Self::TimedOut)
+        matches!(
+            self,
+            Self::Succeeded
+                | Self::Failed
+                | Self::Cancelled
+                | Self::BudgetExceeded
+                | Self::TimedOut
+        )
     }
 
     /// May hold or acquire provider resources.
@@ -144,7 +151,9 @@ impl Outcome {
 
     /// Parses a stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Succeeded, Self::Failed, Self::Cancelled, Self::BudgetExceeded, Self::TimedOut].into_iter().find(|o| o.as_str() == s)
+        [Self::Succeeded, Self::Failed, Self::Cancelled, Self::BudgetExceeded, Self::TimedOut]
+            .into_iter()
+            .find(|o| o.as_str() == s)
     }
 }
 
@@ -175,12 +184,22 @@ pub fn job_transition(from: JobPhase, event: JobEvent) -> Result<JobPhase, Illeg
     let next = match (from.state, event) {
         (S::Pending | S::Recovering, E::Launch) => JobPhase::to(S::Provisioning),
         (S::Provisioning, E::Booted) => JobPhase::to(S::Running),
-        (S::Running, E::Exited { success }) => JobPhase::ending(if success { Outcome::Succeeded } else { Outcome::Failed }),
+        (S::Running, E::Exited { success }) => {
+            JobPhase::ending(if success { Outcome::Succeeded } else { Outcome::Failed })
+        }
         (S::Provisioning | S::Running, E::Interrupted) => JobPhase::to(S::Recovering),
-        (S::Pending | S::Provisioning | S::Running | S::Recovering, E::Cancel) => JobPhase::ending(Outcome::Cancelled),
-        (S::Provisioning | S::Running | S::Recovering, E::BudgetExhausted) => JobPhase::ending(Outcome::BudgetExceeded),
-        (S::Provisioning | S::Running | S::Recovering, E::DeadlinePassed) => JobPhase::ending(Outcome::TimedOut),
-        (S::Pending | S::Provisioning | S::Recovering, E::GiveUp) => JobPhase::ending(Outcome::Failed),
+        (S::Pending | S::Provisioning | S::Running | S::Recovering, E::Cancel) => {
+            JobPhase::ending(Outcome::Cancelled)
+        }
+        (S::Provisioning | S::Running | S::Recovering, E::BudgetExhausted) => {
+            JobPhase::ending(Outcome::BudgetExceeded)
+        }
+        (S::Provisioning | S::Running | S::Recovering, E::DeadlinePassed) => {
+            JobPhase::ending(Outcome::TimedOut)
+        }
+        (S::Pending | S::Provisioning | S::Recovering, E::GiveUp) => {
+            JobPhase::ending(Outcome::Failed)
+        }
         // A user may cancel during keep-alive: the job still ends as it was going to.
         (S::TearingDown, E::Cancel) => from,
         (S::TearingDown, E::Settled) => match from.outcome {
@@ -227,7 +246,14 @@ pub enum AttemptEvent {
 
 impl AttemptState {
     /// Every state, for tables.
-    pub const ALL: [AttemptState; 6] = [Self::Intent, Self::Created, Self::Running, Self::Terminating, Self::Terminated, Self::Abandoned];
+    pub const ALL: [AttemptState; 6] = [
+        Self::Intent,
+        Self::Created,
+        Self::Running,
+        Self::Terminating,
+        Self::Terminated,
+        Self::Abandoned,
+    ];
 
     /// No provider resource can exist any more.
     pub fn is_final(self) -> bool {
@@ -264,7 +290,10 @@ impl fmt::Display for AttemptState {
 }
 
 /// The attempt transition function. Every legal edge is listed here.
-pub fn attempt_transition(from: AttemptState, event: AttemptEvent) -> Result<AttemptState, IllegalTransition> {
+pub fn attempt_transition(
+    from: AttemptState,
+    event: AttemptEvent,
+) -> Result<AttemptState, IllegalTransition> {
     use AttemptEvent as E;
     use AttemptState as S;
     Ok(match (from, event) {
@@ -322,7 +351,13 @@ mod tests {
         for s in [S::Pending, S::Provisioning, S::Recovering] {
             v.push((p(s), E::GiveUp, end(Outcome::Failed)));
         }
-        for o in [Outcome::Succeeded, Outcome::Failed, Outcome::Cancelled, Outcome::BudgetExceeded, Outcome::TimedOut] {
+        for o in [
+            Outcome::Succeeded,
+            Outcome::Failed,
+            Outcome::Cancelled,
+            Outcome::BudgetExceeded,
+            Outcome::TimedOut,
+        ] {
             v.push((end(o), E::Settled, p(o.final_state())));
             v.push((end(o), E::Cancel, end(o)));
         }
@@ -351,14 +386,20 @@ mod tests {
                     if legal.iter().any(|(f, e, _)| *f == from && *e == ev) {
                         continue;
                     }
-                    assert!(job_transition(from, ev).is_err(), "{from:?} --{ev:?}--> must be illegal");
+                    assert!(
+                        job_transition(from, ev).is_err(),
+                        "{from:?} --{ev:?}--> must be illegal"
+                    );
                     rejected += 1;
                 }
             }
         }
         assert!(rejected > 60, "{rejected}");
         assert!(
-            JobState::ALL.iter().filter(|s| s.is_final()).all(|s| JOB_EVENTS.iter().all(|e| job_transition(p(*s), *e).is_err())),
+            JobState::ALL
+                .iter()
+                .filter(|s| s.is_final())
+                .all(|s| JOB_EVENTS.iter().all(|e| job_transition(p(*s), *e).is_err())),
             "final states are final"
         );
     }

@@ -50,14 +50,16 @@ fn script(toml: &str) -> String {
 
 /// The Python program inside a script's heredoc.
 fn python_of(script: &str) -> String {
-    let start = script.find("<<'PW_TRAIN_PY_END'\n").expect("heredoc") + "<<'PW_TRAIN_PY_END'\n".len();
+    let start =
+        script.find("<<'PW_TRAIN_PY_END'\n").expect("heredoc") + "<<'PW_TRAIN_PY_END'\n".len();
     let end = script.rfind("\nPW_TRAIN_PY_END\n").expect("heredoc end");
     script[start..end].to_owned()
 }
 
 /// The base64 configuration the script exports.
 fn config_of(script: &str) -> String {
-    let line = script.lines().find(|l| l.starts_with("export PW_FINETUNE_CONFIG='")).expect("config line");
+    let line =
+        script.lines().find(|l| l.starts_with("export PW_FINETUNE_CONFIG='")).expect("config line");
     line.trim_start_matches("export PW_FINETUNE_CONFIG='").trim_end_matches('\'').to_owned()
 }
 
@@ -69,8 +71,12 @@ fn generated_scripts_match_their_golden_files() {
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::write(&path, &got).expect("write golden");
         }
-        let want = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", path.display()));
-        assert_eq!(got, want, "{name} changed; if intended, rerun with UPDATE_GOLDEN=1 and review the diff");
+        let want = std::fs::read_to_string(&path)
+            .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", path.display()));
+        assert_eq!(
+            got, want,
+            "{name} changed; if intended, rerun with UPDATE_GOLDEN=1 and review the diff"
+        );
     }
 }
 
@@ -83,7 +89,8 @@ fn the_script_is_valid_sh_and_its_python_compiles() {
         assert!(sh.status.success(), "sh -n: {}", String::from_utf8_lossy(&sh.stderr));
         let py = dir.path().join("pw_train.py");
         std::fs::write(&py, python_of(&s)).expect("write");
-        let out = Command::new("python3").args(["-m", "py_compile"]).arg(&py).output().expect("python3");
+        let out =
+            Command::new("python3").args(["-m", "py_compile"]).arg(&py).output().expect("python3");
         assert!(out.status.success(), "py_compile: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
@@ -105,9 +112,13 @@ fn run_python(script: &str, code: &str) -> String {
 #[test]
 fn the_python_reads_its_config_detects_targets_and_builds_points() {
     // Quotes and shell syntax in a value reach Python intact and run nothing.
-    let nasty = LLAMA.replace("https://data.example/train.jsonl", "https://data.example/a'$(touch${IFS}pwned)\\\"`id`.jsonl");
+    let nasty = LLAMA.replace(
+        "https://data.example/train.jsonl",
+        "https://data.example/a'$(touch${IFS}pwned)\\\"`id`.jsonl",
+    );
     let s = script(&nasty);
-    let cfg: serde_json::Value = serde_json::from_str(&run_python(&s, "print(json.dumps(t.load_config()))")).expect("json");
+    let cfg: serde_json::Value =
+        serde_json::from_str(&run_python(&s, "print(json.dumps(t.load_config()))")).expect("json");
     assert_eq!(cfg["dataset_url"], "https://data.example/a'$(touch${IFS}pwned)\"`id`.jsonl");
     assert_eq!(cfg["model"], "meta-llama/Llama-3.2-1B");
     assert_eq!(cfg["lora"]["r"], 16);
@@ -120,9 +131,16 @@ fn the_python_reads_its_config_detects_targets_and_builds_points() {
          t.detect_target_modules('newarch', ['a.fc1', 'a.fc2', 'lm_head'])]))",
     );
     let targets: Vec<Vec<String>> = serde_json::from_str(&targets).expect("json");
-    assert_eq!(targets[0], ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]);
+    assert_eq!(
+        targets[0],
+        ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    );
     assert_eq!(targets[1], ["q", "k", "v", "o"]);
-    assert_eq!(targets[2], ["q_proj"], "unknown architectures: the attention-looking linear layers");
+    assert_eq!(
+        targets[2],
+        ["q_proj"],
+        "unknown architectures: the attention-looking linear layers"
+    );
     assert_eq!(targets[3], ["fc1", "fc2"], "else every linear layer but the head");
 
     let point = run_python(
@@ -150,7 +168,10 @@ fn finetune_specs_are_checked() {
     assert_eq!(e.field.as_deref(), Some("finetune.model"));
     assert_eq!(e.line, Some(8), "located in the file: {e}");
     let bad_url = LLAMA.replace("https://data.example/train.jsonl", "file:///etc/passwd");
-    assert_eq!(JobSpec::from_toml("job.toml", &bad_url).expect_err("url").field.as_deref(), Some("finetune.dataset_url"));
+    assert_eq!(
+        JobSpec::from_toml("job.toml", &bad_url).expect_err("url").field.as_deref(),
+        Some("finetune.dataset_url")
+    );
     let typo = LLAMA.replace("dataset_url", "datset_url");
     let e = JobSpec::from_toml("job.toml", &typo).expect_err("typo");
     assert!(e.hint.as_deref().unwrap_or("").contains("dataset_url"), "{e}");
@@ -158,7 +179,10 @@ fn finetune_specs_are_checked() {
     assert_eq!(spec.kind(), "finetune");
     // The job is not done until the adapter is on the volume.
     assert_eq!(spec.required_outputs(), ["fine_tuned_model/adapter_config.json"]);
-    assert!(JobSpec::from_toml("job.toml", T5).expect("valid").required_outputs().is_empty(), "pushed to the Hub, not kept on a volume");
+    assert!(
+        JobSpec::from_toml("job.toml", T5).expect("valid").required_outputs().is_empty(),
+        "pushed to the Hub, not kept on a volume"
+    );
 }
 
 /// Where the adapter goes and where the dataset comes from are checked before anything bills.
@@ -166,15 +190,20 @@ fn finetune_specs_are_checked() {
 fn the_adapter_outlives_the_pod_and_the_dataset_is_one_thing() {
     let field = |toml: &str| JobSpec::from_toml("job.toml", toml).expect_err("refused").field;
     // No volume and no Hub: the adapter would die with the pod.
-    let e = JobSpec::from_toml("job.toml", &LLAMA.replace("network_volume = \"models\"\n", "")).expect_err("lost adapter");
+    let e = JobSpec::from_toml("job.toml", &LLAMA.replace("network_volume = \"models\"\n", ""))
+        .expect_err("lost adapter");
     assert_eq!(e.field.as_deref(), Some("finetune"));
-    assert!(e.message.contains("lost") && e.hint.as_deref().unwrap_or("").contains("volume create"), "{e}");
+    assert!(
+        e.message.contains("lost") && e.hint.as_deref().unwrap_or("").contains("volume create"),
+        "{e}"
+    );
     // A volume, but the adapter saved beside it.
     let off = LLAMA.replace("[finetune]\n", "[finetune]\noutput_dir = \"/root/adapter\"\n");
     assert_eq!(field(&off).as_deref(), Some("finetune.output_dir"));
     let mount_itself = LLAMA.replace("[finetune]\n", "[finetune]\noutput_dir = \"/workspace\"\n");
     assert_eq!(field(&mount_itself).as_deref(), Some("finetune.output_dir"));
-    let sideways = LLAMA.replace("[finetune]\n", "[finetune]\noutput_dir = \"/workspace-other/a\"\n");
+    let sideways =
+        LLAMA.replace("[finetune]\n", "[finetune]\noutput_dir = \"/workspace-other/a\"\n");
     assert_eq!(field(&sideways).as_deref(), Some("finetune.output_dir"));
     // Exactly one dataset.
     let both = LLAMA.replace("[finetune]\n", "[finetune]\ndataset_path = \"/workspace/d.jsonl\"\n");

@@ -29,15 +29,26 @@ pub struct BillingReport {
 impl<C: Cloud> Engine<C> {
     /// Checks up to `limit` settled attempts that ended at least `settle_ms` ago against the
     /// provider's billing API, correcting the ledger to the provider's figure.
-    pub async fn reconcile_billing(&self, settle_ms: i64, limit: i64) -> Result<BillingReport, EngineError> {
+    pub async fn reconcile_billing(
+        &self,
+        settle_ms: i64,
+        limit: i64,
+    ) -> Result<BillingReport, EngineError> {
         let now = self.now_ms();
         let mut report = BillingReport::default();
         for u in self.store().attempts_unchecked(&self.account, now - settle_ms, limit).await? {
-            let Some(theirs) = self.cloud().pod_billed(&u.pod_id, u.created_at, now).await? else { break };
+            let Some(theirs) = self.cloud().pod_billed(&u.pod_id, u.created_at, now).await? else {
+                break;
+            };
             self.store().billing_check(&u, theirs.0, now).await?;
             report.checked += 1;
             if theirs.0 != u.ours_micros {
-                let m = Mismatch { job_id: u.job_id.clone(), pod_id: u.pod_id.clone(), ours: Money(u.ours_micros), theirs };
+                let m = Mismatch {
+                    job_id: u.job_id.clone(),
+                    pod_id: u.pod_id.clone(),
+                    ours: Money(u.ours_micros),
+                    theirs,
+                };
                 self.event(
                     &u.job_id,
                     "billing",

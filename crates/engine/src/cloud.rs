@@ -84,17 +84,32 @@ pub trait Cloud: Serverless + Send + Sync + 'static {
     /// Every pod of the account, in one call.
     fn list_pods(&self) -> impl Future<Output = Result<Vec<PodInfo>, CloudError>> + Send;
     /// Creates a pod.
-    fn create_pod(&self, req: &PodRequest) -> impl Future<Output = Result<PodInfo, CloudError>> + Send;
+    fn create_pod(
+        &self,
+        req: &PodRequest,
+    ) -> impl Future<Output = Result<PodInfo, CloudError>> + Send;
     /// Terminates a pod; `Ok` when it is gone (already gone included).
     fn terminate_pod(&self, id: &str) -> impl Future<Output = Result<(), CloudError>> + Send;
     /// The data center a network volume is in (pods that mount it run there).
-    fn network_volume_data_center(&self, id: &str) -> impl Future<Output = Result<String, CloudError>> + Send {
+    fn network_volume_data_center(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<String, CloudError>> + Send {
         let id = id.to_owned();
-        async move { Err(CloudError::Rejected(format!("network volume {id}: this provider has no network volumes"))) }
+        async move {
+            Err(CloudError::Rejected(format!(
+                "network volume {id}: this provider has no network volumes"
+            )))
+        }
     }
     /// What the provider billed for a pod between `since_ms` and `until_ms` (its billing API),
     /// `None` when the provider has no billing API.
-    fn pod_billed(&self, pod_id: &str, since_ms: i64, until_ms: i64) -> impl Future<Output = Result<Option<Money>, CloudError>> + Send {
+    fn pod_billed(
+        &self,
+        pod_id: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> impl Future<Output = Result<Option<Money>, CloudError>> + Send {
         let _ = (pod_id, since_ms, until_ms);
         async { Ok(None) }
     }
@@ -109,11 +124,16 @@ pub trait Cloud: Serverless + Send + Sync + 'static {
         async { Err(CloudError::Rejected("this provider has no network volumes".into())) }
     }
     /// Every network volume of the account.
-    fn list_network_volumes(&self) -> impl Future<Output = Result<Vec<VolumeInfo>, CloudError>> + Send {
+    fn list_network_volumes(
+        &self,
+    ) -> impl Future<Output = Result<Vec<VolumeInfo>, CloudError>> + Send {
         async { Ok(Vec::new()) }
     }
     /// Deletes a network volume; `Ok` when it is gone.
-    fn delete_network_volume(&self, id: &str) -> impl Future<Output = Result<(), CloudError>> + Send {
+    fn delete_network_volume(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send {
         let _ = id;
         async { Err(CloudError::Rejected("this provider has no network volumes".into())) }
     }
@@ -206,22 +226,37 @@ pub trait Serverless: Send + Sync + 'static {
         async { Ok(Vec::new()) }
     }
     /// Creates the deployment's template.
-    fn create_template(&self, d: &Deployment) -> impl Future<Output = Result<TemplateInfo, CloudError>> + Send {
+    fn create_template(
+        &self,
+        d: &Deployment,
+    ) -> impl Future<Output = Result<TemplateInfo, CloudError>> + Send {
         let _ = d;
         async { Err(unsupported()) }
     }
     /// Makes template `id` match the deployment.
-    fn update_template(&self, id: &str, d: &Deployment) -> impl Future<Output = Result<(), CloudError>> + Send {
+    fn update_template(
+        &self,
+        id: &str,
+        d: &Deployment,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send {
         let _ = (id, d);
         async { Err(unsupported()) }
     }
     /// Creates the endpoint on template `template_id`.
-    fn create_endpoint(&self, d: &Deployment, template_id: &str) -> impl Future<Output = Result<EndpointInfo, CloudError>> + Send {
+    fn create_endpoint(
+        &self,
+        d: &Deployment,
+        template_id: &str,
+    ) -> impl Future<Output = Result<EndpointInfo, CloudError>> + Send {
         let _ = (d, template_id);
         async { Err(unsupported()) }
     }
     /// Makes endpoint `id` match the deployment.
-    fn update_endpoint(&self, id: &str, d: &Deployment) -> impl Future<Output = Result<(), CloudError>> + Send {
+    fn update_endpoint(
+        &self,
+        id: &str,
+        d: &Deployment,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send {
         let _ = (id, d);
         async { Err(unsupported()) }
     }
@@ -236,7 +271,11 @@ pub trait Serverless: Send + Sync + 'static {
         async { Err(unsupported()) }
     }
     /// The cheapest serverless GPU of `pools` and its USD/h for `count` GPUs per worker.
-    fn serverless_price(&self, pools: &[String], count: i64) -> impl Future<Output = Result<(String, Money), CloudError>> + Send {
+    fn serverless_price(
+        &self,
+        pools: &[String],
+        count: i64,
+    ) -> impl Future<Output = Result<(String, Money), CloudError>> + Send {
         let _ = (pools, count);
         async { Err(unsupported()) }
     }
@@ -251,17 +290,29 @@ pub trait Serverless: Send + Sync + 'static {
         async { Err(unsupported()) }
     }
     /// A job's state, timings and output (or latest progress).
-    fn job_status(&self, endpoint_id: &str, job_id: &str) -> impl Future<Output = Result<RemoteJob, CloudError>> + Send {
+    fn job_status(
+        &self,
+        endpoint_id: &str,
+        job_id: &str,
+    ) -> impl Future<Output = Result<RemoteJob, CloudError>> + Send {
         let _ = (endpoint_id, job_id);
         async { Err(unsupported()) }
     }
     /// Stream chunks not handed out before (each is handed out once).
-    fn job_stream(&self, endpoint_id: &str, job_id: &str) -> impl Future<Output = Result<Vec<serde_json::Value>, CloudError>> + Send {
+    fn job_stream(
+        &self,
+        endpoint_id: &str,
+        job_id: &str,
+    ) -> impl Future<Output = Result<Vec<serde_json::Value>, CloudError>> + Send {
         let _ = (endpoint_id, job_id);
         async { Err(unsupported()) }
     }
     /// Cancels a job.
-    fn cancel_job(&self, endpoint_id: &str, job_id: &str) -> impl Future<Output = Result<RemoteJob, CloudError>> + Send {
+    fn cancel_job(
+        &self,
+        endpoint_id: &str,
+        job_id: &str,
+    ) -> impl Future<Output = Result<RemoteJob, CloudError>> + Send {
         let _ = (endpoint_id, job_id);
         async { Err(unsupported()) }
     }
@@ -270,7 +321,10 @@ pub trait Serverless: Send + Sync + 'static {
         async { Ok(None) }
     }
     /// Queue and worker counts of an endpoint.
-    fn endpoint_health(&self, endpoint_id: &str) -> impl Future<Output = Result<QueueHealth, CloudError>> + Send {
+    fn endpoint_health(
+        &self,
+        endpoint_id: &str,
+    ) -> impl Future<Output = Result<QueueHealth, CloudError>> + Send {
         let _ = endpoint_id;
         async { Err(unsupported()) }
     }

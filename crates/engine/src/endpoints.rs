@@ -71,7 +71,8 @@ fn drifted(row: &EndpointRow, listed: &[EndpointInfo]) -> Option<String> {
 }
 
 fn parse_spec(row: &EndpointRow) -> Result<EndpointSpec, EngineError> {
-    serde_json::from_str(&row.spec).map_err(|e| EngineError::Corrupt(format!("endpoint {}: stored spec: {e}", row.id)))
+    serde_json::from_str(&row.spec)
+        .map_err(|e| EngineError::Corrupt(format!("endpoint {}: stored spec: {e}", row.id)))
 }
 
 impl<C: Cloud> Engine<C> {
@@ -82,7 +83,10 @@ impl<C: Cloud> Engine<C> {
 
     /// The owner's live endpoint `name`.
     pub async fn endpoint(&self, owner: &str, name: &str) -> Result<EndpointRow, EngineError> {
-        self.store().endpoint_by_name(owner, name).await?.ok_or_else(|| EngineError::NoSuchEndpoint(name.into()))
+        self.store()
+            .endpoint_by_name(owner, name)
+            .await?
+            .ok_or_else(|| EngineError::NoSuchEndpoint(name.into()))
     }
 
     /// Creates the endpoint, or updates it in place when the spec changed; the same spec twice
@@ -116,16 +120,26 @@ impl<C: Cloud> Engine<C> {
                 (row, Change::Created, None)
             }
             Some(row) if row.state == DELETING => {
-                return Err(EngineError::WrongState { job: row.name, what: "deployed", state: "being removed".into() });
+                return Err(EngineError::WrongState {
+                    job: row.name,
+                    what: "deployed",
+                    state: "being removed".into(),
+                });
             }
-            Some(row) if row.spec_hash == hash && row.state == READY => return Ok(Deployed { row, change: Change::Unchanged }),
+            Some(row) if row.spec_hash == hash && row.state == READY => {
+                return Ok(Deployed { row, change: Change::Unchanged });
+            }
             Some(mut row) => {
                 let previous = (row.spec.clone(), row.spec_hash.clone(), row.state.clone());
                 row.spec = json;
                 row.spec_hash = hash;
                 row.state = INTENT.into();
                 if !self.store().endpoint_cas(&mut row, now).await? {
-                    return Err(EngineError::WrongState { job: row.name, what: "deployed", state: "changed concurrently; retry".into() });
+                    return Err(EngineError::WrongState {
+                        job: row.name,
+                        what: "deployed",
+                        state: "changed concurrently; retry".into(),
+                    });
                 }
                 (row, Change::Updated, Some(previous))
             }
@@ -135,7 +149,11 @@ impl<C: Cloud> Engine<C> {
         self.hold(&row.id, false);
         match result {
             Ok(()) => Ok(Deployed { row, change }),
-            Err(EngineError::Cloud(e @ (CloudError::Rejected(_) | CloudError::Auth(_) | CloudError::InsufficientBalance(_)))) => {
+            Err(EngineError::Cloud(
+                e @ (CloudError::Rejected(_)
+                | CloudError::Auth(_)
+                | CloudError::InsufficientBalance(_)),
+            )) => {
                 // Will not get better by retrying: undo rather than leave a half-made endpoint.
                 let reason = e.to_string();
                 match previous {
@@ -167,7 +185,11 @@ impl<C: Cloud> Engine<C> {
             row.state = DELETING.into();
             row.reason = Some("removed by the user".into());
             if !self.store().endpoint_cas(&mut row, self.now_ms()).await? {
-                return Err(EngineError::WrongState { job: name.into(), what: "removed", state: "changed concurrently; retry".into() });
+                return Err(EngineError::WrongState {
+                    job: name.into(),
+                    what: "removed",
+                    state: "changed concurrently; retry".into(),
+                });
             }
         }
         if let Err(e) = self.delete_resources(&mut row).await {
@@ -194,13 +216,16 @@ impl<C: Cloud> Engine<C> {
         let cloud = self.cloud();
         let template_id = match row.template_id.clone() {
             Some(id) => id,
-            None => match cloud.list_templates().await?.into_iter().find(|t| t.name == d.template_name) {
-                Some(t) => t.id,
-                None => {
-                    self.crash_point("before-template-create");
-                    cloud.create_template(&d).await?.id
+            None => {
+                match cloud.list_templates().await?.into_iter().find(|t| t.name == d.template_name)
+                {
+                    Some(t) => t.id,
+                    None => {
+                        self.crash_point("before-template-create");
+                        cloud.create_template(&d).await?.id
+                    }
                 }
-            },
+            }
         };
         let template_id = if row.template_id.as_deref() == Some(&template_id) {
             match cloud.update_template(&template_id, &d).await {
@@ -214,13 +239,19 @@ impl<C: Cloud> Engine<C> {
         if row.template_id.as_deref() != Some(&template_id) {
             row.template_id = Some(template_id.clone());
             if !self.store().endpoint_cas(row, self.now_ms()).await? {
-                return Err(EngineError::WrongState { job: row.name.clone(), what: "deployed", state: "changed concurrently".into() });
+                return Err(EngineError::WrongState {
+                    job: row.name.clone(),
+                    what: "deployed",
+                    state: "changed concurrently".into(),
+                });
             }
         }
         self.crash_point("after-template");
         let endpoint = match row.endpoint_id.clone() {
             Some(id) => Some(id),
-            None => cloud.list_endpoints().await?.into_iter().find(|e| e.name == d.name).map(|e| e.id),
+            None => {
+                cloud.list_endpoints().await?.into_iter().find(|e| e.name == d.name).map(|e| e.id)
+            }
         };
         let endpoint_id = match endpoint {
             Some(id) => match cloud.update_endpoint(&id, &d).await {
@@ -234,7 +265,11 @@ impl<C: Cloud> Engine<C> {
         row.state = READY.into();
         row.reason = None;
         if !self.store().endpoint_cas(row, self.now_ms()).await? {
-            return Err(EngineError::WrongState { job: row.name.clone(), what: "deployed", state: "changed concurrently".into() });
+            return Err(EngineError::WrongState {
+                job: row.name.clone(),
+                what: "deployed",
+                state: "changed concurrently".into(),
+            });
         }
         Ok(())
     }
@@ -245,7 +280,12 @@ impl<C: Cloud> Engine<C> {
         let cloud = self.cloud();
         let endpoint = match row.endpoint_id.clone() {
             Some(id) => Some(id),
-            None => cloud.list_endpoints().await?.into_iter().find(|e| e.name == row.resource_name).map(|e| e.id),
+            None => cloud
+                .list_endpoints()
+                .await?
+                .into_iter()
+                .find(|e| e.name == row.resource_name)
+                .map(|e| e.id),
         };
         if let Some(id) = endpoint {
             cloud.delete_endpoint(&id).await?;
@@ -267,10 +307,15 @@ impl<C: Cloud> Engine<C> {
 
     /// One pass over endpoints: finish `intent` rows nobody is working on, re-create a `ready`
     /// endpoint that vanished at the provider, finish removals, delete orphans of this install.
-    pub(crate) async fn reconcile_endpoints(&self, report: &mut TickReport) -> Result<(), EngineError> {
+    pub(crate) async fn reconcile_endpoints(
+        &self,
+        report: &mut TickReport,
+    ) -> Result<(), EngineError> {
         let rows = self.store().endpoints_live().await?;
         let now = self.now_ms();
-        let busy = rows.iter().any(|r| r.account == self.account && (r.state == INTENT || r.state == DELETING));
+        let busy = rows
+            .iter()
+            .any(|r| r.account == self.account && (r.state == INTENT || r.state == DELETING));
         if busy {
             self.last_endpoint_list.store(now, std::sync::atomic::Ordering::Relaxed);
         } else if !self.sweep_due(&self.last_endpoint_list, now) {
@@ -290,17 +335,36 @@ impl<C: Cloud> Engine<C> {
                     self.converge(&mut row).await
                 }
                 READY if let Some(drift) = drifted(&row, &listed) => {
-                    report.actions.push(format!("RepairEndpoint {{ endpoint: {:?}, drift: {drift:?} }}", row.name));
+                    report.actions.push(format!(
+                        "RepairEndpoint {{ endpoint: {:?}, drift: {drift:?} }}",
+                        row.name
+                    ));
                     row.state = INTENT.into();
-                    row.reason = Some(format!("the endpoint at the provider runs another {drift} than deployed; redeploying"));
-                    self.store().endpoint_cas(&mut row, self.now_ms()).await.map(|_| ()).map_err(EngineError::from)
+                    row.reason = Some(format!(
+                        "the endpoint at the provider runs another {drift} than deployed; redeploying"
+                    ));
+                    self.store()
+                        .endpoint_cas(&mut row, self.now_ms())
+                        .await
+                        .map(|_| ())
+                        .map_err(EngineError::from)
                 }
-                READY if row.endpoint_id.as_ref().is_some_and(|id| !listed.iter().any(|e| &e.id == id)) => {
+                READY
+                    if row
+                        .endpoint_id
+                        .as_ref()
+                        .is_some_and(|id| !listed.iter().any(|e| &e.id == id)) =>
+                {
                     report.actions.push(format!("RecreateEndpoint {{ endpoint: {:?} }}", row.name));
                     row.endpoint_id = None;
                     row.state = INTENT.into();
-                    row.reason = Some("the endpoint disappeared at the provider; re-creating it".into());
-                    self.store().endpoint_cas(&mut row, self.now_ms()).await.map(|_| ()).map_err(EngineError::from)
+                    row.reason =
+                        Some("the endpoint disappeared at the provider; re-creating it".into());
+                    self.store()
+                        .endpoint_cas(&mut row, self.now_ms())
+                        .await
+                        .map(|_| ())
+                        .map_err(EngineError::from)
                 }
                 DELETING => {
                     report.actions.push(format!("DeleteEndpoint {{ endpoint: {:?} }}", row.name));
@@ -312,7 +376,10 @@ impl<C: Cloud> Engine<C> {
                 report.errors.push(format!("endpoint {}: {e}", row.name));
             }
         }
-        let orphan = |name: &str| parse_endpoint_name(self.install(), name).is_some_and(|id| !live_ids.contains(id.to_string().as_str()));
+        let orphan = |name: &str| {
+            parse_endpoint_name(self.install(), name)
+                .is_some_and(|id| !live_ids.contains(id.to_string().as_str()))
+        };
         let orphans: Vec<&EndpointInfo> = listed.iter().filter(|e| orphan(&e.name)).collect();
         for e in &orphans {
             report.actions.push(format!("DeleteOrphanEndpoint {{ name: {:?} }}", e.name));

@@ -9,7 +9,9 @@ use core_domain::ids::pod_name;
 use core_domain::metrics::{DivergenceWatch, EarlyStop, normalize_point};
 use core_domain::money::Money;
 use core_domain::spec::JobSpec;
-use core_domain::state::{AttemptEvent, AttemptState, JobEvent, JobState, attempt_transition, job_transition};
+use core_domain::state::{
+    AttemptEvent, AttemptState, JobEvent, JobState, attempt_transition, job_transition,
+};
 use core_domain::{AttemptId, JobId};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -26,7 +28,11 @@ pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
 impl Clock {
     /// Wall-clock time.
     pub fn system() -> Self {
-        Self(Arc::new(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)))
+        Self(Arc::new(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64)
+        }))
     }
     /// Any time source (tests share the emulator's manual clock).
     pub fn from_fn(f: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
@@ -155,7 +161,8 @@ impl<C: Cloud> std::fmt::Debug for Engine<C> {
 /// only its hash.
 pub fn derive_job_token(secret: &[u8], job: &str) -> String {
     use hmac::{KeyInit, Mac};
-    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
     mac.update(job.as_bytes());
     mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -190,7 +197,12 @@ fn constant_eq(a: &str, b: &str) -> bool {
 
 impl<C: Cloud> Engine<C> {
     /// An engine on `store` and `cloud`.
-    pub async fn new(store: Store, cloud: C, clock: Clock, token_secret: Vec<u8>) -> Result<Self, EngineError> {
+    pub async fn new(
+        store: Store,
+        cloud: C,
+        clock: Clock,
+        token_secret: Vec<u8>,
+    ) -> Result<Self, EngineError> {
         let install = store.install_id().await?;
         Ok(Self {
             store,
@@ -279,8 +291,15 @@ impl<C: Cloud> Engine<C> {
     }
 
     /// An event with a JSON payload (stream chunks, progress).
-    pub(crate) async fn event_with(&self, job: &str, kind: &str, message: &str, data: Option<&serde_json::Value>) {
-        if let Err(e) = self.store.event_append(job, self.clock.now_ms(), kind, message, data).await {
+    pub(crate) async fn event_with(
+        &self,
+        job: &str,
+        kind: &str,
+        message: &str,
+        data: Option<&serde_json::Value>,
+    ) {
+        if let Err(e) = self.store.event_append(job, self.clock.now_ms(), kind, message, data).await
+        {
             tracing::warn!(job, error = %e, "could not record event");
         }
         self.events.send_modify(|v| *v = v.wrapping_add(1));
@@ -293,7 +312,12 @@ impl<C: Cloud> Engine<C> {
 
     /// Submits a job onto `account` (the engine for that account runs it), its budget capped
     /// at `budget_cap_micros` (what is left of a hosted spend cap).
-    pub async fn submit_to(&self, mut spec: JobSpec, owner: &str, account: &str) -> Result<Submitted, EngineError> {
+    pub async fn submit_to(
+        &self,
+        mut spec: JobSpec,
+        owner: &str,
+        account: &str,
+    ) -> Result<Submitted, EngineError> {
         let pinned = self.pin_to_volume(&mut spec).await?;
         let offers = self.offers().await?;
         let mut everywhere = offers.clone();
@@ -309,8 +333,13 @@ impl<C: Cloud> Engine<C> {
             } else {
                 spec.gpu.types.join(", ")
             };
-            let price = spec.gpu.max_price_per_hour.map(|p| format!(" at ≤ ${p}/h")).unwrap_or_default();
-            return Err(EngineError::NoGpuFits(format!("{} × {want}{price} in {:?} cloud", spec.gpu_count(), spec.cloud)));
+            let price =
+                spec.gpu.max_price_per_hour.map(|p| format!(" at ≤ ${p}/h")).unwrap_or_default();
+            return Err(EngineError::NoGpuFits(format!(
+                "{} × {want}{price} in {:?} cloud",
+                spec.gpu_count(),
+                spec.cloud
+            )));
         }
         let id = JobId::new();
         let token = self.job_token(&id.to_string());
@@ -319,17 +348,26 @@ impl<C: Cloud> Engine<C> {
         // Hosted work is admitted against its owner's spend cap atomically (store::spend).
         let capped = match self.store.job_insert_within_cap(&mut row).await? {
             store::Admission::Admitted { capped_to } => capped_to,
-            store::Admission::CapReached { cap, left } => return Err(EngineError::SpendCapReached { cap, left, needs: None }),
+            store::Admission::CapReached { cap, left } => {
+                return Err(EngineError::SpendCapReached { cap, left, needs: None });
+            }
         };
         if let Some(cap) = capped {
-            self.event(&row.id, "budget", &format!("budget set to {} (what is left of your hosted spend cap)", Money(cap))).await;
+            self.event(
+                &row.id,
+                "budget",
+                &format!("budget set to {} (what is left of your hosted spend cap)", Money(cap)),
+            )
+            .await;
         }
         if let Some(dc) = pinned {
             let fits_now = !rank_placements(&spec, &offers).is_empty();
             let msg = if fits_now {
                 format!("placed in {dc}, the network volume's data center")
             } else {
-                format!("no GPU that fits is in stock in {dc}, the network volume's data center; waiting for one there")
+                format!(
+                    "no GPU that fits is in stock in {dc}, the network volume's data center; waiting for one there"
+                )
             };
             self.event(&row.id, "placement", &msg).await;
         }
@@ -375,7 +413,8 @@ impl<C: Cloud> Engine<C> {
         mut f: impl FnMut(&mut JobRow) -> Result<Option<T>, EngineError>,
     ) -> Result<Option<T>, EngineError> {
         for _ in 0..5 {
-            let mut j = self.store.job_get(id).await?.ok_or_else(|| EngineError::NoSuchJob(id.into()))?;
+            let mut j =
+                self.store.job_get(id).await?.ok_or_else(|| EngineError::NoSuchJob(id.into()))?;
             let Some(v) = f(&mut j)? else { return Ok(None) };
             if self.store.job_cas(&mut j, self.clock.now_ms()).await? {
                 return Ok(Some(v));
@@ -397,7 +436,13 @@ impl<C: Cloud> Engine<C> {
 
     /// Records the first exit status of `job`; later ones (a callback after the log line, or
     /// the reverse) change nothing.
-    async fn record_exit(&self, job: &str, token: Option<&str>, code: i64, how: &str) -> Result<(), EngineError> {
+    async fn record_exit(
+        &self,
+        job: &str,
+        token: Option<&str>,
+        code: i64,
+        how: &str,
+    ) -> Result<(), EngineError> {
         let now = self.clock.now_ms();
         let landed = self
             .update_job(job, |j| {
@@ -421,7 +466,12 @@ impl<C: Cloud> Engine<C> {
     /// field fails the whole batch, naming point and field), stored in one transaction, the
     /// last one also as a `metric` event for followers. A job with `[early_stop]` is stopped
     /// when its metric diverges.
-    pub async fn report_metrics(&self, job: &str, token: &str, points: &[serde_json::Value]) -> Result<usize, EngineError> {
+    pub async fn report_metrics(
+        &self,
+        job: &str,
+        token: &str,
+        points: &[serde_json::Value],
+    ) -> Result<usize, EngineError> {
         let j = self.store.job_get(job).await?.ok_or_else(|| EngineError::NoSuchJob(job.into()))?;
         if !token_valid(&j, token, self.clock.now_ms()) {
             return Err(EngineError::BadToken(job.into()));
@@ -429,7 +479,11 @@ impl<C: Cloud> Engine<C> {
         let values = points
             .iter()
             .enumerate()
-            .map(|(index, p)| normalize_point(p).map(serde_json::Value::Object).map_err(|error| EngineError::BadMetrics { index, error }))
+            .map(|(index, p)| {
+                normalize_point(p)
+                    .map(serde_json::Value::Object)
+                    .map_err(|error| EngineError::BadMetrics { index, error })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         // The points and the event announcing the last one commit together.
         let message = values.last().map(|last| format!("metric: {last}"));
@@ -449,7 +503,12 @@ impl<C: Cloud> Engine<C> {
 
     /// A job's parsed spec, from the cache the tick keeps for live jobs.
     fn spec_of(&self, j: &JobRow) -> Result<Arc<JobSpec>, EngineError> {
-        let cached = self.specs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&j.id).cloned();
+        let cached = self
+            .specs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&j.id)
+            .cloned();
         Ok(match cached {
             Some(spec) => spec,
             None => Arc::new(j.spec()?),
@@ -458,8 +517,17 @@ impl<C: Cloud> Engine<C> {
 
     /// Feeds new points to the job's divergence watch (built from its stored points when this
     /// process has not seen the job yet); the reason to stop, if any.
-    async fn watch_divergence(&self, job: &str, rule: &EarlyStop, points: &[serde_json::Value]) -> Result<Option<String>, EngineError> {
-        let known = self.watches.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains_key(job);
+    async fn watch_divergence(
+        &self,
+        job: &str,
+        rule: &EarlyStop,
+        points: &[serde_json::Value],
+    ) -> Result<Option<String>, EngineError> {
+        let known = self
+            .watches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains_key(job);
         let mut rebuilt = None;
         if !known {
             // Everything stored before this batch, oldest first.
@@ -479,7 +547,12 @@ impl<C: Cloud> Engine<C> {
 
     /// Applies one job event with CAS (re-reading on a lost race), setting what the event
     /// implies: teardown time, backoff, deadline.
-    async fn apply_job_event(&self, job: &str, event: JobEvent, reason: &str) -> Result<bool, EngineError> {
+    async fn apply_job_event(
+        &self,
+        job: &str,
+        event: JobEvent,
+        reason: &str,
+    ) -> Result<bool, EngineError> {
         let landed = self
             .update_job(job, |j| {
                 let spec = j.spec()?;
@@ -500,11 +573,17 @@ impl<C: Cloud> Engine<C> {
                 };
                 let now = self.clock.now_ms();
                 match event {
-                    JobEvent::Exited { .. } => j.teardown_at = Some(now + spec.limits.keep_alive.as_millis() as i64),
+                    JobEvent::Exited { .. } => {
+                        j.teardown_at = Some(now + spec.limits.keep_alive.as_millis() as i64)
+                    }
                     JobEvent::Cancel if from.state == JobState::TearingDown => {}
-                    JobEvent::Cancel | JobEvent::BudgetExhausted | JobEvent::DeadlinePassed | JobEvent::GiveUp => j.teardown_at = Some(now),
+                    JobEvent::Cancel
+                    | JobEvent::BudgetExhausted
+                    | JobEvent::DeadlinePassed
+                    | JobEvent::GiveUp => j.teardown_at = Some(now),
                     JobEvent::Interrupted => {
-                        let backoff = spec.retry.backoff.as_millis() as i64 * (1i64 << (j.attempts_made - 1).clamp(0, 10));
+                        let backoff = spec.retry.backoff.as_millis() as i64
+                            * (1i64 << (j.attempts_made - 1).clamp(0, 10));
                         j.next_attempt_at = Some(now + backoff.min(600_000));
                     }
                     _ => {}
@@ -521,15 +600,24 @@ impl<C: Cloud> Engine<C> {
             .await?;
         let Some((next, cause)) = landed else { return Ok(false) };
         let msg = match (next.outcome, cause) {
-            (Some(o), _) if next.state == JobState::TearingDown => format!("tearing down ({}): {reason}", o.as_str()),
-            (_, Some(cause)) if event == JobEvent::Settled => format!("{}: {cause}; {reason}", next.state),
+            (Some(o), _) if next.state == JobState::TearingDown => {
+                format!("tearing down ({}): {reason}", o.as_str())
+            }
+            (_, Some(cause)) if event == JobEvent::Settled => {
+                format!("{}: {cause}; {reason}", next.state)
+            }
             _ => format!("{}: {reason}", next.state),
         };
         self.event(job, "state", &msg).await;
         Ok(true)
     }
 
-    async fn attempt_event(&self, id: &str, event: AttemptEvent, f: impl Fn(&mut AttemptRow)) -> Result<bool, EngineError> {
+    async fn attempt_event(
+        &self,
+        id: &str,
+        event: AttemptEvent,
+        f: impl Fn(&mut AttemptRow),
+    ) -> Result<bool, EngineError> {
         for _ in 0..5 {
             let Some(mut a) = self.store.attempt_get(id).await? else { return Ok(false) };
             let from = a.state()?;
@@ -579,7 +667,13 @@ impl<C: Cloud> Engine<C> {
 
     /// Bills every pod-holding attempt of `job` up to now (before the job ends).
     async fn accrue_job(&self, job: &str, now: i64) -> Result<(), EngineError> {
-        let bills: Vec<Bill> = self.store.live().attempts().filter(|a| a.job_id == job).filter_map(|a| Self::bill_of(a, now)).collect();
+        let bills: Vec<Bill> = self
+            .store
+            .live()
+            .attempts()
+            .filter(|a| a.job_id == job)
+            .filter_map(|a| Self::bill_of(a, now))
+            .collect();
         self.store.bill(&bills, now).await?;
         Ok(())
     }
@@ -598,7 +692,9 @@ impl<C: Cloud> Engine<C> {
         let busy = {
             let live = self.store.live();
             let creating = self.creating.lock().map(|g| !g.is_empty()).unwrap_or(true);
-            creating || live.jobs().any(|j| j.account == self.account) || live.attempts().any(|a| self.acts_on(&live, a))
+            creating
+                || live.jobs().any(|j| j.account == self.account)
+                || live.attempts().any(|a| self.acts_on(&live, a))
         };
         if busy {
             self.last_pod_list.store(now, std::sync::atomic::Ordering::Relaxed);
@@ -624,7 +720,10 @@ impl<C: Cloud> Engine<C> {
         let pods = self.cloud.list_pods().await?;
         let now = self.clock.now_ms();
         // Backoffs of pods the provider no longer lists are done with.
-        self.terminate_backoff.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|id, _| pods.iter().any(|p| &p.id == id));
+        self.terminate_backoff
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|id, _| pods.iter().any(|p| &p.id == id));
         self.accrue_due(now).await?;
         let creating = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
         let actions = {
@@ -647,7 +746,8 @@ impl<C: Cloud> Engine<C> {
             }
             // This account's attempts are acted on; every other one's pod is still not an
             // orphan (a user's key may be the operator's own account).
-            let (attempts, others): (Vec<&AttemptRow>, Vec<&AttemptRow>) = live.attempts().partition(|a| self.acts_on(&live, a));
+            let (attempts, others): (Vec<&AttemptRow>, Vec<&AttemptRow>) =
+                live.attempts().partition(|a| self.acts_on(&live, a));
             plan(&Snapshot {
                 now,
                 install: &self.install,
@@ -670,11 +770,19 @@ impl<C: Cloud> Engine<C> {
         Ok(())
     }
 
-    async fn execute(&self, action: Action, pods: &[crate::cloud::PodInfo]) -> Result<(), EngineError> {
+    async fn execute(
+        &self,
+        action: Action,
+        pods: &[crate::cloud::PodInfo],
+    ) -> Result<(), EngineError> {
         let now = self.clock.now_ms();
         match action {
             Action::Adopt { attempt, pod_id } => {
-                let price = pods.iter().find(|p| p.id == pod_id).map(|p| p.cost_per_hour.0).filter(|c| *c > 0);
+                let price = pods
+                    .iter()
+                    .find(|p| p.id == pod_id)
+                    .map(|p| p.cost_per_hour.0)
+                    .filter(|c| *c > 0);
                 if self
                     .attempt_event(&attempt, AttemptEvent::Created, |a| {
                         a.pod_id = Some(pod_id.clone());
@@ -685,7 +793,12 @@ impl<C: Cloud> Engine<C> {
                     .await?
                 {
                     if let Some(a) = self.store.attempt_get(&attempt).await? {
-                        self.event(&a.job_id, "attempt", &format!("adopted pod {pod_id} found by its name")).await;
+                        self.event(
+                            &a.job_id,
+                            "attempt",
+                            &format!("adopted pod {pod_id} found by its name"),
+                        )
+                        .await;
                     }
                 }
             }
@@ -697,27 +810,41 @@ impl<C: Cloud> Engine<C> {
                 .await?;
             }
             Action::Booted { attempt } => {
-                self.attempt_event(&attempt, AttemptEvent::Booted, |a| a.booted_at = Some(now)).await?;
+                self.attempt_event(&attempt, AttemptEvent::Booted, |a| a.booted_at = Some(now))
+                    .await?;
             }
             Action::Terminate { pod_id, attempt, reason } => {
                 if let Some(a) = &attempt {
-                    self.attempt_event(a, AttemptEvent::Terminate, |row| row.reason = Some(reason.clone())).await?;
+                    self.attempt_event(a, AttemptEvent::Terminate, |row| {
+                        row.reason = Some(reason.clone())
+                    })
+                    .await?;
                 }
-                let waiting = self.terminate_backoff.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&pod_id).copied();
+                let waiting = self
+                    .terminate_backoff
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get(&pod_id)
+                    .copied();
                 if waiting.is_some_and(|(_, not_before)| now < not_before) {
                     return Ok(());
                 }
                 self.crash_point("before-terminate");
                 if let Err(e) = self.cloud.terminate_pod(&pod_id).await {
                     let failures = waiting.map_or(1, |(n, _)| n + 1);
-                    let delay = TERMINATE_BACKOFF_MS.saturating_mul(1 << failures.min(16)).min(TERMINATE_BACKOFF_MAX_MS);
+                    let delay = TERMINATE_BACKOFF_MS
+                        .saturating_mul(1 << failures.min(16))
+                        .min(TERMINATE_BACKOFF_MAX_MS);
                     self.terminate_backoff
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .insert(pod_id.clone(), (failures, now + delay));
                     return Err(e.into());
                 }
-                self.terminate_backoff.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&pod_id);
+                self.terminate_backoff
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&pod_id);
                 self.crash_point("after-terminate");
                 tracing::info!(pod = pod_id, reason, "terminate requested");
             }
@@ -745,7 +872,13 @@ impl<C: Cloud> Engine<C> {
                 }
             }
             Action::Job { job, event, reason } => {
-                if matches!(event, JobEvent::BudgetExhausted | JobEvent::DeadlinePassed | JobEvent::Exited { .. } | JobEvent::Interrupted) {
+                if matches!(
+                    event,
+                    JobEvent::BudgetExhausted
+                        | JobEvent::DeadlinePassed
+                        | JobEvent::Exited { .. }
+                        | JobEvent::Interrupted
+                ) {
                     // The record of spend is exact at the moments users look at it.
                     self.accrue_job(&job, now).await?;
                 }
@@ -764,7 +897,16 @@ impl<C: Cloud> Engine<C> {
                     .await,
                 )?;
                 if let Some((spent, budget)) = landed {
-                    self.event(&job, "budget", &format!("{pct} % of the budget spent ({} of {})", Money(spent), Money(budget))).await;
+                    self.event(
+                        &job,
+                        "budget",
+                        &format!(
+                            "{pct} % of the budget spent ({} of {})",
+                            Money(spent),
+                            Money(budget)
+                        ),
+                    )
+                    .await;
                 }
             }
         }
@@ -813,7 +955,11 @@ impl<C: Cloud> Engine<C> {
         let why = if placements.is_empty() {
             "no GPU matching the spec has stock right now".to_owned()
         } else {
-            format!("no capacity for any of {} offers (tried {})", placements.len(), tried.join(", "))
+            format!(
+                "no capacity for any of {} offers (tried {})",
+                placements.len(),
+                tried.join(", ")
+            )
         };
         self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
         Ok(())
@@ -823,7 +969,13 @@ impl<C: Cloud> Engine<C> {
         self.apply_job_event(job, JobEvent::GiveUp, why).await.map(|_| ())
     }
 
-    async fn try_placement(&self, job: &str, spec: &JobSpec, p: &Placement, seq: i64) -> Result<Outcome, EngineError> {
+    async fn try_placement(
+        &self,
+        job: &str,
+        spec: &JobSpec,
+        p: &Placement,
+        seq: i64,
+    ) -> Result<Outcome, EngineError> {
         let (command, env) = self.pod_command(job, spec).await?;
         let att = AttemptId::new();
         let now = self.clock.now_ms();
@@ -908,15 +1060,32 @@ impl<C: Cloud> Engine<C> {
                     a.reason = Some(msg.clone());
                 })
                 .await?;
-                self.event(job, "attempt", &format!("no capacity for {} ({:?}); trying the next offer", p.gpu_type, p.cloud)).await;
+                self.event(
+                    job,
+                    "attempt",
+                    &format!(
+                        "no capacity for {} ({:?}); trying the next offer",
+                        p.gpu_type, p.cloud
+                    ),
+                )
+                .await;
                 Outcome::NoCapacity
             }
-            Err(CloudError::MaybeCreated(msg) | CloudError::Transient(msg) | CloudError::RateLimited { message: msg, .. }) => {
+            Err(
+                CloudError::MaybeCreated(msg)
+                | CloudError::Transient(msg)
+                | CloudError::RateLimited { message: msg, .. },
+            ) => {
                 self.event(job, "attempt", &format!("the create may have happened ({msg}); the reconciler will look the pod up by name"))
                     .await;
                 Outcome::Unknown
             }
-            Err(e @ (CloudError::InsufficientBalance(_) | CloudError::Auth(_) | CloudError::Rejected(_) | CloudError::NotFound(_))) => {
+            Err(
+                e @ (CloudError::InsufficientBalance(_)
+                | CloudError::Auth(_)
+                | CloudError::Rejected(_)
+                | CloudError::NotFound(_)),
+            ) => {
                 let why = e.to_string();
                 self.attempt_event(&row.id, AttemptEvent::CreateFailed, |a| {
                     a.ended_at = Some(now);
@@ -934,7 +1103,11 @@ impl<C: Cloud> Engine<C> {
     /// The pod's `args` and env: the command wrapped to report its exit when a callback is
     /// configured. RunPod execs `args` as words (no shell), so a shell command travels as
     /// `sh -c '<script>'` and an argv as its quoted words.
-    async fn pod_command(&self, job: &str, spec: &JobSpec) -> Result<(String, std::collections::BTreeMap<String, String>), EngineError> {
+    async fn pod_command(
+        &self,
+        job: &str,
+        spec: &JobSpec,
+    ) -> Result<(String, std::collections::BTreeMap<String, String>), EngineError> {
         let mut env = spec.env.clone();
         // Whose job this is: podwarden's own workloads keep to this user's prefix on volumes.
         if let Some(owner) = self.store.live().job(job).map(|j| j.owner.clone()) {
@@ -942,24 +1115,45 @@ impl<C: Cloud> Engine<C> {
         }
         let Some(base) = &self.callback_base else {
             let args = match (&spec.command, &spec.args, &spec.finetune) {
-                (None, Some(argv), None) => argv.iter().map(|a| crate::wrapper::sq(a)).collect::<Vec<_>>().join(" "),
+                (None, Some(argv), None) => {
+                    argv.iter().map(|a| crate::wrapper::sq(a)).collect::<Vec<_>>().join(" ")
+                }
                 _ => crate::wrapper::start_args(&spec.shell_command()),
             };
             return Ok((args, env));
         };
         env.insert("PODWARDEN_JOB_ID".into(), job.to_owned());
-        env.insert("PODWARDEN_CALLBACK_URL".into(), format!("{}/api/v1/jobs/{job}/exit", base.trim_end_matches('/')));
+        env.insert(
+            "PODWARDEN_CALLBACK_URL".into(),
+            format!("{}/api/v1/jobs/{job}/exit", base.trim_end_matches('/')),
+        );
         env.insert("PODWARDEN_JOB_TOKEN".into(), self.job_token(job));
-        env.insert("PODWARDEN_METRICS_URL".into(), format!("{}/api/v1/jobs/{job}/metrics", base.trim_end_matches('/')));
+        env.insert(
+            "PODWARDEN_METRICS_URL".into(),
+            format!("{}/api/v1/jobs/{job}/metrics", base.trim_end_matches('/')),
+        );
         let watchdog = self.cloud.rest_base().map(|rest| {
             env.insert("PODWARDEN_RUNPOD_REST_URL".into(), rest);
-            spec.limits.max_runtime.map_or(self.watchdog_ceiling_secs, |d| d.as_secs()) + crate::wrapper::WATCHDOG_GRACE_SECS
+            spec.limits.max_runtime.map_or(self.watchdog_ceiling_secs, |d| d.as_secs())
+                + crate::wrapper::WATCHDOG_GRACE_SECS
         });
         let data = crate::wrapper::DataPlan {
-            fetch: spec.inputs.iter().filter(|i| i.is_url()).map(|i| (i.source.clone(), i.path.clone())).collect(),
+            fetch: spec
+                .inputs
+                .iter()
+                .filter(|i| i.is_url())
+                .map(|i| (i.source.clone(), i.path.clone()))
+                .collect(),
             outputs: spec.required_outputs(),
         };
-        Ok((crate::wrapper::start_args(&crate::wrapper::wrap(&spec.shell_command(), watchdog, &data)), env))
+        Ok((
+            crate::wrapper::start_args(&crate::wrapper::wrap(
+                &spec.shell_command(),
+                watchdog,
+                &data,
+            )),
+            env,
+        ))
     }
 }
 

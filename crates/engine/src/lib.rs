@@ -14,8 +14,10 @@ pub mod volumes;
 pub mod wrapper;
 
 pub use cloud::{
-    Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, QueueHealth, RemoteJob, RemoteStatus, RunOptions,
-    Serverless, TemplateInfo, VolumeInfo,
+    Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, QueueHealth,
+    RemoteJob, RemoteStatus, RunOptions, Serverless, TemplateInfo, VolumeInfo,
 };
-pub use engine::{Clock, DEFAULT_WATCHDOG_CEILING_SECS, Engine, EngineError, Submitted, TickReport};
+pub use engine::{
+    Clock, DEFAULT_WATCHDOG_CEILING_SECS, Engine, EngineError, Submitted, TickReport,
+};
 pub use runpod_cloud::RunPodCloud;

@@ -71,17 +71,24 @@ pub fn unbilled(a: &AttemptRow, now: i64) -> i64 {
     if !a.state().is_ok_and(AttemptState::holds_pod) {
         return 0;
     }
-    core_domain::Money(a.price_micros_per_hour).per_hour_for_millis((now - a.billed_until.unwrap_or(a.created_at)).max(0)).0
+    core_domain::Money(a.price_micros_per_hour)
+        .per_hour_for_millis((now - a.billed_until.unwrap_or(a.created_at)).max(0))
+        .0
 }
 
 /// Plans one reconcile pass.
 pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
     let mut out = Vec::new();
-    let by_name: HashMap<&str, &PodInfo> = s.pods.iter().filter(|p| p.phase != PodPhase::Gone).map(|p| (p.name.as_str(), p)).collect();
-    let by_id: HashMap<&str, &PodInfo> = s.pods.iter().filter(|p| p.phase != PodPhase::Gone).map(|p| (p.id.as_str(), p)).collect();
-    let owned: HashSet<&str> = s.attempts.iter().chain(s.other_accounts).map(|a| a.pod_name.as_str()).collect();
-    let owned_ids: HashSet<&str> = s.attempts.iter().chain(s.other_accounts).filter_map(|a| a.pod_id.as_deref()).collect();
-    let specs: HashMap<&str, &JobSpec> = s.jobs.iter().map(|(j, sp)| (j.id.as_str(), *sp)).collect();
+    let by_name: HashMap<&str, &PodInfo> =
+        s.pods.iter().filter(|p| p.phase != PodPhase::Gone).map(|p| (p.name.as_str(), p)).collect();
+    let by_id: HashMap<&str, &PodInfo> =
+        s.pods.iter().filter(|p| p.phase != PodPhase::Gone).map(|p| (p.id.as_str(), p)).collect();
+    let owned: HashSet<&str> =
+        s.attempts.iter().chain(s.other_accounts).map(|a| a.pod_name.as_str()).collect();
+    let owned_ids: HashSet<&str> =
+        s.attempts.iter().chain(s.other_accounts).filter_map(|a| a.pod_id.as_deref()).collect();
+    let specs: HashMap<&str, &JobSpec> =
+        s.jobs.iter().map(|(j, sp)| (j.id.as_str(), *sp)).collect();
     let mut by_job: HashMap<&str, Vec<&AttemptRow>> = HashMap::new();
     for a in s.attempts {
         by_job.entry(a.job_id.as_str()).or_default().push(a);
@@ -91,40 +98,68 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
     let mut trouble: HashMap<&str, String> = HashMap::new();
     for a in s.attempts {
         let Ok(state) = a.state() else { continue };
-        let pod = a.pod_id.as_deref().and_then(|id| by_id.get(id).copied()).or_else(|| by_name.get(a.pod_name.as_str()).copied());
+        let pod = a
+            .pod_id
+            .as_deref()
+            .and_then(|id| by_id.get(id).copied())
+            .or_else(|| by_name.get(a.pod_name.as_str()).copied());
         match state {
             AttemptState::Intent => match pod {
                 Some(p) => out.push(Action::Adopt { attempt: a.id.clone(), pod_id: p.id.clone() }),
-                None if !s.creating.contains(&a.id) && s.now - a.created_at >= s.intent_grace_ms => {
-                    out.push(Action::Abandon { attempt: a.id.clone(), reason: "the create left no pod behind".into() });
+                None if !s.creating.contains(&a.id)
+                    && s.now - a.created_at >= s.intent_grace_ms =>
+                {
+                    out.push(Action::Abandon {
+                        attempt: a.id.clone(),
+                        reason: "the create left no pod behind".into(),
+                    });
                 }
                 None => {}
             },
             AttemptState::Created | AttemptState::Running => match pod {
                 None => {
-                    out.push(Action::Gone { attempt: a.id.clone(), reason: "the pod vanished at the provider".into() });
+                    out.push(Action::Gone {
+                        attempt: a.id.clone(),
+                        reason: "the pod vanished at the provider".into(),
+                    });
                     trouble.insert(&a.job_id, "the pod vanished at the provider".into());
                 }
                 Some(p) if p.phase == PodPhase::Stopped => {
-                    let why = "the provider stopped the pod (preempted or out of credit)".to_owned();
-                    out.push(Action::Terminate { pod_id: p.id.clone(), attempt: Some(a.id.clone()), reason: why.clone() });
+                    let why =
+                        "the provider stopped the pod (preempted or out of credit)".to_owned();
+                    out.push(Action::Terminate {
+                        pod_id: p.id.clone(),
+                        attempt: Some(a.id.clone()),
+                        reason: why.clone(),
+                    });
                     trouble.insert(&a.job_id, why);
                 }
                 Some(p) if p.phase == PodPhase::Running && state == AttemptState::Created => {
                     out.push(Action::Booted { attempt: a.id.clone() })
                 }
                 Some(p) if p.phase == PodPhase::Booting => {
-                    let timeout = specs.get(a.job_id.as_str()).map_or(600_000, |sp| sp.limits.boot_timeout.as_millis() as i64);
+                    let timeout = specs
+                        .get(a.job_id.as_str())
+                        .map_or(600_000, |sp| sp.limits.boot_timeout.as_millis() as i64);
                     if s.now - a.created_at >= timeout {
-                        let why = format!("the pod did not boot within {} s (it bills while it hangs)", timeout / 1000);
-                        out.push(Action::Terminate { pod_id: p.id.clone(), attempt: Some(a.id.clone()), reason: why.clone() });
+                        let why = format!(
+                            "the pod did not boot within {} s (it bills while it hangs)",
+                            timeout / 1000
+                        );
+                        out.push(Action::Terminate {
+                            pod_id: p.id.clone(),
+                            attempt: Some(a.id.clone()),
+                            reason: why.clone(),
+                        });
                         trouble.insert(&a.job_id, why);
                     }
                 }
                 Some(_) => {}
             },
             AttemptState::Terminating => match pod {
-                None => out.push(Action::Gone { attempt: a.id.clone(), reason: "terminated".into() }),
+                None => {
+                    out.push(Action::Gone { attempt: a.id.clone(), reason: "terminated".into() })
+                }
                 Some(p) => out.push(Action::Terminate {
                     pod_id: p.id.clone(),
                     attempt: Some(a.id.clone()),
@@ -142,20 +177,35 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
             && !owned.contains(p.name.as_str())
             && !owned_ids.contains(p.id.as_str())
         {
-            out.push(Action::Terminate { pod_id: p.id.clone(), attempt: None, reason: "orphan: no live attempt owns this pod".into() });
+            out.push(Action::Terminate {
+                pod_id: p.id.clone(),
+                attempt: None,
+                reason: "orphan: no live attempt owns this pod".into(),
+            });
         }
     }
 
-    let booted: HashSet<&str> =
-        out.iter().filter_map(|a| if let Action::Booted { attempt } = a { Some(attempt.as_str()) } else { None }).collect();
+    let booted: HashSet<&str> = out
+        .iter()
+        .filter_map(
+            |a| if let Action::Booted { attempt } = a { Some(attempt.as_str()) } else { None },
+        )
+        .collect();
     let booted: HashSet<String> = booted.into_iter().map(str::to_owned).collect();
 
     // Jobs.
     for (j, spec) in s.jobs {
         let Ok(phase) = j.phase() else { continue };
         let mine: &[&AttemptRow] = by_job.get(j.id.as_str()).map_or(&[], Vec::as_slice);
-        let ev = |event, reason: &str| Action::Job { job: j.id.clone(), event, reason: reason.to_owned() };
-        let active = matches!(phase.state, JobState::Provisioning | JobState::Running | JobState::Recovering);
+        let ev = |event, reason: &str| Action::Job {
+            job: j.id.clone(),
+            event,
+            reason: reason.to_owned(),
+        };
+        let active = matches!(
+            phase.state,
+            JobState::Provisioning | JobState::Running | JobState::Recovering
+        );
         if active {
             if let Some(budget) = j.budget_micros {
                 let spent = projected_spend(j, mine, s.now);
@@ -180,14 +230,21 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
             JobState::Provisioning | JobState::Running => {
                 if let Some(code) = j.exit_code {
                     if phase.state == JobState::Provisioning {
-                        out.push(ev(JobEvent::Booted, "the command reported before the pod was seen running"));
+                        out.push(ev(
+                            JobEvent::Booted,
+                            "the command reported before the pod was seen running",
+                        ));
                     }
                     out.push(ev(JobEvent::Exited { success: code == 0 }, &exit_reason(code, spec)));
                 } else if let Some(why) = trouble.get(j.id.as_str()) {
                     out.push(ev(JobEvent::Interrupted, why));
-                } else if phase.state == JobState::Provisioning && mine.iter().any(|a| a.state == "running" || booted.contains(&a.id)) {
+                } else if phase.state == JobState::Provisioning
+                    && mine.iter().any(|a| a.state == "running" || booted.contains(&a.id))
+                {
                     out.push(ev(JobEvent::Booted, "the pod is running"));
-                } else if mine.is_empty() && !s.creating.iter().any(|c| mine.iter().any(|a| &a.id == c)) {
+                } else if mine.is_empty()
+                    && !s.creating.iter().any(|c| mine.iter().any(|a| &a.id == c))
+                {
                     out.push(ev(JobEvent::Interrupted, "no pod is left for this job"));
                 }
             }
@@ -195,7 +252,10 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                 if j.next_attempt_at.is_none_or(|t| s.now >= t) {
                     if j.attempts_made >= i64::from(spec.retry.attempts) {
                         let why = j.reason.clone().unwrap_or_else(|| "no attempt left".into());
-                        out.push(ev(JobEvent::GiveUp, &format!("gave up after {} attempt(s): {why}", j.attempts_made)));
+                        out.push(ev(
+                            JobEvent::GiveUp,
+                            &format!("gave up after {} attempt(s): {why}", j.attempts_made),
+                        ));
                     } else {
                         out.push(Action::Launch { job: j.id.clone() });
                     }
@@ -207,11 +267,21 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                         out.push(ev(JobEvent::Settled, "every resource is confirmed gone"));
                     }
                     for a in mine.iter().filter(|a| a.state != "terminating") {
-                        let pod = a.pod_id.clone().or_else(|| by_name.get(a.pod_name.as_str()).map(|p| p.id.clone()));
+                        let pod = a
+                            .pod_id
+                            .clone()
+                            .or_else(|| by_name.get(a.pod_name.as_str()).map(|p| p.id.clone()));
                         match pod {
-                            Some(pod_id) => out.push(Action::Terminate { pod_id, attempt: Some(a.id.clone()), reason: "teardown".into() }),
+                            Some(pod_id) => out.push(Action::Terminate {
+                                pod_id,
+                                attempt: Some(a.id.clone()),
+                                reason: "teardown".into(),
+                            }),
                             None if a.state == "intent" => {}
-                            None => out.push(Action::Gone { attempt: a.id.clone(), reason: "no pod to terminate".into() }),
+                            None => out.push(Action::Gone {
+                                attempt: a.id.clone(),
+                                reason: "no pod to terminate".into(),
+                            }),
                         }
                     }
                 }
@@ -280,10 +350,22 @@ mod tests {
     }
 
     fn pod(a: &AttemptRow, id: &str, phase: PodPhase) -> PodInfo {
-        PodInfo { id: id.into(), name: a.pod_name.clone(), phase, data_center: None, cost_per_hour: Money::from_usd(0.25) }
+        PodInfo {
+            id: id.into(),
+            name: a.pod_name.clone(),
+            phase,
+            data_center: None,
+            cost_per_hour: Money::from_usd(0.25),
+        }
     }
 
-    fn run(now: i64, jobs: &[(JobRow, JobSpec)], attempts: &[AttemptRow], pods: &[PodInfo], creating: &[&str]) -> Vec<Action> {
+    fn run(
+        now: i64,
+        jobs: &[(JobRow, JobSpec)],
+        attempts: &[AttemptRow],
+        pods: &[PodInfo],
+        creating: &[&str],
+    ) -> Vec<Action> {
         let creating: HashSet<String> = creating.iter().map(|s| (*s).to_owned()).collect();
         let jobs: Vec<(&JobRow, &JobSpec)> = jobs.iter().map(|(j, s)| (j, s)).collect();
         let attempts: Vec<&AttemptRow> = attempts.iter().collect();
@@ -335,9 +417,14 @@ mod tests {
             run(1, std::slice::from_ref(&j), std::slice::from_ref(&a), &[p], &[]),
             [Action::Adopt { attempt: a.id.clone(), pod_id: "pod1".into() }]
         );
-        assert!(run(INTENT_GRACE_MS - 1, std::slice::from_ref(&j), std::slice::from_ref(&a), &[], &[]).is_empty(), "within grace");
         assert!(
-            run(INTENT_GRACE_MS, std::slice::from_ref(&j), std::slice::from_ref(&a), &[], &[&a.id]).is_empty(),
+            run(INTENT_GRACE_MS - 1, std::slice::from_ref(&j), std::slice::from_ref(&a), &[], &[])
+                .is_empty(),
+            "within grace"
+        );
+        assert!(
+            run(INTENT_GRACE_MS, std::slice::from_ref(&j), std::slice::from_ref(&a), &[], &[&a.id])
+                .is_empty(),
             "a create in flight is never abandoned"
         );
         assert!(matches!(run(INTENT_GRACE_MS, &[j], &[a], &[], &[])[0], Action::Abandon { .. }));
@@ -369,7 +456,11 @@ mod tests {
         let acts = run(1, &[j], &[a], &pods, &[]);
         assert_eq!(
             acts,
-            [Action::Terminate { pod_id: "orphan".into(), attempt: None, reason: "orphan: no live attempt owns this pod".into() }]
+            [Action::Terminate {
+                pod_id: "orphan".into(),
+                attempt: None,
+                reason: "orphan: no live attempt owns this pod".into()
+            }]
         );
     }
 
@@ -378,10 +469,15 @@ mod tests {
         let j = job("running");
         let a = attempt(&j.0, "running", Some("p"));
         let acts = run(1, std::slice::from_ref(&j), std::slice::from_ref(&a), &[], &[]);
-        assert!(acts.contains(&Action::Gone { attempt: a.id.clone(), reason: "the pod vanished at the provider".into() }));
+        assert!(acts.contains(&Action::Gone {
+            attempt: a.id.clone(),
+            reason: "the pod vanished at the provider".into()
+        }));
         assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
         let acts = run(1, &[j], std::slice::from_ref(&a), &[pod(&a, "p", PodPhase::Stopped)], &[]);
-        assert!(matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("preempted")));
+        assert!(
+            matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("preempted"))
+        );
         assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
     }
 
@@ -390,9 +486,21 @@ mod tests {
         let j = job("provisioning");
         let a = attempt(&j.0, "created", Some("p"));
         let p = pod(&a, "p", PodPhase::Booting);
-        assert!(run(299_999, std::slice::from_ref(&j), std::slice::from_ref(&a), std::slice::from_ref(&p), &[]).is_empty());
+        assert!(
+            run(
+                299_999,
+                std::slice::from_ref(&j),
+                std::slice::from_ref(&a),
+                std::slice::from_ref(&p),
+                &[]
+            )
+            .is_empty()
+        );
         let acts = run(300_000, &[j], &[a], &[p], &[]);
-        assert!(matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("did not boot within 300 s")), "{acts:?}");
+        assert!(
+            matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("did not boot within 300 s")),
+            "{acts:?}"
+        );
         assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
     }
 
@@ -402,19 +510,47 @@ mod tests {
         let a = attempt(&j, "running", Some("p"));
         let p = pod(&a, "p", PodPhase::Running);
         j.spent_micros = 850_000;
-        let acts = run(1, &[(j.clone(), sp.clone())], std::slice::from_ref(&a), std::slice::from_ref(&p), &[]);
+        let acts = run(
+            1,
+            &[(j.clone(), sp.clone())],
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&p),
+            &[],
+        );
         assert_eq!(acts, [Action::BudgetAlert { job: j.id.clone(), pct: 80 }]);
         j.alert_pct = 80;
         j.spent_micros = 1_000_000;
-        let acts = run(1, &[(j.clone(), sp.clone())], std::slice::from_ref(&a), std::slice::from_ref(&p), &[]);
-        assert_eq!(acts[0], Action::BudgetAlert { job: j.id.clone(), pct: 90 }, "a skipped level is still reported");
+        let acts = run(
+            1,
+            &[(j.clone(), sp.clone())],
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&p),
+            &[],
+        );
+        assert_eq!(
+            acts[0],
+            Action::BudgetAlert { job: j.id.clone(), pct: 90 },
+            "a skipped level is still reported"
+        );
         assert!(matches!(&acts[1], Action::Job { event: JobEvent::BudgetExhausted, .. }));
         j.alert_pct = 90;
-        let acts = run(1, &[(j.clone(), sp.clone())], std::slice::from_ref(&a), std::slice::from_ref(&p), &[]);
-        assert!(matches!(&acts[..], [Action::Job { event: JobEvent::BudgetExhausted, .. }]), "{acts:?}");
+        let acts = run(
+            1,
+            &[(j.clone(), sp.clone())],
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&p),
+            &[],
+        );
+        assert!(
+            matches!(&acts[..], [Action::Job { event: JobEvent::BudgetExhausted, .. }]),
+            "{acts:?}"
+        );
         j.spent_micros = 0;
         j.deadline_at = Some(10);
-        assert!(matches!(&run(10, &[(j, sp)], &[a], &[p], &[])[0], Action::Job { event: JobEvent::DeadlinePassed, .. }));
+        assert!(matches!(
+            &run(10, &[(j, sp)], &[a], &[p], &[])[0],
+            Action::Job { event: JobEvent::DeadlinePassed, .. }
+        ));
     }
 
     #[test]
@@ -424,18 +560,47 @@ mod tests {
         let p = pod(&a, "p", PodPhase::Running);
         j.exit_code = Some(0);
         assert!(matches!(
-            &run(1, &[(j.clone(), sp.clone())], std::slice::from_ref(&a), std::slice::from_ref(&p), &[])[0],
+            &run(
+                1,
+                &[(j.clone(), sp.clone())],
+                std::slice::from_ref(&a),
+                std::slice::from_ref(&p),
+                &[]
+            )[0],
             Action::Job { event: JobEvent::Exited { success: true }, .. }
         ));
         j.state = "tearing_down".into();
         j.outcome = Some("succeeded".into());
         j.teardown_at = Some(100);
-        assert!(run(99, &[(j.clone(), sp.clone())], std::slice::from_ref(&a), std::slice::from_ref(&p), &[]).is_empty(), "keep-alive");
-        assert_eq!(
-            run(100, &[(j.clone(), sp.clone())], std::slice::from_ref(&a), std::slice::from_ref(&p), &[]),
-            [Action::Terminate { pod_id: "p".into(), attempt: Some(a.id.clone()), reason: "teardown".into() }]
+        assert!(
+            run(
+                99,
+                &[(j.clone(), sp.clone())],
+                std::slice::from_ref(&a),
+                std::slice::from_ref(&p),
+                &[]
+            )
+            .is_empty(),
+            "keep-alive"
         );
-        assert!(matches!(&run(100, &[(j, sp)], &[], &[], &[])[0], Action::Job { event: JobEvent::Settled, .. }));
+        assert_eq!(
+            run(
+                100,
+                &[(j.clone(), sp.clone())],
+                std::slice::from_ref(&a),
+                std::slice::from_ref(&p),
+                &[]
+            ),
+            [Action::Terminate {
+                pod_id: "p".into(),
+                attempt: Some(a.id.clone()),
+                reason: "teardown".into()
+            }]
+        );
+        assert!(matches!(
+            &run(100, &[(j, sp)], &[], &[], &[])[0],
+            Action::Job { event: JobEvent::Settled, .. }
+        ));
     }
 
     #[test]
@@ -443,8 +608,14 @@ mod tests {
         let (mut j, sp) = job("recovering");
         j.next_attempt_at = Some(50);
         assert!(run(49, &[(j.clone(), sp.clone())], &[], &[], &[]).is_empty(), "backing off");
-        assert_eq!(run(50, &[(j.clone(), sp.clone())], &[], &[], &[]), [Action::Launch { job: j.id.clone() }]);
+        assert_eq!(
+            run(50, &[(j.clone(), sp.clone())], &[], &[], &[]),
+            [Action::Launch { job: j.id.clone() }]
+        );
         j.attempts_made = 3;
-        assert!(matches!(&run(50, &[(j, sp)], &[], &[], &[])[0], Action::Job { event: JobEvent::GiveUp, .. }));
+        assert!(matches!(
+            &run(50, &[(j, sp)], &[], &[], &[])[0],
+            Action::Job { event: JobEvent::GiveUp, .. }
+        ));
     }
 }

@@ -35,13 +35,22 @@ pub fn queue_reason(h: &QueueHealth, spec: &EndpointSpec, balance: Option<f64>) 
             h.throttled
         )
     } else if h.unhealthy > 0 && h.running + h.idle == 0 {
-        format!("workers are crash-looping ({} unhealthy): see the worker logs; fix the image or command and redeploy", h.unhealthy)
+        format!(
+            "workers are crash-looping ({} unhealthy): see the worker logs; fix the image or command and redeploy",
+            h.unhealthy
+        )
     } else if h.initializing > 0 && h.running + h.idle == 0 {
-        format!("waiting for a worker to start ({} initializing; a cold start pulls the image)", h.initializing)
+        format!(
+            "waiting for a worker to start ({} initializing; a cold start pulls the image)",
+            h.initializing
+        )
     } else if h.running + h.idle + h.initializing + h.throttled + h.unhealthy == 0 {
         "no workers yet: the endpoint is scaling up from zero".into()
     } else if h.running as i64 >= spec.workers.max {
-        format!("all {} worker(s) busy (workers.max = {}): waiting for a free one", h.running, spec.workers.max)
+        format!(
+            "all {} worker(s) busy (workers.max = {}): waiting for a free one",
+            h.running, spec.workers.max
+        )
     } else {
         format!("waiting for a free worker ({} running, {} in queue)", h.running, h.in_queue)
     }
@@ -86,13 +95,20 @@ impl<C: Cloud> Engine<C> {
 
     /// Submits a serverless job to the owner's endpoint. With `sync`, waits (RunPod's
     /// `/runsync`, up to 90 s) and returns the settled row when it finished in time.
-    pub async fn submit_request(&self, spec: RequestSpec, owner: &str, sync: bool) -> Result<RequestRow, EngineError> {
+    pub async fn submit_request(
+        &self,
+        spec: RequestSpec,
+        owner: &str,
+        sync: bool,
+    ) -> Result<RequestRow, EngineError> {
         let ep = match self.store().endpoint_by_name(owner, &spec.endpoint).await? {
             Some(ep) => ep,
             // An admin's endpoint is published: every hosted user may send it jobs.
-            None if self.account == store::HOSTED => {
-                self.store().endpoint_published(&spec.endpoint).await?.ok_or_else(|| EngineError::NoSuchEndpoint(spec.endpoint.clone()))?
-            }
+            None if self.account == store::HOSTED => self
+                .store()
+                .endpoint_published(&spec.endpoint)
+                .await?
+                .ok_or_else(|| EngineError::NoSuchEndpoint(spec.endpoint.clone()))?,
             None => return Err(EngineError::NoSuchEndpoint(spec.endpoint.clone())),
         };
         if ep.account != self.account {
@@ -103,18 +119,31 @@ impl<C: Cloud> Engine<C> {
             });
         }
         let Some(endpoint_id) = ep.endpoint_id.clone().filter(|_| ep.state == READY) else {
-            let state = if ep.state == INTENT { "still being deployed; try again in a moment".into() } else { ep.state.clone() };
+            let state = if ep.state == INTENT {
+                "still being deployed; try again in a moment".into()
+            } else {
+                ep.state.clone()
+            };
             return Err(EngineError::EndpointNotReady { name: ep.name, state });
         };
-        let ep_spec: EndpointSpec = serde_json::from_str(&ep.spec).map_err(|e| EngineError::Corrupt(e.to_string()))?;
-        let body = serde_json::to_vec(&serde_json::json!({ "input": spec.input })).map_err(|e| EngineError::Corrupt(e.to_string()))?;
-        let (limit, route) = if sync { (RUNSYNC_PAYLOAD_LIMIT, "/runsync") } else { (RUN_PAYLOAD_LIMIT, "/run") };
+        let ep_spec: EndpointSpec =
+            serde_json::from_str(&ep.spec).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        let body = serde_json::to_vec(&serde_json::json!({ "input": spec.input }))
+            .map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        let (limit, route) =
+            if sync { (RUNSYNC_PAYLOAD_LIMIT, "/runsync") } else { (RUN_PAYLOAD_LIMIT, "/run") };
         if body.len() > limit {
             return Err(EngineError::PayloadTooLarge { bytes: body.len(), limit, route });
         }
-        let (gpu, price) = self.cloud().serverless_price(&ep_spec.gpu.pools, ep_spec.gpu.count).await?;
-        let timeout_ms = spec.policy.execution_timeout.unwrap_or(ep_spec.execution_timeout).as_millis() as i64;
-        let idle_ms = if ep_spec.workers.min == 0 { ep_spec.workers.idle_timeout.as_millis() as i64 } else { 0 };
+        let (gpu, price) =
+            self.cloud().serverless_price(&ep_spec.gpu.pools, ep_spec.gpu.count).await?;
+        let timeout_ms =
+            spec.policy.execution_timeout.unwrap_or(ep_spec.execution_timeout).as_millis() as i64;
+        let idle_ms = if ep_spec.workers.min == 0 {
+            ep_spec.workers.idle_timeout.as_millis() as i64
+        } else {
+            0
+        };
         let now = self.now_ms();
         let mut row = RequestRow {
             id: RequestId::new().to_string(),
@@ -140,8 +169,14 @@ impl<C: Cloud> Engine<C> {
             ended_at: None,
             account: self.account.clone(),
         };
-        if let store::Admission::CapReached { cap, left } = self.store().request_insert_within_cap(&row).await? {
-            return Err(EngineError::SpendCapReached { cap, left, needs: Some(row.estimate_micros) });
+        if let store::Admission::CapReached { cap, left } =
+            self.store().request_insert_within_cap(&row).await?
+        {
+            return Err(EngineError::SpendCapReached {
+                cap,
+                left,
+                needs: Some(row.estimate_micros),
+            });
         }
         self.event(
             &row.id,
@@ -174,7 +209,9 @@ impl<C: Cloud> Engine<C> {
             Err(e) => {
                 let why = match &e {
                     CloudError::Auth(_) => "RunPod rejected the API key".to_owned(),
-                    CloudError::InsufficientBalance(_) => "the RunPod account has insufficient balance".to_owned(),
+                    CloudError::InsufficientBalance(_) => {
+                        "the RunPod account has insufficient balance".to_owned()
+                    }
                     other => other.to_string(),
                 };
                 self.finish(&mut row, "failed", Some(why), None).await?;
@@ -196,26 +233,43 @@ impl<C: Cloud> Engine<C> {
         match row.provider_job_id.clone() {
             Some(job) => {
                 let mut r = self.cloud().cancel_job(&row.endpoint_id, &job).await?;
-                if !matches!(r.status, RemoteStatus::Completed | RemoteStatus::Failed | RemoteStatus::TimedOut) {
+                if !matches!(
+                    r.status,
+                    RemoteStatus::Completed | RemoteStatus::Failed | RemoteStatus::TimedOut
+                ) {
                     r.status = RemoteStatus::Cancelled;
                 }
                 let ep_spec = self.endpoint_spec_of(&row).await;
                 row.reason = Some("stopped by the user".into());
                 self.observe(&mut row, r, &ep_spec).await?;
             }
-            None => self.finish(&mut row, "cancelled", Some("stopped by the user before the provider confirmed it".into()), None).await?,
+            None => {
+                self.finish(
+                    &mut row,
+                    "cancelled",
+                    Some("stopped by the user before the provider confirmed it".into()),
+                    None,
+                )
+                .await?
+            }
         }
         Ok(row)
     }
 
     async fn endpoint_spec_of(&self, row: &RequestRow) -> EndpointSpec {
-        let ep: Option<EndpointRow> = self.store().endpoint_by_name(&row.owner, &row.endpoint_name).await.ok().flatten();
+        let ep: Option<EndpointRow> =
+            self.store().endpoint_by_name(&row.owner, &row.endpoint_name).await.ok().flatten();
         spec_of(ep.as_ref(), &row.endpoint_name)
     }
 
     /// Writes what the provider says about the job: state changes, progress, the final output,
     /// the reason a failure happened, the settled cost.
-    async fn observe(&self, row: &mut RequestRow, job: RemoteJob, ep: &EndpointSpec) -> Result<(), EngineError> {
+    async fn observe(
+        &self,
+        row: &mut RequestRow,
+        job: RemoteJob,
+        ep: &EndpointSpec,
+    ) -> Result<(), EngineError> {
         let state = to_state(job.status);
         row.delay_ms = job.delay_ms.or(row.delay_ms);
         row.execution_ms = job.execution_ms.or(row.execution_ms);
@@ -241,7 +295,9 @@ impl<C: Cloud> Engine<C> {
                 ),
                 _ => None,
             };
-            let state = if job.status == RemoteStatus::Failed && reason.as_deref().is_some_and(|r| r.starts_with("worker timeout")) {
+            let state = if job.status == RemoteStatus::Failed
+                && reason.as_deref().is_some_and(|r| r.starts_with("worker timeout"))
+            {
                 "timed_out"
             } else {
                 state
@@ -251,7 +307,9 @@ impl<C: Cloud> Engine<C> {
         let mut changed = false;
         if row.state != state {
             let msg = match state {
-                "queued" => format!("queued on endpoint {} as provider job {}", row.endpoint_name, job.id),
+                "queued" => {
+                    format!("queued on endpoint {} as provider job {}", row.endpoint_name, job.id)
+                }
                 _ => format!("running (queued {} ms)", job.delay_ms.unwrap_or(0)),
             };
             row.state = state.into();
@@ -270,7 +328,11 @@ impl<C: Cloud> Engine<C> {
         if state == "queued" {
             if let Ok(h) = self.cloud().endpoint_health(&row.endpoint_id).await {
                 // The balance only matters when nothing runs (one GraphQL call then).
-                let balance = if h.running + h.idle == 0 { self.cloud().balance().await.ok().flatten() } else { None };
+                let balance = if h.running + h.idle == 0 {
+                    self.cloud().balance().await.ok().flatten()
+                } else {
+                    None
+                };
                 let why = queue_reason(&h, ep, balance);
                 if row.reason.as_deref() != Some(&why) {
                     self.event(&row.id, "queue", &format!("in queue: {why}")).await;
@@ -299,7 +361,13 @@ impl<C: Cloud> Engine<C> {
     }
 
     /// Settles a request: final state, reason, output, cost (execution + idle tail).
-    async fn finish(&self, row: &mut RequestRow, state: &str, reason: Option<String>, output: Option<String>) -> Result<(), EngineError> {
+    async fn finish(
+        &self,
+        row: &mut RequestRow,
+        state: &str,
+        reason: Option<String>,
+        output: Option<String>,
+    ) -> Result<(), EngineError> {
         let now = self.now_ms();
         let ran = row.execution_ms.unwrap_or(0);
         let billed_ms = if ran > 0 { ran + row.idle_ms } else { 0 };
@@ -341,7 +409,10 @@ impl<C: Cloud> Engine<C> {
     }
 
     /// One pass over live serverless jobs: poll each once, record what changed.
-    pub(crate) async fn reconcile_requests(&self, report: &mut TickReport) -> Result<(), EngineError> {
+    pub(crate) async fn reconcile_requests(
+        &self,
+        report: &mut TickReport,
+    ) -> Result<(), EngineError> {
         let mut rows = self.store().requests_live().await?;
         rows.retain(|r| r.account == self.account);
         if rows.is_empty() {
@@ -363,7 +434,12 @@ impl<C: Cloud> Engine<C> {
                 }
                 continue;
             };
-            let ep = spec_of(endpoints.iter().find(|e| e.endpoint_id.as_deref() == Some(row.endpoint_id.as_str())), &row.endpoint_name);
+            let ep = spec_of(
+                endpoints
+                    .iter()
+                    .find(|e| e.endpoint_id.as_deref() == Some(row.endpoint_id.as_str())),
+                &row.endpoint_name,
+            );
             match self.cloud().job_status(&row.endpoint_id, &job).await {
                 Ok(r) => self.observe(&mut row, r, &ep).await?,
                 Err(CloudError::NotFound(_)) => {

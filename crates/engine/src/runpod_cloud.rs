@@ -1,14 +1,20 @@
 //! `Cloud` on RunPod's REST v2 (or the emulator, which serves the same contract).
 
 use crate::cloud::{
-    Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, QueueHealth, RemoteJob, RemoteStatus, RunOptions,
-    Serverless, TemplateInfo, VolumeInfo,
+    Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, QueueHealth,
+    RemoteJob, RemoteStatus, RunOptions, Serverless, TemplateInfo, VolumeInfo,
 };
 use core_domain::gpu::{Cloud as Tier, GpuOffer};
 use core_domain::money::Money;
 use runpod::types::catalog::{AvailabilityLevel, GpuCatalogQuery};
-use runpod::types::endpoints::{CreateEndpointGpuConfig, CreateEndpointRequest, EndpointWorkers, FlashBoot, UpdateEndpointRequest};
-use runpod::types::pods::{Cloud as RpCloud, CreateGpuConfig, CreatePodRequest, Mounts, NetworkMount, PersistentMount, Pod, PodStatus};
+use runpod::types::endpoints::{
+    CreateEndpointGpuConfig, CreateEndpointRequest, EndpointWorkers, FlashBoot,
+    UpdateEndpointRequest,
+};
+use runpod::types::pods::{
+    Cloud as RpCloud, CreateGpuConfig, CreatePodRequest, Mounts, NetworkMount, PersistentMount,
+    Pod, PodStatus,
+};
 use runpod::types::serverless::{JobPolicy, JobState, JobStatus, RunRequest};
 use runpod::types::templates::{CreateTemplateRequest, UpdateTemplateRequest};
 use runpod::{Client, EndpointId, ErrorKind, NetworkVolumeId, PodId, TemplateId};
@@ -34,10 +40,18 @@ fn map_err(e: runpod::Error) -> CloudError {
         ErrorKind::InsufficientBalance => CloudError::InsufficientBalance(msg),
         ErrorKind::Unauthorized | ErrorKind::Forbidden => CloudError::Auth(msg),
         ErrorKind::NotFound => CloudError::NotFound(msg),
-        ErrorKind::Validation | ErrorKind::BadRequest | ErrorKind::PayloadTooLarge | ErrorKind::Conflict => CloudError::Rejected(msg),
+        ErrorKind::Validation
+        | ErrorKind::BadRequest
+        | ErrorKind::PayloadTooLarge
+        | ErrorKind::Conflict => CloudError::Rejected(msg),
         // Typed, with the provider's Retry-After: callers pace themselves and tell the user.
-        ErrorKind::RateLimited => CloudError::RateLimited { message: msg, retry_after_secs: e.retry_after().map(|d| d.as_secs().max(1)) },
-        ErrorKind::Server | ErrorKind::Transport | ErrorKind::Undecodable => CloudError::Transient(msg),
+        ErrorKind::RateLimited => CloudError::RateLimited {
+            message: msg,
+            retry_after_secs: e.retry_after().map(|d| d.as_secs().max(1)),
+        },
+        ErrorKind::Server | ErrorKind::Transport | ErrorKind::Undecodable => {
+            CloudError::Transient(msg)
+        }
     }
 }
 
@@ -79,12 +93,22 @@ impl Cloud for RunPodCloud {
     async fn offers(&self) -> Result<Vec<GpuOffer>, CloudError> {
         // Availability is per cloud, and SECURE when the query names none (spec): ask for both
         // and keep every data center with stock in either.
-        let secure = GpuCatalogQuery { cloud: Some("SECURE".into()), ..GpuCatalogQuery::pod_availability() };
-        let community = GpuCatalogQuery { cloud: Some("COMMUNITY".into()), ..GpuCatalogQuery::pod_availability() };
-        let (gpus, community) =
-            tokio::try_join!(self.client.list_gpu_types(&secure), self.client.list_gpu_types(&community),).map_err(map_err)?;
+        let secure =
+            GpuCatalogQuery { cloud: Some("SECURE".into()), ..GpuCatalogQuery::pod_availability() };
+        let community = GpuCatalogQuery {
+            cloud: Some("COMMUNITY".into()),
+            ..GpuCatalogQuery::pod_availability()
+        };
+        let (gpus, community) = tokio::try_join!(
+            self.client.list_gpu_types(&secure),
+            self.client.list_gpu_types(&community),
+        )
+        .map_err(map_err)?;
         let stocked = |dcs: Option<Vec<runpod::types::catalog::DataCenterAvailability>>| {
-            dcs.unwrap_or_default().into_iter().filter(|d| !matches!(d.availability, AvailabilityLevel::None)).map(|d| d.id.0)
+            dcs.unwrap_or_default()
+                .into_iter()
+                .filter(|d| !matches!(d.availability, AvailabilityLevel::None))
+                .map(|d| d.id.0)
         };
         let mut community_dcs: std::collections::HashMap<String, Vec<String>> =
             community.into_iter().map(|g| (g.id.0, stocked(g.data_centers).collect())).collect();
@@ -127,10 +151,18 @@ impl Cloud for RunPodCloud {
             .collect())
     }
 
-    async fn pod_billed(&self, pod_id: &str, since_ms: i64, until_ms: i64) -> Result<Option<Money>, CloudError> {
+    async fn pod_billed(
+        &self,
+        pod_id: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Option<Money>, CloudError> {
         // Hourly buckets from the hour the pod was asked for to an hour from now: all of it.
         let at = |ms: i64| {
-            humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64)).to_string()
+            humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64),
+            )
+            .to_string()
         };
         let hour = 3_600_000;
         let q = runpod::types::billing::BillingQuery {
@@ -141,7 +173,8 @@ impl Cloud for RunPodCloud {
             ..Default::default()
         };
         let bill = self.client.pod_billing(&q).await.map_err(map_err)?;
-        let usd: f64 = bill.records.iter().filter(|r| r.pod_id == pod_id).map(|r| r.total_amount).sum();
+        let usd: f64 =
+            bill.records.iter().filter(|r| r.pod_id == pod_id).map(|r| r.total_amount).sum();
         Ok(Some(Money::from_usd(usd)))
     }
 
@@ -149,9 +182,15 @@ impl Cloud for RunPodCloud {
         let mounts = match (&r.network_volume, r.volume_gb) {
             (Some(v), _) => Some(Mounts {
                 persistent: None,
-                network: Some(vec![NetworkMount { volume_id: NetworkVolumeId::new(v), path: "/workspace".into() }]),
+                network: Some(vec![NetworkMount {
+                    volume_id: NetworkVolumeId::new(v),
+                    path: "/workspace".into(),
+                }]),
             }),
-            (None, g) if g > 0 => Some(Mounts { persistent: Some(PersistentMount { size: g, path: "/workspace".into() }), network: None }),
+            (None, g) if g > 0 => Some(Mounts {
+                persistent: Some(PersistentMount { size: g, path: "/workspace".into() }),
+                network: None,
+            }),
             _ => None,
         };
         let req = CreatePodRequest {
@@ -171,7 +210,8 @@ impl Cloud for RunPodCloud {
                 allowed_cuda_versions: None,
                 min_cuda_version: None,
             }),
-            data_center_ids: (!r.data_centers.is_empty()).then(|| r.data_centers.iter().map(|d| d.as_str().into()).collect()),
+            data_center_ids: (!r.data_centers.is_empty())
+                .then(|| r.data_centers.iter().map(|d| d.as_str().into()).collect()),
             mounts,
             registry: r.registry_auth.clone(),
             ..CreatePodRequest::default()
@@ -183,7 +223,12 @@ impl Cloud for RunPodCloud {
         gone_is_ok(self.client.delete_pod(&PodId::new(id)).await)
     }
 
-    async fn create_network_volume(&self, name: &str, size_gb: i64, data_center: &str) -> Result<VolumeInfo, CloudError> {
+    async fn create_network_volume(
+        &self,
+        name: &str,
+        size_gb: i64,
+        data_center: &str,
+    ) -> Result<VolumeInfo, CloudError> {
         let req = runpod::types::network_volumes::CreateNetworkVolumeRequest {
             name: name.to_owned(),
             size: size_gb,
@@ -194,7 +239,14 @@ impl Cloud for RunPodCloud {
     }
 
     async fn list_network_volumes(&self) -> Result<Vec<VolumeInfo>, CloudError> {
-        Ok(self.client.list_network_volumes().await.map_err(map_err)?.iter().map(volume_info).collect())
+        Ok(self
+            .client
+            .list_network_volumes()
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(volume_info)
+            .collect())
     }
 
     async fn delete_network_volume(&self, id: &str) -> Result<(), CloudError> {
@@ -202,13 +254,22 @@ impl Cloud for RunPodCloud {
     }
 
     async fn network_volume_data_center(&self, id: &str) -> Result<String, CloudError> {
-        let v = self.client.get_network_volume(&runpod::NetworkVolumeId::new(id)).await.map_err(map_err)?;
+        let v = self
+            .client
+            .get_network_volume(&runpod::NetworkVolumeId::new(id))
+            .await
+            .map_err(map_err)?;
         Ok(v.data_center.0)
     }
 }
 
 fn volume_info(v: &runpod::types::network_volumes::NetworkVolume) -> VolumeInfo {
-    VolumeInfo { id: v.id.0.clone(), name: v.name.clone(), data_center: v.data_center.0.clone(), size_gb: v.size }
+    VolumeInfo {
+        id: v.id.0.clone(),
+        name: v.name.clone(),
+        data_center: v.data_center.0.clone(),
+        size_gb: v.size,
+    }
 }
 
 fn template_body(d: &Deployment) -> CreateTemplateRequest {
@@ -235,7 +296,11 @@ fn endpoint_gpu(d: &Deployment) -> CreateEndpointGpuConfig {
 }
 
 fn endpoint_workers(d: &Deployment) -> EndpointWorkers {
-    EndpointWorkers { min: Some(d.workers_min), max: Some(d.workers_max), idle_timeout: Some(d.idle_timeout_secs) }
+    EndpointWorkers {
+        min: Some(d.workers_min),
+        max: Some(d.workers_max),
+        idle_timeout: Some(d.idle_timeout_secs),
+    }
 }
 
 fn flashboot(d: &Deployment) -> FlashBoot {
@@ -271,7 +336,14 @@ impl Serverless for RunPodCloud {
     }
 
     async fn list_templates(&self) -> Result<Vec<TemplateInfo>, CloudError> {
-        Ok(self.client.list_templates().await.map_err(map_err)?.into_iter().map(|t| TemplateInfo { id: t.id.0, name: t.name }).collect())
+        Ok(self
+            .client
+            .list_templates()
+            .await
+            .map_err(map_err)?
+            .into_iter()
+            .map(|t| TemplateInfo { id: t.id.0, name: t.name })
+            .collect())
     }
 
     async fn create_template(&self, d: &Deployment) -> Result<TemplateInfo, CloudError> {
@@ -292,15 +364,27 @@ impl Serverless for RunPodCloud {
         self.client.update_template(&TemplateId::new(id), &req).await.map(|_| ()).map_err(map_err)
     }
 
-    async fn create_endpoint(&self, d: &Deployment, template_id: &str) -> Result<EndpointInfo, CloudError> {
-        let mut req = CreateEndpointRequest::from_template(d.name.clone(), TemplateId::new(template_id));
+    async fn create_endpoint(
+        &self,
+        d: &Deployment,
+        template_id: &str,
+    ) -> Result<EndpointInfo, CloudError> {
+        let mut req =
+            CreateEndpointRequest::from_template(d.name.clone(), TemplateId::new(template_id));
         req.gpu = Some(endpoint_gpu(d));
         req.workers = Some(endpoint_workers(d));
         req.timeout = Some(d.execution_timeout_ms);
         req.flashboot = Some(flashboot(d));
         req.network_volumes = d.network_volume.as_ref().map(|v| vec![NetworkVolumeId::new(v)]);
         let e = self.client.create_endpoint(&req).await.map_err(map_err)?;
-        Ok(EndpointInfo { id: e.id.0, name: e.name, template_id: e.template_id.map(|t| t.0), image: e.image, args: e.args, env: e.env })
+        Ok(EndpointInfo {
+            id: e.id.0,
+            name: e.name,
+            template_id: e.template_id.map(|t| t.0),
+            image: e.image,
+            args: e.args,
+            env: e.env,
+        })
     }
 
     /// RunPod resolves a template into the endpoint once (at create, or when a PATCH names it):
@@ -332,20 +416,38 @@ impl Serverless for RunPodCloud {
         gone_is_ok(self.client.delete_template(&TemplateId::new(id)).await)
     }
 
-    async fn serverless_price(&self, pools: &[String], count: i64) -> Result<(String, Money), CloudError> {
-        let gpus = self.client.list_gpu_types(&GpuCatalogQuery::default()).await.map_err(map_err)?;
+    async fn serverless_price(
+        &self,
+        pools: &[String],
+        count: i64,
+    ) -> Result<(String, Money), CloudError> {
+        let gpus =
+            self.client.list_gpu_types(&GpuCatalogQuery::default()).await.map_err(map_err)?;
         gpus.into_iter()
             .filter(|g| g.pool.as_ref().is_some_and(|p| pools.iter().any(|x| x == p.as_str())))
             .filter_map(|g| g.price.serverless.map(|p| (g.id.0, Money::from_usd(p * count as f64))))
             .min_by_key(|(_, m)| m.0)
-            .ok_or_else(|| CloudError::Rejected(format!("no serverless GPU is offered in pools {}", pools.join(", "))))
+            .ok_or_else(|| {
+                CloudError::Rejected(format!(
+                    "no serverless GPU is offered in pools {}",
+                    pools.join(", ")
+                ))
+            })
     }
 
-    async fn submit_job(&self, endpoint_id: &str, input: &serde_json::Value, o: &RunOptions) -> Result<RemoteJob, CloudError> {
+    async fn submit_job(
+        &self,
+        endpoint_id: &str,
+        input: &serde_json::Value,
+        o: &RunOptions,
+    ) -> Result<RemoteJob, CloudError> {
         let mut req = RunRequest::new(input.clone());
         if o.execution_timeout_ms.is_some() || o.ttl_ms.is_some() || o.low_priority {
-            req.policy =
-                Some(JobPolicy { execution_timeout: o.execution_timeout_ms, ttl: o.ttl_ms, low_priority: o.low_priority.then_some(true) });
+            req.policy = Some(JobPolicy {
+                execution_timeout: o.execution_timeout_ms,
+                ttl: o.ttl_ms,
+                low_priority: o.low_priority.then_some(true),
+            });
         }
         let ep = self.client.serverless(&EndpointId::new(endpoint_id));
         let r = if o.sync { ep.run_sync(&req, None).await } else { ep.run(&req).await };
@@ -353,16 +455,35 @@ impl Serverless for RunPodCloud {
     }
 
     async fn job_status(&self, endpoint_id: &str, job_id: &str) -> Result<RemoteJob, CloudError> {
-        self.client.serverless(&EndpointId::new(endpoint_id)).status(&job_id.into()).await.map(remote).map_err(map_err)
+        self.client
+            .serverless(&EndpointId::new(endpoint_id))
+            .status(&job_id.into())
+            .await
+            .map(remote)
+            .map_err(map_err)
     }
 
-    async fn job_stream(&self, endpoint_id: &str, job_id: &str) -> Result<Vec<serde_json::Value>, CloudError> {
-        let r = self.client.serverless(&EndpointId::new(endpoint_id)).stream(&job_id.into()).await.map_err(map_err)?;
+    async fn job_stream(
+        &self,
+        endpoint_id: &str,
+        job_id: &str,
+    ) -> Result<Vec<serde_json::Value>, CloudError> {
+        let r = self
+            .client
+            .serverless(&EndpointId::new(endpoint_id))
+            .stream(&job_id.into())
+            .await
+            .map_err(map_err)?;
         Ok(r.stream.into_iter().map(|c| c.output).collect())
     }
 
     async fn cancel_job(&self, endpoint_id: &str, job_id: &str) -> Result<RemoteJob, CloudError> {
-        self.client.serverless(&EndpointId::new(endpoint_id)).cancel(&job_id.into()).await.map(remote).map_err(map_err)
+        self.client
+            .serverless(&EndpointId::new(endpoint_id))
+            .cancel(&job_id.into())
+            .await
+            .map(remote)
+            .map_err(map_err)
     }
 
     async fn balance(&self) -> Result<Option<f64>, CloudError> {
@@ -370,7 +491,12 @@ impl Serverless for RunPodCloud {
     }
 
     async fn endpoint_health(&self, endpoint_id: &str) -> Result<QueueHealth, CloudError> {
-        let h = self.client.serverless(&EndpointId::new(endpoint_id)).health().await.map_err(map_err)?;
+        let h = self
+            .client
+            .serverless(&EndpointId::new(endpoint_id))
+            .health()
+            .await
+            .map_err(map_err)?;
         Ok(QueueHealth {
             in_queue: h.jobs.in_queue,
             in_progress: h.jobs.in_progress,

@@ -27,7 +27,9 @@ pub struct Stray {
 pub fn install_of(name: &str) -> Option<&str> {
     let rest = name.strip_prefix(NAME_PREFIX)?;
     let (install, attempt) = rest.split_once('-')?;
-    let ok = !install.is_empty() && attempt.len() == 32 && attempt.chars().all(|c| c.is_ascii_hexdigit());
+    let ok = !install.is_empty()
+        && attempt.len() == 32
+        && attempt.chars().all(|c| c.is_ascii_hexdigit());
     ok.then_some(install)
 }
 
@@ -56,7 +58,8 @@ impl<C: Cloud> Engine<C> {
             return Err(EngineError::WrongState {
                 job: format!("install {install}"),
                 what: "reaped",
-                state: "it is this install: its own orphans are terminated by the reconciler".into(),
+                state: "it is this install: its own orphans are terminated by the reconciler"
+                    .into(),
             });
         }
         let mut done = Vec::new();
@@ -73,8 +76,15 @@ impl<C: Cloud> Engine<C> {
 mod tests {
     #[test]
     fn podwarden_names_are_recognised_and_others_are_not() {
-        assert_eq!(super::install_of("pw-ab12cd34-0123456789abcdef0123456789abcdef"), Some("ab12cd34"));
-        assert_eq!(super::install_of("pw-ab12cd34-ep-0123456789abcdef0123456789abcdef"), None, "an endpoint, not a pod");
+        assert_eq!(
+            super::install_of("pw-ab12cd34-0123456789abcdef0123456789abcdef"),
+            Some("ab12cd34")
+        );
+        assert_eq!(
+            super::install_of("pw-ab12cd34-ep-0123456789abcdef0123456789abcdef"),
+            None,
+            "an endpoint, not a pod"
+        );
         assert_eq!(super::install_of("my-pod"), None);
         assert_eq!(super::install_of("pw-x-123"), None);
     }

@@ -35,15 +35,29 @@ pub fn check_name(name: &str) -> Result<(), String> {
         && name.len() <= 40
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.starts_with('-');
-    if ok { Ok(()) } else { Err(format!("{name:?} is not a valid volume name: use 1–40 lowercase letters, digits and `-`")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a valid volume name: use 1–40 lowercase letters, digits and `-`"
+        ))
+    }
 }
 
 impl<C: Cloud> Engine<C> {
     /// Creates a network volume for `owner` in `data_center`.
-    pub async fn volume_create(&self, owner: &str, name: &str, size_gb: i64, data_center: &str) -> Result<VolumeRow, EngineError> {
+    pub async fn volume_create(
+        &self,
+        owner: &str,
+        name: &str,
+        size_gb: i64,
+        data_center: &str,
+    ) -> Result<VolumeRow, EngineError> {
         check_name(name).map_err(EngineError::BadVolume)?;
         if !(10..=4096).contains(&size_gb) {
-            return Err(EngineError::BadVolume(format!("size_gb {size_gb}: a network volume is 10 to 4096 GB")));
+            return Err(EngineError::BadVolume(format!(
+                "size_gb {size_gb}: a network volume is 10 to 4096 GB"
+            )));
         }
         let id = core_domain::ids::VolumeRecordId::new();
         let row = VolumeRow {
@@ -70,7 +84,12 @@ impl<C: Cloud> Engine<C> {
                 self.store().volume_set(&row.id, READY, Some(&v.id)).await?;
                 Ok(VolumeRow { volume_id: Some(v.id), state: READY.into(), ..row })
             }
-            Err(e @ (CloudError::Rejected(_) | CloudError::Auth(_) | CloudError::InsufficientBalance(_) | CloudError::NoCapacity(_))) => {
+            Err(
+                e @ (CloudError::Rejected(_)
+                | CloudError::Auth(_)
+                | CloudError::InsufficientBalance(_)
+                | CloudError::NoCapacity(_)),
+            ) => {
                 self.store().volume_forget(&row.id).await?;
                 Err(e.into())
             }
@@ -82,11 +101,17 @@ impl<C: Cloud> Engine<C> {
     /// An owner's volume `rows` on this engine's account (from `Store::volumes_of`), with
     /// creates a crash or a lost response left `creating` settled: adopted by name, or
     /// forgotten when the provider has no such volume.
-    pub async fn settle_volumes(&self, mut rows: Vec<VolumeRow>) -> Result<Vec<VolumeRow>, EngineError> {
+    pub async fn settle_volumes(
+        &self,
+        mut rows: Vec<VolumeRow>,
+    ) -> Result<Vec<VolumeRow>, EngineError> {
         let now = self.now_ms();
         if rows.iter().any(|v| v.state == CREATING && now - v.created_at > CREATE_GRACE_MS) {
             let at_provider: Vec<VolumeInfo> = self.cloud().list_network_volumes().await?;
-            for v in rows.iter_mut().filter(|v| v.state == CREATING && now - v.created_at > CREATE_GRACE_MS) {
+            for v in rows
+                .iter_mut()
+                .filter(|v| v.state == CREATING && now - v.created_at > CREATE_GRACE_MS)
+            {
                 match at_provider.iter().find(|p| p.name == v.resource_name) {
                     Some(p) => {
                         self.store().volume_set(&v.id, READY, Some(&p.id)).await?;
@@ -106,16 +131,26 @@ impl<C: Cloud> Engine<C> {
     /// Deletes the owner's volume `name` (and its files). Refused while a live job or endpoint
     /// of the owner uses it.
     pub async fn volume_remove(&self, owner: &str, name: &str) -> Result<VolumeRow, EngineError> {
-        let row =
-            self.store().volume_by_name(owner, name).await?.ok_or_else(|| EngineError::BadVolume(format!("no volume named {name:?}")))?;
+        let row = self
+            .store()
+            .volume_by_name(owner, name)
+            .await?
+            .ok_or_else(|| EngineError::BadVolume(format!("no volume named {name:?}")))?;
         let Some(vid) = row.volume_id.clone() else {
-            return Err(EngineError::WrongState { job: name.to_owned(), what: "removed", state: "it is still being created".into() });
+            return Err(EngineError::WrongState {
+                job: name.to_owned(),
+                what: "removed",
+                state: "it is still being created".into(),
+            });
         };
         let in_use = {
             let live = self.store().live();
             let jobs: Vec<String> = live
                 .jobs()
-                .filter(|j| j.owner == owner && j.spec().is_ok_and(|s| s.network_volume.as_deref() == Some(vid.as_str())))
+                .filter(|j| {
+                    j.owner == owner
+                        && j.spec().is_ok_and(|s| s.network_volume.as_deref() == Some(vid.as_str()))
+                })
                 .map(|j| j.name.clone())
                 .collect();
             jobs

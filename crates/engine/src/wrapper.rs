@@ -135,18 +135,27 @@ mod tests {
             outputs: vec!["out/model.json".into()],
         };
         let w = wrap("python -c 'print(1)'; echo \"$HOME\"", Some(3600), &data);
-        assert!(w.contains("'/workspace/out/model.json'") && w.contains(&format!("pw_code={OUTPUTS_MISSING_CODE}")), "{w}");
+        assert!(
+            w.contains("'/workspace/out/model.json'")
+                && w.contains(&format!("pw_code={OUTPUTS_MISSING_CODE}")),
+            "{w}"
+        );
         assert!(w.contains(r#"sh -c 'python -c '\''print(1)'\''; echo "$HOME"'"#), "{w}");
-        let out = std::process::Command::new("sh").arg("-n").arg("-c").arg(&w).output().expect("sh");
+        let out =
+            std::process::Command::new("sh").arg("-n").arg("-c").arg(&w).output().expect("sh");
         assert!(out.status.success(), "sh -n: {}", String::from_utf8_lossy(&out.stderr));
         assert!(!wrap("true", None, &DataPlan::default()).contains("time ceiling passed"));
-        assert!(w.contains("${PODWARDEN_RUNPOD_REST_URL:-https://api.runpod.io}/v2/pods/"), "REST v2's host, not v1's");
+        assert!(
+            w.contains("${PODWARDEN_RUNPOD_REST_URL:-https://api.runpod.io}/v2/pods/"),
+            "REST v2's host, not v1's"
+        );
     }
 
     #[test]
     fn start_args_survive_runpods_word_splitting() {
         // Quotes of every kind, newlines, unicode, `$(…)`, and 100 kB.
-        let mut cmd = String::from("echo 'single' \"double\" `tick` $(x) \\ back\nline two: ünïcødé ✓\n");
+        let mut cmd =
+            String::from("echo 'single' \"double\" `tick` $(x) \\ back\nline two: ünïcødé ✓\n");
         while cmd.len() < 100_000 {
             cmd.push_str("echo 'it''s' \"a \\\"b\\\"\" # padding\n");
         }
@@ -178,14 +187,22 @@ mod tests {
             format!("#!/bin/sh\nfor a; do last=$a; prev2=$prev; prev=$a; done\necho \"$prev2 $last\" >> {}\n", log.display()),
         )
         .expect("curl");
-        std::process::Command::new("chmod").arg("+x").arg(bin.join("curl")).status().expect("chmod");
-        let script = wrap("echo ran >> runs; exit 3", None, &DataPlan::default()).replace("while :; do sleep 3600; done", "");
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(bin.join("curl"))
+            .status()
+            .expect("chmod");
+        let script = wrap("echo ran >> runs; exit 3", None, &DataPlan::default())
+            .replace("while :; do sleep 3600; done", "");
         for _ in 0..2 {
             let st = std::process::Command::new("sh")
                 .arg("-c")
                 .arg(&script)
                 .current_dir(&dir)
-                .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
+                .env(
+                    "PATH",
+                    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()),
+                )
                 .env("PODWARDEN_STATE_DIR", dir.join("state"))
                 .env("PODWARDEN_JOB_ID", "job_x")
                 .env("PODWARDEN_JOB_TOKEN", "tok")
@@ -194,7 +211,11 @@ mod tests {
                 .expect("run");
             assert!(st.success());
         }
-        assert_eq!(std::fs::read_to_string(dir.join("runs")).expect("runs"), "ran\n", "ran once across two starts");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("runs")).expect("runs"),
+            "ran\n",
+            "ran once across two starts"
+        );
         let reports = std::fs::read_to_string(&log).expect("reports");
         assert_eq!(
             reports.lines().collect::<Vec<_>>(),

@@ -18,7 +18,11 @@ async fn setup() -> (RunningEmulator, Engine<RunPodCloud>) {
 }
 
 fn spec(extra: &str) -> EndpointSpec {
-    EndpointSpec::from_toml("ep.toml", &format!("name = \"predict\"\nimage = \"img:1\"\ncommand = \"run-worker\"\n{extra}")).expect("spec")
+    EndpointSpec::from_toml(
+        "ep.toml",
+        &format!("name = \"predict\"\nimage = \"img:1\"\ncommand = \"run-worker\"\n{extra}"),
+    )
+    .expect("spec")
 }
 
 /// (endpoints, templates) at the provider, by name.
@@ -46,18 +50,34 @@ async fn deploying_twice_changes_nothing_and_a_changed_spec_updates_in_place() {
     let again = e.deploy(spec(""), "alice").await.expect("redeploy");
     assert_eq!(again.change, Change::Unchanged);
     assert_eq!(again.row.generation, first.row.generation, "not even the row was written");
-    assert_eq!(emu.shared.world.lock().endpoints[&endpoint_id].version, version, "the provider saw no write");
+    assert_eq!(
+        emu.shared.world.lock().endpoints[&endpoint_id].version,
+        version,
+        "the provider saw no write"
+    );
 
-    let changed =
-        e.deploy(spec("execution_timeout = \"30m\"\n[workers]\nmax = 3\nidle_timeout = \"60s\"\n"), "alice").await.expect("update");
+    let changed = e
+        .deploy(
+            spec("execution_timeout = \"30m\"\n[workers]\nmax = 3\nidle_timeout = \"60s\"\n"),
+            "alice",
+        )
+        .await
+        .expect("update");
     assert_eq!(changed.change, Change::Updated);
-    assert_eq!(changed.row.endpoint_id.as_deref(), Some(endpoint_id.as_str()), "updated in place, same endpoint");
+    assert_eq!(
+        changed.row.endpoint_id.as_deref(),
+        Some(endpoint_id.as_str()),
+        "updated in place, same endpoint"
+    );
     {
         let w = emu.shared.world.lock();
         let ep = &w.endpoints[&endpoint_id];
         assert_eq!((ep.workers_max, ep.idle_timeout, ep.timeout_ms), (3, 60, 1_800_000));
     }
-    let image = e.deploy(EndpointSpec { image: "img:2".into(), ..changed_spec() }, "alice").await.expect("new image");
+    let image = e
+        .deploy(EndpointSpec { image: "img:2".into(), ..changed_spec() }, "alice")
+        .await
+        .expect("new image");
     assert_eq!(image.change, Change::Updated);
     let tpl = image.row.template_id.clone().expect("template id");
     assert_eq!(emu.shared.world.lock().templates[&tpl].template.image, "img:2");
@@ -65,12 +85,20 @@ async fn deploying_twice_changes_nothing_and_a_changed_spec_updates_in_place() {
     // RunPod resolves templates once: the endpoint itself must run what was deployed.
     let mut env = std::collections::BTreeMap::new();
     env.insert("MODEL".to_owned(), "v2".to_owned());
-    let next = EndpointSpec { image: "img:3".into(), command: Some("run-worker --v2".into()), env: env.clone(), ..changed_spec() };
+    let next = EndpointSpec {
+        image: "img:3".into(),
+        command: Some("run-worker --v2".into()),
+        env: env.clone(),
+        ..changed_spec()
+    };
     assert_eq!(e.deploy(next, "alice").await.expect("new everything").change, Change::Updated);
     {
         let w = emu.shared.world.lock();
         let ep = &w.endpoints[&endpoint_id];
-        assert_eq!((ep.image.as_deref(), ep.args.as_deref()), (Some("img:3"), Some("run-worker --v2")));
+        assert_eq!(
+            (ep.image.as_deref(), ep.args.as_deref()),
+            (Some("img:3"), Some("run-worker --v2"))
+        );
         assert_eq!(ep.env, env, "the endpoint RunPod runs has the new env");
     }
 
@@ -125,7 +153,8 @@ async fn a_removal_the_provider_fails_stays_pending_until_a_tick_finishes_it() {
 #[tokio::test]
 async fn a_deploy_the_provider_refuses_leaves_nothing_behind_and_says_why() {
     let (emu, e) = setup().await;
-    let err = e.deploy(spec("[gpu]\npools = [\"NOPE_99\"]\n"), "alice").await.expect_err("unknown pool");
+    let err =
+        e.deploy(spec("[gpu]\npools = [\"NOPE_99\"]\n"), "alice").await.expect_err("unknown pool");
     assert!(err.to_string().contains("NOPE_99"), "{err}");
     assert_eq!(provider(&emu), (vec![], vec![]), "the template made before the refusal is deleted");
     assert!(e.endpoints("alice").await.expect("ls").is_empty());
@@ -159,13 +188,21 @@ async fn a_crash_after_the_template_create_is_finished_by_the_reconciler_without
         })
         .await
         .expect("intent");
-    let mut tpl = CreateTemplateRequest { name: format!("{resource}-tpl"), image: "img:1".into(), ..Default::default() };
+    let mut tpl = CreateTemplateRequest {
+        name: format!("{resource}-tpl"),
+        image: "img:1".into(),
+        ..Default::default()
+    };
     tpl.serverless = Some(true);
     emu.client().create_template(&tpl).await.expect("template");
 
     let report = e.tick().await.expect("tick");
     assert!(report.errors.is_empty(), "{report:?}");
-    assert_eq!(provider(&emu), (vec![resource.clone()], vec![format!("{resource}-tpl")]), "adopted, not duplicated");
+    assert_eq!(
+        provider(&emu),
+        (vec![resource.clone()], vec![format!("{resource}-tpl")]),
+        "adopted, not duplicated"
+    );
     let row = e.endpoint("alice", "predict").await.expect("row");
     assert_eq!(row.state, READY);
     e.tick().await.expect("second tick");
@@ -189,7 +226,9 @@ async fn orphans_of_this_install_are_deleted_and_foreign_endpoints_untouched() {
                 })
                 .await
                 .expect("template");
-            c.create_endpoint(&CreateEndpointRequest::from_template(name, t.id)).await.expect("endpoint");
+            c.create_endpoint(&CreateEndpointRequest::from_template(name, t.id))
+                .await
+                .expect("endpoint");
         }
     };
     let orphan = core_domain::ids::endpoint_name(e.install(), core_domain::EndpointRecordId::new());
@@ -199,7 +238,10 @@ async fn orphans_of_this_install_are_deleted_and_foreign_endpoints_untouched() {
     let report = e.tick().await.expect("tick");
     assert!(report.actions.iter().any(|a| a.contains(&orphan)), "{report:?}");
     let (eps, tpls) = provider(&emu);
-    assert!(!eps.contains(&orphan) && !tpls.contains(&format!("{orphan}-tpl")), "orphan and its template deleted");
+    assert!(
+        !eps.contains(&orphan) && !tpls.contains(&format!("{orphan}-tpl")),
+        "orphan and its template deleted"
+    );
     assert_eq!(eps.len(), 2, "foreign endpoints untouched: {eps:?}");
     assert_eq!(tpls.len(), 2);
 }
@@ -226,14 +268,24 @@ async fn an_endpoint_changed_behind_our_back_is_put_back_at_the_next_sweep() {
     let id = d.row.endpoint_id.clone().expect("endpoint id");
     assert!(e.tick().await.expect("first sweep").actions.is_empty(), "nothing drifted yet");
     // Someone edits the endpoint in RunPod's console.
-    let edit = runpod::types::endpoints::UpdateEndpointRequest { image: Some("someone/else:9".into()), ..Default::default() };
+    let edit = runpod::types::endpoints::UpdateEndpointRequest {
+        image: Some("someone/else:9".into()),
+        ..Default::default()
+    };
     emu.client().update_endpoint(&runpod::EndpointId::new(&id), &edit).await.expect("edit");
-    assert!(e.tick().await.expect("tick").actions.is_empty(), "an idle engine sweeps once a minute");
+    assert!(
+        e.tick().await.expect("tick").actions.is_empty(),
+        "an idle engine sweeps once a minute"
+    );
     emu.advance(std::time::Duration::from_secs(61));
     let report = e.tick().await.expect("sweep");
     assert!(report.actions.iter().any(|a| a.starts_with("RepairEndpoint")), "{report:?}");
     e.tick().await.expect("converge");
-    assert_eq!(emu.shared.world.lock().endpoints[&id].image.as_deref(), Some("img:1"), "repaired in place");
+    assert_eq!(
+        emu.shared.world.lock().endpoints[&id].image.as_deref(),
+        Some("img:1"),
+        "repaired in place"
+    );
     let row = e.endpoints("alice").await.expect("ls").into_iter().next().expect("row");
     assert_eq!(row.state, READY);
 }

@@ -21,7 +21,11 @@ async fn setup(cfg: impl FnOnce(&mut EmulatorConfig)) -> (RunningEmulator, Engin
 }
 
 fn spec(extra: &str) -> JobSpec {
-    JobSpec::from_toml("job.toml", &format!("name = \"t\"\nimage = \"python:3.11-slim\"\ncommand = \"sleep 1000\"\n{extra}")).expect("spec")
+    JobSpec::from_toml(
+        "job.toml",
+        &format!("name = \"t\"\nimage = \"python:3.11-slim\"\ncommand = \"sleep 1000\"\n{extra}"),
+    )
+    .expect("spec")
 }
 
 async fn state(e: &Engine<RunPodCloud>, job: &str) -> JobState {
@@ -29,7 +33,12 @@ async fn state(e: &Engine<RunPodCloud>, job: &str) -> JobState {
 }
 
 /// Ticks (advancing the clock by `step` each time) until the job settles.
-async fn settle(emu: &RunningEmulator, e: &Engine<RunPodCloud>, job: &str, step: Duration) -> JobState {
+async fn settle(
+    emu: &RunningEmulator,
+    e: &Engine<RunPodCloud>,
+    job: &str,
+    step: Duration,
+) -> JobState {
     for _ in 0..40 {
         let s = state(e, job).await;
         if s.is_final() {
@@ -42,11 +51,24 @@ async fn settle(emu: &RunningEmulator, e: &Engine<RunPodCloud>, job: &str, step:
 }
 
 fn live_pods(emu: &RunningEmulator) -> usize {
-    emu.shared.world.lock().pods.values().filter(|p| p.status != runpod::types::pods::PodStatus::Terminated).count()
+    emu.shared
+        .world
+        .lock()
+        .pods
+        .values()
+        .filter(|p| p.status != runpod::types::pods::PodStatus::Terminated)
+        .count()
 }
 
 async fn events(e: &Engine<RunPodCloud>, job: &str) -> String {
-    e.store().events_since(job, 0, 1000).await.expect("events").iter().map(|x| x.message.clone()).collect::<Vec<_>>().join("\n")
+    e.store()
+        .events_since(job, 0, 1000)
+        .await
+        .expect("events")
+        .iter()
+        .map(|x| x.message.clone())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[tokio::test]
@@ -57,7 +79,8 @@ async fn a_job_runs_reports_its_exit_and_leaves_nothing_behind() {
     e.tick().await.expect("tick: launch");
     assert_eq!(state(&e, &job).await, JobState::Provisioning);
     assert_eq!(live_pods(&emu), 1);
-    let owner = emu.shared.world.lock().pods.values().find_map(|p| p.env.get("PODWARDEN_USER").cloned());
+    let owner =
+        emu.shared.world.lock().pods.values().find_map(|p| p.env.get("PODWARDEN_USER").cloned());
     assert_eq!(owner.as_deref(), Some("local"), "the pod knows whose job it runs");
     emu.advance(Duration::from_secs(30));
     e.tick().await.expect("tick: booted");
@@ -69,10 +92,14 @@ async fn a_job_runs_reports_its_exit_and_leaves_nothing_behind() {
     assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Succeeded);
     assert_eq!(live_pods(&emu), 0, "nothing left at the provider");
     // Costs agree with the provider's billing to the cent.
-    let ours: i64 = e.store().cost_rows().await.expect("rows").iter().map(|r| r.amount_micros).sum();
+    let ours: i64 =
+        e.store().cost_rows().await.expect("rows").iter().map(|r| r.amount_micros).sum();
     let theirs: f64 = {
         let w = emu.shared.world.lock();
-        w.pods.keys().map(|id| w.ledger.total_for(runpod_emulator::world::ledger::Kind::Pod, id)).sum()
+        w.pods
+            .keys()
+            .map(|id| w.ledger.total_for(runpod_emulator::world::ledger::Kind::Pod, id))
+            .sum()
     };
     assert!((ours as f64 / 1e6 - theirs).abs() < 0.01, "ours {ours} µ$ vs provider {theirs} $");
     let log = events(&e, &job).await;
@@ -89,13 +116,25 @@ async fn a_job_runs_reports_its_exit_and_leaves_nothing_behind() {
 #[tokio::test]
 async fn no_capacity_falls_through_to_the_next_offer() {
     let (emu, e) = setup(|_| {}).await;
-    let sub = e.submit(spec("[gpu]\ntypes = [\"NVIDIA H100 80GB HBM3\", \"NVIDIA A100 80GB PCIe\"]\n"), "local").await.expect("submit");
+    let sub = e
+        .submit(
+            spec("[gpu]\ntypes = [\"NVIDIA H100 80GB HBM3\", \"NVIDIA A100 80GB PCIe\"]\n"),
+            "local",
+        )
+        .await
+        .expect("submit");
     // The H100s go between the catalog read and the create (stock does not predict success).
-    emu.shared.with_world(|w, _| w.catalog.set_stock("NVIDIA H100 80GB HBM3", "US-TX-3", Default::default()));
+    emu.shared.with_world(|w, _| {
+        w.catalog.set_stock("NVIDIA H100 80GB HBM3", "US-TX-3", Default::default())
+    });
     let job = sub.job.to_string();
     e.tick().await.expect("tick");
     let attempts = e.store().attempts_for_job(&job).await.expect("attempts");
-    assert_eq!(attempts.last().map(|a| a.gpu_type.as_str()), Some("NVIDIA A100 80GB PCIe"), "{attempts:?}");
+    assert_eq!(
+        attempts.last().map(|a| a.gpu_type.as_str()),
+        Some("NVIDIA A100 80GB PCIe"),
+        "{attempts:?}"
+    );
     assert!(events(&e, &job).await.contains("no capacity for NVIDIA H100 80GB HBM3"));
     assert_eq!(live_pods(&emu), 1);
     e.cancel(&job).await.expect("cancel");
@@ -106,8 +145,13 @@ async fn no_capacity_falls_through_to_the_next_offer() {
 #[tokio::test]
 async fn the_budget_stops_a_job_within_one_tick() {
     let (emu, e) = setup(|_| {}).await;
-    let sub =
-        e.submit(spec("[gpu]\ntypes = [\"NVIDIA RTX A4000\"]\ncount = 1\n[limits]\nbudget_usd = 0.01\n"), "local").await.expect("submit");
+    let sub = e
+        .submit(
+            spec("[gpu]\ntypes = [\"NVIDIA RTX A4000\"]\ncount = 1\n[limits]\nbudget_usd = 0.01\n"),
+            "local",
+        )
+        .await
+        .expect("submit");
     let job = sub.job.to_string();
     e.tick().await.expect("launch");
     let price = e.store().attempts_for_job(&job).await.expect("a")[0].price_micros_per_hour;
@@ -135,9 +179,17 @@ async fn the_budget_stops_a_job_within_one_tick() {
 
 #[tokio::test]
 async fn a_pod_stuck_booting_is_terminated_and_the_job_fails_when_retries_run_out() {
-    let (emu, e) = setup(|c| c.faults.pods = PodFaults { boot_hang: true, preempt_after_secs: None }).await;
-    let sub =
-        e.submit(spec("[gpu]\nmin_vram_gb = 16\n[limits]\nboot_timeout = \"2m\"\n[retry]\nattempts = 1\n"), "local").await.expect("submit");
+    let (emu, e) =
+        setup(|c| c.faults.pods = PodFaults { boot_hang: true, preempt_after_secs: None }).await;
+    let sub = e
+        .submit(
+            spec(
+                "[gpu]\nmin_vram_gb = 16\n[limits]\nboot_timeout = \"2m\"\n[retry]\nattempts = 1\n",
+            ),
+            "local",
+        )
+        .await
+        .expect("submit");
     let job = sub.job.to_string();
     assert_eq!(settle(&emu, &e, &job, Duration::from_secs(30)).await, JobState::Failed);
     assert!(events(&e, &job).await.contains("did not boot within 120 s"));
@@ -188,11 +240,17 @@ async fn orphans_with_our_prefix_are_terminated_and_other_pods_are_untouched() {
         }),
         ..Default::default()
     };
-    let orphan = c.create_pod(&mk(core_domain::ids::pod_name(e.install(), core_domain::AttemptId::new()))).await.expect("orphan");
+    let orphan = c
+        .create_pod(&mk(core_domain::ids::pod_name(e.install(), core_domain::AttemptId::new())))
+        .await
+        .expect("orphan");
     let mine = c.create_pod(&mk("my notebook".into())).await.expect("user pod");
     e.tick().await.expect("tick");
     e.tick().await.expect("tick");
-    assert_eq!(c.get_pod(&orphan.id).await.expect_err("terminated").kind(), runpod::ErrorKind::NotFound);
+    assert_eq!(
+        c.get_pod(&orphan.id).await.expect_err("terminated").kind(),
+        runpod::ErrorKind::NotFound
+    );
     assert!(c.get_pod(&mine.id).await.is_ok(), "pods without our prefix are never touched");
 }
 
@@ -207,8 +265,16 @@ async fn specs_no_gpu_can_satisfy_are_refused_before_anything_is_created() {
 
 #[tokio::test]
 async fn a_preempted_pod_is_replaced_and_the_job_still_succeeds() {
-    let (emu, e) = setup(|c| c.faults.pods = PodFaults { boot_hang: false, preempt_after_secs: Some(60.0) }).await;
-    let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n[retry]\nattempts = 3\nbackoff = \"10s\"\n"), "local").await.expect("submit");
+    let (emu, e) =
+        setup(|c| c.faults.pods = PodFaults { boot_hang: false, preempt_after_secs: Some(60.0) })
+            .await;
+    let sub = e
+        .submit(
+            spec("[gpu]\nmin_vram_gb = 16\n[retry]\nattempts = 3\nbackoff = \"10s\"\n"),
+            "local",
+        )
+        .await
+        .expect("submit");
     let job = sub.job.to_string();
     e.tick().await.expect("launch");
     emu.advance(Duration::from_secs(30));
@@ -233,7 +299,10 @@ async fn a_preempted_pod_is_replaced_and_the_job_still_succeeds() {
 #[tokio::test]
 async fn max_runtime_times_the_job_out() {
     let (emu, e) = setup(|_| {}).await;
-    let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n[limits]\nmax_runtime = \"5m\"\n"), "local").await.expect("submit");
+    let sub = e
+        .submit(spec("[gpu]\nmin_vram_gb = 16\n[limits]\nmax_runtime = \"5m\"\n"), "local")
+        .await
+        .expect("submit");
     let job = sub.job.to_string();
     e.tick().await.expect("launch");
     emu.advance(Duration::from_secs(299));
@@ -259,7 +328,10 @@ async fn a_rate_limit_storm_is_survived_without_leaks() {
         }],
         ..FaultConfig::default()
     });
-    let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit (retried through the storm)");
+    let sub = e
+        .submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local")
+        .await
+        .expect("submit (retried through the storm)");
     let job = sub.job.to_string();
     let mut exited = false;
     for _ in 0..60 {
@@ -289,12 +361,24 @@ async fn every_step_run_twice_changes_nothing_the_second_time() {
     a.expect("tick");
     b.expect("tick");
     assert_eq!(live_pods(&emu), 1, "two concurrent ticks launched one pod");
-    assert_eq!(e.store().attempts_for_job(&job).await.expect("a").iter().filter(|a| a.state != "abandoned").count(), 1);
+    assert_eq!(
+        e.store()
+            .attempts_for_job(&job)
+            .await
+            .expect("a")
+            .iter()
+            .filter(|a| a.state != "abandoned")
+            .count(),
+        1
+    );
     for step in [30, 1, 1, 1, 1, 1] {
         emu.advance(Duration::from_secs(step));
         let first = e.tick().await.expect("tick");
         let second = e.tick().await.expect("tick again");
-        assert!(second.actions.iter().all(|x| !x.starts_with("Launch")), "no second launch: {first:?} then {second:?}");
+        assert!(
+            second.actions.iter().all(|x| !x.starts_with("Launch")),
+            "no second launch: {first:?} then {second:?}"
+        );
         assert!(live_pods(&emu) <= 1);
         if state(&e, &job).await == JobState::Running {
             e.report_exit(&job, &sub.token, 0).await.expect("exit");
@@ -311,13 +395,20 @@ async fn every_step_run_twice_changes_nothing_the_second_time() {
 async fn a_job_waiting_for_capacity_always_says_why_and_launches_when_stock_returns() {
     let (emu, e) = setup(|_| {}).await;
     let a4000 = "NVIDIA RTX A4000";
-    let saved: Vec<((String, String), runpod_emulator::config::Stock)> = emu.shared.with_world(|w, _| {
-        let all: Vec<_> = w.catalog.free.iter().filter(|((g, _), _)| g == a4000).map(|(k, v)| (k.clone(), *v)).collect();
-        for ((g, dc), _) in &all {
-            w.catalog.set_stock(g, dc, Default::default());
-        }
-        all
-    });
+    let saved: Vec<((String, String), runpod_emulator::config::Stock)> =
+        emu.shared.with_world(|w, _| {
+            let all: Vec<_> = w
+                .catalog
+                .free
+                .iter()
+                .filter(|((g, _), _)| g == a4000)
+                .map(|(k, v)| (k.clone(), *v))
+                .collect();
+            for ((g, dc), _) in &all {
+                w.catalog.set_stock(g, dc, Default::default());
+            }
+            all
+        });
     let sub = e
         .submit(
             spec(&format!("[gpu]\ntypes = [\"{a4000}\"]\n[retry]\nattempts = 5\nbackoff = \"30s\"\nallow_other_gpu_types = false\n")),
@@ -330,7 +421,10 @@ async fn a_job_waiting_for_capacity_always_says_why_and_launches_when_stock_retu
     let j = e.store().job_get(&job).await.expect("get").expect("job");
     assert_eq!(j.phase().expect("phase").state, JobState::Recovering);
     let reason = j.reason.unwrap_or_default();
-    assert!(reason.contains("no GPU matching the spec has stock right now"), "a waiting job names its reason: {reason}");
+    assert!(
+        reason.contains("no GPU matching the spec has stock right now"),
+        "a waiting job names its reason: {reason}"
+    );
     assert_eq!(live_pods(&emu), 0);
 
     // Stock comes back: after the backoff (and the offers' cache), the job launches.
@@ -362,7 +456,13 @@ async fn a_job_on_a_network_volume_runs_in_the_volumes_data_center_or_is_refused
         .await
         .expect("volume");
     // The cheapest 16 GB GPU is stocked in both data centers; the volume decides.
-    let sub = e.submit(spec(&format!("network_volume = \"{}\"\n[gpu]\nmin_vram_gb = 16\n", vol.id)), "local").await.expect("submit");
+    let sub = e
+        .submit(
+            spec(&format!("network_volume = \"{}\"\n[gpu]\nmin_vram_gb = 16\n", vol.id)),
+            "local",
+        )
+        .await
+        .expect("submit");
     let job = sub.job.to_string();
     e.tick().await.expect("tick: launch");
     let pods = c.list_pods().await.expect("pods");
@@ -371,11 +471,23 @@ async fn a_job_on_a_network_volume_runs_in_the_volumes_data_center_or_is_refused
     assert!(events(&e, &job).await.contains("placed in EU-RO-1, the network volume's data center"));
 
     let err = e
-        .submit(spec(&format!("network_volume = \"{}\"\ndata_centers = [\"US-TX-3\"]\n[gpu]\nmin_vram_gb = 16\n", vol.id)), "local")
+        .submit(
+            spec(&format!(
+                "network_volume = \"{}\"\ndata_centers = [\"US-TX-3\"]\n[gpu]\nmin_vram_gb = 16\n",
+                vol.id
+            )),
+            "local",
+        )
         .await
         .expect_err("the volume is elsewhere");
-    assert!(err.to_string().contains("is in EU-RO-1, which `data_centers` (US-TX-3) leaves out"), "{err}");
-    let err = e.submit(spec("network_volume = \"nosuchvol\"\n[gpu]\nmin_vram_gb = 16\n"), "local").await.expect_err("unknown volume");
+    assert!(
+        err.to_string().contains("is in EU-RO-1, which `data_centers` (US-TX-3) leaves out"),
+        "{err}"
+    );
+    let err = e
+        .submit(spec("network_volume = \"nosuchvol\"\n[gpu]\nmin_vram_gb = 16\n"), "local")
+        .await
+        .expect_err("unknown volume");
     assert!(err.to_string().contains("network volume nosuchvol does not exist"), "{err}");
 }
 
@@ -391,7 +503,10 @@ async fn a_pod_whose_image_never_pulls_is_booting_not_running_and_meets_the_boot
     let job = e.submit(s, "local").await.expect("submit").job.to_string();
     assert_eq!(settle(&emu, &e, &job, Duration::from_secs(30)).await, JobState::Failed);
     let log = events(&e, &job).await;
-    assert!(log.contains("did not boot within 120 s") && !log.contains("running: the pod is running"), "{log}");
+    assert!(
+        log.contains("did not boot within 120 s") && !log.contains("running: the pod is running"),
+        "{log}"
+    );
     assert_eq!(live_pods(&emu), 0);
 }
 
@@ -421,7 +536,10 @@ async fn an_idle_engine_spends_few_requests_and_a_busy_one_watches_every_tick() 
     }
     assert_eq!(lists(&emu).0, 7, "a live job: every tick lists pods");
     e.cancel(&sub.job.to_string()).await.expect("cancel");
-    assert_eq!(settle(&emu, &e, &sub.job.to_string(), Duration::from_secs(2)).await, JobState::Cancelled);
+    assert_eq!(
+        settle(&emu, &e, &sub.job.to_string(), Duration::from_secs(2)).await,
+        JobState::Cancelled
+    );
 }
 
 /// A private image pulls with the job's `registry_auth` (RunPod's `containerRegistryAuthId`);
@@ -448,16 +566,26 @@ async fn a_private_image_runs_with_its_registry_credential_and_never_boots_witho
         )
         .expect("spec")
     };
-    let with = e.submit(job(&format!("registry_auth = \"{cred}\"\n")), "local").await.expect("submit").job.to_string();
+    let with = e
+        .submit(job(&format!("registry_auth = \"{cred}\"\n")), "local")
+        .await
+        .expect("submit")
+        .job
+        .to_string();
     let without = e.submit(job(""), "local").await.expect("submit").job.to_string();
     e.tick().await.expect("tick: launch");
     emu.advance(Duration::from_secs(30));
     e.tick().await.expect("tick: boot");
     assert_eq!(state(&e, &with).await, JobState::Running);
-    assert_ne!(state(&e, &without).await, JobState::Running, "a pod whose image never pulls is not running");
+    assert_ne!(
+        state(&e, &without).await,
+        JobState::Running,
+        "a pod whose image never pulls is not running"
+    );
     let end = settle(&emu, &e, &without, Duration::from_secs(15)).await;
     assert_eq!(end, JobState::Failed);
-    let why = e.store().job_get(&without).await.expect("get").expect("job").reason.unwrap_or_default();
+    let why =
+        e.store().job_get(&without).await.expect("get").expect("job").reason.unwrap_or_default();
     assert!(why.contains("boot"), "{why}");
     assert_eq!(state(&e, &with).await, JobState::Running, "the credentialed one is untouched");
 }
@@ -486,8 +614,12 @@ async fn a_store_error_after_the_create_call_does_not_strand_the_job() {
         });
     })
     .await;
-    let e = std::sync::Arc::new(common::engine_on(&emu, store::Store::open_sqlite(&db).await.expect("store"), emu.client()).await);
-    let job = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job.to_string();
+    let e = std::sync::Arc::new(
+        common::engine_on(&emu, store::Store::open_sqlite(&db).await.expect("store"), emu.client())
+            .await,
+    );
+    let job =
+        e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job.to_string();
     let ticking = tokio::spawn({
         let e = e.clone();
         async move { e.tick().await }
@@ -496,7 +628,10 @@ async fn a_store_error_after_the_create_call_does_not_strand_the_job() {
     let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&db);
     let mut other = sqlx::SqliteConnection::connect_with(&opts).await.expect("connect");
     loop {
-        let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM attempts").fetch_one(&mut other).await.expect("count");
+        let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM attempts")
+            .fetch_one(&mut other)
+            .await
+            .expect("count");
         if n.0 > 0 {
             break;
         }
@@ -528,7 +663,8 @@ async fn a_store_error_after_the_create_call_does_not_strand_the_job() {
 #[tokio::test]
 async fn a_refused_terminate_is_retried_with_backoff() {
     let (emu, e) = setup(|_| {}).await;
-    let job = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job.to_string();
+    let job =
+        e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job.to_string();
     e.tick().await.expect("launch");
     emu.advance(Duration::from_secs(30));
     e.tick().await.expect("booted");
@@ -547,7 +683,12 @@ async fn a_refused_terminate_is_retried_with_backoff() {
     };
     emu.set_faults(refuse);
     e.cancel(&job).await.expect("cancel");
-    let deletes = || emu.account_calls().iter().filter(|c| c.method == "DELETE" && c.path.starts_with("/v2/pods/")).count();
+    let deletes = || {
+        emu.account_calls()
+            .iter()
+            .filter(|c| c.method == "DELETE" && c.path.starts_with("/v2/pods/"))
+            .count()
+    };
     // 30 ticks, one a second: without backoff, 30 refused terminates.
     for _ in 0..30 {
         e.tick().await.expect("tick");

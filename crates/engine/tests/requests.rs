@@ -40,7 +40,13 @@ fn worker(emu: &RunningEmulator, endpoint: &str) -> WorkerClient {
 }
 
 async fn log(e: &Engine<RunPodCloud>, id: &str) -> Vec<(String, String)> {
-    e.store().events_since(id, 0, 1000).await.expect("events").into_iter().map(|x| (x.kind, x.message)).collect()
+    e.store()
+        .events_since(id, 0, 1000)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|x| (x.kind, x.message))
+        .collect()
 }
 
 #[tokio::test]
@@ -55,7 +61,11 @@ async fn a_serverless_job_is_followed_to_its_result_with_progress_chunks_and_cos
 
     e.tick().await.expect("tick: queued");
     let queued = e.request(&row.id).await.expect("row");
-    assert!(queued.reason.as_deref().is_some_and(|r| r.contains("worker")), "says why it waits: {:?}", queued.reason);
+    assert!(
+        queued.reason.as_deref().is_some_and(|r| r.contains("worker")),
+        "says why it waits: {:?}",
+        queued.reason
+    );
 
     let w = worker(&emu, &ep);
     let job = w.take(false).await.expect("take").pop().expect("a job");
@@ -68,7 +78,13 @@ async fn a_serverless_job_is_followed_to_its_result_with_progress_chunks_and_cos
     w.post_stream_chunk(&job.id, json!("b")).await.expect("chunk b");
     e.tick().await.expect("tick: progress and chunks");
     emu.advance(Duration::from_secs(30));
-    w.post_result(&job.id, &JobResultBody { output: Some(json!({"y": 2})), ..Default::default() }, false).await.expect("done");
+    w.post_result(
+        &job.id,
+        &JobResultBody { output: Some(json!({"y": 2})), ..Default::default() },
+        false,
+    )
+    .await
+    .expect("done");
     e.tick().await.expect("tick: done");
 
     let done = e.request(&row.id).await.expect("row");
@@ -78,21 +94,36 @@ async fn a_serverless_job_is_followed_to_its_result_with_progress_chunks_and_cos
     // 30 s running + the 5 s idle tail, at the endpoint's per-second price.
     assert_eq!(done.cost_micros, done.price_micros_per_hour * 35 / 3600);
     assert!(done.cost_micros > 0 && done.cost_micros < done.estimate_micros);
-    let ledger: i64 = e.store().cost_rows().await.expect("ledger").iter().filter(|c| c.job_id == row.id).map(|c| c.amount_micros).sum();
+    let ledger: i64 = e
+        .store()
+        .cost_rows()
+        .await
+        .expect("ledger")
+        .iter()
+        .filter(|c| c.job_id == row.id)
+        .map(|c| c.amount_micros)
+        .sum();
     assert_eq!(ledger, done.cost_micros, "the ledger has the settled cost");
     let events = log(&e, &row.id).await;
-    let chunks: Vec<&str> = events.iter().filter(|(k, _)| k == "chunk").map(|(_, m)| m.as_str()).collect();
+    let chunks: Vec<&str> =
+        events.iter().filter(|(k, _)| k == "chunk").map(|(_, m)| m.as_str()).collect();
     assert_eq!(chunks, vec!["\"a\"", "\"b\""], "every chunk once, in order");
     assert!(events.iter().any(|(k, m)| k == "progress" && m.contains("50")), "{events:?}");
-    assert!(events.last().is_some_and(|(_, m)| m.starts_with("succeeded") && m.contains("cost $")), "{events:?}");
+    assert!(
+        events.last().is_some_and(|(_, m)| m.starts_with("succeeded") && m.contains("cost $")),
+        "{events:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_job_stuck_in_the_queue_says_why() {
     // workers.max = 0.
     let (_emu, e) = setup().await;
-    let spec = EndpointSpec::from_toml("ep.toml", "name = \"predict\"\nimage = \"img\"\ncommand = \"sleep 1000\"\n[workers]\nmax = 0\n")
-        .expect("spec");
+    let spec = EndpointSpec::from_toml(
+        "ep.toml",
+        "name = \"predict\"\nimage = \"img\"\ncommand = \"sleep 1000\"\n[workers]\nmax = 0\n",
+    )
+    .expect("spec");
     e.deploy(spec, "alice").await.expect("deploy");
     let row = e.submit_request(request(json!({})), "alice", false).await.expect("submit");
     e.tick().await.expect("tick");
@@ -101,21 +132,35 @@ async fn a_job_stuck_in_the_queue_says_why() {
 
     // No GPU: workers throttled.
     let (emu, e) = setup().await;
-    emu.set_faults(FaultConfig { workers: WorkerFaults { throttled: true, ..Default::default() }, ..Default::default() });
+    emu.set_faults(FaultConfig {
+        workers: WorkerFaults { throttled: true, ..Default::default() },
+        ..Default::default()
+    });
     deploy(&e, "[gpu]\npools = [\"ADA_24\"]\n").await;
     let row = e.submit_request(request(json!({})), "alice", false).await.expect("submit");
     e.tick().await.expect("tick");
     let r = e.request(&row.id).await.expect("row").reason.unwrap_or_default();
-    assert!(r.contains("no GPU available") && r.contains("ADA_24") && r.contains("add other pools"), "{r}");
+    assert!(
+        r.contains("no GPU available") && r.contains("ADA_24") && r.contains("add other pools"),
+        "{r}"
+    );
 
     // Workers crash-looping.
     let (emu, e) = setup().await;
-    emu.set_faults(FaultConfig { workers: WorkerFaults { crash_on_start: true, ..Default::default() }, ..Default::default() });
+    emu.set_faults(FaultConfig {
+        workers: WorkerFaults { crash_on_start: true, ..Default::default() },
+        ..Default::default()
+    });
     let ep = deploy(&e, "").await;
     let row = e.submit_request(request(json!({})), "alice", false).await.expect("submit");
     emu.advance(Duration::from_secs(6)); // the worker boots and its process exits
     emu.wait_for("an unhealthy worker", Duration::from_secs(20), |w| {
-        w.workers.values().any(|x| x.endpoint_id == ep && x.status == runpod::types::endpoints::WorkerStatus::Unhealthy).then_some(())
+        w.workers
+            .values()
+            .any(|x| {
+                x.endpoint_id == ep && x.status == runpod::types::endpoints::WorkerStatus::Unhealthy
+            })
+            .then_some(())
     })
     .await
     .expect("crash loop");
@@ -147,7 +192,11 @@ async fn a_worker_timeout_shows_the_endpoints_timeout_and_how_to_raise_it() {
     let r = e.request(&row.id).await.expect("row");
     assert_eq!(r.state, "timed_out");
     let reason = r.reason.unwrap_or_default();
-    assert!(reason.contains("execution timeout is 10 s") && reason.contains("podwarden endpoint deploy"), "{reason}");
+    assert!(
+        reason.contains("execution timeout is 10 s")
+            && reason.contains("podwarden endpoint deploy"),
+        "{reason}"
+    );
     assert!(r.cost_micros > 0, "the time it ran is billed");
 }
 
@@ -162,8 +211,14 @@ async fn stop_cancels_a_running_job_and_its_worker_is_told() {
     let r = e.cancel_request(&row.id).await.expect("cancel");
     assert_eq!(r.state, "cancelled");
     assert_eq!(r.reason.as_deref(), Some("stopped by the user"));
-    assert!(w.jobs_to_stop().await.expect("job-stop").contains(&job.id), "the worker is told to stop it");
-    assert!(matches!(e.cancel_request(&row.id).await, Err(EngineError::WrongState { .. })), "already stopped");
+    assert!(
+        w.jobs_to_stop().await.expect("job-stop").contains(&job.id),
+        "the worker is told to stop it"
+    );
+    assert!(
+        matches!(e.cancel_request(&row.id).await, Err(EngineError::WrongState { .. })),
+        "already stopped"
+    );
     assert!(is_final(&e.request(&row.id).await.expect("row").state));
 }
 
@@ -174,9 +229,13 @@ async fn runsync_returns_the_settled_result() {
     let w = worker(&emu, &ep);
     let serve = tokio::spawn(async move {
         let job = w.take(false).await.expect("take").pop().expect("job");
-        w.post_result(&job.id, &JobResultBody { output: Some(json!({"echo": job.input})), ..Default::default() }, false)
-            .await
-            .expect("done");
+        w.post_result(
+            &job.id,
+            &JobResultBody { output: Some(json!({"echo": job.input})), ..Default::default() },
+            false,
+        )
+        .await
+        .expect("done");
     });
     let r = e.submit_request(request(json!({"q": "hi"})), "alice", true).await.expect("runsync");
     serve.await.expect("worker");
@@ -193,11 +252,23 @@ async fn bad_input_is_refused_with_what_to_do_and_nothing_is_left_running() {
     deploy(&e, "").await;
     // Over RunPod's /run limit: refused before anything is sent or stored.
     let big = "x".repeat(11 * 1024 * 1024);
-    let err = e.submit_request(request(json!({ "blob": big })), "alice", false).await.expect_err("too big");
-    assert!(err.to_string().contains("10485760 bytes") && err.to_string().contains("/run"), "{err}");
-    assert!(e.store().requests_recent("alice", 10).await.expect("rows").is_empty(), "nothing stored");
+    let err = e
+        .submit_request(request(json!({ "blob": big })), "alice", false)
+        .await
+        .expect_err("too big");
+    assert!(
+        err.to_string().contains("10485760 bytes") && err.to_string().contains("/run"),
+        "{err}"
+    );
+    assert!(
+        e.store().requests_recent("alice", 10).await.expect("rows").is_empty(),
+        "nothing stored"
+    );
     // Another user cannot use alice's endpoint.
-    assert!(matches!(e.submit_request(request(json!({})), "bob", false).await, Err(EngineError::NoSuchEndpoint(_))));
+    assert!(matches!(
+        e.submit_request(request(json!({})), "bob", false).await,
+        Err(EngineError::NoSuchEndpoint(_))
+    ));
     // An invalid key: refused before anything runs, saying so, and the key appears nowhere.
     let bad_key = "rpa_THIS_KEY_IS_WRONG_0123456789";
     let bad = runpod::Client::builder()
@@ -209,6 +280,9 @@ async fn bad_input_is_refused_with_what_to_do_and_nothing_is_left_running() {
     let e2 = common::engine_on(&emu, e.store().clone(), bad).await;
     let err = e2.submit_request(request(json!({})), "alice", false).await.expect_err("bad key");
     assert!(matches!(err, EngineError::Cloud(CloudError::Auth(_))), "{err}");
-    assert!(err.to_string().contains("invalid API key") && !err.to_string().contains(bad_key), "{err}");
+    assert!(
+        err.to_string().contains("invalid API key") && !err.to_string().contains(bad_key),
+        "{err}"
+    );
     assert!(e.store().requests_recent("alice", 10).await.expect("rows").is_empty());
 }

@@ -24,7 +24,12 @@ fn secs() -> Duration {
 async fn endpoint(emu: &RunningEmulator, name: &str) -> anyhow::Result<runpod::EndpointId> {
     let c = emu.client();
     let t = c
-        .create_template(&CreateTemplateRequest { name: name.into(), image: "i".into(), serverless: Some(true), ..Default::default() })
+        .create_template(&CreateTemplateRequest {
+            name: name.into(),
+            image: "i".into(),
+            serverless: Some(true),
+            ..Default::default()
+        })
         .await?;
     let mut req = CreateEndpointRequest::from_template(name, t.id);
     req.workers = Some(EndpointWorkers { min: Some(0), max: Some(0), idle_timeout: Some(60) });
@@ -55,7 +60,12 @@ async fn status_throughput(emu: &RunningEmulator) -> anyhow::Result<f64> {
     let job = sls.run(&RunRequest::new(json!({"x": 1}))).await?;
     let w = worker(emu, ep.as_str(), "w0")?;
     let taken = w.take(false).await?;
-    w.post_result(&taken[0].id, &JobResultBody { output: Some(json!({"ok": true})), ..Default::default() }, false).await?;
+    w.post_result(
+        &taken[0].id,
+        &JobResultBody { output: Some(json!({"ok": true})), ..Default::default() },
+        false,
+    )
+    .await?;
     let url = format!("{}/v2/{}/status/{}", emu.base_url(), ep, job.id);
     let http = reqwest::Client::new();
     let key = emu.api_key().expose().to_owned();
@@ -91,7 +101,13 @@ async fn round_trips(emu: &RunningEmulator) -> anyhow::Result<f64> {
             while !stop.load(Ordering::Relaxed) {
                 let Ok(jobs) = w.take_batch(4, false).await else { continue };
                 for j in jobs {
-                    let _ = w.post_result(&j.id, &JobResultBody { output: Some(j.input), ..Default::default() }, false).await;
+                    let _ = w
+                        .post_result(
+                            &j.id,
+                            &JobResultBody { output: Some(j.input), ..Default::default() },
+                            false,
+                        )
+                        .await;
                 }
             }
         }));
@@ -106,14 +122,25 @@ async fn round_trips(emu: &RunningEmulator) -> anyhow::Result<f64> {
         clients.push(tokio::spawn(async move {
             while Instant::now() < end {
                 // run → (take → done) → status
-                let Ok(r) = http.post(format!("{base}/run")).header("Authorization", &key).json(&json!({"input": {"n": 1}})).send().await
+                let Ok(r) = http
+                    .post(format!("{base}/run"))
+                    .header("Authorization", &key)
+                    .json(&json!({"input": {"n": 1}}))
+                    .send()
+                    .await
                 else {
                     continue;
                 };
                 let Ok(v) = r.json::<serde_json::Value>().await else { continue };
                 let id = v["id"].as_str().unwrap_or_default().to_owned();
-                if let Ok(r) = http.get(format!("{base}/status-sync/{id}?wait=5000")).header("Authorization", &key).send().await {
-                    if r.json::<serde_json::Value>().await.is_ok_and(|s| s["status"] == "COMPLETED") {
+                if let Ok(r) = http
+                    .get(format!("{base}/status-sync/{id}?wait=5000"))
+                    .header("Authorization", &key)
+                    .send()
+                    .await
+                {
+                    if r.json::<serde_json::Value>().await.is_ok_and(|s| s["status"] == "COMPLETED")
+                    {
                         n.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -259,8 +286,13 @@ async fn main() -> anyhow::Result<()> {
     let (mut lat, mut render, tick_ms, size) = ten_thousand_pods().await?;
     println!("| measure | result | target |");
     println!("|---|---|---|");
-    println!("| serverless `GET /status` (32 concurrent clients, {} s) | {status:.0} req/s | ≥ 5,000 req/s |", secs().as_secs());
-    println!("| job round trips `run` → `job-take` → `job-done` → `status` (32 clients, 8 workers) | {rt:.0} jobs/s | ≥ 2,000 jobs/s |");
+    println!(
+        "| serverless `GET /status` (32 concurrent clients, {} s) | {status:.0} req/s | ≥ 5,000 req/s |",
+        secs().as_secs()
+    );
+    println!(
+        "| job round trips `run` → `job-take` → `job-done` → `status` (32 clients, 8 workers) | {rt:.0} jobs/s | ≥ 2,000 jobs/s |"
+    );
     println!(
         "| `GET /v2/pods` with 10,000 pods ({:.1} MB) | median {:.1} ms, p95 {:.1} ms, max {:.1} ms | < 50 ms |",
         size as f64 / 1e6,
@@ -268,7 +300,10 @@ async fn main() -> anyhow::Result<()> {
         percentile(&mut lat, 0.95),
         percentile(&mut lat, 1.0)
     );
-    println!("| rendering that list in-process (under the lock) | median {:.1} ms | — |", percentile(&mut render, 0.5));
+    println!(
+        "| rendering that list in-process (under the lock) | median {:.1} ms | — |",
+        percentile(&mut render, 0.5)
+    );
     println!("| one emulator tick with 10,000 pods | {tick_ms:.2} ms | — |");
     println!("| `GET /v2/pods/{{id}}`: raw reqwest (bytes) | median {raw:.0} µs | — |");
     println!("| same, raw reqwest + serde decode | median {raw_decode:.0} µs | — |");

@@ -62,7 +62,8 @@ mod tests {
 
     #[test]
     fn manual_clock_moves_only_when_told() {
-        let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").expect("date").with_timezone(&Utc);
+        let start =
+            DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").expect("date").with_timezone(&Utc);
         let c = Clock::manual(start);
         assert_eq!(c.now(), start);
         assert!(c.advance(Duration::from_secs(90)));

@@ -254,7 +254,12 @@ impl Default for AccountConfig {
 
 impl Default for PodTiming {
     fn default() -> Self {
-        Self { provisioning_secs: 2.0, starting_secs: 3.0, restart_delay_secs: 2.0, stop_grace_ms: 2_000 }
+        Self {
+            provisioning_secs: 2.0,
+            starting_secs: 3.0,
+            restart_delay_secs: 2.0,
+            stop_grace_ms: 2_000,
+        }
     }
 }
 
@@ -305,7 +310,16 @@ impl EmulatorConfig {
 }
 
 #[allow(clippy::too_many_arguments)] // one row of the catalog table below
-fn offer(id: &str, name: &str, pool: &str, mem: i64, secure: f64, community: f64, sls: f64, stock: &[(&str, i64, i64)]) -> GpuOffer {
+fn offer(
+    id: &str,
+    name: &str,
+    pool: &str,
+    mem: i64,
+    secure: f64,
+    community: f64,
+    sls: f64,
+    stock: &[(&str, i64, i64)],
+) -> GpuOffer {
     GpuOffer {
         id: id.into(),
         name: name.into(),
@@ -316,7 +330,10 @@ fn offer(id: &str, name: &str, pool: &str, mem: i64, secure: f64, community: f64
         community_price: community,
         serverless_price: Some(sls),
         max_count: 8,
-        stock: stock.iter().map(|(dc, s, c)| ((*dc).to_owned(), Stock { secure: *s, community: *c })).collect(),
+        stock: stock
+            .iter()
+            .map(|(dc, s, c)| ((*dc).to_owned(), Stock { secure: *s, community: *c }))
+            .collect(),
         cuda_versions: cuda_default(),
     }
 }
@@ -325,21 +342,96 @@ fn offer(id: &str, name: &str, pool: &str, mem: i64, secure: f64, community: f64
 /// docs); serverless prices follow the per-second table in API-NOTES §7 × 3600.
 pub fn default_gpus() -> Vec<GpuOffer> {
     vec![
-        offer("NVIDIA RTX A4000", "RTX A4000", "AMPERE_16", 16, 0.25, 0.17, 0.58, &[("US-TX-3", 8, 8), ("EU-RO-1", 4, 4)]),
-        offer("NVIDIA RTX A5000", "RTX A5000", "AMPERE_24", 24, 0.29, 0.22, 0.68, &[("US-TX-3", 8, 4), ("EU-RO-1", 4, 2)]),
-        offer("NVIDIA GeForce RTX 3090", "RTX 3090", "AMPERE_24", 24, 0.43, 0.30, 0.68, &[("EU-RO-1", 4, 8)]),
-        offer("NVIDIA GeForce RTX 4090", "RTX 4090", "ADA_24", 24, 0.69, 0.44, 1.12, &[("US-TX-3", 8, 8), ("EU-RO-1", 8, 8)]),
-        offer("NVIDIA RTX A6000", "RTX A6000", "AMPERE_48", 48, 0.49, 0.33, 1.22, &[("US-TX-3", 4, 4)]),
-        offer("NVIDIA L40S", "L40S", "ADA_48_PRO", 48, 0.86, 0.79, 1.91, &[("US-TX-3", 4, 0), ("EU-RO-1", 2, 0)]),
-        offer("NVIDIA A100 80GB PCIe", "A100 PCIe", "AMPERE_80", 80, 1.64, 1.19, 2.74, &[("US-TX-3", 4, 2)]),
-        offer("NVIDIA H100 80GB HBM3", "H100 SXM", "ADA_80_PRO", 80, 2.69, 2.39, 4.18, &[("US-TX-3", 8, 0)]),
+        offer(
+            "NVIDIA RTX A4000",
+            "RTX A4000",
+            "AMPERE_16",
+            16,
+            0.25,
+            0.17,
+            0.58,
+            &[("US-TX-3", 8, 8), ("EU-RO-1", 4, 4)],
+        ),
+        offer(
+            "NVIDIA RTX A5000",
+            "RTX A5000",
+            "AMPERE_24",
+            24,
+            0.29,
+            0.22,
+            0.68,
+            &[("US-TX-3", 8, 4), ("EU-RO-1", 4, 2)],
+        ),
+        offer(
+            "NVIDIA GeForce RTX 3090",
+            "RTX 3090",
+            "AMPERE_24",
+            24,
+            0.43,
+            0.30,
+            0.68,
+            &[("EU-RO-1", 4, 8)],
+        ),
+        offer(
+            "NVIDIA GeForce RTX 4090",
+            "RTX 4090",
+            "ADA_24",
+            24,
+            0.69,
+            0.44,
+            1.12,
+            &[("US-TX-3", 8, 8), ("EU-RO-1", 8, 8)],
+        ),
+        offer(
+            "NVIDIA RTX A6000",
+            "RTX A6000",
+            "AMPERE_48",
+            48,
+            0.49,
+            0.33,
+            1.22,
+            &[("US-TX-3", 4, 4)],
+        ),
+        offer(
+            "NVIDIA L40S",
+            "L40S",
+            "ADA_48_PRO",
+            48,
+            0.86,
+            0.79,
+            1.91,
+            &[("US-TX-3", 4, 0), ("EU-RO-1", 2, 0)],
+        ),
+        offer(
+            "NVIDIA A100 80GB PCIe",
+            "A100 PCIe",
+            "AMPERE_80",
+            80,
+            1.64,
+            1.19,
+            2.74,
+            &[("US-TX-3", 4, 2)],
+        ),
+        offer(
+            "NVIDIA H100 80GB HBM3",
+            "H100 SXM",
+            "ADA_80_PRO",
+            80,
+            2.69,
+            2.39,
+            4.18,
+            &[("US-TX-3", 8, 0)],
+        ),
     ]
 }
 
 /// Two data centers, enough for placement and fallback tests.
 pub fn default_data_centers() -> Vec<DataCenterConfig> {
     vec![
-        DataCenterConfig { global_network: true, ..DataCenterConfig::new("US-TX-3", "Texas 3", "NORTH_AMERICA") },
+        DataCenterConfig {
+            global_network: true,
+            ..DataCenterConfig::new("US-TX-3", "Texas 3", "NORTH_AMERICA")
+        },
         DataCenterConfig {
             compliance: vec!["GDPR".into(), "ISO_IEC_27001".into()],
             network_volume_types: vec!["STANDARD".into(), "HIGH_PERFORMANCE".into()],

@@ -152,7 +152,13 @@ mod tests {
 
     #[test]
     fn counted_rules_expire() {
-        let mut s = FaultState::new(FaultConfig { http: vec![rule("GET /v2/pods", 429, Some(2))], ..FaultConfig::default() }, 7);
+        let mut s = FaultState::new(
+            FaultConfig {
+                http: vec![rule("GET /v2/pods", 429, Some(2))],
+                ..FaultConfig::default()
+            },
+            7,
+        );
         assert_eq!(s.decide("GET", "/v2/pods").and_then(|a| a.fail), Some((429, Some(1))));
         assert!(s.decide("POST", "/v2/pods").is_none());
         assert!(s.decide("GET", "/v2/pods").is_some());
@@ -161,7 +167,10 @@ mod tests {
 
     #[test]
     fn random_rules_are_repeatable_for_a_seed() {
-        let cfg = FaultConfig { http: vec![HttpFault { probability: 0.5, ..rule("*", 503, None) }], ..FaultConfig::default() };
+        let cfg = FaultConfig {
+            http: vec![HttpFault { probability: 0.5, ..rule("*", 503, None) }],
+            ..FaultConfig::default()
+        };
         let run = |seed| {
             let mut s = FaultState::new(cfg.clone(), seed);
             (0..64).map(|_| s.decide("GET", "/x").is_some()).collect::<Vec<_>>()
@@ -175,7 +184,11 @@ mod tests {
     fn lost_responses_default_to_502() {
         let mut s = FaultState::new(
             FaultConfig {
-                http: vec![HttpFault { status: None, lose_response: true, ..rule("POST /v2/pods", 0, None) }],
+                http: vec![HttpFault {
+                    status: None,
+                    lose_response: true,
+                    ..rule("POST /v2/pods", 0, None)
+                }],
                 ..FaultConfig::default()
             },
             1,

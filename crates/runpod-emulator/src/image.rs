@@ -161,12 +161,22 @@ pub fn default_images() -> BTreeMap<String, ImageConfig> {
     }
     m.insert("runpod/pytorch:*".into(), pytorch.clone());
     m.insert("runpod/base:*".into(), pytorch);
-    m.insert("ubuntu:22.04".into(), ImageConfig { cmd: vec!["bash".into()], tools: tools(&[]), ..ImageConfig::default() });
-    m.insert("ubuntu:24.04".into(), ImageConfig { cmd: vec!["bash".into()], tools: tools(&[]), ..ImageConfig::default() });
+    m.insert(
+        "ubuntu:22.04".into(),
+        ImageConfig { cmd: vec!["bash".into()], tools: tools(&[]), ..ImageConfig::default() },
+    );
+    m.insert(
+        "ubuntu:24.04".into(),
+        ImageConfig { cmd: vec!["bash".into()], tools: tools(&[]), ..ImageConfig::default() },
+    );
     m.insert("ghcr.io/podwarden/podwarden-tabular:*".into(), tabular);
     m.insert(
         "podwarden/echo-worker:demo".into(),
-        ImageConfig { cmd: vec!["podwarden-echo-worker".into()], tools: tools(&["podwarden-echo-worker"]), ..ImageConfig::default() },
+        ImageConfig {
+            cmd: vec!["podwarden-echo-worker".into()],
+            tools: tools(&["podwarden-echo-worker"]),
+            ..ImageConfig::default()
+        },
     );
     m
 }
@@ -177,7 +187,10 @@ pub fn lookup<'a>(
     defaults: &'a BTreeMap<String, ImageConfig>,
     image: &str,
 ) -> Option<&'a ImageConfig> {
-    let wildcard = image.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')).map(|(name, _)| format!("{name}:*"));
+    let wildcard = image
+        .rsplit_once(':')
+        .filter(|(_, tag)| !tag.contains('/'))
+        .map(|(name, _)| format!("{name}:*"));
     for map in [declared, defaults] {
         if let Some(i) = map.get(image) {
             return Some(i);
@@ -192,7 +205,9 @@ pub fn lookup<'a>(
 /// Why a container could not be formed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArgvError {
-    #[error("cannot parse the container's args ({0}): RunPod does not run args through a shell; quote them as a shell would")]
+    #[error(
+        "cannot parse the container's args ({0}): RunPod does not run args through a shell; quote them as a shell would"
+    )]
     Unparsable(String),
     #[error("no command specified: the image has no ENTRYPOINT or CMD and the pod has no args")]
     Nothing,
@@ -228,9 +243,15 @@ mod tests {
     fn args_are_words_not_a_script() {
         let i = img(&[], &["python3"]);
         assert_eq!(argv(&i, "echo hi; exit 3").expect("argv"), ["echo", "hi;", "exit", "3"]);
-        assert_eq!(argv(&i, "sh -c 'echo \"a b\"; exit 3'").expect("argv"), ["sh", "-c", "echo \"a b\"; exit 3"]);
+        assert_eq!(
+            argv(&i, "sh -c 'echo \"a b\"; exit 3'").expect("argv"),
+            ["sh", "-c", "echo \"a b\"; exit 3"]
+        );
         assert_eq!(argv(&i, "").expect("cmd"), ["python3"]);
-        assert_eq!(argv(&i, "sh -c 'line1\nline2 ünï'").expect("multi-line")[2], "line1\nline2 ünï");
+        assert_eq!(
+            argv(&i, "sh -c 'line1\nline2 ünï'").expect("multi-line")[2],
+            "line1\nline2 ünï"
+        );
         assert!(matches!(argv(&i, "sh -c 'unterminated"), Err(ArgvError::Unparsable(_))));
         assert_eq!(argv(&img(&[], &[]), ""), Err(ArgvError::Nothing));
     }
@@ -247,10 +268,23 @@ mod tests {
         let defaults = default_images();
         let mut declared = BTreeMap::new();
         declared.insert("python:3.11-slim".to_owned(), img(&["/x"], &[]));
-        assert_eq!(lookup(&declared, &defaults, "python:3.11-slim").map(|i| i.entrypoint.clone()), Some(vec!["/x".into()]));
-        assert!(lookup(&declared, &defaults, "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04").is_some());
+        assert_eq!(
+            lookup(&declared, &defaults, "python:3.11-slim").map(|i| i.entrypoint.clone()),
+            Some(vec!["/x".into()])
+        );
+        assert!(
+            lookup(
+                &declared,
+                &defaults,
+                "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04"
+            )
+            .is_some()
+        );
         assert!(lookup(&declared, &defaults, "ghcr.io/nobody/nothing:1").is_none());
-        assert!(lookup(&declared, &defaults, "localhost:5000/img").is_none(), "a registry port is not a tag");
+        assert!(
+            lookup(&declared, &defaults, "localhost:5000/img").is_none(),
+            "a registry port is not a tag"
+        );
     }
 
     #[test]

@@ -101,7 +101,9 @@ impl Drop for Subscription<'_> {
     fn drop(&mut self) {
         let mut map = self.notifier.map.lock();
         // The map holds one reference and this subscription another: nobody else waits.
-        if Arc::strong_count(&self.notify) <= 2 && map.get(&self.key).is_some_and(|n| Arc::ptr_eq(n, &self.notify)) {
+        if Arc::strong_count(&self.notify) <= 2
+            && map.get(&self.key).is_some_and(|n| Arc::ptr_eq(n, &self.notify))
+        {
             map.remove(&self.key);
         }
     }
@@ -151,12 +153,17 @@ impl Shared {
 
     /// Records an account call (for tests of which key a client used).
     pub fn record_account_call(&self, method: &str, path: &str, key: &str) {
-        let last4: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+        let last4: String =
+            key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
         let mut calls = self.account_calls.lock();
         if calls.len() >= ACCOUNT_CALLS_KEPT {
             calls.pop_front();
         }
-        calls.push_back(AccountCall { method: method.to_owned(), path: path.to_owned(), key_last4: last4 });
+        calls.push_back(AccountCall {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            key_last4: last4,
+        });
     }
 
     /// Runs `f` on the world at the current emulated time, then performs the effects it queued.
@@ -176,7 +183,9 @@ impl Shared {
         for e in effects {
             match e {
                 Effect::Spawn(spec) => self.runner.spawn(self, *spec),
-                Effect::Kill { owner, generation, grace_ms } => self.runner.kill(owner, generation, grace_ms),
+                Effect::Kill { owner, generation, grace_ms } => {
+                    self.runner.kill(owner, generation, grace_ms)
+                }
                 Effect::Wake(world::Wake::All) => self.notifier.wake_all(),
                 Effect::Wake(w) => self.notifier.wake(&w.key()),
                 Effect::Webhook { url, body } => self.webhook(url, body),
@@ -187,7 +196,12 @@ impl Shared {
         }
     }
 
-    pub(crate) fn process_exited(self: &Arc<Self>, owner: Owner, generation: u64, code: Option<i32>) {
+    pub(crate) fn process_exited(
+        self: &Arc<Self>,
+        owner: Owner,
+        generation: u64,
+        code: Option<i32>,
+    ) {
         self.with_world(|w, now| match &owner {
             Owner::Pod(id) => w.pod_process_exited(id, generation, code, now),
             Owner::Worker(id) => w.worker_process_exited(id, generation, code, now),
@@ -196,8 +210,11 @@ impl Shared {
 
     /// RunPod posts the `/status` body once; failures are retried up to 2 more times.
     fn webhook(self: &Arc<Self>, url: String, body: serde_json::Value) {
-        let (http, cancel, wait) =
-            (self.http.clone(), self.runner.cancel.clone(), Duration::from_millis(self.cfg.serverless.webhook_retry_ms));
+        let (http, cancel, wait) = (
+            self.http.clone(),
+            self.runner.cancel.clone(),
+            Duration::from_millis(self.cfg.serverless.webhook_retry_ms),
+        );
         self.runner.tracker.spawn(async move {
             for attempt in 0..3 {
                 if attempt > 0 {
@@ -257,16 +274,22 @@ pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<Running
     };
     let (state_dir, tmp) = match &cfg.state_dir {
         Some(d) => {
-            std::fs::create_dir_all(d).with_context(|| format!("cannot create state dir {}", d.display()))?;
+            std::fs::create_dir_all(d)
+                .with_context(|| format!("cannot create state dir {}", d.display()))?;
             (d.canonicalize().unwrap_or_else(|_| d.clone()), None)
         }
         None => {
-            let t = tempfile::Builder::new().prefix("runpod-emulator-").tempdir().context("cannot create a temporary state dir")?;
+            let t = tempfile::Builder::new()
+                .prefix("runpod-emulator-")
+                .tempdir()
+                .context("cannot create a temporary state dir")?;
             (PathBuf::from(t.path()), Some(t))
         }
     };
     let isolation = if cfg.unsandboxed {
-        tracing::warn!("containers run UNSANDBOXED: they share this machine's files and tools (emulator config `unsandboxed`)");
+        tracing::warn!(
+            "containers run UNSANDBOXED: they share this machine's files and tools (emulator config `unsandboxed`)"
+        );
         process::Isolation::Unsandboxed
     } else {
         process::probe_sandbox().map_err(|e| {
@@ -275,7 +298,9 @@ pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<Running
         process::Isolation::Sandbox
     };
     let key = ApiKey::new(cfg.api_key.clone().unwrap_or_else(|| world::random_secret("rpa_EMU")));
-    let listener = tokio::net::TcpListener::bind(opts.addr).await.with_context(|| format!("cannot listen on {}", opts.addr))?;
+    let listener = tokio::net::TcpListener::bind(opts.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.addr))?;
     let addr = listener.local_addr()?;
     let cfg = Arc::new(cfg);
     let (mut world, keys) = World::new(cfg.clone(), state_dir.clone(), key.expose());
@@ -328,28 +353,41 @@ async fn serve_s3(
     cancel: &CancellationToken,
     tracker: &TaskTracker,
 ) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
-    let keys: std::collections::HashMap<String, String> =
-        shared.world.lock().accounts.values().map(|a| (a.user_id.clone(), a.s3_secret.clone())).collect();
+    let keys: std::collections::HashMap<String, String> = shared
+        .world
+        .lock()
+        .accounts
+        .values()
+        .map(|a| (a.user_id.clone(), a.s3_secret.clone()))
+        .collect();
     let dcs: Vec<String> = shared.cfg.data_centers.iter().map(|d| d.id.clone()).collect();
     let mut urls = std::collections::BTreeMap::new();
     for dc in dcs {
         let port = shared.cfg.s3_ports.get(&dc).copied().unwrap_or(0);
-        let listener =
-            tokio::net::TcpListener::bind((ip, port)).await.with_context(|| format!("cannot listen for {dc}'s S3 API on port {port}"))?;
+        let listener = tokio::net::TcpListener::bind((ip, port))
+            .await
+            .with_context(|| format!("cannot listen for {dc}'s S3 API on port {port}"))?;
         urls.insert(dc.clone(), format!("http://{}", listener.local_addr()?));
-        let mut b = s3s::service::S3ServiceBuilder::new(s3::VolumeS3::new(&dc, Arc::downgrade(shared), state_dir.join("s3").join(&dc)));
+        let mut b = s3s::service::S3ServiceBuilder::new(s3::VolumeS3::new(
+            &dc,
+            Arc::downgrade(shared),
+            state_dir.join("s3").join(&dc),
+        ));
         b.set_auth(s3::Keys(keys.clone()));
         let service = b.build().into_shared();
         let c = cancel.clone();
         tracker.spawn(async move {
-            let http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let http =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
             let graceful = hyper_util::server::graceful::GracefulShutdown::new();
             loop {
                 let socket = tokio::select! {
                     r = listener.accept() => match r { Ok((s, _)) => s, Err(_) => continue },
                     () = c.cancelled() => break,
                 };
-                let conn = http.serve_connection(hyper_util::rt::TokioIo::new(socket), service.clone()).into_owned();
+                let conn = http
+                    .serve_connection(hyper_util::rt::TokioIo::new(socket), service.clone())
+                    .into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     let _ = conn.await;
@@ -364,7 +402,11 @@ async fn serve_s3(
 impl RunningEmulator {
     /// The worker-protocol settings of a worker of `endpoint` that a test drives by hand
     /// (`WorkerClient::new`), calling with `key` (the account's, or one of its extra keys).
-    pub fn worker_config(&self, endpoint: &str, key: ApiKey) -> runpod::client::worker::WorkerConfig {
+    pub fn worker_config(
+        &self,
+        endpoint: &str,
+        key: ApiKey,
+    ) -> runpod::client::worker::WorkerConfig {
         let b = self.base_url();
         runpod::client::worker::WorkerConfig {
             get_job_url: format!("{b}/v2/{endpoint}/job-take/$ID?gpu=TEST"),
@@ -452,7 +494,12 @@ impl RunningEmulator {
     }
     /// Waits until `f` returns `Some` (re-checked after every change to the world), or fails
     /// after `limit` of real time: an event-driven wait, not a sleep.
-    pub async fn wait_for<T>(&self, what: &str, limit: Duration, mut f: impl FnMut(&World) -> Option<T>) -> anyhow::Result<T> {
+    pub async fn wait_for<T>(
+        &self,
+        what: &str,
+        limit: Duration,
+        mut f: impl FnMut(&World) -> Option<T>,
+    ) -> anyhow::Result<T> {
         let mut rx = self.shared.world_changed.subscribe();
         let deadline = tokio::time::Instant::now() + limit;
         loop {

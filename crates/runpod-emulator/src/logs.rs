@@ -65,17 +65,31 @@ impl LogBuffer {
     }
 
     /// Records after `after_seq`, filtered.
-    pub fn since(&self, after_seq: u64, source: Option<&str>, since: Option<DateTime<Utc>>) -> Vec<LogRecord> {
+    pub fn since(
+        &self,
+        after_seq: u64,
+        source: Option<&str>,
+        since: Option<DateTime<Utc>>,
+    ) -> Vec<LogRecord> {
         self.lines
             .lock()
             .iter()
-            .filter(|r| r.seq > after_seq && source.is_none_or(|s| s == r.source) && since.is_none_or(|t| r.ts >= t))
+            .filter(|r| {
+                r.seq > after_seq
+                    && source.is_none_or(|s| s == r.source)
+                    && since.is_none_or(|t| r.ts >= t)
+            })
             .cloned()
             .collect()
     }
 
     /// The last `n` matching records.
-    pub fn tail(&self, n: usize, source: Option<&str>, since: Option<DateTime<Utc>>) -> Vec<LogRecord> {
+    pub fn tail(
+        &self,
+        n: usize,
+        source: Option<&str>,
+        since: Option<DateTime<Utc>>,
+    ) -> Vec<LogRecord> {
         let all = self.since(0, source, since);
         let skip = all.len().saturating_sub(n);
         all.into_iter().skip(skip).collect()
@@ -103,7 +117,10 @@ mod tests {
         for i in 0..5 {
             b.push(t, if i % 2 == 0 { "container" } else { "system" }, format!("l{i}"));
         }
-        assert_eq!(b.tail(2, None, None).iter().map(|r| r.line.as_str()).collect::<Vec<_>>(), ["l3", "l4"]);
+        assert_eq!(
+            b.tail(2, None, None).iter().map(|r| r.line.as_str()).collect::<Vec<_>>(),
+            ["l3", "l4"]
+        );
         assert_eq!(b.since(3, None, None).len(), 2);
         assert_eq!(b.tail(10, Some("system"), None).len(), 2);
         assert!(b.tail(1, None, None)[0].event_id().ends_with("/000000000005"));

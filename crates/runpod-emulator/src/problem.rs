@@ -36,7 +36,12 @@ impl ApiError {
     }
     /// 422 with individual failures.
     pub fn validation(errors: Vec<String>) -> Self {
-        Self { status: 422, detail: VALIDATION_FAILED_DETAIL.into(), errors: Some(errors), retry_after: None }
+        Self {
+            status: 422,
+            detail: VALIDATION_FAILED_DETAIL.into(),
+            errors: Some(errors),
+            retry_after: None,
+        }
     }
     /// 429 with `Retry-After`.
     pub fn rate_limited(retry_after: u64) -> Self {
@@ -45,7 +50,12 @@ impl ApiError {
 
     /// 429 naming the spent window, with `Retry-After`.
     pub fn rate_limited_in(window: &str, retry_after: u64) -> Self {
-        Self { status: 429, detail: format!("rate limit exceeded for the {window} window"), errors: None, retry_after: Some(retry_after) }
+        Self {
+            status: 429,
+            detail: format!("rate limit exceeded for the {window} window"),
+            errors: None,
+            retry_after: Some(retry_after),
+        }
     }
 }
 
@@ -62,7 +72,8 @@ impl IntoResponse for ApiError {
         body.errors = self.errors;
         let json = serde_json::to_vec(&body).unwrap_or_default();
         let mut resp = (status, json).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(s) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);

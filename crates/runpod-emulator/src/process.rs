@@ -43,15 +43,33 @@ pub enum Isolation {
 /// Checks that bubblewrap can create the sandbox containers need, on this machine.
 pub fn probe_sandbox() -> Result<(), String> {
     let out = std::process::Command::new("bwrap")
-        .args(["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--unshare-pid", "--unshare-ipc", "--unshare-uts"])
+        .args([
+            "--ro-bind",
+            "/",
+            "/",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+        ])
         .args(["--die-with-parent", "--as-pid-1", "--", "true"])
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run bwrap ({e}); install bubblewrap (Debian: apt-get install bubblewrap)"))?;
+        .map_err(|e| {
+            format!(
+                "cannot run bwrap ({e}); install bubblewrap (Debian: apt-get install bubblewrap)"
+            )
+        })?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("bwrap cannot create a sandbox here: {}", String::from_utf8_lossy(&out.stderr).trim()))
+        Err(format!(
+            "bwrap cannot create a sandbox here: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }
 
@@ -71,7 +89,11 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub(crate) fn new(tracker: TaskTracker, cancel: CancellationToken, isolation: Isolation) -> Self {
+    pub(crate) fn new(
+        tracker: TaskTracker,
+        cancel: CancellationToken,
+        isolation: Isolation,
+    ) -> Self {
         Self { groups: Arc::new(Mutex::new(HashMap::new())), isolation, tracker, cancel }
     }
 
@@ -100,7 +122,11 @@ impl Runner {
                 log("emulator: UNSANDBOXED container: it shares the host's files and tools; volumes are not at RunPod's paths".into());
                 let _ = std::fs::create_dir_all(&container.scratch);
                 let mut c = tokio::process::Command::new(&container.argv[0]);
-                c.args(&container.argv[1..]).current_dir(&container.scratch).env_clear().envs(container_env(&container)).process_group(0);
+                c.args(&container.argv[1..])
+                    .current_dir(&container.scratch)
+                    .env_clear()
+                    .envs(container_env(&container))
+                    .process_group(0);
                 c
             }
         };
@@ -148,7 +174,9 @@ impl Runner {
     /// SIGTERM to the container's main process now, SIGKILL to all of it after `grace_ms`
     /// (at once when 0).
     pub(crate) fn kill(&self, owner: Owner, generation: u64, grace_ms: u64) {
-        let Some(live) = self.groups.lock().get(&(owner.clone(), generation)).copied() else { return };
+        let Some(live) = self.groups.lock().get(&(owner.clone(), generation)).copied() else {
+            return;
+        };
         if grace_ms == 0 {
             hard_kill(self.isolation, live.pid);
             return;
@@ -163,7 +191,8 @@ impl Runner {
                 let _ = killpg(Pid::from_raw(live.pid), Signal::SIGTERM);
             }
         }
-        let (cancel, groups, key, isolation) = (self.cancel.clone(), self.groups.clone(), (owner, generation), self.isolation);
+        let (cancel, groups, key, isolation) =
+            (self.cancel.clone(), self.groups.clone(), (owner, generation), self.isolation);
         self.tracker.spawn(async move {
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_millis(grace_ms)) => {}
@@ -230,8 +259,16 @@ pub struct ContainerSpec {
 
 /// The container's environment: the image's `ENV` and a `PATH`, under RunPod's and the request's.
 fn container_env(c: &ContainerSpec) -> Vec<(String, String)> {
-    let path = c.image.path.iter().map(String::as_str).chain([STANDARD_PATH]).collect::<Vec<_>>().join(":");
-    let mut env: Vec<(String, String)> = vec![("PATH".into(), path), ("HOME".into(), "/root".into())];
+    let path = c
+        .image
+        .path
+        .iter()
+        .map(String::as_str)
+        .chain([STANDARD_PATH])
+        .collect::<Vec<_>>()
+        .join(":");
+    let mut env: Vec<(String, String)> =
+        vec![("PATH".into(), path), ("HOME".into(), "/root".into())];
     env.extend(c.image.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env.extend(c.env.iter().cloned());
     env
@@ -270,7 +307,14 @@ fn sandboxed(c: &ContainerSpec, log: &dyn Fn(String)) -> tokio::process::Command
     let mut arg = |xs: &[&str]| a.extend(xs.iter().map(|s| (*s).to_owned()));
     // Libraries and data, not programs.
     arg(&["--ro-bind", "/usr/lib", "/usr/lib", "--ro-bind-try", "/usr/share", "/usr/share"]);
-    arg(&["--ro-bind-try", "/usr/lib64", "/usr/lib64", "--ro-bind-try", "/usr/libexec", "/usr/libexec"]);
+    arg(&[
+        "--ro-bind-try",
+        "/usr/lib64",
+        "/usr/lib64",
+        "--ro-bind-try",
+        "/usr/libexec",
+        "/usr/libexec",
+    ]);
     for top in ["/lib", "/lib64", "/lib32"] {
         match std::fs::read_link(top) {
             Ok(target) => arg(&["--symlink", &target.display().to_string(), top]),
@@ -281,12 +325,35 @@ fn sandboxed(c: &ContainerSpec, log: &dyn Fn(String)) -> tokio::process::Command
     for f in HOST_ETC {
         arg(&["--ro-bind-try", f, f]);
     }
-    arg(&["--dir", "/usr/bin", "--dir", "/usr/local/bin", "--dir", "/usr/sbin", "--symlink", "usr/bin", "/bin"]);
-    arg(&["--symlink", "usr/sbin", "/sbin", "--dir", "/root", "--dir", "/tmp", "--chmod", "1777", "/tmp"]);
+    arg(&[
+        "--dir",
+        "/usr/bin",
+        "--dir",
+        "/usr/local/bin",
+        "--dir",
+        "/usr/sbin",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+    ]);
+    arg(&[
+        "--symlink",
+        "usr/sbin",
+        "/sbin",
+        "--dir",
+        "/root",
+        "--dir",
+        "/tmp",
+        "--chmod",
+        "1777",
+        "/tmp",
+    ]);
     for name in &c.image.tools {
         match host_tool(name) {
             Some(p) => arg(&["--ro-bind", &p.display().to_string(), &format!("/usr/bin/{name}")]),
-            None => log(format!("emulator: the image declares `{name}` but this host has none; the container will not have it")),
+            None => log(format!(
+                "emulator: the image declares `{name}` but this host has none; the container will not have it"
+            )),
         }
     }
     for (name, host) in &c.image.host_tools {
@@ -300,7 +367,14 @@ fn sandboxed(c: &ContainerSpec, log: &dyn Fn(String)) -> tokio::process::Command
         arg(&["--bind", &host.display().to_string(), at]);
     }
     arg(&["--proc", "/proc", "--dev", "/dev"]);
-    arg(&["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", &c.hostname]);
+    arg(&[
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--hostname",
+        &c.hostname,
+    ]);
     arg(&["--die-with-parent", "--as-pid-1", "--new-session", "--clearenv"]);
     for (k, v) in container_env(c) {
         arg(&["--setenv", &k, &v]);

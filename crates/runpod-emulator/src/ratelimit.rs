@@ -49,10 +49,17 @@ impl Default for RateLimitConfig {
         let w = |name: &str, quota, secs| Window { name: name.into(), quota, secs };
         Self {
             rest: vec![w("minute", 60, 60), w("hour", 3000, 3600), w("day", 50_000, 86_400)],
-            serverless: [("run", 1000), ("runsync", 2000), ("status", 2000), ("stream", 2000), ("cancel", 100), ("purge-queue", 2)]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
+            serverless: [
+                ("run", 1000),
+                ("runsync", 2000),
+                ("status", 2000),
+                ("stream", 2000),
+                ("cancel", 100),
+                ("purge-queue", 2),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
         }
     }
 }
@@ -118,7 +125,12 @@ pub struct Limiter {
 impl Limiter {
     /// Counts a REST v2 request of `account` at `now`. A refused request consumes nothing.
     /// `None` when no window is configured.
-    pub fn rest(&mut self, cfg: &RateLimitConfig, account: &str, now: DateTime<Utc>) -> Option<Verdict> {
+    pub fn rest(
+        &mut self,
+        cfg: &RateLimitConfig,
+        account: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Verdict> {
         if cfg.rest.is_empty() {
             return None;
         }
@@ -129,9 +141,16 @@ impl Limiter {
                 *c = Count { started: now, used: 0 };
             }
         }
-        let reset = |c: &Count, w: &Window| Duration::from_secs(w.secs).saturating_sub(elapsed(c.started, now)).as_secs_f64().ceil() as u64;
-        let spent =
-            counts.iter().zip(&cfg.rest).filter(|(c, w)| c.used >= w.quota).map(|(c, w)| (reset(c, w).max(1), w.name.clone())).max();
+        let reset = |c: &Count, w: &Window| {
+            Duration::from_secs(w.secs).saturating_sub(elapsed(c.started, now)).as_secs_f64().ceil()
+                as u64
+        };
+        let spent = counts
+            .iter()
+            .zip(&cfg.rest)
+            .filter(|(c, w)| c.used >= w.quota)
+            .map(|(c, w)| (reset(c, w).max(1), w.name.clone()))
+            .max();
         if spent.is_none() {
             for c in counts.iter_mut() {
                 c.used += 1;
@@ -140,23 +159,46 @@ impl Limiter {
         let state = counts
             .iter()
             .zip(&cfg.rest)
-            .map(|(c, w)| format!("\"{}\";r={};t={}", w.name, w.quota.saturating_sub(c.used), reset(c, w)))
+            .map(|(c, w)| {
+                format!("\"{}\";r={};t={}", w.name, w.quota.saturating_sub(c.used), reset(c, w))
+            })
             .collect::<Vec<_>>()
             .join(", ");
-        let policy = cfg.rest.iter().map(|w| format!("\"{}\";q={};w={}", w.name, w.quota, w.secs)).collect::<Vec<_>>().join(", ");
+        let policy = cfg
+            .rest
+            .iter()
+            .map(|w| format!("\"{}\";q={};w={}", w.name, w.quota, w.secs))
+            .collect::<Vec<_>>()
+            .join(", ");
         let (retry_after, spent) = spent.map_or((None, None), |(t, n)| (Some(t), Some(n)));
         Some(Verdict { retry_after, spent, state, policy })
     }
 
     /// Counts a serverless job-API request; `Some(secs)` when refused.
-    pub fn serverless(&mut self, cfg: &RateLimitConfig, account: &str, endpoint: &str, op: &str, now: DateTime<Utc>) -> Option<u64> {
+    pub fn serverless(
+        &mut self,
+        cfg: &RateLimitConfig,
+        account: &str,
+        endpoint: &str,
+        op: &str,
+        now: DateTime<Utc>,
+    ) -> Option<u64> {
         let quota = *cfg.serverless.get(op)?;
-        let c = self.serverless.entry((account.to_owned(), endpoint.to_owned(), op.to_owned())).or_insert(Count { started: now, used: 0 });
+        let c = self
+            .serverless
+            .entry((account.to_owned(), endpoint.to_owned(), op.to_owned()))
+            .or_insert(Count { started: now, used: 0 });
         if elapsed(c.started, now) >= SERVERLESS_WINDOW {
             *c = Count { started: now, used: 0 };
         }
         if c.used >= quota {
-            return Some(SERVERLESS_WINDOW.saturating_sub(elapsed(c.started, now)).as_secs_f64().ceil().max(1.0) as u64);
+            return Some(
+                SERVERLESS_WINDOW
+                    .saturating_sub(elapsed(c.started, now))
+                    .as_secs_f64()
+                    .ceil()
+                    .max(1.0) as u64,
+            );
         }
         c.used += 1;
         None
@@ -169,7 +211,10 @@ mod tests {
 
     fn cfg(minute: u64, hour: u64) -> RateLimitConfig {
         RateLimitConfig {
-            rest: vec![Window { name: "minute".into(), quota: minute, secs: 60 }, Window { name: "hour".into(), quota: hour, secs: 3600 }],
+            rest: vec![
+                Window { name: "minute".into(), quota: minute, secs: 60 },
+                Window { name: "hour".into(), quota: hour, secs: 3600 },
+            ],
             serverless: [("cancel".to_owned(), 2)].into_iter().collect(),
         }
     }
@@ -178,14 +223,31 @@ mod tests {
     fn every_window_counts_and_the_spent_one_decides_retry_after() {
         let (c, mut l, t0) = (cfg(2, 3), Limiter::default(), Utc::now());
         let v = l.rest(&c, "a", t0).expect("limited");
-        assert_eq!((v.retry_after, v.state.as_str()), (None, "\"minute\";r=1;t=60, \"hour\";r=2;t=3600"));
+        assert_eq!(
+            (v.retry_after, v.state.as_str()),
+            (None, "\"minute\";r=1;t=60, \"hour\";r=2;t=3600")
+        );
         assert_eq!(v.policy, "\"minute\";q=2;w=60, \"hour\";q=3;w=3600");
         assert_eq!(l.rest(&c, "a", t0).expect("limited").retry_after, None);
-        assert_eq!(l.rest(&c, "a", t0 + chrono::TimeDelta::seconds(10)).expect("limited").retry_after, Some(50), "minute spent");
-        assert_eq!(l.rest(&c, "b", t0).expect("limited").retry_after, None, "another account has its own budget");
+        assert_eq!(
+            l.rest(&c, "a", t0 + chrono::TimeDelta::seconds(10)).expect("limited").retry_after,
+            Some(50),
+            "minute spent"
+        );
+        assert_eq!(
+            l.rest(&c, "b", t0).expect("limited").retry_after,
+            None,
+            "another account has its own budget"
+        );
         // The minute resets; the hour has one request left, then it is the one that refuses.
-        assert_eq!(l.rest(&c, "a", t0 + chrono::TimeDelta::seconds(61)).expect("limited").retry_after, None);
-        assert_eq!(l.rest(&c, "a", t0 + chrono::TimeDelta::seconds(62)).expect("limited").retry_after, Some(3538));
+        assert_eq!(
+            l.rest(&c, "a", t0 + chrono::TimeDelta::seconds(61)).expect("limited").retry_after,
+            None
+        );
+        assert_eq!(
+            l.rest(&c, "a", t0 + chrono::TimeDelta::seconds(62)).expect("limited").retry_after,
+            Some(3538)
+        );
     }
 
     #[test]
@@ -193,9 +255,20 @@ mod tests {
         let (c, mut l, t0) = (cfg(100, 100), Limiter::default(), Utc::now());
         assert_eq!(l.serverless(&c, "a", "ep", "cancel", t0), None);
         assert_eq!(l.serverless(&c, "a", "ep", "cancel", t0), None);
-        assert_eq!(l.serverless(&c, "a", "ep", "cancel", t0 + chrono::TimeDelta::seconds(3)), Some(7));
+        assert_eq!(
+            l.serverless(&c, "a", "ep", "cancel", t0 + chrono::TimeDelta::seconds(3)),
+            Some(7)
+        );
         assert_eq!(l.serverless(&c, "a", "ep2", "cancel", t0), None, "per endpoint");
-        assert_eq!(l.serverless(&c, "a", "ep", "run", t0), None, "unlisted operations are unlimited");
-        assert_eq!(l.serverless(&c, "a", "ep", "cancel", t0 + chrono::TimeDelta::seconds(10)), None, "the window reset");
+        assert_eq!(
+            l.serverless(&c, "a", "ep", "run", t0),
+            None,
+            "unlisted operations are unlimited"
+        );
+        assert_eq!(
+            l.serverless(&c, "a", "ep", "cancel", t0 + chrono::TimeDelta::seconds(10)),
+            None,
+            "the window reset"
+        );
     }
 }

@@ -56,12 +56,16 @@ impl VolumeS3 {
     }
 
     fn shared(&self) -> S3Result<Arc<Shared>> {
-        self.shared.upgrade().ok_or_else(|| s3_error!(ServiceUnavailable, "the emulator is shutting down"))
+        self.shared
+            .upgrade()
+            .ok_or_else(|| s3_error!(ServiceUnavailable, "the emulator is shutting down"))
     }
 
     /// The caller's account, after checking the request is signed for this data center.
     fn account<T>(&self, req: &S3Request<T>) -> S3Result<String> {
-        let Some(c) = &req.credentials else { return Err(s3_error!(AccessDenied, "requests must be signed (SigV4)")) };
+        let Some(c) = &req.credentials else {
+            return Err(s3_error!(AccessDenied, "requests must be signed (SigV4)"));
+        };
         if let Some(r) = &req.region {
             if !r.as_str().eq_ignore_ascii_case(&self.dc) {
                 return Err(s3_error!(
@@ -92,37 +96,59 @@ impl VolumeS3 {
     /// is not the account's volume in this data center, and keys that would leave the volume:
     /// absolute or `..` keys, and any path through a symbolic link (a pod may have made one
     /// pointing at the host's files; the emulator, unlike the pod, is not sandboxed).
-    fn open<T>(&self, req: &S3Request<T>, bucket: &str, key: Option<&str>) -> S3Result<(Arc<s3s_fs::FileSystem>, PathBuf)> {
+    fn open<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        key: Option<&str>,
+    ) -> S3Result<(Arc<s3s_fs::FileSystem>, PathBuf)> {
         if let Some(k) = key {
             if k.starts_with('/') || k.split('/').any(|p| p == ".." || p == ".") {
-                return Err(s3_error!(InvalidArgument, "the key may not start with `/` or contain `.` or `..` segments"));
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "the key may not start with `/` or contain `.` or `..` segments"
+                ));
             }
         }
         let account = self.account(req)?;
         let volumes = self.volumes(&account)?;
         let Some(dir) = volumes.iter().find(|(id, _)| id == bucket).map(|(_, d)| d.clone()) else {
-            return Err(s3_error!(NoSuchBucket, "no network volume {bucket} of this account in {}", self.dc));
+            return Err(s3_error!(
+                NoSuchBucket,
+                "no network volume {bucket} of this account in {}",
+                self.dc
+            ));
         };
         let mut path = dir;
         for part in key.unwrap_or_default().split('/').filter(|p| !p.is_empty()) {
             path.push(part);
             if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-                return Err(s3_error!(AccessDenied, "{}: symbolic links on a volume are not followed over S3", key.unwrap_or_default()));
+                return Err(s3_error!(
+                    AccessDenied,
+                    "{}: symbolic links on a volume are not followed over S3",
+                    key.unwrap_or_default()
+                ));
             }
         }
         Ok((self.root_for(&account, &volumes)?, path))
     }
 
     /// The account's `s3s-fs` root, its symlinks matching `volumes`.
-    fn root_for(&self, account: &str, volumes: &[(String, PathBuf)]) -> S3Result<Arc<s3s_fs::FileSystem>> {
+    fn root_for(
+        &self,
+        account: &str,
+        volumes: &[(String, PathBuf)],
+    ) -> S3Result<Arc<s3s_fs::FileSystem>> {
         let root = self.root.join(account);
-        std::fs::create_dir_all(&root).map_err(|e| s3_error!(InternalError, "cannot create the S3 root: {e}"))?;
+        std::fs::create_dir_all(&root)
+            .map_err(|e| s3_error!(InternalError, "cannot create the S3 root: {e}"))?;
         for (id, dir) in volumes {
             let link = root.join(id);
             if std::fs::symlink_metadata(&link).is_err() {
                 std::fs::create_dir_all(dir).ok();
                 #[cfg(unix)]
-                std::os::unix::fs::symlink(dir, &link).map_err(|e| s3_error!(InternalError, "cannot link volume {id}: {e}"))?;
+                std::os::unix::fs::symlink(dir, &link)
+                    .map_err(|e| s3_error!(InternalError, "cannot link volume {id}: {e}"))?;
             }
         }
         // Deleted volumes' links go (s3s-fs's own files start with `.`).
@@ -138,14 +164,22 @@ impl VolumeS3 {
         if let Some(fs) = roots.get(account) {
             return Ok(fs.clone());
         }
-        let fs = Arc::new(s3s_fs::FileSystem::new(&root).map_err(|e| s3_error!(InternalError, "cannot open the S3 root: {e:?}"))?);
+        let fs = Arc::new(
+            s3s_fs::FileSystem::new(&root)
+                .map_err(|e| s3_error!(InternalError, "cannot open the S3 root: {e:?}"))?,
+        );
         roots.insert(account.to_owned(), fs.clone());
         Ok(fs)
     }
 }
 
 impl VolumeS3 {
-    async fn etag(&self, path: &std::path::Path, len: u64, modified: std::time::SystemTime) -> S3Result<String> {
+    async fn etag(
+        &self,
+        path: &std::path::Path,
+        len: u64,
+        modified: std::time::SystemTime,
+    ) -> S3Result<String> {
         use md5::Digest;
         use tokio::io::AsyncReadExt;
         let k = (path.to_path_buf(), len, modified);
@@ -173,21 +207,29 @@ impl VolumeS3 {
 
 fn too_large(len: Option<i64>) -> S3Result<()> {
     match len {
-        Some(n) if n as u64 >= MAX_PUT_BYTES => {
-            Err(s3_error!(EntityTooLarge, "RunPod's S3 API takes at most 500 MB per PutObject or part ({n} bytes); use a multipart upload"))
-        }
+        Some(n) if n as u64 >= MAX_PUT_BYTES => Err(s3_error!(
+            EntityTooLarge,
+            "RunPod's S3 API takes at most 500 MB per PutObject or part ({n} bytes); use a multipart upload"
+        )),
         _ => Ok(()),
     }
 }
 
 #[async_trait]
 impl S3 for VolumeS3 {
-    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+    async fn list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
         let account = self.account(&req)?;
         let mut buckets: Vec<Bucket> = self
             .volumes(&account)?
             .into_iter()
-            .map(|(id, _)| Bucket { creation_date: None, name: Some(id), bucket_region: Some(self.dc.clone()) })
+            .map(|(id, _)| Bucket {
+                creation_date: None,
+                name: Some(id),
+                bucket_region: Some(self.dc.clone()),
+            })
             .collect();
         buckets.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(S3Response::new(ListBucketsOutput {
@@ -197,23 +239,35 @@ impl S3 for VolumeS3 {
         }))
     }
 
-    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
         let (fs, _) = self.open(&req, &req.input.bucket, None)?;
         fs.head_bucket(req).await
     }
 
-    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
         let (fs, _) = self.open(&req, &req.input.bucket, None)?;
         fs.list_objects(req).await
     }
 
-    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let (fs, _) = self.open(&req, &req.input.bucket, None)?;
         fs.list_objects_v2(req).await
     }
 
     /// Ranged reads seek; the ETag is the file's MD5, computed once per version of the file.
-    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
         use tokio::io::{AsyncReadExt, AsyncSeekExt};
         let (_, path) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
         let input = req.input;
@@ -222,7 +276,8 @@ impl S3 for VolumeS3 {
         if !meta.is_file() {
             return Err(s3_error!(NoSuchKey));
         }
-        let (len, modified) = (meta.len(), meta.modified().map_err(|e| s3_error!(InternalError, "{e}"))?);
+        let (len, modified) =
+            (meta.len(), meta.modified().map_err(|e| s3_error!(InternalError, "{e}"))?);
         let etag = self.etag(&path, len, modified).await?;
         let (start, end) = match &input.range {
             None => (0, len),
@@ -231,12 +286,17 @@ impl S3 for VolumeS3 {
                 (r.start, r.end)
             }
         };
-        file.seek(std::io::SeekFrom::Start(start)).await.map_err(|e| s3_error!(InternalError, "{e}"))?;
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(|e| s3_error!(InternalError, "{e}"))?;
         let body = tokio_util::io::ReaderStream::with_capacity(file.take(end - start), 256 * 1024);
         Ok(S3Response::new(GetObjectOutput {
             body: Some(StreamingBlob::wrap(body)),
             content_length: Some((end - start) as i64),
-            content_range: input.range.as_ref().map(|_| format!("bytes {start}-{}/{len}", end.saturating_sub(1))),
+            content_range: input
+                .range
+                .as_ref()
+                .map(|_| format!("bytes {start}-{}/{len}", end.saturating_sub(1))),
             last_modified: Some(Timestamp::from(modified)),
             e_tag: Some(format!("\"{etag}\"")),
             accept_ranges: Some("bytes".into()),
@@ -244,18 +304,27 @@ impl S3 for VolumeS3 {
         }))
     }
 
-    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
         let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
         fs.head_object(req).await
     }
 
-    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
         too_large(req.input.content_length)?;
         let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
         fs.put_object(req).await
     }
 
-    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
         if let CopySource::Bucket { bucket, key, .. } = &req.input.copy_source {
             self.open(&req, bucket, Some(key))?;
         }
@@ -263,7 +332,10 @@ impl S3 for VolumeS3 {
         fs.copy_object(req).await
     }
 
-    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
         fs.delete_object(req).await
     }
@@ -276,7 +348,10 @@ impl S3 for VolumeS3 {
         fs.create_multipart_upload(req).await
     }
 
-    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
         too_large(req.input.content_length)?;
         let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
         fs.upload_part(req).await
@@ -290,12 +365,18 @@ impl S3 for VolumeS3 {
         fs.complete_multipart_upload(req).await
     }
 
-    async fn abort_multipart_upload(&self, req: S3Request<AbortMultipartUploadInput>) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         let (fs, _) = self.open(&req, &req.input.bucket, None)?;
         fs.abort_multipart_upload(req).await
     }
 
-    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
         let (fs, _) = self.open(&req, &req.input.bucket, None)?;
         fs.list_parts(req).await
     }
@@ -307,6 +388,9 @@ pub(crate) struct Keys(pub HashMap<String, String>);
 #[async_trait]
 impl S3Auth for Keys {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        self.0.get(access_key).map(|s| SecretKey::from(s.as_str())).ok_or_else(|| s3_error!(InvalidAccessKeyId))
+        self.0
+            .get(access_key)
+            .map(|s| SecretKey::from(s.as_str()))
+            .ok_or_else(|| s3_error!(InvalidAccessKeyId))
     }
 }

@@ -10,19 +10,27 @@
 use crate::problem::{ApiError, ApiResult};
 use regex::Regex;
 use runpod::types::endpoints::{
-    CreateEndpointGpuConfig, CreateEndpointRequest, EndpointScaling, EndpointType, EndpointWorkers, FlashBoot, UpdateEndpointRequest,
+    CreateEndpointGpuConfig, CreateEndpointRequest, EndpointScaling, EndpointType, EndpointWorkers,
+    FlashBoot, UpdateEndpointRequest,
 };
-use runpod::types::network_volumes::{CreateNetworkVolumeRequest, UpdateNetworkVolumeRequest, VolumeType};
+use runpod::types::network_volumes::{
+    CreateNetworkVolumeRequest, UpdateNetworkVolumeRequest, VolumeType,
+};
 use runpod::types::pods::{
-    Cloud, CreateCpuConfig, CreateGpuConfig, CreatePodRequest, Mounts, PodAction, PodActionRequest, UpdatePodRequest,
+    Cloud, CreateCpuConfig, CreateGpuConfig, CreatePodRequest, Mounts, PodAction, PodActionRequest,
+    UpdatePodRequest,
 };
-use runpod::types::templates::{CreateTemplateRequest, TemplateCategory, TemplateMounts, UpdateTemplateRequest};
+use runpod::types::templates::{
+    CreateTemplateRequest, TemplateCategory, TemplateMounts, UpdateTemplateRequest,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::sync::LazyLock;
 
-static CUDA: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d+\.\d+$").unwrap_or_else(|_| unreachable!()));
-static EXCLUDED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s*[^-\s]").unwrap_or_else(|_| unreachable!()));
+static CUDA: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\d+\.\d+$").unwrap_or_else(|_| unreachable!()));
+static EXCLUDED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*[^-\s]").unwrap_or_else(|_| unreachable!()));
 
 /// Constraints beyond shape.
 pub trait Validate {
@@ -36,7 +44,8 @@ pub trait Validate {
 
 /// Parses and validates a request body.
 pub fn parse<T: DeserializeOwned + Validate>(bytes: &[u8]) -> ApiResult<T> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))?;
     parse_value(value)
 }
 
@@ -48,12 +57,18 @@ pub fn parse_value<T: DeserializeOwned + Validate>(value: Value) -> ApiResult<T>
     let mut errs = Vec::new();
     find_nulls(&value, "$", &mut errs);
     for p in T::OBJECTS {
-        require_objects(&value, p.trim_start_matches('/').split('/').collect::<Vec<_>>().as_slice(), "$", &mut errs);
+        require_objects(
+            &value,
+            p.trim_start_matches('/').split('/').collect::<Vec<_>>().as_slice(),
+            "$",
+            &mut errs,
+        );
     }
     if !errs.is_empty() {
         return Err(ApiError::validation(errs));
     }
-    let parsed: T = serde_path_to_error::deserialize(value).map_err(|e| ApiError::validation(vec![serde_message(&e)]))?;
+    let parsed: T = serde_path_to_error::deserialize(value)
+        .map_err(|e| ApiError::validation(vec![serde_message(&e)]))?;
     parsed.validate(&mut errs);
     if errs.is_empty() { Ok(parsed) } else { Err(ApiError::validation(errs)) }
 }
@@ -142,7 +157,12 @@ fn serde_message(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
         return format!("${}: missing property '{name}'", segs.concat());
     }
     if let Some(rest) = inner.strip_prefix("unknown variant ") {
-        let names = ticked(rest).into_iter().skip(1).map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+        let names = ticked(rest)
+            .into_iter()
+            .skip(1)
+            .map(|n| format!("'{n}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
         return format!("${}: value must be one of {names}", segs.concat());
     }
     if let Some(rest) = inner.strip_prefix("invalid type: ") {
@@ -158,7 +178,8 @@ impl V<'_> {
     fn min_len(&mut self, path: &str, s: Option<&str>, n: usize) {
         if let Some(s) = s {
             if s.chars().count() < n {
-                self.0.push(format!("{path}: length must be >= {n}, but got {}", s.chars().count()));
+                self.0
+                    .push(format!("{path}: length must be >= {n}, but got {}", s.chars().count()));
             }
         }
     }
@@ -233,7 +254,8 @@ const POD_MOUNTS: [&str; 3] = ["/mounts", "/mounts/persistent", "/mounts/network
 const ENDPOINT_OBJECTS: &[&str] = &["/scaling", "/gpu", "/cpu/*", "/workers"];
 
 impl Validate for CreatePodRequest {
-    const OBJECTS: &'static [&'static str] = &["/gpu", "/cpu", POD_MOUNTS[0], POD_MOUNTS[1], POD_MOUNTS[2]];
+    const OBJECTS: &'static [&'static str] =
+        &["/gpu", "/cpu", POD_MOUNTS[0], POD_MOUNTS[1], POD_MOUNTS[2]];
     fn validate(&self, errs: &mut Vec<String>) {
         let mut v = V(errs);
         v.min_len("$.name", Some(&self.name), 1);
@@ -274,7 +296,9 @@ fn scaling(v: &mut V<'_>, s: &EndpointScaling) {
                 v.0.push(format!("$.scaling.queueDelay: must be >= 0.5 but found {queue_delay}"));
             }
         }
-        EndpointScaling::RequestCount { request_count } => v.min("$.scaling.requestCount", Some(*request_count), 1),
+        EndpointScaling::RequestCount { request_count } => {
+            v.min("$.scaling.requestCount", Some(*request_count), 1)
+        }
     }
 }
 
@@ -291,9 +315,17 @@ fn endpoint_gpu(v: &mut V<'_>, g: &CreateEndpointGpuConfig, create: bool) {
     }
     if let Some(x) = &g.excluded_types {
         for (i, t) in x.iter().enumerate() {
-            v.pattern(&format!("$.gpu.excludedTypes[{i}]"), Some(t.as_str()), &EXCLUDED, r"^\s*[^-\s]");
+            v.pattern(
+                &format!("$.gpu.excludedTypes[{i}]"),
+                Some(t.as_str()),
+                &EXCLUDED,
+                r"^\s*[^-\s]",
+            );
             if x[..i].contains(t) {
-                v.0.push(format!("$.gpu.excludedTypes: items at {} and {i} are equal", x.iter().position(|y| y == t).unwrap_or(0)));
+                v.0.push(format!(
+                    "$.gpu.excludedTypes: items at {} and {i} are equal",
+                    x.iter().position(|y| y == t).unwrap_or(0)
+                ));
             }
         }
     }
@@ -313,7 +345,10 @@ fn endpoint_cpu(v: &mut V<'_>, c: &[CreateCpuConfig]) {
     for (i, x) in c.iter().enumerate() {
         cpu(v, &format!("$.cpu[{i}]"), x);
         if c[..i].contains(x) {
-            v.0.push(format!("$.cpu: items at {} and {i} are equal", c.iter().position(|y| y == x).unwrap_or(0)));
+            v.0.push(format!(
+                "$.cpu: items at {} and {i} are equal",
+                c.iter().position(|y| y == x).unwrap_or(0)
+            ));
         }
     }
 }
@@ -333,8 +368,12 @@ impl Validate for CreateEndpointRequest {
         container(&mut v, self.disk);
         v.known("$.type", Some(self.kind), EndpointType::Unknown, EndpointType::NAMES);
         scaling(&mut v, &self.scaling);
-        if self.kind == EndpointType::LoadBalancer && !matches!(self.scaling, EndpointScaling::RequestCount { .. }) {
-            v.0.push("$.scaling: value must be REQUEST_COUNT scaling for LOAD_BALANCER endpoints".into());
+        if self.kind == EndpointType::LoadBalancer
+            && !matches!(self.scaling, EndpointScaling::RequestCount { .. })
+        {
+            v.0.push(
+                "$.scaling: value must be REQUEST_COUNT scaling for LOAD_BALANCER endpoints".into(),
+            );
         }
         if let Some(g) = &self.gpu {
             endpoint_gpu(&mut v, g, true);
@@ -395,7 +434,13 @@ impl Validate for CreateTemplateRequest {
     fn validate(&self, errs: &mut Vec<String>) {
         let mut v = V(errs);
         v.min_len("$.name", Some(&self.name), 1);
-        template_common(&mut v, self.disk, self.allowed_cuda_versions.as_ref(), self.category, self.mounts.as_ref());
+        template_common(
+            &mut v,
+            self.disk,
+            self.allowed_cuda_versions.as_ref(),
+            self.category,
+            self.mounts.as_ref(),
+        );
     }
 }
 
@@ -404,7 +449,13 @@ impl Validate for UpdateTemplateRequest {
     fn validate(&self, errs: &mut Vec<String>) {
         let mut v = V(errs);
         v.min_len("$.name", self.name.as_deref(), 1);
-        template_common(&mut v, self.disk, self.allowed_cuda_versions.as_ref(), self.category, self.mounts.as_ref());
+        template_common(
+            &mut v,
+            self.disk,
+            self.allowed_cuda_versions.as_ref(),
+            self.category,
+            self.mounts.as_ref(),
+        );
     }
 }
 
@@ -435,7 +486,9 @@ impl Validate for UpdateNetworkVolumeRequest {
 mod tests {
     use super::*;
 
-    fn errors_of<T: DeserializeOwned + Validate + std::fmt::Debug>(body: &str) -> (u16, Vec<String>) {
+    fn errors_of<T: DeserializeOwned + Validate + std::fmt::Debug>(
+        body: &str,
+    ) -> (u16, Vec<String>) {
         match parse::<T>(body.as_bytes()) {
             Ok(_) => (200, Vec::new()),
             Err(e) => (e.status, e.errors.unwrap_or_default()),
@@ -457,13 +510,17 @@ mod tests {
         assert_eq!(e, ["$: missing property 'name'"]);
         let (_, e) = errors_of::<CreatePodRequest>(r#"{"name":"x"}"#);
         assert_eq!(e, ["$: missing property 'image'"]);
-        let (_, e) = errors_of::<CreatePodRequest>(r#"{"name":"x","image":"i","gpu":{"id":"g","count":0,"extra":true}}"#);
+        let (_, e) = errors_of::<CreatePodRequest>(
+            r#"{"name":"x","image":"i","gpu":{"id":"g","count":0,"extra":true}}"#,
+        );
         assert_eq!(e, ["$.gpu: additional properties 'extra' not allowed"]);
     }
 
     #[test]
     fn constraints_are_all_reported() {
-        let (s, e) = errors_of::<CreatePodRequest>(r#"{"name":"","image":"i","disk":0,"gpu":{"id":"g","count":0,"minCudaVersion":"12"}}"#);
+        let (s, e) = errors_of::<CreatePodRequest>(
+            r#"{"name":"","image":"i","disk":0,"gpu":{"id":"g","count":0,"minCudaVersion":"12"}}"#,
+        );
         assert_eq!(s, 422);
         assert_eq!(e.len(), 4, "{e:?}");
     }
@@ -482,7 +539,10 @@ mod tests {
         assert!(e[0].starts_with("$.image: got integer"), "{e:?}");
         let (_, e) = errors_of::<CreatePodRequest>(r#"{"name":"x","image":null}"#);
         assert_eq!(e, ["$.image: got null, want a value"]);
-        assert_eq!(errors_of::<CreatePodRequest>(r#"{"name":"x","image":"i","registry":null}"#).0, 200);
+        assert_eq!(
+            errors_of::<CreatePodRequest>(r#"{"name":"x","image":"i","registry":null}"#).0,
+            200
+        );
         assert_eq!(errors_of::<CreatePodRequest>("[]").0, 422);
     }
 
@@ -490,7 +550,9 @@ mod tests {
     fn structs_are_not_read_from_arrays() {
         let (s, e) = errors_of::<CreatePodRequest>(r#"{"name":"x","image":"i","mounts":[]}"#);
         assert_eq!((s, e), (422, vec!["$.mounts: got array, want object".to_owned()]));
-        let (_, e) = errors_of::<CreatePodRequest>(r#"{"name":"x","image":"i","mounts":{"network":[["v","/p"]]}}"#);
+        let (_, e) = errors_of::<CreatePodRequest>(
+            r#"{"name":"x","image":"i","mounts":{"network":[["v","/p"]]}}"#,
+        );
         assert_eq!(e, ["$.mounts.network[0]: got array, want object"]);
     }
 

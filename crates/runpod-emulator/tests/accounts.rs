@@ -44,11 +44,20 @@ async fn another_accounts_resources_are_invisible_and_untouchable() {
     let (main, other) = (emu.client(), emu.client_for(ApiKey::new(OTHER)));
     let p = main.create_pod(&pod("mine")).await.expect("main creates a pod");
     let tpl = main
-        .create_template(&CreateTemplateRequest { name: "t".into(), image: "runpod/pytorch:test".into(), ..Default::default() })
+        .create_template(&CreateTemplateRequest {
+            name: "t".into(),
+            image: "runpod/pytorch:test".into(),
+            ..Default::default()
+        })
         .await
         .expect("template");
     let vol = main
-        .create_network_volume(&CreateNetworkVolumeRequest { name: "data".into(), size: 10, data_center: "US-TX-3".into(), kind: None })
+        .create_network_volume(&CreateNetworkVolumeRequest {
+            name: "data".into(),
+            size: 10,
+            data_center: "US-TX-3".into(),
+            kind: None,
+        })
         .await
         .expect("volume");
 
@@ -57,18 +66,40 @@ async fn another_accounts_resources_are_invisible_and_untouchable() {
     assert!(other.list_templates().await.expect("list").is_empty());
     assert!(other.list_network_volumes().await.expect("list").is_empty());
     assert_eq!(other.get_pod(&p.id).await.expect_err("foreign pod").kind(), ErrorKind::NotFound);
-    assert_eq!(other.get_template(&tpl.id).await.expect_err("foreign template").kind(), ErrorKind::NotFound);
-    assert_eq!(other.get_network_volume(&vol.id).await.expect_err("foreign volume").kind(), ErrorKind::NotFound);
+    assert_eq!(
+        other.get_template(&tpl.id).await.expect_err("foreign template").kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        other.get_network_volume(&vol.id).await.expect_err("foreign volume").kind(),
+        ErrorKind::NotFound
+    );
     // ...and cannot stop, terminate or use it.
-    assert_eq!(other.pod_action(&p.id, PodAction::Stop).await.expect_err("foreign stop").kind(), ErrorKind::NotFound);
-    assert_eq!(other.delete_pod(&p.id).await.expect_err("foreign terminate").kind(), ErrorKind::NotFound);
-    assert_eq!(other.delete_template(&tpl.id).await.expect_err("foreign delete").kind(), ErrorKind::NotFound);
+    assert_eq!(
+        other.pod_action(&p.id, PodAction::Stop).await.expect_err("foreign stop").kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        other.delete_pod(&p.id).await.expect_err("foreign terminate").kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        other.delete_template(&tpl.id).await.expect_err("foreign delete").kind(),
+        ErrorKind::NotFound
+    );
     let mut from_tpl = pod("borrowed");
     from_tpl.template_id = Some(tpl.id.clone());
-    assert_eq!(other.create_pod(&from_tpl).await.expect_err("foreign template").kind(), ErrorKind::NotFound);
+    assert_eq!(
+        other.create_pod(&from_tpl).await.expect_err("foreign template").kind(),
+        ErrorKind::NotFound
+    );
     // The same template name is free in another account.
     other
-        .create_template(&CreateTemplateRequest { name: "t".into(), image: "runpod/pytorch:test".into(), ..Default::default() })
+        .create_template(&CreateTemplateRequest {
+            name: "t".into(),
+            image: "runpod/pytorch:test".into(),
+            ..Default::default()
+        })
         .await
         .expect("names are per account");
 
@@ -76,7 +107,11 @@ async fn another_accounts_resources_are_invisible_and_untouchable() {
     let ids = |v: Vec<runpod::types::pods::Pod>| v.into_iter().map(|p| p.id).collect::<Vec<_>>();
     assert_eq!(ids(main.list_pods().await.expect("list")), vec![p.id.clone()]);
     assert_eq!(ids(other.list_pods().await.expect("list")), vec![q.id.clone()]);
-    assert_eq!(main.get_pod(&p.id).await.expect("still there").id, p.id, "the refused calls changed nothing");
+    assert_eq!(
+        main.get_pod(&p.id).await.expect("still there").id,
+        p.id,
+        "the refused calls changed nothing"
+    );
 }
 
 #[tokio::test]
@@ -92,7 +127,10 @@ async fn balances_and_bills_are_per_account() {
     emu.advance(std::time::Duration::from_secs(3600));
     let after = main.myself().await.expect("main account");
     let theirs = other.myself().await.expect("other account");
-    assert_eq!(after.client_balance, before.client_balance, "the main account pays nothing for another account's pod");
+    assert_eq!(
+        after.client_balance, before.client_balance,
+        "the main account pays nothing for another account's pod"
+    );
     assert!(theirs.client_balance < 7.0 && theirs.current_spend_per_hr > 0.0, "{theirs:?}");
     assert_eq!(after.current_spend_per_hr, 0.0);
 
@@ -100,7 +138,11 @@ async fn balances_and_bills_are_per_account() {
     let mine = main.pod_billing(&q_bill).await.expect("main bills");
     assert!(mine.records.is_empty(), "{:?}", mine.records);
     let bills = other.pod_billing(&q_bill).await.expect("other bills");
-    assert!(bills.records.iter().all(|r| r.pod_id == q.id.as_str()) && !bills.records.is_empty(), "{:?}", bills.records);
+    assert!(
+        bills.records.iter().all(|r| r.pod_id == q.id.as_str()) && !bills.records.is_empty(),
+        "{:?}",
+        bills.records
+    );
 
     // An endpoint of one account cannot be driven with another's key.
     let t = other
@@ -113,10 +155,16 @@ async fn balances_and_bills_are_per_account() {
         .await
         .expect("template");
     let mut req = CreateEndpointRequest::from_template("ep", t.id);
-    req.gpu = Some(CreateEndpointGpuConfig { pools: Some(vec![GpuPoolId::new("ADA_24")]), ..Default::default() });
+    req.gpu = Some(CreateEndpointGpuConfig {
+        pools: Some(vec![GpuPoolId::new("ADA_24")]),
+        ..Default::default()
+    });
     let ep = other.create_endpoint(&req).await.expect("endpoint");
     assert!(main.list_endpoints().await.expect("list").is_empty());
-    assert_eq!(main.get_endpoint(&ep.id).await.expect_err("foreign endpoint").kind(), ErrorKind::NotFound);
+    assert_eq!(
+        main.get_endpoint(&ep.id).await.expect_err("foreign endpoint").kind(),
+        ErrorKind::NotFound
+    );
     let health = main.serverless(&ep.id).health().await.expect_err("foreign endpoint's job API");
     assert_eq!(health.kind(), ErrorKind::NotFound);
     other.serverless(&ep.id).health().await.expect("own endpoint");
@@ -126,10 +174,12 @@ async fn balances_and_bills_are_per_account() {
 async fn each_account_has_its_own_request_budget_with_runpods_headers() {
     let mut cfg = config();
     cfg.accounts = vec![AccountSeed::new(OTHER)];
-    cfg.rate_limits.rest = vec![runpod_emulator::ratelimit::Window { name: "hour".into(), quota: 3, secs: 3600 }];
+    cfg.rate_limits.rest =
+        vec![runpod_emulator::ratelimit::Window { name: "hour".into(), quota: 3, secs: 3600 }];
     let emu = emu_with(cfg).await;
     let http = reqwest::Client::new();
-    let get = |key: &'static str| http.get(format!("{}/v2/pods", emu.base_url())).bearer_auth(key).send();
+    let get =
+        |key: &'static str| http.get(format!("{}/v2/pods", emu.base_url())).bearer_auth(key).send();
     let main_key: &'static str = Box::leak(emu.api_key().expose().to_owned().into_boxed_str());
     for left in [2, 1, 0] {
         let r = get(main_key).await.expect("request");

@@ -15,7 +15,9 @@ fn garbage(rng: &mut StdRng) -> Vec<u8> {
         2 => b"{\"name\": ".to_vec(),
         3 => "[".repeat(5000).into_bytes(),
         4 => br#"{"input": 1e999999}"#.to_vec(),
-        5 => json!({"name": "x".repeat(100_000), "image": 5, "gpu": [1, 2]}).to_string().into_bytes(),
+        5 => {
+            json!({"name": "x".repeat(100_000), "image": 5, "gpu": [1, 2]}).to_string().into_bytes()
+        }
         6 => br#"{"action": {"$gt": ""}, "name": "'; DROP TABLE pods; --"}"#.to_vec(),
         7 => "\u{feff}{\"input\": \"\u{0}\"}".as_bytes().to_vec(),
         _ => json!([null, true, {"a": []}]).to_string().into_bytes(),
@@ -59,20 +61,37 @@ async fn random_bodies_at_every_route_get_4xx_problems_never_5xx_or_hangs() {
     for (method, path) in &routes {
         for _ in 0..12 {
             let body = garbage(&mut rng);
-            let ct = ["application/json", "text/plain", "application/x-www-form-urlencoded"][rng.random_range(0..3)];
+            let ct = ["application/json", "text/plain", "application/x-www-form-urlencoded"]
+                [rng.random_range(0..3)];
             let req = http
                 .request(method.parse().expect("method"), format!("{}{path}", emu.base_url()))
                 .header("Authorization", format!("Bearer {}", emu.api_key().expose()))
                 .header("Content-Type", ct)
                 .body(body.clone());
-            let resp = tokio::time::timeout(LIMIT, req.send()).await.expect("no hang").expect("a response");
+            let resp = tokio::time::timeout(LIMIT, req.send())
+                .await
+                .expect("no hang")
+                .expect("a response");
             let status = resp.status().as_u16();
-            let ctype = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            let ctype = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
             let text = resp.text().await.unwrap_or_default();
-            assert!(status < 500, "{method} {path} with {:?} -> {status} {text}", String::from_utf8_lossy(&body[..body.len().min(80)]));
+            assert!(
+                status < 500,
+                "{method} {path} with {:?} -> {status} {text}",
+                String::from_utf8_lossy(&body[..body.len().min(80)])
+            );
             if status >= 400 {
-                assert!(ctype.starts_with("application/problem+json"), "{method} {path} -> {status} as {ctype}: {text}");
-                let p: serde_json::Value = serde_json::from_str(&text).expect("problem body is JSON");
+                assert!(
+                    ctype.starts_with("application/problem+json"),
+                    "{method} {path} -> {status} as {ctype}: {text}"
+                );
+                let p: serde_json::Value =
+                    serde_json::from_str(&text).expect("problem body is JSON");
                 assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()), "{text}");
                 assert_eq!(p["status"].as_u64(), Some(u64::from(status)));
             }
@@ -89,9 +108,12 @@ async fn unknown_routes_and_methods_are_problems_too() {
     let emu = emu_unmetered().await;
     let http = reqwest::Client::new();
     let auth = format!("Bearer {}", emu.api_key().expose());
-    for (m, p, want) in
-        [("GET", "/v1/pods", 404), ("GET", "/", 404), ("DELETE", "/v2/catalog/gpus", 405), ("PUT", "/v2/pods/x/action", 405)]
-    {
+    for (m, p, want) in [
+        ("GET", "/v1/pods", 404),
+        ("GET", "/", 404),
+        ("DELETE", "/v2/catalog/gpus", 405),
+        ("PUT", "/v2/pods/x/action", 405),
+    ] {
         let r = http
             .request(m.parse().expect("m"), format!("{}{p}", emu.base_url()))
             .header("Authorization", &auth)
@@ -99,6 +121,9 @@ async fn unknown_routes_and_methods_are_problems_too() {
             .await
             .expect("send");
         assert_eq!(r.status().as_u16(), want, "{m} {p}");
-        assert_eq!(r.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/problem+json"));
+        assert_eq!(
+            r.headers().get("content-type").and_then(|v| v.to_str().ok()),
+            Some("application/problem+json")
+        );
     }
 }

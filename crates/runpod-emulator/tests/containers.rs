@@ -7,7 +7,9 @@ mod common;
 
 use common::{LIMIT, emu, emu_with};
 use runpod::types::endpoints::CreateEndpointRequest;
-use runpod::types::pods::{CreateGpuConfig, CreatePodRequest, Mounts, NetworkMount, PersistentMount, PodAction, PodStatus};
+use runpod::types::pods::{
+    CreateGpuConfig, CreatePodRequest, Mounts, NetworkMount, PersistentMount, PodAction, PodStatus,
+};
 use runpod::types::templates::{CreateTemplateRequest, UpdateTemplateRequest};
 use runpod::{GpuTypeId, NetworkVolumeId, PodId};
 use runpod_emulator::RunningEmulator;
@@ -30,7 +32,10 @@ fn pod(name: &str, image: &str, args: &str) -> CreatePodRequest {
 }
 
 fn with_volume(mut p: CreatePodRequest) -> CreatePodRequest {
-    p.mounts = Some(Mounts { persistent: Some(PersistentMount { size: 10, path: "/workspace".into() }), network: None });
+    p.mounts = Some(Mounts {
+        persistent: Some(PersistentMount { size: 10, path: "/workspace".into() }),
+        network: None,
+    });
     p
 }
 
@@ -59,18 +64,29 @@ fn logs(emu: &RunningEmulator, id: &PodId) -> String {
 async fn args_are_exec_d_as_words_not_run_by_a_shell() {
     let emu = emu().await;
     let c = emu.client();
-    let p = c.create_pod(&pod("words", "python:3.11-slim", "echo hi; exit 3 'a  b'")).await.expect("create");
+    let p = c
+        .create_pod(&pod("words", "python:3.11-slim", "echo hi; exit 3 'a  b'"))
+        .await
+        .expect("create");
     let text = run_to_exit(&emu, &p.id, 1).await;
     assert!(text.contains("hi; exit 3 a  b"), "echo got the words, no shell ran them:\n{text}");
     assert_eq!(emu.shared.world.lock().pods[p.id.as_str()].container.last_exit_code, Some(0));
 
     // A shell runs only when the args start one; quotes, newlines and unicode survive.
-    let p = c.create_pod(&pod("shell", "python:3.11-slim", "sh -c 'printf \"%s|\" \"$0\" ünï; echo\nexit 3' first")).await.expect("create");
+    let p = c
+        .create_pod(&pod(
+            "shell",
+            "python:3.11-slim",
+            "sh -c 'printf \"%s|\" \"$0\" ünï; echo\nexit 3' first",
+        ))
+        .await
+        .expect("create");
     let text = run_to_exit(&emu, &p.id, 1).await;
     assert!(text.contains("first|ünï|"), "{text}");
     assert_eq!(emu.shared.world.lock().pods[p.id.as_str()].container.last_exit_code, Some(3));
 
-    let p = c.create_pod(&pod("unbalanced", "python:3.11-slim", "sh -c 'oops")).await.expect("create");
+    let p =
+        c.create_pod(&pod("unbalanced", "python:3.11-slim", "sh -c 'oops")).await.expect("create");
     let text = run_to_exit_or_never(&emu, &p.id).await;
     assert!(text.contains("cannot parse the container's args"), "{text}");
 }
@@ -97,7 +113,8 @@ async fn an_entrypoint_gets_the_args_and_cmd_runs_without_them() {
     );
     let emu = emu_with(cfg).await;
     let c = emu.client();
-    let p = c.create_pod(&pod("args", "acme/entry:1", "train --lr '0.1 0.2'")).await.expect("create");
+    let p =
+        c.create_pod(&pod("args", "acme/entry:1", "train --lr '0.1 0.2'")).await.expect("create");
     assert!(run_to_exit(&emu, &p.id, 1).await.contains("entry: train --lr 0.1 0.2"));
     let p = c.create_pod(&pod("cmd", "acme/entry:1", "")).await.expect("create");
     assert!(run_to_exit(&emu, &p.id, 1).await.contains("entry: default-cmd"));
@@ -117,17 +134,33 @@ async fn a_pod_sees_only_its_images_tools_its_volumes_and_runpods_variables() {
          env | cut -d= -f1 | sort | tr '\\n' ' '; echo",
         state = state.display()
     );
-    let p = c.create_pod(&pod("probe", "python:3.11-slim", &format!("sh -c {}", shell_words::quote(&script)))).await.expect("create");
+    let p = c
+        .create_pod(&pod(
+            "probe",
+            "python:3.11-slim",
+            &format!("sh -c {}", shell_words::quote(&script)),
+        ))
+        .await
+        .expect("create");
     let text = run_to_exit(&emu, &p.id, 1).await;
-    for want in ["no-curl", "no-wget", "has-python3", "no-cargo", "no-parent-environ", "no-state-dir"] {
+    for want in
+        ["no-curl", "no-wget", "has-python3", "no-cargo", "no-parent-environ", "no-state-dir"]
+    {
         assert!(text.contains(want), "{want}:\n{text}");
     }
     // PID 1 (sh) and the few commands of the pipeline: nothing of the host.
-    let pids: u32 = text.lines().find_map(|l| l.strip_prefix("pids=")).and_then(|n| n.trim().parse().ok()).expect("pid count");
+    let pids: u32 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("pids="))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("pid count");
     assert!(pids < 8, "the pod sees only its own processes: {pids}\n{text}");
     let vars = text.lines().find(|l| l.contains("RUNPOD_POD_ID")).expect("env line");
     for leaked in ["CARGO", "RUST", "RUNPOD_REST_URL", "RUNPOD_API_BASE_URL", "RUNPOD_WORKSPACE"] {
-        assert!(!vars.split(' ').any(|v| v.starts_with(leaked)), "{leaked} leaked into the pod: {vars}");
+        assert!(
+            !vars.split(' ').any(|v| v.starts_with(leaked)),
+            "{leaked} leaked into the pod: {vars}"
+        );
     }
     for var in ["RUNPOD_POD_ID", "RUNPOD_API_KEY", "RUNPOD_DC_ID", "PATH", "HOME"] {
         assert!(vars.split(' ').any(|v| v == var), "{var} missing: {vars}");
@@ -138,16 +171,20 @@ async fn a_pod_sees_only_its_images_tools_its_volumes_and_runpods_variables() {
 async fn the_container_disk_is_wiped_on_restart_and_the_pod_volume_is_kept() {
     let emu = emu().await;
     let c = emu.client();
-    let script =
-        "test -f /root/mark && echo disk-kept; touch /root/mark; test -f /workspace/mark && echo volume-kept; touch /workspace/mark";
-    let p = c.create_pod(&with_volume(pod("disks", "python:3.11-slim", &format!("sh -c '{script}'")))).await.expect("create");
+    let script = "test -f /root/mark && echo disk-kept; touch /root/mark; test -f /workspace/mark && echo volume-kept; touch /workspace/mark";
+    let p = c
+        .create_pod(&with_volume(pod("disks", "python:3.11-slim", &format!("sh -c '{script}'"))))
+        .await
+        .expect("create");
     let text = run_to_exit(&emu, &p.id, 2).await;
     assert!(text.contains("volume-kept"), "{text}");
     assert!(!text.contains("disk-kept"), "{text}");
     let dir = emu.shared.world.lock().state_dir.join("pods").join(p.id.as_str());
     assert!(dir.join("volume/mark").exists());
     c.delete_pod(&p.id).await.expect("terminate");
-    emu.wait_for("the pod volume to be destroyed", LIMIT, |_| (!dir.exists()).then_some(())).await.expect("destroyed");
+    emu.wait_for("the pod volume to be destroyed", LIMIT, |_| (!dir.exists()).then_some(()))
+        .await
+        .expect("destroyed");
 }
 
 #[tokio::test]
@@ -157,10 +194,14 @@ async fn a_network_volume_is_one_directory_for_everything_that_mounts_it() {
     let vol = common::volume(&c).await;
     let on = |name: &str, args: &str, vol: &NetworkVolumeId| {
         let mut p = pod(name, "python:3.11-slim", args);
-        p.mounts = Some(Mounts { persistent: None, network: Some(vec![NetworkMount { volume_id: vol.clone(), path: "/data".into() }]) });
+        p.mounts = Some(Mounts {
+            persistent: None,
+            network: Some(vec![NetworkMount { volume_id: vol.clone(), path: "/data".into() }]),
+        });
         p
     };
-    let a = c.create_pod(&on("writer", "sh -c 'echo shared > /data/note'", &vol.id)).await.expect("a");
+    let a =
+        c.create_pod(&on("writer", "sh -c 'echo shared > /data/note'", &vol.id)).await.expect("a");
     run_to_exit(&emu, &a.id, 1).await;
     let b = c.create_pod(&on("reader", "cat /data/note", &vol.id)).await.expect("b");
     assert!(run_to_exit(&emu, &b.id, 1).await.contains("shared"));
@@ -171,11 +212,19 @@ async fn an_image_that_cannot_be_pulled_never_starts_and_says_why() {
     let mut cfg = common::config();
     cfg.images.insert(
         "acme/private:1".into(),
-        ImageConfig { cmd: vec!["sleep".into(), "1".into()], tools: vec!["sleep".into()], private: true, ..ImageConfig::default() },
+        ImageConfig {
+            cmd: vec!["sleep".into(), "1".into()],
+            tools: vec!["sleep".into()],
+            private: true,
+            ..ImageConfig::default()
+        },
     );
     let emu = emu_with(cfg).await;
     let c = emu.client();
-    for (image, why) in [("ghcr.io/nobody/nothing:1", "manifest unknown"), ("acme/private:1", "authentication required")] {
+    for (image, why) in [
+        ("ghcr.io/nobody/nothing:1", "manifest unknown"),
+        ("acme/private:1", "authentication required"),
+    ] {
         let p = c.create_pod(&pod("nope", image, "")).await.expect("create is accepted");
         emu.advance(Duration::from_secs(30));
         emu.advance(Duration::from_secs(60));
@@ -193,11 +242,20 @@ async fn a_private_image_pulls_only_with_a_registry_credential_of_the_pods_accou
     let mut cfg = common::config();
     cfg.images.insert(
         "acme/private:1".into(),
-        ImageConfig { cmd: vec!["sleep".into(), "1000".into()], tools: vec!["sleep".into()], private: true, ..ImageConfig::default() },
+        ImageConfig {
+            cmd: vec!["sleep".into(), "1000".into()],
+            tools: vec!["sleep".into()],
+            private: true,
+            ..ImageConfig::default()
+        },
     );
-    cfg.accounts = vec![runpod_emulator::config::AccountSeed::new("rpa_SOMEONEELSE0000000000000000000000")];
+    cfg.accounts =
+        vec![runpod_emulator::config::AccountSeed::new("rpa_SOMEONEELSE0000000000000000000000")];
     let emu = emu_with(cfg).await;
-    let (c, other) = (emu.client(), emu.client_for(runpod::ApiKey::new("rpa_SOMEONEELSE0000000000000000000000")));
+    let (c, other) = (
+        emu.client(),
+        emu.client_for(runpod::ApiKey::new("rpa_SOMEONEELSE0000000000000000000000")),
+    );
     let http = reqwest::Client::new();
     let registry = |key: String| {
         let http = http.clone();
@@ -228,11 +286,16 @@ async fn a_private_image_pulls_only_with_a_registry_credential_of_the_pods_accou
     let o = c.create_pod(&own).await.expect("create");
     emu.advance(Duration::from_secs(30));
     emu.advance(Duration::from_secs(30));
-    assert!(c.get_pod(&b.id).await.expect("get").runtime.is_none(), "another account's credential does not pull");
+    assert!(
+        c.get_pod(&b.id).await.expect("get").runtime.is_none(),
+        "another account's credential does not pull"
+    );
     assert!(logs(&emu, &b.id).contains("does not exist in this account"), "{}", logs(&emu, &b.id));
-    emu.wait_for("the own-credential pod to run", LIMIT, |w| w.pods.get(o.id.as_str()).filter(|p| p.container.up).map(|_| ()))
-        .await
-        .expect("own credential pulls");
+    emu.wait_for("the own-credential pod to run", LIMIT, |w| {
+        w.pods.get(o.id.as_str()).filter(|p| p.container.up).map(|_| ())
+    })
+    .await
+    .expect("own credential pulls");
 }
 
 /// Pids of host processes whose command line holds `marker`.
@@ -242,7 +305,10 @@ fn processes_with(marker: &str) -> Vec<u32> {
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
-        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker)))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+        })
         .collect()
 }
 
@@ -251,7 +317,10 @@ fn processes_with(marker: &str) -> Vec<u32> {
 async fn until_processes(marker: &str, n: usize) {
     let deadline = tokio::time::Instant::now() + LIMIT;
     while processes_with(marker).len() < n {
-        assert!(tokio::time::Instant::now() < deadline, "{n} processes with {marker} never appeared");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{n} processes with {marker} never appeared"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -262,19 +331,26 @@ async fn stop_terminate_and_exit_end_processes_that_ignore_sigterm() {
     let c = emu.client();
     // The main process and a detached grandchild in its own session both ignore SIGTERM.
     let stubborn = |marker: &str| {
-        format!("sh -c 'trap \"\" TERM; setsid sh -c \"trap \\\"\\\" TERM; sleep {marker}\" & trap \"\" TERM; sleep {marker}'")
+        format!(
+            "sh -c 'trap \"\" TERM; setsid sh -c \"trap \\\"\\\" TERM; sleep {marker}\" & trap \"\" TERM; sleep {marker}'"
+        )
     };
-    let p = c.create_pod(&pod("stop", "python:3.11-slim", &stubborn("4242.1"))).await.expect("create");
+    let p =
+        c.create_pod(&pod("stop", "python:3.11-slim", &stubborn("4242.1"))).await.expect("create");
     emu.advance(Duration::from_secs(30));
     until_processes("4242.1", 2).await;
     c.pod_action(&p.id, PodAction::Stop).await.expect("stop");
-    emu.wait_for("the container to die", LIMIT, |_| (emu.shared.runner.live() == 0).then_some(())).await.expect("dead");
+    emu.wait_for("the container to die", LIMIT, |_| (emu.shared.runner.live() == 0).then_some(()))
+        .await
+        .expect("dead");
     assert_eq!(processes_with("4242.1"), Vec::<u32>::new(), "nothing survives a stop");
 
     c.delete_pod(&p.id).await.expect("terminate");
 
     // The emulator's own exit.
-    let emu = runpod_emulator::start(common::config(), runpod_emulator::Options::default()).await.expect("emulator");
+    let emu = runpod_emulator::start(common::config(), runpod_emulator::Options::default())
+        .await
+        .expect("emulator");
     let c = emu.client();
     c.create_pod(&pod("exit", "python:3.11-slim", &stubborn("4242.2"))).await.expect("create");
     emu.advance(Duration::from_secs(30));
@@ -297,10 +373,17 @@ async fn templates_resolve_once_at_create() {
         })
         .await
         .expect("template");
-    let ep = c.create_endpoint(&CreateEndpointRequest::from_template("w", t.id.clone())).await.expect("endpoint");
+    let ep = c
+        .create_endpoint(&CreateEndpointRequest::from_template("w", t.id.clone()))
+        .await
+        .expect("endpoint");
     c.update_template(
         &t.id,
-        &UpdateTemplateRequest { image: Some("python:3.12-slim".into()), args: Some("python3 v2.py".into()), ..Default::default() },
+        &UpdateTemplateRequest {
+            image: Some("python:3.12-slim".into()),
+            args: Some("python3 v2.py".into()),
+            ..Default::default()
+        },
     )
     .await
     .expect("edit template");
@@ -316,7 +399,14 @@ async fn templates_resolve_once_at_create() {
 async fn a_python_image_has_python_and_pip_by_their_short_names_too() {
     let emu = emu().await;
     let c = emu.client();
-    let p = c.create_pod(&pod("py", "python:3.11-slim", "python -c 'import sys; print(\"py\", sys.version_info[0])'")).await.expect("pod");
+    let p = c
+        .create_pod(&pod(
+            "py",
+            "python:3.11-slim",
+            "python -c 'import sys; print(\"py\", sys.version_info[0])'",
+        ))
+        .await
+        .expect("pod");
     let out = run_to_exit(&emu, &p.id, 1).await;
     assert!(out.contains("py 3"), "{out}");
     assert!(!out.contains("this host has none"), "{out}");

@@ -25,7 +25,11 @@ impl std::io::Write for Buf {
 async fn the_api_key_never_appears_in_logs_or_errors() {
     let buf = Buf::default();
     let writer = buf.clone();
-    let sub = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).with_ansi(false).finish();
+    let sub = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
     // Global, and alone in this test binary: no other test can race the callsite cache.
     tracing::subscriber::set_global_default(sub).expect("first subscriber");
 
@@ -34,7 +38,8 @@ async fn the_api_key_never_appears_in_logs_or_errors() {
     cfg.api_key = Some(SECRET.into());
     let emu = common::emu_with(cfg).await;
     let c = emu.client();
-    let mut seen = vec![format!("{c:?}"), format!("{:?}", emu.api_key()), emu.api_key().to_string()];
+    let mut seen =
+        vec![format!("{c:?}"), format!("{:?}", emu.api_key()), emu.api_key().to_string()];
     c.list_pods().await.expect("ok");
     let p = c.create_pod(&pod("s")).await.expect("create");
     for e in [

@@ -9,8 +9,12 @@ use runpod::types::billing::BillingQuery;
 use runpod::types::catalog::{AvailabilityLevel, GpuCatalogQuery};
 use runpod::types::logs::LogsQuery;
 use runpod::types::network_volumes::{CreateNetworkVolumeRequest, UpdateNetworkVolumeRequest};
-use runpod::types::pods::{CreateGpuConfig, CreatePodRequest, Mounts, NetworkMount, PodAction, PodStatus, UpdatePodRequest};
-use runpod::types::problem::{INSUFFICIENT_BALANCE_DETAIL, NO_CAPACITY_DETAIL, NOT_ENOUGH_FREE_GPUS_DETAIL};
+use runpod::types::pods::{
+    CreateGpuConfig, CreatePodRequest, Mounts, NetworkMount, PodAction, PodStatus, UpdatePodRequest,
+};
+use runpod::types::problem::{
+    INSUFFICIENT_BALANCE_DETAIL, NO_CAPACITY_DETAIL, NOT_ENOUGH_FREE_GPUS_DETAIL,
+};
 use runpod::types::templates::CreateTemplateRequest;
 use runpod::{ApiKey, Client, ErrorKind, GpuTypeId, NetworkVolumeId, PodId};
 use runpod_emulator::faults::{FaultConfig, PodFaults};
@@ -24,15 +28,25 @@ fn pod(name: &str, gpu: &str, args: &str) -> CreatePodRequest {
         image: Some("runpod/pytorch:test".into()),
         args: Some(args.into()),
         disk: Some(10),
-        gpu: Some(CreateGpuConfig { id: GpuTypeId::new(gpu), count: Some(1), allowed_cuda_versions: None, min_cuda_version: None }),
+        gpu: Some(CreateGpuConfig {
+            id: GpuTypeId::new(gpu),
+            count: Some(1),
+            allowed_cuda_versions: None,
+            min_cuda_version: None,
+        }),
         ..CreatePodRequest::default()
     }
 }
 
 /// With a 10 GB pod volume at /workspace.
 fn with_volume(mut p: CreatePodRequest) -> CreatePodRequest {
-    p.mounts =
-        Some(Mounts { persistent: Some(runpod::types::pods::PersistentMount { size: 10, path: "/workspace".into() }), network: None });
+    p.mounts = Some(Mounts {
+        persistent: Some(runpod::types::pods::PersistentMount {
+            size: 10,
+            path: "/workspace".into(),
+        }),
+        network: None,
+    });
     p
 }
 
@@ -53,7 +67,10 @@ async fn wait_exited(emu: &runpod_emulator::RunningEmulator, id: &PodId, restart
 async fn pod_lifecycle_boots_runs_restarts_stops_starts_and_terminates() {
     let emu = emu().await;
     let c = emu.client();
-    let p = c.create_pod(&pod("train", RTX4090, "sh -c 'echo hello; echo world'")).await.expect("create");
+    let p = c
+        .create_pod(&pod("train", RTX4090, "sh -c 'echo hello; echo world'"))
+        .await
+        .expect("create");
     assert_eq!(p.status, PodStatus::Provisioning);
     assert!(p.cost > 0.69, "a provisioning pod bills: {}", p.cost);
     assert!(c.list_pods().await.expect("list").iter().any(|x| x.id == p.id));
@@ -104,15 +121,26 @@ async fn billing_is_per_second_from_the_price_pinned_at_create() {
     emu.advance(secs(3570));
     let rate = 0.69 + 10.0 * 0.10 / 730.0;
     let bill = c
-        .pod_billing(&BillingQuery { pod_id: Some(p.id.0.clone()), bucket_size: Some("hour".into()), ..Default::default() })
+        .pod_billing(&BillingQuery {
+            pod_id: Some(p.id.0.clone()),
+            bucket_size: Some("hour".into()),
+            ..Default::default()
+        })
         .await
         .expect("bill");
-    assert!((bill.metadata.totals.total_amount - rate).abs() < 1e-9, "{} vs {rate}", bill.metadata.totals.total_amount);
+    assert!(
+        (bill.metadata.totals.total_amount - rate).abs() < 1e-9,
+        "{} vs {rate}",
+        bill.metadata.totals.total_amount
+    );
     assert!((bill.metadata.totals.gpu_amount - 0.69).abs() < 1e-9);
     // Stopped: compute stops billing (no pod volume here, so nothing bills).
     c.pod_action(&p.id, PodAction::Stop).await.expect("stop");
     emu.advance(secs(3600));
-    let later = c.pod_billing(&BillingQuery { pod_id: Some(p.id.0.clone()), ..Default::default() }).await.expect("bill");
+    let later = c
+        .pod_billing(&BillingQuery { pod_id: Some(p.id.0.clone()), ..Default::default() })
+        .await
+        .expect("bill");
     assert!((later.metadata.totals.total_amount - rate).abs() < 1e-9);
     let me = c.myself().await.expect("balance");
     assert!((me.client_balance - (100.0 - rate)).abs() < 0.01, "{}", me.client_balance);
@@ -133,7 +161,10 @@ async fn no_capacity_answers_runpods_error_and_stock_returns_when_a_pod_stops() 
     assert_eq!(e.detail(), Some(NO_CAPACITY_DETAIL));
     assert_eq!(e.attempts(), 1, "no capacity is not retried blindly");
     let gpus = c.list_gpu_types(&GpuCatalogQuery::pod_availability()).await.expect("catalog");
-    assert_eq!(gpus.iter().find(|g| g.id.as_str() == h100).and_then(|g| g.availability), Some(AvailabilityLevel::None));
+    assert_eq!(
+        gpus.iter().find(|g| g.id.as_str() == h100).and_then(|g| g.availability),
+        Some(AvailabilityLevel::None)
+    );
 
     c.pod_action(&first.id, PodAction::Stop).await.expect("stop");
     let second = c.create_pod(&pod("one-more", h100, "")).await.expect("stock came back");
@@ -164,26 +195,42 @@ async fn creation_needs_an_hour_of_credit_and_zero_balance_stops_pods() {
     let c = emu.client();
     emu.shared.with_world(|w, _| w.main_account_mut().balance = 0.5);
     let e = c.create_pod(&pod("poor", RTX4090, "")).await.expect_err("under one hour of credit");
-    assert_eq!((e.kind(), e.detail()), (ErrorKind::InsufficientBalance, Some(INSUFFICIENT_BALANCE_DETAIL)));
+    assert_eq!(
+        (e.kind(), e.detail()),
+        (ErrorKind::InsufficientBalance, Some(INSUFFICIENT_BALANCE_DETAIL))
+    );
 
     emu.shared.with_world(|w, _| w.main_account_mut().balance = 1.0);
     let p = c.create_pod(&pod("rich-for-an-hour", RTX4090, "sleep 1000")).await.expect("create");
     let vol = c
-        .create_network_volume(&CreateNetworkVolumeRequest { name: "data".into(), size: 10, data_center: "US-TX-3".into(), kind: None })
+        .create_network_volume(&CreateNetworkVolumeRequest {
+            name: "data".into(),
+            size: 10,
+            data_center: "US-TX-3".into(),
+            kind: None,
+        })
         .await
         .expect("volume");
     emu.shared.with_world(|w, _| w.main_account_mut().balance = 10.0);
     let mut with_vol = pod("keeps-volume", RTX4090, "");
-    with_vol.mounts =
-        Some(Mounts { persistent: None, network: Some(vec![NetworkMount { volume_id: vol.id.clone(), path: "/workspace".into() }]) });
+    with_vol.mounts = Some(Mounts {
+        persistent: None,
+        network: Some(vec![NetworkMount { volume_id: vol.id.clone(), path: "/workspace".into() }]),
+    });
     let q = c.create_pod(&with_vol).await.expect("create with volume");
-    assert_eq!(q.data_center_id.as_ref().map(|d| d.as_str()), Some("US-TX-3"), "a network volume pins the data center");
+    assert_eq!(
+        q.data_center_id.as_ref().map(|d| d.as_str()),
+        Some("US-TX-3"),
+        "a network volume pins the data center"
+    );
     emu.shared.with_world(|w, _| w.main_account_mut().balance = 0.01);
     emu.advance(secs(60));
     // RunPod: at $0, pods with a network volume stop; the others are terminated.
     assert_eq!(c.get_pod(&p.id).await.expect_err("terminated").kind(), ErrorKind::NotFound);
     assert_eq!(c.get_pod(&q.id).await.expect("kept").status, PodStatus::Exited);
-    emu.wait_for("every process to die", LIMIT, |_| (emu.shared.runner.live() == 0).then_some(())).await.expect("no process survives");
+    emu.wait_for("every process to die", LIMIT, |_| (emu.shared.runner.live() == 0).then_some(()))
+        .await
+        .expect("no process survives");
     assert_contract(&emu);
 }
 
@@ -213,12 +260,21 @@ async fn a_pod_scoped_key_can_only_stop_or_terminate_its_own_pod() {
     let pc = Client::builder().api_key(key).rest_url(emu.base_url()).build().expect("client");
     assert_eq!(pc.list_pods().await.expect_err("list").kind(), ErrorKind::Forbidden);
     assert_eq!(pc.get_pod(&a.id).await.expect_err("get").kind(), ErrorKind::Forbidden);
-    assert_eq!(pc.pod_action(&b.id, PodAction::Stop).await.expect_err("other pod").kind(), ErrorKind::Forbidden);
+    assert_eq!(
+        pc.pod_action(&b.id, PodAction::Stop).await.expect_err("other pod").kind(),
+        ErrorKind::Forbidden
+    );
     assert_eq!(pc.delete_pod(&b.id).await.expect_err("other pod").kind(), ErrorKind::Forbidden);
-    assert_eq!(pc.pod_action(&a.id, PodAction::Restart).await.expect_err("restart").kind(), ErrorKind::Forbidden);
+    assert_eq!(
+        pc.pod_action(&a.id, PodAction::Restart).await.expect_err("restart").kind(),
+        ErrorKind::Forbidden
+    );
     pc.pod_action(&a.id, PodAction::Stop).await.expect("stop own pod");
     pc.delete_pod(&a.id).await.expect("terminate own pod");
-    assert_eq!(pc.delete_pod(&a.id).await.expect_err("key dies with its pod").kind(), ErrorKind::Unauthorized);
+    assert_eq!(
+        pc.delete_pod(&a.id).await.expect_err("key dies with its pod").kind(),
+        ErrorKind::Unauthorized
+    );
     assert_eq!(c.get_pod(&b.id).await.expect("b untouched").status, PodStatus::Running);
     assert_contract(&emu);
 }
@@ -233,8 +289,15 @@ async fn a_pod_that_never_boots_keeps_billing_until_terminated() {
     emu.advance(secs(3600));
     let now = c.get_pod(&p.id).await.expect("get");
     assert_eq!(now.status, PodStatus::Starting);
-    let billed = c.pod_billing(&BillingQuery { pod_id: Some(p.id.0.clone()), ..Default::default() }).await.expect("bill");
-    assert!(billed.metadata.totals.total_amount > 0.68, "booting pods bill: {}", billed.metadata.totals.total_amount);
+    let billed = c
+        .pod_billing(&BillingQuery { pod_id: Some(p.id.0.clone()), ..Default::default() })
+        .await
+        .expect("bill");
+    assert!(
+        billed.metadata.totals.total_amount > 0.68,
+        "booting pods bill: {}",
+        billed.metadata.totals.total_amount
+    );
     c.delete_pod(&p.id).await.expect("terminate");
     assert_contract(&emu);
 }
@@ -242,18 +305,33 @@ async fn a_pod_that_never_boots_keeps_billing_until_terminated() {
 #[tokio::test]
 async fn preempted_pods_stop_and_keep_their_definition() {
     let emu = emu().await;
-    emu.set_faults(FaultConfig { pods: PodFaults { boot_hang: false, preempt_after_secs: Some(60.0) }, ..FaultConfig::default() });
+    emu.set_faults(FaultConfig {
+        pods: PodFaults { boot_hang: false, preempt_after_secs: Some(60.0) },
+        ..FaultConfig::default()
+    });
     let c = emu.client();
     let p = c.create_pod(&pod("spot", RTX4090, "sleep 1000")).await.expect("create");
     emu.advance(secs(30));
-    emu.wait_for("the container to start", LIMIT, |w| w.pods[p.id.as_str()].container.running.then_some(())).await.expect("running");
+    emu.wait_for("the container to start", LIMIT, |w| {
+        w.pods[p.id.as_str()].container.running.then_some(())
+    })
+    .await
+    .expect("running");
     emu.advance(secs(59));
     assert_eq!(c.get_pod(&p.id).await.expect("get").status, PodStatus::Running);
     emu.advance(secs(1));
     let after = c.get_pod(&p.id).await.expect("get");
     assert_eq!((after.status, after.cost), (PodStatus::Exited, 0.0));
-    emu.wait_for("the process to die", LIMIT, |_| (emu.shared.runner.live() == 0).then_some(())).await.expect("killed");
-    assert!(emu.shared.world.lock().pods[p.id.as_str()].logs.text().iter().any(|l| l.contains("preempted")));
+    emu.wait_for("the process to die", LIMIT, |_| (emu.shared.runner.live() == 0).then_some(()))
+        .await
+        .expect("killed");
+    assert!(
+        emu.shared.world.lock().pods[p.id.as_str()]
+            .logs
+            .text()
+            .iter()
+            .any(|l| l.contains("preempted"))
+    );
     assert_contract(&emu);
 }
 
@@ -262,22 +340,35 @@ async fn logs_stream_with_tail_and_resume_by_event_id() {
     let emu = emu().await;
     let c = emu.client();
     let p = c
-        .create_pod(&pod("logs", RTX4090, "bash -c 'for i in 1 2 3 4 5 6 7 8 9 10; do echo line-$i; done; sleep 1000'"))
+        .create_pod(&pod(
+            "logs",
+            RTX4090,
+            "bash -c 'for i in 1 2 3 4 5 6 7 8 9 10; do echo line-$i; done; sleep 1000'",
+        ))
         .await
         .expect("create");
     emu.advance(secs(30));
-    let q = LogsQuery { source: Some("container".into()), tail: Some(5000), ..LogsQuery::default() };
+    let q =
+        LogsQuery { source: Some("container".into()), tail: Some(5000), ..LogsQuery::default() };
     let mut all = Vec::new();
     let mut s = Box::pin(c.pod_logs(&p.id, &q).await.expect("stream"));
     while all.len() < 10 {
-        let l = tokio::time::timeout(LIMIT, s.next()).await.expect("in time").expect("open").expect("line");
+        let l = tokio::time::timeout(LIMIT, s.next())
+            .await
+            .expect("in time")
+            .expect("open")
+            .expect("line");
         all.push(l);
     }
     drop(s);
-    assert_eq!(all.iter().map(|l| l.event.line.as_str()).collect::<Vec<_>>(), (1..=10).map(|i| format!("line-{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        all.iter().map(|l| l.event.line.as_str()).collect::<Vec<_>>(),
+        (1..=10).map(|i| format!("line-{i}")).collect::<Vec<_>>()
+    );
     assert!(all.iter().all(|l| l.event.source == "container" && l.event.ts.starts_with("2026-01-01T00:00:30")));
 
-    let tail = LogsQuery { source: Some("container".into()), tail: Some(3), ..LogsQuery::default() };
+    let tail =
+        LogsQuery { source: Some("container".into()), tail: Some(3), ..LogsQuery::default() };
     let mut s = Box::pin(c.pod_logs(&p.id, &tail).await.expect("stream"));
     let mut got = Vec::new();
     for _ in 0..3 {
@@ -286,7 +377,11 @@ async fn logs_stream_with_tail_and_resume_by_event_id() {
     assert_eq!(got, ["line-8", "line-9", "line-10"]);
     drop(s);
 
-    let resume = LogsQuery { source: Some("container".into()), last_event_id: Some(all[4].id.clone()), ..LogsQuery::default() };
+    let resume = LogsQuery {
+        source: Some("container".into()),
+        last_event_id: Some(all[4].id.clone()),
+        ..LogsQuery::default()
+    };
     let mut s = Box::pin(c.pod_logs(&p.id, &resume).await.expect("stream"));
     assert_eq!(s.next().await.expect("open").expect("line").event.line, "line-6");
     drop(s);
@@ -310,7 +405,13 @@ async fn templates_volumes_and_updates() {
         })
         .await
         .expect("template");
-    let dup = c.create_template(&CreateTemplateRequest { name: "trainer".into(), image: "x".into(), ..Default::default() }).await;
+    let dup = c
+        .create_template(&CreateTemplateRequest {
+            name: "trainer".into(),
+            image: "x".into(),
+            ..Default::default()
+        })
+        .await;
     assert_eq!(dup.expect_err("names are unique").kind(), ErrorKind::BadRequest);
     assert_eq!(c.get_template(&t.id).await.expect("get").name, "trainer");
     assert_eq!(c.list_templates().await.expect("list").len(), 1);
@@ -321,35 +422,65 @@ async fn templates_volumes_and_updates() {
     req.template_id = Some(t.id.clone());
     req.env = Some([("EXTRA".to_owned(), "1".to_owned())].into());
     let p = c.create_pod(&req).await.expect("pod from template");
-    assert_eq!((p.image.as_str(), p.args.as_str()), ("ghcr.io/acme/trainer:1", "echo from-template $MODE"));
+    assert_eq!(
+        (p.image.as_str(), p.args.as_str()),
+        ("ghcr.io/acme/trainer:1", "echo from-template $MODE")
+    );
     assert_eq!(p.env.len(), 2);
     assert_eq!(p.template.as_ref(), Some(&t.id));
     emu.advance(secs(30));
     let u = c
         .update_pod(
             &p.id,
-            &UpdatePodRequest { name: Some("renamed".into()), env: Some([("MODE".into(), "patched".into())].into()), ..Default::default() },
+            &UpdatePodRequest {
+                name: Some("renamed".into()),
+                env: Some([("MODE".into(), "patched".into())].into()),
+                ..Default::default()
+            },
         )
         .await
         .expect("patch");
-    assert_eq!((u.name.as_str(), u.env.len(), u.status), ("renamed", 1, PodStatus::Starting), "an env change resets the container");
+    assert_eq!(
+        (u.name.as_str(), u.env.len(), u.status),
+        ("renamed", 1, PodStatus::Starting),
+        "an env change resets the container"
+    );
 
     let v = c
-        .create_network_volume(&CreateNetworkVolumeRequest { name: "ds".into(), size: 20, data_center: "EU-RO-1".into(), kind: None })
+        .create_network_volume(&CreateNetworkVolumeRequest {
+            name: "ds".into(),
+            size: 20,
+            data_center: "EU-RO-1".into(),
+            kind: None,
+        })
         .await
         .expect("vol");
-    let grown = c.update_network_volume(&v.id, &UpdateNetworkVolumeRequest { size: Some(40), name: None }).await.expect("grow");
+    let grown = c
+        .update_network_volume(&v.id, &UpdateNetworkVolumeRequest { size: Some(40), name: None })
+        .await
+        .expect("grow");
     assert_eq!(grown.size, 40);
-    let shrink = c.update_network_volume(&v.id, &UpdateNetworkVolumeRequest { size: Some(30), name: None }).await;
+    let shrink = c
+        .update_network_volume(&v.id, &UpdateNetworkVolumeRequest { size: Some(30), name: None })
+        .await;
     assert_eq!(shrink.expect_err("volumes only grow").kind(), ErrorKind::BadRequest);
     let mut on_vol = pod("on-vol", RTX4090, "");
-    on_vol.mounts = Some(Mounts { persistent: None, network: Some(vec![NetworkMount { volume_id: v.id.clone(), path: "/data".into() }]) });
+    on_vol.mounts = Some(Mounts {
+        persistent: None,
+        network: Some(vec![NetworkMount { volume_id: v.id.clone(), path: "/data".into() }]),
+    });
     let q = c.create_pod(&on_vol).await.expect("pod on volume");
-    assert_eq!(c.delete_network_volume(&v.id).await.expect_err("attached").kind(), ErrorKind::BadRequest);
+    assert_eq!(
+        c.delete_network_volume(&v.id).await.expect_err("attached").kind(),
+        ErrorKind::BadRequest
+    );
     c.delete_pod(&q.id).await.expect("terminate");
     c.delete_network_volume(&v.id).await.expect("delete");
     assert_eq!(c.get_network_volume(&v.id).await.expect_err("gone").kind(), ErrorKind::NotFound);
-    assert_eq!(c.get_network_volume(&NetworkVolumeId::new("nope")).await.expect_err("none").kind(), ErrorKind::NotFound);
+    assert_eq!(
+        c.get_network_volume(&NetworkVolumeId::new("nope")).await.expect_err("none").kind(),
+        ErrorKind::NotFound
+    );
     c.delete_pod(&p.id).await.expect("terminate");
     c.delete_template(&t.id).await.expect("delete template");
     assert_contract(&emu);
@@ -365,13 +496,21 @@ async fn catalog_prices_availability_and_data_centers() {
     let g = with.iter().find(|g| g.id.as_str() == RTX4090).expect("4090 listed");
     assert_eq!(g.availability, Some(AvailabilityLevel::High));
     assert_eq!(g.data_centers.as_ref().map(Vec::len), Some(2));
-    let one = c.get_gpu_type(&GpuTypeId::new(RTX4090), &GpuCatalogQuery::default()).await.expect("by id with spaces");
+    let one = c
+        .get_gpu_type(&GpuTypeId::new(RTX4090), &GpuCatalogQuery::default())
+        .await
+        .expect("by id with spaces");
     assert_eq!(one.memory, 24);
     let bad = GpuCatalogQuery { include: Some("AVAILABILITY".into()), ..Default::default() };
-    assert_eq!(c.list_gpu_types(&bad).await.expect_err("product is mandatory").kind(), ErrorKind::BadRequest);
+    assert_eq!(
+        c.list_gpu_types(&bad).await.expect_err("product is mandatory").kind(),
+        ErrorKind::BadRequest
+    );
     let dcs = c.list_data_centers().await.expect("dcs");
     assert_eq!(dcs.data_centers.len(), 2);
-    assert!(dcs.data_centers.iter().all(|d| d.gpu_availability.as_ref().is_some_and(|g| !g.is_empty())));
+    assert!(
+        dcs.data_centers.iter().all(|d| d.gpu_availability.as_ref().is_some_and(|g| !g.is_empty()))
+    );
     assert_contract(&emu);
 }
 
@@ -382,7 +521,11 @@ async fn graphql_reports_balance_spend_and_gpu_types() {
     c.create_pod(&pod("spend", RTX4090, "")).await.expect("create");
     let me = c.myself().await.expect("myself");
     assert_eq!((me.client_balance, me.spend_limit), (100.0, 80.0));
-    assert!((me.current_spend_per_hr - (0.69 + 10.0 * 0.1 / 730.0)).abs() < 1e-9, "{}", me.current_spend_per_hr);
+    assert!(
+        (me.current_spend_per_hr - (0.69 + 10.0 * 0.1 / 730.0)).abs() < 1e-9,
+        "{}",
+        me.current_spend_per_hr
+    );
     let q = r#"query G($id: String) { gpuTypes(input: {id: $id}) { id displayName memoryInGb securePrice lowestPrice(input: {gpuCount: 1}) { uninterruptablePrice stockStatus } } }"#;
     let resp: serde_json::Value = reqwest::Client::new()
         .post(format!("{}/graphql?api_key={}", emu.base_url(), emu.api_key().expose()))
@@ -397,6 +540,10 @@ async fn graphql_reports_balance_spend_and_gpu_types() {
     assert_eq!(gpus.len(), 1);
     assert_eq!(gpus[0]["memoryInGb"], 24);
     assert_eq!(gpus[0]["lowestPrice"]["stockStatus"], "High");
-    let bad = Client::builder().api_key(ApiKey::new("wrong-key-123456")).rest_url(emu.base_url()).build().expect("client");
+    let bad = Client::builder()
+        .api_key(ApiKey::new("wrong-key-123456"))
+        .rest_url(emu.base_url())
+        .build()
+        .expect("client");
     assert_eq!(bad.myself().await.expect_err("bad key").kind(), ErrorKind::Unauthorized);
 }

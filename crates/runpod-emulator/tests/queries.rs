@@ -8,7 +8,12 @@ use serde_json::Value;
 use std::time::Duration;
 
 async fn get(emu: &Emu, path: &str) -> (u16, Value) {
-    let r = reqwest::Client::new().get(format!("{}{path}", emu.base_url())).bearer_auth(emu.api_key().expose()).send().await.expect("send");
+    let r = reqwest::Client::new()
+        .get(format!("{}{path}", emu.base_url()))
+        .bearer_auth(emu.api_key().expose())
+        .send()
+        .await
+        .expect("send");
     let status = r.status().as_u16();
     (status, r.json().await.expect("json"))
 }
@@ -30,7 +35,10 @@ async fn catalog_filters_follow_the_spec_rules() {
         ("/v2/catalog/gpus?include=AVAILABILITY&product=SPOT", 422),
         ("/v2/catalog/gpus?include=AVAILABILITY&product=POD&countryCodes=usa", 422),
         ("/v2/catalog/gpus?include=AVAILABILITY&product=POD&cudaVersions=12", 422),
-        ("/v2/catalog/gpus?include=AVAILABILITY&product=POD&cudaVersions=12.4&minCudaVersion=12", 400),
+        (
+            "/v2/catalog/gpus?include=AVAILABILITY&product=POD&cudaVersions=12.4&minCudaVersion=12",
+            400,
+        ),
         ("/v2/catalog/datacenters?regions=MARS", 422),
         ("/v2/catalog/datacenters?compliance=GDPR,NOPE", 422),
         ("/v2/catalog/datacenters?globalNetwork=maybe", 422),
@@ -41,8 +49,10 @@ async fn catalog_filters_follow_the_spec_rules() {
     }
 
     // Countries scope availability and the data center list; a GPU with no stock there goes.
-    let (_, us) = get(&emu, "/v2/catalog/gpus?include=AVAILABILITY&product=POD&countryCodes=US").await;
-    let (_, ro) = get(&emu, "/v2/catalog/gpus?include=AVAILABILITY&product=POD&countryCodes=RO").await;
+    let (_, us) =
+        get(&emu, "/v2/catalog/gpus?include=AVAILABILITY&product=POD&countryCodes=US").await;
+    let (_, ro) =
+        get(&emu, "/v2/catalog/gpus?include=AVAILABILITY&product=POD&countryCodes=RO").await;
     let dcs = |v: &Value| -> std::collections::BTreeSet<String> {
         v["gpus"]
             .as_array()
@@ -56,26 +66,61 @@ async fn catalog_filters_follow_the_spec_rules() {
     assert_eq!(dcs(&ro).into_iter().collect::<Vec<_>>(), vec!["EU-RO-1".to_owned()]);
     // A pod's GPUs come from one data center on one cloud (SECURE unless asked): 4 secure
     // GPUs are free in all (3 + 2) but in no single data center; 4 community ones are.
-    let at = |q: &str| format!("/v2/catalog/gpus/NVIDIA%20GeForce%20RTX%204090?include=AVAILABILITY&product=POD&{q}");
+    let at = |q: &str| {
+        format!(
+            "/v2/catalog/gpus/NVIDIA%20GeForce%20RTX%204090?include=AVAILABILITY&product=POD&{q}"
+        )
+    };
     assert_ne!(get(&emu, &at("count=3")).await.1["availability"], "NONE");
     assert_eq!(get(&emu, &at("count=4")).await.1["availability"], "NONE");
     assert_ne!(get(&emu, &at("count=4&cloud=COMMUNITY")).await.1["availability"], "NONE");
-    assert_eq!(get(&emu, &at("count=9&cloud=COMMUNITY")).await.1["availability"], "NONE", "beyond maxCount");
+    assert_eq!(
+        get(&emu, &at("count=9&cloud=COMMUNITY")).await.1["availability"],
+        "NONE",
+        "beyond maxCount"
+    );
     // cudaVersions narrows the returned versions.
     let (_, cuda) = get(&emu, "/v2/catalog/gpus/NVIDIA%20GeForce%20RTX%204090?include=AVAILABILITY&product=POD&cudaVersions=12.4").await;
-    let versions: Vec<&str> = cuda["cudaVersions"].as_array().expect("versions").iter().filter_map(|v| v["version"].as_str()).collect();
+    let versions: Vec<&str> = cuda["cudaVersions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .filter_map(|v| v["version"].as_str())
+        .collect();
     assert!(versions.iter().all(|v| *v == "12.4"), "{versions:?}");
 
     // Data center filters: OR within regions, AND within compliance and volume types.
     let ids = |v: &Value| {
-        v["dataCenters"].as_array().expect("dcs").iter().map(|d| d["id"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>()
+        v["dataCenters"]
+            .as_array()
+            .expect("dcs")
+            .iter()
+            .map(|d| d["id"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
     };
-    assert_eq!(ids(&get(&emu, "/v2/catalog/datacenters?regions=EUROPE,ASIA").await.1), vec!["EU-RO-1"]);
-    assert_eq!(ids(&get(&emu, "/v2/catalog/datacenters?regions=EUROPE,NORTH_AMERICA").await.1).len(), 2);
-    assert_eq!(ids(&get(&emu, "/v2/catalog/datacenters?compliance=GDPR,ISO_IEC_27001").await.1), vec!["EU-RO-1"]);
+    assert_eq!(
+        ids(&get(&emu, "/v2/catalog/datacenters?regions=EUROPE,ASIA").await.1),
+        vec!["EU-RO-1"]
+    );
+    assert_eq!(
+        ids(&get(&emu, "/v2/catalog/datacenters?regions=EUROPE,NORTH_AMERICA").await.1).len(),
+        2
+    );
+    assert_eq!(
+        ids(&get(&emu, "/v2/catalog/datacenters?compliance=GDPR,ISO_IEC_27001").await.1),
+        vec!["EU-RO-1"]
+    );
     assert!(ids(&get(&emu, "/v2/catalog/datacenters?compliance=GDPR,HIPAA").await.1).is_empty());
-    assert_eq!(ids(&get(&emu, "/v2/catalog/datacenters?networkVolumeTypes=STANDARD,HIGH_PERFORMANCE").await.1), vec!["EU-RO-1"]);
-    assert_eq!(ids(&get(&emu, "/v2/catalog/datacenters?globalNetwork=true").await.1), vec!["US-TX-3"]);
+    assert_eq!(
+        ids(&get(&emu, "/v2/catalog/datacenters?networkVolumeTypes=STANDARD,HIGH_PERFORMANCE")
+            .await
+            .1),
+        vec!["EU-RO-1"]
+    );
+    assert_eq!(
+        ids(&get(&emu, "/v2/catalog/datacenters?globalNetwork=true").await.1),
+        vec!["US-TX-3"]
+    );
     assert_contract(&emu);
 }
 
@@ -88,26 +133,46 @@ async fn billing_windows_snap_to_buckets_and_last_n_excludes_explicit_times() {
     emu.advance(Duration::from_secs(9000));
 
     let (_, hourly) = get(&emu, "/v2/billing/pods?bucketSize=hour&startTime=2026-01-01T00:20:00Z&endTime=2026-01-01T02:10:00Z").await;
-    assert_eq!(hourly["metadata"]["query"]["startTime"], "2026-01-01T00:00:00.000Z", "start snaps down");
+    assert_eq!(
+        hourly["metadata"]["query"]["startTime"], "2026-01-01T00:00:00.000Z",
+        "start snaps down"
+    );
     assert_eq!(hourly["metadata"]["query"]["endTime"], "2026-01-01T03:00:00.000Z", "end snaps up");
-    let starts: Vec<&str> = hourly["records"].as_array().expect("records").iter().filter_map(|r| r["startTime"].as_str()).collect();
-    assert_eq!(starts, vec!["2026-01-01T00:00:00.000Z", "2026-01-01T01:00:00.000Z", "2026-01-01T02:00:00.000Z"]);
-    assert!(hourly["records"].as_array().expect("records").iter().all(|r| r["podId"] == p.id.as_str()));
+    let starts: Vec<&str> = hourly["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter_map(|r| r["startTime"].as_str())
+        .collect();
+    assert_eq!(
+        starts,
+        vec!["2026-01-01T00:00:00.000Z", "2026-01-01T01:00:00.000Z", "2026-01-01T02:00:00.000Z"]
+    );
+    assert!(
+        hourly["records"].as_array().expect("records").iter().all(|r| r["podId"] == p.id.as_str())
+    );
 
     let (_, last2) = get(&emu, "/v2/billing/pods?bucketSize=hour&lastN=2").await;
-    assert_eq!(last2["metadata"]["query"]["startTime"], "2026-01-01T01:00:00.000Z", "the last two buckets end with the current one");
+    assert_eq!(
+        last2["metadata"]["query"]["startTime"], "2026-01-01T01:00:00.000Z",
+        "the last two buckets end with the current one"
+    );
     assert_eq!(last2["metadata"]["query"]["endTime"], "2026-01-01T03:00:00.000Z");
     assert_eq!(last2["records"].as_array().expect("records").len(), 2);
 
     let (_, month) = get(&emu, "/v2/billing?bucketSize=month&lastN=1").await;
     assert_eq!(month["metadata"]["query"]["startTime"], "2026-01-01T00:00:00.000Z");
-    assert_eq!(month["metadata"]["query"]["endTime"], "2026-02-01T00:00:00.000Z", "calendar months");
+    assert_eq!(
+        month["metadata"]["query"]["endTime"], "2026-02-01T00:00:00.000Z",
+        "calendar months"
+    );
     let total = month["metadata"]["totals"]["totalAmount"].as_f64().expect("total");
     let pods = month["metadata"]["totals"]["podGpuAmount"].as_f64().expect("gpu")
         + month["metadata"]["totals"]["podDiskAmount"].as_f64().expect("disk");
     assert!(total > 0.0 && (total - pods).abs() < 1e-9, "{month}");
 
-    let (status, body) = get(&emu, "/v2/billing/pods?lastN=2&endTime=2026-01-01T02:00:00.000Z").await;
+    let (status, body) =
+        get(&emu, "/v2/billing/pods?lastN=2&endTime=2026-01-01T02:00:00.000Z").await;
     assert_eq!(status, 400, "{body}");
     assert!(body["detail"].as_str().unwrap_or_default().contains("mutually exclusive"), "{body}");
     assert_contract(&emu);
@@ -131,7 +196,14 @@ async fn an_endpoint_update_that_changes_its_configuration_is_a_new_release() {
     let releases = rel["releases"].as_array().expect("releases");
     assert_eq!(releases.len(), 2, "{rel}");
     assert_eq!(releases[0]["version"], 2, "newest first");
-    assert!(releases[0]["diff"].as_array().expect("diff").iter().any(|d| d["field"] == "env" && d["new"]["MODEL"] == "v2"), "{rel}");
+    assert!(
+        releases[0]["diff"]
+            .as_array()
+            .expect("diff")
+            .iter()
+            .any(|d| d["field"] == "env" && d["new"]["MODEL"] == "v2"),
+        "{rel}"
+    );
     assert_eq!(rel["endpointVersion"], 2);
     assert_contract(&emu);
 }

@@ -25,22 +25,31 @@ fn store(url: &str, region: &str, bucket: &str, key: &str, secret: &str) -> Amaz
 }
 
 async fn volume_in(c: &runpod::Client, dc: &str) -> String {
-    c.create_network_volume(&CreateNetworkVolumeRequest { name: "data".into(), size: 10, data_center: dc.into(), kind: None })
-        .await
-        .expect("volume")
-        .id
-        .0
+    c.create_network_volume(&CreateNetworkVolumeRequest {
+        name: "data".into(),
+        size: 10,
+        data_center: dc.into(),
+        kind: None,
+    })
+    .await
+    .expect("volume")
+    .id
+    .0
 }
 
 #[tokio::test]
 async fn a_volume_is_a_bucket_pods_and_s3_see_the_same_files() {
     let mut cfg = config();
-    cfg.accounts = vec![runpod_emulator::config::AccountSeed::new("rpa_OTHERS3ACCOUNT00000000000000000000")];
+    cfg.accounts =
+        vec![runpod_emulator::config::AccountSeed::new("rpa_OTHERS3ACCOUNT00000000000000000000")];
     let emu = emu_with(cfg).await;
     let c = emu.client();
     let vol = volume_in(&c, "US-TX-3").await;
     let (key, secret) = emu.s3_credentials(emu.api_key().expose()).expect("s3 key");
-    assert!(key.starts_with("user_") && secret.starts_with("rps_"), "access key = user id, secret = rps_…");
+    assert!(
+        key.starts_with("user_") && secret.starts_with("rps_"),
+        "access key = user id, secret = rps_…"
+    );
     let tx = emu.s3_url("US-TX-3").expect("endpoint");
     let s3 = store(tx, "US-TX-3", &vol, &key, &secret);
 
@@ -61,8 +70,13 @@ async fn a_volume_is_a_bucket_pods_and_s3_see_the_same_files() {
         ..Default::default()
     };
     std::fs::create_dir_all(emu.shared.world.lock().volume_dir(&vol).join("out")).expect("out dir");
-    p.mounts =
-        Some(Mounts { persistent: None, network: Some(vec![NetworkMount { volume_id: vol.clone().into(), path: "/workspace".into() }]) });
+    p.mounts = Some(Mounts {
+        persistent: None,
+        network: Some(vec![NetworkMount {
+            volume_id: vol.clone().into(),
+            path: "/workspace".into(),
+        }]),
+    });
     let pod = c.create_pod(&p).await.expect("pod");
     emu.advance(Duration::from_secs(60));
     emu.wait_for("the pod's container to exit", LIMIT, |w| {
@@ -70,35 +84,67 @@ async fn a_volume_is_a_bucket_pods_and_s3_see_the_same_files() {
     })
     .await
     .expect("exit");
-    let rows = s3.get(&Path::from("out/rows.txt")).await.expect("get").bytes().await.expect("bytes");
+    let rows =
+        s3.get(&Path::from("out/rows.txt")).await.expect("get").bytes().await.expect("bytes");
     assert_eq!(&rows[..], b"2", "the pod's file, over S3");
     let listed: Vec<String> = {
         use futures::TryStreamExt;
         s3.list(None).map_ok(|m| m.location.to_string()).try_collect().await.expect("list")
     };
-    assert!(listed.contains(&"in/data.csv".to_owned()) && listed.contains(&"out/rows.txt".to_owned()), "{listed:?}");
-    assert!(listed.iter().all(|k| !k.starts_with('.')), "no bookkeeping files on the volume: {listed:?}");
+    assert!(
+        listed.contains(&"in/data.csv".to_owned()) && listed.contains(&"out/rows.txt".to_owned()),
+        "{listed:?}"
+    );
+    assert!(
+        listed.iter().all(|k| !k.starts_with('.')),
+        "no bookkeeping files on the volume: {listed:?}"
+    );
 
     // Multipart: parts assembled into one file on the volume.
     let big = vec![7u8; 12 * 1024 * 1024];
-    let mut up = object_store::WriteMultipart::new(s3.put_multipart(&Path::from("big.bin")).await.expect("multipart"));
+    let mut up = object_store::WriteMultipart::new(
+        s3.put_multipart(&Path::from("big.bin")).await.expect("multipart"),
+    );
     up.write(&big);
     up.finish().await.expect("complete");
-    assert_eq!(std::fs::read(emu.shared.world.lock().volume_dir(&vol).join("big.bin")).expect("on the volume").len(), big.len());
+    assert_eq!(
+        std::fs::read(emu.shared.world.lock().volume_dir(&vol).join("big.bin"))
+            .expect("on the volume")
+            .len(),
+        big.len()
+    );
 
     // Refusals: the wrong region, another data center's endpoint, a bad secret, the API key as a
     // secret, another account's volume.
     let wrong_region = store(tx, "EU-RO-1", &vol, &key, &secret);
-    assert!(wrong_region.head(&Path::from("in/data.csv")).await.is_err(), "region must be the data center");
-    let ro = emu.s3_url("EU-RO-1").expect("endpoint");
-    assert!(store(ro, "EU-RO-1", &vol, &key, &secret).head(&Path::from("in/data.csv")).await.is_err(), "the volume lives in US-TX-3");
-    assert!(store(tx, "US-TX-3", &vol, &key, "rps_WRONG").head(&Path::from("in/data.csv")).await.is_err());
     assert!(
-        store(tx, "US-TX-3", &vol, &key, emu.api_key().expose()).head(&Path::from("in/data.csv")).await.is_err(),
+        wrong_region.head(&Path::from("in/data.csv")).await.is_err(),
+        "region must be the data center"
+    );
+    let ro = emu.s3_url("EU-RO-1").expect("endpoint");
+    assert!(
+        store(ro, "EU-RO-1", &vol, &key, &secret).head(&Path::from("in/data.csv")).await.is_err(),
+        "the volume lives in US-TX-3"
+    );
+    assert!(
+        store(tx, "US-TX-3", &vol, &key, "rps_WRONG")
+            .head(&Path::from("in/data.csv"))
+            .await
+            .is_err()
+    );
+    assert!(
+        store(tx, "US-TX-3", &vol, &key, emu.api_key().expose())
+            .head(&Path::from("in/data.csv"))
+            .await
+            .is_err(),
         "S3 keys are not API keys"
     );
-    let (okey, osecret) = emu.s3_credentials("rpa_OTHERS3ACCOUNT00000000000000000000").expect("other");
-    assert!(store(tx, "US-TX-3", &vol, &okey, &osecret).head(&Path::from("in/data.csv")).await.is_err(), "another account's volume");
+    let (okey, osecret) =
+        emu.s3_credentials("rpa_OTHERS3ACCOUNT00000000000000000000").expect("other");
+    assert!(
+        store(tx, "US-TX-3", &vol, &okey, &osecret).head(&Path::from("in/data.csv")).await.is_err(),
+        "another account's volume"
+    );
 }
 
 /// A pod can leave a symbolic link on its volume pointing anywhere; the emulator (which, unlike
@@ -114,13 +160,23 @@ async fn s3_never_follows_a_symlink_off_the_volume() {
     std::fs::write(outside.path().join("secret.txt"), "host secret").expect("secret");
     let dir = emu.shared.world.lock().volume_dir(&vol);
     std::fs::create_dir_all(&dir).expect("volume dir");
-    std::os::unix::fs::symlink(outside.path(), dir.join("escape")).expect("symlink, as a pod could make");
-    std::os::unix::fs::symlink(outside.path().join("secret.txt"), dir.join("secret-link")).expect("file symlink");
+    std::os::unix::fs::symlink(outside.path(), dir.join("escape"))
+        .expect("symlink, as a pod could make");
+    std::os::unix::fs::symlink(outside.path().join("secret.txt"), dir.join("secret-link"))
+        .expect("file symlink");
 
-    assert!(s3.get(&Path::from("escape/secret.txt")).await.is_err(), "no read through a directory link");
+    assert!(
+        s3.get(&Path::from("escape/secret.txt")).await.is_err(),
+        "no read through a directory link"
+    );
     assert!(s3.get(&Path::from("secret-link")).await.is_err(), "no read through a file link");
     assert!(s3.head(&Path::from("escape/secret.txt")).await.is_err());
-    assert!(s3.put(&Path::from("escape/planted.txt"), PutPayload::from_static(b"x")).await.is_err(), "no write through a link");
+    assert!(
+        s3.put(&Path::from("escape/planted.txt"), PutPayload::from_static(b"x")).await.is_err(),
+        "no write through a link"
+    );
     assert!(!outside.path().join("planted.txt").exists());
-    s3.put(&Path::from("fine.txt"), PutPayload::from_static(b"ok")).await.expect("an ordinary key works");
+    s3.put(&Path::from("fine.txt"), PutPayload::from_static(b"ok"))
+        .await
+        .expect("an ordinary key works");
 }

@@ -81,7 +81,9 @@ fn mutate(base: &Value, rng: &mut StdRng) -> Value {
         let mut ps = vec![String::new()];
         pointers(&v, String::new(), &mut ps);
         let p = ps[rng.random_range(0..ps.len())].clone();
-        let (parent, key) = p.rsplit_once('/').map_or((String::new(), String::new()), |(a, b)| (a.to_owned(), b.to_owned()));
+        let (parent, key) = p
+            .rsplit_once('/')
+            .map_or((String::new(), String::new()), |(a, b)| (a.to_owned(), b.to_owned()));
         match rng.random_range(0..10) {
             // Delete a member or an element.
             0 | 1 if !p.is_empty() => match v.pointer_mut(&parent) {
@@ -105,7 +107,8 @@ fn mutate(base: &Value, rng: &mut StdRng) -> Value {
             }
             // Replace a value.
             _ if !p.is_empty() => {
-                let x: Value = serde_json::from_str(POOL[rng.random_range(0..POOL.len())]).expect("pool is JSON");
+                let x: Value = serde_json::from_str(POOL[rng.random_range(0..POOL.len())])
+                    .expect("pool is JSON");
                 if let Some(slot) = v.pointer_mut(&p) {
                     *slot = x;
                 }
@@ -156,7 +159,12 @@ async fn request_validation_agrees_with_the_pinned_spec() {
             "UpdatePodRequest",
             json!({"name": "n", "env": {"A": "b"}, "locked": false, "disk": 20, "ports": ["22/tcp"]}),
         ),
-        ("POST", format!("/v2/pods/{pod_id}/action"), "PodActionRequest", json!({"action": "restart"})),
+        (
+            "POST",
+            format!("/v2/pods/{pod_id}/action"),
+            "PodActionRequest",
+            json!({"action": "restart"}),
+        ),
         (
             "POST",
             "/v2/serverless".into(),
@@ -194,9 +202,15 @@ async fn request_validation_agrees_with_the_pinned_spec() {
             "CreateNetworkVolumeRequest",
             json!({"name": "v", "size": 10, "dataCenter": "US-TX-3", "type": "STANDARD"}),
         ),
-        ("PATCH", format!("/v2/network-volumes/{}", vol.id), "UpdateNetworkVolumeRequest", json!({"name": "v2", "size": 4000})),
+        (
+            "PATCH",
+            format!("/v2/network-volumes/{}", vol.id),
+            "UpdateNetworkVolumeRequest",
+            json!({"name": "v2", "size": 4000}),
+        ),
     ];
-    let seed = std::env::var("PODWARDEN_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261122);
+    let seed =
+        std::env::var("PODWARDEN_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261122);
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut disagreements, mut total, mut invalid) = (Vec::new(), 0, 0);
     for (method, path, schema, base) in &cases {
@@ -229,7 +243,10 @@ async fn request_validation_agrees_with_the_pinned_spec() {
         disagreements.len(),
         disagreements.join("\n")
     );
-    assert!(invalid > total / 3, "the generator must produce plenty of invalid bodies ({invalid}/{total})");
+    assert!(
+        invalid > total / 3,
+        "the generator must produce plenty of invalid bodies ({invalid}/{total})"
+    );
 }
 
 /// Every REST route podwarden's emulator implements, hit at least once, conforms.
@@ -285,10 +302,18 @@ async fn a_sweep_of_every_implemented_route_conforms_to_the_spec() {
         "/v2/nothing/here/at/all".into(),
     ];
     for g in &gets {
-        http.get(format!("{}{g}", emu.base_url())).header("Authorization", &auth).send().await.expect("send");
+        http.get(format!("{}{g}", emu.base_url()))
+            .header("Authorization", &auth)
+            .send()
+            .await
+            .expect("send");
     }
     http.get(format!("{}/v2/pods", emu.base_url())).send().await.expect("unauthenticated");
-    http.put(format!("{}/v2/pods", emu.base_url())).header("Authorization", &auth).send().await.expect("405");
+    http.put(format!("{}/v2/pods", emu.base_url()))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("405");
     http.post(format!("{}/v2/pods/{pid}/action", emu.base_url()))
         .header("Authorization", &auth)
         .json(&json!({"action": "stop"}))
@@ -301,7 +326,11 @@ async fn a_sweep_of_every_implemented_route_conforms_to_the_spec() {
         .send()
         .await
         .expect("new release");
-    http.get(format!("{}/v2/serverless/{ep}/releases", emu.base_url())).header("Authorization", &auth).send().await.expect("releases");
+    http.get(format!("{}/v2/serverless/{ep}/releases", emu.base_url()))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("releases");
     let reg: Value = http
         .post(format!("{}/v2/registries", emu.base_url()))
         .header("Authorization", &auth)
@@ -322,14 +351,31 @@ async fn a_sweep_of_every_implemented_route_conforms_to_the_spec() {
         .send()
         .await
         .expect("delete");
-    http.delete(format!("{}/v2/pods/{pid}", emu.base_url())).header("Authorization", &auth).send().await.expect("delete");
-    http.delete(format!("{}/v2/serverless/{ep}", emu.base_url())).header("Authorization", &auth).send().await.expect("delete");
-    http.delete(format!("{}/v2/templates/{tpl}", emu.base_url())).header("Authorization", &auth).send().await.expect("delete");
-    http.delete(format!("{}/v2/network-volumes/{}", emu.base_url(), vol.id)).header("Authorization", &auth).send().await.expect("delete");
+    http.delete(format!("{}/v2/pods/{pid}", emu.base_url()))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("delete");
+    http.delete(format!("{}/v2/serverless/{ep}", emu.base_url()))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("delete");
+    http.delete(format!("{}/v2/templates/{tpl}", emu.base_url()))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("delete");
+    http.delete(format!("{}/v2/network-volumes/{}", emu.base_url(), vol.id))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("delete");
     let checked = assert_contract(&emu);
     if spec().is_some() {
         assert!(checked >= 25, "checked {checked}");
-        let seen: std::collections::BTreeSet<String> = emu.recorded().iter().map(|x| format!("{} {}", x.method, x.route)).collect();
+        let seen: std::collections::BTreeSet<String> =
+            emu.recorded().iter().map(|x| format!("{} {}", x.method, x.route)).collect();
         for must in [
             "GET /v2/catalog/gpus/{id}",
             "GET /v2/billing/pods",

@@ -102,14 +102,23 @@ pub const KNOWN_GPU_TYPE_IDS: &[&str] = &[
 
 /// Data center ids from RunPod's spec.
 pub const KNOWN_DATA_CENTER_IDS: &[&str] = &[
-    "EU-RO-1", "CA-MTL-1", "EU-SE-1", "US-IL-1", "EUR-IS-1", "EU-CZ-1", "US-TX-3", "EUR-IS-2", "US-KS-2", "US-GA-2", "US-WA-1", "US-TX-1",
-    "CA-MTL-3", "EU-NL-1", "US-TX-4", "US-CA-2", "US-NC-1", "OC-AU-1", "US-DE-1", "EUR-IS-3", "CA-MTL-2", "AP-JP-1", "EUR-NO-1", "EU-FR-1",
+    "EU-RO-1", "CA-MTL-1", "EU-SE-1", "US-IL-1", "EUR-IS-1", "EU-CZ-1", "US-TX-3", "EUR-IS-2",
+    "US-KS-2", "US-GA-2", "US-WA-1", "US-TX-1", "CA-MTL-3", "EU-NL-1", "US-TX-4", "US-CA-2",
+    "US-NC-1", "OC-AU-1", "US-DE-1", "EUR-IS-3", "CA-MTL-2", "AP-JP-1", "EUR-NO-1", "EU-FR-1",
     "US-KS-3", "US-GA-1",
 ];
 
 /// Serverless GPU pool ids from RunPod's docs.
-pub const KNOWN_GPU_POOL_IDS: &[&str] =
-    &["AMPERE_16", "AMPERE_24", "ADA_24", "AMPERE_48", "ADA_48_PRO", "AMPERE_80", "ADA_80_PRO", "HOPPER_141"];
+pub const KNOWN_GPU_POOL_IDS: &[&str] = &[
+    "AMPERE_16",
+    "AMPERE_24",
+    "ADA_24",
+    "AMPERE_48",
+    "ADA_48_PRO",
+    "AMPERE_80",
+    "ADA_80_PRO",
+    "HOPPER_141",
+];
 
 #[cfg(test)]
 mod tests {
@@ -117,7 +126,8 @@ mod tests {
 
     #[test]
     fn ids_are_transparent_strings_on_the_wire() {
-        let id: GpuTypeId = serde_json::from_str("\"NVIDIA  RTX A4500\"").expect("any string parses");
+        let id: GpuTypeId =
+            serde_json::from_str("\"NVIDIA  RTX A4500\"").expect("any string parses");
         assert_eq!(id.as_str(), "NVIDIA  RTX A4500");
         assert_eq!(serde_json::to_string(&id).expect("serializes"), "\"NVIDIA  RTX A4500\"");
         assert_eq!(format!("{id:?}"), "GpuTypeId(\"NVIDIA  RTX A4500\")");

@@ -23,7 +23,13 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 
 fn summary(name: &str, mut ms: Vec<f64>) {
     ms.sort_by(f64::total_cmp);
-    println!("{name}: n={} p50={:.2} ms p99={:.2} ms max={:.2} ms", ms.len(), pct(&ms, 0.5), pct(&ms, 0.99), pct(&ms, 1.0));
+    println!(
+        "{name}: n={} p50={:.2} ms p99={:.2} ms max={:.2} ms",
+        ms.len(),
+        pct(&ms, 0.5),
+        pct(&ms, 0.99),
+        pct(&ms, 1.0)
+    );
 }
 
 #[tokio::main]
@@ -38,7 +44,13 @@ async fn main() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let t = Instant::now();
         for i in 0..10_000 {
-            let mut row = store::JobRow::new(core_domain::JobId::new(), &spec, "local", "x", 1_700_000_000_000 + i);
+            let mut row = store::JobRow::new(
+                core_domain::JobId::new(),
+                &spec,
+                "local",
+                "x",
+                1_700_000_000_000 + i,
+            );
             row.state = "succeeded".into();
             row.outcome = Some("succeeded".into());
             row.spent_micros = 1234;
@@ -54,7 +66,9 @@ async fn main() -> anyhow::Result<()> {
     let api = |p: &str| format!("{}/api/v1{p}", s.url);
 
     // --- GET /jobs at 10 000 jobs ---------------------------------------------------------
-    for (label, q) in [("GET /jobs (default page of 50)", ""), ("GET /jobs?limit=200", "?limit=200")] {
+    for (label, q) in
+        [("GET /jobs (default page of 50)", ""), ("GET /jobs?limit=200", "?limit=200")]
+    {
         let mut lat = Vec::new();
         for i in 0..1_100 {
             let t = Instant::now();
@@ -124,7 +138,13 @@ async fn main() -> anyhow::Result<()> {
     let lags: Arc<parking_lot::Mutex<Vec<f64>>> = Arc::default();
     // Subscribers start after the last stored event, so they see only the points posted below.
     let last_id = {
-        let evs: Vec<serde_json::Value> = http.get(api(&format!("/jobs/{id}/events"))).bearer_auth(&s.token).send().await?.json().await?;
+        let evs: Vec<serde_json::Value> = http
+            .get(api(&format!("/jobs/{id}/events")))
+            .bearer_auth(&s.token)
+            .send()
+            .await?
+            .json()
+            .await?;
         let mut last = 0;
         let mut after = 0;
         let mut batch = evs;
@@ -136,7 +156,13 @@ async fn main() -> anyhow::Result<()> {
                 break;
             }
             after = last;
-            batch = http.get(api(&format!("/jobs/{id}/events?after={after}"))).bearer_auth(&s.token).send().await?.json().await?;
+            batch = http
+                .get(api(&format!("/jobs/{id}/events?after={after}")))
+                .bearer_auth(&s.token)
+                .send()
+                .await?
+                .json()
+                .await?;
         }
         let _ = after;
         last
@@ -144,8 +170,14 @@ async fn main() -> anyhow::Result<()> {
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(SUBSCRIBERS);
     let mut subs = Vec::new();
     for _ in 0..SUBSCRIBERS {
-        let (http, url, token, sent, lags, ready) =
-            (http.clone(), api(&format!("/jobs/{id}/events")), s.token.clone(), sent.clone(), lags.clone(), ready_tx.clone());
+        let (http, url, token, sent, lags, ready) = (
+            http.clone(),
+            api(&format!("/jobs/{id}/events")),
+            s.token.clone(),
+            sent.clone(),
+            lags.clone(),
+            ready_tx.clone(),
+        );
         subs.push(tokio::spawn(async move {
             let r = http
                 .get(url)
@@ -182,7 +214,12 @@ async fn main() -> anyhow::Result<()> {
     for p in 0..POINTS as u64 {
         let step = 10_000_000 + p;
         sent.lock().insert(step, Instant::now());
-        let r = http.post(&metrics_url).bearer_auth(&token).json(&serde_json::json!({"step": step, "loss": 0.5})).send().await?;
+        let r = http
+            .post(&metrics_url)
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"step": step, "loss": 0.5}))
+            .send()
+            .await?;
         assert_eq!(r.status().as_u16(), 202);
         tokio::time::sleep(Duration::from_millis(200)).await; // the benchmark's own pacing: one point per 200 ms
     }

@@ -47,12 +47,20 @@ async fn run(label: &str, public_url: Option<&str>) -> anyhow::Result<()> {
                 .await?
                 .json()
                 .await?;
-            if let Some(e) = evs.iter().find(|e| e.kind == "state" && e.message.starts_with("tearing down")) {
+            if let Some(e) =
+                evs.iter().find(|e| e.kind == "state" && e.message.starts_with("tearing down"))
+            {
                 break e.at;
             }
             after = evs.last().map_or(after, |e| e.id);
         };
-        let logs = http.get(format!("{}/api/v1/jobs/{id}/logs", s.url)).bearer_auth(&s.token).send().await?.text().await?;
+        let logs = http
+            .get(format!("{}/api/v1/jobs/{id}/logs", s.url))
+            .bearer_auth(&s.token)
+            .send()
+            .await?
+            .text()
+            .await?;
         let exit_at: i64 = logs
             .lines()
             .find_map(|l| l.split("EXIT_AT=").nth(1))

@@ -45,7 +45,10 @@ impl std::ops::Deref for AccountEngine<'_> {
 }
 
 /// The engine of `account` (`hosted` or `byok:<user>`).
-pub(crate) async fn engine_for<'a>(s: &'a AppState, account: &str) -> Result<AccountEngine<'a>, AccountError> {
+pub(crate) async fn engine_for<'a>(
+    s: &'a AppState,
+    account: &str,
+) -> Result<AccountEngine<'a>, AccountError> {
     match byok_user(account) {
         Some(user) => Ok(AccountEngine::Byok(s.accounts.of(s, user).await?)),
         None if s.hosted => Ok(AccountEngine::Hosted(&s.engine)),
@@ -54,7 +57,10 @@ pub(crate) async fn engine_for<'a>(s: &'a AppState, account: &str) -> Result<Acc
 }
 
 /// The RunPod client of `account` (for calls outside an engine: pod logs).
-pub(crate) async fn client_for(s: &AppState, account: &str) -> Result<runpod::Client, AccountError> {
+pub(crate) async fn client_for(
+    s: &AppState,
+    account: &str,
+) -> Result<runpod::Client, AccountError> {
     match byok_user(account) {
         Some(user) => Ok(s.accounts.of(s, user).await?.client.clone()),
         None if s.hosted => Ok(s.client.clone()),
@@ -92,18 +98,35 @@ impl Accounts {
         if let Some(a) = map.get(user) {
             return Ok(a.clone());
         }
-        let row = s.engine.store().provider_key_get(user).await.map_err(|e| AccountError::Other(e.into()))?.ok_or(AccountError::NoKey)?;
-        let sealed = crate::keys::Sealed { key_id: row.key_id, nonce: row.nonce, ciphertext: row.ciphertext };
+        let row = s
+            .engine
+            .store()
+            .provider_key_get(user)
+            .await
+            .map_err(|e| AccountError::Other(e.into()))?
+            .ok_or(AccountError::NoKey)?;
+        let sealed = crate::keys::Sealed {
+            key_id: row.key_id,
+            nonce: row.nonce,
+            ciphertext: row.ciphertext,
+        };
         let key = s.sealer.open(&sealed).map_err(|_| AccountError::Sealed)?;
         let client = runpod::Client::builder()
             .api_key(runpod::ApiKey::new(key))
             .rest_url(s.client.rest_url().to_string())
             .endpoint_base_url(s.client.endpoint_base_url().to_string())
             .build()
-            .map_err(|e| AccountError::Other(anyhow::anyhow!("cannot build a RunPod client: {e}")))?;
-        let mut engine = Engine::new(s.engine.store().clone(), RunPodCloud::new(client.clone()), Clock::system(), s.token_secret.clone())
-            .await
-            .map_err(|e| AccountError::Other(e.into()))?;
+            .map_err(|e| {
+                AccountError::Other(anyhow::anyhow!("cannot build a RunPod client: {e}"))
+            })?;
+        let mut engine = Engine::new(
+            s.engine.store().clone(),
+            RunPodCloud::new(client.clone()),
+            Clock::system(),
+            s.token_secret.clone(),
+        )
+        .await
+        .map_err(|e| AccountError::Other(e.into()))?;
         engine.account = byok_account(user);
         engine.callback_base = s.engine.callback_base.clone();
         engine.intent_grace_ms = s.engine.intent_grace_ms;
@@ -126,20 +149,24 @@ impl Accounts {
         let mut users: std::collections::BTreeSet<String> =
             store.live().jobs().filter_map(|j| byok_user(&j.account).map(str::to_owned)).collect();
         // Users' own accounts get their bills checked too, once their pods have settled.
-        let due: std::collections::BTreeSet<String> = match store.accounts_unchecked(s.engine.now_ms() - billing_settle_ms).await {
-            Ok(a) => a.iter().filter_map(|a| byok_user(a).map(str::to_owned)).collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot list accounts with unchecked bills");
-                Default::default()
-            }
-        };
+        let due: std::collections::BTreeSet<String> =
+            match store.accounts_unchecked(s.engine.now_ms() - billing_settle_ms).await {
+                Ok(a) => a.iter().filter_map(|a| byok_user(a).map(str::to_owned)).collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list accounts with unchecked bills");
+                    Default::default()
+                }
+            };
         users.extend(due.iter().cloned());
         match (store.endpoints_live().await, store.requests_live().await) {
             (Ok(eps), Ok(reqs)) => {
-                let accounts = eps.iter().map(|e| &e.account).chain(reqs.iter().map(|r| &r.account));
+                let accounts =
+                    eps.iter().map(|e| &e.account).chain(reqs.iter().map(|r| &r.account));
                 users.extend(accounts.filter_map(|a| byok_user(a).map(str::to_owned)));
             }
-            (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "cannot list BYOK endpoints and serverless jobs"),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot list BYOK endpoints and serverless jobs")
+            }
         }
         for user in users {
             match self.of(s, &user).await {
@@ -149,7 +176,9 @@ impl Accounts {
                             tracing::warn!(account = %a.engine.account, errors = ?r.errors, "reconcile tick had errors")
                         }
                         Ok(_) => {}
-                        Err(e) => tracing::warn!(account = %a.engine.account, error = %e, "reconcile tick failed; retrying next period"),
+                        Err(e) => {
+                            tracing::warn!(account = %a.engine.account, error = %e, "reconcile tick failed; retrying next period")
+                        }
                     }
                     if due.contains(&user) {
                         if let Err(e) = a.engine.reconcile_billing(billing_settle_ms, 5).await {
@@ -157,7 +186,9 @@ impl Accounts {
                         }
                     }
                 }
-                Err(e) => tracing::warn!(user, error = %e, "cannot reconcile this user's own RunPod account"),
+                Err(e) => {
+                    tracing::warn!(user, error = %e, "cannot reconcile this user's own RunPod account")
+                }
             }
         }
     }
@@ -176,7 +207,9 @@ pub(crate) async fn reconcile_all(s: &AppState) -> Result<usize, engine::EngineE
                     break;
                 }
             },
-            Err(e) => tracing::warn!(user, error = %e, "cannot check this user's bill (their key is gone?)"),
+            Err(e) => {
+                tracing::warn!(user, error = %e, "cannot check this user's bill (their key is gone?)")
+            }
         }
     }
     Ok(checked)

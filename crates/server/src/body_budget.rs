@@ -52,7 +52,10 @@ impl BodyBudget {
 /// Holds a large body's share of the budget while its request is handled.
 pub(crate) async fn limit(State(b): State<BodyBudget>, req: Request, next: Next) -> Response {
     let streamed = req.uri().path().contains("/files/");
-    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let chunked = req.headers().get(header::TRANSFER_ENCODING).is_some();
     let len = match (declared, chunked) {
         (Some(n), _) => n,
@@ -62,7 +65,9 @@ pub(crate) async fn limit(State(b): State<BodyBudget>, req: Request, next: Next)
     if streamed || len < SMALL {
         return next.run(req).await;
     }
-    let Ok(Ok(_permit)) = tokio::time::timeout(WAIT, b.sem.clone().acquire_many_owned(b.cost(len))).await else {
+    let Ok(Ok(_permit)) =
+        tokio::time::timeout(WAIT, b.sem.clone().acquire_many_owned(b.cost(len))).await
+    else {
         return crate::routes::ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
@@ -83,7 +88,11 @@ mod tests {
     fn large_bodies_cost_their_worst_case_and_never_more_than_all() {
         let b = BodyBudget::new(64);
         assert_eq!(b.cost(1024 * 1024), 4 * 1024, "1 MiB holds 4 MiB");
-        assert_eq!(b.cost(20 * 1024 * 1024), 64 * 1024, "capped at the whole budget: one at a time");
+        assert_eq!(
+            b.cost(20 * 1024 * 1024),
+            64 * 1024,
+            "capped at the whole budget: one at a time"
+        );
         assert_eq!(b.cost(10), 1);
     }
 
@@ -91,8 +100,14 @@ mod tests {
     async fn past_the_budget_requests_wait_their_turn() {
         let b = BodyBudget::new(16);
         let first = b.sem.clone().acquire_many_owned(b.cost(3 * 1024 * 1024)).await.expect("room");
-        assert!(b.sem.clone().try_acquire_many_owned(b.cost(3 * 1024 * 1024)).is_err(), "a second 3 MiB body waits");
+        assert!(
+            b.sem.clone().try_acquire_many_owned(b.cost(3 * 1024 * 1024)).is_err(),
+            "a second 3 MiB body waits"
+        );
         drop(first);
-        assert!(b.sem.clone().try_acquire_many_owned(b.cost(3 * 1024 * 1024)).is_ok(), "and gets in when the first is done");
+        assert!(
+            b.sem.clone().try_acquire_many_owned(b.cost(3 * 1024 * 1024)).is_ok(),
+            "and gets in when the first is done"
+        );
     }
 }

@@ -16,7 +16,10 @@ pub(crate) struct Query<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, ApiError> {
         let q = parts.uri.query().unwrap_or_default();
         serde_urlencoded::from_str(q).map(Query).map_err(|e| {
             ApiError::new(
@@ -45,7 +48,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                     Some("large inputs belong in storage; send a reference to them"),
                 )
             } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "bad_body", "the request body could not be read", None)
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    "the request body could not be read",
+                    None,
+                )
             }
         })?;
         parse(&bytes).map(Body)
@@ -97,7 +105,9 @@ fn check_shape(bytes: &[u8]) -> Result<(), ApiError> {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_many_values",
-            format!("the JSON body has about {values} values; at most {MAX_JSON_VALUES} are allowed"),
+            format!(
+                "the JSON body has about {values} values; at most {MAX_JSON_VALUES} are allowed"
+            ),
             Some("send large data through a network volume (`podwarden cp`) and pass its path"),
         ));
     }
@@ -111,14 +121,22 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // defaults): the API's bodies are objects, and only a route taking any JSON sees others.
     let any_json = std::any::type_name::<T>() == std::any::type_name::<serde_json::Value>();
     if !any_json && bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "the request body must be a JSON object", None));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "the request body must be a JSON object",
+            None,
+        ));
     }
     serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
-            Category::Data => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", format!("the request body does not fit: {e}"), None)
-            }
+            Category::Data => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!("the request body does not fit: {e}"),
+                None,
+            ),
             _ => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "malformed_json",
@@ -140,7 +158,8 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(MAX_JSON_DEPTH + 1), "]".repeat(MAX_JSON_DEPTH + 1));
         assert!(check_shape(deep.as_bytes()).is_err());
         // Commas, brackets and escaped quotes inside strings count for nothing.
-        let text = serde_json::json!({"input": ",".repeat(3 * MAX_JSON_VALUES) + "[{\"\\"}).to_string();
+        let text =
+            serde_json::json!({"input": ",".repeat(3 * MAX_JSON_VALUES) + "[{\"\\"}).to_string();
         assert_eq!(check_shape(text.as_bytes()).ok(), Some(()));
         assert!(parse::<serde_json::Value>(text.as_bytes()).is_ok());
     }

@@ -9,9 +9,13 @@ use sha2::{Digest, Sha256};
 /// Why a secret or a ciphertext was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("PODWARDEN_SECRET_KEY is not set; set it to a random string of at least 32 characters (e.g. `openssl rand -hex 32`)")]
+    #[error(
+        "PODWARDEN_SECRET_KEY is not set; set it to a random string of at least 32 characters (e.g. `openssl rand -hex 32`)"
+    )]
     Missing,
-    #[error("PODWARDEN_SECRET_KEY is too weak: use at least 32 characters with at least 10 different ones (e.g. `openssl rand -hex 32`)")]
+    #[error(
+        "PODWARDEN_SECRET_KEY is too weak: use at least 32 characters with at least 10 different ones (e.g. `openssl rand -hex 32`)"
+    )]
     Weak,
     #[error(
         "a stored key was sealed with secret {0}, which this server does not have; set PODWARDEN_OLD_SECRET_KEY and run `podwarden admin rotate-secret`"
@@ -44,8 +48,12 @@ impl Secret {
         if s.len() < 32 || distinct < 10 {
             return Err(KeyError::Weak);
         }
-        let key = Sha256::new_with_prefix(b"podwarden provider-key encryption v1\0").chain_update(s.as_bytes()).finalize();
-        let id = Sha256::new_with_prefix(b"podwarden secret id v1\0").chain_update(s.as_bytes()).finalize();
+        let key = Sha256::new_with_prefix(b"podwarden provider-key encryption v1\0")
+            .chain_update(s.as_bytes())
+            .finalize();
+        let id = Sha256::new_with_prefix(b"podwarden secret id v1\0")
+            .chain_update(s.as_bytes())
+            .finalize();
         let key: [u8; 32] = key.into();
         Ok(Self { id: hex(&id[..6]), key: Key::<Aes256Gcm>::from(key) })
     }
@@ -102,9 +110,12 @@ impl Sealer {
             .flatten()
             .find(|k| k.id == s.key_id)
             .ok_or_else(|| KeyError::UnknownSecret(s.key_id.clone()))?;
-        let nonce: [u8; 12] = unhex(&s.nonce).and_then(|n| n.try_into().ok()).ok_or(KeyError::Corrupt)?;
+        let nonce: [u8; 12] =
+            unhex(&s.nonce).and_then(|n| n.try_into().ok()).ok_or(KeyError::Corrupt)?;
         let ct = unhex(&s.ciphertext).ok_or(KeyError::Corrupt)?;
-        let pt = Aes256Gcm::new(&secret.key).decrypt(&Nonce::from(nonce), ct.as_ref()).map_err(|_| KeyError::Corrupt)?;
+        let pt = Aes256Gcm::new(&secret.key)
+            .decrypt(&Nonce::from(nonce), ct.as_ref())
+            .map_err(|_| KeyError::Corrupt)?;
         String::from_utf8(pt).map_err(|_| KeyError::Corrupt)
     }
 

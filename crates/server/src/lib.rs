@@ -155,8 +155,14 @@ pub async fn rotate_secret(db: &Path, new: &str, old: &str) -> anyhow::Result<us
     let store = Store::open_sqlite(db).await.context("cannot open the database")?;
     let mut n = 0;
     for mut row in store.provider_keys().await? {
-        let sealed = keys::Sealed { key_id: row.key_id.clone(), nonce: row.nonce.clone(), ciphertext: row.ciphertext.clone() };
-        if let Some(s) = sealer.reseal(&sealed).with_context(|| format!("the key of user {}", row.user_id))? {
+        let sealed = keys::Sealed {
+            key_id: row.key_id.clone(),
+            nonce: row.nonce.clone(),
+            ciphertext: row.ciphertext.clone(),
+        };
+        if let Some(s) =
+            sealer.reseal(&sealed).with_context(|| format!("the key of user {}", row.user_id))?
+        {
             (row.key_id, row.nonce, row.ciphertext) = (s.key_id, s.nonce, s.ciphertext);
             store.provider_key_put(&row).await?;
             n += 1;
@@ -187,14 +193,23 @@ pub fn secret_file(path: &Path) -> anyhow::Result<String> {
 pub fn check_public_url(public: Option<&str>) -> anyhow::Result<()> {
     const HINT: &str = "set PODWARDEN_PUBLIC_URL (or --public-url) to the https URL pods reach this server at (docs/deployment.md), \
                         or to `none` to run without callbacks: exits are then read from the pods' logs and pods cannot post metrics";
-    let Some(public) = public else { anyhow::bail!("podwarden serve with RUNPOD_API_KEY needs a public URL; {HINT}") };
+    let Some(public) = public else {
+        anyhow::bail!("podwarden serve with RUNPOD_API_KEY needs a public URL; {HINT}")
+    };
     if public == "none" {
         return Ok(());
     }
-    let u = url::Url::parse(public).map_err(|e| anyhow::anyhow!("PODWARDEN_PUBLIC_URL {public:?} is not a URL ({e}); {HINT}"))?;
+    let u = url::Url::parse(public).map_err(|e| {
+        anyhow::anyhow!("PODWARDEN_PUBLIC_URL {public:?} is not a URL ({e}); {HINT}")
+    })?;
     let unreachable = match u.host() {
         None => true,
-        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost") || d.ends_with(".local") || !d.contains('.'),
+        Some(url::Host::Domain(d)) => {
+            d == "localhost"
+                || d.ends_with(".localhost")
+                || d.ends_with(".local")
+                || !d.contains('.')
+        }
         Some(url::Host::Ipv4(ip)) => {
             ip.is_loopback()
                 || ip.is_private()
@@ -202,10 +217,17 @@ pub fn check_public_url(public: Option<&str>) -> anyhow::Result<()> {
                 || ip.is_unspecified()
                 || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
         }
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.is_unspecified() || ip.is_unique_local() || ip.is_unicast_link_local(),
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || ip.is_unique_local()
+                || ip.is_unicast_link_local()
+        }
     };
     if unreachable {
-        anyhow::bail!("PODWARDEN_PUBLIC_URL {public} is not reachable from RunPod's pods (a loopback, private or local address); {HINT}");
+        anyhow::bail!(
+            "PODWARDEN_PUBLIC_URL {public} is not reachable from RunPod's pods (a loopback, private or local address); {HINT}"
+        );
     }
     Ok(())
 }
@@ -216,12 +238,22 @@ pub fn check_public_url(public: Option<&str>) -> anyhow::Result<()> {
 /// install's orphans and terminated instead of billing unnoticed.
 async fn install_identity(store: &Store, home: &Path) -> anyhow::Result<String> {
     let file = home.join("install_id");
-    let valid = |v: &str| (4..=16).contains(&v.len()) && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let given = std::env::var("PODWARDEN_INSTALL_ID").ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let valid = |v: &str| {
+        (4..=16).contains(&v.len())
+            && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    };
+    let given = std::env::var("PODWARDEN_INSTALL_ID")
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
     if let Some(g) = given.as_deref().filter(|g| !valid(g)) {
-        anyhow::bail!("PODWARDEN_INSTALL_ID={g:?} is not an install id (4–16 lowercase letters and digits)");
+        anyhow::bail!(
+            "PODWARDEN_INSTALL_ID={g:?} is not an install id (4–16 lowercase letters and digits)"
+        );
     }
-    let kept = given.or_else(|| std::fs::read_to_string(&file).ok().map(|v| v.trim().to_owned()).filter(|v| valid(v)));
+    let kept = given.or_else(|| {
+        std::fs::read_to_string(&file).ok().map(|v| v.trim().to_owned()).filter(|v| valid(v))
+    });
     let id = store.install_id_or(kept.as_deref()).await?;
     match kept {
         Some(k) if k != id => tracing::warn!(
@@ -231,14 +263,16 @@ async fn install_identity(store: &Store, home: &Path) -> anyhow::Result<String> 
         _ => {}
     }
     if std::fs::read_to_string(&file).ok().as_deref().map(str::trim) != Some(id.as_str()) {
-        std::fs::write(&file, format!("{id}\n")).with_context(|| format!("cannot write {}", file.display()))?;
+        std::fs::write(&file, format!("{id}\n"))
+            .with_context(|| format!("cannot write {}", file.display()))?;
     }
     Ok(id)
 }
 
 /// Starts a server per `cfg`.
 pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
-    std::fs::create_dir_all(&cfg.home).with_context(|| format!("cannot create {}", cfg.home.display()))?;
+    std::fs::create_dir_all(&cfg.home)
+        .with_context(|| format!("cannot create {}", cfg.home.display()))?;
     // The admin's token: PODWARDEN_ADMIN_TOKEN, else the token file (made at first start, 0600).
     let token = match std::env::var("PODWARDEN_ADMIN_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
         Some(t) => t.trim().to_owned(),
@@ -261,12 +295,16 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     })?;
     users::ensure_admin(&store, &token).await.context("cannot set up the admin user")?;
     install_identity(&store, &cfg.home).await?;
-    let listener = tokio::net::TcpListener::bind(cfg.addr).await.with_context(|| format!("cannot listen on {}", cfg.addr))?;
+    let listener = tokio::net::TcpListener::bind(cfg.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.addr))?;
     let url = format!("http://{}", listener.local_addr()?);
 
     let operator_key = std::env::var("RUNPOD_API_KEY").ok().filter(|k| !k.trim().is_empty());
     if cfg.byok_only && operator_key.is_some() && cfg.client.is_none() {
-        anyhow::bail!("RUNPOD_API_KEY is set, so this server has an operator key; unset it to run BYOK-only");
+        anyhow::bail!(
+            "RUNPOD_API_KEY is set, so this server has an operator key; unset it to run BYOK-only"
+        );
     }
     let (client, emulator, simulated, provider) = match (&cfg.client, operator_key) {
         // No operator key: a client that only carries RunPod's URLs (its key is never used:
@@ -274,7 +312,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         (c, _) if cfg.byok_only => {
             let mut b = runpod::Client::builder().api_key(runpod::ApiKey::new("no-operator-key"));
             if let Some(c) = c {
-                b = b.rest_url(c.rest_url().to_string()).endpoint_base_url(c.endpoint_base_url().to_string());
+                b = b
+                    .rest_url(c.rest_url().to_string())
+                    .endpoint_base_url(c.endpoint_base_url().to_string());
             } else {
                 if let Ok(u) = std::env::var("RUNPOD_REST_URL") {
                     b = b.rest_url(u);
@@ -299,7 +339,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             // Volumes made on an earlier run: their files are still under the state directory,
             // and RunPod keeps a volume until it is deleted, so the emulator must know them again.
             for v in store.volumes_on(store::HOSTED).await? {
-                let Some(id) = v.volume_id.filter(|_| v.state == engine::volumes::READY) else { continue };
+                let Some(id) = v.volume_id.filter(|_| v.state == engine::volumes::READY) else {
+                    continue;
+                };
                 if !ecfg.volumes.iter().any(|s| s.id == id) {
                     ecfg.volumes.push(runpod_emulator::config::VolumeSeed {
                         id,
@@ -312,14 +354,18 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             }
             // A reconcile period shorter than the default compresses time; RunPod's request
             // budgets are compressed with it, so calls per budget stay what they are in production.
-            let factor = (Duration::from_secs(2).as_millis() / cfg.tick.as_millis().max(1)).max(1) as u64;
+            let factor =
+                (Duration::from_secs(2).as_millis() / cfg.tick.as_millis().max(1)).max(1) as u64;
             ecfg.rate_limits.scale(factor);
             // The embedded account's key, when a test or demo needs to know it (BYOK flows).
-            if let Some(k) = std::env::var("PODWARDEN_EMULATOR_API_KEY").ok().filter(|k| !k.trim().is_empty()) {
+            if let Some(k) =
+                std::env::var("PODWARDEN_EMULATOR_API_KEY").ok().filter(|k| !k.trim().is_empty())
+            {
                 ecfg.api_key = Some(k);
             }
-            let emu =
-                runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.context("cannot start the embedded emulator")?;
+            let emu = runpod_emulator::start(ecfg, runpod_emulator::Options::default())
+                .await
+                .context("cannot start the embedded emulator")?;
             let c = emu.client();
             let p = format!("embedded emulator at {}", emu.base_url());
             (c, Some(emu), true, p)
@@ -331,20 +377,28 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     if !dev {
         check_public_url(cfg.public_url.as_deref())?;
     }
-    let key_secret = match std::env::var("PODWARDEN_SECRET_KEY").ok().filter(|v| !v.trim().is_empty()) {
-        Some(v) => v,
-        None if dev => secret_file(&cfg.home.join("secret_key"))?,
-        None => anyhow::bail!(keys::KeyError::Missing),
-    };
+    let key_secret =
+        match std::env::var("PODWARDEN_SECRET_KEY").ok().filter(|v| !v.trim().is_empty()) {
+            Some(v) => v,
+            None if dev => secret_file(&cfg.home.join("secret_key"))?,
+            None => anyhow::bail!(keys::KeyError::Missing),
+        };
     let old = std::env::var("PODWARDEN_OLD_SECRET_KEY").ok().filter(|v| !v.trim().is_empty());
     let sealer = keys::Sealer::new(&key_secret, old.as_deref())?;
     let env = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
     // The embedded emulator's seeded volumes (the quickstart's) are the admin's, so `volume ls`
     // shows them and `cp` reaches them.
     if let Some(emu) = &emulator {
-        let known: Vec<String> = store.volumes_on(store::HOSTED).await?.into_iter().filter_map(|v| v.volume_id).collect();
+        let known: Vec<String> = store
+            .volumes_on(store::HOSTED)
+            .await?
+            .into_iter()
+            .filter_map(|v| v.volume_id)
+            .collect();
         for v in &emu.shared.cfg.volumes {
-            if !known.contains(&v.id) && store.volume_by_name(users::ADMIN_ID, &v.name).await?.is_none() {
+            if !known.contains(&v.id)
+                && store.volume_by_name(users::ADMIN_ID, &v.name).await?.is_none()
+            {
                 store
                     .volume_insert(&store::VolumeRow {
                         id: core_domain::ids::VolumeRecordId::new().to_string(),
@@ -363,16 +417,25 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         }
     }
     let s3 = match &emulator {
-        Some(emu) => S3Settings { endpoints: emu.s3_urls().clone(), operator_key: emu.s3_credentials(emu.api_key().expose()) },
+        Some(emu) => S3Settings {
+            endpoints: emu.s3_urls().clone(),
+            operator_key: emu.s3_credentials(emu.api_key().expose()),
+        },
         None => S3Settings {
             endpoints: cfg.s3_endpoints.clone(),
-            operator_key: cfg.s3_operator_key.clone().or_else(|| env("RUNPOD_S3_ACCESS_KEY_ID").zip(env("RUNPOD_S3_SECRET_ACCESS_KEY"))),
+            operator_key: cfg
+                .s3_operator_key
+                .clone()
+                .or_else(|| env("RUNPOD_S3_ACCESS_KEY_ID").zip(env("RUNPOD_S3_SECRET_ACCESS_KEY"))),
         },
     };
     let token_secret = secret.into_bytes();
-    let mut engine = Engine::new(store, RunPodCloud::new(client.clone()), Clock::system(), token_secret.clone()).await?;
+    let mut engine =
+        Engine::new(store, RunPodCloud::new(client.clone()), Clock::system(), token_secret.clone())
+            .await?;
     // `none`: no callbacks (exits come from the pods' logs); the wrapper still runs.
-    engine.callback_base = Some(cfg.public_url.clone().filter(|u| u != "none").unwrap_or_else(|| url.clone()));
+    engine.callback_base =
+        Some(cfg.public_url.clone().filter(|u| u != "none").unwrap_or_else(|| url.clone()));
     engine.intent_grace_ms = cfg.intent_grace.as_millis() as i64;
     engine.watchdog_ceiling_secs = cfg.watchdog_ceiling.as_secs();
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
@@ -445,7 +508,10 @@ mod tests {
         ];
         for url in refused {
             let e = super::check_public_url(url).expect_err("refused");
-            assert!(e.to_string().contains("PODWARDEN_PUBLIC_URL"), "{url:?}: says what to set: {e}");
+            assert!(
+                e.to_string().contains("PODWARDEN_PUBLIC_URL"),
+                "{url:?}: says what to set: {e}"
+            );
         }
         for url in ["https://podwarden.example.com", "http://203.0.113.7:8711", "none"] {
             assert!(super::check_public_url(Some(url)).is_ok(), "{url}");

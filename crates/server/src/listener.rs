@@ -54,18 +54,30 @@ impl ConnLimits {
         let mut l = Self::default();
         let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
         if let Some(v) = var("PODWARDEN_MAX_CONNECTIONS") {
-            l.max_total = v.trim().parse().map_err(|_| anyhow::anyhow!("PODWARDEN_MAX_CONNECTIONS={v:?} is not a number"))?;
+            l.max_total = v
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("PODWARDEN_MAX_CONNECTIONS={v:?} is not a number"))?;
         }
         if let Some(v) = var("PODWARDEN_MAX_CONNECTIONS_PER_IP") {
-            l.max_per_ip = v.trim().parse().map_err(|_| anyhow::anyhow!("PODWARDEN_MAX_CONNECTIONS_PER_IP={v:?} is not a number"))?;
+            l.max_per_ip = v.trim().parse().map_err(|_| {
+                anyhow::anyhow!("PODWARDEN_MAX_CONNECTIONS_PER_IP={v:?} is not a number")
+            })?;
         }
         if let Some(v) = var("PODWARDEN_BODY_MEMORY_MB") {
-            l.body_memory_mib = v.trim().parse().map_err(|_| anyhow::anyhow!("PODWARDEN_BODY_MEMORY_MB={v:?} is not a number"))?;
+            l.body_memory_mib = v
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("PODWARDEN_BODY_MEMORY_MB={v:?} is not a number"))?;
         }
         if let Some(v) = var("PODWARDEN_TRUSTED_PROXIES") {
             l.trusted_proxies = v
                 .split(',')
-                .map(|a| a.trim().parse::<IpAddr>().map_err(|_| anyhow::anyhow!("PODWARDEN_TRUSTED_PROXIES: {a:?} is not an IP address")))
+                .map(|a| {
+                    a.trim().parse::<IpAddr>().map_err(|_| {
+                        anyhow::anyhow!("PODWARDEN_TRUSTED_PROXIES: {a:?} is not an IP address")
+                    })
+                })
                 .collect::<Result<_, _>>()?;
         }
         if let Some(fds) = fd_limit() {
@@ -126,10 +138,19 @@ fn admit(counts: &Arc<Mutex<Counts>>, limits: &ConnLimits, ip: IpAddr) -> Option
 }
 
 /// Serves `app` on `listener` until `cancel`, within `limits`.
-pub(crate) async fn serve(listener: tokio::net::TcpListener, app: Router, limits: ConnLimits, cancel: CancellationToken) {
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: ConnLimits,
+    cancel: CancellationToken,
+) {
     let app = app.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_idle));
-    let mut http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-    http.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
+    let mut http =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    http.http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
     let http = http.http1_only();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let counts = Arc::new(Mutex::new(Counts::default()));
@@ -157,11 +178,13 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, app: Router, limits
         };
         let _ = socket.set_nodelay(true);
         let app = app.clone();
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().oneshot(req)
-        });
-        let conn = http.serve_connection(hyper_util::rt::TokioIo::new(socket), service).into_owned();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().oneshot(req)
+            });
+        let conn =
+            http.serve_connection(hyper_util::rt::TokioIo::new(socket), service).into_owned();
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _slot = slot;
@@ -177,7 +200,11 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, app: Router, limits
 
 /// The client of a request: the peer, or, when the peer is a trusted proxy, the last address
 /// in `X-Forwarded-For` that is not itself a trusted proxy.
-pub(crate) fn client_ip(limits: &ConnLimits, peer: IpAddr, headers: &axum::http::HeaderMap) -> IpAddr {
+pub(crate) fn client_ip(
+    limits: &ConnLimits,
+    peer: IpAddr,
+    headers: &axum::http::HeaderMap,
+) -> IpAddr {
     if !limits.trusts(peer) {
         return peer;
     }
@@ -197,11 +224,18 @@ mod tests {
 
     #[test]
     fn caps_count_per_address_and_in_all_and_free_on_drop() {
-        let limits =
-            ConnLimits { max_total: 3, max_per_ip: 2, trusted_proxies: vec!["10.0.0.1".parse().expect("ip")], ..ConnLimits::default() };
+        let limits = ConnLimits {
+            max_total: 3,
+            max_per_ip: 2,
+            trusted_proxies: vec!["10.0.0.1".parse().expect("ip")],
+            ..ConnLimits::default()
+        };
         let counts = Arc::new(Mutex::new(Counts::default()));
-        let (a, b, proxy): (IpAddr, IpAddr, IpAddr) =
-            ("1.1.1.1".parse().expect("ip"), "2.2.2.2".parse().expect("ip"), "10.0.0.1".parse().expect("ip"));
+        let (a, b, proxy): (IpAddr, IpAddr, IpAddr) = (
+            "1.1.1.1".parse().expect("ip"),
+            "2.2.2.2".parse().expect("ip"),
+            "10.0.0.1".parse().expect("ip"),
+        );
         let a1 = admit(&counts, &limits, a).expect("first");
         let _a2 = admit(&counts, &limits, a).expect("second");
         assert!(admit(&counts, &limits, a).is_none(), "per-address cap");
@@ -216,13 +250,26 @@ mod tests {
 
     #[test]
     fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
-        let limits =
-            ConnLimits { trusted_proxies: vec!["10.0.0.1".parse().expect("ip"), "10.0.0.2".parse().expect("ip")], ..ConnLimits::default() };
+        let limits = ConnLimits {
+            trusted_proxies: vec!["10.0.0.1".parse().expect("ip"), "10.0.0.2".parse().expect("ip")],
+            ..ConnLimits::default()
+        };
         let mut h = axum::http::HeaderMap::new();
         h.insert("x-forwarded-for", "6.6.6.6, 7.7.7.7, 10.0.0.2".parse().expect("header"));
         let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
-        assert_eq!(client_ip(&limits, ip("10.0.0.1"), &h), ip("7.7.7.7"), "the last hop no proxy of ours added");
-        assert_eq!(client_ip(&limits, ip("8.8.8.8"), &h), ip("8.8.8.8"), "an untrusted peer's header is ignored");
-        assert_eq!(client_ip(&limits, ip("10.0.0.1"), &axum::http::HeaderMap::new()), ip("10.0.0.1"));
+        assert_eq!(
+            client_ip(&limits, ip("10.0.0.1"), &h),
+            ip("7.7.7.7"),
+            "the last hop no proxy of ours added"
+        );
+        assert_eq!(
+            client_ip(&limits, ip("8.8.8.8"), &h),
+            ip("8.8.8.8"),
+            "an untrusted peer's header is ignored"
+        );
+        assert_eq!(
+            client_ip(&limits, ip("10.0.0.1"), &axum::http::HeaderMap::new()),
+            ip("10.0.0.1")
+        );
     }
 }

@@ -39,7 +39,12 @@ impl Modify for Security {
         let c = doc.components.get_or_insert_with(Default::default);
         c.add_security_scheme(
             "api_token",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("a user's API token")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("a user's API token"))
+                    .build(),
+            ),
         );
         c.add_security_scheme(
             "job_token",
@@ -66,7 +71,12 @@ impl Modify for CommonResponses {
             RefOr::T(
                 ResponseBuilder::new()
                     .description(what)
-                    .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
                     .build(),
             )
         };
@@ -90,7 +100,10 @@ impl Modify for CommonResponses {
                         "429",
                         "too many wrong tokens from this client (a valid token is never refused), or RunPod's request budget for the account is spent (`provider_rate_limited`); wait `Retry-After` seconds",
                     );
-                    add("502", "RunPod failed or could not be reached (`provider_error`); nothing was changed, retry");
+                    add(
+                        "502",
+                        "RunPod failed or could not be reached (`provider_error`); nothing was changed, retry",
+                    );
                 }
                 add(
                     "503",
@@ -100,14 +113,24 @@ impl Modify for CommonResponses {
                     add("404", "no such job");
                 }
                 if op.request_body.is_some() {
-                    add("400", "malformed JSON (with line and column), or a body that could not be read");
-                    add("413", "the body is over the route's size limit, or has more than 1,000,000 JSON values");
-                    add("422", "the body does not fit the schema (the field is named), or nests more than 64 levels");
+                    add(
+                        "400",
+                        "malformed JSON (with line and column), or a body that could not be read",
+                    );
+                    add(
+                        "413",
+                        "the body is over the route's size limit, or has more than 1,000,000 JSON values",
+                    );
+                    add(
+                        "422",
+                        "the body does not fit the schema (the field is named), or nests more than 64 levels",
+                    );
                 }
-                let has_query = op
-                    .parameters
-                    .as_ref()
-                    .is_some_and(|ps| ps.iter().any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query)));
+                let has_query = op.parameters.as_ref().is_some_and(|ps| {
+                    ps.iter().any(|p| {
+                        matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query)
+                    })
+                });
                 if has_query {
                     add("400", "a query parameter is malformed (named in the message)");
                 }

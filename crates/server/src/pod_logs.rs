@@ -50,7 +50,12 @@ pub(crate) fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Cancella
             .filter(|a| matches!(a.state.as_str(), "created" | "running"))
             .filter_map(|a| {
                 let job = live.job(&a.job_id)?;
-                Some(Target { attempt: a.id.clone(), job: a.job_id.clone(), pod: a.pod_id.clone()?, account: job.account.clone() })
+                Some(Target {
+                    attempt: a.id.clone(),
+                    job: a.job_id.clone(),
+                    pod: a.pod_id.clone()?,
+                    account: job.account.clone(),
+                })
             })
             .collect()
     };
@@ -86,9 +91,18 @@ async fn follow(s: Arc<AppState>, t: Target, cancel: CancellationToken) {
 }
 
 /// One stream: from `after` until it ends, fails or the follower is cancelled.
-async fn follow_once(s: &Arc<AppState>, t: &Target, after: &mut Option<String>, cancel: &CancellationToken) -> anyhow::Result<()> {
+async fn follow_once(
+    s: &Arc<AppState>,
+    t: &Target,
+    after: &mut Option<String>,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
     let client = client_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let q = LogsQuery { tail: after.is_none().then_some(FIRST_TAIL), last_event_id: after.clone(), ..LogsQuery::default() };
+    let q = LogsQuery {
+        tail: after.is_none().then_some(FIRST_TAIL),
+        last_event_id: after.clone(),
+        ..LogsQuery::default()
+    };
     let stream = client.pod_logs(&PodId::new(&t.pod), &q).await?;
     let mut batches = Box::pin(stream.ready_chunks(256));
     loop {

@@ -3,8 +3,8 @@
 use crate::AppState;
 use crate::accounts::{client_for, engine_for};
 use crate::api::{
-    AttemptView, ComputeSettings, CostReport, DeployResult, EndpointView, ErrorBody, EventView, GpuRow, JobDetail, JobSummary, NewToken,
-    RequestView, Status, TokenView, UserView,
+    AttemptView, ComputeSettings, CostReport, DeployResult, EndpointView, ErrorBody, EventView,
+    GpuRow, JobDetail, JobSummary, NewToken, RequestView, Status, TokenView, UserView,
 };
 use crate::extract::{Body, Query};
 use axum::extract::{Path, Request, State};
@@ -30,8 +30,17 @@ pub(crate) type S = State<Arc<AppState>>;
 pub(crate) struct ApiError(StatusCode, ErrorBody, Option<u64>);
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>, hint: Option<&str>) -> Self {
-        Self(status, ErrorBody { code: code.into(), message: message.into(), hint: hint.map(str::to_owned) }, None)
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &str,
+        message: impl Into<String>,
+        hint: Option<&str>,
+    ) -> Self {
+        Self(
+            status,
+            ErrorBody { code: code.into(), message: message.into(), hint: hint.map(str::to_owned) },
+            None,
+        )
     }
 
     /// With a `Retry-After` header of `secs` seconds.
@@ -50,7 +59,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (self.0, Json(self.1)).into_response();
         if let Some(secs) = self.2 {
-            r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+            r.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
         }
         r
     }
@@ -59,16 +69,28 @@ impl IntoResponse for ApiError {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match &e {
-            EngineError::NoSuchJob(_) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string(), Some("`podwarden ps` lists jobs")),
-            EngineError::NoSuchRequest(_) => {
-                Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string(), Some("`podwarden ps` lists jobs"))
+            EngineError::NoSuchJob(_) => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                e.to_string(),
+                Some("`podwarden ps` lists jobs"),
+            ),
+            EngineError::NoSuchRequest(_) => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                e.to_string(),
+                Some("`podwarden ps` lists jobs"),
+            ),
+            EngineError::EndpointNotReady { .. } => {
+                Self::new(StatusCode::CONFLICT, "endpoint_not_ready", e.to_string(), None)
             }
-            EngineError::EndpointNotReady { .. } => Self::new(StatusCode::CONFLICT, "endpoint_not_ready", e.to_string(), None),
             EngineError::PayloadTooLarge { .. } => Self::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 e.to_string(),
-                Some("put large inputs in storage (a network volume or S3) and pass their path in the input"),
+                Some(
+                    "put large inputs in storage (a network volume or S3) and pass their path in the input",
+                ),
             ),
             EngineError::Cloud(c @ engine::CloudError::Auth(_)) => Self::new(
                 StatusCode::BAD_GATEWAY,
@@ -82,12 +104,20 @@ impl From<EngineError> for ApiError {
                 c.to_string(),
                 Some("add funds to the RunPod account (console → billing)"),
             ),
-            EngineError::NoSuchEndpoint(_) => {
-                Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string(), Some("`podwarden endpoint ls` lists endpoints"))
-            }
+            EngineError::NoSuchEndpoint(_) => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                e.to_string(),
+                Some("`podwarden endpoint ls` lists endpoints"),
+            ),
             EngineError::Corrupt(_) => {
                 tracing::error!(error = %e, "unreadable stored data");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (see the server log)", None)
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error (see the server log)",
+                    None,
+                )
             }
             EngineError::BadToken(_) => Self::new(
                 StatusCode::UNAUTHORIZED,
@@ -99,22 +129,30 @@ impl From<EngineError> for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "no_gpu_fits",
                 e.to_string(),
-                Some("`podwarden gpus` shows what is offered; relax gpu.min_vram_gb or gpu.max_price_per_hour"),
+                Some(
+                    "`podwarden gpus` shows what is offered; relax gpu.min_vram_gb or gpu.max_price_per_hour",
+                ),
             ),
-            EngineError::WrongState { .. } => Self::new(StatusCode::CONFLICT, "conflict", e.to_string(), None),
+            EngineError::WrongState { .. } => {
+                Self::new(StatusCode::CONFLICT, "conflict", e.to_string(), None)
+            }
             EngineError::BadVolume(_) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "bad_network_volume",
                 e.to_string(),
-                Some("check the volume's id and data center with RunPod's console or `GET /v2/network-volumes`"),
+                Some(
+                    "check the volume's id and data center with RunPod's console or `GET /v2/network-volumes`",
+                ),
             ),
-            EngineError::Cloud(engine::CloudError::RateLimited { message, retry_after_secs }) => Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "provider_rate_limited",
-                format!("RunPod's request budget for this account is spent: {message}"),
-                Some("nothing was done; retry after the Retry-After seconds"),
-            )
-            .retry_after(retry_after_secs.unwrap_or(60)),
+            EngineError::Cloud(engine::CloudError::RateLimited { message, retry_after_secs }) => {
+                Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "provider_rate_limited",
+                    format!("RunPod's request budget for this account is spent: {message}"),
+                    Some("nothing was done; retry after the Retry-After seconds"),
+                )
+                .retry_after(retry_after_secs.unwrap_or(60))
+            }
             EngineError::Cloud(c @ engine::CloudError::Rejected(_)) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "provider_rejected",
@@ -137,7 +175,9 @@ impl From<EngineError> for ApiError {
                 StatusCode::PAYMENT_REQUIRED,
                 "spend_cap_reached",
                 e.to_string(),
-                Some("ask the operator to raise it, wait for running work to end, or save your own RunPod key in Settings → Compute"),
+                Some(
+                    "ask the operator to raise it, wait for running work to end, or save your own RunPod key in Settings → Compute",
+                ),
             ),
             EngineError::Store(s) if s.is_busy() => {
                 tracing::warn!(error = ?s, "database busy");
@@ -151,7 +191,12 @@ impl From<EngineError> for ApiError {
             }
             EngineError::Store(s) => {
                 tracing::error!(error = ?s, "store failure");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (see the server log)", None)
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error (see the server log)",
+                    None,
+                )
             }
         }
     }
@@ -162,7 +207,12 @@ pub(crate) type R<T> = Result<T, ApiError>;
 /// A 422 naming the offending field, with the spec's hint.
 fn spec_error(code: &str, e: &core_domain::spec::SpecError) -> ApiError {
     let field = e.field.as_deref().map(|f| format!("`{f}`: ")).unwrap_or_default();
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, format!("{field}{}", e.message), e.hint.as_deref())
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        code,
+        format!("{field}{}", e.message),
+        e.hint.as_deref(),
+    )
 }
 
 /// Jobs listed by `GET /api/v1/jobs` (newest first).
@@ -172,7 +222,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     let authed = Router::new()
         .route("/api/v1/status", get(status))
         .route("/api/v1/jobs", get(list_jobs).post(create_job))
-        .route("/api/v1/volumes", get(crate::volumes::list_volumes).post(crate::volumes::create_volume))
+        .route(
+            "/api/v1/volumes",
+            get(crate::volumes::list_volumes).post(crate::volumes::create_volume),
+        )
         .route("/api/v1/volumes/{name}", axum::routing::delete(crate::volumes::remove_volume))
         .route("/api/v1/volumes/{name}/s3", get(crate::volumes::volume_s3))
         .route("/api/v1/volumes/{name}/transfers", post(crate::volumes::report_transfer))
@@ -198,7 +251,12 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/endpoints", get(list_endpoints).post(deploy_endpoint))
         .route("/api/v1/endpoints/{name}", get(get_endpoint))
         .route("/api/v1/endpoints/{name}", delete(remove_endpoint))
-        .route("/api/v1/requests", get(list_requests).post(create_request).layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_LIMIT)))
+        .route(
+            "/api/v1/requests",
+            get(list_requests)
+                .post(create_request)
+                .layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_LIMIT)),
+        )
         .route("/api/v1/requests/{id}", get(get_request))
         .route("/api/v1/requests/{id}/stop", post(stop_request))
         .route("/api/v1/requests/{id}/events", get(events))
@@ -210,29 +268,53 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(delete_token))
         // Inside auth: only signed-in callers' bodies take parsing memory.
-        .layer(axum::middleware::from_fn_with_state(state.body_budget.clone(), crate::body_budget::limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.body_budget.clone(),
+            crate::body_budget::limit,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
     let job_callbacks = Router::new()
         .route("/api/v1/jobs/{id}/exit", post(report_exit))
         .route("/api/v1/jobs/{id}/metrics", post(report_metrics))
-        .layer(axum::middleware::from_fn_with_state(state.body_budget.clone(), crate::body_budget::limit));
+        .layer(axum::middleware::from_fn_with_state(
+            state.body_budget.clone(),
+            crate::body_budget::limit,
+        ));
     Router::new()
         .merge(authed)
         .merge(crate::dashboard::router())
         .merge(job_callbacks)
         .route(
             "/api/v1/openapi.json",
-            get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/json")], crate::openapi::document()) }),
+            get(|| async {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    crate::openapi::document(),
+                )
+            }),
         )
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route", None) })
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route", None)
+        })
         .layer(axum::middleware::from_fn(no_store))
         // A bug must not drop the connection: the caller gets a JSON 500, the log the panic.
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|p: Box<dyn std::any::Any + Send>| {
-            let what =
-                p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned())).unwrap_or_default();
-            tracing::error!(panic = %what, "a request handler panicked");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (see the server log)", None).into_response()
-        }))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |p: Box<dyn std::any::Any + Send>| {
+                let what = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_default();
+                tracing::error!(panic = %what, "a request handler panicked");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error (see the server log)",
+                    None,
+                )
+                .into_response()
+            },
+        ))
         .with_state(state)
 }
 
@@ -241,7 +323,9 @@ async fn no_store(req: Request, next: Next) -> Response {
     let api = req.uri().path().starts_with("/api/");
     let mut r = next.run(req).await;
     if api {
-        r.headers_mut().entry(axum::http::header::CACHE_CONTROL).or_insert(axum::http::HeaderValue::from_static("no-store"));
+        r.headers_mut()
+            .entry(axum::http::header::CACHE_CONTROL)
+            .or_insert(axum::http::HeaderValue::from_static("no-store"));
     }
     r
 }
@@ -253,7 +337,11 @@ pub(crate) struct Caller(pub UserRow);
 pub(crate) type C = Extension<Caller>;
 
 fn bearer(headers: &axum::http::HeaderMap) -> &str {
-    headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("")
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
 }
 
 fn too_many(secs: u64) -> Response {
@@ -268,13 +356,19 @@ fn too_many(secs: u64) -> Response {
 }
 
 async fn auth(State(s): S, mut req: Request, next: Next) -> Response {
-    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
     let client = peer.map(|p| crate::listener::client_ip(&s.limits, p, req.headers()));
     let token = bearer(req.headers());
     // A valid token always gets in, whatever its address did before: the lockout below slows
     // wrong tokens only, and never locks a real user out (behind a proxy, or sharing a NAT).
-    let user =
-        if token.is_empty() { None } else { s.engine.store().user_by_token_hash(&engine::engine::hash_token(token)).await.ok().flatten() };
+    let user = if token.is_empty() {
+        None
+    } else {
+        s.engine.store().user_by_token_hash(&engine::engine::hash_token(token)).await.ok().flatten()
+    };
     let Some(user) = user else {
         // A wrong token counts against its client; a missing one (a browser's first look, a
         // CORS preflight) is not a guess and does not.
@@ -287,7 +381,9 @@ async fn auth(State(s): S, mut req: Request, next: Next) -> Response {
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "missing or invalid token",
-            Some("send `Authorization: Bearer <token>`; the CLI reads it from PODWARDEN_HOME/token"),
+            Some(
+                "send `Authorization: Bearer <token>`; the CLI reads it from PODWARDEN_HOME/token",
+            ),
         )
         .into_response();
     };
@@ -309,7 +405,12 @@ fn summary(j: &JobRow, attempts: &[AttemptRow]) -> JobSummary {
         created_at: j.created_at,
         started_at: j.started_at,
         // Spend includes what running pods ran up since their last ledger write.
-        spent_usd: Money(engine::planner::projected_spend(j, &attempts.iter().collect::<Vec<_>>(), now_ms())).usd(),
+        spent_usd: Money(engine::planner::projected_spend(
+            j,
+            &attempts.iter().collect::<Vec<_>>(),
+            now_ms(),
+        ))
+        .usd(),
         budget_usd: j.budget_micros.map(|b| Money(b).usd()),
         attempts_made: j.attempts_made,
         exit_code: j.exit_code,
@@ -319,7 +420,9 @@ fn summary(j: &JobRow, attempts: &[AttemptRow]) -> JobSummary {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn attempt_view(a: &AttemptRow) -> AttemptView {
@@ -350,7 +453,11 @@ async fn status(State(s): S) -> Json<Status> {
 
 /// Submits a job (a job spec, see docs/job-spec.md).
 #[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = JobSpec, responses((status = 201, body = JobDetail), (status = 402, description = "the hosted spend cap has too little left (spent or reserved)", body = ErrorBody), (status = 400, description = "malformed JSON (with line and column)", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-async fn create_job(State(s): S, Extension(c): C, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<JobDetail>)> {
+async fn create_job(
+    State(s): S,
+    Extension(c): C,
+    Body(v): Body<serde_json::Value>,
+) -> R<(StatusCode, Json<JobDetail>)> {
     let mut spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
     let account = user_account(&s, &c.0.id).await?;
     crate::volumes::resolve(&s, &c.0.id, &account, &mut spec.network_volume).await?;
@@ -358,20 +465,30 @@ async fn create_job(State(s): S, Extension(c): C, Body(v): Body<serde_json::Valu
     // Hosted work is admitted against the owner's spend cap in the insert's own transaction
     // (store::spend); a user's own key is theirs to spend.
     // The account's engine plans it with that account's offers and runs it.
-    let sub = engine_for(&s, &account).await.map_err(account_error)?.submit_to(spec, &c.0.id, &account).await?;
+    let sub = engine_for(&s, &account)
+        .await
+        .map_err(account_error)?
+        .submit_to(spec, &c.0.id, &account)
+        .await?;
     s.poke.notify_one();
     let detail = job_detail(&s, &sub.job.to_string(), &c.0.id).await?;
     Ok((StatusCode::CREATED, Json(detail)))
 }
 
 /// Sets the endpoint's `user_field` in the job's input to the caller (whatever they sent).
-async fn stamp_user(s: &AppState, user: &str, spec: &mut core_domain::request::RequestSpec) -> R<()> {
+async fn stamp_user(
+    s: &AppState,
+    user: &str,
+    spec: &mut core_domain::request::RequestSpec,
+) -> R<()> {
     let store = s.engine.store();
     let row = match store.endpoint_by_name(user, &spec.endpoint).await.map_err(EngineError::from)? {
         Some(r) => Some(r),
         None => store.endpoint_published(&spec.endpoint).await.map_err(EngineError::from)?,
     };
-    let field = row.and_then(|r| serde_json::from_str::<core_domain::endpoint::EndpointSpec>(&r.spec).ok()).and_then(|e| e.user_field);
+    let field = row
+        .and_then(|r| serde_json::from_str::<core_domain::endpoint::EndpointSpec>(&r.spec).ok())
+        .and_then(|e| e.user_field);
     if let (Some(f), Some(obj)) = (field, spec.input.as_object_mut()) {
         obj.insert(f, serde_json::Value::String(user.to_owned()));
     }
@@ -392,20 +509,26 @@ fn image_alias(image: &str) -> R<String> {
 
 /// The account a user's new work goes to: their own key's, else hosted.
 pub(crate) async fn user_account(s: &AppState, user: &str) -> R<String> {
-    let has_key = s.engine.store().provider_key_get(user).await.map_err(EngineError::from)?.is_some();
+    let has_key =
+        s.engine.store().provider_key_get(user).await.map_err(EngineError::from)?.is_some();
     Ok(if has_key { crate::accounts::byok_account(user) } else { store::HOSTED.to_owned() })
 }
 
 pub(crate) fn account_error(e: crate::accounts::AccountError) -> ApiError {
     match e {
-        crate::accounts::AccountError::NoKey => {
-            ApiError::new(StatusCode::CONFLICT, "no_key", e.to_string(), Some("save a key in Settings → Compute"))
-        }
+        crate::accounts::AccountError::NoKey => ApiError::new(
+            StatusCode::CONFLICT,
+            "no_key",
+            e.to_string(),
+            Some("save a key in Settings → Compute"),
+        ),
         crate::accounts::AccountError::NoOperatorKey => ApiError::new(
             StatusCode::CONFLICT,
             "no_operator_key",
             e.to_string(),
-            Some("save your RunPod API key in Settings → Compute (or POST /api/v1/settings/runpod-key), then submit again"),
+            Some(
+                "save your RunPod API key in Settings → Compute (or POST /api/v1/settings/runpod-key), then submit again",
+            ),
         ),
         crate::accounts::AccountError::Sealed => {
             tracing::error!(
@@ -420,7 +543,12 @@ pub(crate) fn account_error(e: crate::accounts::AccountError) -> ApiError {
         }
         crate::accounts::AccountError::Other(e) => {
             tracing::error!(error = %e, "cannot open a user's RunPod account");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (see the server log)", None)
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error (see the server log)",
+                None,
+            )
         }
     }
 }
@@ -429,12 +557,22 @@ pub(crate) fn account_error(e: crate::accounts::AccountError) -> ApiError {
 /// be watched or torn down.
 async fn no_live_byok_jobs(s: &AppState, user: &str) -> R<()> {
     let account = crate::accounts::byok_account(user);
-    let endpoints = s.engine.store().endpoints_live().await.map_err(EngineError::from)?.iter().filter(|e| e.account == account).count();
+    let endpoints = s
+        .engine
+        .store()
+        .endpoints_live()
+        .await
+        .map_err(EngineError::from)?
+        .iter()
+        .filter(|e| e.account == account)
+        .count();
     if endpoints > 0 {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "endpoints_on_key",
-            format!("{endpoints} endpoint(s) live on your RunPod account; podwarden could no longer manage them"),
+            format!(
+                "{endpoints} endpoint(s) live on your RunPod account; podwarden could no longer manage them"
+            ),
             Some("remove them first (`podwarden endpoint rm <name>`), then change the key"),
         ));
     }
@@ -443,7 +581,9 @@ async fn no_live_byok_jobs(s: &AppState, user: &str) -> R<()> {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "jobs_running_on_key",
-            format!("{n} job(s) are running on your RunPod key; changing or removing it now would leave their pods unmanaged"),
+            format!(
+                "{n} job(s) are running on your RunPod key; changing or removing it now would leave their pods unmanaged"
+            ),
             Some("stop them (or let them finish), then change the key"),
         ));
     }
@@ -471,10 +611,21 @@ fn endpoint_view(r: &EndpointRow) -> EndpointView {
 
 /// Deploys a serverless endpoint (create, or update in place).
 #[utoipa::path(post, path = "/api/v1/endpoints", tag = "endpoints", request_body = core_domain::endpoint::EndpointSpec, responses((status = 201, description = "created", body = DeployResult), (status = 200, description = "updated or unchanged", body = DeployResult), (status = 402, description = "a capped hosted user asked for always-on workers", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-async fn deploy_endpoint(State(s): S, Extension(c): C, Body(v): Body<serde_json::Value>) -> R<(StatusCode, Json<DeployResult>)> {
-    let mut spec = core_domain::endpoint::EndpointSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
+async fn deploy_endpoint(
+    State(s): S,
+    Extension(c): C,
+    Body(v): Body<serde_json::Value>,
+) -> R<(StatusCode, Json<DeployResult>)> {
+    let mut spec = core_domain::endpoint::EndpointSpec::from_json(v)
+        .map_err(|e| spec_error("invalid_spec", &e))?;
     // An existing endpoint stays on its account; a new one goes where the user computes.
-    let account = match s.engine.store().endpoint_by_name(&c.0.id, &spec.name).await.map_err(EngineError::from)? {
+    let account = match s
+        .engine
+        .store()
+        .endpoint_by_name(&c.0.id, &spec.name)
+        .await
+        .map_err(EngineError::from)?
+    {
         Some(row) => row.account,
         None => user_account(&s, &c.0.id).await?,
     };
@@ -485,15 +636,27 @@ async fn deploy_endpoint(State(s): S, Extension(c): C, Body(v): Body<serde_json:
         return Err(ApiError::new(
             StatusCode::PAYMENT_REQUIRED,
             "spend_cap_reached",
-            format!("workers.min = {} keeps workers billing with no end, which a hosted spend cap cannot reserve", spec.workers.min),
-            Some("use workers.min = 0 (each job's cost is then reserved against your cap), or save your own RunPod key"),
+            format!(
+                "workers.min = {} keeps workers billing with no end, which a hosted spend cap cannot reserve",
+                spec.workers.min
+            ),
+            Some(
+                "use workers.min = 0 (each job's cost is then reserved against your cap), or save your own RunPod key",
+            ),
         ));
     }
     crate::volumes::resolve(&s, &c.0.id, &account, &mut spec.network_volume).await?;
     spec.image = image_alias(&spec.image)?;
     let d = engine_for(&s, &account).await.map_err(account_error)?.deploy(spec, &c.0.id).await?;
-    let status = if d.change == engine::endpoints::Change::Created { StatusCode::CREATED } else { StatusCode::OK };
-    let change = serde_json::to_value(d.change).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let status = if d.change == engine::endpoints::Change::Created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let change = serde_json::to_value(d.change)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
     Ok((status, Json(DeployResult { endpoint: endpoint_view(&d.row), change })))
 }
 
@@ -505,17 +668,26 @@ async fn list_endpoints(State(s): S, Extension(c): C) -> R<Json<Vec<EndpointView
 
 /// One endpoint.
 #[utoipa::path(get, path = "/api/v1/endpoints/{name}", tag = "endpoints", params(("name" = String, Path, description = "endpoint name")), responses((status = 200, body = EndpointView), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
-async fn get_endpoint(State(s): S, Extension(c): C, Path(name): Path<String>) -> R<Json<EndpointView>> {
+async fn get_endpoint(
+    State(s): S,
+    Extension(c): C,
+    Path(name): Path<String>,
+) -> R<Json<EndpointView>> {
     Ok(Json(endpoint_view(&s.engine.endpoint(&c.0.id, &name).await?)))
 }
 
 /// Removes an endpoint (deleted at RunPod, then forgotten).
 #[utoipa::path(delete, path = "/api/v1/endpoints/{name}", tag = "endpoints", params(("name" = String, Path, description = "endpoint name")), responses((status = 200, description = "deleted", body = EndpointView), (status = 202, description = "deleting", body = EndpointView), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
-async fn remove_endpoint(State(s): S, Extension(c): C, Path(name): Path<String>) -> R<(StatusCode, Json<EndpointView>)> {
+async fn remove_endpoint(
+    State(s): S,
+    Extension(c): C,
+    Path(name): Path<String>,
+) -> R<(StatusCode, Json<EndpointView>)> {
     let account = s.engine.endpoint(&c.0.id, &name).await?.account;
     let row = engine_for(&s, &account).await.map_err(account_error)?.remove(&c.0.id, &name).await?;
     s.poke.notify_one();
-    let status = if row.state == engine::endpoints::DELETED { StatusCode::OK } else { StatusCode::ACCEPTED };
+    let status =
+        if row.state == engine::endpoints::DELETED { StatusCode::OK } else { StatusCode::ACCEPTED };
     Ok((status, Json(endpoint_view(&row))))
 }
 
@@ -560,19 +732,28 @@ async fn create_request(
     Query(q): Query<SyncQuery>,
     Body(v): Body<serde_json::Value>,
 ) -> R<(StatusCode, Json<RequestView>)> {
-    let spec = core_domain::request::RequestSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
+    let spec = core_domain::request::RequestSpec::from_json(v)
+        .map_err(|e| spec_error("invalid_spec", &e))?;
     let store = s.engine.store();
-    let account = match store.endpoint_by_name(&c.0.id, &spec.endpoint).await.map_err(EngineError::from)? {
+    let account = match store
+        .endpoint_by_name(&c.0.id, &spec.endpoint)
+        .await
+        .map_err(EngineError::from)?
+    {
         Some(own) => own.account,
         None => {
             let account = user_account(&s, &c.0.id).await?;
             if account != store::HOSTED {
                 // A BYOK user's first job for a published endpoint: their own copy of it
                 // (template and endpoint) is created on their account and kept for the next.
-                let published = store.endpoint_published(&spec.endpoint).await.map_err(EngineError::from)?;
-                let Some(published) = published else { return Err(EngineError::NoSuchEndpoint(spec.endpoint.clone()).into()) };
+                let published =
+                    store.endpoint_published(&spec.endpoint).await.map_err(EngineError::from)?;
+                let Some(published) = published else {
+                    return Err(EngineError::NoSuchEndpoint(spec.endpoint.clone()).into());
+                };
                 let ep_spec: core_domain::endpoint::EndpointSpec =
-                    serde_json::from_str(&published.spec).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+                    serde_json::from_str(&published.spec)
+                        .map_err(|e| EngineError::Corrupt(e.to_string()))?;
                 let ep_spec = ep_spec.for_another_account();
                 let engine = engine_for(&s, &account).await.map_err(account_error)?;
                 let d = engine.deploy(ep_spec, &c.0.id).await?;
@@ -583,15 +764,28 @@ async fn create_request(
     };
     let mut spec = spec;
     stamp_user(&s, &c.0.id, &mut spec).await?;
-    let row = engine_for(&s, &account).await.map_err(account_error)?.submit_request(spec, &c.0.id, q.sync).await?;
+    let row = engine_for(&s, &account)
+        .await
+        .map_err(account_error)?
+        .submit_request(spec, &c.0.id, q.sync)
+        .await?;
     s.poke.notify_one();
     Ok((StatusCode::CREATED, Json(request_view(&row, s.simulated))))
 }
 
 /// The caller's serverless jobs, newest first.
 #[utoipa::path(get, path = "/api/v1/requests", tag = "requests", params(ListQuery), responses((status = 200, body = Vec<RequestView>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-async fn list_requests(State(s): S, Extension(c): C, Query(q): Query<ListQuery>) -> R<Json<Vec<RequestView>>> {
-    let rows = s.engine.store().requests_recent(&c.0.id, q.limit.unwrap_or(50).clamp(1, LIST_LIMIT)).await.map_err(EngineError::from)?;
+async fn list_requests(
+    State(s): S,
+    Extension(c): C,
+    Query(q): Query<ListQuery>,
+) -> R<Json<Vec<RequestView>>> {
+    let rows = s
+        .engine
+        .store()
+        .requests_recent(&c.0.id, q.limit.unwrap_or(50).clamp(1, LIST_LIMIT))
+        .await
+        .map_err(EngineError::from)?;
     Ok(Json(rows.iter().map(|r| request_view(r, s.simulated)).collect()))
 }
 
@@ -612,7 +806,11 @@ async fn get_request(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<
 
 /// Cancels a serverless job.
 #[utoipa::path(post, path = "/api/v1/requests/{id}/stop", tag = "requests", params(("id" = String, Path, description = "serverless job id")), responses((status = 202, body = RequestView), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
-async fn stop_request(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<(StatusCode, Json<RequestView>)> {
+async fn stop_request(
+    State(s): S,
+    Extension(c): C,
+    Path(id): Path<String>,
+) -> R<(StatusCode, Json<RequestView>)> {
     let r = owned_request(&s, &id, &c.0.id).await?;
     let row = engine_for(&s, &r.account).await.map_err(account_error)?.cancel_request(&id).await?;
     Ok((StatusCode::ACCEPTED, Json(request_view(&row, s.simulated))))
@@ -644,7 +842,12 @@ async fn job_detail(s: &AppState, id: &str, owner: &str) -> R<JobDetail> {
         // A finetune job's generated script is long; its model says what it runs.
         command: spec
             .as_ref()
-            .map(|s| s.finetune.as_ref().map_or_else(|| s.shell_command(), |f| format!("finetune {} on {}", f.model, f.dataset())))
+            .map(|s| {
+                s.finetune.as_ref().map_or_else(
+                    || s.shell_command(),
+                    |f| format!("finetune {} on {}", f.model, f.dataset()),
+                )
+            })
             .unwrap_or_default(),
     })
 }
@@ -658,15 +861,22 @@ struct ListQuery {
 
 /// The caller's jobs, newest first.
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(ListQuery), responses((status = 200, body = Vec<JobSummary>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-async fn list_jobs(State(s): S, Extension(c): C, Query(q): Query<ListQuery>) -> R<Json<Vec<JobSummary>>> {
+async fn list_jobs(
+    State(s): S,
+    Extension(c): C,
+    Query(q): Query<ListQuery>,
+) -> R<Json<Vec<JobSummary>>> {
     let limit = q.limit.unwrap_or(50).clamp(1, LIST_LIMIT);
     let store = s.engine.store();
-    let mut by_job: std::collections::HashMap<String, Vec<AttemptRow>> = std::collections::HashMap::new();
+    let mut by_job: std::collections::HashMap<String, Vec<AttemptRow>> =
+        std::collections::HashMap::new();
     for a in store.attempts_for_recent_jobs_of(&c.0.id, limit).await.map_err(EngineError::from)? {
         by_job.entry(a.job_id.clone()).or_default().push(a);
     }
     let jobs = store.job_list_of(&c.0.id, limit).await.map_err(EngineError::from)?;
-    Ok(Json(jobs.iter().map(|j| summary(j, by_job.get(&j.id).map_or(&[][..], Vec::as_slice))).collect()))
+    Ok(Json(
+        jobs.iter().map(|j| summary(j, by_job.get(&j.id).map_or(&[][..], Vec::as_slice))).collect(),
+    ))
 }
 
 /// A job with its attempts.
@@ -677,7 +887,11 @@ async fn get_job(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Json
 
 /// Stops a job: it tears down and settles as cancelled.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/stop", tag = "jobs", params(("id" = String, Path, description = "job id")), responses((status = 202, body = JobDetail), (status = 409, description = "already ending", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
-async fn stop_job(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<(StatusCode, Json<JobDetail>)> {
+async fn stop_job(
+    State(s): S,
+    Extension(c): C,
+    Path(id): Path<String>,
+) -> R<(StatusCode, Json<JobDetail>)> {
     owned_job(&s, &id, &c.0.id).await?;
     s.engine.cancel(&id).await?;
     s.poke.notify_one();
@@ -714,29 +928,50 @@ async fn events(
     } else {
         owned_job(&s, &id, &c.0.id).await?;
     }
-    let wants_sse = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
+    let wants_sse = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
     if wants_sse {
-        let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
+        let resume = headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok());
         let end = s.shutdown.clone().cancelled_owned();
         let stored = event_stream(s.clone(), id.clone(), resume.unwrap_or(q.after));
-        let stream =
-            if q.logs && !id.starts_with("req_") { futures::stream::select(stored, pod_log_lines(s, id)).boxed() } else { stored.boxed() };
-        return Ok(Sse::new(stream.take_until(end)).keep_alive(KeepAlive::default()).into_response());
+        let stream = if q.logs && !id.starts_with("req_") {
+            futures::stream::select(stored, pod_log_lines(s, id)).boxed()
+        } else {
+            stored.boxed()
+        };
+        return Ok(Sse::new(stream.take_until(end))
+            .keep_alive(KeepAlive::default())
+            .into_response());
     }
     Ok(Json(long_poll(&s, &id, &q).await?).into_response())
 }
 
 /// How much of a pod's log a new follower gets first.
-const POD_LOG_TAIL: runpod::types::logs::LogsQuery =
-    runpod::types::logs::LogsQuery { source: None, tail: Some(1000), since: None, last_event_id: None };
+const POD_LOG_TAIL: runpod::types::logs::LogsQuery = runpod::types::logs::LogsQuery {
+    source: None,
+    tail: Some(1000),
+    since: None,
+    last_event_id: None,
+};
 
 /// The pod of the job's latest attempt that holds one (created or running).
 fn current_pod(attempts: &[AttemptRow]) -> Option<String> {
-    attempts.iter().rev().find_map(|a| a.pod_id.clone().filter(|_| matches!(&a.state[..], "created" | "running")))
+    attempts
+        .iter()
+        .rev()
+        .find_map(|a| a.pod_id.clone().filter(|_| matches!(&a.state[..], "created" | "running")))
 }
 
 /// The job's pod log lines as `log` events: follows each pod the job gets, until it settles.
-fn pod_log_lines(s: Arc<AppState>, id: String) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> {
+fn pod_log_lines(
+    s: Arc<AppState>,
+    id: String,
+) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> {
     async_stream::stream! {
         let mut rx = s.engine.events.subscribe();
         let mut followed = std::collections::HashSet::new();
@@ -765,7 +1000,11 @@ fn pod_log_lines(s: Arc<AppState>, id: String) -> impl futures::Stream<Item = Re
     }
 }
 
-fn event_stream(s: Arc<AppState>, id: String, after: i64) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> {
+fn event_stream(
+    s: Arc<AppState>,
+    id: String,
+    after: i64,
+) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> {
     futures::stream::unfold((s, id, after, None::<tokio::sync::watch::Receiver<u64>>), |(s, id, after, rx)| async move {
         let mut rx = rx.unwrap_or_else(|| s.engine.events.subscribe());
         loop {
@@ -798,12 +1037,17 @@ fn event_stream(s: Arc<AppState>, id: String, after: i64) -> impl futures::Strea
 
 async fn long_poll(s: &AppState, id: &str, q: &After) -> R<Vec<EventView>> {
     let id = id.to_owned();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(q.wait_ms.min(60_000));
+    let deadline =
+        tokio::time::Instant::now() + std::time::Duration::from_millis(q.wait_ms.min(60_000));
     let mut rx = s.engine.events.subscribe();
     loop {
-        let rows = s.engine.store().events_since(&id, q.after, 1000).await.map_err(EngineError::from)?;
+        let rows =
+            s.engine.store().events_since(&id, q.after, 1000).await.map_err(EngineError::from)?;
         if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
-            return Ok(rows.into_iter().map(|e| EventView { id: e.id, at: e.at, kind: e.kind, message: e.message }).collect());
+            return Ok(rows
+                .into_iter()
+                .map(|e| EventView { id: e.id, at: e.at, kind: e.kind, message: e.message })
+                .collect());
         }
         tokio::select! {
             r = rx.changed() => if r.is_err() { return Ok(Vec::new()) },
@@ -820,7 +1064,12 @@ async fn logs(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Respons
     let attempts = s.engine.store().attempts_for_job(&id).await.map_err(EngineError::from)?;
     let Some(pod) = current_pod(&attempts) else {
         // Kept lines need no provider: no key is decrypted, and a removed key does not hide them.
-        let kept = s.engine.store().job_logs(&id, store::JOB_LOG_LINES_KEPT).await.map_err(EngineError::from)?;
+        let kept = s
+            .engine
+            .store()
+            .job_logs(&id, store::JOB_LOG_LINES_KEPT)
+            .await
+            .map_err(EngineError::from)?;
         if kept.is_empty() {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -829,20 +1078,25 @@ async fn logs(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Respons
                 Some("`podwarden ps` shows its state"),
             ));
         }
-        let events = futures::stream::iter(
-            kept.into_iter().map(|l| Ok::<_, std::convert::Infallible>(Event::default().event(l.source).data(l.line))),
-        );
+        let events = futures::stream::iter(kept.into_iter().map(|l| {
+            Ok::<_, std::convert::Infallible>(Event::default().event(l.source).data(l.line))
+        }));
         return Ok(Sse::new(events).into_response());
     };
     let client = client_for(&s, &job.account).await.map_err(account_error)?;
-    let stream = client
-        .pod_logs(&runpod::PodId::new(pod), &POD_LOG_TAIL)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", e.to_string(), None))?;
+    let stream = client.pod_logs(&runpod::PodId::new(pod), &POD_LOG_TAIL).await.map_err(|e| {
+        ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", e.to_string(), None)
+    })?;
     let events = stream.filter_map(|l| async move {
-        l.ok().map(|l| Ok::<_, std::convert::Infallible>(Event::default().event(l.event.source).data(l.event.line)))
+        l.ok().map(|l| {
+            Ok::<_, std::convert::Infallible>(
+                Event::default().event(l.event.source).data(l.event.line),
+            )
+        })
     });
-    Ok(Sse::new(events.take_until(s.shutdown.clone().cancelled_owned())).keep_alive(KeepAlive::default()).into_response())
+    Ok(Sse::new(events.take_until(s.shutdown.clone().cancelled_owned()))
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -852,13 +1106,22 @@ pub(crate) struct Exit {
 
 /// The pod's wrapper reports the command's exit status (job token).
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/exit", tag = "jobs", params(("id" = String, Path, description = "job id")), request_body = Exit, security(("job_token" = [])), responses((status = 204, description = "recorded"), (status = 401, description = "not this job's token", body = ErrorBody)))]
-async fn report_exit(State(s): S, Path(id): Path<String>, headers: axum::http::HeaderMap, Body(b): Body<Exit>) -> R<StatusCode> {
+async fn report_exit(
+    State(s): S,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    Body(b): Body<Exit>,
+) -> R<StatusCode> {
     s.engine.report_exit(&id, bearer(&headers), b.exit_code).await?;
     s.poke.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn settings(s: &AppState, user: &UserRow, k: Option<&store::ProviderKeyRow>) -> R<ComputeSettings> {
+async fn settings(
+    s: &AppState,
+    user: &UserRow,
+    k: Option<&store::ProviderKeyRow>,
+) -> R<ComputeSettings> {
     Ok(ComputeSettings {
         backend: if k.is_some() { "runpod" } else { "hosted" }.into(),
         last4: k.map(|k| k.last4.clone()),
@@ -869,11 +1132,17 @@ async fn settings(s: &AppState, user: &UserRow, k: Option<&store::ProviderKeyRow
             if mine.is_empty() {
                 "none".to_owned()
             } else {
-                mine.iter().map(|e| format!("{}: {}", e.name, e.state)).collect::<Vec<_>>().join(", ")
+                mine.iter()
+                    .map(|e| format!("{}: {}", e.name, e.state))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }
         },
         spend_cap_usd: user.spend_cap_micros.map(|m| Money(m).usd()),
-        hosted_committed_usd: Money(s.engine.store().hosted_committed_micros(&user.id).await.map_err(EngineError::from)?).usd(),
+        hosted_committed_usd: Money(
+            s.engine.store().hosted_committed_micros(&user.id).await.map_err(EngineError::from)?,
+        )
+        .usd(),
     })
 }
 
@@ -892,7 +1161,11 @@ pub(crate) struct KeyBody {
 /// Validates the key against RunPod (it must authenticate and the account must have funds),
 /// then stores it sealed. Neither the key nor RunPod's answer about it is logged.
 #[utoipa::path(post, path = "/api/v1/settings/runpod-key", tag = "settings", request_body = KeyBody, responses((status = 200, body = ComputeSettings), (status = 400, description = "RunPod rejected the key", body = ErrorBody), (status = 402, description = "the account has no funds", body = ErrorBody), (status = 422, description = "not a key", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-async fn save_key(State(s): S, Extension(c): C, Body(b): Body<KeyBody>) -> R<Json<ComputeSettings>> {
+async fn save_key(
+    State(s): S,
+    Extension(c): C,
+    Body(b): Body<KeyBody>,
+) -> R<Json<ComputeSettings>> {
     no_live_byok_jobs(&s, &c.0.id).await?;
     let key = b.api_key.trim().to_owned();
     if key.len() < 8 || key.len() > 200 || !key.chars().all(|c| c.is_ascii_graphic()) {
@@ -908,23 +1181,40 @@ async fn save_key(State(s): S, Extension(c): C, Body(b): Body<KeyBody>) -> R<Jso
         .rest_url(s.client.rest_url().to_string())
         .endpoint_base_url(s.client.endpoint_base_url().to_string())
         .build()
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (see the server log)", None))?;
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error (see the server log)",
+                None,
+            )
+        })?;
     match client.myself().await {
         Ok(me) if me.client_balance <= 0.0 => {
             return Err(ApiError::new(
                 StatusCode::PAYMENT_REQUIRED,
                 "insufficient_balance",
-                format!("the RunPod account behind this key has no funds (${:.2})", me.client_balance),
+                format!(
+                    "the RunPod account behind this key has no funds (${:.2})",
+                    me.client_balance
+                ),
                 Some("add funds in RunPod's console → Billing, then save the key again"),
             ));
         }
         Ok(_) => {}
-        Err(e) if matches!(e.kind(), runpod::ErrorKind::Unauthorized | runpod::ErrorKind::Forbidden) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                runpod::ErrorKind::Unauthorized | runpod::ErrorKind::Forbidden
+            ) =>
+        {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_api_key",
                 "RunPod rejected this API key",
-                Some("check that it is complete and not revoked (RunPod's console → Settings → API Keys)"),
+                Some(
+                    "check that it is complete and not revoked (RunPod's console → Settings → API Keys)",
+                ),
             ));
         }
         Err(e) => {
@@ -979,12 +1269,24 @@ async fn me(Extension(c): C) -> Json<UserView> {
 }
 
 fn admin_only(c: &Caller) -> R<()> {
-    if c.0.is_admin { Ok(()) } else { Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only an admin can manage users", None)) }
+    if c.0.is_admin {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only an admin can manage users",
+            None,
+        ))
+    }
 }
 
 /// The ledger against RunPod's billing API, pod by pod (admin).
 #[utoipa::path(get, path = "/api/v1/cost/reconciliation", tag = "cost", responses((status = 200, body = crate::api::Reconciliation), (status = 403, description = "not an admin", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-pub(crate) async fn reconciliation(State(s): S, Extension(c): C) -> R<Json<crate::api::Reconciliation>> {
+pub(crate) async fn reconciliation(
+    State(s): S,
+    Extension(c): C,
+) -> R<Json<crate::api::Reconciliation>> {
     admin_only(&c)?;
     Ok(Json(reconciliation_view(&s, 0).await?))
 }
@@ -1030,7 +1332,10 @@ async fn reconciliation_view(s: &AppState, checked_now: usize) -> R<crate::api::
 /// Pods on the operator's RunPod account named by another podwarden install (admin): a lost
 /// database's, or another podwarden's on the same account. Reported, never touched unasked.
 #[utoipa::path(get, path = "/api/v1/strays", tag = "admin", responses((status = 200, body = Vec<crate::api::StrayView>), (status = 403, description = "not an admin", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-pub(crate) async fn list_strays(State(s): S, Extension(c): C) -> R<Json<Vec<crate::api::StrayView>>> {
+pub(crate) async fn list_strays(
+    State(s): S,
+    Extension(c): C,
+) -> R<Json<Vec<crate::api::StrayView>>> {
     admin_only(&c)?;
     let strays = s.engine.strays().await?;
     Ok(Json(
@@ -1050,7 +1355,11 @@ pub(crate) async fn list_strays(State(s): S, Extension(c): C) -> R<Json<Vec<crat
 /// Terminates every stray pod of one install (admin, on purpose: another podwarden on the same
 /// account names its pods the same way).
 #[utoipa::path(post, path = "/api/v1/strays/reap", tag = "admin", request_body = crate::api::ReapBody, responses((status = 200, description = "`{terminated: [pod ids]}`", body = Object), (status = 403, description = "not an admin", body = ErrorBody), (status = 409, description = "that is this install", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-pub(crate) async fn reap_strays(State(s): S, Extension(c): C, Body(b): Body<crate::api::ReapBody>) -> R<Json<serde_json::Value>> {
+pub(crate) async fn reap_strays(
+    State(s): S,
+    Extension(c): C,
+    Body(b): Body<crate::api::ReapBody>,
+) -> R<Json<serde_json::Value>> {
     admin_only(&c)?;
     let done = s.engine.reap_strays(&b.install).await?;
     Ok(Json(serde_json::json!({"terminated": done})))
@@ -1060,7 +1369,9 @@ pub(crate) async fn reap_strays(State(s): S, Extension(c): C, Body(b): Body<crat
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = Vec<UserView>), (status = 403, description = "not an admin", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn list_users(State(s): S, Extension(c): C) -> R<Json<Vec<UserView>>> {
     admin_only(&c)?;
-    Ok(Json(s.engine.store().users().await.map_err(EngineError::from)?.iter().map(user_view).collect()))
+    Ok(Json(
+        s.engine.store().users().await.map_err(EngineError::from)?.iter().map(user_view).collect(),
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -1073,9 +1384,15 @@ pub(crate) struct NewUser {
 
 /// `POST /api/v1/users` (admin): the user and their first token, shown this once.
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser, responses((status = 201, body = NewToken), (status = 403, description = "not an admin", body = ErrorBody), (status = 409, description = "the name is taken", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-async fn create_user(State(s): S, Extension(c): C, Body(b): Body<NewUser>) -> R<(StatusCode, Json<NewToken>)> {
+async fn create_user(
+    State(s): S,
+    Extension(c): C,
+    Body(b): Body<NewUser>,
+) -> R<(StatusCode, Json<NewToken>)> {
     admin_only(&c)?;
-    let name_ok = !b.name.is_empty() && b.name.len() <= 64 && b.name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.@".contains(ch));
+    let name_ok = !b.name.is_empty()
+        && b.name.len() <= 64
+        && b.name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.@".contains(ch));
     if !name_ok {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1086,7 +1403,12 @@ async fn create_user(State(s): S, Extension(c): C, Body(b): Body<NewUser>) -> R<
     }
     let store = s.engine.store();
     if store.users().await.map_err(EngineError::from)?.iter().any(|u| u.name == b.name) {
-        return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("user {} exists", b.name), None));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("user {} exists", b.name),
+            None,
+        ));
     }
     let user = UserRow {
         id: format!("usr_{}", uuid::Uuid::now_v7().simple()),
@@ -1096,8 +1418,13 @@ async fn create_user(State(s): S, Extension(c): C, Body(b): Body<NewUser>) -> R<
         spend_cap_micros: None,
     };
     store.user_insert(&user).await.map_err(EngineError::from)?;
-    let token = crate::users::issue_token(store, &user.id, "first token").await.map_err(EngineError::from)?;
-    Ok((StatusCode::CREATED, Json(NewToken { id: token.0, token: token.1, user: user_view(&user) })))
+    let token = crate::users::issue_token(store, &user.id, "first token")
+        .await
+        .map_err(EngineError::from)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(NewToken { id: token.0, token: token.1, user: user_view(&user) }),
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -1110,20 +1437,32 @@ pub(crate) struct UserUpdate {
 /// Sets a user's hosted spend cap (admin). Running jobs keep the budgets they got; new hosted
 /// jobs get at most what is left of the cap.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "user id")), request_body = UserUpdate, responses((status = 200, body = UserView), (status = 403, description = "not an admin", body = ErrorBody), (status = 404, description = "no such user", body = ErrorBody), (status = 422, description = "not a positive amount", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-async fn update_user(State(s): S, Extension(c): C, Path(id): Path<String>, Body(b): Body<UserUpdate>) -> R<Json<UserView>> {
+async fn update_user(
+    State(s): S,
+    Extension(c): C,
+    Path(id): Path<String>,
+    Body(b): Body<UserUpdate>,
+) -> R<Json<UserView>> {
     admin_only(&c)?;
     if let Some(v) = b.spend_cap_usd {
         if !(v.is_finite() && (0.0..=core_domain::limits::USD).contains(&v)) {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_amount",
-                format!("spend_cap_usd must be an amount between 0 and {} USD, got {v}", core_domain::limits::USD),
+                format!(
+                    "spend_cap_usd must be an amount between 0 and {} USD, got {v}",
+                    core_domain::limits::USD
+                ),
                 Some("null removes the cap"),
             ));
         }
     }
     let store = s.engine.store();
-    if !store.user_set_spend_cap(&id, b.spend_cap_usd.map(|v| Money::from_usd(v).0)).await.map_err(EngineError::from)? {
+    if !store
+        .user_set_spend_cap(&id, b.spend_cap_usd.map(|v| Money::from_usd(v).0))
+        .await
+        .map_err(EngineError::from)?
+    {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -1131,11 +1470,9 @@ async fn update_user(State(s): S, Extension(c): C, Path(id): Path<String>, Body(
             Some("GET /api/v1/users lists them"),
         ));
     }
-    let user = store
-        .user_get(&id)
-        .await
-        .map_err(EngineError::from)?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("user {id} not found"), None))?;
+    let user = store.user_get(&id).await.map_err(EngineError::from)?.ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("user {id} not found"), None)
+    })?;
     Ok(Json(user_view(&user)))
 }
 
@@ -1148,9 +1485,15 @@ pub(crate) struct NewTokenBody {
 
 /// Creates an API token for the caller, shown once.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewTokenBody, responses((status = 201, body = NewToken), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-async fn create_token(State(s): S, Extension(c): C, Body(b): Body<NewTokenBody>) -> R<(StatusCode, Json<NewToken>)> {
+async fn create_token(
+    State(s): S,
+    Extension(c): C,
+    Body(b): Body<NewTokenBody>,
+) -> R<(StatusCode, Json<NewToken>)> {
     let label = b.label.unwrap_or_else(|| "token".into()).chars().take(100).collect::<String>();
-    let (id, token) = crate::users::issue_token(s.engine.store(), &c.0.id, &label).await.map_err(EngineError::from)?;
+    let (id, token) = crate::users::issue_token(s.engine.store(), &c.0.id, &label)
+        .await
+        .map_err(EngineError::from)?;
     Ok((StatusCode::CREATED, Json(NewToken { id, token, user: user_view(&c.0) })))
 }
 
@@ -1158,7 +1501,11 @@ async fn create_token(State(s): S, Extension(c): C, Body(b): Body<NewTokenBody>)
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", responses((status = 200, body = Vec<TokenView>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 async fn list_tokens(State(s): S, Extension(c): C) -> R<Json<Vec<TokenView>>> {
     let rows = s.engine.store().tokens_of(&c.0.id).await.map_err(EngineError::from)?;
-    Ok(Json(rows.into_iter().map(|t| TokenView { id: t.id, label: t.label, created_at: t.created_at }).collect()))
+    Ok(Json(
+        rows.into_iter()
+            .map(|t| TokenView { id: t.id, label: t.label, created_at: t.created_at })
+            .collect(),
+    ))
 }
 
 /// Revokes one of the caller's tokens.
@@ -1167,7 +1514,12 @@ async fn delete_token(State(s): S, Extension(c): C, Path(id): Path<String>) -> R
     if s.engine.store().token_delete(&c.0.id, &id).await.map_err(EngineError::from)? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("token {id} not found"), Some("GET /api/v1/tokens lists yours")))
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("token {id} not found"),
+            Some("GET /api/v1/tokens lists yours"),
+        ))
     }
 }
 
@@ -1197,7 +1549,12 @@ async fn report_metrics(
         }
     };
     if let Some(i) = points.iter().position(|p| !p.is_object()) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_metrics", format!("point {i} is not a JSON object"), None));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_metrics",
+            format!("point {i} is not a JSON object"),
+            None,
+        ));
     }
     if points.len() > METRICS_BATCH {
         return Err(ApiError::new(
@@ -1213,9 +1570,15 @@ async fn report_metrics(
 
 /// A job's metric points, oldest first.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/metrics", tag = "jobs", params(("id" = String, Path, description = "job id"), After), responses((status = 200, description = "`[{id, at, point}]`", body = Vec<Object>), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
-async fn list_metrics(State(s): S, Extension(c): C, Path(id): Path<String>, Query(q): Query<After>) -> R<Json<Vec<serde_json::Value>>> {
+async fn list_metrics(
+    State(s): S,
+    Extension(c): C,
+    Path(id): Path<String>,
+    Query(q): Query<After>,
+) -> R<Json<Vec<serde_json::Value>>> {
     owned_job(&s, &id, &c.0.id).await?;
-    let rows = s.engine.store().metrics_since(&id, q.after, 10_000).await.map_err(EngineError::from)?;
+    let rows =
+        s.engine.store().metrics_since(&id, q.after, 10_000).await.map_err(EngineError::from)?;
     Ok(Json(rows.iter().map(|r| serde_json::json!({"id": r.id, "at": r.at, "point": serde_json::from_str::<serde_json::Value>(&r.data).unwrap_or_default()})).collect()))
 }
 
@@ -1264,8 +1627,11 @@ async fn gpus(State(s): S, Extension(c): C, Query(q): Query<GpuQuery>) -> R<Json
 async fn cost(State(s): S, Extension(c): C) -> R<Json<CostReport>> {
     let store = s.engine.store();
     let rows = store.cost_rows_of(&c.0.id).await.map_err(EngineError::from)?;
-    let (mut by_job, mut by_gpu, mut by_day) =
-        (BTreeMap::<String, i64>::new(), BTreeMap::<String, i64>::new(), BTreeMap::<String, i64>::new());
+    let (mut by_job, mut by_gpu, mut by_day) = (
+        BTreeMap::<String, i64>::new(),
+        BTreeMap::<String, i64>::new(),
+        BTreeMap::<String, i64>::new(),
+    );
     for r in &rows {
         *by_job.entry(r.job_id.clone()).or_default() += r.amount_micros;
         *by_gpu.entry(r.gpu_type.clone()).or_default() += r.amount_micros;
@@ -1275,7 +1641,12 @@ async fn cost(State(s): S, Extension(c): C) -> R<Json<CostReport>> {
     let mut jobs = Vec::new();
     for (id, m) in by_job {
         let name = if id.starts_with("req_") {
-            store.request_get(&id).await.map_err(EngineError::from)?.map(|r| format!("{} (serverless)", r.name)).unwrap_or_default()
+            store
+                .request_get(&id)
+                .await
+                .map_err(EngineError::from)?
+                .map(|r| format!("{} (serverless)", r.name))
+                .unwrap_or_default()
         } else {
             store.job_get(&id).await.map_err(EngineError::from)?.map(|j| j.name).unwrap_or_default()
         };

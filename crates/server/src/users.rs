@@ -7,8 +7,15 @@ use store::{Store, StoreError, TokenRow, UserRow};
 pub const ADMIN_ID: &str = "local";
 
 /// A new random token for `user`: `(token id, token)`; only its hash is stored.
-pub async fn issue_token(store: &Store, user: &str, label: &str) -> Result<(String, String), StoreError> {
-    let token = format!("pw_{}", (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect::<String>());
+pub async fn issue_token(
+    store: &Store,
+    user: &str,
+    label: &str,
+) -> Result<(String, String), StoreError> {
+    let token = format!(
+        "pw_{}",
+        (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect::<String>()
+    );
     let id = format!("tok_{}", uuid::Uuid::now_v7().simple());
     store
         .token_insert(&TokenRow {
@@ -23,7 +30,9 @@ pub async fn issue_token(store: &Store, user: &str, label: &str) -> Result<(Stri
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Makes sure the admin exists and `token` (the token file's, or `PODWARDEN_ADMIN_TOKEN`) is
@@ -40,7 +49,9 @@ pub async fn ensure_admin(store: &Store, token: &str) -> Result<(), StoreError> 
                 spend_cap_micros: None,
             })
             .await?;
-        tracing::info!("created the admin user (its token is in the server's token file or PODWARDEN_ADMIN_TOKEN)");
+        tracing::info!(
+            "created the admin user (its token is in the server's token file or PODWARDEN_ADMIN_TOKEN)"
+        );
     }
     let hash = engine::engine::hash_token(token);
     if store.user_by_token_hash(&hash).await?.is_none() {

@@ -48,8 +48,9 @@ pub fn s3_client(loc: &VolumeS3, key: &str, secret: &str) -> Result<AmazonS3, ob
 
 /// The caller's volume, the checked path, and an S3 client with the operator's key.
 async fn open(s: &crate::AppState, user: &str, name: &str, path: &str) -> R<(AmazonS3, ObjPath)> {
-    core_domain::spec::check_volume_path(path)
-        .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_path", m, Some("e.g. data/train.csv")))?;
+    core_domain::spec::check_volume_path(path).map_err(|m| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_path", m, Some("e.g. data/train.csv"))
+    })?;
     let row = own(s, user, name).await?;
     let loc = crate::volumes::location(s, &row, name)?;
     let key = (row.account == store::HOSTED).then(|| s.s3.operator_key.clone()).flatten().ok_or_else(|| {
@@ -62,16 +63,24 @@ async fn open(s: &crate::AppState, user: &str, name: &str, path: &str) -> R<(Ama
     })?;
     let client = s3_client(&loc, &key.0, &key.1).map_err(|e| {
         tracing::error!(error = %e, "cannot set up the S3 client");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "cannot reach the volume's S3 API (see the server log)", None)
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "cannot reach the volume's S3 API (see the server log)",
+            None,
+        )
     })?;
     Ok((client, ObjPath::from(path)))
 }
 
 fn s3_error(path: &str, e: object_store::Error) -> ApiError {
     match e {
-        object_store::Error::NotFound { .. } => {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{path} is not on the volume"), None)
-        }
+        object_store::Error::NotFound { .. } => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{path} is not on the volume"),
+            None,
+        ),
         e => {
             tracing::warn!(error = %e, path, "volume S3 request failed");
             ApiError::new(
@@ -93,12 +102,24 @@ fn range_start(headers: &HeaderMap) -> R<Option<u64>> {
         .and_then(|v| v.strip_suffix('-'))
         .and_then(|n| n.parse().ok())
         .map(Some)
-        .ok_or_else(|| ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", "only `Range: bytes=N-` is supported", None))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "bad_range",
+                "only `Range: bytes=N-` is supported",
+                None,
+            )
+        })
 }
 
 /// Reads a file on the volume (streamed; `Range: bytes=N-` resumes).
 #[utoipa::path(get, path = "/api/v1/volumes/{name}/files/{path}", tag = "volumes", params(("name" = String, Path, description = "volume name"), ("path" = String, Path, description = "path on the volume")), responses((status = 200, description = "the file", content_type = "application/octet-stream"), (status = 206, description = "from the requested offset", content_type = "application/octet-stream"), (status = 404, description = "no such volume or file", body = ErrorBody), (status = 409, description = "the server has no S3 key for the volume's account", body = ErrorBody), (status = 416, description = "the range starts past the end (`Content-Range: bytes */N`) or is not `bytes=N-`", body = ErrorBody), (status = 422, description = "bad path", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-pub(crate) async fn get_file(State(s): S, Extension(c): C, Path((name, path)): Path<(String, String)>, headers: HeaderMap) -> R<Response> {
+pub(crate) async fn get_file(
+    State(s): S,
+    Extension(c): C,
+    Path((name, path)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> R<Response> {
     let (store, at) = open(&s, &c.0.id, &name, &path).await?;
     let start = range_start(&headers)?;
     let size = match store.head(&at).await {
@@ -111,18 +132,25 @@ pub(crate) async fn get_file(State(s): S, Extension(c): C, Path((name, path)): P
     };
     let from = match start {
         Some(n) if n >= size && size > 0 => {
-            let mut r =
-                ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", format!("{path} has {size} bytes"), None).into_response();
+            let mut r = ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "bad_range",
+                format!("{path} has {size} bytes"),
+                None,
+            )
+            .into_response();
             r.headers_mut().insert(
                 header::CONTENT_RANGE,
-                HeaderValue::from_str(&format!("bytes */{size}")).unwrap_or(HeaderValue::from_static("bytes */0")),
+                HeaderValue::from_str(&format!("bytes */{size}"))
+                    .unwrap_or(HeaderValue::from_static("bytes */0")),
             );
             return Ok(r);
         }
         Some(n) => n.min(size),
         None => 0,
     };
-    let opts = GetOptions { range: (from > 0).then_some(GetRange::Offset(from)), ..GetOptions::default() };
+    let opts =
+        GetOptions { range: (from > 0).then_some(GetRange::Offset(from)), ..GetOptions::default() };
     let stream = match store.get_opts(&at, opts).await {
         Ok(g) => g.into_stream(),
         Err(e) => {
@@ -133,19 +161,27 @@ pub(crate) async fn get_file(State(s): S, Extension(c): C, Path((name, path)): P
     };
     audit(&s, &c.0.id, "download", &name, Some(&path), Some((size - from) as i64), "ok").await;
     let mut r = Body::from_stream(stream.map_err(std::io::Error::other)).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
     r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(size - from));
     if start.is_some() && size > 0 {
         *r.status_mut() = StatusCode::PARTIAL_CONTENT;
         let range = format!("bytes {from}-{}/{size}", size - 1);
-        r.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&range).unwrap_or(HeaderValue::from_static("bytes */0")));
+        r.headers_mut().insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&range).unwrap_or(HeaderValue::from_static("bytes */0")),
+        );
     }
     Ok(r)
 }
 
 /// A file's size (`Content-Length`), without its bytes.
 #[utoipa::path(head, path = "/api/v1/volumes/{name}/files/{path}", tag = "volumes", params(("name" = String, Path, description = "volume name"), ("path" = String, Path, description = "path on the volume")), responses((status = 200, description = "there; its size in Content-Length"), (status = 404, description = "no such volume or file", body = ErrorBody), (status = 409, description = "the server has no S3 key for the volume's account", body = ErrorBody), (status = 422, description = "bad path", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-pub(crate) async fn head_file(State(s): S, Extension(c): C, Path((name, path)): Path<(String, String)>) -> R<Response> {
+pub(crate) async fn head_file(
+    State(s): S,
+    Extension(c): C,
+    Path((name, path)): Path<(String, String)>,
+) -> R<Response> {
     let (store, at) = open(&s, &c.0.id, &name, &path).await?;
     let meta = store.head(&at).await.map_err(|e| s3_error(&path, e))?;
     let mut r = StatusCode::OK.into_response();
@@ -156,9 +192,15 @@ pub(crate) async fn head_file(State(s): S, Extension(c): C, Path((name, path)): 
 
 /// Writes a file on the volume from the request body (streamed in parts; replaces one there).
 #[utoipa::path(put, path = "/api/v1/volumes/{name}/files/{path}", tag = "volumes", params(("name" = String, Path, description = "volume name"), ("path" = String, Path, description = "path on the volume")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 201, description = "`{path, bytes}`", body = Object), (status = 404, description = "no such volume", body = ErrorBody), (status = 409, description = "the server has no S3 key for the volume's account", body = ErrorBody), (status = 413, description = "larger than the volume", body = ErrorBody), (status = 422, description = "bad path", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-pub(crate) async fn put_file(State(s): S, Extension(c): C, Path((name, path)): Path<(String, String)>, body: Body) -> R<Response> {
+pub(crate) async fn put_file(
+    State(s): S,
+    Extension(c): C,
+    Path((name, path)): Path<(String, String)>,
+    body: Body,
+) -> R<Response> {
     let (store, at) = open(&s, &c.0.id, &name, &path).await?;
-    let limit = (own(&s, &c.0.id, &name).await?.size_gb.max(0) as u64).saturating_mul(1_000_000_000);
+    let limit =
+        (own(&s, &c.0.id, &name).await?.size_gb.max(0) as u64).saturating_mul(1_000_000_000);
     let result = write(&store, &at, body, limit).await;
     let (bytes, outcome) = match &result {
         Ok(n) => (*n as i64, "ok".to_owned()),
@@ -166,7 +208,8 @@ pub(crate) async fn put_file(State(s): S, Extension(c): C, Path((name, path)): P
     };
     audit(&s, &c.0.id, "upload", &name, Some(&path), Some(bytes), &outcome).await;
     let n = result?;
-    Ok((StatusCode::CREATED, axum::Json(serde_json::json!({"path": path, "bytes": n}))).into_response())
+    Ok((StatusCode::CREATED, axum::Json(serde_json::json!({"path": path, "bytes": n})))
+        .into_response())
 }
 
 /// Streams `body` to `at`: one PUT when it fits in a part, else a multipart upload with at
@@ -181,8 +224,14 @@ async fn write(store: &impl ObjectStore, at: &ObjPath, body: Body, limit: u64) -
             Some("make a larger volume (`podwarden volume create --size-gb`)"),
         )
     };
-    let body_err =
-        |e: axum::Error| ApiError::new(StatusCode::BAD_REQUEST, "bad_body", format!("the upload of {path} broke off: {e}"), None);
+    let body_err = |e: axum::Error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            format!("the upload of {path} broke off: {e}"),
+            None,
+        )
+    };
     let mut stream = body.into_data_stream();
     let mut first: Vec<u8> = Vec::new();
     let mut total = 0u64;
@@ -216,7 +265,10 @@ async fn write(store: &impl ObjectStore, at: &ObjPath, body: Body, limit: u64) -
                 if total > limit {
                     Err(too_big())
                 } else {
-                    w.wait_for_capacity(PARTS_IN_FLIGHT).await.map(|()| chunk).map_err(|e| s3_error(&path, e))
+                    w.wait_for_capacity(PARTS_IN_FLIGHT)
+                        .await
+                        .map(|()| chunk)
+                        .map_err(|e| s3_error(&path, e))
                 }
             }
         };
@@ -239,7 +291,9 @@ mod tests {
 
     fn body(chunks: usize, chunk: usize) -> Body {
         let c = bytes::Bytes::from(vec![7u8; chunk]);
-        Body::from_stream(futures::stream::iter(std::iter::repeat_n(c, chunks).map(Ok::<_, std::io::Error>)))
+        Body::from_stream(futures::stream::iter(
+            std::iter::repeat_n(c, chunks).map(Ok::<_, std::io::Error>),
+        ))
     }
 
     #[tokio::test]
@@ -251,7 +305,10 @@ mod tests {
         let big = ObjPath::from("a/big.bin");
         // Three parts and a short last one.
         let n = 3 * PART_BYTES + 1024 * 1024;
-        assert_eq!(write(&store, &big, body(n / (1024 * 1024), 1024 * 1024), 1 << 40).await.ok(), Some(n as u64));
+        assert_eq!(
+            write(&store, &big, body(n / (1024 * 1024), 1024 * 1024), 1 << 40).await.ok(),
+            Some(n as u64)
+        );
         let got = store.get(&big).await.expect("get").bytes().await.expect("bytes");
         assert!(got.len() == n && got.iter().all(|b| *b == 7));
     }
@@ -263,9 +320,13 @@ mod tests {
             let at = ObjPath::from(name);
             // 1 MiB chunks against a 2.5-part limit: refused before or after the multipart starts.
             let limit = if chunks == 10 { 5 * 1024 * 1024 } else { (PART_BYTES * 5 / 2) as u64 };
-            let e = write(&store, &at, body(chunks, 1024 * 1024), limit).await.expect_err("too large");
+            let e =
+                write(&store, &at, body(chunks, 1024 * 1024), limit).await.expect_err("too large");
             assert!(e.message().contains("larger than the volume"), "{}", e.message());
-            assert!(matches!(store.head(&at).await, Err(object_store::Error::NotFound { .. })), "no object at {name}");
+            assert!(
+                matches!(store.head(&at).await, Err(object_store::Error::NotFound { .. })),
+                "no object at {name}"
+            );
         }
     }
 }

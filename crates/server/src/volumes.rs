@@ -18,7 +18,15 @@ use engine::EngineError;
 use store::{AuditRow, VolumeRow};
 
 /// Records a storage operation; a failure to record is logged, never the caller's error.
-pub(crate) async fn audit(s: &crate::AppState, user: &str, op: &str, volume: &str, path: Option<&str>, bytes: Option<i64>, result: &str) {
+pub(crate) async fn audit(
+    s: &crate::AppState,
+    user: &str,
+    op: &str,
+    volume: &str,
+    path: Option<&str>,
+    bytes: Option<i64>,
+    result: &str,
+) {
     let row = AuditRow {
         id: 0,
         at: s.engine.now_ms(),
@@ -49,18 +57,36 @@ fn view(v: &VolumeRow) -> VolumeView {
 
 /// Creates a network volume on the caller's account.
 #[utoipa::path(post, path = "/api/v1/volumes", tag = "volumes", request_body = NewVolume, responses((status = 201, body = VolumeView), (status = 409, description = "a volume of that name exists", body = ErrorBody), (status = 422, description = "bad name, size or data center", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-pub(crate) async fn create_volume(State(s): S, Extension(c): C, Body(b): Body<NewVolume>) -> R<(StatusCode, Json<VolumeView>)> {
+pub(crate) async fn create_volume(
+    State(s): S,
+    Extension(c): C,
+    Body(b): Body<NewVolume>,
+) -> R<(StatusCode, Json<VolumeView>)> {
     let account = user_account(&s, &c.0.id).await?;
-    let made = engine_for(&s, &account).await.map_err(account_error)?.volume_create(&c.0.id, &b.name, b.size_gb, &b.data_center).await;
+    let made = engine_for(&s, &account)
+        .await
+        .map_err(account_error)?
+        .volume_create(&c.0.id, &b.name, b.size_gb, &b.data_center)
+        .await;
     let result = made.as_ref().map_or_else(|e| e.to_string(), |_| "ok".into());
-    audit(&s, &c.0.id, "volume_create", &b.name, None, Some(b.size_gb.saturating_mul(1_000_000_000)), &result).await;
+    audit(
+        &s,
+        &c.0.id,
+        "volume_create",
+        &b.name,
+        None,
+        Some(b.size_gb.saturating_mul(1_000_000_000)),
+        &result,
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(view(&made?))))
 }
 
 /// The caller's volumes.
 #[utoipa::path(get, path = "/api/v1/volumes", tag = "volumes", responses((status = 200, body = Vec<VolumeView>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn list_volumes(State(s): S, Extension(c): C) -> R<Json<Vec<VolumeView>>> {
-    let mut by_account: std::collections::BTreeMap<String, Vec<VolumeRow>> = std::collections::BTreeMap::new();
+    let mut by_account: std::collections::BTreeMap<String, Vec<VolumeRow>> =
+        std::collections::BTreeMap::new();
     for v in s.engine.store().volumes_of(&c.0.id).await.map_err(EngineError::from)? {
         by_account.entry(v.account.clone()).or_default().push(v);
     }
@@ -78,47 +104,94 @@ pub(crate) async fn list_volumes(State(s): S, Extension(c): C) -> R<Json<Vec<Vol
 
 /// A spec's `network_volume` may name one of the user's volumes: it becomes that volume's
 /// RunPod id (it must live on the account the work runs on). Anything else is left as given.
-pub(crate) async fn resolve(s: &crate::AppState, user: &str, account: &str, volume: &mut Option<String>) -> R<()> {
+pub(crate) async fn resolve(
+    s: &crate::AppState,
+    user: &str,
+    account: &str,
+    volume: &mut Option<String>,
+) -> R<()> {
     let Some(name) = volume.clone() else { return Ok(()) };
-    let Some(vol) = s.engine.store().volume_by_name(user, &name).await.map_err(EngineError::from)? else { return Ok(()) };
+    let Some(vol) =
+        s.engine.store().volume_by_name(user, &name).await.map_err(EngineError::from)?
+    else {
+        return Ok(());
+    };
     if vol.account != account {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_network_volume",
-            format!("volume {name:?} lives on another RunPod account than the one this work would run on"),
-            Some("a pod or worker mounts only volumes of its own account: create the volume again (`podwarden volume create`)"),
+            format!(
+                "volume {name:?} lives on another RunPod account than the one this work would run on"
+            ),
+            Some(
+                "a pod or worker mounts only volumes of its own account: create the volume again (`podwarden volume create`)",
+            ),
         ));
     }
     *volume = Some(vol.volume_id.ok_or_else(|| {
-        ApiError::new(StatusCode::CONFLICT, "not_ready", format!("volume {name:?} is still being created"), Some("try again in a minute"))
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "not_ready",
+            format!("volume {name:?} is still being created"),
+            Some("try again in a minute"),
+        )
     })?);
     Ok(())
 }
 
 pub(crate) async fn own(s: &crate::AppState, user: &str, name: &str) -> R<VolumeRow> {
     s.engine.store().volume_by_name(user, name).await.map_err(EngineError::from)?.ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no volume named {name:?}"), Some("`podwarden volume ls` lists yours"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no volume named {name:?}"),
+            Some("`podwarden volume ls` lists yours"),
+        )
     })
 }
 
 /// Deletes a volume and its files.
 #[utoipa::path(delete, path = "/api/v1/volumes/{name}", tag = "volumes", params(("name" = String, Path, description = "volume name")), responses((status = 200, body = VolumeView), (status = 404, description = "not found (or another user's)", body = ErrorBody), (status = 409, description = "in use", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-pub(crate) async fn remove_volume(State(s): S, Extension(c): C, Path(name): Path<String>) -> R<Json<VolumeView>> {
+pub(crate) async fn remove_volume(
+    State(s): S,
+    Extension(c): C,
+    Path(name): Path<String>,
+) -> R<Json<VolumeView>> {
     let row = own(&s, &c.0.id, &name).await?;
-    let gone = engine_for(&s, &row.account).await.map_err(account_error)?.volume_remove(&c.0.id, &name).await;
-    audit(&s, &c.0.id, "volume_remove", &name, None, None, &gone.as_ref().map_or_else(|e| e.to_string(), |_| "ok".into())).await;
+    let gone = engine_for(&s, &row.account)
+        .await
+        .map_err(account_error)?
+        .volume_remove(&c.0.id, &name)
+        .await;
+    audit(
+        &s,
+        &c.0.id,
+        "volume_remove",
+        &name,
+        None,
+        None,
+        &gone.as_ref().map_or_else(|e| e.to_string(), |_| "ok".into()),
+    )
+    .await;
     Ok(Json(view(&gone?)))
 }
 
 /// Where the volume's files are over S3, with a key when the server may give one.
 #[utoipa::path(get, path = "/api/v1/volumes/{name}/s3", tag = "volumes", params(("name" = String, Path, description = "volume name")), responses((status = 200, body = VolumeS3), (status = 404, description = "not found (or another user's)", body = ErrorBody), (status = 409, description = "still being created", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-pub(crate) async fn volume_s3(State(s): S, Extension(c): C, Path(name): Path<String>) -> R<Json<VolumeS3>> {
+pub(crate) async fn volume_s3(
+    State(s): S,
+    Extension(c): C,
+    Path(name): Path<String>,
+) -> R<Json<VolumeS3>> {
     let row = own(&s, &c.0.id, &name).await?;
     let mut loc = location(&s, &row, &name)?;
-    if let Some((key, secret)) = (row.account == store::HOSTED && c.0.is_admin).then(|| s.s3.operator_key.clone()).flatten() {
+    if let Some((key, secret)) =
+        (row.account == store::HOSTED && c.0.is_admin).then(|| s.s3.operator_key.clone()).flatten()
+    {
         (loc.access_key_id, loc.secret_access_key) = (Some(key), Some(secret));
     }
-    let handed = if loc.access_key_id.is_some() { "ok: key handed out" } else { "ok: location only" };
+    let handed =
+        if loc.access_key_id.is_some() { "ok: key handed out" } else { "ok: location only" };
     audit(&s, &c.0.id, "s3_access", &name, None, None, handed).await;
     Ok(Json(loc))
 }
@@ -134,11 +207,16 @@ pub(crate) fn location(s: &crate::AppState, row: &VolumeRow, name: &str) -> R<Vo
         ));
     };
     let endpoint =
-        s.s3.endpoints
-            .get(&row.data_center)
-            .cloned()
-            .unwrap_or_else(|| format!("https://s3api-{}.runpod.io", row.data_center.to_lowercase()));
-    Ok(VolumeS3 { endpoint, region: row.data_center.clone(), bucket, access_key_id: None, secret_access_key: None })
+        s.s3.endpoints.get(&row.data_center).cloned().unwrap_or_else(|| {
+            format!("https://s3api-{}.runpod.io", row.data_center.to_lowercase())
+        });
+    Ok(VolumeS3 {
+        endpoint,
+        region: row.data_center.clone(),
+        bucket,
+        access_key_id: None,
+        secret_access_key: None,
+    })
 }
 
 /// `podwarden cp` reports what it moved (the server does not see S3 traffic); who is the caller.
@@ -180,7 +258,12 @@ pub(crate) async fn audit_log(
     crate::extract::Query(q): crate::extract::Query<AuditQuery>,
 ) -> R<Json<Vec<AuditEntry>>> {
     if q.all && !c.0.is_admin {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only an admin reads everyone's storage operations", None));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only an admin reads everyone's storage operations",
+            None,
+        ));
     }
     let rows = s
         .engine

@@ -25,7 +25,11 @@ async fn the_ledger_is_corrected_to_the_providers_bill() {
     let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(home.path().join("podwarden.db"));
     let mut db = sqlx::SqliteConnection::connect_with(&opts).await.expect("db");
     let (attempt, pod): (String, String) =
-        sqlx::query_as("SELECT id, pod_id FROM attempts WHERE job_id = $1").bind(&job.job.id).fetch_one(&mut db).await.expect("attempt");
+        sqlx::query_as("SELECT id, pod_id FROM attempts WHERE job_id = $1")
+            .bind(&job.job.id)
+            .fetch_one(&mut db)
+            .await
+            .expect("attempt");
     sqlx::query("INSERT INTO cost_ledger (job_id, attempt_id, from_ms, to_ms, amount_micros, gpu_type) VALUES ($1, $2, 0, 0, 500000, 'x')")
         .bind(&job.job.id)
         .bind(&attempt)
@@ -49,23 +53,46 @@ async fn the_ledger_is_corrected_to_the_providers_bill() {
         .await
         .expect("json");
     assert!(before.checks.is_empty(), "nothing checked before the bill settles");
-    let r: server::api::Reconciliation =
-        http.post(format!("{}/api/v1/cost/reconcile", s.url)).bearer_auth(&s.token).send().await.expect("post").json().await.expect("json");
+    let r: server::api::Reconciliation = http
+        .post(format!("{}/api/v1/cost/reconcile", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
     assert_eq!((r.checked_now, r.mismatches), (1, 1), "{r:?}");
     // The injected $0.50, plus whatever the ledger's own per-tick billing differed by.
     assert!((r.overcounted_usd - 0.5).abs() < 0.001, "{r:?}");
-    let bill: f64 = emu.shared.world.lock().ledger.total_for(runpod_emulator::world::ledger::Kind::Pod, &pod);
+    let bill: f64 =
+        emu.shared.world.lock().ledger.total_for(runpod_emulator::world::ledger::Kind::Pod, &pod);
     assert!((r.checks[0].theirs_usd - bill).abs() < 1e-6, "{r:?} vs {bill}");
 
     // The job's cost is now the provider's, to the cent; the job says what happened.
     let (after, events) = follow(&http, &s, &job.job.id).await;
     assert!((after.job.spent_usd - bill).abs() < 0.01, "{} vs {bill}", after.job.spent_usd);
-    assert!(events.iter().any(|e| e.kind == "billing" && e.message.contains("RunPod billed")), "{events:#?}");
-    let again: server::api::Reconciliation =
-        http.post(format!("{}/api/v1/cost/reconcile", s.url)).bearer_auth(&s.token).send().await.expect("post").json().await.expect("json");
+    assert!(
+        events.iter().any(|e| e.kind == "billing" && e.message.contains("RunPod billed")),
+        "{events:#?}"
+    );
+    let again: server::api::Reconciliation = http
+        .post(format!("{}/api/v1/cost/reconcile", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(again.checked_now, 0, "each pod is checked once");
     let bob = common::new_user(&http, &s.url, &s.token, "bob").await;
-    let r = http.post(format!("{}/api/v1/cost/reconcile", s.url)).bearer_auth(&bob.token).send().await.expect("post");
+    let r = http
+        .post(format!("{}/api/v1/cost/reconcile", s.url))
+        .bearer_auth(&bob.token)
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status().as_u16(), 403);
     s.shutdown().await;
     emu.shutdown().await;
@@ -81,7 +108,8 @@ async fn a_byok_users_pods_are_checked_against_their_own_bill() {
     ecfg.tick_ms = 50;
     ecfg.rate_limits = common::compressed_budgets();
     ecfg.accounts = vec![runpod_emulator::config::AccountSeed::new(USER_KEY)];
-    let emu = runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator");
+    let emu =
+        runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator");
     let home = tempfile::tempdir().expect("home");
     let s = server_with(home.path(), |c| {
         c.client = Some(emu.client());
@@ -102,10 +130,26 @@ async fn a_byok_users_pods_are_checked_against_their_own_bill() {
     let job = common::submit(&http, &s.url, &ann.token, &spec).await;
     let (done, _) = common::follow_as(&http, &s.url, &ann.token, &job.job.id).await;
     assert_eq!((done.job.state.as_str(), done.job.backend.as_str()), ("succeeded", "runpod"));
-    let r: server::api::Reconciliation =
-        http.post(format!("{}/api/v1/cost/reconcile", s.url)).bearer_auth(&s.token).send().await.expect("post").json().await.expect("json");
-    let check = r.checks.iter().find(|c| c.job_id == job.job.id).unwrap_or_else(|| panic!("her pod was checked: {r:?}"));
-    let bill: f64 = emu.shared.world.lock().ledger.total_for(runpod_emulator::world::ledger::Kind::Pod, &check.pod_id);
+    let r: server::api::Reconciliation = http
+        .post(format!("{}/api/v1/cost/reconcile", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    let check = r
+        .checks
+        .iter()
+        .find(|c| c.job_id == job.job.id)
+        .unwrap_or_else(|| panic!("her pod was checked: {r:?}"));
+    let bill: f64 = emu
+        .shared
+        .world
+        .lock()
+        .ledger
+        .total_for(runpod_emulator::world::ledger::Kind::Pod, &check.pod_id);
     assert!(bill > 0.0 && (check.theirs_usd - bill).abs() < 1e-6, "{check:?} vs {bill}");
     s.shutdown().await;
     emu.shutdown().await;

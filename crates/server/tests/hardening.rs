@@ -20,7 +20,9 @@ async fn oversized_fields_and_amounts_are_refused_by_name_and_nothing_overflows(
     let home = tempfile::tempdir().expect("home");
     let s = server(home.path()).await;
     let http = reqwest::Client::new();
-    let post = |body: serde_json::Value| http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&body).send();
+    let post = |body: serde_json::Value| {
+        http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&body).send()
+    };
     let huge = "x".repeat(1_000_000);
     let cases = [
         (job(serde_json::json!({"limits": {"budget_usd": 1e13}})), "limits.budget_usd"),
@@ -29,7 +31,10 @@ async fn oversized_fields_and_amounts_are_refused_by_name_and_nothing_overflows(
         (job(serde_json::json!({"env": {"BIG": huge}})), "env.BIG"),
         (job(serde_json::json!({"data_centers": [huge]})), "data_centers[0]"),
         (job(serde_json::json!({"name": huge})), "name"),
-        (job(serde_json::json!({"gpu": {"min_vram_gb": 16, "max_price_per_hour": 1e300}})), "gpu.max_price_per_hour"),
+        (
+            job(serde_json::json!({"gpu": {"min_vram_gb": 16, "max_price_per_hour": 1e300}})),
+            "gpu.max_price_per_hour",
+        ),
     ];
     // A wrong type: serde names the value it got, cut short.
     let r = post(job(serde_json::json!({"disk_gb": huge}))).await.expect("post");
@@ -40,14 +45,27 @@ async fn oversized_fields_and_amounts_are_refused_by_name_and_nothing_overflows(
         assert_eq!(r.status().as_u16(), 422, "{field}");
         let e: ErrorBody = r.json().await.expect("json");
         assert!(e.message.contains(&format!("`{field}`")), "{field}: {}", e.message);
-        assert!(e.message.len() < 500, "the error does not echo the field back: {} bytes", e.message.len());
+        assert!(
+            e.message.len() < 500,
+            "the error does not echo the field back: {} bytes",
+            e.message.len()
+        );
     }
     // The largest amounts allowed, twice: the sums stay exact and nothing answers 500.
     for _ in 0..2 {
-        let r = post(job(serde_json::json!({"command": "sleep 300", "limits": {"budget_usd": 1_000_000.0}}))).await.expect("post");
+        let r = post(job(
+            serde_json::json!({"command": "sleep 300", "limits": {"budget_usd": 1_000_000.0}}),
+        ))
+        .await
+        .expect("post");
         assert_eq!(r.status().as_u16(), 201);
     }
-    let r = http.get(format!("{}/api/v1/settings/runpod-key", s.url)).bearer_auth(&s.token).send().await.expect("settings");
+    let r = http
+        .get(format!("{}/api/v1/settings/runpod-key", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("settings");
     assert_eq!(r.status().as_u16(), 200);
     // A volume size that would overflow the audit's byte count: refused, not a dropped connection.
     let r = http
@@ -90,7 +108,8 @@ async fn the_database_is_private_to_its_owner() {
 async fn a_damaged_database_says_so_at_start() {
     let home = tempfile::tempdir().expect("home");
     std::fs::write(home.path().join("podwarden.db"), vec![0x5a; 8192]).expect("garbage");
-    let mut cfg = server::ServerConfig::new(home.path().to_path_buf(), "127.0.0.1:0".parse().expect("addr"));
+    let mut cfg =
+        server::ServerConfig::new(home.path().to_path_buf(), "127.0.0.1:0".parse().expect("addr"));
     cfg.tick = std::time::Duration::from_millis(100);
     let e = server::start(cfg).await.expect_err("refused");
     let text = format!("{e:#}");
@@ -109,12 +128,24 @@ async fn a_locked_database_answers_busy_not_internal() {
     let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(home.path().join("podwarden.db"));
     let mut other = sqlx::SqliteConnection::connect_with(&opts).await.expect("connect");
     sqlx::query("BEGIN EXCLUSIVE").execute(&mut other).await.expect("lock");
-    let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&job(serde_json::json!({}))).send().await.expect("post");
+    let r = http
+        .post(format!("{}/api/v1/jobs", s.url))
+        .bearer_auth(&s.token)
+        .json(&job(serde_json::json!({})))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status().as_u16(), 503);
     let e: ErrorBody = r.json().await.expect("json");
     assert_eq!(e.code, "database_busy");
     sqlx::query("ROLLBACK").execute(&mut other).await.expect("unlock");
-    let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&job(serde_json::json!({}))).send().await.expect("post");
+    let r = http
+        .post(format!("{}/api/v1/jobs", s.url))
+        .bearer_auth(&s.token)
+        .json(&job(serde_json::json!({})))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status().as_u16(), 201, "works again once the lock is gone");
     s.shutdown().await;
 }
@@ -135,7 +166,11 @@ async fn api_answers_are_not_cached() {
     assert_eq!(r.status().as_u16(), 201);
     assert_eq!(r.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
     let r = http.get(format!("{}/api/v1/jobs", s.url)).send().await.expect("unauthorized");
-    assert_eq!(r.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"), "errors too");
+    assert_eq!(
+        r.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+        Some("no-store"),
+        "errors too"
+    );
     s.shutdown().await;
 }
 
@@ -170,19 +205,32 @@ async fn connection_floods_and_slow_clients_are_bounded() {
     assert_eq!(n, 0, "closed without an answer: {:?}", String::from_utf8_lossy(&buf[..n]));
     // The admin, elsewhere, is answered.
     let http = reqwest::Client::new();
-    assert_eq!(http.get(format!("{}/api/v1/status", s.url)).bearer_auth(&s.token).send().await.expect("admin").status().as_u16(), 200);
+    assert_eq!(
+        http.get(format!("{}/api/v1/status", s.url))
+            .bearer_auth(&s.token)
+            .send()
+            .await
+            .expect("admin")
+            .status()
+            .as_u16(),
+        200
+    );
     // The held idle connections are closed by the server after the header timeout (the read
     // returns when the server hangs up).
     for mut c in held {
-        let n =
-            tokio::time::timeout(std::time::Duration::from_secs(10), c.read(&mut buf)).await.expect("closed by the server").unwrap_or(0);
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), c.read(&mut buf))
+            .await
+            .expect("closed by the server")
+            .unwrap_or(0);
         assert_eq!(n, 0);
     }
     // Half a request head, then nothing: closed too.
     let mut slow = from("127.0.0.3").await.expect("connect");
     slow.write_all(b"GET /api/v1/status HTTP/1.1\r\nhost: x\r\n").await.expect("partial head");
     let got =
-        tokio::time::timeout(std::time::Duration::from_secs(10), slow.read_to_end(&mut Vec::new())).await.expect("closed by the server");
+        tokio::time::timeout(std::time::Duration::from_secs(10), slow.read_to_end(&mut Vec::new()))
+            .await
+            .expect("closed by the server");
     assert!(got.is_ok());
     // A body that stops: the request ends with an error instead of holding on.
     let mut stall = from("127.0.0.3").await.expect("connect");
@@ -192,7 +240,10 @@ async fn connection_floods_and_slow_clients_are_bounded() {
     );
     stall.write_all(head.as_bytes()).await.expect("head");
     let mut answer = Vec::new();
-    tokio::time::timeout(std::time::Duration::from_secs(10), stall.read_to_end(&mut answer)).await.expect("answered and closed").ok();
+    tokio::time::timeout(std::time::Duration::from_secs(10), stall.read_to_end(&mut answer))
+        .await
+        .expect("answered and closed")
+        .ok();
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 4"), "{answer}");
     s.shutdown().await;
@@ -217,7 +268,13 @@ async fn a_spent_provider_budget_is_a_429_with_retry_after() {
         ..Default::default()
     });
     let http = reqwest::Client::new();
-    let r = http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).json(&job(serde_json::json!({}))).send().await.expect("post");
+    let r = http
+        .post(format!("{}/api/v1/jobs", s.url))
+        .bearer_auth(&s.token)
+        .json(&job(serde_json::json!({})))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status().as_u16(), 429);
     assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
     let e: ErrorBody = r.json().await.expect("json");

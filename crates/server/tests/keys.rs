@@ -27,14 +27,20 @@ impl Write for Logs {
 async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
     let logs = Logs::default();
     let w = logs.clone();
-    tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || w.clone()).with_ansi(false).init();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || w.clone())
+        .with_ansi(false)
+        .init();
 
     let mut ecfg = runpod_emulator::EmulatorConfig::default();
     (ecfg.pods.provisioning_secs, ecfg.pods.starting_secs, ecfg.tick_ms) = (0.1, 0.1, 50);
     ecfg.rate_limits = common::compressed_budgets();
-    let emu = runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator");
+    let emu =
+        runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator");
     let home = tempfile::tempdir().expect("home");
-    let mut cfg = ServerConfig::new(home.path().to_path_buf(), "127.0.0.1:0".parse().expect("addr"));
+    let mut cfg =
+        ServerConfig::new(home.path().to_path_buf(), "127.0.0.1:0".parse().expect("addr"));
     cfg.client = Some(emu.client());
     cfg.tick = std::time::Duration::from_millis(100);
     let s = start(cfg).await.expect("server");
@@ -43,12 +49,19 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
     let key = emu.api_key().expose().to_owned();
     let mut bodies = String::new();
 
-    let before: ComputeSettings = http.get(&url).bearer_auth(&s.token).send().await.expect("get").json().await.expect("json");
+    let before: ComputeSettings =
+        http.get(&url).bearer_auth(&s.token).send().await.expect("get").json().await.expect("json");
     assert_eq!((before.backend.as_str(), before.last4.as_deref()), ("hosted", None));
 
     // A key RunPod rejects.
     let wrong = format!("{key}X");
-    let r = http.post(&url).bearer_auth(&s.token).json(&serde_json::json!({"api_key": wrong})).send().await.expect("post");
+    let r = http
+        .post(&url)
+        .bearer_auth(&s.token)
+        .json(&serde_json::json!({"api_key": wrong}))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status().as_u16(), 400);
     let text = r.text().await.expect("body");
     bodies.push_str(&text);
@@ -57,7 +70,13 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
 
     // A valid key on an account without funds.
     emu.shared.world.lock().main_account_mut().balance = 0.0;
-    let r = http.post(&url).bearer_auth(&s.token).json(&serde_json::json!({"api_key": key})).send().await.expect("post");
+    let r = http
+        .post(&url)
+        .bearer_auth(&s.token)
+        .json(&serde_json::json!({"api_key": key}))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status().as_u16(), 402);
     let text = r.text().await.expect("body");
     bodies.push_str(&text);
@@ -65,14 +84,21 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
 
     // Funded: saved, masked.
     emu.shared.world.lock().main_account_mut().balance = 25.0;
-    let r = http.post(&url).bearer_auth(&s.token).json(&serde_json::json!({"api_key": key})).send().await.expect("post");
+    let r = http
+        .post(&url)
+        .bearer_auth(&s.token)
+        .json(&serde_json::json!({"api_key": key}))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status().as_u16(), 200);
     let text = r.text().await.expect("body");
     bodies.push_str(&text);
     let saved: ComputeSettings = serde_json::from_str(&text).expect("json");
     assert_eq!(saved.backend, "runpod");
     assert_eq!(saved.last4.as_deref(), Some(&key[key.len() - 4..]));
-    let text = http.get(&url).bearer_auth(&s.token).send().await.expect("get").text().await.expect("body");
+    let text =
+        http.get(&url).bearer_auth(&s.token).send().await.expect("get").text().await.expect("body");
     bodies.push_str(&text);
     assert!(text.contains("\"runpod\""), "{text}");
 
@@ -80,7 +106,10 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
     let db = std::fs::read(home.path().join("podwarden.db")).expect("db");
     let wal = std::fs::read(home.path().join("podwarden.db-wal")).unwrap_or_default();
     for bytes in [&db, &wal] {
-        assert!(!bytes.windows(key.len()).any(|w| w == key.as_bytes()), "the key is in the database in clear");
+        assert!(
+            !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+            "the key is in the database in clear"
+        );
     }
 
     // A job on the saved key runs to the end (its account's engine decrypts and uses the key);
@@ -111,7 +140,9 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
             .await
             .expect("body");
         bodies.push_str(&text);
-        if serde_json::from_str::<server::api::JobDetail>(&text).expect("json").job.state == "succeeded" {
+        if serde_json::from_str::<server::api::JobDetail>(&text).expect("json").job.state
+            == "succeeded"
+        {
             break;
         }
         let text = http
@@ -130,7 +161,15 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
     }
 
     // Removing it reverts to hosted.
-    let text = http.delete(&url).bearer_auth(&s.token).send().await.expect("delete").text().await.expect("body");
+    let text = http
+        .delete(&url)
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("delete")
+        .text()
+        .await
+        .expect("body");
     bodies.push_str(&text);
     assert!(text.contains("\"hosted\""), "{text}");
 
@@ -148,11 +187,18 @@ async fn rotate_secret_re_encrypts_what_the_old_secret_sealed() {
     use server::keys::{Sealed, Sealer};
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("podwarden.db");
-    let (old, new) = ("old-secret-0123456789abcdefghijklmnop", "new-secret-9876543210zyxwvutsrqponmlk");
+    let (old, new) =
+        ("old-secret-0123456789abcdefghijklmnop", "new-secret-9876543210zyxwvutsrqponmlk");
     {
         let store = store::Store::open_sqlite(&db).await.expect("store");
         store
-            .user_insert(&store::UserRow { id: "u1".into(), name: "u1".into(), is_admin: false, created_at: 0, spend_cap_micros: None })
+            .user_insert(&store::UserRow {
+                id: "u1".into(),
+                name: "u1".into(),
+                is_admin: false,
+                created_at: 0,
+                spend_cap_micros: None,
+            })
             .await
             .expect("user");
         let s = Sealer::new(old, None).expect("old").seal("rpa_SECRET_KEY_9999");
@@ -170,11 +216,21 @@ async fn rotate_secret_re_encrypts_what_the_old_secret_sealed() {
             .expect("put");
     }
     assert_eq!(server::rotate_secret(&db, new, old).await.expect("rotate"), 1);
-    assert_eq!(server::rotate_secret(&db, new, old).await.expect("again"), 0, "already under the new secret");
+    assert_eq!(
+        server::rotate_secret(&db, new, old).await.expect("again"),
+        0,
+        "already under the new secret"
+    );
     let store = store::Store::open_sqlite(&db).await.expect("store");
     let row = store.provider_key_get("u1").await.expect("get").expect("row");
     let sealed = Sealed { key_id: row.key_id, nonce: row.nonce, ciphertext: row.ciphertext };
-    assert_eq!(Sealer::new(new, None).expect("new").open(&sealed).expect("opens with the new secret alone"), "rpa_SECRET_KEY_9999");
+    assert_eq!(
+        Sealer::new(new, None)
+            .expect("new")
+            .open(&sealed)
+            .expect("opens with the new secret alone"),
+        "rpa_SECRET_KEY_9999"
+    );
     // A weak new secret is refused before anything is touched.
     assert!(server::rotate_secret(&db, "short", new).await.is_err());
 }

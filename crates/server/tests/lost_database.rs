@@ -18,7 +18,10 @@ fn live_pods(emu: &runpod_emulator::RunningEmulator) -> Vec<String> {
 }
 
 /// Starts a job and leaves its pod running with the server gone (pods outlive the server).
-async fn leave_a_running_pod(emu: &runpod_emulator::RunningEmulator, home: &std::path::Path) -> String {
+async fn leave_a_running_pod(
+    emu: &runpod_emulator::RunningEmulator,
+    home: &std::path::Path,
+) -> String {
     let s = server_with(home, |c| c.client = Some(emu.client())).await;
     let http = reqwest::Client::new();
     let spec = serde_json::json!({"name": "left", "image": "python:3.11-slim", "command": "sleep 100000", "gpu": {"min_vram_gb": 16}});
@@ -50,7 +53,11 @@ async fn a_recreated_database_keeps_the_install_and_reaps_what_the_old_one_knew(
         let _ = std::fs::remove_file(home.path().join(f));
     }
     let s = server_with(home.path(), |c| c.client = Some(emu.client())).await;
-    assert_eq!(std::fs::read_to_string(home.path().join("install_id")).expect("id").trim(), install, "the identity survived");
+    assert_eq!(
+        std::fs::read_to_string(home.path().join("install_id")).expect("id").trim(),
+        install,
+        "the identity survived"
+    );
     // The pod is this install's, and no job owns it: the reconciler terminates it.
     until_gone(&emu, &install).await;
     s.shutdown().await;
@@ -64,16 +71,29 @@ async fn another_installs_pods_are_strays_reaped_on_the_operators_word() {
     // A new install on the same account (its data directory lost, identity and all).
     let s = server_with(new.path(), |c| c.client = Some(emu.client())).await;
     let http = reqwest::Client::new();
-    let strays: Vec<server::api::StrayView> =
-        http.get(format!("{}/api/v1/strays", s.url)).bearer_auth(&s.token).send().await.expect("strays").json().await.expect("json");
+    let strays: Vec<server::api::StrayView> = http
+        .get(format!("{}/api/v1/strays", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("strays")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(strays.len(), 1, "{strays:?}");
     assert_eq!((strays[0].install.as_str(), strays[0].running), (other.as_str(), true));
     assert!(strays[0].cost_per_hour_usd > 0.0);
     assert_eq!(live_pods(&emu).len(), 1, "reported, not touched");
     let bob = common::new_user(&http, &s.url, &s.token, "bob").await;
-    let r = http.get(format!("{}/api/v1/strays", s.url)).bearer_auth(&bob.token).send().await.expect("strays");
+    let r = http
+        .get(format!("{}/api/v1/strays", s.url))
+        .bearer_auth(&bob.token)
+        .send()
+        .await
+        .expect("strays");
     assert_eq!(r.status().as_u16(), 403, "an operator's matter");
-    let own: String = std::fs::read_to_string(new.path().join("install_id")).expect("id").trim().to_owned();
+    let own: String =
+        std::fs::read_to_string(new.path().join("install_id")).expect("id").trim().to_owned();
     let r = http
         .post(format!("{}/api/v1/strays/reap", s.url))
         .bearer_auth(&s.token)

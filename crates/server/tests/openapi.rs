@@ -40,11 +40,20 @@ fn the_document_covers_the_api() {
         ("/api/v1/users", "post"),
         ("/api/v1/tokens/{id}", "delete"),
     ] {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} is not documented");
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is not documented"
+        );
     }
     // The job spec's schema comes from the Rust type, durations as strings.
     let spec = &doc["components"]["schemas"]["JobSpec"];
-    assert!(spec["properties"]["finetune"].is_object() && spec["properties"]["early_stop"].is_object(), "{spec}");
-    assert_eq!(doc["components"]["schemas"]["Limits"]["properties"]["boot_timeout"]["type"], "string");
+    assert!(
+        spec["properties"]["finetune"].is_object() && spec["properties"]["early_stop"].is_object(),
+        "{spec}"
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["Limits"]["properties"]["boot_timeout"]["type"],
+        "string"
+    );
     assert!(doc["components"]["securitySchemes"]["job_token"].is_object());
 }

@@ -27,16 +27,35 @@ async fn with_a_callback_url_that_refuses_connections_the_exit_is_read_from_the_
         .expect("json");
     let (done, events) = follow(&http, &s, &job.job.id).await;
     assert_eq!((done.job.state.as_str(), done.job.exit_code), ("failed", Some(7)), "{events:?}");
-    assert!(events.iter().any(|e| e.message.contains("exited with code 7 (read from the pod's logs)")), "{events:?}");
+    assert!(
+        events.iter().any(|e| e.message.contains("exited with code 7 (read from the pod's logs)")),
+        "{events:?}"
+    );
     // The reason is the cause, not how the job settled.
     let reason = done.job.reason.clone().unwrap_or_default();
     assert!(reason.contains("exited with code 7"), "{reason}");
-    let ps: Vec<server::api::JobSummary> =
-        http.get(format!("{}/api/v1/jobs", s.url)).bearer_auth(&s.token).send().await.expect("ps").json().await.expect("json");
-    assert!(ps[0].reason.as_deref().is_some_and(|r| r.contains("exited with code 7")), "{:?}", ps[0].reason);
+    let ps: Vec<server::api::JobSummary> = http
+        .get(format!("{}/api/v1/jobs", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("ps")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        ps[0].reason.as_deref().is_some_and(|r| r.contains("exited with code 7")),
+        "{:?}",
+        ps[0].reason
+    );
 
     // The pod is gone; its output is not.
-    let logs = http.get(format!("{}/api/v1/jobs/{}/logs", s.url, job.job.id)).bearer_auth(&s.token).send().await.expect("logs");
+    let logs = http
+        .get(format!("{}/api/v1/jobs/{}/logs", s.url, job.job.id))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("logs");
     assert_eq!(logs.status().as_u16(), 200);
     let text = logs.text().await.expect("body");
     assert!(text.contains("hello from the pod") && text.contains("quotes 'and' 42"), "{text}");

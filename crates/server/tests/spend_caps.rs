@@ -26,8 +26,15 @@ async fn set_cap(http: &reqwest::Client, s: &server::RunningServer, user: &str, 
 }
 
 async fn committed(http: &reqwest::Client, url: &str, token: &str) -> f64 {
-    let c: ComputeSettings =
-        http.get(format!("{url}/api/v1/settings/runpod-key")).bearer_auth(token).send().await.expect("get").json().await.expect("json");
+    let c: ComputeSettings = http
+        .get(format!("{url}/api/v1/settings/runpod-key"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     c.hosted_committed_usd
 }
 
@@ -40,20 +47,30 @@ async fn concurrent_jobs_never_commit_past_the_cap() {
     let http = reqwest::Client::new();
     let bob = new_user(&http, &s.url, &s.token, "bob").await;
     set_cap(&http, &s, &bob.user.id, 5.0).await;
-    let posts =
-        (0..50).map(|i| http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&bob.token).json(&job(&format!("j{i}"), Some(1.0))).send());
+    let posts = (0..50).map(|i| {
+        http.post(format!("{}/api/v1/jobs", s.url))
+            .bearer_auth(&bob.token)
+            .json(&job(&format!("j{i}"), Some(1.0)))
+            .send()
+    });
     let answers = futures::future::join_all(posts).await;
-    let codes: Vec<u16> = answers.iter().map(|r| r.as_ref().expect("answer").status().as_u16()).collect();
+    let codes: Vec<u16> =
+        answers.iter().map(|r| r.as_ref().expect("answer").status().as_u16()).collect();
     assert_eq!(codes.iter().filter(|c| **c == 201).count(), 5, "{codes:?}");
     assert_eq!(codes.iter().filter(|c| **c == 402).count(), 45, "{codes:?}");
     assert_eq!(committed(&http, &s.url, &bob.token).await, 5.0);
 
     let ann = new_user(&http, &s.url, &s.token, "ann").await;
     set_cap(&http, &s, &ann.user.id, 5.0).await;
-    let posts =
-        (0..20).map(|i| http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(&ann.token).json(&job(&format!("k{i}"), None)).send());
+    let posts = (0..20).map(|i| {
+        http.post(format!("{}/api/v1/jobs", s.url))
+            .bearer_auth(&ann.token)
+            .json(&job(&format!("k{i}"), None))
+            .send()
+    });
     let answers = futures::future::join_all(posts).await;
-    let admitted = answers.iter().filter(|r| r.as_ref().is_ok_and(|r| r.status().as_u16() == 201)).count();
+    let admitted =
+        answers.iter().filter(|r| r.as_ref().is_ok_and(|r| r.status().as_u16() == 201)).count();
     assert_eq!(admitted, 1, "the first takes all that is left; the others find nothing");
     assert_eq!(committed(&http, &s.url, &ann.token).await, 5.0);
     s.shutdown().await;
@@ -66,7 +83,13 @@ async fn serverless_jobs_reserve_their_estimate_against_the_cap() {
     let s = server(home.path()).await;
     let http = reqwest::Client::new();
     let ep = serde_json::json!({"name": "echo", "image": "python:3.11-slim", "command": "sleep 100000", "gpu": {"pools": ["AMPERE_24"]}, "workers": {"max": 1}});
-    let r = http.post(format!("{}/api/v1/endpoints", s.url)).bearer_auth(&s.token).json(&ep).send().await.expect("deploy");
+    let r = http
+        .post(format!("{}/api/v1/endpoints", s.url))
+        .bearer_auth(&s.token)
+        .json(&ep)
+        .send()
+        .await
+        .expect("deploy");
     assert_eq!(r.status().as_u16(), 201);
     let carol = new_user(&http, &s.url, &s.token, "carol").await;
     let request = serde_json::json!({"endpoint": "echo", "input": {"x": 1}});
@@ -84,7 +107,12 @@ async fn serverless_jobs_reserve_their_estimate_against_the_cap() {
     let estimate = first.estimate_usd;
     assert!(estimate > 0.0);
     set_cap(&http, &s, &carol.user.id, estimate * 2.5).await;
-    let posts = (0..10).map(|_| http.post(format!("{}/api/v1/requests", s.url)).bearer_auth(&carol.token).json(&request).send());
+    let posts = (0..10).map(|_| {
+        http.post(format!("{}/api/v1/requests", s.url))
+            .bearer_auth(&carol.token)
+            .json(&request)
+            .send()
+    });
     let answers = futures::future::join_all(posts).await;
     let mut codes = Vec::new();
     for r in answers {
@@ -111,11 +139,23 @@ async fn a_capped_user_cannot_keep_workers_billing_forever() {
     let dan = new_user(&http, &s.url, &s.token, "dan").await;
     set_cap(&http, &s, &dan.user.id, 5.0).await;
     let ep = |min: i64| serde_json::json!({"name": "always", "image": "python:3.11-slim", "command": "sleep 100000", "gpu": {"pools": ["AMPERE_24"]}, "workers": {"min": min, "max": 1}});
-    let r = http.post(format!("{}/api/v1/endpoints", s.url)).bearer_auth(&dan.token).json(&ep(1)).send().await.expect("deploy");
+    let r = http
+        .post(format!("{}/api/v1/endpoints", s.url))
+        .bearer_auth(&dan.token)
+        .json(&ep(1))
+        .send()
+        .await
+        .expect("deploy");
     assert_eq!(r.status().as_u16(), 402);
     let e: ErrorBody = r.json().await.expect("json");
     assert!(e.hint.unwrap_or_default().contains("workers.min = 0"));
-    let r = http.post(format!("{}/api/v1/endpoints", s.url)).bearer_auth(&dan.token).json(&ep(0)).send().await.expect("deploy");
+    let r = http
+        .post(format!("{}/api/v1/endpoints", s.url))
+        .bearer_auth(&dan.token)
+        .json(&ep(0))
+        .send()
+        .await
+        .expect("deploy");
     assert_eq!(r.status().as_u16(), 201, "scale-from-zero is fine");
     s.shutdown().await;
 }

@@ -21,31 +21,63 @@ async fn a_volume_and_its_files_survive_a_restart_of_the_server() {
         .expect("create");
     assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap_or_default());
     let file = format!("{}/api/v1/volumes/keep/files/notes/a.txt", s.url);
-    let r = http.put(&file).bearer_auth(&ana).body("kept across restarts\n").send().await.expect("put");
+    let r =
+        http.put(&file).bearer_auth(&ana).body("kept across restarts\n").send().await.expect("put");
     assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap_or_default());
     let url = s.url.clone();
     s.shutdown().await;
 
     let s = server(home.path()).await;
     let file = file.replace(&url, &s.url);
-    let vols: serde_json::Value =
-        http.get(format!("{}/api/v1/volumes", s.url)).bearer_auth(&ana).send().await.expect("ls").json().await.expect("json");
+    let vols: serde_json::Value = http
+        .get(format!("{}/api/v1/volumes", s.url))
+        .bearer_auth(&ana)
+        .send()
+        .await
+        .expect("ls")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(vols.as_array().map(|v| v.len()), Some(1), "{vols}");
-    assert_eq!((vols[0]["name"].as_str(), vols[0]["state"].as_str()), (Some("keep"), Some("ready")), "{vols}");
+    assert_eq!(
+        (vols[0]["name"].as_str(), vols[0]["state"].as_str()),
+        (Some("keep"), Some("ready")),
+        "{vols}"
+    );
     let r = http.get(&file).bearer_auth(&ana).send().await.expect("get");
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.text().await.expect("body"), "kept across restarts\n");
     // Resuming: the rest from an offset, with its place in the whole.
-    let r = http.get(&file).bearer_auth(&ana).header("Range", "bytes=5-").send().await.expect("range");
+    let r =
+        http.get(&file).bearer_auth(&ana).header("Range", "bytes=5-").send().await.expect("range");
     assert_eq!(r.status().as_u16(), 206);
-    assert_eq!(r.headers().get("content-range").and_then(|v| v.to_str().ok()), Some("bytes 5-20/21"));
+    assert_eq!(
+        r.headers().get("content-range").and_then(|v| v.to_str().ok()),
+        Some("bytes 5-20/21")
+    );
     assert_eq!(r.text().await.expect("body"), "across restarts\n");
-    let r = http.get(&file).bearer_auth(&ana).header("Range", "bytes=21-").send().await.expect("past the end");
+    let r = http
+        .get(&file)
+        .bearer_auth(&ana)
+        .header("Range", "bytes=21-")
+        .send()
+        .await
+        .expect("past the end");
     assert_eq!(r.status().as_u16(), 416);
     assert_eq!(r.headers().get("content-range").and_then(|v| v.to_str().ok()), Some("bytes */21"));
     // The admin's quickstart volume was not handed to ana on the second start either.
-    let admin_vols: serde_json::Value =
-        http.get(format!("{}/api/v1/volumes", s.url)).bearer_auth(&s.token).send().await.expect("ls").json().await.expect("json");
-    assert!(admin_vols.as_array().is_some_and(|v| v.iter().all(|v| v["name"] != "keep")), "{admin_vols}");
+    let admin_vols: serde_json::Value = http
+        .get(format!("{}/api/v1/volumes", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("ls")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        admin_vols.as_array().is_some_and(|v| v.iter().all(|v| v["name"] != "keep")),
+        "{admin_vols}"
+    );
     s.shutdown().await;
 }

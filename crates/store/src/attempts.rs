@@ -30,7 +30,9 @@ pub struct AttemptRow {
 impl AttemptRow {
     /// Typed state.
     pub fn state(&self) -> Result<AttemptState> {
-        AttemptState::parse(&self.state).ok_or_else(|| StoreError::Corrupt(format!("attempt {} state {:?}", self.id, self.state)))
+        AttemptState::parse(&self.state).ok_or_else(|| {
+            StoreError::Corrupt(format!("attempt {} state {:?}", self.id, self.state))
+        })
     }
 
     /// Sets the state.
@@ -90,10 +92,14 @@ impl Store {
 
     /// A job's attempts, oldest first.
     pub async fn attempts_for_job(&self, job_id: &str) -> Result<Vec<AttemptRow>> {
-        Ok(sqlx::query_as(concat!("SELECT ", attempt_columns!(), " FROM attempts WHERE job_id = $1 ORDER BY seq"))
-            .bind(job_id)
-            .fetch_all(self.pool())
-            .await?)
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            attempt_columns!(),
+            " FROM attempts WHERE job_id = $1 ORDER BY seq"
+        ))
+        .bind(job_id)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// Attempts of the `limit` most recent jobs (one query, for listings).
@@ -109,7 +115,11 @@ impl Store {
     }
 
     /// Attempts of the owner's `limit` most recent jobs.
-    pub async fn attempts_for_recent_jobs_of(&self, owner: &str, limit: i64) -> Result<Vec<AttemptRow>> {
+    pub async fn attempts_for_recent_jobs_of(
+        &self,
+        owner: &str,
+        limit: i64,
+    ) -> Result<Vec<AttemptRow>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
             attempt_columns!(),

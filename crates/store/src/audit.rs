@@ -24,7 +24,9 @@ impl Store {
     pub async fn audit(&self, row: &AuditRow) -> Result<()> {
         let _w = self.writes.lock().await;
         let mut tx = self.pool().begin().await?;
-        let (next,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) + 1 FROM storage_audit").fetch_one(&mut *tx).await?;
+        let (next,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) + 1 FROM storage_audit")
+            .fetch_one(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO storage_audit (id, at, user_id, op, volume, path, bytes, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(next)
             .bind(row.at)

@@ -32,7 +32,12 @@ pub struct BillingCheck {
 impl Store {
     /// Attempts of settled jobs on `account` that had a pod, ended before `ended_before`, and
     /// were not checked yet; oldest first.
-    pub async fn attempts_unchecked(&self, account: &str, ended_before: i64, limit: i64) -> Result<Vec<Unchecked>> {
+    pub async fn attempts_unchecked(
+        &self,
+        account: &str,
+        ended_before: i64,
+        limit: i64,
+    ) -> Result<Vec<Unchecked>> {
         const Q: &str = concat!(
             "SELECT a.id AS attempt_id, a.job_id, a.pod_id, a.created_at, ",
             "CAST(COALESCE((SELECT SUM(c.amount_micros) FROM cost_ledger c WHERE c.attempt_id = a.id), 0) AS BIGINT) AS ours_micros ",
@@ -41,7 +46,12 @@ impl Store {
             "AND j.account = $2 AND j.state IN ('succeeded', 'failed', 'cancelled', 'budget_exceeded', 'timed_out') ",
             "ORDER BY a.ended_at LIMIT $3"
         );
-        Ok(sqlx::query_as(Q).bind(ended_before).bind(account).bind(limit).fetch_all(self.pool()).await?)
+        Ok(sqlx::query_as(Q)
+            .bind(ended_before)
+            .bind(account)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
     }
 
     /// Accounts with settled pod attempts that ended before `ended_before` and were not checked.

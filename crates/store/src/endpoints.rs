@@ -60,11 +60,15 @@ impl Store {
 
     /// The owner's live endpoint called `name`.
     pub async fn endpoint_by_name(&self, owner: &str, name: &str) -> Result<Option<EndpointRow>> {
-        Ok(sqlx::query_as(concat!("SELECT ", columns!(), " FROM endpoints WHERE owner = $1 AND name = $2 AND state <> 'deleted'"))
-            .bind(owner)
-            .bind(name)
-            .fetch_optional(self.pool())
-            .await?)
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM endpoints WHERE owner = $1 AND name = $2 AND state <> 'deleted'"
+        ))
+        .bind(owner)
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     /// A live endpoint an admin deployed (published: every user may send it jobs).
@@ -81,9 +85,13 @@ impl Store {
 
     /// Live endpoints (all owners), oldest first.
     pub async fn endpoints_live(&self) -> Result<Vec<EndpointRow>> {
-        Ok(sqlx::query_as(concat!("SELECT ", columns!(), " FROM endpoints WHERE state <> 'deleted' ORDER BY id"))
-            .fetch_all(self.pool())
-            .await?)
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM endpoints WHERE state <> 'deleted' ORDER BY id"
+        ))
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// Compare-and-swap write; on success `e` becomes the stored row.

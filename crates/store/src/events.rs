@@ -15,7 +15,14 @@ pub struct EventRow {
 
 impl Store {
     /// Appends an event; returns its id (increasing).
-    pub async fn event_append(&self, job_id: &str, at: i64, kind: &str, message: &str, data: Option<&serde_json::Value>) -> Result<i64> {
+    pub async fn event_append(
+        &self,
+        job_id: &str,
+        at: i64,
+        kind: &str,
+        message: &str,
+        data: Option<&serde_json::Value>,
+    ) -> Result<i64> {
         let _w = self.writes.lock().await;
         let (id,): (i64,) =
             sqlx::query_as("INSERT INTO job_events (job_id, at, kind, message, data) VALUES ($1, $2, $3, $4, $5) RETURNING id")
@@ -30,7 +37,12 @@ impl Store {
     }
 
     /// A job's events after `after_id`, oldest first.
-    pub async fn events_since(&self, job_id: &str, after_id: i64, limit: i64) -> Result<Vec<EventRow>> {
+    pub async fn events_since(
+        &self,
+        job_id: &str,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRow>> {
         Ok(sqlx::query_as("SELECT id, job_id, at, kind, message, data FROM job_events WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT $3")
             .bind(job_id)
             .bind(after_id)

@@ -70,9 +70,14 @@ impl JobRow {
 
     /// State and pending outcome.
     pub fn phase(&self) -> Result<JobPhase> {
-        let state = JobState::parse(&self.state).ok_or_else(|| StoreError::Corrupt(format!("job {} state {:?}", self.id, self.state)))?;
+        let state = JobState::parse(&self.state).ok_or_else(|| {
+            StoreError::Corrupt(format!("job {} state {:?}", self.id, self.state))
+        })?;
         let outcome = match &self.outcome {
-            Some(o) => Some(Outcome::parse(o).ok_or_else(|| StoreError::Corrupt(format!("job {} outcome {o:?}", self.id)))?),
+            Some(o) => Some(
+                Outcome::parse(o)
+                    .ok_or_else(|| StoreError::Corrupt(format!("job {} outcome {o:?}", self.id)))?,
+            ),
             None => None,
         };
         Ok(JobPhase { state, outcome })
@@ -86,7 +91,8 @@ impl JobRow {
 
     /// The spec it was created from.
     pub fn spec(&self) -> Result<JobSpec> {
-        serde_json::from_str(&self.spec).map_err(|e| StoreError::Corrupt(format!("job {} spec: {e}", self.id)))
+        serde_json::from_str(&self.spec)
+            .map_err(|e| StoreError::Corrupt(format!("job {} spec: {e}", self.id)))
     }
 }
 
@@ -99,7 +105,9 @@ macro_rules! job_columns {
 pub(crate) use job_columns;
 
 /// `INSERT` of a job row (run on the pool or in a transaction).
-pub(crate) fn insert_job(j: &JobRow) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+pub(crate) fn insert_job(
+    j: &JobRow,
+) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
     sqlx::query(concat!(
         "INSERT INTO jobs (",
         job_columns!(),
@@ -139,24 +147,35 @@ impl Store {
 
     /// One job.
     pub async fn job_get(&self, id: &str) -> Result<Option<JobRow>> {
-        Ok(sqlx::query_as(concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1")).bind(id).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_as(concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// Jobs, newest first.
     pub async fn job_list(&self, limit: i64) -> Result<Vec<JobRow>> {
-        Ok(sqlx::query_as(concat!("SELECT ", job_columns!(), " FROM jobs ORDER BY id DESC LIMIT $1"))
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?)
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM jobs ORDER BY id DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// The owner's most recent jobs, newest first.
     pub async fn job_list_of(&self, owner: &str, limit: i64) -> Result<Vec<JobRow>> {
-        Ok(sqlx::query_as(concat!("SELECT ", job_columns!(), " FROM jobs WHERE owner = $1 ORDER BY id DESC LIMIT $2"))
-            .bind(owner)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?)
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM jobs WHERE owner = $1 ORDER BY id DESC LIMIT $2"
+        ))
+        .bind(owner)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// Jobs not yet settled, read from the database (the server reads [`Store::live`]).

@@ -34,7 +34,8 @@ impl Store {
         }
         let _w = self.writes.lock().await;
         let mut tx = self.pool().begin().await?;
-        let (mut attempts, mut jobs) = (Vec::with_capacity(bills.len()), Vec::with_capacity(bills.len()));
+        let (mut attempts, mut jobs) =
+            (Vec::with_capacity(bills.len()), Vec::with_capacity(bills.len()));
         for b in bills {
             let a = &b.attempt;
             let stored: Option<AttemptRow> = sqlx::query_as(concat!(

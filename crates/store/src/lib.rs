@@ -40,7 +40,9 @@ pub use spend::Admission;
 pub use users::{ProviderKeyRow, TokenRow, UserRow};
 pub use volumes::VolumeRow;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -63,9 +65,10 @@ impl StoreError {
     pub fn is_busy(&self) -> bool {
         match self {
             // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
-            StoreError::Db(sqlx::Error::Database(e)) => {
-                e.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6))
-            }
+            StoreError::Db(sqlx::Error::Database(e)) => e
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
             StoreError::Db(sqlx::Error::PoolTimedOut) => true,
             _ => false,
         }
@@ -74,11 +77,14 @@ impl StoreError {
     /// The file is not a SQLite database (SQLITE_NOTADB, SQLITE_CORRUPT).
     pub fn is_corrupt_file(&self) -> bool {
         match self {
-            StoreError::Db(sqlx::Error::Database(e)) => {
-                e.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 11 | 26))
-            }
+            StoreError::Db(sqlx::Error::Database(e)) => e
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(|c| matches!(c & 0xff, 11 | 26)),
             StoreError::Migrate(sqlx::migrate::MigrateError::Execute(sqlx::Error::Database(e))) => {
-                e.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 11 | 26))
+                e.code()
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .is_some_and(|c| matches!(c & 0xff, 11 | 26))
             }
             _ => false,
         }
@@ -145,7 +151,10 @@ impl Store {
         SQLITE_MIGRATIONS.run(&pool).await?;
         let mut store = Self { pool, live: Arc::default(), writes: Arc::default() };
         // Loaded before the store is handed out, so no write can race the load.
-        store.live = Arc::new(Mutex::new(LiveSet::load(store.jobs_live().await?, store.attempts_live().await?)));
+        store.live = Arc::new(Mutex::new(LiveSet::load(
+            store.jobs_live().await?,
+            store.attempts_live().await?,
+        )));
         Ok(store)
     }
 
@@ -172,21 +181,29 @@ impl Store {
     /// `known` (the id kept beside it) is adopted, so the pods the install started are still
     /// recognised as its own.
     pub async fn install_id_or(&self, known: Option<&str>) -> Result<String> {
-        if let Some((v,)) = sqlx::query_as::<_, (String,)>("SELECT value FROM settings WHERE key = $1")
-            .bind("install_id")
-            .fetch_optional(&self.pool)
-            .await?
+        if let Some((v,)) =
+            sqlx::query_as::<_, (String,)>("SELECT value FROM settings WHERE key = $1")
+                .bind("install_id")
+                .fetch_optional(&self.pool)
+                .await?
         {
             return Ok(v);
         }
-        let id: String = known.map_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(), str::to_owned);
-        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+        let id: String = known.map_or_else(
+            || uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
+            str::to_owned,
+        );
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind("install_id")
+        .bind(&id)
+        .execute(&self.pool)
+        .await?;
+        let (v,) = sqlx::query_as::<_, (String,)>("SELECT value FROM settings WHERE key = $1")
             .bind("install_id")
-            .bind(&id)
-            .execute(&self.pool)
+            .fetch_one(&self.pool)
             .await?;
-        let (v,) =
-            sqlx::query_as::<_, (String,)>("SELECT value FROM settings WHERE key = $1").bind("install_id").fetch_one(&self.pool).await?;
         Ok(v)
     }
 }

@@ -18,23 +18,32 @@ pub struct LogRow {
 
 impl Store {
     /// Appends lines to a job's log, in order, and trims it to the newest lines.
-    pub async fn job_logs_append(&self, job_id: &str, lines: &[(String, String, String)]) -> Result<()> {
+    pub async fn job_logs_append(
+        &self,
+        job_id: &str,
+        lines: &[(String, String, String)],
+    ) -> Result<()> {
         if lines.is_empty() {
             return Ok(());
         }
         let _w = self.writes.lock().await;
         let mut tx = self.pool().begin().await?;
         let (next,): (i64,) =
-            sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_logs WHERE job_id = $1").bind(job_id).fetch_one(&mut *tx).await?;
-        for (i, (at, source, line)) in lines.iter().enumerate() {
-            sqlx::query("INSERT INTO job_logs (job_id, seq, at, source, line) VALUES ($1, $2, $3, $4, $5)")
+            sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_logs WHERE job_id = $1")
                 .bind(job_id)
-                .bind(next + i as i64)
-                .bind(at)
-                .bind(source)
-                .bind(line)
-                .execute(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await?;
+        for (i, (at, source, line)) in lines.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO job_logs (job_id, seq, at, source, line) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(job_id)
+            .bind(next + i as i64)
+            .bind(at)
+            .bind(source)
+            .bind(line)
+            .execute(&mut *tx)
+            .await?;
         }
         let last = next + lines.len() as i64 - 1;
         sqlx::query("DELETE FROM job_logs WHERE job_id = $1 AND seq <= $2")
@@ -60,10 +69,12 @@ impl Store {
 
     /// The provider timestamp of a job's newest stored line (where a follower resumes).
     pub async fn job_logs_last_at(&self, job_id: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_as::<_, (String,)>("SELECT at FROM job_logs WHERE job_id = $1 ORDER BY seq DESC LIMIT 1")
-            .bind(job_id)
-            .fetch_optional(self.pool())
-            .await?
-            .map(|(a,)| a))
+        Ok(sqlx::query_as::<_, (String,)>(
+            "SELECT at FROM job_logs WHERE job_id = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(job_id)
+        .fetch_optional(self.pool())
+        .await?
+        .map(|(a,)| a))
     }
 }

@@ -14,7 +14,12 @@ pub struct MetricRow {
 
 impl Store {
     /// Appends points (JSON objects) for a job in one transaction.
-    pub async fn metrics_append(&self, job_id: &str, at: i64, points: &[serde_json::Value]) -> Result<()> {
+    pub async fn metrics_append(
+        &self,
+        job_id: &str,
+        at: i64,
+        points: &[serde_json::Value],
+    ) -> Result<()> {
         self.metrics_append_with_event(job_id, at, points, None).await
     }
 
@@ -54,7 +59,12 @@ impl Store {
     }
 
     /// A job's points after `after_id`, oldest first.
-    pub async fn metrics_since(&self, job_id: &str, after_id: i64, limit: i64) -> Result<Vec<MetricRow>> {
+    pub async fn metrics_since(
+        &self,
+        job_id: &str,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<MetricRow>> {
         Ok(sqlx::query_as("SELECT id, job_id, at, data FROM metrics WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT $3")
             .bind(job_id)
             .bind(after_id)

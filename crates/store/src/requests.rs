@@ -49,7 +49,9 @@ macro_rules! columns {
 }
 
 /// `INSERT` of a request row (run on the pool or in a transaction).
-pub(crate) fn insert_request(r: &RequestRow) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+pub(crate) fn insert_request(
+    r: &RequestRow,
+) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
     sqlx::query(concat!(
         "INSERT INTO requests (",
         columns!(),
@@ -88,26 +90,37 @@ impl Store {
 
     /// One request.
     pub async fn request_get(&self, id: &str) -> Result<Option<RequestRow>> {
-        Ok(sqlx::query_as(concat!("SELECT ", columns!(), " FROM requests WHERE id = $1")).bind(id).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_as(concat!("SELECT ", columns!(), " FROM requests WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// Requests that may still change (all owners), oldest first.
     pub async fn requests_live(&self) -> Result<Vec<RequestRow>> {
-        Ok(sqlx::query_as(concat!("SELECT ", columns!(), " FROM requests WHERE state IN ($1, $2, $3) ORDER BY id"))
-            .bind(REQUEST_LIVE[0])
-            .bind(REQUEST_LIVE[1])
-            .bind(REQUEST_LIVE[2])
-            .fetch_all(self.pool())
-            .await?)
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM requests WHERE state IN ($1, $2, $3) ORDER BY id"
+        ))
+        .bind(REQUEST_LIVE[0])
+        .bind(REQUEST_LIVE[1])
+        .bind(REQUEST_LIVE[2])
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// The owner's most recent requests, newest first.
     pub async fn requests_recent(&self, owner: &str, limit: i64) -> Result<Vec<RequestRow>> {
-        Ok(sqlx::query_as(concat!("SELECT ", columns!(), " FROM requests WHERE owner = $1 ORDER BY id DESC LIMIT $2"))
-            .bind(owner)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?)
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM requests WHERE owner = $1 ORDER BY id DESC LIMIT $2"
+        ))
+        .bind(owner)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// Compare-and-swap write; on success `r` becomes the stored row.

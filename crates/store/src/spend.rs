@@ -23,8 +23,10 @@ const REQUESTS_COMMITTED: &str = "SELECT CAST(SUM(CASE WHEN ended_at IS NULL AND
 
 /// What a user has committed on hosted compute.
 pub(crate) async fn committed(conn: &mut SqliteConnection, owner: &str) -> Result<i64> {
-    let (jobs,): (Option<i64>,) = sqlx::query_as(JOBS_COMMITTED).bind(owner).fetch_one(&mut *conn).await?;
-    let (requests,): (Option<i64>,) = sqlx::query_as(REQUESTS_COMMITTED).bind(owner).fetch_one(&mut *conn).await?;
+    let (jobs,): (Option<i64>,) =
+        sqlx::query_as(JOBS_COMMITTED).bind(owner).fetch_one(&mut *conn).await?;
+    let (requests,): (Option<i64>,) =
+        sqlx::query_as(REQUESTS_COMMITTED).bind(owner).fetch_one(&mut *conn).await?;
     Ok(jobs.unwrap_or(0).saturating_add(requests.unwrap_or(0)))
 }
 
@@ -89,8 +91,14 @@ impl Store {
 
 /// Takes the write lock on the user's row and reads their cap.
 async fn lock_cap(conn: &mut SqliteConnection, user: &str) -> Result<Option<i64>> {
-    sqlx::query("UPDATE users SET spend_cap_micros = spend_cap_micros WHERE id = $1").bind(user).execute(&mut *conn).await?;
+    sqlx::query("UPDATE users SET spend_cap_micros = spend_cap_micros WHERE id = $1")
+        .bind(user)
+        .execute(&mut *conn)
+        .await?;
     let cap: Option<(Option<i64>,)> =
-        sqlx::query_as("SELECT spend_cap_micros FROM users WHERE id = $1").bind(user).fetch_optional(&mut *conn).await?;
+        sqlx::query_as("SELECT spend_cap_micros FROM users WHERE id = $1")
+            .bind(user)
+            .fetch_optional(&mut *conn)
+            .await?;
     Ok(cap.and_then(|c| c.0))
 }

@@ -26,7 +26,11 @@ pub struct TokenRow {
 impl Store {
     /// Sets (or clears) a user's hosted spend cap; false when there is no such user.
     pub async fn user_set_spend_cap(&self, id: &str, cap_micros: Option<i64>) -> Result<bool> {
-        let r = sqlx::query("UPDATE users SET spend_cap_micros = $1 WHERE id = $2").bind(cap_micros).bind(id).execute(self.pool()).await?;
+        let r = sqlx::query("UPDATE users SET spend_cap_micros = $1 WHERE id = $2")
+            .bind(cap_micros)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -58,10 +62,12 @@ impl Store {
 
     /// One user.
     pub async fn user_get(&self, id: &str) -> Result<Option<UserRow>> {
-        Ok(sqlx::query_as("SELECT id, name, is_admin, created_at, spend_cap_micros FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT id, name, is_admin, created_at, spend_cap_micros FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     /// The user a token hash belongs to.
@@ -97,7 +103,11 @@ impl Store {
 
     /// Deletes one of a user's tokens; `false` when the user has no such token.
     pub async fn token_delete(&self, user_id: &str, id: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2").bind(id).bind(user_id).execute(self.pool()).await?;
+        let r = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
         Ok(r.rows_affected() > 0)
     }
 }
@@ -118,7 +128,10 @@ impl Store {
     /// Saves (replaces) a user's provider key.
     pub async fn provider_key_put(&self, k: &ProviderKeyRow) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM provider_keys WHERE user_id = $1").bind(&k.user_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM provider_keys WHERE user_id = $1")
+            .bind(&k.user_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO provider_keys (user_id, provider, key_id, nonce, ciphertext, last4, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -152,6 +165,11 @@ impl Store {
 
     /// Removes a user's provider key; `false` when there was none.
     pub async fn provider_key_delete(&self, user_id: &str) -> Result<bool> {
-        Ok(sqlx::query("DELETE FROM provider_keys WHERE user_id = $1").bind(user_id).execute(self.pool()).await?.rows_affected() > 0)
+        Ok(sqlx::query("DELETE FROM provider_keys WHERE user_id = $1")
+            .bind(user_id)
+            .execute(self.pool())
+            .await?
+            .rows_affected()
+            > 0)
     }
 }

@@ -26,11 +26,13 @@ impl Store {
     pub async fn volume_insert(&self, v: &VolumeRow) -> Result<bool> {
         let _w = self.writes.lock().await;
         let mut tx = self.pool().begin().await?;
-        let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM volumes WHERE owner = $1 AND name = $2 AND state <> 'deleted'")
-            .bind(&v.owner)
-            .bind(&v.name)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let taken: Option<(String,)> = sqlx::query_as(
+            "SELECT id FROM volumes WHERE owner = $1 AND name = $2 AND state <> 'deleted'",
+        )
+        .bind(&v.owner)
+        .bind(&v.name)
+        .fetch_optional(&mut *tx)
+        .await?;
         if taken.is_some() {
             return Ok(false);
         }
@@ -56,12 +58,14 @@ impl Store {
     /// Sets a volume's state and provider id.
     pub async fn volume_set(&self, id: &str, state: &str, volume_id: Option<&str>) -> Result<()> {
         let _w = self.writes.lock().await;
-        sqlx::query("UPDATE volumes SET state = $2, volume_id = COALESCE($3, volume_id) WHERE id = $1")
-            .bind(id)
-            .bind(state)
-            .bind(volume_id)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE volumes SET state = $2, volume_id = COALESCE($3, volume_id) WHERE id = $1",
+        )
+        .bind(id)
+        .bind(state)
+        .bind(volume_id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 

@@ -10,19 +10,28 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 
 #[tokio::test]
 async fn postgres_migrations_apply_and_match_sqlites_schema() {
-    let url = std::env::var("PODWARDEN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let url = std::env::var("PODWARDEN_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let mut pg = match sqlx::PgConnection::connect(&url).await {
         Ok(c) => c,
         // CI has Postgres (and must test against it); a laptop without one skips, saying so.
-        Err(e) if std::env::var_os("CI").is_some() => panic!("Postgres at {url}: {e} (set PODWARDEN_TEST_POSTGRES)"),
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("Postgres at {url}: {e} (set PODWARDEN_TEST_POSTGRES)")
+        }
         Err(e) => {
             eprintln!("note: no Postgres at {url} ({e}); skipping (set PODWARDEN_TEST_POSTGRES)");
             return;
         }
     };
     let schema = format!("pw_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut pg).await.expect("schema");
-    sqlx::query(AssertSqlSafe(format!("SET search_path TO {schema}"))).execute(&mut pg).await.expect("search_path");
+    sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut pg)
+        .await
+        .expect("schema");
+    sqlx::query(AssertSqlSafe(format!("SET search_path TO {schema}")))
+        .execute(&mut pg)
+        .await
+        .expect("search_path");
     let applied = POSTGRES_MIGRATIONS.run(&mut pg).await;
     let pg_columns: Vec<(String, String)> = sqlx::query_as(
         "SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = $1 AND table_name <> '_sqlx_migrations' ORDER BY 1, 2",
@@ -31,7 +40,10 @@ async fn postgres_migrations_apply_and_match_sqlites_schema() {
     .fetch_all(&mut pg)
     .await
     .expect("columns");
-    sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut pg).await.expect("drop");
+    sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&mut pg)
+        .await
+        .expect("drop");
     applied.expect("every Postgres migration applies");
     assert_eq!(
         POSTGRES_MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>(),
@@ -49,13 +61,17 @@ async fn postgres_migrations_apply_and_match_sqlites_schema() {
     .expect("tables");
     let mut lite_columns = Vec::new();
     for (t,) in tables {
-        let cols: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(format!("SELECT name FROM pragma_table_info('{t}')")))
-            .fetch_all(&mut lite)
-            .await
-            .expect("columns");
+        let cols: Vec<(String,)> =
+            sqlx::query_as(AssertSqlSafe(format!("SELECT name FROM pragma_table_info('{t}')")))
+                .fetch_all(&mut lite)
+                .await
+                .expect("columns");
         lite_columns.extend(cols.into_iter().map(|(c,)| (t.clone(), c)));
     }
     lite_columns.sort();
-    assert_eq!(pg_columns, lite_columns, "Postgres and SQLite end with the same tables and columns");
+    assert_eq!(
+        pg_columns, lite_columns,
+        "Postgres and SQLite end with the same tables and columns"
+    );
     assert!(pg_columns.contains(&("jobs".into(), "account".into())));
 }

@@ -1,12 +1,18 @@
 //! The store on SQLite: inserts, reads, compare-and-swap, events, ledger.
 
 use core_domain::spec::JobSpec;
-use core_domain::state::{AttemptEvent, AttemptState, JobEvent, JobPhase, attempt_transition, job_transition};
+use core_domain::state::{
+    AttemptEvent, AttemptState, JobEvent, JobPhase, attempt_transition, job_transition,
+};
 use core_domain::{AttemptId, JobId};
 use store::{AttemptRow, CostRow, JobRow, Store};
 
 fn spec() -> JobSpec {
-    JobSpec::from_toml("t", "name=\"t\"\nimage=\"i\"\ncommand=\"c\"\n[gpu]\nmin_vram_gb=8\n[limits]\nbudget_usd=2.0\n").expect("spec")
+    JobSpec::from_toml(
+        "t",
+        "name=\"t\"\nimage=\"i\"\ncommand=\"c\"\n[gpu]\nmin_vram_gb=8\n[limits]\nbudget_usd=2.0\n",
+    )
+    .expect("spec")
 }
 
 #[tokio::test]
@@ -25,7 +31,10 @@ async fn jobs_round_trip_and_cas_rejects_stale_writers() {
     assert!(s.job_cas(&mut j, 2_000).await.expect("cas"));
     assert_eq!(j.generation, 1);
     stale.set_phase(JobPhase { state: core_domain::state::JobState::Running, outcome: None });
-    assert!(!s.job_cas(&mut stale, 2_001).await.expect("cas"), "a writer that read generation 0 loses");
+    assert!(
+        !s.job_cas(&mut stale, 2_001).await.expect("cas"),
+        "a writer that read generation 0 loses"
+    );
     let now = s.job_get(&j.id).await.expect("get").expect("exists");
     assert_eq!((now.state.as_str(), now.generation, now.updated_at), ("provisioning", 1, 2_000));
     assert_eq!(s.jobs_live().await.expect("live").len(), 1);
@@ -60,7 +69,9 @@ async fn attempts_intents_events_and_ledger() {
     s.attempt_insert(&a).await.expect("intent");
     let dup = AttemptRow { id: AttemptId::new().to_string(), ..a.clone() };
     assert!(s.attempt_insert(&dup).await.is_err(), "pod names are unique");
-    a.set_state(attempt_transition(a.state().expect("state"), AttemptEvent::Created).expect("legal"));
+    a.set_state(
+        attempt_transition(a.state().expect("state"), AttemptEvent::Created).expect("legal"),
+    );
     a.pod_id = Some("pod123".into());
     assert!(s.attempt_cas(&mut a).await.expect("cas"));
     assert_eq!(s.attempts_live().await.expect("live").len(), 1);
@@ -70,7 +81,10 @@ async fn attempts_intents_events_and_ledger() {
     assert_eq!(s.attempts_for_job(&j.id).await.expect("list")[0].pod_id.as_deref(), Some("pod123"));
 
     let e1 = s.event_append(&j.id, 1, "state", "provisioning", None).await.expect("event");
-    let e2 = s.event_append(&j.id, 2, "log", "hello", Some(&serde_json::json!({"line": "hello"}))).await.expect("event");
+    let e2 = s
+        .event_append(&j.id, 2, "log", "hello", Some(&serde_json::json!({"line": "hello"})))
+        .await
+        .expect("event");
     assert!(e2 > e1);
     assert_eq!(s.events_since(&j.id, e1, 10).await.expect("since").len(), 1);
 
@@ -128,7 +142,11 @@ async fn the_live_set_follows_every_write_and_is_reloaded_on_open() {
 
     j.reason = Some("changed".into());
     assert!(s.job_cas(&mut j, 2_000).await.expect("cas"));
-    assert_eq!(s.live().job(&j.id).expect("live").reason.as_deref(), Some("changed"), "a CAS is written through");
+    assert_eq!(
+        s.live().job(&j.id).expect("live").reason.as_deref(),
+        Some("changed"),
+        "a CAS is written through"
+    );
     assert_eq!(s.live().job(&j.id), Some(&j), "the caller's row is the stored row");
 
     // A fresh process sees the same live set, loaded from the database.
@@ -166,7 +184,10 @@ async fn bills_land_in_one_transaction_and_stale_ones_are_skipped() {
     ];
     assert_eq!(s.bill(&bills, 60_000).await.expect("bill"), 1);
     let stored = s.attempt_get(&a.id).await.expect("get").expect("a");
-    assert_eq!((stored.billed_until, stored.cost_micros, stored.generation), (Some(60_000), 60_000, 1));
+    assert_eq!(
+        (stored.billed_until, stored.cost_micros, stored.generation),
+        (Some(60_000), 60_000, 1)
+    );
     assert_eq!(s.attempt_get(&b.id).await.expect("get").expect("b").cost_micros, 0);
     let job = s.job_get(&j.id).await.expect("get").expect("job");
     assert_eq!(job.spent_micros, 60_000);
@@ -225,7 +246,8 @@ async fn pod_logs_are_kept_in_order_and_bounded_per_job() {
     let j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
     s.job_insert(&j).await.expect("insert");
     let n = store::JOB_LOG_LINES_KEPT as usize + 5;
-    let lines: Vec<(String, String, String)> = (0..n).map(|i| (format!("t{i}"), "container".into(), format!("line {i}"))).collect();
+    let lines: Vec<(String, String, String)> =
+        (0..n).map(|i| (format!("t{i}"), "container".into(), format!("line {i}"))).collect();
     for chunk in lines.chunks(1_000) {
         s.job_logs_append(&j.id, chunk).await.expect("append");
     }
@@ -234,7 +256,12 @@ async fn pod_logs_are_kept_in_order_and_bounded_per_job() {
     assert_eq!(kept.first().map(|l| l.line.as_str()), Some("line 5"), "the oldest lines go first");
     assert_eq!(kept.last().map(|l| l.line.as_str()), Some(format!("line {}", n - 1).as_str()));
     assert_eq!(
-        s.job_logs(&j.id, 2).await.expect("tail").iter().map(|l| l.line.clone()).collect::<Vec<_>>(),
+        s.job_logs(&j.id, 2)
+            .await
+            .expect("tail")
+            .iter()
+            .map(|l| l.line.clone())
+            .collect::<Vec<_>>(),
         [format!("line {}", n - 2), format!("line {}", n - 1)]
     );
     assert_eq!(s.job_logs_last_at(&j.id).await.expect("last"), Some(format!("t{}", n - 1)));

@@ -14,7 +14,11 @@ use std::process::ExitCode;
 
 /// The command line.
 #[derive(Debug, Parser)]
-#[command(name = "podwarden-tabular", version, about = "Train and serve tabular models (podwarden's built-in workloads)")]
+#[command(
+    name = "podwarden-tabular",
+    version,
+    about = "Train and serve tabular models (podwarden's built-in workloads)"
+)]
 pub struct Cli {
     /// Store directory (datasets/<user>/, models/<user>/, predictions/<user>/).
     #[arg(long, env = "PODWARDEN_STORE", global = true)]
@@ -103,14 +107,27 @@ pub async fn run(cli: Cli) -> ExitCode {
             let w = worker::Worker::new(move |job: worker::Job| {
                 let store = store.clone();
                 async move {
-                    let spec: PredictSpec = serde_json::from_value(job.input.clone()).map_err(|e| format!("invalid predict input: {e}"))?;
+                    let spec: PredictSpec = serde_json::from_value(job.input.clone())
+                        .map_err(|e| format!("invalid predict input: {e}"))?;
                     let report = predict(&store, &spec).await.map_err(|e| e.to_string())?;
                     serde_json::to_value(report).map_err(|e| e.to_string())
                 }
             });
             w.run(&args).await
         }
-        Command::Train { user, dataset, target, features, model, test_size, seed, model_id, alpha, max_depth, n_trees } => {
+        Command::Train {
+            user,
+            dataset,
+            target,
+            features,
+            model,
+            test_size,
+            seed,
+            model_id,
+            alpha,
+            max_depth,
+            n_trees,
+        } => {
             let user = match signed_in(user) {
                 Ok(u) => u,
                 Err(e) => return fail(e),
@@ -123,7 +140,17 @@ pub async fn run(cli: Cli) -> ExitCode {
             h.alpha = alpha.unwrap_or(h.alpha);
             h.max_depth = max_depth.unwrap_or(h.max_depth);
             h.n_trees = n_trees.unwrap_or(h.n_trees);
-            let spec = TrainSpec { user, dataset, target, features, model, hyperparameters: h, test_size, seed, model_id };
+            let spec = TrainSpec {
+                user,
+                dataset,
+                target,
+                features,
+                model,
+                hyperparameters: h,
+                test_size,
+                seed,
+                model_id,
+            };
             let metrics = crate::report::Metrics::from_env();
             let mut report = |p: crate::train::Progress| {
                 eprintln!("progress {}/{}: {}", p.step, p.of, p.what);
@@ -166,10 +193,14 @@ fn signed_in(flag: Option<String>) -> Result<String, String> {
 
 fn user_for(flag: Option<String>, env: Option<String>) -> Result<String, String> {
     match (flag, env) {
-        (Some(f), Some(e)) if f != e => Err(format!("this job runs for user {e:?}; it may not use user {f:?}'s prefix")),
+        (Some(f), Some(e)) if f != e => {
+            Err(format!("this job runs for user {e:?}; it may not use user {f:?}'s prefix"))
+        }
         (_, Some(e)) => Ok(e),
         (Some(f), None) => Ok(f),
-        (None, None) => Err("--user is required (podwarden sets PODWARDEN_USER in its jobs)".into()),
+        (None, None) => {
+            Err("--user is required (podwarden sets PODWARDEN_USER in its jobs)".into())
+        }
     }
 }
 
@@ -181,7 +212,9 @@ mod user_tests {
     fn the_jobs_owner_decides_the_prefix() {
         assert_eq!(user_for(None, Some("alice".into())), Ok("alice".into()));
         assert_eq!(user_for(Some("alice".into()), Some("alice".into())), Ok("alice".into()));
-        assert!(user_for(Some("bob".into()), Some("alice".into())).is_err_and(|e| e.contains("bob")));
+        assert!(
+            user_for(Some("bob".into()), Some("alice".into())).is_err_and(|e| e.contains("bob"))
+        );
         assert_eq!(user_for(Some("carol".into()), None), Ok("carol".into()));
         assert!(user_for(None, None).is_err());
     }

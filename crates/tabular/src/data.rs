@@ -16,7 +16,12 @@ impl Table {
     pub fn parse(file: &str, bytes: &[u8]) -> Result<Self> {
         let bad = |why: String| TabularError::BadCsv { file: file.to_owned(), why };
         let mut r = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(bytes);
-        let header: Vec<String> = r.headers().map_err(|e| bad(e.to_string()))?.iter().map(|h| h.trim().to_owned()).collect();
+        let header: Vec<String> = r
+            .headers()
+            .map_err(|e| bad(e.to_string()))?
+            .iter()
+            .map(|h| h.trim().to_owned())
+            .collect();
         if header.iter().all(String::is_empty) {
             return Err(TabularError::EmptyCsv { file: file.to_owned() });
         }
@@ -47,11 +52,13 @@ impl Table {
             let mut row = Vec::with_capacity(idx.len());
             for (&i, name) in idx.iter().zip(columns) {
                 let v = rec.get(i).unwrap_or("").trim();
-                let x: f64 = v.parse().ok().filter(|x: &f64| x.is_finite()).ok_or_else(|| TabularError::NotNumeric {
-                    file: self.file.clone(),
-                    column: name.clone(),
-                    row: n + 2, // 1-based, after the header line
-                    value: v.to_owned(),
+                let x: f64 = v.parse().ok().filter(|x: &f64| x.is_finite()).ok_or_else(|| {
+                    TabularError::NotNumeric {
+                        file: self.file.clone(),
+                        column: name.clone(),
+                        row: n + 2, // 1-based, after the header line
+                        value: v.to_owned(),
+                    }
                 })?;
                 row.push(x);
             }
@@ -69,12 +76,14 @@ impl Table {
     /// The CSV with one more column.
     pub fn with_column(&self, name: &str, values: &[String]) -> Result<Vec<u8>> {
         let mut w = csv::Writer::from_writer(Vec::new());
-        let bad = |e: csv::Error| TabularError::BadCsv { file: self.file.clone(), why: e.to_string() };
+        let bad =
+            |e: csv::Error| TabularError::BadCsv { file: self.file.clone(), why: e.to_string() };
         w.write_record(self.header.iter().map(String::as_str).chain([name])).map_err(bad)?;
         for (rec, v) in self.rows.iter().zip(values) {
             w.write_record(rec.iter().chain([v.as_str()])).map_err(bad)?;
         }
-        w.into_inner().map_err(|e| TabularError::BadCsv { file: self.file.clone(), why: e.to_string() })
+        w.into_inner()
+            .map_err(|e| TabularError::BadCsv { file: self.file.clone(), why: e.to_string() })
     }
 }
 
@@ -92,7 +101,10 @@ mod tests {
         assert_eq!(e, "d.csv: no column \"price\" (columns: a, b, y)");
         assert!(matches!(Table::parse("e.csv", b""), Err(TabularError::EmptyCsv { .. })));
         assert!(matches!(Table::parse("h.csv", b"a,b\n"), Err(TabularError::EmptyCsv { .. })));
-        assert!(matches!(Table::parse("r.csv", b"a,b\n1\n"), Err(TabularError::BadCsv { .. })), "ragged rows");
+        assert!(
+            matches!(Table::parse("r.csv", b"a,b\n1\n"), Err(TabularError::BadCsv { .. })),
+            "ragged rows"
+        );
         let out = t.with_column("p", &["7".into(), "8".into()]).expect("write");
         assert_eq!(String::from_utf8_lossy(&out), "a,b,y,p\n1,2,3,7\n4,x,6,8\n");
     }

@@ -31,7 +31,9 @@ pub mod train;
 pub enum TabularError {
     #[error("{file}: no column {column:?} (columns: {available})")]
     MissingColumn { file: String, column: String, available: String },
-    #[error("{file}: column {column:?} row {row} is not a number: {value:?}; features must be numeric")]
+    #[error(
+        "{file}: column {column:?} row {row} is not a number: {value:?}; features must be numeric"
+    )]
     NotNumeric { file: String, column: String, row: usize, value: String },
     #[error("{file}: the CSV has no data rows")]
     EmptyCsv { file: String },
@@ -39,9 +41,13 @@ pub enum TabularError {
     BadCsv { file: String, why: String },
     #[error("no model {model_id:?} for user {user:?} (looked for {key})")]
     NoSuchModel { user: String, model_id: String, key: String },
-    #[error("{file}: header does not match the model: missing {missing:?}; the model was trained on {expected:?}")]
+    #[error(
+        "{file}: header does not match the model: missing {missing:?}; the model was trained on {expected:?}"
+    )]
     HeaderMismatch { file: String, missing: Vec<String>, expected: Vec<String> },
-    #[error("{key}: user {user:?} may only use keys under datasets/{user}/, models/{user}/ or predictions/{user}/")]
+    #[error(
+        "{key}: user {user:?} may only use keys under datasets/{user}/, models/{user}/ or predictions/{user}/"
+    )]
     Forbidden { key: String, user: String },
     #[error("no object at {0}")]
     NotFound(String),

@@ -2,16 +2,24 @@
 
 use crate::{Result, TabularError};
 use serde::{Deserialize, Serialize};
-use smartcore::ensemble::random_forest_classifier::{RandomForestClassifier, RandomForestClassifierParameters};
-use smartcore::ensemble::random_forest_regressor::{RandomForestRegressor, RandomForestRegressorParameters};
+use smartcore::ensemble::random_forest_classifier::{
+    RandomForestClassifier, RandomForestClassifierParameters,
+};
+use smartcore::ensemble::random_forest_regressor::{
+    RandomForestRegressor, RandomForestRegressorParameters,
+};
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linear::elastic_net::{ElasticNet, ElasticNetParameters};
 use smartcore::linear::lasso::{Lasso, LassoParameters};
 use smartcore::linear::linear_regression::{LinearRegression, LinearRegressionParameters};
 use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegressionParameters};
 use smartcore::linear::ridge_regression::{RidgeRegression, RidgeRegressionParameters};
-use smartcore::tree::decision_tree_classifier::{DecisionTreeClassifier, DecisionTreeClassifierParameters};
-use smartcore::tree::decision_tree_regressor::{DecisionTreeRegressor, DecisionTreeRegressorParameters};
+use smartcore::tree::decision_tree_classifier::{
+    DecisionTreeClassifier, DecisionTreeClassifierParameters,
+};
+use smartcore::tree::decision_tree_regressor::{
+    DecisionTreeRegressor, DecisionTreeRegressorParameters,
+};
 use smartcore::xgboost::{XGRegressor, XGRegressorParameters};
 
 /// The feature matrix type.
@@ -122,30 +130,56 @@ fn fail(e: impl std::fmt::Display) -> TabularError {
 pub fn fit(kind: ModelKind, x: &Matrix, y: &Target, h: &Hyper, seed: u64) -> Result<Fitted> {
     use ModelKind as K;
     Ok(match (kind, y) {
-        (K::Linear, Target::Numbers(y)) => {
-            Fitted::Linear(LinearRegression::fit(x, y, LinearRegressionParameters::default()).map_err(fail)?)
-        }
-        (K::Ridge, Target::Numbers(y)) => {
-            Fitted::Ridge(RidgeRegression::fit(x, y, RidgeRegressionParameters::default().with_alpha(h.alpha)).map_err(fail)?)
-        }
-        (K::Lasso, Target::Numbers(y)) => Fitted::Lasso(Lasso::fit(x, y, LassoParameters::default().with_alpha(h.alpha)).map_err(fail)?),
-        (K::ElasticNet, Target::Numbers(y)) => Fitted::ElasticNet(
-            ElasticNet::fit(x, y, ElasticNetParameters::default().with_alpha(h.alpha).with_l1_ratio(h.l1_ratio)).map_err(fail)?,
+        (K::Linear, Target::Numbers(y)) => Fitted::Linear(
+            LinearRegression::fit(x, y, LinearRegressionParameters::default()).map_err(fail)?,
         ),
-        (K::Logistic, Target::Classes(y)) => {
-            Fitted::Logistic(LogisticRegression::fit(x, y, LogisticRegressionParameters::default().with_alpha(h.alpha)).map_err(fail)?)
-        }
+        (K::Ridge, Target::Numbers(y)) => Fitted::Ridge(
+            RidgeRegression::fit(x, y, RidgeRegressionParameters::default().with_alpha(h.alpha))
+                .map_err(fail)?,
+        ),
+        (K::Lasso, Target::Numbers(y)) => Fitted::Lasso(
+            Lasso::fit(x, y, LassoParameters::default().with_alpha(h.alpha)).map_err(fail)?,
+        ),
+        (K::ElasticNet, Target::Numbers(y)) => Fitted::ElasticNet(
+            ElasticNet::fit(
+                x,
+                y,
+                ElasticNetParameters::default().with_alpha(h.alpha).with_l1_ratio(h.l1_ratio),
+            )
+            .map_err(fail)?,
+        ),
+        (K::Logistic, Target::Classes(y)) => Fitted::Logistic(
+            LogisticRegression::fit(
+                x,
+                y,
+                LogisticRegressionParameters::default().with_alpha(h.alpha),
+            )
+            .map_err(fail)?,
+        ),
         (K::DecisionTreeRegressor, Target::Numbers(y)) => Fitted::TreeRegressor(
-            DecisionTreeRegressor::fit(x, y, DecisionTreeRegressorParameters::default().with_max_depth(h.max_depth)).map_err(fail)?,
+            DecisionTreeRegressor::fit(
+                x,
+                y,
+                DecisionTreeRegressorParameters::default().with_max_depth(h.max_depth),
+            )
+            .map_err(fail)?,
         ),
         (K::DecisionTreeClassifier, Target::Classes(y)) => Fitted::TreeClassifier(
-            DecisionTreeClassifier::fit(x, y, DecisionTreeClassifierParameters::default().with_max_depth(h.max_depth)).map_err(fail)?,
+            DecisionTreeClassifier::fit(
+                x,
+                y,
+                DecisionTreeClassifierParameters::default().with_max_depth(h.max_depth),
+            )
+            .map_err(fail)?,
         ),
         (K::RandomForestRegressor, Target::Numbers(y)) => Fitted::ForestRegressor(
             RandomForestRegressor::fit(
                 x,
                 y,
-                RandomForestRegressorParameters::default().with_n_trees(h.n_trees).with_max_depth(h.max_depth).with_seed(seed),
+                RandomForestRegressorParameters::default()
+                    .with_n_trees(h.n_trees)
+                    .with_max_depth(h.max_depth)
+                    .with_seed(seed),
             )
             .map_err(fail)?,
         ),
@@ -153,7 +187,10 @@ pub fn fit(kind: ModelKind, x: &Matrix, y: &Target, h: &Hyper, seed: u64) -> Res
             RandomForestClassifier::fit(
                 x,
                 y,
-                RandomForestClassifierParameters::default().with_n_trees(h.n_trees as u16).with_max_depth(h.max_depth).with_seed(seed),
+                RandomForestClassifierParameters::default()
+                    .with_n_trees(h.n_trees as u16)
+                    .with_max_depth(h.max_depth)
+                    .with_seed(seed),
             )
             .map_err(fail)?,
         ),
@@ -169,7 +206,12 @@ pub fn fit(kind: ModelKind, x: &Matrix, y: &Target, h: &Hyper, seed: u64) -> Res
             )
             .map_err(fail)?,
         ),
-        (k, _) => return Err(TabularError::BadSpec(format!("model {} does not fit this kind of target", k.name()))),
+        (k, _) => {
+            return Err(TabularError::BadSpec(format!(
+                "model {} does not fit this kind of target",
+                k.name()
+            )));
+        }
     })
 }
 

@@ -49,7 +49,9 @@ pub const INLINE_BYTES: usize = 256 * 1024;
 pub async fn metadata(store: &Storage, user: &str, model_id: &str) -> Result<Metadata> {
     let key = format!("{}/metadata.json", model_prefix(user, model_id));
     let bytes = store.get(user, &key).await.map_err(|e| match e {
-        TabularError::NotFound(key) => TabularError::NoSuchModel { user: user.into(), model_id: model_id.into(), key },
+        TabularError::NotFound(key) => {
+            TabularError::NoSuchModel { user: user.into(), model_id: model_id.into(), key }
+        }
         other => other,
     })?;
     serde_json::from_slice(&bytes).map_err(|e| TabularError::Corrupt(format!("{key}: {e}")))
@@ -60,13 +62,20 @@ pub async fn predict(store: &Storage, spec: &PredictSpec) -> Result<PredictRepor
     Storage::check(&spec.user, &spec.output)?;
     let meta = metadata(store, &spec.user, &spec.model_id).await?;
     let prefix = model_prefix(&spec.user, &spec.model_id);
-    let load = |what: &str| TabularError::Corrupt(format!("{prefix}/{what} cannot be read; retrain the model"));
+    let load = |what: &str| {
+        TabularError::Corrupt(format!("{prefix}/{what} cannot be read; retrain the model"))
+    };
     let model_bytes = store.get(&spec.user, &format!("{prefix}/model.json")).await?;
     let scaler_bytes = store.get(&spec.user, &format!("{prefix}/preprocessor.json")).await?;
     let table = Table::parse(&spec.input, &store.get(&spec.user, &spec.input).await?)?;
-    let missing: Vec<String> = meta.features.iter().filter(|f| !table.header.contains(f)).cloned().collect();
+    let missing: Vec<String> =
+        meta.features.iter().filter(|f| !table.header.contains(f)).cloned().collect();
     if !missing.is_empty() {
-        return Err(TabularError::HeaderMismatch { file: spec.input.clone(), missing, expected: meta.features.clone() });
+        return Err(TabularError::HeaderMismatch {
+            file: spec.input.clone(),
+            missing,
+            expected: meta.features.clone(),
+        });
     }
     if table.header.contains(&spec.column) {
         return Err(TabularError::BadSpec(format!(
@@ -76,7 +85,8 @@ pub async fn predict(store: &Storage, spec: &PredictSpec) -> Result<PredictRepor
     }
     let x = table.numeric(&meta.features)?;
     let model: Fitted = serde_json::from_slice(&model_bytes).map_err(|_| load("model.json"))?;
-    let scaler: StandardScaler<f64> = serde_json::from_slice(&scaler_bytes).map_err(|_| load("preprocessor.json"))?;
+    let scaler: StandardScaler<f64> =
+        serde_json::from_slice(&scaler_bytes).map_err(|_| load("preprocessor.json"))?;
     let predicted = tokio::task::spawn_blocking(move || -> Result<Target> {
         let x = Matrix::from_2d_vec(&x).map_err(|e| TabularError::Fit(e.to_string()))?;
         let x = scaler.transform(&x).map_err(|e| TabularError::Fit(e.to_string()))?;
@@ -88,7 +98,9 @@ pub async fn predict(store: &Storage, spec: &PredictSpec) -> Result<PredictRepor
         Target::Numbers(v) => v.iter().map(|x| x.to_string()).collect(),
         Target::Classes(v) => {
             let classes = meta.classes.clone().unwrap_or_default();
-            v.iter().map(|&i| classes.get(i as usize).cloned().unwrap_or_else(|| i.to_string())).collect()
+            v.iter()
+                .map(|&i| classes.get(i as usize).cloned().unwrap_or_else(|| i.to_string()))
+                .collect()
         }
     };
     let csv = table.with_column(&spec.column, &values)?;

@@ -17,7 +17,9 @@ impl Metrics {
     pub fn from_env() -> Self {
         let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
         match (var("PODWARDEN_CALLBACK_URL"), var("PODWARDEN_JOB_TOKEN")) {
-            (Some(exit), Some(token)) => Self::to(format!("{}/metrics", exit.trim_end_matches("/exit")), token),
+            (Some(exit), Some(token)) => {
+                Self::to(format!("{}/metrics", exit.trim_end_matches("/exit")), token)
+            }
             _ => Self { tx: None, task: None },
         }
     }
@@ -28,7 +30,13 @@ impl Metrics {
         let task = tokio::spawn(async move {
             let http = reqwest::Client::new();
             while let Some(point) = rx.recv().await {
-                let r = http.post(&url).bearer_auth(&token).json(&point).timeout(std::time::Duration::from_secs(10)).send().await;
+                let r = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&point)
+                    .timeout(std::time::Duration::from_secs(10))
+                    .send()
+                    .await;
                 match r {
                     Ok(resp) if resp.status().is_success() => {}
                     // Metrics are best effort: training goes on, the log says why.

@@ -20,7 +20,8 @@ pub struct Storage {
 impl Storage {
     /// A local directory (created if missing).
     pub fn local(root: &std::path::Path) -> Result<Self> {
-        std::fs::create_dir_all(root).map_err(|e| TabularError::BadSpec(format!("cannot create {}: {e}", root.display())))?;
+        std::fs::create_dir_all(root)
+            .map_err(|e| TabularError::BadSpec(format!("cannot create {}: {e}", root.display())))?;
         Ok(Self { inner: Arc::new(LocalFileSystem::new_with_prefix(root)?) })
     }
 
@@ -48,7 +49,9 @@ impl Storage {
         let path = Self::check(user, key)?;
         match self.inner.get(&path).await {
             Ok(r) => Ok(r.bytes().await?),
-            Err(object_store::Error::NotFound { .. }) => Err(TabularError::NotFound(key.to_owned())),
+            Err(object_store::Error::NotFound { .. }) => {
+                Err(TabularError::NotFound(key.to_owned()))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -82,8 +85,14 @@ mod tests {
             let e = s.put(user, key, b"no".to_vec()).await.expect_err(key);
             assert!(matches!(e, TabularError::Forbidden { .. }), "{user} {key}: {e}");
         }
-        assert!(matches!(s.get("bob", "datasets/alice/a.csv").await, Err(TabularError::Forbidden { .. })));
-        assert!(matches!(s.get("alice", "datasets/alice/none.csv").await, Err(TabularError::NotFound(_))));
+        assert!(matches!(
+            s.get("bob", "datasets/alice/a.csv").await,
+            Err(TabularError::Forbidden { .. })
+        ));
+        assert!(matches!(
+            s.get("alice", "datasets/alice/none.csv").await,
+            Err(TabularError::NotFound(_))
+        ));
         assert!(!dir.path().join("datasets/bob").exists(), "nothing escaped");
     }
 }

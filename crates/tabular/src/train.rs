@@ -94,11 +94,19 @@ pub fn model_prefix(user: &str, model_id: &str) -> String {
 }
 
 /// Trains per `spec`, reporting each step to `progress`.
-pub async fn train(store: &Storage, spec: &TrainSpec, progress: &mut (dyn FnMut(Progress) + Send)) -> Result<Metadata> {
+pub async fn train(
+    store: &Storage,
+    spec: &TrainSpec,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<Metadata> {
     if !(0.0..1.0).contains(&spec.test_size) || spec.test_size == 0.0 {
-        return Err(TabularError::BadSpec(format!("test_size must be between 0 and 1 (exclusive), got {}", spec.test_size)));
+        return Err(TabularError::BadSpec(format!(
+            "test_size must be between 0 and 1 (exclusive), got {}",
+            spec.test_size
+        )));
     }
-    let model_id = spec.model_id.clone().unwrap_or_else(|| format!("m-{}", uuid::Uuid::now_v7().simple()));
+    let model_id =
+        spec.model_id.clone().unwrap_or_else(|| format!("m-{}", uuid::Uuid::now_v7().simple()));
     let prefix = model_prefix(&spec.user, &model_id);
     Storage::check(&spec.user, &format!("{prefix}/metadata.json"))?;
     let mut step = |n: u32, what: &'static str| progress(Progress { step: n, of: STEPS, what });
@@ -109,12 +117,19 @@ pub async fn train(store: &Storage, spec: &TrainSpec, progress: &mut (dyn FnMut(
     let table = Table::parse(&spec.dataset, &bytes)?;
     table.column(&spec.target)?;
     let features: Vec<String> = match &spec.features {
-        Some(f) if f.is_empty() => return Err(TabularError::BadSpec("features is empty; name at least one column".into())),
+        Some(f) if f.is_empty() => {
+            return Err(TabularError::BadSpec(
+                "features is empty; name at least one column".into(),
+            ));
+        }
         Some(f) => f.clone(),
         None => table.header.iter().filter(|h| **h != spec.target).cloned().collect(),
     };
     if features.contains(&spec.target) {
-        return Err(TabularError::BadSpec(format!("the target {:?} is also listed as a feature", spec.target)));
+        return Err(TabularError::BadSpec(format!(
+            "the target {:?} is also listed as a feature",
+            spec.target
+        )));
     }
     let x = table.numeric(&features)?;
     let (y, classes) = if spec.model.is_classifier() {
@@ -125,7 +140,8 @@ pub async fn train(store: &Storage, spec: &TrainSpec, progress: &mut (dyn FnMut(
         let ids = raw.iter().map(|v| classes.binary_search(v).map_or(0, |i| i as i64)).collect();
         (Target::Classes(ids), Some(classes))
     } else {
-        let y = table.numeric(std::slice::from_ref(&spec.target))?.into_iter().map(|r| r[0]).collect();
+        let y =
+            table.numeric(std::slice::from_ref(&spec.target))?.into_iter().map(|r| r[0]).collect();
         (Target::Numbers(y), None)
     };
     if x.len() < 4 {
@@ -136,7 +152,8 @@ pub async fn train(store: &Storage, spec: &TrainSpec, progress: &mut (dyn FnMut(
     }
 
     step(3, "splitting and scaling");
-    let (kind, hyper, seed, test_size) = (spec.model, spec.hyperparameters.clone(), spec.seed, spec.test_size);
+    let (kind, hyper, seed, test_size) =
+        (spec.model, spec.hyperparameters.clone(), spec.seed, spec.test_size);
     // The learning is CPU-bound: off the async threads; a learner's panic becomes an error.
     let fitted = tokio::task::spawn_blocking(move || -> Result<_> {
         let n = x.len();
@@ -146,12 +163,17 @@ pub async fn train(store: &Storage, spec: &TrainSpec, progress: &mut (dyn FnMut(
             Matrix::from_2d_vec(&rows).map_err(|e| TabularError::Fit(e.to_string()))
         };
         let (x_train, x_test) = (pick(&train_idx)?, pick(&test_idx)?);
-        let scaler = StandardScaler::fit(&x_train, StandardScalerParameters::default()).map_err(|e| TabularError::Fit(e.to_string()))?;
+        let scaler = StandardScaler::fit(&x_train, StandardScalerParameters::default())
+            .map_err(|e| TabularError::Fit(e.to_string()))?;
         let x_train = scaler.transform(&x_train).map_err(|e| TabularError::Fit(e.to_string()))?;
         let x_test = scaler.transform(&x_test).map_err(|e| TabularError::Fit(e.to_string()))?;
         let (y_train, y_test) = match &y {
-            Target::Numbers(v) => (Target::Numbers(pick_vec(v, &train_idx)), Target::Numbers(pick_vec(v, &test_idx))),
-            Target::Classes(v) => (Target::Classes(pick_vec(v, &train_idx)), Target::Classes(pick_vec(v, &test_idx))),
+            Target::Numbers(v) => {
+                (Target::Numbers(pick_vec(v, &train_idx)), Target::Numbers(pick_vec(v, &test_idx)))
+            }
+            Target::Classes(v) => {
+                (Target::Classes(pick_vec(v, &train_idx)), Target::Classes(pick_vec(v, &test_idx)))
+            }
         };
         let m = model::fit(kind, &x_train, &y_train, &hyper, seed)?;
         let score = match (m.predict(&x_test)?, &y_test) {
@@ -216,7 +238,11 @@ fn pick_vec<T: Copy>(v: &[T], idx: &[usize]) -> Vec<T> {
 
 pub(crate) fn panic_text(e: tokio::task::JoinError) -> String {
     match e.try_into_panic() {
-        Ok(p) => p.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default(),
+        Ok(p) => p
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default(),
         Err(e) => e.to_string(),
     }
 }

@@ -40,7 +40,9 @@ fn spec(model: ModelKind, target: &str) -> TrainSpec {
 
 async fn trained(store: &Storage, s: &TrainSpec) -> Metadata {
     let mut steps = Vec::new();
-    let meta = train(store, s, &mut |p| steps.push(p.step)).await.unwrap_or_else(|e| panic!("{}: {e}", s.model.name()));
+    let meta = train(store, s, &mut |p| steps.push(p.step))
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", s.model.name()));
     assert_eq!(steps, [1, 2, 3, 4, 5, 6], "every step is reported");
     meta
 }
@@ -53,7 +55,9 @@ async fn every_model_kind_trains_scores_and_saves_its_files() {
         let meta = trained(&store, &spec(kind, target)).await;
         let floor = match kind {
             ModelKind::Lasso | ModelKind::ElasticNet => 0.5, // regularized: shrunk, still far better than the mean
-            ModelKind::DecisionTreeRegressor | ModelKind::RandomForestRegressor | ModelKind::GradientBoostingRegressor => 0.8,
+            ModelKind::DecisionTreeRegressor
+            | ModelKind::RandomForestRegressor
+            | ModelKind::GradientBoostingRegressor => 0.8,
             _ => 0.9,
         };
         assert!(meta.score > floor, "{name}: {} {} ≤ {floor}", meta.metric, meta.score);
@@ -63,7 +67,9 @@ async fn every_model_kind_trains_scores_and_saves_its_files() {
         for f in ["model.json", "preprocessor.json", "metadata.json"] {
             assert!(base.join(f).is_file(), "{name}: {f}");
         }
-        let stored: Metadata = serde_json::from_slice(&std::fs::read(base.join("metadata.json")).expect("read")).expect("json");
+        let stored: Metadata =
+            serde_json::from_slice(&std::fs::read(base.join("metadata.json")).expect("read"))
+                .expect("json");
         assert_eq!(stored, meta);
     }
 }
@@ -72,7 +78,10 @@ async fn every_model_kind_trains_scores_and_saves_its_files() {
 async fn predictions_are_added_as_a_column_and_are_right() {
     let (_dir, store) = store_with(&synthetic(300)).await;
     let meta = trained(&store, &spec(ModelKind::Linear, "y")).await;
-    store.put("alice", "datasets/alice/new.csv", b"b,a\n0.5,0.5\n0,1\n".to_vec()).await.expect("input");
+    store
+        .put("alice", "datasets/alice/new.csv", b"b,a\n0.5,0.5\n0,1\n".to_vec())
+        .await
+        .expect("input");
     let p = PredictSpec {
         user: "alice".into(),
         model_id: meta.model_id.clone(),
@@ -82,21 +91,36 @@ async fn predictions_are_added_as_a_column_and_are_right() {
     };
     let r = predict(&store, &p).await.expect("predict");
     assert_eq!(r.rows, 2);
-    let out = String::from_utf8(store.get("alice", "predictions/alice/new.csv").await.expect("out").to_vec()).expect("utf8");
+    let out = String::from_utf8(
+        store.get("alice", "predictions/alice/new.csv").await.expect("out").to_vec(),
+    )
+    .expect("utf8");
     assert_eq!(r.csv.as_deref(), Some(out.as_str()), "small predictions come back inline too");
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("b,a,y_hat"), "columns in any order; the prediction is appended");
-    let got: Vec<f64> = lines.map(|l| l.rsplit(',').next().and_then(|v| v.parse().ok()).expect("number")).collect();
+    let got: Vec<f64> =
+        lines.map(|l| l.rsplit(',').next().and_then(|v| v.parse().ok()).expect("number")).collect();
     for (g, want) in got.iter().zip([0.5, 3.0]) {
         assert!((g - want).abs() < 0.05, "{got:?}");
     }
 
     // Classes come back as their names.
     let clf = trained(&store, &spec(ModelKind::RandomForestClassifier, "class")).await;
-    store.put("alice", "datasets/alice/c.csv", b"a,b\n0.9,0.9\n0.05,0.05\n".to_vec()).await.expect("input");
-    let p = PredictSpec { model_id: clf.model_id, input: "datasets/alice/c.csv".into(), column: "prediction".into(), ..p };
+    store
+        .put("alice", "datasets/alice/c.csv", b"a,b\n0.9,0.9\n0.05,0.05\n".to_vec())
+        .await
+        .expect("input");
+    let p = PredictSpec {
+        model_id: clf.model_id,
+        input: "datasets/alice/c.csv".into(),
+        column: "prediction".into(),
+        ..p
+    };
     predict(&store, &p).await.expect("predict");
-    let out = String::from_utf8(store.get("alice", "predictions/alice/new.csv").await.expect("out").to_vec()).expect("utf8");
+    let out = String::from_utf8(
+        store.get("alice", "predictions/alice/new.csv").await.expect("out").to_vec(),
+    )
+    .expect("utf8");
     assert_eq!(out, "a,b,prediction\n0.9,0.9,big\n0.05,0.05,small\n");
 
     // A large one stays on the volume only.
@@ -105,7 +129,12 @@ async fn predictions_are_added_as_a_column_and_are_right() {
         big.push_str("0.123456789,0.987654321\n");
     }
     store.put("alice", "datasets/alice/big.csv", big.into_bytes()).await.expect("input");
-    let p = PredictSpec { model_id: meta.model_id.clone(), input: "datasets/alice/big.csv".into(), column: "y_hat".into(), ..p };
+    let p = PredictSpec {
+        model_id: meta.model_id.clone(),
+        input: "datasets/alice/big.csv".into(),
+        column: "y_hat".into(),
+        ..p
+    };
     let r = predict(&store, &p).await.expect("predict");
     assert!(r.csv.is_none() && r.rows > 10_000, "{} rows", r.rows);
 }
@@ -113,16 +142,24 @@ async fn predictions_are_added_as_a_column_and_are_right() {
 #[tokio::test]
 async fn bad_input_gets_errors_that_name_the_column_file_or_model() {
     let (_dir, store) = store_with("a,b,y\n1,2,3\n2,x,5\n3,4,7\n4,5,9\n5,6,11\n").await;
-    let e = train(&store, &spec(ModelKind::Linear, "price"), &mut |_| {}).await.expect_err("no target");
+    let e =
+        train(&store, &spec(ModelKind::Linear, "price"), &mut |_| {}).await.expect_err("no target");
     assert_eq!(e.to_string(), "datasets/alice/d.csv: no column \"price\" (columns: a, b, y)");
-    let e = train(&store, &spec(ModelKind::Linear, "y"), &mut |_| {}).await.expect_err("non-numeric");
-    assert_eq!(e.to_string(), "datasets/alice/d.csv: column \"b\" row 3 is not a number: \"x\"; features must be numeric");
+    let e =
+        train(&store, &spec(ModelKind::Linear, "y"), &mut |_| {}).await.expect_err("non-numeric");
+    assert_eq!(
+        e.to_string(),
+        "datasets/alice/d.csv: column \"b\" row 3 is not a number: \"x\"; features must be numeric"
+    );
     store.put("alice", "datasets/alice/empty.csv", Vec::new()).await.expect("put");
     let mut s = spec(ModelKind::Linear, "y");
     s.dataset = "datasets/alice/empty.csv".into();
     assert!(matches!(train(&store, &s, &mut |_| {}).await, Err(TabularError::EmptyCsv { .. })));
     s.dataset = "datasets/bob/d.csv".into();
-    assert!(matches!(train(&store, &s, &mut |_| {}).await, Err(TabularError::Forbidden { .. })), "another user's data");
+    assert!(
+        matches!(train(&store, &s, &mut |_| {}).await, Err(TabularError::Forbidden { .. })),
+        "another user's data"
+    );
 
     let p = PredictSpec {
         user: "alice".into(),
@@ -137,14 +174,25 @@ async fn bad_input_gets_errors_that_name_the_column_file_or_model() {
     let (_d2, good) = store_with(&synthetic(50)).await;
     let meta = trained(&good, &spec(ModelKind::Ridge, "y")).await;
     good.put("alice", "datasets/alice/wrong.csv", b"a,c\n1,2\n".to_vec()).await.expect("put");
-    let p = PredictSpec { model_id: meta.model_id.clone(), input: "datasets/alice/wrong.csv".into(), ..p };
+    let p = PredictSpec {
+        model_id: meta.model_id.clone(),
+        input: "datasets/alice/wrong.csv".into(),
+        ..p
+    };
     let e = predict(&good, &p).await.expect_err("header mismatch");
     assert_eq!(
         e.to_string(),
         "datasets/alice/wrong.csv: header does not match the model: missing [\"b\"]; the model was trained on [\"a\", \"b\"]"
     );
-    let p = PredictSpec { input: "datasets/alice/d.csv".into(), output: "predictions/bob/o.csv".into(), ..p };
-    assert!(matches!(predict(&good, &p).await, Err(TabularError::Forbidden { .. })), "a write outside the caller's prefix");
+    let p = PredictSpec {
+        input: "datasets/alice/d.csv".into(),
+        output: "predictions/bob/o.csv".into(),
+        ..p
+    };
+    assert!(
+        matches!(predict(&good, &p).await, Err(TabularError::Forbidden { .. })),
+        "a write outside the caller's prefix"
+    );
 }
 
 #[test]
@@ -155,7 +203,15 @@ fn the_predict_worker_runs_one_job_locally_and_fails_cleanly_on_a_missing_model(
     std::fs::create_dir_all(&data).expect("mkdir");
     std::fs::write(data.join("d.csv"), synthetic(100)).expect("write");
     let out = Command::new(bin)
-        .args(["--store", dir.path().to_str().expect("utf8"), "train", "--user", "alice", "--dataset", "datasets/alice/d.csv"])
+        .args([
+            "--store",
+            dir.path().to_str().expect("utf8"),
+            "train",
+            "--user",
+            "alice",
+            "--dataset",
+            "datasets/alice/d.csv",
+        ])
         .args(["--target", "y", "--features", "a,b", "--model", "linear", "--model-id", "m1"])
         .output()
         .expect("train");
@@ -168,7 +224,13 @@ fn the_predict_worker_runs_one_job_locally_and_fails_cleanly_on_a_missing_model(
     };
     let run = |model: &str| {
         Command::new(bin)
-            .args(["--store", dir.path().to_str().expect("utf8"), "worker", "--test-input", &job(model)])
+            .args([
+                "--store",
+                dir.path().to_str().expect("utf8"),
+                "worker",
+                "--test-input",
+                &job(model),
+            ])
             .env_remove("RUNPOD_WEBHOOK_GET_JOB")
             .output()
             .expect("worker")
@@ -182,6 +244,10 @@ fn the_predict_worker_runs_one_job_locally_and_fails_cleanly_on_a_missing_model(
     let bad = run("m-missing");
     assert_eq!(bad.status.code(), Some(1));
     let body: serde_json::Value = serde_json::from_slice(&bad.stdout).expect("result body");
-    let detail: serde_json::Value = serde_json::from_str(body["error"].as_str().expect("error")).expect("json");
-    assert!(detail["error_message"].as_str().is_some_and(|m| m.contains("no model \"m-missing\"")), "{detail}");
+    let detail: serde_json::Value =
+        serde_json::from_str(body["error"].as_str().expect("error")).expect("json");
+    assert!(
+        detail["error_message"].as_str().is_some_and(|m| m.contains("no model \"m-missing\"")),
+        "{detail}"
+    );
 }

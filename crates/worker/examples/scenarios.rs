@@ -59,8 +59,12 @@ fn main() -> ExitCode {
     let w = match name.as_str() {
         "plain" => Worker::new(plain),
         "generator" => Worker::streaming(|job: Job| {
-            let words: Vec<Result<Value, String>> =
-                job.input["text"].as_str().unwrap_or_default().split_whitespace().map(|w| Ok(json!({ "word": w }))).collect();
+            let words: Vec<Result<Value, String>> = job.input["text"]
+                .as_str()
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(|w| Ok(json!({ "word": w })))
+                .collect();
             stream::iter(words)
         })
         .return_aggregate_stream(true),
@@ -70,15 +74,21 @@ fn main() -> ExitCode {
         // The benchmark's no-op; concurrency from the next argument (default 1).
         "noop" => Worker::new(|_job: Job| async { Ok::<_, String>(json!({"ok": true})) })
             .concurrency(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(1)),
-        "refresh" => Worker::new(|job: Job| async move { Ok::<_, String>(json!({"ok": job.input["n"]})) }).refresh_worker(true),
+        "refresh" => {
+            Worker::new(|job: Job| async move { Ok::<_, String>(json!({"ok": job.input["n"]})) })
+                .refresh_worker(true)
+        }
         other => {
-            eprintln!("error: unknown scenario {other:?} (plain, generator, progress, slow, concurrency, noop, refresh)");
+            eprintln!(
+                "error: unknown scenario {other:?} (plain, generator, progress, slow, concurrency, noop, refresh)"
+            );
             return ExitCode::from(2);
         }
     };
     // The scenario name is not for the worker's own argument parsing.
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     // After the name: the worker's own flags (`--test-input ...`), less noop's concurrency.
-    let rest: Vec<String> = std::env::args().skip(2).skip_while(|a| a.parse::<usize>().is_ok()).collect();
+    let rest: Vec<String> =
+        std::env::args().skip(2).skip_while(|a| a.parse::<usize>().is_ok()).collect();
     rt.block_on(w.run(&rest))
 }

@@ -56,7 +56,8 @@ impl std::fmt::Debug for Reply {
     }
 }
 
-pub(crate) type DynHandler = Arc<dyn Fn(Job) -> BoxFuture<'static, Result<Reply, String>> + Send + Sync>;
+pub(crate) type DynHandler =
+    Arc<dyn Fn(Job) -> BoxFuture<'static, Result<Reply, String>> + Send + Sync>;
 
 /// A worker: a handler and how to run it.
 #[derive(Clone)]
@@ -85,7 +86,9 @@ impl Worker {
         Fut: Future<Output = Result<Value, E>> + Send + 'static,
         E: Display,
     {
-        Self::from_dyn(Arc::new(move |job| handler(job).map(|r| r.map(Reply::Output).map_err(|e| e.to_string())).boxed()))
+        Self::from_dyn(Arc::new(move |job| {
+            handler(job).map(|r| r.map(Reply::Output).map_err(|e| e.to_string())).boxed()
+        }))
     }
 
     /// A blocking handler (run on a blocking thread, so it does not stall the protocol).
@@ -146,7 +149,11 @@ impl Worker {
     /// Runs the worker as the process's main: on RunPod (or the emulator) when
     /// `RUNPOD_WEBHOOK_GET_JOB` is set, else a local one-shot run. Returns the exit code.
     pub fn main(self) -> std::process::ExitCode {
-        let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().worker_threads(2).build() {
+        let rt = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .worker_threads(2)
+            .build()
+        {
             Ok(rt) => rt,
             Err(e) => {
                 eprintln!("error: cannot start the async runtime: {e}");
@@ -171,7 +178,9 @@ impl Worker {
             Ok(local::Mode::ServeApi(port)) => serve::serve_api(self, port).await,
             #[cfg(not(feature = "serve-api"))]
             Ok(local::Mode::ServeApi(port)) => {
-                eprintln!("error: this build has no local job API (--serve-api {port}): build with the `serve-api` feature");
+                eprintln!(
+                    "error: this build has no local job API (--serve-api {port}): build with the `serve-api` feature"
+                );
                 std::process::ExitCode::from(1)
             }
             Err(msg) => {

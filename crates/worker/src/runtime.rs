@@ -157,7 +157,11 @@ pub async fn production(w: Worker, cfg: WorkerConfig) -> ExitCode {
         }
         let busy = !in_flight.ids().is_empty();
         // A take is never abandoned half-way: a job the server handed out must run.
-        let taken = if permits.len() > 1 { client.take_batch(permits.len(), busy).await } else { client.take(busy).await };
+        let taken = if permits.len() > 1 {
+            client.take_batch(permits.len(), busy).await
+        } else {
+            client.take(busy).await
+        };
         let taken = match taken {
             Ok(t) => t,
             Err(e) if e.kind() == ErrorKind::RateLimited => {
@@ -174,11 +178,21 @@ pub async fn production(w: Worker, cfg: WorkerConfig) -> ExitCode {
         };
         for job in taken {
             let Some(permit) = permits.pop() else {
-                tracing::warn!(job = job.id, "the server sent more jobs than asked; running it anyway");
-                jobs.spawn(run_job(w.clone(), client.clone(), in_flight.clone(), job, stop_after_job.clone()));
+                tracing::warn!(
+                    job = job.id,
+                    "the server sent more jobs than asked; running it anyway"
+                );
+                jobs.spawn(run_job(
+                    w.clone(),
+                    client.clone(),
+                    in_flight.clone(),
+                    job,
+                    stop_after_job.clone(),
+                ));
                 continue;
             };
-            let (w, c, f, s) = (w.clone(), client.clone(), in_flight.clone(), stop_after_job.clone());
+            let (w, c, f, s) =
+                (w.clone(), client.clone(), in_flight.clone(), stop_after_job.clone());
             jobs.spawn(async move {
                 run_job(w, c, f, job, s).await;
                 drop(permit);
@@ -200,11 +214,23 @@ fn backoff_after_429(e: &runpod::Error) -> Duration {
 }
 
 /// Runs one job and posts its result (nothing when it was cancelled).
-async fn run_job(w: Worker, client: WorkerClient, in_flight: Arc<InFlight>, raw: TakenJob, stop_after: CancellationToken) {
+async fn run_job(
+    w: Worker,
+    client: WorkerClient,
+    in_flight: Arc<InFlight>,
+    raw: TakenJob,
+    stop_after: CancellationToken,
+) {
     let cancel = CancellationToken::new();
     let id = raw.id.clone();
     in_flight.insert(&id, cancel.clone());
-    let job = Job { id: id.clone(), input: raw.input.clone(), raw, client: Some(client.clone()), cancel: cancel.clone() };
+    let job = Job {
+        id: id.clone(),
+        input: raw.input.clone(),
+        raw,
+        client: Some(client.clone()),
+        cancel: cancel.clone(),
+    };
     // The handler runs in its own task: a panic there becomes a job error, not a dead worker.
     let (refresh, aggregate) = (w.refresh_worker, w.return_aggregate_stream);
     let mut task = tokio::spawn(drive(w, job, Some(client.clone()), aggregate));
@@ -233,9 +259,15 @@ async fn run_job(w: Worker, client: WorkerClient, in_flight: Arc<InFlight>, raw:
 
 /// Runs the handler on `job` to its result body (and whether it was a stream). Stream chunks
 /// are posted through `client` as they come (none in local mode) and kept for the aggregate.
-pub(crate) async fn drive(w: Worker, job: Job, client: Option<WorkerClient>, aggregate: bool) -> (JobResultBody, bool) {
+pub(crate) async fn drive(
+    w: Worker,
+    job: Job,
+    client: Option<WorkerClient>,
+    aggregate: bool,
+) -> (JobResultBody, bool) {
     let (id, refresh) = (job.id.clone(), w.refresh_worker);
-    let worker_id = client.as_ref().map_or_else(|| "local".to_owned(), |c| c.config().worker_id.clone());
+    let worker_id =
+        client.as_ref().map_or_else(|| "local".to_owned(), |c| c.config().worker_id.clone());
     match (w.handler)(job).await {
         Ok(Reply::Output(v)) => (shape::from_output(v, refresh), false),
         Ok(Reply::Stream(mut s)) => {
@@ -244,7 +276,13 @@ pub(crate) async fn drive(w: Worker, job: Job, client: Option<WorkerClient>, agg
                 match item {
                     Ok(chunk) => {
                         if let Some(e) = shape::chunk_error(&chunk) {
-                            return (JobResultBody { error: Some(Value::String(e)), ..JobResultBody::default() }, true);
+                            return (
+                                JobResultBody {
+                                    error: Some(Value::String(e)),
+                                    ..JobResultBody::default()
+                                },
+                                true,
+                            );
                         }
                         if let Some(c) = &client {
                             if let Err(e) = c.post_stream_chunk(&id, chunk.clone()).await {

@@ -28,7 +28,9 @@ impl LocalApi {
     pub async fn start(addr: SocketAddr) -> Result<Self, String> {
         let mut cfg = EmulatorConfig::default();
         cfg.serverless.worker_boot_secs = 0.0;
-        let emulator = runpod_emulator::start(cfg, Options { addr, record: false }).await.map_err(|e| e.to_string())?;
+        let emulator = runpod_emulator::start(cfg, Options { addr, record: false })
+            .await
+            .map_err(|e| e.to_string())?;
         let c = emulator.client();
         let tpl = c
             .create_template(&CreateTemplateRequest {
@@ -42,7 +44,10 @@ impl LocalApi {
         let mut req = CreateEndpointRequest::from_template("local", tpl.id);
         // This process is the only worker: the emulator starts none of its own.
         req.workers = Some(EndpointWorkers { min: Some(0), max: Some(0), idle_timeout: None });
-        req.gpu = Some(CreateEndpointGpuConfig { pools: Some(vec!["ADA_24".into()]), ..CreateEndpointGpuConfig::default() });
+        req.gpu = Some(CreateEndpointGpuConfig {
+            pools: Some(vec!["ADA_24".into()]),
+            ..CreateEndpointGpuConfig::default()
+        });
         let ep = c.create_endpoint(&req).await.map_err(|e| e.to_string())?;
         let (b, id) = (emulator.base_url(), ep.id.0.clone());
         let worker = WorkerConfig {
@@ -70,10 +75,19 @@ pub async fn serve_api(w: Worker, port: u16) -> ExitCode {
     };
     let base = format!("{}/v2/{}", api.emulator.base_url(), api.endpoint_id);
     eprintln!("serving RunPod's serverless job API for this handler at {base}");
-    eprintln!("  routes: /run /runsync /status/{{id}} /stream/{{id}} /cancel/{{id}} /health (RunPod's semantics)");
+    eprintln!(
+        "  routes: /run /runsync /status/{{id}} /stream/{{id}} /cancel/{{id}} /health (RunPod's semantics)"
+    );
     eprintln!("  local key (send as Authorization): {}", api.emulator.api_key().expose());
-    eprintln!("  RunPod's SDKs: RUNPOD_ENDPOINT_BASE_URL={}/v2, endpoint id {}", api.emulator.base_url(), api.endpoint_id);
-    eprintln!("  e.g. curl -s -H 'Authorization: {}' -d '{{\"input\": {{}}}}' {base}/runsync", api.emulator.api_key().expose());
+    eprintln!(
+        "  RunPod's SDKs: RUNPOD_ENDPOINT_BASE_URL={}/v2, endpoint id {}",
+        api.emulator.base_url(),
+        api.endpoint_id
+    );
+    eprintln!(
+        "  e.g. curl -s -H 'Authorization: {}' -d '{{\"input\": {{}}}}' {base}/runsync",
+        api.emulator.api_key().expose()
+    );
     let code = crate::runtime::production(w, api.worker.clone()).await;
     api.emulator.shutdown().await;
     code

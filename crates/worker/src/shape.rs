@@ -40,7 +40,11 @@ pub fn from_failure(kind: &str, message: &str, worker_id: &str, refresh: bool) -
         "worker_id": worker_id,
         "runpod_version": PROTOCOL_VERSION,
     });
-    JobResultBody { error: Some(Value::String(detail.to_string())), stop_pod: refresh.then_some(true), ..JobResultBody::default() }
+    JobResultBody {
+        error: Some(Value::String(detail.to_string())),
+        stop_pod: refresh.then_some(true),
+        ..JobResultBody::default()
+    }
 }
 
 /// The end of a stream: all chunks (with `return_aggregate_stream`) or none.
@@ -95,21 +99,37 @@ mod tests {
 
     #[test]
     fn dict_results_are_shaped_like_the_python_runtime() {
-        assert_eq!(from_output(json!(3), false), JobResultBody { output: Some(json!(3)), ..Default::default() });
+        assert_eq!(
+            from_output(json!(3), false),
+            JobResultBody { output: Some(json!(3)), ..Default::default() }
+        );
         assert_eq!(from_output(json!({"a": 1}), false).output, Some(json!({"a": 1})));
         let e = from_output(json!({"error": "bad"}), false);
-        assert_eq!((e.output, e.error), (None, Some(json!("bad"))), "an error-only dict has no output");
+        assert_eq!(
+            (e.output, e.error),
+            (None, Some(json!("bad"))),
+            "an error-only dict has no output"
+        );
         let r = from_output(json!({"ok": true, "refresh_worker": true}), false);
         assert_eq!((r.output, r.stop_pod), (Some(json!({"ok": true})), Some(true)));
-        assert_eq!(from_output(json!({"error": "", "x": 1}), false).error, None, "a falsy error is no error");
+        assert_eq!(
+            from_output(json!({"error": "", "x": 1}), false).error,
+            None,
+            "a falsy error is no error"
+        );
         assert_eq!(from_output(json!({}), true).stop_pod, Some(true));
     }
 
     #[test]
     fn failures_carry_a_json_string_with_type_and_message() {
         let b = from_failure("panic", "boom", "w1", false);
-        let detail: Value = serde_json::from_str(b.error.as_ref().and_then(Value::as_str).expect("string")).expect("json");
-        assert_eq!((detail["error_type"].as_str(), detail["error_message"].as_str()), (Some("panic"), Some("boom")));
+        let detail: Value =
+            serde_json::from_str(b.error.as_ref().and_then(Value::as_str).expect("string"))
+                .expect("json");
+        assert_eq!(
+            (detail["error_type"].as_str(), detail["error_message"].as_str()),
+            (Some("panic"), Some("boom"))
+        );
         assert_eq!(detail["worker_id"], "w1");
     }
 

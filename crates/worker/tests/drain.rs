@@ -32,19 +32,30 @@ async fn sigterm_drains_the_job_in_flight_then_returns_success() {
     let ep = api.emulator.client().serverless(&runpod::EndpointId::new(&api.endpoint_id));
 
     let first = ep.run(&RunRequest::new(json!({"n": 1}))).await.expect("run");
-    assert_eq!(started.recv().await.as_deref(), Some(first.id.0.as_str()), "the handler is running");
+    assert_eq!(
+        started.recv().await.as_deref(),
+        Some(first.id.0.as_str()),
+        "the handler is running"
+    );
     nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM).expect("raise");
     // The runtime says it is draining: from here it takes nothing more.
     common::next_line_with(&mut log, "draining").await;
     let second = ep.run(&RunRequest::new(json!({"n": 2}))).await.expect("run");
     gate.notify_one();
-    let code = tokio::time::timeout(Duration::from_secs(30), serve).await.expect("the worker exits").expect("joins");
+    let code = tokio::time::timeout(Duration::from_secs(30), serve)
+        .await
+        .expect("the worker exits")
+        .expect("joins");
     assert_eq!(code, std::process::ExitCode::SUCCESS);
 
     let done = ep.status(&first.id).await.expect("status");
     assert_eq!(done.status, JobStatus::Completed, "the job in flight finished: {done:?}");
     assert_eq!(done.output, Some(json!({"done": {"n": 1}})));
     let waiting = ep.status(&second.id).await.expect("status");
-    assert_eq!(waiting.status, JobStatus::InQueue, "nothing was taken after the signal: {waiting:?}");
+    assert_eq!(
+        waiting.status,
+        JobStatus::InQueue,
+        "nothing was taken after the signal: {waiting:?}"
+    );
     assert!(started.try_recv().is_err(), "the handler never saw the second job");
 }

@@ -18,7 +18,10 @@ async fn job_take_429s_are_waited_out_as_the_server_asks_then_the_job_runs() {
         serde_json::from_value(json!({"route": "GET /v2/{endpoint_id}/job-take/{worker_id}", "status": 429, "times": 2, "retry_after": 0}))
             .expect("fault");
     api.emulator.set_faults(FaultConfig { http: vec![fault], ..FaultConfig::default() });
-    let serve = tokio::spawn(Worker::new(|job: Job| async move { Ok::<_, String>(json!({"echo": job.input})) }).serve(api.worker.clone()));
+    let serve = tokio::spawn(
+        Worker::new(|job: Job| async move { Ok::<_, String>(json!({"echo": job.input})) })
+            .serve(api.worker.clone()),
+    );
     let ep = api.emulator.client().serverless(&runpod::EndpointId::new(&api.endpoint_id));
     let job = ep.run(&RunRequest::new(json!({"n": 1}))).await.expect("run");
 
@@ -29,7 +32,9 @@ async fn job_take_429s_are_waited_out_as_the_server_asks_then_the_job_runs() {
     }
     let id = job.id.0.clone();
     api.emulator
-        .wait_for("the job to complete", Duration::from_secs(30), |w| w.jobs.get(&id).filter(|j| j.status.is_final()).map(|_| ()))
+        .wait_for("the job to complete", Duration::from_secs(30), |w| {
+            w.jobs.get(&id).filter(|j| j.status.is_final()).map(|_| ())
+        })
         .await
         .expect("completes");
     let done = ep.status(&job.id).await.expect("status");

@@ -54,7 +54,9 @@ async fn the_local_api_streams_as_chunks_come_cancels_and_runs_sync() {
     let job = ep.run(&RunRequest::new(json!({"mode": "gated"}))).await.expect("run");
     let id = job.id.0.clone();
     api.emulator
-        .wait_for("the first chunk", Duration::from_secs(20), |w| w.jobs.get(&id).filter(|j| !j.chunks.is_empty()).map(|_| ()))
+        .wait_for("the first chunk", Duration::from_secs(20), |w| {
+            w.jobs.get(&id).filter(|j| !j.chunks.is_empty()).map(|_| ())
+        })
         .await
         .expect("chunk");
     let s = ep.stream(&job.id).await.expect("stream");
@@ -62,23 +64,35 @@ async fn the_local_api_streams_as_chunks_come_cancels_and_runs_sync() {
     assert_eq!(s.stream.iter().map(|c| c.output.clone()).collect::<Vec<_>>(), vec![json!("first")]);
     gate.notify_one();
     api.emulator
-        .wait_for("completion", Duration::from_secs(20), |w| w.jobs.get(&id).filter(|j| j.status.is_final()).map(|_| ()))
+        .wait_for("completion", Duration::from_secs(20), |w| {
+            w.jobs.get(&id).filter(|j| j.status.is_final()).map(|_| ())
+        })
         .await
         .expect("done");
     let s = ep.stream(&job.id).await.expect("stream");
-    assert_eq!((s.status, s.stream.iter().map(|c| c.output.clone()).collect::<Vec<_>>()), (JobStatus::Completed, vec![json!("second")]));
+    assert_eq!(
+        (s.status, s.stream.iter().map(|c| c.output.clone()).collect::<Vec<_>>()),
+        (JobStatus::Completed, vec![json!("second")])
+    );
 
     // Cancel reaches the handler: its future is dropped.
     let hang = ep.run(&RunRequest::new(json!({"mode": "hang"}))).await.expect("run");
     let hid = hang.id.0.clone();
     api.emulator
-        .wait_for("in progress", Duration::from_secs(20), |w| w.jobs.get(&hid).filter(|j| j.status == JobStatus::InProgress).map(|_| ()))
+        .wait_for("in progress", Duration::from_secs(20), |w| {
+            w.jobs.get(&hid).filter(|j| j.status == JobStatus::InProgress).map(|_| ())
+        })
         .await
         .expect("taken");
     assert_eq!(ep.cancel(&hang.id).await.expect("cancel").status, JobStatus::Cancelled);
     let mut seen = Vec::new();
     while !seen.contains(&hid) {
-        seen.push(tokio::time::timeout(Duration::from_secs(20), dropped.recv()).await.expect("the handler is dropped").expect("open"));
+        seen.push(
+            tokio::time::timeout(Duration::from_secs(20), dropped.recv())
+                .await
+                .expect("the handler is dropped")
+                .expect("open"),
+        );
     }
 
     // runsync: the result in the response.

@@ -23,7 +23,9 @@ pub struct Server<'a>(pub &'a Path);
 impl Drop for Server<'_> {
     fn drop(&mut self) {
         if let Ok(b) = std::fs::read(self.0.join("server.json")) {
-            if let Some(pid) = serde_json::from_slice::<serde_json::Value>(&b).ok().and_then(|v| v["pid"].as_i64()) {
+            if let Some(pid) =
+                serde_json::from_slice::<serde_json::Value>(&b).ok().and_then(|v| v["pid"].as_i64())
+            {
                 let _ = Command::new("kill").arg(pid.to_string()).status();
             }
         }
@@ -37,7 +39,10 @@ pub fn processes_with(marker: &str) -> Vec<u32> {
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
-        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker)))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+        })
         .collect()
 }
 

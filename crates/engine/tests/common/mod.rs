@@ -8,21 +8,35 @@ use store::Store;
 
 /// An emulator whose time moves only on `advance`, configured by `cfg`.
 pub async fn emulator(cfg: impl FnOnce(&mut EmulatorConfig)) -> RunningEmulator {
-    let mut c = EmulatorConfig { manual_clock_start: Some("2026-01-01T00:00:00Z".into()), ..EmulatorConfig::default() };
+    let mut c = EmulatorConfig {
+        manual_clock_start: Some("2026-01-01T00:00:00Z".into()),
+        ..EmulatorConfig::default()
+    };
     cfg(&mut c);
     start(c, Options::default()).await.expect("emulator")
 }
 
 /// An engine on `store` talking to `emu` through `client`, on the emulator's clock.
-pub async fn engine_on(emu: &RunningEmulator, store: Store, client: runpod::Client) -> Engine<RunPodCloud> {
+pub async fn engine_on(
+    emu: &RunningEmulator,
+    store: Store,
+    client: runpod::Client,
+) -> Engine<RunPodCloud> {
     let clock = emu.shared.clock.clone();
-    Engine::new(store, RunPodCloud::new(client), Clock::from_fn(move || clock.now().timestamp_millis()), b"test-secret".to_vec())
-        .await
-        .expect("engine")
+    Engine::new(
+        store,
+        RunPodCloud::new(client),
+        Clock::from_fn(move || clock.now().timestamp_millis()),
+        b"test-secret".to_vec(),
+    )
+    .await
+    .expect("engine")
 }
 
 /// Both, with a fresh in-memory store.
-pub async fn setup(cfg: impl FnOnce(&mut EmulatorConfig)) -> (RunningEmulator, Engine<RunPodCloud>) {
+pub async fn setup(
+    cfg: impl FnOnce(&mut EmulatorConfig),
+) -> (RunningEmulator, Engine<RunPodCloud>) {
     let emu = emulator(cfg).await;
     let engine = engine_on(&emu, Store::open_memory().await.expect("store"), emu.client()).await;
     (emu, engine)

@@ -104,7 +104,10 @@ pub(crate) async fn advance(State(s): S, b: Bytes) -> ApiResult<Json<Value>> {
         return Err(ApiError::validation(vec!["$.seconds: must be between 0 and one year".into()]));
     }
     if !s.clock.advance(Duration::from_secs_f64(a.seconds)) {
-        return Err(ApiError::new(409, "the emulator runs on the real clock; start it with manual_clock_start to move time"));
+        return Err(ApiError::new(
+            409,
+            "the emulator runs on the real clock; start it with manual_clock_start to move time",
+        ));
     }
     s.tick();
     Ok(Json(json!({"now": crate::clock::rfc3339(s.clock.now())})))
@@ -123,7 +126,11 @@ struct AccountUpdate {
 }
 
 /// Sets the balance or spend limit of the caller's account.
-pub(crate) async fn set_account(State(s): S, Extension(Caller(acct)): Extension<Caller>, b: Bytes) -> ApiResult<StatusCode> {
+pub(crate) async fn set_account(
+    State(s): S,
+    Extension(Caller(acct)): Extension<Caller>,
+    b: Bytes,
+) -> ApiResult<StatusCode> {
     let a: AccountUpdate = body(&b)?;
     s.with_world(|w, now| {
         if let Some(account) = w.account_mut(&acct) {
@@ -156,14 +163,20 @@ pub(crate) async fn set_stock(State(s): S, b: Bytes) -> ApiResult<StatusCode> {
         if w.catalog.offer(&u.gpu_type_id).is_none() {
             return Err(ApiError::bad_request(format!("unknown GPU type id: {:?}", u.gpu_type_id)));
         }
-        w.catalog.set_stock(&u.gpu_type_id, &u.data_center_id, Stock { secure: u.secure, community: u.community });
+        w.catalog.set_stock(
+            &u.gpu_type_id,
+            &u.data_center_id,
+            Stock { secure: u.secure, community: u.community },
+        );
         Ok(StatusCode::NO_CONTENT)
     })
 }
 
 /// Every log line of a pod as text, terminated pods included.
 pub(crate) async fn pod_log_text(State(s): S, Path(id): Path<String>) -> ApiResult<String> {
-    s.with_world(|w, _| w.pods.get(&id).map(|p| p.logs.text().join("\n")).ok_or_else(ApiError::not_found))
+    s.with_world(|w, _| {
+        w.pods.get(&id).map(|p| p.logs.text().join("\n")).ok_or_else(ApiError::not_found)
+    })
 }
 
 /// Drops every job (between benchmark rounds).
@@ -179,7 +192,11 @@ pub(crate) async fn reset_jobs(State(s): S) -> StatusCode {
 
 /// Long-polls until a job reaches a state: `until=final|in_progress|progress` (progress: an
 /// update was posted). Lets out-of-process tests wait for a state without sleeping.
-pub(crate) async fn wait_job(State(s): S, Path(job): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub(crate) async fn wait_job(
+    State(s): S,
+    Path(job): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
     let q = super::query_map(q.as_deref());
     let until = q.get("until").cloned().unwrap_or_else(|| "final".into());
     if !["final", "in_progress", "progress"].contains(&until.as_str()) {
@@ -194,7 +211,10 @@ pub(crate) async fn wait_job(State(s): S, Path(job): Path<String>, RawQuery(q): 
         let now = s.clock.now();
         let state = {
             let w = s.world.lock();
-            let j = w.jobs.get(&job).ok_or_else(|| ApiError::new(404, format!("job {job} not found")))?;
+            let j = w
+                .jobs
+                .get(&job)
+                .ok_or_else(|| ApiError::new(404, format!("job {job} not found")))?;
             let hit = match until.as_str() {
                 "final" => j.status.is_final(),
                 "in_progress" => j.status == runpod::types::serverless::JobStatus::InProgress,

@@ -5,7 +5,10 @@
 use super::Caller;
 use crate::Shared;
 use crate::problem::{ApiError, ApiResult};
-use async_graphql::{ComplexObject, Context, EmptyMutation, EmptySubscription, InputObject, Object, Schema, SimpleObject};
+use async_graphql::{
+    ComplexObject, Context, EmptyMutation, EmptySubscription, InputObject, Object, Schema,
+    SimpleObject,
+};
 use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
@@ -90,7 +93,11 @@ impl GpuType {
         let secure = input.as_ref().and_then(|i| i.secure_cloud).unwrap_or(false);
         let count = input.as_ref().and_then(|i| i.gpu_count).unwrap_or(1).max(1);
         let free = if secure { self.free_secure } else { self.free_secure + self.free_community };
-        let price = if secure || self.free_community == 0 { self.secure_price } else { self.community_price.min(self.secure_price) };
+        let price = if secure || self.free_community == 0 {
+            self.secure_price
+        } else {
+            self.community_price.min(self.secure_price)
+        };
         LowestPrice {
             minimum_bid_price: None,
             uninterruptable_price: (free >= count).then_some(price * count as f64),
@@ -128,14 +135,26 @@ impl Query {
         Ok(ctx.data::<Snapshot>()?.myself.clone())
     }
 
-    async fn gpu_types(&self, ctx: &Context<'_>, input: Option<GpuTypeFilter>) -> async_graphql::Result<Vec<GpuType>> {
+    async fn gpu_types(
+        &self,
+        ctx: &Context<'_>,
+        input: Option<GpuTypeFilter>,
+    ) -> async_graphql::Result<Vec<GpuType>> {
         let id = input.and_then(|i| i.id);
-        Ok(ctx.data::<Snapshot>()?.gpus.iter().filter(|g| id.as_ref().is_none_or(|x| x == &g.id)).cloned().collect())
+        Ok(ctx
+            .data::<Snapshot>()?
+            .gpus
+            .iter()
+            .filter(|g| id.as_ref().is_none_or(|x| x == &g.id))
+            .cloned()
+            .collect())
     }
 }
 
 type EmuSchema = Schema<Query, EmptyMutation, EmptySubscription>;
-static SCHEMA: LazyLock<EmuSchema> = LazyLock::new(|| Schema::build(Query, EmptyMutation, EmptySubscription).limit_depth(12).finish());
+static SCHEMA: LazyLock<EmuSchema> = LazyLock::new(|| {
+    Schema::build(Query, EmptyMutation, EmptySubscription).limit_depth(12).finish()
+});
 
 fn snapshot(s: &Arc<Shared>, acct: &str) -> Snapshot {
     s.with_world(|w, now| {
@@ -153,7 +172,11 @@ fn snapshot(s: &Arc<Shared>, acct: &str) -> Snapshot {
             .map(|p| GqlPod {
                 id: p.id.clone(),
                 name: p.name.clone(),
-                desired_status: if p.status == PodStatus::Exited { "EXITED".into() } else { "RUNNING".into() },
+                desired_status: if p.status == PodStatus::Exited {
+                    "EXITED".into()
+                } else {
+                    "RUNNING".into()
+                },
                 cost_per_hr: p.current_rate(),
                 gpu_count: p.gpu.as_ref().map_or(0, |g| g.1),
                 image_name: p.image.clone(),
@@ -225,8 +248,11 @@ pub(crate) async fn handle(
     Extension(Caller(acct)): Extension<Caller>,
     body: Bytes,
 ) -> ApiResult<Json<async_graphql::Response>> {
-    let req: async_graphql::Request = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("GraphQL request must be JSON {{\"query\": ..., \"variables\": ...}}: {e}")))?;
+    let req: async_graphql::Request = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "GraphQL request must be JSON {{\"query\": ..., \"variables\": ...}}: {e}"
+        ))
+    })?;
     let resp = SCHEMA.execute(req.data(snapshot(&s, &acct))).await;
     Ok(Json(resp))
 }

@@ -6,7 +6,9 @@ use crate::problem::{ApiError, ApiResult};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use runpod::types::serverless::{Health, JobState, PurgeQueueResponse, RUN_PAYLOAD_LIMIT, RUNSYNC_PAYLOAD_LIMIT, StreamResponse};
+use runpod::types::serverless::{
+    Health, JobState, PurgeQueueResponse, RUN_PAYLOAD_LIMIT, RUNSYNC_PAYLOAD_LIMIT, StreamResponse,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -15,9 +17,17 @@ type S = State<Arc<Shared>>;
 
 fn body_json(body: &Bytes, limit: usize, op: &str) -> ApiResult<serde_json::Value> {
     if body.len() > limit {
-        return Err(ApiError::new(413, format!("request body is {} bytes; {op} accepts at most {} MB", body.len(), limit / (1024 * 1024))));
+        return Err(ApiError::new(
+            413,
+            format!(
+                "request body is {} bytes; {op} accepts at most {} MB",
+                body.len(),
+                limit / (1024 * 1024)
+            ),
+        ));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))
 }
 
 /// Waits until `job` is final or `wait` passes (real time: this is a connection's patience).
@@ -46,45 +56,75 @@ fn wait_param(s: &Shared, q: Option<&str>) -> ApiResult<Duration> {
         None => Ok(Duration::from_millis(s.cfg.serverless.runsync_wait_ms)),
         Some(v) => match v.parse::<u64>() {
             Ok(ms) if (1000..=300_000).contains(&ms) => Ok(Duration::from_millis(ms)),
-            _ => Err(ApiError::bad_request(format!("`wait` must be between 1000 and 300000 ms, got {v:?}"))),
+            _ => Err(ApiError::bad_request(format!(
+                "`wait` must be between 1000 and 300000 ms, got {v:?}"
+            ))),
         },
     }
 }
 
-pub(crate) async fn run(State(s): S, Path(ep): Path<String>, body: Bytes) -> ApiResult<Json<JobState>> {
+pub(crate) async fn run(
+    State(s): S,
+    Path(ep): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<JobState>> {
     let v = body_json(&body, RUN_PAYLOAD_LIMIT, "/run")?;
     s.with_world(|w, now| w.job_submit(&ep, v, false, now)).map(Json)
 }
 
-pub(crate) async fn run_sync(State(s): S, Path(ep): Path<String>, RawQuery(q): RawQuery, body: Bytes) -> ApiResult<Json<JobState>> {
+pub(crate) async fn run_sync(
+    State(s): S,
+    Path(ep): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Json<JobState>> {
     let v = body_json(&body, RUNSYNC_PAYLOAD_LIMIT, "/runsync")?;
     let wait = wait_param(&s, q.as_deref())?;
     let job = s.with_world(|w, now| w.job_submit(&ep, v, true, now))?;
     wait_final(&s, &ep, job.id.as_str(), wait).await.map(Json)
 }
 
-pub(crate) async fn status(State(s): S, Path((ep, job)): Path<(String, String)>) -> ApiResult<Json<JobState>> {
+pub(crate) async fn status(
+    State(s): S,
+    Path((ep, job)): Path<(String, String)>,
+) -> ApiResult<Json<JobState>> {
     s.with_world(|w, now| w.job_status(&ep, &job, now)).map(Json)
 }
 
-pub(crate) async fn status_sync(State(s): S, Path((ep, job)): Path<(String, String)>, RawQuery(q): RawQuery) -> ApiResult<Json<JobState>> {
+pub(crate) async fn status_sync(
+    State(s): S,
+    Path((ep, job)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<JobState>> {
     let wait = wait_param(&s, q.as_deref())?;
     wait_final(&s, &ep, &job, wait).await.map(Json)
 }
 
-pub(crate) async fn stream(State(s): S, Path((ep, job)): Path<(String, String)>) -> ApiResult<Json<StreamResponse>> {
+pub(crate) async fn stream(
+    State(s): S,
+    Path((ep, job)): Path<(String, String)>,
+) -> ApiResult<Json<StreamResponse>> {
     s.with_world(|w, _| w.job_stream(&ep, &job)).map(Json)
 }
 
-pub(crate) async fn cancel(State(s): S, Path((ep, job)): Path<(String, String)>) -> ApiResult<Json<JobState>> {
+pub(crate) async fn cancel(
+    State(s): S,
+    Path((ep, job)): Path<(String, String)>,
+) -> ApiResult<Json<JobState>> {
     s.with_world(|w, now| w.job_cancel(&ep, &job, now)).map(Json)
 }
 
-pub(crate) async fn retry(State(s): S, Path((ep, job)): Path<(String, String)>) -> ApiResult<Json<JobState>> {
+pub(crate) async fn retry(
+    State(s): S,
+    Path((ep, job)): Path<(String, String)>,
+) -> ApiResult<Json<JobState>> {
     s.with_world(|w, now| w.job_retry(&ep, &job, now)).map(Json)
 }
 
-pub(crate) async fn purge_queue(State(s): S, Path(ep): Path<String>) -> ApiResult<Json<PurgeQueueResponse>> {
+pub(crate) async fn purge_queue(
+    State(s): S,
+    Path(ep): Path<String>,
+) -> ApiResult<Json<PurgeQueueResponse>> {
     s.with_world(|w, _| w.purge_queue(&ep)).map(Json)
 }
 

@@ -37,7 +37,11 @@ fn log_query(q: Option<&str>, headers: &HeaderMap) -> ApiResult<LogQuery> {
         None => None,
         Some(v) => Some(
             DateTime::parse_from_rfc3339(v)
-                .map_err(|_| ApiError::validation(vec![format!("query parameter 'since': {v:?} is not an RFC 3339 date-time")]))?
+                .map_err(|_| {
+                    ApiError::validation(vec![format!(
+                        "query parameter 'since': {v:?} is not an RFC 3339 date-time"
+                    )])
+                })?
                 .with_timezone(&Utc),
         ),
     };
@@ -124,7 +128,13 @@ pub(crate) async fn worker_logs(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let q = log_query(q.as_deref(), &headers)?;
-    let logs =
-        s.world.lock().workers.get(&worker).filter(|w| w.endpoint_id == ep).map(|w| w.logs.clone()).ok_or_else(ApiError::not_found)?;
+    let logs = s
+        .world
+        .lock()
+        .workers
+        .get(&worker)
+        .filter(|w| w.endpoint_id == ep)
+        .map(|w| w.logs.clone())
+        .ok_or_else(ApiError::not_found)?;
     Ok(sse(&s, logs, q))
 }

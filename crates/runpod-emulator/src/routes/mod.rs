@@ -49,19 +49,31 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v2/pods/{id}/action", post(rest::pod_action))
         .route("/v2/pods/{id}/logs", get(logs::pod_logs))
         .route("/v2/serverless", get(rest::list_endpoints).post(rest::create_endpoint))
-        .route("/v2/serverless/{id}", get(rest::get_endpoint).patch(rest::update_endpoint).delete(rest::delete_endpoint))
+        .route(
+            "/v2/serverless/{id}",
+            get(rest::get_endpoint).patch(rest::update_endpoint).delete(rest::delete_endpoint),
+        )
         .route("/v2/serverless/{id}/workers", get(rest::endpoint_workers))
         .route("/v2/serverless/{id}/releases", get(rest::endpoint_releases))
         .route("/v2/registries", get(rest::list_registries).post(rest::create_registry))
         .route("/v2/registries/{id}", get(rest::get_registry).delete(rest::delete_registry))
         .route("/v2/clusters", get(rest::list_clusters).post(rest::create_cluster))
-        .route("/v2/clusters/{id}", get(rest::no_cluster).patch(rest::no_cluster).delete(rest::no_cluster))
+        .route(
+            "/v2/clusters/{id}",
+            get(rest::no_cluster).patch(rest::no_cluster).delete(rest::no_cluster),
+        )
         .route("/v2/clusters/{id}/pods", get(rest::no_cluster))
         .route("/v2/serverless/{id}/workers/{worker_id}/logs", get(logs::worker_logs))
         .route("/v2/templates", get(rest::list_templates).post(rest::create_template))
-        .route("/v2/templates/{id}", get(rest::get_template).patch(rest::update_template).delete(rest::delete_template))
+        .route(
+            "/v2/templates/{id}",
+            get(rest::get_template).patch(rest::update_template).delete(rest::delete_template),
+        )
         .route("/v2/network-volumes", get(rest::list_volumes).post(rest::create_volume))
-        .route("/v2/network-volumes/{id}", get(rest::get_volume).patch(rest::update_volume).delete(rest::delete_volume))
+        .route(
+            "/v2/network-volumes/{id}",
+            get(rest::get_volume).patch(rest::update_volume).delete(rest::delete_volume),
+        )
         .route("/v2/catalog/gpus", get(rest::list_gpus))
         .route("/v2/catalog/gpus/{id}", get(rest::get_gpu))
         .route("/v2/catalog/datacenters", get(rest::list_data_centers))
@@ -93,7 +105,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/graphql", post(graphql::handle))
         // Admin (tests)
         .route("/_emulator/state", get(admin::state))
-        .route("/_emulator/faults", get(admin::get_faults).put(admin::set_faults).delete(admin::clear_faults))
+        .route(
+            "/_emulator/faults",
+            get(admin::get_faults).put(admin::set_faults).delete(admin::clear_faults),
+        )
         .route("/_emulator/clock", get(admin::clock))
         .route("/_emulator/clock/advance", post(admin::advance))
         .route("/_emulator/tick", post(admin::tick))
@@ -107,10 +122,14 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route_layer(from_fn_with_state(shared.clone(), auth))
         .route_layer(from_fn_with_state(shared.clone(), record));
     api.fallback(|| async { ApiError::new(404, "no such route") })
-        .method_not_allowed_fallback(|| async { ApiError::new(405, "method not allowed on this route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(405, "method not allowed on this route")
+        })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(problemize))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| ApiError::new(500, "internal emulator error").into_response()))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            ApiError::new(500, "internal emulator error").into_response()
+        }))
         .with_state(shared)
 }
 
@@ -129,11 +148,15 @@ fn presented_key(req: &Request, bearer_only: bool) -> Option<String> {
 }
 
 fn query_param(req: &Request, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 fn is_worker_route(route: &str) -> bool {
-    ["/job-take/", "/job-take-batch/", "/job-stop/", "/job-done/", "/job-stream/", "/ping/"].iter().any(|p| route.contains(p))
+    ["/job-take/", "/job-take-batch/", "/job-stop/", "/job-done/", "/job-stream/", "/ping/"]
+        .iter()
+        .any(|p| route.contains(p))
 }
 
 fn is_job_api_route(route: &str) -> bool {
@@ -168,8 +191,12 @@ fn addressed(route: &str, segs: &[&str]) -> Option<(Res, String)> {
 async fn auth(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let route = route_of(&req);
     let segs: Vec<&str> = req.uri().path().split('/').collect();
-    let account_key = |k: Option<String>| k.and_then(|k| s.account_of(&k).map(|a| (Principal::Account, a.to_owned())));
-    let principal = if route.starts_with("/_emulator") || is_job_api_route(&route) && !is_worker_route(&route) {
+    let account_key = |k: Option<String>| {
+        k.and_then(|k| s.account_of(&k).map(|a| (Principal::Account, a.to_owned())))
+    };
+    let principal = if route.starts_with("/_emulator")
+        || is_job_api_route(&route) && !is_worker_route(&route)
+    {
         account_key(presented_key(&req, false))
     } else if route == "/graphql" {
         account_key(presented_key(&req, true).or_else(|| query_param(&req, "api_key")))
@@ -178,7 +205,11 @@ async fn auth(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Res
         presented_key(&req, false).and_then(|k| {
             account_key(Some(k.clone())).or_else(|| {
                 let w = s.world.lock();
-                let owner = w.worker_keys.get(&k).filter(|e| e.as_str() == ep).and_then(|e| w.owner(Res::Endpoint, e));
+                let owner = w
+                    .worker_keys
+                    .get(&k)
+                    .filter(|e| e.as_str() == ep)
+                    .and_then(|e| w.owner(Res::Endpoint, e));
                 owner.map(|a| (Principal::Worker(ep.to_owned()), a.to_owned()))
             })
         })
@@ -191,7 +222,9 @@ async fn auth(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Res
             None => {
                 let pod = {
                     let w = s.world.lock();
-                    w.pod_keys.get(&k).and_then(|id| w.pods.get(id).map(|p| (id.clone(), p.account.clone())))
+                    w.pod_keys
+                        .get(&k)
+                        .and_then(|id| w.pods.get(id).map(|p| (id.clone(), p.account.clone())))
                 };
                 match pod {
                     Some((id, account)) => {
@@ -210,7 +243,8 @@ async fn auth(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Res
         }
     };
     let Some((principal, account)) = principal else {
-        return if route == "/graphql" || is_job_api_route(&route) || route.starts_with("/_emulator") {
+        return if route == "/graphql" || is_job_api_route(&route) || route.starts_with("/_emulator")
+        {
             ApiError::new(401, "Unauthorized: missing or invalid API key").into_response()
         } else {
             ApiError::new(401, "invalid bearer token").into_response()
@@ -222,7 +256,8 @@ async fn auth(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Res
             return ApiError::not_found().into_response();
         }
     }
-    let key = presented_key(&req, false).or_else(|| query_param(&req, "api_key")).unwrap_or_default();
+    let key =
+        presented_key(&req, false).or_else(|| query_param(&req, "api_key")).unwrap_or_default();
     let key = key.strip_prefix("Bearer ").unwrap_or(&key).to_owned();
     if principal == Principal::Account {
         s.record_account_call(req.method().as_str(), req.uri().path(), &key);
@@ -234,16 +269,19 @@ async fn auth(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Res
         None
     };
     if is_job_api_route(&route) && !is_worker_route(&route) {
-        let (ep, op) = (segs.get(2).copied().unwrap_or_default(), segs.get(3).copied().unwrap_or_default());
+        let (ep, op) =
+            (segs.get(2).copied().unwrap_or_default(), segs.get(3).copied().unwrap_or_default());
         let op = if op == "status-sync" { "status" } else { op };
         if let Some(secs) = s.limiter.lock().serverless(&s.cfg.rate_limits, &account, ep, op, now) {
             return ApiError::rate_limited_in(&format!("10 s /{op}"), secs).into_response();
         }
     }
     let mut resp = match &verdict {
-        Some(v) if v.retry_after.is_some() => {
-            ApiError::rate_limited_in(v.spent.as_deref().unwrap_or("minute"), v.retry_after.unwrap_or(1)).into_response()
-        }
+        Some(v) if v.retry_after.is_some() => ApiError::rate_limited_in(
+            v.spent.as_deref().unwrap_or("minute"),
+            v.retry_after.unwrap_or(1),
+        )
+        .into_response(),
         _ => {
             req.extensions_mut().insert(principal);
             req.extensions_mut().insert(Caller(account));
@@ -301,14 +339,18 @@ fn injected_detail(status: u16) -> String {
 /// every error as problem+json, so rewrite them.
 async fn problemize(resp: Response) -> Response {
     let status = resp.status().as_u16();
-    let is_problem =
-        resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("application/problem+json"));
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/problem+json"));
     if status < 400 || is_problem {
         return resp;
     }
     let bytes = to_bytes(resp.into_body(), 64 * 1024).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&bytes).trim().to_owned();
-    ApiError::new(status, if text.is_empty() { injected_detail(status) } else { text }).into_response()
+    ApiError::new(status, if text.is_empty() { injected_detail(status) } else { text })
+        .into_response()
 }
 
 /// Keeps every non-streaming exchange when recording is on.
@@ -316,14 +358,31 @@ async fn record(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respo
     let Some(rec) = &s.recorder else { return next.run(req).await };
     let (method, route) = (req.method().to_string(), route_of(&req));
     let resp = next.run(req).await;
-    let ct = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let ct = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     if ct.starts_with("text/event-stream") {
-        rec.lock().push(Exchange { method, route, status: resp.status().as_u16(), content_type: ct, body: bytes::Bytes::new() });
+        rec.lock().push(Exchange {
+            method,
+            route,
+            status: resp.status().as_u16(),
+            content_type: ct,
+            body: bytes::Bytes::new(),
+        });
         return resp;
     }
     let (parts, body) = resp.into_parts();
     let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
-    rec.lock().push(Exchange { method, route, status: parts.status.as_u16(), content_type: ct, body: bytes.clone() });
+    rec.lock().push(Exchange {
+        method,
+        route,
+        status: parts.status.as_u16(),
+        content_type: ct,
+        body: bytes.clone(),
+    });
     Response::from_parts(parts, Body::from(bytes))
 }
 
@@ -333,13 +392,22 @@ pub(crate) fn query_map(q: Option<&str>) -> HashMap<String, String> {
 }
 
 /// A query parameter as an integer within bounds, or a 422 naming it.
-pub(crate) fn query_int(q: &HashMap<String, String>, name: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
+pub(crate) fn query_int(
+    q: &HashMap<String, String>,
+    name: &str,
+    min: i64,
+    max: i64,
+) -> Result<Option<i64>, ApiError> {
     match q.get(name) {
         None => Ok(None),
         Some(v) => match v.parse::<i64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
-            Ok(n) => Err(ApiError::validation(vec![format!("query parameter '{name}': must be between {min} and {max} but found {n}")])),
-            Err(_) => Err(ApiError::validation(vec![format!("query parameter '{name}': got {v:?}, want integer")])),
+            Ok(n) => Err(ApiError::validation(vec![format!(
+                "query parameter '{name}': must be between {min} and {max} but found {n}"
+            )])),
+            Err(_) => Err(ApiError::validation(vec![format!(
+                "query parameter '{name}': got {v:?}, want integer"
+            )])),
         },
     }
 }

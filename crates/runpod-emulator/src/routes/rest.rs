@@ -14,14 +14,21 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeDelta, Utc};
 use runpod::types::billing::{
-    BillingQueryEcho, ListPodBillingResponse, ListServerlessBillingResponse, PodBillingAmounts, PodBillingMetadata, PodBillingRecord,
-    ServerlessBillingAmounts, ServerlessBillingMetadata, ServerlessBillingRecord,
+    BillingQueryEcho, ListPodBillingResponse, ListServerlessBillingResponse, PodBillingAmounts,
+    PodBillingMetadata, PodBillingRecord, ServerlessBillingAmounts, ServerlessBillingMetadata,
+    ServerlessBillingRecord,
 };
 use runpod::types::catalog::{ListDataCentersResponse, ListGpuTypesResponse};
-use runpod::types::endpoints::{CreateEndpointRequest, ListEndpointsResponse, UpdateEndpointRequest};
-use runpod::types::network_volumes::{CreateNetworkVolumeRequest, ListNetworkVolumesResponse, UpdateNetworkVolumeRequest};
+use runpod::types::endpoints::{
+    CreateEndpointRequest, ListEndpointsResponse, UpdateEndpointRequest,
+};
+use runpod::types::network_volumes::{
+    CreateNetworkVolumeRequest, ListNetworkVolumesResponse, UpdateNetworkVolumeRequest,
+};
 use runpod::types::pods::{Cloud, CreatePodRequest, PodAction, PodActionRequest, UpdatePodRequest};
-use runpod::types::templates::{CreateTemplateRequest, ListTemplatesResponse, UpdateTemplateRequest};
+use runpod::types::templates::{
+    CreateTemplateRequest, ListTemplatesResponse, UpdateTemplateRequest,
+};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -40,7 +47,11 @@ pub(crate) async fn list_pods(State(s): S, Extension(Caller(a)): C) -> Response 
     ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-pub(crate) async fn create_pod(State(s): S, Extension(Caller(a)): C, body: Bytes) -> ApiResult<Response> {
+pub(crate) async fn create_pod(
+    State(s): S,
+    Extension(Caller(a)): C,
+    body: Bytes,
+) -> ApiResult<Response> {
     let req: CreatePodRequest = parse(&body)?;
     s.with_world(|w, now| w.pod_create(&a, req, now)).map(created)
 }
@@ -52,7 +63,11 @@ pub(crate) async fn get_pod(State(s): S, Path(id): Path<String>) -> ApiResult<Re
     })
 }
 
-pub(crate) async fn update_pod(State(s): S, Path(id): Path<String>, body: Bytes) -> ApiResult<Response> {
+pub(crate) async fn update_pod(
+    State(s): S,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
     let req: UpdatePodRequest = parse(&body)?;
     s.with_world(|w, now| w.pod_update(&id, req, now)).map(|p| Json(p).into_response())
 }
@@ -68,7 +83,9 @@ pub(crate) async fn pod_action(
     body: Bytes,
 ) -> ApiResult<Response> {
     let req: PodActionRequest = parse(&body)?;
-    if matches!(who, Principal::Pod(_)) && !matches!(req.action, PodAction::Stop | PodAction::Terminate) {
+    if matches!(who, Principal::Pod(_))
+        && !matches!(req.action, PodAction::Stop | PodAction::Terminate)
+    {
         return Err(ApiError::forbidden());
     }
     s.with_world(|w, now| w.pod_action(&id, req.action, now)).map(|p| Json(p).into_response())
@@ -76,11 +93,18 @@ pub(crate) async fn pod_action(
 
 // ---- serverless endpoints ----
 
-pub(crate) async fn list_endpoints(State(s): S, Extension(Caller(a)): C) -> Json<ListEndpointsResponse> {
+pub(crate) async fn list_endpoints(
+    State(s): S,
+    Extension(Caller(a)): C,
+) -> Json<ListEndpointsResponse> {
     Json(ListEndpointsResponse { endpoints: s.with_world(|w, _| w.endpoint_list(&a)) })
 }
 
-pub(crate) async fn create_endpoint(State(s): S, Extension(Caller(a)): C, body: Bytes) -> ApiResult<Response> {
+pub(crate) async fn create_endpoint(
+    State(s): S,
+    Extension(Caller(a)): C,
+    body: Bytes,
+) -> ApiResult<Response> {
     let req: CreateEndpointRequest = parse(&body)?;
     s.with_world(|w, now| w.endpoint_create(&a, req, now)).map(created)
 }
@@ -89,7 +113,11 @@ pub(crate) async fn get_endpoint(State(s): S, Path(id): Path<String>) -> ApiResu
     s.with_world(|w, _| w.endpoint_api(&id)).map(|e| Json(e).into_response())
 }
 
-pub(crate) async fn update_endpoint(State(s): S, Path(id): Path<String>, body: Bytes) -> ApiResult<Response> {
+pub(crate) async fn update_endpoint(
+    State(s): S,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
     let req: UpdateEndpointRequest = parse(&body)?;
     s.with_world(|w, now| w.endpoint_update(&id, req, now)).map(|e| Json(e).into_response())
 }
@@ -102,7 +130,10 @@ pub(crate) async fn endpoint_workers(State(s): S, Path(id): Path<String>) -> Api
     s.with_world(|w, now| w.endpoint_workers(&id, now)).map(|r| Json(r).into_response())
 }
 
-pub(crate) async fn endpoint_releases(State(s): S, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub(crate) async fn endpoint_releases(
+    State(s): S,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     s.with_world(|w, _| w.endpoint_releases(&id)).map(Json)
 }
 
@@ -121,16 +152,24 @@ fn registry_json(r: &crate::world::storage::RegistryRecord) -> Value {
 }
 
 pub(crate) async fn list_registries(State(s): S, Extension(Caller(a)): C) -> Json<Value> {
-    Json(json!({"registries": s.with_world(|w, _| w.registry_list(&a).into_iter().map(registry_json).collect::<Vec<_>>())}))
+    Json(
+        json!({"registries": s.with_world(|w, _| w.registry_list(&a).into_iter().map(registry_json).collect::<Vec<_>>())}),
+    )
 }
 
-pub(crate) async fn create_registry(State(s): S, Extension(Caller(a)): C, body: Bytes) -> ApiResult<Response> {
-    let req: CreateRegistry = serde_json::from_slice(&body).map_err(|e| ApiError::validation(vec![format!("$: {e}")]))?;
-    let empty: Vec<String> = [("name", &req.name), ("username", &req.username), ("password", &req.password)]
-        .iter()
-        .filter(|(_, v)| v.is_empty())
-        .map(|(k, _)| format!("$.{k}: length must be >= 1, but got 0"))
-        .collect();
+pub(crate) async fn create_registry(
+    State(s): S,
+    Extension(Caller(a)): C,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let req: CreateRegistry =
+        serde_json::from_slice(&body).map_err(|e| ApiError::validation(vec![format!("$: {e}")]))?;
+    let empty: Vec<String> =
+        [("name", &req.name), ("username", &req.username), ("password", &req.password)]
+            .iter()
+            .filter(|(_, v)| v.is_empty())
+            .map(|(k, _)| format!("$.{k}: length must be >= 1, but got 0"))
+            .collect();
     if !empty.is_empty() {
         return Err(ApiError::validation(empty));
     }
@@ -138,7 +177,9 @@ pub(crate) async fn create_registry(State(s): S, Extension(Caller(a)): C, body: 
 }
 
 pub(crate) async fn get_registry(State(s): S, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    s.with_world(|w, _| w.registries.get(&id).map(registry_json).map(Json).ok_or_else(ApiError::not_found))
+    s.with_world(|w, _| {
+        w.registries.get(&id).map(registry_json).map(Json).ok_or_else(ApiError::not_found)
+    })
 }
 
 pub(crate) async fn delete_registry(State(s): S, Path(id): Path<String>) -> ApiResult<StatusCode> {
@@ -152,7 +193,9 @@ pub(crate) async fn list_clusters() -> Json<Value> {
 }
 
 pub(crate) async fn create_cluster() -> ApiError {
-    ApiError::bad_request("Instant Clusters are not emulated; the emulator runs single pods (docs/emulator.md)")
+    ApiError::bad_request(
+        "Instant Clusters are not emulated; the emulator runs single pods (docs/emulator.md)",
+    )
 }
 
 pub(crate) async fn no_cluster() -> ApiError {
@@ -161,20 +204,36 @@ pub(crate) async fn no_cluster() -> ApiError {
 
 // ---- templates ----
 
-pub(crate) async fn list_templates(State(s): S, Extension(Caller(a)): C) -> Json<ListTemplatesResponse> {
+pub(crate) async fn list_templates(
+    State(s): S,
+    Extension(Caller(a)): C,
+) -> Json<ListTemplatesResponse> {
     Json(ListTemplatesResponse { templates: s.with_world(|w, _| w.template_list(&a)) })
 }
 
-pub(crate) async fn create_template(State(s): S, Extension(Caller(a)): C, body: Bytes) -> ApiResult<Response> {
+pub(crate) async fn create_template(
+    State(s): S,
+    Extension(Caller(a)): C,
+    body: Bytes,
+) -> ApiResult<Response> {
     let req: CreateTemplateRequest = parse(&body)?;
     s.with_world(|w, now| w.template_create(&a, req, now)).map(created)
 }
 
 pub(crate) async fn get_template(State(s): S, Path(id): Path<String>) -> ApiResult<Response> {
-    s.with_world(|w, _| w.templates.get(&id).map(|t| Json(t.template.clone()).into_response()).ok_or_else(ApiError::not_found))
+    s.with_world(|w, _| {
+        w.templates
+            .get(&id)
+            .map(|t| Json(t.template.clone()).into_response())
+            .ok_or_else(ApiError::not_found)
+    })
 }
 
-pub(crate) async fn update_template(State(s): S, Path(id): Path<String>, body: Bytes) -> ApiResult<Response> {
+pub(crate) async fn update_template(
+    State(s): S,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
     let req: UpdateTemplateRequest = parse(&body)?;
     s.with_world(|w, _| w.template_update(&id, req)).map(|t| Json(t).into_response())
 }
@@ -185,26 +244,43 @@ pub(crate) async fn delete_template(State(s): S, Path(id): Path<String>) -> ApiR
 
 // ---- network volumes ----
 
-pub(crate) async fn list_volumes(State(s): S, Extension(Caller(a)): C) -> Json<ListNetworkVolumesResponse> {
+pub(crate) async fn list_volumes(
+    State(s): S,
+    Extension(Caller(a)): C,
+) -> Json<ListNetworkVolumesResponse> {
     Json(ListNetworkVolumesResponse {
         network_volumes: s.with_world(|w, _| {
-            let mut v: Vec<_> = w.volumes.values().filter(|v| v.account == a).map(|v| v.volume.clone()).collect();
+            let mut v: Vec<_> =
+                w.volumes.values().filter(|v| v.account == a).map(|v| v.volume.clone()).collect();
             v.sort_by(|a, b| a.id.cmp(&b.id));
             v
         }),
     })
 }
 
-pub(crate) async fn create_volume(State(s): S, Extension(Caller(a)): C, body: Bytes) -> ApiResult<Response> {
+pub(crate) async fn create_volume(
+    State(s): S,
+    Extension(Caller(a)): C,
+    body: Bytes,
+) -> ApiResult<Response> {
     let req: CreateNetworkVolumeRequest = parse(&body)?;
     s.with_world(|w, now| w.volume_create(&a, req, now)).map(created)
 }
 
 pub(crate) async fn get_volume(State(s): S, Path(id): Path<String>) -> ApiResult<Response> {
-    s.with_world(|w, _| w.volumes.get(&id).map(|v| Json(v.volume.clone()).into_response()).ok_or_else(ApiError::not_found))
+    s.with_world(|w, _| {
+        w.volumes
+            .get(&id)
+            .map(|v| Json(v.volume.clone()).into_response())
+            .ok_or_else(ApiError::not_found)
+    })
 }
 
-pub(crate) async fn update_volume(State(s): S, Path(id): Path<String>, body: Bytes) -> ApiResult<Response> {
+pub(crate) async fn update_volume(
+    State(s): S,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
     let req: UpdateNetworkVolumeRequest = parse(&body)?;
     s.with_world(|w, now| w.volume_update(&id, req, now)).map(|v| Json(v).into_response())
 }
@@ -221,64 +297,111 @@ pub(crate) async fn delete_volume(State(s): S, Path(id): Path<String>) -> ApiRes
 /// malformed value is a 422; `cudaVersions` and `minCudaVersion` exclude each other (400).
 fn gpu_filter(q: Option<&str>) -> ApiResult<Option<AvailabilityScope>> {
     let q = query_map(q);
-    let list =
-        |name: &str| q.get(name).map(|v| v.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect::<Vec<_>>());
-    let invalid = |name: &str, why: String| ApiError::validation(vec![format!("query parameter '{name}': {why}")]);
+    let list = |name: &str| {
+        q.get(name).map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+    };
+    let invalid = |name: &str, why: String| {
+        ApiError::validation(vec![format!("query parameter '{name}': {why}")])
+    };
     let include = list("include").unwrap_or_default();
     if include.len() > 1 {
         return Err(invalid("include", format!("at most 1 item allowed, got {}", include.len())));
     }
     if let Some(other) = include.iter().find(|i| i.as_str() != "AVAILABILITY") {
-        return Err(invalid("include", format!("value must be one of 'AVAILABILITY', got {other:?}")));
+        return Err(invalid(
+            "include",
+            format!("value must be one of 'AVAILABILITY', got {other:?}"),
+        ));
     }
     let availability = !include.is_empty();
     let scoped = ["product", "count", "cloud", "countryCodes", "cudaVersions", "minCudaVersion"];
     if !availability {
         if let Some(p) = scoped.iter().find(|p| q.contains_key(**p)) {
-            return Err(ApiError::bad_request(format!("`{p}` is valid only with include=AVAILABILITY")));
+            return Err(ApiError::bad_request(format!(
+                "`{p}` is valid only with include=AVAILABILITY"
+            )));
         }
         return Ok(None);
     }
     let products = list("product").unwrap_or_default();
     if products.is_empty() {
-        return Err(ApiError::bad_request("`product` is required with `include=AVAILABILITY` (POD, CLUSTER or SERVERLESS)"));
+        return Err(ApiError::bad_request(
+            "`product` is required with `include=AVAILABILITY` (POD, CLUSTER or SERVERLESS)",
+        ));
     }
-    if let Some(p) = products.iter().find(|p| !["POD", "CLUSTER", "SERVERLESS"].contains(&p.as_str())) {
-        return Err(invalid("product", format!("value must be one of 'POD', 'CLUSTER', 'SERVERLESS', got {p:?}")));
+    if let Some(p) =
+        products.iter().find(|p| !["POD", "CLUSTER", "SERVERLESS"].contains(&p.as_str()))
+    {
+        return Err(invalid(
+            "product",
+            format!("value must be one of 'POD', 'CLUSTER', 'SERVERLESS', got {p:?}"),
+        ));
     }
     let cloud = match q.get("cloud").map(String::as_str) {
         None | Some("SECURE") => Some(Cloud::Secure),
         Some("COMMUNITY") => Some(Cloud::Community),
-        Some(c) => return Err(invalid("cloud", format!("value must be one of 'SECURE', 'COMMUNITY', got {c:?}"))),
+        Some(c) => {
+            return Err(invalid(
+                "cloud",
+                format!("value must be one of 'SECURE', 'COMMUNITY', got {c:?}"),
+            ));
+        }
     };
     let countries = list("countryCodes").unwrap_or_default();
-    if let Some(c) = countries.iter().find(|c| c.len() != 2 || !c.chars().all(|x| x.is_ascii_uppercase())) {
-        return Err(invalid("countryCodes", format!("{c:?} is not an upper-case ISO 3166-1 alpha-2 code")));
+    if let Some(c) =
+        countries.iter().find(|c| c.len() != 2 || !c.chars().all(|x| x.is_ascii_uppercase()))
+    {
+        return Err(invalid(
+            "countryCodes",
+            format!("{c:?} is not an upper-case ISO 3166-1 alpha-2 code"),
+        ));
     }
     let cuda_versions = list("cudaVersions").unwrap_or_default();
     let is_num = |x: &str| !x.is_empty() && x.chars().all(|c| c.is_ascii_digit());
-    if let Some(v) = cuda_versions.iter().find(|v| !v.split_once('.').is_some_and(|(a, b)| is_num(a) && is_num(b))) {
+    if let Some(v) = cuda_versions
+        .iter()
+        .find(|v| !v.split_once('.').is_some_and(|(a, b)| is_num(a) && is_num(b)))
+    {
         return Err(invalid("cudaVersions", format!("{v:?} is not major.minor (e.g. 12.8)")));
     }
     let min_cuda = match q.get("minCudaVersion") {
         None => None,
         Some(v) => {
             let (a, b) = v.split_once('.').map_or((v.as_str(), None), |(a, b)| (a, Some(b)));
-            match (a.parse::<u32>().ok().filter(|_| is_num(a)), b.map(|b| b.parse::<u32>().ok().filter(|_| is_num(b)))) {
+            match (
+                a.parse::<u32>().ok().filter(|_| is_num(a)),
+                b.map(|b| b.parse::<u32>().ok().filter(|_| is_num(b))),
+            ) {
                 (Some(maj), None) => Some((maj, None)),
                 (Some(maj), Some(Some(min))) => Some((maj, Some(min))),
-                _ => return Err(invalid("minCudaVersion", format!("{v:?} is not a major or major.minor version"))),
+                _ => {
+                    return Err(invalid(
+                        "minCudaVersion",
+                        format!("{v:?} is not a major or major.minor version"),
+                    ));
+                }
             }
         }
     };
     if !cuda_versions.is_empty() && min_cuda.is_some() {
-        return Err(ApiError::bad_request("`cudaVersions` and `minCudaVersion` are mutually exclusive"));
+        return Err(ApiError::bad_request(
+            "`cudaVersions` and `minCudaVersion` are mutually exclusive",
+        ));
     }
     let count = query_int(&q, "count", 1, i64::from(u16::MAX))?.unwrap_or(1);
     Ok(Some(AvailabilityScope { count, cloud, countries, cuda_versions, min_cuda }))
 }
 
-pub(crate) async fn list_gpus(State(s): S, RawQuery(q): RawQuery) -> ApiResult<Json<ListGpuTypesResponse>> {
+pub(crate) async fn list_gpus(
+    State(s): S,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<ListGpuTypesResponse>> {
     let scope = gpu_filter(q.as_deref())?;
     Ok(Json(ListGpuTypesResponse {
         gpus: s.with_world(|w, _| {
@@ -293,10 +416,17 @@ pub(crate) async fn list_gpus(State(s): S, RawQuery(q): RawQuery) -> ApiResult<J
     }))
 }
 
-pub(crate) async fn get_gpu(State(s): S, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+pub(crate) async fn get_gpu(
+    State(s): S,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let scope = gpu_filter(q.as_deref())?;
     s.with_world(|w, _| {
-        w.catalog.offer(&id).map(|g| Json(w.catalog.gpu_type(g, scope.as_ref())).into_response()).ok_or_else(ApiError::not_found)
+        w.catalog
+            .offer(&id)
+            .map(|g| Json(w.catalog.gpu_type(g, scope.as_ref())).into_response())
+            .ok_or_else(ApiError::not_found)
     })
 }
 
@@ -310,8 +440,17 @@ struct DcFilter {
     global_network: Option<bool>,
 }
 
-const REGIONS: [&str; 9] =
-    ["NORTH_AMERICA", "SOUTH_AMERICA", "EUROPE", "ASIA", "MIDDLE_EAST", "AFRICA", "OCEANIA", "ANTARCTICA", "UNKNOWN"];
+const REGIONS: [&str; 9] = [
+    "NORTH_AMERICA",
+    "SOUTH_AMERICA",
+    "EUROPE",
+    "ASIA",
+    "MIDDLE_EAST",
+    "AFRICA",
+    "OCEANIA",
+    "ANTARCTICA",
+    "UNKNOWN",
+];
 const COMPLIANCE: [&str; 12] = [
     "GDPR",
     "ISO_IEC_27001",
@@ -330,8 +469,12 @@ const COMPLIANCE: [&str; 12] = [
 fn dc_filter(q: Option<&str>) -> ApiResult<DcFilter> {
     let q = query_map(q);
     let list = |name: &str, allowed: &[&str]| -> ApiResult<Vec<String>> {
-        let v: Vec<String> =
-            q.get(name).map(|v| v.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()).unwrap_or_default();
+        let v: Vec<String> = q
+            .get(name)
+            .map(|v| {
+                v.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()
+            })
+            .unwrap_or_default();
         match v.iter().find(|x| !allowed.contains(&x.as_str())) {
             Some(bad) => Err(ApiError::validation(vec![format!(
                 "query parameter '{name}': value must be one of {}, got {bad:?}",
@@ -345,7 +488,11 @@ fn dc_filter(q: Option<&str>) -> ApiResult<DcFilter> {
         None => None,
         Some("true") => Some(true),
         Some("false") => Some(false),
-        Some(v) => return Err(ApiError::validation(vec![format!("query parameter 'globalNetwork': got {v:?}, want boolean")])),
+        Some(v) => {
+            return Err(ApiError::validation(vec![format!(
+                "query parameter 'globalNetwork': got {v:?}, want boolean"
+            )]));
+        }
     };
     Ok(DcFilter {
         gpus: include.iter().any(|i| i == "GPU_AVAILABILITY"),
@@ -365,15 +512,28 @@ impl DcFilter {
     }
 }
 
-pub(crate) async fn list_data_centers(State(s): S, RawQuery(q): RawQuery) -> ApiResult<Json<ListDataCentersResponse>> {
+pub(crate) async fn list_data_centers(
+    State(s): S,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<ListDataCentersResponse>> {
     let f = dc_filter(q.as_deref())?;
     Ok(Json(ListDataCentersResponse {
-        data_centers: s
-            .with_world(|w, _| w.catalog.data_centers.iter().filter(|d| f.keeps(d)).map(|d| w.catalog.data_center(d, f.gpus)).collect()),
+        data_centers: s.with_world(|w, _| {
+            w.catalog
+                .data_centers
+                .iter()
+                .filter(|d| f.keeps(d))
+                .map(|d| w.catalog.data_center(d, f.gpus))
+                .collect()
+        }),
     }))
 }
 
-pub(crate) async fn get_data_center(State(s): S, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+pub(crate) async fn get_data_center(
+    State(s): S,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let f = dc_filter(q.as_deref())?;
     s.with_world(|w, _| {
         w.catalog
@@ -396,13 +556,18 @@ struct BillingWindow {
     bucket: Bucket,
 }
 
-fn billing_window(q: &std::collections::HashMap<String, String>, now: DateTime<Utc>) -> ApiResult<BillingWindow> {
+fn billing_window(
+    q: &std::collections::HashMap<String, String>,
+    now: DateTime<Utc>,
+) -> ApiResult<BillingWindow> {
     let time = |name: &str| -> ApiResult<Option<DateTime<Utc>>> {
         q.get(name)
             .map(|v| {
-                DateTime::parse_from_rfc3339(v)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|_| ApiError::validation(vec![format!("query parameter '{name}': {v:?} is not an RFC 3339 date-time")]))
+                DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+                    ApiError::validation(vec![format!(
+                        "query parameter '{name}': {v:?} is not an RFC 3339 date-time"
+                    )])
+                })
             })
             .transpose()
     };
@@ -416,10 +581,16 @@ fn billing_window(q: &std::collections::HashMap<String, String>, now: DateTime<U
     let last_n = query_int(q, "lastN", 1, 100_000)?;
     if let Some(n) = last_n {
         if start.is_some() || end.is_some() {
-            return Err(ApiError::bad_request("lastN is mutually exclusive with startTime/endTime; provide one or the other"));
+            return Err(ApiError::bad_request(
+                "lastN is mutually exclusive with startTime/endTime; provide one or the other",
+            ));
         }
         let current = bucket.floor(now);
-        return Ok(BillingWindow { start: bucket.back(current, (n - 1) as u32), end: bucket.next(current), bucket });
+        return Ok(BillingWindow {
+            start: bucket.back(current, (n - 1) as u32),
+            end: bucket.next(current),
+            bucket,
+        });
     }
     let end = bucket.ceil(end.unwrap_or(now));
     let start = bucket.floor(start.unwrap_or(now - TimeDelta::days(30)));
@@ -444,7 +615,11 @@ fn echo(w: &BillingWindow, pod: Option<&str>, serverless: Option<&str>) -> Billi
 fn with_billing<R>(
     s: &Arc<Shared>,
     q: Option<&str>,
-    f: impl FnOnce(&crate::world::World, &std::collections::HashMap<String, String>, &BillingWindow) -> R,
+    f: impl FnOnce(
+        &crate::world::World,
+        &std::collections::HashMap<String, String>,
+        &BillingWindow,
+    ) -> R,
 ) -> ApiResult<R> {
     let q = query_map(q);
     s.with_world(|w, now| {
@@ -454,7 +629,11 @@ fn with_billing<R>(
     })
 }
 
-pub(crate) async fn pod_billing(State(s): S, Extension(Caller(a)): C, RawQuery(q): RawQuery) -> ApiResult<Json<ListPodBillingResponse>> {
+pub(crate) async fn pod_billing(
+    State(s): S,
+    Extension(Caller(a)): C,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<ListPodBillingResponse>> {
     with_billing(&s, q.as_deref(), |w, q, win| {
         let pod = q.get("podId").map(String::as_str);
         let records: Vec<PodBillingRecord> = w
@@ -477,7 +656,11 @@ pub(crate) async fn pod_billing(State(s): S, Extension(Caller(a)): C, RawQuery(q
             totals.gpu_amount += r.gpu_amount;
             totals.disk_amount += r.disk_amount;
         }
-        let unique = records.iter().map(|r| r.pod_id.as_str()).collect::<std::collections::BTreeSet<_>>().len() as i64;
+        let unique = records
+            .iter()
+            .map(|r| r.pod_id.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as i64;
         Json(ListPodBillingResponse {
             metadata: PodBillingMetadata {
                 query: echo(win, pod, None),
@@ -518,7 +701,11 @@ pub(crate) async fn serverless_billing(
             totals.gpu_amount += r.gpu_amount;
             totals.disk_amount += r.disk_amount;
         }
-        let unique = records.iter().map(|r| r.serverless_id.as_str()).collect::<std::collections::BTreeSet<_>>().len() as i64;
+        let unique = records
+            .iter()
+            .map(|r| r.serverless_id.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as i64;
         Json(ListServerlessBillingResponse {
             metadata: ServerlessBillingMetadata {
                 query: echo(win, None, ep),
@@ -536,7 +723,11 @@ fn query_echo(win: &BillingWindow) -> Value {
 }
 
 /// `GET /v2/billing`: every resource family's spend per bucket.
-pub(crate) async fn billing(State(s): S, Extension(Caller(a)): C, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub(crate) async fn billing(
+    State(s): S,
+    Extension(Caller(a)): C,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
     with_billing(&s, q.as_deref(), |w, _, win| {
         const FIELDS: [&str; 14] = [
             "totalAmount",
@@ -554,7 +745,10 @@ pub(crate) async fn billing(State(s): S, Extension(Caller(a)): C, RawQuery(q): R
             "clusterDiskAmount",
             "clusterNetworkingAmount",
         ];
-        let mut buckets: std::collections::BTreeMap<DateTime<Utc>, std::collections::HashMap<&str, f64>> = Default::default();
+        let mut buckets: std::collections::BTreeMap<
+            DateTime<Utc>,
+            std::collections::HashMap<&str, f64>,
+        > = Default::default();
         let mut add = |t: DateTime<Utc>, field: &'static str, v: f64| {
             let b = buckets.entry(t).or_default();
             *b.entry(field).or_default() += v;
@@ -564,15 +758,24 @@ pub(crate) async fn billing(State(s): S, Extension(Caller(a)): C, RawQuery(q): R
             add(t, "podGpuAmount", am.gpu);
             add(t, "podDiskAmount", am.disk);
         }
-        for (_, t, am) in w.ledger.records(&a, Kind::Serverless, win.start, win.end, win.bucket, None) {
+        for (_, t, am) in
+            w.ledger.records(&a, Kind::Serverless, win.start, win.end, win.bucket, None)
+        {
             add(t, "serverlessGpuAmount", am.gpu);
             add(t, "serverlessDiskAmount", am.disk);
         }
-        for (_, t, am) in w.ledger.records(&a, Kind::NetworkVolume, win.start, win.end, win.bucket, None) {
+        for (_, t, am) in
+            w.ledger.records(&a, Kind::NetworkVolume, win.start, win.end, win.bucket, None)
+        {
             add(t, "storageStandardAmount", am.total());
         }
         let amounts = |m: &std::collections::HashMap<&str, f64>| {
-            Value::Object(FIELDS.iter().map(|f| ((*f).to_owned(), json!(m.get(f).copied().unwrap_or(0.0)))).collect())
+            Value::Object(
+                FIELDS
+                    .iter()
+                    .map(|f| ((*f).to_owned(), json!(m.get(f).copied().unwrap_or(0.0))))
+                    .collect(),
+            )
         };
         let mut totals = std::collections::HashMap::new();
         let records: Vec<Value> = buckets
@@ -587,24 +790,33 @@ pub(crate) async fn billing(State(s): S, Extension(Caller(a)): C, RawQuery(q): R
                 r
             })
             .collect();
-        Json(json!({"records": records, "metadata": {"query": query_echo(win), "recordCount": records.len(), "totals": amounts(&totals)}}))
+        Json(
+            json!({"records": records, "metadata": {"query": query_echo(win), "recordCount": records.len(), "totals": amounts(&totals)}}),
+        )
     })
 }
 
 /// `GET /v2/billing/endpoints`: RunPod's public endpoints, which the emulator does not offer.
 pub(crate) async fn endpoint_billing(State(s): S, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
     with_billing(&s, q.as_deref(), |_, _, win| {
-        Json(json!({"records": [], "metadata": {"query": query_echo(win), "recordCount": 0, "totals": {"totalAmount": 0.0}}}))
+        Json(
+            json!({"records": [], "metadata": {"query": query_echo(win), "recordCount": 0, "totals": {"totalAmount": 0.0}}}),
+        )
     })
 }
 
 /// `GET /v2/billing/network-volumes`.
-pub(crate) async fn volume_billing(State(s): S, Extension(Caller(a)): C, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub(crate) async fn volume_billing(
+    State(s): S,
+    Extension(Caller(a)): C,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
     with_billing(&s, q.as_deref(), |w, q, win| {
         let vol = q.get("networkVolumeId").map(String::as_str);
         let rows = w.ledger.records(&a, Kind::NetworkVolume, win.start, win.end, win.bucket, vol);
         let total: f64 = rows.iter().map(|r| r.2.total()).sum();
-        let unique = rows.iter().map(|r| r.0.as_str()).collect::<std::collections::BTreeSet<_>>().len();
+        let unique =
+            rows.iter().map(|r| r.0.as_str()).collect::<std::collections::BTreeSet<_>>().len();
         let records: Vec<Value> = rows
             .iter()
             .map(|(id, t, am)| {
@@ -614,8 +826,10 @@ pub(crate) async fn volume_billing(State(s): S, Extension(Caller(a)): C, RawQuer
             .collect();
         let mut query = query_echo(win);
         query["networkVolumeId"] = json!(vol);
-        Json(json!({"records": records, "metadata": {"query": query, "recordCount": records.len(), "uniqueNetworkVolumeCount": unique,
-            "totals": {"totalAmount": total, "standardAmount": total, "highPerformanceAmount": 0.0}}}))
+        Json(
+            json!({"records": records, "metadata": {"query": query, "recordCount": records.len(), "uniqueNetworkVolumeCount": unique,
+            "totals": {"totalAmount": total, "standardAmount": total, "highPerformanceAmount": 0.0}}}),
+        )
     })
 }
 
@@ -624,7 +838,9 @@ pub(crate) async fn cluster_billing(State(s): S, RawQuery(q): RawQuery) -> ApiRe
     with_billing(&s, q.as_deref(), |_, q, win| {
         let mut query = query_echo(win);
         query["clusterId"] = json!(q.get("clusterId"));
-        Json(json!({"records": [], "metadata": {"query": query, "recordCount": 0, "uniqueClusterCount": 0,
-            "totals": {"totalAmount": 0.0, "gpuAmount": 0.0, "diskAmount": 0.0, "networkingAmount": 0.0}}}))
+        Json(
+            json!({"records": [], "metadata": {"query": query, "recordCount": 0, "uniqueClusterCount": 0,
+            "totals": {"totalAmount": 0.0, "gpuAmount": 0.0, "diskAmount": 0.0, "networkingAmount": 0.0}}}),
+        )
     })
 }

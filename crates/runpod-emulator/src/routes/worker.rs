@@ -24,7 +24,11 @@ fn worker_id(raw: &str) -> String {
 
 /// Holds a poll until `f` yields something or the hold time passes (then `None`), waking
 /// when `on` is signalled.
-async fn hold<T>(s: &Arc<Shared>, on: Wake, mut f: impl FnMut() -> ApiResult<Option<T>>) -> ApiResult<Option<T>> {
+async fn hold<T>(
+    s: &Arc<Shared>,
+    on: Wake,
+    mut f: impl FnMut() -> ApiResult<Option<T>>,
+) -> ApiResult<Option<T>> {
     let deadline = Instant::now() + Duration::from_millis(s.cfg.serverless.take_hold_ms);
     let sub = s.notifier.subscribe(on.key());
     loop {
@@ -45,10 +49,14 @@ async fn hold<T>(s: &Arc<Shared>, on: Wake, mut f: impl FnMut() -> ApiResult<Opt
     }
 }
 
-pub(crate) async fn take(State(s): S, Path((ep, w)): Path<(String, String)>) -> ApiResult<Response> {
+pub(crate) async fn take(
+    State(s): S,
+    Path((ep, w)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let w = worker_id(&w);
     let got = hold(&s, Wake::Queue(ep.clone()), || {
-        s.with_world(|world, now| world.job_take(&ep, &w, 1, now)).map(|v: Vec<TakenJob>| v.into_iter().next())
+        s.with_world(|world, now| world.job_take(&ep, &w, 1, now))
+            .map(|v: Vec<TakenJob>| v.into_iter().next())
     })
     .await?;
     Ok(match got {
@@ -57,11 +65,20 @@ pub(crate) async fn take(State(s): S, Path((ep, w)): Path<(String, String)>) -> 
     })
 }
 
-pub(crate) async fn take_batch(State(s): S, Path((ep, w)): Path<(String, String)>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+pub(crate) async fn take_batch(
+    State(s): S,
+    Path((ep, w)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let w = worker_id(&w);
-    let n = query_map(q.as_deref()).get("batch_size").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).clamp(1, 64);
+    let n = query_map(q.as_deref())
+        .get("batch_size")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, 64);
     let got = hold(&s, Wake::Queue(ep.clone()), || {
-        s.with_world(|world, now| world.job_take(&ep, &w, n, now)).map(|v| (!v.is_empty()).then_some(v))
+        s.with_world(|world, now| world.job_take(&ep, &w, n, now))
+            .map(|v| (!v.is_empty()).then_some(v))
     })
     .await?;
     Ok(match got {
@@ -70,10 +87,14 @@ pub(crate) async fn take_batch(State(s): S, Path((ep, w)): Path<(String, String)
     })
 }
 
-pub(crate) async fn stop_list(State(s): S, Path((ep, w)): Path<(String, String)>) -> ApiResult<Response> {
+pub(crate) async fn stop_list(
+    State(s): S,
+    Path((ep, w)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let w = worker_id(&w);
     let got = hold(&s, Wake::Stops(w.clone()), || {
-        s.with_world(|world, now| world.job_stop_list(&ep, &w, now)).map(|v| (!v.is_empty()).then_some(v))
+        s.with_world(|world, now| world.job_stop_list(&ep, &w, now))
+            .map(|v| (!v.is_empty()).then_some(v))
     })
     .await?;
     Ok(match got {
@@ -87,20 +108,34 @@ fn result_body(body: &Bytes) -> ApiResult<JobResultBody> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(JobResultBody::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("result body is not valid JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("result body is not valid JSON: {e}")))
 }
 
-pub(crate) async fn done(State(s): S, Path((ep, w, job)): Path<(String, String, String)>, body: Bytes) -> ApiResult<StatusCode> {
+pub(crate) async fn done(
+    State(s): S,
+    Path((ep, w, job)): Path<(String, String, String)>,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
     let (w, b) = (worker_id(&w), result_body(&body)?);
     s.with_world(|world, now| world.job_done(&ep, &w, &job, b, now)).map(|()| StatusCode::OK)
 }
 
-pub(crate) async fn stream_chunk(State(s): S, Path((ep, w, job)): Path<(String, String, String)>, body: Bytes) -> ApiResult<StatusCode> {
+pub(crate) async fn stream_chunk(
+    State(s): S,
+    Path((ep, w, job)): Path<(String, String, String)>,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
     let (w, b) = (worker_id(&w), result_body(&body)?);
-    s.with_world(|world, now| world.job_stream_chunk(&ep, &w, &job, b, now)).map(|()| StatusCode::OK)
+    s.with_world(|world, now| world.job_stream_chunk(&ep, &w, &job, b, now))
+        .map(|()| StatusCode::OK)
 }
 
-pub(crate) async fn ping(State(s): S, Path((ep, w)): Path<(String, String)>, RawQuery(q): RawQuery) -> ApiResult<StatusCode> {
+pub(crate) async fn ping(
+    State(s): S,
+    Path((ep, w)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<StatusCode> {
     let w = worker_id(&w);
     let running: Vec<String> = query_map(q.as_deref())
         .get("job_id")

@@ -2,8 +2,8 @@
 
 use crate::config::{DataCenterConfig, EmulatorConfig, GpuOffer, Stock};
 use runpod::types::catalog::{
-    AvailabilityLevel, CatalogResourceAvailability, CudaVersionAvailability, DataCenter, DataCenterAvailability, GpuManufacturer,
-    GpuMaxCount, GpuPrice, GpuType,
+    AvailabilityLevel, CatalogResourceAvailability, CudaVersionAvailability, DataCenter,
+    DataCenterAvailability, GpuManufacturer, GpuMaxCount, GpuPrice, GpuType,
 };
 use runpod::types::pods::Cloud;
 use runpod::{DataCenterId, GpuPoolId, GpuTypeId};
@@ -37,7 +37,13 @@ impl Catalog {
 
     /// Takes `count` GPUs of `gpu` in the first allowed data center with stock. `cloud: None`
     /// means any cloud (secure first). Returns the data center and cloud used.
-    pub fn allocate(&mut self, gpu: &str, count: i64, cloud: Option<Cloud>, dcs: &[String]) -> Option<(String, Cloud)> {
+    pub fn allocate(
+        &mut self,
+        gpu: &str,
+        count: i64,
+        cloud: Option<Cloud>,
+        dcs: &[String],
+    ) -> Option<(String, Cloud)> {
         let clouds: &[Cloud] = match cloud {
             Some(Cloud::Community) => &[Cloud::Community],
             Some(_) => &[Cloud::Secure],
@@ -48,7 +54,8 @@ impl Catalog {
                 if g != gpu || (!dcs.is_empty() && !dcs.contains(dc)) {
                     continue;
                 }
-                let slot = if *c == Cloud::Community { &mut stock.community } else { &mut stock.secure };
+                let slot =
+                    if *c == Cloud::Community { &mut stock.community } else { &mut stock.secure };
                 if *slot >= count {
                     *slot -= count;
                     return Some((dc.clone(), *c));
@@ -108,17 +115,28 @@ impl Catalog {
         let secure_stock: bool = g.stock.values().any(|s| s.secure > 0);
         let community_stock: bool = g.stock.values().any(|s| s.community > 0);
         // A level for `count` GPUs: fewer free than asked is none.
-        let level_for = |free: i64, count: i64| if free < count { AvailabilityLevel::None } else { level(free / count.max(1)) };
-        let cuda_ok = |scope: &AvailabilityScope| g.cuda_versions.iter().any(|v| scope.cuda_matches(v));
+        let level_for = |free: i64, count: i64| {
+            if free < count { AvailabilityLevel::None } else { level(free / count.max(1)) }
+        };
+        let cuda_ok =
+            |scope: &AvailabilityScope| g.cuda_versions.iter().any(|v| scope.cuda_matches(v));
         GpuType {
             id: GpuTypeId::new(&g.id),
             name: g.name.clone(),
             pool: g.pool.as_deref().map(GpuPoolId::new),
-            manufacturer: if g.manufacturer.eq_ignore_ascii_case("AMD") { GpuManufacturer::Amd } else { GpuManufacturer::Nvidia },
+            manufacturer: if g.manufacturer.eq_ignore_ascii_case("AMD") {
+                GpuManufacturer::Amd
+            } else {
+                GpuManufacturer::Nvidia
+            },
             memory: g.memory_gb,
             secure: secure_stock,
             community: community_stock,
-            price: GpuPrice { secure: g.secure_price, community: g.community_price, serverless: g.serverless_price },
+            price: GpuPrice {
+                secure: g.secure_price,
+                community: g.community_price,
+                serverless: g.serverless_price,
+            },
             max_count: GpuMaxCount { secure: g.max_count, community: g.max_count },
             // A pod's GPUs share one machine: the best single data center decides.
             availability: scope.map(|sc| {
@@ -174,7 +192,11 @@ impl Catalog {
                     .map(|g| CatalogResourceAvailability {
                         id: g.id.clone(),
                         name: g.name.clone(),
-                        availability: level(self.free_in(&g.id, Some(&dc.id), &AvailabilityScope::default())),
+                        availability: level(self.free_in(
+                            &g.id,
+                            Some(&dc.id),
+                            &AvailabilityScope::default(),
+                        )),
                     })
                     .collect()
             }),
@@ -199,7 +221,13 @@ pub struct AvailabilityScope {
 
 impl Default for AvailabilityScope {
     fn default() -> Self {
-        Self { count: 1, cloud: None, countries: Vec::new(), cuda_versions: Vec::new(), min_cuda: None }
+        Self {
+            count: 1,
+            cloud: None,
+            countries: Vec::new(),
+            cuda_versions: Vec::new(),
+            min_cuda: None,
+        }
     }
 }
 
@@ -210,7 +238,12 @@ impl AvailabilityScope {
     }
 
     fn has_dc(&self, catalog: &Catalog, dc: &str) -> bool {
-        self.countries.is_empty() || catalog.data_centers.iter().find(|d| d.id == dc).is_some_and(|d| self.countries.contains(&d.country()))
+        self.countries.is_empty()
+            || catalog
+                .data_centers
+                .iter()
+                .find(|d| d.id == dc)
+                .is_some_and(|d| self.countries.contains(&d.country()))
     }
 
     fn cuda_matches(&self, v: &str) -> bool {
@@ -258,8 +291,15 @@ mod tests {
     fn allocation_respects_cloud_data_center_and_count() {
         let mut c = Catalog::from_config(&EmulatorConfig::default());
         let gpu = "NVIDIA L40S";
-        assert_eq!(c.allocate(gpu, 1, Some(Cloud::Community), &[]), None, "L40S has no community stock");
-        assert_eq!(c.allocate(gpu, 2, None, &["EU-RO-1".into()]), Some(("EU-RO-1".into(), Cloud::Secure)));
+        assert_eq!(
+            c.allocate(gpu, 1, Some(Cloud::Community), &[]),
+            None,
+            "L40S has no community stock"
+        );
+        assert_eq!(
+            c.allocate(gpu, 2, None, &["EU-RO-1".into()]),
+            Some(("EU-RO-1".into(), Cloud::Secure))
+        );
         assert_eq!(c.allocate(gpu, 1, None, &["EU-RO-1".into()]), None);
         c.release(gpu, 2, "EU-RO-1", Cloud::Secure);
         assert!(c.allocate_exact(gpu, 2, "EU-RO-1", Cloud::Secure));

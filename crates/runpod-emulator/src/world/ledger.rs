@@ -54,7 +54,15 @@ impl Ledger {
     }
 
     /// Bills `[from, to)` at `rate_per_hr`, splitting at hour boundaries. Returns the total.
-    pub fn accrue(&mut self, kind: Kind, resource: &str, from: DateTime<Utc>, to: DateTime<Utc>, rate_per_hr: f64, split: Split) -> f64 {
+    pub fn accrue(
+        &mut self,
+        kind: Kind,
+        resource: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        rate_per_hr: f64,
+        split: Split,
+    ) -> f64 {
         if to <= from || rate_per_hr <= 0.0 {
             return 0.0;
         }
@@ -80,7 +88,12 @@ impl Ledger {
 
     /// Total billed to one resource.
     pub fn total_for(&self, kind: Kind, resource: &str) -> f64 {
-        self.buckets.iter().filter(|((k, _), _)| *k == kind).filter_map(|(_, row)| row.get(resource)).map(Amounts::total).sum()
+        self.buckets
+            .iter()
+            .filter(|((k, _), _)| *k == kind)
+            .filter_map(|(_, row)| row.get(resource))
+            .map(Amounts::total)
+            .sum()
     }
 
     /// Records of `account`'s resources of `kind` in `[start, end)`, regrouped into buckets of
@@ -98,7 +111,9 @@ impl Ledger {
         for ((k, hour), row) in self.buckets.range((kind, start)..(kind, end)) {
             debug_assert_eq!(*k, kind);
             let mine = |r: &str| self.owner(kind, r) == Some(account);
-            for (r, a) in row.iter().filter(|(r, _)| resource.is_none_or(|x| x == r.as_str()) && mine(r)) {
+            for (r, a) in
+                row.iter().filter(|(r, _)| resource.is_none_or(|x| x == r.as_str()) && mine(r))
+            {
                 let e = out.entry((bucket.floor(*hour), r.clone())).or_default();
                 e.gpu += a.gpu;
                 e.disk += a.disk;
@@ -151,7 +166,9 @@ impl Bucket {
             Self::Hour => t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t),
             Self::Day => day,
             Self::Week => day - TimeDelta::days(i64::from(day.weekday().num_days_from_monday())),
-            Self::Month => Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).single().unwrap_or(day),
+            Self::Month => {
+                Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).single().unwrap_or(day)
+            }
             Self::Year => Utc.with_ymd_and_hms(t.year(), 1, 1, 0, 0, 0).single().unwrap_or(day),
         }
     }
@@ -162,8 +179,12 @@ impl Bucket {
             Self::Hour => start + TimeDelta::hours(1),
             Self::Day => start + TimeDelta::days(1),
             Self::Week => start + TimeDelta::weeks(1),
-            Self::Month => start.checked_add_months(chrono::Months::new(1)).unwrap_or(start + TimeDelta::days(31)),
-            Self::Year => start.checked_add_months(chrono::Months::new(12)).unwrap_or(start + TimeDelta::days(366)),
+            Self::Month => start
+                .checked_add_months(chrono::Months::new(1))
+                .unwrap_or(start + TimeDelta::days(31)),
+            Self::Year => start
+                .checked_add_months(chrono::Months::new(12))
+                .unwrap_or(start + TimeDelta::days(366)),
         }
     }
 
@@ -174,7 +195,9 @@ impl Bucket {
             Self::Day => start - TimeDelta::days(i64::from(n)),
             Self::Week => start - TimeDelta::weeks(i64::from(n)),
             Self::Month => start.checked_sub_months(chrono::Months::new(n)).unwrap_or(start),
-            Self::Year => start.checked_sub_months(chrono::Months::new(n.saturating_mul(12))).unwrap_or(start),
+            Self::Year => {
+                start.checked_sub_months(chrono::Months::new(n.saturating_mul(12))).unwrap_or(start)
+            }
         }
     }
 
@@ -197,14 +220,38 @@ mod tests {
     fn per_second_billing_splits_across_hours() {
         let mut l = Ledger::default();
         l.own(Kind::Pod, "p", "a");
-        let billed = l.accrue(Kind::Pod, "p", t("2026-01-01T00:30:00Z"), t("2026-01-01T01:30:00Z"), 3.6, Split { gpu_share: 1.0 });
+        let billed = l.accrue(
+            Kind::Pod,
+            "p",
+            t("2026-01-01T00:30:00Z"),
+            t("2026-01-01T01:30:00Z"),
+            3.6,
+            Split { gpu_share: 1.0 },
+        );
         assert!((billed - 3.6).abs() < 1e-9, "{billed}");
         assert_eq!(l.buckets.len(), 2);
         assert!((l.total_for(Kind::Pod, "p") - 3.6).abs() < 1e-9);
-        let day = l.records("a", Kind::Pod, t("2026-01-01T00:00:00Z"), t("2026-01-02T00:00:00Z"), Bucket::Day, None);
+        let day = l.records(
+            "a",
+            Kind::Pod,
+            t("2026-01-01T00:00:00Z"),
+            t("2026-01-02T00:00:00Z"),
+            Bucket::Day,
+            None,
+        );
         assert_eq!(day.len(), 1);
         assert!((day[0].2.total() - 3.6).abs() < 1e-9);
-        assert!(l.records("b", Kind::Pod, t("2026-01-01T00:00:00Z"), t("2026-01-02T00:00:00Z"), Bucket::Day, None).is_empty());
+        assert!(
+            l.records(
+                "b",
+                Kind::Pod,
+                t("2026-01-01T00:00:00Z"),
+                t("2026-01-02T00:00:00Z"),
+                Bucket::Day,
+                None
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -216,7 +263,11 @@ mod tests {
         assert_eq!(Bucket::Month.floor(x), t("2026-03-01T00:00:00Z"));
         assert_eq!(Bucket::Year.floor(x), t("2026-01-01T00:00:00Z"));
         assert_eq!(Bucket::Month.ceil(x), t("2026-04-01T00:00:00Z"));
-        assert_eq!(Bucket::Day.ceil(t("2026-03-18T00:00:00Z")), t("2026-03-18T00:00:00Z"), "a boundary stays");
+        assert_eq!(
+            Bucket::Day.ceil(t("2026-03-18T00:00:00Z")),
+            t("2026-03-18T00:00:00Z"),
+            "a boundary stays"
+        );
         assert_eq!(Bucket::Month.back(t("2026-03-01T00:00:00Z"), 2), t("2026-01-01T00:00:00Z"));
         assert_eq!(Bucket::Month.next(t("2026-01-01T00:00:00Z")), t("2026-02-01T00:00:00Z"));
     }

@@ -140,7 +140,11 @@ pub struct World {
 impl World {
     /// The accounts per `cfg`: empty but for the main account's seeded network volumes.
     /// Returns the world and which account each key (the main one first) belongs to.
-    pub fn new(cfg: Arc<EmulatorConfig>, state_dir: PathBuf, main_key: &str) -> (Self, HashMap<String, String>) {
+    pub fn new(
+        cfg: Arc<EmulatorConfig>,
+        state_dir: PathBuf,
+        main_key: &str,
+    ) -> (Self, HashMap<String, String>) {
         let catalog = catalog::Catalog::from_config(&cfg);
         let s3_secret = |s: &Option<String>| s.clone().unwrap_or_else(|| random_secret("rps_"));
         let main = Account {
@@ -182,7 +186,14 @@ impl World {
                     kind: runpod::types::network_volumes::VolumeType::Standard,
                 };
                 ledger.own(ledger::Kind::NetworkVolume, &v.id, &main_account);
-                (v.id.clone(), storage::VolumeRecord { volume, account: main_account.clone(), billed_until: Utc::now() })
+                (
+                    v.id.clone(),
+                    storage::VolumeRecord {
+                        volume,
+                        account: main_account.clone(),
+                        billed_until: Utc::now(),
+                    },
+                )
             })
             .collect();
         let world = Self {
@@ -225,7 +236,12 @@ impl World {
     /// The main account (the one `api_key` belongs to), to change.
     pub fn main_account_mut(&mut self) -> &mut Account {
         let id = self.main_account.clone();
-        self.accounts.entry(id.clone()).or_insert_with(|| Account { user_id: id, balance: 0.0, spend_limit: 0.0, s3_secret: String::new() })
+        self.accounts.entry(id.clone()).or_insert_with(|| Account {
+            user_id: id,
+            balance: 0.0,
+            spend_limit: 0.0,
+            s3_secret: String::new(),
+        })
     }
 
     /// The account that owns a resource, if it exists (terminated pods included).
@@ -265,7 +281,8 @@ impl World {
                 "error pulling image {image:?}: manifest unknown (the emulator knows only the images in its config's `images`; docs/emulator.md)"
             ));
         };
-        let credential = registry.and_then(|r| self.registries.get(r)).filter(|r| r.account == account);
+        let credential =
+            registry.and_then(|r| self.registries.get(r)).filter(|r| r.account == account);
         if img.private && credential.is_none() {
             return Err(match registry {
                 None => format!(
@@ -318,7 +335,12 @@ impl World {
         for v in volumes {
             self.accrue_volume(&v, now);
         }
-        let broke: Vec<String> = self.accounts.values().filter(|a| a.balance <= 0.0).map(|a| a.user_id.clone()).collect();
+        let broke: Vec<String> = self
+            .accounts
+            .values()
+            .filter(|a| a.balance <= 0.0)
+            .map(|a| a.user_id.clone())
+            .collect();
         for acct in broke {
             self.enforce_zero_balance(&acct, now);
         }
@@ -326,7 +348,8 @@ impl World {
 
     /// Sum of the hourly rates of everything `acct` is billed for now.
     pub fn current_spend_per_hr(&self, acct: &str) -> f64 {
-        let pods: f64 = self.pods.values().filter(|p| p.account == acct).map(|p| p.current_rate()).sum();
+        let pods: f64 =
+            self.pods.values().filter(|p| p.account == acct).map(|p| p.current_rate()).sum();
         let workers: f64 = self
             .workers
             .values()
@@ -357,8 +380,12 @@ impl World {
     /// RunPod: at $0 all of the account's pods stop; those without a network volume are
     /// terminated, and its workers stop.
     fn enforce_zero_balance(&mut self, acct: &str, now: DateTime<Utc>) {
-        let ids: Vec<String> =
-            self.pods.values().filter(|p| p.account == acct && p.status.is_billing_compute()).map(|p| p.id.clone()).collect();
+        let ids: Vec<String> = self
+            .pods
+            .values()
+            .filter(|p| p.account == acct && p.status.is_billing_compute())
+            .map(|p| p.id.clone())
+            .collect();
         for id in ids {
             let has_network = self.pods.get(&id).is_some_and(|p| p.has_network_volume());
             self.log_pod(&id, now, "system", "account balance reached $0: pod stopped by billing");
@@ -368,8 +395,12 @@ impl World {
                 let _ = self.pod_terminate(&id, now);
             }
         }
-        let workers: Vec<String> =
-            self.workers.values().filter(|w| self.owns(acct, Res::Endpoint, &w.endpoint_id)).map(|w| w.id.clone()).collect();
+        let workers: Vec<String> = self
+            .workers
+            .values()
+            .filter(|w| self.owns(acct, Res::Endpoint, &w.endpoint_id))
+            .map(|w| w.id.clone())
+            .collect();
         for w in workers {
             self.worker_stop(&w, now);
         }

@@ -14,10 +14,12 @@ use crate::logs::LogBuffer;
 use crate::problem::{ApiError, ApiResult};
 use chrono::{DateTime, TimeDelta, Utc};
 use runpod::types::pods::{
-    Cloud, CreatePodRequest, Mounts, Pod, PodAction, PodGlobalNetworking, PodGpuUtilization, PodRuntime, PodStatus, UpdatePodRequest,
-    Utilization,
+    Cloud, CreatePodRequest, Mounts, Pod, PodAction, PodGlobalNetworking, PodGpuUtilization,
+    PodRuntime, PodStatus, UpdatePodRequest, Utilization,
 };
-use runpod::types::problem::{INSUFFICIENT_BALANCE_DETAIL, NO_CAPACITY_DETAIL, NOT_ENOUGH_FREE_GPUS_DETAIL};
+use runpod::types::problem::{
+    INSUFFICIENT_BALANCE_DETAIL, NO_CAPACITY_DETAIL, NOT_ENOUGH_FREE_GPUS_DETAIL,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -115,7 +117,8 @@ impl PodRecord {
     }
 
     fn stopped_disk_per_hr(&self) -> f64 {
-        self.mounts.persistent.as_ref().map_or(0, |p| p.size) as f64 * VOLUME_STOPPED_GB_MONTH / HOURS_PER_MONTH
+        self.mounts.persistent.as_ref().map_or(0, |p| p.size) as f64 * VOLUME_STOPPED_GB_MONTH
+            / HOURS_PER_MONTH
     }
 
     /// USD/h billed right now.
@@ -146,7 +149,9 @@ impl PodRecord {
     fn runtime(&self, now: DateTime<Utc>) -> Option<PodRuntime> {
         (self.status == PodStatus::Running && self.container.up).then(|| PodRuntime {
             uptime: self.started_at.map_or(0, |s| secs_between(s, now) as i64),
-            gpus: (0..self.gpu.as_ref().map_or(0, |g| g.1)).map(|_| PodGpuUtilization { util: 0, memory_util: 0 }).collect(),
+            gpus: (0..self.gpu.as_ref().map_or(0, |g| g.1))
+                .map(|_| PodGpuUtilization { util: 0, memory_util: 0 })
+                .collect(),
             cpu: Some(Utilization { util: i64::from(self.container.running) }),
             memory: Some(Utilization { util: 0 }),
             ports: Vec::new(),
@@ -190,7 +195,11 @@ impl PodRecord {
             template: self.template.as_deref(),
             cost: self.cost(),
             locked: self.locked,
-            global_networking: PodGlobalNetworking { enabled: self.global_networking, ip: None, internal_dns: None },
+            global_networking: PodGlobalNetworking {
+                enabled: self.global_networking,
+                ip: None,
+                internal_dns: None,
+            },
             runtime: self.runtime(now),
             created_at: Some(&self.created_at_text),
             started_at: self.started_at_text.as_deref(),
@@ -200,7 +209,9 @@ impl PodRecord {
     /// The pod as REST v2 shows it.
     pub fn to_api(&self, now: DateTime<Utc>) -> Pod {
         // One rendering path: the typed value is parsed from the view's JSON.
-        serde_json::to_value(self.view(now)).and_then(serde_json::from_value).unwrap_or_else(|_| unreachable!("PodView renders a Pod"))
+        serde_json::to_value(self.view(now))
+            .and_then(serde_json::from_value)
+            .unwrap_or_else(|_| unreachable!("PodView renders a Pod"))
     }
 }
 
@@ -286,20 +297,31 @@ fn after(t: DateTime<Utc>, secs: f64) -> DateTime<Utc> {
 
 impl World {
     /// `POST /v2/pods` after schema validation: the handler-layer rules, placement, credit.
-    pub fn pod_create(&mut self, acct: &str, req: CreatePodRequest, now: DateTime<Utc>) -> ApiResult<Pod> {
+    pub fn pod_create(
+        &mut self,
+        acct: &str,
+        req: CreatePodRequest,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Pod> {
         if req.gpu.is_some() == req.cpu.is_some() {
             return Err(ApiError::bad_request("exactly one of `gpu` or `cpu` must be set"));
         }
         let mounts = req.mounts.clone().unwrap_or_default();
         if mounts.persistent.is_some() && mounts.network.as_ref().is_some_and(|n| !n.is_empty()) {
-            return Err(ApiError::bad_request("`mounts.persistent` and `mounts.network` are mutually exclusive"));
+            return Err(ApiError::bad_request(
+                "`mounts.persistent` and `mounts.network` are mutually exclusive",
+            ));
         }
         if req.cpu.is_some() && mounts.persistent.is_some() {
             return Err(ApiError::bad_request("`mounts.persistent` is invalid when `cpu` is set"));
         }
         if let Some(g) = &req.gpu {
-            if g.allowed_cuda_versions.as_ref().is_some_and(|v| !v.is_empty()) && g.min_cuda_version.is_some() {
-                return Err(ApiError::bad_request("`gpu.allowedCudaVersions` and `gpu.minCudaVersion` are mutually exclusive"));
+            if g.allowed_cuda_versions.as_ref().is_some_and(|v| !v.is_empty())
+                && g.min_cuda_version.is_some()
+            {
+                return Err(ApiError::bad_request(
+                    "`gpu.allowedCudaVersions` and `gpu.minCudaVersion` are mutually exclusive",
+                ));
             }
         }
         if let Some(cpu) = &req.cpu {
@@ -309,7 +331,13 @@ impl World {
         }
         // Template settings first; body fields override them.
         let tpl = match &req.template_id {
-            Some(t) => Some(self.templates.get(t.as_str()).filter(|t| t.account == acct).cloned().ok_or_else(ApiError::not_found)?),
+            Some(t) => Some(
+                self.templates
+                    .get(t.as_str())
+                    .filter(|t| t.account == acct)
+                    .cloned()
+                    .ok_or_else(ApiError::not_found)?,
+            ),
             None => None,
         };
         if tpl.as_ref().is_some_and(|t| t.template.serverless) {
@@ -317,36 +345,52 @@ impl World {
         }
         let mut env = tpl.as_ref().map(|t| t.template.env.clone()).unwrap_or_default();
         env.extend(req.env.clone().unwrap_or_default());
-        let image = req.image.clone().or_else(|| tpl.as_ref().map(|t| t.template.image.clone())).unwrap_or_default();
-        let args = req.args.clone().or_else(|| tpl.as_ref().map(|t| t.template.args.clone())).unwrap_or_default();
+        let image = req
+            .image
+            .clone()
+            .or_else(|| tpl.as_ref().map(|t| t.template.image.clone()))
+            .unwrap_or_default();
+        let args = req
+            .args
+            .clone()
+            .or_else(|| tpl.as_ref().map(|t| t.template.args.clone()))
+            .unwrap_or_default();
         let disk = req.disk.or_else(|| tpl.as_ref().map(|t| t.template.disk)).unwrap_or(50);
-        let ports = req.ports.clone().or_else(|| tpl.as_ref().map(|t| t.template.ports.clone())).unwrap_or_default();
+        let ports = req
+            .ports
+            .clone()
+            .or_else(|| tpl.as_ref().map(|t| t.template.ports.clone()))
+            .unwrap_or_default();
         let mounts = if mounts.persistent.is_none() && mounts.network.is_none() {
-            Mounts { persistent: tpl.as_ref().and_then(|t| t.template.mounts.persistent.clone()), network: None }
+            Mounts {
+                persistent: tpl.as_ref().and_then(|t| t.template.mounts.persistent.clone()),
+                network: None,
+            }
         } else {
             mounts
         };
 
         // Network volume pins placement to its data center.
-        let mut dcs: Vec<String> = req.data_center_ids.clone().unwrap_or_default().into_iter().map(|d| d.0).collect();
+        let mut dcs: Vec<String> =
+            req.data_center_ids.clone().unwrap_or_default().into_iter().map(|d| d.0).collect();
         if let Some(nv) = mounts.network.as_ref().and_then(|n| n.first()) {
-            let vol = self
-                .volumes
-                .get(nv.volume_id.as_str())
-                .filter(|v| v.account == acct)
-                .ok_or_else(|| ApiError::bad_request(format!("network volume {} not found", nv.volume_id)))?;
+            let vol =
+                self.volumes.get(nv.volume_id.as_str()).filter(|v| v.account == acct).ok_or_else(
+                    || ApiError::bad_request(format!("network volume {} not found", nv.volume_id)),
+                )?;
             if !dcs.is_empty() && !dcs.contains(&vol.volume.data_center.0) {
-                return Err(ApiError::bad_request("the network volume's data center is not among `dataCenterIds`"));
+                return Err(ApiError::bad_request(
+                    "the network volume's data center is not among `dataCenterIds`",
+                ));
             }
             dcs = vec![vol.volume.data_center.0.clone()];
         }
 
         let (gpu, cpu, compute_per_hr) = match (&req.gpu, &req.cpu) {
             (Some(g), _) => {
-                let offer = self
-                    .catalog
-                    .offer(g.id.as_str())
-                    .ok_or_else(|| ApiError::bad_request(format!("unknown GPU type id: {:?}", g.id.as_str())))?;
+                let offer = self.catalog.offer(g.id.as_str()).ok_or_else(|| {
+                    ApiError::bad_request(format!("unknown GPU type id: {:?}", g.id.as_str()))
+                })?;
                 let count = g.count.unwrap_or(1);
                 if count > offer.max_count {
                     return Err(ApiError::bad_request(format!(
@@ -354,13 +398,25 @@ impl World {
                         offer.max_count, offer.id
                     )));
                 }
-                let price = if req.cloud == Some(Cloud::Community) { offer.community_price } else { offer.secure_price };
+                let price = if req.cloud == Some(Cloud::Community) {
+                    offer.community_price
+                } else {
+                    offer.secure_price
+                };
                 (Some((g.id.0.clone(), count)), None, price * count as f64)
             }
-            (None, Some(c)) => (None, Some((c.id.clone(), c.vcpu_count)), CPU_PRICE_PER_VCPU_HR * c.vcpu_count as f64),
-            (None, None) => return Err(ApiError::bad_request("exactly one of `gpu` or `cpu` must be set")),
+            (None, Some(c)) => (
+                None,
+                Some((c.id.clone(), c.vcpu_count)),
+                CPU_PRICE_PER_VCPU_HR * c.vcpu_count as f64,
+            ),
+            (None, None) => {
+                return Err(ApiError::bad_request("exactly one of `gpu` or `cpu` must be set"));
+            }
         };
-        let disk_per_hr = (disk + mounts.persistent.as_ref().map_or(0, |p| p.size)) as f64 * DISK_RUNNING_GB_MONTH / HOURS_PER_MONTH;
+        let disk_per_hr = (disk + mounts.persistent.as_ref().map_or(0, |p| p.size)) as f64
+            * DISK_RUNNING_GB_MONTH
+            / HOURS_PER_MONTH;
         let rate = compute_per_hr + disk_per_hr;
         let Some(account) = self.account(acct) else { return Err(ApiError::unauthorized()) };
         if account.balance < rate {
@@ -378,15 +434,21 @@ impl World {
                 None => return Err(ApiError::bad_request(NO_CAPACITY_DETAIL)),
             },
             None => (
-                dcs.first().cloned().unwrap_or_else(|| self.catalog.data_centers.first().map_or("US-TX-3".into(), |d| d.id.clone())),
+                dcs.first().cloned().unwrap_or_else(|| {
+                    self.catalog.data_centers.first().map_or("US-TX-3".into(), |d| d.id.clone())
+                }),
                 req.cloud.unwrap_or(Cloud::Secure),
                 false,
             ),
         };
         // Price is pinned to the cloud actually used.
         let compute_per_hr = match (&gpu, cloud) {
-            (Some((id, count)), Cloud::Community) => self.catalog.offer(id).map_or(compute_per_hr, |o| o.community_price * *count as f64),
-            (Some((id, count)), _) => self.catalog.offer(id).map_or(compute_per_hr, |o| o.secure_price * *count as f64),
+            (Some((id, count)), Cloud::Community) => {
+                self.catalog.offer(id).map_or(compute_per_hr, |o| o.community_price * *count as f64)
+            }
+            (Some((id, count)), _) => {
+                self.catalog.offer(id).map_or(compute_per_hr, |o| o.secure_price * *count as f64)
+            }
             _ => compute_per_hr,
         };
 
@@ -417,7 +479,10 @@ impl World {
             disk,
             env,
             ports,
-            registry: req.registry.clone().or_else(|| tpl.as_ref().and_then(|t| t.template.registry.clone())),
+            registry: req
+                .registry
+                .clone()
+                .or_else(|| tpl.as_ref().and_then(|t| t.template.registry.clone())),
             mounts,
             gpu,
             cpu,
@@ -455,7 +520,10 @@ impl World {
 
     /// A live (not terminated) pod.
     pub fn pod_live(&self, id: &str) -> ApiResult<&PodRecord> {
-        self.pods.get(id).filter(|p| p.status != PodStatus::Terminated).ok_or_else(ApiError::not_found)
+        self.pods
+            .get(id)
+            .filter(|p| p.status != PodStatus::Terminated)
+            .ok_or_else(ApiError::not_found)
     }
 
     /// `GET /v2/pods` of `acct`, oldest first.
@@ -465,7 +533,8 @@ impl World {
 
     /// `GET /v2/pods` rendered straight to JSON (`{"pods":[...]}`), without cloning records.
     pub fn pod_list_json(&self, acct: &str, now: DateTime<Utc>) -> Vec<u8> {
-        let pods: Vec<PodView<'_>> = self.live_pods_sorted(acct).into_iter().map(|p| p.view(now)).collect();
+        let pods: Vec<PodView<'_>> =
+            self.live_pods_sorted(acct).into_iter().map(|p| p.view(now)).collect();
         let mut out = Vec::with_capacity(64 + pods.len() * 512);
         // Serializing borrowed views of our own data cannot fail.
         let _ = serde_json::to_writer(&mut out, &ListView { pods });
@@ -473,38 +542,63 @@ impl World {
     }
 
     fn live_pods_sorted(&self, acct: &str) -> Vec<&PodRecord> {
-        let mut v: Vec<&PodRecord> = self.pods.values().filter(|p| p.account == acct && p.status != PodStatus::Terminated).collect();
+        let mut v: Vec<&PodRecord> = self
+            .pods
+            .values()
+            .filter(|p| p.account == acct && p.status != PodStatus::Terminated)
+            .collect();
         v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
         v
     }
 
     /// `PATCH /v2/pods/{id}`.
-    pub fn pod_update(&mut self, id: &str, req: UpdatePodRequest, now: DateTime<Utc>) -> ApiResult<Pod> {
+    pub fn pod_update(
+        &mut self,
+        id: &str,
+        req: UpdatePodRequest,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Pod> {
         let acct = self.owner(super::Res::Pod, id).unwrap_or_default().to_owned();
         let tpl = match &req.template_id {
             Some(t) => {
-                let t = self.templates.get(t.as_str()).filter(|t| t.account == acct).ok_or_else(ApiError::not_found)?;
+                let t = self
+                    .templates
+                    .get(t.as_str())
+                    .filter(|t| t.account == acct)
+                    .ok_or_else(ApiError::not_found)?;
                 if t.template.serverless {
-                    return Err(ApiError::new(422, "a serverless template cannot be applied to a pod"));
+                    return Err(ApiError::new(
+                        422,
+                        "a serverless template cannot be applied to a pod",
+                    ));
                 }
                 Some(t.template.clone())
             }
             None => None,
         };
-        let pod = self.pods.get_mut(id).filter(|p| p.status != PodStatus::Terminated).ok_or_else(ApiError::not_found)?;
+        let pod = self
+            .pods
+            .get_mut(id)
+            .filter(|p| p.status != PodStatus::Terminated)
+            .ok_or_else(ApiError::not_found)?;
         if let Some(m) = &req.mounts {
             if m.network.as_ref().is_some_and(|n| n.is_empty()) {
                 return Err(ApiError::bad_request("clearing mounts is not supported"));
             }
             let had_network = pod.has_network_volume();
-            if (m.persistent.is_some() && pod.mounts.persistent.is_none()) || (m.network.is_some() && !had_network) {
+            if (m.persistent.is_some() && pod.mounts.persistent.is_none())
+                || (m.network.is_some() && !had_network)
+            {
                 return Err(ApiError::bad_request("mount kind is fixed at create"));
             }
-            if let (Some(new), Some(old)) =
-                (m.network.as_ref().and_then(|n| n.first()), pod.mounts.network.as_ref().and_then(|n| n.first()))
-            {
+            if let (Some(new), Some(old)) = (
+                m.network.as_ref().and_then(|n| n.first()),
+                pod.mounts.network.as_ref().and_then(|n| n.first()),
+            ) {
                 if new.volume_id != old.volume_id {
-                    return Err(ApiError::bad_request("the volumeId of a network mount is immutable"));
+                    return Err(ApiError::bad_request(
+                        "the volumeId of a network mount is immutable",
+                    ));
                 }
             }
         }
@@ -561,14 +655,24 @@ impl World {
     }
 
     /// `POST /v2/pods/{id}/action`.
-    pub fn pod_action(&mut self, id: &str, action: PodAction, now: DateTime<Utc>) -> ApiResult<Pod> {
+    pub fn pod_action(
+        &mut self,
+        id: &str,
+        action: PodAction,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Pod> {
         self.tick_pod(id, now);
         let pod = self.pod_live(id)?;
         if !pod.actions().contains(&action) {
-            return Err(ApiError::new(409, format!("cannot {} a pod in status {}", action.as_str(), pod.status)));
+            return Err(ApiError::new(
+                409,
+                format!("cannot {} a pod in status {}", action.as_str(), pod.status),
+            ));
         }
         if pod.locked && matches!(action, PodAction::Stop | PodAction::Restart) {
-            return Err(ApiError::bad_request("pod is locked: unlock it before stopping or restarting"));
+            return Err(ApiError::bad_request(
+                "pod is locked: unlock it before stopping or restarting",
+            ));
         }
         match action {
             PodAction::Stop => self.pod_stop(id, now)?,
@@ -579,7 +683,9 @@ impl World {
                 self.pod_restart_container(id, now, "pod restart requested");
             }
             PodAction::Unknown => {
-                return Err(ApiError::validation(vec!["$.action: value must be one of 'start', 'stop', 'restart', 'terminate'".into()]));
+                return Err(ApiError::validation(vec![
+                    "$.action: value must be one of 'start', 'stop', 'restart', 'terminate'".into(),
+                ]));
             }
         }
         Ok(self.pods[id].to_api(now))
@@ -614,7 +720,11 @@ impl World {
     /// Terminate: the process tree is killed, GPUs released, the pod disappears from the API.
     pub fn pod_terminate(&mut self, id: &str, now: DateTime<Utc>) -> ApiResult<()> {
         self.accrue_pod(id, now);
-        let pod = self.pods.get_mut(id).filter(|p| p.status != PodStatus::Terminated).ok_or_else(ApiError::not_found)?;
+        let pod = self
+            .pods
+            .get_mut(id)
+            .filter(|p| p.status != PodStatus::Terminated)
+            .ok_or_else(ApiError::not_found)?;
         pod.status = PodStatus::Terminated;
         pod.phase_until = None;
         pod.terminated_at = Some(now);
@@ -693,7 +803,8 @@ impl World {
         }
         p.billed_until = to;
         let rate = p.current_rate();
-        let gpu_share = if rate > 0.0 && p.status.is_billing_compute() { p.compute_per_hr / rate } else { 0.0 };
+        let gpu_share =
+            if rate > 0.0 && p.status.is_billing_compute() { p.compute_per_hr / rate } else { 0.0 };
         self.charge(Kind::Pod, id, from, to, rate, Split { gpu_share });
     }
 
@@ -704,7 +815,12 @@ impl World {
     }
 
     pub(crate) fn tick_pods(&mut self, now: DateTime<Utc>) {
-        let ids: Vec<String> = self.pods.iter().filter(|(_, p)| p.status != PodStatus::Terminated).map(|(k, _)| k.clone()).collect();
+        let ids: Vec<String> = self
+            .pods
+            .iter()
+            .filter(|(_, p)| p.status != PodStatus::Terminated)
+            .map(|(k, _)| k.clone())
+            .collect();
         for id in ids {
             self.tick_pod(&id, now);
         }
@@ -745,7 +861,12 @@ impl World {
                 let at = after(started, pre);
                 if now >= at {
                     self.accrue_pod(id, at);
-                    self.log_pod(id, at, "system", "pod preempted: interruptible capacity reclaimed (SIGTERM, then SIGKILL)");
+                    self.log_pod(
+                        id,
+                        at,
+                        "system",
+                        "pod preempted: interruptible capacity reclaimed (SIGTERM, then SIGKILL)",
+                    );
                     let _ = self.pod_stop(id, at);
                     if let Some(p) = self.pods.get_mut(id) {
                         p.preempted = true;
@@ -816,8 +937,20 @@ impl World {
             env.push(("JUPYTER_PASSWORD".into(), random_id(16)));
         }
         env.extend(p.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let container = crate::process::ContainerSpec { image, argv, env, volumes, hostname: p.id.clone(), scratch };
-        let effect = Effect::Spawn(Box::new(SpawnSpec { owner: Owner::Pod(id.to_owned()), generation, container, logs: p.logs.clone() }));
+        let container = crate::process::ContainerSpec {
+            image,
+            argv,
+            env,
+            volumes,
+            hostname: p.id.clone(),
+            scratch,
+        };
+        let effect = Effect::Spawn(Box::new(SpawnSpec {
+            owner: Owner::Pod(id.to_owned()),
+            generation,
+            container,
+            logs: p.logs.clone(),
+        }));
         self.effect(effect);
     }
 
@@ -827,7 +960,13 @@ impl World {
     }
 
     /// A pod process ended (or failed to start).
-    pub(crate) fn pod_process_exited(&mut self, id: &str, generation: u64, code: Option<i32>, now: DateTime<Utc>) {
+    pub(crate) fn pod_process_exited(
+        &mut self,
+        id: &str,
+        generation: u64,
+        code: Option<i32>,
+        now: DateTime<Utc>,
+    ) {
         let restart = self.cfg.pods.restart_delay_secs;
         let Some(p) = self.pods.get_mut(id) else { return };
         if p.container.generation != generation || !p.container.running {
@@ -837,6 +976,10 @@ impl World {
         p.container.exited_at = Some(now);
         p.container.last_exit_code = code;
         let code = code.map_or_else(|| "a signal".to_owned(), |c| c.to_string());
-        p.logs.push(now, "system", format!("container exited with code {code}; restarting in {restart}s"));
+        p.logs.push(
+            now,
+            "system",
+            format!("container exited with code {code}; restarting in {restart}s"),
+        );
     }
 }

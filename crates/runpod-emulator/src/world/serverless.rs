@@ -15,10 +15,14 @@ use crate::logs::LogBuffer;
 use crate::problem::{ApiError, ApiResult};
 use chrono::{DateTime, TimeDelta, Utc};
 use runpod::types::endpoints::{
-    CreateEndpointGpuConfig, CreateEndpointRequest, Endpoint, EndpointGpuConfig, EndpointScaling, EndpointType, EndpointWorkersStatus,
-    FlashBoot, ListEndpointWorkersResponse, UpdateEndpointRequest, Worker, WorkerStatus, WorkerSummary,
+    CreateEndpointGpuConfig, CreateEndpointRequest, Endpoint, EndpointGpuConfig, EndpointScaling,
+    EndpointType, EndpointWorkersStatus, FlashBoot, ListEndpointWorkersResponse,
+    UpdateEndpointRequest, Worker, WorkerStatus, WorkerSummary,
 };
-use runpod::types::serverless::{Health, HealthJobs, HealthWorkers, JobState, JobStatus, PurgeQueueResponse, StreamChunk, StreamResponse};
+use runpod::types::serverless::{
+    Health, HealthJobs, HealthWorkers, JobState, JobStatus, PurgeQueueResponse, StreamChunk,
+    StreamResponse,
+};
 use runpod::types::worker::{JobResultBody, TakenJob};
 use runpod::{DataCenterId, EndpointId, GpuTypeId, JobId, NetworkVolumeId, TemplateId, WorkerId};
 use serde_json::Value;
@@ -113,7 +117,10 @@ pub struct WorkerRecord {
 impl WorkerRecord {
     /// Billed from start until it stops; initializing is free (RunPod, 2026).
     pub fn is_billing(&self) -> bool {
-        !self.external && self.process_running && self.polled && matches!(self.status, WorkerStatus::Running | WorkerStatus::Idle)
+        !self.external
+            && self.process_running
+            && self.polled
+            && matches!(self.status, WorkerStatus::Running | WorkerStatus::Idle)
     }
 }
 
@@ -158,7 +165,11 @@ impl JobRecord {
             status: self.status,
             delay_time: self.started_at.map(|s| ms(self.submitted_at, s)),
             execution_time: self.started_at.map(|s| ms(s, self.completed_at.unwrap_or(now))),
-            output: if self.status.is_final() { self.output.clone() } else { self.progress.clone() },
+            output: if self.status.is_final() {
+                self.output.clone()
+            } else {
+                self.progress.clone()
+            },
             error: self.error.clone(),
             worker_id: self.worker_id.as_deref().map(WorkerId::new),
             retries: (self.retries > 0).then_some(self.retries),
@@ -168,20 +179,37 @@ impl JobRecord {
 
 /// The body a worker receives from `job-take`.
 fn taken(j: &JobRecord) -> TakenJob {
-    TakenJob { id: j.id.clone(), input: j.input.clone(), webhook: j.webhook.clone(), s3_config: j.s3_config.clone() }
+    TakenJob {
+        id: j.id.clone(),
+        input: j.input.clone(),
+        webhook: j.webhook.clone(),
+        s3_config: j.s3_config.clone(),
+    }
 }
 
 impl World {
-    fn resolve_gpu(&self, gpu: Option<&CreateEndpointGpuConfig>) -> ApiResult<(Option<String>, f64)> {
+    fn resolve_gpu(
+        &self,
+        gpu: Option<&CreateEndpointGpuConfig>,
+    ) -> ApiResult<(Option<String>, f64)> {
         let Some(g) = gpu else { return Ok((None, 0.0)) };
         let pools = g.pools.clone().unwrap_or_default();
-        let excluded: Vec<String> = g.excluded_types.clone().unwrap_or_default().into_iter().map(|t| t.0).collect();
+        let excluded: Vec<String> =
+            g.excluded_types.clone().unwrap_or_default().into_iter().map(|t| t.0).collect();
         let count = g.count.unwrap_or(1) as f64;
         let mut best: Option<(String, f64)> = None;
         for pool in &pools {
-            let offers: Vec<_> = self.catalog.gpus.iter().filter(|o| o.pool.as_deref() == Some(pool.as_str())).collect();
+            let offers: Vec<_> = self
+                .catalog
+                .gpus
+                .iter()
+                .filter(|o| o.pool.as_deref() == Some(pool.as_str()))
+                .collect();
             if offers.is_empty() && !runpod::ids::KNOWN_GPU_POOL_IDS.contains(&pool.as_str()) {
-                return Err(ApiError::bad_request(format!("unknown GPU pool id: {:?}", pool.as_str())));
+                return Err(ApiError::bad_request(format!(
+                    "unknown GPU pool id: {:?}",
+                    pool.as_str()
+                )));
             }
             for o in offers.into_iter().filter(|o| !excluded.contains(&o.id)) {
                 let price = o.serverless_price.unwrap_or(o.secure_price * 2.0);
@@ -194,14 +222,27 @@ impl World {
     }
 
     /// `POST /v2/serverless`.
-    pub fn endpoint_create(&mut self, acct: &str, req: CreateEndpointRequest, now: DateTime<Utc>) -> ApiResult<Endpoint> {
+    pub fn endpoint_create(
+        &mut self,
+        acct: &str,
+        req: CreateEndpointRequest,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Endpoint> {
         if req.kind == EndpointType::LoadBalancer {
-            return Err(ApiError::bad_request("load-balancing endpoints are not emulated; use type QUEUE"));
+            return Err(ApiError::bad_request(
+                "load-balancing endpoints are not emulated; use type QUEUE",
+            ));
         }
         if let Some(t) = &req.template_id {
-            let tpl = self.templates.get(t.as_str()).filter(|t| t.account == acct).ok_or_else(ApiError::not_found)?;
+            let tpl = self
+                .templates
+                .get(t.as_str())
+                .filter(|t| t.account == acct)
+                .ok_or_else(ApiError::not_found)?;
             if !tpl.template.serverless {
-                return Err(ApiError::bad_request("templateId must name a serverless template (serverless: true)"));
+                return Err(ApiError::bad_request(
+                    "templateId must name a serverless template (serverless: true)",
+                ));
             }
         }
         if req.gpu.is_some() && req.cpu.is_some() {
@@ -210,7 +251,9 @@ impl World {
         let w = req.workers.clone().unwrap_or_default();
         let (min, max) = (w.min.unwrap_or(0), w.max.unwrap_or(3));
         if min > max {
-            return Err(ApiError::bad_request(format!("workers.min ({min}) exceeds workers.max ({max})")));
+            return Err(ApiError::bad_request(format!(
+                "workers.min ({min}) exceeds workers.max ({max})"
+            )));
         }
         for v in req.network_volumes.iter().flatten() {
             if !self.owns(acct, super::Res::Volume, v.as_str()) {
@@ -220,7 +263,11 @@ impl World {
         let (gpu_type, price) = self.resolve_gpu(req.gpu.as_ref())?;
         // The template is resolved once, here (spec: "Later template edits do not affect the
         // endpoint"); the request's own fields win over it.
-        let tpl = req.template_id.as_ref().and_then(|t| self.templates.get(t.as_str())).map(|t| t.template.clone());
+        let tpl = req
+            .template_id
+            .as_ref()
+            .and_then(|t| self.templates.get(t.as_str()))
+            .map(|t| t.template.clone());
         let mut env = tpl.as_ref().map(|t| t.env.clone()).unwrap_or_default();
         env.extend(req.env.unwrap_or_default());
         let id = random_id(14);
@@ -246,8 +293,18 @@ impl World {
             scaling: req.scaling,
             timeout_ms: req.timeout.unwrap_or(DEFAULT_ENDPOINT_TIMEOUT_MS),
             flashboot: req.flashboot.unwrap_or(FlashBoot::Off),
-            network_volumes: req.network_volumes.unwrap_or_default().into_iter().map(|v| v.0).collect(),
-            data_center_ids: req.data_center_ids.unwrap_or_default().into_iter().map(|d| d.0).collect(),
+            network_volumes: req
+                .network_volumes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| v.0)
+                .collect(),
+            data_center_ids: req
+                .data_center_ids
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| d.0)
+                .collect(),
             created_at: now,
             version: 1,
             queue: VecDeque::new(),
@@ -257,7 +314,12 @@ impl World {
             retried: 0,
             gpu_type,
             price_per_hr: price,
-            releases: vec![Release { id: format!("rel_{}", random_id(10)), version: 1, created_at: now, diff: Vec::new() }],
+            releases: vec![Release {
+                id: format!("rel_{}", random_id(10)),
+                version: 1,
+                created_at: now,
+                diff: Vec::new(),
+            }],
         };
         self.endpoints.insert(id.clone(), rec);
         self.scale_endpoint(&id, now);
@@ -290,7 +352,11 @@ impl World {
                 allowed_cuda_versions: g.allowed_cuda_versions.clone().unwrap_or_default(),
                 min_cuda_version: g.min_cuda_version.clone(),
             }),
-            workers: EndpointWorkersStatus { min: e.workers_min, max: e.workers_max, idle_timeout: Some(e.idle_timeout) },
+            workers: EndpointWorkersStatus {
+                min: e.workers_min,
+                max: e.workers_max,
+                idle_timeout: Some(e.idle_timeout),
+            },
             scaling: e.scaling.clone(),
             data_center_ids: e.data_center_ids.iter().map(DataCenterId::new).collect(),
             network_volumes: e.network_volumes.iter().map(NetworkVolumeId::new).collect(),
@@ -303,18 +369,30 @@ impl World {
 
     /// `GET /v2/serverless` of `acct`, oldest first.
     pub fn endpoint_list(&self, acct: &str) -> Vec<Endpoint> {
-        let mut v: Vec<&EndpointRecord> = self.endpoints.values().filter(|e| e.account == acct).collect();
+        let mut v: Vec<&EndpointRecord> =
+            self.endpoints.values().filter(|e| e.account == acct).collect();
         v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
         v.into_iter().filter_map(|e| self.endpoint_api(&e.id).ok()).collect()
     }
 
     /// `PATCH /v2/serverless/{id}`.
-    pub fn endpoint_update(&mut self, id: &str, req: UpdateEndpointRequest, now: DateTime<Utc>) -> ApiResult<Endpoint> {
+    pub fn endpoint_update(
+        &mut self,
+        id: &str,
+        req: UpdateEndpointRequest,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Endpoint> {
         let acct = self.owner(super::Res::Endpoint, id).unwrap_or_default().to_owned();
         if let Some(t) = &req.template_id {
-            let tpl = self.templates.get(t.as_str()).filter(|t| t.account == acct).ok_or_else(ApiError::not_found)?;
+            let tpl = self
+                .templates
+                .get(t.as_str())
+                .filter(|t| t.account == acct)
+                .ok_or_else(ApiError::not_found)?;
             if !tpl.template.serverless {
-                return Err(ApiError::bad_request("templateId must name a serverless template (serverless: true)"));
+                return Err(ApiError::bad_request(
+                    "templateId must name a serverless template (serverless: true)",
+                ));
             }
         }
         for v in req.network_volumes.iter().flatten() {
@@ -331,7 +409,10 @@ impl World {
                 pools: g.pools.clone().or(old.pools),
                 excluded_types: g.excluded_types.clone().or(old.excluded_types),
                 count: g.count.or(old.count),
-                allowed_cuda_versions: g.allowed_cuda_versions.clone().or(old.allowed_cuda_versions),
+                allowed_cuda_versions: g
+                    .allowed_cuda_versions
+                    .clone()
+                    .or(old.allowed_cuda_versions),
                 min_cuda_version: match g.min_cuda_version.as_deref() {
                     Some("") => None,
                     Some(v) => Some(v.to_owned()),
@@ -340,21 +421,29 @@ impl World {
             }
         });
         if merged.as_ref().is_some_and(|g| g.pools.as_ref().is_none_or(Vec::is_empty)) {
-            return Err(ApiError::bad_request("`gpu.pools` is required: this endpoint has no GPU pools yet"));
+            return Err(ApiError::bad_request(
+                "`gpu.pools` is required: this endpoint has no GPU pools yet",
+            ));
         }
         let gpu = match &merged {
             Some(g) => Some(self.resolve_gpu(Some(g))?),
             None => None,
         };
         // A new template is resolved now, like at create; explicit fields below win over it.
-        let tpl = req.template_id.as_ref().and_then(|t| self.templates.get(t.as_str())).map(|t| t.template.clone());
+        let tpl = req
+            .template_id
+            .as_ref()
+            .and_then(|t| self.templates.get(t.as_str()))
+            .map(|t| t.template.clone());
         let e = self.endpoints.get_mut(id).ok_or_else(ApiError::not_found)?;
         let (min, max) = (
             req.workers.as_ref().and_then(|w| w.min).unwrap_or(e.workers_min),
             req.workers.as_ref().and_then(|w| w.max).unwrap_or(e.workers_max),
         );
         if min > max {
-            return Err(ApiError::bad_request(format!("workers.min ({min}) exceeds workers.max ({max})")));
+            return Err(ApiError::bad_request(format!(
+                "workers.min ({min}) exceeds workers.max ({max})"
+            )));
         }
         let mut new_version = false;
         if let Some(v) = req.name {
@@ -365,7 +454,9 @@ impl World {
             e.template_id = Some(v.0);
         }
         if let Some(t) = tpl {
-            new_version |= e.image.as_ref() != Some(&t.image) || e.args.as_ref() != Some(&t.args) || e.env != t.env;
+            new_version |= e.image.as_ref() != Some(&t.image)
+                || e.args.as_ref() != Some(&t.args)
+                || e.env != t.env;
             e.image = Some(t.image);
             e.args = Some(t.args);
             e.env = t.env;
@@ -439,7 +530,12 @@ impl World {
                 _ => Vec::new(),
             };
             if let Some(e) = self.endpoints.get_mut(id) {
-                e.releases.push(Release { id: format!("rel_{}", random_id(10)), version, created_at: now, diff });
+                e.releases.push(Release {
+                    id: format!("rel_{}", random_id(10)),
+                    version,
+                    created_at: now,
+                    diff,
+                });
             }
         }
         self.scale_endpoint(id, now);
@@ -449,7 +545,8 @@ impl World {
     /// `GET /v2/serverless/{id}/releases`: newest first, with how many workers run each.
     pub fn endpoint_releases(&self, id: &str) -> ApiResult<Value> {
         let e = self.endpoints.get(id).ok_or_else(ApiError::not_found)?;
-        let workers: Vec<&WorkerRecord> = self.workers.values().filter(|w| w.endpoint_id == id && !w.stopping).collect();
+        let workers: Vec<&WorkerRecord> =
+            self.workers.values().filter(|w| w.endpoint_id == id && !w.stopping).collect();
         let on = |v: i64| workers.iter().filter(|w| w.version == v).count();
         let latest = on(e.version);
         let releases: Vec<Value> = e
@@ -480,7 +577,8 @@ impl World {
         if !self.endpoints.contains_key(id) {
             return Err(ApiError::not_found());
         }
-        let workers: Vec<String> = self.workers.values().filter(|w| w.endpoint_id == id).map(|w| w.id.clone()).collect();
+        let workers: Vec<String> =
+            self.workers.values().filter(|w| w.endpoint_id == id).map(|w| w.id.clone()).collect();
         for w in workers {
             self.worker_stop(&w, now);
         }
@@ -493,9 +591,14 @@ impl World {
     }
 
     /// `GET /v2/serverless/{id}/workers`.
-    pub fn endpoint_workers(&self, id: &str, now: DateTime<Utc>) -> ApiResult<ListEndpointWorkersResponse> {
+    pub fn endpoint_workers(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> ApiResult<ListEndpointWorkersResponse> {
         let e = self.endpoints.get(id).ok_or_else(ApiError::not_found)?;
-        let mut list: Vec<&WorkerRecord> = self.workers.values().filter(|w| w.endpoint_id == id).collect();
+        let mut list: Vec<&WorkerRecord> =
+            self.workers.values().filter(|w| w.endpoint_id == id).collect();
         list.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
         let mut summary = WorkerSummary::default();
         let workers = list
@@ -529,21 +632,33 @@ impl World {
     // ---- jobs (client side) ----
 
     /// `/run` and `/runsync`: queue a job. RunPod drops unknown top-level keys.
-    pub fn job_submit(&mut self, ep: &str, body: Value, sync: bool, now: DateTime<Utc>) -> ApiResult<JobState> {
+    pub fn job_submit(
+        &mut self,
+        ep: &str,
+        body: Value,
+        sync: bool,
+        now: DateTime<Utc>,
+    ) -> ApiResult<JobState> {
         if !self.endpoints.contains_key(ep) {
             return Err(ApiError::not_found());
         }
         let Value::Object(mut body) = body else {
-            return Err(ApiError::bad_request("request body must be a JSON object with an `input` field"));
+            return Err(ApiError::bad_request(
+                "request body must be a JSON object with an `input` field",
+            ));
         };
-        let input = body.remove("input").ok_or_else(|| ApiError::bad_request("missing required field `input`"))?;
+        let input = body
+            .remove("input")
+            .ok_or_else(|| ApiError::bad_request("missing required field `input`"))?;
         let policy = body.remove("policy").unwrap_or(Value::Null);
         let num = |k: &str| policy.get(k).and_then(Value::as_u64);
         let exec = num("executionTimeout");
         let ttl = num("ttl").unwrap_or(DEFAULT_TTL_MS);
         const WEEK_MS: u64 = 7 * 86_400_000;
         if exec.is_some_and(|e| !(5_000..=WEEK_MS).contains(&e)) {
-            return Err(ApiError::bad_request("policy.executionTimeout must be between 5000 ms and 7 days"));
+            return Err(ApiError::bad_request(
+                "policy.executionTimeout must be between 5000 ms and 7 days",
+            ));
         }
         if !(10_000..=WEEK_MS).contains(&ttl) {
             return Err(ApiError::bad_request("policy.ttl must be between 10000 ms and 7 days"));
@@ -583,10 +698,9 @@ impl World {
     }
 
     fn job_of(&self, ep: &str, job: &str) -> ApiResult<&JobRecord> {
-        self.jobs
-            .get(job)
-            .filter(|j| j.endpoint_id == ep)
-            .ok_or_else(|| ApiError::new(404, format!("job {job} not found (unknown, or its result expired)")))
+        self.jobs.get(job).filter(|j| j.endpoint_id == ep).ok_or_else(|| {
+            ApiError::new(404, format!("job {job} not found (unknown, or its result expired)"))
+        })
     }
 
     /// `/status/{job}`.
@@ -601,9 +715,14 @@ impl World {
     pub fn job_stream(&mut self, ep: &str, job: &str) -> ApiResult<StreamResponse> {
         self.job_of(ep, job)?;
         let j = self.jobs.get_mut(job).ok_or_else(ApiError::not_found)?;
-        let chunks: Vec<StreamChunk> = j.chunks[j.cursor..].iter().cloned().map(|output| StreamChunk { output }).collect();
+        let chunks: Vec<StreamChunk> =
+            j.chunks[j.cursor..].iter().cloned().map(|output| StreamChunk { output }).collect();
         j.cursor = j.chunks.len();
-        Ok(StreamResponse { status: j.status, stream: chunks, error: if j.status == JobStatus::Failed { j.error.clone() } else { None } })
+        Ok(StreamResponse {
+            status: j.status,
+            stream: chunks,
+            error: if j.status == JobStatus::Failed { j.error.clone() } else { None },
+        })
     }
 
     /// `/cancel/{job}`: queued jobs leave the queue; running ones go on their worker's stop list.
@@ -639,7 +758,10 @@ impl World {
         self.job_of(ep, job)?;
         let j = self.jobs.get_mut(job).ok_or_else(ApiError::not_found)?;
         if !matches!(j.status, JobStatus::Failed | JobStatus::TimedOut) {
-            return Err(ApiError::bad_request(format!("only FAILED or TIMED_OUT jobs can be retried; this job is {}", j.status)));
+            return Err(ApiError::bad_request(format!(
+                "only FAILED or TIMED_OUT jobs can be retried; this job is {}",
+                j.status
+            )));
         }
         j.status = JobStatus::InQueue;
         j.output = None;
@@ -675,7 +797,11 @@ impl World {
     /// `/health`.
     pub fn health(&self, ep: &str) -> ApiResult<Health> {
         let e = self.endpoints.get(ep).ok_or_else(ApiError::not_found)?;
-        let in_progress = self.jobs.values().filter(|j| j.endpoint_id == ep && j.status == JobStatus::InProgress).count() as u64;
+        let in_progress = self
+            .jobs
+            .values()
+            .filter(|j| j.endpoint_id == ep && j.status == JobStatus::InProgress)
+            .count() as u64;
         let mut workers = HealthWorkers::default();
         for w in self.workers.values().filter(|w| w.endpoint_id == ep) {
             match w.status {
@@ -690,7 +816,13 @@ impl World {
             }
         }
         Ok(Health {
-            jobs: HealthJobs { completed: e.completed, failed: e.failed, in_progress, in_queue: e.queue.len() as u64, retried: e.retried },
+            jobs: HealthJobs {
+                completed: e.completed,
+                failed: e.failed,
+                in_progress,
+                in_queue: e.queue.len() as u64,
+                retried: e.retried,
+            },
             workers,
         })
     }
@@ -742,14 +874,22 @@ impl World {
 
     /// `job-take` / `job-take-batch`: hands out up to `max` queued jobs. An empty result means
     /// "hold the poll and try again".
-    pub fn job_take(&mut self, ep: &str, worker: &str, max: usize, now: DateTime<Utc>) -> ApiResult<Vec<TakenJob>> {
+    pub fn job_take(
+        &mut self,
+        ep: &str,
+        worker: &str,
+        max: usize,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Vec<TakenJob>> {
         self.worker_entry(ep, worker, now)?;
         if self.workers.get(worker).is_some_and(|w| w.stopping) {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
         while out.len() < max {
-            let Some(id) = self.endpoints.get_mut(ep).and_then(|e| e.queue.pop_front()) else { break };
+            let Some(id) = self.endpoints.get_mut(ep).and_then(|e| e.queue.pop_front()) else {
+                break;
+            };
             let Some(j) = self.jobs.get_mut(&id) else { continue };
             if j.status != JobStatus::InQueue {
                 continue;
@@ -776,13 +916,25 @@ impl World {
     }
 
     /// `job-stop`: jobs this worker must cancel (each reported once).
-    pub fn job_stop_list(&mut self, ep: &str, worker: &str, now: DateTime<Utc>) -> ApiResult<Vec<String>> {
+    pub fn job_stop_list(
+        &mut self,
+        ep: &str,
+        worker: &str,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Vec<String>> {
         self.worker_entry(ep, worker, now)?;
         Ok(self.workers.get_mut(worker).map(|w| std::mem::take(&mut w.to_stop)).unwrap_or_default())
     }
 
     /// `job-done`: a progress update, or the final result (`isStream=true` ends a stream).
-    pub fn job_done(&mut self, ep: &str, worker: &str, job: &str, body: JobResultBody, now: DateTime<Utc>) -> ApiResult<()> {
+    pub fn job_done(
+        &mut self,
+        ep: &str,
+        worker: &str,
+        job: &str,
+        body: JobResultBody,
+        now: DateTime<Utc>,
+    ) -> ApiResult<()> {
         self.worker_entry(ep, worker, now)?;
         let Some(j) = self.jobs.get_mut(job).filter(|j| j.endpoint_id == ep) else {
             // A result for a job that expired or was purged: accepted and dropped, as RunPod does.
@@ -795,12 +947,16 @@ impl World {
             j.progress = body.output;
             return Ok(());
         }
-        let failed = body.error.as_ref().is_some_and(|e| !e.is_null() && e != &Value::String(String::new()));
+        let failed =
+            body.error.as_ref().is_some_and(|e| !e.is_null() && e != &Value::String(String::new()));
         j.status = if failed { JobStatus::Failed } else { JobStatus::Completed };
         j.output = if failed { None } else { body.output };
         j.error = if failed { body.error } else { None };
         j.completed_at = Some(now);
-        let webhook = j.webhook.clone().map(|url| (url, serde_json::to_value(j.state(now)).unwrap_or(Value::Null)));
+        let webhook = j
+            .webhook
+            .clone()
+            .map(|url| (url, serde_json::to_value(j.state(now)).unwrap_or(Value::Null)));
         if let Some(e) = self.endpoints.get_mut(ep) {
             if failed {
                 e.failed += 1;
@@ -827,9 +983,20 @@ impl World {
     }
 
     /// `job-stream`: one more chunk for `/stream`.
-    pub fn job_stream_chunk(&mut self, ep: &str, worker: &str, job: &str, body: JobResultBody, now: DateTime<Utc>) -> ApiResult<()> {
+    pub fn job_stream_chunk(
+        &mut self,
+        ep: &str,
+        worker: &str,
+        job: &str,
+        body: JobResultBody,
+        now: DateTime<Utc>,
+    ) -> ApiResult<()> {
         self.worker_entry(ep, worker, now)?;
-        if let Some(j) = self.jobs.get_mut(job).filter(|j| j.endpoint_id == ep && j.status == JobStatus::InProgress) {
+        if let Some(j) = self
+            .jobs
+            .get_mut(job)
+            .filter(|j| j.endpoint_id == ep && j.status == JobStatus::InProgress)
+        {
             j.chunks.push(body.output.unwrap_or(Value::Null));
         }
         Ok(())
@@ -838,11 +1005,21 @@ impl World {
     /// `ping`: the worker is alive, and says which jobs it is running. A job it still runs
     /// that is already over here (cancelled, timed out, expired) goes back on its stop list:
     /// a stop can reach a worker before its task exists, and the runtime then drops it.
-    pub fn worker_ping(&mut self, ep: &str, worker: &str, running: &[String], now: DateTime<Utc>) -> ApiResult<()> {
+    pub fn worker_ping(
+        &mut self,
+        ep: &str,
+        worker: &str,
+        running: &[String],
+        now: DateTime<Utc>,
+    ) -> ApiResult<()> {
         self.worker_entry(ep, worker, now)?;
         let stale: Vec<String> = running
             .iter()
-            .filter(|id| self.jobs.get(id.as_str()).is_none_or(|j| j.status.is_final() || j.worker_id.as_deref() != Some(worker)))
+            .filter(|id| {
+                self.jobs
+                    .get(id.as_str())
+                    .is_none_or(|j| j.status.is_final() || j.worker_id.as_deref() != Some(worker))
+            })
             .cloned()
             .collect();
         if let Some(w) = self.workers.get_mut(worker) {
@@ -865,17 +1042,37 @@ impl World {
     /// Starts workers until the endpoint has as many as its queue needs (within min..=max).
     pub fn scale_endpoint(&mut self, ep: &str, now: DateTime<Utc>) {
         let Some(e) = self.endpoints.get(ep) else { return };
-        let active = self.workers.values().filter(|w| w.endpoint_id == ep && !w.stopping && !w.external).count() as i64;
-        let queued: Vec<&JobRecord> = e.queue.iter().filter_map(|id| self.jobs.get(id)).filter(|j| !j.low_priority).collect();
-        let in_progress = self.jobs.values().filter(|j| j.endpoint_id == ep && j.status == JobStatus::InProgress).count() as i64;
-        let idle = self.workers.values().filter(|w| w.endpoint_id == ep && w.status == WorkerStatus::Idle && !w.stopping).count() as i64;
+        let active = self
+            .workers
+            .values()
+            .filter(|w| w.endpoint_id == ep && !w.stopping && !w.external)
+            .count() as i64;
+        let queued: Vec<&JobRecord> =
+            e.queue.iter().filter_map(|id| self.jobs.get(id)).filter(|j| !j.low_priority).collect();
+        let in_progress = self
+            .jobs
+            .values()
+            .filter(|j| j.endpoint_id == ep && j.status == JobStatus::InProgress)
+            .count() as i64;
+        let idle = self
+            .workers
+            .values()
+            .filter(|w| w.endpoint_id == ep && w.status == WorkerStatus::Idle && !w.stopping)
+            .count() as i64;
         let outstanding = queued.len() as i64 + in_progress;
         let demand = match &e.scaling {
-            EndpointScaling::RequestCount { request_count } => (outstanding + request_count - 1) / (*request_count).max(1),
+            EndpointScaling::RequestCount { request_count } => {
+                (outstanding + request_count - 1) / (*request_count).max(1)
+            }
             EndpointScaling::QueueDelay { queue_delay } => {
                 let oldest = queued.iter().map(|j| j.submitted_at).min();
-                let waited = oldest.is_some_and(|t| (now - t).num_milliseconds() as f64 >= queue_delay * 1000.0);
-                if !queued.is_empty() && (active == 0 || (waited && idle == 0)) { outstanding } else { active }
+                let waited = oldest
+                    .is_some_and(|t| (now - t).num_milliseconds() as f64 >= queue_delay * 1000.0);
+                if !queued.is_empty() && (active == 0 || (waited && idle == 0)) {
+                    outstanding
+                } else {
+                    active
+                }
             }
         };
         let desired = demand.max(e.workers_min).min(e.workers_max);
@@ -943,7 +1140,12 @@ impl World {
         };
         let resolved = self.resolve_container(&e.account, &image, e.registry.as_deref(), &args);
         // RunPod mounts an endpoint's network volume at /runpod-volume.
-        let volumes: Vec<_> = e.network_volumes.first().map(|v| (self.volume_dir(v), "/runpod-volume".to_owned())).into_iter().collect();
+        let volumes: Vec<_> = e
+            .network_volumes
+            .first()
+            .map(|v| (self.volume_dir(v), "/runpod-volume".to_owned()))
+            .into_iter()
+            .collect();
         let mut env: Vec<(String, String)> = e.env.clone().into_iter().collect();
         let ep = e.id.clone();
         let key = e.worker_key.clone();
@@ -952,9 +1154,18 @@ impl World {
         let version = e.version;
         env.extend([
             ("RUNPOD_WEBHOOK_GET_JOB".to_owned(), format!("{base}/v2/{ep}/job-take/$ID?gpu={gpu}")),
-            ("RUNPOD_WEBHOOK_POST_OUTPUT".to_owned(), format!("{base}/v2/{ep}/job-done/$RUNPOD_POD_ID/$ID?gpu={gpu}")),
-            ("RUNPOD_WEBHOOK_POST_STREAM".to_owned(), format!("{base}/v2/{ep}/job-stream/$RUNPOD_POD_ID/$ID?gpu={gpu}")),
-            ("RUNPOD_WEBHOOK_PING".to_owned(), format!("{base}/v2/{ep}/ping/$RUNPOD_POD_ID?gpu={gpu}")),
+            (
+                "RUNPOD_WEBHOOK_POST_OUTPUT".to_owned(),
+                format!("{base}/v2/{ep}/job-done/$RUNPOD_POD_ID/$ID?gpu={gpu}"),
+            ),
+            (
+                "RUNPOD_WEBHOOK_POST_STREAM".to_owned(),
+                format!("{base}/v2/{ep}/job-stream/$RUNPOD_POD_ID/$ID?gpu={gpu}"),
+            ),
+            (
+                "RUNPOD_WEBHOOK_PING".to_owned(),
+                format!("{base}/v2/{ep}/ping/$RUNPOD_POD_ID?gpu={gpu}"),
+            ),
             ("RUNPOD_POD_ID".to_owned(), id.to_owned()),
             ("RUNPOD_AI_API_KEY".to_owned(), key),
             ("RUNPOD_ENDPOINT_ID".to_owned(), ep.clone()),
@@ -984,8 +1195,20 @@ impl World {
         w.version = version;
         let logs = w.logs.clone();
         logs.push(now, "system", "worker process starting");
-        let container = crate::process::ContainerSpec { image, argv, env, volumes, hostname: id.to_owned(), scratch };
-        self.effect(Effect::Spawn(Box::new(SpawnSpec { owner: Owner::Worker(id.to_owned()), generation, container, logs })));
+        let container = crate::process::ContainerSpec {
+            image,
+            argv,
+            env,
+            volumes,
+            hostname: id.to_owned(),
+            scratch,
+        };
+        self.effect(Effect::Spawn(Box::new(SpawnSpec {
+            owner: Owner::Worker(id.to_owned()),
+            generation,
+            container,
+            logs,
+        })));
     }
 
     /// Stops a worker for good (idle timeout, refresh, endpoint deleted, zero balance).
@@ -996,7 +1219,11 @@ impl World {
         w.logs.push(now, "system", "worker stopping");
         if w.process_running {
             let generation = w.generation;
-            self.effect(Effect::Kill { owner: Owner::Worker(id.to_owned()), generation, grace_ms: 2_000 });
+            self.effect(Effect::Kill {
+                owner: Owner::Worker(id.to_owned()),
+                generation,
+                grace_ms: 2_000,
+            });
         } else {
             self.workers.remove(id);
             self.retired_workers.insert(id.to_owned());
@@ -1004,7 +1231,13 @@ impl World {
     }
 
     /// A worker process ended.
-    pub(crate) fn worker_process_exited(&mut self, id: &str, generation: u64, code: Option<i32>, now: DateTime<Utc>) {
+    pub(crate) fn worker_process_exited(
+        &mut self,
+        id: &str,
+        generation: u64,
+        code: Option<i32>,
+        now: DateTime<Utc>,
+    ) {
         self.accrue_worker(id, now);
         let Some(w) = self.workers.get_mut(id) else { return };
         if w.generation != generation {
@@ -1025,7 +1258,14 @@ impl World {
         let backoff = 2f64.powi((w.crash_count.min(7) - 1) as i32).min(60.0);
         w.next_restart = Some(after_secs(now, backoff));
         let code = code.map_or_else(|| "a signal".to_owned(), |c| c.to_string());
-        w.logs.push(now, "system", format!("worker exited unexpectedly with {code}; restarting in {backoff}s (crash #{})", w.crash_count));
+        w.logs.push(
+            now,
+            "system",
+            format!(
+                "worker exited unexpectedly with {code}; restarting in {backoff}s (crash #{})",
+                w.crash_count
+            ),
+        );
         let ep = w.endpoint_id.clone();
         let orphans: Vec<String> = std::mem::take(&mut w.in_flight).into_iter().collect();
         self.fail_orphans(&ep, &orphans, now, "worker exited unexpectedly while running the job");
@@ -1034,7 +1274,10 @@ impl World {
     /// Jobs whose worker died: requeued once, then FAILED.
     fn fail_orphans(&mut self, ep: &str, jobs: &[String], now: DateTime<Utc>, why: &str) {
         for id in jobs {
-            let Some(j) = self.jobs.get_mut(id).filter(|j| j.status == JobStatus::InProgress) else { continue };
+            let Some(j) = self.jobs.get_mut(id).filter(|j| j.status == JobStatus::InProgress)
+            else {
+                continue;
+            };
             if j.retries == 0 {
                 j.retries += 1;
                 j.status = JobStatus::InQueue;
@@ -1085,7 +1328,9 @@ impl World {
             } else if j.status == JobStatus::InProgress {
                 let limit = j
                     .execution_timeout_ms
-                    .or_else(|| self.endpoints.get(&j.endpoint_id).map(|e| e.timeout_ms.max(0) as u64))
+                    .or_else(|| {
+                        self.endpoints.get(&j.endpoint_id).map(|e| e.timeout_ms.max(0) as u64)
+                    })
                     .unwrap_or(DEFAULT_POLICY_EXECUTION_TIMEOUT_MS);
                 if j.started_at.is_some_and(|s| now >= s + TimeDelta::milliseconds(limit as i64)) {
                     timed_out.push((j.id.clone(), limit));
@@ -1099,7 +1344,10 @@ impl World {
         for (id, limit) in timed_out {
             let Some(j) = self.jobs.get_mut(&id) else { continue };
             j.status = JobStatus::Failed;
-            j.error = Some(Value::String(format!("job exceeded its execution timeout of {} s", limit / 1000)));
+            j.error = Some(Value::String(format!(
+                "job exceeded its execution timeout of {} s",
+                limit / 1000
+            )));
             j.completed_at = Some(now);
             let (ep, worker) = (j.endpoint_id.clone(), j.worker_id.clone());
             if let Some(e) = self.endpoints.get_mut(&ep) {
@@ -1108,7 +1356,11 @@ impl World {
             if let Some(w) = worker.as_ref().and_then(|w| self.workers.get_mut(w)) {
                 w.in_flight.remove(&id);
                 w.to_stop.push(id.clone());
-                w.logs.push(now, "system", format!("job {id} exceeded the execution timeout; stopping worker"));
+                w.logs.push(
+                    now,
+                    "system",
+                    format!("job {id} exceeded the execution timeout; stopping worker"),
+                );
             }
             // RunPod: "the job fails and the worker stops".
             if let Some(w) = worker {
@@ -1149,11 +1401,18 @@ impl World {
             }
             let ep = w.endpoint_id.clone();
             let over_min = {
-                let active = self.workers.values().filter(|x| x.endpoint_id == ep && !x.stopping && !x.external).count() as i64;
+                let active = self
+                    .workers
+                    .values()
+                    .filter(|x| x.endpoint_id == ep && !x.stopping && !x.external)
+                    .count() as i64;
                 active > self.endpoints.get(&ep).map_or(0, |e| e.workers_min)
             };
             let Some(w) = self.workers.get(&id) else { continue };
-            if w.status == WorkerStatus::Idle && over_min && w.idle_since.is_some_and(|t| now >= t + TimeDelta::seconds(idle_timeout)) {
+            if w.status == WorkerStatus::Idle
+                && over_min
+                && w.idle_since.is_some_and(|t| now >= t + TimeDelta::seconds(idle_timeout))
+            {
                 self.worker_stop(&id, now);
                 continue;
             }
@@ -1171,10 +1430,12 @@ impl World {
         if e.queue.is_empty() {
             return None;
         }
-        let workers: Vec<&WorkerRecord> = self.workers.values().filter(|w| w.endpoint_id == ep).collect();
+        let workers: Vec<&WorkerRecord> =
+            self.workers.values().filter(|w| w.endpoint_id == ep).collect();
         Some(if e.workers_max == 0 {
             "workers.max is 0: no worker can start".into()
-        } else if !workers.is_empty() && workers.iter().all(|w| w.status == WorkerStatus::Throttled) {
+        } else if !workers.is_empty() && workers.iter().all(|w| w.status == WorkerStatus::Throttled)
+        {
             "workers are throttled: no GPU available".into()
         } else if workers.iter().any(|w| w.crash_count > 0 && w.status == WorkerStatus::Unhealthy) {
             "workers are crash-looping".into()

@@ -5,8 +5,12 @@ use super::ledger::{Kind, Split};
 use super::random_id;
 use crate::problem::{ApiError, ApiResult};
 use chrono::{DateTime, Utc};
-use runpod::types::network_volumes::{CreateNetworkVolumeRequest, NetworkVolume, UpdateNetworkVolumeRequest, VolumeType};
-use runpod::types::templates::{CreateTemplateRequest, Template, TemplateCategory, UpdateTemplateRequest};
+use runpod::types::network_volumes::{
+    CreateNetworkVolumeRequest, NetworkVolume, UpdateNetworkVolumeRequest, VolumeType,
+};
+use runpod::types::templates::{
+    CreateTemplateRequest, Template, TemplateCategory, UpdateTemplateRequest,
+};
 use runpod::{NetworkVolumeId, TemplateId};
 
 /// USD per GB-month of a network volume under 1 TB.
@@ -39,9 +43,17 @@ pub struct VolumeRecord {
 
 impl World {
     /// `POST /v2/templates`.
-    pub fn template_create(&mut self, acct: &str, req: CreateTemplateRequest, now: DateTime<Utc>) -> ApiResult<Template> {
+    pub fn template_create(
+        &mut self,
+        acct: &str,
+        req: CreateTemplateRequest,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Template> {
         if self.templates.values().any(|t| t.account == acct && t.template.name == req.name) {
-            return Err(ApiError::bad_request(format!("template name must be unique: {:?} exists", req.name)));
+            return Err(ApiError::bad_request(format!(
+                "template name must be unique: {:?} exists",
+                req.name
+            )));
         }
         let id = random_id(10);
         let t = Template {
@@ -61,14 +73,20 @@ impl World {
             start_jupyter: req.start_jupyter.unwrap_or(true),
             allowed_cuda_versions: req.allowed_cuda_versions.unwrap_or_default(),
         };
-        self.templates.insert(id, TemplateRecord { template: t.clone(), account: acct.to_owned(), created_at: now });
+        self.templates.insert(
+            id,
+            TemplateRecord { template: t.clone(), account: acct.to_owned(), created_at: now },
+        );
         Ok(t)
     }
 
     /// `GET /v2/templates` of `acct`, oldest first.
     pub fn template_list(&self, acct: &str) -> Vec<Template> {
-        let mut v: Vec<&TemplateRecord> = self.templates.values().filter(|t| t.account == acct).collect();
-        v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.template.id.cmp(&b.template.id)));
+        let mut v: Vec<&TemplateRecord> =
+            self.templates.values().filter(|t| t.account == acct).collect();
+        v.sort_by(|a, b| {
+            a.created_at.cmp(&b.created_at).then_with(|| a.template.id.cmp(&b.template.id))
+        });
         v.into_iter().map(|t| t.template.clone()).collect()
     }
 
@@ -76,15 +94,35 @@ impl World {
     pub fn template_update(&mut self, id: &str, req: UpdateTemplateRequest) -> ApiResult<Template> {
         let acct = self.owner(super::Res::Template, id).unwrap_or_default().to_owned();
         if let Some(n) = &req.name {
-            if self.templates.values().any(|t| t.account == acct && &t.template.name == n && t.template.id.as_str() != id) {
-                return Err(ApiError::bad_request(format!("template name must be unique: {n:?} exists")));
+            if self
+                .templates
+                .values()
+                .any(|t| t.account == acct && &t.template.name == n && t.template.id.as_str() != id)
+            {
+                return Err(ApiError::bad_request(format!(
+                    "template name must be unique: {n:?} exists"
+                )));
             }
         }
         let t = &mut self.templates.get_mut(id).ok_or_else(ApiError::not_found)?.template;
         macro_rules! set {
             ($($f:ident),*) => { $(if let Some(v) = req.$f { t.$f = v; })* };
         }
-        set!(name, image, args, disk, env, ports, allowed_cuda_versions, category, mounts, public, serverless, start_jupyter, start_ssh);
+        set!(
+            name,
+            image,
+            args,
+            disk,
+            env,
+            ports,
+            allowed_cuda_versions,
+            category,
+            mounts,
+            public,
+            serverless,
+            start_jupyter,
+            start_ssh
+        );
         if let Some(r) = req.registry {
             t.registry = Some(r);
         }
@@ -102,7 +140,9 @@ impl World {
             return Err(ApiError::not_found());
         }
         if self.endpoints.values().any(|e| e.template_id.as_deref() == Some(id)) {
-            return Err(ApiError::bad_request("template is in use by an endpoint; delete the endpoint first"));
+            return Err(ApiError::bad_request(
+                "template is in use by an endpoint; delete the endpoint first",
+            ));
         }
         self.templates.remove(id);
         Ok(())
@@ -110,18 +150,31 @@ impl World {
 
     /// `POST /v2/registries`: names are unique per account; the username and password are
     /// checked for presence and then never shown.
-    pub fn registry_create(&mut self, acct: &str, name: &str, now: DateTime<Utc>) -> ApiResult<RegistryRecord> {
+    pub fn registry_create(
+        &mut self,
+        acct: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> ApiResult<RegistryRecord> {
         if self.registries.values().any(|r| r.account == acct && r.name == name) {
-            return Err(ApiError::bad_request(format!("registry credential name must be unique: {name:?} exists")));
+            return Err(ApiError::bad_request(format!(
+                "registry credential name must be unique: {name:?} exists"
+            )));
         }
-        let rec = RegistryRecord { id: random_id(10), name: name.to_owned(), account: acct.to_owned(), created_at: now };
+        let rec = RegistryRecord {
+            id: random_id(10),
+            name: name.to_owned(),
+            account: acct.to_owned(),
+            created_at: now,
+        };
         self.registries.insert(rec.id.clone(), rec.clone());
         Ok(rec)
     }
 
     /// `GET /v2/registries` of `acct`, oldest first.
     pub fn registry_list(&self, acct: &str) -> Vec<&RegistryRecord> {
-        let mut v: Vec<&RegistryRecord> = self.registries.values().filter(|r| r.account == acct).collect();
+        let mut v: Vec<&RegistryRecord> =
+            self.registries.values().filter(|r| r.account == acct).collect();
         v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
         v
     }
@@ -131,16 +184,26 @@ impl World {
         if !self.registries.contains_key(id) {
             return Err(ApiError::not_found());
         }
-        let pods = self.pods.values().any(|p| p.status != runpod::types::pods::PodStatus::Terminated && p.registry.as_deref() == Some(id));
+        let pods = self.pods.values().any(|p| {
+            p.status != runpod::types::pods::PodStatus::Terminated
+                && p.registry.as_deref() == Some(id)
+        });
         if pods || self.endpoints.values().any(|e| e.registry.as_deref() == Some(id)) {
-            return Err(ApiError::bad_request("registry credential is in use by a pod or endpoint"));
+            return Err(ApiError::bad_request(
+                "registry credential is in use by a pod or endpoint",
+            ));
         }
         self.registries.remove(id);
         Ok(())
     }
 
     /// `POST /v2/network-volumes`.
-    pub fn volume_create(&mut self, acct: &str, req: CreateNetworkVolumeRequest, now: DateTime<Utc>) -> ApiResult<NetworkVolume> {
+    pub fn volume_create(
+        &mut self,
+        acct: &str,
+        req: CreateNetworkVolumeRequest,
+        now: DateTime<Utc>,
+    ) -> ApiResult<NetworkVolume> {
         if !self.catalog.data_centers.iter().any(|d| d.id == req.data_center.0) {
             return Err(ApiError::bad_request(format!("unknown data center: {}", req.data_center)));
         }
@@ -154,17 +217,28 @@ impl World {
         };
         std::fs::create_dir_all(self.state_dir.join("volumes").join(&id)).ok();
         self.ledger.own(Kind::NetworkVolume, &id, acct);
-        self.volumes.insert(id, VolumeRecord { volume: v.clone(), account: acct.to_owned(), billed_until: now });
+        self.volumes.insert(
+            id,
+            VolumeRecord { volume: v.clone(), account: acct.to_owned(), billed_until: now },
+        );
         Ok(v)
     }
 
     /// `PATCH /v2/network-volumes/{id}`: rename or grow.
-    pub fn volume_update(&mut self, id: &str, req: UpdateNetworkVolumeRequest, now: DateTime<Utc>) -> ApiResult<NetworkVolume> {
+    pub fn volume_update(
+        &mut self,
+        id: &str,
+        req: UpdateNetworkVolumeRequest,
+        now: DateTime<Utc>,
+    ) -> ApiResult<NetworkVolume> {
         self.accrue_volume(id, now);
         let v = &mut self.volumes.get_mut(id).ok_or_else(ApiError::not_found)?.volume;
         if let Some(size) = req.size {
             if size < v.size {
-                return Err(ApiError::bad_request(format!("network volume size can only grow: {} GB < current {} GB", size, v.size)));
+                return Err(ApiError::bad_request(format!(
+                    "network volume size can only grow: {} GB < current {} GB",
+                    size, v.size
+                )));
             }
             v.size = size;
         }
@@ -181,10 +255,15 @@ impl World {
         }
         let in_use = self.pods.values().any(|p| {
             p.status != runpod::types::pods::PodStatus::Terminated
-                && p.mounts.network.as_ref().is_some_and(|n| n.iter().any(|m| m.volume_id.as_str() == id))
+                && p.mounts
+                    .network
+                    .as_ref()
+                    .is_some_and(|n| n.iter().any(|m| m.volume_id.as_str() == id))
         });
         if in_use {
-            return Err(ApiError::bad_request("network volume is attached to a pod; terminate the pod first"));
+            return Err(ApiError::bad_request(
+                "network volume is attached to a pod; terminate the pod first",
+            ));
         }
         self.accrue_volume(id, now);
         self.volumes.remove(id);

@@ -17,7 +17,8 @@ pub const START: &str = "2026-01-01T00:00:00Z";
 
 /// Manual clock, quick polls, short boot phases (10 s provisioning, 20 s starting).
 pub fn config() -> EmulatorConfig {
-    let mut c = EmulatorConfig { manual_clock_start: Some(START.into()), ..EmulatorConfig::default() };
+    let mut c =
+        EmulatorConfig { manual_clock_start: Some(START.into()), ..EmulatorConfig::default() };
     c.pods.provisioning_secs = 10.0;
     c.pods.starting_secs = 20.0;
     c.pods.restart_delay_secs = 5.0;
@@ -59,19 +60,29 @@ pub async fn emu() -> Emu {
 /// An emulator without request budgets, for tests that fire hundreds of requests at it to check
 /// something else (validation, conformance); `ratelimit.rs` has the budgets' own tests.
 pub async fn emu_unmetered() -> Emu {
-    emu_with(EmulatorConfig { rate_limits: runpod_emulator::ratelimit::RateLimitConfig::unlimited(), ..config() }).await
+    emu_with(EmulatorConfig {
+        rate_limits: runpod_emulator::ratelimit::RateLimitConfig::unlimited(),
+        ..config()
+    })
+    .await
 }
 
 /// The pinned spec, or `None` (with a note) when it is absent outside CI.
 pub fn spec() -> Option<Value> {
-    let path = std::env::var("PODWARDEN_RUNPOD_SPEC")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/runpod/openapi-rest-v2.json"));
+    let path = std::env::var("PODWARDEN_RUNPOD_SPEC").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/runpod/openapi-rest-v2.json")
+    });
     match std::fs::read(&path) {
         Ok(b) => Some(serde_json::from_slice(&b).expect("the pinned spec is JSON")),
-        Err(e) if std::env::var_os("CI").is_some() => panic!("RunPod's spec is required in CI but {} is unreadable: {e}", path.display()),
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("RunPod's spec is required in CI but {} is unreadable: {e}", path.display())
+        }
         Err(_) => {
-            eprintln!("note: {} not found; skipping spec checks (set PODWARDEN_RUNPOD_SPEC)", path.display());
+            eprintln!(
+                "note: {} not found; skipping spec checks (set PODWARDEN_RUNPOD_SPEC)",
+                path.display()
+            );
             None
         }
     }
@@ -112,32 +123,56 @@ pub fn assert_contract(emu: &RunningEmulator) -> usize {
         let body: Value = match serde_json::from_slice(&x.body) {
             Ok(v) => v,
             Err(e) => {
-                failures.push(format!("{} {} -> {}: body is not JSON ({e})", x.method, x.route, x.status));
+                failures.push(format!(
+                    "{} {} -> {}: body is not JSON ({e})",
+                    x.method, x.route, x.status
+                ));
                 continue;
             }
         };
         if x.status >= 400 {
             if !x.content_type.starts_with("application/problem+json") {
-                failures.push(format!("{} {} -> {}: error content type {:?}", x.method, x.route, x.status, x.content_type));
+                failures.push(format!(
+                    "{} {} -> {}: error content type {:?}",
+                    x.method, x.route, x.status, x.content_type
+                ));
             }
             for e in problem.iter_errors(&body) {
-                failures.push(format!("{} {} -> {}: {} at {}", x.method, x.route, x.status, e, e.instance_path()));
+                failures.push(format!(
+                    "{} {} -> {}: {} at {}",
+                    x.method,
+                    x.route,
+                    x.status,
+                    e,
+                    e.instance_path()
+                ));
             }
             checked += 1;
             continue;
         }
-        let Some(op) = spec["paths"].get(&x.route).and_then(|p| p.get(x.method.to_lowercase())) else { continue };
+        let Some(op) = spec["paths"].get(&x.route).and_then(|p| p.get(x.method.to_lowercase()))
+        else {
+            continue;
+        };
         let responses = &op["responses"];
         let resp = responses.get(x.status.to_string()).or_else(|| responses.get("default"));
         let Some(resp) = resp.map(|r| resolve(&spec, r)) else {
-            failures.push(format!("{} {} -> {}: status not in the spec", x.method, x.route, x.status));
+            failures
+                .push(format!("{} {} -> {}: status not in the spec", x.method, x.route, x.status));
             continue;
         };
         let Some(schema) = resp.pointer("/content/application~1json/schema") else { continue };
         let key = format!("{} {} {}", x.method, x.route, x.status);
         let v = cache.entry(key).or_insert_with(|| validator(&spec, schema));
         for e in v.iter_errors(&body) {
-            failures.push(format!("{} {} -> {}: {} at {}", x.method, x.route, x.status, e, e.instance_path()));
+            failures.push(format!(
+                "{} {} -> {}: {} at {}",
+                x.method,
+                x.route,
+                x.status,
+                e,
+                e.instance_path()
+            ));
         }
         checked += 1;
     }
@@ -148,11 +183,21 @@ pub fn assert_contract(emu: &RunningEmulator) -> usize {
 /// Runs an in-process worker against the emulator until the returned guard is dropped.
 /// The job input says what to do: `{"mode": "echo" | "stream" | "progress" | "fail" |
 /// "hang" | "refresh", ...}`.
-pub fn spawn_worker(emu: &RunningEmulator, endpoint: &str, worker_id: &str) -> tokio::task::JoinHandle<()> {
+pub fn spawn_worker(
+    emu: &RunningEmulator,
+    endpoint: &str,
+    worker_id: &str,
+) -> tokio::task::JoinHandle<()> {
     let cfg = WorkerConfig {
         get_job_url: format!("{}/v2/{endpoint}/job-take/$ID?gpu=TEST", emu.base_url()),
-        post_output_url: format!("{}/v2/{endpoint}/job-done/$RUNPOD_POD_ID/$ID?gpu=TEST", emu.base_url()),
-        post_stream_url: format!("{}/v2/{endpoint}/job-stream/$RUNPOD_POD_ID/$ID?gpu=TEST", emu.base_url()),
+        post_output_url: format!(
+            "{}/v2/{endpoint}/job-done/$RUNPOD_POD_ID/$ID?gpu=TEST",
+            emu.base_url()
+        ),
+        post_stream_url: format!(
+            "{}/v2/{endpoint}/job-stream/$RUNPOD_POD_ID/$ID?gpu=TEST",
+            emu.base_url()
+        ),
         ping_url: Some(format!("{}/v2/{endpoint}/ping/$RUNPOD_POD_ID?gpu=TEST", emu.base_url())),
         worker_id: worker_id.into(),
         endpoint_id: Some(endpoint.into()),
@@ -175,7 +220,10 @@ pub fn spawn_worker(emu: &RunningEmulator, endpoint: &str, worker_id: &str) -> t
                         for c in &chunks {
                             client.post_stream_chunk(&job.id, c.clone()).await.ok();
                         }
-                        let body = JobResultBody { output: Some(Value::Array(chunks)), ..Default::default() };
+                        let body = JobResultBody {
+                            output: Some(Value::Array(chunks)),
+                            ..Default::default()
+                        };
                         client.post_result(&job.id, &body, true).await.ok();
                         continue;
                     }
@@ -199,9 +247,18 @@ pub fn spawn_worker(emu: &RunningEmulator, endpoint: &str, worker_id: &str) -> t
                         }
                         continue;
                     }
-                    "fail" => JobResultBody { error: Some(json!("handler failed on purpose")), ..Default::default() },
-                    "refresh" => JobResultBody { output: Some(json!({"ok": true})), stop_pod: Some(true), ..Default::default() },
-                    _ => JobResultBody { output: Some(json!({"echo": input})), ..Default::default() },
+                    "fail" => JobResultBody {
+                        error: Some(json!("handler failed on purpose")),
+                        ..Default::default()
+                    },
+                    "refresh" => JobResultBody {
+                        output: Some(json!({"ok": true})),
+                        stop_pod: Some(true),
+                        ..Default::default()
+                    },
+                    _ => {
+                        JobResultBody { output: Some(json!({"echo": input})), ..Default::default() }
+                    }
                 };
                 client.post_result(&job.id, &result, false).await.ok();
             }
@@ -225,7 +282,10 @@ pub fn pod(name: &str) -> runpod::types::pods::CreatePodRequest {
 }
 
 /// A serverless template and an endpoint built from it (no workers started: min 0).
-pub async fn serverless_endpoint(c: &runpod::Client, name: &str) -> (runpod::TemplateId, runpod::EndpointId) {
+pub async fn serverless_endpoint(
+    c: &runpod::Client,
+    name: &str,
+) -> (runpod::TemplateId, runpod::EndpointId) {
     let t = c
         .create_template(&runpod::types::templates::CreateTemplateRequest {
             name: format!("{name}-tpl"),
@@ -235,8 +295,13 @@ pub async fn serverless_endpoint(c: &runpod::Client, name: &str) -> (runpod::Tem
         })
         .await
         .expect("template");
-    let ep =
-        c.create_endpoint(&runpod::types::endpoints::CreateEndpointRequest::from_template(name, t.id.clone())).await.expect("endpoint");
+    let ep = c
+        .create_endpoint(&runpod::types::endpoints::CreateEndpointRequest::from_template(
+            name,
+            t.id.clone(),
+        ))
+        .await
+        .expect("endpoint");
     (t.id, ep.id)
 }
 

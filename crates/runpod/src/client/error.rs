@@ -128,10 +128,21 @@ impl Error {
     }
     /// True when a retry later (not now) may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self.inner.kind, ErrorKind::RateLimited | ErrorKind::Server | ErrorKind::Transport | ErrorKind::NoCapacity)
+        matches!(
+            self.inner.kind,
+            ErrorKind::RateLimited
+                | ErrorKind::Server
+                | ErrorKind::Transport
+                | ErrorKind::NoCapacity
+        )
     }
 
-    pub(crate) fn new(kind: ErrorKind, operation: &'static str, method: &'static str, path: String) -> Self {
+    pub(crate) fn new(
+        kind: ErrorKind,
+        operation: &'static str,
+        method: &'static str,
+        path: String,
+    ) -> Self {
         Self {
             inner: Box::new(ErrorInner {
                 kind,
@@ -164,7 +175,13 @@ impl fmt::Display for Error {
         if let Some(s) = self.inner.status {
             write!(f, ", HTTP {s}")?;
         }
-        write!(f, ", {} attempt{} in {:.1?})", self.inner.attempts, if self.inner.attempts == 1 { "" } else { "s" }, self.inner.elapsed)
+        write!(
+            f,
+            ", {} attempt{} in {:.1?})",
+            self.inner.attempts,
+            if self.inner.attempts == 1 { "" } else { "s" },
+            self.inner.elapsed
+        )
     }
 }
 
@@ -222,8 +239,12 @@ pub(crate) fn classify(status: u16, msg: &BodyMessage, is_create: bool) -> Error
         422 => ErrorKind::Validation,
         429 => ErrorKind::RateLimited,
         402 => ErrorKind::InsufficientBalance,
-        400 if detail.contains(NO_CAPACITY_MARKER) || detail.contains("not enough free gpus") => ErrorKind::NoCapacity,
-        400 if detail.contains("insufficient balance") || detail.contains("insufficient funds") => ErrorKind::InsufficientBalance,
+        400 if detail.contains(NO_CAPACITY_MARKER) || detail.contains("not enough free gpus") => {
+            ErrorKind::NoCapacity
+        }
+        400 if detail.contains("insufficient balance") || detail.contains("insufficient funds") => {
+            ErrorKind::InsufficientBalance
+        }
         400 if !msg.errors.is_empty() => ErrorKind::Validation,
         400..=499 => ErrorKind::BadRequest,
         _ if is_create => ErrorKind::MaybeCreated,
@@ -242,16 +263,30 @@ mod tests {
             "There are no longer any instances available with enough disk space.",
             "There are not enough free GPUs on the host machine to start this pod.",
         ] {
-            let body = serde_json::json!({"title":"Bad Request","status":400,"detail":text}).to_string();
-            assert_eq!(classify(400, &parse_error_body(body.as_bytes()), true), ErrorKind::NoCapacity, "{text}");
+            let body =
+                serde_json::json!({"title":"Bad Request","status":400,"detail":text}).to_string();
+            assert_eq!(
+                classify(400, &parse_error_body(body.as_bytes()), true),
+                ErrorKind::NoCapacity,
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn v1_and_plain_bodies_keep_their_message() {
-        assert_eq!(parse_error_body(br#"{"message":"Pod not found"}"#).detail.as_deref(), Some("Pod not found"));
-        assert_eq!(parse_error_body(br#"{"error":"Something went wrong."}"#).detail.as_deref(), Some("Something went wrong."));
-        assert_eq!(parse_error_body(b"upstream connect error").detail.as_deref(), Some("upstream connect error"));
+        assert_eq!(
+            parse_error_body(br#"{"message":"Pod not found"}"#).detail.as_deref(),
+            Some("Pod not found")
+        );
+        assert_eq!(
+            parse_error_body(br#"{"error":"Something went wrong."}"#).detail.as_deref(),
+            Some("Something went wrong.")
+        );
+        assert_eq!(
+            parse_error_body(b"upstream connect error").detail.as_deref(),
+            Some("upstream connect error")
+        );
     }
 
     #[test]

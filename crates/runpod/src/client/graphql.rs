@@ -22,7 +22,11 @@ impl Client {
         let r: GraphqlResponse<MyselfData> = self.json(call).await?;
         if let Some(e) = r.errors.as_ref().and_then(|e| e.first()) {
             // GraphQL reports auth failures as HTTP 200 with `Unauthorized`.
-            let kind = if e.message.eq_ignore_ascii_case("unauthorized") { ErrorKind::Unauthorized } else { ErrorKind::BadRequest };
+            let kind = if e.message.eq_ignore_ascii_case("unauthorized") {
+                ErrorKind::Unauthorized
+            } else {
+                ErrorKind::BadRequest
+            };
             let mut err = Error::new(kind, "read account balance", "POST", "/graphql".into());
             err.inner.status = Some(200);
             err.inner.detail = Some(e.message.clone());
@@ -31,7 +35,12 @@ impl Client {
         match r.data.and_then(|d| d.myself) {
             Some(m) => Ok(m),
             None => {
-                let mut err = Error::new(ErrorKind::Undecodable, "read account balance", "POST", "/graphql".into());
+                let mut err = Error::new(
+                    ErrorKind::Undecodable,
+                    "read account balance",
+                    "POST",
+                    "/graphql".into(),
+                );
                 err.inner.detail = Some("response has no data.myself".into());
                 Err(err)
             }

@@ -110,9 +110,12 @@ impl ClientBuilder {
     /// Builds the client.
     pub fn build(self) -> Result<Client, ConfigError> {
         let key = self.key.ok_or(ConfigError::MissingKey)?;
-        let rest_url = parse_base("RUNPOD_REST_URL", self.rest_url.as_deref().unwrap_or(DEFAULT_REST_URL))?;
-        let endpoint_base_url =
-            parse_base("RUNPOD_ENDPOINT_BASE_URL", self.endpoint_base_url.as_deref().unwrap_or(DEFAULT_ENDPOINT_BASE_URL))?;
+        let rest_url =
+            parse_base("RUNPOD_REST_URL", self.rest_url.as_deref().unwrap_or(DEFAULT_REST_URL))?;
+        let endpoint_base_url = parse_base(
+            "RUNPOD_ENDPOINT_BASE_URL",
+            self.endpoint_base_url.as_deref().unwrap_or(DEFAULT_ENDPOINT_BASE_URL),
+        )?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("podwarden-runpod/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
@@ -209,26 +212,38 @@ impl Client {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let mut req =
-                self.inner.http.request(call.method.clone(), call.url.clone()).timeout(call.timeout.unwrap_or(self.inner.timeout));
+            let mut req = self
+                .inner
+                .http
+                .request(call.method.clone(), call.url.clone())
+                .timeout(call.timeout.unwrap_or(self.inner.timeout));
             req = match auth {
                 Auth::Bearer => req.bearer_auth(self.inner.key.expose()),
             };
             if let Some(body) = &call.body {
-                req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+                req = req
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
             }
             let outcome = req.send().await;
             let (decision, err) = match outcome {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    let retry_after =
-                        resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry::parse_retry_after);
+                    let retry_after = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(retry::parse_retry_after);
                     let body = match resp.bytes().await {
                         Ok(b) => b,
                         Err(e) => {
                             let d = retry::on_transport(false, call.idem);
                             let mut err = Error::new(
-                                if call.idem == Idempotency::Create { ErrorKind::MaybeCreated } else { ErrorKind::Transport },
+                                if call.idem == Idempotency::Create {
+                                    ErrorKind::MaybeCreated
+                                } else {
+                                    ErrorKind::Transport
+                                },
                                 call.operation,
                                 method_str,
                                 path.clone(),
@@ -236,7 +251,11 @@ impl Client {
                             err.inner.status = Some(status);
                             err.inner.source = Some(Box::new(e));
                             if let Some(next) = self.next_delay(d, &mut delays, &err) {
-                                tracing::debug!(operation = call.operation, attempt, "retrying after body read error");
+                                tracing::debug!(
+                                    operation = call.operation,
+                                    attempt,
+                                    "retrying after body read error"
+                                );
                                 tokio::time::sleep(next).await;
                                 continue;
                             }
@@ -259,7 +278,11 @@ impl Client {
                 }
                 Err(e) => {
                     let connect = e.is_connect();
-                    let kind = if !connect && call.idem == Idempotency::Create { ErrorKind::MaybeCreated } else { ErrorKind::Transport };
+                    let kind = if !connect && call.idem == Idempotency::Create {
+                        ErrorKind::MaybeCreated
+                    } else {
+                        ErrorKind::Transport
+                    };
                     let mut err = Error::new(kind, call.operation, method_str, path.clone());
                     err.inner.source = Some(Box::new(e.without_url()));
                     (retry::on_transport(connect, call.idem), err)
@@ -275,7 +298,12 @@ impl Client {
         }
     }
 
-    fn next_delay(&self, decision: Decision, delays: &mut impl Iterator<Item = Duration>, _err: &Error) -> Option<Duration> {
+    fn next_delay(
+        &self,
+        decision: Decision,
+        delays: &mut impl Iterator<Item = Duration>,
+        _err: &Error,
+    ) -> Option<Duration> {
         match decision {
             Decision::GiveUp => None,
             Decision::Retry(hint) => {
@@ -307,7 +335,12 @@ impl Client {
     ) -> Result<reqwest::Response, Error> {
         let started = Instant::now();
         let path = url.path().to_owned();
-        let mut req = self.inner.http.get(url).bearer_auth(self.inner.key.expose()).header(reqwest::header::ACCEPT, "text/event-stream");
+        let mut req = self
+            .inner
+            .http
+            .get(url)
+            .bearer_auth(self.inner.key.expose())
+            .header(reqwest::header::ACCEPT, "text/event-stream");
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id);
         }
@@ -332,7 +365,12 @@ impl Client {
     }
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(operation: &'static str, method: &'static str, path: String, body: Bytes) -> Result<T, Error> {
+pub(crate) fn decode<T: DeserializeOwned>(
+    operation: &'static str,
+    method: &'static str,
+    path: String,
+    body: Bytes,
+) -> Result<T, Error> {
     // A 204 where a body was expected decodes as JSON null, which suits `Option<T>`.
     let bytes: &[u8] = if body.is_empty() { b"null" } else { &body };
     serde_json::from_slice(bytes).map_err(|e| {
@@ -398,16 +436,27 @@ mod tests {
         assert!(matches!(Client::builder().build(), Err(ConfigError::MissingKey)));
         let e = Client::builder().api_key(ApiKey::new("k")).rest_url("not a url").build();
         assert!(matches!(e, Err(ConfigError::BadUrl { name: "RUNPOD_REST_URL", .. })));
-        let c = Client::builder().api_key(ApiKey::new("k")).rest_url("http://127.0.0.1:1/").build().expect("builds");
+        let c = Client::builder()
+            .api_key(ApiKey::new("k"))
+            .rest_url("http://127.0.0.1:1/")
+            .build()
+            .expect("builds");
         assert_eq!(c.rest(&["v2", "pods"]).as_str(), "http://127.0.0.1:1/v2/pods");
         assert_eq!(c.endpoint_base_url().as_str(), DEFAULT_ENDPOINT_BASE_URL);
     }
 
     #[test]
     fn empty_success_bodies_decode_as_none() {
-        let v: Option<serde_json::Value> = decode("x", "GET", "/".into(), Bytes::new()).expect("null");
+        let v: Option<serde_json::Value> =
+            decode("x", "GET", "/".into(), Bytes::new()).expect("null");
         assert!(v.is_none());
-        let e = decode::<crate::types::pods::Pod>("get pod", "GET", "/v2/pods/x".into(), Bytes::from_static(b"<html>")).expect_err("html");
+        let e = decode::<crate::types::pods::Pod>(
+            "get pod",
+            "GET",
+            "/v2/pods/x".into(),
+            Bytes::from_static(b"<html>"),
+        )
+        .expect_err("html");
         assert_eq!(e.kind(), ErrorKind::Undecodable);
         assert_eq!(e.body(), Some(&b"<html>"[..]));
     }

@@ -4,12 +4,24 @@ use super::retry::Idempotency::{self, Create, Idempotent, NonIdempotent};
 use super::{Call, Client, Error, ErrorKind, to_body};
 use crate::ids::{EndpointId, GpuTypeId, NetworkVolumeId, PodId, TemplateId};
 use crate::types::billing::{BillingQuery, ListPodBillingResponse, ListServerlessBillingResponse};
-use crate::types::catalog::{GpuCatalogQuery, GpuType, ListDataCentersResponse, ListGpuTypesResponse};
-use crate::types::endpoints::{CreateEndpointRequest, Endpoint, ListEndpointWorkersResponse, ListEndpointsResponse, UpdateEndpointRequest};
+use crate::types::catalog::{
+    GpuCatalogQuery, GpuType, ListDataCentersResponse, ListGpuTypesResponse,
+};
+use crate::types::endpoints::{
+    CreateEndpointRequest, Endpoint, ListEndpointWorkersResponse, ListEndpointsResponse,
+    UpdateEndpointRequest,
+};
 use crate::types::logs::{LogEvent, LogLine, LogsQuery};
-use crate::types::network_volumes::{CreateNetworkVolumeRequest, ListNetworkVolumesResponse, NetworkVolume, UpdateNetworkVolumeRequest};
-use crate::types::pods::{CreatePodRequest, ListPodsResponse, Pod, PodAction, PodActionRequest, UpdatePodRequest};
-use crate::types::templates::{CreateTemplateRequest, ListTemplatesResponse, Template, UpdateTemplateRequest};
+use crate::types::network_volumes::{
+    CreateNetworkVolumeRequest, ListNetworkVolumesResponse, NetworkVolume,
+    UpdateNetworkVolumeRequest,
+};
+use crate::types::pods::{
+    CreatePodRequest, ListPodsResponse, Pod, PodAction, PodActionRequest, UpdatePodRequest,
+};
+use crate::types::templates::{
+    CreateTemplateRequest, ListTemplatesResponse, Template, UpdateTemplateRequest,
+};
 use eventsource_stream::Eventsource;
 use futures::{Stream, StreamExt};
 use reqwest::Method;
@@ -17,7 +29,14 @@ use serde::Serialize;
 use url::Url;
 
 impl Client {
-    fn call(&self, operation: &'static str, method: Method, url: Url, body: Option<bytes::Bytes>, idem: Idempotency) -> Call {
+    fn call(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+        body: Option<bytes::Bytes>,
+        idem: Idempotency,
+    ) -> Call {
         Call { operation, method, url, body, idem, timeout: None }
     }
 
@@ -29,13 +48,15 @@ impl Client {
 
     /// `GET /v2/pods`: every pod of the account, in one call.
     pub async fn list_pods(&self) -> Result<Vec<Pod>, Error> {
-        let r: ListPodsResponse = self.json(self.get("list pods", self.rest(&["v2", "pods"]))).await?;
+        let r: ListPodsResponse =
+            self.json(self.get("list pods", self.rest(&["v2", "pods"]))).await?;
         Ok(r.pods)
     }
 
     /// `GET /v2/pods`, decoding only id, name, status, cost and data center (reconcilers).
     pub async fn list_pods_brief(&self) -> Result<Vec<crate::types::pods::PodBrief>, Error> {
-        let r: crate::types::pods::ListPodsBrief = self.json(self.get("list pods", self.rest(&["v2", "pods"]))).await?;
+        let r: crate::types::pods::ListPodsBrief =
+            self.json(self.get("list pods", self.rest(&["v2", "pods"]))).await?;
         Ok(r.pods)
     }
 
@@ -47,25 +68,49 @@ impl Client {
     /// `POST /v2/pods`. A [`ErrorKind::MaybeCreated`] error means: look the pod up by name
     /// before creating it again.
     pub async fn create_pod(&self, req: &CreatePodRequest) -> Result<Pod, Error> {
-        self.json(self.call("create pod", Method::POST, self.rest(&["v2", "pods"]), to_body(req), Create)).await
+        self.json(self.call(
+            "create pod",
+            Method::POST,
+            self.rest(&["v2", "pods"]),
+            to_body(req),
+            Create,
+        ))
+        .await
     }
 
     /// `PATCH /v2/pods/{id}`.
     pub async fn update_pod(&self, id: &PodId, req: &UpdatePodRequest) -> Result<Pod, Error> {
-        self.json(self.call("update pod", Method::PATCH, self.rest(&["v2", "pods", id.as_str()]), to_body(req), NonIdempotent)).await
+        self.json(self.call(
+            "update pod",
+            Method::PATCH,
+            self.rest(&["v2", "pods", id.as_str()]),
+            to_body(req),
+            NonIdempotent,
+        ))
+        .await
     }
 
     /// `DELETE /v2/pods/{id}`: terminate. Idempotent; a 404 means it is already gone.
     pub async fn delete_pod(&self, id: &PodId) -> Result<(), Error> {
-        self.execute(self.call("terminate pod", Method::DELETE, self.rest(&["v2", "pods", id.as_str()]), None, Idempotent))
-            .await
-            .map(|_| ())
+        self.execute(self.call(
+            "terminate pod",
+            Method::DELETE,
+            self.rest(&["v2", "pods", id.as_str()]),
+            None,
+            Idempotent,
+        ))
+        .await
+        .map(|_| ())
     }
 
     /// `POST /v2/pods/{id}/action`. Returns the pod when RunPod sends it (200), `None` on 204.
     pub async fn pod_action(&self, id: &PodId, action: PodAction) -> Result<Option<Pod>, Error> {
         // stop/terminate converge, so retrying them is safe; start/restart are not repeated.
-        let idem = if matches!(action, PodAction::Stop | PodAction::Terminate) { Idempotent } else { NonIdempotent };
+        let idem = if matches!(action, PodAction::Stop | PodAction::Terminate) {
+            Idempotent
+        } else {
+            NonIdempotent
+        };
         let operation = match action {
             PodAction::Start => "start pod",
             PodAction::Stop => "stop pod",
@@ -73,12 +118,23 @@ impl Client {
             PodAction::Terminate | PodAction::Unknown => "terminate pod",
         };
         let url = self.rest(&["v2", "pods", id.as_str(), "action"]);
-        self.json(self.call(operation, Method::POST, url, to_body(&PodActionRequest { action }), idem)).await
+        self.json(self.call(
+            operation,
+            Method::POST,
+            url,
+            to_body(&PodActionRequest { action }),
+            idem,
+        ))
+        .await
     }
 
     /// `GET /v2/pods/{id}/logs` as a stream of log lines (SSE). The stream ends when the
     /// server closes it; resume with `last_event_id` of the last line seen.
-    pub async fn pod_logs(&self, id: &PodId, q: &LogsQuery) -> Result<impl Stream<Item = Result<LogLine, Error>> + use<>, Error> {
+    pub async fn pod_logs(
+        &self,
+        id: &PodId,
+        q: &LogsQuery,
+    ) -> Result<impl Stream<Item = Result<LogLine, Error>> + use<>, Error> {
         let mut url = self.rest(&["v2", "pods", id.as_str(), "logs"]);
         {
             let mut qp = url.query_pairs_mut();
@@ -102,14 +158,24 @@ impl Client {
             async move {
                 match ev {
                     Ok(ev) if ev.data.is_empty() => None,
-                    Ok(ev) => Some(serde_json::from_str::<LogEvent>(&ev.data).map(|event| LogLine { id: ev.id, event }).map_err(|e| {
-                        let mut err = Error::new(ErrorKind::Undecodable, "stream pod logs", "GET", path);
-                        err.inner.detail = Some(e.to_string());
-                        err.inner.body = Some(bytes::Bytes::from(ev.data));
-                        err
-                    })),
+                    Ok(ev) => Some(
+                        serde_json::from_str::<LogEvent>(&ev.data)
+                            .map(|event| LogLine { id: ev.id, event })
+                            .map_err(|e| {
+                                let mut err = Error::new(
+                                    ErrorKind::Undecodable,
+                                    "stream pod logs",
+                                    "GET",
+                                    path,
+                                );
+                                err.inner.detail = Some(e.to_string());
+                                err.inner.body = Some(bytes::Bytes::from(ev.data));
+                                err
+                            }),
+                    ),
                     Err(e) => {
-                        let mut err = Error::new(ErrorKind::Transport, "stream pod logs", "GET", path);
+                        let mut err =
+                            Error::new(ErrorKind::Transport, "stream pod logs", "GET", path);
                         err.inner.detail = Some(e.to_string());
                         Some(Err(err))
                     }
@@ -122,7 +188,8 @@ impl Client {
 
     /// `GET /v2/serverless`.
     pub async fn list_endpoints(&self) -> Result<Vec<Endpoint>, Error> {
-        let r: ListEndpointsResponse = self.json(self.get("list endpoints", self.rest(&["v2", "serverless"]))).await?;
+        let r: ListEndpointsResponse =
+            self.json(self.get("list endpoints", self.rest(&["v2", "serverless"]))).await?;
         Ok(r.endpoints)
     }
 
@@ -133,32 +200,65 @@ impl Client {
 
     /// `POST /v2/serverless`.
     pub async fn create_endpoint(&self, req: &CreateEndpointRequest) -> Result<Endpoint, Error> {
-        self.json(self.call("create endpoint", Method::POST, self.rest(&["v2", "serverless"]), to_body(req), Create)).await
+        self.json(self.call(
+            "create endpoint",
+            Method::POST,
+            self.rest(&["v2", "serverless"]),
+            to_body(req),
+            Create,
+        ))
+        .await
     }
 
     /// `PATCH /v2/serverless/{id}`.
-    pub async fn update_endpoint(&self, id: &EndpointId, req: &UpdateEndpointRequest) -> Result<Endpoint, Error> {
-        self.json(self.call("update endpoint", Method::PATCH, self.rest(&["v2", "serverless", id.as_str()]), to_body(req), NonIdempotent))
-            .await
+    pub async fn update_endpoint(
+        &self,
+        id: &EndpointId,
+        req: &UpdateEndpointRequest,
+    ) -> Result<Endpoint, Error> {
+        self.json(self.call(
+            "update endpoint",
+            Method::PATCH,
+            self.rest(&["v2", "serverless", id.as_str()]),
+            to_body(req),
+            NonIdempotent,
+        ))
+        .await
     }
 
     /// `DELETE /v2/serverless/{id}`.
     pub async fn delete_endpoint(&self, id: &EndpointId) -> Result<(), Error> {
-        self.execute(self.call("delete endpoint", Method::DELETE, self.rest(&["v2", "serverless", id.as_str()]), None, Idempotent))
-            .await
-            .map(|_| ())
+        self.execute(self.call(
+            "delete endpoint",
+            Method::DELETE,
+            self.rest(&["v2", "serverless", id.as_str()]),
+            None,
+            Idempotent,
+        ))
+        .await
+        .map(|_| ())
     }
 
     /// `GET /v2/serverless/{id}/workers`.
-    pub async fn list_endpoint_workers(&self, id: &EndpointId) -> Result<ListEndpointWorkersResponse, Error> {
-        self.json(self.get("list endpoint workers", self.rest(&["v2", "serverless", id.as_str(), "workers"]))).await
+    pub async fn list_endpoint_workers(
+        &self,
+        id: &EndpointId,
+    ) -> Result<ListEndpointWorkersResponse, Error> {
+        self.json(
+            self.get(
+                "list endpoint workers",
+                self.rest(&["v2", "serverless", id.as_str(), "workers"]),
+            ),
+        )
+        .await
     }
 
     // ---- templates ----
 
     /// `GET /v2/templates`.
     pub async fn list_templates(&self) -> Result<Vec<Template>, Error> {
-        let r: ListTemplatesResponse = self.json(self.get("list templates", self.rest(&["v2", "templates"]))).await?;
+        let r: ListTemplatesResponse =
+            self.json(self.get("list templates", self.rest(&["v2", "templates"]))).await?;
         Ok(r.templates)
     }
 
@@ -169,42 +269,84 @@ impl Client {
 
     /// `POST /v2/templates`.
     pub async fn create_template(&self, req: &CreateTemplateRequest) -> Result<Template, Error> {
-        self.json(self.call("create template", Method::POST, self.rest(&["v2", "templates"]), to_body(req), Create)).await
+        self.json(self.call(
+            "create template",
+            Method::POST,
+            self.rest(&["v2", "templates"]),
+            to_body(req),
+            Create,
+        ))
+        .await
     }
 
     /// `PATCH /v2/templates/{id}`.
-    pub async fn update_template(&self, id: &TemplateId, req: &UpdateTemplateRequest) -> Result<Template, Error> {
-        self.json(self.call("update template", Method::PATCH, self.rest(&["v2", "templates", id.as_str()]), to_body(req), NonIdempotent))
-            .await
+    pub async fn update_template(
+        &self,
+        id: &TemplateId,
+        req: &UpdateTemplateRequest,
+    ) -> Result<Template, Error> {
+        self.json(self.call(
+            "update template",
+            Method::PATCH,
+            self.rest(&["v2", "templates", id.as_str()]),
+            to_body(req),
+            NonIdempotent,
+        ))
+        .await
     }
 
     /// `DELETE /v2/templates/{id}`.
     pub async fn delete_template(&self, id: &TemplateId) -> Result<(), Error> {
-        self.execute(self.call("delete template", Method::DELETE, self.rest(&["v2", "templates", id.as_str()]), None, Idempotent))
-            .await
-            .map(|_| ())
+        self.execute(self.call(
+            "delete template",
+            Method::DELETE,
+            self.rest(&["v2", "templates", id.as_str()]),
+            None,
+            Idempotent,
+        ))
+        .await
+        .map(|_| ())
     }
 
     // ---- network volumes ----
 
     /// `GET /v2/network-volumes`.
     pub async fn list_network_volumes(&self) -> Result<Vec<NetworkVolume>, Error> {
-        let r: ListNetworkVolumesResponse = self.json(self.get("list network volumes", self.rest(&["v2", "network-volumes"]))).await?;
+        let r: ListNetworkVolumesResponse = self
+            .json(self.get("list network volumes", self.rest(&["v2", "network-volumes"])))
+            .await?;
         Ok(r.network_volumes)
     }
 
     /// `GET /v2/network-volumes/{id}`.
     pub async fn get_network_volume(&self, id: &NetworkVolumeId) -> Result<NetworkVolume, Error> {
-        self.json(self.get("get network volume", self.rest(&["v2", "network-volumes", id.as_str()]))).await
+        self.json(
+            self.get("get network volume", self.rest(&["v2", "network-volumes", id.as_str()])),
+        )
+        .await
     }
 
     /// `POST /v2/network-volumes`.
-    pub async fn create_network_volume(&self, req: &CreateNetworkVolumeRequest) -> Result<NetworkVolume, Error> {
-        self.json(self.call("create network volume", Method::POST, self.rest(&["v2", "network-volumes"]), to_body(req), Create)).await
+    pub async fn create_network_volume(
+        &self,
+        req: &CreateNetworkVolumeRequest,
+    ) -> Result<NetworkVolume, Error> {
+        self.json(self.call(
+            "create network volume",
+            Method::POST,
+            self.rest(&["v2", "network-volumes"]),
+            to_body(req),
+            Create,
+        ))
+        .await
     }
 
     /// `PATCH /v2/network-volumes/{id}`.
-    pub async fn update_network_volume(&self, id: &NetworkVolumeId, req: &UpdateNetworkVolumeRequest) -> Result<NetworkVolume, Error> {
+    pub async fn update_network_volume(
+        &self,
+        id: &NetworkVolumeId,
+        req: &UpdateNetworkVolumeRequest,
+    ) -> Result<NetworkVolume, Error> {
         self.json(self.call(
             "update network volume",
             Method::PATCH,
@@ -238,7 +380,11 @@ impl Client {
     }
 
     /// `GET /v2/catalog/gpus/{id}`.
-    pub async fn get_gpu_type(&self, id: &GpuTypeId, q: &GpuCatalogQuery) -> Result<GpuType, Error> {
+    pub async fn get_gpu_type(
+        &self,
+        id: &GpuTypeId,
+        q: &GpuCatalogQuery,
+    ) -> Result<GpuType, Error> {
         let url = with_query(self.rest(&["v2", "catalog", "gpus", id.as_str()]), q);
         self.json(self.get("get GPU type", url)).await
     }
@@ -259,7 +405,10 @@ impl Client {
     }
 
     /// `GET /v2/billing/serverless`.
-    pub async fn serverless_billing(&self, q: &BillingQuery) -> Result<ListServerlessBillingResponse, Error> {
+    pub async fn serverless_billing(
+        &self,
+        q: &BillingQuery,
+    ) -> Result<ListServerlessBillingResponse, Error> {
         let url = with_query(self.rest(&["v2", "billing", "serverless"]), q);
         self.json(self.get("serverless billing", url)).await
     }

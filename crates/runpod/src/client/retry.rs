@@ -77,7 +77,11 @@ pub(crate) fn on_status(status: u16, idem: Idempotency, retry_after: Option<Dura
 
 /// Decide on a transport failure. `connect` means the request never left.
 pub(crate) fn on_transport(connect: bool, idem: Idempotency) -> Decision {
-    if connect || idem == Idempotency::Idempotent { Decision::Retry(None) } else { Decision::GiveUp }
+    if connect || idem == Idempotency::Idempotent {
+        Decision::Retry(None)
+    } else {
+        Decision::GiveUp
+    }
 }
 
 /// Parses `Retry-After` in its delta-seconds form (RunPod sends integers).

@@ -4,7 +4,8 @@ use super::retry::Idempotency::{Idempotent, NonIdempotent};
 use super::{Call, Client, Error, ErrorKind, to_body};
 use crate::ids::{EndpointId, JobId};
 use crate::types::serverless::{
-    Health, JobState, PurgeQueueResponse, RUN_PAYLOAD_LIMIT, RUNSYNC_PAYLOAD_LIMIT, RunRequest, StreamResponse,
+    Health, JobState, PurgeQueueResponse, RUN_PAYLOAD_LIMIT, RUNSYNC_PAYLOAD_LIMIT, RunRequest,
+    StreamResponse,
 };
 use reqwest::Method;
 use std::time::Duration;
@@ -35,12 +36,26 @@ impl ServerlessEndpoint {
         self.client.serverless_url(&segs)
     }
 
-    fn checked_body(&self, operation: &'static str, req: &RunRequest, limit: usize) -> Result<bytes::Bytes, Error> {
+    fn checked_body(
+        &self,
+        operation: &'static str,
+        req: &RunRequest,
+        limit: usize,
+    ) -> Result<bytes::Bytes, Error> {
         let body = to_body(req).unwrap_or_default();
         if body.len() > limit {
             // Refuse locally: RunPod would reject it, and sending 10+ MB to learn that is waste.
-            let mut err = Error::new(ErrorKind::PayloadTooLarge, operation, "POST", self.url(&[]).path().to_owned());
-            err.inner.detail = Some(format!("request body is {} bytes; the limit for this operation is {} bytes", body.len(), limit));
+            let mut err = Error::new(
+                ErrorKind::PayloadTooLarge,
+                operation,
+                "POST",
+                self.url(&[]).path().to_owned(),
+            );
+            err.inner.detail = Some(format!(
+                "request body is {} bytes; the limit for this operation is {} bytes",
+                body.len(),
+                limit
+            ));
             return Err(err);
         }
         Ok(body)
@@ -64,7 +79,11 @@ impl ServerlessEndpoint {
 
     /// `POST /runsync`: run and wait up to `wait` (RunPod's default 90 s) for the result. A job
     /// still running at the deadline comes back `IN_QUEUE`/`IN_PROGRESS`; poll [`Self::status`].
-    pub async fn run_sync(&self, req: &RunRequest, wait: Option<Duration>) -> Result<JobState, Error> {
+    pub async fn run_sync(
+        &self,
+        req: &RunRequest,
+        wait: Option<Duration>,
+    ) -> Result<JobState, Error> {
         let body = self.checked_body("run job synchronously", req, RUNSYNC_PAYLOAD_LIMIT)?;
         let mut url = self.url(&["runsync"]);
         if let Some(w) = wait {

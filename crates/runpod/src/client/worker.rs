@@ -34,13 +34,18 @@ impl WorkerConfig {
         let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
         let get_job_url = var("RUNPOD_WEBHOOK_GET_JOB")?;
         Some(Self {
-            post_output_url: var("RUNPOD_WEBHOOK_POST_OUTPUT").unwrap_or_else(|| "JOB_DONE_URL".into()),
-            post_stream_url: var("RUNPOD_WEBHOOK_POST_STREAM").unwrap_or_else(|| "JOB_STREAM_URL".into()),
+            post_output_url: var("RUNPOD_WEBHOOK_POST_OUTPUT")
+                .unwrap_or_else(|| "JOB_DONE_URL".into()),
+            post_stream_url: var("RUNPOD_WEBHOOK_POST_STREAM")
+                .unwrap_or_else(|| "JOB_STREAM_URL".into()),
             ping_url: var("RUNPOD_WEBHOOK_PING"),
-            worker_id: var("RUNPOD_POD_ID").unwrap_or_else(|| format!("local-{}", std::process::id())),
+            worker_id: var("RUNPOD_POD_ID")
+                .unwrap_or_else(|| format!("local-{}", std::process::id())),
             endpoint_id: var("RUNPOD_ENDPOINT_ID"),
             api_key: ApiKey::new(var("RUNPOD_AI_API_KEY").unwrap_or_default()),
-            ping_interval: Duration::from_millis(var("RUNPOD_PING_INTERVAL").and_then(|v| v.parse().ok()).unwrap_or(10_000)),
+            ping_interval: Duration::from_millis(
+                var("RUNPOD_PING_INTERVAL").and_then(|v| v.parse().ok()).unwrap_or(10_000),
+            ),
             get_job_url,
         })
     }
@@ -82,7 +87,12 @@ impl WorkerClient {
         template.replace("$RUNPOD_POD_ID", worker).replace("$ID", job)
     }
 
-    async fn send(&self, operation: &'static str, req: reqwest::RequestBuilder, path: String) -> Result<(u16, bytes::Bytes), Error> {
+    async fn send(
+        &self,
+        operation: &'static str,
+        req: reqwest::RequestBuilder,
+        path: String,
+    ) -> Result<(u16, bytes::Bytes), Error> {
         let started = Instant::now();
         let fail = |kind, detail: Option<String>, status: Option<u16>| {
             let mut e = Error::new(kind, operation, "HTTP", path.clone());
@@ -97,9 +107,15 @@ impl WorkerClient {
             .await
             .map_err(|e| fail(ErrorKind::Transport, Some(e.without_url().to_string()), None))?;
         let status = resp.status().as_u16();
-        let retry_after =
-            resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(super::retry::parse_retry_after);
-        let body = resp.bytes().await.map_err(|e| fail(ErrorKind::Transport, Some(e.to_string()), Some(status)))?;
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(super::retry::parse_retry_after);
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| fail(ErrorKind::Transport, Some(e.to_string()), Some(status)))?;
         match status {
             200..=299 => Ok((status, body)),
             429 => {
@@ -121,12 +137,17 @@ impl WorkerClient {
     /// treats them); a 429 is returned as [`ErrorKind::RateLimited`] with the server's
     /// `Retry-After` (the runtime waits that long, 5 s without one).
     pub async fn take(&self, job_in_progress: bool) -> Result<Vec<TakenJob>, Error> {
-        let url = with_query(self.take_url(), &format!("job_in_progress={}", u8::from(job_in_progress)));
+        let url =
+            with_query(self.take_url(), &format!("job_in_progress={}", u8::from(job_in_progress)));
         self.take_at(url, "take job").await
     }
 
     /// Long-polls `job-take-batch` for up to `n` jobs.
-    pub async fn take_batch(&self, n: usize, job_in_progress: bool) -> Result<Vec<TakenJob>, Error> {
+    pub async fn take_batch(
+        &self,
+        n: usize,
+        job_in_progress: bool,
+    ) -> Result<Vec<TakenJob>, Error> {
         let url = with_query(
             self.take_url().replace("/job-take/", "/job-take-batch/"),
             &format!("batch_size={n}&job_in_progress={}", u8::from(job_in_progress)),
@@ -161,30 +182,61 @@ impl WorkerClient {
         match self.send("poll job stops", req, path.clone()).await? {
             (204, _) => Ok(Vec::new()),
             (_, body) if body.is_empty() => Ok(Vec::new()),
-            (_, body) => decode::<JobsToStop>("poll job stops", "GET", path, body).map(|s| s.jobs_to_stop),
+            (_, body) => {
+                decode::<JobsToStop>("poll job stops", "GET", path, body).map(|s| s.jobs_to_stop)
+            }
         }
     }
 
     /// Posts a final result (`isStream=false`) or the end of a stream (`isStream=true`).
-    pub async fn post_result(&self, job_id: &str, body: &JobResultBody, is_stream: bool) -> Result<(), Error> {
-        let url = with_query(Self::result_url(&self.cfg.post_output_url, &self.cfg.worker_id, job_id), &format!("isStream={is_stream}"));
+    pub async fn post_result(
+        &self,
+        job_id: &str,
+        body: &JobResultBody,
+        is_stream: bool,
+    ) -> Result<(), Error> {
+        let url = with_query(
+            Self::result_url(&self.cfg.post_output_url, &self.cfg.worker_id, job_id),
+            &format!("isStream={is_stream}"),
+        );
         self.post_json("post job result", url, job_id, body).await
     }
 
     /// Posts a progress update, visible on `/status` while the job runs.
-    pub async fn post_progress(&self, job_id: &str, progress: serde_json::Value) -> Result<(), Error> {
-        let body = JobResultBody { status: Some("IN_PROGRESS".into()), output: Some(progress), ..JobResultBody::default() };
+    pub async fn post_progress(
+        &self,
+        job_id: &str,
+        progress: serde_json::Value,
+    ) -> Result<(), Error> {
+        let body = JobResultBody {
+            status: Some("IN_PROGRESS".into()),
+            output: Some(progress),
+            ..JobResultBody::default()
+        };
         self.post_result(job_id, &body, false).await
     }
 
     /// Posts one stream chunk.
-    pub async fn post_stream_chunk(&self, job_id: &str, output: serde_json::Value) -> Result<(), Error> {
-        let url = with_query(Self::result_url(&self.cfg.post_stream_url, &self.cfg.worker_id, job_id), "isStream=false");
+    pub async fn post_stream_chunk(
+        &self,
+        job_id: &str,
+        output: serde_json::Value,
+    ) -> Result<(), Error> {
+        let url = with_query(
+            Self::result_url(&self.cfg.post_stream_url, &self.cfg.worker_id, job_id),
+            "isStream=false",
+        );
         let body = JobResultBody { output: Some(output), ..JobResultBody::default() };
         self.post_json("post stream chunk", url, job_id, &body).await
     }
 
-    async fn post_json(&self, operation: &'static str, url: String, job_id: &str, body: &JobResultBody) -> Result<(), Error> {
+    async fn post_json(
+        &self,
+        operation: &'static str,
+        url: String,
+        job_id: &str,
+        body: &JobResultBody,
+    ) -> Result<(), Error> {
         let path = path_of(&url);
         let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
         // Same wire shape as the Python runtime: JSON text under a form content type.
@@ -217,7 +269,8 @@ impl WorkerClient {
             q.append_pair("runpod_version", PROTOCOL_VERSION);
         }
         let path = url.path().to_owned();
-        let req = self.http.get(url).timeout(self.cfg.ping_interval.max(Duration::from_secs(1)) * 2);
+        let req =
+            self.http.get(url).timeout(self.cfg.ping_interval.max(Duration::from_secs(1)) * 2);
         self.send("ping", req, path).await.map(|_| ())
     }
 }
@@ -247,7 +300,10 @@ mod tests {
     fn url_templates_substitute_like_the_python_runtime() {
         let c = WorkerClient::new(cfg()).expect("client");
         assert_eq!(c.take_url(), "http://h/v2/ep/job-take/w1?gpu=SIM");
-        assert_eq!(WorkerClient::result_url(&c.cfg.post_output_url, "w1", "job-9"), "http://h/v2/ep/job-done/w1/job-9?gpu=SIM");
+        assert_eq!(
+            WorkerClient::result_url(&c.cfg.post_output_url, "w1", "job-9"),
+            "http://h/v2/ep/job-done/w1/job-9?gpu=SIM"
+        );
     }
 }
 
@@ -257,7 +313,13 @@ mod query_tests {
 
     #[test]
     fn query_pairs_join_runpods_urls_and_bare_ones() {
-        assert_eq!(with_query("http://h/v2/e/job-take/w?gpu=A".into(), "x=1"), "http://h/v2/e/job-take/w?gpu=A&x=1");
-        assert_eq!(with_query("http://h/v2/e/job-take/w".into(), "x=1"), "http://h/v2/e/job-take/w?x=1");
+        assert_eq!(
+            with_query("http://h/v2/e/job-take/w?gpu=A".into(), "x=1"),
+            "http://h/v2/e/job-take/w?gpu=A&x=1"
+        );
+        assert_eq!(
+            with_query("http://h/v2/e/job-take/w".into(), "x=1"),
+            "http://h/v2/e/job-take/w?x=1"
+        );
     }
 }

@@ -116,7 +116,11 @@ pub struct GpuCatalogQuery {
 impl GpuCatalogQuery {
     /// Prices and per-data-center pod stock.
     pub fn pod_availability() -> Self {
-        Self { include: Some("AVAILABILITY".into()), product: Some("POD".into()), ..Self::default() }
+        Self {
+            include: Some("AVAILABILITY".into()),
+            product: Some("POD".into()),
+            ..Self::default()
+        }
     }
 }
 

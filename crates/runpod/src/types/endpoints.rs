@@ -2,7 +2,9 @@
 
 use super::pods::CreateCpuConfig;
 use super::wire_enum;
-use crate::ids::{DataCenterId, EndpointId, GpuPoolId, GpuTypeId, NetworkVolumeId, TemplateId, WorkerId};
+use crate::ids::{
+    DataCenterId, EndpointId, GpuPoolId, GpuTypeId, NetworkVolumeId, TemplateId, WorkerId,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -20,12 +20,12 @@ pub struct ErrorResponse {
 }
 
 /// The `detail` RunPod returns when no machine can take a pod.
-pub const NO_CAPACITY_DETAIL: &str =
-    "There are no longer any instances available with the requested specifications. Please refresh and try again.";
+pub const NO_CAPACITY_DETAIL: &str = "There are no longer any instances available with the requested specifications. Please refresh and try again.";
 /// The substring every no-capacity variant shares.
 pub const NO_CAPACITY_MARKER: &str = "no longer any instances available";
 /// The `detail` when a stopped pod cannot be resumed on its host.
-pub const NOT_ENOUGH_FREE_GPUS_DETAIL: &str = "There are not enough free GPUs on the host machine to start this pod.";
+pub const NOT_ENOUGH_FREE_GPUS_DETAIL: &str =
+    "There are not enough free GPUs on the host machine to start this pod.";
 /// Synthetic (RunPod publishes no exact text): creation refused for lack of credit.
 pub const INSUFFICIENT_BALANCE_DETAIL: &str =
     "Insufficient balance: deploying requires at least one hour of credit for this configuration.";

@@ -51,7 +51,10 @@ pub struct S3Config {
 
 impl std::fmt::Debug for S3Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3Config").field("bucket_name", &self.bucket_name).field("endpoint_url", &self.endpoint_url).finish_non_exhaustive()
+        f.debug_struct("S3Config")
+            .field("bucket_name", &self.bucket_name)
+            .field("endpoint_url", &self.endpoint_url)
+            .finish_non_exhaustive()
     }
 }
 

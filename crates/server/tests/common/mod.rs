@@ -11,7 +11,10 @@ pub async fn server(home: &std::path::Path) -> server::RunningServer {
 }
 
 /// Like `server`, with `f` changing the config first.
-pub async fn server_with(home: &std::path::Path, f: impl FnOnce(&mut ServerConfig)) -> server::RunningServer {
+pub async fn server_with(
+    home: &std::path::Path,
+    f: impl FnOnce(&mut ServerConfig),
+) -> server::RunningServer {
     let mut cfg = ServerConfig::new(home.to_path_buf(), "127.0.0.1:0".parse().expect("addr"));
     cfg.tick = Duration::from_millis(100);
     cfg.emulator.pods.provisioning_secs = 0.1;
@@ -32,8 +35,19 @@ pub async fn standalone_emulator() -> runpod_emulator::RunningEmulator {
 }
 
 /// Submits a job spec (JSON) and returns it as created.
-pub async fn submit(http: &reqwest::Client, url: &str, token: &str, spec: &serde_json::Value) -> JobDetail {
-    let r = http.post(format!("{url}/api/v1/jobs")).bearer_auth(token).json(spec).send().await.expect("post");
+pub async fn submit(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    spec: &serde_json::Value,
+) -> JobDetail {
+    let r = http
+        .post(format!("{url}/api/v1/jobs"))
+        .bearer_auth(token)
+        .json(spec)
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status().as_u16(), 201, "submitting {spec}");
     r.json().await.expect("json")
 }
@@ -45,34 +59,74 @@ pub fn compressed_budgets() -> runpod_emulator::ratelimit::RateLimitConfig {
 }
 
 /// A new user made by the admin (`token`), with their first token.
-pub async fn new_user(http: &reqwest::Client, url: &str, token: &str, name: &str) -> server::api::NewToken {
-    let r =
-        http.post(format!("{url}/api/v1/users")).bearer_auth(token).json(&serde_json::json!({"name": name})).send().await.expect("user");
+pub async fn new_user(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    name: &str,
+) -> server::api::NewToken {
+    let r = http
+        .post(format!("{url}/api/v1/users"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": name}))
+        .send()
+        .await
+        .expect("user");
     assert_eq!(r.status().as_u16(), 201, "creating user {name}");
     r.json().await.expect("json")
 }
 
 /// Follows a job's events (long-poll, no sleeping) until its state is final.
-pub async fn follow(http: &reqwest::Client, s: &server::RunningServer, id: &str) -> (JobDetail, Vec<EventView>) {
+pub async fn follow(
+    http: &reqwest::Client,
+    s: &server::RunningServer,
+    id: &str,
+) -> (JobDetail, Vec<EventView>) {
     follow_as(http, &s.url, &s.token, id).await
 }
 
 /// `follow` with another user's token.
-pub async fn follow_as(http: &reqwest::Client, url: &str, token: &str, id: &str) -> (JobDetail, Vec<EventView>) {
-    follow_until(http, url, token, id, |s| ["succeeded", "failed", "cancelled", "budget_exceeded", "timed_out"].contains(&s)).await
+pub async fn follow_as(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    id: &str,
+) -> (JobDetail, Vec<EventView>) {
+    follow_until(http, url, token, id, |s| {
+        ["succeeded", "failed", "cancelled", "budget_exceeded", "timed_out"].contains(&s)
+    })
+    .await
 }
 
 /// Follows a job until its state is `state`.
-pub async fn wait_for_state(http: &reqwest::Client, url: &str, token: &str, id: &str, state: &str) -> JobDetail {
+pub async fn wait_for_state(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    id: &str,
+    state: &str,
+) -> JobDetail {
     follow_until(http, url, token, id, |s| s == state).await.0
 }
 
 /// Follows a serverless job until its state is final.
-pub async fn follow_request(http: &reqwest::Client, url: &str, token: &str, id: &str) -> server::api::RequestView {
+pub async fn follow_request(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    id: &str,
+) -> server::api::RequestView {
     let mut after = 0;
     for _ in 0..200 {
-        let v: server::api::RequestView =
-            http.get(format!("{url}/api/v1/requests/{id}")).bearer_auth(token).send().await.expect("get").json().await.expect("json");
+        let v: server::api::RequestView = http
+            .get(format!("{url}/api/v1/requests/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
         if ["succeeded", "failed", "cancelled", "timed_out"].contains(&v.state.as_str()) {
             return v;
         }
@@ -82,7 +136,13 @@ pub async fn follow_request(http: &reqwest::Client, url: &str, token: &str, id: 
 }
 
 /// The events after `after`, waiting up to 5 s for one.
-async fn next_events(http: &reqwest::Client, url: &str, token: &str, id: &str, after: i64) -> Vec<EventView> {
+async fn next_events(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    id: &str,
+    after: i64,
+) -> Vec<EventView> {
     http.get(format!("{url}/api/v1/jobs/{id}/events?after={after}&wait_ms=5000"))
         .bearer_auth(token)
         .send()
@@ -103,8 +163,15 @@ async fn follow_until(
     let mut after = 0;
     let mut all = Vec::new();
     for _ in 0..200 {
-        let d: JobDetail =
-            http.get(format!("{url}/api/v1/jobs/{id}")).bearer_auth(token).send().await.expect("get").json().await.expect("json");
+        let d: JobDetail = http
+            .get(format!("{url}/api/v1/jobs/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
         if done(d.job.state.as_str()) {
             let evs: Vec<EventView> = http
                 .get(format!("{url}/api/v1/jobs/{id}/events?after={after}"))

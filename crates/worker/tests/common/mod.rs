@@ -6,7 +6,11 @@ use tokio::sync::mpsc;
 pub fn capture_log(level: tracing::Level) -> mpsc::UnboundedReceiver<String> {
     let (tx, rx) = mpsc::unbounded_channel();
     let w = Lines(tx);
-    tracing_subscriber::fmt().with_writer(move || w.clone()).with_max_level(level).with_ansi(false).init();
+    tracing_subscriber::fmt()
+        .with_writer(move || w.clone())
+        .with_max_level(level)
+        .with_ansi(false)
+        .init();
     rx
 }
 
