@@ -569,6 +569,8 @@ async function costsPage() {
   const r = await api("GET", "/cost/reconciliation").catch(() => null);
   // Pods another podwarden install named on this account bill unnoticed otherwise (admins).
   const strays = r ? await api("GET", "/strays").catch(() => null) : null;
+  // What the background tasks did last (admins).
+  const tasks = r ? await api("GET", "/admin/tasks").catch(() => null) : null;
   const max = (xs) => Math.max(0, ...xs.map((x) => x[x.length - 1]));
   show(
     h("h1", {}, "Costs"),
@@ -582,6 +584,11 @@ async function costsPage() {
           ? `${strays.length} pod(s) of other podwarden installs are on this RunPod account (${[...new Set(strays.map((x) => x.install))].join(", ")}), costing ${usd(strays.reduce((a, x) => a + x.cost_per_hour_usd, 0))}/h; ` +
             "if no podwarden of yours runs as that install, terminate them: POST /api/v1/strays/reap."
           : "No pod of another podwarden install on this RunPod account.") : null),
+    tasks ? h("h2", {}, "Background tasks") : null,
+    tasks ? table("tasks", ["Task", "Account", "Last run", "Took", "Actions", "Result"], tasks.map((t) => h("tr", {},
+      h("td", {}, t.task), h("td", {}, t.account), h("td", {}, new Date(t.last_started_at).toLocaleTimeString()),
+      h("td", {}, `${t.last_duration_ms} ms`), h("td", {}, String(t.actions)),
+      h("td", { class: t.ok ? "" : "error" }, t.ok ? `ok (${t.runs} runs, ${t.failures} with errors)` : t.errors.join("; "))))) : null,
     h("h2", {}, "Per day"),
     table("cost-by-day", ["Day", "Spend", ""], c.by_day.map(([d, v]) => barRow(d, v, max(c.by_day)))),
     h("h2", {}, "Per GPU type"),

@@ -171,19 +171,22 @@ impl Accounts {
         for user in users {
             match self.of(s, &user).await {
                 Ok(a) => {
-                    match a.engine.tick().await {
-                        Ok(r) if !r.errors.is_empty() => {
-                            tracing::warn!(account = %a.engine.account, errors = ?r.errors, "reconcile tick had errors")
+                    let (account, now) = (a.engine.account.clone(), a.engine.now_ms());
+                    crate::tasks::activation(&s.tasks, "reconcile", &account, now, async {
+                        match a.engine.tick().await {
+                            Ok(r) => (r.actions.len(), r.errors),
+                            Err(e) => (0, vec![e.to_string()]),
                         }
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::warn!(account = %a.engine.account, error = %e, "reconcile tick failed; retrying next period")
-                        }
-                    }
+                    })
+                    .await;
                     if due.contains(&user) {
-                        if let Err(e) = a.engine.reconcile_billing(billing_settle_ms, 5).await {
-                            tracing::warn!(account = %a.engine.account, error = %e, "billing reconciliation failed; retrying next period");
-                        }
+                        crate::tasks::activation(&s.tasks, "billing", &account, now, async {
+                            match a.engine.reconcile_billing(billing_settle_ms, 5).await {
+                                Ok(r) => (r.checked, Vec::new()),
+                                Err(e) => (0, vec![e.to_string()]),
+                            }
+                        })
+                        .await;
                     }
                 }
                 Err(e) => {

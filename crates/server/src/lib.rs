@@ -16,6 +16,7 @@ pub mod listener;
 pub mod openapi;
 mod pod_logs;
 mod routes;
+pub mod tasks;
 pub mod users;
 pub mod volume_files;
 mod volumes;
@@ -118,6 +119,8 @@ pub(crate) struct AppState {
     pub s3: S3Settings,
     pub limits: listener::ConnLimits,
     pub body_budget: body_budget::BodyBudget,
+    /// The background tasks' last activations (`GET /api/v1/admin/tasks`).
+    pub tasks: tasks::Tasks,
 }
 
 /// A running server.
@@ -455,6 +458,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         s3,
         limits: cfg.limits.clone(),
         body_budget: body_budget::BodyBudget::new(cfg.limits.body_memory_mib),
+        tasks: tasks::Tasks::default(),
     });
 
     let app = routes::router(state.clone());
@@ -467,17 +471,22 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     tracker.spawn(async move {
         loop {
             if s.hosted {
-                match s.engine.tick().await {
-                    Ok(r) if !r.errors.is_empty() => tracing::warn!(errors = ?r.errors, "reconcile tick had errors"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "reconcile tick failed; retrying next period"),
-                }
-            }
-            if s.hosted {
+                let now = s.engine.now_ms();
+                tasks::activation(&s.tasks, "reconcile", store::HOSTED, now, async {
+                    match s.engine.tick().await {
+                        Ok(r) => (r.actions.len(), r.errors),
+                        Err(e) => (0, vec![e.to_string()]),
+                    }
+                })
+                .await;
                 // A few settled pods per period, each once: the ledger agrees with the bill.
-                if let Err(e) = s.engine.reconcile_billing(billing_settle_ms, 5).await {
-                    tracing::warn!(error = %e, "billing reconciliation failed; retrying next period");
-                }
+                tasks::activation(&s.tasks, "billing", store::HOSTED, now, async {
+                    match s.engine.reconcile_billing(billing_settle_ms, 5).await {
+                        Ok(r) => (r.checked, Vec::new()),
+                        Err(e) => (0, vec![e.to_string()]),
+                    }
+                })
+                .await;
             }
             s.accounts.tick(&s, billing_settle_ms).await;
             pod_logs::sync(&s, &followers, &c);

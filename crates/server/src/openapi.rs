@@ -23,7 +23,7 @@ use utoipa::{Modify, OpenApi};
         crate::volumes::create_volume, crate::volumes::list_volumes, crate::volumes::remove_volume, crate::volumes::volume_s3,
         crate::volumes::report_transfer, crate::volumes::audit_log, crate::volume_files::get_file, crate::volume_files::head_file, crate::volume_files::put_file,
         routes::me, routes::get_key, routes::save_key, routes::delete_key,
-        routes::list_strays, routes::reap_strays, routes::reconciliation, routes::reconcile,
+        routes::list_strays, routes::reap_strays, routes::admin_tasks, routes::reconciliation, routes::reconcile,
         routes::list_users, routes::create_user, routes::update_user, routes::create_token, routes::list_tokens, routes::delete_token,
     ),
     components(schemas(JobSpec, ErrorBody, Exit, KeyBody, NewUser, NewTokenBody, UserUpdate)),

@@ -239,6 +239,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/audit", get(crate::volumes::audit_log))
         .route("/api/v1/strays", get(list_strays))
+        .route("/api/v1/admin/tasks", get(admin_tasks))
         .route("/api/v1/cost/reconciliation", get(reconciliation))
         .route("/api/v1/cost/reconcile", post(reconcile))
         .route("/api/v1/strays/reap", post(reap_strays))
@@ -1279,6 +1280,17 @@ fn admin_only(c: &Caller) -> R<()> {
             None,
         ))
     }
+}
+
+/// The background tasks' last activations, per task and account (admin): when each ran, how
+/// long it took, what it did and what failed.
+#[utoipa::path(get, path = "/api/v1/admin/tasks", tag = "admin", responses((status = 200, body = Vec<crate::tasks::TaskStatus>), (status = 403, description = "not an admin", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn admin_tasks(
+    State(s): S,
+    Extension(c): C,
+) -> R<Json<Vec<crate::tasks::TaskStatus>>> {
+    admin_only(&c)?;
+    Ok(Json(s.tasks.all()))
 }
 
 /// The ledger against RunPod's billing API, pod by pod (admin).

@@ -281,3 +281,39 @@ async fn a_spent_provider_budget_is_a_429_with_retry_after() {
     assert_eq!(e.code, "provider_rate_limited");
     s.shutdown().await;
 }
+
+/// Operators see what the background tasks did last: the reconcile tick and billing checks,
+/// per account, with duration, actions and errors.
+#[tokio::test]
+async fn the_background_tasks_report_their_last_activation() {
+    let home = tempfile::tempdir().expect("home");
+    let s = server(home.path()).await;
+    let http = reqwest::Client::new();
+    let job =
+        common::submit(&http, &s.url, &s.token, &job(serde_json::json!({"command": "true"}))).await;
+    common::follow(&http, &s, &job.job.id).await;
+    let tasks: Vec<server::tasks::TaskStatus> = http
+        .get(format!("{}/api/v1/admin/tasks", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("tasks")
+        .json()
+        .await
+        .expect("json");
+    let reconcile = tasks
+        .iter()
+        .find(|t| t.task == "reconcile" && t.account == "hosted")
+        .expect("the hosted reconcile task");
+    assert!(reconcile.runs >= 2 && reconcile.last_started_at > 0, "{reconcile:?}");
+    assert!(tasks.iter().any(|t| t.task == "billing"), "{tasks:?}");
+    let bob = common::new_user(&http, &s.url, &s.token, "bob").await;
+    let r = http
+        .get(format!("{}/api/v1/admin/tasks", s.url))
+        .bearer_auth(&bob.token)
+        .send()
+        .await
+        .expect("tasks");
+    assert_eq!(r.status().as_u16(), 403);
+    s.shutdown().await;
+}
