@@ -26,8 +26,14 @@ use store::{AttemptRow, EndpointRow, JobRow, RequestRow, UserRow};
 
 pub(crate) type S = State<Arc<AppState>>;
 
-/// An API error.
-pub(crate) struct ApiError(StatusCode, ErrorBody, Option<u64>);
+/// An API error: status, body, an optional `Retry-After`, and the cause behind it for the
+/// server's log (never sent; logged once by `log_errors` from a response extension, so turning
+/// an error into a response has no side effect).
+pub(crate) struct ApiError(StatusCode, ErrorBody, Option<u64>, Option<String>);
+
+/// The cause of an error response, for `log_errors`.
+#[derive(Clone)]
+struct ErrorCause(String);
 
 impl ApiError {
     pub(crate) fn new(
@@ -40,7 +46,14 @@ impl ApiError {
             status,
             ErrorBody { code: code.into(), message: message.into(), hint: hint.map(str::to_owned) },
             None,
+            None,
         )
+    }
+
+    /// With the cause the server's log should show (the provider's or the store's error).
+    pub(crate) fn caused_by(mut self, cause: impl std::fmt::Debug) -> Self {
+        self.3 = Some(format!("{cause:?}"));
+        self
     }
 
     /// With a `Retry-After` header of `secs` seconds.
@@ -61,6 +74,9 @@ impl IntoResponse for ApiError {
         if let Some(secs) = self.2 {
             r.headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        }
+        if let Some(cause) = self.3 {
+            r.extensions_mut().insert(ErrorCause(cause));
         }
         r
     }
@@ -110,15 +126,13 @@ impl From<EngineError> for ApiError {
                 e.to_string(),
                 Some("`podwarden endpoint ls` lists endpoints"),
             ),
-            EngineError::Corrupt(_) => {
-                tracing::error!(error = %e, "unreadable stored data");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error (see the server log)",
-                    None,
-                )
-            }
+            EngineError::Corrupt(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error (see the server log)",
+                None,
+            )
+            .caused_by(&e),
             EngineError::BadToken(_) => Self::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -160,8 +174,7 @@ impl From<EngineError> for ApiError {
                 Some("podwarden passed it on as given; fix the field RunPod names"),
             ),
             EngineError::Cloud(c) => {
-                tracing::warn!(error = %c, "provider call failed");
-                Self::new(StatusCode::BAD_GATEWAY, "provider_error", c.to_string(), None)
+                Self::new(StatusCode::BAD_GATEWAY, "provider_error", c.to_string(), None).caused_by(&c)
             }
             EngineError::BadMetrics { .. } => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -180,7 +193,6 @@ impl From<EngineError> for ApiError {
                 ),
             ),
             EngineError::Store(s) if s.is_busy() => {
-                tracing::warn!(error = ?s, "database busy");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "database_busy",
@@ -188,16 +200,15 @@ impl From<EngineError> for ApiError {
                     Some("retry in a few seconds; if it persists, look for another program holding podwarden.db open"),
                 )
                 .retry_after(2)
+                .caused_by(&s)
             }
-            EngineError::Store(s) => {
-                tracing::error!(error = ?s, "store failure");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error (see the server log)",
-                    None,
-                )
-            }
+            EngineError::Store(s) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error (see the server log)",
+                None,
+            )
+            .caused_by(&s),
         }
     }
 }
@@ -298,6 +309,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route", None)
         })
         .layer(axum::middleware::from_fn(no_store))
+        .layer(axum::middleware::from_fn(log_errors))
         // A bug must not drop the connection: the caller gets a JSON 500, the log the panic.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |p: Box<dyn std::any::Any + Send>| {
@@ -317,6 +329,22 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             },
         ))
         .with_state(state)
+}
+
+/// Logs each error response's cause once, with the request it answered: 5xx as errors (the
+/// server or RunPod failed), others as warnings.
+async fn log_errors(req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let r = next.run(req).await;
+    if let Some(ErrorCause(cause)) = r.extensions().get::<ErrorCause>() {
+        let status = r.status().as_u16();
+        if r.status().is_server_error() {
+            tracing::error!(%method, path, status, cause, "request failed");
+        } else {
+            tracing::warn!(%method, path, status, cause, "request refused");
+        }
+    }
+    r
 }
 
 /// API answers are one user's (some carry a token shown once): no cache or proxy may keep them.
