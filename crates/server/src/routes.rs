@@ -174,7 +174,7 @@ impl From<EngineError> for ApiError {
                 Some("podwarden passed it on as given; fix the field RunPod names"),
             ),
             EngineError::Cloud(c) => {
-                Self::new(StatusCode::BAD_GATEWAY, "provider_error", c.to_string(), None).caused_by(&c)
+                Self::new(StatusCode::BAD_GATEWAY, "provider_error", c.to_string(), None).caused_by(c)
             }
             EngineError::BadMetrics { .. } => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -200,7 +200,7 @@ impl From<EngineError> for ApiError {
                     Some("retry in a few seconds; if it persists, look for another program holding podwarden.db open"),
                 )
                 .retry_after(2)
-                .caused_by(&s)
+                .caused_by(s)
             }
             EngineError::Store(s) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -208,7 +208,7 @@ impl From<EngineError> for ApiError {
                 "internal error (see the server log)",
                 None,
             )
-            .caused_by(&s),
+            .caused_by(s),
         }
     }
 }

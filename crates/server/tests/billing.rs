@@ -43,25 +43,16 @@ async fn the_ledger_is_corrected_to_the_providers_bill() {
         .expect("spent");
     db.close().await.expect("close");
 
-    let before: server::api::Reconciliation = http
-        .get(format!("{}/api/v1/cost/reconciliation", s.url))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let before: server::api::Reconciliation =
+        common::get_json(&http, &format!("{}/api/v1/cost/reconciliation", s.url), &s.token).await;
     assert!(before.checks.is_empty(), "nothing checked before the bill settles");
-    let r: server::api::Reconciliation = http
-        .post(format!("{}/api/v1/cost/reconcile", s.url))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
+    let r: server::api::Reconciliation = common::post_json(
+        &http,
+        &format!("{}/api/v1/cost/reconcile", s.url),
+        &s.token,
+        &serde_json::json!({}),
+    )
+    .await;
     assert_eq!((r.checked_now, r.mismatches), (1, 1), "{r:?}");
     // The injected $0.50, plus whatever the ledger's own per-tick billing differed by.
     assert!((r.overcounted_usd - 0.5).abs() < 0.001, "{r:?}");
@@ -76,15 +67,13 @@ async fn the_ledger_is_corrected_to_the_providers_bill() {
         events.iter().any(|e| e.kind == "billing" && e.message.contains("RunPod billed")),
         "{events:#?}"
     );
-    let again: server::api::Reconciliation = http
-        .post(format!("{}/api/v1/cost/reconcile", s.url))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
+    let again: server::api::Reconciliation = common::post_json(
+        &http,
+        &format!("{}/api/v1/cost/reconcile", s.url),
+        &s.token,
+        &serde_json::json!({}),
+    )
+    .await;
     assert_eq!(again.checked_now, 0, "each pod is checked once");
     let bob = common::new_user(&http, &s.url, &s.token, "bob").await;
     let r = http
@@ -130,15 +119,13 @@ async fn a_byok_users_pods_are_checked_against_their_own_bill() {
     let job = common::submit(&http, &s.url, &ann.token, &spec).await;
     let (done, _) = common::follow_as(&http, &s.url, &ann.token, &job.job.id).await;
     assert_eq!((done.job.state.as_str(), done.job.backend.as_str()), ("succeeded", "runpod"));
-    let r: server::api::Reconciliation = http
-        .post(format!("{}/api/v1/cost/reconcile", s.url))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
+    let r: server::api::Reconciliation = common::post_json(
+        &http,
+        &format!("{}/api/v1/cost/reconcile", s.url),
+        &s.token,
+        &serde_json::json!({}),
+    )
+    .await;
     let check = r
         .checks
         .iter()

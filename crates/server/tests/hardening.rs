@@ -292,15 +292,8 @@ async fn the_background_tasks_report_their_last_activation() {
     let job =
         common::submit(&http, &s.url, &s.token, &job(serde_json::json!({"command": "true"}))).await;
     common::follow(&http, &s, &job.job.id).await;
-    let tasks: Vec<server::tasks::TaskStatus> = http
-        .get(format!("{}/api/v1/admin/tasks", s.url))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("tasks")
-        .json()
-        .await
-        .expect("json");
+    let tasks: Vec<server::tasks::TaskStatus> =
+        common::get_json(&http, &format!("{}/api/v1/admin/tasks", s.url), &s.token).await;
     let reconcile = tasks
         .iter()
         .find(|t| t.task == "reconcile" && t.account == "hosted")

@@ -71,15 +71,8 @@ async fn another_installs_pods_are_strays_reaped_on_the_operators_word() {
     // A new install on the same account (its data directory lost, identity and all).
     let s = server_with(new.path(), |c| c.client = Some(emu.client())).await;
     let http = reqwest::Client::new();
-    let strays: Vec<server::api::StrayView> = http
-        .get(format!("{}/api/v1/strays", s.url))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("strays")
-        .json()
-        .await
-        .expect("json");
+    let strays: Vec<server::api::StrayView> =
+        common::get_json(&http, &format!("{}/api/v1/strays", s.url), &s.token).await;
     assert_eq!(strays.len(), 1, "{strays:?}");
     assert_eq!((strays[0].install.as_str(), strays[0].running), (other.as_str(), true));
     assert!(strays[0].cost_per_hour_usd > 0.0);
@@ -102,16 +95,13 @@ async fn another_installs_pods_are_strays_reaped_on_the_operators_word() {
         .await
         .expect("reap");
     assert_eq!(r.status().as_u16(), 409, "this install's own pods are the reconciler's");
-    let r: serde_json::Value = http
-        .post(format!("{}/api/v1/strays/reap", s.url))
-        .bearer_auth(&s.token)
-        .json(&serde_json::json!({"install": other}))
-        .send()
-        .await
-        .expect("reap")
-        .json()
-        .await
-        .expect("json");
+    let r: serde_json::Value = common::post_json(
+        &http,
+        &format!("{}/api/v1/strays/reap", s.url),
+        &s.token,
+        &serde_json::json!({"install": other}),
+    )
+    .await;
     assert_eq!(r["terminated"].as_array().map(Vec::len), Some(1), "{r}");
     until_gone(&emu, &other).await;
     s.shutdown().await;

@@ -26,15 +26,8 @@ async fn set_cap(http: &reqwest::Client, s: &server::RunningServer, user: &str, 
 }
 
 async fn committed(http: &reqwest::Client, url: &str, token: &str) -> f64 {
-    let c: ComputeSettings = http
-        .get(format!("{url}/api/v1/settings/runpod-key"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let c: ComputeSettings =
+        common::get_json(http, &format!("{url}/api/v1/settings/runpod-key"), token).await;
     c.hosted_committed_usd
 }
 
@@ -94,16 +87,9 @@ async fn serverless_jobs_reserve_their_estimate_against_the_cap() {
     let carol = new_user(&http, &s.url, &s.token, "carol").await;
     let request = serde_json::json!({"endpoint": "echo", "input": {"x": 1}});
     // Learn the estimate with no cap, then cap at 2.5 estimates (that first one included).
-    let first: server::api::RequestView = http
-        .post(format!("{}/api/v1/requests", s.url))
-        .bearer_auth(&carol.token)
-        .json(&request)
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
+    let first: server::api::RequestView =
+        common::post_json(&http, &format!("{}/api/v1/requests", s.url), &carol.token, &request)
+            .await;
     let estimate = first.estimate_usd;
     assert!(estimate > 0.0);
     set_cap(&http, &s, &carol.user.id, estimate * 2.5).await;

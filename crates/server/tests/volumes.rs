@@ -29,15 +29,8 @@ async fn a_volume_and_its_files_survive_a_restart_of_the_server() {
 
     let s = server(home.path()).await;
     let file = file.replace(&url, &s.url);
-    let vols: serde_json::Value = http
-        .get(format!("{}/api/v1/volumes", s.url))
-        .bearer_auth(&ana)
-        .send()
-        .await
-        .expect("ls")
-        .json()
-        .await
-        .expect("json");
+    let vols: serde_json::Value =
+        common::get_json(&http, &format!("{}/api/v1/volumes", s.url), &ana).await;
     assert_eq!(vols.as_array().map(|v| v.len()), Some(1), "{vols}");
     assert_eq!(
         (vols[0]["name"].as_str(), vols[0]["state"].as_str()),
@@ -66,15 +59,8 @@ async fn a_volume_and_its_files_survive_a_restart_of_the_server() {
     assert_eq!(r.status().as_u16(), 416);
     assert_eq!(r.headers().get("content-range").and_then(|v| v.to_str().ok()), Some("bytes */21"));
     // The admin's quickstart volume was not handed to ana on the second start either.
-    let admin_vols: serde_json::Value = http
-        .get(format!("{}/api/v1/volumes", s.url))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("ls")
-        .json()
-        .await
-        .expect("json");
+    let admin_vols: serde_json::Value =
+        common::get_json(&http, &format!("{}/api/v1/volumes", s.url), &s.token).await;
     assert!(
         admin_vols.as_array().is_some_and(|v| v.iter().all(|v| v["name"] != "keep")),
         "{admin_vols}"

@@ -34,6 +34,33 @@ pub async fn standalone_emulator() -> runpod_emulator::RunningEmulator {
     runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator")
 }
 
+/// `GET url` with `token`, the answer as `T`.
+pub async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+) -> T {
+    http.get(url).bearer_auth(token).send().await.expect("get").json().await.expect("json")
+}
+
+/// `POST url` with `token` and a JSON body, the answer as `T`.
+pub async fn post_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> T {
+    http.post(url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json")
+}
+
 /// Submits a job spec (JSON) and returns it as created.
 pub async fn submit(
     http: &reqwest::Client,
