@@ -215,11 +215,14 @@ async fn main() -> anyhow::Result<()> {
     let clock_ms = Arc::new(AtomicI64::new(now));
     let c = clock_ms.clone();
     let lists = Arc::new(AtomicU64::new(0));
+    let options = engine::EngineOptions::new(
+        Clock::from_fn(move || c.load(Ordering::Relaxed)),
+        b"bench".to_vec(),
+    );
     let engine = Engine::new(
         store.clone(),
         Counting { inner: RunPodCloud::new(client.clone()), lists: lists.clone() },
-        Clock::from_fn(move || c.load(Ordering::Relaxed)),
-        b"bench".to_vec(),
+        options,
     )
     .await?;
     let (mut wall, mut cpu) = (Vec::new(), Vec::new());

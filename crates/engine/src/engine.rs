@@ -99,6 +99,61 @@ pub struct TickReport {
     pub errors: Vec<String>,
 }
 
+/// How an engine runs, fixed when it is built (`Engine::new`).
+#[derive(Clone)]
+pub struct EngineOptions {
+    pub clock: Clock,
+    /// Secret the job tokens are derived from (kept outside the database).
+    pub token_secret: Vec<u8>,
+    /// The RunPod account the engine's cloud is (default `hosted`).
+    pub account: String,
+    /// Base URL pods call back; `None`: commands run unwrapped (tests of the engine alone).
+    pub callback_base: Option<String>,
+    /// How long an intent may wait for its pod before it is abandoned.
+    pub intent_grace_ms: i64,
+    /// The in-pod watchdog's ceiling for jobs without `max_runtime`, seconds.
+    pub watchdog_ceiling_secs: u64,
+    /// Offers are re-read after this many ms.
+    pub offers_ttl_ms: i64,
+    /// How often an idle engine still lists the provider.
+    pub idle_sweep_ms: i64,
+    /// The job-event channel followers wait on (engines of one server share one).
+    pub events: tokio::sync::watch::Sender<u64>,
+    /// Crash-test failpoint: the process aborts at this step (the server reads it from
+    /// `PODWARDEN_CRASH_AT`; the engine reads no environment).
+    pub crash_at: Option<String>,
+}
+
+impl std::fmt::Debug for EngineOptions {
+    // The token secret never prints.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineOptions")
+            .field("account", &self.account)
+            .field("callback_base", &self.callback_base)
+            .field("intent_grace_ms", &self.intent_grace_ms)
+            .field("watchdog_ceiling_secs", &self.watchdog_ceiling_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineOptions {
+    /// The defaults, on `clock` with `token_secret`.
+    pub fn new(clock: Clock, token_secret: Vec<u8>) -> Self {
+        Self {
+            clock,
+            token_secret,
+            account: store::HOSTED.to_owned(),
+            callback_base: None,
+            intent_grace_ms: crate::planner::INTENT_GRACE_MS,
+            watchdog_ceiling_secs: DEFAULT_WATCHDOG_CEILING_SECS,
+            offers_ttl_ms: 30_000,
+            idle_sweep_ms: IDLE_SWEEP_MS,
+            events: tokio::sync::watch::channel(0).0,
+            crash_at: None,
+        }
+    }
+}
+
 /// The engine over one provider.
 pub struct Engine<C: Cloud> {
     store: Store,
@@ -112,33 +167,36 @@ pub struct Engine<C: Cloud> {
     /// keeps refusing is asked again with backoff, not on every tick.
     terminate_backoff: Mutex<HashMap<String, (u32, i64)>>,
     /// Offers are re-read after this many ms.
-    pub offers_ttl_ms: i64,
+    offers_ttl_ms: i64,
     /// Secret the job tokens are derived from (kept outside the database).
     token_secret: Vec<u8>,
-    /// Bumped after every job event: followers long-poll on it instead of sleeping.
-    pub events: tokio::sync::watch::Sender<u64>,
+    /// Bumped after every job event: followers long-poll on it instead of sleeping (shared by
+    /// every account's engine of one server).
+    events: tokio::sync::watch::Sender<u64>,
     /// How long an intent may wait for its pod before it is abandoned.
-    pub intent_grace_ms: i64,
+    pub(crate) intent_grace_ms: i64,
     /// Parsed specs of live jobs (specs never change after submit).
     specs: Mutex<std::collections::HashMap<String, Arc<JobSpec>>>,
     /// Early-stop state of jobs with an `[early_stop]` rule (rebuilt from stored points after
     /// a restart).
     watches: Mutex<std::collections::HashMap<String, DivergenceWatch>>,
-    /// Crash-test failpoint (`PODWARDEN_CRASH_AT`): the process aborts at that step.
+    /// Crash-test failpoint: the process aborts at that step.
     crash_at: Option<String>,
     /// The RunPod account this engine's cloud is (`hosted`, or `byok:<user>`): it reconciles
     /// only jobs placed on that account.
-    pub account: String,
+    pub(crate) account: String,
     /// Base URL pods call back (`{base}/api/v1/jobs/{id}/exit`). `None`: commands run
     /// unwrapped and exits are not reported (tests of the engine alone).
-    pub callback_base: Option<String>,
+    callback_base: Option<String>,
     /// The in-pod watchdog's ceiling for a job without `max_runtime` (seconds, before grace):
     /// no pod bills forever once the control plane is gone.
-    pub watchdog_ceiling_secs: u64,
+    watchdog_ceiling_secs: u64,
     /// With nothing of this account in flight, the provider is listed (for orphans and
     /// vanished endpoints) only this often: RunPod's request budgets are per account and per
     /// day (`docs/emulator.md` → Rate limits), and an idle server must not spend them.
-    pub idle_sweep_ms: i64,
+    idle_sweep_ms: i64,
+    /// What it was built with (an account's engine is built from the hosted one's).
+    options: EngineOptions,
     /// When pods and endpoints were last listed (ms; `i64::MIN`: never).
     pub(crate) last_pod_list: std::sync::atomic::AtomicI64,
     pub(crate) last_endpoint_list: std::sync::atomic::AtomicI64,
@@ -197,35 +255,52 @@ fn constant_eq(a: &str, b: &str) -> bool {
 
 impl<C: Cloud> Engine<C> {
     /// An engine on `store` and `cloud`.
-    pub async fn new(
-        store: Store,
-        cloud: C,
-        clock: Clock,
-        token_secret: Vec<u8>,
-    ) -> Result<Self, EngineError> {
+    pub async fn new(store: Store, cloud: C, options: EngineOptions) -> Result<Self, EngineError> {
         let install = store.install_id().await?;
+        let o = options.clone();
         Ok(Self {
             store,
             cloud,
-            clock,
+            clock: o.clock,
             install,
             offers: tokio::sync::Mutex::new(None),
             creating: Mutex::new(HashSet::new()),
             terminate_backoff: Mutex::new(HashMap::new()),
-            offers_ttl_ms: 30_000,
-            callback_base: None,
-            watchdog_ceiling_secs: DEFAULT_WATCHDOG_CEILING_SECS,
-            token_secret,
-            events: tokio::sync::watch::channel(0).0,
-            crash_at: std::env::var("PODWARDEN_CRASH_AT").ok().filter(|v| !v.is_empty()),
-            intent_grace_ms: crate::planner::INTENT_GRACE_MS,
+            offers_ttl_ms: o.offers_ttl_ms,
+            callback_base: o.callback_base,
+            watchdog_ceiling_secs: o.watchdog_ceiling_secs,
+            token_secret: o.token_secret,
+            events: o.events,
+            crash_at: o.crash_at,
+            intent_grace_ms: o.intent_grace_ms,
             specs: Mutex::new(std::collections::HashMap::new()),
             watches: Mutex::new(std::collections::HashMap::new()),
-            account: store::HOSTED.to_owned(),
-            idle_sweep_ms: IDLE_SWEEP_MS,
+            account: o.account,
+            idle_sweep_ms: o.idle_sweep_ms,
             last_pod_list: std::sync::atomic::AtomicI64::new(i64::MIN),
             last_endpoint_list: std::sync::atomic::AtomicI64::new(i64::MIN),
+            options,
         })
+    }
+
+    /// What this engine was built with (to build another account's engine alike).
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// The RunPod account this engine works on (`hosted`, or `byok:<user>`).
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// Where pods call back, if anywhere.
+    pub fn callback_base(&self) -> Option<&str> {
+        self.callback_base.as_deref()
+    }
+
+    /// A receiver bumped after every job event (followers long-poll on it).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.events.subscribe()
     }
 
     /// Whether an idle sweep last done at `last` is due again; records it as done when it is.

@@ -18,6 +18,6 @@ pub use cloud::{
     RemoteJob, RemoteStatus, RunOptions, Serverless, TemplateInfo, VolumeInfo,
 };
 pub use engine::{
-    Clock, DEFAULT_WATCHDOG_CEILING_SECS, Engine, EngineError, Submitted, TickReport,
+    Clock, DEFAULT_WATCHDOG_CEILING_SECS, Engine, EngineError, EngineOptions, Submitted, TickReport,
 };
 pub use runpod_cloud::RunPodCloud;

@@ -5,7 +5,7 @@
 //! The key is decrypted only here, into the client, and never logged.
 
 use crate::AppState;
-use engine::{Clock, Engine, RunPodCloud};
+use engine::{Engine, RunPodCloud};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -119,20 +119,14 @@ impl Accounts {
             .map_err(|e| {
                 AccountError::Other(anyhow::anyhow!("cannot build a RunPod client: {e}"))
             })?;
-        let mut engine = Engine::new(
-            s.engine.store().clone(),
-            RunPodCloud::new(client.clone()),
-            Clock::system(),
-            s.token_secret.clone(),
-        )
-        .await
-        .map_err(|e| AccountError::Other(e.into()))?;
-        engine.account = byok_account(user);
-        engine.callback_base = s.engine.callback_base.clone();
-        engine.intent_grace_ms = s.engine.intent_grace_ms;
-        engine.watchdog_ceiling_secs = s.engine.watchdog_ceiling_secs;
-        // Followers wait on one signal, whichever engine wrote the event.
-        engine.events = s.engine.events.clone();
+        // Built like the hosted engine (same callbacks, limits, clock and event channel, so
+        // followers wait on one signal whichever engine wrote the event), on the user's account.
+        let mut options = s.engine.options().clone();
+        options.account = byok_account(user);
+        let engine =
+            Engine::new(s.engine.store().clone(), RunPodCloud::new(client.clone()), options)
+                .await
+                .map_err(|e| AccountError::Other(e.into()))?;
         let a = Arc::new(Account { engine, client });
         map.insert(user.to_owned(), a.clone());
         Ok(a)
@@ -171,7 +165,7 @@ impl Accounts {
         for user in users {
             match self.of(s, &user).await {
                 Ok(a) => {
-                    let (account, now) = (a.engine.account.clone(), a.engine.now_ms());
+                    let (account, now) = (a.engine.account().to_owned(), a.engine.now_ms());
                     crate::tasks::activation(&s.tasks, "reconcile", &account, now, async {
                         match a.engine.tick().await {
                             Ok(r) => (r.actions.len(), r.errors),

@@ -110,8 +110,6 @@ pub(crate) struct AppState {
     pub sealer: keys::Sealer,
     /// Engines of users' own RunPod accounts (BYOK).
     pub accounts: accounts::Accounts,
-    /// Job tokens derive from this (every account's engine shares it).
-    pub token_secret: Vec<u8>,
     /// Cancelled at shutdown: open event streams end instead of holding the server up.
     pub shutdown: CancellationToken,
     /// Pod log followers (stored logs, exits read from the logs).
@@ -433,14 +431,15 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         },
     };
     let token_secret = secret.into_bytes();
-    let mut engine =
-        Engine::new(store, RunPodCloud::new(client.clone()), Clock::system(), token_secret.clone())
-            .await?;
+    let mut options = engine::EngineOptions::new(Clock::system(), token_secret);
     // `none`: no callbacks (exits come from the pods' logs); the wrapper still runs.
-    engine.callback_base =
+    options.callback_base =
         Some(cfg.public_url.clone().filter(|u| u != "none").unwrap_or_else(|| url.clone()));
-    engine.intent_grace_ms = cfg.intent_grace.as_millis() as i64;
-    engine.watchdog_ceiling_secs = cfg.watchdog_ceiling.as_secs();
+    options.intent_grace_ms = cfg.intent_grace.as_millis() as i64;
+    options.watchdog_ceiling_secs = cfg.watchdog_ceiling.as_secs();
+    // The crash test's failpoint (the engine itself reads no environment).
+    options.crash_at = std::env::var("PODWARDEN_CRASH_AT").ok().filter(|v| !v.is_empty());
+    let engine = Engine::new(store, RunPodCloud::new(client.clone()), options).await?;
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
     let state = Arc::new(AppState {
         engine,
@@ -452,7 +451,6 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         guard: guard::AuthGuard::new(),
         sealer,
         accounts: accounts::Accounts::default(),
-        token_secret,
         shutdown: cancel.clone(),
         followers: pod_logs::Followers::default(),
         s3,

@@ -1002,7 +1002,7 @@ fn pod_log_lines(
     id: String,
 ) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> {
     async_stream::stream! {
-        let mut rx = s.engine.events.subscribe();
+        let mut rx = s.engine.subscribe();
         let mut followed = std::collections::HashSet::new();
         loop {
             let Ok(Some(job)) = s.engine.store().job_get(&id).await else { break };
@@ -1035,7 +1035,7 @@ fn event_stream(
     after: i64,
 ) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> {
     futures::stream::unfold((s, id, after, None::<tokio::sync::watch::Receiver<u64>>), |(s, id, after, rx)| async move {
-        let mut rx = rx.unwrap_or_else(|| s.engine.events.subscribe());
+        let mut rx = rx.unwrap_or_else(|| s.engine.subscribe());
         loop {
             match s.engine.store().events_since(&id, after, 1000).await {
                 Ok(rows) if !rows.is_empty() => {
@@ -1068,7 +1068,7 @@ async fn long_poll(s: &AppState, id: &str, q: &After) -> R<Vec<EventView>> {
     let id = id.to_owned();
     let deadline =
         tokio::time::Instant::now() + std::time::Duration::from_millis(q.wait_ms.min(60_000));
-    let mut rx = s.engine.events.subscribe();
+    let mut rx = s.engine.subscribe();
     loop {
         let rows =
             s.engine.store().events_since(&id, q.after, 1000).await.map_err(EngineError::from)?;

@@ -23,14 +23,11 @@ pub async fn engine_on(
     client: runpod::Client,
 ) -> Engine<RunPodCloud> {
     let clock = emu.shared.clock.clone();
-    Engine::new(
-        store,
-        RunPodCloud::new(client),
+    let options = engine::EngineOptions::new(
         Clock::from_fn(move || clock.now().timestamp_millis()),
         b"test-secret".to_vec(),
-    )
-    .await
-    .expect("engine")
+    );
+    Engine::new(store, RunPodCloud::new(client), options).await.expect("engine")
 }
 
 /// Both, with a fresh in-memory store.
