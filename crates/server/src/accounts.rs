@@ -138,19 +138,23 @@ impl Accounts {
     }
 
     /// One reconcile pass of every BYOK account with live jobs, endpoints or serverless jobs.
-    pub(crate) async fn tick(&self, s: &AppState, billing_settle_ms: i64) {
+    /// Ticks every account with live work; with `billing_settle_ms`, also checks the bills of
+    /// accounts whose pods settled that long ago.
+    pub(crate) async fn tick(&self, s: &AppState, billing_settle_ms: Option<i64>) {
         let store = s.engine.store();
         let mut users: std::collections::BTreeSet<String> =
             store.live().jobs().filter_map(|j| byok_user(&j.account).map(str::to_owned)).collect();
         // Users' own accounts get their bills checked too, once their pods have settled.
-        let due: std::collections::BTreeSet<String> =
-            match store.accounts_unchecked(s.engine.now_ms() - billing_settle_ms).await {
+        let due: std::collections::BTreeSet<String> = match billing_settle_ms {
+            None => Default::default(),
+            Some(settle) => match store.accounts_unchecked(s.engine.now_ms() - settle).await {
                 Ok(a) => a.iter().filter_map(|a| byok_user(a).map(str::to_owned)).collect(),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot list accounts with unchecked bills");
                     Default::default()
                 }
-            };
+            },
+        };
         users.extend(due.iter().cloned());
         match (store.endpoints_live().await, store.requests_live().await) {
             (Ok(eps), Ok(reqs)) => {
@@ -173,9 +177,9 @@ impl Accounts {
                         }
                     })
                     .await;
-                    if due.contains(&user) {
+                    if let Some(settle) = billing_settle_ms.filter(|_| due.contains(&user)) {
                         crate::tasks::activation(&s.tasks, "billing", &account, now, async {
-                            match a.engine.reconcile_billing(billing_settle_ms, 5).await {
+                            match a.engine.reconcile_billing(settle, 100).await {
                                 Ok(r) => (r.checked, Vec::new()),
                                 Err(e) => (0, vec![e.to_string()]),
                             }

@@ -270,6 +270,9 @@ async fn install_identity(store: &Store, home: &Path) -> anyhow::Result<String> 
     Ok(id)
 }
 
+/// How often settled pods are looked for and checked against the provider's bill.
+const BILL_CHECK_EVERY: Duration = Duration::from_secs(60);
+
 /// Starts a server per `cfg`.
 pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     std::fs::create_dir_all(&cfg.home)
@@ -467,7 +470,14 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let (s, c, period, followers) = (state.clone(), cancel.clone(), cfg.tick, tracker.clone());
     let billing_settle_ms = cfg.billing_settle.as_millis() as i64;
     tracker.spawn(async move {
+        // Bills are checked on their own, slower period: the query behind it reads the
+        // attempts table, and a pod's bill settles in minutes, not ticks.
+        let mut next_bill_check = std::time::Instant::now();
         loop {
+            let check_bills = std::time::Instant::now() >= next_bill_check;
+            if check_bills {
+                next_bill_check = std::time::Instant::now() + BILL_CHECK_EVERY;
+            }
             if s.hosted {
                 let now = s.engine.now_ms();
                 tasks::activation(&s.tasks, "reconcile", store::HOSTED, now, async {
@@ -477,16 +487,19 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                     }
                 })
                 .await;
-                // A few settled pods per period, each once: the ledger agrees with the bill.
+            }
+            if s.hosted && check_bills {
+                let now = s.engine.now_ms();
+                // Settled pods, each once: the ledger agrees with the bill.
                 tasks::activation(&s.tasks, "billing", store::HOSTED, now, async {
-                    match s.engine.reconcile_billing(billing_settle_ms, 5).await {
+                    match s.engine.reconcile_billing(billing_settle_ms, 100).await {
                         Ok(r) => (r.checked, Vec::new()),
                         Err(e) => (0, vec![e.to_string()]),
                     }
                 })
                 .await;
             }
-            s.accounts.tick(&s, billing_settle_ms).await;
+            s.accounts.tick(&s, check_bills.then_some(billing_settle_ms)).await;
             pod_logs::sync(&s, &followers, &c);
             tokio::select! {
                 () = tokio::time::sleep(period) => {}

@@ -46,8 +46,14 @@ pub fn s3_client(loc: &VolumeS3, key: &str, secret: &str) -> Result<AmazonS3, ob
         .build()
 }
 
-/// The caller's volume, the checked path, and an S3 client with the operator's key.
-async fn open(s: &crate::AppState, user: &str, name: &str, path: &str) -> R<(AmazonS3, ObjPath)> {
+/// An S3 client with the operator's key, the checked path, and the volume's size in bytes (the
+/// most an upload may hold), for the caller's volume.
+async fn open(
+    s: &crate::AppState,
+    user: &str,
+    name: &str,
+    path: &str,
+) -> R<(AmazonS3, ObjPath, u64)> {
     core_domain::spec::check_volume_path(path).map_err(|m| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_path", m, Some("e.g. data/train.csv"))
     })?;
@@ -70,7 +76,8 @@ async fn open(s: &crate::AppState, user: &str, name: &str, path: &str) -> R<(Ama
             None,
         )
     })?;
-    Ok((client, ObjPath::from(path)))
+    let bytes = (row.size_gb.max(0) as u64).saturating_mul(1_000_000_000);
+    Ok((client, ObjPath::from(path), bytes))
 }
 
 fn s3_error(path: &str, e: object_store::Error) -> ApiError {
@@ -120,7 +127,7 @@ pub(crate) async fn get_file(
     Path((name, path)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> R<Response> {
-    let (store, at) = open(&s, &c.0.id, &name, &path).await?;
+    let (store, at, _) = open(&s, &c.0.id, &name, &path).await?;
     let start = range_start(&headers)?;
     let size = match store.head(&at).await {
         Ok(m) => m.size,
@@ -182,7 +189,7 @@ pub(crate) async fn head_file(
     Extension(c): C,
     Path((name, path)): Path<(String, String)>,
 ) -> R<Response> {
-    let (store, at) = open(&s, &c.0.id, &name, &path).await?;
+    let (store, at, _) = open(&s, &c.0.id, &name, &path).await?;
     let meta = store.head(&at).await.map_err(|e| s3_error(&path, e))?;
     let mut r = StatusCode::OK.into_response();
     r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(meta.size));
@@ -198,9 +205,7 @@ pub(crate) async fn put_file(
     Path((name, path)): Path<(String, String)>,
     body: Body,
 ) -> R<Response> {
-    let (store, at) = open(&s, &c.0.id, &name, &path).await?;
-    let limit =
-        (own(&s, &c.0.id, &name).await?.size_gb.max(0) as u64).saturating_mul(1_000_000_000);
+    let (store, at, limit) = open(&s, &c.0.id, &name, &path).await?;
     let result = write(&store, &at, body, limit).await;
     let (bytes, outcome) = match &result {
         Ok(n) => (*n as i64, "ok".to_owned()),

@@ -128,24 +128,18 @@ async fn a_locked_database_answers_busy_not_internal() {
     let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(home.path().join("podwarden.db"));
     let mut other = sqlx::SqliteConnection::connect_with(&opts).await.expect("connect");
     sqlx::query("BEGIN EXCLUSIVE").execute(&mut other).await.expect("lock");
-    let r = http
-        .post(format!("{}/api/v1/jobs", s.url))
-        .bearer_auth(&s.token)
-        .json(&job(serde_json::json!({})))
-        .send()
-        .await
-        .expect("post");
+    let submit = || {
+        http.post(format!("{}/api/v1/jobs", s.url))
+            .bearer_auth(&s.token)
+            .json(&job(serde_json::json!({})))
+            .send()
+    };
+    let r = submit().await.expect("post");
     assert_eq!(r.status().as_u16(), 503);
     let e: ErrorBody = r.json().await.expect("json");
     assert_eq!(e.code, "database_busy");
     sqlx::query("ROLLBACK").execute(&mut other).await.expect("unlock");
-    let r = http
-        .post(format!("{}/api/v1/jobs", s.url))
-        .bearer_auth(&s.token)
-        .json(&job(serde_json::json!({})))
-        .send()
-        .await
-        .expect("post");
+    let r = submit().await.expect("post");
     assert_eq!(r.status().as_u16(), 201, "works again once the lock is gone");
     s.shutdown().await;
 }
