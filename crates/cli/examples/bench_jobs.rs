@@ -234,11 +234,11 @@ async fn main() -> anyhow::Result<()> {
         let report = engine.tick().await?;
         wall.push(t.elapsed().as_secs_f64() * 1000.0);
         cpu.push((cpu_secs() - c) * 1000.0);
-        anyhow::ensure!(report.errors.is_empty(), "tick errors: {:?}", report.errors);
+        anyhow::ensure!(report.errors().is_empty(), "tick errors: {:?}", report.errors());
         anyhow::ensure!(
-            report.actions.is_empty(),
+            report.action_count() == 0,
             "a steady state needs no action: {:?}",
-            report.actions.first()
+            report.pods.actions.first()
         );
         anyhow::ensure!(
             lists.load(Ordering::Relaxed) - before_lists == 1,

@@ -173,14 +173,9 @@ fn kill(s: &mut Server) {
 async fn killed_at_every_step_of_the_saga_and_of_teardown_nothing_leaks() {
     let emu = emulator().await;
     let http = reqwest::Client::new();
-    for step in [
-        "before-intent",
-        "after-intent",
-        "after-create",
-        "after-record",
-        "before-terminate",
-        "after-terminate",
-    ] {
+    // The points the engine's own saga tests inject in-process, here as a real abort.
+    for point in engine::CrashPoint::POD {
+        let step = point.as_str();
         let home = tempfile::tempdir().expect("home");
         let port = free_port();
         let mut s = start_server(home.path(), port, &emu, Some(step));

@@ -1,23 +1,314 @@
-//! podwarden's engine. It owns every side effect on providers: the pod launch saga, the
-//! reconciler (plan from a snapshot, then execute), GPU choice, budgets, deadlines, boot
-//! timeouts, keep-alive and teardown, and the cost ledger.
+//! podwarden's engine: every side effect on a provider goes through here.
+//!
+//! Owns: the pod launch and endpoint deploy sagas (`sagas/`), the reconcilers that heal what a
+//! saga or a crash left half-done (`reconcilers/`: pods, endpoints, serverless jobs), GPU
+//! choice, budgets, deadlines, boot timeouts, keep-alive and teardown, the cost ledger and its
+//! check against the provider's bill (`billing`), job tokens (`tokens`).
+//!
+//! Invariants it keeps (ARCHITECTURE.md): a provider resource is only created after the row
+//! naming it is committed; every resource with this install's name prefix belongs to a live
+//! row or is deleted; every state write is a compare-and-swap, and a lost race is re-read and
+//! re-decided on the next pass (level-triggered, no retries inside a pass).
+//!
+//! Must not: read the environment or the wall clock (options and `Clock` come from the
+//! caller), know HTTP or users' sessions (that is the server), or hold a lock across a
+//! provider call.
 
-pub mod billing_reconcile;
+pub mod billing;
+pub mod clock;
 pub mod cloud;
-pub mod endpoints;
-pub mod engine;
-pub mod planner;
-pub mod requests;
+pub mod crash;
+pub mod error;
+pub mod jobs;
+pub mod reconcilers;
 pub mod runpod_cloud;
+pub mod sagas;
+pub mod serverless_jobs;
 pub mod strays;
+pub mod tokens;
 pub mod volumes;
 pub mod wrapper;
 
+pub use clock::Clock;
 pub use cloud::{
     Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, QueueHealth,
     RemoteJob, RemoteStatus, RunOptions, Serverless, TemplateInfo, VolumeInfo,
 };
-pub use engine::{
-    Clock, DEFAULT_WATCHDOG_CEILING_SECS, Engine, EngineError, EngineOptions, Submitted, TickReport,
-};
+pub use crash::{CrashPoint, Failpoint, OnCrash};
+pub use error::EngineError;
+pub use jobs::Submitted;
+pub use reconcilers::TickReport;
 pub use runpod_cloud::RunPodCloud;
+
+use core_domain::gpu::GpuOffer;
+use core_domain::metrics::DivergenceWatch;
+use core_domain::spec::JobSpec;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::Mutex;
+use store::{AttemptRow, Store};
+
+/// How an engine runs, fixed when it is built (`Engine::new`).
+#[derive(Clone)]
+pub struct EngineOptions {
+    pub clock: Clock,
+    /// Secret the job tokens are derived from (kept outside the database).
+    pub token_secret: Vec<u8>,
+    /// The RunPod account the engine's cloud is (default `hosted`).
+    pub account: String,
+    /// Base URL pods call back; `None`: commands run unwrapped (tests of the engine alone).
+    pub callback_base: Option<String>,
+    /// How long an intent may wait for its pod before it is abandoned.
+    pub intent_grace_ms: i64,
+    /// The in-pod watchdog's ceiling for jobs without `max_runtime`, seconds.
+    pub watchdog_ceiling_secs: u64,
+    /// Offers are re-read after this many ms.
+    pub offers_ttl_ms: i64,
+    /// How often an idle engine still lists the provider.
+    pub idle_sweep_ms: i64,
+    /// The job-event channel followers wait on (engines of one server share one).
+    pub events: tokio::sync::watch::Sender<u64>,
+    /// A crash to inject at a saga step (tests only; the server reads the crash test's from
+    /// `PODWARDEN_CRASH_AT`, the engine reads no environment).
+    pub crash: Option<Failpoint>,
+}
+
+impl std::fmt::Debug for EngineOptions {
+    // The token secret never prints.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineOptions")
+            .field("account", &self.account)
+            .field("callback_base", &self.callback_base)
+            .field("intent_grace_ms", &self.intent_grace_ms)
+            .field("watchdog_ceiling_secs", &self.watchdog_ceiling_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineOptions {
+    /// The defaults, on `clock` with `token_secret`.
+    pub fn new(clock: Clock, token_secret: Vec<u8>) -> Self {
+        Self {
+            clock,
+            token_secret,
+            account: store::HOSTED.to_owned(),
+            callback_base: None,
+            intent_grace_ms: crate::reconcilers::pods::INTENT_GRACE_MS,
+            watchdog_ceiling_secs: DEFAULT_WATCHDOG_CEILING_SECS,
+            offers_ttl_ms: 30_000,
+            idle_sweep_ms: IDLE_SWEEP_MS,
+            events: tokio::sync::watch::channel(0).0,
+            crash: None,
+        }
+    }
+}
+
+/// The engine over one provider.
+pub struct Engine<C: Cloud> {
+    store: Store,
+    cloud: C,
+    clock: Clock,
+    install: String,
+    offers: tokio::sync::Mutex<Option<(i64, Vec<GpuOffer>)>>,
+    /// Attempts (and endpoints) whose create call is in flight: the reconciler leaves them be.
+    pub(crate) creating: Mutex<HashSet<String>>,
+    /// Pods whose terminate failed: (failures so far, not before this time). A provider that
+    /// keeps refusing is asked again with backoff, not on every tick.
+    terminate_backoff: Mutex<HashMap<String, (u32, i64)>>,
+    /// Offers are re-read after this many ms.
+    offers_ttl_ms: i64,
+    /// Secret the job tokens are derived from (kept outside the database).
+    token_secret: Vec<u8>,
+    /// Bumped after every job event: followers long-poll on it instead of sleeping (shared by
+    /// every account's engine of one server).
+    events: tokio::sync::watch::Sender<u64>,
+    /// How long an intent may wait for its pod before it is abandoned.
+    pub(crate) intent_grace_ms: i64,
+    /// Parsed specs of live jobs (specs never change after submit).
+    specs: Mutex<std::collections::HashMap<String, Arc<JobSpec>>>,
+    /// Early-stop state of jobs with an `[early_stop]` rule (rebuilt from stored points after
+    /// a restart).
+    watches: Mutex<std::collections::HashMap<String, DivergenceWatch>>,
+    /// The crash to inject, if any, and whether it happened (a crashed engine does nothing
+    /// more in the pass that crashed).
+    crash: Option<Failpoint>,
+    crashed: std::sync::atomic::AtomicBool,
+    /// The RunPod account this engine's cloud is (`hosted`, or `byok:<user>`): it reconciles
+    /// only jobs placed on that account.
+    pub(crate) account: String,
+    /// Base URL pods call back (`{base}/api/v1/jobs/{id}/exit`). `None`: commands run
+    /// unwrapped and exits are not reported (tests of the engine alone).
+    callback_base: Option<String>,
+    /// The in-pod watchdog's ceiling for a job without `max_runtime` (seconds, before grace):
+    /// no pod bills forever once the control plane is gone.
+    watchdog_ceiling_secs: u64,
+    /// With nothing of this account in flight, the provider is listed (for orphans and
+    /// vanished endpoints) only this often: RunPod's request budgets are per account and per
+    /// day (`docs/emulator.md` → Rate limits), and an idle server must not spend them.
+    idle_sweep_ms: i64,
+    /// What it was built with (an account's engine is built from the hosted one's).
+    options: EngineOptions,
+    /// When pods and endpoints were last listed (ms; `i64::MIN`: never).
+    pub(crate) last_pod_list: std::sync::atomic::AtomicI64,
+    pub(crate) last_endpoint_list: std::sync::atomic::AtomicI64,
+}
+
+/// How often an idle engine still lists the provider's pods and endpoints.
+pub const IDLE_SWEEP_MS: i64 = 60_000;
+
+/// Default in-pod watchdog ceiling for jobs without `max_runtime`.
+pub const DEFAULT_WATCHDOG_CEILING_SECS: u64 = 24 * 3600;
+
+impl<C: Cloud> std::fmt::Debug for Engine<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("install", &self.install).finish_non_exhaustive()
+    }
+}
+
+impl<C: Cloud> Engine<C> {
+    /// An engine on `store` and `cloud`.
+    pub async fn new(store: Store, cloud: C, options: EngineOptions) -> Result<Self, EngineError> {
+        let install = store.install_id().await?;
+        let o = options.clone();
+        Ok(Self {
+            store,
+            cloud,
+            clock: o.clock,
+            install,
+            offers: tokio::sync::Mutex::new(None),
+            creating: Mutex::new(HashSet::new()),
+            terminate_backoff: Mutex::new(HashMap::new()),
+            offers_ttl_ms: o.offers_ttl_ms,
+            callback_base: o.callback_base,
+            watchdog_ceiling_secs: o.watchdog_ceiling_secs,
+            token_secret: o.token_secret,
+            events: o.events,
+            crash: o.crash,
+            crashed: std::sync::atomic::AtomicBool::new(false),
+            intent_grace_ms: o.intent_grace_ms,
+            specs: Mutex::new(std::collections::HashMap::new()),
+            watches: Mutex::new(std::collections::HashMap::new()),
+            account: o.account,
+            idle_sweep_ms: o.idle_sweep_ms,
+            last_pod_list: std::sync::atomic::AtomicI64::new(i64::MIN),
+            last_endpoint_list: std::sync::atomic::AtomicI64::new(i64::MIN),
+            options,
+        })
+    }
+
+    /// What this engine was built with (to build another account's engine alike).
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// The RunPod account this engine works on (`hosted`, or `byok:<user>`).
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// Where pods call back, if anywhere.
+    pub fn callback_base(&self) -> Option<&str> {
+        self.callback_base.as_deref()
+    }
+
+    /// A receiver bumped after every job event (followers long-poll on it).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.events.subscribe()
+    }
+
+    /// Whether an idle sweep last done at `last` is due again; records it as done when it is.
+    pub(crate) fn sweep_due(&self, last: &std::sync::atomic::AtomicI64, now: i64) -> bool {
+        use std::sync::atomic::Ordering;
+        let prev = last.load(Ordering::Relaxed);
+        let due = prev == i64::MIN || now.saturating_sub(prev) >= self.idle_sweep_ms || now < prev;
+        if due {
+            last.store(now, Ordering::Relaxed);
+        }
+        due
+    }
+
+    /// Crashes here when a test asks for `point`: the process aborts with no cleanup, or the
+    /// step fails with `Crashed` and the engine stops its current pass.
+    pub(crate) fn crash_point(&self, point: CrashPoint) -> Result<(), EngineError> {
+        let Some(f) = self.crash.filter(|f| f.at == point) else { return Ok(()) };
+        match f.then {
+            OnCrash::AbortProcess => {
+                eprintln!("podwarden: crash test: aborting at {point}");
+                std::process::abort();
+            }
+            OnCrash::FailStep => {
+                self.crashed.store(true, std::sync::atomic::Ordering::SeqCst);
+                Err(EngineError::Crashed(point))
+            }
+        }
+    }
+
+    /// Whether an injected crash happened (the pass stops; the test starts a new engine).
+    pub(crate) fn crashed(&self) -> bool {
+        self.crashed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The bearer token of a job's callbacks.
+    pub fn job_token(&self, job: &str) -> String {
+        tokens::derive_job_token(&self.token_secret, job)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The provider.
+    pub fn cloud(&self) -> &C {
+        &self.cloud
+    }
+
+    /// Now, by the engine's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// This install's id (the pod name prefix).
+    pub fn install(&self) -> &str {
+        &self.install
+    }
+
+    /// GPU offers, cached for `offers_ttl_ms`.
+    pub async fn offers(&self) -> Result<Vec<GpuOffer>, EngineError> {
+        let now = self.clock.now_ms();
+        let mut g = self.offers.lock().await;
+        if let Some((at, o)) = g.as_ref() {
+            if now - at < self.offers_ttl_ms {
+                return Ok(o.clone());
+            }
+        }
+        let fresh = self.cloud.offers().await?;
+        *g = Some((now, fresh.clone()));
+        Ok(fresh)
+    }
+
+    pub(crate) async fn event(&self, job: &str, kind: &str, message: &str) {
+        self.event_with(job, kind, message, None).await;
+    }
+
+    /// An event with a JSON payload (stream chunks, progress).
+    pub(crate) async fn event_with(
+        &self,
+        job: &str,
+        kind: &str,
+        message: &str,
+        data: Option<&serde_json::Value>,
+    ) {
+        if let Err(e) = self.store.event_append(job, self.clock.now_ms(), kind, message, data).await
+        {
+            tracing::warn!(job, error = %e, "could not record event");
+        }
+        self.events.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// Whether this engine acts on `a`: its job was placed on this engine's account. An
+    /// attempt whose job is no longer live is the hosted engine's (one engine, not all).
+    pub(crate) fn acts_on(&self, live: &store::LiveSet, a: &AttemptRow) -> bool {
+        live.job(&a.job_id).map_or(self.account == store::HOSTED, |j| j.account == self.account)
+    }
+}

@@ -8,7 +8,7 @@
 //! strays: the reconciler terminates those itself (planner).
 
 use crate::cloud::{Cloud, PodPhase};
-use crate::engine::{Engine, EngineError};
+use crate::{Engine, EngineError};
 use core_domain::Money;
 use core_domain::ids::NAME_PREFIX;
 

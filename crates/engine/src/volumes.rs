@@ -9,7 +9,7 @@
 //! one but its owner.
 
 use crate::cloud::{Cloud, CloudError, VolumeInfo};
-use crate::engine::{Engine, EngineError};
+use crate::{Engine, EngineError};
 use core_domain::money::Money;
 use store::VolumeRow;
 

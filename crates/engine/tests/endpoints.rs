@@ -5,7 +5,8 @@
 mod common;
 
 use core_domain::endpoint::EndpointSpec;
-use engine::endpoints::{Change, DELETED, READY};
+use engine::reconcilers::endpoints::Action as EpAction;
+use engine::sagas::endpoint_deploy::{Change, DELETED, READY};
 use engine::{Engine, EngineError, RunPodCloud};
 use runpod::types::endpoints::CreateEndpointRequest;
 use runpod::types::templates::CreateTemplateRequest;
@@ -145,7 +146,10 @@ async fn a_removal_the_provider_fails_stays_pending_until_a_tick_finishes_it() {
     assert_eq!(row.state, "deleting");
     assert_eq!(provider(&emu).0.len(), 1, "still there: the delete failed");
     let report = e.tick().await.expect("tick");
-    assert!(report.actions.iter().any(|a| a.starts_with("DeleteEndpoint")), "{report:?}");
+    assert!(
+        report.endpoints.actions.iter().any(|a| matches!(a, EpAction::Delete { .. })),
+        "{report:?}"
+    );
     assert_eq!(provider(&emu), (vec![], vec![]));
     assert!(e.endpoints("alice").await.expect("ls").is_empty());
 }
@@ -175,7 +179,7 @@ async fn a_crash_after_the_template_create_is_finished_by_the_reconciler_without
             name: s.name.clone(),
             owner: "alice".into(),
             spec: serde_json::to_string(&s).expect("json"),
-            spec_hash: engine::endpoints::spec_hash(&s),
+            spec_hash: engine::sagas::endpoint_deploy::spec_hash(&s),
             state: "intent".into(),
             generation: 0,
             resource_name: resource.clone(),
@@ -197,7 +201,7 @@ async fn a_crash_after_the_template_create_is_finished_by_the_reconciler_without
     emu.client().create_template(&tpl).await.expect("template");
 
     let report = e.tick().await.expect("tick");
-    assert!(report.errors.is_empty(), "{report:?}");
+    assert!(report.errors().is_empty(), "{report:?}");
     assert_eq!(
         provider(&emu),
         (vec![resource.clone()], vec![format!("{resource}-tpl")]),
@@ -236,7 +240,14 @@ async fn orphans_of_this_install_are_deleted_and_foreign_endpoints_untouched() {
     mk("my-own-endpoint".into()).await;
     mk(core_domain::ids::endpoint_name("otherinstall", core_domain::EndpointRecordId::new())).await;
     let report = e.tick().await.expect("tick");
-    assert!(report.actions.iter().any(|a| a.contains(&orphan)), "{report:?}");
+    assert!(
+        report
+            .endpoints
+            .actions
+            .iter()
+            .any(|a| matches!(a, EpAction::DeleteOrphan { name, .. } if *name == orphan)),
+        "{report:?}"
+    );
     let (eps, tpls) = provider(&emu);
     assert!(
         !eps.contains(&orphan) && !tpls.contains(&format!("{orphan}-tpl")),
@@ -266,7 +277,10 @@ async fn an_endpoint_changed_behind_our_back_is_put_back_at_the_next_sweep() {
     let (emu, e) = setup().await;
     let d = e.deploy(spec(""), "alice").await.expect("deploy");
     let id = d.row.endpoint_id.clone().expect("endpoint id");
-    assert!(e.tick().await.expect("first sweep").actions.is_empty(), "nothing drifted yet");
+    assert!(
+        e.tick().await.expect("first sweep").endpoints.actions.is_empty(),
+        "nothing drifted yet"
+    );
     // Someone edits the endpoint in RunPod's console.
     let edit = runpod::types::endpoints::UpdateEndpointRequest {
         image: Some("someone/else:9".into()),
@@ -274,12 +288,15 @@ async fn an_endpoint_changed_behind_our_back_is_put_back_at_the_next_sweep() {
     };
     emu.client().update_endpoint(&runpod::EndpointId::new(&id), &edit).await.expect("edit");
     assert!(
-        e.tick().await.expect("tick").actions.is_empty(),
+        e.tick().await.expect("tick").endpoints.actions.is_empty(),
         "an idle engine sweeps once a minute"
     );
     emu.advance(std::time::Duration::from_secs(61));
     let report = e.tick().await.expect("sweep");
-    assert!(report.actions.iter().any(|a| a.starts_with("RepairEndpoint")), "{report:?}");
+    assert!(
+        report.endpoints.actions.iter().any(|a| matches!(a, EpAction::Repair { .. })),
+        "{report:?}"
+    );
     e.tick().await.expect("converge");
     assert_eq!(
         emu.shared.world.lock().endpoints[&id].image.as_deref(),

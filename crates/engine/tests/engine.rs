@@ -107,7 +107,7 @@ async fn a_job_runs_reports_its_exit_and_leaves_nothing_behind() {
     // The token outlives the job by a grace period only.
     let point = [serde_json::json!({"step": 1, "loss": 0.5})];
     assert_eq!(e.report_metrics(&job, &sub.token, &point).await.expect("a late flush lands"), 1);
-    emu.advance(Duration::from_millis(engine::engine::TOKEN_GRACE_MS as u64 + 1000));
+    emu.advance(Duration::from_millis(engine::tokens::TOKEN_GRACE_MS as u64 + 1000));
     let late = e.report_metrics(&job, &sub.token, &point).await.expect_err("expired");
     assert!(matches!(late, engine::EngineError::BadToken(_)), "{late}");
     assert!(e.report_exit(&job, &sub.token, 0).await.is_err(), "nor an exit");
@@ -376,7 +376,11 @@ async fn every_step_run_twice_changes_nothing_the_second_time() {
         let first = e.tick().await.expect("tick");
         let second = e.tick().await.expect("tick again");
         assert!(
-            second.actions.iter().all(|x| !x.starts_with("Launch")),
+            second
+                .pods
+                .actions
+                .iter()
+                .all(|x| !matches!(x, engine::reconcilers::pods::Action::Launch { .. })),
             "no second launch: {first:?} then {second:?}"
         );
         assert!(live_pods(&emu) <= 1);
@@ -642,7 +646,7 @@ async fn a_store_error_after_the_create_call_does_not_strand_the_job() {
     sqlx::query("ROLLBACK").execute(&mut other).await.expect("unlock");
     let failed = match &first {
         Err(_) => true,
-        Ok(r) => !r.errors.is_empty(),
+        Ok(r) => !r.errors().is_empty(),
     };
     assert!(failed, "the tick saw the store error: {first:?}");
     assert_eq!(live_pods(&emu), 0, "the create was refused");

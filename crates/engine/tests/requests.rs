@@ -7,7 +7,7 @@ mod common;
 
 use core_domain::endpoint::EndpointSpec;
 use core_domain::request::RequestSpec;
-use engine::requests::is_final;
+use engine::serverless_jobs::is_final;
 use engine::{CloudError, Engine, EngineError, RunPodCloud};
 use runpod::client::worker::WorkerClient;
 use runpod::types::worker::JobResultBody;

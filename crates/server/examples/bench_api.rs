@@ -93,7 +93,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let id = job["id"].as_str().unwrap_or_default().to_owned();
     let secret = std::fs::read_to_string(home.path().join("secret"))?;
-    let token = engine::engine::derive_job_token(secret.trim().as_bytes(), &id);
+    let token = engine::tokens::derive_job_token(secret.trim().as_bytes(), &id);
     let metrics_url = api(&format!("/jobs/{id}/metrics"));
 
     // --- metrics ingest -------------------------------------------------------------------

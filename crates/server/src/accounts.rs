@@ -172,7 +172,7 @@ impl Accounts {
                     let (account, now) = (a.engine.account().to_owned(), a.engine.now_ms());
                     crate::tasks::activation(&s.tasks, "reconcile", &account, now, async {
                         match a.engine.tick().await {
-                            Ok(r) => (r.actions.len(), r.errors),
+                            Ok(r) => (r.action_count(), r.errors()),
                             Err(e) => (0, vec![e.to_string()]),
                         }
                     })

@@ -441,7 +441,12 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     options.intent_grace_ms = cfg.intent_grace.as_millis() as i64;
     options.watchdog_ceiling_secs = cfg.watchdog_ceiling.as_secs();
     // The crash test's failpoint (the engine itself reads no environment).
-    options.crash_at = std::env::var("PODWARDEN_CRASH_AT").ok().filter(|v| !v.is_empty());
+    if let Some(at) = std::env::var("PODWARDEN_CRASH_AT").ok().filter(|v| !v.is_empty()) {
+        let at = at
+            .parse::<engine::CrashPoint>()
+            .map_err(|e| anyhow::anyhow!("PODWARDEN_CRASH_AT: {e}"))?;
+        options.crash = Some(engine::Failpoint { at, then: engine::OnCrash::AbortProcess });
+    }
     let engine = Engine::new(store, RunPodCloud::new(client.clone()), options).await?;
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
     let state = Arc::new(AppState {
@@ -482,7 +487,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                 let now = s.engine.now_ms();
                 tasks::activation(&s.tasks, "reconcile", store::HOSTED, now, async {
                     match s.engine.tick().await {
-                        Ok(r) => (r.actions.len(), r.errors),
+                        Ok(r) => (r.action_count(), r.errors()),
                         Err(e) => (0, vec![e.to_string()]),
                     }
                 })

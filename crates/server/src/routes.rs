@@ -126,7 +126,7 @@ impl From<EngineError> for ApiError {
                 e.to_string(),
                 Some("`podwarden endpoint ls` lists endpoints"),
             ),
-            EngineError::Corrupt(_) => Self::new(
+            EngineError::Corrupt(_) | EngineError::Crashed(_) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "internal error (see the server log)",
@@ -396,7 +396,7 @@ async fn auth(State(s): S, mut req: Request, next: Next) -> Response {
     let user = if token.is_empty() {
         None
     } else {
-        s.engine.store().user_by_token_hash(&engine::engine::hash_token(token)).await.ok().flatten()
+        s.engine.store().user_by_token_hash(&engine::tokens::hash_token(token)).await.ok().flatten()
     };
     let Some(user) = user else {
         // A wrong token counts against its client; a missing one (a browser's first look, a
@@ -434,7 +434,7 @@ fn summary(j: &JobRow, attempts: &[AttemptRow]) -> JobSummary {
         created_at: j.created_at,
         started_at: j.started_at,
         // Spend includes what running pods ran up since their last ledger write.
-        spent_usd: Money(engine::planner::projected_spend(
+        spent_usd: Money(engine::reconcilers::pods::projected_spend(
             j,
             &attempts.iter().collect::<Vec<_>>(),
             now_ms(),
@@ -677,7 +677,7 @@ async fn deploy_endpoint(
     crate::volumes::resolve(&s, &c.0.id, &account, &mut spec.network_volume).await?;
     spec.image = image_alias(&spec.image)?;
     let d = engine_for(&s, &account).await.map_err(account_error)?.deploy(spec, &c.0.id).await?;
-    let status = if d.change == engine::endpoints::Change::Created {
+    let status = if d.change == engine::sagas::endpoint_deploy::Change::Created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
@@ -715,8 +715,11 @@ async fn remove_endpoint(
     let account = s.engine.endpoint(&c.0.id, &name).await?.account;
     let row = engine_for(&s, &account).await.map_err(account_error)?.remove(&c.0.id, &name).await?;
     s.poke.notify_one();
-    let status =
-        if row.state == engine::endpoints::DELETED { StatusCode::OK } else { StatusCode::ACCEPTED };
+    let status = if row.state == engine::sagas::endpoint_deploy::DELETED {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
     Ok((status, Json(endpoint_view(&row))))
 }
 

@@ -21,7 +21,7 @@ pub async fn issue_token(
         .token_insert(&TokenRow {
             id: id.clone(),
             user_id: user.to_owned(),
-            token_hash: engine::engine::hash_token(&token),
+            token_hash: engine::tokens::hash_token(&token),
             label: label.to_owned(),
             created_at: now_ms(),
         })
@@ -53,7 +53,7 @@ pub async fn ensure_admin(store: &Store, token: &str) -> Result<(), StoreError> 
             "created the admin user (its token is in the server's token file or PODWARDEN_ADMIN_TOKEN)"
         );
     }
-    let hash = engine::engine::hash_token(token);
+    let hash = engine::tokens::hash_token(token);
     if store.user_by_token_hash(&hash).await?.is_none() {
         store
             .token_insert(&TokenRow {

@@ -136,7 +136,7 @@ async fn metrics_take_the_jobs_own_token_only_and_come_back_in_order() {
     let a: JobDetail = post(spec.clone()).await.expect("post").json().await.expect("json");
     let b: JobDetail = post(spec).await.expect("post").json().await.expect("json");
     let secret = std::fs::read_to_string(home.path().join("secret")).expect("secret");
-    let token_a = engine::engine::derive_job_token(secret.trim().as_bytes(), &a.job.id);
+    let token_a = engine::tokens::derive_job_token(secret.trim().as_bytes(), &a.job.id);
     let send = |job: &str, token: &str, body: serde_json::Value| {
         http.post(format!("{}/api/v1/jobs/{job}/metrics", s.url))
             .bearer_auth(token)
@@ -206,7 +206,7 @@ async fn metric_fields_are_checked_and_a_diverging_loss_stops_the_job() {
     assert_eq!(r.status().as_u16(), 201);
     let job: JobDetail = r.json().await.expect("json");
     let secret = std::fs::read_to_string(home.path().join("secret")).expect("secret");
-    let token = engine::engine::derive_job_token(secret.trim().as_bytes(), &job.job.id);
+    let token = engine::tokens::derive_job_token(secret.trim().as_bytes(), &job.job.id);
     let send = |body: serde_json::Value| {
         http.post(format!("{}/api/v1/jobs/{}/metrics", s.url, job.job.id))
             .bearer_auth(&token)
@@ -297,7 +297,7 @@ async fn the_generated_finetune_callback_posts_points_the_server_accepts() {
     assert_eq!(r.status().as_u16(), 201);
     let job: JobDetail = r.json().await.expect("json");
     let secret = std::fs::read_to_string(home.path().join("secret")).expect("secret");
-    let token = engine::engine::derive_job_token(secret.trim().as_bytes(), &job.job.id);
+    let token = engine::tokens::derive_job_token(secret.trim().as_bytes(), &job.job.id);
     // The generated program's own callback code, run by python3 against this server.
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(dir.path().join("pw_train.py"), core_domain::finetune::train_py())

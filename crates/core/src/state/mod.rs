@@ -1,5 +1,7 @@
-//! Job and attempt state machines: one enum each, one transition function each listing every
-//! legal edge. Anything else is an `IllegalTransition`.
+//! The state machines: jobs and attempts (here), endpoints (`endpoint`) and serverless jobs
+//! (`serverless_job`). One enum each, one transition function each listing every legal edge;
+//! anything else is an `IllegalTransition`. Rows store the names (`as_str`); the engine moves
+//! a row only through its machine's transition function.
 //!
 //! ```text
 //! job:  pending ──launch──▶ provisioning ──booted──▶ running ──exited──▶ tearing_down(outcome) ──settled──▶ outcome
@@ -9,6 +11,12 @@
 //! attempt: intent ──created──▶ created ──booted──▶ running ──terminate──▶ terminating ──gone──▶ terminated
 //!            └──create_failed (confirmed by name lookup)──▶ abandoned
 //! ```
+
+pub mod endpoint;
+pub mod serverless_job;
+
+pub use endpoint::{EndpointEvent, EndpointState, endpoint_transition};
+pub use serverless_job::{ServerlessJobEvent, ServerlessJobState, serverless_job_transition};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1,4 +1,4 @@
-//! The reconcile planner: from one snapshot (live rows, the provider's pod list, the clock) to
+//! The pod reconciler's plan: from one snapshot (live rows, the provider's pod list, the clock) to
 //! the actions that bring the two together. Pure and table-tested; the executor does the I/O.
 //!
 //! Rules, in order of what they protect:
@@ -66,13 +66,15 @@ pub fn projected_spend(j: &JobRow, attempts: &[&AttemptRow], now: i64) -> i64 {
     j.spent_micros + attempts.iter().map(|a| unbilled(a, now)).sum::<i64>()
 }
 
-/// What a pod-holding attempt has run up since it was last billed (0 for one without a pod).
+/// What a pod-holding attempt has run up since it was last billed (0 for one without a pod),
+/// up to `now` or to the moment its terminate was accepted (`ended_at`), whichever is first.
 pub fn unbilled(a: &AttemptRow, now: i64) -> i64 {
     if !a.state().is_ok_and(AttemptState::holds_pod) {
         return 0;
     }
+    let to = a.ended_at.map_or(now, |e| e.min(now));
     core_domain::Money(a.price_micros_per_hour)
-        .per_hour_for_millis((now - a.billed_until.unwrap_or(a.created_at)).max(0))
+        .per_hour_for_millis((to - a.billed_until.unwrap_or(a.created_at)).max(0))
         .0
 }
 

@@ -1,17 +1,30 @@
-//! Serverless endpoints: the deploy saga (`deploy`, `remove`) and their reconciliation.
+//! The endpoint deploy saga: a serverless endpoint and its template, created or updated in
+//! place to match a spec, and removed.
 //!
-//! Owned like pods: the row with the deterministic provider name (`pw-<install>-ep-<id>`, the
-//! template `…-tpl`) is committed before anything is created; a row in `intent` may not match
-//! the provider yet and is converged (found by name, else created; then updated to the spec);
-//! `deleting` is retried until the provider confirms; an endpoint or template with this
-//! install's prefix and no live row is an orphan and deleted. Foreign names are never touched.
-
+//! | step | forward action                                  | undo, or what heals a crash here           |
+//! |------|-------------------------------------------------|--------------------------------------------|
+//! | 1    | row `intent` with the deterministic names        | endpoints reconciler: converges an `intent` |
+//! |      | (`pw-<install>-ep-<id>`, template `…-tpl`)       | row nobody holds (steps 2–4 again)          |
+//! |      | committed (`CrashPoint::BeforeTemplateCreate`)   |                                            |
+//! | 2    | template found by name, else created; updated    | reconciler: found by name, not made twice; |
+//! |      | to the spec; its id recorded (`AfterTemplate`)   | refused for good → the row is removed      |
+//! | 3    | endpoint found by name, else created; updated    | reconciler: found by name (`AfterEndpoint- |
+//! |      | (`AfterEndpointCreate`)                          | Create`); an orphan name is deleted        |
+//! | 4    | row `ready`                                     | —                                          |
+//!
+//! Removal: row `deleting` (commit), endpoint deleted, then the template, then row `deleted`;
+//! the reconciler retries `deleting` rows until the provider confirms.
+//!
+//! Invariant: nothing is created at the provider before the row naming it is committed; an
+//! update the provider refuses restores the previous spec; a create it refuses for good leaves
+//! nothing behind.
 use crate::cloud::{Cloud, CloudError, Deployment, EndpointInfo};
-use crate::engine::{Engine, EngineError, TickReport};
+use crate::crash::CrashPoint;
+use crate::sagas::InFlight;
+use crate::{Engine, EngineError};
 use core_domain::endpoint::EndpointSpec;
-use core_domain::ids::{EndpointRecordId, endpoint_name, parse_endpoint_name, template_name};
+use core_domain::ids::{EndpointRecordId, endpoint_name, template_name};
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
 use store::EndpointRow;
 
 /// Row states.
@@ -64,13 +77,13 @@ pub fn deployment(resource_name: &str, spec: &EndpointSpec) -> Deployment {
 }
 
 /// What the provider's copy of a ready endpoint runs that its spec does not say.
-fn drifted(row: &EndpointRow, listed: &[EndpointInfo]) -> Option<String> {
+pub(crate) fn drifted(row: &EndpointRow, listed: &[EndpointInfo]) -> Option<String> {
     let id = row.endpoint_id.as_ref()?;
     let spec = parse_spec(row).ok()?;
     listed.iter().find(|e| &e.id == id)?.drift(&deployment(&row.resource_name, &spec))
 }
 
-fn parse_spec(row: &EndpointRow) -> Result<EndpointSpec, EngineError> {
+pub(crate) fn parse_spec(row: &EndpointRow) -> Result<EndpointSpec, EngineError> {
     serde_json::from_str(&row.spec)
         .map_err(|e| EngineError::Corrupt(format!("endpoint {}: stored spec: {e}", row.id)))
 }
@@ -144,9 +157,10 @@ impl<C: Cloud> Engine<C> {
                 (row, Change::Updated, Some(previous))
             }
         };
-        self.hold(&row.id, true);
-        let result = self.converge(&mut row).await;
-        self.hold(&row.id, false);
+        let result = {
+            let _in_flight = InFlight::hold(&self.creating, &row.id);
+            self.converge(&mut row).await
+        };
         match result {
             Ok(()) => Ok(Deployed { row, change }),
             Err(EngineError::Cloud(
@@ -198,19 +212,9 @@ impl<C: Cloud> Engine<C> {
         Ok(row)
     }
 
-    pub(crate) fn hold(&self, id: &str, on: bool) {
-        if let Ok(mut g) = self.creating.lock() {
-            if on {
-                g.insert(id.to_owned());
-            } else {
-                g.remove(id);
-            }
-        }
-    }
-
     /// Makes the provider match the row: the template (found by name, else created) updated to
     /// the spec, then the endpoint likewise; then `ready`.
-    async fn converge(&self, row: &mut EndpointRow) -> Result<(), EngineError> {
+    pub(crate) async fn converge(&self, row: &mut EndpointRow) -> Result<(), EngineError> {
         let spec = parse_spec(row)?;
         let d = deployment(&row.resource_name, &spec);
         let cloud = self.cloud();
@@ -221,7 +225,7 @@ impl<C: Cloud> Engine<C> {
                 {
                     Some(t) => t.id,
                     None => {
-                        self.crash_point("before-template-create");
+                        self.crash_point(CrashPoint::BeforeTemplateCreate)?;
                         cloud.create_template(&d).await?.id
                     }
                 }
@@ -246,7 +250,7 @@ impl<C: Cloud> Engine<C> {
                 });
             }
         }
-        self.crash_point("after-template");
+        self.crash_point(CrashPoint::AfterTemplate)?;
         let endpoint = match row.endpoint_id.clone() {
             Some(id) => Some(id),
             None => {
@@ -260,7 +264,7 @@ impl<C: Cloud> Engine<C> {
             },
             None => cloud.create_endpoint(&d, &template_id).await?.id,
         };
-        self.crash_point("after-endpoint-create");
+        self.crash_point(CrashPoint::AfterEndpointCreate)?;
         row.endpoint_id = Some(endpoint_id);
         row.state = READY.into();
         row.reason = None;
@@ -276,7 +280,7 @@ impl<C: Cloud> Engine<C> {
 
     /// Deletes the endpoint, then its template (by id, else by name), then marks the row
     /// `deleted`.
-    async fn delete_resources(&self, row: &mut EndpointRow) -> Result<(), EngineError> {
+    pub(crate) async fn delete_resources(&self, row: &mut EndpointRow) -> Result<(), EngineError> {
         let cloud = self.cloud();
         let endpoint = match row.endpoint_id.clone() {
             Some(id) => Some(id),
@@ -302,101 +306,6 @@ impl<C: Cloud> Engine<C> {
         }
         row.state = DELETED.into();
         self.store().endpoint_cas(row, self.now_ms()).await?;
-        Ok(())
-    }
-
-    /// One pass over endpoints: finish `intent` rows nobody is working on, re-create a `ready`
-    /// endpoint that vanished at the provider, finish removals, delete orphans of this install.
-    pub(crate) async fn reconcile_endpoints(
-        &self,
-        report: &mut TickReport,
-    ) -> Result<(), EngineError> {
-        let rows = self.store().endpoints_live().await?;
-        let now = self.now_ms();
-        let busy = rows
-            .iter()
-            .any(|r| r.account == self.account && (r.state == INTENT || r.state == DELETING));
-        if busy {
-            self.last_endpoint_list.store(now, std::sync::atomic::Ordering::Relaxed);
-        } else if !self.sweep_due(&self.last_endpoint_list, now) {
-            return Ok(());
-        }
-        let listed = self.cloud().list_endpoints().await?;
-        let held: HashSet<String> = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
-        // Every account's rows count as owned: a user's key may be the operator's account.
-        let live_ids: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-        for mut row in rows.iter().filter(|r| r.account == self.account).cloned() {
-            if held.contains(&row.id) {
-                continue;
-            }
-            let result = match row.state.as_str() {
-                INTENT => {
-                    report.actions.push(format!("ConvergeEndpoint {{ endpoint: {:?} }}", row.name));
-                    self.converge(&mut row).await
-                }
-                READY if let Some(drift) = drifted(&row, &listed) => {
-                    report.actions.push(format!(
-                        "RepairEndpoint {{ endpoint: {:?}, drift: {drift:?} }}",
-                        row.name
-                    ));
-                    row.state = INTENT.into();
-                    row.reason = Some(format!(
-                        "the endpoint at the provider runs another {drift} than deployed; redeploying"
-                    ));
-                    self.store()
-                        .endpoint_cas(&mut row, self.now_ms())
-                        .await
-                        .map(|_| ())
-                        .map_err(EngineError::from)
-                }
-                READY
-                    if row
-                        .endpoint_id
-                        .as_ref()
-                        .is_some_and(|id| !listed.iter().any(|e| &e.id == id)) =>
-                {
-                    report.actions.push(format!("RecreateEndpoint {{ endpoint: {:?} }}", row.name));
-                    row.endpoint_id = None;
-                    row.state = INTENT.into();
-                    row.reason =
-                        Some("the endpoint disappeared at the provider; re-creating it".into());
-                    self.store()
-                        .endpoint_cas(&mut row, self.now_ms())
-                        .await
-                        .map(|_| ())
-                        .map_err(EngineError::from)
-                }
-                DELETING => {
-                    report.actions.push(format!("DeleteEndpoint {{ endpoint: {:?} }}", row.name));
-                    self.delete_resources(&mut row).await
-                }
-                _ => Ok(()),
-            };
-            if let Err(e) = result {
-                report.errors.push(format!("endpoint {}: {e}", row.name));
-            }
-        }
-        let orphan = |name: &str| {
-            parse_endpoint_name(self.install(), name)
-                .is_some_and(|id| !live_ids.contains(id.to_string().as_str()))
-        };
-        let orphans: Vec<&EndpointInfo> = listed.iter().filter(|e| orphan(&e.name)).collect();
-        for e in &orphans {
-            report.actions.push(format!("DeleteOrphanEndpoint {{ name: {:?} }}", e.name));
-            if let Err(err) = self.cloud().delete_endpoint(&e.id).await {
-                report.errors.push(format!("orphan endpoint {}: {err}", e.name));
-            }
-        }
-        // Orphan templates: looked for when an orphan endpoint was found (a crash between the
-        // template's create and the endpoint's leaves the row, which converges instead).
-        if !orphans.is_empty() {
-            for t in self.cloud().list_templates().await?.into_iter().filter(|t| orphan(&t.name)) {
-                report.actions.push(format!("DeleteOrphanTemplate {{ name: {:?} }}", t.name));
-                if let Err(err) = self.cloud().delete_template(&t.id).await {
-                    report.errors.push(format!("orphan template {}: {err}", t.name));
-                }
-            }
-        }
         Ok(())
     }
 }

@@ -1,4 +1,4 @@
-//! Serverless jobs: submit to a deployed endpoint (`/run`, or `/runsync` for short requests),
+//! Serverless jobs as users see them: submit to a deployed endpoint (`/run`, or `/runsync` for short requests),
 //! follow the provider's state with the reconciler (status, stream chunks, progress, and why a
 //! job sits in the queue), cancel, and settle the cost.
 //!
@@ -7,15 +7,16 @@
 //! × (execution time + the worker's idle tail); estimated before (at the execution timeout),
 //! settled from the provider's `executionTime` after.
 
-use crate::cloud::{Cloud, CloudError, QueueHealth, RemoteJob, RemoteStatus, RunOptions};
-use crate::endpoints::{INTENT, READY};
-use crate::engine::{Engine, EngineError, TickReport};
+use crate::cloud::{Cloud, CloudError, QueueHealth, RemoteStatus, RunOptions};
+use crate::sagas::InFlight;
+use crate::sagas::endpoint_deploy::{INTENT, READY};
+use crate::{Engine, EngineError};
 use core_domain::RequestId;
 use core_domain::endpoint::EndpointSpec;
 use core_domain::money::Money;
 use core_domain::request::RequestSpec;
 use runpod::types::serverless::{RUN_PAYLOAD_LIMIT, RUNSYNC_PAYLOAD_LIMIT};
-use store::{CostRow, EndpointRow, RequestRow};
+use store::{EndpointRow, RequestRow};
 
 /// A `submitting` row older than this was never confirmed by the provider.
 pub const SUBMIT_GRACE_MS: i64 = 120_000;
@@ -56,7 +57,7 @@ pub fn queue_reason(h: &QueueHealth, spec: &EndpointSpec, balance: Option<f64>) 
     }
 }
 
-fn to_state(s: RemoteStatus) -> &'static str {
+pub(crate) fn to_state(s: RemoteStatus) -> &'static str {
     match s {
         RemoteStatus::InQueue => "queued",
         RemoteStatus::InProgress => "running",
@@ -67,7 +68,7 @@ fn to_state(s: RemoteStatus) -> &'static str {
     }
 }
 
-fn error_text(v: &serde_json::Value) -> String {
+pub(crate) fn error_text(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -76,14 +77,14 @@ fn error_text(v: &serde_json::Value) -> String {
 
 /// The endpoint's spec; for an endpoint already gone, one with the spec's defaults (so reasons
 /// still name the default execution timeout).
-fn spec_of(ep: Option<&EndpointRow>, name: &str) -> EndpointSpec {
+pub(crate) fn spec_of(ep: Option<&EndpointRow>, name: &str) -> EndpointSpec {
     ep.and_then(|e| serde_json::from_str(&e.spec).ok())
         .or_else(|| serde_json::from_value(serde_json::json!({ "name": name, "image": "" })).ok())
         .unwrap_or_else(|| unreachable!("a name and an image are all an endpoint spec needs"))
 }
 
 /// µ$ of `ms` at `micros_per_hour`.
-fn cost_of(micros_per_hour: i64, ms: i64) -> i64 {
+pub(crate) fn cost_of(micros_per_hour: i64, ms: i64) -> i64 {
     (micros_per_hour as i128 * ms.max(0) as i128 / 3_600_000) as i64
 }
 
@@ -197,9 +198,10 @@ impl<C: Cloud> Engine<C> {
             ttl_ms: spec.policy.ttl.map(|d| d.as_millis() as u64),
             low_priority: spec.policy.low_priority,
         };
-        self.hold(&row.id, true);
-        let sent = self.cloud().submit_job(&endpoint_id, &spec.input, &opts).await;
-        self.hold(&row.id, false);
+        let sent = {
+            let _in_flight = InFlight::hold(&self.creating, &row.id);
+            self.cloud().submit_job(&endpoint_id, &spec.input, &opts).await
+        };
         match sent {
             Ok(job) => {
                 row.provider_job_id = Some(job.id.clone());
@@ -254,202 +256,5 @@ impl<C: Cloud> Engine<C> {
             }
         }
         Ok(row)
-    }
-
-    async fn endpoint_spec_of(&self, row: &RequestRow) -> EndpointSpec {
-        let ep: Option<EndpointRow> =
-            self.store().endpoint_by_name(&row.owner, &row.endpoint_name).await.ok().flatten();
-        spec_of(ep.as_ref(), &row.endpoint_name)
-    }
-
-    /// Writes what the provider says about the job: state changes, progress, the final output,
-    /// the reason a failure happened, the settled cost.
-    async fn observe(
-        &self,
-        row: &mut RequestRow,
-        job: RemoteJob,
-        ep: &EndpointSpec,
-    ) -> Result<(), EngineError> {
-        let state = to_state(job.status);
-        row.delay_ms = job.delay_ms.or(row.delay_ms);
-        row.execution_ms = job.execution_ms.or(row.execution_ms);
-        if is_final(state) {
-            self.drain_stream(row).await;
-            let reason = match job.status {
-                RemoteStatus::Completed => None,
-                RemoteStatus::Cancelled => Some(row.reason.clone().unwrap_or_else(|| "cancelled".into())),
-                RemoteStatus::Failed => {
-                    let err = job.error.as_ref().map(error_text).unwrap_or_else(|| "the handler failed".into());
-                    if err.contains("execution timeout") {
-                        Some(format!(
-                            "worker timeout: {err}. The endpoint's execution timeout is {} s; raise `execution_timeout` in its spec and run `podwarden endpoint deploy` again (or set policy.execution_timeout on the job)",
-                            ep.execution_timeout.as_secs()
-                        ))
-                    } else {
-                        Some(format!("the handler failed: {err}"))
-                    }
-                }
-                RemoteStatus::TimedOut => Some(
-                    "the job timed out at the provider (its TTL passed, or its worker stopped reporting); see `podwarden endpoint ls` and the worker logs"
-                        .into(),
-                ),
-                _ => None,
-            };
-            let state = if job.status == RemoteStatus::Failed
-                && reason.as_deref().is_some_and(|r| r.starts_with("worker timeout"))
-            {
-                "timed_out"
-            } else {
-                state
-            };
-            return self.finish(row, state, reason, job.output.map(|o| o.to_string())).await;
-        }
-        let mut changed = false;
-        if row.state != state {
-            let msg = match state {
-                "queued" => {
-                    format!("queued on endpoint {} as provider job {}", row.endpoint_name, job.id)
-                }
-                _ => format!("running (queued {} ms)", job.delay_ms.unwrap_or(0)),
-            };
-            row.state = state.into();
-            row.reason = None;
-            changed = true;
-            self.event(&row.id, "state", &format!("{state}: {msg}")).await;
-        }
-        if state == "running" {
-            if let Some(p) = job.output.filter(|p| row.output.as_deref() != Some(&p.to_string())) {
-                row.output = Some(p.to_string());
-                changed = true;
-                self.event_with(&row.id, "progress", &format!("progress: {p}"), Some(&p)).await;
-            }
-            self.drain_stream(row).await;
-        }
-        if state == "queued" {
-            if let Ok(h) = self.cloud().endpoint_health(&row.endpoint_id).await {
-                // The balance only matters when nothing runs (one GraphQL call then).
-                let balance = if h.running + h.idle == 0 {
-                    self.cloud().balance().await.ok().flatten()
-                } else {
-                    None
-                };
-                let why = queue_reason(&h, ep, balance);
-                if row.reason.as_deref() != Some(&why) {
-                    self.event(&row.id, "queue", &format!("in queue: {why}")).await;
-                    row.reason = Some(why);
-                    changed = true;
-                }
-            }
-        }
-        if changed {
-            self.store().request_cas(row, self.now_ms()).await?;
-        }
-        Ok(())
-    }
-
-    /// Hands new stream chunks to the job's events (the provider gives each chunk out once).
-    async fn drain_stream(&self, row: &RequestRow) {
-        let Some(job) = &row.provider_job_id else { return };
-        match self.cloud().job_stream(&row.endpoint_id, job).await {
-            Ok(chunks) => {
-                for c in chunks {
-                    self.event_with(&row.id, "chunk", &c.to_string(), Some(&c)).await;
-                }
-            }
-            Err(e) => tracing::debug!(request = row.id, error = %e, "stream not read"),
-        }
-    }
-
-    /// Settles a request: final state, reason, output, cost (execution + idle tail).
-    async fn finish(
-        &self,
-        row: &mut RequestRow,
-        state: &str,
-        reason: Option<String>,
-        output: Option<String>,
-    ) -> Result<(), EngineError> {
-        let now = self.now_ms();
-        let ran = row.execution_ms.unwrap_or(0);
-        let billed_ms = if ran > 0 { ran + row.idle_ms } else { 0 };
-        row.cost_micros = cost_of(row.price_micros_per_hour, billed_ms);
-        row.state = state.into();
-        row.reason = reason;
-        if output.is_some() {
-            row.output = output;
-        }
-        row.ended_at = Some(now);
-        if !self.store().request_cas(row, now).await? {
-            return Ok(()); // someone else settled it
-        }
-        if row.cost_micros > 0 {
-            self.store()
-                .cost_append(&CostRow {
-                    job_id: row.id.clone(),
-                    attempt_id: row.provider_job_id.clone().unwrap_or_default(),
-                    from_ms: now - billed_ms,
-                    to_ms: now,
-                    amount_micros: row.cost_micros,
-                    gpu_type: row.gpu.clone(),
-                })
-                .await?;
-        }
-        let why = row.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
-        self.event(
-            &row.id,
-            "state",
-            &format!(
-                "{state}{why} (ran {} ms + {} ms idle tail; cost {})",
-                ran,
-                if ran > 0 { row.idle_ms } else { 0 },
-                Money(row.cost_micros)
-            ),
-        )
-        .await;
-        Ok(())
-    }
-
-    /// One pass over live serverless jobs: poll each once, record what changed.
-    pub(crate) async fn reconcile_requests(
-        &self,
-        report: &mut TickReport,
-    ) -> Result<(), EngineError> {
-        let mut rows = self.store().requests_live().await?;
-        rows.retain(|r| r.account == self.account);
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let held = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
-        let now = self.now_ms();
-        // One read of the endpoints for the whole pass, not one per job.
-        let endpoints = self.store().endpoints_live().await?;
-        for mut row in rows {
-            if held.contains(&row.id) {
-                continue;
-            }
-            let Some(job) = row.provider_job_id.clone() else {
-                if now - row.created_at > SUBMIT_GRACE_MS {
-                    report.actions.push(format!("AbandonRequest {{ request: {:?} }}", row.id));
-                    let why = "the provider never confirmed the submission (the server stopped mid-submit); submit it again".to_owned();
-                    self.finish(&mut row, "failed", Some(why), None).await?;
-                }
-                continue;
-            };
-            let ep = spec_of(
-                endpoints
-                    .iter()
-                    .find(|e| e.endpoint_id.as_deref() == Some(row.endpoint_id.as_str())),
-                &row.endpoint_name,
-            );
-            match self.cloud().job_status(&row.endpoint_id, &job).await {
-                Ok(r) => self.observe(&mut row, r, &ep).await?,
-                Err(CloudError::NotFound(_)) => {
-                    report.actions.push(format!("LostRequest {{ request: {:?} }}", row.id));
-                    let why = "the provider no longer knows the job (its TTL passed or the endpoint was deleted)".to_owned();
-                    self.finish(&mut row, "failed", Some(why), None).await?;
-                }
-                Err(e) => report.errors.push(format!("serverless job {}: {e}", row.id)),
-            }
-        }
-        Ok(())
     }
 }

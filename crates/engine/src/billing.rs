@@ -1,0 +1,132 @@
+//! Money: the ledger and its check against the provider's bill.
+//!
+//! Owns: the cost rows of pod attempts. A pod-holding attempt is billed every
+//! `ACCRUE_EVERY_MS` (budgets are enforced on projected spend, so batching the writes cannot
+//! overshoot them) and up to the moment it ends, in one transaction per batch (`store::bill`).
+//!
+//! Billing reconciliation compares the ledger with the provider's bill, pod by pod.
+//!
+//! Owns: the check of each settled attempt of this engine's account (`store::billing`).
+//! Invariant: once an attempt is checked, its ledger rows sum to what the provider billed for
+//! its pod, and the difference (a crash that double-billed a span, a price that changed under a
+//! running pod, a rounding) is recorded with its size and shown as an event on the job. A check
+//! waits `settle_ms` after the attempt ended, for the provider's bill to be complete.
+
+use crate::cloud::Cloud;
+use crate::{Engine, EngineError};
+use core_domain::Money;
+use core_domain::state::AttemptState;
+use store::{AttemptRow, Bill};
+
+/// One check that found a difference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    pub job_id: String,
+    pub pod_id: String,
+    pub ours: Money,
+    pub theirs: Money,
+}
+
+/// What a reconciliation pass did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BillingReport {
+    pub checked: usize,
+    pub mismatches: Vec<Mismatch>,
+}
+
+impl<C: Cloud> Engine<C> {
+    /// Checks up to `limit` settled attempts that ended at least `settle_ms` ago against the
+    /// provider's billing API, correcting the ledger to the provider's figure.
+    pub async fn reconcile_billing(
+        &self,
+        settle_ms: i64,
+        limit: i64,
+    ) -> Result<BillingReport, EngineError> {
+        let now = self.now_ms();
+        let mut report = BillingReport::default();
+        for u in self.store().attempts_unchecked(&self.account, now - settle_ms, limit).await? {
+            let Some(theirs) = self.cloud().pod_billed(&u.pod_id, u.created_at, now).await? else {
+                break;
+            };
+            self.store().billing_check(&u, theirs.0, now).await?;
+            report.checked += 1;
+            if theirs.0 != u.ours_micros {
+                let m = Mismatch {
+                    job_id: u.job_id.clone(),
+                    pod_id: u.pod_id.clone(),
+                    ours: Money(u.ours_micros),
+                    theirs,
+                };
+                self.event(
+                    &u.job_id,
+                    "billing",
+                    &format!(
+                        "RunPod billed {} for pod {}, podwarden's ledger said {} (off by {}); the ledger now says {}",
+                        m.theirs,
+                        m.pod_id,
+                        m.ours,
+                        Money(theirs.0 - u.ours_micros),
+                        m.theirs
+                    ),
+                )
+                .await;
+                tracing::warn!(job = %m.job_id, pod = %m.pod_id, ours = %m.ours, theirs = %m.theirs, "ledger corrected to the provider's bill");
+                report.mismatches.push(m);
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// How often a running pod's cost is written to the ledger (spend between writes is projected).
+pub const ACCRUE_EVERY_MS: i64 = 60_000;
+
+impl<C: Cloud> Engine<C> {
+    /// The bill of a pod-holding attempt up to `now`, if anything is unbilled.
+    pub(crate) fn bill_of(a: &AttemptRow, now: i64) -> Option<Bill> {
+        let holds_pod = a.state().is_ok_and(AttemptState::holds_pod);
+        // A pod stops billing when its terminate is accepted (`ended_at`), not when a later
+        // pass sees it gone.
+        let to = a.ended_at.map_or(now, |e| e.min(now));
+        (holds_pod && to > a.billed_until.unwrap_or(a.created_at)).then(|| Bill {
+            attempt: a.clone(),
+            to_ms: to,
+            amount_micros: crate::reconcilers::pods::unbilled(a, now),
+        })
+    }
+
+    /// Bills, in one transaction, the pod-holding attempts last billed `ACCRUE_EVERY_MS` ago
+    /// (budgets are enforced on projected spend, so batching the writes cannot overshoot them).
+    pub(crate) async fn accrue_due(&self, now: i64) -> Result<(), EngineError> {
+        let bills: Vec<Bill> = {
+            let live = self.store.live();
+            live.attempts()
+                .filter(|a| self.acts_on(&live, a))
+                .filter(|a| now - a.billed_until.unwrap_or(a.created_at) >= ACCRUE_EVERY_MS)
+                .filter_map(|a| Self::bill_of(a, now))
+                .collect()
+        };
+        self.store.bill(&bills, now).await?;
+        Ok(())
+    }
+
+    /// Bills every pod-holding attempt of `job` up to now (before the job ends).
+    pub(crate) async fn accrue_job(&self, job: &str, now: i64) -> Result<(), EngineError> {
+        let bills: Vec<Bill> = self
+            .store
+            .live()
+            .attempts()
+            .filter(|a| a.job_id == job)
+            .filter_map(|a| Self::bill_of(a, now))
+            .collect();
+        self.store.bill(&bills, now).await?;
+        Ok(())
+    }
+
+    /// Bills one attempt up to now (before it ends).
+    pub(crate) async fn accrue_attempt(&self, attempt: &str, now: i64) -> Result<(), EngineError> {
+        let bill = self.store.live().attempt(attempt).and_then(|a| Self::bill_of(a, now));
+        self.store.bill(bill.as_slice(), now).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,44 @@
+//! Why an engine call failed. The server maps each variant to an HTTP status and a hint;
+//! converting an error logs nothing (the server logs each failed request once).
+
+use crate::cloud::CloudError;
+use crate::crash::CrashPoint;
+use core_domain::money::Money;
+use store::StoreError;
+
+/// Why an engine call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+    #[error("job {0} not found")]
+    NoSuchJob(String),
+    #[error("the job token is not valid for job {0} (or the job ended more than 5 minutes ago)")]
+    BadToken(String),
+    #[error("no GPU offer matches the spec: {0}")]
+    NoGpuFits(String),
+    #[error("{0}")]
+    BadVolume(String),
+    #[error("{job} cannot be {what}: {state}")]
+    WrongState { job: String, what: &'static str, state: String },
+    #[error("endpoint {0} not found")]
+    NoSuchEndpoint(String),
+    #[error("serverless job {0} not found")]
+    NoSuchRequest(String),
+    #[error("endpoint {name} is not ready ({state})")]
+    EndpointNotReady { name: String, state: String },
+    #[error("the job input is {bytes} bytes; RunPod's limit for {route} is {limit} bytes")]
+    PayloadTooLarge { bytes: usize, limit: usize, route: &'static str },
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("point {index}: {error}")]
+    BadMetrics { index: usize, error: core_domain::metrics::PointError },
+    /// The owner's hosted spend cap has `left` micro-USD, and the work needs more.
+    #[error("your hosted spend cap of {} has {} left (spent or reserved by running work){}", Money(*cap), Money((*left).max(0)), needs.map(|n| format!("; this needs up to {}", Money(n))).unwrap_or_default())]
+    SpendCapReached { cap: i64, left: i64, needs: Option<i64> },
+    /// A test's injected crash (`crash::OnCrash::FailStep`); never seen in production.
+    #[error("crash test: crashed at {0}")]
+    Crashed(CrashPoint),
+}

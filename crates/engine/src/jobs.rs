@@ -1,0 +1,383 @@
+//! Jobs as users and their pods see them: submit (placed on an account, admitted against the
+//! owner's spend cap in the insert's own transaction), cancel, the exit and metric callbacks
+//! (authenticated by the job's token), early stop, and the compare-and-swap helpers every
+//! state change of a job or an attempt goes through (`core::state` decides the edges).
+
+use crate::cloud::{Cloud, CloudError};
+use crate::tokens::{hash_token, token_valid};
+use crate::{Engine, EngineError};
+use core_domain::JobId;
+use core_domain::gpu::rank_placements;
+use core_domain::metrics::{DivergenceWatch, EarlyStop, normalize_point};
+use core_domain::money::Money;
+use core_domain::spec::JobSpec;
+use core_domain::state::{AttemptEvent, JobEvent, JobState, attempt_transition, job_transition};
+use std::sync::Arc;
+use store::{AttemptRow, JobRow};
+
+/// A submitted job and its callback token (shown once; only its hash is stored).
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub job: JobId,
+    pub token: String,
+}
+
+impl<C: Cloud> Engine<C> {
+    /// Accepts a job. Fails before anything is created when no offered GPU could ever fit.
+    pub async fn submit(&self, spec: JobSpec, owner: &str) -> Result<Submitted, EngineError> {
+        self.submit_to(spec, owner, store::HOSTED).await
+    }
+
+    /// Submits a job onto `account` (the engine for that account runs it), its budget capped
+    /// at `budget_cap_micros` (what is left of a hosted spend cap).
+    pub async fn submit_to(
+        &self,
+        mut spec: JobSpec,
+        owner: &str,
+        account: &str,
+    ) -> Result<Submitted, EngineError> {
+        let pinned = self.pin_to_volume(&mut spec).await?;
+        let offers = self.offers().await?;
+        let mut everywhere = offers.clone();
+        for o in &mut everywhere {
+            // Ask "could it ever fit", ignoring current stock.
+            o.data_centers = vec!["*".into()];
+        }
+        let mut probe = spec.clone();
+        probe.data_centers.clear();
+        if rank_placements(&probe, &everywhere).is_empty() {
+            let want = if spec.gpu.types.is_empty() {
+                format!("≥ {} GB VRAM", spec.gpu.min_vram_gb.unwrap_or(0))
+            } else {
+                spec.gpu.types.join(", ")
+            };
+            let price =
+                spec.gpu.max_price_per_hour.map(|p| format!(" at ≤ ${p}/h")).unwrap_or_default();
+            return Err(EngineError::NoGpuFits(format!(
+                "{} × {want}{price} in {:?} cloud",
+                spec.gpu_count(),
+                spec.cloud
+            )));
+        }
+        let id = JobId::new();
+        let token = self.job_token(&id.to_string());
+        let mut row = JobRow::new(id, &spec, owner, &hash_token(&token), self.clock.now_ms());
+        row.account = account.to_owned();
+        // Hosted work is admitted against its owner's spend cap atomically (store::spend).
+        let capped = match self.store.job_insert_within_cap(&mut row).await? {
+            store::Admission::Admitted { capped_to } => capped_to,
+            store::Admission::CapReached { cap, left } => {
+                return Err(EngineError::SpendCapReached { cap, left, needs: None });
+            }
+        };
+        if let Some(cap) = capped {
+            self.event(
+                &row.id,
+                "budget",
+                &format!("budget set to {} (what is left of your hosted spend cap)", Money(cap)),
+            )
+            .await;
+        }
+        if let Some(dc) = pinned {
+            let fits_now = !rank_placements(&spec, &offers).is_empty();
+            let msg = if fits_now {
+                format!("placed in {dc}, the network volume's data center")
+            } else {
+                format!(
+                    "no GPU that fits is in stock in {dc}, the network volume's data center; waiting for one there"
+                )
+            };
+            self.event(&row.id, "placement", &msg).await;
+        }
+        self.event(&row.id, "state", "pending: waiting for a GPU").await;
+        Ok(Submitted { job: id, token })
+    }
+
+    /// A pod mounting a network volume runs in the volume's data center (RunPod rejects any
+    /// other): the spec's data centers become that one, or the spec is refused when it names
+    /// others. Returns the data center pinned.
+    pub(crate) async fn pin_to_volume(
+        &self,
+        spec: &mut JobSpec,
+    ) -> Result<Option<String>, EngineError> {
+        let Some(vol) = spec.network_volume.clone() else { return Ok(None) };
+        let dc = match self.cloud.network_volume_data_center(&vol).await {
+            Ok(dc) => dc,
+            Err(CloudError::NotFound(_)) => {
+                return Err(EngineError::BadVolume(format!(
+                    "network volume {vol} does not exist on this RunPod account; `network_volume` takes a volume id"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !spec.data_centers.is_empty() && !spec.data_centers.contains(&dc) {
+            return Err(EngineError::BadVolume(format!(
+                "network volume {vol} is in {dc}, which `data_centers` ({}) leaves out; a pod runs where its network volume is",
+                spec.data_centers.join(", ")
+            )));
+        }
+        spec.data_centers = vec![dc.clone()];
+        Ok(Some(dc))
+    }
+
+    /// Stops a job: it tears down and settles as cancelled.
+    pub async fn cancel(&self, job: &str) -> Result<(), EngineError> {
+        self.apply_job_event(job, JobEvent::Cancel, "stopped by the user").await.map(|_| ())
+    }
+
+    /// Re-reads job `id`, lets `f` change it, and writes it with compare-and-swap, re-reading
+    /// on a lost race (up to 5 times). `f` returns `None` to leave the row alone. Returns what
+    /// `f` returned when its write landed; `NoSuchJob` when the job does not exist.
+    pub(crate) async fn update_job<T>(
+        &self,
+        id: &str,
+        mut f: impl FnMut(&mut JobRow) -> Result<Option<T>, EngineError>,
+    ) -> Result<Option<T>, EngineError> {
+        for _ in 0..5 {
+            let mut j =
+                self.store.job_get(id).await?.ok_or_else(|| EngineError::NoSuchJob(id.into()))?;
+            let Some(v) = f(&mut j)? else { return Ok(None) };
+            if self.store.job_cas(&mut j, self.clock.now_ms()).await? {
+                return Ok(Some(v));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The job's command reported its exit status (authenticated by the job's token).
+    pub async fn report_exit(&self, job: &str, token: &str, code: i64) -> Result<(), EngineError> {
+        self.record_exit(job, Some(token), code, "").await
+    }
+
+    /// The wrapper's exit line was read from the pod's logs: the same exit as a callback, for
+    /// when the callback cannot reach the control plane (no public URL, a firewall).
+    pub async fn exit_seen_in_logs(&self, job: &str, code: i64) -> Result<(), EngineError> {
+        self.record_exit(job, None, code, " (read from the pod's logs)").await
+    }
+
+    /// Records the first exit status of `job`; later ones (a callback after the log line, or
+    /// the reverse) change nothing.
+    pub(crate) async fn record_exit(
+        &self,
+        job: &str,
+        token: Option<&str>,
+        code: i64,
+        how: &str,
+    ) -> Result<(), EngineError> {
+        let now = self.clock.now_ms();
+        let landed = self
+            .update_job(job, |j| {
+                if token.is_some_and(|t| !token_valid(j, t, now)) {
+                    return Err(EngineError::BadToken(job.into()));
+                }
+                if j.exit_code.is_some() {
+                    return Ok(None);
+                }
+                j.exit_code = Some(code);
+                Ok(Some(()))
+            })
+            .await?;
+        if landed.is_some() {
+            self.event(job, "exit", &format!("the command exited with code {code}{how}")).await;
+        }
+        Ok(())
+    }
+
+    /// Points the job's code reports (authenticated by the job's token): checked (a bad
+    /// field fails the whole batch, naming point and field), stored in one transaction, the
+    /// last one also as a `metric` event for followers. A job with `[early_stop]` is stopped
+    /// when its metric diverges.
+    pub async fn report_metrics(
+        &self,
+        job: &str,
+        token: &str,
+        points: &[serde_json::Value],
+    ) -> Result<usize, EngineError> {
+        let j = self.store.job_get(job).await?.ok_or_else(|| EngineError::NoSuchJob(job.into()))?;
+        if !token_valid(&j, token, self.clock.now_ms()) {
+            return Err(EngineError::BadToken(job.into()));
+        }
+        let values = points
+            .iter()
+            .enumerate()
+            .map(|(index, p)| {
+                normalize_point(p)
+                    .map(serde_json::Value::Object)
+                    .map_err(|error| EngineError::BadMetrics { index, error })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // The points and the event announcing the last one commit together.
+        let message = values.last().map(|last| format!("metric: {last}"));
+        let event = values.last().zip(message.as_deref()).map(|(last, m)| ("metric", m, last));
+        self.store.metrics_append_with_event(job, self.clock.now_ms(), &values, event).await?;
+        self.events.send_modify(|v| *v = v.wrapping_add(1));
+        if let Some(rule) = self.spec_of(&j)?.early_stop.as_ref().filter(|_| j.outcome.is_none()) {
+            if let Some(why) = self.watch_divergence(job, rule, &values).await? {
+                self.event(job, "early_stop", &why).await;
+                if let Err(e) = self.apply_job_event(job, JobEvent::Cancel, &why).await {
+                    tracing::debug!(job, error = %e, "early stop found the job already ending");
+                }
+            }
+        }
+        Ok(values.len())
+    }
+
+    /// A job's parsed spec, from the cache the tick keeps for live jobs.
+    pub(crate) fn spec_of(&self, j: &JobRow) -> Result<Arc<JobSpec>, EngineError> {
+        let cached = self
+            .specs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&j.id)
+            .cloned();
+        Ok(match cached {
+            Some(spec) => spec,
+            None => Arc::new(j.spec()?),
+        })
+    }
+
+    /// Feeds new points to the job's divergence watch (built from its stored points when this
+    /// process has not seen the job yet); the reason to stop, if any.
+    pub(crate) async fn watch_divergence(
+        &self,
+        job: &str,
+        rule: &EarlyStop,
+        points: &[serde_json::Value],
+    ) -> Result<Option<String>, EngineError> {
+        let known = self
+            .watches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains_key(job);
+        let mut rebuilt = None;
+        if !known {
+            // Everything stored before this batch, oldest first.
+            let mut w = DivergenceWatch::default();
+            let rows = self.store.metrics_since(job, 0, i64::MAX).await?;
+            for r in &rows[..rows.len().saturating_sub(points.len())] {
+                if let Ok(serde_json::Value::Object(p)) = serde_json::from_str(&r.data) {
+                    w.observe(rule, &p);
+                }
+            }
+            rebuilt = Some(w);
+        }
+        let mut watches = self.watches.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let w = watches.entry(job.to_owned()).or_insert_with(|| rebuilt.unwrap_or_default());
+        Ok(points.iter().filter_map(serde_json::Value::as_object).find_map(|p| w.observe(rule, p)))
+    }
+
+    /// Applies one job event with CAS (re-reading on a lost race), setting what the event
+    /// implies: teardown time, backoff, deadline.
+    pub(crate) async fn apply_job_event(
+        &self,
+        job: &str,
+        event: JobEvent,
+        reason: &str,
+    ) -> Result<bool, EngineError> {
+        let landed = self
+            .update_job(job, |j| {
+                let spec = j.spec()?;
+                let from = j.phase()?;
+                let next = match job_transition(from, event) {
+                    Ok(n) => n,
+                    Err(_) if event == JobEvent::Cancel => {
+                        return Err(EngineError::WrongState {
+                            job: format!("job {job}"),
+                            what: "stopped",
+                            state: format!("it is {}", from.state),
+                        });
+                    }
+                    Err(e) => {
+                        tracing::debug!(job, %e, "skipping stale event");
+                        return Ok(None);
+                    }
+                };
+                let now = self.clock.now_ms();
+                match event {
+                    JobEvent::Exited { .. } => {
+                        j.teardown_at = Some(now + spec.limits.keep_alive.as_millis() as i64)
+                    }
+                    JobEvent::Cancel if from.state == JobState::TearingDown => {}
+                    JobEvent::Cancel
+                    | JobEvent::BudgetExhausted
+                    | JobEvent::DeadlinePassed
+                    | JobEvent::GiveUp => j.teardown_at = Some(now),
+                    JobEvent::Interrupted => {
+                        let backoff = spec.retry.backoff.as_millis() as i64
+                            * (1i64 << (j.attempts_made - 1).clamp(0, 10));
+                        j.next_attempt_at = Some(now + backoff.min(600_000));
+                    }
+                    _ => {}
+                }
+                // A settled job keeps its cause (exit code, budget, no capacity…) as its reason;
+                // "every resource is gone" is how it settled, not why it ended.
+                let cause = j.reason.clone();
+                if event != JobEvent::Settled || cause.is_none() {
+                    j.reason = Some(reason.to_owned());
+                }
+                j.set_phase(next);
+                Ok(Some((next, cause)))
+            })
+            .await?;
+        let Some((next, cause)) = landed else { return Ok(false) };
+        let msg = match (next.outcome, cause) {
+            (Some(o), _) if next.state == JobState::TearingDown => {
+                format!("tearing down ({}): {reason}", o.as_str())
+            }
+            (_, Some(cause)) if event == JobEvent::Settled => {
+                format!("{}: {cause}; {reason}", next.state)
+            }
+            _ => format!("{}: {reason}", next.state),
+        };
+        self.event(job, "state", &msg).await;
+        Ok(true)
+    }
+
+    /// Records when the provider accepted the terminate of the attempt's pod (the first time):
+    /// the ledger bills up to then, as the provider does.
+    pub(crate) async fn billing_stopped(&self, id: &str, at: i64) -> Result<(), EngineError> {
+        for _ in 0..5 {
+            let Some(mut a) = self.store.attempt_get(id).await? else { return Ok(()) };
+            if a.ended_at.is_some() {
+                return Ok(());
+            }
+            a.ended_at = Some(at);
+            if self.store.attempt_cas(&mut a).await? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn attempt_event(
+        &self,
+        id: &str,
+        event: AttemptEvent,
+        f: impl Fn(&mut AttemptRow),
+    ) -> Result<bool, EngineError> {
+        for _ in 0..5 {
+            let Some(mut a) = self.store.attempt_get(id).await? else { return Ok(false) };
+            let from = a.state()?;
+            let to = match attempt_transition(from, event) {
+                Ok(t) => t,
+                Err(_) => return Ok(false),
+            };
+            a.set_state(to);
+            f(&mut a);
+            if self.store.attempt_cas(&mut a).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// A job that vanished between plan and write is nothing to do.
+pub(crate) fn ignore_missing<T>(
+    r: Result<Option<T>, EngineError>,
+) -> Result<Option<T>, EngineError> {
+    match r {
+        Err(EngineError::NoSuchJob(_)) => Ok(None),
+        other => other,
+    }
+}

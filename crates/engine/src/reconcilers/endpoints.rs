@@ -1,0 +1,197 @@
+//! The endpoint reconciler.
+//!
+//! Owns: the serverless endpoints and templates with this install's name prefix on this
+//! engine's account, and the `endpoints` rows that name them.
+//!
+//! Invariants: an `intent` row nobody is deploying is converged (found by name, else created;
+//! then updated to its spec); a `ready` endpoint that vanished at the provider is re-created,
+//! and one whose provider copy drifted from its spec is redeployed; a `deleting` row is retried
+//! until the provider confirms; an endpoint or template with this install's prefix and no live
+//! row (of any account: a user's key may be the operator's account) is an orphan and deleted.
+//! Foreign names are never touched.
+
+use super::Status;
+use crate::cloud::{Cloud, EndpointInfo};
+use crate::sagas::endpoint_deploy::{DELETING, INTENT, READY, drifted};
+use crate::{Engine, EngineError};
+use core_domain::ids::parse_endpoint_name;
+use std::collections::HashSet;
+use store::EndpointRow;
+
+/// One thing to do to an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Finish an `intent` row's deploy.
+    Converge { endpoint: String, name: String },
+    /// The provider's copy runs another `drift` than the spec: redeploy.
+    Repair { endpoint: String, name: String, drift: String },
+    /// The provider no longer lists a `ready` endpoint: create it again.
+    Recreate { endpoint: String, name: String },
+    /// Finish a removal.
+    Delete { endpoint: String, name: String },
+    /// An endpoint of this install with no live row.
+    DeleteOrphan { provider_id: String, name: String },
+    /// Templates of this install with no live row (looked for only when an orphan endpoint was
+    /// found: a crash between a template's create and its endpoint's leaves the row, which
+    /// converges instead).
+    DeleteOrphanTemplates,
+}
+
+/// What the plan sees.
+#[derive(Debug)]
+pub struct Snapshot<'a> {
+    pub install: &'a str,
+    pub account: &'a str,
+    /// Every live endpoint row, of every account.
+    pub rows: &'a [EndpointRow],
+    /// What the provider lists on this account.
+    pub listed: &'a [EndpointInfo],
+    /// Rows a deploy is working on right now.
+    pub held: &'a HashSet<String>,
+}
+
+/// The actions that bring the provider's endpoints and the rows together.
+pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
+    let mut actions = Vec::new();
+    for row in s.rows.iter().filter(|r| r.account == s.account && !s.held.contains(&r.id)) {
+        let (endpoint, name) = (row.id.clone(), row.name.clone());
+        match row.state.as_str() {
+            INTENT => actions.push(Action::Converge { endpoint, name }),
+            READY => {
+                if let Some(drift) = drifted(row, s.listed) {
+                    actions.push(Action::Repair { endpoint, name, drift });
+                } else if row
+                    .endpoint_id
+                    .as_ref()
+                    .is_some_and(|id| !s.listed.iter().any(|e| &e.id == id))
+                {
+                    actions.push(Action::Recreate { endpoint, name });
+                }
+            }
+            DELETING => actions.push(Action::Delete { endpoint, name }),
+            _ => {}
+        }
+    }
+    let orphans: Vec<Action> = s
+        .listed
+        .iter()
+        .filter(|e| is_orphan(s, &e.name))
+        .map(|e| Action::DeleteOrphan { provider_id: e.id.clone(), name: e.name.clone() })
+        .collect();
+    if !orphans.is_empty() {
+        actions.extend(orphans);
+        actions.push(Action::DeleteOrphanTemplates);
+    }
+    actions
+}
+
+/// A provider name of this install (endpoint or template) whose row is not live.
+fn is_orphan(s: &Snapshot<'_>, name: &str) -> bool {
+    parse_endpoint_name(s.install, name)
+        .is_some_and(|id| !s.rows.iter().any(|r| r.id == id.to_string()))
+}
+
+impl<C: Cloud> Engine<C> {
+    /// One pass over endpoints: plan, then execute. An idle account (no `intent` or `deleting`
+    /// row) is listed only every sweep period.
+    pub(crate) async fn reconcile_endpoints(
+        &self,
+        status: &mut Status<Action>,
+    ) -> Result<(), EngineError> {
+        let rows = self.store().endpoints_live().await?;
+        let now = self.now_ms();
+        let busy = rows
+            .iter()
+            .any(|r| r.account == self.account() && (r.state == INTENT || r.state == DELETING));
+        if busy {
+            self.last_endpoint_list.store(now, std::sync::atomic::Ordering::Relaxed);
+        } else if !self.sweep_due(&self.last_endpoint_list, now) {
+            return Ok(());
+        }
+        status.ran = true;
+        let listed = self.cloud().list_endpoints().await?;
+        status.seen = listed.len();
+        let held: HashSet<String> = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
+        let actions = plan(&Snapshot {
+            install: self.install(),
+            account: self.account(),
+            rows: &rows,
+            listed: &listed,
+            held: &held,
+        });
+        for action in actions {
+            if self.crashed() {
+                break;
+            }
+            status.actions.push(action.clone());
+            if let Err(e) = self.execute_endpoint(&action, &rows).await {
+                status.errors.push(format!("{action:?}: {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn execute_endpoint(
+        &self,
+        action: &Action,
+        rows: &[EndpointRow],
+    ) -> Result<(), EngineError> {
+        let row_of = |id: &str| rows.iter().find(|r| r.id == id).cloned();
+        match action {
+            Action::Converge { endpoint, .. } => {
+                let Some(mut row) = row_of(endpoint) else { return Ok(()) };
+                self.converge(&mut row).await
+            }
+            Action::Repair { endpoint, drift, .. } => {
+                let Some(mut row) = row_of(endpoint) else { return Ok(()) };
+                row.state = INTENT.into();
+                row.reason = Some(format!(
+                    "the endpoint at the provider runs another {drift} than deployed; redeploying"
+                ));
+                self.store().endpoint_cas(&mut row, self.now_ms()).await?;
+                Ok(())
+            }
+            Action::Recreate { endpoint, .. } => {
+                let Some(mut row) = row_of(endpoint) else { return Ok(()) };
+                row.endpoint_id = None;
+                row.state = INTENT.into();
+                row.reason =
+                    Some("the endpoint disappeared at the provider; re-creating it".into());
+                self.store().endpoint_cas(&mut row, self.now_ms()).await?;
+                Ok(())
+            }
+            Action::Delete { endpoint, .. } => {
+                let Some(mut row) = row_of(endpoint) else { return Ok(()) };
+                self.delete_resources(&mut row).await
+            }
+            Action::DeleteOrphan { provider_id, .. } => {
+                self.cloud().delete_endpoint(provider_id).await?;
+                Ok(())
+            }
+            Action::DeleteOrphanTemplates => {
+                let snapshot = Snapshot {
+                    install: self.install(),
+                    account: self.account(),
+                    rows,
+                    listed: &[],
+                    held: &HashSet::new(),
+                };
+                let mut failed = Vec::new();
+                for t in self.cloud().list_templates().await? {
+                    if is_orphan(&snapshot, &t.name) {
+                        if let Err(e) = self.cloud().delete_template(&t.id).await {
+                            failed.push(format!("{}: {e}", t.name));
+                        }
+                    }
+                }
+                match failed.is_empty() {
+                    true => Ok(()),
+                    false => Err(EngineError::Cloud(crate::cloud::CloudError::Transient(format!(
+                        "orphan templates not deleted: {}",
+                        failed.join("; ")
+                    )))),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The reconcilers: level-triggered loops that bring the provider and the database together,
+//! whatever a saga, a crash or the provider left half-done.
+//!
+//! Each is a pure plan over a snapshot (the live rows, what the provider lists, the clock) and
+//! a thin executor; each pass of each returns a typed [`Status`]. One engine pass (`tick`)
+//! runs the three on the engine's account: pods, endpoints, serverless jobs. A pass never
+//! retries inside itself; what fails is decided again, from fresh state, on the next pass.
+
+pub mod endpoints;
+pub mod pods;
+pub mod serverless_jobs;
+
+use crate::cloud::Cloud;
+use crate::{Engine, EngineError};
+
+/// What one reconciler's pass did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status<A> {
+    /// Whether it looked at the provider (an idle account is listed only every sweep period).
+    pub ran: bool,
+    /// Resources the provider listed (pods, endpoints), or live rows polled (serverless jobs).
+    pub seen: usize,
+    /// What it decided to do, in order.
+    pub actions: Vec<A>,
+    /// What failed (retried on the next pass).
+    pub errors: Vec<String>,
+}
+
+impl<A> Default for Status<A> {
+    fn default() -> Self {
+        Self { ran: false, seen: 0, actions: Vec::new(), errors: Vec::new() }
+    }
+}
+
+/// What one engine pass did, per reconciler.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TickReport {
+    pub pods: Status<pods::Action>,
+    pub endpoints: Status<endpoints::Action>,
+    pub serverless_jobs: Status<serverless_jobs::Action>,
+}
+
+impl TickReport {
+    /// Actions taken by all three.
+    pub fn action_count(&self) -> usize {
+        self.pods.actions.len() + self.endpoints.actions.len() + self.serverless_jobs.actions.len()
+    }
+
+    /// Every error of the pass, each prefixed with its reconciler.
+    pub fn errors(&self) -> Vec<String> {
+        let tagged = |name: &str, errs: &[String]| -> Vec<String> {
+            errs.iter().map(|e| format!("{name}: {e}")).collect()
+        };
+        let mut all = tagged("pods", &self.pods.errors);
+        all.extend(tagged("endpoints", &self.endpoints.errors));
+        all.extend(tagged("serverless jobs", &self.serverless_jobs.errors));
+        all
+    }
+}
+
+impl<C: Cloud> Engine<C> {
+    /// One reconcile pass of this engine's account: pods (list once, bill what is due, plan,
+    /// execute), then endpoints, then serverless jobs. A failing reconciler does not stop the
+    /// others; its error is in the report.
+    pub async fn tick(&self) -> Result<TickReport, EngineError> {
+        let now = self.now_ms();
+        let busy = {
+            let live = self.store().live();
+            let creating = self.creating.lock().map(|g| !g.is_empty()).unwrap_or(true);
+            creating
+                || live.jobs().any(|j| j.account == self.account())
+                || live.attempts().any(|a| self.acts_on(&live, a))
+        };
+        if busy {
+            self.last_pod_list.store(now, std::sync::atomic::Ordering::Relaxed);
+        }
+        let mut report = TickReport::default();
+        if busy || self.sweep_due(&self.last_pod_list, now) {
+            report.pods.ran = true;
+            self.reconcile_pods(&mut report.pods).await?;
+        }
+        if !self.crashed() {
+            if let Err(e) = self.reconcile_endpoints(&mut report.endpoints).await {
+                tracing::warn!(error = %e, "endpoint reconcile failed; the next tick retries");
+                report.endpoints.errors.push(e.to_string());
+            }
+        }
+        if !self.crashed() {
+            if let Err(e) = self.reconcile_serverless_jobs(&mut report.serverless_jobs).await {
+                tracing::warn!(error = %e, "serverless job reconcile failed; the next tick retries");
+                report.serverless_jobs.errors.push(e.to_string());
+            }
+        }
+        Ok(report)
+    }
+}

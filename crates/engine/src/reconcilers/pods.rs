@@ -1,0 +1,237 @@
+//! The pod reconciler.
+//!
+//! Owns: every pod with this install's name prefix on this engine's account, and the attempt
+//! rows that name them. Each pass lists the provider's pods once, bills what is due, plans
+//! from the live set in memory (`plan`, pure and table-tested) and executes the plan here.
+//!
+//! Invariants: a pod of this install belongs to a live attempt or is terminated; pods of
+//! other installs or of no install are never touched; an attempt ends only when the provider
+//! confirms its pod is gone; a refused terminate is retried with per-pod backoff (1 s doubling
+//! to 60 s), not on every pass.
+
+mod plan;
+
+pub use plan::{Action, INTENT_GRACE_MS, Snapshot, plan, projected_spend, unbilled};
+
+use super::Status;
+use crate::cloud::Cloud;
+use crate::crash::CrashPoint;
+use crate::jobs::ignore_missing;
+use crate::{Engine, EngineError};
+use core_domain::money::Money;
+use core_domain::state::{AttemptEvent, JobEvent};
+use std::sync::Arc;
+use store::AttemptRow;
+
+/// First wait after a failed terminate (doubling with each failure), and the longest.
+const TERMINATE_BACKOFF_MS: i64 = 1_000;
+const TERMINATE_BACKOFF_MAX_MS: i64 = 60_000;
+
+impl<C: Cloud> Engine<C> {
+    /// live set in memory, execute.
+    pub(crate) async fn reconcile_pods(
+        &self,
+        status: &mut Status<Action>,
+    ) -> Result<(), EngineError> {
+        let pods = self.cloud.list_pods().await?;
+        let now = self.clock.now_ms();
+        // Backoffs of pods the provider no longer lists are done with.
+        self.terminate_backoff
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|id, _| pods.iter().any(|p| &p.id == id));
+        self.accrue_due(now).await?;
+        let creating = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
+        let actions = {
+            let live = self.store.live();
+            let mut specs = self.specs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Specs never change after submit: parse each live job's once.
+            let mut jobs = Vec::with_capacity(live.jobs().len());
+            for j in live.jobs().filter(|j| j.account == self.account) {
+                if !specs.contains_key(&j.id) {
+                    specs.insert(j.id.clone(), Arc::new(j.spec()?));
+                }
+            }
+            if specs.len() > live.jobs().len() + 1024 {
+                specs.retain(|k, _| live.job(k).is_some());
+            }
+            for j in live.jobs().filter(|j| j.account == self.account) {
+                if let Some(sp) = specs.get(&j.id) {
+                    jobs.push((j, &**sp));
+                }
+            }
+            // This account's attempts are acted on; every other one's pod is still not an
+            // orphan (a user's key may be the operator's own account).
+            let (attempts, others): (Vec<&AttemptRow>, Vec<&AttemptRow>) =
+                live.attempts().partition(|a| self.acts_on(&live, a));
+            plan(&Snapshot {
+                now,
+                install: &self.install,
+                jobs: &jobs,
+                attempts: &attempts,
+                other_accounts: &others,
+                pods: &pods,
+                creating: &creating,
+                intent_grace_ms: self.intent_grace_ms,
+            })
+        };
+        status.seen = pods.len();
+        for action in actions {
+            if self.crashed() {
+                break;
+            }
+            status.actions.push(action.clone());
+            if let Err(e) = self.execute(action, &pods).await {
+                tracing::warn!(error = %e, "pod reconcile action failed; the next tick retries");
+                status.errors.push(e.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    async fn execute(
+        &self,
+        action: Action,
+        pods: &[crate::cloud::PodInfo],
+    ) -> Result<(), EngineError> {
+        let now = self.clock.now_ms();
+        match action {
+            Action::Adopt { attempt, pod_id } => {
+                let price = pods
+                    .iter()
+                    .find(|p| p.id == pod_id)
+                    .map(|p| p.cost_per_hour.0)
+                    .filter(|c| *c > 0);
+                if self
+                    .attempt_event(&attempt, AttemptEvent::Created, |a| {
+                        a.pod_id = Some(pod_id.clone());
+                        if let Some(p) = price {
+                            a.price_micros_per_hour = p;
+                        }
+                    })
+                    .await?
+                {
+                    if let Some(a) = self.store.attempt_get(&attempt).await? {
+                        self.event(
+                            &a.job_id,
+                            "attempt",
+                            &format!("adopted pod {pod_id} found by its name"),
+                        )
+                        .await;
+                    }
+                }
+            }
+            Action::Abandon { attempt, reason } => {
+                self.attempt_event(&attempt, AttemptEvent::CreateFailed, |a| {
+                    a.ended_at = Some(now);
+                    a.reason = Some(reason.clone());
+                })
+                .await?;
+            }
+            Action::Booted { attempt } => {
+                self.attempt_event(&attempt, AttemptEvent::Booted, |a| a.booted_at = Some(now))
+                    .await?;
+            }
+            Action::Terminate { pod_id, attempt, reason } => {
+                if let Some(a) = &attempt {
+                    self.attempt_event(a, AttemptEvent::Terminate, |row| {
+                        row.reason = Some(reason.clone())
+                    })
+                    .await?;
+                }
+                let waiting = self
+                    .terminate_backoff
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get(&pod_id)
+                    .copied();
+                if waiting.is_some_and(|(_, not_before)| now < not_before) {
+                    return Ok(());
+                }
+                self.crash_point(CrashPoint::BeforeTerminate)?;
+                if let Err(e) = self.cloud.terminate_pod(&pod_id).await {
+                    let failures = waiting.map_or(1, |(n, _)| n + 1);
+                    let delay = TERMINATE_BACKOFF_MS
+                        .saturating_mul(1 << failures.min(16))
+                        .min(TERMINATE_BACKOFF_MAX_MS);
+                    self.terminate_backoff
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(pod_id.clone(), (failures, now + delay));
+                    return Err(e.into());
+                }
+                self.terminate_backoff
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&pod_id);
+                if let Some(a) = &attempt {
+                    self.billing_stopped(a, now).await?;
+                }
+                self.crash_point(CrashPoint::AfterTerminate)?;
+                tracing::info!(pod = pod_id, reason, "terminate requested");
+            }
+            Action::Gone { attempt, reason } => {
+                self.accrue_attempt(&attempt, now).await?;
+                if self
+                    .attempt_event(&attempt, AttemptEvent::Gone, |a| {
+                        a.ended_at.get_or_insert(now);
+                        a.reason.get_or_insert(reason.clone());
+                    })
+                    .await?
+                {
+                    if let Some(a) = self.store.attempt_get(&attempt).await? {
+                        self.event(
+                            &a.job_id,
+                            "attempt",
+                            &format!(
+                                "pod {} is gone ({reason}); attempt cost {}",
+                                a.pod_id.as_deref().unwrap_or("?"),
+                                Money(a.cost_micros)
+                            ),
+                        )
+                        .await;
+                    }
+                }
+            }
+            Action::Job { job, event, reason } => {
+                if matches!(
+                    event,
+                    JobEvent::BudgetExhausted
+                        | JobEvent::DeadlinePassed
+                        | JobEvent::Exited { .. }
+                        | JobEvent::Interrupted
+                ) {
+                    // The record of spend is exact at the moments users look at it.
+                    self.accrue_job(&job, now).await?;
+                }
+                self.apply_job_event(&job, event, &reason).await?;
+            }
+            Action::Launch { job } => self.launch(&job).await?,
+            Action::BudgetAlert { job, pct } => {
+                let landed = ignore_missing(
+                    self.update_job(&job, |j| {
+                        if j.alert_pct >= pct {
+                            return Ok(None);
+                        }
+                        j.alert_pct = pct;
+                        Ok(Some((j.spent_micros, j.budget_micros.unwrap_or(0))))
+                    })
+                    .await,
+                )?;
+                if let Some((spent, budget)) = landed {
+                    self.event(
+                        &job,
+                        "budget",
+                        &format!(
+                            "{pct} % of the budget spent ({} of {})",
+                            Money(spent),
+                            Money(budget)
+                        ),
+                    )
+                    .await;
+                }
+            }
+        }
+        Ok(())
+    }
+}

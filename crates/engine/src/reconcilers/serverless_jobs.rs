@@ -1,0 +1,250 @@
+//! The serverless job reconciler.
+//!
+//! Owns: the live `requests` rows (serverless jobs) of this engine's account, each tied to a
+//! provider job on a deployed endpoint.
+//!
+//! Invariants: a row the provider never confirmed (`submitting` with no provider id) is failed
+//! after `SUBMIT_GRACE_MS` with a reason that says to submit again; a row the provider no longer
+//! knows is failed; every other live row is polled once per pass, its state, progress, stream
+//! chunks and the reason it waits in the queue recorded; a settled row is billed once, from the
+//! provider's execution time plus the worker's idle tail.
+
+use super::Status;
+use crate::cloud::{Cloud, CloudError, RemoteJob, RemoteStatus};
+use crate::serverless_jobs::{
+    SUBMIT_GRACE_MS, cost_of, error_text, is_final, queue_reason, spec_of, to_state,
+};
+use crate::{Engine, EngineError};
+use core_domain::endpoint::EndpointSpec;
+use core_domain::money::Money;
+use std::collections::HashSet;
+use store::{CostRow, EndpointRow, RequestRow};
+
+/// One thing to do to a serverless job (polling the live ones is not an action: every pass
+/// polls each once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Never confirmed by the provider within `SUBMIT_GRACE_MS`: fail it.
+    Abandon { job: String },
+    /// Polled: the provider no longer knows it (TTL passed, endpoint deleted): fail it.
+    Lost { job: String },
+}
+
+/// What a pass does: rows to abandon, rows to poll.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub abandon: Vec<String>,
+    pub poll: Vec<String>,
+}
+
+/// Splits this account's live rows into those to abandon and those to poll; rows a submit is
+/// working on are left alone.
+pub fn plan(rows: &[RequestRow], account: &str, held: &HashSet<String>, now: i64) -> Plan {
+    let mut p = Plan::default();
+    for r in rows.iter().filter(|r| r.account == account && !held.contains(&r.id)) {
+        match &r.provider_job_id {
+            Some(_) => p.poll.push(r.id.clone()),
+            None if now - r.created_at > SUBMIT_GRACE_MS => p.abandon.push(r.id.clone()),
+            None => {}
+        }
+    }
+    p
+}
+
+impl<C: Cloud> Engine<C> {
+    /// One pass over live serverless jobs: abandon the unconfirmed, poll the rest once each.
+    pub(crate) async fn reconcile_serverless_jobs(
+        &self,
+        status: &mut Status<Action>,
+    ) -> Result<(), EngineError> {
+        let rows = self.store().requests_live().await?;
+        let held = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
+        let p = plan(&rows, self.account(), &held, self.now_ms());
+        if p.abandon.is_empty() && p.poll.is_empty() {
+            return Ok(());
+        }
+        status.ran = true;
+        status.seen = p.poll.len();
+        // One read of the endpoints for the whole pass, not one per job.
+        let endpoints = self.store().endpoints_live().await?;
+        let row_of = |id: &str| rows.iter().find(|r| r.id == id).cloned();
+        for id in p.abandon {
+            let Some(mut row) = row_of(&id) else { continue };
+            status.actions.push(Action::Abandon { job: id });
+            let why = "the provider never confirmed the submission (the server stopped mid-submit); submit it again".to_owned();
+            self.finish(&mut row, "failed", Some(why), None).await?;
+        }
+        for id in p.poll {
+            let Some(mut row) = row_of(&id) else { continue };
+            let Some(job) = row.provider_job_id.clone() else { continue };
+            let ep = spec_of(
+                endpoints
+                    .iter()
+                    .find(|e| e.endpoint_id.as_deref() == Some(row.endpoint_id.as_str())),
+                &row.endpoint_name,
+            );
+            match self.cloud().job_status(&row.endpoint_id, &job).await {
+                Ok(r) => self.observe(&mut row, r, &ep).await?,
+                Err(CloudError::NotFound(_)) => {
+                    status.actions.push(Action::Lost { job: id });
+                    let why = "the provider no longer knows the job (its TTL passed or the endpoint was deleted)".to_owned();
+                    self.finish(&mut row, "failed", Some(why), None).await?;
+                }
+                Err(e) => status.errors.push(format!("serverless job {}: {e}", row.id)),
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn endpoint_spec_of(&self, row: &RequestRow) -> EndpointSpec {
+        let ep: Option<EndpointRow> =
+            self.store().endpoint_by_name(&row.owner, &row.endpoint_name).await.ok().flatten();
+        spec_of(ep.as_ref(), &row.endpoint_name)
+    }
+
+    /// Writes what the provider says about the job: state changes, progress, the final output,
+    /// the reason a failure happened, the settled cost.
+    pub(crate) async fn observe(
+        &self,
+        row: &mut RequestRow,
+        job: RemoteJob,
+        ep: &EndpointSpec,
+    ) -> Result<(), EngineError> {
+        let state = to_state(job.status);
+        row.delay_ms = job.delay_ms.or(row.delay_ms);
+        row.execution_ms = job.execution_ms.or(row.execution_ms);
+        if is_final(state) {
+            self.drain_stream(row).await;
+            let reason = match job.status {
+                RemoteStatus::Completed => None,
+                RemoteStatus::Cancelled => Some(row.reason.clone().unwrap_or_else(|| "cancelled".into())),
+                RemoteStatus::Failed => {
+                    let err = job.error.as_ref().map(error_text).unwrap_or_else(|| "the handler failed".into());
+                    if err.contains("execution timeout") {
+                        Some(format!(
+                            "worker timeout: {err}. The endpoint's execution timeout is {} s; raise `execution_timeout` in its spec and run `podwarden endpoint deploy` again (or set policy.execution_timeout on the job)",
+                            ep.execution_timeout.as_secs()
+                        ))
+                    } else {
+                        Some(format!("the handler failed: {err}"))
+                    }
+                }
+                RemoteStatus::TimedOut => Some(
+                    "the job timed out at the provider (its TTL passed, or its worker stopped reporting); see `podwarden endpoint ls` and the worker logs"
+                        .into(),
+                ),
+                _ => None,
+            };
+            let state = if job.status == RemoteStatus::Failed
+                && reason.as_deref().is_some_and(|r| r.starts_with("worker timeout"))
+            {
+                "timed_out"
+            } else {
+                state
+            };
+            return self.finish(row, state, reason, job.output.map(|o| o.to_string())).await;
+        }
+        let mut changed = false;
+        if row.state != state {
+            let msg = match state {
+                "queued" => {
+                    format!("queued on endpoint {} as provider job {}", row.endpoint_name, job.id)
+                }
+                _ => format!("running (queued {} ms)", job.delay_ms.unwrap_or(0)),
+            };
+            row.state = state.into();
+            row.reason = None;
+            changed = true;
+            self.event(&row.id, "state", &format!("{state}: {msg}")).await;
+        }
+        if state == "running" {
+            if let Some(p) = job.output.filter(|p| row.output.as_deref() != Some(&p.to_string())) {
+                row.output = Some(p.to_string());
+                changed = true;
+                self.event_with(&row.id, "progress", &format!("progress: {p}"), Some(&p)).await;
+            }
+            self.drain_stream(row).await;
+        }
+        if state == "queued" {
+            if let Ok(h) = self.cloud().endpoint_health(&row.endpoint_id).await {
+                // The balance only matters when nothing runs (one GraphQL call then).
+                let balance = if h.running + h.idle == 0 {
+                    self.cloud().balance().await.ok().flatten()
+                } else {
+                    None
+                };
+                let why = queue_reason(&h, ep, balance);
+                if row.reason.as_deref() != Some(&why) {
+                    self.event(&row.id, "queue", &format!("in queue: {why}")).await;
+                    row.reason = Some(why);
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            self.store().request_cas(row, self.now_ms()).await?;
+        }
+        Ok(())
+    }
+
+    /// Hands new stream chunks to the job's events (the provider gives each chunk out once).
+    pub(crate) async fn drain_stream(&self, row: &RequestRow) {
+        let Some(job) = &row.provider_job_id else { return };
+        match self.cloud().job_stream(&row.endpoint_id, job).await {
+            Ok(chunks) => {
+                for c in chunks {
+                    self.event_with(&row.id, "chunk", &c.to_string(), Some(&c)).await;
+                }
+            }
+            Err(e) => tracing::debug!(request = row.id, error = %e, "stream not read"),
+        }
+    }
+
+    /// Settles a request: final state, reason, output, cost (execution + idle tail).
+    pub(crate) async fn finish(
+        &self,
+        row: &mut RequestRow,
+        state: &str,
+        reason: Option<String>,
+        output: Option<String>,
+    ) -> Result<(), EngineError> {
+        let now = self.now_ms();
+        let ran = row.execution_ms.unwrap_or(0);
+        let billed_ms = if ran > 0 { ran + row.idle_ms } else { 0 };
+        row.cost_micros = cost_of(row.price_micros_per_hour, billed_ms);
+        row.state = state.into();
+        row.reason = reason;
+        if output.is_some() {
+            row.output = output;
+        }
+        row.ended_at = Some(now);
+        if !self.store().request_cas(row, now).await? {
+            return Ok(()); // someone else settled it
+        }
+        if row.cost_micros > 0 {
+            self.store()
+                .cost_append(&CostRow {
+                    job_id: row.id.clone(),
+                    attempt_id: row.provider_job_id.clone().unwrap_or_default(),
+                    from_ms: now - billed_ms,
+                    to_ms: now,
+                    amount_micros: row.cost_micros,
+                    gpu_type: row.gpu.clone(),
+                })
+                .await?;
+        }
+        let why = row.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+        self.event(
+            &row.id,
+            "state",
+            &format!(
+                "{state}{why} (ran {} ms + {} ms idle tail; cost {})",
+                ran,
+                if ran > 0 { row.idle_ms } else { 0 },
+                Money(row.cost_micros)
+            ),
+        )
+        .await;
+        Ok(())
+    }
+}

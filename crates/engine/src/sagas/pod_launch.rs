@@ -1,0 +1,304 @@
+//! The pod launch saga: one attempt of a job, from "choose a GPU" to a pod with its id
+//! recorded.
+//!
+//! | step | forward action                                   | undo, or what heals a crash here          |
+//! |------|--------------------------------------------------|-------------------------------------------|
+//! | 1    | job `pending → provisioning`, attempts counted    | pods reconciler: no live attempt and no   |
+//! |      |                                                  | pod → the job is interrupted and retried  |
+//! | 2    | attempt row `intent` with the pod's name (commit) | pods reconciler: adopts a pod found by    |
+//! |      | (`CrashPoint::BeforeIntent` / `AfterIntent`)      | that name, else abandons the intent after |
+//! |      |                                                  | `intent_grace_ms`                         |
+//! | 3    | `create_pod` (the in-flight set keeps the         | no capacity → step 2 for the next offer;  |
+//! |      | reconciler off this attempt meanwhile)            | a lost answer → adopted by name (3);      |
+//! |      | (`AfterCreate`)                                   | refused for good → the job gives up       |
+//! | 4    | attempt `intent → created` with the pod's id      | pods reconciler: adopts by name           |
+//! |      | (`AfterRecord`)                                   | (nothing to heal after this step)         |
+//!
+//! Invariant: the intent is committed before the create call (so every pod this install
+//! creates has a row naming it), and a pod's name is derived from the attempt id (so a retry
+//! or a reconciler finds it, and never creates a second one for the same attempt).
+
+use crate::cloud::{Cloud, CloudError, PodRequest};
+use crate::crash::CrashPoint;
+use crate::jobs::ignore_missing;
+use crate::{Engine, EngineError};
+use core_domain::AttemptId;
+use core_domain::gpu::{Cloud as Tier, Placement, rank_placements};
+use core_domain::ids::pod_name;
+use core_domain::money::Money;
+use core_domain::spec::JobSpec;
+use core_domain::state::{AttemptEvent, AttemptState, JobEvent};
+use std::collections::HashSet;
+use std::sync::Mutex;
+use store::AttemptRow;
+
+impl<C: Cloud> Engine<C> {
+    /// The launch saga: intent row first (with the pod's deterministic name), then the create;
+    /// on no capacity the next placement, on a lost response nothing more (the reconciler
+    /// adopts the pod by name or abandons the intent).
+    pub(crate) async fn launch(&self, job: &str) -> Result<(), EngineError> {
+        let Some(j) = self.store.job_get(job).await? else { return Ok(()) };
+        let spec = j.spec()?;
+        let placements = rank_placements(&spec, &self.offers().await?);
+        if !self.apply_job_event(job, JobEvent::Launch, "choosing a GPU").await? {
+            return Ok(());
+        }
+        // Attempts made and the deadline (from the first launch).
+        let counted = self
+            .update_job(job, |j| {
+                let now = self.clock.now_ms();
+                j.attempts_made += 1;
+                if j.started_at.is_none() {
+                    j.started_at = Some(now);
+                    j.deadline_at = spec.limits.max_runtime.map(|d| now + d.as_millis() as i64);
+                }
+                Ok(Some(()))
+            })
+            .await;
+        if ignore_missing(counted)?.is_none() {
+            return Ok(());
+        }
+        let seq = self.store.attempts_for_job(job).await?.len() as i64 + 1;
+        let mut tried = Vec::new();
+        for p in placements.iter() {
+            match self.try_placement(job, &spec, p, seq + tried.len() as i64).await? {
+                Outcome::Created | Outcome::Unknown => return Ok(()),
+                Outcome::NoCapacity => tried.push(format!("{} ({:?})", p.gpu_type, p.cloud)),
+                Outcome::Fatal(why) => {
+                    self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
+                    // Non-retryable: give up right away.
+                    self.force_give_up(job, &why).await?;
+                    return Ok(());
+                }
+            }
+        }
+        let why = if placements.is_empty() {
+            "no GPU matching the spec has stock right now".to_owned()
+        } else {
+            format!(
+                "no capacity for any of {} offers (tried {})",
+                placements.len(),
+                tried.join(", ")
+            )
+        };
+        self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
+        Ok(())
+    }
+
+    async fn force_give_up(&self, job: &str, why: &str) -> Result<(), EngineError> {
+        self.apply_job_event(job, JobEvent::GiveUp, why).await.map(|_| ())
+    }
+
+    async fn try_placement(
+        &self,
+        job: &str,
+        spec: &JobSpec,
+        p: &Placement,
+        seq: i64,
+    ) -> Result<Outcome, EngineError> {
+        let (command, env) = self.pod_command(job, spec).await?;
+        let att = AttemptId::new();
+        let now = self.clock.now_ms();
+        let mut row = AttemptRow {
+            id: att.to_string(),
+            job_id: job.to_owned(),
+            seq,
+            state: AttemptState::Intent.as_str().into(),
+            generation: 0,
+            pod_name: pod_name(&self.install, att),
+            pod_id: None,
+            gpu_type: p.gpu_type.clone(),
+            gpu_count: p.count,
+            cloud: match p.cloud {
+                Tier::Secure => "secure".into(),
+                Tier::Community => "community".into(),
+            },
+            data_center: None,
+            price_micros_per_hour: p.price_per_hour.0,
+            created_at: now,
+            booted_at: None,
+            ended_at: None,
+            billed_until: None,
+            cost_micros: 0,
+            reason: None,
+        };
+        self.crash_point(CrashPoint::BeforeIntent)?;
+        // Invariant 1: the intent is committed before the create call.
+        self.store.attempt_insert(&row).await?;
+        self.crash_point(CrashPoint::AfterIntent)?;
+        // Out of the set however this step ends (a store error's early return included), or
+        // the reconciler would skip the attempt forever and the job hang in provisioning.
+        let _creating = InFlight::hold(&self.creating, &row.id);
+        let req = PodRequest {
+            name: row.pod_name.clone(),
+            image: spec.image.clone(),
+            command,
+            env,
+            ports: spec.ports.clone(),
+            gpu_type: p.gpu_type.clone(),
+            gpu_count: p.count,
+            tier: p.cloud,
+            data_centers: p.data_centers.clone(),
+            disk_gb: spec.disk_gb,
+            volume_gb: spec.volume_gb,
+            network_volume: spec.network_volume.clone(),
+            registry_auth: spec.registry_auth.clone(),
+        };
+        let result = self.cloud.create_pod(&req).await;
+        let outcome = match result {
+            Ok(pod) => {
+                self.crash_point(CrashPoint::AfterCreate)?;
+                let price = Some(pod.cost_per_hour.0).filter(|c| *c > 0);
+                self.attempt_event(&row.id, AttemptEvent::Created, |a| {
+                    a.pod_id = Some(pod.id.clone());
+                    a.data_center = pod.data_center.clone();
+                    if let Some(c) = price {
+                        a.price_micros_per_hour = c;
+                    }
+                })
+                .await?;
+                self.crash_point(CrashPoint::AfterRecord)?;
+                self.event(
+                    job,
+                    "attempt",
+                    &format!(
+                        "pod {} created: {} × {} ({:?}) at {}/h",
+                        pod.id,
+                        p.count,
+                        p.gpu_type,
+                        p.cloud,
+                        Money(price.unwrap_or(row.price_micros_per_hour))
+                    ),
+                )
+                .await;
+                Outcome::Created
+            }
+            Err(CloudError::NoCapacity(msg)) => {
+                row.reason = Some(msg.clone());
+                self.attempt_event(&row.id, AttemptEvent::CreateFailed, |a| {
+                    a.ended_at = Some(now);
+                    a.reason = Some(msg.clone());
+                })
+                .await?;
+                self.event(
+                    job,
+                    "attempt",
+                    &format!(
+                        "no capacity for {} ({:?}); trying the next offer",
+                        p.gpu_type, p.cloud
+                    ),
+                )
+                .await;
+                Outcome::NoCapacity
+            }
+            Err(
+                CloudError::MaybeCreated(msg)
+                | CloudError::Transient(msg)
+                | CloudError::RateLimited { message: msg, .. },
+            ) => {
+                self.event(job, "attempt", &format!("the create may have happened ({msg}); the reconciler will look the pod up by name"))
+                    .await;
+                Outcome::Unknown
+            }
+            Err(
+                e @ (CloudError::InsufficientBalance(_)
+                | CloudError::Auth(_)
+                | CloudError::Rejected(_)
+                | CloudError::NotFound(_)),
+            ) => {
+                let why = e.to_string();
+                self.attempt_event(&row.id, AttemptEvent::CreateFailed, |a| {
+                    a.ended_at = Some(now);
+                    a.reason = Some(why.clone());
+                })
+                .await?;
+                Outcome::Fatal(why)
+            }
+        };
+        Ok(outcome)
+    }
+
+    /// The pod's `args` and env: the command wrapped to report its exit when a callback is
+    /// configured. RunPod execs `args` as words (no shell), so a shell command travels as
+    /// `sh -c '<script>'` and an argv as its quoted words.
+    async fn pod_command(
+        &self,
+        job: &str,
+        spec: &JobSpec,
+    ) -> Result<(String, std::collections::BTreeMap<String, String>), EngineError> {
+        let mut env = spec.env.clone();
+        // Whose job this is: podwarden's own workloads keep to this user's prefix on volumes.
+        if let Some(owner) = self.store.live().job(job).map(|j| j.owner.clone()) {
+            env.insert("PODWARDEN_USER".into(), owner);
+        }
+        let Some(base) = &self.callback_base else {
+            let args = match (&spec.command, &spec.args, &spec.finetune) {
+                (None, Some(argv), None) => {
+                    argv.iter().map(|a| crate::wrapper::sq(a)).collect::<Vec<_>>().join(" ")
+                }
+                _ => crate::wrapper::start_args(&spec.shell_command()),
+            };
+            return Ok((args, env));
+        };
+        env.insert("PODWARDEN_JOB_ID".into(), job.to_owned());
+        env.insert(
+            "PODWARDEN_CALLBACK_URL".into(),
+            format!("{}/api/v1/jobs/{job}/exit", base.trim_end_matches('/')),
+        );
+        env.insert("PODWARDEN_JOB_TOKEN".into(), self.job_token(job));
+        env.insert(
+            "PODWARDEN_METRICS_URL".into(),
+            format!("{}/api/v1/jobs/{job}/metrics", base.trim_end_matches('/')),
+        );
+        let watchdog = self.cloud.rest_base().map(|rest| {
+            env.insert("PODWARDEN_RUNPOD_REST_URL".into(), rest);
+            spec.limits.max_runtime.map_or(self.watchdog_ceiling_secs, |d| d.as_secs())
+                + crate::wrapper::WATCHDOG_GRACE_SECS
+        });
+        let data = crate::wrapper::DataPlan {
+            fetch: spec
+                .inputs
+                .iter()
+                .filter(|i| i.is_url())
+                .map(|i| (i.source.clone(), i.path.clone()))
+                .collect(),
+            outputs: spec.required_outputs(),
+        };
+        Ok((
+            crate::wrapper::start_args(&crate::wrapper::wrap(
+                &spec.shell_command(),
+                watchdog,
+                &data,
+            )),
+            env,
+        ))
+    }
+}
+
+/// A row (attempt, endpoint, serverless job) whose create call is in flight: the reconcilers
+/// leave it alone meanwhile, for as long as this guard lives (dropped on every exit, an early
+/// error return included).
+pub(crate) struct InFlight<'a> {
+    set: &'a Mutex<HashSet<String>>,
+    id: String,
+}
+
+impl<'a> InFlight<'a> {
+    pub(crate) fn hold(set: &'a Mutex<HashSet<String>>, id: &str) -> Self {
+        set.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.to_owned());
+        Self { set, id: id.to_owned() }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.set.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.id);
+    }
+}
+
+enum Outcome {
+    Created,
+    NoCapacity,
+    Unknown,
+    Fatal(String),
+}
