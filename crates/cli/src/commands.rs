@@ -4,12 +4,12 @@
 
 use crate::UserError;
 use crate::local::{Api, home};
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use core_domain::spec::JobSpec;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
-use server::api::{CostReport, EventView, GpuRow, JobDetail, JobSummary};
+use podwarden_api::types::{CostReport, EventView, GpuRow, JobDetail, JobSummary};
 use std::path::PathBuf;
 
 /// `podwarden run`.
@@ -47,7 +47,7 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
         error: anyhow!("cannot read {file}: {e}"),
         hint: Some("pass the path of a job spec, e.g. examples/quickstart.toml".into()),
     })?;
-    if core_domain::request::RequestSpec::is_request(&text) {
+    if core_domain::serverless_job::ServerlessJobSpec::is_serverless_job(&text) {
         return crate::serverless::run(&file, &text, a.follow, a.sync, a.json).await;
     }
     // Validate locally first: errors then name the file, line and column.
@@ -57,8 +57,7 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
     // Inputs and outputs are relative to the spec file, like a Makefile's.
     let spec_dir = a.spec.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
     crate::volume::stage_inputs(&api, &spec, &spec_dir).await?;
-    let created: JobDetail =
-        api.post("/api/v1/jobs", &serde_json::to_value(&spec).context("spec to JSON")?).await?;
+    let created: JobDetail = api.run(|c| c.submit_job(&spec)).await?;
     let id = created.job.id.clone();
     if !a.follow {
         if a.json {
@@ -122,16 +121,15 @@ pub(crate) async fn follow(
     let mut stages = crate::progress::Stages::new(simulated);
     let result = loop {
         // Short long-polls, so the spinner's spend stays fresh while nothing happens.
-        let evs: Vec<EventView> =
-            match api.get(&format!("/api/v1/jobs/{id}/events?after={after}&wait_ms=2000")).await {
-                Ok(v) => v,
-                Err(e) => break Err(e),
-            };
+        let evs: Vec<EventView> = match api.run(|c| c.job_events(id, after, 2000)).await {
+            Ok(v) => v,
+            Err(e) => break Err(e),
+        };
         for e in &evs {
             stages.event(e);
             after = e.id;
         }
-        let d: JobDetail = match api.get(&format!("/api/v1/jobs/{id}")).await {
+        let d: JobDetail = match api.run(|c| c.job(id)).await {
             Ok(d) => d,
             Err(e) => break Err(e),
         };
@@ -143,7 +141,7 @@ pub(crate) async fn follow(
             .iter()
             .any(|a| a.pod_id.is_some() && matches!(a.state.as_str(), "created" | "running"));
         if print_logs && logs.is_none() && (has_pod || d.job.state == "running") {
-            if let Ok(resp) = api.logs(id).await {
+            if let Ok(resp) = api.run(|c| c.job_logs(id)).await {
                 let bar = stages.handle();
                 logs = Some(tokio::spawn(async move {
                     let mut s = resp.bytes_stream().eventsource();
@@ -158,12 +156,7 @@ pub(crate) async fn follow(
         if settled(&d.job.state) {
             // The events up to the final one (the state is written just before its event).
             let last = format!("{}:", d.job.state);
-            while let Ok(evs) = api
-                .get::<Vec<EventView>>(&format!(
-                    "/api/v1/jobs/{id}/events?after={after}&wait_ms=2000"
-                ))
-                .await
-            {
+            while let Ok(evs) = api.run(|c| c.job_events(id, after, 2000)).await {
                 for e in &evs {
                     stages.event(e);
                     after = e.id;
@@ -197,17 +190,12 @@ pub struct PsArgs {
 
 pub async fn ps(a: PsArgs) -> Result<(), UserError> {
     let api = Api::connect().await?;
-    let jobs: Vec<JobSummary> =
-        api.get(&format!("/api/v1/jobs?limit={}", if a.all { 10_000 } else { a.limit })).await?;
+    let jobs: Vec<JobSummary> = api.run(|c| c.jobs(if a.all { 10_000 } else { a.limit })).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&jobs).unwrap_or_default());
         return Ok(());
     }
-    let simulated = api
-        .get::<server::api::Status>("/api/v1/status")
-        .await
-        .map(|s| s.simulated)
-        .unwrap_or(false);
+    let simulated = api.run(|c| c.status()).await.map(|s| s.simulated).unwrap_or(false);
     let mut t = table(&[
         "JOB",
         "NAME",
@@ -229,9 +217,8 @@ pub async fn ps(a: PsArgs) -> Result<(), UserError> {
         ]);
     }
     println!("{t}");
-    let reqs: Vec<server::api::RequestView> = api
-        .get(&format!("/api/v1/requests?limit={}", if a.all { 10_000 } else { a.limit }))
-        .await?;
+    let reqs: Vec<podwarden_api::types::ServerlessJobView> =
+        api.run(|c| c.serverless_jobs(if a.all { 10_000 } else { a.limit })).await?;
     if !reqs.is_empty() {
         let mut t = table(&[
             "SERVERLESS JOB",
@@ -275,17 +262,15 @@ pub async fn logs(a: LogsArgs) -> Result<(), UserError> {
         // Like `kubectl logs -f`: a job still choosing or booting its pod is waited for.
         let mut after = 0;
         loop {
-            let d: JobDetail = api.get(&format!("/api/v1/jobs/{}", a.job)).await?;
+            let d: JobDetail = api.run(|c| c.job(&a.job)).await?;
             if d.job.state == "running" || settled(&d.job.state) {
                 break;
             }
-            let evs: Vec<EventView> = api
-                .get(&format!("/api/v1/jobs/{}/events?after={after}&wait_ms=10000", a.job))
-                .await?;
+            let evs: Vec<EventView> = api.run(|c| c.job_events(&a.job, after, 10_000)).await?;
             after = evs.last().map_or(after, |e| e.id);
         }
     }
-    let resp = api.logs(&a.job).await?;
+    let resp = api.run(|c| c.job_logs(&a.job)).await?;
     let mut s = resp.bytes_stream().eventsource();
     loop {
         let next = if a.follow {
@@ -314,14 +299,13 @@ pub struct StopArgs {
 
 pub async fn stop(a: StopArgs) -> Result<(), UserError> {
     let api = Api::connect().await?;
-    if a.job.starts_with("req_") {
-        let r: server::api::RequestView =
-            api.post(&format!("/api/v1/requests/{}/stop", a.job), &serde_json::json!({})).await?;
+    if matches!(a.job.parse(), Ok(core_domain::WorkId::ServerlessJob(_))) {
+        let r: podwarden_api::types::ServerlessJobView =
+            api.run(|c| c.stop_serverless_job(&a.job)).await?;
         eprintln!("serverless job {}: {} (cost {})", r.id, r.state, money(r.cost_usd, r.simulated));
         return Ok(());
     }
-    let d: JobDetail =
-        api.post(&format!("/api/v1/jobs/{}/stop", a.job), &serde_json::json!({})).await?;
+    let d: JobDetail = api.run(|c| c.stop_job(&a.job)).await?;
     eprintln!("stopping {}: {}", d.job.id, d.job.state);
     Ok(())
 }
@@ -340,8 +324,7 @@ pub struct CostArgs {
 pub async fn cost(a: CostArgs) -> Result<(), UserError> {
     let api = Api::connect().await?;
     if a.reconcile {
-        let r: server::api::Reconciliation =
-            api.post("/api/v1/cost/reconcile", &serde_json::json!({})).await?;
+        let r: podwarden_api::types::Reconciliation = api.run(|c| c.reconcile_cost()).await?;
         if a.json {
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
             return Ok(());
@@ -366,7 +349,7 @@ pub async fn cost(a: CostArgs) -> Result<(), UserError> {
         );
         return Ok(());
     }
-    let c: CostReport = api.get("/api/v1/cost").await?;
+    let c: CostReport = api.run(|c| c.cost()).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());
         return Ok(());
@@ -411,21 +394,18 @@ pub struct GpusArgs {
 
 pub async fn gpus(a: GpusArgs) -> Result<(), UserError> {
     let api = Api::connect().await?;
-    let mut q =
-        format!("/api/v1/gpus?min_vram_gb={}&count={}&cloud={}", a.min_vram_gb, a.count, a.cloud);
-    if let Some(p) = a.max_price {
-        q.push_str(&format!("&max_price_per_hour={p}"));
-    }
-    let rows: Vec<GpuRow> = api.get(&q).await?;
+    let q = podwarden_api::client::GpuQuery {
+        min_vram_gb: a.min_vram_gb,
+        count: a.count,
+        cloud: a.cloud.to_string(),
+        max_price_per_hour: a.max_price,
+    };
+    let rows: Vec<GpuRow> = api.run(|c| c.gpus(&q)).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
         return Ok(());
     }
-    let simulated = api
-        .get::<server::api::Status>("/api/v1/status")
-        .await
-        .map(|s| s.simulated)
-        .unwrap_or(false);
+    let simulated = api.run(|c| c.status()).await.map(|s| s.simulated).unwrap_or(false);
     let mut t = table(&["GPU", "VRAM", "CLOUD", "PRICE/H", "IN STOCK IN"]);
     for r in rows {
         t.add_row(vec![

@@ -3,9 +3,9 @@
 
 use crate::UserError;
 use crate::local::Api;
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use core_domain::endpoint::EndpointSpec;
-use server::api::{DeployResult, EndpointView};
+use podwarden_api::types::{DeployResult, EndpointView};
 use std::path::PathBuf;
 
 /// `podwarden endpoint`.
@@ -54,9 +54,7 @@ pub fn read_spec(path: &std::path::Path) -> Result<EndpointSpec, UserError> {
 async fn deploy(path: &std::path::Path, json: bool) -> Result<(), UserError> {
     let spec = read_spec(path)?;
     let api = Api::connect().await?;
-    let d: DeployResult = api
-        .post("/api/v1/endpoints", &serde_json::to_value(&spec).context("spec to JSON")?)
-        .await?;
+    let d: DeployResult = api.run(|c| c.deploy_endpoint(&spec)).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
     } else {
@@ -69,7 +67,7 @@ async fn deploy(path: &std::path::Path, json: bool) -> Result<(), UserError> {
 
 async fn ls(json: bool) -> Result<(), UserError> {
     let api = Api::connect().await?;
-    let eps: Vec<EndpointView> = api.get("/api/v1/endpoints").await?;
+    let eps: Vec<EndpointView> = api.run(|c| c.endpoints()).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&eps).unwrap_or_default());
         return Ok(());
@@ -102,7 +100,7 @@ async fn ls(json: bool) -> Result<(), UserError> {
 
 async fn rm(name: &str) -> Result<(), UserError> {
     let api = Api::connect().await?;
-    let e: EndpointView = api.delete(&format!("/api/v1/endpoints/{name}")).await?;
+    let e: EndpointView = api.run(|c| c.remove_endpoint(name)).await?;
     if e.state == "deleted" {
         eprintln!("endpoint {name} deleted (endpoint and template gone at the provider)");
     } else {

@@ -5,7 +5,6 @@
 
 use crate::UserError;
 use anyhow::{Context, anyhow};
-use server::api::{ErrorBody, Status};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -18,12 +17,10 @@ pub fn home() -> PathBuf {
         .map_or_else(|| PathBuf::from(".podwarden"), |h| PathBuf::from(h).join(".podwarden"))
 }
 
-/// A connection to a server.
+/// A connection to a server: the typed API client, and where it points.
 #[derive(Debug, Clone)]
 pub struct Api {
-    pub url: String,
-    token: String,
-    http: reqwest::Client,
+    client: podwarden_api::Client,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -41,7 +38,7 @@ impl Api {
                 error: anyhow!("PODWARDEN_URL is set but PODWARDEN_TOKEN is not"),
                 hint: Some("export the server's token as PODWARDEN_TOKEN".into()),
             })?;
-            return Ok(Self { url: url.trim_end_matches('/').to_owned(), token, http });
+            return Self::new(http, &url, &token);
         }
         let home = home();
         if let Some(api) = Self::recorded(&home, &http).await {
@@ -86,8 +83,8 @@ impl Api {
         let f: ServerFile =
             serde_json::from_slice(&std::fs::read(home.join("server.json")).ok()?).ok()?;
         let token = std::fs::read_to_string(home.join("token")).ok()?.trim().to_owned();
-        let api = Self { url: f.url, token, http: http.clone() };
-        api.get::<Status>("/api/v1/status").await.ok().map(|_| api)
+        let api = Self::new(http.clone(), &f.url, &token).ok()?;
+        api.run(|c| c.status()).await.ok().map(|_| api)
     }
 
     /// Records this process as the local server.
@@ -97,99 +94,30 @@ impl Api {
             .context("cannot write server.json")
     }
 
-    async fn check(resp: reqwest::Response) -> Result<reqwest::Response, UserError> {
-        if resp.status().is_success() {
-            return Ok(resp);
-        }
-        let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
-        let mut e = match serde_json::from_str::<ErrorBody>(&body) {
-            Ok(e) => UserError { error: anyhow!("{}", e.message), hint: e.hint },
-            Err(_) => UserError {
-                error: anyhow!(
-                    "the server answered {status}: {}",
-                    body.chars().take(500).collect::<String>()
-                ),
-                hint: None,
-            },
-        };
-        if status.is_server_error() {
-            // The server or RunPod failed: not the user's doing (exit 2).
-            let hint = e.hint.take();
-            e = UserError { hint, ..UserError::from(e.error) };
-        }
-        Err(e)
+    fn new(http: reqwest::Client, url: &str, token: &str) -> Result<Self, UserError> {
+        let client = podwarden_api::Client::with_http(http, url, token).map_err(user_error)?;
+        Ok(Self { client })
     }
 
-    pub async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, UserError> {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.url))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .context("cannot reach the podwarden server")?;
-        Ok(Self::check(r).await?.json().await.context("unexpected answer from the server")?)
+    /// Runs one API call; its error becomes the user's (4xx: exit 1, with the API's hint) or
+    /// an unexpected one (5xx, no answer: exit 2).
+    pub async fn run<'a, T, F>(
+        &'a self,
+        call: impl FnOnce(&'a podwarden_api::Client) -> F,
+    ) -> Result<T, UserError>
+    where
+        F: std::future::Future<Output = Result<T, podwarden_api::Error>> + 'a,
+    {
+        call(&self.client).await.map_err(user_error)
     }
+}
 
-    pub async fn post<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &serde_json::Value,
-    ) -> Result<T, UserError> {
-        self.send(self.http.post(format!("{}{path}", self.url)).json(body)).await
+/// An API error as the CLI reports it.
+pub fn user_error(e: podwarden_api::Error) -> UserError {
+    let hint = e.hint().map(str::to_owned);
+    if e.is_server_side() {
+        // The server or RunPod failed: not the user's doing (exit 2).
+        return UserError { hint, ..UserError::from(e) };
     }
-
-    /// POSTs `body` to a route that answers without a body (204).
-    pub async fn post_no_content(
-        &self,
-        path: &str,
-        body: &serde_json::Value,
-    ) -> Result<(), UserError> {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.url))
-            .json(body)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .context("cannot reach the podwarden server")?;
-        Self::check(r).await.map(|_| ())
-    }
-
-    pub async fn delete<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, UserError> {
-        self.send(self.http.delete(format!("{}{path}", self.url))).await
-    }
-
-    async fn send<T: serde::de::DeserializeOwned>(
-        &self,
-        req: reqwest::RequestBuilder,
-    ) -> Result<T, UserError> {
-        let r = req
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .context("cannot reach the podwarden server")?;
-        Ok(Self::check(r).await?.json().await.context("unexpected answer from the server")?)
-    }
-
-    /// An SSE stream of the job's pod logs.
-    pub async fn logs(&self, job: &str) -> Result<reqwest::Response, UserError> {
-        self.request(reqwest::Method::GET, &format!("/api/v1/jobs/{job}/logs"), |r| r).await
-    }
-
-    /// Sends a request (with the token) that `build` finishes, and checks its status; the
-    /// caller reads the body (streams: logs, volume files).
-    pub async fn request(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, UserError> {
-        let req = build(
-            self.http.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token),
-        );
-        let r = req.send().await.context("cannot reach the podwarden server")?;
-        Self::check(r).await
-    }
+    UserError { error: anyhow!("{e}"), hint }
 }

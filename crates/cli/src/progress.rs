@@ -4,7 +4,7 @@
 //! drawn and each stage change is one plain line instead.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use server::api::{EventView, JobDetail};
+use podwarden_api::types::{EventView, JobDetail};
 use std::time::Duration;
 
 /// The five stages a pod job goes through, in order.

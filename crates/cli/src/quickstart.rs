@@ -12,8 +12,8 @@ use crate::UserError;
 use crate::local::Api;
 use crate::volume::Files;
 use anyhow::{Context, anyhow};
+use podwarden_api::types::{DeployResult, EndpointView, JobDetail, ServerlessJobView, Status};
 use serde_json::json;
-use server::api::{DeployResult, EndpointView, JobDetail, RequestView, Status};
 
 /// The dataset and the rows to predict, shipped in the binary.
 const TRAIN_CSV: &[u8] = include_bytes!("../../../examples/data/houses.csv");
@@ -42,7 +42,7 @@ fn sh(s: &str) -> String {
 
 pub async fn run(a: Args) -> Result<(), UserError> {
     let api = Api::connect().await?;
-    let status: Status = api.get("/api/v1/status").await?;
+    let status: Status = api.run(|c| c.status()).await?;
     if !status.simulated {
         return Err(UserError {
             error: anyhow!("the quickstart runs on the embedded emulator, but this server uses {}", status.provider),
@@ -66,12 +66,12 @@ pub async fn run(a: Args) -> Result<(), UserError> {
     let result = steps(&api, &a, &model_id, &store).await;
     // Teardown, whatever happened above.
     if !a.keep {
-        match api.delete::<EndpointView>(&format!("/api/v1/endpoints/{ENDPOINT}")).await {
+        match api.run(|c| c.remove_endpoint(ENDPOINT)).await {
             Ok(e) => eprintln!("[teardown] endpoint {ENDPOINT}: {}", e.state),
             Err(e) if e.error.to_string().contains("not found") => {}
             Err(e) => eprintln!("[teardown] endpoint {ENDPOINT}: {} (the server retries)", e.error),
         }
-        let left: Vec<EndpointView> = api.get("/api/v1/endpoints").await?;
+        let left: Vec<EndpointView> = api.run(|c| c.endpoints()).await?;
         let left = left.iter().filter(|e| e.name == ENDPOINT).count();
         eprintln!(
             "[teardown] left running: {left} endpoint(s); the training pod was terminated when its job ended"
@@ -97,7 +97,7 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
         "gpu": {"min_vram_gb": 16},
         "limits": {"budget_usd": 0.5, "max_runtime": "30m"},
     });
-    let job: JobDetail = api.post("/api/v1/jobs", &train).await?;
+    let job: JobDetail = api.run(|c| c.submit_job(&train)).await?;
     let job = crate::commands::follow(api, &job.job.id, true, true).await?;
     if job.job.state != "succeeded" {
         return Err(UserError {
@@ -128,8 +128,7 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
         meta.train_samples
     );
 
-    let points: Vec<serde_json::Value> =
-        api.get(&format!("/api/v1/jobs/{}/metrics", job.job.id)).await?;
+    let points: Vec<serde_json::Value> = api.run(|c| c.job_metrics(&job.job.id)).await?;
     let score = points.iter().rev().find_map(|p| p["point"]["score"].as_f64());
     println!(
         "the trainer reported {} metric points to the control plane (last score: {})",
@@ -148,7 +147,7 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
         "workers": {"min": 0, "max": 1, "idle_timeout": "5s"},
         "execution_timeout": "10m",
     });
-    let d: DeployResult = api.post("/api/v1/endpoints", &endpoint).await?;
+    let d: DeployResult = api.run(|c| c.deploy_endpoint(&endpoint)).await?;
     eprintln!(
         "  endpoint {} {} ({})",
         d.endpoint.name,
@@ -167,8 +166,8 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
             "column": "predicted_price",
         },
     });
-    let r: RequestView = api.post("/api/v1/requests", &input).await?;
-    let r = crate::serverless::follow_request(api, &r.id, true).await?;
+    let r: ServerlessJobView = api.run(|c| c.submit_serverless_job(&input, false)).await?;
+    let r = crate::serverless::follow_serverless_job(api, &r.id, true).await?;
     if r.state != "succeeded" {
         return Err(UserError {
             error: anyhow!("prediction ended {}: {}", r.state, r.reason.unwrap_or_default()),

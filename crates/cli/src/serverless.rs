@@ -4,9 +4,9 @@
 
 use crate::UserError;
 use crate::local::Api;
-use anyhow::{Context, anyhow};
-use core_domain::request::RequestSpec;
-use server::api::{EventView, RequestView};
+use anyhow::anyhow;
+use core_domain::serverless_job::ServerlessJobSpec;
+use podwarden_api::types::{EventView, ServerlessJobView};
 
 fn money(v: f64, simulated: bool) -> String {
     format!("${v:.6}{}", if simulated { " (simulated)" } else { "" })
@@ -20,17 +20,12 @@ pub async fn run(
     sync: bool,
     json: bool,
 ) -> Result<(), UserError> {
-    let spec = RequestSpec::from_toml(file, text).map_err(|e| UserError {
+    let spec = ServerlessJobSpec::from_toml(file, text).map_err(|e| UserError {
         error: anyhow!("invalid serverless job spec: {e}"),
         hint: e.hint.clone(),
     })?;
     let api = Api::connect().await?;
-    let created: RequestView = api
-        .post(
-            &format!("/api/v1/requests?sync={sync}"),
-            &serde_json::to_value(&spec).context("spec to JSON")?,
-        )
-        .await?;
+    let created: ServerlessJobView = api.run(|c| c.submit_serverless_job(&spec, sync)).await?;
     let id = created.id.clone();
     if !follow && !sync {
         if json {
@@ -45,7 +40,7 @@ pub async fn run(
         }
         return Ok(());
     }
-    let done = follow_request(&api, &id, !json).await?;
+    let done = follow_serverless_job(&api, &id, !json).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&done).unwrap_or_default());
     } else {
@@ -77,11 +72,14 @@ pub async fn run(
 }
 
 /// Prints events (chunks on stdout when `print`) until the job settles; returns it.
-pub async fn follow_request(api: &Api, id: &str, print: bool) -> Result<RequestView, UserError> {
+pub async fn follow_serverless_job(
+    api: &Api,
+    id: &str,
+    print: bool,
+) -> Result<ServerlessJobView, UserError> {
     let mut after = 0;
     loop {
-        let evs: Vec<EventView> =
-            api.get(&format!("/api/v1/requests/{id}/events?after={after}&wait_ms=2000")).await?;
+        let evs: Vec<EventView> = api.run(|c| c.serverless_job_events(id, after, 2000)).await?;
         let mut settled_event = false;
         for e in &evs {
             after = e.id;
@@ -92,10 +90,12 @@ pub async fn follow_request(api: &Api, id: &str, print: bool) -> Result<RequestV
                 }
             }
             settled_event |= e.kind == "state"
-                && core_domain::request::is_final(e.message.split([':', ' ']).next().unwrap_or(""));
+                && core_domain::serverless_job::is_final(
+                    e.message.split([':', ' ']).next().unwrap_or(""),
+                );
         }
-        let r: RequestView = api.get(&format!("/api/v1/requests/{id}")).await?;
-        if core_domain::request::is_final(&r.state) && (settled_event || evs.is_empty()) {
+        let r: ServerlessJobView = api.run(|c| c.serverless_job(id)).await?;
+        if core_domain::serverless_job::is_final(&r.state) && (settled_event || evs.is_empty()) {
             return Ok(r);
         }
     }

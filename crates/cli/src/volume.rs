@@ -19,14 +19,14 @@ use futures::StreamExt;
 use object_store::aws::AmazonS3;
 use object_store::path::Path as ObjPath;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
-use server::api::{VolumeS3, VolumeView};
+use podwarden_api::types::{VolumeS3, VolumeView};
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 /// Upload part size: RunPod takes parts up to 500 MB and needs multipart above 500 MB.
-pub use server::volume_files::PART_BYTES;
+pub use podwarden_api::PART_BYTES;
 /// Parts in flight per upload.
-use server::volume_files::PARTS_IN_FLIGHT;
+use podwarden_api::PARTS_IN_FLIGHT;
 
 /// `podwarden volume`.
 #[derive(Debug, clap::Subcommand)]
@@ -66,8 +66,8 @@ pub async fn run(c: Command) -> Result<(), UserError> {
     let api = Api::connect().await?;
     match c {
         Command::Create { name, size_gb, data_center, json } => {
-            let v: VolumeView =
-                api.post("/api/v1/volumes", &serde_json::json!({"name": name, "size_gb": size_gb, "data_center": data_center})).await?;
+            let new = podwarden_api::types::NewVolume { name, size_gb, data_center };
+            let v: VolumeView = api.run(|c| c.create_volume(&new)).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
@@ -79,7 +79,7 @@ pub async fn run(c: Command) -> Result<(), UserError> {
             }
         }
         Command::Ls { json } => {
-            let vs: Vec<VolumeView> = api.get("/api/v1/volumes").await?;
+            let vs: Vec<VolumeView> = api.run(|c| c.volumes()).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&vs).unwrap_or_default());
                 return Ok(());
@@ -107,12 +107,12 @@ pub async fn run(c: Command) -> Result<(), UserError> {
             println!("{t}");
         }
         Command::Rm { name } => {
-            let v: VolumeView = api.delete(&format!("/api/v1/volumes/{name}")).await?;
+            let v: VolumeView = api.run(|c| c.remove_volume(&name)).await?;
             eprintln!("volume {} deleted", v.name);
         }
         Command::Audit { all, limit, json } => {
-            let rows: Vec<server::api::AuditEntry> =
-                api.get(&format!("/api/v1/audit?all={all}&limit={limit}")).await?;
+            let rows: Vec<podwarden_api::types::AuditEntry> =
+                api.run(|c| c.audit(all, limit)).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
                 return Ok(());
@@ -178,7 +178,7 @@ pub(crate) struct Files {
 
 impl Files {
     pub(crate) async fn of(api: &Api, volume: &str) -> Result<Files, UserError> {
-        let loc: VolumeS3 = api.get(&format!("/api/v1/volumes/{volume}/s3")).await?;
+        let loc: VolumeS3 = api.run(|c| c.volume_s3(volume)).await?;
         let env = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
         let key = match (&loc.access_key_id, &loc.secret_access_key) {
             (Some(k), Some(s)) => Some((k.clone(), s.clone())),
@@ -196,10 +196,6 @@ impl Files {
             None => None,
         };
         Ok(Files { api: api.clone(), volume: volume.to_owned(), s3 })
-    }
-
-    fn route(&self, key: &str) -> String {
-        format!("/api/v1/volumes/{}/files/{key}", self.volume)
     }
 
     /// Copies `local` to `key`; the bytes in the object.
@@ -235,7 +231,7 @@ impl Files {
                 .with_context(what)?,
             None => self
                 .api
-                .request(reqwest::Method::GET, &self.route(key), |r| r)
+                .run(|c| c.volume_file(reqwest::Method::GET, &self.volume, key, |r| r))
                 .await?
                 .bytes()
                 .await
@@ -261,7 +257,11 @@ impl Files {
                     .with_context(|| format!("writing {key}"))?;
             }
             None => {
-                self.api.request(reqwest::Method::PUT, &self.route(key), |r| r.body(bytes)).await?;
+                self.api
+                    .run(|c| {
+                        c.volume_file(reqwest::Method::PUT, &self.volume, key, |r| r.body(bytes))
+                    })
+                    .await?;
             }
         }
         Ok(())
@@ -285,8 +285,10 @@ impl Files {
             });
         let body = reqwest::Body::wrap_stream(stream);
         self.api
-            .request(reqwest::Method::PUT, &self.route(key), |r| {
-                r.header(reqwest::header::CONTENT_LENGTH, size).body(body)
+            .run(|c| {
+                c.volume_file(reqwest::Method::PUT, &self.volume, key, |r| {
+                    r.header(reqwest::header::CONTENT_LENGTH, size).body(body)
+                })
             })
             .await
             .map_err(|e| UserError {
@@ -310,12 +312,14 @@ impl Files {
         if start < total {
             let r = self
                 .api
-                .request(reqwest::Method::GET, &self.route(key), |r| {
-                    if start > 0 {
-                        r.header(reqwest::header::RANGE, format!("bytes={start}-"))
-                    } else {
-                        r
-                    }
+                .run(|c| {
+                    c.volume_file(reqwest::Method::GET, &self.volume, key, |r| {
+                        if start > 0 {
+                            r.header(reqwest::header::RANGE, format!("bytes={start}-"))
+                        } else {
+                            r
+                        }
+                    })
                 })
                 .await?;
             pump(r.bytes_stream(), &mut out, &progress, key, &part).await?;
@@ -327,7 +331,8 @@ impl Files {
 
     /// A file's size through the server, or why not (HEAD answers carry no error body).
     async fn size_of_or_why(&self, key: &str) -> Result<u64, UserError> {
-        match self.api.request(reqwest::Method::HEAD, &self.route(key), |r| r).await {
+        match self.api.run(|c| c.volume_file(reqwest::Method::HEAD, &self.volume, key, |r| r)).await
+        {
             // The header itself: reqwest's content_length() is the (empty) body's for a HEAD.
             Ok(r) => r
                 .headers()
@@ -341,8 +346,10 @@ impl Files {
                 // The same request as a GET says what was wrong (not found, no key, bad path).
                 let e = self
                     .api
-                    .request(reqwest::Method::GET, &self.route(key), |r| {
-                        r.header(reqwest::header::RANGE, "bytes=0-")
+                    .run(|c| {
+                        c.volume_file(reqwest::Method::GET, &self.volume, key, |r| {
+                            r.header(reqwest::header::RANGE, "bytes=0-")
+                        })
                     })
                     .await
                     .err();
@@ -365,12 +372,13 @@ impl Files {
             Ok(n) => (*n as i64, "ok".to_owned()),
             Err(e) => (0, format!("{:#}", e.error)),
         };
-        let body = serde_json::json!({"op": op, "path": key, "bytes": bytes, "result": result});
-        if let Err(e) = self
-            .api
-            .post_no_content(&format!("/api/v1/volumes/{}/transfers", self.volume), &body)
-            .await
-        {
+        let t = podwarden_api::types::TransferReport {
+            op: op.to_owned(),
+            path: key.to_owned(),
+            bytes,
+            result,
+        };
+        if let Err(e) = self.api.run(|c| c.report_transfer(&self.volume, &t)).await {
             eprintln!("warning: the transfer was not recorded in the audit log: {:#}", e.error);
         }
     }
@@ -646,7 +654,7 @@ pub async fn download(s3: &AmazonS3, key: &str, local: &Path) -> Result<u64, Use
 /// RunPod id.
 async fn job_volume(api: &Api, spec: &core_domain::spec::JobSpec) -> Result<String, UserError> {
     let v = spec.network_volume.clone().unwrap_or_default();
-    let mine: Vec<VolumeView> = api.get("/api/v1/volumes").await?;
+    let mine: Vec<VolumeView> = api.run(|c| c.volumes()).await?;
     mine.into_iter().find(|m| m.name == v || m.volume_id.as_deref() == Some(v.as_str())).map(|m| m.name).ok_or_else(|| UserError {
         error: anyhow!("network_volume {v:?} is not one of your volumes, so podwarden cannot put inputs on it or fetch outputs from it"),
         hint: Some("`podwarden volume create NAME --data-center DC`, then network_volume = \"NAME\"".into()),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// A provider cloud tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Cloud {
+pub enum CloudTier {
     Secure,
     Community,
 }
@@ -35,7 +35,7 @@ pub struct Placement {
     pub display_name: String,
     pub vram_gb: i64,
     pub count: i64,
-    pub cloud: Cloud,
+    pub cloud: CloudTier,
     /// For all `count` GPUs.
     pub price_per_hour: Money,
     /// Data centers to ask for, in stock and allowed by the spec.
@@ -79,14 +79,14 @@ pub fn rank_placements(spec: &JobSpec, offers: &[GpuOffer]) -> Vec<Placement> {
         if dcs.is_empty() {
             continue;
         }
-        let tiers: &[(Cloud, Option<Money>)] =
-            &[(Cloud::Secure, o.secure_price), (Cloud::Community, o.community_price)];
+        let tiers: &[(CloudTier, Option<Money>)] =
+            &[(CloudTier::Secure, o.secure_price), (CloudTier::Community, o.community_price)];
         for (cloud, price) in tiers {
             let wanted = matches!(
                 (spec.cloud, cloud),
                 (CloudChoice::Any, _)
-                    | (CloudChoice::Secure, Cloud::Secure)
-                    | (CloudChoice::Community, Cloud::Community)
+                    | (CloudChoice::Secure, CloudTier::Secure)
+                    | (CloudChoice::Community, CloudTier::Community)
             );
             let Some(price) = price.filter(|p| p.0 > 0) else { continue };
             if !wanted || max_price.is_some_and(|m| price > m) {

@@ -63,11 +63,38 @@ v7_id!(/// A job: what the user asked for.
 v7_id!(/// An attempt: one provider resource (pod) for a job.
     AttemptId, "att");
 v7_id!(/// A serverless job (a request to an endpoint).
-    RequestId, "req");
+    ServerlessJobId, "req");
 v7_id!(/// A deployed serverless endpoint (its template and endpoint at the provider).
     EndpointRecordId, "ep");
 v7_id!(/// A network volume made through podwarden.
     VolumeRecordId, "vol");
+
+/// A user-facing id of work: a pod job (`job_…`) or a serverless job (`req_…`). The API's
+/// events and cost, and the CLI's `stop` and `logs`, take either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WorkId {
+    Job(JobId),
+    ServerlessJob(ServerlessJobId),
+}
+
+impl FromStr for WorkId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        if s.starts_with("req_") {
+            return s.parse().map(Self::ServerlessJob);
+        }
+        s.parse().map(Self::Job).map_err(|_| IdError { kind: "job id", value: s.to_owned() })
+    }
+}
+
+impl fmt::Display for WorkId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Job(id) => id.fmt(f),
+            Self::ServerlessJob(id) => id.fmt(f),
+        }
+    }
+}
 
 /// An id that did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,6 +142,17 @@ pub fn parse_endpoint_name(install: &str, name: &str) -> Option<EndpointRecordId
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_work_id_is_a_job_or_a_serverless_job_by_its_prefix() {
+        let j = JobId::new();
+        let r = ServerlessJobId::new();
+        assert_eq!(j.to_string().parse::<WorkId>(), Ok(WorkId::Job(j)));
+        assert_eq!(r.to_string().parse::<WorkId>(), Ok(WorkId::ServerlessJob(r)));
+        assert_eq!(WorkId::ServerlessJob(r).to_string(), r.to_string());
+        assert!("req_nothex".parse::<WorkId>().is_err());
+        assert!("job_nothex".parse::<WorkId>().is_err());
+    }
 
     #[test]
     fn ids_sort_by_creation_and_round_trip() {

@@ -1,6 +1,8 @@
-//! podwarden's domain, without I/O: typed ids, the job spec (TOML and JSON), job and attempt
-//! state machines with one transition function each, money in micro-dollars, GPU choice and
-//! the cost model. Everything here is pure and table-tested.
+//! podwarden's domain, without I/O: typed ids, the job spec (TOML and JSON), the state machines of
+//! jobs, attempts, endpoints and serverless jobs (one transition function each), money in
+//! micro-dollars, GPU choice and the cost model. Everything here is pure and table-tested.
+//!
+//! Must not: do I/O, read the clock or the environment, or know about HTTP or the database.
 //!
 //! ```
 //! use core_domain::spec::JobSpec;
@@ -24,9 +26,9 @@ pub mod images;
 pub mod limits;
 pub mod metrics;
 pub mod money;
-pub mod request;
+pub mod serverless_job;
 pub mod spec;
 pub mod state;
 
-pub use ids::{AttemptId, EndpointRecordId, JobId, RequestId};
+pub use ids::{AttemptId, EndpointRecordId, JobId, ServerlessJobId, WorkId};
 pub use money::Money;

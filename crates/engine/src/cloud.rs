@@ -2,7 +2,7 @@
 //! through this trait; `RunPodCloud` implements it on the `runpod` client (against RunPod or
 //! its emulator alike).
 
-use core_domain::gpu::{Cloud as Tier, GpuOffer};
+use core_domain::gpu::{CloudTier, GpuOffer};
 use core_domain::money::Money;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -38,7 +38,7 @@ pub struct PodRequest {
     pub ports: Vec<String>,
     pub gpu_type: String,
     pub gpu_count: i64,
-    pub tier: Tier,
+    pub tier: CloudTier,
     pub data_centers: Vec<String>,
     pub disk_gb: i64,
     pub volume_gb: i64,

@@ -26,7 +26,7 @@ pub enum EngineError {
     #[error("endpoint {0} not found")]
     NoSuchEndpoint(String),
     #[error("serverless job {0} not found")]
-    NoSuchRequest(String),
+    NoSuchServerlessJob(String),
     #[error("endpoint {name} is not ready ({state})")]
     EndpointNotReady { name: String, state: String },
     #[error("the job input is {bytes} bytes; RunPod's limit for {route} is {limit} bytes")]
@@ -38,6 +38,10 @@ pub enum EngineError {
     /// The owner's hosted spend cap has `left` micro-USD, and the work needs more.
     #[error("your hosted spend cap of {} has {} left (spent or reserved by running work){}", Money(*cap), Money((*left).max(0)), needs.map(|n| format!("; this needs up to {}", Money(n))).unwrap_or_default())]
     SpendCapReached { cap: i64, left: i64, needs: Option<i64> },
+    /// A row was asked to move along an edge its state machine does not have (a lost race:
+    /// someone else moved it first).
+    #[error("{what}: {error}")]
+    Transition { what: String, error: core_domain::state::IllegalTransition },
     /// A test's injected crash (`crash::OnCrash::FailStep`); never seen in production.
     #[error("crash test: crashed at {0}")]
     Crashed(CrashPoint),

@@ -18,6 +18,7 @@ pub mod billing;
 pub mod clock;
 pub mod cloud;
 pub mod crash;
+pub mod driver;
 pub mod error;
 pub mod jobs;
 pub mod reconcilers;

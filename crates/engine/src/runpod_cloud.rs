@@ -4,7 +4,7 @@ use crate::cloud::{
     Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, QueueHealth,
     RemoteJob, RemoteStatus, RunOptions, Serverless, TemplateInfo, VolumeInfo,
 };
-use core_domain::gpu::{Cloud as Tier, GpuOffer};
+use core_domain::gpu::{CloudTier, GpuOffer};
 use core_domain::money::Money;
 use runpod::types::catalog::{AvailabilityLevel, GpuCatalogQuery};
 use runpod::types::endpoints::{
@@ -201,8 +201,8 @@ impl Cloud for RunPodCloud {
             env: Some(r.env.clone()),
             ports: (!r.ports.is_empty()).then(|| r.ports.clone()),
             cloud: Some(match r.tier {
-                Tier::Secure => RpCloud::Secure,
-                Tier::Community => RpCloud::Community,
+                CloudTier::Secure => RpCloud::Secure,
+                CloudTier::Community => RpCloud::Community,
             }),
             gpu: Some(CreateGpuConfig {
                 id: r.gpu_type.as_str().into(),

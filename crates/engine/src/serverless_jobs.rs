@@ -9,19 +9,19 @@
 
 use crate::cloud::{Cloud, CloudError, QueueHealth, RemoteStatus, RunOptions};
 use crate::sagas::InFlight;
-use crate::sagas::endpoint_deploy::{INTENT, READY};
 use crate::{Engine, EngineError};
-use core_domain::RequestId;
+use core_domain::ServerlessJobId;
 use core_domain::endpoint::EndpointSpec;
 use core_domain::money::Money;
-use core_domain::request::RequestSpec;
+use core_domain::serverless_job::ServerlessJobSpec;
+use core_domain::state::{EndpointState, ServerlessJobEvent, ServerlessJobState};
 use runpod::types::serverless::{RUN_PAYLOAD_LIMIT, RUNSYNC_PAYLOAD_LIMIT};
-use store::{EndpointRow, RequestRow};
+use store::{EndpointRow, ServerlessJobRow};
 
 /// A `submitting` row older than this was never confirmed by the provider.
 pub const SUBMIT_GRACE_MS: i64 = 120_000;
 
-pub use core_domain::request::is_final;
+pub use core_domain::serverless_job::is_final;
 
 /// Why queued jobs are not running, in words, from the endpoint's health and its spec.
 pub fn queue_reason(h: &QueueHealth, spec: &EndpointSpec, balance: Option<f64>) -> String {
@@ -57,14 +57,14 @@ pub fn queue_reason(h: &QueueHealth, spec: &EndpointSpec, balance: Option<f64>) 
     }
 }
 
-pub(crate) fn to_state(s: RemoteStatus) -> &'static str {
+pub(crate) fn to_state(s: RemoteStatus) -> ServerlessJobState {
     match s {
-        RemoteStatus::InQueue => "queued",
-        RemoteStatus::InProgress => "running",
-        RemoteStatus::Completed => "succeeded",
-        RemoteStatus::Failed => "failed",
-        RemoteStatus::Cancelled => "cancelled",
-        RemoteStatus::TimedOut => "timed_out",
+        RemoteStatus::InQueue => ServerlessJobState::Queued,
+        RemoteStatus::InProgress => ServerlessJobState::Running,
+        RemoteStatus::Completed => ServerlessJobState::Succeeded,
+        RemoteStatus::Failed => ServerlessJobState::Failed,
+        RemoteStatus::Cancelled => ServerlessJobState::Cancelled,
+        RemoteStatus::TimedOut => ServerlessJobState::TimedOut,
     }
 }
 
@@ -90,18 +90,21 @@ pub(crate) fn cost_of(micros_per_hour: i64, ms: i64) -> i64 {
 
 impl<C: Cloud> Engine<C> {
     /// One serverless job.
-    pub async fn request(&self, id: &str) -> Result<RequestRow, EngineError> {
-        self.store().request_get(id).await?.ok_or_else(|| EngineError::NoSuchRequest(id.into()))
+    pub async fn serverless_job(&self, id: &str) -> Result<ServerlessJobRow, EngineError> {
+        self.store()
+            .serverless_job_get(id)
+            .await?
+            .ok_or_else(|| EngineError::NoSuchServerlessJob(id.into()))
     }
 
     /// Submits a serverless job to the owner's endpoint. With `sync`, waits (RunPod's
     /// `/runsync`, up to 90 s) and returns the settled row when it finished in time.
-    pub async fn submit_request(
+    pub async fn submit_serverless_job(
         &self,
-        spec: RequestSpec,
+        spec: ServerlessJobSpec,
         owner: &str,
         sync: bool,
-    ) -> Result<RequestRow, EngineError> {
+    ) -> Result<ServerlessJobRow, EngineError> {
         let ep = match self.store().endpoint_by_name(owner, &spec.endpoint).await? {
             Some(ep) => ep,
             // An admin's endpoint is published: every hosted user may send it jobs.
@@ -119,11 +122,12 @@ impl<C: Cloud> Engine<C> {
                 state: format!("it lives on the {} account", ep.account),
             });
         }
-        let Some(endpoint_id) = ep.endpoint_id.clone().filter(|_| ep.state == READY) else {
-            let state = if ep.state == INTENT {
-                "still being deployed; try again in a moment".into()
-            } else {
-                ep.state.clone()
+        let ep_state = ep.state()?;
+        let Some(endpoint_id) = ep.endpoint_id.clone().filter(|_| ep_state == EndpointState::Ready)
+        else {
+            let state = match ep_state {
+                EndpointState::Intent => "still being deployed; try again in a moment".into(),
+                other => other.to_string(),
             };
             return Err(EngineError::EndpointNotReady { name: ep.name, state });
         };
@@ -146,14 +150,14 @@ impl<C: Cloud> Engine<C> {
             0
         };
         let now = self.now_ms();
-        let mut row = RequestRow {
-            id: RequestId::new().to_string(),
+        let mut row = ServerlessJobRow {
+            id: ServerlessJobId::new().to_string(),
             owner: owner.to_owned(),
             name: spec.label().to_owned(),
             endpoint_name: ep.name.clone(),
             endpoint_id: endpoint_id.clone(),
             provider_job_id: None,
-            state: "submitting".into(),
+            state: ServerlessJobState::Submitting.as_str().into(),
             generation: 0,
             spec: serde_json::to_string(&spec).map_err(|e| EngineError::Corrupt(e.to_string()))?,
             output: None,
@@ -171,7 +175,7 @@ impl<C: Cloud> Engine<C> {
             account: self.account.clone(),
         };
         if let store::Admission::CapReached { cap, left } =
-            self.store().request_insert_within_cap(&row).await?
+            self.store().serverless_job_insert_within_cap(&row).await?
         {
             return Err(EngineError::SpendCapReached {
                 cap,
@@ -216,16 +220,16 @@ impl<C: Cloud> Engine<C> {
                     }
                     other => other.to_string(),
                 };
-                self.finish(&mut row, "failed", Some(why), None).await?;
+                self.finish(&mut row, ServerlessJobEvent::SubmitRefused, Some(why), None).await?;
                 Err(EngineError::Cloud(e))
             }
         }
     }
 
     /// Cancels a serverless job (RunPod's `/cancel`); what ran is billed.
-    pub async fn cancel_request(&self, id: &str) -> Result<RequestRow, EngineError> {
-        let mut row = self.request(id).await?;
-        if is_final(&row.state) {
+    pub async fn cancel_serverless_job(&self, id: &str) -> Result<ServerlessJobRow, EngineError> {
+        let mut row = self.serverless_job(id).await?;
+        if row.state()?.is_final() {
             return Err(EngineError::WrongState {
                 job: format!("serverless job {id}"),
                 what: "stopped",
@@ -248,7 +252,7 @@ impl<C: Cloud> Engine<C> {
             None => {
                 self.finish(
                     &mut row,
-                    "cancelled",
+                    ServerlessJobEvent::Cancel,
                     Some("stopped by the user before the provider confirmed it".into()),
                     None,
                 )

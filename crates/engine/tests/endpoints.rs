@@ -5,8 +5,9 @@
 mod common;
 
 use core_domain::endpoint::EndpointSpec;
+use core_domain::state::EndpointState;
 use engine::reconcilers::endpoints::Action as EpAction;
-use engine::sagas::endpoint_deploy::{Change, DELETED, READY};
+use engine::sagas::endpoint_deploy::Change;
 use engine::{Engine, EngineError, RunPodCloud};
 use runpod::types::endpoints::CreateEndpointRequest;
 use runpod::types::templates::CreateTemplateRequest;
@@ -41,7 +42,7 @@ async fn deploying_twice_changes_nothing_and_a_changed_spec_updates_in_place() {
     let (emu, e) = setup().await;
     let first = e.deploy(spec(""), "alice").await.expect("deploy");
     assert_eq!(first.change, Change::Created);
-    assert_eq!(first.row.state, READY);
+    assert_eq!(first.row.state().expect("state"), EndpointState::Ready);
     let name = first.row.resource_name.clone();
     assert!(name.starts_with(&format!("pw-{}-ep-", e.install())), "{name}");
     assert_eq!(provider(&emu), (vec![name.clone()], vec![format!("{name}-tpl")]));
@@ -118,7 +119,7 @@ async fn rm_deletes_endpoint_and_template_and_a_second_rm_says_not_found() {
     let (emu, e) = setup().await;
     e.deploy(spec(""), "alice").await.expect("deploy");
     let row = e.remove("alice", "predict").await.expect("rm");
-    assert_eq!(row.state, DELETED);
+    assert_eq!(row.state().expect("state"), EndpointState::Deleted);
     assert_eq!(provider(&emu), (vec![], vec![]));
     assert!(matches!(e.remove("alice", "predict").await, Err(EngineError::NoSuchEndpoint(_))));
     assert!(e.endpoints("alice").await.expect("ls").is_empty());
@@ -208,7 +209,7 @@ async fn a_crash_after_the_template_create_is_finished_by_the_reconciler_without
         "adopted, not duplicated"
     );
     let row = e.endpoint("alice", "predict").await.expect("row");
-    assert_eq!(row.state, READY);
+    assert_eq!(row.state().expect("state"), EndpointState::Ready);
     e.tick().await.expect("second tick");
     assert_eq!(provider(&emu).0.len(), 1, "a second tick changes nothing");
     assert_eq!(e.deploy(s, "alice").await.expect("redeploy").change, Change::Unchanged);
@@ -266,7 +267,7 @@ async fn an_endpoint_deleted_behind_our_back_is_recreated() {
     e.tick().await.expect("tick: notice");
     e.tick().await.expect("tick: converge");
     let row = e.endpoint("alice", "predict").await.expect("row");
-    assert_eq!(row.state, READY);
+    assert_eq!(row.state().expect("state"), EndpointState::Ready);
     assert_ne!(row.endpoint_id.as_deref(), Some(id.as_str()));
     assert_eq!(provider(&emu).0, vec![row.resource_name.clone()]);
 }
@@ -304,5 +305,5 @@ async fn an_endpoint_changed_behind_our_back_is_put_back_at_the_next_sweep() {
         "repaired in place"
     );
     let row = e.endpoints("alice").await.expect("ls").into_iter().next().expect("row");
-    assert_eq!(row.state, READY);
+    assert_eq!(row.state().expect("state"), EndpointState::Ready);
 }

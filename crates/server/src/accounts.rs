@@ -136,63 +136,6 @@ impl Accounts {
     pub(crate) async fn forget(&self, user: &str) {
         self.0.lock().await.remove(user);
     }
-
-    /// One reconcile pass of every BYOK account with live jobs, endpoints or serverless jobs.
-    /// Ticks every account with live work; with `billing_settle_ms`, also checks the bills of
-    /// accounts whose pods settled that long ago.
-    pub(crate) async fn tick(&self, s: &AppState, billing_settle_ms: Option<i64>) {
-        let store = s.engine.store();
-        let mut users: std::collections::BTreeSet<String> =
-            store.live().jobs().filter_map(|j| byok_user(&j.account).map(str::to_owned)).collect();
-        // Users' own accounts get their bills checked too, once their pods have settled.
-        let due: std::collections::BTreeSet<String> = match billing_settle_ms {
-            None => Default::default(),
-            Some(settle) => match store.accounts_unchecked(s.engine.now_ms() - settle).await {
-                Ok(a) => a.iter().filter_map(|a| byok_user(a).map(str::to_owned)).collect(),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot list accounts with unchecked bills");
-                    Default::default()
-                }
-            },
-        };
-        users.extend(due.iter().cloned());
-        match (store.endpoints_live().await, store.requests_live().await) {
-            (Ok(eps), Ok(reqs)) => {
-                let accounts =
-                    eps.iter().map(|e| &e.account).chain(reqs.iter().map(|r| &r.account));
-                users.extend(accounts.filter_map(|a| byok_user(a).map(str::to_owned)));
-            }
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::warn!(error = %e, "cannot list BYOK endpoints and serverless jobs")
-            }
-        }
-        for user in users {
-            match self.of(s, &user).await {
-                Ok(a) => {
-                    let (account, now) = (a.engine.account().to_owned(), a.engine.now_ms());
-                    crate::tasks::activation(&s.tasks, "reconcile", &account, now, async {
-                        match a.engine.tick().await {
-                            Ok(r) => (r.action_count(), r.errors()),
-                            Err(e) => (0, vec![e.to_string()]),
-                        }
-                    })
-                    .await;
-                    if let Some(settle) = billing_settle_ms.filter(|_| due.contains(&user)) {
-                        crate::tasks::activation(&s.tasks, "billing", &account, now, async {
-                            match a.engine.reconcile_billing(settle, 100).await {
-                                Ok(r) => (r.checked, Vec::new()),
-                                Err(e) => (0, vec![e.to_string()]),
-                            }
-                        })
-                        .await;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(user, error = %e, "cannot reconcile this user's own RunPod account")
-                }
-            }
-        }
-    }
 }
 
 /// Checks every BYOK account's settled pods against its bill now (`POST /api/v1/cost/reconcile`).

@@ -6,9 +6,11 @@
 //! same), else an embedded emulator — and serves on the given address.
 
 mod accounts;
-pub mod api;
+/// The wire types (the `podwarden-api` crate's).
+pub use podwarden_api::types as api;
 mod body_budget;
 mod dashboard;
+mod driving;
 mod extract;
 mod guard;
 pub mod keys;
@@ -119,6 +121,26 @@ pub(crate) struct AppState {
     pub body_budget: body_budget::BodyBudget,
     /// The background tasks' last activations (`GET /api/v1/admin/tasks`).
     pub tasks: tasks::Tasks,
+    /// Runs each account's passes (`driving`).
+    pub driver: engine::driver::Driver,
+    /// Accounts with settled pods whose bill is due a check (filled once a minute).
+    pub bills_due: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// How long after a pod ends its bill is checked.
+    pub billing_settle_ms: i64,
+}
+
+impl AppState {
+    /// The accounts whose bills are due a check.
+    pub(crate) fn bills_due(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<String>> {
+        self.bills_due.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether `account`'s bills are due a check; a yes is taken (the check runs once).
+    pub(crate) fn take_bill_check(&self, account: &str) -> bool {
+        self.bills_due().remove(account)
+    }
 }
 
 /// A running server.
@@ -465,46 +487,28 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         limits: cfg.limits.clone(),
         body_budget: body_budget::BodyBudget::new(cfg.limits.body_memory_mib),
         tasks: tasks::Tasks::default(),
+        driver: engine::driver::Driver::new(driving::CONCURRENCY, cfg.tick, cancel.clone()),
+        bills_due: Default::default(),
+        billing_settle_ms: cfg.billing_settle.as_millis() as i64,
     });
 
     let app = routes::router(state.clone());
     let c = cancel.clone();
     let limits = cfg.limits.clone();
     tracker.spawn(listener::serve(listener, app, limits, c));
-    // The reconciler: on a period and on a poke, never told what changed.
+    // Each account's reconcilers run in their own task (`driving`); this loop starts the tasks
+    // of accounts with work, on a period and on a poke, never told what changed.
     let (s, c, period, followers) = (state.clone(), cancel.clone(), cfg.tick, tracker.clone());
-    let billing_settle_ms = cfg.billing_settle.as_millis() as i64;
     tracker.spawn(async move {
-        // Bills are checked on their own, slower period: the query behind it reads the
+        // Bills are looked for on their own, slower period: the query behind it reads the
         // attempts table, and a pod's bill settles in minutes, not ticks.
         let mut next_bill_check = std::time::Instant::now();
         loop {
-            let check_bills = std::time::Instant::now() >= next_bill_check;
-            if check_bills {
+            if std::time::Instant::now() >= next_bill_check {
                 next_bill_check = std::time::Instant::now() + BILL_CHECK_EVERY;
+                driving::find_bills_due(&s).await;
             }
-            if s.hosted {
-                let now = s.engine.now_ms();
-                tasks::activation(&s.tasks, "reconcile", store::HOSTED, now, async {
-                    match s.engine.tick().await {
-                        Ok(r) => (r.action_count(), r.errors()),
-                        Err(e) => (0, vec![e.to_string()]),
-                    }
-                })
-                .await;
-            }
-            if s.hosted && check_bills {
-                let now = s.engine.now_ms();
-                // Settled pods, each once: the ledger agrees with the bill.
-                tasks::activation(&s.tasks, "billing", store::HOSTED, now, async {
-                    match s.engine.reconcile_billing(billing_settle_ms, 100).await {
-                        Ok(r) => (r.checked, Vec::new()),
-                        Err(e) => (0, vec![e.to_string()]),
-                    }
-                })
-                .await;
-            }
-            s.accounts.tick(&s, check_bills.then_some(billing_settle_ms)).await;
+            driving::drive(&s).await;
             pod_logs::sync(&s, &followers, &c);
             tokio::select! {
                 () = tokio::time::sleep(period) => {}

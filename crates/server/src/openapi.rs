@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
         routes::list_metrics, routes::report_metrics, routes::report_exit,
         routes::gpus,
         routes::deploy_endpoint, routes::list_endpoints, routes::get_endpoint, routes::remove_endpoint,
-        routes::create_request, routes::list_requests, routes::get_request, routes::stop_request,
+        routes::create_serverless_job, routes::list_serverless_jobs, routes::get_serverless_job, routes::stop_serverless_job,
         routes::cost,
         crate::volumes::create_volume, crate::volumes::list_volumes, crate::volumes::remove_volume, crate::volumes::volume_s3,
         crate::volumes::report_transfer, crate::volumes::audit_log, crate::volume_files::get_file, crate::volume_files::head_file, crate::volume_files::put_file,

@@ -125,7 +125,7 @@ async fn follow_once(
         if let Some(code) = exit {
             let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
             engine.exit_seen_in_logs(&t.job, i64::from(code)).await?;
-            s.poke.notify_one();
+            crate::driving::poke(s, &t.account);
         }
     }
 }

@@ -4,7 +4,7 @@ use crate::AppState;
 use crate::accounts::{client_for, engine_for};
 use crate::api::{
     AttemptView, ComputeSettings, CostReport, DeployResult, EndpointView, ErrorBody, EventView,
-    GpuRow, JobDetail, JobSummary, NewToken, RequestView, Status, TokenView, UserView,
+    GpuRow, JobDetail, JobSummary, NewToken, ServerlessJobView, Status, TokenView, UserView,
 };
 use crate::extract::{Body, Query};
 use axum::extract::{Path, Request, State};
@@ -14,15 +14,15 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
-use core_domain::Money;
-use core_domain::gpu::{Cloud as Tier, rank_placements};
+use core_domain::gpu::{CloudTier, rank_placements};
 use core_domain::spec::JobSpec;
+use core_domain::{Money, WorkId};
 use engine::EngineError;
 use futures::StreamExt;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use store::{AttemptRow, EndpointRow, JobRow, RequestRow, UserRow};
+use store::{AttemptRow, EndpointRow, JobRow, ServerlessJobRow, UserRow};
 
 pub(crate) type S = State<Arc<AppState>>;
 
@@ -91,7 +91,7 @@ impl From<EngineError> for ApiError {
                 e.to_string(),
                 Some("`podwarden ps` lists jobs"),
             ),
-            EngineError::NoSuchRequest(_) => Self::new(
+            EngineError::NoSuchServerlessJob(_) => Self::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
                 e.to_string(),
@@ -147,7 +147,7 @@ impl From<EngineError> for ApiError {
                     "`podwarden gpus` shows what is offered; relax gpu.min_vram_gb or gpu.max_price_per_hour",
                 ),
             ),
-            EngineError::WrongState { .. } => {
+            EngineError::WrongState { .. } | EngineError::Transition { .. } => {
                 Self::new(StatusCode::CONFLICT, "conflict", e.to_string(), None)
             }
             EngineError::BadVolume(_) => Self::new(
@@ -265,12 +265,12 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/endpoints/{name}", delete(remove_endpoint))
         .route(
             "/api/v1/requests",
-            get(list_requests)
-                .post(create_request)
+            get(list_serverless_jobs)
+                .post(create_serverless_job)
                 .layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_LIMIT)),
         )
-        .route("/api/v1/requests/{id}", get(get_request))
-        .route("/api/v1/requests/{id}/stop", post(stop_request))
+        .route("/api/v1/requests/{id}", get(get_serverless_job))
+        .route("/api/v1/requests/{id}/stop", post(stop_serverless_job))
         .route("/api/v1/requests/{id}/events", get(events))
         .route("/api/v1/cost", get(cost))
         .route("/api/v1/me", get(me))
@@ -499,7 +499,7 @@ async fn create_job(
         .map_err(account_error)?
         .submit_to(spec, &c.0.id, &account)
         .await?;
-    s.poke.notify_one();
+    crate::driving::poke(&s, &account);
     let detail = job_detail(&s, &sub.job.to_string(), &c.0.id).await?;
     Ok((StatusCode::CREATED, Json(detail)))
 }
@@ -508,7 +508,7 @@ async fn create_job(
 async fn stamp_user(
     s: &AppState,
     user: &str,
-    spec: &mut core_domain::request::RequestSpec,
+    spec: &mut core_domain::serverless_job::ServerlessJobSpec,
 ) -> R<()> {
     let store = s.engine.store();
     let row = match store.endpoint_by_name(user, &spec.endpoint).await.map_err(EngineError::from)? {
@@ -714,8 +714,8 @@ async fn remove_endpoint(
 ) -> R<(StatusCode, Json<EndpointView>)> {
     let account = s.engine.endpoint(&c.0.id, &name).await?.account;
     let row = engine_for(&s, &account).await.map_err(account_error)?.remove(&c.0.id, &name).await?;
-    s.poke.notify_one();
-    let status = if row.state == engine::sagas::endpoint_deploy::DELETED {
+    crate::driving::poke(&s, &account);
+    let status = if row.state == core_domain::state::EndpointState::Deleted.as_str() {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
@@ -726,8 +726,8 @@ async fn remove_endpoint(
 /// Largest `POST /api/v1/requests` body: RunPod's `/runsync` limit plus room for the envelope.
 const REQUEST_BODY_LIMIT: usize = runpod::types::serverless::RUNSYNC_PAYLOAD_LIMIT + 1024 * 1024;
 
-fn request_view(r: &RequestRow, simulated: bool) -> RequestView {
-    RequestView {
+fn serverless_job_view(r: &ServerlessJobRow, simulated: bool) -> ServerlessJobView {
+    ServerlessJobView {
         id: r.id.clone(),
         name: r.name.clone(),
         endpoint: r.endpoint_name.clone(),
@@ -757,14 +757,14 @@ struct SyncQuery {
 }
 
 /// Submits a serverless job to an endpoint.
-#[utoipa::path(post, path = "/api/v1/requests", tag = "requests", params(SyncQuery), request_body = core_domain::request::RequestSpec, responses((status = 201, body = RequestView), (status = 402, description = "the hosted spend cap has too little left (spent or reserved)", body = ErrorBody), (status = 413, description = "input over RunPod's payload limit", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
-async fn create_request(
+#[utoipa::path(post, path = "/api/v1/requests", tag = "requests", params(SyncQuery), request_body = core_domain::serverless_job::ServerlessJobSpec, responses((status = 201, body = ServerlessJobView), (status = 402, description = "the hosted spend cap has too little left (spent or reserved)", body = ErrorBody), (status = 413, description = "input over RunPod's payload limit", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
+async fn create_serverless_job(
     State(s): S,
     Extension(c): C,
     Query(q): Query<SyncQuery>,
     Body(v): Body<serde_json::Value>,
-) -> R<(StatusCode, Json<RequestView>)> {
-    let spec = core_domain::request::RequestSpec::from_json(v)
+) -> R<(StatusCode, Json<ServerlessJobView>)> {
+    let spec = core_domain::serverless_job::ServerlessJobSpec::from_json(v)
         .map_err(|e| spec_error("invalid_spec", &e))?;
     let store = s.engine.store();
     let account = match store
@@ -799,53 +799,58 @@ async fn create_request(
     let row = engine_for(&s, &account)
         .await
         .map_err(account_error)?
-        .submit_request(spec, &c.0.id, q.sync)
+        .submit_serverless_job(spec, &c.0.id, q.sync)
         .await?;
-    s.poke.notify_one();
-    Ok((StatusCode::CREATED, Json(request_view(&row, s.simulated))))
+    crate::driving::poke(&s, &account);
+    Ok((StatusCode::CREATED, Json(serverless_job_view(&row, s.simulated))))
 }
 
 /// The caller's serverless jobs, newest first.
-#[utoipa::path(get, path = "/api/v1/requests", tag = "requests", params(ListQuery), responses((status = 200, body = Vec<RequestView>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-async fn list_requests(
+#[utoipa::path(get, path = "/api/v1/requests", tag = "requests", params(ListQuery), responses((status = 200, body = Vec<ServerlessJobView>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+async fn list_serverless_jobs(
     State(s): S,
     Extension(c): C,
     Query(q): Query<ListQuery>,
-) -> R<Json<Vec<RequestView>>> {
+) -> R<Json<Vec<ServerlessJobView>>> {
     let rows = s
         .engine
         .store()
-        .requests_recent(&c.0.id, q.limit.unwrap_or(50).clamp(1, LIST_LIMIT))
+        .serverless_jobs_recent(&c.0.id, q.limit.unwrap_or(50).clamp(1, LIST_LIMIT))
         .await
         .map_err(EngineError::from)?;
-    Ok(Json(rows.iter().map(|r| request_view(r, s.simulated)).collect()))
+    Ok(Json(rows.iter().map(|r| serverless_job_view(r, s.simulated)).collect()))
 }
 
 /// The caller's serverless job (another user's is "not found": no existence leak).
-async fn owned_request(s: &AppState, id: &str, owner: &str) -> R<RequestRow> {
-    let r = s.engine.request(id).await?;
+async fn owned_serverless_job(s: &AppState, id: &str, owner: &str) -> R<ServerlessJobRow> {
+    let r = s.engine.serverless_job(id).await?;
     if r.owner != owner {
-        return Err(EngineError::NoSuchRequest(id.into()).into());
+        return Err(EngineError::NoSuchServerlessJob(id.into()).into());
     }
     Ok(r)
 }
 
 /// One serverless job (state, why it waits, output, cost).
-#[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "requests", params(("id" = String, Path, description = "serverless job id")), responses((status = 200, body = RequestView), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
-async fn get_request(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Json<RequestView>> {
-    Ok(Json(request_view(&owned_request(&s, &id, &c.0.id).await?, s.simulated)))
-}
-
-/// Cancels a serverless job.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/stop", tag = "requests", params(("id" = String, Path, description = "serverless job id")), responses((status = 202, body = RequestView), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
-async fn stop_request(
+#[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "requests", params(("id" = String, Path, description = "serverless job id")), responses((status = 200, body = ServerlessJobView), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
+async fn get_serverless_job(
     State(s): S,
     Extension(c): C,
     Path(id): Path<String>,
-) -> R<(StatusCode, Json<RequestView>)> {
-    let r = owned_request(&s, &id, &c.0.id).await?;
-    let row = engine_for(&s, &r.account).await.map_err(account_error)?.cancel_request(&id).await?;
-    Ok((StatusCode::ACCEPTED, Json(request_view(&row, s.simulated))))
+) -> R<Json<ServerlessJobView>> {
+    Ok(Json(serverless_job_view(&owned_serverless_job(&s, &id, &c.0.id).await?, s.simulated)))
+}
+
+/// Cancels a serverless job.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/stop", tag = "requests", params(("id" = String, Path, description = "serverless job id")), responses((status = 202, body = ServerlessJobView), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
+async fn stop_serverless_job(
+    State(s): S,
+    Extension(c): C,
+    Path(id): Path<String>,
+) -> R<(StatusCode, Json<ServerlessJobView>)> {
+    let r = owned_serverless_job(&s, &id, &c.0.id).await?;
+    let row =
+        engine_for(&s, &r.account).await.map_err(account_error)?.cancel_serverless_job(&id).await?;
+    Ok((StatusCode::ACCEPTED, Json(serverless_job_view(&row, s.simulated))))
 }
 
 /// The caller's job (another user's is "not found": no existence leak).
@@ -926,7 +931,7 @@ async fn stop_job(
 ) -> R<(StatusCode, Json<JobDetail>)> {
     owned_job(&s, &id, &c.0.id).await?;
     s.engine.cancel(&id).await?;
-    s.poke.notify_one();
+    crate::driving::poke_job(&s, &id);
     Ok((StatusCode::ACCEPTED, Json(job_detail(&s, &id, &c.0.id).await?)))
 }
 
@@ -954,11 +959,11 @@ async fn events(
     Query(q): Query<After>,
     headers: axum::http::HeaderMap,
 ) -> R<Response> {
-    // Only the owner's events; unknown and foreign ids alike are "not found".
-    if id.starts_with("req_") {
-        owned_request(&s, &id, &c.0.id).await?;
-    } else {
-        owned_job(&s, &id, &c.0.id).await?;
+    // Only the owner's events; unknown, malformed and foreign ids alike are "not found".
+    let work = id.parse::<WorkId>().map_err(|_| EngineError::NoSuchJob(id.clone()))?;
+    match work {
+        WorkId::ServerlessJob(_) => owned_serverless_job(&s, &id, &c.0.id).await.map(|_| ())?,
+        WorkId::Job(_) => owned_job(&s, &id, &c.0.id).await.map(|_| ())?,
     }
     let wants_sse = headers
         .get(axum::http::header::ACCEPT)
@@ -971,7 +976,7 @@ async fn events(
             .and_then(|v| v.trim().parse::<i64>().ok());
         let end = s.shutdown.clone().cancelled_owned();
         let stored = event_stream(s.clone(), id.clone(), resume.unwrap_or(q.after));
-        let stream = if q.logs && !id.starts_with("req_") {
+        let stream = if q.logs && matches!(work, WorkId::Job(_)) {
             futures::stream::select(stored, pod_log_lines(s, id)).boxed()
         } else {
             stored.boxed()
@@ -1145,7 +1150,7 @@ async fn report_exit(
     Body(b): Body<Exit>,
 ) -> R<StatusCode> {
     s.engine.report_exit(&id, bearer(&headers), b.exit_code).await?;
-    s.poke.notify_one();
+    crate::driving::poke_job(&s, &id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -1655,8 +1660,8 @@ async fn gpus(State(s): S, Extension(c): C, Query(q): Query<GpuQuery>) -> R<Json
                 gpu_type: p.gpu_type,
                 vram_gb: p.vram_gb,
                 cloud: match p.cloud {
-                    Tier::Secure => "secure".into(),
-                    Tier::Community => "community".into(),
+                    CloudTier::Secure => "secure".into(),
+                    CloudTier::Community => "community".into(),
                 },
                 price_per_hour_usd: p.price_per_hour.usd(),
                 data_centers: p.data_centers,
@@ -1683,9 +1688,9 @@ async fn cost(State(s): S, Extension(c): C) -> R<Json<CostReport>> {
     }
     let mut jobs = Vec::new();
     for (id, m) in by_job {
-        let name = if id.starts_with("req_") {
+        let name = if matches!(id.parse(), Ok(WorkId::ServerlessJob(_))) {
             store
-                .request_get(&id)
+                .serverless_job_get(&id)
                 .await
                 .map_err(EngineError::from)?
                 .map(|r| format!("{} (serverless)", r.name))

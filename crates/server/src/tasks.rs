@@ -5,30 +5,10 @@
 //! Owns: an in-memory table, one row per (task, account), overwritten by each activation;
 //! bounded by the accounts with work (errors kept per row: the last 20).
 
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-/// The last activation of one task on one account.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct TaskStatus {
-    /// `reconcile` (pods, endpoints, serverless jobs) or `billing`.
-    pub task: String,
-    /// `hosted`, or a user's own RunPod account.
-    pub account: String,
-    /// When the last activation started, ms since the epoch.
-    pub last_started_at: i64,
-    pub last_duration_ms: i64,
-    /// The last activation ended without an error.
-    pub ok: bool,
-    /// Actions the last activation took (pods launched, adopted, terminated, …; pods checked).
-    pub actions: usize,
-    /// The last activation's errors (at most 20).
-    pub errors: Vec<String>,
-    /// Activations since the server started, and how many of them had errors.
-    pub runs: u64,
-    pub failures: u64,
-}
+pub use podwarden_api::types::TaskStatus;
 
 /// Every task's last activation.
 #[derive(Debug, Default)]

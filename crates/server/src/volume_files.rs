@@ -25,10 +25,9 @@ use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjPath;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, WriteMultipart};
 
-/// Upload part size (RunPod takes parts up to 500 MB).
-pub const PART_BYTES: usize = 8 * 1024 * 1024;
-/// Parts in flight per upload.
-pub const PARTS_IN_FLIGHT: usize = 4;
+// Upload part size (RunPod takes parts up to 500 MB) and parts in flight: the client streams
+// in the same parts.
+pub use podwarden_api::{PART_BYTES, PARTS_IN_FLIGHT};
 
 /// An S3 client for a volume (bucket = volume id, region = data center), as RunPod's S3 API
 /// wants it: path-style requests, SigV4 with `UNSIGNED-PAYLOAD` (the body is not hashed before

@@ -264,7 +264,7 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
         .await
         .expect("request");
     assert_eq!(r.status().as_u16(), 201);
-    let carols: server::api::RequestView = r.json().await.expect("json");
+    let carols: server::api::ServerlessJobView = r.json().await.expect("json");
     assert_eq!(Some(carols.endpoint_id.clone()), published.endpoint.endpoint_id.clone());
 
     // Alice brings her key; her first job creates her own endpoint from the published one.
@@ -293,7 +293,7 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
         .await
         .expect("request");
     assert_eq!(r.status().as_u16(), 201);
-    let first: server::api::RequestView = r.json().await.expect("json");
+    let first: server::api::ServerlessJobView = r.json().await.expect("json");
     assert_eq!(endpoint_creates("WXYZ"), 1, "her endpoint was created with her key");
     let hers: Vec<server::api::EndpointView> = http
         .get(api("/endpoints"))
@@ -362,7 +362,7 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
     )
     .await
     .expect("done");
-    let done = common::follow_request(&http, &s.url, &alice.token, &first.id).await;
+    let done = common::follow_serverless_job(&http, &s.url, &alice.token, &first.id).await;
     assert_eq!(done.state, "succeeded");
     assert_eq!(done.output, Some(serde_json::json!({"y": 2})));
 

@@ -326,7 +326,7 @@ async fn the_generated_finetune_callback_posts_points_the_server_accepts() {
 
 #[tokio::test]
 async fn every_route_as_the_wrong_user_finds_nothing_and_no_token_is_401() {
-    use server::api::{NewToken, RequestView};
+    use server::api::{NewToken, ServerlessJobView};
     let home = tempfile::tempdir().expect("home");
     let s = server(home.path()).await;
     let http = reqwest::Client::new();
@@ -371,7 +371,7 @@ async fn every_route_as_the_wrong_user_finds_nothing_and_no_token_is_401() {
         .await
         .expect("endpoint");
     assert_eq!(ep.status().as_u16(), 201);
-    let req: RequestView = http
+    let req: ServerlessJobView = http
         .post(url("/api/v1/requests"))
         .bearer_auth(&alice.token)
         .json(&serde_json::json!({"endpoint": "ep", "input": {}}))

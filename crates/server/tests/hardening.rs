@@ -276,8 +276,8 @@ async fn a_spent_provider_budget_is_a_429_with_retry_after() {
     s.shutdown().await;
 }
 
-/// Operators see what the background tasks did last: the reconcile tick and billing checks,
-/// per account, with duration, actions and errors.
+/// Operators see what the background tasks did last: each reconciler's pass (pods, endpoints,
+/// serverless jobs) and billing checks, per account, with duration, actions and errors.
 #[tokio::test]
 async fn the_background_tasks_report_their_last_activation() {
     let home = tempfile::tempdir().expect("home");
@@ -288,11 +288,12 @@ async fn the_background_tasks_report_their_last_activation() {
     common::follow(&http, &s, &job.job.id).await;
     let tasks: Vec<server::tasks::TaskStatus> =
         common::get_json(&http, &format!("{}/api/v1/admin/tasks", s.url), &s.token).await;
-    let reconcile = tasks
+    let pods = tasks
         .iter()
-        .find(|t| t.task == "reconcile" && t.account == "hosted")
-        .expect("the hosted reconcile task");
-    assert!(reconcile.runs >= 2 && reconcile.last_started_at > 0, "{reconcile:?}");
+        .find(|t| t.task == "pods" && t.account == "hosted")
+        .expect("the hosted pod reconciler");
+    assert!(pods.runs >= 2 && pods.last_started_at > 0, "{pods:?}");
+    assert!(tasks.iter().any(|t| t.task == "endpoints" && t.account == "hosted"), "{tasks:?}");
     assert!(tasks.iter().any(|t| t.task == "billing"), "{tasks:?}");
     let bob = common::new_user(&http, &s.url, &s.token, "bob").await;
     let r = http

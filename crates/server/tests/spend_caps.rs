@@ -87,7 +87,7 @@ async fn serverless_jobs_reserve_their_estimate_against_the_cap() {
     let carol = new_user(&http, &s.url, &s.token, "carol").await;
     let request = serde_json::json!({"endpoint": "echo", "input": {"x": 1}});
     // Learn the estimate with no cap, then cap at 2.5 estimates (that first one included).
-    let first: server::api::RequestView =
+    let first: server::api::ServerlessJobView =
         common::post_json(&http, &format!("{}/api/v1/requests", s.url), &carol.token, &request)
             .await;
     let estimate = first.estimate_usd;

@@ -2,7 +2,8 @@
 //! name its template and endpoint get) is committed before either is created; state changes
 //! are compare-and-swap on `generation`.
 
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
+use core_domain::state::EndpointState;
 
 /// An endpoint as stored. States: `intent` (row written, resources maybe not), `ready`,
 /// `deleting` (removal requested, retried until the provider confirms), `deleted` (final).
@@ -29,6 +30,20 @@ macro_rules! columns {
     () => {
         "id, name, owner, spec, spec_hash, state, generation, resource_name, template_id, endpoint_id, reason, created_at, updated_at, account"
     };
+}
+
+impl EndpointRow {
+    /// The stored state, typed.
+    pub fn state(&self) -> Result<EndpointState> {
+        EndpointState::parse(&self.state).ok_or_else(|| {
+            StoreError::Corrupt(format!("endpoint {} state {:?}", self.id, self.state))
+        })
+    }
+
+    /// Sets the state.
+    pub fn set_state(&mut self, s: EndpointState) {
+        self.state = s.as_str().to_owned();
+    }
 }
 
 impl Store {

@@ -9,7 +9,7 @@
 //! committed, then inserts the work with its reservation. A second submit of the same user
 //! waits for the first to commit and then sees its reservation.
 
-use crate::{JobRow, RequestRow, Result, Store};
+use crate::{JobRow, Result, ServerlessJobRow, Store};
 use sqlx::SqliteConnection;
 
 /// Live jobs reserve their budget (or what they spent, when more); ended ones what they spent.
@@ -70,9 +70,12 @@ impl Store {
     }
 
     /// Inserts a serverless job if its estimate fits in what is left of its owner's hosted cap.
-    pub async fn request_insert_within_cap(&self, r: &RequestRow) -> Result<Admission> {
+    pub async fn serverless_job_insert_within_cap(
+        &self,
+        r: &ServerlessJobRow,
+    ) -> Result<Admission> {
         if r.account != crate::HOSTED {
-            self.request_insert(r).await?;
+            self.serverless_job_insert(r).await?;
             return Ok(Admission::Admitted { capped_to: None });
         }
         let _w = self.writes.lock().await;
@@ -83,7 +86,7 @@ impl Store {
                 return Ok(Admission::CapReached { cap, left });
             }
         }
-        crate::requests::insert_request(r).execute(&mut *tx).await?;
+        crate::serverless_jobs::insert_serverless_job(r).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Admission::Admitted { capped_to: None })
     }

@@ -12,9 +12,10 @@
 
 use super::Status;
 use crate::cloud::{Cloud, EndpointInfo};
-use crate::sagas::endpoint_deploy::{DELETING, INTENT, READY, drifted};
+use crate::sagas::endpoint_deploy::{advance, drifted};
 use crate::{Engine, EngineError};
 use core_domain::ids::parse_endpoint_name;
+use core_domain::state::{EndpointEvent, EndpointState};
 use std::collections::HashSet;
 use store::EndpointRow;
 
@@ -55,9 +56,11 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
     let mut actions = Vec::new();
     for row in s.rows.iter().filter(|r| r.account == s.account && !s.held.contains(&r.id)) {
         let (endpoint, name) = (row.id.clone(), row.name.clone());
-        match row.state.as_str() {
-            INTENT => actions.push(Action::Converge { endpoint, name }),
-            READY => {
+        // A row whose state does not parse is left alone (the API reports it as corrupt).
+        let Ok(state) = row.state() else { continue };
+        match state {
+            EndpointState::Intent => actions.push(Action::Converge { endpoint, name }),
+            EndpointState::Ready => {
                 if let Some(drift) = drifted(row, s.listed) {
                     actions.push(Action::Repair { endpoint, name, drift });
                 } else if row
@@ -68,8 +71,8 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                     actions.push(Action::Recreate { endpoint, name });
                 }
             }
-            DELETING => actions.push(Action::Delete { endpoint, name }),
-            _ => {}
+            EndpointState::Deleting => actions.push(Action::Delete { endpoint, name }),
+            EndpointState::Deleted => {}
         }
     }
     let orphans: Vec<Action> = s
@@ -102,7 +105,8 @@ impl<C: Cloud> Engine<C> {
         let now = self.now_ms();
         let busy = rows
             .iter()
-            .any(|r| r.account == self.account() && (r.state == INTENT || r.state == DELETING));
+            .filter(|r| r.account == self.account())
+            .any(|r| matches!(r.state(), Ok(EndpointState::Intent | EndpointState::Deleting)));
         if busy {
             self.last_endpoint_list.store(now, std::sync::atomic::Ordering::Relaxed);
         } else if !self.sweep_due(&self.last_endpoint_list, now) {
@@ -144,7 +148,7 @@ impl<C: Cloud> Engine<C> {
             }
             Action::Repair { endpoint, drift, .. } => {
                 let Some(mut row) = row_of(endpoint) else { return Ok(()) };
-                row.state = INTENT.into();
+                advance(&mut row, EndpointEvent::Drifted)?;
                 row.reason = Some(format!(
                     "the endpoint at the provider runs another {drift} than deployed; redeploying"
                 ));
@@ -154,7 +158,7 @@ impl<C: Cloud> Engine<C> {
             Action::Recreate { endpoint, .. } => {
                 let Some(mut row) = row_of(endpoint) else { return Ok(()) };
                 row.endpoint_id = None;
-                row.state = INTENT.into();
+                advance(&mut row, EndpointEvent::Vanished)?;
                 row.reason =
                     Some("the endpoint disappeared at the provider; re-creating it".into());
                 self.store().endpoint_cas(&mut row, self.now_ms()).await?;

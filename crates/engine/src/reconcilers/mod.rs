@@ -24,11 +24,19 @@ pub struct Status<A> {
     pub actions: Vec<A>,
     /// What failed (retried on the next pass).
     pub errors: Vec<String>,
+    /// How long the pass took (a measurement for operators; nothing decides on it).
+    pub took: std::time::Duration,
 }
 
 impl<A> Default for Status<A> {
     fn default() -> Self {
-        Self { ran: false, seen: 0, actions: Vec::new(), errors: Vec::new() }
+        Self {
+            ran: false,
+            seen: 0,
+            actions: Vec::new(),
+            errors: Vec::new(),
+            took: std::time::Duration::ZERO,
+        }
     }
 }
 
@@ -77,19 +85,26 @@ impl<C: Cloud> Engine<C> {
         let mut report = TickReport::default();
         if busy || self.sweep_due(&self.last_pod_list, now) {
             report.pods.ran = true;
-            self.reconcile_pods(&mut report.pods).await?;
+            let t = std::time::Instant::now();
+            let r = self.reconcile_pods(&mut report.pods).await;
+            report.pods.took = t.elapsed();
+            r?;
         }
         if !self.crashed() {
+            let t = std::time::Instant::now();
             if let Err(e) = self.reconcile_endpoints(&mut report.endpoints).await {
                 tracing::warn!(error = %e, "endpoint reconcile failed; the next tick retries");
                 report.endpoints.errors.push(e.to_string());
             }
+            report.endpoints.took = t.elapsed();
         }
         if !self.crashed() {
+            let t = std::time::Instant::now();
             if let Err(e) = self.reconcile_serverless_jobs(&mut report.serverless_jobs).await {
                 tracing::warn!(error = %e, "serverless job reconcile failed; the next tick retries");
                 report.serverless_jobs.errors.push(e.to_string());
             }
+            report.serverless_jobs.took = t.elapsed();
         }
         Ok(report)
     }

@@ -12,13 +12,14 @@
 use super::Status;
 use crate::cloud::{Cloud, CloudError, RemoteJob, RemoteStatus};
 use crate::serverless_jobs::{
-    SUBMIT_GRACE_MS, cost_of, error_text, is_final, queue_reason, spec_of, to_state,
+    SUBMIT_GRACE_MS, cost_of, error_text, queue_reason, spec_of, to_state,
 };
 use crate::{Engine, EngineError};
 use core_domain::endpoint::EndpointSpec;
 use core_domain::money::Money;
+use core_domain::state::{ServerlessJobEvent, ServerlessJobState, serverless_job_transition};
 use std::collections::HashSet;
-use store::{CostRow, EndpointRow, RequestRow};
+use store::{CostRow, EndpointRow, ServerlessJobRow};
 
 /// One thing to do to a serverless job (polling the live ones is not an action: every pass
 /// polls each once).
@@ -39,7 +40,7 @@ pub struct Plan {
 
 /// Splits this account's live rows into those to abandon and those to poll; rows a submit is
 /// working on are left alone.
-pub fn plan(rows: &[RequestRow], account: &str, held: &HashSet<String>, now: i64) -> Plan {
+pub fn plan(rows: &[ServerlessJobRow], account: &str, held: &HashSet<String>, now: i64) -> Plan {
     let mut p = Plan::default();
     for r in rows.iter().filter(|r| r.account == account && !held.contains(&r.id)) {
         match &r.provider_job_id {
@@ -57,7 +58,7 @@ impl<C: Cloud> Engine<C> {
         &self,
         status: &mut Status<Action>,
     ) -> Result<(), EngineError> {
-        let rows = self.store().requests_live().await?;
+        let rows = self.store().serverless_jobs_live().await?;
         let held = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
         let p = plan(&rows, self.account(), &held, self.now_ms());
         if p.abandon.is_empty() && p.poll.is_empty() {
@@ -72,7 +73,7 @@ impl<C: Cloud> Engine<C> {
             let Some(mut row) = row_of(&id) else { continue };
             status.actions.push(Action::Abandon { job: id });
             let why = "the provider never confirmed the submission (the server stopped mid-submit); submit it again".to_owned();
-            self.finish(&mut row, "failed", Some(why), None).await?;
+            self.finish(&mut row, ServerlessJobEvent::NeverConfirmed, Some(why), None).await?;
         }
         for id in p.poll {
             let Some(mut row) = row_of(&id) else { continue };
@@ -88,7 +89,7 @@ impl<C: Cloud> Engine<C> {
                 Err(CloudError::NotFound(_)) => {
                     status.actions.push(Action::Lost { job: id });
                     let why = "the provider no longer knows the job (its TTL passed or the endpoint was deleted)".to_owned();
-                    self.finish(&mut row, "failed", Some(why), None).await?;
+                    self.finish(&mut row, ServerlessJobEvent::Lost, Some(why), None).await?;
                 }
                 Err(e) => status.errors.push(format!("serverless job {}: {e}", row.id)),
             }
@@ -96,7 +97,7 @@ impl<C: Cloud> Engine<C> {
         Ok(())
     }
 
-    pub(crate) async fn endpoint_spec_of(&self, row: &RequestRow) -> EndpointSpec {
+    pub(crate) async fn endpoint_spec_of(&self, row: &ServerlessJobRow) -> EndpointSpec {
         let ep: Option<EndpointRow> =
             self.store().endpoint_by_name(&row.owner, &row.endpoint_name).await.ok().flatten();
         spec_of(ep.as_ref(), &row.endpoint_name)
@@ -106,14 +107,21 @@ impl<C: Cloud> Engine<C> {
     /// the reason a failure happened, the settled cost.
     pub(crate) async fn observe(
         &self,
-        row: &mut RequestRow,
+        row: &mut ServerlessJobRow,
         job: RemoteJob,
         ep: &EndpointSpec,
     ) -> Result<(), EngineError> {
-        let state = to_state(job.status);
+        let from = row.state()?;
+        let observed = to_state(job.status);
+        // What the provider reports, as an event of the machine: the answer to the submit, or
+        // a poll.
+        let seen = |s| match from {
+            ServerlessJobState::Submitting => ServerlessJobEvent::Accepted(s),
+            _ => ServerlessJobEvent::Observed(s),
+        };
         row.delay_ms = job.delay_ms.or(row.delay_ms);
         row.execution_ms = job.execution_ms.or(row.execution_ms);
-        if is_final(state) {
+        if observed.is_final() {
             self.drain_stream(row).await;
             let reason = match job.status {
                 RemoteStatus::Completed => None,
@@ -135,29 +143,31 @@ impl<C: Cloud> Engine<C> {
                 ),
                 _ => None,
             };
-            let state = if job.status == RemoteStatus::Failed
+            let observed = if job.status == RemoteStatus::Failed
                 && reason.as_deref().is_some_and(|r| r.starts_with("worker timeout"))
             {
-                "timed_out"
+                ServerlessJobState::TimedOut
             } else {
-                state
+                observed
             };
-            return self.finish(row, state, reason, job.output.map(|o| o.to_string())).await;
+            let output = job.output.map(|o| o.to_string());
+            return self.finish(row, seen(observed), reason, output).await;
         }
+        let to = transition(row, seen(observed))?;
         let mut changed = false;
-        if row.state != state {
-            let msg = match state {
-                "queued" => {
+        if from != to {
+            let msg = match to {
+                ServerlessJobState::Queued => {
                     format!("queued on endpoint {} as provider job {}", row.endpoint_name, job.id)
                 }
                 _ => format!("running (queued {} ms)", job.delay_ms.unwrap_or(0)),
             };
-            row.state = state.into();
+            row.set_state(to);
             row.reason = None;
             changed = true;
-            self.event(&row.id, "state", &format!("{state}: {msg}")).await;
+            self.event(&row.id, "state", &format!("{to}: {msg}")).await;
         }
-        if state == "running" {
+        if to == ServerlessJobState::Running {
             if let Some(p) = job.output.filter(|p| row.output.as_deref() != Some(&p.to_string())) {
                 row.output = Some(p.to_string());
                 changed = true;
@@ -165,7 +175,7 @@ impl<C: Cloud> Engine<C> {
             }
             self.drain_stream(row).await;
         }
-        if state == "queued" {
+        if to == ServerlessJobState::Queued {
             if let Ok(h) = self.cloud().endpoint_health(&row.endpoint_id).await {
                 // The balance only matters when nothing runs (one GraphQL call then).
                 let balance = if h.running + h.idle == 0 {
@@ -182,13 +192,13 @@ impl<C: Cloud> Engine<C> {
             }
         }
         if changed {
-            self.store().request_cas(row, self.now_ms()).await?;
+            self.store().serverless_job_cas(row, self.now_ms()).await?;
         }
         Ok(())
     }
 
     /// Hands new stream chunks to the job's events (the provider gives each chunk out once).
-    pub(crate) async fn drain_stream(&self, row: &RequestRow) {
+    pub(crate) async fn drain_stream(&self, row: &ServerlessJobRow) {
         let Some(job) = &row.provider_job_id else { return };
         match self.cloud().job_stream(&row.endpoint_id, job).await {
             Ok(chunks) => {
@@ -200,25 +210,27 @@ impl<C: Cloud> Engine<C> {
         }
     }
 
-    /// Settles a request: final state, reason, output, cost (execution + idle tail).
+    /// Settles a serverless job by `event` (to a final state): reason, output, cost (execution
+    /// + idle tail).
     pub(crate) async fn finish(
         &self,
-        row: &mut RequestRow,
-        state: &str,
+        row: &mut ServerlessJobRow,
+        event: ServerlessJobEvent,
         reason: Option<String>,
         output: Option<String>,
     ) -> Result<(), EngineError> {
+        let state = transition(row, event)?;
         let now = self.now_ms();
         let ran = row.execution_ms.unwrap_or(0);
         let billed_ms = if ran > 0 { ran + row.idle_ms } else { 0 };
         row.cost_micros = cost_of(row.price_micros_per_hour, billed_ms);
-        row.state = state.into();
+        row.set_state(state);
         row.reason = reason;
         if output.is_some() {
             row.output = output;
         }
         row.ended_at = Some(now);
-        if !self.store().request_cas(row, now).await? {
+        if !self.store().serverless_job_cas(row, now).await? {
             return Ok(()); // someone else settled it
         }
         if row.cost_micros > 0 {
@@ -247,4 +259,15 @@ impl<C: Cloud> Engine<C> {
         .await;
         Ok(())
     }
+}
+
+/// Where `event` takes the row (`core::state::serverless_job`); the row is not changed.
+fn transition(
+    row: &ServerlessJobRow,
+    event: ServerlessJobEvent,
+) -> Result<ServerlessJobState, EngineError> {
+    serverless_job_transition(row.state()?, event).map_err(|error| EngineError::Transition {
+        what: format!("serverless job {}", row.id),
+        error,
+    })
 }

@@ -24,14 +24,19 @@ use crate::sagas::InFlight;
 use crate::{Engine, EngineError};
 use core_domain::endpoint::EndpointSpec;
 use core_domain::ids::{EndpointRecordId, endpoint_name, template_name};
+use core_domain::state::{EndpointEvent, EndpointState, endpoint_transition};
 use sha2::{Digest, Sha256};
 use store::EndpointRow;
 
-/// Row states.
-pub const INTENT: &str = "intent";
-pub const READY: &str = "ready";
-pub const DELETING: &str = "deleting";
-pub const DELETED: &str = "deleted";
+/// Moves an endpoint row along its state machine (`core::state::endpoint`).
+pub(crate) fn advance(row: &mut EndpointRow, event: EndpointEvent) -> Result<(), EngineError> {
+    let to = endpoint_transition(row.state()?, event).map_err(|error| EngineError::Transition {
+        what: format!("endpoint {}", row.name),
+        error,
+    })?;
+    row.set_state(to);
+    Ok(())
+}
 
 /// What a deploy changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -108,7 +113,10 @@ impl<C: Cloud> Engine<C> {
         let hash = spec_hash(&spec);
         let json = serde_json::to_string(&spec).map_err(|e| EngineError::Corrupt(e.to_string()))?;
         let now = self.now_ms();
-        let existing = self.store().endpoint_by_name(owner, &spec.name).await?;
+        let existing = match self.store().endpoint_by_name(owner, &spec.name).await? {
+            Some(row) => Some((row.state()?, row)),
+            None => None,
+        };
         let (mut row, change, previous) = match existing {
             None => {
                 let id = EndpointRecordId::new();
@@ -118,7 +126,7 @@ impl<C: Cloud> Engine<C> {
                     owner: owner.to_owned(),
                     spec: json,
                     spec_hash: hash,
-                    state: INTENT.into(),
+                    state: EndpointState::Intent.as_str().into(),
                     generation: 0,
                     resource_name: endpoint_name(self.install(), id),
                     template_id: None,
@@ -132,21 +140,21 @@ impl<C: Cloud> Engine<C> {
                 self.store().endpoint_insert(&row).await?;
                 (row, Change::Created, None)
             }
-            Some(row) if row.state == DELETING => {
+            Some((EndpointState::Deleting | EndpointState::Deleted, row)) => {
                 return Err(EngineError::WrongState {
                     job: row.name,
                     what: "deployed",
                     state: "being removed".into(),
                 });
             }
-            Some(row) if row.spec_hash == hash && row.state == READY => {
+            Some((EndpointState::Ready, row)) if row.spec_hash == hash => {
                 return Ok(Deployed { row, change: Change::Unchanged });
             }
-            Some(mut row) => {
-                let previous = (row.spec.clone(), row.spec_hash.clone(), row.state.clone());
+            Some((state, mut row)) => {
+                let previous = (row.spec.clone(), row.spec_hash.clone(), state);
                 row.spec = json;
                 row.spec_hash = hash;
-                row.state = INTENT.into();
+                advance(&mut row, EndpointEvent::Deploy)?;
                 if !self.store().endpoint_cas(&mut row, now).await? {
                     return Err(EngineError::WrongState {
                         job: row.name,
@@ -172,14 +180,15 @@ impl<C: Cloud> Engine<C> {
                 let reason = e.to_string();
                 match previous {
                     None => {
-                        row.state = DELETING.into();
+                        advance(&mut row, EndpointEvent::CreateRefused)?;
                         row.reason = Some(format!("deploy refused: {reason}"));
                         if self.store().endpoint_cas(&mut row, self.now_ms()).await? {
                             let _ = self.delete_resources(&mut row).await;
                         }
                     }
                     Some((spec, hash, state)) => {
-                        (row.spec, row.spec_hash, row.state) = (spec, hash, state);
+                        (row.spec, row.spec_hash) = (spec, hash);
+                        advance(&mut row, EndpointEvent::UpdateRefused { previous: state })?;
                         row.reason = Some(format!("update refused: {reason}"));
                         self.store().endpoint_cas(&mut row, self.now_ms()).await?;
                     }
@@ -195,8 +204,8 @@ impl<C: Cloud> Engine<C> {
     /// confirms both are gone (the reconciler retries).
     pub async fn remove(&self, owner: &str, name: &str) -> Result<EndpointRow, EngineError> {
         let mut row = self.endpoint(owner, name).await?;
-        if row.state != DELETING {
-            row.state = DELETING.into();
+        if row.state()? != EndpointState::Deleting {
+            advance(&mut row, EndpointEvent::Remove)?;
             row.reason = Some("removed by the user".into());
             if !self.store().endpoint_cas(&mut row, self.now_ms()).await? {
                 return Err(EngineError::WrongState {
@@ -266,7 +275,7 @@ impl<C: Cloud> Engine<C> {
         };
         self.crash_point(CrashPoint::AfterEndpointCreate)?;
         row.endpoint_id = Some(endpoint_id);
-        row.state = READY.into();
+        advance(row, EndpointEvent::Converged)?;
         row.reason = None;
         if !self.store().endpoint_cas(row, self.now_ms()).await? {
             return Err(EngineError::WrongState {
@@ -304,7 +313,7 @@ impl<C: Cloud> Engine<C> {
         if let Some(id) = template {
             cloud.delete_template(&id).await?;
         }
-        row.state = DELETED.into();
+        advance(row, EndpointEvent::ResourcesGone)?;
         self.store().endpoint_cas(row, self.now_ms()).await?;
         Ok(())
     }

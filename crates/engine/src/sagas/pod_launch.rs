@@ -23,7 +23,7 @@ use crate::crash::CrashPoint;
 use crate::jobs::ignore_missing;
 use crate::{Engine, EngineError};
 use core_domain::AttemptId;
-use core_domain::gpu::{Cloud as Tier, Placement, rank_placements};
+use core_domain::gpu::{CloudTier, Placement, rank_placements};
 use core_domain::ids::pod_name;
 use core_domain::money::Money;
 use core_domain::spec::JobSpec;
@@ -110,8 +110,8 @@ impl<C: Cloud> Engine<C> {
             gpu_type: p.gpu_type.clone(),
             gpu_count: p.count,
             cloud: match p.cloud {
-                Tier::Secure => "secure".into(),
-                Tier::Community => "community".into(),
+                CloudTier::Secure => "secure".into(),
+                CloudTier::Community => "community".into(),
             },
             data_center: None,
             price_micros_per_hour: p.price_per_hour.0,

@@ -137,15 +137,15 @@ pub async fn wait_for_state(
 }
 
 /// Follows a serverless job until its state is final.
-pub async fn follow_request(
+pub async fn follow_serverless_job(
     http: &reqwest::Client,
     url: &str,
     token: &str,
     id: &str,
-) -> server::api::RequestView {
+) -> server::api::ServerlessJobView {
     let mut after = 0;
     for _ in 0..200 {
-        let v: server::api::RequestView = http
+        let v: server::api::ServerlessJobView = http
             .get(format!("{url}/api/v1/requests/{id}"))
             .bearer_auth(token)
             .send()

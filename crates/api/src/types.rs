@@ -1,4 +1,5 @@
-//! JSON shapes of the REST API (`/api/v1`), shared by the server and the CLI.
+//! JSON shapes of the REST API (`/api/v1`): what the server answers and the clients read. The
+//! OpenAPI document (`docs/openapi.json`) is generated from these.
 
 use serde::{Deserialize, Serialize};
 
@@ -142,7 +143,7 @@ pub struct DeployResult {
 
 /// A serverless job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct RequestView {
+pub struct ServerlessJobView {
     pub id: String,
     pub name: String,
     pub endpoint: String,
@@ -329,4 +330,26 @@ pub struct TransferReport {
     pub bytes: i64,
     /// `ok`, or what went wrong.
     pub result: String,
+}
+
+/// The last activation of one task on one account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TaskStatus {
+    /// A reconciler (`pods`, `endpoints`, `serverless_jobs`), `billing`, or `reconcile` (an
+    /// account's pass that could not start, or panicked).
+    pub task: String,
+    /// `hosted`, or a user's own RunPod account.
+    pub account: String,
+    /// When the last activation started, ms since the epoch.
+    pub last_started_at: i64,
+    pub last_duration_ms: i64,
+    /// The last activation ended without an error.
+    pub ok: bool,
+    /// Actions the last activation took (pods launched, adopted, terminated, …; pods checked).
+    pub actions: usize,
+    /// The last activation's errors (at most 20).
+    pub errors: Vec<String>,
+    /// Activations since the server started, and how many of them had errors.
+    pub runs: u64,
+    pub failures: u64,
 }

@@ -3,11 +3,12 @@
 //! confirmed), `queued`, `running`, and the final `succeeded`, `failed`, `cancelled`,
 //! `timed_out`.
 
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
+use core_domain::state::ServerlessJobState;
 
 /// A serverless job as stored.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct RequestRow {
+pub struct ServerlessJobRow {
     pub id: String,
     pub owner: String,
     pub name: String,
@@ -39,7 +40,7 @@ pub struct RequestRow {
 }
 
 /// States of a request that may still change.
-pub const REQUEST_LIVE: [&str; 3] = ["submitting", "queued", "running"];
+pub const SERVERLESS_JOB_LIVE: [&str; 3] = ["submitting", "queued", "running"];
 
 macro_rules! columns {
     () => {
@@ -49,8 +50,8 @@ macro_rules! columns {
 }
 
 /// `INSERT` of a request row (run on the pool or in a transaction).
-pub(crate) fn insert_request(
-    r: &RequestRow,
+pub(crate) fn insert_serverless_job(
+    r: &ServerlessJobRow,
 ) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
     sqlx::query(concat!(
         "INSERT INTO requests (",
@@ -81,15 +82,29 @@ pub(crate) fn insert_request(
     .bind(&r.account)
 }
 
+impl ServerlessJobRow {
+    /// The stored state, typed.
+    pub fn state(&self) -> Result<ServerlessJobState> {
+        ServerlessJobState::parse(&self.state).ok_or_else(|| {
+            StoreError::Corrupt(format!("serverless job {} state {:?}", self.id, self.state))
+        })
+    }
+
+    /// Sets the state.
+    pub fn set_state(&mut self, s: ServerlessJobState) {
+        self.state = s.as_str().to_owned();
+    }
+}
+
 impl Store {
     /// Commits a new request.
-    pub async fn request_insert(&self, r: &RequestRow) -> Result<()> {
-        insert_request(r).execute(self.pool()).await?;
+    pub async fn serverless_job_insert(&self, r: &ServerlessJobRow) -> Result<()> {
+        insert_serverless_job(r).execute(self.pool()).await?;
         Ok(())
     }
 
     /// One request.
-    pub async fn request_get(&self, id: &str) -> Result<Option<RequestRow>> {
+    pub async fn serverless_job_get(&self, id: &str) -> Result<Option<ServerlessJobRow>> {
         Ok(sqlx::query_as(concat!("SELECT ", columns!(), " FROM requests WHERE id = $1"))
             .bind(id)
             .fetch_optional(self.pool())
@@ -97,21 +112,25 @@ impl Store {
     }
 
     /// Requests that may still change (all owners), oldest first.
-    pub async fn requests_live(&self) -> Result<Vec<RequestRow>> {
+    pub async fn serverless_jobs_live(&self) -> Result<Vec<ServerlessJobRow>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
             columns!(),
             " FROM requests WHERE state IN ($1, $2, $3) ORDER BY id"
         ))
-        .bind(REQUEST_LIVE[0])
-        .bind(REQUEST_LIVE[1])
-        .bind(REQUEST_LIVE[2])
+        .bind(SERVERLESS_JOB_LIVE[0])
+        .bind(SERVERLESS_JOB_LIVE[1])
+        .bind(SERVERLESS_JOB_LIVE[2])
         .fetch_all(self.pool())
         .await?)
     }
 
     /// The owner's most recent requests, newest first.
-    pub async fn requests_recent(&self, owner: &str, limit: i64) -> Result<Vec<RequestRow>> {
+    pub async fn serverless_jobs_recent(
+        &self,
+        owner: &str,
+        limit: i64,
+    ) -> Result<Vec<ServerlessJobRow>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
             columns!(),
@@ -124,8 +143,8 @@ impl Store {
     }
 
     /// Compare-and-swap write; on success `r` becomes the stored row.
-    pub async fn request_cas(&self, r: &mut RequestRow, now_ms: i64) -> Result<bool> {
-        let stored: Option<RequestRow> = sqlx::query_as(concat!(
+    pub async fn serverless_job_cas(&self, r: &mut ServerlessJobRow, now_ms: i64) -> Result<bool> {
+        let stored: Option<ServerlessJobRow> = sqlx::query_as(concat!(
             "UPDATE requests SET provider_job_id = $1, state = $2, output = $3, reason = $4, gpu = $5, price_micros_per_hour = $6, \
              cost_micros = $7, delay_ms = $8, execution_ms = $9, idle_ms = $10, ended_at = $11, updated_at = $12, \
              generation = generation + 1 WHERE id = $13 AND generation = $14 RETURNING ",

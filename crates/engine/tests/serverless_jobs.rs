@@ -6,7 +6,7 @@
 mod common;
 
 use core_domain::endpoint::EndpointSpec;
-use core_domain::request::RequestSpec;
+use core_domain::serverless_job::ServerlessJobSpec;
 use engine::serverless_jobs::is_final;
 use engine::{CloudError, Engine, EngineError, RunPodCloud};
 use runpod::client::worker::WorkerClient;
@@ -30,8 +30,8 @@ async fn deploy(e: &Engine<RunPodCloud>, extra: &str) -> String {
     e.deploy(spec, "alice").await.expect("deploy").row.endpoint_id.expect("id")
 }
 
-fn request(input: serde_json::Value) -> RequestSpec {
-    RequestSpec::from_json(json!({"endpoint": "predict", "input": input})).expect("request")
+fn request(input: serde_json::Value) -> ServerlessJobSpec {
+    ServerlessJobSpec::from_json(json!({"endpoint": "predict", "input": input})).expect("request")
 }
 
 /// A worker of `endpoint` driven by the test.
@@ -53,14 +53,15 @@ async fn log(e: &Engine<RunPodCloud>, id: &str) -> Vec<(String, String)> {
 async fn a_serverless_job_is_followed_to_its_result_with_progress_chunks_and_cost() {
     let (emu, e) = setup().await;
     let ep = deploy(&e, "").await;
-    let row = e.submit_request(request(json!({"x": 1})), "alice", false).await.expect("submit");
+    let row =
+        e.submit_serverless_job(request(json!({"x": 1})), "alice", false).await.expect("submit");
     assert_eq!(row.state, "queued");
     assert!(row.estimate_micros > 0, "an estimate before it runs");
     let first = &log(&e, &row.id).await[0].1;
     assert!(first.contains("at most $") && first.contains("execution timeout 7200 s"), "{first}");
 
     e.tick().await.expect("tick: queued");
-    let queued = e.request(&row.id).await.expect("row");
+    let queued = e.serverless_job(&row.id).await.expect("row");
     assert!(
         queued.reason.as_deref().is_some_and(|r| r.contains("worker")),
         "says why it waits: {:?}",
@@ -71,7 +72,7 @@ async fn a_serverless_job_is_followed_to_its_result_with_progress_chunks_and_cos
     let job = w.take(false).await.expect("take").pop().expect("a job");
     assert_eq!(job.input, json!({"x": 1}));
     e.tick().await.expect("tick: running");
-    assert_eq!(e.request(&row.id).await.expect("row").state, "running");
+    assert_eq!(e.serverless_job(&row.id).await.expect("row").state, "running");
 
     w.post_progress(&job.id, json!({"pct": 50})).await.expect("progress");
     w.post_stream_chunk(&job.id, json!("a")).await.expect("chunk a");
@@ -87,7 +88,7 @@ async fn a_serverless_job_is_followed_to_its_result_with_progress_chunks_and_cos
     .expect("done");
     e.tick().await.expect("tick: done");
 
-    let done = e.request(&row.id).await.expect("row");
+    let done = e.serverless_job(&row.id).await.expect("row");
     assert_eq!(done.state, "succeeded");
     assert_eq!(done.output.as_deref(), Some(r#"{"y":2}"#));
     assert_eq!(done.execution_ms, Some(30_000));
@@ -125,9 +126,9 @@ async fn a_job_stuck_in_the_queue_says_why() {
     )
     .expect("spec");
     e.deploy(spec, "alice").await.expect("deploy");
-    let row = e.submit_request(request(json!({})), "alice", false).await.expect("submit");
+    let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
     e.tick().await.expect("tick");
-    let r = e.request(&row.id).await.expect("row").reason.unwrap_or_default();
+    let r = e.serverless_job(&row.id).await.expect("row").reason.unwrap_or_default();
     assert!(r.contains("workers.max is 0") && r.contains("redeploy"), "{r}");
 
     // No GPU: workers throttled.
@@ -137,9 +138,9 @@ async fn a_job_stuck_in_the_queue_says_why() {
         ..Default::default()
     });
     deploy(&e, "[gpu]\npools = [\"ADA_24\"]\n").await;
-    let row = e.submit_request(request(json!({})), "alice", false).await.expect("submit");
+    let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
     e.tick().await.expect("tick");
-    let r = e.request(&row.id).await.expect("row").reason.unwrap_or_default();
+    let r = e.serverless_job(&row.id).await.expect("row").reason.unwrap_or_default();
     assert!(
         r.contains("no GPU available") && r.contains("ADA_24") && r.contains("add other pools"),
         "{r}"
@@ -152,7 +153,7 @@ async fn a_job_stuck_in_the_queue_says_why() {
         ..Default::default()
     });
     let ep = deploy(&e, "").await;
-    let row = e.submit_request(request(json!({})), "alice", false).await.expect("submit");
+    let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
     emu.advance(Duration::from_secs(6)); // the worker boots and its process exits
     emu.wait_for("an unhealthy worker", Duration::from_secs(20), |w| {
         w.workers
@@ -165,7 +166,7 @@ async fn a_job_stuck_in_the_queue_says_why() {
     .await
     .expect("crash loop");
     e.tick().await.expect("tick");
-    let r = e.request(&row.id).await.expect("row").reason.unwrap_or_default();
+    let r = e.serverless_job(&row.id).await.expect("row").reason.unwrap_or_default();
     assert!(r.contains("crash-looping"), "{r}");
     let events = log(&e, &row.id).await;
     assert!(events.iter().any(|(k, m)| k == "queue" && m.contains("crash-looping")), "{events:?}");
@@ -174,9 +175,9 @@ async fn a_job_stuck_in_the_queue_says_why() {
     let (emu, e) = setup().await;
     deploy(&e, "").await;
     emu.shared.world.lock().main_account_mut().balance = 0.0;
-    let row = e.submit_request(request(json!({})), "alice", false).await.expect("submit");
+    let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
     e.tick().await.expect("tick");
-    let r = e.request(&row.id).await.expect("row").reason.unwrap_or_default();
+    let r = e.serverless_job(&row.id).await.expect("row").reason.unwrap_or_default();
     assert!(r.contains("insufficient balance") && r.contains("add funds"), "{r}");
 }
 
@@ -184,12 +185,12 @@ async fn a_job_stuck_in_the_queue_says_why() {
 async fn a_worker_timeout_shows_the_endpoints_timeout_and_how_to_raise_it() {
     let (emu, e) = setup().await;
     let ep = deploy(&e, "execution_timeout = \"10s\"").await;
-    let row = e.submit_request(request(json!({})), "alice", false).await.expect("submit");
+    let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
     let w = worker(&emu, &ep);
     w.take(false).await.expect("take").pop().expect("job");
     emu.advance(Duration::from_secs(11));
     e.tick().await.expect("tick");
-    let r = e.request(&row.id).await.expect("row");
+    let r = e.serverless_job(&row.id).await.expect("row");
     assert_eq!(r.state, "timed_out");
     let reason = r.reason.unwrap_or_default();
     assert!(
@@ -204,11 +205,11 @@ async fn a_worker_timeout_shows_the_endpoints_timeout_and_how_to_raise_it() {
 async fn stop_cancels_a_running_job_and_its_worker_is_told() {
     let (emu, e) = setup().await;
     let ep = deploy(&e, "").await;
-    let row = e.submit_request(request(json!({})), "alice", false).await.expect("submit");
+    let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
     let w = worker(&emu, &ep);
     let job = w.take(false).await.expect("take").pop().expect("job");
     emu.advance(Duration::from_secs(4));
-    let r = e.cancel_request(&row.id).await.expect("cancel");
+    let r = e.cancel_serverless_job(&row.id).await.expect("cancel");
     assert_eq!(r.state, "cancelled");
     assert_eq!(r.reason.as_deref(), Some("stopped by the user"));
     assert!(
@@ -216,10 +217,10 @@ async fn stop_cancels_a_running_job_and_its_worker_is_told() {
         "the worker is told to stop it"
     );
     assert!(
-        matches!(e.cancel_request(&row.id).await, Err(EngineError::WrongState { .. })),
+        matches!(e.cancel_serverless_job(&row.id).await, Err(EngineError::WrongState { .. })),
         "already stopped"
     );
-    assert!(is_final(&e.request(&row.id).await.expect("row").state));
+    assert!(is_final(&e.serverless_job(&row.id).await.expect("row").state));
 }
 
 #[tokio::test]
@@ -237,7 +238,8 @@ async fn runsync_returns_the_settled_result() {
         .await
         .expect("done");
     });
-    let r = e.submit_request(request(json!({"q": "hi"})), "alice", true).await.expect("runsync");
+    let r =
+        e.submit_serverless_job(request(json!({"q": "hi"})), "alice", true).await.expect("runsync");
     serve.await.expect("worker");
     assert_eq!(r.state, "succeeded");
     assert_eq!(r.output.as_deref(), Some(r#"{"echo":{"q":"hi"}}"#));
@@ -247,13 +249,14 @@ async fn runsync_returns_the_settled_result() {
 async fn bad_input_is_refused_with_what_to_do_and_nothing_is_left_running() {
     let (emu, e) = setup().await;
     // No such endpoint.
-    let err = e.submit_request(request(json!({})), "alice", false).await.expect_err("no endpoint");
+    let err =
+        e.submit_serverless_job(request(json!({})), "alice", false).await.expect_err("no endpoint");
     assert!(matches!(err, EngineError::NoSuchEndpoint(_)), "{err}");
     deploy(&e, "").await;
     // Over RunPod's /run limit: refused before anything is sent or stored.
     let big = "x".repeat(11 * 1024 * 1024);
     let err = e
-        .submit_request(request(json!({ "blob": big })), "alice", false)
+        .submit_serverless_job(request(json!({ "blob": big })), "alice", false)
         .await
         .expect_err("too big");
     assert!(
@@ -261,12 +264,12 @@ async fn bad_input_is_refused_with_what_to_do_and_nothing_is_left_running() {
         "{err}"
     );
     assert!(
-        e.store().requests_recent("alice", 10).await.expect("rows").is_empty(),
+        e.store().serverless_jobs_recent("alice", 10).await.expect("rows").is_empty(),
         "nothing stored"
     );
     // Another user cannot use alice's endpoint.
     assert!(matches!(
-        e.submit_request(request(json!({})), "bob", false).await,
+        e.submit_serverless_job(request(json!({})), "bob", false).await,
         Err(EngineError::NoSuchEndpoint(_))
     ));
     // An invalid key: refused before anything runs, saying so, and the key appears nowhere.
@@ -278,11 +281,12 @@ async fn bad_input_is_refused_with_what_to_do_and_nothing_is_left_running() {
         .build()
         .expect("client");
     let e2 = common::engine_on(&emu, e.store().clone(), bad).await;
-    let err = e2.submit_request(request(json!({})), "alice", false).await.expect_err("bad key");
+    let err =
+        e2.submit_serverless_job(request(json!({})), "alice", false).await.expect_err("bad key");
     assert!(matches!(err, EngineError::Cloud(CloudError::Auth(_))), "{err}");
     assert!(
         err.to_string().contains("invalid API key") && !err.to_string().contains(bad_key),
         "{err}"
     );
-    assert!(e.store().requests_recent("alice", 10).await.expect("rows").is_empty());
+    assert!(e.store().serverless_jobs_recent("alice", 10).await.expect("rows").is_empty());
 }

@@ -1,4 +1,5 @@
-//! The serverless job spec (`podwarden run` on a spec with `endpoint = …`): which deployed
+//! The serverless job spec (`podwarden run` on a spec with `endpoint = …`; the API's
+//! `/api/v1/requests`, ids `req_…`): which deployed
 //! endpoint, the input its handler gets, and an optional RunPod job policy.
 
 use crate::spec::{SpecError, field_error, opt_duration, parse_json, parse_toml, spec_hint};
@@ -9,7 +10,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct RequestSpec {
+pub struct ServerlessJobSpec {
     /// The endpoint's name (as deployed with `podwarden endpoint deploy`).
     pub endpoint: String,
     /// A label for lists (default: the endpoint's name).
@@ -41,7 +42,8 @@ pub struct Policy {
 
 /// Whether a serverless job state is final (`succeeded`, `failed`, `timed_out`, `cancelled`).
 pub fn is_final(state: &str) -> bool {
-    matches!(state, "succeeded" | "failed" | "timed_out" | "cancelled")
+    crate::state::ServerlessJobState::parse(state)
+        .is_some_and(crate::state::ServerlessJobState::is_final)
 }
 
 const FIELDS: &[&str] =
@@ -56,7 +58,7 @@ fn hint(message: &str) -> Option<String> {
     )
 }
 
-impl RequestSpec {
+impl ServerlessJobSpec {
     /// Parses and validates a TOML spec; errors carry `file:line:column` and a hint.
     pub fn from_toml(file: &str, text: &str) -> Result<Self, Box<SpecError>> {
         parse_toml(file, text, hint, Self::validate)
@@ -69,7 +71,7 @@ impl RequestSpec {
 
     /// Whether a TOML document is a serverless job spec (it names an `endpoint`) rather than a
     /// pod job spec.
-    pub fn is_request(text: &str) -> bool {
+    pub fn is_serverless_job(text: &str) -> bool {
         text.parse::<toml::Table>().is_ok_and(|t| t.contains_key("endpoint"))
     }
 
@@ -141,12 +143,14 @@ mod tests {
     #[test]
     fn parses_tables_as_json_input_and_rejects_what_runpod_would() {
         let text = "endpoint = \"predict\"\ninput = { model_id = \"m1\", rows = [1, 2] }\n[policy]\nexecution_timeout = \"10m\"\n";
-        assert!(RequestSpec::is_request(text));
-        assert!(!RequestSpec::is_request("name = \"x\"\nimage = \"i\"\ncommand = \"c\"\n"));
-        let s = RequestSpec::from_toml("r.toml", text).expect("valid");
+        assert!(ServerlessJobSpec::is_serverless_job(text));
+        assert!(!ServerlessJobSpec::is_serverless_job(
+            "name = \"x\"\nimage = \"i\"\ncommand = \"c\"\n"
+        ));
+        let s = ServerlessJobSpec::from_toml("r.toml", text).expect("valid");
         assert_eq!(s.input, serde_json::json!({"model_id": "m1", "rows": [1, 2]}));
         assert_eq!(s.policy.execution_timeout, Some(Duration::from_secs(600)));
-        let e = RequestSpec::from_toml(
+        let e = ServerlessJobSpec::from_toml(
             "r.toml",
             "endpoint = \"predict\"\ninput = { a = 1 }\ninptu = 2\n",
         )
@@ -155,10 +159,10 @@ mod tests {
             (e.line, e.hint.as_deref()),
             (Some(3), Some("did you mean `input`? see docs/job-spec.md (serverless jobs)"))
         );
-        let e = RequestSpec::from_json(serde_json::json!({"endpoint": "p", "input": [1]}))
+        let e = ServerlessJobSpec::from_json(serde_json::json!({"endpoint": "p", "input": [1]}))
             .expect_err("not an object");
         assert_eq!(e.field.as_deref(), Some("input"));
-        let e = RequestSpec::from_json(
+        let e = ServerlessJobSpec::from_json(
             serde_json::json!({"endpoint": "p", "input": {}, "policy": {"ttl": "1s"}}),
         )
         .expect_err("ttl");
@@ -177,8 +181,8 @@ mod tests {
         let requests = read("serverless");
         for path in &requests {
             let text = std::fs::read_to_string(path).expect("read");
-            assert!(RequestSpec::is_request(&text), "{}", path.display());
-            RequestSpec::from_toml(&path.display().to_string(), &text)
+            assert!(ServerlessJobSpec::is_serverless_job(&text), "{}", path.display());
+            ServerlessJobSpec::from_toml(&path.display().to_string(), &text)
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         let jobs = read("tabular");

@@ -1,0 +1,156 @@
+//! What runs each account's reconcilers: the engine's `Driver` (one supervised task per
+//! account, concurrent under a bound, each on the tick period and on a poke), fed by this
+//! server's view of which accounts have work.
+//!
+//! Owns: the choice of accounts to drive (the hosted one always, when there is an operator
+//! key; a user's own account while it has live jobs, endpoints or serverless jobs, or settled
+//! pods whose bill is due a check), and recording each pass in `tasks`. Building an account's
+//! engine (decrypting a user's key) is `accounts`'.
+
+use crate::AppState;
+use crate::accounts::{byok_user, engine_for};
+use engine::driver::Pass;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// Passes that run at once across accounts. Each holds a few provider calls in flight; the
+/// bound keeps a thousand accounts from opening a thousand connections at once.
+pub(crate) const CONCURRENCY: usize = 32;
+
+/// Starts a task for every account with work, and reports tasks whose pass panicked. Run on
+/// every tick period and every poke of the server.
+pub(crate) async fn drive(s: &Arc<AppState>) {
+    let now = s.engine.now_ms();
+    for (account, why) in s.driver.reap().await {
+        tracing::error!(account, panic = why, "an account's pass panicked; it is restarted");
+        s.tasks.record("reconcile", &account, now, 0, 0, vec![format!("the pass panicked: {why}")]);
+    }
+    let mut accounts: BTreeSet<String> = BTreeSet::new();
+    if s.hosted {
+        accounts.insert(store::HOSTED.to_owned());
+    }
+    accounts.extend(byok_with_work(s).await);
+    accounts.extend(s.bills_due().iter().filter(|a| byok_user(a).is_some()).cloned());
+    for account in accounts {
+        let (st, a) = (s.clone(), account.clone());
+        s.driver.ensure(&account, move || {
+            let (st, a) = (st.clone(), a.clone());
+            async move { pass(&st, &a).await }
+        });
+    }
+}
+
+/// Runs `account`'s next pass now (after a submit, a cancel, an exit).
+pub(crate) fn poke(s: &AppState, account: &str) {
+    s.driver.poke(account);
+    // A new account's task is started by the server's loop.
+    s.poke.notify_one();
+}
+
+/// Runs the next pass of the account a job was placed on.
+pub(crate) fn poke_job(s: &AppState, job: &str) {
+    let account = s.engine.store().live().job(job).map(|j| j.account.clone());
+    poke(s, account.as_deref().unwrap_or(store::HOSTED));
+}
+
+/// Users' own accounts with live work.
+async fn byok_with_work(s: &AppState) -> BTreeSet<String> {
+    let store = s.engine.store();
+    let mut out: BTreeSet<String> = store
+        .live()
+        .jobs()
+        .filter(|j| byok_user(&j.account).is_some())
+        .map(|j| j.account.clone())
+        .collect();
+    match (store.endpoints_live().await, store.serverless_jobs_live().await) {
+        (Ok(eps), Ok(jobs)) => {
+            let accounts = eps.iter().map(|e| &e.account).chain(jobs.iter().map(|r| &r.account));
+            out.extend(accounts.filter(|a| byok_user(a).is_some()).cloned());
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "cannot list BYOK endpoints and serverless jobs")
+        }
+    }
+    out
+}
+
+/// One pass of one account: reconcile, then check settled pods' bills when due. The hosted
+/// account is always busy (it sweeps for orphans); a user's goes idle when nothing of theirs
+/// is live.
+async fn pass(s: &AppState, account: &str) -> Pass {
+    let engine = match engine_for(s, account).await {
+        Ok(e) => e,
+        Err(e) => {
+            let now = s.engine.now_ms();
+            s.tasks.record("reconcile", account, now, 0, 0, vec![e.to_string()]);
+            return Pass::Idle;
+        }
+    };
+    let now = engine.now_ms();
+    match engine.tick().await {
+        Ok(r) => {
+            record(s, "pods", account, now, &r.pods);
+            record(s, "endpoints", account, now, &r.endpoints);
+            record(s, "serverless_jobs", account, now, &r.serverless_jobs);
+        }
+        Err(e) => s.tasks.record("pods", account, now, 0, 0, vec![e.to_string()]),
+    }
+    if s.take_bill_check(account) {
+        let settle = s.billing_settle_ms;
+        crate::tasks::activation(&s.tasks, "billing", account, now, async {
+            match engine.reconcile_billing(settle, 100).await {
+                Ok(r) => (r.checked, Vec::new()),
+                Err(e) => (0, vec![e.to_string()]),
+            }
+        })
+        .await;
+    }
+    let live = {
+        let l = s.engine.store().live();
+        l.jobs().any(|j| j.account == account)
+    };
+    if byok_user(account).is_none() || live {
+        return Pass::Busy;
+    }
+    // Endpoints and serverless jobs are not in the live set: ask the store.
+    let store = s.engine.store();
+    let more = match (store.endpoints_live().await, store.serverless_jobs_live().await) {
+        (Ok(eps), Ok(jobs)) => {
+            eps.iter().any(|e| e.account == account) || jobs.iter().any(|j| j.account == account)
+        }
+        _ => true,
+    };
+    if more { Pass::Busy } else { Pass::Idle }
+}
+
+/// Records a reconciler's pass (only when it looked at the provider or failed).
+fn record<A>(
+    s: &AppState,
+    task: &str,
+    account: &str,
+    now: i64,
+    st: &engine::reconcilers::Status<A>,
+) {
+    if st.ran || !st.errors.is_empty() {
+        let took = st.took.as_millis() as i64;
+        s.tasks.record(task, account, now, took, st.actions.len(), st.errors.clone());
+    }
+}
+
+/// The accounts whose bills are due a check, found once a minute (the query reads the
+/// attempts table; a pod's bill settles in minutes, not ticks).
+pub(crate) async fn find_bills_due(s: &AppState) {
+    let store = s.engine.store();
+    let now = s.engine.now_ms();
+    crate::tasks::activation(&s.tasks, "billing", "all accounts", now, async {
+        match store.accounts_unchecked(now - s.billing_settle_ms).await {
+            Ok(accounts) => {
+                let n = accounts.len();
+                s.bills_due().extend(accounts);
+                (n, Vec::new())
+            }
+            Err(e) => (0, vec![format!("cannot list accounts with unchecked bills: {e}")]),
+        }
+    })
+    .await;
+}
