@@ -61,10 +61,10 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
     let id = created.job.id.clone();
     if !a.follow {
         if a.json {
-            println!("{}", serde_json::to_string_pretty(&created).unwrap_or_default());
+            out!("{}", serde_json::to_string_pretty(&created).unwrap_or_default());
         } else {
-            println!("{id}");
-            eprintln!(
+            out!("{id}");
+            note!(
                 "submitted {} ({}); follow it with `podwarden logs -f {id}`",
                 spec.name,
                 if created.simulated { "simulated: embedded emulator" } else { "RunPod" }
@@ -72,7 +72,7 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
         }
         return Ok(());
     }
-    eprintln!(
+    note!(
         "job {id} submitted{}",
         if created.simulated {
             " (simulated: no RUNPOD_API_KEY, running on the embedded emulator)"
@@ -82,9 +82,9 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
     );
     let final_job = follow(&api, &id, !a.json, created.simulated).await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&final_job).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(&final_job).unwrap_or_default());
     } else {
-        eprintln!(
+        note!(
             "job {id} {}: {} spent",
             final_job.job.state,
             money(final_job.job.spent_usd, final_job.simulated)
@@ -147,7 +147,7 @@ pub(crate) async fn follow(
                     let mut s = resp.bytes_stream().eventsource();
                     while let Some(Ok(ev)) = s.next().await {
                         if ev.event == "container" {
-                            bar.suspend(|| println!("{}", ev.data));
+                            bar.suspend(|| out!("{}", ev.data));
                         }
                     }
                 }));
@@ -192,7 +192,7 @@ pub async fn ps(a: PsArgs) -> Result<(), UserError> {
     let api = Api::connect().await?;
     let jobs: Vec<JobSummary> = api.run(|c| c.jobs(if a.all { 10_000 } else { a.limit })).await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&jobs).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(&jobs).unwrap_or_default());
         return Ok(());
     }
     let simulated = api.run(|c| c.status()).await.map(|s| s.simulated).unwrap_or(false);
@@ -216,7 +216,7 @@ pub async fn ps(a: PsArgs) -> Result<(), UserError> {
             j.reason.unwrap_or_default(),
         ]);
     }
-    println!("{t}");
+    out!("{t}");
     let reqs: Vec<podwarden_api::types::ServerlessJobView> =
         api.run(|c| c.serverless_jobs(if a.all { 10_000 } else { a.limit })).await?;
     if !reqs.is_empty() {
@@ -242,7 +242,7 @@ pub async fn ps(a: PsArgs) -> Result<(), UserError> {
                 r.reason.unwrap_or_default(),
             ]);
         }
-        println!("{t}");
+        out!("{t}");
     }
     Ok(())
 }
@@ -284,7 +284,7 @@ pub async fn logs(a: LogsArgs) -> Result<(), UserError> {
         };
         match next {
             Some(Ok(ev)) => {
-                println!("{}{}", if ev.event == "system" { "[system] " } else { "" }, ev.data)
+                out!("{}{}", if ev.event == "system" { "[system] " } else { "" }, ev.data)
             }
             _ => return Ok(()),
         }
@@ -302,11 +302,11 @@ pub async fn stop(a: StopArgs) -> Result<(), UserError> {
     if matches!(a.job.parse(), Ok(core_domain::WorkId::ServerlessJob(_))) {
         let r: podwarden_api::types::ServerlessJobView =
             api.run(|c| c.stop_serverless_job(&a.job)).await?;
-        eprintln!("serverless job {}: {} (cost {})", r.id, r.state, money(r.cost_usd, r.simulated));
+        note!("serverless job {}: {} (cost {})", r.id, r.state, money(r.cost_usd, r.simulated));
         return Ok(());
     }
     let d: JobDetail = api.run(|c| c.stop_job(&a.job)).await?;
-    eprintln!("stopping {}: {}", d.job.id, d.job.state);
+    note!("stopping {}: {}", d.job.id, d.job.state);
     Ok(())
 }
 
@@ -326,7 +326,7 @@ pub async fn cost(a: CostArgs) -> Result<(), UserError> {
     if a.reconcile {
         let r: podwarden_api::types::Reconciliation = api.run(|c| c.reconcile_cost()).await?;
         if a.json {
-            println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            out!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
             return Ok(());
         }
         let mut t = table(&["JOB", "POD", "LEDGER SAID", "RUNPOD BILLED", "DIFFERENCE"]);
@@ -339,8 +339,8 @@ pub async fn cost(a: CostArgs) -> Result<(), UserError> {
                 format!("{:+.6}", c.ours_usd - c.theirs_usd),
             ]);
         }
-        println!("{t}");
-        println!(
+        out!("{t}");
+        out!(
             "{} pods checked now, {} in all; {} differed; the ledger had over-counted ${:.6}, and now agrees with RunPod's bill",
             r.checked_now,
             r.checks.len(),
@@ -351,25 +351,25 @@ pub async fn cost(a: CostArgs) -> Result<(), UserError> {
     }
     let c: CostReport = api.run(|c| c.cost()).await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());
         return Ok(());
     }
     let mut t = table(&["JOB", "NAME", "COST"]);
     for (id, name, v) in &c.by_job {
         t.add_row(vec![id.clone(), name.clone(), format!("${v:.4}")]);
     }
-    println!("{t}");
+    out!("{t}");
     let mut g = table(&["GPU", "COST"]);
     for (k, v) in &c.by_gpu {
         g.add_row(vec![k.clone(), format!("${v:.4}")]);
     }
-    println!("{g}");
+    out!("{g}");
     let mut d = table(&["DAY", "COST"]);
     for (k, v) in &c.by_day {
         d.add_row(vec![k.clone(), format!("${v:.4}")]);
     }
-    println!("{d}");
-    println!("total: {}", money(c.total_usd, c.simulated));
+    out!("{d}");
+    out!("total: {}", money(c.total_usd, c.simulated));
     Ok(())
 }
 
@@ -402,7 +402,7 @@ pub async fn gpus(a: GpusArgs) -> Result<(), UserError> {
     };
     let rows: Vec<GpuRow> = api.run(|c| c.gpus(&q)).await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
         return Ok(());
     }
     let simulated = api.run(|c| c.status()).await.map(|s| s.simulated).unwrap_or(false);
@@ -416,7 +416,7 @@ pub async fn gpus(a: GpusArgs) -> Result<(), UserError> {
             r.data_centers.join(", "),
         ]);
     }
-    println!("{t}");
+    out!("{t}");
     Ok(())
 }
 
@@ -463,10 +463,20 @@ pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
     cfg.public_url = a.public_url;
     cfg.tick = std::time::Duration::from_millis(a.tick_ms.max(50));
     cfg.intent_grace = std::time::Duration::from_millis(a.intent_grace_ms);
-    if let Some(p) = &a.emulator_config {
-        cfg.emulator = crate::emulator::load_config(p)?;
+    #[cfg(feature = "embedded-emulator")]
+    {
+        if let Some(p) = &a.emulator_config {
+            cfg.emulator = crate::emulator::load_config(p)?;
+        }
+        cfg.emulator.unsandboxed |= a.unsandboxed;
     }
-    cfg.emulator.unsandboxed |= a.unsandboxed;
+    #[cfg(not(feature = "embedded-emulator"))]
+    if a.emulator_config.is_some() || a.unsandboxed {
+        return Err(UserError {
+            error: anyhow::anyhow!("this podwarden was built without the embedded emulator"),
+            hint: Some("use a build with the `embedded-emulator` feature (the default)".into()),
+        });
+    }
     cfg.watchdog_ceiling = a.watchdog_ceiling;
     cfg.limits = server::listener::ConnLimits::from_env()
         .map_err(|e| UserError { error: e, hint: Some("see docs/configuration.md".into()) })?;
@@ -484,8 +494,11 @@ pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
         }
         _ => {}
     }
-    crate::emulator::own_images(&mut cfg.emulator);
-    crate::emulator::quickstart_volume(&mut cfg.emulator, &home);
+    #[cfg(feature = "embedded-emulator")]
+    {
+        crate::emulator::own_images(&mut cfg.emulator);
+        crate::emulator::quickstart_volume(&mut cfg.emulator, &home);
+    }
     let s = server::start(cfg).await.map_err(|e| {
         let taken = e.chain().any(|c| {
             c.downcast_ref::<std::io::Error>()
@@ -502,7 +515,7 @@ pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
         (false, true) => "RunPod, BYOK only: every user's work runs on their own key",
         (false, false) => "RunPod",
     };
-    println!("podwarden server on {} ({on})", s.url);
+    out!("podwarden server on {} ({on})", s.url);
     // SIGTERM (systemd, Docker) stops it like Ctrl-C: the embedded emulator's pods go with it.
     crate::emulator::shutdown_signal().await;
     s.shutdown().await;

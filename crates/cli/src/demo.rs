@@ -50,13 +50,11 @@ pub async fn run(a: Args) -> Result<(), UserError> {
     crate::emulator::own_images(&mut cfg);
     let emu = start(cfg, Options::default()).await?;
     let client = emu.client();
-    println!(
+    out!(
         "podwarden demo: a pod and a serverless job on a local RunPod emulator at {}",
         emu.base_url()
     );
-    println!(
-        "(simulated: no account, no GPU, no money; the same calls work against api.runpod.io)\n"
-    );
+    out!("(simulated: no account, no GPU, no money; the same calls work against api.runpod.io)\n");
     let result = drive(&client, a.min_vram_gb).await;
     // Whatever happened, leave nothing behind.
     for p in client.list_pods().await.unwrap_or_default() {
@@ -91,9 +89,12 @@ async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
     });
     let gpu =
         fits.first().ok_or_else(|| anyhow!("no GPU with at least {min_vram} GB is in stock"))?;
-    println!(
+    out!(
         "1. cheapest GPU with >= {min_vram} GB in stock: {} ({} GB) at ${:.2}/h community, ${:.2}/h secure",
-        gpu.id, gpu.memory, gpu.price.community, gpu.price.secure
+        gpu.id,
+        gpu.memory,
+        gpu.price.community,
+        gpu.price.secure
     );
 
     // 2. A training pod: create, follow logs until the command finishes, terminate, bill.
@@ -111,7 +112,7 @@ async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
         ..CreatePodRequest::default()
     };
     let pod = client.create_pod(&req).await.context("creating the training pod")?;
-    println!(
+    out!(
         "2. pod {} created ({}, {} in {})",
         pod.id,
         pod.status,
@@ -125,7 +126,7 @@ async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
         let mut logs = Box::pin(logs);
         while let Some(line) = logs.next().await {
             let line = line?;
-            println!("   | {}", line.event.line);
+            out!("   | {}", line.event.line);
             if line.event.line == "training done" {
                 return Ok(());
             }
@@ -134,9 +135,10 @@ async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
     })
     .await?;
     let running = client.get_pod(&pod.id).await?;
-    println!(
+    out!(
         "   command finished; the pod is still {} and billing ${:.4}/h: RunPod restarts finished containers, so stop it",
-        running.status, running.cost
+        running.status,
+        running.cost
     );
     client.delete_pod(&pod.id).await.context("terminating the pod")?;
     let gone = client.get_pod(&pod.id).await;
@@ -150,7 +152,7 @@ async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
             ..BillingQuery::default()
         })
         .await?;
-    println!(
+    out!(
         "   terminated (the API now answers 404); billed ${:.6} (simulated)",
         bill.metadata.totals.total_amount
     );
@@ -179,10 +181,10 @@ async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
     });
     ep_req.workers = Some(EndpointWorkers { min: Some(0), max: Some(1), idle_timeout: Some(5) });
     let ep = client.create_endpoint(&ep_req).await?;
-    println!("3. endpoint {} deployed (workers 0..1, scale from zero)", ep.id);
+    out!("3. endpoint {} deployed (workers 0..1, scale from zero)", ep.id);
     let sls = client.serverless(&ep.id);
     let job = sls.run(&RunRequest::new(json!({"text": "hello from a podwarden worker"}))).await?;
-    println!("   /run -> job {} {}", job.id, job.status);
+    out!("   /run -> job {} {}", job.id, job.status);
     let done = within("the serverless job", async {
         let mut chunks = Vec::new();
         loop {
@@ -197,11 +199,11 @@ async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
     })
     .await?;
     let (chunks, st) = done;
-    println!(
+    out!(
         "   /stream chunks: {}",
         chunks.iter().map(|c| c.as_str().unwrap_or("?")).collect::<Vec<_>>().join(" ")
     );
-    println!(
+    out!(
         "   /status -> {} after {} ms in queue, {} ms running: {}",
         st.status,
         st.delay_time.unwrap_or(0),
@@ -214,6 +216,6 @@ async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
     client.delete_endpoint(&ep.id).await?;
     client.delete_template(&tpl.id).await?;
     let left = (client.list_pods().await?.len(), client.list_endpoints().await?.len());
-    println!("\ndone: {} pods and {} endpoints left behind.", left.0, left.1);
+    out!("\ndone: {} pods and {} endpoints left behind.", left.0, left.1);
     Ok(())
 }

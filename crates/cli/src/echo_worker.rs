@@ -24,7 +24,7 @@ pub async fn run() -> Result<(), UserError> {
                 continue;
             }
             Err(e) => {
-                eprintln!("job-take failed: {e}");
+                note!("job-take failed: {e}");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }

@@ -1,11 +1,16 @@
 //! `podwarden emulator`: a standalone local RunPod.
 
+#[cfg(feature = "embedded-emulator")]
 use crate::UserError;
+#[cfg(feature = "embedded-emulator")]
 use anyhow::Context;
+#[cfg(feature = "embedded-emulator")]
 use runpod_emulator::{EmulatorConfig, Options, start};
+#[cfg(feature = "embedded-emulator")]
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+#[cfg(feature = "embedded-emulator")]
 /// Options of `podwarden emulator`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -33,15 +38,18 @@ pub struct Args {
 /// The embedded emulator's network volume for `quickstart`: its files are `home/store`, so
 /// the CLI can put the data on it (what `podwarden cp` does over RunPod's S3 API).
 pub const QUICKSTART_VOLUME: &str = "pwquickstart";
+#[cfg_attr(not(feature = "embedded-emulator"), allow(dead_code))]
 pub const QUICKSTART_VOLUME_DC: &str = "US-TX-3";
 pub const QUICKSTART_VOLUME_NAME: &str = "podwarden-quickstart";
 
 /// The host directory of the quickstart volume's files.
+#[cfg_attr(not(feature = "embedded-emulator"), allow(dead_code))]
 pub fn quickstart_store(home: &std::path::Path) -> PathBuf {
     let dir = home.join("store");
     std::path::absolute(&dir).unwrap_or(dir)
 }
 
+#[cfg(feature = "embedded-emulator")]
 /// Seeds the quickstart's network volume over `home/store` (embedded emulator only).
 pub fn quickstart_volume(cfg: &mut EmulatorConfig, home: &std::path::Path) {
     if cfg.volumes.iter().any(|v| v.id == QUICKSTART_VOLUME) {
@@ -57,6 +65,7 @@ pub fn quickstart_volume(cfg: &mut EmulatorConfig, home: &std::path::Path) {
     });
 }
 
+#[cfg(feature = "embedded-emulator")]
 /// Gives the images whose programs are podwarden's own (`podwarden-tabular`,
 /// `podwarden-echo-worker`) this binary, which answers to those names (`main.rs`), unless the
 /// config declares them itself.
@@ -87,6 +96,7 @@ pub fn own_images(cfg: &mut EmulatorConfig) {
     }
 }
 
+#[cfg(feature = "embedded-emulator")]
 /// Reads an emulator config file (`--config`, and `serve --emulator-config`).
 pub fn load_config(p: &std::path::Path) -> Result<EmulatorConfig, UserError> {
     let text = std::fs::read_to_string(p)
@@ -97,6 +107,7 @@ pub fn load_config(p: &std::path::Path) -> Result<EmulatorConfig, UserError> {
     })
 }
 
+#[cfg(feature = "embedded-emulator")]
 pub async fn run(a: Args) -> Result<(), UserError> {
     let mut cfg = match &a.config {
         Some(p) => load_config(p)?,
@@ -124,37 +135,35 @@ pub async fn run(a: Args) -> Result<(), UserError> {
             }
         })?;
     if emu.shared.runner.isolation() == runpod_emulator::process::Isolation::Unsandboxed {
-        eprintln!(
+        note!(
             "warning: containers run UNSANDBOXED: they see this machine's files and tools (--unsandboxed)"
         );
     }
     let base = emu.base_url();
-    println!("podwarden emulator: a local RunPod on {base}");
+    out!("podwarden emulator: a local RunPod on {base}");
     // Second and third lines: the S3 API of network volumes (tests parse them).
     let s3: Vec<String> = emu.s3_urls().iter().map(|(dc, url)| format!("{dc}={url}")).collect();
-    println!(
+    out!(
         "  S3 API:         {} (bucket = network volume id, region = data center id)",
         s3.join(" ")
     );
     if let Some((key, secret)) = emu.s3_credentials(emu.api_key().expose()) {
-        println!("  S3 key:         {key} {secret} (access key id and secret; not the API key)");
+        out!("  S3 key:         {key} {secret} (access key id and secret; not the API key)");
     }
-    println!(
-        "  REST v2:        {base}/v2/pods, /v2/serverless, /v2/templates, /v2/catalog/gpus, ..."
-    );
-    println!("  serverless API: {base}/v2/{{endpoint_id}}/run|runsync|status|stream|cancel|health");
-    println!("  GraphQL:        {base}/graphql");
-    println!("  admin:          {base}/_emulator/state");
-    println!();
-    println!("Point clients at it:");
-    println!("  export RUNPOD_REST_URL={base}");
-    println!("  export RUNPOD_ENDPOINT_BASE_URL={base}/v2");
-    println!("  export RUNPOD_API_BASE_URL={base}");
-    println!("  export RUNPOD_API_KEY={}", emu.api_key().expose());
-    println!();
-    println!("Ctrl-C stops it and every process it started.");
+    out!("  REST v2:        {base}/v2/pods, /v2/serverless, /v2/templates, /v2/catalog/gpus, ...");
+    out!("  serverless API: {base}/v2/{{endpoint_id}}/run|runsync|status|stream|cancel|health");
+    out!("  GraphQL:        {base}/graphql");
+    out!("  admin:          {base}/_emulator/state");
+    out!();
+    out!("Point clients at it:");
+    out!("  export RUNPOD_REST_URL={base}");
+    out!("  export RUNPOD_ENDPOINT_BASE_URL={base}/v2");
+    out!("  export RUNPOD_API_BASE_URL={base}");
+    out!("  export RUNPOD_API_KEY={}", emu.api_key().expose());
+    out!();
+    out!("Ctrl-C stops it and every process it started.");
     shutdown_signal().await;
-    eprintln!("stopping: killing pods and workers…");
+    note!("stopping: killing pods and workers…");
     emu.shutdown().await;
     Ok(())
 }

@@ -56,11 +56,11 @@ async fn deploy(path: &std::path::Path, json: bool) -> Result<(), UserError> {
     let api = Api::connect().await?;
     let d: DeployResult = api.run(|c| c.deploy_endpoint(&spec)).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
     } else {
         let e = &d.endpoint;
-        println!("{}", e.endpoint_id.as_deref().unwrap_or("-"));
-        eprintln!("endpoint {} {} ({}; {})", e.name, d.change, e.resource_name, e.state);
+        out!("{}", e.endpoint_id.as_deref().unwrap_or("-"));
+        note!("endpoint {} {} ({}; {})", e.name, d.change, e.resource_name, e.state);
     }
     Ok(())
 }
@@ -69,7 +69,7 @@ async fn ls(json: bool) -> Result<(), UserError> {
     let api = Api::connect().await?;
     let eps: Vec<EndpointView> = api.run(|c| c.endpoints()).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&eps).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(&eps).unwrap_or_default());
         return Ok(());
     }
     let mut t = crate::commands::table(&[
@@ -94,7 +94,7 @@ async fn ls(json: bool) -> Result<(), UserError> {
             e.reason.unwrap_or_default(),
         ]);
     }
-    println!("{t}");
+    out!("{t}");
     Ok(())
 }
 
@@ -102,11 +102,9 @@ async fn rm(name: &str) -> Result<(), UserError> {
     let api = Api::connect().await?;
     let e: EndpointView = api.run(|c| c.remove_endpoint(name)).await?;
     if e.state == "deleted" {
-        eprintln!("endpoint {name} deleted (endpoint and template gone at the provider)");
+        note!("endpoint {name} deleted (endpoint and template gone at the provider)");
     } else {
-        eprintln!(
-            "endpoint {name} is being deleted; the server retries until the provider confirms"
-        );
+        note!("endpoint {name} is being deleted; the server retries until the provider confirms");
     }
     Ok(())
 }

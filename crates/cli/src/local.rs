@@ -65,7 +65,7 @@ impl Api {
             cmd.process_group(0);
         }
         cmd.spawn().context("cannot start a local podwarden server")?;
-        eprintln!("started a local podwarden server (log: {})", home.join("server.log").display());
+        note!("started a local podwarden server (log: {})", home.join("server.log").display());
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Some(api) = Self::recorded(&home, &http).await {

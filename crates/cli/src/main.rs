@@ -6,7 +6,11 @@
 //! `Caused by:` chain and a `hint:` when one exists; exit code 0 is success, 1 a user or job
 //! error, 2 anything unexpected.
 
+#[macro_use]
+mod print;
+
 mod commands;
+#[cfg(feature = "embedded-emulator")]
 mod demo;
 mod doctor;
 mod echo_worker;
@@ -53,8 +57,10 @@ enum Command {
     /// Run the podwarden server (the CLI starts one in the background when needed).
     Serve(commands::ServeArgs),
     /// Serve a local RunPod emulator: REST v2, serverless job API, worker callbacks, GraphQL.
+    #[cfg(feature = "embedded-emulator")]
     Emulator(emulator::Args),
     /// Start an emulator and drive a pod and a serverless job through it, end to end.
+    #[cfg(feature = "embedded-emulator")]
     Demo(demo::Args),
     /// Check the RunPod key and account, the public URL, the data directory and secrets, and
     /// the examples' images; print what is wrong and how to fix it.
@@ -98,7 +104,7 @@ async fn admin(c: AdminCommand) -> Result<(), UserError> {
             };
             let db = local::home().join("podwarden.db");
             let n = server::rotate_secret(&db, &new, &old).await?;
-            eprintln!(
+            note!(
                 "re-encrypted {n} provider key(s) in {}; start the server with the new secret",
                 db.display()
             );
@@ -145,25 +151,14 @@ impl UserError {
     }
 }
 
-/// A client command whose output goes to a closed pipe (`podwarden ps | head`) ends quietly
-/// with 141 (128 + SIGPIPE), as Unix tools killed by SIGPIPE do, instead of panicking in
-/// `println!`. (Restoring SIGPIPE itself would need `unsafe`, which this workspace forbids.)
-/// Servers are untouched: a client hanging up is an error on one socket, never an exit.
-fn quiet_broken_pipe() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied());
-        if msg.is_some_and(|m| {
-            m.starts_with("failed printing to stdout") && m.contains("Broken pipe")
-        }) {
-            std::process::exit(141);
-        }
-        default(info);
-    }));
+/// Long-running commands (servers, workers): a closed stdout is not theirs to exit on.
+fn serves(c: &Command) -> bool {
+    match c {
+        Command::Serve(_) | Command::EchoWorker | Command::Tabular(_) => true,
+        #[cfg(feature = "embedded-emulator")]
+        Command::Emulator(_) | Command::Demo(_) => true,
+        _ => false,
+    }
 }
 
 fn main() -> ExitCode {
@@ -177,16 +172,7 @@ fn main() -> ExitCode {
         Some("podwarden-echo-worker") => Cli { command: Command::EchoWorker },
         _ => Cli::parse(),
     };
-    if !matches!(
-        cli.command,
-        Command::Serve(_)
-            | Command::Emulator(_)
-            | Command::Demo(_)
-            | Command::EchoWorker
-            | Command::Tabular(_)
-    ) {
-        quiet_broken_pipe();
-    }
+    print::exit_on_closed_stdout(!serves(&cli.command));
     // PODWARDEN_LOG, else the ecosystem's RUST_LOG, else warnings only.
     let filter = tracing_subscriber::EnvFilter::try_from_env("PODWARDEN_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
@@ -195,7 +181,7 @@ fn main() -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            note!("error: cannot start the async runtime: {e}");
             return ExitCode::from(2);
         }
     };
@@ -218,7 +204,9 @@ fn main() -> ExitCode {
             Command::Gpus(a) => commands::gpus(a).await,
             Command::Endpoint(c) => endpoint::run(c).await,
             Command::Serve(a) => commands::serve(a).await,
+            #[cfg(feature = "embedded-emulator")]
             Command::Emulator(a) => emulator::run(a).await,
+            #[cfg(feature = "embedded-emulator")]
             Command::Demo(a) => demo::run(a).await,
             Command::EchoWorker => echo_worker::run().await,
         }
@@ -226,13 +214,13 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", e.error);
+            note!("error: {}", e.error);
             for cause in e.error.chain().skip(1) {
-                eprintln!("  Caused by: {cause}");
+                note!("  Caused by: {cause}");
             }
             let code = e.exit_code();
             if let Some(h) = e.hint {
-                eprintln!("hint: {h}");
+                note!("hint: {h}");
             }
             ExitCode::from(code)
         }

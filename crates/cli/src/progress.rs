@@ -53,7 +53,7 @@ impl Stages {
     /// A line above the spinner (or plain, without a terminal).
     pub fn line(&self, text: &str) {
         if self.bar.is_hidden() {
-            eprintln!("{text}");
+            note!("{text}");
         } else {
             self.bar.println(text);
         }

@@ -67,13 +67,13 @@ pub async fn run(a: Args) -> Result<(), UserError> {
     // Teardown, whatever happened above.
     if !a.keep {
         match api.run(|c| c.remove_endpoint(ENDPOINT)).await {
-            Ok(e) => eprintln!("[teardown] endpoint {ENDPOINT}: {}", e.state),
+            Ok(e) => note!("[teardown] endpoint {ENDPOINT}: {}", e.state),
             Err(e) if e.error.to_string().contains("not found") => {}
-            Err(e) => eprintln!("[teardown] endpoint {ENDPOINT}: {} (the server retries)", e.error),
+            Err(e) => note!("[teardown] endpoint {ENDPOINT}: {} (the server retries)", e.error),
         }
         let left: Vec<EndpointView> = api.run(|c| c.endpoints()).await?;
         let left = left.iter().filter(|e| e.name == ENDPOINT).count();
-        eprintln!(
+        note!(
             "[teardown] left running: {left} endpoint(s); the training pod was terminated when its job ended"
         );
     }
@@ -82,10 +82,7 @@ pub async fn run(a: Args) -> Result<(), UserError> {
 
 async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(), UserError> {
     use crate::emulator::QUICKSTART_VOLUME as VOLUME;
-    eprintln!(
-        "[1/3] training a {} on datasets/local/houses.csv (1,000 rows) on a GPU pod",
-        a.model
-    );
+    note!("[1/3] training a {} on datasets/local/houses.csv (1,000 rows) on a GPU pod", a.model);
     let train = json!({
         "name": "quickstart-train",
         "image": IMAGE,
@@ -117,7 +114,7 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
     );
     let meta: tabular::train::Metadata = serde_json::from_slice(&store.read(&meta_key).await?)
         .context("the trainer's metadata.json")?;
-    println!(
+    out!(
         "model {model_id}: {} predicting {} from {}; {} = {:.4} on {} held-out rows ({} trained)",
         meta.model_type.name(),
         meta.target,
@@ -130,13 +127,13 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
 
     let points: Vec<serde_json::Value> = api.run(|c| c.job_metrics(&job.job.id)).await?;
     let score = points.iter().rev().find_map(|p| p["point"]["score"].as_f64());
-    println!(
+    out!(
         "the trainer reported {} metric points to the control plane (last score: {})",
         points.len(),
         score.map_or_else(|| "none".into(), |s| format!("{s:.4}"))
     );
 
-    eprintln!("[2/3] deploying the predict endpoint {ENDPOINT}");
+    note!("[2/3] deploying the predict endpoint {ENDPOINT}");
     let endpoint = json!({
         "name": ENDPOINT,
         "image": IMAGE,
@@ -148,14 +145,14 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
         "execution_timeout": "10m",
     });
     let d: DeployResult = api.run(|c| c.deploy_endpoint(&endpoint)).await?;
-    eprintln!(
+    note!(
         "  endpoint {} {} ({})",
         d.endpoint.name,
         d.change,
         d.endpoint.endpoint_id.as_deref().unwrap_or("-")
     );
 
-    eprintln!("[3/3] predicting datasets/local/houses_new.csv through it");
+    note!("[3/3] predicting datasets/local/houses_new.csv through it");
     let input = json!({
         "endpoint": ENDPOINT,
         "input": {
@@ -190,13 +187,13 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
         }
         t.add_row(cells);
     }
-    println!("{t}");
-    println!(
+    out!("{t}");
+    out!(
         "({} rows with predictions in vol:{VOLUME_NAME}/predictions/local/houses_new.csv; `podwarden cp` fetches it)",
         lines.count()
     );
     let train_cost = job.job.spent_usd;
-    println!(
+    out!(
         "cost (simulated): training ${train_cost:.4} on {} + prediction ${:.6} on {} ({} ms) = ${:.4}",
         job.job.gpu.as_deref().unwrap_or("?"),
         r.cost_usd,

@@ -29,10 +29,10 @@ pub async fn run(
     let id = created.id.clone();
     if !follow && !sync {
         if json {
-            println!("{}", serde_json::to_string_pretty(&created).unwrap_or_default());
+            out!("{}", serde_json::to_string_pretty(&created).unwrap_or_default());
         } else {
-            println!("{id}");
-            eprintln!(
+            out!("{id}");
+            note!(
                 "submitted to endpoint {} (at most {}); `podwarden stop {id}` cancels it",
                 created.endpoint,
                 money(created.estimate_usd, created.simulated)
@@ -42,12 +42,12 @@ pub async fn run(
     }
     let done = follow_serverless_job(&api, &id, !json).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&done).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(&done).unwrap_or_default());
     } else {
         if let Some(o) = &done.output {
-            println!("{}", serde_json::to_string_pretty(o).unwrap_or_default());
+            out!("{}", serde_json::to_string_pretty(o).unwrap_or_default());
         }
-        eprintln!(
+        note!(
             "serverless job {id} {}: ran {} ms on {}, cost {}",
             done.state,
             done.execution_ms.unwrap_or(0),
@@ -85,8 +85,8 @@ pub async fn follow_serverless_job(
             after = e.id;
             if print {
                 match e.kind.as_str() {
-                    "chunk" => println!("{}", e.message),
-                    _ => eprintln!("  {}", e.message),
+                    "chunk" => out!("{}", e.message),
+                    _ => note!("  {}", e.message),
                 }
             }
             settled_event |= e.kind == "state"

@@ -11,6 +11,10 @@
 //! into place. Direct S3 uploads go in parts of `PART_BYTES` (a few in flight) and keep their
 //! progress beside the file, so a rerun resumes an interrupted upload; an upload through the
 //! server is one streamed request (the server splits it into parts) and starts over.
+//!
+//! Over 600 lines: `cp`'s two paths (RunPod's S3 API directly for admins, through the server for
+//! everyone else), with resume, size checks and the audit report, are one flow sharing these
+//! helpers.
 
 use crate::UserError;
 use crate::local::Api;
@@ -69,19 +73,22 @@ pub async fn run(c: Command) -> Result<(), UserError> {
             let new = podwarden_api::types::NewVolume { name, size_gb, data_center };
             let v: VolumeView = api.run(|c| c.create_volume(&new)).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
-                println!("{}", v.volume_id.as_deref().unwrap_or("-"));
-                eprintln!(
+                out!("{}", v.volume_id.as_deref().unwrap_or("-"));
+                note!(
                     "volume {} created: {} GB in {} (${:.2}/month)",
-                    v.name, v.size_gb, v.data_center, v.monthly_usd
+                    v.name,
+                    v.size_gb,
+                    v.data_center,
+                    v.monthly_usd
                 );
             }
         }
         Command::Ls { json } => {
             let vs: Vec<VolumeView> = api.run(|c| c.volumes()).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&vs).unwrap_or_default());
+                out!("{}", serde_json::to_string_pretty(&vs).unwrap_or_default());
                 return Ok(());
             }
             let mut t = crate::commands::table(&[
@@ -104,17 +111,17 @@ pub async fn run(c: Command) -> Result<(), UserError> {
                     v.backend,
                 ]);
             }
-            println!("{t}");
+            out!("{t}");
         }
         Command::Rm { name } => {
             let v: VolumeView = api.run(|c| c.remove_volume(&name)).await?;
-            eprintln!("volume {} deleted", v.name);
+            note!("volume {} deleted", v.name);
         }
         Command::Audit { all, limit, json } => {
             let rows: Vec<podwarden_api::types::AuditEntry> =
                 api.run(|c| c.audit(all, limit)).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+                out!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
                 return Ok(());
             }
             let mut t = crate::commands::table(&[
@@ -133,7 +140,7 @@ pub async fn run(c: Command) -> Result<(), UserError> {
                     r.result,
                 ]);
             }
-            println!("{t}");
+            out!("{t}");
         }
     }
     Ok(())
@@ -379,7 +386,7 @@ impl Files {
             result,
         };
         if let Err(e) = self.api.run(|c| c.report_transfer(&self.volume, &t)).await {
-            eprintln!("warning: the transfer was not recorded in the audit log: {:#}", e.error);
+            note!("warning: the transfer was not recorded in the audit log: {:#}", e.error);
         }
     }
 }
@@ -469,7 +476,7 @@ pub async fn cp(a: CpArgs) -> Result<(), UserError> {
                 dst.key.clone()
             };
             let n = Files::of(&api, &dst.volume).await?.upload(&local, &key).await?;
-            eprintln!("{} → vol:{}/{key} ({n} bytes)", local.display(), dst.volume);
+            note!("{} → vol:{}/{key} ({n} bytes)", local.display(), dst.volume);
         }
         (Some(src), None) => {
             let mut local = PathBuf::from(&a.to);
@@ -477,7 +484,7 @@ pub async fn cp(a: CpArgs) -> Result<(), UserError> {
                 local = local.join(src.key.rsplit('/').next().unwrap_or("file"));
             }
             let n = Files::of(&api, &src.volume).await?.download(&src.key, &local).await?;
-            eprintln!("vol:{}/{} → {} ({n} bytes)", src.volume, src.key, local.display());
+            note!("vol:{}/{} → {} ({n} bytes)", src.volume, src.key, local.display());
         }
         (Some(_), Some(_)) => {
             return Err(bad(
@@ -544,7 +551,7 @@ pub async fn upload(s3: &AmazonS3, local: &Path, key: &str) -> Result<u64, UserE
                 && s.mtime_ns == mtime_ns
                 && s.part_bytes == PART_BYTES =>
         {
-            eprintln!(
+            note!(
                 "resuming the upload of {key} after {} of {} parts",
                 s.parts.len(),
                 size.div_ceil(PART_BYTES as u64)
@@ -708,12 +715,12 @@ pub async fn stage_inputs(
             .map(|b| String::from_utf8_lossy(&b).into_owned());
         let there = files.size_of(&input.path).await;
         if have.as_deref() == Some(want.as_str()) && there == Some(size) {
-            eprintln!("input {} unchanged on vol:{volume}; not uploaded again", input.path);
+            note!("input {} unchanged on vol:{volume}; not uploaded again", input.path);
             continue;
         }
         files.upload(&src, &input.path).await?;
         files.write_small(&fingerprint_key(&input.path), want.into_bytes()).await?;
-        eprintln!("input {} → vol:{volume}/{} ({size} bytes)", src.display(), input.path);
+        note!("input {} → vol:{volume}/{} ({size} bytes)", src.display(), input.path);
     }
     Ok(())
 }
@@ -748,7 +755,7 @@ pub async fn collect_outputs(
                 dir.display()
             )),
         })?;
-        eprintln!("output vol:{volume}/{} → {}", o.path, local.display());
+        note!("output vol:{volume}/{} → {}", o.path, local.display());
     }
     Ok(())
 }

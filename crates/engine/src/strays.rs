@@ -5,7 +5,7 @@
 //! Owns nothing: strays are reported (API, doctor, the log) and terminated only on the
 //! operator's word (`reap`), one install prefix at a time, because another live podwarden on
 //! the same RunPod account names its pods the same way. This install's own orphans are not
-//! strays: the reconciler terminates those itself (planner).
+//! strays: the pod reconciler terminates those itself (`reconcilers::pods`).
 
 use crate::cloud::{Cloud, PodPhase};
 use crate::{Engine, EngineError};

@@ -2,7 +2,7 @@
 //! deploys and removals leave nothing behind, a crash mid-deploy is finished by the reconciler,
 //! orphans of this install are deleted and foreign endpoints are never touched.
 
-mod common;
+use podwarden_test_utils::engine as common;
 
 use core_domain::endpoint::EndpointSpec;
 use core_domain::state::EndpointState;

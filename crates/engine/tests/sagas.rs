@@ -6,7 +6,7 @@
 //!
 //! The crash test (`cli/tests/crash.rs`) kills a real server process at the same points.
 
-mod common;
+use podwarden_test_utils::engine as common;
 
 use core_domain::endpoint::EndpointSpec;
 use core_domain::spec::JobSpec;

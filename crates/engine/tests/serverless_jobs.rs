@@ -3,7 +3,7 @@
 //! a queue that says why it is stuck, worker timeouts with the fix, cancel, payload limits and
 //! a bad key — each with the error a user can act on.
 
-mod common;
+use podwarden_test_utils::engine as common;
 
 use core_domain::endpoint::EndpointSpec;
 use core_domain::serverless_job::ServerlessJobSpec;

@@ -1,7 +1,7 @@
 //! One emulator, several accounts: each key sees only its own account's pods, endpoints,
 //! templates, volumes, balance and bills, and another account's resource is a 404.
 
-mod common;
+use podwarden_test_utils::emulator as common;
 
 use common::*;
 use runpod::types::billing::BillingQuery;

@@ -1,7 +1,7 @@
 //! Malformed requests get RunPod's kind of answer (4xx with a problem+json body), never a 5xx,
 //! a panic or a hang. Random bodies, broken JSON, wrong types and odd paths at every route.
 
-mod common;
+use podwarden_test_utils::emulator as common;
 
 use common::{LIMIT, emu_unmetered, spawn_worker};
 use rand::rngs::StdRng;

@@ -1,7 +1,7 @@
 //! The client's typed errors against the emulator's faults: every kind, the body kept, retries
 //! only where safe, and the key never printed.
 
-mod common;
+use podwarden_test_utils::emulator as common;
 
 use common::{assert_contract, emu};
 use runpod::types::pods::{CreateGpuConfig, CreatePodRequest, PodAction};

@@ -3,7 +3,7 @@
 //! cannot be pulled never start, stops end every process, and templates resolve at create.
 //! Each rule and its source: docs/emulator.md, "Containers".
 
-mod common;
+use podwarden_test_utils::emulator as common;
 
 use common::{LIMIT, emu, emu_with};
 use runpod::types::endpoints::CreateEndpointRequest;

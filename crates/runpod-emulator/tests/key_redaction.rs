@@ -1,7 +1,7 @@
 //! The API key never appears in logs, errors or `Debug` output, across a run that succeeds,
 //! fails in every common way, and talks to a dead host.
 
-mod common;
+use podwarden_test_utils::emulator as common;
 
 use common::pod;
 use runpod::types::pods::PodAction;

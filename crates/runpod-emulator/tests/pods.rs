@@ -1,7 +1,7 @@
 //! Pods through the `runpod` client: lifecycle, logs, billing, capacity, credit, scoped keys,
 //! preemption and boot hangs, on a manual clock.
 
-mod common;
+use podwarden_test_utils::emulator as common;
 
 use common::{LIMIT, assert_contract, emu, emu_with};
 use futures::StreamExt;

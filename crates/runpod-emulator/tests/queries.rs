@@ -1,7 +1,7 @@
 //! Queries as the spec states them: catalog filters and their 400/422 rules, billing windows
 //! aligned to buckets, `lastN` versus `startTime`/`endTime`, and endpoint releases.
 
-mod common;
+use podwarden_test_utils::emulator as common;
 
 use common::*;
 use serde_json::Value;

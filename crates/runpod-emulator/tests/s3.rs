@@ -1,7 +1,7 @@
 //! RunPod's S3 API for network volumes: bucket = volume id, one endpoint per data center,
 //! SigV4 with the account's S3 key (not its API key); the same files pods see at their mounts.
 
-mod common;
+use podwarden_test_utils::emulator as common;
 
 use common::*;
 use object_store::aws::{AmazonS3, AmazonS3Builder};

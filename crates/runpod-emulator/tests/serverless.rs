@@ -2,7 +2,7 @@
 //! exactly-once, progress, cancel, retry, purge, timeouts, TTL, retention, scaling, idle
 //! timeout, crash loops, webhooks, payload limits and auth.
 
-mod common;
+use podwarden_test_utils::emulator as common;
 
 use common::{LIMIT, assert_contract, emu, spawn_worker};
 use runpod::types::endpoints::{

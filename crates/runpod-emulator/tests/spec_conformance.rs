@@ -2,7 +2,7 @@
 //! validator running the pinned official spec on thousands of generated bodies, and every
 //! response of a sweep over every implemented route conforms to the spec's schemas.
 
-mod common;
+use podwarden_test_utils::emulator as common;
 
 use common::{assert_contract, emu_unmetered, pod, serverless_endpoint, spec, validator, volume};
 use rand::rngs::StdRng;

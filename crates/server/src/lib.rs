@@ -11,6 +11,7 @@ pub use podwarden_api::types as api;
 mod body_budget;
 mod dashboard;
 mod driving;
+pub mod embedded;
 mod extract;
 mod guard;
 pub mod keys;
@@ -46,7 +47,7 @@ pub struct ServerConfig {
     /// emulator whose pods are local processes; set it for real RunPod pods).
     pub public_url: Option<String>,
     /// Embedded emulator settings when no RunPod key is configured.
-    pub emulator: runpod_emulator::EmulatorConfig,
+    pub emulator: embedded::EmulatorConfig,
     /// Use this RunPod client instead of the environment (tests).
     pub client: Option<runpod::Client>,
     /// How long a pod-create intent may wait for its pod (default 60 s).
@@ -79,9 +80,7 @@ pub(crate) struct S3Settings {
 impl ServerConfig {
     /// Defaults for `home`.
     pub fn new(home: PathBuf, addr: SocketAddr) -> Self {
-        let mut emulator = runpod_emulator::EmulatorConfig::default();
-        emulator.pods.provisioning_secs = 1.0;
-        emulator.pods.starting_secs = 1.0;
+        let emulator = embedded::default_config();
         Self {
             home,
             addr,
@@ -151,7 +150,7 @@ pub struct RunningServer {
     pub simulated: bool,
     cancel: CancellationToken,
     tracker: TaskTracker,
-    emulator: Option<runpod_emulator::RunningEmulator>,
+    emulator: Option<embedded::Embedded>,
 }
 
 impl RunningServer {
@@ -360,41 +359,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             (c, None, false, p)
         }
         (None, None) => {
-            let mut ecfg = cfg.emulator.clone();
-            ecfg.state_dir = Some(cfg.home.join("emulator"));
-            // Volumes made on an earlier run: their files are still under the state directory,
-            // and RunPod keeps a volume until it is deleted, so the emulator must know them again.
-            for v in store.volumes_on(store::HOSTED).await? {
-                let Some(id) = v.volume_id.filter(|_| v.state == engine::volumes::READY) else {
-                    continue;
-                };
-                if !ecfg.volumes.iter().any(|s| s.id == id) {
-                    ecfg.volumes.push(runpod_emulator::config::VolumeSeed {
-                        id,
-                        name: v.resource_name,
-                        data_center: v.data_center,
-                        size: v.size_gb,
-                        dir: None,
-                    });
-                }
-            }
-            // A reconcile period shorter than the default compresses time; RunPod's request
-            // budgets are compressed with it, so calls per budget stay what they are in production.
-            let factor =
-                (Duration::from_secs(2).as_millis() / cfg.tick.as_millis().max(1)).max(1) as u64;
-            ecfg.rate_limits.scale(factor);
-            // The embedded account's key, when a test or demo needs to know it (BYOK flows).
-            if let Some(k) =
-                std::env::var("PODWARDEN_EMULATOR_API_KEY").ok().filter(|k| !k.trim().is_empty())
-            {
-                ecfg.api_key = Some(k);
-            }
-            let emu = runpod_emulator::start(ecfg, runpod_emulator::Options::default())
-                .await
-                .context("cannot start the embedded emulator")?;
-            let c = emu.client();
+            let emu = embedded::Embedded::start(&cfg, &store).await?;
             let p = format!("embedded emulator at {}", emu.base_url());
-            (c, Some(emu), true, p)
+            (emu.client(), Some(emu), true, p)
         }
     };
     // Provider keys at rest: a real deployment must bring its secret; dev (the embedded
@@ -412,41 +379,11 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let old = std::env::var("PODWARDEN_OLD_SECRET_KEY").ok().filter(|v| !v.trim().is_empty());
     let sealer = keys::Sealer::new(&key_secret, old.as_deref())?;
     let env = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
-    // The embedded emulator's seeded volumes (the quickstart's) are the admin's, so `volume ls`
-    // shows them and `cp` reaches them.
     if let Some(emu) = &emulator {
-        let known: Vec<String> = store
-            .volumes_on(store::HOSTED)
-            .await?
-            .into_iter()
-            .filter_map(|v| v.volume_id)
-            .collect();
-        for v in &emu.shared.cfg.volumes {
-            if !known.contains(&v.id)
-                && store.volume_by_name(users::ADMIN_ID, &v.name).await?.is_none()
-            {
-                store
-                    .volume_insert(&store::VolumeRow {
-                        id: core_domain::ids::VolumeRecordId::new().to_string(),
-                        owner: users::ADMIN_ID.into(),
-                        account: store::HOSTED.into(),
-                        name: v.name.clone(),
-                        resource_name: v.name.clone(),
-                        volume_id: Some(v.id.clone()),
-                        data_center: v.data_center.clone(),
-                        size_gb: v.size,
-                        state: engine::volumes::READY.into(),
-                        created_at: 0,
-                    })
-                    .await?;
-            }
-        }
+        emu.adopt_seeded_volumes(&store).await?;
     }
     let s3 = match &emulator {
-        Some(emu) => S3Settings {
-            endpoints: emu.s3_urls().clone(),
-            operator_key: emu.s3_credentials(emu.api_key().expose()),
-        },
+        Some(emu) => emu.s3_settings(),
         None => S3Settings {
             endpoints: cfg.s3_endpoints.clone(),
             operator_key: cfg

@@ -3,8 +3,8 @@
 //! engine mistaking the other's pods for orphans; keys cannot change under running jobs; the
 //! operator's per-user cap on hosted spend.
 
-mod common;
 use common::{follow, server_with};
+use podwarden_test_utils::server as common;
 use server::api::{ComputeSettings, ErrorBody, JobDetail, NewToken, UserView};
 
 const USER_KEY: &str = "rpa_USERSOWNKEY0000000000000000000000000000WXYZ";

@@ -1,11 +1,13 @@
 //! The server end to end with its embedded emulator: a job runs as a real local process, its
 //! wrapped command reports the exit status through the callback, the reconciler tears the pod
 //! down and settles the job; costs, GPUs and errors through the API.
+//!
+//! Over 600 lines: the API's behaviour one route at a time, against a live server.
 
 use server::api::{CostReport, ErrorBody, GpuRow, JobDetail};
 
-mod common;
 use common::{follow, server};
+use podwarden_test_utils::server as common;
 
 #[tokio::test]
 async fn a_job_runs_to_completion_through_the_api() {

@@ -1,8 +1,8 @@
 //! Billing reconciliation: the ledger is compared with RunPod's billing API pod by pod, each
 //! difference is recorded and shown, and the settled cost becomes the provider's figure.
 
-mod common;
 use common::{follow, server_with};
+use podwarden_test_utils::server as common;
 
 #[tokio::test]
 async fn the_ledger_is_corrected_to_the_providers_bill() {

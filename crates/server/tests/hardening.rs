@@ -2,7 +2,7 @@
 //! would overflow the ledger, a database locked by someone else or damaged, and the database's
 //! file mode.
 
-mod common;
+use podwarden_test_utils::server as common;
 
 use common::server;
 use server::api::ErrorBody;

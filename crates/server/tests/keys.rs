@@ -2,7 +2,7 @@
 //! funds), stored sealed (AES-256-GCM), shown only as its last 4 characters, removable — and
 //! the key appears in no response and no log line of the whole run, a job run on it included.
 
-mod common;
+use podwarden_test_utils::server as common;
 
 use server::api::{ComputeSettings, ErrorBody};
 use server::{ServerConfig, start};

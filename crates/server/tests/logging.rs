@@ -1,7 +1,7 @@
 //! An error response's cause reaches the server's log once, with the request it answered, and
 //! never the response (errors are logged from a response extension, not while converting).
 
-mod common;
+use podwarden_test_utils::server as common;
 
 use std::sync::{Arc, Mutex};
 

@@ -3,8 +3,8 @@
 //! the old one knew; another install's pods are reported as strays and reaped only on the
 //! operator's word.
 
-mod common;
 use common::{server_with, wait_for_state};
+use podwarden_test_utils::server as common;
 
 fn live_pods(emu: &runpod_emulator::RunningEmulator) -> Vec<String> {
     emu.shared

@@ -1,7 +1,7 @@
 //! Pod jobs as they run on RunPod: the exit reaches the control plane even when the pod's
 //! callback cannot, a job's logs outlive its pod, and a job's reason is its cause.
 
-mod common;
+use podwarden_test_utils::server as common;
 
 use common::{follow, server_with};
 

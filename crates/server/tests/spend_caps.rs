@@ -1,7 +1,7 @@
 //! Hosted spend caps hold under concurrent submits: the check and the reservation are one
 //! transaction (store::spend), for pod jobs and serverless jobs alike.
 
-mod common;
+use podwarden_test_utils::server as common;
 
 use common::{new_user, server};
 use server::api::{ComputeSettings, ErrorBody};

@@ -2,7 +2,7 @@
 //! server: a volume made on one run, and the files on it, are there on the next (RunPod keeps a
 //! volume until it is deleted).
 
-mod common;
+use podwarden_test_utils::server as common;
 
 use common::{new_user, server};
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 use worker::{Job, LocalApi, Worker};
 
-mod common;
+use podwarden_test_utils::log as common;
 
 // One thread: tasks run in spawn order, so the runtime's signal listener is registered before
 // its first job can start (a SIGTERM before that would end the test process).

@@ -7,7 +7,7 @@ use serde_json::json;
 use std::time::Duration;
 use worker::{Job, LocalApi, Worker};
 
-mod common;
+use podwarden_test_utils::log as common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn job_take_429s_are_waited_out_as_the_server_asks_then_the_job_runs() {

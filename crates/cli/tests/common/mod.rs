@@ -1,4 +1,6 @@
-//! Running the `podwarden` binary as a user does, with its own data directory.
+//! Running the `podwarden` binary as a user does, with its own data directory. (Not in
+//! `podwarden-test-utils`: the binary's path, `CARGO_BIN_EXE_podwarden`, is known only to
+//! this crate's tests, and each test file uses a part of this.)
 
 #![allow(dead_code)]
 

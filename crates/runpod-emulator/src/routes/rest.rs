@@ -1,4 +1,7 @@
 //! REST v2 handlers: pods, endpoints, templates, network volumes, catalog, billing.
+//!
+//! Over 600 lines: one thin handler per REST v2 operation of RunPod's spec (about forty), each
+//! checking its input and calling `World`; split by resource they would repeat the extractors.
 
 use super::{Caller, Principal, query_int, query_map};
 use crate::Shared;

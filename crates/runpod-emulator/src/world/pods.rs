@@ -6,6 +6,10 @@
 //! null until it has started, and an image that cannot be pulled never starts (the pull is
 //! retried, with the reason in the pod's logs). Like RunPod, a container whose main process
 //! exits is restarted, so a finished command keeps the pod billing until someone stops it.
+//!
+//! Over 600 lines: one state machine (placement, boot, restarts, stop/start/terminate, billing)
+//! whose transitions read top to bottom; split, billing would sit apart from the transitions
+//! that start and stop it.
 
 use super::ledger::{Kind, Split};
 use super::{Effect, Owner, SpawnSpec, World, random_id, random_secret};

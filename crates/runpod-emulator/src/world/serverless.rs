@@ -7,6 +7,10 @@
 //! shows as UNHEALTHY). Jobs honour `executionTimeout` (FAILED, and the worker is told to
 //! stop), `ttl` (deleted: 404), and result retention (30 min after `/run`, 1 min after
 //! `/runsync`).
+//!
+//! Over 600 lines: endpoints, workers and the job queue are one machine at RunPod (a job moves
+//! with its worker, a worker with its endpoint's scaling and idle timeout); each transition sits
+//! beside the ones it triggers.
 
 use super::ledger::{Kind, Split};
 use super::{Effect, Owner, SpawnSpec, Wake, World, random_id, random_secret};

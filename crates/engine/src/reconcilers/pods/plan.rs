@@ -8,6 +8,8 @@
 //! - a pod that vanished, stopped (preemption, $0) or never booted ends its attempt and
 //!   interrupts its job; a job that spent its budget, passed its deadline, or reported its exit
 //!   is torn down; tearing down means terminating until the provider confirms, then settling.
+//!
+//! Over 600 lines: half of it is the table tests, kept beside the rules they check.
 
 use crate::cloud::{PodInfo, PodPhase};
 use core_domain::ids::parse_pod_name;

@@ -1,7 +1,5 @@
 //! An emulator on a manual clock and an engine on it (in-memory store, the emulator's clock).
 
-#![allow(dead_code)]
-
 use engine::{Clock, Engine, RunPodCloud};
 use runpod_emulator::{EmulatorConfig, Options, RunningEmulator, start};
 use store::Store;
@@ -9,7 +7,7 @@ use store::Store;
 /// An emulator whose time moves only on `advance`, configured by `cfg`.
 pub async fn emulator(cfg: impl FnOnce(&mut EmulatorConfig)) -> RunningEmulator {
     let mut c = EmulatorConfig {
-        manual_clock_start: Some("2026-01-01T00:00:00Z".into()),
+        manual_clock_start: Some(crate::emulator::START.into()),
         ..EmulatorConfig::default()
     };
     cfg(&mut c);

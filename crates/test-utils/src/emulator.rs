@@ -1,6 +1,5 @@
 //! Shared test harness: an emulator on a manual clock with every exchange recorded, a check of
 //! those exchanges against RunPod's pinned OpenAPI spec, and an in-process test worker.
-#![allow(dead_code)]
 
 use runpod::client::worker::{WorkerClient, WorkerConfig};
 use runpod::types::worker::JobResultBody;
@@ -32,6 +31,7 @@ pub fn config() -> EmulatorConfig {
 
 /// A test emulator that, when the test ends without a panic, checks every response it served
 /// against RunPod's spec: no test can see a non-conforming response and pass.
+#[derive(Debug)]
 pub struct Emu(pub RunningEmulator);
 
 impl std::ops::Deref for Emu {

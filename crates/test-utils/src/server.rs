@@ -1,5 +1,4 @@
 //! Helpers shared by the server's integration tests.
-#![allow(dead_code)]
 
 use server::api::{EventView, JobDetail};
 use server::{ServerConfig, start};
@@ -61,6 +60,11 @@ pub async fn post_json<T: serde::de::DeserializeOwned>(
         .expect("json")
 }
 
+/// The typed API client on `http`'s connection pool.
+pub fn client(http: &reqwest::Client, url: &str, token: &str) -> podwarden_api::Client {
+    podwarden_api::Client::with_http(http.clone(), url, token).expect("server URL")
+}
+
 /// Submits a job spec (JSON) and returns it as created.
 pub async fn submit(
     http: &reqwest::Client,
@@ -68,15 +72,10 @@ pub async fn submit(
     token: &str,
     spec: &serde_json::Value,
 ) -> JobDetail {
-    let r = http
-        .post(format!("{url}/api/v1/jobs"))
-        .bearer_auth(token)
-        .json(spec)
-        .send()
+    client(http, url, token)
+        .submit_job(spec)
         .await
-        .expect("post");
-    assert_eq!(r.status().as_u16(), 201, "submitting {spec}");
-    r.json().await.expect("json")
+        .unwrap_or_else(|e| panic!("submitting {spec}: {e}"))
 }
 
 /// RunPod's request budgets compressed as these tests compress time (a 100 ms reconcile
@@ -143,43 +142,20 @@ pub async fn follow_serverless_job(
     token: &str,
     id: &str,
 ) -> server::api::ServerlessJobView {
+    let c = client(http, url, token);
     let mut after = 0;
     for _ in 0..200 {
-        let v: server::api::ServerlessJobView = http
-            .get(format!("{url}/api/v1/requests/{id}"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let v = c.serverless_job(id).await.expect("serverless job");
         if ["succeeded", "failed", "cancelled", "timed_out"].contains(&v.state.as_str()) {
             return v;
         }
-        after = next_events(http, url, token, id, after).await.last().map_or(after, |e| e.id);
+        let evs = c.serverless_job_events(id, after, 5000).await.expect("events");
+        after = evs.last().map_or(after, |e| e.id);
     }
     panic!("serverless job {id} did not settle");
 }
 
-/// The events after `after`, waiting up to 5 s for one.
-async fn next_events(
-    http: &reqwest::Client,
-    url: &str,
-    token: &str,
-    id: &str,
-    after: i64,
-) -> Vec<EventView> {
-    http.get(format!("{url}/api/v1/jobs/{id}/events?after={after}&wait_ms=5000"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("events")
-        .json()
-        .await
-        .expect("json")
-}
-
+/// Follows a job (long-polling its events, no sleeping) until `done` says its state is reached.
 async fn follow_until(
     http: &reqwest::Client,
     url: &str,
@@ -187,36 +163,20 @@ async fn follow_until(
     id: &str,
     done: impl Fn(&str) -> bool,
 ) -> (JobDetail, Vec<EventView>) {
+    let c = client(http, url, token);
     let mut after = 0;
     let mut all = Vec::new();
     for _ in 0..200 {
-        let d: JobDetail = http
-            .get(format!("{url}/api/v1/jobs/{id}"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
-        if done(d.job.state.as_str()) {
-            let evs: Vec<EventView> = http
-                .get(format!("{url}/api/v1/jobs/{id}/events?after={after}"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("events")
-                .json()
-                .await
-                .expect("json");
-            all.extend(evs);
-            return (d, all);
-        }
-        let evs = next_events(http, url, token, id, after).await;
+        let d = c.job(id).await.expect("job");
+        let wait = if done(d.job.state.as_str()) { 0 } else { 5000 };
+        let evs = c.job_events(id, after, wait).await.expect("events");
         if let Some(last) = evs.last() {
             after = last.id;
         }
         all.extend(evs);
+        if wait == 0 {
+            return (d, all);
+        }
     }
     panic!("job {id} did not get there");
 }

@@ -1,0 +1,108 @@
+//! Operators' views: the background tasks' last passes, billing reconciliation, strays.
+
+use super::*;
+use crate::AppState;
+use crate::api::ErrorBody;
+use crate::extract::Body;
+use axum::extract::State;
+use axum::{Extension, Json};
+use core_domain::Money;
+use engine::EngineError;
+
+/// The background tasks' last activations, per task and account (admin): when each ran, how
+/// long it took, what it did and what failed.
+#[utoipa::path(get, path = "/api/v1/admin/tasks", tag = "admin", responses((status = 200, body = Vec<crate::tasks::TaskStatus>), (status = 403, description = "not an admin", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn admin_tasks(
+    State(s): S,
+    Extension(c): C,
+) -> R<Json<Vec<crate::tasks::TaskStatus>>> {
+    admin_only(&c)?;
+    Ok(Json(s.tasks.all()))
+}
+
+/// The ledger against RunPod's billing API, pod by pod (admin).
+#[utoipa::path(get, path = "/api/v1/cost/reconciliation", tag = "cost", responses((status = 200, body = crate::api::Reconciliation), (status = 403, description = "not an admin", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn reconciliation(
+    State(s): S,
+    Extension(c): C,
+) -> R<Json<crate::api::Reconciliation>> {
+    admin_only(&c)?;
+    Ok(Json(reconciliation_view(&s, 0).await?))
+}
+
+/// Checks every settled pod not checked yet against RunPod's bill now, correcting the ledger
+/// to the bill (admin; the server also does this on its own, 15 minutes after a pod ends).
+#[utoipa::path(post, path = "/api/v1/cost/reconcile", tag = "cost", responses((status = 200, body = crate::api::Reconciliation), (status = 403, description = "not an admin", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn reconcile(State(s): S, Extension(c): C) -> R<Json<crate::api::Reconciliation>> {
+    admin_only(&c)?;
+    let mut checked = 0;
+    if s.hosted {
+        loop {
+            let r = s.engine.reconcile_billing(0, 100).await?;
+            checked += r.checked;
+            if r.checked < 100 {
+                break;
+            }
+        }
+    }
+    checked += crate::accounts::reconcile_all(&s).await?;
+    Ok(Json(reconciliation_view(&s, checked).await?))
+}
+
+pub(crate) async fn reconciliation_view(
+    s: &AppState,
+    checked_now: usize,
+) -> R<crate::api::Reconciliation> {
+    let rows = s.engine.store().billing_checks(1000).await.map_err(EngineError::from)?;
+    Ok(crate::api::Reconciliation {
+        checked_now,
+        mismatches: rows.iter().filter(|r| r.ours_micros != r.theirs_micros).count(),
+        overcounted_usd: Money(rows.iter().map(|r| r.ours_micros - r.theirs_micros).sum()).usd(),
+        checks: rows
+            .into_iter()
+            .map(|r| crate::api::BillingCheckView {
+                job_id: r.job_id,
+                pod_id: r.pod_id,
+                at: r.at,
+                ours_usd: Money(r.ours_micros).usd(),
+                theirs_usd: Money(r.theirs_micros).usd(),
+            })
+            .collect(),
+    })
+}
+
+/// Pods on the operator's RunPod account named by another podwarden install (admin): a lost
+/// database's, or another podwarden's on the same account. Reported, never touched unasked.
+#[utoipa::path(get, path = "/api/v1/strays", tag = "admin", responses((status = 200, body = Vec<crate::api::StrayView>), (status = 403, description = "not an admin", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn list_strays(
+    State(s): S,
+    Extension(c): C,
+) -> R<Json<Vec<crate::api::StrayView>>> {
+    admin_only(&c)?;
+    let strays = s.engine.strays().await?;
+    Ok(Json(
+        strays
+            .into_iter()
+            .map(|x| crate::api::StrayView {
+                pod_id: x.pod_id,
+                name: x.name,
+                install: x.install,
+                running: x.running,
+                cost_per_hour_usd: x.cost_per_hour.usd(),
+            })
+            .collect(),
+    ))
+}
+
+/// Terminates every stray pod of one install (admin, on purpose: another podwarden on the same
+/// account names its pods the same way).
+#[utoipa::path(post, path = "/api/v1/strays/reap", tag = "admin", request_body = crate::api::ReapBody, responses((status = 200, description = "`{terminated: [pod ids]}`", body = Object), (status = 403, description = "not an admin", body = ErrorBody), (status = 409, description = "that is this install", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn reap_strays(
+    State(s): S,
+    Extension(c): C,
+    Body(b): Body<crate::api::ReapBody>,
+) -> R<Json<serde_json::Value>> {
+    admin_only(&c)?;
+    let done = s.engine.reap_strays(&b.install).await?;
+    Ok(Json(serde_json::json!({"terminated": done})))
+}

@@ -1,0 +1,232 @@
+//! Where a user's work runs: the operator's account (hosted) or their own RunPod key (BYOK),
+//! saved sealed after RunPod accepted it.
+
+use super::*;
+use crate::AppState;
+use crate::api::{ComputeSettings, ErrorBody};
+use crate::extract::Body;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use core_domain::Money;
+use engine::EngineError;
+use serde::Deserialize;
+use store::UserRow;
+
+/// The account a user's new work goes to: their own key's, else hosted.
+pub(crate) async fn user_account(s: &AppState, user: &str) -> R<String> {
+    let has_key =
+        s.engine.store().provider_key_get(user).await.map_err(EngineError::from)?.is_some();
+    Ok(if has_key { crate::accounts::byok_account(user) } else { store::HOSTED.to_owned() })
+}
+
+pub(crate) fn account_error(e: crate::accounts::AccountError) -> ApiError {
+    match e {
+        crate::accounts::AccountError::NoKey => ApiError::new(
+            StatusCode::CONFLICT,
+            "no_key",
+            e.to_string(),
+            Some("save a key in Settings → Compute"),
+        ),
+        crate::accounts::AccountError::NoOperatorKey => ApiError::new(
+            StatusCode::CONFLICT,
+            "no_operator_key",
+            e.to_string(),
+            Some(
+                "save your RunPod API key in Settings → Compute (or POST /api/v1/settings/runpod-key), then submit again",
+            ),
+        ),
+        crate::accounts::AccountError::Sealed => {
+            tracing::error!(
+                "a stored RunPod key cannot be decrypted: was PODWARDEN_SECRET_KEY changed without `podwarden admin rotate-secret`?"
+            );
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "key_unreadable",
+                "your saved RunPod key cannot be read by this server",
+                Some("save the key again in Settings → Compute"),
+            )
+        }
+        crate::accounts::AccountError::Other(e) => {
+            tracing::error!(error = %e, "cannot open a user's RunPod account");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error (see the server log)",
+                None,
+            )
+        }
+    }
+}
+
+/// Refuses a key change while jobs run on the user's own account: their pods could no longer
+/// be watched or torn down.
+pub(crate) async fn no_live_byok_jobs(s: &AppState, user: &str) -> R<()> {
+    let account = crate::accounts::byok_account(user);
+    let endpoints = s
+        .engine
+        .store()
+        .endpoints_live()
+        .await
+        .map_err(EngineError::from)?
+        .iter()
+        .filter(|e| e.account == account)
+        .count();
+    if endpoints > 0 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "endpoints_on_key",
+            format!(
+                "{endpoints} endpoint(s) live on your RunPod account; podwarden could no longer manage them"
+            ),
+            Some("remove them first (`podwarden endpoint rm <name>`), then change the key"),
+        ));
+    }
+    let n = s.engine.store().live().jobs().filter(|j| j.account == account).count();
+    if n > 0 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "jobs_running_on_key",
+            format!(
+                "{n} job(s) are running on your RunPod key; changing or removing it now would leave their pods unmanaged"
+            ),
+            Some("stop them (or let them finish), then change the key"),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) async fn settings(
+    s: &AppState,
+    user: &UserRow,
+    k: Option<&store::ProviderKeyRow>,
+) -> R<ComputeSettings> {
+    Ok(ComputeSettings {
+        backend: if k.is_some() { "runpod" } else { "hosted" }.into(),
+        last4: k.map(|k| k.last4.clone()),
+        endpoint_status: {
+            let account = crate::accounts::byok_account(&user.id);
+            let eps = s.engine.store().endpoints_live().await.map_err(EngineError::from)?;
+            let mine: Vec<_> = eps.iter().filter(|e| e.account == account).collect();
+            if mine.is_empty() {
+                "none".to_owned()
+            } else {
+                mine.iter()
+                    .map(|e| format!("{}: {}", e.name, e.state))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        },
+        spend_cap_usd: user.spend_cap_micros.map(|m| Money(m).usd()),
+        hosted_committed_usd: Money(
+            s.engine.store().hosted_committed_micros(&user.id).await.map_err(EngineError::from)?,
+        )
+        .usd(),
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/settings/runpod-key", tag = "settings", responses((status = 200, body = ComputeSettings), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn get_key(State(s): S, Extension(c): C) -> R<Json<ComputeSettings>> {
+    let k = s.engine.store().provider_key_get(&c.0.id).await.map_err(EngineError::from)?;
+    Ok(Json(settings(&s, &c.0, k.as_ref()).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KeyBody {
+    api_key: String,
+}
+
+/// Validates the key against RunPod (it must authenticate and the account must have funds),
+/// then stores it sealed. Neither the key nor RunPod's answer about it is logged.
+#[utoipa::path(post, path = "/api/v1/settings/runpod-key", tag = "settings", request_body = KeyBody, responses((status = 200, body = ComputeSettings), (status = 400, description = "RunPod rejected the key", body = ErrorBody), (status = 402, description = "the account has no funds", body = ErrorBody), (status = 422, description = "not a key", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn save_key(
+    State(s): S,
+    Extension(c): C,
+    Body(b): Body<KeyBody>,
+) -> R<Json<ComputeSettings>> {
+    no_live_byok_jobs(&s, &c.0.id).await?;
+    let key = b.api_key.trim().to_owned();
+    if key.len() < 8 || key.len() > 200 || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_key_format",
+            "that does not look like a RunPod API key",
+            Some("copy it from RunPod's console → Settings → API Keys"),
+        ));
+    }
+    let client = runpod::Client::builder()
+        .api_key(runpod::ApiKey::new(key.clone()))
+        .rest_url(s.client.rest_url().to_string())
+        .endpoint_base_url(s.client.endpoint_base_url().to_string())
+        .build()
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error (see the server log)",
+                None,
+            )
+        })?;
+    match client.myself().await {
+        Ok(me) if me.client_balance <= 0.0 => {
+            return Err(ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "insufficient_balance",
+                format!(
+                    "the RunPod account behind this key has no funds (${:.2})",
+                    me.client_balance
+                ),
+                Some("add funds in RunPod's console → Billing, then save the key again"),
+            ));
+        }
+        Ok(_) => {}
+        Err(e)
+            if matches!(
+                e.kind(),
+                runpod::ErrorKind::Unauthorized | runpod::ErrorKind::Forbidden
+            ) =>
+        {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_api_key",
+                "RunPod rejected this API key",
+                Some(
+                    "check that it is complete and not revoked (RunPod's console → Settings → API Keys)",
+                ),
+            ));
+        }
+        Err(e) => {
+            tracing::warn!(kind = %e.kind(), "could not verify a RunPod key");
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "provider_error",
+                "could not reach RunPod to verify the key; try again",
+                None,
+            ));
+        }
+    }
+    let sealed = s.sealer.seal(&key);
+    let last4: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let row = store::ProviderKeyRow {
+        user_id: c.0.id.clone(),
+        provider: "runpod".into(),
+        key_id: sealed.key_id,
+        nonce: sealed.nonce,
+        ciphertext: sealed.ciphertext,
+        last4,
+        created_at: now_ms(),
+    };
+    s.engine.store().provider_key_put(&row).await.map_err(EngineError::from)?;
+    s.accounts.forget(&c.0.id).await;
+    Ok(Json(settings(&s, &c.0, Some(&row)).await?))
+}
+
+/// Removes the caller's key (back to hosted).
+#[utoipa::path(delete, path = "/api/v1/settings/runpod-key", tag = "settings", responses((status = 200, body = ComputeSettings), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn delete_key(State(s): S, Extension(c): C) -> R<Json<ComputeSettings>> {
+    no_live_byok_jobs(&s, &c.0.id).await?;
+    s.engine.store().provider_key_delete(&c.0.id).await.map_err(EngineError::from)?;
+    s.accounts.forget(&c.0.id).await;
+    Ok(Json(settings(&s, &c.0, None).await?))
+}

@@ -1,0 +1,220 @@
+//! A job's (or serverless job's) events: long-polled JSON or an SSE stream that resumes from
+//! `Last-Event-ID`, with the pod's log lines merged in on request; and the pod logs alone.
+
+use super::*;
+use crate::AppState;
+use crate::accounts::client_for;
+use crate::api::{ErrorBody, EventView};
+use crate::extract::Query;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use core_domain::WorkId;
+use engine::EngineError;
+use futures::StreamExt;
+use serde::Deserialize;
+use std::sync::Arc;
+use store::AttemptRow;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct After {
+    #[serde(default)]
+    pub(crate) after: i64,
+    /// Long-poll: wait up to this many ms for an event after `after` (max 60 000).
+    #[serde(default)]
+    pub(crate) wait_ms: u64,
+    /// SSE only: also stream the job's pod log lines live (`event: log`, not resumable).
+    #[serde(default)]
+    pub(crate) logs: bool,
+}
+
+/// A job's (or serverless job's) events: JSON with a long-poll (`?after=&wait_ms=`), or — with
+/// `Accept: text/event-stream` — Server-Sent Events (state changes, logs of the engine, metric
+/// points, stream chunks, budget alerts), resumable with `Last-Event-ID`.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/events", tag = "jobs", params(("id" = String, Path, description = "job or serverless job id"), After, ("Last-Event-ID" = Option<i64>, Header, description = "resume an SSE stream after this event")), responses((status = 200, description = "events (JSON) or an SSE stream", content((Vec<EventView> = "application/json"), (String = "text/event-stream"))), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
+pub(crate) async fn events(
+    State(s): S,
+    Extension(c): C,
+    Path(id): Path<String>,
+    Query(q): Query<After>,
+    headers: axum::http::HeaderMap,
+) -> R<Response> {
+    // Only the owner's events; unknown, malformed and foreign ids alike are "not found".
+    let work = id.parse::<WorkId>().map_err(|_| EngineError::NoSuchJob(id.clone()))?;
+    match work {
+        WorkId::ServerlessJob(_) => owned_serverless_job(&s, &id, &c.0.id).await.map(|_| ())?,
+        WorkId::Job(_) => owned_job(&s, &id, &c.0.id).await.map(|_| ())?,
+    }
+    let wants_sse = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    if wants_sse {
+        let resume = headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        let end = s.shutdown.clone().cancelled_owned();
+        let stored = event_stream(s.clone(), id.clone(), resume.unwrap_or(q.after));
+        let stream = if q.logs && matches!(work, WorkId::Job(_)) {
+            futures::stream::select(stored, pod_log_lines(s, id)).boxed()
+        } else {
+            stored.boxed()
+        };
+        return Ok(Sse::new(stream.take_until(end))
+            .keep_alive(KeepAlive::default())
+            .into_response());
+    }
+    Ok(Json(long_poll(&s, &id, &q).await?).into_response())
+}
+
+/// How much of a pod's log a new follower gets first.
+pub(crate) const POD_LOG_TAIL: runpod::types::logs::LogsQuery = runpod::types::logs::LogsQuery {
+    source: None,
+    tail: Some(1000),
+    since: None,
+    last_event_id: None,
+};
+
+/// The pod of the job's latest attempt that holds one (created or running).
+pub(crate) fn current_pod(attempts: &[AttemptRow]) -> Option<String> {
+    attempts
+        .iter()
+        .rev()
+        .find_map(|a| a.pod_id.clone().filter(|_| matches!(&a.state[..], "created" | "running")))
+}
+
+/// The job's pod log lines as `log` events: follows each pod the job gets, until it settles.
+pub(crate) fn pod_log_lines(
+    s: Arc<AppState>,
+    id: String,
+) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> {
+    async_stream::stream! {
+        let mut rx = s.engine.subscribe();
+        let mut followed = std::collections::HashSet::new();
+        loop {
+            let Ok(Some(job)) = s.engine.store().job_get(&id).await else { break };
+            let attempts = s.engine.store().attempts_for_job(&id).await.unwrap_or_default();
+            if let Some(pod) = current_pod(&attempts).filter(|p| !followed.contains(p)) {
+                followed.insert(pod.clone());
+                let lines = match client_for(&s, &job.account).await {
+                    Ok(c) => c.pod_logs(&runpod::PodId::new(pod), &POD_LOG_TAIL).await.ok(),
+                    Err(_) => None,
+                };
+                if let Some(lines) = lines {
+                    let mut lines = Box::pin(lines);
+                    while let Some(Ok(l)) = lines.next().await {
+                        let data = serde_json::json!({"source": l.event.source, "line": l.event.line});
+                        yield Ok(Event::default().event("log").data(data.to_string()));
+                    }
+                }
+                continue;
+            }
+            if job.phase().is_ok_and(|p| p.state.is_final()) || rx.changed().await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+pub(crate) fn event_stream(
+    s: Arc<AppState>,
+    id: String,
+    after: i64,
+) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> {
+    futures::stream::unfold((s, id, after, None::<tokio::sync::watch::Receiver<u64>>), |(s, id, after, rx)| async move {
+        let mut rx = rx.unwrap_or_else(|| s.engine.subscribe());
+        loop {
+            match s.engine.store().events_since(&id, after, 1000).await {
+                Ok(rows) if !rows.is_empty() => {
+                    let last = rows.last().map_or(after, |e| e.id);
+                    let events: Vec<Result<Event, std::convert::Infallible>> = rows
+                        .into_iter()
+                        .map(|e| {
+                            let data = serde_json::json!({"id": e.id, "at": e.at, "kind": e.kind, "message": e.message,
+                                "data": e.data.as_deref().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())});
+                            Ok(Event::default().id(e.id.to_string()).event(e.kind).data(data.to_string()))
+                        })
+                        .collect();
+                    return Some((futures::stream::iter(events), (s, id, last, Some(rx))));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "event stream read failed");
+                    return None;
+                }
+            }
+            if rx.changed().await.is_err() {
+                return None;
+            }
+        }
+    })
+    .flatten()
+}
+
+pub(crate) async fn long_poll(s: &AppState, id: &str, q: &After) -> R<Vec<EventView>> {
+    let id = id.to_owned();
+    let deadline =
+        tokio::time::Instant::now() + std::time::Duration::from_millis(q.wait_ms.min(60_000));
+    let mut rx = s.engine.subscribe();
+    loop {
+        let rows =
+            s.engine.store().events_since(&id, q.after, 1000).await.map_err(EngineError::from)?;
+        if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
+            return Ok(rows
+                .into_iter()
+                .map(|e| EventView { id: e.id, at: e.at, kind: e.kind, message: e.message })
+                .collect());
+        }
+        tokio::select! {
+            r = rx.changed() => if r.is_err() { return Ok(Vec::new()) },
+            () = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}
+
+/// The current pod's logs, proxied from the provider's SSE stream; once the job has no pod,
+/// the lines kept from its pods (the newest 10,000), and the stream ends.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/logs", tag = "jobs", params(("id" = String, Path, description = "job id")), responses((status = 200, description = "SSE: one event per log line", content_type = "text/event-stream"), (status = 404, description = "no such job, or no pod yet and no lines kept", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn logs(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Response> {
+    let job = owned_job(&s, &id, &c.0.id).await?;
+    let attempts = s.engine.store().attempts_for_job(&id).await.map_err(EngineError::from)?;
+    let Some(pod) = current_pod(&attempts) else {
+        // Kept lines need no provider: no key is decrypted, and a removed key does not hide them.
+        let kept = s
+            .engine
+            .store()
+            .job_logs(&id, store::JOB_LOG_LINES_KEPT)
+            .await
+            .map_err(EngineError::from)?;
+        if kept.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_pod",
+                "the job has no pod yet, and no log lines were kept",
+                Some("`podwarden ps` shows its state"),
+            ));
+        }
+        let events = futures::stream::iter(kept.into_iter().map(|l| {
+            Ok::<_, std::convert::Infallible>(Event::default().event(l.source).data(l.line))
+        }));
+        return Ok(Sse::new(events).into_response());
+    };
+    let client = client_for(&s, &job.account).await.map_err(account_error)?;
+    let stream = client.pod_logs(&runpod::PodId::new(pod), &POD_LOG_TAIL).await.map_err(|e| {
+        ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", e.to_string(), None)
+    })?;
+    let events = stream.filter_map(|l| async move {
+        l.ok().map(|l| {
+            Ok::<_, std::convert::Infallible>(
+                Event::default().event(l.event.source).data(l.event.line),
+            )
+        })
+    });
+    Ok(Sse::new(events.take_until(s.shutdown.clone().cancelled_owned()))
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}

@@ -1,0 +1,284 @@
+//! Pod jobs: submit (placed on the caller's account, admitted against their spend cap), list,
+//! read, stop; the pods' exit and metric callbacks (authenticated by the job's token).
+
+use super::*;
+use crate::AppState;
+use crate::accounts::engine_for;
+use crate::api::{AttemptView, ErrorBody, JobDetail, JobSummary};
+use crate::extract::{Body, Query};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use core_domain::Money;
+use core_domain::spec::JobSpec;
+use engine::EngineError;
+use serde::Deserialize;
+use store::{AttemptRow, JobRow};
+
+/// Jobs listed by `GET /api/v1/jobs` (newest first).
+pub(crate) const LIST_LIMIT: i64 = 10_000;
+
+pub(crate) fn summary(j: &JobRow, attempts: &[AttemptRow]) -> JobSummary {
+    let current = attempts.iter().rev().find(|a| a.state != "abandoned");
+    JobSummary {
+        id: j.id.clone(),
+        name: j.name.clone(),
+        state: match (&j.state[..], &j.outcome) {
+            ("tearing_down", Some(o)) => format!("tearing_down ({o})"),
+            (s, _) => s.to_owned(),
+        },
+        reason: j.reason.clone(),
+        gpu: current.map(|a| format!("{}× {}", a.gpu_count, a.gpu_type)),
+        created_at: j.created_at,
+        started_at: j.started_at,
+        // Spend includes what running pods ran up since their last ledger write.
+        spent_usd: Money(engine::reconcilers::pods::projected_spend(
+            j,
+            &attempts.iter().collect::<Vec<_>>(),
+            now_ms(),
+        ))
+        .usd(),
+        budget_usd: j.budget_micros.map(|b| Money(b).usd()),
+        attempts_made: j.attempts_made,
+        exit_code: j.exit_code,
+        ended_at: j.phase().is_ok_and(|p| p.state.is_final()).then_some(j.updated_at),
+        backend: if j.account == store::HOSTED { "hosted" } else { "runpod" }.into(),
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+pub(crate) fn attempt_view(a: &AttemptRow) -> AttemptView {
+    AttemptView {
+        id: a.id.clone(),
+        state: a.state.clone(),
+        pod_name: a.pod_name.clone(),
+        pod_id: a.pod_id.clone(),
+        gpu_type: a.gpu_type.clone(),
+        gpu_count: a.gpu_count,
+        cloud: a.cloud.clone(),
+        price_per_hour_usd: Money(a.price_micros_per_hour).usd(),
+        cost_usd: Money(a.cost_micros).usd(),
+        reason: a.reason.clone(),
+    }
+}
+
+/// Submits a job (a job spec, see docs/job-spec.md).
+#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = JobSpec, responses((status = 201, body = JobDetail), (status = 402, description = "the hosted spend cap has too little left (spent or reserved)", body = ErrorBody), (status = 400, description = "malformed JSON (with line and column)", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn create_job(
+    State(s): S,
+    Extension(c): C,
+    Body(v): Body<serde_json::Value>,
+) -> R<(StatusCode, Json<JobDetail>)> {
+    let mut spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
+    let account = user_account(&s, &c.0.id).await?;
+    crate::volumes::resolve(&s, &c.0.id, &account, &mut spec.network_volume).await?;
+    spec.image = image_alias(&spec.image)?;
+    // Hosted work is admitted against the owner's spend cap in the insert's own transaction
+    // (store::spend); a user's own key is theirs to spend.
+    // The account's engine plans it with that account's offers and runs it.
+    let sub = engine_for(&s, &account)
+        .await
+        .map_err(account_error)?
+        .submit_to(spec, &c.0.id, &account)
+        .await?;
+    crate::driving::poke(&s, &account);
+    let detail = job_detail(&s, &sub.job.to_string(), &c.0.id).await?;
+    Ok((StatusCode::CREATED, Json(detail)))
+}
+
+/// Sets the endpoint's `user_field` in the job's input to the caller (whatever they sent).
+pub(crate) async fn stamp_user(
+    s: &AppState,
+    user: &str,
+    spec: &mut core_domain::serverless_job::ServerlessJobSpec,
+) -> R<()> {
+    let store = s.engine.store();
+    let row = match store.endpoint_by_name(user, &spec.endpoint).await.map_err(EngineError::from)? {
+        Some(r) => Some(r),
+        None => store.endpoint_published(&spec.endpoint).await.map_err(EngineError::from)?,
+    };
+    let field = row
+        .and_then(|r| serde_json::from_str::<core_domain::endpoint::EndpointSpec>(&r.spec).ok())
+        .and_then(|e| e.user_field);
+    if let (Some(f), Some(obj)) = (field, spec.input.as_object_mut()) {
+        obj.insert(f, serde_json::Value::String(user.to_owned()));
+    }
+    Ok(())
+}
+
+/// A spec's `@alias` image as configured (`core_domain::images`).
+pub(crate) fn image_alias(image: &str) -> R<String> {
+    core_domain::images::resolve_env(image).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_spec",
+            format!("`image`: {e}"),
+            Some("use a registry path, or an alias podwarden knows"),
+        )
+    })
+}
+
+/// The caller's job (another user's is "not found": no existence leak).
+pub(crate) async fn owned_job(s: &AppState, id: &str, owner: &str) -> R<JobRow> {
+    Ok(s.engine
+        .store()
+        .job_get(id)
+        .await
+        .map_err(EngineError::from)?
+        .filter(|j| j.owner == owner)
+        .ok_or_else(|| EngineError::NoSuchJob(id.into()))?)
+}
+
+/// The caller's job in detail.
+pub(crate) async fn job_detail(s: &AppState, id: &str, owner: &str) -> R<JobDetail> {
+    let store = s.engine.store();
+    let j = owned_job(s, id, owner).await?;
+    let attempts = store.attempts_for_job(id).await.map_err(EngineError::from)?;
+    let spec = j.spec().ok();
+    Ok(JobDetail {
+        job: summary(&j, &attempts),
+        attempts: attempts.iter().map(attempt_view).collect(),
+        simulated: s.simulated,
+        kind: spec.as_ref().map_or("command", JobSpec::kind).into(),
+        image: spec.as_ref().map(|s| s.image.clone()).unwrap_or_default(),
+        // A finetune job's generated script is long; its model says what it runs.
+        command: spec
+            .as_ref()
+            .map(|s| {
+                s.finetune.as_ref().map_or_else(
+                    || s.shell_command(),
+                    |f| format!("finetune {} on {}", f.model, f.dataset()),
+                )
+            })
+            .unwrap_or_default(),
+    })
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// Most recent jobs to return (default 50, at most 10 000).
+    pub(crate) limit: Option<i64>,
+}
+
+/// The caller's jobs, newest first.
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(ListQuery), responses((status = 200, body = Vec<JobSummary>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn list_jobs(
+    State(s): S,
+    Extension(c): C,
+    Query(q): Query<ListQuery>,
+) -> R<Json<Vec<JobSummary>>> {
+    let limit = q.limit.unwrap_or(50).clamp(1, LIST_LIMIT);
+    let store = s.engine.store();
+    let mut by_job: std::collections::HashMap<String, Vec<AttemptRow>> =
+        std::collections::HashMap::new();
+    for a in store.attempts_for_recent_jobs_of(&c.0.id, limit).await.map_err(EngineError::from)? {
+        by_job.entry(a.job_id.clone()).or_default().push(a);
+    }
+    let jobs = store.job_list_of(&c.0.id, limit).await.map_err(EngineError::from)?;
+    Ok(Json(
+        jobs.iter().map(|j| summary(j, by_job.get(&j.id).map_or(&[][..], Vec::as_slice))).collect(),
+    ))
+}
+
+/// A job with its attempts.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "job id")), responses((status = 200, body = JobDetail), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
+pub(crate) async fn get_job(
+    State(s): S,
+    Extension(c): C,
+    Path(id): Path<String>,
+) -> R<Json<JobDetail>> {
+    Ok(Json(job_detail(&s, &id, &c.0.id).await?))
+}
+
+/// Stops a job: it tears down and settles as cancelled.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/stop", tag = "jobs", params(("id" = String, Path, description = "job id")), responses((status = 202, body = JobDetail), (status = 409, description = "already ending", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
+pub(crate) async fn stop_job(
+    State(s): S,
+    Extension(c): C,
+    Path(id): Path<String>,
+) -> R<(StatusCode, Json<JobDetail>)> {
+    owned_job(&s, &id, &c.0.id).await?;
+    s.engine.cancel(&id).await?;
+    crate::driving::poke_job(&s, &id);
+    Ok((StatusCode::ACCEPTED, Json(job_detail(&s, &id, &c.0.id).await?)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct Exit {
+    exit_code: i64,
+}
+
+/// The pod's wrapper reports the command's exit status (job token).
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/exit", tag = "jobs", params(("id" = String, Path, description = "job id")), request_body = Exit, security(("job_token" = [])), responses((status = 204, description = "recorded"), (status = 401, description = "not this job's token", body = ErrorBody)))]
+pub(crate) async fn report_exit(
+    State(s): S,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    Body(b): Body<Exit>,
+) -> R<StatusCode> {
+    s.engine.report_exit(&id, bearer(&headers), b.exit_code).await?;
+    crate::driving::poke_job(&s, &id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/jobs/{id}/metrics` with the job's bearer token: one point (an object) or a
+/// batch (an array of objects).
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/metrics", tag = "jobs", params(("id" = String, Path, description = "job id")), request_body(content = Object, description = "a point (object) or an array of points; fields in docs/job-spec.md"), security(("job_token" = [])), responses((status = 202, description = "`{accepted: n}`", body = Object), (status = 400, description = "malformed JSON (with line and column)", body = ErrorBody), (status = 401, description = "not this job's token", body = ErrorBody), (status = 413, description = "too many points", body = ErrorBody), (status = 422, description = "a field of a point is wrong (named)", body = ErrorBody)))]
+pub(crate) async fn report_metrics(
+    State(s): S,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    Body(body): Body<serde_json::Value>,
+) -> R<(StatusCode, Json<serde_json::Value>)> {
+    let token = bearer(&headers);
+    let points = match body {
+        serde_json::Value::Array(a) => a,
+        p @ serde_json::Value::Object(_) => vec![p],
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_metrics",
+                "send a point (a JSON object) or an array of points",
+                None,
+            ));
+        }
+    };
+    if let Some(i) = points.iter().position(|p| !p.is_object()) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_metrics",
+            format!("point {i} is not a JSON object"),
+            None,
+        ));
+    }
+    if points.len() > METRICS_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_points",
+            format!("{} points in one request; at most {METRICS_BATCH}", points.len()),
+            Some("split the batch"),
+        ));
+    }
+    let n = s.engine.report_metrics(&id, token, &points).await?;
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "accepted": n }))))
+}
+
+/// A job's metric points, oldest first.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/metrics", tag = "jobs", params(("id" = String, Path, description = "job id"), After), responses((status = 200, description = "`[{id, at, point}]`", body = Vec<Object>), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
+pub(crate) async fn list_metrics(
+    State(s): S,
+    Extension(c): C,
+    Path(id): Path<String>,
+    Query(q): Query<After>,
+) -> R<Json<Vec<serde_json::Value>>> {
+    owned_job(&s, &id, &c.0.id).await?;
+    let rows =
+        s.engine.store().metrics_since(&id, q.after, 10_000).await.map_err(EngineError::from)?;
+    Ok(Json(rows.iter().map(|r| serde_json::json!({"id": r.id, "at": r.at, "point": serde_json::from_str::<serde_json::Value>(&r.data).unwrap_or_default()})).collect()))
+}
