@@ -130,3 +130,67 @@ impl<C: Cloud> Engine<C> {
         Ok(())
     }
 }
+
+/// An owner's spend from the ledger, by job (with its name), by GPU and by UTC day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostSummary {
+    pub total: Money,
+    /// (job or serverless job id, its name, spend), by id.
+    pub by_job: Vec<(String, String, Money)>,
+    pub by_gpu: Vec<(String, Money)>,
+    /// (`YYYY-MM-DD`, spend), oldest first; a span is counted on the day it started.
+    pub by_day: Vec<(String, Money)>,
+}
+
+impl<C: Cloud> Engine<C> {
+    /// What `owner` has spent, from the ledger (billing adjustments included).
+    pub async fn cost_summary(&self, owner: &str) -> Result<CostSummary, EngineError> {
+        use std::collections::BTreeMap;
+        let rows = self.store().cost_rows_of(owner).await?;
+        let (mut by_job, mut by_gpu, mut by_day) = (
+            BTreeMap::<String, i64>::new(),
+            BTreeMap::<String, i64>::new(),
+            BTreeMap::<String, i64>::new(),
+        );
+        for r in &rows {
+            *by_job.entry(r.job_id.clone()).or_default() += r.amount_micros;
+            *by_gpu.entry(r.gpu_type.clone()).or_default() += r.amount_micros;
+            *by_day.entry(utc_day(r.from_ms)).or_default() += r.amount_micros;
+        }
+        let mut jobs = Vec::with_capacity(by_job.len());
+        for (id, m) in by_job {
+            let name = match id.parse() {
+                Ok(core_domain::WorkId::ServerlessJob(_)) => self
+                    .store()
+                    .serverless_job_get(&id)
+                    .await?
+                    .map(|r| format!("{} (serverless)", r.name)),
+                _ => self.store().job_get(&id).await?.map(|j| j.name),
+            };
+            jobs.push((id, name.unwrap_or_default(), Money(m)));
+        }
+        Ok(CostSummary {
+            total: Money(rows.iter().map(|r| r.amount_micros).sum()),
+            by_job: jobs,
+            by_gpu: by_gpu.into_iter().map(|(k, v)| (k, Money(v))).collect(),
+            by_day: by_day.into_iter().map(|(k, v)| (k, Money(v))).collect(),
+        })
+    }
+}
+
+/// `YYYY-MM-DD` (UTC) of a time in ms since the epoch.
+pub fn utc_day(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map_or_else(|| "invalid date".to_owned(), |t| t.date_naive().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_days_are_calendar_days() {
+        assert_eq!(super::utc_day(0), "1970-01-01");
+        assert_eq!(super::utc_day(951_782_400_000), "2000-02-29");
+        assert_eq!(super::utc_day(1_767_225_599_999), "2025-12-31");
+        assert_eq!(super::utc_day(-1), "1969-12-31");
+    }
+}

@@ -168,25 +168,17 @@ pub(crate) async fn save_key(
                 None,
             )
         })?;
-    match client.myself().await {
-        Ok(me) if me.client_balance <= 0.0 => {
+    match engine::provider_keys::check_key(&client).await {
+        engine::provider_keys::KeyCheck::Usable => {}
+        engine::provider_keys::KeyCheck::NoFunds(balance) => {
             return Err(ApiError::new(
                 StatusCode::PAYMENT_REQUIRED,
                 "insufficient_balance",
-                format!(
-                    "the RunPod account behind this key has no funds (${:.2})",
-                    me.client_balance
-                ),
+                format!("the RunPod account behind this key has no funds (${balance:.2})"),
                 Some("add funds in RunPod's console → Billing, then save the key again"),
             ));
         }
-        Ok(_) => {}
-        Err(e)
-            if matches!(
-                e.kind(),
-                runpod::ErrorKind::Unauthorized | runpod::ErrorKind::Forbidden
-            ) =>
-        {
+        engine::provider_keys::KeyCheck::Rejected => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_api_key",
@@ -196,8 +188,7 @@ pub(crate) async fn save_key(
                 ),
             ));
         }
-        Err(e) => {
-            tracing::warn!(kind = %e.kind(), "could not verify a RunPod key");
+        engine::provider_keys::KeyCheck::Unreachable => {
             return Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "provider_error",
@@ -215,7 +206,7 @@ pub(crate) async fn save_key(
         nonce: sealed.nonce,
         ciphertext: sealed.ciphertext,
         last4,
-        created_at: now_ms(),
+        created_at: s.engine.now_ms(),
     };
     s.engine.store().provider_key_put(&row).await.map_err(EngineError::from)?;
     s.accounts.forget(&c.0.id).await;

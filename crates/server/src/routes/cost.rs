@@ -8,10 +8,7 @@ use axum::extract::State;
 use axum::{Extension, Json};
 use core_domain::gpu::{CloudTier, rank_placements};
 use core_domain::spec::JobSpec;
-use core_domain::{Money, WorkId};
-use engine::EngineError;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 /// Server version, install id and provider.
 #[utoipa::path(get, path = "/api/v1/status", tag = "status", responses((status = 200, body = Status), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
@@ -71,52 +68,12 @@ pub(crate) async fn gpus(
 /// The caller's spend: total, per job, per GPU type, per day.
 #[utoipa::path(get, path = "/api/v1/cost", tag = "cost", responses((status = 200, body = CostReport), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn cost(State(s): S, Extension(c): C) -> R<Json<CostReport>> {
-    let store = s.engine.store();
-    let rows = store.cost_rows_of(&c.0.id).await.map_err(EngineError::from)?;
-    let (mut by_job, mut by_gpu, mut by_day) = (
-        BTreeMap::<String, i64>::new(),
-        BTreeMap::<String, i64>::new(),
-        BTreeMap::<String, i64>::new(),
-    );
-    for r in &rows {
-        *by_job.entry(r.job_id.clone()).or_default() += r.amount_micros;
-        *by_gpu.entry(r.gpu_type.clone()).or_default() += r.amount_micros;
-        let day = r.from_ms.div_euclid(86_400_000);
-        *by_day.entry(day_string(day)).or_default() += r.amount_micros;
-    }
-    let mut jobs = Vec::new();
-    for (id, m) in by_job {
-        let name = if matches!(id.parse(), Ok(WorkId::ServerlessJob(_))) {
-            store
-                .serverless_job_get(&id)
-                .await
-                .map_err(EngineError::from)?
-                .map(|r| format!("{} (serverless)", r.name))
-                .unwrap_or_default()
-        } else {
-            store.job_get(&id).await.map_err(EngineError::from)?.map(|j| j.name).unwrap_or_default()
-        };
-        jobs.push((id, name, Money(m).usd()));
-    }
+    let c = s.engine.cost_summary(&c.0.id).await?;
     Ok(Json(CostReport {
-        total_usd: Money(rows.iter().map(|r| r.amount_micros).sum()).usd(),
-        by_job: jobs,
-        by_gpu: by_gpu.into_iter().map(|(k, v)| (k, Money(v).usd())).collect(),
-        by_day: by_day.into_iter().map(|(k, v)| (k, Money(v).usd())).collect(),
+        total_usd: c.total.usd(),
+        by_job: c.by_job.into_iter().map(|(id, name, m)| (id, name, m.usd())).collect(),
+        by_gpu: c.by_gpu.into_iter().map(|(k, m)| (k, m.usd())).collect(),
+        by_day: c.by_day.into_iter().map(|(k, m)| (k, m.usd())).collect(),
         simulated: s.simulated,
     }))
-}
-
-/// `YYYY-MM-DD` of a day number since the Unix epoch (civil-from-days).
-pub(crate) fn day_string(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }

@@ -18,7 +18,8 @@ use store::{AttemptRow, JobRow};
 /// Jobs listed by `GET /api/v1/jobs` (newest first).
 pub(crate) const LIST_LIMIT: i64 = 10_000;
 
-pub(crate) fn summary(j: &JobRow, attempts: &[AttemptRow]) -> JobSummary {
+/// A job as lists show it, its spend projected to `now` (the engine's clock).
+pub(crate) fn summary(j: &JobRow, attempts: &[AttemptRow], now: i64) -> JobSummary {
     let current = attempts.iter().rev().find(|a| a.state != "abandoned");
     JobSummary {
         id: j.id.clone(),
@@ -35,7 +36,7 @@ pub(crate) fn summary(j: &JobRow, attempts: &[AttemptRow]) -> JobSummary {
         spent_usd: Money(engine::reconcilers::pods::projected_spend(
             j,
             &attempts.iter().collect::<Vec<_>>(),
-            now_ms(),
+            now,
         ))
         .usd(),
         budget_usd: j.budget_micros.map(|b| Money(b).usd()),
@@ -44,12 +45,6 @@ pub(crate) fn summary(j: &JobRow, attempts: &[AttemptRow]) -> JobSummary {
         ended_at: j.phase().is_ok_and(|p| p.state.is_final()).then_some(j.updated_at),
         backend: if j.account == store::HOSTED { "hosted" } else { "runpod" }.into(),
     }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 pub(crate) fn attempt_view(a: &AttemptRow) -> AttemptView {
@@ -141,7 +136,7 @@ pub(crate) async fn job_detail(s: &AppState, id: &str, owner: &str) -> R<JobDeta
     let attempts = store.attempts_for_job(id).await.map_err(EngineError::from)?;
     let spec = j.spec().ok();
     Ok(JobDetail {
-        job: summary(&j, &attempts),
+        job: summary(&j, &attempts, s.engine.now_ms()),
         attempts: attempts.iter().map(attempt_view).collect(),
         simulated: s.simulated,
         kind: spec.as_ref().map_or("command", JobSpec::kind).into(),
@@ -181,8 +176,11 @@ pub(crate) async fn list_jobs(
         by_job.entry(a.job_id.clone()).or_default().push(a);
     }
     let jobs = store.job_list_of(&c.0.id, limit).await.map_err(EngineError::from)?;
+    let now = s.engine.now_ms();
     Ok(Json(
-        jobs.iter().map(|j| summary(j, by_job.get(&j.id).map_or(&[][..], Vec::as_slice))).collect(),
+        jobs.iter()
+            .map(|j| summary(j, by_job.get(&j.id).map_or(&[][..], Vec::as_slice), now))
+            .collect(),
     ))
 }
 

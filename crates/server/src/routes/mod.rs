@@ -426,12 +426,3 @@ async fn auth(State(s): S, mut req: Request, next: Next) -> Response {
 
 /// Most points in one `POST /metrics`.
 const METRICS_BATCH: usize = 10_000;
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn day_strings() {
-        assert_eq!(super::day_string(0), "1970-01-01");
-        assert_eq!(super::day_string(20_454), "2026-01-01");
-    }
-}

@@ -89,7 +89,7 @@ pub(crate) async fn create_user(
         id: format!("usr_{}", uuid::Uuid::now_v7().simple()),
         name: b.name,
         is_admin: b.admin,
-        created_at: now_ms(),
+        created_at: s.engine.now_ms(),
         spend_cap_micros: None,
     };
     store.user_insert(&user).await.map_err(EngineError::from)?;
