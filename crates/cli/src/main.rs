@@ -5,6 +5,10 @@
 //! (`emulator`) and a guided tour of the raw RunPod flow (`demo`). Errors print as `error:`, a
 //! `Caused by:` chain and a `hint:` when one exists; exit code 0 is success, 1 a user or job
 //! error, 2 anything unexpected.
+//!
+//! Owns: commands and their output (`print.rs`: data on stdout, messages on stderr). Must not:
+//! build API paths (`podwarden-api`'s client does) or use the server's types for its client
+//! commands.
 
 #[macro_use]
 mod print;

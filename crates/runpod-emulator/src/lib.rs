@@ -9,6 +9,9 @@
 //! on a manual one that moves only when a test says so. Faults (429 storms, 5xx, lost create
 //! responses, pods that never boot, preemption, crash-looping workers) are configurable.
 //!
+//! Must not: be more forgiving than RunPod (`docs/emulator.md` records every reading taken), or
+//! be linked into a production image (the server's and CLI's `embedded-emulator` feature).
+//!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
 //! use runpod_emulator::{EmulatorConfig, Options, start};

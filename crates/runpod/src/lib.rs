@@ -18,6 +18,8 @@
 //!
 //! Errors are typed ([`ErrorKind`]) and keep RunPod's body; retries happen only where they are
 //! safe (see [`RetryPolicy`]); the key is an [`ApiKey`] that never prints.
+//!
+//! Must not: know podwarden (no jobs, no users), or retry a call that is not safe to repeat.
 
 pub mod client;
 pub mod ids;

@@ -4,6 +4,10 @@
 //! `start` opens the store, chooses the provider — RunPod when `RUNPOD_API_KEY` is set (with
 //! `RUNPOD_REST_URL`/`RUNPOD_ENDPOINT_BASE_URL` honoured, so a standalone emulator works the
 //! same), else an embedded emulator — and serves on the given address.
+//!
+//! Owns: HTTP (routes, auth, limits, the dashboard), users and their sealed keys, and which
+//! accounts the engine's driver runs (`driving`). Must not: hold policy (caps, costs, provider
+//! checks live in engine and store), or link the emulator without `embedded-emulator`.
 
 mod accounts;
 /// The wire types (the `podwarden-api` crate's).

@@ -3,6 +3,10 @@
 //! placeholders, integer times and money) for the Postgres backend. Every state write is a
 //! compare-and-swap on a `generation` column: no read-modify-write across an await.
 //!
+//! Owns: the rows, the live set (`live.rs`) and the atomic admission of work against spend caps
+//! (`spend.rs`). Must not: call a provider, decide a state change (the engine does, through
+//! `core::state`), or read the clock (callers pass times).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), store::StoreError> {
 //! let store = store::Store::open_sqlite(std::path::Path::new("/tmp/podwarden.db")).await?;

@@ -8,6 +8,9 @@
 //! user: `datasets/<user>/…`, `models/<user>/<model_id>/…`, `predictions/<user>/…`. A caller
 //! can read and write only under its own user segment.
 //!
+//! Must not: reach outside the caller's user segment, or link the emulator (it ships as a
+//! worker image).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), tabular::TabularError> {
 //! use tabular::{storage::Storage, train::{TrainSpec, train}, model::ModelKind};

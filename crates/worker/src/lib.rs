@@ -6,6 +6,9 @@
 //! `refresh_worker`, a graceful drain on SIGTERM, and handler panics reported as job errors (the
 //! worker survives).
 //!
+//! Must not: depend on podwarden's control plane (a worker runs on RunPod with RunPod's
+//! variables only), or link the emulator outside the `serve-api` feature.
+//!
 //! Without `RUNPOD_WEBHOOK_GET_JOB` (outside RunPod) it runs locally like the Python runtime:
 //! `--test-input JSON` or `./test_input.json` runs one job and prints its result;
 //! `--serve-api PORT` serves RunPod's job API on localhost with real queue semantics.
