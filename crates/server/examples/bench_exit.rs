@@ -8,7 +8,6 @@
 //!
 //! `cargo run --release -p podwarden-server --example bench_exit` (results: BENCHMARKS.md).
 
-use server::api::{EventView, JobDetail};
 use std::time::Duration;
 
 const JOBS: usize = 12;
@@ -20,19 +19,14 @@ async fn run(label: &str, public_url: Option<&str>) -> anyhow::Result<()> {
     cfg.tick = TICK;
     cfg.public_url = public_url.map(str::to_owned);
     let s = server::start(cfg).await?;
-    let http = reqwest::Client::new();
+    let api = podwarden_api::Client::new(&s.url, &s.token)?;
     let mut ids = Vec::new();
     for i in 0..JOBS {
-        let job: JobDetail = http
-            .post(format!("{}/api/v1/jobs", s.url))
-            .bearer_auth(&s.token)
-            .json(&serde_json::json!({
+        let job = api
+            .submit_job(&serde_json::json!({
                 "name": format!("exit-{i}"), "image": "python:3.11-slim",
                 "command": "echo EXIT_AT=$(date +%s%3N)", "gpu": {"min_vram_gb": 16},
             }))
-            .send()
-            .await?
-            .json()
             .await?;
         ids.push(job.job.id);
     }
@@ -40,13 +34,7 @@ async fn run(label: &str, public_url: Option<&str>) -> anyhow::Result<()> {
     for id in &ids {
         let mut after = 0;
         let ended_at = loop {
-            let evs: Vec<EventView> = http
-                .get(format!("{}/api/v1/jobs/{id}/events?after={after}&wait_ms=5000", s.url))
-                .bearer_auth(&s.token)
-                .send()
-                .await?
-                .json()
-                .await?;
+            let evs = api.job_events(id, after, 5000).await?;
             if let Some(e) =
                 evs.iter().find(|e| e.kind == "state" && e.message.starts_with("tearing down"))
             {
@@ -54,13 +42,7 @@ async fn run(label: &str, public_url: Option<&str>) -> anyhow::Result<()> {
             }
             after = evs.last().map_or(after, |e| e.id);
         };
-        let logs = http
-            .get(format!("{}/api/v1/jobs/{id}/logs", s.url))
-            .bearer_auth(&s.token)
-            .send()
-            .await?
-            .text()
-            .await?;
+        let logs = api.job_logs(id).await?.text().await?;
         let exit_at: i64 = logs
             .lines()
             .find_map(|l| l.split("EXIT_AT=").nth(1))
