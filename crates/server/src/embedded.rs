@@ -138,7 +138,7 @@ impl Embedded {
 impl Embedded {
     pub(crate) async fn start(_cfg: &ServerConfig, _store: &Store) -> anyhow::Result<Self> {
         anyhow::bail!(
-            "no RunPod key: set RUNPOD_API_KEY (or serve with --byok-only); this build has no embedded emulator (build with the `embedded-emulator` feature for offline use)"
+            "no RunPod key: set RUNPOD_API_KEY, or serve with `--provider runpod` so every user brings their own key; this build has no embedded emulator (the `embedded-emulator` feature) to run offline"
         )
     }
 
