@@ -7,7 +7,10 @@
 //!   delays only its own account's budget checks and teardowns, never another's;
 //! - a pass that panics ends its task; the panic is reported by `reap` and the next `ensure`
 //!   starts a new task (the reconcilers are level-triggered, so nothing is lost);
-//! - a task whose pass reports `Pass::Idle` ends; `ensure` starts it again when work appears.
+//! - a task whose pass reports `Pass::Idle` ends; `ensure` starts it again when work appears;
+//! - an account whose provider answered 429 (`Pass::After`) is not asked again before the
+//!   provider's `Retry-After`, whatever pokes it, so one user's spent budget costs nobody else
+//!   and is not spent further.
 //!
 //! The driver knows nothing of users or keys: the caller's pass closure builds the account's
 //! engine (for a user's own key the server decrypts it) and says what happened.
@@ -25,6 +28,9 @@ use tokio_util::sync::CancellationToken;
 pub enum Pass {
     /// More to do: run again on the period (or a poke).
     Busy,
+    /// The account's provider budget is spent (a 429): run again after this long, or the
+    /// period if longer; pokes meanwhile do not cut it short.
+    After(Duration),
     /// Nothing live on the account: the task ends.
     Idle,
 }
@@ -80,13 +86,21 @@ impl Driver {
                     }
                     pass().await
                 };
-                if outcome == Pass::Idle {
-                    return;
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(period) => {}
-                    () = p.notified() => {}
-                    () = cancel.cancelled() => return,
+                match outcome {
+                    Pass::Idle => return,
+                    Pass::After(wait) => {
+                        tokio::select! {
+                            () = tokio::time::sleep(wait.max(period)) => {}
+                            () = cancel.cancelled() => return,
+                        }
+                    }
+                    Pass::Busy => {
+                        tokio::select! {
+                            () = tokio::time::sleep(period) => {}
+                            () = p.notified() => {}
+                            () = cancel.cancelled() => return,
+                        }
+                    }
                 }
             }
         });
@@ -233,6 +247,26 @@ mod tests {
         assert!(d.ensure("boom", counting(&n)), "a new task replaces the dead one");
         settle().await;
         assert_eq!(n.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rate_limited_account_waits_out_retry_after_even_when_poked() {
+        let d = Driver::new(2, Duration::from_secs(2), CancellationToken::new());
+        let n = Arc::new(AtomicUsize::new(0));
+        let m = n.clone();
+        d.ensure("spent", move || {
+            m.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(Pass::After(Duration::from_secs(30)))
+        });
+        settle().await;
+        assert_eq!(n.load(Ordering::SeqCst), 1);
+        d.poke("spent");
+        tokio::time::advance(Duration::from_secs(29)).await;
+        settle().await;
+        assert_eq!(n.load(Ordering::SeqCst), 1, "neither a poke nor the period cuts it short");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        settle().await;
+        assert_eq!(n.load(Ordering::SeqCst), 2, "then it runs again");
     }
 
     #[tokio::test(start_paused = true)]

@@ -315,6 +315,36 @@ async fn max_runtime_times_the_job_out() {
     assert_eq!(live_pods(&emu), 0);
 }
 
+/// A spent request budget (RunPod's 429, beyond the client's own retries) is not a failed pass:
+/// the report says how long the account must wait, and the pass calls RunPod no further.
+#[tokio::test]
+async fn a_spent_request_budget_reports_how_long_the_account_must_wait() {
+    let (emu, e) = setup(|_| {}).await;
+    let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit");
+    e.tick().await.expect("launch");
+    emu.set_faults(FaultConfig {
+        http: vec![HttpFault {
+            route: "GET /v2/pods".into(),
+            status: Some(429),
+            probability: 1.0,
+            times: None,
+            // Longer than the client waits on its own: it gives up and says so.
+            retry_after: Some(120),
+            latency_ms: 0,
+            lose_response: false,
+        }],
+        ..FaultConfig::default()
+    });
+    let r = e.tick().await.expect("a rate limit is the pass's news, not its failure");
+    assert_eq!(r.retry_after(), Some(Duration::from_secs(120)), "{r:?}");
+    assert!(!r.endpoints.ran, "the other reconcilers wait too: {r:?}");
+    emu.set_faults(FaultConfig::default());
+    let r = e.tick().await.expect("tick");
+    assert_eq!(r.retry_after(), None, "{r:?}");
+    assert!(r.pods.ran);
+    e.cancel(&sub.job.to_string()).await.expect("cancel");
+}
+
 #[tokio::test]
 async fn a_rate_limit_storm_is_survived_without_leaks() {
     let (emu, e) = setup(|_| {}).await;

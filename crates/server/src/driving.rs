@@ -87,13 +87,26 @@ async fn pass(s: &AppState, account: &str) -> Pass {
         }
     };
     let now = engine.now_ms();
-    match engine.tick().await {
+    let wait = match engine.tick().await {
         Ok(r) => {
             record(s, "pods", account, now, &r.pods);
             record(s, "endpoints", account, now, &r.endpoints);
             record(s, "serverless_jobs", account, now, &r.serverless_jobs);
+            r.retry_after()
         }
-        Err(e) => s.tasks.record("pods", account, now, 0, 0, vec![e.to_string()]),
+        Err(e) => {
+            s.tasks.record("pods", account, now, 0, 0, vec![e.to_string()]);
+            None
+        }
+    };
+    if let Some(wait) = wait {
+        // The account's request budget is spent: nothing more on it until RunPod says.
+        tracing::warn!(
+            account,
+            wait_secs = wait.as_secs(),
+            "RunPod rate-limited this account; its next pass waits"
+        );
+        return Pass::After(wait);
     }
     if s.take_bill_check(account) {
         let settle = s.billing_settle_ms;

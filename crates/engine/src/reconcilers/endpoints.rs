@@ -129,7 +129,9 @@ impl<C: Cloud> Engine<C> {
             }
             status.actions.push(action.clone());
             if let Err(e) = self.execute_endpoint(&action, &rows).await {
-                status.errors.push(format!("{action:?}: {e}"));
+                if !status.failed(format!("{action:?}: {e}"), &e) {
+                    break;
+                }
             }
         }
         Ok(())

@@ -26,6 +26,35 @@ pub struct Status<A> {
     pub errors: Vec<String>,
     /// How long the pass took (a measurement for operators; nothing decides on it).
     pub took: std::time::Duration,
+    /// The provider answered 429: wait this long before the account's next pass (its request
+    /// budget is spent; more calls now only fail).
+    pub retry_after: Option<std::time::Duration>,
+}
+
+impl<A> Status<A> {
+    /// Records `e`; `false` when it says the account's request budget is spent (the pass stops
+    /// calling the provider).
+    pub(crate) fn failed(&mut self, what: String, e: &EngineError) -> bool {
+        self.errors.push(what);
+        match rate_limit(e) {
+            Some(wait) => {
+                self.retry_after = Some(self.retry_after.map_or(wait, |w| w.max(wait)));
+                false
+            }
+            None => true,
+        }
+    }
+}
+
+/// How long to wait when `e` is the provider's 429 (RunPod's Retry-After, else a minute: its
+/// budgets refill per minute).
+pub(crate) fn rate_limit(e: &EngineError) -> Option<std::time::Duration> {
+    match e {
+        EngineError::Cloud(crate::cloud::CloudError::RateLimited { retry_after_secs, .. }) => {
+            Some(std::time::Duration::from_secs(retry_after_secs.unwrap_or(60)))
+        }
+        _ => None,
+    }
 }
 
 impl<A> Default for Status<A> {
@@ -36,6 +65,7 @@ impl<A> Default for Status<A> {
             actions: Vec::new(),
             errors: Vec::new(),
             took: std::time::Duration::ZERO,
+            retry_after: None,
         }
     }
 }
@@ -52,6 +82,14 @@ impl TickReport {
     /// Actions taken by all three.
     pub fn action_count(&self) -> usize {
         self.pods.actions.len() + self.endpoints.actions.len() + self.serverless_jobs.actions.len()
+    }
+
+    /// How long the account must wait before its next pass (the provider's 429), if at all.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        [self.pods.retry_after, self.endpoints.retry_after, self.serverless_jobs.retry_after]
+            .into_iter()
+            .flatten()
+            .max()
     }
 
     /// Every error of the pass, each prefixed with its reconciler.
@@ -88,21 +126,34 @@ impl<C: Cloud> Engine<C> {
             let t = std::time::Instant::now();
             let r = self.reconcile_pods(&mut report.pods).await;
             report.pods.took = t.elapsed();
-            r?;
+            if let Err(e) = r {
+                // A spent request budget is the pass's news, not its failure: the driver waits.
+                if rate_limit(&e).is_none() {
+                    return Err(e);
+                }
+                report.pods.failed(e.to_string(), &e);
+            }
+        }
+        // With the account's request budget spent, the other reconcilers wait too.
+        if report.retry_after().is_some() {
+            return Ok(report);
         }
         if !self.crashed() {
             let t = std::time::Instant::now();
             if let Err(e) = self.reconcile_endpoints(&mut report.endpoints).await {
                 tracing::warn!(error = %e, "endpoint reconcile failed; the next tick retries");
-                report.endpoints.errors.push(e.to_string());
+                report.endpoints.failed(e.to_string(), &e);
             }
             report.endpoints.took = t.elapsed();
+        }
+        if report.retry_after().is_some() {
+            return Ok(report);
         }
         if !self.crashed() {
             let t = std::time::Instant::now();
             if let Err(e) = self.reconcile_serverless_jobs(&mut report.serverless_jobs).await {
                 tracing::warn!(error = %e, "serverless job reconcile failed; the next tick retries");
-                report.serverless_jobs.errors.push(e.to_string());
+                report.serverless_jobs.failed(e.to_string(), &e);
             }
             report.serverless_jobs.took = t.elapsed();
         }

@@ -83,7 +83,9 @@ impl<C: Cloud> Engine<C> {
             status.actions.push(action.clone());
             if let Err(e) = self.execute(action, &pods).await {
                 tracing::warn!(error = %e, "pod reconcile action failed; the next tick retries");
-                status.errors.push(e.to_string());
+                if !status.failed(e.to_string(), &e) {
+                    break;
+                }
             }
         }
         Ok(())

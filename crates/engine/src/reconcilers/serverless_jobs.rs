@@ -91,7 +91,12 @@ impl<C: Cloud> Engine<C> {
                     let why = "the provider no longer knows the job (its TTL passed or the endpoint was deleted)".to_owned();
                     self.finish(&mut row, ServerlessJobEvent::Lost, Some(why), None).await?;
                 }
-                Err(e) => status.errors.push(format!("serverless job {}: {e}", row.id)),
+                Err(e) => {
+                    let e = EngineError::from(e);
+                    if !status.failed(format!("serverless job {}: {e}", row.id), &e) {
+                        break;
+                    }
+                }
             }
         }
         Ok(())
