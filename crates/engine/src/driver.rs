@@ -104,10 +104,8 @@ impl Driver {
                 }
             }
         });
-        // A finished task's handle is replaced; `reap` reads the old one first.
-        if let Some(old) = tasks.insert(account.to_owned(), Task { poke, handle }) {
-            drop(old);
-        }
+        // `drive` reaps before it ensures, so a replaced handle's panic was already reported.
+        tasks.insert(account.to_owned(), Task { poke, handle });
         true
     }
 

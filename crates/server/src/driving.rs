@@ -87,16 +87,17 @@ async fn pass(s: &AppState, account: &str) -> Pass {
         }
     };
     let now = engine.now_ms();
-    let wait = match engine.tick().await {
+    let (wait, live) = match engine.tick().await {
         Ok(r) => {
             record(s, "pods", account, now, &r.pods);
             record(s, "endpoints", account, now, &r.endpoints);
             record(s, "serverless_jobs", account, now, &r.serverless_jobs);
-            r.retry_after()
+            (r.retry_after(), r.live())
         }
         Err(e) => {
             s.tasks.record("pods", account, now, 0, 0, vec![e.to_string()]);
-            None
+            // Not known: keep the task, the next pass finds out.
+            (None, 1)
         }
     };
     if let Some(wait) = wait {
@@ -118,22 +119,9 @@ async fn pass(s: &AppState, account: &str) -> Pass {
         })
         .await;
     }
-    let live = {
-        let l = s.engine.store().live();
-        l.jobs().any(|j| j.account == account)
-    };
-    if byok_user(account).is_none() || live {
-        return Pass::Busy;
-    }
-    // Endpoints and serverless jobs are not in the live set: ask the store.
-    let store = s.engine.store();
-    let more = match (store.endpoints_live().await, store.serverless_jobs_live().await) {
-        (Ok(eps), Ok(jobs)) => {
-            eps.iter().any(|e| e.account == account) || jobs.iter().any(|j| j.account == account)
-        }
-        _ => true,
-    };
-    if more { Pass::Busy } else { Pass::Idle }
+    // The hosted account always sweeps for orphans; a user's rests when the pass found nothing
+    // of theirs live (their task comes back when `drive` sees work).
+    if byok_user(account).is_none() || live > 0 { Pass::Busy } else { Pass::Idle }
 }
 
 /// Records a reconciler's pass (only when it looked at the provider or failed).

@@ -176,15 +176,8 @@ async fn the_operator_caps_a_users_hosted_spend() {
     let first: JobDetail =
         post(spec("bob-one", "sleep 300", 2.0)).await.expect("post").json().await.expect("json");
     assert_eq!(first.job.budget_usd, Some(0.5));
-    let settings: ComputeSettings = http
-        .get(api("/settings/runpod-key"))
-        .bearer_auth(&bob.token)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let settings: ComputeSettings =
+        common::get_json(&http, &api("/settings/runpod-key"), &bob.token).await;
     assert_eq!(
         (settings.spend_cap_usd, settings.hosted_committed_usd),
         (Some(0.5), 0.5),
@@ -275,15 +268,8 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
         .send()
         .await
         .expect("key");
-    let before: ComputeSettings = http
-        .get(api("/settings/runpod-key"))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let before: ComputeSettings =
+        common::get_json(&http, &api("/settings/runpod-key"), &alice.token).await;
     assert_eq!(before.endpoint_status, "none");
     let r = http
         .post(api("/requests"))
@@ -295,15 +281,8 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
     assert_eq!(r.status().as_u16(), 201);
     let first: server::api::ServerlessJobView = r.json().await.expect("json");
     assert_eq!(endpoint_creates("WXYZ"), 1, "her endpoint was created with her key");
-    let hers: Vec<server::api::EndpointView> = http
-        .get(api("/endpoints"))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .expect("ls")
-        .json()
-        .await
-        .expect("json");
+    let hers: Vec<server::api::EndpointView> =
+        common::get_json(&http, &api("/endpoints"), &alice.token).await;
     assert_eq!(hers.len(), 1);
     let her_id = hers[0].endpoint_id.clone().expect("endpoint id remembered");
     assert_ne!(
@@ -324,15 +303,8 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
         her_templates.iter().all(|t| !t.env.contains_key("OPERATOR_TOKEN")),
         "{her_templates:?}"
     );
-    let after: ComputeSettings = http
-        .get(api("/settings/runpod-key"))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let after: ComputeSettings =
+        common::get_json(&http, &api("/settings/runpod-key"), &alice.token).await;
     assert_eq!(after.endpoint_status, "echo: ready");
     // The next job reuses it.
     let r = http
@@ -425,15 +397,7 @@ async fn a_byok_only_server_runs_each_users_work_on_their_own_account_and_refuse
         .await
         .expect("key");
     assert_eq!(r.status().as_u16(), 200);
-    let gpus: Vec<server::api::GpuRow> = http
-        .get(api("/gpus"))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .expect("gpus")
-        .json()
-        .await
-        .expect("json");
+    let gpus: Vec<server::api::GpuRow> = common::get_json(&http, &api("/gpus"), &alice.token).await;
     assert!(!gpus.is_empty(), "the catalog comes through her key");
     let job: JobDetail = http
         .post(api("/jobs"))

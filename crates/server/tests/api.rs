@@ -35,15 +35,8 @@ async fn a_job_runs_to_completion_through_the_api() {
         "{:?}",
         done.attempts
     );
-    let cost: CostReport = http
-        .get(format!("{}/api/v1/cost", s.url))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("cost")
-        .json()
-        .await
-        .expect("json");
+    let cost: CostReport =
+        common::get_json(&http, &format!("{}/api/v1/cost", s.url), &s.token).await;
     assert!(cost.simulated && cost.total_usd > 0.0 && cost.by_job.len() == 1, "{cost:?}");
     s.shutdown().await;
 }
@@ -109,15 +102,8 @@ async fn errors_are_code_and_message_and_gpus_are_listed() {
         .await
         .expect("exit");
     assert_eq!(r.status().as_u16(), 404);
-    let gpus: Vec<GpuRow> = http
-        .get(format!("{}/api/v1/gpus?min_vram_gb=48", s.url))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("gpus")
-        .json()
-        .await
-        .expect("json");
+    let gpus: Vec<GpuRow> =
+        common::get_json(&http, &format!("{}/api/v1/gpus?min_vram_gb=48", s.url), &s.token).await;
     assert!(!gpus.is_empty() && gpus.iter().all(|g| g.vram_gb >= 48));
     assert!(
         gpus.windows(2).all(|w| w[0].price_per_hour_usd <= w[1].price_per_hour_usd),
@@ -177,15 +163,9 @@ async fn metrics_take_the_jobs_own_token_only_and_come_back_in_order() {
         send(&a.job.id, &token_a, serde_json::json!([{"step": 4}, 5])).await.expect("bad point");
     assert_eq!(bad.status().as_u16(), 400);
     assert!(bad.json::<ErrorBody>().await.expect("json").message.contains("point 1"));
-    let points: Vec<serde_json::Value> = http
-        .get(format!("{}/api/v1/jobs/{}/metrics", s.url, a.job.id))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let points: Vec<serde_json::Value> =
+        common::get_json(&http, &format!("{}/api/v1/jobs/{}/metrics", s.url, a.job.id), &s.token)
+            .await;
     let steps: Vec<i64> = points.iter().filter_map(|p| p["point"]["step"].as_i64()).collect();
     assert_eq!(steps, vec![1, 2, 3], "in order, nothing from the refused requests");
     s.shutdown().await;
@@ -232,15 +212,8 @@ async fn metric_fields_are_checked_and_a_diverging_loss_stops_the_job() {
         .await
         .expect("healthy");
     assert_eq!(healthy.status().as_u16(), 202);
-    let still: JobDetail = http
-        .get(format!("{}/api/v1/jobs/{}", s.url, job.job.id))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let still: JobDetail =
+        common::get_json(&http, &format!("{}/api/v1/jobs/{}", s.url, job.job.id), &s.token).await;
     assert!(
         !still.job.state.contains("cancel"),
         "one point above the line is not divergence: {still:?}"
@@ -264,15 +237,9 @@ async fn metric_fields_are_checked_and_a_diverging_loss_stops_the_job() {
         why.contains("early stop: loss 3.0000") && why.contains("best (1.0000)"),
         "{events:#?}"
     );
-    let points: Vec<serde_json::Value> = http
-        .get(format!("{}/api/v1/jobs/{}/metrics", s.url, job.job.id))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let points: Vec<serde_json::Value> =
+        common::get_json(&http, &format!("{}/api/v1/jobs/{}/metrics", s.url, job.job.id), &s.token)
+            .await;
     assert_eq!(points.len(), 5);
     assert!(
         points[0]["point"].get("eval_loss").is_none()
@@ -632,15 +599,8 @@ async fn sql_and_html_in_free_text_are_stored_and_returned_as_they_were() {
         .await
         .expect("token");
     assert_eq!(r.status().as_u16(), 201);
-    let tokens: Vec<server::api::TokenView> = http
-        .get(format!("{}/api/v1/tokens", s.url))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("ls")
-        .json()
-        .await
-        .expect("json");
+    let tokens: Vec<server::api::TokenView> =
+        common::get_json(&http, &format!("{}/api/v1/tokens", s.url), &s.token).await;
     assert!(tokens.iter().any(|t| t.label == nasty), "{tokens:?}");
     // A job's command and env are free text too; the jobs table is still there and intact.
     let spec = serde_json::json!({"name": "ok", "image": "python:3.11-slim", "command": format!("echo \"{nasty}\""), "env": {"X": nasty}, "gpu": {"min_vram_gb": 16}});
@@ -664,15 +624,8 @@ async fn sql_and_html_in_free_text_are_stored_and_returned_as_they_were() {
         .await
         .expect("bad");
     assert_eq!(r.status().as_u16(), 422);
-    let jobs: Vec<server::api::JobSummary> = http
-        .get(format!("{}/api/v1/jobs", s.url))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("ls")
-        .json()
-        .await
-        .expect("json");
+    let jobs: Vec<server::api::JobSummary> =
+        common::get_json(&http, &format!("{}/api/v1/jobs", s.url), &s.token).await;
     assert_eq!(jobs.len(), 1);
     s.shutdown().await;
 }

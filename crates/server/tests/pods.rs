@@ -34,15 +34,8 @@ async fn with_a_callback_url_that_refuses_connections_the_exit_is_read_from_the_
     // The reason is the cause, not how the job settled.
     let reason = done.job.reason.clone().unwrap_or_default();
     assert!(reason.contains("exited with code 7"), "{reason}");
-    let ps: Vec<server::api::JobSummary> = http
-        .get(format!("{}/api/v1/jobs", s.url))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("ps")
-        .json()
-        .await
-        .expect("json");
+    let ps: Vec<server::api::JobSummary> =
+        common::get_json(&http, &format!("{}/api/v1/jobs", s.url), &s.token).await;
     assert!(
         ps[0].reason.as_deref().is_some_and(|r| r.contains("exited with code 7")),
         "{:?}",

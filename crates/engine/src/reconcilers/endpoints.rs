@@ -102,6 +102,7 @@ impl<C: Cloud> Engine<C> {
         status: &mut Status<Action>,
     ) -> Result<(), EngineError> {
         let rows = self.store().endpoints_live().await?;
+        status.live = rows.iter().filter(|r| r.account == self.account()).count();
         let now = self.now_ms();
         let busy = rows
             .iter()

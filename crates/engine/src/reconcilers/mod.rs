@@ -20,6 +20,9 @@ pub struct Status<A> {
     pub ran: bool,
     /// Resources the provider listed (pods, endpoints), or live rows polled (serverless jobs).
     pub seen: usize,
+    /// Live rows of this account the reconciler owns (jobs, endpoints, serverless jobs): with
+    /// none anywhere, the account has nothing to reconcile.
+    pub live: usize,
     /// What it decided to do, in order.
     pub actions: Vec<A>,
     /// What failed (retried on the next pass).
@@ -62,6 +65,7 @@ impl<A> Default for Status<A> {
         Self {
             ran: false,
             seen: 0,
+            live: 0,
             actions: Vec::new(),
             errors: Vec::new(),
             took: std::time::Duration::ZERO,
@@ -79,6 +83,11 @@ pub struct TickReport {
 }
 
 impl TickReport {
+    /// Live rows of the account, all three reconcilers together.
+    pub fn live(&self) -> usize {
+        self.pods.live + self.endpoints.live + self.serverless_jobs.live
+    }
+
     /// Actions taken by all three.
     pub fn action_count(&self) -> usize {
         self.pods.actions.len() + self.endpoints.actions.len() + self.serverless_jobs.actions.len()
@@ -110,17 +119,16 @@ impl<C: Cloud> Engine<C> {
     /// others; its error is in the report.
     pub async fn tick(&self) -> Result<TickReport, EngineError> {
         let now = self.now_ms();
+        let mut report = TickReport::default();
         let busy = {
             let live = self.store().live();
             let creating = self.creating.lock().map(|g| !g.is_empty()).unwrap_or(true);
-            creating
-                || live.jobs().any(|j| j.account == self.account())
-                || live.attempts().any(|a| self.acts_on(&live, a))
+            report.pods.live = live.jobs().filter(|j| j.account == self.account()).count();
+            creating || report.pods.live > 0 || live.attempts().any(|a| self.acts_on(&live, a))
         };
         if busy {
             self.last_pod_list.store(now, std::sync::atomic::Ordering::Relaxed);
         }
-        let mut report = TickReport::default();
         if busy || self.sweep_due(&self.last_pod_list, now) {
             report.pods.ran = true;
             let t = std::time::Instant::now();

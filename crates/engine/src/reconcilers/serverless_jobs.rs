@@ -59,6 +59,7 @@ impl<C: Cloud> Engine<C> {
         status: &mut Status<Action>,
     ) -> Result<(), EngineError> {
         let rows = self.store().serverless_jobs_live().await?;
+        status.live = rows.iter().filter(|r| r.account == self.account()).count();
         let held = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
         let p = plan(&rows, self.account(), &held, self.now_ms());
         if p.abandon.is_empty() && p.poll.is_empty() {
