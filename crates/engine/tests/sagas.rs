@@ -15,18 +15,17 @@ use core_domain::state::JobState;
 use engine::{Clock, CrashPoint, Engine, EngineOptions, Failpoint, OnCrash, RunPodCloud};
 use runpod::types::pods::PodStatus;
 use runpod_emulator::RunningEmulator;
-use std::path::Path;
 use std::time::Duration;
-use store::Store;
+use store::testing::TestDb;
 
 /// An engine on the database at `db` (opened afresh: what a restarted server sees), crashing
 /// at `crash` if given.
 async fn engine_at(
     emu: &RunningEmulator,
-    db: &Path,
+    db: &TestDb,
     crash: Option<CrashPoint>,
 ) -> Engine<RunPodCloud> {
-    let store = Store::open_sqlite(db).await.expect("store");
+    let store = db.open().await.expect("store");
     let clock = emu.shared.clock.clone();
     let mut options = EngineOptions::new(
         Clock::from_fn(move || clock.now().timestamp_millis()),
@@ -66,8 +65,7 @@ async fn a_crash_at_each_step_of_pod_launch_and_teardown_is_healed_by_a_fresh_en
             c.pods.starting_secs = 20.0;
         })
         .await;
-        let dir = tempfile::tempdir().expect("dir");
-        let db = dir.path().join("podwarden.db");
+        let db = TestDb::new().await;
         let first = engine_at(&emu, &db, Some(point)).await;
         let spec = JobSpec::from_toml(
             "job.toml",
@@ -141,8 +139,7 @@ async fn a_crash_at_each_step_of_pod_launch_and_teardown_is_healed_by_a_fresh_en
 async fn a_crash_at_each_step_of_endpoint_deploy_is_finished_by_a_fresh_engine() {
     for point in CrashPoint::ENDPOINT {
         let emu = common::emulator(|_| {}).await;
-        let dir = tempfile::tempdir().expect("dir");
-        let db = dir.path().join("podwarden.db");
+        let db = TestDb::new().await;
         let first = engine_at(&emu, &db, Some(point)).await;
         let spec = EndpointSpec::from_toml(
             "ep.toml",

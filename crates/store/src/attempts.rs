@@ -53,6 +53,7 @@ impl Store {
     /// Commits an attempt's intent (before any provider call).
     pub async fn attempt_insert(&self, a: &AttemptRow) -> Result<()> {
         let _w = self.writes.lock().await;
+        let mut tx = self.begin_write().await?;
         sqlx::query(concat!(
             "INSERT INTO attempts (",
             attempt_columns!(),
@@ -76,8 +77,9 @@ impl Store {
         .bind(a.billed_until)
         .bind(a.cost_micros)
         .bind(&a.reason)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         self.live().put_attempt(a);
         Ok(())
     }
@@ -134,18 +136,13 @@ impl Store {
     /// Attempts that may still own a provider resource, read from the database (the server
     /// reads [`Store::live`]).
     pub async fn attempts_live(&self) -> Result<Vec<AttemptRow>> {
-        Ok(sqlx::query_as(concat!(
-            "SELECT ",
-            attempt_columns!(),
-            " FROM attempts WHERE state IN ('intent', 'created', 'running', 'terminating') ORDER BY id"
-        ))
-        .fetch_all(self.pool())
-        .await?)
+        attempts_live(&mut *self.pool().acquire().await?).await
     }
 
     /// Compare-and-swap write of an attempt; on success `a` becomes the row as stored.
     pub async fn attempt_cas(&self, a: &mut AttemptRow) -> Result<bool> {
         let _w = self.writes.lock().await;
+        let mut tx = self.begin_write().await?;
         let stored: Option<AttemptRow> = sqlx::query_as(concat!(
             "UPDATE attempts SET state = $1, pod_id = $2, data_center = $3, booted_at = $4, ended_at = $5, billed_until = $6, cost_micros = $7, \
              reason = $8, price_micros_per_hour = $9, generation = generation + 1 WHERE id = $10 AND generation = $11 RETURNING ",
@@ -162,11 +159,23 @@ impl Store {
         .bind(a.price_micros_per_hour)
         .bind(&a.id)
         .bind(a.generation)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         let Some(stored) = stored else { return Ok(false) };
         self.live().put_attempt(&stored);
         *a = stored;
         Ok(true)
     }
+}
+
+/// Attempts that may still own a provider resource, read on `conn`.
+pub(crate) async fn attempts_live(conn: &mut sqlx::AnyConnection) -> Result<Vec<AttemptRow>> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        attempt_columns!(),
+        " FROM attempts WHERE state IN ('intent', 'created', 'running', 'terminating') ORDER BY id"
+    ))
+    .fetch_all(conn)
+    .await?)
 }

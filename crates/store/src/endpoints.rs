@@ -111,6 +111,7 @@ impl Store {
 
     /// Compare-and-swap write; on success `e` becomes the stored row.
     pub async fn endpoint_cas(&self, e: &mut EndpointRow, now_ms: i64) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
         let stored: Option<EndpointRow> = sqlx::query_as(concat!(
             "UPDATE endpoints SET spec = $1, spec_hash = $2, state = $3, template_id = $4, endpoint_id = $5, reason = $6, updated_at = $7, \
              generation = generation + 1 WHERE id = $8 AND generation = $9 RETURNING ",
@@ -125,8 +126,9 @@ impl Store {
         .bind(now_ms)
         .bind(&e.id)
         .bind(e.generation)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         let Some(stored) = stored else { return Ok(false) };
         *e = stored;
         Ok(true)

@@ -24,6 +24,8 @@ impl Store {
         data: Option<&serde_json::Value>,
     ) -> Result<i64> {
         let _w = self.writes.lock().await;
+        let mut tx = self.begin_write().await?;
+        self.order_events(&mut tx, job_id).await?;
         let (id,): (i64,) =
             sqlx::query_as("INSERT INTO job_events (job_id, at, kind, message, data) VALUES ($1, $2, $3, $4, $5) RETURNING id")
                 .bind(job_id)
@@ -31,8 +33,9 @@ impl Store {
                 .bind(kind)
                 .bind(message)
                 .bind(data.map(|d| d.to_string()))
-                .fetch_one(self.pool())
+                .fetch_one(&mut *tx)
                 .await?;
+        tx.commit().await?;
         Ok(id)
     }
 

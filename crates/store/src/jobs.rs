@@ -105,9 +105,7 @@ macro_rules! job_columns {
 pub(crate) use job_columns;
 
 /// `INSERT` of a job row (run on the pool or in a transaction).
-pub(crate) fn insert_job(
-    j: &JobRow,
-) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+pub(crate) fn insert_job(j: &JobRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
     sqlx::query(concat!(
         "INSERT INTO jobs (",
         job_columns!(),
@@ -180,13 +178,7 @@ impl Store {
 
     /// Jobs not yet settled, read from the database (the server reads [`Store::live`]).
     pub async fn jobs_live(&self) -> Result<Vec<JobRow>> {
-        Ok(sqlx::query_as(concat!(
-            "SELECT ",
-            job_columns!(),
-            " FROM jobs WHERE state IN ('pending', 'provisioning', 'running', 'recovering', 'tearing_down') ORDER BY id"
-        ))
-        .fetch_all(self.pool())
-        .await?)
+        jobs_live(&mut *self.pool().acquire().await?).await
     }
 
     /// Writes `j` if its generation is still `j.generation`; on success `j` becomes the row as
@@ -194,6 +186,7 @@ impl Store {
     /// decide again).
     pub async fn job_cas(&self, j: &mut JobRow, now_ms: i64) -> Result<bool> {
         let _w = self.writes.lock().await;
+        let mut tx = self.begin_write().await?;
         let stored: Option<JobRow> = sqlx::query_as(concat!(
             "UPDATE jobs SET state = $1, outcome = $2, reason = $3, updated_at = $4, started_at = $5, deadline_at = $6, teardown_at = $7, \
              next_attempt_at = $8, attempts_made = $9, spent_micros = $10, alert_pct = $11, exit_code = $12, generation = generation + 1 \
@@ -214,11 +207,23 @@ impl Store {
         .bind(j.exit_code)
         .bind(&j.id)
         .bind(j.generation)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         let Some(stored) = stored else { return Ok(false) };
         self.live().put_job(&stored);
         *j = stored;
         Ok(true)
     }
+}
+
+/// Jobs not yet settled, read on `conn` (in a snapshot, when `live::refresh` reads).
+pub(crate) async fn jobs_live(conn: &mut sqlx::AnyConnection) -> Result<Vec<JobRow>> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        job_columns!(),
+        " FROM jobs WHERE state IN ('pending', 'provisioning', 'running', 'recovering', 'tearing_down') ORDER BY id"
+    ))
+    .fetch_all(conn)
+    .await?)
 }

@@ -33,7 +33,7 @@ impl Store {
             return Ok(0);
         }
         let _w = self.writes.lock().await;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let (mut attempts, mut jobs) =
             (Vec::with_capacity(bills.len()), Vec::with_capacity(bills.len()));
         for b in bills {

@@ -1,7 +1,10 @@
 //! podwarden's store: jobs, attempts (one provider resource each), append-only job events,
-//! metrics and the cost ledger. SQLite embedded by default; the SQL is kept portable (`$n`
-//! placeholders, integer times and money) for the Postgres backend. Every state write is a
-//! compare-and-swap on a `generation` column: no read-modify-write across an await.
+//! metrics and the cost ledger. Two backends behind one interface: SQLite embedded by default
+//! (`open_sqlite`), Postgres for teams running several replicas (`open_postgres`). The SQL is
+//! one portable dialect (`$n` placeholders, integer times and money, no booleans read back)
+//! run through sqlx's `Any` driver; each backend has its own migrations, with the same versions.
+//! Every state write is a compare-and-swap on a `generation` column: no read-modify-write
+//! across an await.
 //!
 //! Owns: the rows, the live set (`live.rs`) and the atomic admission of work against spend caps
 //! (`spend.rs`). Must not: call a provider, decide a state change (the engine does, through
@@ -20,12 +23,14 @@ mod billing;
 mod endpoints;
 mod events;
 mod jobs;
+mod leases;
 mod ledger;
 mod live;
 mod logs;
 mod metrics;
 mod serverless_jobs;
 mod spend;
+pub mod testing;
 mod users;
 mod volumes;
 
@@ -35,6 +40,7 @@ pub use billing::{BillingCheck, Unchecked};
 pub use endpoints::EndpointRow;
 pub use events::EventRow;
 pub use jobs::{HOSTED, JobRow};
+pub use leases::{Fence, LeaseRow, fenced};
 pub use ledger::{Bill, CostRow};
 pub use live::LiveSet;
 pub use logs::{JOB_LOG_LINES_KEPT, LogRow};
@@ -44,13 +50,13 @@ pub use spend::Admission;
 pub use users::{ProviderKeyRow, TokenRow, UserRow};
 pub use volumes::VolumeRow;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::AnyPool;
+use sqlx::ConnectOptions;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 /// A store failure. Database details stay here (and in logs), never in API answers.
 #[derive(Debug, thiserror::Error)]
@@ -61,13 +67,25 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored row is corrupt: {0}")]
     Corrupt(String),
+    /// A pass's write under a lease this replica no longer holds (`leases`): nothing landed.
+    #[error(
+        "this replica no longer holds the lease of account {account} (epoch {epoch}); another replica reconciles it now"
+    )]
+    Fenced { account: String, epoch: i64 },
 }
 
 impl StoreError {
     /// The database is locked by someone else (another process holds a write lock past
-    /// `BUSY_TIMEOUT`): the caller may retry.
+    /// its busy timeout, or Postgres reports a conflict to retry): the caller may retry.
     pub fn is_busy(&self) -> bool {
         match self {
+            // Postgres: serialization failure, deadlock, lock not available, too many clients.
+            StoreError::Db(sqlx::Error::Database(e))
+                if e.code()
+                    .is_some_and(|c| matches!(&*c, "40001" | "40P01" | "55P03" | "53300")) =>
+            {
+                true
+            }
             // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
             StoreError::Db(sqlx::Error::Database(e)) => e
                 .code()
@@ -95,9 +113,6 @@ impl StoreError {
     }
 }
 
-/// How long a write waits for another connection's lock before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(3);
-
 /// The database holds job env and sealed keys: readable by its owner only (0600), created so
 /// before SQLite first writes it; SQLite gives its `-wal` and `-shm` files the same mode.
 fn private_file(path: &Path) -> Result<()> {
@@ -116,10 +131,21 @@ fn private_file(path: &Path) -> Result<()> {
 /// Result of the store.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One file, one server: the live set in memory is exact.
+    Sqlite,
+    /// Shared by replicas: other replicas write too, so a replica reloads an account's live
+    /// rows (`refresh_live`) before it reconciles the account.
+    Postgres,
+}
+
 /// The database, and the live set this process keeps of it.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
     live: Arc<Mutex<LiveSet>>,
     /// Held across every write to `jobs`/`attempts` and its update of `live`, so the live set
     /// changes in commit order (SQLite serializes writers anyway).
@@ -127,33 +153,66 @@ pub struct Store {
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Set on every SQLite connection: WAL so readers never block the writer; a short busy
+/// timeout so a request waiting on a lock someone else holds answers "busy, retry"
+/// (`StoreError::is_busy`) rather than hanging; foreign keys on.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA busy_timeout = 3000; PRAGMA foreign_keys = ON;";
+
+/// Connections a Postgres store keeps: enough for a replica's 32 concurrent account passes
+/// to rarely wait, few enough that three replicas stay well under Postgres's default 100.
+const POSTGRES_CONNECTIONS: u32 = 16;
 
 impl Store {
     /// Opens (creating if needed) a SQLite file and applies migrations.
     pub async fn open_sqlite(path: &Path) -> Result<Self> {
         private_file(path)?;
-        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            // Short: a request waiting on a lock someone else holds answers "busy, retry"
-            // (StoreError::is_busy) rather than hanging.
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        Self::connect(opts, 4).await
+        let url = SqliteConnectOptions::new().filename(path).create_if_missing(true).to_url_lossy();
+        Self::connect(Backend::Sqlite, url.as_str(), 4).await
     }
 
     /// A private in-memory database (tests).
     pub async fn open_memory() -> Result<Self> {
-        let opts = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
         // One connection: every connection to `:memory:` is its own database.
-        Self::connect(opts, 1).await
+        Self::connect(Backend::Sqlite, "sqlite::memory:", 1).await
     }
 
-    async fn connect(opts: SqliteConnectOptions, max: u32) -> Result<Self> {
-        let pool = SqlitePoolOptions::new().max_connections(max).connect_with(opts).await?;
-        SQLITE_MIGRATIONS.run(&pool).await?;
-        let mut store = Self { pool, live: Arc::default(), writes: Arc::default() };
+    /// Connects to a Postgres database (`postgres://user@host/db`), applying migrations. Several
+    /// replicas may share it.
+    pub async fn open_postgres(url: &str) -> Result<Self> {
+        Self::connect(Backend::Postgres, url, POSTGRES_CONNECTIONS).await
+    }
+
+    /// Opens what `url` names: `postgres://…` (or `postgresql://…`), `sqlite://PATH`, or a
+    /// plain file path (SQLite).
+    pub async fn open_url(url: &str) -> Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::open_postgres(url).await
+        } else {
+            Self::open_sqlite(Path::new(url.strip_prefix("sqlite://").unwrap_or(url))).await
+        }
+    }
+
+    async fn connect(backend: Backend, url: &str, max: u32) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let opts = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+        let mut pool = AnyPoolOptions::new().max_connections(max);
+        if backend == Backend::Sqlite {
+            pool = pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql(SQLITE_PRAGMAS).execute(conn).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool.connect_with(opts).await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        let mut store = Self { pool, backend, live: Arc::default(), writes: Arc::default() };
         // Loaded before the store is handed out, so no write can race the load.
         store.live = Arc::new(Mutex::new(LiveSet::load(
             store.jobs_live().await?,
@@ -162,8 +221,13 @@ impl Store {
         Ok(store)
     }
 
-    pub(crate) fn pool(&self) -> &SqlitePool {
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Which database this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The live set (jobs not settled, attempts that may own a resource), from memory: this

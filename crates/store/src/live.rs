@@ -4,11 +4,15 @@
 //!
 //! Coherence: writes to `jobs` and `attempts` are serialized by [`Store`]'s write lock, which is
 //! held across the database write and the update here, so the set changes in commit order. It is
-//! loaded once when the store opens, before anyone can write. It sees this process's writes
-//! only: one server owns a database (the data dir's pidfile keeps it so); a store opened by
-//! another process reads the database (`jobs_live`, `attempts_live`).
+//! loaded once when the store opens, before anyone can write.
+//!
+//! On SQLite it sees this process's writes only, and that is exact: one server owns a database
+//! file (the data dir's pidfile keeps it so). On Postgres other replicas write too (jobs
+//! submitted and cancelled through them, accounts they reconcile), so a replica calls
+//! [`Store::refresh_live`] before each round of passes: one consistent snapshot replaces the
+//! set, under the write lock, so none of this replica's own writes is lost in between.
 
-use crate::{AttemptRow, JobRow};
+use crate::{AttemptRow, Backend, JobRow, Result, Store};
 use core_domain::state::{AttemptState, JobState};
 use std::collections::BTreeMap;
 
@@ -64,5 +68,25 @@ impl LiveSet {
         } else {
             self.attempts.remove(&a.id);
         }
+    }
+}
+
+impl Store {
+    /// Replaces the live set with the database's, read in one snapshot. Needed only where
+    /// other processes write (Postgres replicas); exact on SQLite too.
+    pub async fn refresh_live(&self) -> Result<()> {
+        let _w = self.writes.lock().await;
+        let mut tx = self.pool().begin().await?;
+        if self.backend() == Backend::Postgres {
+            // Jobs and attempts from the same instant: an attempt never without its job.
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let jobs = crate::jobs::jobs_live(&mut tx).await?;
+        let attempts = crate::attempts::attempts_live(&mut tx).await?;
+        tx.commit().await?;
+        *self.live() = LiveSet::load(jobs, attempts);
+        Ok(())
     }
 }

@@ -38,13 +38,20 @@ impl Store {
         let _w = self.writes.lock().await;
         let mut tx = self.pool().begin().await?;
         for chunk in points.chunks(ROWS) {
-            let mut q = sqlx::QueryBuilder::new("INSERT INTO metrics (job_id, at, data) ");
-            q.push_values(chunk, |mut b, p| {
-                b.push_bind(job_id).push_bind(at).push_bind(p.to_string());
-            });
-            q.build().execute(&mut *tx).await?;
+            // `$n` placeholders built here: sqlx's QueryBuilder writes the `Any` driver's `?`,
+            // which Postgres does not accept. Only numbers are spliced in.
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                .collect();
+            let sql = format!("INSERT INTO metrics (job_id, at, data) VALUES {}", rows.join(", "));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for p in chunk {
+                q = q.bind(job_id).bind(at).bind(p.to_string());
+            }
+            q.execute(&mut *tx).await?;
         }
         if let Some((kind, message, data)) = event {
+            self.order_events(&mut tx, job_id).await?;
             sqlx::query("INSERT INTO job_events (job_id, at, kind, message, data) VALUES ($1, $2, $3, $4, $5)")
                 .bind(job_id)
                 .bind(at)

@@ -52,7 +52,7 @@ macro_rules! columns {
 /// `INSERT` of a request row (run on the pool or in a transaction).
 pub(crate) fn insert_serverless_job(
     r: &ServerlessJobRow,
-) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
     sqlx::query(concat!(
         "INSERT INTO requests (",
         columns!(),
@@ -144,6 +144,7 @@ impl Store {
 
     /// Compare-and-swap write; on success `r` becomes the stored row.
     pub async fn serverless_job_cas(&self, r: &mut ServerlessJobRow, now_ms: i64) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
         let stored: Option<ServerlessJobRow> = sqlx::query_as(concat!(
             "UPDATE requests SET provider_job_id = $1, state = $2, output = $3, reason = $4, gpu = $5, price_micros_per_hour = $6, \
              cost_micros = $7, delay_ms = $8, execution_ms = $9, idle_ms = $10, ended_at = $11, updated_at = $12, \
@@ -164,8 +165,9 @@ impl Store {
         .bind(now_ms)
         .bind(&r.id)
         .bind(r.generation)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         let Some(stored) = stored else { return Ok(false) };
         *r = stored;
         Ok(true)

@@ -10,7 +10,7 @@
 //! waits for the first to commit and then sees its reservation.
 
 use crate::{JobRow, Result, ServerlessJobRow, Store};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 /// Live jobs reserve their budget (or what they spent, when more); ended ones what they spent.
 const JOBS_COMMITTED: &str = "SELECT CAST(SUM(CASE WHEN state IN ('succeeded', 'failed', 'cancelled', 'budget_exceeded', 'timed_out') \
@@ -22,7 +22,7 @@ const REQUESTS_COMMITTED: &str = "SELECT CAST(SUM(CASE WHEN ended_at IS NULL AND
      FROM requests WHERE owner = $1 AND account = 'hosted'";
 
 /// What a user has committed on hosted compute.
-pub(crate) async fn committed(conn: &mut SqliteConnection, owner: &str) -> Result<i64> {
+pub(crate) async fn committed(conn: &mut AnyConnection, owner: &str) -> Result<i64> {
     let (jobs,): (Option<i64>,) =
         sqlx::query_as(JOBS_COMMITTED).bind(owner).fetch_one(&mut *conn).await?;
     let (requests,): (Option<i64>,) =
@@ -93,7 +93,7 @@ impl Store {
 }
 
 /// Takes the write lock on the user's row and reads their cap.
-async fn lock_cap(conn: &mut SqliteConnection, user: &str) -> Result<Option<i64>> {
+async fn lock_cap(conn: &mut AnyConnection, user: &str) -> Result<Option<i64>> {
     sqlx::query("UPDATE users SET spend_cap_micros = spend_cap_micros WHERE id = $1")
         .bind(user)
         .execute(&mut *conn)

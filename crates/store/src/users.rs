@@ -3,7 +3,7 @@
 use crate::{Result, Store};
 
 /// A user.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UserRow {
     pub id: String,
     pub name: String,
@@ -11,6 +11,27 @@ pub struct UserRow {
     pub created_at: i64,
     /// The operator's cap on this user's hosted spend, micro-USD.
     pub spend_cap_micros: Option<i64>,
+}
+
+/// The columns a `UserRow` is read from. `is_admin` is read as an integer: SQLite has no
+/// boolean to give back, and sqlx's `Any` driver decodes a bool only from a real one.
+macro_rules! user_columns {
+    () => {
+        "u.id, u.name, CASE WHEN u.is_admin THEN 1 ELSE 0 END AS is_admin, u.created_at, u.spend_cap_micros"
+    };
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for UserRow {
+    fn from_row(row: &'r sqlx::any::AnyRow) -> sqlx::Result<Self> {
+        use sqlx::Row;
+        Ok(Self {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+            created_at: row.try_get("created_at")?,
+            spend_cap_micros: row.try_get("spend_cap_micros")?,
+        })
+    }
 }
 
 /// An API token (its hash).
@@ -55,26 +76,30 @@ impl Store {
 
     /// Every user, oldest first.
     pub async fn users(&self) -> Result<Vec<UserRow>> {
-        Ok(sqlx::query_as("SELECT id, name, is_admin, created_at, spend_cap_micros FROM users ORDER BY created_at, id")
-            .fetch_all(self.pool())
-            .await?)
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users u ORDER BY u.created_at, u.id"
+        ))
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// One user.
     pub async fn user_get(&self, id: &str) -> Result<Option<UserRow>> {
-        Ok(sqlx::query_as(
-            "SELECT id, name, is_admin, created_at, spend_cap_micros FROM users WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?)
+        Ok(sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// The user a token hash belongs to.
     pub async fn user_by_token_hash(&self, hash: &str) -> Result<Option<UserRow>> {
-        Ok(sqlx::query_as(
-            "SELECT u.id, u.name, u.is_admin, u.created_at, u.spend_cap_micros FROM users u JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = $1",
-        )
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users u JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = $1"
+        ))
         .bind(hash)
         .fetch_optional(self.pool())
         .await?)

@@ -1,4 +1,5 @@
-//! The store on SQLite: inserts, reads, compare-and-swap, events, ledger.
+//! The store on both backends (SQLite and Postgres): inserts, reads, compare-and-swap, events,
+//! ledger. Each test runs once per backend (`on_both!`).
 
 use core_domain::spec::JobSpec;
 use core_domain::state::{
@@ -6,6 +7,43 @@ use core_domain::state::{
 };
 use core_domain::{AttemptId, JobId};
 use store::{AttemptRow, CostRow, JobRow, Store};
+
+/// A database on one backend that can be opened again: a file for SQLite, a schema for Postgres.
+struct Db(store::testing::TestDb);
+
+impl Db {
+    async fn open(&self) -> Store {
+        self.0.open().await.expect("open the store")
+    }
+}
+
+/// Runs each named test on SQLite and on Postgres.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(super::Db(store::testing::TestDb::sqlite())).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let Some(db) = store::testing::TestDb::postgres().await else { return };
+                super::$name(super::Db(db)).await
+            }
+        }
+    )*};
+}
+
+on_both!(
+    jobs_round_trip_and_cas_rejects_stale_writers,
+    attempts_intents_events_and_ledger,
+    the_live_set_follows_every_write_and_is_reloaded_on_open,
+    bills_land_in_one_transaction_and_stale_ones_are_skipped,
+    endpoint_rows_are_unique_per_owner_and_name_while_live,
+    pod_logs_are_kept_in_order_and_bounded_per_job,
+    one_replica_holds_an_account_and_a_deposed_ones_writes_are_refused,
+    a_replica_sees_another_replicas_writes_after_refresh_live
+);
 
 fn spec() -> JobSpec {
     JobSpec::from_toml(
@@ -15,9 +53,8 @@ fn spec() -> JobSpec {
     .expect("spec")
 }
 
-#[tokio::test]
-async fn jobs_round_trip_and_cas_rejects_stale_writers() {
-    let s = Store::open_memory().await.expect("open");
+async fn jobs_round_trip_and_cas_rejects_stale_writers(db: Db) {
+    let s = db.open().await;
     let mut j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
     s.job_insert(&j).await.expect("insert");
     let got = s.job_get(&j.id).await.expect("get").expect("exists");
@@ -40,9 +77,8 @@ async fn jobs_round_trip_and_cas_rejects_stale_writers() {
     assert_eq!(s.jobs_live().await.expect("live").len(), 1);
 }
 
-#[tokio::test]
-async fn attempts_intents_events_and_ledger() {
-    let s = Store::open_memory().await.expect("open");
+async fn attempts_intents_events_and_ledger(db: Db) {
+    let s = db.open().await;
     let j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
     s.job_insert(&j).await.expect("insert");
     let att = AttemptId::new();
@@ -125,11 +161,8 @@ fn running_attempt(job: &JobRow, billed_until: i64) -> AttemptRow {
     }
 }
 
-#[tokio::test]
-async fn the_live_set_follows_every_write_and_is_reloaded_on_open() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let path = dir.path().join("pw.db");
-    let s = Store::open_sqlite(&path).await.expect("open");
+async fn the_live_set_follows_every_write_and_is_reloaded_on_open(db: Db) {
+    let s = db.open().await;
     let mut j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
     s.job_insert(&j).await.expect("insert");
     let mut a = running_attempt(&j, 0);
@@ -150,7 +183,7 @@ async fn the_live_set_follows_every_write_and_is_reloaded_on_open() {
     assert_eq!(s.live().job(&j.id), Some(&j), "the caller's row is the stored row");
 
     // A fresh process sees the same live set, loaded from the database.
-    let reopened = Store::open_sqlite(&path).await.expect("reopen");
+    let reopened = db.open().await;
     assert_eq!(reopened.live().job(&j.id), Some(&j));
     assert_eq!(reopened.live().attempts().next(), Some(&a));
     drop(reopened);
@@ -164,9 +197,8 @@ async fn the_live_set_follows_every_write_and_is_reloaded_on_open() {
     assert_eq!(s.jobs_live().await.expect("db").len(), 0, "the database agrees");
 }
 
-#[tokio::test]
-async fn bills_land_in_one_transaction_and_stale_ones_are_skipped() {
-    let s = Store::open_memory().await.expect("open");
+async fn bills_land_in_one_transaction_and_stale_ones_are_skipped(db: Db) {
+    let s = db.open().await;
     let j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
     s.job_insert(&j).await.expect("insert");
     let a = running_attempt(&j, 0);
@@ -205,9 +237,8 @@ async fn bills_land_in_one_transaction_and_stale_ones_are_skipped() {
     );
 }
 
-#[tokio::test]
-async fn endpoint_rows_are_unique_per_owner_and_name_while_live() {
-    let s = Store::open_memory().await.expect("open");
+async fn endpoint_rows_are_unique_per_owner_and_name_while_live(db: Db) {
+    let s = db.open().await;
     let row = |id: &str| store::EndpointRow {
         id: id.into(),
         name: "predict".into(),
@@ -240,9 +271,8 @@ async fn endpoint_rows_are_unique_per_owner_and_name_while_live() {
     s.endpoint_insert(&row("e3")).await.expect("the name is free again once deleted");
 }
 
-#[tokio::test]
-async fn pod_logs_are_kept_in_order_and_bounded_per_job() {
-    let s = Store::open_memory().await.expect("open");
+async fn pod_logs_are_kept_in_order_and_bounded_per_job(db: Db) {
+    let s = db.open().await;
     let j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
     s.job_insert(&j).await.expect("insert");
     let n = store::JOB_LOG_LINES_KEPT as usize + 5;
@@ -265,4 +295,64 @@ async fn pod_logs_are_kept_in_order_and_bounded_per_job() {
         [format!("line {}", n - 2), format!("line {}", n - 1)]
     );
     assert_eq!(s.job_logs_last_at(&j.id).await.expect("last"), Some(format!("t{}", n - 1)));
+}
+
+async fn one_replica_holds_an_account_and_a_deposed_ones_writes_are_refused(db: Db) {
+    let (a, b) = (db.open().await, db.open().await);
+    let (acct, ttl) = ("user:u1", 3_000);
+    assert_eq!(a.lease_acquire(acct, "A", 0, ttl).await.expect("lease"), Some(1));
+    assert_eq!(b.lease_acquire(acct, "B", 1_000, ttl).await.expect("lease"), None, "A holds it");
+    assert_eq!(a.leases_renew("A", 2_000, ttl).await.expect("renew"), 1);
+    assert_eq!(b.lease_acquire(acct, "B", 4_000, ttl).await.expect("lease"), None, "renewed");
+    assert_eq!(a.lease_acquire(acct, "A", 4_500, ttl).await.expect("lease"), Some(1), "kept");
+
+    let mut j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
+    j.account = acct.into();
+    a.job_insert(&j).await.expect("insert");
+    let fence_a = store::Fence { account: acct.into(), holder: "A".into(), epoch: 1 };
+    j.reason = Some("by A".into());
+    let landed = store::fenced(fence_a.clone(), a.job_cas(&mut j, 4_600)).await;
+    assert!(landed.expect("A holds the lease"), "A's write lands");
+
+    // A stalls past its lease; B takes the account over under a new epoch.
+    assert_eq!(b.lease_acquire(acct, "B", 7_600, ttl).await.expect("lease"), Some(2));
+    let before = b.job_get(&j.id).await.expect("get").expect("job");
+    let mut stale = j.clone();
+    stale.reason = Some("by deposed A".into());
+    let refused = store::fenced(fence_a.clone(), a.job_cas(&mut stale, 7_700)).await;
+    assert!(
+        matches!(refused, Err(store::StoreError::Fenced { ref account, epoch: 1 }) if account == acct),
+        "{refused:?}"
+    );
+    let event = store::fenced(fence_a, a.event_append(&j.id, 7_700, "note", "late", None)).await;
+    assert!(matches!(event, Err(store::StoreError::Fenced { .. })), "{event:?}");
+    assert_eq!(b.job_get(&j.id).await.expect("get").expect("job"), before, "nothing landed");
+    assert!(b.events_since(&j.id, 0, 10).await.expect("events").is_empty());
+    let fence_b = store::Fence { account: acct.into(), holder: "B".into(), epoch: 2 };
+    let mut row = before.clone();
+    row.reason = Some("by B".into());
+    assert!(store::fenced(fence_b, b.job_cas(&mut row, 7_800)).await.expect("B holds it"));
+    assert_eq!(a.lease_acquire(acct, "A", 8_000, ttl).await.expect("lease"), None);
+
+    // A clean shutdown hands the account on at once, again under a new epoch.
+    assert_eq!(b.leases_release("B").await.expect("release"), 1);
+    assert_eq!(a.lease_acquire(acct, "A", 8_100, ttl).await.expect("lease"), Some(3));
+    let leases = a.leases().await.expect("leases");
+    assert_eq!((leases.len(), leases[0].holder.as_str(), leases[0].epoch), (1, "A", 3));
+}
+
+async fn a_replica_sees_another_replicas_writes_after_refresh_live(db: Db) {
+    let (a, b) = (db.open().await, db.open().await);
+    let j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
+    b.job_insert(&j).await.expect("insert through replica B");
+    b.attempt_insert(&running_attempt(&j, 0)).await.expect("attempt");
+    assert_eq!(a.live().jobs().len(), 0, "A's memory has not seen B's write");
+    a.refresh_live().await.expect("refresh");
+    assert_eq!(a.live().job(&j.id), Some(&j));
+    assert_eq!(a.live().attempts().len(), 1);
+    let mut settled = j.clone();
+    settled.state = "cancelled".into();
+    assert!(b.job_cas(&mut settled, 2_000).await.expect("cas"));
+    a.refresh_live().await.expect("refresh");
+    assert!(a.live().job(&j.id).is_none(), "a job settled elsewhere leaves the set");
 }

@@ -33,6 +33,6 @@ pub async fn setup(
     cfg: impl FnOnce(&mut EmulatorConfig),
 ) -> (RunningEmulator, Engine<RunPodCloud>) {
     let emu = emulator(cfg).await;
-    let engine = engine_on(&emu, Store::open_memory().await.expect("store"), emu.client()).await;
+    let engine = engine_on(&emu, store::testing::open().await.expect("store"), emu.client()).await;
     (emu, engine)
 }
