@@ -454,6 +454,10 @@ pub struct ServeArgs {
     /// How long a pod create may take to show up before its intent is abandoned, ms.
     #[arg(long, env = "PODWARDEN_INTENT_GRACE_MS", default_value_t = 60_000, hide = true)]
     intent_grace_ms: u64,
+    /// The database: `postgres://USER:PASSWORD@HOST/DB` for a Postgres several replicas share
+    /// (docs/deployment.md), or `sqlite://PATH`; default: `podwarden.db` in the data directory.
+    #[arg(long, env = "PODWARDEN_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
 }
 
 pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
@@ -478,6 +482,7 @@ pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
         });
     }
     cfg.watchdog_ceiling = a.watchdog_ceiling;
+    cfg.database = a.database.filter(|d| !d.trim().is_empty());
     cfg.limits = server::listener::ConnLimits::from_env()
         .map_err(|e| UserError { error: e, hint: Some("see docs/configuration.md".into()) })?;
     let operator_key = std::env::var("RUNPOD_API_KEY").is_ok_and(|k| !k.trim().is_empty());

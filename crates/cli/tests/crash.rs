@@ -4,9 +4,11 @@
 //! our prefix belongs to a live attempt or gets terminated, no job ever has two running pods,
 //! no job is lost, every job settles, and costs agree with the emulator's billing to the cent.
 
+mod common;
+
+use common::fleet::{assert_costs_agree, check_invariants, our_live_pods, settle_all};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use runpod::types::pods::PodStatus;
 use runpod_emulator::world::ledger::Kind;
 use runpod_emulator::{EmulatorConfig, Options, RunningEmulator, start};
 use std::io::{BufRead, BufReader};
@@ -76,92 +78,6 @@ async fn submit(http: &reqwest::Client, s: &Server, name: &str, cmd: &str) -> Op
         .ok()?;
     let v: serde_json::Value = r.json().await.ok()?;
     v["id"].as_str().map(str::to_owned)
-}
-
-/// The invariants that must hold at any observation.
-async fn check_invariants(
-    emu: &RunningEmulator,
-    db: &store::Store,
-    install: &str,
-) -> Result<(), String> {
-    let pods: Vec<(String, String, PodStatus)> = emu
-        .shared
-        .world
-        .lock()
-        .pods
-        .values()
-        .filter(|p| p.status != PodStatus::Terminated)
-        .map(|p| (p.id.clone(), p.name.clone(), p.status))
-        .collect();
-    let live = db.attempts_live().await.map_err(|e| e.to_string())?;
-    let mut running_per_job = std::collections::HashMap::<String, usize>::new();
-    for (id, name, status) in &pods {
-        if !name.starts_with(&format!("pw-{install}-")) {
-            continue;
-        }
-        match live.iter().find(|a| &a.pod_name == name || a.pod_id.as_deref() == Some(id)) {
-            Some(a) if status == &PodStatus::Running => {
-                *running_per_job.entry(a.job_id.clone()).or_default() += 1
-            }
-            Some(_) => {}
-            None => return Err(format!("pod {id} ({name}) belongs to no live attempt")),
-        }
-    }
-    if let Some((job, n)) = running_per_job.iter().find(|(_, n)| **n > 1) {
-        return Err(format!("job {job} has {n} running pods"));
-    }
-    Ok(())
-}
-
-/// Waits until every job is final, checking the invariants on the way (pods without a live
-/// attempt are allowed only until the reconciler has had a tick to terminate them).
-async fn settle_all(emu: &RunningEmulator, db: &store::Store, install: &str, jobs: &[String]) {
-    let mut strikes = 0;
-    for _ in 0..600 {
-        let mut all_final = true;
-        for j in jobs {
-            let row =
-                db.job_get(j).await.expect("db").unwrap_or_else(|| panic!("job {j} was lost"));
-            all_final &= row.phase().expect("phase").state.is_final();
-        }
-        match check_invariants(emu, db, install).await {
-            Ok(()) => strikes = 0,
-            Err(e) => {
-                strikes += 1;
-                assert!(strikes < 40, "invariant broken for 4 s (≫ one 100 ms tick): {e}");
-            }
-        }
-        if all_final {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("jobs did not settle");
-}
-
-async fn assert_costs_agree(emu: &RunningEmulator, db: &store::Store) {
-    let ours: i64 = db.cost_rows().await.expect("rows").iter().map(|r| r.amount_micros).sum();
-    let theirs: f64 = {
-        let w = emu.shared.world.lock();
-        w.pods.keys().map(|id| w.ledger.total_for(Kind::Pod, id)).sum()
-    };
-    assert!(
-        (ours as f64 / 1e6 - theirs).abs() < 0.01,
-        "podwarden billed {ours} µ$, the provider {theirs} $"
-    );
-}
-
-/// Pods of this install the emulator still runs.
-fn our_live_pods(emu: &RunningEmulator, install: &str) -> usize {
-    emu.shared
-        .world
-        .lock()
-        .pods
-        .values()
-        .filter(|p| {
-            p.status != PodStatus::Terminated && p.name.starts_with(&format!("pw-{install}-"))
-        })
-        .count()
 }
 
 fn kill(s: &mut Server) {

@@ -218,6 +218,12 @@ impl<C: Cloud> Engine<C> {
         self.events.subscribe()
     }
 
+    /// Wakes every follower to re-read its events (an event was recorded elsewhere: another
+    /// replica on the same Postgres).
+    pub fn wake_followers(&self) {
+        self.events.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
     /// Whether an idle sweep last done at `last` is due again; records it as done when it is.
     pub(crate) fn sweep_due(&self, last: &std::sync::atomic::AtomicI64, now: i64) -> bool {
         use std::sync::atomic::Ordering;

@@ -5,7 +5,8 @@
 //! Owns: the choice of accounts to drive (the hosted one always, when there is an operator
 //! key; a user's own account while it has live jobs, endpoints or serverless jobs, or settled
 //! pods whose bill is due a check), and recording each pass in `tasks`. Building an account's
-//! engine (decrypting a user's key) is `accounts`'.
+//! engine (decrypting a user's key) is `accounts`'. On Postgres a pass first takes the
+//! account's lease and runs fenced by it (`replicas`); without the lease it ends at once.
 
 use crate::AppState;
 use crate::accounts::{byok_user, engine_for};
@@ -40,11 +41,20 @@ pub(crate) async fn drive(s: &Arc<AppState>) {
     }
 }
 
-/// Runs `account`'s next pass now (after a submit, a cancel, an exit).
+/// Runs `account`'s next pass now (after a submit, a cancel, an exit), on whichever replica
+/// holds it.
 pub(crate) fn poke(s: &AppState, account: &str) {
     s.driver.poke(account);
     // A new account's task is started by the server's loop.
     s.poke.notify_one();
+    if s.replicas.is_some() {
+        let (store, account) = (s.engine.store().clone(), account.to_owned());
+        tokio::spawn(async move {
+            if let Err(e) = store.notify_poke(&account).await {
+                tracing::warn!(account, error = %e, "could not poke the other replicas");
+            }
+        });
+    }
 }
 
 /// Runs the next pass of the account a job was placed on.
@@ -74,10 +84,33 @@ async fn byok_with_work(s: &AppState) -> BTreeSet<String> {
     out
 }
 
-/// One pass of one account: reconcile, then check settled pods' bills when due. The hosted
-/// account is always busy (it sweeps for orphans); a user's goes idle when nothing of theirs
-/// is live.
+/// One pass of one account, under its lease when replicas share the database. A replica that
+/// does not hold the lease ends the task (the server's loop tries again next period); one that
+/// holds it gives it up when the account goes idle.
 async fn pass(s: &AppState, account: &str) -> Pass {
+    let Some(r) = &s.replicas else { return reconcile(s, account).await };
+    let store = s.engine.store();
+    match r.lease(store, account, s.engine.now_ms()).await {
+        Ok(Some(fence)) => {
+            let next = store::fenced(fence, reconcile(s, account)).await;
+            if matches!(next, Pass::Idle) {
+                r.release(store, account).await;
+            }
+            next
+        }
+        Ok(None) => Pass::Idle,
+        Err(e) => {
+            let now = s.engine.now_ms();
+            s.tasks.record("lease", account, now, 0, 0, vec![e.to_string()]);
+            Pass::Idle
+        }
+    }
+}
+
+/// One reconcile of one account: its reconcilers, then settled pods' bills when due. The
+/// hosted account is always busy (it sweeps for orphans); a user's goes idle when nothing of
+/// theirs is live.
+async fn reconcile(s: &AppState, account: &str) -> Pass {
     let engine = match engine_for(s, account).await {
         Ok(e) => e,
         Err(e) => {

@@ -22,6 +22,7 @@ pub mod keys;
 pub mod listener;
 pub mod openapi;
 mod pod_logs;
+mod replicas;
 mod routes;
 pub mod tasks;
 pub mod users;
@@ -72,6 +73,9 @@ pub struct ServerConfig {
     /// How long after a pod ended its cost is compared with the provider's bill (the bill
     /// must be complete by then; default 15 minutes).
     pub billing_settle: Duration,
+    /// The database: `None` is the data directory's SQLite file; `postgres://…` is a Postgres
+    /// that several replicas may share (`replicas`).
+    pub database: Option<String>,
 }
 
 /// Where volumes' files are over S3, and the operator's S3 key.
@@ -99,6 +103,7 @@ impl ServerConfig {
             s3_operator_key: None,
             limits: listener::ConnLimits::default(),
             billing_settle: Duration::from_secs(15 * 60),
+            database: None,
         }
     }
 }
@@ -130,6 +135,8 @@ pub(crate) struct AppState {
     pub bills_due: std::sync::Mutex<std::collections::BTreeSet<String>>,
     /// How long after a pod ends its bill is checked.
     pub billing_settle_ms: i64,
+    /// On Postgres: this replica's leases and wake-ups (`replicas`).
+    pub replicas: Option<Arc<replicas::Replicas>>,
 }
 
 impl AppState {
@@ -155,6 +162,8 @@ pub struct RunningServer {
     cancel: CancellationToken,
     tracker: TaskTracker,
     emulator: Option<embedded::Embedded>,
+    /// On Postgres: the leases to give up at shutdown.
+    replicas: Option<(Arc<replicas::Replicas>, Store)>,
 }
 
 impl RunningServer {
@@ -163,6 +172,9 @@ impl RunningServer {
         self.cancel.cancel();
         self.tracker.close();
         let _ = tokio::time::timeout(Duration::from_secs(10), self.tracker.wait()).await;
+        if let Some((r, store)) = &self.replicas {
+            r.release_all(store).await;
+        }
         if let Some(e) = self.emulator {
             e.shutdown().await;
         }
@@ -295,6 +307,57 @@ async fn install_identity(store: &Store, home: &Path) -> anyhow::Result<String> 
     Ok(id)
 }
 
+/// Opens the SQLite file `db`, saying what to do when it cannot.
+async fn open_file(db: &Path) -> anyhow::Result<Store> {
+    Store::open_sqlite(db).await.map_err(|e| {
+        if e.is_corrupt_file() {
+            anyhow::anyhow!(
+                "{} is not a readable SQLite database (damaged or not podwarden's): restore it from a backup, or move it aside to start \
+                 afresh — pods it started still stop on their own (in-pod watchdog), and `podwarden doctor` lists any still billing",
+                db.display()
+            )
+        } else if e.is_busy() {
+            anyhow::anyhow!("{} is locked by another process (another podwarden server on this data directory?)", db.display())
+        } else {
+            anyhow::Error::new(e).context(format!("cannot open the database {}", db.display()))
+        }
+    })
+}
+
+/// Connects to a shared Postgres (the URL is never printed: it may hold a password).
+async fn open_shared(url: &str) -> anyhow::Result<Store> {
+    if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+        anyhow::bail!(
+            "the database URL must be postgres://USER@HOST/DB (or sqlite://PATH); it starts with {:?}",
+            url.split("://").next().unwrap_or_default()
+        );
+    }
+    Store::open_postgres(url).await.map_err(|e| {
+        let what = if e.is_busy() {
+            "Postgres refused more connections"
+        } else {
+            "cannot use the Postgres database"
+        };
+        anyhow::Error::new(e).context(format!("{what} (PODWARDEN_DATABASE_URL or --database)"))
+    })
+}
+
+/// Refuses to start a replica whose job-token secret differs from the others' (a pod's
+/// callback through the proxy would be refused by half of them): the first replica stores a
+/// fingerprint of its secret, and the others compare.
+async fn same_token_secret(store: &Store, secret: &str) -> anyhow::Result<()> {
+    use sha2::Digest;
+    let print = keys::hex(&sha2::Sha256::digest(format!("podwarden job-token secret\0{secret}")));
+    let stored = store.setting_or_insert("token_secret_sha256", &print).await?;
+    if stored != print {
+        anyhow::bail!(
+            "this replica's job-token secret differs from the other replicas' on this database: \
+             give every replica the same PODWARDEN_TOKEN_SECRET (docs/deployment.md)"
+        );
+    }
+    Ok(())
+}
+
 /// How often settled pods are looked for and checked against the provider's bill.
 const BILL_CHECK_EVERY: Duration = Duration::from_secs(60);
 
@@ -307,21 +370,23 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         Some(t) => t.trim().to_owned(),
         None => secret_file(&cfg.home.join("token"))?,
     };
-    let secret = secret_file(&cfg.home.join("secret"))?;
-    let db = cfg.home.join("podwarden.db");
-    let store = Store::open_sqlite(&db).await.map_err(|e| {
-        if e.is_corrupt_file() {
-            anyhow::anyhow!(
-                "{} is not a readable SQLite database (damaged or not podwarden's): restore it from a backup, or move it aside to start \
-                 afresh — pods it started still stop on their own (in-pod watchdog), and `podwarden doctor` lists any still billing",
-                db.display()
-            )
-        } else if e.is_busy() {
-            anyhow::anyhow!("{} is locked by another process (another podwarden server on this data directory?)", db.display())
-        } else {
-            anyhow::Error::new(e).context(format!("cannot open the database {}", db.display()))
+    // The job tokens' secret: replicas share PODWARDEN_TOKEN_SECRET (a pod calls back whichever
+    // replica the proxy picks); one server keeps its own in the data directory.
+    let secret = match std::env::var("PODWARDEN_TOKEN_SECRET").ok().filter(|t| !t.trim().is_empty())
+    {
+        Some(t) => t.trim().to_owned(),
+        None => secret_file(&cfg.home.join("secret"))?,
+    };
+    let store = match &cfg.database {
+        Some(url) if !url.starts_with("sqlite:") => open_shared(url).await?,
+        other => {
+            open_file(&other.as_deref().map_or_else(
+                || cfg.home.join("podwarden.db"),
+                |u| PathBuf::from(u.strip_prefix("sqlite://").unwrap_or(u)),
+            ))
+            .await?
         }
-    })?;
+    };
     users::ensure_admin(&store, &token).await.context("cannot set up the admin user")?;
     install_identity(&store, &cfg.home).await?;
     let listener = tokio::net::TcpListener::bind(cfg.addr)
@@ -363,6 +428,13 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             (c, None, false, p)
         }
         (None, None) => {
+            if store.backend() == store::Backend::Postgres {
+                tracing::warn!(
+                    "the embedded emulator lives in this server alone: other replicas on this Postgres \
+                     would each see their own; for several replicas run one `podwarden emulator` \
+                     (or RunPod) and point every replica at it"
+                );
+            }
             let emu = embedded::Embedded::start(&cfg, &store).await?;
             let p = format!("embedded emulator at {}", emu.base_url());
             (emu.client(), Some(emu), true, p)
@@ -396,6 +468,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                 .or_else(|| env("RUNPOD_S3_ACCESS_KEY_ID").zip(env("RUNPOD_S3_SECRET_ACCESS_KEY"))),
         },
     };
+    if store.backend() == store::Backend::Postgres {
+        same_token_secret(&store, &secret).await?;
+    }
     let token_secret = secret.into_bytes();
     let mut options = engine::EngineOptions::new(Clock::system(), token_secret);
     // `none`: no callbacks (exits come from the pods' logs); the wrapper still runs.
@@ -410,6 +485,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             .map_err(|e| anyhow::anyhow!("PODWARDEN_CRASH_AT: {e}"))?;
         options.crash = Some(engine::Failpoint { at, then: engine::OnCrash::AbortProcess });
     }
+    let store_backend = store.backend();
     let engine = Engine::new(store, RunPodCloud::new(client.clone()), options).await?;
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
     let state = Arc::new(AppState {
@@ -431,7 +507,11 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         driver: engine::driver::Driver::new(driving::CONCURRENCY, cfg.tick, cancel.clone()),
         bills_due: Default::default(),
         billing_settle_ms: cfg.billing_settle.as_millis() as i64,
+        replicas: (store_backend == store::Backend::Postgres)
+            .then(|| Arc::new(replicas::Replicas::new(cfg.tick))),
     });
+    replicas::Replicas::spawn_heartbeat(state.clone(), &tracker, cancel.clone());
+    replicas::Replicas::spawn_listener(state.clone(), &tracker, cancel.clone());
 
     let app = routes::router(state.clone());
     let c = cancel.clone();
@@ -449,6 +529,11 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                 next_bill_check = std::time::Instant::now() + BILL_CHECK_EVERY;
                 driving::find_bills_due(&s).await;
             }
+            if s.replicas.is_some()
+                && let Err(e) = s.engine.store().refresh_live().await
+            {
+                tracing::warn!(error = %e, "cannot reload the live set from Postgres");
+            }
             driving::drive(&s).await;
             pod_logs::sync(&s, &followers, &c);
             tokio::select! {
@@ -458,7 +543,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             }
         }
     });
-    Ok(RunningServer { url, token, simulated, cancel, tracker, emulator })
+    let replicas = state.replicas.clone().map(|r| (r, state.engine.store().clone()));
+    Ok(RunningServer { url, token, simulated, cancel, tracker, emulator, replicas })
 }
 
 #[cfg(test)]

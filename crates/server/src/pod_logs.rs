@@ -57,6 +57,8 @@ pub(crate) fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Cancella
                     account: job.account.clone(),
                 })
             })
+            // With replicas, the one reconciling the account follows its pods.
+            .filter(|t| s.replicas.as_ref().is_none_or(|r| r.holds(&t.account)))
             .collect()
     };
     let mut followers = s.followers.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -39,31 +39,38 @@ fn now_ms() -> i64 {
 /// one of its tokens. The token itself is never logged: it lives in the token file (0600) or
 /// the operator's environment.
 pub async fn ensure_admin(store: &Store, token: &str) -> Result<(), StoreError> {
+    // Replicas starting at once race here: an insert that lost to another's is fine once the
+    // row is there.
     if store.user_get(ADMIN_ID).await?.is_none() {
-        store
-            .user_insert(&UserRow {
-                id: ADMIN_ID.into(),
-                name: "admin".into(),
-                is_admin: true,
-                created_at: now_ms(),
-                spend_cap_micros: None,
-            })
-            .await?;
-        tracing::info!(
-            "created the admin user (its token is in the server's token file or PODWARDEN_ADMIN_TOKEN)"
-        );
+        let admin = UserRow {
+            id: ADMIN_ID.into(),
+            name: "admin".into(),
+            is_admin: true,
+            created_at: now_ms(),
+            spend_cap_micros: None,
+        };
+        match store.user_insert(&admin).await {
+            Ok(()) => tracing::info!(
+                "created the admin user (its token is in the server's token file or PODWARDEN_ADMIN_TOKEN)"
+            ),
+            Err(e) if store.user_get(ADMIN_ID).await?.is_none() => return Err(e),
+            Err(_) => {}
+        }
     }
     let hash = engine::tokens::hash_token(token);
     if store.user_by_token_hash(&hash).await?.is_none() {
-        store
-            .token_insert(&TokenRow {
-                id: format!("tok_{}", uuid::Uuid::now_v7().simple()),
-                user_id: ADMIN_ID.into(),
-                token_hash: hash,
-                label: "admin (first start)".into(),
-                created_at: now_ms(),
-            })
-            .await?;
+        let row = TokenRow {
+            id: format!("tok_{}", uuid::Uuid::now_v7().simple()),
+            user_id: ADMIN_ID.into(),
+            token_hash: hash.clone(),
+            label: "admin (first start)".into(),
+            created_at: now_ms(),
+        };
+        if let Err(e) = store.token_insert(&row).await
+            && store.user_by_token_hash(&hash).await?.is_none()
+        {
+            return Err(e);
+        }
     }
     Ok(())
 }

@@ -96,7 +96,8 @@ async fn the_database_is_private_to_its_owner() {
     // An existing, world-readable file is made private too.
     std::fs::write(&db, b"").expect("touch");
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let s = server(home.path()).await;
+    // SQLite on either run: the file's mode is the point.
+    let s = common::server_with(home.path(), |c| c.database = None).await;
     for f in ["podwarden.db", "podwarden.db-wal"] {
         let mode = std::fs::metadata(home.path().join(f)).expect(f).permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{f}: {mode:o}");
@@ -123,7 +124,8 @@ async fn a_damaged_database_says_so_at_start() {
 async fn a_locked_database_answers_busy_not_internal() {
     use sqlx::Connection;
     let home = tempfile::tempdir().expect("home");
-    let s = server(home.path()).await;
+    // SQLite on either run: another process locks the file.
+    let s = common::server_with(home.path(), |c| c.database = None).await;
     let http = reqwest::Client::new();
     let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(home.path().join("podwarden.db"));
     let mut other = sqlx::SqliteConnection::connect_with(&opts).await.expect("connect");

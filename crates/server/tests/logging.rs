@@ -29,7 +29,8 @@ async fn a_failed_request_is_logged_once_with_its_cause() {
         .with_max_level(tracing::Level::WARN)
         .init();
     let home = tempfile::tempdir().expect("home");
-    let s = common::server(home.path()).await;
+    // SQLite on either run: another process locks the file.
+    let s = common::server_with(home.path(), |c| c.database = None).await;
     let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(home.path().join("podwarden.db"));
     let mut other = sqlx::SqliteConnection::connect_with(&opts).await.expect("connect");
     sqlx::query("BEGIN EXCLUSIVE").execute(&mut other).await.expect("lock");

@@ -90,6 +90,17 @@ impl Store {
         Ok(r.rows_affected())
     }
 
+    /// Gives up `account` if `holder` has it (its work is done): another replica may take it
+    /// at once.
+    pub async fn lease_release(&self, account: &str, holder: &str) -> Result<()> {
+        sqlx::query("UPDATE account_leases SET expires_at = 0 WHERE account = $1 AND holder = $2")
+            .bind(account)
+            .bind(holder)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Gives up every lease of `holder` (a clean shutdown): other replicas take its accounts
     /// at their next pass instead of after the leases expire.
     pub async fn leases_release(&self, holder: &str) -> Result<u64> {

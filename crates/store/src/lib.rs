@@ -28,6 +28,7 @@ mod ledger;
 mod live;
 mod logs;
 mod metrics;
+pub mod notify;
 mod serverless_jobs;
 mod spend;
 pub mod testing;
@@ -51,9 +52,9 @@ pub use users::{ProviderKeyRow, TokenRow, UserRow};
 pub use volumes::VolumeRow;
 
 use sqlx::AnyPool;
-use sqlx::ConnectOptions;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -131,6 +132,16 @@ fn private_file(path: &Path) -> Result<()> {
 /// Result of the store.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// A database URL, kept out of `Debug`.
+#[derive(Clone)]
+pub(crate) struct Secret(pub(crate) Arc<str>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<database url>")
+    }
+}
+
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -146,6 +157,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The Postgres URL, for listeners (`notify`); never printed (it may hold a password).
+    url: Option<Secret>,
     live: Arc<Mutex<LiveSet>>,
     /// Held across every write to `jobs`/`attempts` and its update of `live`, so the live set
     /// changes in commit order (SQLite serializes writers anyway).
@@ -200,6 +213,11 @@ impl Store {
         let opts = AnyConnectOptions::from_str(url)?.disable_statement_logging();
         let mut pool = AnyPoolOptions::new().max_connections(max);
         if backend == Backend::Sqlite {
+            // One plain connection first: a damaged or locked file fails here with its own
+            // error, where the pool would retry until its acquire timeout.
+            let mut first = sqlx::AnyConnection::connect_with(&opts).await?;
+            sqlx::raw_sql(SQLITE_PRAGMAS).execute(&mut first).await?;
+            first.close().await?;
             pool = pool.after_connect(|conn, _| {
                 Box::pin(async move {
                     sqlx::raw_sql(SQLITE_PRAGMAS).execute(conn).await?;
@@ -212,7 +230,8 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        let mut store = Self { pool, backend, live: Arc::default(), writes: Arc::default() };
+        let url = (backend == Backend::Postgres).then(|| Secret(Arc::from(url)));
+        let mut store = Self { pool, backend, url, live: Arc::default(), writes: Arc::default() };
         // Loaded before the store is handed out, so no write can race the load.
         store.live = Arc::new(Mutex::new(LiveSet::load(
             store.jobs_live().await?,
@@ -249,30 +268,36 @@ impl Store {
     /// `known` (the id kept beside it) is adopted, so the pods the install started are still
     /// recognised as its own.
     pub async fn install_id_or(&self, known: Option<&str>) -> Result<String> {
-        if let Some((v,)) =
-            sqlx::query_as::<_, (String,)>("SELECT value FROM settings WHERE key = $1")
-                .bind("install_id")
-                .fetch_optional(&self.pool)
-                .await?
-        {
+        if let Some(v) = self.setting("install_id").await? {
             return Ok(v);
         }
         let id: String = known.map_or_else(
             || uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
             str::to_owned,
         );
+        self.setting_or_insert("install_id", &id).await
+    }
+
+    /// A setting.
+    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_as::<_, (String,)>("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.0))
+    }
+
+    /// The stored value of `key`, storing `value` when there is none: the first writer wins,
+    /// and replicas starting at once all get the same answer.
+    pub async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
         sqlx::query(
             "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
         )
-        .bind("install_id")
-        .bind(&id)
+        .bind(key)
+        .bind(value)
         .execute(&self.pool)
         .await?;
-        let (v,) = sqlx::query_as::<_, (String,)>("SELECT value FROM settings WHERE key = $1")
-            .bind("install_id")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(v)
+        Ok(self.setting(key).await?.unwrap_or_else(|| value.to_owned()))
     }
 }
 

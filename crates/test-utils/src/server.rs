@@ -19,6 +19,19 @@ pub async fn server_with(
     cfg.emulator.pods.provisioning_secs = 0.1;
     cfg.emulator.pods.starting_secs = 0.1;
     cfg.emulator.tick_ms = 50;
+    // PODWARDEN_TEST_DATABASE=postgres: the server on a fresh Postgres schema, the same one
+    // for every server on this home (a restart finds its data, as with SQLite).
+    let marker = home.join("test-database-url");
+    cfg.database = match std::fs::read_to_string(&marker) {
+        Ok(url) => Some(url),
+        Err(_) => {
+            let url = store::testing::server_database().await;
+            if let Some(u) = &url {
+                std::fs::write(&marker, u).expect("note the test database");
+            }
+            url
+        }
+    };
     f(&mut cfg);
     start(cfg).await.expect("server starts")
 }

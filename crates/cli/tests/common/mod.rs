@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod fleet;
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -1,0 +1,107 @@
+//! What must hold of a fleet of pods whatever happened to the servers that ran them (the crash
+//! test's and the replicas test's checks): every pod of ours belongs to a live attempt (or is
+//! terminated within a few ticks), no job has two running pods, every job settles, and the
+//! ledger agrees with the provider's bill.
+
+use runpod::types::pods::PodStatus;
+use runpod_emulator::RunningEmulator;
+use runpod_emulator::world::ledger::Kind;
+use std::time::Duration;
+
+/// The invariants that must hold at any observation.
+pub async fn check_invariants(
+    emu: &RunningEmulator,
+    db: &store::Store,
+    install: &str,
+) -> Result<(), String> {
+    let pods: Vec<(String, String, PodStatus)> = emu
+        .shared
+        .world
+        .lock()
+        .pods
+        .values()
+        .filter(|p| p.status != PodStatus::Terminated)
+        .map(|p| (p.id.clone(), p.name.clone(), p.status))
+        .collect();
+    let live = db.attempts_live().await.map_err(|e| e.to_string())?;
+    let mut running_per_job = std::collections::HashMap::<String, usize>::new();
+    for (id, name, status) in &pods {
+        if !name.starts_with(&format!("pw-{install}-")) {
+            continue;
+        }
+        match live.iter().find(|a| &a.pod_name == name || a.pod_id.as_deref() == Some(id)) {
+            Some(a) if status == &PodStatus::Running => {
+                *running_per_job.entry(a.job_id.clone()).or_default() += 1
+            }
+            Some(_) => {}
+            None => return Err(format!("pod {id} ({name}) belongs to no live attempt")),
+        }
+    }
+    if let Some((job, n)) = running_per_job.iter().find(|(_, n)| **n > 1) {
+        return Err(format!("job {job} has {n} running pods"));
+    }
+    Ok(())
+}
+
+/// Waits until every job is final, checking the invariants on the way (pods without a live
+/// attempt are allowed only until the reconciler has had a tick to terminate them).
+pub async fn settle_all(emu: &RunningEmulator, db: &store::Store, install: &str, jobs: &[String]) {
+    let mut strikes = 0;
+    for _ in 0..600 {
+        let mut all_final = true;
+        for j in jobs {
+            let row =
+                db.job_get(j).await.expect("db").unwrap_or_else(|| panic!("job {j} was lost"));
+            all_final &= row.phase().expect("phase").state.is_final();
+        }
+        match check_invariants(emu, db, install).await {
+            Ok(()) => strikes = 0,
+            Err(e) => {
+                strikes += 1;
+                assert!(strikes < 40, "invariant broken for 4 s (≫ one 100 ms tick): {e}");
+            }
+        }
+        if all_final {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("jobs did not settle");
+}
+
+pub async fn assert_costs_agree(emu: &RunningEmulator, db: &store::Store) {
+    let ours: i64 = db.cost_rows().await.expect("rows").iter().map(|r| r.amount_micros).sum();
+    let theirs: f64 = {
+        let w = emu.shared.world.lock();
+        w.pods.keys().map(|id| w.ledger.total_for(Kind::Pod, id)).sum()
+    };
+    assert!(
+        (ours as f64 / 1e6 - theirs).abs() < 0.01,
+        "podwarden billed {ours} µ$, the provider {theirs} $"
+    );
+}
+
+/// Pods of this install the emulator still runs.
+pub fn our_live_pods(emu: &RunningEmulator, install: &str) -> usize {
+    emu.shared
+        .world
+        .lock()
+        .pods
+        .values()
+        .filter(|p| {
+            p.status != PodStatus::Terminated && p.name.starts_with(&format!("pw-{install}-"))
+        })
+        .count()
+}
+
+/// Pods of this install, every one the emulator ever made, by name: a name made twice is a
+/// pod launched twice for one attempt.
+pub fn duplicate_pods(emu: &RunningEmulator, install: &str) -> Vec<String> {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for p in emu.shared.world.lock().pods.values() {
+        if p.name.starts_with(&format!("pw-{install}-")) {
+            *seen.entry(p.name.clone()).or_default() += 1;
+        }
+    }
+    seen.into_iter().filter(|(_, n)| *n > 1).map(|(name, _)| name).collect()
+}

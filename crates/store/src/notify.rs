@@ -1,0 +1,72 @@
+//! Wake-ups across replicas on Postgres (LISTEN/NOTIFY): a new event (the `job_events`
+//! trigger, migration 0012) wakes event streams on every replica; a poke for an account
+//! (a submit, a cancel, an exit through any replica) reaches the replica that reconciles it.
+//! On SQLite there is one server, and these do nothing.
+
+use crate::{Backend, Result, Store};
+
+/// The channel of new events (payload: the job id).
+pub const EVENTS: &str = "podwarden_events";
+/// The channel of pokes (payload: the account).
+pub const POKES: &str = "podwarden_pokes";
+
+/// A connection listening on [`EVENTS`] and [`POKES`]. It reconnects by itself when its
+/// connection drops; notifications sent meanwhile are lost, so a reconnect is reported as a
+/// wake-up of everything (`Notification::Reconnected`).
+pub struct Listener(sqlx::postgres::PgListener);
+
+impl std::fmt::Debug for Listener {
+    // Not the connection's: its options hold the database password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Listener")
+    }
+}
+
+/// What a listener heard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    Event {
+        job: String,
+    },
+    Poke {
+        account: String,
+    },
+    /// The connection was lost and is back: anything may have been missed.
+    Reconnected,
+}
+
+impl Listener {
+    /// The next notification.
+    pub async fn recv(&mut self) -> Result<Notification> {
+        let n = match self.0.try_recv().await? {
+            None => return Ok(Notification::Reconnected),
+            Some(n) => n,
+        };
+        Ok(match n.channel() {
+            POKES => Notification::Poke { account: n.payload().to_owned() },
+            _ => Notification::Event { job: n.payload().to_owned() },
+        })
+    }
+}
+
+impl Store {
+    /// A listener for this database's notifications; `None` on SQLite.
+    pub async fn listen(&self) -> Result<Option<Listener>> {
+        let Some(url) = &self.url else { return Ok(None) };
+        let mut l = sqlx::postgres::PgListener::connect(&url.0).await?;
+        l.listen_all([EVENTS, POKES]).await?;
+        Ok(Some(Listener(l)))
+    }
+
+    /// Tells every replica that `account` has news (its holder runs a pass now).
+    pub async fn notify_poke(&self, account: &str) -> Result<()> {
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(POKES)
+                .bind(account)
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(())
+    }
+}
