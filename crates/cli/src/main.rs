@@ -106,11 +106,14 @@ async fn admin(c: AdminCommand) -> Result<(), UserError> {
                     hint: Some("generate the new one with `openssl rand -hex 32`".into()),
                 });
             };
-            let db = local::home().join("podwarden.db");
-            let n = server::rotate_secret(&db, &new, &old).await?;
+            // The server's database: PODWARDEN_DATABASE_URL (Postgres), else the data directory's.
+            let file = local::home().join("podwarden.db").display().to_string();
+            let url = var("PODWARDEN_DATABASE_URL");
+            let n = server::rotate_secret(url.as_deref().unwrap_or(&file), &new, &old).await?;
+            // The URL is not printed: it may hold a password.
+            let place = if url.is_some() { "PODWARDEN_DATABASE_URL" } else { &file };
             note!(
-                "re-encrypted {n} provider key(s) in {}; start the server with the new secret",
-                db.display()
+                "re-encrypted {n} provider key(s) in {place}; start the server (every replica) with the new secret"
             );
             Ok(())
         }

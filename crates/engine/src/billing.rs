@@ -100,8 +100,8 @@ impl<C: Cloud> Engine<C> {
     pub(crate) async fn accrue_due(&self, now: i64) -> Result<(), EngineError> {
         let bills: Vec<Bill> = {
             let live = self.store.live();
-            live.attempts()
-                .filter(|a| self.acts_on(&live, a))
+            live.attempts_of(&self.account)
+                .into_iter()
                 .filter(|a| now - a.billed_until.unwrap_or(a.created_at) >= ACCRUE_EVERY_MS)
                 .filter_map(|a| Self::bill_of(a, now))
                 .collect()

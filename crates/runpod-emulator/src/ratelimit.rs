@@ -120,6 +120,8 @@ pub struct Verdict {
 pub struct Limiter {
     rest: HashMap<String, Vec<Count>>,
     serverless: HashMap<(String, String, String), Count>,
+    /// REST requests refused with 429, ever (benchmarks and tests read it).
+    pub refused: u64,
 }
 
 impl Limiter {
@@ -155,6 +157,8 @@ impl Limiter {
             for c in counts.iter_mut() {
                 c.used += 1;
             }
+        } else {
+            self.refused += 1;
         }
         let state = counts
             .iter()

@@ -188,9 +188,10 @@ impl RunningServer {
 
 /// Re-encrypts every stored provider key sealed by `old` under `new` (`podwarden admin
 /// rotate-secret`); returns how many were re-encrypted.
-pub async fn rotate_secret(db: &Path, new: &str, old: &str) -> anyhow::Result<usize> {
+pub async fn rotate_secret(db: &str, new: &str, old: &str) -> anyhow::Result<usize> {
     let sealer = keys::Sealer::new(new, Some(old))?;
-    let store = Store::open_sqlite(db).await.context("cannot open the database")?;
+    // `db`: a Postgres URL or a SQLite file (never printed: a URL may hold a password).
+    let store = Store::open_url(db).await.context("cannot open the database")?;
     let mut n = 0;
     for mut row in store.provider_keys().await? {
         let sealed = keys::Sealed {
@@ -529,8 +530,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                 next_bill_check = std::time::Instant::now() + BILL_CHECK_EVERY;
                 driving::find_bills_due(&s).await;
             }
-            if s.replicas.is_some()
-                && let Err(e) = s.engine.store().refresh_live().await
+            if let Some(r) = &s.replicas
+                && let Err(e) = r.sync_live(s.engine.store()).await
             {
                 tracing::warn!(error = %e, "cannot reload the live set from Postgres");
             }

@@ -11,13 +11,16 @@
 //!   while mid-pass lands nothing more.
 //! - A replica that dies stops renewing; its leases expire after `TTL_TICKS` periods and the
 //!   next pass of a surviving replica takes each over: under 3 periods from the last renewal.
-//! - The live set is reloaded from the database before every round of passes and before the
-//!   first pass after a takeover, so a pass never acts on a view older than its lease.
+//! - The live set follows the database: before every round of passes a replica reloads the
+//!   jobs and attempts other replicas wrote (announced by `NOTIFY`), and the whole set when it
+//!   may have missed an announcement (listener not yet connected, or reconnected) and before
+//!   the first pass after a takeover, so a pass never acts on a view older than its lease.
 //!
 //! On SQLite none of this runs: one server owns the file (its pidfile).
 
 use crate::AppState;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store::{Fence, Store, StoreError};
@@ -39,6 +42,12 @@ pub(crate) struct Replicas {
     period: Duration,
     /// The epoch of each account this replica holds.
     held: Mutex<HashMap<String, i64>>,
+    /// The listener is connected: row announcements arrive.
+    listening: AtomicBool,
+    /// An announcement may have been missed: the next round reloads the whole live set.
+    reload_all: AtomicBool,
+    /// Jobs and attempts other replicas wrote since the last round.
+    changed: Mutex<(BTreeSet<String>, BTreeSet<String>)>,
 }
 
 impl Replicas {
@@ -51,7 +60,40 @@ impl Replicas {
             &uuid::Uuid::new_v4().simple().to_string()[..6]
         );
         let ttl_ms = (period.as_millis() as f64 * TTL_TICKS) as i64;
-        Self { holder, ttl_ms, period, held: Mutex::default() }
+        Self {
+            holder,
+            ttl_ms,
+            period,
+            held: Mutex::default(),
+            listening: AtomicBool::new(false),
+            reload_all: AtomicBool::new(true),
+            changed: Mutex::default(),
+        }
+    }
+
+    /// Brings the live set up to date before a round of passes: the rows other replicas wrote,
+    /// or everything when an announcement may have been missed.
+    pub(crate) async fn sync_live(&self, store: &Store) -> Result<(), StoreError> {
+        if !self.listening.load(Ordering::SeqCst) || self.reload_all.swap(false, Ordering::SeqCst) {
+            // Taken before the reload: announcements from now on are applied next round.
+            self.changed_rows();
+            return store.refresh_live().await.inspect_err(|_| {
+                self.reload_all.store(true, Ordering::SeqCst);
+            });
+        }
+        let (jobs, attempts) = self.changed_rows();
+        if jobs.is_empty() && attempts.is_empty() {
+            return Ok(());
+        }
+        let (jobs, attempts): (Vec<String>, Vec<String>) =
+            (jobs.into_iter().collect(), attempts.into_iter().collect());
+        store.reload_rows(&jobs, &attempts).await.inspect_err(|_| {
+            self.reload_all.store(true, Ordering::SeqCst);
+        })
+    }
+
+    fn changed_rows(&self) -> (BTreeSet<String>, BTreeSet<String>) {
+        std::mem::take(&mut *self.changed.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
@@ -133,7 +175,12 @@ impl Replicas {
         tracker.spawn(async move {
             loop {
                 let mut l = match s.engine.store().listen().await {
-                    Ok(Some(l)) => l,
+                    Ok(Some(l)) => {
+                        // Whatever was written before it listened is read in full once.
+                        r.reload_all.store(true, Ordering::SeqCst);
+                        r.listening.store(true, Ordering::SeqCst);
+                        l
+                    }
                     Ok(None) => return,
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot listen for other replicas; retrying");
@@ -156,12 +203,23 @@ impl Replicas {
                             }
                             s.poke.notify_one();
                         }
+                        Ok(store::notify::Notification::Row { attempt, id }) => {
+                            let mut changed =
+                                r.changed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                            if attempt {
+                                changed.1.insert(id)
+                            } else {
+                                changed.0.insert(id)
+                            };
+                        }
                         Ok(store::notify::Notification::Reconnected) => {
+                            r.reload_all.store(true, Ordering::SeqCst);
                             s.engine.wake_followers();
                             s.poke.notify_one();
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "lost the notification connection");
+                            r.listening.store(false, Ordering::SeqCst);
                             break;
                         }
                     }

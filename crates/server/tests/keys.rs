@@ -185,12 +185,13 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
 #[tokio::test]
 async fn rotate_secret_re_encrypts_what_the_old_secret_sealed() {
     use server::keys::{Sealed, Sealer};
-    let dir = tempfile::tempdir().expect("dir");
-    let db = dir.path().join("podwarden.db");
+    // This run's backend: a SQLite file, or a Postgres schema.
+    let test_db = store::testing::TestDb::new().await;
+    let db = test_db.url.clone();
     let (old, new) =
         ("old-secret-0123456789abcdefghijklmnop", "new-secret-9876543210zyxwvutsrqponmlk");
     {
-        let store = store::Store::open_sqlite(&db).await.expect("store");
+        let store = test_db.open().await.expect("store");
         store
             .user_insert(&store::UserRow {
                 id: "u1".into(),
@@ -221,7 +222,7 @@ async fn rotate_secret_re_encrypts_what_the_old_secret_sealed() {
         0,
         "already under the new secret"
     );
-    let store = store::Store::open_sqlite(&db).await.expect("store");
+    let store = test_db.open().await.expect("store");
     let row = store.provider_key_get("u1").await.expect("get").expect("row");
     let sealed = Sealed { key_id: row.key_id, nonce: row.nonce, ciphertext: row.ciphertext };
     assert_eq!(

@@ -159,6 +159,9 @@ pub struct Store {
     backend: Backend,
     /// The Postgres URL, for listeners (`notify`); never printed (it may hold a password).
     url: Option<Secret>,
+    /// On Postgres: this store's name as a writer (its connections' `application_name`), so
+    /// its listener skips the row changes it made itself.
+    writer: Option<Arc<str>>,
     live: Arc<Mutex<LiveSet>>,
     /// Held across every write to `jobs`/`attempts` and its update of `live`, so the live set
     /// changes in commit order (SQLite serializes writers anyway).
@@ -210,7 +213,15 @@ impl Store {
 
     async fn connect(backend: Backend, url: &str, max: u32) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let opts = AnyConnectOptions::from_str(url)?.disable_statement_logging();
+        let writer = (backend == Backend::Postgres)
+            .then(|| format!("podwarden-{}", uuid::Uuid::new_v4().simple()));
+        let named = match &writer {
+            Some(w) => {
+                format!("{url}{}application_name={w}", if url.contains('?') { '&' } else { '?' })
+            }
+            None => url.to_owned(),
+        };
+        let opts = AnyConnectOptions::from_str(&named)?.disable_statement_logging();
         let mut pool = AnyPoolOptions::new().max_connections(max);
         if backend == Backend::Sqlite {
             // One plain connection first: a damaged or locked file fails here with its own
@@ -231,7 +242,9 @@ impl Store {
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
         let url = (backend == Backend::Postgres).then(|| Secret(Arc::from(url)));
-        let mut store = Self { pool, backend, url, live: Arc::default(), writes: Arc::default() };
+        let writer = writer.map(Arc::from);
+        let mut store =
+            Self { pool, backend, url, writer, live: Arc::default(), writes: Arc::default() };
         // Loaded before the store is handed out, so no write can race the load.
         store.live = Arc::new(Mutex::new(LiveSet::load(
             store.jobs_live().await?,

@@ -8,27 +8,78 @@
 //!
 //! On SQLite it sees this process's writes only, and that is exact: one server owns a database
 //! file (the data dir's pidfile keeps it so). On Postgres other replicas write too (jobs
-//! submitted and cancelled through them, accounts they reconcile), so a replica calls
-//! [`Store::refresh_live`] before each round of passes: one consistent snapshot replaces the
-//! set, under the write lock, so none of this replica's own writes is lost in between.
+//! submitted and cancelled through them, accounts they reconcile): each write is announced by
+//! a trigger (`notify::ROWS`), and before each round of passes a replica reloads the rows
+//! others wrote ([`Store::reload_rows`]). When it may have missed an announcement (its listener
+//! was not yet connected, or reconnected) and when it takes an account over, it reloads the
+//! whole set instead ([`Store::refresh_live`]): one consistent snapshot, under the write lock,
+//! so none of this replica's own writes is lost in between.
 
 use crate::{AttemptRow, Backend, JobRow, Result, Store};
 use core_domain::state::{AttemptState, JobState};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// Live jobs and attempts, ordered by id (ids are time-sortable, so oldest first).
+/// Live jobs and attempts, ordered by id (ids are time-sortable, so oldest first), indexed so
+/// one account's pass reads its own rows only: a thousand accounts' passes then cost the rows
+/// they own, not a thousand times every row.
 #[derive(Debug, Default)]
 pub struct LiveSet {
     jobs: BTreeMap<String, JobRow>,
     attempts: BTreeMap<String, AttemptRow>,
+    /// Live job ids by account.
+    jobs_by_account: HashMap<String, BTreeSet<String>>,
+    /// Live attempt ids by job (the job may have settled).
+    attempts_by_job: HashMap<String, BTreeSet<String>>,
+    /// Live attempt ids by pod name and by pod id.
+    attempts_by_pod: HashMap<String, String>,
 }
 
 impl LiveSet {
     pub(crate) fn load(jobs: Vec<JobRow>, attempts: Vec<AttemptRow>) -> Self {
-        Self {
-            jobs: jobs.into_iter().map(|j| (j.id.clone(), j)).collect(),
-            attempts: attempts.into_iter().map(|a| (a.id.clone(), a)).collect(),
+        let mut set = Self::default();
+        for j in &jobs {
+            set.put_job(j);
         }
+        for a in &attempts {
+            set.put_attempt(a);
+        }
+        set
+    }
+
+    /// Live jobs on `account`, oldest first.
+    pub fn jobs_of<'a>(&'a self, account: &str) -> impl Iterator<Item = &'a JobRow> + 'a {
+        self.jobs_by_account.get(account).into_iter().flatten().filter_map(|id| self.jobs.get(id))
+    }
+
+    /// Live attempts an account's engine acts on: those of its live jobs, and for the
+    /// operator's account (`HOSTED`) also those whose job has settled.
+    pub fn attempts_of(&self, account: &str) -> Vec<&AttemptRow> {
+        let of_job = |job: &str| {
+            self.attempts_by_job
+                .get(job)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| self.attempts.get(id))
+        };
+        if account == crate::HOSTED {
+            self.attempts
+                .values()
+                .filter(|a| self.jobs.get(&a.job_id).is_none_or(|j| j.account == account))
+                .collect()
+        } else {
+            let mut out: Vec<&AttemptRow> =
+                self.jobs_of(account).flat_map(|j| of_job(&j.id)).collect();
+            out.sort_by(|a, b| a.id.cmp(&b.id));
+            out
+        }
+    }
+
+    /// The live attempt that owns a pod, by its name or its id.
+    pub fn attempt_of_pod(&self, name: &str, id: &str) -> Option<&AttemptRow> {
+        self.attempts_by_pod
+            .get(name)
+            .or_else(|| self.attempts_by_pod.get(id))
+            .and_then(|a| self.attempts.get(a))
     }
 
     /// Live jobs, oldest first.
@@ -55,18 +106,42 @@ impl LiveSet {
     pub(crate) fn put_job(&mut self, j: &JobRow) {
         // Live as the job state machine defines it.
         if JobState::parse(&j.state).is_some_and(JobState::is_live) {
+            self.jobs_by_account.entry(j.account.clone()).or_default().insert(j.id.clone());
             self.jobs.insert(j.id.clone(), j.clone());
-        } else {
-            self.jobs.remove(&j.id);
+        } else if let Some(old) = self.jobs.remove(&j.id)
+            && let Some(ids) = self.jobs_by_account.get_mut(&old.account)
+        {
+            ids.remove(&j.id);
+            if ids.is_empty() {
+                self.jobs_by_account.remove(&old.account);
+            }
         }
     }
 
     /// Records an attempt as written: kept while it may own a resource.
     pub(crate) fn put_attempt(&mut self, a: &AttemptRow) {
+        if let Some(old) = self.attempts.remove(&a.id) {
+            for key in std::iter::once(&old.pod_name).chain(old.pod_id.as_ref()) {
+                // Only its own entry (pod ids are unique, but a stale row must not unindex
+                // another attempt).
+                if self.attempts_by_pod.get(key) == Some(&a.id) {
+                    self.attempts_by_pod.remove(key);
+                }
+            }
+            if let Some(ids) = self.attempts_by_job.get_mut(&old.job_id) {
+                ids.remove(&a.id);
+                if ids.is_empty() {
+                    self.attempts_by_job.remove(&old.job_id);
+                }
+            }
+        }
         if AttemptState::parse(&a.state).is_some_and(|s| !s.is_final()) {
+            self.attempts_by_pod.insert(a.pod_name.clone(), a.id.clone());
+            if let Some(pod) = &a.pod_id {
+                self.attempts_by_pod.insert(pod.clone(), a.id.clone());
+            }
+            self.attempts_by_job.entry(a.job_id.clone()).or_default().insert(a.id.clone());
             self.attempts.insert(a.id.clone(), a.clone());
-        } else {
-            self.attempts.remove(&a.id);
         }
     }
 }
@@ -87,6 +162,55 @@ impl Store {
         let attempts = crate::attempts::attempts_live(&mut tx).await?;
         tx.commit().await?;
         *self.live() = LiveSet::load(jobs, attempts);
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Reloads the named jobs and attempts (another replica wrote them) into the live set: each
+    /// as now stored, so a row that settled leaves the set. Under the write lock, so none of
+    /// this replica's own writes interleaves.
+    pub async fn reload_rows(&self, jobs: &[String], attempts: &[String]) -> Result<()> {
+        /// Ids per query.
+        const CHUNK: usize = 500;
+        let _w = self.writes.lock().await;
+        let placeholders =
+            |n: usize| (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        for ids in jobs.chunks(CHUNK) {
+            // Only `$n` placeholders are spliced in.
+            let sql = format!(
+                concat!("SELECT ", crate::jobs::job_columns!(), " FROM jobs WHERE id IN ({})"),
+                placeholders(ids.len())
+            );
+            let mut q = sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(sql));
+            for id in ids {
+                q = q.bind(id);
+            }
+            let rows = q.fetch_all(self.pool()).await?;
+            let mut live = self.live();
+            for j in &rows {
+                live.put_job(j);
+            }
+        }
+        for ids in attempts.chunks(CHUNK) {
+            let sql = format!(
+                concat!(
+                    "SELECT ",
+                    crate::attempts::attempt_columns!(),
+                    " FROM attempts WHERE id IN ({})"
+                ),
+                placeholders(ids.len())
+            );
+            let mut q = sqlx::query_as::<_, AttemptRow>(sqlx::AssertSqlSafe(sql));
+            for id in ids {
+                q = q.bind(id);
+            }
+            let rows = q.fetch_all(self.pool()).await?;
+            let mut live = self.live();
+            for a in &rows {
+                live.put_attempt(a);
+            }
+        }
         Ok(())
     }
 }

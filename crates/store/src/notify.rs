@@ -1,7 +1,8 @@
 //! Wake-ups across replicas on Postgres (LISTEN/NOTIFY): a new event (the `job_events`
 //! trigger, migration 0012) wakes event streams on every replica; a poke for an account
-//! (a submit, a cancel, an exit through any replica) reaches the replica that reconciles it.
-//! On SQLite there is one server, and these do nothing.
+//! (a submit, a cancel, an exit through any replica) reaches the replica that reconciles it;
+//! a job or attempt another replica wrote (migration 0013's triggers) is named, so the live set
+//! reloads that row only (`reload_rows`). On SQLite there is one server, and these do nothing.
 
 use crate::{Backend, Result, Store};
 
@@ -9,11 +10,17 @@ use crate::{Backend, Result, Store};
 pub const EVENTS: &str = "podwarden_events";
 /// The channel of pokes (payload: the account).
 pub const POKES: &str = "podwarden_pokes";
+/// The channel of written jobs and attempts (payload: `job|attempt ID WRITER`).
+pub const ROWS: &str = "podwarden_rows";
 
 /// A connection listening on [`EVENTS`] and [`POKES`]. It reconnects by itself when its
 /// connection drops; notifications sent meanwhile are lost, so a reconnect is reported as a
 /// wake-up of everything (`Notification::Reconnected`).
-pub struct Listener(sqlx::postgres::PgListener);
+pub struct Listener {
+    inner: sqlx::postgres::PgListener,
+    /// This store's writer name: its own row changes are already in its live set.
+    writer: String,
+}
 
 impl std::fmt::Debug for Listener {
     // Not the connection's: its options hold the database password.
@@ -31,6 +38,11 @@ pub enum Notification {
     Poke {
         account: String,
     },
+    /// Another replica wrote this job (`attempt: false`) or attempt.
+    Row {
+        attempt: bool,
+        id: String,
+    },
     /// The connection was lost and is back: anything may have been missed.
     Reconnected,
 }
@@ -38,24 +50,35 @@ pub enum Notification {
 impl Listener {
     /// The next notification.
     pub async fn recv(&mut self) -> Result<Notification> {
-        let n = match self.0.try_recv().await? {
-            None => return Ok(Notification::Reconnected),
-            Some(n) => n,
-        };
-        Ok(match n.channel() {
-            POKES => Notification::Poke { account: n.payload().to_owned() },
-            _ => Notification::Event { job: n.payload().to_owned() },
-        })
+        loop {
+            let n = match self.inner.try_recv().await? {
+                None => return Ok(Notification::Reconnected),
+                Some(n) => n,
+            };
+            return Ok(match n.channel() {
+                POKES => Notification::Poke { account: n.payload().to_owned() },
+                ROWS => {
+                    let mut words = n.payload().split(' ');
+                    let (kind, id, writer) = (words.next(), words.next(), words.next());
+                    if writer == Some(self.writer.as_str()) {
+                        continue;
+                    }
+                    let Some(id) = id else { continue };
+                    Notification::Row { attempt: kind == Some("attempt"), id: id.to_owned() }
+                }
+                _ => Notification::Event { job: n.payload().to_owned() },
+            });
+        }
     }
 }
 
 impl Store {
     /// A listener for this database's notifications; `None` on SQLite.
     pub async fn listen(&self) -> Result<Option<Listener>> {
-        let Some(url) = &self.url else { return Ok(None) };
+        let (Some(url), Some(writer)) = (&self.url, &self.writer) else { return Ok(None) };
         let mut l = sqlx::postgres::PgListener::connect(&url.0).await?;
-        l.listen_all([EVENTS, POKES]).await?;
-        Ok(Some(Listener(l)))
+        l.listen_all([EVENTS, POKES, ROWS]).await?;
+        Ok(Some(Listener { inner: l, writer: writer.to_string() }))
     }
 
     /// Tells every replica that `account` has news (its holder runs a pass now).

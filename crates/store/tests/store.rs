@@ -42,7 +42,8 @@ on_both!(
     endpoint_rows_are_unique_per_owner_and_name_while_live,
     pod_logs_are_kept_in_order_and_bounded_per_job,
     one_replica_holds_an_account_and_a_deposed_ones_writes_are_refused,
-    a_replica_sees_another_replicas_writes_after_refresh_live
+    a_replica_sees_another_replicas_writes_after_refresh_live,
+    the_live_set_is_indexed_by_account_and_by_pod
 );
 
 fn spec() -> JobSpec {
@@ -355,4 +356,69 @@ async fn a_replica_sees_another_replicas_writes_after_refresh_live(db: Db) {
     assert!(b.job_cas(&mut settled, 2_000).await.expect("cas"));
     a.refresh_live().await.expect("refresh");
     assert!(a.live().job(&j.id).is_none(), "a job settled elsewhere leaves the set");
+}
+
+async fn the_live_set_is_indexed_by_account_and_by_pod(db: Db) {
+    let s = db.open().await;
+    let hosted = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
+    let mut byok = JobRow::new(JobId::new(), &spec(), "u1", "hash", 1_000);
+    byok.account = "byok:u1".into();
+    s.job_insert(&hosted).await.expect("insert");
+    s.job_insert(&byok).await.expect("insert");
+    let mut ah = running_attempt(&hosted, 0);
+    let ab = running_attempt(&byok, 0);
+    s.attempt_insert(&ah).await.expect("attempt");
+    s.attempt_insert(&ab).await.expect("attempt");
+    {
+        let live = s.live();
+        let ids = |v: Vec<&AttemptRow>| v.into_iter().map(|a| a.id.clone()).collect::<Vec<_>>();
+        assert_eq!(live.jobs_of("byok:u1").map(|j| &j.id).collect::<Vec<_>>(), [&byok.id]);
+        assert_eq!(ids(live.attempts_of("byok:u1")), vec![ab.id.clone()]);
+        assert_eq!(ids(live.attempts_of(store::HOSTED)), vec![ah.id.clone()]);
+        assert_eq!(live.attempt_of_pod(&ab.pod_name, "nope").map(|a| &a.id), Some(&ab.id));
+        assert!(live.attempt_of_pod("nope", "pod1").is_some(), "by pod id");
+    }
+    // The byok job settles while its attempt still holds a pod: the operator's engine sweeps it.
+    let mut settled = byok.clone();
+    settled.state = "failed".into();
+    assert!(s.job_cas(&mut settled, 2_000).await.expect("cas"));
+    assert_eq!(s.live().jobs_of("byok:u1").count(), 0);
+    assert_eq!(s.live().attempts_of(store::HOSTED).len(), 2);
+    // A pod id learnt later is indexed; a settled attempt leaves every index.
+    ah.pod_id = Some("pod-new".into());
+    assert!(s.attempt_cas(&mut ah).await.expect("cas"));
+    assert_eq!(s.live().attempt_of_pod("x", "pod-new").map(|a| &a.id), Some(&ah.id));
+    ah.state = "terminated".into();
+    assert!(s.attempt_cas(&mut ah).await.expect("cas"));
+    assert!(s.live().attempt_of_pod(&ah.pod_name, "pod-new").is_none());
+    assert_eq!(s.live().attempts_of(store::HOSTED).len(), 1);
+}
+
+/// Postgres only: a replica hears which rows another wrote (not its own) and reloads just those.
+#[tokio::test]
+async fn a_replica_hears_which_rows_another_wrote_and_reloads_them() {
+    let Some(db) = store::testing::TestDb::postgres().await else { return };
+    let (a, b) = (db.open().await.expect("a"), db.open().await.expect("b"));
+    let mut heard = a.listen().await.expect("listen").expect("a Postgres listener");
+    let own = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
+    a.job_insert(&own).await.expect("a's own write");
+    let theirs = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
+    b.job_insert(&theirs).await.expect("b's write");
+    let attempt = running_attempt(&theirs, 0);
+    b.attempt_insert(&attempt).await.expect("b's attempt");
+    use store::notify::Notification;
+    let mut rows = Vec::new();
+    while rows.len() < 2 {
+        match heard.recv().await.expect("notification") {
+            Notification::Row { attempt, id } => rows.push((attempt, id)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(rows, [(false, theirs.id.clone()), (true, attempt.id.clone())], "not its own");
+    assert!(a.live().job(&theirs.id).is_none());
+    a.reload_rows(std::slice::from_ref(&theirs.id), std::slice::from_ref(&attempt.id))
+        .await
+        .expect("reload");
+    assert_eq!(a.live().job(&theirs.id), Some(&theirs));
+    assert_eq!(a.live().attempt(&attempt.id), Some(&attempt));
 }

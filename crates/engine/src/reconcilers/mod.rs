@@ -123,8 +123,8 @@ impl<C: Cloud> Engine<C> {
         let busy = {
             let live = self.store().live();
             let creating = self.creating.lock().map(|g| !g.is_empty()).unwrap_or(true);
-            report.pods.live = live.jobs().filter(|j| j.account == self.account()).count();
-            creating || report.pods.live > 0 || live.attempts().any(|a| self.acts_on(&live, a))
+            report.pods.live = live.jobs_of(self.account()).count();
+            creating || report.pods.live > 0 || !live.attempts_of(self.account()).is_empty()
         };
         if busy {
             self.last_pod_list.store(now, std::sync::atomic::Ordering::Relaxed);

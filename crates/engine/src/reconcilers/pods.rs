@@ -46,8 +46,8 @@ impl<C: Cloud> Engine<C> {
             let live = self.store.live();
             let mut specs = self.specs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             // Specs never change after submit: parse each live job's once.
-            let mut jobs = Vec::with_capacity(live.jobs().len());
-            for j in live.jobs().filter(|j| j.account == self.account) {
+            let mut jobs = Vec::new();
+            for j in live.jobs_of(&self.account) {
                 if !specs.contains_key(&j.id) {
                     specs.insert(j.id.clone(), Arc::new(j.spec()?));
                 }
@@ -55,15 +55,22 @@ impl<C: Cloud> Engine<C> {
             if specs.len() > live.jobs().len() + 1024 {
                 specs.retain(|k, _| live.job(k).is_some());
             }
-            for j in live.jobs().filter(|j| j.account == self.account) {
+            for j in live.jobs_of(&self.account) {
                 if let Some(sp) = specs.get(&j.id) {
                     jobs.push((j, &**sp));
                 }
             }
-            // This account's attempts are acted on; every other one's pod is still not an
-            // orphan (a user's key may be the operator's own account).
-            let (attempts, others): (Vec<&AttemptRow>, Vec<&AttemptRow>) =
-                live.attempts().partition(|a| self.acts_on(&live, a));
+            // This account's attempts are acted on; another account's attempt that owns one of
+            // the listed pods is still not an orphan (a user's key may be the operator's own
+            // account). Looked up by pod, so a pass costs its own rows, not every account's.
+            let attempts: Vec<&AttemptRow> = live.attempts_of(&self.account);
+            let mut others: Vec<&AttemptRow> = pods
+                .iter()
+                .filter_map(|p| live.attempt_of_pod(&p.name, &p.id))
+                .filter(|a| !self.acts_on(&live, a))
+                .collect();
+            others.sort_by(|a, b| a.id.cmp(&b.id));
+            others.dedup_by(|a, b| a.id == b.id);
             plan(&Snapshot {
                 now,
                 install: &self.install,
