@@ -17,12 +17,21 @@ fn live_pods(emu: &runpod_emulator::RunningEmulator) -> Vec<String> {
         .collect()
 }
 
+/// The server on `emu`, on SQLite on either test run: losing the database is deleting its file.
+fn sqlite_on(emu: &runpod_emulator::RunningEmulator) -> impl FnOnce(&mut server::ServerConfig) {
+    let client = emu.client();
+    move |c| {
+        c.client = Some(client);
+        c.database = None;
+    }
+}
+
 /// Starts a job and leaves its pod running with the server gone (pods outlive the server).
 async fn leave_a_running_pod(
     emu: &runpod_emulator::RunningEmulator,
     home: &std::path::Path,
 ) -> String {
-    let s = server_with(home, |c| c.client = Some(emu.client())).await;
+    let s = server_with(home, sqlite_on(emu)).await;
     let http = reqwest::Client::new();
     let spec = serde_json::json!({"name": "left", "image": "python:3.11-slim", "command": "sleep 100000", "gpu": {"min_vram_gb": 16}});
     let job = common::submit(&http, &s.url, &s.token, &spec).await;
@@ -52,7 +61,7 @@ async fn a_recreated_database_keeps_the_install_and_reaps_what_the_old_one_knew(
     for f in ["podwarden.db", "podwarden.db-wal", "podwarden.db-shm"] {
         let _ = std::fs::remove_file(home.path().join(f));
     }
-    let s = server_with(home.path(), |c| c.client = Some(emu.client())).await;
+    let s = server_with(home.path(), sqlite_on(&emu)).await;
     assert_eq!(
         std::fs::read_to_string(home.path().join("install_id")).expect("id").trim(),
         install,
@@ -69,7 +78,7 @@ async fn another_installs_pods_are_strays_reaped_on_the_operators_word() {
     let (old, new) = (tempfile::tempdir().expect("home"), tempfile::tempdir().expect("home"));
     let other = leave_a_running_pod(&emu, old.path()).await;
     // A new install on the same account (its data directory lost, identity and all).
-    let s = server_with(new.path(), |c| c.client = Some(emu.client())).await;
+    let s = server_with(new.path(), sqlite_on(&emu)).await;
     let http = reqwest::Client::new();
     let strays: Vec<server::api::StrayView> =
         common::get_json(&http, &format!("{}/api/v1/strays", s.url), &s.token).await;

@@ -6,7 +6,8 @@
 
 use crate::{Backend, Result, Store};
 
-/// The channel of new events (payload: the job id).
+/// The channel of new events (payload: the job id). Each channel is suffixed with the
+/// schema (`_<schema>`): channels are per database, and installs may share one.
 pub const EVENTS: &str = "podwarden_events";
 /// The channel of pokes (payload: the account).
 pub const POKES: &str = "podwarden_pokes";
@@ -18,6 +19,8 @@ pub const ROWS: &str = "podwarden_rows";
 /// wake-up of everything (`Notification::Reconnected`).
 pub struct Listener {
     inner: sqlx::postgres::PgListener,
+    /// The channels' schema suffix (`_<schema>`).
+    suffix: String,
     /// This store's writer name: its own row changes are already in its live set.
     writer: String,
 }
@@ -55,7 +58,8 @@ impl Listener {
                 None => return Ok(Notification::Reconnected),
                 Some(n) => n,
             };
-            return Ok(match n.channel() {
+            let channel = n.channel().strip_suffix(self.suffix.as_str()).unwrap_or_default();
+            return Ok(match channel {
                 POKES => Notification::Poke { account: n.payload().to_owned() },
                 ROWS => {
                     let mut words = n.payload().split(' ');
@@ -73,19 +77,28 @@ impl Listener {
 }
 
 impl Store {
+    /// The Postgres schema the store's tables are in (what its channels are suffixed with).
+    async fn schema(&self) -> Result<String> {
+        let (s,): (String,) =
+            sqlx::query_as("SELECT current_schema()::text").fetch_one(self.pool()).await?;
+        Ok(s)
+    }
+
     /// A listener for this database's notifications; `None` on SQLite.
     pub async fn listen(&self) -> Result<Option<Listener>> {
         let (Some(url), Some(writer)) = (&self.url, &self.writer) else { return Ok(None) };
+        let suffix = format!("_{}", self.schema().await?);
         let mut l = sqlx::postgres::PgListener::connect(&url.0).await?;
-        l.listen_all([EVENTS, POKES, ROWS]).await?;
-        Ok(Some(Listener { inner: l, writer: writer.to_string() }))
+        let channels = [EVENTS, POKES, ROWS].map(|c| format!("{c}{suffix}"));
+        l.listen_all(channels.iter().map(String::as_str)).await?;
+        Ok(Some(Listener { inner: l, suffix, writer: writer.to_string() }))
     }
 
     /// Tells every replica that `account` has news (its holder runs a pass now).
     pub async fn notify_poke(&self, account: &str) -> Result<()> {
         if self.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(POKES)
+                .bind(format!("{POKES}_{}", self.schema().await?))
                 .bind(account)
                 .execute(self.pool())
                 .await?;

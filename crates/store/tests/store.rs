@@ -422,3 +422,16 @@ async fn a_replica_hears_which_rows_another_wrote_and_reloads_them() {
     assert_eq!(a.live().job(&theirs.id), Some(&theirs));
     assert_eq!(a.live().attempt(&attempt.id), Some(&attempt));
 }
+
+/// Postgres only: an event recorded through one replica wakes the others' event streams.
+#[tokio::test]
+async fn an_event_recorded_anywhere_is_announced_to_every_replica() {
+    let Some(db) = store::testing::TestDb::postgres().await else { return };
+    let (a, b) = (db.open().await.expect("a"), db.open().await.expect("b"));
+    let mut heard = a.listen().await.expect("listen").expect("a Postgres listener");
+    b.event_append("job_x", 1_000, "note", "hello", None).await.expect("event");
+    b.notify_poke("byok:u1").await.expect("poke");
+    use store::notify::Notification;
+    assert_eq!(heard.recv().await.expect("event"), Notification::Event { job: "job_x".into() });
+    assert_eq!(heard.recv().await.expect("poke"), Notification::Poke { account: "byok:u1".into() });
+}

@@ -7,11 +7,12 @@ CREATE TABLE account_leases (
     expires_at BIGINT NOT NULL
 );
 
--- Every new event wakes event streams on every replica (LISTEN podwarden_events): NOTIFY is
--- delivered at commit, so a listener that reads after it sees the row.
+-- Every new event wakes event streams on every replica (LISTEN podwarden_events_<schema>: one
+-- channel per schema, as installs may share a database): NOTIFY is delivered at commit, so a
+-- listener that reads after it sees the row.
 CREATE FUNCTION podwarden_event_notify() RETURNS trigger AS $$
 BEGIN
-    PERFORM pg_notify('podwarden_events', NEW.job_id);
+    PERFORM pg_notify('podwarden_events_' || TG_TABLE_SCHEMA, NEW.job_id);
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
