@@ -7,6 +7,7 @@
 mod common;
 
 use common::fleet::{assert_costs_agree, check_invariants, our_live_pods, settle_all};
+use common::free_port;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use runpod_emulator::world::ledger::Kind;
@@ -20,13 +21,6 @@ struct Server {
     child: Child,
     url: String,
     token: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 fn start_server(home: &Path, port: u16, emu: &RunningEmulator, crash_at: Option<&str>) -> Server {

@@ -12,6 +12,7 @@ mod common;
 use common::fleet::{
     assert_costs_agree, check_invariants, duplicate_pods, our_live_pods, settle_all,
 };
+use common::free_port;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use runpod_emulator::config::AccountSeed;
@@ -28,13 +29,6 @@ struct Replica {
     url: String,
     home: tempfile::TempDir,
     port: u16,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// Starts a replica on `home` and `port`; returns once it listens.

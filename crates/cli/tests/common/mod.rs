@@ -6,6 +6,14 @@
 
 pub mod fleet;
 
+/// A port nothing listens on now (for a server the test restarts on the same port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
 use std::path::Path;
 use std::process::{Command, Output};
 
