@@ -94,6 +94,11 @@ impl Sealer {
         &self.current.id
     }
 
+    /// The previous secret's id, during a rotation.
+    pub fn old_key_id(&self) -> Option<&str> {
+        self.old.as_ref().map(|o| o.id.as_str())
+    }
+
     /// Encrypts with a fresh random nonce.
     pub fn seal(&self, plaintext: &str) -> Sealed {
         let nonce: [u8; 12] = rand::random();

@@ -207,6 +207,8 @@ pub async fn rotate_secret(db: &str, new: &str, old: &str) -> anyhow::Result<usi
             n += 1;
         }
     }
+    // Replicas started with the new key alone now agree with the database (`same_sealing_key`).
+    store.setting_put("sealing_key_id", sealer.key_id()).await?;
     Ok(n)
 }
 
@@ -359,6 +361,26 @@ async fn same_token_secret(store: &Store, secret: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses to start a replica whose `PODWARDEN_SECRET_KEY` differs from the others' (a user's
+/// key sealed by one replica would not open on it). The setting holds the id of the key in
+/// use (an id, not the key); a replica rotating from that key to a new one records the new id.
+async fn same_sealing_key(store: &Store, sealer: &keys::Sealer) -> anyhow::Result<()> {
+    const SETTING: &str = "sealing_key_id";
+    let stored = store.setting_or_insert(SETTING, sealer.key_id()).await?;
+    if stored == sealer.key_id() {
+        return Ok(());
+    }
+    if sealer.old_key_id() == Some(stored.as_str()) {
+        store.setting_put(SETTING, sealer.key_id()).await?;
+        return Ok(());
+    }
+    anyhow::bail!(
+        "this replica's PODWARDEN_SECRET_KEY differs from the one the other replicas on this database use: \
+         give every replica the same key (docs/deployment.md); to change it, use PODWARDEN_OLD_SECRET_KEY \
+         (docs/configuration.md → Bring your own RunPod key)"
+    )
+}
+
 /// How often settled pods are looked for and checked against the provider's bill.
 const BILL_CHECK_EVERY: Duration = Duration::from_secs(60);
 
@@ -471,6 +493,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     };
     if store.backend() == store::Backend::Postgres {
         same_token_secret(&store, &secret).await?;
+        same_sealing_key(&store, &sealer).await?;
     }
     let token_secret = secret.into_bytes();
     let mut options = engine::EngineOptions::new(Clock::system(), token_secret);

@@ -235,3 +235,34 @@ async fn rotate_secret_re_encrypts_what_the_old_secret_sealed() {
     // A weak new secret is refused before anything is touched.
     assert!(server::rotate_secret(&db, "short", new).await.is_err());
 }
+
+/// Replicas on one Postgres must share their secrets: one whose job-token secret or sealing key
+/// differs from the first replica's refuses to start and names the setting; with both the same,
+/// it joins.
+#[tokio::test]
+async fn a_replica_whose_secrets_differ_from_the_others_refuses_to_start() {
+    let Some(db) = store::testing::TestDb::postgres().await else { return };
+    let emu = common::standalone_emulator().await;
+    let cfg = |home: &std::path::Path| {
+        let mut c =
+            server::ServerConfig::new(home.to_path_buf(), "127.0.0.1:0".parse().expect("addr"));
+        c.client = Some(emu.client());
+        c.database = Some(db.url.clone());
+        c.tick = std::time::Duration::from_millis(100);
+        c
+    };
+    let homes: Vec<tempfile::TempDir> =
+        (0..3).map(|_| tempfile::tempdir().expect("home")).collect();
+    // Each data directory makes its own secrets (`secret`, `secret_key`) on first start.
+    let first = server::start(cfg(homes[0].path())).await.expect("the first replica");
+    let e = server::start(cfg(homes[1].path())).await.expect_err("another token secret");
+    assert!(format!("{e:#}").contains("PODWARDEN_TOKEN_SECRET"), "{e:#}");
+    std::fs::copy(homes[0].path().join("secret"), homes[2].path().join("secret")).expect("copy");
+    let e = server::start(cfg(homes[2].path())).await.expect_err("another sealing key");
+    assert!(format!("{e:#}").contains("PODWARDEN_SECRET_KEY"), "{e:#}");
+    std::fs::copy(homes[0].path().join("secret_key"), homes[2].path().join("secret_key"))
+        .expect("copy");
+    let joined = server::start(cfg(homes[2].path())).await.expect("the same secrets: it joins");
+    joined.shutdown().await;
+    first.shutdown().await;
+}

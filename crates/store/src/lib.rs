@@ -300,6 +300,18 @@ impl Store {
             .map(|r| r.0))
     }
 
+    /// Sets a setting.
+    pub async fn setting_put(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// The stored value of `key`, storing `value` when there is none: the first writer wins,
     /// and replicas starting at once all get the same answer.
     pub async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
