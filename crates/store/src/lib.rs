@@ -162,6 +162,9 @@ pub struct Store {
     /// On Postgres: this store's name as a writer (its connections' `application_name`), so
     /// its listener skips the row changes it made itself.
     writer: Option<Arc<str>>,
+    /// On Postgres: the schema the tables are in, read once at open (the notification
+    /// channels are suffixed with it).
+    schema: Option<Arc<str>>,
     live: Arc<Mutex<LiveSet>>,
     /// Held across every write to `jobs`/`attempts` and its update of `live`, so the live set
     /// changes in commit order (SQLite serializes writers anyway).
@@ -243,8 +246,23 @@ impl Store {
         }
         let url = (backend == Backend::Postgres).then(|| Secret(Arc::from(url)));
         let writer = writer.map(Arc::from);
-        let mut store =
-            Self { pool, backend, url, writer, live: Arc::default(), writes: Arc::default() };
+        let schema = match backend {
+            Backend::Postgres => {
+                let (s,): (String,) =
+                    sqlx::query_as("SELECT current_schema()::text").fetch_one(&pool).await?;
+                Some(Arc::from(s))
+            }
+            Backend::Sqlite => None,
+        };
+        let mut store = Self {
+            pool,
+            backend,
+            url,
+            writer,
+            schema,
+            live: Arc::default(),
+            writes: Arc::default(),
+        };
         // Loaded before the store is handed out, so no write can race the load.
         store.live = Arc::new(Mutex::new(LiveSet::load(
             store.jobs_live().await?,

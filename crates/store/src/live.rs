@@ -171,46 +171,42 @@ impl Store {
     /// as now stored, so a row that settled leaves the set. Under the write lock, so none of
     /// this replica's own writes interleaves.
     pub async fn reload_rows(&self, jobs: &[String], attempts: &[String]) -> Result<()> {
-        /// Ids per query.
-        const CHUNK: usize = 500;
         let _w = self.writes.lock().await;
-        let placeholders =
-            |n: usize| (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-        for ids in jobs.chunks(CHUNK) {
-            // Only `$n` placeholders are spliced in.
-            let sql = format!(
-                concat!("SELECT ", crate::jobs::job_columns!(), " FROM jobs WHERE id IN ({})"),
-                placeholders(ids.len())
-            );
-            let mut q = sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(sql));
-            for id in ids {
-                q = q.bind(id);
-            }
-            let rows = q.fetch_all(self.pool()).await?;
-            let mut live = self.live();
-            for j in &rows {
-                live.put_job(j);
-            }
+        let jobs: Vec<JobRow> = self
+            .rows_by_id(concat!("SELECT ", crate::jobs::job_columns!(), " FROM jobs"), jobs)
+            .await?;
+        let attempts: Vec<AttemptRow> = self
+            .rows_by_id(
+                concat!("SELECT ", crate::attempts::attempt_columns!(), " FROM attempts"),
+                attempts,
+            )
+            .await?;
+        let mut live = self.live();
+        for j in &jobs {
+            live.put_job(j);
         }
-        for ids in attempts.chunks(CHUNK) {
-            let sql = format!(
-                concat!(
-                    "SELECT ",
-                    crate::attempts::attempt_columns!(),
-                    " FROM attempts WHERE id IN ({})"
-                ),
-                placeholders(ids.len())
-            );
-            let mut q = sqlx::query_as::<_, AttemptRow>(sqlx::AssertSqlSafe(sql));
-            for id in ids {
-                q = q.bind(id);
-            }
-            let rows = q.fetch_all(self.pool()).await?;
-            let mut live = self.live();
-            for a in &rows {
-                live.put_attempt(a);
-            }
+        for a in &attempts {
+            live.put_attempt(a);
         }
         Ok(())
+    }
+
+    /// The rows `select` (a `SELECT … FROM table`) reads for `ids`, 500 ids per query.
+    async fn rows_by_id<T>(&self, select: &'static str, ids: &[String]) -> Result<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            // Only `$n` placeholders are spliced in.
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("{select} WHERE id IN ({})", marks.join(", "));
+            let mut q = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id);
+            }
+            out.extend(q.fetch_all(self.pool()).await?);
+        }
+        Ok(out)
     }
 }

@@ -4,7 +4,7 @@
 //! a job or attempt another replica wrote (migration 0013's triggers) is named, so the live set
 //! reloads that row only (`reload_rows`). On SQLite there is one server, and these do nothing.
 
-use crate::{Backend, Result, Store};
+use crate::{Result, Store};
 
 /// The channel of new events (payload: the job id). Each channel is suffixed with the
 /// schema (`_<schema>`): channels are per database, and installs may share one.
@@ -77,17 +77,13 @@ impl Listener {
 }
 
 impl Store {
-    /// The Postgres schema the store's tables are in (what its channels are suffixed with).
-    async fn schema(&self) -> Result<String> {
-        let (s,): (String,) =
-            sqlx::query_as("SELECT current_schema()::text").fetch_one(self.pool()).await?;
-        Ok(s)
-    }
-
     /// A listener for this database's notifications; `None` on SQLite.
     pub async fn listen(&self) -> Result<Option<Listener>> {
-        let (Some(url), Some(writer)) = (&self.url, &self.writer) else { return Ok(None) };
-        let suffix = format!("_{}", self.schema().await?);
+        let (Some(url), Some(writer), Some(schema)) = (&self.url, &self.writer, &self.schema)
+        else {
+            return Ok(None);
+        };
+        let suffix = format!("_{schema}");
         let mut l = sqlx::postgres::PgListener::connect(&url.0).await?;
         let channels = [EVENTS, POKES, ROWS].map(|c| format!("{c}{suffix}"));
         l.listen_all(channels.iter().map(String::as_str)).await?;
@@ -96,9 +92,9 @@ impl Store {
 
     /// Tells every replica that `account` has news (its holder runs a pass now).
     pub async fn notify_poke(&self, account: &str) -> Result<()> {
-        if self.backend() == Backend::Postgres {
+        if let Some(schema) = &self.schema {
             sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(format!("{POKES}_{}", self.schema().await?))
+                .bind(format!("{POKES}_{schema}"))
                 .bind(account)
                 .execute(self.pool())
                 .await?;
