@@ -255,6 +255,17 @@ impl Client {
         self.get(&["me"], &()).await
     }
 
+    /// Issues an invite code (admins).
+    pub async fn create_invite(&self, i: &NewInvite) -> Result<NewInviteCode, Error> {
+        self.post(&["invites"], i).await
+    }
+
+    /// Redeems an invite code: the new user and their first token. Needs no token of its own.
+    pub async fn redeem_invite(&self, code: &str, name: &str) -> Result<NewToken, Error> {
+        self.post(&["invites", "redeem"], &Redemption { code: code.into(), name: name.into() })
+            .await
+    }
+
     /// What the background tasks did last (admins).
     pub async fn tasks(&self) -> Result<Vec<TaskStatus>, Error> {
         self.get(&["admin", "tasks"], &()).await

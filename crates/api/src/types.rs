@@ -189,6 +189,50 @@ pub struct NewToken {
     pub user: UserView,
 }
 
+/// `POST /api/v1/invites` (admin): an invite code for one new user.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvite {
+    /// The new user's cap on hosted spend, USD (default: the operator's
+    /// `PODWARDEN_DEFAULT_SPEND_CAP_USD`, if set).
+    #[serde(default)]
+    pub spend_cap_usd: Option<f64>,
+    /// How long the code stays valid, e.g. `"7d"` (default 7 days, at most 90).
+    #[serde(default)]
+    pub expires_in: Option<String>,
+    /// Whom it is for (shown in the invite list).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// An invite as listed (never its code).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct InviteView {
+    pub id: String,
+    pub note: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub spend_cap_usd: Option<f64>,
+    /// The user it created, once redeemed.
+    pub redeemed_by: Option<String>,
+}
+
+/// A new invite: its code is shown this once (only its hash is stored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NewInviteCode {
+    pub code: String,
+    pub invite: InviteView,
+}
+
+/// `POST /api/v1/invites/redeem` (no token): the code and the new user's name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Redemption {
+    pub code: String,
+    /// 1–64 letters, digits, `- _ . @`.
+    pub name: String,
+}
+
 /// An API token as listed (never the token itself).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenView {

@@ -458,6 +458,10 @@ pub struct ServeArgs {
     /// (docs/deployment.md), or `sqlite://PATH`; default: `podwarden.db` in the data directory.
     #[arg(long, env = "PODWARDEN_DATABASE_URL", hide_env_values = true)]
     database: Option<String>,
+    /// The hosted-spend cap, USD, of a user who signs up with an invite code when the admin's
+    /// invite names none (`podwarden admin invite`); default: no cap.
+    #[arg(long, env = "PODWARDEN_DEFAULT_SPEND_CAP_USD")]
+    default_spend_cap_usd: Option<f64>,
 }
 
 pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
@@ -483,6 +487,17 @@ pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
     }
     cfg.watchdog_ceiling = a.watchdog_ceiling;
     cfg.database = a.database.filter(|d| !d.trim().is_empty());
+    if let Some(v) = a.default_spend_cap_usd {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(UserError {
+                error: anyhow::anyhow!(
+                    "PODWARDEN_DEFAULT_SPEND_CAP_USD must be an amount in USD, got {v}"
+                ),
+                hint: Some("e.g. 5 (or leave it unset for no cap)".into()),
+            });
+        }
+    }
+    cfg.default_spend_cap_usd = a.default_spend_cap_usd;
     cfg.limits = server::listener::ConnLimits::from_env()
         .map_err(|e| UserError { error: e, hint: Some("see docs/configuration.md".into()) })?;
     let operator_key = std::env::var("RUNPOD_API_KEY").is_ok_and(|k| !k.trim().is_empty());

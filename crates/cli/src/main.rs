@@ -90,10 +90,44 @@ enum AdminCommand {
     /// Re-encrypt every stored provider key under PODWARDEN_SECRET_KEY (was: PODWARDEN_OLD_SECRET_KEY).
     /// Run it with the server stopped, then start the server with the new secret alone.
     RotateSecret,
+    /// Issue an invite code: whoever redeems it (e.g. by sending it to `podwarden bot`) gets a
+    /// user of their own, with this spend cap (default: PODWARDEN_DEFAULT_SPEND_CAP_USD).
+    Invite {
+        /// The new user's cap on hosted spend, USD.
+        #[arg(long)]
+        spend_cap_usd: Option<f64>,
+        /// How long the code is valid (at most 90 days).
+        #[arg(long, default_value = "7d")]
+        expires_in: String,
+        /// Whom it is for (shown by `GET /api/v1/invites`).
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 async fn admin(c: AdminCommand) -> Result<(), UserError> {
     match c {
+        AdminCommand::Invite { spend_cap_usd, expires_in, note } => {
+            let api = local::Api::connect().await?;
+            let req = podwarden_api::types::NewInvite {
+                spend_cap_usd,
+                expires_in: Some(expires_in),
+                note,
+            };
+            let i = api.run(|c| c.create_invite(&req)).await?;
+            let cap = i
+                .invite
+                .spend_cap_usd
+                .map_or("no spend cap".into(), |v| format!("a ${v:.2} spend cap"));
+            out!("{}", i.code);
+            note!(
+                "one new user, with {cap}; valid until {} (send it to the bot: /start {})",
+                chrono::DateTime::from_timestamp_millis(i.invite.expires_at)
+                    .map_or_else(|| "?".into(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+                i.code
+            );
+            Ok(())
+        }
         AdminCommand::RotateSecret => {
             let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
             let (Some(new), Some(old)) =

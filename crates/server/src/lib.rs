@@ -76,6 +76,9 @@ pub struct ServerConfig {
     /// The database: `None` is the data directory's SQLite file; `postgres://…` is a Postgres
     /// that several replicas may share (`replicas`).
     pub database: Option<String>,
+    /// The spend cap an invite gives a new user unless the admin names one
+    /// (`PODWARDEN_DEFAULT_SPEND_CAP_USD`; none: no cap).
+    pub default_spend_cap_usd: Option<f64>,
 }
 
 /// Where volumes' files are over S3, and the operator's S3 key.
@@ -104,6 +107,7 @@ impl ServerConfig {
             limits: listener::ConnLimits::default(),
             billing_settle: Duration::from_secs(15 * 60),
             database: None,
+            default_spend_cap_usd: None,
         }
     }
 }
@@ -137,6 +141,8 @@ pub(crate) struct AppState {
     pub billing_settle_ms: i64,
     /// On Postgres: this replica's leases and wake-ups (`replicas`).
     pub replicas: Option<Arc<replicas::Replicas>>,
+    /// What an invite's spend cap is unless the admin names one.
+    pub default_spend_cap_usd: Option<f64>,
 }
 
 impl AppState {
@@ -531,6 +537,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         driver: engine::driver::Driver::new(driving::CONCURRENCY, cfg.tick, cancel.clone()),
         bills_due: Default::default(),
         billing_settle_ms: cfg.billing_settle.as_millis() as i64,
+        default_spend_cap_usd: cfg.default_spend_cap_usd,
         replicas: (store_backend == store::Backend::Postgres)
             .then(|| Arc::new(replicas::Replicas::new(cfg.tick))),
     });

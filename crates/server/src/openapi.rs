@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         routes::me, routes::get_key, routes::save_key, routes::delete_key,
         routes::list_strays, routes::reap_strays, routes::admin_tasks, routes::reconciliation, routes::reconcile,
         routes::list_users, routes::create_user, routes::update_user, routes::create_token, routes::list_tokens, routes::delete_token,
+        routes::create_invite, routes::list_invites, routes::redeem_invite,
     ),
     components(schemas(JobSpec, ErrorBody, Exit, KeyBody, NewUser, NewTokenBody, UserUpdate)),
     modifiers(&Security, &CommonResponses),

@@ -43,7 +43,8 @@ on_both!(
     pod_logs_are_kept_in_order_and_bounded_per_job,
     one_replica_holds_an_account_and_a_deposed_ones_writes_are_refused,
     a_replica_sees_another_replicas_writes_after_refresh_live,
-    the_live_set_is_indexed_by_account_and_by_pod
+    the_live_set_is_indexed_by_account_and_by_pod,
+    an_invite_makes_one_user_with_its_cap_and_only_before_it_expires
 );
 
 fn spec() -> JobSpec {
@@ -434,4 +435,46 @@ async fn an_event_recorded_anywhere_is_announced_to_every_replica() {
     use store::notify::Notification;
     assert_eq!(heard.recv().await.expect("event"), Notification::Event { job: "job_x".into() });
     assert_eq!(heard.recv().await.expect("poke"), Notification::Poke { account: "byok:u1".into() });
+}
+
+async fn an_invite_makes_one_user_with_its_cap_and_only_before_it_expires(db: Db) {
+    use store::{InviteRow, Redeem, UserRow};
+    let s = db.open().await;
+    let invite = |id: &str, hash: &str| InviteRow {
+        id: id.into(),
+        code_hash: hash.into(),
+        created_by: "usr_admin".into(),
+        created_at: 1,
+        expires_at: 100,
+        spend_cap_micros: Some(2_000_000),
+        note: "for ann".into(),
+        redeemed_by: None,
+        redeemed_at: None,
+    };
+    let user = |id: &str, name: &str, at: i64| UserRow {
+        id: id.into(),
+        name: name.into(),
+        is_admin: false,
+        created_at: at,
+        spend_cap_micros: None,
+    };
+    s.invite_insert(&invite("inv_1", "h1")).await.unwrap();
+    s.invite_insert(&invite("inv_2", "h2")).await.unwrap();
+    assert_eq!(s.invite_redeem("nope", &user("u0", "zed", 10)).await.unwrap(), Redeem::Invalid);
+    assert_eq!(s.invite_redeem("h1", &user("u1", "ann", 10)).await.unwrap(), Redeem::Created);
+    let ann = s.user_get("u1").await.unwrap().unwrap();
+    assert_eq!(ann.spend_cap_micros, Some(2_000_000), "the invite's cap");
+    assert!(!ann.is_admin);
+    // Used once: a second redemption of the same code makes nobody.
+    assert_eq!(s.invite_redeem("h1", &user("u2", "bob", 11)).await.unwrap(), Redeem::Invalid);
+    assert!(s.user_get("u2").await.unwrap().is_none());
+    // A taken name leaves the invite unused.
+    assert_eq!(s.invite_redeem("h2", &user("u3", "ann", 12)).await.unwrap(), Redeem::NameTaken);
+    let rows = s.invites().await.unwrap();
+    assert_eq!(rows.iter().find(|i| i.id == "inv_2").unwrap().redeemed_by, None);
+    // It expires at 100: too late then, in time before.
+    assert_eq!(s.invite_redeem("h2", &user("u4", "cy", 100)).await.unwrap(), Redeem::Invalid);
+    assert_eq!(s.invite_redeem("h2", &user("u4", "cy", 99)).await.unwrap(), Redeem::Created);
+    let rows = s.invites().await.unwrap();
+    assert_eq!(rows.iter().find(|i| i.id == "inv_2").unwrap().redeemed_by.as_deref(), Some("u4"));
 }

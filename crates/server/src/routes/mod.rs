@@ -7,6 +7,7 @@ mod admin;
 mod compute;
 mod cost;
 mod events;
+mod invites;
 mod jobs;
 mod serverless;
 mod users;
@@ -15,6 +16,7 @@ pub(crate) use admin::*;
 pub(crate) use compute::*;
 pub(crate) use cost::*;
 pub(crate) use events::*;
+pub(crate) use invites::*;
 pub(crate) use jobs::*;
 pub(crate) use serverless::*;
 pub(crate) use users::*;
@@ -283,6 +285,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/users/{id}", axum::routing::patch(update_user))
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(delete_token))
+        .route("/api/v1/invites", get(list_invites).post(create_invite))
         // Inside auth: only signed-in callers' bodies take parsing memory.
         .layer(axum::middleware::from_fn_with_state(
             state.body_budget.clone(),
@@ -296,8 +299,13 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             state.body_budget.clone(),
             crate::body_budget::limit,
         ));
+    // Signing up with an invite code: the one API call without a token.
+    let public = Router::new().route("/api/v1/invites/redeem", post(redeem_invite)).layer(
+        axum::middleware::from_fn_with_state(state.body_budget.clone(), crate::body_budget::limit),
+    );
     Router::new()
         .merge(authed)
+        .merge(public)
         .merge(crate::dashboard::router())
         .merge(job_callbacks)
         .route(

@@ -27,6 +27,40 @@ pub(crate) async fn me(Extension(c): C) -> Json<UserView> {
     Json(user_view(&c.0))
 }
 
+/// A user name: 1–64 letters, digits, `- _ . @`.
+pub(crate) fn valid_user_name(name: &str) -> R<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.@".contains(ch));
+    if ok {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_name",
+        format!("{name:?} is not a valid user name"),
+        Some("1–64 letters, digits, - _ . @"),
+    ))
+}
+
+/// A spend cap: none, or an amount between 0 and the largest podwarden takes.
+pub(crate) fn valid_spend_cap(cap: Option<f64>) -> R<()> {
+    match cap {
+        Some(v) if !(v.is_finite() && (0.0..=core_domain::limits::USD).contains(&v)) => {
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_amount",
+                format!(
+                    "spend_cap_usd must be an amount between 0 and {} USD, got {v}",
+                    core_domain::limits::USD
+                ),
+                Some("null removes the cap"),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn admin_only(c: &Caller) -> R<()> {
     if c.0.is_admin {
         Ok(())
@@ -65,17 +99,7 @@ pub(crate) async fn create_user(
     Body(b): Body<NewUser>,
 ) -> R<(StatusCode, Json<NewToken>)> {
     admin_only(&c)?;
-    let name_ok = !b.name.is_empty()
-        && b.name.len() <= 64
-        && b.name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.@".contains(ch));
-    if !name_ok {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_name",
-            format!("{:?} is not a valid user name", b.name),
-            Some("1–64 letters, digits, - _ . @"),
-        ));
-    }
+    valid_user_name(&b.name)?;
     let store = s.engine.store();
     if store.users().await.map_err(EngineError::from)?.iter().any(|u| u.name == b.name) {
         return Err(ApiError::new(
@@ -119,19 +143,7 @@ pub(crate) async fn update_user(
     Body(b): Body<UserUpdate>,
 ) -> R<Json<UserView>> {
     admin_only(&c)?;
-    if let Some(v) = b.spend_cap_usd {
-        if !(v.is_finite() && (0.0..=core_domain::limits::USD).contains(&v)) {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_amount",
-                format!(
-                    "spend_cap_usd must be an amount between 0 and {} USD, got {v}",
-                    core_domain::limits::USD
-                ),
-                Some("null removes the cap"),
-            ));
-        }
-    }
+    valid_spend_cap(b.spend_cap_usd)?;
     let store = s.engine.store();
     if !store
         .user_set_spend_cap(&id, b.spend_cap_usd.map(|v| Money::from_usd(v).0))

@@ -1,0 +1,82 @@
+//! Invite codes: an admin issues one, a person (or the bot for them) redeems it without a
+//! token and gets a user of their own with the invite's spend cap (by default the operator's);
+//! a code works once, only before it expires, and never appears again.
+
+use podwarden_test_utils::server as common;
+
+use common::{client, server_with};
+
+#[tokio::test]
+async fn an_invite_creates_one_user_with_the_operators_default_cap() {
+    let home = tempfile::tempdir().expect("home");
+    let s = server_with(home.path(), |c| c.default_spend_cap_usd = Some(3.0)).await;
+    let http = reqwest::Client::new();
+    let admin = client(&http, &s.url, &s.token);
+    let anyone = client(&http, &s.url, "");
+
+    let inv = admin
+        .create_invite(&podwarden_api::types::NewInvite {
+            note: Some("for ann".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("invite");
+    assert!(inv.code.starts_with("pwi_"), "{}", inv.code);
+    assert_eq!(inv.invite.spend_cap_usd, Some(3.0), "the operator's default cap");
+
+    let ann = anyone.redeem_invite(&inv.code, "ann").await.expect("redeemed");
+    assert_eq!(ann.user.name, "ann");
+    assert_eq!(ann.user.spend_cap_usd, Some(3.0));
+    assert!(!ann.user.is_admin);
+    // The new token works, and is an ordinary user's.
+    let me = client(&http, &s.url, &ann.token).me().await.expect("me");
+    assert_eq!(me.id, ann.user.id);
+    let e = client(&http, &s.url, &ann.token)
+        .create_invite(&Default::default())
+        .await
+        .expect_err("only admins invite");
+    assert_eq!(e.code(), Some("forbidden"));
+
+    // Once only.
+    let e = anyone.redeem_invite(&inv.code, "bob").await.expect_err("used");
+    assert_eq!(e.code(), Some("invalid_invite"), "{e}");
+    assert!(e.hint().is_some_and(|h| h.contains("operator")), "{e:?}");
+
+    // An admin's own cap wins; a bad name is refused and leaves the invite usable.
+    let inv = admin
+        .create_invite(&podwarden_api::types::NewInvite {
+            spend_cap_usd: Some(0.5),
+            expires_in: Some("1h".into()),
+            note: None,
+        })
+        .await
+        .expect("invite");
+    let e = anyone.redeem_invite(&inv.code, "no spaces").await.expect_err("bad name");
+    assert_eq!(e.code(), Some("invalid_name"));
+    let e = anyone.redeem_invite(&inv.code, "ann").await.expect_err("taken");
+    assert_eq!(e.code(), Some("conflict"));
+    let bob = anyone.redeem_invite(&inv.code, "bob").await.expect("redeemed");
+    assert_eq!(bob.user.spend_cap_usd, Some(0.5));
+
+    // Bad durations are refused; the list shows who redeemed what, never a code.
+    let e = admin
+        .create_invite(&podwarden_api::types::NewInvite {
+            expires_in: Some("1y".into()),
+            ..Default::default()
+        })
+        .await
+        .expect_err("too long");
+    assert_eq!(e.code(), Some("invalid_duration"));
+    let list = http
+        .get(format!("{}/api/v1/invites", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("list")
+        .text()
+        .await
+        .expect("body");
+    assert!(list.contains(&ann.user.id) && list.contains(&bob.user.id), "{list}");
+    assert!(!list.contains("pwi_"), "codes are never listed: {list}");
+    s.shutdown().await;
+}
