@@ -255,6 +255,11 @@ impl Client {
         self.get(&["me"], &()).await
     }
 
+    /// Which compute backend the caller is on, and their spend cap and commitments.
+    pub async fn compute_settings(&self) -> Result<ComputeSettings, Error> {
+        self.get(&["settings", "runpod-key"], &()).await
+    }
+
     /// Issues an invite code (admins).
     pub async fn create_invite(&self, i: &NewInvite) -> Result<NewInviteCode, Error> {
         self.post(&["invites"], i).await

@@ -30,6 +30,11 @@ struct ServerFile {
 }
 
 impl Api {
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        self.client.base()
+    }
+
     /// Connects per the environment, starting a local server if needed.
     pub async fn connect() -> Result<Self, UserError> {
         let http = reqwest::Client::builder().build()?;

@@ -13,6 +13,7 @@
 #[macro_use]
 mod print;
 
+mod bot;
 mod commands;
 #[cfg(feature = "embedded-emulator")]
 mod demo;
@@ -79,6 +80,9 @@ enum Command {
     /// Train a tabular model on a simulated pod, serve predictions from a serverless endpoint,
     /// print them and the cost, and tear everything down (the README's main job).
     Quickstart(quickstart::Args),
+    /// Run the Telegram bot: people train and predict models on GPU pods by chat
+    /// (TELEGRAM_BOT_TOKEN; people sign up with `podwarden admin invite` codes).
+    Bot(bot::Args),
     /// The built-in tabular workloads (`podwarden-tabular`): train, predict, worker.
     #[command(hide = true)]
     Tabular(tabular::cli::Cli),
@@ -233,6 +237,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Tabular(_) => Ok(()),
             Command::Quickstart(a) => quickstart::run(a).await,
+            Command::Bot(a) => bot::run(a).await,
             Command::Doctor(a) => doctor::run(a).await,
             Command::Volume(c) => volume::run(c).await,
             Command::Cp(a) => volume::cp(a).await,

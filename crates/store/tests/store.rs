@@ -458,23 +458,41 @@ async fn an_invite_makes_one_user_with_its_cap_and_only_before_it_expires(db: Db
         created_at: at,
         spend_cap_micros: None,
     };
-    s.invite_insert(&invite("inv_1", "h1")).await.unwrap();
-    s.invite_insert(&invite("inv_2", "h2")).await.unwrap();
-    assert_eq!(s.invite_redeem("nope", &user("u0", "zed", 10)).await.unwrap(), Redeem::Invalid);
-    assert_eq!(s.invite_redeem("h1", &user("u1", "ann", 10)).await.unwrap(), Redeem::Created);
-    let ann = s.user_get("u1").await.unwrap().unwrap();
+    s.invite_insert(&invite("inv_1", "h1")).await.expect("store");
+    s.invite_insert(&invite("inv_2", "h2")).await.expect("store");
+    assert_eq!(
+        s.invite_redeem("nope", &user("u0", "zed", 10)).await.expect("store"),
+        Redeem::Invalid
+    );
+    assert_eq!(
+        s.invite_redeem("h1", &user("u1", "ann", 10)).await.expect("store"),
+        Redeem::Created
+    );
+    let ann = s.user_get("u1").await.expect("read").expect("the user");
     assert_eq!(ann.spend_cap_micros, Some(2_000_000), "the invite's cap");
     assert!(!ann.is_admin);
     // Used once: a second redemption of the same code makes nobody.
-    assert_eq!(s.invite_redeem("h1", &user("u2", "bob", 11)).await.unwrap(), Redeem::Invalid);
-    assert!(s.user_get("u2").await.unwrap().is_none());
+    assert_eq!(
+        s.invite_redeem("h1", &user("u2", "bob", 11)).await.expect("store"),
+        Redeem::Invalid
+    );
+    assert!(s.user_get("u2").await.expect("store").is_none());
     // A taken name leaves the invite unused.
-    assert_eq!(s.invite_redeem("h2", &user("u3", "ann", 12)).await.unwrap(), Redeem::NameTaken);
-    let rows = s.invites().await.unwrap();
-    assert_eq!(rows.iter().find(|i| i.id == "inv_2").unwrap().redeemed_by, None);
+    assert_eq!(
+        s.invite_redeem("h2", &user("u3", "ann", 12)).await.expect("store"),
+        Redeem::NameTaken
+    );
+    let rows = s.invites().await.expect("store");
+    assert_eq!(rows.iter().find(|i| i.id == "inv_2").expect("listed").redeemed_by, None);
     // It expires at 100: too late then, in time before.
-    assert_eq!(s.invite_redeem("h2", &user("u4", "cy", 100)).await.unwrap(), Redeem::Invalid);
-    assert_eq!(s.invite_redeem("h2", &user("u4", "cy", 99)).await.unwrap(), Redeem::Created);
-    let rows = s.invites().await.unwrap();
-    assert_eq!(rows.iter().find(|i| i.id == "inv_2").unwrap().redeemed_by.as_deref(), Some("u4"));
+    assert_eq!(
+        s.invite_redeem("h2", &user("u4", "cy", 100)).await.expect("store"),
+        Redeem::Invalid
+    );
+    assert_eq!(s.invite_redeem("h2", &user("u4", "cy", 99)).await.expect("store"), Redeem::Created);
+    let rows = s.invites().await.expect("store");
+    assert_eq!(
+        rows.iter().find(|i| i.id == "inv_2").expect("listed").redeemed_by.as_deref(),
+        Some("u4")
+    );
 }

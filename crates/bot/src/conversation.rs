@@ -1,0 +1,858 @@
+//! The conversations: one draft per chat, moved along by messages and button presses.
+//!
+//! Train: CSV → target → features → model → cloud or local → (cloud) GPU → estimate and
+//! confirm → the run (`train`). Predict: CSV → model → the run (`predict`). Each question is a
+//! "panel" message with buttons; a press on an older panel is answered "that question is
+//! closed", so a stale button never starts anything. Runs go on in their own tasks, so
+//! `/stop`, `/jobs` and new questions are answered while a pod trains.
+//!
+//! Invariants: nothing is created on podwarden before the person confirms the estimate (or
+//! picks local); a person without an account gets only the invite prompt.
+
+use crate::App;
+use crate::accounts::{Account, ModelRecord};
+use crate::plan::{self, Dataset, Estimate};
+use crate::telegram::Keyboard;
+use crate::text::{self, usd};
+use podwarden_api::types::GpuRow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tabular::model::ModelKind;
+use teloxide::prelude::*;
+use teloxide::types::MessageId;
+
+/// Where a chat's draft stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Step {
+    #[default]
+    Idle,
+    /// A CSV came without /train or /predict: which one?
+    Action,
+    Target,
+    Features,
+    Model,
+    Where,
+    Gpu,
+    Confirm,
+    PickModel,
+}
+
+/// What `/train` or `/predict` asked for before the file came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Intent {
+    Train,
+    Predict,
+}
+
+/// A chat's half-asked run.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Draft {
+    step: Step,
+    intent: Option<Intent>,
+    pub data: Option<Dataset>,
+    /// Set when the CSV is already on the person's volume (`/train FILE`): its key.
+    pub on_volume: Option<String>,
+    pub target: Option<String>,
+    pub features: Vec<String>,
+    pub model: Option<ModelKind>,
+    pub data_center: String,
+    offers: Vec<GpuRow>,
+    recommended: usize,
+    pub gpu: Option<GpuRow>,
+    /// Cheaper-or-similar GPUs to fall back to when the chosen one has no capacity.
+    pub fallbacks: Vec<String>,
+    pub estimate: Option<Estimate>,
+    /// The message whose buttons answer the current question.
+    panel: Option<MessageId>,
+}
+
+/// Every chat's draft.
+#[derive(Default)]
+pub(crate) struct Chats(Mutex<HashMap<ChatId, Draft>>);
+
+impl Chats {
+    fn take(&self, chat: ChatId) -> Draft {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&chat)
+            .unwrap_or_default()
+    }
+
+    fn put(&self, chat: ChatId, d: Draft) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(chat, d);
+    }
+}
+
+type HandlerResult = anyhow::Result<()>;
+
+/// A message: a command, a file, or an answer typed to the current question.
+pub(crate) async fn on_message(app: Arc<App>, msg: Message) -> HandlerResult {
+    let chat = msg.chat.id;
+    let Some(from) = msg.from.as_ref() else { return Ok(()) };
+    let tg = from.id.0 as i64;
+    let text = msg.text().unwrap_or_default().trim().to_owned();
+    let (cmd, arg) = match text.strip_prefix('/') {
+        Some(rest) => {
+            let (c, a) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            // `/start@podwarden_bot` in groups.
+            (Some(c.split('@').next().unwrap_or(c).to_ascii_lowercase()), a.trim().to_owned())
+        }
+        None => (None, String::new()),
+    };
+    let Some(acct) = app.accounts.get(tg) else {
+        let code = match cmd.as_deref() {
+            Some("start") => arg,
+            None if text.starts_with("pwi_") => text.clone(),
+            _ => String::new(),
+        };
+        if code.is_empty() {
+            app.tg.say(chat, text::NEED_INVITE, None).await?;
+        } else {
+            sign_up(&app, chat, tg, &code).await?;
+        }
+        return Ok(());
+    };
+    let result = match cmd.as_deref() {
+        Some("start") | Some("help") => {
+            app.tg.say(chat, text::HELP, None).await.map(|_| ()).map_err(Into::into)
+        }
+        Some("cancel") => {
+            let d = app.chats.take(chat);
+            let what = if d.step == Step::Idle {
+                "There was nothing to cancel."
+            } else {
+                "Cancelled; nothing was started."
+            };
+            app.tg.say(chat, what, None).await.map(|_| ()).map_err(Into::into)
+        }
+        Some("jobs") => jobs(&app, chat, &acct).await,
+        Some("cost") => cost(&app, chat, &acct).await,
+        Some("stop") => stop(&app, chat, &acct, &arg).await,
+        Some("models") => models(&app, chat, &acct).await,
+        Some("train") if !arg.is_empty() => train_from_volume(&app, chat, &acct, &arg).await,
+        Some("train") => {
+            app.chats.put(chat, Draft { intent: Some(Intent::Train), ..Draft::default() });
+            app.tg
+                .say(chat, "Send me the CSV file to train on.", None)
+                .await
+                .map(|_| ())
+                .map_err(Into::into)
+        }
+        Some("predict") => {
+            if acct.models.is_empty() {
+                app.tg
+                    .say(chat, "You have no models yet: send a CSV to train one first.", None)
+                    .await?;
+            } else {
+                app.chats.put(chat, Draft { intent: Some(Intent::Predict), ..Draft::default() });
+                app.tg
+                    .say(
+                        chat,
+                        "Send me the CSV file to predict (with the model's feature columns).",
+                        None,
+                    )
+                    .await?;
+            }
+            Ok(())
+        }
+        Some(_) => {
+            app.tg.say(chat, text::NOT_UNDERSTOOD, None).await.map(|_| ()).map_err(Into::into)
+        }
+        None => match msg.document() {
+            Some(doc) => on_file(&app, chat, &acct, doc).await,
+            None => on_text(&app, chat, &text).await,
+        },
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %format!("{e:#}"), "a conversation step failed");
+        let _ = app.tg.say(chat, &format!("Something went wrong: {}", short(&e)), None).await;
+    }
+    Ok(())
+}
+
+/// An error in a sentence for the person (the API's message and hint, not a chain of causes).
+pub(crate) fn short(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<podwarden_api::Error>() {
+        Some(podwarden_api::Error::Api { message, hint, .. }) => match hint {
+            Some(h) => format!("{message} ({h})"),
+            None => message.clone(),
+        },
+        _ => format!("{e:#}"),
+    }
+}
+
+async fn sign_up(app: &App, chat: ChatId, tg: i64, code: &str) -> HandlerResult {
+    let c = app.client("")?;
+    let name = format!("tg-{tg}");
+    match c.redeem_invite(code, &name).await {
+        Ok(t) => {
+            app.accounts.insert(
+                tg,
+                Account {
+                    telegram_id: tg,
+                    user_id: t.user.id.clone(),
+                    name,
+                    token: t.token,
+                    models: Vec::new(),
+                },
+            )?;
+            let cap = match t.user.spend_cap_usd {
+                Some(v) => {
+                    format!("You may spend up to {} on GPU pods (billed per second).", usd(v))
+                }
+                None => {
+                    "Your GPU pods have no spend cap; each run still has its own budget.".into()
+                }
+            };
+            app.tg.say(chat, &format!("Welcome! {cap}\n\n{}", text::HELP), None).await?;
+        }
+        Err(e) if e.code() == Some("invalid_invite") => {
+            app.tg
+                .say(chat, "That invite code is unknown, already used or expired. Ask the operator for a new one.", None)
+                .await?;
+        }
+        Err(e) if e.code() == Some("conflict") => {
+            app.tg
+                .say(chat, "You already have a podwarden user, but this bot lost its record of it. Ask the operator to reconnect it; your invite code is still unused.", None)
+                .await?;
+        }
+        Err(e) => {
+            app.tg
+                .say(chat, &format!("I could not sign you up: {}", short(&e.into())), None)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn on_file(
+    app: &App,
+    chat: ChatId,
+    acct: &Account,
+    doc: &teloxide::types::Document,
+) -> HandlerResult {
+    let name = doc.file_name.clone().unwrap_or_else(|| "data.csv".into());
+    if doc.file.size as usize > plan::MAX_CSV_BYTES {
+        app.tg
+            .say(chat, &format!("{name} is over 20 MB, the most Telegram lets a bot fetch."), None)
+            .await?;
+        return Ok(());
+    }
+    let lower = name.to_ascii_lowercase();
+    if !(lower.ends_with(".csv") || lower.ends_with(".txt")) {
+        // Refused before downloading anything.
+        let e = Dataset::read(&name, Vec::new()).expect_err("not a CSV name");
+        app.tg.say(chat, &e, None).await?;
+        return Ok(());
+    }
+    let bytes = app.tg.download(&doc.file).await?;
+    let data = match Dataset::read(&name, bytes) {
+        Ok(d) => d,
+        Err(why) => {
+            app.tg.say(chat, &why, None).await?;
+            return Ok(());
+        }
+    };
+    let prior = app.chats.take(chat);
+    // A new file replaces a half-answered question (its buttons go in `ask`).
+    let mut d =
+        Draft { data: Some(data), intent: prior.intent, panel: prior.panel, ..Draft::default() };
+    match d.intent {
+        Some(Intent::Train) => ask_target(app, chat, &mut d).await?,
+        Some(Intent::Predict) => ask_model(app, chat, acct, &mut d).await?,
+        None => {
+            let data = d.data.as_ref().expect("set above");
+            let q = format!(
+                "{}: {} rows, {} columns ({}). Train a new model on it, or predict with one of yours?",
+                data.name,
+                data.rows,
+                data.header.len(),
+                data.header.join(", ")
+            );
+            let keys = vec![vec![
+                ("📈 Train a model".to_owned(), "a:train".to_owned()),
+                ("🔮 Predict".to_owned(), "a:predict".to_owned()),
+            ]];
+            ask(app, chat, &mut d, &q, Some(&keys)).await?;
+            d.step = Step::Action;
+        }
+    }
+    app.chats.put(chat, d);
+    Ok(())
+}
+
+/// `/train FILE`: a CSV already on the person's volume.
+async fn train_from_volume(app: &App, chat: ChatId, acct: &Account, file: &str) -> HandlerResult {
+    let c = app.client(&acct.token)?;
+    let key = if file.contains('/') {
+        file.to_owned()
+    } else {
+        format!("datasets/{}/{file}", acct.user_id)
+    };
+    let bytes = match crate::podwarden::get(&c, &key).await {
+        Ok(b) => b,
+        Err(e) => {
+            app.tg
+                .say(
+                    chat,
+                    &format!(
+                        "I cannot read {key} on your volume {}: {}",
+                        crate::podwarden::VOLUME,
+                        short(&e)
+                    ),
+                    None,
+                )
+                .await?;
+            return Ok(());
+        }
+    };
+    let name = key.rsplit('/').next().unwrap_or(&key).to_owned();
+    match Dataset::read(&name, bytes) {
+        Ok(data) => {
+            let mut d = Draft { data: Some(data), on_volume: Some(key), ..Draft::default() };
+            ask_target(app, chat, &mut d).await?;
+            app.chats.put(chat, d);
+        }
+        Err(why) => {
+            app.tg.say(chat, &why, None).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A typed answer: a target column's name, or the features.
+async fn on_text(app: &App, chat: ChatId, text: &str) -> HandlerResult {
+    let mut d = app.chats.take(chat);
+    match d.step {
+        Step::Target => {
+            let data = d.data.as_ref().expect("a target is asked about a dataset");
+            if data.header.iter().any(|h| h == text) {
+                d.target = Some(text.to_owned());
+                ask_features(app, chat, &mut d).await?;
+            } else {
+                let q = format!(
+                    "There is no column \"{text}\" in {}. Its columns are: {}. Which one should the model predict?",
+                    data.name,
+                    data.header.join(", ")
+                );
+                let keys = target_keys(data);
+                ask(app, chat, &mut d, &q, Some(&keys)).await?;
+            }
+        }
+        Step::Features => {
+            let data = d.data.as_ref().expect("features are asked about a dataset");
+            let target = d.target.clone().unwrap_or_default();
+            let chosen: Vec<String> =
+                text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+            let unknown: Vec<&String> =
+                chosen.iter().filter(|c| !data.header.contains(c)).collect();
+            if chosen.is_empty() || !unknown.is_empty() || chosen.contains(&target) {
+                let why = if chosen.contains(&target) {
+                    format!("{target} is what the model predicts; it cannot also be a feature.")
+                } else {
+                    format!("{} has no column {:?}.", data.name, unknown)
+                };
+                app.tg
+                    .say(chat, &format!("{why} Send column names separated by commas (columns: {}), or press \"use all\".", data.header.join(", ")), None)
+                    .await?;
+            } else {
+                d.features = chosen;
+                check_features_then_model(app, chat, &mut d).await?;
+            }
+        }
+        Step::Idle => {
+            app.tg.say(chat, text::NOT_UNDERSTOOD, None).await?;
+        }
+        _ => {
+            app.tg.say(chat, "Please answer with the buttons above, or /cancel.", None).await?;
+        }
+    }
+    app.chats.put(chat, d);
+    Ok(())
+}
+
+/// Asks a question with buttons: the previous question's buttons go, so only the current one
+/// can be answered.
+async fn ask(
+    app: &App,
+    chat: ChatId,
+    d: &mut Draft,
+    q: &str,
+    keys: Option<&Keyboard>,
+) -> HandlerResult {
+    if let Some(old) = d.panel.take() {
+        app.tg.close(chat, old).await?;
+    }
+    d.panel = Some(app.tg.say(chat, q, keys).await?);
+    Ok(())
+}
+
+fn target_keys(data: &Dataset) -> Keyboard {
+    data.header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.clone(), format!("t:{i}")))
+        .collect::<Vec<_>>()
+        .chunks(3)
+        .map(<[_]>::to_vec)
+        .collect()
+}
+
+async fn ask_target(app: &App, chat: ChatId, d: &mut Draft) -> HandlerResult {
+    let data = d.data.as_ref().expect("a dataset");
+    let q = format!(
+        "{}: {} rows, {} columns. Which column should the model predict? (press it, or type its name)",
+        data.name,
+        data.rows,
+        data.header.len()
+    );
+    // Telegram keyboards hold 100 buttons; past that the name is typed.
+    let keys = if data.header.len() <= 99 { Some(target_keys(data)) } else { None };
+    ask(app, chat, d, &q, keys.as_ref()).await?;
+    d.step = Step::Target;
+    Ok(())
+}
+
+async fn ask_features(app: &App, chat: ChatId, d: &mut Draft) -> HandlerResult {
+    let data = d.data.as_ref().expect("a dataset");
+    let target = d.target.clone().unwrap_or_default();
+    let rest: Vec<String> = data.header.iter().filter(|h| **h != target).cloned().collect();
+    let q = format!(
+        "Predicting {target}. Features: all other columns ({}) — or send the ones to use, separated by commas.",
+        rest.join(", ")
+    );
+    let keys = vec![vec![("✅ Use all other columns".to_owned(), "f:all".to_owned())]];
+    d.features = rest;
+    ask(app, chat, d, &q, Some(&keys)).await?;
+    d.step = Step::Features;
+    Ok(())
+}
+
+async fn check_features_then_model(app: &App, chat: ChatId, d: &mut Draft) -> HandlerResult {
+    let data = d.data.as_ref().expect("a dataset");
+    let bad = data.non_numeric(&d.features);
+    if !bad.is_empty() {
+        app.tg
+            .say(chat, &format!("The features must be numbers, but {} {} text. Send the numeric columns to use, separated by commas, or /cancel.", bad.join(", "), if bad.len() == 1 { "holds" } else { "hold" }), None)
+            .await?;
+        d.step = Step::Features;
+        return Ok(());
+    }
+    let target = d.target.clone().unwrap_or_default();
+    let regression = data.is_regression(&target);
+    let kinds = plan::models_for(regression);
+    let q = format!(
+        "{target} looks like {}. Which model? (the first is a good default)",
+        if regression {
+            "a number to estimate (regression)"
+        } else {
+            "a class to predict (classification)"
+        }
+    );
+    let keys: Keyboard = kinds
+        .iter()
+        .map(|k| (k.name().replace('_', " "), format!("m:{}", k.name())))
+        .collect::<Vec<_>>()
+        .chunks(2)
+        .map(<[_]>::to_vec)
+        .collect();
+    ask(app, chat, d, &q, Some(&keys)).await?;
+    d.step = Step::Model;
+    Ok(())
+}
+
+async fn ask_model(app: &App, chat: ChatId, acct: &Account, d: &mut Draft) -> HandlerResult {
+    if acct.models.is_empty() {
+        app.tg
+            .say(chat, "You have no models yet: train one first (send a CSV and pick Train).", None)
+            .await?;
+        *d = Draft::default();
+        return Ok(());
+    }
+    let keys: Keyboard = acct
+        .models
+        .iter()
+        .enumerate()
+        .rev()
+        .take(8)
+        .map(|(i, m)| {
+            let place = match m.place {
+                crate::accounts::Place::Cloud => "☁️",
+                crate::accounts::Place::Local => "💻",
+            };
+            vec![(format!("{place} {} → {} ({})", m.kind, m.target, m.id), format!("p:{i}"))]
+        })
+        .collect();
+    ask(app, chat, d, "Which model should predict it?", Some(&keys)).await?;
+    d.step = Step::PickModel;
+    Ok(())
+}
+
+/// A button press.
+pub(crate) async fn on_callback(app: Arc<App>, q: CallbackQuery) -> HandlerResult {
+    let Some(m) = q.message.as_ref() else { return Ok(()) };
+    let chat = m.chat().id;
+    let tg = q.from.id.0 as i64;
+    let Some(acct) = app.accounts.get(tg) else {
+        app.tg.ack(&q, Some("Send /start CODE first")).await;
+        return Ok(());
+    };
+    let data = q.data.clone().unwrap_or_default();
+    let mut d = app.chats.take(chat);
+    if d.panel != Some(m.id()) {
+        app.chats.put(chat, d);
+        app.tg.ack(&q, Some("That question is closed; send a CSV to start again")).await;
+        return Ok(());
+    }
+    app.tg.ack(&q, None).await;
+    let result = press(&app, chat, &acct, &mut d, &data).await;
+    app.chats.put(chat, d);
+    if let Err(e) = result {
+        tracing::warn!(error = %format!("{e:#}"), "a conversation step failed");
+        let _ = app.tg.say(chat, &format!("Something went wrong: {}", short(&e)), None).await;
+    }
+    Ok(())
+}
+
+/// Closes the current panel with what was chosen.
+async fn answered(app: &App, chat: ChatId, d: &mut Draft, what: &str) -> HandlerResult {
+    if let Some(p) = d.panel.take() {
+        app.tg.edit(chat, p, what, None).await?;
+    }
+    Ok(())
+}
+
+async fn press(
+    app: &Arc<App>,
+    chat: ChatId,
+    acct: &Account,
+    d: &mut Draft,
+    data: &str,
+) -> HandlerResult {
+    let (kind, value) = data.split_once(':').unwrap_or((data, ""));
+    match (d.step, kind) {
+        (Step::Action, "a") => {
+            if value == "predict" {
+                answered(app, chat, d, "Predict with one of your models.").await?;
+                ask_model(app, chat, acct, d).await
+            } else {
+                answered(app, chat, d, "Train a new model.").await?;
+                ask_target(app, chat, d).await
+            }
+        }
+        (Step::Target, "t") => {
+            let header = &d.data.as_ref().expect("a dataset").header;
+            let Some(t) = value.parse::<usize>().ok().and_then(|i| header.get(i)).cloned() else {
+                return Ok(());
+            };
+            answered(app, chat, d, &format!("Target: {t}")).await?;
+            d.target = Some(t);
+            ask_features(app, chat, d).await
+        }
+        (Step::Features, "f") => {
+            answered(app, chat, d, &format!("Features: {}", d.features.join(", "))).await?;
+            check_features_then_model(app, chat, d).await
+        }
+        (Step::Model, "m") => {
+            let Ok(k) = ModelKind::parse(value) else { return Ok(()) };
+            answered(app, chat, d, &format!("Model: {}", k.name().replace('_', " "))).await?;
+            d.model = Some(k);
+            let keys = vec![
+                vec![(
+                    "☁️ Cloud: RunPod GPU pod (paid, billed per second)".to_owned(),
+                    "w:cloud".to_owned(),
+                )],
+                vec![("💻 Local: the bot's server (free)".to_owned(), "w:local".to_owned())],
+            ];
+            ask(app, chat, d, "Where should it train?", Some(&keys)).await?;
+            d.step = Step::Where;
+            Ok(())
+        }
+        (Step::Where, "w") if value == "local" => {
+            answered(app, chat, d, "Training locally, on the bot's server.").await?;
+            let run = std::mem::take(d);
+            crate::train::start_local(app, chat, acct.clone(), run).await
+        }
+        (Step::Where, "w") => {
+            answered(app, chat, d, "Training in the cloud, on a RunPod GPU pod.").await?;
+            ask_gpu(app, chat, acct, d).await
+        }
+        (Step::Gpu, "g") => {
+            let Some(g) = value.parse::<usize>().ok().and_then(|i| d.offers.get(i)).cloned() else {
+                return Ok(());
+            };
+            answered(
+                app,
+                chat,
+                d,
+                &format!(
+                    "GPU: {} ({} GB, {}/h)",
+                    text::gpu_name(&g.gpu_type),
+                    g.vram_gb,
+                    usd(g.price_per_hour_usd)
+                ),
+            )
+            .await?;
+            confirm(app, chat, acct, d, g).await
+        }
+        (Step::Confirm, "c") if value == "yes" => {
+            answered(app, chat, d, "Confirmed.").await?;
+            let run = std::mem::take(d);
+            crate::train::start_cloud(app, chat, acct.clone(), run).await
+        }
+        (Step::Confirm, "c") => {
+            answered(app, chat, d, "Cancelled: no pod was started and nothing was billed.").await?;
+            *d = Draft::default();
+            Ok(())
+        }
+        (Step::PickModel, "p") => {
+            let Some(m) = value.parse::<usize>().ok().and_then(|i| acct.models.get(i)).cloned()
+            else {
+                return Ok(());
+            };
+            answered(app, chat, d, &format!("Model: {} → {} ({})", m.kind, m.target, m.id)).await?;
+            let data = d.data.take().expect("a dataset");
+            *d = Draft::default();
+            predict_checked(app, chat, acct, data, m).await
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn predict_checked(
+    app: &Arc<App>,
+    chat: ChatId,
+    acct: &Account,
+    data: Dataset,
+    m: ModelRecord,
+) -> HandlerResult {
+    let missing: Vec<&String> = m.features.iter().filter(|f| !data.header.contains(f)).collect();
+    if !missing.is_empty() {
+        app.tg
+            .say(chat, &format!("{} lacks the column(s) {} that model {} was trained on (it needs: {}). Send a CSV with those columns.", data.name, missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "), m.id, m.features.join(", ")), None)
+            .await?;
+        return Ok(());
+    }
+    crate::predict::start(app, chat, acct.clone(), data, m).await
+}
+
+/// The GPUs in the person's data center, the seed's pick first, with memory and live prices.
+async fn ask_gpu(app: &App, chat: ChatId, acct: &Account, d: &mut Draft) -> HandlerResult {
+    let c = app.client(&acct.token)?;
+    let rows = c
+        .gpus(&podwarden_api::client::GpuQuery {
+            min_vram_gb: 16,
+            count: 1,
+            cloud: "any".into(),
+            max_price_per_hour: None,
+        })
+        .await?;
+    // Jobs run where the person's volume is; a new volume goes where most GPUs are.
+    let dc = match crate::podwarden::volume(&c).await? {
+        Some(v) => v.data_center,
+        None => app
+            .cfg
+            .data_center
+            .clone()
+            .or_else(|| plan::busiest_data_center(&rows))
+            .unwrap_or_default(),
+    };
+    let offers = plan::offers_in(rows, &dc);
+    let data = d.data.as_ref().expect("a dataset");
+    let Some(best) = plan::recommend(&offers, data.size_mb(), false) else {
+        app.tg.say(chat, &format!("No GPU is on offer in {dc} right now. Try again later, or /cancel and train locally."), None).await?;
+        *d = Draft::default();
+        return Ok(());
+    };
+    // The recommendation and up to five others, cheapest first.
+    let mut shown: Vec<usize> = vec![best];
+    shown.extend((0..offers.len()).filter(|i| *i != best).take(5));
+    let keys: Keyboard = shown
+        .iter()
+        .map(|i| {
+            let g = &offers[*i];
+            let star = if *i == best { "⭐ " } else { "" };
+            vec![(
+                format!(
+                    "{star}{} · {} GB · {}/h",
+                    text::gpu_name(&g.gpu_type),
+                    g.vram_gb,
+                    usd(g.price_per_hour_usd)
+                ),
+                format!("g:{i}"),
+            )]
+        })
+        .collect();
+    let g = &offers[best];
+    let q = format!(
+        "🎯 Recommended GPU: {} ({} GB VRAM, {}/h) for a {:.1} MB dataset.\nGPU pods are billed per second. Use it, or pick another:",
+        text::gpu_name(&g.gpu_type),
+        g.vram_gb,
+        usd(g.price_per_hour_usd),
+        data.size_mb()
+    );
+    d.data_center = dc;
+    d.offers = offers;
+    d.recommended = best;
+    ask(app, chat, d, &q, Some(&keys)).await?;
+    d.step = Step::Gpu;
+    Ok(())
+}
+
+async fn confirm(
+    app: &App,
+    chat: ChatId,
+    acct: &Account,
+    d: &mut Draft,
+    g: GpuRow,
+) -> HandlerResult {
+    let c = app.client(&acct.token)?;
+    let compute = c.compute_settings().await?;
+    let left = compute.spend_cap_usd.map(|cap| cap - compute.hosted_committed_usd);
+    let data = d.data.as_ref().expect("a dataset");
+    let model = d.model.expect("a model");
+    let e = plan::estimate(data.rows, d.features.len(), model, g.price_per_hour_usd, left);
+    if e.budget_usd <= 0.0 {
+        app.tg.say(chat, &format!("Your spend cap is used up ({} committed). Ask the operator to raise it, or train locally for free.", usd(compute.hosted_committed_usd)), None).await?;
+        *d = Draft::default();
+        return Ok(());
+    }
+    let capped = if left.is_some_and(|l| l < 3.0 * e.cost_usd) {
+        format!(
+            "\n⚠️ Only {} is left of your spend cap: the run stops if it reaches that.",
+            usd(e.budget_usd)
+        )
+    } else {
+        String::new()
+    };
+    let q = format!(
+        "🎯 Training configuration\nGPU: {} ({} GB)\nDataset: {} ({:.1} MB, {} rows)\nModel: {}\nEst. time: {}\nEst. cost: {} (billed per second; stopped at {} at most){capped}\n\nProceed with cloud training?",
+        text::gpu_name(&g.gpu_type),
+        g.vram_gb,
+        data.name,
+        data.size_mb(),
+        data.rows,
+        model.name().replace('_', " "),
+        text::duration(e.secs),
+        usd(e.cost_usd),
+        usd(e.budget_usd),
+    );
+    // Fallbacks: GPUs with as much memory at up to 1.5× the price, if this one has no capacity.
+    d.fallbacks = d
+        .offers
+        .iter()
+        .filter(|o| {
+            o.gpu_type != g.gpu_type
+                && o.vram_gb >= g.vram_gb
+                && o.price_per_hour_usd <= 1.5 * g.price_per_hour_usd
+        })
+        .map(|o| o.gpu_type.clone())
+        .collect();
+    d.gpu = Some(g);
+    d.estimate = Some(e);
+    let keys = vec![vec![
+        ("✅ Train".to_owned(), "c:yes".to_owned()),
+        ("✖️ Cancel".to_owned(), "c:no".to_owned()),
+    ]];
+    ask(app, chat, d, &q, Some(&keys)).await?;
+    d.step = Step::Confirm;
+    Ok(())
+}
+
+async fn jobs(app: &App, chat: ChatId, acct: &Account) -> HandlerResult {
+    let c = app.client(&acct.token)?;
+    let jobs = c.jobs(10).await?;
+    let text = if jobs.is_empty() {
+        "You have no GPU pod jobs yet.".to_owned()
+    } else {
+        let lines: Vec<String> = jobs
+            .iter()
+            .map(|j| {
+                format!(
+                    "{} · {} · {}{} · {}{}",
+                    j.id,
+                    j.name,
+                    j.state,
+                    j.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
+                    usd(j.spent_usd),
+                    j.gpu
+                        .as_deref()
+                        .map(|g| format!(" · {}", text::gpu_name(g)))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        format!("Your recent GPU pod jobs:\n{}\n\n/stop JOB stops one.", lines.join("\n"))
+    };
+    app.tg.say(chat, &text, None).await?;
+    Ok(())
+}
+
+async fn cost(app: &App, chat: ChatId, acct: &Account) -> HandlerResult {
+    let c = app.client(&acct.token)?;
+    let r = c.cost().await?;
+    let s = c.compute_settings().await?;
+    let mut t = format!(
+        "You have spent {} on GPU pods and serverless workers (billed per second).",
+        usd(r.total_usd)
+    );
+    if let Some(cap) = s.spend_cap_usd {
+        t.push_str(&format!(
+            "\nSpend cap: {} — {} left (running jobs' budgets count as spent until they end).",
+            usd(cap),
+            usd((cap - s.hosted_committed_usd).max(0.0))
+        ));
+    }
+    for (_, name, v) in r.by_job.iter().take(5) {
+        t.push_str(&format!("\n• {name}: {}", usd(*v)));
+    }
+    if r.simulated {
+        t.push_str("\n(simulated: this server runs on RunPod's emulator)");
+    }
+    app.tg.say(chat, &t, None).await?;
+    Ok(())
+}
+
+async fn stop(app: &App, chat: ChatId, acct: &Account, id: &str) -> HandlerResult {
+    if id.is_empty() {
+        app.tg.say(chat, "Which job? /stop JOB — /jobs lists them.", None).await?;
+        return Ok(());
+    }
+    let c = app.client(&acct.token)?;
+    match c.stop_job(id).await {
+        Ok(j) => {
+            app.tg.say(chat, &format!("Stopping {} ({}): its pod is terminated, and billing stops. Spent so far: {}.", j.job.id, j.job.name, usd(j.job.spent_usd)), None).await?;
+        }
+        Err(e) if e.code() == Some("not_found") => {
+            app.tg.say(chat, &format!("You have no job {id}. /jobs lists yours."), None).await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+async fn models(app: &App, chat: ChatId, acct: &Account) -> HandlerResult {
+    let text = if acct.models.is_empty() {
+        "You have no models yet: send a CSV to train one.".to_owned()
+    } else {
+        let lines: Vec<String> = acct
+            .models
+            .iter()
+            .rev()
+            .map(|m| {
+                let place = match m.place {
+                    crate::accounts::Place::Cloud => "cloud",
+                    crate::accounts::Place::Local => "local",
+                };
+                format!(
+                    "{} · {} → {} · {} = {:.4} · {place}",
+                    m.id, m.kind, m.target, m.metric, m.score
+                )
+            })
+            .collect();
+        format!("Your models (newest first):\n{}", lines.join("\n"))
+    };
+    app.tg.say(chat, &text, None).await?;
+    Ok(())
+}

@@ -1,0 +1,355 @@
+//! Training runs. Cloud: the CSV goes onto the person's volume, a podwarden job runs the
+//! tabular trainer on a GPU pod with the confirmed budget and a deadline, and one message
+//! follows it — stage, progress, the last log lines — until the score, the cost and the model
+//! id (read back from the volume). Local: the same trainer in this process, on the local store.
+//!
+//! Invariants: the run's message is edited, never re-sent, so a chat holds one message per
+//! run; a run that ends any other way than with a model says how it ended and what it cost
+//! (a budget reached is named as such). The job's pod is podwarden's to tear down.
+
+use crate::accounts::{Account, ModelRecord, Place};
+use crate::conversation::{Draft, short};
+use crate::text::{self, usd};
+use crate::{App, podwarden};
+use futures::StreamExt;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use teloxide::prelude::*;
+use teloxide::types::MessageId;
+
+/// Log lines shown under a run's progress.
+const LOG_LINES: usize = 3;
+
+/// A fresh model id: the model kind and the time, sortable.
+fn model_id(kind: &str) -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{}-{}", kind.replace('_', "-"), t.as_millis())
+}
+
+/// What the run's message says.
+struct Panel {
+    head: String,
+    stage: String,
+    progress: Option<f64>,
+    logs: VecDeque<String>,
+}
+
+impl Panel {
+    fn render(&self) -> String {
+        let mut t = format!("{}\nStage: {}", self.head, self.stage);
+        if let Some(p) = self.progress {
+            let filled = (p / 10.0).round().clamp(0.0, 10.0) as usize;
+            t.push_str(&format!(
+                "\nProgress: {}{} {p:.0}%",
+                "▓".repeat(filled),
+                "░".repeat(10 - filled)
+            ));
+        }
+        if !self.logs.is_empty() {
+            t.push_str("\n\nLast log lines:\n");
+            t.push_str(&self.logs.iter().cloned().collect::<Vec<_>>().join("\n"));
+        }
+        t
+    }
+}
+
+/// Starts a cloud run: volume, upload, job; then follows it in its own task.
+pub(crate) async fn start_cloud(
+    app: &Arc<App>,
+    chat: ChatId,
+    acct: Account,
+    d: Draft,
+) -> anyhow::Result<()> {
+    let gpu = d.gpu.clone().expect("a confirmed GPU");
+    let est = d.estimate.clone().expect("a confirmed estimate");
+    let model = d.model.expect("a model");
+    let head = format!(
+        "⏳ Training {} on a {} GPU pod (billed per second, budget {})",
+        model.name().replace('_', " "),
+        text::gpu_name(&gpu.gpu_type),
+        usd(est.budget_usd)
+    );
+    let panel = Panel {
+        head,
+        stage: "preparing your volume".into(),
+        progress: None,
+        logs: VecDeque::new(),
+    };
+    let msg = app.tg.say(chat, &panel.render(), None).await?;
+    let app2 = app.clone();
+    app.runs.spawn(async move {
+        if let Err(e) = cloud(&app2, chat, msg, &acct, d, panel).await {
+            tracing::warn!(error = %format!("{e:#}"), "a cloud training run failed");
+            let _ = app2
+                .tg
+                .edit(chat, msg, &format!("❌ Training could not start: {}", short(&e)), None)
+                .await;
+        }
+    });
+    Ok(())
+}
+
+async fn cloud(
+    app: &App,
+    chat: ChatId,
+    msg: MessageId,
+    acct: &Account,
+    d: Draft,
+    mut panel: Panel,
+) -> anyhow::Result<()> {
+    let c = app.client(&acct.token)?;
+    let data = d.data.expect("a dataset");
+    let model = d.model.expect("a model");
+    let gpu = d.gpu.expect("a GPU");
+    let est = d.estimate.expect("an estimate");
+    let target = d.target.expect("a target");
+    podwarden::ensure_volume(&c, &d.data_center, &app.shutdown).await?;
+    let key = match d.on_volume {
+        Some(k) => k,
+        None => {
+            panel.stage = "uploading the dataset".into();
+            app.tg.edit(chat, msg, &panel.render(), None).await?;
+            let key = format!("datasets/{}/{}", acct.user_id, data.name);
+            podwarden::put(&c, &key, data.bytes.clone()).await?;
+            key
+        }
+    };
+    let id = model_id(model.name());
+    let all_but_target = data.header.iter().filter(|h| **h != target).count() == d.features.len();
+    let mut args = vec![
+        "podwarden-tabular".to_owned(),
+        "--store".into(),
+        "/workspace".into(),
+        "train".into(),
+        "--dataset".into(),
+        key.clone(),
+        "--target".into(),
+        target.clone(),
+        "--model".into(),
+        model.name().into(),
+        "--model-id".into(),
+        id.clone(),
+    ];
+    if !all_but_target {
+        args.push("--features".into());
+        args.push(d.features.join(","));
+    }
+    let mut types = vec![gpu.gpu_type.clone()];
+    types.extend(d.fallbacks.iter().cloned());
+    let spec = serde_json::json!({
+        "name": format!("bot-train-{}", model.name().replace('_', "-")),
+        "image": app.cfg.image,
+        "args": args,
+        "network_volume": podwarden::VOLUME,
+        "gpu": {"types": types},
+        "limits": {"budget_usd": est.budget_usd, "max_runtime": format!("{}s", est.max_runtime_secs)},
+    });
+    let job = match c.submit_job(&spec).await {
+        Ok(j) => j,
+        Err(e) if matches!(e.code(), Some("spend_cap_reached" | "insufficient_balance")) => {
+            app.tg.edit(chat, msg, &format!("⛔ Not started: {}", short(&e.into())), None).await?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let job_id = job.job.id.clone();
+    panel.head = format!("{}\nJob {job_id} (/stop {job_id} stops it)", panel.head);
+    panel.stage = "queued".into();
+    app.tg.edit(chat, msg, &panel.render(), None).await?;
+
+    // The pod's log lines, as they come (the stream ends when the job has no pod).
+    let logs: Arc<Mutex<VecDeque<String>>> = Arc::default();
+    let follower = tokio::spawn(follow_logs(c.clone(), job_id.clone(), logs.clone()));
+    let mut after = 0;
+    let mut last_edit = std::time::Instant::now();
+    let end = loop {
+        let events = tokio::select! {
+            () = app.shutdown.cancelled() => { follower.abort(); return Ok(()); }
+            e = c.job_events(&job_id, after, 5_000) => e,
+        };
+        let events = match events {
+            Ok(e) => e,
+            Err(e) if e.is_server_side() => {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(last) = events.last() {
+            after = last.id;
+            panel.stage = last.message.clone();
+        }
+        let j = c.job(&job_id).await?;
+        if let Some(p) = c
+            .job_metrics(&job_id)
+            .await
+            .ok()
+            .and_then(|ps| ps.iter().rev().find_map(|p| p["point"]["progress"].as_f64()))
+        {
+            panel.progress = Some(p);
+        }
+        panel.logs = logs.lock().map(|l| l.clone()).unwrap_or_default();
+        if j.job.ended_at.is_some() {
+            break j;
+        }
+        // Telegram allows about one edit a second per chat.
+        if last_edit.elapsed() >= std::time::Duration::from_secs(1) {
+            app.tg.edit(chat, msg, &panel.render(), None).await?;
+            last_edit = std::time::Instant::now();
+        }
+    };
+    follower.abort();
+    panel.logs = logs.lock().map(|l| l.clone()).unwrap_or_default();
+    let spent = end.job.spent_usd;
+    let gpu_used = end.job.gpu.as_deref().map_or_else(|| "GPU".to_owned(), text::gpu_name);
+    if end.job.state != "succeeded" {
+        let reason = end.job.reason.clone().unwrap_or_default();
+        let why = if reason.contains("budget") {
+            format!(
+                "its budget of {} was reached, so podwarden stopped it and terminated the pod",
+                usd(end.job.budget_usd.unwrap_or(est.budget_usd))
+            )
+        } else {
+            format!("{} ({reason})", end.job.state)
+        };
+        panel.head = format!(
+            "❌ Training ended: {why}.\nCost: {} on {gpu_used} (billed per second). Job {job_id}.",
+            usd(spent)
+        );
+        panel.stage = end.job.state.clone();
+        panel.progress = None;
+        app.tg.edit(chat, msg, &panel.render(), None).await?;
+        return Ok(());
+    }
+    let meta_key = format!("{}/metadata.json", tabular::train::model_prefix(&acct.user_id, &id));
+    let meta: tabular::train::Metadata =
+        serde_json::from_slice(&podwarden::get(&c, &meta_key).await?)?;
+    app.accounts.add_model(
+        acct.telegram_id,
+        ModelRecord {
+            id: id.clone(),
+            kind: meta.model_type.name().into(),
+            target: meta.target.clone(),
+            features: meta.features.clone(),
+            metric: meta.metric.clone(),
+            score: meta.score,
+            place: Place::Cloud,
+            dataset: data.name.clone(),
+        },
+    )?;
+    let done = format!(
+        "✅ Model {id} trained on a {gpu_used} GPU pod.\n{} = {:.4} on {} held-out rows ({} trained).\nCost: {} (billed per second). Job {job_id}.\n/predict uses it.",
+        meta.metric,
+        meta.score,
+        meta.test_samples,
+        meta.train_samples,
+        usd(spent)
+    );
+    app.tg.edit(chat, msg, &done, None).await?;
+    Ok(())
+}
+
+async fn follow_logs(c: podwarden_api::Client, job: String, into: Arc<Mutex<VecDeque<String>>>) {
+    // No pod yet is a 404; try again until there is one.
+    for _ in 0..600 {
+        match c.job_logs(&job).await {
+            Ok(r) => {
+                let mut s = eventsource_stream::Eventsource::eventsource(r.bytes_stream());
+                while let Some(Ok(ev)) = s.next().await {
+                    let mut l = into.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    for line in ev.data.lines().filter(|l| !l.trim().is_empty()) {
+                        l.push_back(line.chars().take(200).collect());
+                        while l.len() > LOG_LINES {
+                            l.pop_front();
+                        }
+                    }
+                }
+                return;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+        }
+    }
+}
+
+/// Trains in this process on the local store (free), in its own task.
+pub(crate) async fn start_local(
+    app: &Arc<App>,
+    chat: ChatId,
+    acct: Account,
+    d: Draft,
+) -> anyhow::Result<()> {
+    let model = d.model.expect("a model");
+    let head = format!("⏳ Training {} locally (free)", model.name().replace('_', " "));
+    let panel = Panel { head, stage: "starting".into(), progress: None, logs: VecDeque::new() };
+    let msg = app.tg.say(chat, &panel.render(), None).await?;
+    let app2 = app.clone();
+    app.runs.spawn(async move {
+        if let Err(e) = local(&app2, chat, msg, &acct, d, panel).await {
+            tracing::warn!(error = %format!("{e:#}"), "a local training run failed");
+            let _ =
+                app2.tg.edit(chat, msg, &format!("❌ Training failed: {}", short(&e)), None).await;
+        }
+    });
+    Ok(())
+}
+
+async fn local(
+    app: &App,
+    chat: ChatId,
+    msg: MessageId,
+    acct: &Account,
+    d: Draft,
+    mut panel: Panel,
+) -> anyhow::Result<()> {
+    let data = d.data.expect("a dataset");
+    let model = d.model.expect("a model");
+    let target = d.target.expect("a target");
+    let key = format!("datasets/{}/{}", acct.user_id, data.name);
+    app.local
+        .put(&acct.user_id, &key, data.bytes.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let id = model_id(model.name());
+    let mut spec = tabular::train::TrainSpec::new(&acct.user_id, &key, &target, model);
+    spec.features = Some(d.features.clone());
+    spec.model_id = Some(id.clone());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let store = app.local.clone();
+    let run = tokio::spawn(async move {
+        tabular::train::train(&store, &spec, &mut |p| {
+            let _ = tx.send(p);
+        })
+        .await
+    });
+    while let Some(p) = rx.recv().await {
+        panel.stage = p.what.to_owned();
+        panel.progress = Some(100.0 * f64::from(p.step) / f64::from(p.of));
+        app.tg.edit(chat, msg, &panel.render(), None).await?;
+    }
+    let meta = match run.await? {
+        Ok(m) => m,
+        Err(e) => {
+            app.tg.edit(chat, msg, &format!("❌ Training failed: {e}"), None).await?;
+            return Ok(());
+        }
+    };
+    app.accounts.add_model(
+        acct.telegram_id,
+        ModelRecord {
+            id: id.clone(),
+            kind: meta.model_type.name().into(),
+            target: meta.target.clone(),
+            features: meta.features.clone(),
+            metric: meta.metric.clone(),
+            score: meta.score,
+            place: Place::Local,
+            dataset: data.name.clone(),
+        },
+    )?;
+    let done = format!(
+        "✅ Model {id} trained locally.\n{} = {:.4} on {} held-out rows ({} trained).\nCost: $0 (local). /predict uses it.",
+        meta.metric, meta.score, meta.test_samples, meta.train_samples
+    );
+    app.tg.edit(chat, msg, &done, None).await?;
+    Ok(())
+}
