@@ -1,0 +1,84 @@
+"""The Python client against a live `podwarden serve`: the seed apps' flows (a budgeted pod job
+whose loss is charted; a serverless request on the user's own RunPod key), event following with
+resume, and typed errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from podwarden import Conflict, Invalid, NotFound, Podwarden, Unauthorized, Unavailable
+
+# The fine-tuning app's job: posts five falling losses to its metrics endpoint, then exits.
+LOSS_JOB = {
+    "name": "finetune-demo",
+    "image": "python:3.11",
+    "command": (
+        "i=0; for l in 2.5 1.9 1.4 1.1 0.9; do i=$((i+1)); "
+        'curl -fsS -X POST -H "Authorization: Bearer $PODWARDEN_JOB_TOKEN" '
+        "-H 'Content-Type: application/json' "
+        '-d "{\\"step\\": $i, \\"loss\\": $l}" "$PODWARDEN_METRICS_URL" >/dev/null; done; '
+        "echo trained"
+    ),
+    "gpu": {"min_vram_gb": 16},
+    "limits": {"budget_usd": 0.5, "max_runtime": "10m"},
+}
+
+
+def test_a_budgeted_pod_job_is_followed_to_the_end_and_its_loss_charted(pw: Podwarden):
+    job = pw.submit_job(LOSS_JOB)
+    assert job.budget_usd == 0.5
+    seen = list(pw.events(job.id))
+    assert seen, "events were streamed"
+    assert [e.id for e in seen] == sorted({e.id for e in seen}), "in order, none twice"
+    assert any(e.kind == "state" and e.message.startswith("succeeded") for e in seen), seen
+    done = pw.wait(job.id, timeout=120)
+    assert done.state == "succeeded", done.reason
+    assert pw.losses(job.id) == [(1.0, 2.5), (2.0, 1.9), (3.0, 1.4), (4.0, 1.1), (5.0, 0.9)]
+    # Resuming after an event yields exactly what came after it.
+    k = seen[1].id
+    assert [e.id for e in pw.events(job.id, after=k)] == [e.id for e in seen if e.id > k]
+    assert 0 < done.spent_usd <= 0.5
+    cost = pw.cost()
+    assert any(row[0] == job.id for row in cost.by_job), cost.by_job
+    assert cost.total_usd >= done.spent_usd
+
+
+def test_a_serverless_request_runs_on_the_users_own_runpod_key(pw: Podwarden, server):
+    assert pw.runpod_key().backend == "hosted"
+    s = pw.set_runpod_key(server.runpod_key)
+    assert s.backend == "runpod" and s.last4 == server.runpod_key[-4:]
+    assert server.runpod_key not in repr(s.to_dict()), "only the last 4 characters come back"
+    pw.deploy_endpoint(
+        {
+            "name": "influence-score",
+            "image": "podwarden/echo-worker:demo",
+            "gpu": {"pools": ["AMPERE_24"]},
+            "workers": {"max": 1, "idle_timeout": "5s"},
+        }
+    )
+    r = pw.submit_request("influence-score", {"handle": "@someone", "posts": 3})
+    done = pw.wait(r.id, timeout=120)
+    assert done.state == "succeeded", done.reason
+    assert done.output["echo"] == {"handle": "@someone", "posts": 3}, done.output
+    # The key cannot go while an endpoint lives on it (podwarden could no longer manage it).
+    with pytest.raises(Conflict) as e:
+        pw.delete_runpod_key()
+    assert e.value.code == "endpoints_on_key" and "endpoint rm" in e.value.hint
+    pw.remove_endpoint("influence-score")
+    assert pw.delete_runpod_key().backend == "hosted"
+
+
+def test_errors_are_typed_with_the_apis_code_message_and_hint(pw: Podwarden, server):
+    with pytest.raises(Invalid) as e:
+        pw.submit_job({**LOSS_JOB, "budgett": 1})
+    assert e.value.status == 422 and "budgett" in e.value.message and e.value.hint
+    with pytest.raises(NotFound) as e:
+        pw.job("job_00000000000000000000000000000000")
+    assert e.value.code == "not_found"
+    bad = Podwarden(server.url, "pw_wrong")
+    with pytest.raises(Unauthorized):
+        bad.me()
+    assert "pw_wrong" not in repr(bad)
+    with pytest.raises(Unavailable) as e:
+        Podwarden("http://127.0.0.1:9", "t").me()
+    assert e.value.status == 0 and e.value.hint

@@ -1,0 +1,108 @@
+// The TypeScript client (built to dist/) against a live `podwarden serve` on its embedded
+// emulator: the seed apps' flows — the fine-tuning app's budgeted pod job with its loss chart,
+// the influence dashboard's serverless request on the user's own RunPod key — event following
+// with resume, and errors with the API's code and hint. PODWARDEN_BIN overrides the binary.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
+import { Podwarden, PodwardenError } from "../dist/index.js";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const bin = process.env.PODWARDEN_BIN || join(root, "target/debug/podwarden");
+const admin = "pw_admin_" + randomBytes(16).toString("hex");
+const runpodKey = "rpa_TEST" + randomBytes(12).toString("hex").toUpperCase();
+let server, url;
+
+before(async () => {
+  server = spawn(bin, ["serve", "--port", "0", "--tick-ms", "100"], {
+    env: { ...process.env, PODWARDEN_HOME: mkdtempSync(join(tmpdir(), "pw-ts-")), PODWARDEN_ADMIN_TOKEN: admin, PODWARDEN_EMULATOR_API_KEY: runpodKey, RUNPOD_API_KEY: "" },
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  url = await new Promise((ok, fail) => {
+    let out = "";
+    server.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/podwarden server on (http:\/\/[0-9.:]+)/);
+      if (m) ok(m[1]);
+    });
+    server.on("exit", (code) => fail(new Error(`podwarden serve exited (${code})`)));
+  });
+});
+
+after(() => server.kill());
+
+/** A client for a new user. */
+async function newUser() {
+  const r = await fetch(`${url}/api/v1/users`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${admin}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "app-" + randomBytes(4).toString("hex") }),
+  });
+  assert.equal(r.status, 201);
+  return new Podwarden(url, (await r.json()).token);
+}
+
+const lossJob = {
+  name: "finetune-demo",
+  image: "python:3.11",
+  command:
+    "i=0; for l in 2.5 1.9 1.4 1.1 0.9; do i=$((i+1)); " +
+    "curl -fsS -X POST -H \"Authorization: Bearer $PODWARDEN_JOB_TOKEN\" -H 'Content-Type: application/json' " +
+    "-d \"{\\\"step\\\": $i, \\\"loss\\\": $l}\" \"$PODWARDEN_METRICS_URL\" >/dev/null; done; echo trained",
+  gpu: { min_vram_gb: 16 },
+  limits: { budget_usd: 0.5, max_runtime: "10m" },
+};
+
+test("a budgeted pod job is followed to the end and its loss charted", async () => {
+  const pw = await newUser();
+  const job = await pw.submitJob(lossJob);
+  assert.equal(job.budget_usd, 0.5);
+  const seen = [];
+  for await (const e of pw.events(job.id)) seen.push(e);
+  assert.ok(seen.some((e) => e.kind === "state" && e.message.startsWith("succeeded")), JSON.stringify(seen));
+  assert.deepEqual(seen.map((e) => e.id), [...new Set(seen.map((e) => e.id))].sort((a, b) => a - b), "in order, none twice");
+  const done = await pw.wait(job.id, { timeoutMs: 120_000 });
+  assert.equal(done.state, "succeeded", done.reason ?? "");
+  assert.deepEqual(await pw.losses(job.id), [[1, 2.5], [2, 1.9], [3, 1.4], [4, 1.1], [5, 0.9]]);
+  // Resuming after an event yields exactly what came after it.
+  const k = seen[1].id;
+  const resumed = [];
+  for await (const e of pw.events(job.id, { after: k })) resumed.push(e.id);
+  assert.deepEqual(resumed, seen.filter((e) => e.id > k).map((e) => e.id));
+  const cost = await pw.cost();
+  assert.ok(cost.by_job.some((row) => row[0] === job.id));
+  assert.ok(done.spent_usd > 0 && done.spent_usd <= 0.5);
+});
+
+test("a serverless request runs on the user's own RunPod key", async () => {
+  const pw = await newUser();
+  assert.equal((await pw.runpodKey()).backend, "hosted");
+  const s = await pw.setRunpodKey(runpodKey);
+  assert.equal(s.backend, "runpod");
+  assert.equal(s.last4, runpodKey.slice(-4));
+  assert.ok(!JSON.stringify(s).includes(runpodKey));
+  await pw.deployEndpoint({ name: "influence-score", image: "podwarden/echo-worker:demo", gpu: { pools: ["AMPERE_24"] }, workers: { max: 1, idle_timeout: "5s" } });
+  const r = await pw.submitRequest("influence-score", { handle: "@someone", posts: 3 });
+  const done = await pw.wait(r.id, { timeoutMs: 120_000 });
+  assert.equal(done.state, "succeeded", done.reason ?? "");
+  assert.deepEqual(done.output.echo, { handle: "@someone", posts: 3 });
+  await assert.rejects(pw.deleteRunpodKey(), (e) => e instanceof PodwardenError && e.code === "endpoints_on_key" && e.hint.includes("endpoint rm"));
+  await pw.removeEndpoint("influence-score");
+  assert.equal((await pw.deleteRunpodKey()).backend, "hosted");
+});
+
+test("errors carry the API's status, code, message and hint", async () => {
+  const pw = await newUser();
+  await assert.rejects(pw.submitJob({ ...lossJob, budgett: 1 }), (e) => e instanceof PodwardenError && e.status === 422 && e.message.includes("budgett") && Boolean(e.hint));
+  await assert.rejects(pw.job("job_00000000000000000000000000000000"), (e) => e.status === 404 && e.code === "not_found");
+  const wrong = new Podwarden(url, "pw_wrong");
+  await assert.rejects(wrong.me(), (e) => e.status === 401);
+  assert.ok(!JSON.stringify(wrong).includes("pw_wrong"), "the token never serializes");
+  await assert.rejects(new Podwarden("http://127.0.0.1:9", "t").me(), (e) => e.status === 0 && e.code === "unreachable");
+});
