@@ -118,7 +118,7 @@ pub(crate) async fn on_message(app: Arc<App>, msg: Message) -> HandlerResult {
             app.tg.say(chat, text::HELP, None).await.map(|_| ()).map_err(Into::into)
         }
         Some("cancel") => {
-            let d = app.chats.take(chat);
+            let d = reset(&app, chat).await;
             let what = if d.step == Step::Idle {
                 "There was nothing to cancel."
             } else {
@@ -130,8 +130,12 @@ pub(crate) async fn on_message(app: Arc<App>, msg: Message) -> HandlerResult {
         Some("cost") => cost(&app, chat, &acct).await,
         Some("stop") => stop(&app, chat, &acct, &arg).await,
         Some("models") => models(&app, chat, &acct).await,
-        Some("train") if !arg.is_empty() => train_from_volume(&app, chat, &acct, &arg).await,
+        Some("train") if !arg.is_empty() => {
+            reset(&app, chat).await;
+            train_from_volume(&app, chat, &acct, &arg).await
+        }
         Some("train") => {
+            reset(&app, chat).await;
             app.chats.put(chat, Draft { intent: Some(Intent::Train), ..Draft::default() });
             app.tg
                 .say(chat, "Send me the CSV file to train on.", None)
@@ -145,6 +149,7 @@ pub(crate) async fn on_message(app: Arc<App>, msg: Message) -> HandlerResult {
                     .say(chat, "You have no models yet: send a CSV to train one first.", None)
                     .await?;
             } else {
+                reset(&app, chat).await;
                 app.chats.put(chat, Draft { intent: Some(Intent::Predict), ..Draft::default() });
                 app.tg
                     .say(
@@ -169,6 +174,17 @@ pub(crate) async fn on_message(app: Arc<App>, msg: Message) -> HandlerResult {
         let _ = app.tg.say(chat, &format!("Something went wrong: {}", short(&e)), None).await;
     }
     Ok(())
+}
+
+/// Forgets the chat's draft and takes its question's buttons away; the draft.
+async fn reset(app: &App, chat: ChatId) -> Draft {
+    let d = app.chats.take(chat);
+    if let Some(p) = d.panel {
+        if let Err(e) = app.tg.close(chat, p).await {
+            tracing::warn!(error = %e, "cannot close a question");
+        }
+    }
+    d
 }
 
 /// An error in a sentence for the person (the API's message and hint, not a chain of causes).

@@ -461,7 +461,7 @@ pub struct ServeArgs {
     /// The hosted-spend cap, USD, of a user who signs up with an invite code when the admin's
     /// invite names none (`podwarden admin invite`); default: no cap.
     #[arg(long, env = "PODWARDEN_DEFAULT_SPEND_CAP_USD")]
-    default_spend_cap_usd: Option<f64>,
+    default_spend_cap_usd: Option<String>,
 }
 
 pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
@@ -487,17 +487,21 @@ pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
     }
     cfg.watchdog_ceiling = a.watchdog_ceiling;
     cfg.database = a.database.filter(|d| !d.trim().is_empty());
-    if let Some(v) = a.default_spend_cap_usd {
-        if !(v.is_finite() && v >= 0.0) {
-            return Err(UserError {
-                error: anyhow::anyhow!(
-                    "PODWARDEN_DEFAULT_SPEND_CAP_USD must be an amount in USD, got {v}"
-                ),
-                hint: Some("e.g. 5 (or leave it unset for no cap)".into()),
-            });
-        }
-    }
-    cfg.default_spend_cap_usd = a.default_spend_cap_usd;
+    // Empty (as compose passes an unset variable) is no cap.
+    cfg.default_spend_cap_usd = match a.default_spend_cap_usd.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(v) => match v.parse::<f64>() {
+            Ok(usd) if usd.is_finite() && usd >= 0.0 => Some(usd),
+            _ => {
+                return Err(UserError {
+                    error: anyhow::anyhow!(
+                        "PODWARDEN_DEFAULT_SPEND_CAP_USD must be an amount in USD, got {v:?}"
+                    ),
+                    hint: Some("e.g. 5 (or leave it unset for no cap)".into()),
+                });
+            }
+        },
+    };
     cfg.limits = server::listener::ConnLimits::from_env()
         .map_err(|e| UserError { error: e, hint: Some("see docs/configuration.md".into()) })?;
     let operator_key = std::env::var("RUNPOD_API_KEY").is_ok_and(|k| !k.trim().is_empty());

@@ -197,6 +197,15 @@ async fn a_person_signs_up_trains_on_a_gpu_pod_and_predicts_with_bad_input_answe
     assert_eq!(tg.bot_messages(ANN).len(), before + 1, "one message for the whole run");
     let model_id = done.text.split_whitespace().nth(2).expect("model id").to_owned();
 
+    // A CSV already on the volume trains too (`/train FILE`); a missing one is named.
+    tg.send_text(ANN, "/train houses.csv");
+    let t = panel(tg, ANN, "t:").await;
+    assert!(t.text.starts_with("houses.csv: 1000 rows"), "{}", t.text);
+    tg.send_text(ANN, "/cancel");
+    tg.wait_text(ANN, "Cancelled; nothing was started.", ASK).await;
+    tg.send_text(ANN, "/train nope.csv");
+    tg.wait_text(ANN, "nope.csv on your volume bot-data", ASK).await;
+
     // Predict in the cloud: the first rows in the message, the whole CSV as a document.
     tg.send_text(ANN, "/predict");
     tg.wait_text(ANN, "Send me the CSV file to predict", ASK).await;
@@ -340,4 +349,29 @@ async fn a_run_that_reaches_its_budget_is_stopped_and_the_person_is_told() {
     assert!(end.text.contains("terminated the pod"), "{}", end.text);
     drop(home);
     drop(s);
+}
+
+#[test]
+fn a_bad_default_spend_cap_or_a_missing_bot_token_is_refused_with_a_hint() {
+    let home = tempfile::tempdir().expect("home");
+    let out = podwarden(home.path(), &[("PODWARDEN_DEFAULT_SPEND_CAP_USD", "five")])
+        .args(["serve", "--port", "0"])
+        .output()
+        .expect("serve");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("PODWARDEN_DEFAULT_SPEND_CAP_USD must be an amount in USD, got \"five\""),
+        "{err}"
+    );
+    assert!(err.contains("hint: e.g. 5"), "{err}");
+    let out = podwarden(home.path(), &[])
+        .env_remove("TELEGRAM_BOT_TOKEN")
+        .arg("bot")
+        .output()
+        .expect("bot");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("TELEGRAM_BOT_TOKEN is not set") && err.contains("@BotFather"), "{err}");
+    assert!(!home.path().join("server.json").exists(), "nothing was started");
 }
