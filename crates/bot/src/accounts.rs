@@ -35,6 +35,22 @@ pub(crate) struct ModelRecord {
     pub dataset: String,
 }
 
+impl ModelRecord {
+    /// The record of a model the tabular trainer saved (`meta`) from `dataset`.
+    pub(crate) fn of(meta: &tabular::train::Metadata, place: Place, dataset: &str) -> Self {
+        Self {
+            id: meta.model_id.clone(),
+            kind: meta.model_type.name().into(),
+            target: meta.target.clone(),
+            features: meta.features.clone(),
+            metric: meta.metric.clone(),
+            score: meta.score,
+            place,
+            dataset: dataset.into(),
+        }
+    }
+}
+
 /// A person.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Account {

@@ -53,10 +53,8 @@ pub(crate) async fn start(
         };
         if let Err(e) = r {
             tracing::warn!(error = %format!("{e:#}"), "a prediction failed");
-            let _ = app2
-                .tg
-                .edit(chat, msg, &format!("❌ Prediction failed: {}", short(&e)), None)
-                .await;
+            let _ =
+                app2.tg.conclude(chat, msg, &format!("❌ Prediction failed: {}", short(&e))).await;
         }
     });
     Ok(())
@@ -160,7 +158,7 @@ async fn answer(
         m.target,
         rows.join("\n")
     );
-    app.tg.edit(chat, msg, &t, None).await?;
+    app.tg.conclude(chat, msg, &t).await?;
     let name = output_name(data);
     app.tg
         .document(

@@ -113,6 +113,31 @@ impl Tg {
         }
     }
 
+    /// Shows a run's progress in its message; a failure only loses this update (the run goes
+    /// on, and the next update or the conclusion tries again).
+    pub(crate) async fn progress(&self, chat: ChatId, id: MessageId, text: &str) {
+        if let Err(e) = self.edit(chat, id, text, None).await {
+            tracing::warn!(error = %e, "cannot update a run's message");
+        }
+    }
+
+    /// A run's last word, in its message — or, when that message cannot be edited (deleted,
+    /// too old), in a new one: the outcome always reaches the person.
+    pub(crate) async fn conclude(
+        &self,
+        chat: ChatId,
+        id: MessageId,
+        text: &str,
+    ) -> Result<(), RequestError> {
+        match self.edit(chat, id, text, None).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot edit a run's message; sending the outcome anew");
+                self.say(chat, text, None).await.map(|_| ())
+            }
+        }
+    }
+
     /// Removes a message's buttons (a question that is no longer asked).
     pub(crate) async fn close(&self, chat: ChatId, id: MessageId) -> Result<(), RequestError> {
         match send(self.bot.edit_message_reply_markup(chat, id)).await {
@@ -181,4 +206,60 @@ fn clip(text: &str) -> String {
     let mut t: String = text.chars().take(MAX - 2).collect();
     t.push_str(" …");
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use podwarden_test_utils::telegram::{Failure, FakeTelegram};
+
+    const CHAT: i64 = 42;
+
+    async fn tg() -> (FakeTelegram, Tg) {
+        let fake = FakeTelegram::start("1:T").await;
+        let bot = Bot::new("1:T").set_api_url(fake.url.parse().expect("url"));
+        (fake, Tg::new(bot))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waits_out_a_429_and_a_500_then_delivers_once() {
+        let (fake, tg) = tg().await;
+        fake.fail_next("sendMessage", 1, Failure::RetryAfter(1));
+        fake.fail_next("sendMessage", 1, Failure::Internal);
+        let id = tg.say(ChatId(CHAT), "hello", None).await.expect("delivered");
+        let sends: Vec<bool> =
+            fake.calls().iter().filter(|c| c.method == "sendMessage").map(|c| c.ok).collect();
+        assert_eq!(sends, vec![false, false, true]);
+        assert_eq!(fake.bot_messages(CHAT).len(), 1, "one message, not three");
+        assert_eq!(fake.message(i64::from(id.0)).expect("sent").text, "hello");
+    }
+
+    #[tokio::test]
+    async fn a_bad_request_is_not_retried_and_an_unchanged_edit_is_no_error() {
+        let (fake, tg) = tg().await;
+        let id = tg.say(ChatId(CHAT), "same", None).await.expect("sent");
+        tg.edit(ChatId(CHAT), id, "same", None).await.expect("not modified is fine");
+        let e = tg.say(ChatId(CHAT), "   ", None).await.expect_err("empty text");
+        assert!(e.to_string().contains("empty"), "{e}");
+        assert_eq!(
+            fake.calls().iter().filter(|c| c.method == "sendMessage").count(),
+            2,
+            "tried once"
+        );
+        let long = "x".repeat(5000);
+        let id = tg.say(ChatId(CHAT), &long, None).await.expect("cut to fit");
+        assert_eq!(fake.message(i64::from(id.0)).expect("sent").text.chars().count(), 4096);
+    }
+
+    #[tokio::test]
+    async fn an_outcome_whose_message_is_gone_arrives_as_a_new_one() {
+        let (fake, tg) = tg().await;
+        let id = tg.say(ChatId(CHAT), "⏳ training", None).await.expect("sent");
+        tg.progress(ChatId(CHAT), id, "⏳ training 50%").await;
+        fake.delete(i64::from(id.0));
+        tg.progress(ChatId(CHAT), id, "⏳ training 90%").await;
+        tg.conclude(ChatId(CHAT), id, "✅ done").await.expect("concluded");
+        let texts: Vec<String> = fake.bot_messages(CHAT).into_iter().map(|m| m.text).collect();
+        assert_eq!(texts, vec!["✅ done".to_owned()]);
+    }
 }

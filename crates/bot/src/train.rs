@@ -80,10 +80,11 @@ pub(crate) async fn start_cloud(
     app.runs.spawn(async move {
         if let Err(e) = cloud(&app2, chat, msg, &acct, d, panel).await {
             tracing::warn!(error = %format!("{e:#}"), "a cloud training run failed");
-            let _ = app2
-                .tg
-                .edit(chat, msg, &format!("❌ Training could not start: {}", short(&e)), None)
-                .await;
+            let text = format!(
+                "❌ The training run failed: {}\n/jobs shows whether its job ran.",
+                short(&e)
+            );
+            let _ = app2.tg.conclude(chat, msg, &text).await;
         }
     });
     Ok(())
@@ -108,7 +109,7 @@ async fn cloud(
         Some(k) => k,
         None => {
             panel.stage = "uploading the dataset".into();
-            app.tg.edit(chat, msg, &panel.render(), None).await?;
+            app.tg.progress(chat, msg, &panel.render()).await;
             let key = format!("datasets/{}/{}", acct.user_id, data.name);
             podwarden::put(&c, &key, data.bytes.clone()).await?;
             key
@@ -147,7 +148,7 @@ async fn cloud(
     let job = match c.submit_job(&spec).await {
         Ok(j) => j,
         Err(e) if matches!(e.code(), Some("spend_cap_reached" | "insufficient_balance")) => {
-            app.tg.edit(chat, msg, &format!("⛔ Not started: {}", short(&e.into())), None).await?;
+            app.tg.conclude(chat, msg, &format!("⛔ Not started: {}", short(&e.into()))).await?;
             return Ok(());
         }
         Err(e) => return Err(e.into()),
@@ -155,7 +156,7 @@ async fn cloud(
     let job_id = job.job.id.clone();
     panel.head = format!("{}\nJob {job_id} (/stop {job_id} stops it)", panel.head);
     panel.stage = "queued".into();
-    app.tg.edit(chat, msg, &panel.render(), None).await?;
+    app.tg.progress(chat, msg, &panel.render()).await;
 
     // The pod's log lines, as they come (the stream ends when the job has no pod).
     let logs: Arc<Mutex<VecDeque<String>>> = Arc::default();
@@ -194,7 +195,7 @@ async fn cloud(
         }
         // Telegram allows about one edit a second per chat.
         if last_edit.elapsed() >= std::time::Duration::from_secs(1) {
-            app.tg.edit(chat, msg, &panel.render(), None).await?;
+            app.tg.progress(chat, msg, &panel.render()).await;
             last_edit = std::time::Instant::now();
         }
     };
@@ -218,25 +219,13 @@ async fn cloud(
         );
         panel.stage = end.job.state.clone();
         panel.progress = None;
-        app.tg.edit(chat, msg, &panel.render(), None).await?;
+        app.tg.conclude(chat, msg, &panel.render()).await?;
         return Ok(());
     }
     let meta_key = format!("{}/metadata.json", tabular::train::model_prefix(&acct.user_id, &id));
     let meta: tabular::train::Metadata =
         serde_json::from_slice(&podwarden::get(&c, &meta_key).await?)?;
-    app.accounts.add_model(
-        acct.telegram_id,
-        ModelRecord {
-            id: id.clone(),
-            kind: meta.model_type.name().into(),
-            target: meta.target.clone(),
-            features: meta.features.clone(),
-            metric: meta.metric.clone(),
-            score: meta.score,
-            place: Place::Cloud,
-            dataset: data.name.clone(),
-        },
-    )?;
+    app.accounts.add_model(acct.telegram_id, ModelRecord::of(&meta, Place::Cloud, &data.name))?;
     let done = format!(
         "✅ Model {id} trained on a {gpu_used} GPU pod.\n{} = {:.4} on {} held-out rows ({} trained).\nCost: {} (billed per second). Job {job_id}.\n/predict uses it.",
         meta.metric,
@@ -245,7 +234,7 @@ async fn cloud(
         meta.train_samples,
         usd(spent)
     );
-    app.tg.edit(chat, msg, &done, None).await?;
+    app.tg.conclude(chat, msg, &done).await?;
     Ok(())
 }
 
@@ -287,7 +276,7 @@ pub(crate) async fn start_local(
         if let Err(e) = local(&app2, chat, msg, &acct, d, panel).await {
             tracing::warn!(error = %format!("{e:#}"), "a local training run failed");
             let _ =
-                app2.tg.edit(chat, msg, &format!("❌ Training failed: {}", short(&e)), None).await;
+                app2.tg.conclude(chat, msg, &format!("❌ Training failed: {}", short(&e))).await;
         }
     });
     Ok(())
@@ -324,32 +313,20 @@ async fn local(
     while let Some(p) = rx.recv().await {
         panel.stage = p.what.to_owned();
         panel.progress = Some(100.0 * f64::from(p.step) / f64::from(p.of));
-        app.tg.edit(chat, msg, &panel.render(), None).await?;
+        app.tg.progress(chat, msg, &panel.render()).await;
     }
     let meta = match run.await? {
         Ok(m) => m,
         Err(e) => {
-            app.tg.edit(chat, msg, &format!("❌ Training failed: {e}"), None).await?;
+            app.tg.conclude(chat, msg, &format!("❌ Training failed: {e}")).await?;
             return Ok(());
         }
     };
-    app.accounts.add_model(
-        acct.telegram_id,
-        ModelRecord {
-            id: id.clone(),
-            kind: meta.model_type.name().into(),
-            target: meta.target.clone(),
-            features: meta.features.clone(),
-            metric: meta.metric.clone(),
-            score: meta.score,
-            place: Place::Local,
-            dataset: data.name.clone(),
-        },
-    )?;
+    app.accounts.add_model(acct.telegram_id, ModelRecord::of(&meta, Place::Local, &data.name))?;
     let done = format!(
         "✅ Model {id} trained locally.\n{} = {:.4} on {} held-out rows ({} trained).\nCost: $0 (local). /predict uses it.",
         meta.metric, meta.score, meta.test_samples, meta.train_samples
     );
-    app.tg.edit(chat, msg, &done, None).await?;
+    app.tg.conclude(chat, msg, &done).await?;
     Ok(())
 }

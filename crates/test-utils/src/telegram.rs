@@ -212,6 +212,11 @@ impl FakeTelegram {
         self.world().faults.entry(method.to_owned()).or_default().extend((0..n).map(|_| how));
     }
 
+    /// The person deletes a message (later edits of it fail as on Telegram).
+    pub fn delete(&self, id: i64) {
+        self.world().messages.remove(&id);
+    }
+
     /// Every call so far.
     pub fn calls(&self) -> Vec<Call> {
         self.world().calls.clone()
