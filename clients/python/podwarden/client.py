@@ -68,13 +68,22 @@ class Podwarden:
     'succeeded'
     """
 
-    def __init__(self, url: str, token: str, *, timeout: float = 30.0):
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        httpx_args: dict[str, Any] | None = None,
+    ):
+        """``httpx_args`` go to the ``httpx.Client`` (a proxy, ``verify``, a transport)."""
         self.url = url.rstrip("/")
         self._api = AuthenticatedClient(
             base_url=self.url,
             token=token,
             timeout=httpx.Timeout(timeout),
             raise_on_unexpected_status=False,
+            httpx_args=httpx_args or {},
         )
 
     def __repr__(self) -> str:

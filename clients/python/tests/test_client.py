@@ -4,6 +4,7 @@ resume, and typed errors."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from podwarden import Conflict, Invalid, NotFound, Podwarden, Unauthorized, Unavailable
@@ -41,6 +42,64 @@ def test_a_budgeted_pod_job_is_followed_to_the_end_and_its_loss_charted(pw: Podw
     cost = pw.cost()
     assert any(row[0] == job.id for row in cost.by_job), cost.by_job
     assert cost.total_usd >= done.spent_usd
+
+
+class DropsTheFirstEventStream(httpx.BaseTransport):
+    """Cuts the first SSE response after its first event, as a flaky network would."""
+
+    def __init__(self):
+        self.inner = httpx.HTTPTransport()
+        self.dropped = 0
+        self.resumed_from: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if (
+            request.headers.get("accept") != "text/event-stream"
+            or "/events" not in request.url.path
+        ):
+            return response
+        if "last-event-id" in request.headers:
+            self.resumed_from.append(request.headers["last-event-id"])
+        if self.dropped:
+            return response
+        self.dropped += 1
+        transport = self
+
+        class Cut(httpx.SyncByteStream):
+            def __iter__(self):
+                buf = b""
+                for chunk in response.stream:
+                    buf += chunk
+                    if b"\n\n" in buf:
+                        yield buf[: buf.index(b"\n\n") + 2]
+                        raise httpx.ReadError("connection reset (test)")
+                transport.dropped = -1
+
+            def close(self):
+                response.close()
+
+        return httpx.Response(response.status_code, headers=response.headers, stream=Cut())
+
+
+def test_a_dropped_event_stream_resumes_after_the_last_event_seen(server):
+    token = server.new_user()
+    flaky = DropsTheFirstEventStream()
+    with Podwarden(server.url, token, httpx_args={"transport": flaky}) as pw:
+        job = pw.submit_job(LOSS_JOB)
+        # Followed from the start, while it runs: the first stream is cut after one event.
+        seen = [e.id for e in pw.events(job.id)]
+    with Podwarden(server.url, token) as plain:
+        everything = [e.id for e in plain.events(job.id)]
+    assert flaky.dropped == 1 and flaky.resumed_from[:1] == [str(everything[0])], flaky.resumed_from
+    assert seen == everything, "no event missed or repeated across the drop"
+
+
+def test_a_finished_jobs_logs_are_read_back(pw: Podwarden):
+    job = pw.submit_job(LOSS_JOB)
+    pw.wait(job.id, timeout=120)
+    lines = list(pw.logs(job.id))
+    assert any("trained" in line for line in lines), lines
 
 
 def test_a_serverless_request_runs_on_the_users_own_runpod_key(pw: Podwarden, server):

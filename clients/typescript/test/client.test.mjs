@@ -37,15 +37,20 @@ before(async () => {
 
 after(() => server.kill());
 
-/** A client for a new user. */
-async function newUser() {
+/** A new user's token. */
+async function newUserToken() {
   const r = await fetch(`${url}/api/v1/users`, {
     method: "POST",
     headers: { Authorization: `Bearer ${admin}`, "Content-Type": "application/json" },
     body: JSON.stringify({ name: "app-" + randomBytes(4).toString("hex") }),
   });
   assert.equal(r.status, 201);
-  return new Podwarden(url, (await r.json()).token);
+  return (await r.json()).token;
+}
+
+/** A client for a new user. */
+async function newUser() {
+  return new Podwarden(url, await newUserToken());
 }
 
 const lossJob = {
@@ -78,6 +83,56 @@ test("a budgeted pod job is followed to the end and its loss charted", async () 
   const cost = await pw.cost();
   assert.ok(cost.by_job.some((row) => row[0] === job.id));
   assert.ok(done.spent_usd > 0 && done.spent_usd <= 0.5);
+});
+
+test("a dropped event stream resumes after the last event seen", async () => {
+  const token = await newUserToken();
+  let dropped = 0;
+  const resumedFrom = [];
+  // A fetch whose first event stream is cut after its first event, as a flaky network would.
+  const flakyFetch = async (input, init) => {
+    const r = await fetch(input, init);
+    const sse = init?.headers?.Accept === "text/event-stream" && String(input).includes("/events");
+    if (!sse) return r;
+    if (init.headers["Last-Event-ID"]) resumedFrom.push(init.headers["Last-Event-ID"]);
+    if (dropped++) return r;
+    const reader = r.body.getReader();
+    let buf = "";
+    let cut = false;
+    const body = new ReadableStream({
+      async pull(ctl) {
+        // The first event is delivered; the read after it fails (erroring at once would drop it).
+        if (cut) return ctl.error(new TypeError("terminated (test)"));
+        const { value, done } = await reader.read();
+        if (done) return ctl.close();
+        buf += new TextDecoder().decode(value);
+        const end = buf.indexOf("\n\n");
+        if (end >= 0) {
+          ctl.enqueue(new TextEncoder().encode(buf.slice(0, end + 2)));
+          reader.cancel();
+          cut = true;
+        }
+      },
+    });
+    return new Response(body, { status: r.status, headers: r.headers });
+  };
+  const pw = new Podwarden(url, token, { fetch: flakyFetch });
+  const job = await pw.submitJob(lossJob);
+  const seen = [];
+  for await (const e of pw.events(job.id)) seen.push(e.id);
+  const everything = [];
+  for await (const e of new Podwarden(url, token).events(job.id)) everything.push(e.id);
+  assert.equal(resumedFrom[0], String(everything[0]), JSON.stringify(resumedFrom));
+  assert.deepEqual(seen, everything, "no event missed or repeated across the drop");
+});
+
+test("a finished job's logs are read back", async () => {
+  const pw = await newUser();
+  const job = await pw.submitJob(lossJob);
+  await pw.wait(job.id, { timeoutMs: 120_000 });
+  const lines = [];
+  for await (const l of pw.logs(job.id)) lines.push(l);
+  assert.ok(lines.some((l) => l.includes("trained")), JSON.stringify(lines));
 });
 
 test("a serverless request runs on the user's own RunPod key", async () => {

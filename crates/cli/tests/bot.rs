@@ -61,13 +61,18 @@ fn podwarden(home: &Path, env: &[(&str, &str)]) -> Command {
     c
 }
 
-/// Starts the server (through `admin invite`, which starts it) with `env`, issues `invites`
-/// codes, and starts the bot against a fresh fake Telegram.
-async fn setup(env: &[(&str, &str)], invites: usize) -> (Setup, Vec<String>) {
+/// Starts the server (through `admin invite`, which starts it) with `env`, issues one invite
+/// code per entry of `invites` (with those arguments), and starts the bot against a fresh fake
+/// Telegram.
+async fn setup(env: &[(&str, &str)], invites: &[&[&str]]) -> (Setup, Vec<String>) {
     let home = tempfile::tempdir().expect("home");
     let mut codes = Vec::new();
-    for _ in 0..invites {
-        let out = podwarden(home.path(), env).args(["admin", "invite"]).output().expect("invite");
+    for args in invites {
+        let out = podwarden(home.path(), env)
+            .args(["admin", "invite"])
+            .args(*args)
+            .output()
+            .expect("invite");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         codes.push(String::from_utf8(out.stdout).expect("utf-8").trim().to_owned());
     }
@@ -127,7 +132,7 @@ async fn train_until_where(tg: &FakeTelegram, chat: i64, model: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_signs_up_trains_on_a_gpu_pod_and_predicts_with_bad_input_answered() {
-    let (s, codes) = setup(&[("PODWARDEN_DEFAULT_SPEND_CAP_USD", "5")], 1).await;
+    let (s, codes) = setup(&[("PODWARDEN_DEFAULT_SPEND_CAP_USD", "5")], &[&[]]).await;
     let tg = &s.tg;
 
     // Strangers get the invite prompt; a wrong code is refused; the right one signs up.
@@ -299,7 +304,7 @@ async fn a_person_signs_up_trains_on_a_gpu_pod_and_predicts_with_bad_input_answe
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_train_and_predict_cost_nothing_and_other_people_see_none_of_it() {
-    let (s, codes) = setup(&[], 2).await;
+    let (s, codes) = setup(&[], &[&[], &[]]).await;
     let tg = &s.tg;
     sign_up(tg, ANN, &codes[0]).await;
     train_until_where(tg, ANN, "random forest regressor").await;
@@ -345,7 +350,8 @@ async fn a_run_that_reaches_its_budget_is_stopped_and_the_person_is_told() {
         ("PODWARDEN_DEFAULT_SPEND_CAP_USD", "0.0003"),
         ("PODWARDEN_EMULATOR_CONFIG", cfg.as_str()),
     ];
-    let (s, codes) = setup(&env, 1).await;
+    // Bob's invite names its own cap: enough to start, and he stops his run himself.
+    let (s, codes) = setup(&env, &[&[], &["--spend-cap-usd", "1"]]).await;
     let tg = &s.tg;
     sign_up(tg, ANN, &codes[0]).await;
     train_until_where(tg, ANN, "linear").await;
@@ -357,6 +363,33 @@ async fn a_run_that_reaches_its_budget_is_stopped_and_the_person_is_told() {
     let end = tg.wait_text(ANN, "❌ Training ended", RUN).await;
     assert!(end.text.contains("its budget of $0.0003 was reached"), "{}", end.text);
     assert!(end.text.contains("terminated the pod"), "{}", end.text);
+
+    // The cap is used up now: the next cloud run is refused before anything starts.
+    train_until_where(tg, ANN, "linear").await;
+    press(tg, ANN, "w:", Some("Cloud")).await;
+    press(tg, ANN, "g:", Some("⭐")).await;
+    tg.wait_text(ANN, "Your spend cap is used up", ASK).await;
+
+    // Bob stops his run while its pod provisions: the pod goes, and the run says so.
+    sign_up(tg, BOB, &codes[1]).await;
+    train_until_where(tg, BOB, "linear").await;
+    press(tg, BOB, "w:", Some("Cloud")).await;
+    press(tg, BOB, "g:", Some("⭐")).await;
+    press(tg, BOB, "c:", Some("Train")).await;
+    let run = tg.wait_text(BOB, "/stop job_", RUN).await;
+    let job = run
+        .text
+        .split("/stop ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .expect("job id")
+        .to_owned();
+    tg.send_text(BOB, &format!("/stop {job}"));
+    let stopped = tg.wait_text(BOB, &format!("Stopping {job}"), ASK).await;
+    assert!(stopped.text.contains("billing stops"), "{}", stopped.text);
+    let end = tg.wait_text(BOB, "❌ Training ended", RUN).await;
+    assert_eq!(end.id, run.id, "the run's own message concludes it");
+    assert!(end.text.contains("stopped"), "{}", end.text);
     drop(home);
     drop(s);
 }
