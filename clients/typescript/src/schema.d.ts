@@ -5019,7 +5019,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description too many wrong tokens from this client (a valid token is never refused), or RunPod's request budget for the account is spent (`provider_rate_limited`); wait `Retry-After` seconds */
+            /** @description too many wrong codes from this address; wait `Retry-After` seconds */
             429: {
                 headers: {
                     [name: string]: unknown;

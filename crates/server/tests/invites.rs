@@ -78,5 +78,26 @@ async fn an_invite_creates_one_user_with_the_operators_default_cap() {
         .expect("body");
     assert!(list.contains(&ann.user.id) && list.contains(&bob.user.id), "{list}");
     assert!(!list.contains("pwi_"), "codes are never listed: {list}");
+
+    // Guessing codes is slowed like guessing tokens: past a burst, 429 with Retry-After; a
+    // valid code is never refused.
+    let mut last = 0;
+    for i in 0..20 {
+        let r = http
+            .post(format!("{}/api/v1/invites/redeem", s.url))
+            .json(&serde_json::json!({"code": format!("pwi_guess{i}"), "name": format!("g{i}")}))
+            .send()
+            .await
+            .expect("redeem");
+        last = r.status().as_u16();
+        if last == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+            break;
+        }
+        assert_eq!(last, 404);
+    }
+    assert_eq!(last, 429, "wrong codes are rate limited");
+    let inv = admin.create_invite(&Default::default()).await.expect("invite");
+    anyone.redeem_invite(&inv.code, "cy").await.expect("a valid code from the same address");
     s.shutdown().await;
 }

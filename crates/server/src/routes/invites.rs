@@ -91,9 +91,11 @@ pub(crate) async fn list_invites(State(s): S, Extension(c): C) -> R<Json<Vec<Inv
 
 /// Redeems an invite code (no token needed): creates the user, with the invite's spend cap,
 /// and returns their first token, shown this once.
-#[utoipa::path(post, path = "/api/v1/invites/redeem", tag = "users", security(), request_body = Redemption, responses((status = 201, body = NewToken), (status = 404, description = "the code is unknown, used or expired", body = ErrorBody), (status = 409, description = "the name is taken", body = ErrorBody), (status = 422, description = "not a valid user name", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/invites/redeem", tag = "users", security(), request_body = Redemption, responses((status = 201, body = NewToken), (status = 404, description = "the code is unknown, used or expired", body = ErrorBody), (status = 429, description = "too many wrong codes from this address; wait `Retry-After` seconds", body = ErrorBody), (status = 409, description = "the name is taken", body = ErrorBody), (status = 422, description = "not a valid user name", body = ErrorBody)))]
 pub(crate) async fn redeem_invite(
     State(s): S,
+    ext: axum::http::Extensions,
+    headers: axum::http::HeaderMap,
     Body(b): Body<Redemption>,
 ) -> R<(StatusCode, Json<NewToken>)> {
     valid_user_name(&b.name)?;
@@ -112,6 +114,20 @@ pub(crate) async fn redeem_invite(
     {
         Redeem::Created => {}
         Redeem::Invalid => {
+            // A wrong code counts against its client like a wrong token (`guard`): guessing
+            // 128-bit codes is hopeless, and this keeps it slow and visible anyway.
+            let peer =
+                ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+            let client = peer.map(|p| crate::listener::client_ip(&s.limits, p, &headers));
+            if let Some(secs) = client.and_then(|ip| s.guard.failed(ip)) {
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "too many wrong invite codes from this address",
+                    Some("wait, then send the code the operator gave you"),
+                )
+                .retry_after(secs));
+            }
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "invalid_invite",
