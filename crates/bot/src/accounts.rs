@@ -69,10 +69,28 @@ impl std::fmt::Debug for Account {
     }
 }
 
+/// A cloud training run being followed: enough to follow it again after a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CloudRun {
+    pub job_id: String,
+    pub chat: i64,
+    /// The message that follows it.
+    pub message: i32,
+    pub telegram_id: i64,
+    pub model_id: String,
+    pub dataset: String,
+    /// The message's first lines.
+    pub head: String,
+    pub budget_usd: f64,
+}
+
 #[derive(Default, Serialize, Deserialize)]
 struct File {
     /// By Telegram user id.
     users: BTreeMap<i64, Account>,
+    /// Cloud runs not yet concluded, by job id.
+    #[serde(default)]
+    runs: BTreeMap<String, CloudRun>,
 }
 
 /// The accounts file.
@@ -123,6 +141,25 @@ impl Accounts {
         self.save(&f)
     }
 
+    /// Records a run being followed.
+    pub(crate) fn add_run(&self, r: CloudRun) -> anyhow::Result<()> {
+        let mut f = self.lock();
+        f.runs.insert(r.job_id.clone(), r);
+        self.save(&f)
+    }
+
+    /// Forgets a concluded run.
+    pub(crate) fn remove_run(&self, job_id: &str) -> anyhow::Result<()> {
+        let mut f = self.lock();
+        f.runs.remove(job_id);
+        self.save(&f)
+    }
+
+    /// The runs not yet concluded.
+    pub(crate) fn runs(&self) -> Vec<CloudRun> {
+        self.lock().runs.values().cloned().collect()
+    }
+
     fn save(&self, f: &File) -> anyhow::Result<()> {
         use std::io::Write;
         let tmp = self.path.with_extension("json.tmp");
@@ -168,8 +205,22 @@ mod tests {
             dataset: "d.csv".into(),
         };
         a.add_model(7, m.clone()).expect("model");
+        let run = CloudRun {
+            job_id: "job_1".into(),
+            chat: 7,
+            message: 3,
+            telegram_id: 7,
+            model_id: "m2".into(),
+            dataset: "d.csv".into(),
+            head: "⏳".into(),
+            budget_usd: 0.05,
+        };
+        a.add_run(run.clone()).expect("run");
         let b = Accounts::open(&path).expect("reopen");
         assert_eq!(b.get(7).expect("kept").models, vec![m]);
+        assert_eq!(b.runs(), vec![run], "a run in flight is followed again after a restart");
+        b.remove_run("job_1").expect("concluded");
+        assert!(Accounts::open(&path).expect("reopen").runs().is_empty());
         assert!(!format!("{:?}", b.get(7)).contains("pw_secret"), "the token never prints");
         #[cfg(unix)]
         {

@@ -7,8 +7,8 @@
 //! runs a CSV through a model (the predict endpoint for cloud models, this machine for local
 //! ones) and answers with the first rows and the whole CSV.
 //!
-//! What it owns: `accounts` (Telegram user → podwarden user and token, and their models, in a
-//! 0600 file); the conversations (`conversation`, in memory: a restart forgets half-asked
+//! What it owns: `accounts` (Telegram user → podwarden user and token, their models, and the
+//! cloud runs being followed — followed again after a restart — in a 0600 file); the conversations (`conversation`, in memory: a restart forgets half-asked
 //! questions, never jobs); the local store of local models. Everything else — jobs, pods,
 //! volumes, endpoints, budgets, costs — is podwarden's, reached through the API with each
 //! person's own token, so a person sees only their own work and the operator's spend caps hold.
@@ -113,6 +113,8 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         runs: TaskTracker::new(),
         shutdown: shutdown.clone(),
     });
+    // Runs a previous process left unfinished are followed again (their jobs went on).
+    train::resume(&app);
     let handler = dptree::entry()
         .branch(Update::filter_message().endpoint(conversation::on_message))
         .branch(Update::filter_callback_query().endpoint(conversation::on_callback));

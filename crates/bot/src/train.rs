@@ -7,7 +7,7 @@
 //! run; a run that ends any other way than with a model says how it ended and what it cost
 //! (a budget reached is named as such). The job's pod is podwarden's to tear down.
 
-use crate::accounts::{Account, ModelRecord, Place};
+use crate::accounts::{Account, CloudRun, ModelRecord, Place};
 use crate::conversation::{Draft, short};
 use crate::text::{self, usd};
 use crate::{App, podwarden};
@@ -153,20 +153,57 @@ async fn cloud(
         }
         Err(e) => return Err(e.into()),
     };
-    let job_id = job.job.id.clone();
-    panel.head = format!("{}\nJob {job_id} (/stop {job_id} stops it)", panel.head);
-    panel.stage = "queued".into();
+    let run = CloudRun {
+        job_id: job.job.id.clone(),
+        chat: chat.0,
+        message: msg.0,
+        telegram_id: acct.telegram_id,
+        model_id: id,
+        dataset: data.name.clone(),
+        head: format!("{}\nJob {} (/stop {} stops it)", panel.head, job.job.id, job.job.id),
+        budget_usd: est.budget_usd,
+    };
+    // Recorded before it is followed: a bot restarted meanwhile follows it again (`resume`).
+    app.accounts.add_run(run.clone())?;
+    follow(app, acct, &run).await
+}
+
+/// Follows every cloud run a previous bot process left unfinished, each in its own task.
+pub(crate) fn resume(app: &Arc<App>) {
+    for run in app.accounts.runs() {
+        let Some(acct) = app.accounts.get(run.telegram_id) else { continue };
+        let app2 = app.clone();
+        app.runs.spawn(async move {
+            tracing::info!(job = %run.job_id, "following a run again after a restart");
+            if let Err(e) = follow(&app2, &acct, &run).await {
+                tracing::warn!(error = %format!("{e:#}"), "a resumed run failed");
+            }
+        });
+    }
+}
+
+/// Keeps the run's message current until its job ends, then concludes it (score, cost and
+/// model id, or how it ended) and forgets the run.
+async fn follow(app: &App, acct: &Account, run: &CloudRun) -> anyhow::Result<()> {
+    let c = app.client(&acct.token)?;
+    let (chat, msg, job_id) = (ChatId(run.chat), MessageId(run.message), run.job_id.as_str());
+    let mut panel = Panel {
+        head: run.head.clone(),
+        stage: "queued".into(),
+        progress: None,
+        logs: VecDeque::new(),
+    };
     app.tg.progress(chat, msg, &panel.render()).await;
 
     // The pod's log lines, as they come (the stream ends when the job has no pod).
     let logs: Arc<Mutex<VecDeque<String>>> = Arc::default();
-    let follower = tokio::spawn(follow_logs(c.clone(), job_id.clone(), logs.clone()));
+    let follower = tokio::spawn(follow_logs(c.clone(), job_id.to_owned(), logs.clone()));
     let mut after = 0;
     let mut last_edit = std::time::Instant::now();
     let end = loop {
         let events = tokio::select! {
             () = app.shutdown.cancelled() => { follower.abort(); return Ok(()); }
-            e = c.job_events(&job_id, after, 5_000) => e,
+            e = c.job_events(job_id, after, 5_000) => e,
         };
         let events = match events {
             Ok(e) => e,
@@ -174,15 +211,18 @@ async fn cloud(
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
                 continue;
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                follower.abort();
+                return Err(e.into());
+            }
         };
         if let Some(last) = events.last() {
             after = last.id;
             panel.stage = last.message.clone();
         }
-        let j = c.job(&job_id).await?;
+        let j = c.job(job_id).await?;
         if let Some(p) = c
-            .job_metrics(&job_id)
+            .job_metrics(job_id)
             .await
             .ok()
             .and_then(|ps| ps.iter().rev().find_map(|p| p["point"]["progress"].as_f64()))
@@ -203,12 +243,12 @@ async fn cloud(
     panel.logs = logs.lock().map(|l| l.clone()).unwrap_or_default();
     let spent = end.job.spent_usd;
     let gpu_used = end.job.gpu.as_deref().map_or_else(|| "GPU".to_owned(), text::gpu_name);
-    if end.job.state != "succeeded" {
+    let outcome = if end.job.state != "succeeded" {
         let reason = end.job.reason.clone().unwrap_or_default();
         let why = if reason.contains("budget") {
             format!(
                 "its budget of {} was reached, so podwarden stopped it and terminated the pod",
-                usd(end.job.budget_usd.unwrap_or(est.budget_usd))
+                usd(end.job.budget_usd.unwrap_or(run.budget_usd))
             )
         } else {
             format!("{} ({reason})", end.job.state)
@@ -219,22 +259,25 @@ async fn cloud(
         );
         panel.stage = end.job.state.clone();
         panel.progress = None;
-        app.tg.conclude(chat, msg, &panel.render()).await?;
-        return Ok(());
-    }
-    let meta_key = format!("{}/metadata.json", tabular::train::model_prefix(&acct.user_id, &id));
-    let meta: tabular::train::Metadata =
-        serde_json::from_slice(&podwarden::get(&c, &meta_key).await?)?;
-    app.accounts.add_model(acct.telegram_id, ModelRecord::of(&meta, Place::Cloud, &data.name))?;
-    let done = format!(
-        "✅ Model {id} trained on a {gpu_used} GPU pod.\n{} = {:.4} on {} held-out rows ({} trained).\nCost: {} (billed per second). Job {job_id}.\n/predict uses it.",
-        meta.metric,
-        meta.score,
-        meta.test_samples,
-        meta.train_samples,
-        usd(spent)
-    );
-    app.tg.conclude(chat, msg, &done).await?;
+        panel.render()
+    } else {
+        let id = &run.model_id;
+        let meta_key = format!("{}/metadata.json", tabular::train::model_prefix(&acct.user_id, id));
+        let meta: tabular::train::Metadata =
+            serde_json::from_slice(&podwarden::get(&c, &meta_key).await?)?;
+        app.accounts
+            .add_model(run.telegram_id, ModelRecord::of(&meta, Place::Cloud, &run.dataset))?;
+        format!(
+            "✅ Model {id} trained on a {gpu_used} GPU pod.\n{} = {:.4} on {} held-out rows ({} trained).\nCost: {} (billed per second). Job {job_id}.\n/predict uses it.",
+            meta.metric,
+            meta.score,
+            meta.test_samples,
+            meta.train_samples,
+            usd(spent)
+        )
+    };
+    app.tg.conclude(chat, msg, &outcome).await?;
+    app.accounts.remove_run(job_id)?;
     Ok(())
 }
 

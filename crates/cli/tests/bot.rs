@@ -26,6 +26,35 @@ struct Setup {
     home: tempfile::TempDir,
     tg: FakeTelegram,
     bot: Child,
+    env: Vec<(String, String)>,
+}
+
+impl Setup {
+    /// Kills the bot (as a crash would) and starts it again on the same data.
+    fn restart_bot(&mut self) {
+        let _ = self.bot.kill();
+        let _ = self.bot.wait();
+        let env: Vec<(&str, &str)> =
+            self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.bot = start_bot(self.home.path(), &env, &self.tg);
+    }
+}
+
+fn start_bot(home: &Path, env: &[(&str, &str)], tg: &FakeTelegram) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(home.join("bot.log"))
+        .expect("log");
+    podwarden(home, env)
+        .arg("bot")
+        .env("TELEGRAM_BOT_TOKEN", TOKEN)
+        .env("TELEGRAM_API_URL", &tg.url)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("bot starts")
 }
 
 impl Drop for Setup {
@@ -77,17 +106,9 @@ async fn setup(env: &[(&str, &str)], invites: &[&[&str]]) -> (Setup, Vec<String>
         codes.push(String::from_utf8(out.stdout).expect("utf-8").trim().to_owned());
     }
     let tg = FakeTelegram::start(TOKEN).await;
-    let log = std::fs::File::create(home.path().join("bot.log")).expect("log");
-    let bot = podwarden(home.path(), env)
-        .arg("bot")
-        .env("TELEGRAM_BOT_TOKEN", TOKEN)
-        .env("TELEGRAM_API_URL", &tg.url)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("bot starts");
-    (Setup { home, tg, bot }, codes)
+    let bot = start_bot(home.path(), env, &tg);
+    let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    (Setup { home, tg, bot, env }, codes)
 }
 
 /// The newest bot message in `chat` with a button whose data starts with `prefix`.
@@ -351,8 +372,9 @@ async fn a_run_that_reaches_its_budget_is_stopped_and_the_person_is_told() {
         ("PODWARDEN_EMULATOR_CONFIG", cfg.as_str()),
     ];
     // Bob's invite names its own cap: enough to start, and he stops his run himself.
-    let (s, codes) = setup(&env, &[&[], &["--spend-cap-usd", "1"]]).await;
-    let tg = &s.tg;
+    let (mut s, codes) = setup(&env, &[&[], &["--spend-cap-usd", "1"]]).await;
+    let tg = s.tg.clone();
+    let tg = &tg;
     sign_up(tg, ANN, &codes[0]).await;
     train_until_where(tg, ANN, "linear").await;
     press(tg, ANN, "w:", Some("Cloud")).await;
@@ -370,7 +392,8 @@ async fn a_run_that_reaches_its_budget_is_stopped_and_the_person_is_told() {
     press(tg, ANN, "g:", Some("⭐")).await;
     tg.wait_text(ANN, "Your spend cap is used up", ASK).await;
 
-    // Bob stops his run while its pod provisions: the pod goes, and the run says so.
+    // Bob's run outlives a crash of the bot: the restarted bot follows it again. He stops it
+    // while its pod provisions: the pod goes, and the run's own message says so.
     sign_up(tg, BOB, &codes[1]).await;
     train_until_where(tg, BOB, "linear").await;
     press(tg, BOB, "w:", Some("Cloud")).await;
@@ -384,6 +407,14 @@ async fn a_run_that_reaches_its_budget_is_stopped_and_the_person_is_told() {
         .and_then(|t| t.split(' ').next())
         .expect("job id")
         .to_owned();
+    s.restart_bot();
+    // The old bot is gone: any further edit is the new one's.
+    let edits = tg.message(run.id).expect("the run's message").edits;
+    // The restarted bot has picked the run up when it edits its message again.
+    tg.wait_for(BOB, "the run followed again", RUN, |_| {
+        tg.message(run.id).filter(|m| m.edits > edits).map(|_| ())
+    })
+    .await;
     tg.send_text(BOB, &format!("/stop {job}"));
     let stopped = tg.wait_text(BOB, &format!("Stopping {job}"), ASK).await;
     assert!(stopped.text.contains("billing stops"), "{}", stopped.text);
