@@ -254,13 +254,27 @@ class Podwarden:
         return isinstance(w.ended_at, int)
 
     def wait(self, work_id: str, timeout: float | None = None) -> JobDetail | ServerlessJobView:
-        """Follows a job or request until it ends; it, as it ended. ``TimeoutError`` after
-        ``timeout`` seconds (the work goes on; ``stop`` ends it)."""
+        """Waits for a job or request to end; it, as it ended. ``TimeoutError`` after
+        ``timeout`` seconds (the work goes on; ``stop`` ends it). Long-polls the events, so a
+        quiet job costs one request per 30 s and the timeout holds to the second."""
+        kind = "requests" if work_id.startswith("req_") else "jobs"
         deadline = None if timeout is None else time.monotonic() + timeout
-        for _ in self.events(work_id):
-            if deadline is not None and time.monotonic() > deadline:
+        after = 0
+        while True:
+            w = self.request(work_id) if kind == "requests" else self.job(work_id)
+            if isinstance(w.ended_at, int):
+                return w
+            left = 30.0 if deadline is None else deadline - time.monotonic()
+            if left <= 0:
                 raise TimeoutError(f"{work_id} did not end within {timeout} s")
-        return self.request(work_id) if work_id.startswith("req_") else self.job(work_id)
+            rows = self._send(
+                "GET",
+                f"/api/v1/{kind}/{work_id}/events",
+                params={"after": after, "wait_ms": int(min(left, 30.0) * 1000)},
+                timeout=httpx.Timeout(30.0, read=45.0),
+            ).json()
+            if rows:
+                after = rows[-1]["id"]
 
     # --- money and keys ---
 

@@ -127,6 +127,16 @@ def test_a_serverless_request_runs_on_the_users_own_runpod_key(pw: Podwarden, se
     assert pw.delete_runpod_key().backend == "hosted"
 
 
+def test_wait_gives_up_at_its_timeout_and_the_work_goes_on(pw: Podwarden):
+    job = pw.submit_job({**LOSS_JOB, "name": "long", "command": "sleep 600"})
+    with pytest.raises(TimeoutError):
+        pw.wait(job.id, timeout=1)
+    assert not isinstance(pw.job(job.id).ended_at, int), "the job went on"
+    stopped = pw.stop(job.id)
+    assert stopped.id == job.id
+    assert pw.wait(job.id, timeout=120).state in {"cancelled", "stopped"}
+
+
 def test_errors_are_typed_with_the_apis_code_message_and_hint(pw: Podwarden, server):
     with pytest.raises(Invalid) as e:
         pw.submit_job({**LOSS_JOB, "budgett": 1})
