@@ -152,6 +152,16 @@ test("a serverless request runs on the user's own RunPod key", async () => {
   assert.equal((await pw.deleteRunpodKey()).backend, "hosted");
 });
 
+test("wait gives up at its timeout and the work goes on", async () => {
+  const pw = await newUser();
+  const job = await pw.submitJob({ ...lossJob, name: "long", command: "sleep 600" });
+  await assert.rejects(pw.wait(job.id, { timeoutMs: 1000 }), (e) => e instanceof PodwardenError && e.code === "timeout");
+  assert.equal((await pw.job(job.id)).ended_at ?? null, null, "the job went on");
+  await pw.stop(job.id);
+  const done = await pw.wait(job.id, { timeoutMs: 120_000 });
+  assert.ok(["cancelled", "stopped"].includes(done.state), done.state);
+});
+
 test("errors carry the API's status, code, message and hint", async () => {
   const pw = await newUser();
   await assert.rejects(pw.submitJob({ ...lossJob, budgett: 1 }), (e) => e instanceof PodwardenError && e.status === 422 && e.message.includes("budgett") && Boolean(e.hint));
