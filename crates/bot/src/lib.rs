@@ -113,6 +113,10 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         runs: TaskTracker::new(),
         shutdown: shutdown.clone(),
     });
+    // The command menu Telegram shows; without it the bot still answers every command.
+    if let Err(e) = app.tg.commands().await {
+        tracing::warn!(error = %e, "cannot set the bot's command menu");
+    }
     // Runs a previous process left unfinished are followed again (their jobs went on).
     train::resume(&app);
     let handler = dptree::entry()

@@ -80,6 +80,23 @@ impl Tg {
         Self { bot }
     }
 
+    /// Sets the command menu Telegram shows people.
+    pub(crate) async fn commands(&self) -> Result<(), RequestError> {
+        use teloxide::types::BotCommand;
+        let menu = [
+            ("train", "train a model on a CSV (or /train FILE on your volume)"),
+            ("predict", "predict a CSV with one of your models"),
+            ("jobs", "your recent GPU pod jobs"),
+            ("cost", "what you have spent, and what is left of your cap"),
+            ("stop", "stop a job now: /stop JOB"),
+            ("models", "your models"),
+            ("cancel", "forget the question I asked"),
+            ("help", "how this bot works"),
+        ];
+        let menu: Vec<BotCommand> = menu.iter().map(|(c, d)| BotCommand::new(*c, *d)).collect();
+        send(self.bot.set_my_commands(menu)).await.map(|_| ())
+    }
+
     /// Sends `text` (with `keys`, if any) to `chat`; the message's id.
     pub(crate) async fn say(
         &self,

@@ -157,12 +157,16 @@ async fn a_person_signs_up_trains_on_a_gpu_pod_and_predicts_with_bad_input_answe
     let tg = &s.tg;
 
     // Strangers get the invite prompt; a wrong code is refused; the right one signs up.
+    // (By then the bot has set its command menu.)
     tg.send_text(ANN, "hello");
     tg.wait_text(ANN, "needs an invite code", ASK).await;
     tg.send_text(ANN, "/start pwi_0000");
     tg.wait_text(ANN, "unknown, already used or expired", ASK).await;
     sign_up(tg, ANN, &codes[0]).await;
     let welcome = tg.wait_text(ANN, "Welcome!", ASK).await;
+    let menu = tg.calls().into_iter().find(|c| c.method == "setMyCommands").expect("a menu");
+    assert!(menu.ok, "{:?}", menu.params);
+    assert_eq!(menu.params["commands"].as_array().map(Vec::len), Some(8), "{:?}", menu.params);
     assert!(welcome.text.contains("$5.00"), "the operator's default cap: {}", welcome.text);
     // The code is used: someone else cannot reuse it.
     tg.send_text(BOB, &format!("/start {}", codes[0]));

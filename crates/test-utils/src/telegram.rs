@@ -449,7 +449,23 @@ fn answer(
         "getWebhookInfo" => {
             Ok(ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0})))
         }
-        "deleteWebhook" | "setMyCommands" => Ok(ok(json!(true))),
+        "deleteWebhook" => Ok(ok(json!(true))),
+        "setMyCommands" => {
+            // Telegram: 1–32 lowercase letters, digits and underscores; descriptions 1–256.
+            let ok_cmd = |c: &Value| {
+                let name = c["command"].as_str().unwrap_or_default();
+                let desc = c["description"].as_str().unwrap_or_default();
+                (1..=32).contains(&name.len())
+                    && name
+                        .chars()
+                        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+                    && (1..=256).contains(&desc.chars().count())
+            };
+            match params["commands"].as_array() {
+                Some(cs) if cs.len() <= 100 && cs.iter().all(ok_cmd) => Ok(ok(json!(true))),
+                _ => Err(bad("Bad Request: BOT_COMMAND_INVALID")),
+            }
+        }
         "answerCallbackQuery" => {
             if params["callback_query_id"].as_str().is_none_or(str::is_empty) {
                 return Err(bad("Bad Request: query is too old or query ID is invalid"));
