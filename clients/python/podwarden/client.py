@@ -145,7 +145,7 @@ class Podwarden:
 
     def stop(self, job_id: str) -> JobDetail | ServerlessJobView:
         """Stops a job (its pod is terminated) or cancels a serverless request."""
-        if job_id.startswith("req_"):
+        if _kind(job_id) == "requests":
             return self._call(_stop_request, job_id)
         return self._call(_stop_job, job_id)
 
@@ -203,7 +203,7 @@ class Podwarden:
         """A job's or request's events over SSE, from after event ``after``. When the connection
         drops it reconnects and resumes after the last event seen. With ``stop_at_end`` it ends
         once the work has ended (its events up to then all yielded)."""
-        kind = "requests" if work_id.startswith("req_") else "jobs"
+        kind = _kind(work_id)
         last = after
         failures = 0
         while True:
@@ -238,7 +238,7 @@ class Podwarden:
                 time.sleep(min(0.2 * 2**failures, 5.0))
 
     def _stored_events(self, work_id: str, after: int) -> Iterator[Event]:
-        kind = "requests" if work_id.startswith("req_") else "jobs"
+        kind = _kind(work_id)
         while True:
             rows = self._send(
                 "GET", f"/api/v1/{kind}/{work_id}/events", params={"after": after, "wait_ms": 0}
@@ -250,18 +250,21 @@ class Podwarden:
                 yield Event(r["id"], r["kind"], r["message"], r["at"])
 
     def _ended(self, work_id: str) -> bool:
-        w = self.request(work_id) if work_id.startswith("req_") else self.job(work_id)
-        return isinstance(w.ended_at, int)
+        return isinstance(self._work(work_id).ended_at, int)
+
+    def _work(self, work_id: str) -> JobDetail | ServerlessJobView:
+        """A job or a serverless request (``req_…``), as it stands."""
+        return self.request(work_id) if _kind(work_id) == "requests" else self.job(work_id)
 
     def wait(self, work_id: str, timeout: float | None = None) -> JobDetail | ServerlessJobView:
         """Waits for a job or request to end; it, as it ended. ``TimeoutError`` after
         ``timeout`` seconds (the work goes on; ``stop`` ends it). Long-polls the events, so a
         quiet job costs one request per 30 s and the timeout holds to the second."""
-        kind = "requests" if work_id.startswith("req_") else "jobs"
+        kind = _kind(work_id)
         deadline = None if timeout is None else time.monotonic() + timeout
         after = 0
         while True:
-            w = self.request(work_id) if kind == "requests" else self.job(work_id)
+            w = self._work(work_id)
             if isinstance(w.ended_at, int):
                 return w
             left = 30.0 if deadline is None else deadline - time.monotonic()
@@ -296,6 +299,11 @@ class Podwarden:
 
     def delete_runpod_key(self) -> ComputeSettings:
         return self._call(_delete_key)
+
+
+def _kind(work_id: str) -> str:
+    """The API's collection for a work id: serverless requests are ``req_…``."""
+    return "requests" if work_id.startswith("req_") else "jobs"
 
 
 def _event(sse: httpx_sse.ServerSentEvent) -> Event:

@@ -62,7 +62,8 @@ export interface Options {
   fetch?: typeof fetch;
 }
 
-const isRequest = (id: string) => id.startsWith("req_");
+/** The API's collection for a work id: serverless requests are `req_…`. */
+const kindOf = (id: string) => (id.startsWith("req_") ? "requests" : "jobs");
 
 export class Podwarden {
   readonly url: string;
@@ -124,7 +125,7 @@ export class Podwarden {
   }
   /** Stops a job (its pod is terminated) or cancels a serverless request. */
   stop(id: string): Promise<JobDetail | ServerlessJobView> {
-    const kind = isRequest(id) ? "requests" : "jobs";
+    const kind = kindOf(id);
     return this.#json("POST", `/api/v1/${kind}/${encodeURIComponent(id)}/stop`, { body: {} });
   }
   /** The job's metric points as stored: `[{at, point: {step, loss, …}}, …]`. */
@@ -165,12 +166,16 @@ export class Podwarden {
   // --- following ---
 
   async #ended(id: string): Promise<boolean> {
-    const w = isRequest(id) ? await this.request(id) : await this.job(id);
-    return typeof w.ended_at === "number";
+    return typeof (await this.#work(id)).ended_at === "number";
+  }
+
+  /** A job or a serverless request, as it stands. */
+  #work(id: string): Promise<JobDetail | ServerlessJobView> {
+    return kindOf(id) === "requests" ? this.request(id) : this.job(id);
   }
 
   async *#stored(id: string, after: number): AsyncGenerator<PodwardenEvent> {
-    const kind = isRequest(id) ? "requests" : "jobs";
+    const kind = kindOf(id);
     for (;;) {
       const rows: PodwardenEvent[] = await this.#json("GET", `/api/v1/${kind}/${encodeURIComponent(id)}/events`, { query: { after: String(after), wait_ms: "0" } });
       if (rows.length === 0) return;
@@ -187,7 +192,7 @@ export class Podwarden {
    * (default) it ends once the work has ended.
    */
   async *events(id: string, options: { after?: number; stopAtEnd?: boolean; signal?: AbortSignal } = {}): AsyncGenerator<PodwardenEvent> {
-    const kind = isRequest(id) ? "requests" : "jobs";
+    const kind = kindOf(id);
     const stopAtEnd = options.stopAtEnd ?? true;
     let last = options.after ?? 0;
     let failures = 0;
@@ -237,7 +242,7 @@ export class Podwarden {
     } finally {
       clearTimeout(timer);
     }
-    return isRequest(id) ? this.request(id) : this.job(id);
+    return this.#work(id);
   }
 
   // --- money and keys ---

@@ -22,6 +22,24 @@ pub(crate) enum Place {
     Local,
 }
 
+impl Place {
+    /// Its mark on a model's button.
+    pub(crate) fn icon(self) -> &'static str {
+        match self {
+            Self::Cloud => "☁️",
+            Self::Local => "💻",
+        }
+    }
+
+    /// Its word in a model list.
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            Self::Cloud => "cloud",
+            Self::Local => "local",
+        }
+    }
+}
+
 /// A trained model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ModelRecord {

@@ -57,7 +57,6 @@ pub(crate) struct Draft {
     pub model: Option<ModelKind>,
     pub data_center: String,
     offers: Vec<GpuRow>,
-    recommended: usize,
     pub gpu: Option<GpuRow>,
     /// Cheaper-or-similar GPUs to fall back to when the chosen one has no capacity.
     pub fallbacks: Vec<String>,
@@ -86,6 +85,18 @@ impl Chats {
 
 type HandlerResult = anyhow::Result<()>;
 
+/// Says `text` in `chat` (no buttons).
+async fn tell(app: &App, chat: ChatId, text: &str) -> HandlerResult {
+    app.tg.say(chat, text, None).await?;
+    Ok(())
+}
+
+/// A step that failed: logged, and told to the person in a sentence.
+async fn failed(app: &App, chat: ChatId, e: &anyhow::Error) {
+    tracing::warn!(error = %format!("{e:#}"), "a conversation step failed");
+    let _ = app.tg.say(chat, &format!("Something went wrong: {}", short(e)), None).await;
+}
+
 /// A message: a command, a file, or an answer typed to the current question.
 pub(crate) async fn on_message(app: Arc<App>, msg: Message) -> HandlerResult {
     let chat = msg.chat.id;
@@ -107,16 +118,14 @@ pub(crate) async fn on_message(app: Arc<App>, msg: Message) -> HandlerResult {
             _ => String::new(),
         };
         if code.is_empty() {
-            app.tg.say(chat, text::NEED_INVITE, None).await?;
+            tell(&app, chat, text::NEED_INVITE).await?;
         } else {
             sign_up(&app, chat, tg, &code).await?;
         }
         return Ok(());
     };
     let result = match cmd.as_deref() {
-        Some("start") | Some("help") => {
-            app.tg.say(chat, text::HELP, None).await.map(|_| ()).map_err(Into::into)
-        }
+        Some("start") | Some("help") => tell(&app, chat, text::HELP).await,
         Some("cancel") => {
             let d = reset(&app, chat).await;
             let what = if d.step == Step::Idle {
@@ -124,7 +133,7 @@ pub(crate) async fn on_message(app: Arc<App>, msg: Message) -> HandlerResult {
             } else {
                 "Cancelled; nothing was started."
             };
-            app.tg.say(chat, what, None).await.map(|_| ()).map_err(Into::into)
+            tell(&app, chat, what).await
         }
         Some("jobs") => jobs(&app, chat, &acct).await,
         Some("cost") => cost(&app, chat, &acct).await,
@@ -137,41 +146,31 @@ pub(crate) async fn on_message(app: Arc<App>, msg: Message) -> HandlerResult {
         Some("train") => {
             reset(&app, chat).await;
             app.chats.put(chat, Draft { intent: Some(Intent::Train), ..Draft::default() });
-            app.tg
-                .say(chat, "Send me the CSV file to train on.", None)
-                .await
-                .map(|_| ())
-                .map_err(Into::into)
+            tell(&app, chat, "Send me the CSV file to train on.").await
         }
         Some("predict") => {
             if acct.models.is_empty() {
-                app.tg
-                    .say(chat, "You have no models yet: send a CSV to train one first.", None)
-                    .await?;
+                tell(&app, chat, "You have no models yet: send a CSV to train one first.").await?;
             } else {
                 reset(&app, chat).await;
                 app.chats.put(chat, Draft { intent: Some(Intent::Predict), ..Draft::default() });
-                app.tg
-                    .say(
-                        chat,
-                        "Send me the CSV file to predict (with the model's feature columns).",
-                        None,
-                    )
-                    .await?;
+                tell(
+                    &app,
+                    chat,
+                    "Send me the CSV file to predict (with the model's feature columns).",
+                )
+                .await?;
             }
             Ok(())
         }
-        Some(_) => {
-            app.tg.say(chat, text::NOT_UNDERSTOOD, None).await.map(|_| ()).map_err(Into::into)
-        }
+        Some(_) => tell(&app, chat, text::NOT_UNDERSTOOD).await,
         None => match msg.document() {
             Some(doc) => on_file(&app, chat, &acct, doc).await,
             None => on_text(&app, chat, &text).await,
         },
     };
     if let Err(e) = result {
-        tracing::warn!(error = %format!("{e:#}"), "a conversation step failed");
-        let _ = app.tg.say(chat, &format!("Something went wrong: {}", short(&e)), None).await;
+        failed(&app, chat, &e).await;
     }
     Ok(())
 }
@@ -221,17 +220,13 @@ async fn sign_up(app: &App, chat: ChatId, tg: i64, code: &str) -> HandlerResult 
                     "Your GPU pods have no spend cap; each run still has its own budget.".into()
                 }
             };
-            app.tg.say(chat, &format!("Welcome! {cap}\n\n{}", text::HELP), None).await?;
+            tell(app, chat, &format!("Welcome! {cap}\n\n{}", text::HELP)).await?;
         }
         Err(e) if e.code() == Some("invalid_invite") => {
-            app.tg
-                .say(chat, "That invite code is unknown, already used or expired. Ask the operator for a new one.", None)
-                .await?;
+            tell(app, chat, "That invite code is unknown, already used or expired. Ask the operator for a new one.").await?;
         }
         Err(e) if e.code() == Some("conflict") => {
-            app.tg
-                .say(chat, "You already have a podwarden user, but this bot lost its record of it. Ask the operator to reconnect it; your invite code is still unused.", None)
-                .await?;
+            tell(app, chat, "You already have a podwarden user, but this bot lost its record of it. Ask the operator to reconnect it; your invite code is still unused.").await?;
         }
         Err(e) => {
             app.tg
@@ -249,24 +244,16 @@ async fn on_file(
     doc: &teloxide::types::Document,
 ) -> HandlerResult {
     let name = doc.file_name.clone().unwrap_or_else(|| "data.csv".into());
-    if doc.file.size as usize > plan::MAX_CSV_BYTES {
-        app.tg
-            .say(chat, &format!("{name} is over 20 MB, the most Telegram lets a bot fetch."), None)
-            .await?;
-        return Ok(());
-    }
-    let lower = name.to_ascii_lowercase();
-    if !(lower.ends_with(".csv") || lower.ends_with(".txt")) {
-        // Refused before downloading anything.
-        let e = Dataset::read(&name, Vec::new()).expect_err("not a CSV name");
-        app.tg.say(chat, &e, None).await?;
+    // Refused before downloading anything.
+    if let Some(why) = plan::refused(&name, doc.file.size as usize) {
+        tell(app, chat, &why).await?;
         return Ok(());
     }
     let bytes = app.tg.download(&doc.file).await?;
     let data = match Dataset::read(&name, bytes) {
         Ok(d) => d,
         Err(why) => {
-            app.tg.say(chat, &why, None).await?;
+            tell(app, chat, &why).await?;
             return Ok(());
         }
     };
@@ -304,22 +291,21 @@ async fn train_from_volume(app: &App, chat: ChatId, acct: &Account, file: &str) 
     let key = if file.contains('/') {
         file.to_owned()
     } else {
-        format!("datasets/{}/{file}", acct.user_id)
+        tabular::storage::dataset_key(&acct.user_id, file)
     };
     let bytes = match crate::podwarden::get(&c, &key).await {
         Ok(b) => b,
         Err(e) => {
-            app.tg
-                .say(
-                    chat,
-                    &format!(
-                        "I cannot read {key} on your volume {}: {}",
-                        crate::podwarden::VOLUME,
-                        short(&e)
-                    ),
-                    None,
-                )
-                .await?;
+            tell(
+                app,
+                chat,
+                &format!(
+                    "I cannot read {key} on your volume {}: {}",
+                    crate::podwarden::VOLUME,
+                    short(&e)
+                ),
+            )
+            .await?;
             return Ok(());
         }
     };
@@ -331,7 +317,7 @@ async fn train_from_volume(app: &App, chat: ChatId, acct: &Account, file: &str) 
             app.chats.put(chat, d);
         }
         Err(why) => {
-            app.tg.say(chat, &why, None).await?;
+            tell(app, chat, &why).await?;
         }
     }
     Ok(())
@@ -369,19 +355,17 @@ async fn on_text(app: &App, chat: ChatId, text: &str) -> HandlerResult {
                 } else {
                     format!("{} has no column {:?}.", data.name, unknown)
                 };
-                app.tg
-                    .say(chat, &format!("{why} Send column names separated by commas (columns: {}), or press \"use all\".", data.header.join(", ")), None)
-                    .await?;
+                tell(app, chat, &format!("{why} Send column names separated by commas (columns: {}), or press \"use all\".", data.header.join(", "))).await?;
             } else {
                 d.features = chosen;
                 check_features_then_model(app, chat, &mut d).await?;
             }
         }
         Step::Idle => {
-            app.tg.say(chat, text::NOT_UNDERSTOOD, None).await?;
+            tell(app, chat, text::NOT_UNDERSTOOD).await?;
         }
         _ => {
-            app.tg.say(chat, "Please answer with the buttons above, or /cancel.", None).await?;
+            tell(app, chat, "Please answer with the buttons above, or /cancel.").await?;
         }
     }
     app.chats.put(chat, d);
@@ -404,15 +388,13 @@ async fn ask(
     Ok(())
 }
 
+/// Buttons laid out `per_row` to a row.
+fn grid(buttons: Vec<(String, String)>, per_row: usize) -> Keyboard {
+    buttons.chunks(per_row).map(<[_]>::to_vec).collect()
+}
+
 fn target_keys(data: &Dataset) -> Keyboard {
-    data.header
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.clone(), format!("t:{i}")))
-        .collect::<Vec<_>>()
-        .chunks(3)
-        .map(<[_]>::to_vec)
-        .collect()
+    grid(data.header.iter().enumerate().map(|(i, h)| (h.clone(), format!("t:{i}"))).collect(), 3)
 }
 
 async fn ask_target(app: &App, chat: ChatId, d: &mut Draft) -> HandlerResult {
@@ -449,9 +431,7 @@ async fn check_features_then_model(app: &App, chat: ChatId, d: &mut Draft) -> Ha
     let data = d.data.as_ref().expect("a dataset");
     let bad = data.non_numeric(&d.features);
     if !bad.is_empty() {
-        app.tg
-            .say(chat, &format!("The features must be numbers, but {} {} text. Send the numeric columns to use, separated by commas, or /cancel.", bad.join(", "), if bad.len() == 1 { "holds" } else { "hold" }), None)
-            .await?;
+        tell(app, chat, &format!("The features must be numbers, but {} {} text. Send the numeric columns to use, separated by commas, or /cancel.", bad.join(", "), if bad.len() == 1 { "holds" } else { "hold" })).await?;
         d.step = Step::Features;
         return Ok(());
     }
@@ -466,13 +446,10 @@ async fn check_features_then_model(app: &App, chat: ChatId, d: &mut Draft) -> Ha
             "a class to predict (classification)"
         }
     );
-    let keys: Keyboard = kinds
-        .iter()
-        .map(|k| (k.name().replace('_', " "), format!("m:{}", k.name())))
-        .collect::<Vec<_>>()
-        .chunks(2)
-        .map(<[_]>::to_vec)
-        .collect();
+    let keys = grid(
+        kinds.iter().map(|k| (k.name().replace('_', " "), format!("m:{}", k.name()))).collect(),
+        2,
+    );
     ask(app, chat, d, &q, Some(&keys)).await?;
     d.step = Step::Model;
     Ok(())
@@ -480,8 +457,7 @@ async fn check_features_then_model(app: &App, chat: ChatId, d: &mut Draft) -> Ha
 
 async fn ask_model(app: &App, chat: ChatId, acct: &Account, d: &mut Draft) -> HandlerResult {
     if acct.models.is_empty() {
-        app.tg
-            .say(chat, "You have no models yet: train one first (send a CSV and pick Train).", None)
+        tell(app, chat, "You have no models yet: train one first (send a CSV and pick Train).")
             .await?;
         *d = Draft::default();
         return Ok(());
@@ -493,11 +469,8 @@ async fn ask_model(app: &App, chat: ChatId, acct: &Account, d: &mut Draft) -> Ha
         .rev()
         .take(8)
         .map(|(i, m)| {
-            let place = match m.place {
-                crate::accounts::Place::Cloud => "☁️",
-                crate::accounts::Place::Local => "💻",
-            };
-            vec![(format!("{place} {} → {} ({})", m.kind, m.target, m.id), format!("p:{i}"))]
+            let label = format!("{} {} → {} ({})", m.place.icon(), m.kind, m.target, m.id);
+            vec![(label, format!("p:{i}"))]
         })
         .collect();
     ask(app, chat, d, "Which model should predict it?", Some(&keys)).await?;
@@ -525,8 +498,7 @@ pub(crate) async fn on_callback(app: Arc<App>, q: CallbackQuery) -> HandlerResul
     let result = press(&app, chat, &acct, &mut d, &data).await;
     app.chats.put(chat, d);
     if let Err(e) = result {
-        tracing::warn!(error = %format!("{e:#}"), "a conversation step failed");
-        let _ = app.tg.say(chat, &format!("Something went wrong: {}", short(&e)), None).await;
+        failed(&app, chat, &e).await;
     }
     Ok(())
 }
@@ -677,7 +649,7 @@ async fn ask_gpu(app: &App, chat: ChatId, acct: &Account, d: &mut Draft) -> Hand
     let offers = plan::offers_in(rows, &dc);
     let data = d.data.as_ref().expect("a dataset");
     let Some(best) = plan::recommend(&offers, data.size_mb(), false) else {
-        app.tg.say(chat, &format!("No GPU is on offer in {dc} right now. Try again later, or /cancel and train locally."), None).await?;
+        tell(app, chat, &format!("No GPU is on offer in {dc} right now. Try again later, or /cancel and train locally.")).await?;
         *d = Draft::default();
         return Ok(());
     };
@@ -710,7 +682,6 @@ async fn ask_gpu(app: &App, chat: ChatId, acct: &Account, d: &mut Draft) -> Hand
     );
     d.data_center = dc;
     d.offers = offers;
-    d.recommended = best;
     ask(app, chat, d, &q, Some(&keys)).await?;
     d.step = Step::Gpu;
     Ok(())
@@ -730,7 +701,7 @@ async fn confirm(
     let model = d.model.expect("a model");
     let e = plan::estimate(data.rows, d.features.len(), model, g.price_per_hour_usd, left);
     if e.budget_usd <= 0.0 {
-        app.tg.say(chat, &format!("Your spend cap is used up ({} committed). Ask the operator to raise it, or train locally for free.", usd(compute.hosted_committed_usd)), None).await?;
+        tell(app, chat, &format!("Your spend cap is used up ({} committed). Ask the operator to raise it, or train locally for free.", usd(compute.hosted_committed_usd))).await?;
         *d = Draft::default();
         return Ok(());
     }
@@ -801,7 +772,7 @@ async fn jobs(app: &App, chat: ChatId, acct: &Account) -> HandlerResult {
             .collect();
         format!("Your recent GPU pod jobs:\n{}\n\n/stop JOB stops one.", lines.join("\n"))
     };
-    app.tg.say(chat, &text, None).await?;
+    tell(app, chat, &text).await?;
     Ok(())
 }
 
@@ -826,22 +797,32 @@ async fn cost(app: &App, chat: ChatId, acct: &Account) -> HandlerResult {
     if r.simulated {
         t.push_str("\n(simulated: this server runs on RunPod's emulator)");
     }
-    app.tg.say(chat, &t, None).await?;
+    tell(app, chat, &t).await?;
     Ok(())
 }
 
 async fn stop(app: &App, chat: ChatId, acct: &Account, id: &str) -> HandlerResult {
     if id.is_empty() {
-        app.tg.say(chat, "Which job? /stop JOB — /jobs lists them.", None).await?;
+        tell(app, chat, "Which job? /stop JOB — /jobs lists them.").await?;
         return Ok(());
     }
     let c = app.client(&acct.token)?;
     match c.stop_job(id).await {
         Ok(j) => {
-            app.tg.say(chat, &format!("Stopping {} ({}): its pod is terminated, and billing stops. Spent so far: {}.", j.job.id, j.job.name, usd(j.job.spent_usd)), None).await?;
+            tell(
+                app,
+                chat,
+                &format!(
+                    "Stopping {} ({}): its pod is terminated, and billing stops. Spent so far: {}.",
+                    j.job.id,
+                    j.job.name,
+                    usd(j.job.spent_usd)
+                ),
+            )
+            .await?;
         }
         Err(e) if e.code() == Some("not_found") => {
-            app.tg.say(chat, &format!("You have no job {id}. /jobs lists yours."), None).await?;
+            tell(app, chat, &format!("You have no job {id}. /jobs lists yours.")).await?;
         }
         Err(e) => return Err(e.into()),
     }
@@ -857,18 +838,19 @@ async fn models(app: &App, chat: ChatId, acct: &Account) -> HandlerResult {
             .iter()
             .rev()
             .map(|m| {
-                let place = match m.place {
-                    crate::accounts::Place::Cloud => "cloud",
-                    crate::accounts::Place::Local => "local",
-                };
                 format!(
-                    "{} · {} → {} · {} = {:.4} · {place}",
-                    m.id, m.kind, m.target, m.metric, m.score
+                    "{} · {} → {} · {} = {:.4} · {}",
+                    m.id,
+                    m.kind,
+                    m.target,
+                    m.metric,
+                    m.score,
+                    m.place.word()
                 )
             })
             .collect();
         format!("Your models (newest first):\n{}", lines.join("\n"))
     };
-    app.tg.say(chat, &text, None).await?;
+    tell(app, chat, &text).await?;
     Ok(())
 }

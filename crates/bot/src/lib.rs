@@ -77,6 +77,24 @@ pub(crate) struct App {
 }
 
 impl App {
+    /// Runs `work` in its own task (awaited at shutdown) for the run whose message is `msg`;
+    /// an error is logged and concludes that message with `failed(error)`.
+    pub(crate) fn spawn_run(
+        self: &Arc<Self>,
+        chat: ChatId,
+        msg: teloxide::types::MessageId,
+        failed: fn(&str) -> String,
+        work: impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    ) {
+        let app = self.clone();
+        self.runs.spawn(async move {
+            if let Err(e) = work.await {
+                tracing::warn!(error = %format!("{e:#}"), "a run failed");
+                let _ = app.tg.conclude(chat, msg, &failed(&conversation::short(&e))).await;
+            }
+        });
+    }
+
     /// A podwarden client with `token`.
     pub(crate) fn client(&self, token: &str) -> anyhow::Result<podwarden_api::Client> {
         Ok(podwarden_api::Client::with_http(self.http.clone(), &self.cfg.server, token)?)

@@ -11,6 +11,19 @@ use tabular::model::ModelKind;
 /// Largest CSV the bot takes (Telegram's Bot API serves files up to 20 MB).
 pub(crate) const MAX_CSV_BYTES: usize = 20 * 1024 * 1024;
 
+/// Why a file cannot be a dataset, judged by its name and size alone (so before it is
+/// downloaded).
+pub(crate) fn refused(file_name: &str, size: usize) -> Option<String> {
+    let lower = file_name.to_ascii_lowercase();
+    if !(lower.ends_with(".csv") || lower.ends_with(".txt")) {
+        return Some(format!(
+            "{file_name} is not a CSV file. Send a .csv file: comma-separated, with a header row."
+        ));
+    }
+    (size > MAX_CSV_BYTES)
+        .then(|| format!("{file_name} is over 20 MB, the most Telegram lets a bot fetch."))
+}
+
 /// A CSV the person sent (or named on their volume).
 #[derive(Debug, Clone)]
 pub(crate) struct Dataset {
@@ -27,14 +40,8 @@ pub(crate) struct Dataset {
 impl Dataset {
     /// Reads a CSV, or says what is wrong with it in the person's terms.
     pub(crate) fn read(file_name: &str, bytes: Vec<u8>) -> Result<Self, String> {
-        let lower = file_name.to_ascii_lowercase();
-        if !(lower.ends_with(".csv") || lower.ends_with(".txt")) {
-            return Err(format!(
-                "{file_name} is not a CSV file. Send a .csv file: comma-separated, with a header row."
-            ));
-        }
-        if bytes.len() > MAX_CSV_BYTES {
-            return Err(format!("{file_name} is over 20 MB, the most Telegram lets a bot fetch."));
+        if let Some(why) = refused(file_name, bytes.len()) {
+            return Err(why);
         }
         if std::str::from_utf8(&bytes).is_err() {
             return Err(format!("{file_name} is not text (UTF-8). Send a CSV file."));

@@ -4,7 +4,6 @@
 //! the cost.
 
 use crate::accounts::{Account, ModelRecord, Place};
-use crate::conversation::short;
 use crate::plan::Dataset;
 use crate::text::{self, usd};
 use crate::{App, podwarden};
@@ -41,20 +40,14 @@ pub(crate) async fn start(
         )
         .await?;
     let app2 = app.clone();
-    app.runs.spawn(async move {
-        let r = match m.place {
-            Place::Cloud => cloud(&app2, chat, msg, &acct, &data, &m).await,
-            Place::Local => local(&app2, &acct, &data, &m).await,
+    app.spawn_run(chat, msg, |e| format!("❌ Prediction failed: {e}"), async move {
+        let result = match m.place {
+            Place::Cloud => cloud(&app2, chat, msg, &acct, &data, &m).await?,
+            Place::Local => local(&app2, &acct, &data, &m).await?,
         };
-        let r = match r {
-            Ok(Some((csv, cost))) => answer(&app2, chat, msg, &data, &m, csv, cost).await,
-            Ok(None) => Ok(()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = r {
-            tracing::warn!(error = %format!("{e:#}"), "a prediction failed");
-            let _ =
-                app2.tg.conclude(chat, msg, &format!("❌ Prediction failed: {}", short(&e))).await;
+        match result {
+            Some((csv, cost)) => answer(&app2, chat, msg, &data, &m, csv, cost).await,
+            None => Ok(()),
         }
     });
     Ok(())
@@ -70,10 +63,9 @@ async fn local(
     data: &Dataset,
     m: &ModelRecord,
 ) -> anyhow::Result<Option<(String, f64)>> {
-    let input = format!("datasets/{}/{}", acct.user_id, data.name);
-    let output = format!("predictions/{}/{}", acct.user_id, output_name(data));
-    let err = |e: tabular::TabularError| anyhow::anyhow!("{e}");
-    app.local.put(&acct.user_id, &input, data.bytes.clone()).await.map_err(err)?;
+    let input = tabular::storage::dataset_key(&acct.user_id, &data.name);
+    let output = tabular::storage::prediction_key(&acct.user_id, &output_name(data));
+    app.local.put(&acct.user_id, &input, data.bytes.clone()).await?;
     let spec = tabular::predict::PredictSpec {
         user: acct.user_id.clone(),
         model_id: m.id.clone(),
@@ -81,8 +73,8 @@ async fn local(
         output: output.clone(),
         column: COLUMN.into(),
     };
-    tabular::predict::predict(&app.local, &spec).await.map_err(err)?;
-    let bytes = app.local.get(&acct.user_id, &output).await.map_err(err)?;
+    tabular::predict::predict(&app.local, &spec).await?;
+    let bytes = app.local.get(&acct.user_id, &output).await?;
     Ok(Some((String::from_utf8(bytes.to_vec())?, 0.0)))
 }
 
@@ -95,8 +87,8 @@ async fn cloud(
     m: &ModelRecord,
 ) -> anyhow::Result<Option<(String, f64)>> {
     let c = app.client(&acct.token)?;
-    let input = format!("datasets/{}/{}", acct.user_id, data.name);
-    let output = format!("predictions/{}/{}", acct.user_id, output_name(data));
+    let input = tabular::storage::dataset_key(&acct.user_id, &data.name);
+    let output = tabular::storage::prediction_key(&acct.user_id, &output_name(data));
     podwarden::put(&c, &input, data.bytes.clone()).await?;
     podwarden::ensure_endpoint(&c, &app.cfg.image).await?;
     let req = serde_json::json!({

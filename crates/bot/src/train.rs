@@ -26,6 +26,14 @@ fn model_id(kind: &str) -> String {
     format!("{}-{}", kind.replace('_', "-"), t.as_millis())
 }
 
+/// How well a model scored: `r2 = 0.9761 on 200 held-out rows (800 trained).`
+fn score_line(meta: &tabular::train::Metadata) -> String {
+    format!(
+        "{} = {:.4} on {} held-out rows ({} trained).",
+        meta.metric, meta.score, meta.test_samples, meta.train_samples
+    )
+}
+
 /// What the run's message says.
 struct Panel {
     head: String,
@@ -77,16 +85,12 @@ pub(crate) async fn start_cloud(
     };
     let msg = app.tg.say(chat, &panel.render(), None).await?;
     let app2 = app.clone();
-    app.runs.spawn(async move {
-        if let Err(e) = cloud(&app2, chat, msg, &acct, d, panel).await {
-            tracing::warn!(error = %format!("{e:#}"), "a cloud training run failed");
-            let text = format!(
-                "❌ The training run failed: {}\n/jobs shows whether its job ran.",
-                short(&e)
-            );
-            let _ = app2.tg.conclude(chat, msg, &text).await;
-        }
-    });
+    app.spawn_run(
+        chat,
+        msg,
+        |e| format!("❌ The training run failed: {e}\n/jobs shows whether its job ran."),
+        async move { cloud(&app2, chat, msg, &acct, d, panel).await },
+    );
     Ok(())
 }
 
@@ -110,7 +114,7 @@ async fn cloud(
         None => {
             panel.stage = "uploading the dataset".into();
             app.tg.progress(chat, msg, &panel.render()).await;
-            let key = format!("datasets/{}/{}", acct.user_id, data.name);
+            let key = tabular::storage::dataset_key(&acct.user_id, &data.name);
             podwarden::put(&c, &key, data.bytes.clone()).await?;
             key
         }
@@ -197,12 +201,17 @@ async fn follow(app: &App, acct: &Account, run: &CloudRun) -> anyhow::Result<()>
 
     // The pod's log lines, as they come (the stream ends when the job has no pod).
     let logs: Arc<Mutex<VecDeque<String>>> = Arc::default();
-    let follower = tokio::spawn(follow_logs(c.clone(), job_id.to_owned(), logs.clone()));
+    // Ends with this function, however it returns.
+    let _follower = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(follow_logs(
+        c.clone(),
+        job_id.to_owned(),
+        logs.clone(),
+    )));
     let mut after = 0;
     let mut last_edit = std::time::Instant::now();
     let end = loop {
         let events = tokio::select! {
-            () = app.shutdown.cancelled() => { follower.abort(); return Ok(()); }
+            () = app.shutdown.cancelled() => return Ok(()),
             e = c.job_events(job_id, after, 5_000) => e,
         };
         let events = match events {
@@ -211,27 +220,31 @@ async fn follow(app: &App, acct: &Account, run: &CloudRun) -> anyhow::Result<()>
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
                 continue;
             }
-            Err(e) => {
-                follower.abort();
-                return Err(e.into());
-            }
+            Err(e) => return Err(e.into()),
         };
         if let Some(last) = events.last() {
             after = last.id;
             panel.stage = last.message.clone();
         }
-        let j = c.job(job_id).await?;
-        if let Some(p) = c
-            .job_metrics(job_id)
-            .await
-            .ok()
-            .and_then(|ps| ps.iter().rev().find_map(|p| p["point"]["progress"].as_f64()))
-        {
-            panel.progress = Some(p);
+        // The metric points are read when a new one came, the job when its state may have
+        // changed (a state event, or a quiet long poll): not every round.
+        let has = |kind: &str| events.iter().any(|e| e.kind == kind);
+        if has("metric") {
+            if let Some(p) = c
+                .job_metrics(job_id)
+                .await
+                .ok()
+                .and_then(|ps| ps.iter().rev().find_map(|p| p["point"]["progress"].as_f64()))
+            {
+                panel.progress = Some(p);
+            }
         }
         panel.logs = logs.lock().map(|l| l.clone()).unwrap_or_default();
-        if j.job.ended_at.is_some() {
-            break j;
+        if events.is_empty() || has("state") {
+            let j = c.job(job_id).await?;
+            if j.job.ended_at.is_some() {
+                break j;
+            }
         }
         // Telegram allows about one edit a second per chat.
         if last_edit.elapsed() >= std::time::Duration::from_secs(1) {
@@ -239,7 +252,6 @@ async fn follow(app: &App, acct: &Account, run: &CloudRun) -> anyhow::Result<()>
             last_edit = std::time::Instant::now();
         }
     };
-    follower.abort();
     panel.logs = logs.lock().map(|l| l.clone()).unwrap_or_default();
     let spent = end.job.spent_usd;
     let gpu_used = end.job.gpu.as_deref().map_or_else(|| "GPU".to_owned(), text::gpu_name);
@@ -268,11 +280,8 @@ async fn follow(app: &App, acct: &Account, run: &CloudRun) -> anyhow::Result<()>
         app.accounts
             .add_model(run.telegram_id, ModelRecord::of(&meta, Place::Cloud, &run.dataset))?;
         format!(
-            "✅ Model {id} trained on a {gpu_used} GPU pod.\n{} = {:.4} on {} held-out rows ({} trained).\nCost: {} (billed per second). Job {job_id}.\n/predict uses it.",
-            meta.metric,
-            meta.score,
-            meta.test_samples,
-            meta.train_samples,
+            "✅ Model {id} trained on a {gpu_used} GPU pod.\n{}\nCost: {} (billed per second). Job {job_id}.\n/predict uses it.",
+            score_line(&meta),
             usd(spent)
         )
     };
@@ -315,12 +324,8 @@ pub(crate) async fn start_local(
     let panel = Panel { head, stage: "starting".into(), progress: None, logs: VecDeque::new() };
     let msg = app.tg.say(chat, &panel.render(), None).await?;
     let app2 = app.clone();
-    app.runs.spawn(async move {
-        if let Err(e) = local(&app2, chat, msg, &acct, d, panel).await {
-            tracing::warn!(error = %format!("{e:#}"), "a local training run failed");
-            let _ =
-                app2.tg.conclude(chat, msg, &format!("❌ Training failed: {}", short(&e))).await;
-        }
+    app.spawn_run(chat, msg, |e| format!("❌ Training failed: {e}"), async move {
+        local(&app2, chat, msg, &acct, d, panel).await
     });
     Ok(())
 }
@@ -336,11 +341,8 @@ async fn local(
     let data = d.data.expect("a dataset");
     let model = d.model.expect("a model");
     let target = d.target.expect("a target");
-    let key = format!("datasets/{}/{}", acct.user_id, data.name);
-    app.local
-        .put(&acct.user_id, &key, data.bytes.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let key = tabular::storage::dataset_key(&acct.user_id, &data.name);
+    app.local.put(&acct.user_id, &key, data.bytes.clone()).await?;
     let id = model_id(model.name());
     let mut spec = tabular::train::TrainSpec::new(&acct.user_id, &key, &target, model);
     spec.features = Some(d.features.clone());
@@ -367,8 +369,8 @@ async fn local(
     };
     app.accounts.add_model(acct.telegram_id, ModelRecord::of(&meta, Place::Local, &data.name))?;
     let done = format!(
-        "✅ Model {id} trained locally.\n{} = {:.4} on {} held-out rows ({} trained).\nCost: $0 (local). /predict uses it.",
-        meta.metric, meta.score, meta.test_samples, meta.train_samples
+        "✅ Model {id} trained locally.\n{}\nCost: $0 (local). /predict uses it.",
+        score_line(&meta)
     );
     app.tg.conclude(chat, msg, &done).await?;
     Ok(())

@@ -11,6 +11,16 @@ use std::sync::Arc;
 
 const AREAS: [&str; 3] = ["datasets", "models", "predictions"];
 
+/// Where `user`'s dataset `file` lives.
+pub fn dataset_key(user: &str, file: &str) -> String {
+    format!("datasets/{user}/{file}")
+}
+
+/// Where `user`'s predictions `file` goes.
+pub fn prediction_key(user: &str, file: &str) -> String {
+    format!("predictions/{user}/{file}")
+}
+
 /// A store and the rule of who may touch which key.
 #[derive(Debug, Clone)]
 pub struct Storage {

@@ -69,6 +69,28 @@ struct World {
     faults: BTreeMap<String, VecDeque<Failure>>,
 }
 
+impl World {
+    /// Stores a new message; its id.
+    fn add_message(
+        &mut self,
+        chat: i64,
+        from_bot: bool,
+        text: String,
+        buttons: Buttons,
+        document: Option<(String, Vec<u8>)>,
+    ) -> i64 {
+        let id = self.next_message;
+        self.next_message += 1;
+        self.messages.insert(id, Msg { id, chat, from_bot, text, buttons, edits: 0, document });
+        id
+    }
+}
+
+/// A private chat with `id`, as Telegram describes it in a message.
+fn private_chat(id: i64) -> Value {
+    json!({"id": id, "type": "private", "first_name": format!("user{id}")})
+}
+
 struct Shared {
     token: String,
     world: Mutex<World>,
@@ -130,26 +152,12 @@ impl FakeTelegram {
     }
 
     fn user_message(&self, user: i64, extra: Value) -> i64 {
-        let mut w = self.world();
-        let id = w.next_message;
-        w.next_message += 1;
-        w.messages.insert(
-            id,
-            Msg {
-                id,
-                chat: user,
-                from_bot: false,
-                text: extra["text"].as_str().unwrap_or_default().to_owned(),
-                buttons: Vec::new(),
-                edits: 0,
-                document: None,
-            },
-        );
-        drop(w);
+        let text = extra["text"].as_str().unwrap_or_default().to_owned();
+        let id = self.world().add_message(user, false, text, Vec::new(), None);
         let mut m = json!({
             "message_id": id,
             "date": 1_700_000_000,
-            "chat": {"id": user, "type": "private", "first_name": format!("user{user}")},
+            "chat": private_chat(user),
             "from": Self::user(user),
         });
         for (k, v) in extra.as_object().expect("object") {
@@ -199,7 +207,7 @@ impl FakeTelegram {
                 "message": {
                     "message_id": message_id,
                     "date": 1_700_000_000,
-                    "chat": {"id": user, "type": "private", "first_name": format!("user{user}")},
+                    "chat": private_chat(user),
                     "from": {"id": BOT_ID, "is_bot": true, "first_name": "podwarden", "username": "podwarden_bot"},
                     "text": text,
                 },
@@ -482,23 +490,10 @@ fn answer(
             if method == "sendDocument" && document.is_none() {
                 return Err(bad("Bad Request: there is no document in the request"));
             }
-            let id = w.next_message;
-            w.next_message += 1;
-            w.messages.insert(
-                id,
-                Msg {
-                    id,
-                    chat,
-                    from_bot: true,
-                    text: text.clone(),
-                    buttons,
-                    edits: 0,
-                    document: document.clone(),
-                },
-            );
+            let id = w.add_message(chat, true, text.clone(), buttons, document.clone());
             let mut m = json!({
                 "message_id": id, "date": 1_700_000_000,
-                "chat": {"id": chat, "type": "private", "first_name": format!("user{chat}")},
+                "chat": private_chat(chat),
                 "from": bot_user(),
             });
             match &document {
@@ -537,7 +532,7 @@ fn answer(
             m.edits += 1;
             Ok(ok(json!({
                 "message_id": id, "date": 1_700_000_000, "edit_date": 1_700_000_001,
-                "chat": {"id": chat, "type": "private", "first_name": format!("user{chat}")},
+                "chat": private_chat(chat),
                 "from": bot_user(), "text": text,
             })))
         }
