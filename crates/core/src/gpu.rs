@@ -88,8 +88,11 @@ pub fn rank_placements(spec: &JobSpec, offers: &[GpuOffer]) -> Vec<Placement> {
                     | (CloudChoice::Secure, CloudTier::Secure)
                     | (CloudChoice::Community, CloudTier::Community)
             );
+            // Network volumes are Secure Cloud only on RunPod (`storage/network-volumes.mdx`):
+            // a Community create with one is refused, so it is never a candidate.
+            let volume_allows = spec.network_volume.is_none() || *cloud == CloudTier::Secure;
             let Some(price) = price.filter(|p| p.0 > 0) else { continue };
-            if !wanted || max_price.is_some_and(|m| price > m) {
+            if !wanted || !volume_allows || max_price.is_some_and(|m| price > m) {
                 continue;
             }
             out.push(Placement {
@@ -193,5 +196,14 @@ mod tests {
         assert_eq!(p[0].price_per_hour, Money::from_usd(0.44));
         assert_eq!(p[0].data_centers, ["EU"]);
         assert!(rank_placements(&spec("[gpu]\nmin_vram_gb = 200\n"), &offers()).is_empty());
+    }
+
+    #[test]
+    fn a_network_volume_keeps_every_placement_on_secure_cloud() {
+        let p = rank_placements(
+            &spec("network_volume = \"vol\"\n[gpu]\nmin_vram_gb = 24\n"),
+            &offers(),
+        );
+        assert_eq!(names(&p), ["A5000/Secure", "4090/Secure", "A100/Secure"]);
     }
 }

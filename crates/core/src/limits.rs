@@ -2,17 +2,24 @@
 //! startable in a container. Checked by each spec's `validate`, so a bad value is a 422 naming
 //! the field before anything is stored or bills.
 //!
-//! Why these numbers: a job's command reaches the pod as one argument of `sh -c` inside the
-//! wrapper, and Linux refuses a single argument over 128 KiB (`MAX_ARG_STRLEN`) — a longer one
-//! fails at exec and the pod never starts. Amounts are capped so sums of micro-dollars can
+//! Why these numbers: a job's command reaches the pod inside the wrapper, base64-encoded (4/3 of
+//! its size) as one argument of `sh -c`, and Linux refuses a single argument over 128 KiB
+//! (`MAX_ARG_STRLEN`) — a longer one fails at exec and the pod never starts. 64 KiB of command
+//! plus the wrapper stays under 96 KiB encoded. Amounts are capped so sums of micro-dollars can
 //! never overflow 64 bits (a million dollars is 10¹² micro-USD; 9 million such jobs still fit).
 
 /// Container image reference.
 pub const IMAGE: usize = 512;
 /// `command` (or `args` joined): under half of Linux's one-argument limit, for the wrapper.
 pub const COMMAND: usize = 64 * 1024;
-/// Environment variables per spec.
-pub const ENV_VARS: usize = 100;
+/// RunPod's limit of environment variables per pod ("up to 50",
+/// `pods/templates/environment-variables.mdx`).
+pub const POD_ENV_VARS: usize = 50;
+/// Variables podwarden adds to a pod of its own (job id, callback and metrics URLs, job token,
+/// owner, the watchdog's REST URL), with room to spare.
+pub const RESERVED_ENV_VARS: usize = 10;
+/// Environment variables per spec: what RunPod allows less what podwarden adds.
+pub const ENV_VARS: usize = POD_ENV_VARS - RESERVED_ENV_VARS;
 /// One variable's name.
 pub const ENV_NAME: usize = 128;
 /// One variable's value.
@@ -80,7 +87,10 @@ pub fn env(field: &str, env: &std::collections::BTreeMap<String, String>) -> Res
     if env.len() > ENV_VARS {
         return Err((
             field.to_owned(),
-            format!("has {} variables; at most {ENV_VARS} are allowed", env.len()),
+            format!(
+                "has {} variables; at most {ENV_VARS} are allowed (RunPod takes {POD_ENV_VARS} per pod, and podwarden adds up to {RESERVED_ENV_VARS} of its own)",
+                env.len()
+            ),
         ));
     }
     let mut total = 0;

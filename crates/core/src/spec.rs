@@ -564,6 +564,14 @@ impl JobSpec {
                 None,
             ));
         }
+        if self.network_volume.is_some() && self.cloud == CloudChoice::Community {
+            return Err(err(
+                "cloud",
+                "network volumes are Secure Cloud only on RunPod; a Community pod cannot mount one"
+                    .into(),
+                Some("drop `cloud` (or set cloud = \"secure\"), or run without the network volume"),
+            ));
+        }
         if (!self.inputs.is_empty() || !self.outputs.is_empty()) && self.network_volume.is_none() {
             return Err(err(
                 if self.inputs.is_empty() { "outputs" } else { "inputs" },
@@ -911,6 +919,18 @@ keep_alive = "5m"
         );
         let json = serde_json::to_value(&s).expect("json");
         assert_eq!(JobSpec::from_json(json).expect("same over the API"), s);
+    }
+
+    #[test]
+    fn a_network_volume_cannot_go_on_community_cloud() {
+        let with = |extra: &str| {
+            JobSpec::from_toml("t.toml", &GOOD.replace("env =", &format!("{extra}\nenv =")))
+        };
+        let e = with("network_volume = \"data\"\ncloud = \"community\"").expect_err("refused");
+        assert_eq!(e.field.as_deref(), Some("cloud"));
+        assert!(e.message.contains("Secure Cloud only"), "{e}");
+        with("network_volume = \"data\"\ncloud = \"secure\"").expect("secure is fine");
+        with("network_volume = \"data\"").expect("any becomes secure at placement");
     }
 
     #[test]

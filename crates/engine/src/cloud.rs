@@ -53,6 +53,15 @@ pub enum CloudError {
     /// Nothing was created; try another placement.
     #[error("no capacity: {0}")]
     NoCapacity(String),
+    /// A create the provider refused for this placement (a GPU type, data center or tier it
+    /// cannot place, a pool the key may not use): nothing was created; try the next placement.
+    /// A refusal that every placement gets is a problem with the request itself.
+    #[error("refused for this placement: {0}")]
+    Unplaceable(String),
+    /// The start would push the account's hourly spend past its limit: nothing was created;
+    /// wait for running work to end (or the limit to be raised) and try again.
+    #[error("account spend limit reached: {0}")]
+    SpendLimit(String),
     /// The create may have happened; look it up by name.
     #[error("create may have succeeded: {0}")]
     MaybeCreated(String),

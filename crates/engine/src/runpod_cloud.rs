@@ -38,6 +38,7 @@ fn map_err(e: runpod::Error) -> CloudError {
         ErrorKind::NoCapacity => CloudError::NoCapacity(msg),
         ErrorKind::MaybeCreated => CloudError::MaybeCreated(msg),
         ErrorKind::InsufficientBalance => CloudError::InsufficientBalance(msg),
+        ErrorKind::SpendLimit => CloudError::SpendLimit(msg),
         ErrorKind::Unauthorized | ErrorKind::Forbidden => CloudError::Auth(msg),
         ErrorKind::NotFound => CloudError::NotFound(msg),
         ErrorKind::Validation
@@ -52,6 +53,16 @@ fn map_err(e: runpod::Error) -> CloudError {
         ErrorKind::Server | ErrorKind::Transport | ErrorKind::Undecodable => {
             CloudError::Transient(msg)
         }
+    }
+}
+
+/// A pod create's refusal, classified as the spec's `createPod` table says: `400` (not capacity,
+/// not a spend limit) and `403` → try the next candidate; `422` → fix the request; `402` →
+/// stop; `429`/`5xx` → back off (and look the pod up by name).
+fn map_create_err(e: runpod::Error) -> CloudError {
+    match e.kind() {
+        ErrorKind::BadRequest | ErrorKind::Forbidden => CloudError::Unplaceable(e.to_string()),
+        _ => map_err(e),
     }
 }
 
@@ -216,7 +227,7 @@ impl Cloud for RunPodCloud {
             registry: r.registry_auth.clone(),
             ..CreatePodRequest::default()
         };
-        self.client.create_pod(&req).await.map(|p| info(&p)).map_err(map_err)
+        self.client.create_pod(&req).await.map(|p| info(&p)).map_err(map_create_err)
     }
 
     async fn terminate_pod(&self, id: &str) -> Result<(), CloudError> {

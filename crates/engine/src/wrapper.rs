@@ -3,8 +3,9 @@
 //! reported, not inferred. Needs only `sh` and one of curl, wget or python3 in the image.
 //!
 //! RunPod execs `args` as words passed to the image's entrypoint (or in place of its `CMD`),
-//! never through a shell, so the wrapper travels as `sh -c '<script>'` ([`start_args`]): it
-//! works for images without an entrypoint and for entrypoints that exec their arguments.
+//! never through a shell, so the wrapper travels base64-encoded on one line ([`start_args`]:
+//! `sh -c 'eval "$(echo <b64> | base64 -d)"'`): it works for images without an entrypoint and
+//! for entrypoints that exec their arguments.
 //!
 //! - runs the command once; a marker on the volume stops a restarted container from rerunning
 //!   a command that already finished (it re-reports the stored status instead);
@@ -52,9 +53,15 @@ pub fn sq(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// `args` that run `script` under `sh` on RunPod: `sh -c '<script>'`.
+/// `args` that run `script` under `sh` on RunPod: one line, `sh -c 'eval "$(echo <base64> |
+/// base64 -d)"'`, SkyPilot's way. RunPod's tokenizer of `args` is undocumented; this line has
+/// no newline and one single-quoted word whose only quotes are plain double quotes, and the
+/// script's own bytes (quotes, newlines, `$`) travel as base64 letters, so any shell-like
+/// splitting gives the same three words. Needs `base64` (coreutils, busybox) in the image.
 pub fn start_args(script: &str) -> String {
-    format!("sh -c {}", sq(script))
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::STANDARD.encode(script);
+    format!("sh -c 'eval \"$(echo {payload} | base64 -d)\"'")
 }
 
 /// The wrapped start script. `watchdog_secs`: `None` for no watchdog.
@@ -153,15 +160,37 @@ mod tests {
 
     #[test]
     fn start_args_survive_runpods_word_splitting() {
-        // Quotes of every kind, newlines, unicode, `$(…)`, and 100 kB.
+        // Quotes of every kind, newlines, unicode, `$(…)`, and as long as a command may be: the
+        // encoded line still execs (under Linux's 128 KiB for one argument).
         let mut cmd =
             String::from("echo 'single' \"double\" `tick` $(x) \\ back\nline two: ünïcødé ✓\n");
-        while cmd.len() < 100_000 {
+        while cmd.len() < core_domain::limits::COMMAND - 40 {
             cmd.push_str("echo 'it''s' \"a \\\"b\\\"\" # padding\n");
         }
         let script = wrap(&cmd, Some(60), &DataPlan::default());
-        let words = shell_words::split(&start_args(&script)).expect("splits like a shell");
-        assert_eq!(words, ["sh", "-c", script.as_str()]);
+        let args = start_args(&script);
+        assert!(!args.contains('\n') && args.matches('\'').count() == 2, "one line: {args:.200}");
+        let words = shell_words::split(&args).expect("splits like a shell");
+        assert_eq!(words.len(), 3);
+        assert_eq!(words[..2], ["sh", "-c"]);
+        // Splitting on blanks outside single quotes (a naive tokenizer) agrees too.
+        let naive: Vec<&str> = args.splitn(3, ' ').collect();
+        assert_eq!(naive[2].trim_matches('\''), words[2]);
+        // And the word runs the script byte for byte.
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&words[2].replace("eval", "printf %s"))
+            .output()
+            .expect("sh");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), script.trim_end());
+        let ran = std::process::Command::new("sh")
+            .args([
+                "-c",
+                &shell_words::split(&start_args("echo \"it's $((6*7))\"")).expect("words")[2],
+            ])
+            .output()
+            .expect("sh");
+        assert_eq!(String::from_utf8_lossy(&ran.stdout), "it's 42\n");
     }
 
     #[test]

@@ -478,6 +478,73 @@ async fn a_job_waiting_for_capacity_always_says_why_and_launches_when_stock_retu
     assert_eq!(live_pods(&emu), 0);
 }
 
+fn create_fault(status: u16, times: Option<u32>) -> FaultConfig {
+    FaultConfig {
+        http: vec![HttpFault {
+            route: "POST /v2/pods".into(),
+            status: Some(status),
+            probability: 1.0,
+            times,
+            retry_after: None,
+            latency_ms: 0,
+            lose_response: false,
+        }],
+        ..FaultConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn a_refused_candidate_is_skipped_and_a_refusal_of_every_candidate_fails_the_job() {
+    let two = "[gpu]\ntypes = [\"NVIDIA RTX A4000\", \"NVIDIA RTX A5000\"]\n[retry]\nallow_other_gpu_types = false\n";
+    let (emu, e) = setup(|_| {}).await;
+    // The spec's createPod table: 403 "skip this candidate, keep going"; 400 "try your next".
+    emu.set_faults(create_fault(403, Some(1)));
+    let job = e.submit(spec(two), "local").await.expect("submit").job.to_string();
+    e.tick().await.expect("launch");
+    assert_eq!(live_pods(&emu), 1, "the next candidate was placed");
+    assert!(events(&e, &job).await.contains("RunPod refused for NVIDIA RTX A4000"));
+    e.cancel(&job).await.expect("cancel");
+    settle(&emu, &e, &job, Duration::from_secs(1)).await;
+
+    // A 400 every candidate gets is the request's own problem: the job fails with it, at once.
+    emu.set_faults(create_fault(400, None));
+    let job = e.submit(spec(two), "local").await.expect("submit").job.to_string();
+    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Failed);
+    let r = e.store().job_get(&job).await.expect("get").expect("job").reason.unwrap_or_default();
+    assert!(r.contains("RunPod refused all 4 placements"), "{r}");
+    assert_eq!(live_pods(&emu), 0);
+}
+
+#[tokio::test]
+async fn a_start_over_the_accounts_spend_limit_waits_instead_of_failing() {
+    let (emu, e) = setup(|_| {}).await;
+    emu.shared.with_world(|w, _| w.main_account_mut().spend_limit = 0.1);
+    let job =
+        e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job.to_string();
+    e.tick().await.expect("launch");
+    assert_eq!(live_pods(&emu), 0);
+    assert_eq!(state(&e, &job).await, JobState::Recovering, "waiting, not failed");
+    let ev = events(&e, &job).await;
+    assert!(ev.contains("would pass the account's hourly spend limit"), "{ev}");
+    assert_eq!(
+        e.store().attempts_for_job(&job).await.expect("attempts").len(),
+        1,
+        "no other candidate is tried against the same account limit"
+    );
+    emu.shared.with_world(|w, _| w.main_account_mut().spend_limit = 80.0);
+    for _ in 0..10 {
+        if live_pods(&emu) == 1 {
+            break;
+        }
+        emu.advance(Duration::from_secs(30));
+        e.tick().await.expect("tick");
+    }
+    assert_eq!(live_pods(&emu), 1, "launched once the limit allows it");
+    e.cancel(&job).await.expect("cancel");
+    settle(&emu, &e, &job, Duration::from_secs(1)).await;
+    assert_eq!(live_pods(&emu), 0);
+}
+
 #[tokio::test]
 async fn a_job_on_a_network_volume_runs_in_the_volumes_data_center_or_is_refused() {
     let (emu, e) = setup(|_| {}).await;
@@ -502,8 +569,15 @@ async fn a_job_on_a_network_volume_runs_in_the_volumes_data_center_or_is_refused
     let job = sub.job.to_string();
     e.tick().await.expect("tick: launch");
     let pods = c.list_pods().await.expect("pods");
-    assert_eq!(pods.len(), 1, "created, not refused by RunPod's data-center rule");
+    assert_eq!(pods.len(), 1, "created, not refused by RunPod's data-center or Secure-only rule");
     assert_eq!(pods[0].data_center_id.as_ref().map(|d| d.as_str()), Some("EU-RO-1"));
+    // Community is cheaper, but network volumes are Secure Cloud only on RunPod.
+    let attempts = e.store().attempts_for_job(&job).await.expect("attempts");
+    assert_eq!(
+        attempts.iter().map(|a| a.cloud.as_str()).collect::<Vec<_>>(),
+        ["secure"],
+        "{attempts:?}"
+    );
     assert!(events(&e, &job).await.contains("placed in EU-RO-1, the network volume's data center"));
 
     let err = e

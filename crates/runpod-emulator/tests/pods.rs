@@ -14,6 +14,7 @@ use runpod::types::pods::{
 };
 use runpod::types::problem::{
     INSUFFICIENT_BALANCE_DETAIL, NO_CAPACITY_DETAIL, NOT_ENOUGH_FREE_GPUS_DETAIL,
+    VOLUME_SECURE_ONLY_DETAIL,
 };
 use runpod::types::templates::CreateTemplateRequest;
 use runpod::{ApiKey, Client, ErrorKind, GpuTypeId, NetworkVolumeId, PodId};
@@ -196,8 +197,9 @@ async fn creation_needs_an_hour_of_credit_and_zero_balance_stops_pods() {
     emu.shared.with_world(|w, _| w.main_account_mut().balance = 0.5);
     let e = c.create_pod(&pod("poor", RTX4090, "")).await.expect_err("under one hour of credit");
     assert_eq!(
-        (e.kind(), e.detail()),
-        (ErrorKind::InsufficientBalance, Some(INSUFFICIENT_BALANCE_DETAIL))
+        (e.kind(), e.status(), e.detail()),
+        (ErrorKind::InsufficientBalance, Some(402), Some(INSUFFICIENT_BALANCE_DETAIL)),
+        "402, as the spec's createPod table says"
     );
 
     emu.shared.with_world(|w, _| w.main_account_mut().balance = 1.0);
@@ -231,6 +233,66 @@ async fn creation_needs_an_hour_of_credit_and_zero_balance_stops_pods() {
     emu.wait_for("every process to die", LIMIT, |_| (emu.shared.runner.live() == 0).then_some(()))
         .await
         .expect("no process survives");
+    assert_contract(&emu);
+}
+
+#[tokio::test]
+async fn network_volumes_are_secure_cloud_only_and_a_pod_takes_at_most_50_env_vars() {
+    use runpod::types::pods::Cloud;
+    let emu = emu().await;
+    let c = emu.client();
+    let vol = c
+        .create_network_volume(&CreateNetworkVolumeRequest {
+            name: "data".into(),
+            size: 10,
+            data_center: "EU-RO-1".into(),
+            kind: None,
+        })
+        .await
+        .expect("volume");
+    let mut community = pod("community-vol", RTX4090, "");
+    community.cloud = Some(Cloud::Community);
+    community.mounts = Some(Mounts {
+        persistent: None,
+        network: Some(vec![NetworkMount { volume_id: vol.id.clone(), path: "/workspace".into() }]),
+    });
+    let e = c.create_pod(&community).await.expect_err("Community with a network volume");
+    assert_eq!(
+        (e.kind(), e.detail()),
+        (ErrorKind::BadRequest, Some(VOLUME_SECURE_ONLY_DETAIL)),
+        "storage/network-volumes.mdx: Secure Cloud only"
+    );
+    community.cloud = Some(Cloud::Secure);
+    let p = c.create_pod(&community).await.expect("Secure with a network volume");
+    c.delete_pod(&p.id).await.expect("terminate");
+
+    // An omitted cloud is SECURE (the spec's default), never Community: with no Secure stock
+    // left the create is refused even though Community has some.
+    let a4000 = "NVIDIA RTX A4000";
+    emu.shared.with_world(|w, _| {
+        for dc in ["US-TX-3", "EU-RO-1"] {
+            w.catalog.set_stock(
+                a4000,
+                dc,
+                runpod_emulator::config::Stock { secure: 0, community: 4 },
+            );
+        }
+    });
+    let e = c.create_pod(&pod("no-cloud", a4000, "")).await.expect_err("Secure is empty");
+    assert_eq!(e.kind(), ErrorKind::NoCapacity);
+    let mut explicit = pod("community", a4000, "");
+    explicit.cloud = Some(Cloud::Community);
+    let p = c.create_pod(&explicit).await.expect("Community has stock");
+    c.delete_pod(&p.id).await.expect("terminate");
+
+    let mut many = pod("env", RTX4090, "");
+    many.env = Some((0..51).map(|i| (format!("V{i}"), "x".to_owned())).collect());
+    let e = c.create_pod(&many).await.expect_err("51 variables");
+    assert_eq!(e.kind(), ErrorKind::BadRequest);
+    assert!(e.to_string().contains("at most 50 environment variables"), "{e}");
+    many.env = Some((0..50).map(|i| (format!("V{i}"), "x".to_owned())).collect());
+    let p = c.create_pod(&many).await.expect("50 variables");
+    c.delete_pod(&p.id).await.expect("terminate");
     assert_contract(&emu);
 }
 

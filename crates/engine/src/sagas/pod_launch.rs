@@ -8,9 +8,12 @@
 //! | 2    | attempt row `intent` with the pod's name (commit) | pods reconciler: adopts a pod found by    |
 //! |      | (`CrashPoint::BeforeIntent` / `AfterIntent`)      | that name, else abandons the intent after |
 //! |      |                                                  | `intent_grace_ms`                         |
-//! | 3    | `create_pod` (the in-flight set keeps the         | no capacity → step 2 for the next offer;  |
-//! |      | reconciler off this attempt meanwhile)            | a lost answer → adopted by name (3);      |
-//! |      | (`AfterCreate`)                                   | refused for good → the job gives up       |
+//! | 3    | `create_pod` (the in-flight set keeps the         | no capacity, or refused for this          |
+//! |      | reconciler off this attempt meanwhile)            | placement (400/403) → step 2 for the next |
+//! |      | (`AfterCreate`)                                   | offer; every offer refused → the request  |
+//! |      |                                                  | is wrong: give up; spend limit → wait     |
+//! |      |                                                  | (interrupted); a lost answer → adopted by |
+//! |      |                                                  | name (3); 402/422/401 → give up           |
 //! | 4    | attempt `intent → created` with the pod's id      | pods reconciler: adopts by name           |
 //! |      | (`AfterRecord`)                                   | (nothing to heal after this step)         |
 //!
@@ -60,10 +63,25 @@ impl<C: Cloud> Engine<C> {
         }
         let seq = self.store.attempts_for_job(job).await?.len() as i64 + 1;
         let mut tried = Vec::new();
+        // The last refusal that was not for capacity, and whether any placement lacked capacity:
+        // a refusal every placement gets is the request's own problem (the spec's reading).
+        let mut refused: Option<String> = None;
+        let mut lacked_capacity = false;
         for p in placements.iter() {
             match self.try_placement(job, &spec, p, seq + tried.len() as i64).await? {
                 Outcome::Created | Outcome::Unknown => return Ok(()),
-                Outcome::NoCapacity => tried.push(format!("{} ({:?})", p.gpu_type, p.cloud)),
+                Outcome::NoCapacity => {
+                    lacked_capacity = true;
+                    tried.push(format!("{} ({:?})", p.gpu_type, p.cloud));
+                }
+                Outcome::Refused(why) => {
+                    tried.push(format!("{} ({:?}): refused", p.gpu_type, p.cloud));
+                    refused = Some(why);
+                }
+                Outcome::Wait(why) => {
+                    self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
+                    return Ok(());
+                }
                 Outcome::Fatal(why) => {
                     self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
                     // Non-retryable: give up right away.
@@ -71,6 +89,16 @@ impl<C: Cloud> Engine<C> {
                     return Ok(());
                 }
             }
+        }
+        if let Some(why) = refused.filter(|_| !lacked_capacity) {
+            let why = format!(
+                "RunPod refused all {} placements ({}); the last refusal, read as a problem with the job's request: {why}",
+                tried.len(),
+                tried.join(", ")
+            );
+            self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
+            self.force_give_up(job, &why).await?;
+            return Ok(());
         }
         let why = if placements.is_empty() {
             "no GPU matching the spec has stock right now".to_owned()
@@ -99,7 +127,7 @@ impl<C: Cloud> Engine<C> {
         let (command, env) = self.pod_command(job, spec).await?;
         let att = AttemptId::new();
         let now = self.clock.now_ms();
-        let mut row = AttemptRow {
+        let row = AttemptRow {
             id: att.to_string(),
             job_id: job.to_owned(),
             seq,
@@ -173,23 +201,35 @@ impl<C: Cloud> Engine<C> {
                 .await;
                 Outcome::Created
             }
-            Err(CloudError::NoCapacity(msg)) => {
-                row.reason = Some(msg.clone());
+            Err(e @ (CloudError::NoCapacity(_) | CloudError::Unplaceable(_))) => {
+                let msg = e.to_string();
                 self.attempt_event(&row.id, AttemptEvent::CreateFailed, |a| {
                     a.ended_at = Some(now);
                     a.reason = Some(msg.clone());
                 })
                 .await?;
+                let (what, outcome) = match e {
+                    CloudError::NoCapacity(_) => ("no capacity", Outcome::NoCapacity),
+                    _ => ("RunPod refused", Outcome::Refused(msg.clone())),
+                };
                 self.event(
                     job,
                     "attempt",
-                    &format!(
-                        "no capacity for {} ({:?}); trying the next offer",
-                        p.gpu_type, p.cloud
-                    ),
+                    &format!("{what} for {} ({:?}); trying the next offer", p.gpu_type, p.cloud),
                 )
                 .await;
-                Outcome::NoCapacity
+                outcome
+            }
+            Err(CloudError::SpendLimit(msg)) => {
+                let why = format!(
+                    "RunPod refused the start: it would pass the account's hourly spend limit; waiting for running pods to end or the limit to be raised ({msg})"
+                );
+                self.attempt_event(&row.id, AttemptEvent::CreateFailed, |a| {
+                    a.ended_at = Some(now);
+                    a.reason = Some(why.clone());
+                })
+                .await?;
+                Outcome::Wait(why)
             }
             Err(
                 CloudError::MaybeCreated(msg)
@@ -220,7 +260,7 @@ impl<C: Cloud> Engine<C> {
 
     /// The pod's `args` and env: the command wrapped to report its exit when a callback is
     /// configured. RunPod execs `args` as words (no shell), so a shell command travels as
-    /// `sh -c '<script>'` and an argv as its quoted words.
+    /// `sh -c` of its base64 ([`crate::wrapper::start_args`]) and an argv as its quoted words.
     async fn pod_command(
         &self,
         job: &str,
@@ -296,9 +336,17 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// How one placement's create ended, and so what the saga does next.
 enum Outcome {
     Created,
+    /// Try the next placement.
     NoCapacity,
+    /// Refused for this placement (a 400 or 403 that is not capacity): try the next one.
+    Refused(String),
+    /// The create's answer was lost: the reconciler looks the pod up by name.
     Unknown,
+    /// Nothing will be placed now (the account's spend limit): retry later.
+    Wait(String),
+    /// Will not get better: the job gives up with this reason.
     Fatal(String),
 }

@@ -44,10 +44,11 @@ impl Catalog {
         cloud: Option<Cloud>,
         dcs: &[String],
     ) -> Option<(String, Cloud)> {
+        // `cloud` defaults to SECURE when omitted (spec `CreatePodRequest.cloud`): an omitted
+        // cloud never lands on Community.
         let clouds: &[Cloud] = match cloud {
             Some(Cloud::Community) => &[Cloud::Community],
-            Some(_) => &[Cloud::Secure],
-            None => &[Cloud::Secure, Cloud::Community],
+            _ => &[Cloud::Secure],
         };
         for c in clouds {
             for ((g, dc), stock) in self.free.iter_mut() {

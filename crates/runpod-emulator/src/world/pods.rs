@@ -23,6 +23,7 @@ use runpod::types::pods::{
 };
 use runpod::types::problem::{
     INSUFFICIENT_BALANCE_DETAIL, NO_CAPACITY_DETAIL, NOT_ENOUGH_FREE_GPUS_DETAIL,
+    SPEND_LIMIT_DETAIL, VOLUME_SECURE_ONLY_DETAIL,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -295,6 +296,9 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
+/// "You can configure up to 50 environment variables" (`pods/templates/environment-variables.mdx`).
+pub const MAX_POD_ENV_VARS: usize = 50;
+
 fn after(t: DateTime<Utc>, secs: f64) -> DateTime<Utc> {
     t + TimeDelta::milliseconds((secs * 1000.0) as i64)
 }
@@ -349,6 +353,12 @@ impl World {
         }
         let mut env = tpl.as_ref().map(|t| t.template.env.clone()).unwrap_or_default();
         env.extend(req.env.clone().unwrap_or_default());
+        if env.len() > MAX_POD_ENV_VARS {
+            return Err(ApiError::bad_request(format!(
+                "a pod takes at most {MAX_POD_ENV_VARS} environment variables, got {}",
+                env.len()
+            )));
+        }
         let image = req
             .image
             .clone()
@@ -378,6 +388,9 @@ impl World {
         let mut dcs: Vec<String> =
             req.data_center_ids.clone().unwrap_or_default().into_iter().map(|d| d.0).collect();
         if let Some(nv) = mounts.network.as_ref().and_then(|n| n.first()) {
+            if req.cloud == Some(Cloud::Community) {
+                return Err(ApiError::bad_request(VOLUME_SECURE_ONLY_DETAIL));
+            }
             let vol =
                 self.volumes.get(nv.volume_id.as_str()).filter(|v| v.account == acct).ok_or_else(
                     || ApiError::bad_request(format!("network volume {} not found", nv.volume_id)),
@@ -424,11 +437,12 @@ impl World {
         let rate = compute_per_hr + disk_per_hr;
         let Some(account) = self.account(acct) else { return Err(ApiError::unauthorized()) };
         if account.balance < rate {
-            return Err(ApiError::bad_request(INSUFFICIENT_BALANCE_DETAIL));
+            // 402, as the spec's createPod table has it ("Insufficient balance. Stop").
+            return Err(ApiError::new(402, INSUFFICIENT_BALANCE_DETAIL));
         }
         if self.current_spend_per_hr(acct) + rate > account.spend_limit {
             return Err(ApiError::bad_request(format!(
-                "This request would exceed your spend limit of ${:.2}/hr (synthetic message: RunPod publishes no exact text).",
+                "{SPEND_LIMIT_DETAIL} of ${:.2}/hr (synthetic message: RunPod publishes no exact text).",
                 account.spend_limit
             )));
         }

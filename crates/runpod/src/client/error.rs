@@ -1,6 +1,6 @@
 //! Typed client errors that keep what RunPod said.
 
-use crate::types::problem::{ErrorResponse, NO_CAPACITY_MARKER};
+use crate::types::problem::{ErrorResponse, NO_CAPACITY_MARKER, SPEND_LIMIT_MARKERS};
 use bytes::Bytes;
 use std::fmt;
 use std::time::Duration;
@@ -20,8 +20,11 @@ pub enum ErrorKind {
     RateLimited,
     /// 422 (or 400 with `errors[]`): the body breaks the contract; never retry.
     Validation,
-    /// The account lacks credit for this.
+    /// The account lacks credit for this (402, the spec's status; or a 400 saying so).
     InsufficientBalance,
+    /// The start would push the account's hourly spend past its limit (`spendRate`): it may
+    /// succeed once running pods or workers stop.
+    SpendLimit,
     /// A create returned 5xx or timed out: it may have happened. Look the resource up by name
     /// before trying again.
     MaybeCreated,
@@ -49,6 +52,7 @@ impl ErrorKind {
             Self::RateLimited => "rate limited",
             Self::Validation => "request rejected by validation",
             Self::InsufficientBalance => "insufficient balance",
+            Self::SpendLimit => "account spend limit reached",
             Self::MaybeCreated => "create may have succeeded (no reliable response)",
             Self::Conflict => "conflict",
             Self::PayloadTooLarge => "payload too large",
@@ -245,6 +249,7 @@ pub(crate) fn classify(status: u16, msg: &BodyMessage, is_create: bool) -> Error
         400 if detail.contains("insufficient balance") || detail.contains("insufficient funds") => {
             ErrorKind::InsufficientBalance
         }
+        400 if SPEND_LIMIT_MARKERS.iter().any(|m| detail.contains(m)) => ErrorKind::SpendLimit,
         400 if !msg.errors.is_empty() => ErrorKind::Validation,
         400..=499 => ErrorKind::BadRequest,
         _ if is_create => ErrorKind::MaybeCreated,
@@ -271,6 +276,22 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn create_refusals_are_told_apart() {
+        let kind = |status: u16, text: &str| {
+            let body = serde_json::json!({"status": status, "detail": text}).to_string();
+            classify(status, &parse_error_body(body.as_bytes()), true)
+        };
+        assert_eq!(kind(402, "Insufficient balance."), ErrorKind::InsufficientBalance);
+        assert_eq!(
+            kind(400, "This request would exceed your spend limit of $80.00/hr"),
+            ErrorKind::SpendLimit
+        );
+        assert_eq!(kind(400, "Your spend rate limit has been reached"), ErrorKind::SpendLimit);
+        assert_eq!(kind(400, "Something went wrong."), ErrorKind::BadRequest);
+        assert_eq!(kind(403, "access to this pool is denied"), ErrorKind::Forbidden);
     }
 
     #[test]

@@ -84,7 +84,8 @@ pub struct CreatePodRequest {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    /// The container command, as one string (`sh -c` semantics).
+    /// Arguments to the image's entrypoint (or its command, when it has none), as one string
+    /// that RunPod splits into words; not run through a shell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<String>,
     /// Container disk, GB.

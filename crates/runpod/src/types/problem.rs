@@ -29,6 +29,15 @@ pub const NOT_ENOUGH_FREE_GPUS_DETAIL: &str =
 /// Synthetic (RunPod publishes no exact text): creation refused for lack of credit.
 pub const INSUFFICIENT_BALANCE_DETAIL: &str =
     "Insufficient balance: deploying requires at least one hour of credit for this configuration.";
+/// Lower-case phrases of a refusal for the account's hourly spend limit (`spendRate`). RunPod
+/// publishes no text; these cover the emulator's and the wordings seen in the docs.
+pub const SPEND_LIMIT_MARKERS: &[&str] = &["spend limit", "spend rate", "spendrate"];
+/// The emulator's refusal of a spend-limit overrun (synthetic: RunPod publishes none).
+pub const SPEND_LIMIT_DETAIL: &str = "This request would exceed your spend limit";
+/// RunPod's docs sentence, used as the emulator's refusal of a Community pod with a network
+/// volume (RunPod's own wording of that 400 is unpublished).
+pub const VOLUME_SECURE_ONLY_DETAIL: &str =
+    "Network volumes are only available for Pods in the Secure Cloud.";
 /// The `detail` of every 422.
 pub const VALIDATION_FAILED_DETAIL: &str = "Request validation failed.";
 
