@@ -20,7 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin" volume create bench --size-gb 10 --data-center US-TX-3 >/dev/null
+"$bin" volume create bench --size-gb 10 --data-center EU-RO-1 >/dev/null
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom > "$work/file.bin"
 url=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['url'])" "$PODWARDEN_HOME/server.json")
 token=$(cat "$PODWARDEN_HOME/token")
@@ -60,7 +60,7 @@ cmp -s "$work/file.bin" "$work/down.bin" || { echo "boto3: the download differs"
 # A hosted user without an S3 key: through the server.
 ana=$(curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"name":"bench-user"}' "$url/api/v1/users" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-PODWARDEN_URL=$url PODWARDEN_TOKEN=$ana "$bin" volume create mine --size-gb 10 --data-center US-TX-3 >/dev/null
+PODWARDEN_URL=$url PODWARDEN_TOKEN=$ana "$bin" volume create mine --size-gb 10 --data-center EU-RO-1 >/dev/null
 read -r su_s su_r < <(PODWARDEN_URL=$url PODWARDEN_TOKEN=$ana measure "$bin" cp "$work/file.bin" vol:mine/pw.bin)
 rm -f "$work/down.bin"
 read -r sd_s sd_r < <(PODWARDEN_URL=$url PODWARDEN_TOKEN=$ana measure "$bin" cp vol:mine/pw.bin "$work/down.bin")

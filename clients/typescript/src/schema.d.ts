@@ -1385,6 +1385,11 @@ export interface components {
             backend: string;
             /** Format: int64 */
             created_at: number;
+            /**
+             * @description Whether its data center serves RunPod's S3 API: without it, `cp`, the files routes
+             *     and `[[inputs]]` cannot reach the volume from outside a pod.
+             */
+            s3_api?: boolean;
         };
         /** @description Worker scaling. */
         Workers: {

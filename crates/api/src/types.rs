@@ -273,6 +273,10 @@ pub struct VolumeView {
     /// `hosted` (the operator's RunPod account) or `runpod` (the user's own key).
     pub backend: String,
     pub created_at: i64,
+    /// Whether its data center serves RunPod's S3 API: without it, `cp`, the files routes
+    /// and `[[inputs]]` cannot reach the volume from outside a pod.
+    #[serde(default)]
+    pub s3_api: bool,
 }
 
 /// `POST /api/v1/volumes`.

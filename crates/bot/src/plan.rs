@@ -159,12 +159,15 @@ pub(crate) fn offers_in(rows: Vec<GpuRow>, data_center: &str) -> Vec<GpuRow> {
     v
 }
 
-/// The data center with the most GPU types on offer (where a new volume goes).
+/// The data center with the most GPU types on offer among those whose volumes RunPod serves
+/// over S3 (where a new volume goes: the bot moves the person's files through it).
 pub(crate) fn busiest_data_center(rows: &[GpuRow]) -> Option<String> {
     let mut n: std::collections::BTreeMap<&str, usize> = Default::default();
     for g in rows {
         for d in &g.data_centers {
-            *n.entry(d).or_default() += 1;
+            if runpod::types::network_volumes::S3_API_DATA_CENTERS.contains(&d.as_str()) {
+                *n.entry(d).or_default() += 1;
+            }
         }
     }
     n.into_iter().max_by_key(|(d, c)| (*c, std::cmp::Reverse(*d))).map(|(d, _)| d.to_owned())
@@ -258,17 +261,25 @@ mod tests {
     #[test]
     fn offers_are_one_per_type_in_the_data_center_cheapest_first() {
         let rows = vec![
-            gpu("B", 24, 0.5, "X"),
-            gpu("A", 24, 0.3, "X"),
-            gpu("A", 24, 0.2, "X"),
-            gpu("C", 24, 0.1, "Y"),
+            gpu("B", 24, 0.5, "EU-RO-1"),
+            gpu("A", 24, 0.3, "EU-RO-1"),
+            gpu("A", 24, 0.2, "EU-RO-1"),
+            gpu("C", 24, 0.1, "US-KS-2"),
+            gpu("D", 24, 0.1, "US-TX-3"),
+            gpu("E", 24, 0.1, "US-TX-3"),
+            gpu("F", 24, 0.1, "US-TX-3"),
+            gpu("G", 24, 0.1, "US-TX-3"),
         ];
-        let o = offers_in(rows.clone(), "X");
+        let o = offers_in(rows.clone(), "EU-RO-1");
         assert_eq!(
             o.iter().map(|g| (g.gpu_type.as_str(), g.price_per_hour_usd)).collect::<Vec<_>>(),
             vec![("A", 0.2), ("B", 0.5)]
         );
-        assert_eq!(busiest_data_center(&rows).as_deref(), Some("X"));
+        assert_eq!(
+            busiest_data_center(&rows).as_deref(),
+            Some("EU-RO-1"),
+            "US-TX-3 has more GPUs but no S3 API for the person's files"
+        );
     }
 
     #[test]

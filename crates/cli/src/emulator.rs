@@ -39,7 +39,7 @@ pub struct Args {
 /// the CLI can put the data on it (what `podwarden cp` does over RunPod's S3 API).
 pub const QUICKSTART_VOLUME: &str = "pwquickstart";
 #[cfg_attr(not(feature = "embedded-emulator"), allow(dead_code))]
-pub const QUICKSTART_VOLUME_DC: &str = "US-TX-3";
+pub const QUICKSTART_VOLUME_DC: &str = "EU-RO-1";
 pub const QUICKSTART_VOLUME_NAME: &str = "podwarden-quickstart";
 
 /// The host directory of the quickstart volume's files.

@@ -84,6 +84,13 @@ pub async fn run(c: Command) -> Result<(), UserError> {
                     v.monthly_usd
                 );
             }
+            if !v.s3_api {
+                note!(
+                    "warning: {} has no S3 API on RunPod: `podwarden cp`, `[[inputs]]` from local files and the dashboard's file browser cannot reach this volume (only pods can)\nhint: remove it (`podwarden volume rm {}`) and create it in a data center with the S3 API, e.g. EU-RO-1 or US-KS-2",
+                    v.data_center,
+                    v.name
+                );
+            }
         }
         Command::Ls { json } => {
             let vs: Vec<VolumeView> = api.run(|c| c.volumes()).await?;

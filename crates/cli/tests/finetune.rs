@@ -114,7 +114,7 @@ fn a_finetune_job_reads_its_dataset_from_the_volume_and_leaves_the_adapter_there
         );
         o
     };
-    ok(&["volume", "create", "models", "--data-center", "US-TX-3"]);
+    ok(&["volume", "create", "models", "--data-center", "EU-RO-1"]);
     let rows: Vec<String> = (0..30)
         .map(|i| {
             serde_json::json!({"text": format!("example {i}: the answer is {}", i * 7)}).to_string()

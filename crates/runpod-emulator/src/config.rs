@@ -46,9 +46,22 @@ pub struct EmulatorConfig {
     pub volumes: Vec<VolumeSeed>,
     /// Ports of the S3 API per data center id (default: any free port).
     pub s3_ports: BTreeMap<String, u16>,
+    /// The data centers that serve the S3 API, as on RunPod only some do (default: RunPod's
+    /// docs' list, `runpod::types::network_volumes::S3_API_DATA_CENTERS`).
+    pub s3_data_centers: Option<Vec<String>>,
     /// Run containers as plain processes when bubblewrap is not available. They then share
     /// the host's files and tools; every container start says so.
     pub unsandboxed: bool,
+}
+
+impl EmulatorConfig {
+    /// Whether data center `dc` serves the S3 API.
+    pub fn has_s3(&self, dc: &str) -> bool {
+        match &self.s3_data_centers {
+            Some(list) => list.iter().any(|d| d == dc),
+            None => runpod::types::network_volumes::S3_API_DATA_CENTERS.contains(&dc),
+        }
+    }
 }
 
 /// Balance and limits of the emulated account.
@@ -290,6 +303,7 @@ impl Default for EmulatorConfig {
             accounts: Vec::new(),
             rate_limits: crate::ratelimit::RateLimitConfig::default(),
             s3_ports: BTreeMap::new(),
+            s3_data_centers: None,
             pods: PodTiming::default(),
             serverless: ServerlessConfig::default(),
             gpus: default_gpus(),

@@ -363,7 +363,14 @@ async fn serve_s3(
         .values()
         .map(|a| (a.user_id.clone(), a.s3_secret.clone()))
         .collect();
-    let dcs: Vec<String> = shared.cfg.data_centers.iter().map(|d| d.id.clone()).collect();
+    // Only where RunPod serves it: elsewhere `s3api-<dc>.runpod.io` does not resolve.
+    let dcs: Vec<String> = shared
+        .cfg
+        .data_centers
+        .iter()
+        .map(|d| d.id.clone())
+        .filter(|d| shared.cfg.has_s3(d))
+        .collect();
     let mut urls = std::collections::BTreeMap::new();
     for dc in dcs {
         let port = shared.cfg.s3_ports.get(&dc).copied().unwrap_or(0);

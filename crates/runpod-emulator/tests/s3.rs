@@ -7,7 +7,7 @@ use common::*;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use runpod::types::network_volumes::CreateNetworkVolumeRequest;
+use runpod::types::network_volumes::{CreateNetworkVolumeRequest, S3_API_DATA_CENTERS};
 use runpod::types::pods::{Mounts, NetworkMount};
 use std::time::Duration;
 
@@ -42,16 +42,25 @@ async fn a_volume_is_a_bucket_pods_and_s3_see_the_same_files() {
     let mut cfg = config();
     cfg.accounts =
         vec![runpod_emulator::config::AccountSeed::new("rpa_OTHERS3ACCOUNT00000000000000000000")];
+    // A second data center with the S3 API (RunPod's docs list it), for the refusals below.
+    cfg.data_centers.push(runpod_emulator::config::DataCenterConfig::new(
+        "US-KS-2",
+        "Kansas 2",
+        "NORTH_AMERICA",
+    ));
     let emu = emu_with(cfg).await;
+    // As on RunPod, only the data centers its docs list serve S3: US-TX-3 has none.
+    assert_eq!(emu.s3_url("US-TX-3"), None);
+    assert!(emu.s3_urls().keys().all(|dc| S3_API_DATA_CENTERS.contains(&dc.as_str())));
     let c = emu.client();
-    let vol = volume_in(&c, "US-TX-3").await;
+    let vol = volume_in(&c, "EU-RO-1").await;
     let (key, secret) = emu.s3_credentials(emu.api_key().expose()).expect("s3 key");
     assert!(
         key.starts_with("user_") && secret.starts_with("rps_"),
         "access key = user id, secret = rps_…"
     );
-    let tx = emu.s3_url("US-TX-3").expect("endpoint");
-    let s3 = store(tx, "US-TX-3", &vol, &key, &secret);
+    let tx = emu.s3_url("EU-RO-1").expect("endpoint");
+    let s3 = store(tx, "EU-RO-1", &vol, &key, &secret);
 
     // Upload over S3, read it in a pod at the mount path, and the pod's output over S3.
     s3.put(&Path::from("in/data.csv"), PutPayload::from_static(b"a,b\n1,2\n")).await.expect("put");
@@ -116,24 +125,24 @@ async fn a_volume_is_a_bucket_pods_and_s3_see_the_same_files() {
 
     // Refusals: the wrong region, another data center's endpoint, a bad secret, the API key as a
     // secret, another account's volume.
-    let wrong_region = store(tx, "EU-RO-1", &vol, &key, &secret);
+    let wrong_region = store(tx, "US-KS-2", &vol, &key, &secret);
     assert!(
         wrong_region.head(&Path::from("in/data.csv")).await.is_err(),
         "region must be the data center"
     );
-    let ro = emu.s3_url("EU-RO-1").expect("endpoint");
+    let ro = emu.s3_url("US-KS-2").expect("endpoint");
     assert!(
-        store(ro, "EU-RO-1", &vol, &key, &secret).head(&Path::from("in/data.csv")).await.is_err(),
-        "the volume lives in US-TX-3"
+        store(ro, "US-KS-2", &vol, &key, &secret).head(&Path::from("in/data.csv")).await.is_err(),
+        "the volume lives in EU-RO-1"
     );
     assert!(
-        store(tx, "US-TX-3", &vol, &key, "rps_WRONG")
+        store(tx, "EU-RO-1", &vol, &key, "rps_WRONG")
             .head(&Path::from("in/data.csv"))
             .await
             .is_err()
     );
     assert!(
-        store(tx, "US-TX-3", &vol, &key, emu.api_key().expose())
+        store(tx, "EU-RO-1", &vol, &key, emu.api_key().expose())
             .head(&Path::from("in/data.csv"))
             .await
             .is_err(),
@@ -142,7 +151,7 @@ async fn a_volume_is_a_bucket_pods_and_s3_see_the_same_files() {
     let (okey, osecret) =
         emu.s3_credentials("rpa_OTHERS3ACCOUNT00000000000000000000").expect("other");
     assert!(
-        store(tx, "US-TX-3", &vol, &okey, &osecret).head(&Path::from("in/data.csv")).await.is_err(),
+        store(tx, "EU-RO-1", &vol, &okey, &osecret).head(&Path::from("in/data.csv")).await.is_err(),
         "another account's volume"
     );
 }
@@ -153,9 +162,9 @@ async fn a_volume_is_a_bucket_pods_and_s3_see_the_same_files() {
 async fn s3_never_follows_a_symlink_off_the_volume() {
     let emu = emu().await;
     let c = emu.client();
-    let vol = volume_in(&c, "US-TX-3").await;
+    let vol = volume_in(&c, "EU-RO-1").await;
     let (key, secret) = emu.s3_credentials(emu.api_key().expose()).expect("s3 key");
-    let s3 = store(emu.s3_url("US-TX-3").expect("endpoint"), "US-TX-3", &vol, &key, &secret);
+    let s3 = store(emu.s3_url("EU-RO-1").expect("endpoint"), "EU-RO-1", &vol, &key, &secret);
     let outside = tempfile::tempdir().expect("outside");
     std::fs::write(outside.path().join("secret.txt"), "host secret").expect("secret");
     let dir = emu.shared.world.lock().volume_dir(&vol);

@@ -92,6 +92,7 @@ impl Embedded {
     /// Its S3 endpoints and the operator's S3 key.
     pub(crate) fn s3_settings(&self) -> S3Settings {
         S3Settings {
+            data_centers: self.emu.s3_urls().keys().cloned().collect(),
             endpoints: self.emu.s3_urls().clone(),
             operator_key: self.emu.s3_credentials(self.emu.api_key().expose()),
         }

@@ -65,6 +65,9 @@ pub struct ServerConfig {
     /// S3 endpoints of network volumes by data center (default: RunPod's
     /// `https://s3api-<dc>.runpod.io`; the embedded emulator fills in its own).
     pub s3_endpoints: std::collections::BTreeMap<String, String>,
+    /// The data centers whose volumes have RunPod's S3 API (default: `PODWARDEN_S3_DATA_CENTERS`,
+    /// comma-separated, else RunPod's docs' list; the embedded emulator's own).
+    pub s3_data_centers: Option<Vec<String>>,
     /// The operator account's S3 key (default: `RUNPOD_S3_ACCESS_KEY_ID` and
     /// `RUNPOD_S3_SECRET_ACCESS_KEY`; the embedded emulator's own).
     pub s3_operator_key: Option<(String, String)>,
@@ -86,6 +89,20 @@ pub struct ServerConfig {
 pub(crate) struct S3Settings {
     pub endpoints: std::collections::BTreeMap<String, String>,
     pub operator_key: Option<(String, String)>,
+    /// The data centers that serve the S3 API: a volume elsewhere has no S3 endpoint.
+    pub data_centers: std::collections::BTreeSet<String>,
+}
+
+impl S3Settings {
+    /// Whether volumes in `dc` are reachable over S3.
+    pub fn serves(&self, dc: &str) -> bool {
+        self.data_centers.contains(dc)
+    }
+
+    /// The data centers with the S3 API, for messages.
+    pub fn listed(&self) -> String {
+        self.data_centers.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
 }
 
 impl ServerConfig {
@@ -103,6 +120,7 @@ impl ServerConfig {
             watchdog_ceiling: Duration::from_secs(engine::DEFAULT_WATCHDOG_CEILING_SECS),
             byok_only: false,
             s3_endpoints: std::collections::BTreeMap::new(),
+            s3_data_centers: None,
             s3_operator_key: None,
             limits: listener::ConnLimits::default(),
             billing_settle: Duration::from_secs(15 * 60),
@@ -490,6 +508,16 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let s3 = match &emulator {
         Some(emu) => emu.s3_settings(),
         None => S3Settings {
+            data_centers: match cfg.s3_data_centers.clone().or_else(|| {
+                env("PODWARDEN_S3_DATA_CENTERS")
+                    .map(|v| v.split(',').map(|d| d.trim().to_owned()).collect())
+            }) {
+                Some(list) => list.into_iter().filter(|d| !d.is_empty()).collect(),
+                None => runpod::types::network_volumes::S3_API_DATA_CENTERS
+                    .iter()
+                    .map(|d| (*d).to_owned())
+                    .collect(),
+            },
             endpoints: cfg.s3_endpoints.clone(),
             operator_key: cfg
                 .s3_operator_key

@@ -42,8 +42,9 @@ pub(crate) async fn audit(
     }
 }
 
-fn view(v: &VolumeRow) -> VolumeView {
+fn view(s: &crate::AppState, v: &VolumeRow) -> VolumeView {
     VolumeView {
+        s3_api: s.s3.serves(&v.data_center),
         name: v.name.clone(),
         volume_id: v.volume_id.clone(),
         data_center: v.data_center.clone(),
@@ -79,7 +80,7 @@ pub(crate) async fn create_volume(
         &result,
     )
     .await;
-    Ok((StatusCode::CREATED, Json(view(&made?))))
+    Ok((StatusCode::CREATED, Json(view(&s, &made?))))
 }
 
 /// The caller's volumes.
@@ -99,7 +100,7 @@ pub(crate) async fn list_volumes(State(s): S, Extension(c): C) -> R<Json<Vec<Vol
         }
     }
     out.sort_by_key(|v| v.created_at);
-    Ok(Json(out.iter().map(view).collect()))
+    Ok(Json(out.iter().map(|v| view(&s, v)).collect()))
 }
 
 /// A spec's `network_volume` may name one of the user's volumes: it becomes that volume's
@@ -173,7 +174,7 @@ pub(crate) async fn remove_volume(
         &gone.as_ref().map_or_else(|e| e.to_string(), |_| "ok".into()),
     )
     .await;
-    Ok(Json(view(&gone?)))
+    Ok(Json(view(&s, &gone?)))
 }
 
 /// Where the volume's files are over S3, with a key when the server may give one.
@@ -206,6 +207,20 @@ pub(crate) fn location(s: &crate::AppState, row: &VolumeRow, name: &str) -> R<Vo
             Some("try again in a minute"),
         ));
     };
+    if !s.s3.serves(&row.data_center) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_s3_api",
+            format!(
+                "volume {name:?} is in {}, where RunPod has no S3 API, so its files cannot be moved from outside a pod",
+                row.data_center
+            ),
+            Some(&format!(
+                "create a volume in a data center with the S3 API ({}) and use that one",
+                s.s3.listed()
+            )),
+        ));
+    }
     let endpoint =
         s.s3.endpoints.get(&row.data_center).cloned().unwrap_or_else(|| {
             format!("https://s3api-{}.runpod.io", row.data_center.to_lowercase())

@@ -15,7 +15,7 @@ async fn a_volume_and_its_files_survive_a_restart_of_the_server() {
     let r = http
         .post(format!("{}/api/v1/volumes", s.url))
         .bearer_auth(&ana)
-        .json(&serde_json::json!({"name": "keep", "size_gb": 10, "data_center": "US-TX-3"}))
+        .json(&serde_json::json!({"name": "keep", "size_gb": 10, "data_center": "EU-RO-1"}))
         .send()
         .await
         .expect("create");

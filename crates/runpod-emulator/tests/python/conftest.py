@@ -41,7 +41,7 @@ class Emulator:
     def volume(self):
         """A network volume: (its id, the host directory of its files). Workers see it at
         /runpod-volume; it is the only thing a test shares with them."""
-        v = self.rest("POST", "/v2/network-volumes", {"name": "gate", "size": 10, "dataCenter": "US-TX-3"})
+        v = self.rest("POST", "/v2/network-volumes", {"name": "gate", "size": 10, "dataCenter": "EU-RO-1"})
         d = self.state_dir / "volumes" / v["id"]
         d.mkdir(parents=True, exist_ok=True)
         return v["id"], d

@@ -1,6 +1,15 @@
 //! REST v2 network volumes: `/v2/network-volumes`.
 
 use super::wire_enum;
+
+/// The data centers whose network volumes RunPod serves over its S3-compatible API
+/// (`https://s3api-<dc>.runpod.io`), as RunPod's docs list them (`storage/s3-api.mdx`, late
+/// November 2026; API-NOTES, corrections of 2026-12-05). No API lists them; elsewhere the
+/// endpoint does not resolve ("Create your network volume in a supported datacenter").
+pub const S3_API_DATA_CENTERS: &[&str] = &[
+    "EUR-IS-1", "EUR-NO-1", "EU-RO-1", "EU-CZ-1", "US-CA-2", "US-GA-2", "US-KS-2", "US-MD-1",
+    "US-MO-2", "US-NC-1", "US-NC-2",
+];
 use crate::ids::{DataCenterId, NetworkVolumeId};
 use serde::{Deserialize, Serialize};
 

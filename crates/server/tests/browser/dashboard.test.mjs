@@ -181,7 +181,7 @@ test("jobs list and costs", async () => {
   await page.click("nav a[data-page=volumes]");
   const vol = page.locator("#volumes tbody tr", { hasText: "podwarden-quickstart" });
   await vol.waitFor();
-  assert.match(await vol.textContent(), /US-TX-3/);
+  assert.match(await vol.textContent(), /EU-RO-1/);
   assert.match(await vol.textContent(), /10 GB/);
   await shot("07b-volumes");
   assert.equal(await pwned(), undefined);

@@ -24,6 +24,8 @@ class VolumeView:
         backend (str): `hosted` (the operator's RunPod account) or `runpod` (the user's own key).
         created_at (int):
         volume_id (None | str | Unset): RunPod's id (the S3 bucket); `null` while being created.
+        s3_api (bool | Unset): Whether its data center serves RunPod's S3 API: without it, `cp`, the files routes
+            and `[[inputs]]` cannot reach the volume from outside a pod.
     """
 
     name: str
@@ -34,6 +36,7 @@ class VolumeView:
     backend: str
     created_at: int
     volume_id: None | str | Unset = UNSET
+    s3_api: bool | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,6 +60,8 @@ class VolumeView:
         else:
             volume_id = self.volume_id
 
+        s3_api = self.s3_api
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -72,6 +77,8 @@ class VolumeView:
         )
         if volume_id is not UNSET:
             field_dict["volume_id"] = volume_id
+        if s3_api is not UNSET:
+            field_dict["s3_api"] = s3_api
 
         return field_dict
 
@@ -101,6 +108,8 @@ class VolumeView:
 
         volume_id = _parse_volume_id(d.pop("volume_id", UNSET))
 
+        s3_api = d.pop("s3_api", UNSET)
+
         volume_view = cls(
             name=name,
             data_center=data_center,
@@ -110,6 +119,7 @@ class VolumeView:
             backend=backend,
             created_at=created_at,
             volume_id=volume_id,
+            s3_api=s3_api,
         )
 
         volume_view.additional_properties = d
