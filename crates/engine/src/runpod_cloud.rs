@@ -413,7 +413,9 @@ impl Serverless for RunPodCloud {
             workers: Some(endpoint_workers(d)),
             timeout: Some(d.execution_timeout_ms),
             flashboot: Some(flashboot(d)),
-            network_volumes: Some(d.network_volume.iter().map(NetworkVolumeId::new).collect()),
+            // Never `[]`: RunPod refuses to clear an endpoint's volumes (as pods' `network: []`,
+            // API-NOTES corrections 2026-12-05); no volume means "leave them as they are".
+            network_volumes: d.network_volume.as_ref().map(|v| vec![NetworkVolumeId::new(v)]),
             ..UpdateEndpointRequest::default()
         };
         self.client.update_endpoint(&EndpointId::new(id), &req).await.map(|_| ()).map_err(map_err)

@@ -179,7 +179,7 @@ mod tests {
         // And the word runs the script byte for byte.
         let out = std::process::Command::new("sh")
             .arg("-c")
-            .arg(&words[2].replace("eval", "printf %s"))
+            .arg(words[2].replace("eval", "printf %s"))
             .output()
             .expect("sh");
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), script.trim_end());

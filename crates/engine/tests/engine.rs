@@ -229,7 +229,9 @@ async fn a_lost_create_response_is_adopted_by_name_not_duplicated() {
 
 #[tokio::test]
 async fn orphans_with_our_prefix_are_terminated_and_other_pods_are_untouched() {
-    let (emu, e) = setup(|_| {}).await;
+    // Two pods a page: the inventory is read across pages (RunPod pages every v2 list), so an
+    // orphan on a later page is found too.
+    let (emu, e) = setup(|c| c.page_size = 2).await;
     let c = emu.client();
     let mk = |name: String| runpod::types::pods::CreatePodRequest {
         name,
@@ -242,17 +244,21 @@ async fn orphans_with_our_prefix_are_terminated_and_other_pods_are_untouched() {
         }),
         ..Default::default()
     };
-    let orphan = c
-        .create_pod(&mk(core_domain::ids::pod_name(e.install(), core_domain::AttemptId::new())))
-        .await
-        .expect("orphan");
     let mine = c.create_pod(&mk("my notebook".into())).await.expect("user pod");
+    let mut orphans = Vec::new();
+    for _ in 0..5 {
+        let name = core_domain::ids::pod_name(e.install(), core_domain::AttemptId::new());
+        orphans.push(c.create_pod(&mk(name)).await.expect("orphan").id);
+    }
     e.tick().await.expect("tick");
     e.tick().await.expect("tick");
-    assert_eq!(
-        c.get_pod(&orphan.id).await.expect_err("terminated").kind(),
-        runpod::ErrorKind::NotFound
-    );
+    for orphan in &orphans {
+        assert_eq!(
+            c.get_pod(orphan).await.expect_err("terminated").kind(),
+            runpod::ErrorKind::NotFound,
+            "orphan {orphan}"
+        );
+    }
     assert!(c.get_pod(&mine.id).await.is_ok(), "pods without our prefix are never touched");
 }
 

@@ -197,7 +197,16 @@ async fn ten_thousand_pods() -> anyhow::Result<(Vec<f64>, Vec<f64>, f64, usize)>
     let mut render = Vec::new();
     for _ in 0..10 {
         let t = Instant::now();
-        let bytes = emu.shared.with_world(|w, now| w.pod_list_json(&w.main_account, now));
+        let bytes = emu.shared.with_world(|w, now| {
+            let page = runpod_emulator::paging::PageRequest::from_query(
+                &Default::default(),
+                &w.main_account,
+                "pods",
+                u32::MAX,
+            )
+            .expect("no query");
+            w.pod_list_json(&w.main_account, &page, now)
+        });
         render.push(t.elapsed().as_secs_f64() * 1000.0);
         anyhow::ensure!(bytes.len() > 1_000_000);
     }

@@ -49,6 +49,9 @@ pub struct EmulatorConfig {
     /// The data centers that serve the S3 API, as on RunPod only some do (default: RunPod's
     /// docs' list, `runpod::types::network_volumes::S3_API_DATA_CENTERS`).
     pub s3_data_centers: Option<Vec<String>>,
+    /// Items per page of a REST v2 list when the request names no `limit` (RunPod: 1000; tests
+    /// set a small one so every client walks pages).
+    pub page_size: u32,
     /// Run containers as plain processes when bubblewrap is not available. They then share
     /// the host's files and tools; every container start says so.
     pub unsandboxed: bool,
@@ -304,6 +307,7 @@ impl Default for EmulatorConfig {
             rate_limits: crate::ratelimit::RateLimitConfig::default(),
             s3_ports: BTreeMap::new(),
             s3_data_centers: None,
+            page_size: runpod::types::pagination::MAX_PAGE,
             pods: PodTiming::default(),
             serverless: ServerlessConfig::default(),
             gpus: default_gpus(),

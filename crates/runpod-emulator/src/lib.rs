@@ -27,6 +27,7 @@ pub mod config;
 pub mod faults;
 pub mod image;
 pub mod logs;
+pub mod paging;
 pub mod problem;
 pub mod process;
 pub mod ratelimit;

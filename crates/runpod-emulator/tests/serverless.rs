@@ -71,6 +71,9 @@ async fn endpoints_and_templates_crud_with_versioning() {
     };
     let u = c.update_endpoint(&ep, &upd).await.expect("update");
     assert_eq!(u.name, "renamed");
+    let clear = UpdateEndpointRequest { network_volumes: Some(vec![]), ..Default::default() };
+    let e = c.update_endpoint(&ep, &clear).await.expect_err("clearing volumes");
+    assert_eq!(e.kind(), ErrorKind::BadRequest, "RunPod rejects `networkVolumes: []`");
     assert_eq!(
         c.list_endpoint_workers(&ep).await.expect("workers").endpoint_version,
         Some(2),

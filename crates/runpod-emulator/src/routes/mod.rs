@@ -121,16 +121,23 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route_layer(from_fn_with_state(shared.clone(), faults))
         .route_layer(from_fn_with_state(shared.clone(), auth))
         .route_layer(from_fn_with_state(shared.clone(), record));
-    api.fallback(|| async { ApiError::new(404, "no such route") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(405, "method not allowed on this route")
-        })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::map_response(problemize))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            ApiError::new(500, "internal emulator error").into_response()
-        }))
-        .with_state(shared)
+    api.fallback(|uri: axum::http::Uri| async move {
+        // REST v1 is retired (RunPod's docs; v1 calls failed from 2026-11-16, API-NOTES).
+        if uri.path() == "/v1" || uri.path().starts_with("/v1/") {
+            ApiError::new(410, "REST v1 is retired; use REST v2 (/v2/...)")
+        } else {
+            ApiError::new(404, "no such route")
+        }
+    })
+    .method_not_allowed_fallback(|| async {
+        ApiError::new(405, "method not allowed on this route")
+    })
+    .layer(DefaultBodyLimit::max(BODY_LIMIT))
+    .layer(axum::middleware::map_response(problemize))
+    .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+        ApiError::new(500, "internal emulator error").into_response()
+    }))
+    .with_state(shared)
 }
 
 fn route_of(req: &Request) -> String {
@@ -389,6 +396,22 @@ async fn record(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respo
 /// Parses a query string into a map (no extractor rejections: bad input is ours to report).
 pub(crate) fn query_map(q: Option<&str>) -> HashMap<String, String> {
     url::form_urlencoded::parse(q.unwrap_or("").as_bytes()).into_owned().collect()
+}
+
+/// A boolean query parameter (`true`/`false`, as the spec's `type: boolean`), or a 422 naming
+/// it: `?includeClusterPods=null` is no boolean.
+pub(crate) fn query_bool(
+    q: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<bool>, ApiError> {
+    match q.get(name).map(String::as_str) {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(v) => Err(ApiError::validation(vec![format!(
+            "query parameter '{name}': got {v:?}, want boolean"
+        )])),
+    }
 }
 
 /// A query parameter as an integer within bounds, or a 422 naming it.

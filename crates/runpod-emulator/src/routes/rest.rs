@@ -3,9 +3,10 @@
 //! Over 600 lines: one thin handler per REST v2 operation of RunPod's spec (about forty), each
 //! checking its input and calling `World`; split by resource they would repeat the extractors.
 
-use super::{Caller, Principal, query_int, query_map};
+use super::{Caller, Principal, query_bool, query_int, query_map};
 use crate::Shared;
 use crate::clock::rfc3339;
+use crate::paging::PageRequest;
 use crate::problem::{ApiError, ApiResult};
 use crate::validate::parse;
 use crate::world::catalog::AvailabilityScope;
@@ -45,9 +46,17 @@ fn created<T: Serialize>(v: T) -> Response {
 
 // ---- pods ----
 
-pub(crate) async fn list_pods(State(s): S, Extension(Caller(a)): C) -> Response {
-    let body = s.with_world(|w, now| w.pod_list_json(&a, now));
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+pub(crate) async fn list_pods(
+    State(s): S,
+    Extension(Caller(a)): C,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let q = query_map(q.as_deref());
+    // No cluster exists here, so `includeClusterPods` changes nothing once it is a boolean.
+    query_bool(&q, "includeClusterPods")?;
+    let page = PageRequest::from_query(&q, &a, "pods", s.cfg.page_size)?;
+    let body = s.with_world(|w, now| w.pod_list_json(&a, &page, now));
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 pub(crate) async fn create_pod(
@@ -99,8 +108,10 @@ pub(crate) async fn pod_action(
 pub(crate) async fn list_endpoints(
     State(s): S,
     Extension(Caller(a)): C,
-) -> Json<ListEndpointsResponse> {
-    Json(ListEndpointsResponse { endpoints: s.with_world(|w, _| w.endpoint_list(&a)) })
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<ListEndpointsResponse>> {
+    let page = PageRequest::from_query(&query_map(q.as_deref()), &a, "endpoints", s.cfg.page_size)?;
+    Ok(Json(s.with_world(|w, _| w.endpoint_list(&a, &page))))
 }
 
 pub(crate) async fn create_endpoint(
@@ -210,8 +221,10 @@ pub(crate) async fn no_cluster() -> ApiError {
 pub(crate) async fn list_templates(
     State(s): S,
     Extension(Caller(a)): C,
-) -> Json<ListTemplatesResponse> {
-    Json(ListTemplatesResponse { templates: s.with_world(|w, _| w.template_list(&a)) })
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<ListTemplatesResponse>> {
+    let page = PageRequest::from_query(&query_map(q.as_deref()), &a, "templates", s.cfg.page_size)?;
+    Ok(Json(s.with_world(|w, _| w.template_list(&a, &page))))
 }
 
 pub(crate) async fn create_template(
@@ -250,15 +263,20 @@ pub(crate) async fn delete_template(State(s): S, Path(id): Path<String>) -> ApiR
 pub(crate) async fn list_volumes(
     State(s): S,
     Extension(Caller(a)): C,
-) -> Json<ListNetworkVolumesResponse> {
-    Json(ListNetworkVolumesResponse {
-        network_volumes: s.with_world(|w, _| {
-            let mut v: Vec<_> =
-                w.volumes.values().filter(|v| v.account == a).map(|v| v.volume.clone()).collect();
-            v.sort_by(|a, b| a.id.cmp(&b.id));
-            v
-        }),
-    })
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<ListNetworkVolumesResponse>> {
+    let page =
+        PageRequest::from_query(&query_map(q.as_deref()), &a, "network-volumes", s.cfg.page_size)?;
+    let mut v: Vec<(String, _)> = s.with_world(|w, _| {
+        w.volumes
+            .values()
+            .filter(|v| v.account == a)
+            .map(|v| (v.volume.id.0.clone(), v.volume.clone()))
+            .collect()
+    });
+    v.sort_by(|x, y| x.0.cmp(&y.0));
+    let (network_volumes, pagination) = page.page(v);
+    Ok(Json(ListNetworkVolumesResponse { network_volumes, pagination }))
 }
 
 pub(crate) async fn create_volume(

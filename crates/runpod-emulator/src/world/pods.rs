@@ -32,6 +32,8 @@ use std::sync::Arc;
 #[derive(Serialize)]
 struct ListView<'a> {
     pods: Vec<PodView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pagination: Option<runpod::types::pagination::Pagination>,
 }
 
 /// USD per GB-month of running disk (container and pod volume).
@@ -550,12 +552,22 @@ impl World {
     }
 
     /// `GET /v2/pods` rendered straight to JSON (`{"pods":[...]}`), without cloning records.
-    pub fn pod_list_json(&self, acct: &str, now: DateTime<Utc>) -> Vec<u8> {
-        let pods: Vec<PodView<'_>> =
-            self.live_pods_sorted(acct).into_iter().map(|p| p.view(now)).collect();
+    pub fn pod_list_json(
+        &self,
+        acct: &str,
+        page: &crate::paging::PageRequest,
+        now: DateTime<Utc>,
+    ) -> Vec<u8> {
+        let keyed = self
+            .live_pods_sorted(acct)
+            .into_iter()
+            .map(|p| (crate::paging::created_key(p.created_at.timestamp_millis(), &p.id), p))
+            .collect();
+        let (shown, pagination) = page.page(keyed);
+        let pods: Vec<PodView<'_>> = shown.into_iter().map(|p| p.view(now)).collect();
         let mut out = Vec::with_capacity(64 + pods.len() * 512);
         // Serializing borrowed views of our own data cannot fail.
-        let _ = serde_json::to_writer(&mut out, &ListView { pods });
+        let _ = serde_json::to_writer(&mut out, &ListView { pods, pagination });
         out
     }
 

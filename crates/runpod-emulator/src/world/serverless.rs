@@ -21,7 +21,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use runpod::types::endpoints::{
     CreateEndpointGpuConfig, CreateEndpointRequest, Endpoint, EndpointGpuConfig, EndpointScaling,
     EndpointType, EndpointWorkersStatus, FlashBoot, ListEndpointWorkersResponse,
-    UpdateEndpointRequest, Worker, WorkerStatus, WorkerSummary,
+    ListEndpointsResponse, UpdateEndpointRequest, Worker, WorkerStatus, WorkerSummary,
 };
 use runpod::types::serverless::{
     Health, HealthJobs, HealthWorkers, JobState, JobStatus, PurgeQueueResponse, StreamChunk,
@@ -372,11 +372,23 @@ impl World {
     }
 
     /// `GET /v2/serverless` of `acct`, oldest first.
-    pub fn endpoint_list(&self, acct: &str) -> Vec<Endpoint> {
+    pub fn endpoint_list(
+        &self,
+        acct: &str,
+        page: &crate::paging::PageRequest,
+    ) -> ListEndpointsResponse {
         let mut v: Vec<&EndpointRecord> =
             self.endpoints.values().filter(|e| e.account == acct).collect();
         v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
-        v.into_iter().filter_map(|e| self.endpoint_api(&e.id).ok()).collect()
+        let keyed = v
+            .into_iter()
+            .map(|e| (crate::paging::created_key(e.created_at.timestamp_millis(), &e.id), e))
+            .collect();
+        let (shown, pagination) = page.page(keyed);
+        ListEndpointsResponse {
+            endpoints: shown.into_iter().filter_map(|e| self.endpoint_api(&e.id).ok()).collect(),
+            pagination,
+        }
     }
 
     /// `PATCH /v2/serverless/{id}`.
@@ -398,6 +410,12 @@ impl World {
                     "templateId must name a serverless template (serverless: true)",
                 ));
             }
+        }
+        if req.network_volumes.as_ref().is_some_and(Vec::is_empty) {
+            // As pods' `network: []` (spec prose on `Mounts`; API-NOTES, corrections 2026-12-05).
+            return Err(ApiError::bad_request(
+                "`networkVolumes: []` is not supported: an endpoint's network volumes cannot be cleared",
+            ));
         }
         for v in req.network_volumes.iter().flatten() {
             if !self.owns(&acct, super::Res::Volume, v.as_str()) {

@@ -9,7 +9,7 @@ use runpod::types::network_volumes::{
     CreateNetworkVolumeRequest, NetworkVolume, UpdateNetworkVolumeRequest, VolumeType,
 };
 use runpod::types::templates::{
-    CreateTemplateRequest, Template, TemplateCategory, UpdateTemplateRequest,
+    CreateTemplateRequest, ListTemplatesResponse, Template, TemplateCategory, UpdateTemplateRequest,
 };
 use runpod::{NetworkVolumeId, TemplateId};
 
@@ -81,13 +81,33 @@ impl World {
     }
 
     /// `GET /v2/templates` of `acct`, oldest first.
-    pub fn template_list(&self, acct: &str) -> Vec<Template> {
+    pub fn template_list(
+        &self,
+        acct: &str,
+        page: &crate::paging::PageRequest,
+    ) -> ListTemplatesResponse {
         let mut v: Vec<&TemplateRecord> =
             self.templates.values().filter(|t| t.account == acct).collect();
         v.sort_by(|a, b| {
             a.created_at.cmp(&b.created_at).then_with(|| a.template.id.cmp(&b.template.id))
         });
-        v.into_iter().map(|t| t.template.clone()).collect()
+        let keyed = v
+            .into_iter()
+            .map(|t| {
+                (
+                    crate::paging::created_key(
+                        t.created_at.timestamp_millis(),
+                        t.template.id.as_str(),
+                    ),
+                    t,
+                )
+            })
+            .collect();
+        let (shown, pagination) = page.page(keyed);
+        ListTemplatesResponse {
+            templates: shown.into_iter().map(|t| t.template.clone()).collect(),
+            pagination,
+        }
     }
 
     /// `PATCH /v2/templates/{id}`.

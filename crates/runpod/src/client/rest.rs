@@ -16,6 +16,7 @@ use crate::types::network_volumes::{
     CreateNetworkVolumeRequest, ListNetworkVolumesResponse, NetworkVolume,
     UpdateNetworkVolumeRequest,
 };
+use crate::types::pagination::Pagination;
 use crate::types::pods::{
     CreatePodRequest, ListPodsResponse, Pod, PodAction, PodActionRequest, UpdatePodRequest,
 };
@@ -44,20 +45,51 @@ impl Client {
         self.call(operation, Method::GET, url, None, Idempotent)
     }
 
-    // ---- pods ----
-
-    /// `GET /v2/pods`: every pod of the account, in one call.
-    pub async fn list_pods(&self) -> Result<Vec<Pod>, Error> {
-        let r: ListPodsResponse =
-            self.json(self.get("list pods", self.rest(&["v2", "pods"]))).await?;
-        Ok(r.pods)
+    /// Every item of a v2 list, page after page: follows `pagination.nextCursor` until a page
+    /// has none. A cursor seen before is an error, not the end (an inventory cut short would
+    /// hide pods that bill).
+    async fn all_pages<R: serde::de::DeserializeOwned, T>(
+        &self,
+        operation: &'static str,
+        segments: &[&str],
+        split: fn(R) -> (Vec<T>, Option<Pagination>),
+    ) -> Result<Vec<T>, Error> {
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut url = self.rest(segments);
+            if let Some(c) = &cursor {
+                url.query_pairs_mut().append_pair("cursor", c);
+            }
+            let path = url.path().to_owned();
+            let (items, page) = split(self.json(self.get(operation, url)).await?);
+            out.extend(items);
+            let Some(next) = page.as_ref().and_then(Pagination::next) else { return Ok(out) };
+            if !seen.insert(next.to_owned()) {
+                let mut e = Error::new(ErrorKind::Undecodable, operation, "GET", path);
+                e.inner.detail = Some(format!("RunPod repeated the page cursor {next:?}"));
+                return Err(e);
+            }
+            cursor = Some(next.to_owned());
+        }
     }
 
-    /// `GET /v2/pods`, decoding only id, name, status, cost and data center (reconcilers).
+    // ---- pods ----
+
+    /// `GET /v2/pods`: every pod of the account, every page.
+    pub async fn list_pods(&self) -> Result<Vec<Pod>, Error> {
+        self.all_pages("list pods", &["v2", "pods"], |r: ListPodsResponse| (r.pods, r.pagination))
+            .await
+    }
+
+    /// `GET /v2/pods`, decoding only id, name, status, cost and data center (reconcilers), every
+    /// page.
     pub async fn list_pods_brief(&self) -> Result<Vec<crate::types::pods::PodBrief>, Error> {
-        let r: crate::types::pods::ListPodsBrief =
-            self.json(self.get("list pods", self.rest(&["v2", "pods"]))).await?;
-        Ok(r.pods)
+        self.all_pages("list pods", &["v2", "pods"], |r: crate::types::pods::ListPodsBrief| {
+            (r.pods, r.pagination)
+        })
+        .await
     }
 
     /// `GET /v2/pods/{id}`.
@@ -188,9 +220,10 @@ impl Client {
 
     /// `GET /v2/serverless`.
     pub async fn list_endpoints(&self) -> Result<Vec<Endpoint>, Error> {
-        let r: ListEndpointsResponse =
-            self.json(self.get("list endpoints", self.rest(&["v2", "serverless"]))).await?;
-        Ok(r.endpoints)
+        self.all_pages("list endpoints", &["v2", "serverless"], |r: ListEndpointsResponse| {
+            (r.endpoints, r.pagination)
+        })
+        .await
     }
 
     /// `GET /v2/serverless/{id}`.
@@ -257,9 +290,10 @@ impl Client {
 
     /// `GET /v2/templates`.
     pub async fn list_templates(&self) -> Result<Vec<Template>, Error> {
-        let r: ListTemplatesResponse =
-            self.json(self.get("list templates", self.rest(&["v2", "templates"]))).await?;
-        Ok(r.templates)
+        self.all_pages("list templates", &["v2", "templates"], |r: ListTemplatesResponse| {
+            (r.templates, r.pagination)
+        })
+        .await
     }
 
     /// `GET /v2/templates/{id}`.
@@ -312,10 +346,12 @@ impl Client {
 
     /// `GET /v2/network-volumes`.
     pub async fn list_network_volumes(&self) -> Result<Vec<NetworkVolume>, Error> {
-        let r: ListNetworkVolumesResponse = self
-            .json(self.get("list network volumes", self.rest(&["v2", "network-volumes"])))
-            .await?;
-        Ok(r.network_volumes)
+        self.all_pages(
+            "list network volumes",
+            &["v2", "network-volumes"],
+            |r: ListNetworkVolumesResponse| (r.network_volumes, r.pagination),
+        )
+        .await
     }
 
     /// `GET /v2/network-volumes/{id}`.

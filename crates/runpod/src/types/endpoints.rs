@@ -265,6 +265,9 @@ fn flash_off() -> FlashBoot {
 pub struct ListEndpointsResponse {
     #[serde(default)]
     pub endpoints: Vec<Endpoint>,
+    /// The next page's cursor, when the list is paged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination: Option<super::pagination::Pagination>,
 }
 
 /// One worker of an endpoint.

@@ -10,6 +10,7 @@ pub mod endpoints;
 pub mod graphql;
 pub mod logs;
 pub mod network_volumes;
+pub mod pagination;
 pub mod pods;
 pub mod problem;
 pub mod serverless;

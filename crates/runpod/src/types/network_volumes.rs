@@ -62,4 +62,7 @@ fn standard() -> VolumeType {
 pub struct ListNetworkVolumesResponse {
     #[serde(default)]
     pub network_volumes: Vec<NetworkVolume>,
+    /// The next page's cursor, when the list is paged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination: Option<super::pagination::Pagination>,
 }

@@ -312,6 +312,9 @@ fn secure() -> Cloud {
 pub struct ListPodsResponse {
     #[serde(default)]
     pub pods: Vec<Pod>,
+    /// The next page's cursor, when the list is paged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination: Option<super::pagination::Pagination>,
 }
 
 /// The few fields of a pod a reconciler needs; decoding a 10,000-pod list into these is much
@@ -344,4 +347,7 @@ fn is_set<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 pub struct ListPodsBrief {
     #[serde(default)]
     pub pods: Vec<PodBrief>,
+    /// The next page's cursor, when the list is paged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination: Option<super::pagination::Pagination>,
 }

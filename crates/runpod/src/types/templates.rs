@@ -127,4 +127,7 @@ fn nvidia() -> TemplateCategory {
 pub struct ListTemplatesResponse {
     #[serde(default)]
     pub templates: Vec<Template>,
+    /// The next page's cursor, when the list is paged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination: Option<super::pagination::Pagination>,
 }
