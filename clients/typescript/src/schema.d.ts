@@ -504,8 +504,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Checks every settled pod not checked yet against RunPod's bill now, correcting the ledger
-         *     to the bill (admin; the server also does this on its own, 15 minutes after a pod ends).
+         * Checks every settled pod not checked yet against RunPod's bill as it stands now, correcting
+         *     the ledger to the bill (admin; an absent bill books nothing). The server also does this on
+         *     its own, waiting until two reads of a pod's bill agree or the settle time passed.
          */
         post: operations["reconcile"];
         delete?: never;
@@ -721,6 +722,12 @@ export interface components {
             /** @description `[YYYY-MM-DD, USD]`. */
             by_day: unknown[][];
             simulated: boolean;
+            /**
+             * Format: int64
+             * @description Ended pods whose cost awaits the provider's bill: their figures are podwarden's own and
+             *     may still change once RunPod's billing (which lags) is read.
+             */
+            awaiting_bills?: number;
         };
         /**
          * @description `POST /api/v1/endpoints`: the endpoint and what the deploy did (`created`, `updated`,

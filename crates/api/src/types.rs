@@ -93,6 +93,10 @@ pub struct CostReport {
     #[schema(value_type = Vec<Vec<serde_json::Value>>)]
     pub by_day: Vec<(String, f64)>,
     pub simulated: bool,
+    /// Ended pods whose cost awaits the provider's bill: their figures are podwarden's own and
+    /// may still change once RunPod's billing (which lags) is read.
+    #[serde(default)]
+    pub awaiting_bills: i64,
 }
 
 /// `GET /api/v1/status`.

@@ -341,7 +341,7 @@ pub async fn cost(a: CostArgs) -> Result<(), UserError> {
         }
         out!("{t}");
         out!(
-            "{} pods checked now, {} in all; {} differed; the ledger had over-counted ${:.6}, and now agrees with RunPod's bill",
+            "{} pods checked now, {} in all; {} differed; the ledger had over-counted ${:.6}, and now agrees with RunPod's bill (pods RunPod has no bill for yet stay as the ledger says)",
             r.checked_now,
             r.checks.len(),
             r.mismatches,
@@ -370,6 +370,12 @@ pub async fn cost(a: CostArgs) -> Result<(), UserError> {
     }
     out!("{d}");
     out!("total: {}", money(c.total_usd, c.simulated));
+    if c.awaiting_bills > 0 {
+        out!(
+            "awaiting bill: {} ended pod(s) not yet checked against RunPod's bill (it lags); their figures are podwarden's and may still change",
+            c.awaiting_bills
+        );
+    }
     Ok(())
 }
 

@@ -231,6 +231,14 @@ fn public_url(on_runpod: bool) -> Check {
         );
     }
     let url = env("PODWARDEN_PUBLIC_URL");
+    if let Some(rest) = env("RUNPOD_REST_URL").and_then(|u| u.parse::<url::Url>().ok()) {
+        if url.is_none() && server::is_local_provider(&rest) {
+            return Check::ok(
+                "public_url",
+                format!("not needed: the provider at {rest} runs its pods on this machine"),
+            );
+        }
+    }
     match server::check_public_url(url.as_deref()) {
         Ok(()) if url.as_deref() == Some("none") => Check::warn(
             "public_url",

@@ -58,6 +58,10 @@ async fn emulator() -> RunningEmulator {
     c.tick_ms = 50;
     // The server ticks every 100 ms instead of 2 s: RunPod's budgets compressed alike.
     c.rate_limits = runpod_emulator::ratelimit::RateLimitConfig::scaled(20);
+    // Time here runs 20-100x compressed and bills are read right away: they show live. The
+    // billing lag is tested on the manual clock (emulator `pods::spend_shows_*`, engine
+    // `a_bill_is_booked_only_once_it_settles_*`).
+    c.billing = runpod_emulator::config::BillingConfig::live();
     start(c, Options::default()).await.expect("emulator")
 }
 

@@ -6,11 +6,14 @@
 //!
 //! Billing reconciliation compares the ledger with the provider's bill, pod by pod.
 //!
-//! Owns: the check of each settled attempt of this engine's account (`store::billing`).
-//! Invariant: once an attempt is checked, its ledger rows sum to what the provider billed for
-//! its pod, and the difference (a crash that double-billed a span, a price that changed under a
-//! running pod, a rounding) is recorded with its size and shown as an event on the job. A check
-//! waits `settle_ms` after the attempt ended, for the provider's bill to be complete.
+//! Owns: the reads and the check of each settled attempt of this engine's account
+//! (`store::billing`). Invariants: once an attempt is checked, its ledger rows sum to what the
+//! provider billed for its pod, and the difference (a crash that double-billed a span, a price
+//! that changed under a running pod, a rounding) is recorded with its size and shown as an event
+//! on the job. RunPod's billing lags — it "runs every 5 minutes", and its history routes have been
+//! seen empty an hour after use (API-NOTES, corrections of 2026-12-05) — so a bill is read again
+//! and again ([`BillingPolicy`]) and booked only when two reads agree or the attempt ended longer
+//! ago than the settle time; an absent bill never replaces the ledger's figure.
 
 use crate::cloud::Cloud;
 use crate::{Engine, EngineError};
@@ -30,24 +33,85 @@ pub struct Mismatch {
 /// What a reconciliation pass did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BillingReport {
+    /// Attempts whose bill was read.
+    pub read: usize,
+    /// Attempts booked to the provider's figure.
     pub checked: usize,
+    /// Read, and the provider has no bill for the pod yet.
+    pub awaiting: usize,
+    /// Read, and the figure is not trusted yet (it may still grow): read again later.
+    pub pending: usize,
     pub mismatches: Vec<Mismatch>,
 }
 
+/// RunPod bills "every 5 minutes" (`accounts-billing/billing.mdx`): no pod's bill is read sooner.
+pub const FIRST_BILL_READ_AFTER_MS: i64 = 5 * 60_000;
+/// Between two reads of one pod's bill.
+pub const BILL_REREAD_MS: i64 = 10 * 60_000;
+/// After this long since a pod ended, one present figure is trusted without a second read.
+pub const DEFAULT_BILL_SETTLE_MS: i64 = 6 * 3_600_000;
+
+/// When a pod's bill is read, and when a figure is trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BillingPolicy {
+    /// Wait this long after a pod ended before the first read.
+    pub first_read_after_ms: i64,
+    /// Read an attempt's bill at most this often.
+    pub reread_ms: i64,
+    /// A present figure is trusted on one read once the pod ended this long ago; before that
+    /// it must be read twice, the same.
+    pub settle_ms: i64,
+}
+
+impl BillingPolicy {
+    /// The server's own checks: first read after RunPod's billing cycle, again every
+    /// `BILL_REREAD_MS`, trusted when two reads agree or after `settle_ms`.
+    pub fn automatic(settle_ms: i64) -> Self {
+        Self { first_read_after_ms: FIRST_BILL_READ_AFTER_MS, reread_ms: BILL_REREAD_MS, settle_ms }
+    }
+
+    /// An operator's "check now" (`cost --reconcile`): every unchecked attempt is read, and the
+    /// bill as it stands is trusted if RunPod has one (an absent one still books nothing).
+    pub fn now() -> Self {
+        Self { first_read_after_ms: 0, reread_ms: 0, settle_ms: 0 }
+    }
+}
+
 impl<C: Cloud> Engine<C> {
-    /// Checks up to `limit` settled attempts that ended at least `settle_ms` ago against the
-    /// provider's billing API, correcting the ledger to the provider's figure.
+    /// Reads the provider's bill for up to `limit` settled attempts due a read under `policy`,
+    /// booking the ledger to the provider's figure once it is trusted.
     pub async fn reconcile_billing(
         &self,
-        settle_ms: i64,
+        policy: BillingPolicy,
         limit: i64,
     ) -> Result<BillingReport, EngineError> {
         let now = self.now_ms();
         let mut report = BillingReport::default();
-        for u in self.store().attempts_unchecked(&self.account, now - settle_ms, limit).await? {
-            let Some(theirs) = self.cloud().pod_billed(&u.pod_id, u.created_at, now).await? else {
-                break;
+        let due = self
+            .store()
+            .attempts_unchecked(
+                &self.account,
+                now - policy.first_read_after_ms,
+                now - policy.reread_ms,
+                limit,
+            )
+            .await?;
+        for u in due {
+            report.read += 1;
+            let theirs = self.cloud().pod_billed(&u.pod_id, u.created_at, now).await?;
+            let Some(theirs) = theirs else {
+                // No bill yet: nothing is booked; the ledger's figure stands.
+                self.store().billing_read(&u.attempt_id, now, None).await?;
+                report.awaiting += 1;
+                continue;
             };
+            let trusted =
+                u.read_theirs_micros == Some(theirs.0) || u.ended_at <= now - policy.settle_ms;
+            if !trusted {
+                self.store().billing_read(&u.attempt_id, now, Some(theirs.0)).await?;
+                report.pending += 1;
+                continue;
+            }
             self.store().billing_check(&u, theirs.0, now).await?;
             report.checked += 1;
             if theirs.0 != u.ours_micros {
@@ -140,6 +204,9 @@ pub struct CostSummary {
     pub by_gpu: Vec<(String, Money)>,
     /// (`YYYY-MM-DD`, spend), oldest first; a span is counted on the day it started.
     pub by_day: Vec<(String, Money)>,
+    /// Ended pods whose cost is not yet checked against the provider's bill: their figures
+    /// are podwarden's and may still change.
+    pub awaiting_bills: i64,
 }
 
 impl<C: Cloud> Engine<C> {
@@ -174,6 +241,7 @@ impl<C: Cloud> Engine<C> {
             by_job: jobs,
             by_gpu: by_gpu.into_iter().map(|(k, v)| (k, Money(v))).collect(),
             by_day: by_day.into_iter().map(|(k, v)| (k, Money(v))).collect(),
+            awaiting_bills: self.store().bills_awaited(owner).await?,
         })
     }
 }

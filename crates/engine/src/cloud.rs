@@ -112,7 +112,7 @@ pub trait Cloud: Serverless + Send + Sync + 'static {
         }
     }
     /// What the provider billed for a pod between `since_ms` and `until_ms` (its billing API),
-    /// `None` when the provider has no billing API.
+    /// `None` when it has no bill for the pod (yet: RunPod's lags) or no billing API.
     fn pod_billed(
         &self,
         pod_id: &str,

@@ -155,6 +155,16 @@ impl<C: Cloud> Engine<C> {
         self.record_exit(job, None, code, " (read from the pod's logs)").await
     }
 
+    /// The pod of `attempt` logged that its image cannot be pulled for good: the pods reconciler
+    /// ends the attempt on its next pass instead of at the boot timeout.
+    pub fn image_pull_failed(&self, attempt: &str, line: &str) {
+        let line: String = line.chars().take(300).collect();
+        self.pull_failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(attempt.to_owned(), line);
+    }
+
     /// Records the first exit status of `job`; later ones (a callback after the log line, or
     /// the reverse) change nothing.
     pub(crate) async fn record_exit(
@@ -379,5 +389,54 @@ pub(crate) fn ignore_missing<T>(
     match r {
         Err(EngineError::NoSuchJob(_)) => Ok(None),
         other => other,
+    }
+}
+
+/// Whether a pod's *system* log line says its image cannot be pulled and never will be (Docker's
+/// pull errors: no such image or tag, a private image without working credentials). A rate limit
+/// or a network error is not: RunPod retries those, and the boot timeout still applies.
+pub fn image_pull_failure(source: &str, line: &str) -> bool {
+    if source != "system" {
+        // A job may print anything; only the host's own lines are trusted.
+        return false;
+    }
+    let l = line.to_ascii_lowercase();
+    let pulling = l.contains("pull") || l.contains("manifest");
+    pulling
+        && [
+            "manifest unknown",
+            "not found: manifest",
+            "repository does not exist",
+            "pull access denied",
+            "authentication required",
+            "unauthorized",
+            "denied: requested access",
+        ]
+        .iter()
+        .any(|m| l.contains(m))
+}
+
+#[cfg(test)]
+mod pull_tests {
+    use super::image_pull_failure;
+
+    #[test]
+    fn permanent_pull_errors_are_told_from_transient_ones_and_from_job_output() {
+        for line in [
+            "error pulling image \"acme/x:1\": manifest unknown",
+            "Error response from daemon: manifest for acme/x:1 not found: manifest unknown: manifest unknown",
+            "Error response from daemon: pull access denied for acme/x, repository does not exist or may require 'docker login'",
+            "error pulling image \"ghcr.io/a/b:1\": unauthorized: authentication required",
+        ] {
+            assert!(image_pull_failure("system", line), "{line}");
+        }
+        for line in [
+            "error pulling image \"x\": toomanyrequests: You have reached your pull rate limit",
+            "error pulling image \"x\": net/http: TLS handshake timeout",
+            "pulling image x: 45% done",
+        ] {
+            assert!(!image_pull_failure("system", line), "{line}");
+        }
+        assert!(!image_pull_failure("container", "error pulling image: manifest unknown"));
     }
 }

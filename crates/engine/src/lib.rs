@@ -114,6 +114,8 @@ pub struct Engine<C: Cloud> {
     offers: tokio::sync::Mutex<Option<(i64, Vec<GpuOffer>)>>,
     /// Attempts (and endpoints) whose create call is in flight: the reconciler leaves them be.
     pub(crate) creating: Mutex<HashSet<String>>,
+    /// Attempts whose pod's logs say the image cannot be pulled (set by the log follower).
+    pub(crate) pull_failed: Mutex<std::collections::HashMap<String, String>>,
     /// Pods whose terminate failed: (failures so far, not before this time). A provider that
     /// keeps refusing is asked again with backoff, not on every tick.
     terminate_backoff: Mutex<HashMap<String, (u32, i64)>>,
@@ -179,6 +181,7 @@ impl<C: Cloud> Engine<C> {
             install,
             offers: tokio::sync::Mutex::new(None),
             creating: Mutex::new(HashSet::new()),
+            pull_failed: Mutex::new(std::collections::HashMap::new()),
             terminate_backoff: Mutex::new(HashMap::new()),
             offers_ttl_ms: o.offers_ttl_ms,
             callback_base: o.callback_base,

@@ -184,9 +184,10 @@ impl Cloud for RunPodCloud {
             ..Default::default()
         };
         let bill = self.client.pod_billing(&q).await.map_err(map_err)?;
-        let usd: f64 =
-            bill.records.iter().filter(|r| r.pod_id == pod_id).map(|r| r.total_amount).sum();
-        Ok(Some(Money::from_usd(usd)))
+        let mine: Vec<f64> =
+            bill.records.iter().filter(|r| r.pod_id == pod_id).map(|r| r.total_amount).collect();
+        // No record is no bill yet (RunPod's history lags), never a bill of $0.
+        Ok((!mine.is_empty()).then(|| Money::from_usd(mine.iter().sum())))
     }
 
     async fn create_pod(&self, r: &PodRequest) -> Result<PodInfo, CloudError> {

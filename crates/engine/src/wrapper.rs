@@ -35,6 +35,9 @@ pub struct DataPlan {
     pub outputs: Vec<String>,
 }
 
+/// The exit the watchdog reports when its pod could not stop itself (`timeout`'s code).
+pub const WATCHDOG_EXIT_CODE: i32 = 124;
+
 /// Grace after `max_runtime` before the in-pod watchdog stops the pod itself.
 pub const WATCHDOG_GRACE_SECS: u64 = 300;
 
@@ -83,8 +86,18 @@ pub fn wrap(command: &str, watchdog_secs: Option<u64>, data: &DataPlan) -> Strin
     }
     let watchdog = match watchdog_secs {
         Some(s) => format!(
-            r#"( sleep {s}; echo "podwarden: the job's time ceiling passed; stopping this pod" >&2; pw_post "${{PODWARDEN_RUNPOD_REST_URL:-https://api.runpod.io}}/v2/pods/$RUNPOD_POD_ID/action" "$RUNPOD_API_KEY" '{{"action":"stop"}}' ) &
-"#
+            // The pod-scoped key's right to stop its own pod over REST v2 is unconfirmed
+            // (API-NOTES): retry with backoff, and tell the control plane (an exit of
+            // `WATCHDOG_EXIT_CODE`) so it terminates the pod if RunPod refuses.
+            r#"( sleep {s}; echo "podwarden: the job's time ceiling passed; stopping this pod" >&2
+  for pw_w in 1 2 3 4 5 6 7 8; do
+    pw_post "${{PODWARDEN_RUNPOD_REST_URL:-https://api.runpod.io}}/v2/pods/$RUNPOD_POD_ID/action" "$RUNPOD_API_KEY" '{{"action":"stop"}}' 2>/dev/null && exit 0
+    if [ "$pw_w" = 1 ]; then echo "podwarden: RunPod refused the pod's own stop; telling the control plane and trying again" >&2; pw_post "$PODWARDEN_CALLBACK_URL" "$PODWARDEN_JOB_TOKEN" '{{"exit_code": {timeout}}}' 2>/dev/null; fi
+    sleep $((pw_w * pw_w * 5))
+  done
+  echo "podwarden: the pod could not stop itself; only the control plane can end it now" >&2 ) &
+"#,
+            timeout = WATCHDOG_EXIT_CODE
         ),
         None => String::new(),
     };
@@ -191,6 +204,52 @@ mod tests {
             .output()
             .expect("sh");
         assert_eq!(String::from_utf8_lossy(&ran.stdout), "it's 42\n");
+    }
+
+    #[test]
+    fn a_watchdog_refused_by_runpod_retries_and_tells_the_control_plane_once() {
+        let dir = std::env::temp_dir().join(format!("pw-watchdog-{}", std::process::id()));
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).expect("bin");
+        let log = dir.join("posts");
+        // A `curl` that records each URL and fails for the pod's own stop, as RunPod might.
+        std::fs::write(
+            bin.join("curl"),
+            format!(
+                "#!/bin/sh\nfor a; do last=$a; done\necho \"$last\" >> {}\ncase \"$last\" in *action) exit 22;; esac\n",
+                log.display()
+            ),
+        )
+        .expect("curl");
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(bin.join("curl"))
+            .status()
+            .expect("chmod");
+        // No real sleeping: `sleep` is a no-op function; the script waits for its watchdog.
+        let script = format!(
+            "sleep() {{ :; }}\n{}\nwait\n",
+            wrap("true", Some(1), &DataPlan::default()).replace("while :; do sleep 3600; done", "")
+        );
+        let st = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(&dir)
+            .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
+            .env("PODWARDEN_STATE_DIR", dir.join("state"))
+            .env("PODWARDEN_JOB_ID", "job_w")
+            .env("PODWARDEN_CALLBACK_URL", "http://cb/exit")
+            .env("PODWARDEN_RUNPOD_REST_URL", "http://rest")
+            .env("RUNPOD_POD_ID", "pod1")
+            .status()
+            .expect("run");
+        assert!(st.success());
+        let posts = std::fs::read_to_string(&log).expect("posts");
+        let stops = posts.lines().filter(|l| *l == "http://rest/v2/pods/pod1/action").count();
+        let told = posts.lines().filter(|l| *l == "http://cb/exit").count();
+        assert_eq!(stops, 8, "retried: {posts}");
+        assert_eq!(told, 2, "the command's own exit, and the watchdog's once: {posts}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -821,3 +821,50 @@ async fn a_refused_terminate_is_retried_with_backoff() {
     assert_eq!(live_pods(&emu), 0, "taken once the provider accepts");
     assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Cancelled);
 }
+
+/// RunPod's billing lags (it runs every 5 minutes; its history has been seen empty an hour
+/// later): an absent bill never replaces the ledger's figure, and a present one is booked only
+/// once two reads agree.
+#[tokio::test]
+async fn a_bill_is_booked_only_once_it_settles_and_never_from_an_absent_one() {
+    use engine::billing::{BILL_REREAD_MS, BillingPolicy, DEFAULT_BILL_SETTLE_MS};
+    let (emu, e) = setup(|_| {}).await;
+    let job =
+        e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job.to_string();
+    for _ in 0..4 {
+        e.tick().await.expect("tick");
+        emu.advance(Duration::from_secs(10));
+    }
+    e.cancel(&job).await.expect("cancel");
+    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Cancelled);
+    let spent = || async { e.store().job_get(&job).await.expect("get").expect("job").spent_micros };
+    let ours = spent().await;
+    assert!(ours > 0, "the ledger billed the pod");
+    let pod =
+        e.store().attempts_for_job(&job).await.expect("attempts")[0].pod_id.clone().expect("pod");
+
+    // Within RunPod's billing cycle the bill is absent: "check now" books nothing.
+    let r = e.reconcile_billing(BillingPolicy::now(), 100).await.expect("reconcile");
+    assert_eq!((r.read, r.awaiting, r.checked), (1, 1, 0), "{r:?}");
+    assert_eq!(spent().await, ours, "an absent bill is no bill of $0");
+
+    // The server's own checks read a bill at most every BILL_REREAD_MS.
+    let auto = BillingPolicy::automatic(DEFAULT_BILL_SETTLE_MS);
+    emu.advance(Duration::from_secs(400));
+    let r = e.reconcile_billing(auto, 100).await.expect("reconcile");
+    assert_eq!(r.read, 0, "not read again before {BILL_REREAD_MS} ms: {r:?}");
+    // After a billing run the figure is there, but read once it is not trusted yet.
+    emu.advance(Duration::from_millis(BILL_REREAD_MS as u64));
+    let r = e.reconcile_billing(auto, 100).await.expect("reconcile");
+    assert_eq!((r.read, r.pending, r.checked), (1, 1, 0), "{r:?}");
+    assert_eq!(spent().await, ours, "a figure read once books nothing");
+    // A second read that agrees books it: the ledger is the bill.
+    emu.advance(Duration::from_millis(BILL_REREAD_MS as u64));
+    let r = e.reconcile_billing(auto, 100).await.expect("reconcile");
+    assert_eq!((r.read, r.checked), (1, 1), "{r:?}");
+    let bill =
+        emu.shared.world.lock().ledger.total_for(runpod_emulator::world::ledger::Kind::Pod, &pod);
+    assert!((spent().await as f64 / 1e6 - bill).abs() < 2e-6, "{} vs {bill}", spent().await);
+    let r = e.reconcile_billing(BillingPolicy::now(), 100).await.expect("reconcile");
+    assert_eq!(r.read, 0, "checked once");
+}

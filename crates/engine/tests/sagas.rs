@@ -120,7 +120,11 @@ async fn a_crash_at_each_step_of_pod_launch_and_teardown_is_healed_by_a_fresh_en
                 "{point}: pod {name} has an attempt that recorded it: {attempts:?}"
             );
         }
-        let billing = e.reconcile_billing(0, 100).await.expect("bills");
+        // A billing run (RunPod bills every 5 minutes) before the check, so there is a bill.
+        emu.advance(Duration::from_secs(400));
+        let billing =
+            e.reconcile_billing(engine::billing::BillingPolicy::now(), 100).await.expect("bills");
+        assert!(billing.checked >= 1, "{point}: the bill was there to check: {billing:?}");
         assert!(
             billing.mismatches.is_empty(),
             "{point}: ledger = bill: {billing:?} {attempts:#?} {:#?}",

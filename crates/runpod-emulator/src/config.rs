@@ -31,6 +31,8 @@ pub struct EmulatorConfig {
     pub accounts: Vec<AccountSeed>,
     pub pods: PodTiming,
     pub serverless: ServerlessConfig,
+    /// When spend shows on the billing routes.
+    pub billing: BillingConfig,
     /// GPU types for sale.
     pub gpus: Vec<GpuOffer>,
     /// Data centers.
@@ -129,6 +131,32 @@ pub struct PodTiming {
     pub restart_delay_secs: f64,
     /// Real seconds between SIGTERM and SIGKILL when a pod stops.
     pub stop_grace_ms: u64,
+}
+
+/// When spend shows on `/v2/billing/*`: RunPod's billing "runs every 5 minutes"
+/// (`accounts-billing/billing.mdx`) and its history routes have been seen to lag far longer
+/// (API-NOTES, corrections of 2026-12-05). The routes show the ledger as of the last billing
+/// run; the balance stays live.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BillingConfig {
+    /// Seconds between billing runs; 0 shows spend the moment it accrues.
+    pub cycle_secs: f64,
+    /// Up to this many seconds added to each run's time (deterministic from `seed`).
+    pub jitter_secs: f64,
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        Self { cycle_secs: 300.0, jitter_secs: 60.0 }
+    }
+}
+
+impl BillingConfig {
+    /// Bills show as they accrue (tests about amounts, not about lag).
+    pub fn live() -> Self {
+        Self { cycle_secs: 0.0, jitter_secs: 0.0 }
+    }
 }
 
 /// Serverless behaviour.
@@ -310,6 +338,7 @@ impl Default for EmulatorConfig {
             page_size: runpod::types::pagination::MAX_PAGE,
             pods: PodTiming::default(),
             serverless: ServerlessConfig::default(),
+            billing: BillingConfig::default(),
             gpus: default_gpus(),
             data_centers: default_data_centers(),
             faults: FaultConfig::default(),

@@ -328,6 +328,8 @@ pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<Running
         http: reqwest::Client::builder().build().context("cannot build the webhook HTTP client")?,
         cfg: cfg.clone(),
     });
+    // The first billing run is a cycle after the start: until then no bill shows.
+    shared.with_world(|w, now| w.ledger.run_billing(now, &cfg.billing, cfg.seed));
     let app = routes::router(shared.clone());
     let c = cancel.clone();
     tracker.spawn(async move {

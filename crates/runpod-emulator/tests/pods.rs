@@ -148,6 +148,35 @@ async fn billing_is_per_second_from_the_price_pinned_at_create() {
     assert_contract(&emu);
 }
 
+/// RunPod's billing "runs every 5 minutes": the billing routes show spend as of the last run.
+#[tokio::test]
+async fn spend_shows_on_the_billing_routes_only_after_a_billing_run() {
+    let emu = emu().await;
+    let c = emu.client();
+    let p = c.create_pod(&pod("lagged", RTX4090, "")).await.expect("create");
+    emu.advance(secs(60));
+    let q = BillingQuery { pod_id: Some(p.id.0.clone()), ..Default::default() };
+    let early = c.pod_billing(&q).await.expect("bill");
+    assert!(early.records.is_empty(), "no billing run yet: {early:?}");
+    let me = c.myself().await.expect("balance");
+    assert!(me.client_balance < 100.0, "the balance is live: {}", me.client_balance);
+    // The first run comes within the cycle plus its jitter (300 + 60 s by default).
+    emu.advance(secs(400));
+    c.delete_pod(&p.id).await.expect("terminate");
+    let billed = emu
+        .shared
+        .world
+        .lock()
+        .ledger
+        .total_for(runpod_emulator::world::ledger::Kind::Pod, p.id.as_str());
+    let shown = c.pod_billing(&q).await.expect("bill").metadata.totals.total_amount;
+    assert!(shown > 0.0 && shown <= billed, "as of the run: {shown} of {billed}");
+    emu.advance(secs(400));
+    let later = c.pod_billing(&q).await.expect("bill").metadata.totals.total_amount;
+    assert!((later - billed).abs() < 1e-9, "the next run shows all of it: {later} vs {billed}");
+    assert_contract(&emu);
+}
+
 #[tokio::test]
 async fn no_capacity_answers_runpods_error_and_stock_returns_when_a_pod_stops() {
     let emu = emu().await;

@@ -5,6 +5,7 @@
 //! The key is decrypted only here, into the client, and never logged.
 
 use crate::AppState;
+use engine::billing::BillingPolicy;
 use engine::{Engine, RunPodCloud};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -138,19 +139,20 @@ impl Accounts {
     }
 }
 
+/// The most settled pods one "check now" reads per account.
+pub(crate) const RECONCILE_NOW_LIMIT: i64 = 1000;
+
 /// Checks every BYOK account's settled pods against its bill now (`POST /api/v1/cost/reconcile`).
 pub(crate) async fn reconcile_all(s: &AppState) -> Result<usize, engine::EngineError> {
     let mut checked = 0;
-    for account in s.engine.store().accounts_unchecked(i64::MAX).await? {
+    for account in s.engine.store().accounts_unchecked(i64::MAX, i64::MAX).await? {
         let Some(user) = byok_user(&account) else { continue };
         match s.accounts.of(s, user).await {
-            Ok(a) => loop {
-                let r = a.engine.reconcile_billing(0, 100).await?;
+            Ok(a) => {
+                let r =
+                    a.engine.reconcile_billing(BillingPolicy::now(), RECONCILE_NOW_LIMIT).await?;
                 checked += r.checked;
-                if r.checked < 100 {
-                    break;
-                }
-            },
+            }
             Err(e) => {
                 tracing::warn!(user, error = %e, "cannot check this user's bill (their key is gone?)")
             }

@@ -145,7 +145,10 @@ async fn reconcile(s: &AppState, account: &str) -> Pass {
     if s.take_bill_check(account) {
         let settle = s.billing_settle_ms;
         crate::tasks::activation(&s.tasks, "billing", account, now, async {
-            match engine.reconcile_billing(settle, 100).await {
+            match engine
+                .reconcile_billing(engine::billing::BillingPolicy::automatic(settle), 100)
+                .await
+            {
                 Ok(r) => (r.checked, Vec::new()),
                 Err(e) => (0, vec![e.to_string()]),
             }
@@ -177,7 +180,11 @@ pub(crate) async fn find_bills_due(s: &AppState) {
     let store = s.engine.store();
     let now = s.engine.now_ms();
     crate::tasks::activation(&s.tasks, "billing", "all accounts", now, async {
-        match store.accounts_unchecked(now - s.billing_settle_ms).await {
+        let (ended, read) = (
+            now - engine::billing::FIRST_BILL_READ_AFTER_MS,
+            now - engine::billing::BILL_REREAD_MS,
+        );
+        match store.accounts_unchecked(ended, read).await {
             Ok(accounts) => {
                 let n = accounts.len();
                 s.bills_due().extend(accounts);

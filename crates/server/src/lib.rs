@@ -73,8 +73,8 @@ pub struct ServerConfig {
     pub s3_operator_key: Option<(String, String)>,
     /// Connection limits and timeouts (`listener`).
     pub limits: listener::ConnLimits,
-    /// How long after a pod ended its cost is compared with the provider's bill (the bill
-    /// must be complete by then; default 15 minutes).
+    /// After this long since a pod ended, one present figure of the provider's bill is trusted;
+    /// before, two reads ten minutes apart must agree (default 6 h; RunPod's billing lags).
     pub billing_settle: Duration,
     /// The database: `None` is the data directory's SQLite file; `postgres://…` is a Postgres
     /// that several replicas may share (`replicas`).
@@ -123,7 +123,7 @@ impl ServerConfig {
             s3_data_centers: None,
             s3_operator_key: None,
             limits: listener::ConnLimits::default(),
-            billing_settle: Duration::from_secs(15 * 60),
+            billing_settle: Duration::from_millis(engine::billing::DEFAULT_BILL_SETTLE_MS as u64),
             database: None,
             default_spend_cap_usd: None,
         }
@@ -251,6 +251,17 @@ pub fn secret_file(path: &Path) -> anyhow::Result<String> {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).ok();
     }
     Ok(v)
+}
+
+/// Whether the provider's REST API is on this machine (a standalone `podwarden emulator`): its
+/// pods run here too and reach a loopback URL. RunPod itself is never at a loopback address.
+pub fn is_local_provider(rest: &url::Url) -> bool {
+    match rest.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
 }
 
 /// Against RunPod, pods must be able to reach the public URL, or the operator must say they
@@ -490,7 +501,11 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     // Provider keys at rest: a real deployment must bring its secret; dev (the embedded
     // emulator or a test client) gets one made in the data directory.
     let dev = simulated || cfg.client.is_some();
-    if !dev {
+    // A provider on this machine (a standalone `podwarden emulator`) runs its pods here too:
+    // they reach a loopback URL. RunPod itself is never at a loopback address.
+    // Unset, the public URL is this server's own: right for a provider on this machine.
+    let local = is_local_provider(client.rest_url()) && cfg.public_url.is_none();
+    if !dev && !local {
         check_public_url(cfg.public_url.as_deref())?;
     }
     let key_secret =
@@ -518,7 +533,19 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                     .map(|d| (*d).to_owned())
                     .collect(),
             },
-            endpoints: cfg.s3_endpoints.clone(),
+            // `PODWARDEN_S3_ENDPOINTS=DC=URL,DC=URL` (a standalone emulator, an S3 proxy).
+            endpoints: if cfg.s3_endpoints.is_empty() {
+                env("PODWARDEN_S3_ENDPOINTS")
+                    .map(|v| {
+                        v.split(',')
+                            .filter_map(|kv| kv.split_once('='))
+                            .map(|(dc, url)| (dc.trim().to_owned(), url.trim().to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            } else {
+                cfg.s3_endpoints.clone()
+            },
             operator_key: cfg
                 .s3_operator_key
                 .clone()

@@ -5,8 +5,11 @@
 //! logs from where the stored ones end, stores each batch, and when the exit line appears
 //! records the exit exactly as the pod's callback would — so a job ends with its true outcome
 //! even when the callback cannot reach this server (no public URL, a firewall), as fast as
-//! the log stream carries the line. A follower whose stream ends or fails reopens it after a
-//! pause; it stops when its attempt leaves the live set (torn down) or at shutdown.
+//! the log stream carries the line. A line of the host's saying the image cannot be pulled for
+//! good ends the attempt at the next pass instead of at the boot timeout (the pod bills while
+//! RunPod retries the pull). A follower whose stream ends or fails reopens it after a pause
+//! (RunPod's `Retry-After`, else a backoff); it stops when its attempt leaves the live set (torn
+//! down) or at shutdown.
 //!
 //! Invariants: at most one follower per attempt; a resume never stores a line twice (the
 //! stream's event ids are its resume points); the exit is recorded once (the engine keeps the
@@ -25,6 +28,8 @@ use tokio_util::task::TaskTracker;
 
 /// Pause before a follower reopens a stream that ended or failed.
 const REOPEN_AFTER: Duration = Duration::from_secs(2);
+/// The longest pause between reopenings of a stream that keeps failing.
+const MAX_REOPEN: Duration = Duration::from_secs(60);
 /// Lines of history a follower asks for when it starts with nothing stored.
 const FIRST_TAIL: u32 = 5_000;
 
@@ -81,15 +86,32 @@ pub(crate) fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Cancella
 
 async fn follow(s: Arc<AppState>, t: Target, cancel: CancellationToken) {
     let mut after = s.engine.store().job_logs_last_at(&t.job).await.ok().flatten();
+    let mut failures = 0;
     while !cancel.is_cancelled() {
-        if let Err(e) = follow_once(&s, &t, &mut after, &cancel).await {
-            tracing::debug!(job = %t.job, error = %e, "pod log stream ended; reopening");
-        }
+        let before = after.clone();
+        let retry_after = match follow_once(&s, &t, &mut after, &cancel).await {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::debug!(job = %t.job, error = %e, "pod log stream ended; reopening");
+                e.downcast_ref::<runpod::Error>().and_then(runpod::Error::retry_after)
+            }
+        };
+        // A stream that carried lines was healthy: start the backoff over.
+        failures = if after != before { 0 } else { failures + 1 };
         tokio::select! {
-            () = tokio::time::sleep(REOPEN_AFTER) => {}
+            () = tokio::time::sleep(reopen_delay(failures, retry_after)) => {}
             () = cancel.cancelled() => {}
         }
     }
+}
+
+/// How long a follower waits before reopening: RunPod's `Retry-After` when it sent one (a
+/// rate-limited account must not spend its budget on log streams), else 2 s doubling with each
+/// stream in a row that brought nothing, up to a minute.
+fn reopen_delay(failures: u32, retry_after: Option<Duration>) -> Duration {
+    let backoff =
+        REOPEN_AFTER.saturating_mul(1 << failures.saturating_sub(1).min(5)).min(MAX_REOPEN);
+    retry_after.map_or(backoff, |r| r.max(backoff))
 }
 
 /// One stream: from `after` until it ends, fails or the follower is cancelled.
@@ -115,19 +137,44 @@ async fn follow_once(
         let Some(batch) = batch else { return Ok(()) };
         let mut rows = Vec::with_capacity(batch.len());
         let mut exit = None;
+        let mut pull_failed = None;
         for line in batch {
             let line = line?;
             if exit.is_none() {
                 exit = engine::wrapper::parse_exit_line(&line.event.line, &t.job);
             }
+            if pull_failed.is_none()
+                && engine::jobs::image_pull_failure(&line.event.source, &line.event.line)
+            {
+                pull_failed = Some(line.event.line.clone());
+            }
             *after = Some(line.id.clone());
             rows.push((line.id, line.event.source, line.event.line));
         }
         s.engine.store().job_logs_append(&t.job, &rows).await?;
+        if let Some(line) = pull_failed {
+            let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            engine.image_pull_failed(&t.attempt, &line);
+            crate::driving::poke(s, &t.account);
+        }
         if let Some(code) = exit {
             let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
             engine.exit_seen_in_logs(&t.job, i64::from(code)).await?;
             crate::driving::poke(s, &t.account);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_stream_backs_off_and_retry_after_is_honoured() {
+        let d = |f, r: Option<u64>| reopen_delay(f, r.map(Duration::from_secs)).as_secs();
+        assert_eq!([d(0, None), d(1, None), d(2, None), d(3, None)], [2, 2, 4, 8]);
+        assert_eq!(d(30, None), 60, "at most a minute");
+        assert_eq!(d(1, Some(45)), 45, "RunPod's Retry-After wins over a shorter backoff");
+        assert_eq!(d(7, Some(5)), 60, "and never shortens a longer one");
     }
 }

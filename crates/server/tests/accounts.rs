@@ -22,6 +22,9 @@ async fn byok_jobs_run_on_the_users_key_and_hosted_jobs_on_the_operators() {
     ecfg.rate_limits = common::compressed_budgets();
     // The user's key belongs to their own RunPod account, as it would on RunPod.
     ecfg.accounts = vec![runpod_emulator::config::AccountSeed::new(USER_KEY)];
+    // Time runs compressed and bills are read right away: they show live (the billing lag is
+    // tested on the manual clock).
+    ecfg.billing = runpod_emulator::config::BillingConfig::live();
     let emu =
         runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator");
     let home = tempfile::tempdir().expect("home");
@@ -359,6 +362,9 @@ async fn a_byok_only_server_runs_each_users_work_on_their_own_account_and_refuse
     (ecfg.pods.provisioning_secs, ecfg.pods.starting_secs, ecfg.tick_ms) = (0.1, 0.1, 50);
     ecfg.rate_limits = common::compressed_budgets();
     ecfg.accounts = vec![runpod_emulator::config::AccountSeed::new(USER_KEY)];
+    // Time runs compressed and bills are read right away: they show live (the billing lag is
+    // tested on the manual clock).
+    ecfg.billing = runpod_emulator::config::BillingConfig::live();
     let emu =
         runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator");
     let home = tempfile::tempdir().expect("home");

@@ -99,6 +99,10 @@ async fn a_byok_users_pods_are_checked_against_their_own_bill() {
     ecfg.tick_ms = 50;
     ecfg.rate_limits = common::compressed_budgets();
     ecfg.accounts = vec![runpod_emulator::config::AccountSeed::new(USER_KEY)];
+    // Time here runs 20-100x compressed and bills are read right away: they show live. The
+    // billing lag is tested on the manual clock (emulator `pods::spend_shows_*`, engine
+    // `a_bill_is_booked_only_once_it_settles_*`).
+    ecfg.billing = runpod_emulator::config::BillingConfig::live();
     let emu =
         runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator");
     let home = tempfile::tempdir().expect("home");

@@ -54,3 +54,33 @@ async fn with_a_callback_url_that_refuses_connections_the_exit_is_read_from_the_
     assert!(text.contains("hello from the pod") && text.contains("quotes 'and' 42"), "{text}");
     s.shutdown().await;
 }
+
+/// RunPod keeps retrying a pull that cannot succeed while the pod bills: the pod's log line
+/// ends the attempt at once, with the reason, instead of the boot timeout (an hour here).
+#[tokio::test]
+async fn an_image_that_cannot_be_pulled_ends_each_attempt_at_once_with_the_reason() {
+    let home = tempfile::tempdir().expect("home");
+    let s = server_with(home.path(), |_| {}).await;
+    let http = reqwest::Client::new();
+    let job: server::api::JobDetail = http
+        .post(format!("{}/api/v1/jobs", s.url))
+        .bearer_auth(&s.token)
+        .json(&serde_json::json!({
+            "name": "no-image", "image": "acme/does-not-exist:1", "command": "true",
+            "gpu": {"min_vram_gb": 16},
+            "limits": {"boot_timeout": "1h"},
+            "retry": {"attempts": 2},
+        }))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    let (done, events) = follow(&http, &s, &job.job.id).await;
+    assert_eq!(done.job.state, "failed", "{events:?}");
+    let reason = done.job.reason.clone().unwrap_or_default();
+    assert!(reason.contains("cannot be pulled") && reason.contains("manifest unknown"), "{reason}");
+    assert_eq!(done.attempts.len(), 2, "each attempt ended on the log line: {events:?}");
+    s.shutdown().await;
+}

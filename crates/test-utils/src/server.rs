@@ -43,6 +43,10 @@ pub async fn standalone_emulator() -> runpod_emulator::RunningEmulator {
     ecfg.pods.starting_secs = 0.1;
     ecfg.tick_ms = 50;
     ecfg.rate_limits = compressed_budgets();
+    // Time here runs 20-100x compressed and bills are read right away: they show live. The
+    // billing lag is tested on the manual clock (emulator `pods::spend_shows_*`, engine
+    // `a_bill_is_booked_only_once_it_settles_*`).
+    ecfg.billing = runpod_emulator::config::BillingConfig::live();
     runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator")
 }
 

@@ -34,9 +34,18 @@ impl Amounts {
 
 /// Hourly buckets per (kind, hour), then per resource. Keyed this way so the per-second
 /// accrual of every pod on every tick finds its row without allocating.
+/// Amounts per (kind, hour), then per resource.
+pub type Buckets = BTreeMap<(Kind, DateTime<Utc>), HashMap<String, Amounts>>;
+
 #[derive(Debug, Default)]
 pub struct Ledger {
-    pub buckets: BTreeMap<(Kind, DateTime<Utc>), HashMap<String, Amounts>>,
+    pub buckets: Buckets,
+    /// What the billing routes show: `buckets` as of the last billing run, or `None` when
+    /// billing runs continuously (they show `buckets`).
+    published: Option<Buckets>,
+    /// When the next billing run is due, and how many runs there were.
+    next_run: Option<DateTime<Utc>>,
+    runs: u64,
     /// The account each billed resource belongs to (kept after the resource is gone, as its
     /// bills are).
     owners: HashMap<(Kind, String), String>,
@@ -86,6 +95,42 @@ impl Ledger {
         total
     }
 
+    /// Runs billing when one is due under `cfg`: the routes then show the ledger as of now.
+    pub fn run_billing(
+        &mut self,
+        now: DateTime<Utc>,
+        cfg: &crate::config::BillingConfig,
+        seed: u64,
+    ) {
+        if cfg.cycle_secs <= 0.0 {
+            self.published = None;
+            return;
+        }
+        let Some(due) = self.next_run else {
+            // The first run comes a cycle after the emulator starts: nothing is billed yet.
+            self.published = Some(BTreeMap::new());
+            self.next_run = Some(self.after(now, cfg, seed));
+            return;
+        };
+        if now >= due {
+            self.published = Some(self.buckets.clone());
+            self.runs += 1;
+            self.next_run = Some(self.after(now, cfg, seed));
+        }
+    }
+
+    fn after(
+        &self,
+        now: DateTime<Utc>,
+        cfg: &crate::config::BillingConfig,
+        seed: u64,
+    ) -> DateTime<Utc> {
+        // A jitter that repeats run for run with the seed (no clock or RNG state involved).
+        let frac = ((self.runs.wrapping_mul(2_654_435_761) ^ seed) % 1000) as f64 / 1000.0;
+        let secs = cfg.cycle_secs + cfg.jitter_secs.max(0.0) * frac;
+        now + TimeDelta::milliseconds((secs * 1000.0) as i64)
+    }
+
     /// Total billed to one resource.
     pub fn total_for(&self, kind: Kind, resource: &str) -> f64 {
         self.buckets
@@ -108,7 +153,8 @@ impl Ledger {
         resource: Option<&str>,
     ) -> Vec<(String, DateTime<Utc>, Amounts)> {
         let mut out: BTreeMap<(DateTime<Utc>, String), Amounts> = BTreeMap::new();
-        for ((k, hour), row) in self.buckets.range((kind, start)..(kind, end)) {
+        let shown = self.published.as_ref().unwrap_or(&self.buckets);
+        for ((k, hour), row) in shown.range((kind, start)..(kind, end)) {
             debug_assert_eq!(*k, kind);
             let mine = |r: &str| self.owner(kind, r) == Some(account);
             for (r, a) in

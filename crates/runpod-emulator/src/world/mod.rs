@@ -335,6 +335,7 @@ impl World {
         for v in volumes {
             self.accrue_volume(&v, now);
         }
+        self.ledger.run_billing(now, &self.cfg.billing, self.cfg.seed);
         let broke: Vec<String> = self
             .accounts
             .values()

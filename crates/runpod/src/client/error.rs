@@ -231,6 +231,17 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
+/// Lower-case phrases of a capacity refusal: RunPod's own text, the resume variant, and those
+/// RunPod's newer SDK treats as capacity (`runpod` 2.0.0rc2 `apps/api.py is_capacity_error`).
+const CAPACITY_MARKERS: &[&str] = &[
+    NO_CAPACITY_MARKER,
+    "not enough free gpus",
+    "resources to deploy your pod",
+    "insufficient capacity",
+    "no available machine",
+    "out of stock",
+];
+
 /// Maps a non-2xx status and body to a kind. `is_create` turns 5xx into `MaybeCreated`.
 pub(crate) fn classify(status: u16, msg: &BodyMessage, is_create: bool) -> ErrorKind {
     let detail = msg.detail.as_deref().unwrap_or("").to_ascii_lowercase();
@@ -243,9 +254,7 @@ pub(crate) fn classify(status: u16, msg: &BodyMessage, is_create: bool) -> Error
         422 => ErrorKind::Validation,
         429 => ErrorKind::RateLimited,
         402 => ErrorKind::InsufficientBalance,
-        400 if detail.contains(NO_CAPACITY_MARKER) || detail.contains("not enough free gpus") => {
-            ErrorKind::NoCapacity
-        }
+        400 if CAPACITY_MARKERS.iter().any(|m| detail.contains(m)) => ErrorKind::NoCapacity,
         400 if detail.contains("insufficient balance") || detail.contains("insufficient funds") => {
             ErrorKind::InsufficientBalance
         }
@@ -267,6 +276,8 @@ mod tests {
             "There are no longer any instances available with the requested specifications. Please refresh and try again.",
             "There are no longer any instances available with enough disk space.",
             "There are not enough free GPUs on the host machine to start this pod.",
+            "We could not find the resources to deploy your pod.",
+            "Insufficient capacity for this GPU type.",
         ] {
             let body =
                 serde_json::json!({"title":"Bad Request","status":400,"detail":text}).to_string();

@@ -74,6 +74,7 @@ pub(crate) async fn cost(State(s): S, Extension(c): C) -> R<Json<CostReport>> {
         by_job: c.by_job.into_iter().map(|(id, name, m)| (id, name, m.usd())).collect(),
         by_gpu: c.by_gpu.into_iter().map(|(k, m)| (k, m.usd())).collect(),
         by_day: c.by_day.into_iter().map(|(k, m)| (k, m.usd())).collect(),
+        awaiting_bills: c.awaiting_bills,
         simulated: s.simulated,
     }))
 }

@@ -6,6 +6,8 @@ from typing import Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..types import UNSET, Unset
+
 T = TypeVar("T", bound="CostReport")
 
 
@@ -19,6 +21,9 @@ class CostReport:
         by_gpu (list[list[Any]]): `[GPU type, USD]`.
         by_day (list[list[Any]]): `[YYYY-MM-DD, USD]`.
         simulated (bool):
+        awaiting_bills (int | Unset): Ended pods whose cost awaits the provider's bill: their figures are podwarden's
+            own and
+            may still change once RunPod's billing (which lags) is read.
     """
 
     total_usd: float
@@ -26,6 +31,7 @@ class CostReport:
     by_gpu: list[list[Any]]
     by_day: list[list[Any]]
     simulated: bool
+    awaiting_bills: int | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -51,6 +57,8 @@ class CostReport:
 
         simulated = self.simulated
 
+        awaiting_bills = self.awaiting_bills
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -62,6 +70,8 @@ class CostReport:
                 "simulated": simulated,
             }
         )
+        if awaiting_bills is not UNSET:
+            field_dict["awaiting_bills"] = awaiting_bills
 
         return field_dict
 
@@ -93,12 +103,15 @@ class CostReport:
 
         simulated = d.pop("simulated")
 
+        awaiting_bills = d.pop("awaiting_bills", UNSET)
+
         cost_report = cls(
             total_usd=total_usd,
             by_job=by_job,
             by_gpu=by_gpu,
             by_day=by_day,
             simulated=simulated,
+            awaiting_bills=awaiting_bills,
         )
 
         cost_report.additional_properties = d

@@ -39,6 +39,8 @@ pub struct Snapshot<'a> {
     pub creating: &'a HashSet<String>,
     /// How long an intent may wait for its pod (normally [`INTENT_GRACE_MS`]).
     pub intent_grace_ms: i64,
+    /// Attempts whose pod's logs say its image cannot be pulled, with the log line.
+    pub pull_failed: &'a HashMap<String, String>,
 }
 
 /// One thing to do.
@@ -140,6 +142,20 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                 }
                 Some(p) if p.phase == PodPhase::Running && state == AttemptState::Created => {
                     out.push(Action::Booted { attempt: a.id.clone() })
+                }
+                Some(p) if p.phase == PodPhase::Booting && s.pull_failed.contains_key(&a.id) => {
+                    // RunPod retries a pull that cannot succeed while the pod bills: end the
+                    // attempt now rather than at the boot timeout.
+                    let why = format!(
+                        "the pod's image cannot be pulled ({}); fix `image`, or `registry_auth` for a private one",
+                        s.pull_failed[&a.id]
+                    );
+                    out.push(Action::Terminate {
+                        pod_id: p.id.clone(),
+                        attempt: Some(a.id.clone()),
+                        reason: why.clone(),
+                    });
+                    trouble.insert(&a.job_id, why);
                 }
                 Some(p) if p.phase == PodPhase::Booting => {
                     let timeout = specs
@@ -382,6 +398,7 @@ mod tests {
             pods,
             creating: &creating,
             intent_grace_ms: INTENT_GRACE_MS,
+            pull_failed: &HashMap::new(),
         })
     }
 
@@ -403,6 +420,7 @@ mod tests {
             pods: &pods,
             creating: &creating,
             intent_grace_ms: INTENT_GRACE_MS,
+            pull_failed: &HashMap::new(),
         });
         assert!(acts.is_empty(), "{acts:?}");
         let without = run(1, &[mine], &[a], &pods, &[]);
@@ -506,6 +524,34 @@ mod tests {
             "{acts:?}"
         );
         assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
+    }
+
+    #[test]
+    fn a_pod_whose_image_cannot_be_pulled_is_terminated_before_the_boot_timeout() {
+        let j = job("provisioning");
+        let a = attempt(&j.0, "created", Some("p"));
+        let p = pod(&a, "p", PodPhase::Booting);
+        let creating = HashSet::new();
+        let jobs = [(&j.0, &j.1)];
+        let failed: HashMap<String, String> =
+            [(a.id.clone(), "error pulling image \"x\": manifest unknown".into())].into();
+        let acts = plan(&Snapshot {
+            now: 1,
+            install: INSTALL,
+            jobs: &jobs,
+            attempts: &[&a],
+            other_accounts: &[],
+            pods: std::slice::from_ref(&p),
+            creating: &creating,
+            intent_grace_ms: INTENT_GRACE_MS,
+            pull_failed: &failed,
+        });
+        assert!(
+            matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("cannot be pulled") && reason.contains("manifest unknown")),
+            "{acts:?}"
+        );
+        assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
+        assert!(run(1, &[j], &[a], &[p], &[]).is_empty(), "without the log line, it waits");
     }
 
     #[test]

@@ -74,8 +74,9 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[ErrorBody | Reconciliation]:
-    """Checks every settled pod not checked yet against RunPod's bill now, correcting the ledger
-    to the bill (admin; the server also does this on its own, 15 minutes after a pod ends).
+    """Checks every settled pod not checked yet against RunPod's bill as it stands now, correcting
+    the ledger to the bill (admin; an absent bill books nothing). The server also does this on
+    its own, waiting until two reads of a pod's bill agree or the settle time passed.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -98,8 +99,9 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
 ) -> ErrorBody | Reconciliation | None:
-    """Checks every settled pod not checked yet against RunPod's bill now, correcting the ledger
-    to the bill (admin; the server also does this on its own, 15 minutes after a pod ends).
+    """Checks every settled pod not checked yet against RunPod's bill as it stands now, correcting
+    the ledger to the bill (admin; an absent bill books nothing). The server also does this on
+    its own, waiting until two reads of a pod's bill agree or the settle time passed.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -118,8 +120,9 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[ErrorBody | Reconciliation]:
-    """Checks every settled pod not checked yet against RunPod's bill now, correcting the ledger
-    to the bill (admin; the server also does this on its own, 15 minutes after a pod ends).
+    """Checks every settled pod not checked yet against RunPod's bill as it stands now, correcting
+    the ledger to the bill (admin; an absent bill books nothing). The server also does this on
+    its own, waiting until two reads of a pod's bill agree or the settle time passed.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -140,8 +143,9 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
 ) -> ErrorBody | Reconciliation | None:
-    """Checks every settled pod not checked yet against RunPod's bill now, correcting the ledger
-    to the bill (admin; the server also does this on its own, 15 minutes after a pod ends).
+    """Checks every settled pod not checked yet against RunPod's bill as it stands now, correcting
+    the ledger to the bill (admin; an absent bill books nothing). The server also does this on
+    its own, waiting until two reads of a pod's bill agree or the settle time passed.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
