@@ -27,9 +27,8 @@ use podwarden_api::types::{VolumeS3, VolumeView};
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-/// Upload part size: RunPod takes parts up to 500 MB and needs multipart above 500 MB.
-pub use podwarden_api::PART_BYTES;
-/// Parts in flight per upload.
+/// Parts in flight per upload (parts: `podwarden_api::part_bytes_for`; RunPod takes parts up to
+/// 500 MB and needs multipart above 500 MB).
 use podwarden_api::PARTS_IN_FLIGHT;
 
 /// `podwarden volume`.
@@ -523,7 +522,7 @@ fn state_path(local: &Path) -> PathBuf {
 }
 
 /// Streams `local` to `key`: one request for a small file, else a multipart upload of
-/// `PART_BYTES` parts, `PARTS_IN_FLIGHT` at a time, whose progress is saved beside the file
+/// `PART_BYTES` parts (larger past ~80 GB: `part_bytes_for`), `PARTS_IN_FLIGHT` at a time, whose progress is saved beside the file
 /// (`<file>.podwarden-upload`) so an interrupted upload resumes where it stopped. Returns the
 /// bytes in the object.
 pub async fn upload(s3: &AmazonS3, local: &Path, key: &str) -> Result<u64, UserError> {
@@ -542,7 +541,9 @@ pub async fn upload(s3: &AmazonS3, local: &Path, key: &str) -> Result<u64, UserE
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
     let path = ObjPath::from(key);
-    if size <= PART_BYTES as u64 {
+    // 8 MiB parts, larger for files over ~80 GB (S3 takes at most 10,000 parts).
+    let part_bytes = podwarden_api::part_bytes_for(size);
+    if size <= part_bytes as u64 {
         let mut buf = Vec::with_capacity(size as usize);
         f.read_to_end(&mut buf).await.map_err(read_err)?;
         s3.put(&path, buf.into()).await.with_context(|| format!("uploading {key}"))?;
@@ -556,12 +557,12 @@ pub async fn upload(s3: &AmazonS3, local: &Path, key: &str) -> Result<u64, UserE
             if s.key == key
                 && s.size == size
                 && s.mtime_ns == mtime_ns
-                && s.part_bytes == PART_BYTES =>
+                && s.part_bytes == part_bytes =>
         {
             note!(
                 "resuming the upload of {key} after {} of {} parts",
                 s.parts.len(),
-                size.div_ceil(PART_BYTES as u64)
+                size.div_ceil(part_bytes as u64)
             );
             s
         }
@@ -577,7 +578,7 @@ pub async fn upload(s3: &AmazonS3, local: &Path, key: &str) -> Result<u64, UserE
                 key: key.to_owned(),
                 size,
                 mtime_ns,
-                part_bytes: PART_BYTES,
+                part_bytes,
                 upload_id,
                 parts: Vec::new(),
             }
@@ -591,16 +592,16 @@ pub async fn upload(s3: &AmazonS3, local: &Path, key: &str) -> Result<u64, UserE
     // Test hook: stop (as if interrupted) once this many parts are saved.
     let stop_after: Option<usize> =
         std::env::var("PODWARDEN_CP_STOP_AFTER_PARTS").ok().and_then(|v| v.parse().ok());
-    let total = size.div_ceil(PART_BYTES as u64) as usize;
+    let total = size.div_ceil(part_bytes as u64) as usize;
     let progress = bar(size, "upload");
-    let done_bytes = |n: usize| (n as u64 * PART_BYTES as u64).min(size);
+    let done_bytes = |n: usize| (n as u64 * part_bytes as u64).min(size);
     progress.set_position(done_bytes(state.parts.len()));
     f.seek(std::io::SeekFrom::Start(done_bytes(state.parts.len()))).await.map_err(read_err)?;
     let mut in_flight = FuturesOrdered::new();
     let mut next = state.parts.len();
     loop {
         while next < total && in_flight.len() < PARTS_IN_FLIGHT {
-            let len = (size - next as u64 * PART_BYTES as u64).min(PART_BYTES as u64) as usize;
+            let len = (size - next as u64 * part_bytes as u64).min(part_bytes as u64) as usize;
             let mut buf = vec![0u8; len];
             f.read_exact(&mut buf).await.map_err(read_err)?;
             let (s3, path, id, idx) = (s3.clone(), path.clone(), state.upload_id.clone(), next);

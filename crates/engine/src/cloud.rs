@@ -111,6 +111,18 @@ pub trait Cloud: Serverless + Send + Sync + 'static {
             )))
         }
     }
+    /// Queued pod entries of the account that still wait for capacity, as `(id, name)`: each
+    /// can become a billing pod later. None when the provider queues nothing.
+    fn list_queued_pods(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, CloudError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+    /// Cancels a queued entry.
+    fn cancel_queued_pod(&self, id: &str) -> impl Future<Output = Result<(), CloudError>> + Send {
+        let _ = id;
+        async { Ok(()) }
+    }
     /// What the provider billed for a pod between `since_ms` and `until_ms` (its billing API),
     /// `None` when it has no bill for the pod (yet: RunPod's lags) or no billing API.
     fn pod_billed(

@@ -154,6 +154,8 @@ pub struct Engine<C: Cloud> {
     options: EngineOptions,
     /// When pods and endpoints were last listed (ms; `i64::MIN`: never).
     pub(crate) last_pod_list: std::sync::atomic::AtomicI64,
+    /// When queued pod entries were last swept.
+    pub(crate) last_queued_sweep: std::sync::atomic::AtomicI64,
     pub(crate) last_endpoint_list: std::sync::atomic::AtomicI64,
 }
 
@@ -196,6 +198,7 @@ impl<C: Cloud> Engine<C> {
             account: o.account,
             idle_sweep_ms: o.idle_sweep_ms,
             last_pod_list: std::sync::atomic::AtomicI64::new(i64::MIN),
+            last_queued_sweep: std::sync::atomic::AtomicI64::new(i64::MIN),
             last_endpoint_list: std::sync::atomic::AtomicI64::new(i64::MIN),
             options,
         })

@@ -231,6 +231,24 @@ impl Cloud for RunPodCloud {
         self.client.create_pod(&req).await.map(|p| info(&p)).map_err(map_create_err)
     }
 
+    async fn list_queued_pods(&self) -> Result<Vec<(String, String)>, CloudError> {
+        use runpod::types::queued_pods::QueuedPodStatus;
+        match self.client.list_queued_pods().await {
+            Ok(entries) => Ok(entries
+                .into_iter()
+                .filter(|q| q.status == QueuedPodStatus::Queued)
+                .filter_map(|q| Some((q.id, q.name?)))
+                .collect()),
+            // An API without queued pods has none to leak.
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    async fn cancel_queued_pod(&self, id: &str) -> Result<(), CloudError> {
+        gone_is_ok(self.client.cancel_queued_pod(id).await)
+    }
+
     async fn terminate_pod(&self, id: &str) -> Result<(), CloudError> {
         gone_is_ok(self.client.delete_pod(&PodId::new(id)).await)
     }

@@ -641,6 +641,8 @@ async fn an_idle_engine_spends_few_requests_and_a_busy_one_watches_every_tick() 
         emu.advance(Duration::from_secs(2));
     }
     assert_eq!(lists(&emu), (1, 1), "ten idle ticks in 20 s: one sweep");
+    let queued_lists = emu.account_calls().iter().filter(|c| c.path == "/v2/queued-pods").count();
+    assert_eq!(queued_lists, 1, "queued pods are swept every ten minutes");
     emu.advance(Duration::from_secs(60));
     e.tick().await.expect("tick");
     assert_eq!(lists(&emu), (2, 2), "the next sweep a minute later");
@@ -867,4 +869,28 @@ async fn a_bill_is_booked_only_once_it_settles_and_never_from_an_absent_one() {
     assert!((spent().await as f64 / 1e6 - bill).abs() < 2e-6, "{} vs {bill}", spent().await);
     let r = e.reconcile_billing(BillingPolicy::now(), 100).await.expect("reconcile");
     assert_eq!(r.read, 0, "checked once");
+}
+
+/// A queued pod entry named as this install names its pods would become a billing pod when
+/// capacity comes: it is cancelled; other installs' entries and unnamed ones are left alone.
+#[tokio::test]
+async fn queued_pod_entries_of_this_install_are_cancelled_and_others_left_alone() {
+    use runpod::types::queued_pods::QueuedPodStatus;
+    let (emu, e) = setup(|c| c.page_size = 1).await;
+    let ours = core_domain::ids::pod_name(e.install(), core_domain::AttemptId::new());
+    let theirs = core_domain::ids::pod_name("0ther1n5", core_domain::AttemptId::new());
+    let ids: Vec<String> = emu.shared.with_world(|w, now| {
+        let acct = w.main_account.clone();
+        [ours.as_str(), theirs.as_str(), "my queued notebook"]
+            .iter()
+            .map(|n| w.queued_seed(&acct, n, now))
+            .collect()
+    });
+    e.tick().await.expect("tick");
+    let status = |id: &str| emu.shared.world.lock().queued_pods[id].entry.status;
+    assert_eq!(
+        ids.iter().map(|i| status(i)).collect::<Vec<_>>(),
+        [QueuedPodStatus::Cancelled, QueuedPodStatus::Queued, QueuedPodStatus::Queued],
+        "found across pages (one entry a page)"
+    );
 }

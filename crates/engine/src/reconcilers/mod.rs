@@ -146,6 +146,15 @@ impl<C: Cloud> Engine<C> {
         if report.retry_after().is_some() {
             return Ok(report);
         }
+        if !self.crashed() && self.queued_sweep_due(now) {
+            if let Err(e) = self.sweep_queued_pods().await {
+                tracing::warn!(error = %e, "queued pod sweep failed; the next one retries");
+                report.pods.failed(e.to_string(), &e);
+            }
+        }
+        if report.retry_after().is_some() {
+            return Ok(report);
+        }
         if !self.crashed() {
             let t = std::time::Instant::now();
             if let Err(e) = self.reconcile_endpoints(&mut report.endpoints).await {
@@ -166,5 +175,37 @@ impl<C: Cloud> Engine<C> {
             report.serverless_jobs.took = t.elapsed();
         }
         Ok(report)
+    }
+}
+
+/// How often queued pod entries are swept. podwarden never queues a pod; an entry with its
+/// install prefix is a leftover (another client, an older podwarden) that could become a billing
+/// pod when capacity comes, and a deployed one is also an orphan the pod sweep terminates.
+pub const QUEUED_SWEEP_MS: i64 = 10 * 60_000;
+
+impl<C: Cloud> Engine<C> {
+    fn queued_sweep_due(&self, now: i64) -> bool {
+        use std::sync::atomic::Ordering;
+        let prev = self.last_queued_sweep.load(Ordering::Relaxed);
+        let due = prev == i64::MIN || now.saturating_sub(prev) >= QUEUED_SWEEP_MS || now < prev;
+        if due {
+            self.last_queued_sweep.store(now, Ordering::Relaxed);
+        }
+        due
+    }
+
+    /// Cancels every queued entry named as this install names its pods. Entries of other
+    /// installs, or without such a name, are never touched. Returns how many were cancelled.
+    pub async fn sweep_queued_pods(&self) -> Result<usize, EngineError> {
+        let mut cancelled = 0;
+        for (id, name) in self.cloud().list_queued_pods().await? {
+            if core_domain::ids::parse_pod_name(self.install(), &name).is_none() {
+                continue;
+            }
+            self.cloud().cancel_queued_pod(&id).await?;
+            tracing::info!(queued = %id, name, "cancelled a queued pod of this install");
+            cancelled += 1;
+        }
+        Ok(cancelled)
     }
 }

@@ -74,6 +74,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/v2/network-volumes/{id}",
             get(rest::get_volume).patch(rest::update_volume).delete(rest::delete_volume),
         )
+        .route("/v2/queued-pods", get(rest::list_queued_pods))
+        .route("/v2/queued-pods/{id}", get(rest::get_queued_pod).delete(rest::cancel_queued_pod))
         .route("/v2/catalog/gpus", get(rest::list_gpus))
         .route("/v2/catalog/gpus/{id}", get(rest::get_gpu))
         .route("/v2/catalog/datacenters", get(rest::list_data_centers))
@@ -183,6 +185,8 @@ fn addressed(route: &str, segs: &[&str]) -> Option<(Res, String)> {
         (Res::Volume, at(3)?)
     } else if route.starts_with("/v2/registries/{id}") {
         (Res::Registry, at(3)?)
+    } else if route.starts_with("/v2/queued-pods/{id}") {
+        (Res::QueuedPod, at(3)?)
     } else if route.starts_with("/v2/{endpoint_id}/") {
         (Res::Endpoint, at(2)?)
     } else {

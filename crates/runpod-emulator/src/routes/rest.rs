@@ -865,3 +865,31 @@ pub(crate) async fn cluster_billing(State(s): S, RawQuery(q): RawQuery) -> ApiRe
         )
     })
 }
+
+// ---- queued pods ----
+
+pub(crate) async fn list_queued_pods(
+    State(s): S,
+    Extension(Caller(a)): C,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<runpod::types::queued_pods::ListQueuedPodsResponse>> {
+    let page =
+        PageRequest::from_query(&query_map(q.as_deref()), &a, "queued-pods", s.cfg.page_size)?;
+    Ok(Json(s.with_world(|w, _| w.queued_list(&a, &page))))
+}
+
+pub(crate) async fn get_queued_pod(State(s): S, Path(id): Path<String>) -> ApiResult<Response> {
+    s.with_world(|w, _| {
+        w.queued_pods
+            .get(&id)
+            .map(|q| Json(q.entry.clone()).into_response())
+            .ok_or_else(ApiError::not_found)
+    })
+}
+
+pub(crate) async fn cancel_queued_pod(
+    State(s): S,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.with_world(|w, _| w.queued_cancel(&id)).map(|()| StatusCode::NO_CONTENT)
+}

@@ -101,6 +101,7 @@ pub enum Res {
     Template,
     Volume,
     Registry,
+    QueuedPod,
 }
 
 /// Every resource of every emulated account.
@@ -118,6 +119,9 @@ pub struct World {
     /// Container registry credentials (`/v2/registries`); the secret is kept only to exist.
     pub registries: HashMap<String, storage::RegistryRecord>,
     pub volumes: HashMap<String, storage::VolumeRecord>,
+    /// Queued pods (`/v2/queued-pods`), seeded by tests (`PUT /_emulator/queued-pods`): how
+    /// RunPod creates them is unconfirmed.
+    pub queued_pods: HashMap<String, storage::QueuedRecord>,
     pub endpoints: HashMap<String, serverless::EndpointRecord>,
     pub jobs: HashMap<String, serverless::JobRecord>,
     pub workers: HashMap<String, serverless::WorkerRecord>,
@@ -208,6 +212,7 @@ impl World {
             templates: HashMap::new(),
             registries: HashMap::new(),
             volumes,
+            queued_pods: HashMap::new(),
             endpoints: HashMap::new(),
             jobs: HashMap::new(),
             workers: HashMap::new(),
@@ -252,6 +257,7 @@ impl World {
             Res::Template => self.templates.get(id).map(|t| t.account.as_str()),
             Res::Volume => self.volumes.get(id).map(|v| v.account.as_str()),
             Res::Registry => self.registries.get(id).map(|r| r.account.as_str()),
+            Res::QueuedPod => self.queued_pods.get(id).map(|q| q.account.as_str()),
         }
     }
 

@@ -33,6 +33,14 @@ pub struct RegistryRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// A queued pod entry of an account.
+#[derive(Debug, Clone)]
+pub struct QueuedRecord {
+    pub entry: runpod::types::queued_pods::QueuedPod,
+    pub account: String,
+    pub created_at: DateTime<Utc>,
+}
+
 /// A stored network volume.
 #[derive(Debug, Clone)]
 pub struct VolumeRecord {
@@ -296,5 +304,59 @@ impl World {
         v.billed_until = to.max(from);
         let rate = v.volume.size as f64 * VOLUME_GB_MONTH / 730.0;
         self.charge(Kind::NetworkVolume, id, from, to, rate, Split { gpu_share: 0.0 });
+    }
+}
+
+impl World {
+    /// `GET /v2/queued-pods`, a page of `acct`'s entries, oldest first.
+    pub fn queued_list(
+        &self,
+        acct: &str,
+        page: &crate::paging::PageRequest,
+    ) -> runpod::types::queued_pods::ListQueuedPodsResponse {
+        let mut v: Vec<&QueuedRecord> =
+            self.queued_pods.values().filter(|q| q.account == acct).collect();
+        v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.entry.id.cmp(&b.entry.id)));
+        let keyed = v
+            .into_iter()
+            .map(|q| (crate::paging::created_key(q.created_at.timestamp_millis(), &q.entry.id), q))
+            .collect();
+        let (shown, pagination) = page.page(keyed);
+        runpod::types::queued_pods::ListQueuedPodsResponse {
+            queued_pods: shown.into_iter().map(|q| q.entry.clone()).collect(),
+            pagination,
+        }
+    }
+
+    /// `DELETE /v2/queued-pods/{id}`: a waiting entry is cancelled; one that already ended
+    /// (deployed, failed, expired, cancelled) cannot be (stricter reading: RunPod's docs say
+    /// only "Cancelled. Response has no body.").
+    pub fn queued_cancel(&mut self, id: &str) -> ApiResult<()> {
+        use runpod::types::queued_pods::QueuedPodStatus;
+        let q = self.queued_pods.get_mut(id).ok_or_else(ApiError::not_found)?;
+        if q.entry.status != QueuedPodStatus::Queued {
+            return Err(ApiError::bad_request(format!(
+                "queued pod {id} is {}; only a QUEUED entry can be cancelled",
+                q.entry.status
+            )));
+        }
+        q.entry.status = QueuedPodStatus::Cancelled;
+        Ok(())
+    }
+
+    /// Seeds a queued entry for `acct` (tests: RunPod's way of creating one is unconfirmed).
+    pub fn queued_seed(&mut self, acct: &str, name: &str, now: DateTime<Utc>) -> String {
+        let id = random_id(25);
+        let entry = runpod::types::queued_pods::QueuedPod {
+            id: id.clone(),
+            status: runpod::types::queued_pods::QueuedPodStatus::Queued,
+            name: Some(name.to_owned()),
+            pod_id: None,
+            failure_reason: None,
+            queue: Some(serde_json::json!({"startsAt": crate::clock::rfc3339(now)})),
+        };
+        self.queued_pods
+            .insert(id.clone(), QueuedRecord { entry, account: acct.to_owned(), created_at: now });
+        id
     }
 }

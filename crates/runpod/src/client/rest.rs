@@ -406,6 +406,33 @@ impl Client {
         .map(|_| ())
     }
 
+    // ---- queued pods ----
+
+    /// `GET /v2/queued-pods`: every queued entry of the account (any status), every page.
+    pub async fn list_queued_pods(
+        &self,
+    ) -> Result<Vec<crate::types::queued_pods::QueuedPod>, Error> {
+        self.all_pages(
+            "list queued pods",
+            &["v2", "queued-pods"],
+            |r: crate::types::queued_pods::ListQueuedPodsResponse| (r.queued_pods, r.pagination),
+        )
+        .await
+    }
+
+    /// `DELETE /v2/queued-pods/{id}`: cancels a queued entry (no body).
+    pub async fn cancel_queued_pod(&self, id: &str) -> Result<(), Error> {
+        self.execute(self.call(
+            "cancel queued pod",
+            Method::DELETE,
+            self.rest(&["v2", "queued-pods", id]),
+            None,
+            Idempotent,
+        ))
+        .await
+        .map(|_| ())
+    }
+
     // ---- catalog ----
 
     /// `GET /v2/catalog/gpus`: GPU types with prices (and stock with `include=AVAILABILITY`).

@@ -13,6 +13,7 @@ pub mod network_volumes;
 pub mod pagination;
 pub mod pods;
 pub mod problem;
+pub mod queued_pods;
 pub mod serverless;
 pub mod templates;
 pub mod worker;

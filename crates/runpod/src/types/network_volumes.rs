@@ -1,6 +1,8 @@
 //! REST v2 network volumes: `/v2/network-volumes`.
 
 use super::wire_enum;
+use crate::ids::{DataCenterId, NetworkVolumeId};
+use serde::{Deserialize, Serialize};
 
 /// The data centers whose network volumes RunPod serves over its S3-compatible API
 /// (`https://s3api-<dc>.runpod.io`), as RunPod's docs list them (`storage/s3-api.mdx`, late
@@ -10,8 +12,6 @@ pub const S3_API_DATA_CENTERS: &[&str] = &[
     "EUR-IS-1", "EUR-NO-1", "EU-RO-1", "EU-CZ-1", "US-CA-2", "US-GA-2", "US-KS-2", "US-MD-1",
     "US-MO-2", "US-NC-1", "US-NC-2",
 ];
-use crate::ids::{DataCenterId, NetworkVolumeId};
-use serde::{Deserialize, Serialize};
 
 wire_enum!(/// Storage tier.
 VolumeType { Standard = "STANDARD", HighPerformance = "HIGH_PERFORMANCE" });
