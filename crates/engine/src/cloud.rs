@@ -185,6 +185,8 @@ pub struct EndpointInfo {
     pub image: Option<String>,
     pub args: Option<String>,
     pub env: Option<BTreeMap<String, String>>,
+    /// Its max workers now (RunPod lowers it to 2, then 0, after 3 and 7 idle days).
+    pub workers_max: Option<i64>,
 }
 
 impl EndpointInfo {
@@ -192,17 +194,41 @@ impl EndpointInfo {
     /// are not compared).
     pub fn drift(&self, d: &Deployment) -> Option<String> {
         let mut what = Vec::new();
-        if self.image.as_ref().is_some_and(|i| i != &d.image) {
+        // Compared as RunPod may normalise them, so one normalisation is not a redeploy a minute.
+        if self.image.as_ref().is_some_and(|i| image_ref(i) != image_ref(&d.image)) {
             what.push("image");
         }
-        if self.args.as_ref().is_some_and(|a| a != d.command.as_deref().unwrap_or("")) {
+        if self.args.as_ref().is_some_and(|a| !same_args(a, d.command.as_deref().unwrap_or(""))) {
             what.push("command");
+        }
+        if self.workers_max.is_some_and(|m| m < d.workers_max) {
+            what.push("max workers (RunPod lowers them on an endpoint idle for days)");
         }
         // Only the spec's own variables are compared: a provider may add its own.
         if self.env.as_ref().is_some_and(|e| d.env.iter().any(|(k, v)| e.get(k) != Some(v))) {
             what.push("env");
         }
         (!what.is_empty()).then(|| what.join(", "))
+    }
+}
+
+/// An image reference as a registry resolves it: Docker Hub's implied host and `library/`
+/// dropped, `:latest` made explicit.
+fn image_ref(i: &str) -> String {
+    let mut r = i.trim();
+    for host in ["docker.io/", "index.docker.io/", "registry-1.docker.io/"] {
+        r = r.strip_prefix(host).unwrap_or(r);
+    }
+    let r = r.strip_prefix("library/").unwrap_or(r);
+    let last = r.rsplit('/').next().unwrap_or(r);
+    if last.contains(':') || last.contains('@') { r.to_owned() } else { format!("{r}:latest") }
+}
+
+/// Two `args` the same once split into words (spacing and quoting may be normalised).
+fn same_args(a: &str, b: &str) -> bool {
+    match (shell_words::split(a), shell_words::split(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a.trim() == b.trim(),
     }
 }
 
@@ -399,4 +425,57 @@ pub struct QueueHealth {
 
 fn unsupported() -> CloudError {
     CloudError::Rejected("this provider has no serverless endpoints".into())
+}
+
+#[cfg(test)]
+mod drift_tests {
+    use super::*;
+
+    fn deployment(image: &str, command: &str, max: i64) -> Deployment {
+        Deployment {
+            name: "e".into(),
+            template_name: "t".into(),
+            image: image.into(),
+            command: Some(command.into()),
+            env: BTreeMap::new(),
+            disk_gb: None,
+            gpu_pools: vec![],
+            gpu_count: 1,
+            workers_min: 0,
+            workers_max: max,
+            idle_timeout_secs: 5,
+            execution_timeout_ms: 1000,
+            flashboot: false,
+            network_volume: None,
+            registry_auth: None,
+        }
+    }
+
+    fn info(image: &str, args: &str, max: i64) -> EndpointInfo {
+        EndpointInfo {
+            id: "x".into(),
+            name: "e".into(),
+            template_id: None,
+            image: Some(image.into()),
+            args: Some(args.into()),
+            env: None,
+            workers_max: Some(max),
+        }
+    }
+
+    #[test]
+    fn a_normalised_image_or_command_is_no_drift_and_lowered_workers_are() {
+        let d = deployment("python:3.11-slim", "sh -c 'echo  hi'", 2);
+        assert_eq!(
+            info("docker.io/library/python:3.11-slim", "sh  -c \"echo  hi\"", 2).drift(&d),
+            None
+        );
+        assert_eq!(info("python:3.11-slim", "sh -c 'echo  hi'", 3).drift(&d), None, "more is fine");
+        assert_eq!(
+            info("python:3.12-slim", "sh -c 'echo hi'", 0).drift(&d).as_deref(),
+            Some("image, command, max workers (RunPod lowers them on an endpoint idle for days)")
+        );
+        assert_eq!(image_ref("ubuntu"), "ubuntu:latest");
+        assert_eq!(image_ref("ghcr.io/a/b:1"), "ghcr.io/a/b:1");
+    }
 }

@@ -361,6 +361,7 @@ impl Serverless for RunPodCloud {
                 image: e.image,
                 args: e.args,
                 env: e.env,
+                workers_max: Some(e.workers.max),
             })
             .collect())
     }
@@ -414,6 +415,7 @@ impl Serverless for RunPodCloud {
             image: e.image,
             args: e.args,
             env: e.env,
+            workers_max: Some(e.workers.max),
         })
     }
 

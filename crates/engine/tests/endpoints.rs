@@ -307,3 +307,32 @@ async fn an_endpoint_changed_behind_our_back_is_put_back_at_the_next_sweep() {
     let row = e.endpoints("alice").await.expect("ls").into_iter().next().expect("row");
     assert_eq!(row.state().expect("state"), EndpointState::Ready);
 }
+
+/// RunPod lowers an idle endpoint's max workers to 2 after 3 days and to 0 after 7
+/// (`serverless/endpoints/endpoint-configurations.mdx`): jobs would then queue until their TTL.
+/// The next sweep puts the spec's max back.
+#[tokio::test]
+async fn an_endpoint_runpod_scaled_down_after_idle_days_is_repaired() {
+    let (emu, e) = setup().await;
+    let d = e.deploy(spec("[workers]\nmin = 0\nmax = 3\n"), "alice").await.expect("deploy");
+    let id = d.row.endpoint_id.clone().expect("endpoint id");
+    assert!(e.tick().await.expect("first sweep").endpoints.actions.is_empty());
+    emu.advance(std::time::Duration::from_secs(8 * 24 * 3600));
+    assert_eq!(emu.shared.world.lock().endpoints[&id].workers_max, 0, "RunPod's shrink");
+    let report = e.tick().await.expect("sweep");
+    assert!(
+        report
+            .endpoints
+            .actions
+            .iter()
+            .any(|a| matches!(a, EpAction::Repair { drift, .. } if drift.contains("max workers"))),
+        "{report:?}"
+    );
+    e.tick().await.expect("converge");
+    assert_eq!(emu.shared.world.lock().endpoints[&id].workers_max, 3, "repaired");
+    emu.advance(std::time::Duration::from_secs(61));
+    assert!(
+        e.tick().await.expect("sweep").endpoints.actions.is_empty(),
+        "repaired once, not every minute"
+    );
+}

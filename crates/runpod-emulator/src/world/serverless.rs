@@ -66,6 +66,9 @@ pub struct EndpointRecord {
     pub network_volumes: Vec<String>,
     pub data_center_ids: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// The last request (`/run`, `/runsync`) or configuration change: RunPod lowers an idle
+    /// endpoint's max workers after 3 and 7 days without requests.
+    pub last_request_at: DateTime<Utc>,
     pub version: i64,
     pub queue: VecDeque<String>,
     pub worker_key: String,
@@ -310,6 +313,7 @@ impl World {
                 .map(|d| d.0)
                 .collect(),
             created_at: now,
+            last_request_at: now,
             version: 1,
             queue: VecDeque::new(),
             worker_key,
@@ -536,6 +540,9 @@ impl World {
             if let Some(t) = w.idle_timeout {
                 e.idle_timeout = t;
             }
+            // Setting the workers again counts as use (unconfirmed: RunPod documents only the
+            // shrink), so a repaired endpoint is not shrunk again on the next tick.
+            e.last_request_at = now;
         }
         e.workers_min = min;
         e.workers_max = max;
@@ -713,6 +720,7 @@ impl World {
         self.jobs.insert(id.clone(), job);
         if let Some(e) = self.endpoints.get_mut(ep) {
             e.queue.push_back(id);
+            e.last_request_at = now;
         }
         self.scale_endpoint(ep, now);
         self.effect(Effect::Wake(Wake::Queue(ep.to_owned())));
@@ -1339,6 +1347,17 @@ impl World {
     }
 
     pub(crate) fn tick_serverless(&mut self, now: DateTime<Utc>) {
+        // "After 3 days with no requests, the endpoint's max workers is reduced to 2 … after 7
+        // days … set to 0" (`serverless/endpoints/endpoint-configurations.mdx`); jobs then queue.
+        for e in self.endpoints.values_mut() {
+            let idle = now - e.last_request_at;
+            if idle >= TimeDelta::days(7) {
+                e.workers_max = 0;
+            } else if idle >= TimeDelta::days(3) {
+                e.workers_max = e.workers_max.min(2);
+            }
+            e.workers_min = e.workers_min.min(e.workers_max);
+        }
         let run_keep = TimeDelta::seconds(self.cfg.serverless.run_retention_secs as i64);
         let sync_keep = TimeDelta::seconds(self.cfg.serverless.runsync_retention_secs as i64);
         // Jobs: TTL, execution timeout, retention.
