@@ -155,8 +155,23 @@ async fn key_and_account(home: &Path) -> Vec<Check> {
             return vec![Check::fail("runpod_key", format!("GET {at}v2/pods failed: {e}"), fix)];
         }
     };
-    // Balance and spend limit are GraphQL-only today (API-NOTES).
-    let account = match client.myself().await {
+    // Balance and spend limit: REST v2 where the account has the routes (documented without a
+    // confirmed path), else GraphQL `myself` (retiring in early 2027).
+    let v2 = match (client.account_limits().await, client.account_balance().await) {
+        (Ok(l), Ok(b)) => Some(runpod::types::graphql::Myself {
+            client_balance: b.balance_amount,
+            current_spend_per_hr: l.spend_rate.current.unwrap_or(0.0),
+            spend_limit: l.spend_rate.limit.unwrap_or(0.0),
+            ..Default::default()
+        }),
+        _ => None,
+    };
+    let source = if v2.is_some() { "REST v2" } else { "GraphQL `myself`" };
+    let me = match v2 {
+        Some(me) => Ok(me),
+        None => client.myself().await,
+    };
+    let account = match me {
         Ok(me) if me.client_balance <= 0.0 => Check::fail(
             "account",
             format!(
@@ -184,13 +199,13 @@ async fn key_and_account(home: &Path) -> Vec<Check> {
         Ok(me) => Check::ok(
             "account",
             format!(
-                "balance ${:.2}, spending ${:.2}/h of a ${:.2}/h limit",
+                "balance ${:.2}, spending ${:.2}/h of a ${:.2}/h limit ({source})",
                 me.client_balance, me.current_spend_per_hr, me.spend_limit
             ),
         ),
         Err(e) => Check::warn(
             "account",
-            format!("cannot read the balance and spend limit (GraphQL `myself`): {e}"),
+            format!("cannot read the balance and spend limit ({source}): {e}"),
             "give the key read access to the account, or check the balance in RunPod's console",
         ),
     };

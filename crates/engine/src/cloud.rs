@@ -111,6 +111,13 @@ pub trait Cloud: Serverless + Send + Sync + 'static {
             )))
         }
     }
+    /// The account's spend limit and balance, when the provider reports them (`None`: it does
+    /// not, or not at this API's version). Starts past either are refused by RunPod.
+    fn account_headroom(
+        &self,
+    ) -> impl Future<Output = Result<Option<Headroom>, CloudError>> + Send {
+        async { Ok(None) }
+    }
     /// Queued pod entries of the account that still wait for capacity, as `(id, name)`: each
     /// can become a billing pod later. None when the provider queues nothing.
     fn list_queued_pods(
@@ -229,6 +236,39 @@ fn same_args(a: &str, b: &str) -> bool {
     match (shell_words::split(a), shell_words::split(b)) {
         (Ok(x), Ok(y)) => x == y,
         _ => a.trim() == b.trim(),
+    }
+}
+
+/// What the account may still start: RunPod refuses a pod or worker whose hourly cost would
+/// take running spend past the spend limit, and on a prepaid account any start without balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Headroom {
+    /// The hourly spend cap (`spendRate`), if reported.
+    pub spend_limit_per_hour: Option<Money>,
+    /// What running pods and workers cost an hour now, if reported.
+    pub spending_per_hour: Option<Money>,
+    /// The balance, and whether the account is prepaid.
+    pub balance: Option<Money>,
+    pub prepaid: bool,
+}
+
+impl Headroom {
+    /// Why a start costing `per_hour` would be refused now, if it would.
+    pub fn refuses(&self, per_hour: Money) -> Option<String> {
+        if self.prepaid && self.balance.is_some_and(|b| b.0 <= 0) {
+            return Some(format!(
+                "the RunPod account's balance is {} (prepaid): RunPod starts no pod until funds are added",
+                self.balance.unwrap_or_default()
+            ));
+        }
+        let (Some(limit), Some(now)) = (self.spend_limit_per_hour, self.spending_per_hour) else {
+            return None;
+        };
+        (now.0 + per_hour.0 > limit.0).then(|| {
+            format!(
+                "a pod at {per_hour}/h would take the account past its spend limit of {limit}/h (spending {now}/h now); waiting for running pods to end or the limit to be raised"
+            )
+        })
     }
 }
 

@@ -33,8 +33,8 @@ pub mod wrapper;
 
 pub use clock::Clock;
 pub use cloud::{
-    Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, QueueHealth,
-    RemoteJob, RemoteStatus, RunOptions, Serverless, TemplateInfo, VolumeInfo,
+    Cloud, CloudError, Deployment, EndpointInfo, Headroom, PodInfo, PodPhase, PodRequest,
+    QueueHealth, RemoteJob, RemoteStatus, RunOptions, Serverless, TemplateInfo, VolumeInfo,
 };
 pub use crash::{CrashPoint, Failpoint, OnCrash};
 pub use error::EngineError;
@@ -156,6 +156,8 @@ pub struct Engine<C: Cloud> {
     pub(crate) last_pod_list: std::sync::atomic::AtomicI64,
     /// When queued pod entries were last swept.
     pub(crate) last_queued_sweep: std::sync::atomic::AtomicI64,
+    /// The account's headroom as last read, and when (read at most every `HEADROOM_MS`).
+    pub(crate) headroom: tokio::sync::Mutex<Option<(i64, Option<Headroom>)>>,
     pub(crate) last_endpoint_list: std::sync::atomic::AtomicI64,
 }
 
@@ -199,6 +201,7 @@ impl<C: Cloud> Engine<C> {
             idle_sweep_ms: o.idle_sweep_ms,
             last_pod_list: std::sync::atomic::AtomicI64::new(i64::MIN),
             last_queued_sweep: std::sync::atomic::AtomicI64::new(i64::MIN),
+            headroom: tokio::sync::Mutex::new(None),
             last_endpoint_list: std::sync::atomic::AtomicI64::new(i64::MIN),
             options,
         })

@@ -231,6 +231,32 @@ impl Cloud for RunPodCloud {
         self.client.create_pod(&req).await.map(|p| info(&p)).map_err(map_create_err)
     }
 
+    async fn account_headroom(&self) -> Result<Option<crate::cloud::Headroom>, CloudError> {
+        use runpod::types::account::BillingMode;
+        // Both routes are documented without a confirmed path: a 404 is "not reported".
+        let absent = |e: &runpod::Error| e.kind() == ErrorKind::NotFound;
+        let limits = match self.client.account_limits().await {
+            Ok(l) => Some(l),
+            Err(e) if absent(&e) => None,
+            Err(e) => return Err(map_err(e)),
+        };
+        let balance = match self.client.account_balance().await {
+            Ok(b) => Some(b),
+            Err(e) if absent(&e) => None,
+            Err(e) => return Err(map_err(e)),
+        };
+        if limits.is_none() && balance.is_none() {
+            return Ok(None);
+        }
+        let usd = |v: Option<f64>| v.map(Money::from_usd);
+        Ok(Some(crate::cloud::Headroom {
+            spend_limit_per_hour: usd(limits.as_ref().and_then(|l| l.spend_rate.limit)),
+            spending_per_hour: usd(limits.as_ref().and_then(|l| l.spend_rate.current)),
+            balance: usd(balance.as_ref().map(|b| b.balance_amount)),
+            prepaid: balance.is_some_and(|b| b.billing_mode == BillingMode::Prepaid),
+        }))
+    }
+
     async fn list_queued_pods(&self) -> Result<Vec<(String, String)>, CloudError> {
         use runpod::types::queued_pods::QueuedPodStatus;
         match self.client.list_queued_pods().await {

@@ -523,32 +523,57 @@ async fn a_refused_candidate_is_skipped_and_a_refusal_of_every_candidate_fails_t
 
 #[tokio::test]
 async fn a_start_over_the_accounts_spend_limit_waits_instead_of_failing() {
-    let (emu, e) = setup(|_| {}).await;
-    emu.shared.with_world(|w, _| w.main_account_mut().spend_limit = 0.1);
-    let job =
-        e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job.to_string();
-    e.tick().await.expect("launch");
-    assert_eq!(live_pods(&emu), 0);
-    assert_eq!(state(&e, &job).await, JobState::Recovering, "waiting, not failed");
-    let ev = events(&e, &job).await;
-    assert!(ev.contains("would pass the account's hourly spend limit"), "{ev}");
-    assert_eq!(
-        e.store().attempts_for_job(&job).await.expect("attempts").len(),
-        1,
-        "no other candidate is tried against the same account limit"
-    );
-    emu.shared.with_world(|w, _| w.main_account_mut().spend_limit = 80.0);
-    for _ in 0..10 {
-        if live_pods(&emu) == 1 {
-            break;
+    // Two readings of RunPod: the account reports its limits (v2, path unconfirmed) and the
+    // engine asks first; or it does not (404), and the create's own refusal decides.
+    for reported in [true, false] {
+        let (emu, e) = setup(|_| {}).await;
+        if !reported {
+            let gone = |route: &str| HttpFault {
+                route: route.into(),
+                status: Some(404),
+                probability: 1.0,
+                times: None,
+                retry_after: None,
+                latency_ms: 0,
+                lose_response: false,
+            };
+            emu.set_faults(FaultConfig {
+                http: vec![gone("GET /v2/account/limits"), gone("GET /v2/billing/balance")],
+                ..FaultConfig::default()
+            });
         }
-        emu.advance(Duration::from_secs(30));
-        e.tick().await.expect("tick");
+        emu.shared.with_world(|w, _| w.main_account_mut().spend_limit = 0.1);
+        let job = e
+            .submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local")
+            .await
+            .expect("submit")
+            .job
+            .to_string();
+        e.tick().await.expect("launch");
+        assert_eq!(live_pods(&emu), 0);
+        assert_eq!(state(&e, &job).await, JobState::Recovering, "waiting, not failed");
+        let ev = events(&e, &job).await;
+        let attempts = e.store().attempts_for_job(&job).await.expect("attempts").len();
+        if reported {
+            assert!(ev.contains("past its spend limit of $0.1000/h"), "{ev}");
+            assert_eq!(attempts, 0, "asked first: no create was refused");
+        } else {
+            assert!(ev.contains("would pass the account's hourly spend limit"), "{ev}");
+            assert_eq!(attempts, 1, "no other candidate is tried against the same limit");
+        }
+        emu.shared.with_world(|w, _| w.main_account_mut().spend_limit = 80.0);
+        for _ in 0..10 {
+            if live_pods(&emu) == 1 {
+                break;
+            }
+            emu.advance(Duration::from_secs(30));
+            e.tick().await.expect("tick");
+        }
+        assert_eq!(live_pods(&emu), 1, "launched once the limit allows it ({reported})");
+        e.cancel(&job).await.expect("cancel");
+        settle(&emu, &e, &job, Duration::from_secs(1)).await;
+        assert_eq!(live_pods(&emu), 0);
     }
-    assert_eq!(live_pods(&emu), 1, "launched once the limit allows it");
-    e.cancel(&job).await.expect("cancel");
-    settle(&emu, &e, &job, Duration::from_secs(1)).await;
-    assert_eq!(live_pods(&emu), 0);
 }
 
 #[tokio::test]

@@ -62,6 +62,23 @@ impl<C: Cloud> Engine<C> {
             return Ok(());
         }
         let seq = self.store.attempts_for_job(job).await?.len() as i64 + 1;
+        // RunPod refuses a start past the account's spend limit or (prepaid) without balance,
+        // in words it does not publish: ask first, where the account says, and wait with the
+        // reason instead of spending the candidates on refusals.
+        let placements = match self.headroom().await {
+            Some(h) => {
+                let (fit, refused): (Vec<_>, Vec<_>) =
+                    placements.into_iter().partition(|p| h.refuses(p.price_per_hour).is_none());
+                if fit.is_empty() {
+                    if let Some(why) = refused.first().and_then(|p| h.refuses(p.price_per_hour)) {
+                        self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
+                        return Ok(());
+                    }
+                }
+                fit
+            }
+            None => placements,
+        };
         let mut tried = Vec::new();
         // The last refusal that was not for capacity, and whether any placement lacked capacity:
         // a refusal every placement gets is the request's own problem (the spec's reading).
@@ -312,6 +329,33 @@ impl<C: Cloud> Engine<C> {
             )),
             env,
         ))
+    }
+}
+
+/// How long a read of the account's headroom (spend limit, balance) is reused: one account call
+/// per this period at most, however many jobs launch.
+pub const HEADROOM_MS: i64 = 30_000;
+
+impl<C: Cloud> Engine<C> {
+    /// The account's headroom, read at most every `HEADROOM_MS`. A failed read is no headroom
+    /// information (the create call still meets RunPod's own check).
+    pub(crate) async fn headroom(&self) -> Option<crate::cloud::Headroom> {
+        let now = self.clock.now_ms();
+        let mut cached = self.headroom.lock().await;
+        if let Some((at, h)) = *cached {
+            if now.saturating_sub(at) < HEADROOM_MS && now >= at {
+                return h;
+            }
+        }
+        let h = match self.cloud.account_headroom().await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read the account's spend limit and balance");
+                None
+            }
+        };
+        *cached = Some((now, h));
+        h
     }
 }
 

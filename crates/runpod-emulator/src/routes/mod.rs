@@ -74,6 +74,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/v2/network-volumes/{id}",
             get(rest::get_volume).patch(rest::update_volume).delete(rest::delete_volume),
         )
+        .route("/v2/account/limits", get(rest::account_limits))
+        .route("/v2/billing/balance", get(rest::account_balance))
         .route("/v2/queued-pods", get(rest::list_queued_pods))
         .route("/v2/queued-pods/{id}", get(rest::get_queued_pod).delete(rest::cancel_queued_pod))
         .route("/v2/catalog/gpus", get(rest::list_gpus))

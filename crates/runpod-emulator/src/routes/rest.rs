@@ -893,3 +893,39 @@ pub(crate) async fn cancel_queued_pod(
 ) -> ApiResult<StatusCode> {
     s.with_world(|w, _| w.queued_cancel(&id)).map(|()| StatusCode::NO_CONTENT)
 }
+
+// ---- account (paths unconfirmed: docs/emulator.md) ----
+
+pub(crate) async fn account_limits(
+    State(s): S,
+    Extension(Caller(a)): C,
+) -> ApiResult<Json<runpod::types::account::AccountLimits>> {
+    use runpod::types::account::{AccountLimits, Limit};
+    s.with_world(|w, _| {
+        let acct = w.account(&a).ok_or_else(ApiError::unauthorized)?;
+        let workers: i64 =
+            w.endpoints.values().filter(|e| e.account == a).map(|e| e.workers_max).sum();
+        Ok(Json(AccountLimits {
+            spend_rate: Limit {
+                limit: Some(acct.spend_limit),
+                current: Some(w.current_spend_per_hr(&a)),
+            },
+            serverless_workers: Limit { limit: None, current: Some(workers as f64) },
+        }))
+    })
+}
+
+pub(crate) async fn account_balance(
+    State(s): S,
+    Extension(Caller(a)): C,
+) -> ApiResult<Json<runpod::types::account::AccountBalance>> {
+    use runpod::types::account::{AccountBalance, BillingMode};
+    s.with_world(|w, _| {
+        let acct = w.account(&a).ok_or_else(ApiError::unauthorized)?;
+        // Prepaid, the stricter mode: no pod or worker starts without balance.
+        Ok(Json(AccountBalance {
+            balance_amount: (acct.balance * 100.0).round() / 100.0,
+            billing_mode: BillingMode::Prepaid,
+        }))
+    })
+}

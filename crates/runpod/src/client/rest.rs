@@ -406,6 +406,18 @@ impl Client {
         .map(|_| ())
     }
 
+    // ---- account ----
+
+    /// `GET /v2/account/limits` (path *unconfirmed*; a 404 means this API has none).
+    pub async fn account_limits(&self) -> Result<crate::types::account::AccountLimits, Error> {
+        self.json(self.get("read account limits", self.rest(&["v2", "account", "limits"]))).await
+    }
+
+    /// `GET /v2/billing/balance` (path *unconfirmed*; a 404 means this API has none).
+    pub async fn account_balance(&self) -> Result<crate::types::account::AccountBalance, Error> {
+        self.json(self.get("read account balance", self.rest(&["v2", "billing", "balance"]))).await
+    }
+
     // ---- queued pods ----
 
     /// `GET /v2/queued-pods`: every queued entry of the account (any status), every page.

@@ -4,6 +4,7 @@
 //! `Unknown` catch-all) because live RunPod returns fields its spec lacks. Request bodies are
 //! strict (`deny_unknown_fields`) so the emulator can reject what RunPod rejects.
 
+pub mod account;
 pub mod billing;
 pub mod catalog;
 pub mod endpoints;
