@@ -780,7 +780,7 @@ export interface components {
             image: string;
             /**
              * @description A private image's pull credential: a container registry credential id of the RunPod
-             *     account the endpoint lives on (`containerRegistryAuthId`).
+             *     account the endpoint lives on (REST v2's `registry`).
              */
             registry_auth?: string | null;
             /** @description The worker's command (default: the image's own). */
@@ -979,7 +979,7 @@ export interface components {
             /**
              * @description A private image's pull credential: the id of a container registry credential of the
              *     RunPod account the job runs on (RunPod console → Settings → Container Registry Auth,
-             *     or `POST /v2/registries`), sent as `containerRegistryAuthId`.
+             *     or `POST /v2/registries`), sent as REST v2's `registry` (v1's `containerRegistryAuthId`).
              */
             registry_auth?: string | null;
             /** @description Shell command (`sh -c`). Exactly one of `command` and `args`. */

@@ -15,7 +15,7 @@ pub struct EndpointSpec {
     pub name: String,
     pub image: String,
     /// A private image's pull credential: a container registry credential id of the RunPod
-    /// account the endpoint lives on (`containerRegistryAuthId`).
+    /// account the endpoint lives on (REST v2's `registry`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_auth: Option<String>,
     /// The worker's command (default: the image's own).

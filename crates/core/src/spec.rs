@@ -107,7 +107,7 @@ pub struct JobSpec {
     pub image: String,
     /// A private image's pull credential: the id of a container registry credential of the
     /// RunPod account the job runs on (RunPod console → Settings → Container Registry Auth,
-    /// or `POST /v2/registries`), sent as `containerRegistryAuthId`.
+    /// or `POST /v2/registries`), sent as REST v2's `registry` (v1's `containerRegistryAuthId`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_auth: Option<String>,
     /// Shell command (`sh -c`). Exactly one of `command` and `args`.

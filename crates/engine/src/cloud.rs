@@ -43,7 +43,7 @@ pub struct PodRequest {
     pub disk_gb: i64,
     pub volume_gb: i64,
     pub network_volume: Option<String>,
-    /// `containerRegistryAuthId` for a private image.
+    /// `registry` (REST v2; v1's `containerRegistryAuthId`) for a private image.
     pub registry_auth: Option<String>,
 }
 

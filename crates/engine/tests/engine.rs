@@ -685,7 +685,7 @@ async fn an_idle_engine_spends_few_requests_and_a_busy_one_watches_every_tick() 
     );
 }
 
-/// A private image pulls with the job's `registry_auth` (RunPod's `containerRegistryAuthId`);
+/// A private image pulls with the job's `registry_auth` (RunPod's `registry`, v1's `containerRegistryAuthId`);
 /// without it the pod never boots and the boot timeout ends the job with that reason.
 #[tokio::test]
 async fn a_private_image_runs_with_its_registry_credential_and_never_boots_without() {

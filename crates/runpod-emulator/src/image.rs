@@ -36,7 +36,7 @@ pub struct ImageConfig {
     pub workdir: String,
     /// `ENV` of the image (the pod's env wins).
     pub env: BTreeMap<String, String>,
-    /// A private image: pulls need registry credentials (`containerRegistryAuthId`).
+    /// A private image: pulls need registry credentials (`registry`: a credential id).
     pub private: bool,
     /// Emulated seconds the pull takes (added to the pod's STARTING phase); `None`: the
     /// configured default.

@@ -292,7 +292,7 @@ impl World {
         if img.private && credential.is_none() {
             return Err(match registry {
                 None => format!(
-                    "error pulling image {image:?}: unauthorized: authentication required (set `containerRegistryAuthId` to a registry credential)"
+                    "error pulling image {image:?}: unauthorized: authentication required (set `registry` to a registry credential id)"
                 ),
                 Some(r) => format!(
                     "error pulling image {image:?}: unauthorized: registry credential {r:?} does not exist in this account (`/v2/registries`)"

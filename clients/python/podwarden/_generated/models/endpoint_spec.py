@@ -25,7 +25,7 @@ class EndpointSpec:
         image (str):
         registry_auth (None | str | Unset): A private image's pull credential: a container registry credential id of the
             RunPod
-            account the endpoint lives on (`containerRegistryAuthId`).
+            account the endpoint lives on (REST v2's `registry`).
         command (None | str | Unset): The worker's command (default: the image's own).
         env (EndpointSpecEnv | Unset):
         gpu (EndpointGpu | Unset): GPU pools the workers may run on.

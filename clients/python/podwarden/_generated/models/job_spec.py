@@ -32,7 +32,7 @@ class JobSpec:
         registry_auth (None | str | Unset): A private image's pull credential: the id of a container registry credential
             of the
             RunPod account the job runs on (RunPod console → Settings → Container Registry Auth,
-            or `POST /v2/registries`), sent as `containerRegistryAuthId`.
+            or `POST /v2/registries`), sent as REST v2's `registry` (v1's `containerRegistryAuthId`).
         command (None | str | Unset): Shell command (`sh -c`). Exactly one of `command` and `args`.
         args (list[str] | None | Unset): Command as an argument vector (joined with shell quoting).
         env (JobSpecEnv | Unset):
