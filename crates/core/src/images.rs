@@ -93,6 +93,40 @@ pub fn resolve_env(image: &str) -> Result<String, String> {
     resolve(image, |v| std::env::var(v).ok())
 }
 
+/// The lowest host CUDA version an image needs, read from its tag as `major.minor`: RunPod's
+/// and PyTorch's `cuda12.4.1`, `cu124`/`cu1281`, and `nvidia/cuda:12.4.1-…`. A host whose
+/// driver supports less cannot run it, so a pod asks for at least this (`minCudaVersion`).
+/// `None` when the tag does not say.
+pub fn min_cuda(image: &str) -> Option<String> {
+    // `major.minor` at the start of `s` (`12.4.1-devel` → `12.4`).
+    fn dotted(s: &str) -> Option<String> {
+        let major: String = s.chars().take_while(char::is_ascii_digit).collect();
+        let rest = s[major.len()..].strip_prefix('.')?;
+        let minor: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        Some(format!("{}.{}", major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?))
+    }
+    let (repo, tag) = image.rsplit_once(':').filter(|(_, t)| !t.contains('/'))?;
+    let tag = tag.split('@').next().unwrap_or(tag).to_ascii_lowercase();
+    if repo.ends_with("/cuda") {
+        return dotted(&tag);
+    }
+    for (i, _) in tag.match_indices("cu") {
+        let rest = &tag[i + 2..];
+        if let Some(r) = rest.strip_prefix("da") {
+            if let Some(v) = dotted(r.trim_start_matches(['-', '_'])) {
+                return Some(v);
+            }
+            continue;
+        }
+        // `cu124` is 12.4, `cu1281` 12.8 (a last fourth digit is the patch).
+        let d: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if (3..=4).contains(&d.len()) {
+            return Some(format!("{}.{}", &d[..2], &d[2..3]));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +172,23 @@ mod tests {
             "",
         ] {
             assert!(problem(bad).is_some(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_cuda_an_image_needs_is_read_from_its_tag() {
+        for (image, want) in [
+            ("runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04", Some("12.4")),
+            ("runpod/pytorch:1.0.2-cu1281-torch280-ubuntu2404", Some("12.8")),
+            ("pytorch/pytorch:2.5.1-cuda12.1-cudnn9-runtime", Some("12.1")),
+            ("ghcr.io/x/train:cu124", Some("12.4")),
+            ("nvidia/cuda:12.6.3-base-ubuntu22.04", Some("12.6")),
+            ("python:3.11-slim", None),
+            ("ubuntu:22.04", None),
+            ("localhost:5000/img", None),
+            ("runpod/base:0.6.2-cpu", None),
+        ] {
+            assert_eq!(min_cuda(image).as_deref(), want, "{image}");
         }
     }
 }

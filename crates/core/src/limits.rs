@@ -2,10 +2,12 @@
 //! startable in a container. Checked by each spec's `validate`, so a bad value is a 422 naming
 //! the field before anything is stored or bills.
 //!
-//! Why these numbers: a job's command reaches the pod inside the wrapper, base64-encoded (4/3 of
-//! its size) as one argument of `sh -c`, and Linux refuses a single argument over 128 KiB
-//! (`MAX_ARG_STRLEN`) — a longer one fails at exec and the pod never starts. 64 KiB of command
-//! plus the wrapper stays under 96 KiB encoded. Amounts are capped so sums of micro-dollars can
+//! Why these numbers: a job's command reaches the pod inside the wrapper, single-quoted (each `'`
+//! becomes four bytes) and base64-encoded (4/3 of that) as one argument of `sh -c`, and Linux
+//! refuses a single argument over 128 KiB (`MAX_ARG_STRLEN`) — a longer one fails at exec and
+//! the pod never starts. 64 KiB of ordinary command plus the wrapper stays under 96 KiB encoded;
+//! the launch saga refuses a start line over 120 KiB (a command dense with quotes) before
+//! anything is created. Amounts are capped so sums of micro-dollars can
 //! never overflow 64 bits (a million dollars is 10¹² micro-USD; 9 million such jobs still fit).
 
 /// Container image reference.

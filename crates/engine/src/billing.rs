@@ -41,15 +41,23 @@ pub struct BillingReport {
     pub awaiting: usize,
     /// Read, and the figure is not trusted yet (it may still grow): read again later.
     pub pending: usize,
+    /// Settled with no bill from RunPod at all after the settle time: the ledger's figure stands.
+    pub unbilled: usize,
     pub mismatches: Vec<Mismatch>,
+    /// Reads that failed (each attempt is read again next time; one does not stop the others).
+    pub errors: Vec<String>,
 }
 
 /// RunPod bills "every 5 minutes" (`accounts-billing/billing.mdx`): no pod's bill is read sooner.
 pub const FIRST_BILL_READ_AFTER_MS: i64 = 5 * 60_000;
 /// Between two reads of one pod's bill.
 pub const BILL_REREAD_MS: i64 = 10 * 60_000;
-/// After this long since a pod ended, one present figure is trusted without a second read.
+/// After this long since a pod ended, one present figure is trusted without a second read, and
+/// a bill still absent is given up on (the ledger's figure stands).
 pub const DEFAULT_BILL_SETTLE_MS: i64 = 6 * 3_600_000;
+/// Two agreeing reads are trusted only once the pod ended at least this long ago: RunPod's
+/// history has been seen empty an hour after use, so two early reads may agree on a part.
+pub const BILL_MIN_AGE_MS: i64 = 3_600_000;
 
 /// When a pod's bill is read, and when a figure is trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,21 +67,29 @@ pub struct BillingPolicy {
     /// Read an attempt's bill at most this often.
     pub reread_ms: i64,
     /// A present figure is trusted on one read once the pod ended this long ago; before that
-    /// it must be read twice, the same.
+    /// it must be read twice, the same. A bill still absent then is given up on.
     pub settle_ms: i64,
+    /// Two agreeing reads count only once the pod ended this long ago.
+    pub min_age_ms: i64,
 }
 
 impl BillingPolicy {
     /// The server's own checks: first read after RunPod's billing cycle, again every
-    /// `BILL_REREAD_MS`, trusted when two reads agree or after `settle_ms`.
+    /// `BILL_REREAD_MS`, trusted when two reads agree an hour or more after the pod ended, or
+    /// after `settle_ms`.
     pub fn automatic(settle_ms: i64) -> Self {
-        Self { first_read_after_ms: FIRST_BILL_READ_AFTER_MS, reread_ms: BILL_REREAD_MS, settle_ms }
+        Self {
+            first_read_after_ms: FIRST_BILL_READ_AFTER_MS,
+            reread_ms: BILL_REREAD_MS,
+            settle_ms,
+            min_age_ms: BILL_MIN_AGE_MS.min(settle_ms),
+        }
     }
 
     /// An operator's "check now" (`cost --reconcile`): every unchecked attempt is read, and the
     /// bill as it stands is trusted if RunPod has one (an absent one still books nothing).
     pub fn now() -> Self {
-        Self { first_read_after_ms: 0, reread_ms: 0, settle_ms: 0 }
+        Self { first_read_after_ms: 0, reread_ms: 0, settle_ms: 0, min_age_ms: 0 }
     }
 }
 
@@ -98,15 +114,41 @@ impl<C: Cloud> Engine<C> {
             .await?;
         for u in due {
             report.read += 1;
-            let theirs = self.cloud().pod_billed(&u.pod_id, u.created_at, now).await?;
+            let theirs = match self.cloud().pod_billed(&u.pod_id, u.created_at, now).await {
+                Ok(t) => t,
+                Err(e) => {
+                    // Read again next time; the other attempts' bills still get read.
+                    report.errors.push(format!("pod {}: {e}", u.pod_id));
+                    continue;
+                }
+            };
+            let settled = u.ended_at <= now - policy.settle_ms;
             let Some(theirs) = theirs else {
+                if settled && policy.settle_ms > 0 {
+                    // Still no bill long after the pod ended: stop asking; the ledger stands.
+                    self.store().billing_check(&u, u.ours_micros, now).await?;
+                    self.event(
+                        &u.job_id,
+                        "billing",
+                        &format!(
+                            "RunPod has no bill for pod {} {} h after it ended; podwarden's ledger figure ({}) stands",
+                            u.pod_id,
+                            policy.settle_ms / 3_600_000,
+                            Money(u.ours_micros)
+                        ),
+                    )
+                    .await;
+                    report.unbilled += 1;
+                    continue;
+                }
                 // No bill yet: nothing is booked; the ledger's figure stands.
                 self.store().billing_read(&u.attempt_id, now, None).await?;
                 report.awaiting += 1;
                 continue;
             };
-            let trusted =
-                u.read_theirs_micros == Some(theirs.0) || u.ended_at <= now - policy.settle_ms;
+            let agreed =
+                u.read_theirs_micros == Some(theirs.0) && u.ended_at <= now - policy.min_age_ms;
+            let trusted = agreed || settled;
             if !trusted {
                 self.store().billing_read(&u.attempt_id, now, Some(theirs.0)).await?;
                 report.pending += 1;

@@ -208,7 +208,9 @@ impl EndpointInfo {
         if self.args.as_ref().is_some_and(|a| !same_args(a, d.command.as_deref().unwrap_or(""))) {
             what.push("command");
         }
-        if self.workers_max.is_some_and(|m| m < d.workers_max) {
+        // Only RunPod's documented idle values (2, then 0): a max held lower for another reason
+        // (an account quota) would be "repaired" every sweep.
+        if self.workers_max.is_some_and(|m| m < d.workers_max && (m == 0 || m == 2)) {
             what.push("max workers (RunPod lowers them on an endpoint idle for days)");
         }
         // Only the spec's own variables are compared: a provider may add its own.

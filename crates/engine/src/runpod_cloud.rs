@@ -220,7 +220,9 @@ impl Cloud for RunPodCloud {
                 id: r.gpu_type.as_str().into(),
                 count: Some(r.gpu_count),
                 allowed_cuda_versions: None,
-                min_cuda_version: None,
+                // A host whose driver supports less CUDA than the image was built for cannot
+                // run it: ask for at least the image's (RunPod then refuses for capacity).
+                min_cuda_version: core_domain::images::min_cuda(&r.image),
             }),
             data_center_ids: (!r.data_centers.is_empty())
                 .then(|| r.data_centers.iter().map(|d| d.as_str().into()).collect()),

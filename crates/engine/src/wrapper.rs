@@ -64,8 +64,16 @@ pub fn sq(s: &str) -> String {
 pub fn start_args(script: &str) -> String {
     use base64::Engine as _;
     let payload = base64::engine::general_purpose::STANDARD.encode(script);
-    format!("sh -c 'eval \"$(echo {payload} | base64 -d)\"'")
+    // `base64` (coreutils, busybox), else python3; an image with neither says so and exits
+    // non-zero rather than running an empty script that looks like success.
+    format!(
+        "sh -c 'p={payload}; s=$(printf %s \"$p\" | base64 -d 2>/dev/null) || s=$(printf %s \"$p\" | python3 -c \"import base64,sys; sys.stdout.write(base64.b64decode(sys.stdin.read()).decode())\") || {{ echo \"podwarden: the image has neither base64 nor python3 to decode its start command\" >&2; exit 127; }}; eval \"$s\"'"
+    )
 }
+
+/// The longest `args` podwarden sends: Linux refuses one argument over 128 KiB
+/// (`MAX_ARG_STRLEN`), and the script is one argument of `sh -c`.
+pub const MAX_START_ARGS: usize = 120 * 1024;
 
 /// The wrapped start script. `watchdog_secs`: `None` for no watchdog.
 pub fn wrap(command: &str, watchdog_secs: Option<u64>, data: &DataPlan) -> String {
@@ -189,10 +197,10 @@ mod tests {
         // Splitting on blanks outside single quotes (a naive tokenizer) agrees too.
         let naive: Vec<&str> = args.splitn(3, ' ').collect();
         assert_eq!(naive[2].trim_matches('\''), words[2]);
-        // And the word runs the script byte for byte.
+        // And the word decodes the script byte for byte.
         let out = std::process::Command::new("sh")
             .arg("-c")
-            .arg(words[2].replace("eval", "printf %s"))
+            .arg(words[2].replace("eval \"$s\"", "printf %s \"$s\""))
             .output()
             .expect("sh");
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), script.trim_end());
@@ -249,6 +257,36 @@ mod tests {
         let told = posts.lines().filter(|l| *l == "http://cb/exit").count();
         assert_eq!(stops, 8, "retried: {posts}");
         assert_eq!(told, 2, "the command's own exit, and the watchdog's once: {posts}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_image_without_base64_decodes_with_python3_and_one_with_neither_says_so() {
+        let dir = std::env::temp_dir().join(format!("pw-nob64-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let word =
+            |script: &str| shell_words::split(&start_args(script)).expect("words")[2].clone();
+        let run = |path: &std::path::Path| {
+            std::process::Command::new("/bin/sh")
+                .args(["-c", &word("echo \"decoded: $((6*7))\"")])
+                .env("PATH", path)
+                .output()
+                .expect("sh")
+        };
+        let python = ["/usr/bin/python3", "/usr/local/bin/python3"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("python3 on this machine");
+        let with_python = dir.join("py");
+        std::fs::create_dir_all(&with_python).expect("dir");
+        let _ = std::os::unix::fs::symlink(python, with_python.join("python3"));
+        let out = run(&with_python);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "decoded: 42\n", "{out:?}");
+        let empty = dir.join("empty");
+        std::fs::create_dir_all(&empty).expect("dir");
+        let out = run(&empty);
+        assert_eq!(out.status.code(), Some(127));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("neither base64 nor python3"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

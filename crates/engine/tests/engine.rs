@@ -543,8 +543,9 @@ async fn a_start_over_the_accounts_spend_limit_waits_instead_of_failing() {
             });
         }
         emu.shared.with_world(|w, _| w.main_account_mut().spend_limit = 0.1);
+        // One attempt only: waiting for the account spends none.
         let job = e
-            .submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local")
+            .submit(spec("[gpu]\nmin_vram_gb = 16\n[retry]\nattempts = 1\n"), "local")
             .await
             .expect("submit")
             .job
@@ -560,6 +561,11 @@ async fn a_start_over_the_accounts_spend_limit_waits_instead_of_failing() {
         } else {
             assert!(ev.contains("would pass the account's hourly spend limit"), "{ev}");
             assert_eq!(attempts, 1, "no other candidate is tried against the same limit");
+        }
+        for _ in 0..3 {
+            emu.advance(Duration::from_secs(40));
+            e.tick().await.expect("tick");
+            assert_eq!(state(&e, &job).await, JobState::Recovering, "still waiting ({reported})");
         }
         emu.shared.with_world(|w, _| w.main_account_mut().spend_limit = 80.0);
         for _ in 0..10 {
@@ -885,8 +891,13 @@ async fn a_bill_is_booked_only_once_it_settles_and_never_from_an_absent_one() {
     let r = e.reconcile_billing(auto, 100).await.expect("reconcile");
     assert_eq!((r.read, r.pending, r.checked), (1, 1, 0), "{r:?}");
     assert_eq!(spent().await, ours, "a figure read once books nothing");
-    // A second read that agrees books it: the ledger is the bill.
+    // A second read that agrees, less than an hour after the pod ended, is not trusted yet
+    // (RunPod's history has been seen empty an hour after use).
     emu.advance(Duration::from_millis(BILL_REREAD_MS as u64));
+    let r = e.reconcile_billing(auto, 100).await.expect("reconcile");
+    assert_eq!((r.read, r.pending, r.checked), (1, 1, 0), "{r:?}");
+    // An hour on, a read that agrees books it: the ledger is the bill.
+    emu.advance(Duration::from_secs(3600));
     let r = e.reconcile_billing(auto, 100).await.expect("reconcile");
     assert_eq!((r.read, r.checked), (1, 1), "{r:?}");
     let bill =
@@ -918,4 +929,55 @@ async fn queued_pod_entries_of_this_install_are_cancelled_and_others_left_alone(
         [QueuedPodStatus::Cancelled, QueuedPodStatus::Queued, QueuedPodStatus::Queued],
         "found across pages (one entry a page)"
     );
+}
+
+/// A pod RunPod never bills is given up on after the settle time (its ledger figure stands),
+/// and a bill that fails to read does not stop the others.
+#[tokio::test]
+async fn a_bill_that_never_comes_is_given_up_on_after_the_settle_time() {
+    use engine::billing::BillingPolicy;
+    let (emu, e) = setup(|c| {
+        c.billing = runpod_emulator::config::BillingConfig {
+            // Longer than the settle time below: RunPod never shows this pod's bill.
+            cycle_secs: 100_000.0,
+            jitter_secs: 0.0,
+        }
+    })
+    .await;
+    let job =
+        e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job.to_string();
+    for _ in 0..4 {
+        e.tick().await.expect("tick");
+        emu.advance(Duration::from_secs(10));
+    }
+    e.cancel(&job).await.expect("cancel");
+    settle(&emu, &e, &job, Duration::from_secs(1)).await;
+    let policy = BillingPolicy::automatic(2 * 3_600_000);
+    emu.advance(Duration::from_secs(600));
+    let r = e.reconcile_billing(policy, 100).await.expect("reconcile");
+    assert_eq!((r.read, r.awaiting), (1, 1), "{r:?}");
+    emu.advance(Duration::from_secs(2 * 3600));
+    let r = e.reconcile_billing(policy, 100).await.expect("reconcile");
+    assert_eq!((r.read, r.unbilled, r.checked), (1, 1, 0), "{r:?}");
+    assert!(events(&e, &job).await.contains("RunPod has no bill for pod"));
+    emu.advance(Duration::from_secs(3600));
+    assert_eq!(e.reconcile_billing(policy, 100).await.expect("reconcile").read, 0, "done with it");
+}
+
+/// An image built for a newer CUDA than any host offers is never placed on an older driver:
+/// the create asks for the image's CUDA (`minCudaVersion`), RunPod answers no capacity, and the
+/// job waits instead of running on a host where it would crash.
+#[tokio::test]
+async fn an_image_built_for_a_newer_cuda_asks_for_it_and_waits_for_such_a_host() {
+    let (emu, e) = setup(|_| {}).await;
+    let newer = JobSpec::from_toml(
+        "job.toml",
+        "name = \"t\"\nimage = \"runpod/pytorch:2.9.0-py3.12-cuda13.0.0-devel-ubuntu24.04\"\ncommand = \"true\"\n[gpu]\nmin_vram_gb = 16\n",
+    )
+    .expect("spec");
+    let job = e.submit(newer, "local").await.expect("submit").job.to_string();
+    e.tick().await.expect("launch");
+    assert_eq!(live_pods(&emu), 0, "no 12.8 host takes a CUDA 13.0 image");
+    assert_eq!(state(&e, &job).await, JobState::Recovering);
+    assert!(events(&e, &job).await.contains("no capacity"));
 }

@@ -52,7 +52,10 @@ impl PageRequest {
 
     /// The page of `sorted` (items with their sort keys, in key order) after the cursor, and the
     /// next page's cursor when more follow.
-    pub fn page<T>(&self, sorted: Vec<(String, T)>) -> (Vec<T>, Option<Pagination>) {
+    pub fn page<T>(&self, mut sorted: Vec<(String, T)>) -> (Vec<T>, Option<Pagination>) {
+        // In the cursor's own order: a list sorted by finer times could otherwise put an item
+        // behind the cursor's key and skip it.
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
         let mut rest = sorted
             .into_iter()
             .filter(|(k, _)| self.after.as_ref().is_none_or(|a| k.as_str() > a.as_str()));

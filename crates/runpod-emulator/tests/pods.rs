@@ -325,6 +325,32 @@ async fn network_volumes_are_secure_cloud_only_and_a_pod_takes_at_most_50_env_va
     assert_contract(&emu);
 }
 
+/// A CUDA constraint no host meets is a capacity error, not a fallback (spec
+/// `CreateGpuConfig.allowedCudaVersions`); every emulated host runs CUDA 12.8.
+#[tokio::test]
+async fn a_cuda_version_no_host_has_is_no_capacity() {
+    let emu = emu().await;
+    let c = emu.client();
+    let with = |min: Option<&str>, allowed: Option<Vec<String>>| {
+        let mut p = pod("cuda", RTX4090, "");
+        let g = p.gpu.as_mut().expect("gpu");
+        g.min_cuda_version = min.map(str::to_owned);
+        g.allowed_cuda_versions = allowed;
+        p
+    };
+    for p in [with(Some("13.0"), None), with(None, Some(vec!["12.4".into()]))] {
+        let e = c.create_pod(&p).await.expect_err("no host has it");
+        assert_eq!((e.kind(), e.detail()), (ErrorKind::NoCapacity, Some(NO_CAPACITY_DETAIL)));
+    }
+    for p in
+        [with(Some("12.4"), None), with(Some("12.8"), None), with(None, Some(vec!["12.8".into()]))]
+    {
+        let made = c.create_pod(&p).await.expect("a 12.8 host fits");
+        c.delete_pod(&made.id).await.expect("terminate");
+    }
+    assert_contract(&emu);
+}
+
 #[tokio::test]
 async fn a_pod_scoped_key_can_only_stop_or_terminate_its_own_pod() {
     let emu = emu().await;

@@ -149,7 +149,7 @@ async fn reconcile(s: &AppState, account: &str) -> Pass {
                 .reconcile_billing(engine::billing::BillingPolicy::automatic(settle), 100)
                 .await
             {
-                Ok(r) => (r.checked, Vec::new()),
+                Ok(r) => (r.checked, r.errors),
                 Err(e) => (0, vec![e.to_string()]),
             }
         })

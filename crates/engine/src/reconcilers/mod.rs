@@ -198,14 +198,24 @@ impl<C: Cloud> Engine<C> {
     /// installs, or without such a name, are never touched. Returns how many were cancelled.
     pub async fn sweep_queued_pods(&self) -> Result<usize, EngineError> {
         let mut cancelled = 0;
+        let mut failed = None;
         for (id, name) in self.cloud().list_queued_pods().await? {
             if core_domain::ids::parse_pod_name(self.install(), &name).is_none() {
                 continue;
             }
-            self.cloud().cancel_queued_pod(&id).await?;
-            tracing::info!(queued = %id, name, "cancelled a queued pod of this install");
-            cancelled += 1;
+            // One that cannot be cancelled (it deployed meanwhile: the pod sweep has it) does
+            // not keep the others queued.
+            match self.cloud().cancel_queued_pod(&id).await {
+                Ok(()) => {
+                    tracing::info!(queued = %id, name, "cancelled a queued pod of this install");
+                    cancelled += 1;
+                }
+                Err(e) => failed = Some(e),
+            }
         }
-        Ok(cancelled)
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(cancelled),
+        }
     }
 }

@@ -71,8 +71,7 @@ impl<C: Cloud> Engine<C> {
                     placements.into_iter().partition(|p| h.refuses(p.price_per_hour).is_none());
                 if fit.is_empty() {
                     if let Some(why) = refused.first().and_then(|p| h.refuses(p.price_per_hour)) {
-                        self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
-                        return Ok(());
+                        return self.wait_for_account(job, &why).await;
                     }
                 }
                 fit
@@ -95,10 +94,7 @@ impl<C: Cloud> Engine<C> {
                     tried.push(format!("{} ({:?}): refused", p.gpu_type, p.cloud));
                     refused = Some(why);
                 }
-                Outcome::Wait(why) => {
-                    self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
-                    return Ok(());
-                }
+                Outcome::Wait(why) => return self.wait_for_account(job, &why).await,
                 Outcome::Fatal(why) => {
                     self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
                     // Non-retryable: give up right away.
@@ -130,6 +126,19 @@ impl<C: Cloud> Engine<C> {
         Ok(())
     }
 
+    /// The account cannot start a pod now (its spend limit, its balance): the job waits with
+    /// the reason, and the launch is not counted against its retries (nothing was created).
+    async fn wait_for_account(&self, job: &str, why: &str) -> Result<(), EngineError> {
+        let uncounted = self
+            .update_job(job, |j| {
+                j.attempts_made = (j.attempts_made - 1).max(0);
+                Ok(Some(()))
+            })
+            .await;
+        ignore_missing(uncounted)?;
+        self.apply_job_event(job, JobEvent::Interrupted, why).await.map(|_| ())
+    }
+
     async fn force_give_up(&self, job: &str, why: &str) -> Result<(), EngineError> {
         self.apply_job_event(job, JobEvent::GiveUp, why).await.map(|_| ())
     }
@@ -142,6 +151,15 @@ impl<C: Cloud> Engine<C> {
         seq: i64,
     ) -> Result<Outcome, EngineError> {
         let (command, env) = self.pod_command(job, spec).await?;
+        if command.len() > crate::wrapper::MAX_START_ARGS {
+            // Quotes and base64 grow a command; past Linux's limit for one argument the
+            // container could never start and the pod would bill until the boot timeout.
+            return Ok(Outcome::Fatal(format!(
+                "the command is {} KiB once wrapped for RunPod (at most {} KiB can start); shorten it, e.g. put the script in a file on the network volume and run that",
+                command.len() / 1024,
+                crate::wrapper::MAX_START_ARGS / 1024
+            )));
+        }
         let att = AttemptId::new();
         let now = self.clock.now_ms();
         let row = AttemptRow {

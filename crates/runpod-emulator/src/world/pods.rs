@@ -189,7 +189,7 @@ impl PodRecord {
             cpu: self.cpu.as_ref().map(|(id, v)| CpuView { id, vcpu_count: *v, memory: v * 2 }),
             cloud: self.cloud,
             data_center_id: Some(&self.data_center),
-            cuda_version: self.gpu.as_ref().map(|_| "12.8"),
+            cuda_version: self.gpu.as_ref().map(|_| HOST_CUDA),
             ssh: SshView {
                 proxy: running.then(|| SshEndpointView {
                     host: SSH_HOST,
@@ -298,6 +298,15 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
+/// The CUDA version every emulated GPU host reports.
+pub const HOST_CUDA: &str = "12.8";
+
+/// `major.minor` as numbers (so 12.11 is above 12.2, as the spec says).
+fn cuda_pair(v: &str) -> Option<(u32, u32)> {
+    let (a, b) = v.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
 /// "You can configure up to 50 environment variables" (`pods/templates/environment-variables.mdx`).
 pub const MAX_POD_ENV_VARS: usize = 50;
 
@@ -332,6 +341,20 @@ impl World {
                 return Err(ApiError::bad_request(
                     "`gpu.allowedCudaVersions` and `gpu.minCudaVersion` are mutually exclusive",
                 ));
+            }
+        }
+        if let Some(g) = &req.gpu {
+            // Every emulated host runs CUDA `HOST_CUDA`; a constraint none meets is a capacity
+            // error, not a fallback (spec `CreateGpuConfig.allowedCudaVersions`).
+            let host = cuda_pair(HOST_CUDA).unwrap_or((0, 0));
+            let min_ok =
+                g.min_cuda_version.as_deref().and_then(cuda_pair).is_none_or(|m| m <= host);
+            let allowed_ok = g
+                .allowed_cuda_versions
+                .as_ref()
+                .is_none_or(|v| v.is_empty() || v.iter().any(|x| cuda_pair(x) == Some(host)));
+            if !(min_ok && allowed_ok) {
+                return Err(ApiError::bad_request(NO_CAPACITY_DETAIL));
             }
         }
         if let Some(cpu) = &req.cpu {

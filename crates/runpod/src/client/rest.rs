@@ -29,6 +29,9 @@ use reqwest::Method;
 use serde::Serialize;
 use url::Url;
 
+/// The most pages one list walks (10 million items at RunPod's 1,000 a page).
+const MAX_PAGES: usize = 10_000;
+
 impl Client {
     fn call(
         &self,
@@ -45,7 +48,7 @@ impl Client {
         self.call(operation, Method::GET, url, None, Idempotent)
     }
 
-    /// Every item of a v2 list, page after page: follows `pagination.nextCursor` until a page
+    /// Every item of a v2 list, page after page (at most `MAX_PAGES`): follows `pagination.nextCursor` until a page
     /// has none. A cursor seen before is an error, not the end (an inventory cut short would
     /// hide pods that bill).
     async fn all_pages<R: serde::de::DeserializeOwned, T>(
@@ -65,11 +68,23 @@ impl Client {
             let path = url.path().to_owned();
             let (items, page) = split(self.json(self.get(operation, url)).await?);
             out.extend(items);
-            let Some(next) = page.as_ref().and_then(Pagination::next) else { return Ok(out) };
-            if !seen.insert(next.to_owned()) {
-                let mut e = Error::new(ErrorKind::Undecodable, operation, "GET", path);
-                e.inner.detail = Some(format!("RunPod repeated the page cursor {next:?}"));
-                return Err(e);
+            let broken = |detail: String| {
+                let mut e = Error::new(ErrorKind::Undecodable, operation, "GET", path.clone());
+                e.inner.detail = Some(detail);
+                e
+            };
+            let Some(next) = page.as_ref().and_then(Pagination::next) else {
+                if page.as_ref().is_some_and(|p| p.has_next_page == Some(true)) {
+                    return Err(broken(
+                        "RunPod said another page follows but gave no cursor".into(),
+                    ));
+                }
+                return Ok(out);
+            };
+            if !seen.insert(next.to_owned()) || seen.len() > MAX_PAGES {
+                return Err(broken(format!(
+                    "RunPod repeated the page cursor {next:?}, or paged past {MAX_PAGES} pages"
+                )));
             }
             cursor = Some(next.to_owned());
         }
