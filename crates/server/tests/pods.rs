@@ -56,9 +56,10 @@ async fn with_a_callback_url_that_refuses_connections_the_exit_is_read_from_the_
 }
 
 /// RunPod keeps retrying a pull that cannot succeed while the pod bills: the pod's log line
-/// ends the attempt at once, with the reason, instead of the boot timeout (an hour here).
+/// ends the job at once, with the reason, instead of the boot timeout (an hour here), and no
+/// other pod of the same image is started.
 #[tokio::test]
-async fn an_image_that_cannot_be_pulled_ends_each_attempt_at_once_with_the_reason() {
+async fn an_image_that_cannot_be_pulled_ends_the_job_at_once_with_the_reason() {
     let home = tempfile::tempdir().expect("home");
     let s = server_with(home.path(), |_| {}).await;
     let http = reqwest::Client::new();
@@ -81,6 +82,6 @@ async fn an_image_that_cannot_be_pulled_ends_each_attempt_at_once_with_the_reaso
     assert_eq!(done.job.state, "failed", "{events:?}");
     let reason = done.job.reason.clone().unwrap_or_default();
     assert!(reason.contains("cannot be pulled") && reason.contains("manifest unknown"), "{reason}");
-    assert_eq!(done.attempts.len(), 2, "each attempt ended on the log line: {events:?}");
+    assert_eq!(done.attempts.len(), 1, "given up, not retried with the same image: {events:?}");
     s.shutdown().await;
 }

@@ -144,8 +144,9 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                     out.push(Action::Booted { attempt: a.id.clone() })
                 }
                 Some(p) if p.phase == PodPhase::Booting && s.pull_failed.contains_key(&a.id) => {
-                    // RunPod retries a pull that cannot succeed while the pod bills: end the
-                    // attempt now rather than at the boot timeout.
+                    // RunPod retries a pull that cannot succeed while the pod bills: end it now
+                    // rather than at the boot timeout, and give the job up (another pod of the
+                    // same image would fail the same way); tearing down terminates the pod.
                     let why = format!(
                         "the pod's image cannot be pulled ({}); fix `image`, or `registry_auth` for a private one",
                         s.pull_failed[&a.id]
@@ -155,7 +156,11 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                         attempt: Some(a.id.clone()),
                         reason: why.clone(),
                     });
-                    trouble.insert(&a.job_id, why);
+                    out.push(Action::Job {
+                        job: a.job_id.clone(),
+                        event: JobEvent::GiveUp,
+                        reason: why,
+                    });
                 }
                 Some(p) if p.phase == PodPhase::Booting => {
                     let timeout = specs
@@ -550,7 +555,10 @@ mod tests {
             matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("cannot be pulled") && reason.contains("manifest unknown")),
             "{acts:?}"
         );
-        assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
+        assert!(
+            acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::GiveUp, .. })),
+            "the same image would fail the next pod too: {acts:?}"
+        );
         assert!(run(1, &[j], &[a], &[p], &[]).is_empty(), "without the log line, it waits");
     }
 
