@@ -156,6 +156,14 @@ while :; do sleep 3600; done
 mod tests {
     use super::*;
 
+    /// A `curl` in `bin` that runs `body` (its arguments in `$@`) instead of posting.
+    fn fake_curl(bin: &std::path::Path, body: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = bin.join("curl");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("curl");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+
     #[test]
     fn the_wrapper_is_valid_sh_and_quotes_the_command() {
         let data = DataPlan {
@@ -221,19 +229,13 @@ mod tests {
         std::fs::create_dir_all(&bin).expect("bin");
         let log = dir.join("posts");
         // A `curl` that records each URL and fails for the pod's own stop, as RunPod might.
-        std::fs::write(
-            bin.join("curl"),
-            format!(
-                "#!/bin/sh\nfor a; do last=$a; done\necho \"$last\" >> {}\ncase \"$last\" in *action) exit 22;; esac\n",
+        fake_curl(
+            &bin,
+            &format!(
+                "for a; do last=$a; done\necho \"$last\" >> {}\ncase \"$last\" in *action) exit 22;; esac",
                 log.display()
             ),
-        )
-        .expect("curl");
-        std::process::Command::new("chmod")
-            .arg("+x")
-            .arg(bin.join("curl"))
-            .status()
-            .expect("chmod");
+        );
         // No real sleeping: `sleep` is a no-op function; the script waits for its watchdog.
         let script = format!(
             "sleep() {{ :; }}\n{}\nwait\n",
@@ -308,16 +310,13 @@ mod tests {
         // A fake `curl` records what would be posted.
         let bin = dir.join("bin");
         std::fs::create_dir_all(&bin).expect("bin");
-        std::fs::write(
-            bin.join("curl"),
-            format!("#!/bin/sh\nfor a; do last=$a; prev2=$prev; prev=$a; done\necho \"$prev2 $last\" >> {}\n", log.display()),
-        )
-        .expect("curl");
-        std::process::Command::new("chmod")
-            .arg("+x")
-            .arg(bin.join("curl"))
-            .status()
-            .expect("chmod");
+        fake_curl(
+            &bin,
+            &format!(
+                "for a; do last=$a; prev2=$prev; prev=$a; done\necho \"$prev2 $last\" >> {}",
+                log.display()
+            ),
+        );
         let script = wrap("echo ran >> runs; exit 3", None, &DataPlan::default())
             .replace("while :; do sleep 3600; done", "");
         for _ in 0..2 {

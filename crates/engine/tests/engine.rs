@@ -855,13 +855,8 @@ async fn a_refused_terminate_is_retried_with_backoff() {
     assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Cancelled);
 }
 
-/// RunPod's billing lags (it runs every 5 minutes; its history has been seen empty an hour
-/// later): an absent bill never replaces the ledger's figure, and a present one is booked only
-/// once two reads agree.
-#[tokio::test]
-async fn a_bill_is_booked_only_once_it_settles_and_never_from_an_absent_one() {
-    use engine::billing::{BILL_REREAD_MS, BillingPolicy, DEFAULT_BILL_SETTLE_MS};
-    let (emu, e) = setup(|_| {}).await;
+/// A job whose pod boots and runs for a few emulated seconds before it is stopped and settled.
+async fn ran_briefly(emu: &RunningEmulator, e: &Engine<RunPodCloud>) -> String {
     let job =
         e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job.to_string();
     for _ in 0..4 {
@@ -869,7 +864,18 @@ async fn a_bill_is_booked_only_once_it_settles_and_never_from_an_absent_one() {
         emu.advance(Duration::from_secs(10));
     }
     e.cancel(&job).await.expect("cancel");
-    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Cancelled);
+    assert_eq!(settle(emu, e, &job, Duration::from_secs(1)).await, JobState::Cancelled);
+    job
+}
+
+/// RunPod's billing lags (it runs every 5 minutes; its history has been seen empty an hour
+/// later): an absent bill never replaces the ledger's figure, and a present one is booked only
+/// once two reads agree.
+#[tokio::test]
+async fn a_bill_is_booked_only_once_it_settles_and_never_from_an_absent_one() {
+    use engine::billing::{BILL_REREAD_MS, BillingPolicy, DEFAULT_BILL_SETTLE_MS};
+    let (emu, e) = setup(|_| {}).await;
+    let job = ran_briefly(&emu, &e).await;
     let spent = || async { e.store().job_get(&job).await.expect("get").expect("job").spent_micros };
     let ours = spent().await;
     assert!(ours > 0, "the ledger billed the pod");
@@ -944,14 +950,7 @@ async fn a_bill_that_never_comes_is_given_up_on_after_the_settle_time() {
         }
     })
     .await;
-    let job =
-        e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job.to_string();
-    for _ in 0..4 {
-        e.tick().await.expect("tick");
-        emu.advance(Duration::from_secs(10));
-    }
-    e.cancel(&job).await.expect("cancel");
-    settle(&emu, &e, &job, Duration::from_secs(1)).await;
+    let job = ran_briefly(&emu, &e).await;
     let policy = BillingPolicy::automatic(2 * 3_600_000);
     emu.advance(Duration::from_secs(600));
     let r = e.reconcile_billing(policy, 100).await.expect("reconcile");

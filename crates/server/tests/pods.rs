@@ -63,21 +63,13 @@ async fn an_image_that_cannot_be_pulled_ends_the_job_at_once_with_the_reason() {
     let home = tempfile::tempdir().expect("home");
     let s = server_with(home.path(), |_| {}).await;
     let http = reqwest::Client::new();
-    let job: server::api::JobDetail = http
-        .post(format!("{}/api/v1/jobs", s.url))
-        .bearer_auth(&s.token)
-        .json(&serde_json::json!({
-            "name": "no-image", "image": "acme/does-not-exist:1", "command": "true",
-            "gpu": {"min_vram_gb": 16},
-            "limits": {"boot_timeout": "1h"},
-            "retry": {"attempts": 2},
-        }))
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("json");
+    let spec = serde_json::json!({
+        "name": "no-image", "image": "acme/does-not-exist:1", "command": "true",
+        "gpu": {"min_vram_gb": 16},
+        "limits": {"boot_timeout": "1h"},
+        "retry": {"attempts": 2},
+    });
+    let job = common::submit(&http, &s.url, &s.token, &spec).await;
     let (done, events) = follow(&http, &s, &job.job.id).await;
     assert_eq!(done.job.state, "failed", "{events:?}");
     let reason = done.job.reason.clone().unwrap_or_default();
