@@ -235,13 +235,7 @@ impl<C: Cloud> Engine<C> {
 
     /// Whether an idle sweep last done at `last` is due again; records it as done when it is.
     pub(crate) fn sweep_due(&self, last: &std::sync::atomic::AtomicI64, now: i64) -> bool {
-        use std::sync::atomic::Ordering;
-        let prev = last.load(Ordering::Relaxed);
-        let due = prev == i64::MIN || now.saturating_sub(prev) >= self.idle_sweep_ms || now < prev;
-        if due {
-            last.store(now, Ordering::Relaxed);
-        }
-        due
+        due_every(last, now, self.idle_sweep_ms)
     }
 
     /// Crashes here when a test asks for `point`: the process aborts with no cleanup, or the
@@ -328,4 +322,16 @@ impl<C: Cloud> Engine<C> {
     pub(crate) fn acts_on(&self, live: &store::LiveSet, a: &AttemptRow) -> bool {
         live.job(&a.job_id).map_or(self.account == store::HOSTED, |j| j.account == self.account)
     }
+}
+
+/// Whether a sweep last done at `last` is due again after `period_ms`; records it as done when
+/// it is (a clock that went back counts as due).
+pub(crate) fn due_every(last: &std::sync::atomic::AtomicI64, now: i64, period_ms: i64) -> bool {
+    use std::sync::atomic::Ordering;
+    let prev = last.load(Ordering::Relaxed);
+    let due = prev == i64::MIN || now.saturating_sub(prev) >= period_ms || now < prev;
+    if due {
+        last.store(now, Ordering::Relaxed);
+    }
+    due
 }

@@ -146,7 +146,7 @@ impl<C: Cloud> Engine<C> {
         if report.retry_after().is_some() {
             return Ok(report);
         }
-        if !self.crashed() && self.queued_sweep_due(now) {
+        if !self.crashed() && crate::due_every(&self.last_queued_sweep, now, QUEUED_SWEEP_MS) {
             if let Err(e) = self.sweep_queued_pods().await {
                 tracing::warn!(error = %e, "queued pod sweep failed; the next one retries");
                 report.pods.failed(e.to_string(), &e);
@@ -184,16 +184,6 @@ impl<C: Cloud> Engine<C> {
 pub const QUEUED_SWEEP_MS: i64 = 10 * 60_000;
 
 impl<C: Cloud> Engine<C> {
-    fn queued_sweep_due(&self, now: i64) -> bool {
-        use std::sync::atomic::Ordering;
-        let prev = self.last_queued_sweep.load(Ordering::Relaxed);
-        let due = prev == i64::MIN || now.saturating_sub(prev) >= QUEUED_SWEEP_MS || now < prev;
-        if due {
-            self.last_queued_sweep.store(now, Ordering::Relaxed);
-        }
-        due
-    }
-
     /// Cancels every queued entry named as this install names its pods. Entries of other
     /// installs, or without such a name, are never touched. Returns how many were cancelled.
     pub async fn sweep_queued_pods(&self) -> Result<usize, EngineError> {

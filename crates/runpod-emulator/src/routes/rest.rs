@@ -40,6 +40,16 @@ use std::sync::Arc;
 type S = State<Arc<Shared>>;
 type C = Extension<Caller>;
 
+/// The page of list `list` a request asks for (`limit`, `cursor`), for account `a`.
+fn page_of(
+    s: &Shared,
+    a: &str,
+    q: &std::collections::HashMap<String, String>,
+    list: &str,
+) -> ApiResult<PageRequest> {
+    PageRequest::from_query(q, a, list, s.cfg.page_size)
+}
+
 fn created<T: Serialize>(v: T) -> Response {
     (StatusCode::CREATED, Json(v)).into_response()
 }
@@ -54,7 +64,7 @@ pub(crate) async fn list_pods(
     let q = query_map(q.as_deref());
     // No cluster exists here, so `includeClusterPods` changes nothing once it is a boolean.
     query_bool(&q, "includeClusterPods")?;
-    let page = PageRequest::from_query(&q, &a, "pods", s.cfg.page_size)?;
+    let page = page_of(&s, &a, &q, "pods")?;
     let body = s.with_world(|w, now| w.pod_list_json(&a, &page, now));
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
@@ -110,7 +120,7 @@ pub(crate) async fn list_endpoints(
     Extension(Caller(a)): C,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<ListEndpointsResponse>> {
-    let page = PageRequest::from_query(&query_map(q.as_deref()), &a, "endpoints", s.cfg.page_size)?;
+    let page = page_of(&s, &a, &query_map(q.as_deref()), "endpoints")?;
     Ok(Json(s.with_world(|w, _| w.endpoint_list(&a, &page))))
 }
 
@@ -223,7 +233,7 @@ pub(crate) async fn list_templates(
     Extension(Caller(a)): C,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<ListTemplatesResponse>> {
-    let page = PageRequest::from_query(&query_map(q.as_deref()), &a, "templates", s.cfg.page_size)?;
+    let page = page_of(&s, &a, &query_map(q.as_deref()), "templates")?;
     Ok(Json(s.with_world(|w, _| w.template_list(&a, &page))))
 }
 
@@ -265,8 +275,7 @@ pub(crate) async fn list_volumes(
     Extension(Caller(a)): C,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<ListNetworkVolumesResponse>> {
-    let page =
-        PageRequest::from_query(&query_map(q.as_deref()), &a, "network-volumes", s.cfg.page_size)?;
+    let page = page_of(&s, &a, &query_map(q.as_deref()), "network-volumes")?;
     let mut v: Vec<(String, _)> = s.with_world(|w, _| {
         w.volumes
             .values()
@@ -873,8 +882,7 @@ pub(crate) async fn list_queued_pods(
     Extension(Caller(a)): C,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<runpod::types::queued_pods::ListQueuedPodsResponse>> {
-    let page =
-        PageRequest::from_query(&query_map(q.as_deref()), &a, "queued-pods", s.cfg.page_size)?;
+    let page = page_of(&s, &a, &query_map(q.as_deref()), "queued-pods")?;
     Ok(Json(s.with_world(|w, _| w.queued_list(&a, &page))))
 }
 
