@@ -209,7 +209,23 @@ async fn key_and_account(home: &Path) -> Vec<Check> {
             "give the key read access to the account, or check the balance in RunPod's console",
         ),
     };
-    vec![key, account, strays_check]
+    let secrets = match client.list_secrets().await {
+        Ok(all) => Check::ok(
+            "secrets",
+            format!(
+                "the key can use account secrets ({} on the account): job tokens reach pods as secrets, not in their env",
+                all.len()
+            ),
+        ),
+        Err(e) => Check::warn(
+            "secrets",
+            format!(
+                "cannot list the account's secrets ({e}): job tokens will go into the pods' env, readable by anyone who can list this account's pods"
+            ),
+            "give the key access to account secrets (RunPod console → Settings → API Keys)",
+        ),
+    };
+    vec![key, account, secrets, strays_check]
 }
 
 /// Pods another podwarden install named (a lost data directory's, or another podwarden on

@@ -73,6 +73,7 @@ async fn doctor_passes_a_working_setup_and_names_each_problem_with_its_fix() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&key), "the key never appears");
 
     assert_eq!(check(&report, "strays")["status"], "ok");
+    assert_eq!(check(&report, "secrets")["status"], "ok", "{report:#}");
     // A pod another podwarden install named: a warning naming the install, and what to do.
     let stray = runpod::types::pods::CreatePodRequest {
         name: "pw-deadbeef-0123456789abcdef0123456789abcdef".into(),

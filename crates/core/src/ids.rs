@@ -120,6 +120,17 @@ pub fn parse_pod_name(install: &str, name: &str) -> Option<AttemptId> {
     Uuid::try_parse(rest).ok().map(AttemptId)
 }
 
+/// The provider secret holding a job's callback token: `pw-<install>-tok-<job>`.
+pub fn token_secret_name(install: &str, job: JobId) -> String {
+    format!("{NAME_PREFIX}{install}-tok-{}", job.hex())
+}
+
+/// The job a provider secret name belongs to, when it is one of this install's names.
+pub fn parse_token_secret_name(install: &str, name: &str) -> Option<JobId> {
+    let rest = name.strip_prefix(NAME_PREFIX)?.strip_prefix(install)?.strip_prefix("-tok-")?;
+    Uuid::try_parse(rest).ok().map(JobId)
+}
+
 /// The deterministic provider name of an endpoint: `pw-<install>-ep-<id>` (its template is
 /// the same name with `-tpl`).
 pub fn endpoint_name(install: &str, id: EndpointRecordId) -> String {
@@ -152,6 +163,16 @@ mod tests {
         assert_eq!(WorkId::ServerlessJob(r).to_string(), r.to_string());
         assert!("req_nothex".parse::<WorkId>().is_err());
         assert!("job_nothex".parse::<WorkId>().is_err());
+    }
+
+    #[test]
+    fn a_token_secret_name_is_runpods_kind_and_names_its_job_and_install() {
+        let j = JobId::new();
+        let name = token_secret_name("inst1", j);
+        assert_eq!(parse_token_secret_name("inst1", &name), Some(j));
+        assert_eq!(parse_token_secret_name("other", &name), None);
+        assert_eq!(parse_token_secret_name("inst1", &pod_name("inst1", AttemptId::new())), None);
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     }
 
     #[test]

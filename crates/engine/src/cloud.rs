@@ -165,6 +165,28 @@ pub trait Cloud: Serverless + Send + Sync + 'static {
         let _ = id;
         async { Err(CloudError::Rejected("this provider has no network volumes".into())) }
     }
+    /// Stores `value` as the account secret `name` (replacing one of that name) and returns the
+    /// env value that stands for it in a pod (`{{ RUNPOD_SECRET_name }}`), so the provider's pod
+    /// reads never show the value. `None`: this provider keeps no secrets; pass the value itself.
+    fn put_secret(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<Option<String>, CloudError>> + Send {
+        let _ = (name, value);
+        async { Ok(None) }
+    }
+    /// The account's secrets, as `(id, name)` (never values).
+    fn list_secrets(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, CloudError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+    /// Deletes a secret; `Ok` when it is gone (already gone included).
+    fn delete_secret(&self, id: &str) -> impl Future<Output = Result<(), CloudError>> + Send {
+        let _ = id;
+        async { Ok(()) }
+    }
     /// The provider's REST base (`https://api.runpod.io`), passed into pods so their watchdog
     /// reaches the API the control plane itself uses. `None`: no in-pod watchdog.
     fn rest_base(&self) -> Option<String> {

@@ -156,6 +156,10 @@ pub struct Engine<C: Cloud> {
     pub(crate) last_pod_list: std::sync::atomic::AtomicI64,
     /// When queued pod entries were last swept.
     pub(crate) last_queued_sweep: std::sync::atomic::AtomicI64,
+    /// When token secrets were last swept, and whether this engine made one since the sweep
+    /// last found none left (then it sweeps every minute, else every ten).
+    pub(crate) last_secret_sweep: std::sync::atomic::AtomicI64,
+    pub(crate) secrets_made: std::sync::atomic::AtomicBool,
     /// The account's headroom as last read, and when (read at most every `HEADROOM_MS`).
     pub(crate) headroom: tokio::sync::Mutex<Option<(i64, Option<Headroom>)>>,
     pub(crate) last_endpoint_list: std::sync::atomic::AtomicI64,
@@ -201,6 +205,8 @@ impl<C: Cloud> Engine<C> {
             idle_sweep_ms: o.idle_sweep_ms,
             last_pod_list: std::sync::atomic::AtomicI64::new(i64::MIN),
             last_queued_sweep: std::sync::atomic::AtomicI64::new(i64::MIN),
+            last_secret_sweep: std::sync::atomic::AtomicI64::new(i64::MIN),
+            secrets_made: std::sync::atomic::AtomicBool::new(false),
             headroom: tokio::sync::Mutex::new(None),
             last_endpoint_list: std::sync::atomic::AtomicI64::new(i64::MIN),
             options,

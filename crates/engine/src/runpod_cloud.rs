@@ -273,6 +273,39 @@ impl Cloud for RunPodCloud {
         }
     }
 
+    async fn put_secret(&self, name: &str, value: &str) -> Result<Option<String>, CloudError> {
+        use runpod::types::secrets::{CreateSecretRequest, reference};
+        let req = CreateSecretRequest {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            description: Some(
+                "podwarden: a job's callback token; deleted when the job ends".into(),
+            ),
+        };
+        match self.client.create_secret(&req).await {
+            Ok(_) => return Ok(Some(reference(name))),
+            // One of that name from an earlier launch (its value may be stale): replace it.
+            Err(e) if e.kind() == ErrorKind::Conflict => {}
+            Err(e) => return Err(map_err(e)),
+        }
+        for (id, n) in self.list_secrets().await? {
+            if n == name {
+                self.delete_secret(&id).await?;
+            }
+        }
+        self.client.create_secret(&req).await.map_err(map_err)?;
+        Ok(Some(reference(name)))
+    }
+
+    async fn list_secrets(&self) -> Result<Vec<(String, String)>, CloudError> {
+        let secrets = self.client.list_secrets().await.map_err(map_err)?;
+        Ok(secrets.into_iter().map(|s| (s.id, s.name)).collect())
+    }
+
+    async fn delete_secret(&self, id: &str) -> Result<(), CloudError> {
+        gone_is_ok(self.client.delete_secret(id).await)
+    }
+
     async fn cancel_queued_pod(&self, id: &str) -> Result<(), CloudError> {
         gone_is_ok(self.client.cancel_queued_pod(id).await)
     }

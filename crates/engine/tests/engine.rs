@@ -980,3 +980,81 @@ async fn an_image_built_for_a_newer_cuda_asks_for_it_and_waits_for_such_a_host()
     assert_eq!(state(&e, &job).await, JobState::Recovering);
     assert!(events(&e, &job).await.contains("no capacity"));
 }
+
+/// The job token reaches the pod as a RunPod secret: the pod's env (what `GET /v2/pods` shows)
+/// holds only the reference, the container gets the token at boot, and once the job has ended
+/// and its pod is gone the sweep deletes the secret, leaving others' secrets alone.
+#[tokio::test]
+async fn the_job_token_travels_as_a_secret_that_is_deleted_once_the_job_is_over() {
+    use runpod::types::secrets::{CreateSecretRequest, reference};
+    let emu = common::emulator(|c| {
+        c.pods.provisioning_secs = 10.0;
+        c.pods.starting_secs = 20.0;
+    })
+    .await;
+    let clock = emu.shared.clock.clone();
+    let mut options = engine::EngineOptions::new(
+        engine::Clock::from_fn(move || clock.now().timestamp_millis()),
+        b"test-secret".to_vec(),
+    );
+    // Nothing listens there: the token is checked from inside the pod, not by a callback.
+    options.callback_base = Some("http://127.0.0.1:9".into());
+    let store = store::testing::open().await.expect("store");
+    let e = Engine::new(store, RunPodCloud::new(emu.client()), options).await.expect("engine");
+    let c = emu.client();
+    let foreign = core_domain::ids::token_secret_name("0ther1n5", core_domain::JobId::new());
+    for name in [foreign.as_str(), "my_hf_token"] {
+        let req = CreateSecretRequest { name: name.into(), value: "v".into(), description: None };
+        c.create_secret(&req).await.expect("seed");
+    }
+
+    let sub = e
+        .submit(
+            JobSpec::from_toml(
+                "job.toml",
+                "name = \"t\"\nimage = \"python:3.11-slim\"\ncommand = 'echo \"token=$PODWARDEN_JOB_TOKEN\"; sleep 1000'\n[gpu]\nmin_vram_gb = 16\n",
+            )
+            .expect("spec"),
+            "local",
+        )
+        .await
+        .expect("submit");
+    let job = sub.job.to_string();
+    let name = core_domain::ids::token_secret_name(e.install(), sub.job);
+    for _ in 0..4 {
+        e.tick().await.expect("tick");
+        emu.advance(Duration::from_secs(10));
+    }
+    let pod =
+        e.store().attempts_for_job(&job).await.expect("attempts")[0].pod_id.clone().expect("pod");
+    let shown = c.get_pod(&runpod::PodId::new(&pod)).await.expect("get pod");
+    assert_eq!(shown.env.get("PODWARDEN_JOB_TOKEN"), Some(&reference(&name)), "{:?}", shown.env);
+    let token = e.job_token(&job);
+    let line = format!("token={token}");
+    // Log lines do not change the world: wait on the pod's log itself.
+    let logs = emu.shared.world.lock().pods[pod.as_str()].logs.clone();
+    let mut more = logs.subscribe();
+    while !logs.text().iter().any(|l| l.contains(&line)) {
+        let next = tokio::time::timeout(podwarden_test_utils::emulator::LIMIT, more.changed());
+        assert!(
+            matches!(next.await, Ok(Ok(()))),
+            "the container did not get the token:\n{}",
+            logs.text().join("\n")
+        );
+    }
+
+    e.cancel(&job).await.expect("cancel");
+    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Cancelled);
+    let names = |emu: &RunningEmulator| {
+        let mut v: Vec<String> =
+            emu.shared.world.lock().secrets.values().map(|s| s.name.clone()).collect();
+        v.sort();
+        v
+    };
+    assert!(names(&emu).contains(&name), "still there until the sweep");
+    emu.advance(Duration::from_secs(61));
+    e.tick().await.expect("tick");
+    let mut left = vec![foreign.clone(), "my_hf_token".to_owned()];
+    left.sort();
+    assert_eq!(names(&emu), left, "only the finished job's token is deleted");
+}

@@ -482,6 +482,28 @@ impl Validate for UpdateNetworkVolumeRequest {
     }
 }
 
+impl Validate for runpod::types::secrets::CreateSecretRequest {
+    fn validate(&self, errs: &mut Vec<String>) {
+        use runpod::types::secrets::{MAX_DESCRIPTION_CHARS, MAX_VALUE_BYTES, name_problem};
+        if let Some(why) = name_problem(&self.name) {
+            errs.push(format!("$.name: {why}"));
+        }
+        if self.value.is_empty() || self.value.len() > MAX_VALUE_BYTES {
+            errs.push(format!(
+                "$.value: length must be between 1 and {MAX_VALUE_BYTES}, but got {}",
+                self.value.len()
+            ));
+        }
+        if let Some(n) = self.description.as_ref().map(|d| d.chars().count()) {
+            if n > MAX_DESCRIPTION_CHARS {
+                errs.push(format!(
+                    "$.description: length must be <= {MAX_DESCRIPTION_CHARS}, but got {n}"
+                ));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

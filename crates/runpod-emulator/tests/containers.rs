@@ -411,3 +411,75 @@ async fn a_python_image_has_python_and_pip_by_their_short_names_too() {
     assert!(out.contains("py 3"), "{out}");
     assert!(!out.contains("this host has none"), "{out}");
 }
+
+/// An account secret reaches a container through `{{ RUNPOD_SECRET_<name> }}` at boot; no answer
+/// ever carries its value; another account can neither see it nor use it; a name RunPod refuses
+/// is 422 and a taken one 409 (RunPod's docs, `api-reference-v2/account/create-a-secret`).
+#[tokio::test]
+async fn secrets_reach_containers_at_boot_and_no_answer_shows_them() {
+    use runpod::types::secrets::{CreateSecretRequest, reference};
+    const OTHER: &str = "rpa_SOMEONEELSE0000000000000000000000";
+    let mut cfg = common::config();
+    cfg.accounts = vec![runpod_emulator::config::AccountSeed::new(OTHER)];
+    let emu = emu_with(cfg).await;
+    let (c, other) = (emu.client(), emu.client_for(runpod::ApiKey::new(OTHER)));
+    let secret = |name: &str| CreateSecretRequest {
+        name: name.into(),
+        value: "s3cr3t-value".into(),
+        description: None,
+    };
+    let made = c.create_secret(&secret("tok")).await.expect("create");
+    assert_eq!(
+        c.create_secret(&secret("tok")).await.expect_err("taken").kind(),
+        runpod::ErrorKind::Conflict
+    );
+    for bad in ["RunPod_tok", "1tok", "to k"] {
+        assert_eq!(
+            c.create_secret(&secret(bad)).await.expect_err(bad).kind(),
+            runpod::ErrorKind::Validation,
+            "{bad}"
+        );
+    }
+
+    let mut p = pod("uses", "python:3.11-slim", "sh -c 'echo \"[$PW]\"'");
+    p.env = Some([("PW".to_owned(), reference("tok"))].into());
+    let p = c.create_pod(&p).await.expect("create");
+    let text = run_to_exit(&emu, &p.id, 1).await;
+    assert!(text.contains("[s3cr3t-value]"), "substituted at boot:\n{text}");
+    let http = reqwest::Client::new();
+    let base = emu.base_url();
+    let read = |path: String, key: String| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            http.get(format!("{base}{path}"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .expect("send")
+                .text()
+                .await
+                .expect("text")
+        }
+    };
+    let key = emu.api_key().expose().to_owned();
+    for path in [format!("/v2/pods/{}", p.id), "/v2/pods".into(), "/v2/account/secrets".into()] {
+        let body = read(path.clone(), key.clone()).await;
+        assert!(!body.contains("s3cr3t-value"), "{path} shows the value: {body}");
+    }
+    assert!(read("/v2/pods".into(), key.clone()).await.contains("RUNPOD_SECRET_tok"));
+
+    assert!(other.list_secrets().await.expect("list").is_empty(), "accounts are separate");
+    assert_eq!(
+        other.delete_secret(&made.id).await.expect_err("not theirs").kind(),
+        runpod::ErrorKind::NotFound
+    );
+    let mut borrowed = pod("borrows", "python:3.11-slim", "sh -c 'echo \"[$PW]\"'");
+    borrowed.env = Some([("PW".to_owned(), reference("tok"))].into());
+    let b = other.create_pod(&borrowed).await.expect("create is accepted");
+    let text = run_to_exit_or_never(&emu, &b.id).await;
+    assert!(text.contains("does not exist in this account"), "{text}");
+    assert!(!text.contains("s3cr3t-value"), "{text}");
+
+    c.delete_secret(&made.id).await.expect("delete");
+    assert!(c.list_secrets().await.expect("list").is_empty());
+}

@@ -102,6 +102,11 @@ impl LiveSet {
         self.attempts.get(id)
     }
 
+    /// Whether job `id` is live or still has an attempt that may own a provider resource.
+    pub fn job_or_its_pods_live(&self, id: &str) -> bool {
+        self.jobs.contains_key(id) || self.attempts_by_job.get(id).is_some_and(|a| !a.is_empty())
+    }
+
     /// Records a job as written: kept while live, dropped once settled.
     pub(crate) fn put_job(&mut self, j: &JobRow) {
         // Live as the job state machine defines it.

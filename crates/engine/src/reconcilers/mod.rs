@@ -152,6 +152,17 @@ impl<C: Cloud> Engine<C> {
                 report.pods.failed(e.to_string(), &e);
             }
         }
+        let secret_period = if self.secrets_made.load(std::sync::atomic::Ordering::Relaxed) {
+            SECRET_SWEEP_MS
+        } else {
+            QUEUED_SWEEP_MS
+        };
+        if !self.crashed() && crate::due_every(&self.last_secret_sweep, now, secret_period) {
+            if let Err(e) = self.sweep_token_secrets().await {
+                tracing::warn!(error = %e, "token secret sweep failed; the next one retries");
+                report.pods.failed(e.to_string(), &e);
+            }
+        }
         if report.retry_after().is_some() {
             return Ok(report);
         }
@@ -206,6 +217,48 @@ impl<C: Cloud> Engine<C> {
         match failed {
             Some(e) => Err(e.into()),
             None => Ok(cancelled),
+        }
+    }
+}
+
+/// How often token secrets are swept while this engine has made some: a job's token is deleted
+/// within this long of its last pod going.
+pub const SECRET_SWEEP_MS: i64 = 60_000;
+
+impl<C: Cloud> Engine<C> {
+    /// Deletes the token secret of every job of this install that is settled and has no pod
+    /// left (a crash between a job's end and this sweep included: the names say whose they
+    /// are). Secrets of other installs, or not named as podwarden names them, are never touched.
+    /// Returns how many were deleted.
+    pub async fn sweep_token_secrets(&self) -> Result<usize, EngineError> {
+        let mut deleted = 0;
+        let mut kept = false;
+        let mut failed = None;
+        for (id, name) in self.cloud().list_secrets().await? {
+            let Some(job) = core_domain::ids::parse_token_secret_name(self.install(), &name) else {
+                continue;
+            };
+            if self.store().live().job_or_its_pods_live(&job.to_string()) {
+                kept = true;
+                continue;
+            }
+            match self.cloud().delete_secret(&id).await {
+                Ok(()) => {
+                    tracing::debug!(secret = %name, "deleted the token secret of a finished job");
+                    deleted += 1;
+                }
+                Err(e) => {
+                    kept = true;
+                    failed = Some(e);
+                }
+            }
+        }
+        if !kept {
+            self.secrets_made.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(deleted),
         }
     }
 }

@@ -78,13 +78,19 @@ impl<C: Cloud> Engine<C> {
             }
             None => placements,
         };
+        // The job token reaches the pod as a provider secret, not as a value any pod read shows.
+        let token = match self.token_for_pods(job).await {
+            Ok(t) => t,
+            Err(why) => return self.wait_for_account(job, &why).await,
+        };
         let mut tried = Vec::new();
         // The last refusal that was not for capacity, and whether any placement lacked capacity:
         // a refusal every placement gets is the request's own problem (the spec's reading).
         let mut refused: Option<String> = None;
         let mut lacked_capacity = false;
         for p in placements.iter() {
-            match self.try_placement(job, &spec, p, seq + tried.len() as i64).await? {
+            let seq = seq + tried.len() as i64;
+            match self.try_placement(job, &spec, p, seq, token.as_deref()).await? {
                 Outcome::Created | Outcome::Unknown => return Ok(()),
                 Outcome::NoCapacity => {
                     lacked_capacity = true;
@@ -149,8 +155,9 @@ impl<C: Cloud> Engine<C> {
         spec: &JobSpec,
         p: &Placement,
         seq: i64,
+        token: Option<&str>,
     ) -> Result<Outcome, EngineError> {
-        let (command, env) = self.pod_command(job, spec).await?;
+        let (command, env) = self.pod_command(job, spec, token).await?;
         if command.len() > crate::wrapper::MAX_START_ARGS {
             // Quotes and base64 grow a command; past Linux's limit for one argument the
             // container could never start and the pod would bill until the boot timeout.
@@ -300,6 +307,7 @@ impl<C: Cloud> Engine<C> {
         &self,
         job: &str,
         spec: &JobSpec,
+        token: Option<&str>,
     ) -> Result<(String, std::collections::BTreeMap<String, String>), EngineError> {
         let mut env = spec.env.clone();
         // Whose job this is: podwarden's own workloads keep to this user's prefix on volumes.
@@ -320,7 +328,8 @@ impl<C: Cloud> Engine<C> {
             "PODWARDEN_CALLBACK_URL".into(),
             format!("{}/api/v1/jobs/{job}/exit", base.trim_end_matches('/')),
         );
-        env.insert("PODWARDEN_JOB_TOKEN".into(), self.job_token(job));
+        let token = token.map_or_else(|| self.job_token(job), str::to_owned);
+        env.insert("PODWARDEN_JOB_TOKEN".into(), token);
         env.insert(
             "PODWARDEN_METRICS_URL".into(),
             format!("{}/api/v1/jobs/{job}/metrics", base.trim_end_matches('/')),
@@ -347,6 +356,45 @@ impl<C: Cloud> Engine<C> {
             )),
             env,
         ))
+    }
+}
+
+impl<C: Cloud> Engine<C> {
+    /// The env value that gives a job's pods its callback token: a reference to the provider
+    /// secret holding it (RunPod substitutes it at boot; `GET /v2/pods` shows only the
+    /// reference), or the token itself where the provider keeps no secrets or refuses this key
+    /// its secrets API (said on the job). `None` without a callback: no token is needed. Err:
+    /// the provider could not be asked now; the launch waits with this reason.
+    async fn token_for_pods(&self, job: &str) -> Result<Option<String>, String> {
+        if self.callback_base.is_none() {
+            return Ok(None);
+        }
+        let Ok(id) = job.parse::<core_domain::ids::JobId>() else {
+            return Ok(Some(self.job_token(job)));
+        };
+        let name = core_domain::ids::token_secret_name(self.install(), id);
+        let token = self.job_token(job);
+        match self.cloud.put_secret(&name, &token).await {
+            Ok(Some(reference)) => {
+                self.secrets_made.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(Some(reference))
+            }
+            Ok(None) => Ok(Some(token)),
+            Err(e @ (CloudError::Auth(_) | CloudError::NotFound(_) | CloudError::Rejected(_))) => {
+                self.event(
+                    job,
+                    "attempt",
+                    &format!(
+                        "RunPod would not keep the job's callback token as an account secret ({e}); it goes into the pod's env instead, where anyone who can list this account's pods can read it. Give the API key access to secrets to avoid that."
+                    ),
+                )
+                .await;
+                Ok(Some(token))
+            }
+            Err(e) => Err(format!(
+                "could not store the job's callback token as a RunPod secret ({e}); trying again shortly"
+            )),
+        }
     }
 }
 

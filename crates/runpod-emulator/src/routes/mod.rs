@@ -76,6 +76,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/v2/account/limits", get(rest::account_limits))
         .route("/v2/billing/balance", get(rest::account_balance))
+        .route("/v2/account/secrets", get(rest::list_secrets).post(rest::create_secret))
+        .route("/v2/account/secrets/{id}", get(rest::get_secret).delete(rest::delete_secret))
         .route("/v2/queued-pods", get(rest::list_queued_pods))
         .route("/v2/queued-pods/{id}", get(rest::get_queued_pod).delete(rest::cancel_queued_pod))
         .route("/v2/catalog/gpus", get(rest::list_gpus))
@@ -189,6 +191,8 @@ fn addressed(route: &str, segs: &[&str]) -> Option<(Res, String)> {
         (Res::Registry, at(3)?)
     } else if route.starts_with("/v2/queued-pods/{id}") {
         (Res::QueuedPod, at(3)?)
+    } else if route.starts_with("/v2/account/secrets/{id}") {
+        (Res::Secret, at(4)?)
     } else if route.starts_with("/v2/{endpoint_id}/") {
         (Res::Endpoint, at(2)?)
     } else {

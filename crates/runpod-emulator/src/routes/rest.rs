@@ -902,6 +902,38 @@ pub(crate) async fn cancel_queued_pod(
     s.with_world(|w, _| w.queued_cancel(&id)).map(|()| StatusCode::NO_CONTENT)
 }
 
+// ---- account secrets (values are write-only: no answer carries one) ----
+
+pub(crate) async fn list_secrets(
+    State(s): S,
+    Extension(Caller(a)): C,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<runpod::types::secrets::ListSecretsResponse>> {
+    let q = query_map(q.as_deref());
+    let page = page_of(&s, &a, &q, "secrets")?;
+    let name = q.get("name").map(String::as_str);
+    Ok(Json(s.with_world(|w, _| w.secret_list(&a, name, &page))))
+}
+
+pub(crate) async fn create_secret(
+    State(s): S,
+    Extension(Caller(a)): C,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let req: runpod::types::secrets::CreateSecretRequest = parse(&body)?;
+    s.with_world(|w, now| w.secret_create(&a, req, now)).map(|r| created(r.view()))
+}
+
+pub(crate) async fn get_secret(State(s): S, Path(id): Path<String>) -> ApiResult<Response> {
+    s.with_world(|w, _| {
+        w.secrets.get(&id).map(|r| Json(r.view()).into_response()).ok_or_else(ApiError::not_found)
+    })
+}
+
+pub(crate) async fn delete_secret(State(s): S, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    s.with_world(|w, _| w.secret_delete(&id)).map(|()| StatusCode::NO_CONTENT)
+}
+
 // ---- account (paths unconfirmed: docs/emulator.md) ----
 
 pub(crate) async fn account_limits(

@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod ledger;
 pub mod pods;
+pub mod secrets;
 pub mod serverless;
 pub mod storage;
 
@@ -102,6 +103,7 @@ pub enum Res {
     Volume,
     Registry,
     QueuedPod,
+    Secret,
 }
 
 /// Every resource of every emulated account.
@@ -122,6 +124,8 @@ pub struct World {
     /// Queued pods (`/v2/queued-pods`), seeded by tests (`PUT /_emulator/queued-pods`): how
     /// RunPod creates them is unconfirmed.
     pub queued_pods: HashMap<String, storage::QueuedRecord>,
+    /// Account secrets (`/v2/account/secrets`), substituted into env at container boot.
+    pub secrets: HashMap<String, secrets::SecretRecord>,
     pub endpoints: HashMap<String, serverless::EndpointRecord>,
     pub jobs: HashMap<String, serverless::JobRecord>,
     pub workers: HashMap<String, serverless::WorkerRecord>,
@@ -213,6 +217,7 @@ impl World {
             registries: HashMap::new(),
             volumes,
             queued_pods: HashMap::new(),
+            secrets: HashMap::new(),
             endpoints: HashMap::new(),
             jobs: HashMap::new(),
             workers: HashMap::new(),
@@ -258,6 +263,7 @@ impl World {
             Res::Volume => self.volumes.get(id).map(|v| v.account.as_str()),
             Res::Registry => self.registries.get(id).map(|r| r.account.as_str()),
             Res::QueuedPod => self.queued_pods.get(id).map(|q| q.account.as_str()),
+            Res::Secret => self.secrets.get(id).map(|s| s.account.as_str()),
         }
     }
 

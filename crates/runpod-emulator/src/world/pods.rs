@@ -957,21 +957,6 @@ impl World {
             volumes.push((self.volume_dir(n.volume_id.as_str()), n.path.clone()));
         }
         let scratch = self.state_dir.join("pods").join(id).join("container");
-        let Some(p) = self.pods.get_mut(id) else { return };
-        let (image, argv) = match resolved {
-            Ok(r) => r,
-            Err(why) => {
-                // Nothing starts; the restart loop retries (a pull, or a start with bad args).
-                p.logs.push(now, "system", why);
-                p.container.running = false;
-                p.container.exited_at = Some(now);
-                return;
-            }
-        };
-        p.container.generation = generation;
-        p.container.running = true;
-        p.container.up = true;
-        p.container.exited_at = None;
         // RunPod's variables (docs: pods/references/environment-variables); nothing of the
         // emulator's own environment.
         let mut env: Vec<(String, String)> = vec![
@@ -990,6 +975,23 @@ impl World {
             env.push(("JUPYTER_PASSWORD".into(), random_id(16)));
         }
         env.extend(p.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // Secrets are resolved at each boot: a rotated value applies from the next one.
+        let resolved = resolved.and_then(|r| Ok((r, self.substitute_secrets(&p.account, env)?)));
+        let Some(p) = self.pods.get_mut(id) else { return };
+        let ((image, argv), env) = match resolved {
+            Ok(r) => r,
+            Err(why) => {
+                // Nothing starts; the restart loop retries (a pull, or a start with bad args).
+                p.logs.push(now, "system", why);
+                p.container.running = false;
+                p.container.exited_at = Some(now);
+                return;
+            }
+        };
+        p.container.generation = generation;
+        p.container.running = true;
+        p.container.up = true;
+        p.container.exited_at = None;
         let container = crate::process::ContainerSpec {
             image,
             argv,

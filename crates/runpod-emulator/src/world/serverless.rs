@@ -1207,8 +1207,10 @@ impl World {
             ("PYTHONUNBUFFERED".to_owned(), "1".to_owned()),
         ]);
         let scratch = self.state_dir.join("workers").join(id);
+        let account = e.account.clone();
+        let resolved = resolved.and_then(|r| Ok((r, self.substitute_secrets(&account, env)?)));
         let Some(w) = self.workers.get_mut(id) else { return };
-        let (image, argv) = match resolved {
+        let ((image, argv), env) = match resolved {
             Ok(r) => r,
             Err(why) => {
                 w.status = WorkerStatus::Unhealthy;

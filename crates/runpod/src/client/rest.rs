@@ -460,6 +460,46 @@ impl Client {
         .map(|_| ())
     }
 
+    // ---- account secrets ----
+
+    /// `POST /v2/account/secrets`: stores a write-only value pods reference from env.
+    pub async fn create_secret(
+        &self,
+        req: &crate::types::secrets::CreateSecretRequest,
+    ) -> Result<crate::types::secrets::Secret, Error> {
+        self.json(self.call(
+            "create secret",
+            Method::POST,
+            self.rest(&["v2", "account", "secrets"]),
+            to_body(req),
+            Create,
+        ))
+        .await
+    }
+
+    /// `GET /v2/account/secrets`: every secret's metadata (never a value), every page.
+    pub async fn list_secrets(&self) -> Result<Vec<crate::types::secrets::Secret>, Error> {
+        self.all_pages(
+            "list secrets",
+            &["v2", "account", "secrets"],
+            |r: crate::types::secrets::ListSecretsResponse| (r.secrets, r.pagination),
+        )
+        .await
+    }
+
+    /// `DELETE /v2/account/secrets/{id}`.
+    pub async fn delete_secret(&self, id: &str) -> Result<(), Error> {
+        self.execute(self.call(
+            "delete secret",
+            Method::DELETE,
+            self.rest(&["v2", "account", "secrets", id]),
+            None,
+            Idempotent,
+        ))
+        .await
+        .map(|_| ())
+    }
+
     // ---- catalog ----
 
     /// `GET /v2/catalog/gpus`: GPU types with prices (and stock with `include=AVAILABILITY`).

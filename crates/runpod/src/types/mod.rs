@@ -15,6 +15,7 @@ pub mod pagination;
 pub mod pods;
 pub mod problem;
 pub mod queued_pods;
+pub mod secrets;
 pub mod serverless;
 pub mod templates;
 pub mod worker;
