@@ -77,7 +77,10 @@ async fn a_serverless_job_is_followed_to_its_result_with_progress_chunks_and_cos
     w.post_progress(&job.id, json!({"pct": 50})).await.expect("progress");
     w.post_stream_chunk(&job.id, json!("a")).await.expect("chunk a");
     w.post_stream_chunk(&job.id, json!("b")).await.expect("chunk b");
-    e.tick().await.expect("tick: progress and chunks");
+    e.tick().await.expect("tick: progress");
+    let streams = || emu.account_calls().iter().filter(|c| c.path.contains("/stream/")).count();
+    assert_eq!(streams(), 0, "a pass never reads /stream of a running job: RunPod may hold it");
+    assert_eq!(e.follow_stream(&row.id).await.expect("follow"), 2, "its follower reads both");
     emu.advance(Duration::from_secs(30));
     w.post_result(
         &job.id,

@@ -168,6 +168,11 @@ pub struct ServerlessConfig {
     pub take_hold_ms: u64,
     /// Default `/runsync` wait when `?wait=` is absent (real ms; RunPod: 90 000).
     pub runsync_wait_ms: u64,
+    /// How long a `/stream` call with nothing new is held for a chunk or the job's end when
+    /// `?wait=` is absent (real ms). RunPod's hold is *unconfirmed*: its JS SDK polls with no
+    /// delay (so RunPod must pace it), its Go SDK sends `?wait=90000`, its Python SDK polls
+    /// every second with a 10 s timeout (so a default hold must stay under 10 s).
+    pub stream_hold_ms: u64,
     /// Result retention after `/run` completes (emulated seconds; RunPod: 30 min).
     pub run_retention_secs: u64,
     /// Result retention after `/runsync` completes (emulated seconds; RunPod: 1 min).
@@ -312,6 +317,7 @@ impl Default for ServerlessConfig {
         Self {
             take_hold_ms: 20_000,
             runsync_wait_ms: 90_000,
+            stream_hold_ms: 5_000,
             run_retention_secs: 30 * 60,
             runsync_retention_secs: 60,
             worker_boot_secs: 1.0,

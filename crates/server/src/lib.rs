@@ -24,6 +24,7 @@ pub mod openapi;
 mod pod_logs;
 mod replicas;
 mod routes;
+mod serverless_streams;
 pub mod tasks;
 pub mod users;
 pub mod volume_files;
@@ -146,6 +147,8 @@ pub(crate) struct AppState {
     pub shutdown: CancellationToken,
     /// Pod log followers (stored logs, exits read from the logs).
     pub followers: pod_logs::Followers,
+    /// Stream followers of running serverless jobs.
+    pub(crate) stream_followers: serverless_streams::StreamFollowers,
     pub s3: S3Settings,
     pub limits: listener::ConnLimits,
     pub body_budget: body_budget::BodyBudget,
@@ -585,6 +588,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         accounts: accounts::Accounts::default(),
         shutdown: cancel.clone(),
         followers: pod_logs::Followers::default(),
+        stream_followers: serverless_streams::StreamFollowers::default(),
         s3,
         limits: cfg.limits.clone(),
         body_budget: body_budget::BodyBudget::new(cfg.limits.body_memory_mib),
@@ -622,6 +626,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             }
             driving::drive(&s).await;
             pod_logs::sync(&s, &followers, &c);
+            serverless_streams::sync(&s, &followers, &c).await;
             tokio::select! {
                 () = tokio::time::sleep(period) => {}
                 () = s.poke.notified() => {}

@@ -5,8 +5,9 @@
 //!
 //! Invariants: a row the provider never confirmed (`submitting` with no provider id) is failed
 //! after `SUBMIT_GRACE_MS` with a reason that says to submit again; a row the provider no longer
-//! knows is failed; every other live row is polled once per pass, its state, progress, stream
-//! chunks and the reason it waits in the queue recorded; a settled row is billed once, from the
+//! knows is failed; every other live row is polled once per pass, its state, progress and the
+//! reason it waits in the queue recorded (a running job's stream chunks are read by a follower
+//! of its own, `follow_stream`: RunPod may hold a `/stream` call; an ended job's last ones here); a settled row is billed once, from the
 //! provider's execution time plus the worker's idle tail.
 
 use super::Status;
@@ -179,7 +180,6 @@ impl<C: Cloud> Engine<C> {
                 changed = true;
                 self.event_with(&row.id, "progress", &format!("progress: {p}"), Some(&p)).await;
             }
-            self.drain_stream(row).await;
         }
         if to == ServerlessJobState::Queued {
             if let Ok(h) = self.cloud().endpoint_health(&row.endpoint_id).await {
@@ -203,17 +203,33 @@ impl<C: Cloud> Engine<C> {
         Ok(())
     }
 
-    /// Hands new stream chunks to the job's events (the provider gives each chunk out once).
+    /// Hands the last stream chunks of a job that ended to its events (the provider gives each
+    /// chunk out once, and answers at once for an ended job).
     pub(crate) async fn drain_stream(&self, row: &ServerlessJobRow) {
-        let Some(job) = &row.provider_job_id else { return };
-        match self.cloud().job_stream(&row.endpoint_id, job).await {
-            Ok(chunks) => {
-                for c in chunks {
-                    self.event_with(&row.id, "chunk", &c.to_string(), Some(&c)).await;
-                }
-            }
-            Err(e) => tracing::debug!(request = row.id, error = %e, "stream not read"),
+        if let Err(e) = self.read_stream(row).await {
+            tracing::debug!(request = row.id, error = %e, "stream not read");
         }
+    }
+
+    /// Reads a running serverless job's stream once and records the chunks as events; returns
+    /// how many came. RunPod may hold the call until a chunk comes (its JS SDK relies on it), so
+    /// this runs in a per-job follower (the server's `serverless_streams`), never in a
+    /// reconcile pass. A job that is not running, or unknown, reads nothing.
+    pub async fn follow_stream(&self, id: &str) -> Result<usize, EngineError> {
+        let Some(row) = self.store().serverless_job_get(id).await? else { return Ok(0) };
+        if row.state != ServerlessJobState::Running.as_str() {
+            return Ok(0);
+        }
+        Ok(self.read_stream(&row).await?)
+    }
+
+    async fn read_stream(&self, row: &ServerlessJobRow) -> Result<usize, CloudError> {
+        let Some(job) = &row.provider_job_id else { return Ok(0) };
+        let chunks = self.cloud().job_stream(&row.endpoint_id, job).await?;
+        for c in &chunks {
+            self.event_with(&row.id, "chunk", &c.to_string(), Some(c)).await;
+        }
+        Ok(chunks.len())
     }
 
     /// Settles a serverless job by `event` (to a final state): reason, output, cost (execution

@@ -32,20 +32,36 @@ fn body_json(body: &Bytes, limit: usize, op: &str) -> ApiResult<serde_json::Valu
 
 /// Waits until `job` is final or `wait` passes (real time: this is a connection's patience).
 async fn wait_final(s: &Arc<Shared>, ep: &str, job: &str, wait: Duration) -> ApiResult<JobState> {
+    hold(s, job, wait, |s| {
+        let state = s.with_world(|w, now| w.job_status(ep, job, now))?;
+        let done = state.status.is_final();
+        Ok((state, done))
+    })
+    .await
+}
+
+/// Reads with `read` until it says done or `wait` passes, reading again each time `job`
+/// changes (it ends, vanishes or streams a chunk).
+async fn hold<T>(
+    s: &Arc<Shared>,
+    job: &str,
+    wait: Duration,
+    read: impl Fn(&Arc<Shared>) -> ApiResult<(T, bool)>,
+) -> ApiResult<T> {
     let deadline = Instant::now() + wait;
     let sub = s.notifier.subscribe(crate::world::Wake::Job(job.to_owned()).key());
     loop {
         let notified = sub.notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let state = s.with_world(|w, now| w.job_status(ep, job, now))?;
-        if state.status.is_final() || Instant::now() >= deadline {
-            return Ok(state);
+        let (v, done) = read(s)?;
+        if done || Instant::now() >= deadline {
+            return Ok(v);
         }
         tokio::select! {
             () = &mut notified => {},
             () = tokio::time::sleep_until(deadline) => {}
-            () = s.runner.cancel.cancelled() => return Ok(state),
+            () = s.runner.cancel.cancelled() => return Ok(v),
         }
     }
 }
@@ -100,11 +116,32 @@ pub(crate) async fn status_sync(
     wait_final(&s, &ep, &job, wait).await.map(Json)
 }
 
+/// `/stream/{job}`: what is new, held until a chunk comes or the job ends, for `?wait=` ms
+/// (0–300 000) or `stream_hold_ms`. A client that polls without pause (RunPod's JS SDK) then
+/// makes one call per chunk or hold, not hundreds a second.
 pub(crate) async fn stream(
     State(s): S,
     Path((ep, job)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
 ) -> ApiResult<Json<StreamResponse>> {
-    s.with_world(|w, _| w.job_stream(&ep, &job)).map(Json)
+    let hold_for = match query_map(q.as_deref()).get("wait") {
+        None => Duration::from_millis(s.cfg.serverless.stream_hold_ms),
+        Some(v) => match v.parse::<u64>() {
+            Ok(ms) if ms <= 300_000 => Duration::from_millis(ms),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "`wait` must be between 0 and 300000 ms, got {v:?}"
+                )));
+            }
+        },
+    };
+    hold(&s, &job, hold_for, |s| {
+        let r = s.with_world(|w, _| w.job_stream(&ep, &job))?;
+        let done = !r.stream.is_empty() || r.status.is_final();
+        Ok((r, done))
+    })
+    .await
+    .map(Json)
 }
 
 pub(crate) async fn cancel(

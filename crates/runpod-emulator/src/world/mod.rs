@@ -53,7 +53,7 @@ pub enum Effect {
 pub enum Wake {
     /// An endpoint's queue got a job (`job-take`).
     Queue(String),
-    /// A job ended or vanished (`/runsync`, `/status-sync`).
+    /// A job ended or vanished, or streamed a chunk (`/runsync`, `/status-sync`, `/stream`).
     Job(String),
     /// A worker's stop list grew (`job-stop`).
     Stops(String),

@@ -1028,6 +1028,7 @@ impl World {
             .filter(|j| j.endpoint_id == ep && j.status == JobStatus::InProgress)
         {
             j.chunks.push(body.output.unwrap_or(Value::Null));
+            self.effect(Effect::Wake(Wake::Job(job.to_owned())));
         }
         Ok(())
     }
