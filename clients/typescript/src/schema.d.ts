@@ -504,8 +504,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Checks every settled pod not checked yet against RunPod's bill as it stands now, correcting
-         *     the ledger to the bill (admin; an absent bill books nothing). The server also does this on
+         * Checks every settled pod not checked yet, and every closed hour of the operator's endpoints,
+         *     against RunPod's bill as it stands now, correcting the ledger to the bill (admin; an absent
+         *     bill books nothing). The server also does this on
          *     its own, waiting until two reads of a pod's bill agree or the settle time passed.
          */
         post: operations["reconcile"];

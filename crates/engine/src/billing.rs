@@ -241,7 +241,8 @@ impl<C: Cloud> Engine<C> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CostSummary {
     pub total: Money,
-    /// (job or serverless job id, its name, spend), by id.
+    /// (job, serverless job or endpoint id, its name, spend), by id. An endpoint's line is what
+    /// RunPod billed for its workers beyond its jobs (`serverless_billing`).
     pub by_job: Vec<(String, String, Money)>,
     pub by_gpu: Vec<(String, Money)>,
     /// (`YYYY-MM-DD`, spend), oldest first; a span is counted on the day it started.
@@ -274,6 +275,11 @@ impl<C: Cloud> Engine<C> {
                     .serverless_job_get(&id)
                     .await?
                     .map(|r| format!("{} (serverless)", r.name)),
+                _ if id.starts_with("ep_") => self
+                    .store()
+                    .endpoint_get(&id)
+                    .await?
+                    .map(|e| format!("{} (endpoint: workers' boots and idle time)", e.name)),
                 _ => self.store().job_get(&id).await?.map(|j| j.name),
             };
             jobs.push((id, name.unwrap_or_default(), Money(m)));

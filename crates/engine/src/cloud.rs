@@ -427,6 +427,18 @@ pub trait Serverless: Send + Sync + 'static {
         let _ = (endpoint_id, job_id);
         async { Err(unsupported()) }
     }
+    /// What the provider billed for endpoint `endpoint_id` in `[from_ms, to_ms)` (whole hours):
+    /// its workers from start until they fully stop. `None` when it has no bill for the span
+    /// (yet: RunPod's lags) or no billing API.
+    fn endpoint_billed(
+        &self,
+        endpoint_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> impl Future<Output = Result<Option<Money>, CloudError>> + Send {
+        let _ = (endpoint_id, from_ms, to_ms);
+        async { Ok(None) }
+    }
     /// The account's balance in USD, when the provider tells.
     fn balance(&self) -> impl Future<Output = Result<Option<f64>, CloudError>> + Send {
         async { Ok(None) }

@@ -25,6 +25,7 @@ pub mod provider_keys;
 pub mod reconcilers;
 pub mod runpod_cloud;
 pub mod sagas;
+pub mod serverless_billing;
 pub mod serverless_jobs;
 pub mod strays;
 pub mod tokens;
@@ -160,6 +161,8 @@ pub struct Engine<C: Cloud> {
     /// last found none left (then it sweeps every minute, else every ten).
     pub(crate) last_secret_sweep: std::sync::atomic::AtomicI64,
     pub(crate) secrets_made: std::sync::atomic::AtomicBool,
+    /// When endpoints' bills were last read (`serverless_billing`).
+    pub(crate) last_endpoint_bills: std::sync::atomic::AtomicI64,
     /// The account's headroom as last read, and when (read at most every `HEADROOM_MS`).
     pub(crate) headroom: tokio::sync::Mutex<Option<(i64, Option<Headroom>)>>,
     pub(crate) last_endpoint_list: std::sync::atomic::AtomicI64,
@@ -207,6 +210,7 @@ impl<C: Cloud> Engine<C> {
             last_queued_sweep: std::sync::atomic::AtomicI64::new(i64::MIN),
             last_secret_sweep: std::sync::atomic::AtomicI64::new(i64::MIN),
             secrets_made: std::sync::atomic::AtomicBool::new(false),
+            last_endpoint_bills: std::sync::atomic::AtomicI64::new(i64::MIN),
             headroom: tokio::sync::Mutex::new(None),
             last_endpoint_list: std::sync::atomic::AtomicI64::new(i64::MIN),
             options,

@@ -169,16 +169,10 @@ impl Cloud for RunPodCloud {
         until_ms: i64,
     ) -> Result<Option<Money>, CloudError> {
         // Hourly buckets from the hour the pod was asked for to an hour from now: all of it.
-        let at = |ms: i64| {
-            humantime::format_rfc3339_seconds(
-                std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64),
-            )
-            .to_string()
-        };
         let hour = 3_600_000;
         let q = runpod::types::billing::BillingQuery {
-            start_time: Some(at(since_ms - since_ms.rem_euclid(hour))),
-            end_time: Some(at(until_ms + hour)),
+            start_time: Some(rfc3339(since_ms - since_ms.rem_euclid(hour))),
+            end_time: Some(rfc3339(until_ms + hour)),
             bucket_size: Some("hour".into()),
             pod_id: Some(pod_id.to_owned()),
             ..Default::default()
@@ -581,6 +575,30 @@ impl Serverless for RunPodCloud {
             .map_err(map_err)
     }
 
+    async fn endpoint_billed(
+        &self,
+        endpoint_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Option<Money>, CloudError> {
+        let q = runpod::types::billing::BillingQuery {
+            start_time: Some(rfc3339(from_ms)),
+            end_time: Some(rfc3339(to_ms)),
+            bucket_size: Some("hour".into()),
+            serverless_id: Some(endpoint_id.to_owned()),
+            ..Default::default()
+        };
+        let bill = self.client.serverless_billing(&q).await.map_err(map_err)?;
+        let mine: Vec<f64> = bill
+            .records
+            .iter()
+            .filter(|r| r.serverless_id == endpoint_id)
+            .map(|r| r.total_amount)
+            .collect();
+        // No record is no bill yet (RunPod's history lags), never a bill of $0.
+        Ok((!mine.is_empty()).then(|| Money::from_usd(mine.iter().sum())))
+    }
+
     async fn balance(&self) -> Result<Option<f64>, CloudError> {
         Ok(Some(self.client.myself().await.map_err(map_err)?.client_balance))
     }
@@ -621,4 +639,12 @@ fn remote(s: JobState) -> RemoteJob {
         output: s.output,
         error: s.error,
     }
+}
+
+/// RFC 3339 (seconds, UTC) of a time in ms since the epoch, as RunPod's billing queries take it.
+fn rfc3339(ms: i64) -> String {
+    humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64),
+    )
+    .to_string()
 }

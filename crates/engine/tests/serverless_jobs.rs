@@ -6,6 +6,7 @@
 use podwarden_test_utils::engine as common;
 
 use core_domain::endpoint::EndpointSpec;
+use core_domain::money::Money;
 use core_domain::serverless_job::ServerlessJobSpec;
 use engine::serverless_jobs::is_final;
 use engine::{CloudError, Engine, EngineError, RunPodCloud};
@@ -292,4 +293,58 @@ async fn bad_input_is_refused_with_what_to_do_and_nothing_is_left_running() {
         "{err}"
     );
     assert!(e.store().serverless_jobs_recent("alice", 10).await.expect("rows").is_empty());
+}
+
+/// RunPod bills an endpoint's workers from start until they fully stop, not the jobs'
+/// execution: once RunPod's bill for the endpoint's hours settles, the difference is booked as
+/// the endpoint's overhead, and the owner's spend equals what RunPod billed.
+#[tokio::test]
+async fn an_endpoints_hours_are_booked_to_runpods_bill_beyond_its_jobs() {
+    use engine::billing::BillingPolicy;
+    use runpod_emulator::world::ledger::Kind;
+    let (emu, e) = setup().await;
+    let ep = deploy(&e, "").await;
+    let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
+    let w = worker(&emu, &ep);
+    let job = w.take(false).await.expect("take").pop().expect("a job");
+    e.tick().await.expect("tick: running");
+    emu.advance(Duration::from_secs(20));
+    w.post_result(&job.id, &JobResultBody { output: Some(json!(1)), ..Default::default() }, false)
+        .await
+        .expect("done");
+    e.tick().await.expect("tick: done");
+    let charged = e.serverless_job(&row.id).await.expect("row").cost_micros;
+    assert!(charged > 0);
+    e.remove("alice", "predict").await.expect("remove");
+    for _ in 0..3 {
+        e.tick().await.expect("tick: removed");
+        emu.advance(Duration::from_secs(5));
+    }
+    let billed = Money::from_usd(emu.shared.world.lock().ledger.total_for(Kind::Serverless, &ep));
+    // RunPod bills its workers' lives (here the endpoint's own worker, from its allocation),
+    // not the jobs' execution podwarden charged.
+    assert_ne!(billed.0, charged, "{billed} vs {charged}");
+
+    // Within the hour nothing is read; later, two agreeing reads book it.
+    let policy = BillingPolicy::automatic(6 * 3_600_000);
+    assert_eq!(e.reconcile_endpoint_bills(policy).await.expect("reconcile").read, 0);
+    emu.advance(Duration::from_secs(2 * 3600));
+    let r = e.reconcile_endpoint_bills(policy).await.expect("reconcile");
+    assert_eq!((r.read, r.pending, r.checked), (1, 1, 0), "one read is not trusted: {r:?}");
+    emu.advance(Duration::from_secs(600));
+    let r = e.reconcile_endpoint_bills(policy).await.expect("reconcile");
+    assert_eq!(r.checked, 1, "{r:?}");
+    let summary = e.cost_summary("alice").await.expect("cost");
+    assert!(
+        summary.by_job.iter().any(|(_, name, _)| name.starts_with("predict (endpoint")),
+        "{:?}",
+        summary.by_job
+    );
+    let spent = summary.total;
+    assert!(
+        (spent.0 - billed.0).abs() <= 1,
+        "the owner's spend is RunPod's bill: {spent} vs {billed} (jobs {charged})"
+    );
+    emu.advance(Duration::from_secs(3600));
+    assert_eq!(e.reconcile_endpoint_bills(policy).await.expect("reconcile").checked, 0, "once");
 }

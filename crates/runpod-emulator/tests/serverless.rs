@@ -532,3 +532,35 @@ async fn a_stop_lost_in_a_race_is_redelivered_when_the_heartbeat_still_reports_t
             .is_empty()
     );
 }
+
+/// A worker bills "from when a worker starts until it fully stops" (`serverless/pricing.mdx`):
+/// its boot and its idle time count, not only the jobs it runs.
+#[tokio::test]
+async fn a_worker_bills_from_its_start_until_it_fully_stops() {
+    use runpod_emulator::world::ledger::Kind;
+    let mut cfg = common::config();
+    cfg.serverless.worker_boot_secs = 10.0;
+    let emu = common::emu_with(cfg).await;
+    let c = emu.client();
+    let ep = endpoint(&c, "billed", &poll_once_script(), 0, 1).await;
+    let sls = c.serverless(&ep);
+    sls.run(&run(json!({}))).await.expect("run");
+    sls.purge_queue().await.expect("purge: the worker will find nothing");
+    let price = emu.shared.world.lock().workers.values().next().expect("a worker").price_per_hr;
+    emu.advance(Duration::from_secs(10));
+    emu.wait_for("the booted worker to poll and idle", LIMIT, |w| {
+        w.workers.values().any(|x| x.status == WorkerStatus::Idle).then_some(())
+    })
+    .await
+    .expect("idle");
+    emu.advance(Duration::from_secs(5));
+    emu.wait_for("the idle worker to stop", LIMIT, |w| w.workers.is_empty().then_some(()))
+        .await
+        .expect("stopped");
+    let billed = emu.shared.world.lock().ledger.total_for(Kind::Serverless, ep.as_str());
+    let expected = price * 15.0 / 3600.0;
+    assert!(
+        (billed - expected).abs() < 1e-9,
+        "10 s of boot + 5 s idle at ${price}/h is ${expected}, billed ${billed}"
+    );
+}

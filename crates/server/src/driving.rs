@@ -142,6 +142,19 @@ async fn reconcile(s: &AppState, account: &str) -> Pass {
         );
         return Pass::After(wait);
     }
+    if engine.endpoint_bills_due() {
+        let settle = s.billing_settle_ms;
+        crate::tasks::activation(&s.tasks, "endpoint billing", account, now, async {
+            match engine
+                .reconcile_endpoint_bills(engine::billing::BillingPolicy::automatic(settle))
+                .await
+            {
+                Ok(r) => (r.checked, r.errors),
+                Err(e) => (0, vec![e.to_string()]),
+            }
+        })
+        .await;
+    }
     if s.take_bill_check(account) {
         let settle = s.billing_settle_ms;
         crate::tasks::activation(&s.tasks, "billing", account, now, async {

@@ -98,6 +98,27 @@ impl Store {
         .await?)
     }
 
+    /// One endpoint by its row id (deleted ones included).
+    pub async fn endpoint_get(&self, id: &str) -> Result<Option<EndpointRow>> {
+        Ok(sqlx::query_as(concat!("SELECT ", columns!(), " FROM endpoints WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Endpoints of `account` that ever had a provider endpoint (deleted ones included: their
+    /// last hours' bills may still be due), oldest first.
+    pub async fn endpoints_billable(&self, account: &str) -> Result<Vec<EndpointRow>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM endpoints WHERE account = $1 AND endpoint_id IS NOT NULL ORDER BY id"
+        ))
+        .bind(account)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// Live endpoints (all owners), oldest first.
     pub async fn endpoints_live(&self) -> Result<Vec<EndpointRow>> {
         Ok(sqlx::query_as(concat!(

@@ -100,11 +100,13 @@ impl Store {
         Ok(())
     }
 
-    /// The billed intervals of the owner's jobs and serverless jobs, oldest first.
+    /// The billed intervals of the owner's jobs, serverless jobs and endpoints (their hours'
+    /// overhead beyond their jobs), oldest first.
     pub async fn cost_rows_of(&self, owner: &str) -> Result<Vec<CostRow>> {
         Ok(sqlx::query_as(
             "SELECT job_id, attempt_id, from_ms, to_ms, amount_micros, gpu_type FROM cost_ledger WHERE job_id IN \
-             (SELECT id FROM jobs WHERE owner = $1 UNION SELECT id FROM requests WHERE owner = $1) ORDER BY id",
+             (SELECT id FROM jobs WHERE owner = $1 UNION SELECT id FROM requests WHERE owner = $1 \
+             UNION SELECT id FROM endpoints WHERE owner = $1) ORDER BY id",
         )
         .bind(owner)
         .fetch_all(self.pool())

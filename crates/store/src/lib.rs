@@ -20,6 +20,7 @@
 mod attempts;
 mod audit;
 mod billing;
+mod endpoint_billing;
 mod endpoints;
 mod events;
 mod invites;
@@ -39,6 +40,7 @@ mod volumes;
 pub use attempts::AttemptRow;
 pub use audit::AuditRow;
 pub use billing::{BillingCheck, Unchecked};
+pub use endpoint_billing::EndpointBilling;
 pub use endpoints::EndpointRow;
 pub use events::EventRow;
 pub use invites::{InviteRow, Redeem};

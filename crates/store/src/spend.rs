@@ -3,7 +3,7 @@
 //! Owns: the admission of hosted work against its owner's cap (`users.spend_cap_micros`).
 //!
 //! Invariant: what a user has committed on hosted compute (settled spend, live jobs' budgets,
-//! serverless jobs' estimates) never exceeds their cap because of concurrent submits. The
+//! serverless jobs' estimates, their endpoints' booked overhead) never exceeds their cap because of concurrent submits. The
 //! transaction first writes the user's row (`UPDATE users … WHERE id`), which takes SQLite's
 //! single write lock (and on Postgres the row's lock), then reads the cap and sums what is
 //! committed, then inserts the work with its reservation. A second submit of the same user
@@ -21,13 +21,23 @@ const JOBS_COMMITTED: &str = "SELECT CAST(SUM(CASE WHEN state IN ('succeeded', '
 const REQUESTS_COMMITTED: &str = "SELECT CAST(SUM(CASE WHEN ended_at IS NULL AND estimate_micros > cost_micros THEN estimate_micros ELSE cost_micros END) AS BIGINT) \
      FROM requests WHERE owner = $1 AND account = 'hosted'";
 
+/// Endpoints' overhead beyond their jobs (cold starts, idle and active workers), as booked
+/// from RunPod's bill.
+const ENDPOINTS_SPENT: &str = "SELECT CAST(SUM(c.amount_micros) AS BIGINT) FROM cost_ledger c JOIN endpoints e ON e.id = c.job_id \
+     WHERE e.owner = $1 AND e.account = 'hosted'";
+
 /// What a user has committed on hosted compute.
 pub(crate) async fn committed(conn: &mut AnyConnection, owner: &str) -> Result<i64> {
     let (jobs,): (Option<i64>,) =
         sqlx::query_as(JOBS_COMMITTED).bind(owner).fetch_one(&mut *conn).await?;
     let (requests,): (Option<i64>,) =
         sqlx::query_as(REQUESTS_COMMITTED).bind(owner).fetch_one(&mut *conn).await?;
-    Ok(jobs.unwrap_or(0).saturating_add(requests.unwrap_or(0)))
+    let (endpoints,): (Option<i64>,) =
+        sqlx::query_as(ENDPOINTS_SPENT).bind(owner).fetch_one(&mut *conn).await?;
+    Ok(jobs
+        .unwrap_or(0)
+        .saturating_add(requests.unwrap_or(0))
+        .saturating_add(endpoints.unwrap_or(0)))
 }
 
 /// The outcome of admitting work against a cap.

@@ -122,12 +122,12 @@ pub struct WorkerRecord {
 }
 
 impl WorkerRecord {
-    /// Billed from start until it stops; initializing is free (RunPod, 2026).
+    /// Billed "from when a worker starts until it fully stops" (`serverless/pricing.mdx`):
+    /// from the moment it is allocated (its boot and image pull, a crash loop's restarts and
+    /// the stop's grace included) until it is gone, not only while it runs jobs. A worker run
+    /// by hand against the emulator (`external`) is nobody's bill.
     pub fn is_billing(&self) -> bool {
         !self.external
-            && self.process_running
-            && self.polled
-            && matches!(self.status, WorkerStatus::Running | WorkerStatus::Idle)
     }
 }
 
@@ -895,7 +895,6 @@ impl World {
         w.last_seen = Some(now);
         if !w.polled {
             w.polled = true;
-            w.billed_until = now;
             w.idle_since = Some(now);
             w.logs.push(now, "system", "worker ready: polling for jobs");
         }

@@ -30,8 +30,9 @@ pub(crate) async fn reconciliation(
     Ok(Json(reconciliation_view(&s, 0).await?))
 }
 
-/// Checks every settled pod not checked yet against RunPod's bill as it stands now, correcting
-/// the ledger to the bill (admin; an absent bill books nothing). The server also does this on
+/// Checks every settled pod not checked yet, and every closed hour of the operator's endpoints,
+/// against RunPod's bill as it stands now, correcting the ledger to the bill (admin; an absent
+/// bill books nothing). The server also does this on
 /// its own, waiting until two reads of a pod's bill agree or the settle time passed.
 #[utoipa::path(post, path = "/api/v1/cost/reconcile", tag = "cost", responses((status = 200, body = crate::api::Reconciliation), (status = 403, description = "not an admin", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn reconcile(State(s): S, Extension(c): C) -> R<Json<crate::api::Reconciliation>> {
@@ -41,6 +42,7 @@ pub(crate) async fn reconcile(State(s): S, Extension(c): C) -> R<Json<crate::api
         let policy = engine::billing::BillingPolicy::now();
         checked +=
             s.engine.reconcile_billing(policy, crate::accounts::RECONCILE_NOW_LIMIT).await?.checked;
+        checked += s.engine.reconcile_endpoint_bills(policy).await?.checked;
     }
     checked += crate::accounts::reconcile_all(&s).await?;
     Ok(Json(reconciliation_view(&s, checked).await?))

@@ -74,8 +74,9 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[ErrorBody | Reconciliation]:
-    """Checks every settled pod not checked yet against RunPod's bill as it stands now, correcting
-    the ledger to the bill (admin; an absent bill books nothing). The server also does this on
+    """Checks every settled pod not checked yet, and every closed hour of the operator's endpoints,
+    against RunPod's bill as it stands now, correcting the ledger to the bill (admin; an absent
+    bill books nothing). The server also does this on
     its own, waiting until two reads of a pod's bill agree or the settle time passed.
 
     Raises:
@@ -99,8 +100,9 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
 ) -> ErrorBody | Reconciliation | None:
-    """Checks every settled pod not checked yet against RunPod's bill as it stands now, correcting
-    the ledger to the bill (admin; an absent bill books nothing). The server also does this on
+    """Checks every settled pod not checked yet, and every closed hour of the operator's endpoints,
+    against RunPod's bill as it stands now, correcting the ledger to the bill (admin; an absent
+    bill books nothing). The server also does this on
     its own, waiting until two reads of a pod's bill agree or the settle time passed.
 
     Raises:
@@ -120,8 +122,9 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[ErrorBody | Reconciliation]:
-    """Checks every settled pod not checked yet against RunPod's bill as it stands now, correcting
-    the ledger to the bill (admin; an absent bill books nothing). The server also does this on
+    """Checks every settled pod not checked yet, and every closed hour of the operator's endpoints,
+    against RunPod's bill as it stands now, correcting the ledger to the bill (admin; an absent
+    bill books nothing). The server also does this on
     its own, waiting until two reads of a pod's bill agree or the settle time passed.
 
     Raises:
@@ -143,8 +146,9 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
 ) -> ErrorBody | Reconciliation | None:
-    """Checks every settled pod not checked yet against RunPod's bill as it stands now, correcting
-    the ledger to the bill (admin; an absent bill books nothing). The server also does this on
+    """Checks every settled pod not checked yet, and every closed hour of the operator's endpoints,
+    against RunPod's bill as it stands now, correcting the ledger to the bill (admin; an absent
+    bill books nothing). The server also does this on
     its own, waiting until two reads of a pod's bill agree or the settle time passed.
 
     Raises:

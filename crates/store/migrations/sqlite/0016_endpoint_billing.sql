@@ -1,0 +1,11 @@
+-- Serverless endpoints' bills, hour by hour: every UTC hour before `booked_through` agrees with
+-- RunPod's bill for the endpoint (its workers bill from start until they fully stop: boots,
+-- idle time and active workers beyond what podwarden charged its jobs). The head hour's last
+-- read waits here until it is trusted (two reads agree, or it is older than the settle time);
+-- an absent bill (`theirs_micros` NULL) never replaces the ledger's figure.
+CREATE TABLE endpoint_billing (
+    endpoint_id TEXT PRIMARY KEY,
+    booked_through BIGINT NOT NULL,
+    read_at BIGINT,
+    theirs_micros BIGINT
+);
