@@ -18,10 +18,12 @@ mod driving;
 pub mod embedded;
 mod extract;
 mod guard;
+mod image_checks;
 pub mod keys;
 pub mod listener;
 pub mod openapi;
 mod pod_logs;
+pub mod registry;
 mod replicas;
 mod routes;
 mod serverless_streams;
@@ -83,6 +85,10 @@ pub struct ServerConfig {
     /// The spend cap an invite gives a new user unless the admin names one
     /// (`PODWARDEN_DEFAULT_SPEND_CAP_USD`; none: no cap).
     pub default_spend_cap_usd: Option<f64>,
+    /// Whether the images jobs and endpoints name are checked in their registry before RunPod
+    /// is asked to pull them (`image_checks`). Default: on against RunPod unless
+    /// `PODWARDEN_IMAGE_CHECKS=off`; off on the embedded emulator and a provider on this machine.
+    pub image_checks: Option<bool>,
 }
 
 /// Where volumes' files are over S3, and the operator's S3 key.
@@ -127,6 +133,7 @@ impl ServerConfig {
             billing_settle: Duration::from_millis(engine::billing::DEFAULT_BILL_SETTLE_MS as u64),
             database: None,
             default_spend_cap_usd: None,
+            image_checks: None,
         }
     }
 }
@@ -150,6 +157,8 @@ pub(crate) struct AppState {
     /// Stream followers of running serverless jobs.
     pub(crate) stream_followers: serverless_streams::StreamFollowers,
     pub s3: S3Settings,
+    /// The registry's word on images jobs name (`image_checks`).
+    pub(crate) images: image_checks::ImageChecks,
     pub limits: listener::ConnLimits,
     pub body_budget: body_budget::BodyBudget,
     /// The background tasks' last activations (`GET /api/v1/admin/tasks`).
@@ -573,6 +582,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             .map_err(|e| anyhow::anyhow!("PODWARDEN_CRASH_AT: {e}"))?;
         options.crash = Some(engine::Failpoint { at, then: engine::OnCrash::AbortProcess });
     }
+    let check_images = !simulated
+        && !is_local_provider(client.rest_url())
+        && std::env::var("PODWARDEN_IMAGE_CHECKS").map_or(true, |v| v != "off");
     let store_backend = store.backend();
     let engine = Engine::new(store, RunPodCloud::new(client.clone()), options).await?;
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
@@ -589,6 +601,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         shutdown: cancel.clone(),
         followers: pod_logs::Followers::default(),
         stream_followers: serverless_streams::StreamFollowers::default(),
+        images: image_checks::ImageChecks::new(cfg.image_checks.unwrap_or(check_images)),
         s3,
         limits: cfg.limits.clone(),
         body_budget: body_budget::BodyBudget::new(cfg.limits.body_memory_mib),
@@ -602,6 +615,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     });
     replicas::Replicas::spawn_heartbeat(state.clone(), &tracker, cancel.clone());
     replicas::Replicas::spawn_listener(state.clone(), &tracker, cancel.clone());
+    // podwarden's own images (`@tabular`): a missing one is said at start, not at a job's end.
+    let s = state.clone();
+    tracker.spawn(async move { s.images.check_own().await });
 
     let app = routes::router(state.clone());
     let c = cancel.clone();

@@ -72,7 +72,7 @@ pub(crate) async fn create_job(
     let mut spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
     let account = user_account(&s, &c.0.id).await?;
     crate::volumes::resolve(&s, &c.0.id, &account, &mut spec.network_volume).await?;
-    spec.image = image_alias(&spec.image)?;
+    spec.image = pullable_image(&s, &spec.image, spec.registry_auth.is_some()).await?;
     // Hosted work is admitted against the owner's spend cap in the insert's own transaction
     // (store::spend); a user's own key is theirs to spend.
     // The account's engine plans it with that account's offers and runs it.
@@ -107,15 +107,28 @@ pub(crate) async fn stamp_user(
 }
 
 /// A spec's `@alias` image as configured (`core_domain::images`).
-pub(crate) fn image_alias(image: &str) -> R<String> {
-    core_domain::images::resolve_env(image).map_err(|e| {
+/// The image a spec names, its alias resolved, refused when its registry says RunPod could not
+/// pull it (`image_checks`; a spec with `registry_auth` brings its own credential).
+pub(crate) async fn pullable_image(s: &AppState, image: &str, has_credential: bool) -> R<String> {
+    let image = core_domain::images::resolve_env(image).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_spec",
             format!("`image`: {e}"),
             Some("use a registry path, or an alias podwarden knows"),
         )
-    })
+    })?;
+    if let Some(why) = s.images.missing(&image, has_credential).await {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "image_unavailable",
+            format!("`image`: {why}"),
+            Some(
+                "push the image (a new GitHub package is private: make it public), fix the tag, or give the spec `registry_auth` for a private image",
+            ),
+        ));
+    }
+    Ok(image)
 }
 
 /// The caller's job (another user's is "not found": no existence leak).
