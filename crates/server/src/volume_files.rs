@@ -202,10 +202,15 @@ pub(crate) async fn put_file(
     State(s): S,
     Extension(c): C,
     Path((name, path)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> R<Response> {
     let (store, at, limit) = open(&s, &c.0.id, &name, &path).await?;
-    let result = write(&store, &at, body, limit).await;
+    let length = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let result = write(&store, &at, body, limit, length).await;
     let (bytes, outcome) = match &result {
         Ok(n) => (*n as i64, "ok".to_owned()),
         Err(e) => (0, e.message().to_owned()),
@@ -217,8 +222,17 @@ pub(crate) async fn put_file(
 }
 
 /// Streams `body` to `at`: one PUT when it fits in a part, else a multipart upload with at
-/// most `PARTS_IN_FLIGHT` parts buffered; aborted on any error or past `limit` bytes.
-async fn write(store: &impl ObjectStore, at: &ObjPath, body: Body, limit: u64) -> R<u64> {
+/// most `PARTS_IN_FLIGHT` parts buffered; aborted on any error or past `limit` bytes. Parts are
+/// 8 MiB, larger for a body (its `length`, else the limit) that would need more than S3's
+/// 10,000 parts.
+async fn write(
+    store: &impl ObjectStore,
+    at: &ObjPath,
+    body: Body,
+    limit: u64,
+    length: Option<u64>,
+) -> R<u64> {
+    let part = podwarden_api::part_bytes_for(length.unwrap_or(limit).min(limit));
     let path = at.to_string();
     let too_big = || {
         ApiError::new(
@@ -240,7 +254,7 @@ async fn write(store: &impl ObjectStore, at: &ObjPath, body: Body, limit: u64) -
     let mut first: Vec<u8> = Vec::new();
     let mut total = 0u64;
     // The first part decides: a small file is one PUT.
-    while first.len() < PART_BYTES {
+    while first.len() < part {
         match stream.next().await {
             Some(chunk) => {
                 let chunk = chunk.map_err(body_err)?;
@@ -257,7 +271,7 @@ async fn write(store: &impl ObjectStore, at: &ObjPath, body: Body, limit: u64) -
         }
     }
     let upload = store.put_multipart(at).await.map_err(|e| s3_error(&path, e))?;
-    let mut w = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+    let mut w = WriteMultipart::new_with_chunk_size(upload, part);
     w.write(&first);
     drop(first);
     loop {
@@ -304,13 +318,15 @@ mod tests {
     async fn small_bodies_are_one_put_large_ones_go_in_parts() {
         let store = InMemory::new();
         let at = ObjPath::from("a/small.bin");
-        assert_eq!(write(&store, &at, body(3, 1000), 1 << 40).await.ok(), Some(3000));
+        assert_eq!(write(&store, &at, body(3, 1000), 1 << 40, None).await.ok(), Some(3000));
         assert_eq!(store.head(&at).await.map(|m| m.size).ok(), Some(3000));
         let big = ObjPath::from("a/big.bin");
         // Three parts and a short last one.
         let n = 3 * PART_BYTES + 1024 * 1024;
         assert_eq!(
-            write(&store, &big, body(n / (1024 * 1024), 1024 * 1024), 1 << 40).await.ok(),
+            write(&store, &big, body(n / (1024 * 1024), 1024 * 1024), 1 << 40, Some(n as u64))
+                .await
+                .ok(),
             Some(n as u64)
         );
         let got = store.get(&big).await.expect("get").bytes().await.expect("bytes");
@@ -324,8 +340,9 @@ mod tests {
             let at = ObjPath::from(name);
             // 1 MiB chunks against a 2.5-part limit: refused before or after the multipart starts.
             let limit = if chunks == 10 { 5 * 1024 * 1024 } else { (PART_BYTES * 5 / 2) as u64 };
-            let e =
-                write(&store, &at, body(chunks, 1024 * 1024), limit).await.expect_err("too large");
+            let e = write(&store, &at, body(chunks, 1024 * 1024), limit, None)
+                .await
+                .expect_err("too large");
             assert!(e.message().contains("larger than the volume"), "{}", e.message());
             assert!(
                 matches!(store.head(&at).await, Err(object_store::Error::NotFound { .. })),
