@@ -40,6 +40,12 @@ pub enum Isolation {
     Unsandboxed,
 }
 
+/// A container is root in a user namespace of its own, with no capability at all: whatever user
+/// the emulator runs as (root, in CI and most containers), a job's root is nobody on the host.
+/// Without this, root in the sandbox keeps every capability, and `open_by_handle_at` on a volume
+/// mount opens the host's filesystem ("shocker").
+const NO_PRIVILEGE: &[&str] = &["--unshare-user", "--uid", "0", "--gid", "0", "--cap-drop", "ALL"];
+
 /// Checks that bubblewrap can create the sandbox containers need, on this machine.
 pub fn probe_sandbox() -> Result<(), String> {
     let out = std::process::Command::new("bwrap")
@@ -55,6 +61,7 @@ pub fn probe_sandbox() -> Result<(), String> {
             "--unshare-ipc",
             "--unshare-uts",
         ])
+        .args(NO_PRIVILEGE)
         .args(["--die-with-parent", "--as-pid-1", "--", "true"])
         .stdin(Stdio::null())
         .output()
@@ -375,6 +382,7 @@ fn sandboxed(c: &ContainerSpec, log: &dyn Fn(String)) -> tokio::process::Command
         "--hostname",
         &c.hostname,
     ]);
+    arg(NO_PRIVILEGE);
     arg(&["--die-with-parent", "--as-pid-1", "--new-session", "--clearenv"]);
     for (k, v) in container_env(c) {
         arg(&["--setenv", &k, &v]);

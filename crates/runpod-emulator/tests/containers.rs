@@ -483,3 +483,33 @@ async fn secrets_reach_containers_at_boot_and_no_answer_shows_them() {
     c.delete_secret(&made.id).await.expect("delete");
     assert!(c.list_secrets().await.expect("list").is_empty());
 }
+
+/// A container's root is root only in a user namespace of its own and holds no capability,
+/// whatever user the emulator runs as (root in CI): `open_by_handle_at` on a volume mount and
+/// every other capability-gated way out of the sandbox are closed (issue 25, "shocker").
+#[tokio::test]
+async fn a_containers_root_holds_no_capability_and_is_nobody_on_the_host() {
+    let emu = emu().await;
+    let c = emu.client();
+    let script = "s = open('/proc/self/status').read().splitlines(); \
+                  print('|'.join(l for l in s if l.startswith(('CapEff', 'CapBnd', 'CapPrm')))); \
+                  print('map', open('/proc/self/uid_map').read().split()); \
+                  import os; print('uid', os.getuid())";
+    let p = c
+        .create_pod(&with_volume(pod(
+            "caps",
+            "python:3.11-slim",
+            &format!("python3 -c {}", shell_words::quote(script)),
+        )))
+        .await
+        .expect("create");
+    let text = run_to_exit(&emu, &p.id, 1).await;
+    for cap in ["CapEff", "CapBnd", "CapPrm"] {
+        assert!(text.contains(&format!("{cap}:\t0000000000000000")), "{cap} is not empty:\n{text}");
+    }
+    assert!(text.contains("uid 0"), "root inside, as RunPod's containers are:\n{text}");
+    assert!(
+        !text.contains("'4294967295'"),
+        "the container has the host's whole uid range (no user namespace of its own):\n{text}"
+    );
+}
