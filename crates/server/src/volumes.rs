@@ -103,19 +103,52 @@ pub(crate) async fn list_volumes(State(s): S, Extension(c): C) -> R<Json<Vec<Vol
     Ok(Json(out.iter().map(|v| view(&s, v)).collect()))
 }
 
-/// A spec's `network_volume` may name one of the user's volumes: it becomes that volume's
-/// RunPod id (it must live on the account the work runs on). Anything else is left as given.
+/// A spec's `network_volume` and `registry_auth`, checked as the caller's: a volume is named by
+/// one of the caller's volumes (it becomes that volume's RunPod id, which must live on the
+/// account the work runs on) or by the RunPod id of one of them. A raw id of anything else is
+/// refused: hosted users share the operator's RunPod account, so an unchecked id would mount
+/// another user's files. On the caller's own key (BYOK) the account is theirs, and an admin may
+/// name any. `registry_auth` names a credential of the account: on the operator's account only
+/// an admin may use one.
 pub(crate) async fn resolve(
     s: &crate::AppState,
-    user: &str,
+    caller: &store::UserRow,
     account: &str,
     volume: &mut Option<String>,
+    registry_auth: Option<&str>,
 ) -> R<()> {
+    let own_account = account != store::HOSTED;
+    if registry_auth.is_some() && !own_account && !caller.is_admin {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "`registry_auth` names a registry credential of the operator's RunPod account, which only an admin may use",
+            Some(
+                "ask an admin to run the job, make the image public, or save your own RunPod key (`podwarden key set`) and use a credential of your account",
+            ),
+        ));
+    }
     let Some(name) = volume.clone() else { return Ok(()) };
-    let Some(vol) =
-        s.engine.store().volume_by_name(user, &name).await.map_err(EngineError::from)?
-    else {
-        return Ok(());
+    let store = s.engine.store();
+    let vol = match store.volume_by_name(&caller.id, &name).await.map_err(EngineError::from)? {
+        Some(v) => v,
+        None => {
+            let mine = store.volumes_of(&caller.id).await.map_err(EngineError::from)?;
+            if mine
+                .iter()
+                .any(|v| v.volume_id.as_deref() == Some(name.as_str()) && v.account == account)
+                || own_account
+                || caller.is_admin
+            {
+                return Ok(());
+            }
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no volume named {name:?} among yours"),
+                Some("`podwarden volume ls` lists yours; `podwarden volume create` makes one"),
+            ));
+        }
     };
     if vol.account != account {
         return Err(ApiError::new(

@@ -67,3 +67,55 @@ async fn a_volume_and_its_files_survive_a_restart_of_the_server() {
     );
     s.shutdown().await;
 }
+
+/// Hosted users share the operator's RunPod account, so a volume's RunPod id is no secret
+/// boundary: a job or endpoint may name a volume by its name or by the id of one of the caller's
+/// own volumes, never another user's (an admin may name any); a registry credential of the
+/// operator's account is the admin's alone (issue 25).
+#[tokio::test]
+async fn a_users_volume_cannot_be_mounted_by_another_by_its_raw_id() {
+    let home = tempfile::tempdir().expect("home");
+    let http = reqwest::Client::new();
+    let s = server(home.path()).await;
+    let ana = new_user(&http, &s.url, &s.token, "ana").await.token;
+    let bob = new_user(&http, &s.url, &s.token, "bob").await.token;
+    let v: serde_json::Value = http
+        .post(format!("{}/api/v1/volumes", s.url))
+        .bearer_auth(&ana)
+        .json(&serde_json::json!({"name": "private", "size_gb": 10, "data_center": "EU-RO-1"}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let raw = v["volume_id"].as_str().expect("the volume's RunPod id").to_owned();
+    let job = |token: &str, volume: &str, auth: Option<&str>| {
+        let mut spec = serde_json::json!({"name": "x", "image": "python:3.11-slim", "command": "ls /workspace",
+            "gpu": {"min_vram_gb": 16}, "network_volume": volume});
+        if let Some(a) = auth {
+            spec["registry_auth"] = a.into();
+        }
+        http.post(format!("{}/api/v1/jobs", s.url)).bearer_auth(token).json(&spec).send()
+    };
+    let r = job(&bob, &raw, None).await.expect("post");
+    assert_eq!(r.status().as_u16(), 404, "bob mounts ana's volume by its id");
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("among yours")), "{body}");
+    let r = http
+        .post(format!("{}/api/v1/endpoints", s.url))
+        .bearer_auth(&bob)
+        .json(&serde_json::json!({"name": "ep", "image": "python:3.11-slim", "command": "x", "network_volume": raw}))
+        .send()
+        .await
+        .expect("deploy");
+    assert_eq!(r.status().as_u16(), 404, "nor an endpoint of his");
+    for (who, token) in [("ana, by name", &ana), ("ana, by id", &ana), ("the admin", &s.token)] {
+        let volume = if who.ends_with("name") { "private" } else { raw.as_str() };
+        let r = job(token, volume, None).await.expect("post");
+        assert_eq!(r.status().as_u16(), 201, "{who}: {}", r.text().await.unwrap_or_default());
+    }
+    let r = job(&bob, "never-heard-of-it", Some("cred123")).await.expect("post");
+    assert_eq!(r.status().as_u16(), 403, "the operator's registry credentials are the admin's");
+    s.shutdown().await;
+}

@@ -68,7 +68,8 @@ pub(crate) async fn deploy_endpoint(
             ),
         ));
     }
-    crate::volumes::resolve(&s, &c.0.id, &account, &mut spec.network_volume).await?;
+    let auth = spec.registry_auth.clone();
+    crate::volumes::resolve(&s, &c.0, &account, &mut spec.network_volume, auth.as_deref()).await?;
     spec.image = pullable_image(&s, &spec.image, spec.registry_auth.is_some()).await?;
     let d = engine_for(&s, &account).await.map_err(account_error)?.deploy(spec, &c.0.id).await?;
     let status = if d.change == engine::sagas::endpoint_deploy::Change::Created {
