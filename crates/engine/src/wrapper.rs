@@ -81,15 +81,17 @@ pub fn wrap(command: &str, watchdog_secs: Option<u64>, data: &DataPlan) -> Strin
     for (url, path) in &data.fetch {
         let dest = sq(&format!("{VOLUME_MOUNT}/{path}"));
         fetch.push_str(&format!(
-            "  if [ ! -e {dest} ]; then mkdir -p \"$(dirname {dest})\"; echo \"podwarden: fetching {path}\" >&2; pw_get {url} {dest}.part && mv {dest}.part {dest} || {{ echo \"podwarden: could not fetch input {path}\" >&2; pw_fetch_failed=1; }}; fi\n",
+            "  if [ ! -e {dest} ]; then mkdir -p \"$(dirname {dest})\"; echo 'podwarden: fetching '{path} >&2; pw_get {url} {dest}.part && mv {dest}.part {dest} || {{ echo 'podwarden: could not fetch input '{path} >&2; pw_fetch_failed=1; }}; fi\n",
             url = sq(url),
+            path = sq(path),
         ));
     }
     let mut check = String::new();
     for path in &data.outputs {
         let at = sq(&format!("{VOLUME_MOUNT}/{path}"));
         check.push_str(&format!(
-            "  if [ \"$pw_code\" = 0 ] && [ ! -e {at} ]; then echo \"podwarden: declared output {path} was not written\" >&2; pw_missing=1; fi\n"
+            "  if [ \"$pw_code\" = 0 ] && [ ! -e {at} ]; then echo 'podwarden: declared output '{path}' was not written' >&2; pw_missing=1; fi\n",
+            path = sq(path),
         ));
     }
     let watchdog = match watchdog_secs {
@@ -185,6 +187,42 @@ mod tests {
             w.contains("${PODWARDEN_RUNPOD_REST_URL:-https://api.runpod.io}/v2/pods/"),
             "REST v2's host, not v1's"
         );
+    }
+
+    /// A path reaches the script as data: quotes, `$(…)` and backticks in it are never run,
+    /// and never break the script (issue 25).
+    #[test]
+    fn paths_are_data_never_code() {
+        let dir = std::env::temp_dir().join(format!("pw-paths-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("bin")).expect("dir");
+        fake_curl(&dir.join("bin"), "exit 22");
+        let mark = dir.join("pwned");
+        let evil = format!("out/$(touch {m})`touch {m}`\"x'y", m = mark.display());
+        let data =
+            DataPlan { fetch: vec![("https://e/x".into(), evil.clone())], outputs: vec![evil] };
+        let script = wrap("true", None, &data)
+            .replace("while :; do sleep 3600; done", "")
+            .replace(VOLUME_MOUNT, &dir.join("vol").display().to_string());
+        let st = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(&dir)
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    dir.join("bin").display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .env("PODWARDEN_STATE_DIR", dir.join("state"))
+            .env("PODWARDEN_JOB_ID", "job_x")
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&st.stderr);
+        assert!(!mark.exists(), "a path ran as code:\n{err}");
+        assert!(err.contains("could not fetch input out/$(touch"), "the path, as written:\n{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
