@@ -195,7 +195,8 @@ mod tests {
     fn paths_are_data_never_code() {
         let dir = std::env::temp_dir().join(format!("pw-paths-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("bin")).expect("dir");
-        fake_curl(&dir.join("bin"), "exit 22");
+        // Downloads fail; the exit report goes through at once.
+        fake_curl(&dir.join("bin"), "case \" $* \" in *\" -o \"*) exit 22;; esac; exit 0");
         let mark = dir.join("pwned");
         let evil = format!("out/$(touch {m})`touch {m}`\"x'y", m = mark.display());
         let data =
@@ -217,6 +218,7 @@ mod tests {
             )
             .env("PODWARDEN_STATE_DIR", dir.join("state"))
             .env("PODWARDEN_JOB_ID", "job_x")
+            .env("PODWARDEN_CALLBACK_URL", "http://cb/exit")
             .output()
             .expect("run");
         let err = String::from_utf8_lossy(&st.stderr);
