@@ -8,11 +8,14 @@
 //! agrees with the bill and the owner's spend (and cap) counts it.
 //!
 //! Owns: the reads of each endpoint's hours (`GET /v2/billing/serverless?serverlessId=…`).
-//! Invariants: hours are booked in order, each once; a figure is trusted as for pods
-//! ([`BillingPolicy`]: two agreeing reads an hour after it ended, or one after the settle time);
-//! an hour with no bill books nothing, and only after the settle time is it passed over.
+//! Invariants: hours are booked in order, each once, and none while a job submitted before its
+//! end is unsettled (its cost would land in a booked hour); a figure is trusted as for pods
+//! ([`BillingPolicy`]: two agreeing reads an hour after it ended, or one after the settle time),
+//! and never read within RunPod's billing cycle of the hour's end; an hour with no bill books
+//! nothing, and only after the settle time is it passed over. Endpoints that existed before this
+//! check (migration 0016) start at the hour it was added: their past is not billed anew.
 
-use crate::billing::{BillingPolicy, BillingReport};
+use crate::billing::{BillingPolicy, BillingReport, FIRST_BILL_READ_AFTER_MS};
 use crate::cloud::Cloud;
 use crate::{Engine, EngineError};
 use core_domain::Money;
@@ -49,9 +52,19 @@ impl<C: Cloud> Engine<C> {
                 state.map_or((None, None), |b| (b.read_at, b.theirs_micros));
             for _ in 0..HOURS_PER_PASS {
                 let hour_end = head + HOUR_MS;
-                let closed = hour_end <= now - policy.first_read_after_ms && head < end;
+                // Even "check now" leaves an hour alone for RunPod's billing cycle: a figure read
+                // sooner is a part of the hour's.
+                let first_read = policy.first_read_after_ms.max(FIRST_BILL_READ_AFTER_MS);
+                let closed = hour_end <= now - first_read && head < end;
                 let read_lately = read_at.is_some_and(|r| r > now - policy.reread_ms);
                 if !closed || read_lately {
+                    break;
+                }
+                // A job still running (or queued) from before the hour's end has no ledger row
+                // yet: when it settles, its row is dated into this hour, which would then be
+                // charged twice. Wait for it.
+                if self.store().endpoint_has_unsettled(&provider, hour_end).await? {
+                    report.pending += 1;
                     break;
                 }
                 report.read += 1;

@@ -348,3 +348,40 @@ async fn an_endpoints_hours_are_booked_to_runpods_bill_beyond_its_jobs() {
     emu.advance(Duration::from_secs(3600));
     assert_eq!(e.reconcile_endpoint_bills(policy).await.expect("reconcile").checked, 0, "once");
 }
+
+/// A job that runs across hours has no ledger row until it settles (its row is then dated back
+/// to its start): no hour it may have run in is booked before, or it would be charged twice.
+#[tokio::test]
+async fn no_hour_is_booked_while_a_job_that_ran_in_it_is_unsettled() {
+    use engine::billing::BillingPolicy;
+    use runpod_emulator::world::ledger::Kind;
+    let (emu, e) = setup().await;
+    let ep = deploy(&e, "").await;
+    let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
+    let w = worker(&emu, &ep);
+    let job = w.take(false).await.expect("take").pop().expect("a job");
+    e.tick().await.expect("tick: running");
+    let policy = BillingPolicy::automatic(6 * 3_600_000);
+    // 90 minutes in (under the 2 h execution timeout): the first hour is closed.
+    emu.advance(Duration::from_secs(5400));
+    let r = e.reconcile_endpoint_bills(policy).await.expect("reconcile");
+    assert_eq!((r.checked, r.pending), (0, 1), "the running job holds the hour back: {r:?}");
+    let r = e.reconcile_endpoint_bills(BillingPolicy::now()).await.expect("check now");
+    assert_eq!(r.checked, 0, "so does an operator's check now: {r:?}");
+    w.post_result(&job.id, &JobResultBody { output: Some(json!(1)), ..Default::default() }, false)
+        .await
+        .expect("done");
+    e.tick().await.expect("tick: done");
+    assert!(e.serverless_job(&row.id).await.expect("row").cost_micros > 0);
+    e.remove("alice", "predict").await.expect("remove");
+    for _ in 0..3 {
+        e.tick().await.expect("tick: removed");
+        emu.advance(Duration::from_secs(5));
+    }
+    emu.advance(Duration::from_secs(7 * 3600));
+    let r = e.reconcile_endpoint_bills(policy).await.expect("reconcile");
+    assert!(r.checked >= 2, "every settled hour, in one pass: {r:?}");
+    let billed = Money::from_usd(emu.shared.world.lock().ledger.total_for(Kind::Serverless, &ep));
+    let spent = e.cost_summary("alice").await.expect("cost").total;
+    assert!((spent.0 - billed.0).abs() <= 8, "spend {spent} is RunPod's bill {billed}");
+}

@@ -72,6 +72,24 @@ impl Store {
         Ok(n.unwrap_or(0))
     }
 
+    /// Whether provider endpoint `provider_id` has a serverless job submitted before `before`
+    /// that has not settled: its cost is not in the ledger yet, so no hour it may have run in
+    /// can be compared with the bill.
+    pub async fn endpoint_has_unsettled(&self, provider_id: &str, before: i64) -> Result<bool> {
+        let (n,): (i64,) = sqlx::query_as(concat!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM requests WHERE endpoint_id = $1 AND created_at < $2 ",
+            "AND state IN ($3, $4, $5)"
+        ))
+        .bind(provider_id)
+        .bind(before)
+        .bind(crate::SERVERLESS_JOB_LIVE[0])
+        .bind(crate::SERVERLESS_JOB_LIVE[1])
+        .bind(crate::SERVERLESS_JOB_LIVE[2])
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n > 0)
+    }
+
     /// Books the hour `[from, to)` of endpoint row `endpoint_id`: an overhead row of
     /// `overhead_micros` (none when `None` or 0) and the watermark moved to `to`, in one
     /// transaction. False when the watermark was not at `from` (booked elsewhere): nothing is
