@@ -376,7 +376,11 @@ async fn images(on_runpod: bool, offline: bool) -> Vec<Check> {
             "run without --offline where registries are reachable",
         )];
     }
-    let http = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
+    let http = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
         Ok(h) => h,
         Err(e) => {
             return vec![Check::warn(
@@ -390,7 +394,7 @@ async fn images(on_runpod: bool, offline: bool) -> Vec<Check> {
     for image in EXAMPLE_IMAGES {
         let image =
             &core_domain::images::resolve_env(image).unwrap_or_else(|_| (*image).to_owned());
-        out.push(match server::registry::manifest_exists(&http, image).await {
+        out.push(match server::registry::manifest_exists(&http, image, false).await {
             Ok(true) => Check::ok("images", format!("{image} can be pulled")),
             Ok(false) => Check::fail(
                 "images",

@@ -9,7 +9,9 @@
 //! checked at start and said in the server's log when missing.
 //!
 //! Invariants: a verdict is reused for `PRESENT_FOR` (present) or `MISSING_FOR` (missing); a
-//! registry that cannot be asked (network, timeout, odd answer) refuses nothing; at most one
+//! registry that cannot be asked (network, timeout, odd answer) refuses nothing; only registries
+//! on public addresses are asked, no redirect is followed and a token realm must be public https,
+//! so a user cannot make the server probe its own network; at most one
 //! check per image runs at a time per submit. Off on the embedded emulator, which knows its
 //! images itself (docs/emulator.md).
 
@@ -29,14 +31,25 @@ const REMEMBERED: usize = 10_000;
 #[derive(Debug)]
 pub(crate) struct ImageChecks {
     http: Option<reqwest::Client>,
+    /// Registries on this machine or its network may be asked (tests).
+    local_ok: bool,
     known: std::sync::Mutex<HashMap<String, (Instant, bool)>>,
 }
 
 impl ImageChecks {
-    /// Checks in registries (`on`), or nothing.
-    pub(crate) fn new(on: bool) -> Self {
-        let http = on.then(|| reqwest::Client::builder().timeout(ASK_FOR).build().ok()).flatten();
-        Self { http, known: std::sync::Mutex::new(HashMap::new()) }
+    /// Checks in registries (`on`), or nothing; registries on private addresses only when
+    /// `local_ok`.
+    pub(crate) fn new(on: bool, local_ok: bool) -> Self {
+        let http = on
+            .then(|| {
+                reqwest::Client::builder()
+                    .timeout(ASK_FOR)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .ok()
+            })
+            .flatten();
+        Self { http, local_ok, known: std::sync::Mutex::new(HashMap::new()) }
     }
 
     /// Why `image` would not pull on RunPod, when its registry says so (`None`: it exists, the
@@ -57,7 +70,7 @@ impl ImageChecks {
             }
             _ => {
                 let asked =
-                    tokio::time::timeout(ASK_FOR, crate::registry::manifest_exists(http, image))
+                    tokio::time::timeout(ASK_FOR, crate::registry::manifest_exists(http, image, self.local_ok))
                         .await;
                 let p = match asked {
                     Ok(Ok(p)) => p,

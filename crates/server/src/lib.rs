@@ -89,6 +89,9 @@ pub struct ServerConfig {
     /// is asked to pull them (`image_checks`). Default: on against RunPod unless
     /// `PODWARDEN_IMAGE_CHECKS=off`; off on the embedded emulator and a provider on this machine.
     pub image_checks: Option<bool>,
+    /// Registries on this machine or a private network may be asked by the image checks (tests;
+    /// by default only public registries are, so no user can make the server probe its network).
+    pub image_checks_local: bool,
 }
 
 /// Where volumes' files are over S3, and the operator's S3 key.
@@ -134,6 +137,7 @@ impl ServerConfig {
             database: None,
             default_spend_cap_usd: None,
             image_checks: None,
+            image_checks_local: false,
         }
     }
 }
@@ -601,7 +605,10 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         shutdown: cancel.clone(),
         followers: pod_logs::Followers::default(),
         stream_followers: serverless_streams::StreamFollowers::default(),
-        images: image_checks::ImageChecks::new(cfg.image_checks.unwrap_or(check_images)),
+        images: image_checks::ImageChecks::new(
+            cfg.image_checks.unwrap_or(check_images),
+            cfg.image_checks_local,
+        ),
         s3,
         limits: cfg.limits.clone(),
         body_budget: body_budget::BodyBudget::new(cfg.limits.body_memory_mib),

@@ -3,26 +3,92 @@
 
 use anyhow::Context;
 
-/// `(registry host, repository, tag)` of an image reference.
+/// `(registry host, repository, reference)` of an image reference; the reference is the tag,
+/// or the digest of `name@sha256:…`. Docker Hub's names all mean its registry's host.
 pub fn parse(image: &str) -> (String, String, String) {
-    let (name, tag) = match image.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
-        Some((n, t)) => (n, t.to_owned()),
-        None => (image, "latest".to_owned()),
+    let untagged = |n: &'_ str| -> Option<(String, String)> {
+        n.rsplit_once(':')
+            .filter(|(_, t)| !t.contains('/'))
+            .map(|(n, t)| (n.to_owned(), t.to_owned()))
+    };
+    let (name, reference) = match image.split_once('@') {
+        Some((n, digest)) => {
+            (untagged(n).map_or_else(|| n.to_owned(), |(n, _)| n), digest.to_owned())
+        }
+        None => untagged(image).unwrap_or_else(|| (image.to_owned(), "latest".to_owned())),
     };
     let mut parts = name.splitn(2, '/');
     let first = parts.next().unwrap_or_default();
+    let hub = "registry-1.docker.io";
     match parts.next() {
-        Some(rest) if first.contains('.') || first.contains(':') || first == "localhost" => {
-            (first.to_owned(), rest.to_owned(), tag)
+        Some(rest) if ["docker.io", "index.docker.io", hub].contains(&first) => {
+            let repo = if rest.contains('/') { rest.to_owned() } else { format!("library/{rest}") };
+            (hub.into(), repo, reference)
         }
-        Some(_) => ("registry-1.docker.io".into(), name.to_owned(), tag),
-        None => ("registry-1.docker.io".into(), format!("library/{name}"), tag),
+        Some(rest) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            (first.to_owned(), rest.to_owned(), reference)
+        }
+        Some(_) => (hub.into(), name.clone(), reference),
+        None => (hub.into(), format!("library/{name}"), reference),
     }
 }
 
-/// HEAD of the manifest, after the anonymous bearer-token dance the registry asks for.
-pub async fn manifest_exists(http: &reqwest::Client, image: &str) -> anyhow::Result<bool> {
+/// Whether `host` (`name[:port]`) may be asked: a registry on the public internet. A name that
+/// resolves to a loopback, private or link-local address is not asked (the image check must not
+/// let a user probe the server's own network), unless `local_ok` (tests: a registry on this
+/// machine).
+pub async fn askable(host: &str, local_ok: bool) -> bool {
+    if local_ok {
+        return true;
+    }
+    let with_port = if host.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        host.to_owned()
+    } else {
+        format!("{host}:443")
+    };
+    match tokio::net::lookup_host(with_port).await {
+        Ok(addrs) => {
+            let addrs: Vec<std::net::SocketAddr> = addrs.collect();
+            !addrs.is_empty() && addrs.iter().all(|a| public(a.ip()))
+        }
+        Err(_) => false,
+    }
+}
+
+fn public(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v) => {
+            let [a, b, ..] = v.octets();
+            !(v.is_loopback()
+                || v.is_private()
+                || v.is_link_local()
+                || v.is_unspecified()
+                || v.is_broadcast()
+                || v.is_documentation()
+                || (a == 100 && (b & 0xc0) == 64))
+        }
+        std::net::IpAddr::V6(v) => {
+            !(v.is_loopback()
+                || v.is_unspecified()
+                || (v.segments()[0] & 0xfe00) == 0xfc00
+                || (v.segments()[0] & 0xffc0) == 0xfe80
+                || v.to_ipv4_mapped().is_some_and(|m| !public(m.into())))
+        }
+    }
+}
+
+/// HEAD of the manifest, after the anonymous bearer-token dance the registry asks for. Only a
+/// public host is asked, and only a public https token realm followed, unless `local_ok`; give
+/// it a client that follows no redirects.
+pub async fn manifest_exists(
+    http: &reqwest::Client,
+    image: &str,
+    local_ok: bool,
+) -> anyhow::Result<bool> {
     let (host, repo, tag) = parse(image);
+    if !askable(&host, local_ok).await {
+        anyhow::bail!("{host} is not a registry on the public internet; not asked");
+    }
     // A registry on this machine speaks plain HTTP, as Docker assumes of `localhost` ones.
     let loopback = ["localhost", "127.", "[::1]"].iter().any(|p| host.starts_with(p));
     let scheme = if loopback { "http" } else { "https" };
@@ -51,6 +117,17 @@ pub async fn manifest_exists(http: &reqwest::Client, image: &str) -> anyhow::Res
                 .map(|v| v.trim_end_matches('"').to_owned())
         };
         let realm = field("realm").context("the registry's challenge names no token realm")?;
+        // The realm is the registry's word: only an https URL on a public host is followed.
+        let realm_host = url::Url::parse(&realm)
+            .ok()
+            .filter(|u| u.scheme() == "https" || local_ok)
+            .and_then(|u| {
+                u.host_str().map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(443)))
+            });
+        match realm_host {
+            Some(h) if askable(&h, local_ok).await => {}
+            _ => anyhow::bail!("the registry's token realm {realm:?} is not a public https URL"),
+        }
         let mut q = vec![("scope".to_owned(), format!("repository:{repo}:pull"))];
         if let Some(s) = field("service") {
             q.push(("service".into(), s));

@@ -33,7 +33,11 @@ async fn registry() -> (String, Arc<AtomicUsize>) {
 async fn an_image_its_registry_does_not_have_is_refused_before_runpod_pulls_it() {
     let (reg, asked) = registry().await;
     let home = tempfile::tempdir().expect("home");
-    let s = common::server_with(home.path(), |c| c.image_checks = Some(true)).await;
+    let s = common::server_with(home.path(), |c| {
+        c.image_checks = Some(true);
+        c.image_checks_local = true;
+    })
+    .await;
     let http = reqwest::Client::new();
     let submit = |image: String, auth: bool| {
         let mut spec = serde_json::json!({"name": "x", "image": image, "command": "true", "gpu": {"min_vram_gb": 16}});
@@ -69,5 +73,25 @@ async fn an_image_its_registry_does_not_have_is_refused_before_runpod_pulls_it()
     assert_eq!(r.status().as_u16(), 422, "endpoints too");
     let body: serde_json::Value = r.json().await.expect("json");
     assert_eq!(body["code"], "image_unavailable", "{body}");
+    s.shutdown().await;
+}
+
+/// Without leave for local registries, an image on this machine's or a private network's
+/// address is not asked about (a user must not probe the server's network through the check):
+/// nothing is refused and the registry never hears of it.
+#[tokio::test]
+async fn the_image_check_never_asks_a_registry_on_a_private_address() {
+    let (reg, asked) = registry().await;
+    let home = tempfile::tempdir().expect("home");
+    let s = common::server_with(home.path(), |c| c.image_checks = Some(true)).await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/jobs", s.url))
+        .bearer_auth(&s.token)
+        .json(&serde_json::json!({"name": "x", "image": format!("{reg}/acme/missing:1"), "command": "true", "gpu": {"min_vram_gb": 16}}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(asked.load(Ordering::SeqCst), 0, "the server probed {reg}");
     s.shutdown().await;
 }
