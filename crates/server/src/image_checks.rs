@@ -69,9 +69,11 @@ impl ImageChecks {
                 p
             }
             _ => {
-                let asked =
-                    tokio::time::timeout(ASK_FOR, crate::registry::manifest_exists(http, image, self.local_ok))
-                        .await;
+                let asked = tokio::time::timeout(
+                    ASK_FOR,
+                    crate::registry::manifest_exists(http, image, self.local_ok),
+                )
+                .await;
                 let p = match asked {
                     Ok(Ok(p)) => p,
                     Ok(Err(e)) => {

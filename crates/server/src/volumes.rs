@@ -103,6 +103,37 @@ pub(crate) async fn list_volumes(State(s): S, Extension(c): C) -> R<Json<Vec<Vol
     Ok(Json(out.iter().map(|v| view(&s, v)).collect()))
 }
 
+/// Refuses env values that reference RunPod account secrets (`{{ RUNPOD_SECRET_… }}`, which
+/// RunPod substitutes at boot) from anyone but an admin on the operator's account: hosted users
+/// share it, and its secrets (job tokens of others' jobs included) are not theirs.
+pub(crate) fn no_account_secrets(
+    caller: &store::UserRow,
+    account: &str,
+    env: &std::collections::BTreeMap<String, String>,
+) -> R<()> {
+    if account != store::HOSTED || caller.is_admin {
+        return Ok(());
+    }
+    let refers = |v: &str| {
+        v.split("{{")
+            .skip(1)
+            .any(|r| r.trim_start().to_ascii_uppercase().starts_with("RUNPOD_SECRET_"))
+    };
+    match env.iter().find(|(_, v)| refers(v)) {
+        None => Ok(()),
+        Some((k, _)) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "`env.{k}` references a RunPod account secret, and the operator's account's secrets are not yours"
+            ),
+            Some(
+                "pass the value itself, or save your own RunPod key (`podwarden key set`) and use your account's secrets",
+            ),
+        )),
+    }
+}
+
 /// A spec's `network_volume` and `registry_auth`, checked as the caller's: a volume is named by
 /// one of the caller's volumes (it becomes that volume's RunPod id, which must live on the
 /// account the work runs on) or by the RunPod id of one of them. A raw id of anything else is

@@ -70,8 +70,8 @@ async fn a_volume_and_its_files_survive_a_restart_of_the_server() {
 
 /// Hosted users share the operator's RunPod account, so a volume's RunPod id is no secret
 /// boundary: a job or endpoint may name a volume by its name or by the id of one of the caller's
-/// own volumes, never another user's (an admin may name any); a registry credential of the
-/// operator's account is the admin's alone (issue 25).
+/// own volumes, never another user's (an admin may name any); a registry credential or a secret
+/// of the operator's account is the admin's alone (issue 25).
 #[tokio::test]
 async fn a_users_volume_cannot_be_mounted_by_another_by_its_raw_id() {
     let home = tempfile::tempdir().expect("home");
@@ -117,5 +117,17 @@ async fn a_users_volume_cannot_be_mounted_by_another_by_its_raw_id() {
     }
     let r = job(&bob, "never-heard-of-it", Some("cred123")).await.expect("post");
     assert_eq!(r.status().as_u16(), 403, "the operator's registry credentials are the admin's");
+    // Nor its secrets, which RunPod would put into bob's pod at boot (job tokens included).
+    for reference in ["{{ RUNPOD_SECRET_my_hf_token }}", "x{{runpod_secret_pw-abc-tok-1}}"] {
+        let r = http
+            .post(format!("{}/api/v1/jobs", s.url))
+            .bearer_auth(&bob)
+            .json(&serde_json::json!({"name": "x", "image": "python:3.11-slim", "command": "env",
+                "gpu": {"min_vram_gb": 16}, "env": {"T": reference}}))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status().as_u16(), 403, "{reference}");
+    }
     s.shutdown().await;
 }

@@ -71,6 +71,7 @@ pub(crate) async fn create_job(
 ) -> R<(StatusCode, Json<JobDetail>)> {
     let mut spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
     let account = user_account(&s, &c.0.id).await?;
+    crate::volumes::no_account_secrets(&c.0, &account, &spec.env)?;
     let auth = spec.registry_auth.clone();
     crate::volumes::resolve(&s, &c.0, &account, &mut spec.network_volume, auth.as_deref()).await?;
     spec.image = pullable_image(&s, &spec.image, spec.registry_auth.is_some()).await?;

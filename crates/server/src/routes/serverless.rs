@@ -68,6 +68,7 @@ pub(crate) async fn deploy_endpoint(
             ),
         ));
     }
+    crate::volumes::no_account_secrets(&c.0, &account, &spec.env)?;
     let auth = spec.registry_auth.clone();
     crate::volumes::resolve(&s, &c.0, &account, &mut spec.network_volume, auth.as_deref()).await?;
     spec.image = pullable_image(&s, &spec.image, spec.registry_auth.is_some()).await?;
