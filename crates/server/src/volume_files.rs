@@ -7,9 +7,9 @@
 //! the caller's, talks to RunPod's S3 API with the operator's key, and writes the audit log
 //! itself (it sees the bytes, so the entry is not the client's word).
 //!
-//! Invariants: memory per transfer is bounded by `PART_BYTES × PARTS_IN_FLIGHT` whatever the
-//! file's size (the body is streamed into a multipart upload, the download streamed out); an
-//! upload that fails or outgrows the volume is aborted, so no half-written object appears; paths
+//! Invariants: memory per transfer is bounded by `MAX_SERVER_PART × (PARTS_IN_FLIGHT + 1)`
+//! (parts are 8 MiB, larger only for files past ~80 GB) whatever the file's size (the body is
+//! streamed into a multipart upload, the download streamed out); an upload that fails or outgrows the volume is aborted, so no half-written object appears; paths
 //! are checked like job inputs (relative, no `..`). Downloads honour `Range: bytes=N-`, so an
 //! interrupted one resumes.
 
@@ -221,6 +221,10 @@ pub(crate) async fn put_file(
         .into_response())
 }
 
+/// The largest upload part the server buffers: 32 MiB, so one transfer holds at most 160 MiB
+/// and a file through the server is at most 320 GB.
+const MAX_SERVER_PART: usize = 32 * 1024 * 1024;
+
 /// Streams `body` to `at`: one PUT when it fits in a part, else a multipart upload with at
 /// most `PARTS_IN_FLIGHT` parts buffered; aborted on any error or past `limit` bytes. Parts are
 /// 8 MiB, larger for a body (its `length`, else the limit) that would need more than S3's
@@ -232,14 +236,22 @@ async fn write(
     limit: u64,
     length: Option<u64>,
 ) -> R<u64> {
-    let part = podwarden_api::part_bytes_for(length.unwrap_or(limit).min(limit));
+    // Parts grow past ~80 GB (S3 takes 10,000), up to a cap that bounds this transfer's memory
+    // (`PARTS_IN_FLIGHT` + 1 parts); a larger file goes with `podwarden cp` and an S3 key.
+    let limit = limit.min(MAX_SERVER_PART as u64 * 10_000);
+    let part =
+        podwarden_api::part_bytes_for(length.unwrap_or(limit).min(limit)).min(MAX_SERVER_PART);
     let path = at.to_string();
     let too_big = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
-            format!("{path} is larger than the volume ({limit} bytes)"),
-            Some("make a larger volume (`podwarden volume create --size-gb`)"),
+            format!(
+                "{path} is larger than the volume, or than the server passes on ({limit} bytes)"
+            ),
+            Some(
+                "make a larger volume (`podwarden volume create --size-gb`); past 320 GB, upload with `podwarden cp` and an S3 key",
+            ),
         )
     };
     let body_err = |e: axum::Error| {
