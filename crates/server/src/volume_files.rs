@@ -7,11 +7,11 @@
 //! the caller's, talks to RunPod's S3 API with the operator's key, and writes the audit log
 //! itself (it sees the bytes, so the entry is not the client's word).
 //!
-//! Invariants: memory per transfer is bounded by `MAX_SERVER_PART × (PARTS_IN_FLIGHT + 1)`
-//! (parts are 8 MiB, larger only for files past ~80 GB) whatever the file's size (the body is
-//! streamed into a multipart upload, the download streamed out); an upload that fails or outgrows the volume is aborted, so no half-written object appears; paths
-//! are checked like job inputs (relative, no `..`). Downloads honour `Range: bytes=N-`, so an
-//! interrupted one resumes.
+//! Invariants: memory per transfer is bounded by `MAX_SERVER_PART × (PARTS_IN_FLIGHT + 1)` (parts
+//! are 8 MiB, larger only for files past ~80 GB) whatever the file's size (the body is streamed
+//! into a multipart upload, the download streamed out); an upload that fails or outgrows the volume
+//! is aborted, so no half-written object appears; paths are checked like job inputs (relative, no
+//! `..`). Downloads honour `Range: bytes=N-`, so an interrupted one resumes.
 
 use crate::api::{ErrorBody, VolumeS3};
 use crate::routes::{ApiError, C, R, S};
