@@ -157,10 +157,12 @@ pub struct Engine<C: Cloud> {
     pub(crate) last_pod_list: std::sync::atomic::AtomicI64,
     /// When queued pod entries were last swept.
     pub(crate) last_queued_sweep: std::sync::atomic::AtomicI64,
-    /// When token secrets were last swept, and whether this engine made one since the sweep
-    /// last found none left (then it sweeps every minute, else every ten).
+    /// When token secrets were last swept; how many this engine made, and how many of those a
+    /// sweep had seen when it last found none left (while they differ it sweeps every minute,
+    /// else every ten).
     pub(crate) last_secret_sweep: std::sync::atomic::AtomicI64,
-    pub(crate) secrets_made: std::sync::atomic::AtomicBool,
+    pub(crate) secrets_made: std::sync::atomic::AtomicU64,
+    pub(crate) secrets_swept: std::sync::atomic::AtomicU64,
     /// When endpoints' bills were last read (`serverless_billing`).
     pub(crate) last_endpoint_bills: std::sync::atomic::AtomicI64,
     /// The account's headroom as last read, and when (read at most every `HEADROOM_MS`).
@@ -209,7 +211,8 @@ impl<C: Cloud> Engine<C> {
             last_pod_list: std::sync::atomic::AtomicI64::new(i64::MIN),
             last_queued_sweep: std::sync::atomic::AtomicI64::new(i64::MIN),
             last_secret_sweep: std::sync::atomic::AtomicI64::new(i64::MIN),
-            secrets_made: std::sync::atomic::AtomicBool::new(false),
+            secrets_made: std::sync::atomic::AtomicU64::new(0),
+            secrets_swept: std::sync::atomic::AtomicU64::new(0),
             last_endpoint_bills: std::sync::atomic::AtomicI64::new(i64::MIN),
             headroom: tokio::sync::Mutex::new(None),
             last_endpoint_list: std::sync::atomic::AtomicI64::new(i64::MIN),

@@ -277,23 +277,24 @@ impl Cloud for RunPodCloud {
             ),
         };
         match self.client.create_secret(&req).await {
-            Ok(_) => return Ok(Some(reference(name))),
-            // One of that name from an earlier launch (its value may be stale): replace it.
-            Err(e) if e.kind() == ErrorKind::Conflict => {}
-            Err(e) => return Err(map_err(e)),
+            Ok(_) => Ok(Some(reference(name))),
+            // One of that name from an earlier launch of the job: the token is derived from the
+            // job and the install's secret, so it holds the same value. (Replacing it would
+            // leave a window in which a restarting pod of the job finds no secret.)
+            Err(e) if e.kind() == ErrorKind::Conflict => Ok(Some(reference(name))),
+            Err(e) => Err(map_err(e)),
         }
-        for (id, n) in self.list_secrets().await? {
-            if n == name {
-                self.delete_secret(&id).await?;
-            }
-        }
-        self.client.create_secret(&req).await.map_err(map_err)?;
-        Ok(Some(reference(name)))
     }
 
     async fn list_secrets(&self) -> Result<Vec<(String, String)>, CloudError> {
-        let secrets = self.client.list_secrets().await.map_err(map_err)?;
-        Ok(secrets.into_iter().map(|s| (s.id, s.name)).collect())
+        match self.client.list_secrets().await {
+            Ok(secrets) => Ok(secrets.into_iter().map(|s| (s.id, s.name)).collect()),
+            // A key without the secrets API made none: job tokens went into env instead.
+            Err(e) if matches!(e.kind(), ErrorKind::Forbidden | ErrorKind::NotFound) => {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(map_err(e)),
+        }
     }
 
     async fn delete_secret(&self, id: &str) -> Result<(), CloudError> {

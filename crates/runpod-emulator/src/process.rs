@@ -383,16 +383,15 @@ fn sandboxed(c: &ContainerSpec, log: &dyn Fn(String)) -> tokio::process::Command
         &c.hostname,
     ]);
     arg(NO_PRIVILEGE);
-    arg(&["--die-with-parent", "--as-pid-1", "--new-session", "--clearenv"]);
-    for (k, v) in container_env(c) {
-        arg(&["--setenv", &k, &v]);
-    }
+    arg(&["--die-with-parent", "--as-pid-1", "--new-session"]);
     let workdir = if c.image.workdir.is_empty() { "/" } else { &c.image.workdir };
     if workdir != "/" {
         arg(&["--dir", workdir]);
     }
     arg(&["--chdir", workdir, "--"]);
     let mut cmd = tokio::process::Command::new("bwrap");
-    cmd.args(&a).args(&c.argv);
+    // The container's environment is bwrap's own, which it passes on: values (secrets among
+    // them) stay out of bwrap's command line, which every user of the host can read.
+    cmd.args(&a).args(&c.argv).env_clear().envs(container_env(c));
     cmd
 }

@@ -429,10 +429,13 @@ async fn secrets_reach_containers_at_boot_and_no_answer_shows_them() {
         description: None,
     };
     let made = c.create_secret(&secret("tok")).await.expect("create");
-    assert_eq!(
-        c.create_secret(&secret("tok")).await.expect_err("taken").kind(),
-        runpod::ErrorKind::Conflict
-    );
+    for taken in ["tok", "TOK"] {
+        assert_eq!(
+            c.create_secret(&secret(taken)).await.expect_err("taken").kind(),
+            runpod::ErrorKind::Conflict,
+            "{taken}"
+        );
+    }
     for bad in ["RunPod_tok", "1tok", "to k"] {
         assert_eq!(
             c.create_secret(&secret(bad)).await.expect_err(bad).kind(),

@@ -141,7 +141,8 @@ async fn stream_delivers_each_chunk_exactly_once() {
         .run(&run(json!({"mode": "stream", "chunks": ["a", "b", {"c": 3}]})))
         .await
         .expect("run");
-    let before = sls.stream(&job.id).await.expect("stream");
+    // `?wait=0`: what there is now, at once (a queued job has nothing).
+    let before = sls.stream_waiting(&job.id, Duration::ZERO).await.expect("stream");
     assert_eq!((before.status, before.stream.len()), (JobStatus::InQueue, 0));
     let _w = spawn_worker(&emu, ep.as_str(), "w-stream");
     assert_eq!(final_status(&emu, &job.id).await, JobStatus::Completed);

@@ -152,11 +152,9 @@ impl<C: Cloud> Engine<C> {
                 report.pods.failed(e.to_string(), &e);
             }
         }
-        let secret_period = if self.secrets_made.load(std::sync::atomic::Ordering::Relaxed) {
-            SECRET_SWEEP_MS
-        } else {
-            QUEUED_SWEEP_MS
-        };
+        let outstanding = self.secrets_made.load(std::sync::atomic::Ordering::SeqCst)
+            != self.secrets_swept.load(std::sync::atomic::Ordering::SeqCst);
+        let secret_period = if outstanding { SECRET_SWEEP_MS } else { QUEUED_SWEEP_MS };
         if !self.crashed() && crate::due_every(&self.last_secret_sweep, now, secret_period) {
             if let Err(e) = self.sweep_token_secrets().await {
                 tracing::warn!(error = %e, "token secret sweep failed; the next one retries");
@@ -231,6 +229,9 @@ impl<C: Cloud> Engine<C> {
     /// are). Secrets of other installs, or not named as podwarden names them, are never touched.
     /// Returns how many were deleted.
     pub async fn sweep_token_secrets(&self) -> Result<usize, EngineError> {
+        // Secrets made after this point may be missing from the list: only those made before
+        // count as swept.
+        let made = self.secrets_made.load(std::sync::atomic::Ordering::SeqCst);
         let mut deleted = 0;
         let mut kept = false;
         let mut failed = None;
@@ -254,7 +255,7 @@ impl<C: Cloud> Engine<C> {
             }
         }
         if !kept {
-            self.secrets_made.store(false, std::sync::atomic::Ordering::Relaxed);
+            self.secrets_swept.store(made, std::sync::atomic::Ordering::SeqCst);
         }
         match failed {
             Some(e) => Err(e.into()),

@@ -376,7 +376,7 @@ impl<C: Cloud> Engine<C> {
         let token = self.job_token(job);
         match self.cloud.put_secret(&name, &token).await {
             Ok(Some(reference)) => {
-                self.secrets_made.store(true, std::sync::atomic::Ordering::Relaxed);
+                self.secrets_made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 Ok(Some(reference))
             }
             Ok(None) => Ok(Some(token)),

@@ -44,7 +44,12 @@ impl World {
         req: CreateSecretRequest,
         now: DateTime<Utc>,
     ) -> ApiResult<SecretRecord> {
-        if self.secrets.values().any(|s| s.account == acct && s.name == req.name) {
+        // Unique whatever the case (the stricter reading: RunPod's `?name=` lookup ignores case).
+        if self
+            .secrets
+            .values()
+            .any(|s| s.account == acct && s.name.eq_ignore_ascii_case(&req.name))
+        {
             return Err(ApiError::new(
                 409,
                 format!("a secret named {:?} already exists", req.name),

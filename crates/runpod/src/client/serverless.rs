@@ -10,6 +10,9 @@ use crate::types::serverless::{
 use reqwest::Method;
 use std::time::Duration;
 
+/// The longest `/stream` asks RunPod to hold a call with nothing new.
+pub const STREAM_WAIT: Duration = Duration::from_secs(10);
+
 /// Job operations on one endpoint. Get one with [`Client::serverless`].
 #[derive(Debug, Clone)]
 pub struct ServerlessEndpoint {
@@ -116,17 +119,31 @@ impl ServerlessEndpoint {
             .await
     }
 
-    /// `GET /stream/{job}`: chunks not delivered before, and the state.
+    /// `GET /stream/{job}?wait=…`: chunks not delivered before, and the state. RunPod may hold
+    /// the call until a chunk comes (its Go SDK asks `?wait=90000`); it is asked to hold at most
+    /// `STREAM_WAIT`, and the call's own timeout is longer, so a held answer is never cut off
+    /// (chunks are handed out once: one lost in a timed-out answer would be gone).
     pub async fn stream(&self, job: &JobId) -> Result<StreamResponse, Error> {
+        self.stream_waiting(job, STREAM_WAIT).await
+    }
+
+    /// `stream`, held at most `wait` (zero: answer at once).
+    pub async fn stream_waiting(
+        &self,
+        job: &JobId,
+        wait: Duration,
+    ) -> Result<StreamResponse, Error> {
+        let mut url = self.url(&["stream", job.as_str()]);
+        url.query_pairs_mut().append_pair("wait", &wait.as_millis().to_string());
         // Not retried on 5xx: the server may have handed chunks over already.
         self.client
             .json(Call {
                 operation: "stream job output",
                 method: Method::GET,
-                url: self.url(&["stream", job.as_str()]),
+                url,
                 body: None,
                 idem: NonIdempotent,
-                timeout: None,
+                timeout: Some(wait + Duration::from_secs(30)),
             })
             .await
     }
