@@ -50,9 +50,13 @@ pub async fn ensure_admin(store: &Store, token: &str) -> Result<(), StoreError> 
             spend_cap_micros: None,
         };
         match store.user_insert(&admin).await {
-            Ok(()) => tracing::info!(
+            Ok(true) => tracing::info!(
                 "created the admin user (its token is in the server's token file or PODWARDEN_ADMIN_TOKEN)"
             ),
+            Ok(false) if store.user_get(ADMIN_ID).await?.is_none() => tracing::error!(
+                "cannot create the admin user: a user named \"admin\" exists; rename it"
+            ),
+            Ok(false) => {}
             Err(e) if store.user_get(ADMIN_ID).await?.is_none() => return Err(e),
             Err(_) => {}
         }

@@ -53,8 +53,11 @@ async fn an_invite_creates_one_user_with_the_operators_default_cap() {
         .expect("invite");
     let e = anyone.redeem_invite(&inv.code, "no spaces").await.expect_err("bad name");
     assert_eq!(e.code(), Some("invalid_name"));
-    let e = anyone.redeem_invite(&inv.code, "ann").await.expect_err("taken");
-    assert_eq!(e.code(), Some("conflict"));
+    // Taken: a name, the same name in another case, or a user's id (the admin's is `local`).
+    for taken in ["ann", "ANN", "Admin", "local"] {
+        let e = anyone.redeem_invite(&inv.code, taken).await.expect_err("taken");
+        assert_eq!(e.code(), Some("conflict"), "{taken}: {e}");
+    }
     let bob = anyone.redeem_invite(&inv.code, "bob").await.expect("redeemed");
     assert_eq!(bob.user.spend_cap_usd, Some(0.5));
 
@@ -99,5 +102,34 @@ async fn an_invite_creates_one_user_with_the_operators_default_cap() {
     assert_eq!(last, 429, "wrong codes are rate limited");
     let inv = admin.create_invite(&Default::default()).await.expect("invite");
     anyone.redeem_invite(&inv.code, "cy").await.expect("a valid code from the same address");
+    s.shutdown().await;
+}
+
+/// Two redemptions of different codes with one name, at once: one user, and a 409 (not a 500)
+/// for the other, whose invite stays unused.
+#[tokio::test]
+async fn two_redemptions_of_one_name_at_once_make_one_user() {
+    let home = tempfile::tempdir().expect("home");
+    let s = server_with(home.path(), |_| {}).await;
+    let http = reqwest::Client::new();
+    let admin = client(&http, &s.url, &s.token);
+    for round in 0..5 {
+        let (a, b) = (
+            admin.create_invite(&Default::default()).await.expect("invite a"),
+            admin.create_invite(&Default::default()).await.expect("invite b"),
+        );
+        let name = format!("twin{round}");
+        let anyone = client(&http, &s.url, "");
+        let (x, y) = tokio::join!(
+            anyone.redeem_invite(&a.code, &name),
+            anyone.redeem_invite(&b.code, &name)
+        );
+        let codes: Vec<Option<String>> = [&x, &y]
+            .iter()
+            .map(|r| r.as_ref().err().and_then(|e| e.code().map(str::to_owned)))
+            .collect();
+        assert_eq!(codes.iter().filter(|c| c.is_none()).count(), 1, "one user made: {codes:?}");
+        assert!(codes.contains(&Some("conflict".into())), "the other a 409: {codes:?}");
+    }
     s.shutdown().await;
 }

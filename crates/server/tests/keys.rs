@@ -201,7 +201,9 @@ async fn rotate_secret_re_encrypts_what_the_old_secret_sealed() {
                 spend_cap_micros: None,
             })
             .await
-            .expect("user");
+            .expect("user")
+            .then_some(())
+            .expect("a new name");
         let s = Sealer::new(old, None).expect("old").seal("rpa_SECRET_KEY_9999");
         store
             .provider_key_put(&store::ProviderKeyRow {

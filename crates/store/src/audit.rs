@@ -20,15 +20,11 @@ pub struct AuditRow {
 }
 
 impl Store {
-    /// Appends an entry (its id is assigned here, increasing).
+    /// Appends an entry; the database assigns its id (increasing), so replicas writing at once
+    /// never collide.
     pub async fn audit(&self, row: &AuditRow) -> Result<()> {
         let _w = self.writes.lock().await;
-        let mut tx = self.pool().begin().await?;
-        let (next,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) + 1 FROM storage_audit")
-            .fetch_one(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO storage_audit (id, at, user_id, op, volume, path, bytes, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(next)
+        sqlx::query("INSERT INTO storage_audit (at, user_id, op, volume, path, bytes, result) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(row.at)
             .bind(&row.user_id)
             .bind(&row.op)
@@ -36,9 +32,8 @@ impl Store {
             .bind(&row.path)
             .bind(row.bytes)
             .bind(&row.result)
-            .execute(&mut *tx)
+            .execute(self.pool())
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 

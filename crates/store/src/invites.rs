@@ -73,15 +73,11 @@ impl Store {
         let Some((cap,)) = cap else {
             return Ok(Redeem::Invalid);
         };
-        let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE name = $1")
-            .bind(&user.name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if taken.is_some() {
+        if crate::users::name_taken(&mut tx, &user.name).await? {
             // Dropping the transaction rolls the invite back to unused.
             return Ok(Redeem::NameTaken);
         }
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO users (id, name, is_admin, created_at, spend_cap_micros) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&user.id)
@@ -90,7 +86,14 @@ impl Store {
         .bind(user.created_at)
         .bind(cap)
         .execute(&mut *tx)
-        .await?;
+        .await;
+        match inserted {
+            // Another redemption took the name meanwhile (the check cannot see it).
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Ok(Redeem::NameTaken);
+            }
+            r => r?,
+        };
         tx.commit().await?;
         Ok(Redeem::Created)
     }

@@ -62,16 +62,35 @@ impl Store {
         crate::spend::committed(&mut conn, owner).await
     }
 
-    /// Adds a user.
-    pub async fn user_insert(&self, u: &UserRow) -> Result<()> {
-        sqlx::query("INSERT INTO users (id, name, is_admin, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&u.id)
-            .bind(&u.name)
-            .bind(u.is_admin)
-            .bind(u.created_at)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+    /// Adds a user; false (nothing written) when its name is taken ([`Store::user_name_taken`]),
+    /// also by a concurrent insert the check could not see.
+    pub async fn user_insert(&self, u: &UserRow) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        if name_taken(&mut tx, &u.name).await? {
+            return Ok(false);
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, name, is_admin, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&u.id)
+        .bind(&u.name)
+        .bind(u.is_admin)
+        .bind(u.created_at)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(false),
+            r => r?,
+        };
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Whether `name` is taken: by a user's name or id, compared without case (`Admin` is
+    /// `admin`; a name may not be an id such as `local`).
+    pub async fn user_name_taken(&self, name: &str) -> Result<bool> {
+        let mut conn = self.pool().acquire().await?;
+        name_taken(&mut conn, name).await
     }
 
     /// Every user, oldest first.
@@ -197,4 +216,15 @@ impl Store {
             .rows_affected()
             > 0)
     }
+}
+
+/// [`Store::user_name_taken`] on a connection (inside a transaction).
+pub(crate) async fn name_taken(conn: &mut sqlx::AnyConnection, name: &str) -> Result<bool> {
+    let taken: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM users WHERE LOWER(name) = LOWER($1) OR LOWER(id) = LOWER($1) LIMIT 1",
+    )
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(taken.is_some())
 }

@@ -136,11 +136,9 @@ pub(crate) async fn redeem_invite(
             ));
         }
         Redeem::NameTaken => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!("user {} exists", b.name),
-                Some("pick another name; the invite is still unused"),
+            return Err(crate::routes::users::name_taken(
+                &b.name,
+                "pick another name; the invite is still unused",
             ));
         }
     }

@@ -28,6 +28,18 @@ pub(crate) async fn me(Extension(c): C) -> Json<UserView> {
 }
 
 /// A user name: 1–64 letters, digits, `- _ . @`.
+/// 409 for a user name that is taken: another user's name or id, whatever the case.
+pub(crate) fn name_taken(name: &str, hint: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "conflict",
+        format!(
+            "the user name {name:?} is taken (names are compared without case, and may not be a user id)"
+        ),
+        Some(hint),
+    )
+}
+
 pub(crate) fn valid_user_name(name: &str) -> R<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -101,14 +113,6 @@ pub(crate) async fn create_user(
     admin_only(&c)?;
     valid_user_name(&b.name)?;
     let store = s.engine.store();
-    if store.users().await.map_err(EngineError::from)?.iter().any(|u| u.name == b.name) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("user {} exists", b.name),
-            None,
-        ));
-    }
     let user = UserRow {
         id: format!("usr_{}", uuid::Uuid::now_v7().simple()),
         name: b.name,
@@ -116,7 +120,9 @@ pub(crate) async fn create_user(
         created_at: s.engine.now_ms(),
         spend_cap_micros: None,
     };
-    store.user_insert(&user).await.map_err(EngineError::from)?;
+    if !store.user_insert(&user).await.map_err(EngineError::from)? {
+        return Err(name_taken(&user.name, "pick another name"));
+    }
     let token = crate::users::issue_token(store, &user.id, "first token")
         .await
         .map_err(EngineError::from)?;
