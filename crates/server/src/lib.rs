@@ -461,6 +461,10 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             .await?
         }
     };
+    let old_token =
+        std::env::var("PODWARDEN_OLD_ADMIN_TOKEN").ok().filter(|t| !t.trim().is_empty());
+    let shared = store.backend() == store::Backend::Postgres;
+    users::same_admin_token(&store, &token, old_token.as_deref().map(str::trim), shared).await?;
     users::ensure_admin(&store, &token).await.context("cannot set up the admin user")?;
     install_identity(&store, &cfg.home).await?;
     let listener = tokio::net::TcpListener::bind(cfg.addr)

@@ -255,16 +255,63 @@ async fn a_replica_whose_secrets_differ_from_the_others_refuses_to_start() {
     };
     let homes: Vec<tempfile::TempDir> =
         (0..3).map(|_| tempfile::tempdir().expect("home")).collect();
-    // Each data directory makes its own secrets (`secret`, `secret_key`) on first start.
+    // Each data directory makes its own secrets (`token`, `secret`, `secret_key`) on first start.
     let first = server::start(cfg(homes[0].path())).await.expect("the first replica");
+    let copy = |what: &str, to: usize| {
+        std::fs::create_dir_all(homes[to].path()).expect("home");
+        std::fs::copy(homes[0].path().join(what), homes[to].path().join(what)).expect("copy");
+    };
+    let e = server::start(cfg(homes[1].path())).await.expect_err("another admin token");
+    assert!(format!("{e:#}").contains("PODWARDEN_ADMIN_TOKEN"), "{e:#}");
+    copy("token", 1);
     let e = server::start(cfg(homes[1].path())).await.expect_err("another token secret");
     assert!(format!("{e:#}").contains("PODWARDEN_TOKEN_SECRET"), "{e:#}");
-    std::fs::copy(homes[0].path().join("secret"), homes[2].path().join("secret")).expect("copy");
+    copy("token", 2);
+    copy("secret", 2);
     let e = server::start(cfg(homes[2].path())).await.expect_err("another sealing key");
     assert!(format!("{e:#}").contains("PODWARDEN_SECRET_KEY"), "{e:#}");
-    std::fs::copy(homes[0].path().join("secret_key"), homes[2].path().join("secret_key"))
-        .expect("copy");
+    copy("secret_key", 2);
     let joined = server::start(cfg(homes[2].path())).await.expect("the same secrets: it joins");
     joined.shutdown().await;
     first.shutdown().await;
+}
+
+/// Starting with a new admin token (a new token file, or `PODWARDEN_ADMIN_TOKEN`) is the
+/// rotation: the old one stops working; tokens the admin made over the API stay.
+#[tokio::test]
+async fn a_new_admin_token_revokes_the_old_one() {
+    let home = tempfile::tempdir().expect("home");
+    let http = reqwest::Client::new();
+    let s = common::server(home.path()).await;
+    let old = s.token.clone();
+    let made: server::api::NewToken = http
+        .post(format!("{}/api/v1/tokens", s.url))
+        .bearer_auth(&old)
+        .json(&serde_json::json!({"label": "ci"}))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    s.shutdown().await;
+    std::fs::write(home.path().join("token"), "pw_admin_rotated_0123456789abcdef0123")
+        .expect("new");
+    let s = common::server(home.path()).await;
+    assert_eq!(s.token, "pw_admin_rotated_0123456789abcdef0123");
+    let status = |t: String| {
+        let (http, url) = (http.clone(), s.url.clone());
+        async move {
+            http.get(format!("{url}/api/v1/jobs"))
+                .bearer_auth(t)
+                .send()
+                .await
+                .expect("get")
+                .status()
+        }
+    };
+    assert_eq!(status(s.token.clone()).await.as_u16(), 200, "the new token");
+    assert_eq!(status(old).await.as_u16(), 401, "the old one is revoked");
+    assert_eq!(status(made.token).await.as_u16(), 200, "a token made over the API stays");
+    s.shutdown().await;
 }
