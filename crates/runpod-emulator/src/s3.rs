@@ -10,19 +10,26 @@
 //! CreateBucket, DeleteBucket, DeleteObjects, GetBucketLocation, presigned URLs — is refused,
 //! as on RunPod.
 //!
-//! The S3 protocol (routing, XML, SigV4, chunked uploads) is `s3s`; object storage on a
-//! directory is `s3s-fs`. Each account gets its own `s3s-fs` root per data center holding one
-//! symlink per volume (`<root>/<volume id>` → the volume's directory), so an account can name
-//! only its own volumes, and `s3s-fs`'s bookkeeping files stay out of the volumes pods see.
+//! The S3 protocol (routing, XML, SigV4, chunked uploads) is `s3s`. Objects are files on the
+//! volume's directory, reached only through `cap-std`: every path is resolved beneath the
+//! volume's root by the kernel (`openat2` with `RESOLVE_BENEATH`, or component by component
+//! without following links out), so a pod that swaps a directory for a symlink to `/` between
+//! two requests (or during one) cannot make the emulator, which is not sandboxed, read or
+//! write a host file (issue 25). Writes go to a temporary file beside the object and are renamed
+//! into place; multipart parts wait in the emulator's own directory, which no pod sees.
 
 use crate::Shared;
 use async_trait::async_trait;
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use futures::StreamExt;
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
+use tokio::io::AsyncWriteExt;
 
 /// Largest PutObject body and UploadPart part RunPod accepts.
 pub const MAX_PUT_BYTES: u64 = 500 * 1000 * 1000;
@@ -31,11 +38,12 @@ pub const MAX_PUT_BYTES: u64 = 500 * 1000 * 1000;
 pub(crate) struct VolumeS3 {
     dc: String,
     shared: Weak<Shared>,
+    /// The emulator's own directory for this endpoint (multipart parts), never a pod's.
     root: PathBuf,
-    roots: parking_lot::Mutex<HashMap<String, Arc<s3s_fs::FileSystem>>>,
-    /// ETags (MD5) by (path, length, mtime): `s3s-fs` hashes the whole file on every GET,
-    /// which made every ranged read of a big file as slow as reading all of it.
-    etags: parking_lot::Mutex<HashMap<(PathBuf, u64, std::time::SystemTime), String>>,
+    /// Multipart uploads in progress: id → (account, bucket, key).
+    uploads: parking_lot::Mutex<HashMap<String, (String, String, String)>>,
+    /// ETags (MD5) by (bucket, key, length, mtime): computed once per version of a file.
+    etags: parking_lot::Mutex<HashMap<(String, String, u64, std::time::SystemTime), String>>,
 }
 
 impl std::fmt::Debug for VolumeS3 {
@@ -50,7 +58,7 @@ impl VolumeS3 {
             dc: dc.to_owned(),
             shared,
             root,
-            roots: parking_lot::Mutex::new(HashMap::new()),
+            uploads: parking_lot::Mutex::new(HashMap::new()),
             etags: parking_lot::Mutex::new(HashMap::new()),
         }
     }
@@ -90,112 +98,58 @@ impl VolumeS3 {
             .collect())
     }
 
-    /// For a request on `bucket` (and `key`, for object operations): the account's `s3s-fs`
-    /// root, with one symlink per volume it has here now, and the host path of the object (or
-    /// of the volume, without a key). One look at the world per request. Refuses a bucket that
-    /// is not the account's volume in this data center, and keys that would leave the volume:
-    /// absolute or `..` keys, and any path through a symbolic link (a pod may have made one
-    /// pointing at the host's files; the emulator, unlike the pod, is not sandboxed).
-    fn open<T>(
-        &self,
-        req: &S3Request<T>,
-        bucket: &str,
-        key: Option<&str>,
-    ) -> S3Result<(Arc<s3s_fs::FileSystem>, PathBuf)> {
-        if let Some(k) = key {
-            if k.starts_with('/') || k.split('/').any(|p| p == ".." || p == ".") {
-                return Err(s3_error!(
-                    InvalidArgument,
-                    "the key may not start with `/` or contain `.` or `..` segments"
-                ));
-            }
-        }
+    /// The volume `bucket` of the caller's account in this data center, opened as a
+    /// capability: nothing beneath it can lead out of it.
+    fn volume<T>(&self, req: &S3Request<T>, bucket: &str) -> S3Result<(String, Dir)> {
         let account = self.account(req)?;
-        let volumes = self.volumes(&account)?;
-        let Some(dir) = volumes.iter().find(|(id, _)| id == bucket).map(|(_, d)| d.clone()) else {
+        let Some(dir) =
+            self.volumes(&account)?.into_iter().find(|(id, _)| id == bucket).map(|(_, d)| d)
+        else {
             return Err(s3_error!(
                 NoSuchBucket,
                 "no network volume {bucket} of this account in {}",
                 self.dc
             ));
         };
-        let mut path = dir;
-        for part in key.unwrap_or_default().split('/').filter(|p| !p.is_empty()) {
-            path.push(part);
-            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-                return Err(s3_error!(
-                    AccessDenied,
-                    "{}: symbolic links on a volume are not followed over S3",
-                    key.unwrap_or_default()
-                ));
-            }
-        }
-        Ok((self.root_for(&account, &volumes)?, path))
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| s3_error!(InternalError, "cannot create the volume's directory: {e}"))?;
+        let d = Dir::open_ambient_dir(&dir, ambient_authority())
+            .map_err(|e| s3_error!(InternalError, "cannot open the volume: {e}"))?;
+        Ok((account, d))
     }
 
-    /// The account's `s3s-fs` root, its symlinks matching `volumes`.
-    fn root_for(
-        &self,
-        account: &str,
-        volumes: &[(String, PathBuf)],
-    ) -> S3Result<Arc<s3s_fs::FileSystem>> {
-        let root = self.root.join(account);
-        std::fs::create_dir_all(&root)
-            .map_err(|e| s3_error!(InternalError, "cannot create the S3 root: {e}"))?;
-        for (id, dir) in volumes {
-            let link = root.join(id);
-            if std::fs::symlink_metadata(&link).is_err() {
-                std::fs::create_dir_all(dir).ok();
-                #[cfg(unix)]
-                std::os::unix::fs::symlink(dir, &link)
-                    .map_err(|e| s3_error!(InternalError, "cannot link volume {id}: {e}"))?;
-            }
-        }
-        // Deleted volumes' links go (s3s-fs's own files start with `.`).
-        if let Ok(entries) = std::fs::read_dir(&root) {
-            for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if !name.starts_with('.') && !volumes.iter().any(|(id, _)| *id == name) {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
-        }
-        let mut roots = self.roots.lock();
-        if let Some(fs) = roots.get(account) {
-            return Ok(fs.clone());
-        }
-        let fs = Arc::new(
-            s3s_fs::FileSystem::new(&root)
-                .map_err(|e| s3_error!(InternalError, "cannot open the S3 root: {e:?}"))?,
-        );
-        roots.insert(account.to_owned(), fs.clone());
-        Ok(fs)
-    }
-}
-
-impl VolumeS3 {
+    /// ETag (MD5) of an open file, computed once per version of it.
     async fn etag(
         &self,
-        path: &std::path::Path,
-        len: u64,
-        modified: std::time::SystemTime,
+        bucket: &str,
+        key: &str,
+        file: &std::fs::File,
+        meta: &std::fs::Metadata,
     ) -> S3Result<String> {
-        use md5::Digest;
-        use tokio::io::AsyncReadExt;
-        let k = (path.to_path_buf(), len, modified);
+        let modified = meta.modified().map_err(|e| s3_error!(InternalError, "{e}"))?;
+        let k = (bucket.to_owned(), key.to_owned(), meta.len(), modified);
         if let Some(e) = self.etags.lock().get(&k) {
             return Ok(e.clone());
         }
-        let mut f = tokio::fs::File::open(path).await.map_err(|_| s3_error!(NoSuchKey))?;
-        let (mut h, mut buf) = (md5::Md5::new(), vec![0u8; 256 * 1024]);
-        loop {
-            let n = f.read(&mut buf).await.map_err(|e| s3_error!(InternalError, "{e}"))?;
-            if n == 0 {
-                break;
+        let f = file.try_clone().map_err(|e| s3_error!(InternalError, "{e}"))?;
+        let e = tokio::task::spawn_blocking(move || {
+            use md5::Digest;
+            use std::io::{Read, Seek};
+            let mut f = f;
+            f.seek(std::io::SeekFrom::Start(0))?;
+            let (mut h, mut buf) = (md5::Md5::new(), vec![0u8; 256 * 1024]);
+            loop {
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
             }
-            h.update(&buf[..n]);
-        }
-        let e: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            Ok::<_, std::io::Error>(hex(&h.finalize()))
+        })
+        .await
+        .map_err(|e| s3_error!(InternalError, "{e}"))?
+        .map_err(|e| s3_error!(InternalError, "{e}"))?;
         let mut etags = self.etags.lock();
         if etags.len() > 10_000 {
             etags.clear();
@@ -203,6 +157,163 @@ impl VolumeS3 {
         etags.insert(k, e.clone());
         Ok(e)
     }
+
+    /// The multipart upload `id` of this caller, for `bucket`/`key`; its parts' directory.
+    fn upload<T>(
+        &self,
+        req: &S3Request<T>,
+        id: &str,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<PathBuf> {
+        let account = self.account(req)?;
+        let ok = self
+            .uploads
+            .lock()
+            .get(id)
+            .is_some_and(|(a, b, k)| *a == account && b == bucket && k == key);
+        if !ok || id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(s3_error!(NoSuchUpload));
+        }
+        Ok(self.root.join(".multipart").join(id))
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A key as a path beneath the volume: relative, no `.`, `..` or empty segments.
+fn check_key(key: &str) -> S3Result<()> {
+    if key.is_empty()
+        || key.starts_with('/')
+        || key.split('/').any(|p| p == ".." || p == ".")
+        || key.trim_end_matches('/').contains("//")
+    {
+        return Err(s3_error!(
+            InvalidArgument,
+            "the key may not be empty, start with `/` or contain `.`, `..` or empty segments"
+        ));
+    }
+    Ok(())
+}
+
+/// An io error as S3 says it: a missing file is no such key; a path the kernel would not
+/// resolve beneath the volume (a link out of it, a file where a directory is meant, one
+/// replaced meanwhile) is refused as the client's; only the machine's own trouble is a 500
+/// (which clients retry).
+fn io_error(e: std::io::Error) -> s3s::S3Error {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::NotFound | K::NotADirectory => s3_error!(NoSuchKey),
+        K::StorageFull | K::OutOfMemory | K::Interrupted | K::TimedOut | K::QuotaExceeded => {
+            s3_error!(InternalError, "{e}")
+        }
+        _ => s3_error!(
+            AccessDenied,
+            "not a file on this volume ({e}); links out of it are not followed"
+        ),
+    }
+}
+
+/// Opens `key` on the volume for reading: a regular file, reached beneath the volume only.
+fn open_file(dir: &Dir, key: &str) -> S3Result<(std::fs::File, std::fs::Metadata)> {
+    check_key(key)?;
+    let f = dir.open(key).map_err(io_error)?.into_std();
+    let meta = f.metadata().map_err(io_error)?;
+    if !meta.is_file() {
+        return Err(s3_error!(NoSuchKey));
+    }
+    Ok((f, meta))
+}
+
+/// Writes `body` to `key` on the volume: into a temporary file beside it, renamed into place
+/// once whole (parent directories made beneath the volume). Returns the bytes' MD5 and count.
+async fn write_object(
+    dir: &Dir,
+    key: &str,
+    body: impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>>,
+) -> S3Result<(String, u64)> {
+    use md5::Digest;
+    check_key(key)?;
+    let (parent, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if name.is_empty() {
+        return Err(s3_error!(InvalidArgument, "a key naming a directory holds no object here"));
+    }
+    if let Some(p) = parent {
+        dir.create_dir_all(p).map_err(io_error)?;
+    }
+    let tmp = match parent {
+        Some(p) => format!("{p}/.pw-upload-{}", uuid_like()),
+        None => format!(".pw-upload-{}", uuid_like()),
+    };
+    let opts = {
+        let mut o = cap_std::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        o
+    };
+    let file = dir.open_with(&tmp, &opts).map_err(io_error)?.into_std();
+    let mut out = tokio::fs::File::from_std(file);
+    let (mut h, mut n) = (md5::Md5::new(), 0u64);
+    let mut body = std::pin::pin!(body);
+    let written: Result<(), s3s::S3Error> = async {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| s3_error!(IncompleteBody, "{e}"))?;
+            h.update(&chunk);
+            n += chunk.len() as u64;
+            out.write_all(&chunk).await.map_err(io_error)?;
+        }
+        out.flush().await.map_err(io_error)?;
+        Ok(())
+    }
+    .await;
+    drop(out);
+    if let Err(e) = written.and_then(|()| dir.rename(&tmp, dir, key).map_err(io_error)) {
+        let _ = dir.remove_file(&tmp);
+        return Err(e);
+    }
+    Ok((hex(&h.finalize()), n))
+}
+
+/// A fresh name for a temporary file (not secret; `create_new` refuses a clash).
+fn uuid_like() -> String {
+    use rand::RngExt;
+    let n: u128 = rand::rng().random();
+    format!("{n:032x}")
+}
+
+/// Every object beneath `prefix`'s directory, sorted, as (key, size, modified). Links are not
+/// objects (they are not followed), nor are unfinished uploads.
+fn walk(dir: &Dir, prefix: &str) -> S3Result<Vec<(String, u64, std::time::SystemTime)>> {
+    let start = prefix.rsplit_once('/').map_or("", |(d, _)| d);
+    let mut out = Vec::new();
+    let mut queue = vec![start.to_owned()];
+    while let Some(at) = queue.pop() {
+        let entries = if at.is_empty() { dir.entries() } else { dir.read_dir(&at) };
+        let Ok(entries) = entries else { continue };
+        for e in entries.flatten() {
+            let Ok(name) = e.file_name().into_string() else { continue };
+            let key = if at.is_empty() { name.clone() } else { format!("{at}/{name}") };
+            let Ok(t) = e.file_type() else { continue };
+            if t.is_dir() {
+                queue.push(key);
+            } else if t.is_file() && !name.contains(".pw-upload-") && key.starts_with(prefix) {
+                if let Ok(m) = e.metadata() {
+                    out.push((
+                        key,
+                        m.len(),
+                        m.modified()
+                            .map_or(std::time::UNIX_EPOCH, cap_std::time::SystemTime::into_std),
+                    ));
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
 }
 
 fn too_large(len: Option<i64>) -> S3Result<()> {
@@ -243,24 +354,95 @@ impl S3 for VolumeS3 {
         &self,
         req: S3Request<HeadBucketInput>,
     ) -> S3Result<S3Response<HeadBucketOutput>> {
-        let (fs, _) = self.open(&req, &req.input.bucket, None)?;
-        fs.head_bucket(req).await
+        self.volume(&req, &req.input.bucket)?;
+        Ok(S3Response::new(HeadBucketOutput::default()))
     }
 
     async fn list_objects(
         &self,
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
-        let (fs, _) = self.open(&req, &req.input.bucket, None)?;
-        fs.list_objects(req).await
+        let v2 = self.list_objects_v2(req.map_input(Into::into)).await?;
+        Ok(v2.map_output(|v2| ListObjectsOutput {
+            contents: v2.contents,
+            common_prefixes: v2.common_prefixes,
+            delimiter: v2.delimiter,
+            encoding_type: v2.encoding_type,
+            name: v2.name,
+            prefix: v2.prefix,
+            max_keys: v2.max_keys,
+            is_truncated: v2.is_truncated,
+            next_marker: v2.next_continuation_token,
+            ..Default::default()
+        }))
     }
 
+    /// Sorted keys beneath the prefix; with a delimiter, what lies past it is one common prefix;
+    /// at most `max-keys` (1000) a page, continued after the last key.
     async fn list_objects_v2(
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
-        let (fs, _) = self.open(&req, &req.input.bucket, None)?;
-        fs.list_objects_v2(req).await
+        let (_, dir) = self.volume(&req, &req.input.bucket)?;
+        let input = req.input;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let all = tokio::task::spawn_blocking(move || walk(&dir, &prefix))
+            .await
+            .map_err(|e| s3_error!(InternalError, "{e}"))??;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let after = input.continuation_token.clone().or(input.start_after.clone());
+        let max = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;
+        let (mut contents, mut prefixes) = (Vec::new(), Vec::<String>::new());
+        let mut truncated = false;
+        let mut last = None;
+        for (key, size, modified) in all {
+            if after.as_ref().is_some_and(|a| key.as_str() <= a.as_str()) {
+                continue;
+            }
+            let shown = match input.delimiter.as_deref().filter(|d| !d.is_empty()) {
+                Some(d) => key[prefix.len()..]
+                    .find(d)
+                    .map(|i| key[..prefix.len() + i + d.len()].to_owned()),
+                None => None,
+            };
+            if let Some(p) = &shown {
+                if prefixes.last() == Some(p) {
+                    continue;
+                }
+            }
+            if contents.len() + prefixes.len() == max {
+                truncated = true;
+                break;
+            }
+            last = Some(shown.clone().map_or_else(|| key.clone(), |p| format!("{p}\u{10ffff}")));
+            match shown {
+                Some(p) => prefixes.push(p),
+                None => contents.push(Object {
+                    key: Some(key),
+                    size: Some(size as i64),
+                    last_modified: Some(Timestamp::from(modified)),
+                    ..Default::default()
+                }),
+            }
+        }
+        let n = (contents.len() + prefixes.len()) as i32;
+        Ok(S3Response::new(ListObjectsV2Output {
+            key_count: Some(n),
+            max_keys: Some(max as i32),
+            contents: Some(contents),
+            common_prefixes: Some(
+                prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect(),
+            ),
+            is_truncated: Some(truncated),
+            next_continuation_token: if truncated { last } else { None },
+            continuation_token: input.continuation_token,
+            start_after: input.start_after,
+            delimiter: input.delimiter,
+            encoding_type: input.encoding_type,
+            name: Some(input.bucket),
+            prefix: input.prefix,
+            ..Default::default()
+        }))
     }
 
     /// Ranged reads seek; the ETag is the file's MD5, computed once per version of the file.
@@ -269,16 +451,12 @@ impl S3 for VolumeS3 {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         use tokio::io::{AsyncReadExt, AsyncSeekExt};
-        let (_, path) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
+        let (_, dir) = self.volume(&req, &req.input.bucket)?;
         let input = req.input;
-        let mut file = tokio::fs::File::open(&path).await.map_err(|_| s3_error!(NoSuchKey))?;
-        let meta = file.metadata().await.map_err(|e| s3_error!(InternalError, "{e}"))?;
-        if !meta.is_file() {
-            return Err(s3_error!(NoSuchKey));
-        }
-        let (len, modified) =
-            (meta.len(), meta.modified().map_err(|e| s3_error!(InternalError, "{e}"))?);
-        let etag = self.etag(&path, len, modified).await?;
+        let (file, meta) = open_file(&dir, &input.key)?;
+        let etag = self.etag(&input.bucket, &input.key, &file, &meta).await?;
+        let len = meta.len();
+        let modified = meta.modified().map_err(|e| s3_error!(InternalError, "{e}"))?;
         let (start, end) = match &input.range {
             None => (0, len),
             Some(r) => {
@@ -286,6 +464,7 @@ impl S3 for VolumeS3 {
                 (r.start, r.end)
             }
         };
+        let mut file = tokio::fs::File::from_std(file);
         file.seek(std::io::SeekFrom::Start(start))
             .await
             .map_err(|e| s3_error!(InternalError, "{e}"))?;
@@ -308,8 +487,17 @@ impl S3 for VolumeS3 {
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
-        let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
-        fs.head_object(req).await
+        let (_, dir) = self.volume(&req, &req.input.bucket)?;
+        let (file, meta) = open_file(&dir, &req.input.key)?;
+        let etag = self.etag(&req.input.bucket, &req.input.key, &file, &meta).await?;
+        let modified = meta.modified().map_err(|e| s3_error!(InternalError, "{e}"))?;
+        Ok(S3Response::new(HeadObjectOutput {
+            content_length: Some(meta.len() as i64),
+            last_modified: Some(Timestamp::from(modified)),
+            e_tag: Some(format!("\"{etag}\"")),
+            accept_ranges: Some("bytes".into()),
+            ..Default::default()
+        }))
     }
 
     async fn put_object(
@@ -317,68 +505,186 @@ impl S3 for VolumeS3 {
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         too_large(req.input.content_length)?;
-        let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
-        fs.put_object(req).await
+        let (_, dir) = self.volume(&req, &req.input.bucket)?;
+        let Some(body) = req.input.body else { return Err(s3_error!(IncompleteBody)) };
+        let body = body.map(|c| c.map_err(|e| std::io::Error::other(e.to_string())));
+        let (md5, _) = write_object(&dir, &req.input.key, body).await?;
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(format!("\"{md5}\"")),
+            ..Default::default()
+        }))
     }
 
+    /// A copy between volumes of the caller in this data center (or within one).
     async fn copy_object(
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
-        if let CopySource::Bucket { bucket, key, .. } = &req.input.copy_source {
-            self.open(&req, bucket, Some(key))?;
-        }
-        let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
-        fs.copy_object(req).await
+        let CopySource::Bucket { bucket, key, .. } = &req.input.copy_source else {
+            return Err(s3_error!(NotImplemented, "copies from access points are not supported"));
+        };
+        let (_, from) = self.volume(&req, bucket)?;
+        let (file, _) = open_file(&from, key)?;
+        let (_, to) = self.volume(&req, &req.input.bucket)?;
+        let src = tokio_util::io::ReaderStream::with_capacity(
+            tokio::fs::File::from_std(file),
+            256 * 1024,
+        );
+        let (md5, _) = write_object(&to, &req.input.key, src).await?;
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(format!("\"{md5}\"")),
+                last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
     }
 
+    /// Removes the file; a key that names nothing is deleted already (as S3 answers).
     async fn delete_object(
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
-        let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
-        fs.delete_object(req).await
+        let (_, dir) = self.volume(&req, &req.input.bucket)?;
+        check_key(&req.input.key)?;
+        match dir.remove_file(&req.input.key).map_err(io_error) {
+            Ok(()) => {}
+            Err(e) if e.code() == &s3s::S3ErrorCode::NoSuchKey => {}
+            Err(e) => return Err(e),
+        }
+        Ok(S3Response::new(DeleteObjectOutput::default()))
     }
 
     async fn create_multipart_upload(
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
-        fs.create_multipart_upload(req).await
+        let (account, _) = self.volume(&req, &req.input.bucket)?;
+        check_key(&req.input.key)?;
+        let id = uuid_like();
+        std::fs::create_dir_all(self.root.join(".multipart").join(&id))
+            .map_err(|e| s3_error!(InternalError, "{e}"))?;
+        self.uploads
+            .lock()
+            .insert(id.clone(), (account, req.input.bucket.clone(), req.input.key.clone()));
+        Ok(S3Response::new(CreateMultipartUploadOutput {
+            bucket: Some(req.input.bucket),
+            key: Some(req.input.key),
+            upload_id: Some(id),
+            ..Default::default()
+        }))
     }
 
+    /// A part waits in the emulator's own directory until the upload completes.
     async fn upload_part(
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
+        use md5::Digest;
         too_large(req.input.content_length)?;
-        let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
-        fs.upload_part(req).await
+        let parts = self.upload(&req, &req.input.upload_id, &req.input.bucket, &req.input.key)?;
+        let n = req.input.part_number;
+        if !(1..=10_000).contains(&n) {
+            return Err(s3_error!(InvalidArgument, "part numbers are 1 to 10000"));
+        }
+        let Some(body) = req.input.body else { return Err(s3_error!(IncompleteBody)) };
+        let mut out = tokio::fs::File::create(parts.join(format!("{n:05}")))
+            .await
+            .map_err(|e| s3_error!(InternalError, "{e}"))?;
+        let mut h = md5::Md5::new();
+        let mut body = std::pin::pin!(body);
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| s3_error!(IncompleteBody, "{e}"))?;
+            h.update(&chunk);
+            out.write_all(&chunk).await.map_err(|e| s3_error!(InternalError, "{e}"))?;
+        }
+        out.flush().await.map_err(|e| s3_error!(InternalError, "{e}"))?;
+        Ok(S3Response::new(UploadPartOutput {
+            e_tag: Some(format!("\"{}\"", hex(&h.finalize()))),
+            ..Default::default()
+        }))
     }
 
+    /// The listed parts, in order, become the object (written beneath the volume like a put).
     async fn complete_multipart_upload(
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        let (fs, _) = self.open(&req, &req.input.bucket, Some(&req.input.key))?;
-        fs.complete_multipart_upload(req).await
+        let parts_dir =
+            self.upload(&req, &req.input.upload_id, &req.input.bucket, &req.input.key)?;
+        let (_, dir) = self.volume(&req, &req.input.bucket)?;
+        let input = req.input;
+        let listed: Vec<i32> = input
+            .multipart_upload
+            .and_then(|m| m.parts)
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.part_number.ok_or_else(|| s3_error!(InvalidPart, "a part without a number")))
+            .collect::<S3Result<_>>()?;
+        if listed.is_empty() || listed.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(s3_error!(InvalidPartOrder, "parts must be listed in ascending order"));
+        }
+        let mut files = Vec::with_capacity(listed.len());
+        for n in &listed {
+            let f = tokio::fs::File::open(parts_dir.join(format!("{n:05}")))
+                .await
+                .map_err(|_| s3_error!(InvalidPart, "part {n} was not uploaded"))?;
+            files.push(tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024));
+        }
+        let (md5, _) =
+            write_object(&dir, &input.key, futures::stream::iter(files).flatten()).await?;
+        self.uploads.lock().remove(&input.upload_id);
+        let _ = std::fs::remove_dir_all(&parts_dir);
+        Ok(S3Response::new(CompleteMultipartUploadOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            e_tag: Some(format!("\"{md5}\"")),
+            ..Default::default()
+        }))
     }
 
     async fn abort_multipart_upload(
         &self,
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-        let (fs, _) = self.open(&req, &req.input.bucket, None)?;
-        fs.abort_multipart_upload(req).await
+        let parts_dir =
+            self.upload(&req, &req.input.upload_id, &req.input.bucket, &req.input.key)?;
+        self.uploads.lock().remove(&req.input.upload_id);
+        let _ = std::fs::remove_dir_all(&parts_dir);
+        Ok(S3Response::new(AbortMultipartUploadOutput::default()))
     }
 
     async fn list_parts(
         &self,
         req: S3Request<ListPartsInput>,
     ) -> S3Result<S3Response<ListPartsOutput>> {
-        let (fs, _) = self.open(&req, &req.input.bucket, None)?;
-        fs.list_parts(req).await
+        let parts_dir =
+            self.upload(&req, &req.input.upload_id, &req.input.bucket, &req.input.key)?;
+        let mut parts = Vec::new();
+        for e in
+            std::fs::read_dir(&parts_dir).map_err(|e| s3_error!(InternalError, "{e}"))?.flatten()
+        {
+            let (Some(n), Ok(m)) =
+                (e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()), e.metadata())
+            else {
+                continue;
+            };
+            parts.push(Part {
+                part_number: Some(n),
+                size: Some(m.len() as i64),
+                last_modified: m.modified().ok().map(Timestamp::from),
+                ..Default::default()
+            });
+        }
+        parts.sort_by_key(|p| p.part_number);
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(req.input.bucket),
+            key: Some(req.input.key),
+            upload_id: Some(req.input.upload_id),
+            parts: Some(parts),
+            ..Default::default()
+        }))
     }
 }
 

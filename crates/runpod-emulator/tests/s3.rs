@@ -189,3 +189,53 @@ async fn s3_never_follows_a_symlink_off_the_volume() {
         .await
         .expect("an ordinary key works");
 }
+
+/// A pod swapping a directory and a symbolic link to outside the volume, again and again, while
+/// S3 reads and writes through that path: no request ever reaches the outside (the emulator
+/// resolves every path beneath the volume in the kernel, so there is no check-then-use window).
+#[tokio::test]
+async fn s3_wins_no_race_against_a_pod_swapping_a_directory_for_a_symlink() {
+    let emu = emu().await;
+    let c = emu.client();
+    let vol = volume_in(&c, "EU-RO-1").await;
+    let (key, secret) = emu.s3_credentials(emu.api_key().expose()).expect("s3 key");
+    let s3 = store(emu.s3_url("EU-RO-1").expect("endpoint"), "EU-RO-1", &vol, &key, &secret);
+    let outside = tempfile::tempdir().expect("outside");
+    std::fs::write(outside.path().join("x"), "host secret").expect("secret");
+    let dir = emu.shared.world.lock().volume_dir(&vol);
+    std::fs::create_dir_all(&dir).expect("volume dir");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The "pod": `swap` is a directory with an `x` of its own or a link out, exchanged
+    // atomically (`renameat2(RENAME_EXCHANGE)`), as fast as it can.
+    let swapper = {
+        let (stop, dir, out) = (stop.clone(), dir.clone(), outside.path().to_path_buf());
+        std::thread::spawn(move || {
+            use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+            let (swap, link) = (dir.join("swap"), dir.join("link"));
+            std::fs::create_dir_all(&swap).expect("swap");
+            std::fs::write(swap.join("x"), "volume file").expect("x");
+            std::os::unix::fs::symlink(&out, &link).expect("link");
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                renameat2(AT_FDCWD, &swap, AT_FDCWD, &link, RenameFlags::RENAME_EXCHANGE)
+                    .expect("exchange");
+            }
+        })
+    };
+    for i in 0..300 {
+        if let Ok(got) = s3.get(&Path::from("swap/x")).await {
+            let body = got.bytes().await.unwrap_or_default();
+            assert_ne!(&body[..], b"host secret", "read a host file through the swapped link");
+        }
+        let _ =
+            s3.put(&Path::from(format!("swap/planted{i}")), PutPayload::from_static(b"x")).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    swapper.join().expect("swapper");
+    let planted: Vec<_> = std::fs::read_dir(outside.path())
+        .expect("outside")
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().starts_with("planted"))
+        .collect();
+    assert!(planted.is_empty(), "wrote {planted:?} outside the volume");
+}
