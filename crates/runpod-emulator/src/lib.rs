@@ -278,8 +278,7 @@ pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<Running
     };
     let (state_dir, tmp) = match &cfg.state_dir {
         Some(d) => {
-            std::fs::create_dir_all(d)
-                .with_context(|| format!("cannot create state dir {}", d.display()))?;
+            private_dir(d).with_context(|| format!("cannot create state dir {}", d.display()))?;
             (d.canonicalize().unwrap_or_else(|_| d.clone()), None)
         }
         None => {
@@ -546,4 +545,12 @@ impl Drop for RunningEmulator {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Creates `d` (and its parents) and makes it its owner's alone (0700): the emulator's state and
+/// every volume's files are no other host user's to read.
+pub fn private_dir(d: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(d)?;
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
 }

@@ -119,7 +119,7 @@ impl Runner {
         let clock = shared.clock.clone();
         let log = |line: String| logs.push(clock.now(), "system", line);
         for (host, _) in &container.volumes {
-            if let Err(e) = std::fs::create_dir_all(host) {
+            if let Err(e) = crate::private_dir(host) {
                 log(format!("cannot create volume directory {}: {e}", host.display()));
             }
         }

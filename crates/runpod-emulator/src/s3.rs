@@ -111,7 +111,7 @@ impl VolumeS3 {
                 self.dc
             ));
         };
-        std::fs::create_dir_all(&dir)
+        crate::private_dir(&dir)
             .map_err(|e| s3_error!(InternalError, "cannot create the volume's directory: {e}"))?;
         let d = Dir::open_ambient_dir(&dir, ambient_authority())
             .map_err(|e| s3_error!(InternalError, "cannot open the volume: {e}"))?;
@@ -251,8 +251,10 @@ async fn write_object(
         None => format!(".pw-upload-{}", uuid_like()),
     };
     let opts = {
+        use cap_std::fs::OpenOptionsExt;
         let mut o = cap_std::fs::OpenOptions::new();
-        o.write(true).create_new(true);
+        // The owner's alone, as the volume's directory is.
+        o.write(true).create_new(true).mode(0o600);
         o
     };
     let file = dir.open_with(&tmp, &opts).map_err(io_error)?.into_std();

@@ -188,6 +188,12 @@ async fn s3_never_follows_a_symlink_off_the_volume() {
     s3.put(&Path::from("fine.txt"), PutPayload::from_static(b"ok"))
         .await
         .expect("an ordinary key works");
+    // The volume is its owner's alone on the host: 0700, and the files S3 writes 0600.
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700, "the volume's directory");
+    assert_eq!(mode(&dir.join("fine.txt")), 0o600, "a file written over S3");
 }
 
 /// A pod swapping a directory and a symbolic link to outside the volume, again and again, while

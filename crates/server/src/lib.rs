@@ -437,8 +437,15 @@ const BILL_CHECK_EVERY: Duration = Duration::from_secs(60);
 
 /// Starts a server per `cfg`.
 pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
-    std::fs::create_dir_all(&cfg.home)
-        .with_context(|| format!("cannot create {}", cfg.home.display()))?;
+    {
+        // The data directory holds the database and secrets: its owner's alone (0700).
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(&cfg.home)
+            .and_then(|()| {
+                std::fs::set_permissions(&cfg.home, std::fs::Permissions::from_mode(0o700))
+            })
+            .with_context(|| format!("cannot create {}", cfg.home.display()))?;
+    }
     // The admin's token: PODWARDEN_ADMIN_TOKEN, else the token file (made at first start, 0600).
     let token = match std::env::var("PODWARDEN_ADMIN_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
         Some(t) => t.trim().to_owned(),

@@ -89,7 +89,7 @@ async fn oversized_fields_and_amounts_are_refused_by_name_and_nothing_overflows(
 
 #[cfg(unix)]
 #[tokio::test]
-async fn the_database_is_private_to_its_owner() {
+async fn the_database_and_the_data_directory_are_private_to_their_owner() {
     use std::os::unix::fs::PermissionsExt;
     let home = tempfile::tempdir().expect("home");
     let db = home.path().join("podwarden.db");
@@ -97,11 +97,14 @@ async fn the_database_is_private_to_its_owner() {
     std::fs::write(&db, b"").expect("touch");
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     // SQLite on either run: the file's mode is the point.
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let s = common::server_with(home.path(), |c| c.database = None).await;
     for f in ["podwarden.db", "podwarden.db-wal"] {
         let mode = std::fs::metadata(home.path().join(f)).expect(f).permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{f}: {mode:o}");
     }
+    let mode = std::fs::metadata(home.path()).expect("home").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the data directory: {mode:o}");
     s.shutdown().await;
 }
 

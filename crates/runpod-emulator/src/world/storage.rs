@@ -243,7 +243,7 @@ impl World {
             data_center: req.data_center,
             kind: req.kind.unwrap_or(VolumeType::Standard),
         };
-        std::fs::create_dir_all(self.state_dir.join("volumes").join(&id)).ok();
+        crate::private_dir(&self.state_dir.join("volumes").join(&id)).ok();
         self.ledger.own(Kind::NetworkVolume, &id, acct);
         self.volumes.insert(
             id,
