@@ -127,6 +127,10 @@ pub fn usd(field: &str, v: f64) -> Result<(), Problem> {
             format!("must be an amount between 0 and {USD} USD, got {v}"),
         ));
     }
+    // Money is kept in micro-dollars: a smaller amount would be $0, no limit at all.
+    if (v * 1e6).round() < 1.0 {
+        return Err((field.to_owned(), format!("must be at least $0.000001, got {v}")));
+    }
     Ok(())
 }
 
@@ -165,7 +169,7 @@ mod tests {
         let total: std::collections::BTreeMap<String, String> =
             (0..5).map(|i| (format!("V{i}"), "v".repeat(ENV_VALUE))).collect();
         assert_eq!(env("env", &total).expect_err("total").0, "env");
-        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e13] {
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e13, 1e-9, 4e-7] {
             assert!(usd("limits.budget_usd", bad).is_err(), "{bad}");
         }
         assert_eq!(usd("limits.budget_usd", USD), Ok(()));

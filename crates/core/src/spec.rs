@@ -590,6 +590,23 @@ impl JobSpec {
                     Some("a local file or an https:// URL"),
                 ));
             }
+            if let Some((scheme, rest)) = x.source.split_once("://") {
+                let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+                let loopback = ["localhost", "127.0.0.1", "[::1]"].iter().any(|l| {
+                    host == *l || host.strip_prefix(l).is_some_and(|p| p.starts_with(':'))
+                });
+                if !(scheme == "https" || scheme == "http" && loopback) {
+                    return Err(err(
+                        &format!("inputs[{i}].source"),
+                        format!(
+                            "{} is not fetched: a pod fetches only https:// URLs (http:// only from this machine, for tests)",
+                            crate::limits::shown(&x.source)
+                        ),
+                        Some("an https:// URL, or a local file that `podwarden run` uploads"),
+                    ));
+                }
+            }
             if x.is_url()
                 && x.source.chars().any(|c| c.is_control() || c == '\'' || c.is_whitespace())
             {
@@ -950,12 +967,23 @@ keep_alive = "5m"
             s.inputs = vec![Input { source: "data.csv".into(), path: "in/data.csv".into() }];
             s
         });
-        assert!(ok.is_ok_and(|s| s.validate().is_ok()));
+        assert!(ok.as_ref().is_ok_and(|s| s.validate().is_ok()));
         for bad in ["/etc/passwd", "../up", "a//b", "x/./y", "", "a\"b", "$(id)", "`id`", "a\\b"] {
             assert!(check_volume_path(bad).is_err(), "{bad:?} must be refused");
         }
         for good in ["out/model.json", "été.txt", "50%.txt", "a b/c"] {
             assert!(check_volume_path(good).is_ok(), "{good:?}");
+        }
+        let with_input = |source: &str| {
+            let mut s = ok.clone().expect("spec");
+            s.inputs = vec![Input { source: source.into(), path: "in/d.csv".into() }];
+            s.validate()
+        };
+        for bad in ["file:///etc/passwd", "gopher://x/1", "ftp://x/d", "http://example.com/d"] {
+            assert!(with_input(bad).is_err(), "{bad} must be refused");
+        }
+        for good in ["https://example.com/d.csv", "http://127.0.0.1:8080/d", "data.csv"] {
+            assert!(with_input(good).is_ok(), "{good}");
         }
         let url = Input { source: "https://example.com/d.csv".into(), path: "d.csv".into() };
         assert!(url.is_url() && !Input { source: "d.csv".into(), path: "d.csv".into() }.is_url());

@@ -385,3 +385,22 @@ async fn no_hour_is_booked_while_a_job_that_ran_in_it_is_unsettled() {
     let spent = e.cost_summary("alice").await.expect("cost").total;
     assert!((spent.0 - billed.0).abs() <= 8, "spend {spent} is RunPod's bill {billed}");
 }
+
+/// A job its worker finished within the same instant (`executionTime` 0) still kept the worker
+/// for its idle tail: it costs that, not $0 (RunPod bills workers, not execution).
+#[tokio::test]
+async fn a_job_run_in_no_time_still_costs_its_workers_idle_tail() {
+    let (emu, e) = setup().await;
+    let ep = deploy(&e, "").await;
+    let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
+    let w = worker(&emu, &ep);
+    let job = w.take(false).await.expect("take").pop().expect("a job");
+    w.post_result(&job.id, &JobResultBody { output: Some(json!(1)), ..Default::default() }, false)
+        .await
+        .expect("done");
+    e.tick().await.expect("tick: done");
+    let done = e.serverless_job(&row.id).await.expect("row");
+    assert_eq!((done.state.as_str(), done.execution_ms), ("succeeded", Some(0)));
+    assert_eq!(done.cost_micros, done.price_micros_per_hour * 5 / 3600, "the 5 s idle tail");
+    assert!(done.cost_micros > 0);
+}

@@ -243,8 +243,10 @@ impl<C: Cloud> Engine<C> {
     ) -> Result<(), EngineError> {
         let state = transition(row, event)?;
         let now = self.now_ms();
+        // A worker that ran the job (it reported an execution time, 0 ms included) is billed
+        // for it and for the idle tail it is kept for; a job no worker took costs nothing.
         let ran = row.execution_ms.unwrap_or(0);
-        let billed_ms = if ran > 0 { ran + row.idle_ms } else { 0 };
+        let billed_ms = row.execution_ms.map_or(0, |ran| ran + row.idle_ms);
         row.cost_micros = cost_of(row.price_micros_per_hour, billed_ms);
         row.set_state(state);
         row.reason = reason;
@@ -274,7 +276,7 @@ impl<C: Cloud> Engine<C> {
             &format!(
                 "{state}{why} (ran {} ms + {} ms idle tail; cost {})",
                 ran,
-                if ran > 0 { row.idle_ms } else { 0 },
+                if row.execution_ms.is_some() { row.idle_ms } else { 0 },
                 Money(row.cost_micros)
             ),
         )
