@@ -71,6 +71,15 @@ impl VolumeS3 {
 
     /// The caller's account, after checking the request is signed for this data center.
     fn account<T>(&self, req: &S3Request<T>) -> S3Result<String> {
+        // Presigned URLs (the signature in the query) do not work on RunPod's S3 API (its docs,
+        // `storage/s3-api`): only a signed `Authorization` header is served.
+        let query = req.uri.query().unwrap_or_default().to_ascii_lowercase();
+        if query.contains("x-amz-signature=") || query.contains("x-amz-credential=") {
+            return Err(s3_error!(
+                AccessDenied,
+                "presigned URLs are not supported: sign the request's Authorization header (SigV4)"
+            ));
+        }
         let Some(c) = &req.credentials else {
             return Err(s3_error!(AccessDenied, "requests must be signed (SigV4)"));
         };

@@ -4,6 +4,7 @@
 delete_object — against the same files a pod and a worker see at their mounts."""
 import boto3
 import pytest
+import requests
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -60,5 +61,9 @@ def test_what_runpods_s3_api_refuses(emulator):
     with pytest.raises(ClientError) as e:
         client(emulator, key=(emulator.s3_key[0], "rps_NOTTHESECRET")).head_bucket(Bucket=vol)
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # Presigned URLs do not work on RunPod's S3 API: a correctly signed one is refused.
+    s3.put_object(Bucket=vol, Key="shared.txt", Body=b"x")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": vol, "Key": "shared.txt"}, ExpiresIn=300)
+    assert requests.get(url, timeout=30).status_code == 403, url
     # As on RunPod, US-TX-3 has no S3 API (`s3api-us-tx-3.runpod.io` does not resolve).
     assert "US-TX-3" not in emulator.s3 and "EU-RO-1" in emulator.s3, emulator.s3
