@@ -235,13 +235,9 @@ impl Files {
     pub(crate) async fn read(&self, key: &str) -> Result<Vec<u8>, UserError> {
         let what = || format!("cannot read vol:{}/{key}", self.volume);
         let bytes = match &self.s3 {
-            Some(s3) => s3
-                .get(&ObjPath::from(key))
-                .await
-                .with_context(what)?
-                .bytes()
-                .await
-                .with_context(what)?,
+            Some(s3) => {
+                s3.get(&key_path(key)).await.with_context(what)?.bytes().await.with_context(what)?
+            }
             None => self
                 .api
                 .run(|c| c.volume_file(reqwest::Method::GET, &self.volume, key, |r| r))
@@ -256,7 +252,7 @@ impl Files {
     /// A file's size, if it is there.
     async fn size_of(&self, key: &str) -> Option<u64> {
         match &self.s3 {
-            Some(s3) => s3.head(&ObjPath::from(key)).await.ok().map(|m| m.size),
+            Some(s3) => s3.head(&key_path(key)).await.ok().map(|m| m.size),
             None => self.size_of_or_why(key).await.ok(),
         }
     }
@@ -265,7 +261,7 @@ impl Files {
     pub(crate) async fn write_small(&self, key: &str, bytes: Vec<u8>) -> Result<(), UserError> {
         match &self.s3 {
             Some(s3) => {
-                s3.put(&ObjPath::from(key), bytes.into())
+                s3.put(&key_path(key), bytes.into())
                     .await
                     .with_context(|| format!("writing {key}"))?;
             }
@@ -540,7 +536,7 @@ pub async fn upload(s3: &AmazonS3, local: &Path, key: &str) -> Result<u64, UserE
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
-    let path = ObjPath::from(key);
+    let path = key_path(key);
     // 8 MiB parts, larger for files over ~80 GB (S3 takes at most 10,000 parts).
     let part_bytes = podwarden_api::part_bytes_for(size);
     if size <= part_bytes as u64 {
@@ -568,7 +564,7 @@ pub async fn upload(s3: &AmazonS3, local: &Path, key: &str) -> Result<u64, UserE
         }
         stale => {
             if let Some(old) = stale {
-                let _ = s3.abort_multipart(&ObjPath::from(old.key.as_str()), &old.upload_id).await;
+                let _ = s3.abort_multipart(&key_path(&old.key), &old.upload_id).await;
             }
             let upload_id = s3
                 .create_multipart(&path)
@@ -637,7 +633,7 @@ pub async fn upload(s3: &AmazonS3, local: &Path, key: &str) -> Result<u64, UserE
 pub async fn download(s3: &AmazonS3, key: &str, local: &Path) -> Result<u64, UserError> {
     let part = part_path(local);
     let have = tokio::fs::metadata(&part).await.map(|m| m.len()).unwrap_or(0);
-    let meta = s3.head(&ObjPath::from(key)).await.map_err(|e| match e {
+    let meta = s3.head(&key_path(key)).await.map_err(|e| match e {
         object_store::Error::NotFound { .. } => {
             UserError { error: anyhow!("{key} is not on the volume"), hint: None }
         }
@@ -654,7 +650,7 @@ pub async fn download(s3: &AmazonS3, key: &str, local: &Path) -> Result<u64, Use
     let mut out = open_part(&part, start).await?;
     if start < total {
         let stream = s3
-            .get_opts(&ObjPath::from(key), opts)
+            .get_opts(&key_path(key), opts)
             .await
             .with_context(|| format!("reading {key}"))?
             .into_stream();
@@ -786,4 +782,10 @@ mod tests {
         assert!(parse_vol("vol:/x").is_err());
         assert!(parse_vol("vol:ds/../x").is_err());
     }
+}
+
+/// A file's path on the volume as an object key, exactly as written: `ObjPath::from` would
+/// percent-encode `é`, `%` or a space into the object's name (keys are checked before).
+fn key_path(key: &str) -> ObjPath {
+    ObjPath::parse(key).unwrap_or_else(|_| ObjPath::from(key))
 }

@@ -76,7 +76,12 @@ async fn open(
         )
     })?;
     let bytes = (row.size_gb.max(0) as u64).saturating_mul(1_000_000_000);
-    Ok((client, ObjPath::from(path), bytes))
+    // The name as given (`ObjPath::from` would percent-encode `é` or `%` into the object's name,
+    // and a file a pod wrote as `été.txt` could never be read back).
+    let at = ObjPath::parse(path).map_err(|e| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_path", e.to_string(), None)
+    })?;
+    Ok((client, at, bytes))
 }
 
 fn s3_error(path: &str, e: object_store::Error) -> ApiError {

@@ -131,3 +131,69 @@ async fn a_users_volume_cannot_be_mounted_by_another_by_its_raw_id() {
     }
     s.shutdown().await;
 }
+
+/// A file's name is the same through the API and on the volume (what a pod sees): `é`, `%` and
+/// spaces are not percent-encoded into the object's name, and a file a pod wrote is served.
+#[tokio::test]
+async fn file_names_round_trip_between_the_api_and_the_volume() {
+    let home = tempfile::tempdir().expect("home");
+    let http = reqwest::Client::new();
+    let s = server(home.path()).await;
+    let ana = new_user(&http, &s.url, &s.token, "ana").await.token;
+    let v: serde_json::Value = http
+        .post(format!("{}/api/v1/volumes", s.url))
+        .bearer_auth(&ana)
+        .json(&serde_json::json!({"name": "names", "size_gb": 10, "data_center": "EU-RO-1"}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let id = v["volume_id"].as_str().expect("id").to_owned();
+    let files = |name: &str| {
+        let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+        format!("{}/api/v1/volumes/names/files/{}", s.url, encoded.replace('+', "%20"))
+    };
+    for name in ["café.txt", "50%.txt", "a b.txt"] {
+        let r = http
+            .put(files(name))
+            .bearer_auth(&ana)
+            .body(name.to_owned())
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(r.status().as_u16(), 201, "{name}: {}", r.text().await.unwrap_or_default());
+    }
+    // Where the embedded emulator keeps the volume (what a pod mounts).
+    let dir = walk_for(home.path(), &id).expect("the volume's directory");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .expect("volume")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    assert_eq!(on_disk, ["50%.txt", "a b.txt", "café.txt"]);
+    std::fs::write(dir.join("été.txt"), "from a pod").expect("a pod's file");
+    let r = http.get(files("été.txt")).bearer_auth(&ana).send().await.expect("get");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.text().await.expect("body"), "from a pod");
+    s.shutdown().await;
+}
+
+/// The directory named `id` somewhere under `root`.
+fn walk_for(root: &std::path::Path, id: &str) -> Option<std::path::PathBuf> {
+    let mut queue = vec![root.to_path_buf()];
+    while let Some(d) = queue.pop() {
+        for e in std::fs::read_dir(&d).ok()?.flatten() {
+            let p = e.path();
+            if p.is_dir() && !p.is_symlink() {
+                if e.file_name() == id && p.parent().is_some_and(|q| q.ends_with("volumes")) {
+                    return Some(p);
+                }
+                queue.push(p);
+            }
+        }
+    }
+    None
+}
