@@ -764,6 +764,12 @@ pub async fn collect_outputs(
     Ok(())
 }
 
+/// A file's path on the volume as an object key, exactly as written: `ObjPath::from` would
+/// percent-encode `é`, `%` or a space into the object's name (keys are checked before).
+fn key_path(key: &str) -> ObjPath {
+    ObjPath::parse(key).unwrap_or_else(|_| ObjPath::from(key))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -782,10 +788,4 @@ mod tests {
         assert!(parse_vol("vol:/x").is_err());
         assert!(parse_vol("vol:ds/../x").is_err());
     }
-}
-
-/// A file's path on the volume as an object key, exactly as written: `ObjPath::from` would
-/// percent-encode `é`, `%` or a space into the object's name (keys are checked before).
-fn key_path(key: &str) -> ObjPath {
-    ObjPath::parse(key).unwrap_or_else(|_| ObjPath::from(key))
 }
