@@ -133,12 +133,17 @@ fn a_file_goes_to_a_volume_a_pod_reads_it_and_it_comes_back() {
         })
         .collect();
     assert!(ops.iter().any(|(op, r, _)| op == "volume_create" && r == "ok"), "{ops:?}");
+    // `cp` moves bytes over S3 itself: its entries say they are its report.
     assert!(
-        ops.iter().any(|(op, r, b)| op == "upload" && r == "ok" && *b == bytes.len() as i64),
+        ops.iter().any(|(op, r, b)| op == "upload (reported by cp)"
+            && r == "ok"
+            && *b == bytes.len() as i64),
         "{ops:?}"
     );
     assert!(
-        ops.iter().any(|(op, r, _)| op == "download" && r.contains("not on the volume")),
+        ops.iter().any(|(op, r, _)| op == "download (reported by cp)"
+            && r.starts_with("failed: ")
+            && r.contains("not on the volume")),
         "a failed transfer is recorded too: {ops:?}"
     );
     assert!(audit.as_array().expect("entries").iter().all(|e| e["user"] == "local"));
@@ -327,6 +332,13 @@ fn a_hosted_user_copies_through_the_server() {
     };
     assert!(has("upload", bytes.len() as i64), "{audit}");
     assert!(has("download", (bytes.len() - head) as i64), "only the rest was sent: {audit}");
+    // Refusals are recorded too (the traversal attempt above).
+    assert!(
+        entries.iter().any(|e| e["op"] == "upload"
+            && e["result"].as_str().is_some_and(|r| r.starts_with("refused: "))
+            && e["path"].as_str().is_some_and(|p| p.contains(".."))),
+        "{audit}"
+    );
 }
 
 /// RunPod serves S3 only in some data centers (`storage/s3-api.mdx`); US-TX-3 is not one. A

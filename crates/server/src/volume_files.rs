@@ -46,8 +46,25 @@ pub fn s3_client(loc: &VolumeS3, key: &str, secret: &str) -> Result<AmazonS3, ob
 }
 
 /// An S3 client with the operator's key, the checked path, and the volume's size in bytes (the
-/// most an upload may hold), for the caller's volume.
+/// most an upload may hold), for the caller's volume; a refusal (another user's volume, a bad
+/// path, no S3 here) is audited as `op` before it is answered.
 async fn open(
+    s: &crate::AppState,
+    user: &str,
+    name: &str,
+    path: &str,
+    op: &str,
+) -> R<(AmazonS3, ObjPath, u64)> {
+    let opened = open_unaudited(s, user, name, path).await;
+    if let Err(e) = &opened {
+        let shown: String = path.chars().take(1024).collect();
+        let why = format!("refused: {}", e.message());
+        audit(s, user, op, name, Some(&shown), None, &why).await;
+    }
+    opened
+}
+
+async fn open_unaudited(
     s: &crate::AppState,
     user: &str,
     name: &str,
@@ -131,7 +148,7 @@ pub(crate) async fn get_file(
     Path((name, path)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> R<Response> {
-    let (store, at, _) = open(&s, &c.0.id, &name, &path).await?;
+    let (store, at, _) = open(&s, &c.0.id, &name, &path, "download").await?;
     let start = range_start(&headers)?;
     let size = match store.head(&at).await {
         Ok(m) => m.size,
@@ -193,8 +210,16 @@ pub(crate) async fn head_file(
     Extension(c): C,
     Path((name, path)): Path<(String, String)>,
 ) -> R<Response> {
-    let (store, at, _) = open(&s, &c.0.id, &name, &path).await?;
-    let meta = store.head(&at).await.map_err(|e| s3_error(&path, e))?;
+    let (store, at, _) = open(&s, &c.0.id, &name, &path, "head").await?;
+    let meta = match store.head(&at).await {
+        Ok(m) => m,
+        Err(e) => {
+            let err = s3_error(&path, e);
+            audit(&s, &c.0.id, "head", &name, Some(&path), None, err.message()).await;
+            return Err(err);
+        }
+    };
+    audit(&s, &c.0.id, "head", &name, Some(&path), None, "ok").await;
     let mut r = StatusCode::OK.into_response();
     r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(meta.size));
     r.headers_mut().insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
@@ -210,7 +235,7 @@ pub(crate) async fn put_file(
     headers: axum::http::HeaderMap,
     body: Body,
 ) -> R<Response> {
-    let (store, at, limit) = open(&s, &c.0.id, &name, &path).await?;
+    let (store, at, limit) = open(&s, &c.0.id, &name, &path, "upload").await?;
     let length = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -307,15 +307,24 @@ pub(crate) async fn report_transfer(
     Body(t): Body<TransferReport>,
 ) -> R<StatusCode> {
     own(&s, &c.0.id, &name).await?;
-    if !matches!(t.op.as_str(), "upload" | "download") || t.bytes < 0 || t.path.len() > 4096 {
+    // The server did not see these bytes: the entry says the client reported them, and only a
+    // report that could be true is taken (a path on the volume, a known result).
+    let result_ok = t.result == "ok"
+        || (!t.result.is_empty()
+            && t.result.len() <= 1024
+            && !t.result.chars().any(char::is_control));
+    let path_ok = core_domain::spec::check_volume_path(&t.path).is_ok();
+    if !matches!(t.op.as_str(), "upload" | "download") || t.bytes < 0 || !path_ok || !result_ok {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_report",
-            "op must be upload or download, bytes ≥ 0, path ≤ 4096 bytes",
+            "op must be upload or download, bytes ≥ 0, path a path on the volume, result `ok` or an error text (≤ 1024 characters, one line)",
             None,
         ));
     }
-    audit(&s, &c.0.id, &t.op, &name, Some(&t.path), Some(t.bytes), &t.result).await;
+    let result = if t.result == "ok" { "ok".to_owned() } else { format!("failed: {}", t.result) };
+    let op = format!("{} (reported by cp)", t.op);
+    audit(&s, &c.0.id, &op, &name, Some(&t.path), Some(t.bytes), &result).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

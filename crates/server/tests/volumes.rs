@@ -178,6 +178,33 @@ async fn file_names_round_trip_between_the_api_and_the_volume() {
     let r = http.get(files("été.txt")).bearer_auth(&ana).send().await.expect("get");
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.text().await.expect("body"), "from a pod");
+    // A HEAD is audited like a read, and so is a refused request (another user's volume).
+    let r = http.head(files("café.txt")).bearer_auth(&ana).send().await.expect("head");
+    assert_eq!(r.status().as_u16(), 200);
+    let bob = new_user(&http, &s.url, &s.token, "bob").await.token;
+    let r = http.get(files("café.txt")).bearer_auth(&bob).send().await.expect("bob");
+    assert_eq!(r.status().as_u16(), 404);
+    let audit_of = |token: String| {
+        let (http, url) = (http.clone(), s.url.clone());
+        async move {
+            common::get_json::<serde_json::Value>(
+                &http,
+                &format!("{url}/api/v1/audit?limit=100"),
+                &token,
+            )
+            .await
+        }
+    };
+    let has = |audit: &serde_json::Value, op: &str, result: &str| {
+        audit.as_array().expect("entries").iter().any(|e| {
+            e["op"] == op
+                && e["path"] == "café.txt"
+                && e["result"].as_str().is_some_and(|r| r.starts_with(result))
+        })
+    };
+    let (theirs, his) = (audit_of(ana.clone()).await, audit_of(bob.clone()).await);
+    assert!(has(&theirs, "head", "ok"), "{theirs}");
+    assert!(has(&his, "download", "refused: "), "{his}");
     s.shutdown().await;
 }
 

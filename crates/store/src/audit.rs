@@ -10,12 +10,15 @@ pub struct AuditRow {
     /// ms since the epoch.
     pub at: i64,
     pub user_id: String,
-    /// `volume_create`, `volume_remove`, `s3_access`, `upload`, `download`.
+    /// `volume_create`, `volume_remove`, `s3_access`, `upload`, `download`, `head` (through the
+    /// server, which saw the bytes), or `upload (reported by cp)` / `download (reported by cp)`
+    /// (the client's word: `cp` moves bytes over S3 itself).
     pub op: String,
     pub volume: String,
     pub path: Option<String>,
     pub bytes: Option<i64>,
-    /// `ok`, or what went wrong.
+    /// `ok`, `refused: …` (nothing was done: another user's volume, a bad path), or what went
+    /// wrong (`failed: …` in a client's report).
     pub result: String,
 }
 
