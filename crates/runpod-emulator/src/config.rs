@@ -54,6 +54,9 @@ pub struct EmulatorConfig {
     /// Items per page of a REST v2 list when the request names no `limit` (RunPod: 1000; tests
     /// set a small one so every client walks pages).
     pub page_size: u32,
+    /// Bytes a network volume holds per GB of its size (RunPod: 10^9; tests set a small one so
+    /// a 10 GB volume fills with a few kilobytes). Writes over S3 past it are refused.
+    pub volume_bytes_per_gb: u64,
     /// Run containers as plain processes when bubblewrap is not available. They then share
     /// the host's files and tools; every container start says so.
     pub unsandboxed: bool,
@@ -342,6 +345,7 @@ impl Default for EmulatorConfig {
             s3_ports: BTreeMap::new(),
             s3_data_centers: None,
             page_size: runpod::types::pagination::MAX_PAGE,
+            volume_bytes_per_gb: 1_000_000_000,
             pods: PodTiming::default(),
             serverless: ServerlessConfig::default(),
             billing: BillingConfig::default(),

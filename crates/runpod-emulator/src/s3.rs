@@ -96,23 +96,35 @@ impl VolumeS3 {
         Ok(c.access_key.clone())
     }
 
-    /// The account's volumes in this data center: id → directory.
-    fn volumes(&self, account: &str) -> S3Result<Vec<(String, PathBuf)>> {
+    /// The account's volumes in this data center: id → directory, capacity in bytes.
+    fn volumes(&self, account: &str) -> S3Result<Vec<(String, PathBuf, u64)>> {
         let s = self.shared()?;
+        let per_gb = s.cfg.volume_bytes_per_gb;
         let w = s.world.lock();
         Ok(w.volumes
             .values()
             .filter(|v| v.account == account && v.volume.data_center.0 == self.dc)
-            .map(|v| (v.volume.id.0.clone(), w.volume_dir(&v.volume.id.0)))
+            .map(|v| {
+                let cap = (v.volume.size.max(0) as u64).saturating_mul(per_gb);
+                (v.volume.id.0.clone(), w.volume_dir(&v.volume.id.0), cap)
+            })
             .collect())
     }
 
     /// The volume `bucket` of the caller's account in this data center, opened as a
     /// capability: nothing beneath it can lead out of it.
     fn volume<T>(&self, req: &S3Request<T>, bucket: &str) -> S3Result<(String, Dir)> {
+        self.volume_sized(req, bucket).map(|(a, d, _)| (a, d))
+    }
+
+    /// `volume`, with its capacity in bytes.
+    fn volume_sized<T>(&self, req: &S3Request<T>, bucket: &str) -> S3Result<(String, Dir, u64)> {
         let account = self.account(req)?;
-        let Some(dir) =
-            self.volumes(&account)?.into_iter().find(|(id, _)| id == bucket).map(|(_, d)| d)
+        let Some((dir, cap)) = self
+            .volumes(&account)?
+            .into_iter()
+            .find(|(id, _, _)| id == bucket)
+            .map(|(_, d, c)| (d, c))
         else {
             return Err(s3_error!(
                 NoSuchBucket,
@@ -124,7 +136,7 @@ impl VolumeS3 {
             .map_err(|e| s3_error!(InternalError, "cannot create the volume's directory: {e}"))?;
         let d = Dir::open_ambient_dir(&dir, ambient_authority())
             .map_err(|e| s3_error!(InternalError, "cannot open the volume: {e}"))?;
-        Ok((account, d))
+        Ok((account, d, cap))
     }
 
     /// ETag (MD5) of an open file, computed once per version of it.
@@ -241,10 +253,29 @@ fn open_file(dir: &Dir, key: &str) -> S3Result<(std::fs::File, std::fs::Metadata
 async fn write_object(
     dir: &Dir,
     key: &str,
+    capacity: u64,
     body: impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>>,
 ) -> S3Result<(String, u64)> {
     use md5::Digest;
     check_key(key)?;
+    // A network volume has a fixed size: what is on it (but the object being replaced) and
+    // this object must fit.
+    let room = {
+        let (d, k) = (dir.try_clone().map_err(io_error)?, key.to_owned());
+        let used = tokio::task::spawn_blocking(move || {
+            walk(&d, "")
+                .map(|all| all.iter().filter(|(x, ..)| *x != k).map(|(_, n, _)| n).sum::<u64>())
+        })
+        .await
+        .map_err(|e| s3_error!(InternalError, "{e}"))??;
+        capacity.saturating_sub(used)
+    };
+    let full = || {
+        s3_error!(
+            EntityTooLarge,
+            "the network volume is full: {room} of its {capacity} bytes are free (a volume's size is fixed; make a larger one)"
+        )
+    };
     let (parent, name) = match key.rsplit_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
@@ -275,6 +306,9 @@ async fn write_object(
             let chunk = chunk.map_err(|e| s3_error!(IncompleteBody, "{e}"))?;
             h.update(&chunk);
             n += chunk.len() as u64;
+            if n > room {
+                return Err(full());
+            }
             out.write_all(&chunk).await.map_err(io_error)?;
         }
         out.flush().await.map_err(io_error)?;
@@ -347,7 +381,7 @@ impl S3 for VolumeS3 {
         let mut buckets: Vec<Bucket> = self
             .volumes(&account)?
             .into_iter()
-            .map(|(id, _)| Bucket {
+            .map(|(id, _, _)| Bucket {
                 creation_date: None,
                 name: Some(id),
                 bucket_region: Some(self.dc.clone()),
@@ -516,10 +550,10 @@ impl S3 for VolumeS3 {
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         too_large(req.input.content_length)?;
-        let (_, dir) = self.volume(&req, &req.input.bucket)?;
+        let (_, dir, cap) = self.volume_sized(&req, &req.input.bucket)?;
         let Some(body) = req.input.body else { return Err(s3_error!(IncompleteBody)) };
         let body = body.map(|c| c.map_err(|e| std::io::Error::other(e.to_string())));
-        let (md5, _) = write_object(&dir, &req.input.key, body).await?;
+        let (md5, _) = write_object(&dir, &req.input.key, cap, body).await?;
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(format!("\"{md5}\"")),
             ..Default::default()
@@ -536,12 +570,12 @@ impl S3 for VolumeS3 {
         };
         let (_, from) = self.volume(&req, bucket)?;
         let (file, _) = open_file(&from, key)?;
-        let (_, to) = self.volume(&req, &req.input.bucket)?;
+        let (_, to, cap) = self.volume_sized(&req, &req.input.bucket)?;
         let src = tokio_util::io::ReaderStream::with_capacity(
             tokio::fs::File::from_std(file),
             256 * 1024,
         );
-        let (md5, _) = write_object(&to, &req.input.key, src).await?;
+        let (md5, _) = write_object(&to, &req.input.key, cap, src).await?;
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(format!("\"{md5}\"")),
@@ -624,7 +658,7 @@ impl S3 for VolumeS3 {
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let parts_dir =
             self.upload(&req, &req.input.upload_id, &req.input.bucket, &req.input.key)?;
-        let (_, dir) = self.volume(&req, &req.input.bucket)?;
+        let (_, dir, cap) = self.volume_sized(&req, &req.input.bucket)?;
         let input = req.input;
         let listed: Vec<i32> = input
             .multipart_upload
@@ -644,7 +678,7 @@ impl S3 for VolumeS3 {
             files.push(tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024));
         }
         let (md5, _) =
-            write_object(&dir, &input.key, futures::stream::iter(files).flatten()).await?;
+            write_object(&dir, &input.key, cap, futures::stream::iter(files).flatten()).await?;
         self.uploads.lock().remove(&input.upload_id);
         let _ = std::fs::remove_dir_all(&parts_dir);
         Ok(S3Response::new(CompleteMultipartUploadOutput {

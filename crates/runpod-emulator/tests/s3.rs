@@ -245,3 +245,32 @@ async fn s3_wins_no_race_against_a_pod_swapping_a_directory_for_a_symlink() {
         .collect();
     assert!(planted.is_empty(), "wrote {planted:?} outside the volume");
 }
+
+/// A network volume has a fixed size: a write over S3 that would pass it is refused and leaves
+/// nothing; replacing a file counts only the new one (here 1000 bytes a GB: a 10 GB volume
+/// holds 10,000 bytes).
+#[tokio::test]
+async fn a_volume_is_full_at_its_size() {
+    let mut cfg = config();
+    cfg.volume_bytes_per_gb = 1000;
+    let emu = emu_with(cfg).await;
+    let c = emu.client();
+    let vol = volume_in(&c, "EU-RO-1").await;
+    let (key, secret) = emu.s3_credentials(emu.api_key().expose()).expect("s3 key");
+    let s3 = store(emu.s3_url("EU-RO-1").expect("endpoint"), "EU-RO-1", &vol, &key, &secret);
+    let put = |name: &'static str, n: usize| {
+        let s3 = s3.clone();
+        async move { s3.put(&Path::from(name), PutPayload::from(vec![1u8; n])).await }
+    };
+    put("a.bin", 6_000).await.expect("fits");
+    put("a.bin", 9_000).await.expect("a replacement counts only itself");
+    assert!(put("b.bin", 2_000).await.is_err(), "9,000 + 2,000 is past 10,000");
+    let dir = emu.shared.world.lock().volume_dir(&vol);
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .expect("volume")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["a.bin"], "nothing of the refused write is left");
+    put("b.bin", 1_000).await.expect("what is left fits");
+}
