@@ -33,6 +33,11 @@ pub struct Args {
     /// share this machine's files and tools, and their volumes are not at RunPod's paths.
     #[arg(long, env = "PODWARDEN_EMULATOR_UNSANDBOXED")]
     unsandboxed: bool,
+    /// A port of this machine's loopback pods and workers may reach besides the emulator's own
+    /// (a podwarden server's, for callbacks); repeatable. Nothing else of the host's network is
+    /// theirs.
+    #[arg(long = "allow-port", value_name = "PORT")]
+    allow_ports: Vec<u16>,
 }
 
 /// The embedded emulator's network volume for `quickstart`: its files are `home/store`, so
@@ -120,6 +125,7 @@ pub async fn run(a: Args) -> Result<(), UserError> {
         cfg.state_dir = a.state_dir.clone();
     }
     cfg.unsandboxed |= a.unsandboxed;
+    cfg.allow_host_ports.extend(&a.allow_ports);
     own_images(&mut cfg);
     let emu = start(cfg, Options { addr: SocketAddr::new(a.host, a.port), record: false })
         .await

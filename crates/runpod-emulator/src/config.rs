@@ -57,6 +57,10 @@ pub struct EmulatorConfig {
     /// Bytes a network volume holds per GB of its size (RunPod: 10^9; tests set a small one so
     /// a 10 GB volume fills with a few kilobytes). Writes over S3 past it are refused.
     pub volume_bytes_per_gb: u64,
+    /// Ports of this machine's loopback a sandboxed container may reach besides the emulator's
+    /// own and its S3 endpoints (the embedded server's, for callbacks): a container has a
+    /// network of its own, and nothing else of the host's (`net.rs`).
+    pub allow_host_ports: Vec<u16>,
     /// Run containers as plain processes when bubblewrap is not available. They then share
     /// the host's files and tools; every container start says so.
     pub unsandboxed: bool,
@@ -346,6 +350,7 @@ impl Default for EmulatorConfig {
             s3_data_centers: None,
             page_size: runpod::types::pagination::MAX_PAGE,
             volume_bytes_per_gb: 1_000_000_000,
+            allow_host_ports: Vec::new(),
             pods: PodTiming::default(),
             serverless: ServerlessConfig::default(),
             billing: BillingConfig::default(),

@@ -27,6 +27,7 @@ pub mod config;
 pub mod faults;
 pub mod image;
 pub mod logs;
+mod net;
 pub mod paging;
 pub mod problem;
 pub mod process;
@@ -295,7 +296,7 @@ pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<Running
         );
         process::Isolation::Unsandboxed
     } else {
-        process::probe_sandbox().map_err(|e| {
+        process::probe_sandbox().and_then(|()| net::probe().map(|_| ())).map_err(|e| {
             anyhow::anyhow!("the emulator runs pods and workers in a sandbox, and {e}; or start it unsandboxed (`--unsandboxed`, config `unsandboxed = true`) to run them as plain processes")
         })?;
         process::Isolation::Sandbox
@@ -335,6 +336,21 @@ pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<Running
         let _ = axum::serve(listener, app).with_graceful_shutdown(c.cancelled_owned()).await;
     });
     let s3_urls = serve_s3(&shared, &state_dir, opts.addr.ip(), &cancel, &tracker).await?;
+    // What a sandboxed container reaches on this machine: the emulator, its S3 endpoints and
+    // the ports the operator allows (`net`).
+    if isolation == process::Isolation::Sandbox {
+        let mut ports: Vec<u16> = vec![addr.port()];
+        ports.extend(s3_urls.values().filter_map(|u| u.rsplit(':').next()?.parse::<u16>().ok()));
+        ports.extend(cfg.allow_host_ports.iter().copied());
+        ports.sort_unstable();
+        ports.dedup();
+        let dir = state_dir.join("net");
+        net::serve(&dir, &ports, &tracker, &cancel).await.with_context(|| {
+            format!("cannot set up the containers' network bridge in {}", dir.display())
+        })?;
+        let (sh, socat) = net::probe().map_err(|e| anyhow::anyhow!(e))?;
+        let _ = shared.runner.net.set(net::Bridge { dir, ports, sh, socat });
+    }
     if !clock.is_manual() {
         let (s, c) = (shared.clone(), cancel.clone());
         let period = Duration::from_millis(cfg.tick_ms.max(10));

@@ -60,6 +60,7 @@ pub fn probe_sandbox() -> Result<(), String> {
             "--unshare-pid",
             "--unshare-ipc",
             "--unshare-uts",
+            "--unshare-net",
         ])
         .args(NO_PRIVILEGE)
         .args(["--die-with-parent", "--as-pid-1", "--", "true"])
@@ -91,6 +92,8 @@ struct Live {
 pub struct Runner {
     groups: Arc<Mutex<HashMap<(Owner, u64), Live>>>,
     isolation: Isolation,
+    /// The network containers see (set once the emulator's ports are bound).
+    pub(crate) net: std::sync::OnceLock<crate::net::Bridge>,
     pub(crate) tracker: TaskTracker,
     pub(crate) cancel: CancellationToken,
 }
@@ -101,7 +104,13 @@ impl Runner {
         cancel: CancellationToken,
         isolation: Isolation,
     ) -> Self {
-        Self { groups: Arc::new(Mutex::new(HashMap::new())), isolation, tracker, cancel }
+        Self {
+            groups: Arc::new(Mutex::new(HashMap::new())),
+            isolation,
+            net: std::sync::OnceLock::new(),
+            tracker,
+            cancel,
+        }
     }
 
     /// Number of live containers.
@@ -124,7 +133,7 @@ impl Runner {
             }
         }
         let mut cmd = match self.isolation {
-            Isolation::Sandbox => sandboxed(&container, &log),
+            Isolation::Sandbox => sandboxed(&container, &log, self.net.get()),
             Isolation::Unsandboxed => {
                 log("emulator: UNSANDBOXED container: it shares the host's files and tools; volumes are not at RunPod's paths".into());
                 let _ = std::fs::create_dir_all(&container.scratch);
@@ -309,7 +318,11 @@ fn host_tool(name: &str) -> Option<PathBuf> {
 }
 
 /// `bwrap … -- argv`.
-fn sandboxed(c: &ContainerSpec, log: &dyn Fn(String)) -> tokio::process::Command {
+fn sandboxed(
+    c: &ContainerSpec,
+    log: &dyn Fn(String),
+    net: Option<&crate::net::Bridge>,
+) -> tokio::process::Command {
     let mut a: Vec<String> = Vec::new();
     let mut arg = |xs: &[&str]| a.extend(xs.iter().map(|s| (*s).to_owned()));
     // Libraries and data, not programs.
@@ -383,6 +396,9 @@ fn sandboxed(c: &ContainerSpec, log: &dyn Fn(String)) -> tokio::process::Command
         &c.hostname,
     ]);
     arg(NO_PRIVILEGE);
+    for x in net.map(crate::net::Bridge::sandbox_args).unwrap_or_default() {
+        arg(&[&x]);
+    }
     arg(&["--die-with-parent", "--as-pid-1", "--new-session"]);
     let workdir = if c.image.workdir.is_empty() { "/" } else { &c.image.workdir };
     if workdir != "/" {
@@ -392,6 +408,7 @@ fn sandboxed(c: &ContainerSpec, log: &dyn Fn(String)) -> tokio::process::Command
     let mut cmd = tokio::process::Command::new("bwrap");
     // The container's environment is bwrap's own, which it passes on: values (secrets among
     // them) stay out of bwrap's command line, which every user of the host can read.
-    cmd.args(&a).args(&c.argv).env_clear().envs(container_env(c));
+    let argv = net.map_or_else(|| c.argv.clone(), |b| b.wrap(&c.argv));
+    cmd.args(&a).args(&argv).env_clear().envs(container_env(c));
     cmd
 }

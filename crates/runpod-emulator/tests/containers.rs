@@ -516,3 +516,47 @@ async fn a_containers_root_holds_no_capability_and_is_nobody_on_the_host() {
         "the container has the host's whole uid range (no user namespace of its own):\n{text}"
     );
 }
+
+/// A container has a network of its own: on its loopback it reaches the emulator (as a RunPod
+/// pod reaches RunPod's API) and the ports the operator allows, and nothing else of the host's
+/// (here a service on the host's loopback, as Postgres often is), nor sees the host's sockets.
+#[tokio::test]
+async fn a_container_reaches_the_emulator_and_allowed_ports_only() {
+    let host_service = std::net::TcpListener::bind("127.0.0.1:0").expect("a host service");
+    let allowed = std::net::TcpListener::bind("127.0.0.1:0").expect("an allowed one");
+    let (secret_port, allowed_port) = (
+        host_service.local_addr().expect("addr").port(),
+        allowed.local_addr().expect("addr").port(),
+    );
+    let mut cfg = common::config();
+    cfg.allow_host_ports = vec![allowed_port];
+    let emu = emu_with(cfg).await;
+    let c = emu.client();
+    let emu_port = emu.base_url().rsplit(':').next().expect("port").to_owned();
+    let script = format!(
+        "import socket\n\
+         def reach(p):\n\
+         \x20   s = socket.socket()\n\
+         \x20   s.settimeout(3)\n\
+         \x20   try:\n\
+         \x20       s.connect(('127.0.0.1', p)); return 'open'\n\
+         \x20   except OSError as e:\n\
+         \x20       return 'closed'\n\
+         print('emulator', reach({emu_port}), 'allowed', reach({allowed_port}), 'host', reach({secret_port}))\n\
+         print('sockets', len(open('/proc/net/tcp').read().splitlines()) - 1)\n"
+    );
+    let p = c
+        .create_pod(&pod(
+            "net",
+            "python:3.11-slim",
+            &format!("python3 -c {}", shell_words::quote(&script)),
+        ))
+        .await
+        .expect("create");
+    let text = run_to_exit(&emu, &p.id, 1).await;
+    assert!(
+        text.contains("emulator open allowed open host closed"),
+        "the emulator and the allowed port only:\n{text}"
+    );
+    drop((host_service, allowed));
+}

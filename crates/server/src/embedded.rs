@@ -44,10 +44,16 @@ pub(crate) struct Embedded {
 #[cfg(feature = "embedded-emulator")]
 impl Embedded {
     /// Starts it for `cfg`'s data directory.
-    pub(crate) async fn start(cfg: &ServerConfig, store: &Store) -> anyhow::Result<Self> {
+    pub(crate) async fn start(
+        cfg: &ServerConfig,
+        store: &Store,
+        server_port: u16,
+    ) -> anyhow::Result<Self> {
         use anyhow::Context;
         let mut ecfg = cfg.emulator.clone();
         ecfg.state_dir = Some(cfg.home.join("emulator"));
+        // Pods call this server back (exits, metrics): its port is one a container may reach.
+        ecfg.allow_host_ports.push(server_port);
         // Volumes made on an earlier run: their files are still under the state directory,
         // and RunPod keeps a volume until it is deleted, so the emulator must know them again.
         for v in store.volumes_on(store::HOSTED).await? {
@@ -137,7 +143,11 @@ impl Embedded {
 
 #[cfg(not(feature = "embedded-emulator"))]
 impl Embedded {
-    pub(crate) async fn start(_cfg: &ServerConfig, _store: &Store) -> anyhow::Result<Self> {
+    pub(crate) async fn start(
+        _cfg: &ServerConfig,
+        _store: &Store,
+        _server_port: u16,
+    ) -> anyhow::Result<Self> {
         anyhow::bail!(
             "no RunPod key: set RUNPOD_API_KEY, or serve with `--provider runpod` so every user brings their own key; this build has no embedded emulator (the `embedded-emulator` feature) to run offline"
         )

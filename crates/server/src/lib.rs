@@ -92,6 +92,9 @@ pub struct ServerConfig {
     /// Registries on this machine or a private network may be asked by the image checks (tests;
     /// by default only public registries are, so no user can make the server probe its network).
     pub image_checks_local: bool,
+    /// The admin token the replicas used so far, for a rotation on Postgres (default:
+    /// `PODWARDEN_OLD_ADMIN_TOKEN`).
+    pub old_admin_token: Option<String>,
 }
 
 /// Where volumes' files are over S3, and the operator's S3 key.
@@ -138,6 +141,7 @@ impl ServerConfig {
             default_spend_cap_usd: None,
             image_checks: None,
             image_checks_local: false,
+            old_admin_token: None,
         }
     }
 }
@@ -468,8 +472,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             .await?
         }
     };
-    let old_token =
-        std::env::var("PODWARDEN_OLD_ADMIN_TOKEN").ok().filter(|t| !t.trim().is_empty());
+    let old_token = cfg.old_admin_token.clone().or_else(|| {
+        std::env::var("PODWARDEN_OLD_ADMIN_TOKEN").ok().filter(|t| !t.trim().is_empty())
+    });
     let shared = store.backend() == store::Backend::Postgres;
     users::same_admin_token(&store, &token, old_token.as_deref().map(str::trim), shared).await?;
     users::ensure_admin(&store, &token).await.context("cannot set up the admin user")?;
@@ -520,7 +525,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                      (or RunPod) and point every replica at it"
                 );
             }
-            let emu = embedded::Embedded::start(&cfg, &store).await?;
+            let emu =
+                embedded::Embedded::start(&cfg, &store, listener.local_addr()?.port()).await?;
             let p = format!("embedded emulator at {}", emu.base_url());
             (emu.client(), Some(emu), true, p)
         }

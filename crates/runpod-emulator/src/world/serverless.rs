@@ -1204,6 +1204,10 @@ impl World {
             ("RUNPOD_GPU_COUNT".to_owned(), gpu_count.to_string()),
             ("RUNPOD_ENDPOINT_BASE_URL".to_owned(), format!("{base}/v2")),
             ("RUNPOD_SKIP_GPU_CHECK".to_owned(), "true".to_owned()),
+            // RunPod's worker runtime checks the internet (8.8.8.8:53) at start; an emulated
+            // worker's network is its loopback and the emulator's ports only (`net.rs`), so the
+            // check, which passes on RunPod, is skipped rather than failed.
+            ("RUNPOD_SKIP_AUTO_SYSTEM_CHECKS".to_owned(), "true".to_owned()),
             ("PYTHONUNBUFFERED".to_owned(), "1".to_owned()),
         ]);
         let scratch = self.state_dir.join("workers").join(id);

@@ -1,0 +1,125 @@
+//! The network a container sees: a namespace of its own (`bwrap --unshare-net`) with only its
+//! loopback, on which the host ports it may reach are bridged in. Nothing else of the host's
+//! network is there: not Postgres on the host's loopback, not the host's sockets in
+//! `/proc/net/tcp` (issue 25).
+//!
+//! A RunPod pod reaches the internet and whatever it is told (podwarden's public URL for
+//! callbacks, RunPod's APIs); here those are loopback ports of this machine: the emulator's own
+//! (REST v2 for the watchdog, the job API for workers), its S3 endpoints, and the ports the
+//! operator allows (`allow_host_ports`: the embedded server's). For each, the emulator listens on
+//! a Unix socket in a directory bind-mounted into every container, and a `socat` started inside
+//! the container before its command listens on `127.0.0.1:<port>` and relays to that socket;
+//! the emulator relays on to `127.0.0.1:<port>`. So URLs keep working unchanged.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Where the bridge's sockets are inside a container.
+pub(crate) const SOCKETS_IN_CONTAINER: &str = "/run/podwarden-net";
+/// Where the relay's programs (`sh`, `socat`) are inside a container: off the image's `PATH`.
+pub(crate) const TOOLS_IN_CONTAINER: &str = "/run/podwarden-bin";
+
+/// The host ports containers reach, and the directory of their sockets.
+#[derive(Debug, Clone)]
+pub(crate) struct Bridge {
+    pub dir: PathBuf,
+    pub ports: Vec<u16>,
+    /// Host paths of `sh` and `socat`.
+    pub sh: PathBuf,
+    pub socat: PathBuf,
+}
+
+/// Checks this machine has what the bridge runs in containers.
+pub(crate) fn probe() -> Result<(PathBuf, PathBuf), String> {
+    let find = |n: &str| {
+        ["/usr/bin", "/bin", "/usr/local/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(n))
+            .find(|p| p.is_file())
+    };
+    match (find("sh"), find("socat")) {
+        (Some(sh), Some(socat)) => Ok((sh, socat)),
+        (None, _) => Err("there is no /bin/sh".into()),
+        (_, None) => Err(
+            "there is no socat, which relays a container's allowed ports (install socat: Debian `apt-get install socat`)".into(),
+        ),
+    }
+}
+
+/// Listens on `<dir>/<port>.sock` for each port, relaying each connection to `127.0.0.1:<port>`.
+pub(crate) async fn serve(
+    dir: &Path,
+    ports: &[u16],
+    tracker: &TaskTracker,
+    cancel: &CancellationToken,
+) -> std::io::Result<()> {
+    crate::private_dir(dir)?;
+    for &port in ports {
+        let path = dir.join(format!("{port}.sock"));
+        let _ = std::fs::remove_file(&path);
+        let listener = tokio::net::UnixListener::bind(&path)?;
+        let c = cancel.clone();
+        tracker.spawn(async move {
+            loop {
+                let conn = tokio::select! {
+                    r = listener.accept() => match r { Ok((s, _)) => s, Err(_) => continue },
+                    () = c.cancelled() => break,
+                };
+                tokio::spawn(async move {
+                    let connect = tokio::net::TcpStream::connect(("127.0.0.1", port));
+                    let Ok(Ok(mut up)) =
+                        tokio::time::timeout(Duration::from_secs(10), connect).await
+                    else {
+                        return;
+                    };
+                    let mut conn = conn;
+                    let _ = tokio::io::copy_bidirectional(&mut conn, &mut up).await;
+                });
+            }
+        });
+    }
+    Ok(())
+}
+
+impl Bridge {
+    /// bwrap's arguments for a container on this bridge: its own network namespace, the
+    /// sockets and the relay's programs (read-only).
+    pub(crate) fn sandbox_args(&self) -> Vec<String> {
+        let mut a = vec!["--unshare-net".to_owned()];
+        a.extend(["--ro-bind".into(), self.dir.display().to_string(), SOCKETS_IN_CONTAINER.into()]);
+        for (host, name) in [(&self.sh, "sh"), (&self.socat, "socat")] {
+            a.extend([
+                "--ro-bind".into(),
+                host.display().to_string(),
+                format!("{TOOLS_IN_CONTAINER}/{name}"),
+            ]);
+        }
+        a
+    }
+
+    /// The container's argv: a shell that starts one relay per port, waits until each listens
+    /// (read from `/proc/net/tcp`, builtins only), then becomes `argv`.
+    pub(crate) fn wrap(&self, argv: &[String]) -> Vec<String> {
+        let mut script = String::new();
+        for p in &self.ports {
+            script.push_str(&format!(
+                "{TOOLS_IN_CONTAINER}/socat TCP-LISTEN:{p},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:{SOCKETS_IN_CONTAINER}/{p}.sock </dev/null >/dev/null 2>&1 &\n"
+            ));
+        }
+        script.push_str(
+            "pw_up() { while read -r _ l _ st _; do case \"$l:$st\" in *\":$1:0A\") return 0;; esac; done </proc/net/tcp; return 1; }\n",
+        );
+        for p in &self.ports {
+            script.push_str(&format!(
+                "pw_n=0; until pw_up {p:04X}; do pw_n=$((pw_n+1)); [ $pw_n -gt 200000 ] && break; done\n"
+            ));
+        }
+        script.push_str("exec \"$@\"\n");
+        let mut out =
+            vec![format!("{TOOLS_IN_CONTAINER}/sh"), "-c".into(), script, "container".into()];
+        out.extend(argv.iter().cloned());
+        out
+    }
+}
