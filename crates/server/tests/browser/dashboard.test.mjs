@@ -241,7 +241,7 @@ test("users (admin): a new user's token is shown once, a cap is set, and the use
   await row.locator(".cap-now").getByText("$1.50").waitFor();
   await page.fill("#new-user-name", "bob");
   await page.click("#new-user button[type=submit]");
-  await page.locator("#users").locator("xpath=..").getByText("user bob exists").waitFor();
+  await page.locator("#users").locator("xpath=..").getByText('the user name "bob" is taken', { exact: false }).waitFor();
   await shot("09-users");
   // Bob signs in: none of the admin's jobs, no Users page, his cap on Settings.
   await page.click("#logout");
