@@ -61,7 +61,6 @@ impl Store {
     /// is the invite's), in one transaction: the invite is marked used and the user inserted
     /// together, so two redemptions of one code make one user.
     pub async fn invite_redeem(&self, code_hash: &str, user: &UserRow) -> Result<Redeem> {
-        let _w = self.writes.lock().await;
         let mut tx = self.pool().begin().await?;
         let cap: Option<(Option<i64>,)> = sqlx::query_as(
             "UPDATE invites SET redeemed_by = $1, redeemed_at = $2 WHERE code_hash = $3 AND redeemed_by IS NULL AND expires_at > $2 RETURNING spend_cap_micros",

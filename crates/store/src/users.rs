@@ -65,8 +65,6 @@ impl Store {
     /// Adds a user; false (nothing written) when its name is taken ([`Store::user_name_taken`]),
     /// also by a concurrent insert the check could not see.
     pub async fn user_insert(&self, u: &UserRow) -> Result<bool> {
-        // One writer at a time, as every write of this store (SQLite would answer "busy").
-        let _w = self.writes.lock().await;
         let mut tx = self.pool().begin().await?;
         if name_taken(&mut tx, &u.name).await? {
             return Ok(false);
