@@ -159,6 +159,25 @@ mod tests {
     use super::*;
 
     /// A `curl` in `bin` that runs `body` (its arguments in `$@`) instead of posting.
+    /// `sh -c script` in `dir` as a pod runs the wrapper: `bin` first on `PATH` (a fake curl),
+    /// the job's variables set.
+    fn wrapped_sh(
+        script: &str,
+        dir: &std::path::Path,
+        bin: &std::path::Path,
+    ) -> std::process::Command {
+        let mut c = std::process::Command::new("sh");
+        c.arg("-c")
+            .arg(script)
+            .current_dir(dir)
+            .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
+            .env("PODWARDEN_STATE_DIR", dir.join("state"))
+            .env("PODWARDEN_JOB_ID", "job_x")
+            .env("PODWARDEN_JOB_TOKEN", "tok")
+            .env("PODWARDEN_CALLBACK_URL", "http://cb/exit");
+        c
+    }
+
     fn fake_curl(bin: &std::path::Path, body: &str) {
         use std::os::unix::fs::PermissionsExt;
         let path = bin.join("curl");
@@ -204,23 +223,7 @@ mod tests {
         let script = wrap("true", None, &data)
             .replace("while :; do sleep 3600; done", "")
             .replace(VOLUME_MOUNT, &dir.join("vol").display().to_string());
-        let st = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&script)
-            .current_dir(&dir)
-            .env(
-                "PATH",
-                format!(
-                    "{}:{}",
-                    dir.join("bin").display(),
-                    std::env::var("PATH").unwrap_or_default()
-                ),
-            )
-            .env("PODWARDEN_STATE_DIR", dir.join("state"))
-            .env("PODWARDEN_JOB_ID", "job_x")
-            .env("PODWARDEN_CALLBACK_URL", "http://cb/exit")
-            .output()
-            .expect("run");
+        let st = wrapped_sh(&script, &dir, &dir.join("bin")).output().expect("run");
         let err = String::from_utf8_lossy(&st.stderr);
         assert!(!mark.exists(), "a path ran as code:\n{err}");
         assert!(err.contains("could not fetch input out/$(touch"), "the path, as written:\n{err}");
@@ -360,20 +363,7 @@ mod tests {
         let script = wrap("echo ran >> runs; exit 3", None, &DataPlan::default())
             .replace("while :; do sleep 3600; done", "");
         for _ in 0..2 {
-            let st = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(&script)
-                .current_dir(&dir)
-                .env(
-                    "PATH",
-                    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()),
-                )
-                .env("PODWARDEN_STATE_DIR", dir.join("state"))
-                .env("PODWARDEN_JOB_ID", "job_x")
-                .env("PODWARDEN_JOB_TOKEN", "tok")
-                .env("PODWARDEN_CALLBACK_URL", "http://cb/exit")
-                .status()
-                .expect("run");
+            let st = wrapped_sh(&script, &dir, &bin).status().expect("run");
             assert!(st.success());
         }
         assert_eq!(

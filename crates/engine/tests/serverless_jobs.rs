@@ -40,6 +40,35 @@ fn worker(emu: &RunningEmulator, endpoint: &str) -> WorkerClient {
     WorkerClient::new(emu.worker_config(endpoint, emu.api_key().clone())).expect("worker client")
 }
 
+/// Alice's job `{}` on `ep`, taken by a worker the test drives.
+async fn submit_and_take(
+    emu: &RunningEmulator,
+    e: &Engine<RunPodCloud>,
+    ep: &str,
+) -> (store::ServerlessJobRow, WorkerClient, runpod::types::worker::TakenJob) {
+    let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
+    let w = worker(emu, ep);
+    let job = w.take(false).await.expect("take").pop().expect("a job");
+    (row, w, job)
+}
+
+/// The worker finishes `job` (output `1`) and a pass settles it.
+async fn finish(e: &Engine<RunPodCloud>, w: &WorkerClient, job: &str) {
+    w.post_result(job, &JobResultBody { output: Some(json!(1)), ..Default::default() }, false)
+        .await
+        .expect("done");
+    e.tick().await.expect("tick: done");
+}
+
+/// Removes `predict` and lets its workers go (a few passes, 15 s).
+async fn remove_endpoint(emu: &RunningEmulator, e: &Engine<RunPodCloud>) {
+    e.remove("alice", "predict").await.expect("remove");
+    for _ in 0..3 {
+        e.tick().await.expect("tick: removed");
+        emu.advance(Duration::from_secs(5));
+    }
+}
+
 async fn log(e: &Engine<RunPodCloud>, id: &str) -> Vec<(String, String)> {
     e.store()
         .events_since(id, 0, 1000)
@@ -304,22 +333,13 @@ async fn an_endpoints_hours_are_booked_to_runpods_bill_beyond_its_jobs() {
     use runpod_emulator::world::ledger::Kind;
     let (emu, e) = setup().await;
     let ep = deploy(&e, "").await;
-    let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
-    let w = worker(&emu, &ep);
-    let job = w.take(false).await.expect("take").pop().expect("a job");
+    let (row, w, job) = submit_and_take(&emu, &e, &ep).await;
     e.tick().await.expect("tick: running");
     emu.advance(Duration::from_secs(20));
-    w.post_result(&job.id, &JobResultBody { output: Some(json!(1)), ..Default::default() }, false)
-        .await
-        .expect("done");
-    e.tick().await.expect("tick: done");
+    finish(&e, &w, &job.id).await;
     let charged = e.serverless_job(&row.id).await.expect("row").cost_micros;
     assert!(charged > 0);
-    e.remove("alice", "predict").await.expect("remove");
-    for _ in 0..3 {
-        e.tick().await.expect("tick: removed");
-        emu.advance(Duration::from_secs(5));
-    }
+    remove_endpoint(&emu, &e).await;
     let billed = Money::from_usd(emu.shared.world.lock().ledger.total_for(Kind::Serverless, &ep));
     // RunPod bills its workers' lives (here the endpoint's own worker, from its allocation),
     // not the jobs' execution podwarden charged.
@@ -357,9 +377,7 @@ async fn no_hour_is_booked_while_a_job_that_ran_in_it_is_unsettled() {
     use runpod_emulator::world::ledger::Kind;
     let (emu, e) = setup().await;
     let ep = deploy(&e, "").await;
-    let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
-    let w = worker(&emu, &ep);
-    let job = w.take(false).await.expect("take").pop().expect("a job");
+    let (row, w, job) = submit_and_take(&emu, &e, &ep).await;
     e.tick().await.expect("tick: running");
     let policy = BillingPolicy::automatic(6 * 3_600_000);
     // 90 minutes in (under the 2 h execution timeout): the first hour is closed.
@@ -368,16 +386,9 @@ async fn no_hour_is_booked_while_a_job_that_ran_in_it_is_unsettled() {
     assert_eq!((r.checked, r.pending), (0, 1), "the running job holds the hour back: {r:?}");
     let r = e.reconcile_endpoint_bills(BillingPolicy::now()).await.expect("check now");
     assert_eq!(r.checked, 0, "so does an operator's check now: {r:?}");
-    w.post_result(&job.id, &JobResultBody { output: Some(json!(1)), ..Default::default() }, false)
-        .await
-        .expect("done");
-    e.tick().await.expect("tick: done");
+    finish(&e, &w, &job.id).await;
     assert!(e.serverless_job(&row.id).await.expect("row").cost_micros > 0);
-    e.remove("alice", "predict").await.expect("remove");
-    for _ in 0..3 {
-        e.tick().await.expect("tick: removed");
-        emu.advance(Duration::from_secs(5));
-    }
+    remove_endpoint(&emu, &e).await;
     emu.advance(Duration::from_secs(7 * 3600));
     let r = e.reconcile_endpoint_bills(policy).await.expect("reconcile");
     assert!(r.checked >= 2, "every settled hour, in one pass: {r:?}");
@@ -392,13 +403,8 @@ async fn no_hour_is_booked_while_a_job_that_ran_in_it_is_unsettled() {
 async fn a_job_run_in_no_time_still_costs_its_workers_idle_tail() {
     let (emu, e) = setup().await;
     let ep = deploy(&e, "").await;
-    let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
-    let w = worker(&emu, &ep);
-    let job = w.take(false).await.expect("take").pop().expect("a job");
-    w.post_result(&job.id, &JobResultBody { output: Some(json!(1)), ..Default::default() }, false)
-        .await
-        .expect("done");
-    e.tick().await.expect("tick: done");
+    let (row, w, job) = submit_and_take(&emu, &e, &ep).await;
+    finish(&e, &w, &job.id).await;
     let done = e.serverless_job(&row.id).await.expect("row");
     assert_eq!((done.state.as_str(), done.execution_ms), ("succeeded", Some(0)));
     assert_eq!(done.cost_micros, done.price_micros_per_hour * 5 / 3600, "the 5 s idle tail");

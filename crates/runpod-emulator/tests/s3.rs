@@ -37,6 +37,17 @@ async fn volume_in(c: &runpod::Client, dc: &str) -> String {
     .0
 }
 
+/// A new volume in EU-RO-1 and an S3 client on it with the main account's S3 key.
+async fn volume_over_s3(
+    emu: &runpod_emulator::RunningEmulator,
+    c: &runpod::Client,
+) -> (String, AmazonS3) {
+    let vol = volume_in(c, "EU-RO-1").await;
+    let (key, secret) = emu.s3_credentials(emu.api_key().expose()).expect("s3 key");
+    let s3 = store(emu.s3_url("EU-RO-1").expect("endpoint"), "EU-RO-1", &vol, &key, &secret);
+    (vol, s3)
+}
+
 #[tokio::test]
 async fn a_volume_is_a_bucket_pods_and_s3_see_the_same_files() {
     let mut cfg = config();
@@ -162,9 +173,7 @@ async fn a_volume_is_a_bucket_pods_and_s3_see_the_same_files() {
 async fn s3_never_follows_a_symlink_off_the_volume() {
     let emu = emu().await;
     let c = emu.client();
-    let vol = volume_in(&c, "EU-RO-1").await;
-    let (key, secret) = emu.s3_credentials(emu.api_key().expose()).expect("s3 key");
-    let s3 = store(emu.s3_url("EU-RO-1").expect("endpoint"), "EU-RO-1", &vol, &key, &secret);
+    let (vol, s3) = volume_over_s3(&emu, &c).await;
     let outside = tempfile::tempdir().expect("outside");
     std::fs::write(outside.path().join("secret.txt"), "host secret").expect("secret");
     let dir = emu.shared.world.lock().volume_dir(&vol);
@@ -203,9 +212,7 @@ async fn s3_never_follows_a_symlink_off_the_volume() {
 async fn s3_wins_no_race_against_a_pod_swapping_a_directory_for_a_symlink() {
     let emu = emu().await;
     let c = emu.client();
-    let vol = volume_in(&c, "EU-RO-1").await;
-    let (key, secret) = emu.s3_credentials(emu.api_key().expose()).expect("s3 key");
-    let s3 = store(emu.s3_url("EU-RO-1").expect("endpoint"), "EU-RO-1", &vol, &key, &secret);
+    let (vol, s3) = volume_over_s3(&emu, &c).await;
     let outside = tempfile::tempdir().expect("outside");
     std::fs::write(outside.path().join("x"), "host secret").expect("secret");
     let dir = emu.shared.world.lock().volume_dir(&vol);
@@ -255,9 +262,7 @@ async fn a_volume_is_full_at_its_size() {
     cfg.volume_bytes_per_gb = 1000;
     let emu = emu_with(cfg).await;
     let c = emu.client();
-    let vol = volume_in(&c, "EU-RO-1").await;
-    let (key, secret) = emu.s3_credentials(emu.api_key().expose()).expect("s3 key");
-    let s3 = store(emu.s3_url("EU-RO-1").expect("endpoint"), "EU-RO-1", &vol, &key, &secret);
+    let (vol, s3) = volume_over_s3(&emu, &c).await;
     let put = |name: &'static str, n: usize| {
         let s3 = s3.clone();
         async move { s3.put(&Path::from(name), PutPayload::from(vec![1u8; n])).await }

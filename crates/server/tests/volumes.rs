@@ -79,16 +79,7 @@ async fn a_users_volume_cannot_be_mounted_by_another_by_its_raw_id() {
     let s = server(home.path()).await;
     let ana = new_user(&http, &s.url, &s.token, "ana").await.token;
     let bob = new_user(&http, &s.url, &s.token, "bob").await.token;
-    let v: serde_json::Value = http
-        .post(format!("{}/api/v1/volumes", s.url))
-        .bearer_auth(&ana)
-        .json(&serde_json::json!({"name": "private", "size_gb": 10, "data_center": "EU-RO-1"}))
-        .send()
-        .await
-        .expect("create")
-        .json()
-        .await
-        .expect("json");
+    let v = create_volume(&http, &s.url, &ana, "private").await;
     let raw = v["volume_id"].as_str().expect("the volume's RunPod id").to_owned();
     let job = |token: &str, volume: &str, auth: Option<&str>| {
         let mut spec = serde_json::json!({"name": "x", "image": "python:3.11-slim", "command": "ls /workspace",
@@ -140,16 +131,7 @@ async fn file_names_round_trip_between_the_api_and_the_volume() {
     let http = reqwest::Client::new();
     let s = server(home.path()).await;
     let ana = new_user(&http, &s.url, &s.token, "ana").await.token;
-    let v: serde_json::Value = http
-        .post(format!("{}/api/v1/volumes", s.url))
-        .bearer_auth(&ana)
-        .json(&serde_json::json!({"name": "names", "size_gb": 10, "data_center": "EU-RO-1"}))
-        .send()
-        .await
-        .expect("create")
-        .json()
-        .await
-        .expect("json");
+    let v = create_volume(&http, &s.url, &ana, "names").await;
     let id = v["volume_id"].as_str().expect("id").to_owned();
     let files = |name: &str| {
         let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
@@ -206,6 +188,24 @@ async fn file_names_round_trip_between_the_api_and_the_volume() {
     assert!(has(&theirs, "head", "ok"), "{theirs}");
     assert!(has(&his, "download", "refused: "), "{his}");
     s.shutdown().await;
+}
+
+/// A 10 GB volume `name` in EU-RO-1 of the token's user, as the API answers it.
+async fn create_volume(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    name: &str,
+) -> serde_json::Value {
+    http.post(format!("{url}/api/v1/volumes"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": name, "size_gb": 10, "data_center": "EU-RO-1"}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json")
 }
 
 /// The directory named `id` somewhere under `root`.
