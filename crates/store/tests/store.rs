@@ -44,7 +44,8 @@ on_both!(
     one_replica_holds_an_account_and_a_deposed_ones_writes_are_refused,
     a_replica_sees_another_replicas_writes_after_refresh_live,
     the_live_set_is_indexed_by_account_and_by_pod,
-    an_invite_makes_one_user_with_its_cap_and_only_before_it_expires
+    an_invite_makes_one_user_with_its_cap_and_only_before_it_expires,
+    users_added_at_once_all_land_and_a_name_is_taken_once_whatever_its_case
 );
 
 fn spec() -> JobSpec {
@@ -495,4 +496,59 @@ async fn an_invite_makes_one_user_with_its_cap_and_only_before_it_expires(db: Db
         rows.iter().find(|i| i.id == "inv_2").expect("listed").redeemed_by.as_deref(),
         Some("u4")
     );
+}
+
+async fn users_added_at_once_all_land_and_a_name_is_taken_once_whatever_its_case(db: Db) {
+    use store::UserRow;
+    let s = db.open().await;
+    let user = |i: usize, name: String| UserRow {
+        id: format!("usr_{i}"),
+        name,
+        is_admin: false,
+        created_at: i as i64,
+        spend_cap_micros: None,
+    };
+    // Forty inserts at once, in pairs that differ only in case: every one answers (no
+    // "database busy"), and exactly one of each pair lands.
+    let inserts: Vec<_> = (0..40)
+        .map(|i| {
+            let s = s.clone();
+            let name = if i % 2 == 0 { format!("user{}", i / 2) } else { format!("USER{}", i / 2) };
+            let u = user(i, name);
+            tokio::spawn(async move { s.user_insert(&u).await })
+        })
+        .collect();
+    // Other writes land meanwhile, as requests of other users do.
+    let others: Vec<_> = (0..40)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.audit(&store::AuditRow {
+                    id: 0,
+                    at: i,
+                    user_id: "usr_other".into(),
+                    op: "put".into(),
+                    volume: "vol".into(),
+                    path: None,
+                    bytes: None,
+                    result: "ok".into(),
+                })
+                .await
+            })
+        })
+        .collect();
+    for t in others {
+        t.await.expect("the task").expect("the other write");
+    }
+    let mut landed = 0;
+    for t in inserts {
+        if t.await.expect("the task").expect("no store error under concurrent inserts") {
+            landed += 1;
+        }
+    }
+    assert_eq!(landed, 20, "one user per name, whatever its case");
+    assert_eq!(s.users().await.expect("store").len(), 20);
+    // A name may not be another user's id either.
+    let id = s.users().await.expect("store")[0].id.to_uppercase();
+    assert!(!s.user_insert(&user(99, id)).await.expect("store"));
 }
