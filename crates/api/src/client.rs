@@ -142,9 +142,28 @@ impl Client {
         self.get(&["jobs", id, "metrics"], &()).await
     }
 
-    /// The job's pod logs as a server-sent event stream (read it with an SSE parser).
+    /// What a pod job would cost (`POST /api/v1/estimate`), without running it.
+    pub async fn estimate(&self, spec: &impl Serialize) -> Result<EstimateView, Error> {
+        self.post(&["estimate"], spec).await
+    }
+
+    /// The job's pod logs as a server-sent event stream (read it with an SSE parser): every
+    /// attempt's, each after an `attempt` event when there were several.
     pub async fn job_logs(&self, id: &str) -> Result<reqwest::Response, Error> {
-        self.send(self.http.get(self.url(&["jobs", id, "logs"]))).await
+        self.job_logs_of(id, None).await
+    }
+
+    /// One attempt's pod logs (1 is the first pod), or every attempt's.
+    pub async fn job_logs_of(
+        &self,
+        id: &str,
+        attempt: Option<u32>,
+    ) -> Result<reqwest::Response, Error> {
+        let mut req = self.http.get(self.url(&["jobs", id, "logs"]));
+        if let Some(n) = attempt {
+            req = req.query(&[("attempt", n)]);
+        }
+        self.send(req).await
     }
 
     // --- serverless jobs and endpoints ---

@@ -79,6 +79,30 @@ pub struct GpuRow {
     pub data_centers: Vec<String>,
 }
 
+/// `POST /api/v1/estimate`: what a pod job would cost, from the offer the planner would try
+/// first at its live price.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EstimateView {
+    pub gpu_type: String,
+    /// The GPU's display name.
+    pub name: String,
+    pub count: i64,
+    /// `secure` or `community`.
+    pub cloud: String,
+    /// For all its GPUs.
+    pub price_per_hour_usd: f64,
+    /// The most the job can cost; absent when nothing bounds it (no budget, no `max_runtime`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_usd: Option<f64>,
+    /// What bounds it: `budget`, `max_runtime` or `none`.
+    pub bound: String,
+    /// The boot assumed (seconds), billed like the run.
+    pub boot_s: i64,
+    pub boot_cost_usd: f64,
+    /// Provider prices are simulated (embedded emulator).
+    pub simulated: bool,
+}
+
 /// `GET /api/v1/cost`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CostReport {

@@ -26,6 +26,13 @@ pub struct RunArgs {
     /// Serverless jobs: use RunPod's `runsync` (waits up to 90 s; for short requests).
     #[arg(long)]
     sync: bool,
+    /// Print what the job would cost (the GPU it would get, its price, what bounds the cost)
+    /// and run nothing.
+    #[arg(long)]
+    estimate: bool,
+    /// Run without asking, also with no budget (the question is asked only on a terminal).
+    #[arg(long, short)]
+    yes: bool,
 }
 
 fn money(v: f64, simulated: bool) -> String {
@@ -54,6 +61,25 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
     let spec = JobSpec::from_toml(&file, &text)
         .map_err(|e| UserError { error: anyhow!("invalid job spec: {e}"), hint: e.hint.clone() })?;
     let api = Api::connect().await?;
+    if a.estimate || spec.limits.budget_usd.is_none() {
+        let e: podwarden_api::types::EstimateView = api.run(|c| c.estimate(&spec)).await?;
+        if a.estimate {
+            if a.json {
+                out!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
+            } else {
+                out!("{}", describe_estimate(&e));
+            }
+            return Ok(());
+        }
+        // No budget: say what it may cost, and on a terminal ask first.
+        note!("{}", describe_estimate(&e));
+        if !a.yes && std::io::IsTerminal::is_terminal(&std::io::stdin()) && !confirm("Run it?")? {
+            return Err(UserError {
+                error: anyhow!("not run"),
+                hint: Some("set limits.budget_usd to cap the cost, or pass --yes".into()),
+            });
+        }
+    }
     // Inputs and outputs are relative to the spec file, like a Makefile's.
     let spec_dir = a.spec.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
     crate::volume::stage_inputs(&api, &spec, &spec_dir).await?;
@@ -104,6 +130,30 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
     }
 }
 
+/// An estimate in one paragraph.
+fn describe_estimate(e: &podwarden_api::types::EstimateView) -> String {
+    let sim = if e.simulated { " (simulated)" } else { "" };
+    let most = match (e.bound.as_str(), e.max_cost_usd) {
+        ("budget", Some(m)) => format!("at most ${m:.2}: the budget stops it"),
+        ("max_runtime", Some(m)) => {
+            format!("at most ${m:.2}: max_runtime stops it (with a {} s boot)", e.boot_s)
+        }
+        _ => "no limit: nothing caps the cost (no budget, no max_runtime)".to_owned(),
+    };
+    format!(
+        "estimate: {} × {} ({}) at ${:.2}/h{sim}; booting costs about ${:.4}; {most}",
+        e.count, e.name, e.cloud, e.price_per_hour_usd, e.boot_cost_usd
+    )
+}
+
+/// Asks a yes/no question on the terminal.
+fn confirm(question: &str) -> Result<bool, UserError> {
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(|e| anyhow!("cannot read the answer: {e}"))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
 /// Whether an API state string is a settled job (the job state machine's final states).
 fn settled(state: &str) -> bool {
     core_domain::state::JobState::parse(state).is_some_and(core_domain::state::JobState::is_final)
@@ -117,7 +167,9 @@ pub(crate) async fn follow(
     simulated: bool,
 ) -> Result<JobDetail, UserError> {
     let mut after = 0;
-    let mut logs: Option<tokio::task::JoinHandle<()>> = None;
+    // One log stream per attempt: a relaunched job's new pod is followed too.
+    let mut logs: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    let mut attached: Option<usize> = None;
     let mut stages = crate::progress::Stages::new(simulated);
     let result = loop {
         // Short long-polls, so the spinner's spend stays fresh while nothing happens.
@@ -136,14 +188,21 @@ pub(crate) async fn follow(
         stages.update(&d);
         // Attach as soon as a pod exists (a short command may finish before the job shows
         // `running`); the provider's stream starts from the container's first line.
-        let has_pod = d
+        let current = d
             .attempts
             .iter()
-            .any(|a| a.pod_id.is_some() && matches!(a.state.as_str(), "created" | "running"));
-        if print_logs && logs.is_none() && (has_pod || d.job.state == "running") {
-            if let Ok(resp) = api.run(|c| c.job_logs(id)).await {
+            .rposition(|a| a.pod_id.is_some() && matches!(a.state.as_str(), "created" | "running"));
+        if let Some(n) = current.filter(|n| print_logs && attached < Some(*n)) {
+            if let Ok(resp) = api.run(|c| c.job_logs_of(id, Some(n as u32 + 1))).await {
+                attached = Some(n);
                 let bar = stages.handle();
-                logs = Some(tokio::spawn(async move {
+                if n > 0 {
+                    let pod = d.attempts[n].pod_id.clone().unwrap_or_default();
+                    bar.suspend(|| {
+                        out!("── attempt {} of {}: pod {pod} ──", n + 1, d.attempts.len())
+                    });
+                }
+                logs.push(tokio::spawn(async move {
                     let mut s = resp.bytes_stream().eventsource();
                     while let Some(Ok(ev)) = s.next().await {
                         if ev.event == "container" {
@@ -168,7 +227,7 @@ pub(crate) async fn follow(
             break Ok(d);
         }
     };
-    if let Some(h) = logs {
+    for h in logs {
         h.abort();
     }
     stages.finish();
@@ -178,6 +237,8 @@ pub(crate) async fn follow(
 /// `podwarden ps`.
 #[derive(Debug, clap::Args)]
 pub struct PsArgs {
+    /// One job, in full (its whole reason, its attempts); without it, a table of recent jobs.
+    job: Option<String>,
     /// How many of the most recent jobs to show.
     #[arg(long, default_value_t = 50)]
     limit: i64,
@@ -190,6 +251,9 @@ pub struct PsArgs {
 
 pub async fn ps(a: PsArgs) -> Result<(), UserError> {
     let api = Api::connect().await?;
+    if let Some(id) = &a.job {
+        return ps_one(&api, id, a.json).await;
+    }
     let jobs: Vec<JobSummary> = api.run(|c| c.jobs(if a.all { 10_000 } else { a.limit })).await?;
     if a.json {
         out!("{}", serde_json::to_string_pretty(&jobs).unwrap_or_default());
@@ -213,7 +277,7 @@ pub async fn ps(a: PsArgs) -> Result<(), UserError> {
             j.gpu.unwrap_or_default(),
             format!("${:.4}", j.spent_usd),
             j.budget_usd.map(|b| format!("${b:.2}")).unwrap_or_else(|| "-".into()),
-            j.reason.unwrap_or_default(),
+            short_reason(j.reason.as_deref().unwrap_or_default()),
         ]);
     }
     out!("{t}");
@@ -239,12 +303,78 @@ pub async fn ps(a: PsArgs) -> Result<(), UserError> {
                     .map(|m| format!("{:.1} s", m as f64 / 1000.0))
                     .unwrap_or_else(|| "-".into()),
                 format!("${:.6}", r.cost_usd),
-                r.reason.unwrap_or_default(),
+                short_reason(r.reason.as_deref().unwrap_or_default()),
             ]);
         }
         out!("{t}");
     }
     Ok(())
+}
+
+/// `podwarden ps JOB`: one job with its whole reason and its attempts.
+async fn ps_one(api: &Api, id: &str, json: bool) -> Result<(), UserError> {
+    if matches!(id.parse(), Ok(core_domain::WorkId::ServerlessJob(_))) {
+        let r: podwarden_api::types::ServerlessJobView = api.run(|c| c.serverless_job(id)).await?;
+        if json {
+            out!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        } else {
+            out!("serverless job {} on {}: {}", r.id, r.endpoint, r.state);
+            out!("cost: {}", money(r.cost_usd, r.simulated));
+            if let Some(reason) = &r.reason {
+                out!("reason: {reason}");
+            }
+        }
+        return Ok(());
+    }
+    let d: JobDetail = api.run(|c| c.job(id)).await?;
+    if json {
+        out!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+        return Ok(());
+    }
+    let j = &d.job;
+    out!("job {} ({}): {}", j.id, j.name, j.state);
+    out!("image: {}", d.image);
+    out!("command: {}", d.command);
+    let budget = j.budget_usd.map(|b| format!(" of a {} budget", money(b, d.simulated)));
+    out!("spent: {}{}", money(j.spent_usd, d.simulated), budget.unwrap_or_default());
+    if let Some(code) = j.exit_code {
+        out!("exit code: {code}");
+    }
+    if let Some(reason) = &j.reason {
+        out!("reason: {reason}");
+    }
+    for (n, at) in d.attempts.iter().enumerate() {
+        out!(
+            "attempt {}: {} on {} × {} ({}{})",
+            n + 1,
+            at.state,
+            at.gpu_count,
+            at.gpu_type,
+            at.cloud,
+            at.pod_id.as_deref().map(|p| format!(", pod {p}")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// A reason as a table cell: its first line, whitespace collapsed, at most 80 characters; a
+/// JSON error blob (a handler's) by its message. The whole is in `ps JOB` and `--json`.
+pub(crate) fn short_reason(reason: &str) -> String {
+    const MAX: usize = 80;
+    let from_json = reason.find('{').and_then(|i| {
+        let v: serde_json::Value = serde_json::from_str(&reason[i..]).ok()?;
+        let msg = ["error", "message", "error_message", "detail"]
+            .iter()
+            .find_map(|k| v.get(k).and_then(|m| m.as_str()).map(str::to_owned))?;
+        Some(format!("{}{msg}", &reason[..i]))
+    });
+    let text = from_json.as_deref().unwrap_or(reason);
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= MAX {
+        return flat;
+    }
+    let cut: String = flat.chars().take(MAX - 1).collect();
+    format!("{}…", cut.trim_end())
 }
 
 /// `podwarden logs`.
@@ -254,6 +384,14 @@ pub struct LogsArgs {
     /// Keep following new lines.
     #[arg(long, short)]
     follow: bool,
+    /// Only this attempt's lines (1 is the job's first pod); by default every attempt's, each
+    /// after a separator line.
+    #[arg(long)]
+    attempt: Option<u32>,
+    /// One JSON object per line: `{"attempt": N, "source": …, "line": …}` (`attempt` is absent
+    /// for lines kept before attempts were recorded).
+    #[arg(long)]
+    json: bool,
 }
 
 pub async fn logs(a: LogsArgs) -> Result<(), UserError> {
@@ -270,8 +408,9 @@ pub async fn logs(a: LogsArgs) -> Result<(), UserError> {
             after = evs.last().map_or(after, |e| e.id);
         }
     }
-    let resp = api.run(|c| c.job_logs(&a.job)).await?;
+    let resp = api.run(|c| c.job_logs_of(&a.job, a.attempt)).await?;
     let mut s = resp.bytes_stream().eventsource();
+    let mut attempt = a.attempt;
     loop {
         let next = if a.follow {
             s.next().await
@@ -283,6 +422,18 @@ pub async fn logs(a: LogsArgs) -> Result<(), UserError> {
                 .flatten()
         };
         match next {
+            Some(Ok(ev)) if a.json => {
+                if ev.event == "attempt" {
+                    // "── attempt N of M: …": the lines after it are attempt N's.
+                    attempt = ev.data.split_whitespace().nth(2).and_then(|n| n.parse().ok());
+                    continue;
+                }
+                let mut line = serde_json::json!({"source": ev.event, "line": ev.data});
+                if let Some(n) = attempt {
+                    line["attempt"] = n.into();
+                }
+                out!("{line}");
+            }
             Some(Ok(ev)) => {
                 out!("{}{}", if ev.event == "system" { "[system] " } else { "" }, ev.data)
             }
@@ -295,6 +446,9 @@ pub async fn logs(a: LogsArgs) -> Result<(), UserError> {
 #[derive(Debug, clap::Args)]
 pub struct StopArgs {
     job: String,
+    /// The stopped job as JSON (what `ps JOB --json` shows).
+    #[arg(long)]
+    json: bool,
 }
 
 pub async fn stop(a: StopArgs) -> Result<(), UserError> {
@@ -302,11 +456,19 @@ pub async fn stop(a: StopArgs) -> Result<(), UserError> {
     if matches!(a.job.parse(), Ok(core_domain::WorkId::ServerlessJob(_))) {
         let r: podwarden_api::types::ServerlessJobView =
             api.run(|c| c.stop_serverless_job(&a.job)).await?;
-        note!("serverless job {}: {} (cost {})", r.id, r.state, money(r.cost_usd, r.simulated));
+        if a.json {
+            out!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        } else {
+            note!("serverless job {}: {} (cost {})", r.id, r.state, money(r.cost_usd, r.simulated));
+        }
         return Ok(());
     }
     let d: JobDetail = api.run(|c| c.stop_job(&a.job)).await?;
-    note!("stopping {}: {}", d.job.id, d.job.state);
+    if a.json {
+        out!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+    } else {
+        note!("stopping {}: {}", d.job.id, d.job.state);
+    }
     Ok(())
 }
 
@@ -550,4 +712,29 @@ pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
     crate::emulator::shutdown_signal().await;
     s.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_reason;
+
+    #[test]
+    fn a_long_reason_is_summarised_for_the_table() {
+        // A handler's raw error blob (what made `ps` 300 columns wide): its message, shortened.
+        let blob = format!(
+            "the handler failed: {{\"error\": \"CUDA out of memory. {}\", \"traceback\": \"{}\"}}",
+            "Tried to allocate 20.00 GiB",
+            "x".repeat(400)
+        );
+        let s = short_reason(&blob);
+        assert!(s.chars().count() <= 80, "{s}");
+        assert!(s.starts_with("the handler failed: CUDA out of memory."), "{s}");
+        assert!(!s.contains("traceback"), "{s}");
+        // Lines and runs of spaces fold; a short reason is as it was.
+        assert_eq!(short_reason("exited with\n  code 1"), "exited with code 1");
+        let long = "word ".repeat(40);
+        let s = short_reason(&long);
+        assert_eq!(s.chars().count(), 80);
+        assert!(s.ends_with('…'));
+    }
 }

@@ -175,32 +175,37 @@ async fn key_and_account(home: &Path) -> Vec<Check> {
         Ok(me) if me.client_balance <= 0.0 => Check::fail(
             "account",
             format!(
-                "the account's balance is ${:.2}: RunPod starts no pod or worker",
-                me.client_balance
+                "the account's balance is {}: RunPod starts no pod or worker",
+                usd(me.client_balance)
             ),
             "add funds in RunPod's console → Billing",
         ),
         Ok(me) if me.current_spend_per_hr >= me.spend_limit && me.spend_limit > 0.0 => Check::fail(
             "account",
             format!(
-                "spending ${:.2}/h, at the account's ${:.2}/h spend limit: no new pod can start",
-                me.current_spend_per_hr, me.spend_limit
+                "spending {}/h, at the account's {}/h spend limit: no new pod can start",
+                usd(me.current_spend_per_hr),
+                usd(me.spend_limit)
             ),
             "stop pods you do not need, or ask RunPod to raise the spend limit",
         ),
         Ok(me) if me.client_balance < 5.0 => Check::warn(
             "account",
             format!(
-                "balance ${:.2} is low (spending ${:.2}/h of a ${:.2}/h limit)",
-                me.client_balance, me.current_spend_per_hr, me.spend_limit
+                "balance {} is low (spending {}/h of a {}/h limit)",
+                usd(me.client_balance),
+                usd(me.current_spend_per_hr),
+                usd(me.spend_limit)
             ),
             "add funds in RunPod's console → Billing before long jobs",
         ),
         Ok(me) => Check::ok(
             "account",
             format!(
-                "balance ${:.2}, spending ${:.2}/h of a ${:.2}/h limit ({source})",
-                me.client_balance, me.current_spend_per_hr, me.spend_limit
+                "balance {}, spending {}/h of a {}/h limit ({source})",
+                usd(me.client_balance),
+                usd(me.current_spend_per_hr),
+                usd(me.spend_limit)
             ),
         ),
         Err(e) => Check::warn(
@@ -245,8 +250,10 @@ fn strays(home: &Path, pods: &[runpod::types::pods::PodBrief]) -> Check {
     if by_install.is_empty() {
         return Check::ok("strays", "no pod of another podwarden install on the account");
     }
-    let list: Vec<String> =
-        by_install.iter().map(|(i, (n, c))| format!("{n} of install {i} (${c:.2}/h)")).collect();
+    let list: Vec<String> = by_install
+        .iter()
+        .map(|(i, (n, c))| format!("{n} of install {i} ({}/h)", usd(*c)))
+        .collect();
     Check::warn(
         "strays",
         format!("pods named by another podwarden install are on the account: {}", list.join(", ")),
@@ -409,4 +416,21 @@ async fn images(on_runpod: bool, offline: bool) -> Vec<Check> {
         });
     }
     out
+}
+
+/// Dollars to the cent, as people write them: `$0.00` for a float that sums to `-0.000001`
+/// (RunPod's `currentSpendPerHr` after pods stop), `-$1.50` for a debt.
+fn usd(v: f64) -> String {
+    let cents = (v * 100.0).round();
+    if cents < 0.0 { format!("-${:.2}", -cents / 100.0) } else { format!("${:.2}", cents / 100.0) }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dollars_never_print_a_negative_zero() {
+        assert_eq!(super::usd(-0.000_01), "$0.00");
+        assert_eq!(super::usd(0.694_9), "$0.69");
+        assert_eq!(super::usd(-1.5), "-$1.50");
+    }
 }

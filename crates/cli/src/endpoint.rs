@@ -25,14 +25,18 @@ pub enum Command {
         json: bool,
     },
     /// Delete an endpoint and its template.
-    Rm { name: String },
+    Rm {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(c: Command) -> Result<(), UserError> {
     match c {
         Command::Deploy { spec, json } => deploy(&spec, json).await,
         Command::Ls { json } => ls(json).await,
-        Command::Rm { name } => rm(&name).await,
+        Command::Rm { name, json } => rm(&name, json).await,
     }
 }
 
@@ -98,10 +102,12 @@ async fn ls(json: bool) -> Result<(), UserError> {
     Ok(())
 }
 
-async fn rm(name: &str) -> Result<(), UserError> {
+async fn rm(name: &str, json: bool) -> Result<(), UserError> {
     let api = Api::connect().await?;
     let e: EndpointView = api.run(|c| c.remove_endpoint(name)).await?;
-    if e.state == "deleted" {
+    if json {
+        out!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
+    } else if e.state == "deleted" {
         note!("endpoint {name} deleted (endpoint and template gone at the provider)");
     } else {
         note!("endpoint {name} is being deleted; the server retries until the provider confirms");

@@ -92,6 +92,14 @@ impl Api {
         api.run(|c| c.status()).await.ok().map(|_| api)
     }
 
+    /// The local server recorded in `home` and answering now: its URL and pid.
+    pub async fn local_server(home: &std::path::Path) -> Option<(String, u32)> {
+        let f: ServerFile =
+            serde_json::from_slice(&std::fs::read(home.join("server.json")).ok()?).ok()?;
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().ok()?;
+        Self::recorded(home, &http).await.map(|_| (f.url, f.pid))
+    }
+
     /// Records this process as the local server.
     pub fn record(home: &std::path::Path, url: &str) -> anyhow::Result<()> {
         let f = ServerFile { url: url.to_owned(), pid: std::process::id() };
@@ -125,4 +133,96 @@ pub fn user_error(e: podwarden_api::Error) -> UserError {
         return UserError { hint, ..UserError::from(e) };
     }
     UserError { error: anyhow!("{e}"), hint }
+}
+
+/// `podwarden server`: the local server the CLI starts in the background.
+#[derive(Debug, clap::Subcommand)]
+pub enum ServerCommand {
+    /// Whether the local server runs, where, and as which process.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop the local server, as Ctrl-C stops `serve`: its work stays recorded, and pods on
+    /// RunPod keep running and are picked up again by the next server (the embedded emulator's
+    /// simulated pods end with it).
+    Stop {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn server(c: ServerCommand) -> Result<(), UserError> {
+    let home = home();
+    let running = Api::local_server(&home).await;
+    match c {
+        ServerCommand::Status { json } => {
+            if json {
+                let v = match &running {
+                    Some((url, pid)) => {
+                        serde_json::json!({"running": true, "url": url, "pid": pid})
+                    }
+                    None => serde_json::json!({"running": false}),
+                };
+                out!("{v}");
+            } else if let Some((url, pid)) = &running {
+                out!(
+                    "the local server runs on {url} (pid {pid}); `podwarden server stop` stops it"
+                );
+            } else {
+                out!("no local server runs (for {}); any command starts one", home.display());
+            }
+            Ok(())
+        }
+        ServerCommand::Stop { json } => {
+            let Some((url, pid)) = running else {
+                // A stale record (a crash, a reboot) is dropped, never acted on.
+                let _ = std::fs::remove_file(home.join("server.json"));
+                if json {
+                    out!("{}", serde_json::json!({"stopped": false, "running": false}));
+                } else {
+                    note!("no local server runs; nothing to stop");
+                }
+                return Ok(());
+            };
+            terminate(pid)?;
+            // Stopped once its port no longer answers (it finishes its passes and closes).
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while Api::local_server(&home).await.is_some() {
+                if Instant::now() > deadline {
+                    return Err(UserError {
+                        error: anyhow!("the local server (pid {pid}) is still running after 60 s"),
+                        hint: Some(format!("see {}", home.join("server.log").display())),
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let _ = std::fs::remove_file(home.join("server.json"));
+            if json {
+                out!("{}", serde_json::json!({"stopped": true, "url": url, "pid": pid}));
+            } else {
+                note!("stopped the local server on {url} (pid {pid})");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// SIGTERM to the recorded server: it answered on its recorded URL just before, so the pid is
+/// the server's and not a reused one.
+fn terminate(pid: u32) -> Result<(), UserError> {
+    #[cfg(unix)]
+    {
+        let pid = i32::try_from(pid).map_err(|_| anyhow!("server.json holds a bad pid {pid}"))?;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM)
+            .map_err(|e| anyhow!("cannot stop the local server (pid {pid}): {e}"))?;
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        Err(UserError {
+            error: anyhow!("stopping the local server is supported on Unix only (pid {pid})"),
+            hint: Some("stop it from your task manager".into()),
+        })
+    }
 }

@@ -61,6 +61,9 @@ enum Command {
     Cp(volume::CpArgs),
     /// Run the podwarden server (the CLI starts one in the background when needed).
     Serve(commands::ServeArgs),
+    /// The local server the CLI started in the background: status, stop.
+    #[command(subcommand)]
+    Server(local::ServerCommand),
     /// Serve a local RunPod emulator: REST v2, serverless job API, worker callbacks, GraphQL.
     #[cfg(feature = "embedded-emulator")]
     Emulator(emulator::Args),
@@ -222,7 +225,13 @@ fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PODWARDEN_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Colour only on a terminal: a service's stderr is a log file (the bot's, `serve`'s under systemd).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .init();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -233,6 +242,7 @@ fn main() -> ExitCode {
     if let Command::Tabular(t) = cli.command {
         return rt.block_on(tabular::cli::run(t));
     }
+    let json = std::env::args_os().skip(1).any(|a| a == "--json");
     let result = rt.block_on(async {
         match cli.command {
             Command::Tabular(_) => Ok(()),
@@ -250,6 +260,7 @@ fn main() -> ExitCode {
             Command::Gpus(a) => commands::gpus(a).await,
             Command::Endpoint(c) => endpoint::run(c).await,
             Command::Serve(a) => commands::serve(a).await,
+            Command::Server(c) => local::server(c).await,
             #[cfg(feature = "embedded-emulator")]
             Command::Emulator(a) => emulator::run(a).await,
             #[cfg(feature = "embedded-emulator")]
@@ -259,6 +270,17 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A script that asked for JSON gets its error as JSON too, on stdout.
+        Err(e) if json => {
+            let causes: Vec<String> = e.error.chain().skip(1).map(|c| c.to_string()).collect();
+            let v = serde_json::json!({
+                "error": e.error.to_string(),
+                "causes": causes,
+                "hint": e.hint,
+            });
+            out!("{v}");
+            ExitCode::from(e.exit_code())
+        }
         Err(e) => {
             note!("error: {}", e.error);
             for cause in e.error.chain().skip(1) {
@@ -270,5 +292,38 @@ fn main() -> ExitCode {
             }
             ExitCode::from(code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Commands that run a service or an interactive demo until stopped, where a JSON result
+    /// means nothing; the README names them.
+    const NO_JSON: [&str; 8] =
+        ["serve", "emulator", "demo", "bot", "quickstart", "echo-worker", "tabular", "admin"];
+
+    #[test]
+    fn every_command_takes_json_but_the_services() {
+        let mut missing = Vec::new();
+        fn walk(c: &clap::Command, path: String, missing: &mut Vec<String>) {
+            let subs: Vec<&clap::Command> = c.get_subcommands().collect();
+            if subs.is_empty() {
+                if !c.get_arguments().any(|a| a.get_long() == Some("json")) {
+                    missing.push(path);
+                }
+                return;
+            }
+            for s in subs {
+                if path.is_empty() && NO_JSON.contains(&s.get_name()) {
+                    continue;
+                }
+                let p = format!("{path} {}", s.get_name()).trim().to_owned();
+                walk(s, p, missing);
+            }
+        }
+        walk(&super::Cli::command(), String::new(), &mut missing);
+        assert!(missing.is_empty(), "without --json: {missing:?}");
     }
 }

@@ -77,6 +77,13 @@ pub async fn run(a: Args) -> Result<(), UserError> {
             "[teardown] left running: {left} endpoint(s); the training pod was terminated when its job ended"
         );
     }
+    if std::env::var_os("PODWARDEN_URL").is_none() {
+        if let Some((url, pid)) = Api::local_server(&crate::local::home()).await {
+            note!(
+                "[teardown] still running: the local podwarden server on {url} (pid {pid}), which the next command uses; `podwarden server stop` stops it"
+            );
+        }
+    }
     result
 }
 

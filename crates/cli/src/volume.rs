@@ -52,7 +52,11 @@ pub enum Command {
         json: bool,
     },
     /// Delete a volume and every file on it.
-    Rm { name: String },
+    Rm {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Your storage operations (create, remove, S3 access, transfers), newest first.
     Audit {
         /// Everyone's (admins).
@@ -119,9 +123,13 @@ pub async fn run(c: Command) -> Result<(), UserError> {
             }
             out!("{t}");
         }
-        Command::Rm { name } => {
+        Command::Rm { name, json } => {
             let v: VolumeView = api.run(|c| c.remove_volume(&name)).await?;
-            note!("volume {} deleted", v.name);
+            if json {
+                out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                note!("volume {} deleted", v.name);
+            }
         }
         Command::Audit { all, limit, json } => {
             let rows: Vec<podwarden_api::types::AuditEntry> =
@@ -159,6 +167,9 @@ pub struct CpArgs {
     pub from: String,
     /// A local file, or `vol:NAME/path` (a path ending in `/` keeps the file's name).
     pub to: String,
+    /// The copy as JSON: `{"from", "to", "bytes"}`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A `vol:NAME/path` operand.
@@ -456,6 +467,15 @@ fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
     b
 }
 
+/// What `cp` did: a note, or with `--json` an object on stdout.
+fn copied(json: bool, from: &str, to: &str, bytes: u64) {
+    if json {
+        out!("{}", serde_json::json!({"from": from, "to": to, "bytes": bytes}));
+    } else {
+        note!("{from} → {to} ({bytes} bytes)");
+    }
+}
+
 pub async fn cp(a: CpArgs) -> Result<(), UserError> {
     let bad = |e: String| UserError {
         error: anyhow!(e),
@@ -478,7 +498,8 @@ pub async fn cp(a: CpArgs) -> Result<(), UserError> {
                 dst.key.clone()
             };
             let n = Files::of(&api, &dst.volume).await?.upload(&local, &key).await?;
-            note!("{} → vol:{}/{key} ({n} bytes)", local.display(), dst.volume);
+            let to = format!("vol:{}/{key}", dst.volume);
+            copied(a.json, &local.display().to_string(), &to, n);
         }
         (Some(src), None) => {
             let mut local = PathBuf::from(&a.to);
@@ -486,7 +507,8 @@ pub async fn cp(a: CpArgs) -> Result<(), UserError> {
                 local = local.join(src.key.rsplit('/').next().unwrap_or("file"));
             }
             let n = Files::of(&api, &src.volume).await?.download(&src.key, &local).await?;
-            note!("vol:{}/{} → {} ({n} bytes)", src.volume, src.key, local.display());
+            let from = format!("vol:{}/{}", src.volume, src.key);
+            copied(a.json, &from, &local.display().to_string(), n);
         }
         (Some(_), Some(_)) => {
             return Err(bad(

@@ -319,6 +319,8 @@ async fn a_person_signs_up_trains_on_a_gpu_pod_and_predicts_with_bad_input_answe
     // Neither the bot's Telegram token nor a person's podwarden token is ever logged.
     let log = std::fs::read_to_string(s.home.path().join("bot.log")).expect("bot.log");
     assert!(log.contains("retrying"), "the retries were logged: {log}");
+    // A log file is plain text: no terminal colour codes.
+    assert!(!log.contains('\u{1b}'), "colour codes in bot.log: {log:?}");
     assert!(!log.contains(TOKEN) && !log.contains(&TOKEN[7..]), "{log}");
     let tokens = log.match_indices("pw_").filter(|(i, _)| {
         log[i + 3..].chars().take(64).filter(char::is_ascii_hexdigit).count() == 64

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Server, podwarden};
+use common::{Server, podwarden, until};
 use std::process::Command;
 
 #[test]
@@ -64,6 +64,47 @@ fn quickstart_runs_with_no_account_and_leaves_a_settled_record() {
         cost["total_usd"].as_f64().is_some_and(|t| t > 0.0) && cost["simulated"] == true,
         "{cost}"
     );
+    let id = jobs[0]["id"].as_str().expect("id");
+    // One job in full; its logs as JSON lines; an error as JSON when JSON was asked for.
+    let one = podwarden(home.path(), &["ps", id]);
+    let one = String::from_utf8_lossy(&one.stdout);
+    assert!(one.contains("succeeded") && one.contains("attempt 1: "), "{one}");
+    let logs = podwarden(home.path(), &["logs", id, "--json"]);
+    let first: serde_json::Value =
+        serde_json::from_slice(logs.stdout.split(|b| *b == b'\n').next().expect("a line"))
+            .expect("logs --json is JSON lines");
+    assert!(first["line"].is_string() && first["source"].is_string(), "{first}");
+    let bad = podwarden(home.path(), &["stop", "job_00000000000000000000000000", "--json"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let err: serde_json::Value = serde_json::from_slice(&bad.stdout).expect("an error as JSON");
+    assert!(err["error"].as_str().is_some_and(|e| e.contains("job_0000")), "{err}");
+    // What a run would cost, without running it: the budget bounds the quickstart.
+    let est = podwarden(home.path(), &["run", "examples/quickstart.toml", "--estimate", "--json"]);
+    let est: serde_json::Value = serde_json::from_slice(&est.stdout).expect("estimate JSON");
+    assert_eq!(
+        (est["bound"].as_str(), est["max_cost_usd"].as_f64()),
+        (Some("budget"), Some(0.5)),
+        "{est}"
+    );
+    assert!(est["price_per_hour_usd"].as_f64().is_some_and(|p| p > 0.0), "{est}");
+    let ps = podwarden(home.path(), &["ps", "--json"]);
+    let after: serde_json::Value = serde_json::from_slice(&ps.stdout).expect("ps");
+    assert_eq!(after.as_array().map(Vec::len), Some(1), "an estimate runs nothing");
+    // The background server: said to run, then stopped, and its process is gone.
+    let st = podwarden(home.path(), &["server", "status", "--json"]);
+    let st: serde_json::Value = serde_json::from_slice(&st.stdout).expect("status JSON");
+    assert_eq!(st["running"], true, "{st}");
+    let pid = st["pid"].as_u64().expect("pid") as u32;
+    let stop = podwarden(home.path(), &["server", "stop"]);
+    assert!(stop.status.success(), "{}", String::from_utf8_lossy(&stop.stderr));
+    until("the server's process to end", || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.contains(") Z "))
+    });
+    let st = podwarden(home.path(), &["server", "status", "--json"]);
+    let st: serde_json::Value = serde_json::from_slice(&st.stdout).expect("status JSON");
+    assert_eq!(st["running"], false, "{st}");
 }
 
 #[test]

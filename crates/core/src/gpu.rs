@@ -118,9 +118,140 @@ pub fn rank_placements(spec: &JobSpec, offers: &[GpuOffer]) -> Vec<Placement> {
     out
 }
 
+/// A `gpu.types` entry that names no GPU offered, with the closest names that are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnknownGpuType {
+    pub name: String,
+    /// Up to three offered names, closest first (display names, as `podwarden gpus` shows).
+    pub closest: Vec<String>,
+}
+
+impl std::fmt::Display for UnknownGpuType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no GPU offered is called {:?}", self.name)?;
+        if !self.closest.is_empty() {
+            write!(f, "; the closest names offered are {}", self.closest.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// The spec's `gpu.types` as the provider's ids. An id (any case) stays itself; any other entry
+/// stands for every offer whose id or display name holds its words in order, as whole words:
+/// `A100` is `NVIDIA A100 80GB PCIe` and `NVIDIA A100-SXM4-80GB` (cheapest first), `4090` is
+/// `NVIDIA GeForce RTX 4090`, and `A10` is neither (people write the short name; RunPod wants
+/// the id). An entry that matches nothing is an error naming the closest offers.
+pub fn resolve_gpu_types(
+    types: &[String],
+    offers: &[GpuOffer],
+) -> Result<Vec<String>, UnknownGpuType> {
+    let mut out: Vec<String> = Vec::new();
+    for t in types {
+        let mut matched: Vec<&GpuOffer> =
+            offers.iter().filter(|o| o.gpu_type.eq_ignore_ascii_case(t)).collect();
+        if matched.is_empty() {
+            let want = words(t);
+            matched = offers
+                .iter()
+                .filter(|o| {
+                    !want.is_empty()
+                        && (holds(&words(&o.gpu_type), &want)
+                            || holds(&words(&o.display_name), &want))
+                })
+                .collect();
+            let cheapest = |o: &&GpuOffer| {
+                o.community_price.into_iter().chain(o.secure_price).map(|m| m.0).min()
+            };
+            matched.sort_by_key(|o| (cheapest(o).unwrap_or(i64::MAX), o.gpu_type.clone()));
+        }
+        if matched.is_empty() {
+            return Err(UnknownGpuType { name: t.clone(), closest: closest(t, offers) });
+        }
+        for o in matched {
+            if !out.contains(&o.gpu_type) {
+                out.push(o.gpu_type.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Lower-case words of a GPU name: `NVIDIA A100-SXM4-80GB` → nvidia, a100, sxm4, 80gb.
+fn words(name: &str) -> Vec<String> {
+    name.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// `want` appears in `have` as consecutive whole words.
+fn holds(have: &[String], want: &[String]) -> bool {
+    have.windows(want.len()).any(|w| w == want)
+}
+
+/// The offers whose names share the longest run of characters with `name` (at least two).
+fn closest(name: &str, offers: &[GpuOffer]) -> Vec<String> {
+    let squash = |s: &str| -> Vec<char> {
+        s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    };
+    let want = squash(name);
+    let common = |have: &[char]| {
+        let mut best = 0;
+        for i in 0..want.len() {
+            for j in 0..have.len() {
+                let n = want[i..].iter().zip(&have[j..]).take_while(|(a, b)| a == b).count();
+                best = best.max(n);
+            }
+        }
+        best
+    };
+    let mut scored: Vec<(usize, &str)> = offers
+        .iter()
+        .map(|o| {
+            let n = common(&squash(&o.gpu_type)).max(common(&squash(&o.display_name)));
+            (n, o.display_name.as_str())
+        })
+        .filter(|(n, _)| *n >= 2)
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.into_iter().take(3).map(|(_, n)| n.to_owned()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_names_stand_for_every_offer_they_name_and_unknown_ones_say_what_is_close() {
+        let named = |id: &str, display: &str, price: f64| GpuOffer {
+            display_name: display.into(),
+            ..offer(id, 80, price, 0.0, &["US"])
+        };
+        let offers = vec![
+            named("NVIDIA A100-SXM4-80GB", "A100 SXM", 1.89),
+            named("NVIDIA A100 80GB PCIe", "A100 PCIe", 1.64),
+            named("NVIDIA GeForce RTX 4090", "RTX 4090", 0.69),
+            named("NVIDIA A10", "A10", 0.40),
+        ];
+        let r = |t: &[&str]| {
+            resolve_gpu_types(&t.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(), &offers)
+        };
+        assert_eq!(
+            r(&["A100"]).expect("matches"),
+            ["NVIDIA A100 80GB PCIe", "NVIDIA A100-SXM4-80GB"],
+            "both A100s, the cheaper first"
+        );
+        assert_eq!(r(&["a10"]).expect("matches"), ["NVIDIA A10"], "whole words: not the A100s");
+        assert_eq!(
+            r(&["rtx 4090", "nvidia a100-sxm4-80gb"]).expect("matches"),
+            ["NVIDIA GeForce RTX 4090", "NVIDIA A100-SXM4-80GB"]
+        );
+        let e = r(&["4090", "A100X"]).expect_err("no A100X");
+        assert_eq!(e.name, "A100X");
+        assert_eq!(e.closest[..2], ["A100 PCIe", "A100 SXM"]);
+        assert!(e.to_string().contains("no GPU offered is called \"A100X\""), "{e}");
+        assert!(r(&["B200"]).expect_err("none").closest.is_empty());
+    }
 
     fn offer(id: &str, vram: i64, secure: f64, community: f64, dcs: &[&str]) -> GpuOffer {
         GpuOffer {

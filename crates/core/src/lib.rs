@@ -19,6 +19,7 @@
 //! ```
 
 pub mod endpoint;
+pub mod estimate;
 pub mod finetune;
 pub mod gpu;
 pub mod ids;

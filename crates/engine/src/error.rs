@@ -19,6 +19,9 @@ pub enum EngineError {
     BadToken(String),
     #[error("no GPU offer matches the spec: {0}")]
     NoGpuFits(String),
+    /// A `gpu.types` entry names nothing offered (with the closest names).
+    #[error("{0}")]
+    UnknownGpuType(String),
     #[error("{0}")]
     BadVolume(String),
     #[error("{job} cannot be {what}: {state}")]

@@ -38,6 +38,11 @@ impl<C: Cloud> Engine<C> {
     ) -> Result<Submitted, EngineError> {
         let pinned = self.pin_to_volume(&mut spec).await?;
         let offers = self.offers().await?;
+        // Short names (`A100`) become the provider's ids before anything is stored, so every
+        // attempt asks for what the user meant.
+        let named = spec.gpu.types.clone();
+        spec.gpu.types = core_domain::gpu::resolve_gpu_types(&named, &offers)
+            .map_err(|e| EngineError::UnknownGpuType(e.to_string()))?;
         let mut everywhere = offers.clone();
         for o in &mut everywhere {
             // Ask "could it ever fit", ignoring current stock.
@@ -77,6 +82,10 @@ impl<C: Cloud> Engine<C> {
                 &format!("budget set to {} (what is left of your hosted spend cap)", Money(cap)),
             )
             .await;
+        }
+        if named != spec.gpu.types {
+            let msg = format!("gpu.types {} means {}", named.join(", "), spec.gpu.types.join(", "));
+            self.event(&row.id, "placement", &msg).await;
         }
         if let Some(dc) = pinned {
             let fits_now = !rank_placements(&spec, &offers).is_empty();
@@ -163,6 +172,39 @@ impl<C: Cloud> Engine<C> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(attempt.to_owned(), line);
+    }
+
+    /// A line of the host's (`system`, never the job's own output) from the booting pod of
+    /// `attempt`: what the pod is doing ("pulling image …", "container started"). It becomes the
+    /// job's reason while it provisions and an event, and is kept for the boot timeout's reason.
+    /// A line equal to the last one changes nothing.
+    pub async fn boot_line(&self, job: &str, attempt: &str, line: &str) -> Result<(), EngineError> {
+        let line: String = line.chars().take(300).collect();
+        let new = {
+            let mut notes =
+                self.boot_notes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            notes.insert(attempt.to_owned(), line.clone()).as_ref() != Some(&line)
+        };
+        if !new {
+            return Ok(());
+        }
+        let reason = format!("booting: {line}");
+        let set = self
+            .update_job(job, |j| {
+                let provisioning = j.phase().is_ok_and(|p| p.state == JobState::Provisioning);
+                if !provisioning || j.reason.as_deref() == Some(reason.as_str()) {
+                    return Ok(None);
+                }
+                j.reason = Some(reason.clone());
+                Ok(Some(()))
+            })
+            .await;
+        match set {
+            Ok(_) | Err(EngineError::NoSuchJob(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.event(job, "boot", &line).await;
+        Ok(())
     }
 
     /// Records the first exit status of `job`; later ones (a callback after the log line, or

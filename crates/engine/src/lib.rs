@@ -117,6 +117,9 @@ pub struct Engine<C: Cloud> {
     pub(crate) creating: Mutex<HashSet<String>>,
     /// Attempts whose pod's logs say the image cannot be pulled (set by the log follower).
     pub(crate) pull_failed: Mutex<std::collections::HashMap<String, String>>,
+    /// The latest line of the host's (`system`) from each booting pod (set by the log follower):
+    /// what a pod stuck booting was last doing, for the boot timeout's reason.
+    pub(crate) boot_notes: Mutex<std::collections::HashMap<String, String>>,
     /// Pods whose terminate failed: (failures so far, not before this time). A provider that
     /// keeps refusing is asked again with backoff, not on every tick.
     terminate_backoff: Mutex<HashMap<String, (u32, i64)>>,
@@ -195,6 +198,7 @@ impl<C: Cloud> Engine<C> {
             offers: tokio::sync::Mutex::new(None),
             creating: Mutex::new(HashSet::new()),
             pull_failed: Mutex::new(std::collections::HashMap::new()),
+            boot_notes: Mutex::new(std::collections::HashMap::new()),
             terminate_backoff: Mutex::new(HashMap::new()),
             offers_ttl_ms: o.offers_ttl_ms,
             callback_base: o.callback_base,

@@ -267,8 +267,25 @@ async fn specs_no_gpu_can_satisfy_are_refused_before_anything_is_created() {
     let (emu, e) = setup(|_| {}).await;
     let err = e.submit(spec("[gpu]\nmin_vram_gb = 500\n"), "local").await.expect_err("no fit");
     assert!(err.to_string().contains("no GPU offer matches the spec"), "{err}");
+    // A name nothing is called: said so, with the closest names, not as a VRAM or price miss.
+    let err = e.submit(spec("[gpu]\ntypes = [\"A100X\"]\n"), "local").await.expect_err("unknown");
+    assert!(
+        err.to_string().contains("no GPU offered is called \"A100X\"")
+            && err.to_string().contains("A100 PCIe"),
+        "{err}"
+    );
     assert!(e.store().jobs_live().await.expect("live").is_empty());
     assert_eq!(live_pods(&emu), 0);
+    // A short name stands for the ids it names, and the job's events say what it meant.
+    let job = e.submit(spec("[gpu]\ntypes = [\"a100\"]\n"), "local").await.expect("submits");
+    let id = job.job.to_string();
+    let row = e.store().job_get(&id).await.expect("read").expect("the job");
+    assert_eq!(row.spec().expect("spec").gpu.types, ["NVIDIA A100 80GB PCIe"]);
+    let events = e.store().events_since(&id, 0, 100).await.expect("events");
+    assert!(
+        events.iter().any(|v| v.message == "gpu.types a100 means NVIDIA A100 80GB PCIe"),
+        "{events:?}"
+    );
 }
 
 #[tokio::test]

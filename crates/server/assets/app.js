@@ -168,10 +168,14 @@ function elapsed(j) {
 async function jobsPage() {
   const body = h("tbody");
   const err = errorBox();
+  const sBody = h("tbody");
+  const serverless = h("div", { hidden: true }, h("h2", {}, "Serverless jobs"),
+    table("serverless-jobs", ["Job", "Endpoint", "State", "GPU", "Ran", "Cost"], [sBody]));
   show(
     h("div", { class: "row" }, h("h1", {}, "Jobs"), h("a", { href: "#/new", class: "shrink" }, h("button", {}, "New job"))),
     err,
     h("table", { id: "jobs" }, h("thead", {}, h("tr", {}, ["Name", "State", "GPU", "Elapsed", "Cost"].map((c) => h("th", {}, c)))), body),
+    serverless,
   );
   const load = async () => {
     try {
@@ -190,6 +194,22 @@ async function jobsPage() {
               ),
             )
           : [h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No jobs yet. Start one from “New job” or with `podwarden run job.toml`."))]),
+      );
+      const reqs = await api("GET", "/requests?limit=200");
+      serverless.hidden = !reqs.length;
+      sBody.replaceChildren(
+        ...reqs.map((r) =>
+          h(
+            "tr",
+            { dataset: { id: r.id } },
+            h("td", {}, h("code", {}, r.id)),
+            h("td", {}, r.endpoint),
+            h("td", {}, stateCell(r.state), r.reason ? h("div", { class: "muted" }, r.reason) : null),
+            h("td", {}, r.gpu || "—"),
+            h("td", {}, r.execution_ms === null || r.execution_ms === undefined ? "—" : duration(r.execution_ms)),
+            h("td", {}, usd(r.cost_usd)),
+          ),
+        ),
       );
     } catch (e) {
       if (e.name !== "AbortError") err.replaceChildren(e.message);
@@ -259,7 +279,7 @@ async function jobPage(id) {
   const stop = h("button", { class: "danger", id: "stop" }, "Stop");
   show(h("p", {}, h("a", { href: "#/jobs" }, "← Jobs")), err, head, h("h2", {}, "Loss"), chart.canvas, h("h2", {}, "Pod logs"), logs, h("h2", {}, "Events"), events);
   let detail;
-  let logsAttached = false;
+  const logsAttached = new Set();
   const render = async () => {
     try {
       detail = await api("GET", "/jobs/" + encodeURIComponent(id));
@@ -284,13 +304,19 @@ async function jobPage(id) {
       ),
       h("div", { class: "card" }, kv("Image", j.image || "—"), kv("Command", h("code", { id: "job-command" }, j.command || "—"))),
     );
-    const pod = j.attempts.some((a) => a.pod_id && ["created", "running"].includes(a.state));
-    if (pod && !logsAttached) {
-      logsAttached = true;
-      sse("/jobs/" + encodeURIComponent(id) + "/logs", (ev) => {
+    // The current pod's lines live, each new attempt's as it comes; a finished job's kept
+    // lines (every attempt's, with separators) once.
+    let current = -1;
+    j.attempts.forEach((a, i) => { if (a.pod_id && ["created", "running"].includes(a.state)) current = i; });
+    const want = current >= 0 ? "attempt=" + (current + 1) : live ? null : "all";
+    if (want && !logsAttached.has(want) && !(want === "all" && logsAttached.size)) {
+      logsAttached.add(want);
+      if (current > 0) logs.append(`── attempt ${current + 1} of ${j.attempts.length} ──\n`);
+      const query = want === "all" ? "" : "?" + want;
+      sse("/jobs/" + encodeURIComponent(id) + "/logs" + query, (ev) => {
         logs.append(ev.data + "\n");
         logs.scrollTop = logs.scrollHeight;
-      }).catch(() => (logsAttached = false));
+      }).catch(() => logsAttached.delete(want));
     }
   };
   stop.addEventListener("click", async () => {
@@ -485,14 +511,15 @@ async function settingsPage() {
   let current;
   const paint = () => {
     const saved = current && current.backend === "runpod";
-    status.replaceChildren(
+    // Through h(): replaceChildren itself would print a missing part as the text "null".
+    status.replaceChildren(h("div", {},
       saved
         ? h("div", { class: "ok" }, `Key saved (ending in ${current.last4}) · endpoint: ${current.endpoint_status}`)
         : h("div", { class: "muted" }, "Using the operator's hosted compute."),
       current && current.spend_cap_usd !== null && current.spend_cap_usd !== undefined
         ? h("div", { class: "muted", id: "spend-cap" }, `Hosted spend cap: ${usd(current.spend_cap_usd)} (${usd(current.hosted_committed_usd)} spent or reserved by running jobs)`)
         : null,
-    );
+    ));
     remove.hidden = !saved;
     keyBox.hidden = !byok.checked;
   };
@@ -721,6 +748,7 @@ function start() {
     sessionStorage.removeItem("podwarden-token");
     document.getElementById("who").textContent = "";
     document.getElementById("nav-users").hidden = true;
+    document.getElementById("sim").hidden = true;
     route();
   });
   window.addEventListener("hashchange", route);

@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
         routes::status,
         routes::create_job, routes::list_jobs, routes::get_job, routes::stop_job, routes::events, routes::logs,
         routes::list_metrics, routes::report_metrics, routes::report_exit,
-        routes::gpus,
+        routes::gpus, routes::estimate,
         routes::deploy_endpoint, routes::list_endpoints, routes::get_endpoint, routes::remove_endpoint,
         routes::create_serverless_job, routes::list_serverless_jobs, routes::get_serverless_job, routes::stop_serverless_job,
         routes::cost,

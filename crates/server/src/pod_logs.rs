@@ -9,7 +9,8 @@
 //! good ends the attempt at the next pass instead of at the boot timeout (the pod bills while
 //! RunPod retries the pull). A follower whose stream ends or fails reopens it after a pause
 //! (RunPod's `Retry-After`, else a backoff); it stops when its attempt leaves the live set (torn
-//! down) or at shutdown.
+//! down) or at shutdown. While the pod boots, its host's lines ("pulling image …") become the
+//! job's reason and events, so a pod stuck booting says why.
 //!
 //! Invariants: at most one follower per attempt; a resume never stores a line twice (the
 //! stream's event ids are its resume points); the exit is recorded once (the engine keeps the
@@ -85,7 +86,8 @@ pub(crate) fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Cancella
 }
 
 async fn follow(s: Arc<AppState>, t: Target, cancel: CancellationToken) {
-    let mut after = s.engine.store().job_logs_last_at(&t.job).await.ok().flatten();
+    // This attempt's own resume point: a relaunched job's new pod has a stream of its own.
+    let mut after = s.engine.store().job_logs_last_at(&t.job, &t.attempt).await.ok().flatten();
     let mut failures = 0;
     while !cancel.is_cancelled() {
         let before = after.clone();
@@ -138,8 +140,14 @@ async fn follow_once(
         let mut rows = Vec::with_capacity(batch.len());
         let mut exit = None;
         let mut pull_failed = None;
+        let mut boot_lines = Vec::new();
+        let booting =
+            s.engine.store().live().attempt(&t.attempt).is_some_and(|a| a.state == "created");
         for line in batch {
             let line = line?;
+            if booting && line.event.source == "system" {
+                boot_lines.push(line.event.line.clone());
+            }
             if exit.is_none() {
                 exit = engine::wrapper::parse_exit_line(&line.event.line, &t.job);
             }
@@ -151,7 +159,13 @@ async fn follow_once(
             *after = Some(line.id.clone());
             rows.push((line.id, line.event.source, line.event.line));
         }
-        s.engine.store().job_logs_append(&t.job, &rows).await?;
+        s.engine.store().job_logs_append(&t.job, &t.attempt, &rows).await?;
+        if !boot_lines.is_empty() {
+            let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            for line in &boot_lines {
+                engine.boot_line(&t.job, &t.attempt, line).await?;
+            }
+        }
         if let Some(line) = pull_failed {
             let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
             engine.image_pull_failed(&t.attempt, &line);

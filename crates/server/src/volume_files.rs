@@ -103,6 +103,16 @@ async fn open_unaudited(
 
 fn s3_error(path: &str, e: object_store::Error) -> ApiError {
     match e {
+        // A full volume (the emulator says EntityTooLarge; what RunPod says is not documented,
+        // and the upload route refuses before it writes past the free space anyway).
+        e if e.to_string().contains("EntityTooLarge") => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "volume_full",
+            format!("{path} does not fit: the volume is full"),
+            Some(
+                "remove files from it, or make a larger volume (`podwarden volume create --size-gb`)",
+            ),
+        ),
         object_store::Error::NotFound { .. } => ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -240,7 +250,10 @@ pub(crate) async fn put_file(
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let result = write(&store, &at, body, limit, length).await;
+    let result = match free_bytes(&store, &at, limit).await {
+        Ok(free) => write(&store, &at, body, free, length).await,
+        Err(e) => Err(e),
+    };
     let (bytes, outcome) = match &result {
         Ok(n) => (*n as i64, "ok".to_owned()),
         Err(e) => (0, e.message().to_owned()),
@@ -249,6 +262,23 @@ pub(crate) async fn put_file(
     let n = result?;
     Ok((StatusCode::CREATED, axum::Json(serde_json::json!({"path": path, "bytes": n})))
         .into_response())
+}
+
+/// What an upload to `at` may hold on a volume of `capacity` bytes: the room left, plus the
+/// file it replaces. RunPod's volumes are fixed-size, so a write past that would fail in S3
+/// (or fill the volume a pod writes to); it is refused up front instead. A listing per upload
+/// is the price: volumes hold files, not millions of objects, and S3 sizes nothing cheaper.
+async fn free_bytes(store: &impl ObjectStore, at: &ObjPath, capacity: u64) -> R<u64> {
+    let path = at.to_string();
+    let mut listing = store.list(None);
+    let (mut used, mut replaced) = (0u64, 0u64);
+    while let Some(meta) = listing.try_next().await.map_err(|e| s3_error(&path, e))? {
+        used = used.saturating_add(meta.size);
+        if meta.location == *at {
+            replaced = meta.size;
+        }
+    }
+    Ok(capacity.saturating_sub(used).saturating_add(replaced))
 }
 
 /// The largest upload part the server buffers: 32 MiB, so one transfer holds at most 160 MiB
@@ -277,7 +307,7 @@ async fn write(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
             format!(
-                "{path} is larger than the volume, or than the server passes on ({limit} bytes)"
+                "{path} does not fit: the volume has {limit} bytes free (or the server passes on no more)"
             ),
             Some(
                 "make a larger volume (`podwarden volume create --size-gb`); past 320 GB, upload with `podwarden cp` and an S3 key",
@@ -376,6 +406,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_upload_may_fill_the_free_space_and_replace_a_file_but_no_more() {
+        let store = InMemory::new();
+        let put = |p: &str, n: usize| {
+            let store = &store;
+            let p = ObjPath::from(p);
+            async move { store.put(&p, vec![1u8; n].into()).await.expect("put") }
+        };
+        put("a.bin", 600).await;
+        put("dir/b.bin", 300).await;
+        // 1000 bytes in all, 900 used: 100 free for a new file, 400 for one replacing b.bin.
+        assert_eq!(free_bytes(&store, &ObjPath::from("new.bin"), 1000).await.ok(), Some(100));
+        assert_eq!(free_bytes(&store, &ObjPath::from("dir/b.bin"), 1000).await.ok(), Some(400));
+        // Overfull (a pod wrote past it): nothing free, never a wrap-around.
+        assert_eq!(free_bytes(&store, &ObjPath::from("new.bin"), 800).await.ok(), Some(0));
+        let at = ObjPath::from("new.bin");
+        let e = write(&store, &at, body(1, 101), 100, Some(101)).await.expect_err("too large");
+        assert!(e.message().contains("100 bytes free"), "{}", e.message());
+        assert!(matches!(store.head(&at).await, Err(object_store::Error::NotFound { .. })));
+        assert_eq!(write(&store, &at, body(1, 100), 100, Some(100)).await.ok(), Some(100));
+    }
+
+    #[tokio::test]
     async fn a_body_past_the_limit_is_refused_and_leaves_nothing() {
         let store = InMemory::new();
         for (name, chunks) in [("early.bin", 10usize), ("late.bin", 40)] {
@@ -385,7 +437,7 @@ mod tests {
             let e = write(&store, &at, body(chunks, 1024 * 1024), limit, None)
                 .await
                 .expect_err("too large");
-            assert!(e.message().contains("larger than the volume"), "{}", e.message());
+            assert!(e.message().contains("does not fit"), "{}", e.message());
             assert!(
                 matches!(store.head(&at).await, Err(object_store::Error::NotFound { .. })),
                 "no object at {name}"

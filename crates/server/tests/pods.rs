@@ -75,5 +75,19 @@ async fn an_image_that_cannot_be_pulled_ends_the_job_at_once_with_the_reason() {
     let reason = done.job.reason.clone().unwrap_or_default();
     assert!(reason.contains("cannot be pulled") && reason.contains("manifest unknown"), "{reason}");
     assert_eq!(done.attempts.len(), 1, "given up, not retried with the same image: {events:?}");
+    // While it booted, the job said what its pod's host was doing, not "choosing a GPU".
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "boot"
+                && e.message.starts_with("pulling image acme/does-not-exist:1")),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e.kind == "attempt"
+            && e.message.contains(" created: ")
+            && (e.message.contains(", EU-") || e.message.contains(", US-"))),
+        "the pod's data center is named: {events:?}"
+    );
     s.shutdown().await;
 }

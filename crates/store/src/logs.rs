@@ -14,13 +14,17 @@ pub struct LogRow {
     pub at: String,
     pub source: String,
     pub line: String,
+    /// The attempt whose pod wrote it (`None` for lines kept before attempts were recorded).
+    pub attempt_id: Option<String>,
 }
 
 impl Store {
-    /// Appends lines to a job's log, in order, and trims it to the newest lines.
+    /// Appends lines of one attempt's pod to its job's log, in order, and trims the job's log
+    /// to the newest lines.
     pub async fn job_logs_append(
         &self,
         job_id: &str,
+        attempt_id: &str,
         lines: &[(String, String, String)],
     ) -> Result<()> {
         if lines.is_empty() {
@@ -35,13 +39,14 @@ impl Store {
                 .await?;
         for (i, (at, source, line)) in lines.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO job_logs (job_id, seq, at, source, line) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO job_logs (job_id, seq, at, source, line, attempt_id) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(job_id)
             .bind(next + i as i64)
             .bind(at)
             .bind(source)
             .bind(line)
+            .bind(attempt_id)
             .execute(&mut *tx)
             .await?;
         }
@@ -58,7 +63,7 @@ impl Store {
     /// The newest `tail` lines of a job's log, oldest first.
     pub async fn job_logs(&self, job_id: &str, tail: i64) -> Result<Vec<LogRow>> {
         let mut rows: Vec<LogRow> =
-            sqlx::query_as("SELECT seq, at, source, line FROM job_logs WHERE job_id = $1 ORDER BY seq DESC LIMIT $2")
+            sqlx::query_as("SELECT seq, at, source, line, attempt_id FROM job_logs WHERE job_id = $1 ORDER BY seq DESC LIMIT $2")
                 .bind(job_id)
                 .bind(tail)
                 .fetch_all(self.pool())
@@ -67,12 +72,14 @@ impl Store {
         Ok(rows)
     }
 
-    /// The provider timestamp of a job's newest stored line (where a follower resumes).
-    pub async fn job_logs_last_at(&self, job_id: &str) -> Result<Option<String>> {
+    /// The provider timestamp of an attempt's newest stored line: where its pod's follower
+    /// resumes (another attempt's pod has a stream of its own).
+    pub async fn job_logs_last_at(&self, job_id: &str, attempt_id: &str) -> Result<Option<String>> {
         Ok(sqlx::query_as::<_, (String,)>(
-            "SELECT at FROM job_logs WHERE job_id = $1 ORDER BY seq DESC LIMIT 1",
+            "SELECT at FROM job_logs WHERE job_id = $1 AND attempt_id = $2 ORDER BY seq DESC LIMIT 1",
         )
         .bind(job_id)
+        .bind(attempt_id)
         .fetch_optional(self.pool())
         .await?
         .map(|(a,)| a))

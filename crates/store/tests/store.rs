@@ -282,7 +282,7 @@ async fn pod_logs_are_kept_in_order_and_bounded_per_job(db: Db) {
     let lines: Vec<(String, String, String)> =
         (0..n).map(|i| (format!("t{i}"), "container".into(), format!("line {i}"))).collect();
     for chunk in lines.chunks(1_000) {
-        s.job_logs_append(&j.id, chunk).await.expect("append");
+        s.job_logs_append(&j.id, "att_1", chunk).await.expect("append");
     }
     let kept = s.job_logs(&j.id, i64::MAX).await.expect("read");
     assert_eq!(kept.len(), store::JOB_LOG_LINES_KEPT as usize, "bounded");
@@ -297,7 +297,20 @@ async fn pod_logs_are_kept_in_order_and_bounded_per_job(db: Db) {
             .collect::<Vec<_>>(),
         [format!("line {}", n - 2), format!("line {}", n - 1)]
     );
-    assert_eq!(s.job_logs_last_at(&j.id).await.expect("last"), Some(format!("t{}", n - 1)));
+    assert_eq!(
+        s.job_logs_last_at(&j.id, "att_1").await.expect("last"),
+        Some(format!("t{}", n - 1))
+    );
+    // A second attempt's pod resumes from its own lines (none yet), not the first pod's.
+    assert_eq!(s.job_logs_last_at(&j.id, "att_2").await.expect("last"), None);
+    let second = [("u0".to_owned(), "container".to_owned(), "second pod".to_owned())];
+    s.job_logs_append(&j.id, "att_2", &second).await.expect("append");
+    assert_eq!(s.job_logs_last_at(&j.id, "att_2").await.expect("last"), Some("u0".into()));
+    let last = s.job_logs(&j.id, 2).await.expect("tail");
+    assert_eq!(
+        last.iter().map(|l| l.attempt_id.as_deref()).collect::<Vec<_>>(),
+        [Some("att_1"), Some("att_2")]
+    );
 }
 
 async fn one_replica_holds_an_account_and_a_deposed_ones_writes_are_refused(db: Db) {

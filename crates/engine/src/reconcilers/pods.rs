@@ -49,6 +49,12 @@ impl<C: Cloud> Engine<C> {
             f.retain(|attempt, _| live.attempt(attempt).is_some());
             f.clone()
         };
+        let boot_notes = {
+            let mut n = self.boot_notes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let live = self.store.live();
+            n.retain(|attempt, _| live.attempt(attempt).is_some());
+            n.clone()
+        };
         let actions = {
             let live = self.store.live();
             let mut specs = self.specs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -88,6 +94,8 @@ impl<C: Cloud> Engine<C> {
                 creating: &creating,
                 intent_grace_ms: self.intent_grace_ms,
                 pull_failed: &pull_failed,
+                boot_notes: &boot_notes,
+                watchdog_ceiling_ms: self.watchdog_ceiling_secs as i64 * 1000,
             })
         };
         status.seen = pods.len();
@@ -224,14 +232,16 @@ impl<C: Cloud> Engine<C> {
                 self.apply_job_event(&job, event, &reason).await?;
             }
             Action::Launch { job } => self.launch(&job).await?,
-            Action::BudgetAlert { job, pct } => {
+            Action::BudgetAlert { job, pct, spent } => {
+                // The amount that decided the level (projected spend: billed, and run up since
+                // the last bill), not the billed ledger alone, which lags by up to a minute.
                 let landed = ignore_missing(
                     self.update_job(&job, |j| {
                         if j.alert_pct >= pct {
                             return Ok(None);
                         }
                         j.alert_pct = pct;
-                        Ok(Some((j.spent_micros, j.budget_micros.unwrap_or(0))))
+                        Ok(Some((spent, j.budget_micros.unwrap_or(0))))
                     })
                     .await,
                 )?;

@@ -30,7 +30,7 @@ use core_domain::gpu::{CloudTier, Placement, rank_placements};
 use core_domain::ids::pod_name;
 use core_domain::money::Money;
 use core_domain::spec::JobSpec;
-use core_domain::state::{AttemptEvent, AttemptState, JobEvent};
+use core_domain::state::{AttemptEvent, AttemptState, JobEvent, JobState};
 use std::collections::HashSet;
 use std::sync::Mutex;
 use store::AttemptRow;
@@ -232,15 +232,36 @@ impl<C: Cloud> Engine<C> {
                     job,
                     "attempt",
                     &format!(
-                        "pod {} created: {} × {} ({:?}) at {}/h",
+                        "pod {} created: {} × {} ({:?}{}) at {}/h",
                         pod.id,
                         p.count,
                         p.gpu_type,
                         p.cloud,
+                        pod.data_center.as_deref().map(|d| format!(", {d}")).unwrap_or_default(),
                         Money(price.unwrap_or(row.price_micros_per_hour))
                     ),
                 )
                 .await;
+                // The job is past choosing: say where it boots (the log follower adds what the
+                // pod's host reports, "pulling image …").
+                let booting = format!(
+                    "booting pod {} ({} × {}{})",
+                    pod.id,
+                    p.count,
+                    p.gpu_type,
+                    pod.data_center.as_deref().map(|d| format!(" in {d}")).unwrap_or_default()
+                );
+                let _ = self
+                    .update_job(job, |j| {
+                        let provisioning =
+                            j.phase().is_ok_and(|ph| ph.state == JobState::Provisioning);
+                        if !provisioning {
+                            return Ok(None);
+                        }
+                        j.reason = Some(booting.clone());
+                        Ok(Some(()))
+                    })
+                    .await;
                 Outcome::Created
             }
             Err(e @ (CloudError::NoCapacity(_) | CloudError::Unplaceable(_))) => {
@@ -336,8 +357,11 @@ impl<C: Cloud> Engine<C> {
         );
         let watchdog = self.cloud.rest_base().map(|rest| {
             env.insert("PODWARDEN_RUNPOD_REST_URL".into(), rest);
-            spec.limits.max_runtime.map_or(self.watchdog_ceiling_secs, |d| d.as_secs())
-                + crate::wrapper::WATCHDOG_GRACE_SECS
+            // The server's ceiling as configured; `max_runtime` with a grace, so the control
+            // plane's own stop at the deadline comes first.
+            spec.limits.max_runtime.map_or(self.watchdog_ceiling_secs, |d| {
+                d.as_secs() + crate::wrapper::WATCHDOG_GRACE_SECS
+            })
         });
         let data = crate::wrapper::DataPlan {
             fetch: spec

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::accounts::engine_for;
-use crate::api::{CostReport, ErrorBody, GpuRow, Status};
+use crate::api::{CostReport, ErrorBody, EstimateView, GpuRow, Status};
 use crate::extract::Query;
 use axum::extract::State;
 use axum::{Extension, Json};
@@ -63,6 +63,44 @@ pub(crate) async fn gpus(
             })
             .collect(),
     ))
+}
+
+/// What a pod job would cost before it runs: the offer the planner would try first, at its
+/// live price, for a typical boot plus `max_runtime`, capped by the budget.
+#[utoipa::path(post, path = "/api/v1/estimate", tag = "jobs", request_body = JobSpec, responses((status = 200, body = EstimateView), (status = 422, description = "invalid spec, or no GPU offer fits it", body = ErrorBody), (status = 400, description = "malformed JSON (with line and column)", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn estimate(
+    State(s): S,
+    Extension(c): C,
+    crate::extract::Body(v): crate::extract::Body<serde_json::Value>,
+) -> R<Json<EstimateView>> {
+    let mut spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
+    let account = user_account(&s, &c.0.id).await?;
+    let engine = engine_for(&s, &account).await.map_err(account_error)?;
+    let offers = engine.offers().await?;
+    spec.gpu.types = core_domain::gpu::resolve_gpu_types(&spec.gpu.types, &offers)
+        .map_err(|e| EngineError::UnknownGpuType(e.to_string()))?;
+    let e = core_domain::estimate::estimate(&spec, &offers)
+        .ok_or_else(|| EngineError::NoGpuFits("nothing offered fits the spec's [gpu]".into()))?;
+    Ok(Json(EstimateView {
+        gpu_type: e.gpu_type,
+        name: e.display_name,
+        count: e.count,
+        cloud: match e.cloud {
+            CloudTier::Secure => "secure".into(),
+            CloudTier::Community => "community".into(),
+        },
+        price_per_hour_usd: e.price_per_hour.usd(),
+        max_cost_usd: e.max_cost.map(|m| m.usd()),
+        bound: match e.bound {
+            core_domain::estimate::Bound::Budget => "budget",
+            core_domain::estimate::Bound::MaxRuntime => "max_runtime",
+            core_domain::estimate::Bound::None => "none",
+        }
+        .into(),
+        boot_s: core_domain::estimate::TYPICAL_BOOT_MS / 1000,
+        boot_cost_usd: e.boot_cost.usd(),
+        simulated: s.simulated,
+    }))
 }
 
 /// The caller's spend: total, per job, per GPU type, per day.

@@ -81,10 +81,15 @@ pub(crate) const POD_LOG_TAIL: runpod::types::logs::LogsQuery = runpod::types::l
 
 /// The pod of the job's latest attempt that holds one (created or running).
 pub(crate) fn current_pod(attempts: &[AttemptRow]) -> Option<String> {
+    current_attempt(attempts).and_then(|a| a.pod_id.clone())
+}
+
+/// The newest attempt whose pod is up (created or running).
+fn current_attempt(attempts: &[AttemptRow]) -> Option<&AttemptRow> {
     attempts
         .iter()
         .rev()
-        .find_map(|a| a.pod_id.clone().filter(|_| matches!(&a.state[..], "created" | "running")))
+        .find(|a| a.pod_id.is_some() && matches!(&a.state[..], "created" | "running"))
 }
 
 /// The job's pod log lines as `log` events: follows each pod the job gets, until it settles.
@@ -176,45 +181,116 @@ pub(crate) async fn long_poll(s: &AppState, id: &str, q: &After) -> R<Vec<EventV
     }
 }
 
-/// The current pod's logs, proxied from the provider's SSE stream; once the job has no pod,
-/// the lines kept from its pods (the newest 10,000), and the stream ends.
-#[utoipa::path(get, path = "/api/v1/jobs/{id}/logs", tag = "jobs", params(("id" = String, Path, description = "job id")), responses((status = 200, description = "SSE: one event per log line", content_type = "text/event-stream"), (status = 404, description = "no such job, or no pod yet and no lines kept", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
-pub(crate) async fn logs(State(s): S, Extension(c): C, Path(id): Path<String>) -> R<Response> {
+/// `?attempt=N`: one attempt's lines.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct LogsQuery {
+    /// Only this attempt's lines (1 is the job's first pod); without it, every attempt's, each
+    /// after an `event: attempt` separator when the job had more than one.
+    pub(crate) attempt: Option<u32>,
+}
+
+/// A job's pod logs: the lines kept from its earlier pods (the newest 10,000 in all), then the
+/// current pod's, proxied live from the provider's SSE stream; once the job has no pod, the
+/// stream ends after the kept lines. Each attempt's lines follow an `event: attempt` line when
+/// the job had more than one.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/logs", tag = "jobs", params(("id" = String, Path, description = "job id"), LogsQuery), responses((status = 200, description = "SSE: one event per log line (`container`, `system`), and `attempt` before each attempt's lines", content_type = "text/event-stream"), (status = 404, description = "no such job or attempt, or no pod yet and no lines kept", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn logs(
+    State(s): S,
+    Extension(c): C,
+    Path(id): Path<String>,
+    Query(q): Query<LogsQuery>,
+) -> R<Response> {
     let job = owned_job(&s, &id, &c.0.id).await?;
     let attempts = s.engine.store().attempts_for_job(&id).await.map_err(EngineError::from)?;
-    let Some(pod) = current_pod(&attempts) else {
-        // Kept lines need no provider: no key is decrypted, and a removed key does not hide them.
-        let kept = s
-            .engine
-            .store()
-            .job_logs(&id, store::JOB_LOG_LINES_KEPT)
-            .await
-            .map_err(EngineError::from)?;
-        if kept.is_empty() {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "no_pod",
-                "the job has no pod yet, and no log lines were kept",
-                Some("`podwarden ps` shows its state"),
-            ));
-        }
-        let events = futures::stream::iter(kept.into_iter().map(|l| {
-            Ok::<_, std::convert::Infallible>(Event::default().event(l.source).data(l.line))
-        }));
-        return Ok(Sse::new(events).into_response());
+    let wanted = match q.attempt {
+        Some(n) => Some(
+            attempts
+                .get((n as usize).wrapping_sub(1))
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "no_such_attempt",
+                        format!("job {id} has no attempt {n} (it has {})", attempts.len()),
+                        Some("`podwarden ps JOB` lists its attempts"),
+                    )
+                })?
+                .id
+                .clone(),
+        ),
+        None => None,
     };
+    let live = current_attempt(&attempts)
+        .filter(|a| wanted.as_ref().is_none_or(|w| w == &a.id))
+        .map(|a| (a.id.clone(), a.pod_id.clone().unwrap_or_default()));
+    // Kept lines need no provider: no key is decrypted, and a removed key does not hide them.
+    let kept = s
+        .engine
+        .store()
+        .job_logs(&id, store::JOB_LOG_LINES_KEPT)
+        .await
+        .map_err(EngineError::from)?;
+    let live_id = live.as_ref().map(|(a, _)| a.clone());
+    let kept: Vec<_> = kept
+        .into_iter()
+        // The live attempt's lines come from its stream (which starts at its first line).
+        .filter(|l| l.attempt_id.is_none() || l.attempt_id != live_id)
+        .filter(|l| wanted.is_none() || l.attempt_id == wanted)
+        .collect();
+    if kept.is_empty() && live.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_pod",
+            "the job has no pod yet, and no log lines were kept",
+            Some("`podwarden ps` shows its state"),
+        ));
+    }
+    // Separators only where they tell attempts apart.
+    let separate = wanted.is_none() && attempts.iter().filter(|a| a.pod_id.is_some()).count() > 1;
+    let separator = |attempt: &str| {
+        let n = attempts.iter().position(|a| a.id == attempt);
+        let a = n.map(|n| &attempts[n]);
+        let text = format!(
+            "── attempt {} of {}: pod {} ({} × {}) ──",
+            n.map_or(0, |n| n + 1),
+            attempts.len(),
+            a.and_then(|a| a.pod_id.as_deref()).unwrap_or("?"),
+            a.map_or(0, |a| a.gpu_count),
+            a.map_or("?", |a| a.gpu_type.as_str()),
+        );
+        Ok::<_, std::convert::Infallible>(Event::default().event("attempt").data(text))
+    };
+    let mut events = Vec::with_capacity(kept.len() + 2);
+    let mut shown: Option<Option<String>> = None;
+    for l in kept {
+        if separate && shown.as_ref() != Some(&l.attempt_id) {
+            if let Some(a) = &l.attempt_id {
+                events.push(separator(a));
+            }
+            shown = Some(l.attempt_id.clone());
+        }
+        events.push(Ok(Event::default().event(l.source).data(l.line)));
+    }
+    let Some((attempt, pod)) = live else {
+        return Ok(Sse::new(futures::stream::iter(events)).into_response());
+    };
+    if separate {
+        events.push(separator(&attempt));
+    }
     let client = client_for(&s, &job.account).await.map_err(account_error)?;
     let stream = client.pod_logs(&runpod::PodId::new(pod), &POD_LOG_TAIL).await.map_err(|e| {
         ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", e.to_string(), None)
     })?;
-    let events = stream.filter_map(|l| async move {
+    let lines = stream.filter_map(|l| async move {
         l.ok().map(|l| {
             Ok::<_, std::convert::Infallible>(
                 Event::default().event(l.event.source).data(l.event.line),
             )
         })
     });
-    Ok(Sse::new(events.take_until(s.shutdown.clone().cancelled_owned()))
-        .keep_alive(KeepAlive::default())
-        .into_response())
+    Ok(Sse::new(
+        futures::stream::iter(events).chain(lines).take_until(s.shutdown.clone().cancelled_owned()),
+    )
+    .keep_alive(KeepAlive::default())
+    .into_response())
 }

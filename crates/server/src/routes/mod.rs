@@ -156,6 +156,12 @@ impl From<EngineError> for ApiError {
                     "`podwarden gpus` shows what is offered; relax gpu.min_vram_gb or gpu.max_price_per_hour",
                 ),
             ),
+            EngineError::UnknownGpuType(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_gpu_type",
+                e.to_string(),
+                Some("fix gpu.types: `podwarden gpus` lists the names offered (a part such as \"A100\" or \"4090\" is enough)"),
+            ),
             EngineError::WrongState { .. } | EngineError::Transition { .. } => {
                 Self::new(StatusCode::CONFLICT, "conflict", e.to_string(), None)
             }
@@ -266,6 +272,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/jobs/{id}/logs", get(logs))
         .route("/api/v1/jobs/{id}/metrics", get(list_metrics))
         .route("/api/v1/gpus", get(gpus))
+        .route("/api/v1/estimate", post(estimate))
         .route("/api/v1/endpoints", get(list_endpoints).post(deploy_endpoint))
         .route("/api/v1/endpoints/{name}", get(get_endpoint))
         .route("/api/v1/endpoints/{name}", delete(remove_endpoint))

@@ -101,6 +101,8 @@ test("settings → compute: a wrong key is explained, the right one is saved and
   // Back to hosted and in again: removing works and the status follows.
   await page.click("#remove-key");
   await page.getByText("Using the operator's hosted compute.").waitFor();
+  // The admin has no spend cap: nothing is printed for it (once a literal "null").
+  assert.equal((await page.textContent("#key-status")).trim(), "Using the operator's hosted compute.");
   await page.check("#backend-runpod");
   await page.fill("#api-key", runpodKey);
   await page.click("#save-key");
@@ -159,7 +161,46 @@ test("job page: live loss chart, pod logs, cost meter, stop", async () => {
   await page.locator("#events").getByText(/cancelled: stopped by the user; every resource is confirmed gone/).waitFor({ timeout: 60_000 });
   await page.waitForFunction(() => Number(document.querySelector("#loss-chart")?.dataset.points) >= 8);
   assert.equal(await page.getAttribute("#loss-chart", "data-points"), "8");
+  // The finished job's pod logs are the ones the server kept.
+  await page.locator("#pod-logs").getByText("training <img").waitFor({ timeout: 30_000 });
   assert.equal(await pwned(), undefined);
+});
+
+/** The REST API as the admin, from the test itself. */
+async function call(method, path, body) {
+  const r = await fetch(url + "/api/v1" + path, {
+    method,
+    headers: { Authorization: `Bearer ${adminToken}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
+  return JSON.parse(text);
+}
+
+test("a multi-line command keeps its lines, and serverless jobs are on the Jobs page", async () => {
+  const job = await call("POST", "/jobs", {
+    name: "two-lines",
+    image: "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04",
+    command: "echo one\necho two",
+    gpu: { min_vram_gb: 16 },
+    limits: { budget_usd: 1 },
+  });
+  await page.goto(url + "/#/jobs/" + job.id);
+  await page.locator("#job-name").getByText("two-lines").waitFor();
+  assert.equal(await page.innerText("#job-command"), "echo one\necho two", "shown on two lines");
+  await call("POST", "/endpoints", {
+    name: "echo",
+    image: "podwarden/echo-worker:demo",
+    gpu: { pools: ["AMPERE_16"] },
+    workers: { min: 0, max: 1, idle_timeout: "5s" },
+  });
+  const req = await call("POST", "/requests", { endpoint: "echo", name: "hello", input: { text: "hi" } });
+  await page.click("nav a[data-page=jobs]");
+  const row = page.locator(`#serverless-jobs tr[data-id="${req.id}"]`);
+  await row.waitFor();
+  assert.match(await row.textContent(), /echo/);
+  await shot("07c-serverless-jobs");
 });
 
 test("jobs list and costs", async () => {
@@ -245,6 +286,10 @@ test("users (admin): a new user's token is shown once, a cap is set, and the use
   await shot("09-users");
   // Bob signs in: none of the admin's jobs, no Users page, his cap on Settings.
   await page.click("#logout");
+  await page.locator("#token").waitFor();
+  // Signed out: neither the admin's nav links nor the "simulated" badge stay.
+  assert.equal(await page.isVisible("#nav"), false, "no nav links on the sign-in page");
+  assert.equal(await page.isVisible("#sim"), false, "no badge on the sign-in page");
   await page.fill("#token", token);
   await page.click("#login button[type=submit]");
   await page.getByText("No jobs yet").waitFor();

@@ -22,6 +22,13 @@ use store::{AttemptRow, JobRow};
 /// this process are never abandoned).
 pub const INTENT_GRACE_MS: i64 = 60_000;
 
+/// How far ahead a budget looks: a job stops once its spend plus what its pods will run up in
+/// this long reaches the budget, so the pass period (2 s), a late pass and the terminate's
+/// round trip are paid for inside the budget, not past it. The bound: a job's final cost stays
+/// within its budget unless passes stall longer than this (RunPod rate-limits or is down); then
+/// it overshoots by at most its pods' rate × the stall.
+pub const BUDGET_LOOKAHEAD_MS: i64 = 15_000;
+
 /// Everything the planner looks at.
 #[derive(Debug)]
 pub struct Snapshot<'a> {
@@ -41,6 +48,11 @@ pub struct Snapshot<'a> {
     pub intent_grace_ms: i64,
     /// Attempts whose pod's logs say its image cannot be pulled, with the log line.
     pub pull_failed: &'a HashMap<String, String>,
+    /// The latest line of the host's from each booting pod ("pulling image …").
+    pub boot_notes: &'a HashMap<String, String>,
+    /// The in-pod watchdog's ceiling for jobs without `max_runtime` (ms after the pod's create);
+    /// with it, the watchdog fires at `max_runtime` + [`crate::wrapper::WATCHDOG_GRACE_SECS`].
+    pub watchdog_ceiling_ms: i64,
 }
 
 /// One thing to do.
@@ -60,8 +72,8 @@ pub enum Action {
     Job { job: String, event: JobEvent, reason: String },
     /// Start an attempt for a job.
     Launch { job: String },
-    /// Spend crossed 80 or 90 % of the budget.
-    BudgetAlert { job: String, pct: i64 },
+    /// Spend crossed 80 or 90 % of the budget: `spent` (projected, micro-USD) is what decided.
+    BudgetAlert { job: String, pct: i64, spent: i64 },
 }
 
 /// Spend including what pod-holding attempts have run up since they were last billed: budgets
@@ -102,6 +114,8 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
 
     // Pods → attempts. `trouble` collects attempts that ended badly (the job must recover).
     let mut trouble: HashMap<&str, String> = HashMap::new();
+    // Jobs whose pod the in-pod watchdog stopped: they end as timed out, never relaunched.
+    let mut timed_out: HashSet<&str> = HashSet::new();
     for a in s.attempts {
         let Ok(state) = a.state() else { continue };
         let pod = a
@@ -131,8 +145,27 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                     trouble.insert(&a.job_id, "the pod vanished at the provider".into());
                 }
                 Some(p) if p.phase == PodPhase::Stopped => {
-                    let why =
-                        "the provider stopped the pod (preempted or out of credit)".to_owned();
+                    // A pod stopped past its watchdog's time is the watchdog's doing (it stops
+                    // its own pod when the control plane did not end the job in time): the job
+                    // timed out, and is not run again. Told by the clock, so a restarted server
+                    // that never saw the watchdog's log line knows it too.
+                    let ceiling = specs
+                        .get(a.job_id.as_str())
+                        .and_then(|sp| sp.limits.max_runtime)
+                        .map_or(s.watchdog_ceiling_ms, |d| {
+                            d.as_millis() as i64 + crate::wrapper::WATCHDOG_GRACE_SECS as i64 * 1000
+                        });
+                    let why = if s.now - a.created_at >= ceiling {
+                        timed_out.insert(&a.job_id);
+                        format!(
+                            "the pod's watchdog stopped it at the job's time ceiling ({})",
+                            humantime::format_duration(std::time::Duration::from_millis(
+                                ceiling.max(0) as u64
+                            ))
+                        )
+                    } else {
+                        "the provider stopped the pod (preempted or out of credit)".to_owned()
+                    };
                     out.push(Action::Terminate {
                         pod_id: p.id.clone(),
                         attempt: Some(a.id.clone()),
@@ -167,8 +200,13 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                         .get(a.job_id.as_str())
                         .map_or(600_000, |sp| sp.limits.boot_timeout.as_millis() as i64);
                     if s.now - a.created_at >= timeout {
+                        let last = s
+                            .boot_notes
+                            .get(&a.id)
+                            .map(|l| format!("; its host's last word: {l}"))
+                            .unwrap_or_default();
                         let why = format!(
-                            "the pod did not boot within {} s (it bills while it hangs)",
+                            "the pod did not boot within {} s (it bills while it hangs){last}",
                             timeout / 1000
                         );
                         out.push(Action::Terminate {
@@ -238,10 +276,18 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                 let pct = (spent * 100) / budget.max(1);
                 for level in [80, 90] {
                     if pct >= level && j.alert_pct < level {
-                        out.push(Action::BudgetAlert { job: j.id.clone(), pct: level });
+                        out.push(Action::BudgetAlert { job: j.id.clone(), pct: level, spent });
                     }
                 }
-                if spent >= budget {
+                let rate: i64 = mine
+                    .iter()
+                    .filter(|a| {
+                        a.state().is_ok_and(AttemptState::holds_pod) && a.ended_at.is_none()
+                    })
+                    .map(|a| a.price_micros_per_hour)
+                    .sum();
+                let ahead = core_domain::Money(rate).per_hour_for_millis(BUDGET_LOOKAHEAD_MS).0;
+                if spent + ahead >= budget {
                     out.push(ev(JobEvent::BudgetExhausted, "spend reached the budget"));
                     continue;
                 }
@@ -257,10 +303,14 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                     if phase.state == JobState::Provisioning {
                         out.push(ev(
                             JobEvent::Booted,
-                            "the command reported before the pod was seen running",
+                            "the pod is running (its command finished between two status checks)",
                         ));
                     }
                     out.push(ev(JobEvent::Exited { success: code == 0 }, &exit_reason(code, spec)));
+                } else if let Some(why) =
+                    trouble.get(j.id.as_str()).filter(|_| timed_out.contains(j.id.as_str()))
+                {
+                    out.push(ev(JobEvent::DeadlinePassed, why));
                 } else if let Some(why) = trouble.get(j.id.as_str()) {
                     out.push(ev(JobEvent::Interrupted, why));
                 } else if phase.state == JobState::Provisioning
@@ -404,6 +454,8 @@ mod tests {
             creating: &creating,
             intent_grace_ms: INTENT_GRACE_MS,
             pull_failed: &HashMap::new(),
+            boot_notes: &HashMap::new(),
+            watchdog_ceiling_ms: 24 * 3_600_000,
         })
     }
 
@@ -426,6 +478,8 @@ mod tests {
             creating: &creating,
             intent_grace_ms: INTENT_GRACE_MS,
             pull_failed: &HashMap::new(),
+            boot_notes: &HashMap::new(),
+            watchdog_ceiling_ms: 24 * 3_600_000,
         });
         assert!(acts.is_empty(), "{acts:?}");
         let without = run(1, &[mine], &[a], &pods, &[]);
@@ -501,11 +555,26 @@ mod tests {
             reason: "the pod vanished at the provider".into()
         }));
         assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
-        let acts = run(1, &[j], std::slice::from_ref(&a), &[pod(&a, "p", PodPhase::Stopped)], &[]);
+        let stopped = [pod(&a, "p", PodPhase::Stopped)];
+        let acts = run(1, std::slice::from_ref(&j), std::slice::from_ref(&a), &stopped, &[]);
         assert!(
             matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("preempted"))
         );
         assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
+        // Stopped at the watchdog's time (24 h here; no max_runtime): the watchdog did it. The
+        // job timed out and is not relaunched, whatever retries it has left.
+        let acts = run(24 * 3_600_000, &[j], std::slice::from_ref(&a), &stopped, &[]);
+        assert!(
+            matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("watchdog") && reason.contains("24h")),
+            "{acts:?}"
+        );
+        assert!(
+            acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::DeadlinePassed, reason, .. } if reason.contains("watchdog"))),
+            "{acts:?}"
+        );
+        assert!(
+            !acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. }))
+        );
     }
 
     #[test]
@@ -523,12 +592,38 @@ mod tests {
             )
             .is_empty()
         );
-        let acts = run(300_000, &[j], &[a], &[p], &[]);
+        let acts = run(
+            300_000,
+            std::slice::from_ref(&j),
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&p),
+            &[],
+        );
         assert!(
             matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("did not boot within 300 s")),
             "{acts:?}"
         );
         assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
+        // What the pod's host last said is the cause the reason carries.
+        let notes: HashMap<String, String> = [(a.id.clone(), "pulling image huge:1".into())].into();
+        let jobs = [(&j.0, &j.1)];
+        let acts = plan(&Snapshot {
+            now: 300_000,
+            install: INSTALL,
+            jobs: &jobs,
+            attempts: &[&a],
+            other_accounts: &[],
+            pods: std::slice::from_ref(&p),
+            creating: &HashSet::new(),
+            intent_grace_ms: INTENT_GRACE_MS,
+            pull_failed: &HashMap::new(),
+            boot_notes: &notes,
+            watchdog_ceiling_ms: 24 * 3_600_000,
+        });
+        assert!(
+            matches!(&acts[0], Action::Terminate { reason, .. } if reason.ends_with("its host's last word: pulling image huge:1")),
+            "{acts:?}"
+        );
     }
 
     #[test]
@@ -550,6 +645,8 @@ mod tests {
             creating: &creating,
             intent_grace_ms: INTENT_GRACE_MS,
             pull_failed: &failed,
+            boot_notes: &HashMap::new(),
+            watchdog_ceiling_ms: 24 * 3_600_000,
         });
         assert!(
             matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("cannot be pulled") && reason.contains("manifest unknown")),
@@ -575,7 +672,7 @@ mod tests {
             std::slice::from_ref(&p),
             &[],
         );
-        assert_eq!(acts, [Action::BudgetAlert { job: j.id.clone(), pct: 80 }]);
+        assert_eq!(acts, [Action::BudgetAlert { job: j.id.clone(), pct: 80, spent: 850_000 }]);
         j.alert_pct = 80;
         j.spent_micros = 1_000_000;
         let acts = run(
@@ -587,7 +684,7 @@ mod tests {
         );
         assert_eq!(
             acts[0],
-            Action::BudgetAlert { job: j.id.clone(), pct: 90 },
+            Action::BudgetAlert { job: j.id.clone(), pct: 90, spent: 1_000_000 },
             "a skipped level is still reported"
         );
         assert!(matches!(&acts[1], Action::Job { event: JobEvent::BudgetExhausted, .. }));
@@ -603,6 +700,22 @@ mod tests {
             matches!(&acts[..], [Action::Job { event: JobEvent::BudgetExhausted, .. }]),
             "{acts:?}"
         );
+        // The stop comes early enough to pay for the next passes and the terminate: $0.25/h
+        // for 15 s is 1042 micro-USD, so 1000 short of the budget is too late to go on, and
+        // 1100 short is not.
+        j.spent_micros = 999_000;
+        let stops = |j: &JobRow| {
+            run(
+                1,
+                &[(j.clone(), sp.clone())],
+                std::slice::from_ref(&a),
+                std::slice::from_ref(&p),
+                &[],
+            )
+        };
+        assert!(matches!(&stops(&j)[..], [Action::Job { event: JobEvent::BudgetExhausted, .. }]));
+        j.spent_micros = 998_900;
+        assert!(stops(&j).is_empty());
         j.spent_micros = 0;
         j.deadline_at = Some(10);
         assert!(matches!(

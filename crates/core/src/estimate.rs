@@ -1,0 +1,110 @@
+//! What a pod job will cost before it runs: the placement the planner would try first, at its
+//! live price, for a typical boot plus the job's run time (its `max_runtime`), capped by its
+//! budget. The CLI (`run --estimate`, the prompt before a run without a budget) and the API
+//! (`POST /api/v1/estimate`) show this one function's answer.
+
+use crate::gpu::{CloudTier, GpuOffer, rank_placements};
+use crate::money::Money;
+use crate::spec::JobSpec;
+
+/// How long a pod usually takes from create to its command starting (image pull included),
+/// billed like the rest. An assumption, said so wherever the estimate is shown.
+pub const TYPICAL_BOOT_MS: i64 = 120_000;
+
+/// What bounds the cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// The budget stops the job first.
+    Budget,
+    /// `max_runtime` stops it first.
+    MaxRuntime,
+    /// Nothing: the job runs until its command ends (or the server's watchdog ceiling).
+    None,
+}
+
+/// A pod job's cost estimate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Estimate {
+    pub gpu_type: String,
+    pub display_name: String,
+    pub count: i64,
+    pub cloud: CloudTier,
+    /// For all `count` GPUs.
+    pub price_per_hour: Money,
+    /// The most it can cost (`None` when nothing bounds it).
+    pub max_cost: Option<Money>,
+    pub bound: Bound,
+    /// What the boot alone costs at this price.
+    pub boot_cost: Money,
+}
+
+/// The estimate for `spec` on `offers`, or `None` when no offer fits it.
+pub fn estimate(spec: &JobSpec, offers: &[GpuOffer]) -> Option<Estimate> {
+    let p = rank_placements(spec, offers).into_iter().next()?;
+    let price = p.price_per_hour;
+    let budget = spec.limits.budget_usd.map(Money::from_usd);
+    let by_time = spec
+        .limits
+        .max_runtime
+        .map(|d| price.per_hour_for_millis(TYPICAL_BOOT_MS + d.as_millis() as i64));
+    let (max_cost, bound) = match (budget, by_time) {
+        (Some(b), Some(t)) if t < b => (Some(t), Bound::MaxRuntime),
+        (Some(b), _) => (Some(b), Bound::Budget),
+        (None, Some(t)) => (Some(t), Bound::MaxRuntime),
+        (None, None) => (None, Bound::None),
+    };
+    Some(Estimate {
+        gpu_type: p.gpu_type,
+        display_name: p.display_name,
+        count: p.count,
+        cloud: p.cloud,
+        price_per_hour: price,
+        max_cost,
+        bound,
+        boot_cost: price.per_hour_for_millis(TYPICAL_BOOT_MS),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offers() -> Vec<GpuOffer> {
+        vec![GpuOffer {
+            gpu_type: "NVIDIA RTX A5000".into(),
+            display_name: "RTX A5000".into(),
+            vram_gb: 24,
+            max_count: 8,
+            secure_price: Some(Money::from_usd(0.30)),
+            community_price: None,
+            data_centers: vec!["US".into()],
+        }]
+    }
+
+    fn spec(limits: &str) -> JobSpec {
+        JobSpec::from_toml(
+            "t",
+            &format!(
+                "name=\"t\"\nimage=\"i\"\ncommand=\"c\"\n[gpu]\nmin_vram_gb=24\n[limits]\n{limits}"
+            ),
+        )
+        .expect("valid")
+    }
+
+    #[test]
+    fn the_cost_is_bounded_by_whichever_limit_comes_first() {
+        // $0.30/h: 2 min of boot is $0.01; 1 h of run time and the boot, $0.31.
+        let e = estimate(&spec("max_runtime = \"1h\"\n"), &offers()).expect("fits");
+        assert_eq!((e.max_cost, e.bound), (Some(Money::from_usd(0.31)), Bound::MaxRuntime));
+        assert_eq!(e.boot_cost, Money::from_usd(0.01));
+        let e =
+            estimate(&spec("max_runtime = \"1h\"\nbudget_usd = 0.2\n"), &offers()).expect("fits");
+        assert_eq!((e.max_cost, e.bound), (Some(Money::from_usd(0.2)), Bound::Budget));
+        let e = estimate(&spec(""), &offers()).expect("fits");
+        assert_eq!((e.max_cost, e.bound), (None, Bound::None));
+        assert_eq!(e.price_per_hour, Money::from_usd(0.30));
+        let mut big = spec("");
+        big.gpu.min_vram_gb = Some(80);
+        assert!(estimate(&big, &offers()).is_none(), "nothing fits");
+    }
+}
