@@ -102,8 +102,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The current pod's logs, proxied from the provider's SSE stream; once the job has no pod,
-         *     the lines kept from its pods (the newest 10,000), and the stream ends.
+         * A job's pod logs: the lines kept from its earlier pods (the newest 10,000 in all), then the
+         *     current pod's, proxied live from the provider's SSE stream; once the job has no pod, the
+         *     stream ends after the kept lines. Each attempt's lines follow an `event: attempt` line when
+         *     the job had more than one.
          */
         get: operations["logs"];
         put?: never;
@@ -163,6 +165,26 @@ export interface paths {
         get: operations["gpus"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/estimate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What a pod job would cost before it runs: the offer the planner would try first, at its
+         *     live price, for a typical boot plus `max_runtime`, capped by the budget.
+         */
+        post: operations["estimate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -837,6 +859,40 @@ export interface components {
             code: string;
             message: string;
             hint?: string | null;
+        };
+        /**
+         * @description `POST /api/v1/estimate`: what a pod job would cost, from the offer the planner would try
+         *     first at its live price.
+         */
+        EstimateView: {
+            gpu_type: string;
+            /** @description The GPU's display name. */
+            name: string;
+            /** Format: int64 */
+            count: number;
+            /** @description `secure` or `community`. */
+            cloud: string;
+            /**
+             * Format: double
+             * @description For all its GPUs.
+             */
+            price_per_hour_usd: number;
+            /**
+             * Format: double
+             * @description The most the job can cost; absent when nothing bounds it (no budget, no `max_runtime`).
+             */
+            max_cost_usd?: number | null;
+            /** @description What bounds it: `budget`, `max_runtime` or `none`. */
+            bound: string;
+            /**
+             * Format: int64
+             * @description The boot assumed (seconds), billed like the run.
+             */
+            boot_s: number;
+            /** Format: double */
+            boot_cost_usd: number;
+            /** @description Provider prices are simulated (embedded emulator). */
+            simulated: boolean;
         };
         /** @description One job event. */
         EventView: {
@@ -1870,7 +1926,13 @@ export interface operations {
     };
     logs: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Only this attempt's lines (1 is the job's first pod); without it, every attempt's, each
+                 *     after an `event: attempt` separator when the job had more than one.
+                 */
+                attempt?: number;
+            };
             header?: never;
             path: {
                 /** @description job id */
@@ -1880,13 +1942,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description SSE: one event per log line */
+            /** @description SSE: one event per log line (`container`, `system`), and `attempt` before each attempt's lines */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "text/event-stream": unknown;
+                };
+            };
+            /** @description a query parameter is malformed (named in the message) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description missing or invalid token */
@@ -1898,7 +1969,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description no such job, or no pod yet and no lines kept */
+            /** @description no such job or attempt, or no pod yet and no lines kept */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2221,6 +2292,92 @@ export interface operations {
                 };
             };
             /** @description a query value is out of range (named) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many wrong tokens from this client (a valid token is never refused), or RunPod's request budget for the account is spent (`provider_rate_limited`); wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RunPod failed or could not be reached (`provider_error`); nothing was changed, retry */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the database is locked by another process, or the server's memory for large bodies is in use; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    estimate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobSpec"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EstimateView"];
+                };
+            };
+            /** @description malformed JSON (with line and column) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is over the route's size limit, or has more than 1,000,000 JSON values */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid spec, or no GPU offer fits it */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -8,6 +8,9 @@ pub mod client;
 pub mod types;
 
 pub use client::{Client, Error};
+/// How far ahead the server's budget enforcement looks (a budget worth less than this much of
+/// its GPU stops at once).
+pub use core_domain::limits::BUDGET_LOOKAHEAD_MS;
 
 /// Bytes in one part of a file streamed through `/api/v1/volumes/{name}/files/{path}` (and of
 /// a multipart upload behind it).

@@ -700,7 +700,11 @@ async fn confirm(
     let data = d.data.as_ref().expect("a dataset");
     let model = d.model.expect("a model");
     let e = plan::estimate(data.rows, d.features.len(), model, g.price_per_hour_usd, left);
-    if e.budget_usd <= 0.0 {
+    // What is left must pay for more than the server's budget lookahead on this GPU, or the
+    // run would be stopped as soon as it starts; twice it, as the pod may get the GPU's Secure
+    // Cloud price (a network volume needs Secure), up to ~1.5× the offer shown.
+    let too_little = 2.0 * g.price_per_hour_usd * podwarden_api::BUDGET_LOOKAHEAD_MS as f64 / 3.6e6;
+    if e.budget_usd <= too_little {
         tell(app, chat, &format!("Your spend cap is used up ({} committed). Ask the operator to raise it, or train locally for free.", usd(compute.hosted_committed_usd))).await?;
         *d = Draft::default();
         return Ok(());

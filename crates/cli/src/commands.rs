@@ -119,12 +119,14 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
     if final_job.job.state == "succeeded" {
         crate::volume::collect_outputs(&api, &spec, &spec_dir).await
     } else {
+        let why = format!(
+            "job {id} ended {}: {}",
+            final_job.job.state,
+            final_job.job.reason.unwrap_or_default()
+        );
         Err(UserError {
-            error: anyhow!(
-                "job {id} ended {}: {}",
-                final_job.job.state,
-                final_job.job.reason.unwrap_or_default()
-            ),
+            // With --json the printed job says so already.
+            error: if a.json { anyhow::Error::new(crate::Reported(why)) } else { anyhow!(why) },
             hint: Some(format!("`podwarden ps` and the events of {id} say more")),
         })
     }

@@ -84,7 +84,11 @@ pub async fn run(a: Args) -> Result<(), UserError> {
         Ok(())
     } else {
         Err(UserError {
-            error: anyhow::anyhow!("some checks failed"),
+            error: if a.json {
+                anyhow::Error::new(crate::Reported("some checks failed".into()))
+            } else {
+                anyhow::anyhow!("some checks failed")
+            },
             hint: Some("apply the fixes above and run `podwarden doctor` again".into()),
         })
     }
@@ -421,7 +425,8 @@ async fn images(on_runpod: bool, offline: bool) -> Vec<Check> {
 /// Dollars to the cent, as people write them: `$0.00` for a float that sums to `-0.000001`
 /// (RunPod's `currentSpendPerHr` after pods stop), `-$1.50` for a debt.
 fn usd(v: f64) -> String {
-    let cents = (v * 100.0).round();
+    // `+ 0.0` turns a rounded -0.0 into 0.0, which formats without its sign.
+    let cents = (v * 100.0).round() + 0.0;
     if cents < 0.0 { format!("-${:.2}", -cents / 100.0) } else { format!("${:.2}", cents / 100.0) }
 }
 

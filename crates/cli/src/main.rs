@@ -168,6 +168,19 @@ pub struct UserError {
     pub hint: Option<String>,
 }
 
+/// A failure the command's own `--json` output already reports (doctor's failed checks, a
+/// followed job that failed): only the exit code is left to give, not a second JSON object.
+#[derive(Debug)]
+pub struct Reported(pub String);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Reported {}
+
 /// An error nobody built for the user: one that came up through `?` (I/O, the network, an
 /// unreadable answer) rather than a `UserError` made with a message and a hint. It reads as the
 /// error it wraps; it only changes the exit code to 2.
@@ -270,6 +283,7 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if json && e.error.is::<Reported>() => ExitCode::from(e.exit_code()),
         // A script that asked for JSON gets its error as JSON too, on stdout.
         Err(e) if json => {
             let causes: Vec<String> = e.error.chain().skip(1).map(|c| c.to_string()).collect();

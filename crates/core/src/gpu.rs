@@ -189,7 +189,8 @@ fn holds(have: &[String], want: &[String]) -> bool {
     have.windows(want.len()).any(|w| w == want)
 }
 
-/// The offers whose names share the longest run of characters with `name` (at least two).
+/// The offers whose names share the longest run of characters with `name` (at least three, and
+/// half of it: `B200` is not close to anything with `00` in it).
 fn closest(name: &str, offers: &[GpuOffer]) -> Vec<String> {
     let squash = |s: &str| -> Vec<char> {
         s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
@@ -211,7 +212,7 @@ fn closest(name: &str, offers: &[GpuOffer]) -> Vec<String> {
             let n = common(&squash(&o.gpu_type)).max(common(&squash(&o.display_name)));
             (n, o.display_name.as_str())
         })
-        .filter(|(n, _)| *n >= 2)
+        .filter(|(n, _)| *n >= 3.max(want.len() / 2))
         .collect();
     scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
     scored.into_iter().take(3).map(|(_, n)| n.to_owned()).collect()

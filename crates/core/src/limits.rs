@@ -10,6 +10,14 @@
 //! anything is created. Amounts are capped so sums of micro-dollars can
 //! never overflow 64 bits (a million dollars is 10¹² micro-USD; 9 million such jobs still fit).
 
+/// How far ahead a budget looks: a pod job stops once its spend plus what its pods will run up
+/// in this long reaches its budget, so the pass period (2 s), a late pass and the terminate's
+/// round trip are paid for inside the budget, not past it. The bound: a job's final cost stays
+/// within its budget unless passes stall longer than this (RunPod rate-limits or is down); then
+/// it overshoots by at most its pods' rate × the stall. A budget worth less than this much of
+/// its GPU stops at once.
+pub const BUDGET_LOOKAHEAD_MS: i64 = 15_000;
+
 /// Container image reference.
 pub const IMAGE: usize = 512;
 /// `command` (or `args` joined): under half of Linux's one-argument limit, for the wrapper.

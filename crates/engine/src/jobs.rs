@@ -114,7 +114,7 @@ impl<C: Cloud> Engine<C> {
             Ok(dc) => dc,
             Err(CloudError::NotFound(_)) => {
                 return Err(EngineError::BadVolume(format!(
-                    "network volume {vol} does not exist on this RunPod account; `network_volume` takes a volume id"
+                    "no network volume {vol:?}: neither one of your podwarden volumes nor a volume id on this RunPod account; create it first with `podwarden volume create {vol} --data-center EU-RO-1`"
                 )));
             }
             Err(e) => return Err(e.into()),
@@ -127,6 +127,16 @@ impl<C: Cloud> Engine<C> {
         }
         spec.data_centers = vec![dc.clone()];
         Ok(Some(dc))
+    }
+
+    /// The data center of network volume `id` on this engine's account, `None` when the
+    /// account has no such volume.
+    pub async fn volume_data_center(&self, id: &str) -> Result<Option<String>, EngineError> {
+        match self.cloud.network_volume_data_center(id).await {
+            Ok(dc) => Ok(Some(dc)),
+            Err(CloudError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Stops a job: it tears down and settles as cancelled.

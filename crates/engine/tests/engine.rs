@@ -652,7 +652,11 @@ async fn a_job_on_a_network_volume_runs_in_the_volumes_data_center_or_is_refused
         .submit(spec("network_volume = \"nosuchvol\"\n[gpu]\nmin_vram_gb = 16\n"), "local")
         .await
         .expect_err("unknown volume");
-    assert!(err.to_string().contains("network volume nosuchvol does not exist"), "{err}");
+    assert!(
+        err.to_string().contains("no network volume \"nosuchvol\"")
+            && err.to_string().contains("podwarden volume create nosuchvol"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

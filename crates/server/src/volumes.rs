@@ -168,16 +168,35 @@ pub(crate) async fn resolve(
             if mine
                 .iter()
                 .any(|v| v.volume_id.as_deref() == Some(name.as_str()) && v.account == account)
-                || own_account
-                || caller.is_admin
             {
                 return Ok(());
+            }
+            let hint = format!(
+                "create it first: `podwarden volume create {name} --data-center EU-RO-1` (`podwarden volume ls` lists yours)"
+            );
+            if own_account || caller.is_admin {
+                // A raw RunPod volume id of the account is theirs to name; a name that is
+                // neither is said so here, not as RunPod's refusal of a field.
+                let engine = crate::accounts::engine_for(s, account)
+                    .await
+                    .map_err(crate::routes::account_error)?;
+                if !matches!(engine.volume_data_center(&name).await, Ok(None)) {
+                    return Ok(());
+                }
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "no_such_volume",
+                    format!(
+                        "no network volume {name:?}: neither one of your podwarden volumes nor a volume id on the RunPod account"
+                    ),
+                    Some(&hint),
+                ));
             }
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
                 format!("no volume named {name:?} among yours"),
-                Some("`podwarden volume ls` lists yours; `podwarden volume create` makes one"),
+                Some(&hint),
             ));
         }
     };

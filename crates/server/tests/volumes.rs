@@ -224,3 +224,40 @@ fn walk_for(root: &std::path::Path, id: &str) -> Option<std::path::PathBuf> {
     }
     None
 }
+
+/// The README's order mistake (an endpoint deployed before its volume exists) is told as a
+/// podwarden object missing and the command that makes it, not as RunPod refusing a field.
+#[tokio::test]
+async fn work_naming_a_volume_that_does_not_exist_says_how_to_make_it() {
+    let home = tempfile::tempdir().expect("home");
+    let http = reqwest::Client::new();
+    let s = server(home.path()).await;
+    for (route, body) in [
+        (
+            "endpoints",
+            serde_json::json!({"name": "predict", "image": "acme/predict:1", "network_volume": "houses",
+                "gpu": {"pools": ["AMPERE_24"]}}),
+        ),
+        (
+            "jobs",
+            serde_json::json!({"name": "train", "image": "acme/train:1", "command": "true",
+                "network_volume": "houses", "gpu": {"min_vram_gb": 16}}),
+        ),
+    ] {
+        let r = http
+            .post(format!("{}/api/v1/{route}", s.url))
+            .bearer_auth(&s.token)
+            .json(&body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status().as_u16(), 404, "{route}");
+        let e: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(e["code"], "no_such_volume", "{e}");
+        assert!(
+            e["hint"].as_str().is_some_and(|h| h.contains("podwarden volume create houses")),
+            "{e}"
+        );
+    }
+    s.shutdown().await;
+}

@@ -13,6 +13,7 @@ from .endpoint_spec import EndpointSpec
 from .endpoint_spec_env import EndpointSpecEnv
 from .endpoint_view import EndpointView
 from .error_body import ErrorBody
+from .estimate_view import EstimateView
 from .event_view import EventView
 from .exit_ import Exit
 from .finetune_spec import FinetuneSpec
@@ -72,6 +73,7 @@ __all__ = (
     "EndpointSpecEnv",
     "EndpointView",
     "ErrorBody",
+    "EstimateView",
     "EventView",
     "Exit",
     "FinetuneSpec",

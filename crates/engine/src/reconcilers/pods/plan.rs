@@ -22,12 +22,8 @@ use store::{AttemptRow, JobRow};
 /// this process are never abandoned).
 pub const INTENT_GRACE_MS: i64 = 60_000;
 
-/// How far ahead a budget looks: a job stops once its spend plus what its pods will run up in
-/// this long reaches the budget, so the pass period (2 s), a late pass and the terminate's
-/// round trip are paid for inside the budget, not past it. The bound: a job's final cost stays
-/// within its budget unless passes stall longer than this (RunPod rate-limits or is down); then
-/// it overshoots by at most its pods' rate × the stall.
-pub const BUDGET_LOOKAHEAD_MS: i64 = 15_000;
+/// How far ahead a budget looks ([`core_domain::limits::BUDGET_LOOKAHEAD_MS`]).
+pub use core_domain::limits::BUDGET_LOOKAHEAD_MS;
 
 /// Everything the planner looks at.
 #[derive(Debug)]
@@ -157,12 +153,13 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                         });
                     let why = if s.now - a.created_at >= ceiling {
                         timed_out.insert(&a.job_id);
-                        format!(
-                            "the pod's watchdog stopped it at the job's time ceiling ({})",
-                            humantime::format_duration(std::time::Duration::from_millis(
-                                ceiling.max(0) as u64
-                            ))
-                        )
+                        let (h, m) = (ceiling / 3_600_000, ceiling % 3_600_000 / 60_000);
+                        let at = match (h, m) {
+                            (0, m) => format!("{m} min"),
+                            (h, 0) => format!("{h} h"),
+                            (h, m) => format!("{h} h {m} min"),
+                        };
+                        format!("the pod's watchdog stopped it at the job's time ceiling ({at})")
                     } else {
                         "the provider stopped the pod (preempted or out of credit)".to_owned()
                     };
@@ -288,7 +285,15 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                     .sum();
                 let ahead = core_domain::Money(rate).per_hour_for_millis(BUDGET_LOOKAHEAD_MS).0;
                 if spent + ahead >= budget {
-                    out.push(ev(JobEvent::BudgetExhausted, "spend reached the budget"));
+                    let why = if spent >= budget {
+                        "spend reached the budget".to_owned()
+                    } else {
+                        format!(
+                            "spend would reach the budget within {} s at its pods' rate: stopped now, so the final cost stays within it",
+                            BUDGET_LOOKAHEAD_MS / 1000
+                        )
+                    };
+                    out.push(ev(JobEvent::BudgetExhausted, &why));
                     continue;
                 }
             }
@@ -563,9 +568,11 @@ mod tests {
         assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
         // Stopped at the watchdog's time (24 h here; no max_runtime): the watchdog did it. The
         // job timed out and is not relaunched, whatever retries it has left.
+        let mut j = j;
+        j.0.budget_micros = None;
         let acts = run(24 * 3_600_000, &[j], std::slice::from_ref(&a), &stopped, &[]);
         assert!(
-            matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("watchdog") && reason.contains("24h")),
+            matches!(&acts[0], Action::Terminate { reason, .. } if reason.ends_with("time ceiling (24 h)")),
             "{acts:?}"
         );
         assert!(

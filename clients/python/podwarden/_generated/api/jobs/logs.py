@@ -7,18 +7,27 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.error_body import ErrorBody
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     id: str,
+    *,
+    attempt: int | Unset = UNSET,
 ) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["attempt"] = attempt
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/api/v1/jobs/{id}/logs".format(
             id=quote(str(id), safe=""),
         ),
+        "params": params,
     }
 
     return _kwargs
@@ -30,6 +39,11 @@ def _parse_response(
     if response.status_code == 200:
         response_200 = cast(Any, None)
         return response_200
+
+    if response.status_code == 400:
+        response_400 = ErrorBody.from_dict(response.json())
+
+        return response_400
 
     if response.status_code == 401:
         response_401 = ErrorBody.from_dict(response.json())
@@ -77,12 +91,16 @@ def sync_detailed(
     id: str,
     *,
     client: AuthenticatedClient | Client,
+    attempt: int | Unset = UNSET,
 ) -> Response[Any | ErrorBody]:
-    """The current pod's logs, proxied from the provider's SSE stream; once the job has no pod,
-    the lines kept from its pods (the newest 10,000), and the stream ends.
+    """A job's pod logs: the lines kept from its earlier pods (the newest 10,000 in all), then the
+    current pod's, proxied live from the provider's SSE stream; once the job has no pod, the
+    stream ends after the kept lines. Each attempt's lines follow an `event: attempt` line when
+    the job had more than one.
 
     Args:
         id (str):
+        attempt (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -94,6 +112,7 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         id=id,
+        attempt=attempt,
     )
 
     response = client.get_httpx_client().request(
@@ -107,12 +126,16 @@ def sync(
     id: str,
     *,
     client: AuthenticatedClient | Client,
+    attempt: int | Unset = UNSET,
 ) -> Any | ErrorBody | None:
-    """The current pod's logs, proxied from the provider's SSE stream; once the job has no pod,
-    the lines kept from its pods (the newest 10,000), and the stream ends.
+    """A job's pod logs: the lines kept from its earlier pods (the newest 10,000 in all), then the
+    current pod's, proxied live from the provider's SSE stream; once the job has no pod, the
+    stream ends after the kept lines. Each attempt's lines follow an `event: attempt` line when
+    the job had more than one.
 
     Args:
         id (str):
+        attempt (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -125,6 +148,7 @@ def sync(
     return sync_detailed(
         id=id,
         client=client,
+        attempt=attempt,
     ).parsed
 
 
@@ -132,12 +156,16 @@ async def asyncio_detailed(
     id: str,
     *,
     client: AuthenticatedClient | Client,
+    attempt: int | Unset = UNSET,
 ) -> Response[Any | ErrorBody]:
-    """The current pod's logs, proxied from the provider's SSE stream; once the job has no pod,
-    the lines kept from its pods (the newest 10,000), and the stream ends.
+    """A job's pod logs: the lines kept from its earlier pods (the newest 10,000 in all), then the
+    current pod's, proxied live from the provider's SSE stream; once the job has no pod, the
+    stream ends after the kept lines. Each attempt's lines follow an `event: attempt` line when
+    the job had more than one.
 
     Args:
         id (str):
+        attempt (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -149,6 +177,7 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         id=id,
+        attempt=attempt,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -160,12 +189,16 @@ async def asyncio(
     id: str,
     *,
     client: AuthenticatedClient | Client,
+    attempt: int | Unset = UNSET,
 ) -> Any | ErrorBody | None:
-    """The current pod's logs, proxied from the provider's SSE stream; once the job has no pod,
-    the lines kept from its pods (the newest 10,000), and the stream ends.
+    """A job's pod logs: the lines kept from its earlier pods (the newest 10,000 in all), then the
+    current pod's, proxied live from the provider's SSE stream; once the job has no pod, the
+    stream ends after the kept lines. Each attempt's lines follow an `event: attempt` line when
+    the job had more than one.
 
     Args:
         id (str):
+        attempt (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -179,5 +212,6 @@ async def asyncio(
         await asyncio_detailed(
             id=id,
             client=client,
+            attempt=attempt,
         )
     ).parsed
