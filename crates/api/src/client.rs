@@ -142,6 +142,26 @@ impl Client {
         self.get(&["jobs", id, "metrics"], &()).await
     }
 
+    /// The caller's webhook.
+    pub async fn webhook(&self) -> Result<WebhookView, Error> {
+        self.get(&["settings", "webhook"], &()).await
+    }
+
+    /// Sets the caller's webhook URL; the answer holds the signing secret.
+    pub async fn set_webhook(&self, url: &str) -> Result<WebhookView, Error> {
+        self.json(
+            self.http
+                .put(self.url(&["settings", "webhook"]))
+                .json(&serde_json::json!({ "url": url })),
+        )
+        .await
+    }
+
+    /// Removes the caller's webhook.
+    pub async fn delete_webhook(&self) -> Result<WebhookView, Error> {
+        self.json(self.http.delete(self.url(&["settings", "webhook"]))).await
+    }
+
     /// What a pod job would cost (`POST /api/v1/estimate`), without running it.
     pub async fn estimate(&self, spec: &impl Serialize) -> Result<EstimateView, Error> {
         self.post(&["estimate"], spec).await
@@ -185,6 +205,11 @@ impl Client {
 
     pub async fn serverless_job(&self, id: &str) -> Result<ServerlessJobView, Error> {
         self.get(&["requests", id], &()).await
+    }
+
+    /// Runs a failed or timed-out serverless job again (RunPod's `/retry`); the new job.
+    pub async fn retry_serverless_job(&self, id: &str) -> Result<ServerlessJobView, Error> {
+        self.post(&["requests", id, "retry"], &serde_json::json!({})).await
     }
 
     pub async fn stop_serverless_job(&self, id: &str) -> Result<ServerlessJobView, Error> {

@@ -103,6 +103,19 @@ pub struct EstimateView {
     pub simulated: bool,
 }
 
+/// `/api/v1/settings/webhook`: where the caller's job events are POSTed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WebhookView {
+    /// `null` when none is set.
+    pub url: Option<String>,
+    /// The HMAC-SHA256 key deliveries are signed with (`X-Podwarden-Signature: sha256=<hex of
+    /// the body's HMAC>`): shown only in the answer to setting the URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// The event types sent.
+    pub events: Vec<String>,
+}
+
 /// `GET /api/v1/cost`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CostReport {

@@ -474,6 +474,82 @@ pub async fn stop(a: StopArgs) -> Result<(), UserError> {
     Ok(())
 }
 
+/// `podwarden retry`.
+#[derive(Debug, clap::Args)]
+pub struct RetryArgs {
+    /// A failed or timed-out serverless job (`req_…`).
+    request: String,
+    /// The new serverless job as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs a failed or timed-out serverless job again (RunPod's `/retry`, the same input).
+pub async fn retry(a: RetryArgs) -> Result<(), UserError> {
+    let api = Api::connect().await?;
+    let r: podwarden_api::types::ServerlessJobView =
+        api.run(|c| c.retry_serverless_job(&a.request)).await?;
+    if a.json {
+        out!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+    } else {
+        out!("{}", r.id);
+        note!(
+            "retrying {} as {} on {} ({}); follow it with `podwarden ps {}`",
+            a.request,
+            r.id,
+            r.endpoint,
+            r.state,
+            r.id
+        );
+    }
+    Ok(())
+}
+
+/// `podwarden webhook`: where your job endings and budget alerts are POSTed.
+#[derive(Debug, clap::Subcommand)]
+pub enum WebhookCommand {
+    /// Set the URL (https, a public host); prints the secret deliveries are signed with.
+    Set {
+        url: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the URL.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop notifications.
+    Rm {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn webhook(c: WebhookCommand) -> Result<(), UserError> {
+    let api = Api::connect().await?;
+    let (v, json) = match &c {
+        WebhookCommand::Set { url, json } => (api.run(|c| c.set_webhook(url)).await?, *json),
+        WebhookCommand::Show { json } => (api.run(|c| c.webhook()).await?, *json),
+        WebhookCommand::Rm { json } => (api.run(|c| c.delete_webhook()).await?, *json),
+    };
+    if json {
+        out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(());
+    }
+    match (&v.url, &v.secret) {
+        (Some(url), Some(secret)) => {
+            out!("{secret}");
+            note!(
+                "job endings and budget alerts now go to {url}, signed: X-Podwarden-Signature is sha256=<hex HMAC-SHA256 of the body> under the secret above (shown once; setting the URL again shows it again)"
+            );
+        }
+        (Some(url), None) => out!("{url} ({})", v.events.join(", ")),
+        (None, _) => note!("no webhook set"),
+    }
+    Ok(())
+}
+
 /// `podwarden cost`.
 #[derive(Debug, clap::Args)]
 pub struct CostArgs {

@@ -47,6 +47,11 @@ enum Command {
     Logs(commands::LogsArgs),
     /// Stop a job (its pods are terminated).
     Stop(commands::StopArgs),
+    /// Run a failed or timed-out serverless job again (RunPod's `/retry`, the same input).
+    Retry(commands::RetryArgs),
+    /// Notifications: where your job endings and budget alerts are POSTed (set, show, rm).
+    #[command(subcommand)]
+    Webhook(commands::WebhookCommand),
     /// Spend per job, per GPU type and per day.
     Cost(commands::CostArgs),
     /// GPU offers that fit, cheapest first.
@@ -269,6 +274,8 @@ fn main() -> ExitCode {
             Command::Ps(a) => commands::ps(a).await,
             Command::Logs(a) => commands::logs(a).await,
             Command::Stop(a) => commands::stop(a).await,
+            Command::Retry(a) => commands::retry(a).await,
+            Command::Webhook(c) => commands::webhook(c).await,
             Command::Cost(a) => commands::cost(a).await,
             Command::Gpus(a) => commands::gpus(a).await,
             Command::Endpoint(c) => endpoint::run(c).await,

@@ -427,6 +427,16 @@ pub trait Serverless: Send + Sync + 'static {
         let _ = (endpoint_id, job_id);
         async { Err(unsupported()) }
     }
+    /// Runs a failed or timed-out job again (RunPod's `/retry`: the same job id, its original
+    /// input, its output cleared).
+    fn retry_job(
+        &self,
+        endpoint_id: &str,
+        job_id: &str,
+    ) -> impl Future<Output = Result<RemoteJob, CloudError>> + Send {
+        let _ = (endpoint_id, job_id);
+        async { Err(unsupported()) }
+    }
     /// What the provider billed for endpoint `endpoint_id` in `[from_ms, to_ms)` (whole hours):
     /// its workers from start until they fully stop. `None` when it has no bill for the span
     /// (yet: RunPod's lags) or no billing API.

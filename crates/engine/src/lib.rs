@@ -281,6 +281,13 @@ impl<C: Cloud> Engine<C> {
         tokens::derive_job_token(&self.token_secret, job)
     }
 
+    /// The secret `user`'s webhook deliveries to `url` are signed with: derived from the
+    /// install's token secret (never stored), so a new URL has a new secret. A job id never
+    /// contains NUL, so no webhook secret is a job's token.
+    pub fn webhook_secret(&self, user: &str, url: &str) -> String {
+        tokens::derive_job_token(&self.token_secret, &format!("webhook\0{user}\0{url}"))
+    }
+
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store

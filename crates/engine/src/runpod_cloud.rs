@@ -576,6 +576,15 @@ impl Serverless for RunPodCloud {
             .map_err(map_err)
     }
 
+    async fn retry_job(&self, endpoint_id: &str, job_id: &str) -> Result<RemoteJob, CloudError> {
+        self.client
+            .serverless(&EndpointId::new(endpoint_id))
+            .retry(&job_id.into())
+            .await
+            .map(remote)
+            .map_err(map_err)
+    }
+
     async fn endpoint_billed(
         &self,
         endpoint_id: &str,

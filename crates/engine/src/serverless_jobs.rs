@@ -1,6 +1,6 @@
 //! Serverless jobs as users see them: submit to a deployed endpoint (`/run`, or `/runsync` for short requests),
 //! follow the provider's state with the reconciler (status, stream chunks, progress, and why a
-//! job sits in the queue), cancel, and settle the cost.
+//! job sits in the queue), cancel, retry a failed one, and settle the cost.
 //!
 //! States: `submitting` (row committed, `/run` not confirmed) → `queued` → `running` →
 //! `succeeded` | `failed` | `timed_out` | `cancelled`. Cost: the endpoint's per-second GPU price
@@ -220,6 +220,89 @@ impl<C: Cloud> Engine<C> {
                     }
                     other => other.to_string(),
                 };
+                self.finish(&mut row, ServerlessJobEvent::SubmitRefused, Some(why), None).await?;
+                Err(EngineError::Cloud(e))
+            }
+        }
+    }
+
+    /// Runs a failed or timed-out serverless job again with RunPod's `/retry` (the same provider
+    /// job, its original input). The retry is a new podwarden job, admitted against the spend
+    /// cap like a submit, whose cost is the new run's; the old job keeps its own.
+    pub async fn retry_serverless_job(&self, id: &str) -> Result<ServerlessJobRow, EngineError> {
+        let old = self.serverless_job(id).await?;
+        let state = old.state()?;
+        let wrong = |why: String| EngineError::WrongState {
+            job: format!("serverless job {id}"),
+            what: "retried",
+            state: why,
+        };
+        if !matches!(state, ServerlessJobState::Failed | ServerlessJobState::TimedOut) {
+            return Err(wrong(format!(
+                "it is {state}; RunPod retries only a failed or timed-out job (submit it again instead)"
+            )));
+        }
+        let Some(provider_job) = old.provider_job_id.clone() else {
+            return Err(wrong("RunPod never accepted it; submit it again instead".into()));
+        };
+        let ep = self.store().endpoint_by_name(&old.owner, &old.endpoint_name).await?;
+        let ep = match ep {
+            Some(ep) => Some(ep),
+            None => self.store().endpoint_published(&old.endpoint_name).await?,
+        };
+        let ep = ep
+            .filter(|e| e.endpoint_id.as_deref() == Some(old.endpoint_id.as_str()))
+            .ok_or_else(|| wrong(format!("its endpoint {} is gone", old.endpoint_name)))?;
+        if ep.state()? != EndpointState::Ready {
+            return Err(EngineError::EndpointNotReady { name: ep.name, state: ep.state });
+        }
+        let ep_spec: EndpointSpec =
+            serde_json::from_str(&ep.spec).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        let now = self.now_ms();
+        let mut row = ServerlessJobRow {
+            id: ServerlessJobId::new().to_string(),
+            state: ServerlessJobState::Submitting.as_str().into(),
+            generation: 0,
+            output: None,
+            reason: None,
+            cost_micros: 0,
+            delay_ms: None,
+            execution_ms: None,
+            created_at: now,
+            updated_at: now,
+            ended_at: None,
+            ..old.clone()
+        };
+        if let store::Admission::CapReached { cap, left } =
+            self.store().serverless_job_insert_within_cap(&row).await?
+        {
+            return Err(EngineError::SpendCapReached {
+                cap,
+                left,
+                needs: Some(row.estimate_micros),
+            });
+        }
+        self.event(
+            &row.id,
+            "state",
+            &format!(
+                "retrying {id} (RunPod's /retry of {provider_job}); at most {}",
+                Money(row.estimate_micros)
+            ),
+        )
+        .await;
+        self.event(id, "state", &format!("retried as {}", row.id)).await;
+        let sent = {
+            let _in_flight = InFlight::hold(&self.creating, &row.id);
+            self.cloud().retry_job(&row.endpoint_id, &provider_job).await
+        };
+        match sent {
+            Ok(job) => {
+                self.observe(&mut row, job, &ep_spec).await?;
+                Ok(row)
+            }
+            Err(e) => {
+                let why = format!("RunPod refused the retry: {e}");
                 self.finish(&mut row, ServerlessJobEvent::SubmitRefused, Some(why), None).await?;
                 Err(EngineError::Cloud(e))
             }

@@ -410,3 +410,33 @@ async fn a_job_run_in_no_time_still_costs_its_workers_idle_tail() {
     assert_eq!(done.cost_micros, done.price_micros_per_hour * 5 / 3600, "the 5 s idle tail");
     assert!(done.cost_micros > 0);
 }
+
+#[tokio::test]
+async fn a_failed_job_is_retried_as_a_new_job_with_its_own_cost_and_a_finished_one_is_not() {
+    let (emu, e) = setup().await;
+    let ep = deploy(&e, "").await;
+    let (row, w, job) = submit_and_take(&emu, &e, &ep).await;
+    emu.advance(Duration::from_secs(3));
+    let failed = JobResultBody { error: Some(json!("CUDA out of memory")), ..Default::default() };
+    w.post_result(&job.id, &failed, false).await.expect("failed");
+    e.tick().await.expect("tick: failed");
+    let first = e.serverless_job(&row.id).await.expect("row");
+    assert_eq!(first.state, "failed");
+    let retry = e.retry_serverless_job(&row.id).await.expect("retry");
+    assert_ne!(retry.id, row.id, "a job of its own");
+    assert_eq!(retry.provider_job_id, first.provider_job_id, "RunPod's same job, run again");
+    assert_eq!(retry.state, "queued");
+    // A worker takes the same input again; this time it succeeds.
+    let again = w.take(false).await.expect("take").pop().expect("the retried job");
+    assert_eq!(again.id, job.id);
+    emu.advance(Duration::from_secs(2));
+    finish(&e, &w, &again.id).await;
+    let done = e.serverless_job(&retry.id).await.expect("row");
+    assert_eq!(done.state, "succeeded");
+    assert!(done.cost_micros > 0, "the retry's own run is billed");
+    let first_after = e.serverless_job(&row.id).await.expect("row");
+    assert_eq!(first_after.cost_micros, first.cost_micros, "the first run keeps its own cost");
+    assert!(log(&e, &row.id).await.iter().any(|(_, m)| m == &format!("retried as {}", retry.id)));
+    // Only a failed or timed-out job can be retried.
+    assert!(matches!(e.retry_serverless_job(&retry.id).await, Err(EngineError::WrongState { .. })));
+}

@@ -170,7 +170,7 @@ async function jobsPage() {
   const err = errorBox();
   const sBody = h("tbody");
   const serverless = h("div", { hidden: true }, h("h2", {}, "Serverless jobs"),
-    table("serverless-jobs", ["Job", "Endpoint", "State", "GPU", "Ran", "Cost"], [sBody]));
+    h("table", { id: "serverless-jobs" }, h("thead", {}, h("tr", {}, ["Job", "Endpoint", "State", "GPU", "Ran", "Cost"].map((c) => h("th", {}, c)))), sBody));
   show(
     h("div", { class: "row" }, h("h1", {}, "Jobs"), h("a", { href: "#/new", class: "shrink" }, h("button", {}, "New job"))),
     err,

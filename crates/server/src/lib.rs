@@ -31,6 +31,7 @@ pub mod tasks;
 pub mod users;
 pub mod volume_files;
 mod volumes;
+mod webhooks;
 
 use anyhow::Context;
 use engine::{Clock, Engine, RunPodCloud};
@@ -95,6 +96,9 @@ pub struct ServerConfig {
     /// The admin token the replicas used so far, for a rotation on Postgres (default:
     /// `PODWARDEN_OLD_ADMIN_TOKEN`).
     pub old_admin_token: Option<String>,
+    /// Webhooks may be plain http to this machine or a private network (tests; by default only
+    /// https to public hosts, so no user can make the server post into its network).
+    pub webhooks_local: bool,
 }
 
 /// Where volumes' files are over S3, and the operator's S3 key.
@@ -142,6 +146,7 @@ impl ServerConfig {
             image_checks: None,
             image_checks_local: false,
             old_admin_token: None,
+            webhooks_local: false,
         }
     }
 }
@@ -181,6 +186,8 @@ pub(crate) struct AppState {
     pub replicas: Option<Arc<replicas::Replicas>>,
     /// What an invite's spend cap is unless the admin names one.
     pub default_spend_cap_usd: Option<f64>,
+    /// Webhooks may go to this machine (`ServerConfig::webhooks_local`).
+    pub webhooks_local: bool,
 }
 
 impl AppState {
@@ -634,6 +641,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         bills_due: Default::default(),
         billing_settle_ms: cfg.billing_settle.as_millis() as i64,
         default_spend_cap_usd: cfg.default_spend_cap_usd,
+        webhooks_local: cfg.webhooks_local,
         replicas: (store_backend == store::Backend::Postgres)
             .then(|| Arc::new(replicas::Replicas::new(cfg.tick))),
     });
@@ -642,6 +650,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     // podwarden's own images (`@tabular`): a missing one is said at start, not at a job's end.
     let s = state.clone();
     tracker.spawn(async move { s.images.check_own().await });
+    tracker.spawn(webhooks::run(state.clone(), cfg.webhooks_local));
 
     let app = routes::router(state.clone());
     let c = cancel.clone();

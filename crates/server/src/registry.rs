@@ -55,7 +55,7 @@ pub async fn askable(host: &str, local_ok: bool) -> bool {
     }
 }
 
-fn public(ip: std::net::IpAddr) -> bool {
+pub(crate) fn public(ip: std::net::IpAddr) -> bool {
     match ip {
         std::net::IpAddr::V4(v) => {
             let [a, b, ..] = v.octets();

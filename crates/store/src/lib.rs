@@ -36,6 +36,7 @@ mod spend;
 pub mod testing;
 mod users;
 mod volumes;
+mod webhooks;
 
 pub use attempts::AttemptRow;
 pub use audit::AuditRow;
@@ -54,6 +55,7 @@ pub use serverless_jobs::{SERVERLESS_JOB_LIVE, ServerlessJobRow};
 pub use spend::Admission;
 pub use users::{ProviderKeyRow, TokenRow, UserRow};
 pub use volumes::VolumeRow;
+pub use webhooks::{ClaimedEvent, POSTGRES_COMMIT_LAG_MS};
 
 use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

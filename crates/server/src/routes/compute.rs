@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::AppState;
-use crate::api::{ComputeSettings, ErrorBody};
+use crate::api::{ComputeSettings, ErrorBody, WebhookView};
 use crate::extract::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -220,4 +220,72 @@ pub(crate) async fn delete_key(State(s): S, Extension(c): C) -> R<Json<ComputeSe
     s.engine.store().provider_key_delete(&c.0.id).await.map_err(EngineError::from)?;
     s.accounts.forget(&c.0.id).await;
     Ok(Json(settings(&s, &c.0, None).await?))
+}
+
+/// `PUT /api/v1/settings/webhook`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WebhookBody {
+    /// An https URL on a public host.
+    url: String,
+}
+
+/// The event types a webhook gets.
+const WEBHOOK_EVENTS: [&str; 6] = [
+    "job.succeeded",
+    "job.failed",
+    "job.cancelled",
+    "job.budget_exceeded",
+    "job.timed_out",
+    "budget.alert",
+];
+
+fn webhook_view(url: Option<String>, secret: Option<String>) -> WebhookView {
+    WebhookView { url, secret, events: WEBHOOK_EVENTS.iter().map(|e| (*e).to_owned()).collect() }
+}
+
+/// The caller's webhook (its URL; the secret is shown only when it is set).
+#[utoipa::path(get, path = "/api/v1/settings/webhook", tag = "settings", responses((status = 200, body = WebhookView), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn get_webhook(State(s): S, Extension(c): C) -> R<Json<WebhookView>> {
+    let url = s.engine.store().webhook_get(&c.0.id).await.map_err(EngineError::from)?;
+    Ok(Json(webhook_view(url, None)))
+}
+
+/// Sets where the caller's job endings and budget alerts are POSTed (JSON, signed with
+/// HMAC-SHA256; retried twice). The answer holds the signing secret, once.
+#[utoipa::path(put, path = "/api/v1/settings/webhook", tag = "settings", request_body = WebhookBody, responses((status = 200, body = WebhookView), (status = 422, description = "not an https URL on a public host", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn set_webhook(
+    State(s): S,
+    Extension(c): C,
+    Body(b): Body<WebhookBody>,
+) -> R<Json<WebhookView>> {
+    if b.url.len() > 2048 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_webhook",
+            "the webhook URL is longer than 2048 characters",
+            None,
+        ));
+    }
+    if let Some(why) = crate::webhooks::refused(&b.url, s.webhooks_local).await {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_webhook",
+            why,
+            Some(
+                "use an https URL on a host on the public internet, e.g. https://hooks.example.com/podwarden",
+            ),
+        ));
+    }
+    let now = s.engine.now_ms();
+    s.engine.store().webhook_set(&c.0.id, &b.url, now).await.map_err(EngineError::from)?;
+    let secret = s.engine.webhook_secret(&c.0.id, &b.url);
+    Ok(Json(webhook_view(Some(b.url), Some(secret))))
+}
+
+/// Removes the caller's webhook.
+#[utoipa::path(delete, path = "/api/v1/settings/webhook", tag = "settings", responses((status = 200, body = WebhookView), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn delete_webhook(State(s): S, Extension(c): C) -> R<Json<WebhookView>> {
+    s.engine.store().webhook_delete(&c.0.id).await.map_err(EngineError::from)?;
+    Ok(Json(webhook_view(None, None)))
 }

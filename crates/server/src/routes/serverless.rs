@@ -253,3 +253,19 @@ pub(crate) async fn stop_serverless_job(
         engine_for(&s, &r.account).await.map_err(account_error)?.cancel_serverless_job(&id).await?;
     Ok((StatusCode::ACCEPTED, Json(serverless_job_view(&row, s.simulated))))
 }
+
+/// Runs a failed or timed-out serverless job again (RunPod's `/retry`: the same input): a new
+/// serverless job, admitted against the spend cap like a submit.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/retry", tag = "requests", params(("id" = String, Path, description = "serverless job id")), responses((status = 201, description = "the new serverless job", body = ServerlessJobView), (status = 402, description = "the hosted spend cap has too little left (spent or reserved)", body = ErrorBody), (status = 409, description = "not failed or timed out, or its endpoint is gone", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
+pub(crate) async fn retry_serverless_job(
+    State(s): S,
+    Extension(c): C,
+    Path(id): Path<String>,
+) -> R<(StatusCode, Json<ServerlessJobView>)> {
+    let r = owned_serverless_job(&s, &id, &c.0.id).await?;
+    let account = r.account.clone();
+    let row =
+        engine_for(&s, &account).await.map_err(account_error)?.retry_serverless_job(&id).await?;
+    crate::driving::poke(&s, &account);
+    Ok((StatusCode::CREATED, Json(serverless_job_view(&row, s.simulated))))
+}

@@ -200,6 +200,9 @@ test("a multi-line command keeps its lines, and serverless jobs are on the Jobs 
   const row = page.locator(`#serverless-jobs tr[data-id="${req.id}"]`);
   await row.waitFor();
   assert.match(await row.textContent(), /echo/);
+  // One table, one body: the row's cells sit under their headers.
+  assert.equal(await page.locator("#serverless-jobs tbody tbody").count(), 0);
+  assert.equal(await row.locator("td").count(), 6);
   await shot("07c-serverless-jobs");
 });
 
