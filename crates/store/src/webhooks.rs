@@ -96,6 +96,20 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         let Some(last) = rows.last().map(|r| r.id) else { return Ok(Vec::new()) };
+        // Whose each event is, before the cursor moves: a failed read loses nothing.
+        let mut out = Vec::new();
+        for event in rows {
+            let found: Option<(String, String)> = sqlx::query_as(
+                "SELECT w.user_id, w.url FROM webhooks w WHERE w.user_id = \
+                 COALESCE((SELECT owner FROM jobs WHERE id = $1), (SELECT owner FROM requests WHERE id = $1))",
+            )
+            .bind(&event.job_id)
+            .fetch_optional(self.pool())
+            .await?;
+            if let Some((owner, url)) = found {
+                out.push(ClaimedEvent { event, owner, url });
+            }
+        }
         let moved = sqlx::query(
             "UPDATE event_cursors SET last_event_id = $1 WHERE name = 'webhooks' AND last_event_id = $2",
         )
@@ -107,19 +121,6 @@ impl Store {
         if moved == 0 {
             // Another replica claimed this batch.
             return Ok(Vec::new());
-        }
-        let mut out = Vec::new();
-        for event in rows {
-            let found: Option<(String, String)> = sqlx::query_as(
-                "SELECT w.user_id, w.url FROM webhooks w WHERE w.user_id = \
-                 COALESCE((SELECT owner FROM jobs WHERE id = $1), (SELECT owner FROM serverless_jobs WHERE id = $1))",
-            )
-            .bind(&event.job_id)
-            .fetch_optional(self.pool())
-            .await?;
-            if let Some((owner, url)) = found {
-                out.push(ClaimedEvent { event, owner, url });
-            }
         }
         Ok(out)
     }

@@ -57,6 +57,8 @@ from .user_update import UserUpdate
 from .user_view import UserView
 from .volume_s3 import VolumeS3
 from .volume_view import VolumeView
+from .webhook_body import WebhookBody
+from .webhook_view import WebhookView
 from .workers import Workers
 
 __all__ = (
@@ -117,5 +119,7 @@ __all__ = (
     "UserView",
     "VolumeS3",
     "VolumeView",
+    "WebhookBody",
+    "WebhookView",
     "Workers",
 )
