@@ -327,21 +327,23 @@ fn readme_commands_run_top_to_bottom() {
     assert!(commands.len() >= 6, "{commands:?}");
     let home = tempfile::tempdir().expect("home");
     let _server = Server(home.path());
-    // `./predictions.csv` lands in the test's own directory, not the repository.
+    // In a copy of the examples: what the commands write (a job's outputs next to its spec,
+    // `./predictions.csv`) stays out of the repository.
     let work = tempfile::tempdir().expect("work");
+    copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples"),
+        &work.path().join("examples"),
+    );
     for args in &commands {
-        let args: Vec<String> = args
-            .iter()
-            .map(|a| {
-                if a.starts_with("./") {
-                    work.path().join(a).display().to_string()
-                } else {
-                    (*a).to_owned()
-                }
-            })
-            .collect();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = podwarden(home.path(), &args);
+        let out = Command::new(env!("CARGO_BIN_EXE_podwarden"))
+            .args(args)
+            .current_dir(work.path())
+            .env("PODWARDEN_HOME", home.path())
+            .env("NO_COLOR", "1")
+            .env_remove("RUNPOD_API_KEY")
+            .env_remove("PODWARDEN_URL")
+            .output()
+            .expect("podwarden runs");
         assert!(
             out.status.success(),
             "`podwarden {}` failed:\nstdout:\n{}\nstderr:\n{}",
@@ -356,4 +358,17 @@ fn readme_commands_run_top_to_bottom() {
         predictions.lines().next().is_some_and(|h| h.contains("predicted_price")),
         "{predictions}"
     );
+}
+
+/// Copies a directory tree.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir").flatten() {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if src.is_dir() {
+            copy_dir(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).expect("copy");
+        }
+    }
 }
