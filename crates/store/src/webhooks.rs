@@ -64,7 +64,8 @@ impl Store {
     /// Claims the next events (up to `limit`) whose job's owner has a webhook. The first claim
     /// starts at the newest event: what happened before webhooks were read is not sent.
     pub async fn webhook_claim(&self, now: i64, limit: i64) -> Result<Vec<ClaimedEvent>> {
-        let _w = self.writes.lock().await;
+        // Not under the store's write lock: the cursor's compare-and-set is the only write, and
+        // reads here must never hold up the reconcilers' writes.
         let cursor: Option<(i64,)> =
             sqlx::query_as("SELECT last_event_id FROM event_cursors WHERE name = 'webhooks'")
                 .fetch_optional(self.pool())
