@@ -143,8 +143,19 @@ async fn follow_once(
         let mut boot_lines = Vec::new();
         let booting =
             s.engine.store().live().attempt(&t.attempt).is_some_and(|a| a.state == "created");
+        // The lines read before a broken stream are handled like any others, and the resume
+        // point moves only once they are stored: an exit line in a batch cut short is never
+        // skipped (it was, and a job whose exit only the logs carry then ran until its limits).
+        let mut broke = None;
+        let mut last = None;
         for line in batch {
-            let line = line?;
+            let line = match line {
+                Ok(l) => l,
+                Err(e) => {
+                    broke = Some(e);
+                    break;
+                }
+            };
             if booting && line.event.source == "system" {
                 boot_lines.push(line.event.line.clone());
             }
@@ -156,25 +167,30 @@ async fn follow_once(
             {
                 pull_failed = Some(line.event.line.clone());
             }
-            *after = Some(line.id.clone());
+            last = Some(line.id.clone());
             rows.push((line.id, line.event.source, line.event.line));
         }
         s.engine.store().job_logs_append(&t.job, &t.attempt, &rows).await?;
-        if !boot_lines.is_empty() {
-            let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            for line in &boot_lines {
-                engine.boot_line(&t.job, &t.attempt, line).await?;
-            }
+        let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        if let Some(code) = exit {
+            engine.exit_seen_in_logs(&t.job, i64::from(code)).await?;
+            crate::driving::poke(s, &t.account);
         }
         if let Some(line) = pull_failed {
-            let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
             engine.image_pull_failed(&t.attempt, &line);
             crate::driving::poke(s, &t.account);
         }
-        if let Some(code) = exit {
-            let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            engine.exit_seen_in_logs(&t.job, i64::from(code)).await?;
-            crate::driving::poke(s, &t.account);
+        for line in &boot_lines {
+            // What the host says while booting is shown, not needed: a failure is logged.
+            if let Err(e) = engine.boot_line(&t.job, &t.attempt, line).await {
+                tracing::debug!(job = %t.job, error = %e, "cannot record a boot line");
+            }
+        }
+        if last.is_some() {
+            *after = last;
+        }
+        if let Some(e) = broke {
+            return Err(e.into());
         }
     }
 }
