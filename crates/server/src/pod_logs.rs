@@ -180,7 +180,9 @@ async fn follow_once(
             engine.image_pull_failed(&t.attempt, &line);
             crate::driving::poke(s, &t.account);
         }
-        for line in &boot_lines {
+        // The host's latest word only: one write per batch keeps the follower up with its pod
+        // (a write per line made it fall behind, and a fast job's own lines were never read).
+        if let Some(line) = boot_lines.last() {
             // What the host says while booting is shown, not needed: a failure is logged.
             if let Err(e) = engine.boot_line(&t.job, &t.attempt, line).await {
                 tracing::debug!(job = %t.job, error = %e, "cannot record a boot line");
