@@ -171,6 +171,16 @@ async fn follow_once(
             rows.push((line.id, line.event.source, line.event.line));
         }
         s.engine.store().job_logs_append(&t.job, &t.attempt, &rows).await?;
+        if exit.is_none() && pull_failed.is_none() && boot_lines.is_empty() {
+            // Most batches are the job's own output: nothing for the engine.
+            if last.is_some() {
+                *after = last;
+            }
+            match broke {
+                Some(e) => return Err(e.into()),
+                None => continue,
+            }
+        }
         let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
         if let Some(code) = exit {
             engine.exit_seen_in_logs(&t.job, i64::from(code)).await?;
