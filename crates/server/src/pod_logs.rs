@@ -14,7 +14,8 @@
 //!
 //! Invariants: at most one follower per attempt; a resume never stores a line twice (the
 //! stream's event ids are its resume points); the exit is recorded once (the engine keeps the
-//! first of callback and log line).
+//! first of callback and log line); an exit line that was stored is acted on, also when the
+//! follower that stored it died first (its successor looks among the stored lines).
 
 use crate::AppState;
 use crate::accounts::{client_for, engine_for};
@@ -88,8 +89,18 @@ pub(crate) fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Cancella
 async fn follow(s: Arc<AppState>, t: Target, cancel: CancellationToken) {
     // This attempt's own resume point: a relaunched job's new pod has a stream of its own.
     let mut after = s.engine.store().job_logs_last_at(&t.job, &t.attempt).await.ok().flatten();
+    // A predecessor (a crashed server, a replica that lost the account) may have stored the
+    // exit line and died before acting on it: the stream resumes after it, so it is looked for
+    // among the stored lines until acted on (the engine keeps the first exit).
+    let mut resumed = after.is_some();
     let mut failures = 0;
     while !cancel.is_cancelled() {
+        if resumed {
+            match exit_already_stored(&s, &t).await {
+                Ok(()) => resumed = false,
+                Err(e) => tracing::debug!(job = %t.job, error = %e, "cannot check stored logs"),
+            }
+        }
         let before = after.clone();
         let retry_after = match follow_once(&s, &t, &mut after, &cancel).await {
             Ok(()) => None,
@@ -105,6 +116,18 @@ async fn follow(s: Arc<AppState>, t: Target, cancel: CancellationToken) {
             () = cancel.cancelled() => {}
         }
     }
+}
+
+/// Acts on an exit line of this attempt's already stored.
+async fn exit_already_stored(s: &Arc<AppState>, t: &Target) -> anyhow::Result<()> {
+    let needle = format!("{} job={} code=", engine::wrapper::EXIT_MARKER, t.job);
+    let lines = s.engine.store().job_logs_containing(&t.job, &t.attempt, &needle, 1).await?;
+    if let Some(code) = lines.iter().find_map(|l| engine::wrapper::parse_exit_line(l, &t.job)) {
+        let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        engine.exit_seen_in_logs(&t.job, i64::from(code)).await?;
+        crate::driving::poke(s, &t.account);
+    }
+    Ok(())
 }
 
 /// How long a follower waits before reopening: RunPod's `Retry-After` when it sent one (a

@@ -91,3 +91,62 @@ async fn an_image_that_cannot_be_pulled_ends_the_job_at_once_with_the_reason() {
     );
     s.shutdown().await;
 }
+
+/// A server that stored its pod's exit line and died before acting on it: the stream resumes
+/// after that line, so its successor must find the exit among the stored lines (the crash test
+/// once had a job running on with its pod idle, its exit stored and never read).
+#[tokio::test]
+async fn an_exit_line_stored_by_a_server_that_died_is_acted_on_by_the_next() {
+    let emu = common::standalone_emulator().await;
+    let home = tempfile::tempdir().expect("home");
+    let on_emu = |c: &mut server::ServerConfig| {
+        c.client = Some(emu.client());
+        c.public_url = Some("http://127.0.0.1:9".into());
+    };
+    let s = server_with(home.path(), on_emu).await;
+    let http = reqwest::Client::new();
+    let spec = serde_json::json!({
+        "name": "stored-exit", "image": "python:3.11-slim",
+        "command": "echo started; sleep 100000", "gpu": {"min_vram_gb": 16},
+    });
+    let job = common::submit(&http, &s.url, &s.token, &spec).await;
+    let id = job.job.id.clone();
+    common::wait_for_state(&http, &s.url, &s.token, &id, "running").await;
+    let store = match std::fs::read_to_string(home.path().join("test-database-url")) {
+        Ok(url) => store::Store::open_postgres(&url).await,
+        Err(_) => store::Store::open_sqlite(&home.path().join("podwarden.db")).await,
+    }
+    .expect("the server's database");
+    let attempt = loop {
+        let a = store.attempts_for_job(&id).await.expect("attempts");
+        let logs = store.job_logs(&id, 10).await.expect("logs");
+        if logs.iter().any(|l| l.line == "started") {
+            break a[0].id.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    // What the dead server had stored last: the exit line, at a resume point past anything the
+    // pod will ever print (this pod never prints one itself).
+    let exit = format!("podwarden-exit: job={id} code=5");
+    let line = ("2099-01-01T00:00:00Z/999999999999".to_owned(), "container".to_owned(), exit);
+    store.job_logs_append(&id, &attempt, &[line]).await.expect("append");
+    s.shutdown().await;
+
+    let s = server_with(home.path(), on_emu).await;
+    // A liveness bound, not a timing claim: without the fix the job runs forever.
+    let (done, events) =
+        tokio::time::timeout(std::time::Duration::from_secs(120), follow(&http, &s, &id))
+            .await
+            .expect("the stored exit ended the job");
+    assert_eq!((done.job.state.as_str(), done.job.exit_code), ("failed", Some(5)), "{events:?}");
+    s.shutdown().await;
+    assert!(
+        emu.shared
+            .world
+            .lock()
+            .pods
+            .values()
+            .all(|p| p.status == runpod::types::pods::PodStatus::Terminated),
+        "the pod was torn down"
+    );
+}

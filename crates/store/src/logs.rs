@@ -84,4 +84,29 @@ impl Store {
         .await?
         .map(|(a,)| a))
     }
+
+    /// An attempt's stored lines containing `needle`, oldest first, at most `limit` of them: a
+    /// restarted follower looks here for an exit line its predecessor stored but did not act on.
+    pub async fn job_logs_containing(
+        &self,
+        job_id: &str,
+        attempt_id: &str,
+        needle: &str,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        let pattern =
+            format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        Ok(sqlx::query_as::<_, (String,)>(
+            "SELECT line FROM job_logs WHERE job_id = $1 AND attempt_id = $2 AND line LIKE $3 ESCAPE '\\' ORDER BY seq LIMIT $4",
+        )
+        .bind(job_id)
+        .bind(attempt_id)
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(|(l,)| l)
+        .collect())
+    }
 }

@@ -311,6 +311,21 @@ async fn pod_logs_are_kept_in_order_and_bounded_per_job(db: Db) {
         last.iter().map(|l| l.attempt_id.as_deref()).collect::<Vec<_>>(),
         [Some("att_1"), Some("att_2")]
     );
+    // Lines are found by their text, wildcards in it taken literally, per attempt.
+    let odd = [
+        ("u1".to_owned(), "container".to_owned(), "exit: job=jobX1 code=1".to_owned()),
+        ("u2".to_owned(), "container".to_owned(), "  exit: job=job_1 code=2".to_owned()),
+        ("u3".to_owned(), "container".to_owned(), "exit: job=job_1 code=3".to_owned()),
+    ];
+    s.job_logs_append(&j.id, "att_2", &odd).await.expect("append");
+    let found = s.job_logs_containing(&j.id, "att_2", "exit: job=job_1 code=", 1).await;
+    assert_eq!(found.expect("find"), ["  exit: job=job_1 code=2"]);
+    let found = s.job_logs_containing(&j.id, "att_1", "exit: job=job_1", 5).await;
+    assert_eq!(found.expect("find"), Vec::<String>::new(), "another attempt's lines");
+    let found = s.job_logs_containing(&j.id, "att_2", "job=job_1 code=1", 5).await;
+    assert_eq!(found.expect("find"), Vec::<String>::new(), "_ is text, not any letter");
+    let found = s.job_logs_containing(&j.id, "att_2", "job=%1 code=", 5).await;
+    assert_eq!(found.expect("find"), Vec::<String>::new(), "% is text");
 }
 
 async fn one_replica_holds_an_account_and_a_deposed_ones_writes_are_refused(db: Db) {

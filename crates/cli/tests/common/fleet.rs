@@ -68,7 +68,34 @@ pub async fn settle_all(emu: &RunningEmulator, db: &store::Store, install: &str,
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("jobs did not settle");
+    let mut stuck = Vec::new();
+    for j in jobs {
+        let row = db.job_get(j).await.expect("db").expect("job");
+        if !row.phase().expect("phase").state.is_final() {
+            let attempts = db.attempts_for_job(j).await.unwrap_or_default();
+            let stored: Vec<String> = db
+                .job_logs(j, 50)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|l| format!("{} {}", l.source, l.line))
+                .collect();
+            let pod_logs: Vec<String> = {
+                let w = emu.shared.world.lock();
+                attempts
+                    .iter()
+                    .filter_map(|a| a.pod_id.as_ref())
+                    .filter_map(|id| w.pods.get(id.as_str()))
+                    .map(|p| format!("{:?}: {:?}", p.status, p.logs.text()))
+                    .collect()
+            };
+            stuck.push(format!(
+                "{j}: {} ({:?}); attempts {attempts:?}\n  stored logs {stored:?}\n  pod {pod_logs:?}",
+                row.state, row.reason
+            ));
+        }
+    }
+    panic!("jobs did not settle:\n{}", stuck.join("\n"));
 }
 
 pub async fn assert_costs_agree(emu: &RunningEmulator, db: &store::Store) {
