@@ -8,6 +8,8 @@ pub mod client;
 pub mod types;
 
 pub use client::{Client, Error};
+/// The boot the server's estimates assume (ms), billed like the run.
+pub use core_domain::estimate::TYPICAL_BOOT_MS;
 /// How far ahead the server's budget enforcement looks (a budget worth less than this much of
 /// its GPU stops at once).
 pub use core_domain::limits::BUDGET_LOOKAHEAD_MS;

@@ -699,11 +699,44 @@ async fn confirm(
     let left = compute.spend_cap_usd.map(|cap| cap - compute.hosted_committed_usd);
     let data = d.data.as_ref().expect("a dataset");
     let model = d.model.expect("a model");
-    let e = plan::estimate(data.rows, d.features.len(), model, g.price_per_hour_usd, left);
-    // What is left must pay for more than the server's budget lookahead on this GPU, or the
-    // run would be stopped as soon as it starts; twice it, as the pod may get the GPU's Secure
-    // Cloud price (a network volume needs Secure), up to ~1.5× the offer shown.
-    let too_little = 2.0 * g.price_per_hour_usd * podwarden_api::BUDGET_LOOKAHEAD_MS as f64 / 3.6e6;
+    // Fallbacks: GPUs with as much memory at up to 1.5× the price, if this one has no capacity.
+    let fallbacks: Vec<String> = d
+        .offers
+        .iter()
+        .filter(|o| {
+            o.gpu_type != g.gpu_type
+                && o.vram_gb >= g.vram_gb
+                && o.price_per_hour_usd <= 1.5 * g.price_per_hour_usd
+        })
+        .map(|o| o.gpu_type.clone())
+        .collect();
+    // Priced by the server, as the CLI and the dashboard are: the placement its planner picks
+    // for this very job (a network volume means Secure Cloud, dearer than the offer shown).
+    let boot = podwarden_api::TYPICAL_BOOT_MS / 1000;
+    let first =
+        plan::estimate(data.rows, d.features.len(), model, g.price_per_hour_usd, boot, left);
+    let priced = c
+        .estimate(&crate::train::job_spec(
+            app,
+            model,
+            &g.gpu_type,
+            &fallbacks,
+            &first,
+            vec!["true".into()],
+        ))
+        .await?;
+    let e = plan::estimate(
+        data.rows,
+        d.features.len(),
+        model,
+        priced.price_per_hour_usd,
+        priced.boot_s,
+        left,
+    );
+    // What is left must pay for more than the server's budget lookahead, or the run would be
+    // stopped as soon as it starts; at up to 1.5× this price, as a fallback GPU may run it.
+    let too_little =
+        1.5 * priced.price_per_hour_usd * podwarden_api::BUDGET_LOOKAHEAD_MS as f64 / 3.6e6;
     if e.budget_usd <= too_little {
         tell(app, chat, &format!("Your spend cap is used up ({} committed). Ask the operator to raise it, or train locally for free.", usd(compute.hosted_committed_usd))).await?;
         *d = Draft::default();
@@ -718,9 +751,11 @@ async fn confirm(
         String::new()
     };
     let q = format!(
-        "🎯 Training configuration\nGPU: {} ({} GB)\nDataset: {} ({:.1} MB, {} rows)\nModel: {}\nEst. time: {}\nEst. cost: {} (billed per second; stopped at {} at most){capped}\n\nProceed with cloud training?",
+        "🎯 Training configuration\nGPU: {} ({} GB, {} Cloud at {}/h)\nDataset: {} ({:.1} MB, {} rows)\nModel: {}\nEst. time: {}\nEst. cost: {} (billed per second; stopped at {} at most){capped}\n\nProceed with cloud training?",
         text::gpu_name(&g.gpu_type),
         g.vram_gb,
+        if priced.cloud == "secure" { "Secure" } else { "Community" },
+        usd(priced.price_per_hour_usd),
         data.name,
         data.size_mb(),
         data.rows,
@@ -729,17 +764,7 @@ async fn confirm(
         usd(e.cost_usd),
         usd(e.budget_usd),
     );
-    // Fallbacks: GPUs with as much memory at up to 1.5× the price, if this one has no capacity.
-    d.fallbacks = d
-        .offers
-        .iter()
-        .filter(|o| {
-            o.gpu_type != g.gpu_type
-                && o.vram_gb >= g.vram_gb
-                && o.price_per_hour_usd <= 1.5 * g.price_per_hour_usd
-        })
-        .map(|o| o.gpu_type.clone())
-        .collect();
+    d.fallbacks = fallbacks;
     d.gpu = Some(g);
     d.estimate = Some(e);
     let keys = vec![vec![

@@ -196,17 +196,19 @@ fn fit_secs_per_10k_rows(m: ModelKind) -> f64 {
     }
 }
 
-/// The estimate for `rows` × `features` with `model` on a GPU at `price_per_hour`, given what
-/// is left of the spend cap (`None`: no cap).
+/// The estimate for `rows` × `features` with `model` on a GPU at `price_per_hour` (the price
+/// of the placement the server's planner picks: `POST /api/v1/estimate`), after a boot of
+/// `boot_secs` (the server's assumed boot, the CLI's and dashboard's too), given what is left
+/// of the spend cap (`None`: no cap). The fit time is the bot's own: it knows the data.
 pub(crate) fn estimate(
     rows: usize,
     features: usize,
     model: ModelKind,
     price_per_hour: f64,
+    boot_secs: i64,
     cap_left: Option<f64>,
 ) -> Estimate {
-    // A pod boots in about two minutes (image pull included), then trains.
-    let boot = 120.0;
+    let boot = boot_secs.max(0) as f64;
     let width = (features as f64 / 10.0).max(1.0);
     let fit = (rows as f64 / 10_000.0) * fit_secs_per_10k_rows(model) * width;
     let secs = (boot + fit).ceil() as u64;
@@ -284,15 +286,15 @@ mod tests {
 
     #[test]
     fn the_estimate_is_billed_per_second_and_the_budget_stays_within_the_cap() {
-        let e = estimate(1000, 4, ModelKind::Linear, 0.36, None);
+        let e = estimate(1000, 4, ModelKind::Linear, 0.36, 120, None);
         assert_eq!(e.secs, 121);
         assert!((e.cost_usd - 0.36 * 121.0 / 3600.0).abs() < 1e-12);
         assert_eq!(e.budget_usd, 0.05, "at least five cents");
-        let big = estimate(1_000_000, 20, ModelKind::RandomForestRegressor, 1.0, None);
+        let big = estimate(1_000_000, 20, ModelKind::RandomForestRegressor, 1.0, 120, None);
         assert_eq!(big.secs, 120 + 6000);
         assert!((big.budget_usd - 3.0 * big.cost_usd).abs() < 1e-6);
-        assert_eq!(estimate(1000, 4, ModelKind::Linear, 0.36, Some(0.01)).budget_usd, 0.01);
-        assert_eq!(estimate(1000, 4, ModelKind::Linear, 0.36, Some(-1.0)).budget_usd, 0.0);
+        assert_eq!(estimate(1000, 4, ModelKind::Linear, 0.36, 120, Some(0.01)).budget_usd, 0.01);
+        assert_eq!(estimate(1000, 4, ModelKind::Linear, 0.36, 120, Some(-1.0)).budget_usd, 0.0);
     }
 
     #[test]

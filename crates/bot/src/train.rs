@@ -9,11 +9,13 @@
 
 use crate::accounts::{Account, CloudRun, ModelRecord, Place};
 use crate::conversation::{Draft, short};
+use crate::plan::Estimate;
 use crate::text::{self, usd};
 use crate::{App, podwarden};
 use futures::StreamExt;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use tabular::model::ModelKind;
 use teloxide::prelude::*;
 use teloxide::types::MessageId;
 
@@ -59,6 +61,29 @@ impl Panel {
         }
         t
     }
+}
+
+/// The pod job of a cloud run: the chosen GPU type first, then its fallbacks, on the bot's
+/// network volume, within the estimate's budget and time. The confirmation prices this same
+/// spec (`POST /api/v1/estimate`), so what is quoted is what runs.
+pub(crate) fn job_spec(
+    app: &App,
+    model: ModelKind,
+    gpu_type: &str,
+    fallbacks: &[String],
+    est: &Estimate,
+    args: Vec<String>,
+) -> serde_json::Value {
+    let mut types = vec![gpu_type.to_owned()];
+    types.extend(fallbacks.iter().cloned());
+    serde_json::json!({
+        "name": format!("bot-train-{}", model.name().replace('_', "-")),
+        "image": app.cfg.image,
+        "args": args,
+        "network_volume": podwarden::VOLUME,
+        "gpu": {"types": types},
+        "limits": {"budget_usd": est.budget_usd, "max_runtime": format!("{}s", est.max_runtime_secs)},
+    })
 }
 
 /// Starts a cloud run: volume, upload, job; then follows it in its own task.
@@ -139,16 +164,7 @@ async fn cloud(
         args.push("--features".into());
         args.push(d.features.join(","));
     }
-    let mut types = vec![gpu.gpu_type.clone()];
-    types.extend(d.fallbacks.iter().cloned());
-    let spec = serde_json::json!({
-        "name": format!("bot-train-{}", model.name().replace('_', "-")),
-        "image": app.cfg.image,
-        "args": args,
-        "network_volume": podwarden::VOLUME,
-        "gpu": {"types": types},
-        "limits": {"budget_usd": est.budget_usd, "max_runtime": format!("{}s", est.max_runtime_secs)},
-    });
+    let spec = job_spec(app, model, &gpu.gpu_type, &d.fallbacks, &est, args);
     let job = match c.submit_job(&spec).await {
         Ok(j) => j,
         Err(e) if matches!(e.code(), Some("spend_cap_reached" | "insufficient_balance")) => {

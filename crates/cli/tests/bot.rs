@@ -214,6 +214,9 @@ async fn a_person_signs_up_trains_on_a_gpu_pod_and_predicts_with_bad_input_answe
         "{}",
         c.text
     );
+    // Priced as the server prices this job (its estimate): a network volume means Secure Cloud,
+    // dearer than the Community offer the GPU list shows.
+    assert!(c.text.contains("(24 GB, Secure Cloud at $0.29/h)"), "{}", c.text);
     let before = tg.bot_messages(ANN).len();
     press(tg, ANN, "c:", Some("Train")).await;
     let done = tg.wait_text(ANN, "✅ Model linear-", RUN).await;

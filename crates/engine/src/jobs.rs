@@ -174,14 +174,13 @@ impl<C: Cloud> Engine<C> {
         self.record_exit(job, None, code, " (read from the pod's logs)").await
     }
 
-    /// The pod of `attempt` logged that its image cannot be pulled for good: the pods reconciler
-    /// ends the attempt on its next pass instead of at the boot timeout.
-    pub fn image_pull_failed(&self, attempt: &str, line: &str) {
-        let line: String = line.chars().take(300).collect();
-        self.pull_failed
+    /// The pod of `attempt` logged that it cannot boot for good ([`boot_failure`]'s reason): the
+    /// pods reconciler ends the attempt on its next pass instead of at the boot timeout.
+    pub fn boot_failed(&self, attempt: &str, reason: &str) {
+        self.boot_failed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(attempt.to_owned(), line);
+            .insert(attempt.to_owned(), reason.to_owned());
     }
 
     /// A line of the host's (`system`, never the job's own output) from the booting pod of
@@ -468,6 +467,37 @@ pub fn image_pull_failure(source: &str, line: &str) -> bool {
         .any(|m| l.contains(m))
 }
 
+/// Whether a pod's *system* log line says its container cannot start and never will with this
+/// image, whatever the host: the runtime cannot exec the first program (runc's "executable file
+/// not found", "no such file or directory", "exec format error": an image without `sh`, a
+/// distroless one, one built for another CPU). RunPod restarts such a container on and on.
+pub fn container_start_failure(source: &str, line: &str) -> bool {
+    let l = line.to_ascii_lowercase();
+    source == "system"
+        && (l.contains("oci runtime create failed")
+            || l.contains("unable to start container process"))
+        && ["executable file not found", "no such file or directory", "exec format error"]
+            .iter()
+            .any(|m| l.contains(m))
+}
+
+/// What a pod's log line says of its boot when the failure is certain: the reason the attempt
+/// ends with (the job is given up: another pod of the same image fails the same way).
+pub fn boot_failure(source: &str, line: &str) -> Option<String> {
+    let line: String = line.chars().take(300).collect();
+    if image_pull_failure(source, &line) {
+        Some(format!(
+            "the pod's image cannot be pulled ({line}); fix `image`, or `registry_auth` for a private one"
+        ))
+    } else if container_start_failure(source, &line) {
+        Some(format!(
+            "the pod's container cannot start ({line}); podwarden starts jobs with `sh` and needs an image that has it (and base64 or python3), built for linux/amd64"
+        ))
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod pull_tests {
     use super::image_pull_failure;
@@ -490,5 +520,30 @@ mod pull_tests {
             assert!(!image_pull_failure("system", line), "{line}");
         }
         assert!(!image_pull_failure("container", "error pulling image: manifest unknown"));
+    }
+
+    #[test]
+    fn a_container_that_cannot_start_is_told_from_one_that_ran() {
+        use super::{boot_failure, container_start_failure};
+        for line in [
+            "OCI runtime create failed: runc create failed: unable to start container process: exec: \"sh\": executable file not found in $PATH: unknown",
+            "failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"/start.sh\": stat /start.sh: no such file or directory: unknown",
+            "Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: unable to start container process: exec format error",
+        ] {
+            assert!(container_start_failure("system", line), "{line}");
+            let why = boot_failure("system", line).expect("a reason");
+            assert!(why.starts_with("the pod's container cannot start (") && why.contains("`sh`"));
+        }
+        // The job's own output proves nothing; a file the job could not find is its own matter.
+        assert!(!container_start_failure(
+            "container",
+            "OCI runtime create failed: exec format error"
+        ));
+        assert!(!container_start_failure("system", "cat: x: No such file or directory"));
+        assert!(boot_failure("system", "pulling image python:3.11-slim").is_none());
+        assert!(
+            boot_failure("system", "error pulling image \"x\": manifest unknown")
+                .is_some_and(|w| w.contains("cannot be pulled"))
+        );
     }
 }

@@ -115,8 +115,9 @@ pub struct Engine<C: Cloud> {
     offers: tokio::sync::Mutex<Option<(i64, Vec<GpuOffer>)>>,
     /// Attempts (and endpoints) whose create call is in flight: the reconciler leaves them be.
     pub(crate) creating: Mutex<HashSet<String>>,
-    /// Attempts whose pod's logs say the image cannot be pulled (set by the log follower).
-    pub(crate) pull_failed: Mutex<std::collections::HashMap<String, String>>,
+    /// Attempts whose pod's logs say it cannot boot for good, with the reason (set by the log
+    /// follower: an image that cannot be pulled, a container that cannot start).
+    pub(crate) boot_failed: Mutex<std::collections::HashMap<String, String>>,
     /// The latest line of the host's (`system`) from each booting pod (set by the log follower):
     /// what a pod stuck booting was last doing, for the boot timeout's reason.
     pub(crate) boot_notes: Mutex<std::collections::HashMap<String, String>>,
@@ -197,7 +198,7 @@ impl<C: Cloud> Engine<C> {
             install,
             offers: tokio::sync::Mutex::new(None),
             creating: Mutex::new(HashSet::new()),
-            pull_failed: Mutex::new(std::collections::HashMap::new()),
+            boot_failed: Mutex::new(std::collections::HashMap::new()),
             boot_notes: Mutex::new(std::collections::HashMap::new()),
             terminate_backoff: Mutex::new(HashMap::new()),
             offers_ttl_ms: o.offers_ttl_ms,

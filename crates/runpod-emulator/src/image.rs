@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One image, as a Dockerfile would have made it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -170,14 +170,6 @@ pub fn default_images() -> BTreeMap<String, ImageConfig> {
         ImageConfig { cmd: vec!["bash".into()], tools: tools(&[]), ..ImageConfig::default() },
     );
     m.insert("ghcr.io/podwarden/podwarden-tabular:*".into(), tabular);
-    m.insert(
-        "podwarden/echo-worker:demo".into(),
-        ImageConfig {
-            cmd: vec!["podwarden-echo-worker".into()],
-            tools: tools(&["podwarden-echo-worker"]),
-            ..ImageConfig::default()
-        },
-    );
     m
 }
 
@@ -200,6 +192,22 @@ pub fn lookup<'a>(
         }
     }
     None
+}
+
+/// Whether the image has the program a container execs first, looked up as runc does: a bare
+/// name on the image's `PATH` (its `path` dirs, then its tools), a path in the standard bin
+/// directories among the image's tools. Other paths (a script on a volume, say) are left to
+/// the start itself.
+pub fn has_program(image: &ImageConfig, exe: &str) -> bool {
+    let tool =
+        |name: &str| image.tools.iter().any(|t| t == name) || image.host_tools.contains_key(name);
+    match exe.rsplit_once('/') {
+        None => tool(exe) || image.path.iter().any(|d| Path::new(d).join(exe).is_file()),
+        Some((dir, name)) => {
+            let standard = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"];
+            !standard.contains(&dir) || tool(name)
+        }
+    }
 }
 
 /// Why a container could not be formed.
@@ -254,6 +262,20 @@ mod tests {
         );
         assert!(matches!(argv(&i, "sh -c 'unterminated"), Err(ArgvError::Unparsable(_))));
         assert_eq!(argv(&img(&[], &[]), ""), Err(ArgvError::Nothing));
+    }
+
+    #[test]
+    fn the_first_program_must_be_in_the_image() {
+        let distroless = ImageConfig { tools: vec!["python3".into()], ..ImageConfig::default() };
+        assert!(has_program(&distroless, "python3"));
+        assert!(!has_program(&distroless, "sh"), "no shell in a distroless image");
+        assert!(!has_program(&distroless, "/bin/sh"));
+        assert!(has_program(&distroless, "/usr/bin/python3"));
+        assert!(has_program(&distroless, "/workspace/start.sh"), "left to the start itself");
+        let mut worker = distroless.clone();
+        worker.host_tools.insert("podwarden-worker".into(), "/x/podwarden-worker".into());
+        assert!(has_program(&worker, "podwarden-worker"));
+        assert!(has_program(&worker, "/usr/local/bin/podwarden-worker"));
     }
 
     #[test]

@@ -408,15 +408,31 @@ async function newJobPage() {
   const err = errorBox();
   let offers = [];
   let chosen = 0;
-  const updateEstimate = () => {
+  // The server's estimate (`POST /estimate`, the CLI's too) of the spec Launch would send; an
+  // answer to an older form is dropped.
+  let asked = 0;
+  const updateEstimate = async () => {
     const o = offers[chosen];
     if (!o) return estimate.replaceChildren("No GPU with that much memory has stock right now.");
-    const hours = Number(f.hours.value) || 0, budget = Number(f.budget.value) || 0;
-    const full = o.price_per_hour_usd * hours;
+    const n = ++asked;
+    // What is priced is the placement and the limits; any valid name and command will do.
+    const spec = { ...buildSpec(), name: "estimate", image: f.image.value.trim() || "python:3.11-slim", command: "true" };
+    delete spec.finetune;
+    delete spec.network_volume;
+    let e;
+    try {
+      e = await api("POST", "/estimate", spec);
+    } catch (x) {
+      if (n === asked) estimate.replaceChildren("No estimate: ", x.message);
+      return;
+    }
+    if (n !== asked) return;
+    const bounded = e.bound !== "none";
     estimate.replaceChildren(
-      "Estimated cost: ", h("strong", {}, usd(Math.min(full, budget || full))),
-      ` — ${hours} h of ${Number(f.count.value) || 1}× ${o.name} (${o.cloud}) at ${usd(o.price_per_hour_usd)}/h`,
-      budget && full > budget ? `; the job is stopped at its ${usd(budget)} budget` : "",
+      bounded ? "Estimated cost: at most " : "Estimated cost: ",
+      h("strong", { id: "estimate-cost" }, bounded ? usd(e.max_cost_usd) : usd(e.price_per_hour_usd) + "/h"),
+      ` — ${e.count}× ${e.name} (${e.cloud}) at ${usd(e.price_per_hour_usd)}/h, a typical ${Math.round(e.boot_s / 60)} min boot (${usd(e.boot_cost_usd)}) included`,
+      e.bound === "budget" ? `; the job is stopped at its ${usd(e.max_cost_usd)} budget` : e.bound === "max_runtime" ? "; its max runtime ends it" : "; nothing bounds it",
     );
   };
   const loadGpus = async () => {
@@ -459,13 +475,12 @@ async function newJobPage() {
     err,
     h("button", { type: "submit", id: "launch" }, "Launch"),
   );
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
+  function buildSpec() {
     const o = offers[chosen];
     const name = f.name.value.trim();
     const dataset = f.dataset.value.trim();
     const fromUrl = /^https?:\/\//.test(dataset);
-    const spec = {
+    return {
       name,
       image: f.image.value.trim(),
       ...(kindFinetune.checked
@@ -486,6 +501,10 @@ async function newJobPage() {
       gpu: o ? { types: [o.gpu_type], count: Number(f.count.value) || 1 } : { min_vram_gb: Number(f.vram.value) || 1 },
       limits: { budget_usd: Number(f.budget.value) || undefined, max_runtime: `${Math.round((Number(f.hours.value) || 1) * 60)}m` },
     };
+  }
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const spec = buildSpec();
     try {
       const job = await api("POST", "/jobs", spec);
       location.hash = "#/jobs/" + encodeURIComponent(job.id);
@@ -575,8 +594,10 @@ async function settingsPage() {
   paint();
   show(form);
   try {
-    const [g] = await api("GET", "/gpus?min_vram_gb=24");
-    if (g) estimate.replaceChildren(`At current prices, a 1-hour experiment on the cheapest 24 GB GPU (${g.name}, ${g.cloud}) costs about ${usd(g.price_per_hour_usd)}.`);
+    // The server's estimate, as the CLI's `run --estimate` shows it.
+    const spec = { name: "experiment", image: "python:3.11-slim", command: "true", gpu: { min_vram_gb: 24 }, limits: { max_runtime: "1h" } };
+    const e = await api("POST", "/estimate", spec);
+    estimate.replaceChildren(`At current prices, a 1-hour experiment on the cheapest 24 GB GPU (${e.name}, ${e.cloud}) costs at most ${usd(e.max_cost_usd)}, its ${Math.round(e.boot_s / 60)} min boot included.`);
   } catch (e) { /* the estimate is optional */ }
 }
 

@@ -5,9 +5,9 @@
 //! logs from where the stored ones end, stores each batch, and when the exit line appears
 //! records the exit exactly as the pod's callback would — so a job ends with its true outcome
 //! even when the callback cannot reach this server (no public URL, a firewall), as fast as
-//! the log stream carries the line. A line of the host's saying the image cannot be pulled for
-//! good ends the attempt at the next pass instead of at the boot timeout (the pod bills while
-//! RunPod retries the pull). A follower whose stream ends or fails reopens it after a pause
+//! the log stream carries the line. A line of the host's saying the image cannot be pulled or its
+//! container cannot start, for good, ends the attempt at the next pass instead of at the boot
+//! timeout (the pod bills while RunPod retries the pull or the start). A follower whose stream ends or fails reopens it after a pause
 //! (RunPod's `Retry-After`, else a backoff); it stops when its attempt leaves the live set (torn
 //! down) or at shutdown. While the pod boots, its host's lines ("pulling image …") become the
 //! job's reason and events, so a pod stuck booting says why.
@@ -162,7 +162,7 @@ async fn follow_once(
         let Some(batch) = batch else { return Ok(()) };
         let mut rows = Vec::with_capacity(batch.len());
         let mut exit = None;
-        let mut pull_failed = None;
+        let mut boot_failed = None;
         let mut boot_lines = Vec::new();
         let booting =
             s.engine.store().live().attempt(&t.attempt).is_some_and(|a| a.state == "created");
@@ -185,16 +185,14 @@ async fn follow_once(
             if exit.is_none() {
                 exit = engine::wrapper::parse_exit_line(&line.event.line, &t.job);
             }
-            if pull_failed.is_none()
-                && engine::jobs::image_pull_failure(&line.event.source, &line.event.line)
-            {
-                pull_failed = Some(line.event.line.clone());
+            if boot_failed.is_none() {
+                boot_failed = engine::jobs::boot_failure(&line.event.source, &line.event.line);
             }
             last = Some(line.id.clone());
             rows.push((line.id, line.event.source, line.event.line));
         }
         s.engine.store().job_logs_append(&t.job, &t.attempt, &rows).await?;
-        if exit.is_none() && pull_failed.is_none() && boot_lines.is_empty() {
+        if exit.is_none() && boot_failed.is_none() && boot_lines.is_empty() {
             // Most batches are the job's own output: nothing for the engine.
             if last.is_some() {
                 *after = last;
@@ -209,8 +207,8 @@ async fn follow_once(
             engine.exit_seen_in_logs(&t.job, i64::from(code)).await?;
             crate::driving::poke(s, &t.account);
         }
-        if let Some(line) = pull_failed {
-            engine.image_pull_failed(&t.attempt, &line);
+        if let Some(reason) = boot_failed {
+            engine.boot_failed(&t.attempt, &reason);
             crate::driving::poke(s, &t.account);
         }
         // The host's latest word only: one write per batch keeps the follower up with its pod

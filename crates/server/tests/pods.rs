@@ -150,3 +150,43 @@ async fn an_exit_line_stored_by_a_server_that_died_is_acted_on_by_the_next() {
         "the pod was torn down"
     );
 }
+
+/// An image without a shell (one built `FROM scratch` around one program): the container never
+/// starts and RunPod restarts it on and on while the pod bills. The host's line ends the job at
+/// once, saying what the image lacks.
+#[tokio::test]
+async fn an_image_whose_container_cannot_start_ends_the_job_at_once_with_the_reason() {
+    let home = tempfile::tempdir().expect("home");
+    let s = server_with(home.path(), |c| {
+        let image = runpod_emulator::image::ImageConfig {
+            cmd: vec!["python3".into()],
+            tools: vec!["python3".into()],
+            ..Default::default()
+        };
+        c.emulator.images.insert("acme/no-shell:1".into(), image);
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let spec = serde_json::json!({
+        "name": "no-shell", "image": "acme/no-shell:1",
+        "command": "python3 -c 'print(1)'", "gpu": {"min_vram_gb": 16},
+        "limits": {"boot_timeout": "1h"},
+        "retry": {"attempts": 2},
+    });
+    let job = common::submit(&http, &s.url, &s.token, &spec).await;
+    // A liveness bound, not a timing claim: without the fix it waits out the hour.
+    let (done, events) =
+        tokio::time::timeout(std::time::Duration::from_secs(120), follow(&http, &s, &job.job.id))
+            .await
+            .expect("the job ended before its boot timeout");
+    assert_eq!(done.job.state, "failed", "{events:?}");
+    let reason = done.job.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("container cannot start")
+            && reason.contains("executable file not found")
+            && reason.contains("`sh`"),
+        "{reason}"
+    );
+    assert_eq!(done.attempts.len(), 1, "given up, not retried with the same image: {events:?}");
+    s.shutdown().await;
+}

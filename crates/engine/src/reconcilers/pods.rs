@@ -42,8 +42,8 @@ impl<C: Cloud> Engine<C> {
             .retain(|id, _| pods.iter().any(|p| &p.id == id));
         self.accrue_due(now).await?;
         let creating = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
-        let pull_failed = {
-            let mut f = self.pull_failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let boot_failed = {
+            let mut f = self.boot_failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             // Only attempts still live are worth remembering.
             let live = self.store.live();
             f.retain(|attempt, _| live.attempt(attempt).is_some());
@@ -93,7 +93,7 @@ impl<C: Cloud> Engine<C> {
                 pods: &pods,
                 creating: &creating,
                 intent_grace_ms: self.intent_grace_ms,
-                pull_failed: &pull_failed,
+                boot_failed: &boot_failed,
                 boot_notes: &boot_notes,
                 watchdog_ceiling_ms: self.watchdog_ceiling_secs as i64 * 1000,
             })

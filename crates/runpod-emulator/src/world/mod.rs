@@ -280,7 +280,8 @@ impl World {
 
     /// The image a container of `image` runs and its argv, or why it cannot start: an image
     /// nobody declared does not exist (RunPod retries the pull forever), a private one needs
-    /// registry credentials, and `args` must split into words.
+    /// registry credentials, `args` must split into words, and the program they start must be
+    /// in the image.
     pub(crate) fn resolve_container(
         &self,
         account: &str,
@@ -306,6 +307,13 @@ impl World {
             });
         }
         let argv = argv(img, args).map_err(|e| e.to_string())?;
+        if !crate::image::has_program(img, &argv[0]) {
+            // Docker's words: the container never starts, and RunPod restarts it on and on.
+            return Err(format!(
+                "OCI runtime create failed: runc create failed: unable to start container process: exec: {:?}: executable file not found in $PATH: unknown",
+                argv[0]
+            ));
+        }
         Ok((img.clone(), argv))
     }
 

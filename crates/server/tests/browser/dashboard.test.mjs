@@ -96,7 +96,7 @@ test("settings → compute: a wrong key is explained, the right one is saved and
   assert.equal(await page.inputValue("#api-key"), "", "the field is cleared after saving");
   assert.ok(!(await page.content()).includes(runpodKey), "the key is nowhere in the page");
   await page.getByText("stores it encrypted").waitFor();
-  await page.locator("#experiment-estimate").getByText("1-hour experiment").waitFor();
+  await page.locator("#experiment-estimate").getByText("boot included").waitFor();
   await shot("02-settings-key-saved");
   // Back to hosted and in again: removing works and the status follows.
   await page.click("#remove-key");
@@ -110,9 +110,15 @@ test("settings → compute: a wrong key is explained, the right one is saved and
 });
 
 test("new job: HTML in a name is refused and shown as text; a job launches with an estimate", async () => {
+  // The estimate shown is the server's (the CLI's `run --estimate`), boot included.
+  const answer = page.waitForResponse((r) => r.url().endsWith("/api/v1/estimate") && r.ok());
   await page.click("nav a[data-page=new]");
   await page.locator("#gpus tbody tr").first().waitFor();
-  await page.locator("#estimate").getByText("Estimated cost: $").waitFor();
+  const e = await (await answer).json();
+  const usd = (x) => "$" + Number(x).toFixed(x < 1 ? 4 : 2);
+  await page.locator("#estimate-cost").getByText(usd(e.max_cost_usd), { exact: true }).waitFor();
+  await page.locator("#estimate").getByText("min boot").waitFor();
+  assert.equal(e.bound, "max_runtime", "the form's 2 h bounds it");
   const evil = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 1">';
   await page.fill("#name", evil);
   await page.fill("#command", "true");

@@ -42,8 +42,8 @@ pub struct Snapshot<'a> {
     pub creating: &'a HashSet<String>,
     /// How long an intent may wait for its pod (normally [`INTENT_GRACE_MS`]).
     pub intent_grace_ms: i64,
-    /// Attempts whose pod's logs say its image cannot be pulled, with the log line.
-    pub pull_failed: &'a HashMap<String, String>,
+    /// Attempts whose pod's logs say it cannot boot for good, with the reason.
+    pub boot_failed: &'a HashMap<String, String>,
     /// The latest line of the host's from each booting pod ("pulling image …").
     pub boot_notes: &'a HashMap<String, String>,
     /// The in-pod watchdog's ceiling for jobs without `max_runtime` (ms after the pod's create);
@@ -173,14 +173,12 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                 Some(p) if p.phase == PodPhase::Running && state == AttemptState::Created => {
                     out.push(Action::Booted { attempt: a.id.clone() })
                 }
-                Some(p) if p.phase == PodPhase::Booting && s.pull_failed.contains_key(&a.id) => {
-                    // RunPod retries a pull that cannot succeed while the pod bills: end it now
-                    // rather than at the boot timeout, and give the job up (another pod of the
-                    // same image would fail the same way); tearing down terminates the pod.
-                    let why = format!(
-                        "the pod's image cannot be pulled ({}); fix `image`, or `registry_auth` for a private one",
-                        s.pull_failed[&a.id]
-                    );
+                Some(p) if p.phase == PodPhase::Booting && s.boot_failed.contains_key(&a.id) => {
+                    // RunPod retries a pull (or a start) that cannot succeed while the pod
+                    // bills: end it now rather than at the boot timeout, and give the job up
+                    // (another pod of the same image would fail the same way); tearing down
+                    // terminates the pod.
+                    let why = s.boot_failed[&a.id].clone();
                     out.push(Action::Terminate {
                         pod_id: p.id.clone(),
                         attempt: Some(a.id.clone()),
@@ -458,7 +456,7 @@ mod tests {
             pods,
             creating: &creating,
             intent_grace_ms: INTENT_GRACE_MS,
-            pull_failed: &HashMap::new(),
+            boot_failed: &HashMap::new(),
             boot_notes: &HashMap::new(),
             watchdog_ceiling_ms: 24 * 3_600_000,
         })
@@ -482,7 +480,7 @@ mod tests {
             pods: &pods,
             creating: &creating,
             intent_grace_ms: INTENT_GRACE_MS,
-            pull_failed: &HashMap::new(),
+            boot_failed: &HashMap::new(),
             boot_notes: &HashMap::new(),
             watchdog_ceiling_ms: 24 * 3_600_000,
         });
@@ -623,7 +621,7 @@ mod tests {
             pods: std::slice::from_ref(&p),
             creating: &HashSet::new(),
             intent_grace_ms: INTENT_GRACE_MS,
-            pull_failed: &HashMap::new(),
+            boot_failed: &HashMap::new(),
             boot_notes: &notes,
             watchdog_ceiling_ms: 24 * 3_600_000,
         });
@@ -640,8 +638,12 @@ mod tests {
         let p = pod(&a, "p", PodPhase::Booting);
         let creating = HashSet::new();
         let jobs = [(&j.0, &j.1)];
-        let failed: HashMap<String, String> =
-            [(a.id.clone(), "error pulling image \"x\": manifest unknown".into())].into();
+        let failed: HashMap<String, String> = [(
+            a.id.clone(),
+            crate::jobs::boot_failure("system", "error pulling image \"x\": manifest unknown")
+                .expect("a pull failure"),
+        )]
+        .into();
         let acts = plan(&Snapshot {
             now: 1,
             install: INSTALL,
@@ -651,7 +653,7 @@ mod tests {
             pods: std::slice::from_ref(&p),
             creating: &creating,
             intent_grace_ms: INTENT_GRACE_MS,
-            pull_failed: &failed,
+            boot_failed: &failed,
             boot_notes: &HashMap::new(),
             watchdog_ceiling_ms: 24 * 3_600_000,
         });
