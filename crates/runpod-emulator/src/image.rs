@@ -170,6 +170,14 @@ pub fn default_images() -> BTreeMap<String, ImageConfig> {
         ImageConfig { cmd: vec!["bash".into()], tools: tools(&[]), ..ImageConfig::default() },
     );
     m.insert("ghcr.io/podwarden/podwarden-tabular:*".into(), tabular);
+    m.insert(
+        "podwarden/echo-worker:demo".into(),
+        ImageConfig {
+            cmd: vec!["podwarden-echo-worker".into()],
+            tools: tools(&["podwarden-echo-worker"]),
+            ..ImageConfig::default()
+        },
+    );
     m
 }
 
@@ -262,6 +270,20 @@ mod tests {
         );
         assert!(matches!(argv(&i, "sh -c 'unterminated"), Err(ArgvError::Unparsable(_))));
         assert_eq!(argv(&img(&[], &[]), ""), Err(ArgvError::Nothing));
+    }
+
+    #[test]
+    fn podwardens_own_images_are_known_and_start() {
+        let (d, none) = (default_images(), BTreeMap::new());
+        for (image, program) in [
+            ("podwarden/echo-worker:demo", "podwarden-echo-worker"),
+            ("ghcr.io/podwarden/podwarden-tabular:1", "podwarden-tabular"),
+            ("python:3.11-slim", "sh"),
+            ("runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04", "sh"),
+        ] {
+            let i = lookup(&none, &d, image).unwrap_or_else(|| panic!("{image}"));
+            assert!(has_program(i, program), "{image} has {program}");
+        }
     }
 
     #[test]
