@@ -12,7 +12,8 @@
 //!
 //! Must not: read the environment or the wall clock (options and `Clock` come from the
 //! caller), know HTTP or users' sessions (that is the server), or hold a lock across a
-//! provider call.
+//! provider call — save the offers cache's, on purpose: callers who find it stale wait for one
+//! fetch instead of each making their own (single flight; the lock guards nothing else).
 
 pub mod billing;
 pub mod clock;
@@ -112,6 +113,7 @@ pub struct Engine<C: Cloud> {
     cloud: C,
     clock: Clock,
     install: String,
+    /// The GPU offers and when they were fetched; held across the refresh (single flight).
     offers: tokio::sync::Mutex<Option<(i64, Vec<GpuOffer>)>>,
     /// Attempts (and endpoints) whose create call is in flight: the reconciler leaves them be.
     pub(crate) creating: Mutex<HashSet<String>>,

@@ -1,6 +1,6 @@
 //! The OpenAPI document of `/api/v1`, generated from the handlers' annotations and the API's
 //! types (utoipa). Checked in as `docs/openapi.json`; a test fails when the file is stale
-//! (`UPDATE_OPENAPI=1 cargo test -p podwarden-server --test openapi` rewrites it), and the
+//! (`UPDATE_OPENAPI=1 cargo test -p podwarden-server --test it openapi` rewrites it), and the
 //! server serves it at `/api/v1/openapi.json`.
 
 use crate::api::*;

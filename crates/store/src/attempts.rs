@@ -104,18 +104,6 @@ impl Store {
         .await?)
     }
 
-    /// Attempts of the `limit` most recent jobs (one query, for listings).
-    pub async fn attempts_for_recent_jobs(&self, limit: i64) -> Result<Vec<AttemptRow>> {
-        Ok(sqlx::query_as(concat!(
-            "SELECT ",
-            attempt_columns!(),
-            " FROM attempts WHERE job_id IN (SELECT id FROM jobs ORDER BY id DESC LIMIT $1) ORDER BY job_id, seq"
-        ))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
     /// Attempts of the owner's `limit` most recent jobs.
     pub async fn attempts_for_recent_jobs_of(
         &self,
@@ -174,7 +162,9 @@ pub(crate) async fn attempts_live(conn: &mut sqlx::AnyConnection) -> Result<Vec<
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         attempt_columns!(),
-        " FROM attempts WHERE state IN ('intent', 'created', 'running', 'terminating') ORDER BY id"
+        " FROM attempts WHERE state IN ",
+        live_attempt_states!(),
+        " ORDER BY id"
     ))
     .fetch_all(conn)
     .await?)

@@ -54,7 +54,9 @@ impl Store {
             // Parameters appear in their numeric order: SQLite numbers `$N` by appearance.
             "WHERE b.attempt_id IS NULL AND a.pod_id IS NOT NULL AND a.ended_at IS NOT NULL AND a.ended_at <= $1 ",
             "AND (r.read_at IS NULL OR r.read_at <= $2) ",
-            "AND j.account = $3 AND j.state IN ('succeeded', 'failed', 'cancelled', 'budget_exceeded', 'timed_out') ",
+            "AND j.account = $3 AND j.state IN ",
+            final_job_states!(),
+            " ",
             "ORDER BY a.ended_at LIMIT $4"
         );
         Ok(sqlx::query_as(Q)
@@ -78,7 +80,8 @@ impl Store {
             "LEFT JOIN billing_reads r ON r.attempt_id = a.id ",
             "WHERE b.attempt_id IS NULL AND a.pod_id IS NOT NULL AND a.ended_at IS NOT NULL AND a.ended_at <= $1 ",
             "AND (r.read_at IS NULL OR r.read_at <= $2) ",
-            "AND j.state IN ('succeeded', 'failed', 'cancelled', 'budget_exceeded', 'timed_out')"
+            "AND j.state IN ",
+            final_job_states!()
         ))
         .bind(ended_before)
         .bind(read_before)
@@ -113,7 +116,8 @@ impl Store {
             "SELECT CAST(COUNT(*) AS BIGINT) FROM attempts a JOIN jobs j ON j.id = a.job_id ",
             "LEFT JOIN billing_checks b ON b.attempt_id = a.id ",
             "WHERE b.attempt_id IS NULL AND a.pod_id IS NOT NULL AND a.ended_at IS NOT NULL AND j.owner = $1 ",
-            "AND j.state IN ('succeeded', 'failed', 'cancelled', 'budget_exceeded', 'timed_out')"
+            "AND j.state IN ",
+            final_job_states!()
         ))
         .bind(owner)
         .fetch_one(self.pool())

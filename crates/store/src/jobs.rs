@@ -151,18 +151,6 @@ impl Store {
             .await?)
     }
 
-    /// Jobs, newest first.
-    pub async fn job_list(&self, limit: i64) -> Result<Vec<JobRow>> {
-        Ok(sqlx::query_as(concat!(
-            "SELECT ",
-            job_columns!(),
-            " FROM jobs ORDER BY id DESC LIMIT $1"
-        ))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
     /// The owner's most recent jobs, newest first.
     pub async fn job_list_of(&self, owner: &str, limit: i64) -> Result<Vec<JobRow>> {
         Ok(sqlx::query_as(concat!(
@@ -222,7 +210,9 @@ pub(crate) async fn jobs_live(conn: &mut sqlx::AnyConnection) -> Result<Vec<JobR
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         job_columns!(),
-        " FROM jobs WHERE state IN ('pending', 'provisioning', 'running', 'recovering', 'tearing_down') ORDER BY id"
+        " FROM jobs WHERE state IN ",
+        live_job_states!(),
+        " ORDER BY id"
     ))
     .fetch_all(conn)
     .await?)

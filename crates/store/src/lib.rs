@@ -17,6 +17,28 @@
 //! # Ok(()) }
 //! ```
 
+/// The final job states as an SQL list: the one place SQL names them, as
+/// `core_domain::state::JobState::is_final` is for code (a test keeps the two equal).
+macro_rules! final_job_states {
+    () => {
+        "('succeeded', 'failed', 'cancelled', 'budget_exceeded', 'timed_out')"
+    };
+}
+
+/// The live job states as an SQL list (every state but the final ones).
+macro_rules! live_job_states {
+    () => {
+        "('pending', 'provisioning', 'running', 'recovering', 'tearing_down')"
+    };
+}
+
+/// The live attempt states as an SQL list (every state but the final ones).
+macro_rules! live_attempt_states {
+    () => {
+        "('intent', 'created', 'running', 'terminating')"
+    };
+}
+
 mod attempts;
 mod audit;
 mod billing;
@@ -352,6 +374,30 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    /// The names in an SQL list `('a', 'b')`.
+    fn sql_list(l: &str) -> Vec<String> {
+        l.trim_matches(|c| c == '(' || c == ')')
+            .split(", ")
+            .map(|s| s.trim_matches('\'').to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_sql_lists_of_states_are_the_domains() {
+        use core_domain::state::{AttemptState, JobState};
+        let jobs = |f: fn(JobState) -> bool| -> Vec<String> {
+            JobState::ALL.into_iter().filter(|s| f(*s)).map(|s| s.as_str().to_owned()).collect()
+        };
+        assert_eq!(sql_list(final_job_states!()), jobs(JobState::is_final));
+        assert_eq!(sql_list(live_job_states!()), jobs(JobState::is_live));
+        let attempts: Vec<String> = AttemptState::ALL
+            .into_iter()
+            .filter(|s| !s.is_final())
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        assert_eq!(sql_list(live_attempt_states!()), attempts);
+    }
+
     use super::*;
 
     #[tokio::test]

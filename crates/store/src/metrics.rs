@@ -13,16 +13,6 @@ pub struct MetricRow {
 }
 
 impl Store {
-    /// Appends points (JSON objects) for a job in one transaction.
-    pub async fn metrics_append(
-        &self,
-        job_id: &str,
-        at: i64,
-        points: &[serde_json::Value],
-    ) -> Result<()> {
-        self.metrics_append_with_event(job_id, at, points, None).await
-    }
-
     /// Appends points and, in the same transaction, the event that announces them (one commit
     /// per batch; rows go in as multi-row INSERTs). Serialized with the other writers in this
     /// process, so concurrent batches queue here instead of in SQLite's busy-retry sleeps.

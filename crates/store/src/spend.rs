@@ -13,9 +13,12 @@ use crate::{JobRow, Result, ServerlessJobRow, Store};
 use sqlx::AnyConnection;
 
 /// Live jobs reserve their budget (or what they spent, when more); ended ones what they spent.
-const JOBS_COMMITTED: &str = "SELECT CAST(SUM(CASE WHEN state IN ('succeeded', 'failed', 'cancelled', 'budget_exceeded', 'timed_out') \
-     THEN spent_micros WHEN budget_micros IS NULL OR budget_micros < spent_micros THEN spent_micros ELSE budget_micros END) AS BIGINT) \
-     FROM jobs WHERE owner = $1 AND account = 'hosted'";
+const JOBS_COMMITTED: &str = concat!(
+    "SELECT CAST(SUM(CASE WHEN state IN ",
+    final_job_states!(),
+    " THEN spent_micros WHEN budget_micros IS NULL OR budget_micros < spent_micros THEN spent_micros ELSE budget_micros END) AS BIGINT) ",
+    "FROM jobs WHERE owner = $1 AND account = 'hosted'"
+);
 
 /// Live serverless jobs reserve their estimate (or their cost, when more); ended ones their cost.
 const REQUESTS_COMMITTED: &str = "SELECT CAST(SUM(CASE WHEN ended_at IS NULL AND estimate_micros > cost_micros THEN estimate_micros ELSE cost_micros END) AS BIGINT) \

@@ -4,7 +4,7 @@
 //! train → predict, and each bad input — a non-CSV file, a target the CSV does not have, a
 //! cancelled confirmation, a budget reached mid-run, Telegram failing (retried), a stale button.
 
-mod common;
+use crate::common;
 
 use podwarden_test_utils::telegram::{Failure, FakeTelegram, Msg};
 use std::path::Path;
@@ -14,8 +14,8 @@ use std::time::Duration;
 const TOKEN: &str = "123456:TEST-not-a-real-token";
 const ANN: i64 = 1001;
 const BOB: i64 = 1002;
-const HOUSES: &[u8] = include_bytes!("../../../examples/data/houses.csv");
-const HOUSES_NEW: &[u8] = include_bytes!("../../../examples/data/houses_new.csv");
+const HOUSES: &[u8] = include_bytes!("../../../../examples/data/houses.csv");
+const HOUSES_NEW: &[u8] = include_bytes!("../../../../examples/data/houses_new.csv");
 /// Long enough for a pod to boot and train on a loaded 2-core machine.
 const RUN: Duration = Duration::from_secs(240);
 const ASK: Duration = Duration::from_secs(30);

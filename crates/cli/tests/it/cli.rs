@@ -2,7 +2,7 @@
 //! account (embedded emulator, a background server started by the CLI), then `ps --json`,
 //! `cost --json`, and clear errors for bad specs.
 
-mod common;
+use crate::common;
 
 use common::{Server, podwarden, until};
 use std::process::Command;
@@ -314,7 +314,7 @@ fn exit_codes_tell_a_users_error_from_an_unexpected_one() {
 /// (the last line lists commands to try, not a sequence; it is left out).
 #[test]
 fn readme_commands_run_top_to_bottom() {
-    let readme = include_str!("../../../README.md");
+    let readme = include_str!("../../../../README.md");
     let start = readme.find("Then, your own work:").expect("the block's heading");
     let block = readme[start..].split("```sh\n").nth(1).expect("a sh block");
     let block = &block[..block.find("```").expect("the block's end")];

@@ -6,7 +6,7 @@
 //! The ML libraries in the image are fakes (`tests/fixtures/fake_ml`, see its README): this
 //! machine has no GPU and no torch. Everything around them is podwarden's real code.
 
-mod common;
+use crate::common;
 
 use common::Server;
 use std::path::Path;

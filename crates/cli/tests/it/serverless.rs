@@ -2,7 +2,7 @@
 //! (`quickstart`: train on a pod, deploy, predict, print, tear down), and `endpoint deploy|ls|rm`
 //! with `run` on a serverless spec (followed, `--sync`, a failing job with its reason).
 
-mod common;
+use crate::common;
 
 use common::{Server, podwarden};
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! reads it at its mount, the file comes back (resuming a partial download), and the volume is
 //! removed.
 
-mod common;
+use crate::common;
 
 use common::{Server, podwarden};
 

@@ -569,11 +569,6 @@ impl World {
             .ok_or_else(ApiError::not_found)
     }
 
-    /// `GET /v2/pods` of `acct`, oldest first.
-    pub fn pod_list(&self, acct: &str, now: DateTime<Utc>) -> Vec<Pod> {
-        self.live_pods_sorted(acct).into_iter().map(|p| p.to_api(now)).collect()
-    }
-
     /// `GET /v2/pods` rendered straight to JSON (`{"pods":[...]}`), without cloning records.
     pub fn pod_list_json(
         &self,
