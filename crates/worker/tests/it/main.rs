@@ -1,9 +1,0 @@
-//! The Rust worker runtime's suites against the emulator's serverless API.
-//!
-//! One test binary per crate, a module per suite: the stack is linked once, not once per file
-//! (most of CI's time was linking). Suites that install a global log subscriber keep binaries
-//! of their own.
-
-mod drain;
-mod rate_limit;
-mod serve_api;
