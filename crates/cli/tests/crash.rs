@@ -7,18 +7,19 @@
 mod common;
 
 use common::fleet::{assert_costs_agree, check_invariants, our_live_pods, settle_all};
-use common::free_port;
+use common::{Reaped, free_port};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use runpod_emulator::world::ledger::Kind;
 use runpod_emulator::{EmulatorConfig, Options, RunningEmulator, start};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 struct Server {
-    child: Child,
+    /// Killed when dropped, also when the test fails part-way.
+    child: Reaped,
     url: String,
     token: String,
 }
@@ -47,7 +48,7 @@ fn start_server(home: &Path, port: u16, emu: &RunningEmulator, crash_at: Option<
     assert!(first.starts_with("podwarden server on http://"), "unexpected: {first:?}");
     let url = first.split_whitespace().nth(3).expect("url").to_owned();
     let token = std::fs::read_to_string(home.join("token")).expect("token").trim().to_owned();
-    Server { child, url, token }
+    Server { child: Reaped(child), url, token }
 }
 
 async fn emulator() -> RunningEmulator {

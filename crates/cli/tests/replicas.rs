@@ -12,20 +12,21 @@ mod common;
 use common::fleet::{
     assert_costs_agree, check_invariants, duplicate_pods, our_live_pods, settle_all,
 };
-use common::free_port;
+use common::{Reaped, free_port};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use runpod_emulator::config::AccountSeed;
 use runpod_emulator::{EmulatorConfig, Options, RunningEmulator, start};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const ADMIN_TOKEN: &str = "pw_replicas-test-admin-token-0123456789";
 const USERS: usize = 9;
 
 struct Replica {
-    child: Child,
+    /// Killed when dropped, also when the test fails part-way.
+    child: Reaped,
     url: String,
     home: tempfile::TempDir,
     port: u16,
@@ -57,7 +58,7 @@ fn start_replica(home: tempfile::TempDir, port: u16, db: &str, emu: &RunningEmul
     BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("first line");
     assert!(first.starts_with("podwarden server on http://"), "unexpected: {first:?}");
     let url = first.split_whitespace().nth(3).expect("url").to_owned();
-    Replica { child, url, home, port }
+    Replica { child: Reaped(child), url, home, port }
 }
 
 fn user_key(i: usize) -> String {

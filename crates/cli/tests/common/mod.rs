@@ -30,6 +30,30 @@ pub fn podwarden(home: &Path, args: &[&str]) -> Output {
 }
 
 /// Stops the background server the CLI started.
+/// A child process killed (SIGKILL) and reaped when dropped: a test that fails part-way leaves
+/// no `podwarden serve` running to trouble the tests after it.
+pub struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Reaped {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 pub struct Server<'a>(pub &'a Path);
 
 impl Drop for Server<'_> {
