@@ -211,10 +211,7 @@ pub fn has_program(image: &ImageConfig, exe: &str) -> bool {
         |name: &str| image.tools.iter().any(|t| t == name) || image.host_tools.contains_key(name);
     match exe.rsplit_once('/') {
         None => tool(exe) || image.path.iter().any(|d| Path::new(d).join(exe).is_file()),
-        Some((dir, name)) => {
-            let standard = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"];
-            !standard.contains(&dir) || tool(name)
-        }
+        Some((dir, name)) => !STANDARD_PATH.split(':').any(|d| d == dir) || tool(name),
     }
 }
 

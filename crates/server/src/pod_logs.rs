@@ -5,11 +5,11 @@
 //! logs from where the stored ones end, stores each batch, and when the exit line appears
 //! records the exit exactly as the pod's callback would — so a job ends with its true outcome
 //! even when the callback cannot reach this server (no public URL, a firewall), as fast as
-//! the log stream carries the line. A line of the host's saying the image cannot be pulled or its
-//! container cannot start, for good, ends the attempt at the next pass instead of at the boot
-//! timeout (the pod bills while RunPod retries the pull or the start). A follower whose stream ends or fails reopens it after a pause
-//! (RunPod's `Retry-After`, else a backoff); it stops when its attempt leaves the live set (torn
-//! down) or at shutdown. While the pod boots, its host's lines ("pulling image …") become the
+//! the log stream carries the line. A line of the host's saying the image cannot be pulled or
+//! its container cannot start, for good, ends the attempt at the next pass instead of at the
+//! boot timeout (the pod bills while RunPod retries the pull or the start). A follower whose
+//! stream ends or fails reopens it after a pause (RunPod's `Retry-After`, else a backoff); it
+//! stops when its attempt leaves the live set (torn down) or at shutdown. While the pod boots, its host's lines ("pulling image …") become the
 //! job's reason and events, so a pod stuck booting says why.
 //!
 //! Invariants: at most one follower per attempt; a resume never stores a line twice (the
@@ -122,11 +122,18 @@ async fn follow(s: Arc<AppState>, t: Target, cancel: CancellationToken) {
 async fn exit_already_stored(s: &Arc<AppState>, t: &Target) -> anyhow::Result<()> {
     let needle = format!("{} job={} code=", engine::wrapper::EXIT_MARKER, t.job);
     let lines = s.engine.store().job_logs_containing(&t.job, &t.attempt, &needle, 1).await?;
-    if let Some(code) = lines.iter().find_map(|l| engine::wrapper::parse_exit_line(l, &t.job)) {
-        let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        engine.exit_seen_in_logs(&t.job, i64::from(code)).await?;
-        crate::driving::poke(s, &t.account);
+    match lines.iter().find_map(|l| engine::wrapper::parse_exit_line(l, &t.job)) {
+        Some(code) => record_exit(s, t, code).await,
+        None => Ok(()),
     }
+}
+
+/// Records the exit the pod's log carried, as its callback would, and wakes the account's
+/// reconciler to tear down.
+async fn record_exit(s: &Arc<AppState>, t: &Target, code: i32) -> anyhow::Result<()> {
+    let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    engine.exit_seen_in_logs(&t.job, i64::from(code)).await?;
+    crate::driving::poke(s, &t.account);
     Ok(())
 }
 
@@ -163,7 +170,9 @@ async fn follow_once(
         let mut rows = Vec::with_capacity(batch.len());
         let mut exit = None;
         let mut boot_failed = None;
-        let mut boot_lines = Vec::new();
+        // The host's latest word only: one write per batch keeps the follower up with its pod
+        // (a write per line made it fall behind, and a fast job's own lines were never read).
+        let mut boot_line = None;
         let booting =
             s.engine.store().live().attempt(&t.attempt).is_some_and(|a| a.state == "created");
         // The lines read before a broken stream are handled like any others, and the resume
@@ -180,7 +189,7 @@ async fn follow_once(
                 }
             };
             if booting && line.event.source == "system" {
-                boot_lines.push(line.event.line.clone());
+                boot_line = Some(line.event.line.clone());
             }
             if exit.is_none() {
                 exit = engine::wrapper::parse_exit_line(&line.event.line, &t.job);
@@ -192,31 +201,21 @@ async fn follow_once(
             rows.push((line.id, line.event.source, line.event.line));
         }
         s.engine.store().job_logs_append(&t.job, &t.attempt, &rows).await?;
-        if exit.is_none() && boot_failed.is_none() && boot_lines.is_empty() {
-            // Most batches are the job's own output: nothing for the engine.
-            if last.is_some() {
-                *after = last;
-            }
-            match broke {
-                Some(e) => return Err(e.into()),
-                None => continue,
-            }
-        }
-        let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
         if let Some(code) = exit {
-            engine.exit_seen_in_logs(&t.job, i64::from(code)).await?;
-            crate::driving::poke(s, &t.account);
+            record_exit(s, t, code).await?;
         }
-        if let Some(reason) = boot_failed {
-            engine.boot_failed(&t.attempt, &reason);
-            crate::driving::poke(s, &t.account);
-        }
-        // The host's latest word only: one write per batch keeps the follower up with its pod
-        // (a write per line made it fall behind, and a fast job's own lines were never read).
-        if let Some(line) = boot_lines.last() {
+        // Most batches are the job's own output: nothing more for the engine.
+        if boot_failed.is_some() || boot_line.is_some() {
+            let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            if let Some(reason) = boot_failed {
+                engine.boot_failed(&t.attempt, &reason);
+                crate::driving::poke(s, &t.account);
+            }
             // What the host says while booting is shown, not needed: a failure is logged.
-            if let Err(e) = engine.boot_line(&t.job, &t.attempt, line).await {
-                tracing::debug!(job = %t.job, error = %e, "cannot record a boot line");
+            if let Some(line) = boot_line {
+                if let Err(e) = engine.boot_line(&t.job, &t.attempt, &line).await {
+                    tracing::debug!(job = %t.job, error = %e, "cannot record a boot line");
+                }
             }
         }
         if last.is_some() {

@@ -21,7 +21,7 @@ pub async fn server_with(
     cfg.emulator.tick_ms = 50;
     // PODWARDEN_TEST_DATABASE=postgres: the server on a fresh Postgres schema, the same one
     // for every server on this home (a restart finds its data, as with SQLite).
-    let marker = home.join("test-database-url");
+    let marker = home.join(DATABASE_MARKER);
     cfg.database = match std::fs::read_to_string(&marker) {
         Ok(url) => Some(url),
         Err(_) => {
@@ -34,6 +34,19 @@ pub async fn server_with(
     };
     f(&mut cfg);
     start(cfg).await.expect("server starts")
+}
+
+/// Where `server_with` notes the Postgres schema of a home's servers.
+const DATABASE_MARKER: &str = "test-database-url";
+
+/// The database the servers on `home` use (their Postgres schema, else the home's SQLite
+/// file), opened beside them: for a test that plays a server which wrote and died.
+pub async fn server_store(home: &std::path::Path) -> store::Store {
+    match std::fs::read_to_string(home.join(DATABASE_MARKER)) {
+        Ok(url) => store::Store::open_postgres(&url).await,
+        Err(_) => store::Store::open_sqlite(&home.join("podwarden.db")).await,
+    }
+    .expect("the servers' database")
 }
 
 /// A standalone emulator as these tests run one: fast pods and ticks, budgets compressed alike.

@@ -112,19 +112,18 @@ async fn an_exit_line_stored_by_a_server_that_died_is_acted_on_by_the_next() {
     let job = common::submit(&http, &s.url, &s.token, &spec).await;
     let id = job.job.id.clone();
     common::wait_for_state(&http, &s.url, &s.token, &id, "running").await;
-    let store = match std::fs::read_to_string(home.path().join("test-database-url")) {
-        Ok(url) => store::Store::open_postgres(&url).await,
-        Err(_) => store::Store::open_sqlite(&home.path().join("podwarden.db")).await,
-    }
-    .expect("the server's database");
-    let attempt = loop {
-        let a = store.attempts_for_job(&id).await.expect("attempts");
+    let store = common::server_store(home.path()).await;
+    // The follower has stored the pod's first line (bounded: 10 s).
+    let mut attempt = None;
+    for _ in 0..500 {
         let logs = store.job_logs(&id, 10).await.expect("logs");
-        if logs.iter().any(|l| l.line == "started") {
-            break a[0].id.clone();
+        attempt = logs.into_iter().find(|l| l.line == "started").and_then(|l| l.attempt_id);
+        if attempt.is_some() {
+            break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    }
+    let attempt = attempt.expect("the pod's first line was stored");
     // What the dead server had stored last: the exit line, at a resume point past anything the
     // pod will ever print (this pod never prints one itself).
     let exit = format!("podwarden-exit: job={id} code=5");
