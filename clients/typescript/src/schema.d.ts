@@ -695,10 +695,15 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description Where an attempt (one pod) is.
+         * @enum {string}
+         */
+        AttemptState: "intent" | "created" | "running" | "terminating" | "terminated" | "abandoned";
         /** @description One attempt (pod) of a job. */
         AttemptView: {
             id: string;
-            state: string;
+            state: components["schemas"]["AttemptState"];
             pod_name: string;
             pod_id?: string | null;
             gpu_type: string;
@@ -873,11 +878,16 @@ export interface components {
              */
             user_field?: string | null;
         };
+        /**
+         * @description Where an endpoint is.
+         * @enum {string}
+         */
+        EndpointState: "intent" | "ready" | "deleting" | "deleted";
         /** @description A deployed serverless endpoint. */
         EndpointView: {
             name: string;
             /** @description `intent` (being made to match its spec), `ready`, `deleting`, `deleted`. */
-            state: string;
+            state: components["schemas"]["EndpointState"];
             /** @description Its name at the provider (`pw-<install>-ep-<id>`). */
             resource_name: string;
             endpoint_id?: string | null;
@@ -936,14 +946,25 @@ export interface components {
             /** @description Provider prices are simulated (embedded emulator). */
             simulated: boolean;
         };
-        /** @description One job event. */
+        /**
+         * @description The kind of a job event.
+         * @enum {string}
+         */
+        EventKind: "state" | "attempt" | "placement" | "boot" | "exit" | "early_stop" | "budget" | "budget_alert" | "billing" | "queue" | "metric" | "progress" | "chunk" | "other";
+        /** @description One job event. `message` is for people; what a program decides on is in the typed fields. */
         EventView: {
             /** Format: int64 */
             id: number;
             /** Format: int64 */
             at: number;
-            kind: string;
+            kind: components["schemas"]["EventKind"];
             message: string;
+            state?: null | components["schemas"]["JobState"];
+            ending?: null | components["schemas"]["JobState"];
+            attempt?: null | components["schemas"]["AttemptState"];
+            request?: null | components["schemas"]["ServerlessJobState"];
+            /** @description `progress` and `chunk` events: the handler's value; `metric` events: the last point. */
+            data?: unknown;
         };
         Exit: {
             /** Format: int64 */
@@ -1115,11 +1136,17 @@ export interface components {
             /** @description Files the job writes on its network volume; the job succeeds only when every one exists. */
             outputs?: components["schemas"]["Output"][];
         };
+        /**
+         * @description Where a job is.
+         * @enum {string}
+         */
+        JobState: "pending" | "provisioning" | "running" | "recovering" | "tearing_down" | "succeeded" | "failed" | "cancelled" | "budget_exceeded" | "timed_out";
         /** @description A job in lists. */
         JobSummary: {
             id: string;
             name: string;
-            state: string;
+            state: components["schemas"]["JobState"];
+            ending?: null | components["schemas"]["JobState"];
             /** @description Why it is where it is (last transition's reason). */
             reason?: string | null;
             gpu?: string | null;
@@ -1336,6 +1363,11 @@ export interface components {
             input: unknown;
             policy?: components["schemas"]["Policy"];
         };
+        /**
+         * @description Where a serverless job is.
+         * @enum {string}
+         */
+        ServerlessJobState: "submitting" | "queued" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled";
         /** @description A serverless job. */
         ServerlessJobView: {
             id: string;
@@ -1343,8 +1375,7 @@ export interface components {
             endpoint: string;
             /** @description The provider's endpoint it was sent to. */
             endpoint_id?: string;
-            /** @description `submitting`, `queued`, `running`, `succeeded`, `failed`, `timed_out`, `cancelled`. */
-            state: string;
+            state: components["schemas"]["ServerlessJobState"];
             /** @description Why it is where it is (why it waits in the queue, why it failed). */
             reason?: string | null;
             provider_job_id?: string | null;

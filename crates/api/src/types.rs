@@ -1,6 +1,8 @@
 //! JSON shapes of the REST API (`/api/v1`): what the server answers and the clients read. The
 //! OpenAPI document (`docs/openapi.json`) is generated from these.
 
+pub use core_domain::events::EventKind;
+pub use core_domain::state::{AttemptState, EndpointState, JobState, ServerlessJobState};
 use serde::{Deserialize, Serialize};
 
 /// A job in lists.
@@ -8,7 +10,10 @@ use serde::{Deserialize, Serialize};
 pub struct JobSummary {
     pub id: String,
     pub name: String,
-    pub state: String,
+    pub state: JobState,
+    /// While `tearing_down`: the final state it is heading for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ending: Option<JobState>,
     /// Why it is where it is (last transition's reason).
     pub reason: Option<String>,
     pub gpu: Option<String>,
@@ -30,7 +35,7 @@ pub struct JobSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AttemptView {
     pub id: String,
-    pub state: String,
+    pub state: AttemptState,
     pub pod_name: String,
     pub pod_id: Option<String>,
     pub gpu_type: String,
@@ -59,13 +64,28 @@ pub struct JobDetail {
     pub command: String,
 }
 
-/// One job event.
+/// One job event. `message` is for people; what a program decides on is in the typed fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventView {
     pub id: i64,
     pub at: i64,
-    pub kind: String,
+    pub kind: EventKind,
     pub message: String,
+    /// `state` events of a pod job: the state it moved to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<JobState>,
+    /// With `state: tearing_down`: the final state it is heading for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ending: Option<JobState>,
+    /// `attempt` events of a pod created, adopted or gone: the attempt's new state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<AttemptState>,
+    /// `state` events of a serverless job: the state it moved to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<ServerlessJobState>,
+    /// `progress` and `chunk` events: the handler's value; `metric` events: the last point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
 }
 
 /// A GPU offer row of `podwarden gpus`.
@@ -159,7 +179,7 @@ pub struct ErrorBody {
 pub struct EndpointView {
     pub name: String,
     /// `intent` (being made to match its spec), `ready`, `deleting`, `deleted`.
-    pub state: String,
+    pub state: EndpointState,
     /// Its name at the provider (`pw-<install>-ep-<id>`).
     pub resource_name: String,
     pub endpoint_id: Option<String>,
@@ -191,8 +211,7 @@ pub struct ServerlessJobView {
     /// The provider's endpoint it was sent to.
     #[serde(default)]
     pub endpoint_id: String,
-    /// `submitting`, `queued`, `running`, `succeeded`, `failed`, `timed_out`, `cancelled`.
-    pub state: String,
+    pub state: ServerlessJobState,
     /// Why it is where it is (why it waits in the queue, why it failed).
     pub reason: Option<String>,
     pub provider_job_id: Option<String>,

@@ -7,6 +7,7 @@ use crate::accounts::{Account, ModelRecord, Place};
 use crate::plan::Dataset;
 use crate::text::{self, usd};
 use crate::{App, podwarden};
+use podwarden_api::types::ServerlessJobState;
 use std::sync::Arc;
 use teloxide::prelude::*;
 use teloxide::types::MessageId;
@@ -105,8 +106,8 @@ async fn cloud(
         after = evs.last().map_or(after, |e| e.id);
         r = c.serverless_job(&r.id).await?;
     }
-    if r.state != "succeeded" {
-        let why = r.reason.clone().unwrap_or_else(|| r.state.clone());
+    if r.state != ServerlessJobState::Succeeded {
+        let why = r.reason.clone().unwrap_or_else(|| r.state.to_string());
         app.tg
             .edit(
                 chat,

@@ -13,6 +13,7 @@ use crate::plan::Estimate;
 use crate::text::{self, usd};
 use crate::{App, podwarden};
 use futures::StreamExt;
+use podwarden_api::types::{EventKind, JobState};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tabular::model::ModelKind;
@@ -244,8 +245,8 @@ async fn follow(app: &App, acct: &Account, run: &CloudRun) -> anyhow::Result<()>
         }
         // The metric points are read when a new one came, the job when its state may have
         // changed (a state event, or a quiet long poll): not every round.
-        let has = |kind: &str| events.iter().any(|e| e.kind == kind);
-        if has("metric") {
+        let has = |kind: EventKind| events.iter().any(|e| e.kind == kind);
+        if has(EventKind::Metric) {
             if let Some(p) = c
                 .job_metrics(job_id)
                 .await
@@ -256,7 +257,7 @@ async fn follow(app: &App, acct: &Account, run: &CloudRun) -> anyhow::Result<()>
             }
         }
         panel.logs = logs.lock().map(|l| l.clone()).unwrap_or_default();
-        if events.is_empty() || has("state") {
+        if events.is_empty() || has(EventKind::State) {
             let j = c.job(job_id).await?;
             if j.job.ended_at.is_some() {
                 break j;
@@ -271,9 +272,9 @@ async fn follow(app: &App, acct: &Account, run: &CloudRun) -> anyhow::Result<()>
     panel.logs = logs.lock().map(|l| l.clone()).unwrap_or_default();
     let spent = end.job.spent_usd;
     let gpu_used = end.job.gpu.as_deref().map_or_else(|| "GPU".to_owned(), text::gpu_name);
-    let outcome = if end.job.state != "succeeded" {
+    let outcome = if end.job.state != JobState::Succeeded {
         let reason = end.job.reason.clone().unwrap_or_default();
-        let why = if reason.contains("budget") {
+        let why = if end.job.state == JobState::BudgetExceeded {
             format!(
                 "its budget of {} was reached, so podwarden stopped it and terminated the pod",
                 usd(end.job.budget_usd.unwrap_or(run.budget_usd))
@@ -285,7 +286,7 @@ async fn follow(app: &App, acct: &Account, run: &CloudRun) -> anyhow::Result<()>
             "❌ Training ended: {why}.\nCost: {} on {gpu_used} (billed per second). Job {job_id}.",
             usd(spent)
         );
-        panel.stage = end.job.state.clone();
+        panel.stage = end.job.state.to_string();
         panel.progress = None;
         panel.render()
     } else {

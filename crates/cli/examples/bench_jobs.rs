@@ -9,6 +9,7 @@
 //! through a real server and, with `target/release/podwarden` built, the `podwarden ps` binary.
 
 use core_domain::spec::JobSpec;
+use core_domain::state::{AttemptState, JobState};
 use core_domain::{AttemptId, JobId};
 use engine::{Clock, Cloud, CloudError, Engine, PodInfo, PodRequest, RunPodCloud};
 use runpod_emulator::config::{GpuOffer, Stock};
@@ -181,7 +182,7 @@ async fn main() -> anyhow::Result<()> {
     for (i, (att, name)) in attempts.iter().zip(&names).enumerate() {
         let job = JobId::new();
         let mut j = JobRow::new(job, &spec, "local", "h", now);
-        j.state = "running".into();
+        j.state = JobState::Running;
         j.attempts_made = 1;
         j.started_at = Some(now);
         store.job_insert(&j).await?;
@@ -190,7 +191,7 @@ async fn main() -> anyhow::Result<()> {
                 id: att.to_string(),
                 job_id: job.to_string(),
                 seq: 1,
-                state: "running".into(),
+                state: AttemptState::Running,
                 generation: 0,
                 pod_name: name.clone(),
                 pod_id: pod_ids.get(name).cloned(),

@@ -19,7 +19,8 @@
 //! default the machine's).
 
 use core_domain::spec::JobSpec;
-use core_domain::{AttemptId, JobId};
+use core_domain::state::{AttemptState, JobState};
+use core_domain::{Account, AttemptId, JobId};
 use engine::{Clock, Engine, RunPodCloud};
 use futures::StreamExt;
 use runpod_emulator::config::{AccountSeed, GpuOffer, Stock};
@@ -125,7 +126,7 @@ fn client(emu: &RunningEmulator, key: &str) -> anyhow::Result<runpod::Client> {
 
 /// Rows of a running job on `account` and its attempt on pod `pod_id` named `name`.
 fn running(
-    account: &str,
+    account: &Account,
     att: AttemptId,
     name: &str,
     pod_id: &str,
@@ -139,15 +140,15 @@ fn running(
     )?;
     let job = JobId::new();
     let mut j = JobRow::new(job, &spec, "local", "h", now);
-    j.state = "running".into();
+    j.state = JobState::Running;
     j.attempts_made = 1;
     j.started_at = Some(now);
-    j.account = account.to_owned();
+    j.account = account.clone();
     let a = AttemptRow {
         id: att.to_string(),
         job_id: job.to_string(),
         seq: 1,
-        state: "running".into(),
+        state: AttemptState::Running,
         generation: 0,
         pod_name: name.to_owned(),
         pod_id: Some(pod_id.to_owned()),
@@ -170,11 +171,11 @@ fn running(
 async fn engine_on(
     store: Store,
     client: runpod::Client,
-    account: &str,
+    account: &Account,
     clock: Clock,
 ) -> anyhow::Result<Engine<RunPodCloud>> {
     let mut options = engine::EngineOptions::new(clock, b"bench".to_vec());
-    options.account = account.to_owned();
+    options.account = account.clone();
     Ok(Engine::new(store, RunPodCloud::new(client), options).await?)
 }
 
@@ -189,7 +190,7 @@ async fn ten_thousand(
     let now = now_ms();
     let t = Instant::now();
     for (i, (att, name, pod)) in pods.iter().enumerate() {
-        let (j, a) = running(store::HOSTED, *att, name, pod, now, i, pods.len())?;
+        let (j, a) = running(&Account::Hosted, *att, name, pod, now, i, pods.len())?;
         store.job_insert(&j).await?;
         store.attempt_insert(&a).await?;
     }
@@ -198,7 +199,7 @@ async fn ten_thousand(
     let c = clock_ms.clone();
     let clock = Clock::from_fn(move || c.load(Ordering::Relaxed));
     let engine =
-        engine_on(store.clone(), client(emu, emu.api_key().expose())?, store::HOSTED, clock)
+        engine_on(store.clone(), client(emu, emu.api_key().expose())?, &Account::Hosted, clock)
             .await?;
     let (mut wall, mut cpu) = (Vec::new(), Vec::new());
     if replica {
@@ -215,11 +216,10 @@ async fn ten_thousand(
             // round's reload is empty (a takeover's full reload is measured in B).
             store.reload_rows(&[], &[]).await?;
             let epoch = store
-                .lease_acquire(store::HOSTED, "bench", now, PERIOD_MS * 3 / 2)
+                .lease_acquire(&Account::Hosted, "bench", now, PERIOD_MS * 3 / 2)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no lease"))?;
-            let fence =
-                store::Fence { account: store::HOSTED.into(), holder: "bench".into(), epoch };
+            let fence = store::Fence { account: Account::Hosted, holder: "bench".into(), epoch };
             store::fenced(fence, engine.tick()).await?
         } else {
             engine.tick().await?
@@ -330,7 +330,7 @@ async fn part_b(pg_url: &str) -> anyhow::Result<()> {
     let holder = |leases: &[store::LeaseRow], now: i64| {
         leases
             .iter()
-            .find(|l| l.account == store::HOSTED && l.expires_at > now)
+            .find(|l| l.account.is_hosted() && l.expires_at > now)
             .map(|l| l.holder.clone())
     };
     let mut takeovers = Vec::new();
@@ -386,7 +386,7 @@ async fn part_c() -> anyhow::Result<()> {
     let t = Instant::now();
     let mut engines = Vec::with_capacity(ACCOUNTS);
     for u in 0..ACCOUNTS {
-        let account = format!("byok:user{u:04}");
+        let account = Account::Byok(format!("user{u:04}"));
         for k in 0..JOBS {
             let att = AttemptId::new();
             let name = core_domain::ids::pod_name(&install, att);

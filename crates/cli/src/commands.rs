@@ -9,6 +9,7 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use core_domain::spec::JobSpec;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
+use podwarden_api::types::JobState;
 use podwarden_api::types::{CostReport, EventView, GpuRow, JobDetail, JobSummary};
 use std::path::PathBuf;
 
@@ -116,7 +117,7 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
             money(final_job.job.spent_usd, final_job.simulated)
         );
     }
-    if final_job.job.state == "succeeded" {
+    if final_job.job.state == JobState::Succeeded {
         crate::volume::collect_outputs(&api, &spec, &spec_dir).await
     } else {
         let why = format!(
@@ -154,11 +155,6 @@ fn confirm(question: &str) -> Result<bool, UserError> {
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).map_err(|e| anyhow!("cannot read the answer: {e}"))?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
-}
-
-/// Whether an API state string is a settled job (the job state machine's final states).
-fn settled(state: &str) -> bool {
-    core_domain::state::JobState::parse(state).is_some_and(core_domain::state::JobState::is_final)
 }
 
 /// Shows the stages and events (stderr) and streams pod logs (stdout) until the job settles.
@@ -214,7 +210,7 @@ pub(crate) async fn follow(
                 }));
             }
         }
-        if settled(&d.job.state) {
+        if d.job.state.is_final() {
             // The events up to the final one (the state is written just before its event).
             let last = format!("{}:", d.job.state);
             while let Ok(evs) = api.run(|c| c.job_events(id, after, 2000)).await {
@@ -275,7 +271,7 @@ pub async fn ps(a: PsArgs) -> Result<(), UserError> {
         t.add_row(vec![
             j.id,
             j.name,
-            j.state,
+            j.state.to_string(),
             j.gpu.unwrap_or_default(),
             format!("${:.4}", j.spent_usd),
             j.budget_usd.map(|b| format!("${b:.2}")).unwrap_or_else(|| "-".into()),
@@ -299,7 +295,7 @@ pub async fn ps(a: PsArgs) -> Result<(), UserError> {
             t.add_row(vec![
                 r.id,
                 r.endpoint,
-                r.state,
+                r.state.to_string(),
                 r.gpu,
                 r.execution_ms
                     .map(|m| format!("{:.1} s", m as f64 / 1000.0))
@@ -403,7 +399,7 @@ pub async fn logs(a: LogsArgs) -> Result<(), UserError> {
         let mut after = 0;
         loop {
             let d: JobDetail = api.run(|c| c.job(&a.job)).await?;
-            if d.job.state == "running" || settled(&d.job.state) {
+            if d.job.state == JobState::Running || d.job.state.is_final() {
                 break;
             }
             let evs: Vec<EventView> = api.run(|c| c.job_events(&a.job, after, 10_000)).await?;

@@ -5,6 +5,7 @@ use crate::UserError;
 use crate::local::Api;
 use anyhow::anyhow;
 use core_domain::endpoint::EndpointSpec;
+use podwarden_api::types::EndpointState;
 use podwarden_api::types::{DeployResult, EndpointView};
 use std::path::PathBuf;
 
@@ -89,7 +90,7 @@ async fn ls(json: bool) -> Result<(), UserError> {
     for e in eps {
         t.add_row(vec![
             e.name,
-            e.state,
+            e.state.to_string(),
             e.endpoint_id.unwrap_or_else(|| "-".into()),
             e.image,
             e.gpu_pools.join(","),
@@ -107,7 +108,7 @@ async fn rm(name: &str, json: bool) -> Result<(), UserError> {
     let e: EndpointView = api.run(|c| c.remove_endpoint(name)).await?;
     if json {
         out!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
-    } else if e.state == "deleted" {
+    } else if e.state == EndpointState::Deleted {
         note!("endpoint {name} deleted (endpoint and template gone at the provider)");
     } else {
         note!("endpoint {name} is being deleted; the server retries until the provider confirms");

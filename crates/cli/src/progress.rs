@@ -4,27 +4,23 @@
 //! drawn and each stage change is one plain line instead.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use podwarden_api::types::{EventView, JobDetail};
+use podwarden_api::types::{AttemptState, EventKind, EventView, JobDetail, JobState};
 use std::time::Duration;
 
 /// The five stages a pod job goes through, in order.
 pub const STAGES: [&str; 5] =
     ["choosing GPU", "provisioning", "booting", "running", "tearing down"];
 
-/// The stage (index into [`STAGES`]) a job event moves the job to, if any. Stages follow the
-/// events rather than polled states, so a stage shorter than a poll is still shown.
+/// The stage (index into [`STAGES`]) a job event moves the job to, if any, from the event's
+/// typed state change (never its words). Stages follow the events rather than polled states,
+/// so a stage shorter than a poll is still shown.
 pub fn stage_of(e: &EventView) -> Option<usize> {
-    let m = e.message.as_str();
-    match e.kind.as_str() {
-        "state" if m.starts_with("pending") || m.starts_with("recovering") => Some(0),
-        "state" if m.starts_with("provisioning") => Some(1),
-        "attempt"
-            if m.starts_with("pod ") && m.contains(" created") || m.starts_with("adopted pod") =>
-        {
-            Some(2)
-        }
-        "state" if m.starts_with("running") => Some(3),
-        "state" if m.starts_with("tearing down") => Some(4),
+    match (e.kind, e.state, e.attempt) {
+        (EventKind::State, Some(JobState::Pending | JobState::Recovering), _) => Some(0),
+        (EventKind::State, Some(JobState::Provisioning), _) => Some(1),
+        (EventKind::Attempt, _, Some(AttemptState::Created)) => Some(2),
+        (EventKind::State, Some(JobState::Running), _) => Some(3),
+        (EventKind::State, Some(JobState::TearingDown), _) => Some(4),
         _ => None,
     }
 }
@@ -101,29 +97,36 @@ mod tests {
 
     #[test]
     fn job_events_map_to_their_stages() {
+        use EventKind::{Attempt, Budget, State};
+        let s = |s| (Some(s), None);
+        let a = |a| (None, Some(a));
         let cases = [
-            ("state", "pending: waiting for a GPU", Some("choosing GPU")),
-            ("state", "recovering: no capacity for any of 3 offers", Some("choosing GPU")),
-            ("state", "provisioning: choosing a GPU", Some("provisioning")),
-            (
-                "attempt",
-                "pod abc created: 1 × NVIDIA RTX A4000 (Secure) at $0.25/h",
-                Some("booting"),
-            ),
-            ("attempt", "adopted pod abc found by its name", Some("booting")),
-            ("attempt", "no capacity for NVIDIA H100 (Secure); trying the next offer", None),
-            ("state", "running: the pod is running", Some("running")),
-            (
-                "state",
-                "tearing down (succeeded): the command exited with code 0",
-                Some("tearing down"),
-            ),
-            ("state", "succeeded: every resource is confirmed gone", None),
-            ("budget", "80 % of the budget spent", None),
+            (State, s(JobState::Pending), Some("choosing GPU")),
+            (State, s(JobState::Recovering), Some("choosing GPU")),
+            (State, s(JobState::Provisioning), Some("provisioning")),
+            (Attempt, a(AttemptState::Created), Some("booting")),
+            (Attempt, (None, None), None),
+            (Attempt, a(AttemptState::Terminated), None),
+            (State, s(JobState::Running), Some("running")),
+            (State, s(JobState::TearingDown), Some("tearing down")),
+            (State, s(JobState::Succeeded), None),
+            (State, (None, None), None),
+            (Budget, s(JobState::Running), None),
         ];
-        for (kind, message, want) in cases {
-            let e = EventView { id: 1, at: 0, kind: kind.into(), message: message.into() };
-            assert_eq!(stage_of(&e).map(|i| STAGES[i]), want, "{kind}: {message}");
+        for (kind, (state, attempt), want) in cases {
+            // The words are what an engine says; only the typed fields decide.
+            let e = EventView {
+                id: 1,
+                at: 0,
+                kind,
+                message: "running: pod abc created".into(),
+                state,
+                ending: None,
+                attempt,
+                request: None,
+                data: None,
+            };
+            assert_eq!(stage_of(&e).map(|i| STAGES[i]), want, "{kind} {state:?} {attempt:?}");
         }
     }
 }

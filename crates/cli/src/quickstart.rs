@@ -13,6 +13,7 @@ use crate::local::Api;
 use crate::volume::Files;
 use anyhow::{Context, anyhow};
 use podwarden_api::types::{DeployResult, EndpointView, JobDetail, ServerlessJobView, Status};
+use podwarden_api::types::{JobState, ServerlessJobState};
 use serde_json::json;
 
 /// The dataset and the rows to predict, shipped in the binary.
@@ -103,7 +104,7 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
     });
     let job: JobDetail = api.run(|c| c.submit_job(&train)).await?;
     let job = crate::commands::follow(api, &job.job.id, true, true).await?;
-    if job.job.state != "succeeded" {
+    if job.job.state != JobState::Succeeded {
         return Err(UserError {
             error: anyhow!(
                 "training ended {}: {}",
@@ -172,7 +173,7 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
     });
     let r: ServerlessJobView = api.run(|c| c.submit_serverless_job(&input, false)).await?;
     let r = crate::serverless::follow_serverless_job(api, &r.id, true).await?;
-    if r.state != "succeeded" {
+    if r.state != ServerlessJobState::Succeeded {
         return Err(UserError {
             error: anyhow!("prediction ended {}: {}", r.state, r.reason.unwrap_or_default()),
             hint: None,

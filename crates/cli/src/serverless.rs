@@ -6,7 +6,8 @@ use crate::UserError;
 use crate::local::Api;
 use anyhow::anyhow;
 use core_domain::serverless_job::ServerlessJobSpec;
-use podwarden_api::types::{EventView, ServerlessJobView};
+use podwarden_api::types::ServerlessJobState;
+use podwarden_api::types::{EventKind, EventView, ServerlessJobView};
 
 fn money(v: f64, simulated: bool) -> String {
     format!("${v:.6}{}", if simulated { " (simulated)" } else { "" })
@@ -55,7 +56,7 @@ pub async fn run(
             money(done.cost_usd, done.simulated)
         );
     }
-    if done.state == "succeeded" {
+    if done.state == ServerlessJobState::Succeeded {
         Ok(())
     } else {
         Err(UserError {
@@ -84,18 +85,15 @@ pub async fn follow_serverless_job(
         for e in &evs {
             after = e.id;
             if print {
-                match e.kind.as_str() {
-                    "chunk" => out!("{}", e.message),
+                match e.kind {
+                    EventKind::Chunk => out!("{}", e.message),
                     _ => note!("  {}", e.message),
                 }
             }
-            settled_event |= e.kind == "state"
-                && core_domain::serverless_job::is_final(
-                    e.message.split([':', ' ']).next().unwrap_or(""),
-                );
+            settled_event |= e.request.is_some_and(|s| s.is_final());
         }
         let r: ServerlessJobView = api.run(|c| c.serverless_job(id)).await?;
-        if core_domain::serverless_job::is_final(&r.state) && (settled_event || evs.is_empty()) {
+        if r.state.is_final() && (settled_event || evs.is_empty()) {
             return Ok(r);
         }
     }

@@ -8,6 +8,7 @@ mod common;
 
 use common::fleet::{assert_costs_agree, check_invariants, our_live_pods, settle_all};
 use common::{Reaped, free_port};
+use podwarden_api::types::JobState;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use runpod_emulator::world::ledger::Kind;
@@ -111,7 +112,7 @@ async fn killed_at_every_step_of_the_saga_and_of_teardown_nothing_leaks() {
         let install = db.install_id().await.expect("install");
         settle_all(&emu, &db, &install, std::slice::from_ref(&job)).await;
         let row = db.job_get(&job).await.expect("db").expect("job");
-        assert_eq!(row.state, "succeeded", "{step}: {:?}", row.reason);
+        assert_eq!(row.state, JobState::Succeeded, "{step}: {:?}", row.reason);
         check_invariants(&emu, &db, &install).await.unwrap_or_else(|e| panic!("{step}: {e}"));
         assert_eq!(our_live_pods(&emu, &install), 0, "{step}: pods left behind");
         assert_costs_agree(&emu, &db).await;
@@ -151,7 +152,7 @@ async fn killed_at_random_moments_under_a_stream_of_jobs() {
     settle_all(&emu, &db, &install, &jobs).await;
     for j in &jobs {
         let row = db.job_get(j).await.expect("db").expect("no job lost");
-        assert_eq!(row.state, "succeeded", "job {j}: {:?}", row.reason);
+        assert_eq!(row.state, JobState::Succeeded, "job {j}: {:?}", row.reason);
     }
     assert_eq!(our_live_pods(&emu, &install), 0, "pods left behind");
     assert_costs_agree(&emu, &db).await;

@@ -13,6 +13,7 @@ use common::fleet::{
     assert_costs_agree, check_invariants, duplicate_pods, our_live_pods, settle_all,
 };
 use common::{Reaped, free_port};
+use podwarden_api::types::JobState;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use runpod_emulator::config::AccountSeed;
@@ -179,7 +180,7 @@ async fn replicas_killed_fifty_times_leave_no_pod_no_lost_job_and_the_bill_agree
     let mut accounts = std::collections::BTreeSet::new();
     for j in &jobs {
         let row = store.job_get(j).await.expect("db").expect("no job lost");
-        assert_eq!(row.state, "succeeded", "job {j}: {:?}", row.reason);
+        assert_eq!(row.state, JobState::Succeeded, "job {j}: {:?}", row.reason);
         accounts.insert(row.account);
     }
     assert_eq!(accounts.len(), 10, "the jobs ran on ten accounts: {accounts:?}");

@@ -18,8 +18,10 @@
 //! assert_eq!(spec.limits.boot_timeout.as_secs(), 600);
 //! ```
 
+pub mod account;
 pub mod endpoint;
 pub mod estimate;
+pub mod events;
 pub mod finetune;
 pub mod gpu;
 pub mod ids;
@@ -31,5 +33,6 @@ pub mod serverless_job;
 pub mod spec;
 pub mod state;
 
+pub use account::Account;
 pub use ids::{AttemptId, EndpointRecordId, JobId, ServerlessJobId, WorkId};
 pub use money::Money;

@@ -40,12 +40,6 @@ pub struct Policy {
     pub low_priority: bool,
 }
 
-/// Whether a serverless job state is final (`succeeded`, `failed`, `timed_out`, `cancelled`).
-pub fn is_final(state: &str) -> bool {
-    crate::state::ServerlessJobState::parse(state)
-        .is_some_and(crate::state::ServerlessJobState::is_final)
-}
-
 const FIELDS: &[&str] =
     &["endpoint", "name", "input", "policy", "execution_timeout", "ttl", "low_priority"];
 

@@ -18,7 +18,7 @@
 use crate::cloud::Cloud;
 use crate::{Engine, EngineError};
 use core_domain::Money;
-use core_domain::state::AttemptState;
+use core_domain::events::EventKind;
 use store::{AttemptRow, Bill};
 
 /// One check that found a difference.
@@ -129,7 +129,7 @@ impl<C: Cloud> Engine<C> {
                     self.store().billing_check(&u, u.ours_micros, now).await?;
                     self.event(
                         &u.job_id,
-                        "billing",
+                        EventKind::Billing,
                         &format!(
                             "RunPod has no bill for pod {} {} h after it ended; podwarden's ledger figure ({}) stands",
                             u.pod_id,
@@ -165,7 +165,7 @@ impl<C: Cloud> Engine<C> {
                 };
                 self.event(
                     &u.job_id,
-                    "billing",
+                    EventKind::Billing,
                     &format!(
                         "RunPod billed {} for pod {}, podwarden's ledger said {} (off by {}); the ledger now says {}",
                         m.theirs,
@@ -190,7 +190,7 @@ pub const ACCRUE_EVERY_MS: i64 = 60_000;
 impl<C: Cloud> Engine<C> {
     /// The bill of a pod-holding attempt up to `now`, if anything is unbilled.
     pub(crate) fn bill_of(a: &AttemptRow, now: i64) -> Option<Bill> {
-        let holds_pod = a.state().is_ok_and(AttemptState::holds_pod);
+        let holds_pod = a.state.holds_pod();
         // A pod stops billing when its terminate is accepted (`ended_at`), not when a later
         // pass sees it gone.
         let to = a.ended_at.map_or(now, |e| e.min(now));

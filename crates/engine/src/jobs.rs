@@ -6,7 +6,9 @@
 use crate::cloud::{Cloud, CloudError};
 use crate::tokens::{hash_token, token_valid};
 use crate::{Engine, EngineError};
+use core_domain::Account;
 use core_domain::JobId;
+use core_domain::events::{EventKind, StateChange};
 use core_domain::gpu::rank_placements;
 use core_domain::metrics::{DivergenceWatch, EarlyStop, normalize_point};
 use core_domain::money::Money;
@@ -25,7 +27,7 @@ pub struct Submitted {
 impl<C: Cloud> Engine<C> {
     /// Accepts a job. Fails before anything is created when no offered GPU could ever fit.
     pub async fn submit(&self, spec: JobSpec, owner: &str) -> Result<Submitted, EngineError> {
-        self.submit_to(spec, owner, store::HOSTED).await
+        self.submit_to(spec, owner, &Account::Hosted).await
     }
 
     /// Submits a job onto `account` (the engine for that account runs it), its budget capped
@@ -34,7 +36,7 @@ impl<C: Cloud> Engine<C> {
         &self,
         mut spec: JobSpec,
         owner: &str,
-        account: &str,
+        account: &Account,
     ) -> Result<Submitted, EngineError> {
         let pinned = self.pin_to_volume(&mut spec).await?;
         let offers = self.offers().await?;
@@ -67,7 +69,7 @@ impl<C: Cloud> Engine<C> {
         let id = JobId::new();
         let token = self.job_token(&id.to_string());
         let mut row = JobRow::new(id, &spec, owner, &hash_token(&token), self.clock.now_ms());
-        row.account = account.to_owned();
+        row.account = account.clone();
         // Hosted work is admitted against its owner's spend cap atomically (store::spend).
         let capped = match self.store.job_insert_within_cap(&mut row).await? {
             store::Admission::Admitted { capped_to } => capped_to,
@@ -78,14 +80,14 @@ impl<C: Cloud> Engine<C> {
         if let Some(cap) = capped {
             self.event(
                 &row.id,
-                "budget",
+                EventKind::Budget,
                 &format!("budget set to {} (what is left of your hosted spend cap)", Money(cap)),
             )
             .await;
         }
         if named != spec.gpu.types {
             let msg = format!("gpu.types {} means {}", named.join(", "), spec.gpu.types.join(", "));
-            self.event(&row.id, "placement", &msg).await;
+            self.event(&row.id, EventKind::Placement, &msg).await;
         }
         if let Some(dc) = pinned {
             let fits_now = !rank_placements(&spec, &offers).is_empty();
@@ -96,9 +98,10 @@ impl<C: Cloud> Engine<C> {
                     "no GPU that fits is in stock in {dc}, the network volume's data center; waiting for one there"
                 )
             };
-            self.event(&row.id, "placement", &msg).await;
+            self.event(&row.id, EventKind::Placement, &msg).await;
         }
-        self.event(&row.id, "state", "pending: waiting for a GPU").await;
+        let pending = StateChange { state: Some(JobState::Pending), ..Default::default() };
+        self.change_event(&row.id, EventKind::State, pending, "pending: waiting for a GPU").await;
         Ok(Submitted { job: id, token })
     }
 
@@ -212,7 +215,7 @@ impl<C: Cloud> Engine<C> {
             Ok(_) | Err(EngineError::NoSuchJob(_)) => {}
             Err(e) => return Err(e),
         }
-        self.event(job, "boot", &line).await;
+        self.event(job, EventKind::Boot, &line).await;
         Ok(())
     }
 
@@ -239,7 +242,8 @@ impl<C: Cloud> Engine<C> {
             })
             .await?;
         if landed.is_some() {
-            self.event(job, "exit", &format!("the command exited with code {code}{how}")).await;
+            self.event(job, EventKind::Exit, &format!("the command exited with code {code}{how}"))
+                .await;
         }
         Ok(())
     }
@@ -269,12 +273,13 @@ impl<C: Cloud> Engine<C> {
             .collect::<Result<Vec<_>, _>>()?;
         // The points and the event announcing the last one commit together.
         let message = values.last().map(|last| format!("metric: {last}"));
-        let event = values.last().zip(message.as_deref()).map(|(last, m)| ("metric", m, last));
+        let event =
+            values.last().zip(message.as_deref()).map(|(last, m)| (EventKind::Metric, m, last));
         self.store.metrics_append_with_event(job, self.clock.now_ms(), &values, event).await?;
         self.events.send_modify(|v| *v = v.wrapping_add(1));
         if let Some(rule) = self.spec_of(&j)?.early_stop.as_ref().filter(|_| j.outcome.is_none()) {
             if let Some(why) = self.watch_divergence(job, rule, &values).await? {
-                self.event(job, "early_stop", &why).await;
+                self.event(job, EventKind::EarlyStop, &why).await;
                 if let Err(e) = self.apply_job_event(job, JobEvent::Cancel, &why).await {
                     tracing::debug!(job, error = %e, "early stop found the job already ending");
                 }
@@ -390,7 +395,12 @@ impl<C: Cloud> Engine<C> {
             }
             _ => format!("{}: {reason}", next.state),
         };
-        self.event(job, "state", &msg).await;
+        let change = StateChange {
+            state: Some(next.state),
+            ending: next.outcome.map(|o| o.final_state()),
+            ..Default::default()
+        };
+        self.change_event(job, EventKind::State, change, &msg).await;
         Ok(true)
     }
 
@@ -418,12 +428,12 @@ impl<C: Cloud> Engine<C> {
     ) -> Result<bool, EngineError> {
         for _ in 0..5 {
             let Some(mut a) = self.store.attempt_get(id).await? else { return Ok(false) };
-            let from = a.state()?;
+            let from = a.state;
             let to = match attempt_transition(from, event) {
                 Ok(t) => t,
                 Err(_) => return Ok(false),
             };
-            a.set_state(to);
+            a.state = to;
             f(&mut a);
             if self.store.attempt_cas(&mut a).await? {
                 return Ok(true);

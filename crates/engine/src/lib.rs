@@ -44,6 +44,8 @@ pub use jobs::Submitted;
 pub use reconcilers::TickReport;
 pub use runpod_cloud::RunPodCloud;
 
+use core_domain::Account;
+use core_domain::events::{EventKind, StateChange};
 use core_domain::gpu::GpuOffer;
 use core_domain::metrics::DivergenceWatch;
 use core_domain::spec::JobSpec;
@@ -58,8 +60,8 @@ pub struct EngineOptions {
     pub clock: Clock,
     /// Secret the job tokens are derived from (kept outside the database).
     pub token_secret: Vec<u8>,
-    /// The RunPod account the engine's cloud is (default `hosted`).
-    pub account: String,
+    /// The provider account the engine works on (default hosted).
+    pub account: Account,
     /// Base URL pods call back; `None`: commands run unwrapped (tests of the engine alone).
     pub callback_base: Option<String>,
     /// How long an intent may wait for its pod before it is abandoned.
@@ -95,7 +97,7 @@ impl EngineOptions {
         Self {
             clock,
             token_secret,
-            account: store::HOSTED.to_owned(),
+            account: Account::Hosted,
             callback_base: None,
             intent_grace_ms: crate::reconcilers::pods::INTENT_GRACE_MS,
             watchdog_ceiling_secs: DEFAULT_WATCHDOG_CEILING_SECS,
@@ -146,7 +148,7 @@ pub struct Engine<C: Cloud> {
     crashed: std::sync::atomic::AtomicBool,
     /// The RunPod account this engine's cloud is (`hosted`, or `byok:<user>`): it reconciles
     /// only jobs placed on that account.
-    pub(crate) account: String,
+    pub(crate) account: Account,
     /// Base URL pods call back (`{base}/api/v1/jobs/{id}/exit`). `None`: commands run
     /// unwrapped and exits are not reported (tests of the engine alone).
     callback_base: Option<String>,
@@ -233,7 +235,7 @@ impl<C: Cloud> Engine<C> {
     }
 
     /// The RunPod account this engine works on (`hosted`, or `byok:<user>`).
-    pub fn account(&self) -> &str {
+    pub fn account(&self) -> &Account {
         &self.account
     }
 
@@ -325,20 +327,33 @@ impl<C: Cloud> Engine<C> {
         Ok(fresh)
     }
 
-    pub(crate) async fn event(&self, job: &str, kind: &str, message: &str) {
+    pub(crate) async fn event(&self, job: &str, kind: EventKind, message: &str) {
         self.event_with(job, kind, message, None).await;
     }
 
-    /// An event with a JSON payload (stream chunks, progress).
+    /// An event that says what state something moved to (`data`), for readers that must not
+    /// parse the message: a `state` event of a job or serverless job, an `attempt` event of a
+    /// pod created, adopted or gone.
+    pub(crate) async fn change_event(
+        &self,
+        job: &str,
+        kind: EventKind,
+        change: StateChange,
+        message: &str,
+    ) {
+        self.event_with(job, kind, message, Some(&change.to_json())).await;
+    }
+
+    /// An event with a JSON payload (stream chunks, progress, state changes).
     pub(crate) async fn event_with(
         &self,
         job: &str,
-        kind: &str,
+        kind: EventKind,
         message: &str,
         data: Option<&serde_json::Value>,
     ) {
-        if let Err(e) = self.store.event_append(job, self.clock.now_ms(), kind, message, data).await
-        {
+        let at = self.clock.now_ms();
+        if let Err(e) = self.store.event_append(job, at, kind, message, data).await {
             tracing::warn!(job, error = %e, "could not record event");
         }
         self.events.send_modify(|v| *v = v.wrapping_add(1));
@@ -347,7 +362,7 @@ impl<C: Cloud> Engine<C> {
     /// Whether this engine acts on `a`: its job was placed on this engine's account. An
     /// attempt whose job is no longer live is the hosted engine's (one engine, not all).
     pub(crate) fn acts_on(&self, live: &store::LiveSet, a: &AttemptRow) -> bool {
-        live.job(&a.job_id).map_or(self.account == store::HOSTED, |j| j.account == self.account)
+        live.job(&a.job_id).map_or(self.account.is_hosted(), |j| j.account == self.account)
     }
 }
 

@@ -19,6 +19,7 @@ use crate::billing::{BillingPolicy, BillingReport, FIRST_BILL_READ_AFTER_MS};
 use crate::cloud::Cloud;
 use crate::{Engine, EngineError};
 use core_domain::Money;
+use core_domain::state::EndpointState;
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -43,7 +44,8 @@ impl<C: Cloud> Engine<C> {
         for ep in self.store().endpoints_billable(&self.account).await? {
             let Some(provider) = ep.endpoint_id.clone() else { continue };
             // A deleted endpoint bills nothing after the hour it was deleted in.
-            let end = if ep.state == "deleted" { ceil_hour(ep.updated_at) } else { now };
+            let end =
+                if ep.state == EndpointState::Deleted { ceil_hour(ep.updated_at) } else { now };
             let state = self.store().endpoint_billing(&ep.id).await?;
             let mut head = state.as_ref().map_or(floor_hour(ep.created_at), |b| b.booked_through);
             // The first hour also takes job spans the ledger dates before it (a span is dated

@@ -12,6 +12,7 @@ use crate::sagas::InFlight;
 use crate::{Engine, EngineError};
 use core_domain::ServerlessJobId;
 use core_domain::endpoint::EndpointSpec;
+use core_domain::events::{EventKind, StateChange};
 use core_domain::money::Money;
 use core_domain::serverless_job::ServerlessJobSpec;
 use core_domain::state::{EndpointState, ServerlessJobEvent, ServerlessJobState};
@@ -20,8 +21,6 @@ use store::{EndpointRow, ServerlessJobRow};
 
 /// A `submitting` row older than this was never confirmed by the provider.
 pub const SUBMIT_GRACE_MS: i64 = 120_000;
-
-pub use core_domain::serverless_job::is_final;
 
 /// Why queued jobs are not running, in words, from the endpoint's health and its spec.
 pub fn queue_reason(h: &QueueHealth, spec: &EndpointSpec, balance: Option<f64>) -> String {
@@ -108,7 +107,7 @@ impl<C: Cloud> Engine<C> {
         let ep = match self.store().endpoint_by_name(owner, &spec.endpoint).await? {
             Some(ep) => ep,
             // An admin's endpoint is published: every hosted user may send it jobs.
-            None if self.account == store::HOSTED => self
+            None if self.account.is_hosted() => self
                 .store()
                 .endpoint_published(&spec.endpoint)
                 .await?
@@ -122,7 +121,7 @@ impl<C: Cloud> Engine<C> {
                 state: format!("it lives on the {} account", ep.account),
             });
         }
-        let ep_state = ep.state()?;
+        let ep_state = ep.state;
         let Some(endpoint_id) = ep.endpoint_id.clone().filter(|_| ep_state == EndpointState::Ready)
         else {
             let state = match ep_state {
@@ -157,7 +156,7 @@ impl<C: Cloud> Engine<C> {
             endpoint_name: ep.name.clone(),
             endpoint_id: endpoint_id.clone(),
             provider_job_id: None,
-            state: ServerlessJobState::Submitting.as_str().into(),
+            state: ServerlessJobState::Submitting,
             generation: 0,
             spec: serde_json::to_string(&spec).map_err(|e| EngineError::Corrupt(e.to_string()))?,
             output: None,
@@ -183,9 +182,10 @@ impl<C: Cloud> Engine<C> {
                 needs: Some(row.estimate_micros),
             });
         }
-        self.event(
+        self.change_event(
             &row.id,
-            "state",
+            EventKind::State,
+            StateChange { request: Some(ServerlessJobState::Submitting), ..Default::default() },
             &format!(
                 "submitting to endpoint {} ({} at {}/h); at most {} (execution timeout {} s)",
                 ep.name,
@@ -231,7 +231,7 @@ impl<C: Cloud> Engine<C> {
     /// cap like a submit, whose cost is the new run's; the old job keeps its own.
     pub async fn retry_serverless_job(&self, id: &str) -> Result<ServerlessJobRow, EngineError> {
         let old = self.serverless_job(id).await?;
-        let state = old.state()?;
+        let state = old.state;
         let wrong = |why: String| EngineError::WrongState {
             job: format!("serverless job {id}"),
             what: "retried",
@@ -253,15 +253,18 @@ impl<C: Cloud> Engine<C> {
         let ep = ep
             .filter(|e| e.endpoint_id.as_deref() == Some(old.endpoint_id.as_str()))
             .ok_or_else(|| wrong(format!("its endpoint {} is gone", old.endpoint_name)))?;
-        if ep.state()? != EndpointState::Ready {
-            return Err(EngineError::EndpointNotReady { name: ep.name, state: ep.state });
+        if ep.state != EndpointState::Ready {
+            return Err(EngineError::EndpointNotReady {
+                name: ep.name,
+                state: ep.state.to_string(),
+            });
         }
         let ep_spec: EndpointSpec =
             serde_json::from_str(&ep.spec).map_err(|e| EngineError::Corrupt(e.to_string()))?;
         let now = self.now_ms();
         let mut row = ServerlessJobRow {
             id: ServerlessJobId::new().to_string(),
-            state: ServerlessJobState::Submitting.as_str().into(),
+            state: ServerlessJobState::Submitting,
             generation: 0,
             output: None,
             reason: None,
@@ -282,16 +285,17 @@ impl<C: Cloud> Engine<C> {
                 needs: Some(row.estimate_micros),
             });
         }
-        self.event(
+        self.change_event(
             &row.id,
-            "state",
+            EventKind::State,
+            StateChange { request: Some(ServerlessJobState::Submitting), ..Default::default() },
             &format!(
                 "retrying {id} (RunPod's /retry of {provider_job}); at most {}",
                 Money(row.estimate_micros)
             ),
         )
         .await;
-        self.event(id, "state", &format!("retried as {}", row.id)).await;
+        self.event(id, EventKind::State, &format!("retried as {}", row.id)).await;
         let sent = {
             let _in_flight = InFlight::hold(&self.creating, &row.id);
             self.cloud().retry_job(&row.endpoint_id, &provider_job).await
@@ -312,7 +316,7 @@ impl<C: Cloud> Engine<C> {
     /// Cancels a serverless job (RunPod's `/cancel`); what ran is billed.
     pub async fn cancel_serverless_job(&self, id: &str) -> Result<ServerlessJobRow, EngineError> {
         let mut row = self.serverless_job(id).await?;
-        if row.state()?.is_final() {
+        if row.state.is_final() {
             return Err(EngineError::WrongState {
                 job: format!("serverless job {id}"),
                 what: "stopped",

@@ -10,6 +10,7 @@
 //!
 //! `cargo run --release -p podwarden-server --example bench_api` (results: BENCHMARKS.md).
 
+use core_domain::state::JobState;
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
                 "x",
                 1_700_000_000_000 + i,
             );
-            row.state = "succeeded".into();
+            row.state = JobState::Succeeded;
             row.outcome = Some("succeeded".into());
             row.spent_micros = 1234;
             store.job_insert(&row).await?;

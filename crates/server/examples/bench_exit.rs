@@ -36,7 +36,7 @@ async fn run(label: &str, public_url: Option<&str>) -> anyhow::Result<()> {
         let ended_at = loop {
             let evs = api.job_events(id, after, 5000).await?;
             if let Some(e) =
-                evs.iter().find(|e| e.kind == "state" && e.message.starts_with("tearing down"))
+                evs.iter().find(|e| e.state == Some(podwarden_api::types::JobState::TearingDown))
             {
                 break e.at;
             }

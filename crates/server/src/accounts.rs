@@ -5,26 +5,14 @@
 //! The key is decrypted only here, into the client, and never logged.
 
 use crate::AppState;
+use core_domain::Account;
 use engine::billing::BillingPolicy;
 use engine::{Engine, RunPodCloud};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Prefix of a user's own account's name.
-const BYOK: &str = "byok:";
-
-/// The account name of a user's own key.
-pub(crate) fn byok_account(user: &str) -> String {
-    format!("{BYOK}{user}")
-}
-
-/// The user whose own key `account` is (`None` for hosted).
-pub(crate) fn byok_user(account: &str) -> Option<&str> {
-    account.strip_prefix(BYOK)
-}
-
 /// One user's account: an engine and the client (for logs) over their key.
-pub(crate) struct Account {
+pub(crate) struct ByokAccount {
     pub engine: Engine<RunPodCloud>,
     pub client: runpod::Client,
 }
@@ -32,7 +20,7 @@ pub(crate) struct Account {
 /// The engine of one account: the server's own (hosted) or a user's.
 pub(crate) enum AccountEngine<'a> {
     Hosted(&'a Engine<RunPodCloud>),
-    Byok(Arc<Account>),
+    Byok(Arc<ByokAccount>),
 }
 
 impl std::ops::Deref for AccountEngine<'_> {
@@ -45,12 +33,12 @@ impl std::ops::Deref for AccountEngine<'_> {
     }
 }
 
-/// The engine of `account` (`hosted` or `byok:<user>`).
+/// The engine of `account`.
 pub(crate) async fn engine_for<'a>(
     s: &'a AppState,
-    account: &str,
+    account: &Account,
 ) -> Result<AccountEngine<'a>, AccountError> {
-    match byok_user(account) {
+    match account.byok_user() {
         Some(user) => Ok(AccountEngine::Byok(s.accounts.of(s, user).await?)),
         None if s.hosted => Ok(AccountEngine::Hosted(&s.engine)),
         None => Err(AccountError::NoOperatorKey),
@@ -60,9 +48,9 @@ pub(crate) async fn engine_for<'a>(
 /// The RunPod client of `account` (for calls outside an engine: pod logs).
 pub(crate) async fn client_for(
     s: &AppState,
-    account: &str,
+    account: &Account,
 ) -> Result<runpod::Client, AccountError> {
-    match byok_user(account) {
+    match account.byok_user() {
         Some(user) => Ok(s.accounts.of(s, user).await?.client.clone()),
         None if s.hosted => Ok(s.client.clone()),
         None => Err(AccountError::NoOperatorKey),
@@ -71,7 +59,7 @@ pub(crate) async fn client_for(
 
 /// Engines of BYOK accounts, made on first use.
 #[derive(Default)]
-pub(crate) struct Accounts(tokio::sync::Mutex<HashMap<String, Arc<Account>>>);
+pub(crate) struct Accounts(tokio::sync::Mutex<HashMap<String, Arc<ByokAccount>>>);
 
 impl std::fmt::Debug for Accounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -94,7 +82,11 @@ pub(crate) enum AccountError {
 
 impl Accounts {
     /// The engine for `user`'s own key (made from the stored key on first use).
-    pub(crate) async fn of(&self, s: &AppState, user: &str) -> Result<Arc<Account>, AccountError> {
+    pub(crate) async fn of(
+        &self,
+        s: &AppState,
+        user: &str,
+    ) -> Result<Arc<ByokAccount>, AccountError> {
         let mut map = self.0.lock().await;
         if let Some(a) = map.get(user) {
             return Ok(a.clone());
@@ -123,12 +115,12 @@ impl Accounts {
         // Built like the hosted engine (same callbacks, limits, clock and event channel, so
         // followers wait on one signal whichever engine wrote the event), on the user's account.
         let mut options = s.engine.options().clone();
-        options.account = byok_account(user);
+        options.account = Account::Byok(user.to_owned());
         let engine =
             Engine::new(s.engine.store().clone(), RunPodCloud::new(client.clone()), options)
                 .await
                 .map_err(|e| AccountError::Other(e.into()))?;
-        let a = Arc::new(Account { engine, client });
+        let a = Arc::new(ByokAccount { engine, client });
         map.insert(user.to_owned(), a.clone());
         Ok(a)
     }
@@ -146,7 +138,7 @@ pub(crate) const RECONCILE_NOW_LIMIT: i64 = 1000;
 pub(crate) async fn reconcile_all(s: &AppState) -> Result<usize, engine::EngineError> {
     let mut checked = 0;
     for account in s.engine.store().accounts_unchecked(i64::MAX, i64::MAX).await? {
-        let Some(user) = byok_user(&account) else { continue };
+        let Some(user) = account.byok_user() else { continue };
         match s.accounts.of(s, user).await {
             Ok(a) => {
                 let r =

@@ -9,7 +9,8 @@
 //! account's lease and runs fenced by it (`replicas`); without the lease it ends at once.
 
 use crate::AppState;
-use crate::accounts::{byok_user, engine_for};
+use crate::accounts::engine_for;
+use core_domain::Account;
 use engine::driver::Pass;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -26,15 +27,15 @@ pub(crate) async fn drive(s: &Arc<AppState>) {
         tracing::error!(account, panic = why, "an account's pass panicked; it is restarted");
         s.tasks.record("reconcile", &account, now, 0, 0, vec![format!("the pass panicked: {why}")]);
     }
-    let mut accounts: BTreeSet<String> = BTreeSet::new();
+    let mut accounts: BTreeSet<Account> = BTreeSet::new();
     if s.hosted {
-        accounts.insert(store::HOSTED.to_owned());
+        accounts.insert(Account::Hosted);
     }
     accounts.extend(byok_with_work(s).await);
-    accounts.extend(s.bills_due().iter().filter(|a| byok_user(a).is_some()).cloned());
+    accounts.extend(s.bills_due().iter().filter(|a| !a.is_hosted()).cloned());
     for account in accounts {
         let (st, a) = (s.clone(), account.clone());
-        s.driver.ensure(&account, move || {
+        s.driver.ensure(&account.to_string(), move || {
             let (st, a) = (st.clone(), a.clone());
             async move { pass(&st, &a).await }
         });
@@ -43,15 +44,15 @@ pub(crate) async fn drive(s: &Arc<AppState>) {
 
 /// Runs `account`'s next pass now (after a submit, a cancel, an exit), on whichever replica
 /// holds it.
-pub(crate) fn poke(s: &AppState, account: &str) {
-    s.driver.poke(account);
+pub(crate) fn poke(s: &AppState, account: &Account) {
+    s.driver.poke(&account.to_string());
     // A new account's task is started by the server's loop.
     s.poke.notify_one();
     if s.replicas.is_some() {
-        let (store, account) = (s.engine.store().clone(), account.to_owned());
+        let (store, account) = (s.engine.store().clone(), account.clone());
         tokio::spawn(async move {
             if let Err(e) = store.notify_poke(&account).await {
-                tracing::warn!(account, error = %e, "could not poke the other replicas");
+                tracing::warn!(%account, error = %e, "could not poke the other replicas");
             }
         });
     }
@@ -60,22 +61,18 @@ pub(crate) fn poke(s: &AppState, account: &str) {
 /// Runs the next pass of the account a job was placed on.
 pub(crate) fn poke_job(s: &AppState, job: &str) {
     let account = s.engine.store().live().job(job).map(|j| j.account.clone());
-    poke(s, account.as_deref().unwrap_or(store::HOSTED));
+    poke(s, &account.unwrap_or(Account::Hosted));
 }
 
 /// Users' own accounts with live work.
-async fn byok_with_work(s: &AppState) -> BTreeSet<String> {
+async fn byok_with_work(s: &AppState) -> BTreeSet<Account> {
     let store = s.engine.store();
-    let mut out: BTreeSet<String> = store
-        .live()
-        .jobs()
-        .filter(|j| byok_user(&j.account).is_some())
-        .map(|j| j.account.clone())
-        .collect();
+    let mut out: BTreeSet<Account> =
+        store.live().jobs().filter(|j| !j.account.is_hosted()).map(|j| j.account.clone()).collect();
     match (store.endpoints_live().await, store.serverless_jobs_live().await) {
         (Ok(eps), Ok(jobs)) => {
             let accounts = eps.iter().map(|e| &e.account).chain(jobs.iter().map(|r| &r.account));
-            out.extend(accounts.filter(|a| byok_user(a).is_some()).cloned());
+            out.extend(accounts.filter(|a| !a.is_hosted()).cloned());
         }
         (Err(e), _) | (_, Err(e)) => {
             tracing::warn!(error = %e, "cannot list BYOK endpoints and serverless jobs")
@@ -87,7 +84,7 @@ async fn byok_with_work(s: &AppState) -> BTreeSet<String> {
 /// One pass of one account, under its lease when replicas share the database. A replica that
 /// does not hold the lease ends the task (the server's loop tries again next period); one that
 /// holds it gives it up when the account goes idle.
-async fn pass(s: &AppState, account: &str) -> Pass {
+async fn pass(s: &AppState, account: &Account) -> Pass {
     let Some(r) = &s.replicas else { return reconcile(s, account).await };
     let store = s.engine.store();
     match r.lease(store, account, s.engine.now_ms()).await {
@@ -110,7 +107,7 @@ async fn pass(s: &AppState, account: &str) -> Pass {
 /// One reconcile of one account: its reconcilers, then settled pods' bills when due. The
 /// hosted account is always busy (it sweeps for orphans); a user's goes idle when nothing of
 /// theirs is live.
-async fn reconcile(s: &AppState, account: &str) -> Pass {
+async fn reconcile(s: &AppState, account: &Account) -> Pass {
     let engine = match engine_for(s, account).await {
         Ok(e) => e,
         Err(e) => {
@@ -136,7 +133,7 @@ async fn reconcile(s: &AppState, account: &str) -> Pass {
     if let Some(wait) = wait {
         // The account's request budget is spent: nothing more on it until RunPod says.
         tracing::warn!(
-            account,
+            %account,
             wait_secs = wait.as_secs(),
             "RunPod rate-limited this account; its next pass waits"
         );
@@ -170,14 +167,14 @@ async fn reconcile(s: &AppState, account: &str) -> Pass {
     }
     // The hosted account always sweeps for orphans; a user's rests when the pass found nothing
     // of theirs live (their task comes back when `drive` sees work).
-    if byok_user(account).is_none() || live > 0 { Pass::Busy } else { Pass::Idle }
+    if account.is_hosted() || live > 0 { Pass::Busy } else { Pass::Idle }
 }
 
 /// Records a reconciler's pass (only when it looked at the provider or failed).
 fn record<A>(
     s: &AppState,
     task: &str,
-    account: &str,
+    account: &Account,
     now: i64,
     st: &engine::reconcilers::Status<A>,
 ) {

@@ -56,7 +56,7 @@ impl Embedded {
         ecfg.allow_host_ports.push(server_port);
         // Volumes made on an earlier run: their files are still under the state directory,
         // and RunPod keeps a volume until it is deleted, so the emulator must know them again.
-        for v in store.volumes_on(store::HOSTED).await? {
+        for v in store.volumes_on(&core_domain::Account::Hosted).await? {
             let Some(id) = v.volume_id.filter(|_| v.state == engine::volumes::READY) else {
                 continue;
             };
@@ -108,7 +108,7 @@ impl Embedded {
     /// `cp` reaches them.
     pub(crate) async fn adopt_seeded_volumes(&self, store: &Store) -> anyhow::Result<()> {
         let known: Vec<String> = store
-            .volumes_on(store::HOSTED)
+            .volumes_on(&core_domain::Account::Hosted)
             .await?
             .into_iter()
             .filter_map(|v| v.volume_id)
@@ -121,7 +121,7 @@ impl Embedded {
                     .volume_insert(&store::VolumeRow {
                         id: core_domain::ids::VolumeRecordId::new().to_string(),
                         owner: crate::users::ADMIN_ID.into(),
-                        account: store::HOSTED.into(),
+                        account: core_domain::Account::Hosted,
                         name: v.name.clone(),
                         resource_name: v.name.clone(),
                         volume_id: Some(v.id.clone()),

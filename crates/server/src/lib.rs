@@ -179,7 +179,7 @@ pub(crate) struct AppState {
     /// Runs each account's passes (`driving`).
     pub driver: engine::driver::Driver,
     /// Accounts with settled pods whose bill is due a check (filled once a minute).
-    pub bills_due: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    pub bills_due: std::sync::Mutex<std::collections::BTreeSet<core_domain::Account>>,
     /// How long after a pod ends its bill is checked.
     pub billing_settle_ms: i64,
     /// On Postgres: this replica's leases and wake-ups (`replicas`).
@@ -194,12 +194,12 @@ impl AppState {
     /// The accounts whose bills are due a check.
     pub(crate) fn bills_due(
         &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<String>> {
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<core_domain::Account>> {
         self.bills_due.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether `account`'s bills are due a check; a yes is taken (the check runs once).
-    pub(crate) fn take_bill_check(&self, account: &str) -> bool {
+    pub(crate) fn take_bill_check(&self, account: &core_domain::Account) -> bool {
         self.bills_due().remove(account)
     }
 }

@@ -19,6 +19,7 @@
 
 use crate::AppState;
 use crate::accounts::{client_for, engine_for};
+use core_domain::state::AttemptState;
 use futures::StreamExt;
 use runpod::PodId;
 use runpod::types::logs::LogsQuery;
@@ -46,7 +47,7 @@ struct Target {
     attempt: String,
     job: String,
     pod: String,
-    account: String,
+    account: core_domain::Account,
 }
 
 /// Starts a follower for every live attempt with a pod and stops those whose attempt is gone.
@@ -54,7 +55,7 @@ pub(crate) fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Cancella
     let targets: Vec<Target> = {
         let live = s.engine.store().live();
         live.attempts()
-            .filter(|a| matches!(a.state.as_str(), "created" | "running"))
+            .filter(|a| matches!(a.state, AttemptState::Created | AttemptState::Running))
             .filter_map(|a| {
                 let job = live.job(&a.job_id)?;
                 Some(Target {
@@ -65,7 +66,7 @@ pub(crate) fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Cancella
                 })
             })
             // With replicas, the one reconciling the account follows its pods.
-            .filter(|t| s.replicas.as_ref().is_none_or(|r| r.holds(&t.account)))
+            .filter(|t| s.replicas.as_ref().is_none_or(|r| r.holds(&t.account.to_string())))
             .collect()
     };
     let mut followers = s.followers.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -173,8 +174,12 @@ async fn follow_once(
         // The host's latest word only: one write per batch keeps the follower up with its pod
         // (a write per line made it fall behind, and a fast job's own lines were never read).
         let mut boot_line = None;
-        let booting =
-            s.engine.store().live().attempt(&t.attempt).is_some_and(|a| a.state == "created");
+        let booting = s
+            .engine
+            .store()
+            .live()
+            .attempt(&t.attempt)
+            .is_some_and(|a| a.state == AttemptState::Created);
         // The lines read before a broken stream are handled like any others, and the resume
         // point moves only once they are stored: an exit line in a batch cut short is never
         // skipped (it was, and a job whose exit only the logs carry then ran until its limits).

@@ -19,6 +19,7 @@
 //! On SQLite none of this runs: one server owns the file (its pidfile).
 
 use crate::AppState;
+use core_domain::Account;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -110,28 +111,28 @@ impl Replicas {
     pub(crate) async fn lease(
         &self,
         store: &Store,
-        account: &str,
+        account: &Account,
         now_ms: i64,
     ) -> Result<Option<Fence>, StoreError> {
         let Some(epoch) = store.lease_acquire(account, &self.holder, now_ms, self.ttl_ms).await?
         else {
-            self.held().remove(account);
+            self.held().remove(&account.to_string());
             return Ok(None);
         };
-        let before = self.held().insert(account.to_owned(), epoch);
+        let before = self.held().insert(account.to_string(), epoch);
         if before != Some(epoch) {
-            tracing::info!(account, epoch, holder = self.holder, "took over the account's lease");
+            tracing::info!(%account, epoch, holder = self.holder, "took over the account's lease");
             store.refresh_live().await?;
         }
-        Ok(Some(Fence { account: account.to_owned(), holder: self.holder.clone(), epoch }))
+        Ok(Some(Fence { account: account.clone(), holder: self.holder.clone(), epoch }))
     }
 
     /// Gives up `account` (its task went idle): another replica may take it at once.
-    pub(crate) async fn release(&self, store: &Store, account: &str) {
-        if self.held().remove(account).is_some()
+    pub(crate) async fn release(&self, store: &Store, account: &Account) {
+        if self.held().remove(&account.to_string()).is_some()
             && let Err(e) = store.lease_release(account, &self.holder).await
         {
-            tracing::warn!(account, error = %e, "could not give up the account's lease");
+            tracing::warn!(%account, error = %e, "could not give up the account's lease");
         }
     }
 

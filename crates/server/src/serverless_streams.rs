@@ -13,6 +13,7 @@
 
 use crate::AppState;
 use crate::accounts::engine_for;
+use core_domain::state::ServerlessJobState;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,11 +40,11 @@ pub(crate) async fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Ca
             return;
         }
     };
-    let targets: Vec<(String, String)> = rows
+    let targets: Vec<(String, core_domain::Account)> = rows
         .into_iter()
-        .filter(|r| r.state == "running" && r.provider_job_id.is_some())
+        .filter(|r| r.state == ServerlessJobState::Running && r.provider_job_id.is_some())
         // With replicas, the one reconciling the account follows its jobs.
-        .filter(|r| s.replicas.as_ref().is_none_or(|rep| rep.holds(&r.account)))
+        .filter(|r| s.replicas.as_ref().is_none_or(|rep| rep.holds(&r.account.to_string())))
         .map(|r| (r.id, r.account))
         .collect();
     let mut followers =
@@ -65,7 +66,12 @@ pub(crate) async fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Ca
     }
 }
 
-async fn follow(s: Arc<AppState>, job: String, account: String, cancel: CancellationToken) {
+async fn follow(
+    s: Arc<AppState>,
+    job: String,
+    account: core_domain::Account,
+    cancel: CancellationToken,
+) {
     let mut failures: u32 = 0;
     while !cancel.is_cancelled() {
         let read = async {

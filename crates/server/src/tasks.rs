@@ -19,16 +19,17 @@ impl Tasks {
     pub(crate) fn record(
         &self,
         task: &str,
-        account: &str,
+        account: impl std::fmt::Display,
         started_ms: i64,
         duration_ms: i64,
         actions: usize,
         errors: Vec<String>,
     ) {
+        let account = account.to_string();
         let mut g = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let row = g.entry((task.to_owned(), account.to_owned())).or_insert_with(|| TaskStatus {
+        let row = g.entry((task.to_owned(), account.clone())).or_insert_with(|| TaskStatus {
             task: task.to_owned(),
-            account: account.to_owned(),
+            account,
             last_started_at: 0,
             last_duration_ms: 0,
             ok: true,
@@ -53,14 +54,19 @@ impl Tasks {
 
 /// Runs `f` as an activation of `task` on `account` and records it; `f` returns the number of
 /// actions and the errors.
-pub(crate) async fn activation<F>(tasks: &Tasks, task: &str, account: &str, now_ms: i64, f: F)
-where
+pub(crate) async fn activation<F>(
+    tasks: &Tasks,
+    task: &str,
+    account: impl std::fmt::Display,
+    now_ms: i64,
+    f: F,
+) where
     F: std::future::Future<Output = (usize, Vec<String>)>,
 {
     let t = std::time::Instant::now();
     let (actions, errors) = f.await;
     if !errors.is_empty() {
-        tracing::warn!(task, account, errors = ?errors, "background task had errors; the next activation retries");
+        tracing::warn!(task, %account, errors = ?errors, "background task had errors; the next activation retries");
     }
     tasks.record(task, account, now_ms, t.elapsed().as_millis() as i64, actions, errors);
 }

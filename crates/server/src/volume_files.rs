@@ -75,7 +75,7 @@ async fn open_unaudited(
     })?;
     let row = own(s, user, name).await?;
     let loc = crate::volumes::location(s, &row, name)?;
-    let key = (row.account == store::HOSTED).then(|| s.s3.operator_key.clone()).flatten().ok_or_else(|| {
+    let key = (row.account.is_hosted()).then(|| s.s3.operator_key.clone()).flatten().ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
             "no_s3_key",

@@ -51,7 +51,7 @@ fn view(s: &crate::AppState, v: &VolumeRow) -> VolumeView {
         size_gb: v.size_gb,
         state: v.state.clone(),
         monthly_usd: engine::volumes::monthly_cost(v.size_gb).usd(),
-        backend: if v.account == store::HOSTED { "hosted" } else { "runpod" }.into(),
+        backend: if v.account.is_hosted() { "hosted" } else { "runpod" }.into(),
         created_at: v.created_at,
     }
 }
@@ -86,7 +86,7 @@ pub(crate) async fn create_volume(
 /// The caller's volumes.
 #[utoipa::path(get, path = "/api/v1/volumes", tag = "volumes", responses((status = 200, body = Vec<VolumeView>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn list_volumes(State(s): S, Extension(c): C) -> R<Json<Vec<VolumeView>>> {
-    let mut by_account: std::collections::BTreeMap<String, Vec<VolumeRow>> =
+    let mut by_account: std::collections::BTreeMap<core_domain::Account, Vec<VolumeRow>> =
         std::collections::BTreeMap::new();
     for v in s.engine.store().volumes_of(&c.0.id).await.map_err(EngineError::from)? {
         by_account.entry(v.account.clone()).or_default().push(v);
@@ -108,10 +108,10 @@ pub(crate) async fn list_volumes(State(s): S, Extension(c): C) -> R<Json<Vec<Vol
 /// share it, and its secrets (job tokens of others' jobs included) are not theirs.
 pub(crate) fn no_account_secrets(
     caller: &store::UserRow,
-    account: &str,
+    account: &core_domain::Account,
     env: &std::collections::BTreeMap<String, String>,
 ) -> R<()> {
-    if account != store::HOSTED || caller.is_admin {
+    if !account.is_hosted() || caller.is_admin {
         return Ok(());
     }
     let refers = |v: &str| {
@@ -144,11 +144,11 @@ pub(crate) fn no_account_secrets(
 pub(crate) async fn resolve(
     s: &crate::AppState,
     caller: &store::UserRow,
-    account: &str,
+    account: &core_domain::Account,
     volume: &mut Option<String>,
     registry_auth: Option<&str>,
 ) -> R<()> {
-    let own_account = account != store::HOSTED;
+    let own_account = !account.is_hosted();
     if registry_auth.is_some() && !own_account && !caller.is_admin {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -167,7 +167,7 @@ pub(crate) async fn resolve(
             let mine = store.volumes_of(&caller.id).await.map_err(EngineError::from)?;
             if mine
                 .iter()
-                .any(|v| v.volume_id.as_deref() == Some(name.as_str()) && v.account == account)
+                .any(|v| v.volume_id.as_deref() == Some(name.as_str()) && v.account == *account)
             {
                 return Ok(());
             }
@@ -200,7 +200,7 @@ pub(crate) async fn resolve(
             ));
         }
     };
-    if vol.account != account {
+    if vol.account != *account {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_network_volume",
@@ -270,7 +270,7 @@ pub(crate) async fn volume_s3(
     let row = own(&s, &c.0.id, &name).await?;
     let mut loc = location(&s, &row, &name)?;
     if let Some((key, secret)) =
-        (row.account == store::HOSTED && c.0.is_admin).then(|| s.s3.operator_key.clone()).flatten()
+        (row.account.is_hosted() && c.0.is_admin).then(|| s.s3.operator_key.clone()).flatten()
     {
         (loc.access_key_id, loc.secret_access_key) = (Some(key), Some(secret));
     }

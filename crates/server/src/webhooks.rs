@@ -23,22 +23,31 @@ const IDLE: Duration = Duration::from_secs(5);
 /// Waits before the second and third tries.
 const RETRIES: [Duration; 2] = [Duration::from_secs(2), Duration::from_secs(10)];
 
-/// The webhook event type of a job event, if it is one that is told.
-pub(crate) fn event_type(kind: &str, message: &str) -> Option<&'static str> {
-    match kind {
-        "state" => {
-            let state: String =
-                message.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-            match state.as_str() {
-                "succeeded" => Some("job.succeeded"),
-                "failed" => Some("job.failed"),
-                "cancelled" => Some("job.cancelled"),
-                "budget_exceeded" => Some("job.budget_exceeded"),
-                "timed_out" => Some("job.timed_out"),
+/// The webhook event type of a job event, if it is one that is told: a job or serverless job
+/// that settled, or a budget alert. Decided from the event's kind and typed state change.
+pub(crate) fn event_type(e: &store::EventRow) -> Option<&'static str> {
+    use core_domain::events::{EventKind, StateChange};
+    use core_domain::state::{JobState, ServerlessJobState};
+    match e.kind {
+        EventKind::State => {
+            let change = StateChange::of(e.kind, e.data.as_deref());
+            let job = change.state.filter(|s| s.is_final());
+            let request = change.request.filter(|s| s.is_final()).map(|s| match s {
+                ServerlessJobState::Succeeded => JobState::Succeeded,
+                ServerlessJobState::TimedOut => JobState::TimedOut,
+                ServerlessJobState::Cancelled => JobState::Cancelled,
+                _ => JobState::Failed,
+            });
+            match job.or(request)? {
+                JobState::Succeeded => Some("job.succeeded"),
+                JobState::Failed => Some("job.failed"),
+                JobState::Cancelled => Some("job.cancelled"),
+                JobState::BudgetExceeded => Some("job.budget_exceeded"),
+                JobState::TimedOut => Some("job.timed_out"),
                 _ => None,
             }
         }
-        "budget" if message.contains("% of the budget spent") => Some("budget.alert"),
+        EventKind::BudgetAlert => Some("budget.alert"),
         _ => None,
     }
 }
@@ -95,7 +104,7 @@ pub(crate) async fn run(s: Arc<AppState>, local_ok: bool) {
             Ok(batch) => {
                 let more = batch.len() == 200;
                 for c in batch {
-                    let Some(kind) = event_type(&c.event.kind, &c.event.message) else { continue };
+                    let Some(kind) = event_type(&c.event) else { continue };
                     let secret = s.engine.webhook_secret(&c.owner, &c.url);
                     let body = serde_json::json!({
                         "id": c.event.id,
@@ -171,23 +180,46 @@ mod tests {
 
     #[test]
     fn only_endings_and_budget_alerts_are_told() {
+        use core_domain::events::{EventKind, StateChange};
+        use core_domain::state::{JobState, ServerlessJobState};
+        let ev = |kind, change: StateChange, message: &str| store::EventRow {
+            id: 1,
+            job_id: "job_x".into(),
+            at: 0,
+            kind,
+            message: message.into(),
+            data: Some(change.to_json().to_string()),
+        };
+        let job = |s| StateChange { state: Some(s), ..Default::default() };
+        let request = |s| StateChange { request: Some(s), ..Default::default() };
+        let none = StateChange::default();
         assert_eq!(
-            event_type("state", "succeeded: the command exited with code 0"),
+            event_type(&ev(EventKind::State, job(JobState::Succeeded), "")),
             Some("job.succeeded")
         );
-        assert_eq!(event_type("state", "failed: worker error (ran 3 ms)"), Some("job.failed"));
         assert_eq!(
-            event_type("state", "budget_exceeded: spend reached the budget"),
+            event_type(&ev(EventKind::State, request(ServerlessJobState::Failed), "")),
+            Some("job.failed")
+        );
+        assert_eq!(
+            event_type(&ev(EventKind::State, job(JobState::BudgetExceeded), "")),
             Some("job.budget_exceeded")
         );
-        assert_eq!(event_type("state", "tearing down (succeeded)"), None);
-        assert_eq!(event_type("state", "running: the pod is running"), None);
+        let ending = StateChange {
+            state: Some(JobState::TearingDown),
+            ending: Some(JobState::Succeeded),
+            ..Default::default()
+        };
+        assert_eq!(event_type(&ev(EventKind::State, ending, "tearing down (succeeded)")), None);
+        assert_eq!(event_type(&ev(EventKind::State, job(JobState::Running), "")), None);
+        // The message's words decide nothing.
+        assert_eq!(event_type(&ev(EventKind::State, none, "succeeded: exit 0")), None);
         assert_eq!(
-            event_type("budget", "80 % of the budget spent ($0.8 of $1)"),
+            event_type(&ev(EventKind::BudgetAlert, none, "80 % of the budget spent")),
             Some("budget.alert")
         );
-        assert_eq!(event_type("budget", "budget set to $1"), None);
-        assert_eq!(event_type("attempt", "succeeded"), None);
+        assert_eq!(event_type(&ev(EventKind::Budget, none, "80 % of the budget spent")), None);
+        assert_eq!(event_type(&ev(EventKind::Attempt, job(JobState::Succeeded), "")), None);
     }
 
     #[test]

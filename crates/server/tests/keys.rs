@@ -141,7 +141,7 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
             .expect("body");
         bodies.push_str(&text);
         if serde_json::from_str::<server::api::JobDetail>(&text).expect("json").job.state
-            == "succeeded"
+            == server::api::JobState::Succeeded
         {
             break;
         }

@@ -1,7 +1,7 @@
 //! `attempts`: one provider resource each. The row (with the pod's deterministic name) is
 //! committed before the create call, so no pod can exist without an owner.
 
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store};
 use core_domain::state::AttemptState;
 
 /// An attempt as stored.
@@ -10,7 +10,8 @@ pub struct AttemptRow {
     pub id: String,
     pub job_id: String,
     pub seq: i64,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: AttemptState,
     pub generation: i64,
     pub pod_name: String,
     pub pod_id: Option<String>,
@@ -27,19 +28,7 @@ pub struct AttemptRow {
     pub reason: Option<String>,
 }
 
-impl AttemptRow {
-    /// Typed state.
-    pub fn state(&self) -> Result<AttemptState> {
-        AttemptState::parse(&self.state).ok_or_else(|| {
-            StoreError::Corrupt(format!("attempt {} state {:?}", self.id, self.state))
-        })
-    }
-
-    /// Sets the state.
-    pub fn set_state(&mut self, s: AttemptState) {
-        self.state = s.as_str().to_owned();
-    }
-}
+impl AttemptRow {}
 
 macro_rules! attempt_columns {
     () => {
@@ -62,7 +51,7 @@ impl Store {
         .bind(&a.id)
         .bind(&a.job_id)
         .bind(a.seq)
-        .bind(&a.state)
+        .bind(a.state.as_str())
         .bind(a.generation)
         .bind(&a.pod_name)
         .bind(&a.pod_id)
@@ -136,7 +125,7 @@ impl Store {
              reason = $8, price_micros_per_hour = $9, generation = generation + 1 WHERE id = $10 AND generation = $11 RETURNING ",
             attempt_columns!()
         ))
-        .bind(&a.state)
+        .bind(a.state.as_str())
         .bind(&a.pod_id)
         .bind(&a.data_center)
         .bind(a.booted_at)

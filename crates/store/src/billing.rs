@@ -7,7 +7,8 @@
 //! the same difference in the same transaction. Only attempts of settled jobs are checked, so
 //! no live job's cached row can overwrite the correction.
 
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
+use core_domain::Account;
 
 /// An attempt due for a check.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -40,7 +41,7 @@ impl Store {
     /// not checked yet, and whose bill was not read since `read_before`; oldest first.
     pub async fn attempts_unchecked(
         &self,
-        account: &str,
+        account: &Account,
         ended_before: i64,
         read_before: i64,
         limit: i64,
@@ -62,7 +63,7 @@ impl Store {
         Ok(sqlx::query_as(Q)
             .bind(ended_before)
             .bind(read_before)
-            .bind(account)
+            .bind(account.to_string())
             .bind(limit)
             .fetch_all(self.pool())
             .await?)
@@ -74,7 +75,7 @@ impl Store {
         &self,
         ended_before: i64,
         read_before: i64,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<Account>> {
         let rows: Vec<(String,)> = sqlx::query_as(concat!(
             "SELECT DISTINCT j.account FROM attempts a JOIN jobs j ON j.id = a.job_id LEFT JOIN billing_checks b ON b.attempt_id = a.id ",
             "LEFT JOIN billing_reads r ON r.attempt_id = a.id ",
@@ -87,7 +88,9 @@ impl Store {
         .bind(read_before)
         .fetch_all(self.pool())
         .await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
+        rows.into_iter()
+            .map(|r| r.0.parse().map_err(|e| StoreError::Corrupt(format!("job account: {e}"))))
+            .collect()
     }
 
     /// Remembers what the provider's bill said for an attempt at `at` (`None`: no bill yet).

@@ -2,7 +2,8 @@
 //! name its template and endpoint get) is committed before either is created; state changes
 //! are compare-and-swap on `generation`.
 
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store};
+use core_domain::Account;
 use core_domain::state::EndpointState;
 
 /// An endpoint as stored. States: `intent` (row written, resources maybe not), `ready`,
@@ -14,7 +15,8 @@ pub struct EndpointRow {
     pub owner: String,
     pub spec: String,
     pub spec_hash: String,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: EndpointState,
     pub generation: i64,
     pub resource_name: String,
     pub template_id: Option<String>,
@@ -22,8 +24,9 @@ pub struct EndpointRow {
     pub reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
-    /// The RunPod account it lives on (`hosted` or `byok:<user>`).
-    pub account: String,
+    /// The account it lives on.
+    #[sqlx(try_from = "String")]
+    pub account: Account,
 }
 
 macro_rules! columns {
@@ -32,19 +35,7 @@ macro_rules! columns {
     };
 }
 
-impl EndpointRow {
-    /// The stored state, typed.
-    pub fn state(&self) -> Result<EndpointState> {
-        EndpointState::parse(&self.state).ok_or_else(|| {
-            StoreError::Corrupt(format!("endpoint {} state {:?}", self.id, self.state))
-        })
-    }
-
-    /// Sets the state.
-    pub fn set_state(&mut self, s: EndpointState) {
-        self.state = s.as_str().to_owned();
-    }
-}
+impl EndpointRow {}
 
 impl Store {
     /// Commits a new endpoint's intent.
@@ -59,7 +50,7 @@ impl Store {
         .bind(&e.owner)
         .bind(&e.spec)
         .bind(&e.spec_hash)
-        .bind(&e.state)
+        .bind(e.state.as_str())
         .bind(e.generation)
         .bind(&e.resource_name)
         .bind(&e.template_id)
@@ -67,7 +58,7 @@ impl Store {
         .bind(&e.reason)
         .bind(e.created_at)
         .bind(e.updated_at)
-        .bind(&e.account)
+        .bind(e.account.to_string())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -108,13 +99,13 @@ impl Store {
 
     /// Endpoints of `account` that ever had a provider endpoint (deleted ones included: their
     /// last hours' bills may still be due), oldest first.
-    pub async fn endpoints_billable(&self, account: &str) -> Result<Vec<EndpointRow>> {
+    pub async fn endpoints_billable(&self, account: &Account) -> Result<Vec<EndpointRow>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
             columns!(),
             " FROM endpoints WHERE account = $1 AND endpoint_id IS NOT NULL ORDER BY id"
         ))
-        .bind(account)
+        .bind(account.to_string())
         .fetch_all(self.pool())
         .await?)
     }
@@ -140,7 +131,7 @@ impl Store {
         ))
         .bind(&e.spec)
         .bind(&e.spec_hash)
-        .bind(&e.state)
+        .bind(e.state.as_str())
         .bind(&e.template_id)
         .bind(&e.endpoint_id)
         .bind(&e.reason)

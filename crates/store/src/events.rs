@@ -1,6 +1,7 @@
 //! `job_events`: append-only; the source of the event stream clients follow.
 
 use crate::{Result, Store};
+use core_domain::events::EventKind;
 
 /// One event.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -8,7 +9,8 @@ pub struct EventRow {
     pub id: i64,
     pub job_id: String,
     pub at: i64,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: EventKind,
     pub message: String,
     pub data: Option<String>,
 }
@@ -19,7 +21,7 @@ impl Store {
         &self,
         job_id: &str,
         at: i64,
-        kind: &str,
+        kind: EventKind,
         message: &str,
         data: Option<&serde_json::Value>,
     ) -> Result<i64> {
@@ -30,7 +32,7 @@ impl Store {
             sqlx::query_as("INSERT INTO job_events (job_id, at, kind, message, data) VALUES ($1, $2, $3, $4, $5) RETURNING id")
                 .bind(job_id)
                 .bind(at)
-                .bind(kind)
+                .bind(kind.as_str())
                 .bind(message)
                 .bind(data.map(|d| d.to_string()))
                 .fetch_one(&mut *tx)

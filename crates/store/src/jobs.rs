@@ -3,7 +3,7 @@
 use crate::{Result, Store, StoreError};
 use core_domain::spec::JobSpec;
 use core_domain::state::{JobPhase, JobState, Outcome};
-use core_domain::{JobId, Money};
+use core_domain::{Account, JobId, Money};
 
 /// A job as stored.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -12,7 +12,8 @@ pub struct JobRow {
     pub name: String,
     pub owner: String,
     pub spec: String,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: JobState,
     pub outcome: Option<String>,
     pub reason: Option<String>,
     pub generation: i64,
@@ -28,12 +29,10 @@ pub struct JobRow {
     pub alert_pct: i64,
     pub exit_code: Option<i64>,
     pub token_hash: String,
-    /// The RunPod account its pods live on: `hosted` or `byok:<user id>` (fixed at submit).
-    pub account: String,
+    /// The account its pods live on (fixed at submit).
+    #[sqlx(try_from = "String")]
+    pub account: Account,
 }
-
-/// The operator's account.
-pub const HOSTED: &str = "hosted";
 
 impl JobRow {
     /// A new pending job.
@@ -43,7 +42,7 @@ impl JobRow {
             name: spec.name.clone(),
             owner: owner.to_owned(),
             spec: serde_json::to_string(spec).unwrap_or_else(|_| "{}".into()),
-            state: JobState::Pending.as_str().to_owned(),
+            state: JobState::Pending,
             outcome: None,
             reason: None,
             generation: 0,
@@ -59,7 +58,7 @@ impl JobRow {
             alert_pct: 0,
             exit_code: None,
             token_hash: token_hash.to_owned(),
-            account: HOSTED.to_owned(),
+            account: Account::Hosted,
         }
     }
 
@@ -70,9 +69,7 @@ impl JobRow {
 
     /// State and pending outcome.
     pub fn phase(&self) -> Result<JobPhase> {
-        let state = JobState::parse(&self.state).ok_or_else(|| {
-            StoreError::Corrupt(format!("job {} state {:?}", self.id, self.state))
-        })?;
+        let state = self.state;
         let outcome = match &self.outcome {
             Some(o) => Some(
                 Outcome::parse(o)
@@ -85,7 +82,7 @@ impl JobRow {
 
     /// Sets state and outcome from a phase.
     pub fn set_phase(&mut self, p: JobPhase) {
-        self.state = p.state.as_str().to_owned();
+        self.state = p.state;
         self.outcome = p.outcome.map(|o| o.as_str().to_owned());
     }
 
@@ -115,7 +112,7 @@ pub(crate) fn insert_job(j: &JobRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::
     .bind(&j.name)
     .bind(&j.owner)
     .bind(&j.spec)
-    .bind(&j.state)
+    .bind(j.state.as_str())
     .bind(&j.outcome)
     .bind(&j.reason)
     .bind(j.generation)
@@ -131,7 +128,7 @@ pub(crate) fn insert_job(j: &JobRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::
     .bind(j.alert_pct)
     .bind(j.exit_code)
     .bind(&j.token_hash)
-    .bind(&j.account)
+    .bind(j.account.to_string())
 }
 
 impl Store {
@@ -181,7 +178,7 @@ impl Store {
              WHERE id = $13 AND generation = $14 RETURNING ",
             job_columns!()
         ))
-        .bind(&j.state)
+        .bind(j.state.as_str())
         .bind(&j.outcome)
         .bind(&j.reason)
         .bind(now_ms)

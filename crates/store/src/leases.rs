@@ -17,6 +17,7 @@
 //!   well within a lease's length (NTP), which docs/deployment.md asks for.
 
 use crate::{Backend, Result, Store, StoreError};
+use core_domain::Account;
 use sqlx::{Any, Transaction};
 use std::sync::Arc;
 
@@ -24,7 +25,7 @@ use std::sync::Arc;
 /// `epoch`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fence {
-    pub account: String,
+    pub account: Account,
     pub holder: String,
     pub epoch: i64,
 }
@@ -41,7 +42,8 @@ pub async fn fenced<F: std::future::Future>(fence: Fence, f: F) -> F::Output {
 /// One lease.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct LeaseRow {
-    pub account: String,
+    #[sqlx(try_from = "String")]
+    pub account: Account,
     pub holder: String,
     pub epoch: i64,
     pub expires_at: i64,
@@ -52,7 +54,7 @@ impl Store {
     /// or `None` while another holder's lease is unexpired.
     pub async fn lease_acquire(
         &self,
-        account: &str,
+        account: &Account,
         holder: &str,
         now_ms: i64,
         ttl_ms: i64,
@@ -66,7 +68,7 @@ impl Store {
              WHERE account_leases.holder = excluded.holder OR account_leases.expires_at < $4 \
              RETURNING epoch",
         )
-        .bind(account)
+        .bind(account.to_string())
         .bind(holder)
         .bind(now_ms.saturating_add(ttl_ms))
         .bind(now_ms)
@@ -92,9 +94,9 @@ impl Store {
 
     /// Gives up `account` if `holder` has it (its work is done): another replica may take it
     /// at once.
-    pub async fn lease_release(&self, account: &str, holder: &str) -> Result<()> {
+    pub async fn lease_release(&self, account: &Account, holder: &str) -> Result<()> {
         sqlx::query("UPDATE account_leases SET expires_at = 0 WHERE account = $1 AND holder = $2")
-            .bind(account)
+            .bind(account.to_string())
             .bind(holder)
             .execute(self.pool())
             .await?;
@@ -136,7 +138,7 @@ impl Store {
                 }
             };
             let held: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(lock))
-                .bind(&fence.account)
+                .bind(fence.account.to_string())
                 .bind(&fence.holder)
                 .bind(fence.epoch)
                 .fetch_optional(&mut *tx)

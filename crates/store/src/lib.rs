@@ -67,7 +67,7 @@ pub use endpoint_billing::EndpointBilling;
 pub use endpoints::EndpointRow;
 pub use events::EventRow;
 pub use invites::{InviteRow, Redeem};
-pub use jobs::{HOSTED, JobRow};
+pub use jobs::JobRow;
 pub use leases::{Fence, LeaseRow, fenced};
 pub use ledger::{Bill, CostRow};
 pub use live::LiveSet;
@@ -100,7 +100,7 @@ pub enum StoreError {
     #[error(
         "this replica no longer holds the lease of account {account} (epoch {epoch}); another replica reconciles it now"
     )]
-    Fenced { account: String, epoch: i64 },
+    Fenced { account: core_domain::Account, epoch: i64 },
 }
 
 impl StoreError {

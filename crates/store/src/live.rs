@@ -16,7 +16,7 @@
 //! so none of this replica's own writes is lost in between.
 
 use crate::{AttemptRow, Backend, JobRow, Result, Store};
-use core_domain::state::{AttemptState, JobState};
+use core_domain::Account;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Live jobs and attempts, ordered by id (ids are time-sortable, so oldest first), indexed so
@@ -27,7 +27,7 @@ pub struct LiveSet {
     jobs: BTreeMap<String, JobRow>,
     attempts: BTreeMap<String, AttemptRow>,
     /// Live job ids by account.
-    jobs_by_account: HashMap<String, BTreeSet<String>>,
+    jobs_by_account: HashMap<Account, BTreeSet<String>>,
     /// Live attempt ids by job (the job may have settled).
     attempts_by_job: HashMap<String, BTreeSet<String>>,
     /// Live attempt ids by pod name and by pod id.
@@ -47,13 +47,13 @@ impl LiveSet {
     }
 
     /// Live jobs on `account`, oldest first.
-    pub fn jobs_of<'a>(&'a self, account: &str) -> impl Iterator<Item = &'a JobRow> + 'a {
+    pub fn jobs_of<'a>(&'a self, account: &Account) -> impl Iterator<Item = &'a JobRow> + 'a {
         self.jobs_by_account.get(account).into_iter().flatten().filter_map(|id| self.jobs.get(id))
     }
 
     /// Live attempts an account's engine acts on: those of its live jobs, and for the
-    /// operator's account (`HOSTED`) also those whose job has settled.
-    pub fn attempts_of(&self, account: &str) -> Vec<&AttemptRow> {
+    /// operator's account (hosted) also those whose job has settled.
+    pub fn attempts_of(&self, account: &Account) -> Vec<&AttemptRow> {
         let of_job = |job: &str| {
             self.attempts_by_job
                 .get(job)
@@ -61,10 +61,10 @@ impl LiveSet {
                 .flatten()
                 .filter_map(|id| self.attempts.get(id))
         };
-        if account == crate::HOSTED {
+        if account.is_hosted() {
             self.attempts
                 .values()
-                .filter(|a| self.jobs.get(&a.job_id).is_none_or(|j| j.account == account))
+                .filter(|a| self.jobs.get(&a.job_id).is_none_or(|j| j.account == *account))
                 .collect()
         } else {
             let mut out: Vec<&AttemptRow> =
@@ -110,7 +110,7 @@ impl LiveSet {
     /// Records a job as written: kept while live, dropped once settled.
     pub(crate) fn put_job(&mut self, j: &JobRow) {
         // Live as the job state machine defines it.
-        if JobState::parse(&j.state).is_some_and(JobState::is_live) {
+        if j.state.is_live() {
             self.jobs_by_account.entry(j.account.clone()).or_default().insert(j.id.clone());
             self.jobs.insert(j.id.clone(), j.clone());
         } else if let Some(old) = self.jobs.remove(&j.id)
@@ -140,7 +140,7 @@ impl LiveSet {
                 }
             }
         }
-        if AttemptState::parse(&a.state).is_some_and(|s| !s.is_final()) {
+        if !a.state.is_final() {
             self.attempts_by_pod.insert(a.pod_name.clone(), a.id.clone());
             if let Some(pod) = &a.pod_id {
                 self.attempts_by_pod.insert(pod.clone(), a.id.clone());

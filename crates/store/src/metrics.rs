@@ -2,6 +2,7 @@
 //! a JSON object; a batch is written in one transaction.
 
 use crate::{Result, Store};
+use core_domain::events::EventKind;
 
 /// One stored point.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -21,7 +22,7 @@ impl Store {
         job_id: &str,
         at: i64,
         points: &[serde_json::Value],
-        event: Option<(&str, &str, &serde_json::Value)>,
+        event: Option<(EventKind, &str, &serde_json::Value)>,
     ) -> Result<()> {
         /// Rows per INSERT (3 parameters each, well under SQLite's limit).
         const ROWS: usize = 500;
@@ -45,7 +46,7 @@ impl Store {
             sqlx::query("INSERT INTO job_events (job_id, at, kind, message, data) VALUES ($1, $2, $3, $4, $5)")
                 .bind(job_id)
                 .bind(at)
-                .bind(kind)
+                .bind(kind.as_str())
                 .bind(message)
                 .bind(data.to_string())
                 .execute(&mut *tx)

@@ -91,11 +91,11 @@ impl Store {
     }
 
     /// Tells every replica that `account` has news (its holder runs a pass now).
-    pub async fn notify_poke(&self, account: &str) -> Result<()> {
+    pub async fn notify_poke(&self, account: &core_domain::Account) -> Result<()> {
         if let Some(schema) = &self.schema {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(format!("{POKES}_{schema}"))
-                .bind(account)
+                .bind(account.to_string())
                 .execute(self.pool())
                 .await?;
         }

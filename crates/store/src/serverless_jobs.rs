@@ -3,7 +3,8 @@
 //! confirmed), `queued`, `running`, and the final `succeeded`, `failed`, `cancelled`,
 //! `timed_out`.
 
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store};
+use core_domain::Account;
 use core_domain::state::ServerlessJobState;
 
 /// A serverless job as stored.
@@ -16,7 +17,8 @@ pub struct ServerlessJobRow {
     /// The provider's endpoint id at submission.
     pub endpoint_id: String,
     pub provider_job_id: Option<String>,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: ServerlessJobState,
     pub generation: i64,
     /// The request spec (JSON).
     pub spec: String,
@@ -35,8 +37,9 @@ pub struct ServerlessJobRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub ended_at: Option<i64>,
-    /// The RunPod account it runs on (`hosted` or `byok:<user>`).
-    pub account: String,
+    /// The account it runs on.
+    #[sqlx(try_from = "String")]
+    pub account: Account,
 }
 
 /// States of a request that may still change.
@@ -64,7 +67,7 @@ pub(crate) fn insert_serverless_job(
     .bind(&r.endpoint_name)
     .bind(&r.endpoint_id)
     .bind(&r.provider_job_id)
-    .bind(&r.state)
+    .bind(r.state.as_str())
     .bind(r.generation)
     .bind(&r.spec)
     .bind(&r.output)
@@ -79,22 +82,10 @@ pub(crate) fn insert_serverless_job(
     .bind(r.created_at)
     .bind(r.updated_at)
     .bind(r.ended_at)
-    .bind(&r.account)
+    .bind(r.account.to_string())
 }
 
-impl ServerlessJobRow {
-    /// The stored state, typed.
-    pub fn state(&self) -> Result<ServerlessJobState> {
-        ServerlessJobState::parse(&self.state).ok_or_else(|| {
-            StoreError::Corrupt(format!("serverless job {} state {:?}", self.id, self.state))
-        })
-    }
-
-    /// Sets the state.
-    pub fn set_state(&mut self, s: ServerlessJobState) {
-        self.state = s.as_str().to_owned();
-    }
-}
+impl ServerlessJobRow {}
 
 impl Store {
     /// Commits a new request.
@@ -152,7 +143,7 @@ impl Store {
             columns!()
         ))
         .bind(&r.provider_job_id)
-        .bind(&r.state)
+        .bind(r.state.as_str())
         .bind(&r.output)
         .bind(&r.reason)
         .bind(&r.gpu)

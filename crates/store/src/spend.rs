@@ -56,7 +56,7 @@ impl Store {
     /// Inserts a job, first holding its owner's hosted cap (if any): a job without a budget, or
     /// with more than is left, gets what is left as its budget; nothing left refuses it.
     pub async fn job_insert_within_cap(&self, j: &mut JobRow) -> Result<Admission> {
-        if j.account != crate::HOSTED {
+        if !j.account.is_hosted() {
             self.job_insert(j).await?;
             return Ok(Admission::Admitted { capped_to: None });
         }
@@ -87,7 +87,7 @@ impl Store {
         &self,
         r: &ServerlessJobRow,
     ) -> Result<Admission> {
-        if r.account != crate::HOSTED {
+        if !r.account.is_hosted() {
             self.serverless_job_insert(r).await?;
             return Ok(Admission::Admitted { capped_to: None });
         }

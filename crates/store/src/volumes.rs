@@ -2,14 +2,15 @@
 //! before the provider is asked, so a create lost to a crash is found by its resource name.
 
 use crate::{Result, Store};
+use core_domain::Account;
 
 /// One volume.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct VolumeRow {
     pub id: String,
     pub owner: String,
-    /// `hosted` or `byok:<user>`.
-    pub account: String,
+    #[sqlx(try_from = "String")]
+    pub account: Account,
     /// The user's name for it (unique per user among live volumes).
     pub name: String,
     /// The provider-side name, `pw-<install>-vol-<id>`.
@@ -41,7 +42,7 @@ impl Store {
         )
             .bind(&v.id)
             .bind(&v.owner)
-            .bind(&v.account)
+            .bind(v.account.to_string())
             .bind(&v.name)
             .bind(&v.resource_name)
             .bind(&v.volume_id)
@@ -87,11 +88,11 @@ impl Store {
     }
 
     /// Every owner's live volumes on `account`, oldest first.
-    pub async fn volumes_on(&self, account: &str) -> Result<Vec<VolumeRow>> {
+    pub async fn volumes_on(&self, account: &Account) -> Result<Vec<VolumeRow>> {
         Ok(sqlx::query_as(
             "SELECT id, owner, account, name, resource_name, volume_id, data_center, size_gb, state, created_at FROM volumes WHERE account = $1 AND state <> 'deleted' ORDER BY created_at, id",
         )
-            .bind(account)
+            .bind(account.to_string())
             .fetch_all(self.pool())
             .await?)
     }

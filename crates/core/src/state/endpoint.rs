@@ -11,12 +11,13 @@
 //!                ready ──remove──▶ deleting ──remove──▶ deleting
 //! ```
 
-use super::{IllegalTransition, illegal};
+use super::{IllegalTransition, illegal, stored_names};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Where an endpoint is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EndpointState {
     /// The row (with its provider names) is committed; the provider may not match it yet.
@@ -74,6 +75,8 @@ impl EndpointState {
         Self::ALL.into_iter().find(|x| x.as_str() == s)
     }
 }
+
+stored_names!(EndpointState);
 
 impl fmt::Display for EndpointState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

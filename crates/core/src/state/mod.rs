@@ -23,6 +23,7 @@ use std::fmt;
 
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Pending,
@@ -219,12 +220,46 @@ pub fn job_transition(from: JobPhase, event: JobEvent) -> Result<JobPhase, Illeg
     Ok(next)
 }
 
+/// A stored or sent name that is not one of a state enum's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} {value:?}")]
+pub struct UnknownName {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+/// `FromStr` and `TryFrom<String>` from the stored names (`as_str`/`parse`): rows decode their
+/// state columns through these, so a row holds the enum, never the string.
+macro_rules! stored_names {
+    ($($t:ident),* $(,)?) => {$(
+        impl std::str::FromStr for $t {
+            type Err = $crate::state::UnknownName;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s).ok_or_else(|| $crate::state::UnknownName {
+                    kind: stringify!($t),
+                    value: s.to_owned(),
+                })
+            }
+        }
+        impl TryFrom<String> for $t {
+            type Error = $crate::state::UnknownName;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+    )*};
+}
+pub(crate) use stored_names;
+
+stored_names!(JobState, Outcome, AttemptState);
+
 fn illegal(from: impl fmt::Debug, event: impl fmt::Debug) -> IllegalTransition {
     IllegalTransition { from: format!("{from:?}"), event: format!("{event:?}") }
 }
 
 /// Where an attempt (one pod) is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AttemptState {
     /// Row committed with the pod's deterministic name; the create may or may not have happened.

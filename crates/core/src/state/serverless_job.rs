@@ -14,12 +14,13 @@
 //! The provider reports where the job is (`observed`); a job the provider no longer knows is
 //! `lost`. Final states take no event.
 
-use super::{IllegalTransition, illegal};
+use super::{IllegalTransition, illegal, stored_names};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Where a serverless job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ServerlessJobState {
     /// The row is committed; the provider has not confirmed the submission.
@@ -87,6 +88,8 @@ impl ServerlessJobState {
         Self::ALL.into_iter().find(|x| x.as_str() == s)
     }
 }
+
+stored_names!(ServerlessJobState);
 
 impl fmt::Display for ServerlessJobState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

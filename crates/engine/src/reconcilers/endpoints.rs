@@ -42,7 +42,7 @@ pub enum Action {
 #[derive(Debug)]
 pub struct Snapshot<'a> {
     pub install: &'a str,
-    pub account: &'a str,
+    pub account: &'a core_domain::Account,
     /// Every live endpoint row, of every account.
     pub rows: &'a [EndpointRow],
     /// What the provider lists on this account.
@@ -54,10 +54,10 @@ pub struct Snapshot<'a> {
 /// The actions that bring the provider's endpoints and the rows together.
 pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
     let mut actions = Vec::new();
-    for row in s.rows.iter().filter(|r| r.account == s.account && !s.held.contains(&r.id)) {
+    for row in s.rows.iter().filter(|r| r.account == *s.account && !s.held.contains(&r.id)) {
         let (endpoint, name) = (row.id.clone(), row.name.clone());
         // A row whose state does not parse is left alone (the API reports it as corrupt).
-        let Ok(state) = row.state() else { continue };
+        let state = row.state;
         match state {
             EndpointState::Intent => actions.push(Action::Converge { endpoint, name }),
             EndpointState::Ready => {
@@ -102,12 +102,12 @@ impl<C: Cloud> Engine<C> {
         status: &mut Status<Action>,
     ) -> Result<(), EngineError> {
         let rows = self.store().endpoints_live().await?;
-        status.live = rows.iter().filter(|r| r.account == self.account()).count();
+        status.live = rows.iter().filter(|r| r.account == *self.account()).count();
         let now = self.now_ms();
         let busy = rows
             .iter()
-            .filter(|r| r.account == self.account())
-            .any(|r| matches!(r.state(), Ok(EndpointState::Intent | EndpointState::Deleting)));
+            .filter(|r| r.account == *self.account())
+            .any(|r| matches!(r.state, EndpointState::Intent | EndpointState::Deleting));
         if busy {
             self.last_endpoint_list.store(now, std::sync::atomic::Ordering::Relaxed);
         } else if !self.sweep_due(&self.last_endpoint_list, now) {

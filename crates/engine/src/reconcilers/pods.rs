@@ -18,6 +18,7 @@ use crate::cloud::Cloud;
 use crate::crash::CrashPoint;
 use crate::jobs::ignore_missing;
 use crate::{Engine, EngineError};
+use core_domain::events::{EventKind, StateChange};
 use core_domain::money::Money;
 use core_domain::state::{AttemptEvent, JobEvent};
 use std::sync::Arc;
@@ -137,9 +138,10 @@ impl<C: Cloud> Engine<C> {
                     .await?
                 {
                     if let Some(a) = self.store.attempt_get(&attempt).await? {
-                        self.event(
+                        self.change_event(
                             &a.job_id,
-                            "attempt",
+                            EventKind::Attempt,
+                            StateChange { attempt: Some(a.state), ..Default::default() },
                             &format!("adopted pod {pod_id} found by its name"),
                         )
                         .await;
@@ -205,9 +207,10 @@ impl<C: Cloud> Engine<C> {
                     .await?
                 {
                     if let Some(a) = self.store.attempt_get(&attempt).await? {
-                        self.event(
+                        self.change_event(
                             &a.job_id,
-                            "attempt",
+                            EventKind::Attempt,
+                            StateChange { attempt: Some(a.state), ..Default::default() },
                             &format!(
                                 "pod {} is gone ({reason}); attempt cost {}",
                                 a.pod_id.as_deref().unwrap_or("?"),
@@ -248,7 +251,7 @@ impl<C: Cloud> Engine<C> {
                 if let Some((spent, budget)) = landed {
                     self.event(
                         &job,
-                        "budget",
+                        EventKind::BudgetAlert,
                         &format!(
                             "{pct} % of the budget spent ({} of {})",
                             Money(spent),

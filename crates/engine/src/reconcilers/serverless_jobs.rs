@@ -17,6 +17,7 @@ use crate::serverless_jobs::{
 };
 use crate::{Engine, EngineError};
 use core_domain::endpoint::EndpointSpec;
+use core_domain::events::{EventKind, StateChange};
 use core_domain::money::Money;
 use core_domain::state::{ServerlessJobEvent, ServerlessJobState, serverless_job_transition};
 use std::collections::HashSet;
@@ -41,9 +42,14 @@ pub struct Plan {
 
 /// Splits this account's live rows into those to abandon and those to poll; rows a submit is
 /// working on are left alone.
-pub fn plan(rows: &[ServerlessJobRow], account: &str, held: &HashSet<String>, now: i64) -> Plan {
+pub fn plan(
+    rows: &[ServerlessJobRow],
+    account: &core_domain::Account,
+    held: &HashSet<String>,
+    now: i64,
+) -> Plan {
     let mut p = Plan::default();
-    for r in rows.iter().filter(|r| r.account == account && !held.contains(&r.id)) {
+    for r in rows.iter().filter(|r| r.account == *account && !held.contains(&r.id)) {
         match &r.provider_job_id {
             Some(_) => p.poll.push(r.id.clone()),
             None if now - r.created_at > SUBMIT_GRACE_MS => p.abandon.push(r.id.clone()),
@@ -60,7 +66,7 @@ impl<C: Cloud> Engine<C> {
         status: &mut Status<Action>,
     ) -> Result<(), EngineError> {
         let rows = self.store().serverless_jobs_live().await?;
-        status.live = rows.iter().filter(|r| r.account == self.account()).count();
+        status.live = rows.iter().filter(|r| r.account == *self.account()).count();
         let held = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
         let p = plan(&rows, self.account(), &held, self.now_ms());
         if p.abandon.is_empty() && p.poll.is_empty() {
@@ -118,7 +124,7 @@ impl<C: Cloud> Engine<C> {
         job: RemoteJob,
         ep: &EndpointSpec,
     ) -> Result<(), EngineError> {
-        let from = row.state()?;
+        let from = row.state;
         let observed = to_state(job.status);
         // What the provider reports, as an event of the machine: the answer to the submit, or
         // a poll.
@@ -169,16 +175,18 @@ impl<C: Cloud> Engine<C> {
                 }
                 _ => format!("running (queued {} ms)", job.delay_ms.unwrap_or(0)),
             };
-            row.set_state(to);
+            row.state = to;
             row.reason = None;
             changed = true;
-            self.event(&row.id, "state", &format!("{to}: {msg}")).await;
+            let change = StateChange { request: Some(to), ..Default::default() };
+            self.change_event(&row.id, EventKind::State, change, &format!("{to}: {msg}")).await;
         }
         if to == ServerlessJobState::Running {
             if let Some(p) = job.output.filter(|p| row.output.as_deref() != Some(&p.to_string())) {
                 row.output = Some(p.to_string());
                 changed = true;
-                self.event_with(&row.id, "progress", &format!("progress: {p}"), Some(&p)).await;
+                self.event_with(&row.id, EventKind::Progress, &format!("progress: {p}"), Some(&p))
+                    .await;
             }
         }
         if to == ServerlessJobState::Queued {
@@ -191,7 +199,7 @@ impl<C: Cloud> Engine<C> {
                 };
                 let why = queue_reason(&h, ep, balance);
                 if row.reason.as_deref() != Some(&why) {
-                    self.event(&row.id, "queue", &format!("in queue: {why}")).await;
+                    self.event(&row.id, EventKind::Queue, &format!("in queue: {why}")).await;
                     row.reason = Some(why);
                     changed = true;
                 }
@@ -217,7 +225,7 @@ impl<C: Cloud> Engine<C> {
     /// reconcile pass. A job that is not running, or unknown, reads nothing.
     pub async fn follow_stream(&self, id: &str) -> Result<usize, EngineError> {
         let Some(row) = self.store().serverless_job_get(id).await? else { return Ok(0) };
-        if row.state != ServerlessJobState::Running.as_str() {
+        if row.state != ServerlessJobState::Running {
             return Ok(0);
         }
         Ok(self.read_stream(&row).await?)
@@ -227,7 +235,7 @@ impl<C: Cloud> Engine<C> {
         let Some(job) = &row.provider_job_id else { return Ok(0) };
         let chunks = self.cloud().job_stream(&row.endpoint_id, job).await?;
         for c in &chunks {
-            self.event_with(&row.id, "chunk", &c.to_string(), Some(c)).await;
+            self.event_with(&row.id, EventKind::Chunk, &c.to_string(), Some(c)).await;
         }
         Ok(chunks.len())
     }
@@ -248,7 +256,7 @@ impl<C: Cloud> Engine<C> {
         let ran = row.execution_ms.unwrap_or(0);
         let billed_ms = row.execution_ms.map_or(0, |ran| ran + row.idle_ms);
         row.cost_micros = cost_of(row.price_micros_per_hour, billed_ms);
-        row.set_state(state);
+        row.state = state;
         row.reason = reason;
         if output.is_some() {
             row.output = output;
@@ -272,7 +280,7 @@ impl<C: Cloud> Engine<C> {
         let why = row.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
         self.event(
             &row.id,
-            "state",
+            EventKind::State,
             &format!(
                 "{state}{why} (ran {} ms + {} ms idle tail; cost {})",
                 ran,
@@ -290,7 +298,7 @@ fn transition(
     row: &ServerlessJobRow,
     event: ServerlessJobEvent,
 ) -> Result<ServerlessJobState, EngineError> {
-    serverless_job_transition(row.state()?, event).map_err(|error| EngineError::Transition {
+    serverless_job_transition(row.state, event).map_err(|error| EngineError::Transition {
         what: format!("serverless job {}", row.id),
         error,
     })

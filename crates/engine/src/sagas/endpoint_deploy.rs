@@ -30,11 +30,11 @@ use store::EndpointRow;
 
 /// Moves an endpoint row along its state machine (`core::state::endpoint`).
 pub(crate) fn advance(row: &mut EndpointRow, event: EndpointEvent) -> Result<(), EngineError> {
-    let to = endpoint_transition(row.state()?, event).map_err(|error| EngineError::Transition {
+    let to = endpoint_transition(row.state, event).map_err(|error| EngineError::Transition {
         what: format!("endpoint {}", row.name),
         error,
     })?;
-    row.set_state(to);
+    row.state = to;
     Ok(())
 }
 
@@ -114,7 +114,7 @@ impl<C: Cloud> Engine<C> {
         let json = serde_json::to_string(&spec).map_err(|e| EngineError::Corrupt(e.to_string()))?;
         let now = self.now_ms();
         let existing = match self.store().endpoint_by_name(owner, &spec.name).await? {
-            Some(row) => Some((row.state()?, row)),
+            Some(row) => Some((row.state, row)),
             None => None,
         };
         let (mut row, change, previous) = match existing {
@@ -126,7 +126,7 @@ impl<C: Cloud> Engine<C> {
                     owner: owner.to_owned(),
                     spec: json,
                     spec_hash: hash,
-                    state: EndpointState::Intent.as_str().into(),
+                    state: EndpointState::Intent,
                     generation: 0,
                     resource_name: endpoint_name(self.install(), id),
                     template_id: None,
@@ -204,7 +204,7 @@ impl<C: Cloud> Engine<C> {
     /// confirms both are gone (the reconciler retries).
     pub async fn remove(&self, owner: &str, name: &str) -> Result<EndpointRow, EngineError> {
         let mut row = self.endpoint(owner, name).await?;
-        if row.state()? != EndpointState::Deleting {
+        if row.state != EndpointState::Deleting {
             advance(&mut row, EndpointEvent::Remove)?;
             row.reason = Some("removed by the user".into());
             if !self.store().endpoint_cas(&mut row, self.now_ms()).await? {

@@ -26,6 +26,7 @@ use crate::crash::CrashPoint;
 use crate::jobs::ignore_missing;
 use crate::{Engine, EngineError};
 use core_domain::AttemptId;
+use core_domain::events::{EventKind, StateChange};
 use core_domain::gpu::{CloudTier, Placement, rank_placements};
 use core_domain::ids::pod_name;
 use core_domain::money::Money;
@@ -173,7 +174,7 @@ impl<C: Cloud> Engine<C> {
             id: att.to_string(),
             job_id: job.to_owned(),
             seq,
-            state: AttemptState::Intent.as_str().into(),
+            state: AttemptState::Intent,
             generation: 0,
             pod_name: pod_name(&self.install, att),
             pod_id: None,
@@ -228,9 +229,12 @@ impl<C: Cloud> Engine<C> {
                 })
                 .await?;
                 self.crash_point(CrashPoint::AfterRecord)?;
-                self.event(
+                let created =
+                    StateChange { attempt: Some(AttemptState::Created), ..Default::default() };
+                self.change_event(
                     job,
-                    "attempt",
+                    EventKind::Attempt,
+                    created,
                     &format!(
                         "pod {} created: {} × {} ({:?}{}) at {}/h",
                         pod.id,
@@ -277,7 +281,7 @@ impl<C: Cloud> Engine<C> {
                 };
                 self.event(
                     job,
-                    "attempt",
+                    EventKind::Attempt,
                     &format!("{what} for {} ({:?}); trying the next offer", p.gpu_type, p.cloud),
                 )
                 .await;
@@ -299,7 +303,7 @@ impl<C: Cloud> Engine<C> {
                 | CloudError::Transient(msg)
                 | CloudError::RateLimited { message: msg, .. },
             ) => {
-                self.event(job, "attempt", &format!("the create may have happened ({msg}); the reconciler will look the pod up by name"))
+                self.event(job, EventKind::Attempt, &format!("the create may have happened ({msg}); the reconciler will look the pod up by name"))
                     .await;
                 Outcome::Unknown
             }
@@ -407,7 +411,7 @@ impl<C: Cloud> Engine<C> {
             Err(e @ (CloudError::Auth(_) | CloudError::NotFound(_) | CloudError::Rejected(_))) => {
                 self.event(
                     job,
-                    "attempt",
+                    EventKind::Attempt,
                     &format!(
                         "RunPod would not keep the job's callback token as an account secret ({e}); it goes into the pod's env instead, where anyone who can list this account's pods can read it. Give the API key access to secrets to avoid that."
                     ),

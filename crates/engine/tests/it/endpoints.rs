@@ -2,6 +2,7 @@
 //! deploys and removals leave nothing behind, a crash mid-deploy is finished by the reconciler,
 //! orphans of this install are deleted and foreign endpoints are never touched.
 
+use core_domain::Account;
 use podwarden_test_utils::engine as common;
 
 use core_domain::endpoint::EndpointSpec;
@@ -42,7 +43,7 @@ async fn deploying_twice_changes_nothing_and_a_changed_spec_updates_in_place() {
     let (emu, e) = setup().await;
     let first = e.deploy(spec(""), "alice").await.expect("deploy");
     assert_eq!(first.change, Change::Created);
-    assert_eq!(first.row.state().expect("state"), EndpointState::Ready);
+    assert_eq!(first.row.state, EndpointState::Ready);
     let name = first.row.resource_name.clone();
     assert!(name.starts_with(&format!("pw-{}-ep-", e.install())), "{name}");
     assert_eq!(provider(&emu), (vec![name.clone()], vec![format!("{name}-tpl")]));
@@ -119,7 +120,7 @@ async fn rm_deletes_endpoint_and_template_and_a_second_rm_says_not_found() {
     let (emu, e) = setup().await;
     e.deploy(spec(""), "alice").await.expect("deploy");
     let row = e.remove("alice", "predict").await.expect("rm");
-    assert_eq!(row.state().expect("state"), EndpointState::Deleted);
+    assert_eq!(row.state, EndpointState::Deleted);
     assert_eq!(provider(&emu), (vec![], vec![]));
     assert!(matches!(e.remove("alice", "predict").await, Err(EngineError::NoSuchEndpoint(_))));
     assert!(e.endpoints("alice").await.expect("ls").is_empty());
@@ -144,7 +145,7 @@ async fn a_removal_the_provider_fails_stays_pending_until_a_tick_finishes_it() {
         ..FaultConfig::default()
     });
     let row = e.remove("alice", "predict").await.expect("rm is accepted");
-    assert_eq!(row.state, "deleting");
+    assert_eq!(row.state, EndpointState::Deleting);
     assert_eq!(provider(&emu).0.len(), 1, "still there: the delete failed");
     let report = e.tick().await.expect("tick");
     assert!(
@@ -181,7 +182,7 @@ async fn a_crash_after_the_template_create_is_finished_by_the_reconciler_without
             owner: "alice".into(),
             spec: serde_json::to_string(&s).expect("json"),
             spec_hash: engine::sagas::endpoint_deploy::spec_hash(&s),
-            state: "intent".into(),
+            state: EndpointState::Intent,
             generation: 0,
             resource_name: resource.clone(),
             template_id: None,
@@ -189,7 +190,7 @@ async fn a_crash_after_the_template_create_is_finished_by_the_reconciler_without
             reason: None,
             created_at: now,
             updated_at: now,
-            account: "hosted".into(),
+            account: Account::Hosted,
         })
         .await
         .expect("intent");
@@ -209,7 +210,7 @@ async fn a_crash_after_the_template_create_is_finished_by_the_reconciler_without
         "adopted, not duplicated"
     );
     let row = e.endpoint("alice", "predict").await.expect("row");
-    assert_eq!(row.state().expect("state"), EndpointState::Ready);
+    assert_eq!(row.state, EndpointState::Ready);
     e.tick().await.expect("second tick");
     assert_eq!(provider(&emu).0.len(), 1, "a second tick changes nothing");
     assert_eq!(e.deploy(s, "alice").await.expect("redeploy").change, Change::Unchanged);
@@ -267,7 +268,7 @@ async fn an_endpoint_deleted_behind_our_back_is_recreated() {
     e.tick().await.expect("tick: notice");
     e.tick().await.expect("tick: converge");
     let row = e.endpoint("alice", "predict").await.expect("row");
-    assert_eq!(row.state().expect("state"), EndpointState::Ready);
+    assert_eq!(row.state, EndpointState::Ready);
     assert_ne!(row.endpoint_id.as_deref(), Some(id.as_str()));
     assert_eq!(provider(&emu).0, vec![row.resource_name.clone()]);
 }
@@ -305,7 +306,7 @@ async fn an_endpoint_changed_behind_our_back_is_put_back_at_the_next_sweep() {
         "repaired in place"
     );
     let row = e.endpoints("alice").await.expect("ls").into_iter().next().expect("row");
-    assert_eq!(row.state().expect("state"), EndpointState::Ready);
+    assert_eq!(row.state, EndpointState::Ready);
 }
 
 /// RunPod lowers an idle endpoint's max workers to 2 after 3 days and to 0 after 7

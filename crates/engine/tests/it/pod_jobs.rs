@@ -4,6 +4,7 @@
 //!
 //! Over 600 lines: one scenario per rule the engine keeps, each a few ticks on the manual clock.
 
+use core_domain::state::AttemptState;
 use podwarden_test_utils::engine as common;
 
 use core_domain::spec::JobSpec;
@@ -422,7 +423,7 @@ async fn every_step_run_twice_changes_nothing_the_second_time() {
             .await
             .expect("a")
             .iter()
-            .filter(|a| a.state != "abandoned")
+            .filter(|a| a.state != AttemptState::Abandoned)
             .count(),
         1
     );

@@ -159,7 +159,7 @@ async fn a_crash_at_each_step_of_endpoint_deploy_is_finished_by_a_fresh_engine()
         let report = e.tick().await.expect("tick");
         assert!(report.errors().is_empty(), "{point}: {report:?}");
         let row = e.endpoint("alice", "predict").await.expect("row");
-        assert_eq!(row.state().expect("state"), EndpointState::Ready, "{point}: converged");
+        assert_eq!(row.state, EndpointState::Ready, "{point}: converged");
         let prefix = format!("pw-{install}-");
         let provider = |emu: &RunningEmulator| {
             let w = emu.shared.world.lock();
@@ -172,7 +172,7 @@ async fn a_crash_at_each_step_of_endpoint_deploy_is_finished_by_a_fresh_engine()
         let again = e.deploy(spec, "alice").await.expect("redeploy");
         assert_eq!(again.change, engine::sagas::endpoint_deploy::Change::Unchanged, "{point}");
         let removed = e.remove("alice", "predict").await.expect("remove");
-        assert_eq!(removed.state().expect("state"), EndpointState::Deleted, "{point}");
+        assert_eq!(removed.state, EndpointState::Deleted, "{point}");
         assert_eq!(provider(&emu), (0, 0), "{point}: nothing left");
     }
 }

@@ -3,12 +3,13 @@
 //! a queue that says why it is stuck, worker timeouts with the fix, cancel, payload limits and
 //! a bad key — each with the error a user can act on.
 
+use core_domain::state::ServerlessJobState;
 use podwarden_test_utils::engine as common;
 
 use core_domain::endpoint::EndpointSpec;
 use core_domain::money::Money;
 use core_domain::serverless_job::ServerlessJobSpec;
-use engine::serverless_jobs::is_final;
+
 use engine::{CloudError, Engine, EngineError, RunPodCloud};
 use runpod::client::worker::WorkerClient;
 use runpod::types::worker::JobResultBody;
@@ -75,7 +76,7 @@ async fn log(e: &Engine<RunPodCloud>, id: &str) -> Vec<(String, String)> {
         .await
         .expect("events")
         .into_iter()
-        .map(|x| (x.kind, x.message))
+        .map(|x| (x.kind.to_string(), x.message))
         .collect()
 }
 
@@ -85,7 +86,7 @@ async fn a_serverless_job_is_followed_to_its_result_with_progress_chunks_and_cos
     let ep = deploy(&e, "").await;
     let row =
         e.submit_serverless_job(request(json!({"x": 1})), "alice", false).await.expect("submit");
-    assert_eq!(row.state, "queued");
+    assert_eq!(row.state, ServerlessJobState::Queued);
     assert!(row.estimate_micros > 0, "an estimate before it runs");
     let first = &log(&e, &row.id).await[0].1;
     assert!(first.contains("at most $") && first.contains("execution timeout 7200 s"), "{first}");
@@ -102,7 +103,7 @@ async fn a_serverless_job_is_followed_to_its_result_with_progress_chunks_and_cos
     let job = w.take(false).await.expect("take").pop().expect("a job");
     assert_eq!(job.input, json!({"x": 1}));
     e.tick().await.expect("tick: running");
-    assert_eq!(e.serverless_job(&row.id).await.expect("row").state, "running");
+    assert_eq!(e.serverless_job(&row.id).await.expect("row").state, ServerlessJobState::Running);
 
     w.post_progress(&job.id, json!({"pct": 50})).await.expect("progress");
     w.post_stream_chunk(&job.id, json!("a")).await.expect("chunk a");
@@ -122,7 +123,7 @@ async fn a_serverless_job_is_followed_to_its_result_with_progress_chunks_and_cos
     e.tick().await.expect("tick: done");
 
     let done = e.serverless_job(&row.id).await.expect("row");
-    assert_eq!(done.state, "succeeded");
+    assert_eq!(done.state, ServerlessJobState::Succeeded);
     assert_eq!(done.output.as_deref(), Some(r#"{"y":2}"#));
     assert_eq!(done.execution_ms, Some(30_000));
     // 30 s running + the 5 s idle tail, at the endpoint's per-second price.
@@ -224,7 +225,7 @@ async fn a_worker_timeout_shows_the_endpoints_timeout_and_how_to_raise_it() {
     emu.advance(Duration::from_secs(11));
     e.tick().await.expect("tick");
     let r = e.serverless_job(&row.id).await.expect("row");
-    assert_eq!(r.state, "timed_out");
+    assert_eq!(r.state, ServerlessJobState::TimedOut);
     let reason = r.reason.unwrap_or_default();
     assert!(
         reason.contains("execution timeout is 10 s")
@@ -243,7 +244,7 @@ async fn stop_cancels_a_running_job_and_its_worker_is_told() {
     let job = w.take(false).await.expect("take").pop().expect("job");
     emu.advance(Duration::from_secs(4));
     let r = e.cancel_serverless_job(&row.id).await.expect("cancel");
-    assert_eq!(r.state, "cancelled");
+    assert_eq!(r.state, ServerlessJobState::Cancelled);
     assert_eq!(r.reason.as_deref(), Some("stopped by the user"));
     assert!(
         w.jobs_to_stop().await.expect("job-stop").contains(&job.id),
@@ -253,7 +254,7 @@ async fn stop_cancels_a_running_job_and_its_worker_is_told() {
         matches!(e.cancel_serverless_job(&row.id).await, Err(EngineError::WrongState { .. })),
         "already stopped"
     );
-    assert!(is_final(&e.serverless_job(&row.id).await.expect("row").state));
+    assert!(e.serverless_job(&row.id).await.expect("row").state.is_final());
 }
 
 #[tokio::test]
@@ -274,7 +275,7 @@ async fn runsync_returns_the_settled_result() {
     let r =
         e.submit_serverless_job(request(json!({"q": "hi"})), "alice", true).await.expect("runsync");
     serve.await.expect("worker");
-    assert_eq!(r.state, "succeeded");
+    assert_eq!(r.state, ServerlessJobState::Succeeded);
     assert_eq!(r.output.as_deref(), Some(r#"{"echo":{"q":"hi"}}"#));
 }
 
@@ -421,18 +422,18 @@ async fn a_failed_job_is_retried_as_a_new_job_with_its_own_cost_and_a_finished_o
     w.post_result(&job.id, &failed, false).await.expect("failed");
     e.tick().await.expect("tick: failed");
     let first = e.serverless_job(&row.id).await.expect("row");
-    assert_eq!(first.state, "failed");
+    assert_eq!(first.state, ServerlessJobState::Failed);
     let retry = e.retry_serverless_job(&row.id).await.expect("retry");
     assert_ne!(retry.id, row.id, "a job of its own");
     assert_eq!(retry.provider_job_id, first.provider_job_id, "RunPod's same job, run again");
-    assert_eq!(retry.state, "queued");
+    assert_eq!(retry.state, ServerlessJobState::Queued);
     // A worker takes the same input again; this time it succeeds.
     let again = w.take(false).await.expect("take").pop().expect("the retried job");
     assert_eq!(again.id, job.id);
     emu.advance(Duration::from_secs(2));
     finish(&e, &w, &again.id).await;
     let done = e.serverless_job(&retry.id).await.expect("row");
-    assert_eq!(done.state, "succeeded");
+    assert_eq!(done.state, ServerlessJobState::Succeeded);
     assert!(done.cost_micros > 0, "the retry's own run is billed");
     let first_after = e.serverless_job(&row.id).await.expect("row");
     assert_eq!(first_after.cost_micros, first.cost_micros, "the first run keeps its own cost");

@@ -8,16 +8,16 @@ use crate::extract::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use core_domain::Money;
+use core_domain::{Account, Money};
 use engine::EngineError;
 use serde::Deserialize;
 use store::UserRow;
 
 /// The account a user's new work goes to: their own key's, else hosted.
-pub(crate) async fn user_account(s: &AppState, user: &str) -> R<String> {
+pub(crate) async fn user_account(s: &AppState, user: &str) -> R<Account> {
     let has_key =
         s.engine.store().provider_key_get(user).await.map_err(EngineError::from)?.is_some();
-    Ok(if has_key { crate::accounts::byok_account(user) } else { store::HOSTED.to_owned() })
+    Ok(if has_key { Account::Byok(user.to_owned()) } else { Account::Hosted })
 }
 
 pub(crate) fn account_error(e: crate::accounts::AccountError) -> ApiError {
@@ -62,7 +62,7 @@ pub(crate) fn account_error(e: crate::accounts::AccountError) -> ApiError {
 /// Refuses a key change while jobs run on the user's own account: their pods could no longer
 /// be watched or torn down.
 pub(crate) async fn no_live_byok_jobs(s: &AppState, user: &str) -> R<()> {
-    let account = crate::accounts::byok_account(user);
+    let account = Account::Byok(user.to_owned());
     let endpoints = s
         .engine
         .store()
@@ -105,7 +105,7 @@ pub(crate) async fn settings(
         backend: if k.is_some() { "runpod" } else { "hosted" }.into(),
         last4: k.map(|k| k.last4.clone()),
         endpoint_status: {
-            let account = crate::accounts::byok_account(&user.id);
+            let account = Account::Byok(user.id.clone());
             let eps = s.engine.store().endpoints_live().await.map_err(EngineError::from)?;
             let mine: Vec<_> = eps.iter().filter(|e| e.account == account).collect();
             if mine.is_empty() {

@@ -12,6 +12,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use core_domain::WorkId;
+use core_domain::state::AttemptState;
 use engine::EngineError;
 use futures::StreamExt;
 use serde::Deserialize;
@@ -86,10 +87,9 @@ pub(crate) fn current_pod(attempts: &[AttemptRow]) -> Option<String> {
 
 /// The newest attempt whose pod is up (created or running).
 fn current_attempt(attempts: &[AttemptRow]) -> Option<&AttemptRow> {
-    attempts
-        .iter()
-        .rev()
-        .find(|a| a.pod_id.is_some() && matches!(&a.state[..], "created" | "running"))
+    attempts.iter().rev().find(|a| {
+        a.pod_id.is_some() && matches!(a.state, AttemptState::Created | AttemptState::Running)
+    })
 }
 
 /// The job's pod log lines as `log` events: follows each pod the job gets, until it settles.
@@ -130,34 +130,62 @@ pub(crate) fn event_stream(
     id: String,
     after: i64,
 ) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> {
-    futures::stream::unfold((s, id, after, None::<tokio::sync::watch::Receiver<u64>>), |(s, id, after, rx)| async move {
-        let mut rx = rx.unwrap_or_else(|| s.engine.subscribe());
-        loop {
-            match s.engine.store().events_since(&id, after, 1000).await {
-                Ok(rows) if !rows.is_empty() => {
-                    let last = rows.last().map_or(after, |e| e.id);
-                    let events: Vec<Result<Event, std::convert::Infallible>> = rows
-                        .into_iter()
-                        .map(|e| {
-                            let data = serde_json::json!({"id": e.id, "at": e.at, "kind": e.kind, "message": e.message,
-                                "data": e.data.as_deref().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())});
-                            Ok(Event::default().id(e.id.to_string()).event(e.kind).data(data.to_string()))
-                        })
-                        .collect();
-                    return Some((futures::stream::iter(events), (s, id, last, Some(rx))));
+    futures::stream::unfold(
+        (s, id, after, None::<tokio::sync::watch::Receiver<u64>>),
+        |(s, id, after, rx)| async move {
+            let mut rx = rx.unwrap_or_else(|| s.engine.subscribe());
+            loop {
+                match s.engine.store().events_since(&id, after, 1000).await {
+                    Ok(rows) if !rows.is_empty() => {
+                        let last = rows.last().map_or(after, |e| e.id);
+                        let events: Vec<Result<Event, std::convert::Infallible>> = rows
+                            .into_iter()
+                            .map(|e| {
+                                let (id, kind) = (e.id.to_string(), e.kind.as_str());
+                                let data =
+                                    serde_json::to_string(&event_view(e)).unwrap_or_default();
+                                Ok(Event::default().id(id).event(kind).data(data))
+                            })
+                            .collect();
+                        return Some((futures::stream::iter(events), (s, id, last, Some(rx))));
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event stream read failed");
+                        return None;
+                    }
                 }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "event stream read failed");
+                if rx.changed().await.is_err() {
                     return None;
                 }
             }
-            if rx.changed().await.is_err() {
-                return None;
-            }
-        }
-    })
+        },
+    )
     .flatten()
+}
+
+/// An event as the API shows it: its typed state change read from `data`, or for progress
+/// and chunks the handler's value.
+pub(crate) fn event_view(e: store::EventRow) -> EventView {
+    use core_domain::events::{EventKind, StateChange};
+    let change = StateChange::of(e.kind, e.data.as_deref());
+    let data = match e.kind {
+        EventKind::Progress | EventKind::Chunk | EventKind::Metric => {
+            e.data.as_deref().and_then(|d| serde_json::from_str(d).ok())
+        }
+        _ => None,
+    };
+    EventView {
+        id: e.id,
+        at: e.at,
+        kind: e.kind,
+        message: e.message,
+        state: change.state,
+        ending: change.ending,
+        attempt: change.attempt,
+        request: change.request,
+        data,
+    }
 }
 
 pub(crate) async fn long_poll(s: &AppState, id: &str, q: &After) -> R<Vec<EventView>> {
@@ -169,10 +197,7 @@ pub(crate) async fn long_poll(s: &AppState, id: &str, q: &After) -> R<Vec<EventV
         let rows =
             s.engine.store().events_since(&id, q.after, 1000).await.map_err(EngineError::from)?;
         if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
-            return Ok(rows
-                .into_iter()
-                .map(|e| EventView { id: e.id, at: e.at, kind: e.kind, message: e.message })
-                .collect());
+            return Ok(rows.into_iter().map(event_view).collect());
         }
         tokio::select! {
             r = rx.changed() => if r.is_err() { return Ok(Vec::new()) },

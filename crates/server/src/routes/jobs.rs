@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use core_domain::Money;
 use core_domain::spec::JobSpec;
+use core_domain::state::AttemptState;
 use engine::EngineError;
 use serde::Deserialize;
 use store::{AttemptRow, JobRow};
@@ -20,14 +21,12 @@ pub(crate) const LIST_LIMIT: i64 = 10_000;
 
 /// A job as lists show it, its spend projected to `now` (the engine's clock).
 pub(crate) fn summary(j: &JobRow, attempts: &[AttemptRow], now: i64) -> JobSummary {
-    let current = attempts.iter().rev().find(|a| a.state != "abandoned");
+    let current = attempts.iter().rev().find(|a| a.state != AttemptState::Abandoned);
     JobSummary {
         id: j.id.clone(),
         name: j.name.clone(),
-        state: match (&j.state[..], &j.outcome) {
-            ("tearing_down", Some(o)) => format!("tearing_down ({o})"),
-            (s, _) => s.to_owned(),
-        },
+        state: j.state,
+        ending: j.phase().ok().and_then(|p| p.outcome).map(|o| o.final_state()),
         reason: j.reason.clone(),
         gpu: current.map(|a| format!("{}× {}", a.gpu_count, a.gpu_type)),
         created_at: j.created_at,
@@ -43,14 +42,14 @@ pub(crate) fn summary(j: &JobRow, attempts: &[AttemptRow], now: i64) -> JobSumma
         attempts_made: j.attempts_made,
         exit_code: j.exit_code,
         ended_at: j.phase().is_ok_and(|p| p.state.is_final()).then_some(j.updated_at),
-        backend: if j.account == store::HOSTED { "hosted" } else { "runpod" }.into(),
+        backend: if j.account.is_hosted() { "hosted" } else { "runpod" }.into(),
     }
 }
 
 pub(crate) fn attempt_view(a: &AttemptRow) -> AttemptView {
     AttemptView {
         id: a.id.clone(),
-        state: a.state.clone(),
+        state: a.state,
         pod_name: a.pod_name.clone(),
         pod_id: a.pod_id.clone(),
         gpu_type: a.gpu_type.clone(),

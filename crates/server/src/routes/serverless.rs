@@ -17,7 +17,7 @@ pub(crate) fn endpoint_view(r: &EndpointRow) -> EndpointView {
     let spec: Option<core_domain::endpoint::EndpointSpec> = serde_json::from_str(&r.spec).ok();
     EndpointView {
         name: r.name.clone(),
-        state: r.state.clone(),
+        state: r.state,
         resource_name: r.resource_name.clone(),
         endpoint_id: r.endpoint_id.clone(),
         template_id: r.template_id.clone(),
@@ -55,7 +55,7 @@ pub(crate) async fn deploy_endpoint(
     // Always-on workers bill by the second whether or not jobs come, with no end a cap could
     // reserve for: a capped user's hosted endpoints scale from zero (their jobs reserve their
     // estimates against the cap instead).
-    if account == store::HOSTED && c.0.spend_cap_micros.is_some() && spec.workers.min > 0 {
+    if account.is_hosted() && c.0.spend_cap_micros.is_some() && spec.workers.min > 0 {
         return Err(ApiError::new(
             StatusCode::PAYMENT_REQUIRED,
             "spend_cap_reached",
@@ -111,7 +111,7 @@ pub(crate) async fn remove_endpoint(
     let account = s.engine.endpoint(&c.0.id, &name).await?.account;
     let row = engine_for(&s, &account).await.map_err(account_error)?.remove(&c.0.id, &name).await?;
     crate::driving::poke(&s, &account);
-    let status = if row.state == core_domain::state::EndpointState::Deleted.as_str() {
+    let status = if row.state == core_domain::state::EndpointState::Deleted {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
@@ -129,7 +129,7 @@ pub(crate) fn serverless_job_view(r: &ServerlessJobRow, simulated: bool) -> Serv
         name: r.name.clone(),
         endpoint: r.endpoint_name.clone(),
         endpoint_id: r.endpoint_id.clone(),
-        state: r.state.clone(),
+        state: r.state,
         reason: r.reason.clone(),
         provider_job_id: r.provider_job_id.clone(),
         gpu: r.gpu.clone(),
@@ -172,7 +172,7 @@ pub(crate) async fn create_serverless_job(
         Some(own) => own.account,
         None => {
             let account = user_account(&s, &c.0.id).await?;
-            if account != store::HOSTED {
+            if !account.is_hosted() {
                 // A BYOK user's first job for a published endpoint: their own copy of it
                 // (template and endpoint) is created on their account and kept for the next.
                 let published =

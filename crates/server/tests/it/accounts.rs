@@ -4,6 +4,8 @@
 //! operator's per-user cap on hosted spend.
 
 use common::{follow, server_with};
+use core_domain::events::EventKind;
+use core_domain::state::{JobState, ServerlessJobState};
 use podwarden_test_utils::server as common;
 use server::api::{ComputeSettings, ErrorBody, JobDetail, NewToken, UserView};
 
@@ -65,8 +67,8 @@ async fn byok_jobs_run_on_the_users_key_and_hosted_jobs_on_the_operators() {
     // Alice follows her own job with her token.
     let (a_done, a_events) = common::follow_as(&http, &s.url, &alice.token, &mine.job.id).await;
     let (h_done, h_events) = follow(&http, &s, &hosted.job.id).await;
-    assert_eq!(a_done.job.state, "succeeded", "{a_events:#?}");
-    assert_eq!(h_done.job.state, "succeeded", "{h_events:#?}");
+    assert_eq!(a_done.job.state, JobState::Succeeded, "{a_events:#?}");
+    assert_eq!(h_done.job.state, JobState::Succeeded, "{h_events:#?}");
 
     // One pod create each, each with its own key: no orphan kill, no retry, no mixing.
     let creates: Vec<String> = emu
@@ -123,7 +125,7 @@ async fn byok_jobs_run_on_the_users_key_and_hosted_jobs_on_the_operators() {
         .await
         .expect("stop");
     let (stopped, _) = common::follow_as(&http, &s.url, &alice.token, &long.job.id).await;
-    assert_eq!(stopped.job.state, "cancelled");
+    assert_eq!(stopped.job.state, JobState::Cancelled);
     let r = http
         .delete(api("/settings/runpod-key"))
         .bearer_auth(&alice.token)
@@ -200,10 +202,12 @@ async fn the_operator_caps_a_users_hosted_spend() {
         .expect("stop");
     let (done, events) = common::follow_as(&http, &s.url, &bob.token, &first.job.id).await;
     assert!(
-        events.iter().any(|e| e.kind == "budget" && e.message.contains("hosted spend cap")),
+        events
+            .iter()
+            .any(|e| e.kind == EventKind::Budget && e.message.contains("hosted spend cap")),
         "{events:#?}"
     );
-    assert_eq!(done.job.state, "cancelled");
+    assert_eq!(done.job.state, JobState::Cancelled);
     let again = post(spec("bob-three", "true", 0.1)).await.expect("post");
     assert_eq!(again.status().as_u16(), 201, "the unspent reservation is free again");
     // The admin has no cap.
@@ -338,7 +342,7 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
     .await
     .expect("done");
     let done = common::follow_serverless_job(&http, &s.url, &alice.token, &first.id).await;
-    assert_eq!(done.state, "succeeded");
+    assert_eq!(done.state, ServerlessJobState::Succeeded);
     assert_eq!(done.output, Some(serde_json::json!({"y": 2})));
 
     // Her key cannot change while an endpoint of hers lives on it.
@@ -417,7 +421,7 @@ async fn a_byok_only_server_runs_each_users_work_on_their_own_account_and_refuse
         .expect("json");
     assert_eq!(job.job.backend, "runpod");
     let (done, events) = common::follow_as(&http, &s.url, &alice.token, &job.job.id).await;
-    assert_eq!(done.job.state, "succeeded", "{events:#?}");
+    assert_eq!(done.job.state, JobState::Succeeded, "{events:#?}");
 
     // Every call reached RunPod with her key: none with an operator's.
     let keys: std::collections::BTreeSet<String> =

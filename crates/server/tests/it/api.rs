@@ -4,6 +4,8 @@
 //!
 //! Over 600 lines: the API's behaviour one route at a time, against a live server.
 
+use core_domain::events::EventKind;
+use core_domain::state::{AttemptState, JobState};
 use server::api::{CostReport, ErrorBody, GpuRow, JobDetail};
 
 use common::{follow, server};
@@ -27,11 +29,13 @@ async fn a_job_runs_to_completion_through_the_api() {
     let created: JobDetail = r.json().await.expect("json");
     let (done, events) = follow(&http, &s, &created.job.id).await;
     let log: Vec<&str> = events.iter().map(|e| e.message.as_str()).collect();
-    assert_eq!(done.job.state, "succeeded", "{log:#?}");
+    assert_eq!(done.job.state, JobState::Succeeded, "{log:#?}");
     assert_eq!(done.job.exit_code, Some(0));
     assert!(log.iter().any(|m| m.starts_with("pod ") && m.contains("created")), "{log:#?}");
     assert!(
-        done.attempts.iter().all(|a| a.state == "terminated" || a.state == "abandoned"),
+        done.attempts
+            .iter()
+            .all(|a| a.state == AttemptState::Terminated || a.state == AttemptState::Abandoned),
         "{:?}",
         done.attempts
     );
@@ -63,7 +67,7 @@ async fn a_failing_command_fails_the_job_and_stop_cancels_a_running_one() {
         .expect("stop");
     assert_eq!(r.status().as_u16(), 202);
     let (done, _) = follow(&http, &s, &long.job.id).await;
-    assert_eq!(done.job.state, "cancelled");
+    assert_eq!(done.job.state, JobState::Cancelled);
     s.shutdown().await;
 }
 
@@ -215,7 +219,8 @@ async fn metric_fields_are_checked_and_a_diverging_loss_stops_the_job() {
     let still: JobDetail =
         common::get_json(&http, &format!("{}/api/v1/jobs/{}", s.url, job.job.id), &s.token).await;
     assert!(
-        !still.job.state.contains("cancel"),
+        !matches!(still.job.state, JobState::Cancelled)
+            && still.job.ending != Some(JobState::Cancelled),
         "one point above the line is not divergence: {still:?}"
     );
     let diverged = send(serde_json::json!([{"step": 4, "loss": 3.0}, {"step": 5, "loss": 7.5}]))
@@ -227,10 +232,10 @@ async fn metric_fields_are_checked_and_a_diverging_loss_stops_the_job() {
         "the points are stored even when they stop the job"
     );
     let (done, events) = follow(&http, &s, &job.job.id).await;
-    assert_eq!(done.job.state, "cancelled", "{events:#?}");
+    assert_eq!(done.job.state, JobState::Cancelled, "{events:#?}");
     let why = events
         .iter()
-        .find(|e| e.kind == "early_stop")
+        .find(|e| e.kind == EventKind::EarlyStop)
         .map(|e| e.message.clone())
         .unwrap_or_default();
     assert!(

@@ -2,6 +2,8 @@
 //! difference is recorded and shown, and the settled cost becomes the provider's figure.
 
 use common::{follow, server_with};
+use core_domain::events::EventKind;
+use core_domain::state::JobState;
 use podwarden_test_utils::server as common;
 
 #[tokio::test]
@@ -20,7 +22,7 @@ async fn the_ledger_is_corrected_to_the_providers_bill() {
     let spec = serde_json::json!({"name": "billed", "image": "python:3.11-slim", "command": "sleep 1", "gpu": {"min_vram_gb": 16}});
     let job = common::submit(&http, &s.url, &s.token, &spec).await;
     let (done, _) = follow(&http, &s, &job.job.id).await;
-    assert_eq!(done.job.state, "succeeded");
+    assert_eq!(done.job.state, JobState::Succeeded);
 
     // A crash that billed a span twice, as the crash test found: the ledger says $0.50 more.
     use sqlx::Connection;
@@ -66,7 +68,7 @@ async fn the_ledger_is_corrected_to_the_providers_bill() {
     let (after, events) = follow(&http, &s, &job.job.id).await;
     assert!((after.job.spent_usd - bill).abs() < 0.01, "{} vs {bill}", after.job.spent_usd);
     assert!(
-        events.iter().any(|e| e.kind == "billing" && e.message.contains("RunPod billed")),
+        events.iter().any(|e| e.kind == EventKind::Billing && e.message.contains("RunPod billed")),
         "{events:#?}"
     );
     let again: server::api::Reconciliation = common::post_json(

@@ -1,6 +1,8 @@
 //! Pod jobs as they run on RunPod: the exit reaches the control plane even when the pod's
 //! callback cannot, a job's logs outlive its pod, and a job's reason is its cause.
 
+use core_domain::events::EventKind;
+use core_domain::state::JobState;
 use podwarden_test_utils::server as common;
 
 use common::{follow, server_with};
@@ -71,20 +73,18 @@ async fn an_image_that_cannot_be_pulled_ends_the_job_at_once_with_the_reason() {
     });
     let job = common::submit(&http, &s.url, &s.token, &spec).await;
     let (done, events) = follow(&http, &s, &job.job.id).await;
-    assert_eq!(done.job.state, "failed", "{events:?}");
+    assert_eq!(done.job.state, JobState::Failed, "{events:?}");
     let reason = done.job.reason.clone().unwrap_or_default();
     assert!(reason.contains("cannot be pulled") && reason.contains("manifest unknown"), "{reason}");
     assert_eq!(done.attempts.len(), 1, "given up, not retried with the same image: {events:?}");
     // While it booted, the job said what its pod's host was doing, not "choosing a GPU".
     assert!(
-        events
-            .iter()
-            .any(|e| e.kind == "boot"
-                && e.message.starts_with("pulling image acme/does-not-exist:1")),
+        events.iter().any(|e| e.kind == EventKind::Boot
+            && e.message.starts_with("pulling image acme/does-not-exist:1")),
         "{events:?}"
     );
     assert!(
-        events.iter().any(|e| e.kind == "attempt"
+        events.iter().any(|e| e.kind == EventKind::Attempt
             && e.message.contains(" created: ")
             && (e.message.contains(", EU-") || e.message.contains(", US-"))),
         "the pod's data center is named: {events:?}"
@@ -178,7 +178,7 @@ async fn an_image_whose_container_cannot_start_ends_the_job_at_once_with_the_rea
         tokio::time::timeout(std::time::Duration::from_secs(120), follow(&http, &s, &job.job.id))
             .await
             .expect("the job ended before its boot timeout");
-    assert_eq!(done.job.state, "failed", "{events:?}");
+    assert_eq!(done.job.state, JobState::Failed, "{events:?}");
     let reason = done.job.reason.clone().unwrap_or_default();
     assert!(
         reason.contains("container cannot start")

@@ -1,10 +1,13 @@
 //! The store on both backends (SQLite and Postgres): inserts, reads, compare-and-swap, events,
 //! ledger. Each test runs once per backend (`on_both!`).
 
+use core_domain::Account;
+use core_domain::events::EventKind;
 use core_domain::spec::JobSpec;
 use core_domain::state::{
     AttemptEvent, AttemptState, JobEvent, JobPhase, attempt_transition, job_transition,
 };
+use core_domain::state::{EndpointState, JobState};
 use core_domain::{AttemptId, JobId};
 use store::{AttemptRow, CostRow, JobRow, Store};
 
@@ -89,7 +92,7 @@ async fn attempts_intents_events_and_ledger(db: Db) {
         id: att.to_string(),
         job_id: j.id.clone(),
         seq: 1,
-        state: AttemptState::Intent.as_str().into(),
+        state: AttemptState::Intent,
         generation: 0,
         pod_name: core_domain::ids::pod_name("abcd1234", att),
         pod_id: None,
@@ -108,20 +111,24 @@ async fn attempts_intents_events_and_ledger(db: Db) {
     s.attempt_insert(&a).await.expect("intent");
     let dup = AttemptRow { id: AttemptId::new().to_string(), ..a.clone() };
     assert!(s.attempt_insert(&dup).await.is_err(), "pod names are unique");
-    a.set_state(
-        attempt_transition(a.state().expect("state"), AttemptEvent::Created).expect("legal"),
-    );
+    a.state = attempt_transition(a.state, AttemptEvent::Created).expect("legal");
     a.pod_id = Some("pod123".into());
     assert!(s.attempt_cas(&mut a).await.expect("cas"));
     assert_eq!(s.attempts_live().await.expect("live").len(), 1);
-    a.set_state(AttemptState::Terminated);
+    a.state = AttemptState::Terminated;
     assert!(s.attempt_cas(&mut a).await.expect("cas"));
     assert!(s.attempts_live().await.expect("live").is_empty());
     assert_eq!(s.attempts_for_job(&j.id).await.expect("list")[0].pod_id.as_deref(), Some("pod123"));
 
-    let e1 = s.event_append(&j.id, 1, "state", "provisioning", None).await.expect("event");
+    let e1 = s.event_append(&j.id, 1, EventKind::State, "provisioning", None).await.expect("event");
     let e2 = s
-        .event_append(&j.id, 2, "log", "hello", Some(&serde_json::json!({"line": "hello"})))
+        .event_append(
+            &j.id,
+            2,
+            EventKind::Progress,
+            "hello",
+            Some(&serde_json::json!({"line": "hello"})),
+        )
         .await
         .expect("event");
     assert!(e2 > e1);
@@ -146,7 +153,7 @@ fn running_attempt(job: &JobRow, billed_until: i64) -> AttemptRow {
         id: att.to_string(),
         job_id: job.id.clone(),
         seq: 1,
-        state: "running".into(),
+        state: AttemptState::Running,
         generation: 0,
         pod_name: core_domain::ids::pod_name("abcd1234", att),
         pod_id: Some("pod1".into()),
@@ -192,9 +199,9 @@ async fn the_live_set_follows_every_write_and_is_reloaded_on_open(db: Db) {
     drop(reopened);
 
     // Settled rows leave the set.
-    a.state = "terminated".into();
+    a.state = AttemptState::Terminated;
     assert!(s.attempt_cas(&mut a).await.expect("cas"));
-    j.state = "succeeded".into();
+    j.state = JobState::Succeeded;
     assert!(s.job_cas(&mut j, 3_000).await.expect("cas"));
     assert_eq!(counts(&s), (0, 0));
     assert_eq!(s.jobs_live().await.expect("db").len(), 0, "the database agrees");
@@ -248,7 +255,7 @@ async fn endpoint_rows_are_unique_per_owner_and_name_while_live(db: Db) {
         owner: "alice".into(),
         spec: "{}".into(),
         spec_hash: "h1".into(),
-        state: "intent".into(),
+        state: EndpointState::Intent,
         generation: 0,
         resource_name: format!("pw-abcd1234-ep-{id}"),
         template_id: None,
@@ -256,19 +263,19 @@ async fn endpoint_rows_are_unique_per_owner_and_name_while_live(db: Db) {
         reason: None,
         created_at: 1,
         updated_at: 1,
-        account: "hosted".into(),
+        account: Account::Hosted,
     };
     s.endpoint_insert(&row("e1")).await.expect("insert");
     assert!(s.endpoint_insert(&row("e2")).await.is_err(), "one live endpoint per owner and name");
     let mut e = s.endpoint_by_name("alice", "predict").await.expect("get").expect("live");
     let mut stale = e.clone();
-    e.state = "ready".into();
+    e.state = EndpointState::Ready;
     e.endpoint_id = Some("ep-1".into());
     assert!(s.endpoint_cas(&mut e, 2).await.expect("cas"));
     assert_eq!((e.generation, e.updated_at), (1, 2));
-    stale.state = "deleting".into();
+    stale.state = EndpointState::Deleting;
     assert!(!s.endpoint_cas(&mut stale, 3).await.expect("cas"), "a stale writer loses");
-    e.state = "deleted".into();
+    e.state = EndpointState::Deleted;
     assert!(s.endpoint_cas(&mut e, 4).await.expect("cas"));
     assert!(s.endpoints_live().await.expect("live").is_empty());
     s.endpoint_insert(&row("e3")).await.expect("the name is free again once deleted");
@@ -330,7 +337,7 @@ async fn pod_logs_are_kept_in_order_and_bounded_per_job(db: Db) {
 
 async fn one_replica_holds_an_account_and_a_deposed_ones_writes_are_refused(db: Db) {
     let (a, b) = (db.open().await, db.open().await);
-    let (acct, ttl) = ("user:u1", 3_000);
+    let (acct, ttl) = (&Account::Byok("u1".into()), 3_000);
     assert_eq!(a.lease_acquire(acct, "A", 0, ttl).await.expect("lease"), Some(1));
     assert_eq!(b.lease_acquire(acct, "B", 1_000, ttl).await.expect("lease"), None, "A holds it");
     assert_eq!(a.leases_renew("A", 2_000, ttl).await.expect("renew"), 1);
@@ -338,9 +345,9 @@ async fn one_replica_holds_an_account_and_a_deposed_ones_writes_are_refused(db: 
     assert_eq!(a.lease_acquire(acct, "A", 4_500, ttl).await.expect("lease"), Some(1), "kept");
 
     let mut j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
-    j.account = acct.into();
+    j.account = acct.clone();
     a.job_insert(&j).await.expect("insert");
-    let fence_a = store::Fence { account: acct.into(), holder: "A".into(), epoch: 1 };
+    let fence_a = store::Fence { account: acct.clone(), holder: "A".into(), epoch: 1 };
     j.reason = Some("by A".into());
     let landed = store::fenced(fence_a.clone(), a.job_cas(&mut j, 4_600)).await;
     assert!(landed.expect("A holds the lease"), "A's write lands");
@@ -355,11 +362,12 @@ async fn one_replica_holds_an_account_and_a_deposed_ones_writes_are_refused(db: 
         matches!(refused, Err(store::StoreError::Fenced { ref account, epoch: 1 }) if account == acct),
         "{refused:?}"
     );
-    let event = store::fenced(fence_a, a.event_append(&j.id, 7_700, "note", "late", None)).await;
+    let event =
+        store::fenced(fence_a, a.event_append(&j.id, 7_700, EventKind::Exit, "late", None)).await;
     assert!(matches!(event, Err(store::StoreError::Fenced { .. })), "{event:?}");
     assert_eq!(b.job_get(&j.id).await.expect("get").expect("job"), before, "nothing landed");
     assert!(b.events_since(&j.id, 0, 10).await.expect("events").is_empty());
-    let fence_b = store::Fence { account: acct.into(), holder: "B".into(), epoch: 2 };
+    let fence_b = store::Fence { account: acct.clone(), holder: "B".into(), epoch: 2 };
     let mut row = before.clone();
     row.reason = Some("by B".into());
     assert!(store::fenced(fence_b, b.job_cas(&mut row, 7_800)).await.expect("B holds it"));
@@ -382,7 +390,7 @@ async fn a_replica_sees_another_replicas_writes_after_refresh_live(db: Db) {
     assert_eq!(a.live().job(&j.id), Some(&j));
     assert_eq!(a.live().attempts().len(), 1);
     let mut settled = j.clone();
-    settled.state = "cancelled".into();
+    settled.state = JobState::Cancelled;
     assert!(b.job_cas(&mut settled, 2_000).await.expect("cas"));
     a.refresh_live().await.expect("refresh");
     assert!(a.live().job(&j.id).is_none(), "a job settled elsewhere leaves the set");
@@ -392,7 +400,7 @@ async fn the_live_set_is_indexed_by_account_and_by_pod(db: Db) {
     let s = db.open().await;
     let hosted = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
     let mut byok = JobRow::new(JobId::new(), &spec(), "u1", "hash", 1_000);
-    byok.account = "byok:u1".into();
+    byok.account = Account::Byok("u1".into());
     s.job_insert(&hosted).await.expect("insert");
     s.job_insert(&byok).await.expect("insert");
     let mut ah = running_attempt(&hosted, 0);
@@ -402,26 +410,29 @@ async fn the_live_set_is_indexed_by_account_and_by_pod(db: Db) {
     {
         let live = s.live();
         let ids = |v: Vec<&AttemptRow>| v.into_iter().map(|a| a.id.clone()).collect::<Vec<_>>();
-        assert_eq!(live.jobs_of("byok:u1").map(|j| &j.id).collect::<Vec<_>>(), [&byok.id]);
-        assert_eq!(ids(live.attempts_of("byok:u1")), vec![ab.id.clone()]);
-        assert_eq!(ids(live.attempts_of(store::HOSTED)), vec![ah.id.clone()]);
+        assert_eq!(
+            live.jobs_of(&Account::Byok("u1".into())).map(|j| &j.id).collect::<Vec<_>>(),
+            [&byok.id]
+        );
+        assert_eq!(ids(live.attempts_of(&Account::Byok("u1".into()))), vec![ab.id.clone()]);
+        assert_eq!(ids(live.attempts_of(&Account::Hosted)), vec![ah.id.clone()]);
         assert_eq!(live.attempt_of_pod(&ab.pod_name, "nope").map(|a| &a.id), Some(&ab.id));
         assert!(live.attempt_of_pod("nope", "pod1").is_some(), "by pod id");
     }
     // The byok job settles while its attempt still holds a pod: the operator's engine sweeps it.
     let mut settled = byok.clone();
-    settled.state = "failed".into();
+    settled.state = JobState::Failed;
     assert!(s.job_cas(&mut settled, 2_000).await.expect("cas"));
-    assert_eq!(s.live().jobs_of("byok:u1").count(), 0);
-    assert_eq!(s.live().attempts_of(store::HOSTED).len(), 2);
+    assert_eq!(s.live().jobs_of(&Account::Byok("u1".into())).count(), 0);
+    assert_eq!(s.live().attempts_of(&Account::Hosted).len(), 2);
     // A pod id learnt later is indexed; a settled attempt leaves every index.
     ah.pod_id = Some("pod-new".into());
     assert!(s.attempt_cas(&mut ah).await.expect("cas"));
     assert_eq!(s.live().attempt_of_pod("x", "pod-new").map(|a| &a.id), Some(&ah.id));
-    ah.state = "terminated".into();
+    ah.state = AttemptState::Terminated;
     assert!(s.attempt_cas(&mut ah).await.expect("cas"));
     assert!(s.live().attempt_of_pod(&ah.pod_name, "pod-new").is_none());
-    assert_eq!(s.live().attempts_of(store::HOSTED).len(), 1);
+    assert_eq!(s.live().attempts_of(&Account::Hosted).len(), 1);
 }
 
 /// Postgres only: a replica hears which rows another wrote (not its own) and reloads just those.
@@ -459,8 +470,8 @@ async fn an_event_recorded_anywhere_is_announced_to_every_replica() {
     let Some(db) = store::testing::TestDb::postgres().await else { return };
     let (a, b) = (db.open().await.expect("a"), db.open().await.expect("b"));
     let mut heard = a.listen().await.expect("listen").expect("a Postgres listener");
-    b.event_append("job_x", 1_000, "note", "hello", None).await.expect("event");
-    b.notify_poke("byok:u1").await.expect("poke");
+    b.event_append("job_x", 1_000, EventKind::Exit, "hello", None).await.expect("event");
+    b.notify_poke(&Account::Byok("u1".into())).await.expect("poke");
     use store::notify::Notification;
     assert_eq!(heard.recv().await.expect("event"), Notification::Event { job: "job_x".into() });
     assert_eq!(heard.recv().await.expect("poke"), Notification::Poke { account: "byok:u1".into() });

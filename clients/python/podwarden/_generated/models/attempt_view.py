@@ -7,6 +7,7 @@ from typing import Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.attempt_state import AttemptState
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="AttemptView")
@@ -18,7 +19,7 @@ class AttemptView:
 
     Attributes:
         id (str):
-        state (str):
+        state (AttemptState): Where an attempt (one pod) is.
         pod_name (str):
         gpu_type (str):
         gpu_count (int):
@@ -30,7 +31,7 @@ class AttemptView:
     """
 
     id: str
-    state: str
+    state: AttemptState
     pod_name: str
     gpu_type: str
     gpu_count: int
@@ -44,7 +45,7 @@ class AttemptView:
     def to_dict(self) -> dict[str, Any]:
         id = self.id
 
-        state = self.state
+        state = self.state.value
 
         pod_name = self.pod_name
 
@@ -96,7 +97,7 @@ class AttemptView:
         d = dict(src_dict)
         id = d.pop("id")
 
-        state = d.pop("state")
+        state = AttemptState(d.pop("state"))
 
         pod_name = d.pop("pod_name")
 

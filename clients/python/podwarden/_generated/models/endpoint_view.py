@@ -7,6 +7,7 @@ from typing import Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.endpoint_state import EndpointState
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="EndpointView")
@@ -18,7 +19,7 @@ class EndpointView:
 
     Attributes:
         name (str):
-        state (str): `intent` (being made to match its spec), `ready`, `deleting`, `deleted`.
+        state (EndpointState): Where an endpoint is.
         resource_name (str): Its name at the provider (`pw-<install>-ep-<id>`).
         image (str):
         gpu_pools (list[str]):
@@ -33,7 +34,7 @@ class EndpointView:
     """
 
     name: str
-    state: str
+    state: EndpointState
     resource_name: str
     image: str
     gpu_pools: list[str]
@@ -50,7 +51,7 @@ class EndpointView:
     def to_dict(self) -> dict[str, Any]:
         name = self.name
 
-        state = self.state
+        state = self.state.value
 
         resource_name = self.resource_name
 
@@ -116,7 +117,7 @@ class EndpointView:
         d = dict(src_dict)
         name = d.pop("name")
 
-        state = d.pop("state")
+        state = EndpointState(d.pop("state"))
 
         resource_name = d.pop("resource_name")
 

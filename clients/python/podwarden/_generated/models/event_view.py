@@ -2,29 +2,45 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
+
+from ..models.attempt_state import AttemptState
+from ..models.event_kind import EventKind
+from ..models.job_state import JobState
+from ..models.serverless_job_state import ServerlessJobState
+from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="EventView")
 
 
 @_attrs_define
 class EventView:
-    """One job event.
+    """One job event. `message` is for people; what a program decides on is in the typed fields.
 
     Attributes:
         id (int):
         at (int):
-        kind (str):
+        kind (EventKind): The kind of a job event.
         message (str):
+        state (JobState | None | Unset):
+        ending (JobState | None | Unset):
+        attempt (AttemptState | None | Unset):
+        request (None | ServerlessJobState | Unset):
+        data (Any | Unset): `progress` and `chunk` events: the handler's value; `metric` events: the last point.
     """
 
     id: int
     at: int
-    kind: str
+    kind: EventKind
     message: str
+    state: JobState | None | Unset = UNSET
+    ending: JobState | None | Unset = UNSET
+    attempt: AttemptState | None | Unset = UNSET
+    request: None | ServerlessJobState | Unset = UNSET
+    data: Any | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -32,9 +48,43 @@ class EventView:
 
         at = self.at
 
-        kind = self.kind
+        kind = self.kind.value
 
         message = self.message
+
+        state: None | str | Unset
+        if isinstance(self.state, Unset):
+            state = UNSET
+        elif isinstance(self.state, JobState):
+            state = self.state.value
+        else:
+            state = self.state
+
+        ending: None | str | Unset
+        if isinstance(self.ending, Unset):
+            ending = UNSET
+        elif isinstance(self.ending, JobState):
+            ending = self.ending.value
+        else:
+            ending = self.ending
+
+        attempt: None | str | Unset
+        if isinstance(self.attempt, Unset):
+            attempt = UNSET
+        elif isinstance(self.attempt, AttemptState):
+            attempt = self.attempt.value
+        else:
+            attempt = self.attempt
+
+        request: None | str | Unset
+        if isinstance(self.request, Unset):
+            request = UNSET
+        elif isinstance(self.request, ServerlessJobState):
+            request = self.request.value
+        else:
+            request = self.request
+
+        data = self.data
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -46,6 +96,16 @@ class EventView:
                 "message": message,
             }
         )
+        if state is not UNSET:
+            field_dict["state"] = state
+        if ending is not UNSET:
+            field_dict["ending"] = ending
+        if attempt is not UNSET:
+            field_dict["attempt"] = attempt
+        if request is not UNSET:
+            field_dict["request"] = request
+        if data is not UNSET:
+            field_dict["data"] = data
 
         return field_dict
 
@@ -56,15 +116,90 @@ class EventView:
 
         at = d.pop("at")
 
-        kind = d.pop("kind")
+        kind = EventKind(d.pop("kind"))
 
         message = d.pop("message")
+
+        def _parse_state(data: object) -> JobState | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                state_type_1 = JobState(data)
+
+                return state_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(JobState | None | Unset, data)
+
+        state = _parse_state(d.pop("state", UNSET))
+
+        def _parse_ending(data: object) -> JobState | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                ending_type_1 = JobState(data)
+
+                return ending_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(JobState | None | Unset, data)
+
+        ending = _parse_ending(d.pop("ending", UNSET))
+
+        def _parse_attempt(data: object) -> AttemptState | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                attempt_type_1 = AttemptState(data)
+
+                return attempt_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(AttemptState | None | Unset, data)
+
+        attempt = _parse_attempt(d.pop("attempt", UNSET))
+
+        def _parse_request(data: object) -> None | ServerlessJobState | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                request_type_1 = ServerlessJobState(data)
+
+                return request_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | ServerlessJobState | Unset, data)
+
+        request = _parse_request(d.pop("request", UNSET))
+
+        data = d.pop("data", UNSET)
 
         event_view = cls(
             id=id,
             at=at,
             kind=kind,
             message=message,
+            state=state,
+            ending=ending,
+            attempt=attempt,
+            request=request,
+            data=data,
         )
 
         event_view.additional_properties = d

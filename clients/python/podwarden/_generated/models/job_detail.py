@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.job_state import JobState
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -23,12 +24,13 @@ class JobDetail:
     Attributes:
         id (str):
         name (str):
-        state (str):
+        state (JobState): Where a job is.
         created_at (int):
         spent_usd (float):
         attempts_made (int):
         attempts (list[AttemptView]):
         simulated (bool): Provider costs are simulated (embedded emulator).
+        ending (JobState | None | Unset):
         reason (None | str | Unset): Why it is where it is (last transition's reason).
         gpu (None | str | Unset):
         started_at (int | None | Unset):
@@ -43,12 +45,13 @@ class JobDetail:
 
     id: str
     name: str
-    state: str
+    state: JobState
     created_at: int
     spent_usd: float
     attempts_made: int
     attempts: list[AttemptView]
     simulated: bool
+    ending: JobState | None | Unset = UNSET
     reason: None | str | Unset = UNSET
     gpu: None | str | Unset = UNSET
     started_at: int | None | Unset = UNSET
@@ -66,7 +69,7 @@ class JobDetail:
 
         name = self.name
 
-        state = self.state
+        state = self.state.value
 
         created_at = self.created_at
 
@@ -80,6 +83,14 @@ class JobDetail:
             attempts.append(attempts_item)
 
         simulated = self.simulated
+
+        ending: None | str | Unset
+        if isinstance(self.ending, Unset):
+            ending = UNSET
+        elif isinstance(self.ending, JobState):
+            ending = self.ending.value
+        else:
+            ending = self.ending
 
         reason: None | str | Unset
         if isinstance(self.reason, Unset):
@@ -139,6 +150,8 @@ class JobDetail:
                 "simulated": simulated,
             }
         )
+        if ending is not UNSET:
+            field_dict["ending"] = ending
         if reason is not UNSET:
             field_dict["reason"] = reason
         if gpu is not UNSET:
@@ -171,7 +184,7 @@ class JobDetail:
 
         name = d.pop("name")
 
-        state = d.pop("state")
+        state = JobState(d.pop("state"))
 
         created_at = d.pop("created_at")
 
@@ -187,6 +200,23 @@ class JobDetail:
             attempts.append(attempts_item)
 
         simulated = d.pop("simulated")
+
+        def _parse_ending(data: object) -> JobState | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                ending_type_1 = JobState(data)
+
+                return ending_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(JobState | None | Unset, data)
+
+        ending = _parse_ending(d.pop("ending", UNSET))
 
         def _parse_reason(data: object) -> None | str | Unset:
             if data is None:
@@ -259,6 +289,7 @@ class JobDetail:
             attempts_made=attempts_made,
             attempts=attempts,
             simulated=simulated,
+            ending=ending,
             reason=reason,
             gpu=gpu,
             started_at=started_at,

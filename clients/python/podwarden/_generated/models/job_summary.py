@@ -7,6 +7,7 @@ from typing import Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.job_state import JobState
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="JobSummary")
@@ -19,10 +20,11 @@ class JobSummary:
     Attributes:
         id (str):
         name (str):
-        state (str):
+        state (JobState): Where a job is.
         created_at (int):
         spent_usd (float):
         attempts_made (int):
+        ending (JobState | None | Unset):
         reason (None | str | Unset): Why it is where it is (last transition's reason).
         gpu (None | str | Unset):
         started_at (int | None | Unset):
@@ -34,10 +36,11 @@ class JobSummary:
 
     id: str
     name: str
-    state: str
+    state: JobState
     created_at: int
     spent_usd: float
     attempts_made: int
+    ending: JobState | None | Unset = UNSET
     reason: None | str | Unset = UNSET
     gpu: None | str | Unset = UNSET
     started_at: int | None | Unset = UNSET
@@ -52,13 +55,21 @@ class JobSummary:
 
         name = self.name
 
-        state = self.state
+        state = self.state.value
 
         created_at = self.created_at
 
         spent_usd = self.spent_usd
 
         attempts_made = self.attempts_made
+
+        ending: None | str | Unset
+        if isinstance(self.ending, Unset):
+            ending = UNSET
+        elif isinstance(self.ending, JobState):
+            ending = self.ending.value
+        else:
+            ending = self.ending
 
         reason: None | str | Unset
         if isinstance(self.reason, Unset):
@@ -110,6 +121,8 @@ class JobSummary:
                 "attempts_made": attempts_made,
             }
         )
+        if ending is not UNSET:
+            field_dict["ending"] = ending
         if reason is not UNSET:
             field_dict["reason"] = reason
         if gpu is not UNSET:
@@ -134,13 +147,30 @@ class JobSummary:
 
         name = d.pop("name")
 
-        state = d.pop("state")
+        state = JobState(d.pop("state"))
 
         created_at = d.pop("created_at")
 
         spent_usd = d.pop("spent_usd")
 
         attempts_made = d.pop("attempts_made")
+
+        def _parse_ending(data: object) -> JobState | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                ending_type_1 = JobState(data)
+
+                return ending_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(JobState | None | Unset, data)
+
+        ending = _parse_ending(d.pop("ending", UNSET))
 
         def _parse_reason(data: object) -> None | str | Unset:
             if data is None:
@@ -205,6 +235,7 @@ class JobSummary:
             created_at=created_at,
             spent_usd=spent_usd,
             attempts_made=attempts_made,
+            ending=ending,
             reason=reason,
             gpu=gpu,
             started_at=started_at,

@@ -7,6 +7,7 @@ from typing import Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.serverless_job_state import ServerlessJobState
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="ServerlessJobView")
@@ -20,7 +21,7 @@ class ServerlessJobView:
         id (str):
         name (str):
         endpoint (str):
-        state (str): `submitting`, `queued`, `running`, `succeeded`, `failed`, `timed_out`, `cancelled`.
+        state (ServerlessJobState): Where a serverless job is.
         gpu (str):
         price_per_hour_usd (float):
         estimate_usd (float): Most it can cost (execution timeout + idle tail).
@@ -39,7 +40,7 @@ class ServerlessJobView:
     id: str
     name: str
     endpoint: str
-    state: str
+    state: ServerlessJobState
     gpu: str
     price_per_hour_usd: float
     estimate_usd: float
@@ -62,7 +63,7 @@ class ServerlessJobView:
 
         endpoint = self.endpoint
 
-        state = self.state
+        state = self.state.value
 
         gpu = self.gpu
 
@@ -152,7 +153,7 @@ class ServerlessJobView:
 
         endpoint = d.pop("endpoint")
 
-        state = d.pop("state")
+        state = ServerlessJobState(d.pop("state"))
 
         gpu = d.pop("gpu")
 

@@ -81,7 +81,7 @@ pub fn projected_spend(j: &JobRow, attempts: &[&AttemptRow], now: i64) -> i64 {
 /// What a pod-holding attempt has run up since it was last billed (0 for one without a pod),
 /// up to `now` or to the moment its terminate was accepted (`ended_at`), whichever is first.
 pub fn unbilled(a: &AttemptRow, now: i64) -> i64 {
-    if !a.state().is_ok_and(AttemptState::holds_pod) {
+    if !a.state.holds_pod() {
         return 0;
     }
     let to = a.ended_at.map_or(now, |e| e.min(now));
@@ -113,7 +113,7 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
     // Jobs whose pod the in-pod watchdog stopped: they end as timed out, never relaunched.
     let mut timed_out: HashSet<&str> = HashSet::new();
     for a in s.attempts {
-        let Ok(state) = a.state() else { continue };
+        let state = a.state;
         let pod = a
             .pod_id
             .as_deref()
@@ -276,9 +276,7 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                 }
                 let rate: i64 = mine
                     .iter()
-                    .filter(|a| {
-                        a.state().is_ok_and(AttemptState::holds_pod) && a.ended_at.is_none()
-                    })
+                    .filter(|a| a.state.holds_pod() && a.ended_at.is_none())
                     .map(|a| a.price_micros_per_hour)
                     .sum();
                 let ahead = core_domain::Money(rate).per_hour_for_millis(BUDGET_LOOKAHEAD_MS).0;
@@ -317,7 +315,9 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                 } else if let Some(why) = trouble.get(j.id.as_str()) {
                     out.push(ev(JobEvent::Interrupted, why));
                 } else if phase.state == JobState::Provisioning
-                    && mine.iter().any(|a| a.state == "running" || booted.contains(&a.id))
+                    && mine
+                        .iter()
+                        .any(|a| a.state == AttemptState::Running || booted.contains(&a.id))
                 {
                     out.push(ev(JobEvent::Booted, "the pod is running"));
                 } else if mine.is_empty()
@@ -344,7 +344,7 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                     if mine.is_empty() {
                         out.push(ev(JobEvent::Settled, "every resource is confirmed gone"));
                     }
-                    for a in mine.iter().filter(|a| a.state != "terminating") {
+                    for a in mine.iter().filter(|a| a.state != AttemptState::Terminating) {
                         let pod = a
                             .pod_id
                             .clone()
@@ -355,7 +355,7 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                                 attempt: Some(a.id.clone()),
                                 reason: "teardown".into(),
                             }),
-                            None if a.state == "intent" => {}
+                            None if a.state == AttemptState::Intent => {}
                             None => out.push(Action::Gone {
                                 attempt: a.id.clone(),
                                 reason: "no pod to terminate".into(),
@@ -397,19 +397,21 @@ mod tests {
     }
 
     fn job(state: &str) -> (JobRow, JobSpec) {
+        let state: JobState = state.parse().expect("a job state");
         let mut j = JobRow::new(JobId::new(), &spec(), "local", "h", 0);
-        j.state = state.into();
+        j.state = state;
         j.attempts_made = 1;
         (j, spec())
     }
 
     fn attempt(job: &JobRow, state: &str, pod_id: Option<&str>) -> AttemptRow {
         let id = AttemptId::new();
+        let state: AttemptState = state.parse().expect("an attempt state");
         AttemptRow {
             id: id.to_string(),
             job_id: job.id.clone(),
             seq: 1,
-            state: state.into(),
+            state,
             generation: 0,
             pod_name: core_domain::ids::pod_name(INSTALL, id),
             pod_id: pod_id.map(str::to_owned),
@@ -749,7 +751,7 @@ mod tests {
             )[0],
             Action::Job { event: JobEvent::Exited { success: true }, .. }
         ));
-        j.state = "tearing_down".into();
+        j.state = JobState::TearingDown;
         j.outcome = Some("succeeded".into());
         j.teardown_at = Some(100);
         assert!(
