@@ -20,9 +20,11 @@ import threading
 import time
 import urllib.request
 
-BODY_MIB = 20
-ATTACKERS = 8
-FLOOD = 19_000
+# BENCH_SMOKE=1 (scripts/test): tiny sizes, to show the benchmark still runs.
+SMOKE = os.environ.get("BENCH_SMOKE", "") not in ("", "0")
+BODY_MIB = 1 if SMOKE else 20
+ATTACKERS = 2 if SMOKE else 8
+FLOOD = 50 if SMOKE else 19_000
 SERVER_FDS = 4096
 
 

@@ -6,8 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib=${1:-1024}
-cargo build --release -q -p podwarden
-bin=$PWD/target/release/podwarden
+# PODWARDEN_BIN: a binary already built (the smoke run in scripts/test passes the debug one).
+bin=${PODWARDEN_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release -q -p podwarden
+  bin=$PWD/target/release/podwarden
+fi
 py=$PWD/.venv/bin/python
 work=$(mktemp -d)
 export PODWARDEN_HOME=$work/home

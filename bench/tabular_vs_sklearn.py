@@ -25,8 +25,10 @@ import time
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-BIN = ROOT / "target/release/podwarden-tabular"
-ROWS = int(os.environ.get("ROWS", "1000000"))
+BIN = pathlib.Path(os.environ.get("PODWARDEN_TABULAR_BIN", ROOT / "target/release/podwarden-tabular"))
+# BENCH_SMOKE=1 (scripts/test): a tiny table, to show the benchmark still runs.
+SMOKE = os.environ.get("BENCH_SMOKE", "") not in ("", "0")
+ROWS = int(os.environ.get("ROWS", "2000" if SMOKE else "1000000"))
 RUNS = 3
 
 SKLEARN_TRAIN = r'''

@@ -233,7 +233,7 @@ async fn ten_thousand(
 }
 
 async fn part_a(pg_url: &str) -> anyhow::Result<()> {
-    const N: usize = 10_000;
+    let n = podwarden_test_utils::bench_size(10_000, 20);
     let mut cfg = emulator_config(0);
     cfg.rate_limits = runpod_emulator::ratelimit::RateLimitConfig::unlimited();
     let emu = start(cfg, Options::default()).await?;
@@ -243,8 +243,8 @@ async fn part_a(pg_url: &str) -> anyhow::Result<()> {
     // One install on both, so the same pods are each one's own.
     let install = lite.install_id().await?;
     pg.install_id_or(Some(&install)).await?;
-    let mut pods = Vec::with_capacity(N);
-    for _ in 0..N {
+    let mut pods = Vec::with_capacity(n);
+    for _ in 0..n {
         let att = AttemptId::new();
         let name = core_domain::ids::pod_name(&install, att);
         let id = seed_pod(&emu, emu.api_key().expose(), &name)?;
@@ -255,7 +255,7 @@ async fn part_a(pg_url: &str) -> anyhow::Result<()> {
     println!("| measure | SQLite | Postgres | Postgres ÷ SQLite | target |");
     println!("|---|---|---|---|---|");
     println!(
-        "| reconcile tick, {N} running jobs: wall, median (max) | {:.0} ms ({:.0}) | {:.0} ms ({:.0}) | {:.2}× | < 2× |",
+        "| reconcile tick, {n} running jobs: wall, median (max) | {:.0} ms ({:.0}) | {:.0} ms ({:.0}) | {:.2}× | < 2× |",
         median(lw.clone()),
         max(&lw),
         median(pw.clone()),
@@ -269,7 +269,7 @@ async fn part_a(pg_url: &str) -> anyhow::Result<()> {
         median(pc) / median(lc)
     );
     println!(
-        "| a takeover's full reload of the live set ({N} jobs and attempts) | — | {} ms | — | — |",
+        "| a takeover's full reload of the live set ({n} jobs and attempts) | — | {} ms | — | — |",
         RELOAD_MS.load(Ordering::Relaxed)
     );
     emu.shutdown().await;
@@ -374,34 +374,34 @@ async fn part_b(pg_url: &str) -> anyhow::Result<()> {
 }
 
 async fn part_c() -> anyhow::Result<()> {
-    const ACCOUNTS: usize = 1_000;
-    const JOBS: usize = 10;
-    const ROUNDS: usize = 35;
+    let accounts = podwarden_test_utils::bench_size(1_000, 3);
+    let jobs = podwarden_test_utils::bench_size(10, 2);
+    let round_count = podwarden_test_utils::bench_size(35, 2);
     // RunPod's published request budgets per account, as the emulator enforces them.
-    let emu = start(emulator_config(ACCOUNTS), Options::default()).await?;
+    let emu = start(emulator_config(accounts), Options::default()).await?;
     let home = tempfile::tempdir()?;
     let store = Store::open_sqlite(&home.path().join("podwarden.db")).await?;
     let install = store.install_id().await?;
     let now = now_ms();
     let t = Instant::now();
-    let mut engines = Vec::with_capacity(ACCOUNTS);
-    for u in 0..ACCOUNTS {
+    let mut engines = Vec::with_capacity(accounts);
+    for u in 0..accounts {
         let account = Account::Byok(format!("user{u:04}"));
-        for k in 0..JOBS {
+        for k in 0..jobs {
             let att = AttemptId::new();
             let name = core_domain::ids::pod_name(&install, att);
             let pod = seed_pod(&emu, &user_key(u), &name)?;
-            let (j, a) = running(&account, att, &name, &pod, now, u * JOBS + k, ACCOUNTS * JOBS)?;
+            let (j, a) = running(&account, att, &name, &pod, now, u * jobs + k, accounts * jobs)?;
             store.job_insert(&j).await?;
             store.attempt_insert(&a).await?;
         }
         let c = client(&emu, &user_key(u))?;
         engines.push(engine_on(store.clone(), c, &account, Clock::system()).await?);
     }
-    eprintln!("seeded {ACCOUNTS} accounts × {JOBS} jobs in {:.1?}", t.elapsed());
+    eprintln!("seeded {accounts} accounts × {jobs} jobs in {:.1?}", t.elapsed());
     let (mut rounds, mut rate_limited) = (Vec::new(), 0usize);
     let start_at = Instant::now();
-    for r in 0..ROUNDS {
+    for r in 0..round_count {
         let t = Instant::now();
         let reports: Vec<_> = futures::stream::iter(engines.iter().map(|e| e.tick()))
             .buffer_unordered(32)
@@ -422,7 +422,7 @@ async fn part_c() -> anyhow::Result<()> {
     // its jobs' specs.
     let warm = rounds[1..].to_vec();
     println!(
-        "| one round of {ACCOUNTS} accounts × {JOBS} running jobs (each its own RunPod account and budget; 32 passes at once), {ROUNDS} rounds over {:.0} s | median {:.0} ms, max {:.0} ms per round (the first, cold: {:.0} ms) | within the {PERIOD_MS} ms period |",
+        "| one round of {accounts} accounts × {jobs} running jobs (each its own RunPod account and budget; 32 passes at once), {round_count} rounds over {:.0} s | median {:.0} ms, max {:.0} ms per round (the first, cold: {:.0} ms) | within the {PERIOD_MS} ms period |",
         start_at.elapsed().as_secs_f64(),
         median(warm.clone()),
         max(&warm),

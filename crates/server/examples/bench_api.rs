@@ -44,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let t = Instant::now();
-        for i in 0..10_000 {
+        for i in 0..podwarden_test_utils::bench_size(10_000, 20) as i64 {
             let mut row = store::JobRow::new(
                 core_domain::JobId::new(),
                 &spec,
@@ -105,15 +105,15 @@ async fn main() -> anyhow::Result<()> {
     // --- metrics ingest -------------------------------------------------------------------
     const CLIENTS: usize = 8;
     const BATCH: usize = 100;
-    const BATCHES_PER_CLIENT: usize = 250; // 8 × 250 × 100 = 200 000 points
+    let batches_per_client = podwarden_test_utils::bench_size(250, 2); // 8 × 250 × 100 = 200 000 points
     let t = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..CLIENTS {
         let (http, url, token) = (http.clone(), metrics_url.clone(), token.clone());
         tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::with_capacity(BATCHES_PER_CLIENT);
-            for b in 0..BATCHES_PER_CLIENT {
-                let base = (c * BATCHES_PER_CLIENT + b) * BATCH;
+            let mut lat = Vec::with_capacity(batches_per_client);
+            for b in 0..batches_per_client {
+                let base = (c * batches_per_client + b) * BATCH;
                 let points: Vec<serde_json::Value> = (0..BATCH)
                     .map(|i| serde_json::json!({"step": base + i, "epoch": 0.5, "loss": 1.0 / (1.0 + (base + i) as f64), "learning_rate": 0.0002, "grad_norm": 0.8, "samples_per_second": 12.0, "progress": 50.0}))
                     .collect();
@@ -130,7 +130,7 @@ async fn main() -> anyhow::Result<()> {
         lat.extend(t.await?);
     }
     let secs = t.elapsed().as_secs_f64();
-    let points = CLIENTS * BATCHES_PER_CLIENT * BATCH;
+    let points = CLIENTS * batches_per_client * BATCH;
     println!(
         "metrics ingest: {points} points in {secs:.2} s = {:.0} points/s ({CLIENTS} clients, batches of {BATCH})",
         points as f64 / secs
@@ -138,7 +138,7 @@ async fn main() -> anyhow::Result<()> {
     summary("metrics ingest latency per batch request", lat);
 
     // --- SSE fan-out ----------------------------------------------------------------------
-    const SUBSCRIBERS: usize = 1_000;
+    let subscribers = podwarden_test_utils::bench_size(1_000, 5);
     const POINTS: usize = 20;
     let sent: Arc<parking_lot::Mutex<std::collections::HashMap<u64, Instant>>> = Arc::default();
     let lags: Arc<parking_lot::Mutex<Vec<f64>>> = Arc::default();
@@ -174,9 +174,9 @@ async fn main() -> anyhow::Result<()> {
         let _ = after;
         last
     };
-    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(SUBSCRIBERS);
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(subscribers);
     let mut subs = Vec::new();
-    for _ in 0..SUBSCRIBERS {
+    for _ in 0..subscribers {
         let (http, url, token, sent, lags, ready) = (
             http.clone(),
             api(&["jobs", &id, "events"]),
@@ -215,7 +215,7 @@ async fn main() -> anyhow::Result<()> {
         }));
     }
     drop(ready_tx);
-    for _ in 0..SUBSCRIBERS {
+    for _ in 0..subscribers {
         ready_rx.recv().await;
     }
     for p in 0..POINTS as u64 {
@@ -234,7 +234,7 @@ async fn main() -> anyhow::Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(30), t).await;
     }
     let lags = lags.lock().clone();
-    println!("SSE: {SUBSCRIBERS} subscribers × {POINTS} points, {} deliveries", lags.len());
+    println!("SSE: {subscribers} subscribers × {POINTS} points, {} deliveries", lags.len());
     summary("SSE delivery lag (POST sent → event received)", lags);
     s.shutdown().await;
     Ok(())

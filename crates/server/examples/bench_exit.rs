@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-const JOBS: usize = 12;
 const TICK: Duration = Duration::from_secs(1);
 
 async fn run(label: &str, public_url: Option<&str>) -> anyhow::Result<()> {
@@ -21,7 +20,7 @@ async fn run(label: &str, public_url: Option<&str>) -> anyhow::Result<()> {
     let s = server::start(cfg).await?;
     let api = podwarden_api::Client::new(&s.url, &s.token)?;
     let mut ids = Vec::new();
-    for i in 0..JOBS {
+    for i in 0..podwarden_test_utils::bench_size(12, 2) {
         let job = api
             .submit_job(&serde_json::json!({
                 "name": format!("exit-{i}"), "image": "python:3.11-slim",

@@ -15,3 +15,14 @@ pub mod engine;
 pub mod log;
 pub mod server;
 pub mod telegram;
+
+/// A benchmark's size: `full`, or `smoke` when `BENCH_SMOKE` is set (`scripts/test` runs every
+/// benchmark that way, so a change that breaks one fails CI; the figures come from full runs).
+pub fn bench_size(full: usize, smoke: usize) -> usize {
+    if bench_smoke() { smoke } else { full }
+}
+
+/// Whether benchmarks run at their smoke sizes (`BENCH_SMOKE=1`).
+pub fn bench_smoke() -> bool {
+    std::env::var_os("BENCH_SMOKE").is_some_and(|v| !v.is_empty() && v != "0")
+}
