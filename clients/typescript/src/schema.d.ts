@@ -908,10 +908,16 @@ export interface components {
         };
         /** @description An API error body. */
         ErrorBody: {
-            code: string;
+            code: components["schemas"]["ErrorCode"];
             message: string;
             hint?: string | null;
         };
+        /**
+         * @description What went wrong, as a program decides on it (`ErrorBody::code`); the message says it to a
+         *     person. A code this client does not know reads as `Other`.
+         * @enum {string}
+         */
+        ErrorCode: "bad_body" | "bad_network_volume" | "bad_path" | "bad_query" | "bad_range" | "bad_webhook" | "busy" | "conflict" | "database_busy" | "endpoint_not_ready" | "endpoints_on_key" | "forbidden" | "image_unavailable" | "insufficient_balance" | "internal" | "invalid_amount" | "invalid_api_key" | "invalid_body" | "invalid_duration" | "invalid_invite" | "invalid_key_format" | "invalid_metrics" | "invalid_name" | "invalid_note" | "invalid_query" | "invalid_report" | "invalid_spec" | "jobs_running_on_key" | "key_unreadable" | "malformed_json" | "no_gpu_fits" | "no_key" | "no_operator_key" | "no_pod" | "no_s3_api" | "no_s3_key" | "no_such_attempt" | "no_such_volume" | "not_found" | "not_ready" | "payload_too_large" | "provider_error" | "provider_rate_limited" | "provider_rejected" | "rate_limited" | "s3_error" | "spend_cap_reached" | "too_deep" | "too_large" | "too_many_points" | "too_many_values" | "unauthorized" | "unknown_gpu_type" | "volume_full" | "other";
         /**
          * @description `POST /api/v1/estimate`: what a pod job would cost, from the offer the planner would try
          *     first at its live price.

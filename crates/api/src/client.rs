@@ -11,7 +11,8 @@ use serde::de::DeserializeOwned;
 pub enum Error {
     /// The server answered with an error body (or a non-JSON error).
     #[error("{message}")]
-    Api { status: u16, code: String, message: String, hint: Option<String> },
+    /// `code` is `Other` for an answer that was not the server's error body.
+    Api { status: u16, code: ErrorCode, message: String, hint: Option<String> },
     /// The server could not be reached, or the connection broke.
     #[error("cannot reach the podwarden server at {url}: {source}")]
     Transport { url: String, source: reqwest::Error },
@@ -39,9 +40,9 @@ impl Error {
     }
 
     /// The API's error code (`not_found`, `spend_cap_reached`, …) for an error answer.
-    pub fn code(&self) -> Option<&str> {
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            Self::Api { code, .. } => Some(code),
+            Self::Api { code, .. } => Some(*code),
             _ => None,
         }
     }
@@ -83,7 +84,7 @@ impl Client {
     pub fn with_http(http: reqwest::Client, base: &str, token: &str) -> Result<Self, Error> {
         let base = url::Url::parse(base.trim_end_matches('/')).map_err(|e| Error::Api {
             status: 0,
-            code: "bad_url".into(),
+            code: ErrorCode::Other,
             message: format!("{base:?} is not a server URL: {e}"),
             hint: Some("e.g. http://127.0.0.1:8711".into()),
         })?;
@@ -371,7 +372,7 @@ impl Client {
             },
             Err(_) => Error::Api {
                 status: status.as_u16(),
-                code: "unexpected".into(),
+                code: ErrorCode::Other,
                 message: format!(
                     "the server answered {status}: {}",
                     body.chars().take(500).collect::<String>()
@@ -416,9 +417,14 @@ mod tests {
 
     #[test]
     fn server_side_failures_are_told_from_the_callers() {
-        let api = |status| Error::Api { status, code: "x".into(), message: "m".into(), hint: None };
+        let api = |status| Error::Api {
+            status,
+            code: ErrorCode::NotFound,
+            message: "m".into(),
+            hint: None,
+        };
         assert!(api(502).is_server_side());
         assert!(!api(422).is_server_side());
-        assert_eq!(api(404).code(), Some("x"));
+        assert_eq!(api(404).code(), Some(ErrorCode::NotFound));
     }
 }

@@ -13,7 +13,9 @@ use crate::App;
 use crate::accounts::{Account, ModelRecord};
 use crate::plan::{self, Dataset, Estimate};
 use crate::telegram::Keyboard;
-use crate::text::{self, usd};
+use crate::text::{self, short, usd};
+use crate::train::{CloudTraining, Training};
+use podwarden_api::types::ErrorCode;
 use podwarden_api::types::GpuRow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -63,6 +65,48 @@ pub(crate) struct Draft {
     pub estimate: Option<Estimate>,
     /// The message whose buttons answer the current question.
     panel: Option<MessageId>,
+}
+
+impl Draft {
+    /// The run the answers make, when every one a local run needs was given.
+    fn training(self) -> Option<Training> {
+        Some(Training {
+            data: self.data?,
+            target: self.target?,
+            features: self.features,
+            model: self.model?,
+        })
+    }
+
+    /// The cloud run the answers make, when every one it needs (GPU and estimate confirmed)
+    /// was given.
+    fn cloud_training(mut self) -> Option<CloudTraining> {
+        let (gpu, estimate) = (self.gpu.take()?, self.estimate.take()?);
+        let (on_volume, data_center) =
+            (self.on_volume.take(), std::mem::take(&mut self.data_center));
+        let fallbacks = std::mem::take(&mut self.fallbacks);
+        Some(CloudTraining {
+            training: self.training()?,
+            on_volume,
+            data_center,
+            gpu,
+            fallbacks,
+            estimate,
+        })
+    }
+}
+
+/// A conversation that lost an answer it needs (it cannot, by the steps' order; said rather
+/// than panicked on): start over.
+async fn lost(app: &Arc<App>, chat: ChatId) -> anyhow::Result<()> {
+    app.tg
+        .say(
+            chat,
+            "Something went missing in this conversation; please start again with /train.",
+            None,
+        )
+        .await?;
+    Ok(())
 }
 
 /// Every chat's draft.
@@ -186,17 +230,6 @@ async fn reset(app: &App, chat: ChatId) -> Draft {
     d
 }
 
-/// An error in a sentence for the person (the API's message and hint, not a chain of causes).
-pub(crate) fn short(e: &anyhow::Error) -> String {
-    match e.downcast_ref::<podwarden_api::Error>() {
-        Some(podwarden_api::Error::Api { message, hint, .. }) => match hint {
-            Some(h) => format!("{message} ({h})"),
-            None => message.clone(),
-        },
-        _ => format!("{e:#}"),
-    }
-}
-
 async fn sign_up(app: &App, chat: ChatId, tg: i64, code: &str) -> HandlerResult {
     let c = app.client("")?;
     let name = format!("tg-{tg}");
@@ -222,10 +255,10 @@ async fn sign_up(app: &App, chat: ChatId, tg: i64, code: &str) -> HandlerResult 
             };
             tell(app, chat, &format!("Welcome! {cap}\n\n{}", text::HELP)).await?;
         }
-        Err(e) if e.code() == Some("invalid_invite") => {
+        Err(e) if e.code() == Some(ErrorCode::InvalidInvite) => {
             tell(app, chat, "That invite code is unknown, already used or expired. Ask the operator for a new one.").await?;
         }
-        Err(e) if e.code() == Some("conflict") => {
+        Err(e) if e.code() == Some(ErrorCode::Conflict) => {
             tell(app, chat, "You already have a podwarden user, but this bot lost its record of it. Ask the operator to reconnect it; your invite code is still unused.").await?;
         }
         Err(e) => {
@@ -559,7 +592,7 @@ async fn press(
         }
         (Step::Where, "w") if value == "local" => {
             answered(app, chat, d, "Training locally, on the bot's server.").await?;
-            let run = std::mem::take(d);
+            let Some(run) = std::mem::take(d).training() else { return lost(app, chat).await };
             crate::train::start_local(app, chat, acct.clone(), run).await
         }
         (Step::Where, "w") => {
@@ -586,7 +619,9 @@ async fn press(
         }
         (Step::Confirm, "c") if value == "yes" => {
             answered(app, chat, d, "Confirmed.").await?;
-            let run = std::mem::take(d);
+            let Some(run) = std::mem::take(d).cloud_training() else {
+                return lost(app, chat).await;
+            };
             crate::train::start_cloud(app, chat, acct.clone(), run).await
         }
         (Step::Confirm, "c") => {
@@ -850,7 +885,7 @@ async fn stop(app: &App, chat: ChatId, acct: &Account, id: &str) -> HandlerResul
             )
             .await?;
         }
-        Err(e) if e.code() == Some("not_found") => {
+        Err(e) if e.code() == Some(ErrorCode::NotFound) => {
             tell(app, chat, &format!("You have no job {id}. /jobs lists yours.")).await?;
         }
         Err(e) => return Err(e.into()),

@@ -90,7 +90,7 @@ impl App {
         self.runs.spawn(async move {
             if let Err(e) = work.await {
                 tracing::warn!(error = %format!("{e:#}"), "a run failed");
-                let _ = app.tg.conclude(chat, msg, &failed(&conversation::short(&e))).await;
+                let _ = app.tg.conclude(chat, msg, &failed(&text::short(&e))).await;
             }
         });
     }

@@ -4,6 +4,7 @@
 
 use anyhow::{Context, anyhow};
 use podwarden_api::Client;
+use podwarden_api::types::ErrorCode;
 use podwarden_api::types::{NewVolume, VolumeView};
 
 /// Each person's volume and endpoint, by name (names are per user in podwarden).
@@ -26,7 +27,7 @@ pub(crate) async fn ensure_volume(
         match c.create_volume(&v).await {
             Ok(_) => {}
             // Made meanwhile (another of their runs): use it.
-            Err(e) if e.code() == Some("conflict") => {}
+            Err(e) if e.code() == Some(ErrorCode::Conflict) => {}
             Err(e) => return Err(e.into()),
         }
     }

@@ -51,6 +51,17 @@ pub(crate) fn gpu_name(t: &str) -> String {
     t.replace("NVIDIA ", "")
 }
 
+/// An error in a sentence for the person (the API's message and hint, not a chain of causes).
+pub(crate) fn short(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<podwarden_api::Error>() {
+        Some(podwarden_api::Error::Api { message, hint, .. }) => match hint {
+            Some(h) => format!("{message} ({h})"),
+            None => message.clone(),
+        },
+        _ => format!("{e:#}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

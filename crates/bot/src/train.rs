@@ -8,11 +8,12 @@
 //! (a budget reached is named as such). The job's pod is podwarden's to tear down.
 
 use crate::accounts::{Account, CloudRun, ModelRecord, Place};
-use crate::conversation::{Draft, short};
-use crate::plan::Estimate;
-use crate::text::{self, usd};
+use crate::plan::{Dataset, Estimate};
+use crate::text::{self, short, usd};
 use crate::{App, podwarden};
 use futures::StreamExt;
+use podwarden_api::types::ErrorCode;
+use podwarden_api::types::GpuRow;
 use podwarden_api::types::{EventKind, JobState};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -87,16 +88,34 @@ pub(crate) fn job_spec(
     })
 }
 
+/// A training run with every answer given: what a local run needs.
+pub(crate) struct Training {
+    pub data: Dataset,
+    pub target: String,
+    pub features: Vec<String>,
+    pub model: ModelKind,
+}
+
+/// A cloud run: the answers, and the GPU and estimate the person confirmed.
+pub(crate) struct CloudTraining {
+    pub training: Training,
+    /// Set when the CSV is already on the person's volume (`/train FILE`): its key.
+    pub on_volume: Option<String>,
+    pub data_center: String,
+    pub gpu: GpuRow,
+    /// Cheaper-or-similar GPUs to fall back to when the chosen one has no capacity.
+    pub fallbacks: Vec<String>,
+    pub estimate: Estimate,
+}
+
 /// Starts a cloud run: volume, upload, job; then follows it in its own task.
 pub(crate) async fn start_cloud(
     app: &Arc<App>,
     chat: ChatId,
     acct: Account,
-    d: Draft,
+    d: CloudTraining,
 ) -> anyhow::Result<()> {
-    let gpu = d.gpu.clone().expect("a confirmed GPU");
-    let est = d.estimate.clone().expect("a confirmed estimate");
-    let model = d.model.expect("a model");
+    let (gpu, est, model) = (&d.gpu, &d.estimate, d.training.model);
     let head = format!(
         "⏳ Training {} on a {} GPU pod (billed per second, budget {})",
         model.name().replace('_', " "),
@@ -125,17 +144,14 @@ async fn cloud(
     chat: ChatId,
     msg: MessageId,
     acct: &Account,
-    d: Draft,
+    d: CloudTraining,
     mut panel: Panel,
 ) -> anyhow::Result<()> {
     let c = app.client(&acct.token)?;
-    let data = d.data.expect("a dataset");
-    let model = d.model.expect("a model");
-    let gpu = d.gpu.expect("a GPU");
-    let est = d.estimate.expect("an estimate");
-    let target = d.target.expect("a target");
-    podwarden::ensure_volume(&c, &d.data_center, &app.shutdown).await?;
-    let key = match d.on_volume {
+    let CloudTraining { training, on_volume, data_center, gpu, fallbacks, estimate: est } = d;
+    let Training { data, target, features, model } = training;
+    podwarden::ensure_volume(&c, &data_center, &app.shutdown).await?;
+    let key = match on_volume {
         Some(k) => k,
         None => {
             panel.stage = "uploading the dataset".into();
@@ -146,7 +162,7 @@ async fn cloud(
         }
     };
     let id = model_id(model.name());
-    let all_but_target = data.header.iter().filter(|h| **h != target).count() == d.features.len();
+    let all_but_target = data.header.iter().filter(|h| **h != target).count() == features.len();
     let mut args = vec![
         "podwarden-tabular".to_owned(),
         "--store".into(),
@@ -163,12 +179,17 @@ async fn cloud(
     ];
     if !all_but_target {
         args.push("--features".into());
-        args.push(d.features.join(","));
+        args.push(features.join(","));
     }
-    let spec = job_spec(app, model, &gpu.gpu_type, &d.fallbacks, &est, args);
+    let spec = job_spec(app, model, &gpu.gpu_type, &fallbacks, &est, args);
     let job = match c.submit_job(&spec).await {
         Ok(j) => j,
-        Err(e) if matches!(e.code(), Some("spend_cap_reached" | "insufficient_balance")) => {
+        Err(e)
+            if matches!(
+                e.code(),
+                Some(ErrorCode::SpendCapReached | ErrorCode::InsufficientBalance)
+            ) =>
+        {
             app.tg.conclude(chat, msg, &format!("⛔ Not started: {}", short(&e.into()))).await?;
             return Ok(());
         }
@@ -334,9 +355,9 @@ pub(crate) async fn start_local(
     app: &Arc<App>,
     chat: ChatId,
     acct: Account,
-    d: Draft,
+    d: Training,
 ) -> anyhow::Result<()> {
-    let model = d.model.expect("a model");
+    let model = d.model;
     let head = format!("⏳ Training {} locally (free)", model.name().replace('_', " "));
     let panel = Panel { head, stage: "starting".into(), progress: None, logs: VecDeque::new() };
     let msg = app.tg.say(chat, &panel.render(), None).await?;
@@ -352,17 +373,15 @@ async fn local(
     chat: ChatId,
     msg: MessageId,
     acct: &Account,
-    d: Draft,
+    d: Training,
     mut panel: Panel,
 ) -> anyhow::Result<()> {
-    let data = d.data.expect("a dataset");
-    let model = d.model.expect("a model");
-    let target = d.target.expect("a target");
+    let Training { data, target, features, model } = d;
     let key = tabular::storage::dataset_key(&acct.user_id, &data.name);
     app.local.put(&acct.user_id, &key, data.bytes.clone()).await?;
     let id = model_id(model.name());
     let mut spec = tabular::train::TrainSpec::new(&acct.user_id, &key, &target, model);
-    spec.features = Some(d.features.clone());
+    spec.features = Some(features);
     spec.model_id = Some(id.clone());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let store = app.local.clone();

@@ -4,8 +4,8 @@
 
 use crate::UserError;
 use crate::local::{Api, home};
+use crate::print::table;
 use anyhow::anyhow;
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use core_domain::spec::JobSpec;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
@@ -36,17 +36,9 @@ pub struct RunArgs {
     yes: bool,
 }
 
+/// A pod job's cost: to the hundredth of a cent.
 fn money(v: f64, simulated: bool) -> String {
-    format!("${v:.4}{}", if simulated { " (simulated)" } else { "" })
-}
-
-pub(crate) fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED).set_header(header.to_vec());
-    if std::env::var_os("NO_COLOR").is_some() {
-        t.force_no_tty();
-    }
-    t
+    crate::print::usd(v, 4, simulated)
 }
 
 pub async fn run(a: RunArgs) -> Result<(), UserError> {
@@ -83,7 +75,7 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
     }
     // Inputs and outputs are relative to the spec file, like a Makefile's.
     let spec_dir = a.spec.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-    crate::volume::stage_inputs(&api, &spec, &spec_dir).await?;
+    crate::staging::stage_inputs(&api, &spec, &spec_dir).await?;
     let created: JobDetail = api.run(|c| c.submit_job(&spec)).await?;
     let id = created.job.id.clone();
     if !a.follow {
@@ -118,7 +110,7 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
         );
     }
     if final_job.job.state == JobState::Succeeded {
-        crate::volume::collect_outputs(&api, &spec, &spec_dir).await
+        crate::staging::collect_outputs(&api, &spec, &spec_dir).await
     } else {
         let why = format!(
             "job {id} ended {}: {}",

@@ -77,7 +77,7 @@ async fn ls(json: bool) -> Result<(), UserError> {
         out!("{}", serde_json::to_string_pretty(&eps).unwrap_or_default());
         return Ok(());
     }
-    let mut t = crate::commands::table(&[
+    let mut t = crate::print::table(&[
         "NAME",
         "STATE",
         "ENDPOINT ID",

@@ -25,6 +25,8 @@ mod local;
 mod progress;
 mod quickstart;
 mod serverless;
+mod staging;
+mod transfer;
 mod volume;
 
 use clap::{Parser, Subcommand};

@@ -5,10 +5,27 @@
 //! (128 + SIGPIPE), as Unix tools killed by SIGPIPE do. A long-running command (`serve`, a
 //! worker) is not ended by a closed stdout: the line is dropped.
 
+use comfy_table::Table;
+use comfy_table::presets::UTF8_FULL_CONDENSED;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static EXIT_ON_CLOSED_STDOUT: AtomicBool = AtomicBool::new(false);
+
+/// A table for stdout with this header (plain without colour when `NO_COLOR` is set).
+pub fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED).set_header(header.to_vec());
+    if std::env::var_os("NO_COLOR").is_some() {
+        t.force_no_tty();
+    }
+    t
+}
+
+/// A USD amount to `places` decimals, marked when the provider's prices are simulated.
+pub fn usd(v: f64, places: usize, simulated: bool) -> String {
+    format!("${v:.places$}{}", if simulated { " (simulated)" } else { "" })
+}
 
 /// Client commands end on a closed stdout; servers do not (the default).
 pub fn exit_on_closed_stdout(yes: bool) {

@@ -10,7 +10,7 @@
 
 use crate::UserError;
 use crate::local::Api;
-use crate::volume::Files;
+use crate::transfer::Files;
 use anyhow::{Context, anyhow};
 use podwarden_api::types::{DeployResult, EndpointView, JobDetail, ServerlessJobView, Status};
 use podwarden_api::types::{JobState, ServerlessJobState};
@@ -184,7 +184,7 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
         .context("the predictions are not UTF-8")?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let mut t = crate::commands::table(&header);
+    let mut t = crate::print::table(&header);
     for line in lines.clone().take(5) {
         // The prediction (last column) rounded to dollars; the inputs as given.
         let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();

@@ -9,8 +9,9 @@ use core_domain::serverless_job::ServerlessJobSpec;
 use podwarden_api::types::ServerlessJobState;
 use podwarden_api::types::{EventKind, EventView, ServerlessJobView};
 
+/// A serverless job's cost: fractions of a cent matter.
 fn money(v: f64, simulated: bool) -> String {
-    format!("${v:.6}{}", if simulated { " (simulated)" } else { "" })
+    crate::print::usd(v, 6, simulated)
 }
 
 /// Submits `spec`; follows it when `follow` or `sync`.

@@ -75,9 +75,27 @@ impl std::iter::Sum for Money {
     }
 }
 
+/// What a pod has run up since it was last billed at `rate` per hour: from `billed_from` to
+/// `now`, or to the moment its terminate was accepted (`ended_at`) when that came first. The
+/// ledger holds what was billed; spend shown and budgets enforced add this (the server and the
+/// engine alike, so they never disagree).
+pub fn unbilled(rate: Money, billed_from: i64, ended_at: Option<i64>, now: i64) -> Money {
+    let to = ended_at.map_or(now, |e| e.min(now));
+    rate.per_hour_for_millis((to - billed_from).max(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unbilled_time_ends_at_the_terminate_and_never_runs_backwards() {
+        let rate = Money::from_usd(3.6); // 1,000 µ$ a second
+        assert_eq!(unbilled(rate, 10_000, None, 15_000), Money(5_000));
+        assert_eq!(unbilled(rate, 10_000, Some(12_000), 15_000), Money(2_000), "to the terminate");
+        assert_eq!(unbilled(rate, 10_000, Some(20_000), 15_000), Money(5_000), "not past now");
+        assert_eq!(unbilled(rate, 10_000, None, 9_000), Money(0), "a clock behind the bill");
+    }
 
     #[test]
     fn per_second_costs_are_exact() {

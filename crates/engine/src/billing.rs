@@ -197,7 +197,7 @@ impl<C: Cloud> Engine<C> {
         (holds_pod && to > a.billed_until.unwrap_or(a.created_at)).then(|| Bill {
             attempt: a.clone(),
             to_ms: to,
-            amount_micros: crate::reconcilers::pods::unbilled(a, now),
+            amount_micros: a.unbilled(now),
         })
     }
 

@@ -192,7 +192,57 @@ pub trait Cloud: Serverless + Send + Sync + 'static {
     fn rest_base(&self) -> Option<String> {
         None
     }
+    /// A pod's log from `q.after` (or its last `q.tail` lines), streamed as the provider
+    /// writes it; the stream ends when the provider closes it (the caller reopens).
+    fn pod_logs(
+        &self,
+        pod_id: &str,
+        q: PodLogQuery,
+    ) -> impl Future<Output = Result<PodLogStream, CloudError>> + Send {
+        let _ = (pod_id, q);
+        async { Err(unsupported()) }
+    }
+    /// Whether the account behind this cloud's key may be used (checked before a user's own
+    /// key is saved): it authenticates and has funds.
+    fn check_key(&self) -> impl Future<Output = KeyCheck> + Send {
+        async { KeyCheck::Unreachable }
+    }
 }
+
+/// What a provider says about a key (`Cloud::check_key`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyCheck {
+    /// It authenticates and the account has credit.
+    Usable,
+    /// It authenticates, but the account's balance (USD) is not above zero.
+    NoFunds(f64),
+    /// The provider refused it (unknown, revoked, or without the scopes needed).
+    Rejected,
+    /// The provider could not be asked (network, its own error): try again.
+    Unreachable,
+}
+
+/// Which part of a pod's log to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodLogQuery {
+    /// Only the last lines (a follower's first read).
+    pub tail: Option<u32>,
+    /// Resume after this line's `id`.
+    pub after: Option<String>,
+}
+
+/// One line of a pod's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodLogLine {
+    /// Where a stream resumes after this line.
+    pub id: String,
+    /// `container` (the job's own output) or `system` (the host's: pulls, starts).
+    pub source: String,
+    pub line: String,
+}
+
+/// A pod's log as it streams.
+pub type PodLogStream = futures::stream::BoxStream<'static, Result<PodLogLine, CloudError>>;
 
 /// A network volume at the provider.
 #[derive(Debug, Clone, PartialEq)]

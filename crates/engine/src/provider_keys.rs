@@ -4,21 +4,10 @@
 //! Owns nothing: one read of the account (`myself`). Must not log the key or RunPod's answer
 //! about it.
 
-/// What RunPod says about a key.
-#[derive(Debug, Clone, PartialEq)]
-pub enum KeyCheck {
-    /// It authenticates and the account has credit.
-    Usable,
-    /// It authenticates, but the account's balance (USD) is not above zero.
-    NoFunds(f64),
-    /// RunPod refused it (unknown, revoked, or without the scopes needed).
-    Rejected,
-    /// RunPod could not be asked (network, RunPod's own error): try again.
-    Unreachable,
-}
+pub use crate::cloud::KeyCheck;
 
-/// Asks RunPod about the key `client` carries.
-pub async fn check_key(client: &runpod::Client) -> KeyCheck {
+/// Asks RunPod about the key `client` carries (`RunPodCloud::check_key`).
+pub(crate) async fn check_key(client: &runpod::Client) -> KeyCheck {
     match client.myself().await {
         Ok(me) if me.client_balance <= 0.0 => KeyCheck::NoFunds(me.client_balance),
         Ok(_) => KeyCheck::Usable,

@@ -1,8 +1,9 @@
 //! `Cloud` on RunPod's REST v2 (or the emulator, which serves the same contract).
 
 use crate::cloud::{
-    Cloud, CloudError, Deployment, EndpointInfo, PodInfo, PodPhase, PodRequest, QueueHealth,
-    RemoteJob, RemoteStatus, RunOptions, Serverless, TemplateInfo, VolumeInfo,
+    Cloud, CloudError, Deployment, EndpointInfo, KeyCheck, PodInfo, PodLogLine, PodLogQuery,
+    PodLogStream, PodPhase, PodRequest, QueueHealth, RemoteJob, RemoteStatus, RunOptions,
+    Serverless, TemplateInfo, VolumeInfo,
 };
 use core_domain::gpu::{CloudTier, GpuOffer};
 use core_domain::money::Money;
@@ -11,6 +12,7 @@ use runpod::types::endpoints::{
     CreateEndpointGpuConfig, CreateEndpointRequest, EndpointWorkers, FlashBoot,
     UpdateEndpointRequest,
 };
+use runpod::types::logs::LogsQuery;
 use runpod::types::pods::{
     Cloud as RpCloud, CreateGpuConfig, CreatePodRequest, Mounts, NetworkMount, PersistentMount,
     Pod, PodStatus,
@@ -29,6 +31,18 @@ impl RunPodCloud {
     /// Wraps a client.
     pub fn new(client: Client) -> Self {
         Self { client }
+    }
+
+    /// The same provider (its REST and serverless URLs) under another account's key: a user's
+    /// own. The key goes into the client only, which never prints it.
+    pub fn with_key(&self, key: String) -> Result<Self, CloudError> {
+        let client = Client::builder()
+            .api_key(runpod::ApiKey::new(key))
+            .rest_url(self.client.rest_url().to_string())
+            .endpoint_base_url(self.client.endpoint_base_url().to_string())
+            .build()
+            .map_err(|e| CloudError::Rejected(format!("cannot build a RunPod client: {e}")))?;
+        Ok(Self { client })
     }
 }
 
@@ -99,6 +113,22 @@ fn info(p: &Pod) -> PodInfo {
 impl Cloud for RunPodCloud {
     fn rest_base(&self) -> Option<String> {
         Some(self.client.rest_url().as_str().trim_end_matches('/').to_owned())
+    }
+
+    async fn pod_logs(&self, pod_id: &str, q: PodLogQuery) -> Result<PodLogStream, CloudError> {
+        use futures::StreamExt;
+        let q = LogsQuery { tail: q.tail, last_event_id: q.after, ..LogsQuery::default() };
+        let lines = self.client.pod_logs(&PodId::new(pod_id), &q).await.map_err(map_err)?;
+        Ok(lines
+            .map(|l| {
+                l.map(|l| PodLogLine { id: l.id, source: l.event.source, line: l.event.line })
+                    .map_err(map_err)
+            })
+            .boxed())
+    }
+
+    async fn check_key(&self) -> KeyCheck {
+        crate::provider_keys::check_key(&self.client).await
     }
 
     async fn offers(&self) -> Result<Vec<GpuOffer>, CloudError> {

@@ -24,6 +24,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod container;
 pub mod faults;
 pub mod image;
 pub mod logs;

@@ -17,8 +17,9 @@
 //! RunPod's paths, and every start says so.
 
 use crate::Shared;
-use crate::image::{HOST_TOOL_DIRS, ImageConfig, STANDARD_PATH};
-use crate::world::{Owner, SpawnSpec};
+pub use crate::container::ContainerSpec;
+use crate::container::{Owner, SpawnSpec};
+use crate::image::{HOST_TOOL_DIRS, STANDARD_PATH};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use parking_lot::Mutex;
@@ -255,22 +256,6 @@ fn children(pid: i32) -> Vec<i32> {
     std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
         .map(|s| s.split_whitespace().filter_map(|p| p.parse().ok()).collect())
         .unwrap_or_default()
-}
-
-/// What a container is: its image, argv, env and volumes.
-#[derive(Debug, Clone)]
-pub struct ContainerSpec {
-    pub image: ImageConfig,
-    /// Entrypoint + args, already split (never empty).
-    pub argv: Vec<String>,
-    /// RunPod's variables and the request's env (the image's `ENV` is added under them).
-    pub env: Vec<(String, String)>,
-    /// Host directory → path in the container, writable (pod volume, network volumes).
-    pub volumes: Vec<(PathBuf, String)>,
-    /// Hostname inside the container.
-    pub hostname: String,
-    /// Working directory when unsandboxed (the container's paths do not exist then).
-    pub scratch: PathBuf,
 }
 
 /// The container's environment: the image's `ENV` and a `PATH`, under RunPod's and the request's.

@@ -11,10 +11,9 @@ use engine::{Engine, RunPodCloud};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// One user's account: an engine and the client (for logs) over their key.
+/// One user's account: an engine over their key.
 pub(crate) struct ByokAccount {
     pub engine: Engine<RunPodCloud>,
-    pub client: runpod::Client,
 }
 
 /// The engine of one account: the server's own (hosted) or a user's.
@@ -41,18 +40,6 @@ pub(crate) async fn engine_for<'a>(
     match account.byok_user() {
         Some(user) => Ok(AccountEngine::Byok(s.accounts.of(s, user).await?)),
         None if s.hosted => Ok(AccountEngine::Hosted(&s.engine)),
-        None => Err(AccountError::NoOperatorKey),
-    }
-}
-
-/// The RunPod client of `account` (for calls outside an engine: pod logs).
-pub(crate) async fn client_for(
-    s: &AppState,
-    account: &Account,
-) -> Result<runpod::Client, AccountError> {
-    match account.byok_user() {
-        Some(user) => Ok(s.accounts.of(s, user).await?.client.clone()),
-        None if s.hosted => Ok(s.client.clone()),
         None => Err(AccountError::NoOperatorKey),
     }
 }
@@ -104,23 +91,15 @@ impl Accounts {
             ciphertext: row.ciphertext,
         };
         let key = s.sealer.open(&sealed).map_err(|_| AccountError::Sealed)?;
-        let client = runpod::Client::builder()
-            .api_key(runpod::ApiKey::new(key))
-            .rest_url(s.client.rest_url().to_string())
-            .endpoint_base_url(s.client.endpoint_base_url().to_string())
-            .build()
-            .map_err(|e| {
-                AccountError::Other(anyhow::anyhow!("cannot build a RunPod client: {e}"))
-            })?;
+        let cloud = s.engine.cloud().with_key(key).map_err(|e| AccountError::Other(e.into()))?;
         // Built like the hosted engine (same callbacks, limits, clock and event channel, so
         // followers wait on one signal whichever engine wrote the event), on the user's account.
         let mut options = s.engine.options().clone();
         options.account = Account::Byok(user.to_owned());
-        let engine =
-            Engine::new(s.engine.store().clone(), RunPodCloud::new(client.clone()), options)
-                .await
-                .map_err(|e| AccountError::Other(e.into()))?;
-        let a = Arc::new(ByokAccount { engine, client });
+        let engine = Engine::new(s.engine.store().clone(), cloud, options)
+            .await
+            .map_err(|e| AccountError::Other(e.into()))?;
+        let a = Arc::new(ByokAccount { engine });
         map.insert(user.to_owned(), a.clone());
         Ok(a)
     }

@@ -11,6 +11,7 @@
 //! Small bodies (most of the API) pass without waiting. Volume files are streamed in bounded
 //! parts (`volume_files`) and are not counted here.
 
+use crate::api::ErrorCode;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
@@ -70,7 +71,7 @@ pub(crate) async fn limit(State(b): State<BodyBudget>, req: Request, next: Next)
     else {
         return crate::routes::ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
+            ErrorCode::Busy,
             "the server is handling as many large requests as its memory allows",
             Some("retry in a few seconds"),
         )

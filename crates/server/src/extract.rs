@@ -4,6 +4,7 @@
 //! body's shape is bounded (`MAX_JSON_VALUES`, `MAX_JSON_DEPTH`), so the parsed document takes
 //! at most a few times the bytes sent, whatever they are (`body_budget` counts on it).
 
+use crate::api::ErrorCode;
 use crate::routes::ApiError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -24,7 +25,7 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
         serde_urlencoded::from_str(q).map(Query).map_err(|e| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "bad_query",
+                ErrorCode::BadQuery,
                 format!("the query string is wrong: {e}"),
                 Some("see docs/openapi.json for this route's parameters"),
             )
@@ -43,14 +44,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
+                    ErrorCode::PayloadTooLarge,
                     "the request body is over this route's size limit",
                     Some("large inputs belong in storage; send a reference to them"),
                 )
             } else {
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
-                    "bad_body",
+                    ErrorCode::BadBody,
                     "the request body could not be read",
                     None,
                 )
@@ -96,7 +97,7 @@ fn check_shape(bytes: &[u8]) -> Result<(), ApiError> {
     if max_depth > MAX_JSON_DEPTH {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "too_deep",
+            ErrorCode::TooDeep,
             format!("the JSON body nests {max_depth} levels; at most {MAX_JSON_DEPTH} are allowed"),
             None,
         ));
@@ -104,7 +105,7 @@ fn check_shape(bytes: &[u8]) -> Result<(), ApiError> {
     if values > MAX_JSON_VALUES {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_values",
+            ErrorCode::TooManyValues,
             format!(
                 "the JSON body has about {values} values; at most {MAX_JSON_VALUES} are allowed"
             ),
@@ -123,7 +124,7 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if !any_json && bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
+            ErrorCode::InvalidBody,
             "the request body must be a JSON object",
             None,
         ));
@@ -133,13 +134,13 @@ pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         match e.classify() {
             Category::Data => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_body",
+                ErrorCode::InvalidBody,
                 format!("the request body does not fit: {e}"),
                 None,
             ),
             _ => ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "malformed_json",
+                ErrorCode::MalformedJson,
                 format!("the request body is not valid JSON: {e}"),
                 Some("send a JSON document with Content-Type: application/json"),
             ),

@@ -16,6 +16,7 @@ mod body_budget;
 mod dashboard;
 mod driving;
 pub mod embedded;
+mod error;
 mod extract;
 mod guard;
 mod image_checks;
@@ -153,7 +154,6 @@ impl ServerConfig {
 
 pub(crate) struct AppState {
     pub engine: Engine<RunPodCloud>,
-    pub client: runpod::Client,
     pub poke: Notify,
     pub simulated: bool,
     /// An operator key exists: users without their own key compute on it.
@@ -614,11 +614,10 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         && !is_local_provider(client.rest_url())
         && std::env::var("PODWARDEN_IMAGE_CHECKS").map_or(true, |v| v != "off");
     let store_backend = store.backend();
-    let engine = Engine::new(store, RunPodCloud::new(client.clone()), options).await?;
+    let engine = Engine::new(store, RunPodCloud::new(client), options).await?;
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
     let state = Arc::new(AppState {
         engine,
-        client,
         poke: Notify::new(),
         simulated,
         hosted: !cfg.byok_only,

@@ -18,11 +18,10 @@
 //! follower that stored it died first (its successor looks among the stored lines).
 
 use crate::AppState;
-use crate::accounts::{client_for, engine_for};
+use crate::accounts::engine_for;
 use core_domain::state::AttemptState;
+use engine::cloud::{Cloud, CloudError, PodLogQuery};
 use futures::StreamExt;
-use runpod::PodId;
-use runpod::types::logs::LogsQuery;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,7 +106,12 @@ async fn follow(s: Arc<AppState>, t: Target, cancel: CancellationToken) {
             Ok(()) => None,
             Err(e) => {
                 tracing::debug!(job = %t.job, error = %e, "pod log stream ended; reopening");
-                e.downcast_ref::<runpod::Error>().and_then(runpod::Error::retry_after)
+                match e.downcast_ref::<CloudError>() {
+                    Some(CloudError::RateLimited { retry_after_secs, .. }) => {
+                        retry_after_secs.map(Duration::from_secs)
+                    }
+                    _ => None,
+                }
             }
         };
         // A stream that carried lines was healthy: start the backoff over.
@@ -154,13 +158,11 @@ async fn follow_once(
     after: &mut Option<String>,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let client = client_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let q = LogsQuery {
-        tail: after.is_none().then_some(FIRST_TAIL),
-        last_event_id: after.clone(),
-        ..LogsQuery::default()
+    let q = PodLogQuery { tail: after.is_none().then_some(FIRST_TAIL), after: after.clone() };
+    let stream = {
+        let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        engine.cloud().pod_logs(&t.pod, q).await?
     };
-    let stream = client.pod_logs(&PodId::new(&t.pod), &q).await?;
     let mut batches = Box::pin(stream.ready_chunks(256));
     loop {
         let batch = tokio::select! {
@@ -193,17 +195,17 @@ async fn follow_once(
                     break;
                 }
             };
-            if booting && line.event.source == "system" {
-                boot_line = Some(line.event.line.clone());
+            if booting && line.source == "system" {
+                boot_line = Some(line.line.clone());
             }
             if exit.is_none() {
-                exit = engine::wrapper::parse_exit_line(&line.event.line, &t.job);
+                exit = engine::wrapper::parse_exit_line(&line.line, &t.job);
             }
             if boot_failed.is_none() {
-                boot_failed = engine::jobs::boot_failure(&line.event.source, &line.event.line);
+                boot_failed = engine::jobs::boot_failure(&line.source, &line.line);
             }
             last = Some(line.id.clone());
-            rows.push((line.id, line.event.source, line.event.line));
+            rows.push((line.id, line.source, line.line));
         }
         s.engine.store().job_logs_append(&t.job, &t.attempt, &rows).await?;
         if let Some(code) = exit {

@@ -13,7 +13,7 @@
 //! is aborted, so no half-written object appears; paths are checked like job inputs (relative, no
 //! `..`). Downloads honour `Range: bytes=N-`, so an interrupted one resumes.
 
-use crate::api::{ErrorBody, VolumeS3};
+use crate::api::{ErrorBody, ErrorCode, VolumeS3};
 use crate::routes::{ApiError, C, R, S};
 use crate::volumes::{audit, own};
 use axum::body::Body;
@@ -71,14 +71,19 @@ async fn open_unaudited(
     path: &str,
 ) -> R<(AmazonS3, ObjPath, u64)> {
     core_domain::spec::check_volume_path(path).map_err(|m| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_path", m, Some("e.g. data/train.csv"))
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::BadPath,
+            m,
+            Some("e.g. data/train.csv"),
+        )
     })?;
     let row = own(s, user, name).await?;
     let loc = crate::volumes::location(s, &row, name)?;
     let key = (row.account.is_hosted()).then(|| s.s3.operator_key.clone()).flatten().ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
-            "no_s3_key",
+            ErrorCode::NoS3Key,
             format!("the server has no S3 key for the account volume {name:?} is on"),
             Some("on your own RunPod account, use your own S3 key: export RUNPOD_S3_ACCESS_KEY_ID and RUNPOD_S3_SECRET_ACCESS_KEY (RunPod console → Settings → S3 API Keys)"),
         )
@@ -87,7 +92,7 @@ async fn open_unaudited(
         tracing::error!(error = %e, "cannot set up the S3 client");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "cannot reach the volume's S3 API (see the server log)",
             None,
         )
@@ -96,7 +101,7 @@ async fn open_unaudited(
     // The name as given (`ObjPath::from` would percent-encode `é` or `%` into the object's name,
     // and a file a pod wrote as `été.txt` could never be read back).
     let at = ObjPath::parse(path).map_err(|e| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_path", e.to_string(), None)
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::BadPath, e.to_string(), None)
     })?;
     Ok((client, at, bytes))
 }
@@ -107,7 +112,7 @@ fn s3_error(path: &str, e: object_store::Error) -> ApiError {
         // and the upload route refuses before it writes past the free space anyway).
         e if e.to_string().contains("EntityTooLarge") => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "volume_full",
+            ErrorCode::VolumeFull,
             format!("{path} does not fit: the volume is full"),
             Some(
                 "remove files from it, or make a larger volume (`podwarden volume create --size-gb`)",
@@ -115,7 +120,7 @@ fn s3_error(path: &str, e: object_store::Error) -> ApiError {
         ),
         object_store::Error::NotFound { .. } => ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("{path} is not on the volume"),
             None,
         ),
@@ -123,7 +128,7 @@ fn s3_error(path: &str, e: object_store::Error) -> ApiError {
             tracing::warn!(error = %e, path, "volume S3 request failed");
             ApiError::new(
                 StatusCode::BAD_GATEWAY,
-                "s3_error",
+                ErrorCode::S3Error,
                 format!("RunPod's S3 API failed on {path}"),
                 Some("try again; see the server log"),
             )
@@ -143,7 +148,7 @@ fn range_start(headers: &HeaderMap) -> R<Option<u64>> {
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::RANGE_NOT_SATISFIABLE,
-                "bad_range",
+                ErrorCode::BadRange,
                 "only `Range: bytes=N-` is supported",
                 None,
             )
@@ -172,7 +177,7 @@ pub(crate) async fn get_file(
         Some(n) if n >= size && size > 0 => {
             let mut r = ApiError::new(
                 StatusCode::RANGE_NOT_SATISFIABLE,
-                "bad_range",
+                ErrorCode::BadRange,
                 format!("{path} has {size} bytes"),
                 None,
             )
@@ -305,7 +310,7 @@ async fn write(
     let too_big = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            ErrorCode::TooLarge,
             format!(
                 "{path} does not fit: the volume has {limit} bytes free (or the server passes on no more)"
             ),
@@ -317,7 +322,7 @@ async fn write(
     let body_err = |e: axum::Error| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            "bad_body",
+            ErrorCode::BadBody,
             format!("the upload of {path} broke off: {e}"),
             None,
         )

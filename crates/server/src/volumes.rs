@@ -8,7 +8,9 @@
 //! their own key to `cp`.
 
 use crate::accounts::engine_for;
-use crate::api::{AuditEntry, ErrorBody, NewVolume, TransferReport, VolumeS3, VolumeView};
+use crate::api::{
+    AuditEntry, ErrorBody, ErrorCode, NewVolume, TransferReport, VolumeS3, VolumeView,
+};
 use crate::extract::Body;
 use crate::routes::{ApiError, C, R, S, account_error, user_account};
 use axum::Json;
@@ -123,7 +125,7 @@ pub(crate) fn no_account_secrets(
         None => Ok(()),
         Some((k, _)) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             format!(
                 "`env.{k}` references a RunPod account secret, and the operator's account's secrets are not yours"
             ),
@@ -152,7 +154,7 @@ pub(crate) async fn resolve(
     if registry_auth.is_some() && !own_account && !caller.is_admin {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "`registry_auth` names a registry credential of the operator's RunPod account, which only an admin may use",
             Some(
                 "ask an admin to run the job, make the image public, or save your own RunPod key (`podwarden key set`) and use a credential of your account",
@@ -185,7 +187,7 @@ pub(crate) async fn resolve(
                 }
                 return Err(ApiError::new(
                     StatusCode::NOT_FOUND,
-                    "no_such_volume",
+                    ErrorCode::NoSuchVolume,
                     format!(
                         "no network volume {name:?}: neither one of your podwarden volumes nor a volume id on the RunPod account"
                     ),
@@ -194,7 +196,7 @@ pub(crate) async fn resolve(
             }
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
-                "not_found",
+                ErrorCode::NotFound,
                 format!("no volume named {name:?} among yours"),
                 Some(&hint),
             ));
@@ -203,7 +205,7 @@ pub(crate) async fn resolve(
     if vol.account != *account {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_network_volume",
+            ErrorCode::BadNetworkVolume,
             format!(
                 "volume {name:?} lives on another RunPod account than the one this work would run on"
             ),
@@ -215,7 +217,7 @@ pub(crate) async fn resolve(
     *volume = Some(vol.volume_id.ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
-            "not_ready",
+            ErrorCode::NotReady,
             format!("volume {name:?} is still being created"),
             Some("try again in a minute"),
         )
@@ -227,7 +229,7 @@ pub(crate) async fn own(s: &crate::AppState, user: &str, name: &str) -> R<Volume
     s.engine.store().volume_by_name(user, name).await.map_err(EngineError::from)?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("no volume named {name:?}"),
             Some("`podwarden volume ls` lists yours"),
         )
@@ -285,7 +287,7 @@ pub(crate) fn location(s: &crate::AppState, row: &VolumeRow, name: &str) -> R<Vo
     let Some(bucket) = row.volume_id.clone() else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "not_ready",
+            ErrorCode::NotReady,
             format!("volume {name:?} is still being created"),
             Some("try again in a minute"),
         ));
@@ -293,7 +295,7 @@ pub(crate) fn location(s: &crate::AppState, row: &VolumeRow, name: &str) -> R<Vo
     if !s.s3.serves(&row.data_center) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "no_s3_api",
+            ErrorCode::NoS3Api,
             format!(
                 "volume {name:?} is in {}, where RunPod has no S3 API, so its files cannot be moved from outside a pod",
                 row.data_center
@@ -336,7 +338,7 @@ pub(crate) async fn report_transfer(
     if !matches!(t.op.as_str(), "upload" | "download") || t.bytes < 0 || !path_ok || !result_ok {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_report",
+            ErrorCode::InvalidReport,
             "op must be upload or download, bytes ≥ 0, path a path on the volume, result `ok` or an error text (≤ 1024 characters, one line)",
             None,
         ));
@@ -367,7 +369,7 @@ pub(crate) async fn audit_log(
     if q.all && !c.0.is_admin {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "only an admin reads everyone's storage operations",
             None,
         ));

@@ -3,6 +3,7 @@
 //! the key appears in no response and no log line of the whole run, a job run on it included.
 
 use podwarden_test_utils::server as common;
+use server::api::ErrorCode;
 
 use server::api::{ComputeSettings, ErrorBody};
 use server::{ServerConfig, start};
@@ -66,7 +67,7 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
     let text = r.text().await.expect("body");
     bodies.push_str(&text);
     let e: ErrorBody = serde_json::from_str(&text).expect("error");
-    assert_eq!(e.code, "invalid_api_key");
+    assert_eq!(e.code, ErrorCode::InvalidApiKey);
 
     // A valid key on an account without funds.
     emu.shared.world.lock().main_account_mut().balance = 0.0;

@@ -30,6 +30,19 @@ pub struct AttemptRow {
 
 impl AttemptRow {}
 
+impl AttemptRow {
+    /// What it has run up since it was last billed (`core_domain::money::unbilled`); 0 when it
+    /// holds no pod.
+    pub fn unbilled(&self, now: i64) -> i64 {
+        if !self.state.holds_pod() {
+            return 0;
+        }
+        let rate = core_domain::Money(self.price_micros_per_hour);
+        let from = self.billed_until.unwrap_or(self.created_at);
+        core_domain::money::unbilled(rate, from, self.ended_at, now).0
+    }
+}
+
 macro_rules! attempt_columns {
     () => {
         "id, job_id, seq, state, generation, pod_name, pod_id, gpu_type, gpu_count, cloud, data_center, price_micros_per_hour, \

@@ -86,6 +86,12 @@ impl JobRow {
         self.outcome = p.outcome.map(|o| o.as_str().to_owned());
     }
 
+    /// Spend including what its pod-holding `attempts` ran up since they were last billed:
+    /// what lists show and budgets are enforced on (billing writes are batched).
+    pub fn projected_spend(&self, attempts: &[&crate::AttemptRow], now: i64) -> i64 {
+        self.spent_micros + attempts.iter().map(|a| a.unbilled(now)).sum::<i64>()
+    }
+
     /// The spec it was created from.
     pub fn spec(&self) -> Result<JobSpec> {
         serde_json::from_str(&self.spec)

@@ -11,7 +11,7 @@
 
 mod plan;
 
-pub use plan::{Action, INTENT_GRACE_MS, Snapshot, plan, projected_spend, unbilled};
+pub use plan::{Action, INTENT_GRACE_MS, Snapshot, plan};
 
 use super::Status;
 use crate::cloud::Cloud;

@@ -15,7 +15,6 @@ pub mod storage;
 use crate::config::EmulatorConfig;
 use crate::faults::{PodFaults, WorkerFaults};
 use crate::image::{ImageConfig, argv, lookup};
-use crate::logs::LogBuffer;
 use chrono::{DateTime, Utc};
 use pods::StatusExt;
 use rand::RngExt;
@@ -24,14 +23,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use crate::container::{Owner, SpawnSpec};
 pub use ledger::Ledger;
-
-/// Who owns a local process.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Owner {
-    Pod(String),
-    Worker(String),
-}
 
 /// Work to do outside the lock.
 #[derive(Debug)]
@@ -71,15 +64,6 @@ impl Wake {
             Self::All => String::new(),
         }
     }
-}
-
-/// A container to start (`process.rs` runs it in its sandbox).
-#[derive(Debug)]
-pub struct SpawnSpec {
-    pub owner: Owner,
-    pub generation: u64,
-    pub container: crate::process::ContainerSpec,
-    pub logs: Arc<LogBuffer>,
 }
 
 /// One account's money. Every resource belongs to exactly one account (its `account`

@@ -24,13 +24,13 @@ pub(crate) fn account_error(e: crate::accounts::AccountError) -> ApiError {
     match e {
         crate::accounts::AccountError::NoKey => ApiError::new(
             StatusCode::CONFLICT,
-            "no_key",
+            ErrorCode::NoKey,
             e.to_string(),
             Some("save a key in Settings → Compute"),
         ),
         crate::accounts::AccountError::NoOperatorKey => ApiError::new(
             StatusCode::CONFLICT,
-            "no_operator_key",
+            ErrorCode::NoOperatorKey,
             e.to_string(),
             Some(
                 "save your RunPod API key in Settings → Compute (or POST /api/v1/settings/runpod-key), then submit again",
@@ -42,7 +42,7 @@ pub(crate) fn account_error(e: crate::accounts::AccountError) -> ApiError {
             );
             ApiError::new(
                 StatusCode::CONFLICT,
-                "key_unreadable",
+                ErrorCode::KeyUnreadable,
                 "your saved RunPod key cannot be read by this server",
                 Some("save the key again in Settings → Compute"),
             )
@@ -51,7 +51,7 @@ pub(crate) fn account_error(e: crate::accounts::AccountError) -> ApiError {
             tracing::error!(error = %e, "cannot open a user's RunPod account");
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
+                ErrorCode::Internal,
                 "internal error (see the server log)",
                 None,
             )
@@ -75,7 +75,7 @@ pub(crate) async fn no_live_byok_jobs(s: &AppState, user: &str) -> R<()> {
     if endpoints > 0 {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "endpoints_on_key",
+            ErrorCode::EndpointsOnKey,
             format!(
                 "{endpoints} endpoint(s) live on your RunPod account; podwarden could no longer manage them"
             ),
@@ -86,7 +86,7 @@ pub(crate) async fn no_live_byok_jobs(s: &AppState, user: &str) -> R<()> {
     if n > 0 {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "jobs_running_on_key",
+            ErrorCode::JobsRunningOnKey,
             format!(
                 "{n} job(s) are running on your RunPod key; changing or removing it now would leave their pods unmanaged"
             ),
@@ -150,30 +150,26 @@ pub(crate) async fn save_key(
     if key.len() < 8 || key.len() > 200 || !key.chars().all(|c| c.is_ascii_graphic()) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_key_format",
+            ErrorCode::InvalidKeyFormat,
             "that does not look like a RunPod API key",
             Some("copy it from RunPod's console → Settings → API Keys"),
         ));
     }
-    let client = runpod::Client::builder()
-        .api_key(runpod::ApiKey::new(key.clone()))
-        .rest_url(s.client.rest_url().to_string())
-        .endpoint_base_url(s.client.endpoint_base_url().to_string())
-        .build()
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error (see the server log)",
-                None,
-            )
-        })?;
-    match engine::provider_keys::check_key(&client).await {
+    use engine::cloud::Cloud;
+    let cloud = s.engine.cloud().with_key(key.clone()).map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "internal error (see the server log)",
+            None,
+        )
+    })?;
+    match cloud.check_key().await {
         engine::provider_keys::KeyCheck::Usable => {}
         engine::provider_keys::KeyCheck::NoFunds(balance) => {
             return Err(ApiError::new(
                 StatusCode::PAYMENT_REQUIRED,
-                "insufficient_balance",
+                ErrorCode::InsufficientBalance,
                 format!("the RunPod account behind this key has no funds (${balance:.2})"),
                 Some("add funds in RunPod's console → Billing, then save the key again"),
             ));
@@ -181,7 +177,7 @@ pub(crate) async fn save_key(
         engine::provider_keys::KeyCheck::Rejected => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_api_key",
+                ErrorCode::InvalidApiKey,
                 "RunPod rejected this API key",
                 Some(
                     "check that it is complete and not revoked (RunPod's console → Settings → API Keys)",
@@ -191,7 +187,7 @@ pub(crate) async fn save_key(
         engine::provider_keys::KeyCheck::Unreachable => {
             return Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
-                "provider_error",
+                ErrorCode::ProviderError,
                 "could not reach RunPod to verify the key; try again",
                 None,
             ));
@@ -262,7 +258,7 @@ pub(crate) async fn set_webhook(
     if b.url.len() > 2048 {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_webhook",
+            ErrorCode::BadWebhook,
             "the webhook URL is longer than 2048 characters",
             None,
         ));
@@ -270,7 +266,7 @@ pub(crate) async fn set_webhook(
     if let Some(why) = crate::webhooks::refused(&b.url, s.webhooks_local).await {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_webhook",
+            ErrorCode::BadWebhook,
             why,
             Some(
                 "use an https URL on a host on the public internet, e.g. https://hooks.example.com/podwarden",

@@ -43,7 +43,7 @@ pub(crate) async fn gpus(
         "cloud": q.cloud.as_deref().unwrap_or("any"),
         "gpu": {"min_vram_gb": q.min_vram_gb.unwrap_or(1), "count": q.count.unwrap_or(1), "max_price_per_hour": q.max_price_per_hour},
     }))
-    .map_err(|e| spec_error("invalid_query", &e))?;
+    .map_err(|e| spec_error(ErrorCode::InvalidQuery, &e))?;
     // The caller's own account's catalog when they compute on their own key.
     let account = user_account(&s, &c.0.id).await?;
     let offers = engine_for(&s, &account).await.map_err(account_error)?.offers().await?;
@@ -73,7 +73,7 @@ pub(crate) async fn estimate(
     Extension(c): C,
     crate::extract::Body(v): crate::extract::Body<serde_json::Value>,
 ) -> R<Json<EstimateView>> {
-    let mut spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
+    let mut spec = JobSpec::from_json(v).map_err(|e| spec_error(ErrorCode::InvalidSpec, &e))?;
     let account = user_account(&s, &c.0.id).await?;
     let engine = engine_for(&s, &account).await.map_err(account_error)?;
     let offers = engine.offers().await?;

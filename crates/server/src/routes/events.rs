@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::AppState;
-use crate::accounts::client_for;
+use crate::accounts::engine_for;
 use crate::api::{ErrorBody, EventView};
 use crate::extract::Query;
 use axum::extract::{Path, State};
@@ -14,6 +14,7 @@ use axum::{Extension, Json};
 use core_domain::WorkId;
 use core_domain::state::AttemptState;
 use engine::EngineError;
+use engine::cloud::Cloud;
 use futures::StreamExt;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -73,12 +74,8 @@ pub(crate) async fn events(
 }
 
 /// How much of a pod's log a new follower gets first.
-pub(crate) const POD_LOG_TAIL: runpod::types::logs::LogsQuery = runpod::types::logs::LogsQuery {
-    source: None,
-    tail: Some(1000),
-    since: None,
-    last_event_id: None,
-};
+pub(crate) const POD_LOG_TAIL: engine::cloud::PodLogQuery =
+    engine::cloud::PodLogQuery { tail: Some(1000), after: None };
 
 /// The pod of the job's latest attempt that holds one (created or running).
 pub(crate) fn current_pod(attempts: &[AttemptRow]) -> Option<String> {
@@ -105,14 +102,13 @@ pub(crate) fn pod_log_lines(
             let attempts = s.engine.store().attempts_for_job(&id).await.unwrap_or_default();
             if let Some(pod) = current_pod(&attempts).filter(|p| !followed.contains(p)) {
                 followed.insert(pod.clone());
-                let lines = match client_for(&s, &job.account).await {
-                    Ok(c) => c.pod_logs(&runpod::PodId::new(pod), &POD_LOG_TAIL).await.ok(),
+                let lines = match engine_for(&s, &job.account).await {
+                    Ok(e) => e.cloud().pod_logs(&pod, POD_LOG_TAIL).await.ok(),
                     Err(_) => None,
                 };
-                if let Some(lines) = lines {
-                    let mut lines = Box::pin(lines);
+                if let Some(mut lines) = lines {
                     while let Some(Ok(l)) = lines.next().await {
-                        let data = serde_json::json!({"source": l.event.source, "line": l.event.line});
+                        let data = serde_json::json!({"source": l.source, "line": l.line});
                         yield Ok(Event::default().event("log").data(data.to_string()));
                     }
                 }
@@ -235,7 +231,7 @@ pub(crate) async fn logs(
                 .ok_or_else(|| {
                     ApiError::new(
                         StatusCode::NOT_FOUND,
-                        "no_such_attempt",
+                        ErrorCode::NoSuchAttempt,
                         format!("job {id} has no attempt {n} (it has {})", attempts.len()),
                         Some("`podwarden ps JOB` lists its attempts"),
                     )
@@ -265,7 +261,7 @@ pub(crate) async fn logs(
     if kept.is_empty() && live.is_none() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "no_pod",
+            ErrorCode::NoPod,
             "the job has no pod yet, and no log lines were kept",
             Some("`podwarden ps` shows its state"),
         ));
@@ -302,15 +298,18 @@ pub(crate) async fn logs(
     if separate {
         events.push(separator(&attempt));
     }
-    let client = client_for(&s, &job.account).await.map_err(account_error)?;
-    let stream = client.pod_logs(&runpod::PodId::new(pod), &POD_LOG_TAIL).await.map_err(|e| {
-        ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", e.to_string(), None)
-    })?;
+    let stream = engine_for(&s, &job.account)
+        .await
+        .map_err(account_error)?
+        .cloud()
+        .pod_logs(&pod, POD_LOG_TAIL)
+        .await
+        .map_err(|e| {
+            ApiError::new(StatusCode::BAD_GATEWAY, ErrorCode::ProviderError, e.to_string(), None)
+        })?;
     let lines = stream.filter_map(|l| async move {
         l.ok().map(|l| {
-            Ok::<_, std::convert::Infallible>(
-                Event::default().event(l.event.source).data(l.event.line),
-            )
+            Ok::<_, std::convert::Infallible>(Event::default().event(l.source).data(l.line))
         })
     });
     Ok(Sse::new(

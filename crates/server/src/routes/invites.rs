@@ -44,7 +44,7 @@ pub(crate) async fn create_invite(
             _ => {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_duration",
+                    ErrorCode::InvalidDuration,
                     format!("expires_in must be a duration up to 90 days, got {t:?}"),
                     Some("e.g. \"7d\" or \"12h\""),
                 ));
@@ -55,7 +55,7 @@ pub(crate) async fn create_invite(
     if note.chars().count() > 200 {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_note",
+            ErrorCode::InvalidNote,
             "note is longer than 200 characters",
             None,
         ));
@@ -122,7 +122,7 @@ pub(crate) async fn redeem_invite(
             if let Some(secs) = client.and_then(|ip| s.guard.failed(ip)) {
                 return Err(ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
+                    ErrorCode::RateLimited,
                     "too many wrong invite codes from this address",
                     Some("wait, then send the code the operator gave you"),
                 )
@@ -130,7 +130,7 @@ pub(crate) async fn redeem_invite(
             }
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
-                "invalid_invite",
+                ErrorCode::InvalidInvite,
                 "this invite code is unknown, already used or expired",
                 Some("ask the operator for a new one (`podwarden admin invite`)"),
             ));

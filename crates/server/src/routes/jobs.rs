@@ -32,12 +32,7 @@ pub(crate) fn summary(j: &JobRow, attempts: &[AttemptRow], now: i64) -> JobSumma
         created_at: j.created_at,
         started_at: j.started_at,
         // Spend includes what running pods ran up since their last ledger write.
-        spent_usd: Money(engine::reconcilers::pods::projected_spend(
-            j,
-            &attempts.iter().collect::<Vec<_>>(),
-            now,
-        ))
-        .usd(),
+        spent_usd: Money(j.projected_spend(&attempts.iter().collect::<Vec<_>>(), now)).usd(),
         budget_usd: j.budget_micros.map(|b| Money(b).usd()),
         attempts_made: j.attempts_made,
         exit_code: j.exit_code,
@@ -68,7 +63,7 @@ pub(crate) async fn create_job(
     Extension(c): C,
     Body(v): Body<serde_json::Value>,
 ) -> R<(StatusCode, Json<JobDetail>)> {
-    let mut spec = JobSpec::from_json(v).map_err(|e| spec_error("invalid_spec", &e))?;
+    let mut spec = JobSpec::from_json(v).map_err(|e| spec_error(ErrorCode::InvalidSpec, &e))?;
     let account = user_account(&s, &c.0.id).await?;
     crate::volumes::no_account_secrets(&c.0, &account, &spec.env)?;
     let auth = spec.registry_auth.clone();
@@ -114,7 +109,7 @@ pub(crate) async fn pullable_image(s: &AppState, image: &str, has_credential: bo
     let image = core_domain::images::resolve_env(image).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_spec",
+            ErrorCode::InvalidSpec,
             format!("`image`: {e}"),
             Some("use a registry path, or an alias podwarden knows"),
         )
@@ -122,7 +117,7 @@ pub(crate) async fn pullable_image(s: &AppState, image: &str, has_credential: bo
     if let Some(why) = s.images.missing(&image, has_credential).await {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "image_unavailable",
+            ErrorCode::ImageUnavailable,
             format!("`image`: {why}"),
             Some(
                 "push the image (a new GitHub package is private: make it public), fix the tag, or give the spec `registry_auth` for a private image",
@@ -255,7 +250,7 @@ pub(crate) async fn report_metrics(
         _ => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_metrics",
+                ErrorCode::InvalidMetrics,
                 "send a point (a JSON object) or an array of points",
                 None,
             ));
@@ -264,7 +259,7 @@ pub(crate) async fn report_metrics(
     if let Some(i) = points.iter().position(|p| !p.is_object()) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_metrics",
+            ErrorCode::InvalidMetrics,
             format!("point {i} is not a JSON object"),
             None,
         ));
@@ -272,7 +267,7 @@ pub(crate) async fn report_metrics(
     if points.len() > METRICS_BATCH {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_points",
+            ErrorCode::TooManyPoints,
             format!("{} points in one request; at most {METRICS_BATCH}", points.len()),
             Some("split the batch"),
         ));

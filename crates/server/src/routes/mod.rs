@@ -22,216 +22,22 @@ pub(crate) use serverless::*;
 pub(crate) use users::*;
 
 use crate::AppState;
-use crate::api::ErrorBody;
+use crate::api::ErrorCode;
+pub(crate) use crate::error::{ApiError, ErrorCause, R};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
 use engine::EngineError;
 use std::sync::Arc;
 use store::UserRow;
 
 pub(crate) type S = State<Arc<AppState>>;
 
-/// An API error: status, body, an optional `Retry-After`, and the cause behind it for the
-/// server's log (never sent; logged once by `log_errors` from a response extension, so turning
-/// an error into a response has no side effect).
-pub(crate) struct ApiError(StatusCode, ErrorBody, Option<u64>, Option<String>);
-
-/// The cause of an error response, for `log_errors`.
-#[derive(Clone)]
-struct ErrorCause(String);
-
-impl ApiError {
-    pub(crate) fn new(
-        status: StatusCode,
-        code: &str,
-        message: impl Into<String>,
-        hint: Option<&str>,
-    ) -> Self {
-        Self(
-            status,
-            ErrorBody { code: code.into(), message: message.into(), hint: hint.map(str::to_owned) },
-            None,
-            None,
-        )
-    }
-
-    /// With the cause the server's log should show (the provider's or the store's error).
-    pub(crate) fn caused_by(mut self, cause: impl std::fmt::Debug) -> Self {
-        self.3 = Some(format!("{cause:?}"));
-        self
-    }
-
-    /// With a `Retry-After` header of `secs` seconds.
-    pub(crate) fn retry_after(mut self, secs: u64) -> Self {
-        self.2 = Some(secs);
-        self
-    }
-
-    /// What the error says (for audit entries).
-    pub(crate) fn message(&self) -> &str {
-        &self.1.message
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut r = (self.0, Json(self.1)).into_response();
-        if let Some(secs) = self.2 {
-            r.headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
-        }
-        if let Some(cause) = self.3 {
-            r.extensions_mut().insert(ErrorCause(cause));
-        }
-        r
-    }
-}
-
-impl From<EngineError> for ApiError {
-    fn from(e: EngineError) -> Self {
-        match &e {
-            EngineError::NoSuchJob(_) => Self::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                e.to_string(),
-                Some("`podwarden ps` lists jobs"),
-            ),
-            EngineError::NoSuchServerlessJob(_) => Self::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                e.to_string(),
-                Some("`podwarden ps` lists jobs"),
-            ),
-            EngineError::EndpointNotReady { .. } => {
-                Self::new(StatusCode::CONFLICT, "endpoint_not_ready", e.to_string(), None)
-            }
-            EngineError::PayloadTooLarge { .. } => Self::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                e.to_string(),
-                Some(
-                    "put large inputs in storage (a network volume or S3) and pass their path in the input",
-                ),
-            ),
-            EngineError::Cloud(c @ engine::CloudError::Auth(_)) => Self::new(
-                StatusCode::BAD_GATEWAY,
-                "invalid_api_key",
-                format!("RunPod rejected the API key: {c}"),
-                Some("check RUNPOD_API_KEY (or the key saved for your user)"),
-            ),
-            EngineError::Cloud(c @ engine::CloudError::InsufficientBalance(_)) => Self::new(
-                StatusCode::PAYMENT_REQUIRED,
-                "insufficient_balance",
-                c.to_string(),
-                Some("add funds to the RunPod account (console → billing)"),
-            ),
-            EngineError::NoSuchEndpoint(_) => Self::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                e.to_string(),
-                Some("`podwarden endpoint ls` lists endpoints"),
-            ),
-            EngineError::Corrupt(_) | EngineError::Crashed(_) => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error (see the server log)",
-                None,
-            )
-            .caused_by(&e),
-            EngineError::BadToken(_) => Self::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "invalid or expired job token",
-                Some("a job token works while its job runs and 5 minutes after it ends"),
-            ),
-            EngineError::NoGpuFits(_) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "no_gpu_fits",
-                e.to_string(),
-                Some(
-                    "`podwarden gpus` shows what is offered; relax gpu.min_vram_gb or gpu.max_price_per_hour",
-                ),
-            ),
-            EngineError::UnknownGpuType(_) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_gpu_type",
-                e.to_string(),
-                Some("fix gpu.types: `podwarden gpus` lists the names offered (a part such as \"A100\" or \"4090\" is enough)"),
-            ),
-            EngineError::WrongState { .. } | EngineError::Transition { .. } => {
-                Self::new(StatusCode::CONFLICT, "conflict", e.to_string(), None)
-            }
-            EngineError::BadVolume(_) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "bad_network_volume",
-                e.to_string(),
-                Some(
-                    "check the volume's id and data center with RunPod's console or `GET /v2/network-volumes`",
-                ),
-            ),
-            EngineError::Cloud(engine::CloudError::RateLimited { message, retry_after_secs }) => {
-                Self::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "provider_rate_limited",
-                    format!("RunPod's request budget for this account is spent: {message}"),
-                    Some("nothing was done; retry after the Retry-After seconds"),
-                )
-                .retry_after(retry_after_secs.unwrap_or(60))
-            }
-            EngineError::Cloud(c @ engine::CloudError::Rejected(_)) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "provider_rejected",
-                format!("RunPod refused the request: {c}"),
-                Some("podwarden passed it on as given; fix the field RunPod names"),
-            ),
-            EngineError::Cloud(c) => {
-                Self::new(StatusCode::BAD_GATEWAY, "provider_error", c.to_string(), None).caused_by(c)
-            }
-            EngineError::BadMetrics { .. } => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_metrics",
-                e.to_string(),
-                Some(
-                    "known fields (step, epoch, loss, eval_loss, learning_rate, grad_norm, samples_per_second, elapsed_seconds, remaining_seconds, progress 0-100, gpu_memory_*_gb) are numbers; see docs/job-spec.md",
-                ),
-            ),
-            EngineError::SpendCapReached { .. } => Self::new(
-                StatusCode::PAYMENT_REQUIRED,
-                "spend_cap_reached",
-                e.to_string(),
-                Some(
-                    "ask the operator to raise it, wait for running work to end, or save your own RunPod key in Settings → Compute",
-                ),
-            ),
-            EngineError::Store(s) if s.is_busy() => {
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "database_busy",
-                    "the database is locked by another process; nothing was changed",
-                    Some("retry in a few seconds; if it persists, look for another program holding podwarden.db open"),
-                )
-                .retry_after(2)
-                .caused_by(s)
-            }
-            EngineError::Store(s) => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error (see the server log)",
-                None,
-            )
-            .caused_by(s),
-        }
-    }
-}
-
-pub(crate) type R<T> = Result<T, ApiError>;
-
 /// A 422 naming the offending field, with the spec's hint.
-fn spec_error(code: &str, e: &core_domain::spec::SpecError) -> ApiError {
+fn spec_error(code: ErrorCode, e: &core_domain::spec::SpecError) -> ApiError {
     let field = e.field.as_deref().map(|f| format!("`{f}`: ")).unwrap_or_default();
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -327,7 +133,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             }),
         )
         .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route", None)
+            ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such route", None)
         })
         .layer(axum::middleware::from_fn(no_store))
         .layer(axum::middleware::from_fn(log_errors))
@@ -342,7 +148,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
                 tracing::error!(panic = %what, "a request handler panicked");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
+                    ErrorCode::Internal,
                     "internal error (see the server log)",
                     None,
                 )
@@ -397,7 +203,7 @@ fn bearer(headers: &axum::http::HeaderMap) -> &str {
 fn too_many(secs: u64) -> Response {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
+        ErrorCode::RateLimited,
         "too many failed authentications from this address",
         Some("wait, then use a valid token"),
     )
@@ -429,7 +235,7 @@ async fn auth(State(s): S, mut req: Request, next: Next) -> Response {
         }
         return ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "missing or invalid token",
             Some(
                 "send `Authorization: Bearer <token>`; the CLI reads it from PODWARDEN_HOME/token",

@@ -40,7 +40,7 @@ pub(crate) async fn deploy_endpoint(
     Body(v): Body<serde_json::Value>,
 ) -> R<(StatusCode, Json<DeployResult>)> {
     let mut spec = core_domain::endpoint::EndpointSpec::from_json(v)
-        .map_err(|e| spec_error("invalid_spec", &e))?;
+        .map_err(|e| spec_error(ErrorCode::InvalidSpec, &e))?;
     // An existing endpoint stays on its account; a new one goes where the user computes.
     let account = match s
         .engine
@@ -58,7 +58,7 @@ pub(crate) async fn deploy_endpoint(
     if account.is_hosted() && c.0.spend_cap_micros.is_some() && spec.workers.min > 0 {
         return Err(ApiError::new(
             StatusCode::PAYMENT_REQUIRED,
-            "spend_cap_reached",
+            ErrorCode::SpendCapReached,
             format!(
                 "workers.min = {} keeps workers billing with no end, which a hosted spend cap cannot reserve",
                 spec.workers.min
@@ -162,7 +162,7 @@ pub(crate) async fn create_serverless_job(
     Body(v): Body<serde_json::Value>,
 ) -> R<(StatusCode, Json<ServerlessJobView>)> {
     let spec = core_domain::serverless_job::ServerlessJobSpec::from_json(v)
-        .map_err(|e| spec_error("invalid_spec", &e))?;
+        .map_err(|e| spec_error(ErrorCode::InvalidSpec, &e))?;
     let store = s.engine.store();
     let account = match store
         .endpoint_by_name(&c.0.id, &spec.endpoint)

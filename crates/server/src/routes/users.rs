@@ -32,7 +32,7 @@ pub(crate) async fn me(Extension(c): C) -> Json<UserView> {
 pub(crate) fn name_taken(name: &str, hint: &str) -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
-        "conflict",
+        ErrorCode::Conflict,
         format!(
             "the user name {name:?} is taken (names are compared without case, and may not be a user id)"
         ),
@@ -49,7 +49,7 @@ pub(crate) fn valid_user_name(name: &str) -> R<()> {
     }
     Err(ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_name",
+        ErrorCode::InvalidName,
         format!("{name:?} is not a valid user name"),
         Some("1–64 letters, digits, - _ . @"),
     ))
@@ -61,7 +61,7 @@ pub(crate) fn valid_spend_cap(cap: Option<f64>) -> R<()> {
         Some(v) if !(v.is_finite() && (0.0..=core_domain::limits::USD).contains(&v)) => {
             Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_amount",
+                ErrorCode::InvalidAmount,
                 format!(
                     "spend_cap_usd must be an amount between 0 and {} USD, got {v}",
                     core_domain::limits::USD
@@ -79,7 +79,7 @@ pub(crate) fn admin_only(c: &Caller) -> R<()> {
     } else {
         Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "only an admin can manage users",
             None,
         ))
@@ -158,13 +158,18 @@ pub(crate) async fn update_user(
     {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("user {id} not found"),
             Some("GET /api/v1/users lists them"),
         ));
     }
     let user = store.user_get(&id).await.map_err(EngineError::from)?.ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("user {id} not found"), None)
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            format!("user {id} not found"),
+            None,
+        )
     })?;
     Ok(Json(user_view(&user)))
 }
@@ -213,7 +218,7 @@ pub(crate) async fn delete_token(
     } else {
         Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("token {id} not found"),
             Some("GET /api/v1/tokens lists yours"),
         ))

@@ -7,6 +7,7 @@ use common::{follow, server_with};
 use core_domain::events::EventKind;
 use core_domain::state::{JobState, ServerlessJobState};
 use podwarden_test_utils::server as common;
+use server::api::ErrorCode;
 use server::api::{ComputeSettings, ErrorBody, JobDetail, NewToken, UserView};
 
 const USER_KEY: &str = "rpa_USERSOWNKEY0000000000000000000000000000WXYZ";
@@ -110,7 +111,7 @@ async fn byok_jobs_run_on_the_users_key_and_hosted_jobs_on_the_operators() {
         .await
         .expect("delete");
     assert_eq!(r.status().as_u16(), 409);
-    assert_eq!(r.json::<ErrorBody>().await.expect("json").code, "jobs_running_on_key");
+    assert_eq!(r.json::<ErrorBody>().await.expect("json").code, ErrorCode::JobsRunningOnKey);
     let r = http
         .post(api("/settings/runpod-key"))
         .bearer_auth(&alice.token)
@@ -192,7 +193,7 @@ async fn the_operator_caps_a_users_hosted_spend() {
     let r = post(spec("bob-two", "true", 0.1)).await.expect("post");
     assert_eq!(r.status().as_u16(), 402);
     let e: ErrorBody = r.json().await.expect("json");
-    assert_eq!(e.code, "spend_cap_reached");
+    assert_eq!(e.code, ErrorCode::SpendCapReached);
     assert!(e.hint.unwrap_or_default().contains("own RunPod key"));
     // Stopping the first frees what it did not spend.
     http.post(api(&format!("/jobs/{}/stop", first.job.id)))
@@ -353,7 +354,7 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
         .await
         .expect("delete");
     assert_eq!(r.status().as_u16(), 409);
-    assert_eq!(r.json::<ErrorBody>().await.expect("json").code, "endpoints_on_key");
+    assert_eq!(r.json::<ErrorBody>().await.expect("json").code, ErrorCode::EndpointsOnKey);
     s.shutdown().await;
     emu.shutdown().await;
 }
@@ -391,7 +392,7 @@ async fn a_byok_only_server_runs_each_users_work_on_their_own_account_and_refuse
         .expect("post");
     assert_eq!(r.status().as_u16(), 409);
     let e: ErrorBody = r.json().await.expect("json");
-    assert_eq!(e.code, "no_operator_key");
+    assert_eq!(e.code, ErrorCode::NoOperatorKey);
     assert!(e.hint.as_deref().unwrap_or_default().contains("API key"), "{e:?}");
     assert_eq!(
         http.get(api("/gpus")).bearer_auth(&s.token).send().await.expect("gpus").status().as_u16(),

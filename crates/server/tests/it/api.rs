@@ -6,6 +6,7 @@
 
 use core_domain::events::EventKind;
 use core_domain::state::{AttemptState, JobState};
+use server::api::ErrorCode;
 use server::api::{CostReport, ErrorBody, GpuRow, JobDetail};
 
 use common::{follow, server};
@@ -87,7 +88,7 @@ async fn errors_are_code_and_message_and_gpus_are_listed() {
         .expect("post");
     assert_eq!(r.status().as_u16(), 422);
     let e: ErrorBody = r.json().await.expect("json");
-    assert_eq!(e.code, "no_gpu_fits");
+    assert_eq!(e.code, ErrorCode::NoGpuFits);
     assert!(e.hint.is_some_and(|h| h.contains("podwarden gpus")));
     let r = http
         .post(format!("{}/api/v1/jobs", s.url))
@@ -97,7 +98,7 @@ async fn errors_are_code_and_message_and_gpus_are_listed() {
         .await
         .expect("post");
     let e: ErrorBody = r.json().await.expect("json");
-    assert_eq!(e.code, "invalid_spec");
+    assert_eq!(e.code, ErrorCode::InvalidSpec);
     let r = http
         .post(format!("{}/api/v1/jobs/job_0/exit", s.url))
         .bearer_auth("forged")
@@ -377,7 +378,7 @@ async fn every_route_as_the_wrong_user_finds_nothing_and_no_token_is_401() {
         let resp = b.send().await.expect("send");
         assert_eq!(resp.status().as_u16(), 404, "{method} {path} as bob");
         let body: ErrorBody = resp.json().await.expect("error body");
-        assert_eq!(body.code, "not_found", "{method} {path}");
+        assert_eq!(body.code, ErrorCode::NotFound, "{method} {path}");
     }
     // Bob's lists are empty; alice's are not.
     for (path, key) in [
@@ -465,7 +466,7 @@ async fn bad_bodies_and_a_burst_of_bad_tokens_get_clear_errors() {
     let r = raw("{\"name\": \"x\",\n \"image\": }".into()).await.expect("send");
     assert_eq!(r.status().as_u16(), 400);
     let e: ErrorBody = r.json().await.expect("json");
-    assert_eq!(e.code, "malformed_json");
+    assert_eq!(e.code, ErrorCode::MalformedJson);
     assert!(e.message.contains("line 2 column"), "{}", e.message);
     // An unknown field: 422 with a hint.
     let r = raw(r#"{"name": "x", "image": "python:3.11-slim", "command": "c", "gpu": {"min_vram_gb": 16}, "budgett": 1}"#.into())
@@ -477,7 +478,7 @@ async fn bad_bodies_and_a_burst_of_bad_tokens_get_clear_errors() {
     // Oversized: 413.
     let r = raw(format!("{{\"name\": \"{}\"}}", "x".repeat(3 * 1024 * 1024))).await.expect("send");
     assert_eq!(r.status().as_u16(), 413);
-    assert_eq!(r.json::<ErrorBody>().await.expect("json").code, "payload_too_large");
+    assert_eq!(r.json::<ErrorBody>().await.expect("json").code, ErrorCode::PayloadTooLarge);
     // A burst of bad tokens: 401s, then 429 with Retry-After — but a valid token from that
     // same address still gets in (it is never locked out), and requests without a token (a
     // browser's first look, CORS preflights) are not counted as guesses.

@@ -3,6 +3,7 @@
 //! file mode.
 
 use podwarden_test_utils::server as common;
+use server::api::ErrorCode;
 
 use common::server;
 use server::api::ErrorBody;
@@ -142,7 +143,7 @@ async fn a_locked_database_answers_busy_not_internal() {
     let r = submit().await.expect("post");
     assert_eq!(r.status().as_u16(), 503);
     let e: ErrorBody = r.json().await.expect("json");
-    assert_eq!(e.code, "database_busy");
+    assert_eq!(e.code, ErrorCode::DatabaseBusy);
     sqlx::query("ROLLBACK").execute(&mut other).await.expect("unlock");
     let r = submit().await.expect("post");
     assert_eq!(r.status().as_u16(), 201, "works again once the lock is gone");
@@ -277,7 +278,7 @@ async fn a_spent_provider_budget_is_a_429_with_retry_after() {
     assert_eq!(r.status().as_u16(), 429);
     assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
     let e: ErrorBody = r.json().await.expect("json");
-    assert_eq!(e.code, "provider_rate_limited");
+    assert_eq!(e.code, ErrorCode::ProviderRateLimited);
     s.shutdown().await;
 }
 

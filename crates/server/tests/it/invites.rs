@@ -3,6 +3,7 @@
 //! a code works once, only before it expires, and never appears again.
 
 use podwarden_test_utils::server as common;
+use server::api::ErrorCode;
 
 use common::{client, server_with};
 
@@ -35,11 +36,11 @@ async fn an_invite_creates_one_user_with_the_operators_default_cap() {
         .create_invite(&Default::default())
         .await
         .expect_err("only admins invite");
-    assert_eq!(e.code(), Some("forbidden"));
+    assert_eq!(e.code(), Some(ErrorCode::Forbidden));
 
     // Once only.
     let e = anyone.redeem_invite(&inv.code, "bob").await.expect_err("used");
-    assert_eq!(e.code(), Some("invalid_invite"), "{e}");
+    assert_eq!(e.code(), Some(ErrorCode::InvalidInvite), "{e}");
     assert!(e.hint().is_some_and(|h| h.contains("operator")), "{e:?}");
 
     // An admin's own cap wins; a bad name is refused and leaves the invite usable.
@@ -52,11 +53,11 @@ async fn an_invite_creates_one_user_with_the_operators_default_cap() {
         .await
         .expect("invite");
     let e = anyone.redeem_invite(&inv.code, "no spaces").await.expect_err("bad name");
-    assert_eq!(e.code(), Some("invalid_name"));
+    assert_eq!(e.code(), Some(ErrorCode::InvalidName));
     // Taken: a name, the same name in another case, or a user's id (the admin's is `local`).
     for taken in ["ann", "ANN", "Admin", "local"] {
         let e = anyone.redeem_invite(&inv.code, taken).await.expect_err("taken");
-        assert_eq!(e.code(), Some("conflict"), "{taken}: {e}");
+        assert_eq!(e.code(), Some(ErrorCode::Conflict), "{taken}: {e}");
     }
     let bob = anyone.redeem_invite(&inv.code, "bob").await.expect("redeemed");
     assert_eq!(bob.user.spend_cap_usd, Some(0.5));
@@ -69,7 +70,7 @@ async fn an_invite_creates_one_user_with_the_operators_default_cap() {
         })
         .await
         .expect_err("too long");
-    assert_eq!(e.code(), Some("invalid_duration"));
+    assert_eq!(e.code(), Some(ErrorCode::InvalidDuration));
     let list = http
         .get(format!("{}/api/v1/invites", s.url))
         .bearer_auth(&s.token)
@@ -124,12 +125,10 @@ async fn two_redemptions_of_one_name_at_once_make_one_user() {
             anyone.redeem_invite(&a.code, &name),
             anyone.redeem_invite(&b.code, &name)
         );
-        let codes: Vec<Option<String>> = [&x, &y]
-            .iter()
-            .map(|r| r.as_ref().err().and_then(|e| e.code().map(str::to_owned)))
-            .collect();
+        let codes: Vec<Option<ErrorCode>> =
+            [&x, &y].iter().map(|r| r.as_ref().err().and_then(|e| e.code())).collect();
         assert_eq!(codes.iter().filter(|c| c.is_none()).count(), 1, "one user made: {codes:?}");
-        assert!(codes.contains(&Some("conflict".into())), "the other a 409: {codes:?}");
+        assert!(codes.contains(&Some(ErrorCode::Conflict)), "the other a 409: {codes:?}");
     }
     s.shutdown().await;
 }

@@ -2,6 +2,7 @@
 //! transaction (store::spend), for pod jobs and serverless jobs alike.
 
 use podwarden_test_utils::server as common;
+use server::api::ErrorCode;
 
 use common::{new_user, server};
 use server::api::{ComputeSettings, ErrorBody};
@@ -106,7 +107,7 @@ async fn serverless_jobs_reserve_their_estimate_against_the_cap() {
         codes.push(r.status().as_u16());
         if r.status().as_u16() == 402 {
             let e: ErrorBody = r.json().await.expect("json");
-            assert_eq!(e.code, "spend_cap_reached");
+            assert_eq!(e.code, ErrorCode::SpendCapReached);
             assert!(e.message.contains("this needs up to"), "{}", e.message);
         }
     }

@@ -16,6 +16,7 @@ from .endpoint_spec_env import EndpointSpecEnv
 from .endpoint_state import EndpointState
 from .endpoint_view import EndpointView
 from .error_body import ErrorBody
+from .error_code import ErrorCode
 from .estimate_view import EstimateView
 from .event_kind import EventKind
 from .event_view import EventView
@@ -83,6 +84,7 @@ __all__ = (
     "EndpointState",
     "EndpointView",
     "ErrorBody",
+    "ErrorCode",
     "EstimateView",
     "EventKind",
     "EventView",

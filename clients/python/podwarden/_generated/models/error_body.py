@@ -7,6 +7,7 @@ from typing import Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.error_code import ErrorCode
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="ErrorBody")
@@ -17,18 +18,19 @@ class ErrorBody:
     """An API error body.
 
     Attributes:
-        code (str):
+        code (ErrorCode): What went wrong, as a program decides on it (`ErrorBody::code`); the message says it to a
+            person. A code this client does not know reads as `Other`.
         message (str):
         hint (None | str | Unset):
     """
 
-    code: str
+    code: ErrorCode
     message: str
     hint: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        code = self.code
+        code = self.code.value
 
         message = self.message
 
@@ -54,7 +56,7 @@ class ErrorBody:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
-        code = d.pop("code")
+        code = ErrorCode(d.pop("code"))
 
         message = d.pop("message")
 

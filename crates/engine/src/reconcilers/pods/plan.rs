@@ -72,24 +72,6 @@ pub enum Action {
     BudgetAlert { job: String, pct: i64, spent: i64 },
 }
 
-/// Spend including what pod-holding attempts have run up since they were last billed: budgets
-/// are enforced on this, so billing writes can be batched without letting spend overshoot.
-pub fn projected_spend(j: &JobRow, attempts: &[&AttemptRow], now: i64) -> i64 {
-    j.spent_micros + attempts.iter().map(|a| unbilled(a, now)).sum::<i64>()
-}
-
-/// What a pod-holding attempt has run up since it was last billed (0 for one without a pod),
-/// up to `now` or to the moment its terminate was accepted (`ended_at`), whichever is first.
-pub fn unbilled(a: &AttemptRow, now: i64) -> i64 {
-    if !a.state.holds_pod() {
-        return 0;
-    }
-    let to = a.ended_at.map_or(now, |e| e.min(now));
-    core_domain::Money(a.price_micros_per_hour)
-        .per_hour_for_millis((to - a.billed_until.unwrap_or(a.created_at)).max(0))
-        .0
-}
-
 /// Plans one reconcile pass.
 pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
     let mut out = Vec::new();
@@ -266,7 +248,7 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
         );
         if active {
             if let Some(budget) = j.budget_micros {
-                let spent = projected_spend(j, mine, s.now);
+                let spent = j.projected_spend(mine, s.now);
                 // Alerts first: a tick that jumps from 85 % past 100 % still tells of 90 %.
                 let pct = (spent * 100) / budget.max(1);
                 for level in [80, 90] {

@@ -1,0 +1,41 @@
+//! What the world asks the process runner to start: a container (image, argv, env, volumes),
+//! who owns it, and where its log goes. The world (`world/`) decides and the runner
+//! (`process.rs`) executes; both depend on these types, neither on the other.
+
+use crate::image::ImageConfig;
+use crate::logs::LogBuffer;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Who owns a local process.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Owner {
+    Pod(String),
+    Worker(String),
+}
+
+/// A container to start (`process.rs` runs it in its sandbox).
+#[derive(Debug)]
+pub struct SpawnSpec {
+    pub owner: Owner,
+    pub generation: u64,
+    pub container: ContainerSpec,
+    pub logs: Arc<LogBuffer>,
+}
+
+/// What a container is: its image, argv, env and volumes.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    pub image: ImageConfig,
+    /// Entrypoint + args, already split (never empty).
+    pub argv: Vec<String>,
+    /// RunPod's variables and the request's env (the image's `ENV` is added under them).
+    pub env: Vec<(String, String)>,
+    /// Host directory → path in the container, writable (pod volume, network volumes).
+    pub volumes: Vec<(PathBuf, String)>,
+    /// Hostname inside the container.
+    pub hostname: String,
+    /// Working directory when unsandboxed (the container's paths do not exist then).
+    pub scratch: PathBuf,
+}
