@@ -9,10 +9,10 @@ pub mod types;
 
 pub use client::{Client, Error};
 /// The boot the server's estimates assume (ms), billed like the run.
-pub use core_domain::estimate::TYPICAL_BOOT_MS;
+pub use podwarden_core::estimate::TYPICAL_BOOT_MS;
 /// How far ahead the server's budget enforcement looks (a budget worth less than this much of
 /// its GPU stops at once).
-pub use core_domain::limits::BUDGET_LOOKAHEAD_MS;
+pub use podwarden_core::limits::BUDGET_LOOKAHEAD_MS;
 
 /// Bytes in one part of a file streamed through `/api/v1/volumes/{name}/files/{path}` (and of
 /// a multipart upload behind it).

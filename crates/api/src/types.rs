@@ -1,8 +1,8 @@
 //! JSON shapes of the REST API (`/api/v1`): what the server answers and the clients read. The
 //! OpenAPI document (`docs/openapi.json`) is generated from these.
 
-pub use core_domain::events::EventKind;
-pub use core_domain::state::{AttemptState, EndpointState, JobState, ServerlessJobState};
+pub use podwarden_core::events::EventKind;
+pub use podwarden_core::state::{AttemptState, EndpointState, JobState, ServerlessJobState};
 use serde::{Deserialize, Serialize};
 
 /// A job in lists.

@@ -55,7 +55,11 @@ pub(crate) struct ModelRecord {
 
 impl ModelRecord {
     /// The record of a model the tabular trainer saved (`meta`) from `dataset`.
-    pub(crate) fn of(meta: &tabular::train::Metadata, place: Place, dataset: &str) -> Self {
+    pub(crate) fn of(
+        meta: &podwarden_tabular::train::Metadata,
+        place: Place,
+        dataset: &str,
+    ) -> Self {
         Self {
             id: meta.model_id.clone(),
             kind: meta.model_type.name().into(),

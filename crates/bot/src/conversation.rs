@@ -17,9 +17,9 @@ use crate::text::{self, short, usd};
 use crate::train::{CloudTraining, Training};
 use podwarden_api::types::ErrorCode;
 use podwarden_api::types::GpuRow;
+use podwarden_tabular::model::ModelKind;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tabular::model::ModelKind;
 use teloxide::prelude::*;
 use teloxide::types::MessageId;
 
@@ -324,7 +324,7 @@ async fn train_from_volume(app: &App, chat: ChatId, acct: &Account, file: &str) 
     let key = if file.contains('/') {
         file.to_owned()
     } else {
-        tabular::storage::dataset_key(&acct.user_id, file)
+        podwarden_tabular::storage::dataset_key(&acct.user_id, file)
     };
     let bytes = match crate::podwarden::get(&c, &key).await {
         Ok(b) => b,

@@ -70,7 +70,7 @@ pub(crate) struct App {
     pub accounts: accounts::Accounts,
     pub chats: conversation::Chats,
     /// Local models and their data (`datasets/<user>/…`, `models/<user>/…`).
-    pub local: tabular::storage::Storage,
+    pub local: podwarden_tabular::storage::Storage,
     /// Training and prediction runs, awaited at shutdown.
     pub runs: TaskTracker,
     pub shutdown: CancellationToken,
@@ -108,7 +108,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         .with_context(|| format!("cannot create {}", cfg.data_dir.display()))?;
     let local_dir = cfg.data_dir.join("local-store");
     std::fs::create_dir_all(&local_dir)?;
-    let local = tabular::storage::Storage::local(&local_dir)
+    let local = podwarden_tabular::storage::Storage::local(&local_dir)
         .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", local_dir.display()))?;
     let accounts = accounts::Accounts::open(&cfg.data_dir.join("accounts.json"))?;
     // Long polls hold for 10 s; a request may take a little longer.

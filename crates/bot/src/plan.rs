@@ -6,7 +6,7 @@
 //! A named GPU missing from the live offers falls back to the cheapest with at least its memory.
 
 use podwarden_api::types::GpuRow;
-use tabular::model::ModelKind;
+use podwarden_tabular::model::ModelKind;
 
 /// Largest CSV the bot takes (Telegram's Bot API serves files up to 20 MB).
 pub(crate) const MAX_CSV_BYTES: usize = 20 * 1024 * 1024;
@@ -46,7 +46,7 @@ impl Dataset {
         if std::str::from_utf8(&bytes).is_err() {
             return Err(format!("{file_name} is not text (UTF-8). Send a CSV file."));
         }
-        let table = tabular::data::Table::parse(file_name, &bytes).map_err(|e| {
+        let table = podwarden_tabular::data::Table::parse(file_name, &bytes).map_err(|e| {
             format!("I cannot read {file_name} as a CSV: {e}. Send a CSV with a header row and the same number of fields on every line.")
         })?;
         if table.header.len() < 2 {

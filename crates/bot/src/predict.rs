@@ -64,17 +64,17 @@ async fn local(
     data: &Dataset,
     m: &ModelRecord,
 ) -> anyhow::Result<Option<(String, f64)>> {
-    let input = tabular::storage::dataset_key(&acct.user_id, &data.name);
-    let output = tabular::storage::prediction_key(&acct.user_id, &output_name(data));
+    let input = podwarden_tabular::storage::dataset_key(&acct.user_id, &data.name);
+    let output = podwarden_tabular::storage::prediction_key(&acct.user_id, &output_name(data));
     app.local.put(&acct.user_id, &input, data.bytes.clone()).await?;
-    let spec = tabular::predict::PredictSpec {
+    let spec = podwarden_tabular::predict::PredictSpec {
         user: acct.user_id.clone(),
         model_id: m.id.clone(),
         input,
         output: output.clone(),
         column: COLUMN.into(),
     };
-    tabular::predict::predict(&app.local, &spec).await?;
+    podwarden_tabular::predict::predict(&app.local, &spec).await?;
     let bytes = app.local.get(&acct.user_id, &output).await?;
     Ok(Some((String::from_utf8(bytes.to_vec())?, 0.0)))
 }
@@ -88,8 +88,8 @@ async fn cloud(
     m: &ModelRecord,
 ) -> anyhow::Result<Option<(String, f64)>> {
     let c = app.client(&acct.token)?;
-    let input = tabular::storage::dataset_key(&acct.user_id, &data.name);
-    let output = tabular::storage::prediction_key(&acct.user_id, &output_name(data));
+    let input = podwarden_tabular::storage::dataset_key(&acct.user_id, &data.name);
+    let output = podwarden_tabular::storage::prediction_key(&acct.user_id, &output_name(data));
     podwarden::put(&c, &input, data.bytes.clone()).await?;
     podwarden::ensure_endpoint(&c, &app.cfg.image).await?;
     let req = serde_json::json!({

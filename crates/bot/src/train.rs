@@ -15,9 +15,9 @@ use futures::StreamExt;
 use podwarden_api::types::ErrorCode;
 use podwarden_api::types::GpuRow;
 use podwarden_api::types::{EventKind, JobState};
+use podwarden_tabular::model::ModelKind;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use tabular::model::ModelKind;
 use teloxide::prelude::*;
 use teloxide::types::MessageId;
 
@@ -31,7 +31,7 @@ fn model_id(kind: &str) -> String {
 }
 
 /// How well a model scored: `r2 = 0.9761 on 200 held-out rows (800 trained).`
-fn score_line(meta: &tabular::train::Metadata) -> String {
+fn score_line(meta: &podwarden_tabular::train::Metadata) -> String {
     format!(
         "{} = {:.4} on {} held-out rows ({} trained).",
         meta.metric, meta.score, meta.test_samples, meta.train_samples
@@ -156,7 +156,7 @@ async fn cloud(
         None => {
             panel.stage = "uploading the dataset".into();
             app.tg.progress(chat, msg, &panel.render()).await;
-            let key = tabular::storage::dataset_key(&acct.user_id, &data.name);
+            let key = podwarden_tabular::storage::dataset_key(&acct.user_id, &data.name);
             podwarden::put(&c, &key, data.bytes.clone()).await?;
             key
         }
@@ -312,8 +312,9 @@ async fn follow(app: &App, acct: &Account, run: &CloudRun) -> anyhow::Result<()>
         panel.render()
     } else {
         let id = &run.model_id;
-        let meta_key = format!("{}/metadata.json", tabular::train::model_prefix(&acct.user_id, id));
-        let meta: tabular::train::Metadata =
+        let meta_key =
+            format!("{}/metadata.json", podwarden_tabular::train::model_prefix(&acct.user_id, id));
+        let meta: podwarden_tabular::train::Metadata =
             serde_json::from_slice(&podwarden::get(&c, &meta_key).await?)?;
         app.accounts
             .add_model(run.telegram_id, ModelRecord::of(&meta, Place::Cloud, &run.dataset))?;
@@ -377,16 +378,16 @@ async fn local(
     mut panel: Panel,
 ) -> anyhow::Result<()> {
     let Training { data, target, features, model } = d;
-    let key = tabular::storage::dataset_key(&acct.user_id, &data.name);
+    let key = podwarden_tabular::storage::dataset_key(&acct.user_id, &data.name);
     app.local.put(&acct.user_id, &key, data.bytes.clone()).await?;
     let id = model_id(model.name());
-    let mut spec = tabular::train::TrainSpec::new(&acct.user_id, &key, &target, model);
+    let mut spec = podwarden_tabular::train::TrainSpec::new(&acct.user_id, &key, &target, model);
     spec.features = Some(features);
     spec.model_id = Some(id.clone());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let store = app.local.clone();
     let run = tokio::spawn(async move {
-        tabular::train::train(&store, &spec, &mut |p| {
+        podwarden_tabular::train::train(&store, &spec, &mut |p| {
             let _ = tx.send(p);
         })
         .await

@@ -8,17 +8,17 @@
 //! its steady-state share of billing writes. Then `GET /api/v1/jobs` (what `podwarden ps` calls)
 //! through a real server and, with `target/release/podwarden` built, the `podwarden ps` binary.
 
-use core_domain::spec::JobSpec;
-use core_domain::state::{AttemptState, JobState};
-use core_domain::{AttemptId, JobId};
-use engine::{Clock, Cloud, CloudError, Engine, PodInfo, PodRequest, RunPodCloud};
+use podwarden_core::spec::JobSpec;
+use podwarden_core::state::{AttemptState, JobState};
+use podwarden_core::{AttemptId, JobId};
+use podwarden_engine::{Clock, Cloud, CloudError, Engine, PodInfo, PodRequest, RunPodCloud};
+use podwarden_store::{AttemptRow, JobRow, Store};
 use runpod_emulator::config::{GpuOffer, Stock};
 use runpod_emulator::{EmulatorConfig, Options, start};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
-use store::{AttemptRow, JobRow, Store};
 
 /// Counts provider list calls.
 struct Counting {
@@ -27,14 +27,14 @@ struct Counting {
 }
 
 /// Endpoints are listed every tick as the server does (none exist here).
-impl engine::Serverless for Counting {
-    async fn list_endpoints(&self) -> Result<Vec<engine::EndpointInfo>, CloudError> {
-        engine::Serverless::list_endpoints(&self.inner).await
+impl podwarden_engine::Serverless for Counting {
+    async fn list_endpoints(&self) -> Result<Vec<podwarden_engine::EndpointInfo>, CloudError> {
+        podwarden_engine::Serverless::list_endpoints(&self.inner).await
     }
 }
 
 impl Cloud for Counting {
-    async fn offers(&self) -> Result<Vec<core_domain::gpu::GpuOffer>, CloudError> {
+    async fn offers(&self) -> Result<Vec<podwarden_core::gpu::GpuOffer>, CloudError> {
         self.inner.offers().await
     }
     async fn list_pods(&self) -> Result<Vec<PodInfo>, CloudError> {
@@ -144,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
     let install = store.install_id().await?;
     let attempts: Vec<AttemptId> = (0..n).map(|_| AttemptId::new()).collect();
     let names: Vec<String> =
-        attempts.iter().map(|a| core_domain::ids::pod_name(&install, *a)).collect();
+        attempts.iter().map(|a| podwarden_core::ids::pod_name(&install, *a)).collect();
 
     let mut child = std::process::Command::new(std::env::current_exe()?)
         .env("BENCH_ROLE", "emulator")
@@ -215,7 +215,7 @@ async fn main() -> anyhow::Result<()> {
     let clock_ms = Arc::new(AtomicI64::new(now));
     let c = clock_ms.clone();
     let lists = Arc::new(AtomicU64::new(0));
-    let options = engine::EngineOptions::new(
+    let options = podwarden_engine::EngineOptions::new(
         Clock::from_fn(move || c.load(Ordering::Relaxed)),
         b"bench".to_vec(),
     );
@@ -264,10 +264,11 @@ async fn main() -> anyhow::Result<()> {
 
     // The API `podwarden ps` calls, through a real server on the same database.
     drop(engine);
-    let mut scfg = server::ServerConfig::new(home.path().to_path_buf(), "127.0.0.1:0".parse()?);
+    let mut scfg =
+        podwarden_server::ServerConfig::new(home.path().to_path_buf(), "127.0.0.1:0".parse()?);
     scfg.client = Some(client.clone());
     scfg.tick = std::time::Duration::from_secs(3600);
-    let srv = server::start(scfg).await?;
+    let srv = podwarden_server::start(scfg).await?;
     let http = reqwest::Client::new();
     let mut api = Vec::new();
     for _ in 0..15 {

@@ -18,18 +18,18 @@
 //!  ./target/release/examples/bench_replicas` (needs the Postgres of `PODWARDEN_TEST_POSTGRES`,
 //! default the machine's).
 
-use core_domain::spec::JobSpec;
-use core_domain::state::{AttemptState, JobState};
-use core_domain::{Account, AttemptId, JobId};
-use engine::{Clock, Engine, RunPodCloud};
 use futures::StreamExt;
+use podwarden_core::spec::JobSpec;
+use podwarden_core::state::{AttemptState, JobState};
+use podwarden_core::{Account, AttemptId, JobId};
+use podwarden_engine::{Clock, Engine, RunPodCloud};
+use podwarden_store::{AttemptRow, JobRow, Store};
 use runpod_emulator::config::{AccountSeed, GpuOffer, Stock};
 use runpod_emulator::{EmulatorConfig, Options, RunningEmulator, start};
 use std::io::{BufRead, BufReader};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
-use store::{AttemptRow, JobRow, Store};
 
 const PERIOD_MS: i64 = 2_000;
 
@@ -174,7 +174,7 @@ async fn engine_on(
     account: &Account,
     clock: Clock,
 ) -> anyhow::Result<Engine<RunPodCloud>> {
-    let mut options = engine::EngineOptions::new(clock, b"bench".to_vec());
+    let mut options = podwarden_engine::EngineOptions::new(clock, b"bench".to_vec());
     options.account = account.clone();
     Ok(Engine::new(store, RunPodCloud::new(client), options).await?)
 }
@@ -219,8 +219,9 @@ async fn ten_thousand(
                 .lease_acquire(&Account::Hosted, "bench", now, PERIOD_MS * 3 / 2)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no lease"))?;
-            let fence = store::Fence { account: Account::Hosted, holder: "bench".into(), epoch };
-            store::fenced(fence, engine.tick()).await?
+            let fence =
+                podwarden_store::Fence { account: Account::Hosted, holder: "bench".into(), epoch };
+            podwarden_store::fenced(fence, engine.tick()).await?
         } else {
             engine.tick().await?
         };
@@ -246,7 +247,7 @@ async fn part_a(pg_url: &str) -> anyhow::Result<()> {
     let mut pods = Vec::with_capacity(n);
     for _ in 0..n {
         let att = AttemptId::new();
-        let name = core_domain::ids::pod_name(&install, att);
+        let name = podwarden_core::ids::pod_name(&install, att);
         let id = seed_pod(&emu, emu.api_key().expose(), &name)?;
         pods.push((att, name, id));
     }
@@ -327,7 +328,7 @@ async fn part_b(pg_url: &str) -> anyhow::Result<()> {
     for _ in 0..2 {
         replicas.push(start_replica(&bin, tempfile::tempdir()?, pg_url, &emu, tick_ms)?);
     }
-    let holder = |leases: &[store::LeaseRow], now: i64| {
+    let holder = |leases: &[podwarden_store::LeaseRow], now: i64| {
         leases
             .iter()
             .find(|l| l.account.is_hosted() && l.expires_at > now)
@@ -389,7 +390,7 @@ async fn part_c() -> anyhow::Result<()> {
         let account = Account::Byok(format!("user{u:04}"));
         for k in 0..jobs {
             let att = AttemptId::new();
-            let name = core_domain::ids::pod_name(&install, att);
+            let name = podwarden_core::ids::pod_name(&install, att);
             let pod = seed_pod(&emu, &user_key(u), &name)?;
             let (j, a) = running(&account, att, &name, &pod, now, u * jobs + k, accounts * jobs)?;
             store.job_insert(&j).await?;
@@ -437,9 +438,9 @@ async fn part_c() -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let base = store::testing::postgres_url();
+    let base = podwarden_store::testing::postgres_url();
     let fresh = || async {
-        store::testing::fresh_postgres()
+        podwarden_store::testing::fresh_postgres()
             .await
             .ok_or_else(|| anyhow::anyhow!("no Postgres at {base}"))
     };

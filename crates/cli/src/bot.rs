@@ -48,7 +48,7 @@ pub async fn run(a: Args) -> Result<(), UserError> {
         Some(u) => u,
         None => crate::local::Api::connect().await?.base().to_owned(),
     };
-    let cfg = bot::Config {
+    let cfg = podwarden_bot::Config {
         telegram_token: token,
         telegram_api,
         server,
@@ -57,8 +57,7 @@ pub async fn run(a: Args) -> Result<(), UserError> {
         data_center: a.data_center,
     };
     note!("the bot talks to the podwarden server at {}; Ctrl-C stops it", cfg.server);
-    bot::run(cfg, tokio_util::sync::CancellationToken::new()).await.map_err(|e| UserError {
-        error: e,
-        hint: Some("check TELEGRAM_BOT_TOKEN and the network".into()),
+    podwarden_bot::run(cfg, tokio_util::sync::CancellationToken::new()).await.map_err(|e| {
+        UserError { error: e, hint: Some("check TELEGRAM_BOT_TOKEN and the network".into()) }
     })
 }

@@ -6,11 +6,11 @@ use crate::UserError;
 use crate::local::{Api, home};
 use crate::print::table;
 use anyhow::anyhow;
-use core_domain::spec::JobSpec;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use podwarden_api::types::JobState;
 use podwarden_api::types::{CostReport, EventView, GpuRow, JobDetail, JobSummary};
+use podwarden_core::spec::JobSpec;
 use std::path::PathBuf;
 
 /// `podwarden run`.
@@ -47,7 +47,7 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
         error: anyhow!("cannot read {file}: {e}"),
         hint: Some("pass the path of a job spec, e.g. examples/quickstart.toml".into()),
     })?;
-    if core_domain::serverless_job::ServerlessJobSpec::is_serverless_job(&text) {
+    if podwarden_core::serverless_job::ServerlessJobSpec::is_serverless_job(&text) {
         return crate::serverless::run(&file, &text, a.follow, a.sync, a.json).await;
     }
     // Validate locally first: errors then name the file, line and column.
@@ -303,7 +303,7 @@ pub async fn ps(a: PsArgs) -> Result<(), UserError> {
 
 /// `podwarden ps JOB`: one job with its whole reason and its attempts.
 async fn ps_one(api: &Api, id: &str, json: bool) -> Result<(), UserError> {
-    if matches!(id.parse(), Ok(core_domain::WorkId::ServerlessJob(_))) {
+    if matches!(id.parse(), Ok(podwarden_core::WorkId::ServerlessJob(_))) {
         let r: podwarden_api::types::ServerlessJobView = api.run(|c| c.serverless_job(id)).await?;
         if json {
             out!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
@@ -443,7 +443,7 @@ pub struct StopArgs {
 
 pub async fn stop(a: StopArgs) -> Result<(), UserError> {
     let api = Api::connect().await?;
-    if matches!(a.job.parse(), Ok(core_domain::WorkId::ServerlessJob(_))) {
+    if matches!(a.job.parse(), Ok(podwarden_core::WorkId::ServerlessJob(_))) {
         let r: podwarden_api::types::ServerlessJobView =
             api.run(|c| c.stop_serverless_job(&a.job)).await?;
         if a.json {
@@ -700,8 +700,10 @@ pub struct ServeArgs {
 
 pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
     let home = home();
-    let mut cfg =
-        server::ServerConfig::new(home.clone(), std::net::SocketAddr::new(a.host, a.port));
+    let mut cfg = podwarden_server::ServerConfig::new(
+        home.clone(),
+        std::net::SocketAddr::new(a.host, a.port),
+    );
     cfg.public_url = a.public_url;
     cfg.tick = std::time::Duration::from_millis(a.tick_ms.max(50));
     cfg.intent_grace = std::time::Duration::from_millis(a.intent_grace_ms);
@@ -736,7 +738,7 @@ pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
             }
         },
     };
-    cfg.limits = server::listener::ConnLimits::from_env()
+    cfg.limits = podwarden_server::listener::ConnLimits::from_env()
         .map_err(|e| UserError { error: e, hint: Some("see docs/configuration.md".into()) })?;
     let operator_key = std::env::var("RUNPOD_API_KEY").is_ok_and(|k| !k.trim().is_empty());
     match a.provider.as_str() {
@@ -757,7 +759,7 @@ pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
         crate::emulator::own_images(&mut cfg.emulator);
         crate::emulator::quickstart_volume(&mut cfg.emulator, &home);
     }
-    let s = server::start(cfg).await.map_err(|e| {
+    let s = podwarden_server::start(cfg).await.map_err(|e| {
         let taken = e.chain().any(|c| {
             c.downcast_ref::<std::io::Error>()
                 .is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)

@@ -244,7 +244,8 @@ fn strays(home: &Path, pods: &[runpod::types::pods::PodBrief]) -> Check {
     let mut by_install: std::collections::BTreeMap<&str, (usize, f64)> =
         std::collections::BTreeMap::new();
     for p in pods.iter().filter(|p| p.status != runpod::types::pods::PodStatus::Terminated) {
-        if let Some(i) = engine::strays::install_of(&p.name).filter(|i| Some(*i) != own.as_deref())
+        if let Some(i) =
+            podwarden_engine::strays::install_of(&p.name).filter(|i| Some(*i) != own.as_deref())
         {
             let e = by_install.entry(i).or_default();
             e.0 += 1;
@@ -274,14 +275,14 @@ fn public_url(on_runpod: bool) -> Check {
     }
     let url = env("PODWARDEN_PUBLIC_URL");
     if let Some(rest) = env("RUNPOD_REST_URL").and_then(|u| u.parse::<url::Url>().ok()) {
-        if url.is_none() && server::is_local_provider(&rest) {
+        if url.is_none() && podwarden_server::is_local_provider(&rest) {
             return Check::ok(
                 "public_url",
                 format!("not needed: the provider at {rest} runs its pods on this machine"),
             );
         }
     }
-    match server::check_public_url(url.as_deref()) {
+    match podwarden_server::check_public_url(url.as_deref()) {
         Ok(()) if url.as_deref() == Some("none") => Check::warn(
             "public_url",
             "PODWARDEN_PUBLIC_URL=none: no callbacks; exits are read from pod logs (up to two ticks later) and pods post no metrics",
@@ -361,7 +362,7 @@ async fn images(on_runpod: bool, offline: bool) -> Vec<Check> {
         let defaults = runpod_emulator::image::default_images();
         let missing: Vec<String> = EXAMPLE_IMAGES
             .iter()
-            .map(|i| core_domain::images::resolve_env(i).unwrap_or_else(|_| (*i).to_owned()))
+            .map(|i| podwarden_core::images::resolve_env(i).unwrap_or_else(|_| (*i).to_owned()))
             .filter(|i| runpod_emulator::image::lookup(&cfg.images, &defaults, i).is_none())
             .collect();
         return vec![if missing.is_empty() {
@@ -404,8 +405,8 @@ async fn images(on_runpod: bool, offline: bool) -> Vec<Check> {
     let mut out = Vec::new();
     for image in EXAMPLE_IMAGES {
         let image =
-            &core_domain::images::resolve_env(image).unwrap_or_else(|_| (*image).to_owned());
-        out.push(match server::registry::manifest_exists(&http, image, false).await {
+            &podwarden_core::images::resolve_env(image).unwrap_or_else(|_| (*image).to_owned());
+        out.push(match podwarden_server::registry::manifest_exists(&http, image, false).await {
             Ok(true) => Check::ok("images", format!("{image} can be pulled")),
             Ok(false) => Check::fail(
                 "images",

@@ -91,7 +91,7 @@ pub fn own_images(cfg: &mut EmulatorConfig) {
         }
     }
     // The tabular image under the name `@tabular` resolves to here (PODWARDEN_IMAGE_TABULAR).
-    if let Ok(name) = core_domain::images::resolve_env("@tabular") {
+    if let Ok(name) = podwarden_core::images::resolve_env("@tabular") {
         let known = runpod_emulator::image::lookup(&cfg.images, &defaults, &name).is_some();
         if !known {
             if let Some(img) = cfg.images.get("ghcr.io/podwarden/podwarden-tabular:*").cloned() {

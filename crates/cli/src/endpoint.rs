@@ -4,9 +4,9 @@
 use crate::UserError;
 use crate::local::Api;
 use anyhow::anyhow;
-use core_domain::endpoint::EndpointSpec;
 use podwarden_api::types::EndpointState;
 use podwarden_api::types::{DeployResult, EndpointView};
+use podwarden_core::endpoint::EndpointSpec;
 use std::path::PathBuf;
 
 /// `podwarden endpoint`.

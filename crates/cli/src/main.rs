@@ -95,7 +95,7 @@ enum Command {
     Bot(bot::Args),
     /// The built-in tabular workloads (`podwarden-tabular`): train, predict, worker.
     #[command(hide = true)]
-    Tabular(tabular::cli::Cli),
+    Tabular(podwarden_tabular::cli::Cli),
 }
 
 /// `podwarden admin`.
@@ -157,7 +157,8 @@ async fn admin(c: AdminCommand) -> Result<(), UserError> {
             // The server's database: PODWARDEN_DATABASE_URL (Postgres), else the data directory's.
             let file = local::home().join("podwarden.db").display().to_string();
             let url = var("PODWARDEN_DATABASE_URL");
-            let n = server::rotate_secret(url.as_deref().unwrap_or(&file), &new, &old).await?;
+            let n = podwarden_server::rotate_secret(url.as_deref().unwrap_or(&file), &new, &old)
+                .await?;
             // The URL is not printed: it may hold a password.
             let place = if url.is_some() { "PODWARDEN_DATABASE_URL" } else { &file };
             note!(
@@ -236,7 +237,9 @@ fn main() -> ExitCode {
         std::path::Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned())
     });
     let cli = match argv0.as_deref() {
-        Some("podwarden-tabular") => Cli { command: Command::Tabular(tabular::cli::Cli::parse()) },
+        Some("podwarden-tabular") => {
+            Cli { command: Command::Tabular(podwarden_tabular::cli::Cli::parse()) }
+        }
         Some("podwarden-echo-worker") => Cli { command: Command::EchoWorker },
         _ => Cli::parse(),
     };
@@ -260,7 +263,7 @@ fn main() -> ExitCode {
         }
     };
     if let Command::Tabular(t) = cli.command {
-        return rt.block_on(tabular::cli::run(t));
+        return rt.block_on(podwarden_tabular::cli::run(t));
     }
     let json = std::env::args_os().skip(1).any(|a| a == "--json");
     let result = rt.block_on(async {

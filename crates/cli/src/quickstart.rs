@@ -118,10 +118,11 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
     // What the trainer saved (read from the store, not from the log stream).
     let meta_key = format!(
         "{}/metadata.json",
-        tabular::train::model_prefix("local", model_id).trim_end_matches('/')
+        podwarden_tabular::train::model_prefix("local", model_id).trim_end_matches('/')
     );
-    let meta: tabular::train::Metadata = serde_json::from_slice(&store.read(&meta_key).await?)
-        .context("the trainer's metadata.json")?;
+    let meta: podwarden_tabular::train::Metadata =
+        serde_json::from_slice(&store.read(&meta_key).await?)
+            .context("the trainer's metadata.json")?;
     out!(
         "model {model_id}: {} predicting {} from {}; {} = {:.4} on {} held-out rows ({} trained)",
         meta.model_type.name(),

@@ -5,9 +5,9 @@
 use crate::UserError;
 use crate::local::Api;
 use anyhow::anyhow;
-use core_domain::serverless_job::ServerlessJobSpec;
 use podwarden_api::types::ServerlessJobState;
 use podwarden_api::types::{EventKind, EventView, ServerlessJobView};
+use podwarden_core::serverless_job::ServerlessJobSpec;
 
 /// A serverless job's cost: fractions of a cent matter.
 fn money(v: f64, simulated: bool) -> String {

@@ -12,7 +12,7 @@ use tokio::io::AsyncReadExt;
 
 /// The volume of a job spec: `network_volume` names one of the user's volumes or is its
 /// RunPod id.
-async fn job_volume(api: &Api, spec: &core_domain::spec::JobSpec) -> Result<String, UserError> {
+async fn job_volume(api: &Api, spec: &podwarden_core::spec::JobSpec) -> Result<String, UserError> {
     let v = spec.network_volume.clone().unwrap_or_default();
     let mine: Vec<VolumeView> = api.run(|c| c.volumes()).await?;
     mine.into_iter().find(|m| m.name == v || m.volume_id.as_deref() == Some(v.as_str())).map(|m| m.name).ok_or_else(|| UserError {
@@ -48,7 +48,7 @@ async fn sha256_of(path: &Path) -> Result<(String, u64), UserError> {
 /// content is already there (by SHA-256). URL inputs are fetched by the pod itself.
 pub async fn stage_inputs(
     api: &Api,
-    spec: &core_domain::spec::JobSpec,
+    spec: &podwarden_core::spec::JobSpec,
     spec_dir: &Path,
 ) -> Result<(), UserError> {
     let local: Vec<_> = spec.inputs.iter().filter(|i| !i.is_url()).collect();
@@ -81,7 +81,7 @@ pub async fn stage_inputs(
 /// Fetches a succeeded job's `[[outputs]]` that name a local directory (`to`).
 pub async fn collect_outputs(
     api: &Api,
-    spec: &core_domain::spec::JobSpec,
+    spec: &podwarden_core::spec::JobSpec,
     spec_dir: &Path,
 ) -> Result<(), UserError> {
     let wanted: Vec<_> = spec.outputs.iter().filter(|o| o.to.is_some()).collect();

@@ -36,12 +36,12 @@ impl Files {
         };
         let s3 = match key {
             Some((key, secret)) => {
-                Some(server::volume_files::s3_client(&loc, &key, &secret).map_err(|e| {
-                    UserError {
+                Some(podwarden_server::volume_files::s3_client(&loc, &key, &secret).map_err(
+                    |e| UserError {
                         error: anyhow!("cannot set up the S3 client for {}: {e}", loc.endpoint),
                         hint: None,
-                    }
-                })?)
+                    },
+                )?)
             }
             None => None,
         };

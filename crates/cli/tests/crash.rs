@@ -90,7 +90,7 @@ async fn killed_at_every_step_of_the_saga_and_of_teardown_nothing_leaks() {
     let emu = emulator().await;
     let http = reqwest::Client::new();
     // The points the engine's own saga tests inject in-process, here as a real abort.
-    for point in engine::CrashPoint::POD {
+    for point in podwarden_engine::CrashPoint::POD {
         let step = point.as_str();
         let home = tempfile::tempdir().expect("home");
         let port = free_port();
@@ -108,7 +108,9 @@ async fn killed_at_every_step_of_the_saga_and_of_teardown_nothing_leaks() {
         let (_dead, st) = status;
         assert!(!st.expect("wait").success(), "{step}: the server died at its failpoint");
         let mut s = start_server(home.path(), port, &emu, None);
-        let db = store::Store::open_sqlite(&home.path().join("podwarden.db")).await.expect("db");
+        let db = podwarden_store::Store::open_sqlite(&home.path().join("podwarden.db"))
+            .await
+            .expect("db");
         let install = db.install_id().await.expect("install");
         settle_all(&emu, &db, &install, std::slice::from_ref(&job)).await;
         let row = db.job_get(&job).await.expect("db").expect("job");
@@ -146,7 +148,8 @@ async fn killed_at_random_moments_under_a_stream_of_jobs() {
         kill(&mut s);
         s = start_server(home.path(), port, &emu, None);
     }
-    let db = store::Store::open_sqlite(&home.path().join("podwarden.db")).await.expect("db");
+    let db =
+        podwarden_store::Store::open_sqlite(&home.path().join("podwarden.db")).await.expect("db");
     let install = db.install_id().await.expect("install");
     assert!(jobs.len() >= 50, "most submissions landed: {}", jobs.len());
     settle_all(&emu, &db, &install, &jobs).await;

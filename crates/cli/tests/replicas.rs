@@ -107,7 +107,7 @@ fn kill(r: &mut Replica) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_killed_fifty_times_leave_no_pod_no_lost_job_and_the_bill_agrees() {
-    let Some(db) = store::testing::fresh_postgres().await else { return };
+    let Some(db) = podwarden_store::testing::fresh_postgres().await else { return };
     let emu = emulator().await;
     let http = reqwest::Client::new();
     let mut replicas: Vec<Replica> = (0..3)
@@ -138,7 +138,7 @@ async fn replicas_killed_fifty_times_leave_no_pod_no_lost_job_and_the_bill_agree
         tokens.push(token);
     }
 
-    let store = store::Store::open_postgres(&db).await.expect("db");
+    let store = podwarden_store::Store::open_postgres(&db).await.expect("db");
     let install = store.install_id().await.expect("install");
     let mut rng = StdRng::seed_from_u64(15);
     let mut jobs = Vec::new();

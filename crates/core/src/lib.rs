@@ -5,7 +5,7 @@
 //! Must not: do I/O, read the clock or the environment, or know about HTTP or the database.
 //!
 //! ```
-//! use core_domain::spec::JobSpec;
+//! use podwarden_core::spec::JobSpec;
 //! let spec = JobSpec::from_toml("job.toml", r#"
 //!     name = "hello"
 //!     image = "python:3.11-slim"

@@ -141,10 +141,10 @@ pub struct JobSpec {
     pub limits: Limits,
     #[serde(default)]
     pub retry: RetryPolicy,
-    /// Stop the job when a reported metric diverges (see `core_domain::metrics::EarlyStop`).
+    /// Stop the job when a reported metric diverges (see `podwarden_core::metrics::EarlyStop`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stop: Option<crate::metrics::EarlyStop>,
-    /// The `finetune` job kind: podwarden writes the command (see `core_domain::finetune`).
+    /// The `finetune` job kind: podwarden writes the command (see `podwarden_core::finetune`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finetune: Option<crate::finetune::FinetuneSpec>,
     /// Files the job reads, put on its network volume before it runs.

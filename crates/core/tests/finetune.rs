@@ -2,7 +2,7 @@
 //! Python syntax (`sh -n`, `python3 -m py_compile`), and the Python helpers run for real.
 //! `UPDATE_GOLDEN=1 cargo test -p podwarden-core --test finetune` rewrites the golden files.
 
-use core_domain::spec::JobSpec;
+use podwarden_core::spec::JobSpec;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -154,7 +154,7 @@ fn the_python_reads_its_config_detects_targets_and_builds_points() {
     assert_eq!(p["remaining_seconds"], 300);
     assert!(p.get("eval_loss").is_none());
     // podwarden's own check accepts what the script sends.
-    core_domain::metrics::normalize_point(&p).expect("the server accepts the generated point");
+    podwarden_core::metrics::normalize_point(&p).expect("the server accepts the generated point");
     assert!(!std::path::Path::new("pwned").exists());
 }
 

@@ -2,12 +2,12 @@
 //!
 //! Owns: the cost rows of pod attempts. A pod-holding attempt is billed every
 //! `ACCRUE_EVERY_MS` (budgets are enforced on projected spend, so batching the writes cannot
-//! overshoot them) and up to the moment it ends, in one transaction per batch (`store::bill`).
+//! overshoot them) and up to the moment it ends, in one transaction per batch (`podwarden_store::bill`).
 //!
 //! Billing reconciliation compares the ledger with the provider's bill, pod by pod.
 //!
 //! Owns: the reads and the check of each settled attempt of this engine's account
-//! (`store::billing`). Invariants: once an attempt is checked, its ledger rows sum to what the
+//! (`podwarden_store::billing`). Invariants: once an attempt is checked, its ledger rows sum to what the
 //! provider billed for its pod, and the difference (a crash that double-billed a span, a price
 //! that changed under a running pod, a rounding) is recorded with its size and shown as an event
 //! on the job. RunPod's billing lags — it "runs every 5 minutes", and its history routes have been
@@ -17,9 +17,9 @@
 
 use crate::cloud::Cloud;
 use crate::{Engine, EngineError};
-use core_domain::Money;
-use core_domain::events::EventKind;
-use store::{AttemptRow, Bill};
+use podwarden_core::Money;
+use podwarden_core::events::EventKind;
+use podwarden_store::{AttemptRow, Bill};
 
 /// One check that found a difference.
 #[derive(Debug, Clone, PartialEq)]
@@ -270,7 +270,7 @@ impl<C: Cloud> Engine<C> {
         let mut jobs = Vec::with_capacity(by_job.len());
         for (id, m) in by_job {
             let name = match id.parse() {
-                Ok(core_domain::WorkId::ServerlessJob(_)) => self
+                Ok(podwarden_core::WorkId::ServerlessJob(_)) => self
                     .store()
                     .serverless_job_get(&id)
                     .await?

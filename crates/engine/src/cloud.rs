@@ -2,8 +2,8 @@
 //! through this trait; `RunPodCloud` implements it on the `runpod` client (against RunPod or
 //! its emulator alike).
 
-use core_domain::gpu::{CloudTier, GpuOffer};
-use core_domain::money::Money;
+use podwarden_core::gpu::{CloudTier, GpuOffer};
+use podwarden_core::money::Money;
 use std::collections::BTreeMap;
 use std::future::Future;
 

@@ -3,8 +3,8 @@
 
 use crate::cloud::CloudError;
 use crate::crash::CrashPoint;
-use core_domain::money::Money;
-use store::StoreError;
+use podwarden_core::money::Money;
+use podwarden_store::StoreError;
 
 /// Why an engine call failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,14 +37,14 @@ pub enum EngineError {
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("point {index}: {error}")]
-    BadMetrics { index: usize, error: core_domain::metrics::PointError },
+    BadMetrics { index: usize, error: podwarden_core::metrics::PointError },
     /// The owner's hosted spend cap has `left` micro-USD, and the work needs more.
     #[error("your hosted spend cap of {} has {} left (spent or reserved by running work){}", Money(*cap), Money((*left).max(0)), needs.map(|n| format!("; this needs up to {}", Money(n))).unwrap_or_default())]
     SpendCapReached { cap: i64, left: i64, needs: Option<i64> },
     /// A row was asked to move along an edge its state machine does not have (a lost race:
     /// someone else moved it first).
     #[error("{what}: {error}")]
-    Transition { what: String, error: core_domain::state::IllegalTransition },
+    Transition { what: String, error: podwarden_core::state::IllegalTransition },
     /// A test's injected crash (`crash::OnCrash::FailStep`); never seen in production.
     #[error("crash test: crashed at {0}")]
     Crashed(CrashPoint),

@@ -6,16 +6,16 @@
 use crate::cloud::{Cloud, CloudError};
 use crate::tokens::{hash_token, token_valid};
 use crate::{Engine, EngineError};
-use core_domain::Account;
-use core_domain::JobId;
-use core_domain::events::{EventKind, StateChange};
-use core_domain::gpu::rank_placements;
-use core_domain::metrics::{DivergenceWatch, EarlyStop, normalize_point};
-use core_domain::money::Money;
-use core_domain::spec::JobSpec;
-use core_domain::state::{AttemptEvent, JobEvent, JobState, attempt_transition, job_transition};
+use podwarden_core::Account;
+use podwarden_core::JobId;
+use podwarden_core::events::{EventKind, StateChange};
+use podwarden_core::gpu::rank_placements;
+use podwarden_core::metrics::{DivergenceWatch, EarlyStop, normalize_point};
+use podwarden_core::money::Money;
+use podwarden_core::spec::JobSpec;
+use podwarden_core::state::{AttemptEvent, JobEvent, JobState, attempt_transition, job_transition};
+use podwarden_store::{AttemptRow, JobRow};
 use std::sync::Arc;
-use store::{AttemptRow, JobRow};
 
 /// A submitted job and its callback token (shown once; only its hash is stored).
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ impl<C: Cloud> Engine<C> {
         // Short names (`A100`) become the provider's ids before anything is stored, so every
         // attempt asks for what the user meant.
         let named = spec.gpu.types.clone();
-        spec.gpu.types = core_domain::gpu::resolve_gpu_types(&named, &offers)
+        spec.gpu.types = podwarden_core::gpu::resolve_gpu_types(&named, &offers)
             .map_err(|e| EngineError::UnknownGpuType(e.to_string()))?;
         let mut everywhere = offers.clone();
         for o in &mut everywhere {
@@ -70,10 +70,10 @@ impl<C: Cloud> Engine<C> {
         let token = self.job_token(&id.to_string());
         let mut row = JobRow::new(id, &spec, owner, &hash_token(&token), self.clock.now_ms());
         row.account = account.clone();
-        // Hosted work is admitted against its owner's spend cap atomically (store::spend).
+        // Hosted work is admitted against its owner's spend cap atomically (podwarden_store::spend).
         let capped = match self.store.job_insert_within_cap(&mut row).await? {
-            store::Admission::Admitted { capped_to } => capped_to,
-            store::Admission::CapReached { cap, left } => {
+            podwarden_store::Admission::Admitted { capped_to } => capped_to,
+            podwarden_store::Admission::CapReached { cap, left } => {
                 return Err(EngineError::SpendCapReached { cap, left, needs: None });
             }
         };

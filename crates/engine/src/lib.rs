@@ -44,15 +44,15 @@ pub use jobs::Submitted;
 pub use reconcilers::TickReport;
 pub use runpod_cloud::RunPodCloud;
 
-use core_domain::Account;
-use core_domain::events::{EventKind, StateChange};
-use core_domain::gpu::GpuOffer;
-use core_domain::metrics::DivergenceWatch;
-use core_domain::spec::JobSpec;
+use podwarden_core::Account;
+use podwarden_core::events::{EventKind, StateChange};
+use podwarden_core::gpu::GpuOffer;
+use podwarden_core::metrics::DivergenceWatch;
+use podwarden_core::spec::JobSpec;
+use podwarden_store::{AttemptRow, Store};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::Mutex;
-use store::{AttemptRow, Store};
 
 /// How an engine runs, fixed when it is built (`Engine::new`).
 #[derive(Clone)]
@@ -361,7 +361,7 @@ impl<C: Cloud> Engine<C> {
 
     /// Whether this engine acts on `a`: its job was placed on this engine's account. An
     /// attempt whose job is no longer live is the hosted engine's (one engine, not all).
-    pub(crate) fn acts_on(&self, live: &store::LiveSet, a: &AttemptRow) -> bool {
+    pub(crate) fn acts_on(&self, live: &podwarden_store::LiveSet, a: &AttemptRow) -> bool {
         live.job(&a.job_id).map_or(self.account.is_hosted(), |j| j.account == self.account)
     }
 }

@@ -5,8 +5,8 @@ use crate::cloud::{
     PodLogStream, PodPhase, PodRequest, QueueHealth, RemoteJob, RemoteStatus, RunOptions,
     Serverless, TemplateInfo, VolumeInfo,
 };
-use core_domain::gpu::{CloudTier, GpuOffer};
-use core_domain::money::Money;
+use podwarden_core::gpu::{CloudTier, GpuOffer};
+use podwarden_core::money::Money;
 use runpod::types::catalog::{AvailabilityLevel, GpuCatalogQuery};
 use runpod::types::endpoints::{
     CreateEndpointGpuConfig, CreateEndpointRequest, EndpointWorkers, FlashBoot,
@@ -246,7 +246,7 @@ impl Cloud for RunPodCloud {
                 allowed_cuda_versions: None,
                 // A host whose driver supports less CUDA than the image was built for cannot
                 // run it: ask for at least the image's (RunPod then refuses for capacity).
-                min_cuda_version: core_domain::images::min_cuda(&r.image),
+                min_cuda_version: podwarden_core::images::min_cuda(&r.image),
             }),
             data_center_ids: (!r.data_centers.is_empty())
                 .then(|| r.data_centers.iter().map(|d| d.as_str().into()).collect()),

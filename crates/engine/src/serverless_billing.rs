@@ -4,7 +4,7 @@
 //! (`serverless/pricing.mdx`): its boot, its idle time before it scales down and an active
 //! (min) worker's every hour, not only the jobs it runs. podwarden charges each serverless job
 //! its execution plus the idle tail it keeps the worker for; what RunPod billed beyond that in
-//! an hour is booked as the endpoint's own overhead (`store::endpoint_billing`), so the ledger
+//! an hour is booked as the endpoint's own overhead (`podwarden_store::endpoint_billing`), so the ledger
 //! agrees with the bill and the owner's spend (and cap) counts it.
 //!
 //! Owns: the reads of each endpoint's hours (`GET /v2/billing/serverless?serverlessId=…`).
@@ -18,8 +18,8 @@
 use crate::billing::{BillingPolicy, BillingReport, FIRST_BILL_READ_AFTER_MS};
 use crate::cloud::Cloud;
 use crate::{Engine, EngineError};
-use core_domain::Money;
-use core_domain::state::EndpointState;
+use podwarden_core::Money;
+use podwarden_core::state::EndpointState;
 
 const HOUR_MS: i64 = 3_600_000;
 

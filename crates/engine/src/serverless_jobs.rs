@@ -10,14 +10,14 @@
 use crate::cloud::{Cloud, CloudError, QueueHealth, RemoteStatus, RunOptions};
 use crate::sagas::InFlight;
 use crate::{Engine, EngineError};
-use core_domain::ServerlessJobId;
-use core_domain::endpoint::EndpointSpec;
-use core_domain::events::{EventKind, StateChange};
-use core_domain::money::Money;
-use core_domain::serverless_job::ServerlessJobSpec;
-use core_domain::state::{EndpointState, ServerlessJobEvent, ServerlessJobState};
+use podwarden_core::ServerlessJobId;
+use podwarden_core::endpoint::EndpointSpec;
+use podwarden_core::events::{EventKind, StateChange};
+use podwarden_core::money::Money;
+use podwarden_core::serverless_job::ServerlessJobSpec;
+use podwarden_core::state::{EndpointState, ServerlessJobEvent, ServerlessJobState};
+use podwarden_store::{EndpointRow, ServerlessJobRow};
 use runpod::types::serverless::{RUN_PAYLOAD_LIMIT, RUNSYNC_PAYLOAD_LIMIT};
-use store::{EndpointRow, ServerlessJobRow};
 
 /// A `submitting` row older than this was never confirmed by the provider.
 pub const SUBMIT_GRACE_MS: i64 = 120_000;
@@ -173,7 +173,7 @@ impl<C: Cloud> Engine<C> {
             ended_at: None,
             account: self.account.clone(),
         };
-        if let store::Admission::CapReached { cap, left } =
+        if let podwarden_store::Admission::CapReached { cap, left } =
             self.store().serverless_job_insert_within_cap(&row).await?
         {
             return Err(EngineError::SpendCapReached {
@@ -276,7 +276,7 @@ impl<C: Cloud> Engine<C> {
             ended_at: None,
             ..old.clone()
         };
-        if let store::Admission::CapReached { cap, left } =
+        if let podwarden_store::Admission::CapReached { cap, left } =
             self.store().serverless_job_insert_within_cap(&row).await?
         {
             return Err(EngineError::SpendCapReached {

@@ -9,8 +9,8 @@
 
 use crate::cloud::{Cloud, PodPhase};
 use crate::{Engine, EngineError};
-use core_domain::Money;
-use core_domain::ids::NAME_PREFIX;
+use podwarden_core::Money;
+use podwarden_core::ids::NAME_PREFIX;
 
 /// A pod of another podwarden install.
 #[derive(Debug, Clone, PartialEq)]

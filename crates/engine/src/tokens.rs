@@ -1,8 +1,8 @@
 //! Job tokens: the bearer a pod's wrapper and the user's code present on callbacks (exit,
 //! metrics). Derived from the install's secret, never stored; the database keeps their hash.
 
+use podwarden_store::JobRow;
 use sha2::{Digest, Sha256};
-use store::JobRow;
 
 /// HMAC-SHA256 of `job` under the install's token secret: the job's bearer token. Derived,
 /// not stored, so a relaunch after a crash can hand it to a new pod while the database holds

@@ -10,8 +10,8 @@
 
 use crate::cloud::{Cloud, CloudError, VolumeInfo};
 use crate::{Engine, EngineError};
-use core_domain::money::Money;
-use store::VolumeRow;
+use podwarden_core::money::Money;
+use podwarden_store::VolumeRow;
 
 /// `creating`, `ready`, `deleted`.
 pub const CREATING: &str = "creating";
@@ -59,7 +59,7 @@ impl<C: Cloud> Engine<C> {
                 "size_gb {size_gb}: a network volume is 10 to 4096 GB"
             )));
         }
-        let id = core_domain::ids::VolumeRecordId::new();
+        let id = podwarden_core::ids::VolumeRecordId::new();
         let row = VolumeRow {
             id: id.to_string(),
             owner: owner.to_owned(),

@@ -24,7 +24,7 @@
 pub const OUTPUTS_MISSING_CODE: i32 = 86;
 
 /// Where the job's network volume is mounted in its pod.
-pub const VOLUME_MOUNT: &str = core_domain::spec::NETWORK_VOLUME_MOUNT;
+pub const VOLUME_MOUNT: &str = podwarden_core::spec::NETWORK_VOLUME_MOUNT;
 
 /// Files the wrapper handles around the command.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -236,7 +236,7 @@ mod tests {
         // encoded line still execs (under Linux's 128 KiB for one argument).
         let mut cmd =
             String::from("echo 'single' \"double\" `tick` $(x) \\ back\nline two: ünïcødé ✓\n");
-        while cmd.len() < core_domain::limits::COMMAND - 40 {
+        while cmd.len() < podwarden_core::limits::COMMAND - 40 {
             cmd.push_str("echo 'it''s' \"a \\\"b\\\"\" # padding\n");
         }
         let script = wrap(&cmd, Some(60), &DataPlan::default());

@@ -1,4 +1,4 @@
-//! The server's performance targets (issue 5), measured against a real `server::start` on its
+//! The server's performance targets (issue 5), measured against a real `podwarden_server::start` on its
 //! embedded emulator, over HTTP on loopback, client and server in one process on this machine:
 //!
 //! 1. metrics ingest: concurrent pods posting batches to `POST /jobs/{id}/metrics` — points/s
@@ -10,8 +10,8 @@
 //!
 //! `cargo run --release -p podwarden-server --example bench_api` (results: BENCHMARKS.md).
 
-use core_domain::state::JobState;
 use futures::StreamExt;
+use podwarden_core::state::JobState;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,15 +38,15 @@ async fn main() -> anyhow::Result<()> {
     let home = tempfile::tempdir()?;
     // 10 000 finished jobs of the admin, written straight to the store before the server opens it.
     {
-        let store = store::Store::open_sqlite(&home.path().join("podwarden.db")).await?;
-        let spec = core_domain::spec::JobSpec::from_json(
+        let store = podwarden_store::Store::open_sqlite(&home.path().join("podwarden.db")).await?;
+        let spec = podwarden_core::spec::JobSpec::from_json(
             serde_json::json!({"name": "bench", "image": "i", "command": "true", "gpu": {"min_vram_gb": 16}}),
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let t = Instant::now();
         for i in 0..podwarden_test_utils::bench_size(10_000, 20) as i64 {
-            let mut row = store::JobRow::new(
-                core_domain::JobId::new(),
+            let mut row = podwarden_store::JobRow::new(
+                podwarden_core::JobId::new(),
                 &spec,
                 "local",
                 "x",
@@ -59,10 +59,11 @@ async fn main() -> anyhow::Result<()> {
         }
         println!("seeded 10 000 jobs in {:.1} s", t.elapsed().as_secs_f64());
     }
-    let mut cfg = server::ServerConfig::new(home.path().to_path_buf(), "127.0.0.1:0".parse()?);
+    let mut cfg =
+        podwarden_server::ServerConfig::new(home.path().to_path_buf(), "127.0.0.1:0".parse()?);
     cfg.emulator.pods.provisioning_secs = 0.1;
     cfg.emulator.pods.starting_secs = 0.1;
-    let s = server::start(cfg).await?;
+    let s = podwarden_server::start(cfg).await?;
     let http = reqwest::Client::builder().pool_max_idle_per_host(2000).build()?;
     // Paths come from the typed client; the requests stay raw, so JSON decoding is not timed.
     let client = podwarden_api::Client::with_http(http.clone(), &s.url, &s.token)?;
@@ -99,7 +100,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let id = job["id"].as_str().unwrap_or_default().to_owned();
     let secret = std::fs::read_to_string(home.path().join("secret"))?;
-    let token = engine::tokens::derive_job_token(secret.trim().as_bytes(), &id);
+    let token = podwarden_engine::tokens::derive_job_token(secret.trim().as_bytes(), &id);
     let metrics_url = api(&["jobs", &id, "metrics"]);
 
     // --- metrics ingest -------------------------------------------------------------------

@@ -4,7 +4,7 @@
 //!
 //! Each job's command prints the time just before it exits (`date +%s%3N`, in the sandboxed
 //! container); the job's `tearing down` state event carries the time the server decided the
-//! job had ended. A real `server::start` on its embedded emulator, on loopback, on this machine.
+//! job had ended. A real `podwarden_server::start` on its embedded emulator, on loopback, on this machine.
 //!
 //! `cargo run --release -p podwarden-server --example bench_exit` (results: BENCHMARKS.md).
 
@@ -14,10 +14,11 @@ const TICK: Duration = Duration::from_secs(1);
 
 async fn run(label: &str, public_url: Option<&str>) -> anyhow::Result<()> {
     let home = tempfile::tempdir()?;
-    let mut cfg = server::ServerConfig::new(home.path().to_path_buf(), "127.0.0.1:0".parse()?);
+    let mut cfg =
+        podwarden_server::ServerConfig::new(home.path().to_path_buf(), "127.0.0.1:0".parse()?);
     cfg.tick = TICK;
     cfg.public_url = public_url.map(str::to_owned);
-    let s = server::start(cfg).await?;
+    let s = podwarden_server::start(cfg).await?;
     let api = podwarden_api::Client::new(&s.url, &s.token)?;
     let mut ids = Vec::new();
     for i in 0..podwarden_test_utils::bench_size(12, 2) {

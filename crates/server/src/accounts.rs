@@ -5,9 +5,9 @@
 //! The key is decrypted only here, into the client, and never logged.
 
 use crate::AppState;
-use core_domain::Account;
-use engine::billing::BillingPolicy;
-use engine::{Engine, RunPodCloud};
+use podwarden_core::Account;
+use podwarden_engine::billing::BillingPolicy;
+use podwarden_engine::{Engine, RunPodCloud};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -114,7 +114,7 @@ impl Accounts {
 pub(crate) const RECONCILE_NOW_LIMIT: i64 = 1000;
 
 /// Checks every BYOK account's settled pods against its bill now (`POST /api/v1/cost/reconcile`).
-pub(crate) async fn reconcile_all(s: &AppState) -> Result<usize, engine::EngineError> {
+pub(crate) async fn reconcile_all(s: &AppState) -> Result<usize, podwarden_engine::EngineError> {
     let mut checked = 0;
     for account in s.engine.store().accounts_unchecked(i64::MAX, i64::MAX).await? {
         let Some(user) = account.byok_user() else { continue };

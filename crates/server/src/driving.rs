@@ -10,8 +10,8 @@
 
 use crate::AppState;
 use crate::accounts::engine_for;
-use core_domain::Account;
-use engine::driver::Pass;
+use podwarden_core::Account;
+use podwarden_engine::driver::Pass;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -89,7 +89,7 @@ async fn pass(s: &AppState, account: &Account) -> Pass {
     let store = s.engine.store();
     match r.lease(store, account, s.engine.now_ms()).await {
         Ok(Some(fence)) => {
-            let next = store::fenced(fence, reconcile(s, account)).await;
+            let next = podwarden_store::fenced(fence, reconcile(s, account)).await;
             if matches!(next, Pass::Idle) {
                 r.release(store, account).await;
             }
@@ -143,7 +143,9 @@ async fn reconcile(s: &AppState, account: &Account) -> Pass {
         let settle = s.billing_settle_ms;
         crate::tasks::activation(&s.tasks, "endpoint billing", account, now, async {
             match engine
-                .reconcile_endpoint_bills(engine::billing::BillingPolicy::automatic(settle))
+                .reconcile_endpoint_bills(podwarden_engine::billing::BillingPolicy::automatic(
+                    settle,
+                ))
                 .await
             {
                 Ok(r) => (r.checked, r.errors),
@@ -156,7 +158,7 @@ async fn reconcile(s: &AppState, account: &Account) -> Pass {
         let settle = s.billing_settle_ms;
         crate::tasks::activation(&s.tasks, "billing", account, now, async {
             match engine
-                .reconcile_billing(engine::billing::BillingPolicy::automatic(settle), 100)
+                .reconcile_billing(podwarden_engine::billing::BillingPolicy::automatic(settle), 100)
                 .await
             {
                 Ok(r) => (r.checked, r.errors),
@@ -176,7 +178,7 @@ fn record<A>(
     task: &str,
     account: &Account,
     now: i64,
-    st: &engine::reconcilers::Status<A>,
+    st: &podwarden_engine::reconcilers::Status<A>,
 ) {
     if st.ran || !st.errors.is_empty() {
         let took = st.took.as_millis() as i64;
@@ -191,8 +193,8 @@ pub(crate) async fn find_bills_due(s: &AppState) {
     let now = s.engine.now_ms();
     crate::tasks::activation(&s.tasks, "billing", "all accounts", now, async {
         let (ended, read) = (
-            now - engine::billing::FIRST_BILL_READ_AFTER_MS,
-            now - engine::billing::BILL_REREAD_MS,
+            now - podwarden_engine::billing::FIRST_BILL_READ_AFTER_MS,
+            now - podwarden_engine::billing::BILL_REREAD_MS,
         );
         match store.accounts_unchecked(ended, read).await {
             Ok(accounts) => {

@@ -9,7 +9,7 @@
 //! server image): without it the emulator is not linked, and a server with no key says so.
 
 use crate::{S3Settings, ServerConfig};
-use store::Store;
+use podwarden_store::Store;
 
 #[cfg(feature = "embedded-emulator")]
 pub use runpod_emulator::EmulatorConfig;
@@ -56,8 +56,9 @@ impl Embedded {
         ecfg.allow_host_ports.push(server_port);
         // Volumes made on an earlier run: their files are still under the state directory,
         // and RunPod keeps a volume until it is deleted, so the emulator must know them again.
-        for v in store.volumes_on(&core_domain::Account::Hosted).await? {
-            let Some(id) = v.volume_id.filter(|_| v.state == engine::volumes::READY) else {
+        for v in store.volumes_on(&podwarden_core::Account::Hosted).await? {
+            let Some(id) = v.volume_id.filter(|_| v.state == podwarden_engine::volumes::READY)
+            else {
                 continue;
             };
             if !ecfg.volumes.iter().any(|s| s.id == id) {
@@ -108,7 +109,7 @@ impl Embedded {
     /// `cp` reaches them.
     pub(crate) async fn adopt_seeded_volumes(&self, store: &Store) -> anyhow::Result<()> {
         let known: Vec<String> = store
-            .volumes_on(&core_domain::Account::Hosted)
+            .volumes_on(&podwarden_core::Account::Hosted)
             .await?
             .into_iter()
             .filter_map(|v| v.volume_id)
@@ -118,16 +119,16 @@ impl Embedded {
                 && store.volume_by_name(crate::users::ADMIN_ID, &v.name).await?.is_none()
             {
                 store
-                    .volume_insert(&store::VolumeRow {
-                        id: core_domain::ids::VolumeRecordId::new().to_string(),
+                    .volume_insert(&podwarden_store::VolumeRow {
+                        id: podwarden_core::ids::VolumeRecordId::new().to_string(),
                         owner: crate::users::ADMIN_ID.into(),
-                        account: core_domain::Account::Hosted,
+                        account: podwarden_core::Account::Hosted,
                         name: v.name.clone(),
                         resource_name: v.name.clone(),
                         volume_id: Some(v.id.clone()),
                         data_center: v.data_center.clone(),
                         size_gb: v.size,
-                        state: engine::volumes::READY.into(),
+                        state: podwarden_engine::volumes::READY.into(),
                         created_at: 0,
                     })
                     .await?;

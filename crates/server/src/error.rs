@@ -7,7 +7,7 @@ use crate::api::{ErrorBody, ErrorCode};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use engine::EngineError;
+use podwarden_engine::EngineError;
 
 /// An API error: status, body, an optional `Retry-After`, and the cause behind it for the
 /// server's log (never sent; logged once by `log_errors` from a response extension, so turning
@@ -91,13 +91,13 @@ impl From<EngineError> for ApiError {
                     "put large inputs in storage (a network volume or S3) and pass their path in the input",
                 ),
             ),
-            EngineError::Cloud(c @ engine::CloudError::Auth(_)) => Self::new(
+            EngineError::Cloud(c @ podwarden_engine::CloudError::Auth(_)) => Self::new(
                 StatusCode::BAD_GATEWAY,
                 ErrorCode::InvalidApiKey,
                 format!("RunPod rejected the API key: {c}"),
                 Some("check RUNPOD_API_KEY (or the key saved for your user)"),
             ),
-            EngineError::Cloud(c @ engine::CloudError::InsufficientBalance(_)) => Self::new(
+            EngineError::Cloud(c @ podwarden_engine::CloudError::InsufficientBalance(_)) => Self::new(
                 StatusCode::PAYMENT_REQUIRED,
                 ErrorCode::InsufficientBalance,
                 c.to_string(),
@@ -147,7 +147,7 @@ impl From<EngineError> for ApiError {
                     "check the volume's id and data center with RunPod's console or `GET /v2/network-volumes`",
                 ),
             ),
-            EngineError::Cloud(engine::CloudError::RateLimited { message, retry_after_secs }) => {
+            EngineError::Cloud(podwarden_engine::CloudError::RateLimited { message, retry_after_secs }) => {
                 Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     ErrorCode::ProviderRateLimited,
@@ -156,7 +156,7 @@ impl From<EngineError> for ApiError {
                 )
                 .retry_after(retry_after_secs.unwrap_or(60))
             }
-            EngineError::Cloud(c @ engine::CloudError::Rejected(_)) => Self::new(
+            EngineError::Cloud(c @ podwarden_engine::CloudError::Rejected(_)) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::ProviderRejected,
                 format!("RunPod refused the request: {c}"),

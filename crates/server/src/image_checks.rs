@@ -100,8 +100,8 @@ impl ImageChecks {
 
     /// Checks podwarden's own images (`@tabular` …) and says in the log which are missing.
     pub(crate) async fn check_own(&self) {
-        for (alias, _) in core_domain::images::ALIASES {
-            let Ok(image) = core_domain::images::resolve_env(alias) else { continue };
+        for (alias, _) in podwarden_core::images::ALIASES {
+            let Ok(image) = podwarden_core::images::resolve_env(alias) else { continue };
             if let Some(why) = self.missing(&image, false).await {
                 tracing::error!(
                     alias,

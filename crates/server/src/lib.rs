@@ -35,12 +35,12 @@ mod volumes;
 mod webhooks;
 
 use anyhow::Context;
-use engine::{Clock, Engine, RunPodCloud};
+use podwarden_engine::{Clock, Engine, RunPodCloud};
+use podwarden_store::Store;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use store::Store;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -135,13 +135,15 @@ impl ServerConfig {
             emulator,
             client: None,
             intent_grace: Duration::from_secs(60),
-            watchdog_ceiling: Duration::from_secs(engine::DEFAULT_WATCHDOG_CEILING_SECS),
+            watchdog_ceiling: Duration::from_secs(podwarden_engine::DEFAULT_WATCHDOG_CEILING_SECS),
             byok_only: false,
             s3_endpoints: std::collections::BTreeMap::new(),
             s3_data_centers: None,
             s3_operator_key: None,
             limits: listener::ConnLimits::default(),
-            billing_settle: Duration::from_millis(engine::billing::DEFAULT_BILL_SETTLE_MS as u64),
+            billing_settle: Duration::from_millis(
+                podwarden_engine::billing::DEFAULT_BILL_SETTLE_MS as u64,
+            ),
             database: None,
             default_spend_cap_usd: None,
             image_checks: None,
@@ -177,9 +179,9 @@ pub(crate) struct AppState {
     /// The background tasks' last activations (`GET /api/v1/admin/tasks`).
     pub tasks: tasks::Tasks,
     /// Runs each account's passes (`driving`).
-    pub driver: engine::driver::Driver,
+    pub driver: podwarden_engine::driver::Driver,
     /// Accounts with settled pods whose bill is due a check (filled once a minute).
-    pub bills_due: std::sync::Mutex<std::collections::BTreeSet<core_domain::Account>>,
+    pub bills_due: std::sync::Mutex<std::collections::BTreeSet<podwarden_core::Account>>,
     /// How long after a pod ends its bill is checked.
     pub billing_settle_ms: i64,
     /// On Postgres: this replica's leases and wake-ups (`replicas`).
@@ -194,12 +196,12 @@ impl AppState {
     /// The accounts whose bills are due a check.
     pub(crate) fn bills_due(
         &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<core_domain::Account>> {
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<podwarden_core::Account>> {
         self.bills_due.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether `account`'s bills are due a check; a yes is taken (the check runs once).
-    pub(crate) fn take_bill_check(&self, account: &core_domain::Account) -> bool {
+    pub(crate) fn take_bill_check(&self, account: &podwarden_core::Account) -> bool {
         self.bills_due().remove(account)
     }
 }
@@ -482,7 +484,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let old_token = cfg.old_admin_token.clone().or_else(|| {
         std::env::var("PODWARDEN_OLD_ADMIN_TOKEN").ok().filter(|t| !t.trim().is_empty())
     });
-    let shared = store.backend() == store::Backend::Postgres;
+    let shared = store.backend() == podwarden_store::Backend::Postgres;
     users::same_admin_token(&store, &token, old_token.as_deref().map(str::trim), shared).await?;
     users::ensure_admin(&store, &token).await.context("cannot set up the admin user")?;
     install_identity(&store, &cfg.home).await?;
@@ -525,7 +527,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             (c, None, false, p)
         }
         (None, None) => {
-            if store.backend() == store::Backend::Postgres {
+            if store.backend() == podwarden_store::Backend::Postgres {
                 tracing::warn!(
                     "the embedded emulator lives in this server alone: other replicas on this Postgres \
                      would each see their own; for several replicas run one `podwarden emulator` \
@@ -592,12 +594,12 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
                 .or_else(|| env("RUNPOD_S3_ACCESS_KEY_ID").zip(env("RUNPOD_S3_SECRET_ACCESS_KEY"))),
         },
     };
-    if store.backend() == store::Backend::Postgres {
+    if store.backend() == podwarden_store::Backend::Postgres {
         same_token_secret(&store, &secret).await?;
         same_sealing_key(&store, &sealer).await?;
     }
     let token_secret = secret.into_bytes();
-    let mut options = engine::EngineOptions::new(Clock::system(), token_secret);
+    let mut options = podwarden_engine::EngineOptions::new(Clock::system(), token_secret);
     // `none`: no callbacks (exits come from the pods' logs); the wrapper still runs.
     options.callback_base =
         Some(cfg.public_url.clone().filter(|u| u != "none").unwrap_or_else(|| url.clone()));
@@ -606,9 +608,10 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     // The crash test's failpoint (the engine itself reads no environment).
     if let Some(at) = std::env::var("PODWARDEN_CRASH_AT").ok().filter(|v| !v.is_empty()) {
         let at = at
-            .parse::<engine::CrashPoint>()
+            .parse::<podwarden_engine::CrashPoint>()
             .map_err(|e| anyhow::anyhow!("PODWARDEN_CRASH_AT: {e}"))?;
-        options.crash = Some(engine::Failpoint { at, then: engine::OnCrash::AbortProcess });
+        options.crash =
+            Some(podwarden_engine::Failpoint { at, then: podwarden_engine::OnCrash::AbortProcess });
     }
     let check_images = !simulated
         && !is_local_provider(client.rest_url())
@@ -636,12 +639,16 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         limits: cfg.limits.clone(),
         body_budget: body_budget::BodyBudget::new(cfg.limits.body_memory_mib),
         tasks: tasks::Tasks::default(),
-        driver: engine::driver::Driver::new(driving::CONCURRENCY, cfg.tick, cancel.clone()),
+        driver: podwarden_engine::driver::Driver::new(
+            driving::CONCURRENCY,
+            cfg.tick,
+            cancel.clone(),
+        ),
         bills_due: Default::default(),
         billing_settle_ms: cfg.billing_settle.as_millis() as i64,
         default_spend_cap_usd: cfg.default_spend_cap_usd,
         webhooks_local: cfg.webhooks_local,
-        replicas: (store_backend == store::Backend::Postgres)
+        replicas: (store_backend == podwarden_store::Backend::Postgres)
             .then(|| Arc::new(replicas::Replicas::new(cfg.tick))),
     });
     replicas::Replicas::spawn_heartbeat(state.clone(), &tracker, cancel.clone());

@@ -5,7 +5,7 @@
 
 use crate::api::*;
 use crate::routes::{self, Exit, KeyBody, NewTokenBody, NewUser, UserUpdate};
-use core_domain::spec::JobSpec;
+use podwarden_core::spec::JobSpec;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 

@@ -19,9 +19,9 @@
 
 use crate::AppState;
 use crate::accounts::engine_for;
-use core_domain::state::AttemptState;
-use engine::cloud::{Cloud, CloudError, PodLogQuery};
 use futures::StreamExt;
+use podwarden_core::state::AttemptState;
+use podwarden_engine::cloud::{Cloud, CloudError, PodLogQuery};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +46,7 @@ struct Target {
     attempt: String,
     job: String,
     pod: String,
-    account: core_domain::Account,
+    account: podwarden_core::Account,
 }
 
 /// Starts a follower for every live attempt with a pod and stops those whose attempt is gone.
@@ -125,9 +125,9 @@ async fn follow(s: Arc<AppState>, t: Target, cancel: CancellationToken) {
 
 /// Acts on an exit line of this attempt's already stored.
 async fn exit_already_stored(s: &Arc<AppState>, t: &Target) -> anyhow::Result<()> {
-    let needle = format!("{} job={} code=", engine::wrapper::EXIT_MARKER, t.job);
+    let needle = format!("{} job={} code=", podwarden_engine::wrapper::EXIT_MARKER, t.job);
     let lines = s.engine.store().job_logs_containing(&t.job, &t.attempt, &needle, 1).await?;
-    match lines.iter().find_map(|l| engine::wrapper::parse_exit_line(l, &t.job)) {
+    match lines.iter().find_map(|l| podwarden_engine::wrapper::parse_exit_line(l, &t.job)) {
         Some(code) => record_exit(s, t, code).await,
         None => Ok(()),
     }
@@ -199,10 +199,10 @@ async fn follow_once(
                 boot_line = Some(line.line.clone());
             }
             if exit.is_none() {
-                exit = engine::wrapper::parse_exit_line(&line.line, &t.job);
+                exit = podwarden_engine::wrapper::parse_exit_line(&line.line, &t.job);
             }
             if boot_failed.is_none() {
-                boot_failed = engine::jobs::boot_failure(&line.source, &line.line);
+                boot_failed = podwarden_engine::jobs::boot_failure(&line.source, &line.line);
             }
             last = Some(line.id.clone());
             rows.push((line.id, line.source, line.line));

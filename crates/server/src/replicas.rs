@@ -7,7 +7,7 @@
 //!
 //! Invariants:
 //! - A replica reconciles an account only while it holds the account's lease, and the pass's
-//!   writes are fenced by the lease's epoch (`store::leases`): a replica that lost the lease
+//!   writes are fenced by the lease's epoch (`podwarden_store::leases`): a replica that lost the lease
 //!   while mid-pass lands nothing more.
 //! - A replica that dies stops renewing; its leases expire after `TTL_TICKS` periods and the
 //!   next pass of a surviving replica takes each over: under 3 periods from the last renewal.
@@ -19,12 +19,12 @@
 //! On SQLite none of this runs: one server owns the file (its pidfile).
 
 use crate::AppState;
-use core_domain::Account;
+use podwarden_core::Account;
+use podwarden_store::{Fence, Store, StoreError};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use store::{Fence, Store, StoreError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -197,14 +197,16 @@ impl Replicas {
                         () = cancel.cancelled() => return,
                     };
                     match n {
-                        Ok(store::notify::Notification::Event { .. }) => s.engine.wake_followers(),
-                        Ok(store::notify::Notification::Poke { account }) => {
+                        Ok(podwarden_store::notify::Notification::Event { .. }) => {
+                            s.engine.wake_followers()
+                        }
+                        Ok(podwarden_store::notify::Notification::Poke { account }) => {
                             if r.holds(&account) {
                                 s.driver.poke(&account);
                             }
                             s.poke.notify_one();
                         }
-                        Ok(store::notify::Notification::Row { attempt, id }) => {
+                        Ok(podwarden_store::notify::Notification::Row { attempt, id }) => {
                             let mut changed =
                                 r.changed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                             if attempt {
@@ -213,7 +215,7 @@ impl Replicas {
                                 changed.0.insert(id)
                             };
                         }
-                        Ok(store::notify::Notification::Reconnected) => {
+                        Ok(podwarden_store::notify::Notification::Reconnected) => {
                             r.reload_all.store(true, Ordering::SeqCst);
                             s.engine.wake_followers();
                             s.poke.notify_one();

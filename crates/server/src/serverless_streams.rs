@@ -13,7 +13,7 @@
 
 use crate::AppState;
 use crate::accounts::engine_for;
-use core_domain::state::ServerlessJobState;
+use podwarden_core::state::ServerlessJobState;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +40,7 @@ pub(crate) async fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Ca
             return;
         }
     };
-    let targets: Vec<(String, core_domain::Account)> = rows
+    let targets: Vec<(String, podwarden_core::Account)> = rows
         .into_iter()
         .filter(|r| r.state == ServerlessJobState::Running && r.provider_job_id.is_some())
         // With replicas, the one reconciling the account follows its jobs.
@@ -69,7 +69,7 @@ pub(crate) async fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Ca
 async fn follow(
     s: Arc<AppState>,
     job: String,
-    account: core_domain::Account,
+    account: podwarden_core::Account,
     cancel: CancellationToken,
 ) {
     let mut failures: u32 = 0;
@@ -105,11 +105,10 @@ async fn follow(
 
 /// RunPod's `Retry-After` of a rate-limited read, if it sent one.
 fn retry_after(e: &anyhow::Error) -> Option<Duration> {
-    match e.downcast_ref::<engine::EngineError>() {
-        Some(engine::EngineError::Cloud(engine::cloud::CloudError::RateLimited {
-            retry_after_secs,
-            ..
-        })) => retry_after_secs.map(Duration::from_secs),
+    match e.downcast_ref::<podwarden_engine::EngineError>() {
+        Some(podwarden_engine::EngineError::Cloud(
+            podwarden_engine::cloud::CloudError::RateLimited { retry_after_secs, .. },
+        )) => retry_after_secs.map(Duration::from_secs),
         _ => None,
     }
 }

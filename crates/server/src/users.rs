@@ -1,7 +1,7 @@
 //! Users and API tokens: the admin made at first start, and tokens (random, shown once,
 //! stored as SHA-256 hashes).
 
-use store::{Store, StoreError, TokenRow, UserRow};
+use podwarden_store::{Store, StoreError, TokenRow, UserRow};
 
 /// The admin's user id: a single-user install's rows (owner `local`) are the admin's.
 pub const ADMIN_ID: &str = "local";
@@ -21,7 +21,7 @@ pub async fn issue_token(
         .token_insert(&TokenRow {
             id: id.clone(),
             user_id: user.to_owned(),
-            token_hash: engine::tokens::hash_token(&token),
+            token_hash: podwarden_engine::tokens::hash_token(&token),
             label: label.to_owned(),
             created_at: now_ms(),
         })
@@ -40,7 +40,7 @@ fn now_ms() -> i64 {
 /// the operator's environment.
 pub async fn ensure_admin(store: &Store, token: &str) -> Result<(), StoreError> {
     ensure_admin_user(store).await?;
-    let hash = engine::tokens::hash_token(token);
+    let hash = podwarden_engine::tokens::hash_token(token);
     if store.user_by_token_hash(&hash).await?.is_none() {
         let row = TokenRow {
             id: format!("tok_{}", uuid::Uuid::now_v7().simple()),

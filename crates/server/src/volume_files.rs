@@ -70,7 +70,7 @@ async fn open_unaudited(
     name: &str,
     path: &str,
 ) -> R<(AmazonS3, ObjPath, u64)> {
-    core_domain::spec::check_volume_path(path).map_err(|m| {
+    podwarden_core::spec::check_volume_path(path).map_err(|m| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::BadPath,

@@ -16,8 +16,8 @@ use crate::routes::{ApiError, C, R, S, account_error, user_account};
 use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
-use engine::EngineError;
-use store::{AuditRow, VolumeRow};
+use podwarden_engine::EngineError;
+use podwarden_store::{AuditRow, VolumeRow};
 
 /// Records a storage operation; a failure to record is logged, never the caller's error.
 pub(crate) async fn audit(
@@ -52,7 +52,7 @@ fn view(s: &crate::AppState, v: &VolumeRow) -> VolumeView {
         data_center: v.data_center.clone(),
         size_gb: v.size_gb,
         state: v.state.clone(),
-        monthly_usd: engine::volumes::monthly_cost(v.size_gb).usd(),
+        monthly_usd: podwarden_engine::volumes::monthly_cost(v.size_gb).usd(),
         backend: if v.account.is_hosted() { "hosted" } else { "runpod" }.into(),
         created_at: v.created_at,
     }
@@ -88,7 +88,7 @@ pub(crate) async fn create_volume(
 /// The caller's volumes.
 #[utoipa::path(get, path = "/api/v1/volumes", tag = "volumes", responses((status = 200, body = Vec<VolumeView>), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn list_volumes(State(s): S, Extension(c): C) -> R<Json<Vec<VolumeView>>> {
-    let mut by_account: std::collections::BTreeMap<core_domain::Account, Vec<VolumeRow>> =
+    let mut by_account: std::collections::BTreeMap<podwarden_core::Account, Vec<VolumeRow>> =
         std::collections::BTreeMap::new();
     for v in s.engine.store().volumes_of(&c.0.id).await.map_err(EngineError::from)? {
         by_account.entry(v.account.clone()).or_default().push(v);
@@ -109,8 +109,8 @@ pub(crate) async fn list_volumes(State(s): S, Extension(c): C) -> R<Json<Vec<Vol
 /// RunPod substitutes at boot) from anyone but an admin on the operator's account: hosted users
 /// share it, and its secrets (job tokens of others' jobs included) are not theirs.
 pub(crate) fn no_account_secrets(
-    caller: &store::UserRow,
-    account: &core_domain::Account,
+    caller: &podwarden_store::UserRow,
+    account: &podwarden_core::Account,
     env: &std::collections::BTreeMap<String, String>,
 ) -> R<()> {
     if !account.is_hosted() || caller.is_admin {
@@ -145,8 +145,8 @@ pub(crate) fn no_account_secrets(
 /// an admin may use one.
 pub(crate) async fn resolve(
     s: &crate::AppState,
-    caller: &store::UserRow,
-    account: &core_domain::Account,
+    caller: &podwarden_store::UserRow,
+    account: &podwarden_core::Account,
     volume: &mut Option<String>,
     registry_auth: Option<&str>,
 ) -> R<()> {
@@ -334,7 +334,7 @@ pub(crate) async fn report_transfer(
         || (!t.result.is_empty()
             && t.result.len() <= 1024
             && !t.result.chars().any(char::is_control));
-    let path_ok = core_domain::spec::check_volume_path(&t.path).is_ok();
+    let path_ok = podwarden_core::spec::check_volume_path(&t.path).is_ok();
     if !matches!(t.op.as_str(), "upload" | "download") || t.bytes < 0 || !path_ok || !result_ok {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -1,7 +1,7 @@
 //! Notifications: each user's job events POSTed to the webhook URL they set (issue 26), for
 //! people whose jobs run for hours.
 //!
-//! Owns: reading `job_events` past the `webhooks` cursor (`store::webhooks`) and delivering the
+//! Owns: reading `job_events` past the `webhooks` cursor (`podwarden_store::webhooks`) and delivering the
 //! ones worth telling: a pod or serverless job that finished (`job.succeeded`, `job.failed`,
 //! `job.cancelled`, `job.budget_exceeded`, `job.timed_out`) and budget alerts (`budget.alert`).
 //!
@@ -25,9 +25,9 @@ const RETRIES: [Duration; 2] = [Duration::from_secs(2), Duration::from_secs(10)]
 
 /// The webhook event type of a job event, if it is one that is told: a job or serverless job
 /// that settled, or a budget alert. Decided from the event's kind and typed state change.
-pub(crate) fn event_type(e: &store::EventRow) -> Option<&'static str> {
-    use core_domain::events::{EventKind, StateChange};
-    use core_domain::state::{JobState, ServerlessJobState};
+pub(crate) fn event_type(e: &podwarden_store::EventRow) -> Option<&'static str> {
+    use podwarden_core::events::{EventKind, StateChange};
+    use podwarden_core::state::{JobState, ServerlessJobState};
     match e.kind {
         EventKind::State => {
             let change = StateChange::of(e.kind, e.data.as_deref());
@@ -180,9 +180,9 @@ mod tests {
 
     #[test]
     fn only_endings_and_budget_alerts_are_told() {
-        use core_domain::events::{EventKind, StateChange};
-        use core_domain::state::{JobState, ServerlessJobState};
-        let ev = |kind, change: StateChange, message: &str| store::EventRow {
+        use podwarden_core::events::{EventKind, StateChange};
+        use podwarden_core::state::{JobState, ServerlessJobState};
+        let ev = |kind, change: StateChange, message: &str| podwarden_store::EventRow {
             id: 1,
             job_id: "job_x".into(),
             at: 0,

@@ -2,11 +2,11 @@
 //! funds), stored sealed (AES-256-GCM), shown only as its last 4 characters, removable — and
 //! the key appears in no response and no log line of the whole run, a job run on it included.
 
+use podwarden_server::api::ErrorCode;
 use podwarden_test_utils::server as common;
-use server::api::ErrorCode;
 
-use server::api::{ComputeSettings, ErrorBody};
-use server::{ServerConfig, start};
+use podwarden_server::api::{ComputeSettings, ErrorBody};
+use podwarden_server::{ServerConfig, start};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -127,7 +127,7 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
         .await
         .expect("body");
     bodies.push_str(&text);
-    let job: server::api::JobDetail = serde_json::from_str(&text).expect("job json");
+    let job: podwarden_server::api::JobDetail = serde_json::from_str(&text).expect("job json");
     assert_eq!(job.job.backend, "runpod");
     let mut after = 0;
     loop {
@@ -141,8 +141,8 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
             .await
             .expect("body");
         bodies.push_str(&text);
-        if serde_json::from_str::<server::api::JobDetail>(&text).expect("json").job.state
-            == server::api::JobState::Succeeded
+        if serde_json::from_str::<podwarden_server::api::JobDetail>(&text).expect("json").job.state
+            == podwarden_server::api::JobState::Succeeded
         {
             break;
         }
@@ -156,7 +156,8 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
             .await
             .expect("body");
         bodies.push_str(&text);
-        let evs: Vec<server::api::EventView> = serde_json::from_str(&text).expect("events json");
+        let evs: Vec<podwarden_server::api::EventView> =
+            serde_json::from_str(&text).expect("events json");
         after = evs.last().map_or(after, |e| e.id);
         assert!(!evs.iter().any(|e| e.message.starts_with("failed")), "{evs:?}");
     }
@@ -185,16 +186,16 @@ async fn a_saved_key_is_verified_sealed_masked_and_never_shown() {
 
 #[tokio::test]
 async fn rotate_secret_re_encrypts_what_the_old_secret_sealed() {
-    use server::keys::{Sealed, Sealer};
+    use podwarden_server::keys::{Sealed, Sealer};
     // This run's backend: a SQLite file, or a Postgres schema.
-    let test_db = store::testing::TestDb::new().await;
+    let test_db = podwarden_store::testing::TestDb::new().await;
     let db = test_db.url.clone();
     let (old, new) =
         ("old-secret-0123456789abcdefghijklmnop", "new-secret-9876543210zyxwvutsrqponmlk");
     {
         let store = test_db.open().await.expect("store");
         store
-            .user_insert(&store::UserRow {
+            .user_insert(&podwarden_store::UserRow {
                 id: "u1".into(),
                 name: "u1".into(),
                 is_admin: false,
@@ -207,7 +208,7 @@ async fn rotate_secret_re_encrypts_what_the_old_secret_sealed() {
             .expect("a new name");
         let s = Sealer::new(old, None).expect("old").seal("rpa_SECRET_KEY_9999");
         store
-            .provider_key_put(&store::ProviderKeyRow {
+            .provider_key_put(&podwarden_store::ProviderKeyRow {
                 user_id: "u1".into(),
                 provider: "runpod".into(),
                 key_id: s.key_id,
@@ -219,9 +220,9 @@ async fn rotate_secret_re_encrypts_what_the_old_secret_sealed() {
             .await
             .expect("put");
     }
-    assert_eq!(server::rotate_secret(&db, new, old).await.expect("rotate"), 1);
+    assert_eq!(podwarden_server::rotate_secret(&db, new, old).await.expect("rotate"), 1);
     assert_eq!(
-        server::rotate_secret(&db, new, old).await.expect("again"),
+        podwarden_server::rotate_secret(&db, new, old).await.expect("again"),
         0,
         "already under the new secret"
     );
@@ -236,7 +237,7 @@ async fn rotate_secret_re_encrypts_what_the_old_secret_sealed() {
         "rpa_SECRET_KEY_9999"
     );
     // A weak new secret is refused before anything is touched.
-    assert!(server::rotate_secret(&db, "short", new).await.is_err());
+    assert!(podwarden_server::rotate_secret(&db, "short", new).await.is_err());
 }
 
 /// Replicas on one Postgres must share their secrets: one whose job-token secret or sealing key
@@ -244,11 +245,13 @@ async fn rotate_secret_re_encrypts_what_the_old_secret_sealed() {
 /// it joins.
 #[tokio::test]
 async fn a_replica_whose_secrets_differ_from_the_others_refuses_to_start() {
-    let Some(db) = store::testing::TestDb::postgres().await else { return };
+    let Some(db) = podwarden_store::testing::TestDb::postgres().await else { return };
     let emu = common::standalone_emulator().await;
     let cfg = |home: &std::path::Path| {
-        let mut c =
-            server::ServerConfig::new(home.to_path_buf(), "127.0.0.1:0".parse().expect("addr"));
+        let mut c = podwarden_server::ServerConfig::new(
+            home.to_path_buf(),
+            "127.0.0.1:0".parse().expect("addr"),
+        );
         c.client = Some(emu.client());
         c.database = Some(db.url.clone());
         c.tick = std::time::Duration::from_millis(100);
@@ -257,22 +260,23 @@ async fn a_replica_whose_secrets_differ_from_the_others_refuses_to_start() {
     let homes: Vec<tempfile::TempDir> =
         (0..3).map(|_| tempfile::tempdir().expect("home")).collect();
     // Each data directory makes its own secrets (`token`, `secret`, `secret_key`) on first start.
-    let first = server::start(cfg(homes[0].path())).await.expect("the first replica");
+    let first = podwarden_server::start(cfg(homes[0].path())).await.expect("the first replica");
     let copy = |what: &str, to: usize| {
         std::fs::create_dir_all(homes[to].path()).expect("home");
         std::fs::copy(homes[0].path().join(what), homes[to].path().join(what)).expect("copy");
     };
-    let e = server::start(cfg(homes[1].path())).await.expect_err("another admin token");
+    let e = podwarden_server::start(cfg(homes[1].path())).await.expect_err("another admin token");
     assert!(format!("{e:#}").contains("PODWARDEN_ADMIN_TOKEN"), "{e:#}");
     copy("token", 1);
-    let e = server::start(cfg(homes[1].path())).await.expect_err("another token secret");
+    let e = podwarden_server::start(cfg(homes[1].path())).await.expect_err("another token secret");
     assert!(format!("{e:#}").contains("PODWARDEN_TOKEN_SECRET"), "{e:#}");
     copy("token", 2);
     copy("secret", 2);
-    let e = server::start(cfg(homes[2].path())).await.expect_err("another sealing key");
+    let e = podwarden_server::start(cfg(homes[2].path())).await.expect_err("another sealing key");
     assert!(format!("{e:#}").contains("PODWARDEN_SECRET_KEY"), "{e:#}");
     copy("secret_key", 2);
-    let joined = server::start(cfg(homes[2].path())).await.expect("the same secrets: it joins");
+    let joined =
+        podwarden_server::start(cfg(homes[2].path())).await.expect("the same secrets: it joins");
     joined.shutdown().await;
     first.shutdown().await;
 }
@@ -285,7 +289,7 @@ async fn a_new_admin_token_revokes_the_old_one() {
     let http = reqwest::Client::new();
     let s = common::server(home.path()).await;
     let old = s.token.clone();
-    let made: server::api::NewToken = http
+    let made: podwarden_server::api::NewToken = http
         .post(format!("{}/api/v1/tokens", s.url))
         .bearer_auth(&old)
         .json(&serde_json::json!({"label": "ci"}))

@@ -2,7 +2,7 @@
 //! committed before the create call, so no pod can exist without an owner.
 
 use crate::{Result, Store};
-use core_domain::state::AttemptState;
+use podwarden_core::state::AttemptState;
 
 /// An attempt as stored.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -31,15 +31,15 @@ pub struct AttemptRow {
 impl AttemptRow {}
 
 impl AttemptRow {
-    /// What it has run up since it was last billed (`core_domain::money::unbilled`); 0 when it
+    /// What it has run up since it was last billed (`podwarden_core::money::unbilled`); 0 when it
     /// holds no pod.
     pub fn unbilled(&self, now: i64) -> i64 {
         if !self.state.holds_pod() {
             return 0;
         }
-        let rate = core_domain::Money(self.price_micros_per_hour);
+        let rate = podwarden_core::Money(self.price_micros_per_hour);
         let from = self.billed_until.unwrap_or(self.created_at);
-        core_domain::money::unbilled(rate, from, self.ended_at, now).0
+        podwarden_core::money::unbilled(rate, from, self.ended_at, now).0
     }
 }
 

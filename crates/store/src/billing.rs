@@ -8,7 +8,7 @@
 //! no live job's cached row can overwrite the correction.
 
 use crate::{Result, Store, StoreError};
-use core_domain::Account;
+use podwarden_core::Account;
 
 /// An attempt due for a check.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]

@@ -3,8 +3,8 @@
 //! are compare-and-swap on `generation`.
 
 use crate::{Result, Store};
-use core_domain::Account;
-use core_domain::state::EndpointState;
+use podwarden_core::Account;
+use podwarden_core::state::EndpointState;
 
 /// An endpoint as stored. States: `intent` (row written, resources maybe not), `ready`,
 /// `deleting` (removal requested, retried until the provider confirms), `deleted` (final).

@@ -1,7 +1,7 @@
 //! `job_events`: append-only; the source of the event stream clients follow.
 
 use crate::{Result, Store};
-use core_domain::events::EventKind;
+use podwarden_core::events::EventKind;
 
 /// One event.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]

@@ -1,9 +1,9 @@
 //! `jobs`: one row per job; state changes are compare-and-swap on `generation`.
 
 use crate::{Result, Store, StoreError};
-use core_domain::spec::JobSpec;
-use core_domain::state::{JobPhase, JobState, Outcome};
-use core_domain::{Account, JobId, Money};
+use podwarden_core::spec::JobSpec;
+use podwarden_core::state::{JobPhase, JobState, Outcome};
+use podwarden_core::{Account, JobId, Money};
 
 /// A job as stored.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]

@@ -17,7 +17,7 @@
 //!   well within a lease's length (NTP), which docs/deployment.md asks for.
 
 use crate::{Backend, Result, Store, StoreError};
-use core_domain::Account;
+use podwarden_core::Account;
 use sqlx::{Any, Transaction};
 use std::sync::Arc;
 

@@ -11,14 +11,14 @@
 //! `core::state`), or read the clock (callers pass times).
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), store::StoreError> {
-//! let store = store::Store::open_sqlite(std::path::Path::new("/tmp/podwarden.db")).await?;
+//! # async fn demo() -> Result<(), podwarden_store::StoreError> {
+//! let store = podwarden_store::Store::open_sqlite(std::path::Path::new("/tmp/podwarden.db")).await?;
 //! let live = store.jobs_live().await?;
 //! # Ok(()) }
 //! ```
 
 /// The final job states as an SQL list: the one place SQL names them, as
-/// `core_domain::state::JobState::is_final` is for code (a test keeps the two equal).
+/// `podwarden_core::state::JobState::is_final` is for code (a test keeps the two equal).
 macro_rules! final_job_states {
     () => {
         "('succeeded', 'failed', 'cancelled', 'budget_exceeded', 'timed_out')"
@@ -100,7 +100,7 @@ pub enum StoreError {
     #[error(
         "this replica no longer holds the lease of account {account} (epoch {epoch}); another replica reconciles it now"
     )]
-    Fenced { account: core_domain::Account, epoch: i64 },
+    Fenced { account: podwarden_core::Account, epoch: i64 },
 }
 
 impl StoreError {
@@ -384,7 +384,7 @@ mod tests {
 
     #[test]
     fn the_sql_lists_of_states_are_the_domains() {
-        use core_domain::state::{AttemptState, JobState};
+        use podwarden_core::state::{AttemptState, JobState};
         let jobs = |f: fn(JobState) -> bool| -> Vec<String> {
             JobState::ALL.into_iter().filter(|s| f(*s)).map(|s| s.as_str().to_owned()).collect()
         };

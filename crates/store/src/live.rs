@@ -16,7 +16,7 @@
 //! so none of this replica's own writes is lost in between.
 
 use crate::{AttemptRow, Backend, JobRow, Result, Store};
-use core_domain::Account;
+use podwarden_core::Account;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Live jobs and attempts, ordered by id (ids are time-sortable, so oldest first), indexed so

@@ -2,7 +2,7 @@
 //! a JSON object; a batch is written in one transaction.
 
 use crate::{Result, Store};
-use core_domain::events::EventKind;
+use podwarden_core::events::EventKind;
 
 /// One stored point.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]

@@ -91,7 +91,7 @@ impl Store {
     }
 
     /// Tells every replica that `account` has news (its holder runs a pass now).
-    pub async fn notify_poke(&self, account: &core_domain::Account) -> Result<()> {
+    pub async fn notify_poke(&self, account: &podwarden_core::Account) -> Result<()> {
         if let Some(schema) = &self.schema {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(format!("{POKES}_{schema}"))

@@ -4,8 +4,8 @@
 //! `timed_out`.
 
 use crate::{Result, Store};
-use core_domain::Account;
-use core_domain::state::ServerlessJobState;
+use podwarden_core::Account;
+use podwarden_core::state::ServerlessJobState;
 
 /// A serverless job as stored.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]

@@ -2,7 +2,7 @@
 //! before the provider is asked, so a create lost to a crash is found by its resource name.
 
 use crate::{Result, Store};
-use core_domain::Account;
+use podwarden_core::Account;
 
 /// One volume.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]

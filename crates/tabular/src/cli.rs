@@ -104,7 +104,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     match cli.command {
         Command::Worker { args } => {
-            let w = worker::Worker::new(move |job: worker::Job| {
+            let w = podwarden_worker::Worker::new(move |job: podwarden_worker::Job| {
                 let store = store.clone();
                 async move {
                     let spec: PredictSpec = serde_json::from_value(job.input.clone())

@@ -12,8 +12,8 @@
 //! worker image).
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), tabular::TabularError> {
-//! use tabular::{storage::Storage, train::{TrainSpec, train}, model::ModelKind};
+//! # async fn demo() -> Result<(), podwarden_tabular::TabularError> {
+//! use podwarden_tabular::{storage::Storage, train::{TrainSpec, train}, model::ModelKind};
 //! let store = Storage::local(std::path::Path::new("/tmp/pw-store"))?;
 //! let spec = TrainSpec::new("alice", "datasets/alice/houses.csv", "price", ModelKind::RandomForestRegressor);
 //! let meta = train(&store, &spec, &mut |p| eprintln!("{p:?}")).await?;

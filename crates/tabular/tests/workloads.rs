@@ -1,12 +1,12 @@
 //! The tabular workloads end to end on a local store: every model kind trains and scores,
 //! predictions land as a new column, and each kind of bad input gets an error that names it.
 
+use podwarden_tabular::TabularError;
+use podwarden_tabular::model::ModelKind;
+use podwarden_tabular::predict::{PredictSpec, predict};
+use podwarden_tabular::storage::Storage;
+use podwarden_tabular::train::{Metadata, TrainSpec, train};
 use std::process::Command;
-use tabular::TabularError;
-use tabular::model::ModelKind;
-use tabular::predict::{PredictSpec, predict};
-use tabular::storage::Storage;
-use tabular::train::{Metadata, TrainSpec, train};
 
 /// y = 3a − 2b + small noise; `class` is whether a + b > 1 (separable).
 fn synthetic(n: usize) -> String {
@@ -125,7 +125,7 @@ async fn predictions_are_added_as_a_column_and_are_right() {
 
     // A large one stays on the volume only.
     let mut big = String::from("b,a\n");
-    while big.len() <= tabular::predict::INLINE_BYTES {
+    while big.len() <= podwarden_tabular::predict::INLINE_BYTES {
         big.push_str("0.123456789,0.987654321\n");
     }
     store.put("alice", "datasets/alice/big.csv", big.into_bytes()).await.expect("input");

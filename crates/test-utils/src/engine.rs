@@ -1,8 +1,8 @@
 //! An emulator on a manual clock and an engine on it (in-memory store, the emulator's clock).
 
-use engine::{Clock, Engine, RunPodCloud};
+use podwarden_engine::{Clock, Engine, RunPodCloud};
+use podwarden_store::Store;
 use runpod_emulator::{EmulatorConfig, Options, RunningEmulator, start};
-use store::Store;
 
 /// An emulator whose time moves only on `advance`, configured by `cfg`.
 pub async fn emulator(cfg: impl FnOnce(&mut EmulatorConfig)) -> RunningEmulator {
@@ -21,7 +21,7 @@ pub async fn engine_on(
     client: runpod::Client,
 ) -> Engine<RunPodCloud> {
     let clock = emu.shared.clock.clone();
-    let options = engine::EngineOptions::new(
+    let options = podwarden_engine::EngineOptions::new(
         Clock::from_fn(move || clock.now().timestamp_millis()),
         b"test-secret".to_vec(),
     );
@@ -33,6 +33,7 @@ pub async fn setup(
     cfg: impl FnOnce(&mut EmulatorConfig),
 ) -> (RunningEmulator, Engine<RunPodCloud>) {
     let emu = emulator(cfg).await;
-    let engine = engine_on(&emu, store::testing::open().await.expect("store"), emu.client()).await;
+    let engine =
+        engine_on(&emu, podwarden_store::testing::open().await.expect("store"), emu.client()).await;
     (emu, engine)
 }

@@ -1,11 +1,11 @@
 //! Helpers shared by the server's integration tests.
 
-use server::api::{EventView, JobDetail};
-use server::{ServerConfig, start};
+use podwarden_server::api::{EventView, JobDetail};
+use podwarden_server::{ServerConfig, start};
 use std::time::Duration;
 
 /// A server on its embedded emulator with fast pods and ticks.
-pub async fn server(home: &std::path::Path) -> server::RunningServer {
+pub async fn server(home: &std::path::Path) -> podwarden_server::RunningServer {
     server_with(home, |_| {}).await
 }
 
@@ -13,7 +13,7 @@ pub async fn server(home: &std::path::Path) -> server::RunningServer {
 pub async fn server_with(
     home: &std::path::Path,
     f: impl FnOnce(&mut ServerConfig),
-) -> server::RunningServer {
+) -> podwarden_server::RunningServer {
     let mut cfg = ServerConfig::new(home.to_path_buf(), "127.0.0.1:0".parse().expect("addr"));
     cfg.tick = Duration::from_millis(100);
     cfg.emulator.pods.provisioning_secs = 0.1;
@@ -25,7 +25,7 @@ pub async fn server_with(
     cfg.database = match std::fs::read_to_string(&marker) {
         Ok(url) => Some(url),
         Err(_) => {
-            let url = store::testing::server_database().await;
+            let url = podwarden_store::testing::server_database().await;
             if let Some(u) = &url {
                 std::fs::write(&marker, u).expect("note the test database");
             }
@@ -41,10 +41,10 @@ const DATABASE_MARKER: &str = "test-database-url";
 
 /// The database the servers on `home` use (their Postgres schema, else the home's SQLite
 /// file), opened beside them: for a test that plays a server which wrote and died.
-pub async fn server_store(home: &std::path::Path) -> store::Store {
+pub async fn server_store(home: &std::path::Path) -> podwarden_store::Store {
     match std::fs::read_to_string(home.join(DATABASE_MARKER)) {
-        Ok(url) => store::Store::open_postgres(&url).await,
-        Err(_) => store::Store::open_sqlite(&home.join("podwarden.db")).await,
+        Ok(url) => podwarden_store::Store::open_postgres(&url).await,
+        Err(_) => podwarden_store::Store::open_sqlite(&home.join("podwarden.db")).await,
     }
     .expect("the servers' database")
 }
@@ -120,7 +120,7 @@ pub async fn new_user(
     url: &str,
     token: &str,
     name: &str,
-) -> server::api::NewToken {
+) -> podwarden_server::api::NewToken {
     let r = http
         .post(format!("{url}/api/v1/users"))
         .bearer_auth(token)
@@ -135,7 +135,7 @@ pub async fn new_user(
 /// Follows a job's events (long-poll, no sleeping) until its state is final.
 pub async fn follow(
     http: &reqwest::Client,
-    s: &server::RunningServer,
+    s: &podwarden_server::RunningServer,
     id: &str,
 ) -> (JobDetail, Vec<EventView>) {
     follow_as(http, &s.url, &s.token, id).await
@@ -171,7 +171,7 @@ pub async fn follow_serverless_job(
     url: &str,
     token: &str,
     id: &str,
-) -> server::api::ServerlessJobView {
+) -> podwarden_server::api::ServerlessJobView {
     let c = client(http, url, token);
     let mut after = 0;
     for _ in 0..200 {

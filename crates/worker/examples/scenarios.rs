@@ -3,10 +3,10 @@
 //! serverless workers. `tests/python/test_worker_parity.py` runs one suite against both.
 
 use futures::stream;
+use podwarden_worker::{Job, Worker};
 use serde_json::{Value, json};
 use std::process::ExitCode;
 use std::time::Duration;
-use worker::{Job, Worker};
 
 async fn plain(job: Job) -> Result<Value, String> {
     let inp = job.input.clone();

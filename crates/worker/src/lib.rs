@@ -17,7 +17,7 @@
 //! use serde_json::json;
 //!
 //! fn main() -> std::process::ExitCode {
-//!     worker::Worker::new(|job: worker::Job| async move {
+//!     podwarden_worker::Worker::new(|job: podwarden_worker::Job| async move {
 //!         job.progress(json!({"step": 1})).await;
 //!         Ok::<_, String>(json!({"echo": job.input}))
 //!     })

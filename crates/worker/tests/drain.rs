@@ -2,12 +2,12 @@
 //! process's main future returns success — a rolling update loses no work. Its own test binary
 //! (a signal goes to the whole process). No sleeps: every wait is for something to happen.
 
+use podwarden_worker::{Job, LocalApi, Worker};
 use runpod::types::serverless::{JobStatus, RunRequest};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
-use worker::{Job, LocalApi, Worker};
 
 use podwarden_test_utils::log as common;
 

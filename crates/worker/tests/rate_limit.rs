@@ -1,11 +1,11 @@
 //! A 429 on job-take: the worker waits what the server's `Retry-After` asks (5 s without one)
 //! and takes the job afterwards. Its own test binary (it captures the process's log).
 
+use podwarden_worker::{Job, LocalApi, Worker};
 use runpod::types::serverless::{JobStatus, RunRequest};
 use runpod_emulator::faults::{FaultConfig, HttpFault};
 use serde_json::json;
 use std::time::Duration;
-use worker::{Job, LocalApi, Worker};
 
 use podwarden_test_utils::log as common;
 

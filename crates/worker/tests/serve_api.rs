@@ -2,12 +2,12 @@
 //! chunks reach `/stream` while the handler is still running, `/cancel` drops the handler,
 //! `/runsync` returns the result — checked through the `runpod` client as an app would call it.
 
+use podwarden_worker::{Job, LocalApi, Worker};
 use runpod::types::serverless::{JobStatus, RunRequest};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
-use worker::{Job, LocalApi, Worker};
 
 /// Sends on drop: tells the test the handler's future was dropped (cancelled).
 struct Dropped(mpsc::UnboundedSender<String>, String);

@@ -11,7 +11,7 @@ use std::time::Duration;
 /// The invariants that must hold at any observation.
 pub async fn check_invariants(
     emu: &RunningEmulator,
-    db: &store::Store,
+    db: &podwarden_store::Store,
     install: &str,
 ) -> Result<(), String> {
     let pods: Vec<(String, String, PodStatus)> = emu
@@ -45,7 +45,12 @@ pub async fn check_invariants(
 
 /// Waits until every job is final, checking the invariants on the way (pods without a live
 /// attempt are allowed only until the reconciler has had a tick to terminate them).
-pub async fn settle_all(emu: &RunningEmulator, db: &store::Store, install: &str, jobs: &[String]) {
+pub async fn settle_all(
+    emu: &RunningEmulator,
+    db: &podwarden_store::Store,
+    install: &str,
+    jobs: &[String],
+) {
     let mut strikes = 0;
     // Three minutes: a liveness bound, not a timing claim (a loaded 2-core CI machine runs the
     // restarted servers' passes late; 60 s was once too short).
@@ -98,7 +103,7 @@ pub async fn settle_all(emu: &RunningEmulator, db: &store::Store, install: &str,
     panic!("jobs did not settle:\n{}", stuck.join("\n"));
 }
 
-pub async fn assert_costs_agree(emu: &RunningEmulator, db: &store::Store) {
+pub async fn assert_costs_agree(emu: &RunningEmulator, db: &podwarden_store::Store) {
     let ours: i64 = db.cost_rows().await.expect("rows").iter().map(|r| r.amount_micros).sum();
     let theirs: f64 = {
         let w = emu.shared.world.lock();

@@ -1,5 +1,5 @@
 //! The endpoint state machine: a serverless endpoint and its template, as podwarden deploys
-//! them (`engine::sagas::endpoint_deploy`) and heals them (`engine::reconcilers::endpoints`).
+//! them (`podwarden_engine::sagas::endpoint_deploy`) and heals them (`podwarden_engine::reconcilers::endpoints`).
 //!
 //! ```text
 //! intent ──converged──▶ ready ──drifted / vanished / deploy──▶ intent

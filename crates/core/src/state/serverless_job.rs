@@ -1,5 +1,5 @@
 //! The serverless job state machine: one job sent to a deployed endpoint (`/run`), followed
-//! by polling the provider (`engine::reconcilers::serverless_jobs`).
+//! by polling the provider (`podwarden_engine::reconcilers::serverless_jobs`).
 //!
 //! ```text
 //! submitting ──accepted(s)──▶ queued | running | (a final state, for /runsync)

@@ -14,10 +14,10 @@ use super::Status;
 use crate::cloud::{Cloud, EndpointInfo};
 use crate::sagas::endpoint_deploy::{advance, drifted};
 use crate::{Engine, EngineError};
-use core_domain::ids::parse_endpoint_name;
-use core_domain::state::{EndpointEvent, EndpointState};
+use podwarden_core::ids::parse_endpoint_name;
+use podwarden_core::state::{EndpointEvent, EndpointState};
+use podwarden_store::EndpointRow;
 use std::collections::HashSet;
-use store::EndpointRow;
 
 /// One thing to do to an endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub enum Action {
 #[derive(Debug)]
 pub struct Snapshot<'a> {
     pub install: &'a str,
-    pub account: &'a core_domain::Account,
+    pub account: &'a podwarden_core::Account,
     /// Every live endpoint row, of every account.
     pub rows: &'a [EndpointRow],
     /// What the provider lists on this account.

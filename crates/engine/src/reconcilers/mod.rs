@@ -199,7 +199,7 @@ impl<C: Cloud> Engine<C> {
         let mut cancelled = 0;
         let mut failed = None;
         for (id, name) in self.cloud().list_queued_pods().await? {
-            if core_domain::ids::parse_pod_name(self.install(), &name).is_none() {
+            if podwarden_core::ids::parse_pod_name(self.install(), &name).is_none() {
                 continue;
             }
             // One that cannot be cancelled (it deployed meanwhile: the pod sweep has it) does
@@ -236,7 +236,8 @@ impl<C: Cloud> Engine<C> {
         let mut kept = false;
         let mut failed = None;
         for (id, name) in self.cloud().list_secrets().await? {
-            let Some(job) = core_domain::ids::parse_token_secret_name(self.install(), &name) else {
+            let Some(job) = podwarden_core::ids::parse_token_secret_name(self.install(), &name)
+            else {
                 continue;
             };
             if self.store().live().job_or_its_pods_live(&job.to_string()) {

@@ -18,11 +18,11 @@ use crate::cloud::Cloud;
 use crate::crash::CrashPoint;
 use crate::jobs::ignore_missing;
 use crate::{Engine, EngineError};
-use core_domain::events::{EventKind, StateChange};
-use core_domain::money::Money;
-use core_domain::state::{AttemptEvent, JobEvent};
+use podwarden_core::events::{EventKind, StateChange};
+use podwarden_core::money::Money;
+use podwarden_core::state::{AttemptEvent, JobEvent};
+use podwarden_store::AttemptRow;
 use std::sync::Arc;
-use store::AttemptRow;
 
 /// First wait after a failed terminate (doubling with each failure), and the longest.
 const TERMINATE_BACKOFF_MS: i64 = 1_000;

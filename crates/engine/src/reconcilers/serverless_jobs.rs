@@ -16,12 +16,12 @@ use crate::serverless_jobs::{
     SUBMIT_GRACE_MS, cost_of, error_text, queue_reason, spec_of, to_state,
 };
 use crate::{Engine, EngineError};
-use core_domain::endpoint::EndpointSpec;
-use core_domain::events::{EventKind, StateChange};
-use core_domain::money::Money;
-use core_domain::state::{ServerlessJobEvent, ServerlessJobState, serverless_job_transition};
+use podwarden_core::endpoint::EndpointSpec;
+use podwarden_core::events::{EventKind, StateChange};
+use podwarden_core::money::Money;
+use podwarden_core::state::{ServerlessJobEvent, ServerlessJobState, serverless_job_transition};
+use podwarden_store::{CostRow, EndpointRow, ServerlessJobRow};
 use std::collections::HashSet;
-use store::{CostRow, EndpointRow, ServerlessJobRow};
 
 /// One thing to do to a serverless job (polling the live ones is not an action: every pass
 /// polls each once).
@@ -44,7 +44,7 @@ pub struct Plan {
 /// working on are left alone.
 pub fn plan(
     rows: &[ServerlessJobRow],
-    account: &core_domain::Account,
+    account: &podwarden_core::Account,
     held: &HashSet<String>,
     now: i64,
 ) -> Plan {

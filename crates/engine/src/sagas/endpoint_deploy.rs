@@ -22,11 +22,11 @@ use crate::cloud::{Cloud, CloudError, Deployment, EndpointInfo};
 use crate::crash::CrashPoint;
 use crate::sagas::InFlight;
 use crate::{Engine, EngineError};
-use core_domain::endpoint::EndpointSpec;
-use core_domain::ids::{EndpointRecordId, endpoint_name, template_name};
-use core_domain::state::{EndpointEvent, EndpointState, endpoint_transition};
+use podwarden_core::endpoint::EndpointSpec;
+use podwarden_core::ids::{EndpointRecordId, endpoint_name, template_name};
+use podwarden_core::state::{EndpointEvent, EndpointState, endpoint_transition};
+use podwarden_store::EndpointRow;
 use sha2::{Digest, Sha256};
-use store::EndpointRow;
 
 /// Moves an endpoint row along its state machine (`core::state::endpoint`).
 pub(crate) fn advance(row: &mut EndpointRow, event: EndpointEvent) -> Result<(), EngineError> {

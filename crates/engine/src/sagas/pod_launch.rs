@@ -25,16 +25,16 @@ use crate::cloud::{Cloud, CloudError, PodRequest};
 use crate::crash::CrashPoint;
 use crate::jobs::ignore_missing;
 use crate::{Engine, EngineError};
-use core_domain::AttemptId;
-use core_domain::events::{EventKind, StateChange};
-use core_domain::gpu::{CloudTier, Placement, rank_placements};
-use core_domain::ids::pod_name;
-use core_domain::money::Money;
-use core_domain::spec::JobSpec;
-use core_domain::state::{AttemptEvent, AttemptState, JobEvent, JobState};
+use podwarden_core::AttemptId;
+use podwarden_core::events::{EventKind, StateChange};
+use podwarden_core::gpu::{CloudTier, Placement, rank_placements};
+use podwarden_core::ids::pod_name;
+use podwarden_core::money::Money;
+use podwarden_core::spec::JobSpec;
+use podwarden_core::state::{AttemptEvent, AttemptState, JobEvent, JobState};
+use podwarden_store::AttemptRow;
 use std::collections::HashSet;
 use std::sync::Mutex;
-use store::AttemptRow;
 
 impl<C: Cloud> Engine<C> {
     /// The launch saga: intent row first (with the pod's deterministic name), then the create;
@@ -397,10 +397,10 @@ impl<C: Cloud> Engine<C> {
         if self.callback_base.is_none() {
             return Ok(None);
         }
-        let Ok(id) = job.parse::<core_domain::ids::JobId>() else {
+        let Ok(id) = job.parse::<podwarden_core::ids::JobId>() else {
             return Ok(Some(self.job_token(job)));
         };
-        let name = core_domain::ids::token_secret_name(self.install(), id);
+        let name = podwarden_core::ids::token_secret_name(self.install(), id);
         let token = self.job_token(job);
         match self.cloud.put_secret(&name, &token).await {
             Ok(Some(reference)) => {

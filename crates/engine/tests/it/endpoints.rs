@@ -2,19 +2,19 @@
 //! deploys and removals leave nothing behind, a crash mid-deploy is finished by the reconciler,
 //! orphans of this install are deleted and foreign endpoints are never touched.
 
-use core_domain::Account;
+use podwarden_core::Account;
 use podwarden_test_utils::engine as common;
 
-use core_domain::endpoint::EndpointSpec;
-use core_domain::state::EndpointState;
-use engine::reconcilers::endpoints::Action as EpAction;
-use engine::sagas::endpoint_deploy::Change;
-use engine::{Engine, EngineError, RunPodCloud};
+use podwarden_core::endpoint::EndpointSpec;
+use podwarden_core::state::EndpointState;
+use podwarden_engine::reconcilers::endpoints::Action as EpAction;
+use podwarden_engine::sagas::endpoint_deploy::Change;
+use podwarden_engine::{Engine, EngineError, RunPodCloud};
+use podwarden_store::EndpointRow;
 use runpod::types::endpoints::CreateEndpointRequest;
 use runpod::types::templates::CreateTemplateRequest;
 use runpod_emulator::RunningEmulator;
 use runpod_emulator::faults::{FaultConfig, HttpFault};
-use store::EndpointRow;
 
 async fn setup() -> (RunningEmulator, Engine<RunPodCloud>) {
     common::setup(|_| {}).await
@@ -171,9 +171,9 @@ async fn a_deploy_the_provider_refuses_leaves_nothing_behind_and_says_why() {
 async fn a_crash_after_the_template_create_is_finished_by_the_reconciler_without_duplicates() {
     let (emu, e) = setup().await;
     // What a crash right after the template's create leaves: the intent row and the template.
-    let id = core_domain::EndpointRecordId::new();
+    let id = podwarden_core::EndpointRecordId::new();
     let s = spec("");
-    let resource = core_domain::ids::endpoint_name(e.install(), id);
+    let resource = podwarden_core::ids::endpoint_name(e.install(), id);
     let now = e.now_ms();
     e.store()
         .endpoint_insert(&EndpointRow {
@@ -181,7 +181,7 @@ async fn a_crash_after_the_template_create_is_finished_by_the_reconciler_without
             name: s.name.clone(),
             owner: "alice".into(),
             spec: serde_json::to_string(&s).expect("json"),
-            spec_hash: engine::sagas::endpoint_deploy::spec_hash(&s),
+            spec_hash: podwarden_engine::sagas::endpoint_deploy::spec_hash(&s),
             state: EndpointState::Intent,
             generation: 0,
             resource_name: resource.clone(),
@@ -237,10 +237,12 @@ async fn orphans_of_this_install_are_deleted_and_foreign_endpoints_untouched() {
                 .expect("endpoint");
         }
     };
-    let orphan = core_domain::ids::endpoint_name(e.install(), core_domain::EndpointRecordId::new());
+    let orphan =
+        podwarden_core::ids::endpoint_name(e.install(), podwarden_core::EndpointRecordId::new());
     mk(orphan.clone()).await;
     mk("my-own-endpoint".into()).await;
-    mk(core_domain::ids::endpoint_name("otherinstall", core_domain::EndpointRecordId::new())).await;
+    mk(podwarden_core::ids::endpoint_name("otherinstall", podwarden_core::EndpointRecordId::new()))
+        .await;
     let report = e.tick().await.expect("tick");
     assert!(
         report

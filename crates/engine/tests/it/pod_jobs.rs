@@ -4,12 +4,12 @@
 //!
 //! Over 600 lines: one scenario per rule the engine keeps, each a few ticks on the manual clock.
 
-use core_domain::state::AttemptState;
+use podwarden_core::state::AttemptState;
 use podwarden_test_utils::engine as common;
 
-use core_domain::spec::JobSpec;
-use core_domain::state::JobState;
-use engine::{Engine, RunPodCloud};
+use podwarden_core::spec::JobSpec;
+use podwarden_core::state::JobState;
+use podwarden_engine::{Engine, RunPodCloud};
 use runpod_emulator::faults::{FaultConfig, HttpFault, PodFaults};
 use runpod_emulator::{EmulatorConfig, RunningEmulator};
 use std::time::Duration;
@@ -110,9 +110,9 @@ async fn a_job_runs_reports_its_exit_and_leaves_nothing_behind() {
     // The token outlives the job by a grace period only.
     let point = [serde_json::json!({"step": 1, "loss": 0.5})];
     assert_eq!(e.report_metrics(&job, &sub.token, &point).await.expect("a late flush lands"), 1);
-    emu.advance(Duration::from_millis(engine::tokens::TOKEN_GRACE_MS as u64 + 1000));
+    emu.advance(Duration::from_millis(podwarden_engine::tokens::TOKEN_GRACE_MS as u64 + 1000));
     let late = e.report_metrics(&job, &sub.token, &point).await.expect_err("expired");
-    assert!(matches!(late, engine::EngineError::BadToken(_)), "{late}");
+    assert!(matches!(late, podwarden_engine::EngineError::BadToken(_)), "{late}");
     assert!(e.report_exit(&job, &sub.token, 0).await.is_err(), "nor an exit");
 }
 
@@ -167,7 +167,7 @@ async fn the_budget_stops_a_job_within_one_tick() {
         assert!(ticks < 100, "never stopped");
     }
     let j = e.store().job_get(&job).await.expect("get").expect("job");
-    let one_tick = core_domain::Money(price).per_hour_for_millis(step.as_millis() as i64).0;
+    let one_tick = podwarden_core::Money(price).per_hour_for_millis(step.as_millis() as i64).0;
     assert!(
         j.spent_micros >= 10_000 && j.spent_micros <= 10_000 + one_tick,
         "overspend ≤ one tick of burn: {} (tick = {one_tick})",
@@ -248,7 +248,7 @@ async fn orphans_with_our_prefix_are_terminated_and_other_pods_are_untouched() {
     let mine = c.create_pod(&mk("my notebook".into())).await.expect("user pod");
     let mut orphans = Vec::new();
     for _ in 0..5 {
-        let name = core_domain::ids::pod_name(e.install(), core_domain::AttemptId::new());
+        let name = podwarden_core::ids::pod_name(e.install(), podwarden_core::AttemptId::new());
         orphans.push(c.create_pod(&mk(name)).await.expect("orphan").id);
     }
     e.tick().await.expect("tick");
@@ -436,7 +436,7 @@ async fn every_step_run_twice_changes_nothing_the_second_time() {
                 .pods
                 .actions
                 .iter()
-                .all(|x| !matches!(x, engine::reconcilers::pods::Action::Launch { .. })),
+                .all(|x| !matches!(x, podwarden_engine::reconcilers::pods::Action::Launch { .. })),
             "no second launch: {first:?} then {second:?}"
         );
         assert!(live_pods(&emu) <= 1);
@@ -786,8 +786,12 @@ async fn a_store_error_after_the_create_call_does_not_strand_the_job() {
     })
     .await;
     let e = std::sync::Arc::new(
-        common::engine_on(&emu, store::Store::open_sqlite(&db).await.expect("store"), emu.client())
-            .await,
+        common::engine_on(
+            &emu,
+            podwarden_store::Store::open_sqlite(&db).await.expect("store"),
+            emu.client(),
+        )
+        .await,
     );
     let job =
         e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job.to_string();
@@ -895,7 +899,7 @@ async fn ran_briefly(emu: &RunningEmulator, e: &Engine<RunPodCloud>) -> String {
 /// once two reads agree.
 #[tokio::test]
 async fn a_bill_is_booked_only_once_it_settles_and_never_from_an_absent_one() {
-    use engine::billing::{BILL_REREAD_MS, BillingPolicy, DEFAULT_BILL_SETTLE_MS};
+    use podwarden_engine::billing::{BILL_REREAD_MS, BillingPolicy, DEFAULT_BILL_SETTLE_MS};
     let (emu, e) = setup(|_| {}).await;
     let job = ran_briefly(&emu, &e).await;
     let spent = || async { e.store().job_get(&job).await.expect("get").expect("job").spent_micros };
@@ -941,8 +945,8 @@ async fn a_bill_is_booked_only_once_it_settles_and_never_from_an_absent_one() {
 async fn queued_pod_entries_of_this_install_are_cancelled_and_others_left_alone() {
     use runpod::types::queued_pods::QueuedPodStatus;
     let (emu, e) = setup(|c| c.page_size = 1).await;
-    let ours = core_domain::ids::pod_name(e.install(), core_domain::AttemptId::new());
-    let theirs = core_domain::ids::pod_name("0ther1n5", core_domain::AttemptId::new());
+    let ours = podwarden_core::ids::pod_name(e.install(), podwarden_core::AttemptId::new());
+    let theirs = podwarden_core::ids::pod_name("0ther1n5", podwarden_core::AttemptId::new());
     let ids: Vec<String> = emu.shared.with_world(|w, now| {
         let acct = w.main_account.clone();
         [ours.as_str(), theirs.as_str(), "my queued notebook"]
@@ -963,7 +967,7 @@ async fn queued_pod_entries_of_this_install_are_cancelled_and_others_left_alone(
 /// and a bill that fails to read does not stop the others.
 #[tokio::test]
 async fn a_bill_that_never_comes_is_given_up_on_after_the_settle_time() {
-    use engine::billing::BillingPolicy;
+    use podwarden_engine::billing::BillingPolicy;
     let (emu, e) = setup(|c| {
         c.billing = runpod_emulator::config::BillingConfig {
             // Longer than the settle time below: RunPod never shows this pod's bill.
@@ -1015,16 +1019,16 @@ async fn the_job_token_travels_as_a_secret_that_is_deleted_once_the_job_is_over(
     })
     .await;
     let clock = emu.shared.clock.clone();
-    let mut options = engine::EngineOptions::new(
-        engine::Clock::from_fn(move || clock.now().timestamp_millis()),
+    let mut options = podwarden_engine::EngineOptions::new(
+        podwarden_engine::Clock::from_fn(move || clock.now().timestamp_millis()),
         b"test-secret".to_vec(),
     );
     // Nothing listens there: the token is checked from inside the pod, not by a callback.
     options.callback_base = Some("http://127.0.0.1:9".into());
-    let store = store::testing::open().await.expect("store");
+    let store = podwarden_store::testing::open().await.expect("store");
     let e = Engine::new(store, RunPodCloud::new(emu.client()), options).await.expect("engine");
     let c = emu.client();
-    let foreign = core_domain::ids::token_secret_name("0ther1n5", core_domain::JobId::new());
+    let foreign = podwarden_core::ids::token_secret_name("0ther1n5", podwarden_core::JobId::new());
     for name in [foreign.as_str(), "my_hf_token"] {
         let req = CreateSecretRequest { name: name.into(), value: "v".into(), description: None };
         c.create_secret(&req).await.expect("seed");
@@ -1042,7 +1046,7 @@ async fn the_job_token_travels_as_a_secret_that_is_deleted_once_the_job_is_over(
         .await
         .expect("submit");
     let job = sub.job.to_string();
-    let name = core_domain::ids::token_secret_name(e.install(), sub.job);
+    let name = podwarden_core::ids::token_secret_name(e.install(), sub.job);
     for _ in 0..4 {
         e.tick().await.expect("tick");
         emu.advance(Duration::from_secs(10));

@@ -8,15 +8,15 @@
 
 use podwarden_test_utils::engine as common;
 
-use core_domain::endpoint::EndpointSpec;
-use core_domain::spec::JobSpec;
-use core_domain::state::EndpointState;
-use core_domain::state::JobState;
-use engine::{Clock, CrashPoint, Engine, EngineOptions, Failpoint, OnCrash, RunPodCloud};
+use podwarden_core::endpoint::EndpointSpec;
+use podwarden_core::spec::JobSpec;
+use podwarden_core::state::EndpointState;
+use podwarden_core::state::JobState;
+use podwarden_engine::{Clock, CrashPoint, Engine, EngineOptions, Failpoint, OnCrash, RunPodCloud};
+use podwarden_store::testing::TestDb;
 use runpod::types::pods::PodStatus;
 use runpod_emulator::RunningEmulator;
 use std::time::Duration;
-use store::testing::TestDb;
 
 /// An engine on the database at `db` (opened afresh: what a restarted server sees), crashing
 /// at `crash` if given.
@@ -35,7 +35,7 @@ async fn engine_at(
     Engine::new(store, RunPodCloud::new(emu.client()), options).await.expect("engine")
 }
 
-fn crashed(r: &Result<engine::TickReport, engine::EngineError>) -> bool {
+fn crashed(r: &Result<podwarden_engine::TickReport, podwarden_engine::EngineError>) -> bool {
     match r {
         Ok(r) => r.errors().iter().any(|e| e.contains("crash test")),
         Err(e) => e.to_string().contains("crash test"),
@@ -122,8 +122,10 @@ async fn a_crash_at_each_step_of_pod_launch_and_teardown_is_healed_by_a_fresh_en
         }
         // A billing run (RunPod bills every 5 minutes) before the check, so there is a bill.
         emu.advance(Duration::from_secs(400));
-        let billing =
-            e.reconcile_billing(engine::billing::BillingPolicy::now(), 100).await.expect("bills");
+        let billing = e
+            .reconcile_billing(podwarden_engine::billing::BillingPolicy::now(), 100)
+            .await
+            .expect("bills");
         assert!(billing.checked >= 1, "{point}: the bill was there to check: {billing:?}");
         assert!(
             billing.mismatches.is_empty(),
@@ -170,7 +172,11 @@ async fn a_crash_at_each_step_of_endpoint_deploy_is_finished_by_a_fresh_engine()
         };
         assert_eq!(provider(&emu), (1, 1), "{point}: one endpoint and one template, not two");
         let again = e.deploy(spec, "alice").await.expect("redeploy");
-        assert_eq!(again.change, engine::sagas::endpoint_deploy::Change::Unchanged, "{point}");
+        assert_eq!(
+            again.change,
+            podwarden_engine::sagas::endpoint_deploy::Change::Unchanged,
+            "{point}"
+        );
         let removed = e.remove("alice", "predict").await.expect("remove");
         assert_eq!(removed.state, EndpointState::Deleted, "{point}");
         assert_eq!(provider(&emu), (0, 0), "{point}: nothing left");

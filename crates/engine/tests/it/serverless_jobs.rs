@@ -3,14 +3,14 @@
 //! a queue that says why it is stuck, worker timeouts with the fix, cancel, payload limits and
 //! a bad key — each with the error a user can act on.
 
-use core_domain::state::ServerlessJobState;
+use podwarden_core::state::ServerlessJobState;
 use podwarden_test_utils::engine as common;
 
-use core_domain::endpoint::EndpointSpec;
-use core_domain::money::Money;
-use core_domain::serverless_job::ServerlessJobSpec;
+use podwarden_core::endpoint::EndpointSpec;
+use podwarden_core::money::Money;
+use podwarden_core::serverless_job::ServerlessJobSpec;
 
-use engine::{CloudError, Engine, EngineError, RunPodCloud};
+use podwarden_engine::{CloudError, Engine, EngineError, RunPodCloud};
 use runpod::client::worker::WorkerClient;
 use runpod::types::worker::JobResultBody;
 use runpod_emulator::RunningEmulator;
@@ -46,7 +46,7 @@ async fn submit_and_take(
     emu: &RunningEmulator,
     e: &Engine<RunPodCloud>,
     ep: &str,
-) -> (store::ServerlessJobRow, WorkerClient, runpod::types::worker::TakenJob) {
+) -> (podwarden_store::ServerlessJobRow, WorkerClient, runpod::types::worker::TakenJob) {
     let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
     let w = worker(emu, ep);
     let job = w.take(false).await.expect("take").pop().expect("a job");
@@ -330,7 +330,7 @@ async fn bad_input_is_refused_with_what_to_do_and_nothing_is_left_running() {
 /// the endpoint's overhead, and the owner's spend equals what RunPod billed.
 #[tokio::test]
 async fn an_endpoints_hours_are_booked_to_runpods_bill_beyond_its_jobs() {
-    use engine::billing::BillingPolicy;
+    use podwarden_engine::billing::BillingPolicy;
     use runpod_emulator::world::ledger::Kind;
     let (emu, e) = setup().await;
     let ep = deploy(&e, "").await;
@@ -374,7 +374,7 @@ async fn an_endpoints_hours_are_booked_to_runpods_bill_beyond_its_jobs() {
 /// to its start): no hour it may have run in is booked before, or it would be charged twice.
 #[tokio::test]
 async fn no_hour_is_booked_while_a_job_that_ran_in_it_is_unsettled() {
-    use engine::billing::BillingPolicy;
+    use podwarden_engine::billing::BillingPolicy;
     use runpod_emulator::world::ledger::Kind;
     let (emu, e) = setup().await;
     let ep = deploy(&e, "").await;

@@ -6,8 +6,8 @@ use crate::api::ErrorBody;
 use crate::extract::Body;
 use axum::extract::State;
 use axum::{Extension, Json};
-use core_domain::Money;
-use engine::EngineError;
+use podwarden_core::Money;
+use podwarden_engine::EngineError;
 
 /// The background tasks' last activations, per task and account (admin): when each ran, how
 /// long it took, what it did and what failed.
@@ -39,7 +39,7 @@ pub(crate) async fn reconcile(State(s): S, Extension(c): C) -> R<Json<crate::api
     admin_only(&c)?;
     let mut checked = 0;
     if s.hosted {
-        let policy = engine::billing::BillingPolicy::now();
+        let policy = podwarden_engine::billing::BillingPolicy::now();
         checked +=
             s.engine.reconcile_billing(policy, crate::accounts::RECONCILE_NOW_LIMIT).await?.checked;
         checked += s.engine.reconcile_endpoint_bills(policy).await?.checked;

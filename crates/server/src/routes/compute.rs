@@ -8,10 +8,10 @@ use crate::extract::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use core_domain::{Account, Money};
-use engine::EngineError;
+use podwarden_core::{Account, Money};
+use podwarden_engine::EngineError;
+use podwarden_store::UserRow;
 use serde::Deserialize;
-use store::UserRow;
 
 /// The account a user's new work goes to: their own key's, else hosted.
 pub(crate) async fn user_account(s: &AppState, user: &str) -> R<Account> {
@@ -99,7 +99,7 @@ pub(crate) async fn no_live_byok_jobs(s: &AppState, user: &str) -> R<()> {
 pub(crate) async fn settings(
     s: &AppState,
     user: &UserRow,
-    k: Option<&store::ProviderKeyRow>,
+    k: Option<&podwarden_store::ProviderKeyRow>,
 ) -> R<ComputeSettings> {
     Ok(ComputeSettings {
         backend: if k.is_some() { "runpod" } else { "hosted" }.into(),
@@ -155,7 +155,7 @@ pub(crate) async fn save_key(
             Some("copy it from RunPod's console → Settings → API Keys"),
         ));
     }
-    use engine::cloud::Cloud;
+    use podwarden_engine::cloud::Cloud;
     let cloud = s.engine.cloud().with_key(key.clone()).map_err(|_| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -165,8 +165,8 @@ pub(crate) async fn save_key(
         )
     })?;
     match cloud.check_key().await {
-        engine::provider_keys::KeyCheck::Usable => {}
-        engine::provider_keys::KeyCheck::NoFunds(balance) => {
+        podwarden_engine::provider_keys::KeyCheck::Usable => {}
+        podwarden_engine::provider_keys::KeyCheck::NoFunds(balance) => {
             return Err(ApiError::new(
                 StatusCode::PAYMENT_REQUIRED,
                 ErrorCode::InsufficientBalance,
@@ -174,7 +174,7 @@ pub(crate) async fn save_key(
                 Some("add funds in RunPod's console → Billing, then save the key again"),
             ));
         }
-        engine::provider_keys::KeyCheck::Rejected => {
+        podwarden_engine::provider_keys::KeyCheck::Rejected => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::InvalidApiKey,
@@ -184,7 +184,7 @@ pub(crate) async fn save_key(
                 ),
             ));
         }
-        engine::provider_keys::KeyCheck::Unreachable => {
+        podwarden_engine::provider_keys::KeyCheck::Unreachable => {
             return Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 ErrorCode::ProviderError,
@@ -195,7 +195,7 @@ pub(crate) async fn save_key(
     }
     let sealed = s.sealer.seal(&key);
     let last4: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
-    let row = store::ProviderKeyRow {
+    let row = podwarden_store::ProviderKeyRow {
         user_id: c.0.id.clone(),
         provider: "runpod".into(),
         key_id: sealed.key_id,

@@ -6,8 +6,8 @@ use crate::api::{CostReport, ErrorBody, EstimateView, GpuRow, Status};
 use crate::extract::Query;
 use axum::extract::State;
 use axum::{Extension, Json};
-use core_domain::gpu::{CloudTier, rank_placements};
-use core_domain::spec::JobSpec;
+use podwarden_core::gpu::{CloudTier, rank_placements};
+use podwarden_core::spec::JobSpec;
 use serde::Deserialize;
 
 /// Server version, install id and provider.
@@ -77,9 +77,9 @@ pub(crate) async fn estimate(
     let account = user_account(&s, &c.0.id).await?;
     let engine = engine_for(&s, &account).await.map_err(account_error)?;
     let offers = engine.offers().await?;
-    spec.gpu.types = core_domain::gpu::resolve_gpu_types(&spec.gpu.types, &offers)
+    spec.gpu.types = podwarden_core::gpu::resolve_gpu_types(&spec.gpu.types, &offers)
         .map_err(|e| EngineError::UnknownGpuType(e.to_string()))?;
-    let e = core_domain::estimate::estimate(&spec, &offers)
+    let e = podwarden_core::estimate::estimate(&spec, &offers)
         .ok_or_else(|| EngineError::NoGpuFits("nothing offered fits the spec's [gpu]".into()))?;
     Ok(Json(EstimateView {
         gpu_type: e.gpu_type,
@@ -92,12 +92,12 @@ pub(crate) async fn estimate(
         price_per_hour_usd: e.price_per_hour.usd(),
         max_cost_usd: e.max_cost.map(|m| m.usd()),
         bound: match e.bound {
-            core_domain::estimate::Bound::Budget => "budget",
-            core_domain::estimate::Bound::MaxRuntime => "max_runtime",
-            core_domain::estimate::Bound::None => "none",
+            podwarden_core::estimate::Bound::Budget => "budget",
+            podwarden_core::estimate::Bound::MaxRuntime => "max_runtime",
+            podwarden_core::estimate::Bound::None => "none",
         }
         .into(),
-        boot_s: core_domain::estimate::TYPICAL_BOOT_MS / 1000,
+        boot_s: podwarden_core::estimate::TYPICAL_BOOT_MS / 1000,
         boot_cost_usd: e.boot_cost.usd(),
         simulated: s.simulated,
     }))

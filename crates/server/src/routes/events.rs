@@ -11,14 +11,14 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use core_domain::WorkId;
-use core_domain::state::AttemptState;
-use engine::EngineError;
-use engine::cloud::Cloud;
 use futures::StreamExt;
+use podwarden_core::WorkId;
+use podwarden_core::state::AttemptState;
+use podwarden_engine::EngineError;
+use podwarden_engine::cloud::Cloud;
+use podwarden_store::AttemptRow;
 use serde::Deserialize;
 use std::sync::Arc;
-use store::AttemptRow;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -74,8 +74,8 @@ pub(crate) async fn events(
 }
 
 /// How much of a pod's log a new follower gets first.
-pub(crate) const POD_LOG_TAIL: engine::cloud::PodLogQuery =
-    engine::cloud::PodLogQuery { tail: Some(1000), after: None };
+pub(crate) const POD_LOG_TAIL: podwarden_engine::cloud::PodLogQuery =
+    podwarden_engine::cloud::PodLogQuery { tail: Some(1000), after: None };
 
 /// The pod of the job's latest attempt that holds one (created or running).
 pub(crate) fn current_pod(attempts: &[AttemptRow]) -> Option<String> {
@@ -162,8 +162,8 @@ pub(crate) fn event_stream(
 
 /// An event as the API shows it: its typed state change read from `data`, or for progress
 /// and chunks the handler's value.
-pub(crate) fn event_view(e: store::EventRow) -> EventView {
-    use core_domain::events::{EventKind, StateChange};
+pub(crate) fn event_view(e: podwarden_store::EventRow) -> EventView {
+    use podwarden_core::events::{EventKind, StateChange};
     let change = StateChange::of(e.kind, e.data.as_deref());
     let data = match e.kind {
         EventKind::Progress | EventKind::Chunk | EventKind::Metric => {
@@ -248,7 +248,7 @@ pub(crate) async fn logs(
     let kept = s
         .engine
         .store()
-        .job_logs(&id, store::JOB_LOG_LINES_KEPT)
+        .job_logs(&id, podwarden_store::JOB_LOG_LINES_KEPT)
         .await
         .map_err(EngineError::from)?;
     let live_id = live.as_ref().map(|(a, _)| a.clone());

@@ -9,9 +9,9 @@ use crate::extract::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use core_domain::Money;
-use engine::EngineError;
-use store::{InviteRow, Redeem};
+use podwarden_core::Money;
+use podwarden_engine::EngineError;
+use podwarden_store::{InviteRow, Redeem};
 
 /// How long an invite lasts unless the admin says otherwise, and at most.
 const DEFAULT_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
@@ -68,7 +68,7 @@ pub(crate) async fn create_invite(
     let cap = b.spend_cap_usd.or(s.default_spend_cap_usd);
     let row = InviteRow {
         id: format!("inv_{}", uuid::Uuid::now_v7().simple()),
-        code_hash: engine::tokens::hash_token(&code),
+        code_hash: podwarden_engine::tokens::hash_token(&code),
         created_by: c.0.id.clone(),
         created_at: now,
         expires_at: now + ttl.as_millis() as i64,
@@ -108,7 +108,7 @@ pub(crate) async fn redeem_invite(
         spend_cap_micros: None,
     };
     match store
-        .invite_redeem(&engine::tokens::hash_token(b.code.trim()), &user)
+        .invite_redeem(&podwarden_engine::tokens::hash_token(b.code.trim()), &user)
         .await
         .map_err(EngineError::from)?
     {

@@ -9,12 +9,12 @@ use crate::extract::{Body, Query};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use core_domain::Money;
-use core_domain::spec::JobSpec;
-use core_domain::state::AttemptState;
-use engine::EngineError;
+use podwarden_core::Money;
+use podwarden_core::spec::JobSpec;
+use podwarden_core::state::AttemptState;
+use podwarden_engine::EngineError;
+use podwarden_store::{AttemptRow, JobRow};
 use serde::Deserialize;
-use store::{AttemptRow, JobRow};
 
 /// Jobs listed by `GET /api/v1/jobs` (newest first).
 pub(crate) const LIST_LIMIT: i64 = 10_000;
@@ -70,7 +70,7 @@ pub(crate) async fn create_job(
     crate::volumes::resolve(&s, &c.0, &account, &mut spec.network_volume, auth.as_deref()).await?;
     spec.image = pullable_image(&s, &spec.image, spec.registry_auth.is_some()).await?;
     // Hosted work is admitted against the owner's spend cap in the insert's own transaction
-    // (store::spend); a user's own key is theirs to spend.
+    // (podwarden_store::spend); a user's own key is theirs to spend.
     // The account's engine plans it with that account's offers and runs it.
     let sub = engine_for(&s, &account)
         .await
@@ -86,7 +86,7 @@ pub(crate) async fn create_job(
 pub(crate) async fn stamp_user(
     s: &AppState,
     user: &str,
-    spec: &mut core_domain::serverless_job::ServerlessJobSpec,
+    spec: &mut podwarden_core::serverless_job::ServerlessJobSpec,
 ) -> R<()> {
     let store = s.engine.store();
     let row = match store.endpoint_by_name(user, &spec.endpoint).await.map_err(EngineError::from)? {
@@ -94,7 +94,7 @@ pub(crate) async fn stamp_user(
         None => store.endpoint_published(&spec.endpoint).await.map_err(EngineError::from)?,
     };
     let field = row
-        .and_then(|r| serde_json::from_str::<core_domain::endpoint::EndpointSpec>(&r.spec).ok())
+        .and_then(|r| serde_json::from_str::<podwarden_core::endpoint::EndpointSpec>(&r.spec).ok())
         .and_then(|e| e.user_field);
     if let (Some(f), Some(obj)) = (field, spec.input.as_object_mut()) {
         obj.insert(f, serde_json::Value::String(user.to_owned()));
@@ -102,11 +102,11 @@ pub(crate) async fn stamp_user(
     Ok(())
 }
 
-/// A spec's `@alias` image as configured (`core_domain::images`).
+/// A spec's `@alias` image as configured (`podwarden_core::images`).
 /// The image a spec names, its alias resolved, refused when its registry says RunPod could not
 /// pull it (`image_checks`; a spec with `registry_auth` brings its own credential).
 pub(crate) async fn pullable_image(s: &AppState, image: &str, has_credential: bool) -> R<String> {
-    let image = core_domain::images::resolve_env(image).map_err(|e| {
+    let image = podwarden_core::images::resolve_env(image).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::InvalidSpec,

@@ -30,14 +30,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Router};
-use engine::EngineError;
+use podwarden_engine::EngineError;
+use podwarden_store::UserRow;
 use std::sync::Arc;
-use store::UserRow;
 
 pub(crate) type S = State<Arc<AppState>>;
 
 /// A 422 naming the offending field, with the spec's hint.
-fn spec_error(code: ErrorCode, e: &core_domain::spec::SpecError) -> ApiError {
+fn spec_error(code: ErrorCode, e: &podwarden_core::spec::SpecError) -> ApiError {
     let field = e.field.as_deref().map(|f| format!("`{f}`: ")).unwrap_or_default();
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -223,7 +223,12 @@ async fn auth(State(s): S, mut req: Request, next: Next) -> Response {
     let user = if token.is_empty() {
         None
     } else {
-        s.engine.store().user_by_token_hash(&engine::tokens::hash_token(token)).await.ok().flatten()
+        s.engine
+            .store()
+            .user_by_token_hash(&podwarden_engine::tokens::hash_token(token))
+            .await
+            .ok()
+            .flatten()
     };
     let Some(user) = user else {
         // A wrong token counts against its client; a missing one (a browser's first look, a

@@ -8,13 +8,13 @@ use crate::extract::{Body, Query};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use core_domain::Money;
-use engine::EngineError;
+use podwarden_core::Money;
+use podwarden_engine::EngineError;
+use podwarden_store::{EndpointRow, ServerlessJobRow};
 use serde::Deserialize;
-use store::{EndpointRow, ServerlessJobRow};
 
 pub(crate) fn endpoint_view(r: &EndpointRow) -> EndpointView {
-    let spec: Option<core_domain::endpoint::EndpointSpec> = serde_json::from_str(&r.spec).ok();
+    let spec: Option<podwarden_core::endpoint::EndpointSpec> = serde_json::from_str(&r.spec).ok();
     EndpointView {
         name: r.name.clone(),
         state: r.state,
@@ -33,13 +33,13 @@ pub(crate) fn endpoint_view(r: &EndpointRow) -> EndpointView {
 }
 
 /// Deploys a serverless endpoint (create, or update in place).
-#[utoipa::path(post, path = "/api/v1/endpoints", tag = "endpoints", request_body = core_domain::endpoint::EndpointSpec, responses((status = 201, description = "created", body = DeployResult), (status = 200, description = "updated or unchanged", body = DeployResult), (status = 402, description = "a capped hosted user asked for always-on workers", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/endpoints", tag = "endpoints", request_body = podwarden_core::endpoint::EndpointSpec, responses((status = 201, description = "created", body = DeployResult), (status = 200, description = "updated or unchanged", body = DeployResult), (status = 402, description = "a capped hosted user asked for always-on workers", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn deploy_endpoint(
     State(s): S,
     Extension(c): C,
     Body(v): Body<serde_json::Value>,
 ) -> R<(StatusCode, Json<DeployResult>)> {
-    let mut spec = core_domain::endpoint::EndpointSpec::from_json(v)
+    let mut spec = podwarden_core::endpoint::EndpointSpec::from_json(v)
         .map_err(|e| spec_error(ErrorCode::InvalidSpec, &e))?;
     // An existing endpoint stays on its account; a new one goes where the user computes.
     let account = match s
@@ -73,7 +73,7 @@ pub(crate) async fn deploy_endpoint(
     crate::volumes::resolve(&s, &c.0, &account, &mut spec.network_volume, auth.as_deref()).await?;
     spec.image = pullable_image(&s, &spec.image, spec.registry_auth.is_some()).await?;
     let d = engine_for(&s, &account).await.map_err(account_error)?.deploy(spec, &c.0.id).await?;
-    let status = if d.change == engine::sagas::endpoint_deploy::Change::Created {
+    let status = if d.change == podwarden_engine::sagas::endpoint_deploy::Change::Created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
@@ -111,7 +111,7 @@ pub(crate) async fn remove_endpoint(
     let account = s.engine.endpoint(&c.0.id, &name).await?.account;
     let row = engine_for(&s, &account).await.map_err(account_error)?.remove(&c.0.id, &name).await?;
     crate::driving::poke(&s, &account);
-    let status = if row.state == core_domain::state::EndpointState::Deleted {
+    let status = if row.state == podwarden_core::state::EndpointState::Deleted {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
@@ -154,14 +154,14 @@ pub(crate) struct SyncQuery {
 }
 
 /// Submits a serverless job to an endpoint.
-#[utoipa::path(post, path = "/api/v1/requests", tag = "requests", params(SyncQuery), request_body = core_domain::serverless_job::ServerlessJobSpec, responses((status = 201, body = ServerlessJobView), (status = 402, description = "the hosted spend cap has too little left (spent or reserved)", body = ErrorBody), (status = 413, description = "input over RunPod's payload limit", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/requests", tag = "requests", params(SyncQuery), request_body = podwarden_core::serverless_job::ServerlessJobSpec, responses((status = 201, body = ServerlessJobView), (status = 402, description = "the hosted spend cap has too little left (spent or reserved)", body = ErrorBody), (status = 413, description = "input over RunPod's payload limit", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
 pub(crate) async fn create_serverless_job(
     State(s): S,
     Extension(c): C,
     Query(q): Query<SyncQuery>,
     Body(v): Body<serde_json::Value>,
 ) -> R<(StatusCode, Json<ServerlessJobView>)> {
-    let spec = core_domain::serverless_job::ServerlessJobSpec::from_json(v)
+    let spec = podwarden_core::serverless_job::ServerlessJobSpec::from_json(v)
         .map_err(|e| spec_error(ErrorCode::InvalidSpec, &e))?;
     let store = s.engine.store();
     let account = match store
@@ -180,7 +180,7 @@ pub(crate) async fn create_serverless_job(
                 let Some(published) = published else {
                     return Err(EngineError::NoSuchEndpoint(spec.endpoint.clone()).into());
                 };
-                let ep_spec: core_domain::endpoint::EndpointSpec =
+                let ep_spec: podwarden_core::endpoint::EndpointSpec =
                     serde_json::from_str(&published.spec)
                         .map_err(|e| EngineError::Corrupt(e.to_string()))?;
                 let ep_spec = ep_spec.for_another_account();

@@ -6,10 +6,10 @@ use crate::extract::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use core_domain::Money;
-use engine::EngineError;
+use podwarden_core::Money;
+use podwarden_engine::EngineError;
+use podwarden_store::UserRow;
 use serde::Deserialize;
-use store::UserRow;
 
 pub(crate) fn user_view(u: &UserRow) -> UserView {
     UserView {
@@ -58,13 +58,13 @@ pub(crate) fn valid_user_name(name: &str) -> R<()> {
 /// A spend cap: none, or an amount between 0 and the largest podwarden takes.
 pub(crate) fn valid_spend_cap(cap: Option<f64>) -> R<()> {
     match cap {
-        Some(v) if !(v.is_finite() && (0.0..=core_domain::limits::USD).contains(&v)) => {
+        Some(v) if !(v.is_finite() && (0.0..=podwarden_core::limits::USD).contains(&v)) => {
             Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::InvalidAmount,
                 format!(
                     "spend_cap_usd must be an amount between 0 and {} USD, got {v}",
-                    core_domain::limits::USD
+                    podwarden_core::limits::USD
                 ),
                 Some("null removes the cap"),
             ))

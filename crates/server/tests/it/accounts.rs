@@ -4,11 +4,11 @@
 //! operator's per-user cap on hosted spend.
 
 use common::{follow, server_with};
-use core_domain::events::EventKind;
-use core_domain::state::{JobState, ServerlessJobState};
+use podwarden_core::events::EventKind;
+use podwarden_core::state::{JobState, ServerlessJobState};
+use podwarden_server::api::ErrorCode;
+use podwarden_server::api::{ComputeSettings, ErrorBody, JobDetail, NewToken, UserView};
 use podwarden_test_utils::server as common;
-use server::api::ErrorCode;
-use server::api::{ComputeSettings, ErrorBody, JobDetail, NewToken, UserView};
 
 const USER_KEY: &str = "rpa_USERSOWNKEY0000000000000000000000000000WXYZ";
 
@@ -250,7 +250,7 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
     let r =
         http.post(api("/endpoints")).bearer_auth(&s.token).json(&ep).send().await.expect("deploy");
     assert_eq!(r.status().as_u16(), 201);
-    let published: server::api::DeployResult = r.json().await.expect("json");
+    let published: podwarden_server::api::DeployResult = r.json().await.expect("json");
     let op_last4 = emu.api_key().expose()[emu.api_key().expose().len() - 4..].to_owned();
     assert_eq!(endpoint_creates(&op_last4), 1);
 
@@ -265,7 +265,7 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
         .await
         .expect("request");
     assert_eq!(r.status().as_u16(), 201);
-    let carols: server::api::ServerlessJobView = r.json().await.expect("json");
+    let carols: podwarden_server::api::ServerlessJobView = r.json().await.expect("json");
     assert_eq!(Some(carols.endpoint_id.clone()), published.endpoint.endpoint_id.clone());
 
     // Alice brings her key; her first job creates her own endpoint from the published one.
@@ -287,9 +287,9 @@ async fn a_byok_users_first_serverless_job_creates_their_own_copy_of_the_publish
         .await
         .expect("request");
     assert_eq!(r.status().as_u16(), 201);
-    let first: server::api::ServerlessJobView = r.json().await.expect("json");
+    let first: podwarden_server::api::ServerlessJobView = r.json().await.expect("json");
     assert_eq!(endpoint_creates("WXYZ"), 1, "her endpoint was created with her key");
-    let hers: Vec<server::api::EndpointView> =
+    let hers: Vec<podwarden_server::api::EndpointView> =
         common::get_json(&http, &api("/endpoints"), &alice.token).await;
     assert_eq!(hers.len(), 1);
     let her_id = hers[0].endpoint_id.clone().expect("endpoint id remembered");
@@ -408,7 +408,8 @@ async fn a_byok_only_server_runs_each_users_work_on_their_own_account_and_refuse
         .await
         .expect("key");
     assert_eq!(r.status().as_u16(), 200);
-    let gpus: Vec<server::api::GpuRow> = common::get_json(&http, &api("/gpus"), &alice.token).await;
+    let gpus: Vec<podwarden_server::api::GpuRow> =
+        common::get_json(&http, &api("/gpus"), &alice.token).await;
     assert!(!gpus.is_empty(), "the catalog comes through her key");
     let job: JobDetail = http
         .post(api("/jobs"))

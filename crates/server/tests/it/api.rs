@@ -4,10 +4,10 @@
 //!
 //! Over 600 lines: the API's behaviour one route at a time, against a live server.
 
-use core_domain::events::EventKind;
-use core_domain::state::{AttemptState, JobState};
-use server::api::ErrorCode;
-use server::api::{CostReport, ErrorBody, GpuRow, JobDetail};
+use podwarden_core::events::EventKind;
+use podwarden_core::state::{AttemptState, JobState};
+use podwarden_server::api::ErrorCode;
+use podwarden_server::api::{CostReport, ErrorBody, GpuRow, JobDetail};
 
 use common::{follow, server};
 use podwarden_test_utils::server as common;
@@ -129,7 +129,7 @@ async fn metrics_take_the_jobs_own_token_only_and_come_back_in_order() {
     let a: JobDetail = post(spec.clone()).await.expect("post").json().await.expect("json");
     let b: JobDetail = post(spec).await.expect("post").json().await.expect("json");
     let secret = std::fs::read_to_string(home.path().join("secret")).expect("secret");
-    let token_a = engine::tokens::derive_job_token(secret.trim().as_bytes(), &a.job.id);
+    let token_a = podwarden_engine::tokens::derive_job_token(secret.trim().as_bytes(), &a.job.id);
     let send = |job: &str, token: &str, body: serde_json::Value| {
         http.post(format!("{}/api/v1/jobs/{job}/metrics", s.url))
             .bearer_auth(token)
@@ -193,7 +193,7 @@ async fn metric_fields_are_checked_and_a_diverging_loss_stops_the_job() {
     assert_eq!(r.status().as_u16(), 201);
     let job: JobDetail = r.json().await.expect("json");
     let secret = std::fs::read_to_string(home.path().join("secret")).expect("secret");
-    let token = engine::tokens::derive_job_token(secret.trim().as_bytes(), &job.job.id);
+    let token = podwarden_engine::tokens::derive_job_token(secret.trim().as_bytes(), &job.job.id);
     let send = |body: serde_json::Value| {
         http.post(format!("{}/api/v1/jobs/{}/metrics", s.url, job.job.id))
             .bearer_auth(&token)
@@ -272,10 +272,10 @@ async fn the_generated_finetune_callback_posts_points_the_server_accepts() {
     assert_eq!(r.status().as_u16(), 201);
     let job: JobDetail = r.json().await.expect("json");
     let secret = std::fs::read_to_string(home.path().join("secret")).expect("secret");
-    let token = engine::tokens::derive_job_token(secret.trim().as_bytes(), &job.job.id);
+    let token = podwarden_engine::tokens::derive_job_token(secret.trim().as_bytes(), &job.job.id);
     // The generated program's own callback code, run by python3 against this server.
     let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(dir.path().join("pw_train.py"), core_domain::finetune::train_py())
+    std::fs::write(dir.path().join("pw_train.py"), podwarden_core::finetune::train_py())
         .expect("write");
     let code = "import pw_train as t\n\
         ok = [t.post_metrics(t.metrics_point(s, 40, 2.0 * s, {'loss': l, 'epoch': s / 40, 'learning_rate': 1e-4})) for s, l in [(10, 2.5), (20, float('inf'))]]\n\
@@ -301,7 +301,7 @@ async fn the_generated_finetune_callback_posts_points_the_server_accepts() {
 
 #[tokio::test]
 async fn every_route_as_the_wrong_user_finds_nothing_and_no_token_is_401() {
-    use server::api::{NewToken, ServerlessJobView};
+    use podwarden_server::api::{NewToken, ServerlessJobView};
     let home = tempfile::tempdir().expect("home");
     let s = server(home.path()).await;
     let http = reqwest::Client::new();
@@ -605,7 +605,7 @@ async fn sql_and_html_in_free_text_are_stored_and_returned_as_they_were() {
         .await
         .expect("token");
     assert_eq!(r.status().as_u16(), 201);
-    let tokens: Vec<server::api::TokenView> =
+    let tokens: Vec<podwarden_server::api::TokenView> =
         common::get_json(&http, &format!("{}/api/v1/tokens", s.url), &s.token).await;
     assert!(tokens.iter().any(|t| t.label == nasty), "{tokens:?}");
     // A job's command and env are free text too; the jobs table is still there and intact.
@@ -630,7 +630,7 @@ async fn sql_and_html_in_free_text_are_stored_and_returned_as_they_were() {
         .await
         .expect("bad");
     assert_eq!(r.status().as_u16(), 422);
-    let jobs: Vec<server::api::JobSummary> =
+    let jobs: Vec<podwarden_server::api::JobSummary> =
         common::get_json(&http, &format!("{}/api/v1/jobs", s.url), &s.token).await;
     assert_eq!(jobs.len(), 1);
     s.shutdown().await;

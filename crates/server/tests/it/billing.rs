@@ -2,8 +2,8 @@
 //! difference is recorded and shown, and the settled cost becomes the provider's figure.
 
 use common::{follow, server_with};
-use core_domain::events::EventKind;
-use core_domain::state::JobState;
+use podwarden_core::events::EventKind;
+use podwarden_core::state::JobState;
 use podwarden_test_utils::server as common;
 
 #[tokio::test]
@@ -47,10 +47,10 @@ async fn the_ledger_is_corrected_to_the_providers_bill() {
         .expect("spent");
     db.close().await.expect("close");
 
-    let before: server::api::Reconciliation =
+    let before: podwarden_server::api::Reconciliation =
         common::get_json(&http, &format!("{}/api/v1/cost/reconciliation", s.url), &s.token).await;
     assert!(before.checks.is_empty(), "nothing checked before the bill settles");
-    let r: server::api::Reconciliation = common::post_json(
+    let r: podwarden_server::api::Reconciliation = common::post_json(
         &http,
         &format!("{}/api/v1/cost/reconcile", s.url),
         &s.token,
@@ -71,7 +71,7 @@ async fn the_ledger_is_corrected_to_the_providers_bill() {
         events.iter().any(|e| e.kind == EventKind::Billing && e.message.contains("RunPod billed")),
         "{events:#?}"
     );
-    let again: server::api::Reconciliation = common::post_json(
+    let again: podwarden_server::api::Reconciliation = common::post_json(
         &http,
         &format!("{}/api/v1/cost/reconcile", s.url),
         &s.token,
@@ -127,7 +127,7 @@ async fn a_byok_users_pods_are_checked_against_their_own_bill() {
     let job = common::submit(&http, &s.url, &ann.token, &spec).await;
     let (done, _) = common::follow_as(&http, &s.url, &ann.token, &job.job.id).await;
     assert_eq!((done.job.state.as_str(), done.job.backend.as_str()), ("succeeded", "runpod"));
-    let r: server::api::Reconciliation = common::post_json(
+    let r: podwarden_server::api::Reconciliation = common::post_json(
         &http,
         &format!("{}/api/v1/cost/reconcile", s.url),
         &s.token,

@@ -2,11 +2,11 @@
 //! would overflow the ledger, a database locked by someone else or damaged, and the database's
 //! file mode.
 
+use podwarden_server::api::ErrorCode;
 use podwarden_test_utils::server as common;
-use server::api::ErrorCode;
 
 use common::server;
-use server::api::ErrorBody;
+use podwarden_server::api::ErrorBody;
 
 fn job(extra: serde_json::Value) -> serde_json::Value {
     let mut j = serde_json::json!({"name": "x", "image": "python:3.11-slim", "command": "true", "gpu": {"min_vram_gb": 16}});
@@ -78,7 +78,7 @@ async fn oversized_fields_and_amounts_are_refused_by_name_and_nothing_overflows(
         .expect("an answer");
     assert_eq!(r.status().as_u16(), 422);
     let cap = http
-        .patch(format!("{}/api/v1/users/{}", s.url, server::users::ADMIN_ID))
+        .patch(format!("{}/api/v1/users/{}", s.url, podwarden_server::users::ADMIN_ID))
         .bearer_auth(&s.token)
         .json(&serde_json::json!({"spend_cap_usd": 1e13}))
         .send()
@@ -113,10 +113,12 @@ async fn the_database_and_the_data_directory_are_private_to_their_owner() {
 async fn a_damaged_database_says_so_at_start() {
     let home = tempfile::tempdir().expect("home");
     std::fs::write(home.path().join("podwarden.db"), vec![0x5a; 8192]).expect("garbage");
-    let mut cfg =
-        server::ServerConfig::new(home.path().to_path_buf(), "127.0.0.1:0".parse().expect("addr"));
+    let mut cfg = podwarden_server::ServerConfig::new(
+        home.path().to_path_buf(),
+        "127.0.0.1:0".parse().expect("addr"),
+    );
     cfg.tick = std::time::Duration::from_millis(100);
-    let e = server::start(cfg).await.expect_err("refused");
+    let e = podwarden_server::start(cfg).await.expect_err("refused");
     let text = format!("{e:#}");
     assert!(text.contains("not a readable SQLite database") && text.contains("backup"), "{text}");
     assert!(!text.contains("port"), "{text}");
@@ -292,7 +294,7 @@ async fn the_background_tasks_report_their_last_activation() {
     let job =
         common::submit(&http, &s.url, &s.token, &job(serde_json::json!({"command": "true"}))).await;
     common::follow(&http, &s, &job.job.id).await;
-    let tasks: Vec<server::tasks::TaskStatus> =
+    let tasks: Vec<podwarden_server::tasks::TaskStatus> =
         common::get_json(&http, &format!("{}/api/v1/admin/tasks", s.url), &s.token).await;
     let pods = tasks
         .iter()

@@ -2,8 +2,8 @@
 //! token and gets a user of their own with the invite's spend cap (by default the operator's);
 //! a code works once, only before it expires, and never appears again.
 
+use podwarden_server::api::ErrorCode;
 use podwarden_test_utils::server as common;
-use server::api::ErrorCode;
 
 use common::{client, server_with};
 

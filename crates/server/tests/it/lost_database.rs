@@ -18,7 +18,9 @@ fn live_pods(emu: &runpod_emulator::RunningEmulator) -> Vec<String> {
 }
 
 /// The server on `emu`, on SQLite on either test run: losing the database is deleting its file.
-fn sqlite_on(emu: &runpod_emulator::RunningEmulator) -> impl FnOnce(&mut server::ServerConfig) {
+fn sqlite_on(
+    emu: &runpod_emulator::RunningEmulator,
+) -> impl FnOnce(&mut podwarden_server::ServerConfig) {
     let client = emu.client();
     move |c| {
         c.client = Some(client);
@@ -80,7 +82,7 @@ async fn another_installs_pods_are_strays_reaped_on_the_operators_word() {
     // A new install on the same account (its data directory lost, identity and all).
     let s = server_with(new.path(), sqlite_on(&emu)).await;
     let http = reqwest::Client::new();
-    let strays: Vec<server::api::StrayView> =
+    let strays: Vec<podwarden_server::api::StrayView> =
         common::get_json(&http, &format!("{}/api/v1/strays", s.url), &s.token).await;
     assert_eq!(strays.len(), 1, "{strays:?}");
     assert_eq!((strays[0].install.as_str(), strays[0].running), (other.as_str(), true));

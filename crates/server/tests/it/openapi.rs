@@ -10,7 +10,7 @@ fn checked_in() -> PathBuf {
 
 #[test]
 fn the_checked_in_document_is_current() {
-    let generated = server::openapi::document();
+    let generated = podwarden_server::openapi::document();
     if std::env::var_os("UPDATE_OPENAPI").is_some() {
         std::fs::write(checked_in(), &generated).expect("write docs/openapi.json");
     }
@@ -23,7 +23,8 @@ fn the_checked_in_document_is_current() {
 
 #[test]
 fn the_document_covers_the_api() {
-    let doc: serde_json::Value = serde_json::from_str(&server::openapi::document()).expect("json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&podwarden_server::openapi::document()).expect("json");
     assert_eq!(doc["openapi"].as_str().map(|v| v.starts_with("3.")), Some(true));
     let paths = doc["paths"].as_object().expect("paths");
     for (path, method) in [

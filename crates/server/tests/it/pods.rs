@@ -1,8 +1,8 @@
 //! Pod jobs as they run on RunPod: the exit reaches the control plane even when the pod's
 //! callback cannot, a job's logs outlive its pod, and a job's reason is its cause.
 
-use core_domain::events::EventKind;
-use core_domain::state::JobState;
+use podwarden_core::events::EventKind;
+use podwarden_core::state::JobState;
 use podwarden_test_utils::server as common;
 
 use common::{follow, server_with};
@@ -13,7 +13,7 @@ async fn with_a_callback_url_that_refuses_connections_the_exit_is_read_from_the_
     // Pods are told to report to a port nothing listens on (a server behind NAT, say).
     let s = server_with(home.path(), |c| c.public_url = Some("http://127.0.0.1:9".into())).await;
     let http = reqwest::Client::new();
-    let job: server::api::JobDetail = http
+    let job: podwarden_server::api::JobDetail = http
         .post(format!("{}/api/v1/jobs", s.url))
         .bearer_auth(&s.token)
         .json(&serde_json::json!({
@@ -36,7 +36,7 @@ async fn with_a_callback_url_that_refuses_connections_the_exit_is_read_from_the_
     // The reason is the cause, not how the job settled.
     let reason = done.job.reason.clone().unwrap_or_default();
     assert!(reason.contains("exited with code 7"), "{reason}");
-    let ps: Vec<server::api::JobSummary> =
+    let ps: Vec<podwarden_server::api::JobSummary> =
         common::get_json(&http, &format!("{}/api/v1/jobs", s.url), &s.token).await;
     assert!(
         ps[0].reason.as_deref().is_some_and(|r| r.contains("exited with code 7")),
@@ -99,7 +99,7 @@ async fn an_image_that_cannot_be_pulled_ends_the_job_at_once_with_the_reason() {
 async fn an_exit_line_stored_by_a_server_that_died_is_acted_on_by_the_next() {
     let emu = common::standalone_emulator().await;
     let home = tempfile::tempdir().expect("home");
-    let on_emu = |c: &mut server::ServerConfig| {
+    let on_emu = |c: &mut podwarden_server::ServerConfig| {
         c.client = Some(emu.client());
         c.public_url = Some("http://127.0.0.1:9".into());
     };

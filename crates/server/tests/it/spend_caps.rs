@@ -1,11 +1,11 @@
 //! Hosted spend caps hold under concurrent submits: the check and the reservation are one
-//! transaction (store::spend), for pod jobs and serverless jobs alike.
+//! transaction (podwarden_store::spend), for pod jobs and serverless jobs alike.
 
+use podwarden_server::api::ErrorCode;
 use podwarden_test_utils::server as common;
-use server::api::ErrorCode;
 
 use common::{new_user, server};
-use server::api::{ComputeSettings, ErrorBody};
+use podwarden_server::api::{ComputeSettings, ErrorBody};
 
 fn job(name: &str, budget: Option<f64>) -> serde_json::Value {
     let mut j = serde_json::json!({"name": name, "image": "python:3.11-slim", "command": "sleep 300", "gpu": {"min_vram_gb": 16}});
@@ -15,7 +15,12 @@ fn job(name: &str, budget: Option<f64>) -> serde_json::Value {
     j
 }
 
-async fn set_cap(http: &reqwest::Client, s: &server::RunningServer, user: &str, usd: f64) {
+async fn set_cap(
+    http: &reqwest::Client,
+    s: &podwarden_server::RunningServer,
+    user: &str,
+    usd: f64,
+) {
     let r = http
         .patch(format!("{}/api/v1/users/{user}", s.url))
         .bearer_auth(&s.token)
@@ -88,7 +93,7 @@ async fn serverless_jobs_reserve_their_estimate_against_the_cap() {
     let carol = new_user(&http, &s.url, &s.token, "carol").await;
     let request = serde_json::json!({"endpoint": "echo", "input": {"x": 1}});
     // Learn the estimate with no cap, then cap at 2.5 estimates (that first one included).
-    let first: server::api::ServerlessJobView =
+    let first: podwarden_server::api::ServerlessJobView =
         common::post_json(&http, &format!("{}/api/v1/requests", s.url), &carol.token, &request)
             .await;
     let estimate = first.estimate_usd;

@@ -11,7 +11,7 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 #[tokio::test]
 async fn postgres_migrations_apply_and_match_sqlites_schema() {
     // A fresh schema (CI must have Postgres; elsewhere a missing one skips, saying so).
-    let Some(url) = store::testing::fresh_postgres().await else { return };
+    let Some(url) = podwarden_store::testing::fresh_postgres().await else { return };
     let mut pg = sqlx::PgConnection::connect(&url).await.expect("connect to the test schema");
     let (schema,): (String,) =
         sqlx::query_as("SELECT current_schema()::text").fetch_one(&mut pg).await.expect("schema");
@@ -63,10 +63,10 @@ async fn postgres_migrations_apply_and_match_sqlites_schema() {
 /// each process's own lock: 15 of 40 were lost while every call succeeded).
 #[tokio::test]
 async fn two_replicas_auditing_at_once_lose_no_entry() {
-    let Some(url) = store::testing::fresh_postgres().await else { return };
-    let a = store::Store::open_postgres(&url).await.expect("replica a");
-    let b = store::Store::open_postgres(&url).await.expect("replica b");
-    let row = |i: i64| store::AuditRow {
+    let Some(url) = podwarden_store::testing::fresh_postgres().await else { return };
+    let a = podwarden_store::Store::open_postgres(&url).await.expect("replica a");
+    let b = podwarden_store::Store::open_postgres(&url).await.expect("replica b");
+    let row = |i: i64| podwarden_store::AuditRow {
         id: 0,
         at: i,
         user_id: "u".into(),

@@ -1,18 +1,18 @@
 //! The store on both backends (SQLite and Postgres): inserts, reads, compare-and-swap, events,
 //! ledger. Each test runs once per backend (`on_both!`).
 
-use core_domain::Account;
-use core_domain::events::EventKind;
-use core_domain::spec::JobSpec;
-use core_domain::state::{
+use podwarden_core::Account;
+use podwarden_core::events::EventKind;
+use podwarden_core::spec::JobSpec;
+use podwarden_core::state::{
     AttemptEvent, AttemptState, JobEvent, JobPhase, attempt_transition, job_transition,
 };
-use core_domain::state::{EndpointState, JobState};
-use core_domain::{AttemptId, JobId};
-use store::{AttemptRow, CostRow, JobRow, Store};
+use podwarden_core::state::{EndpointState, JobState};
+use podwarden_core::{AttemptId, JobId};
+use podwarden_store::{AttemptRow, CostRow, JobRow, Store};
 
 /// A database on one backend that can be opened again: a file for SQLite, a schema for Postgres.
-struct Db(store::testing::TestDb);
+struct Db(podwarden_store::testing::TestDb);
 
 impl Db {
     async fn open(&self) -> Store {
@@ -26,11 +26,11 @@ macro_rules! on_both {
         mod $name {
             #[tokio::test]
             async fn sqlite() {
-                super::$name(super::Db(store::testing::TestDb::sqlite())).await
+                super::$name(super::Db(podwarden_store::testing::TestDb::sqlite())).await
             }
             #[tokio::test]
             async fn postgres() {
-                let Some(db) = store::testing::TestDb::postgres().await else { return };
+                let Some(db) = podwarden_store::testing::TestDb::postgres().await else { return };
                 super::$name(super::Db(db)).await
             }
         }
@@ -73,7 +73,7 @@ async fn jobs_round_trip_and_cas_rejects_stale_writers(db: Db) {
     j.set_phase(next);
     assert!(s.job_cas(&mut j, 2_000).await.expect("cas"));
     assert_eq!(j.generation, 1);
-    stale.set_phase(JobPhase { state: core_domain::state::JobState::Running, outcome: None });
+    stale.set_phase(JobPhase { state: podwarden_core::state::JobState::Running, outcome: None });
     assert!(
         !s.job_cas(&mut stale, 2_001).await.expect("cas"),
         "a writer that read generation 0 loses"
@@ -94,7 +94,7 @@ async fn attempts_intents_events_and_ledger(db: Db) {
         seq: 1,
         state: AttemptState::Intent,
         generation: 0,
-        pod_name: core_domain::ids::pod_name("abcd1234", att),
+        pod_name: podwarden_core::ids::pod_name("abcd1234", att),
         pod_id: None,
         gpu_type: "NVIDIA RTX A4000".into(),
         gpu_count: 1,
@@ -155,7 +155,7 @@ fn running_attempt(job: &JobRow, billed_until: i64) -> AttemptRow {
         seq: 1,
         state: AttemptState::Running,
         generation: 0,
-        pod_name: core_domain::ids::pod_name("abcd1234", att),
+        pod_name: podwarden_core::ids::pod_name("abcd1234", att),
         pod_id: Some("pod1".into()),
         gpu_type: "NVIDIA RTX A4000".into(),
         gpu_count: 1,
@@ -221,8 +221,8 @@ async fn bills_land_in_one_transaction_and_stale_ones_are_skipped(db: Db) {
     assert!(s.attempt_cas(&mut b2).await.expect("cas"));
 
     let bills = [
-        store::Bill { attempt: a.clone(), to_ms: 60_000, amount_micros: 60_000 },
-        store::Bill { attempt: b.clone(), to_ms: 60_000, amount_micros: 60_000 },
+        podwarden_store::Bill { attempt: a.clone(), to_ms: 60_000, amount_micros: 60_000 },
+        podwarden_store::Bill { attempt: b.clone(), to_ms: 60_000, amount_micros: 60_000 },
     ];
     assert_eq!(s.bill(&bills, 60_000).await.expect("bill"), 1);
     let stored = s.attempt_get(&a.id).await.expect("get").expect("a");
@@ -249,7 +249,7 @@ async fn bills_land_in_one_transaction_and_stale_ones_are_skipped(db: Db) {
 
 async fn endpoint_rows_are_unique_per_owner_and_name_while_live(db: Db) {
     let s = db.open().await;
-    let row = |id: &str| store::EndpointRow {
+    let row = |id: &str| podwarden_store::EndpointRow {
         id: id.into(),
         name: "predict".into(),
         owner: "alice".into(),
@@ -285,14 +285,14 @@ async fn pod_logs_are_kept_in_order_and_bounded_per_job(db: Db) {
     let s = db.open().await;
     let j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
     s.job_insert(&j).await.expect("insert");
-    let n = store::JOB_LOG_LINES_KEPT as usize + 5;
+    let n = podwarden_store::JOB_LOG_LINES_KEPT as usize + 5;
     let lines: Vec<(String, String, String)> =
         (0..n).map(|i| (format!("t{i}"), "container".into(), format!("line {i}"))).collect();
     for chunk in lines.chunks(1_000) {
         s.job_logs_append(&j.id, "att_1", chunk).await.expect("append");
     }
     let kept = s.job_logs(&j.id, i64::MAX).await.expect("read");
-    assert_eq!(kept.len(), store::JOB_LOG_LINES_KEPT as usize, "bounded");
+    assert_eq!(kept.len(), podwarden_store::JOB_LOG_LINES_KEPT as usize, "bounded");
     assert_eq!(kept.first().map(|l| l.line.as_str()), Some("line 5"), "the oldest lines go first");
     assert_eq!(kept.last().map(|l| l.line.as_str()), Some(format!("line {}", n - 1).as_str()));
     assert_eq!(
@@ -347,9 +347,9 @@ async fn one_replica_holds_an_account_and_a_deposed_ones_writes_are_refused(db: 
     let mut j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
     j.account = acct.clone();
     a.job_insert(&j).await.expect("insert");
-    let fence_a = store::Fence { account: acct.clone(), holder: "A".into(), epoch: 1 };
+    let fence_a = podwarden_store::Fence { account: acct.clone(), holder: "A".into(), epoch: 1 };
     j.reason = Some("by A".into());
-    let landed = store::fenced(fence_a.clone(), a.job_cas(&mut j, 4_600)).await;
+    let landed = podwarden_store::fenced(fence_a.clone(), a.job_cas(&mut j, 4_600)).await;
     assert!(landed.expect("A holds the lease"), "A's write lands");
 
     // A stalls past its lease; B takes the account over under a new epoch.
@@ -357,20 +357,25 @@ async fn one_replica_holds_an_account_and_a_deposed_ones_writes_are_refused(db: 
     let before = b.job_get(&j.id).await.expect("get").expect("job");
     let mut stale = j.clone();
     stale.reason = Some("by deposed A".into());
-    let refused = store::fenced(fence_a.clone(), a.job_cas(&mut stale, 7_700)).await;
+    let refused = podwarden_store::fenced(fence_a.clone(), a.job_cas(&mut stale, 7_700)).await;
     assert!(
-        matches!(refused, Err(store::StoreError::Fenced { ref account, epoch: 1 }) if account == acct),
+        matches!(refused, Err(podwarden_store::StoreError::Fenced { ref account, epoch: 1 }) if account == acct),
         "{refused:?}"
     );
-    let event =
-        store::fenced(fence_a, a.event_append(&j.id, 7_700, EventKind::Exit, "late", None)).await;
-    assert!(matches!(event, Err(store::StoreError::Fenced { .. })), "{event:?}");
+    let event = podwarden_store::fenced(
+        fence_a,
+        a.event_append(&j.id, 7_700, EventKind::Exit, "late", None),
+    )
+    .await;
+    assert!(matches!(event, Err(podwarden_store::StoreError::Fenced { .. })), "{event:?}");
     assert_eq!(b.job_get(&j.id).await.expect("get").expect("job"), before, "nothing landed");
     assert!(b.events_since(&j.id, 0, 10).await.expect("events").is_empty());
-    let fence_b = store::Fence { account: acct.clone(), holder: "B".into(), epoch: 2 };
+    let fence_b = podwarden_store::Fence { account: acct.clone(), holder: "B".into(), epoch: 2 };
     let mut row = before.clone();
     row.reason = Some("by B".into());
-    assert!(store::fenced(fence_b, b.job_cas(&mut row, 7_800)).await.expect("B holds it"));
+    assert!(
+        podwarden_store::fenced(fence_b, b.job_cas(&mut row, 7_800)).await.expect("B holds it")
+    );
     assert_eq!(a.lease_acquire(acct, "A", 8_000, ttl).await.expect("lease"), None);
 
     // A clean shutdown hands the account on at once, again under a new epoch.
@@ -438,7 +443,7 @@ async fn the_live_set_is_indexed_by_account_and_by_pod(db: Db) {
 /// Postgres only: a replica hears which rows another wrote (not its own) and reloads just those.
 #[tokio::test]
 async fn a_replica_hears_which_rows_another_wrote_and_reloads_them() {
-    let Some(db) = store::testing::TestDb::postgres().await else { return };
+    let Some(db) = podwarden_store::testing::TestDb::postgres().await else { return };
     let (a, b) = (db.open().await.expect("a"), db.open().await.expect("b"));
     let mut heard = a.listen().await.expect("listen").expect("a Postgres listener");
     let own = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
@@ -447,7 +452,7 @@ async fn a_replica_hears_which_rows_another_wrote_and_reloads_them() {
     b.job_insert(&theirs).await.expect("b's write");
     let attempt = running_attempt(&theirs, 0);
     b.attempt_insert(&attempt).await.expect("b's attempt");
-    use store::notify::Notification;
+    use podwarden_store::notify::Notification;
     let mut rows = Vec::new();
     while rows.len() < 2 {
         match heard.recv().await.expect("notification") {
@@ -467,18 +472,18 @@ async fn a_replica_hears_which_rows_another_wrote_and_reloads_them() {
 /// Postgres only: an event recorded through one replica wakes the others' event streams.
 #[tokio::test]
 async fn an_event_recorded_anywhere_is_announced_to_every_replica() {
-    let Some(db) = store::testing::TestDb::postgres().await else { return };
+    let Some(db) = podwarden_store::testing::TestDb::postgres().await else { return };
     let (a, b) = (db.open().await.expect("a"), db.open().await.expect("b"));
     let mut heard = a.listen().await.expect("listen").expect("a Postgres listener");
     b.event_append("job_x", 1_000, EventKind::Exit, "hello", None).await.expect("event");
     b.notify_poke(&Account::Byok("u1".into())).await.expect("poke");
-    use store::notify::Notification;
+    use podwarden_store::notify::Notification;
     assert_eq!(heard.recv().await.expect("event"), Notification::Event { job: "job_x".into() });
     assert_eq!(heard.recv().await.expect("poke"), Notification::Poke { account: "byok:u1".into() });
 }
 
 async fn an_invite_makes_one_user_with_its_cap_and_only_before_it_expires(db: Db) {
-    use store::{InviteRow, Redeem, UserRow};
+    use podwarden_store::{InviteRow, Redeem, UserRow};
     let s = db.open().await;
     let invite = |id: &str, hash: &str| InviteRow {
         id: id.into(),
@@ -538,7 +543,7 @@ async fn an_invite_makes_one_user_with_its_cap_and_only_before_it_expires(db: Db
 }
 
 async fn users_added_at_once_all_land_and_a_name_is_taken_once_whatever_its_case(db: Db) {
-    use store::UserRow;
+    use podwarden_store::UserRow;
     let s = db.open().await;
     let user = |i: usize, name: String| UserRow {
         id: format!("usr_{i}"),
@@ -562,7 +567,7 @@ async fn users_added_at_once_all_land_and_a_name_is_taken_once_whatever_its_case
         .map(|i| {
             let s = s.clone();
             tokio::spawn(async move {
-                s.audit(&store::AuditRow {
+                s.audit(&podwarden_store::AuditRow {
                     id: 0,
                     at: i,
                     user_id: "usr_other".into(),

@@ -12,18 +12,18 @@
 //! Over 600 lines: half of it is the table tests, kept beside the rules they check.
 
 use crate::cloud::{PodInfo, PodPhase};
-use core_domain::ids::parse_pod_name;
-use core_domain::spec::JobSpec;
-use core_domain::state::{AttemptState, JobEvent, JobState};
+use podwarden_core::ids::parse_pod_name;
+use podwarden_core::spec::JobSpec;
+use podwarden_core::state::{AttemptState, JobEvent, JobState};
+use podwarden_store::{AttemptRow, JobRow};
 use std::collections::{HashMap, HashSet};
-use store::{AttemptRow, JobRow};
 
 /// How long an intent may exist without its pod before it is abandoned (creates in flight in
 /// this process are never abandoned).
 pub const INTENT_GRACE_MS: i64 = 60_000;
 
-/// How far ahead a budget looks ([`core_domain::limits::BUDGET_LOOKAHEAD_MS`]).
-pub use core_domain::limits::BUDGET_LOOKAHEAD_MS;
+/// How far ahead a budget looks ([`podwarden_core::limits::BUDGET_LOOKAHEAD_MS`]).
+pub use podwarden_core::limits::BUDGET_LOOKAHEAD_MS;
 
 /// Everything the planner looks at.
 #[derive(Debug)]
@@ -261,7 +261,7 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                     .filter(|a| a.state.holds_pod() && a.ended_at.is_none())
                     .map(|a| a.price_micros_per_hour)
                     .sum();
-                let ahead = core_domain::Money(rate).per_hour_for_millis(BUDGET_LOOKAHEAD_MS).0;
+                let ahead = podwarden_core::Money(rate).per_hour_for_millis(BUDGET_LOOKAHEAD_MS).0;
                 if spent + ahead >= budget {
                     let why = if spent >= budget {
                         "spend reached the budget".to_owned()
@@ -365,8 +365,8 @@ fn exit_reason(code: i64, spec: &JobSpec) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use core_domain::money::Money;
-    use core_domain::{AttemptId, JobId};
+    use podwarden_core::money::Money;
+    use podwarden_core::{AttemptId, JobId};
 
     const INSTALL: &str = "inst0001";
 
@@ -395,7 +395,7 @@ mod tests {
             seq: 1,
             state,
             generation: 0,
-            pod_name: core_domain::ids::pod_name(INSTALL, id),
+            pod_name: podwarden_core::ids::pod_name(INSTALL, id),
             pod_id: pod_id.map(str::to_owned),
             gpu_type: "A4000".into(),
             gpu_count: 1,
