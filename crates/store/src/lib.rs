@@ -55,6 +55,7 @@ mod metrics;
 pub mod notify;
 mod serverless_jobs;
 mod spend;
+#[cfg(feature = "testing")]
 pub mod testing;
 mod users;
 mod volumes;
