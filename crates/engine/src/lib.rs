@@ -22,7 +22,6 @@ pub mod crash;
 pub mod driver;
 pub mod error;
 pub mod jobs;
-pub mod provider_keys;
 pub mod reconcilers;
 pub mod runpod_cloud;
 pub mod sagas;

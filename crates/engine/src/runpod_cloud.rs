@@ -127,8 +127,19 @@ impl Cloud for RunPodCloud {
             .boxed())
     }
 
+    /// One read of the account (`myself`); neither the key nor RunPod's answer is logged.
     async fn check_key(&self) -> KeyCheck {
-        crate::provider_keys::check_key(&self.client).await
+        match self.client.myself().await {
+            Ok(me) if me.client_balance <= 0.0 => KeyCheck::NoFunds(me.client_balance),
+            Ok(_) => KeyCheck::Usable,
+            Err(e) if matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::Forbidden) => {
+                KeyCheck::Rejected
+            }
+            Err(e) => {
+                tracing::warn!(kind = %e.kind(), "could not verify a RunPod key");
+                KeyCheck::Unreachable
+            }
+        }
     }
 
     async fn offers(&self) -> Result<Vec<GpuOffer>, CloudError> {

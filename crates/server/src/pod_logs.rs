@@ -9,8 +9,9 @@
 //! its container cannot start, for good, ends the attempt at the next pass instead of at the
 //! boot timeout (the pod bills while RunPod retries the pull or the start). A follower whose
 //! stream ends or fails reopens it after a pause (RunPod's `Retry-After`, else a backoff); it
-//! stops when its attempt leaves the live set (torn down) or at shutdown. While the pod boots, its host's lines ("pulling image …") become the
-//! job's reason and events, so a pod stuck booting says why.
+//! stops when its attempt leaves the live set (torn down) or at shutdown. While the pod boots,
+//! its host's lines ("pulling image …") become the job's reason and events, so a pod stuck
+//! booting says why.
 //!
 //! Invariants: at most one follower per attempt; a resume never stores a line twice (the
 //! stream's event ids are its resume points); the exit is recorded once (the engine keeps the
@@ -65,7 +66,7 @@ pub(crate) fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Cancella
                 })
             })
             // With replicas, the one reconciling the account follows its pods.
-            .filter(|t| s.replicas.as_ref().is_none_or(|r| r.holds(&t.account.to_string())))
+            .filter(|t| s.replicas.as_ref().is_none_or(|r| r.holds(&t.account)))
             .collect()
     };
     let mut followers = s.followers.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

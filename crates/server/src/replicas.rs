@@ -42,7 +42,7 @@ pub(crate) struct Replicas {
     ttl_ms: i64,
     period: Duration,
     /// The epoch of each account this replica holds.
-    held: Mutex<HashMap<String, i64>>,
+    held: Mutex<HashMap<Account, i64>>,
     /// The listener is connected: row announcements arrive.
     listening: AtomicBool,
     /// An announcement may have been missed: the next round reloads the whole live set.
@@ -97,12 +97,12 @@ impl Replicas {
         std::mem::take(&mut *self.changed.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
-    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<Account, i64>> {
         self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether this replica reconciles `account` now.
-    pub(crate) fn holds(&self, account: &str) -> bool {
+    pub(crate) fn holds(&self, account: &Account) -> bool {
         self.held().contains_key(account)
     }
 
@@ -116,10 +116,10 @@ impl Replicas {
     ) -> Result<Option<Fence>, StoreError> {
         let Some(epoch) = store.lease_acquire(account, &self.holder, now_ms, self.ttl_ms).await?
         else {
-            self.held().remove(&account.to_string());
+            self.held().remove(account);
             return Ok(None);
         };
-        let before = self.held().insert(account.to_string(), epoch);
+        let before = self.held().insert(account.clone(), epoch);
         if before != Some(epoch) {
             tracing::info!(%account, epoch, holder = self.holder, "took over the account's lease");
             store.refresh_live().await?;
@@ -129,7 +129,7 @@ impl Replicas {
 
     /// Gives up `account` (its task went idle): another replica may take it at once.
     pub(crate) async fn release(&self, store: &Store, account: &Account) {
-        if self.held().remove(&account.to_string()).is_some()
+        if self.held().remove(account).is_some()
             && let Err(e) = store.lease_release(account, &self.holder).await
         {
             tracing::warn!(%account, error = %e, "could not give up the account's lease");
@@ -201,7 +201,8 @@ impl Replicas {
                             s.engine.wake_followers()
                         }
                         Ok(podwarden_store::notify::Notification::Poke { account }) => {
-                            if r.holds(&account) {
+                            // A name that is no account's (another version's) pokes nothing.
+                            if account.parse().is_ok_and(|a| r.holds(&a)) {
                                 s.driver.poke(&account);
                             }
                             s.poke.notify_one();

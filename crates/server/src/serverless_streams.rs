@@ -44,7 +44,7 @@ pub(crate) async fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Ca
         .into_iter()
         .filter(|r| r.state == ServerlessJobState::Running && r.provider_job_id.is_some())
         // With replicas, the one reconciling the account follows its jobs.
-        .filter(|r| s.replicas.as_ref().is_none_or(|rep| rep.holds(&r.account.to_string())))
+        .filter(|r| s.replicas.as_ref().is_none_or(|rep| rep.holds(&r.account)))
         .map(|r| (r.id, r.account))
         .collect();
     let mut followers =

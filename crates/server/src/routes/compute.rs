@@ -165,8 +165,8 @@ pub(crate) async fn save_key(
         )
     })?;
     match cloud.check_key().await {
-        podwarden_engine::provider_keys::KeyCheck::Usable => {}
-        podwarden_engine::provider_keys::KeyCheck::NoFunds(balance) => {
+        podwarden_engine::cloud::KeyCheck::Usable => {}
+        podwarden_engine::cloud::KeyCheck::NoFunds(balance) => {
             return Err(ApiError::new(
                 StatusCode::PAYMENT_REQUIRED,
                 ErrorCode::InsufficientBalance,
@@ -174,7 +174,7 @@ pub(crate) async fn save_key(
                 Some("add funds in RunPod's console → Billing, then save the key again"),
             ));
         }
-        podwarden_engine::provider_keys::KeyCheck::Rejected => {
+        podwarden_engine::cloud::KeyCheck::Rejected => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::InvalidApiKey,
@@ -184,7 +184,7 @@ pub(crate) async fn save_key(
                 ),
             ));
         }
-        podwarden_engine::provider_keys::KeyCheck::Unreachable => {
+        podwarden_engine::cloud::KeyCheck::Unreachable => {
             return Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 ErrorCode::ProviderError,
