@@ -1,9 +1,9 @@
-//! The job commands: `run`, `ps`, `logs`, `stop`, `cost`, `gpus`, `serve`. Data goes to
+//! The job commands: `run`, `ps`, `logs`, `stop`, `cost`, `gpus` (`serve` is in `serve.rs`). Data goes to
 //! stdout (tables, or stable JSON with `--json`); progress and logs of `--follow` go to stderr
 //! and stdout respectively.
 
 use crate::UserError;
-use crate::local::{Api, home};
+use crate::local::Api;
 use crate::print::table;
 use anyhow::anyhow;
 use eventsource_stream::Eventsource;
@@ -651,134 +651,6 @@ pub async fn gpus(a: GpusArgs) -> Result<(), UserError> {
         ]);
     }
     out!("{t}");
-    Ok(())
-}
-
-/// `podwarden serve`.
-#[derive(Debug, clap::Args)]
-pub struct ServeArgs {
-    /// Port (0 picks a free one).
-    #[arg(long, default_value_t = 8711)]
-    port: u16,
-    /// Address to listen on (`0.0.0.0` for every interface; put TLS in front, docs/deployment.md).
-    #[arg(long, env = "PODWARDEN_HOST", default_value = "127.0.0.1")]
-    host: std::net::IpAddr,
-    /// The in-pod watchdog stops a job's pod after this long when the job has no `max_runtime`
-    /// (so no pod bills forever once the control plane is gone).
-    #[arg(long, env = "PODWARDEN_WATCHDOG_CEILING", default_value = "24h", value_parser = humantime::parse_duration)]
-    watchdog_ceiling: std::time::Duration,
-    /// Run the embedded emulator's pods and workers unsandboxed (no bubblewrap here).
-    #[arg(long, env = "PODWARDEN_EMULATOR_UNSANDBOXED")]
-    unsandboxed: bool,
-    /// The embedded emulator's config (TOML, docs/emulator.md): declare your own images there,
-    /// since an image the emulator does not know does not exist for it.
-    #[arg(long, env = "PODWARDEN_EMULATOR_CONFIG")]
-    emulator_config: Option<std::path::PathBuf>,
-    /// URL pods use to report back (needed for real RunPod pods; defaults to this server).
-    #[arg(long, env = "PODWARDEN_PUBLIC_URL")]
-    public_url: Option<String>,
-    /// Reconcile period, ms.
-    #[arg(long, env = "PODWARDEN_TICK_MS", default_value_t = 2000)]
-    tick_ms: u64,
-    /// Where work runs: `runpod` (with RUNPOD_API_KEY as the operator's key, or without it
-    /// BYOK-only: every user's work on their own key), `emulator` (the embedded one), or `auto`
-    /// (RunPod when RUNPOD_API_KEY is set, else the emulator).
-    #[arg(long, env = "PODWARDEN_PROVIDER", default_value = "auto", value_parser = ["auto", "runpod", "emulator"])]
-    provider: String,
-    /// How long a pod create may take to show up before its intent is abandoned, ms.
-    #[arg(long, env = "PODWARDEN_INTENT_GRACE_MS", default_value_t = 60_000, hide = true)]
-    intent_grace_ms: u64,
-    /// The database: `postgres://USER:PASSWORD@HOST/DB` for a Postgres several replicas share
-    /// (docs/deployment.md), or `sqlite://PATH`; default: `podwarden.db` in the data directory.
-    #[arg(long, env = "PODWARDEN_DATABASE_URL", hide_env_values = true)]
-    database: Option<String>,
-    /// The hosted-spend cap, USD, of a user who signs up with an invite code when the admin's
-    /// invite names none (`podwarden admin invite`); default: no cap.
-    #[arg(long, env = "PODWARDEN_DEFAULT_SPEND_CAP_USD")]
-    default_spend_cap_usd: Option<String>,
-}
-
-pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
-    let home = home();
-    let mut cfg = podwarden_server::ServerConfig::new(
-        home.clone(),
-        std::net::SocketAddr::new(a.host, a.port),
-    );
-    cfg.public_url = a.public_url;
-    cfg.tick = std::time::Duration::from_millis(a.tick_ms.max(50));
-    cfg.intent_grace = std::time::Duration::from_millis(a.intent_grace_ms);
-    #[cfg(feature = "embedded-emulator")]
-    {
-        if let Some(p) = &a.emulator_config {
-            cfg.emulator = crate::emulator::load_config(p)?;
-        }
-        cfg.emulator.unsandboxed |= a.unsandboxed;
-    }
-    #[cfg(not(feature = "embedded-emulator"))]
-    if a.emulator_config.is_some() || a.unsandboxed {
-        return Err(UserError {
-            error: anyhow::anyhow!("this podwarden was built without the embedded emulator"),
-            hint: Some("use a build with the `embedded-emulator` feature (the default)".into()),
-        });
-    }
-    cfg.watchdog_ceiling = a.watchdog_ceiling;
-    cfg.database = a.database.filter(|d| !d.trim().is_empty());
-    // Empty (as compose passes an unset variable) is no cap.
-    cfg.default_spend_cap_usd = match a.default_spend_cap_usd.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(v) => match v.parse::<f64>() {
-            Ok(usd) if usd.is_finite() && usd >= 0.0 => Some(usd),
-            _ => {
-                return Err(UserError {
-                    error: anyhow::anyhow!(
-                        "PODWARDEN_DEFAULT_SPEND_CAP_USD must be an amount in USD, got {v:?}"
-                    ),
-                    hint: Some("e.g. 5 (or leave it unset for no cap)".into()),
-                });
-            }
-        },
-    };
-    cfg.limits = podwarden_server::listener::ConnLimits::from_env()
-        .map_err(|e| UserError { error: e, hint: Some("see docs/configuration.md".into()) })?;
-    let operator_key = std::env::var("RUNPOD_API_KEY").is_ok_and(|k| !k.trim().is_empty());
-    match a.provider.as_str() {
-        "runpod" => cfg.byok_only = !operator_key,
-        "emulator" if operator_key => {
-            return Err(UserError {
-                error: anyhow::anyhow!("--provider emulator, but RUNPOD_API_KEY is set"),
-                hint: Some(
-                    "unset RUNPOD_API_KEY to use the embedded emulator, or use --provider runpod"
-                        .into(),
-                ),
-            });
-        }
-        _ => {}
-    }
-    #[cfg(feature = "embedded-emulator")]
-    {
-        crate::emulator::own_images(&mut cfg.emulator);
-        crate::emulator::quickstart_volume(&mut cfg.emulator, &home);
-    }
-    let s = podwarden_server::start(cfg).await.map_err(|e| {
-        let taken = e.chain().any(|c| {
-            c.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
-        });
-        UserError {
-            hint: taken.then(|| format!("port {} is taken; try --port 0", a.port)),
-            error: e,
-        }
-    })?;
-    Api::record(&home, &s.url)?;
-    let on = match (s.simulated, a.provider.as_str() == "runpod" && !operator_key) {
-        (true, _) => "simulated: embedded RunPod emulator",
-        (false, true) => "RunPod, BYOK only: every user's work runs on their own key",
-        (false, false) => "RunPod",
-    };
-    out!("podwarden server on {} ({on})", s.url);
-    // SIGTERM (systemd, Docker) stops it like Ctrl-C: the embedded emulator's pods go with it.
-    crate::emulator::shutdown_signal().await;
-    s.shutdown().await;
     Ok(())
 }
 

@@ -24,6 +24,7 @@ mod endpoint;
 mod local;
 mod progress;
 mod quickstart;
+mod serve;
 mod serverless;
 mod staging;
 mod transfer;
@@ -67,7 +68,7 @@ enum Command {
     /// Copy a file to or from a network volume (`vol:NAME/path`) over RunPod's S3 API.
     Cp(volume::CpArgs),
     /// Run the podwarden server (the CLI starts one in the background when needed).
-    Serve(commands::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// The local server the CLI started in the background: status, stop.
     #[command(subcommand)]
     Server(local::ServerCommand),
@@ -284,7 +285,7 @@ fn main() -> ExitCode {
             Command::Cost(a) => commands::cost(a).await,
             Command::Gpus(a) => commands::gpus(a).await,
             Command::Endpoint(c) => endpoint::run(c).await,
-            Command::Serve(a) => commands::serve(a).await,
+            Command::Serve(a) => serve::serve(*a).await,
             Command::Server(c) => local::server(c).await,
             #[cfg(feature = "embedded-emulator")]
             Command::Emulator(a) => emulator::run(a).await,

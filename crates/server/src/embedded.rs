@@ -76,12 +76,6 @@ impl Embedded {
         let factor = (std::time::Duration::from_secs(2).as_millis() / cfg.tick.as_millis().max(1))
             .max(1) as u64;
         ecfg.rate_limits.scale(factor);
-        // The embedded account's key, when a test or demo needs to know it (BYOK flows).
-        if let Some(k) =
-            std::env::var("PODWARDEN_EMULATOR_API_KEY").ok().filter(|k| !k.trim().is_empty())
-        {
-            ecfg.api_key = Some(k);
-        }
         let emu = runpod_emulator::start(ecfg, runpod_emulator::Options::default())
             .await
             .context("cannot start the embedded emulator")?;

@@ -37,6 +37,7 @@ mod webhooks;
 use anyhow::Context;
 use podwarden_engine::{Clock, Engine, RunPodCloud};
 use podwarden_store::Store;
+use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -94,9 +95,29 @@ pub struct ServerConfig {
     /// Registries on this machine or a private network may be asked by the image checks (tests;
     /// by default only public registries are, so no user can make the server probe its network).
     pub image_checks_local: bool,
-    /// The admin token the replicas used so far, for a rotation on Postgres (default:
-    /// `PODWARDEN_OLD_ADMIN_TOKEN`).
+    /// The admin's token (`PODWARDEN_ADMIN_TOKEN`; default: the data directory's `token` file,
+    /// made at first start).
+    pub admin_token: Option<SecretString>,
+    /// The admin token the replicas used so far, for a rotation on Postgres
+    /// (`PODWARDEN_OLD_ADMIN_TOKEN`).
     pub old_admin_token: Option<String>,
+    /// The job tokens' secret, which replicas share (`PODWARDEN_TOKEN_SECRET`; default: the data
+    /// directory's `secret` file).
+    pub token_secret: Option<SecretString>,
+    /// The key that seals users' provider keys at rest (`PODWARDEN_SECRET_KEY`): required
+    /// against RunPod; the embedded emulator or a test client makes one in the data directory.
+    pub secret_key: Option<SecretString>,
+    /// The sealing key being rotated away from (`PODWARDEN_OLD_SECRET_KEY`).
+    pub old_secret_key: Option<SecretString>,
+    /// The operator's RunPod account (`RUNPOD_API_KEY`, `RUNPOD_REST_URL`,
+    /// `RUNPOD_ENDPOINT_BASE_URL`): no key is the embedded emulator, or BYOK only.
+    pub runpod: RunPodSettings,
+    /// The install's id (`PODWARDEN_INSTALL_ID`; default: the data directory's `install_id`).
+    pub install_id: Option<String>,
+    /// The crash test's failpoint (`PODWARDEN_CRASH_AT`).
+    pub crash_at: Option<podwarden_engine::CrashPoint>,
+    /// This replica's name in leases and logs (`HOSTNAME`; default `replica`).
+    pub replica_name: Option<String>,
     /// Webhooks may be plain http to this machine or a private network (tests; by default only
     /// https to public hosts, so no user can make the server post into its network).
     pub webhooks_local: bool,
@@ -150,7 +171,40 @@ impl ServerConfig {
             image_checks_local: false,
             old_admin_token: None,
             webhooks_local: false,
+            admin_token: None,
+            token_secret: None,
+            secret_key: None,
+            old_secret_key: None,
+            runpod: RunPodSettings::default(),
+            install_id: None,
+            crash_at: None,
+            replica_name: None,
         }
+    }
+}
+
+/// The operator's RunPod account.
+#[derive(Debug, Clone, Default)]
+pub struct RunPodSettings {
+    /// The operator's key: none runs the embedded emulator (or, with `byok_only`, no hosted work).
+    pub api_key: Option<runpod::ApiKey>,
+    /// RunPod's REST URL (default RunPod's own).
+    pub rest_url: Option<String>,
+    /// The serverless endpoints' base URL (default RunPod's own).
+    pub endpoint_base_url: Option<String>,
+}
+
+impl RunPodSettings {
+    /// A client for these settings with `key` (the operator's, or a placeholder never sent).
+    fn client(&self, key: runpod::ApiKey) -> anyhow::Result<runpod::Client> {
+        let mut b = runpod::Client::builder().api_key(key);
+        if let Some(u) = &self.rest_url {
+            b = b.rest_url(u.clone());
+        }
+        if let Some(u) = &self.endpoint_base_url {
+            b = b.endpoint_base_url(u.clone());
+        }
+        b.build().context("invalid RunPod settings (RUNPOD_REST_URL, RUNPOD_ENDPOINT_BASE_URL)")
     }
 }
 
@@ -341,16 +395,17 @@ pub fn check_public_url(public: Option<&str>) -> anyhow::Result<()> {
 /// database: it is kept in `home/install_id` (or given as `PODWARDEN_INSTALL_ID`), and a new or
 /// restored database adopts it, so the pods a lost database knew are recognised as this
 /// install's orphans and terminated instead of billing unnoticed.
-async fn install_identity(store: &Store, home: &Path) -> anyhow::Result<String> {
+async fn install_identity(
+    store: &Store,
+    home: &Path,
+    given: Option<&str>,
+) -> anyhow::Result<String> {
     let file = home.join("install_id");
     let valid = |v: &str| {
         (4..=16).contains(&v.len())
             && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
     };
-    let given = std::env::var("PODWARDEN_INSTALL_ID")
-        .ok()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty());
+    let given = given.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     if let Some(g) = given.as_deref().filter(|g| !valid(g)) {
         anyhow::bail!(
             "PODWARDEN_INSTALL_ID={g:?} is not an install id (4–16 lowercase letters and digits)"
@@ -448,7 +503,108 @@ async fn same_sealing_key(store: &Store, sealer: &keys::Sealer) -> anyhow::Resul
 /// How often settled pods are looked for and checked against the provider's bill.
 const BILL_CHECK_EVERY: Duration = Duration::from_secs(60);
 
-/// Starts a server per `cfg`.
+/// A secret from the configuration, else the one kept in the data directory at `file`.
+fn secret_or_file(given: Option<&SecretString>, file: &Path) -> anyhow::Result<String> {
+    match given.map(|t| t.expose_secret().trim()).filter(|t| !t.is_empty()) {
+        Some(t) => Ok(t.to_owned()),
+        None => secret_file(file),
+    }
+}
+
+/// Where work runs, as `start` decided from `cfg`.
+struct Provider {
+    client: runpod::Client,
+    emulator: Option<embedded::Embedded>,
+    /// The embedded emulator: nothing bills.
+    simulated: bool,
+    /// How the server names it in `/api/v1/info`.
+    name: String,
+}
+
+/// The operator's RunPod account, BYOK-only RunPod, a test's client, or the embedded emulator.
+async fn provider(cfg: &ServerConfig, store: &Store, port: u16) -> anyhow::Result<Provider> {
+    let operator = cfg.runpod.api_key.clone();
+    if cfg.byok_only && operator.is_some() && cfg.client.is_none() {
+        anyhow::bail!(
+            "RUNPOD_API_KEY is set, so this server has an operator key; unset it to run BYOK-only"
+        );
+    }
+    let p = |client: runpod::Client, name: String| Provider {
+        client,
+        emulator: None,
+        simulated: false,
+        name,
+    };
+    Ok(match (&cfg.client, operator) {
+        // No operator key: a client that only carries RunPod's URLs (its key is never used:
+        // the hosted engine does not run and hosted work is refused).
+        (c, _) if cfg.byok_only => {
+            let urls = match c {
+                Some(c) => RunPodSettings {
+                    api_key: None,
+                    rest_url: Some(c.rest_url().to_string()),
+                    endpoint_base_url: Some(c.endpoint_base_url().to_string()),
+                },
+                None => cfg.runpod.clone(),
+            };
+            let c = urls.client(runpod::ApiKey::new("no-operator-key"))?;
+            let name = format!("RunPod at {} (BYOK only: every user's own key)", c.rest_url());
+            p(c, name)
+        }
+        (Some(c), _) => p(c.clone(), c.rest_url().to_string()),
+        (None, Some(key)) => {
+            let c = cfg.runpod.client(key)?;
+            let name = c.rest_url().to_string();
+            p(c, name)
+        }
+        (None, None) => {
+            if store.backend() == podwarden_store::Backend::Postgres {
+                tracing::warn!(
+                    "the embedded emulator lives in this server alone: other replicas on this Postgres \
+                     would each see their own; for several replicas run one `podwarden emulator` \
+                     (or RunPod) and point every replica at it"
+                );
+            }
+            let emu = embedded::Embedded::start(cfg, store, port).await?;
+            let name = format!("embedded emulator at {}", emu.base_url());
+            Provider { client: emu.client(), emulator: Some(emu), simulated: true, name }
+        }
+    })
+}
+
+/// Where volumes' files are over S3: the embedded emulator's own, else `cfg`'s or RunPod's.
+fn s3_settings(cfg: &ServerConfig, emulator: Option<&embedded::Embedded>) -> S3Settings {
+    if let Some(emu) = emulator {
+        return emu.s3_settings();
+    }
+    S3Settings {
+        data_centers: match &cfg.s3_data_centers {
+            Some(list) => list.iter().filter(|d| !d.is_empty()).cloned().collect(),
+            None => runpod::types::network_volumes::S3_API_DATA_CENTERS
+                .iter()
+                .map(|d| (*d).to_owned())
+                .collect(),
+        },
+        endpoints: cfg.s3_endpoints.clone(),
+        operator_key: cfg.s3_operator_key.clone(),
+    }
+}
+
+/// Opens the database `cfg` names: a shared Postgres, or a SQLite file (the data directory's).
+async fn open_store(cfg: &ServerConfig) -> anyhow::Result<Store> {
+    match &cfg.database {
+        Some(url) if !url.starts_with("sqlite:") => open_shared(url).await,
+        other => {
+            open_file(&other.as_deref().map_or_else(
+                || cfg.home.join("podwarden.db"),
+                |u| PathBuf::from(u.strip_prefix("sqlite://").unwrap_or(u)),
+            ))
+            .await
+        }
+    }
+}
+
+/// Starts a server per `cfg` (which holds every setting: this reads no environment).
 pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     {
         // The data directory holds the database and secrets: its owner's alone (0700).
@@ -460,86 +616,23 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             .with_context(|| format!("cannot create {}", cfg.home.display()))?;
     }
     // The admin's token: PODWARDEN_ADMIN_TOKEN, else the token file (made at first start, 0600).
-    let token = match std::env::var("PODWARDEN_ADMIN_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
-        Some(t) => t.trim().to_owned(),
-        None => secret_file(&cfg.home.join("token"))?,
-    };
+    let token = secret_or_file(cfg.admin_token.as_ref(), &cfg.home.join("token"))?;
     // The job tokens' secret: replicas share PODWARDEN_TOKEN_SECRET (a pod calls back whichever
     // replica the proxy picks); one server keeps its own in the data directory.
-    let secret = match std::env::var("PODWARDEN_TOKEN_SECRET").ok().filter(|t| !t.trim().is_empty())
-    {
-        Some(t) => t.trim().to_owned(),
-        None => secret_file(&cfg.home.join("secret"))?,
-    };
-    let store = match &cfg.database {
-        Some(url) if !url.starts_with("sqlite:") => open_shared(url).await?,
-        other => {
-            open_file(&other.as_deref().map_or_else(
-                || cfg.home.join("podwarden.db"),
-                |u| PathBuf::from(u.strip_prefix("sqlite://").unwrap_or(u)),
-            ))
-            .await?
-        }
-    };
-    let old_token = cfg.old_admin_token.clone().or_else(|| {
-        std::env::var("PODWARDEN_OLD_ADMIN_TOKEN").ok().filter(|t| !t.trim().is_empty())
-    });
+    let secret = secret_or_file(cfg.token_secret.as_ref(), &cfg.home.join("secret"))?;
+    let store = open_store(&cfg).await?;
+    let old_token = cfg.old_admin_token.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let shared = store.backend() == podwarden_store::Backend::Postgres;
-    users::same_admin_token(&store, &token, old_token.as_deref().map(str::trim), shared).await?;
+    users::same_admin_token(&store, &token, old_token, shared).await?;
     users::ensure_admin(&store, &token).await.context("cannot set up the admin user")?;
-    install_identity(&store, &cfg.home).await?;
+    install_identity(&store, &cfg.home, cfg.install_id.as_deref()).await?;
     let listener = tokio::net::TcpListener::bind(cfg.addr)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.addr))?;
     let url = format!("http://{}", listener.local_addr()?);
 
-    let operator_key = std::env::var("RUNPOD_API_KEY").ok().filter(|k| !k.trim().is_empty());
-    if cfg.byok_only && operator_key.is_some() && cfg.client.is_none() {
-        anyhow::bail!(
-            "RUNPOD_API_KEY is set, so this server has an operator key; unset it to run BYOK-only"
-        );
-    }
-    let (client, emulator, simulated, provider) = match (&cfg.client, operator_key) {
-        // No operator key: a client that only carries RunPod's URLs (its key is never used:
-        // the hosted engine does not run and hosted work is refused).
-        (c, _) if cfg.byok_only => {
-            let mut b = runpod::Client::builder().api_key(runpod::ApiKey::new("no-operator-key"));
-            if let Some(c) = c {
-                b = b
-                    .rest_url(c.rest_url().to_string())
-                    .endpoint_base_url(c.endpoint_base_url().to_string());
-            } else {
-                if let Ok(u) = std::env::var("RUNPOD_REST_URL") {
-                    b = b.rest_url(u);
-                }
-                if let Ok(u) = std::env::var("RUNPOD_ENDPOINT_BASE_URL") {
-                    b = b.endpoint_base_url(u);
-                }
-            }
-            let c = b.build().context("invalid RunPod settings")?;
-            let p = format!("RunPod at {} (BYOK only: every user's own key)", c.rest_url());
-            (c, None, false, p)
-        }
-        (Some(c), _) => (c.clone(), None, false, c.rest_url().to_string()),
-        (None, Some(_)) => {
-            let c = runpod::Client::from_env().context("invalid RunPod settings")?;
-            let p = c.rest_url().to_string();
-            (c, None, false, p)
-        }
-        (None, None) => {
-            if store.backend() == podwarden_store::Backend::Postgres {
-                tracing::warn!(
-                    "the embedded emulator lives in this server alone: other replicas on this Postgres \
-                     would each see their own; for several replicas run one `podwarden emulator` \
-                     (or RunPod) and point every replica at it"
-                );
-            }
-            let emu =
-                embedded::Embedded::start(&cfg, &store, listener.local_addr()?.port()).await?;
-            let p = format!("embedded emulator at {}", emu.base_url());
-            (emu.client(), Some(emu), true, p)
-        }
-    };
+    let Provider { client, emulator, simulated, name: provider } =
+        provider(&cfg, &store, listener.local_addr()?.port()).await?;
     // Provider keys at rest: a real deployment must bring its secret; dev (the embedded
     // emulator or a test client) gets one made in the data directory.
     let dev = simulated || cfg.client.is_some();
@@ -550,50 +643,18 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     if !dev && !local {
         check_public_url(cfg.public_url.as_deref())?;
     }
-    let key_secret =
-        match std::env::var("PODWARDEN_SECRET_KEY").ok().filter(|v| !v.trim().is_empty()) {
-            Some(v) => v,
-            None if dev => secret_file(&cfg.home.join("secret_key"))?,
-            None => anyhow::bail!(keys::KeyError::Missing),
-        };
-    let old = std::env::var("PODWARDEN_OLD_SECRET_KEY").ok().filter(|v| !v.trim().is_empty());
-    let sealer = keys::Sealer::new(&key_secret, old.as_deref())?;
-    let env = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+    let key_secret = match cfg.secret_key.as_ref().map(|k| k.expose_secret()) {
+        Some(v) if !v.trim().is_empty() => v.to_owned(),
+        _ if dev => secret_file(&cfg.home.join("secret_key"))?,
+        _ => anyhow::bail!(keys::KeyError::Missing),
+    };
+    let old =
+        cfg.old_secret_key.as_ref().map(|k| k.expose_secret()).filter(|k| !k.trim().is_empty());
+    let sealer = keys::Sealer::new(&key_secret, old)?;
     if let Some(emu) = &emulator {
         emu.adopt_seeded_volumes(&store).await?;
     }
-    let s3 = match &emulator {
-        Some(emu) => emu.s3_settings(),
-        None => S3Settings {
-            data_centers: match cfg.s3_data_centers.clone().or_else(|| {
-                env("PODWARDEN_S3_DATA_CENTERS")
-                    .map(|v| v.split(',').map(|d| d.trim().to_owned()).collect())
-            }) {
-                Some(list) => list.into_iter().filter(|d| !d.is_empty()).collect(),
-                None => runpod::types::network_volumes::S3_API_DATA_CENTERS
-                    .iter()
-                    .map(|d| (*d).to_owned())
-                    .collect(),
-            },
-            // `PODWARDEN_S3_ENDPOINTS=DC=URL,DC=URL` (a standalone emulator, an S3 proxy).
-            endpoints: if cfg.s3_endpoints.is_empty() {
-                env("PODWARDEN_S3_ENDPOINTS")
-                    .map(|v| {
-                        v.split(',')
-                            .filter_map(|kv| kv.split_once('='))
-                            .map(|(dc, url)| (dc.trim().to_owned(), url.trim().to_owned()))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            } else {
-                cfg.s3_endpoints.clone()
-            },
-            operator_key: cfg
-                .s3_operator_key
-                .clone()
-                .or_else(|| env("RUNPOD_S3_ACCESS_KEY_ID").zip(env("RUNPOD_S3_SECRET_ACCESS_KEY"))),
-        },
-    };
+    let s3 = s3_settings(&cfg, emulator.as_ref());
     if store.backend() == podwarden_store::Backend::Postgres {
         same_token_secret(&store, &secret).await?;
         same_sealing_key(&store, &sealer).await?;
@@ -606,16 +667,11 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     options.intent_grace_ms = cfg.intent_grace.as_millis() as i64;
     options.watchdog_ceiling_secs = cfg.watchdog_ceiling.as_secs();
     // The crash test's failpoint (the engine itself reads no environment).
-    if let Some(at) = std::env::var("PODWARDEN_CRASH_AT").ok().filter(|v| !v.is_empty()) {
-        let at = at
-            .parse::<podwarden_engine::CrashPoint>()
-            .map_err(|e| anyhow::anyhow!("PODWARDEN_CRASH_AT: {e}"))?;
-        options.crash =
-            Some(podwarden_engine::Failpoint { at, then: podwarden_engine::OnCrash::AbortProcess });
-    }
-    let check_images = !simulated
-        && !is_local_provider(client.rest_url())
-        && std::env::var("PODWARDEN_IMAGE_CHECKS").map_or(true, |v| v != "off");
+    options.crash = cfg.crash_at.map(|at| podwarden_engine::Failpoint {
+        at,
+        then: podwarden_engine::OnCrash::AbortProcess,
+    });
+    let check_images = !simulated && !is_local_provider(client.rest_url());
     let store_backend = store.backend();
     let engine = Engine::new(store, RunPodCloud::new(client), options).await?;
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
@@ -649,7 +705,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         default_spend_cap_usd: cfg.default_spend_cap_usd,
         webhooks_local: cfg.webhooks_local,
         replicas: (store_backend == podwarden_store::Backend::Postgres)
-            .then(|| Arc::new(replicas::Replicas::new(cfg.tick))),
+            .then(|| Arc::new(replicas::Replicas::new(cfg.tick, cfg.replica_name.as_deref()))),
     });
     replicas::Replicas::spawn_heartbeat(state.clone(), &tracker, cancel.clone());
     replicas::Replicas::spawn_listener(state.clone(), &tracker, cancel.clone());
@@ -660,7 +716,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
 
     let app = routes::router(state.clone());
     let c = cancel.clone();
-    let limits = cfg.limits.clone();
+    let limits = cfg.limits.clone().within_fd_limit();
     tracker.spawn(listener::serve(listener, app, limits, c));
     // Each account's reconcilers run in their own task (`driving`); this loop starts the tasks
     // of accounts with work, on a period and on a poke, never told what changed.

@@ -21,8 +21,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-/// Connection limits (env: `PODWARDEN_MAX_CONNECTIONS`, `PODWARDEN_MAX_CONNECTIONS_PER_IP`,
-/// `PODWARDEN_TRUSTED_PROXIES`).
+/// Connection limits (`podwarden serve`: `PODWARDEN_MAX_CONNECTIONS`,
+/// `PODWARDEN_MAX_CONNECTIONS_PER_IP`, `PODWARDEN_TRUSTED_PROXIES`, `PODWARDEN_BODY_MEMORY_MB`).
 #[derive(Debug, Clone)]
 pub struct ConnLimits {
     pub max_total: usize,
@@ -49,42 +49,14 @@ impl Default for ConnLimits {
 }
 
 impl ConnLimits {
-    /// Defaults, then the environment; `max_total` is kept under the file-descriptor limit.
-    pub fn from_env() -> anyhow::Result<Self> {
-        let mut l = Self::default();
-        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
-        if let Some(v) = var("PODWARDEN_MAX_CONNECTIONS") {
-            l.max_total = v
-                .trim()
-                .parse()
-                .map_err(|_| anyhow::anyhow!("PODWARDEN_MAX_CONNECTIONS={v:?} is not a number"))?;
-        }
-        if let Some(v) = var("PODWARDEN_MAX_CONNECTIONS_PER_IP") {
-            l.max_per_ip = v.trim().parse().map_err(|_| {
-                anyhow::anyhow!("PODWARDEN_MAX_CONNECTIONS_PER_IP={v:?} is not a number")
-            })?;
-        }
-        if let Some(v) = var("PODWARDEN_BODY_MEMORY_MB") {
-            l.body_memory_mib = v
-                .trim()
-                .parse()
-                .map_err(|_| anyhow::anyhow!("PODWARDEN_BODY_MEMORY_MB={v:?} is not a number"))?;
-        }
-        if let Some(v) = var("PODWARDEN_TRUSTED_PROXIES") {
-            l.trusted_proxies = v
-                .split(',')
-                .map(|a| {
-                    a.trim().parse::<IpAddr>().map_err(|_| {
-                        anyhow::anyhow!("PODWARDEN_TRUSTED_PROXIES: {a:?} is not an IP address")
-                    })
-                })
-                .collect::<Result<_, _>>()?;
-        }
+    /// These limits with `max_total` kept under the process's file-descriptor limit.
+    #[must_use]
+    pub fn within_fd_limit(mut self) -> Self {
         if let Some(fds) = fd_limit() {
             // Descriptors for the database, pod log followers, the embedded emulator and its pods.
-            l.max_total = l.max_total.min(fds.saturating_sub(1024).max(64));
+            self.max_total = self.max_total.min(fds.saturating_sub(1024).max(64));
         }
-        Ok(l)
+        self
     }
 
     pub(crate) fn trusts(&self, ip: IpAddr) -> bool {

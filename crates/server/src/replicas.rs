@@ -52,11 +52,11 @@ pub(crate) struct Replicas {
 }
 
 impl Replicas {
-    pub(crate) fn new(period: Duration) -> Self {
-        let host = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty());
+    /// `name` is the replica's (its host's) name, for people reading leases.
+    pub(crate) fn new(period: Duration, name: Option<&str>) -> Self {
         let holder = format!(
             "{}-{}-{}",
-            host.as_deref().unwrap_or("replica"),
+            name.filter(|h| !h.is_empty()).unwrap_or("replica"),
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..6]
         );
