@@ -11,7 +11,7 @@
 
 use crate::App;
 use crate::accounts::{Account, ModelRecord};
-use crate::plan::{self, Dataset, Estimate};
+use crate::plan::{self, Dataset};
 use crate::telegram::Keyboard;
 use crate::text::{self, short, usd};
 use crate::train::{CloudTraining, Training};
@@ -23,22 +23,6 @@ use std::sync::{Arc, Mutex};
 use teloxide::prelude::*;
 use teloxide::types::MessageId;
 
-/// Where a chat's draft stands.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-enum Step {
-    #[default]
-    Idle,
-    /// A CSV came without /train or /predict: which one?
-    Action,
-    Target,
-    Features,
-    Model,
-    Where,
-    Gpu,
-    Confirm,
-    PickModel,
-}
-
 /// What `/train` or `/predict` asked for before the file came.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Intent {
@@ -46,67 +30,67 @@ enum Intent {
     Predict,
 }
 
-/// A chat's half-asked run.
-#[derive(Debug, Clone, Default)]
+/// A chat's half-asked run: the question on screen, and the answers so far.
+#[derive(Debug, Default)]
 pub(crate) struct Draft {
     step: Step,
+    /// What `/train` or `/predict` asked for: a new file keeps it.
     intent: Option<Intent>,
-    pub data: Option<Dataset>,
-    /// Set when the CSV is already on the person's volume (`/train FILE`): its key.
-    pub on_volume: Option<String>,
-    pub target: Option<String>,
-    pub features: Vec<String>,
-    pub model: Option<ModelKind>,
-    pub data_center: String,
-    offers: Vec<GpuRow>,
-    pub gpu: Option<GpuRow>,
-    /// Cheaper-or-similar GPUs to fall back to when the chosen one has no capacity.
-    pub fallbacks: Vec<String>,
-    pub estimate: Option<Estimate>,
     /// The message whose buttons answer the current question.
     panel: Option<MessageId>,
 }
 
-impl Draft {
-    /// The run the answers make, when every one a local run needs was given.
-    fn training(self) -> Option<Training> {
-        Some(Training {
-            data: self.data?,
-            target: self.target?,
-            features: self.features,
-            model: self.model?,
-        })
-    }
-
-    /// The cloud run the answers make, when every one it needs (GPU and estimate confirmed)
-    /// was given.
-    fn cloud_training(mut self) -> Option<CloudTraining> {
-        let (gpu, estimate) = (self.gpu.take()?, self.estimate.take()?);
-        let (on_volume, data_center) =
-            (self.on_volume.take(), std::mem::take(&mut self.data_center));
-        let fallbacks = std::mem::take(&mut self.fallbacks);
-        Some(CloudTraining {
-            training: self.training()?,
-            on_volume,
-            data_center,
-            gpu,
-            fallbacks,
-            estimate,
-        })
-    }
+/// Where a chat's draft stands; each step holds exactly the answers given before it, so no
+/// step can find one missing.
+#[derive(Debug, Default)]
+enum Step {
+    #[default]
+    Idle,
+    /// A CSV came without /train or /predict: which one?
+    Action(Source),
+    Target(Source),
+    /// The features proposed (every other column) or typed, to confirm.
+    Features(Chosen),
+    Model(Chosen),
+    Where(Picked),
+    Gpu {
+        picked: Picked,
+        data_center: String,
+        offers: Vec<GpuRow>,
+    },
+    Confirm(CloudTraining),
+    PickModel(Dataset),
 }
 
-/// A conversation that lost an answer it needs (it cannot, by the steps' order; said rather
-/// than panicked on): start over.
-async fn lost(app: &Arc<App>, chat: ChatId) -> anyhow::Result<()> {
-    app.tg
-        .say(
-            chat,
-            "Something went missing in this conversation; please start again with /train.",
-            None,
-        )
-        .await?;
-    Ok(())
+/// The data to train on.
+#[derive(Debug)]
+struct Source {
+    data: Dataset,
+    /// Set when the CSV is already on the person's volume (`/train FILE`): its key.
+    on_volume: Option<String>,
+}
+
+/// The data, what to predict and from which columns.
+#[derive(Debug)]
+struct Chosen {
+    source: Source,
+    target: String,
+    features: Vec<String>,
+}
+
+/// Every answer a local run needs.
+#[derive(Debug)]
+struct Picked {
+    chosen: Chosen,
+    model: ModelKind,
+}
+
+impl Picked {
+    /// The run the answers make, and where its CSV already is.
+    fn training(self) -> (Training, Option<String>) {
+        let Chosen { source, target, features } = self.chosen;
+        (Training { data: source.data, target, features, model: self.model }, source.on_volume)
+    }
 }
 
 /// Every chat's draft.
@@ -172,7 +156,7 @@ pub(crate) async fn on_message(app: Arc<App>, msg: Message) -> HandlerResult {
         Some("start") | Some("help") => tell(&app, chat, text::HELP).await,
         Some("cancel") => {
             let d = reset(&app, chat).await;
-            let what = if d.step == Step::Idle {
+            let what = if matches!(d.step, Step::Idle) {
                 "There was nothing to cancel."
             } else {
                 "Cancelled; nothing was started."
@@ -292,13 +276,13 @@ async fn on_file(
     };
     let prior = app.chats.take(chat);
     // A new file replaces a half-answered question (its buttons go in `ask`).
-    let mut d =
-        Draft { data: Some(data), intent: prior.intent, panel: prior.panel, ..Draft::default() };
-    match d.intent {
-        Some(Intent::Train) => ask_target(app, chat, &mut d).await?,
-        Some(Intent::Predict) => ask_model(app, chat, acct, &mut d).await?,
+    let mut d = Draft { intent: prior.intent, panel: prior.panel, ..Draft::default() };
+    let source = Source { data, on_volume: None };
+    let r = match d.intent {
+        Some(Intent::Train) => ask_target(app, chat, &mut d, source).await,
+        Some(Intent::Predict) => ask_model(app, chat, acct, &mut d, source.data).await,
         None => {
-            let data = d.data.as_ref().expect("set above");
+            let data = &source.data;
             let q = format!(
                 "{}: {} rows, {} columns ({}). Train a new model on it, or predict with one of yours?",
                 data.name,
@@ -310,12 +294,12 @@ async fn on_file(
                 ("📈 Train a model".to_owned(), "a:train".to_owned()),
                 ("🔮 Predict".to_owned(), "a:predict".to_owned()),
             ]];
-            ask(app, chat, &mut d, &q, Some(&keys)).await?;
-            d.step = Step::Action;
+            d.step = Step::Action(source);
+            ask(app, chat, &mut d, &q, Some(&keys)).await
         }
-    }
+    };
     app.chats.put(chat, d);
-    Ok(())
+    r
 }
 
 /// `/train FILE`: a CSV already on the person's volume.
@@ -345,9 +329,10 @@ async fn train_from_volume(app: &App, chat: ChatId, acct: &Account, file: &str) 
     let name = key.rsplit('/').next().unwrap_or(&key).to_owned();
     match Dataset::read(&name, bytes) {
         Ok(data) => {
-            let mut d = Draft { data: Some(data), on_volume: Some(key), ..Draft::default() };
-            ask_target(app, chat, &mut d).await?;
+            let mut d = Draft::default();
+            let r = ask_target(app, chat, &mut d, Source { data, on_volume: Some(key) }).await;
             app.chats.put(chat, d);
+            r?;
         }
         Err(why) => {
             tell(app, chat, &why).await?;
@@ -359,50 +344,56 @@ async fn train_from_volume(app: &App, chat: ChatId, acct: &Account, file: &str) 
 /// A typed answer: a target column's name, or the features.
 async fn on_text(app: &App, chat: ChatId, text: &str) -> HandlerResult {
     let mut d = app.chats.take(chat);
-    match d.step {
-        Step::Target => {
-            let data = d.data.as_ref().expect("a target is asked about a dataset");
-            if data.header.iter().any(|h| h == text) {
-                d.target = Some(text.to_owned());
-                ask_features(app, chat, &mut d).await?;
-            } else {
-                let q = format!(
-                    "There is no column \"{text}\" in {}. Its columns are: {}. Which one should the model predict?",
-                    data.name,
-                    data.header.join(", ")
-                );
-                let keys = target_keys(data);
-                ask(app, chat, &mut d, &q, Some(&keys)).await?;
+    let r = typed(app, chat, &mut d, text).await;
+    app.chats.put(chat, d);
+    r
+}
+
+async fn typed(app: &App, chat: ChatId, d: &mut Draft, text: &str) -> HandlerResult {
+    match std::mem::take(&mut d.step) {
+        Step::Target(source) => {
+            if source.data.header.iter().any(|h| h == text) {
+                return ask_features(app, chat, d, source, text.to_owned()).await;
             }
+            let data = &source.data;
+            let q = format!(
+                "There is no column \"{text}\" in {}. Its columns are: {}. Which one should the model predict?",
+                data.name,
+                data.header.join(", ")
+            );
+            let keys = target_keys(data);
+            d.step = Step::Target(source);
+            ask(app, chat, d, &q, Some(&keys)).await
         }
-        Step::Features => {
-            let data = d.data.as_ref().expect("features are asked about a dataset");
-            let target = d.target.clone().unwrap_or_default();
+        Step::Features(mut c) => {
+            let (data, target) = (&c.source.data, &c.target);
             let chosen: Vec<String> =
                 text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
             let unknown: Vec<&String> =
                 chosen.iter().filter(|c| !data.header.contains(c)).collect();
-            if chosen.is_empty() || !unknown.is_empty() || chosen.contains(&target) {
-                let why = if chosen.contains(&target) {
+            if chosen.is_empty() || !unknown.is_empty() || chosen.contains(target) {
+                let why = if chosen.contains(target) {
                     format!("{target} is what the model predicts; it cannot also be a feature.")
                 } else {
                     format!("{} has no column {:?}.", data.name, unknown)
                 };
-                tell(app, chat, &format!("{why} Send column names separated by commas (columns: {}), or press \"use all\".", data.header.join(", "))).await?;
+                let say = format!(
+                    "{why} Send column names separated by commas (columns: {}), or press \"use all\".",
+                    data.header.join(", ")
+                );
+                d.step = Step::Features(c);
+                tell(app, chat, &say).await
             } else {
-                d.features = chosen;
-                check_features_then_model(app, chat, &mut d).await?;
+                c.features = chosen;
+                check_features_then_model(app, chat, d, c).await
             }
         }
-        Step::Idle => {
-            tell(app, chat, text::NOT_UNDERSTOOD).await?;
-        }
-        _ => {
-            tell(app, chat, "Please answer with the buttons above, or /cancel.").await?;
+        Step::Idle => tell(app, chat, text::NOT_UNDERSTOOD).await,
+        other => {
+            d.step = other;
+            tell(app, chat, "Please answer with the buttons above, or /cancel.").await
         }
     }
-    app.chats.put(chat, d);
-    Ok(())
 }
 
 /// Asks a question with buttons: the previous question's buttons go, so only the current one
@@ -430,8 +421,8 @@ fn target_keys(data: &Dataset) -> Keyboard {
     grid(data.header.iter().enumerate().map(|(i, h)| (h.clone(), format!("t:{i}"))).collect(), 3)
 }
 
-async fn ask_target(app: &App, chat: ChatId, d: &mut Draft) -> HandlerResult {
-    let data = d.data.as_ref().expect("a dataset");
+async fn ask_target(app: &App, chat: ChatId, d: &mut Draft, source: Source) -> HandlerResult {
+    let data = &source.data;
     let q = format!(
         "{}: {} rows, {} columns. Which column should the model predict? (press it, or type its name)",
         data.name,
@@ -440,39 +431,49 @@ async fn ask_target(app: &App, chat: ChatId, d: &mut Draft) -> HandlerResult {
     );
     // Telegram keyboards hold 100 buttons; past that the name is typed.
     let keys = if data.header.len() <= 99 { Some(target_keys(data)) } else { None };
-    ask(app, chat, d, &q, keys.as_ref()).await?;
-    d.step = Step::Target;
-    Ok(())
+    d.step = Step::Target(source);
+    ask(app, chat, d, &q, keys.as_ref()).await
 }
 
-async fn ask_features(app: &App, chat: ChatId, d: &mut Draft) -> HandlerResult {
-    let data = d.data.as_ref().expect("a dataset");
-    let target = d.target.clone().unwrap_or_default();
-    let rest: Vec<String> = data.header.iter().filter(|h| **h != target).cloned().collect();
+async fn ask_features(
+    app: &App,
+    chat: ChatId,
+    d: &mut Draft,
+    source: Source,
+    target: String,
+) -> HandlerResult {
+    let rest: Vec<String> = source.data.header.iter().filter(|h| **h != target).cloned().collect();
     let q = format!(
         "Predicting {target}. Features: all other columns ({}) — or send the ones to use, separated by commas.",
         rest.join(", ")
     );
     let keys = vec![vec![("✅ Use all other columns".to_owned(), "f:all".to_owned())]];
-    d.features = rest;
-    ask(app, chat, d, &q, Some(&keys)).await?;
-    d.step = Step::Features;
-    Ok(())
+    d.step = Step::Features(Chosen { source, target, features: rest });
+    ask(app, chat, d, &q, Some(&keys)).await
 }
 
-async fn check_features_then_model(app: &App, chat: ChatId, d: &mut Draft) -> HandlerResult {
-    let data = d.data.as_ref().expect("a dataset");
-    let bad = data.non_numeric(&d.features);
+async fn check_features_then_model(
+    app: &App,
+    chat: ChatId,
+    d: &mut Draft,
+    c: Chosen,
+) -> HandlerResult {
+    let data = &c.source.data;
+    let bad = data.non_numeric(&c.features);
     if !bad.is_empty() {
-        tell(app, chat, &format!("The features must be numbers, but {} {} text. Send the numeric columns to use, separated by commas, or /cancel.", bad.join(", "), if bad.len() == 1 { "holds" } else { "hold" })).await?;
-        d.step = Step::Features;
-        return Ok(());
+        let say = format!(
+            "The features must be numbers, but {} {} text. Send the numeric columns to use, separated by commas, or /cancel.",
+            bad.join(", "),
+            if bad.len() == 1 { "holds" } else { "hold" }
+        );
+        d.step = Step::Features(c);
+        return tell(app, chat, &say).await;
     }
-    let target = d.target.clone().unwrap_or_default();
-    let regression = data.is_regression(&target);
+    let regression = data.is_regression(&c.target);
     let kinds = plan::models_for(regression);
     let q = format!(
-        "{target} looks like {}. Which model? (the first is a good default)",
+        "{} looks like {}. Which model? (the first is a good default)",
+        c.target,
         if regression {
             "a number to estimate (regression)"
         } else {
@@ -483,17 +484,25 @@ async fn check_features_then_model(app: &App, chat: ChatId, d: &mut Draft) -> Ha
         kinds.iter().map(|k| (k.name().replace('_', " "), format!("m:{}", k.name()))).collect(),
         2,
     );
-    ask(app, chat, d, &q, Some(&keys)).await?;
-    d.step = Step::Model;
-    Ok(())
+    d.step = Step::Model(c);
+    ask(app, chat, d, &q, Some(&keys)).await
 }
 
-async fn ask_model(app: &App, chat: ChatId, acct: &Account, d: &mut Draft) -> HandlerResult {
+async fn ask_model(
+    app: &App,
+    chat: ChatId,
+    acct: &Account,
+    d: &mut Draft,
+    data: Dataset,
+) -> HandlerResult {
     if acct.models.is_empty() {
-        tell(app, chat, "You have no models yet: train one first (send a CSV and pick Train).")
-            .await?;
         *d = Draft::default();
-        return Ok(());
+        return tell(
+            app,
+            chat,
+            "You have no models yet: train one first (send a CSV and pick Train).",
+        )
+        .await;
     }
     let keys: Keyboard = acct
         .models
@@ -506,9 +515,8 @@ async fn ask_model(app: &App, chat: ChatId, acct: &Account, d: &mut Draft) -> Ha
             vec![(label, format!("p:{i}"))]
         })
         .collect();
-    ask(app, chat, d, "Which model should predict it?", Some(&keys)).await?;
-    d.step = Step::PickModel;
-    Ok(())
+    d.step = Step::PickModel(data);
+    ask(app, chat, d, "Which model should predict it?", Some(&keys)).await
 }
 
 /// A button press.
@@ -552,33 +560,35 @@ async fn press(
     data: &str,
 ) -> HandlerResult {
     let (kind, value) = data.split_once(':').unwrap_or((data, ""));
-    match (d.step, kind) {
-        (Step::Action, "a") => {
+    let index = value.parse::<usize>().ok();
+    match (std::mem::take(&mut d.step), kind) {
+        (Step::Action(source), "a") => {
             if value == "predict" {
                 answered(app, chat, d, "Predict with one of your models.").await?;
-                ask_model(app, chat, acct, d).await
+                ask_model(app, chat, acct, d, source.data).await
             } else {
                 answered(app, chat, d, "Train a new model.").await?;
-                ask_target(app, chat, d).await
+                ask_target(app, chat, d, source).await
             }
         }
-        (Step::Target, "t") => {
-            let header = &d.data.as_ref().expect("a dataset").header;
-            let Some(t) = value.parse::<usize>().ok().and_then(|i| header.get(i)).cloned() else {
+        (Step::Target(source), "t") => {
+            let Some(t) = index.and_then(|i| source.data.header.get(i)).cloned() else {
+                d.step = Step::Target(source);
                 return Ok(());
             };
             answered(app, chat, d, &format!("Target: {t}")).await?;
-            d.target = Some(t);
-            ask_features(app, chat, d).await
+            ask_features(app, chat, d, source, t).await
         }
-        (Step::Features, "f") => {
-            answered(app, chat, d, &format!("Features: {}", d.features.join(", "))).await?;
-            check_features_then_model(app, chat, d).await
+        (Step::Features(c), "f") => {
+            answered(app, chat, d, &format!("Features: {}", c.features.join(", "))).await?;
+            check_features_then_model(app, chat, d, c).await
         }
-        (Step::Model, "m") => {
-            let Ok(k) = ModelKind::parse(value) else { return Ok(()) };
-            answered(app, chat, d, &format!("Model: {}", k.name().replace('_', " "))).await?;
-            d.model = Some(k);
+        (Step::Model(chosen), "m") => {
+            let Ok(model) = ModelKind::parse(value) else {
+                d.step = Step::Model(chosen);
+                return Ok(());
+            };
+            answered(app, chat, d, &format!("Model: {}", model.name().replace('_', " "))).await?;
             let keys = vec![
                 vec![(
                     "☁️ Cloud: RunPod GPU pod (paid, billed per second)".to_owned(),
@@ -586,21 +596,21 @@ async fn press(
                 )],
                 vec![("💻 Local: the bot's server (free)".to_owned(), "w:local".to_owned())],
             ];
-            ask(app, chat, d, "Where should it train?", Some(&keys)).await?;
-            d.step = Step::Where;
-            Ok(())
+            d.step = Step::Where(Picked { chosen, model });
+            ask(app, chat, d, "Where should it train?", Some(&keys)).await
         }
-        (Step::Where, "w") if value == "local" => {
+        (Step::Where(picked), "w") if value == "local" => {
             answered(app, chat, d, "Training locally, on the bot's server.").await?;
-            let Some(run) = std::mem::take(d).training() else { return lost(app, chat).await };
-            crate::train::start_local(app, chat, acct.clone(), run).await
+            *d = Draft::default();
+            crate::train::start_local(app, chat, acct.clone(), picked.training().0).await
         }
-        (Step::Where, "w") => {
+        (Step::Where(picked), "w") => {
             answered(app, chat, d, "Training in the cloud, on a RunPod GPU pod.").await?;
-            ask_gpu(app, chat, acct, d).await
+            ask_gpu(app, chat, acct, d, picked).await
         }
-        (Step::Gpu, "g") => {
-            let Some(g) = value.parse::<usize>().ok().and_then(|i| d.offers.get(i)).cloned() else {
+        (Step::Gpu { picked, data_center, offers }, "g") => {
+            let Some(g) = index.and_then(|i| offers.get(i)).cloned() else {
+                d.step = Step::Gpu { picked, data_center, offers };
                 return Ok(());
             };
             answered(
@@ -615,31 +625,32 @@ async fn press(
                 ),
             )
             .await?;
-            confirm(app, chat, acct, d, g).await
+            confirm(app, chat, acct, d, Offered { picked, data_center, offers }, g).await
         }
-        (Step::Confirm, "c") if value == "yes" => {
+        (Step::Confirm(run), "c") if value == "yes" => {
             answered(app, chat, d, "Confirmed.").await?;
-            let Some(run) = std::mem::take(d).cloud_training() else {
-                return lost(app, chat).await;
-            };
+            *d = Draft::default();
             crate::train::start_cloud(app, chat, acct.clone(), run).await
         }
-        (Step::Confirm, "c") => {
+        (Step::Confirm(_), "c") => {
             answered(app, chat, d, "Cancelled: no pod was started and nothing was billed.").await?;
             *d = Draft::default();
             Ok(())
         }
-        (Step::PickModel, "p") => {
-            let Some(m) = value.parse::<usize>().ok().and_then(|i| acct.models.get(i)).cloned()
-            else {
+        (Step::PickModel(data), "p") => {
+            let Some(m) = index.and_then(|i| acct.models.get(i)).cloned() else {
+                d.step = Step::PickModel(data);
                 return Ok(());
             };
             answered(app, chat, d, &format!("Model: {} → {} ({})", m.kind, m.target, m.id)).await?;
-            let data = d.data.take().expect("a dataset");
             *d = Draft::default();
             predict_checked(app, chat, acct, data, m).await
         }
-        _ => Ok(()),
+        // A press that does not answer this step (it cannot: the panel is this step's).
+        (step, _) => {
+            d.step = step;
+            Ok(())
+        }
     }
 }
 
@@ -661,7 +672,13 @@ async fn predict_checked(
 }
 
 /// The GPUs in the person's data center, the seed's pick first, with memory and live prices.
-async fn ask_gpu(app: &App, chat: ChatId, acct: &Account, d: &mut Draft) -> HandlerResult {
+async fn ask_gpu(
+    app: &App,
+    chat: ChatId,
+    acct: &Account,
+    d: &mut Draft,
+    picked: Picked,
+) -> HandlerResult {
     let c = app.client(&acct.token)?;
     let rows = c
         .gpus(&podwarden_api::client::GpuQuery {
@@ -682,7 +699,7 @@ async fn ask_gpu(app: &App, chat: ChatId, acct: &Account, d: &mut Draft) -> Hand
             .unwrap_or_default(),
     };
     let offers = plan::offers_in(rows, &dc);
-    let data = d.data.as_ref().expect("a dataset");
+    let data = &picked.chosen.source.data;
     let Some(best) = plan::recommend(&offers, data.size_mb(), false) else {
         tell(app, chat, &format!("No GPU is on offer in {dc} right now. Try again later, or /cancel and train locally.")).await?;
         *d = Draft::default();
@@ -715,11 +732,15 @@ async fn ask_gpu(app: &App, chat: ChatId, acct: &Account, d: &mut Draft) -> Hand
         usd(g.price_per_hour_usd),
         data.size_mb()
     );
-    d.data_center = dc;
-    d.offers = offers;
-    ask(app, chat, d, &q, Some(&keys)).await?;
-    d.step = Step::Gpu;
-    Ok(())
+    d.step = Step::Gpu { picked, data_center: dc, offers };
+    ask(app, chat, d, &q, Some(&keys)).await
+}
+
+/// The answers, and the GPUs offered where the run would go.
+struct Offered {
+    picked: Picked,
+    data_center: String,
+    offers: Vec<GpuRow>,
 }
 
 async fn confirm(
@@ -727,16 +748,17 @@ async fn confirm(
     chat: ChatId,
     acct: &Account,
     d: &mut Draft,
+    offered: Offered,
     g: GpuRow,
 ) -> HandlerResult {
     let c = app.client(&acct.token)?;
     let compute = c.compute_settings().await?;
     let left = compute.spend_cap_usd.map(|cap| cap - compute.hosted_committed_usd);
-    let data = d.data.as_ref().expect("a dataset");
-    let model = d.model.expect("a model");
+    let Offered { picked, data_center, offers } = offered;
+    let (data, model, features) =
+        (&picked.chosen.source.data, picked.model, picked.chosen.features.len());
     // Fallbacks: GPUs with as much memory at up to 1.5× the price, if this one has no capacity.
-    let fallbacks: Vec<String> = d
-        .offers
+    let fallbacks: Vec<String> = offers
         .iter()
         .filter(|o| {
             o.gpu_type != g.gpu_type
@@ -748,8 +770,7 @@ async fn confirm(
     // Priced by the server, as the CLI and the dashboard are: the placement its planner picks
     // for this very job (a network volume means Secure Cloud, dearer than the offer shown).
     let boot = podwarden_api::TYPICAL_BOOT_MS / 1000;
-    let first =
-        plan::estimate(data.rows, d.features.len(), model, g.price_per_hour_usd, boot, left);
+    let first = plan::estimate(data.rows, features, model, g.price_per_hour_usd, boot, left);
     let priced = c
         .estimate(&crate::train::job_spec(
             app,
@@ -760,14 +781,8 @@ async fn confirm(
             vec!["true".into()],
         ))
         .await?;
-    let e = plan::estimate(
-        data.rows,
-        d.features.len(),
-        model,
-        priced.price_per_hour_usd,
-        priced.boot_s,
-        left,
-    );
+    let e =
+        plan::estimate(data.rows, features, model, priced.price_per_hour_usd, priced.boot_s, left);
     // What is left must pay for more than the server's budget lookahead, or the run would be
     // stopped as soon as it starts; at up to 1.5× this price, as a fallback GPU may run it.
     let too_little =
@@ -799,16 +814,20 @@ async fn confirm(
         usd(e.cost_usd),
         usd(e.budget_usd),
     );
-    d.fallbacks = fallbacks;
-    d.gpu = Some(g);
-    d.estimate = Some(e);
     let keys = vec![vec![
         ("✅ Train".to_owned(), "c:yes".to_owned()),
         ("✖️ Cancel".to_owned(), "c:no".to_owned()),
     ]];
-    ask(app, chat, d, &q, Some(&keys)).await?;
-    d.step = Step::Confirm;
-    Ok(())
+    let (training, on_volume) = picked.training();
+    d.step = Step::Confirm(CloudTraining {
+        training,
+        on_volume,
+        data_center,
+        gpu: g,
+        fallbacks,
+        estimate: e,
+    });
+    ask(app, chat, d, &q, Some(&keys)).await
 }
 
 async fn jobs(app: &App, chat: ChatId, acct: &Account) -> HandlerResult {

@@ -89,6 +89,7 @@ pub(crate) fn job_spec(
 }
 
 /// A training run with every answer given: what a local run needs.
+#[derive(Debug)]
 pub(crate) struct Training {
     pub data: Dataset,
     pub target: String,
@@ -97,6 +98,7 @@ pub(crate) struct Training {
 }
 
 /// A cloud run: the answers, and the GPU and estimate the person confirmed.
+#[derive(Debug)]
 pub(crate) struct CloudTraining {
     pub training: Training,
     /// Set when the CSV is already on the person's volume (`/train FILE`): its key.

@@ -90,7 +90,8 @@ async fn killed_at_every_step_of_the_saga_and_of_teardown_nothing_leaks() {
     let emu = emulator().await;
     let http = reqwest::Client::new();
     // The points the engine's own saga tests inject in-process, here as a real abort.
-    for point in podwarden_engine::CrashPoint::POD {
+    use podwarden_engine::sagas::steps::{POD_LAUNCH, POD_TEARDOWN};
+    for point in POD_LAUNCH.points().into_iter().chain(POD_TEARDOWN.points()) {
         let step = point.as_str();
         let home = tempfile::tempdir().expect("home");
         let port = free_port();

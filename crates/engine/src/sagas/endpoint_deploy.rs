@@ -1,16 +1,8 @@
 //! The endpoint deploy saga: a serverless endpoint and its template, created or updated in
 //! place to match a spec, and removed.
 //!
-//! | step | forward action                                  | undo, or what heals a crash here           |
-//! |------|-------------------------------------------------|--------------------------------------------|
-//! | 1    | row `intent` with the deterministic names        | endpoints reconciler: converges an `intent` |
-//! |      | (`pw-<install>-ep-<id>`, template `…-tpl`)       | row nobody holds (steps 2–4 again)          |
-//! |      | committed (`CrashPoint::BeforeTemplateCreate`)   |                                            |
-//! | 2    | template found by name, else created; updated    | reconciler: found by name, not made twice; |
-//! |      | to the spec; its id recorded (`AfterTemplate`)   | refused for good → the row is removed      |
-//! | 3    | endpoint found by name, else created; updated    | reconciler: found by name (`AfterEndpoint- |
-//! |      | (`AfterEndpointCreate`)                          | Create`); an orphan name is deleted        |
-//! | 4    | row `ready`                                     | —                                          |
+//! Its steps, crash points and what heals each: `steps::ENDPOINT_DEPLOY` (the table in
+//! `docs/state-machines.md` → Sagas is generated from it).
 //!
 //! Removal: row `deleting` (commit), endpoint deleted, then the template, then row `deleted`;
 //! the reconciler retries `deleting` rows until the provider confirms.

@@ -1,21 +1,8 @@
 //! The pod launch saga: one attempt of a job, from "choose a GPU" to a pod with its id
 //! recorded.
 //!
-//! | step | forward action                                   | undo, or what heals a crash here          |
-//! |------|--------------------------------------------------|-------------------------------------------|
-//! | 1    | job `pending → provisioning`, attempts counted    | pods reconciler: no live attempt and no   |
-//! |      |                                                  | pod → the job is interrupted and retried  |
-//! | 2    | attempt row `intent` with the pod's name (commit) | pods reconciler: adopts a pod found by    |
-//! |      | (`CrashPoint::BeforeIntent` / `AfterIntent`)      | that name, else abandons the intent after |
-//! |      |                                                  | `intent_grace_ms`                         |
-//! | 3    | `create_pod` (the in-flight set keeps the         | no capacity, or refused for this          |
-//! |      | reconciler off this attempt meanwhile)            | placement (400/403) → step 2 for the next |
-//! |      | (`AfterCreate`)                                   | offer; every offer refused → the request  |
-//! |      |                                                  | is wrong: give up; spend limit → wait     |
-//! |      |                                                  | (interrupted); a lost answer → adopted by |
-//! |      |                                                  | name (3); 402/422/401 → give up           |
-//! | 4    | attempt `intent → created` with the pod's id      | pods reconciler: adopts by name           |
-//! |      | (`AfterRecord`)                                   | (nothing to heal after this step)         |
+//! Its steps, crash points and what heals each: `steps::POD_LAUNCH` (the table in
+//! `docs/state-machines.md` → Sagas is generated from it).
 //!
 //! Invariant: the intent is committed before the create call (so every pod this install
 //! creates has a row naming it), and a pod's name is derived from the attempt id (so a retry

@@ -12,6 +12,7 @@ use podwarden_core::endpoint::EndpointSpec;
 use podwarden_core::spec::JobSpec;
 use podwarden_core::state::EndpointState;
 use podwarden_core::state::JobState;
+use podwarden_engine::sagas::steps;
 use podwarden_engine::{Clock, CrashPoint, Engine, EngineOptions, Failpoint, OnCrash, RunPodCloud};
 use podwarden_store::testing::TestDb;
 use runpod::types::pods::PodStatus;
@@ -59,7 +60,8 @@ fn pods_made(emu: &RunningEmulator, install: &str) -> Vec<(String, PodStatus)> {
 
 #[tokio::test]
 async fn a_crash_at_each_step_of_pod_launch_and_teardown_is_healed_by_a_fresh_engine() {
-    for point in CrashPoint::POD {
+    let (launch, teardown) = (steps::POD_LAUNCH.points(), steps::POD_TEARDOWN.points());
+    for point in launch.into_iter().chain(teardown) {
         let emu = common::emulator(|c| {
             c.pods.provisioning_secs = 10.0;
             c.pods.starting_secs = 20.0;
@@ -143,7 +145,7 @@ async fn a_crash_at_each_step_of_pod_launch_and_teardown_is_healed_by_a_fresh_en
 
 #[tokio::test]
 async fn a_crash_at_each_step_of_endpoint_deploy_is_finished_by_a_fresh_engine() {
-    for point in CrashPoint::ENDPOINT {
+    for point in steps::ENDPOINT_DEPLOY.points() {
         let emu = common::emulator(|_| {}).await;
         let db = TestDb::new().await;
         let first = engine_at(&emu, &db, Some(point)).await;
