@@ -166,7 +166,10 @@ impl ServeArgs {
             None => None,
             Some(v) => match v.parse::<f64>() {
                 Ok(usd) if usd.is_finite() && usd >= 0.0 => Some(usd),
-                _ => return Err(bad("PODWARDEN_DEFAULT_SPEND_CAP_USD", &v, "an amount in USD")),
+                _ => {
+                    let what = "an amount in USD (e.g. 5)";
+                    return Err(bad("PODWARDEN_DEFAULT_SPEND_CAP_USD", &v, what));
+                }
             },
         };
         let l = &mut cfg.limits;

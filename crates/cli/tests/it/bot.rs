@@ -444,10 +444,10 @@ fn a_bad_default_spend_cap_or_a_missing_bot_token_is_refused_with_a_hint() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        err.contains("PODWARDEN_DEFAULT_SPEND_CAP_USD must be an amount in USD, got \"five\""),
+        err.contains("PODWARDEN_DEFAULT_SPEND_CAP_USD=\"five\" is not an amount in USD (e.g. 5)"),
         "{err}"
     );
-    assert!(err.contains("hint: e.g. 5"), "{err}");
+    assert!(err.contains("hint: fix or unset PODWARDEN_DEFAULT_SPEND_CAP_USD"), "{err}");
     let out = podwarden(home.path(), &[])
         .env_remove("TELEGRAM_BOT_TOKEN")
         .arg("bot")
