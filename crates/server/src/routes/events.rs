@@ -15,7 +15,7 @@ use futures::StreamExt;
 use podwarden_core::WorkId;
 use podwarden_core::state::AttemptState;
 use podwarden_engine::EngineError;
-use podwarden_engine::cloud::Cloud;
+use podwarden_engine::cloud::{Cloud, CloudError};
 use podwarden_store::AttemptRow;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -244,6 +244,26 @@ pub(crate) async fn logs(
     let live = current_attempt(&attempts)
         .filter(|a| wanted.as_ref().is_none_or(|w| w == &a.id))
         .map(|a| (a.id.clone(), a.pod_id.clone().unwrap_or_default()));
+    // The live attempt's pod streams its lines; one already gone at the provider (torn down
+    // between the attempt's last pass and now) has them kept, as an ended attempt does.
+    let (live, stream) = match live {
+        Some((attempt, pod)) => {
+            let engine = engine_for(&s, &job.account).await.map_err(account_error)?;
+            match engine.cloud().pod_logs(&pod, POD_LOG_TAIL).await {
+                Ok(stream) => (Some(attempt), Some(stream)),
+                Err(CloudError::NotFound(_)) => (None, None),
+                Err(e) => {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_GATEWAY,
+                        ErrorCode::ProviderError,
+                        e.to_string(),
+                        None,
+                    ));
+                }
+            }
+        }
+        None => (None, None),
+    };
     // Kept lines need no provider: no key is decrypted, and a removed key does not hide them.
     let kept = s
         .engine
@@ -251,11 +271,10 @@ pub(crate) async fn logs(
         .job_logs(&id, podwarden_store::JOB_LOG_LINES_KEPT)
         .await
         .map_err(EngineError::from)?;
-    let live_id = live.as_ref().map(|(a, _)| a.clone());
     let kept: Vec<_> = kept
         .into_iter()
         // The live attempt's lines come from its stream (which starts at its first line).
-        .filter(|l| l.attempt_id.is_none() || l.attempt_id != live_id)
+        .filter(|l| l.attempt_id.is_none() || l.attempt_id != live)
         .filter(|l| wanted.is_none() || l.attempt_id == wanted)
         .collect();
     if kept.is_empty() && live.is_none() {
@@ -292,21 +311,12 @@ pub(crate) async fn logs(
         }
         events.push(Ok(Event::default().event(l.source).data(l.line)));
     }
-    let Some((attempt, pod)) = live else {
+    let (Some(attempt), Some(stream)) = (live, stream) else {
         return Ok(Sse::new(futures::stream::iter(events)).into_response());
     };
     if separate {
         events.push(separator(&attempt));
     }
-    let stream = engine_for(&s, &job.account)
-        .await
-        .map_err(account_error)?
-        .cloud()
-        .pod_logs(&pod, POD_LOG_TAIL)
-        .await
-        .map_err(|e| {
-            ApiError::new(StatusCode::BAD_GATEWAY, ErrorCode::ProviderError, e.to_string(), None)
-        })?;
     let lines = stream.filter_map(|l| async move {
         l.ok().map(|l| {
             Ok::<_, std::convert::Infallible>(Event::default().event(l.source).data(l.line))

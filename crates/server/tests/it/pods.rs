@@ -113,17 +113,7 @@ async fn an_exit_line_stored_by_a_server_that_died_is_acted_on_by_the_next() {
     let id = job.job.id.clone();
     common::wait_for_state(&http, &s.url, &s.token, &id, "running").await;
     let store = common::server_store(home.path()).await;
-    // The follower has stored the pod's first line (bounded: 10 s).
-    let mut attempt = None;
-    for _ in 0..500 {
-        let logs = store.job_logs(&id, 10).await.expect("logs");
-        attempt = logs.into_iter().find(|l| l.line == "started").and_then(|l| l.attempt_id);
-        if attempt.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let attempt = attempt.expect("the pod's first line was stored");
+    let attempt = stored_line(&store, &id, "started").await;
     // What the dead server had stored last: the exit line, at a resume point past anything the
     // pod will ever print (this pod never prints one itself).
     let exit = format!("podwarden-exit: job={id} code=5");
@@ -148,6 +138,52 @@ async fn an_exit_line_stored_by_a_server_that_died_is_acted_on_by_the_next() {
             .all(|p| p.status == runpod::types::pods::PodStatus::Terminated),
         "the pod was torn down"
     );
+}
+
+/// The attempt whose pod printed `line`, once the server's log follower has stored it (bounded:
+/// 10 s).
+async fn stored_line(store: &podwarden_store::Store, job: &str, line: &str) -> String {
+    for _ in 0..500 {
+        let logs = store.job_logs(job, 10).await.expect("logs");
+        if let Some(a) = logs.into_iter().find(|l| l.line == line).and_then(|l| l.attempt_id) {
+            return a;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the pod's line {line:?} was never stored");
+}
+
+/// A pod gone at the provider before the engine's next pass (torn down at the end of its job,
+/// or removed by hand) still has its lines: the logs answer with the kept ones, not with the
+/// provider's 404 as a 502 (`bench_exit` once read a job's logs in that window).
+#[tokio::test]
+async fn the_logs_of_a_pod_gone_before_the_next_pass_are_its_kept_lines() {
+    let emu = common::standalone_emulator().await;
+    let home = tempfile::tempdir().expect("home");
+    let s = server_with(home.path(), |c| c.client = Some(emu.client())).await;
+    let http = reqwest::Client::new();
+    let spec = serde_json::json!({
+        "name": "gone-pod", "image": "python:3.11-slim",
+        "command": "echo started; sleep 100000", "gpu": {"min_vram_gb": 16},
+    });
+    let job = common::submit(&http, &s.url, &s.token, &spec).await;
+    let id = job.job.id.clone();
+    common::wait_for_state(&http, &s.url, &s.token, &id, "running").await;
+    stored_line(&common::server_store(home.path()).await, &id, "started").await;
+    let detail: podwarden_server::api::JobDetail =
+        common::get_json(&http, &format!("{}/api/v1/jobs/{id}", s.url), &s.token).await;
+    let pod = detail.attempts[0].pod_id.clone().expect("a pod");
+    emu.client().delete_pod(&runpod::PodId::new(&pod)).await.expect("the pod is deleted");
+    let logs = http
+        .get(format!("{}/api/v1/jobs/{id}/logs", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("logs");
+    assert_eq!(logs.status().as_u16(), 200);
+    let text = logs.text().await.expect("body");
+    assert!(text.contains("started"), "{text}");
+    s.shutdown().await;
 }
 
 /// An image without a shell (one built `FROM scratch` around one program): the container never
