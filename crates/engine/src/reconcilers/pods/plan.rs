@@ -9,7 +9,8 @@
 //!   interrupts its job; a job that spent its budget, passed its deadline, or reported its exit
 //!   is torn down; tearing down means terminating until the provider confirms, then settling.
 //!
-//! Over 600 lines: half of it is the table tests, kept beside the rules they check.
+//! `plan` is its parts in order: attempts (from their pods), orphans, then each job. Over 600
+//! lines: half of it is the table tests, kept beside the rules they check.
 
 use crate::cloud::{PodInfo, PodPhase};
 use podwarden_core::ids::parse_pod_name;
@@ -74,34 +75,78 @@ pub enum Action {
 
 /// Plans one reconcile pass.
 pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
+    let ix = Index::new(s);
     let mut out = Vec::new();
-    let by_name: HashMap<&str, &PodInfo> =
-        s.pods.iter().filter(|p| p.phase != PodPhase::Gone).map(|p| (p.name.as_str(), p)).collect();
-    let by_id: HashMap<&str, &PodInfo> =
-        s.pods.iter().filter(|p| p.phase != PodPhase::Gone).map(|p| (p.id.as_str(), p)).collect();
-    let owned: HashSet<&str> =
-        s.attempts.iter().chain(s.other_accounts).map(|a| a.pod_name.as_str()).collect();
-    let owned_ids: HashSet<&str> =
-        s.attempts.iter().chain(s.other_accounts).filter_map(|a| a.pod_id.as_deref()).collect();
-    let specs: HashMap<&str, &JobSpec> =
-        s.jobs.iter().map(|(j, sp)| (j.id.as_str(), *sp)).collect();
-    let mut by_job: HashMap<&str, Vec<&AttemptRow>> = HashMap::new();
-    for a in s.attempts {
-        by_job.entry(a.job_id.as_str()).or_default().push(a);
+    let found = plan_attempts(s, &ix, &mut out);
+    plan_orphans(s, &ix, &mut out);
+    let booted: HashSet<String> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::Booted { attempt } => Some(attempt.clone()),
+            _ => None,
+        })
+        .collect();
+    for (j, spec) in s.jobs {
+        plan_job(s, &ix, &found, &booted, j, spec, &mut out);
+    }
+    out
+}
+
+/// The snapshot, looked up by what the rules ask.
+struct Index<'a> {
+    /// The provider's pods that are not gone, by name and by id.
+    by_name: HashMap<&'a str, &'a PodInfo>,
+    by_id: HashMap<&'a str, &'a PodInfo>,
+    /// Pod names and ids some live attempt (of any account) owns.
+    owned: HashSet<&'a str>,
+    owned_ids: HashSet<&'a str>,
+    specs: HashMap<&'a str, &'a JobSpec>,
+    by_job: HashMap<&'a str, Vec<&'a AttemptRow>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(s: &Snapshot<'a>) -> Self {
+        let present = || s.pods.iter().filter(|p| p.phase != PodPhase::Gone);
+        let live = || s.attempts.iter().chain(s.other_accounts);
+        let mut by_job: HashMap<&str, Vec<&AttemptRow>> = HashMap::new();
+        for a in s.attempts {
+            by_job.entry(a.job_id.as_str()).or_default().push(a);
+        }
+        Self {
+            by_name: present().map(|p| (p.name.as_str(), p)).collect(),
+            by_id: present().map(|p| (p.id.as_str(), p)).collect(),
+            owned: live().map(|a| a.pod_name.as_str()).collect(),
+            owned_ids: live().filter_map(|a| a.pod_id.as_deref()).collect(),
+            specs: s.jobs.iter().map(|(j, sp)| (j.id.as_str(), *sp)).collect(),
+            by_job,
+        }
     }
 
-    // Pods → attempts. `trouble` collects attempts that ended badly (the job must recover).
-    let mut trouble: HashMap<&str, String> = HashMap::new();
-    // Jobs whose pod the in-pod watchdog stopped: they end as timed out, never relaunched.
-    let mut timed_out: HashSet<&str> = HashSet::new();
-    for a in s.attempts {
-        let state = a.state;
-        let pod = a
-            .pod_id
+    /// The attempt's pod at the provider: by its id once recorded, else by its name.
+    fn pod_of(&self, a: &AttemptRow) -> Option<&'a PodInfo> {
+        a.pod_id
             .as_deref()
-            .and_then(|id| by_id.get(id).copied())
-            .or_else(|| by_name.get(a.pod_name.as_str()).copied());
-        match state {
+            .and_then(|id| self.by_id.get(id).copied())
+            .or_else(|| self.by_name.get(a.pod_name.as_str()).copied())
+    }
+}
+
+/// What the attempts' pass found about their jobs.
+#[derive(Default)]
+struct Found<'a> {
+    /// Jobs with an attempt that ended badly (the job must recover), and why.
+    trouble: HashMap<&'a str, String>,
+    /// Jobs whose pod the in-pod watchdog stopped: they end as timed out, never relaunched.
+    timed_out: HashSet<&'a str>,
+}
+
+/// Pods → attempts: adopt, abandon, boot, and end the attempts whose pod is gone, stopped or
+/// stuck.
+fn plan_attempts<'a>(s: &Snapshot<'a>, ix: &Index<'a>, out: &mut Vec<Action>) -> Found<'a> {
+    let mut found = Found::default();
+    for a in s.attempts {
+        let pod = ix.pod_of(a);
+        match a.state {
             AttemptState::Intent => match pod {
                 Some(p) => out.push(Action::Adopt { attempt: a.id.clone(), pod_id: p.id.clone() }),
                 None if !s.creating.contains(&a.id)
@@ -114,88 +159,9 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
                 }
                 None => {}
             },
-            AttemptState::Created | AttemptState::Running => match pod {
-                None => {
-                    out.push(Action::Gone {
-                        attempt: a.id.clone(),
-                        reason: "the pod vanished at the provider".into(),
-                    });
-                    trouble.insert(&a.job_id, "the pod vanished at the provider".into());
-                }
-                Some(p) if p.phase == PodPhase::Stopped => {
-                    // A pod stopped past its watchdog's time is the watchdog's doing (it stops
-                    // its own pod when the control plane did not end the job in time): the job
-                    // timed out, and is not run again. Told by the clock, so a restarted server
-                    // that never saw the watchdog's log line knows it too.
-                    let ceiling = specs
-                        .get(a.job_id.as_str())
-                        .and_then(|sp| sp.limits.max_runtime)
-                        .map_or(s.watchdog_ceiling_ms, |d| {
-                            d.as_millis() as i64 + crate::wrapper::WATCHDOG_GRACE_SECS as i64 * 1000
-                        });
-                    let why = if s.now - a.created_at >= ceiling {
-                        timed_out.insert(&a.job_id);
-                        let (h, m) = (ceiling / 3_600_000, ceiling % 3_600_000 / 60_000);
-                        let at = match (h, m) {
-                            (0, m) => format!("{m} min"),
-                            (h, 0) => format!("{h} h"),
-                            (h, m) => format!("{h} h {m} min"),
-                        };
-                        format!("the pod's watchdog stopped it at the job's time ceiling ({at})")
-                    } else {
-                        "the provider stopped the pod (preempted or out of credit)".to_owned()
-                    };
-                    out.push(Action::Terminate {
-                        pod_id: p.id.clone(),
-                        attempt: Some(a.id.clone()),
-                        reason: why.clone(),
-                    });
-                    trouble.insert(&a.job_id, why);
-                }
-                Some(p) if p.phase == PodPhase::Running && state == AttemptState::Created => {
-                    out.push(Action::Booted { attempt: a.id.clone() })
-                }
-                Some(p) if p.phase == PodPhase::Booting && s.boot_failed.contains_key(&a.id) => {
-                    // RunPod retries a pull (or a start) that cannot succeed while the pod
-                    // bills: end it now rather than at the boot timeout, and give the job up
-                    // (another pod of the same image would fail the same way); tearing down
-                    // terminates the pod.
-                    let why = s.boot_failed[&a.id].clone();
-                    out.push(Action::Terminate {
-                        pod_id: p.id.clone(),
-                        attempt: Some(a.id.clone()),
-                        reason: why.clone(),
-                    });
-                    out.push(Action::Job {
-                        job: a.job_id.clone(),
-                        event: JobEvent::GiveUp,
-                        reason: why,
-                    });
-                }
-                Some(p) if p.phase == PodPhase::Booting => {
-                    let timeout = specs
-                        .get(a.job_id.as_str())
-                        .map_or(600_000, |sp| sp.limits.boot_timeout.as_millis() as i64);
-                    if s.now - a.created_at >= timeout {
-                        let last = s
-                            .boot_notes
-                            .get(&a.id)
-                            .map(|l| format!("; its host's last word: {l}"))
-                            .unwrap_or_default();
-                        let why = format!(
-                            "the pod did not boot within {} s (it bills while it hangs){last}",
-                            timeout / 1000
-                        );
-                        out.push(Action::Terminate {
-                            pod_id: p.id.clone(),
-                            attempt: Some(a.id.clone()),
-                            reason: why.clone(),
-                        });
-                        trouble.insert(&a.job_id, why);
-                    }
-                }
-                Some(_) => {}
-            },
+            AttemptState::Created | AttemptState::Running => {
+                plan_live_attempt(s, ix, a, pod, &mut found, out);
+            }
             AttemptState::Terminating => match pod {
                 None => {
                     out.push(Action::Gone { attempt: a.id.clone(), reason: "terminated".into() })
@@ -209,13 +175,97 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
             AttemptState::Terminated | AttemptState::Abandoned => {}
         }
     }
+    found
+}
 
-    // Orphans: ours by name, owned by no live attempt.
+/// A created or running attempt: its pod vanished, stopped, booted, cannot boot, or is late.
+fn plan_live_attempt<'a>(
+    s: &Snapshot<'a>,
+    ix: &Index<'a>,
+    a: &'a AttemptRow,
+    pod: Option<&PodInfo>,
+    found: &mut Found<'a>,
+    out: &mut Vec<Action>,
+) {
+    let terminate = |p: &PodInfo, reason: &str| Action::Terminate {
+        pod_id: p.id.clone(),
+        attempt: Some(a.id.clone()),
+        reason: reason.to_owned(),
+    };
+    match pod {
+        None => {
+            let why = "the pod vanished at the provider";
+            out.push(Action::Gone { attempt: a.id.clone(), reason: why.into() });
+            found.trouble.insert(&a.job_id, why.into());
+        }
+        Some(p) if p.phase == PodPhase::Stopped => {
+            // A pod stopped past its watchdog's time is the watchdog's doing (it stops its own
+            // pod when the control plane did not end the job in time): the job timed out, and
+            // is not run again. Told by the clock, so a restarted server that never saw the
+            // watchdog's log line knows it too.
+            let ceiling = ix
+                .specs
+                .get(a.job_id.as_str())
+                .and_then(|sp| sp.limits.max_runtime)
+                .map_or(s.watchdog_ceiling_ms, |d| {
+                    d.as_millis() as i64 + crate::wrapper::WATCHDOG_GRACE_SECS as i64 * 1000
+                });
+            let why = if s.now - a.created_at >= ceiling {
+                found.timed_out.insert(&a.job_id);
+                let (h, m) = (ceiling / 3_600_000, ceiling % 3_600_000 / 60_000);
+                let at = match (h, m) {
+                    (0, m) => format!("{m} min"),
+                    (h, 0) => format!("{h} h"),
+                    (h, m) => format!("{h} h {m} min"),
+                };
+                format!("the pod's watchdog stopped it at the job's time ceiling ({at})")
+            } else {
+                "the provider stopped the pod (preempted or out of credit)".to_owned()
+            };
+            out.push(terminate(p, &why));
+            found.trouble.insert(&a.job_id, why);
+        }
+        Some(p) if p.phase == PodPhase::Running && a.state == AttemptState::Created => {
+            out.push(Action::Booted { attempt: a.id.clone() })
+        }
+        Some(p) if p.phase == PodPhase::Booting && s.boot_failed.contains_key(&a.id) => {
+            // RunPod retries a pull (or a start) that cannot succeed while the pod bills: end
+            // it now rather than at the boot timeout, and give the job up (another pod of the
+            // same image would fail the same way); tearing down terminates the pod.
+            let why = s.boot_failed[&a.id].clone();
+            out.push(terminate(p, &why));
+            out.push(Action::Job { job: a.job_id.clone(), event: JobEvent::GiveUp, reason: why });
+        }
+        Some(p) if p.phase == PodPhase::Booting => {
+            let timeout = ix
+                .specs
+                .get(a.job_id.as_str())
+                .map_or(600_000, |sp| sp.limits.boot_timeout.as_millis() as i64);
+            if s.now - a.created_at >= timeout {
+                let last = s
+                    .boot_notes
+                    .get(&a.id)
+                    .map(|l| format!("; its host's last word: {l}"))
+                    .unwrap_or_default();
+                let why = format!(
+                    "the pod did not boot within {} s (it bills while it hangs){last}",
+                    timeout / 1000
+                );
+                out.push(terminate(p, &why));
+                found.trouble.insert(&a.job_id, why);
+            }
+        }
+        Some(_) => {}
+    }
+}
+
+/// Orphans: ours by name, owned by no live attempt.
+fn plan_orphans(s: &Snapshot<'_>, ix: &Index<'_>, out: &mut Vec<Action>) {
     for p in s.pods {
         if p.phase != PodPhase::Gone
             && parse_pod_name(s.install, &p.name).is_some()
-            && !owned.contains(p.name.as_str())
-            && !owned_ids.contains(p.id.as_str())
+            && !ix.owned.contains(p.name.as_str())
+            && !ix.owned_ids.contains(p.id.as_str())
         {
             out.push(Action::Terminate {
                 pod_id: p.id.clone(),
@@ -224,132 +274,139 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
             });
         }
     }
+}
 
-    let booted: HashSet<&str> = out
-        .iter()
-        .filter_map(
-            |a| if let Action::Booted { attempt } = a { Some(attempt.as_str()) } else { None },
-        )
-        .collect();
-    let booted: HashSet<String> = booted.into_iter().map(str::to_owned).collect();
-
-    // Jobs.
-    for (j, spec) in s.jobs {
-        let Ok(phase) = j.phase() else { continue };
-        let mine: &[&AttemptRow] = by_job.get(j.id.as_str()).map_or(&[], Vec::as_slice);
-        let ev = |event, reason: &str| Action::Job {
-            job: j.id.clone(),
-            event,
-            reason: reason.to_owned(),
-        };
-        let active = matches!(
-            phase.state,
-            JobState::Provisioning | JobState::Running | JobState::Recovering
-        );
-        if active {
-            if let Some(budget) = j.budget_micros {
-                let spent = j.projected_spend(mine, s.now);
-                // Alerts first: a tick that jumps from 85 % past 100 % still tells of 90 %.
-                let pct = (spent * 100) / budget.max(1);
-                for level in [80, 90] {
-                    if pct >= level && j.alert_pct < level {
-                        out.push(Action::BudgetAlert { job: j.id.clone(), pct: level, spent });
-                    }
-                }
-                let rate: i64 = mine
-                    .iter()
-                    .filter(|a| a.state.holds_pod() && a.ended_at.is_none())
-                    .map(|a| a.price_micros_per_hour)
-                    .sum();
-                let ahead = podwarden_core::Money(rate).per_hour_for_millis(BUDGET_LOOKAHEAD_MS).0;
-                if spent + ahead >= budget {
-                    let why = if spent >= budget {
-                        "spend reached the budget".to_owned()
-                    } else {
-                        format!(
-                            "spend would reach the budget within {} s at its pods' rate: stopped now, so the final cost stays within it",
-                            BUDGET_LOOKAHEAD_MS / 1000
-                        )
-                    };
-                    out.push(ev(JobEvent::BudgetExhausted, &why));
-                    continue;
-                }
-            }
-            if j.deadline_at.is_some_and(|d| s.now >= d) {
-                out.push(ev(JobEvent::DeadlinePassed, "max_runtime passed"));
-                continue;
-            }
+/// One job: its budget and deadline, then what its state and its attempts call for.
+fn plan_job(
+    s: &Snapshot<'_>,
+    ix: &Index<'_>,
+    found: &Found<'_>,
+    booted: &HashSet<String>,
+    j: &JobRow,
+    spec: &JobSpec,
+    out: &mut Vec<Action>,
+) {
+    let Ok(phase) = j.phase() else { return };
+    let mine: &[&AttemptRow] = ix.by_job.get(j.id.as_str()).map_or(&[], Vec::as_slice);
+    let ev =
+        |event, reason: &str| Action::Job { job: j.id.clone(), event, reason: reason.to_owned() };
+    let active =
+        matches!(phase.state, JobState::Provisioning | JobState::Running | JobState::Recovering);
+    if active {
+        if let Some(end) = plan_budget(s, j, mine, out) {
+            out.push(ev(JobEvent::BudgetExhausted, &end));
+            return;
         }
-        match phase.state {
-            JobState::Provisioning | JobState::Running => {
-                if let Some(code) = j.exit_code {
-                    if phase.state == JobState::Provisioning {
-                        out.push(ev(
-                            JobEvent::Booted,
-                            "the pod is running (its command finished between two status checks)",
-                        ));
-                    }
-                    out.push(ev(JobEvent::Exited { success: code == 0 }, &exit_reason(code, spec)));
-                } else if let Some(why) =
-                    trouble.get(j.id.as_str()).filter(|_| timed_out.contains(j.id.as_str()))
-                {
-                    out.push(ev(JobEvent::DeadlinePassed, why));
-                } else if let Some(why) = trouble.get(j.id.as_str()) {
-                    out.push(ev(JobEvent::Interrupted, why));
-                } else if phase.state == JobState::Provisioning
-                    && mine
-                        .iter()
-                        .any(|a| a.state == AttemptState::Running || booted.contains(&a.id))
-                {
-                    out.push(ev(JobEvent::Booted, "the pod is running"));
-                } else if mine.is_empty()
-                    && !s.creating.iter().any(|c| mine.iter().any(|a| &a.id == c))
-                {
-                    out.push(ev(JobEvent::Interrupted, "no pod is left for this job"));
-                }
-            }
-            JobState::Pending | JobState::Recovering => {
-                if j.next_attempt_at.is_none_or(|t| s.now >= t) {
-                    if j.attempts_made >= i64::from(spec.retry.attempts) {
-                        let why = j.reason.clone().unwrap_or_else(|| "no attempt left".into());
-                        out.push(ev(
-                            JobEvent::GiveUp,
-                            &format!("gave up after {} attempt(s): {why}", j.attempts_made),
-                        ));
-                    } else {
-                        out.push(Action::Launch { job: j.id.clone() });
-                    }
-                }
-            }
-            JobState::TearingDown => {
-                if j.teardown_at.is_none_or(|t| s.now >= t) {
-                    if mine.is_empty() {
-                        out.push(ev(JobEvent::Settled, "every resource is confirmed gone"));
-                    }
-                    for a in mine.iter().filter(|a| a.state != AttemptState::Terminating) {
-                        let pod = a
-                            .pod_id
-                            .clone()
-                            .or_else(|| by_name.get(a.pod_name.as_str()).map(|p| p.id.clone()));
-                        match pod {
-                            Some(pod_id) => out.push(Action::Terminate {
-                                pod_id,
-                                attempt: Some(a.id.clone()),
-                                reason: "teardown".into(),
-                            }),
-                            None if a.state == AttemptState::Intent => {}
-                            None => out.push(Action::Gone {
-                                attempt: a.id.clone(),
-                                reason: "no pod to terminate".into(),
-                            }),
-                        }
-                    }
-                }
-            }
-            _ => {}
+        if j.deadline_at.is_some_and(|d| s.now >= d) {
+            out.push(ev(JobEvent::DeadlinePassed, "max_runtime passed"));
+            return;
         }
     }
-    out
+    match phase.state {
+        JobState::Provisioning | JobState::Running => {
+            let trouble = found.trouble.get(j.id.as_str());
+            if let Some(code) = j.exit_code {
+                if phase.state == JobState::Provisioning {
+                    out.push(ev(
+                        JobEvent::Booted,
+                        "the pod is running (its command finished between two status checks)",
+                    ));
+                }
+                out.push(ev(JobEvent::Exited { success: code == 0 }, &exit_reason(code, spec)));
+            } else if let Some(why) = trouble.filter(|_| found.timed_out.contains(j.id.as_str())) {
+                out.push(ev(JobEvent::DeadlinePassed, why));
+            } else if let Some(why) = trouble {
+                out.push(ev(JobEvent::Interrupted, why));
+            } else if phase.state == JobState::Provisioning
+                && mine.iter().any(|a| a.state == AttemptState::Running || booted.contains(&a.id))
+            {
+                out.push(ev(JobEvent::Booted, "the pod is running"));
+            } else if mine.is_empty() && !s.creating.iter().any(|c| mine.iter().any(|a| &a.id == c))
+            {
+                out.push(ev(JobEvent::Interrupted, "no pod is left for this job"));
+            }
+        }
+        JobState::Pending | JobState::Recovering => {
+            if j.next_attempt_at.is_none_or(|t| s.now >= t) {
+                if j.attempts_made >= i64::from(spec.retry.attempts) {
+                    let why = j.reason.clone().unwrap_or_else(|| "no attempt left".into());
+                    out.push(ev(
+                        JobEvent::GiveUp,
+                        &format!("gave up after {} attempt(s): {why}", j.attempts_made),
+                    ));
+                } else {
+                    out.push(Action::Launch { job: j.id.clone() });
+                }
+            }
+        }
+        JobState::TearingDown => {
+            if j.teardown_at.is_none_or(|t| s.now >= t) {
+                plan_teardown(ix, j, mine, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A running job's budget: alerts at 80 and 90 %, and why it must end now when its spend (or
+/// its spend a lookahead from now at its pods' rate) reaches the budget.
+fn plan_budget(
+    s: &Snapshot<'_>,
+    j: &JobRow,
+    mine: &[&AttemptRow],
+    out: &mut Vec<Action>,
+) -> Option<String> {
+    let budget = j.budget_micros?;
+    let spent = j.projected_spend(mine, s.now);
+    // Alerts first: a tick that jumps from 85 % past 100 % still tells of 90 %.
+    let pct = (spent * 100) / budget.max(1);
+    for level in [80, 90] {
+        if pct >= level && j.alert_pct < level {
+            out.push(Action::BudgetAlert { job: j.id.clone(), pct: level, spent });
+        }
+    }
+    let rate: i64 = mine
+        .iter()
+        .filter(|a| a.state.holds_pod() && a.ended_at.is_none())
+        .map(|a| a.price_micros_per_hour)
+        .sum();
+    let ahead = podwarden_core::Money(rate).per_hour_for_millis(BUDGET_LOOKAHEAD_MS).0;
+    if spent + ahead < budget {
+        return None;
+    }
+    Some(if spent >= budget {
+        "spend reached the budget".to_owned()
+    } else {
+        format!(
+            "spend would reach the budget within {} s at its pods' rate: stopped now, so the final cost stays within it",
+            BUDGET_LOOKAHEAD_MS / 1000
+        )
+    })
+}
+
+/// A job tearing down: every pod terminated, then settled once none is left.
+fn plan_teardown(ix: &Index<'_>, j: &JobRow, mine: &[&AttemptRow], out: &mut Vec<Action>) {
+    if mine.is_empty() {
+        out.push(Action::Job {
+            job: j.id.clone(),
+            event: JobEvent::Settled,
+            reason: "every resource is confirmed gone".into(),
+        });
+    }
+    for a in mine.iter().filter(|a| a.state != AttemptState::Terminating) {
+        let pod =
+            a.pod_id.clone().or_else(|| ix.by_name.get(a.pod_name.as_str()).map(|p| p.id.clone()));
+        match pod {
+            Some(pod_id) => out.push(Action::Terminate {
+                pod_id,
+                attempt: Some(a.id.clone()),
+                reason: "teardown".into(),
+            }),
+            None if a.state == AttemptState::Intent => {}
+            None => out
+                .push(Action::Gone { attempt: a.id.clone(), reason: "no pod to terminate".into() }),
+        }
+    }
 }
 
 /// Why a job whose command exited with `code` ends as it does.

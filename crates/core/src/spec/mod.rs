@@ -1,0 +1,517 @@
+//! The job spec: what a user asks podwarden to run. Written as TOML (`podwarden run job.toml`)
+//! or sent as the same structure in JSON (the API). Invalid specs fail before anything is
+//! created, naming the file, line and column, with a hint. Documented in `docs/job-spec.md`.
+//!
+//! Here: the spec's types and what they mean; `validate` checks what serde cannot, `parse`
+//! reads TOML and JSON with located errors. The fine-tune and serverless specs live in their
+//! own files.
+
+mod parse;
+mod validate;
+
+pub use parse::SpecError;
+pub(crate) use parse::{
+    duration, edit_distance, field_error, opt_duration, parse_json, parse_toml, spec_hint,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Which RunPod cloud a pod may run in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum CloudChoice {
+    Secure,
+    Community,
+    #[default]
+    Any,
+}
+
+/// GPU selection: preferred types in order, or requirements (cheapest that fits wins).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct GpuSpec {
+    /// GPU type ids in order of preference, e.g. `["NVIDIA RTX A4000", "NVIDIA RTX A5000"]`.
+    pub types: Vec<String>,
+    /// Minimum VRAM per GPU, GB.
+    pub min_vram_gb: Option<i64>,
+    /// GPUs per pod (default 1).
+    pub count: Option<i64>,
+    /// Highest acceptable price per GPU-hour, USD.
+    pub max_price_per_hour: Option<f64>,
+}
+
+/// Limits enforced by the control plane (and again inside the pod).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Stop the job when spend reaches this (events at 80 % and 90 %).
+    pub budget_usd: Option<f64>,
+    /// Wall-clock limit from the first launch.
+    #[serde(with = "opt_duration")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "2h"))]
+    pub max_runtime: Option<Duration>,
+    /// A pod that is not RUNNING after this is terminated (it bills while it hangs).
+    #[serde(with = "duration")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, default = "10m", example = "10m"))]
+    pub boot_timeout: Duration,
+    /// Keep the pod up this long after the command ends (e.g. to download outputs).
+    #[serde(with = "duration")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, default = "0s", example = "0s"))]
+    pub keep_alive: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            budget_usd: None,
+            max_runtime: None,
+            boot_timeout: Duration::from_secs(600),
+            keep_alive: Duration::ZERO,
+        }
+    }
+}
+
+/// What to do when a pod is preempted or no capacity is found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Attempts in total (first included).
+    pub attempts: u32,
+    /// Wait between attempts (doubles each time, capped at 10 min).
+    #[serde(with = "duration")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, default = "30s", example = "30s"))]
+    pub backoff: Duration,
+    /// Fall through to other GPU types that satisfy the spec.
+    pub allow_other_gpu_types: bool,
+    /// Fall through to other data centers.
+    pub allow_other_data_centers: bool,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            backoff: Duration::from_secs(30),
+            allow_other_gpu_types: true,
+            allow_other_data_centers: true,
+        }
+    }
+}
+
+/// A GPU job on a pod.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// Lowercase letters, digits and dashes; shown in lists and in the pod's name.
+    pub name: String,
+    /// Container image.
+    pub image: String,
+    /// A private image's pull credential: the id of a container registry credential of the
+    /// RunPod account the job runs on (RunPod console → Settings → Container Registry Auth,
+    /// or `POST /v2/registries`), sent as REST v2's `registry` (v1's `containerRegistryAuthId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_auth: Option<String>,
+    /// Shell command (`sh -c`). Exactly one of `command` and `args`.
+    #[serde(default)]
+    pub command: Option<String>,
+    /// Command as an argument vector (joined with shell quoting).
+    #[serde(default)]
+    pub args: Option<Vec<String>>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Exposed ports, `8888/http` or `22/tcp`.
+    #[serde(default)]
+    pub ports: Vec<String>,
+    #[serde(default)]
+    pub gpu: GpuSpec,
+    #[serde(default)]
+    pub cloud: CloudChoice,
+    /// Allowed data centers (empty: any).
+    #[serde(default)]
+    pub data_centers: Vec<String>,
+    /// Container disk, GB.
+    #[serde(default = "default_disk")]
+    pub disk_gb: i64,
+    /// Pod volume at `/workspace`, GB (0: none).
+    #[serde(default)]
+    pub volume_gb: i64,
+    /// A network volume id to mount at `/workspace` instead.
+    #[serde(default)]
+    pub network_volume: Option<String>,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// Stop the job when a reported metric diverges (see `podwarden_core::metrics::EarlyStop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stop: Option<crate::metrics::EarlyStop>,
+    /// The `finetune` job kind: podwarden writes the command (see `podwarden_core::finetune`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finetune: Option<crate::finetune::FinetuneSpec>,
+    /// Files the job reads, put on its network volume before it runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<Input>,
+    /// Files the job writes on its network volume; the job succeeds only when every one exists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<Output>,
+}
+
+/// A file the job reads (`[[inputs]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    /// A local file (uploaded by `podwarden run` over the volume's S3 API, skipped when
+    /// unchanged) or an `https://` URL (fetched by the pod before the command, once).
+    pub source: String,
+    /// Where on the volume, relative to its root (the pod sees it under `/workspace`).
+    pub path: String,
+}
+
+/// A file the job writes (`[[outputs]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    /// On the volume, relative to its root (`/workspace/<path>` in the pod).
+    pub path: String,
+    /// A local directory `podwarden run --follow` downloads it into once the job succeeded;
+    /// without it the output stays on the volume (`podwarden cp` fetches it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+impl Input {
+    /// Whether the pod fetches it (a URL) rather than the CLI uploading it.
+    pub fn is_url(&self) -> bool {
+        self.source.starts_with("https://") || self.source.starts_with("http://")
+    }
+}
+
+/// Where a job's network volume is in its pod (RunPod's default `volumeMountPath`).
+pub const NETWORK_VOLUME_MOUNT: &str = "/workspace";
+
+/// Checks a path on a volume: relative, no `..`, no empty segment.
+pub fn check_volume_path(p: &str) -> Result<(), String> {
+    if p.is_empty()
+        || p.starts_with('/')
+        || p.split('/').any(|s| s.is_empty() || s == ".." || s == ".")
+    {
+        return Err(format!(
+            "{} is not a path on the volume: use a relative path like \"data/train.csv\" (no `..`)",
+            crate::limits::shown(p)
+        ));
+    }
+    // The wrapper quotes every path it is given; these are refused anyway, as the docs say,
+    // so no path can look like shell to anyone reading a script or a log.
+    if p.chars().any(|c| c.is_control() || matches!(c, '\'' | '"' | '`' | '$' | '\\')) {
+        return Err(format!(
+            "{}: quotes, `$`, backslashes and control characters are not allowed in volume paths",
+            crate::limits::shown(p)
+        ));
+    }
+    Ok(())
+}
+
+fn default_disk() -> i64 {
+    20
+}
+
+/// Fields a spec may have, for "did you mean" hints.
+const TOP_FIELDS: &[&str] = &[
+    "name",
+    "image",
+    "command",
+    "args",
+    "env",
+    "ports",
+    "gpu",
+    "cloud",
+    "data_centers",
+    "disk_gb",
+    "volume_gb",
+    "network_volume",
+    "registry_auth",
+    "limits",
+    "retry",
+    "early_stop",
+    "finetune",
+    "inputs",
+    "outputs",
+    "source",
+    "path",
+    "to",
+];
+
+impl JobSpec {
+    /// Parses and validates a TOML spec. Errors carry `file:line:column` and a hint.
+    pub fn from_toml(file: &str, text: &str) -> Result<Self, Box<SpecError>> {
+        parse_toml(file, text, hint_for, Self::validate)
+    }
+
+    /// Parses and validates a JSON spec (the API form).
+    pub fn from_json(value: serde_json::Value) -> Result<Self, Box<SpecError>> {
+        parse_json(value, hint_for, Self::validate)
+    }
+
+    /// `finetune` for a fine-tuning job, else `command`.
+    pub fn kind(&self) -> &'static str {
+        if self.finetune.is_some() { "finetune" } else { "command" }
+    }
+
+    /// The shell command the pod runs (generated for a `finetune` job).
+    pub fn shell_command(&self) -> String {
+        if let Some(f) = &self.finetune {
+            return f.script();
+        }
+        match (&self.command, &self.args) {
+            (Some(c), _) => c.clone(),
+            (None, Some(a)) => a.iter().map(|x| shell_quote(x)).collect::<Vec<_>>().join(" "),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// Paths on the network volume that must exist after a zero exit: the declared outputs and,
+    /// for a `finetune` job keeping its adapter on the volume, the adapter's config.
+    pub fn required_outputs(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.outputs.iter().map(|o| o.path.clone()).collect();
+        if let (Some(f), Some(_)) = (&self.finetune, &self.network_volume) {
+            if let Some(rel) = f
+                .output_dir
+                .strip_prefix(NETWORK_VOLUME_MOUNT)
+                .map(|r| r.trim_matches('/'))
+                .filter(|r| !r.is_empty())
+            {
+                out.push(format!("{rel}/adapter_config.json"));
+            }
+        }
+        out
+    }
+
+    /// GPUs per pod.
+    pub fn gpu_count(&self) -> i64 {
+        self.gpu.count.unwrap_or(1)
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+".contains(c)) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// A hint for serde's messages: the closest known field for an unknown one, an example for a
+/// bad duration.
+pub(crate) fn hint_for(message: &str) -> Option<String> {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let name = rest.split('`').next().unwrap_or("");
+        let closest = TOP_FIELDS
+            .iter()
+            .chain(
+                [
+                    "types",
+                    "min_vram_gb",
+                    "count",
+                    "max_price_per_hour",
+                    "budget_usd",
+                    "max_runtime",
+                    "boot_timeout",
+                    "keep_alive",
+                    "attempts",
+                    "backoff",
+                    "metric",
+                    "factor",
+                    "patience",
+                    "warmup_points",
+                    "model",
+                    "dataset_url",
+                    "dataset_path",
+                    "push_to_hub",
+                    "text_field",
+                    "epochs",
+                    "batch_size",
+                    "gradient_accumulation_steps",
+                    "learning_rate",
+                    "max_seq_length",
+                    "quantization",
+                    "gradient_checkpointing",
+                    "logging_steps",
+                    "output_dir",
+                    "hf_token_env",
+                    "lora",
+                    "target_modules",
+                    "alpha",
+                    "dropout",
+                    "bias",
+                ]
+                .iter(),
+            )
+            .min_by_key(|f| edit_distance(name, f))
+            .filter(|f| edit_distance(name, f) <= 3);
+        return Some(match closest {
+            Some(c) => format!("did you mean `{c}`? see docs/job-spec.md for every field"),
+            None => "see docs/job-spec.md for every field".to_owned(),
+        });
+    }
+    if message.contains("duration") {
+        return Some("durations are strings like \"90s\", \"10m\", \"2h 30m\"".to_owned());
+    }
+    if message.contains("missing field") {
+        return Some("every spec needs `name`, `image` and a `command`; see examples/".to_owned());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "train-demo"
+image = "python:3.11-slim"
+command = "python train.py"
+env = { EPOCHS = "3" }
+
+[gpu]
+min_vram_gb = 24
+max_price_per_hour = 0.5
+
+[limits]
+budget_usd = 2.5
+max_runtime = "2h"
+keep_alive = "5m"
+"#;
+
+    #[test]
+    fn a_good_spec_parses_with_defaults() {
+        let s = JobSpec::from_toml("job.toml", GOOD).expect("valid");
+        assert_eq!(s.limits.boot_timeout, Duration::from_secs(600));
+        assert_eq!(s.limits.max_runtime, Some(Duration::from_secs(7200)));
+        assert_eq!(s.limits.keep_alive, Duration::from_secs(300));
+        assert_eq!(
+            (s.cloud, s.disk_gb, s.gpu_count(), s.retry.attempts),
+            (CloudChoice::Any, 20, 1, 3)
+        );
+        let json = serde_json::to_value(&s).expect("json");
+        assert_eq!(JobSpec::from_json(json).expect("same over the API"), s);
+    }
+
+    #[test]
+    fn a_network_volume_cannot_go_on_community_cloud() {
+        let with = |extra: &str| {
+            JobSpec::from_toml("t.toml", &GOOD.replace("env =", &format!("{extra}\nenv =")))
+        };
+        let e = with("network_volume = \"data\"\ncloud = \"community\"").expect_err("refused");
+        assert_eq!(e.field.as_deref(), Some("cloud"));
+        assert!(e.message.contains("Secure Cloud only"), "{e}");
+        with("network_volume = \"data\"\ncloud = \"secure\"").expect("secure is fine");
+        with("network_volume = \"data\"").expect("any becomes secure at placement");
+    }
+
+    #[test]
+    fn inputs_and_outputs_need_a_network_volume_and_paths_on_it() {
+        let with = |extra: &str| JobSpec::from_toml("job.toml", &format!("{GOOD}{extra}"));
+        let io = "[[inputs]]\nsource = \"data.csv\"\npath = \"in/data.csv\"\n[[outputs]]\npath = \"out/m.json\"\nto = \"results\"\n";
+        let e = with(io).expect_err("no volume");
+        assert_eq!(e.field.as_deref(), Some("inputs"), "{e}");
+        assert!(e.hint.as_deref().unwrap_or_default().contains("podwarden volume create"), "{e:?}");
+        let ok = JobSpec::from_toml(
+            "job.toml",
+            &GOOD.replace("env =", "network_volume = \"data\"\nenv ="),
+        )
+        .map(|mut s| {
+            s.inputs = vec![Input { source: "data.csv".into(), path: "in/data.csv".into() }];
+            s
+        });
+        assert!(ok.as_ref().is_ok_and(|s| s.validate().is_ok()));
+        for bad in ["/etc/passwd", "../up", "a//b", "x/./y", "", "a\"b", "$(id)", "`id`", "a\\b"] {
+            assert!(check_volume_path(bad).is_err(), "{bad:?} must be refused");
+        }
+        for good in ["out/model.json", "été.txt", "50%.txt", "a b/c"] {
+            assert!(check_volume_path(good).is_ok(), "{good:?}");
+        }
+        let with_input = |source: &str| {
+            let mut s = ok.clone().expect("spec");
+            s.inputs = vec![Input { source: source.into(), path: "in/d.csv".into() }];
+            s.validate()
+        };
+        for bad in ["file:///etc/passwd", "gopher://x/1", "ftp://x/d", "http://example.com/d"] {
+            assert!(with_input(bad).is_err(), "{bad} must be refused");
+        }
+        for good in ["https://example.com/d.csv", "http://127.0.0.1:8080/d", "data.csv"] {
+            assert!(with_input(good).is_ok(), "{good}");
+        }
+        let url = Input { source: "https://example.com/d.csv".into(), path: "d.csv".into() };
+        assert!(url.is_url() && !Input { source: "d.csv".into(), path: "d.csv".into() }.is_url());
+    }
+
+    #[test]
+    fn a_typo_names_file_line_column_and_suggests_the_field() {
+        let bad = GOOD.replace("budget_usd", "budjet_usd");
+        let e = JobSpec::from_toml("job.toml", &bad).expect_err("typo");
+        assert_eq!((e.line, e.column), (Some(12), Some(1)), "{e}");
+        assert!(e.to_string().starts_with("job.toml:12:1: unknown field `budjet_usd`"), "{e}");
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("did you mean `budget_usd`? see docs/job-spec.md for every field")
+        );
+    }
+
+    #[test]
+    fn semantic_errors_point_at_the_field() {
+        let bad = GOOD.replace("budget_usd = 2.5", "budget_usd = -1.0");
+        let e = JobSpec::from_toml("job.toml", &bad).expect_err("negative budget");
+        assert_eq!((e.line, e.field.as_deref()), (Some(12), Some("limits.budget_usd")), "{e}");
+        let bad = GOOD.replace("command = \"python train.py\"", "command = \"x\"\nargs = [\"y\"]");
+        let e = JobSpec::from_toml("job.toml", &bad).expect_err("both");
+        assert_eq!(e.line, Some(5), "{e}");
+        let bad = GOOD.replace("max_runtime = \"2h\"", "max_runtime = \"two hours\"");
+        let e = JobSpec::from_toml("job.toml", &bad).expect_err("duration");
+        assert!(e.hint.as_deref().is_some_and(|h| h.contains("10m")), "{e:?}");
+        let no_gpu = "name = \"x\"\nimage = \"i\"\ncommand = \"c\"\n";
+        let e = JobSpec::from_toml("j.toml", no_gpu).expect_err("no gpu");
+        assert!(e.hint.as_deref().is_some_and(|h| h.contains("podwarden gpus")));
+    }
+
+    #[test]
+    fn args_are_shell_quoted() {
+        let s = JobSpec::from_toml("j", "name=\"a\"\nimage=\"i\"\nargs=[\"python\",\"-c\",\"print('hi there')\"]\n[gpu]\nmin_vram_gb=8\n")
+            .expect("valid");
+        assert_eq!(s.shell_command(), r#"python -c 'print('\''hi there'\'')'"#);
+    }
+
+    #[test]
+    fn every_shipped_example_is_a_valid_spec() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let mut n = 0;
+        let entries = std::fs::read_dir(&root)
+            .expect("examples/")
+            .chain(std::fs::read_dir(root.join("tabular")).expect("examples/tabular/"));
+        for entry in entries {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).expect("read");
+                JobSpec::from_toml(&path.display().to_string(), &text)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 5, "{n} examples");
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let e = JobSpec::from_json(serde_json::json!({"name": "x", "image": "i", "command": "c", "gpu": {"min_vram_gb": 8}, "colour": 1}))
+            .expect_err("unknown");
+        assert!(e.message.contains("colour"), "{e}");
+        assert_eq!(e.file, "<api>");
+    }
+}
