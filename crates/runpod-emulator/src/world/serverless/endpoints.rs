@@ -211,49 +211,11 @@ impl World {
         now: DateTime<Utc>,
     ) -> ApiResult<Endpoint> {
         let acct = self.owner(super::super::Res::Endpoint, id).unwrap_or_default().to_owned();
-        if let Some(t) = &req.template_id {
-            let tpl = self
-                .templates
-                .get(t.as_str())
-                .filter(|t| t.account == acct)
-                .ok_or_else(ApiError::not_found)?;
-            if !tpl.template.serverless {
-                return Err(ApiError::bad_request(
-                    "templateId must name a serverless template (serverless: true)",
-                ));
-            }
-        }
-        if req.network_volumes.as_ref().is_some_and(Vec::is_empty) {
-            // As pods' `network: []` (spec prose on `Mounts`; API-NOTES, corrections 2026-12-05).
-            return Err(ApiError::bad_request(
-                "`networkVolumes: []` is not supported: an endpoint's network volumes cannot be cleared",
-            ));
-        }
-        for v in req.network_volumes.iter().flatten() {
-            if !self.owns(&acct, super::super::Res::Volume, v.as_str()) {
-                return Err(ApiError::bad_request(format!("network volume {v} not found")));
-            }
-        }
+        self.check_update(&acct, &req)?;
         // A PATCH of `gpu` merges into the current selection (pools may be left out).
         let current = self.endpoints.get(id).ok_or_else(ApiError::not_found)?.gpu.clone();
         let before = serde_json::to_value(self.endpoint_api(id)?).unwrap_or_default();
-        let merged = req.gpu.as_ref().map(|g| {
-            let old = current.clone().unwrap_or_default();
-            CreateEndpointGpuConfig {
-                pools: g.pools.clone().or(old.pools),
-                excluded_types: g.excluded_types.clone().or(old.excluded_types),
-                count: g.count.or(old.count),
-                allowed_cuda_versions: g
-                    .allowed_cuda_versions
-                    .clone()
-                    .or(old.allowed_cuda_versions),
-                min_cuda_version: match g.min_cuda_version.as_deref() {
-                    Some("") => None,
-                    Some(v) => Some(v.to_owned()),
-                    None => old.min_cuda_version,
-                },
-            }
-        });
+        let merged = req.gpu.as_ref().map(|g| merged_gpu(g, current.clone().unwrap_or_default()));
         if merged.as_ref().is_some_and(|g| g.pools.as_ref().is_none_or(Vec::is_empty)) {
             return Err(ApiError::bad_request(
                 "`gpu.pools` is required: this endpoint has no GPU pools yet",
@@ -279,101 +241,11 @@ impl World {
                 "workers.min ({min}) exceeds workers.max ({max})"
             )));
         }
-        let mut new_version = false;
-        if let Some(v) = req.name {
-            e.name = v;
-        }
-        if let Some(v) = req.template_id {
-            new_version |= e.template_id.as_deref() != Some(v.as_str());
-            e.template_id = Some(v.0);
-        }
-        if let Some(t) = tpl {
-            new_version |= e.image.as_ref() != Some(&t.image)
-                || e.args.as_ref() != Some(&t.args)
-                || e.env != t.env;
-            e.image = Some(t.image);
-            e.args = Some(t.args);
-            e.env = t.env;
-            e.disk = Some(t.disk);
-            e.ports = Some(t.ports);
-            e.registry = t.registry.or(e.registry.take());
-        }
-        if let Some(v) = req.image {
-            new_version |= e.image.as_ref() != Some(&v);
-            e.image = Some(v);
-        }
-        if let Some(v) = req.args {
-            new_version |= e.args.as_ref() != Some(&v);
-            e.args = Some(v);
-        }
-        if let Some(v) = req.env {
-            new_version |= e.env != v;
-            e.env = v;
-        }
-        if let Some(v) = req.disk {
-            e.disk = Some(v);
-        }
-        if let Some(v) = req.ports {
-            e.ports = Some(v);
-        }
-        if let Some(v) = req.registry {
-            e.registry = Some(v);
-        }
-        if let Some(g) = merged {
-            e.gpu = Some(g);
-            if let Some((t, p)) = gpu {
-                e.gpu_type = t;
-                e.price_per_hr = p;
-            }
-        }
-        if let Some(v) = req.cpu {
-            e.cpu = Some(v);
-        }
-        if let Some(v) = req.scaling {
-            e.scaling = v;
-        }
-        if let Some(v) = req.timeout {
-            e.timeout_ms = v;
-        }
-        if let Some(v) = req.flashboot {
-            e.flashboot = v;
-        }
-        if let Some(v) = req.network_volumes {
-            e.network_volumes = v.into_iter().map(|x| x.0).collect();
-        }
-        if let Some(v) = req.data_center_ids {
-            e.data_center_ids = v.into_iter().map(|x| x.0).collect();
-        }
-        if let Some(w) = req.workers {
-            if let Some(t) = w.idle_timeout {
-                e.idle_timeout = t;
-            }
-            // Setting the workers again counts as use (unconfirmed: RunPod documents only the
-            // shrink), so a repaired endpoint is not shrunk again on the next tick.
-            e.last_request_at = now;
-        }
+        let new_version = apply_update(e, req, tpl, merged, gpu, now);
         e.workers_min = min;
         e.workers_max = max;
         if new_version {
-            e.version += 1;
-            let version = e.version;
-            let after = serde_json::to_value(self.endpoint_api(id)?).unwrap_or_default();
-            let diff = match (before, after) {
-                (Value::Object(b), Value::Object(a)) => a
-                    .iter()
-                    .filter(|(k, v)| b.get(*k) != Some(*v) && k.as_str() != "version")
-                    .map(|(k, v)| (k.clone(), b.get(k).cloned().unwrap_or(Value::Null), v.clone()))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            if let Some(e) = self.endpoints.get_mut(id) {
-                e.releases.push(Release {
-                    id: format!("rel_{}", random_id(10)),
-                    version,
-                    created_at: now,
-                    diff,
-                });
-            }
+            self.release(id, before, now)?;
         }
         self.scale_endpoint(id, now);
         self.endpoint_api(id)
@@ -467,4 +339,162 @@ impl World {
     }
 
     // ---- jobs (client side) ----
+
+    /// What an update may name: a serverless template and volumes of the endpoint's account.
+    fn check_update(&self, acct: &str, req: &UpdateEndpointRequest) -> ApiResult<()> {
+        if let Some(t) = &req.template_id {
+            let tpl = self
+                .templates
+                .get(t.as_str())
+                .filter(|t| t.account == acct)
+                .ok_or_else(ApiError::not_found)?;
+            if !tpl.template.serverless {
+                return Err(ApiError::bad_request(
+                    "templateId must name a serverless template (serverless: true)",
+                ));
+            }
+        }
+        if req.network_volumes.as_ref().is_some_and(Vec::is_empty) {
+            // As pods' `network: []` (spec prose on `Mounts`; API-NOTES, corrections 2026-12-05).
+            return Err(ApiError::bad_request(
+                "`networkVolumes: []` is not supported: an endpoint's network volumes cannot be cleared",
+            ));
+        }
+        for v in req.network_volumes.iter().flatten() {
+            if !self.owns(acct, super::super::Res::Volume, v.as_str()) {
+                return Err(ApiError::bad_request(format!("network volume {v} not found")));
+            }
+        }
+        Ok(())
+    }
+
+    /// A new version of the endpoint: a release with what changed.
+    fn release(&mut self, id: &str, before: Value, now: DateTime<Utc>) -> ApiResult<()> {
+        let e = self.endpoints.get_mut(id).ok_or_else(ApiError::not_found)?;
+        e.version += 1;
+        let version = e.version;
+        let after = serde_json::to_value(self.endpoint_api(id)?).unwrap_or_default();
+        let diff = match (before, after) {
+            (Value::Object(b), Value::Object(a)) => a
+                .iter()
+                .filter(|(k, v)| b.get(*k) != Some(*v) && k.as_str() != "version")
+                .map(|(k, v)| (k.clone(), b.get(k).cloned().unwrap_or(Value::Null), v.clone()))
+                .collect(),
+            _ => Vec::new(),
+        };
+        if let Some(e) = self.endpoints.get_mut(id) {
+            e.releases.push(Release {
+                id: format!("rel_{}", random_id(10)),
+                version,
+                created_at: now,
+                diff,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A PATCH of `gpu` merged into the current selection (pools may be left out; an empty
+/// `minCudaVersion` clears it).
+fn merged_gpu(
+    g: &CreateEndpointGpuConfig,
+    old: CreateEndpointGpuConfig,
+) -> CreateEndpointGpuConfig {
+    CreateEndpointGpuConfig {
+        pools: g.pools.clone().or(old.pools),
+        excluded_types: g.excluded_types.clone().or(old.excluded_types),
+        count: g.count.or(old.count),
+        allowed_cuda_versions: g.allowed_cuda_versions.clone().or(old.allowed_cuda_versions),
+        min_cuda_version: match g.min_cuda_version.as_deref() {
+            Some("") => None,
+            Some(v) => Some(v.to_owned()),
+            None => old.min_cuda_version,
+        },
+    }
+}
+
+/// Writes an update's fields into the endpoint (a new template's settings first, explicit
+/// fields over them); whether what its workers run changed (a new version).
+fn apply_update(
+    e: &mut EndpointRecord,
+    req: UpdateEndpointRequest,
+    tpl: Option<runpod::types::templates::Template>,
+    merged: Option<CreateEndpointGpuConfig>,
+    gpu: Option<(Option<String>, f64)>,
+    now: DateTime<Utc>,
+) -> bool {
+    let mut new_version = false;
+    if let Some(v) = req.name {
+        e.name = v;
+    }
+    if let Some(v) = req.template_id {
+        new_version |= e.template_id.as_deref() != Some(v.as_str());
+        e.template_id = Some(v.0);
+    }
+    if let Some(t) = tpl {
+        new_version |= e.image.as_ref() != Some(&t.image)
+            || e.args.as_ref() != Some(&t.args)
+            || e.env != t.env;
+        e.image = Some(t.image);
+        e.args = Some(t.args);
+        e.env = t.env;
+        e.disk = Some(t.disk);
+        e.ports = Some(t.ports);
+        e.registry = t.registry.or(e.registry.take());
+    }
+    if let Some(v) = req.image {
+        new_version |= e.image.as_ref() != Some(&v);
+        e.image = Some(v);
+    }
+    if let Some(v) = req.args {
+        new_version |= e.args.as_ref() != Some(&v);
+        e.args = Some(v);
+    }
+    if let Some(v) = req.env {
+        new_version |= e.env != v;
+        e.env = v;
+    }
+    if let Some(v) = req.disk {
+        e.disk = Some(v);
+    }
+    if let Some(v) = req.ports {
+        e.ports = Some(v);
+    }
+    if let Some(v) = req.registry {
+        e.registry = Some(v);
+    }
+    if let Some(g) = merged {
+        e.gpu = Some(g);
+        if let Some((t, p)) = gpu {
+            e.gpu_type = t;
+            e.price_per_hr = p;
+        }
+    }
+    if let Some(v) = req.cpu {
+        e.cpu = Some(v);
+    }
+    if let Some(v) = req.scaling {
+        e.scaling = v;
+    }
+    if let Some(v) = req.timeout {
+        e.timeout_ms = v;
+    }
+    if let Some(v) = req.flashboot {
+        e.flashboot = v;
+    }
+    if let Some(v) = req.network_volumes {
+        e.network_volumes = v.into_iter().map(|x| x.0).collect();
+    }
+    if let Some(v) = req.data_center_ids {
+        e.data_center_ids = v.into_iter().map(|x| x.0).collect();
+    }
+    if let Some(w) = req.workers {
+        if let Some(t) = w.idle_timeout {
+            e.idle_timeout = t;
+        }
+        // Setting the workers again counts as use (unconfirmed: RunPod documents only the
+        // shrink), so a repaired endpoint is not shrunk again on the next tick.
+        e.last_request_at = now;
+    }
+    new_version
 }
