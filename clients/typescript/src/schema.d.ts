@@ -137,23 +137,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/jobs/{id}/exit": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** The pod's wrapper reports the command's exit status (job token). */
-        post: operations["report_exit"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/gpus": {
         parameters: {
             query?: never;
@@ -293,6 +276,23 @@ export interface paths {
          *     serverless job, admitted against the spend cap like a submit.
          */
         post: operations["retry_serverless_job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/requests/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A serverless job's events, as `/api/v1/jobs/{id}/events` serves them (the same handler). */
+        get: operations["serverless_job_events"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -665,6 +665,23 @@ export interface paths {
         put?: never;
         /** Issues an invite code (admin); the code is shown this once. */
         post: operations["create_invite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{id}/exit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The pod's wrapper reports the command's exit status (job token). */
+        post: operations["report_exit"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1177,6 +1194,7 @@ export interface components {
             backend?: string;
         };
         KeyBody: {
+            /** @description A RunPod API key (RunPod's console → Settings → API Keys). */
             api_key: string;
         };
         /** @description Limits enforced by the control plane (and again inside the pod). */
@@ -1265,6 +1283,7 @@ export interface components {
             label?: string | null;
         };
         NewUser: {
+            /** @description 1–64 letters, digits, `- _ . @`. */
             name: string;
             admin?: boolean;
         };
@@ -1366,7 +1385,7 @@ export interface components {
             /** @description A label for lists (default: the endpoint's name). */
             name?: string | null;
             /** @description The handler's input (any JSON object). */
-            input: unknown;
+            input: Record<string, never>;
             policy?: components["schemas"]["Policy"];
         };
         /**
@@ -1536,7 +1555,10 @@ export interface components {
         };
         /** @description `PUT /api/v1/settings/webhook`. */
         WebhookBody: {
-            /** @description An https URL on a public host. */
+            /**
+             * Format: uri
+             * @description An https URL on a public host (not this machine or a private network).
+             */
             url: string;
         };
         /** @description `/api/v1/settings/webhook`: where the caller's job events are POSTed. */
@@ -2268,91 +2290,16 @@ export interface operations {
             };
         };
     };
-    report_exit: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description job id */
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["Exit"];
-            };
-        };
-        responses: {
-            /** @description recorded */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description malformed JSON (with line and column), or a body that could not be read */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description not this job's token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description no such job */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description the body is over the route's size limit, or has more than 1,000,000 JSON values */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description the body does not fit the schema (the field is named), or nests more than 64 levels */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description the database is locked by another process, or the server's memory for large bodies is in use; retry after `Retry-After` */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
     gpus: {
         parameters: {
             query?: {
+                /** @description GPU memory at least, GB. */
                 min_vram_gb?: number;
+                /** @description GPUs per pod. */
                 count?: number;
+                /** @description `any` (default), `secure` or `community`. */
                 cloud?: string;
+                /** @description A price ceiling, USD per hour. */
                 max_price_per_hour?: number;
             };
             header?: never;
@@ -3209,6 +3156,93 @@ export interface operations {
             };
         };
     };
+    serverless_job_events: {
+        parameters: {
+            query?: {
+                after?: number;
+                /** @description Long-poll: wait up to this many ms for an event after `after` (max 60 000). */
+                wait_ms?: number;
+                /** @description SSE only: also stream the job's pod log lines live (`event: log`, not resumable). */
+                logs?: boolean;
+            };
+            header?: {
+                /** @description resume an SSE stream after this event */
+                "Last-Event-ID"?: number | null;
+            };
+            path: {
+                /** @description serverless job id (`req_…`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description events (JSON) or an SSE stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventView"][];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description a query parameter is malformed (named in the message) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not found (or another user's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many wrong tokens from this client (a valid token is never refused), or RunPod's request budget for the account is spent (`provider_rate_limited`); wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RunPod failed or could not be reached (`provider_error`); nothing was changed, retry */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the database is locked by another process, or the server's memory for large bodies is in use; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     cost: {
         parameters: {
             query?: never;
@@ -3748,7 +3782,7 @@ export interface operations {
             path: {
                 /** @description volume name */
                 name: string;
-                /** @description path on the volume */
+                /** @description path on the volume: relative, no `.` or `..` segments, no quotes, `$`, backslashes or control characters */
                 path: string;
             };
             cookie?: never;
@@ -3854,7 +3888,7 @@ export interface operations {
             path: {
                 /** @description volume name */
                 name: string;
-                /** @description path on the volume */
+                /** @description path on the volume: relative, no `.` or `..` segments, no quotes, `$`, backslashes or control characters */
                 path: string;
             };
             cookie?: never;
@@ -3964,7 +3998,7 @@ export interface operations {
             path: {
                 /** @description volume name */
                 name: string;
-                /** @description path on the volume */
+                /** @description path on the volume: relative, no `.` or `..` segments, no quotes, `$`, backslashes or control characters */
                 path: string;
             };
             cookie?: never;
@@ -5483,6 +5517,85 @@ export interface operations {
             };
             /** @description RunPod failed or could not be reached (`provider_error`); nothing was changed, retry */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the database is locked by another process, or the server's memory for large bodies is in use; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    report_exit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description job id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Exit"];
+            };
+        };
+        responses: {
+            /** @description recorded */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description malformed JSON (with line and column), or a body that could not be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not this job's token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such job */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is over the route's size limit, or has more than 1,000,000 JSON values */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body does not fit the schema (the field is named), or nests more than 64 levels */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

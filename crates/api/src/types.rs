@@ -388,9 +388,11 @@ pub struct NewInvite {
     /// The new user's cap on hosted spend, USD (default: the operator's
     /// `PODWARDEN_DEFAULT_SPEND_CAP_USD`, if set).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub spend_cap_usd: Option<f64>,
     /// How long the code stays valid, e.g. `"7d"` (default 7 days, at most 90).
     #[serde(default)]
+    #[schema(pattern = r"^[1-9][0-9]?(d|h|m)$")]
     pub expires_in: Option<String>,
     /// Whom it is for (shown in the invite list).
     #[serde(default)]
@@ -422,6 +424,7 @@ pub struct NewInviteCode {
 pub struct Redemption {
     pub code: String,
     /// 1–64 letters, digits, `- _ . @`.
+    #[schema(pattern = r"^[A-Za-z0-9._@-]{1,64}$")]
     pub name: String,
 }
 
@@ -476,10 +479,13 @@ pub struct VolumeView {
 #[serde(deny_unknown_fields)]
 pub struct NewVolume {
     /// 1–40 lowercase letters, digits and `-`; unique per user.
+    #[schema(pattern = r"^[a-z0-9-]{1,40}$")]
     pub name: String,
     /// 10–4096 GB.
+    #[schema(minimum = 10, maximum = 4096)]
     pub size_gb: i64,
     /// A data center with network volumes (`podwarden gpus` lists where GPUs are).
+    #[schema(min_length = 1)]
     pub data_center: String,
 }
 

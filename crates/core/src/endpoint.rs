@@ -12,7 +12,9 @@ use std::time::Duration;
 #[serde(deny_unknown_fields)]
 pub struct EndpointSpec {
     /// Your name for it (lowercase letters, digits, `-`); unique per user.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[a-z0-9-]{1,40}$"))]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, pattern = r"\S"))]
     pub image: String,
     /// A private image's pull credential: a container registry credential id of the RunPod
     /// account the endpoint lives on (REST v2's `registry`).
@@ -37,6 +39,7 @@ pub struct EndpointSpec {
     #[serde(default)]
     pub network_volume: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10_000))]
     pub disk_gb: Option<i64>,
     /// An input field podwarden sets to the caller's user id on every job, overwriting what
     /// the caller sent, so a worker that keys storage by it (the tabular worker's `user`)

@@ -12,11 +12,13 @@ use std::time::Duration;
 #[serde(deny_unknown_fields)]
 pub struct ServerlessJobSpec {
     /// The endpoint's name (as deployed with `podwarden endpoint deploy`).
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[a-z0-9-]+$"))]
     pub endpoint: String,
     /// A label for lists (default: the endpoint's name).
     #[serde(default)]
     pub name: Option<String>,
     /// The handler's input (any JSON object).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub input: serde_json::Value,
     #[serde(default)]
     pub policy: Policy,

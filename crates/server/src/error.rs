@@ -19,6 +19,12 @@ pub(crate) struct ApiError(StatusCode, ErrorBody, Option<u64>, Option<String>);
 pub(crate) struct ErrorCause(pub(crate) String);
 
 impl ApiError {
+    /// What the client is told.
+    #[cfg(test)]
+    pub(crate) fn body(&self) -> &ErrorBody {
+        &self.1
+    }
+
     pub(crate) fn new(
         status: StatusCode,
         code: ErrorCode,

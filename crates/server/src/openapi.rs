@@ -1,5 +1,6 @@
 //! The OpenAPI document of `/api/v1`, generated from the handlers' annotations and the API's
-//! types (utoipa). Checked in as `docs/openapi.json`; a test fails when the file is stale
+//! types (utoipa), with its paths taken from the router's list of routes (`routes::documented`,
+//! utoipa-axum): no second list of paths to keep in step. Checked in as `docs/openapi.json`; a test fails when the file is stale
 //! (`UPDATE_OPENAPI=1 cargo test -p podwarden-server --test it openapi` rewrites it), and the
 //! server serves it at `/api/v1/openapi.json`.
 
@@ -12,24 +13,8 @@ use utoipa::{Modify, OpenApi};
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "podwarden", description = "podwarden's control plane: GPU jobs on RunPod with budgets, deadlines and teardown that always happens. Every route takes `Authorization: Bearer <API token>` except the pod callbacks (`/exit`, `POST /metrics`), which take the job's own token. Errors are `{code, message, hint?}`."),
-    paths(
-        routes::status,
-        routes::create_job, routes::list_jobs, routes::get_job, routes::stop_job, routes::events, routes::logs,
-        routes::list_metrics, routes::report_metrics, routes::report_exit,
-        routes::gpus, routes::estimate,
-        routes::deploy_endpoint, routes::list_endpoints, routes::get_endpoint, routes::remove_endpoint,
-        routes::create_serverless_job, routes::list_serverless_jobs, routes::get_serverless_job, routes::stop_serverless_job, routes::retry_serverless_job,
-        routes::cost,
-        crate::volumes::create_volume, crate::volumes::list_volumes, crate::volumes::remove_volume, crate::volumes::volume_s3,
-        crate::volumes::report_transfer, crate::volumes::audit_log, crate::volume_files::get_file, crate::volume_files::head_file, crate::volume_files::put_file,
-        routes::me, routes::get_key, routes::save_key, routes::delete_key,
-        routes::get_webhook, routes::set_webhook, routes::delete_webhook,
-        routes::list_strays, routes::reap_strays, routes::admin_tasks, routes::reconciliation, routes::reconcile,
-        routes::list_users, routes::create_user, routes::update_user, routes::create_token, routes::list_tokens, routes::delete_token,
-        routes::create_invite, routes::list_invites, routes::redeem_invite,
-    ),
     components(schemas(JobSpec, ErrorBody, Exit, KeyBody, routes::WebhookBody, NewUser, NewTokenBody, UserUpdate)),
-    modifiers(&Security, &CommonResponses),
+    modifiers(&Security),
     security(("api_token" = [])),
 )]
 pub struct ApiDoc;
@@ -144,6 +129,10 @@ impl Modify for CommonResponses {
 /// The document as pretty JSON (what `docs/openapi.json` holds).
 pub fn document() -> String {
     let mut doc = ApiDoc::openapi();
+    // The paths come from the router's own list; the answers every route may give are added
+    // to each of them after.
+    doc.merge(routes::documented());
+    CommonResponses.modify(&mut doc);
     doc.info.version = env!("CARGO_PKG_VERSION").into();
     doc.to_pretty_json().unwrap_or_default() + "\n"
 }

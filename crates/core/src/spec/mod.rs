@@ -109,8 +109,10 @@ impl Default for RetryPolicy {
 #[serde(deny_unknown_fields)]
 pub struct JobSpec {
     /// Lowercase letters, digits and dashes; shown in lists and in the pod's name.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[a-z0-9-]{1,40}$"))]
     pub name: String,
     /// Container image.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, pattern = r"\S"))]
     pub image: String,
     /// A private image's pull credential: the id of a container registry credential of the
     /// RunPod account the job runs on (RunPod console → Settings → Container Registry Auth,

@@ -134,6 +134,8 @@ pub(crate) async fn get_key(State(s): S, Extension(c): C) -> R<Json<ComputeSetti
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct KeyBody {
+    /// A RunPod API key (RunPod's console → Settings → API Keys).
+    #[schema(pattern = r"^[!-~]{8,200}$")]
     api_key: String,
 }
 
@@ -222,7 +224,8 @@ pub(crate) async fn delete_key(State(s): S, Extension(c): C) -> R<Json<ComputeSe
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WebhookBody {
-    /// An https URL on a public host.
+    /// An https URL on a public host (not this machine or a private network).
+    #[schema(format = "uri", pattern = r"^https://")]
     url: String,
 }
 

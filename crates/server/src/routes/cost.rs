@@ -24,9 +24,17 @@ pub(crate) async fn status(State(s): S) -> Json<Status> {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct GpuQuery {
+    /// GPU memory at least, GB.
+    #[param(minimum = 1, maximum = 10_000)]
     min_vram_gb: Option<i64>,
+    /// GPUs per pod.
+    #[param(minimum = 1, maximum = 8)]
     count: Option<i64>,
+    /// `any` (default), `secure` or `community`.
+    #[param(pattern = r"^(any|secure|community)$")]
     cloud: Option<String>,
+    /// A price ceiling, USD per hour.
+    #[param(exclusive_minimum = 0, maximum = 1_000)]
     max_price_per_hour: Option<f64>,
 }
 

@@ -27,6 +27,7 @@ pub(crate) struct After {
     pub(crate) after: i64,
     /// Long-poll: wait up to this many ms for an event after `after` (max 60 000).
     #[serde(default)]
+    #[param(maximum = 60_000)]
     pub(crate) wait_ms: u64,
     /// SSE only: also stream the job's pod log lines live (`event: log`, not resumable).
     #[serde(default)]
@@ -71,6 +72,18 @@ pub(crate) async fn events(
             .into_response());
     }
     Ok(Json(long_poll(&s, &id, &q).await?).into_response())
+}
+
+/// A serverless job's events, as `/api/v1/jobs/{id}/events` serves them (the same handler).
+#[utoipa::path(get, path = "/api/v1/requests/{id}/events", tag = "serverless", params(("id" = String, Path, description = "serverless job id (`req_…`)"), After, ("Last-Event-ID" = Option<i64>, Header, description = "resume an SSE stream after this event")), responses((status = 200, description = "events (JSON) or an SSE stream", content((Vec<EventView> = "application/json"), (String = "text/event-stream"))), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
+pub(crate) async fn serverless_job_events(
+    state: S,
+    caller: C,
+    id: Path<String>,
+    q: Query<After>,
+    headers: axum::http::HeaderMap,
+) -> R<Response> {
+    events(state, caller, id, q, headers).await
 }
 
 /// How much of a pod's log a new follower gets first.

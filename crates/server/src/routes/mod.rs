@@ -28,11 +28,13 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use axum::{Extension, Router};
 use podwarden_engine::EngineError;
 use podwarden_store::UserRow;
 use std::sync::Arc;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 pub(crate) type S = State<Arc<AppState>>;
 
@@ -47,77 +49,83 @@ fn spec_error(code: ErrorCode, e: &podwarden_core::spec::SpecError) -> ApiError 
     )
 }
 
-pub(crate) fn router(state: Arc<AppState>) -> Router {
-    let authed = Router::new()
-        .route("/api/v1/status", get(status))
-        .route("/api/v1/jobs", get(list_jobs).post(create_job))
-        .route(
-            "/api/v1/volumes",
-            get(crate::volumes::list_volumes).post(crate::volumes::create_volume),
-        )
-        .route("/api/v1/volumes/{name}", axum::routing::delete(crate::volumes::remove_volume))
-        .route("/api/v1/volumes/{name}/s3", get(crate::volumes::volume_s3))
-        .route("/api/v1/volumes/{name}/transfers", post(crate::volumes::report_transfer))
-        .route(
-            "/api/v1/volumes/{name}/files/{*path}",
-            get(crate::volume_files::get_file)
-                .head(crate::volume_files::head_file)
-                .put(crate::volume_files::put_file)
-                // Streamed in bounded parts (volume_files), never buffered whole.
-                .layer(axum::extract::DefaultBodyLimit::disable()),
-        )
-        .route("/api/v1/audit", get(crate::volumes::audit_log))
-        .route("/api/v1/strays", get(list_strays))
-        .route("/api/v1/admin/tasks", get(admin_tasks))
-        .route("/api/v1/cost/reconciliation", get(reconciliation))
-        .route("/api/v1/cost/reconcile", post(reconcile))
-        .route("/api/v1/strays/reap", post(reap_strays))
-        .route("/api/v1/jobs/{id}", get(get_job))
-        .route("/api/v1/jobs/{id}/stop", post(stop_job))
-        .route("/api/v1/jobs/{id}/events", get(events))
-        .route("/api/v1/jobs/{id}/logs", get(logs))
-        .route("/api/v1/jobs/{id}/metrics", get(list_metrics))
-        .route("/api/v1/gpus", get(gpus))
-        .route("/api/v1/estimate", post(estimate))
-        .route("/api/v1/endpoints", get(list_endpoints).post(deploy_endpoint))
-        .route("/api/v1/endpoints/{name}", get(get_endpoint))
-        .route("/api/v1/endpoints/{name}", delete(remove_endpoint))
-        .route(
-            "/api/v1/requests",
-            get(list_serverless_jobs)
-                .post(create_serverless_job)
+/// The routes a signed-in caller reaches (an API token). This list is the one source of the
+/// router and of the OpenAPI document (`documented`): a route is served if and only if it is
+/// documented.
+fn authed_routes() -> OpenApiRouter<Arc<AppState>> {
+    use crate::{volume_files as files, volumes};
+    OpenApiRouter::default()
+        .routes(routes!(status))
+        .routes(routes!(create_job, list_jobs))
+        .routes(routes!(get_job))
+        .routes(routes!(stop_job))
+        .routes(routes!(events))
+        .routes(routes!(logs))
+        .routes(routes!(list_metrics))
+        .routes(routes!(gpus))
+        .routes(routes!(estimate))
+        .routes(routes!(deploy_endpoint, list_endpoints))
+        .routes(routes!(get_endpoint, remove_endpoint))
+        .routes(
+            routes!(create_serverless_job, list_serverless_jobs)
                 .layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_LIMIT)),
         )
-        .route("/api/v1/requests/{id}", get(get_serverless_job))
-        .route("/api/v1/requests/{id}/stop", post(stop_serverless_job))
-        .route("/api/v1/requests/{id}/retry", post(retry_serverless_job))
-        .route("/api/v1/requests/{id}/events", get(events))
-        .route("/api/v1/cost", get(cost))
-        .route("/api/v1/me", get(me))
-        .route("/api/v1/settings/runpod-key", get(get_key).post(save_key).delete(delete_key))
-        .route("/api/v1/settings/webhook", get(get_webhook).put(set_webhook).delete(delete_webhook))
-        .route("/api/v1/users", get(list_users).post(create_user))
-        .route("/api/v1/users/{id}", axum::routing::patch(update_user))
-        .route("/api/v1/tokens", get(list_tokens).post(create_token))
-        .route("/api/v1/tokens/{id}", delete(delete_token))
-        .route("/api/v1/invites", get(list_invites).post(create_invite))
+        .routes(routes!(get_serverless_job))
+        .routes(routes!(stop_serverless_job))
+        .routes(routes!(retry_serverless_job))
+        .routes(routes!(serverless_job_events))
+        .routes(routes!(cost))
+        .routes(routes!(volumes::create_volume, volumes::list_volumes))
+        .routes(routes!(volumes::remove_volume))
+        .routes(routes!(volumes::volume_s3))
+        .routes(routes!(volumes::report_transfer))
+        .routes(routes!(volumes::audit_log))
+        // Streamed in bounded parts (volume_files), never buffered whole.
+        .routes(
+            routes!(files::get_file, files::head_file, files::put_file)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .routes(routes!(me))
+        .routes(routes!(get_key, save_key, delete_key))
+        .routes(routes!(get_webhook, set_webhook, delete_webhook))
+        .routes(routes!(list_strays))
+        .routes(routes!(reap_strays))
+        .routes(routes!(admin_tasks))
+        .routes(routes!(reconciliation))
+        .routes(routes!(reconcile))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(update_user))
+        .routes(routes!(create_token, list_tokens))
+        .routes(routes!(delete_token))
+        .routes(routes!(create_invite, list_invites))
+}
+
+/// The pods' callbacks (the job's own token, checked by each handler).
+fn job_callback_routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::default().routes(routes!(report_metrics)).routes(routes!(report_exit))
+}
+
+/// Signing up with an invite code: the one API call without a token.
+fn public_routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::default().routes(routes!(redeem_invite))
+}
+
+/// Every route's part of the OpenAPI document (paths and the schemas they use).
+pub(crate) fn documented() -> utoipa::openapi::OpenApi {
+    authed_routes().merge(job_callback_routes()).merge(public_routes()).into_openapi()
+}
+
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    let budget = || {
+        axum::middleware::from_fn_with_state(state.body_budget.clone(), crate::body_budget::limit)
+    };
+    let authed: Router<Arc<AppState>> = authed_routes()
         // Inside auth: only signed-in callers' bodies take parsing memory.
-        .layer(axum::middleware::from_fn_with_state(
-            state.body_budget.clone(),
-            crate::body_budget::limit,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
-    let job_callbacks = Router::new()
-        .route("/api/v1/jobs/{id}/exit", post(report_exit))
-        .route("/api/v1/jobs/{id}/metrics", post(report_metrics))
-        .layer(axum::middleware::from_fn_with_state(
-            state.body_budget.clone(),
-            crate::body_budget::limit,
-        ));
-    // Signing up with an invite code: the one API call without a token.
-    let public = Router::new().route("/api/v1/invites/redeem", post(redeem_invite)).layer(
-        axum::middleware::from_fn_with_state(state.body_budget.clone(), crate::body_budget::limit),
-    );
+        .layer(budget())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth))
+        .into();
+    let job_callbacks: Router<Arc<AppState>> = job_callback_routes().layer(budget()).into();
+    let public: Router<Arc<AppState>> = public_routes().layer(budget()).into();
     Router::new()
         .merge(authed)
         .merge(public)

@@ -98,6 +98,8 @@ pub(crate) async fn list_users(State(s): S, Extension(c): C) -> R<Json<Vec<UserV
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewUser {
+    /// 1–64 letters, digits, `- _ . @`.
+    #[schema(pattern = r"^[A-Za-z0-9._@-]{1,64}$")]
     name: String,
     #[serde(default)]
     admin: bool,
@@ -136,6 +138,7 @@ pub(crate) async fn create_user(
 #[serde(deny_unknown_fields)]
 pub(crate) struct UserUpdate {
     /// Cap on the user's hosted spend, USD (`null`: no cap).
+    #[schema(minimum = 0, maximum = 1_000_000)]
     spend_cap_usd: Option<f64>,
 }
 

@@ -53,6 +53,7 @@ from .report_metrics_body import ReportMetricsBody
 from .report_metrics_response_202 import ReportMetricsResponse202
 from .retry_policy import RetryPolicy
 from .serverless_job_spec import ServerlessJobSpec
+from .serverless_job_spec_input import ServerlessJobSpecInput
 from .serverless_job_state import ServerlessJobState
 from .serverless_job_view import ServerlessJobView
 from .status import Status
@@ -121,6 +122,7 @@ __all__ = (
     "ReportMetricsResponse202",
     "RetryPolicy",
     "ServerlessJobSpec",
+    "ServerlessJobSpecInput",
     "ServerlessJobState",
     "ServerlessJobView",
     "Status",

@@ -13,7 +13,7 @@ T = TypeVar("T", bound="KeyBody")
 class KeyBody:
     """
     Attributes:
-        api_key (str):
+        api_key (str): A RunPod API key (RunPod's console → Settings → API Keys).
     """
 
     api_key: str

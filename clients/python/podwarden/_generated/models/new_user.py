@@ -15,7 +15,7 @@ T = TypeVar("T", bound="NewUser")
 class NewUser:
     """
     Attributes:
-        name (str):
+        name (str): 1–64 letters, digits, `- _ . @`.
         admin (bool | Unset):
     """
 

@@ -10,6 +10,7 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.policy import Policy
+    from ..models.serverless_job_spec_input import ServerlessJobSpecInput
 
 
 T = TypeVar("T", bound="ServerlessJobSpec")
@@ -21,20 +22,20 @@ class ServerlessJobSpec:
 
     Attributes:
         endpoint (str): The endpoint's name (as deployed with `podwarden endpoint deploy`).
-        input_ (Any): The handler's input (any JSON object).
+        input_ (ServerlessJobSpecInput): The handler's input (any JSON object).
         name (None | str | Unset): A label for lists (default: the endpoint's name).
         policy (Policy | Unset): RunPod's per-job policy.
     """
 
     endpoint: str
-    input_: Any
+    input_: ServerlessJobSpecInput
     name: None | str | Unset = UNSET
     policy: Policy | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         endpoint = self.endpoint
 
-        input_ = self.input_
+        input_ = self.input_.to_dict()
 
         name: None | str | Unset
         if isinstance(self.name, Unset):
@@ -64,11 +65,12 @@ class ServerlessJobSpec:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         from ..models.policy import Policy
+        from ..models.serverless_job_spec_input import ServerlessJobSpecInput
 
         d = dict(src_dict)
         endpoint = d.pop("endpoint")
 
-        input_ = d.pop("input")
+        input_ = ServerlessJobSpecInput.from_dict(d.pop("input"))
 
         def _parse_name(data: object) -> None | str | Unset:
             if data is None:

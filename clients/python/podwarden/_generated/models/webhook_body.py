@@ -14,7 +14,7 @@ class WebhookBody:
     """`PUT /api/v1/settings/webhook`.
 
     Attributes:
-        url (str): An https URL on a public host.
+        url (str): An https URL on a public host (not this machine or a private network).
     """
 
     url: str
