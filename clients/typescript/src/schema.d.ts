@@ -1464,6 +1464,23 @@ export interface components {
             ok: boolean;
             /** @description Actions the last activation took (pods launched, adopted, terminated, …; pods checked). */
             actions: number;
+            /**
+             * @description A reconciler's last pass as it reported it: what it decided, in order (at most 50, as
+             *     the engine names them, e.g. `Terminate { pod_id: "…", attempt: None, reason: "orphan…" }`).
+             */
+            decided?: string[];
+            /**
+             * @description A reconciler's last pass: what the provider listed (pods, endpoints) or the live rows
+             *     it polled (serverless jobs), and the live rows of the account it owns.
+             */
+            seen?: number;
+            live?: number;
+            /**
+             * Format: int64
+             * @description The reconciler's error policy made the account wait this long before its next pass
+             *     (the provider's 429, a refused key).
+             */
+            retry_after_ms?: number | null;
             /** @description The last activation's errors (at most 20). */
             errors: string[];
             /**

@@ -593,6 +593,20 @@ pub struct TaskStatus {
     pub ok: bool,
     /// Actions the last activation took (pods launched, adopted, terminated, …; pods checked).
     pub actions: usize,
+    /// A reconciler's last pass as it reported it: what it decided, in order (at most 50, as
+    /// the engine names them, e.g. `Terminate { pod_id: "…", attempt: None, reason: "orphan…" }`).
+    #[serde(default)]
+    pub decided: Vec<String>,
+    /// A reconciler's last pass: what the provider listed (pods, endpoints) or the live rows
+    /// it polled (serverless jobs), and the live rows of the account it owns.
+    #[serde(default)]
+    pub seen: usize,
+    #[serde(default)]
+    pub live: usize,
+    /// The reconciler's error policy made the account wait this long before its next pass
+    /// (the provider's 429, a refused key).
+    #[serde(default)]
+    pub retry_after_ms: Option<u64>,
     /// The last activation's errors (at most 20).
     pub errors: Vec<String>,
     /// Activations since the server started, and how many of them had errors.

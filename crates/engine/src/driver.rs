@@ -8,8 +8,8 @@
 //! - a pass that panics ends its task; the panic is reported by `reap` and the next `ensure`
 //!   starts a new task (the reconcilers are level-triggered, so nothing is lost);
 //! - a task whose pass reports `Pass::Idle` ends; `ensure` starts it again when work appears;
-//! - an account whose provider answered 429 (`Pass::After`) is not asked again before the
-//!   provider's `Retry-After`, whatever pokes it, so one user's spent budget costs nobody else
+//! - an account a reconciler's error policy makes wait (`Pass::After`: the provider's 429, a
+//!   refused key) is not asked again before then, whatever pokes it, so one user's spent budget costs nobody else
 //!   and is not spent further.
 //!
 //! The driver knows nothing of users or keys: the caller's pass closure builds the account's
@@ -28,8 +28,8 @@ use tokio_util::sync::CancellationToken;
 pub enum Pass {
     /// More to do: run again on the period (or a poke).
     Busy,
-    /// The account's provider budget is spent (a 429): run again after this long, or the
-    /// period if longer; pokes meanwhile do not cut it short.
+    /// The account must wait (its provider budget is spent, its key is refused): run again
+    /// after this long, or the period if longer; pokes meanwhile do not cut it short.
     After(Duration),
     /// Nothing live on the account: the task ends.
     Idle,

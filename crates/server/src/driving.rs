@@ -131,11 +131,12 @@ async fn reconcile(s: &AppState, account: &Account) -> Pass {
         }
     };
     if let Some(wait) = wait {
-        // The account's request budget is spent: nothing more on it until RunPod says.
+        // A reconciler's error policy says more calls now can only fail (the request budget
+        // is spent, the key is refused): nothing more on this account until then.
         tracing::warn!(
             %account,
             wait_secs = wait.as_secs(),
-            "RunPod rate-limited this account; its next pass waits"
+            "the provider makes this account's next pass wait (rate limit or refused key)"
         );
         return Pass::After(wait);
     }
@@ -173,7 +174,7 @@ async fn reconcile(s: &AppState, account: &Account) -> Pass {
 }
 
 /// Records a reconciler's pass (only when it looked at the provider or failed).
-fn record<A>(
+fn record<A: std::fmt::Debug>(
     s: &AppState,
     task: &str,
     account: &Account,
@@ -181,8 +182,7 @@ fn record<A>(
     st: &podwarden_engine::reconcilers::Status<A>,
 ) {
     if st.ran || !st.errors.is_empty() {
-        let took = st.took.as_millis() as i64;
-        s.tasks.record(task, account, now, took, st.actions.len(), st.errors.clone());
+        s.tasks.record_status(task, account, now, st);
     }
 }
 

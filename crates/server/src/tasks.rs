@@ -1,6 +1,8 @@
 //! What the background tasks did last: each reconciler activation (the pod, endpoint and
 //! serverless reconcile tick, and billing reconciliation) per account, with its duration, the
-//! number of actions and its errors, for operators (`GET /api/v1/admin/tasks`).
+//! number of actions and its errors, for operators (`GET /api/v1/admin/tasks`). A reconciler's
+//! row is its pass's `Status` as the engine reported it: what it saw, what it decided, its
+//! errors, and the wait its error policy set.
 //!
 //! Owns: an in-memory table, one row per (task, account), overwritten by each activation;
 //! bounded by the accounts with work (errors kept per row: the last 20).
@@ -34,6 +36,10 @@ impl Tasks {
             last_duration_ms: 0,
             ok: true,
             actions: 0,
+            decided: Vec::new(),
+            seen: 0,
+            live: 0,
+            retry_after_ms: None,
             errors: Vec::new(),
             runs: 0,
             failures: 0,
@@ -45,6 +51,27 @@ impl Tasks {
         row.runs += 1;
         row.failures += u64::from(!errors.is_empty());
         row.errors = errors.into_iter().take(20).collect();
+    }
+
+    /// Records a reconciler's pass as its `Status` says: what it saw and decided, how long
+    /// it took, its errors, and whether the account must wait.
+    pub(crate) fn record_status<A: std::fmt::Debug>(
+        &self,
+        task: &str,
+        account: impl std::fmt::Display,
+        started_ms: i64,
+        st: &podwarden_engine::reconcilers::Status<A>,
+    ) {
+        let account = account.to_string();
+        let took = st.took.as_millis() as i64;
+        self.record(task, &account, started_ms, took, st.actions.len(), st.errors.clone());
+        let mut g = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(row) = g.get_mut(&(task.to_owned(), account)) {
+            row.decided = st.actions.iter().take(50).map(|a| format!("{a:?}")).collect();
+            row.seen = st.seen;
+            row.live = st.live;
+            row.retry_after_ms = st.retry_after.map(|w| w.as_millis() as u64);
+        }
     }
 
     pub(crate) fn all(&self) -> Vec<TaskStatus> {
@@ -87,6 +114,27 @@ mod tests {
         assert_eq!(
             (r.last_started_at, r.ok, r.runs, r.failures, r.errors.as_slice()),
             (2, false, 2, 1, &["boom".to_owned()][..])
+        );
+    }
+
+    #[test]
+    fn a_reconcilers_row_is_its_status() {
+        use podwarden_engine::reconcilers::pods::Action;
+        let t = Tasks::default();
+        let st = podwarden_engine::reconcilers::Status {
+            ran: true,
+            seen: 3,
+            live: 2,
+            actions: vec![Action::Booted { attempt: "att_1".into() }],
+            errors: vec!["429".into()],
+            took: std::time::Duration::from_millis(12),
+            retry_after: Some(std::time::Duration::from_secs(60)),
+        };
+        t.record_status("pods", "hosted", 5, &st);
+        let r = &t.all()[0];
+        assert_eq!(
+            (r.seen, r.live, r.actions, r.decided.as_slice(), r.retry_after_ms, r.last_duration_ms),
+            (3, 2, 1, &["Booted { attempt: \"att_1\" }".to_owned()][..], Some(60_000), 12)
         );
     }
 }

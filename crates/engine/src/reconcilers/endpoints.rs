@@ -130,7 +130,7 @@ impl<C: Cloud> Engine<C> {
             }
             status.actions.push(action.clone());
             if let Err(e) = self.execute_endpoint(&action, &rows).await {
-                if !status.failed(format!("{action:?}: {e}"), &e) {
+                if !status.failed(format!("{action:?}: {e}"), &e, error_policy) {
                     break;
                 }
             }
@@ -201,4 +201,10 @@ impl<C: Cloud> Engine<C> {
             }
         }
     }
+}
+
+/// The endpoints reconciler's error policy: the shared one (`provider_policy`); a converge
+/// that fails is retried on the next pass, found by name, never made twice.
+pub fn error_policy(e: &EngineError) -> super::OnError {
+    super::provider_policy(e)
 }

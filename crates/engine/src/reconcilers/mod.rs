@@ -35,28 +35,53 @@ pub struct Status<A> {
 }
 
 impl<A> Status<A> {
-    /// Records `e`; `false` when it says the account's request budget is spent (the pass stops
-    /// calling the provider).
-    pub(crate) fn failed(&mut self, what: String, e: &EngineError) -> bool {
+    /// Records `e` and applies `policy` to it; `false` when the pass must stop calling the
+    /// provider (the account waits, `retry_after`).
+    pub(crate) fn failed(
+        &mut self,
+        what: String,
+        e: &EngineError,
+        policy: fn(&EngineError) -> OnError,
+    ) -> bool {
         self.errors.push(what);
-        match rate_limit(e) {
-            Some(wait) => {
+        match policy(e) {
+            OnError::Retry => true,
+            OnError::Wait(wait) => {
                 self.retry_after = Some(self.retry_after.map_or(wait, |w| w.max(wait)));
                 false
             }
-            None => true,
         }
     }
 }
 
-/// How long to wait when `e` is the provider's 429 (RunPod's Retry-After, else a minute: its
-/// budgets refill per minute).
-pub(crate) fn rate_limit(e: &EngineError) -> Option<std::time::Duration> {
+/// What a reconciler's pass does after an error, decided from the error alone by one function
+/// per reconciler (as kube-runtime's `error_policy`): each reconciler module has its
+/// `error_policy`, and nothing else in a pass decides whether to go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Go on with the pass's other actions; the next pass decides again from fresh state.
+    Retry,
+    /// Stop calling the provider for this account, and start its next pass only after this
+    /// long: more calls now can only fail.
+    Wait(std::time::Duration),
+}
+
+/// How long an account whose key the provider refuses waits before its next pass: every call
+/// would be refused the same way until someone replaces the key, so the pass asks once a
+/// minute instead of every tick (a new key is used from the next of those passes).
+pub const REFUSED_KEY_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The policy every reconciler shares: the provider's 429 is waited out (its `Retry-After`,
+/// else a minute: RunPod's budgets refill per minute), a refused key waits
+/// [`REFUSED_KEY_WAIT`], anything else is retried on the next pass.
+pub(crate) fn provider_policy(e: &EngineError) -> OnError {
+    use crate::cloud::CloudError;
     match e {
-        EngineError::Cloud(crate::cloud::CloudError::RateLimited { retry_after_secs, .. }) => {
-            Some(std::time::Duration::from_secs(retry_after_secs.unwrap_or(60)))
+        EngineError::Cloud(CloudError::RateLimited { retry_after_secs, .. }) => {
+            OnError::Wait(std::time::Duration::from_secs(retry_after_secs.unwrap_or(60)))
         }
-        _ => None,
+        EngineError::Cloud(CloudError::Auth(_)) => OnError::Wait(REFUSED_KEY_WAIT),
+        _ => OnError::Retry,
     }
 }
 
@@ -135,11 +160,12 @@ impl<C: Cloud> Engine<C> {
             let r = self.reconcile_pods(&mut report.pods).await;
             report.pods.took = t.elapsed();
             if let Err(e) = r {
-                // A spent request budget is the pass's news, not its failure: the driver waits.
-                if rate_limit(&e).is_none() {
+                // A pass the provider makes wait is the pass's news, not its failure: the
+                // driver waits.
+                if pods::error_policy(&e) == OnError::Retry {
                     return Err(e);
                 }
-                report.pods.failed(e.to_string(), &e);
+                report.pods.failed(e.to_string(), &e, pods::error_policy);
             }
         }
         // With the account's request budget spent, the other reconcilers wait too.
@@ -149,7 +175,7 @@ impl<C: Cloud> Engine<C> {
         if !self.crashed() && crate::due_every(&self.last_queued_sweep, now, QUEUED_SWEEP_MS) {
             if let Err(e) = self.sweep_queued_pods().await {
                 tracing::warn!(error = %e, "queued pod sweep failed; the next one retries");
-                report.pods.failed(e.to_string(), &e);
+                report.pods.failed(e.to_string(), &e, pods::error_policy);
             }
         }
         let outstanding = self.secrets_made.load(std::sync::atomic::Ordering::SeqCst)
@@ -158,7 +184,7 @@ impl<C: Cloud> Engine<C> {
         if !self.crashed() && crate::due_every(&self.last_secret_sweep, now, secret_period) {
             if let Err(e) = self.sweep_token_secrets().await {
                 tracing::warn!(error = %e, "token secret sweep failed; the next one retries");
-                report.pods.failed(e.to_string(), &e);
+                report.pods.failed(e.to_string(), &e, pods::error_policy);
             }
         }
         if report.retry_after().is_some() {
@@ -168,7 +194,7 @@ impl<C: Cloud> Engine<C> {
             let t = std::time::Instant::now();
             if let Err(e) = self.reconcile_endpoints(&mut report.endpoints).await {
                 tracing::warn!(error = %e, "endpoint reconcile failed; the next tick retries");
-                report.endpoints.failed(e.to_string(), &e);
+                report.endpoints.failed(e.to_string(), &e, endpoints::error_policy);
             }
             report.endpoints.took = t.elapsed();
         }
@@ -179,7 +205,7 @@ impl<C: Cloud> Engine<C> {
             let t = std::time::Instant::now();
             if let Err(e) = self.reconcile_serverless_jobs(&mut report.serverless_jobs).await {
                 tracing::warn!(error = %e, "serverless job reconcile failed; the next tick retries");
-                report.serverless_jobs.failed(e.to_string(), &e);
+                report.serverless_jobs.failed(e.to_string(), &e, serverless_jobs::error_policy);
             }
             report.serverless_jobs.took = t.elapsed();
         }
@@ -262,5 +288,43 @@ impl<C: Cloud> Engine<C> {
             Some(e) => Err(e.into()),
             None => Ok(deleted),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::CloudError;
+
+    /// The provider's 429 is waited out for its `Retry-After` (a minute without one), a
+    /// refused key for `REFUSED_KEY_WAIT`; anything else goes on, and the pass with it.
+    #[test]
+    fn the_error_policy_waits_out_a_spent_budget_and_a_refused_key_and_retries_the_rest() {
+        let limited = |secs| {
+            EngineError::Cloud(CloudError::RateLimited {
+                message: "429".into(),
+                retry_after_secs: secs,
+            })
+        };
+        let wait = |s| OnError::Wait(std::time::Duration::from_secs(s));
+        assert_eq!(provider_policy(&limited(Some(7))), wait(7));
+        assert_eq!(provider_policy(&limited(None)), wait(60));
+        assert_eq!(
+            provider_policy(&EngineError::Cloud(CloudError::Auth("401".into()))),
+            OnError::Wait(REFUSED_KEY_WAIT)
+        );
+        assert_eq!(
+            provider_policy(&EngineError::Cloud(CloudError::Transient("502".into()))),
+            OnError::Retry
+        );
+        let mut st: Status<()> = Status::default();
+        assert!(st.failed(
+            "a".into(),
+            &EngineError::Cloud(CloudError::Transient("x".into())),
+            pods::error_policy
+        ));
+        assert!(!st.failed("b".into(), &limited(Some(3)), endpoints::error_policy));
+        assert!(!st.failed("c".into(), &limited(Some(2)), serverless_jobs::error_policy));
+        assert_eq!((st.errors.len(), st.retry_after), (3, Some(std::time::Duration::from_secs(3))));
     }
 }

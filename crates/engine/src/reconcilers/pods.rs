@@ -107,7 +107,7 @@ impl<C: Cloud> Engine<C> {
             status.actions.push(action.clone());
             if let Err(e) = self.execute(action, &pods).await {
                 tracing::warn!(error = %e, "pod reconcile action failed; the next tick retries");
-                if !status.failed(e.to_string(), &e) {
+                if !status.failed(e.to_string(), &e, error_policy) {
                     break;
                 }
             }
@@ -264,4 +264,11 @@ impl<C: Cloud> Engine<C> {
         }
         Ok(())
     }
+}
+
+/// The pods reconciler's error policy: the shared one (`provider_policy`); a failed create or
+/// terminate is retried by the next pass from fresh state (a terminate also backs off per pod,
+/// `terminate_backoff`).
+pub fn error_policy(e: &EngineError) -> super::OnError {
+    super::provider_policy(e)
 }

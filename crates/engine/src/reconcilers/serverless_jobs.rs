@@ -101,7 +101,7 @@ impl<C: Cloud> Engine<C> {
                 }
                 Err(e) => {
                     let e = EngineError::from(e);
-                    if !status.failed(format!("serverless job {}: {e}", row.id), &e) {
+                    if !status.failed(format!("serverless job {}: {e}", row.id), &e, error_policy) {
                         break;
                     }
                 }
@@ -302,4 +302,11 @@ fn transition(
         what: format!("serverless job {}", row.id),
         error,
     })
+}
+
+/// The serverless jobs reconciler's error policy: the shared one (`provider_policy`); a status
+/// read that fails is read again on the next pass (a job the provider lost is `Lost`, not an
+/// error).
+pub fn error_policy(e: &EngineError) -> super::OnError {
+    super::provider_policy(e)
 }

@@ -7,6 +7,8 @@ from typing import Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..types import UNSET, Unset
+
 T = TypeVar("T", bound="TaskStatus")
 
 
@@ -25,6 +27,15 @@ class TaskStatus:
         errors (list[str]): The last activation's errors (at most 20).
         runs (int): Activations since the server started, and how many of them had errors.
         failures (int):
+        decided (list[str] | Unset): A reconciler's last pass as it reported it: what it decided, in order (at most 50,
+            as
+            the engine names them, e.g. `Terminate { pod_id: "…", attempt: None, reason: "orphan…" }`).
+        seen (int | Unset): A reconciler's last pass: what the provider listed (pods, endpoints) or the live rows
+            it polled (serverless jobs), and the live rows of the account it owns.
+        live (int | Unset):
+        retry_after_ms (int | None | Unset): The reconciler's error policy made the account wait this long before its
+            next pass
+            (the provider's 429, a refused key).
     """
 
     task: str
@@ -36,6 +47,10 @@ class TaskStatus:
     errors: list[str]
     runs: int
     failures: int
+    decided: list[str] | Unset = UNSET
+    seen: int | Unset = UNSET
+    live: int | Unset = UNSET
+    retry_after_ms: int | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,6 +72,20 @@ class TaskStatus:
 
         failures = self.failures
 
+        decided: list[str] | Unset = UNSET
+        if not isinstance(self.decided, Unset):
+            decided = self.decided
+
+        seen = self.seen
+
+        live = self.live
+
+        retry_after_ms: int | None | Unset
+        if isinstance(self.retry_after_ms, Unset):
+            retry_after_ms = UNSET
+        else:
+            retry_after_ms = self.retry_after_ms
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -72,6 +101,14 @@ class TaskStatus:
                 "failures": failures,
             }
         )
+        if decided is not UNSET:
+            field_dict["decided"] = decided
+        if seen is not UNSET:
+            field_dict["seen"] = seen
+        if live is not UNSET:
+            field_dict["live"] = live
+        if retry_after_ms is not UNSET:
+            field_dict["retry_after_ms"] = retry_after_ms
 
         return field_dict
 
@@ -96,6 +133,21 @@ class TaskStatus:
 
         failures = d.pop("failures")
 
+        decided = cast(list[str], d.pop("decided", UNSET))
+
+        seen = d.pop("seen", UNSET)
+
+        live = d.pop("live", UNSET)
+
+        def _parse_retry_after_ms(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        retry_after_ms = _parse_retry_after_ms(d.pop("retry_after_ms", UNSET))
+
         task_status = cls(
             task=task,
             account=account,
@@ -106,6 +158,10 @@ class TaskStatus:
             errors=errors,
             runs=runs,
             failures=failures,
+            decided=decided,
+            seen=seen,
+            live=live,
+            retry_after_ms=retry_after_ms,
         )
 
         task_status.additional_properties = d
