@@ -80,11 +80,6 @@ fn authed_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(volumes::volume_s3))
         .routes(routes!(volumes::report_transfer))
         .routes(routes!(volumes::audit_log))
-        // Streamed in bounded parts (volume_files), never buffered whole.
-        .routes(
-            routes!(files::get_file, files::head_file, files::put_file)
-                .layer(axum::extract::DefaultBodyLimit::disable()),
-        )
         .routes(routes!(me))
         .routes(routes!(get_key, save_key, delete_key))
         .routes(routes!(get_webhook, set_webhook, delete_webhook))
@@ -98,6 +93,26 @@ fn authed_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(create_token, list_tokens))
         .routes(routes!(delete_token))
         .routes(routes!(create_invite, list_invites))
+        .merge(routes_at(
+            // A path of any depth: the document's `{path}` is axum's `{*path}`.
+            "/api/v1/volumes/{name}/files/{*path}",
+            // Streamed in bounded parts (volume_files), never buffered whole.
+            routes!(files::get_file, files::head_file, files::put_file)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        ))
+}
+
+/// `r` served at `axum_path` (a wildcard OpenAPI cannot spell) and documented as its
+/// annotations say.
+fn routes_at(
+    axum_path: &str,
+    (schemas, paths, method_router): utoipa_axum::router::UtoipaMethodRouter<Arc<AppState>>,
+) -> OpenApiRouter<Arc<AppState>> {
+    let mut router = OpenApiRouter::default().route(axum_path, method_router);
+    let doc = router.get_openapi_mut();
+    doc.paths.merge(paths);
+    doc.components.get_or_insert_with(Default::default).schemas.extend(schemas);
+    router
 }
 
 /// The pods' callbacks (the job's own token, checked by each handler).
