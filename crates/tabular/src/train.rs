@@ -150,6 +150,9 @@ pub async fn train(
             why: format!("{} data rows; at least 4 are needed to split", x.len()),
         });
     }
+    // The CSV and its table are not needed while the model fits: their memory goes first.
+    drop(table);
+    drop(bytes);
 
     step(3, "splitting and scaling");
     let (kind, hyper, seed, test_size) =
