@@ -59,8 +59,8 @@ impl Dataset {
         for i in 0..table.header.len() {
             let mut seen = std::collections::BTreeSet::new();
             let mut all_numbers = true;
-            for r in &table.rows {
-                let v = r.get(i).unwrap_or_default().trim();
+            for v in table.values(i) {
+                let v = v.trim();
                 all_numbers &= v.parse::<f64>().is_ok_and(f64::is_finite);
                 if seen.len() <= 1000 {
                     seen.insert(v.to_owned());
@@ -73,7 +73,8 @@ impl Dataset {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
             .collect();
-        Ok(Self { name, bytes, header: table.header, rows: table.rows.len(), numeric, distinct })
+        let rows = table.len();
+        Ok(Self { name, bytes, header: table.header, rows, numeric, distinct })
     }
 
     pub(crate) fn size_mb(&self) -> f64 {

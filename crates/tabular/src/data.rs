@@ -73,6 +73,11 @@ impl Table {
         &self.text[start..self.ends[k] as usize]
     }
 
+    /// Column `col`'s values, as read (untrimmed).
+    pub fn values(&self, col: usize) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(move |r| self.field(r, col))
+    }
+
     /// Row `row`'s fields.
     fn row(&self, row: usize) -> impl Iterator<Item = &str> {
         (0..self.header.len()).map(move |c| self.field(row, c))
