@@ -11,7 +11,9 @@
 use podwarden_core::spec::JobSpec;
 use podwarden_core::state::{AttemptState, JobState};
 use podwarden_core::{AttemptId, JobId};
-use podwarden_engine::{Clock, Cloud, CloudError, Engine, PodInfo, PodRequest, RunPodCloud};
+use podwarden_engine::{
+    Clock, Engine, PodInfo, PodRequest, Provider, ProviderError, RunPodProvider,
+};
 use podwarden_store::{AttemptRow, JobRow, Store};
 use runpod_emulator::config::{GpuOffer, Stock};
 use runpod_emulator::{EmulatorConfig, Options, start};
@@ -22,29 +24,29 @@ use std::time::Instant;
 
 /// Counts provider list calls.
 struct Counting {
-    inner: RunPodCloud,
+    inner: RunPodProvider,
     lists: Arc<AtomicU64>,
 }
 
 /// Endpoints are listed every tick as the server does (none exist here).
 impl podwarden_engine::Serverless for Counting {
-    async fn list_endpoints(&self) -> Result<Vec<podwarden_engine::EndpointInfo>, CloudError> {
+    async fn list_endpoints(&self) -> Result<Vec<podwarden_engine::EndpointInfo>, ProviderError> {
         podwarden_engine::Serverless::list_endpoints(&self.inner).await
     }
 }
 
-impl Cloud for Counting {
-    async fn offers(&self) -> Result<Vec<podwarden_core::gpu::GpuOffer>, CloudError> {
+impl Provider for Counting {
+    async fn offers(&self) -> Result<Vec<podwarden_core::gpu::GpuOffer>, ProviderError> {
         self.inner.offers().await
     }
-    async fn list_pods(&self) -> Result<Vec<PodInfo>, CloudError> {
+    async fn list_pods(&self) -> Result<Vec<PodInfo>, ProviderError> {
         self.lists.fetch_add(1, Ordering::Relaxed);
         self.inner.list_pods().await
     }
-    async fn create_pod(&self, req: &PodRequest) -> Result<PodInfo, CloudError> {
+    async fn create_pod(&self, req: &PodRequest) -> Result<PodInfo, ProviderError> {
         self.inner.create_pod(req).await
     }
-    async fn terminate_pod(&self, id: &str) -> Result<(), CloudError> {
+    async fn terminate_pod(&self, id: &str) -> Result<(), ProviderError> {
         self.inner.terminate_pod(id).await
     }
 }
@@ -221,7 +223,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let engine = Engine::new(
         store.clone(),
-        Counting { inner: RunPodCloud::new(client.clone()), lists: lists.clone() },
+        Counting { inner: RunPodProvider::new(client.clone()), lists: lists.clone() },
         options,
     )
     .await?;
@@ -249,7 +251,7 @@ async fn main() -> anyhow::Result<()> {
     let billed = store.cost_rows().await?.len() - ledger_before;
     let breakdown;
     {
-        let cloud = RunPodCloud::new(client.clone());
+        let cloud = RunPodProvider::new(client.clone());
         let (t, c) = (Instant::now(), cpu_secs());
         let pods = cloud.list_pods().await?;
         breakdown = format!(

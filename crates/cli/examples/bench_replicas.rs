@@ -22,7 +22,7 @@ use futures::StreamExt;
 use podwarden_core::spec::JobSpec;
 use podwarden_core::state::{AttemptState, JobState};
 use podwarden_core::{Account, AttemptId, JobId};
-use podwarden_engine::{Clock, Engine, RunPodCloud};
+use podwarden_engine::{Clock, Engine, RunPodProvider};
 use podwarden_store::{AttemptRow, JobRow, Store};
 use runpod_emulator::config::{AccountSeed, GpuOffer, Stock};
 use runpod_emulator::{EmulatorConfig, Options, RunningEmulator, start};
@@ -173,10 +173,10 @@ async fn engine_on(
     client: runpod::Client,
     account: &Account,
     clock: Clock,
-) -> anyhow::Result<Engine<RunPodCloud>> {
+) -> anyhow::Result<Engine<RunPodProvider>> {
     let mut options = podwarden_engine::EngineOptions::new(clock, b"bench".to_vec());
     options.account = account.clone();
-    Ok(Engine::new(store, RunPodCloud::new(client), options).await?)
+    Ok(Engine::new(store, RunPodProvider::new(client), options).await?)
 }
 
 /// A: ticks of 10,000 running jobs on `store`; `replica` runs each as a Postgres replica's

@@ -15,7 +15,7 @@
 //! and again ([`BillingPolicy`]) and booked only when two reads agree or the attempt ended longer
 //! ago than the settle time; an absent bill never replaces the ledger's figure.
 
-use crate::cloud::Cloud;
+use crate::provider::Provider;
 use crate::{Engine, EngineError};
 use podwarden_core::Money;
 use podwarden_core::events::EventKind;
@@ -93,7 +93,7 @@ impl BillingPolicy {
     }
 }
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// Reads the provider's bill for up to `limit` settled attempts due a read under `policy`,
     /// booking the ledger to the provider's figure once it is trusted.
     pub async fn reconcile_billing(
@@ -114,7 +114,7 @@ impl<C: Cloud> Engine<C> {
             .await?;
         for u in due {
             report.read += 1;
-            let theirs = match self.cloud().pod_billed(&u.pod_id, u.created_at, now).await {
+            let theirs = match self.provider().pod_billed(&u.pod_id, u.created_at, now).await {
                 Ok(t) => t,
                 Err(e) => {
                     // Read again next time; the other attempts' bills still get read.
@@ -187,7 +187,7 @@ impl<C: Cloud> Engine<C> {
 /// How often a running pod's cost is written to the ledger (spend between writes is projected).
 pub const ACCRUE_EVERY_MS: i64 = 60_000;
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// The bill of a pod-holding attempt up to `now`, if anything is unbilled.
     pub(crate) fn bill_of(a: &AttemptRow, now: i64) -> Option<Bill> {
         let holds_pod = a.state.holds_pod();
@@ -252,7 +252,7 @@ pub struct CostSummary {
     pub awaiting_bills: i64,
 }
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// What `owner` has spent, from the ledger (billing adjustments included).
     pub async fn cost_summary(&self, owner: &str) -> Result<CostSummary, EngineError> {
         use std::collections::BTreeMap;

@@ -1,8 +1,8 @@
 //! Why an engine call failed. The server maps each variant to an HTTP status and a hint;
 //! converting an error logs nothing (the server logs each failed request once).
 
-use crate::cloud::CloudError;
 use crate::crash::CrashPoint;
+use crate::provider::ProviderError;
 use podwarden_core::money::Money;
 use podwarden_store::StoreError;
 
@@ -12,7 +12,7 @@ pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Cloud(#[from] CloudError),
+    Provider(#[from] ProviderError),
     #[error("job {0} not found")]
     NoSuchJob(String),
     #[error("the job token is not valid for job {0} (or the job ended more than 5 minutes ago)")]

@@ -3,7 +3,7 @@
 //! (authenticated by the job's token), early stop, and the compare-and-swap helpers every
 //! state change of a job or an attempt goes through (`core::state` decides the edges).
 
-use crate::cloud::{Cloud, CloudError};
+use crate::provider::{Provider, ProviderError};
 use crate::tokens::{hash_token, token_valid};
 use crate::{Engine, EngineError};
 use podwarden_core::Account;
@@ -24,7 +24,7 @@ pub struct Submitted {
     pub token: String,
 }
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// Accepts a job. Fails before anything is created when no offered GPU could ever fit.
     pub async fn submit(&self, spec: JobSpec, owner: &str) -> Result<Submitted, EngineError> {
         self.submit_to(spec, owner, &Account::Hosted).await
@@ -115,7 +115,7 @@ impl<C: Cloud> Engine<C> {
         let Some(vol) = spec.network_volume.clone() else { return Ok(None) };
         let dc = match self.cloud.network_volume_data_center(&vol).await {
             Ok(dc) => dc,
-            Err(CloudError::NotFound(_)) => {
+            Err(ProviderError::NotFound(_)) => {
                 return Err(EngineError::BadVolume(format!(
                     "no network volume {vol:?}: neither one of your podwarden volumes nor a volume id on this RunPod account; create it first with `podwarden volume create {vol} --data-center EU-RO-1`"
                 )));
@@ -137,7 +137,7 @@ impl<C: Cloud> Engine<C> {
     pub async fn volume_data_center(&self, id: &str) -> Result<Option<String>, EngineError> {
         match self.cloud.network_volume_data_center(id).await {
             Ok(dc) => Ok(Some(dc)),
-            Err(CloudError::NotFound(_)) => Ok(None),
+            Err(ProviderError::NotFound(_)) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }

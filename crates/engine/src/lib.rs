@@ -17,13 +17,13 @@
 
 pub mod billing;
 pub mod clock;
-pub mod cloud;
 pub mod crash;
 pub mod driver;
 pub mod error;
 pub mod jobs;
+pub mod provider;
 pub mod reconcilers;
-pub mod runpod_cloud;
+pub mod runpod_provider;
 pub mod sagas;
 pub mod serverless_billing;
 pub mod serverless_jobs;
@@ -33,15 +33,15 @@ pub mod volumes;
 pub mod wrapper;
 
 pub use clock::Clock;
-pub use cloud::{
-    Cloud, CloudError, Deployment, EndpointInfo, Headroom, PodInfo, PodPhase, PodRequest,
-    QueueHealth, RemoteJob, RemoteStatus, RunOptions, Serverless, TemplateInfo, VolumeInfo,
-};
 pub use crash::{CrashPoint, Failpoint, OnCrash};
 pub use error::EngineError;
 pub use jobs::Submitted;
+pub use provider::{
+    Deployment, EndpointInfo, Headroom, PodInfo, PodPhase, PodRequest, Provider, ProviderError,
+    QueueHealth, RemoteJob, RemoteStatus, RunOptions, Serverless, TemplateInfo, VolumeInfo,
+};
 pub use reconcilers::TickReport;
-pub use runpod_cloud::RunPodCloud;
+pub use runpod_provider::RunPodProvider;
 
 use podwarden_core::Account;
 use podwarden_core::events::{EventKind, StateChange};
@@ -109,7 +109,7 @@ impl EngineOptions {
 }
 
 /// The engine over one provider.
-pub struct Engine<C: Cloud> {
+pub struct Engine<C: Provider> {
     store: Store,
     cloud: C,
     clock: Clock,
@@ -183,13 +183,13 @@ pub const IDLE_SWEEP_MS: i64 = 60_000;
 /// Default in-pod watchdog ceiling for jobs without `max_runtime`.
 pub const DEFAULT_WATCHDOG_CEILING_SECS: u64 = 24 * 3600;
 
-impl<C: Cloud> std::fmt::Debug for Engine<C> {
+impl<C: Provider> std::fmt::Debug for Engine<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine").field("install", &self.install).finish_non_exhaustive()
     }
 }
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// An engine on `store` and `cloud`.
     pub async fn new(store: Store, cloud: C, options: EngineOptions) -> Result<Self, EngineError> {
         let install = store.install_id().await?;
@@ -298,7 +298,7 @@ impl<C: Cloud> Engine<C> {
     }
 
     /// The provider.
-    pub fn cloud(&self) -> &C {
+    pub fn provider(&self) -> &C {
         &self.cloud
     }
 

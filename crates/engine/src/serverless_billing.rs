@@ -16,7 +16,7 @@
 //! check (migration 0016) start at the hour it was added: their past is not billed anew.
 
 use crate::billing::{BillingPolicy, BillingReport, FIRST_BILL_READ_AFTER_MS};
-use crate::cloud::Cloud;
+use crate::provider::Provider;
 use crate::{Engine, EngineError};
 use podwarden_core::Money;
 use podwarden_core::state::EndpointState;
@@ -26,7 +26,7 @@ const HOUR_MS: i64 = 3_600_000;
 /// Hours of one endpoint booked at most per pass (a backlog clears over a few passes).
 pub const HOURS_PER_PASS: usize = 48;
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// Whether this account's endpoint bills are due a read (every `BILL_REREAD_MS`); true
     /// once per period.
     pub fn endpoint_bills_due(&self) -> bool {
@@ -70,7 +70,8 @@ impl<C: Cloud> Engine<C> {
                     break;
                 }
                 report.read += 1;
-                let theirs = match self.cloud().endpoint_billed(&provider, head, hour_end).await {
+                let theirs = match self.provider().endpoint_billed(&provider, head, hour_end).await
+                {
                     Ok(t) => t,
                     Err(e) => {
                         report.errors.push(format!("endpoint {provider}: {e}"));

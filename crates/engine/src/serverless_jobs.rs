@@ -7,7 +7,7 @@
 //! × (execution time + the worker's idle tail); estimated before (at the execution timeout),
 //! settled from the provider's `executionTime` after.
 
-use crate::cloud::{Cloud, CloudError, QueueHealth, RemoteStatus, RunOptions};
+use crate::provider::{Provider, ProviderError, QueueHealth, RemoteStatus, RunOptions};
 use crate::sagas::InFlight;
 use crate::{Engine, EngineError};
 use podwarden_core::ServerlessJobId;
@@ -87,7 +87,7 @@ pub(crate) fn cost_of(micros_per_hour: i64, ms: i64) -> i64 {
     (micros_per_hour as i128 * ms.max(0) as i128 / 3_600_000) as i64
 }
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// One serverless job.
     pub async fn serverless_job(&self, id: &str) -> Result<ServerlessJobRow, EngineError> {
         self.store()
@@ -140,7 +140,7 @@ impl<C: Cloud> Engine<C> {
             return Err(EngineError::PayloadTooLarge { bytes: body.len(), limit, route });
         }
         let (gpu, price) =
-            self.cloud().serverless_price(&ep_spec.gpu.pools, ep_spec.gpu.count).await?;
+            self.provider().serverless_price(&ep_spec.gpu.pools, ep_spec.gpu.count).await?;
         let timeout_ms =
             spec.policy.execution_timeout.unwrap_or(ep_spec.execution_timeout).as_millis() as i64;
         let idle_ms = if ep_spec.workers.min == 0 {
@@ -204,7 +204,7 @@ impl<C: Cloud> Engine<C> {
         };
         let sent = {
             let _in_flight = InFlight::hold(&self.creating, &row.id);
-            self.cloud().submit_job(&endpoint_id, &spec.input, &opts).await
+            self.provider().submit_job(&endpoint_id, &spec.input, &opts).await
         };
         match sent {
             Ok(job) => {
@@ -214,14 +214,14 @@ impl<C: Cloud> Engine<C> {
             }
             Err(e) => {
                 let why = match &e {
-                    CloudError::Auth(_) => "RunPod rejected the API key".to_owned(),
-                    CloudError::InsufficientBalance(_) => {
+                    ProviderError::Auth(_) => "RunPod rejected the API key".to_owned(),
+                    ProviderError::InsufficientBalance(_) => {
                         "the RunPod account has insufficient balance".to_owned()
                     }
                     other => other.to_string(),
                 };
                 self.finish(&mut row, ServerlessJobEvent::SubmitRefused, Some(why), None).await?;
-                Err(EngineError::Cloud(e))
+                Err(EngineError::Provider(e))
             }
         }
     }
@@ -298,7 +298,7 @@ impl<C: Cloud> Engine<C> {
         self.event(id, EventKind::State, &format!("retried as {}", row.id)).await;
         let sent = {
             let _in_flight = InFlight::hold(&self.creating, &row.id);
-            self.cloud().retry_job(&row.endpoint_id, &provider_job).await
+            self.provider().retry_job(&row.endpoint_id, &provider_job).await
         };
         match sent {
             Ok(job) => {
@@ -308,7 +308,7 @@ impl<C: Cloud> Engine<C> {
             Err(e) => {
                 let why = format!("RunPod refused the retry: {e}");
                 self.finish(&mut row, ServerlessJobEvent::SubmitRefused, Some(why), None).await?;
-                Err(EngineError::Cloud(e))
+                Err(EngineError::Provider(e))
             }
         }
     }
@@ -325,7 +325,7 @@ impl<C: Cloud> Engine<C> {
         }
         match row.provider_job_id.clone() {
             Some(job) => {
-                let mut r = self.cloud().cancel_job(&row.endpoint_id, &job).await?;
+                let mut r = self.provider().cancel_job(&row.endpoint_id, &job).await?;
                 if !matches!(
                     r.status,
                     RemoteStatus::Completed | RemoteStatus::Failed | RemoteStatus::TimedOut

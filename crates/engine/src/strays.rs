@@ -7,7 +7,7 @@
 //! the same RunPod account names its pods the same way. This install's own orphans are not
 //! strays: the pod reconciler terminates those itself (`reconcilers::pods`).
 
-use crate::cloud::{Cloud, PodPhase};
+use crate::provider::{PodPhase, Provider};
 use crate::{Engine, EngineError};
 use podwarden_core::Money;
 use podwarden_core::ids::NAME_PREFIX;
@@ -33,10 +33,10 @@ pub fn install_of(name: &str) -> Option<&str> {
     ok.then_some(install)
 }
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// Pods on this account that another podwarden install named.
     pub async fn strays(&self) -> Result<Vec<Stray>, EngineError> {
-        let pods = self.cloud().list_pods().await?;
+        let pods = self.provider().list_pods().await?;
         Ok(pods
             .into_iter()
             .filter_map(|p| {
@@ -64,7 +64,7 @@ impl<C: Cloud> Engine<C> {
         }
         let mut done = Vec::new();
         for s in self.strays().await?.into_iter().filter(|s| s.install == install) {
-            self.cloud().terminate_pod(&s.pod_id).await?;
+            self.provider().terminate_pod(&s.pod_id).await?;
             tracing::warn!(pod = %s.pod_id, name = %s.name, "terminated a stray pod on the operator's word");
             done.push(s.pod_id);
         }

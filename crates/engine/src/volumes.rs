@@ -8,7 +8,7 @@
 //! checked yet); volumes hold users' data, so nothing deletes
 //! one but its owner.
 
-use crate::cloud::{Cloud, CloudError, VolumeInfo};
+use crate::provider::{Provider, ProviderError, VolumeInfo};
 use crate::{Engine, EngineError};
 use podwarden_core::money::Money;
 use podwarden_store::VolumeRow;
@@ -44,7 +44,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// Creates a network volume for `owner` in `data_center`.
     pub async fn volume_create(
         &self,
@@ -79,16 +79,17 @@ impl<C: Cloud> Engine<C> {
                 state: "you already have a volume of that name".into(),
             });
         }
-        match self.cloud().create_network_volume(&row.resource_name, size_gb, data_center).await {
+        match self.provider().create_network_volume(&row.resource_name, size_gb, data_center).await
+        {
             Ok(v) => {
                 self.store().volume_set(&row.id, READY, Some(&v.id)).await?;
                 Ok(VolumeRow { volume_id: Some(v.id), state: READY.into(), ..row })
             }
             Err(
-                e @ (CloudError::Rejected(_)
-                | CloudError::Auth(_)
-                | CloudError::InsufficientBalance(_)
-                | CloudError::NoCapacity(_)),
+                e @ (ProviderError::Rejected(_)
+                | ProviderError::Auth(_)
+                | ProviderError::InsufficientBalance(_)
+                | ProviderError::NoCapacity(_)),
             ) => {
                 self.store().volume_forget(&row.id).await?;
                 Err(e.into())
@@ -107,7 +108,7 @@ impl<C: Cloud> Engine<C> {
     ) -> Result<Vec<VolumeRow>, EngineError> {
         let now = self.now_ms();
         if rows.iter().any(|v| v.state == CREATING && now - v.created_at > CREATE_GRACE_MS) {
-            let at_provider: Vec<VolumeInfo> = self.cloud().list_network_volumes().await?;
+            let at_provider: Vec<VolumeInfo> = self.provider().list_network_volumes().await?;
             for v in rows
                 .iter_mut()
                 .filter(|v| v.state == CREATING && now - v.created_at > CREATE_GRACE_MS)
@@ -162,7 +163,7 @@ impl<C: Cloud> Engine<C> {
                 state: format!("job {} uses it", in_use.join(", ")),
             });
         }
-        self.cloud().delete_network_volume(&vid).await?;
+        self.provider().delete_network_volume(&vid).await?;
         self.store().volume_set(&row.id, DELETED, None).await?;
         Ok(VolumeRow { state: DELETED.into(), ..row })
     }

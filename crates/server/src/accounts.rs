@@ -7,23 +7,23 @@
 use crate::AppState;
 use podwarden_core::Account;
 use podwarden_engine::billing::BillingPolicy;
-use podwarden_engine::{Engine, RunPodCloud};
+use podwarden_engine::{Engine, RunPodProvider};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// One user's account: an engine over their key.
 pub(crate) struct ByokAccount {
-    pub engine: Engine<RunPodCloud>,
+    pub engine: Engine<RunPodProvider>,
 }
 
 /// The engine of one account: the server's own (hosted) or a user's.
 pub(crate) enum AccountEngine<'a> {
-    Hosted(&'a Engine<RunPodCloud>),
+    Hosted(&'a Engine<RunPodProvider>),
     Byok(Arc<ByokAccount>),
 }
 
 impl std::ops::Deref for AccountEngine<'_> {
-    type Target = Engine<RunPodCloud>;
+    type Target = Engine<RunPodProvider>;
     fn deref(&self) -> &Self::Target {
         match self {
             Self::Hosted(e) => e,
@@ -91,7 +91,7 @@ impl Accounts {
             ciphertext: row.ciphertext,
         };
         let key = s.sealer.open(&sealed).map_err(|_| AccountError::Sealed)?;
-        let cloud = s.engine.cloud().with_key(key).map_err(|e| AccountError::Other(e.into()))?;
+        let cloud = s.engine.provider().with_key(key).map_err(|e| AccountError::Other(e.into()))?;
         // Built like the hosted engine (same callbacks, limits, clock and event channel, so
         // followers wait on one signal whichever engine wrote the event), on the user's account.
         let mut options = s.engine.options().clone();

@@ -97,13 +97,13 @@ impl From<EngineError> for ApiError {
                     "put large inputs in storage (a network volume or S3) and pass their path in the input",
                 ),
             ),
-            EngineError::Cloud(c @ podwarden_engine::CloudError::Auth(_)) => Self::new(
+            EngineError::Provider(c @ podwarden_engine::ProviderError::Auth(_)) => Self::new(
                 StatusCode::BAD_GATEWAY,
                 ErrorCode::InvalidApiKey,
                 format!("RunPod rejected the API key: {c}"),
                 Some("check RUNPOD_API_KEY (or the key saved for your user)"),
             ),
-            EngineError::Cloud(c @ podwarden_engine::CloudError::InsufficientBalance(_)) => Self::new(
+            EngineError::Provider(c @ podwarden_engine::ProviderError::InsufficientBalance(_)) => Self::new(
                 StatusCode::PAYMENT_REQUIRED,
                 ErrorCode::InsufficientBalance,
                 c.to_string(),
@@ -153,7 +153,7 @@ impl From<EngineError> for ApiError {
                     "check the volume's id and data center with RunPod's console or `GET /v2/network-volumes`",
                 ),
             ),
-            EngineError::Cloud(podwarden_engine::CloudError::RateLimited { message, retry_after_secs }) => {
+            EngineError::Provider(podwarden_engine::ProviderError::RateLimited { message, retry_after_secs }) => {
                 Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     ErrorCode::ProviderRateLimited,
@@ -162,13 +162,13 @@ impl From<EngineError> for ApiError {
                 )
                 .retry_after(retry_after_secs.unwrap_or(60))
             }
-            EngineError::Cloud(c @ podwarden_engine::CloudError::Rejected(_)) => Self::new(
+            EngineError::Provider(c @ podwarden_engine::ProviderError::Rejected(_)) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::ProviderRejected,
                 format!("RunPod refused the request: {c}"),
                 Some("podwarden passed it on as given; fix the field RunPod names"),
             ),
-            EngineError::Cloud(c) => {
+            EngineError::Provider(c) => {
                 Self::new(StatusCode::BAD_GATEWAY, ErrorCode::ProviderError, c.to_string(), None).caused_by(c)
             }
             EngineError::BadMetrics { .. } => Self::new(

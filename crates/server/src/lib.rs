@@ -35,7 +35,7 @@ mod volumes;
 mod webhooks;
 
 use anyhow::Context;
-use podwarden_engine::{Clock, Engine, RunPodCloud};
+use podwarden_engine::{Clock, Engine, RunPodProvider};
 use podwarden_store::Store;
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
@@ -209,7 +209,7 @@ impl RunPodSettings {
 }
 
 pub(crate) struct AppState {
-    pub engine: Engine<RunPodCloud>,
+    pub engine: Engine<RunPodProvider>,
     pub poke: Notify,
     pub simulated: bool,
     /// An operator key exists: users without their own key compute on it.
@@ -673,7 +673,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     });
     let check_images = !simulated && !is_local_provider(client.rest_url());
     let store_backend = store.backend();
-    let engine = Engine::new(store, RunPodCloud::new(client), options).await?;
+    let engine = Engine::new(store, RunPodProvider::new(client), options).await?;
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
     let state = Arc::new(AppState {
         engine,

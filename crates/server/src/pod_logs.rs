@@ -22,7 +22,7 @@ use crate::AppState;
 use crate::accounts::engine_for;
 use futures::StreamExt;
 use podwarden_core::state::AttemptState;
-use podwarden_engine::cloud::{Cloud, CloudError, PodLogQuery};
+use podwarden_engine::provider::{PodLogQuery, Provider, ProviderError};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,8 +107,8 @@ async fn follow(s: Arc<AppState>, t: Target, cancel: CancellationToken) {
             Ok(()) => None,
             Err(e) => {
                 tracing::debug!(job = %t.job, error = %e, "pod log stream ended; reopening");
-                match e.downcast_ref::<CloudError>() {
-                    Some(CloudError::RateLimited { retry_after_secs, .. }) => {
+                match e.downcast_ref::<ProviderError>() {
+                    Some(ProviderError::RateLimited { retry_after_secs, .. }) => {
                         retry_after_secs.map(Duration::from_secs)
                     }
                     _ => None,
@@ -162,7 +162,7 @@ async fn follow_once(
     let q = PodLogQuery { tail: after.is_none().then_some(FIRST_TAIL), after: after.clone() };
     let stream = {
         let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        engine.cloud().pod_logs(&t.pod, q).await?
+        engine.provider().pod_logs(&t.pod, q).await?
     };
     let mut batches = Box::pin(stream.ready_chunks(256));
     loop {

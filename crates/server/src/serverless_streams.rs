@@ -106,8 +106,8 @@ async fn follow(
 /// RunPod's `Retry-After` of a rate-limited read, if it sent one.
 fn retry_after(e: &anyhow::Error) -> Option<Duration> {
     match e.downcast_ref::<podwarden_engine::EngineError>() {
-        Some(podwarden_engine::EngineError::Cloud(
-            podwarden_engine::cloud::CloudError::RateLimited { retry_after_secs, .. },
+        Some(podwarden_engine::EngineError::Provider(
+            podwarden_engine::provider::ProviderError::RateLimited { retry_after_secs, .. },
         )) => retry_after_secs.map(Duration::from_secs),
         _ => None,
     }

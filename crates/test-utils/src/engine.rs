@@ -1,6 +1,6 @@
 //! An emulator on a manual clock and an engine on it (in-memory store, the emulator's clock).
 
-use podwarden_engine::{Clock, Engine, RunPodCloud};
+use podwarden_engine::{Clock, Engine, RunPodProvider};
 use podwarden_store::Store;
 use runpod_emulator::{EmulatorConfig, Options, RunningEmulator, start};
 
@@ -19,19 +19,19 @@ pub async fn engine_on(
     emu: &RunningEmulator,
     store: Store,
     client: runpod::Client,
-) -> Engine<RunPodCloud> {
+) -> Engine<RunPodProvider> {
     let clock = emu.shared.clock.clone();
     let options = podwarden_engine::EngineOptions::new(
         Clock::from_fn(move || clock.now().timestamp_millis()),
         b"test-secret".to_vec(),
     );
-    Engine::new(store, RunPodCloud::new(client), options).await.expect("engine")
+    Engine::new(store, RunPodProvider::new(client), options).await.expect("engine")
 }
 
 /// Both, with a fresh in-memory store.
 pub async fn setup(
     cfg: impl FnOnce(&mut EmulatorConfig),
-) -> (RunningEmulator, Engine<RunPodCloud>) {
+) -> (RunningEmulator, Engine<RunPodProvider>) {
     let emu = emulator(cfg).await;
     let engine =
         engine_on(&emu, podwarden_store::testing::open().await.expect("store"), emu.client()).await;

@@ -11,7 +11,7 @@
 //! Foreign names are never touched.
 
 use super::Status;
-use crate::cloud::{Cloud, EndpointInfo};
+use crate::provider::{EndpointInfo, Provider};
 use crate::sagas::endpoint_deploy::{advance, drifted};
 use crate::{Engine, EngineError};
 use podwarden_core::ids::parse_endpoint_name;
@@ -94,7 +94,7 @@ fn is_orphan(s: &Snapshot<'_>, name: &str) -> bool {
         .is_some_and(|id| !s.rows.iter().any(|r| r.id == id.to_string()))
 }
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// One pass over endpoints: plan, then execute. An idle account (no `intent` or `deleting`
     /// row) is listed only every sweep period.
     pub(crate) async fn reconcile_endpoints(
@@ -114,7 +114,7 @@ impl<C: Cloud> Engine<C> {
             return Ok(());
         }
         status.ran = true;
-        let listed = self.cloud().list_endpoints().await?;
+        let listed = self.provider().list_endpoints().await?;
         status.seen = listed.len();
         let held: HashSet<String> = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
         let actions = plan(&Snapshot {
@@ -172,7 +172,7 @@ impl<C: Cloud> Engine<C> {
                 self.delete_resources(&mut row).await
             }
             Action::DeleteOrphan { provider_id, .. } => {
-                self.cloud().delete_endpoint(provider_id).await?;
+                self.provider().delete_endpoint(provider_id).await?;
                 Ok(())
             }
             Action::DeleteOrphanTemplates => {
@@ -184,19 +184,18 @@ impl<C: Cloud> Engine<C> {
                     held: &HashSet::new(),
                 };
                 let mut failed = Vec::new();
-                for t in self.cloud().list_templates().await? {
+                for t in self.provider().list_templates().await? {
                     if is_orphan(&snapshot, &t.name) {
-                        if let Err(e) = self.cloud().delete_template(&t.id).await {
+                        if let Err(e) = self.provider().delete_template(&t.id).await {
                             failed.push(format!("{}: {e}", t.name));
                         }
                     }
                 }
                 match failed.is_empty() {
                     true => Ok(()),
-                    false => Err(EngineError::Cloud(crate::cloud::CloudError::Transient(format!(
-                        "orphan templates not deleted: {}",
-                        failed.join("; ")
-                    )))),
+                    false => Err(EngineError::Provider(crate::provider::ProviderError::Transient(
+                        format!("orphan templates not deleted: {}", failed.join("; ")),
+                    ))),
                 }
             }
         }

@@ -10,7 +10,7 @@ pub mod endpoints;
 pub mod pods;
 pub mod serverless_jobs;
 
-use crate::cloud::Cloud;
+use crate::provider::Provider;
 use crate::{Engine, EngineError};
 
 /// What one reconciler's pass did.
@@ -75,12 +75,12 @@ pub const REFUSED_KEY_WAIT: std::time::Duration = std::time::Duration::from_secs
 /// else a minute: RunPod's budgets refill per minute), a refused key waits
 /// [`REFUSED_KEY_WAIT`], anything else is retried on the next pass.
 pub(crate) fn provider_policy(e: &EngineError) -> OnError {
-    use crate::cloud::CloudError;
+    use crate::provider::ProviderError;
     match e {
-        EngineError::Cloud(CloudError::RateLimited { retry_after_secs, .. }) => {
+        EngineError::Provider(ProviderError::RateLimited { retry_after_secs, .. }) => {
             OnError::Wait(std::time::Duration::from_secs(retry_after_secs.unwrap_or(60)))
         }
-        EngineError::Cloud(CloudError::Auth(_)) => OnError::Wait(REFUSED_KEY_WAIT),
+        EngineError::Provider(ProviderError::Auth(_)) => OnError::Wait(REFUSED_KEY_WAIT),
         _ => OnError::Retry,
     }
 }
@@ -138,7 +138,7 @@ impl TickReport {
     }
 }
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// One reconcile pass of this engine's account: pods (list once, bill what is due, plan,
     /// execute), then endpoints, then serverless jobs. A failing reconciler does not stop the
     /// others; its error is in the report.
@@ -218,19 +218,19 @@ impl<C: Cloud> Engine<C> {
 /// pod when capacity comes, and a deployed one is also an orphan the pod sweep terminates.
 pub const QUEUED_SWEEP_MS: i64 = 10 * 60_000;
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// Cancels every queued entry named as this install names its pods. Entries of other
     /// installs, or without such a name, are never touched. Returns how many were cancelled.
     pub async fn sweep_queued_pods(&self) -> Result<usize, EngineError> {
         let mut cancelled = 0;
         let mut failed = None;
-        for (id, name) in self.cloud().list_queued_pods().await? {
+        for (id, name) in self.provider().list_queued_pods().await? {
             if podwarden_core::ids::parse_pod_name(self.install(), &name).is_none() {
                 continue;
             }
             // One that cannot be cancelled (it deployed meanwhile: the pod sweep has it) does
             // not keep the others queued.
-            match self.cloud().cancel_queued_pod(&id).await {
+            match self.provider().cancel_queued_pod(&id).await {
                 Ok(()) => {
                     tracing::info!(queued = %id, name, "cancelled a queued pod of this install");
                     cancelled += 1;
@@ -249,7 +249,7 @@ impl<C: Cloud> Engine<C> {
 /// within this long of its last pod going.
 pub const SECRET_SWEEP_MS: i64 = 60_000;
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// Deletes the token secret of every job of this install that is settled and has no pod
     /// left (a crash between a job's end and this sweep included: the names say whose they
     /// are). Secrets of other installs, or not named as podwarden names them, are never touched.
@@ -261,7 +261,7 @@ impl<C: Cloud> Engine<C> {
         let mut deleted = 0;
         let mut kept = false;
         let mut failed = None;
-        for (id, name) in self.cloud().list_secrets().await? {
+        for (id, name) in self.provider().list_secrets().await? {
             let Some(job) = podwarden_core::ids::parse_token_secret_name(self.install(), &name)
             else {
                 continue;
@@ -270,7 +270,7 @@ impl<C: Cloud> Engine<C> {
                 kept = true;
                 continue;
             }
-            match self.cloud().delete_secret(&id).await {
+            match self.provider().delete_secret(&id).await {
                 Ok(()) => {
                     tracing::debug!(secret = %name, "deleted the token secret of a finished job");
                     deleted += 1;
@@ -294,14 +294,14 @@ impl<C: Cloud> Engine<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::CloudError;
+    use crate::provider::ProviderError;
 
     /// The provider's 429 is waited out for its `Retry-After` (a minute without one), a
     /// refused key for `REFUSED_KEY_WAIT`; anything else goes on, and the pass with it.
     #[test]
     fn the_error_policy_waits_out_a_spent_budget_and_a_refused_key_and_retries_the_rest() {
         let limited = |secs| {
-            EngineError::Cloud(CloudError::RateLimited {
+            EngineError::Provider(ProviderError::RateLimited {
                 message: "429".into(),
                 retry_after_secs: secs,
             })
@@ -310,17 +310,17 @@ mod tests {
         assert_eq!(provider_policy(&limited(Some(7))), wait(7));
         assert_eq!(provider_policy(&limited(None)), wait(60));
         assert_eq!(
-            provider_policy(&EngineError::Cloud(CloudError::Auth("401".into()))),
+            provider_policy(&EngineError::Provider(ProviderError::Auth("401".into()))),
             OnError::Wait(REFUSED_KEY_WAIT)
         );
         assert_eq!(
-            provider_policy(&EngineError::Cloud(CloudError::Transient("502".into()))),
+            provider_policy(&EngineError::Provider(ProviderError::Transient("502".into()))),
             OnError::Retry
         );
         let mut st: Status<()> = Status::default();
         assert!(st.failed(
             "a".into(),
-            &EngineError::Cloud(CloudError::Transient("x".into())),
+            &EngineError::Provider(ProviderError::Transient("x".into())),
             pods::error_policy
         ));
         assert!(!st.failed("b".into(), &limited(Some(3)), endpoints::error_policy));

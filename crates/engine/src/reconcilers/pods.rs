@@ -14,9 +14,9 @@ mod plan;
 pub use plan::{Action, INTENT_GRACE_MS, Snapshot, plan};
 
 use super::Status;
-use crate::cloud::Cloud;
 use crate::crash::CrashPoint;
 use crate::jobs::ignore_missing;
+use crate::provider::Provider;
 use crate::{Engine, EngineError};
 use podwarden_core::events::{EventKind, StateChange};
 use podwarden_core::money::Money;
@@ -28,7 +28,7 @@ use std::sync::Arc;
 const TERMINATE_BACKOFF_MS: i64 = 1_000;
 const TERMINATE_BACKOFF_MAX_MS: i64 = 60_000;
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// live set in memory, execute.
     pub(crate) async fn reconcile_pods(
         &self,
@@ -118,7 +118,7 @@ impl<C: Cloud> Engine<C> {
     async fn execute(
         &self,
         action: Action,
-        pods: &[crate::cloud::PodInfo],
+        pods: &[crate::provider::PodInfo],
     ) -> Result<(), EngineError> {
         let now = self.clock.now_ms();
         match action {

@@ -11,7 +11,7 @@
 //! provider's execution time plus the worker's idle tail.
 
 use super::Status;
-use crate::cloud::{Cloud, CloudError, RemoteJob, RemoteStatus};
+use crate::provider::{Provider, ProviderError, RemoteJob, RemoteStatus};
 use crate::serverless_jobs::{
     SUBMIT_GRACE_MS, cost_of, error_text, queue_reason, spec_of, to_state,
 };
@@ -59,7 +59,7 @@ pub fn plan(
     p
 }
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// One pass over live serverless jobs: abandon the unconfirmed, poll the rest once each.
     pub(crate) async fn reconcile_serverless_jobs(
         &self,
@@ -92,9 +92,9 @@ impl<C: Cloud> Engine<C> {
                     .find(|e| e.endpoint_id.as_deref() == Some(row.endpoint_id.as_str())),
                 &row.endpoint_name,
             );
-            match self.cloud().job_status(&row.endpoint_id, &job).await {
+            match self.provider().job_status(&row.endpoint_id, &job).await {
                 Ok(r) => self.observe(&mut row, r, &ep).await?,
-                Err(CloudError::NotFound(_)) => {
+                Err(ProviderError::NotFound(_)) => {
                     status.actions.push(Action::Lost { job: id });
                     let why = "the provider no longer knows the job (its TTL passed or the endpoint was deleted)".to_owned();
                     self.finish(&mut row, ServerlessJobEvent::Lost, Some(why), None).await?;
@@ -190,10 +190,10 @@ impl<C: Cloud> Engine<C> {
             }
         }
         if to == ServerlessJobState::Queued {
-            if let Ok(h) = self.cloud().endpoint_health(&row.endpoint_id).await {
+            if let Ok(h) = self.provider().endpoint_health(&row.endpoint_id).await {
                 // The balance only matters when nothing runs (one GraphQL call then).
                 let balance = if h.running + h.idle == 0 {
-                    self.cloud().balance().await.ok().flatten()
+                    self.provider().balance().await.ok().flatten()
                 } else {
                     None
                 };
@@ -231,9 +231,9 @@ impl<C: Cloud> Engine<C> {
         Ok(self.read_stream(&row).await?)
     }
 
-    async fn read_stream(&self, row: &ServerlessJobRow) -> Result<usize, CloudError> {
+    async fn read_stream(&self, row: &ServerlessJobRow) -> Result<usize, ProviderError> {
         let Some(job) = &row.provider_job_id else { return Ok(0) };
-        let chunks = self.cloud().job_stream(&row.endpoint_id, job).await?;
+        let chunks = self.provider().job_stream(&row.endpoint_id, job).await?;
         for c in &chunks {
             self.event_with(&row.id, EventKind::Chunk, &c.to_string(), Some(c)).await;
         }

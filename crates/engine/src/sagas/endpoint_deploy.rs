@@ -10,8 +10,8 @@
 //! Invariant: nothing is created at the provider before the row naming it is committed; an
 //! update the provider refuses restores the previous spec; a create it refuses for good leaves
 //! nothing behind.
-use crate::cloud::{Cloud, CloudError, Deployment, EndpointInfo};
 use crate::crash::CrashPoint;
+use crate::provider::{Deployment, EndpointInfo, Provider, ProviderError};
 use crate::sagas::InFlight;
 use crate::{Engine, EngineError};
 use podwarden_core::endpoint::EndpointSpec;
@@ -85,7 +85,7 @@ pub(crate) fn parse_spec(row: &EndpointRow) -> Result<EndpointSpec, EngineError>
         .map_err(|e| EngineError::Corrupt(format!("endpoint {}: stored spec: {e}", row.id)))
 }
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// The owner's live endpoints.
     pub async fn endpoints(&self, owner: &str) -> Result<Vec<EndpointRow>, EngineError> {
         Ok(self.store().endpoints_live().await?.into_iter().filter(|e| e.owner == owner).collect())
@@ -163,10 +163,10 @@ impl<C: Cloud> Engine<C> {
         };
         match result {
             Ok(()) => Ok(Deployed { row, change }),
-            Err(EngineError::Cloud(
-                e @ (CloudError::Rejected(_)
-                | CloudError::Auth(_)
-                | CloudError::InsufficientBalance(_)),
+            Err(EngineError::Provider(
+                e @ (ProviderError::Rejected(_)
+                | ProviderError::Auth(_)
+                | ProviderError::InsufficientBalance(_)),
             )) => {
                 // Will not get better by retrying: undo rather than leave a half-made endpoint.
                 let reason = e.to_string();
@@ -185,7 +185,7 @@ impl<C: Cloud> Engine<C> {
                         self.store().endpoint_cas(&mut row, self.now_ms()).await?;
                     }
                 }
-                Err(EngineError::Cloud(e))
+                Err(EngineError::Provider(e))
             }
             // Transient: the row stays `intent` and the reconciler finishes the deploy.
             Err(e) => Err(e),
@@ -218,7 +218,7 @@ impl<C: Cloud> Engine<C> {
     pub(crate) async fn converge(&self, row: &mut EndpointRow) -> Result<(), EngineError> {
         let spec = parse_spec(row)?;
         let d = deployment(&row.resource_name, &spec);
-        let cloud = self.cloud();
+        let cloud = self.provider();
         let template_id = match row.template_id.clone() {
             Some(id) => id,
             None => {
@@ -235,7 +235,7 @@ impl<C: Cloud> Engine<C> {
         let template_id = if row.template_id.as_deref() == Some(&template_id) {
             match cloud.update_template(&template_id, &d).await {
                 // Deleted behind our back: make a new one.
-                Err(CloudError::NotFound(_)) => cloud.create_template(&d).await?.id,
+                Err(ProviderError::NotFound(_)) => cloud.create_template(&d).await?.id,
                 other => other.map(|()| template_id)?,
             }
         } else {
@@ -260,7 +260,9 @@ impl<C: Cloud> Engine<C> {
         };
         let endpoint_id = match endpoint {
             Some(id) => match cloud.update_endpoint(&id, &d).await {
-                Err(CloudError::NotFound(_)) => cloud.create_endpoint(&d, &template_id).await?.id,
+                Err(ProviderError::NotFound(_)) => {
+                    cloud.create_endpoint(&d, &template_id).await?.id
+                }
                 other => other.map(|()| id)?,
             },
             None => cloud.create_endpoint(&d, &template_id).await?.id,
@@ -282,7 +284,7 @@ impl<C: Cloud> Engine<C> {
     /// Deletes the endpoint, then its template (by id, else by name), then marks the row
     /// `deleted`.
     pub(crate) async fn delete_resources(&self, row: &mut EndpointRow) -> Result<(), EngineError> {
-        let cloud = self.cloud();
+        let cloud = self.provider();
         let endpoint = match row.endpoint_id.clone() {
             Some(id) => Some(id),
             None => cloud

@@ -8,9 +8,9 @@
 //! creates has a row naming it), and a pod's name is derived from the attempt id (so a retry
 //! or a reconciler finds it, and never creates a second one for the same attempt).
 
-use crate::cloud::{Cloud, CloudError, PodRequest};
 use crate::crash::CrashPoint;
 use crate::jobs::ignore_missing;
+use crate::provider::{PodRequest, Provider, ProviderError};
 use crate::{Engine, EngineError};
 use podwarden_core::AttemptId;
 use podwarden_core::events::{EventKind, StateChange};
@@ -23,7 +23,7 @@ use podwarden_store::AttemptRow;
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// The launch saga: intent row first (with the pod's deterministic name), then the create;
     /// on no capacity the next placement, on a lost response nothing more (the reconciler
     /// adopts the pod by name or abandons the intent).
@@ -255,7 +255,7 @@ impl<C: Cloud> Engine<C> {
                     .await;
                 Outcome::Created
             }
-            Err(e @ (CloudError::NoCapacity(_) | CloudError::Unplaceable(_))) => {
+            Err(e @ (ProviderError::NoCapacity(_) | ProviderError::Unplaceable(_))) => {
                 let msg = e.to_string();
                 self.attempt_event(&row.id, AttemptEvent::CreateFailed, |a| {
                     a.ended_at = Some(now);
@@ -263,7 +263,7 @@ impl<C: Cloud> Engine<C> {
                 })
                 .await?;
                 let (what, outcome) = match e {
-                    CloudError::NoCapacity(_) => ("no capacity", Outcome::NoCapacity),
+                    ProviderError::NoCapacity(_) => ("no capacity", Outcome::NoCapacity),
                     _ => ("RunPod refused", Outcome::Refused(msg.clone())),
                 };
                 self.event(
@@ -274,7 +274,7 @@ impl<C: Cloud> Engine<C> {
                 .await;
                 outcome
             }
-            Err(CloudError::SpendLimit(msg)) => {
+            Err(ProviderError::SpendLimit(msg)) => {
                 let why = format!(
                     "RunPod refused the start: it would pass the account's hourly spend limit; waiting for running pods to end or the limit to be raised ({msg})"
                 );
@@ -286,19 +286,19 @@ impl<C: Cloud> Engine<C> {
                 Outcome::Wait(why)
             }
             Err(
-                CloudError::MaybeCreated(msg)
-                | CloudError::Transient(msg)
-                | CloudError::RateLimited { message: msg, .. },
+                ProviderError::MaybeCreated(msg)
+                | ProviderError::Transient(msg)
+                | ProviderError::RateLimited { message: msg, .. },
             ) => {
                 self.event(job, EventKind::Attempt, &format!("the create may have happened ({msg}); the reconciler will look the pod up by name"))
                     .await;
                 Outcome::Unknown
             }
             Err(
-                e @ (CloudError::InsufficientBalance(_)
-                | CloudError::Auth(_)
-                | CloudError::Rejected(_)
-                | CloudError::NotFound(_)),
+                e @ (ProviderError::InsufficientBalance(_)
+                | ProviderError::Auth(_)
+                | ProviderError::Rejected(_)
+                | ProviderError::NotFound(_)),
             ) => {
                 let why = e.to_string();
                 self.attempt_event(&row.id, AttemptEvent::CreateFailed, |a| {
@@ -374,7 +374,7 @@ impl<C: Cloud> Engine<C> {
     }
 }
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// The env value that gives a job's pods its callback token: a reference to the provider
     /// secret holding it (RunPod substitutes it at boot; `GET /v2/pods` shows only the
     /// reference), or the token itself where the provider keeps no secrets or refuses this key
@@ -395,7 +395,11 @@ impl<C: Cloud> Engine<C> {
                 Ok(Some(reference))
             }
             Ok(None) => Ok(Some(token)),
-            Err(e @ (CloudError::Auth(_) | CloudError::NotFound(_) | CloudError::Rejected(_))) => {
+            Err(
+                e @ (ProviderError::Auth(_)
+                | ProviderError::NotFound(_)
+                | ProviderError::Rejected(_)),
+            ) => {
                 self.event(
                     job,
                     EventKind::Attempt,
@@ -417,10 +421,10 @@ impl<C: Cloud> Engine<C> {
 /// per this period at most, however many jobs launch.
 pub const HEADROOM_MS: i64 = 30_000;
 
-impl<C: Cloud> Engine<C> {
+impl<C: Provider> Engine<C> {
     /// The account's headroom, read at most every `HEADROOM_MS`. A failed read is no headroom
     /// information (the create call still meets RunPod's own check).
-    pub(crate) async fn headroom(&self) -> Option<crate::cloud::Headroom> {
+    pub(crate) async fn headroom(&self) -> Option<crate::provider::Headroom> {
         let now = self.clock.now_ms();
         let mut cached = self.headroom.lock().await;
         if let Some((at, h)) = *cached {

@@ -9,14 +9,14 @@ use podwarden_core::endpoint::EndpointSpec;
 use podwarden_core::state::EndpointState;
 use podwarden_engine::reconcilers::endpoints::Action as EpAction;
 use podwarden_engine::sagas::endpoint_deploy::Change;
-use podwarden_engine::{Engine, EngineError, RunPodCloud};
+use podwarden_engine::{Engine, EngineError, RunPodProvider};
 use podwarden_store::EndpointRow;
 use runpod::types::endpoints::CreateEndpointRequest;
 use runpod::types::templates::CreateTemplateRequest;
 use runpod_emulator::RunningEmulator;
 use runpod_emulator::faults::{FaultConfig, HttpFault};
 
-async fn setup() -> (RunningEmulator, Engine<RunPodCloud>) {
+async fn setup() -> (RunningEmulator, Engine<RunPodProvider>) {
     common::setup(|_| {}).await
 }
 

@@ -9,12 +9,12 @@ use podwarden_test_utils::engine as common;
 
 use podwarden_core::spec::JobSpec;
 use podwarden_core::state::JobState;
-use podwarden_engine::{Engine, RunPodCloud};
+use podwarden_engine::{Engine, RunPodProvider};
 use runpod_emulator::faults::{FaultConfig, HttpFault, PodFaults};
 use runpod_emulator::{EmulatorConfig, RunningEmulator};
 use std::time::Duration;
 
-async fn setup(cfg: impl FnOnce(&mut EmulatorConfig)) -> (RunningEmulator, Engine<RunPodCloud>) {
+async fn setup(cfg: impl FnOnce(&mut EmulatorConfig)) -> (RunningEmulator, Engine<RunPodProvider>) {
     common::setup(|c| {
         c.pods.provisioning_secs = 10.0;
         c.pods.starting_secs = 20.0;
@@ -31,14 +31,14 @@ fn spec(extra: &str) -> JobSpec {
     .expect("spec")
 }
 
-async fn state(e: &Engine<RunPodCloud>, job: &str) -> JobState {
+async fn state(e: &Engine<RunPodProvider>, job: &str) -> JobState {
     e.store().job_get(job).await.expect("get").expect("job").phase().expect("phase").state
 }
 
 /// Ticks (advancing the clock by `step` each time) until the job settles.
 async fn settle(
     emu: &RunningEmulator,
-    e: &Engine<RunPodCloud>,
+    e: &Engine<RunPodProvider>,
     job: &str,
     step: Duration,
 ) -> JobState {
@@ -63,7 +63,7 @@ fn live_pods(emu: &RunningEmulator) -> usize {
         .count()
 }
 
-async fn events(e: &Engine<RunPodCloud>, job: &str) -> String {
+async fn events(e: &Engine<RunPodProvider>, job: &str) -> String {
     e.store()
         .events_since(job, 0, 1000)
         .await
@@ -882,7 +882,7 @@ async fn a_refused_terminate_is_retried_with_backoff() {
 }
 
 /// A job whose pod boots and runs for a few emulated seconds before it is stopped and settled.
-async fn ran_briefly(emu: &RunningEmulator, e: &Engine<RunPodCloud>) -> String {
+async fn ran_briefly(emu: &RunningEmulator, e: &Engine<RunPodProvider>) -> String {
     let job =
         e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job.to_string();
     for _ in 0..4 {
@@ -1026,7 +1026,7 @@ async fn the_job_token_travels_as_a_secret_that_is_deleted_once_the_job_is_over(
     // Nothing listens there: the token is checked from inside the pod, not by a callback.
     options.callback_base = Some("http://127.0.0.1:9".into());
     let store = podwarden_store::testing::open().await.expect("store");
-    let e = Engine::new(store, RunPodCloud::new(emu.client()), options).await.expect("engine");
+    let e = Engine::new(store, RunPodProvider::new(emu.client()), options).await.expect("engine");
     let c = emu.client();
     let foreign = podwarden_core::ids::token_secret_name("0ther1n5", podwarden_core::JobId::new());
     for name in [foreign.as_str(), "my_hf_token"] {

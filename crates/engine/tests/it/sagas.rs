@@ -13,7 +13,9 @@ use podwarden_core::spec::JobSpec;
 use podwarden_core::state::EndpointState;
 use podwarden_core::state::JobState;
 use podwarden_engine::sagas::steps;
-use podwarden_engine::{Clock, CrashPoint, Engine, EngineOptions, Failpoint, OnCrash, RunPodCloud};
+use podwarden_engine::{
+    Clock, CrashPoint, Engine, EngineOptions, Failpoint, OnCrash, RunPodProvider,
+};
 use podwarden_store::testing::TestDb;
 use runpod::types::pods::PodStatus;
 use runpod_emulator::RunningEmulator;
@@ -25,7 +27,7 @@ async fn engine_at(
     emu: &RunningEmulator,
     db: &TestDb,
     crash: Option<CrashPoint>,
-) -> Engine<RunPodCloud> {
+) -> Engine<RunPodProvider> {
     let store = db.open().await.expect("store");
     let clock = emu.shared.clock.clone();
     let mut options = EngineOptions::new(
@@ -33,7 +35,7 @@ async fn engine_at(
         b"test-secret".to_vec(),
     );
     options.crash = crash.map(|at| Failpoint { at, then: OnCrash::FailStep });
-    Engine::new(store, RunPodCloud::new(emu.client()), options).await.expect("engine")
+    Engine::new(store, RunPodProvider::new(emu.client()), options).await.expect("engine")
 }
 
 fn crashed(r: &Result<podwarden_engine::TickReport, podwarden_engine::EngineError>) -> bool {
@@ -43,7 +45,7 @@ fn crashed(r: &Result<podwarden_engine::TickReport, podwarden_engine::EngineErro
     }
 }
 
-async fn job_state(e: &Engine<RunPodCloud>, job: &str) -> JobState {
+async fn job_state(e: &Engine<RunPodProvider>, job: &str) -> JobState {
     e.store().job_get(job).await.expect("get").expect("job").phase().expect("phase").state
 }
 

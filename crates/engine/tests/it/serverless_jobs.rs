@@ -10,7 +10,7 @@ use podwarden_core::endpoint::EndpointSpec;
 use podwarden_core::money::Money;
 use podwarden_core::serverless_job::ServerlessJobSpec;
 
-use podwarden_engine::{CloudError, Engine, EngineError, RunPodCloud};
+use podwarden_engine::{Engine, EngineError, ProviderError, RunPodProvider};
 use runpod::client::worker::WorkerClient;
 use runpod::types::worker::JobResultBody;
 use runpod_emulator::RunningEmulator;
@@ -18,12 +18,12 @@ use runpod_emulator::faults::{FaultConfig, WorkerFaults};
 use serde_json::json;
 use std::time::Duration;
 
-async fn setup() -> (RunningEmulator, Engine<RunPodCloud>) {
+async fn setup() -> (RunningEmulator, Engine<RunPodProvider>) {
     common::setup(|c| c.serverless.worker_boot_secs = 5.0).await
 }
 
 /// Deploys `predict` (its own workers never take jobs: `sleep`) and returns its provider id.
-async fn deploy(e: &Engine<RunPodCloud>, extra: &str) -> String {
+async fn deploy(e: &Engine<RunPodProvider>, extra: &str) -> String {
     let spec = EndpointSpec::from_toml(
         "ep.toml",
         &format!("name = \"predict\"\nimage = \"img\"\ncommand = \"sleep 100000\"\n{extra}\n[workers]\nmax = 1\nidle_timeout = \"5s\"\n"),
@@ -44,7 +44,7 @@ fn worker(emu: &RunningEmulator, endpoint: &str) -> WorkerClient {
 /// Alice's job `{}` on `ep`, taken by a worker the test drives.
 async fn submit_and_take(
     emu: &RunningEmulator,
-    e: &Engine<RunPodCloud>,
+    e: &Engine<RunPodProvider>,
     ep: &str,
 ) -> (podwarden_store::ServerlessJobRow, WorkerClient, runpod::types::worker::TakenJob) {
     let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
@@ -54,7 +54,7 @@ async fn submit_and_take(
 }
 
 /// The worker finishes `job` (output `1`) and a pass settles it.
-async fn finish(e: &Engine<RunPodCloud>, w: &WorkerClient, job: &str) {
+async fn finish(e: &Engine<RunPodProvider>, w: &WorkerClient, job: &str) {
     w.post_result(job, &JobResultBody { output: Some(json!(1)), ..Default::default() }, false)
         .await
         .expect("done");
@@ -62,7 +62,7 @@ async fn finish(e: &Engine<RunPodCloud>, w: &WorkerClient, job: &str) {
 }
 
 /// Removes `predict` and lets its workers go (a few passes, 15 s).
-async fn remove_endpoint(emu: &RunningEmulator, e: &Engine<RunPodCloud>) {
+async fn remove_endpoint(emu: &RunningEmulator, e: &Engine<RunPodProvider>) {
     e.remove("alice", "predict").await.expect("remove");
     for _ in 0..3 {
         e.tick().await.expect("tick: removed");
@@ -70,7 +70,7 @@ async fn remove_endpoint(emu: &RunningEmulator, e: &Engine<RunPodCloud>) {
     }
 }
 
-async fn log(e: &Engine<RunPodCloud>, id: &str) -> Vec<(String, String)> {
+async fn log(e: &Engine<RunPodProvider>, id: &str) -> Vec<(String, String)> {
     e.store()
         .events_since(id, 0, 1000)
         .await
@@ -317,7 +317,7 @@ async fn bad_input_is_refused_with_what_to_do_and_nothing_is_left_running() {
     let e2 = common::engine_on(&emu, e.store().clone(), bad).await;
     let err =
         e2.submit_serverless_job(request(json!({})), "alice", false).await.expect_err("bad key");
-    assert!(matches!(err, EngineError::Cloud(CloudError::Auth(_))), "{err}");
+    assert!(matches!(err, EngineError::Provider(ProviderError::Auth(_))), "{err}");
     assert!(
         err.to_string().contains("invalid API key") && !err.to_string().contains(bad_key),
         "{err}"

@@ -157,8 +157,8 @@ pub(crate) async fn save_key(
             Some("copy it from RunPod's console → Settings → API Keys"),
         ));
     }
-    use podwarden_engine::cloud::Cloud;
-    let cloud = s.engine.cloud().with_key(key.clone()).map_err(|_| {
+    use podwarden_engine::provider::Provider;
+    let cloud = s.engine.provider().with_key(key.clone()).map_err(|_| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Internal,
@@ -167,8 +167,8 @@ pub(crate) async fn save_key(
         )
     })?;
     match cloud.check_key().await {
-        podwarden_engine::cloud::KeyCheck::Usable => {}
-        podwarden_engine::cloud::KeyCheck::NoFunds(balance) => {
+        podwarden_engine::provider::KeyCheck::Usable => {}
+        podwarden_engine::provider::KeyCheck::NoFunds(balance) => {
             return Err(ApiError::new(
                 StatusCode::PAYMENT_REQUIRED,
                 ErrorCode::InsufficientBalance,
@@ -176,7 +176,7 @@ pub(crate) async fn save_key(
                 Some("add funds in RunPod's console → Billing, then save the key again"),
             ));
         }
-        podwarden_engine::cloud::KeyCheck::Rejected => {
+        podwarden_engine::provider::KeyCheck::Rejected => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::InvalidApiKey,
@@ -186,7 +186,7 @@ pub(crate) async fn save_key(
                 ),
             ));
         }
-        podwarden_engine::cloud::KeyCheck::Unreachable => {
+        podwarden_engine::provider::KeyCheck::Unreachable => {
             return Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 ErrorCode::ProviderError,

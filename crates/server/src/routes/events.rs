@@ -15,7 +15,7 @@ use futures::StreamExt;
 use podwarden_core::WorkId;
 use podwarden_core::state::AttemptState;
 use podwarden_engine::EngineError;
-use podwarden_engine::cloud::{Cloud, CloudError};
+use podwarden_engine::provider::{Provider, ProviderError};
 use podwarden_store::AttemptRow;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -87,8 +87,8 @@ pub(crate) async fn serverless_job_events(
 }
 
 /// How much of a pod's log a new follower gets first.
-pub(crate) const POD_LOG_TAIL: podwarden_engine::cloud::PodLogQuery =
-    podwarden_engine::cloud::PodLogQuery { tail: Some(1000), after: None };
+pub(crate) const POD_LOG_TAIL: podwarden_engine::provider::PodLogQuery =
+    podwarden_engine::provider::PodLogQuery { tail: Some(1000), after: None };
 
 /// The pod of the job's latest attempt that holds one (created or running).
 pub(crate) fn current_pod(attempts: &[AttemptRow]) -> Option<String> {
@@ -116,7 +116,7 @@ pub(crate) fn pod_log_lines(
             if let Some(pod) = current_pod(&attempts).filter(|p| !followed.contains(p)) {
                 followed.insert(pod.clone());
                 let lines = match engine_for(&s, &job.account).await {
-                    Ok(e) => e.cloud().pod_logs(&pod, POD_LOG_TAIL).await.ok(),
+                    Ok(e) => e.provider().pod_logs(&pod, POD_LOG_TAIL).await.ok(),
                     Err(_) => None,
                 };
                 if let Some(mut lines) = lines {
@@ -262,9 +262,9 @@ pub(crate) async fn logs(
     let (live, stream) = match live {
         Some((attempt, pod)) => {
             let engine = engine_for(&s, &job.account).await.map_err(account_error)?;
-            match engine.cloud().pod_logs(&pod, POD_LOG_TAIL).await {
+            match engine.provider().pod_logs(&pod, POD_LOG_TAIL).await {
                 Ok(stream) => (Some(attempt), Some(stream)),
-                Err(CloudError::NotFound(_)) => (None, None),
+                Err(ProviderError::NotFound(_)) => (None, None),
                 Err(e) => {
                     return Err(ApiError::new(
                         StatusCode::BAD_GATEWAY,

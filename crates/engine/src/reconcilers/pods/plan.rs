@@ -12,7 +12,7 @@
 //! `plan` is its parts in order: attempts (from their pods), orphans, then each job. Over 600
 //! lines: half of it is the table tests, kept beside the rules they check.
 
-use crate::cloud::{PodInfo, PodPhase};
+use crate::provider::{PodInfo, PodPhase};
 use podwarden_core::ids::parse_pod_name;
 use podwarden_core::spec::JobSpec;
 use podwarden_core::state::{AttemptState, JobEvent, JobState};

@@ -1,8 +1,8 @@
-//! `Cloud` on RunPod's REST v2 (or the emulator, which serves the same contract).
+//! `Provider` on RunPod's REST v2 (or the emulator, which serves the same contract).
 
-use crate::cloud::{
-    Cloud, CloudError, Deployment, EndpointInfo, KeyCheck, PodInfo, PodLogLine, PodLogQuery,
-    PodLogStream, PodPhase, PodRequest, QueueHealth, RemoteJob, RemoteStatus, RunOptions,
+use crate::provider::{
+    Deployment, EndpointInfo, KeyCheck, PodInfo, PodLogLine, PodLogQuery, PodLogStream, PodPhase,
+    PodRequest, Provider, ProviderError, QueueHealth, RemoteJob, RemoteStatus, RunOptions,
     Serverless, TemplateInfo, VolumeInfo,
 };
 use podwarden_core::gpu::{CloudTier, GpuOffer};
@@ -23,11 +23,11 @@ use runpod::{Client, EndpointId, ErrorKind, NetworkVolumeId, PodId, TemplateId};
 
 /// RunPod through the `runpod` client.
 #[derive(Debug, Clone)]
-pub struct RunPodCloud {
+pub struct RunPodProvider {
     client: Client,
 }
 
-impl RunPodCloud {
+impl RunPodProvider {
     /// Wraps a client.
     pub fn new(client: Client) -> Self {
         Self { client }
@@ -35,37 +35,37 @@ impl RunPodCloud {
 
     /// The same provider (its REST and serverless URLs) under another account's key: a user's
     /// own. The key goes into the client only, which never prints it.
-    pub fn with_key(&self, key: String) -> Result<Self, CloudError> {
+    pub fn with_key(&self, key: String) -> Result<Self, ProviderError> {
         let client = Client::builder()
             .api_key(runpod::ApiKey::new(key))
             .rest_url(self.client.rest_url().to_string())
             .endpoint_base_url(self.client.endpoint_base_url().to_string())
             .build()
-            .map_err(|e| CloudError::Rejected(format!("cannot build a RunPod client: {e}")))?;
+            .map_err(|e| ProviderError::Rejected(format!("cannot build a RunPod client: {e}")))?;
         Ok(Self { client })
     }
 }
 
-fn map_err(e: runpod::Error) -> CloudError {
+fn map_err(e: runpod::Error) -> ProviderError {
     let msg = e.to_string();
     match e.kind() {
-        ErrorKind::NoCapacity => CloudError::NoCapacity(msg),
-        ErrorKind::MaybeCreated => CloudError::MaybeCreated(msg),
-        ErrorKind::InsufficientBalance => CloudError::InsufficientBalance(msg),
-        ErrorKind::SpendLimit => CloudError::SpendLimit(msg),
-        ErrorKind::Unauthorized | ErrorKind::Forbidden => CloudError::Auth(msg),
-        ErrorKind::NotFound => CloudError::NotFound(msg),
+        ErrorKind::NoCapacity => ProviderError::NoCapacity(msg),
+        ErrorKind::MaybeCreated => ProviderError::MaybeCreated(msg),
+        ErrorKind::InsufficientBalance => ProviderError::InsufficientBalance(msg),
+        ErrorKind::SpendLimit => ProviderError::SpendLimit(msg),
+        ErrorKind::Unauthorized | ErrorKind::Forbidden => ProviderError::Auth(msg),
+        ErrorKind::NotFound => ProviderError::NotFound(msg),
         ErrorKind::Validation
         | ErrorKind::BadRequest
         | ErrorKind::PayloadTooLarge
-        | ErrorKind::Conflict => CloudError::Rejected(msg),
+        | ErrorKind::Conflict => ProviderError::Rejected(msg),
         // Typed, with the provider's Retry-After: callers pace themselves and tell the user.
-        ErrorKind::RateLimited => CloudError::RateLimited {
+        ErrorKind::RateLimited => ProviderError::RateLimited {
             message: msg,
             retry_after_secs: e.retry_after().map(|d| d.as_secs().max(1)),
         },
         ErrorKind::Server | ErrorKind::Transport | ErrorKind::Undecodable => {
-            CloudError::Transient(msg)
+            ProviderError::Transient(msg)
         }
     }
 }
@@ -73,9 +73,9 @@ fn map_err(e: runpod::Error) -> CloudError {
 /// A pod create's refusal, classified as the spec's `createPod` table says: `400` (not capacity,
 /// not a spend limit) and `403` → try the next candidate; `422` → fix the request; `402` →
 /// stop; `429`/`5xx` → back off (and look the pod up by name).
-fn map_create_err(e: runpod::Error) -> CloudError {
+fn map_create_err(e: runpod::Error) -> ProviderError {
     match e.kind() {
-        ErrorKind::BadRequest | ErrorKind::Forbidden => CloudError::Unplaceable(e.to_string()),
+        ErrorKind::BadRequest | ErrorKind::Forbidden => ProviderError::Unplaceable(e.to_string()),
         _ => map_err(e),
     }
 }
@@ -110,12 +110,12 @@ fn info(p: &Pod) -> PodInfo {
     }
 }
 
-impl Cloud for RunPodCloud {
+impl Provider for RunPodProvider {
     fn rest_base(&self) -> Option<String> {
         Some(self.client.rest_url().as_str().trim_end_matches('/').to_owned())
     }
 
-    async fn pod_logs(&self, pod_id: &str, q: PodLogQuery) -> Result<PodLogStream, CloudError> {
+    async fn pod_logs(&self, pod_id: &str, q: PodLogQuery) -> Result<PodLogStream, ProviderError> {
         use futures::StreamExt;
         let q = LogsQuery { tail: q.tail, last_event_id: q.after, ..LogsQuery::default() };
         let lines = self.client.pod_logs(&PodId::new(pod_id), &q).await.map_err(map_err)?;
@@ -142,7 +142,7 @@ impl Cloud for RunPodCloud {
         }
     }
 
-    async fn offers(&self) -> Result<Vec<GpuOffer>, CloudError> {
+    async fn offers(&self) -> Result<Vec<GpuOffer>, ProviderError> {
         // Availability is per cloud, and SECURE when the query names none (spec): ask for both
         // and keep every data center with stock in either.
         let secure =
@@ -186,7 +186,7 @@ impl Cloud for RunPodCloud {
             .collect())
     }
 
-    async fn list_pods(&self) -> Result<Vec<PodInfo>, CloudError> {
+    async fn list_pods(&self) -> Result<Vec<PodInfo>, ProviderError> {
         Ok(self
             .client
             .list_pods_brief()
@@ -208,7 +208,7 @@ impl Cloud for RunPodCloud {
         pod_id: &str,
         since_ms: i64,
         until_ms: i64,
-    ) -> Result<Option<Money>, CloudError> {
+    ) -> Result<Option<Money>, ProviderError> {
         // Hourly buckets from the hour the pod was asked for to an hour from now: all of it.
         let hour = 3_600_000;
         let q = runpod::types::billing::BillingQuery {
@@ -225,7 +225,7 @@ impl Cloud for RunPodCloud {
         Ok((!mine.is_empty()).then(|| Money::from_usd(mine.iter().sum())))
     }
 
-    async fn create_pod(&self, r: &PodRequest) -> Result<PodInfo, CloudError> {
+    async fn create_pod(&self, r: &PodRequest) -> Result<PodInfo, ProviderError> {
         let mounts = match (&r.network_volume, r.volume_gb) {
             (Some(v), _) => Some(Mounts {
                 persistent: None,
@@ -268,7 +268,7 @@ impl Cloud for RunPodCloud {
         self.client.create_pod(&req).await.map(|p| info(&p)).map_err(map_create_err)
     }
 
-    async fn account_headroom(&self) -> Result<Option<crate::cloud::Headroom>, CloudError> {
+    async fn account_headroom(&self) -> Result<Option<crate::provider::Headroom>, ProviderError> {
         use runpod::types::account::BillingMode;
         // Both routes are documented without a confirmed path: a 404 is "not reported".
         let absent = |e: &runpod::Error| e.kind() == ErrorKind::NotFound;
@@ -286,7 +286,7 @@ impl Cloud for RunPodCloud {
             return Ok(None);
         }
         let usd = |v: Option<f64>| v.map(Money::from_usd);
-        Ok(Some(crate::cloud::Headroom {
+        Ok(Some(crate::provider::Headroom {
             spend_limit_per_hour: usd(limits.as_ref().and_then(|l| l.spend_rate.limit)),
             spending_per_hour: usd(limits.as_ref().and_then(|l| l.spend_rate.current)),
             balance: usd(balance.as_ref().map(|b| b.balance_amount)),
@@ -294,7 +294,7 @@ impl Cloud for RunPodCloud {
         }))
     }
 
-    async fn list_queued_pods(&self) -> Result<Vec<(String, String)>, CloudError> {
+    async fn list_queued_pods(&self) -> Result<Vec<(String, String)>, ProviderError> {
         use runpod::types::queued_pods::QueuedPodStatus;
         match self.client.list_queued_pods().await {
             Ok(entries) => Ok(entries
@@ -308,7 +308,7 @@ impl Cloud for RunPodCloud {
         }
     }
 
-    async fn put_secret(&self, name: &str, value: &str) -> Result<Option<String>, CloudError> {
+    async fn put_secret(&self, name: &str, value: &str) -> Result<Option<String>, ProviderError> {
         use runpod::types::secrets::{CreateSecretRequest, reference};
         let req = CreateSecretRequest {
             name: name.to_owned(),
@@ -327,7 +327,7 @@ impl Cloud for RunPodCloud {
         }
     }
 
-    async fn list_secrets(&self) -> Result<Vec<(String, String)>, CloudError> {
+    async fn list_secrets(&self) -> Result<Vec<(String, String)>, ProviderError> {
         match self.client.list_secrets().await {
             Ok(secrets) => Ok(secrets.into_iter().map(|s| (s.id, s.name)).collect()),
             // A key without the secrets API made none: job tokens went into env instead.
@@ -338,15 +338,15 @@ impl Cloud for RunPodCloud {
         }
     }
 
-    async fn delete_secret(&self, id: &str) -> Result<(), CloudError> {
+    async fn delete_secret(&self, id: &str) -> Result<(), ProviderError> {
         gone_is_ok(self.client.delete_secret(id).await)
     }
 
-    async fn cancel_queued_pod(&self, id: &str) -> Result<(), CloudError> {
+    async fn cancel_queued_pod(&self, id: &str) -> Result<(), ProviderError> {
         gone_is_ok(self.client.cancel_queued_pod(id).await)
     }
 
-    async fn terminate_pod(&self, id: &str) -> Result<(), CloudError> {
+    async fn terminate_pod(&self, id: &str) -> Result<(), ProviderError> {
         gone_is_ok(self.client.delete_pod(&PodId::new(id)).await)
     }
 
@@ -355,7 +355,7 @@ impl Cloud for RunPodCloud {
         name: &str,
         size_gb: i64,
         data_center: &str,
-    ) -> Result<VolumeInfo, CloudError> {
+    ) -> Result<VolumeInfo, ProviderError> {
         let req = runpod::types::network_volumes::CreateNetworkVolumeRequest {
             name: name.to_owned(),
             size: size_gb,
@@ -365,7 +365,7 @@ impl Cloud for RunPodCloud {
         self.client.create_network_volume(&req).await.map(|v| volume_info(&v)).map_err(map_err)
     }
 
-    async fn list_network_volumes(&self) -> Result<Vec<VolumeInfo>, CloudError> {
+    async fn list_network_volumes(&self) -> Result<Vec<VolumeInfo>, ProviderError> {
         Ok(self
             .client
             .list_network_volumes()
@@ -376,11 +376,11 @@ impl Cloud for RunPodCloud {
             .collect())
     }
 
-    async fn delete_network_volume(&self, id: &str) -> Result<(), CloudError> {
+    async fn delete_network_volume(&self, id: &str) -> Result<(), ProviderError> {
         gone_is_ok(self.client.delete_network_volume(&runpod::NetworkVolumeId::new(id)).await)
     }
 
-    async fn network_volume_data_center(&self, id: &str) -> Result<String, CloudError> {
+    async fn network_volume_data_center(&self, id: &str) -> Result<String, ProviderError> {
         let v = self
             .client
             .get_network_volume(&runpod::NetworkVolumeId::new(id))
@@ -435,7 +435,7 @@ fn flashboot(d: &Deployment) -> FlashBoot {
 }
 
 /// `Ok` for a delete whose target is already gone.
-fn gone_is_ok(r: Result<(), runpod::Error>) -> Result<(), CloudError> {
+fn gone_is_ok(r: Result<(), runpod::Error>) -> Result<(), ProviderError> {
     match r {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
@@ -443,8 +443,8 @@ fn gone_is_ok(r: Result<(), runpod::Error>) -> Result<(), CloudError> {
     }
 }
 
-impl Serverless for RunPodCloud {
-    async fn list_endpoints(&self) -> Result<Vec<EndpointInfo>, CloudError> {
+impl Serverless for RunPodProvider {
+    async fn list_endpoints(&self) -> Result<Vec<EndpointInfo>, ProviderError> {
         Ok(self
             .client
             .list_endpoints()
@@ -463,7 +463,7 @@ impl Serverless for RunPodCloud {
             .collect())
     }
 
-    async fn list_templates(&self) -> Result<Vec<TemplateInfo>, CloudError> {
+    async fn list_templates(&self) -> Result<Vec<TemplateInfo>, ProviderError> {
         Ok(self
             .client
             .list_templates()
@@ -474,12 +474,12 @@ impl Serverless for RunPodCloud {
             .collect())
     }
 
-    async fn create_template(&self, d: &Deployment) -> Result<TemplateInfo, CloudError> {
+    async fn create_template(&self, d: &Deployment) -> Result<TemplateInfo, ProviderError> {
         let t = self.client.create_template(&template_body(d)).await.map_err(map_err)?;
         Ok(TemplateInfo { id: t.id.0, name: t.name })
     }
 
-    async fn update_template(&self, id: &str, d: &Deployment) -> Result<(), CloudError> {
+    async fn update_template(&self, id: &str, d: &Deployment) -> Result<(), ProviderError> {
         let b = template_body(d);
         let req = UpdateTemplateRequest {
             image: Some(b.image),
@@ -496,7 +496,7 @@ impl Serverless for RunPodCloud {
         &self,
         d: &Deployment,
         template_id: &str,
-    ) -> Result<EndpointInfo, CloudError> {
+    ) -> Result<EndpointInfo, ProviderError> {
         let mut req =
             CreateEndpointRequest::from_template(d.name.clone(), TemplateId::new(template_id));
         req.gpu = Some(endpoint_gpu(d));
@@ -519,7 +519,7 @@ impl Serverless for RunPodCloud {
     /// RunPod resolves a template into the endpoint once (at create, or when a PATCH names it):
     /// editing the template alone changes nothing. So the PATCH carries the container settings
     /// themselves (and the template), which works whichever way RunPod reads it.
-    async fn update_endpoint(&self, id: &str, d: &Deployment) -> Result<(), CloudError> {
+    async fn update_endpoint(&self, id: &str, d: &Deployment) -> Result<(), ProviderError> {
         let b = template_body(d);
         let req = UpdateEndpointRequest {
             image: Some(b.image),
@@ -539,11 +539,11 @@ impl Serverless for RunPodCloud {
         self.client.update_endpoint(&EndpointId::new(id), &req).await.map(|_| ()).map_err(map_err)
     }
 
-    async fn delete_endpoint(&self, id: &str) -> Result<(), CloudError> {
+    async fn delete_endpoint(&self, id: &str) -> Result<(), ProviderError> {
         gone_is_ok(self.client.delete_endpoint(&EndpointId::new(id)).await)
     }
 
-    async fn delete_template(&self, id: &str) -> Result<(), CloudError> {
+    async fn delete_template(&self, id: &str) -> Result<(), ProviderError> {
         gone_is_ok(self.client.delete_template(&TemplateId::new(id)).await)
     }
 
@@ -551,7 +551,7 @@ impl Serverless for RunPodCloud {
         &self,
         pools: &[String],
         count: i64,
-    ) -> Result<(String, Money), CloudError> {
+    ) -> Result<(String, Money), ProviderError> {
         let gpus =
             self.client.list_gpu_types(&GpuCatalogQuery::default()).await.map_err(map_err)?;
         gpus.into_iter()
@@ -559,7 +559,7 @@ impl Serverless for RunPodCloud {
             .filter_map(|g| g.price.serverless.map(|p| (g.id.0, Money::from_usd(p * count as f64))))
             .min_by_key(|(_, m)| m.0)
             .ok_or_else(|| {
-                CloudError::Rejected(format!(
+                ProviderError::Rejected(format!(
                     "no serverless GPU is offered in pools {}",
                     pools.join(", ")
                 ))
@@ -571,7 +571,7 @@ impl Serverless for RunPodCloud {
         endpoint_id: &str,
         input: &serde_json::Value,
         o: &RunOptions,
-    ) -> Result<RemoteJob, CloudError> {
+    ) -> Result<RemoteJob, ProviderError> {
         let mut req = RunRequest::new(input.clone());
         if o.execution_timeout_ms.is_some() || o.ttl_ms.is_some() || o.low_priority {
             req.policy = Some(JobPolicy {
@@ -585,7 +585,11 @@ impl Serverless for RunPodCloud {
         r.map(remote).map_err(map_err)
     }
 
-    async fn job_status(&self, endpoint_id: &str, job_id: &str) -> Result<RemoteJob, CloudError> {
+    async fn job_status(
+        &self,
+        endpoint_id: &str,
+        job_id: &str,
+    ) -> Result<RemoteJob, ProviderError> {
         self.client
             .serverless(&EndpointId::new(endpoint_id))
             .status(&job_id.into())
@@ -598,7 +602,7 @@ impl Serverless for RunPodCloud {
         &self,
         endpoint_id: &str,
         job_id: &str,
-    ) -> Result<Vec<serde_json::Value>, CloudError> {
+    ) -> Result<Vec<serde_json::Value>, ProviderError> {
         let r = self
             .client
             .serverless(&EndpointId::new(endpoint_id))
@@ -608,7 +612,11 @@ impl Serverless for RunPodCloud {
         Ok(r.stream.into_iter().map(|c| c.output).collect())
     }
 
-    async fn cancel_job(&self, endpoint_id: &str, job_id: &str) -> Result<RemoteJob, CloudError> {
+    async fn cancel_job(
+        &self,
+        endpoint_id: &str,
+        job_id: &str,
+    ) -> Result<RemoteJob, ProviderError> {
         self.client
             .serverless(&EndpointId::new(endpoint_id))
             .cancel(&job_id.into())
@@ -617,7 +625,7 @@ impl Serverless for RunPodCloud {
             .map_err(map_err)
     }
 
-    async fn retry_job(&self, endpoint_id: &str, job_id: &str) -> Result<RemoteJob, CloudError> {
+    async fn retry_job(&self, endpoint_id: &str, job_id: &str) -> Result<RemoteJob, ProviderError> {
         self.client
             .serverless(&EndpointId::new(endpoint_id))
             .retry(&job_id.into())
@@ -631,7 +639,7 @@ impl Serverless for RunPodCloud {
         endpoint_id: &str,
         from_ms: i64,
         to_ms: i64,
-    ) -> Result<Option<Money>, CloudError> {
+    ) -> Result<Option<Money>, ProviderError> {
         let q = runpod::types::billing::BillingQuery {
             start_time: Some(rfc3339(from_ms)),
             end_time: Some(rfc3339(to_ms)),
@@ -650,11 +658,11 @@ impl Serverless for RunPodCloud {
         Ok((!mine.is_empty()).then(|| Money::from_usd(mine.iter().sum())))
     }
 
-    async fn balance(&self) -> Result<Option<f64>, CloudError> {
+    async fn balance(&self) -> Result<Option<f64>, ProviderError> {
         Ok(Some(self.client.myself().await.map_err(map_err)?.client_balance))
     }
 
-    async fn endpoint_health(&self, endpoint_id: &str) -> Result<QueueHealth, CloudError> {
+    async fn endpoint_health(&self, endpoint_id: &str) -> Result<QueueHealth, ProviderError> {
         let h = self
             .client
             .serverless(&EndpointId::new(endpoint_id))

@@ -1,5 +1,5 @@
 //! The provider boundary. The engine owns every side effect on a provider and reaches it only
-//! through this trait; `RunPodCloud` implements it on the `runpod` client (against RunPod or
+//! through this trait; `RunPodProvider` implements it on the `runpod` client (against RunPod or
 //! its emulator alike).
 
 use podwarden_core::gpu::{CloudTier, GpuOffer};
@@ -49,7 +49,7 @@ pub struct PodRequest {
 
 /// Why a provider call failed, as far as the engine cares.
 #[derive(Debug, thiserror::Error)]
-pub enum CloudError {
+pub enum ProviderError {
     /// Nothing was created; try another placement.
     #[error("no capacity: {0}")]
     NoCapacity(String),
@@ -87,26 +87,26 @@ pub enum CloudError {
 }
 
 /// A GPU provider (pods; serverless endpoints through its `Serverless` half).
-pub trait Cloud: Serverless + Send + Sync + 'static {
+pub trait Provider: Serverless + Send + Sync + 'static {
     /// GPU offers with price and stock.
-    fn offers(&self) -> impl Future<Output = Result<Vec<GpuOffer>, CloudError>> + Send;
+    fn offers(&self) -> impl Future<Output = Result<Vec<GpuOffer>, ProviderError>> + Send;
     /// Every pod of the account, in one call.
-    fn list_pods(&self) -> impl Future<Output = Result<Vec<PodInfo>, CloudError>> + Send;
+    fn list_pods(&self) -> impl Future<Output = Result<Vec<PodInfo>, ProviderError>> + Send;
     /// Creates a pod.
     fn create_pod(
         &self,
         req: &PodRequest,
-    ) -> impl Future<Output = Result<PodInfo, CloudError>> + Send;
+    ) -> impl Future<Output = Result<PodInfo, ProviderError>> + Send;
     /// Terminates a pod; `Ok` when it is gone (already gone included).
-    fn terminate_pod(&self, id: &str) -> impl Future<Output = Result<(), CloudError>> + Send;
+    fn terminate_pod(&self, id: &str) -> impl Future<Output = Result<(), ProviderError>> + Send;
     /// The data center a network volume is in (pods that mount it run there).
     fn network_volume_data_center(
         &self,
         id: &str,
-    ) -> impl Future<Output = Result<String, CloudError>> + Send {
+    ) -> impl Future<Output = Result<String, ProviderError>> + Send {
         let id = id.to_owned();
         async move {
-            Err(CloudError::Rejected(format!(
+            Err(ProviderError::Rejected(format!(
                 "network volume {id}: this provider has no network volumes"
             )))
         }
@@ -115,18 +115,21 @@ pub trait Cloud: Serverless + Send + Sync + 'static {
     /// not, or not at this API's version). Starts past either are refused by RunPod.
     fn account_headroom(
         &self,
-    ) -> impl Future<Output = Result<Option<Headroom>, CloudError>> + Send {
+    ) -> impl Future<Output = Result<Option<Headroom>, ProviderError>> + Send {
         async { Ok(None) }
     }
     /// Queued pod entries of the account that still wait for capacity, as `(id, name)`: each
     /// can become a billing pod later. None when the provider queues nothing.
     fn list_queued_pods(
         &self,
-    ) -> impl Future<Output = Result<Vec<(String, String)>, CloudError>> + Send {
+    ) -> impl Future<Output = Result<Vec<(String, String)>, ProviderError>> + Send {
         async { Ok(Vec::new()) }
     }
     /// Cancels a queued entry.
-    fn cancel_queued_pod(&self, id: &str) -> impl Future<Output = Result<(), CloudError>> + Send {
+    fn cancel_queued_pod(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send {
         let _ = id;
         async { Ok(()) }
     }
@@ -137,7 +140,7 @@ pub trait Cloud: Serverless + Send + Sync + 'static {
         pod_id: &str,
         since_ms: i64,
         until_ms: i64,
-    ) -> impl Future<Output = Result<Option<Money>, CloudError>> + Send {
+    ) -> impl Future<Output = Result<Option<Money>, ProviderError>> + Send {
         let _ = (pod_id, since_ms, until_ms);
         async { Ok(None) }
     }
@@ -147,23 +150,23 @@ pub trait Cloud: Serverless + Send + Sync + 'static {
         name: &str,
         size_gb: i64,
         data_center: &str,
-    ) -> impl Future<Output = Result<VolumeInfo, CloudError>> + Send {
+    ) -> impl Future<Output = Result<VolumeInfo, ProviderError>> + Send {
         let _ = (name, size_gb, data_center);
-        async { Err(CloudError::Rejected("this provider has no network volumes".into())) }
+        async { Err(ProviderError::Rejected("this provider has no network volumes".into())) }
     }
     /// Every network volume of the account.
     fn list_network_volumes(
         &self,
-    ) -> impl Future<Output = Result<Vec<VolumeInfo>, CloudError>> + Send {
+    ) -> impl Future<Output = Result<Vec<VolumeInfo>, ProviderError>> + Send {
         async { Ok(Vec::new()) }
     }
     /// Deletes a network volume; `Ok` when it is gone.
     fn delete_network_volume(
         &self,
         id: &str,
-    ) -> impl Future<Output = Result<(), CloudError>> + Send {
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send {
         let _ = id;
-        async { Err(CloudError::Rejected("this provider has no network volumes".into())) }
+        async { Err(ProviderError::Rejected("this provider has no network volumes".into())) }
     }
     /// Stores `value` as the account secret `name` (replacing one of that name) and returns the
     /// env value that stands for it in a pod (`{{ RUNPOD_SECRET_name }}`), so the provider's pod
@@ -172,18 +175,18 @@ pub trait Cloud: Serverless + Send + Sync + 'static {
         &self,
         name: &str,
         value: &str,
-    ) -> impl Future<Output = Result<Option<String>, CloudError>> + Send {
+    ) -> impl Future<Output = Result<Option<String>, ProviderError>> + Send {
         let _ = (name, value);
         async { Ok(None) }
     }
     /// The account's secrets, as `(id, name)` (never values).
     fn list_secrets(
         &self,
-    ) -> impl Future<Output = Result<Vec<(String, String)>, CloudError>> + Send {
+    ) -> impl Future<Output = Result<Vec<(String, String)>, ProviderError>> + Send {
         async { Ok(Vec::new()) }
     }
     /// Deletes a secret; `Ok` when it is gone (already gone included).
-    fn delete_secret(&self, id: &str) -> impl Future<Output = Result<(), CloudError>> + Send {
+    fn delete_secret(&self, id: &str) -> impl Future<Output = Result<(), ProviderError>> + Send {
         let _ = id;
         async { Ok(()) }
     }
@@ -198,7 +201,7 @@ pub trait Cloud: Serverless + Send + Sync + 'static {
         &self,
         pod_id: &str,
         q: PodLogQuery,
-    ) -> impl Future<Output = Result<PodLogStream, CloudError>> + Send {
+    ) -> impl Future<Output = Result<PodLogStream, ProviderError>> + Send {
         let _ = (pod_id, q);
         async { Err(unsupported()) }
     }
@@ -209,7 +212,7 @@ pub trait Cloud: Serverless + Send + Sync + 'static {
     }
 }
 
-/// What a provider says about a key (`Cloud::check_key`).
+/// What a provider says about a key (`Provider::check_key`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeyCheck {
     /// It authenticates and the account has credit.
@@ -242,7 +245,7 @@ pub struct PodLogLine {
 }
 
 /// A pod's log as it streams.
-pub type PodLogStream = futures::stream::BoxStream<'static, Result<PodLogLine, CloudError>>;
+pub type PodLogStream = futures::stream::BoxStream<'static, Result<PodLogLine, ProviderError>>;
 
 /// A network volume at the provider.
 #[derive(Debug, Clone, PartialEq)]
@@ -375,22 +378,26 @@ pub struct Deployment {
     pub registry_auth: Option<String>,
 }
 
-/// A provider with serverless endpoints. Separate from `Cloud` so a pods-only provider (or a
+/// A provider with serverless endpoints. Separate from `Provider` so a pods-only provider (or a
 /// benchmark double) need not implement it; the defaults say it is not supported.
 pub trait Serverless: Send + Sync + 'static {
     /// Every endpoint of the account, in one call (a provider without endpoints has none).
-    fn list_endpoints(&self) -> impl Future<Output = Result<Vec<EndpointInfo>, CloudError>> + Send {
+    fn list_endpoints(
+        &self,
+    ) -> impl Future<Output = Result<Vec<EndpointInfo>, ProviderError>> + Send {
         async { Ok(Vec::new()) }
     }
     /// Every template of the account, in one call.
-    fn list_templates(&self) -> impl Future<Output = Result<Vec<TemplateInfo>, CloudError>> + Send {
+    fn list_templates(
+        &self,
+    ) -> impl Future<Output = Result<Vec<TemplateInfo>, ProviderError>> + Send {
         async { Ok(Vec::new()) }
     }
     /// Creates the deployment's template.
     fn create_template(
         &self,
         d: &Deployment,
-    ) -> impl Future<Output = Result<TemplateInfo, CloudError>> + Send {
+    ) -> impl Future<Output = Result<TemplateInfo, ProviderError>> + Send {
         let _ = d;
         async { Err(unsupported()) }
     }
@@ -399,7 +406,7 @@ pub trait Serverless: Send + Sync + 'static {
         &self,
         id: &str,
         d: &Deployment,
-    ) -> impl Future<Output = Result<(), CloudError>> + Send {
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send {
         let _ = (id, d);
         async { Err(unsupported()) }
     }
@@ -408,7 +415,7 @@ pub trait Serverless: Send + Sync + 'static {
         &self,
         d: &Deployment,
         template_id: &str,
-    ) -> impl Future<Output = Result<EndpointInfo, CloudError>> + Send {
+    ) -> impl Future<Output = Result<EndpointInfo, ProviderError>> + Send {
         let _ = (d, template_id);
         async { Err(unsupported()) }
     }
@@ -417,17 +424,17 @@ pub trait Serverless: Send + Sync + 'static {
         &self,
         id: &str,
         d: &Deployment,
-    ) -> impl Future<Output = Result<(), CloudError>> + Send {
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send {
         let _ = (id, d);
         async { Err(unsupported()) }
     }
     /// Deletes an endpoint; `Ok` when it is gone (already gone included).
-    fn delete_endpoint(&self, id: &str) -> impl Future<Output = Result<(), CloudError>> + Send {
+    fn delete_endpoint(&self, id: &str) -> impl Future<Output = Result<(), ProviderError>> + Send {
         let _ = id;
         async { Err(unsupported()) }
     }
     /// Deletes a template; `Ok` when it is gone (already gone included).
-    fn delete_template(&self, id: &str) -> impl Future<Output = Result<(), CloudError>> + Send {
+    fn delete_template(&self, id: &str) -> impl Future<Output = Result<(), ProviderError>> + Send {
         let _ = id;
         async { Err(unsupported()) }
     }
@@ -436,7 +443,7 @@ pub trait Serverless: Send + Sync + 'static {
         &self,
         pools: &[String],
         count: i64,
-    ) -> impl Future<Output = Result<(String, Money), CloudError>> + Send {
+    ) -> impl Future<Output = Result<(String, Money), ProviderError>> + Send {
         let _ = (pools, count);
         async { Err(unsupported()) }
     }
@@ -446,7 +453,7 @@ pub trait Serverless: Send + Sync + 'static {
         endpoint_id: &str,
         input: &serde_json::Value,
         opts: &RunOptions,
-    ) -> impl Future<Output = Result<RemoteJob, CloudError>> + Send {
+    ) -> impl Future<Output = Result<RemoteJob, ProviderError>> + Send {
         let _ = (endpoint_id, input, opts);
         async { Err(unsupported()) }
     }
@@ -455,7 +462,7 @@ pub trait Serverless: Send + Sync + 'static {
         &self,
         endpoint_id: &str,
         job_id: &str,
-    ) -> impl Future<Output = Result<RemoteJob, CloudError>> + Send {
+    ) -> impl Future<Output = Result<RemoteJob, ProviderError>> + Send {
         let _ = (endpoint_id, job_id);
         async { Err(unsupported()) }
     }
@@ -464,7 +471,7 @@ pub trait Serverless: Send + Sync + 'static {
         &self,
         endpoint_id: &str,
         job_id: &str,
-    ) -> impl Future<Output = Result<Vec<serde_json::Value>, CloudError>> + Send {
+    ) -> impl Future<Output = Result<Vec<serde_json::Value>, ProviderError>> + Send {
         let _ = (endpoint_id, job_id);
         async { Err(unsupported()) }
     }
@@ -473,7 +480,7 @@ pub trait Serverless: Send + Sync + 'static {
         &self,
         endpoint_id: &str,
         job_id: &str,
-    ) -> impl Future<Output = Result<RemoteJob, CloudError>> + Send {
+    ) -> impl Future<Output = Result<RemoteJob, ProviderError>> + Send {
         let _ = (endpoint_id, job_id);
         async { Err(unsupported()) }
     }
@@ -483,7 +490,7 @@ pub trait Serverless: Send + Sync + 'static {
         &self,
         endpoint_id: &str,
         job_id: &str,
-    ) -> impl Future<Output = Result<RemoteJob, CloudError>> + Send {
+    ) -> impl Future<Output = Result<RemoteJob, ProviderError>> + Send {
         let _ = (endpoint_id, job_id);
         async { Err(unsupported()) }
     }
@@ -495,19 +502,19 @@ pub trait Serverless: Send + Sync + 'static {
         endpoint_id: &str,
         from_ms: i64,
         to_ms: i64,
-    ) -> impl Future<Output = Result<Option<Money>, CloudError>> + Send {
+    ) -> impl Future<Output = Result<Option<Money>, ProviderError>> + Send {
         let _ = (endpoint_id, from_ms, to_ms);
         async { Ok(None) }
     }
     /// The account's balance in USD, when the provider tells.
-    fn balance(&self) -> impl Future<Output = Result<Option<f64>, CloudError>> + Send {
+    fn balance(&self) -> impl Future<Output = Result<Option<f64>, ProviderError>> + Send {
         async { Ok(None) }
     }
     /// Queue and worker counts of an endpoint.
     fn endpoint_health(
         &self,
         endpoint_id: &str,
-    ) -> impl Future<Output = Result<QueueHealth, CloudError>> + Send {
+    ) -> impl Future<Output = Result<QueueHealth, ProviderError>> + Send {
         let _ = endpoint_id;
         async { Err(unsupported()) }
     }
@@ -559,8 +566,8 @@ pub struct QueueHealth {
     pub unhealthy: u64,
 }
 
-fn unsupported() -> CloudError {
-    CloudError::Rejected("this provider has no serverless endpoints".into())
+fn unsupported() -> ProviderError {
+    ProviderError::Rejected("this provider has no serverless endpoints".into())
 }
 
 #[cfg(test)]
