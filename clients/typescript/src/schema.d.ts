@@ -1782,6 +1782,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description the spec names a network volume that is neither one of yours nor on the account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description the body is over the route's size limit, or has more than 1,000,000 JSON values */
             413: {
                 headers: {
@@ -2588,6 +2597,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description the spec names a network volume that is neither one of yours nor on the account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description the body is over the route's size limit, or has more than 1,000,000 JSON values */
             413: {
                 headers: {
@@ -3051,6 +3069,15 @@ export interface operations {
             };
             /** @description not found (or another user's) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the serverless job has already ended */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -26,34 +26,28 @@ impl Store {
     /// Inserts a new volume row; `false` when the owner already has a live one of that name.
     pub async fn volume_insert(&self, v: &VolumeRow) -> Result<bool> {
         let _w = self.writes.lock().await;
-        let mut tx = self.pool().begin().await?;
-        let taken: Option<(String,)> = sqlx::query_as(
-            "SELECT id FROM volumes WHERE owner = $1 AND name = $2 AND state <> 'deleted'",
+        // One statement, so SQLite takes its write lock up front and waits for it: a
+        // transaction that read first and wrote second got an immediate SQLITE_BUSY when
+        // another write landed in between (the contract fuzzer's 503 on `POST /volumes`, as
+        // for users before).
+        let r = sqlx::query(
+            "INSERT INTO volumes (id, owner, account, name, resource_name, volume_id, data_center, size_gb, state, created_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+             WHERE NOT EXISTS (SELECT 1 FROM volumes WHERE owner = $2 AND name = $4 AND state <> 'deleted')",
         )
+        .bind(&v.id)
         .bind(&v.owner)
+        .bind(v.account.to_string())
         .bind(&v.name)
-        .fetch_optional(&mut *tx)
+        .bind(&v.resource_name)
+        .bind(&v.volume_id)
+        .bind(&v.data_center)
+        .bind(v.size_gb)
+        .bind(&v.state)
+        .bind(v.created_at)
+        .execute(self.pool())
         .await?;
-        if taken.is_some() {
-            return Ok(false);
-        }
-        sqlx::query(
-            "INSERT INTO volumes (id, owner, account, name, resource_name, volume_id, data_center, size_gb, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-            .bind(&v.id)
-            .bind(&v.owner)
-            .bind(v.account.to_string())
-            .bind(&v.name)
-            .bind(&v.resource_name)
-            .bind(&v.volume_id)
-            .bind(&v.data_center)
-            .bind(v.size_gb)
-            .bind(&v.state)
-            .bind(v.created_at)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(r.rows_affected() == 1)
     }
 
     /// Sets a volume's state and provider id.

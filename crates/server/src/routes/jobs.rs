@@ -57,7 +57,7 @@ pub(crate) fn attempt_view(a: &AttemptRow) -> AttemptView {
 }
 
 /// Submits a job (a job spec, see docs/job-spec.md).
-#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = JobSpec, responses((status = 201, body = JobDetail), (status = 402, description = "the hosted spend cap has too little left (spent or reserved)", body = ErrorBody), (status = 400, description = "malformed JSON (with line and column)", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = JobSpec, responses((status = 404, description = "the spec names a network volume that is neither one of yours nor on the account", body = ErrorBody), (status = 201, body = JobDetail), (status = 402, description = "the hosted spend cap has too little left (spent or reserved)", body = ErrorBody), (status = 400, description = "malformed JSON (with line and column)", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn create_job(
     State(s): S,
     Extension(c): C,

@@ -33,7 +33,7 @@ pub(crate) fn endpoint_view(r: &EndpointRow) -> EndpointView {
 }
 
 /// Deploys a serverless endpoint (create, or update in place).
-#[utoipa::path(post, path = "/api/v1/endpoints", tag = "endpoints", request_body = podwarden_core::endpoint::EndpointSpec, responses((status = 201, description = "created", body = DeployResult), (status = 200, description = "updated or unchanged", body = DeployResult), (status = 402, description = "a capped hosted user asked for always-on workers", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/endpoints", tag = "endpoints", request_body = podwarden_core::endpoint::EndpointSpec, responses((status = 404, description = "the spec names a network volume that is neither one of yours nor on the account", body = ErrorBody), (status = 201, description = "created", body = DeployResult), (status = 200, description = "updated or unchanged", body = DeployResult), (status = 402, description = "a capped hosted user asked for always-on workers", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn deploy_endpoint(
     State(s): S,
     Extension(c): C,
@@ -242,7 +242,7 @@ pub(crate) async fn get_serverless_job(
 }
 
 /// Cancels a serverless job.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/stop", tag = "requests", params(("id" = String, Path, description = "serverless job id")), responses((status = 202, body = ServerlessJobView), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/requests/{id}/stop", tag = "requests", params(("id" = String, Path, description = "serverless job id")), responses((status = 409, description = "the serverless job has already ended", body = ErrorBody), (status = 202, body = ServerlessJobView), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
 pub(crate) async fn stop_serverless_job(
     State(s): S,
     Extension(c): C,

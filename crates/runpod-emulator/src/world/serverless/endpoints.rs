@@ -48,18 +48,7 @@ impl World {
                 "load-balancing endpoints are not emulated; use type QUEUE",
             ));
         }
-        if let Some(t) = &req.template_id {
-            let tpl = self
-                .templates
-                .get(t.as_str())
-                .filter(|t| t.account == acct)
-                .ok_or_else(ApiError::not_found)?;
-            if !tpl.template.serverless {
-                return Err(ApiError::bad_request(
-                    "templateId must name a serverless template (serverless: true)",
-                ));
-            }
-        }
+        self.serverless_template(acct, req.template_id.as_ref())?;
         if req.gpu.is_some() && req.cpu.is_some() {
             return Err(ApiError::bad_request("`gpu` and `cpu` are mutually exclusive"));
         }
@@ -338,22 +327,25 @@ impl World {
         Ok(ListEndpointWorkersResponse { workers, summary, endpoint_version: Some(e.version) })
     }
 
-    // ---- jobs (client side) ----
+    /// A template an endpoint may name: the account's own, and a serverless one.
+    fn serverless_template(&self, acct: &str, id: Option<&TemplateId>) -> ApiResult<()> {
+        let Some(t) = id else { return Ok(()) };
+        let tpl = self
+            .templates
+            .get(t.as_str())
+            .filter(|t| t.account == acct)
+            .ok_or_else(ApiError::not_found)?;
+        if !tpl.template.serverless {
+            return Err(ApiError::bad_request(
+                "templateId must name a serverless template (serverless: true)",
+            ));
+        }
+        Ok(())
+    }
 
     /// What an update may name: a serverless template and volumes of the endpoint's account.
     fn check_update(&self, acct: &str, req: &UpdateEndpointRequest) -> ApiResult<()> {
-        if let Some(t) = &req.template_id {
-            let tpl = self
-                .templates
-                .get(t.as_str())
-                .filter(|t| t.account == acct)
-                .ok_or_else(ApiError::not_found)?;
-            if !tpl.template.serverless {
-                return Err(ApiError::bad_request(
-                    "templateId must name a serverless template (serverless: true)",
-                ));
-            }
-        }
+        self.serverless_template(acct, req.template_id.as_ref())?;
         if req.network_volumes.as_ref().is_some_and(Vec::is_empty) {
             // As pods' `network: []` (spec prose on `Mounts`; API-NOTES, corrections 2026-12-05).
             return Err(ApiError::bad_request(

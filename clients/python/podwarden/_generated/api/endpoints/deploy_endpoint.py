@@ -59,6 +59,11 @@ def _parse_response(
 
         return response_402
 
+    if response.status_code == 404:
+        response_404 = ErrorBody.from_dict(response.json())
+
+        return response_404
+
     if response.status_code == 413:
         response_413 = ErrorBody.from_dict(response.json())
 
