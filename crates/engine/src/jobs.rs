@@ -24,6 +24,12 @@ pub struct Submitted {
     pub token: String,
 }
 
+/// How long a pod that exited on its own is kept before teardown at least: the exit's callback
+/// can beat the pod's last log lines to the server, and once the pod is gone its logs are too,
+/// so its log follower gets this long to store them (2 s of the pod's price: a fifth of a cent
+/// at $4/h; the spec's `keep_alive` is used when longer).
+pub const LOG_DRAIN_MS: i64 = 2_000;
+
 impl<C: Provider> Engine<C> {
     /// Accepts a job. Fails before anything is created when no offered GPU could ever fit.
     pub async fn submit(&self, spec: JobSpec, owner: &str) -> Result<Submitted, EngineError> {
@@ -361,7 +367,8 @@ impl<C: Provider> Engine<C> {
                 let now = self.clock.now_ms();
                 match event {
                     JobEvent::Exited { .. } => {
-                        j.teardown_at = Some(now + spec.limits.keep_alive.as_millis() as i64)
+                        let keep = (spec.limits.keep_alive.as_millis() as i64).max(LOG_DRAIN_MS);
+                        j.teardown_at = Some(now + keep)
                     }
                     JobEvent::Cancel if from.state == JobState::TearingDown => {}
                     JobEvent::Cancel
