@@ -107,28 +107,27 @@ def startup(runtime):
     url = f"http://127.0.0.1:{srv.server_address[1]}/v2/ep"
     # The environment a RunPod worker gets, and nothing of this shell's: no proxy settings
     # (the recorder is on loopback), a HOME of its own (the SDK writes its config there).
-    home = tempfile.mkdtemp()
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home,
-           "RUNPOD_WEBHOOK_GET_JOB": f"{url}/job-take/$ID?gpu=x", "RUNPOD_WEBHOOK_POST_OUTPUT": f"{url}/job-done/$RUNPOD_POD_ID/$ID?gpu=x",
-           "RUNPOD_WEBHOOK_POST_STREAM": f"{url}/job-stream/$RUNPOD_POD_ID/$ID?gpu=x", "RUNPOD_WEBHOOK_PING": f"{url}/ping/$RUNPOD_POD_ID?gpu=x",
-           "RUNPOD_POD_ID": "bench", "RUNPOD_AI_API_KEY": "k", "RUNPOD_ENDPOINT_ID": "ep"}
-    Recorder.first = None
-    log = open(os.path.join(home, "worker.log"), "w+")
-    t = time.perf_counter()
-    p = subprocess.Popen(command(runtime).split(), env=env, cwd=home, stdout=log, stderr=subprocess.STDOUT)
-    while Recorder.first is None and p.poll() is None and time.perf_counter() - t < 120:
-        time.sleep(0.001)
-    if Recorder.first is None:
-        p.kill()
+    with tempfile.TemporaryDirectory() as home, open(os.path.join(home, "worker.log"), "w+") as log:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home,
+               "RUNPOD_WEBHOOK_GET_JOB": f"{url}/job-take/$ID?gpu=x", "RUNPOD_WEBHOOK_POST_OUTPUT": f"{url}/job-done/$RUNPOD_POD_ID/$ID?gpu=x",
+               "RUNPOD_WEBHOOK_POST_STREAM": f"{url}/job-stream/$RUNPOD_POD_ID/$ID?gpu=x", "RUNPOD_WEBHOOK_PING": f"{url}/ping/$RUNPOD_POD_ID?gpu=x",
+               "RUNPOD_POD_ID": "bench", "RUNPOD_AI_API_KEY": "k", "RUNPOD_ENDPOINT_ID": "ep"}
+        Recorder.first = None
+        t = time.perf_counter()
+        p = subprocess.Popen(command(runtime).split(), env=env, cwd=home, stdout=log, stderr=subprocess.STDOUT)
+        while Recorder.first is None and p.poll() is None and time.perf_counter() - t < 120:
+            time.sleep(0.001)
+        if Recorder.first is None:
+            p.kill()
+            p.wait(timeout=30)
+            log.seek(0)
+            tail = log.read()[-4000:]
+            raise SystemExit(f"the {runtime} worker asked for no job within 120 s (exit status {p.returncode}); its output:\n{tail}")
+        took = (Recorder.first - t) * 1e3
+        time.sleep(1.0)
+        rss = next((int(l.split()[1]) / 1024 for l in open(f"/proc/{p.pid}/status") if l.startswith("VmRSS:")), 0.0)
+        p.terminate()
         p.wait(timeout=30)
-        log.seek(0)
-        tail = log.read()[-4000:]
-        raise SystemExit(f"the {runtime} worker asked for no job within 120 s (exit status {p.returncode}); its output:\n{tail}")
-    took = (Recorder.first - t) * 1e3
-    time.sleep(1.0)
-    rss = next((int(l.split()[1]) / 1024 for l in open(f"/proc/{p.pid}/status") if l.startswith("VmRSS:")), 0.0)
-    p.terminate()
-    p.wait(timeout=30)
     srv.shutdown()
     return took, rss
 

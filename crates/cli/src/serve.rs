@@ -125,8 +125,15 @@ fn given(v: Option<String>) -> Option<String> {
     v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
+/// A secret, trimmed (tokens are pasted with stray whitespace); empty is unset.
 fn secret(v: Option<String>) -> Option<SecretString> {
     given(v).map(SecretString::from)
+}
+
+/// A key exactly as given (the sealing key is used byte for byte, as before: trimming it would
+/// make another key, and the users' keys sealed with it would not open); blank is unset.
+fn key_as_given(v: Option<String>) -> Option<SecretString> {
+    v.filter(|v| !v.trim().is_empty()).map(SecretString::from)
 }
 
 /// `var`'s value `v` is not `what`.
@@ -162,15 +169,12 @@ impl ServeArgs {
         cfg.intent_grace = Duration::from_millis(self.intent_grace_ms);
         cfg.watchdog_ceiling = self.watchdog_ceiling;
         cfg.database = given(self.database);
-        cfg.default_spend_cap_usd = match given(self.default_spend_cap_usd) {
-            None => None,
-            Some(v) => match v.parse::<f64>() {
-                Ok(usd) if usd.is_finite() && usd >= 0.0 => Some(usd),
-                _ => {
-                    let what = "an amount in USD (e.g. 5)";
-                    return Err(bad("PODWARDEN_DEFAULT_SPEND_CAP_USD", &v, what));
-                }
-            },
+        let (cap, what) = ("PODWARDEN_DEFAULT_SPEND_CAP_USD", "an amount in USD (e.g. 5)");
+        cfg.default_spend_cap_usd = match parsed::<f64>(self.default_spend_cap_usd, cap, what)? {
+            Some(usd) if !(usd.is_finite() && usd >= 0.0) => {
+                return Err(bad(cap, &usd.to_string(), what));
+            }
+            usd => usd,
         };
         let l = &mut cfg.limits;
         if let Some(n) = parsed(self.max_connections, "PODWARDEN_MAX_CONNECTIONS", "a number")? {
@@ -273,13 +277,13 @@ impl Secrets {
     fn apply(self, cfg: &mut ServerConfig) -> Result<(), UserError> {
         cfg.runpod.api_key = given(self.runpod_api_key).map(runpod::ApiKey::new);
         cfg.admin_token = secret(self.admin_token);
-        cfg.old_admin_token = given(self.old_admin_token);
+        cfg.old_admin_token = secret(self.old_admin_token);
         cfg.token_secret = secret(self.token_secret);
-        cfg.secret_key = secret(self.secret_key);
-        cfg.old_secret_key = secret(self.old_secret_key);
+        cfg.secret_key = key_as_given(self.secret_key);
+        cfg.old_secret_key = key_as_given(self.old_secret_key);
         cfg.s3_operator_key = match (given(self.s3_access_key_id), given(self.s3_secret_access_key))
         {
-            (Some(id), Some(secret)) => Some((id, secret)),
+            (Some(id), Some(secret)) => Some((id, SecretString::from(secret))),
             (None, None) => None,
             (Some(_), None) | (None, Some(_)) => {
                 return Err(UserError {

@@ -38,7 +38,7 @@ pub struct ServerConfig {
     pub s3_data_centers: Option<Vec<String>>,
     /// The operator account's S3 key (default: `RUNPOD_S3_ACCESS_KEY_ID` and
     /// `RUNPOD_S3_SECRET_ACCESS_KEY`; the embedded emulator's own).
-    pub s3_operator_key: Option<(String, String)>,
+    pub s3_operator_key: Option<(String, SecretString)>,
     /// Connection limits and timeouts (`listener`).
     pub limits: listener::ConnLimits,
     /// After this long since a pod ended, one present figure of the provider's bill is trusted;
@@ -62,7 +62,7 @@ pub struct ServerConfig {
     pub admin_token: Option<SecretString>,
     /// The admin token the replicas used so far, for a rotation on Postgres
     /// (`PODWARDEN_OLD_ADMIN_TOKEN`).
-    pub old_admin_token: Option<String>,
+    pub old_admin_token: Option<SecretString>,
     /// The job tokens' secret, which replicas share (`PODWARDEN_TOKEN_SECRET`; default: the data
     /// directory's `secret` file).
     pub token_secret: Option<SecretString>,

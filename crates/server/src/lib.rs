@@ -354,7 +354,7 @@ fn secret_or_file(given: Option<&SecretString>, file: &Path) -> anyhow::Result<S
 }
 
 /// Where work runs, as `start` decided from `cfg`.
-struct Provider {
+struct ProviderChoice {
     client: runpod::Client,
     emulator: Option<embedded::Embedded>,
     /// The embedded emulator: nothing bills.
@@ -364,14 +364,18 @@ struct Provider {
 }
 
 /// The operator's RunPod account, BYOK-only RunPod, a test's client, or the embedded emulator.
-async fn provider(cfg: &ServerConfig, store: &Store, port: u16) -> anyhow::Result<Provider> {
+async fn choose_provider(
+    cfg: &ServerConfig,
+    store: &Store,
+    port: u16,
+) -> anyhow::Result<ProviderChoice> {
     let operator = cfg.runpod.api_key.clone();
     if cfg.byok_only && operator.is_some() && cfg.client.is_none() {
         anyhow::bail!(
             "RUNPOD_API_KEY is set, so this server has an operator key; unset it to run BYOK-only"
         );
     }
-    let p = |client: runpod::Client, name: String| Provider {
+    let p = |client: runpod::Client, name: String| ProviderChoice {
         client,
         emulator: None,
         simulated: false,
@@ -409,7 +413,7 @@ async fn provider(cfg: &ServerConfig, store: &Store, port: u16) -> anyhow::Resul
             }
             let emu = embedded::Embedded::start(cfg, store, port).await?;
             let name = format!("embedded emulator at {}", emu.base_url());
-            Provider { client: emu.client(), emulator: Some(emu), simulated: true, name }
+            ProviderChoice { client: emu.client(), emulator: Some(emu), simulated: true, name }
         }
     })
 }
@@ -428,7 +432,10 @@ fn s3_settings(cfg: &ServerConfig, emulator: Option<&embedded::Embedded>) -> S3S
                 .collect(),
         },
         endpoints: cfg.s3_endpoints.clone(),
-        operator_key: cfg.s3_operator_key.clone(),
+        operator_key: cfg
+            .s3_operator_key
+            .as_ref()
+            .map(|(id, secret)| (id.clone(), secret.expose_secret().to_owned())),
     }
 }
 
@@ -463,7 +470,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     // replica the proxy picks); one server keeps its own in the data directory.
     let secret = secret_or_file(cfg.token_secret.as_ref(), &cfg.home.join("secret"))?;
     let store = open_store(&cfg).await?;
-    let old_token = cfg.old_admin_token.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let old_token =
+        cfg.old_admin_token.as_ref().map(|t| t.expose_secret().trim()).filter(|t| !t.is_empty());
     let shared = store.backend() == podwarden_store::Backend::Postgres;
     users::same_admin_token(&store, &token, old_token, shared).await?;
     users::ensure_admin(&store, &token).await.context("cannot set up the admin user")?;
@@ -473,8 +481,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         .with_context(|| format!("cannot listen on {}", cfg.addr))?;
     let url = format!("http://{}", listener.local_addr()?);
 
-    let Provider { client, emulator, simulated, name: provider } =
-        provider(&cfg, &store, listener.local_addr()?.port()).await?;
+    let ProviderChoice { client, emulator, simulated, name: provider } =
+        choose_provider(&cfg, &store, listener.local_addr()?.port()).await?;
     // Provider keys at rest: a real deployment must bring its secret; dev (the embedded
     // emulator or a test client) gets one made in the data directory.
     let dev = simulated || cfg.client.is_some();
@@ -534,7 +542,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
             cfg.image_checks_local,
         ),
         s3,
-        limits: cfg.limits.clone(),
+        // Kept under the process's file-descriptor limit, for the listener and the state alike.
+        limits: cfg.limits.clone().within_fd_limit(),
         body_budget: body_budget::BodyBudget::new(cfg.limits.body_memory_mib),
         tasks: tasks::Tasks::default(),
         driver: podwarden_engine::driver::Driver::new(
@@ -558,7 +567,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
 
     let app = routes::router(state.clone());
     let c = cancel.clone();
-    let limits = cfg.limits.clone().within_fd_limit();
+    let limits = state.limits.clone();
     tracker.spawn(listener::serve(listener, app, limits, c));
     // Each account's reconcilers run in their own task (`driving`); this loop starts the tasks
     // of accounts with work, on a period and on a poke, never told what changed.

@@ -27,6 +27,30 @@ impl Tasks {
         actions: usize,
         errors: Vec<String>,
     ) {
+        self.update(task, account, |row| activated(row, started_ms, duration_ms, actions, errors));
+    }
+
+    /// Records a reconciler's pass as its `Status` says: what it saw and decided, how long
+    /// it took, its errors, and whether the account must wait.
+    pub(crate) fn record_status<A: std::fmt::Debug>(
+        &self,
+        task: &str,
+        account: impl std::fmt::Display,
+        started_ms: i64,
+        st: &podwarden_engine::reconcilers::Status<A>,
+    ) {
+        let took = st.took.as_millis() as i64;
+        self.update(task, account, |row| {
+            activated(row, started_ms, took, st.actions.len(), st.errors.clone());
+            row.decided = st.actions.iter().take(50).map(|a| format!("{a:?}")).collect();
+            row.seen = st.seen;
+            row.live = st.live;
+            row.retry_after_ms = st.retry_after.map(|w| w.as_millis() as u64);
+        });
+    }
+
+    /// Changes the row of (`task`, `account`), made empty if new.
+    fn update(&self, task: &str, account: impl std::fmt::Display, f: impl FnOnce(&mut TaskStatus)) {
         let account = account.to_string();
         let mut g = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let row = g.entry((task.to_owned(), account.clone())).or_insert_with(|| TaskStatus {
@@ -44,39 +68,29 @@ impl Tasks {
             runs: 0,
             failures: 0,
         });
-        row.last_started_at = started_ms;
-        row.last_duration_ms = duration_ms;
-        row.ok = errors.is_empty();
-        row.actions = actions;
-        row.runs += 1;
-        row.failures += u64::from(!errors.is_empty());
-        row.errors = errors.into_iter().take(20).collect();
-    }
-
-    /// Records a reconciler's pass as its `Status` says: what it saw and decided, how long
-    /// it took, its errors, and whether the account must wait.
-    pub(crate) fn record_status<A: std::fmt::Debug>(
-        &self,
-        task: &str,
-        account: impl std::fmt::Display,
-        started_ms: i64,
-        st: &podwarden_engine::reconcilers::Status<A>,
-    ) {
-        let account = account.to_string();
-        let took = st.took.as_millis() as i64;
-        self.record(task, &account, started_ms, took, st.actions.len(), st.errors.clone());
-        let mut g = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(row) = g.get_mut(&(task.to_owned(), account)) {
-            row.decided = st.actions.iter().take(50).map(|a| format!("{a:?}")).collect();
-            row.seen = st.seen;
-            row.live = st.live;
-            row.retry_after_ms = st.retry_after.map(|w| w.as_millis() as u64);
-        }
+        f(row);
     }
 
     pub(crate) fn all(&self) -> Vec<TaskStatus> {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).values().cloned().collect()
     }
+}
+
+/// Writes an activation into its row: when, how long, what it did, and its errors.
+fn activated(
+    row: &mut TaskStatus,
+    started_ms: i64,
+    duration_ms: i64,
+    actions: usize,
+    errors: Vec<String>,
+) {
+    row.last_started_at = started_ms;
+    row.last_duration_ms = duration_ms;
+    row.ok = errors.is_empty();
+    row.actions = actions;
+    row.runs += 1;
+    row.failures += u64::from(!errors.is_empty());
+    row.errors = errors.into_iter().take(20).collect();
 }
 
 /// Runs `f` as an activation of `task` on `account` and records it; `f` returns the number of

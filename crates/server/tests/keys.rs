@@ -304,7 +304,8 @@ async fn a_new_admin_token_revokes_the_old_one() {
         .expect("new");
     // On Postgres (replicas may share it) the rotation names the old token; alone on SQLite the
     // new one is enough.
-    let s = common::server_with(home.path(), |c| c.old_admin_token = Some(old.clone())).await;
+    let s =
+        common::server_with(home.path(), |c| c.old_admin_token = Some(old.clone().into())).await;
     assert_eq!(s.token, "pw_admin_rotated_0123456789abcdef0123");
     let status = |t: String| {
         let (http, url) = (http.clone(), s.url.clone());
