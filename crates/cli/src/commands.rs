@@ -161,6 +161,8 @@ pub(crate) async fn follow(
     let mut logs: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let mut attached: Option<usize> = None;
     let mut stages = crate::progress::Stages::new(simulated);
+    // Whether the event of the job's final state was shown (it is written just after the state).
+    let mut final_shown = false;
     let result = loop {
         // Short long-polls, so the spinner's spend stays fresh while nothing happens.
         let evs: Vec<EventView> = match api.run(|c| c.job_events(id, after, 2000)).await {
@@ -170,6 +172,7 @@ pub(crate) async fn follow(
         for e in &evs {
             stages.event(e);
             after = e.id;
+            final_shown |= e.state.is_some_and(|s| s.is_final());
         }
         let d: JobDetail = match api.run(|c| c.job(id)).await {
             Ok(d) => d,
@@ -203,15 +206,16 @@ pub(crate) async fn follow(
             }
         }
         if d.job.state.is_final() {
-            // The events up to the final one (the state is written just before its event).
-            let last = format!("{}:", d.job.state);
-            while let Ok(evs) = api.run(|c| c.job_events(id, after, 2000)).await {
+            // The events up to the final one, when it was not in the batches already shown.
+            while !final_shown {
+                let Ok(evs) = api.run(|c| c.job_events(id, after, 2000)).await else { break };
+                if evs.is_empty() {
+                    break;
+                }
                 for e in &evs {
                     stages.event(e);
                     after = e.id;
-                }
-                if evs.is_empty() || evs.iter().any(|e| e.message.starts_with(&last)) {
-                    break;
+                    final_shown |= e.state.is_some_and(|s| s.is_final());
                 }
             }
             break Ok(d);

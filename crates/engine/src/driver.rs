@@ -8,6 +8,8 @@
 //! - a pass that panics ends its task; the panic is reported by `reap` and the next `ensure`
 //!   starts a new task (the reconcilers are level-triggered, so nothing is lost);
 //! - a task whose pass reports `Pass::Idle` ends; `ensure` starts it again when work appears;
+//! - a pass is never later than the period after the last (or its `Pass::Soon`), and never
+//!   earlier than asked, except on a poke;
 //! - an account a reconciler's error policy makes wait (`Pass::After`: the provider's 429, a
 //!   refused key) is not asked again before then, whatever pokes it, so one user's spent budget costs nobody else
 //!   and is not spent further.
@@ -28,6 +30,9 @@ use tokio_util::sync::CancellationToken;
 pub enum Pass {
     /// More to do: run again on the period (or a poke).
     Busy,
+    /// More to do, and due sooner than the period (a follow-up of a pass that moved something,
+    /// a job's teardown or deadline): run again after this long, the period at most, or a poke.
+    Soon(Duration),
     /// The account must wait (its provider budget is spent, its key is refused): run again
     /// after this long, or the period if longer; pokes meanwhile do not cut it short.
     After(Duration),
@@ -94,9 +99,13 @@ impl Driver {
                             () = cancel.cancelled() => return,
                         }
                     }
-                    Pass::Busy => {
+                    Pass::Busy | Pass::Soon(_) => {
+                        let wait = match outcome {
+                            Pass::Soon(d) => d.min(period),
+                            _ => period,
+                        };
                         tokio::select! {
-                            () = tokio::time::sleep(period) => {}
+                            () = tokio::time::sleep(wait) => {}
                             () = p.notified() => {}
                             () = cancel.cancelled() => return,
                         }
@@ -265,6 +274,36 @@ mod tests {
         tokio::time::advance(Duration::from_secs(1)).await;
         settle().await;
         assert_eq!(n.load(Ordering::SeqCst), 2, "then it runs again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pass_due_soon_runs_when_due_and_never_later_than_the_period() {
+        let d = Driver::new(2, Duration::from_secs(2), CancellationToken::new());
+        let n = Arc::new(AtomicUsize::new(0));
+        let m = n.clone();
+        d.ensure("ending", move || {
+            // First a follow-up in 500 ms, then something due in 10 s (past the period).
+            let pass = match m.fetch_add(1, Ordering::SeqCst) {
+                0 => Pass::Soon(Duration::from_millis(500)),
+                _ => Pass::Soon(Duration::from_secs(10)),
+            };
+            std::future::ready(pass)
+        });
+        settle().await;
+        assert_eq!(n.load(Ordering::SeqCst), 1);
+        tokio::time::advance(Duration::from_millis(499)).await;
+        settle().await;
+        assert_eq!(n.load(Ordering::SeqCst), 1, "not before it is due");
+        tokio::time::advance(Duration::from_millis(1)).await;
+        settle().await;
+        assert_eq!(
+            n.load(Ordering::SeqCst),
+            2,
+            "the follow-up runs when due, not after the period"
+        );
+        tokio::time::advance(Duration::from_secs(2)).await;
+        settle().await;
+        assert_eq!(n.load(Ordering::SeqCst), 3, "something due past the period waits the period");
     }
 
     #[tokio::test(start_paused = true)]

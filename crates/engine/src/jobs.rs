@@ -24,11 +24,12 @@ pub struct Submitted {
     pub token: String,
 }
 
-/// How long a pod that exited on its own is kept before teardown at least: the exit's callback
-/// can beat the pod's last log lines to the server, and once the pod is gone its logs are too,
-/// so its log follower gets this long to store them (2 s of the pod's price: a fifth of a cent
-/// at $4/h; the spec's `keep_alive` is used when longer).
-pub const LOG_DRAIN_MS: i64 = 2_000;
+/// How long a pod that exited on its own is kept, at most, for its last log lines: the exit's
+/// callback can beat them to the server, and once the pod is gone its logs are too. The wait
+/// ends as soon as the log follower has stored the wrapper's exit line (the pod's last), so
+/// this bound is paid only when the logs cannot be read (5 s of the pod's price: half a cent at
+/// $4/h). The spec's `keep_alive` is kept in any case.
+pub const LOG_DRAIN_MAX_MS: i64 = 5_000;
 
 impl<C: Provider> Engine<C> {
     /// Accepts a job. Fails before anything is created when no offered GPU could ever fit.
@@ -180,7 +181,38 @@ impl<C: Provider> Engine<C> {
     /// The wrapper's exit line was read from the pod's logs: the same exit as a callback, for
     /// when the callback cannot reach the control plane (no public URL, a firewall).
     pub async fn exit_seen_in_logs(&self, job: &str, code: i64) -> Result<(), EngineError> {
-        self.record_exit(job, None, code, " (read from the pod's logs)").await
+        self.logs_drained
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(job.to_owned());
+        self.record_exit(job, None, code, " (read from the pod's logs)").await?;
+        self.end_log_drain(job).await
+    }
+
+    /// A job torn down after an exit the callback brought first is kept for its logs: once
+    /// they are in, its pod goes when its `keep_alive` says, not at the end of the drain bound.
+    async fn end_log_drain(&self, job: &str) -> Result<(), EngineError> {
+        ignore_missing(
+            self.update_job(job, |j| {
+                let keep = j.spec()?.limits.keep_alive.as_millis() as i64;
+                let now = self.clock.now_ms();
+                let draining = j.phase()?.state == JobState::TearingDown
+                    && j.exit_code.is_some()
+                    && j.teardown_at.is_some_and(|at| at > now + keep);
+                if !draining {
+                    return Ok(None);
+                }
+                j.teardown_at = Some(now + keep);
+                Ok(Some(()))
+            })
+            .await,
+        )?;
+        Ok(())
+    }
+
+    /// Whether `job`'s exit line is among its stored logs.
+    fn logs_drained(&self, job: &str) -> bool {
+        self.logs_drained.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(job)
     }
 
     /// The pod of `attempt` logged that it cannot boot for good ([`boot_failure`]'s reason): the
@@ -367,7 +399,8 @@ impl<C: Provider> Engine<C> {
                 let now = self.clock.now_ms();
                 match event {
                     JobEvent::Exited { .. } => {
-                        let keep = (spec.limits.keep_alive.as_millis() as i64).max(LOG_DRAIN_MS);
+                        let drain = if self.logs_drained(job) { 0 } else { LOG_DRAIN_MAX_MS };
+                        let keep = (spec.limits.keep_alive.as_millis() as i64).max(drain);
                         j.teardown_at = Some(now + keep)
                     }
                     JobEvent::Cancel if from.state == JobState::TearingDown => {}
@@ -393,6 +426,11 @@ impl<C: Provider> Engine<C> {
             })
             .await?;
         let Some((next, cause)) = landed else { return Ok(false) };
+        if matches!(event, JobEvent::Exited { .. }) && self.logs_drained(job) {
+            // The exit line may have been stored between this event's read of `logs_drained`
+            // and its write, when the follower still saw the job running.
+            self.end_log_drain(job).await?;
+        }
         let msg = match (next.outcome, cause) {
             (Some(o), _) if next.state == JobState::TearingDown => {
                 format!("tearing down ({}): {reason}", o.as_str())

@@ -124,6 +124,9 @@ pub struct Engine<C: Provider> {
     /// The latest line of the host's (`system`) from each booting pod (set by the log follower):
     /// what a pod stuck booting was last doing, for the boot timeout's reason.
     pub(crate) boot_notes: Mutex<std::collections::HashMap<String, String>>,
+    /// Jobs whose exit line is among their stored logs (set by the log follower): their pod's
+    /// output is all kept, so teardown need not wait for it ([`jobs::LOG_DRAIN_MAX_MS`]).
+    pub(crate) logs_drained: Mutex<HashSet<String>>,
     /// Pods whose terminate failed: (failures so far, not before this time). A provider that
     /// keeps refusing is asked again with backoff, not on every tick.
     terminate_backoff: Mutex<HashMap<String, (u32, i64)>>,
@@ -203,6 +206,7 @@ impl<C: Provider> Engine<C> {
             creating: Mutex::new(HashSet::new()),
             boot_failed: Mutex::new(std::collections::HashMap::new()),
             boot_notes: Mutex::new(std::collections::HashMap::new()),
+            logs_drained: Mutex::new(HashSet::new()),
             terminate_backoff: Mutex::new(HashMap::new()),
             offers_ttl_ms: o.offers_ttl_ms,
             callback_base: o.callback_base,

@@ -117,17 +117,22 @@ async fn reconcile(s: &AppState, account: &Account) -> Pass {
         }
     };
     let now = engine.now_ms();
-    let (wait, live) = match engine.tick().await {
+    let (wait, live, next) = match engine.tick().await {
         Ok(r) => {
             record(s, "pods", account, now, &r.pods);
             record(s, "endpoints", account, now, &r.endpoints);
             record(s, "serverless_jobs", account, now, &r.serverless_jobs);
-            (r.retry_after(), r.live())
+            if !r.pods.actions.is_empty() {
+                // A pod made or ended: the server's loop starts or stops its log follower now,
+                // not a period later (a booting pod's first lines say what it is doing).
+                s.poke.notify_one();
+            }
+            (r.retry_after(), r.live(), r.next_pass)
         }
         Err(e) => {
             s.tasks.record("pods", account, now, 0, 0, vec![e.to_string()]);
             // Not known: keep the task, the next pass finds out.
-            (None, 1)
+            (None, 1, None)
         }
     };
     if let Some(wait) = wait {
@@ -170,7 +175,11 @@ async fn reconcile(s: &AppState, account: &Account) -> Pass {
     }
     // The hosted account always sweeps for orphans; a user's rests when the pass found nothing
     // of theirs live (their task comes back when `drive` sees work).
-    if account.is_hosted() || live > 0 { Pass::Busy } else { Pass::Idle }
+    match next {
+        _ if !account.is_hosted() && live == 0 => Pass::Idle,
+        Some(due) => Pass::Soon(due),
+        None => Pass::Busy,
+    }
 }
 
 /// Records a reconciler's pass (only when it looked at the provider or failed).

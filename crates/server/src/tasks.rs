@@ -143,6 +143,7 @@ mod tests {
             errors: vec!["429".into()],
             took: std::time::Duration::from_millis(12),
             retry_after: Some(std::time::Duration::from_secs(60)),
+            follow_up: false,
         };
         t.record_status("pods", "hosted", 5, &st);
         let r = &t.all()[0];

@@ -132,7 +132,7 @@ impl Store {
     /// attempt and the job, in one transaction.
     pub async fn billing_check(&self, u: &Unchecked, theirs_micros: i64, at: i64) -> Result<()> {
         let _w = self.writes.lock().await;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let diff = theirs_micros - u.ours_micros;
         sqlx::query(
             "INSERT INTO billing_checks (attempt_id, job_id, pod_id, at, ours_micros, theirs_micros) VALUES ($1, $2, $3, $4, $5, $6)",

@@ -103,7 +103,7 @@ impl Store {
         overhead_micros: Option<i64>,
     ) -> Result<bool> {
         let _w = self.writes.lock().await;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO endpoint_billing (endpoint_id, booked_through) VALUES ($1, $2) ON CONFLICT (endpoint_id) DO NOTHING",
         )

@@ -61,7 +61,7 @@ impl Store {
     /// is the invite's), in one transaction: the invite is marked used and the user inserted
     /// together, so two redemptions of one code make one user.
     pub async fn invite_redeem(&self, code_hash: &str, user: &UserRow) -> Result<Redeem> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         crate::users::lock_names(self.backend(), &mut tx).await?;
         let cap: Option<(Option<i64>,)> = sqlx::query_as(
             "UPDATE invites SET redeemed_by = $1, redeemed_at = $2 WHERE code_hash = $3 AND redeemed_by IS NULL AND expires_at > $2 RETURNING spend_cap_micros",

@@ -125,7 +125,7 @@ impl Store {
     /// Begins a state write: a transaction that, inside a [`fenced`] pass, has checked the
     /// pass's lease first.
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         if let Ok(fence) = FENCE.try_with(Arc::clone) {
             let lock = match self.backend() {
                 // Holds the lease row until commit: a takeover waits for this write.

@@ -304,6 +304,17 @@ impl Store {
         &self.pool
     }
 
+    /// Begins a transaction that writes. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), waiting out another writer within the busy timeout: a deferred transaction
+    /// that read first is refused at its first write, at once and whatever the timeout
+    /// (`SQLITE_BUSY_SNAPSHOT`), when another write committed since its read.
+    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Which database this store runs on.
     pub fn backend(&self) -> Backend {
         self.backend

@@ -31,7 +31,7 @@ impl Store {
             return Ok(());
         }
         let _w = self.writes.lock().await;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let (next,): (i64,) =
             sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_logs WHERE job_id = $1")
                 .bind(job_id)

@@ -27,7 +27,7 @@ impl Store {
         /// Rows per INSERT (3 parameters each, well under SQLite's limit).
         const ROWS: usize = 500;
         let _w = self.writes.lock().await;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         for chunk in points.chunks(ROWS) {
             // `$n` placeholders built here: sqlx's QueryBuilder writes the `Any` driver's `?`,
             // which Postgres does not accept. Only numbers are spliced in.

@@ -61,7 +61,7 @@ impl Store {
             return Ok(Admission::Admitted { capped_to: None });
         }
         let _w = self.writes.lock().await;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let Some(cap) = lock_cap(&mut tx, &j.owner).await? else {
             crate::jobs::insert_job(j).execute(&mut *tx).await?;
             tx.commit().await?;
@@ -92,7 +92,7 @@ impl Store {
             return Ok(Admission::Admitted { capped_to: None });
         }
         let _w = self.writes.lock().await;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         if let Some(cap) = lock_cap(&mut tx, &r.owner).await? {
             let left = cap.saturating_sub(committed(&mut tx, &r.owner).await?);
             if left < r.estimate_micros.max(1) {

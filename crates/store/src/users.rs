@@ -69,7 +69,7 @@ impl Store {
         // transaction that read first and wrote second got an immediate SQLITE_BUSY when
         // another write landed in between (the contract fuzzer's 503). On Postgres the name
         // lock makes the check and the insert one step for concurrent inserts too.
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_names(self.backend(), &mut tx).await?;
         let inserted = sqlx::query(
             "INSERT INTO users (id, name, is_admin, created_at) SELECT $1, $2, $3, $4 \
@@ -174,7 +174,7 @@ pub struct ProviderKeyRow {
 impl Store {
     /// Saves (replaces) a user's provider key.
     pub async fn provider_key_put(&self, k: &ProviderKeyRow) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM provider_keys WHERE user_id = $1")
             .bind(&k.user_id)
             .execute(&mut *tx)

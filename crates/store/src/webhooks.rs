@@ -26,7 +26,7 @@ impl Store {
     /// Sets (or replaces) a user's webhook URL.
     pub async fn webhook_set(&self, user_id: &str, url: &str, at: i64) -> Result<()> {
         let _w = self.writes.lock().await;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM webhooks WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)

@@ -32,6 +32,9 @@ pub struct Status<A> {
     /// The provider answered 429: wait this long before the account's next pass (its request
     /// budget is spent; more calls now only fail).
     pub retry_after: Option<std::time::Duration>,
+    /// An action moved something whose next step a prompt pass finds (a terminate sent, a pod
+    /// gone, a job event): the next pass comes after [`FOLLOW_UP`], not the period.
+    pub follow_up: bool,
 }
 
 impl<A> Status<A> {
@@ -95,9 +98,16 @@ impl<A> Default for Status<A> {
             errors: Vec::new(),
             took: std::time::Duration::ZERO,
             retry_after: None,
+            follow_up: false,
         }
     }
 }
+
+/// How soon the pass after one that moved something runs: long enough for the provider to
+/// show what the pass did (a terminated pod gone from its list), short enough that a pod that
+/// ended is not billed for the rest of a period. It costs one pod listing per step of a job's
+/// end, well inside RunPod's per-minute request budget.
+pub const FOLLOW_UP: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// What one engine pass did, per reconciler.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -105,6 +115,10 @@ pub struct TickReport {
     pub pods: Status<pods::Action>,
     pub endpoints: Status<endpoints::Action>,
     pub serverless_jobs: Status<serverless_jobs::Action>,
+    /// When the account's next pass is due before the driver's period, if it is: a follow-up
+    /// ([`FOLLOW_UP`]), or the earliest moment one of its jobs is due something (its teardown
+    /// after `keep_alive`, its deadline, its next attempt after a backoff).
+    pub next_pass: Option<std::time::Duration>,
 }
 
 impl TickReport {
@@ -209,7 +223,23 @@ impl<C: Provider> Engine<C> {
             }
             report.serverless_jobs.took = t.elapsed();
         }
+        report.next_pass = if report.pods.follow_up {
+            Some(FOLLOW_UP)
+        } else {
+            self.next_job_due(now).map(|at| std::time::Duration::from_millis((at - now) as u64))
+        };
         Ok(report)
+    }
+
+    /// The earliest future moment one of this account's live jobs is due something: its
+    /// teardown (an exited job kept alive), its deadline, its next attempt.
+    fn next_job_due(&self, now: i64) -> Option<i64> {
+        let live = self.store().live();
+        live.jobs_of(self.account())
+            .flat_map(|j| [j.teardown_at, j.deadline_at, j.next_attempt_at])
+            .flatten()
+            .filter(|at| *at > now)
+            .min()
     }
 }
 

@@ -20,7 +20,7 @@ use crate::provider::Provider;
 use crate::{Engine, EngineError};
 use podwarden_core::events::{EventKind, StateChange};
 use podwarden_core::money::Money;
-use podwarden_core::state::{AttemptEvent, JobEvent};
+use podwarden_core::state::{AttemptEvent, AttemptState, JobEvent};
 use podwarden_store::AttemptRow;
 use std::sync::Arc;
 
@@ -50,6 +50,11 @@ impl<C: Provider> Engine<C> {
             f.retain(|attempt, _| live.attempt(attempt).is_some());
             f.clone()
         };
+        {
+            let live = self.store.live();
+            let mut d = self.logs_drained.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            d.retain(|job| live.job(job).is_some());
+        }
         let boot_notes = {
             let mut n = self.boot_notes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let live = self.store.live();
@@ -105,22 +110,29 @@ impl<C: Provider> Engine<C> {
                 break;
             }
             status.actions.push(action.clone());
-            if let Err(e) = self.execute(action, &pods).await {
-                tracing::warn!(error = %e, "pod reconcile action failed; the next tick retries");
-                if !status.failed(e.to_string(), &e, error_policy) {
-                    break;
+            match self.execute(action, &pods).await {
+                Ok(moved) => status.follow_up |= moved,
+                Err(e) => {
+                    tracing::warn!(error = %e, "pod reconcile action failed; the next tick retries");
+                    if !status.failed(e.to_string(), &e, error_policy) {
+                        break;
+                    }
                 }
             }
         }
         Ok(())
     }
 
+    /// Carries out one action; says whether it moved something whose next step a prompt pass
+    /// finds (a terminated pod to see gone, a gone attempt's job to settle, a job event to act
+    /// on), so the account's next pass comes after [`super::FOLLOW_UP`] rather than the period.
     async fn execute(
         &self,
         action: Action,
         pods: &[crate::provider::PodInfo],
-    ) -> Result<(), EngineError> {
+    ) -> Result<bool, EngineError> {
         let now = self.clock.now_ms();
+        let mut follow_up = false;
         match action {
             Action::Adopt { attempt, pod_id } => {
                 let price = pods
@@ -149,17 +161,24 @@ impl<C: Provider> Engine<C> {
                 }
             }
             Action::Abandon { attempt, reason } => {
-                self.attempt_event(&attempt, AttemptEvent::CreateFailed, |a| {
-                    a.ended_at = Some(now);
-                    a.reason = Some(reason.clone());
-                })
-                .await?;
+                follow_up = self
+                    .attempt_event(&attempt, AttemptEvent::CreateFailed, |a| {
+                        a.ended_at = Some(now);
+                        a.reason = Some(reason.clone());
+                    })
+                    .await?;
             }
             Action::Booted { attempt } => {
                 self.attempt_event(&attempt, AttemptEvent::Booted, |a| a.booted_at = Some(now))
                     .await?;
             }
             Action::Terminate { pod_id, attempt, reason } => {
+                // The first terminate of an attempt is followed up (its pod is usually gone at
+                // once); a pod the provider is slow to remove is asked again on the period.
+                let first = attempt.as_ref().is_some_and(|a| {
+                    let live = self.store.live();
+                    live.attempt(a).is_some_and(|r| r.state != AttemptState::Terminating)
+                });
                 if let Some(a) = &attempt {
                     self.attempt_event(a, AttemptEvent::Terminate, |row| {
                         row.reason = Some(reason.clone())
@@ -173,7 +192,8 @@ impl<C: Provider> Engine<C> {
                     .get(&pod_id)
                     .copied();
                 if waiting.is_some_and(|(_, not_before)| now < not_before) {
-                    return Ok(());
+                    // Backing off: nothing was sent, nothing to look for soon.
+                    return Ok(false);
                 }
                 self.crash_point(CrashPoint::BeforeTerminate)?;
                 if let Err(e) = self.cloud.terminate_pod(&pod_id).await {
@@ -196,16 +216,17 @@ impl<C: Provider> Engine<C> {
                 }
                 self.crash_point(CrashPoint::AfterTerminate)?;
                 tracing::info!(pod = pod_id, reason, "terminate requested");
+                follow_up = first;
             }
             Action::Gone { attempt, reason } => {
                 self.accrue_attempt(&attempt, now).await?;
-                if self
+                follow_up = self
                     .attempt_event(&attempt, AttemptEvent::Gone, |a| {
                         a.ended_at.get_or_insert(now);
                         a.reason.get_or_insert(reason.clone());
                     })
-                    .await?
-                {
+                    .await?;
+                if follow_up {
                     if let Some(a) = self.store.attempt_get(&attempt).await? {
                         self.change_event(
                             &a.job_id,
@@ -232,7 +253,7 @@ impl<C: Provider> Engine<C> {
                     // The record of spend is exact at the moments users look at it.
                     self.accrue_job(&job, now).await?;
                 }
-                self.apply_job_event(&job, event, &reason).await?;
+                follow_up = self.apply_job_event(&job, event, &reason).await?;
             }
             Action::Launch { job } => self.launch(&job).await?,
             Action::BudgetAlert { job, pct, spent } => {
@@ -262,7 +283,7 @@ impl<C: Provider> Engine<C> {
                 }
             }
         }
-        Ok(())
+        Ok(follow_up)
     }
 }
 

@@ -278,9 +278,11 @@ impl<C: Provider> Engine<C> {
                 .await?;
         }
         let why = row.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
-        self.event(
+        // Typed like every state event: a follower knows the job ended without reading prose.
+        self.change_event(
             &row.id,
             EventKind::State,
+            StateChange { request: Some(state), ..Default::default() },
             &format!(
                 "{state}{why} (ran {} ms + {} ms idle tail; cost {})",
                 ran,

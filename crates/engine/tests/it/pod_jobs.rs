@@ -1084,3 +1084,80 @@ async fn the_job_token_travels_as_a_secret_that_is_deleted_once_the_job_is_over(
     left.sort();
     assert_eq!(names(&emu), left, "only the finished job's token is deleted");
 }
+
+/// A pod that exited is kept for its last log lines only until they are in: the exit line the
+/// log follower stores ends the wait (`exit_seen_in_logs`), whichever of it and the callback
+/// comes first; with logs that never come, the pod goes at the drain bound. Each pass that
+/// moves a job toward its end asks for a prompt next pass, and one with a teardown ahead says
+/// when it is due.
+#[tokio::test]
+async fn an_exited_pod_waits_for_its_last_log_lines_and_no_longer() {
+    use podwarden_engine::jobs::LOG_DRAIN_MAX_MS;
+    use podwarden_engine::reconcilers::FOLLOW_UP;
+    let (emu, e) = setup(|_| {}).await;
+    let mut jobs = Vec::new();
+    for _ in 0..3 {
+        let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit");
+        jobs.push((sub.job.to_string(), sub.token));
+    }
+    e.tick().await.expect("launch");
+    emu.advance(Duration::from_secs(30));
+    e.tick().await.expect("booted");
+    for (job, _) in &jobs {
+        assert_eq!(state(&e, job).await, JobState::Running);
+    }
+    let [(callback_then_logs, t1), (logs_first, _), (callback_only, t3)] = &jobs[..] else {
+        unreachable!()
+    };
+    e.report_exit(callback_then_logs, t1, 0).await.expect("exit");
+    e.exit_seen_in_logs(logs_first, 0).await.expect("exit line");
+    e.report_exit(callback_only, t3, 0).await.expect("exit");
+    let r = e.tick().await.expect("exits seen");
+    assert_eq!(r.next_pass, Some(FOLLOW_UP), "three jobs began their teardown");
+    let pods = |job: &str| {
+        let job = job.to_owned();
+        let e = &e;
+        async move {
+            e.store()
+                .attempts_for_job(&job)
+                .await
+                .expect("attempts")
+                .iter()
+                .filter(|a| !a.state.is_final())
+                .count()
+        }
+    };
+    // Terminated, then seen gone: a follow-up each.
+    for _ in 0..2 {
+        emu.advance(Duration::from_millis(250));
+        let r = e.tick().await.expect("follow-up");
+        assert_eq!(r.next_pass, Some(FOLLOW_UP), "{r:?}");
+    }
+    assert_eq!(pods(logs_first).await, 0, "its logs were in: gone at once");
+    assert_eq!(pods(callback_then_logs).await, 1, "kept for its logs");
+    assert_eq!(pods(callback_only).await, 1, "kept for its logs");
+    e.tick().await.expect("settled");
+    assert_eq!(state(&e, logs_first).await, JobState::Succeeded);
+    let r = e.tick().await.expect("nothing moved");
+    assert_eq!(
+        r.next_pass,
+        Some(Duration::from_millis(LOG_DRAIN_MAX_MS as u64 - 500)),
+        "the next pass is due when the drain bound ends"
+    );
+
+    emu.advance(Duration::from_secs(1));
+    e.exit_seen_in_logs(callback_then_logs, 0).await.expect("its exit line came");
+    e.tick().await.expect("terminate");
+    e.tick().await.expect("gone");
+    e.tick().await.expect("settled");
+    assert_eq!(pods(callback_then_logs).await, 0, "gone once its logs were in");
+    assert_eq!(pods(callback_only).await, 1, "still within the bound");
+    assert_eq!(state(&e, callback_then_logs).await, JobState::Succeeded);
+
+    emu.advance(Duration::from_millis(LOG_DRAIN_MAX_MS as u64));
+    assert_eq!(
+        settle(&emu, &e, callback_only, Duration::from_millis(500)).await,
+        JobState::Succeeded
+    );
+    assert_eq!(live_pods(&emu), 0);
+}

@@ -124,6 +124,9 @@ async fn a_serverless_job_is_followed_to_its_result_with_progress_chunks_and_cos
 
     let done = e.serverless_job(&row.id).await.expect("row");
     assert_eq!(done.state, ServerlessJobState::Succeeded);
+    // The last event says so in its data, as every state event does (a follower reads it).
+    let last = e.store().events_since(&row.id, 0, 1000).await.expect("events").pop().expect("one");
+    assert_eq!(last.data.as_deref(), Some(r#"{"request":"succeeded"}"#), "{last:?}");
     assert_eq!(done.output.as_deref(), Some(r#"{"y":2}"#));
     assert_eq!(done.execution_ms, Some(30_000));
     // 30 s running + the 5 s idle tail, at the endpoint's per-second price.

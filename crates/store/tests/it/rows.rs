@@ -48,7 +48,8 @@ on_both!(
     a_replica_sees_another_replicas_writes_after_refresh_live,
     the_live_set_is_indexed_by_account_and_by_pod,
     an_invite_makes_one_user_with_its_cap_and_only_before_it_expires,
-    users_added_at_once_all_land_and_a_name_is_taken_once_whatever_its_case
+    users_added_at_once_all_land_and_a_name_is_taken_once_whatever_its_case,
+    log_lines_stored_while_other_writes_land_are_never_refused_as_busy
 );
 
 fn spec() -> JobSpec {
@@ -595,4 +596,65 @@ async fn users_added_at_once_all_land_and_a_name_is_taken_once_whatever_its_case
     // A name may not be another user's id either.
     let id = s.users().await.expect("store")[0].id.to_uppercase();
     assert!(!s.user_insert(&user(99, id)).await.expect("store"));
+}
+
+/// A pod's log follower stores its lines while requests write elsewhere (a user's spend cap, a
+/// webhook): none of its transactions is refused as busy. (A transaction that read before it
+/// wrote was refused on SQLite at once, whatever the busy timeout, when another write committed
+/// in between: its follower stopped for two seconds, and the job's teardown waited for it.)
+async fn log_lines_stored_while_other_writes_land_are_never_refused_as_busy(db: Db) {
+    use podwarden_store::UserRow;
+    let s = db.open().await;
+    let user = UserRow {
+        id: "usr_1".into(),
+        name: "u".into(),
+        is_admin: false,
+        created_at: 0,
+        spend_cap_micros: None,
+    };
+    s.user_insert(&user).await.expect("user");
+    let mut jobs = Vec::new();
+    for _ in 0..3 {
+        let j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
+        s.job_insert(&j).await.expect("insert");
+        jobs.push(j.id);
+    }
+    let followers: Vec<_> = jobs
+        .iter()
+        .map(|job| {
+            let (s, job) = (s.clone(), job.clone());
+            tokio::spawn(async move {
+                for i in 0..60 {
+                    let line = (
+                        format!("2026-01-01T00:00:00Z/{i:012}"),
+                        "container".into(),
+                        format!("line {i}"),
+                    );
+                    s.job_logs_append(&job, "att_1", &[line]).await?;
+                }
+                Ok::<_, podwarden_store::StoreError>(())
+            })
+        })
+        .collect();
+    let requests: Vec<_> = (0..2)
+        .map(|k| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for i in 0..60 {
+                    if k == 0 {
+                        s.user_set_spend_cap("usr_1", Some(i)).await?;
+                    } else {
+                        s.webhook_set("usr_1", &format!("https://example.com/{i}"), i).await?;
+                    }
+                }
+                Ok::<_, podwarden_store::StoreError>(())
+            })
+        })
+        .collect();
+    for t in followers.into_iter().chain(requests) {
+        t.await.expect("the task").expect("every write lands");
+    }
+    for job in &jobs {
+        assert_eq!(s.job_logs(job, 1000).await.expect("logs").len(), 60);
+    }
 }
