@@ -127,6 +127,8 @@ pub struct Engine<C: Provider> {
     /// Jobs whose exit line is among their stored logs (set by the log follower): their pod's
     /// output is all kept, so teardown need not wait for it ([`jobs::LOG_DRAIN_MAX_MS`]).
     pub(crate) logs_drained: Mutex<HashSet<String>>,
+    /// The account's budget of passes earlier than the period (each lists its pods again).
+    pub(crate) early_passes: Mutex<reconcilers::EarlyPasses>,
     /// Pods whose terminate failed: (failures so far, not before this time). A provider that
     /// keeps refusing is asked again with backoff, not on every tick.
     terminate_backoff: Mutex<HashMap<String, (u32, i64)>>,
@@ -207,6 +209,7 @@ impl<C: Provider> Engine<C> {
             boot_failed: Mutex::new(std::collections::HashMap::new()),
             boot_notes: Mutex::new(std::collections::HashMap::new()),
             logs_drained: Mutex::new(HashSet::new()),
+            early_passes: Mutex::default(),
             terminate_backoff: Mutex::new(HashMap::new()),
             offers_ttl_ms: o.offers_ttl_ms,
             callback_base: o.callback_base,

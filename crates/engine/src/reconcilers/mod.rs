@@ -109,6 +109,45 @@ impl<A> Default for Status<A> {
 /// end, well inside RunPod's per-minute request budget.
 pub const FOLLOW_UP: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// Passes earlier than the period an account may have: a burst of [`EARLY_PASS_BURST`], then
+/// [`EARLY_PASSES_PER_MINUTE`]. Each lists the account's pods once more, and RunPod's REST
+/// budget may be as small as the spec's example (60 requests a minute, for everything the key
+/// does): the period's listing takes 30 of them, so early passes may take at most 10 more. A job's
+/// end takes three (terminate, see it gone, settle); beyond the budget, jobs end on the period.
+pub const EARLY_PASS_BURST: f64 = 6.0;
+/// See [`EARLY_PASS_BURST`].
+pub const EARLY_PASSES_PER_MINUTE: f64 = 10.0;
+
+/// A token bucket of early passes on the engine's clock.
+#[derive(Debug)]
+pub(crate) struct EarlyPasses {
+    tokens: f64,
+    at_ms: i64,
+}
+
+impl Default for EarlyPasses {
+    fn default() -> Self {
+        Self { tokens: EARLY_PASS_BURST, at_ms: i64::MIN }
+    }
+}
+
+impl EarlyPasses {
+    /// Takes one early pass if the budget has one at `now`.
+    pub(crate) fn take(&mut self, now: i64) -> bool {
+        if self.at_ms != i64::MIN {
+            let refill = (now - self.at_ms).max(0) as f64 * EARLY_PASSES_PER_MINUTE / 60_000.0;
+            self.tokens = (self.tokens + refill).min(EARLY_PASS_BURST);
+        }
+        self.at_ms = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// What one engine pass did, per reconciler.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TickReport {
@@ -117,7 +156,8 @@ pub struct TickReport {
     pub serverless_jobs: Status<serverless_jobs::Action>,
     /// When the account's next pass is due before the driver's period, if it is: a follow-up
     /// ([`FOLLOW_UP`]), or the earliest moment one of its jobs is due something (its teardown
-    /// after `keep_alive`, its deadline, its next attempt after a backoff).
+    /// after `keep_alive`, its deadline, its next attempt after a backoff); `None` also when the
+    /// account's budget of early passes is spent ([`EARLY_PASS_BURST`]).
     pub next_pass: Option<std::time::Duration>,
 }
 
@@ -223,11 +263,15 @@ impl<C: Provider> Engine<C> {
             }
             report.serverless_jobs.took = t.elapsed();
         }
-        report.next_pass = if report.pods.follow_up {
-            Some(FOLLOW_UP)
-        } else {
-            self.next_job_due(now).map(|at| std::time::Duration::from_millis((at - now) as u64))
-        };
+        let job_due =
+            self.next_job_due(now).map(|at| std::time::Duration::from_millis((at - now) as u64));
+        let follow_up = report.pods.follow_up.then_some(FOLLOW_UP);
+        // Each early pass lists the account's pods once more: only while the budget lasts.
+        report.next_pass = [job_due, follow_up]
+            .into_iter()
+            .flatten()
+            .min()
+            .filter(|_| self.early_passes.lock().map(|mut b| b.take(now)).unwrap_or(false));
         Ok(report)
     }
 
@@ -324,6 +368,20 @@ impl<C: Provider> Engine<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Early passes come in a burst of six, then one every six seconds: with the period's
+    /// listings, at most 40 pod listings a minute of RunPod's (possibly) 60.
+    #[test]
+    fn early_passes_are_budgeted_so_the_pod_listings_stay_within_runpods_minute() {
+        let mut b = EarlyPasses::default();
+        let granted = (0..10).filter(|i| b.take(i * 100)).count();
+        assert_eq!(granted, 6, "the burst");
+        assert!(!b.take(5_000), "5 s later: not yet a whole pass back");
+        assert!(b.take(6_100), "6 s after the burst: one");
+        assert!(!b.take(6_200));
+        let minute: usize = (0..600).filter(|i| b.take(60_000 + i * 100)).count();
+        assert!(minute <= 6 + 10, "{minute} early passes in a minute");
+    }
     use crate::provider::ProviderError;
 
     /// The provider's 429 is waited out for its `Retry-After` (a minute without one), a
