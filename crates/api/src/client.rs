@@ -112,7 +112,7 @@ impl Client {
     }
 
     /// Submits a job spec (its JSON form).
-    pub async fn submit_job(&self, spec: &impl Serialize) -> Result<JobDetail, Error> {
+    pub async fn submit_job(&self, spec: &JobSpec) -> Result<JobDetail, Error> {
         self.post(&["jobs"], spec).await
     }
 
@@ -164,7 +164,7 @@ impl Client {
     }
 
     /// What a pod job would cost (`POST /api/v1/estimate`), without running it.
-    pub async fn estimate(&self, spec: &impl Serialize) -> Result<EstimateView, Error> {
+    pub async fn estimate(&self, spec: &JobSpec) -> Result<EstimateView, Error> {
         self.post(&["estimate"], spec).await
     }
 
@@ -192,7 +192,7 @@ impl Client {
     /// Submits a serverless job; with `sync`, waits for it (RunPod's `/runsync`).
     pub async fn submit_serverless_job(
         &self,
-        spec: &impl Serialize,
+        spec: &ServerlessJobSpec,
         sync: bool,
     ) -> Result<ServerlessJobView, Error> {
         let url = self.url(&["requests"]);
@@ -226,7 +226,7 @@ impl Client {
         self.events("requests", id, after, wait_ms).await
     }
 
-    pub async fn deploy_endpoint(&self, spec: &impl Serialize) -> Result<DeployResult, Error> {
+    pub async fn deploy_endpoint(&self, spec: &EndpointSpec) -> Result<DeployResult, Error> {
         self.post(&["endpoints"], spec).await
     }
 

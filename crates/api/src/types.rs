@@ -1,7 +1,12 @@
 //! JSON shapes of the REST API (`/api/v1`): what the server answers and the clients read. The
 //! OpenAPI document (`docs/openapi.json`) is generated from these.
 
+/// The specs a client sends (`POST /jobs`, `/endpoints`, `/requests`): the server's own types,
+/// so a client cannot build one the server would read differently.
+pub use podwarden_core::endpoint::EndpointSpec;
 pub use podwarden_core::events::EventKind;
+pub use podwarden_core::serverless_job::ServerlessJobSpec;
+pub use podwarden_core::spec::JobSpec;
 pub use podwarden_core::state::{AttemptState, EndpointState, JobState, ServerlessJobState};
 use serde::{Deserialize, Serialize};
 

@@ -5,7 +5,7 @@
 use anyhow::{Context, anyhow};
 use podwarden_api::Client;
 use podwarden_api::types::ErrorCode;
-use podwarden_api::types::{NewVolume, VolumeView};
+use podwarden_api::types::{EndpointSpec, NewVolume, VolumeView};
 
 /// Each person's volume and endpoint, by name (names are per user in podwarden).
 pub(crate) const VOLUME: &str = "bot-data";
@@ -63,16 +63,14 @@ pub(crate) async fn get(c: &Client, key: &str) -> anyhow::Result<Vec<u8>> {
 /// Deploys (or keeps) the person's predict endpoint: scale-to-zero workers running `image`'s
 /// tabular worker over their volume, each job's `user` set by podwarden to the caller.
 pub(crate) async fn ensure_endpoint(c: &Client, image: &str) -> anyhow::Result<()> {
-    let spec = serde_json::json!({
-        "name": ENDPOINT,
-        "image": image,
-        "command": "podwarden-tabular --store /runpod-volume worker",
-        "user_field": "user",
-        "network_volume": VOLUME,
-        "gpu": {"pools": ["ADA_24", "AMPERE_24"]},
-        "workers": {"min": 0, "max": 1, "idle_timeout": "60s"},
-        "execution_timeout": "10m",
-    });
+    let mut spec = EndpointSpec::new(ENDPOINT, image);
+    spec.command = Some("podwarden-tabular --store /runpod-volume worker".into());
+    spec.user_field = Some("user".into());
+    spec.network_volume = Some(VOLUME.into());
+    spec.gpu.pools = vec!["ADA_24".into(), "AMPERE_24".into()];
+    spec.workers.max = 1;
+    spec.workers.idle_timeout = std::time::Duration::from_secs(60);
+    spec.execution_timeout = std::time::Duration::from_secs(600);
     c.deploy_endpoint(&spec).await.context("cannot deploy your predict endpoint")?;
     Ok(())
 }

@@ -92,10 +92,10 @@ async fn cloud(
     let output = podwarden_tabular::storage::prediction_key(&acct.user_id, &output_name(data));
     podwarden::put(&c, &input, data.bytes.clone()).await?;
     podwarden::ensure_endpoint(&c, &app.cfg.image).await?;
-    let req = serde_json::json!({
-        "endpoint": podwarden::ENDPOINT,
-        "input": {"model_id": m.id, "input": input, "output": output, "column": COLUMN},
-    });
+    let req = podwarden_api::types::ServerlessJobSpec::new(
+        podwarden::ENDPOINT,
+        serde_json::json!({"model_id": m.id, "input": input, "output": output, "column": COLUMN}),
+    );
     let mut r = c.submit_serverless_job(&req, false).await?;
     let mut after = 0;
     while r.ended_at.is_none() {

@@ -14,7 +14,7 @@ use crate::{App, podwarden};
 use futures::StreamExt;
 use podwarden_api::types::ErrorCode;
 use podwarden_api::types::GpuRow;
-use podwarden_api::types::{EventKind, JobState};
+use podwarden_api::types::{EventKind, JobSpec, JobState};
 use podwarden_tabular::model::ModelKind;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -75,17 +75,16 @@ pub(crate) fn job_spec(
     fallbacks: &[String],
     est: &Estimate,
     args: Vec<String>,
-) -> serde_json::Value {
+) -> JobSpec {
     let mut types = vec![gpu_type.to_owned()];
     types.extend(fallbacks.iter().cloned());
-    serde_json::json!({
-        "name": format!("bot-train-{}", model.name().replace('_', "-")),
-        "image": app.cfg.image,
-        "args": args,
-        "network_volume": podwarden::VOLUME,
-        "gpu": {"types": types},
-        "limits": {"budget_usd": est.budget_usd, "max_runtime": format!("{}s", est.max_runtime_secs)},
-    })
+    let name = format!("bot-train-{}", model.name().replace('_', "-"));
+    let mut spec = JobSpec::with_args(name, app.cfg.image.clone(), args);
+    spec.network_volume = Some(podwarden::VOLUME.to_owned());
+    spec.gpu.types = types;
+    spec.limits.budget_usd = Some(est.budget_usd);
+    spec.limits.max_runtime = Some(std::time::Duration::from_secs(est.max_runtime_secs));
+    spec
 }
 
 /// A training run with every answer given: what a local run needs.

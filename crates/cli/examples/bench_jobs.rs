@@ -179,41 +179,7 @@ async fn main() -> anyhow::Result<()> {
         "name = \"bench\"\nimage = \"img\"\ncommand = \"sleep 1000\"\n[gpu]\nmin_vram_gb = 16\n[limits]\nbudget_usd = 1000.0\n",
     )?;
     let now = chrono_now();
-    let t = Instant::now();
-    for (i, (att, name)) in attempts.iter().zip(&names).enumerate() {
-        let job = JobId::new();
-        let mut j = JobRow::new(job, &spec, "local", "h", now);
-        j.state = JobState::Running;
-        j.attempts_made = 1;
-        j.started_at = Some(now);
-        store.job_insert(&j).await?;
-        store
-            .attempt_insert(&AttemptRow {
-                id: att.to_string(),
-                job_id: job.to_string(),
-                seq: 1,
-                state: AttemptState::Running,
-                generation: 0,
-                pod_name: name.clone(),
-                pod_id: pod_ids.get(name).cloned(),
-                gpu_type: "NVIDIA RTX A4000".into(),
-                gpu_count: 1,
-                cloud: "secure".into(),
-                data_center: Some("US-TX-3".into()),
-                price_micros_per_hour: 250_000,
-                created_at: now - 60_000,
-                booted_at: Some(now - 60_000),
-                ended_at: None,
-                // Last billed at spread moments of the last minute: a steady state.
-                billed_until: Some(now - (i as i64 * 60_000) / n as i64),
-                cost_micros: 0,
-                reason: None,
-            })
-            .await?;
-        if i % 2000 == 0 {
-            eprintln!("seeded {i} jobs ({:.1?})", t.elapsed());
-        }
-    }
+    seed(&store, &spec, &attempts, &names, &pod_ids, now).await?;
     let clock_ms = Arc::new(AtomicI64::new(now));
     let c = clock_ms.clone();
     let lists = Arc::new(AtomicU64::new(0));
@@ -271,46 +237,8 @@ async fn main() -> anyhow::Result<()> {
     scfg.client = Some(client.clone());
     scfg.tick = std::time::Duration::from_secs(3600);
     let srv = podwarden_server::start(scfg).await?;
-    let http = reqwest::Client::new();
-    let mut api = Vec::new();
-    for _ in 0..15 {
-        let t = Instant::now();
-        let body = http
-            .get(format!("{}/api/v1/jobs?limit=10000", srv.url))
-            .bearer_auth(&srv.token)
-            .send()
-            .await?
-            .bytes()
-            .await?;
-        api.push(t.elapsed().as_secs_f64() * 1000.0);
-        anyhow::ensure!(body.len() > n * 100, "{n} jobs in {} bytes", body.len());
-    }
-    // The release binary (or `PODWARDEN_BIN`, which the smoke run points at the debug one).
-    let bin =
-        std::env::var_os("PODWARDEN_BIN").map(std::path::PathBuf::from).unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/podwarden")
-        });
-    let (mut ps, mut ps_all) = (Vec::new(), Vec::new());
-    if bin.exists() {
-        for (args, into) in
-            [(&["ps", "--json"][..], &mut ps), (&["ps", "--json", "--all"][..], &mut ps_all)]
-        {
-            for _ in 0..10 {
-                let t = Instant::now();
-                let out = std::process::Command::new(&bin)
-                    .args(args)
-                    .env("PODWARDEN_URL", &srv.url)
-                    .env("PODWARDEN_TOKEN", &srv.token)
-                    .output()?;
-                into.push(t.elapsed().as_secs_f64() * 1000.0);
-                anyhow::ensure!(
-                    out.status.success(),
-                    "podwarden {args:?}: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-        }
-    }
+    let api = measure_api(&srv.url, &srv.token, n).await?;
+    let (ps, ps_all) = measure_cli(&srv.url, &srv.token)?;
     println!("| measure | result | target |");
     println!("|---|---|---|");
     println!("| reconcile tick, {n} running jobs (SQLite): provider list calls | 1 per tick | 1 |");
@@ -340,6 +268,105 @@ async fn main() -> anyhow::Result<()> {
     drop(to_child);
     child.wait()?;
     Ok(())
+}
+
+/// `n` running jobs, each with its attempt on one of the emulator's pods, last billed at
+/// spread moments of the last minute (a steady state).
+async fn seed(
+    store: &Store,
+    spec: &JobSpec,
+    attempts: &[AttemptId],
+    names: &[String],
+    pod_ids: &std::collections::HashMap<String, String>,
+    now: i64,
+) -> anyhow::Result<()> {
+    let n = attempts.len();
+    let t = Instant::now();
+    for (i, (att, name)) in attempts.iter().zip(names).enumerate() {
+        let job = JobId::new();
+        let mut j = JobRow::new(job, spec, "local", "h", now);
+        j.state = JobState::Running;
+        j.attempts_made = 1;
+        j.started_at = Some(now);
+        store.job_insert(&j).await?;
+        store
+            .attempt_insert(&AttemptRow {
+                id: att.to_string(),
+                job_id: job.to_string(),
+                seq: 1,
+                state: AttemptState::Running,
+                generation: 0,
+                pod_name: name.clone(),
+                pod_id: pod_ids.get(name).cloned(),
+                gpu_type: "NVIDIA RTX A4000".into(),
+                gpu_count: 1,
+                cloud: "secure".into(),
+                data_center: Some("US-TX-3".into()),
+                price_micros_per_hour: 250_000,
+                created_at: now - 60_000,
+                booted_at: Some(now - 60_000),
+                ended_at: None,
+                // Last billed at spread moments of the last minute: a steady state.
+                billed_until: Some(now - (i as i64 * 60_000) / n as i64),
+                cost_micros: 0,
+                reason: None,
+            })
+            .await?;
+        if i % 2000 == 0 {
+            eprintln!("seeded {i} jobs ({:.1?})", t.elapsed());
+        }
+    }
+    Ok(())
+}
+
+/// `GET /api/v1/jobs?limit=10000`, 15 times: each one's wall time (ms).
+async fn measure_api(url: &str, token: &str, n: usize) -> anyhow::Result<Vec<f64>> {
+    let http = reqwest::Client::new();
+    let mut api = Vec::new();
+    for _ in 0..15 {
+        let t = Instant::now();
+        let body = http
+            .get(format!("{}/api/v1/jobs?limit=10000", url))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .bytes()
+            .await?;
+        api.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(body.len() > n * 100, "{n} jobs in {} bytes", body.len());
+    }
+    Ok(api)
+}
+
+/// `podwarden ps --json` and `--all`, 10 times each, end to end (ms); none without the binary.
+fn measure_cli(url: &str, token: &str) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    // The release binary (or `PODWARDEN_BIN`, which the smoke run points at the debug one).
+    let bin =
+        std::env::var_os("PODWARDEN_BIN").map(std::path::PathBuf::from).unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/podwarden")
+        });
+    let (mut ps, mut ps_all) = (Vec::new(), Vec::new());
+    if bin.exists() {
+        for (args, into) in
+            [(&["ps", "--json"][..], &mut ps), (&["ps", "--json", "--all"][..], &mut ps_all)]
+        {
+            for _ in 0..10 {
+                let t = Instant::now();
+                let out = std::process::Command::new(&bin)
+                    .args(args)
+                    .env("PODWARDEN_URL", url)
+                    .env("PODWARDEN_TOKEN", token)
+                    .output()?;
+                into.push(t.elapsed().as_secs_f64() * 1000.0);
+                anyhow::ensure!(
+                    out.status.success(),
+                    "podwarden {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    }
+    Ok((ps, ps_all))
 }
 
 fn chrono_now() -> i64 {

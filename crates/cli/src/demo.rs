@@ -7,7 +7,7 @@ use crate::UserError;
 use anyhow::{Context, anyhow};
 use futures::StreamExt;
 use runpod::types::billing::BillingQuery;
-use runpod::types::catalog::GpuCatalogQuery;
+use runpod::types::catalog::{GpuCatalogQuery, GpuType};
 use runpod::types::endpoints::{CreateEndpointGpuConfig, CreateEndpointRequest, EndpointWorkers};
 use runpod::types::logs::LogsQuery;
 use runpod::types::pods::{CreateGpuConfig, CreatePodRequest, PodStatus};
@@ -71,7 +71,16 @@ pub async fn run(a: Args) -> Result<(), UserError> {
 }
 
 async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
-    // 1. The cheapest GPU that fits and has stock.
+    let gpu = cheapest_gpu(client, min_vram).await?;
+    training_pod(client, &gpu).await?;
+    serverless_echo(client).await?;
+    let left = (client.list_pods().await?.len(), client.list_endpoints().await?.len());
+    out!("\ndone: {} pods and {} endpoints left behind.", left.0, left.1);
+    Ok(())
+}
+
+/// 1. The cheapest GPU that fits and has stock.
+async fn cheapest_gpu(client: &Client, min_vram: i64) -> anyhow::Result<GpuType> {
     let gpus = client
         .list_gpu_types(&GpuCatalogQuery::pod_availability())
         .await
@@ -96,8 +105,11 @@ async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
         gpu.price.community,
         gpu.price.secure
     );
+    Ok((*gpu).clone())
+}
 
-    // 2. A training pod: create, follow logs until the command finishes, terminate, bill.
+/// 2. A training pod: create, follow logs until the command finishes, terminate, bill.
+async fn training_pod(client: &Client, gpu: &GpuType) -> anyhow::Result<()> {
     let req = CreatePodRequest {
         name: "pw-demo-train".into(),
         image: Some("runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04".into()),
@@ -162,8 +174,11 @@ async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
             running.status
         ));
     }
+    Ok(())
+}
 
-    // 3. Serverless: template + endpoint whose worker is a local process, then a streaming job.
+/// 3. Serverless: template + endpoint whose worker is a local process, then a streaming job.
+async fn serverless_echo(client: &Client) -> anyhow::Result<()> {
     let tpl = client
         .create_template(&CreateTemplateRequest {
             name: "pw-demo-echo".into(),
@@ -215,7 +230,5 @@ async fn drive(client: &Client, min_vram: i64) -> anyhow::Result<()> {
     }
     client.delete_endpoint(&ep.id).await?;
     client.delete_template(&tpl.id).await?;
-    let left = (client.list_pods().await?.len(), client.list_endpoints().await?.len());
-    out!("\ndone: {} pods and {} endpoints left behind.", left.0, left.1);
     Ok(())
 }

@@ -159,8 +159,14 @@ async fn key_and_account(home: &Path) -> Vec<Check> {
             return vec![Check::fail("runpod_key", format!("GET {at}v2/pods failed: {e}"), fix)];
         }
     };
-    // Balance and spend limit: REST v2 where the account has the routes (documented without a
-    // confirmed path), else GraphQL `myself` (retiring in early 2027).
+    let account = account(&client).await;
+    let secrets = secrets(&client).await;
+    vec![key, account, secrets, strays_check]
+}
+
+/// The account's balance and spend limit: REST v2 where the account has the routes
+/// (documented without a confirmed path), else GraphQL `myself` (retiring in early 2027).
+async fn account(client: &runpod::Client) -> Check {
     let v2 = match (client.account_limits().await, client.account_balance().await) {
         (Ok(l), Ok(b)) => Some(runpod::types::graphql::Myself {
             client_balance: b.balance_amount,
@@ -175,7 +181,7 @@ async fn key_and_account(home: &Path) -> Vec<Check> {
         Some(me) => Ok(me),
         None => client.myself().await,
     };
-    let account = match me {
+    match me {
         Ok(me) if me.client_balance <= 0.0 => Check::fail(
             "account",
             format!(
@@ -217,8 +223,12 @@ async fn key_and_account(home: &Path) -> Vec<Check> {
             format!("cannot read the balance and spend limit ({source}): {e}"),
             "give the key read access to the account, or check the balance in RunPod's console",
         ),
-    };
-    let secrets = match client.list_secrets().await {
+    }
+}
+
+/// Whether the key can use account secrets (how job tokens reach pods).
+async fn secrets(client: &runpod::Client) -> Check {
+    match client.list_secrets().await {
         Ok(all) => Check::ok(
             "secrets",
             format!(
@@ -233,8 +243,7 @@ async fn key_and_account(home: &Path) -> Vec<Check> {
             ),
             "give the key access to account secrets (RunPod console → Settings → API Keys)",
         ),
-    };
-    vec![key, account, secrets, strays_check]
+    }
 }
 
 /// Pods another podwarden install named (a lost data directory's, or another podwarden on

@@ -24,6 +24,7 @@ mod endpoint;
 mod local;
 mod progress;
 mod quickstart;
+mod run;
 mod serve;
 mod serverless;
 mod staging;
@@ -43,7 +44,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a job from a spec: cheapest GPU that fits, limits enforced, torn down at the end.
-    Run(commands::RunArgs),
+    Run(run::RunArgs),
     /// List jobs.
     Ps(commands::PsArgs),
     /// Show a job's pod logs.
@@ -276,7 +277,7 @@ fn main() -> ExitCode {
             Command::Volume(c) => volume::run(c).await,
             Command::Cp(a) => volume::cp(a).await,
             Command::Admin(c) => admin(c).await,
-            Command::Run(a) => commands::run(a).await,
+            Command::Run(a) => run::run(a).await,
             Command::Ps(a) => commands::ps(a).await,
             Command::Logs(a) => commands::logs(a).await,
             Command::Stop(a) => commands::stop(a).await,

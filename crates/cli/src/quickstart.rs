@@ -13,8 +13,11 @@ use crate::local::Api;
 use crate::transfer::Files;
 use anyhow::{Context, anyhow};
 use podwarden_api::types::{DeployResult, EndpointView, JobDetail, ServerlessJobView, Status};
-use podwarden_api::types::{JobState, ServerlessJobState};
+use podwarden_api::types::{
+    EndpointSpec, JobSpec, JobState, ServerlessJobSpec, ServerlessJobState,
+};
 use serde_json::json;
+use std::time::Duration;
 
 /// The dataset and the rows to predict, shipped in the binary.
 const TRAIN_CSV: &[u8] = include_bytes!("../../../examples/data/houses.csv");
@@ -89,21 +92,39 @@ pub async fn run(a: Args) -> Result<(), UserError> {
 }
 
 async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(), UserError> {
+    let job = train(api, a, model_id, store).await?;
+    deploy(api).await?;
+    let r = predict(api, store, model_id).await?;
+    let train_cost = job.job.spent_usd;
+    out!(
+        "cost (simulated): training ${train_cost:.4} on {} + prediction ${:.6} on {} ({} ms) = ${:.4}",
+        job.job.gpu.as_deref().unwrap_or("?"),
+        r.cost_usd,
+        r.gpu,
+        r.execution_ms.unwrap_or(0),
+        train_cost + r.cost_usd
+    );
+    Ok(())
+}
+
+/// 1. Trains on a GPU pod and shows what the trainer saved and reported.
+async fn train(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<JobDetail, UserError> {
     use crate::emulator::QUICKSTART_VOLUME as VOLUME;
     note!("[1/3] training a {} on datasets/local/houses.csv (1,000 rows) on a GPU pod", a.model);
-    let train = json!({
-        "name": "quickstart-train",
-        "image": IMAGE,
-        "command": format!(
+    let mut train = JobSpec::new(
+        "quickstart-train",
+        IMAGE,
+        format!(
             "podwarden-tabular --store /workspace train --user local --dataset datasets/local/houses.csv --target price --model {} --model-id {model_id}",
             sh(&a.model)
         ),
-        "network_volume": VOLUME,
-        "gpu": {"min_vram_gb": 16},
-        "limits": {"budget_usd": 0.5, "max_runtime": "30m"},
-    });
+    );
+    train.network_volume = Some(VOLUME.into());
+    train.gpu.min_vram_gb = Some(16);
+    train.limits.budget_usd = Some(0.5);
+    train.limits.max_runtime = Some(Duration::from_secs(30 * 60));
     let job: JobDetail = api.run(|c| c.submit_job(&train)).await?;
-    let job = crate::commands::follow(api, &job.job.id, true, true).await?;
+    let job = crate::run::follow(api, &job.job.id, true, true).await?;
     if job.job.state != JobState::Succeeded {
         return Err(UserError {
             error: anyhow!(
@@ -142,17 +163,21 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
         score.map_or_else(|| "none".into(), |s| format!("{s:.4}"))
     );
 
+    Ok(job)
+}
+
+/// 2. Deploys the predict endpoint (scale to zero, over the quickstart's volume).
+async fn deploy(api: &Api) -> Result<(), UserError> {
+    use crate::emulator::QUICKSTART_VOLUME as VOLUME;
     note!("[2/3] deploying the predict endpoint {ENDPOINT}");
-    let endpoint = json!({
-        "name": ENDPOINT,
-        "image": IMAGE,
-        "command": "podwarden-tabular --store /runpod-volume worker",
-        "user_field": "user",
-        "network_volume": VOLUME,
-        "gpu": {"pools": ["ADA_24", "AMPERE_24"]},
-        "workers": {"min": 0, "max": 1, "idle_timeout": "5s"},
-        "execution_timeout": "10m",
-    });
+    let mut endpoint = EndpointSpec::new(ENDPOINT, IMAGE);
+    endpoint.command = Some("podwarden-tabular --store /runpod-volume worker".into());
+    endpoint.user_field = Some("user".into());
+    endpoint.network_volume = Some(VOLUME.into());
+    endpoint.gpu.pools = vec!["ADA_24".into(), "AMPERE_24".into()];
+    endpoint.workers.max = 1;
+    endpoint.workers.idle_timeout = Duration::from_secs(5);
+    endpoint.execution_timeout = Duration::from_secs(600);
     let d: DeployResult = api.run(|c| c.deploy_endpoint(&endpoint)).await?;
     note!(
         "  endpoint {} {} ({})",
@@ -161,17 +186,22 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
         d.endpoint.endpoint_id.as_deref().unwrap_or("-")
     );
 
+    Ok(())
+}
+
+/// 3. Predicts through the endpoint and shows the first rows of what it wrote.
+async fn predict(api: &Api, store: &Files, model_id: &str) -> Result<ServerlessJobView, UserError> {
     note!("[3/3] predicting datasets/local/houses_new.csv through it");
-    let input = json!({
-        "endpoint": ENDPOINT,
-        "input": {
+    let input = ServerlessJobSpec::new(
+        ENDPOINT,
+        json!({
             "user": "local",
             "model_id": model_id,
             "input": "datasets/local/houses_new.csv",
             "output": "predictions/local/houses_new.csv",
             "column": "predicted_price",
-        },
-    });
+        }),
+    );
     let r: ServerlessJobView = api.run(|c| c.submit_serverless_job(&input, false)).await?;
     let r = crate::serverless::follow_serverless_job(api, &r.id, true).await?;
     if r.state != ServerlessJobState::Succeeded {
@@ -201,14 +231,5 @@ async fn steps(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<(),
         "({} rows with predictions in vol:{VOLUME_NAME}/predictions/local/houses_new.csv; `podwarden cp` fetches it)",
         lines.count()
     );
-    let train_cost = job.job.spent_usd;
-    out!(
-        "cost (simulated): training ${train_cost:.4} on {} + prediction ${:.6} on {} ({} ms) = ${:.4}",
-        job.job.gpu.as_deref().unwrap_or("?"),
-        r.cost_usd,
-        r.gpu,
-        r.execution_ms.unwrap_or(0),
-        train_cost + r.cost_usd
-    );
-    Ok(())
+    Ok(r)
 }

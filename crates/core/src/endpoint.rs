@@ -136,6 +136,25 @@ fn hint(message: &str) -> Option<String> {
 }
 
 impl EndpointSpec {
+    /// An endpoint of `image`'s workers running its own command, every other field at its
+    /// default (what a spec file giving only these two means).
+    pub fn new(name: impl Into<String>, image: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            image: image.into(),
+            registry_auth: None,
+            command: None,
+            env: BTreeMap::new(),
+            gpu: EndpointGpu::default(),
+            workers: Workers::default(),
+            execution_timeout: two_hours(),
+            flashboot: false,
+            network_volume: None,
+            disk_gb: None,
+            user_field: None,
+        }
+    }
+
     /// Parses and validates a TOML spec; errors carry `file:line:column` and a hint.
     pub fn from_toml(file: &str, text: &str) -> Result<Self, Box<SpecError>> {
         parse_toml(file, text, hint, Self::validate)
@@ -225,6 +244,16 @@ impl EndpointSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `new` builds is what a file giving only name and image means.
+    #[test]
+    fn new_is_the_minimal_spec_file() {
+        let file = "name = \"predict\"\nimage = \"img\"\n";
+        assert_eq!(
+            EndpointSpec::new("predict", "img"),
+            EndpointSpec::from_toml("e.toml", file).expect("spec")
+        );
+    }
 
     #[test]
     fn defaults_and_located_errors() {

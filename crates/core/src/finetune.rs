@@ -132,9 +132,22 @@ const TRAIN_PY: &str = include_str!("finetune/train.py");
 /// Marks the end of `train.py` in the start script's heredoc.
 const HEREDOC_END: &str = "PW_TRAIN_PY_END";
 
+/// A problem with a `[finetune]` table: the field, what is wrong, what to do.
+type Problem = (&'static str, String, &'static str);
+
 impl FinetuneSpec {
     /// What is wrong with it, if anything (field, message, hint).
     pub fn problem(&self) -> Option<(&'static str, String, &'static str)> {
+        self.model_problem()
+            .or_else(|| self.dataset_problem())
+            .or_else(|| self.training_problem())
+            .or_else(|| self.lora_problem())
+            .or_else(|| self.hub_problem())
+            .or_else(|| self.size_problem())
+    }
+
+    /// The model is a Hugging Face model id.
+    fn model_problem(&self) -> Option<Problem> {
         let model_ok = !self.model.is_empty()
             && self.model.len() <= 200
             && self.model.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
@@ -146,6 +159,11 @@ impl FinetuneSpec {
                 "e.g. model = \"meta-llama/Llama-3.2-1B\"",
             ));
         }
+        None
+    }
+
+    /// Exactly one dataset: an http(s) URL or an absolute path in the pod.
+    fn dataset_problem(&self) -> Option<Problem> {
         match (&self.dataset_url, &self.dataset_path) {
             (Some(url), None) => {
                 let url_ok = (url.starts_with("https://") || url.starts_with("http://"))
@@ -190,6 +208,11 @@ impl FinetuneSpec {
                 ));
             }
         }
+        None
+    }
+
+    /// Training settings in their ranges.
+    fn training_problem(&self) -> Option<Problem> {
         if !(self.epochs.is_finite() && self.epochs > 0.0 && self.epochs <= 1000.0) {
             return Some((
                 "finetune.epochs",
@@ -217,6 +240,11 @@ impl FinetuneSpec {
                 return Some((field, "must be at least 1".into(), "see docs/job-spec.md"));
             }
         }
+        None
+    }
+
+    /// LoRA settings in their ranges.
+    fn lora_problem(&self) -> Option<Problem> {
         if !(0.0..1.0).contains(&self.lora.dropout) {
             return Some((
                 "finetune.lora.dropout",
@@ -231,6 +259,11 @@ impl FinetuneSpec {
                 "the default is \"none\"",
             ));
         }
+        None
+    }
+
+    /// A push to the Hub names a repository and the token to push with.
+    fn hub_problem(&self) -> Option<Problem> {
         if let Some(repo) = &self.push_to_hub {
             let ok = repo.split_once('/').is_some_and(|(owner, name)| {
                 let part = |p: &str| {
@@ -255,6 +288,11 @@ impl FinetuneSpec {
                 ));
             }
         }
+        None
+    }
+
+    /// Strings and lists within their sizes; an absolute output directory.
+    fn size_problem(&self) -> Option<Problem> {
         for (field, v, max) in [
             ("finetune.text_field", &self.text_field, 256),
             ("finetune.output_dir", &self.output_dir, 1024),

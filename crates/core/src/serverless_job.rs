@@ -55,6 +55,11 @@ fn hint(message: &str) -> Option<String> {
 }
 
 impl ServerlessJobSpec {
+    /// A job for `endpoint` with `input`, its label and policy at their defaults.
+    pub fn new(endpoint: impl Into<String>, input: serde_json::Value) -> Self {
+        Self { endpoint: endpoint.into(), name: None, input, policy: Policy::default() }
+    }
+
     /// Parses and validates a TOML spec; errors carry `file:line:column` and a hint.
     pub fn from_toml(file: &str, text: &str) -> Result<Self, Box<SpecError>> {
         parse_toml(file, text, hint, Self::validate)
@@ -135,6 +140,14 @@ impl ServerlessJobSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `new` builds is what a file giving only endpoint and input means.
+    #[test]
+    fn new_is_the_minimal_spec_file() {
+        let file = "endpoint = \"predict\"\ninput = { x = 1 }\n";
+        let built = ServerlessJobSpec::new("predict", serde_json::json!({"x": 1}));
+        assert_eq!(built, ServerlessJobSpec::from_toml("r.toml", file).expect("spec"));
+    }
 
     #[test]
     fn parses_tables_as_json_input_and_rejects_what_runpod_would() {

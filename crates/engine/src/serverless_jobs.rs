@@ -96,23 +96,22 @@ impl<C: Provider> Engine<C> {
             .ok_or_else(|| EngineError::NoSuchServerlessJob(id.into()))
     }
 
-    /// Submits a serverless job to the owner's endpoint. With `sync`, waits (RunPod's
-    /// `/runsync`, up to 90 s) and returns the settled row when it finished in time.
-    pub async fn submit_serverless_job(
+    /// The endpoint `owner` sends a job to by `name` (theirs, or for a hosted user an admin's
+    /// published one), on this engine's account and ready: its row, provider id and spec.
+    async fn ready_endpoint(
         &self,
-        spec: ServerlessJobSpec,
         owner: &str,
-        sync: bool,
-    ) -> Result<ServerlessJobRow, EngineError> {
-        let ep = match self.store().endpoint_by_name(owner, &spec.endpoint).await? {
+        name: &str,
+    ) -> Result<(EndpointRow, String, EndpointSpec), EngineError> {
+        let ep = match self.store().endpoint_by_name(owner, name).await? {
             Some(ep) => ep,
             // An admin's endpoint is published: every hosted user may send it jobs.
             None if self.account.is_hosted() => self
                 .store()
-                .endpoint_published(&spec.endpoint)
+                .endpoint_published(name)
                 .await?
-                .ok_or_else(|| EngineError::NoSuchEndpoint(spec.endpoint.clone()))?,
-            None => return Err(EngineError::NoSuchEndpoint(spec.endpoint.clone())),
+                .ok_or_else(|| EngineError::NoSuchEndpoint(name.to_owned()))?,
+            None => return Err(EngineError::NoSuchEndpoint(name.to_owned())),
         };
         if ep.account != self.account {
             return Err(EngineError::WrongState {
@@ -132,6 +131,18 @@ impl<C: Provider> Engine<C> {
         };
         let ep_spec: EndpointSpec =
             serde_json::from_str(&ep.spec).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        Ok((ep, endpoint_id, ep_spec))
+    }
+
+    /// Submits a serverless job to the owner's endpoint. With `sync`, waits (RunPod's
+    /// `/runsync`, up to 90 s) and returns the settled row when it finished in time.
+    pub async fn submit_serverless_job(
+        &self,
+        spec: ServerlessJobSpec,
+        owner: &str,
+        sync: bool,
+    ) -> Result<ServerlessJobRow, EngineError> {
+        let (ep, endpoint_id, ep_spec) = self.ready_endpoint(owner, &spec.endpoint).await?;
         let body = serde_json::to_vec(&serde_json::json!({ "input": spec.input }))
             .map_err(|e| EngineError::Corrupt(e.to_string()))?;
         let (limit, route) =

@@ -33,53 +33,48 @@ fn summary(name: &str, mut ms: Vec<f64>) {
     );
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let home = tempfile::tempdir()?;
-    // 10 000 finished jobs of the admin, written straight to the store before the server opens it.
-    {
-        let store = podwarden_store::Store::open_sqlite(&home.path().join("podwarden.db")).await?;
-        let spec = podwarden_core::spec::JobSpec::from_json(
-            serde_json::json!({"name": "bench", "image": "i", "command": "true", "gpu": {"min_vram_gb": 16}}),
-        )
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let t = Instant::now();
-        for i in 0..podwarden_test_utils::bench_size(10_000, 20) as i64 {
-            let mut row = podwarden_store::JobRow::new(
-                podwarden_core::JobId::new(),
-                &spec,
-                "local",
-                "x",
-                1_700_000_000_000 + i,
-            );
-            row.state = JobState::Succeeded;
-            row.outcome = Some("succeeded".into());
-            row.spent_micros = 1234;
-            store.job_insert(&row).await?;
-        }
-        println!("seeded 10 000 jobs in {:.1} s", t.elapsed().as_secs_f64());
+/// 10 000 finished jobs of the admin, written straight to the store before the server opens it.
+async fn seed(home: &std::path::Path) -> anyhow::Result<()> {
+    let store = podwarden_store::Store::open_sqlite(&home.join("podwarden.db")).await?;
+    let spec = podwarden_core::spec::JobSpec::from_json(
+        serde_json::json!({"name": "bench", "image": "i", "command": "true", "gpu": {"min_vram_gb": 16}}),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let t = Instant::now();
+    for i in 0..podwarden_test_utils::bench_size(10_000, 20) as i64 {
+        let mut row = podwarden_store::JobRow::new(
+            podwarden_core::JobId::new(),
+            &spec,
+            "local",
+            "x",
+            1_700_000_000_000 + i,
+        );
+        row.state = JobState::Succeeded;
+        row.outcome = Some("succeeded".into());
+        row.spent_micros = 1234;
+        store.job_insert(&row).await?;
     }
-    let mut cfg =
-        podwarden_server::ServerConfig::new(home.path().to_path_buf(), "127.0.0.1:0".parse()?);
-    cfg.emulator.pods.provisioning_secs = 0.1;
-    cfg.emulator.pods.starting_secs = 0.1;
-    let s = podwarden_server::start(cfg).await?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(2000).build()?;
-    // Paths come from the typed client; the requests stay raw, so JSON decoding is not timed.
-    let client = podwarden_api::Client::with_http(http.clone(), &s.url, &s.token)?;
-    let api = |segments: &[&str]| client.url(segments);
+    println!("seeded 10 000 jobs in {:.1} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
 
-    // --- GET /jobs at 10 000 jobs ---------------------------------------------------------
+/// `GET /jobs` at 10 000 jobs: the default page and a page of 200, 1 000 times each after 100
+/// warm-up requests.
+async fn bench_list(
+    http: &reqwest::Client,
+    client: &podwarden_api::Client,
+    token: &str,
+) -> anyhow::Result<()> {
     for (label, q) in [("GET /jobs (default page of 50)", None), ("GET /jobs?limit=200", Some(200))]
     {
         let mut lat = Vec::new();
         for i in 0..1_100 {
             let t = Instant::now();
-            let mut req = http.get(api(&["jobs"]));
+            let mut req = http.get(client.url(&["jobs"]));
             if let Some(limit) = q {
                 req = req.query(&[("limit", limit)]);
             }
-            let r = req.bearer_auth(&s.token).send().await?;
+            let r = req.bearer_auth(token).send().await?;
             let body = r.bytes().await?;
             if i >= 100 {
                 lat.push(t.elapsed().as_secs_f64() * 1e3);
@@ -88,29 +83,22 @@ async fn main() -> anyhow::Result<()> {
         }
         summary(label, lat);
     }
+    Ok(())
+}
 
-    // A live job to post metrics to and follow.
-    let job: serde_json::Value = http
-        .post(api(&["jobs"]))
-        .bearer_auth(&s.token)
-        .json(&serde_json::json!({"name": "ingest", "image": "i", "command": "sleep 3600", "gpu": {"min_vram_gb": 16}}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let id = job["id"].as_str().unwrap_or_default().to_owned();
-    let secret = std::fs::read_to_string(home.path().join("secret"))?;
-    let token = podwarden_engine::tokens::derive_job_token(secret.trim().as_bytes(), &id);
-    let metrics_url = api(&["jobs", &id, "metrics"]);
-
-    // --- metrics ingest -------------------------------------------------------------------
+/// Metrics ingest: 8 clients posting batches of 100 points to one job.
+async fn bench_ingest(
+    http: &reqwest::Client,
+    metrics_url: &str,
+    token: &str,
+) -> anyhow::Result<()> {
     const CLIENTS: usize = 8;
     const BATCH: usize = 100;
     let batches_per_client = podwarden_test_utils::bench_size(250, 2); // 8 × 250 × 100 = 200 000 points
     let t = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..CLIENTS {
-        let (http, url, token) = (http.clone(), metrics_url.clone(), token.clone());
+        let (http, url, token) = (http.clone(), metrics_url.to_owned(), token.to_owned());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(batches_per_client);
             for b in 0..batches_per_client {
@@ -137,6 +125,40 @@ async fn main() -> anyhow::Result<()> {
         points as f64 / secs
     );
     summary("metrics ingest latency per batch request", lat);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let home = tempfile::tempdir()?;
+    seed(home.path()).await?;
+    let mut cfg =
+        podwarden_server::ServerConfig::new(home.path().to_path_buf(), "127.0.0.1:0".parse()?);
+    cfg.emulator.pods.provisioning_secs = 0.1;
+    cfg.emulator.pods.starting_secs = 0.1;
+    let s = podwarden_server::start(cfg).await?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(2000).build()?;
+    // Paths come from the typed client; the requests stay raw, so JSON decoding is not timed.
+    let client = podwarden_api::Client::with_http(http.clone(), &s.url, &s.token)?;
+    let api = |segments: &[&str]| client.url(segments);
+
+    bench_list(&http, &client, &s.token).await?;
+
+    // A live job to post metrics to and follow.
+    let job: serde_json::Value = http
+        .post(api(&["jobs"]))
+        .bearer_auth(&s.token)
+        .json(&serde_json::json!({"name": "ingest", "image": "i", "command": "sleep 3600", "gpu": {"min_vram_gb": 16}}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = job["id"].as_str().unwrap_or_default().to_owned();
+    let secret = std::fs::read_to_string(home.path().join("secret"))?;
+    let token = podwarden_engine::tokens::derive_job_token(secret.trim().as_bytes(), &id);
+    let metrics_url = api(&["jobs", &id, "metrics"]);
+
+    bench_ingest(&http, metrics_url.as_str(), &token).await?;
 
     // --- SSE fan-out ----------------------------------------------------------------------
     let subscribers = podwarden_test_utils::bench_size(1_000, 5);

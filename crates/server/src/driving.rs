@@ -14,10 +14,48 @@ use podwarden_core::Account;
 use podwarden_engine::driver::Pass;
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Passes that run at once across accounts. Each holds a few provider calls in flight; the
 /// bound keeps a thousand accounts from opening a thousand connections at once.
 pub(crate) const CONCURRENCY: usize = 32;
+
+/// How often settled pods are looked for and checked against the provider's bill.
+const BILL_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The server's loop: on every `period` and every poke, finds the accounts with work and makes
+/// sure each has its task (`drive`), and starts or stops the pods' log followers and the
+/// serverless jobs' stream followers; bills due a check are looked for once a minute.
+pub(crate) async fn run(
+    s: Arc<AppState>,
+    followers: TaskTracker,
+    c: CancellationToken,
+    period: std::time::Duration,
+) {
+    // Bills are looked for on their own, slower period: the query behind it reads the
+    // attempts table, and a pod's bill settles in minutes, not ticks.
+    let mut next_bill_check = std::time::Instant::now();
+    loop {
+        if std::time::Instant::now() >= next_bill_check {
+            next_bill_check = std::time::Instant::now() + BILL_CHECK_EVERY;
+            find_bills_due(&s).await;
+        }
+        if let Some(r) = &s.replicas
+            && let Err(e) = r.sync_live(s.engine.store()).await
+        {
+            tracing::warn!(error = %e, "cannot reload the live set from Postgres");
+        }
+        drive(&s).await;
+        crate::pod_logs::sync(&s, &followers, &c);
+        crate::serverless_streams::sync(&s, &followers, &c).await;
+        tokio::select! {
+            () = tokio::time::sleep(period) => {}
+            () = s.poke.notified() => {}
+            () = c.cancelled() => break,
+        }
+    }
+}
 
 /// Starts a task for every account with work, and reports tasks whose pass panicked. Run on
 /// every tick period and every poke of the server.

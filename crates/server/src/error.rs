@@ -7,7 +7,7 @@ use crate::api::{ErrorBody, ErrorCode};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use podwarden_engine::EngineError;
+use podwarden_engine::{EngineError, ProviderError};
 
 /// An API error: status, body, an optional `Retry-After`, and the cause behind it for the
 /// server's log (never sent; logged once by `log_errors` from a response extension, so turning
@@ -97,18 +97,6 @@ impl From<EngineError> for ApiError {
                     "put large inputs in storage (a network volume or S3) and pass their path in the input",
                 ),
             ),
-            EngineError::Provider(c @ podwarden_engine::ProviderError::Auth(_)) => Self::new(
-                StatusCode::BAD_GATEWAY,
-                ErrorCode::InvalidApiKey,
-                format!("RunPod rejected the API key: {c}"),
-                Some("check RUNPOD_API_KEY (or the key saved for your user)"),
-            ),
-            EngineError::Provider(c @ podwarden_engine::ProviderError::InsufficientBalance(_)) => Self::new(
-                StatusCode::PAYMENT_REQUIRED,
-                ErrorCode::InsufficientBalance,
-                c.to_string(),
-                Some("add funds to the RunPod account (console → billing)"),
-            ),
             EngineError::NoSuchEndpoint(_) => Self::new(
                 StatusCode::NOT_FOUND,
                 ErrorCode::NotFound,
@@ -153,24 +141,7 @@ impl From<EngineError> for ApiError {
                     "check the volume's id and data center with RunPod's console or `GET /v2/network-volumes`",
                 ),
             ),
-            EngineError::Provider(podwarden_engine::ProviderError::RateLimited { message, retry_after_secs }) => {
-                Self::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    ErrorCode::ProviderRateLimited,
-                    format!("RunPod's request budget for this account is spent: {message}"),
-                    Some("nothing was done; retry after the Retry-After seconds"),
-                )
-                .retry_after(retry_after_secs.unwrap_or(60))
-            }
-            EngineError::Provider(c @ podwarden_engine::ProviderError::Rejected(_)) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::ProviderRejected,
-                format!("RunPod refused the request: {c}"),
-                Some("podwarden passed it on as given; fix the field RunPod names"),
-            ),
-            EngineError::Provider(c) => {
-                Self::new(StatusCode::BAD_GATEWAY, ErrorCode::ProviderError, c.to_string(), None).caused_by(c)
-            }
+            EngineError::Provider(c) => Self::from_provider(c),
             EngineError::BadMetrics { .. } => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::InvalidMetrics,
@@ -204,6 +175,42 @@ impl From<EngineError> for ApiError {
                 None,
             )
             .caused_by(s),
+        }
+    }
+}
+
+impl ApiError {
+    /// What the provider said, as the API says it: a refused key, an empty balance, a spent
+    /// request budget (with its `Retry-After`), a refused request, anything else a 502.
+    fn from_provider(c: &ProviderError) -> Self {
+        match c {
+            c @ ProviderError::Auth(_) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::InvalidApiKey,
+                format!("RunPod rejected the API key: {c}"),
+                Some("check RUNPOD_API_KEY (or the key saved for your user)"),
+            ),
+            c @ ProviderError::InsufficientBalance(_) => Self::new(
+                StatusCode::PAYMENT_REQUIRED,
+                ErrorCode::InsufficientBalance,
+                c.to_string(),
+                Some("add funds to the RunPod account (console → billing)"),
+            ),
+            ProviderError::RateLimited { message, retry_after_secs } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::ProviderRateLimited,
+                format!("RunPod's request budget for this account is spent: {message}"),
+                Some("nothing was done; retry after the Retry-After seconds"),
+            )
+            .retry_after(retry_after_secs.unwrap_or(60)),
+            c @ ProviderError::Rejected(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ProviderRejected,
+                format!("RunPod refused the request: {c}"),
+                Some("podwarden passed it on as given; fix the field RunPod names"),
+            ),
+            c => Self::new(StatusCode::BAD_GATEWAY, ErrorCode::ProviderError, c.to_string(), None)
+                .caused_by(c),
         }
     }
 }

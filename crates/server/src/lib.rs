@@ -342,9 +342,6 @@ async fn same_sealing_key(store: &Store, sealer: &keys::Sealer) -> anyhow::Resul
     )
 }
 
-/// How often settled pods are looked for and checked against the provider's bill.
-const BILL_CHECK_EVERY: Duration = Duration::from_secs(60);
-
 /// A secret from the configuration, else the one kept in the data directory at `file`.
 fn secret_or_file(given: Option<&SecretString>, file: &Path) -> anyhow::Result<String> {
     match given.map(|t| t.expose_secret().trim()).filter(|t| !t.is_empty()) {
@@ -493,14 +490,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     if !dev && !local {
         check_public_url(cfg.public_url.as_deref())?;
     }
-    let key_secret = match cfg.secret_key.as_ref().map(|k| k.expose_secret()) {
-        Some(v) if !v.trim().is_empty() => v.to_owned(),
-        _ if dev => secret_file(&cfg.home.join("secret_key"))?,
-        _ => anyhow::bail!(keys::KeyError::Missing),
-    };
-    let old =
-        cfg.old_secret_key.as_ref().map(|k| k.expose_secret()).filter(|k| !k.trim().is_empty());
-    let sealer = keys::Sealer::new(&key_secret, old)?;
+    let sealer = sealer(&cfg, dev)?;
     if let Some(emu) = &emulator {
         emu.adopt_seeded_volumes(&store).await?;
     }
@@ -509,18 +499,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         same_token_secret(&store, &secret).await?;
         same_sealing_key(&store, &sealer).await?;
     }
-    let token_secret = secret.into_bytes();
-    let mut options = podwarden_engine::EngineOptions::new(Clock::system(), token_secret);
-    // `none`: no callbacks (exits come from the pods' logs); the wrapper still runs.
-    options.callback_base =
-        Some(cfg.public_url.clone().filter(|u| u != "none").unwrap_or_else(|| url.clone()));
-    options.intent_grace_ms = cfg.intent_grace.as_millis() as i64;
-    options.watchdog_ceiling_secs = cfg.watchdog_ceiling.as_secs();
-    // The crash test's failpoint (the engine itself reads no environment).
-    options.crash = cfg.crash_at.map(|at| podwarden_engine::Failpoint {
-        at,
-        then: podwarden_engine::OnCrash::AbortProcess,
-    });
+    let options = engine_options(&cfg, secret.into_bytes(), &url);
     let check_images = !simulated && !is_local_provider(client.rest_url());
     let store_backend = store.backend();
     let engine = Engine::new(store, RunPodProvider::new(client), options).await?;
@@ -571,33 +550,44 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     tracker.spawn(listener::serve(listener, app, limits, c));
     // Each account's reconcilers run in their own task (`driving`); this loop starts the tasks
     // of accounts with work, on a period and on a poke, never told what changed.
-    let (s, c, period, followers) = (state.clone(), cancel.clone(), cfg.tick, tracker.clone());
-    tracker.spawn(async move {
-        // Bills are looked for on their own, slower period: the query behind it reads the
-        // attempts table, and a pod's bill settles in minutes, not ticks.
-        let mut next_bill_check = std::time::Instant::now();
-        loop {
-            if std::time::Instant::now() >= next_bill_check {
-                next_bill_check = std::time::Instant::now() + BILL_CHECK_EVERY;
-                driving::find_bills_due(&s).await;
-            }
-            if let Some(r) = &s.replicas
-                && let Err(e) = r.sync_live(s.engine.store()).await
-            {
-                tracing::warn!(error = %e, "cannot reload the live set from Postgres");
-            }
-            driving::drive(&s).await;
-            pod_logs::sync(&s, &followers, &c);
-            serverless_streams::sync(&s, &followers, &c).await;
-            tokio::select! {
-                () = tokio::time::sleep(period) => {}
-                () = s.poke.notified() => {}
-                () = c.cancelled() => break,
-            }
-        }
-    });
+    tracker.spawn(driving::run(state.clone(), tracker.clone(), cancel.clone(), cfg.tick));
     let replicas = state.replicas.clone().map(|r| (r, state.engine.store().clone()));
     Ok(RunningServer { url, token, simulated, cancel, tracker, emulator, replicas })
+}
+
+/// The engine's options from the server's settings: its callback base (`public_url`, else this
+/// server's own URL; `none` for no callbacks), grace and ceilings, the crash test's failpoint.
+fn engine_options(
+    cfg: &ServerConfig,
+    token_secret: Vec<u8>,
+    url: &str,
+) -> podwarden_engine::EngineOptions {
+    let mut options = podwarden_engine::EngineOptions::new(Clock::system(), token_secret);
+    // `none`: no callbacks (exits come from the pods' logs); the wrapper still runs.
+    options.callback_base =
+        Some(cfg.public_url.clone().filter(|u| u != "none").unwrap_or_else(|| url.to_owned()));
+    options.intent_grace_ms = cfg.intent_grace.as_millis() as i64;
+    options.watchdog_ceiling_secs = cfg.watchdog_ceiling.as_secs();
+    // The crash test's failpoint (the engine itself reads no environment).
+    options.crash = cfg.crash_at.map(|at| podwarden_engine::Failpoint {
+        at,
+        then: podwarden_engine::OnCrash::AbortProcess,
+    });
+    options
+}
+
+/// The sealer of provider keys at rest: a real deployment must bring its secret
+/// (`PODWARDEN_SECRET_KEY`); dev (the embedded emulator or a test client) gets one made in the
+/// data directory. The old key, while set, still opens what it sealed.
+fn sealer(cfg: &ServerConfig, dev: bool) -> anyhow::Result<keys::Sealer> {
+    let key_secret = match cfg.secret_key.as_ref().map(|k| k.expose_secret()) {
+        Some(v) if !v.trim().is_empty() => v.to_owned(),
+        _ if dev => secret_file(&cfg.home.join("secret_key"))?,
+        _ => anyhow::bail!(keys::KeyError::Missing),
+    };
+    let old =
+        cfg.old_secret_key.as_ref().map(|k| k.expose_secret()).filter(|k| !k.trim().is_empty());
+    Ok(keys::Sealer::new(&key_secret, old)?)
 }
 
 #[cfg(test)]

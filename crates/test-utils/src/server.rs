@@ -102,8 +102,10 @@ pub async fn submit(
     token: &str,
     spec: &serde_json::Value,
 ) -> JobDetail {
+    let typed: podwarden_api::types::JobSpec = serde_json::from_value(spec.clone())
+        .unwrap_or_else(|e| panic!("{spec} is not a job spec: {e}"));
     client(http, url, token)
-        .submit_job(spec)
+        .submit_job(&typed)
         .await
         .unwrap_or_else(|e| panic!("submitting {spec}: {e}"))
 }

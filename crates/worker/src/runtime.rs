@@ -85,61 +85,9 @@ pub async fn production(w: Worker, cfg: WorkerConfig) -> ExitCode {
     let in_flight = Arc::new(InFlight::default());
     let mut tasks = tokio::task::JoinSet::new();
 
-    // SIGTERM / SIGINT: stop taking, drain.
-    {
-        let s = shutdown.clone();
-        tasks.spawn(async move {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {}
-                () = s.cancelled() => return,
-            }
-            tracing::info!("signal: draining jobs in flight, then exiting");
-            s.cancel();
-        });
-    }
-    // Heartbeat with the ids in flight.
-    {
-        let (c, s, f) = (client.clone(), shutdown.clone(), in_flight.clone());
-        let every = c.config().ping_interval.max(Duration::from_millis(100));
-        tasks.spawn(async move {
-            loop {
-                if let Err(e) = c.ping(&f.ids()).await {
-                    tracing::debug!(error = %e, "ping failed");
-                }
-                tokio::select! { () = tokio::time::sleep(every) => {}, () = s.cancelled() => return }
-            }
-        });
-    }
-    // Stop channel: cancel listed jobs.
-    {
-        let (c, s, f) = (client.clone(), shutdown.clone(), in_flight.clone());
-        tasks.spawn(async move {
-            loop {
-                let pause = tokio::select! {
-                    r = c.jobs_to_stop() => match r {
-                        Ok(ids) if !ids.is_empty() => {
-                            for id in ids {
-                                if f.cancel(&id) {
-                                    tracing::info!(job = id, "cancelled by the server");
-                                }
-                            }
-                            Duration::ZERO
-                        }
-                        Ok(_) => Duration::from_secs(1),
-                        Err(e) if e.kind() == ErrorKind::RateLimited => backoff_after_429(&e),
-                        Err(e) => {
-                            tracing::debug!(error = %e, "job-stop poll failed");
-                            Duration::from_secs(1)
-                        }
-                    },
-                    () = s.cancelled() => return,
-                };
-                tokio::select! { () = tokio::time::sleep(pause) => {}, () = s.cancelled() => return }
-            }
-        });
-    }
+    tasks.spawn(drain_on_signal(shutdown.clone()));
+    tasks.spawn(heartbeat(client.clone(), shutdown.clone(), in_flight.clone()));
+    tasks.spawn(stop_channel(client.clone(), shutdown.clone(), in_flight.clone()));
 
     let slots = Arc::new(Semaphore::new(w.concurrency));
     let mut jobs = tokio::task::JoinSet::new();
@@ -206,6 +154,55 @@ pub async fn production(w: Worker, cfg: WorkerConfig) -> ExitCode {
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
     ExitCode::SUCCESS
+}
+
+/// SIGTERM / SIGINT: stop taking, drain.
+async fn drain_on_signal(s: CancellationToken) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {}
+        () = s.cancelled() => return,
+    }
+    tracing::info!("signal: draining jobs in flight, then exiting");
+    s.cancel();
+}
+
+/// The heartbeat, with the ids in flight.
+async fn heartbeat(c: WorkerClient, s: CancellationToken, f: Arc<InFlight>) {
+    let every = c.config().ping_interval.max(Duration::from_millis(100));
+    loop {
+        if let Err(e) = c.ping(&f.ids()).await {
+            tracing::debug!(error = %e, "ping failed");
+        }
+        tokio::select! { () = tokio::time::sleep(every) => {}, () = s.cancelled() => return }
+    }
+}
+
+/// The stop channel: cancels the jobs the server lists.
+async fn stop_channel(c: WorkerClient, s: CancellationToken, f: Arc<InFlight>) {
+    loop {
+        let pause = tokio::select! {
+            r = c.jobs_to_stop() => match r {
+                Ok(ids) if !ids.is_empty() => {
+                    for id in ids {
+                        if f.cancel(&id) {
+                            tracing::info!(job = id, "cancelled by the server");
+                        }
+                    }
+                    Duration::ZERO
+                }
+                Ok(_) => Duration::from_secs(1),
+                Err(e) if e.kind() == ErrorKind::RateLimited => backoff_after_429(&e),
+                Err(e) => {
+                    tracing::debug!(error = %e, "job-stop poll failed");
+                    Duration::from_secs(1)
+                }
+            },
+            () = s.cancelled() => return,
+        };
+        tokio::select! { () = tokio::time::sleep(pause) => {}, () = s.cancelled() => return }
+    }
 }
 
 /// How long to wait after a 429: what the server asked (`Retry-After`, at most a minute), else 5 s.

@@ -252,6 +252,42 @@ const TOP_FIELDS: &[&str] = &[
 ];
 
 impl JobSpec {
+    /// A job running the shell command `command` in `image`, every other field at its default
+    /// (what a spec file giving only these three means). Clients set the rest as fields (a
+    /// valid job also says which GPUs fit: `gpu`); the server validates what it receives.
+    pub fn new(
+        name: impl Into<String>,
+        image: impl Into<String>,
+        command: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            image: image.into(),
+            registry_auth: None,
+            command: Some(command.into()),
+            args: None,
+            env: BTreeMap::new(),
+            ports: Vec::new(),
+            gpu: GpuSpec::default(),
+            cloud: CloudChoice::default(),
+            data_centers: Vec::new(),
+            disk_gb: default_disk(),
+            volume_gb: 0,
+            network_volume: None,
+            limits: Limits::default(),
+            retry: RetryPolicy::default(),
+            early_stop: None,
+            finetune: None,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        }
+    }
+
+    /// A job running the argument vector `args` (no shell) in `image`, otherwise as [`Self::new`].
+    pub fn with_args(name: impl Into<String>, image: impl Into<String>, args: Vec<String>) -> Self {
+        Self { command: None, args: Some(args), ..Self::new(name, image, "") }
+    }
+
     /// Parses and validates a TOML spec. Errors carry `file:line:column` and a hint.
     pub fn from_toml(file: &str, text: &str) -> Result<Self, Box<SpecError>> {
         parse_toml(file, text, hint_for, Self::validate)
@@ -375,6 +411,21 @@ pub(crate) fn hint_for(message: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `new` builds is what a file giving only name, image and command means.
+    #[test]
+    fn new_is_the_minimal_spec_file() {
+        // A valid job also says which GPUs fit.
+        let gpu = "[gpu]\nmin_vram_gb = 16\n";
+        let mut built = JobSpec::new("t", "img", "echo hi");
+        built.gpu.min_vram_gb = Some(16);
+        let file = format!("name = \"t\"\nimage = \"img\"\ncommand = \"echo hi\"\n{gpu}");
+        assert_eq!(built, JobSpec::from_toml("j.toml", &file).expect("spec"));
+        let mut built = JobSpec::with_args("t", "img", vec!["echo".into(), "a b".into()]);
+        built.gpu.min_vram_gb = Some(16);
+        let file = format!("name = \"t\"\nimage = \"img\"\nargs = [\"echo\", \"a b\"]\n{gpu}");
+        assert_eq!(built, JobSpec::from_toml("j.toml", &file).expect("spec"));
+    }
 
     const GOOD: &str = r#"
 name = "train-demo"

@@ -22,7 +22,7 @@ use podwarden_core::events::{EventKind, StateChange};
 use podwarden_core::money::Money;
 use podwarden_core::state::{AttemptEvent, AttemptState, JobEvent};
 use podwarden_store::AttemptRow;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 /// First wait after a failed terminate (doubling with each failure), and the longest.
 const TERMINATE_BACKOFF_MS: i64 = 1_000;
@@ -132,116 +132,27 @@ impl<C: Provider> Engine<C> {
         pods: &[crate::provider::PodInfo],
     ) -> Result<bool, EngineError> {
         let now = self.clock.now_ms();
-        let mut follow_up = false;
         match action {
             Action::Adopt { attempt, pod_id } => {
-                let price = pods
-                    .iter()
-                    .find(|p| p.id == pod_id)
-                    .map(|p| p.cost_per_hour.0)
-                    .filter(|c| *c > 0);
-                if self
-                    .attempt_event(&attempt, AttemptEvent::Created, |a| {
-                        a.pod_id = Some(pod_id.clone());
-                        if let Some(p) = price {
-                            a.price_micros_per_hour = p;
-                        }
-                    })
-                    .await?
-                {
-                    if let Some(a) = self.store.attempt_get(&attempt).await? {
-                        self.change_event(
-                            &a.job_id,
-                            EventKind::Attempt,
-                            StateChange { attempt: Some(a.state), ..Default::default() },
-                            &format!("adopted pod {pod_id} found by its name"),
-                        )
-                        .await;
-                    }
-                }
+                self.adopt(&attempt, &pod_id, pods).await?;
+                Ok(false)
             }
             Action::Abandon { attempt, reason } => {
-                follow_up = self
-                    .attempt_event(&attempt, AttemptEvent::CreateFailed, |a| {
-                        a.ended_at = Some(now);
-                        a.reason = Some(reason.clone());
-                    })
-                    .await?;
+                self.attempt_event(&attempt, AttemptEvent::CreateFailed, |a| {
+                    a.ended_at = Some(now);
+                    a.reason = Some(reason.clone());
+                })
+                .await
             }
             Action::Booted { attempt } => {
                 self.attempt_event(&attempt, AttemptEvent::Booted, |a| a.booted_at = Some(now))
                     .await?;
+                Ok(false)
             }
             Action::Terminate { pod_id, attempt, reason } => {
-                // The first terminate of an attempt is followed up (its pod is usually gone at
-                // once); a pod the provider is slow to remove is asked again on the period.
-                let first = attempt.as_ref().is_some_and(|a| {
-                    let live = self.store.live();
-                    live.attempt(a).is_some_and(|r| r.state != AttemptState::Terminating)
-                });
-                if let Some(a) = &attempt {
-                    self.attempt_event(a, AttemptEvent::Terminate, |row| {
-                        row.reason = Some(reason.clone())
-                    })
-                    .await?;
-                }
-                let waiting = self
-                    .terminate_backoff
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .get(&pod_id)
-                    .copied();
-                if waiting.is_some_and(|(_, not_before)| now < not_before) {
-                    // Backing off: nothing was sent, nothing to look for soon.
-                    return Ok(false);
-                }
-                self.crash_point(CrashPoint::BeforeTerminate)?;
-                if let Err(e) = self.cloud.terminate_pod(&pod_id).await {
-                    let failures = waiting.map_or(1, |(n, _)| n + 1);
-                    let delay = TERMINATE_BACKOFF_MS
-                        .saturating_mul(1 << failures.min(16))
-                        .min(TERMINATE_BACKOFF_MAX_MS);
-                    self.terminate_backoff
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert(pod_id.clone(), (failures, now + delay));
-                    return Err(e.into());
-                }
-                self.terminate_backoff
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .remove(&pod_id);
-                if let Some(a) = &attempt {
-                    self.billing_stopped(a, now).await?;
-                }
-                self.crash_point(CrashPoint::AfterTerminate)?;
-                tracing::info!(pod = pod_id, reason, "terminate requested");
-                follow_up = first;
+                self.terminate(&pod_id, attempt.as_deref(), &reason, now).await
             }
-            Action::Gone { attempt, reason } => {
-                self.accrue_attempt(&attempt, now).await?;
-                follow_up = self
-                    .attempt_event(&attempt, AttemptEvent::Gone, |a| {
-                        a.ended_at.get_or_insert(now);
-                        a.reason.get_or_insert(reason.clone());
-                    })
-                    .await?;
-                if follow_up {
-                    if let Some(a) = self.store.attempt_get(&attempt).await? {
-                        self.change_event(
-                            &a.job_id,
-                            EventKind::Attempt,
-                            StateChange { attempt: Some(a.state), ..Default::default() },
-                            &format!(
-                                "pod {} is gone ({reason}); attempt cost {}",
-                                a.pod_id.as_deref().unwrap_or("?"),
-                                Money(a.cost_micros)
-                            ),
-                        )
-                        .await;
-                    }
-                }
-            }
+            Action::Gone { attempt, reason } => self.gone(&attempt, &reason, now).await,
             Action::Job { job, event, reason } => {
                 if matches!(
                     event,
@@ -253,37 +164,145 @@ impl<C: Provider> Engine<C> {
                     // The record of spend is exact at the moments users look at it.
                     self.accrue_job(&job, now).await?;
                 }
-                follow_up = self.apply_job_event(&job, event, &reason).await?;
+                self.apply_job_event(&job, event, &reason).await
             }
-            Action::Launch { job } => self.launch(&job).await?,
+            Action::Launch { job } => {
+                self.launch(&job).await?;
+                Ok(false)
+            }
             Action::BudgetAlert { job, pct, spent } => {
-                // The amount that decided the level (projected spend: billed, and run up since
-                // the last bill), not the billed ledger alone, which lags by up to a minute.
-                let landed = ignore_missing(
-                    self.update_job(&job, |j| {
-                        if j.alert_pct >= pct {
-                            return Ok(None);
-                        }
-                        j.alert_pct = pct;
-                        Ok(Some((spent, j.budget_micros.unwrap_or(0))))
-                    })
-                    .await,
-                )?;
-                if let Some((spent, budget)) = landed {
-                    self.event(
-                        &job,
-                        EventKind::BudgetAlert,
-                        &format!(
-                            "{pct} % of the budget spent ({} of {})",
-                            Money(spent),
-                            Money(budget)
-                        ),
-                    )
-                    .await;
-                }
+                self.budget_alert(&job, pct, spent).await?;
+                Ok(false)
             }
         }
-        Ok(follow_up)
+    }
+
+    /// An intent's pod was found by its name: the attempt records it at the listed price.
+    async fn adopt(
+        &self,
+        attempt: &str,
+        pod_id: &str,
+        pods: &[crate::provider::PodInfo],
+    ) -> Result<(), EngineError> {
+        let price =
+            pods.iter().find(|p| p.id == pod_id).map(|p| p.cost_per_hour.0).filter(|c| *c > 0);
+        let adopted = self
+            .attempt_event(attempt, AttemptEvent::Created, |a| {
+                a.pod_id = Some(pod_id.to_owned());
+                if let Some(p) = price {
+                    a.price_micros_per_hour = p;
+                }
+            })
+            .await?;
+        if adopted {
+            if let Some(a) = self.store.attempt_get(attempt).await? {
+                self.change_event(
+                    &a.job_id,
+                    EventKind::Attempt,
+                    StateChange { attempt: Some(a.state), ..Default::default() },
+                    &format!("adopted pod {pod_id} found by its name"),
+                )
+                .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Terminates a pod (an attempt's, or an orphan's), backing off per pod after a refusal.
+    /// The first terminate of an attempt is followed up (its pod is usually gone at once); a
+    /// pod the provider is slow to remove is asked again on the period.
+    async fn terminate(
+        &self,
+        pod_id: &str,
+        attempt: Option<&str>,
+        reason: &str,
+        now: i64,
+    ) -> Result<bool, EngineError> {
+        let first = attempt.is_some_and(|a| {
+            let live = self.store.live();
+            live.attempt(a).is_some_and(|r| r.state != AttemptState::Terminating)
+        });
+        if let Some(a) = attempt {
+            self.attempt_event(a, AttemptEvent::Terminate, |row| {
+                row.reason = Some(reason.to_owned())
+            })
+            .await?;
+        }
+        let backoff = || self.terminate_backoff.lock().unwrap_or_else(PoisonError::into_inner);
+        let waiting = backoff().get(pod_id).copied();
+        if waiting.is_some_and(|(_, not_before)| now < not_before) {
+            // Backing off: nothing was sent, nothing to look for soon.
+            return Ok(false);
+        }
+        self.crash_point(CrashPoint::BeforeTerminate)?;
+        if let Err(e) = self.cloud.terminate_pod(pod_id).await {
+            let failures = waiting.map_or(1, |(n, _)| n + 1);
+            let delay = TERMINATE_BACKOFF_MS
+                .saturating_mul(1 << failures.min(16))
+                .min(TERMINATE_BACKOFF_MAX_MS);
+            backoff().insert(pod_id.to_owned(), (failures, now + delay));
+            return Err(e.into());
+        }
+        backoff().remove(pod_id);
+        if let Some(a) = attempt {
+            self.billing_stopped(a, now).await?;
+        }
+        self.crash_point(CrashPoint::AfterTerminate)?;
+        tracing::info!(pod = pod_id, reason, "terminate requested");
+        Ok(first)
+    }
+
+    /// The provider confirmed the attempt's pod is gone: its cost is accrued to the end and the
+    /// attempt ends (followed up: its job may now settle).
+    async fn gone(&self, attempt: &str, reason: &str, now: i64) -> Result<bool, EngineError> {
+        self.accrue_attempt(attempt, now).await?;
+        let ended = self
+            .attempt_event(attempt, AttemptEvent::Gone, |a| {
+                a.ended_at.get_or_insert(now);
+                a.reason.get_or_insert(reason.to_owned());
+            })
+            .await?;
+        if ended {
+            if let Some(a) = self.store.attempt_get(attempt).await? {
+                self.change_event(
+                    &a.job_id,
+                    EventKind::Attempt,
+                    StateChange { attempt: Some(a.state), ..Default::default() },
+                    &format!(
+                        "pod {} is gone ({reason}); attempt cost {}",
+                        a.pod_id.as_deref().unwrap_or("?"),
+                        Money(a.cost_micros)
+                    ),
+                )
+                .await;
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Spend crossed an alert level: said once per level, with the amount that decided it
+    /// (projected spend: billed, and run up since the last bill), not the billed ledger alone,
+    /// which lags by up to a minute.
+    async fn budget_alert(&self, job: &str, pct: i64, spent: i64) -> Result<(), EngineError> {
+        let landed = ignore_missing(
+            self.update_job(job, |j| {
+                if j.alert_pct >= pct {
+                    return Ok(None);
+                }
+                j.alert_pct = pct;
+                Ok(Some((spent, j.budget_micros.unwrap_or(0))))
+            })
+            .await,
+        )?;
+        if let Some((spent, budget)) = landed {
+            self.event(
+                job,
+                EventKind::BudgetAlert,
+                &format!("{pct} % of the budget spent ({} of {})", Money(spent), Money(budget)),
+            )
+            .await;
+        }
+        Ok(())
     }
 }
 

@@ -155,31 +155,7 @@ impl<C: Provider> Engine<C> {
                 crate::wrapper::MAX_START_ARGS / 1024
             )));
         }
-        let att = AttemptId::new();
-        let now = self.clock.now_ms();
-        let row = AttemptRow {
-            id: att.to_string(),
-            job_id: job.to_owned(),
-            seq,
-            state: AttemptState::Intent,
-            generation: 0,
-            pod_name: pod_name(&self.install, att),
-            pod_id: None,
-            gpu_type: p.gpu_type.clone(),
-            gpu_count: p.count,
-            cloud: match p.cloud {
-                CloudTier::Secure => "secure".into(),
-                CloudTier::Community => "community".into(),
-            },
-            data_center: None,
-            price_micros_per_hour: p.price_per_hour.0,
-            created_at: now,
-            booted_at: None,
-            ended_at: None,
-            billed_until: None,
-            cost_micros: 0,
-            reason: None,
-        };
+        let row = self.intent_row(job, p, seq);
         self.crash_point(CrashPoint::BeforeIntent)?;
         // Invariant 1: the intent is committed before the create call.
         self.store.attempt_insert(&row).await?;
@@ -202,60 +178,116 @@ impl<C: Provider> Engine<C> {
             network_volume: spec.network_volume.clone(),
             registry_auth: spec.registry_auth.clone(),
         };
-        let result = self.cloud.create_pod(&req).await;
-        let outcome = match result {
+        let outcome = match self.cloud.create_pod(&req).await {
             Ok(pod) => {
                 self.crash_point(CrashPoint::AfterCreate)?;
-                let price = Some(pod.cost_per_hour.0).filter(|c| *c > 0);
-                self.attempt_event(&row.id, AttemptEvent::Created, |a| {
-                    a.pod_id = Some(pod.id.clone());
-                    a.data_center = pod.data_center.clone();
-                    if let Some(c) = price {
-                        a.price_micros_per_hour = c;
-                    }
-                })
-                .await?;
-                self.crash_point(CrashPoint::AfterRecord)?;
-                let created =
-                    StateChange { attempt: Some(AttemptState::Created), ..Default::default() };
-                self.change_event(
-                    job,
-                    EventKind::Attempt,
-                    created,
-                    &format!(
-                        "pod {} created: {} × {} ({:?}{}) at {}/h",
-                        pod.id,
-                        p.count,
-                        p.gpu_type,
-                        p.cloud,
-                        pod.data_center.as_deref().map(|d| format!(", {d}")).unwrap_or_default(),
-                        Money(price.unwrap_or(row.price_micros_per_hour))
-                    ),
-                )
-                .await;
-                // The job is past choosing: say where it boots (the log follower adds what the
-                // pod's host reports, "pulling image …").
-                let booting = format!(
-                    "booting pod {} ({} × {}{})",
-                    pod.id,
-                    p.count,
-                    p.gpu_type,
-                    pod.data_center.as_deref().map(|d| format!(" in {d}")).unwrap_or_default()
-                );
-                let _ = self
-                    .update_job(job, |j| {
-                        let provisioning =
-                            j.phase().is_ok_and(|ph| ph.state == JobState::Provisioning);
-                        if !provisioning {
-                            return Ok(None);
-                        }
-                        j.reason = Some(booting.clone());
-                        Ok(Some(()))
-                    })
-                    .await;
+                self.record_created(job, &row, p, &pod).await?;
                 Outcome::Created
             }
-            Err(e @ (ProviderError::NoCapacity(_) | ProviderError::Unplaceable(_))) => {
+            Err(e) => self.record_create_failure(job, &row, p, e).await?,
+        };
+        Ok(outcome)
+    }
+
+    /// The attempt's intent: its pod's name (install prefix + attempt id) and the offer it
+    /// takes, before anything is asked of the provider.
+    fn intent_row(&self, job: &str, p: &Placement, seq: i64) -> AttemptRow {
+        let att = AttemptId::new();
+        let now = self.clock.now_ms();
+        AttemptRow {
+            id: att.to_string(),
+            job_id: job.to_owned(),
+            seq,
+            state: AttemptState::Intent,
+            generation: 0,
+            pod_name: pod_name(&self.install, att),
+            pod_id: None,
+            gpu_type: p.gpu_type.clone(),
+            gpu_count: p.count,
+            cloud: match p.cloud {
+                CloudTier::Secure => "secure".into(),
+                CloudTier::Community => "community".into(),
+            },
+            data_center: None,
+            price_micros_per_hour: p.price_per_hour.0,
+            created_at: now,
+            booted_at: None,
+            ended_at: None,
+            billed_until: None,
+            cost_micros: 0,
+            reason: None,
+        }
+    }
+
+    /// The provider created the pod: the attempt records it (its id, data center and real
+    /// price), the job's events and reason say where it boots.
+    async fn record_created(
+        &self,
+        job: &str,
+        row: &AttemptRow,
+        p: &Placement,
+        pod: &crate::provider::PodInfo,
+    ) -> Result<(), EngineError> {
+        let price = Some(pod.cost_per_hour.0).filter(|c| *c > 0);
+        self.attempt_event(&row.id, AttemptEvent::Created, |a| {
+            a.pod_id = Some(pod.id.clone());
+            a.data_center = pod.data_center.clone();
+            if let Some(c) = price {
+                a.price_micros_per_hour = c;
+            }
+        })
+        .await?;
+        self.crash_point(CrashPoint::AfterRecord)?;
+        let created = StateChange { attempt: Some(AttemptState::Created), ..Default::default() };
+        self.change_event(
+            job,
+            EventKind::Attempt,
+            created,
+            &format!(
+                "pod {} created: {} × {} ({:?}{}) at {}/h",
+                pod.id,
+                p.count,
+                p.gpu_type,
+                p.cloud,
+                pod.data_center.as_deref().map(|d| format!(", {d}")).unwrap_or_default(),
+                Money(price.unwrap_or(row.price_micros_per_hour))
+            ),
+        )
+        .await;
+        // The job is past choosing: say where it boots (the log follower adds what the
+        // pod's host reports, "pulling image …").
+        let booting = format!(
+            "booting pod {} ({} × {}{})",
+            pod.id,
+            p.count,
+            p.gpu_type,
+            pod.data_center.as_deref().map(|d| format!(" in {d}")).unwrap_or_default()
+        );
+        let _ = self
+            .update_job(job, |j| {
+                let provisioning = j.phase().is_ok_and(|ph| ph.state == JobState::Provisioning);
+                if !provisioning {
+                    return Ok(None);
+                }
+                j.reason = Some(booting.clone());
+                Ok(Some(()))
+            })
+            .await;
+        Ok(())
+    }
+
+    /// The create failed: the attempt ends unless the pod may exist (the reconciler looks it up
+    /// by name), and the error says what the launch does next.
+    async fn record_create_failure(
+        &self,
+        job: &str,
+        row: &AttemptRow,
+        p: &Placement,
+        e: ProviderError,
+    ) -> Result<Outcome, EngineError> {
+        let now = self.clock.now_ms();
+        Ok(match e {
+            e @ (ProviderError::NoCapacity(_) | ProviderError::Unplaceable(_)) => {
                 let msg = e.to_string();
                 self.attempt_event(&row.id, AttemptEvent::CreateFailed, |a| {
                     a.ended_at = Some(now);
@@ -274,7 +306,7 @@ impl<C: Provider> Engine<C> {
                 .await;
                 outcome
             }
-            Err(ProviderError::SpendLimit(msg)) => {
+            ProviderError::SpendLimit(msg) => {
                 let why = format!(
                     "RunPod refused the start: it would pass the account's hourly spend limit; waiting for running pods to end or the limit to be raised ({msg})"
                 );
@@ -285,21 +317,17 @@ impl<C: Provider> Engine<C> {
                 .await?;
                 Outcome::Wait(why)
             }
-            Err(
-                ProviderError::MaybeCreated(msg)
-                | ProviderError::Transient(msg)
-                | ProviderError::RateLimited { message: msg, .. },
-            ) => {
+            ProviderError::MaybeCreated(msg)
+            | ProviderError::Transient(msg)
+            | ProviderError::RateLimited { message: msg, .. } => {
                 self.event(job, EventKind::Attempt, &format!("the create may have happened ({msg}); the reconciler will look the pod up by name"))
-                    .await;
+                .await;
                 Outcome::Unknown
             }
-            Err(
-                e @ (ProviderError::InsufficientBalance(_)
-                | ProviderError::Auth(_)
-                | ProviderError::Rejected(_)
-                | ProviderError::NotFound(_)),
-            ) => {
+            e @ (ProviderError::InsufficientBalance(_)
+            | ProviderError::Auth(_)
+            | ProviderError::Rejected(_)
+            | ProviderError::NotFound(_)) => {
                 let why = e.to_string();
                 self.attempt_event(&row.id, AttemptEvent::CreateFailed, |a| {
                     a.ended_at = Some(now);
@@ -308,8 +336,7 @@ impl<C: Provider> Engine<C> {
                 .await?;
                 Outcome::Fatal(why)
             }
-        };
-        Ok(outcome)
+        })
     }
 
     /// The pod's `args` and env: the command wrapped to report its exit when a callback is
