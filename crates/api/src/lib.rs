@@ -5,6 +5,7 @@
 //! client links this crate alone), or build paths anywhere but in `Client`.
 
 pub mod client;
+pub mod tabular;
 pub mod types;
 
 pub use client::{Client, Error};

@@ -5,7 +5,7 @@
 use anyhow::{Context, anyhow};
 use podwarden_api::Client;
 use podwarden_api::types::ErrorCode;
-use podwarden_api::types::{EndpointSpec, NewVolume, VolumeView};
+use podwarden_api::types::{NewVolume, VolumeView};
 
 /// Each person's volume and endpoint, by name (names are per user in podwarden).
 pub(crate) const VOLUME: &str = "bot-data";
@@ -60,17 +60,13 @@ pub(crate) async fn get(c: &Client, key: &str) -> anyhow::Result<Vec<u8>> {
     Ok(r.bytes().await.with_context(|| format!("cannot read {key} from your volume"))?.to_vec())
 }
 
+/// How long the person's predict worker stays after a prediction (the next one is then warm).
+const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Deploys (or keeps) the person's predict endpoint: scale-to-zero workers running `image`'s
 /// tabular worker over their volume, each job's `user` set by podwarden to the caller.
 pub(crate) async fn ensure_endpoint(c: &Client, image: &str) -> anyhow::Result<()> {
-    let mut spec = EndpointSpec::new(ENDPOINT, image);
-    spec.command = Some("podwarden-tabular --store /runpod-volume worker".into());
-    spec.user_field = Some("user".into());
-    spec.network_volume = Some(VOLUME.into());
-    spec.gpu.pools = vec!["ADA_24".into(), "AMPERE_24".into()];
-    spec.workers.max = 1;
-    spec.workers.idle_timeout = std::time::Duration::from_secs(60);
-    spec.execution_timeout = std::time::Duration::from_secs(600);
+    let spec = podwarden_api::tabular::predict_endpoint(ENDPOINT, image, VOLUME, IDLE);
     c.deploy_endpoint(&spec).await.context("cannot deploy your predict endpoint")?;
     Ok(())
 }

@@ -13,9 +13,7 @@ use crate::local::Api;
 use crate::transfer::Files;
 use anyhow::{Context, anyhow};
 use podwarden_api::types::{DeployResult, EndpointView, JobDetail, ServerlessJobView, Status};
-use podwarden_api::types::{
-    EndpointSpec, JobSpec, JobState, ServerlessJobSpec, ServerlessJobState,
-};
+use podwarden_api::types::{JobSpec, JobState, ServerlessJobSpec, ServerlessJobState};
 use serde_json::json;
 use std::time::Duration;
 
@@ -170,14 +168,8 @@ async fn train(api: &Api, a: &Args, model_id: &str, store: &Files) -> Result<Job
 async fn deploy(api: &Api) -> Result<(), UserError> {
     use crate::emulator::QUICKSTART_VOLUME as VOLUME;
     note!("[2/3] deploying the predict endpoint {ENDPOINT}");
-    let mut endpoint = EndpointSpec::new(ENDPOINT, IMAGE);
-    endpoint.command = Some("podwarden-tabular --store /runpod-volume worker".into());
-    endpoint.user_field = Some("user".into());
-    endpoint.network_volume = Some(VOLUME.into());
-    endpoint.gpu.pools = vec!["ADA_24".into(), "AMPERE_24".into()];
-    endpoint.workers.max = 1;
-    endpoint.workers.idle_timeout = Duration::from_secs(5);
-    endpoint.execution_timeout = Duration::from_secs(600);
+    let endpoint =
+        podwarden_api::tabular::predict_endpoint(ENDPOINT, IMAGE, VOLUME, Duration::from_secs(5));
     let d: DeployResult = api.run(|c| c.deploy_endpoint(&endpoint)).await?;
     note!(
         "  endpoint {} {} ({})",

@@ -71,6 +71,9 @@ pub struct EngineOptions {
     pub offers_ttl_ms: i64,
     /// How often an idle engine still lists the provider.
     pub idle_sweep_ms: i64,
+    /// The period its driver runs its passes on: a pass due sooner is an early pass, taken from
+    /// the account's budget of them (`reconcilers::EarlyPasses`); one due later is the period's.
+    pub pass_period_ms: i64,
     /// The job-event channel followers wait on (engines of one server share one).
     pub events: tokio::sync::watch::Sender<u64>,
     /// A crash to inject at a saga step (tests only; the server reads the crash test's from
@@ -102,6 +105,7 @@ impl EngineOptions {
             watchdog_ceiling_secs: DEFAULT_WATCHDOG_CEILING_SECS,
             offers_ttl_ms: 30_000,
             idle_sweep_ms: IDLE_SWEEP_MS,
+            pass_period_ms: 2_000,
             events: tokio::sync::watch::channel(0).0,
             crash: None,
         }
@@ -163,6 +167,7 @@ pub struct Engine<C: Provider> {
     /// vanished endpoints) only this often: RunPod's request budgets are per account and per
     /// day (`docs/emulator.md` → Rate limits), and an idle server must not spend them.
     idle_sweep_ms: i64,
+    pass_period_ms: i64,
     /// What it was built with (an account's engine is built from the hosted one's).
     options: EngineOptions,
     /// When pods and endpoints were last listed (ms; `i64::MIN`: never).
@@ -223,6 +228,7 @@ impl<C: Provider> Engine<C> {
             watches: Mutex::new(std::collections::HashMap::new()),
             account: o.account,
             idle_sweep_ms: o.idle_sweep_ms,
+            pass_period_ms: o.pass_period_ms,
             last_pod_list: std::sync::atomic::AtomicI64::new(i64::MIN),
             last_queued_sweep: std::sync::atomic::AtomicI64::new(i64::MIN),
             last_secret_sweep: std::sync::atomic::AtomicI64::new(i64::MIN),

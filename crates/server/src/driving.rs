@@ -160,8 +160,11 @@ async fn reconcile(s: &AppState, account: &Account) -> Pass {
             record(s, "pods", account, now, &r.pods);
             record(s, "endpoints", account, now, &r.endpoints);
             record(s, "serverless_jobs", account, now, &r.serverless_jobs);
-            if !r.pods.actions.is_empty() {
-                // A pod made or ended: the server's loop starts or stops its log follower now,
+            if r.pods.actions.iter().any(|a| {
+                use podwarden_engine::reconcilers::pods::Action;
+                matches!(a, Action::Launch { .. } | Action::Adopt { .. } | Action::Gone { .. })
+            }) {
+                // A pod made or gone: the server's loop starts or stops its log follower now,
                 // not a period later (a booting pod's first lines say what it is doing).
                 s.poke.notify_one();
             }

@@ -156,7 +156,8 @@ impl Store {
     /// other processes write (Postgres replicas); exact on SQLite too.
     pub async fn refresh_live(&self) -> Result<()> {
         let _w = self.writes.lock().await;
-        let mut tx = self.write_tx().await?;
+        // Reads only: no write lock (`write_tx`) is needed for the snapshot.
+        let mut tx = self.pool().begin().await?;
         if self.backend() == Backend::Postgres {
             // Jobs and attempts from the same instant: an attempt never without its job.
             sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

@@ -156,8 +156,9 @@ pub struct TickReport {
     pub serverless_jobs: Status<serverless_jobs::Action>,
     /// When the account's next pass is due before the driver's period, if it is: a follow-up
     /// ([`FOLLOW_UP`]), or the earliest moment one of its jobs is due something (its teardown
-    /// after `keep_alive`, its deadline, its next attempt after a backoff); `None` also when the
-    /// account's budget of early passes is spent ([`EARLY_PASS_BURST`]).
+    /// after `keep_alive`, its deadline, its next attempt after a backoff); `None` when that is
+    /// not before the period, or the account's budget of early passes is spent
+    /// ([`EARLY_PASS_BURST`]).
     pub next_pass: Option<std::time::Duration>,
 }
 
@@ -266,11 +267,14 @@ impl<C: Provider> Engine<C> {
         let job_due =
             self.next_job_due(now).map(|at| std::time::Duration::from_millis((at - now) as u64));
         let follow_up = report.pods.follow_up.then_some(FOLLOW_UP);
-        // Each early pass lists the account's pods once more: only while the budget lasts.
+        // Each early pass lists the account's pods once more: only while the budget lasts, and
+        // only a pass due before the period is early (a deadline an hour away is the period's).
+        let period = std::time::Duration::from_millis(self.pass_period_ms.max(0) as u64);
         report.next_pass = [job_due, follow_up]
             .into_iter()
             .flatten()
             .min()
+            .filter(|due| *due < period)
             .filter(|_| self.early_passes.lock().map(|mut b| b.take(now)).unwrap_or(false));
         Ok(report)
     }

@@ -124,8 +124,9 @@ impl<C: Provider> Engine<C> {
     }
 
     /// Carries out one action; says whether it moved something whose next step a prompt pass
-    /// finds (a terminated pod to see gone, a gone attempt's job to settle, a job event to act
-    /// on), so the account's next pass comes after [`super::FOLLOW_UP`] rather than the period.
+    /// finds (a terminated pod to see gone, a gone attempt's job to settle, a job on its way to
+    /// an end whose pods to terminate), so the account's next pass comes after
+    /// [`super::FOLLOW_UP`] rather than the period.
     async fn execute(
         &self,
         action: Action,
@@ -164,7 +165,12 @@ impl<C: Provider> Engine<C> {
                     // The record of spend is exact at the moments users look at it.
                     self.accrue_job(&job, now).await?;
                 }
-                self.apply_job_event(&job, event, &reason).await
+                let landed = self.apply_job_event(&job, event, &reason).await?;
+                // A job on its way to an end has pods to terminate soon; a launched, booted or
+                // settled one has nothing for a prompt pass to do.
+                let ending =
+                    !matches!(event, JobEvent::Launch | JobEvent::Booted | JobEvent::Settled);
+                Ok(landed && ending)
             }
             Action::Launch { job } => {
                 self.launch(&job).await?;

@@ -1097,12 +1097,17 @@ async fn an_exited_pod_waits_for_its_last_log_lines_and_no_longer() {
     let (emu, e) = setup(|_| {}).await;
     let mut jobs = Vec::new();
     for _ in 0..3 {
-        let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit");
+        // A deadline an hour away is the period's business: it spends no early pass.
+        let limits = "[gpu]\nmin_vram_gb = 16\n[limits]\nmax_runtime = \"1h\"\n";
+        let sub = e.submit(spec(limits), "local").await.expect("submit");
         jobs.push((sub.job.to_string(), sub.token));
     }
     e.tick().await.expect("launch");
-    emu.advance(Duration::from_secs(30));
-    e.tick().await.expect("booted");
+    for _ in 0..10 {
+        emu.advance(Duration::from_secs(3));
+        let r = e.tick().await.expect("booting, then running");
+        assert_eq!(r.next_pass, None, "nothing due before the period: {r:?}");
+    }
     for (job, _) in &jobs {
         assert_eq!(state(&e, job).await, JobState::Running);
     }
@@ -1136,14 +1141,9 @@ async fn an_exited_pod_waits_for_its_last_log_lines_and_no_longer() {
     assert_eq!(pods(logs_first).await, 0, "its logs were in: gone at once");
     assert_eq!(pods(callback_then_logs).await, 1, "kept for its logs");
     assert_eq!(pods(callback_only).await, 1, "kept for its logs");
-    e.tick().await.expect("settled");
+    let r = e.tick().await.expect("settled");
     assert_eq!(state(&e, logs_first).await, JobState::Succeeded);
-    let r = e.tick().await.expect("nothing moved");
-    assert_eq!(
-        r.next_pass,
-        Some(Duration::from_millis(LOG_DRAIN_MAX_MS as u64 - 500)),
-        "the next pass is due when the drain bound ends"
-    );
+    assert_eq!(r.next_pass, None, "settling asks for no follow-up; the drain ends past the period");
 
     emu.advance(Duration::from_secs(1));
     e.exit_seen_in_logs(callback_then_logs, 0).await.expect("its exit line came");
@@ -1154,6 +1154,14 @@ async fn an_exited_pod_waits_for_its_last_log_lines_and_no_longer() {
     assert_eq!(pods(callback_only).await, 1, "still within the bound");
     assert_eq!(state(&e, callback_then_logs).await, JobState::Succeeded);
 
+    // 1.5 s of the drain bound passed: the rest is due before the period.
+    emu.advance(Duration::from_secs(2));
+    let r = e.tick().await.expect("nothing moved");
+    assert_eq!(
+        r.next_pass,
+        Some(Duration::from_millis(LOG_DRAIN_MAX_MS as u64 - 3_500)),
+        "the next pass is due when the drain bound ends"
+    );
     emu.advance(Duration::from_millis(LOG_DRAIN_MAX_MS as u64));
     assert_eq!(
         settle(&emu, &e, callback_only, Duration::from_millis(500)).await,
