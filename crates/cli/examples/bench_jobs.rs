@@ -8,13 +8,12 @@
 //! its steady-state share of billing writes. Then `GET /api/v1/jobs` (what `podwarden ps` calls)
 //! through a real server and, with `target/release/podwarden` built, the `podwarden ps` binary.
 
+use podwarden_core::AttemptId;
 use podwarden_core::spec::JobSpec;
-use podwarden_core::state::{AttemptState, JobState};
-use podwarden_core::{AttemptId, JobId};
 use podwarden_engine::{
     Clock, Engine, PodInfo, PodRequest, Provider, ProviderError, RunPodProvider,
 };
-use podwarden_store::{AttemptRow, JobRow, Store};
+use podwarden_store::Store;
 use runpod_emulator::config::{GpuOffer, Stock};
 use runpod_emulator::{EmulatorConfig, Options, start};
 use std::io::{BufRead, Write};
@@ -174,10 +173,7 @@ async fn main() -> anyhow::Result<()> {
         client.list_pods_brief().await?.into_iter().map(|p| (p.name, p.id.0)).collect();
     anyhow::ensure!(pod_ids.len() == n, "the emulator holds {} pods", pod_ids.len());
 
-    let spec = JobSpec::from_toml(
-        "bench",
-        "name = \"bench\"\nimage = \"img\"\ncommand = \"sleep 1000\"\n[gpu]\nmin_vram_gb = 16\n[limits]\nbudget_usd = 1000.0\n",
-    )?;
+    let spec = podwarden_test_utils::bench::spec();
     let now = chrono_now();
     seed(&store, &spec, &attempts, &names, &pod_ids, now).await?;
     let clock_ms = Arc::new(AtomicI64::new(now));
@@ -283,35 +279,19 @@ async fn seed(
     let n = attempts.len();
     let t = Instant::now();
     for (i, (att, name)) in attempts.iter().zip(names).enumerate() {
-        let job = JobId::new();
-        let mut j = JobRow::new(job, spec, "local", "h", now);
-        j.state = JobState::Running;
-        j.attempts_made = 1;
-        j.started_at = Some(now);
+        let pod_id = pod_ids.get(name).cloned();
+        let (j, a) = podwarden_test_utils::bench::running(
+            spec,
+            &podwarden_core::Account::Hosted,
+            *att,
+            name,
+            pod_id,
+            now,
+            i,
+            n,
+        );
         store.job_insert(&j).await?;
-        store
-            .attempt_insert(&AttemptRow {
-                id: att.to_string(),
-                job_id: job.to_string(),
-                seq: 1,
-                state: AttemptState::Running,
-                generation: 0,
-                pod_name: name.clone(),
-                pod_id: pod_ids.get(name).cloned(),
-                gpu_type: "NVIDIA RTX A4000".into(),
-                gpu_count: 1,
-                cloud: "secure".into(),
-                data_center: Some("US-TX-3".into()),
-                price_micros_per_hour: 250_000,
-                created_at: now - 60_000,
-                booted_at: Some(now - 60_000),
-                ended_at: None,
-                // Last billed at spread moments of the last minute: a steady state.
-                billed_until: Some(now - (i as i64 * 60_000) / n as i64),
-                cost_micros: 0,
-                reason: None,
-            })
-            .await?;
+        store.attempt_insert(&a).await?;
         if i % 2000 == 0 {
             eprintln!("seeded {i} jobs ({:.1?})", t.elapsed());
         }

@@ -19,11 +19,10 @@
 //! default the machine's).
 
 use futures::StreamExt;
-use podwarden_core::spec::JobSpec;
-use podwarden_core::state::{AttemptState, JobState};
-use podwarden_core::{Account, AttemptId, JobId};
+use podwarden_core::{Account, AttemptId};
 use podwarden_engine::{Clock, Engine, RunPodProvider};
-use podwarden_store::{AttemptRow, JobRow, Store};
+use podwarden_store::Store;
+use podwarden_test_utils::bench::running;
 use runpod_emulator::config::{AccountSeed, GpuOffer, Stock};
 use runpod_emulator::{EmulatorConfig, Options, RunningEmulator, start};
 use std::io::{BufRead, BufReader};
@@ -124,50 +123,6 @@ fn client(emu: &RunningEmulator, key: &str) -> anyhow::Result<runpod::Client> {
         .build()?)
 }
 
-/// Rows of a running job on `account` and its attempt on pod `pod_id` named `name`.
-fn running(
-    account: &Account,
-    att: AttemptId,
-    name: &str,
-    pod_id: &str,
-    now: i64,
-    i: usize,
-    n: usize,
-) -> anyhow::Result<(JobRow, AttemptRow)> {
-    let spec = JobSpec::from_toml(
-        "bench",
-        "name = \"bench\"\nimage = \"img\"\ncommand = \"sleep 1000\"\n[gpu]\nmin_vram_gb = 16\n[limits]\nbudget_usd = 1000.0\n",
-    )?;
-    let job = JobId::new();
-    let mut j = JobRow::new(job, &spec, "local", "h", now);
-    j.state = JobState::Running;
-    j.attempts_made = 1;
-    j.started_at = Some(now);
-    j.account = account.clone();
-    let a = AttemptRow {
-        id: att.to_string(),
-        job_id: job.to_string(),
-        seq: 1,
-        state: AttemptState::Running,
-        generation: 0,
-        pod_name: name.to_owned(),
-        pod_id: Some(pod_id.to_owned()),
-        gpu_type: "NVIDIA RTX A4000".into(),
-        gpu_count: 1,
-        cloud: "secure".into(),
-        data_center: Some("US-TX-3".into()),
-        price_micros_per_hour: 250_000,
-        created_at: now - 60_000,
-        booted_at: Some(now - 60_000),
-        ended_at: None,
-        // Last billed at spread moments of the last minute: a steady state.
-        billed_until: Some(now - (i as i64 * 60_000) / n as i64),
-        cost_micros: 0,
-        reason: None,
-    };
-    Ok((j, a))
-}
-
 async fn engine_on(
     store: Store,
     client: runpod::Client,
@@ -187,10 +142,11 @@ async fn ten_thousand(
     pods: &[(AttemptId, String, String)],
     replica: bool,
 ) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
-    let now = now_ms();
+    let (now, spec) = (now_ms(), podwarden_test_utils::bench::spec());
     let t = Instant::now();
     for (i, (att, name, pod)) in pods.iter().enumerate() {
-        let (j, a) = running(&Account::Hosted, *att, name, pod, now, i, pods.len())?;
+        let (j, a) =
+            running(&spec, &Account::Hosted, *att, name, Some(pod.clone()), now, i, pods.len());
         store.job_insert(&j).await?;
         store.attempt_insert(&a).await?;
     }
@@ -383,7 +339,7 @@ async fn part_c() -> anyhow::Result<()> {
     let home = tempfile::tempdir()?;
     let store = Store::open_sqlite(&home.path().join("podwarden.db")).await?;
     let install = store.install_id().await?;
-    let now = now_ms();
+    let (now, spec) = (now_ms(), podwarden_test_utils::bench::spec());
     let t = Instant::now();
     let mut engines = Vec::with_capacity(accounts);
     for u in 0..accounts {
@@ -392,7 +348,8 @@ async fn part_c() -> anyhow::Result<()> {
             let att = AttemptId::new();
             let name = podwarden_core::ids::pod_name(&install, att);
             let pod = seed_pod(&emu, &user_key(u), &name)?;
-            let (j, a) = running(&account, att, &name, &pod, now, u * jobs + k, accounts * jobs)?;
+            let (i, n) = (u * jobs + k, accounts * jobs);
+            let (j, a) = running(&spec, &account, att, &name, Some(pod), now, i, n);
             store.job_insert(&j).await?;
             store.attempt_insert(&a).await?;
         }

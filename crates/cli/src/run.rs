@@ -8,7 +8,7 @@ use crate::local::Api;
 use anyhow::anyhow;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
-use podwarden_api::types::JobState;
+use podwarden_api::types::{AttemptState, JobState};
 use podwarden_api::types::{EventView, JobDetail};
 use podwarden_core::spec::JobSpec;
 use std::path::PathBuf;
@@ -164,11 +164,7 @@ pub(crate) async fn follow(
             Ok(v) => v,
             Err(e) => break Err(e),
         };
-        for e in &evs {
-            stages.event(e);
-            after = e.id;
-            final_shown |= e.state.is_some_and(|s| s.is_final());
-        }
+        final_shown |= show(&mut stages, &evs, &mut after);
         let d: JobDetail = match api.run(|c| c.job(id)).await {
             Ok(d) => d,
             Err(e) => break Err(e),
@@ -176,10 +172,9 @@ pub(crate) async fn follow(
         stages.update(&d);
         // Attach as soon as a pod exists (a short command may finish before the job shows
         // `running`); the provider's stream starts from the container's first line.
-        let current = d
-            .attempts
-            .iter()
-            .rposition(|a| a.pod_id.is_some() && matches!(a.state.as_str(), "created" | "running"));
+        let current = d.attempts.iter().rposition(|a| {
+            a.pod_id.is_some() && matches!(a.state, AttemptState::Created | AttemptState::Running)
+        });
         if let Some(n) = current.filter(|n| print_logs && attached < Some(*n)) {
             if let Ok(resp) = api.run(|c| c.job_logs_of(id, Some(n as u32 + 1))).await {
                 attached = Some(n);
@@ -207,11 +202,7 @@ pub(crate) async fn follow(
                 if evs.is_empty() {
                     break;
                 }
-                for e in &evs {
-                    stages.event(e);
-                    after = e.id;
-                    final_shown |= e.state.is_some_and(|s| s.is_final());
-                }
+                final_shown |= show(&mut stages, &evs, &mut after);
             }
             break Ok(d);
         }
@@ -221,4 +212,15 @@ pub(crate) async fn follow(
     }
     stages.finish();
     result
+}
+
+/// Shows `evs` and moves the cursor past them; whether the job's final state was among them.
+fn show(stages: &mut crate::progress::Stages, evs: &[EventView], after: &mut i64) -> bool {
+    let mut final_state = false;
+    for e in evs {
+        stages.event(e);
+        *after = e.id;
+        final_state |= e.state.is_some_and(|s| s.is_final());
+    }
+    final_state
 }

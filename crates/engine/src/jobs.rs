@@ -465,6 +465,21 @@ impl<C: Provider> Engine<C> {
         Ok(())
     }
 
+    /// Ends an attempt whose pod was never made (its create failed, or left nothing behind),
+    /// saying why; whether it landed.
+    pub(crate) async fn attempt_unmade(
+        &self,
+        attempt: &str,
+        now: i64,
+        why: &str,
+    ) -> Result<bool, EngineError> {
+        self.attempt_event(attempt, AttemptEvent::CreateFailed, |a| {
+            a.ended_at = Some(now);
+            a.reason = Some(why.to_owned());
+        })
+        .await
+    }
+
     pub(crate) async fn attempt_event(
         &self,
         id: &str,

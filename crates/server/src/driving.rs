@@ -12,6 +12,7 @@ use crate::AppState;
 use crate::accounts::engine_for;
 use podwarden_core::Account;
 use podwarden_engine::driver::Pass;
+use podwarden_engine::reconcilers::pods::Action as PodAction;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -160,10 +161,13 @@ async fn reconcile(s: &AppState, account: &Account) -> Pass {
             record(s, "pods", account, now, &r.pods);
             record(s, "endpoints", account, now, &r.endpoints);
             record(s, "serverless_jobs", account, now, &r.serverless_jobs);
-            if r.pods.actions.iter().any(|a| {
-                use podwarden_engine::reconcilers::pods::Action;
-                matches!(a, Action::Launch { .. } | Action::Adopt { .. } | Action::Gone { .. })
-            }) {
+            let pod_made_or_gone = |a: &PodAction| {
+                matches!(
+                    a,
+                    PodAction::Launch { .. } | PodAction::Adopt { .. } | PodAction::Gone { .. }
+                )
+            };
+            if r.pods.actions.iter().any(pod_made_or_gone) {
                 // A pod made or gone: the server's loop starts or stops its log follower now,
                 // not a period later (a booting pod's first lines say what it is doing).
                 s.poke.notify_one();

@@ -6,10 +6,12 @@
 //! - `server`: a server on its embedded emulator (fast pods and ticks), and waits on jobs
 //!   through the typed API client (long-polls, no sleeping);
 //! - `log`: this process's log lines, to wait on;
-//! - `telegram`: a fake of Telegram's Bot API for the bot's conversations.
+//! - `telegram`: a fake of Telegram's Bot API for the bot's conversations;
+//! - `bench`: rows the benchmarks seed their stores with.
 //!
 //! Tests only: nothing here is linked into a shipped binary.
 
+pub mod bench;
 pub mod emulator;
 pub mod engine;
 pub mod log;

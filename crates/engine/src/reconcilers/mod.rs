@@ -122,23 +122,24 @@ pub const EARLY_PASSES_PER_MINUTE: f64 = 10.0;
 #[derive(Debug)]
 pub(crate) struct EarlyPasses {
     tokens: f64,
-    at_ms: i64,
+    /// When a pass was last asked for (none yet: the bucket is full).
+    last_ms: Option<i64>,
 }
 
 impl Default for EarlyPasses {
     fn default() -> Self {
-        Self { tokens: EARLY_PASS_BURST, at_ms: i64::MIN }
+        Self { tokens: EARLY_PASS_BURST, last_ms: None }
     }
 }
 
 impl EarlyPasses {
     /// Takes one early pass if the budget has one at `now`.
     pub(crate) fn take(&mut self, now: i64) -> bool {
-        if self.at_ms != i64::MIN {
-            let refill = (now - self.at_ms).max(0) as f64 * EARLY_PASSES_PER_MINUTE / 60_000.0;
+        if let Some(last) = self.last_ms {
+            let refill = (now - last).max(0) as f64 * EARLY_PASSES_PER_MINUTE / 60_000.0;
             self.tokens = (self.tokens + refill).min(EARLY_PASS_BURST);
         }
-        self.at_ms = now;
+        self.last_ms = Some(now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true

@@ -52,7 +52,7 @@ impl<C: Provider> Engine<C> {
         };
         {
             let live = self.store.live();
-            let mut d = self.logs_drained.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut d = self.logs_drained.lock().unwrap_or_else(PoisonError::into_inner);
             d.retain(|job| live.job(job).is_some());
         }
         let boot_notes = {
@@ -139,11 +139,7 @@ impl<C: Provider> Engine<C> {
                 Ok(false)
             }
             Action::Abandon { attempt, reason } => {
-                self.attempt_event(&attempt, AttemptEvent::CreateFailed, |a| {
-                    a.ended_at = Some(now);
-                    a.reason = Some(reason.clone());
-                })
-                .await
+                self.attempt_unmade(&attempt, now, &reason).await
             }
             Action::Booted { attempt } => {
                 self.attempt_event(&attempt, AttemptEvent::Booted, |a| a.booted_at = Some(now))
@@ -201,15 +197,8 @@ impl<C: Provider> Engine<C> {
             })
             .await?;
         if adopted {
-            if let Some(a) = self.store.attempt_get(attempt).await? {
-                self.change_event(
-                    &a.job_id,
-                    EventKind::Attempt,
-                    StateChange { attempt: Some(a.state), ..Default::default() },
-                    &format!("adopted pod {pod_id} found by its name"),
-                )
-                .await;
-            }
+            self.say_attempt(attempt, |_| format!("adopted pod {pod_id} found by its name"))
+                .await?;
         }
         Ok(())
     }
@@ -269,21 +258,30 @@ impl<C: Provider> Engine<C> {
             })
             .await?;
         if ended {
-            if let Some(a) = self.store.attempt_get(attempt).await? {
-                self.change_event(
-                    &a.job_id,
-                    EventKind::Attempt,
-                    StateChange { attempt: Some(a.state), ..Default::default() },
-                    &format!(
-                        "pod {} is gone ({reason}); attempt cost {}",
-                        a.pod_id.as_deref().unwrap_or("?"),
-                        Money(a.cost_micros)
-                    ),
+            self.say_attempt(attempt, |a| {
+                format!(
+                    "pod {} is gone ({reason}); attempt cost {}",
+                    a.pod_id.as_deref().unwrap_or("?"),
+                    Money(a.cost_micros)
                 )
-                .await;
-            }
+            })
+            .await?;
         }
         Ok(ended)
+    }
+
+    /// Tells the attempt's job what became of it: an `attempt` event with its new state and
+    /// `message` (made from the stored row).
+    async fn say_attempt(
+        &self,
+        attempt: &str,
+        message: impl FnOnce(&AttemptRow) -> String,
+    ) -> Result<(), EngineError> {
+        if let Some(a) = self.store.attempt_get(attempt).await? {
+            let change = StateChange { attempt: Some(a.state), ..Default::default() };
+            self.change_event(&a.job_id, EventKind::Attempt, change, &message(&a)).await;
+        }
+        Ok(())
     }
 
     /// Spend crossed an alert level: said once per level, with the amount that decided it

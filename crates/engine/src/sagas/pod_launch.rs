@@ -286,14 +286,10 @@ impl<C: Provider> Engine<C> {
         e: ProviderError,
     ) -> Result<Outcome, EngineError> {
         let now = self.clock.now_ms();
-        Ok(match e {
+        // What ends the attempt (nothing was created), and what the launch does next.
+        let (ended, outcome) = match e {
             e @ (ProviderError::NoCapacity(_) | ProviderError::Unplaceable(_)) => {
                 let msg = e.to_string();
-                self.attempt_event(&row.id, AttemptEvent::CreateFailed, |a| {
-                    a.ended_at = Some(now);
-                    a.reason = Some(msg.clone());
-                })
-                .await?;
                 let (what, outcome) = match e {
                     ProviderError::NoCapacity(_) => ("no capacity", Outcome::NoCapacity),
                     _ => ("RunPod refused", Outcome::Refused(msg.clone())),
@@ -304,39 +300,33 @@ impl<C: Provider> Engine<C> {
                     &format!("{what} for {} ({:?}); trying the next offer", p.gpu_type, p.cloud),
                 )
                 .await;
-                outcome
+                (Some(msg), outcome)
             }
             ProviderError::SpendLimit(msg) => {
                 let why = format!(
                     "RunPod refused the start: it would pass the account's hourly spend limit; waiting for running pods to end or the limit to be raised ({msg})"
                 );
-                self.attempt_event(&row.id, AttemptEvent::CreateFailed, |a| {
-                    a.ended_at = Some(now);
-                    a.reason = Some(why.clone());
-                })
-                .await?;
-                Outcome::Wait(why)
+                (Some(why.clone()), Outcome::Wait(why))
             }
             ProviderError::MaybeCreated(msg)
             | ProviderError::Transient(msg)
             | ProviderError::RateLimited { message: msg, .. } => {
                 self.event(job, EventKind::Attempt, &format!("the create may have happened ({msg}); the reconciler will look the pod up by name"))
                 .await;
-                Outcome::Unknown
+                (None, Outcome::Unknown)
             }
             e @ (ProviderError::InsufficientBalance(_)
             | ProviderError::Auth(_)
             | ProviderError::Rejected(_)
             | ProviderError::NotFound(_)) => {
                 let why = e.to_string();
-                self.attempt_event(&row.id, AttemptEvent::CreateFailed, |a| {
-                    a.ended_at = Some(now);
-                    a.reason = Some(why.clone());
-                })
-                .await?;
-                Outcome::Fatal(why)
+                (Some(why.clone()), Outcome::Fatal(why))
             }
-        })
+        };
+        if let Some(why) = ended {
+            self.attempt_unmade(&row.id, now, &why).await?;
+        }
+        Ok(outcome)
     }
 
     /// The pod's `args` and env: the command wrapped to report its exit when a callback is
