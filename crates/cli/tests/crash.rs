@@ -114,7 +114,7 @@ async fn killed_at_every_step_of_the_saga_and_of_teardown_nothing_leaks() {
             .expect("db");
         let install = db.install_id().await.expect("install");
         settle_all(&emu, &db, &install, std::slice::from_ref(&job)).await;
-        let row = db.job_get(&job).await.expect("db").expect("job");
+        let row = db.job_get(job.parse().expect("a job id")).await.expect("db").expect("job");
         assert_eq!(row.state, JobState::Succeeded, "{step}: {:?}", row.reason);
         check_invariants(&emu, &db, &install).await.unwrap_or_else(|e| panic!("{step}: {e}"));
         assert_eq!(our_live_pods(&emu, &install), 0, "{step}: pods left behind");
@@ -155,7 +155,7 @@ async fn killed_at_random_moments_under_a_stream_of_jobs() {
     assert!(jobs.len() >= 50, "most submissions landed: {}", jobs.len());
     settle_all(&emu, &db, &install, &jobs).await;
     for j in &jobs {
-        let row = db.job_get(j).await.expect("db").expect("no job lost");
+        let row = db.job_get(j.parse().expect("a job id")).await.expect("db").expect("no job lost");
         assert_eq!(row.state, JobState::Succeeded, "job {j}: {:?}", row.reason);
     }
     assert_eq!(our_live_pods(&emu, &install), 0, "pods left behind");
@@ -173,14 +173,15 @@ async fn killed_at_random_moments_under_a_stream_of_jobs() {
         .expect("json");
     let checked = r["checked_now"].as_u64().expect("checked");
     assert!(checked >= jobs.len() as u64, "every settled pod was checked: {r}");
-    let ours: i64 = db.cost_rows().await.expect("rows").iter().map(|r| r.amount_micros).sum();
+    let ours: podwarden_core::Money =
+        db.cost_rows().await.expect("rows").iter().map(|r| r.amount).sum();
     let theirs: f64 = {
         let w = emu.shared.world.lock();
         w.pods.keys().map(|id| w.ledger.total_for(Kind::Pod, id)).sum()
     };
     assert!(
-        (ours as f64 / 1e6 - theirs).abs() <= 1e-6 * checked as f64 + 1e-9,
-        "after reconciliation: {ours} µ$ vs the bill {theirs} $"
+        (ours.usd() - theirs).abs() <= 1e-6 * checked as f64 + 1e-9,
+        "after reconciliation: {ours:?} vs the bill {theirs} $"
     );
     kill(&mut s);
 }

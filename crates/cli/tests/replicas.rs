@@ -179,7 +179,8 @@ async fn replicas_killed_fifty_times_leave_no_pod_no_lost_job_and_the_bill_agree
     settle_all(&emu, &store, &install, &jobs).await;
     let mut accounts = std::collections::BTreeSet::new();
     for j in &jobs {
-        let row = store.job_get(j).await.expect("db").expect("no job lost");
+        let row =
+            store.job_get(j.parse().expect("a job id")).await.expect("db").expect("no job lost");
         assert_eq!(row.state, JobState::Succeeded, "job {j}: {:?}", row.reason);
         accounts.insert(row.account);
     }

@@ -71,7 +71,8 @@ v7_id!(/// A network volume made through podwarden.
 
 /// A user-facing id of work: a pod job (`job_…`) or a serverless job (`req_…`). The API's
 /// events and cost, and the CLI's `stop` and `logs`, take either.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum WorkId {
     Job(JobId),
     ServerlessJob(ServerlessJobId),
@@ -84,6 +85,31 @@ impl FromStr for WorkId {
             return s.parse().map(Self::ServerlessJob);
         }
         s.parse().map(Self::Job).map_err(|_| IdError { kind: "job id", value: s.to_owned() })
+    }
+}
+
+impl TryFrom<String> for WorkId {
+    type Error = IdError;
+    fn try_from(s: String) -> Result<Self, IdError> {
+        s.parse()
+    }
+}
+
+impl From<WorkId> for String {
+    fn from(id: WorkId) -> String {
+        id.to_string()
+    }
+}
+
+impl From<JobId> for WorkId {
+    fn from(id: JobId) -> Self {
+        Self::Job(id)
+    }
+}
+
+impl From<ServerlessJobId> for WorkId {
+    fn from(id: ServerlessJobId) -> Self {
+        Self::ServerlessJob(id)
     }
 }
 

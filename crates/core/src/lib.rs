@@ -31,6 +31,8 @@ pub mod metrics;
 pub mod money;
 pub mod serverless_job;
 pub mod spec;
+#[cfg(feature = "sqlx")]
+mod sql;
 pub mod state;
 
 pub use account::Account;

@@ -28,6 +28,16 @@ impl Money {
         Money(((v + 1_800_000) / 3_600_000) as i64)
     }
 
+    /// `self + o`, at the bounds of `i64` instead of overflowing (sums of caps and budgets).
+    pub fn saturating_add(self, o: Money) -> Money {
+        Money(self.0.saturating_add(o.0))
+    }
+
+    /// `self - o`, at the bounds of `i64` instead of overflowing.
+    pub fn saturating_sub(self, o: Money) -> Money {
+        Money(self.0.saturating_sub(o.0))
+    }
+
     /// `self` as a fraction of `of`, in percent (0 when `of` is zero).
     pub fn percent_of(self, of: Money) -> f64 {
         if of.0 == 0 { 0.0 } else { self.0 as f64 * 100.0 / of.0 as f64 }

@@ -17,14 +17,14 @@
 
 use crate::provider::Provider;
 use crate::{Engine, EngineError};
-use podwarden_core::Money;
 use podwarden_core::events::EventKind;
+use podwarden_core::{AttemptId, EndpointRecordId, JobId, Money, WorkId};
 use podwarden_store::{AttemptRow, Bill};
 
 /// One check that found a difference.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mismatch {
-    pub job_id: String,
+    pub job_id: JobId,
     pub pod_id: String,
     pub ours: Money,
     pub theirs: Money,
@@ -126,15 +126,15 @@ impl<C: Provider> Engine<C> {
             let Some(theirs) = theirs else {
                 if settled && policy.settle_ms > 0 {
                     // Still no bill long after the pod ended: stop asking; the ledger stands.
-                    self.store().billing_check(&u, u.ours_micros, now).await?;
+                    self.store().billing_check(&u, u.ours, now).await?;
                     self.event(
-                        &u.job_id,
+                        u.job_id,
                         EventKind::Billing,
                         &format!(
                             "RunPod has no bill for pod {} {} h after it ended; podwarden's ledger figure ({}) stands",
                             u.pod_id,
                             policy.settle_ms / 3_600_000,
-                            Money(u.ours_micros)
+                            u.ours
                         ),
                     )
                     .await;
@@ -142,36 +142,31 @@ impl<C: Provider> Engine<C> {
                     continue;
                 }
                 // No bill yet: nothing is booked; the ledger's figure stands.
-                self.store().billing_read(&u.attempt_id, now, None).await?;
+                self.store().billing_read(u.attempt_id, now, None).await?;
                 report.awaiting += 1;
                 continue;
             };
-            let agreed =
-                u.read_theirs_micros == Some(theirs.0) && u.ended_at <= now - policy.min_age_ms;
+            let agreed = u.read_theirs == Some(theirs) && u.ended_at <= now - policy.min_age_ms;
             let trusted = agreed || settled;
             if !trusted {
-                self.store().billing_read(&u.attempt_id, now, Some(theirs.0)).await?;
+                self.store().billing_read(u.attempt_id, now, Some(theirs)).await?;
                 report.pending += 1;
                 continue;
             }
-            self.store().billing_check(&u, theirs.0, now).await?;
+            self.store().billing_check(&u, theirs, now).await?;
             report.checked += 1;
-            if theirs.0 != u.ours_micros {
-                let m = Mismatch {
-                    job_id: u.job_id.clone(),
-                    pod_id: u.pod_id.clone(),
-                    ours: Money(u.ours_micros),
-                    theirs,
-                };
+            if theirs != u.ours {
+                let m =
+                    Mismatch { job_id: u.job_id, pod_id: u.pod_id.clone(), ours: u.ours, theirs };
                 self.event(
-                    &u.job_id,
+                    u.job_id,
                     EventKind::Billing,
                     &format!(
                         "RunPod billed {} for pod {}, podwarden's ledger said {} (off by {}); the ledger now says {}",
                         m.theirs,
                         m.pod_id,
                         m.ours,
-                        Money(theirs.0 - u.ours_micros),
+                        theirs - u.ours,
                         m.theirs
                     ),
                 )
@@ -197,7 +192,7 @@ impl<C: Provider> Engine<C> {
         (holds_pod && to > a.billed_until.unwrap_or(a.created_at)).then(|| Bill {
             attempt: a.clone(),
             to_ms: to,
-            amount_micros: a.unbilled(now),
+            amount: a.unbilled(now),
         })
     }
 
@@ -217,7 +212,7 @@ impl<C: Provider> Engine<C> {
     }
 
     /// Bills every pod-holding attempt of `job` up to now (before the job ends).
-    pub(crate) async fn accrue_job(&self, job: &str, now: i64) -> Result<(), EngineError> {
+    pub(crate) async fn accrue_job(&self, job: JobId, now: i64) -> Result<(), EngineError> {
         let bills: Vec<Bill> = self
             .store
             .live()
@@ -230,7 +225,11 @@ impl<C: Provider> Engine<C> {
     }
 
     /// Bills one attempt up to now (before it ends).
-    pub(crate) async fn accrue_attempt(&self, attempt: &str, now: i64) -> Result<(), EngineError> {
+    pub(crate) async fn accrue_attempt(
+        &self,
+        attempt: AttemptId,
+        now: i64,
+    ) -> Result<(), EngineError> {
         let bill = self.store.live().attempt(attempt).and_then(|a| Self::bill_of(a, now));
         self.store.bill(bill.as_slice(), now).await?;
         Ok(())
@@ -258,37 +257,44 @@ impl<C: Provider> Engine<C> {
         use std::collections::BTreeMap;
         let rows = self.store().cost_rows_of(owner).await?;
         let (mut by_job, mut by_gpu, mut by_day) = (
-            BTreeMap::<String, i64>::new(),
-            BTreeMap::<String, i64>::new(),
-            BTreeMap::<String, i64>::new(),
+            BTreeMap::<String, Money>::new(),
+            BTreeMap::<String, Money>::new(),
+            BTreeMap::<String, Money>::new(),
         );
         for r in &rows {
-            *by_job.entry(r.job_id.clone()).or_default() += r.amount_micros;
-            *by_gpu.entry(r.gpu_type.clone()).or_default() += r.amount_micros;
-            *by_day.entry(utc_day(r.from_ms)).or_default() += r.amount_micros;
+            *by_job.entry(r.job_id.clone()).or_default() += r.amount;
+            *by_gpu.entry(r.gpu_type.clone()).or_default() += r.amount;
+            *by_day.entry(utc_day(r.from_ms)).or_default() += r.amount;
         }
         let mut jobs = Vec::with_capacity(by_job.len());
         for (id, m) in by_job {
-            let name = match id.parse() {
-                Ok(podwarden_core::WorkId::ServerlessJob(_)) => self
-                    .store()
-                    .serverless_job_get(&id)
+            // The ledger's `job_id` is a job's, a serverless job's, or an endpoint's (its
+            // overhead): ids carry their kind in their prefix.
+            let endpoint =
+                id.starts_with("ep_").then(|| id.parse::<EndpointRecordId>().ok()).flatten();
+            let name = if let Some(e) = endpoint {
+                self.store()
+                    .endpoint_get(e)
                     .await?
-                    .map(|r| format!("{} (serverless)", r.name)),
-                _ if id.starts_with("ep_") => self
-                    .store()
-                    .endpoint_get(&id)
-                    .await?
-                    .map(|e| format!("{} (endpoint: workers' boots and idle time)", e.name)),
-                _ => self.store().job_get(&id).await?.map(|j| j.name),
+                    .map(|e| format!("{} (endpoint: workers' boots and idle time)", e.name))
+            } else {
+                match id.parse() {
+                    Ok(WorkId::ServerlessJob(r)) => self
+                        .store()
+                        .serverless_job_get(r)
+                        .await?
+                        .map(|r| format!("{} (serverless)", r.name)),
+                    Ok(WorkId::Job(j)) => self.store().job_get(j).await?.map(|j| j.name),
+                    Err(_) => None,
+                }
             };
-            jobs.push((id, name.unwrap_or_default(), Money(m)));
+            jobs.push((id, name.unwrap_or_default(), m));
         }
         Ok(CostSummary {
-            total: Money(rows.iter().map(|r| r.amount_micros).sum()),
+            total: rows.iter().map(|r| r.amount).sum(),
             by_job: jobs,
-            by_gpu: by_gpu.into_iter().map(|(k, v)| (k, Money(v))).collect(),
-            by_day: by_day.into_iter().map(|(k, v)| (k, Money(v))).collect(),
+            by_gpu: by_gpu.into_iter().collect(),
+            by_day: by_day.into_iter().collect(),
             awaiting_bills: self.store().bills_awaited(owner).await?,
         })
     }

@@ -38,9 +38,9 @@ pub enum EngineError {
     Corrupt(String),
     #[error("point {index}: {error}")]
     BadMetrics { index: usize, error: podwarden_core::metrics::PointError },
-    /// The owner's hosted spend cap has `left` micro-USD, and the work needs more.
-    #[error("your hosted spend cap of {} has {} left (spent or reserved by running work){}", Money(*cap), Money((*left).max(0)), needs.map(|n| format!("; this needs up to {}", Money(n))).unwrap_or_default())]
-    SpendCapReached { cap: i64, left: i64, needs: Option<i64> },
+    /// The owner's hosted spend cap has `left`, and the work needs more.
+    #[error("your hosted spend cap of {cap} has {} left (spent or reserved by running work){}", (*left).max(Money::ZERO), needs.map(|n| format!("; this needs up to {n}")).unwrap_or_default())]
+    SpendCapReached { cap: Money, left: Money, needs: Option<Money> },
     /// A row was asked to move along an edge its state machine does not have (a lost race:
     /// someone else moved it first).
     #[error("{what}: {error}")]

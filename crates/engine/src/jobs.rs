@@ -7,13 +7,12 @@ use crate::provider::{Provider, ProviderError};
 use crate::tokens::{hash_token, token_valid};
 use crate::{Engine, EngineError};
 use podwarden_core::Account;
-use podwarden_core::JobId;
 use podwarden_core::events::{EventKind, StateChange};
 use podwarden_core::gpu::rank_placements;
 use podwarden_core::metrics::{DivergenceWatch, EarlyStop, normalize_point};
-use podwarden_core::money::Money;
 use podwarden_core::spec::JobSpec;
 use podwarden_core::state::{AttemptEvent, JobEvent, JobState, attempt_transition, job_transition};
+use podwarden_core::{AttemptId, JobId};
 use podwarden_store::{AttemptRow, JobRow};
 use std::sync::Arc;
 
@@ -23,6 +22,9 @@ pub struct Submitted {
     pub job: JobId,
     pub token: String,
 }
+
+mod boot;
+pub use boot::{boot_failure, container_start_failure, image_pull_failure};
 
 /// How long a pod that exited on its own is kept, at most, for its last log lines: the exit's
 /// callback can beat them to the server, and once the pod is gone its logs are too. The wait
@@ -74,7 +76,7 @@ impl<C: Provider> Engine<C> {
             )));
         }
         let id = JobId::new();
-        let token = self.job_token(&id.to_string());
+        let token = self.job_token(id);
         let mut row = JobRow::new(id, &spec, owner, &hash_token(&token), self.clock.now_ms());
         row.account = account.clone();
         // Hosted work is admitted against its owner's spend cap atomically (podwarden_store::spend).
@@ -86,15 +88,15 @@ impl<C: Provider> Engine<C> {
         };
         if let Some(cap) = capped {
             self.event(
-                &row.id,
+                row.id,
                 EventKind::Budget,
-                &format!("budget set to {} (what is left of your hosted spend cap)", Money(cap)),
+                &format!("budget set to {cap} (what is left of your hosted spend cap)"),
             )
             .await;
         }
         if named != spec.gpu.types {
             let msg = format!("gpu.types {} means {}", named.join(", "), spec.gpu.types.join(", "));
-            self.event(&row.id, EventKind::Placement, &msg).await;
+            self.event(row.id, EventKind::Placement, &msg).await;
         }
         if let Some(dc) = pinned {
             let fits_now = !rank_placements(&spec, &offers).is_empty();
@@ -105,10 +107,10 @@ impl<C: Provider> Engine<C> {
                     "no GPU that fits is in stock in {dc}, the network volume's data center; waiting for one there"
                 )
             };
-            self.event(&row.id, EventKind::Placement, &msg).await;
+            self.event(row.id, EventKind::Placement, &msg).await;
         }
         let pending = StateChange { state: Some(JobState::Pending), ..Default::default() };
-        self.change_event(&row.id, EventKind::State, pending, "pending: waiting for a GPU").await;
+        self.change_event(row.id, EventKind::State, pending, "pending: waiting for a GPU").await;
         Ok(Submitted { job: id, token })
     }
 
@@ -150,7 +152,7 @@ impl<C: Provider> Engine<C> {
     }
 
     /// Stops a job: it tears down and settles as cancelled.
-    pub async fn cancel(&self, job: &str) -> Result<(), EngineError> {
+    pub async fn cancel(&self, job: JobId) -> Result<(), EngineError> {
         self.apply_job_event(job, JobEvent::Cancel, "stopped by the user").await.map(|_| ())
     }
 
@@ -159,7 +161,7 @@ impl<C: Provider> Engine<C> {
     /// `f` returned when its write landed; `NoSuchJob` when the job does not exist.
     pub(crate) async fn update_job<T>(
         &self,
-        id: &str,
+        id: JobId,
         mut f: impl FnMut(&mut JobRow) -> Result<Option<T>, EngineError>,
     ) -> Result<Option<T>, EngineError> {
         for _ in 0..5 {
@@ -174,13 +176,13 @@ impl<C: Provider> Engine<C> {
     }
 
     /// The job's command reported its exit status (authenticated by the job's token).
-    pub async fn report_exit(&self, job: &str, token: &str, code: i64) -> Result<(), EngineError> {
+    pub async fn report_exit(&self, job: JobId, token: &str, code: i64) -> Result<(), EngineError> {
         self.record_exit(job, Some(token), code, "").await
     }
 
     /// The wrapper's exit line was read from the pod's logs: the same exit as a callback, for
     /// when the callback cannot reach the control plane (no public URL, a firewall).
-    pub async fn exit_seen_in_logs(&self, job: &str, code: i64) -> Result<(), EngineError> {
+    pub async fn exit_seen_in_logs(&self, job: JobId, code: i64) -> Result<(), EngineError> {
         self.logs_drained
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -191,7 +193,7 @@ impl<C: Provider> Engine<C> {
 
     /// A job torn down after an exit the callback brought first is kept for its logs: once
     /// they are in, its pod goes when its `keep_alive` says, not at the end of the drain bound.
-    async fn end_log_drain(&self, job: &str) -> Result<(), EngineError> {
+    async fn end_log_drain(&self, job: JobId) -> Result<(), EngineError> {
         ignore_missing(
             self.update_job(job, |j| {
                 let keep = j.spec()?.limits.keep_alive.as_millis() as i64;
@@ -211,13 +213,13 @@ impl<C: Provider> Engine<C> {
     }
 
     /// Whether `job`'s exit line is among its stored logs.
-    fn logs_drained(&self, job: &str) -> bool {
-        self.logs_drained.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(job)
+    fn logs_drained(&self, job: JobId) -> bool {
+        self.logs_drained.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&job)
     }
 
     /// The pod of `attempt` logged that it cannot boot for good ([`boot_failure`]'s reason): the
     /// pods reconciler ends the attempt on its next pass instead of at the boot timeout.
-    pub fn boot_failed(&self, attempt: &str, reason: &str) {
+    pub fn boot_failed(&self, attempt: AttemptId, reason: &str) {
         self.boot_failed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -228,7 +230,12 @@ impl<C: Provider> Engine<C> {
     /// `attempt`: what the pod is doing ("pulling image …", "container started"). It becomes the
     /// job's reason while it provisions and an event, and is kept for the boot timeout's reason.
     /// A line equal to the last one changes nothing.
-    pub async fn boot_line(&self, job: &str, attempt: &str, line: &str) -> Result<(), EngineError> {
+    pub async fn boot_line(
+        &self,
+        job: JobId,
+        attempt: AttemptId,
+        line: &str,
+    ) -> Result<(), EngineError> {
         let line: String = line.chars().take(300).collect();
         let new = {
             let mut notes =
@@ -261,7 +268,7 @@ impl<C: Provider> Engine<C> {
     /// the reverse) change nothing.
     pub(crate) async fn record_exit(
         &self,
-        job: &str,
+        job: JobId,
         token: Option<&str>,
         code: i64,
         how: &str,
@@ -292,7 +299,7 @@ impl<C: Provider> Engine<C> {
     /// when its metric diverges.
     pub async fn report_metrics(
         &self,
-        job: &str,
+        job: JobId,
         token: &str,
         points: &[serde_json::Value],
     ) -> Result<usize, EngineError> {
@@ -319,7 +326,7 @@ impl<C: Provider> Engine<C> {
             if let Some(why) = self.watch_divergence(job, rule, &values).await? {
                 self.event(job, EventKind::EarlyStop, &why).await;
                 if let Err(e) = self.apply_job_event(job, JobEvent::Cancel, &why).await {
-                    tracing::debug!(job, error = %e, "early stop found the job already ending");
+                    tracing::debug!(%job, error = %e, "early stop found the job already ending");
                 }
             }
         }
@@ -344,7 +351,7 @@ impl<C: Provider> Engine<C> {
     /// process has not seen the job yet); the reason to stop, if any.
     pub(crate) async fn watch_divergence(
         &self,
-        job: &str,
+        job: JobId,
         rule: &EarlyStop,
         points: &[serde_json::Value],
     ) -> Result<Option<String>, EngineError> {
@@ -352,7 +359,7 @@ impl<C: Provider> Engine<C> {
             .watches
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains_key(job);
+            .contains_key(&job);
         let mut rebuilt = None;
         if !known {
             // Everything stored before this batch, oldest first.
@@ -374,7 +381,7 @@ impl<C: Provider> Engine<C> {
     /// implies: teardown time, backoff, deadline.
     pub(crate) async fn apply_job_event(
         &self,
-        job: &str,
+        job: JobId,
         event: JobEvent,
         reason: &str,
     ) -> Result<bool, EngineError> {
@@ -392,7 +399,7 @@ impl<C: Provider> Engine<C> {
                         });
                     }
                     Err(e) => {
-                        tracing::debug!(job, %e, "skipping stale event");
+                        tracing::debug!(%job, %e, "skipping stale event");
                         return Ok(None);
                     }
                 };
@@ -451,7 +458,7 @@ impl<C: Provider> Engine<C> {
 
     /// Records when the provider accepted the terminate of the attempt's pod (the first time):
     /// the ledger bills up to then, as the provider does.
-    pub(crate) async fn billing_stopped(&self, id: &str, at: i64) -> Result<(), EngineError> {
+    pub(crate) async fn billing_stopped(&self, id: AttemptId, at: i64) -> Result<(), EngineError> {
         for _ in 0..5 {
             let Some(mut a) = self.store.attempt_get(id).await? else { return Ok(()) };
             if a.ended_at.is_some() {
@@ -469,7 +476,7 @@ impl<C: Provider> Engine<C> {
     /// saying why; whether it landed.
     pub(crate) async fn attempt_unmade(
         &self,
-        attempt: &str,
+        attempt: AttemptId,
         now: i64,
         why: &str,
     ) -> Result<bool, EngineError> {
@@ -482,7 +489,7 @@ impl<C: Provider> Engine<C> {
 
     pub(crate) async fn attempt_event(
         &self,
-        id: &str,
+        id: AttemptId,
         event: AttemptEvent,
         f: impl Fn(&mut AttemptRow),
     ) -> Result<bool, EngineError> {
@@ -510,110 +517,5 @@ pub(crate) fn ignore_missing<T>(
     match r {
         Err(EngineError::NoSuchJob(_)) => Ok(None),
         other => other,
-    }
-}
-
-/// Whether a pod's *system* log line says its image cannot be pulled and never will be (Docker's
-/// pull errors: no such image or tag, a private image without working credentials). A rate limit
-/// or a network error is not: RunPod retries those, and the boot timeout still applies.
-pub fn image_pull_failure(source: &str, line: &str) -> bool {
-    if source != "system" {
-        // A job may print anything; only the host's own lines are trusted.
-        return false;
-    }
-    let l = line.to_ascii_lowercase();
-    let pulling = l.contains("pull") || l.contains("manifest");
-    pulling
-        && [
-            "manifest unknown",
-            "not found: manifest",
-            "repository does not exist",
-            "pull access denied",
-            "authentication required",
-            "unauthorized",
-            "denied: requested access",
-        ]
-        .iter()
-        .any(|m| l.contains(m))
-}
-
-/// Whether a pod's *system* log line says its container cannot start and never will with this
-/// image, whatever the host: the runtime cannot exec the first program (runc's "executable file
-/// not found", "no such file or directory", "exec format error": an image without `sh`, a
-/// distroless one, one built for another CPU). RunPod restarts such a container on and on.
-pub fn container_start_failure(source: &str, line: &str) -> bool {
-    let l = line.to_ascii_lowercase();
-    source == "system"
-        && (l.contains("oci runtime create failed")
-            || l.contains("unable to start container process"))
-        && ["executable file not found", "no such file or directory", "exec format error"]
-            .iter()
-            .any(|m| l.contains(m))
-}
-
-/// What a pod's log line says of its boot when the failure is certain: the reason the attempt
-/// ends with (the job is given up: another pod of the same image fails the same way).
-pub fn boot_failure(source: &str, line: &str) -> Option<String> {
-    let line: String = line.chars().take(300).collect();
-    if image_pull_failure(source, &line) {
-        Some(format!(
-            "the pod's image cannot be pulled ({line}); fix `image`, or `registry_auth` for a private one"
-        ))
-    } else if container_start_failure(source, &line) {
-        Some(format!(
-            "the pod's container cannot start ({line}); podwarden starts jobs with `sh` and needs an image that has it (and base64 or python3), built for linux/amd64"
-        ))
-    } else {
-        None
-    }
-}
-
-#[cfg(test)]
-mod pull_tests {
-    use super::image_pull_failure;
-
-    #[test]
-    fn permanent_pull_errors_are_told_from_transient_ones_and_from_job_output() {
-        for line in [
-            "error pulling image \"acme/x:1\": manifest unknown",
-            "Error response from daemon: manifest for acme/x:1 not found: manifest unknown: manifest unknown",
-            "Error response from daemon: pull access denied for acme/x, repository does not exist or may require 'docker login'",
-            "error pulling image \"ghcr.io/a/b:1\": unauthorized: authentication required",
-        ] {
-            assert!(image_pull_failure("system", line), "{line}");
-        }
-        for line in [
-            "error pulling image \"x\": toomanyrequests: You have reached your pull rate limit",
-            "error pulling image \"x\": net/http: TLS handshake timeout",
-            "pulling image x: 45% done",
-        ] {
-            assert!(!image_pull_failure("system", line), "{line}");
-        }
-        assert!(!image_pull_failure("container", "error pulling image: manifest unknown"));
-    }
-
-    #[test]
-    fn a_container_that_cannot_start_is_told_from_one_that_ran() {
-        use super::{boot_failure, container_start_failure};
-        for line in [
-            "OCI runtime create failed: runc create failed: unable to start container process: exec: \"sh\": executable file not found in $PATH: unknown",
-            "failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"/start.sh\": stat /start.sh: no such file or directory: unknown",
-            "Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: unable to start container process: exec format error",
-        ] {
-            assert!(container_start_failure("system", line), "{line}");
-            let why = boot_failure("system", line).expect("a reason");
-            assert!(why.starts_with("the pod's container cannot start (") && why.contains("`sh`"));
-        }
-        // The job's own output proves nothing; a file the job could not find is its own matter.
-        assert!(!container_start_failure(
-            "container",
-            "OCI runtime create failed: exec format error"
-        ));
-        assert!(!container_start_failure("system", "cat: x: No such file or directory"));
-        assert!(boot_failure("system", "pulling image python:3.11-slim").is_none());
-        assert!(
-            boot_failure("system", "error pulling image \"x\": manifest unknown")
-                .is_some_and(|w| w.contains("cannot be pulled"))
-        );
     }
 }

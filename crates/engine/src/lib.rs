@@ -37,17 +37,18 @@ pub use crash::{CrashPoint, Failpoint, OnCrash};
 pub use error::EngineError;
 pub use jobs::Submitted;
 pub use provider::{
-    Deployment, EndpointInfo, Headroom, PodInfo, PodPhase, PodRequest, Provider, ProviderError,
-    QueueHealth, RemoteJob, RemoteStatus, RunOptions, Serverless, TemplateInfo, VolumeInfo,
+    AnyProvider, Deployment, EndpointInfo, Headroom, PodInfo, PodPhase, PodRequest, Provider,
+    ProviderError, QueueHealth, RemoteJob, RemoteStatus, RunOptions, Serverless, TemplateInfo,
+    VolumeInfo,
 };
 pub use reconcilers::TickReport;
 pub use runpod_provider::RunPodProvider;
 
-use podwarden_core::Account;
 use podwarden_core::events::{EventKind, StateChange};
 use podwarden_core::gpu::GpuOffer;
 use podwarden_core::metrics::DivergenceWatch;
 use podwarden_core::spec::JobSpec;
+use podwarden_core::{Account, AttemptId, EndpointRecordId, JobId, ServerlessJobId, WorkId};
 use podwarden_store::{AttemptRow, Store};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -120,17 +121,21 @@ pub struct Engine<C: Provider> {
     install: String,
     /// The GPU offers and when they were fetched; held across the refresh (single flight).
     offers: tokio::sync::Mutex<Option<(i64, Vec<GpuOffer>)>>,
-    /// Attempts (and endpoints) whose create call is in flight: the reconciler leaves them be.
-    pub(crate) creating: Mutex<HashSet<String>>,
+    /// Attempts whose create call is in flight: the reconciler leaves them be.
+    pub(crate) creating: Mutex<HashSet<AttemptId>>,
+    /// Endpoints whose deploy call is in flight, likewise.
+    pub(crate) deploying: Mutex<HashSet<EndpointRecordId>>,
+    /// Serverless jobs whose `/run` (or retry) is in flight, likewise.
+    pub(crate) submitting: Mutex<HashSet<ServerlessJobId>>,
     /// Attempts whose pod's logs say it cannot boot for good, with the reason (set by the log
     /// follower: an image that cannot be pulled, a container that cannot start).
-    pub(crate) boot_failed: Mutex<std::collections::HashMap<String, String>>,
+    pub(crate) boot_failed: Mutex<std::collections::HashMap<AttemptId, String>>,
     /// The latest line of the host's (`system`) from each booting pod (set by the log follower):
     /// what a pod stuck booting was last doing, for the boot timeout's reason.
-    pub(crate) boot_notes: Mutex<std::collections::HashMap<String, String>>,
+    pub(crate) boot_notes: Mutex<std::collections::HashMap<AttemptId, String>>,
     /// Jobs whose exit line is among their stored logs (set by the log follower): their pod's
     /// output is all kept, so teardown need not wait for it ([`jobs::LOG_DRAIN_MAX_MS`]).
-    pub(crate) logs_drained: Mutex<HashSet<String>>,
+    pub(crate) logs_drained: Mutex<HashSet<JobId>>,
     /// The account's budget of passes earlier than the period (each lists its pods again).
     pub(crate) early_passes: Mutex<reconcilers::EarlyPasses>,
     /// Pods whose terminate failed: (failures so far, not before this time). A provider that
@@ -146,10 +151,10 @@ pub struct Engine<C: Provider> {
     /// How long an intent may wait for its pod before it is abandoned.
     pub(crate) intent_grace_ms: i64,
     /// Parsed specs of live jobs (specs never change after submit).
-    specs: Mutex<std::collections::HashMap<String, Arc<JobSpec>>>,
+    specs: Mutex<std::collections::HashMap<JobId, Arc<JobSpec>>>,
     /// Early-stop state of jobs with an `[early_stop]` rule (rebuilt from stored points after
     /// a restart).
-    watches: Mutex<std::collections::HashMap<String, DivergenceWatch>>,
+    watches: Mutex<std::collections::HashMap<JobId, DivergenceWatch>>,
     /// The crash to inject, if any, and whether it happened (a crashed engine does nothing
     /// more in the pass that crashed).
     crash: Option<Failpoint>,
@@ -211,6 +216,8 @@ impl<C: Provider> Engine<C> {
             install,
             offers: tokio::sync::Mutex::new(None),
             creating: Mutex::new(HashSet::new()),
+            deploying: Mutex::new(HashSet::new()),
+            submitting: Mutex::new(HashSet::new()),
             boot_failed: Mutex::new(std::collections::HashMap::new()),
             boot_notes: Mutex::new(std::collections::HashMap::new()),
             logs_drained: Mutex::new(HashSet::new()),
@@ -294,8 +301,8 @@ impl<C: Provider> Engine<C> {
     }
 
     /// The bearer token of a job's callbacks.
-    pub fn job_token(&self, job: &str) -> String {
-        tokens::derive_job_token(&self.token_secret, job)
+    pub fn job_token(&self, job: JobId) -> String {
+        tokens::derive_job_token(&self.token_secret, &job.to_string())
     }
 
     /// The secret `user`'s webhook deliveries to `url` are signed with: derived from the
@@ -339,7 +346,7 @@ impl<C: Provider> Engine<C> {
         Ok(fresh)
     }
 
-    pub(crate) async fn event(&self, job: &str, kind: EventKind, message: &str) {
+    pub(crate) async fn event(&self, job: impl Into<WorkId>, kind: EventKind, message: &str) {
         self.event_with(job, kind, message, None).await;
     }
 
@@ -348,7 +355,7 @@ impl<C: Provider> Engine<C> {
     /// pod created, adopted or gone.
     pub(crate) async fn change_event(
         &self,
-        job: &str,
+        job: impl Into<WorkId>,
         kind: EventKind,
         change: StateChange,
         message: &str,
@@ -359,14 +366,14 @@ impl<C: Provider> Engine<C> {
     /// An event with a JSON payload (stream chunks, progress, state changes).
     pub(crate) async fn event_with(
         &self,
-        job: &str,
+        job: impl Into<WorkId>,
         kind: EventKind,
         message: &str,
         data: Option<&serde_json::Value>,
     ) {
-        let at = self.clock.now_ms();
+        let (at, job) = (self.clock.now_ms(), job.into());
         if let Err(e) = self.store.event_append(job, at, kind, message, data).await {
-            tracing::warn!(job, error = %e, "could not record event");
+            tracing::warn!(%job, error = %e, "could not record event");
         }
         self.events.send_modify(|v| *v = v.wrapping_add(1));
     }
@@ -374,7 +381,7 @@ impl<C: Provider> Engine<C> {
     /// Whether this engine acts on `a`: its job was placed on this engine's account. An
     /// attempt whose job is no longer live is the hosted engine's (one engine, not all).
     pub(crate) fn acts_on(&self, live: &podwarden_store::LiveSet, a: &AttemptRow) -> bool {
-        live.job(&a.job_id).map_or(self.account.is_hosted(), |j| j.account == self.account)
+        live.job(a.job_id).map_or(self.account.is_hosted(), |j| j.account == self.account)
     }
 }
 

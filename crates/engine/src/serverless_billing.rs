@@ -46,12 +46,11 @@ impl<C: Provider> Engine<C> {
             // A deleted endpoint bills nothing after the hour it was deleted in.
             let end =
                 if ep.state == EndpointState::Deleted { ceil_hour(ep.updated_at) } else { now };
-            let state = self.store().endpoint_billing(&ep.id).await?;
+            let state = self.store().endpoint_billing(ep.id).await?;
             let mut head = state.as_ref().map_or(floor_hour(ep.created_at), |b| b.booked_through);
             // The first hour also takes job spans the ledger dates before it (a span is dated
             // `end - billed`, which can precede the endpoint's first hour).
-            let (mut read_at, mut last) =
-                state.map_or((None, None), |b| (b.read_at, b.theirs_micros));
+            let (mut read_at, mut last) = state.map_or((None, None), |b| (b.read_at, b.theirs));
             for _ in 0..HOURS_PER_PASS {
                 let hour_end = head + HOUR_MS;
                 // Even "check now" leaves an hour alone for RunPod's billing cycle: a figure read
@@ -82,13 +81,11 @@ impl<C: Provider> Engine<C> {
                 let trusted = match theirs {
                     // No bill: passed over (the ledger stands) only once it is settled.
                     None => settled && policy.settle_ms > 0,
-                    Some(t) => {
-                        settled || (last == Some(t.0) && hour_end <= now - policy.min_age_ms)
-                    }
+                    Some(t) => settled || (last == Some(t) && hour_end <= now - policy.min_age_ms),
                 };
                 if !trusted {
                     let at = now;
-                    self.store().endpoint_bill_read(&ep.id, head, at, theirs.map(|t| t.0)).await?;
+                    self.store().endpoint_bill_read(ep.id, head, at, theirs).await?;
                     match theirs {
                         None => report.awaiting += 1,
                         Some(_) => report.pending += 1,
@@ -101,13 +98,13 @@ impl<C: Provider> Engine<C> {
                         let from = if first { i64::MIN } else { head };
                         let ours =
                             self.store().endpoint_jobs_cost(&provider, from, hour_end).await?;
-                        Some(t.0 - ours)
+                        Some(t - ours)
                     }
                     None => None,
                 };
                 if !self
                     .store()
-                    .endpoint_bill_book(&ep.id, &provider, head, hour_end, overhead)
+                    .endpoint_bill_book(ep.id, &provider, head, hour_end, overhead)
                     .await?
                 {
                     break; // booked elsewhere meanwhile
@@ -115,8 +112,8 @@ impl<C: Provider> Engine<C> {
                 match overhead {
                     Some(o) => {
                         report.checked += 1;
-                        if o != 0 {
-                            tracing::info!(endpoint = %ep.name, hour = head, overhead = %Money(o), "endpoint hour booked to RunPod's bill");
+                        if o != Money::ZERO {
+                            tracing::info!(endpoint = %ep.name, hour = head, overhead = %o, "endpoint hour booked to RunPod's bill");
                         }
                     }
                     None => report.unbilled += 1,

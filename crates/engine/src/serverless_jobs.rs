@@ -83,13 +83,16 @@ pub(crate) fn spec_of(ep: Option<&EndpointRow>, name: &str) -> EndpointSpec {
 }
 
 /// µ$ of `ms` at `micros_per_hour`.
-pub(crate) fn cost_of(micros_per_hour: i64, ms: i64) -> i64 {
-    (micros_per_hour as i128 * ms.max(0) as i128 / 3_600_000) as i64
+pub(crate) fn cost_of(rate: Money, ms: i64) -> Money {
+    Money((i128::from(rate.0) * i128::from(ms.max(0)) / 3_600_000) as i64)
 }
 
 impl<C: Provider> Engine<C> {
     /// One serverless job.
-    pub async fn serverless_job(&self, id: &str) -> Result<ServerlessJobRow, EngineError> {
+    pub async fn serverless_job(
+        &self,
+        id: ServerlessJobId,
+    ) -> Result<ServerlessJobRow, EngineError> {
         self.store()
             .serverless_job_get(id)
             .await?
@@ -161,7 +164,7 @@ impl<C: Provider> Engine<C> {
         };
         let now = self.now_ms();
         let mut row = ServerlessJobRow {
-            id: ServerlessJobId::new().to_string(),
+            id: ServerlessJobId::new(),
             owner: owner.to_owned(),
             name: spec.label().to_owned(),
             endpoint_name: ep.name.clone(),
@@ -173,9 +176,9 @@ impl<C: Provider> Engine<C> {
             output: None,
             reason: None,
             gpu,
-            price_micros_per_hour: price.0,
-            estimate_micros: cost_of(price.0, timeout_ms + idle_ms),
-            cost_micros: 0,
+            price_per_hour: price,
+            estimate: cost_of(price, timeout_ms + idle_ms),
+            cost: Money::ZERO,
             delay_ms: None,
             execution_ms: None,
             idle_ms,
@@ -187,22 +190,18 @@ impl<C: Provider> Engine<C> {
         if let podwarden_store::Admission::CapReached { cap, left } =
             self.store().serverless_job_insert_within_cap(&row).await?
         {
-            return Err(EngineError::SpendCapReached {
-                cap,
-                left,
-                needs: Some(row.estimate_micros),
-            });
+            return Err(EngineError::SpendCapReached { cap, left, needs: Some(row.estimate) });
         }
         self.change_event(
-            &row.id,
+            row.id,
             EventKind::State,
             StateChange { request: Some(ServerlessJobState::Submitting), ..Default::default() },
             &format!(
                 "submitting to endpoint {} ({} at {}/h); at most {} (execution timeout {} s)",
                 ep.name,
                 row.gpu,
-                Money(row.price_micros_per_hour),
-                Money(row.estimate_micros),
+                row.price_per_hour,
+                row.estimate,
                 timeout_ms / 1000
             ),
         )
@@ -214,7 +213,7 @@ impl<C: Provider> Engine<C> {
             low_priority: spec.policy.low_priority,
         };
         let sent = {
-            let _in_flight = InFlight::hold(&self.creating, &row.id);
+            let _in_flight = InFlight::hold(&self.submitting, row.id);
             self.provider().submit_job(&endpoint_id, &spec.input, &opts).await
         };
         match sent {
@@ -240,7 +239,10 @@ impl<C: Provider> Engine<C> {
     /// Runs a failed or timed-out serverless job again with RunPod's `/retry` (the same provider
     /// job, its original input). The retry is a new podwarden job, admitted against the spend
     /// cap like a submit, whose cost is the new run's; the old job keeps its own.
-    pub async fn retry_serverless_job(&self, id: &str) -> Result<ServerlessJobRow, EngineError> {
+    pub async fn retry_serverless_job(
+        &self,
+        id: ServerlessJobId,
+    ) -> Result<ServerlessJobRow, EngineError> {
         let old = self.serverless_job(id).await?;
         let state = old.state;
         let wrong = |why: String| EngineError::WrongState {
@@ -274,12 +276,12 @@ impl<C: Provider> Engine<C> {
             serde_json::from_str(&ep.spec).map_err(|e| EngineError::Corrupt(e.to_string()))?;
         let now = self.now_ms();
         let mut row = ServerlessJobRow {
-            id: ServerlessJobId::new().to_string(),
+            id: ServerlessJobId::new(),
             state: ServerlessJobState::Submitting,
             generation: 0,
             output: None,
             reason: None,
-            cost_micros: 0,
+            cost: Money::ZERO,
             delay_ms: None,
             execution_ms: None,
             created_at: now,
@@ -290,25 +292,18 @@ impl<C: Provider> Engine<C> {
         if let podwarden_store::Admission::CapReached { cap, left } =
             self.store().serverless_job_insert_within_cap(&row).await?
         {
-            return Err(EngineError::SpendCapReached {
-                cap,
-                left,
-                needs: Some(row.estimate_micros),
-            });
+            return Err(EngineError::SpendCapReached { cap, left, needs: Some(row.estimate) });
         }
         self.change_event(
-            &row.id,
+            row.id,
             EventKind::State,
             StateChange { request: Some(ServerlessJobState::Submitting), ..Default::default() },
-            &format!(
-                "retrying {id} (RunPod's /retry of {provider_job}); at most {}",
-                Money(row.estimate_micros)
-            ),
+            &format!("retrying {id} (RunPod's /retry of {provider_job}); at most {}", row.estimate),
         )
         .await;
         self.event(id, EventKind::State, &format!("retried as {}", row.id)).await;
         let sent = {
-            let _in_flight = InFlight::hold(&self.creating, &row.id);
+            let _in_flight = InFlight::hold(&self.submitting, row.id);
             self.provider().retry_job(&row.endpoint_id, &provider_job).await
         };
         match sent {
@@ -325,7 +320,10 @@ impl<C: Provider> Engine<C> {
     }
 
     /// Cancels a serverless job (RunPod's `/cancel`); what ran is billed.
-    pub async fn cancel_serverless_job(&self, id: &str) -> Result<ServerlessJobRow, EngineError> {
+    pub async fn cancel_serverless_job(
+        &self,
+        id: ServerlessJobId,
+    ) -> Result<ServerlessJobRow, EngineError> {
         let mut row = self.serverless_job(id).await?;
         if row.state.is_final() {
             return Err(EngineError::WrongState {

@@ -61,7 +61,7 @@ impl<C: Provider> Engine<C> {
         }
         let id = podwarden_core::ids::VolumeRecordId::new();
         let row = VolumeRow {
-            id: id.to_string(),
+            id,
             owner: owner.to_owned(),
             account: self.account.clone(),
             name: name.to_owned(),
@@ -82,7 +82,7 @@ impl<C: Provider> Engine<C> {
         match self.provider().create_network_volume(&row.resource_name, size_gb, data_center).await
         {
             Ok(v) => {
-                self.store().volume_set(&row.id, READY, Some(&v.id)).await?;
+                self.store().volume_set(row.id, READY, Some(&v.id)).await?;
                 Ok(VolumeRow { volume_id: Some(v.id), state: READY.into(), ..row })
             }
             Err(
@@ -91,7 +91,7 @@ impl<C: Provider> Engine<C> {
                 | ProviderError::InsufficientBalance(_)
                 | ProviderError::NoCapacity(_)),
             ) => {
-                self.store().volume_forget(&row.id).await?;
+                self.store().volume_forget(row.id).await?;
                 Err(e.into())
             }
             // It may exist: the next listing adopts it by name or forgets the row.
@@ -115,11 +115,11 @@ impl<C: Provider> Engine<C> {
             {
                 match at_provider.iter().find(|p| p.name == v.resource_name) {
                     Some(p) => {
-                        self.store().volume_set(&v.id, READY, Some(&p.id)).await?;
+                        self.store().volume_set(v.id, READY, Some(&p.id)).await?;
                         (v.state, v.volume_id) = (READY.into(), Some(p.id.clone()));
                     }
                     None => {
-                        self.store().volume_forget(&v.id).await?;
+                        self.store().volume_forget(v.id).await?;
                         v.state = DELETED.into();
                     }
                 }
@@ -164,7 +164,7 @@ impl<C: Provider> Engine<C> {
             });
         }
         self.provider().delete_network_volume(&vid).await?;
-        self.store().volume_set(&row.id, DELETED, None).await?;
+        self.store().volume_set(row.id, DELETED, None).await?;
         Ok(VolumeRow { state: DELETED.into(), ..row })
     }
 }

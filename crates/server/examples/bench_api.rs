@@ -11,6 +11,7 @@
 //! `cargo run --release -p podwarden-server --example bench_api` (results: BENCHMARKS.md).
 
 use futures::StreamExt;
+use podwarden_core::Money;
 use podwarden_core::state::JobState;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,7 +52,7 @@ async fn seed(home: &std::path::Path) -> anyhow::Result<()> {
         );
         row.state = JobState::Succeeded;
         row.outcome = Some("succeeded".into());
-        row.spent_micros = 1234;
+        row.spent = Money(1234);
         store.job_insert(&row).await?;
     }
     println!("seeded 10 000 jobs in {:.1} s", t.elapsed().as_secs_f64());

@@ -7,23 +7,23 @@
 use crate::AppState;
 use podwarden_core::Account;
 use podwarden_engine::billing::BillingPolicy;
-use podwarden_engine::{Engine, RunPodProvider};
+use podwarden_engine::{AnyProvider, Engine};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// One user's account: an engine over their key.
 pub(crate) struct ByokAccount {
-    pub engine: Engine<RunPodProvider>,
+    pub engine: Engine<AnyProvider>,
 }
 
 /// The engine of one account: the server's own (hosted) or a user's.
 pub(crate) enum AccountEngine<'a> {
-    Hosted(&'a Engine<RunPodProvider>),
+    Hosted(&'a Engine<AnyProvider>),
     Byok(Arc<ByokAccount>),
 }
 
 impl std::ops::Deref for AccountEngine<'_> {
-    type Target = Engine<RunPodProvider>;
+    type Target = Engine<AnyProvider>;
     fn deref(&self) -> &Self::Target {
         match self {
             Self::Hosted(e) => e,

@@ -10,7 +10,7 @@
 
 use crate::AppState;
 use crate::accounts::engine_for;
-use podwarden_core::Account;
+use podwarden_core::{Account, JobId};
 use podwarden_engine::driver::Pass;
 use podwarden_engine::reconcilers::pods::Action as PodAction;
 use std::collections::BTreeSet;
@@ -98,7 +98,7 @@ pub(crate) fn poke(s: &AppState, account: &Account) {
 }
 
 /// Runs the next pass of the account a job was placed on.
-pub(crate) fn poke_job(s: &AppState, job: &str) {
+pub(crate) fn poke_job(s: &AppState, job: JobId) {
     let account = s.engine.store().live().job(job).map(|j| j.account.clone());
     poke(s, &account.unwrap_or(Account::Hosted));
 }

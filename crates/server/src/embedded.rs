@@ -114,7 +114,7 @@ impl Embedded {
             {
                 store
                     .volume_insert(&podwarden_store::VolumeRow {
-                        id: podwarden_core::ids::VolumeRecordId::new().to_string(),
+                        id: podwarden_core::ids::VolumeRecordId::new(),
                         owner: crate::users::ADMIN_ID.into(),
                         account: podwarden_core::Account::Hosted,
                         name: v.name.clone(),

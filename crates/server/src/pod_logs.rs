@@ -22,6 +22,7 @@ use crate::AppState;
 use crate::accounts::engine_for;
 use futures::StreamExt;
 use podwarden_core::state::AttemptState;
+use podwarden_core::{AttemptId, JobId};
 use podwarden_engine::provider::{PodLogQuery, Provider, ProviderError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,13 +40,13 @@ const FIRST_TAIL: u32 = 5_000;
 /// The running followers, by attempt id.
 #[derive(Debug, Default)]
 pub(crate) struct Followers {
-    live: std::sync::Mutex<HashMap<String, CancellationToken>>,
+    live: std::sync::Mutex<HashMap<AttemptId, CancellationToken>>,
 }
 
 /// One attempt to follow.
 struct Target {
-    attempt: String,
-    job: String,
+    attempt: AttemptId,
+    job: JobId,
     pod: String,
     account: podwarden_core::Account,
 }
@@ -57,10 +58,10 @@ pub(crate) fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Cancella
         live.attempts()
             .filter(|a| matches!(a.state, AttemptState::Created | AttemptState::Running))
             .filter_map(|a| {
-                let job = live.job(&a.job_id)?;
+                let job = live.job(a.job_id)?;
                 Some(Target {
-                    attempt: a.id.clone(),
-                    job: a.job_id.clone(),
+                    attempt: a.id,
+                    job: a.job_id,
                     pod: a.pod_id.clone()?,
                     account: job.account.clone(),
                 })
@@ -82,14 +83,14 @@ pub(crate) fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Cancella
             continue;
         }
         let cancel = shutdown.child_token();
-        followers.insert(t.attempt.clone(), cancel.clone());
+        followers.insert(t.attempt, cancel.clone());
         tracker.spawn(follow(s.clone(), t, cancel));
     }
 }
 
 async fn follow(s: Arc<AppState>, t: Target, cancel: CancellationToken) {
     // This attempt's own resume point: a relaunched job's new pod has a stream of its own.
-    let mut after = s.engine.store().job_logs_last_at(&t.job, &t.attempt).await.ok().flatten();
+    let mut after = s.engine.store().job_logs_last_at(t.job, t.attempt).await.ok().flatten();
     // A predecessor (a crashed server, a replica that lost the account) may have stored the
     // exit line and died before acting on it: the stream resumes after it, so it is looked for
     // among the stored lines until acted on (the engine keeps the first exit).
@@ -127,8 +128,11 @@ async fn follow(s: Arc<AppState>, t: Target, cancel: CancellationToken) {
 /// Acts on an exit line of this attempt's already stored.
 async fn exit_already_stored(s: &Arc<AppState>, t: &Target) -> anyhow::Result<()> {
     let needle = format!("{} job={} code=", podwarden_engine::wrapper::EXIT_MARKER, t.job);
-    let lines = s.engine.store().job_logs_containing(&t.job, &t.attempt, &needle, 1).await?;
-    match lines.iter().find_map(|l| podwarden_engine::wrapper::parse_exit_line(l, &t.job)) {
+    let lines = s.engine.store().job_logs_containing(t.job, t.attempt, &needle, 1).await?;
+    match lines
+        .iter()
+        .find_map(|l| podwarden_engine::wrapper::parse_exit_line(l, &t.job.to_string()))
+    {
         Some(code) => record_exit(s, t, code).await,
         None => Ok(()),
     }
@@ -138,7 +142,7 @@ async fn exit_already_stored(s: &Arc<AppState>, t: &Target) -> anyhow::Result<()
 /// reconciler to tear down.
 async fn record_exit(s: &Arc<AppState>, t: &Target, code: i32) -> anyhow::Result<()> {
     let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    engine.exit_seen_in_logs(&t.job, i64::from(code)).await?;
+    engine.exit_seen_in_logs(t.job, i64::from(code)).await?;
     crate::driving::poke(s, &t.account);
     Ok(())
 }
@@ -181,13 +185,14 @@ async fn follow_once(
             .engine
             .store()
             .live()
-            .attempt(&t.attempt)
+            .attempt(t.attempt)
             .is_some_and(|a| a.state == AttemptState::Created);
         // The lines read before a broken stream are handled like any others, and the resume
         // point moves only once they are stored: an exit line in a batch cut short is never
         // skipped (it was, and a job whose exit only the logs carry then ran until its limits).
         let mut broke = None;
         let mut last = None;
+        let job = t.job.to_string();
         for line in batch {
             let line = match line {
                 Ok(l) => l,
@@ -200,7 +205,7 @@ async fn follow_once(
                 boot_line = Some(line.line.clone());
             }
             if exit.is_none() {
-                exit = podwarden_engine::wrapper::parse_exit_line(&line.line, &t.job);
+                exit = podwarden_engine::wrapper::parse_exit_line(&line.line, &job);
             }
             if boot_failed.is_none() {
                 boot_failed = podwarden_engine::jobs::boot_failure(&line.source, &line.line);
@@ -208,7 +213,7 @@ async fn follow_once(
             last = Some(line.id.clone());
             rows.push((line.id, line.source, line.line));
         }
-        s.engine.store().job_logs_append(&t.job, &t.attempt, &rows).await?;
+        s.engine.store().job_logs_append(t.job, t.attempt, &rows).await?;
         if let Some(code) = exit {
             record_exit(s, t, code).await?;
         }
@@ -216,12 +221,12 @@ async fn follow_once(
         if boot_failed.is_some() || boot_line.is_some() {
             let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
             if let Some(reason) = boot_failed {
-                engine.boot_failed(&t.attempt, &reason);
+                engine.boot_failed(t.attempt, &reason);
                 crate::driving::poke(s, &t.account);
             }
             // What the host says while booting is shown, not needed: a failure is logged.
             if let Some(line) = boot_line {
-                if let Err(e) = engine.boot_line(&t.job, &t.attempt, &line).await {
+                if let Err(e) = engine.boot_line(t.job, t.attempt, &line).await {
                     tracing::debug!(job = %t.job, error = %e, "cannot record a boot line");
                 }
             }

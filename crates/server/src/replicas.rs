@@ -19,7 +19,7 @@
 //! On SQLite none of this runs: one server owns the file (its pidfile).
 
 use crate::AppState;
-use podwarden_core::Account;
+use podwarden_core::{Account, AttemptId, JobId};
 use podwarden_store::{Fence, Store, StoreError};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,7 +48,7 @@ pub(crate) struct Replicas {
     /// An announcement may have been missed: the next round reloads the whole live set.
     reload_all: AtomicBool,
     /// Jobs and attempts other replicas wrote since the last round.
-    changed: Mutex<(BTreeSet<String>, BTreeSet<String>)>,
+    changed: Mutex<(BTreeSet<JobId>, BTreeSet<AttemptId>)>,
 }
 
 impl Replicas {
@@ -86,15 +86,19 @@ impl Replicas {
         if jobs.is_empty() && attempts.is_empty() {
             return Ok(());
         }
-        let (jobs, attempts): (Vec<String>, Vec<String>) =
+        let (jobs, attempts): (Vec<JobId>, Vec<AttemptId>) =
             (jobs.into_iter().collect(), attempts.into_iter().collect());
         store.reload_rows(&jobs, &attempts).await.inspect_err(|_| {
             self.reload_all.store(true, Ordering::SeqCst);
         })
     }
 
-    fn changed_rows(&self) -> (BTreeSet<String>, BTreeSet<String>) {
-        std::mem::take(&mut *self.changed.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    fn changed_rows(&self) -> (BTreeSet<JobId>, BTreeSet<AttemptId>) {
+        std::mem::take(&mut *self.changed_lock())
+    }
+
+    fn changed_lock(&self) -> std::sync::MutexGuard<'_, (BTreeSet<JobId>, BTreeSet<AttemptId>)> {
+        self.changed.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, HashMap<Account, i64>> {
@@ -207,14 +211,11 @@ impl Replicas {
                             }
                             s.poke.notify_one();
                         }
-                        Ok(podwarden_store::notify::Notification::Row { attempt, id }) => {
-                            let mut changed =
-                                r.changed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                            if attempt {
-                                changed.1.insert(id)
-                            } else {
-                                changed.0.insert(id)
-                            };
+                        Ok(podwarden_store::notify::Notification::Job(id)) => {
+                            r.changed_lock().0.insert(id);
+                        }
+                        Ok(podwarden_store::notify::Notification::Attempt(id)) => {
+                            r.changed_lock().1.insert(id);
                         }
                         Ok(podwarden_store::notify::Notification::Reconnected) => {
                             r.reload_all.store(true, Ordering::SeqCst);

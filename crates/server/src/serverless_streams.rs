@@ -13,6 +13,7 @@
 
 use crate::AppState;
 use crate::accounts::engine_for;
+use podwarden_core::ServerlessJobId;
 use podwarden_core::state::ServerlessJobState;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,7 +29,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// The running followers, by serverless job id.
 #[derive(Debug, Default)]
 pub(crate) struct StreamFollowers {
-    live: std::sync::Mutex<HashMap<String, CancellationToken>>,
+    live: std::sync::Mutex<HashMap<ServerlessJobId, CancellationToken>>,
 }
 
 /// Starts a follower for every running serverless job and stops those whose job is not.
@@ -40,7 +41,7 @@ pub(crate) async fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Ca
             return;
         }
     };
-    let targets: Vec<(String, podwarden_core::Account)> = rows
+    let targets: Vec<(ServerlessJobId, podwarden_core::Account)> = rows
         .into_iter()
         .filter(|r| r.state == ServerlessJobState::Running && r.provider_job_id.is_some())
         // With replicas, the one reconciling the account follows its jobs.
@@ -61,14 +62,14 @@ pub(crate) async fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Ca
             continue;
         }
         let cancel = shutdown.child_token();
-        followers.insert(job.clone(), cancel.clone());
+        followers.insert(job, cancel.clone());
         tracker.spawn(follow(s.clone(), job, account, cancel));
     }
 }
 
 async fn follow(
     s: Arc<AppState>,
-    job: String,
+    job: ServerlessJobId,
     account: podwarden_core::Account,
     cancel: CancellationToken,
 ) {
@@ -76,7 +77,7 @@ async fn follow(
     while !cancel.is_cancelled() {
         let read = async {
             let engine = engine_for(&s, &account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            anyhow::Ok(engine.follow_stream(&job).await?)
+            anyhow::Ok(engine.follow_stream(job).await?)
         };
         let pause = tokio::select! {
             r = read => match r {
@@ -90,7 +91,7 @@ async fn follow(
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);
-                    tracing::debug!(job, error = %e, "serverless stream not read; backing off");
+                    tracing::debug!(%job, error = %e, "serverless stream not read; backing off");
                     backoff(failures, retry_after(&e))
                 }
             },

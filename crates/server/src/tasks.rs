@@ -135,11 +135,12 @@ mod tests {
     fn a_reconcilers_row_is_its_status() {
         use podwarden_engine::reconcilers::pods::Action;
         let t = Tasks::default();
+        let att = podwarden_core::AttemptId::new();
         let st = podwarden_engine::reconcilers::Status {
             ran: true,
             seen: 3,
             live: 2,
-            actions: vec![Action::Booted { attempt: "att_1".into() }],
+            actions: vec![Action::Booted { attempt: att }],
             errors: vec!["429".into()],
             took: std::time::Duration::from_millis(12),
             retry_after: Some(std::time::Duration::from_secs(60)),
@@ -149,7 +150,7 @@ mod tests {
         let r = &t.all()[0];
         assert_eq!(
             (r.seen, r.live, r.actions, r.decided.as_slice(), r.retry_after_ms, r.last_duration_ms),
-            (3, 2, 1, &["Booted { attempt: \"att_1\" }".to_owned()][..], Some(60_000), 12)
+            (3, 2, 1, &[format!("Booted {{ attempt: {att} }}")][..], Some(60_000), 12)
         );
     }
 }

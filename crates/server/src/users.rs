@@ -111,7 +111,7 @@ async fn ensure_admin_user(store: &Store) -> Result<(), StoreError> {
             name: "admin".into(),
             is_admin: true,
             created_at: now_ms(),
-            spend_cap_micros: None,
+            spend_cap: None,
         };
         match store.user_insert(&admin).await {
             Ok(true) => tracing::info!(

@@ -184,7 +184,7 @@ mod tests {
         use podwarden_core::state::{JobState, ServerlessJobState};
         let ev = |kind, change: StateChange, message: &str| podwarden_store::EventRow {
             id: 1,
-            job_id: "job_x".into(),
+            job_id: podwarden_core::JobId::new().into(),
             at: 0,
             kind,
             message: message.into(),

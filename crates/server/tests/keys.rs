@@ -200,7 +200,7 @@ async fn rotate_secret_re_encrypts_what_the_old_secret_sealed() {
                 name: "u1".into(),
                 is_admin: false,
                 created_at: 0,
-                spend_cap_micros: None,
+                spend_cap: None,
             })
             .await
             .expect("user")

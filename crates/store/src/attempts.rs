@@ -3,12 +3,13 @@
 
 use crate::{Result, Store};
 use podwarden_core::state::AttemptState;
+use podwarden_core::{AttemptId, JobId, Money};
 
 /// An attempt as stored.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct AttemptRow {
-    pub id: String,
-    pub job_id: String,
+    pub id: AttemptId,
+    pub job_id: JobId,
     pub seq: i64,
     #[sqlx(try_from = "String")]
     pub state: AttemptState,
@@ -19,27 +20,26 @@ pub struct AttemptRow {
     pub gpu_count: i64,
     pub cloud: String,
     pub data_center: Option<String>,
-    pub price_micros_per_hour: i64,
+    #[sqlx(rename = "price_micros_per_hour")]
+    pub price_per_hour: Money,
     pub created_at: i64,
     pub booted_at: Option<i64>,
     pub ended_at: Option<i64>,
     pub billed_until: Option<i64>,
-    pub cost_micros: i64,
+    #[sqlx(rename = "cost_micros")]
+    pub cost: Money,
     pub reason: Option<String>,
 }
-
-impl AttemptRow {}
 
 impl AttemptRow {
     /// What it has run up since it was last billed (`podwarden_core::money::unbilled`); 0 when it
     /// holds no pod.
-    pub fn unbilled(&self, now: i64) -> i64 {
+    pub fn unbilled(&self, now: i64) -> Money {
         if !self.state.holds_pod() {
-            return 0;
+            return Money::ZERO;
         }
-        let rate = podwarden_core::Money(self.price_micros_per_hour);
         let from = self.billed_until.unwrap_or(self.created_at);
-        podwarden_core::money::unbilled(rate, from, self.ended_at, now).0
+        podwarden_core::money::unbilled(self.price_per_hour, from, self.ended_at, now)
     }
 }
 
@@ -61,8 +61,8 @@ impl Store {
             attempt_columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         ))
-        .bind(&a.id)
-        .bind(&a.job_id)
+        .bind(a.id)
+        .bind(a.job_id)
         .bind(a.seq)
         .bind(a.state.as_str())
         .bind(a.generation)
@@ -72,12 +72,12 @@ impl Store {
         .bind(a.gpu_count)
         .bind(&a.cloud)
         .bind(&a.data_center)
-        .bind(a.price_micros_per_hour)
+        .bind(a.price_per_hour)
         .bind(a.created_at)
         .bind(a.booted_at)
         .bind(a.ended_at)
         .bind(a.billed_until)
-        .bind(a.cost_micros)
+        .bind(a.cost)
         .bind(&a.reason)
         .execute(&mut *tx)
         .await?;
@@ -87,7 +87,7 @@ impl Store {
     }
 
     /// One attempt.
-    pub async fn attempt_get(&self, id: &str) -> Result<Option<AttemptRow>> {
+    pub async fn attempt_get(&self, id: AttemptId) -> Result<Option<AttemptRow>> {
         Ok(sqlx::query_as(concat!("SELECT ", attempt_columns!(), " FROM attempts WHERE id = $1"))
             .bind(id)
             .fetch_optional(self.pool())
@@ -95,7 +95,7 @@ impl Store {
     }
 
     /// A job's attempts, oldest first.
-    pub async fn attempts_for_job(&self, job_id: &str) -> Result<Vec<AttemptRow>> {
+    pub async fn attempts_for_job(&self, job_id: JobId) -> Result<Vec<AttemptRow>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
             attempt_columns!(),
@@ -144,10 +144,10 @@ impl Store {
         .bind(a.booted_at)
         .bind(a.ended_at)
         .bind(a.billed_until)
-        .bind(a.cost_micros)
+        .bind(a.cost)
         .bind(&a.reason)
-        .bind(a.price_micros_per_hour)
-        .bind(&a.id)
+        .bind(a.price_per_hour)
+        .bind(a.id)
         .bind(a.generation)
         .fetch_optional(&mut *tx)
         .await?;

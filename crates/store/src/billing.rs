@@ -8,19 +8,21 @@
 //! no live job's cached row can overwrite the correction.
 
 use crate::{Result, Store, StoreError};
-use podwarden_core::Account;
+use podwarden_core::{Account, AttemptId, JobId, Money};
 
 /// An attempt due for a check.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Unchecked {
-    pub attempt_id: String,
-    pub job_id: String,
+    pub attempt_id: AttemptId,
+    pub job_id: JobId,
     pub pod_id: String,
     pub created_at: i64,
     pub ended_at: i64,
-    pub ours_micros: i64,
+    #[sqlx(rename = "ours_micros")]
+    pub ours: Money,
     /// The provider's figure at the last read (`None`: no read yet, or no bill then).
-    pub read_theirs_micros: Option<i64>,
+    #[sqlx(rename = "read_theirs_micros")]
+    pub read_theirs: Option<Money>,
     /// When the bill was last read.
     pub read_at: Option<i64>,
 }
@@ -28,12 +30,14 @@ pub struct Unchecked {
 /// A check done (`GET /api/v1/cost/reconciliation`).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct BillingCheck {
-    pub attempt_id: String,
-    pub job_id: String,
+    pub attempt_id: AttemptId,
+    pub job_id: JobId,
     pub pod_id: String,
     pub at: i64,
-    pub ours_micros: i64,
-    pub theirs_micros: i64,
+    #[sqlx(rename = "ours_micros")]
+    pub ours: Money,
+    #[sqlx(rename = "theirs_micros")]
+    pub theirs: Money,
 }
 
 impl Store {
@@ -96,9 +100,9 @@ impl Store {
     /// Remembers what the provider's bill said for an attempt at `at` (`None`: no bill yet).
     pub async fn billing_read(
         &self,
-        attempt_id: &str,
+        attempt_id: AttemptId,
         at: i64,
-        theirs_micros: Option<i64>,
+        theirs: Option<Money>,
     ) -> Result<()> {
         let _w = self.writes.lock().await;
         sqlx::query(concat!(
@@ -107,7 +111,7 @@ impl Store {
         ))
         .bind(attempt_id)
         .bind(at)
-        .bind(theirs_micros)
+        .bind(theirs)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -130,43 +134,43 @@ impl Store {
 
     /// Records a check and books the difference (provider minus ours) to the ledger, the
     /// attempt and the job, in one transaction.
-    pub async fn billing_check(&self, u: &Unchecked, theirs_micros: i64, at: i64) -> Result<()> {
+    pub async fn billing_check(&self, u: &Unchecked, theirs: Money, at: i64) -> Result<()> {
         let _w = self.writes.lock().await;
         let mut tx = self.write_tx().await?;
-        let diff = theirs_micros - u.ours_micros;
+        let diff = theirs - u.ours;
         sqlx::query(
             "INSERT INTO billing_checks (attempt_id, job_id, pod_id, at, ours_micros, theirs_micros) VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(&u.attempt_id)
-        .bind(&u.job_id)
+        .bind(u.attempt_id)
+        .bind(u.job_id)
         .bind(&u.pod_id)
         .bind(at)
-        .bind(u.ours_micros)
-        .bind(theirs_micros)
+        .bind(u.ours)
+        .bind(theirs)
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM billing_reads WHERE attempt_id = $1")
-            .bind(&u.attempt_id)
+            .bind(u.attempt_id)
             .execute(&mut *tx)
             .await?;
-        if diff != 0 {
+        if diff != Money::ZERO {
             sqlx::query(
                 "INSERT INTO cost_ledger (job_id, attempt_id, from_ms, to_ms, amount_micros, gpu_type) VALUES ($1, $2, $3, $3, $4, 'billing adjustment')",
             )
-            .bind(&u.job_id)
-            .bind(&u.attempt_id)
+            .bind(u.job_id)
+            .bind(u.attempt_id)
             .bind(at)
             .bind(diff)
             .execute(&mut *tx)
             .await?;
             sqlx::query("UPDATE attempts SET cost_micros = cost_micros + $1 WHERE id = $2")
                 .bind(diff)
-                .bind(&u.attempt_id)
+                .bind(u.attempt_id)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query("UPDATE jobs SET spent_micros = spent_micros + $1 WHERE id = $2")
                 .bind(diff)
-                .bind(&u.job_id)
+                .bind(u.job_id)
                 .execute(&mut *tx)
                 .await?;
         }

@@ -12,21 +12,26 @@
 //! bill is never a bill of $0.
 
 use crate::{Result, Store};
+use podwarden_core::{EndpointRecordId, Money};
 
 /// An endpoint's billing watermark and the last read of its head hour.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct EndpointBilling {
-    pub endpoint_id: String,
+    pub endpoint_id: EndpointRecordId,
     /// Every hour before this (ms, on an hour) is booked.
     pub booked_through: i64,
     pub read_at: Option<i64>,
     /// RunPod's figure for the head hour at the last read (`None`: no read, or no bill then).
-    pub theirs_micros: Option<i64>,
+    #[sqlx(rename = "theirs_micros")]
+    pub theirs: Option<Money>,
 }
 
 impl Store {
     /// The endpoint's billing state, `None` before its first read.
-    pub async fn endpoint_billing(&self, endpoint_id: &str) -> Result<Option<EndpointBilling>> {
+    pub async fn endpoint_billing(
+        &self,
+        endpoint_id: EndpointRecordId,
+    ) -> Result<Option<EndpointBilling>> {
         Ok(sqlx::query_as(
             "SELECT endpoint_id, booked_through, read_at, theirs_micros FROM endpoint_billing WHERE endpoint_id = $1",
         )
@@ -38,10 +43,10 @@ impl Store {
     /// Records a read of the hour at `booked_through` that did not book it.
     pub async fn endpoint_bill_read(
         &self,
-        endpoint_id: &str,
+        endpoint_id: EndpointRecordId,
         booked_through: i64,
         at: i64,
-        theirs_micros: Option<i64>,
+        theirs: Option<Money>,
     ) -> Result<()> {
         let _w = self.writes.lock().await;
         sqlx::query(concat!(
@@ -51,7 +56,7 @@ impl Store {
         .bind(endpoint_id)
         .bind(booked_through)
         .bind(at)
-        .bind(theirs_micros)
+        .bind(theirs)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -59,8 +64,8 @@ impl Store {
 
     /// What the ledger holds for provider endpoint `provider_id`'s jobs in spans that started
     /// in `[from, to)`.
-    pub async fn endpoint_jobs_cost(&self, provider_id: &str, from: i64, to: i64) -> Result<i64> {
-        let (n,): (Option<i64>,) = sqlx::query_as(concat!(
+    pub async fn endpoint_jobs_cost(&self, provider_id: &str, from: i64, to: i64) -> Result<Money> {
+        let (n,): (Option<Money>,) = sqlx::query_as(concat!(
             "SELECT CAST(SUM(c.amount_micros) AS BIGINT) FROM cost_ledger c JOIN requests r ON r.id = c.job_id ",
             "WHERE r.endpoint_id = $1 AND c.from_ms >= $2 AND c.from_ms < $3"
         ))
@@ -69,7 +74,7 @@ impl Store {
         .bind(to)
         .fetch_one(self.pool())
         .await?;
-        Ok(n.unwrap_or(0))
+        Ok(n.unwrap_or(Money::ZERO))
     }
 
     /// Whether provider endpoint `provider_id` has a serverless job submitted before `before`
@@ -91,16 +96,16 @@ impl Store {
     }
 
     /// Books the hour `[from, to)` of endpoint row `endpoint_id`: an overhead row of
-    /// `overhead_micros` (none when `None` or 0) and the watermark moved to `to`, in one
+    /// `overhead` (none when `None` or 0) and the watermark moved to `to`, in one
     /// transaction. False when the watermark was not at `from` (booked elsewhere): nothing is
     /// written.
     pub async fn endpoint_bill_book(
         &self,
-        endpoint_id: &str,
+        endpoint_id: EndpointRecordId,
         provider_id: &str,
         from: i64,
         to: i64,
-        overhead_micros: Option<i64>,
+        overhead: Option<Money>,
     ) -> Result<bool> {
         let _w = self.writes.lock().await;
         let mut tx = self.write_tx().await?;
@@ -123,7 +128,7 @@ impl Store {
         if moved == 0 {
             return Ok(false);
         }
-        if let Some(amount) = overhead_micros.filter(|a| *a != 0) {
+        if let Some(amount) = overhead.filter(|a| *a != Money::ZERO) {
             sqlx::query(
                 "INSERT INTO cost_ledger (job_id, attempt_id, from_ms, to_ms, amount_micros, gpu_type) VALUES ($1, $2, $3, $4, $5, 'serverless overhead')",
             )

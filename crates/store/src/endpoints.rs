@@ -3,14 +3,14 @@
 //! are compare-and-swap on `generation`.
 
 use crate::{Result, Store};
-use podwarden_core::Account;
 use podwarden_core::state::EndpointState;
+use podwarden_core::{Account, EndpointRecordId};
 
 /// An endpoint as stored. States: `intent` (row written, resources maybe not), `ready`,
 /// `deleting` (removal requested, retried until the provider confirms), `deleted` (final).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct EndpointRow {
-    pub id: String,
+    pub id: EndpointRecordId,
     pub name: String,
     pub owner: String,
     pub spec: String,
@@ -45,7 +45,7 @@ impl Store {
             columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
-        .bind(&e.id)
+        .bind(e.id)
         .bind(&e.name)
         .bind(&e.owner)
         .bind(&e.spec)
@@ -90,7 +90,7 @@ impl Store {
     }
 
     /// One endpoint by its row id (deleted ones included).
-    pub async fn endpoint_get(&self, id: &str) -> Result<Option<EndpointRow>> {
+    pub async fn endpoint_get(&self, id: EndpointRecordId) -> Result<Option<EndpointRow>> {
         Ok(sqlx::query_as(concat!("SELECT ", columns!(), " FROM endpoints WHERE id = $1"))
             .bind(id)
             .fetch_optional(self.pool())
@@ -136,7 +136,7 @@ impl Store {
         .bind(&e.endpoint_id)
         .bind(&e.reason)
         .bind(now_ms)
-        .bind(&e.id)
+        .bind(e.id)
         .bind(e.generation)
         .fetch_optional(&mut *tx)
         .await?;

@@ -3,6 +3,7 @@
 //! creates gets the invite's spend cap. Only the code's hash is stored.
 
 use crate::{Result, Store, UserRow};
+use podwarden_core::Money;
 
 /// An invite (never its code).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -12,7 +13,8 @@ pub struct InviteRow {
     pub created_by: String,
     pub created_at: i64,
     pub expires_at: i64,
-    pub spend_cap_micros: Option<i64>,
+    #[sqlx(rename = "spend_cap_micros")]
+    pub spend_cap: Option<Money>,
     /// What the operator wrote about whom it is for.
     pub note: String,
     pub redeemed_by: Option<String>,
@@ -41,7 +43,7 @@ impl Store {
         .bind(&i.created_by)
         .bind(i.created_at)
         .bind(i.expires_at)
-        .bind(i.spend_cap_micros)
+        .bind(i.spend_cap)
         .bind(&i.note)
         .execute(self.pool())
         .await?;
@@ -63,7 +65,7 @@ impl Store {
     pub async fn invite_redeem(&self, code_hash: &str, user: &UserRow) -> Result<Redeem> {
         let mut tx = self.write_tx().await?;
         crate::users::lock_names(self.backend(), &mut tx).await?;
-        let cap: Option<(Option<i64>,)> = sqlx::query_as(
+        let cap: Option<(Option<Money>,)> = sqlx::query_as(
             "UPDATE invites SET redeemed_by = $1, redeemed_at = $2 WHERE code_hash = $3 AND redeemed_by IS NULL AND expires_at > $2 RETURNING spend_cap_micros",
         )
         .bind(&user.id)

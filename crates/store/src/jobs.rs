@@ -8,7 +8,7 @@ use podwarden_core::{Account, JobId, Money};
 /// A job as stored.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct JobRow {
-    pub id: String,
+    pub id: JobId,
     pub name: String,
     pub owner: String,
     pub spec: String,
@@ -24,8 +24,10 @@ pub struct JobRow {
     pub teardown_at: Option<i64>,
     pub next_attempt_at: Option<i64>,
     pub attempts_made: i64,
-    pub budget_micros: Option<i64>,
-    pub spent_micros: i64,
+    #[sqlx(rename = "budget_micros")]
+    pub budget: Option<Money>,
+    #[sqlx(rename = "spent_micros")]
+    pub spent: Money,
     pub alert_pct: i64,
     pub exit_code: Option<i64>,
     pub token_hash: String,
@@ -38,7 +40,7 @@ impl JobRow {
     /// A new pending job.
     pub fn new(id: JobId, spec: &JobSpec, owner: &str, token_hash: &str, now_ms: i64) -> Self {
         Self {
-            id: id.to_string(),
+            id,
             name: spec.name.clone(),
             owner: owner.to_owned(),
             spec: serde_json::to_string(spec).unwrap_or_else(|_| "{}".into()),
@@ -53,18 +55,13 @@ impl JobRow {
             teardown_at: None,
             next_attempt_at: Some(now_ms),
             attempts_made: 0,
-            budget_micros: spec.limits.budget_usd.map(|b| Money::from_usd(b).0),
-            spent_micros: 0,
+            budget: spec.limits.budget_usd.map(Money::from_usd),
+            spent: Money::ZERO,
             alert_pct: 0,
             exit_code: None,
             token_hash: token_hash.to_owned(),
             account: Account::Hosted,
         }
-    }
-
-    /// The typed id.
-    pub fn job_id(&self) -> Result<JobId> {
-        self.id.parse().map_err(|e| StoreError::Corrupt(format!("job id: {e}")))
     }
 
     /// State and pending outcome.
@@ -88,8 +85,8 @@ impl JobRow {
 
     /// Spend including what its pod-holding `attempts` ran up since they were last billed:
     /// what lists show and budgets are enforced on (billing writes are batched).
-    pub fn projected_spend(&self, attempts: &[&crate::AttemptRow], now: i64) -> i64 {
-        self.spent_micros + attempts.iter().map(|a| a.unbilled(now)).sum::<i64>()
+    pub fn projected_spend(&self, attempts: &[&crate::AttemptRow], now: i64) -> Money {
+        attempts.iter().fold(self.spent, |sum, a| sum + a.unbilled(now))
     }
 
     /// The spec it was created from.
@@ -114,7 +111,7 @@ pub(crate) fn insert_job(j: &JobRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::
         job_columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
     ))
-    .bind(&j.id)
+    .bind(j.id)
     .bind(&j.name)
     .bind(&j.owner)
     .bind(&j.spec)
@@ -129,8 +126,8 @@ pub(crate) fn insert_job(j: &JobRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::
     .bind(j.teardown_at)
     .bind(j.next_attempt_at)
     .bind(j.attempts_made)
-    .bind(j.budget_micros)
-    .bind(j.spent_micros)
+    .bind(j.budget)
+    .bind(j.spent)
     .bind(j.alert_pct)
     .bind(j.exit_code)
     .bind(&j.token_hash)
@@ -147,7 +144,7 @@ impl Store {
     }
 
     /// One job.
-    pub async fn job_get(&self, id: &str) -> Result<Option<JobRow>> {
+    pub async fn job_get(&self, id: JobId) -> Result<Option<JobRow>> {
         Ok(sqlx::query_as(concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = $1"))
             .bind(id)
             .fetch_optional(self.pool())
@@ -193,10 +190,10 @@ impl Store {
         .bind(j.teardown_at)
         .bind(j.next_attempt_at)
         .bind(j.attempts_made)
-        .bind(j.spent_micros)
+        .bind(j.spent)
         .bind(j.alert_pct)
         .bind(j.exit_code)
-        .bind(&j.id)
+        .bind(j.id)
         .bind(j.generation)
         .fetch_optional(&mut *tx)
         .await?;

@@ -17,7 +17,7 @@
 //!   well within a lease's length (NTP), which docs/deployment.md asks for.
 
 use crate::{Backend, Result, Store, StoreError};
-use podwarden_core::Account;
+use podwarden_core::{Account, WorkId};
 use sqlx::{Any, Transaction};
 use std::sync::Arc;
 
@@ -160,7 +160,7 @@ impl Store {
     pub(crate) async fn order_events(
         &self,
         tx: &mut Transaction<'static, Any>,
-        job_id: &str,
+        job_id: WorkId,
     ) -> Result<()> {
         if self.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")

@@ -1,15 +1,18 @@
 //! `cost_ledger`: billed intervals per attempt, the source of `podwarden cost`.
 
 use crate::{AttemptRow, JobRow, Result, Store};
+use podwarden_core::Money;
 
 /// A billed interval.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct CostRow {
+    /// The job's id, or for an endpoint's overhead the endpoint's (`ep_…`).
     pub job_id: String,
     pub attempt_id: String,
     pub from_ms: i64,
     pub to_ms: i64,
-    pub amount_micros: i64,
+    #[sqlx(rename = "amount_micros")]
+    pub amount: Money,
     pub gpu_type: String,
 }
 
@@ -20,7 +23,7 @@ pub struct Bill {
     pub attempt: AttemptRow,
     pub to_ms: i64,
     /// Cost of `[billed_until (or created_at), to_ms)` at the attempt's pinned price.
-    pub amount_micros: i64,
+    pub amount: Money,
 }
 
 impl Store {
@@ -44,8 +47,8 @@ impl Store {
                 crate::attempts::attempt_columns!()
             ))
             .bind(b.to_ms)
-            .bind(b.amount_micros)
-            .bind(&a.id)
+            .bind(b.amount)
+            .bind(a.id)
             .bind(a.generation)
             .fetch_optional(&mut *tx)
             .await?;
@@ -53,11 +56,11 @@ impl Store {
             sqlx::query(
                 "INSERT INTO cost_ledger (job_id, attempt_id, from_ms, to_ms, amount_micros, gpu_type) VALUES ($1, $2, $3, $4, $5, $6)",
             )
-            .bind(&a.job_id)
-            .bind(&a.id)
+            .bind(a.job_id)
+            .bind(a.id)
             .bind(a.billed_until.unwrap_or(a.created_at))
             .bind(b.to_ms)
-            .bind(b.amount_micros)
+            .bind(b.amount)
             .bind(&a.gpu_type)
             .execute(&mut *tx)
             .await?;
@@ -65,9 +68,9 @@ impl Store {
                 "UPDATE jobs SET spent_micros = spent_micros + $1, updated_at = $2, generation = generation + 1 WHERE id = $3 RETURNING ",
                 crate::jobs::job_columns!()
             ))
-            .bind(b.amount_micros)
+            .bind(b.amount)
             .bind(now_ms)
-            .bind(&a.job_id)
+            .bind(a.job_id)
             .fetch_optional(&mut *tx)
             .await?;
             attempts.push(stored);
@@ -93,7 +96,7 @@ impl Store {
         .bind(&c.attempt_id)
         .bind(c.from_ms)
         .bind(c.to_ms)
-        .bind(c.amount_micros)
+        .bind(c.amount)
         .bind(&c.gpu_type)
         .execute(self.pool())
         .await?;

@@ -16,7 +16,7 @@
 //! so none of this replica's own writes is lost in between.
 
 use crate::{AttemptRow, Backend, JobRow, Result, Store};
-use podwarden_core::Account;
+use podwarden_core::{Account, AttemptId, JobId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Live jobs and attempts, ordered by id (ids are time-sortable, so oldest first), indexed so
@@ -24,14 +24,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// they own, not a thousand times every row.
 #[derive(Debug, Default)]
 pub struct LiveSet {
-    jobs: BTreeMap<String, JobRow>,
-    attempts: BTreeMap<String, AttemptRow>,
+    jobs: BTreeMap<JobId, JobRow>,
+    attempts: BTreeMap<AttemptId, AttemptRow>,
     /// Live job ids by account.
-    jobs_by_account: HashMap<Account, BTreeSet<String>>,
+    jobs_by_account: HashMap<Account, BTreeSet<JobId>>,
     /// Live attempt ids by job (the job may have settled).
-    attempts_by_job: HashMap<String, BTreeSet<String>>,
+    attempts_by_job: HashMap<JobId, BTreeSet<AttemptId>>,
     /// Live attempt ids by pod name and by pod id.
-    attempts_by_pod: HashMap<String, String>,
+    attempts_by_pod: HashMap<String, AttemptId>,
 }
 
 impl LiveSet {
@@ -54,9 +54,9 @@ impl LiveSet {
     /// Live attempts an account's engine acts on: those of its live jobs, and for the
     /// operator's account (hosted) also those whose job has settled.
     pub fn attempts_of(&self, account: &Account) -> Vec<&AttemptRow> {
-        let of_job = |job: &str| {
+        let of_job = |job: JobId| {
             self.attempts_by_job
-                .get(job)
+                .get(&job)
                 .into_iter()
                 .flatten()
                 .filter_map(|id| self.attempts.get(id))
@@ -68,8 +68,8 @@ impl LiveSet {
                 .collect()
         } else {
             let mut out: Vec<&AttemptRow> =
-                self.jobs_of(account).flat_map(|j| of_job(&j.id)).collect();
-            out.sort_by(|a, b| a.id.cmp(&b.id));
+                self.jobs_of(account).flat_map(|j| of_job(j.id)).collect();
+            out.sort_by_key(|a| a.id);
             out
         }
     }
@@ -93,26 +93,26 @@ impl LiveSet {
     }
 
     /// One live job.
-    pub fn job(&self, id: &str) -> Option<&JobRow> {
-        self.jobs.get(id)
+    pub fn job(&self, id: JobId) -> Option<&JobRow> {
+        self.jobs.get(&id)
     }
 
     /// One live attempt.
-    pub fn attempt(&self, id: &str) -> Option<&AttemptRow> {
-        self.attempts.get(id)
+    pub fn attempt(&self, id: AttemptId) -> Option<&AttemptRow> {
+        self.attempts.get(&id)
     }
 
     /// Whether job `id` is live or still has an attempt that may own a provider resource.
-    pub fn job_or_its_pods_live(&self, id: &str) -> bool {
-        self.jobs.contains_key(id) || self.attempts_by_job.get(id).is_some_and(|a| !a.is_empty())
+    pub fn job_or_its_pods_live(&self, id: JobId) -> bool {
+        self.jobs.contains_key(&id) || self.attempts_by_job.get(&id).is_some_and(|a| !a.is_empty())
     }
 
     /// Records a job as written: kept while live, dropped once settled.
     pub(crate) fn put_job(&mut self, j: &JobRow) {
         // Live as the job state machine defines it.
         if j.state.is_live() {
-            self.jobs_by_account.entry(j.account.clone()).or_default().insert(j.id.clone());
-            self.jobs.insert(j.id.clone(), j.clone());
+            self.jobs_by_account.entry(j.account.clone()).or_default().insert(j.id);
+            self.jobs.insert(j.id, j.clone());
         } else if let Some(old) = self.jobs.remove(&j.id)
             && let Some(ids) = self.jobs_by_account.get_mut(&old.account)
         {
@@ -141,12 +141,12 @@ impl LiveSet {
             }
         }
         if !a.state.is_final() {
-            self.attempts_by_pod.insert(a.pod_name.clone(), a.id.clone());
+            self.attempts_by_pod.insert(a.pod_name.clone(), a.id);
             if let Some(pod) = &a.pod_id {
-                self.attempts_by_pod.insert(pod.clone(), a.id.clone());
+                self.attempts_by_pod.insert(pod.clone(), a.id);
             }
-            self.attempts_by_job.entry(a.job_id.clone()).or_default().insert(a.id.clone());
-            self.attempts.insert(a.id.clone(), a.clone());
+            self.attempts_by_job.entry(a.job_id).or_default().insert(a.id);
+            self.attempts.insert(a.id, a.clone());
         }
     }
 }
@@ -176,7 +176,7 @@ impl Store {
     /// Reloads the named jobs and attempts (another replica wrote them) into the live set: each
     /// as now stored, so a row that settled leaves the set. Under the write lock, so none of
     /// this replica's own writes interleaves.
-    pub async fn reload_rows(&self, jobs: &[String], attempts: &[String]) -> Result<()> {
+    pub async fn reload_rows(&self, jobs: &[JobId], attempts: &[AttemptId]) -> Result<()> {
         let _w = self.writes.lock().await;
         let jobs: Vec<JobRow> = self
             .rows_by_id(concat!("SELECT ", crate::jobs::job_columns!(), " FROM jobs"), jobs)
@@ -198,9 +198,10 @@ impl Store {
     }
 
     /// The rows `select` (a `SELECT … FROM table`) reads for `ids`, 500 ids per query.
-    async fn rows_by_id<T>(&self, select: &'static str, ids: &[String]) -> Result<Vec<T>>
+    async fn rows_by_id<T, I>(&self, select: &'static str, ids: &[I]) -> Result<Vec<T>>
     where
         T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+        I: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Copy + Send,
     {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
@@ -209,7 +210,7 @@ impl Store {
             let sql = format!("{select} WHERE id IN ({})", marks.join(", "));
             let mut q = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql));
             for id in chunk {
-                q = q.bind(id);
+                q = q.bind(*id);
             }
             out.extend(q.fetch_all(self.pool()).await?);
         }

@@ -2,6 +2,7 @@
 //! append drops what falls beyond the newest [`JOB_LOG_LINES_KEPT`] lines.
 
 use crate::{Result, Store};
+use podwarden_core::{AttemptId, JobId};
 
 /// Lines kept per job.
 pub const JOB_LOG_LINES_KEPT: i64 = 10_000;
@@ -15,7 +16,7 @@ pub struct LogRow {
     pub source: String,
     pub line: String,
     /// The attempt whose pod wrote it (`None` for lines kept before attempts were recorded).
-    pub attempt_id: Option<String>,
+    pub attempt_id: Option<AttemptId>,
 }
 
 impl Store {
@@ -23,8 +24,8 @@ impl Store {
     /// to the newest lines.
     pub async fn job_logs_append(
         &self,
-        job_id: &str,
-        attempt_id: &str,
+        job_id: JobId,
+        attempt_id: AttemptId,
         lines: &[(String, String, String)],
     ) -> Result<()> {
         if lines.is_empty() {
@@ -61,7 +62,7 @@ impl Store {
     }
 
     /// The newest `tail` lines of a job's log, oldest first.
-    pub async fn job_logs(&self, job_id: &str, tail: i64) -> Result<Vec<LogRow>> {
+    pub async fn job_logs(&self, job_id: JobId, tail: i64) -> Result<Vec<LogRow>> {
         let mut rows: Vec<LogRow> =
             sqlx::query_as("SELECT seq, at, source, line, attempt_id FROM job_logs WHERE job_id = $1 ORDER BY seq DESC LIMIT $2")
                 .bind(job_id)
@@ -74,7 +75,11 @@ impl Store {
 
     /// The provider timestamp of an attempt's newest stored line: where its pod's follower
     /// resumes (another attempt's pod has a stream of its own).
-    pub async fn job_logs_last_at(&self, job_id: &str, attempt_id: &str) -> Result<Option<String>> {
+    pub async fn job_logs_last_at(
+        &self,
+        job_id: JobId,
+        attempt_id: AttemptId,
+    ) -> Result<Option<String>> {
         Ok(sqlx::query_as::<_, (String,)>(
             "SELECT at FROM job_logs WHERE job_id = $1 AND attempt_id = $2 ORDER BY seq DESC LIMIT 1",
         )
@@ -89,8 +94,8 @@ impl Store {
     /// restarted follower looks here for an exit line its predecessor stored but did not act on.
     pub async fn job_logs_containing(
         &self,
-        job_id: &str,
-        attempt_id: &str,
+        job_id: JobId,
+        attempt_id: AttemptId,
         needle: &str,
         limit: i64,
     ) -> Result<Vec<String>> {

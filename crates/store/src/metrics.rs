@@ -2,13 +2,14 @@
 //! a JSON object; a batch is written in one transaction.
 
 use crate::{Result, Store};
+use podwarden_core::WorkId;
 use podwarden_core::events::EventKind;
 
 /// One stored point.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct MetricRow {
     pub id: i64,
-    pub job_id: String,
+    pub job_id: WorkId,
     pub at: i64,
     pub data: String,
 }
@@ -19,13 +20,14 @@ impl Store {
     /// process, so concurrent batches queue here instead of in SQLite's busy-retry sleeps.
     pub async fn metrics_append_with_event(
         &self,
-        job_id: &str,
+        job_id: impl Into<WorkId>,
         at: i64,
         points: &[serde_json::Value],
         event: Option<(EventKind, &str, &serde_json::Value)>,
     ) -> Result<()> {
         /// Rows per INSERT (3 parameters each, well under SQLite's limit).
         const ROWS: usize = 500;
+        let job_id = job_id.into();
         let _w = self.writes.lock().await;
         let mut tx = self.write_tx().await?;
         for chunk in points.chunks(ROWS) {
@@ -59,12 +61,12 @@ impl Store {
     /// A job's points after `after_id`, oldest first.
     pub async fn metrics_since(
         &self,
-        job_id: &str,
+        job_id: impl Into<WorkId>,
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<MetricRow>> {
         Ok(sqlx::query_as("SELECT id, job_id, at, data FROM metrics WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT $3")
-            .bind(job_id)
+            .bind(job_id.into())
             .bind(after_id)
             .bind(limit)
             .fetch_all(self.pool())

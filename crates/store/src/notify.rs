@@ -5,6 +5,7 @@
 //! reloads that row only (`reload_rows`). On SQLite there is one server, and these do nothing.
 
 use crate::{Result, Store};
+use podwarden_core::{AttemptId, JobId};
 
 /// The channel of new events (payload: the job id). Each channel is suffixed with the
 /// schema (`_<schema>`): channels are per database, and installs may share one.
@@ -41,11 +42,10 @@ pub enum Notification {
     Poke {
         account: String,
     },
-    /// Another replica wrote this job (`attempt: false`) or attempt.
-    Row {
-        attempt: bool,
-        id: String,
-    },
+    /// Another replica wrote this job.
+    Job(JobId),
+    /// Another replica wrote this attempt.
+    Attempt(AttemptId),
     /// The connection was lost and is back: anything may have been missed.
     Reconnected,
 }
@@ -68,7 +68,12 @@ impl Listener {
                         continue;
                     }
                     let Some(id) = id else { continue };
-                    Notification::Row { attempt: kind == Some("attempt"), id: id.to_owned() }
+                    // A row this version cannot name (another version's): reload everything.
+                    let row = match kind {
+                        Some("attempt") => id.parse().map(Notification::Attempt),
+                        _ => id.parse().map(Notification::Job),
+                    };
+                    row.unwrap_or(Notification::Reconnected)
                 }
                 _ => Notification::Event { job: n.payload().to_owned() },
             });

@@ -4,13 +4,13 @@
 //! `timed_out`.
 
 use crate::{Result, Store};
-use podwarden_core::Account;
 use podwarden_core::state::ServerlessJobState;
+use podwarden_core::{Account, Money, ServerlessJobId};
 
 /// A serverless job as stored.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct ServerlessJobRow {
-    pub id: String,
+    pub id: ServerlessJobId,
     pub owner: String,
     pub name: String,
     pub endpoint_name: String,
@@ -27,9 +27,12 @@ pub struct ServerlessJobRow {
     pub reason: Option<String>,
     /// The GPU type (or pool) the price is for.
     pub gpu: String,
-    pub price_micros_per_hour: i64,
-    pub estimate_micros: i64,
-    pub cost_micros: i64,
+    #[sqlx(rename = "price_micros_per_hour")]
+    pub price_per_hour: Money,
+    #[sqlx(rename = "estimate_micros")]
+    pub estimate: Money,
+    #[sqlx(rename = "cost_micros")]
+    pub cost: Money,
     pub delay_ms: Option<i64>,
     pub execution_ms: Option<i64>,
     /// The worker's billed idle tail after the job (the endpoint's idle timeout).
@@ -61,7 +64,7 @@ pub(crate) fn insert_serverless_job(
         columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
     ))
-    .bind(&r.id)
+    .bind(r.id)
     .bind(&r.owner)
     .bind(&r.name)
     .bind(&r.endpoint_name)
@@ -73,9 +76,9 @@ pub(crate) fn insert_serverless_job(
     .bind(&r.output)
     .bind(&r.reason)
     .bind(&r.gpu)
-    .bind(r.price_micros_per_hour)
-    .bind(r.estimate_micros)
-    .bind(r.cost_micros)
+    .bind(r.price_per_hour)
+    .bind(r.estimate)
+    .bind(r.cost)
     .bind(r.delay_ms)
     .bind(r.execution_ms)
     .bind(r.idle_ms)
@@ -85,8 +88,6 @@ pub(crate) fn insert_serverless_job(
     .bind(r.account.to_string())
 }
 
-impl ServerlessJobRow {}
-
 impl Store {
     /// Commits a new request.
     pub async fn serverless_job_insert(&self, r: &ServerlessJobRow) -> Result<()> {
@@ -95,7 +96,10 @@ impl Store {
     }
 
     /// One request.
-    pub async fn serverless_job_get(&self, id: &str) -> Result<Option<ServerlessJobRow>> {
+    pub async fn serverless_job_get(
+        &self,
+        id: ServerlessJobId,
+    ) -> Result<Option<ServerlessJobRow>> {
         Ok(sqlx::query_as(concat!("SELECT ", columns!(), " FROM requests WHERE id = $1"))
             .bind(id)
             .fetch_optional(self.pool())
@@ -147,14 +151,14 @@ impl Store {
         .bind(&r.output)
         .bind(&r.reason)
         .bind(&r.gpu)
-        .bind(r.price_micros_per_hour)
-        .bind(r.cost_micros)
+        .bind(r.price_per_hour)
+        .bind(r.cost)
         .bind(r.delay_ms)
         .bind(r.execution_ms)
         .bind(r.idle_ms)
         .bind(r.ended_at)
         .bind(now_ms)
-        .bind(&r.id)
+        .bind(r.id)
         .bind(r.generation)
         .fetch_optional(&mut *tx)
         .await?;

@@ -10,6 +10,7 @@
 //! waits for the first to commit and then sees its reservation.
 
 use crate::{JobRow, Result, ServerlessJobRow, Store};
+use podwarden_core::Money;
 use sqlx::AnyConnection;
 
 /// Live jobs reserve their budget (or what they spent, when more); ended ones what they spent.
@@ -30,26 +31,22 @@ const ENDPOINTS_SPENT: &str = "SELECT CAST(SUM(c.amount_micros) AS BIGINT) FROM 
      WHERE e.owner = $1 AND e.account = 'hosted'";
 
 /// What a user has committed on hosted compute.
-pub(crate) async fn committed(conn: &mut AnyConnection, owner: &str) -> Result<i64> {
-    let (jobs,): (Option<i64>,) =
-        sqlx::query_as(JOBS_COMMITTED).bind(owner).fetch_one(&mut *conn).await?;
-    let (requests,): (Option<i64>,) =
-        sqlx::query_as(REQUESTS_COMMITTED).bind(owner).fetch_one(&mut *conn).await?;
-    let (endpoints,): (Option<i64>,) =
-        sqlx::query_as(ENDPOINTS_SPENT).bind(owner).fetch_one(&mut *conn).await?;
-    Ok(jobs
-        .unwrap_or(0)
-        .saturating_add(requests.unwrap_or(0))
-        .saturating_add(endpoints.unwrap_or(0)))
+pub(crate) async fn committed(conn: &mut AnyConnection, owner: &str) -> Result<Money> {
+    let mut sum = Money::ZERO;
+    for q in [JOBS_COMMITTED, REQUESTS_COMMITTED, ENDPOINTS_SPENT] {
+        let (part,): (Option<Money>,) = sqlx::query_as(q).bind(owner).fetch_one(&mut *conn).await?;
+        sum = sum.saturating_add(part.unwrap_or(Money::ZERO));
+    }
+    Ok(sum)
 }
 
 /// The outcome of admitting work against a cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
     /// Inserted. `capped_to`: the job's budget was lowered to what was left of the cap.
-    Admitted { capped_to: Option<i64> },
-    /// Not inserted: the cap has `left` micro-USD (≤ 0 when used up) and the work needs more.
-    CapReached { cap: i64, left: i64 },
+    Admitted { capped_to: Option<Money> },
+    /// Not inserted: the cap has `left` (≤ 0 when used up) and the work needs more.
+    CapReached { cap: Money, left: Money },
 }
 
 impl Store {
@@ -69,12 +66,12 @@ impl Store {
             return Ok(Admission::Admitted { capped_to: None });
         };
         let left = cap.saturating_sub(committed(&mut tx, &j.owner).await?);
-        if left <= 0 {
+        if left <= Money::ZERO {
             return Ok(Admission::CapReached { cap, left });
         }
-        let capped_to = j.budget_micros.is_none_or(|b| b > left).then_some(left);
+        let capped_to = j.budget.is_none_or(|b| b > left).then_some(left);
         if capped_to.is_some() {
-            j.budget_micros = Some(left);
+            j.budget = Some(left);
         }
         crate::jobs::insert_job(j).execute(&mut *tx).await?;
         tx.commit().await?;
@@ -95,7 +92,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         if let Some(cap) = lock_cap(&mut tx, &r.owner).await? {
             let left = cap.saturating_sub(committed(&mut tx, &r.owner).await?);
-            if left < r.estimate_micros.max(1) {
+            if left < r.estimate.max(Money(1)) {
                 return Ok(Admission::CapReached { cap, left });
             }
         }
@@ -106,12 +103,12 @@ impl Store {
 }
 
 /// Takes the write lock on the user's row and reads their cap.
-async fn lock_cap(conn: &mut AnyConnection, user: &str) -> Result<Option<i64>> {
+async fn lock_cap(conn: &mut AnyConnection, user: &str) -> Result<Option<Money>> {
     sqlx::query("UPDATE users SET spend_cap_micros = spend_cap_micros WHERE id = $1")
         .bind(user)
         .execute(&mut *conn)
         .await?;
-    let cap: Option<(Option<i64>,)> =
+    let cap: Option<(Option<Money>,)> =
         sqlx::query_as("SELECT spend_cap_micros FROM users WHERE id = $1")
             .bind(user)
             .fetch_optional(&mut *conn)

@@ -1,6 +1,7 @@
 //! `users` and `api_tokens`: who may call the API. Tokens are stored as SHA-256 hashes.
 
 use crate::{Result, Store};
+use podwarden_core::Money;
 
 /// A user.
 #[derive(Debug, Clone, PartialEq)]
@@ -10,7 +11,7 @@ pub struct UserRow {
     pub is_admin: bool,
     pub created_at: i64,
     /// The operator's cap on this user's hosted spend, micro-USD.
-    pub spend_cap_micros: Option<i64>,
+    pub spend_cap: Option<Money>,
 }
 
 /// The columns a `UserRow` is read from. `is_admin` is read as an integer: SQLite has no
@@ -29,7 +30,7 @@ impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for UserRow {
             name: row.try_get("name")?,
             is_admin: row.try_get::<i64, _>("is_admin")? != 0,
             created_at: row.try_get("created_at")?,
-            spend_cap_micros: row.try_get("spend_cap_micros")?,
+            spend_cap: row.try_get("spend_cap_micros")?,
         })
     }
 }
@@ -46,9 +47,9 @@ pub struct TokenRow {
 
 impl Store {
     /// Sets (or clears) a user's hosted spend cap; false when there is no such user.
-    pub async fn user_set_spend_cap(&self, id: &str, cap_micros: Option<i64>) -> Result<bool> {
+    pub async fn user_set_spend_cap(&self, id: &str, cap: Option<Money>) -> Result<bool> {
         let r = sqlx::query("UPDATE users SET spend_cap_micros = $1 WHERE id = $2")
-            .bind(cap_micros)
+            .bind(cap)
             .bind(id)
             .execute(self.pool())
             .await?;
@@ -57,7 +58,7 @@ impl Store {
 
     /// What a user has spent or reserved on hosted compute: settled spend of ended jobs, the
     /// budget (or spend, when higher) of live ones, and their serverless jobs' cost.
-    pub async fn hosted_committed_micros(&self, owner: &str) -> Result<i64> {
+    pub async fn hosted_committed(&self, owner: &str) -> Result<Money> {
         let mut conn = self.pool().acquire().await?;
         crate::spend::committed(&mut conn, owner).await
     }

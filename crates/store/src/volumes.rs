@@ -3,11 +3,12 @@
 
 use crate::{Result, Store};
 use podwarden_core::Account;
+use podwarden_core::ids::VolumeRecordId;
 
 /// One volume.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct VolumeRow {
-    pub id: String,
+    pub id: VolumeRecordId,
     pub owner: String,
     #[sqlx(try_from = "String")]
     pub account: Account,
@@ -35,7 +36,7 @@ impl Store {
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
              WHERE NOT EXISTS (SELECT 1 FROM volumes WHERE owner = $2 AND name = $4 AND state <> 'deleted')",
         )
-        .bind(&v.id)
+        .bind(v.id)
         .bind(&v.owner)
         .bind(v.account.to_string())
         .bind(&v.name)
@@ -51,7 +52,12 @@ impl Store {
     }
 
     /// Sets a volume's state and provider id.
-    pub async fn volume_set(&self, id: &str, state: &str, volume_id: Option<&str>) -> Result<()> {
+    pub async fn volume_set(
+        &self,
+        id: VolumeRecordId,
+        state: &str,
+        volume_id: Option<&str>,
+    ) -> Result<()> {
         let _w = self.writes.lock().await;
         sqlx::query(
             "UPDATE volumes SET state = $2, volume_id = COALESCE($3, volume_id) WHERE id = $1",
@@ -65,7 +71,7 @@ impl Store {
     }
 
     /// Removes a row whose create the provider refused.
-    pub async fn volume_forget(&self, id: &str) -> Result<()> {
+    pub async fn volume_forget(&self, id: VolumeRecordId) -> Result<()> {
         let _w = self.writes.lock().await;
         sqlx::query("DELETE FROM volumes WHERE id = $1").bind(id).execute(self.pool()).await?;
         Ok(())

@@ -104,7 +104,7 @@ impl Store {
                 "SELECT w.user_id, w.url FROM webhooks w WHERE w.user_id = \
                  COALESCE((SELECT owner FROM jobs WHERE id = $1), (SELECT owner FROM requests WHERE id = $1))",
             )
-            .bind(&event.job_id)
+            .bind(event.job_id)
             .fetch_optional(self.pool())
             .await?;
             if let Some((owner, url)) = found {

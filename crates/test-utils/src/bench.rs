@@ -1,5 +1,6 @@
 //! Rows the benchmarks seed their stores with: many jobs running in a steady state.
 
+use podwarden_core::Money;
 use podwarden_core::spec::JobSpec;
 use podwarden_core::state::{AttemptState, JobState};
 use podwarden_core::{Account, AttemptId, JobId};
@@ -34,8 +35,8 @@ pub fn running(
     j.started_at = Some(now);
     j.account = account.clone();
     let a = AttemptRow {
-        id: att.to_string(),
-        job_id: job.to_string(),
+        id: att,
+        job_id: job,
         seq: 1,
         state: AttemptState::Running,
         generation: 0,
@@ -45,12 +46,12 @@ pub fn running(
         gpu_count: 1,
         cloud: "secure".into(),
         data_center: Some("US-TX-3".into()),
-        price_micros_per_hour: 250_000,
+        price_per_hour: Money(250_000),
         created_at: now - 60_000,
         booted_at: Some(now - 60_000),
         ended_at: None,
         billed_until: Some(now - (i as i64 * 60_000) / n as i64),
-        cost_micros: 0,
+        cost: Money(0),
         reason: None,
     };
     (j, a)

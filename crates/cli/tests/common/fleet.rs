@@ -31,7 +31,7 @@ pub async fn check_invariants(
         }
         match live.iter().find(|a| &a.pod_name == name || a.pod_id.as_deref() == Some(id)) {
             Some(a) if status == &PodStatus::Running => {
-                *running_per_job.entry(a.job_id.clone()).or_default() += 1
+                *running_per_job.entry(a.job_id.to_string()).or_default() += 1
             }
             Some(_) => {}
             None => return Err(format!("pod {id} ({name}) belongs to no live attempt")),
@@ -51,12 +51,14 @@ pub async fn settle_all(
     install: &str,
     jobs: &[String],
 ) {
+    let jobs: Vec<podwarden_core::JobId> =
+        jobs.iter().map(|j| j.parse().expect("a job id from the API")).collect();
     let mut strikes = 0;
     // Three minutes: a liveness bound, not a timing claim (a loaded 2-core CI machine runs the
     // restarted servers' passes late; 60 s was once too short).
     for _ in 0..1800 {
         let mut all_final = true;
-        for j in jobs {
+        for &j in &jobs {
             let row =
                 db.job_get(j).await.expect("db").unwrap_or_else(|| panic!("job {j} was lost"));
             all_final &= row.phase().expect("phase").state.is_final();
@@ -74,7 +76,7 @@ pub async fn settle_all(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut stuck = Vec::new();
-    for j in jobs {
+    for &j in &jobs {
         let row = db.job_get(j).await.expect("db").expect("job");
         if !row.phase().expect("phase").state.is_final() {
             let attempts = db.attempts_for_job(j).await.unwrap_or_default();
@@ -104,15 +106,13 @@ pub async fn settle_all(
 }
 
 pub async fn assert_costs_agree(emu: &RunningEmulator, db: &podwarden_store::Store) {
-    let ours: i64 = db.cost_rows().await.expect("rows").iter().map(|r| r.amount_micros).sum();
+    let ours: podwarden_core::Money =
+        db.cost_rows().await.expect("rows").iter().map(|r| r.amount).sum();
     let theirs: f64 = {
         let w = emu.shared.world.lock();
         w.pods.keys().map(|id| w.ledger.total_for(Kind::Pod, id)).sum()
     };
-    assert!(
-        (ours as f64 / 1e6 - theirs).abs() < 0.01,
-        "podwarden billed {ours} µ$, the provider {theirs} $"
-    );
+    assert!((ours.usd() - theirs).abs() < 0.01, "podwarden billed {ours}, the provider {theirs} $");
 }
 
 /// Pods of this install the emulator still runs.

@@ -3,8 +3,10 @@
 //! its emulator alike). Pods, offers, volumes, keys and logs here; the serverless half
 //! (endpoints, templates, serverless jobs) in `serverless`, re-exported.
 
+mod any;
 mod serverless;
 
+pub use any::AnyProvider;
 pub use serverless::*;
 
 use podwarden_core::gpu::{CloudTier, GpuOffer};

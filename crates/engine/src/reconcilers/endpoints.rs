@@ -14,6 +14,7 @@ use super::Status;
 use crate::provider::{EndpointInfo, Provider};
 use crate::sagas::endpoint_deploy::{advance, drifted};
 use crate::{Engine, EngineError};
+use podwarden_core::EndpointRecordId;
 use podwarden_core::ids::parse_endpoint_name;
 use podwarden_core::state::{EndpointEvent, EndpointState};
 use podwarden_store::EndpointRow;
@@ -23,13 +24,13 @@ use std::collections::HashSet;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Finish an `intent` row's deploy.
-    Converge { endpoint: String, name: String },
+    Converge { endpoint: EndpointRecordId, name: String },
     /// The provider's copy runs another `drift` than the spec: redeploy.
-    Repair { endpoint: String, name: String, drift: String },
+    Repair { endpoint: EndpointRecordId, name: String, drift: String },
     /// The provider no longer lists a `ready` endpoint: create it again.
-    Recreate { endpoint: String, name: String },
+    Recreate { endpoint: EndpointRecordId, name: String },
     /// Finish a removal.
-    Delete { endpoint: String, name: String },
+    Delete { endpoint: EndpointRecordId, name: String },
     /// An endpoint of this install with no live row.
     DeleteOrphan { provider_id: String, name: String },
     /// Templates of this install with no live row (looked for only when an orphan endpoint was
@@ -48,14 +49,14 @@ pub struct Snapshot<'a> {
     /// What the provider lists on this account.
     pub listed: &'a [EndpointInfo],
     /// Rows a deploy is working on right now.
-    pub held: &'a HashSet<String>,
+    pub held: &'a HashSet<EndpointRecordId>,
 }
 
 /// The actions that bring the provider's endpoints and the rows together.
 pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
     let mut actions = Vec::new();
     for row in s.rows.iter().filter(|r| r.account == *s.account && !s.held.contains(&r.id)) {
-        let (endpoint, name) = (row.id.clone(), row.name.clone());
+        let (endpoint, name) = (row.id, row.name.clone());
         // A row whose state does not parse is left alone (the API reports it as corrupt).
         let state = row.state;
         match state {
@@ -90,8 +91,7 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
 
 /// A provider name of this install (endpoint or template) whose row is not live.
 fn is_orphan(s: &Snapshot<'_>, name: &str) -> bool {
-    parse_endpoint_name(s.install, name)
-        .is_some_and(|id| !s.rows.iter().any(|r| r.id == id.to_string()))
+    parse_endpoint_name(s.install, name).is_some_and(|id| !s.rows.iter().any(|r| r.id == id))
 }
 
 impl<C: Provider> Engine<C> {
@@ -116,7 +116,8 @@ impl<C: Provider> Engine<C> {
         status.ran = true;
         let listed = self.provider().list_endpoints().await?;
         status.seen = listed.len();
-        let held: HashSet<String> = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
+        let held: HashSet<EndpointRecordId> =
+            self.deploying.lock().map(|g| g.clone()).unwrap_or_default();
         let actions = plan(&Snapshot {
             install: self.install(),
             account: self.account(),
@@ -143,14 +144,14 @@ impl<C: Provider> Engine<C> {
         action: &Action,
         rows: &[EndpointRow],
     ) -> Result<(), EngineError> {
-        let row_of = |id: &str| rows.iter().find(|r| r.id == id).cloned();
+        let row_of = |id: EndpointRecordId| rows.iter().find(|r| r.id == id).cloned();
         match action {
             Action::Converge { endpoint, .. } => {
-                let Some(mut row) = row_of(endpoint) else { return Ok(()) };
+                let Some(mut row) = row_of(*endpoint) else { return Ok(()) };
                 self.converge(&mut row).await
             }
             Action::Repair { endpoint, drift, .. } => {
-                let Some(mut row) = row_of(endpoint) else { return Ok(()) };
+                let Some(mut row) = row_of(*endpoint) else { return Ok(()) };
                 advance(&mut row, EndpointEvent::Drifted)?;
                 row.reason = Some(format!(
                     "the endpoint at the provider runs another {drift} than deployed; redeploying"
@@ -159,7 +160,7 @@ impl<C: Provider> Engine<C> {
                 Ok(())
             }
             Action::Recreate { endpoint, .. } => {
-                let Some(mut row) = row_of(endpoint) else { return Ok(()) };
+                let Some(mut row) = row_of(*endpoint) else { return Ok(()) };
                 row.endpoint_id = None;
                 advance(&mut row, EndpointEvent::Vanished)?;
                 row.reason =
@@ -168,7 +169,7 @@ impl<C: Provider> Engine<C> {
                 Ok(())
             }
             Action::Delete { endpoint, .. } => {
-                let Some(mut row) = row_of(endpoint) else { return Ok(()) };
+                let Some(mut row) = row_of(*endpoint) else { return Ok(()) };
                 self.delete_resources(&mut row).await
             }
             Action::DeleteOrphan { provider_id, .. } => {

@@ -203,7 +203,9 @@ impl<C: Provider> Engine<C> {
         let mut report = TickReport::default();
         let busy = {
             let live = self.store().live();
-            let creating = self.creating.lock().map(|g| !g.is_empty()).unwrap_or(true);
+            let creating = self.creating.lock().map(|g| !g.is_empty()).unwrap_or(true)
+                || self.deploying.lock().map(|g| !g.is_empty()).unwrap_or(true)
+                || self.submitting.lock().map(|g| !g.is_empty()).unwrap_or(true);
             report.pods.live = live.jobs_of(self.account()).count();
             creating || report.pods.live > 0 || !live.attempts_of(self.account()).is_empty()
         };
@@ -345,7 +347,7 @@ impl<C: Provider> Engine<C> {
             else {
                 continue;
             };
-            if self.store().live().job_or_its_pods_live(&job.to_string()) {
+            if self.store().live().job_or_its_pods_live(job) {
                 kept = true;
                 continue;
             }

@@ -21,6 +21,7 @@ use crate::{Engine, EngineError};
 use podwarden_core::events::{EventKind, StateChange};
 use podwarden_core::money::Money;
 use podwarden_core::state::{AttemptEvent, AttemptState, JobEvent};
+use podwarden_core::{AttemptId, JobId};
 use podwarden_store::AttemptRow;
 use std::sync::{Arc, PoisonError};
 
@@ -47,18 +48,18 @@ impl<C: Provider> Engine<C> {
             let mut f = self.boot_failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             // Only attempts still live are worth remembering.
             let live = self.store.live();
-            f.retain(|attempt, _| live.attempt(attempt).is_some());
+            f.retain(|attempt, _| live.attempt(*attempt).is_some());
             f.clone()
         };
         {
             let live = self.store.live();
             let mut d = self.logs_drained.lock().unwrap_or_else(PoisonError::into_inner);
-            d.retain(|job| live.job(job).is_some());
+            d.retain(|job| live.job(*job).is_some());
         }
         let boot_notes = {
             let mut n = self.boot_notes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let live = self.store.live();
-            n.retain(|attempt, _| live.attempt(attempt).is_some());
+            n.retain(|attempt, _| live.attempt(*attempt).is_some());
             n.clone()
         };
         let actions = {
@@ -67,12 +68,12 @@ impl<C: Provider> Engine<C> {
             // Specs never change after submit: parse each live job's once.
             let mut jobs = Vec::new();
             for j in live.jobs_of(&self.account) {
-                if !specs.contains_key(&j.id) {
-                    specs.insert(j.id.clone(), Arc::new(j.spec()?));
+                if let std::collections::hash_map::Entry::Vacant(e) = specs.entry(j.id) {
+                    e.insert(Arc::new(j.spec()?));
                 }
             }
             if specs.len() > live.jobs().len() + 1024 {
-                specs.retain(|k, _| live.job(k).is_some());
+                specs.retain(|k, _| live.job(*k).is_some());
             }
             for j in live.jobs_of(&self.account) {
                 if let Some(sp) = specs.get(&j.id) {
@@ -88,7 +89,7 @@ impl<C: Provider> Engine<C> {
                 .filter_map(|p| live.attempt_of_pod(&p.name, &p.id))
                 .filter(|a| !self.acts_on(&live, a))
                 .collect();
-            others.sort_by(|a, b| a.id.cmp(&b.id));
+            others.sort_by_key(|a| a.id);
             others.dedup_by(|a, b| a.id == b.id);
             plan(&Snapshot {
                 now,
@@ -135,21 +136,19 @@ impl<C: Provider> Engine<C> {
         let now = self.clock.now_ms();
         match action {
             Action::Adopt { attempt, pod_id } => {
-                self.adopt(&attempt, &pod_id, pods).await?;
+                self.adopt(attempt, &pod_id, pods).await?;
                 Ok(false)
             }
-            Action::Abandon { attempt, reason } => {
-                self.attempt_unmade(&attempt, now, &reason).await
-            }
+            Action::Abandon { attempt, reason } => self.attempt_unmade(attempt, now, &reason).await,
             Action::Booted { attempt } => {
-                self.attempt_event(&attempt, AttemptEvent::Booted, |a| a.booted_at = Some(now))
+                self.attempt_event(attempt, AttemptEvent::Booted, |a| a.booted_at = Some(now))
                     .await?;
                 Ok(false)
             }
             Action::Terminate { pod_id, attempt, reason } => {
-                self.terminate(&pod_id, attempt.as_deref(), &reason, now).await
+                self.terminate(&pod_id, attempt, &reason, now).await
             }
-            Action::Gone { attempt, reason } => self.gone(&attempt, &reason, now).await,
+            Action::Gone { attempt, reason } => self.gone(attempt, &reason, now).await,
             Action::Job { job, event, reason } => {
                 if matches!(
                     event,
@@ -159,9 +158,9 @@ impl<C: Provider> Engine<C> {
                         | JobEvent::Interrupted
                 ) {
                     // The record of spend is exact at the moments users look at it.
-                    self.accrue_job(&job, now).await?;
+                    self.accrue_job(job, now).await?;
                 }
-                let landed = self.apply_job_event(&job, event, &reason).await?;
+                let landed = self.apply_job_event(job, event, &reason).await?;
                 // A job on its way to an end has pods to terminate soon; a launched, booted or
                 // settled one has nothing for a prompt pass to do.
                 let ending =
@@ -169,11 +168,11 @@ impl<C: Provider> Engine<C> {
                 Ok(landed && ending)
             }
             Action::Launch { job } => {
-                self.launch(&job).await?;
+                self.launch(job).await?;
                 Ok(false)
             }
             Action::BudgetAlert { job, pct, spent } => {
-                self.budget_alert(&job, pct, spent).await?;
+                self.budget_alert(job, pct, spent).await?;
                 Ok(false)
             }
         }
@@ -182,17 +181,20 @@ impl<C: Provider> Engine<C> {
     /// An intent's pod was found by its name: the attempt records it at the listed price.
     async fn adopt(
         &self,
-        attempt: &str,
+        attempt: AttemptId,
         pod_id: &str,
         pods: &[crate::provider::PodInfo],
     ) -> Result<(), EngineError> {
-        let price =
-            pods.iter().find(|p| p.id == pod_id).map(|p| p.cost_per_hour.0).filter(|c| *c > 0);
+        let price = pods
+            .iter()
+            .find(|p| p.id == pod_id)
+            .map(|p| p.cost_per_hour)
+            .filter(|c| *c > Money::ZERO);
         let adopted = self
             .attempt_event(attempt, AttemptEvent::Created, |a| {
                 a.pod_id = Some(pod_id.to_owned());
                 if let Some(p) = price {
-                    a.price_micros_per_hour = p;
+                    a.price_per_hour = p;
                 }
             })
             .await?;
@@ -209,7 +211,7 @@ impl<C: Provider> Engine<C> {
     async fn terminate(
         &self,
         pod_id: &str,
-        attempt: Option<&str>,
+        attempt: Option<AttemptId>,
         reason: &str,
         now: i64,
     ) -> Result<bool, EngineError> {
@@ -249,7 +251,7 @@ impl<C: Provider> Engine<C> {
 
     /// The provider confirmed the attempt's pod is gone: its cost is accrued to the end and the
     /// attempt ends (followed up: its job may now settle).
-    async fn gone(&self, attempt: &str, reason: &str, now: i64) -> Result<bool, EngineError> {
+    async fn gone(&self, attempt: AttemptId, reason: &str, now: i64) -> Result<bool, EngineError> {
         self.accrue_attempt(attempt, now).await?;
         let ended = self
             .attempt_event(attempt, AttemptEvent::Gone, |a| {
@@ -262,7 +264,7 @@ impl<C: Provider> Engine<C> {
                 format!(
                     "pod {} is gone ({reason}); attempt cost {}",
                     a.pod_id.as_deref().unwrap_or("?"),
-                    Money(a.cost_micros)
+                    a.cost
                 )
             })
             .await?;
@@ -274,12 +276,12 @@ impl<C: Provider> Engine<C> {
     /// `message` (made from the stored row).
     async fn say_attempt(
         &self,
-        attempt: &str,
+        attempt: AttemptId,
         message: impl FnOnce(&AttemptRow) -> String,
     ) -> Result<(), EngineError> {
         if let Some(a) = self.store.attempt_get(attempt).await? {
             let change = StateChange { attempt: Some(a.state), ..Default::default() };
-            self.change_event(&a.job_id, EventKind::Attempt, change, &message(&a)).await;
+            self.change_event(a.job_id, EventKind::Attempt, change, &message(&a)).await;
         }
         Ok(())
     }
@@ -287,14 +289,14 @@ impl<C: Provider> Engine<C> {
     /// Spend crossed an alert level: said once per level, with the amount that decided it
     /// (projected spend: billed, and run up since the last bill), not the billed ledger alone,
     /// which lags by up to a minute.
-    async fn budget_alert(&self, job: &str, pct: i64, spent: i64) -> Result<(), EngineError> {
+    async fn budget_alert(&self, job: JobId, pct: i64, spent: Money) -> Result<(), EngineError> {
         let landed = ignore_missing(
             self.update_job(job, |j| {
                 if j.alert_pct >= pct {
                     return Ok(None);
                 }
                 j.alert_pct = pct;
-                Ok(Some((spent, j.budget_micros.unwrap_or(0))))
+                Ok(Some((spent, j.budget.unwrap_or(Money::ZERO))))
             })
             .await,
         )?;
@@ -302,7 +304,7 @@ impl<C: Provider> Engine<C> {
             self.event(
                 job,
                 EventKind::BudgetAlert,
-                &format!("{pct} % of the budget spent ({} of {})", Money(spent), Money(budget)),
+                &format!("{pct} % of the budget spent ({spent} of {budget})"),
             )
             .await;
         }

@@ -16,6 +16,7 @@ use crate::serverless_jobs::{
     SUBMIT_GRACE_MS, cost_of, error_text, queue_reason, spec_of, to_state,
 };
 use crate::{Engine, EngineError};
+use podwarden_core::ServerlessJobId;
 use podwarden_core::endpoint::EndpointSpec;
 use podwarden_core::events::{EventKind, StateChange};
 use podwarden_core::money::Money;
@@ -28,16 +29,16 @@ use std::collections::HashSet;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Never confirmed by the provider within `SUBMIT_GRACE_MS`: fail it.
-    Abandon { job: String },
+    Abandon { job: ServerlessJobId },
     /// Polled: the provider no longer knows it (TTL passed, endpoint deleted): fail it.
-    Lost { job: String },
+    Lost { job: ServerlessJobId },
 }
 
 /// What a pass does: rows to abandon, rows to poll.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Plan {
-    pub abandon: Vec<String>,
-    pub poll: Vec<String>,
+    pub abandon: Vec<ServerlessJobId>,
+    pub poll: Vec<ServerlessJobId>,
 }
 
 /// Splits this account's live rows into those to abandon and those to poll; rows a submit is
@@ -45,14 +46,14 @@ pub struct Plan {
 pub fn plan(
     rows: &[ServerlessJobRow],
     account: &podwarden_core::Account,
-    held: &HashSet<String>,
+    held: &HashSet<ServerlessJobId>,
     now: i64,
 ) -> Plan {
     let mut p = Plan::default();
     for r in rows.iter().filter(|r| r.account == *account && !held.contains(&r.id)) {
         match &r.provider_job_id {
-            Some(_) => p.poll.push(r.id.clone()),
-            None if now - r.created_at > SUBMIT_GRACE_MS => p.abandon.push(r.id.clone()),
+            Some(_) => p.poll.push(r.id),
+            None if now - r.created_at > SUBMIT_GRACE_MS => p.abandon.push(r.id),
             None => {}
         }
     }
@@ -67,7 +68,7 @@ impl<C: Provider> Engine<C> {
     ) -> Result<(), EngineError> {
         let rows = self.store().serverless_jobs_live().await?;
         status.live = rows.iter().filter(|r| r.account == *self.account()).count();
-        let held = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
+        let held = self.submitting.lock().map(|g| g.clone()).unwrap_or_default();
         let p = plan(&rows, self.account(), &held, self.now_ms());
         if p.abandon.is_empty() && p.poll.is_empty() {
             return Ok(());
@@ -76,15 +77,15 @@ impl<C: Provider> Engine<C> {
         status.seen = p.poll.len();
         // One read of the endpoints for the whole pass, not one per job.
         let endpoints = self.store().endpoints_live().await?;
-        let row_of = |id: &str| rows.iter().find(|r| r.id == id).cloned();
+        let row_of = |id: ServerlessJobId| rows.iter().find(|r| r.id == id).cloned();
         for id in p.abandon {
-            let Some(mut row) = row_of(&id) else { continue };
+            let Some(mut row) = row_of(id) else { continue };
             status.actions.push(Action::Abandon { job: id });
             let why = "the provider never confirmed the submission (the server stopped mid-submit); submit it again".to_owned();
             self.finish(&mut row, ServerlessJobEvent::NeverConfirmed, Some(why), None).await?;
         }
         for id in p.poll {
-            let Some(mut row) = row_of(&id) else { continue };
+            let Some(mut row) = row_of(id) else { continue };
             let Some(job) = row.provider_job_id.clone() else { continue };
             let ep = spec_of(
                 endpoints
@@ -179,13 +180,13 @@ impl<C: Provider> Engine<C> {
             row.reason = None;
             changed = true;
             let change = StateChange { request: Some(to), ..Default::default() };
-            self.change_event(&row.id, EventKind::State, change, &format!("{to}: {msg}")).await;
+            self.change_event(row.id, EventKind::State, change, &format!("{to}: {msg}")).await;
         }
         if to == ServerlessJobState::Running {
             if let Some(p) = job.output.filter(|p| row.output.as_deref() != Some(&p.to_string())) {
                 row.output = Some(p.to_string());
                 changed = true;
-                self.event_with(&row.id, EventKind::Progress, &format!("progress: {p}"), Some(&p))
+                self.event_with(row.id, EventKind::Progress, &format!("progress: {p}"), Some(&p))
                     .await;
             }
         }
@@ -199,7 +200,7 @@ impl<C: Provider> Engine<C> {
                 };
                 let why = queue_reason(&h, ep, balance);
                 if row.reason.as_deref() != Some(&why) {
-                    self.event(&row.id, EventKind::Queue, &format!("in queue: {why}")).await;
+                    self.event(row.id, EventKind::Queue, &format!("in queue: {why}")).await;
                     row.reason = Some(why);
                     changed = true;
                 }
@@ -215,7 +216,7 @@ impl<C: Provider> Engine<C> {
     /// chunk out once, and answers at once for an ended job).
     pub(crate) async fn drain_stream(&self, row: &ServerlessJobRow) {
         if let Err(e) = self.read_stream(row).await {
-            tracing::debug!(request = row.id, error = %e, "stream not read");
+            tracing::debug!(request = %row.id, error = %e, "stream not read");
         }
     }
 
@@ -223,7 +224,7 @@ impl<C: Provider> Engine<C> {
     /// how many came. RunPod may hold the call until a chunk comes (its JS SDK relies on it), so
     /// this runs in a per-job follower (the server's `serverless_streams`), never in a
     /// reconcile pass. A job that is not running, or unknown, reads nothing.
-    pub async fn follow_stream(&self, id: &str) -> Result<usize, EngineError> {
+    pub async fn follow_stream(&self, id: ServerlessJobId) -> Result<usize, EngineError> {
         let Some(row) = self.store().serverless_job_get(id).await? else { return Ok(0) };
         if row.state != ServerlessJobState::Running {
             return Ok(0);
@@ -235,7 +236,7 @@ impl<C: Provider> Engine<C> {
         let Some(job) = &row.provider_job_id else { return Ok(0) };
         let chunks = self.provider().job_stream(&row.endpoint_id, job).await?;
         for c in &chunks {
-            self.event_with(&row.id, EventKind::Chunk, &c.to_string(), Some(c)).await;
+            self.event_with(row.id, EventKind::Chunk, &c.to_string(), Some(c)).await;
         }
         Ok(chunks.len())
     }
@@ -255,7 +256,7 @@ impl<C: Provider> Engine<C> {
         // for it and for the idle tail it is kept for; a job no worker took costs nothing.
         let ran = row.execution_ms.unwrap_or(0);
         let billed_ms = row.execution_ms.map_or(0, |ran| ran + row.idle_ms);
-        row.cost_micros = cost_of(row.price_micros_per_hour, billed_ms);
+        row.cost = cost_of(row.price_per_hour, billed_ms);
         row.state = state;
         row.reason = reason;
         if output.is_some() {
@@ -265,14 +266,14 @@ impl<C: Provider> Engine<C> {
         if !self.store().serverless_job_cas(row, now).await? {
             return Ok(()); // someone else settled it
         }
-        if row.cost_micros > 0 {
+        if row.cost > Money::ZERO {
             self.store()
                 .cost_append(&CostRow {
-                    job_id: row.id.clone(),
+                    job_id: row.id.to_string(),
                     attempt_id: row.provider_job_id.clone().unwrap_or_default(),
                     from_ms: now - billed_ms,
                     to_ms: now,
-                    amount_micros: row.cost_micros,
+                    amount: row.cost,
                     gpu_type: row.gpu.clone(),
                 })
                 .await?;
@@ -280,14 +281,14 @@ impl<C: Provider> Engine<C> {
         let why = row.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
         // Typed like every state event: a follower knows the job ended without reading prose.
         self.change_event(
-            &row.id,
+            row.id,
             EventKind::State,
             StateChange { request: Some(state), ..Default::default() },
             &format!(
                 "{state}{why} (ran {} ms + {} ms idle tail; cost {})",
                 ran,
                 if row.execution_ms.is_some() { row.idle_ms } else { 0 },
-                Money(row.cost_micros)
+                row.cost
             ),
         )
         .await;

@@ -113,7 +113,7 @@ impl<C: Provider> Engine<C> {
             None => {
                 let id = EndpointRecordId::new();
                 let row = EndpointRow {
-                    id: id.to_string(),
+                    id,
                     name: spec.name.clone(),
                     owner: owner.to_owned(),
                     spec: json,
@@ -158,7 +158,7 @@ impl<C: Provider> Engine<C> {
             }
         };
         let result = {
-            let _in_flight = InFlight::hold(&self.creating, &row.id);
+            let _in_flight = InFlight::hold(&self.deploying, row.id);
             self.converge(&mut row).await
         };
         match result {
@@ -208,7 +208,7 @@ impl<C: Provider> Engine<C> {
             }
         }
         if let Err(e) = self.delete_resources(&mut row).await {
-            tracing::warn!(endpoint = row.id, error = %e, "endpoint removal pending; the reconciler retries");
+            tracing::warn!(endpoint = %row.id, error = %e, "endpoint removal pending; the reconciler retries");
         }
         Ok(row)
     }

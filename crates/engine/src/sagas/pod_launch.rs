@@ -12,13 +12,13 @@ use crate::crash::CrashPoint;
 use crate::jobs::ignore_missing;
 use crate::provider::{PodRequest, Provider, ProviderError};
 use crate::{Engine, EngineError};
-use podwarden_core::AttemptId;
 use podwarden_core::events::{EventKind, StateChange};
 use podwarden_core::gpu::{CloudTier, Placement, rank_placements};
 use podwarden_core::ids::pod_name;
 use podwarden_core::money::Money;
 use podwarden_core::spec::JobSpec;
 use podwarden_core::state::{AttemptEvent, AttemptState, JobEvent, JobState};
+use podwarden_core::{AttemptId, JobId};
 use podwarden_store::AttemptRow;
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -27,7 +27,7 @@ impl<C: Provider> Engine<C> {
     /// The launch saga: intent row first (with the pod's deterministic name), then the create;
     /// on no capacity the next placement, on a lost response nothing more (the reconciler
     /// adopts the pod by name or abandons the intent).
-    pub(crate) async fn launch(&self, job: &str) -> Result<(), EngineError> {
+    pub(crate) async fn launch(&self, job: JobId) -> Result<(), EngineError> {
         let Some(j) = self.store.job_get(job).await? else { return Ok(()) };
         let spec = j.spec()?;
         let placements = rank_placements(&spec, &self.offers().await?);
@@ -122,7 +122,7 @@ impl<C: Provider> Engine<C> {
 
     /// The account cannot start a pod now (its spend limit, its balance): the job waits with
     /// the reason, and the launch is not counted against its retries (nothing was created).
-    async fn wait_for_account(&self, job: &str, why: &str) -> Result<(), EngineError> {
+    async fn wait_for_account(&self, job: JobId, why: &str) -> Result<(), EngineError> {
         let uncounted = self
             .update_job(job, |j| {
                 j.attempts_made = (j.attempts_made - 1).max(0);
@@ -133,13 +133,13 @@ impl<C: Provider> Engine<C> {
         self.apply_job_event(job, JobEvent::Interrupted, why).await.map(|_| ())
     }
 
-    async fn force_give_up(&self, job: &str, why: &str) -> Result<(), EngineError> {
+    async fn force_give_up(&self, job: JobId, why: &str) -> Result<(), EngineError> {
         self.apply_job_event(job, JobEvent::GiveUp, why).await.map(|_| ())
     }
 
     async fn try_placement(
         &self,
-        job: &str,
+        job: JobId,
         spec: &JobSpec,
         p: &Placement,
         seq: i64,
@@ -162,7 +162,7 @@ impl<C: Provider> Engine<C> {
         self.crash_point(CrashPoint::AfterIntent)?;
         // Out of the set however this step ends (a store error's early return included), or
         // the reconciler would skip the attempt forever and the job hang in provisioning.
-        let _creating = InFlight::hold(&self.creating, &row.id);
+        let _creating = InFlight::hold(&self.creating, row.id);
         let req = PodRequest {
             name: row.pod_name.clone(),
             image: spec.image.clone(),
@@ -191,11 +191,11 @@ impl<C: Provider> Engine<C> {
 
     /// The attempt's intent: its pod's name (install prefix + attempt id) and the offer it
     /// takes, before anything is asked of the provider.
-    fn intent_row(&self, job: &str, p: &Placement, seq: i64) -> AttemptRow {
+    fn intent_row(&self, job: JobId, p: &Placement, seq: i64) -> AttemptRow {
         let att = AttemptId::new();
         let now = self.clock.now_ms();
         AttemptRow {
-            id: att.to_string(),
+            id: att,
             job_id: job.to_owned(),
             seq,
             state: AttemptState::Intent,
@@ -209,12 +209,12 @@ impl<C: Provider> Engine<C> {
                 CloudTier::Community => "community".into(),
             },
             data_center: None,
-            price_micros_per_hour: p.price_per_hour.0,
+            price_per_hour: Money(p.price_per_hour.0),
             created_at: now,
             booted_at: None,
             ended_at: None,
             billed_until: None,
-            cost_micros: 0,
+            cost: Money(0),
             reason: None,
         }
     }
@@ -223,17 +223,17 @@ impl<C: Provider> Engine<C> {
     /// price), the job's events and reason say where it boots.
     async fn record_created(
         &self,
-        job: &str,
+        job: JobId,
         row: &AttemptRow,
         p: &Placement,
         pod: &crate::provider::PodInfo,
     ) -> Result<(), EngineError> {
-        let price = Some(pod.cost_per_hour.0).filter(|c| *c > 0);
-        self.attempt_event(&row.id, AttemptEvent::Created, |a| {
+        let price = Some(pod.cost_per_hour).filter(|c| *c > Money::ZERO);
+        self.attempt_event(row.id, AttemptEvent::Created, |a| {
             a.pod_id = Some(pod.id.clone());
             a.data_center = pod.data_center.clone();
             if let Some(c) = price {
-                a.price_micros_per_hour = c;
+                a.price_per_hour = c;
             }
         })
         .await?;
@@ -250,7 +250,7 @@ impl<C: Provider> Engine<C> {
                 p.gpu_type,
                 p.cloud,
                 pod.data_center.as_deref().map(|d| format!(", {d}")).unwrap_or_default(),
-                Money(price.unwrap_or(row.price_micros_per_hour))
+                price.unwrap_or(row.price_per_hour)
             ),
         )
         .await;
@@ -280,7 +280,7 @@ impl<C: Provider> Engine<C> {
     /// by name), and the error says what the launch does next.
     async fn record_create_failure(
         &self,
-        job: &str,
+        job: JobId,
         row: &AttemptRow,
         p: &Placement,
         e: ProviderError,
@@ -324,7 +324,7 @@ impl<C: Provider> Engine<C> {
             }
         };
         if let Some(why) = ended {
-            self.attempt_unmade(&row.id, now, &why).await?;
+            self.attempt_unmade(row.id, now, &why).await?;
         }
         Ok(outcome)
     }
@@ -334,7 +334,7 @@ impl<C: Provider> Engine<C> {
     /// `sh -c` of its base64 ([`crate::wrapper::start_args`]) and an argv as its quoted words.
     async fn pod_command(
         &self,
-        job: &str,
+        job: JobId,
         spec: &JobSpec,
         token: Option<&str>,
     ) -> Result<(String, std::collections::BTreeMap<String, String>), EngineError> {
@@ -352,7 +352,7 @@ impl<C: Provider> Engine<C> {
             };
             return Ok((args, env));
         };
-        env.insert("PODWARDEN_JOB_ID".into(), job.to_owned());
+        env.insert("PODWARDEN_JOB_ID".into(), job.to_string());
         env.insert(
             "PODWARDEN_CALLBACK_URL".into(),
             format!("{}/api/v1/jobs/{job}/exit", base.trim_end_matches('/')),
@@ -397,14 +397,11 @@ impl<C: Provider> Engine<C> {
     /// reference), or the token itself where the provider keeps no secrets or refuses this key
     /// its secrets API (said on the job). `None` without a callback: no token is needed. Err:
     /// the provider could not be asked now; the launch waits with this reason.
-    async fn token_for_pods(&self, job: &str) -> Result<Option<String>, String> {
+    async fn token_for_pods(&self, job: JobId) -> Result<Option<String>, String> {
         if self.callback_base.is_none() {
             return Ok(None);
         }
-        let Ok(id) = job.parse::<podwarden_core::ids::JobId>() else {
-            return Ok(Some(self.job_token(job)));
-        };
-        let name = podwarden_core::ids::token_secret_name(self.install(), id);
+        let name = podwarden_core::ids::token_secret_name(self.install(), job);
         let token = self.job_token(job);
         match self.cloud.put_secret(&name, &token).await {
             Ok(Some(reference)) => {
@@ -464,19 +461,19 @@ impl<C: Provider> Engine<C> {
 /// A row (attempt, endpoint, serverless job) whose create call is in flight: the reconcilers
 /// leave it alone meanwhile, for as long as this guard lives (dropped on every exit, an early
 /// error return included).
-pub(crate) struct InFlight<'a> {
-    set: &'a Mutex<HashSet<String>>,
-    id: String,
+pub(crate) struct InFlight<'a, Id: Eq + std::hash::Hash + Copy> {
+    set: &'a Mutex<HashSet<Id>>,
+    id: Id,
 }
 
-impl<'a> InFlight<'a> {
-    pub(crate) fn hold(set: &'a Mutex<HashSet<String>>, id: &str) -> Self {
-        set.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.to_owned());
-        Self { set, id: id.to_owned() }
+impl<'a, Id: Eq + std::hash::Hash + Copy> InFlight<'a, Id> {
+    pub(crate) fn hold(set: &'a Mutex<HashSet<Id>>, id: Id) -> Self {
+        set.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id);
+        Self { set, id }
     }
 }
 
-impl Drop for InFlight<'_> {
+impl<Id: Eq + std::hash::Hash + Copy> Drop for InFlight<'_, Id> {
     fn drop(&mut self) {
         self.set.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.id);
     }

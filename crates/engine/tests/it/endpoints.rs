@@ -177,7 +177,7 @@ async fn a_crash_after_the_template_create_is_finished_by_the_reconciler_without
     let now = e.now_ms();
     e.store()
         .endpoint_insert(&EndpointRow {
-            id: id.to_string(),
+            id,
             name: s.name.clone(),
             owner: "alice".into(),
             spec: serde_json::to_string(&s).expect("json"),

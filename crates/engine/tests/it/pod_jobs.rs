@@ -4,6 +4,8 @@
 //!
 //! Over 600 lines: one scenario per rule the engine keeps, each a few ticks on the manual clock.
 
+use podwarden_core::JobId;
+use podwarden_core::Money;
 use podwarden_core::state::AttemptState;
 use podwarden_test_utils::engine as common;
 
@@ -31,7 +33,7 @@ fn spec(extra: &str) -> JobSpec {
     .expect("spec")
 }
 
-async fn state(e: &Engine<RunPodProvider>, job: &str) -> JobState {
+async fn state(e: &Engine<RunPodProvider>, job: JobId) -> JobState {
     e.store().job_get(job).await.expect("get").expect("job").phase().expect("phase").state
 }
 
@@ -39,7 +41,7 @@ async fn state(e: &Engine<RunPodProvider>, job: &str) -> JobState {
 async fn settle(
     emu: &RunningEmulator,
     e: &Engine<RunPodProvider>,
-    job: &str,
+    job: JobId,
     step: Duration,
 ) -> JobState {
     for _ in 0..40 {
@@ -63,7 +65,7 @@ fn live_pods(emu: &RunningEmulator) -> usize {
         .count()
 }
 
-async fn events(e: &Engine<RunPodProvider>, job: &str) -> String {
+async fn events(e: &Engine<RunPodProvider>, job: JobId) -> String {
     e.store()
         .events_since(job, 0, 1000)
         .await
@@ -78,25 +80,24 @@ async fn events(e: &Engine<RunPodProvider>, job: &str) -> String {
 async fn a_job_runs_reports_its_exit_and_leaves_nothing_behind() {
     let (emu, e) = setup(|_| {}).await;
     let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit");
-    let job = sub.job.to_string();
+    let job = sub.job;
     e.tick().await.expect("tick: launch");
-    assert_eq!(state(&e, &job).await, JobState::Provisioning);
+    assert_eq!(state(&e, job).await, JobState::Provisioning);
     assert_eq!(live_pods(&emu), 1);
     let owner =
         emu.shared.world.lock().pods.values().find_map(|p| p.env.get("PODWARDEN_USER").cloned());
     assert_eq!(owner.as_deref(), Some("local"), "the pod knows whose job it runs");
     emu.advance(Duration::from_secs(30));
     e.tick().await.expect("tick: booted");
-    assert_eq!(state(&e, &job).await, JobState::Running);
+    assert_eq!(state(&e, job).await, JobState::Running);
     emu.advance(Duration::from_secs(3600));
     e.tick().await.expect("tick: bill");
-    e.report_exit(&job, &sub.token, 0).await.expect("exit");
-    assert!(e.report_exit(&job, "wrong", 1).await.is_err(), "only the job's token works");
-    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Succeeded);
+    e.report_exit(job, &sub.token, 0).await.expect("exit");
+    assert!(e.report_exit(job, "wrong", 1).await.is_err(), "only the job's token works");
+    assert_eq!(settle(&emu, &e, job, Duration::from_secs(1)).await, JobState::Succeeded);
     assert_eq!(live_pods(&emu), 0, "nothing left at the provider");
     // Costs agree with the provider's billing to the cent.
-    let ours: i64 =
-        e.store().cost_rows().await.expect("rows").iter().map(|r| r.amount_micros).sum();
+    let ours: Money = e.store().cost_rows().await.expect("rows").iter().map(|r| r.amount).sum();
     let theirs: f64 = {
         let w = emu.shared.world.lock();
         w.pods
@@ -104,16 +105,16 @@ async fn a_job_runs_reports_its_exit_and_leaves_nothing_behind() {
             .map(|id| w.ledger.total_for(runpod_emulator::world::ledger::Kind::Pod, id))
             .sum()
     };
-    assert!((ours as f64 / 1e6 - theirs).abs() < 0.01, "ours {ours} µ$ vs provider {theirs} $");
-    let log = events(&e, &job).await;
+    assert!((ours.usd() - theirs).abs() < 0.01, "ours {ours:?} vs provider {theirs} $");
+    let log = events(&e, job).await;
     assert!(log.contains("pod ") && log.contains("succeeded"), "{log}");
     // The token outlives the job by a grace period only.
     let point = [serde_json::json!({"step": 1, "loss": 0.5})];
-    assert_eq!(e.report_metrics(&job, &sub.token, &point).await.expect("a late flush lands"), 1);
+    assert_eq!(e.report_metrics(job, &sub.token, &point).await.expect("a late flush lands"), 1);
     emu.advance(Duration::from_millis(podwarden_engine::tokens::TOKEN_GRACE_MS as u64 + 1000));
-    let late = e.report_metrics(&job, &sub.token, &point).await.expect_err("expired");
+    let late = e.report_metrics(job, &sub.token, &point).await.expect_err("expired");
     assert!(matches!(late, podwarden_engine::EngineError::BadToken(_)), "{late}");
-    assert!(e.report_exit(&job, &sub.token, 0).await.is_err(), "nor an exit");
+    assert!(e.report_exit(job, &sub.token, 0).await.is_err(), "nor an exit");
 }
 
 #[tokio::test]
@@ -130,18 +131,18 @@ async fn no_capacity_falls_through_to_the_next_offer() {
     emu.shared.with_world(|w, _| {
         w.catalog.set_stock("NVIDIA H100 80GB HBM3", "US-TX-3", Default::default())
     });
-    let job = sub.job.to_string();
+    let job = sub.job;
     e.tick().await.expect("tick");
-    let attempts = e.store().attempts_for_job(&job).await.expect("attempts");
+    let attempts = e.store().attempts_for_job(job).await.expect("attempts");
     assert_eq!(
         attempts.last().map(|a| a.gpu_type.as_str()),
         Some("NVIDIA A100 80GB PCIe"),
         "{attempts:?}"
     );
-    assert!(events(&e, &job).await.contains("no capacity for NVIDIA H100 80GB HBM3"));
+    assert!(events(&e, job).await.contains("no capacity for NVIDIA H100 80GB HBM3"));
     assert_eq!(live_pods(&emu), 1);
-    e.cancel(&job).await.expect("cancel");
-    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Cancelled);
+    e.cancel(job).await.expect("cancel");
+    assert_eq!(settle(&emu, &e, job, Duration::from_secs(1)).await, JobState::Cancelled);
     assert_eq!(live_pods(&emu), 0);
 }
 
@@ -155,28 +156,28 @@ async fn the_budget_stops_a_job_within_one_tick() {
         )
         .await
         .expect("submit");
-    let job = sub.job.to_string();
+    let job = sub.job;
     e.tick().await.expect("launch");
-    let price = e.store().attempts_for_job(&job).await.expect("a")[0].price_micros_per_hour;
+    let price = e.store().attempts_for_job(job).await.expect("a")[0].price_per_hour;
     let step = Duration::from_secs(30);
     let mut ticks = 0;
-    while state(&e, &job).await != JobState::TearingDown {
+    while state(&e, job).await != JobState::TearingDown {
         emu.advance(step);
         e.tick().await.expect("tick");
         ticks += 1;
         assert!(ticks < 100, "never stopped");
     }
-    let j = e.store().job_get(&job).await.expect("get").expect("job");
-    let one_tick = podwarden_core::Money(price).per_hour_for_millis(step.as_millis() as i64).0;
+    let j = e.store().job_get(job).await.expect("get").expect("job");
+    let one_tick = price.per_hour_for_millis(step.as_millis() as i64);
     assert!(
-        j.spent_micros >= 10_000 && j.spent_micros <= 10_000 + one_tick,
+        j.spent >= Money(10_000) && j.spent <= Money(10_000) + one_tick,
         "overspend ≤ one tick of burn: {} (tick = {one_tick})",
-        j.spent_micros
+        j.spent
     );
     assert_eq!(j.outcome.as_deref(), Some("budget_exceeded"));
-    let log = events(&e, &job).await;
+    let log = events(&e, job).await;
     assert!(log.contains("80 % of the budget") && log.contains("90 % of the budget"), "{log}");
-    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::BudgetExceeded);
+    assert_eq!(settle(&emu, &e, job, Duration::from_secs(1)).await, JobState::BudgetExceeded);
     assert_eq!(live_pods(&emu), 0);
 }
 
@@ -193,9 +194,9 @@ async fn a_pod_stuck_booting_is_terminated_and_the_job_fails_when_retries_run_ou
         )
         .await
         .expect("submit");
-    let job = sub.job.to_string();
-    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(30)).await, JobState::Failed);
-    assert!(events(&e, &job).await.contains("did not boot within 120 s"));
+    let job = sub.job;
+    assert_eq!(settle(&emu, &e, job, Duration::from_secs(30)).await, JobState::Failed);
+    assert!(events(&e, job).await.contains("did not boot within 120 s"));
     assert_eq!(live_pods(&emu), 0);
 }
 
@@ -215,16 +216,16 @@ async fn a_lost_create_response_is_adopted_by_name_not_duplicated() {
         ..FaultConfig::default()
     });
     let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit");
-    let job = sub.job.to_string();
+    let job = sub.job;
     e.tick().await.expect("launch: response lost");
     assert_eq!(live_pods(&emu), 1, "the pod exists");
     e.tick().await.expect("adopt");
-    let a = e.store().attempts_for_job(&job).await.expect("attempts");
+    let a = e.store().attempts_for_job(job).await.expect("attempts");
     assert_eq!(a.len(), 1);
     assert!(a[0].pod_id.is_some(), "adopted: {a:?}");
-    assert!(events(&e, &job).await.contains("adopted pod"));
-    e.cancel(&job).await.expect("cancel");
-    settle(&emu, &e, &job, Duration::from_secs(1)).await;
+    assert!(events(&e, job).await.contains("adopted pod"));
+    e.cancel(job).await.expect("cancel");
+    settle(&emu, &e, job, Duration::from_secs(1)).await;
     assert_eq!(live_pods(&emu), 0);
 }
 
@@ -279,10 +280,10 @@ async fn specs_no_gpu_can_satisfy_are_refused_before_anything_is_created() {
     assert_eq!(live_pods(&emu), 0);
     // A short name stands for the ids it names, and the job's events say what it meant.
     let job = e.submit(spec("[gpu]\ntypes = [\"a100\"]\n"), "local").await.expect("submits");
-    let id = job.job.to_string();
-    let row = e.store().job_get(&id).await.expect("read").expect("the job");
+    let id = job.job;
+    let row = e.store().job_get(id).await.expect("read").expect("the job");
     assert_eq!(row.spec().expect("spec").gpu.types, ["NVIDIA A100 80GB PCIe"]);
-    let events = e.store().events_since(&id, 0, 100).await.expect("events");
+    let events = e.store().events_since(id, 0, 100).await.expect("events");
     assert!(
         events.iter().any(|v| v.message == "gpu.types a100 means NVIDIA A100 80GB PCIe"),
         "{events:?}"
@@ -301,7 +302,7 @@ async fn a_preempted_pod_is_replaced_and_the_job_still_succeeds() {
         )
         .await
         .expect("submit");
-    let job = sub.job.to_string();
+    let job = sub.job;
     e.tick().await.expect("launch");
     emu.advance(Duration::from_secs(30));
     e.tick().await.expect("booted");
@@ -309,16 +310,16 @@ async fn a_preempted_pod_is_replaced_and_the_job_still_succeeds() {
     emu.set_faults(FaultConfig::default());
     emu.advance(Duration::from_secs(60));
     e.tick().await.expect("preempted: terminate + interrupt");
-    assert_eq!(state(&e, &job).await, JobState::Recovering);
-    assert!(events(&e, &job).await.contains("preempted or out of credit"));
+    assert_eq!(state(&e, job).await, JobState::Recovering);
+    assert!(events(&e, job).await.contains("preempted or out of credit"));
     for _ in 0..6 {
         emu.advance(Duration::from_secs(10));
         e.tick().await.expect("tick");
     }
-    assert_eq!(state(&e, &job).await, JobState::Running, "{}", events(&e, &job).await);
-    assert_eq!(e.store().attempts_for_job(&job).await.expect("a").len(), 2);
-    e.report_exit(&job, &sub.token, 0).await.expect("exit");
-    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Succeeded);
+    assert_eq!(state(&e, job).await, JobState::Running, "{}", events(&e, job).await);
+    assert_eq!(e.store().attempts_for_job(job).await.expect("a").len(), 2);
+    e.report_exit(job, &sub.token, 0).await.expect("exit");
+    assert_eq!(settle(&emu, &e, job, Duration::from_secs(1)).await, JobState::Succeeded);
     assert_eq!(live_pods(&emu), 0);
 }
 
@@ -329,13 +330,13 @@ async fn max_runtime_times_the_job_out() {
         .submit(spec("[gpu]\nmin_vram_gb = 16\n[limits]\nmax_runtime = \"5m\"\n"), "local")
         .await
         .expect("submit");
-    let job = sub.job.to_string();
+    let job = sub.job;
     e.tick().await.expect("launch");
     emu.advance(Duration::from_secs(299));
     e.tick().await.expect("tick");
-    assert_eq!(state(&e, &job).await, JobState::Running);
+    assert_eq!(state(&e, job).await, JobState::Running);
     emu.advance(Duration::from_secs(1));
-    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::TimedOut);
+    assert_eq!(settle(&emu, &e, job, Duration::from_secs(1)).await, JobState::TimedOut);
     assert_eq!(live_pods(&emu), 0);
 }
 
@@ -366,7 +367,7 @@ async fn a_spent_request_budget_reports_how_long_the_account_must_wait() {
     let r = e.tick().await.expect("tick");
     assert_eq!(r.retry_after(), None, "{r:?}");
     assert!(r.pods.ran);
-    e.cancel(&sub.job.to_string()).await.expect("cancel");
+    e.cancel(sub.job).await.expect("cancel");
 }
 
 #[tokio::test]
@@ -388,20 +389,20 @@ async fn a_rate_limit_storm_is_survived_without_leaks() {
         .submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local")
         .await
         .expect("submit (retried through the storm)");
-    let job = sub.job.to_string();
+    let job = sub.job;
     let mut exited = false;
     for _ in 0..60 {
         let _ = e.tick().await; // a tick may fail outright in the storm; the next one resumes
         emu.advance(Duration::from_secs(10));
-        if !exited && state(&e, &job).await == JobState::Running {
-            e.report_exit(&job, &sub.token, 0).await.expect("exit");
+        if !exited && state(&e, job).await == JobState::Running {
+            e.report_exit(job, &sub.token, 0).await.expect("exit");
             exited = true;
         }
-        if state(&e, &job).await.is_final() {
+        if state(&e, job).await.is_final() {
             break;
         }
     }
-    assert_eq!(state(&e, &job).await, JobState::Succeeded, "{}", events(&e, &job).await);
+    assert_eq!(state(&e, job).await, JobState::Succeeded, "{}", events(&e, job).await);
     emu.set_faults(FaultConfig::default());
     assert_eq!(live_pods(&emu), 0);
 }
@@ -412,14 +413,14 @@ async fn a_rate_limit_storm_is_survived_without_leaks() {
 async fn every_step_run_twice_changes_nothing_the_second_time() {
     let (emu, e) = setup(|_| {}).await;
     let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit");
-    let job = sub.job.to_string();
+    let job = sub.job;
     let (a, b) = tokio::join!(e.tick(), e.tick());
     a.expect("tick");
     b.expect("tick");
     assert_eq!(live_pods(&emu), 1, "two concurrent ticks launched one pod");
     assert_eq!(
         e.store()
-            .attempts_for_job(&job)
+            .attempts_for_job(job)
             .await
             .expect("a")
             .iter()
@@ -440,12 +441,12 @@ async fn every_step_run_twice_changes_nothing_the_second_time() {
             "no second launch: {first:?} then {second:?}"
         );
         assert!(live_pods(&emu) <= 1);
-        if state(&e, &job).await == JobState::Running {
-            e.report_exit(&job, &sub.token, 0).await.expect("exit");
-            e.report_exit(&job, &sub.token, 0).await.expect("exit reported twice is fine");
+        if state(&e, job).await == JobState::Running {
+            e.report_exit(job, &sub.token, 0).await.expect("exit");
+            e.report_exit(job, &sub.token, 0).await.expect("exit reported twice is fine");
         }
     }
-    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Succeeded);
+    assert_eq!(settle(&emu, &e, job, Duration::from_secs(1)).await, JobState::Succeeded);
     assert_eq!(live_pods(&emu), 0);
     let pods_created = emu.shared.world.lock().pods.len();
     assert_eq!(pods_created, 1, "exactly one pod was ever created");
@@ -476,9 +477,9 @@ async fn a_job_waiting_for_capacity_always_says_why_and_launches_when_stock_retu
         )
         .await
         .expect("submit");
-    let job = sub.job.to_string();
+    let job = sub.job;
     e.tick().await.expect("tick");
-    let j = e.store().job_get(&job).await.expect("get").expect("job");
+    let j = e.store().job_get(job).await.expect("get").expect("job");
     assert_eq!(j.phase().expect("phase").state, JobState::Recovering);
     let reason = j.reason.unwrap_or_default();
     assert!(
@@ -495,10 +496,10 @@ async fn a_job_waiting_for_capacity_always_says_why_and_launches_when_stock_retu
     });
     emu.advance(Duration::from_secs(31));
     e.tick().await.expect("tick");
-    assert_eq!(state(&e, &job).await, JobState::Provisioning, "{}", events(&e, &job).await);
+    assert_eq!(state(&e, job).await, JobState::Provisioning, "{}", events(&e, job).await);
     assert_eq!(live_pods(&emu), 1);
-    e.cancel(&job).await.expect("cancel");
-    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Cancelled);
+    e.cancel(job).await.expect("cancel");
+    assert_eq!(settle(&emu, &e, job, Duration::from_secs(1)).await, JobState::Cancelled);
     assert_eq!(live_pods(&emu), 0);
 }
 
@@ -523,18 +524,18 @@ async fn a_refused_candidate_is_skipped_and_a_refusal_of_every_candidate_fails_t
     let (emu, e) = setup(|_| {}).await;
     // The spec's createPod table: 403 "skip this candidate, keep going"; 400 "try your next".
     emu.set_faults(create_fault(403, Some(1)));
-    let job = e.submit(spec(two), "local").await.expect("submit").job.to_string();
+    let job = e.submit(spec(two), "local").await.expect("submit").job;
     e.tick().await.expect("launch");
     assert_eq!(live_pods(&emu), 1, "the next candidate was placed");
-    assert!(events(&e, &job).await.contains("RunPod refused for NVIDIA RTX A4000"));
-    e.cancel(&job).await.expect("cancel");
-    settle(&emu, &e, &job, Duration::from_secs(1)).await;
+    assert!(events(&e, job).await.contains("RunPod refused for NVIDIA RTX A4000"));
+    e.cancel(job).await.expect("cancel");
+    settle(&emu, &e, job, Duration::from_secs(1)).await;
 
     // A 400 every candidate gets is the request's own problem: the job fails with it, at once.
     emu.set_faults(create_fault(400, None));
-    let job = e.submit(spec(two), "local").await.expect("submit").job.to_string();
-    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Failed);
-    let r = e.store().job_get(&job).await.expect("get").expect("job").reason.unwrap_or_default();
+    let job = e.submit(spec(two), "local").await.expect("submit").job;
+    assert_eq!(settle(&emu, &e, job, Duration::from_secs(1)).await, JobState::Failed);
+    let r = e.store().job_get(job).await.expect("get").expect("job").reason.unwrap_or_default();
     assert!(r.contains("RunPod refused all 4 placements"), "{r}");
     assert_eq!(live_pods(&emu), 0);
 }
@@ -566,13 +567,12 @@ async fn a_start_over_the_accounts_spend_limit_waits_instead_of_failing() {
             .submit(spec("[gpu]\nmin_vram_gb = 16\n[retry]\nattempts = 1\n"), "local")
             .await
             .expect("submit")
-            .job
-            .to_string();
+            .job;
         e.tick().await.expect("launch");
         assert_eq!(live_pods(&emu), 0);
-        assert_eq!(state(&e, &job).await, JobState::Recovering, "waiting, not failed");
-        let ev = events(&e, &job).await;
-        let attempts = e.store().attempts_for_job(&job).await.expect("attempts").len();
+        assert_eq!(state(&e, job).await, JobState::Recovering, "waiting, not failed");
+        let ev = events(&e, job).await;
+        let attempts = e.store().attempts_for_job(job).await.expect("attempts").len();
         if reported {
             assert!(ev.contains("past its spend limit of $0.1000/h"), "{ev}");
             assert_eq!(attempts, 0, "asked first: no create was refused");
@@ -583,7 +583,7 @@ async fn a_start_over_the_accounts_spend_limit_waits_instead_of_failing() {
         for _ in 0..3 {
             emu.advance(Duration::from_secs(40));
             e.tick().await.expect("tick");
-            assert_eq!(state(&e, &job).await, JobState::Recovering, "still waiting ({reported})");
+            assert_eq!(state(&e, job).await, JobState::Recovering, "still waiting ({reported})");
         }
         emu.shared.with_world(|w, _| w.main_account_mut().spend_limit = 80.0);
         for _ in 0..10 {
@@ -594,8 +594,8 @@ async fn a_start_over_the_accounts_spend_limit_waits_instead_of_failing() {
             e.tick().await.expect("tick");
         }
         assert_eq!(live_pods(&emu), 1, "launched once the limit allows it ({reported})");
-        e.cancel(&job).await.expect("cancel");
-        settle(&emu, &e, &job, Duration::from_secs(1)).await;
+        e.cancel(job).await.expect("cancel");
+        settle(&emu, &e, job, Duration::from_secs(1)).await;
         assert_eq!(live_pods(&emu), 0);
     }
 }
@@ -621,19 +621,19 @@ async fn a_job_on_a_network_volume_runs_in_the_volumes_data_center_or_is_refused
         )
         .await
         .expect("submit");
-    let job = sub.job.to_string();
+    let job = sub.job;
     e.tick().await.expect("tick: launch");
     let pods = c.list_pods().await.expect("pods");
     assert_eq!(pods.len(), 1, "created, not refused by RunPod's data-center or Secure-only rule");
     assert_eq!(pods[0].data_center_id.as_ref().map(|d| d.as_str()), Some("EU-RO-1"));
     // Community is cheaper, but network volumes are Secure Cloud only on RunPod.
-    let attempts = e.store().attempts_for_job(&job).await.expect("attempts");
+    let attempts = e.store().attempts_for_job(job).await.expect("attempts");
     assert_eq!(
         attempts.iter().map(|a| a.cloud.as_str()).collect::<Vec<_>>(),
         ["secure"],
         "{attempts:?}"
     );
-    assert!(events(&e, &job).await.contains("placed in EU-RO-1, the network volume's data center"));
+    assert!(events(&e, job).await.contains("placed in EU-RO-1, the network volume's data center"));
 
     let err = e
         .submit(
@@ -669,9 +669,9 @@ async fn a_pod_whose_image_never_pulls_is_booting_not_running_and_meets_the_boot
         "name = \"t\"\nimage = \"ghcr.io/nobody/nothing:1\"\ncommand = \"true\"\n[gpu]\nmin_vram_gb = 16\n[limits]\nboot_timeout = \"2m\"\n[retry]\nattempts = 1\n",
     )
     .expect("spec");
-    let job = e.submit(s, "local").await.expect("submit").job.to_string();
-    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(30)).await, JobState::Failed);
-    let log = events(&e, &job).await;
+    let job = e.submit(s, "local").await.expect("submit").job;
+    assert_eq!(settle(&emu, &e, job, Duration::from_secs(30)).await, JobState::Failed);
+    let log = events(&e, job).await;
     assert!(
         log.contains("did not boot within 120 s") && !log.contains("running: the pod is running"),
         "{log}"
@@ -706,11 +706,8 @@ async fn an_idle_engine_spends_few_requests_and_a_busy_one_watches_every_tick() 
         emu.advance(Duration::from_secs(2));
     }
     assert_eq!(lists(&emu).0, 7, "a live job: every tick lists pods");
-    e.cancel(&sub.job.to_string()).await.expect("cancel");
-    assert_eq!(
-        settle(&emu, &e, &sub.job.to_string(), Duration::from_secs(2)).await,
-        JobState::Cancelled
-    );
+    e.cancel(sub.job).await.expect("cancel");
+    assert_eq!(settle(&emu, &e, sub.job, Duration::from_secs(2)).await, JobState::Cancelled);
 }
 
 /// A private image pulls with the job's `registry_auth` (RunPod's `registry`, v1's `containerRegistryAuthId`);
@@ -737,28 +734,24 @@ async fn a_private_image_runs_with_its_registry_credential_and_never_boots_witho
         )
         .expect("spec")
     };
-    let with = e
-        .submit(job(&format!("registry_auth = \"{cred}\"\n")), "local")
-        .await
-        .expect("submit")
-        .job
-        .to_string();
-    let without = e.submit(job(""), "local").await.expect("submit").job.to_string();
+    let with =
+        e.submit(job(&format!("registry_auth = \"{cred}\"\n")), "local").await.expect("submit").job;
+    let without = e.submit(job(""), "local").await.expect("submit").job;
     e.tick().await.expect("tick: launch");
     emu.advance(Duration::from_secs(30));
     e.tick().await.expect("tick: boot");
-    assert_eq!(state(&e, &with).await, JobState::Running);
+    assert_eq!(state(&e, with).await, JobState::Running);
     assert_ne!(
-        state(&e, &without).await,
+        state(&e, without).await,
         JobState::Running,
         "a pod whose image never pulls is not running"
     );
-    let end = settle(&emu, &e, &without, Duration::from_secs(15)).await;
+    let end = settle(&emu, &e, without, Duration::from_secs(15)).await;
     assert_eq!(end, JobState::Failed);
     let why =
-        e.store().job_get(&without).await.expect("get").expect("job").reason.unwrap_or_default();
+        e.store().job_get(without).await.expect("get").expect("job").reason.unwrap_or_default();
     assert!(why.contains("boot"), "{why}");
-    assert_eq!(state(&e, &with).await, JobState::Running, "the credentialed one is untouched");
+    assert_eq!(state(&e, with).await, JobState::Running, "the credentialed one is untouched");
 }
 
 /// A store error after the create call (here: another process holds the database's write lock
@@ -793,8 +786,7 @@ async fn a_store_error_after_the_create_call_does_not_strand_the_job() {
         )
         .await,
     );
-    let job =
-        e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job.to_string();
+    let job = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job;
     let ticking = tokio::spawn({
         let e = e.clone();
         async move { e.tick().await }
@@ -823,13 +815,13 @@ async fn a_store_error_after_the_create_call_does_not_strand_the_job() {
     assert_eq!(live_pods(&emu), 0, "the create was refused");
     // The intent is abandoned after its grace; the next attempt boots and runs.
     for _ in 0..20 {
-        if state(&e, &job).await == JobState::Running {
+        if state(&e, job).await == JobState::Running {
             break;
         }
         e.tick().await.expect("tick");
         emu.advance(Duration::from_secs(15));
     }
-    assert_eq!(state(&e, &job).await, JobState::Running, "{}", events(&e, &job).await);
+    assert_eq!(state(&e, job).await, JobState::Running, "{}", events(&e, job).await);
     assert_eq!(live_pods(&emu), 1, "one pod");
 }
 
@@ -838,12 +830,11 @@ async fn a_store_error_after_the_create_call_does_not_strand_the_job() {
 #[tokio::test]
 async fn a_refused_terminate_is_retried_with_backoff() {
     let (emu, e) = setup(|_| {}).await;
-    let job =
-        e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job.to_string();
+    let job = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job;
     e.tick().await.expect("launch");
     emu.advance(Duration::from_secs(30));
     e.tick().await.expect("booted");
-    assert_eq!(state(&e, &job).await, JobState::Running);
+    assert_eq!(state(&e, job).await, JobState::Running);
     let refuse = FaultConfig {
         http: vec![HttpFault {
             route: "DELETE /v2/pods/{id}".into(),
@@ -857,7 +848,7 @@ async fn a_refused_terminate_is_retried_with_backoff() {
         ..FaultConfig::default()
     };
     emu.set_faults(refuse);
-    e.cancel(&job).await.expect("cancel");
+    e.cancel(job).await.expect("cancel");
     let deletes = || {
         emu.account_calls()
             .iter()
@@ -878,19 +869,18 @@ async fn a_refused_terminate_is_retried_with_backoff() {
         e.tick().await.expect("tick");
     }
     assert_eq!(live_pods(&emu), 0, "taken once the provider accepts");
-    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Cancelled);
+    assert_eq!(settle(&emu, &e, job, Duration::from_secs(1)).await, JobState::Cancelled);
 }
 
 /// A job whose pod boots and runs for a few emulated seconds before it is stopped and settled.
-async fn ran_briefly(emu: &RunningEmulator, e: &Engine<RunPodProvider>) -> String {
-    let job =
-        e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job.to_string();
+async fn ran_briefly(emu: &RunningEmulator, e: &Engine<RunPodProvider>) -> JobId {
+    let job = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit").job;
     for _ in 0..4 {
         e.tick().await.expect("tick");
         emu.advance(Duration::from_secs(10));
     }
-    e.cancel(&job).await.expect("cancel");
-    assert_eq!(settle(emu, e, &job, Duration::from_secs(1)).await, JobState::Cancelled);
+    e.cancel(job).await.expect("cancel");
+    assert_eq!(settle(emu, e, job, Duration::from_secs(1)).await, JobState::Cancelled);
     job
 }
 
@@ -902,11 +892,11 @@ async fn a_bill_is_booked_only_once_it_settles_and_never_from_an_absent_one() {
     use podwarden_engine::billing::{BILL_REREAD_MS, BillingPolicy, DEFAULT_BILL_SETTLE_MS};
     let (emu, e) = setup(|_| {}).await;
     let job = ran_briefly(&emu, &e).await;
-    let spent = || async { e.store().job_get(&job).await.expect("get").expect("job").spent_micros };
+    let spent = || async { e.store().job_get(job).await.expect("get").expect("job").spent };
     let ours = spent().await;
-    assert!(ours > 0, "the ledger billed the pod");
+    assert!(ours > Money(0), "the ledger billed the pod");
     let pod =
-        e.store().attempts_for_job(&job).await.expect("attempts")[0].pod_id.clone().expect("pod");
+        e.store().attempts_for_job(job).await.expect("attempts")[0].pod_id.clone().expect("pod");
 
     // Within RunPod's billing cycle the bill is absent: "check now" books nothing.
     let r = e.reconcile_billing(BillingPolicy::now(), 100).await.expect("reconcile");
@@ -934,7 +924,7 @@ async fn a_bill_is_booked_only_once_it_settles_and_never_from_an_absent_one() {
     assert_eq!((r.read, r.checked), (1, 1), "{r:?}");
     let bill =
         emu.shared.world.lock().ledger.total_for(runpod_emulator::world::ledger::Kind::Pod, &pod);
-    assert!((spent().await as f64 / 1e6 - bill).abs() < 2e-6, "{} vs {bill}", spent().await);
+    assert!((spent().await.usd() - bill).abs() < 2e-6, "{:?} vs {bill}", spent().await);
     let r = e.reconcile_billing(BillingPolicy::now(), 100).await.expect("reconcile");
     assert_eq!(r.read, 0, "checked once");
 }
@@ -984,7 +974,7 @@ async fn a_bill_that_never_comes_is_given_up_on_after_the_settle_time() {
     emu.advance(Duration::from_secs(2 * 3600));
     let r = e.reconcile_billing(policy, 100).await.expect("reconcile");
     assert_eq!((r.read, r.unbilled, r.checked), (1, 1, 0), "{r:?}");
-    assert!(events(&e, &job).await.contains("RunPod has no bill for pod"));
+    assert!(events(&e, job).await.contains("RunPod has no bill for pod"));
     emu.advance(Duration::from_secs(3600));
     assert_eq!(e.reconcile_billing(policy, 100).await.expect("reconcile").read, 0, "done with it");
 }
@@ -1000,11 +990,11 @@ async fn an_image_built_for_a_newer_cuda_asks_for_it_and_waits_for_such_a_host()
         "name = \"t\"\nimage = \"runpod/pytorch:2.9.0-py3.12-cuda13.0.0-devel-ubuntu24.04\"\ncommand = \"true\"\n[gpu]\nmin_vram_gb = 16\n",
     )
     .expect("spec");
-    let job = e.submit(newer, "local").await.expect("submit").job.to_string();
+    let job = e.submit(newer, "local").await.expect("submit").job;
     e.tick().await.expect("launch");
     assert_eq!(live_pods(&emu), 0, "no 12.8 host takes a CUDA 13.0 image");
-    assert_eq!(state(&e, &job).await, JobState::Recovering);
-    assert!(events(&e, &job).await.contains("no capacity"));
+    assert_eq!(state(&e, job).await, JobState::Recovering);
+    assert!(events(&e, job).await.contains("no capacity"));
 }
 
 /// The job token reaches the pod as a RunPod secret: the pod's env (what `GET /v2/pods` shows)
@@ -1045,17 +1035,17 @@ async fn the_job_token_travels_as_a_secret_that_is_deleted_once_the_job_is_over(
         )
         .await
         .expect("submit");
-    let job = sub.job.to_string();
+    let job = sub.job;
     let name = podwarden_core::ids::token_secret_name(e.install(), sub.job);
     for _ in 0..4 {
         e.tick().await.expect("tick");
         emu.advance(Duration::from_secs(10));
     }
     let pod =
-        e.store().attempts_for_job(&job).await.expect("attempts")[0].pod_id.clone().expect("pod");
+        e.store().attempts_for_job(job).await.expect("attempts")[0].pod_id.clone().expect("pod");
     let shown = c.get_pod(&runpod::PodId::new(&pod)).await.expect("get pod");
     assert_eq!(shown.env.get("PODWARDEN_JOB_TOKEN"), Some(&reference(&name)), "{:?}", shown.env);
-    let token = e.job_token(&job);
+    let token = e.job_token(job);
     let line = format!("token={token}");
     // Log lines do not change the world: wait on the pod's log itself.
     let logs = emu.shared.world.lock().pods[pod.as_str()].logs.clone();
@@ -1069,8 +1059,8 @@ async fn the_job_token_travels_as_a_secret_that_is_deleted_once_the_job_is_over(
         );
     }
 
-    e.cancel(&job).await.expect("cancel");
-    assert_eq!(settle(&emu, &e, &job, Duration::from_secs(1)).await, JobState::Cancelled);
+    e.cancel(job).await.expect("cancel");
+    assert_eq!(settle(&emu, &e, job, Duration::from_secs(1)).await, JobState::Cancelled);
     let names = |emu: &RunningEmulator| {
         let mut v: Vec<String> =
             emu.shared.world.lock().secrets.values().map(|s| s.name.clone()).collect();
@@ -1100,7 +1090,7 @@ async fn an_exited_pod_waits_for_its_last_log_lines_and_no_longer() {
         // A deadline an hour away is the period's business: it spends no early pass.
         let limits = "[gpu]\nmin_vram_gb = 16\n[limits]\nmax_runtime = \"1h\"\n";
         let sub = e.submit(spec(limits), "local").await.expect("submit");
-        jobs.push((sub.job.to_string(), sub.token));
+        jobs.push((sub.job, sub.token));
     }
     e.tick().await.expect("launch");
     for _ in 0..10 {
@@ -1109,22 +1099,21 @@ async fn an_exited_pod_waits_for_its_last_log_lines_and_no_longer() {
         assert_eq!(r.next_pass, None, "nothing due before the period: {r:?}");
     }
     for (job, _) in &jobs {
-        assert_eq!(state(&e, job).await, JobState::Running);
+        assert_eq!(state(&e, *job).await, JobState::Running);
     }
     let [(callback_then_logs, t1), (logs_first, _), (callback_only, t3)] = &jobs[..] else {
         unreachable!()
     };
-    e.report_exit(callback_then_logs, t1, 0).await.expect("exit");
-    e.exit_seen_in_logs(logs_first, 0).await.expect("exit line");
-    e.report_exit(callback_only, t3, 0).await.expect("exit");
+    e.report_exit(*callback_then_logs, t1, 0).await.expect("exit");
+    e.exit_seen_in_logs(*logs_first, 0).await.expect("exit line");
+    e.report_exit(*callback_only, t3, 0).await.expect("exit");
     let r = e.tick().await.expect("exits seen");
     assert_eq!(r.next_pass, Some(FOLLOW_UP), "three jobs began their teardown");
-    let pods = |job: &str| {
-        let job = job.to_owned();
+    let pods = |job: JobId| {
         let e = &e;
         async move {
             e.store()
-                .attempts_for_job(&job)
+                .attempts_for_job(job)
                 .await
                 .expect("attempts")
                 .iter()
@@ -1138,21 +1127,21 @@ async fn an_exited_pod_waits_for_its_last_log_lines_and_no_longer() {
         let r = e.tick().await.expect("follow-up");
         assert_eq!(r.next_pass, Some(FOLLOW_UP), "{r:?}");
     }
-    assert_eq!(pods(logs_first).await, 0, "its logs were in: gone at once");
-    assert_eq!(pods(callback_then_logs).await, 1, "kept for its logs");
-    assert_eq!(pods(callback_only).await, 1, "kept for its logs");
+    assert_eq!(pods(*logs_first).await, 0, "its logs were in: gone at once");
+    assert_eq!(pods(*callback_then_logs).await, 1, "kept for its logs");
+    assert_eq!(pods(*callback_only).await, 1, "kept for its logs");
     let r = e.tick().await.expect("settled");
-    assert_eq!(state(&e, logs_first).await, JobState::Succeeded);
+    assert_eq!(state(&e, *logs_first).await, JobState::Succeeded);
     assert_eq!(r.next_pass, None, "settling asks for no follow-up; the drain ends past the period");
 
     emu.advance(Duration::from_secs(1));
-    e.exit_seen_in_logs(callback_then_logs, 0).await.expect("its exit line came");
+    e.exit_seen_in_logs(*callback_then_logs, 0).await.expect("its exit line came");
     e.tick().await.expect("terminate");
     e.tick().await.expect("gone");
     e.tick().await.expect("settled");
-    assert_eq!(pods(callback_then_logs).await, 0, "gone once its logs were in");
-    assert_eq!(pods(callback_only).await, 1, "still within the bound");
-    assert_eq!(state(&e, callback_then_logs).await, JobState::Succeeded);
+    assert_eq!(pods(*callback_then_logs).await, 0, "gone once its logs were in");
+    assert_eq!(pods(*callback_only).await, 1, "still within the bound");
+    assert_eq!(state(&e, *callback_then_logs).await, JobState::Succeeded);
 
     // 1.5 s of the drain bound passed: the rest is due before the period.
     emu.advance(Duration::from_secs(2));
@@ -1164,7 +1153,7 @@ async fn an_exited_pod_waits_for_its_last_log_lines_and_no_longer() {
     );
     emu.advance(Duration::from_millis(LOG_DRAIN_MAX_MS as u64));
     assert_eq!(
-        settle(&emu, &e, callback_only, Duration::from_millis(500)).await,
+        settle(&emu, &e, *callback_only, Duration::from_millis(500)).await,
         JobState::Succeeded
     );
     assert_eq!(live_pods(&emu), 0);

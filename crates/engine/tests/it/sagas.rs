@@ -6,6 +6,7 @@
 //!
 //! The crash test (`cli/tests/crash.rs`) kills a real server process at the same points.
 
+use podwarden_core::JobId;
 use podwarden_test_utils::engine as common;
 
 use podwarden_core::endpoint::EndpointSpec;
@@ -45,7 +46,7 @@ fn crashed(r: &Result<podwarden_engine::TickReport, podwarden_engine::EngineErro
     }
 }
 
-async fn job_state(e: &Engine<RunPodProvider>, job: &str) -> JobState {
+async fn job_state(e: &Engine<RunPodProvider>, job: JobId) -> JobState {
     e.store().job_get(job).await.expect("get").expect("job").phase().expect("phase").state
 }
 
@@ -76,12 +77,12 @@ async fn a_crash_at_each_step_of_pod_launch_and_teardown_is_healed_by_a_fresh_en
             "name = \"t\"\nimage = \"python:3.11-slim\"\ncommand = \"sleep 1000\"\n[gpu]\nmin_vram_gb = 16\n",
         )
         .expect("spec");
-        let job = first.submit(spec, "local").await.expect("submit").job.to_string();
+        let job = first.submit(spec, "local").await.expect("submit").job;
         let teardown = matches!(point, CrashPoint::BeforeTerminate | CrashPoint::AfterTerminate);
         let mut hit = false;
         for _ in 0..40 {
-            if teardown && job_state(&first, &job).await == JobState::Running {
-                first.cancel(&job).await.expect("cancel");
+            if teardown && job_state(&first, job).await == JobState::Running {
+                first.cancel(job).await.expect("cancel");
             }
             if crashed(&first.tick().await) {
                 hit = true;
@@ -96,19 +97,19 @@ async fn a_crash_at_each_step_of_pod_launch_and_teardown_is_healed_by_a_fresh_en
         let e = engine_at(&emu, &db, None).await;
         let mut cancelled = teardown;
         for _ in 0..60 {
-            let s = job_state(&e, &job).await;
+            let s = job_state(&e, job).await;
             if s.is_final() {
                 break;
             }
             if s == JobState::Running && !cancelled {
-                e.cancel(&job).await.expect("cancel");
+                e.cancel(job).await.expect("cancel");
                 cancelled = true;
             }
             let r = e.tick().await;
             assert!(!crashed(&r), "{point}: the fresh engine has no failpoint");
             emu.advance(Duration::from_secs(5));
         }
-        assert_eq!(job_state(&e, &job).await, JobState::Cancelled, "{point}: the job settles");
+        assert_eq!(job_state(&e, job).await, JobState::Cancelled, "{point}: the job settles");
         let made = pods_made(&emu, &install);
         let mut names: Vec<&str> = made.iter().map(|(n, _)| n.as_str()).collect();
         names.dedup();
@@ -117,7 +118,7 @@ async fn a_crash_at_each_step_of_pod_launch_and_teardown_is_healed_by_a_fresh_en
             made.iter().all(|(_, s)| *s == PodStatus::Terminated),
             "{point}: no pod left running: {made:?}"
         );
-        let attempts = e.store().attempts_for_job(&job).await.expect("attempts");
+        let attempts = e.store().attempts_for_job(job).await.expect("attempts");
         for (name, _) in &made {
             assert!(
                 attempts.iter().any(|a| &a.pod_name == name && a.pod_id.is_some()),
@@ -135,7 +136,7 @@ async fn a_crash_at_each_step_of_pod_launch_and_teardown_is_healed_by_a_fresh_en
             billing.mismatches.is_empty(),
             "{point}: ledger = bill: {billing:?} {attempts:#?} {:#?}",
             e.store()
-                .events_since(&job, 0, 100)
+                .events_since(job, 0, 100)
                 .await
                 .expect("ev")
                 .iter()

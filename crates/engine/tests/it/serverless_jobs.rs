@@ -3,6 +3,7 @@
 //! a queue that says why it is stuck, worker timeouts with the fix, cancel, payload limits and
 //! a bad key — each with the error a user can act on.
 
+use podwarden_core::ServerlessJobId;
 use podwarden_core::state::ServerlessJobState;
 use podwarden_test_utils::engine as common;
 
@@ -70,7 +71,7 @@ async fn remove_endpoint(emu: &RunningEmulator, e: &Engine<RunPodProvider>) {
     }
 }
 
-async fn log(e: &Engine<RunPodProvider>, id: &str) -> Vec<(String, String)> {
+async fn log(e: &Engine<RunPodProvider>, id: ServerlessJobId) -> Vec<(String, String)> {
     e.store()
         .events_since(id, 0, 1000)
         .await
@@ -87,12 +88,12 @@ async fn a_serverless_job_is_followed_to_its_result_with_progress_chunks_and_cos
     let row =
         e.submit_serverless_job(request(json!({"x": 1})), "alice", false).await.expect("submit");
     assert_eq!(row.state, ServerlessJobState::Queued);
-    assert!(row.estimate_micros > 0, "an estimate before it runs");
-    let first = &log(&e, &row.id).await[0].1;
+    assert!(row.estimate > Money(0), "an estimate before it runs");
+    let first = &log(&e, row.id).await[0].1;
     assert!(first.contains("at most $") && first.contains("execution timeout 7200 s"), "{first}");
 
     e.tick().await.expect("tick: queued");
-    let queued = e.serverless_job(&row.id).await.expect("row");
+    let queued = e.serverless_job(row.id).await.expect("row");
     assert!(
         queued.reason.as_deref().is_some_and(|r| r.contains("worker")),
         "says why it waits: {:?}",
@@ -103,7 +104,7 @@ async fn a_serverless_job_is_followed_to_its_result_with_progress_chunks_and_cos
     let job = w.take(false).await.expect("take").pop().expect("a job");
     assert_eq!(job.input, json!({"x": 1}));
     e.tick().await.expect("tick: running");
-    assert_eq!(e.serverless_job(&row.id).await.expect("row").state, ServerlessJobState::Running);
+    assert_eq!(e.serverless_job(row.id).await.expect("row").state, ServerlessJobState::Running);
 
     w.post_progress(&job.id, json!({"pct": 50})).await.expect("progress");
     w.post_stream_chunk(&job.id, json!("a")).await.expect("chunk a");
@@ -111,7 +112,7 @@ async fn a_serverless_job_is_followed_to_its_result_with_progress_chunks_and_cos
     e.tick().await.expect("tick: progress");
     let streams = || emu.account_calls().iter().filter(|c| c.path.contains("/stream/")).count();
     assert_eq!(streams(), 0, "a pass never reads /stream of a running job: RunPod may hold it");
-    assert_eq!(e.follow_stream(&row.id).await.expect("follow"), 2, "its follower reads both");
+    assert_eq!(e.follow_stream(row.id).await.expect("follow"), 2, "its follower reads both");
     emu.advance(Duration::from_secs(30));
     w.post_result(
         &job.id,
@@ -122,27 +123,27 @@ async fn a_serverless_job_is_followed_to_its_result_with_progress_chunks_and_cos
     .expect("done");
     e.tick().await.expect("tick: done");
 
-    let done = e.serverless_job(&row.id).await.expect("row");
+    let done = e.serverless_job(row.id).await.expect("row");
     assert_eq!(done.state, ServerlessJobState::Succeeded);
     // The last event says so in its data, as every state event does (a follower reads it).
-    let last = e.store().events_since(&row.id, 0, 1000).await.expect("events").pop().expect("one");
+    let last = e.store().events_since(row.id, 0, 1000).await.expect("events").pop().expect("one");
     assert_eq!(last.data.as_deref(), Some(r#"{"request":"succeeded"}"#), "{last:?}");
     assert_eq!(done.output.as_deref(), Some(r#"{"y":2}"#));
     assert_eq!(done.execution_ms, Some(30_000));
     // 30 s running + the 5 s idle tail, at the endpoint's per-second price.
-    assert_eq!(done.cost_micros, done.price_micros_per_hour * 35 / 3600);
-    assert!(done.cost_micros > 0 && done.cost_micros < done.estimate_micros);
-    let ledger: i64 = e
+    assert_eq!(done.cost, Money(done.price_per_hour.0 * 35 / 3600));
+    assert!(done.cost > Money(0) && done.cost < done.estimate);
+    let ledger: Money = e
         .store()
         .cost_rows()
         .await
         .expect("ledger")
         .iter()
-        .filter(|c| c.job_id == row.id)
-        .map(|c| c.amount_micros)
+        .filter(|c| c.job_id == row.id.to_string())
+        .map(|c| c.amount)
         .sum();
-    assert_eq!(ledger, done.cost_micros, "the ledger has the settled cost");
-    let events = log(&e, &row.id).await;
+    assert_eq!(ledger, done.cost, "the ledger has the settled cost");
+    let events = log(&e, row.id).await;
     let chunks: Vec<&str> =
         events.iter().filter(|(k, _)| k == "chunk").map(|(_, m)| m.as_str()).collect();
     assert_eq!(chunks, vec!["\"a\"", "\"b\""], "every chunk once, in order");
@@ -165,7 +166,7 @@ async fn a_job_stuck_in_the_queue_says_why() {
     e.deploy(spec, "alice").await.expect("deploy");
     let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
     e.tick().await.expect("tick");
-    let r = e.serverless_job(&row.id).await.expect("row").reason.unwrap_or_default();
+    let r = e.serverless_job(row.id).await.expect("row").reason.unwrap_or_default();
     assert!(r.contains("workers.max is 0") && r.contains("redeploy"), "{r}");
 
     // No GPU: workers throttled.
@@ -177,7 +178,7 @@ async fn a_job_stuck_in_the_queue_says_why() {
     deploy(&e, "[gpu]\npools = [\"ADA_24\"]\n").await;
     let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
     e.tick().await.expect("tick");
-    let r = e.serverless_job(&row.id).await.expect("row").reason.unwrap_or_default();
+    let r = e.serverless_job(row.id).await.expect("row").reason.unwrap_or_default();
     assert!(
         r.contains("no GPU available") && r.contains("ADA_24") && r.contains("add other pools"),
         "{r}"
@@ -203,9 +204,9 @@ async fn a_job_stuck_in_the_queue_says_why() {
     .await
     .expect("crash loop");
     e.tick().await.expect("tick");
-    let r = e.serverless_job(&row.id).await.expect("row").reason.unwrap_or_default();
+    let r = e.serverless_job(row.id).await.expect("row").reason.unwrap_or_default();
     assert!(r.contains("crash-looping"), "{r}");
-    let events = log(&e, &row.id).await;
+    let events = log(&e, row.id).await;
     assert!(events.iter().any(|(k, m)| k == "queue" && m.contains("crash-looping")), "{events:?}");
 
     // No credit left.
@@ -214,7 +215,7 @@ async fn a_job_stuck_in_the_queue_says_why() {
     emu.shared.world.lock().main_account_mut().balance = 0.0;
     let row = e.submit_serverless_job(request(json!({})), "alice", false).await.expect("submit");
     e.tick().await.expect("tick");
-    let r = e.serverless_job(&row.id).await.expect("row").reason.unwrap_or_default();
+    let r = e.serverless_job(row.id).await.expect("row").reason.unwrap_or_default();
     assert!(r.contains("insufficient balance") && r.contains("add funds"), "{r}");
 }
 
@@ -227,7 +228,7 @@ async fn a_worker_timeout_shows_the_endpoints_timeout_and_how_to_raise_it() {
     w.take(false).await.expect("take").pop().expect("job");
     emu.advance(Duration::from_secs(11));
     e.tick().await.expect("tick");
-    let r = e.serverless_job(&row.id).await.expect("row");
+    let r = e.serverless_job(row.id).await.expect("row");
     assert_eq!(r.state, ServerlessJobState::TimedOut);
     let reason = r.reason.unwrap_or_default();
     assert!(
@@ -235,7 +236,7 @@ async fn a_worker_timeout_shows_the_endpoints_timeout_and_how_to_raise_it() {
             && reason.contains("podwarden endpoint deploy"),
         "{reason}"
     );
-    assert!(r.cost_micros > 0, "the time it ran is billed");
+    assert!(r.cost > Money(0), "the time it ran is billed");
 }
 
 #[tokio::test]
@@ -246,7 +247,7 @@ async fn stop_cancels_a_running_job_and_its_worker_is_told() {
     let w = worker(&emu, &ep);
     let job = w.take(false).await.expect("take").pop().expect("job");
     emu.advance(Duration::from_secs(4));
-    let r = e.cancel_serverless_job(&row.id).await.expect("cancel");
+    let r = e.cancel_serverless_job(row.id).await.expect("cancel");
     assert_eq!(r.state, ServerlessJobState::Cancelled);
     assert_eq!(r.reason.as_deref(), Some("stopped by the user"));
     assert!(
@@ -254,10 +255,10 @@ async fn stop_cancels_a_running_job_and_its_worker_is_told() {
         "the worker is told to stop it"
     );
     assert!(
-        matches!(e.cancel_serverless_job(&row.id).await, Err(EngineError::WrongState { .. })),
+        matches!(e.cancel_serverless_job(row.id).await, Err(EngineError::WrongState { .. })),
         "already stopped"
     );
-    assert!(e.serverless_job(&row.id).await.expect("row").state.is_final());
+    assert!(e.serverless_job(row.id).await.expect("row").state.is_final());
 }
 
 #[tokio::test]
@@ -341,13 +342,13 @@ async fn an_endpoints_hours_are_booked_to_runpods_bill_beyond_its_jobs() {
     e.tick().await.expect("tick: running");
     emu.advance(Duration::from_secs(20));
     finish(&e, &w, &job.id).await;
-    let charged = e.serverless_job(&row.id).await.expect("row").cost_micros;
-    assert!(charged > 0);
+    let charged = e.serverless_job(row.id).await.expect("row").cost;
+    assert!(charged > Money(0));
     remove_endpoint(&emu, &e).await;
     let billed = Money::from_usd(emu.shared.world.lock().ledger.total_for(Kind::Serverless, &ep));
     // RunPod bills its workers' lives (here the endpoint's own worker, from its allocation),
     // not the jobs' execution podwarden charged.
-    assert_ne!(billed.0, charged, "{billed} vs {charged}");
+    assert_ne!(billed, charged, "{billed} vs {charged}");
 
     // Within the hour nothing is read; later, two agreeing reads book it.
     let policy = BillingPolicy::automatic(6 * 3_600_000);
@@ -391,7 +392,7 @@ async fn no_hour_is_booked_while_a_job_that_ran_in_it_is_unsettled() {
     let r = e.reconcile_endpoint_bills(BillingPolicy::now()).await.expect("check now");
     assert_eq!(r.checked, 0, "so does an operator's check now: {r:?}");
     finish(&e, &w, &job.id).await;
-    assert!(e.serverless_job(&row.id).await.expect("row").cost_micros > 0);
+    assert!(e.serverless_job(row.id).await.expect("row").cost > Money(0));
     remove_endpoint(&emu, &e).await;
     emu.advance(Duration::from_secs(7 * 3600));
     let r = e.reconcile_endpoint_bills(policy).await.expect("reconcile");
@@ -409,10 +410,10 @@ async fn a_job_run_in_no_time_still_costs_its_workers_idle_tail() {
     let ep = deploy(&e, "").await;
     let (row, w, job) = submit_and_take(&emu, &e, &ep).await;
     finish(&e, &w, &job.id).await;
-    let done = e.serverless_job(&row.id).await.expect("row");
+    let done = e.serverless_job(row.id).await.expect("row");
     assert_eq!((done.state.as_str(), done.execution_ms), ("succeeded", Some(0)));
-    assert_eq!(done.cost_micros, done.price_micros_per_hour * 5 / 3600, "the 5 s idle tail");
-    assert!(done.cost_micros > 0);
+    assert_eq!(done.cost, Money(done.price_per_hour.0 * 5 / 3600), "the 5 s idle tail");
+    assert!(done.cost > Money(0));
 }
 
 #[tokio::test]
@@ -424,9 +425,9 @@ async fn a_failed_job_is_retried_as_a_new_job_with_its_own_cost_and_a_finished_o
     let failed = JobResultBody { error: Some(json!("CUDA out of memory")), ..Default::default() };
     w.post_result(&job.id, &failed, false).await.expect("failed");
     e.tick().await.expect("tick: failed");
-    let first = e.serverless_job(&row.id).await.expect("row");
+    let first = e.serverless_job(row.id).await.expect("row");
     assert_eq!(first.state, ServerlessJobState::Failed);
-    let retry = e.retry_serverless_job(&row.id).await.expect("retry");
+    let retry = e.retry_serverless_job(row.id).await.expect("retry");
     assert_ne!(retry.id, row.id, "a job of its own");
     assert_eq!(retry.provider_job_id, first.provider_job_id, "RunPod's same job, run again");
     assert_eq!(retry.state, ServerlessJobState::Queued);
@@ -435,12 +436,12 @@ async fn a_failed_job_is_retried_as_a_new_job_with_its_own_cost_and_a_finished_o
     assert_eq!(again.id, job.id);
     emu.advance(Duration::from_secs(2));
     finish(&e, &w, &again.id).await;
-    let done = e.serverless_job(&retry.id).await.expect("row");
+    let done = e.serverless_job(retry.id).await.expect("row");
     assert_eq!(done.state, ServerlessJobState::Succeeded);
-    assert!(done.cost_micros > 0, "the retry's own run is billed");
-    let first_after = e.serverless_job(&row.id).await.expect("row");
-    assert_eq!(first_after.cost_micros, first.cost_micros, "the first run keeps its own cost");
-    assert!(log(&e, &row.id).await.iter().any(|(_, m)| m == &format!("retried as {}", retry.id)));
+    assert!(done.cost > Money(0), "the retry's own run is billed");
+    let first_after = e.serverless_job(row.id).await.expect("row");
+    assert_eq!(first_after.cost, first.cost, "the first run keeps its own cost");
+    assert!(log(&e, row.id).await.iter().any(|(_, m)| m == &format!("retried as {}", retry.id)));
     // Only a failed or timed-out job can be retried.
-    assert!(matches!(e.retry_serverless_job(&retry.id).await, Err(EngineError::WrongState { .. })));
+    assert!(matches!(e.retry_serverless_job(retry.id).await, Err(EngineError::WrongState { .. })));
 }

@@ -55,16 +55,16 @@ pub(crate) async fn reconciliation_view(
     let rows = s.engine.store().billing_checks(1000).await.map_err(EngineError::from)?;
     Ok(crate::api::Reconciliation {
         checked_now,
-        mismatches: rows.iter().filter(|r| r.ours_micros != r.theirs_micros).count(),
-        overcounted_usd: Money(rows.iter().map(|r| r.ours_micros - r.theirs_micros).sum()).usd(),
+        mismatches: rows.iter().filter(|r| r.ours != r.theirs).count(),
+        overcounted_usd: rows.iter().map(|r| r.ours - r.theirs).sum::<Money>().usd(),
         checks: rows
             .into_iter()
             .map(|r| crate::api::BillingCheckView {
-                job_id: r.job_id,
+                job_id: r.job_id.to_string(),
                 pod_id: r.pod_id,
                 at: r.at,
-                ours_usd: Money(r.ours_micros).usd(),
-                theirs_usd: Money(r.theirs_micros).usd(),
+                ours_usd: r.ours.usd(),
+                theirs_usd: r.theirs.usd(),
             })
             .collect(),
     })

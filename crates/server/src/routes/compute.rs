@@ -117,11 +117,14 @@ pub(crate) async fn settings(
                     .join(", ")
             }
         },
-        spend_cap_usd: user.spend_cap_micros.map(|m| Money(m).usd()),
-        hosted_committed_usd: Money(
-            s.engine.store().hosted_committed_micros(&user.id).await.map_err(EngineError::from)?,
-        )
-        .usd(),
+        spend_cap_usd: user.spend_cap.map(Money::usd),
+        hosted_committed_usd: s
+            .engine
+            .store()
+            .hosted_committed(&user.id)
+            .await
+            .map_err(EngineError::from)?
+            .usd(),
     })
 }
 

@@ -12,8 +12,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use futures::StreamExt;
-use podwarden_core::WorkId;
 use podwarden_core::state::AttemptState;
+use podwarden_core::{AttemptId, JobId, WorkId};
 use podwarden_engine::EngineError;
 use podwarden_engine::provider::{Provider, ProviderError};
 use podwarden_store::AttemptRow;
@@ -61,17 +61,18 @@ pub(crate) async fn events(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<i64>().ok());
         let end = s.shutdown.clone().cancelled_owned();
-        let stored = event_stream(s.clone(), id.clone(), resume.unwrap_or(q.after));
-        let stream = if q.logs && matches!(work, WorkId::Job(_)) {
-            futures::stream::select(stored, pod_log_lines(s, id)).boxed()
-        } else {
-            stored.boxed()
+        let stored = event_stream(s.clone(), work, resume.unwrap_or(q.after));
+        let stream = match work {
+            WorkId::Job(job) if q.logs => {
+                futures::stream::select(stored, pod_log_lines(s, job)).boxed()
+            }
+            _ => stored.boxed(),
         };
         return Ok(Sse::new(stream.take_until(end))
             .keep_alive(KeepAlive::default())
             .into_response());
     }
-    Ok(Json(long_poll(&s, &id, &q).await?).into_response())
+    Ok(Json(long_poll(&s, work, &q).await?).into_response())
 }
 
 /// A serverless job's events, as `/api/v1/jobs/{id}/events` serves them (the same handler).
@@ -105,14 +106,14 @@ fn current_attempt(attempts: &[AttemptRow]) -> Option<&AttemptRow> {
 /// The job's pod log lines as `log` events: follows each pod the job gets, until it settles.
 pub(crate) fn pod_log_lines(
     s: Arc<AppState>,
-    id: String,
+    id: JobId,
 ) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> {
     async_stream::stream! {
         let mut rx = s.engine.subscribe();
         let mut followed = std::collections::HashSet::new();
         loop {
-            let Ok(Some(job)) = s.engine.store().job_get(&id).await else { break };
-            let attempts = s.engine.store().attempts_for_job(&id).await.unwrap_or_default();
+            let Ok(Some(job)) = s.engine.store().job_get(id).await else { break };
+            let attempts = s.engine.store().attempts_for_job(id).await.unwrap_or_default();
             if let Some(pod) = current_pod(&attempts).filter(|p| !followed.contains(p)) {
                 followed.insert(pod.clone());
                 let lines = match engine_for(&s, &job.account).await {
@@ -136,7 +137,7 @@ pub(crate) fn pod_log_lines(
 
 pub(crate) fn event_stream(
     s: Arc<AppState>,
-    id: String,
+    id: WorkId,
     after: i64,
 ) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> {
     futures::stream::unfold(
@@ -144,7 +145,7 @@ pub(crate) fn event_stream(
         |(s, id, after, rx)| async move {
             let mut rx = rx.unwrap_or_else(|| s.engine.subscribe());
             loop {
-                match s.engine.store().events_since(&id, after, 1000).await {
+                match s.engine.store().events_since(id, after, 1000).await {
                     Ok(rows) if !rows.is_empty() => {
                         let last = rows.last().map_or(after, |e| e.id);
                         let events: Vec<Result<Event, std::convert::Infallible>> = rows
@@ -197,14 +198,13 @@ pub(crate) fn event_view(e: podwarden_store::EventRow) -> EventView {
     }
 }
 
-pub(crate) async fn long_poll(s: &AppState, id: &str, q: &After) -> R<Vec<EventView>> {
-    let id = id.to_owned();
+pub(crate) async fn long_poll(s: &AppState, id: WorkId, q: &After) -> R<Vec<EventView>> {
     let deadline =
         tokio::time::Instant::now() + std::time::Duration::from_millis(q.wait_ms.min(60_000));
     let mut rx = s.engine.subscribe();
     loop {
         let rows =
-            s.engine.store().events_since(&id, q.after, 1000).await.map_err(EngineError::from)?;
+            s.engine.store().events_since(id, q.after, 1000).await.map_err(EngineError::from)?;
         if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
             return Ok(rows.into_iter().map(event_view).collect());
         }
@@ -236,7 +236,7 @@ pub(crate) async fn logs(
     Query(q): Query<LogsQuery>,
 ) -> R<Response> {
     let job = owned_job(&s, &id, &c.0.id).await?;
-    let attempts = s.engine.store().attempts_for_job(&id).await.map_err(EngineError::from)?;
+    let attempts = s.engine.store().attempts_for_job(job.id).await.map_err(EngineError::from)?;
     let wanted = match q.attempt {
         Some(n) => Some(
             attempts
@@ -249,14 +249,13 @@ pub(crate) async fn logs(
                         Some("`podwarden ps JOB` lists its attempts"),
                     )
                 })?
-                .id
-                .clone(),
+                .id,
         ),
         None => None,
     };
     let live = current_attempt(&attempts)
         .filter(|a| wanted.as_ref().is_none_or(|w| w == &a.id))
-        .map(|a| (a.id.clone(), a.pod_id.clone().unwrap_or_default()));
+        .map(|a| (a.id, a.pod_id.clone().unwrap_or_default()));
     // The live attempt's pod streams its lines; one already gone at the provider (torn down
     // between the attempt's last pass and now) has them kept, as an ended attempt does.
     let (live, stream) = match live {
@@ -281,7 +280,7 @@ pub(crate) async fn logs(
     let kept = s
         .engine
         .store()
-        .job_logs(&id, podwarden_store::JOB_LOG_LINES_KEPT)
+        .job_logs(job.id, podwarden_store::JOB_LOG_LINES_KEPT)
         .await
         .map_err(EngineError::from)?;
     let kept: Vec<_> = kept
@@ -300,7 +299,7 @@ pub(crate) async fn logs(
     }
     // Separators only where they tell attempts apart.
     let separate = wanted.is_none() && attempts.iter().filter(|a| a.pod_id.is_some()).count() > 1;
-    let separator = |attempt: &str| {
+    let separator = |attempt: AttemptId| {
         let n = attempts.iter().position(|a| a.id == attempt);
         let a = n.map(|n| &attempts[n]);
         let text = format!(
@@ -314,13 +313,13 @@ pub(crate) async fn logs(
         Ok::<_, std::convert::Infallible>(Event::default().event("attempt").data(text))
     };
     let mut events = Vec::with_capacity(kept.len() + 2);
-    let mut shown: Option<Option<String>> = None;
+    let mut shown: Option<Option<AttemptId>> = None;
     for l in kept {
         if separate && shown.as_ref() != Some(&l.attempt_id) {
-            if let Some(a) = &l.attempt_id {
+            if let Some(a) = l.attempt_id {
                 events.push(separator(a));
             }
-            shown = Some(l.attempt_id.clone());
+            shown = Some(l.attempt_id);
         }
         events.push(Ok(Event::default().event(l.source).data(l.line)));
     }
@@ -328,7 +327,7 @@ pub(crate) async fn logs(
         return Ok(Sse::new(futures::stream::iter(events)).into_response());
     };
     if separate {
-        events.push(separator(&attempt));
+        events.push(separator(attempt));
     }
     let lines = stream.filter_map(|l| async move {
         l.ok().map(|l| {

@@ -23,7 +23,7 @@ fn invite_view(i: &InviteRow) -> InviteView {
         note: i.note.clone(),
         created_at: i.created_at,
         expires_at: i.expires_at,
-        spend_cap_usd: i.spend_cap_micros.map(|m| Money(m).usd()),
+        spend_cap_usd: i.spend_cap.map(Money::usd),
         redeemed_by: i.redeemed_by.clone(),
     }
 }
@@ -72,7 +72,7 @@ pub(crate) async fn create_invite(
         created_by: c.0.id.clone(),
         created_at: now,
         expires_at: now + ttl.as_millis() as i64,
-        spend_cap_micros: cap.map(|v| Money::from_usd(v).0),
+        spend_cap: cap.map(Money::from_usd),
         note,
         redeemed_by: None,
         redeemed_at: None,
@@ -105,7 +105,7 @@ pub(crate) async fn redeem_invite(
         name: b.name.clone(),
         is_admin: false,
         created_at: s.engine.now_ms(),
-        spend_cap_micros: None,
+        spend_cap: None,
     };
     match store
         .invite_redeem(&podwarden_engine::tokens::hash_token(b.code.trim()), &user)

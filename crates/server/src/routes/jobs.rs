@@ -9,9 +9,9 @@ use crate::extract::{Body, Query};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use podwarden_core::Money;
 use podwarden_core::spec::JobSpec;
 use podwarden_core::state::AttemptState;
+use podwarden_core::{JobId, Money};
 use podwarden_engine::EngineError;
 use podwarden_store::{AttemptRow, JobRow};
 use serde::Deserialize;
@@ -23,7 +23,7 @@ pub(crate) const LIST_LIMIT: i64 = 10_000;
 pub(crate) fn summary(j: &JobRow, attempts: &[AttemptRow], now: i64) -> JobSummary {
     let current = attempts.iter().rev().find(|a| a.state != AttemptState::Abandoned);
     JobSummary {
-        id: j.id.clone(),
+        id: j.id.to_string(),
         name: j.name.clone(),
         state: j.state,
         ending: j.phase().ok().and_then(|p| p.outcome).map(|o| o.final_state()),
@@ -32,8 +32,8 @@ pub(crate) fn summary(j: &JobRow, attempts: &[AttemptRow], now: i64) -> JobSumma
         created_at: j.created_at,
         started_at: j.started_at,
         // Spend includes what running pods ran up since their last ledger write.
-        spent_usd: Money(j.projected_spend(&attempts.iter().collect::<Vec<_>>(), now)).usd(),
-        budget_usd: j.budget_micros.map(|b| Money(b).usd()),
+        spent_usd: j.projected_spend(&attempts.iter().collect::<Vec<_>>(), now).usd(),
+        budget_usd: j.budget.map(Money::usd),
         attempts_made: j.attempts_made,
         exit_code: j.exit_code,
         ended_at: j.phase().is_ok_and(|p| p.state.is_final()).then_some(j.updated_at),
@@ -43,15 +43,15 @@ pub(crate) fn summary(j: &JobRow, attempts: &[AttemptRow], now: i64) -> JobSumma
 
 pub(crate) fn attempt_view(a: &AttemptRow) -> AttemptView {
     AttemptView {
-        id: a.id.clone(),
+        id: a.id.to_string(),
         state: a.state,
         pod_name: a.pod_name.clone(),
         pod_id: a.pod_id.clone(),
         gpu_type: a.gpu_type.clone(),
         gpu_count: a.gpu_count,
         cloud: a.cloud.clone(),
-        price_per_hour_usd: Money(a.price_micros_per_hour).usd(),
-        cost_usd: Money(a.cost_micros).usd(),
+        price_per_hour_usd: a.price_per_hour.usd(),
+        cost_usd: a.cost.usd(),
         reason: a.reason.clone(),
     }
 }
@@ -127,11 +127,16 @@ pub(crate) async fn pullable_image(s: &AppState, image: &str, has_credential: bo
     Ok(image)
 }
 
+/// A job id from a path: one that does not parse is no job's ("not found", as an unknown one).
+pub(crate) fn job_id(id: &str) -> R<JobId> {
+    Ok(id.parse().map_err(|_| EngineError::NoSuchJob(id.into()))?)
+}
+
 /// The caller's job (another user's is "not found": no existence leak).
 pub(crate) async fn owned_job(s: &AppState, id: &str, owner: &str) -> R<JobRow> {
     Ok(s.engine
         .store()
-        .job_get(id)
+        .job_get(job_id(id)?)
         .await
         .map_err(EngineError::from)?
         .filter(|j| j.owner == owner)
@@ -142,7 +147,7 @@ pub(crate) async fn owned_job(s: &AppState, id: &str, owner: &str) -> R<JobRow> 
 pub(crate) async fn job_detail(s: &AppState, id: &str, owner: &str) -> R<JobDetail> {
     let store = s.engine.store();
     let j = owned_job(s, id, owner).await?;
-    let attempts = store.attempts_for_job(id).await.map_err(EngineError::from)?;
+    let attempts = store.attempts_for_job(j.id).await.map_err(EngineError::from)?;
     let spec = j.spec().ok();
     Ok(JobDetail {
         job: summary(&j, &attempts, s.engine.now_ms()),
@@ -179,10 +184,10 @@ pub(crate) async fn list_jobs(
 ) -> R<Json<Vec<JobSummary>>> {
     let limit = q.limit.unwrap_or(50).clamp(1, LIST_LIMIT);
     let store = s.engine.store();
-    let mut by_job: std::collections::HashMap<String, Vec<AttemptRow>> =
+    let mut by_job: std::collections::HashMap<JobId, Vec<AttemptRow>> =
         std::collections::HashMap::new();
     for a in store.attempts_for_recent_jobs_of(&c.0.id, limit).await.map_err(EngineError::from)? {
-        by_job.entry(a.job_id.clone()).or_default().push(a);
+        by_job.entry(a.job_id).or_default().push(a);
     }
     let jobs = store.job_list_of(&c.0.id, limit).await.map_err(EngineError::from)?;
     let now = s.engine.now_ms();
@@ -210,9 +215,9 @@ pub(crate) async fn stop_job(
     Extension(c): C,
     Path(id): Path<String>,
 ) -> R<(StatusCode, Json<JobDetail>)> {
-    owned_job(&s, &id, &c.0.id).await?;
-    s.engine.cancel(&id).await?;
-    crate::driving::poke_job(&s, &id);
+    let j = owned_job(&s, &id, &c.0.id).await?;
+    s.engine.cancel(j.id).await?;
+    crate::driving::poke_job(&s, j.id);
     Ok((StatusCode::ACCEPTED, Json(job_detail(&s, &id, &c.0.id).await?)))
 }
 
@@ -229,8 +234,9 @@ pub(crate) async fn report_exit(
     headers: axum::http::HeaderMap,
     Body(b): Body<Exit>,
 ) -> R<StatusCode> {
-    s.engine.report_exit(&id, bearer(&headers), b.exit_code).await?;
-    crate::driving::poke_job(&s, &id);
+    let id = job_id(&id)?;
+    s.engine.report_exit(id, bearer(&headers), b.exit_code).await?;
+    crate::driving::poke_job(&s, id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -272,7 +278,7 @@ pub(crate) async fn report_metrics(
             Some("split the batch"),
         ));
     }
-    let n = s.engine.report_metrics(&id, token, &points).await?;
+    let n = s.engine.report_metrics(job_id(&id)?, token, &points).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "accepted": n }))))
 }
 
@@ -284,8 +290,8 @@ pub(crate) async fn list_metrics(
     Path(id): Path<String>,
     Query(q): Query<After>,
 ) -> R<Json<Vec<serde_json::Value>>> {
-    owned_job(&s, &id, &c.0.id).await?;
+    let j = owned_job(&s, &id, &c.0.id).await?;
     let rows =
-        s.engine.store().metrics_since(&id, q.after, 10_000).await.map_err(EngineError::from)?;
+        s.engine.store().metrics_since(j.id, q.after, 10_000).await.map_err(EngineError::from)?;
     Ok(Json(rows.iter().map(|r| serde_json::json!({"id": r.id, "at": r.at, "point": serde_json::from_str::<serde_json::Value>(&r.data).unwrap_or_default()})).collect()))
 }

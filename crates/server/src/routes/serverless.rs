@@ -8,7 +8,6 @@ use crate::extract::{Body, Query};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use podwarden_core::Money;
 use podwarden_engine::EngineError;
 use podwarden_store::{EndpointRow, ServerlessJobRow};
 use serde::Deserialize;
@@ -55,7 +54,7 @@ pub(crate) async fn deploy_endpoint(
     // Always-on workers bill by the second whether or not jobs come, with no end a cap could
     // reserve for: a capped user's hosted endpoints scale from zero (their jobs reserve their
     // estimates against the cap instead).
-    if account.is_hosted() && c.0.spend_cap_micros.is_some() && spec.workers.min > 0 {
+    if account.is_hosted() && c.0.spend_cap.is_some() && spec.workers.min > 0 {
         return Err(ApiError::new(
             StatusCode::PAYMENT_REQUIRED,
             ErrorCode::SpendCapReached,
@@ -125,7 +124,7 @@ pub(crate) const REQUEST_BODY_LIMIT: usize =
 
 pub(crate) fn serverless_job_view(r: &ServerlessJobRow, simulated: bool) -> ServerlessJobView {
     ServerlessJobView {
-        id: r.id.clone(),
+        id: r.id.to_string(),
         name: r.name.clone(),
         endpoint: r.endpoint_name.clone(),
         endpoint_id: r.endpoint_id.clone(),
@@ -133,9 +132,9 @@ pub(crate) fn serverless_job_view(r: &ServerlessJobRow, simulated: bool) -> Serv
         reason: r.reason.clone(),
         provider_job_id: r.provider_job_id.clone(),
         gpu: r.gpu.clone(),
-        price_per_hour_usd: Money(r.price_micros_per_hour).usd(),
-        estimate_usd: Money(r.estimate_micros).usd(),
-        cost_usd: Money(r.cost_micros).usd(),
+        price_per_hour_usd: r.price_per_hour.usd(),
+        estimate_usd: r.estimate.usd(),
+        cost_usd: r.cost.usd(),
         delay_ms: r.delay_ms,
         execution_ms: r.execution_ms,
         output: r.output.as_deref().and_then(|o| serde_json::from_str(o).ok()),
@@ -224,7 +223,8 @@ pub(crate) async fn owned_serverless_job(
     id: &str,
     owner: &str,
 ) -> R<ServerlessJobRow> {
-    let r = s.engine.serverless_job(id).await?;
+    let parsed = id.parse().map_err(|_| EngineError::NoSuchServerlessJob(id.into()))?;
+    let r = s.engine.serverless_job(parsed).await?;
     if r.owner != owner {
         return Err(EngineError::NoSuchServerlessJob(id.into()).into());
     }
@@ -249,8 +249,11 @@ pub(crate) async fn stop_serverless_job(
     Path(id): Path<String>,
 ) -> R<(StatusCode, Json<ServerlessJobView>)> {
     let r = owned_serverless_job(&s, &id, &c.0.id).await?;
-    let row =
-        engine_for(&s, &r.account).await.map_err(account_error)?.cancel_serverless_job(&id).await?;
+    let row = engine_for(&s, &r.account)
+        .await
+        .map_err(account_error)?
+        .cancel_serverless_job(r.id)
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(serverless_job_view(&row, s.simulated))))
 }
 
@@ -265,7 +268,7 @@ pub(crate) async fn retry_serverless_job(
     let r = owned_serverless_job(&s, &id, &c.0.id).await?;
     let account = r.account.clone();
     let row =
-        engine_for(&s, &account).await.map_err(account_error)?.retry_serverless_job(&id).await?;
+        engine_for(&s, &account).await.map_err(account_error)?.retry_serverless_job(r.id).await?;
     crate::driving::poke(&s, &account);
     Ok((StatusCode::CREATED, Json(serverless_job_view(&row, s.simulated))))
 }

@@ -17,7 +17,7 @@ pub(crate) fn user_view(u: &UserRow) -> UserView {
         name: u.name.clone(),
         is_admin: u.is_admin,
         created_at: u.created_at,
-        spend_cap_usd: u.spend_cap_micros.map(|m| Money(m).usd()),
+        spend_cap_usd: u.spend_cap.map(Money::usd),
     }
 }
 
@@ -120,7 +120,7 @@ pub(crate) async fn create_user(
         name: b.name,
         is_admin: b.admin,
         created_at: s.engine.now_ms(),
-        spend_cap_micros: None,
+        spend_cap: None,
     };
     if !store.user_insert(&user).await.map_err(EngineError::from)? {
         return Err(name_taken(&user.name, "pick another name"));
@@ -155,7 +155,7 @@ pub(crate) async fn update_user(
     valid_spend_cap(b.spend_cap_usd)?;
     let store = s.engine.store();
     if !store
-        .user_set_spend_cap(&id, b.spend_cap_usd.map(|v| Money::from_usd(v).0))
+        .user_set_spend_cap(&id, b.spend_cap_usd.map(Money::from_usd))
         .await
         .map_err(EngineError::from)?
     {

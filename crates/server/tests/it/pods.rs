@@ -118,7 +118,7 @@ async fn an_exit_line_stored_by_a_server_that_died_is_acted_on_by_the_next() {
     // pod will ever print (this pod never prints one itself).
     let exit = format!("podwarden-exit: job={id} code=5");
     let line = ("2099-01-01T00:00:00Z/999999999999".to_owned(), "container".to_owned(), exit);
-    store.job_logs_append(&id, &attempt, &[line]).await.expect("append");
+    store.job_logs_append(id.parse().expect("a job id"), attempt, &[line]).await.expect("append");
     s.shutdown().await;
 
     let s = server_with(home.path(), on_emu).await;
@@ -142,9 +142,13 @@ async fn an_exit_line_stored_by_a_server_that_died_is_acted_on_by_the_next() {
 
 /// The attempt whose pod printed `line`, once the server's log follower has stored it (bounded:
 /// 10 s).
-async fn stored_line(store: &podwarden_store::Store, job: &str, line: &str) -> String {
+async fn stored_line(
+    store: &podwarden_store::Store,
+    job: &str,
+    line: &str,
+) -> podwarden_core::AttemptId {
     for _ in 0..500 {
-        let logs = store.job_logs(job, 10).await.expect("logs");
+        let logs = store.job_logs(job.parse().expect("a job id"), 10).await.expect("logs");
         if let Some(a) = logs.into_iter().find(|l| l.line == line).and_then(|l| l.attempt_id) {
             return a;
         }

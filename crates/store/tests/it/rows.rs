@@ -8,7 +8,7 @@ use podwarden_core::state::{
     AttemptEvent, AttemptState, JobEvent, JobPhase, attempt_transition, job_transition,
 };
 use podwarden_core::state::{EndpointState, JobState};
-use podwarden_core::{AttemptId, JobId};
+use podwarden_core::{AttemptId, EndpointRecordId, JobId, Money};
 use podwarden_store::{AttemptRow, CostRow, JobRow, Store};
 
 /// A database on one backend that can be opened again: a file for SQLite, a schema for Postgres.
@@ -64,10 +64,10 @@ async fn jobs_round_trip_and_cas_rejects_stale_writers(db: Db) {
     let s = db.open().await;
     let mut j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
     s.job_insert(&j).await.expect("insert");
-    let got = s.job_get(&j.id).await.expect("get").expect("exists");
+    let got = s.job_get(j.id).await.expect("get").expect("exists");
     assert_eq!(got, j);
     assert_eq!(got.spec().expect("spec"), spec());
-    assert_eq!(got.budget_micros, Some(2_000_000));
+    assert_eq!(got.budget, Some(Money(2_000_000)));
 
     let mut stale = got.clone();
     let next = job_transition(j.phase().expect("phase"), JobEvent::Launch).expect("legal");
@@ -79,7 +79,7 @@ async fn jobs_round_trip_and_cas_rejects_stale_writers(db: Db) {
         !s.job_cas(&mut stale, 2_001).await.expect("cas"),
         "a writer that read generation 0 loses"
     );
-    let now = s.job_get(&j.id).await.expect("get").expect("exists");
+    let now = s.job_get(j.id).await.expect("get").expect("exists");
     assert_eq!((now.state.as_str(), now.generation, now.updated_at), ("provisioning", 1, 2_000));
     assert_eq!(s.jobs_live().await.expect("live").len(), 1);
 }
@@ -90,8 +90,8 @@ async fn attempts_intents_events_and_ledger(db: Db) {
     s.job_insert(&j).await.expect("insert");
     let att = AttemptId::new();
     let mut a = AttemptRow {
-        id: att.to_string(),
-        job_id: j.id.clone(),
+        id: att,
+        job_id: j.id,
         seq: 1,
         state: AttemptState::Intent,
         generation: 0,
@@ -101,16 +101,16 @@ async fn attempts_intents_events_and_ledger(db: Db) {
         gpu_count: 1,
         cloud: "secure".into(),
         data_center: None,
-        price_micros_per_hour: 250_000,
+        price_per_hour: Money(250_000),
         created_at: 1_000,
         booted_at: None,
         ended_at: None,
         billed_until: None,
-        cost_micros: 0,
+        cost: Money(0),
         reason: None,
     };
     s.attempt_insert(&a).await.expect("intent");
-    let dup = AttemptRow { id: AttemptId::new().to_string(), ..a.clone() };
+    let dup = AttemptRow { id: AttemptId::new(), ..a.clone() };
     assert!(s.attempt_insert(&dup).await.is_err(), "pod names are unique");
     a.state = attempt_transition(a.state, AttemptEvent::Created).expect("legal");
     a.pod_id = Some("pod123".into());
@@ -119,12 +119,12 @@ async fn attempts_intents_events_and_ledger(db: Db) {
     a.state = AttemptState::Terminated;
     assert!(s.attempt_cas(&mut a).await.expect("cas"));
     assert!(s.attempts_live().await.expect("live").is_empty());
-    assert_eq!(s.attempts_for_job(&j.id).await.expect("list")[0].pod_id.as_deref(), Some("pod123"));
+    assert_eq!(s.attempts_for_job(j.id).await.expect("list")[0].pod_id.as_deref(), Some("pod123"));
 
-    let e1 = s.event_append(&j.id, 1, EventKind::State, "provisioning", None).await.expect("event");
+    let e1 = s.event_append(j.id, 1, EventKind::State, "provisioning", None).await.expect("event");
     let e2 = s
         .event_append(
-            &j.id,
+            j.id,
             2,
             EventKind::Progress,
             "hello",
@@ -133,26 +133,26 @@ async fn attempts_intents_events_and_ledger(db: Db) {
         .await
         .expect("event");
     assert!(e2 > e1);
-    assert_eq!(s.events_since(&j.id, e1, 10).await.expect("since").len(), 1);
+    assert_eq!(s.events_since(j.id, e1, 10).await.expect("since").len(), 1);
 
     s.cost_append(&CostRow {
-        job_id: j.id.clone(),
-        attempt_id: a.id.clone(),
+        job_id: j.id.to_string(),
+        attempt_id: a.id.to_string(),
         from_ms: 0,
         to_ms: 3_600_000,
-        amount_micros: 250_000,
+        amount: Money(250_000),
         gpu_type: "A4000".into(),
     })
     .await
     .expect("cost");
-    assert_eq!(s.cost_rows().await.expect("rows")[0].amount_micros, 250_000);
+    assert_eq!(s.cost_rows().await.expect("rows")[0].amount, Money(250_000));
 }
 
 fn running_attempt(job: &JobRow, billed_until: i64) -> AttemptRow {
     let att = AttemptId::new();
     AttemptRow {
-        id: att.to_string(),
-        job_id: job.id.clone(),
+        id: att,
+        job_id: job.id,
         seq: 1,
         state: AttemptState::Running,
         generation: 0,
@@ -162,12 +162,12 @@ fn running_attempt(job: &JobRow, billed_until: i64) -> AttemptRow {
         gpu_count: 1,
         cloud: "secure".into(),
         data_center: None,
-        price_micros_per_hour: 3_600_000,
+        price_per_hour: Money(3_600_000),
         created_at: 0,
         booted_at: Some(0),
         ended_at: None,
         billed_until: Some(billed_until),
-        cost_micros: 0,
+        cost: Money(0),
         reason: None,
     }
 }
@@ -187,15 +187,15 @@ async fn the_live_set_follows_every_write_and_is_reloaded_on_open(db: Db) {
     j.reason = Some("changed".into());
     assert!(s.job_cas(&mut j, 2_000).await.expect("cas"));
     assert_eq!(
-        s.live().job(&j.id).expect("live").reason.as_deref(),
+        s.live().job(j.id).expect("live").reason.as_deref(),
         Some("changed"),
         "a CAS is written through"
     );
-    assert_eq!(s.live().job(&j.id), Some(&j), "the caller's row is the stored row");
+    assert_eq!(s.live().job(j.id), Some(&j), "the caller's row is the stored row");
 
     // A fresh process sees the same live set, loaded from the database.
     let reopened = db.open().await;
-    assert_eq!(reopened.live().job(&j.id), Some(&j));
+    assert_eq!(reopened.live().job(j.id), Some(&j));
     assert_eq!(reopened.live().attempts().next(), Some(&a));
     drop(reopened);
 
@@ -222,27 +222,27 @@ async fn bills_land_in_one_transaction_and_stale_ones_are_skipped(db: Db) {
     assert!(s.attempt_cas(&mut b2).await.expect("cas"));
 
     let bills = [
-        podwarden_store::Bill { attempt: a.clone(), to_ms: 60_000, amount_micros: 60_000 },
-        podwarden_store::Bill { attempt: b.clone(), to_ms: 60_000, amount_micros: 60_000 },
+        podwarden_store::Bill { attempt: a.clone(), to_ms: 60_000, amount: Money(60_000) },
+        podwarden_store::Bill { attempt: b.clone(), to_ms: 60_000, amount: Money(60_000) },
     ];
     assert_eq!(s.bill(&bills, 60_000).await.expect("bill"), 1);
-    let stored = s.attempt_get(&a.id).await.expect("get").expect("a");
+    let stored = s.attempt_get(a.id).await.expect("get").expect("a");
     assert_eq!(
-        (stored.billed_until, stored.cost_micros, stored.generation),
-        (Some(60_000), 60_000, 1)
+        (stored.billed_until, stored.cost, stored.generation),
+        (Some(60_000), Money(60_000), 1)
     );
-    assert_eq!(s.attempt_get(&b.id).await.expect("get").expect("b").cost_micros, 0);
-    let job = s.job_get(&j.id).await.expect("get").expect("job");
-    assert_eq!(job.spent_micros, 60_000);
-    assert_eq!(s.live().job(&j.id), Some(&job), "the live set has the billed job");
+    assert_eq!(s.attempt_get(b.id).await.expect("get").expect("b").cost, Money(0));
+    let job = s.job_get(j.id).await.expect("get").expect("job");
+    assert_eq!(job.spent, Money(60_000));
+    assert_eq!(s.live().job(j.id), Some(&job), "the live set has the billed job");
     assert_eq!(
         s.cost_rows().await.expect("ledger"),
         [CostRow {
-            job_id: j.id.clone(),
-            attempt_id: a.id.clone(),
+            job_id: j.id.to_string(),
+            attempt_id: a.id.to_string(),
             from_ms: 0,
             to_ms: 60_000,
-            amount_micros: 60_000,
+            amount: Money(60_000),
             gpu_type: "NVIDIA RTX A4000".into()
         }]
     );
@@ -250,8 +250,8 @@ async fn bills_land_in_one_transaction_and_stale_ones_are_skipped(db: Db) {
 
 async fn endpoint_rows_are_unique_per_owner_and_name_while_live(db: Db) {
     let s = db.open().await;
-    let row = |id: &str| podwarden_store::EndpointRow {
-        id: id.into(),
+    let row = |id: EndpointRecordId| podwarden_store::EndpointRow {
+        id,
         name: "predict".into(),
         owner: "alice".into(),
         spec: "{}".into(),
@@ -266,8 +266,11 @@ async fn endpoint_rows_are_unique_per_owner_and_name_while_live(db: Db) {
         updated_at: 1,
         account: Account::Hosted,
     };
-    s.endpoint_insert(&row("e1")).await.expect("insert");
-    assert!(s.endpoint_insert(&row("e2")).await.is_err(), "one live endpoint per owner and name");
+    s.endpoint_insert(&row(EndpointRecordId::new())).await.expect("insert");
+    assert!(
+        s.endpoint_insert(&row(EndpointRecordId::new())).await.is_err(),
+        "one live endpoint per owner and name"
+    );
     let mut e = s.endpoint_by_name("alice", "predict").await.expect("get").expect("live");
     let mut stale = e.clone();
     e.state = EndpointState::Ready;
@@ -279,60 +282,52 @@ async fn endpoint_rows_are_unique_per_owner_and_name_while_live(db: Db) {
     e.state = EndpointState::Deleted;
     assert!(s.endpoint_cas(&mut e, 4).await.expect("cas"));
     assert!(s.endpoints_live().await.expect("live").is_empty());
-    s.endpoint_insert(&row("e3")).await.expect("the name is free again once deleted");
+    s.endpoint_insert(&row(EndpointRecordId::new()))
+        .await
+        .expect("the name is free again once deleted");
 }
 
 async fn pod_logs_are_kept_in_order_and_bounded_per_job(db: Db) {
     let s = db.open().await;
     let j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
     s.job_insert(&j).await.expect("insert");
+    let (att_1, att_2) = (AttemptId::new(), AttemptId::new());
     let n = podwarden_store::JOB_LOG_LINES_KEPT as usize + 5;
     let lines: Vec<(String, String, String)> =
         (0..n).map(|i| (format!("t{i}"), "container".into(), format!("line {i}"))).collect();
     for chunk in lines.chunks(1_000) {
-        s.job_logs_append(&j.id, "att_1", chunk).await.expect("append");
+        s.job_logs_append(j.id, att_1, chunk).await.expect("append");
     }
-    let kept = s.job_logs(&j.id, i64::MAX).await.expect("read");
+    let kept = s.job_logs(j.id, i64::MAX).await.expect("read");
     assert_eq!(kept.len(), podwarden_store::JOB_LOG_LINES_KEPT as usize, "bounded");
     assert_eq!(kept.first().map(|l| l.line.as_str()), Some("line 5"), "the oldest lines go first");
     assert_eq!(kept.last().map(|l| l.line.as_str()), Some(format!("line {}", n - 1).as_str()));
     assert_eq!(
-        s.job_logs(&j.id, 2)
-            .await
-            .expect("tail")
-            .iter()
-            .map(|l| l.line.clone())
-            .collect::<Vec<_>>(),
+        s.job_logs(j.id, 2).await.expect("tail").iter().map(|l| l.line.clone()).collect::<Vec<_>>(),
         [format!("line {}", n - 2), format!("line {}", n - 1)]
     );
-    assert_eq!(
-        s.job_logs_last_at(&j.id, "att_1").await.expect("last"),
-        Some(format!("t{}", n - 1))
-    );
+    assert_eq!(s.job_logs_last_at(j.id, att_1).await.expect("last"), Some(format!("t{}", n - 1)));
     // A second attempt's pod resumes from its own lines (none yet), not the first pod's.
-    assert_eq!(s.job_logs_last_at(&j.id, "att_2").await.expect("last"), None);
+    assert_eq!(s.job_logs_last_at(j.id, att_2).await.expect("last"), None);
     let second = [("u0".to_owned(), "container".to_owned(), "second pod".to_owned())];
-    s.job_logs_append(&j.id, "att_2", &second).await.expect("append");
-    assert_eq!(s.job_logs_last_at(&j.id, "att_2").await.expect("last"), Some("u0".into()));
-    let last = s.job_logs(&j.id, 2).await.expect("tail");
-    assert_eq!(
-        last.iter().map(|l| l.attempt_id.as_deref()).collect::<Vec<_>>(),
-        [Some("att_1"), Some("att_2")]
-    );
+    s.job_logs_append(j.id, att_2, &second).await.expect("append");
+    assert_eq!(s.job_logs_last_at(j.id, att_2).await.expect("last"), Some("u0".into()));
+    let last = s.job_logs(j.id, 2).await.expect("tail");
+    assert_eq!(last.iter().map(|l| l.attempt_id).collect::<Vec<_>>(), [Some(att_1), Some(att_2)]);
     // Lines are found by their text, wildcards in it taken literally, per attempt.
     let odd = [
         ("u1".to_owned(), "container".to_owned(), "exit: job=jobX1 code=1".to_owned()),
         ("u2".to_owned(), "container".to_owned(), "  exit: job=job_1 code=2".to_owned()),
         ("u3".to_owned(), "container".to_owned(), "exit: job=job_1 code=3".to_owned()),
     ];
-    s.job_logs_append(&j.id, "att_2", &odd).await.expect("append");
-    let found = s.job_logs_containing(&j.id, "att_2", "exit: job=job_1 code=", 1).await;
+    s.job_logs_append(j.id, att_2, &odd).await.expect("append");
+    let found = s.job_logs_containing(j.id, att_2, "exit: job=job_1 code=", 1).await;
     assert_eq!(found.expect("find"), ["  exit: job=job_1 code=2"]);
-    let found = s.job_logs_containing(&j.id, "att_1", "exit: job=job_1", 5).await;
+    let found = s.job_logs_containing(j.id, att_1, "exit: job=job_1", 5).await;
     assert_eq!(found.expect("find"), Vec::<String>::new(), "another attempt's lines");
-    let found = s.job_logs_containing(&j.id, "att_2", "job=job_1 code=1", 5).await;
+    let found = s.job_logs_containing(j.id, att_2, "job=job_1 code=1", 5).await;
     assert_eq!(found.expect("find"), Vec::<String>::new(), "_ is text, not any letter");
-    let found = s.job_logs_containing(&j.id, "att_2", "job=%1 code=", 5).await;
+    let found = s.job_logs_containing(j.id, att_2, "job=%1 code=", 5).await;
     assert_eq!(found.expect("find"), Vec::<String>::new(), "% is text");
 }
 
@@ -355,7 +350,7 @@ async fn one_replica_holds_an_account_and_a_deposed_ones_writes_are_refused(db: 
 
     // A stalls past its lease; B takes the account over under a new epoch.
     assert_eq!(b.lease_acquire(acct, "B", 7_600, ttl).await.expect("lease"), Some(2));
-    let before = b.job_get(&j.id).await.expect("get").expect("job");
+    let before = b.job_get(j.id).await.expect("get").expect("job");
     let mut stale = j.clone();
     stale.reason = Some("by deposed A".into());
     let refused = podwarden_store::fenced(fence_a.clone(), a.job_cas(&mut stale, 7_700)).await;
@@ -365,12 +360,12 @@ async fn one_replica_holds_an_account_and_a_deposed_ones_writes_are_refused(db: 
     );
     let event = podwarden_store::fenced(
         fence_a,
-        a.event_append(&j.id, 7_700, EventKind::Exit, "late", None),
+        a.event_append(j.id, 7_700, EventKind::Exit, "late", None),
     )
     .await;
     assert!(matches!(event, Err(podwarden_store::StoreError::Fenced { .. })), "{event:?}");
-    assert_eq!(b.job_get(&j.id).await.expect("get").expect("job"), before, "nothing landed");
-    assert!(b.events_since(&j.id, 0, 10).await.expect("events").is_empty());
+    assert_eq!(b.job_get(j.id).await.expect("get").expect("job"), before, "nothing landed");
+    assert!(b.events_since(j.id, 0, 10).await.expect("events").is_empty());
     let fence_b = podwarden_store::Fence { account: acct.clone(), holder: "B".into(), epoch: 2 };
     let mut row = before.clone();
     row.reason = Some("by B".into());
@@ -393,13 +388,13 @@ async fn a_replica_sees_another_replicas_writes_after_refresh_live(db: Db) {
     b.attempt_insert(&running_attempt(&j, 0)).await.expect("attempt");
     assert_eq!(a.live().jobs().len(), 0, "A's memory has not seen B's write");
     a.refresh_live().await.expect("refresh");
-    assert_eq!(a.live().job(&j.id), Some(&j));
+    assert_eq!(a.live().job(j.id), Some(&j));
     assert_eq!(a.live().attempts().len(), 1);
     let mut settled = j.clone();
     settled.state = JobState::Cancelled;
     assert!(b.job_cas(&mut settled, 2_000).await.expect("cas"));
     a.refresh_live().await.expect("refresh");
-    assert!(a.live().job(&j.id).is_none(), "a job settled elsewhere leaves the set");
+    assert!(a.live().job(j.id).is_none(), "a job settled elsewhere leaves the set");
 }
 
 async fn the_live_set_is_indexed_by_account_and_by_pod(db: Db) {
@@ -415,13 +410,13 @@ async fn the_live_set_is_indexed_by_account_and_by_pod(db: Db) {
     s.attempt_insert(&ab).await.expect("attempt");
     {
         let live = s.live();
-        let ids = |v: Vec<&AttemptRow>| v.into_iter().map(|a| a.id.clone()).collect::<Vec<_>>();
+        let ids = |v: Vec<&AttemptRow>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
         assert_eq!(
             live.jobs_of(&Account::Byok("u1".into())).map(|j| &j.id).collect::<Vec<_>>(),
             [&byok.id]
         );
-        assert_eq!(ids(live.attempts_of(&Account::Byok("u1".into()))), vec![ab.id.clone()]);
-        assert_eq!(ids(live.attempts_of(&Account::Hosted)), vec![ah.id.clone()]);
+        assert_eq!(ids(live.attempts_of(&Account::Byok("u1".into()))), vec![ab.id]);
+        assert_eq!(ids(live.attempts_of(&Account::Hosted)), vec![ah.id]);
         assert_eq!(live.attempt_of_pod(&ab.pod_name, "nope").map(|a| &a.id), Some(&ab.id));
         assert!(live.attempt_of_pod("nope", "pod1").is_some(), "by pod id");
     }
@@ -457,17 +452,22 @@ async fn a_replica_hears_which_rows_another_wrote_and_reloads_them() {
     let mut rows = Vec::new();
     while rows.len() < 2 {
         match heard.recv().await.expect("notification") {
-            Notification::Row { attempt, id } => rows.push((attempt, id)),
+            Notification::Job(id) => rows.push((false, id.to_string())),
+            Notification::Attempt(id) => rows.push((true, id.to_string())),
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!(rows, [(false, theirs.id.clone()), (true, attempt.id.clone())], "not its own");
-    assert!(a.live().job(&theirs.id).is_none());
+    assert_eq!(
+        rows,
+        [(false, theirs.id.to_string()), (true, attempt.id.to_string())],
+        "not its own"
+    );
+    assert!(a.live().job(theirs.id).is_none());
     a.reload_rows(std::slice::from_ref(&theirs.id), std::slice::from_ref(&attempt.id))
         .await
         .expect("reload");
-    assert_eq!(a.live().job(&theirs.id), Some(&theirs));
-    assert_eq!(a.live().attempt(&attempt.id), Some(&attempt));
+    assert_eq!(a.live().job(theirs.id), Some(&theirs));
+    assert_eq!(a.live().attempt(attempt.id), Some(&attempt));
 }
 
 /// Postgres only: an event recorded through one replica wakes the others' event streams.
@@ -476,10 +476,11 @@ async fn an_event_recorded_anywhere_is_announced_to_every_replica() {
     let Some(db) = podwarden_store::testing::TestDb::postgres().await else { return };
     let (a, b) = (db.open().await.expect("a"), db.open().await.expect("b"));
     let mut heard = a.listen().await.expect("listen").expect("a Postgres listener");
-    b.event_append("job_x", 1_000, EventKind::Exit, "hello", None).await.expect("event");
+    let job = JobId::new();
+    b.event_append(job, 1_000, EventKind::Exit, "hello", None).await.expect("event");
     b.notify_poke(&Account::Byok("u1".into())).await.expect("poke");
     use podwarden_store::notify::Notification;
-    assert_eq!(heard.recv().await.expect("event"), Notification::Event { job: "job_x".into() });
+    assert_eq!(heard.recv().await.expect("event"), Notification::Event { job: job.to_string() });
     assert_eq!(heard.recv().await.expect("poke"), Notification::Poke { account: "byok:u1".into() });
 }
 
@@ -492,7 +493,7 @@ async fn an_invite_makes_one_user_with_its_cap_and_only_before_it_expires(db: Db
         created_by: "usr_admin".into(),
         created_at: 1,
         expires_at: 100,
-        spend_cap_micros: Some(2_000_000),
+        spend_cap: Some(Money(2_000_000)),
         note: "for ann".into(),
         redeemed_by: None,
         redeemed_at: None,
@@ -502,7 +503,7 @@ async fn an_invite_makes_one_user_with_its_cap_and_only_before_it_expires(db: Db
         name: name.into(),
         is_admin: false,
         created_at: at,
-        spend_cap_micros: None,
+        spend_cap: None,
     };
     s.invite_insert(&invite("inv_1", "h1")).await.expect("store");
     s.invite_insert(&invite("inv_2", "h2")).await.expect("store");
@@ -515,7 +516,7 @@ async fn an_invite_makes_one_user_with_its_cap_and_only_before_it_expires(db: Db
         Redeem::Created
     );
     let ann = s.user_get("u1").await.expect("read").expect("the user");
-    assert_eq!(ann.spend_cap_micros, Some(2_000_000), "the invite's cap");
+    assert_eq!(ann.spend_cap, Some(Money(2_000_000)), "the invite's cap");
     assert!(!ann.is_admin);
     // Used once: a second redemption of the same code makes nobody.
     assert_eq!(
@@ -551,7 +552,7 @@ async fn users_added_at_once_all_land_and_a_name_is_taken_once_whatever_its_case
         name,
         is_admin: false,
         created_at: i as i64,
-        spend_cap_micros: None,
+        spend_cap: None,
     };
     // Forty inserts at once, in pairs that differ only in case: every one answers (no
     // "database busy"), and exactly one of each pair lands.
@@ -610,7 +611,7 @@ async fn log_lines_stored_while_other_writes_land_are_never_refused_as_busy(db: 
         name: "u".into(),
         is_admin: false,
         created_at: 0,
-        spend_cap_micros: None,
+        spend_cap: None,
     };
     s.user_insert(&user).await.expect("user");
     let mut jobs = Vec::new();
@@ -622,7 +623,7 @@ async fn log_lines_stored_while_other_writes_land_are_never_refused_as_busy(db: 
     let followers: Vec<_> = jobs
         .iter()
         .map(|job| {
-            let (s, job) = (s.clone(), job.clone());
+            let (s, job) = (s.clone(), *job);
             tokio::spawn(async move {
                 for i in 0..60 {
                     let line = (
@@ -630,7 +631,7 @@ async fn log_lines_stored_while_other_writes_land_are_never_refused_as_busy(db: 
                         "container".into(),
                         format!("line {i}"),
                     );
-                    s.job_logs_append(&job, "att_1", &[line]).await?;
+                    s.job_logs_append(job, AttemptId::new(), &[line]).await?;
                 }
                 Ok::<_, podwarden_store::StoreError>(())
             })
@@ -642,7 +643,7 @@ async fn log_lines_stored_while_other_writes_land_are_never_refused_as_busy(db: 
             tokio::spawn(async move {
                 for i in 0..60 {
                     if k == 0 {
-                        s.user_set_spend_cap("usr_1", Some(i)).await?;
+                        s.user_set_spend_cap("usr_1", Some(Money(i))).await?;
                     } else {
                         s.webhook_set("usr_1", &format!("https://example.com/{i}"), i).await?;
                     }
@@ -655,6 +656,6 @@ async fn log_lines_stored_while_other_writes_land_are_never_refused_as_busy(db: 
         t.await.expect("the task").expect("every write lands");
     }
     for job in &jobs {
-        assert_eq!(s.job_logs(job, 1000).await.expect("logs").len(), 60);
+        assert_eq!(s.job_logs(*job, 1000).await.expect("logs").len(), 60);
     }
 }

@@ -16,6 +16,7 @@ use crate::provider::{PodInfo, PodPhase};
 use podwarden_core::ids::parse_pod_name;
 use podwarden_core::spec::JobSpec;
 use podwarden_core::state::{AttemptState, JobEvent, JobState};
+use podwarden_core::{AttemptId, JobId, Money};
 use podwarden_store::{AttemptRow, JobRow};
 use std::collections::{HashMap, HashSet};
 
@@ -40,13 +41,13 @@ pub struct Snapshot<'a> {
     /// The provider's pods (one list call).
     pub pods: &'a [PodInfo],
     /// Attempts whose create call is in flight right now.
-    pub creating: &'a HashSet<String>,
+    pub creating: &'a HashSet<AttemptId>,
     /// How long an intent may wait for its pod (normally [`INTENT_GRACE_MS`]).
     pub intent_grace_ms: i64,
     /// Attempts whose pod's logs say it cannot boot for good, with the reason.
-    pub boot_failed: &'a HashMap<String, String>,
+    pub boot_failed: &'a HashMap<AttemptId, String>,
     /// The latest line of the host's from each booting pod ("pulling image …").
-    pub boot_notes: &'a HashMap<String, String>,
+    pub boot_notes: &'a HashMap<AttemptId, String>,
     /// The in-pod watchdog's ceiling for jobs without `max_runtime` (ms after the pod's create);
     /// with it, the watchdog fires at `max_runtime` + [`crate::wrapper::WATCHDOG_GRACE_SECS`].
     pub watchdog_ceiling_ms: i64,
@@ -56,21 +57,21 @@ pub struct Snapshot<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// An intent's pod exists: record its id.
-    Adopt { attempt: String, pod_id: String },
+    Adopt { attempt: AttemptId, pod_id: String },
     /// No pod was ever created for this intent.
-    Abandon { attempt: String, reason: String },
+    Abandon { attempt: AttemptId, reason: String },
     /// The attempt's pod is RUNNING.
-    Booted { attempt: String },
+    Booted { attempt: AttemptId },
     /// Terminate a pod (`attempt` is `None` for orphans).
-    Terminate { pod_id: String, attempt: Option<String>, reason: String },
+    Terminate { pod_id: String, attempt: Option<AttemptId>, reason: String },
     /// The provider confirmed the attempt's pod is gone.
-    Gone { attempt: String, reason: String },
+    Gone { attempt: AttemptId, reason: String },
     /// Apply a job event.
-    Job { job: String, event: JobEvent, reason: String },
+    Job { job: JobId, event: JobEvent, reason: String },
     /// Start an attempt for a job.
-    Launch { job: String },
-    /// Spend crossed 80 or 90 % of the budget: `spent` (projected, micro-USD) is what decided.
-    BudgetAlert { job: String, pct: i64, spent: i64 },
+    Launch { job: JobId },
+    /// Spend crossed 80 or 90 % of the budget: `spent` (projected) is what decided.
+    BudgetAlert { job: JobId, pct: i64, spent: Money },
 }
 
 /// Plans one reconcile pass.
@@ -79,10 +80,10 @@ pub fn plan(s: &Snapshot<'_>) -> Vec<Action> {
     let mut out = Vec::new();
     let found = plan_attempts(s, &ix, &mut out);
     plan_orphans(s, &ix, &mut out);
-    let booted: HashSet<String> = out
+    let booted: HashSet<AttemptId> = out
         .iter()
         .filter_map(|a| match a {
-            Action::Booted { attempt } => Some(attempt.clone()),
+            Action::Booted { attempt } => Some(*attempt),
             _ => None,
         })
         .collect();
@@ -100,24 +101,24 @@ struct Index<'a> {
     /// Pod names and ids some live attempt (of any account) owns.
     owned: HashSet<&'a str>,
     owned_ids: HashSet<&'a str>,
-    specs: HashMap<&'a str, &'a JobSpec>,
-    by_job: HashMap<&'a str, Vec<&'a AttemptRow>>,
+    specs: HashMap<JobId, &'a JobSpec>,
+    by_job: HashMap<JobId, Vec<&'a AttemptRow>>,
 }
 
 impl<'a> Index<'a> {
     fn new(s: &Snapshot<'a>) -> Self {
         let present = || s.pods.iter().filter(|p| p.phase != PodPhase::Gone);
         let live = || s.attempts.iter().chain(s.other_accounts);
-        let mut by_job: HashMap<&str, Vec<&AttemptRow>> = HashMap::new();
+        let mut by_job: HashMap<JobId, Vec<&AttemptRow>> = HashMap::new();
         for a in s.attempts {
-            by_job.entry(a.job_id.as_str()).or_default().push(a);
+            by_job.entry(a.job_id).or_default().push(a);
         }
         Self {
             by_name: present().map(|p| (p.name.as_str(), p)).collect(),
             by_id: present().map(|p| (p.id.as_str(), p)).collect(),
             owned: live().map(|a| a.pod_name.as_str()).collect(),
             owned_ids: live().filter_map(|a| a.pod_id.as_deref()).collect(),
-            specs: s.jobs.iter().map(|(j, sp)| (j.id.as_str(), *sp)).collect(),
+            specs: s.jobs.iter().map(|(j, sp)| (j.id, *sp)).collect(),
             by_job,
         }
     }
@@ -133,27 +134,27 @@ impl<'a> Index<'a> {
 
 /// What the attempts' pass found about their jobs.
 #[derive(Default)]
-struct Found<'a> {
+struct Found {
     /// Jobs with an attempt that ended badly (the job must recover), and why.
-    trouble: HashMap<&'a str, String>,
+    trouble: HashMap<JobId, String>,
     /// Jobs whose pod the in-pod watchdog stopped: they end as timed out, never relaunched.
-    timed_out: HashSet<&'a str>,
+    timed_out: HashSet<JobId>,
 }
 
 /// Pods → attempts: adopt, abandon, boot, and end the attempts whose pod is gone, stopped or
 /// stuck.
-fn plan_attempts<'a>(s: &Snapshot<'a>, ix: &Index<'a>, out: &mut Vec<Action>) -> Found<'a> {
+fn plan_attempts<'a>(s: &Snapshot<'a>, ix: &Index<'a>, out: &mut Vec<Action>) -> Found {
     let mut found = Found::default();
     for a in s.attempts {
         let pod = ix.pod_of(a);
         match a.state {
             AttemptState::Intent => match pod {
-                Some(p) => out.push(Action::Adopt { attempt: a.id.clone(), pod_id: p.id.clone() }),
+                Some(p) => out.push(Action::Adopt { attempt: a.id, pod_id: p.id.clone() }),
                 None if !s.creating.contains(&a.id)
                     && s.now - a.created_at >= s.intent_grace_ms =>
                 {
                     out.push(Action::Abandon {
-                        attempt: a.id.clone(),
+                        attempt: a.id,
                         reason: "the create left no pod behind".into(),
                     });
                 }
@@ -163,12 +164,10 @@ fn plan_attempts<'a>(s: &Snapshot<'a>, ix: &Index<'a>, out: &mut Vec<Action>) ->
                 plan_live_attempt(s, ix, a, pod, &mut found, out);
             }
             AttemptState::Terminating => match pod {
-                None => {
-                    out.push(Action::Gone { attempt: a.id.clone(), reason: "terminated".into() })
-                }
+                None => out.push(Action::Gone { attempt: a.id, reason: "terminated".into() }),
                 Some(p) => out.push(Action::Terminate {
                     pod_id: p.id.clone(),
-                    attempt: Some(a.id.clone()),
+                    attempt: Some(a.id),
                     reason: a.reason.clone().unwrap_or_else(|| "teardown".into()),
                 }),
             },
@@ -184,19 +183,19 @@ fn plan_live_attempt<'a>(
     ix: &Index<'a>,
     a: &'a AttemptRow,
     pod: Option<&PodInfo>,
-    found: &mut Found<'a>,
+    found: &mut Found,
     out: &mut Vec<Action>,
 ) {
     let terminate = |p: &PodInfo, reason: &str| Action::Terminate {
         pod_id: p.id.clone(),
-        attempt: Some(a.id.clone()),
+        attempt: Some(a.id),
         reason: reason.to_owned(),
     };
     match pod {
         None => {
             let why = "the pod vanished at the provider";
-            out.push(Action::Gone { attempt: a.id.clone(), reason: why.into() });
-            found.trouble.insert(&a.job_id, why.into());
+            out.push(Action::Gone { attempt: a.id, reason: why.into() });
+            found.trouble.insert(a.job_id, why.into());
         }
         Some(p) if p.phase == PodPhase::Stopped => {
             // A pod stopped past its watchdog's time is the watchdog's doing (it stops its own
@@ -205,13 +204,13 @@ fn plan_live_attempt<'a>(
             // watchdog's log line knows it too.
             let ceiling = ix
                 .specs
-                .get(a.job_id.as_str())
+                .get(&a.job_id)
                 .and_then(|sp| sp.limits.max_runtime)
                 .map_or(s.watchdog_ceiling_ms, |d| {
                     d.as_millis() as i64 + crate::wrapper::WATCHDOG_GRACE_SECS as i64 * 1000
                 });
             let why = if s.now - a.created_at >= ceiling {
-                found.timed_out.insert(&a.job_id);
+                found.timed_out.insert(a.job_id);
                 let (h, m) = (ceiling / 3_600_000, ceiling % 3_600_000 / 60_000);
                 let at = match (h, m) {
                     (0, m) => format!("{m} min"),
@@ -223,10 +222,10 @@ fn plan_live_attempt<'a>(
                 "the provider stopped the pod (preempted or out of credit)".to_owned()
             };
             out.push(terminate(p, &why));
-            found.trouble.insert(&a.job_id, why);
+            found.trouble.insert(a.job_id, why);
         }
         Some(p) if p.phase == PodPhase::Running && a.state == AttemptState::Created => {
-            out.push(Action::Booted { attempt: a.id.clone() })
+            out.push(Action::Booted { attempt: a.id })
         }
         Some(p) if p.phase == PodPhase::Booting && s.boot_failed.contains_key(&a.id) => {
             // RunPod retries a pull (or a start) that cannot succeed while the pod bills: end
@@ -234,12 +233,12 @@ fn plan_live_attempt<'a>(
             // same image would fail the same way); tearing down terminates the pod.
             let why = s.boot_failed[&a.id].clone();
             out.push(terminate(p, &why));
-            out.push(Action::Job { job: a.job_id.clone(), event: JobEvent::GiveUp, reason: why });
+            out.push(Action::Job { job: a.job_id, event: JobEvent::GiveUp, reason: why });
         }
         Some(p) if p.phase == PodPhase::Booting => {
             let timeout = ix
                 .specs
-                .get(a.job_id.as_str())
+                .get(&a.job_id)
                 .map_or(600_000, |sp| sp.limits.boot_timeout.as_millis() as i64);
             if s.now - a.created_at >= timeout {
                 let last = s
@@ -252,7 +251,7 @@ fn plan_live_attempt<'a>(
                     timeout / 1000
                 );
                 out.push(terminate(p, &why));
-                found.trouble.insert(&a.job_id, why);
+                found.trouble.insert(a.job_id, why);
             }
         }
         Some(_) => {}
@@ -280,16 +279,15 @@ fn plan_orphans(s: &Snapshot<'_>, ix: &Index<'_>, out: &mut Vec<Action>) {
 fn plan_job(
     s: &Snapshot<'_>,
     ix: &Index<'_>,
-    found: &Found<'_>,
-    booted: &HashSet<String>,
+    found: &Found,
+    booted: &HashSet<AttemptId>,
     j: &JobRow,
     spec: &JobSpec,
     out: &mut Vec<Action>,
 ) {
     let Ok(phase) = j.phase() else { return };
-    let mine: &[&AttemptRow] = ix.by_job.get(j.id.as_str()).map_or(&[], Vec::as_slice);
-    let ev =
-        |event, reason: &str| Action::Job { job: j.id.clone(), event, reason: reason.to_owned() };
+    let mine: &[&AttemptRow] = ix.by_job.get(&j.id).map_or(&[], Vec::as_slice);
+    let ev = |event, reason: &str| Action::Job { job: j.id, event, reason: reason.to_owned() };
     let active =
         matches!(phase.state, JobState::Provisioning | JobState::Running | JobState::Recovering);
     if active {
@@ -304,7 +302,7 @@ fn plan_job(
     }
     match phase.state {
         JobState::Provisioning | JobState::Running => {
-            let trouble = found.trouble.get(j.id.as_str());
+            let trouble = found.trouble.get(&j.id);
             if let Some(code) = j.exit_code {
                 if phase.state == JobState::Provisioning {
                     out.push(ev(
@@ -313,7 +311,7 @@ fn plan_job(
                     ));
                 }
                 out.push(ev(JobEvent::Exited { success: code == 0 }, &exit_reason(code, spec)));
-            } else if let Some(why) = trouble.filter(|_| found.timed_out.contains(j.id.as_str())) {
+            } else if let Some(why) = trouble.filter(|_| found.timed_out.contains(&j.id)) {
                 out.push(ev(JobEvent::DeadlinePassed, why));
             } else if let Some(why) = trouble {
                 out.push(ev(JobEvent::Interrupted, why));
@@ -335,7 +333,7 @@ fn plan_job(
                         &format!("gave up after {} attempt(s): {why}", j.attempts_made),
                     ));
                 } else {
-                    out.push(Action::Launch { job: j.id.clone() });
+                    out.push(Action::Launch { job: j.id });
                 }
             }
         }
@@ -356,21 +354,21 @@ fn plan_budget(
     mine: &[&AttemptRow],
     out: &mut Vec<Action>,
 ) -> Option<String> {
-    let budget = j.budget_micros?;
+    let budget = j.budget?;
     let spent = j.projected_spend(mine, s.now);
     // Alerts first: a tick that jumps from 85 % past 100 % still tells of 90 %.
-    let pct = (spent * 100) / budget.max(1);
+    let pct = spent.0.saturating_mul(100) / budget.0.max(1);
     for level in [80, 90] {
         if pct >= level && j.alert_pct < level {
-            out.push(Action::BudgetAlert { job: j.id.clone(), pct: level, spent });
+            out.push(Action::BudgetAlert { job: j.id, pct: level, spent });
         }
     }
-    let rate: i64 = mine
+    let rate: Money = mine
         .iter()
         .filter(|a| a.state.holds_pod() && a.ended_at.is_none())
-        .map(|a| a.price_micros_per_hour)
+        .map(|a| a.price_per_hour)
         .sum();
-    let ahead = podwarden_core::Money(rate).per_hour_for_millis(BUDGET_LOOKAHEAD_MS).0;
+    let ahead = rate.per_hour_for_millis(BUDGET_LOOKAHEAD_MS);
     if spent + ahead < budget {
         return None;
     }
@@ -388,7 +386,7 @@ fn plan_budget(
 fn plan_teardown(ix: &Index<'_>, j: &JobRow, mine: &[&AttemptRow], out: &mut Vec<Action>) {
     if mine.is_empty() {
         out.push(Action::Job {
-            job: j.id.clone(),
+            job: j.id,
             event: JobEvent::Settled,
             reason: "every resource is confirmed gone".into(),
         });
@@ -399,12 +397,11 @@ fn plan_teardown(ix: &Index<'_>, j: &JobRow, mine: &[&AttemptRow], out: &mut Vec
         match pod {
             Some(pod_id) => out.push(Action::Terminate {
                 pod_id,
-                attempt: Some(a.id.clone()),
+                attempt: Some(a.id),
                 reason: "teardown".into(),
             }),
             None if a.state == AttemptState::Intent => {}
-            None => out
-                .push(Action::Gone { attempt: a.id.clone(), reason: "no pod to terminate".into() }),
+            None => out.push(Action::Gone { attempt: a.id, reason: "no pod to terminate".into() }),
         }
     }
 }
@@ -420,423 +417,4 @@ fn exit_reason(code: i64, spec: &JobSpec) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use podwarden_core::money::Money;
-    use podwarden_core::{AttemptId, JobId};
-
-    const INSTALL: &str = "inst0001";
-
-    fn spec() -> JobSpec {
-        JobSpec::from_toml(
-            "t",
-            "name=\"t\"\nimage=\"i\"\ncommand=\"c\"\n[gpu]\nmin_vram_gb=8\n[limits]\nbudget_usd=1.0\nboot_timeout=\"5m\"\n",
-        )
-        .expect("spec")
-    }
-
-    fn job(state: &str) -> (JobRow, JobSpec) {
-        let state: JobState = state.parse().expect("a job state");
-        let mut j = JobRow::new(JobId::new(), &spec(), "local", "h", 0);
-        j.state = state;
-        j.attempts_made = 1;
-        (j, spec())
-    }
-
-    fn attempt(job: &JobRow, state: &str, pod_id: Option<&str>) -> AttemptRow {
-        let id = AttemptId::new();
-        let state: AttemptState = state.parse().expect("an attempt state");
-        AttemptRow {
-            id: id.to_string(),
-            job_id: job.id.clone(),
-            seq: 1,
-            state,
-            generation: 0,
-            pod_name: podwarden_core::ids::pod_name(INSTALL, id),
-            pod_id: pod_id.map(str::to_owned),
-            gpu_type: "A4000".into(),
-            gpu_count: 1,
-            cloud: "secure".into(),
-            data_center: None,
-            price_micros_per_hour: 250_000,
-            created_at: 0,
-            booted_at: None,
-            ended_at: None,
-            billed_until: None,
-            cost_micros: 0,
-            reason: None,
-        }
-    }
-
-    fn pod(a: &AttemptRow, id: &str, phase: PodPhase) -> PodInfo {
-        PodInfo {
-            id: id.into(),
-            name: a.pod_name.clone(),
-            phase,
-            data_center: None,
-            cost_per_hour: Money::from_usd(0.25),
-        }
-    }
-
-    fn run(
-        now: i64,
-        jobs: &[(JobRow, JobSpec)],
-        attempts: &[AttemptRow],
-        pods: &[PodInfo],
-        creating: &[&str],
-    ) -> Vec<Action> {
-        let creating: HashSet<String> = creating.iter().map(|s| (*s).to_owned()).collect();
-        let jobs: Vec<(&JobRow, &JobSpec)> = jobs.iter().map(|(j, s)| (j, s)).collect();
-        let attempts: Vec<&AttemptRow> = attempts.iter().collect();
-        plan(&Snapshot {
-            now,
-            install: INSTALL,
-            jobs: &jobs,
-            attempts: &attempts,
-            other_accounts: &[],
-            pods,
-            creating: &creating,
-            intent_grace_ms: INTENT_GRACE_MS,
-            boot_failed: &HashMap::new(),
-            boot_notes: &HashMap::new(),
-            watchdog_ceiling_ms: 24 * 3_600_000,
-        })
-    }
-
-    #[test]
-    fn a_pod_of_another_accounts_attempt_is_neither_touched_nor_an_orphan() {
-        // A user's own key can be the operator's account: both engines then list the same pods.
-        let (mine, theirs) = (job("running"), job("running"));
-        let a = attempt(&mine.0, "running", Some("mine"));
-        let b = attempt(&theirs.0, "running", Some("theirs"));
-        let pods = vec![pod(&a, "mine", PodPhase::Running), pod(&b, "theirs", PodPhase::Running)];
-        let creating = HashSet::new();
-        let jobs = [(&mine.0, &mine.1)];
-        let acts = plan(&Snapshot {
-            now: 1,
-            install: INSTALL,
-            jobs: &jobs,
-            attempts: &[&a],
-            other_accounts: &[&b],
-            pods: &pods,
-            creating: &creating,
-            intent_grace_ms: INTENT_GRACE_MS,
-            boot_failed: &HashMap::new(),
-            boot_notes: &HashMap::new(),
-            watchdog_ceiling_ms: 24 * 3_600_000,
-        });
-        assert!(acts.is_empty(), "{acts:?}");
-        let without = run(1, &[mine], &[a], &pods, &[]);
-        assert!(
-            matches!(&without[..], [Action::Terminate { pod_id, attempt: None, .. }] if pod_id == "theirs"),
-            "without it, an orphan: {without:?}"
-        );
-    }
-
-    #[test]
-    fn intents_are_adopted_when_their_pod_exists_and_abandoned_after_grace() {
-        let j = job("provisioning");
-        let a = attempt(&j.0, "intent", None);
-        let p = pod(&a, "pod1", PodPhase::Booting);
-        assert_eq!(
-            run(1, std::slice::from_ref(&j), std::slice::from_ref(&a), &[p], &[]),
-            [Action::Adopt { attempt: a.id.clone(), pod_id: "pod1".into() }]
-        );
-        assert!(
-            run(INTENT_GRACE_MS - 1, std::slice::from_ref(&j), std::slice::from_ref(&a), &[], &[])
-                .is_empty(),
-            "within grace"
-        );
-        assert!(
-            run(INTENT_GRACE_MS, std::slice::from_ref(&j), std::slice::from_ref(&a), &[], &[&a.id])
-                .is_empty(),
-            "a create in flight is never abandoned"
-        );
-        assert!(matches!(run(INTENT_GRACE_MS, &[j], &[a], &[], &[])[0], Action::Abandon { .. }));
-    }
-
-    #[test]
-    fn orphans_are_terminated_and_foreign_pods_are_not_touched() {
-        let j = job("running");
-        let a = attempt(&j.0, "running", Some("mine"));
-        let orphan_att = attempt(&j.0, "terminated", Some("x"));
-        let pods = vec![
-            pod(&a, "mine", PodPhase::Running),
-            pod(&orphan_att, "orphan", PodPhase::Running),
-            PodInfo {
-                id: "user-pod".into(),
-                name: "my jupyter".into(),
-                phase: PodPhase::Running,
-                data_center: None,
-                cost_per_hour: Money::ZERO,
-            },
-            PodInfo {
-                id: "other-install".into(),
-                name: format!("pw-zzzz9999-{}", AttemptId::new().hex()),
-                phase: PodPhase::Running,
-                data_center: None,
-                cost_per_hour: Money::ZERO,
-            },
-        ];
-        let acts = run(1, &[j], &[a], &pods, &[]);
-        assert_eq!(
-            acts,
-            [Action::Terminate {
-                pod_id: "orphan".into(),
-                attempt: None,
-                reason: "orphan: no live attempt owns this pod".into()
-            }]
-        );
-    }
-
-    #[test]
-    fn a_vanished_or_stopped_pod_interrupts_its_job() {
-        let j = job("running");
-        let a = attempt(&j.0, "running", Some("p"));
-        let acts = run(1, std::slice::from_ref(&j), std::slice::from_ref(&a), &[], &[]);
-        assert!(acts.contains(&Action::Gone {
-            attempt: a.id.clone(),
-            reason: "the pod vanished at the provider".into()
-        }));
-        assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
-        let stopped = [pod(&a, "p", PodPhase::Stopped)];
-        let acts = run(1, std::slice::from_ref(&j), std::slice::from_ref(&a), &stopped, &[]);
-        assert!(
-            matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("preempted"))
-        );
-        assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
-        // Stopped at the watchdog's time (24 h here; no max_runtime): the watchdog did it. The
-        // job timed out and is not relaunched, whatever retries it has left.
-        let mut j = j;
-        j.0.budget_micros = None;
-        let acts = run(24 * 3_600_000, &[j], std::slice::from_ref(&a), &stopped, &[]);
-        assert!(
-            matches!(&acts[0], Action::Terminate { reason, .. } if reason.ends_with("time ceiling (24 h)")),
-            "{acts:?}"
-        );
-        assert!(
-            acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::DeadlinePassed, reason, .. } if reason.contains("watchdog"))),
-            "{acts:?}"
-        );
-        assert!(
-            !acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. }))
-        );
-    }
-
-    #[test]
-    fn boot_timeout_terminates_a_hanging_pod() {
-        let j = job("provisioning");
-        let a = attempt(&j.0, "created", Some("p"));
-        let p = pod(&a, "p", PodPhase::Booting);
-        assert!(
-            run(
-                299_999,
-                std::slice::from_ref(&j),
-                std::slice::from_ref(&a),
-                std::slice::from_ref(&p),
-                &[]
-            )
-            .is_empty()
-        );
-        let acts = run(
-            300_000,
-            std::slice::from_ref(&j),
-            std::slice::from_ref(&a),
-            std::slice::from_ref(&p),
-            &[],
-        );
-        assert!(
-            matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("did not boot within 300 s")),
-            "{acts:?}"
-        );
-        assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
-        // What the pod's host last said is the cause the reason carries.
-        let notes: HashMap<String, String> = [(a.id.clone(), "pulling image huge:1".into())].into();
-        let jobs = [(&j.0, &j.1)];
-        let acts = plan(&Snapshot {
-            now: 300_000,
-            install: INSTALL,
-            jobs: &jobs,
-            attempts: &[&a],
-            other_accounts: &[],
-            pods: std::slice::from_ref(&p),
-            creating: &HashSet::new(),
-            intent_grace_ms: INTENT_GRACE_MS,
-            boot_failed: &HashMap::new(),
-            boot_notes: &notes,
-            watchdog_ceiling_ms: 24 * 3_600_000,
-        });
-        assert!(
-            matches!(&acts[0], Action::Terminate { reason, .. } if reason.ends_with("its host's last word: pulling image huge:1")),
-            "{acts:?}"
-        );
-    }
-
-    #[test]
-    fn a_pod_whose_image_cannot_be_pulled_is_terminated_before_the_boot_timeout() {
-        let j = job("provisioning");
-        let a = attempt(&j.0, "created", Some("p"));
-        let p = pod(&a, "p", PodPhase::Booting);
-        let creating = HashSet::new();
-        let jobs = [(&j.0, &j.1)];
-        let failed: HashMap<String, String> = [(
-            a.id.clone(),
-            crate::jobs::boot_failure("system", "error pulling image \"x\": manifest unknown")
-                .expect("a pull failure"),
-        )]
-        .into();
-        let acts = plan(&Snapshot {
-            now: 1,
-            install: INSTALL,
-            jobs: &jobs,
-            attempts: &[&a],
-            other_accounts: &[],
-            pods: std::slice::from_ref(&p),
-            creating: &creating,
-            intent_grace_ms: INTENT_GRACE_MS,
-            boot_failed: &failed,
-            boot_notes: &HashMap::new(),
-            watchdog_ceiling_ms: 24 * 3_600_000,
-        });
-        assert!(
-            matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("cannot be pulled") && reason.contains("manifest unknown")),
-            "{acts:?}"
-        );
-        assert!(
-            acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::GiveUp, .. })),
-            "the same image would fail the next pod too: {acts:?}"
-        );
-        assert!(run(1, &[j], &[a], &[p], &[]).is_empty(), "without the log line, it waits");
-    }
-
-    #[test]
-    fn budget_alerts_then_stop_and_deadlines_stop() {
-        let (mut j, sp) = job("running");
-        let a = attempt(&j, "running", Some("p"));
-        let p = pod(&a, "p", PodPhase::Running);
-        j.spent_micros = 850_000;
-        let acts = run(
-            1,
-            &[(j.clone(), sp.clone())],
-            std::slice::from_ref(&a),
-            std::slice::from_ref(&p),
-            &[],
-        );
-        assert_eq!(acts, [Action::BudgetAlert { job: j.id.clone(), pct: 80, spent: 850_000 }]);
-        j.alert_pct = 80;
-        j.spent_micros = 1_000_000;
-        let acts = run(
-            1,
-            &[(j.clone(), sp.clone())],
-            std::slice::from_ref(&a),
-            std::slice::from_ref(&p),
-            &[],
-        );
-        assert_eq!(
-            acts[0],
-            Action::BudgetAlert { job: j.id.clone(), pct: 90, spent: 1_000_000 },
-            "a skipped level is still reported"
-        );
-        assert!(matches!(&acts[1], Action::Job { event: JobEvent::BudgetExhausted, .. }));
-        j.alert_pct = 90;
-        let acts = run(
-            1,
-            &[(j.clone(), sp.clone())],
-            std::slice::from_ref(&a),
-            std::slice::from_ref(&p),
-            &[],
-        );
-        assert!(
-            matches!(&acts[..], [Action::Job { event: JobEvent::BudgetExhausted, .. }]),
-            "{acts:?}"
-        );
-        // The stop comes early enough to pay for the next passes and the terminate: $0.25/h
-        // for 15 s is 1042 micro-USD, so 1000 short of the budget is too late to go on, and
-        // 1100 short is not.
-        j.spent_micros = 999_000;
-        let stops = |j: &JobRow| {
-            run(
-                1,
-                &[(j.clone(), sp.clone())],
-                std::slice::from_ref(&a),
-                std::slice::from_ref(&p),
-                &[],
-            )
-        };
-        assert!(matches!(&stops(&j)[..], [Action::Job { event: JobEvent::BudgetExhausted, .. }]));
-        j.spent_micros = 998_900;
-        assert!(stops(&j).is_empty());
-        j.spent_micros = 0;
-        j.deadline_at = Some(10);
-        assert!(matches!(
-            &run(10, &[(j, sp)], &[a], &[p], &[])[0],
-            Action::Job { event: JobEvent::DeadlinePassed, .. }
-        ));
-    }
-
-    #[test]
-    fn exit_codes_end_jobs_and_teardown_settles_only_when_gone() {
-        let (mut j, sp) = job("running");
-        let a = attempt(&j, "running", Some("p"));
-        let p = pod(&a, "p", PodPhase::Running);
-        j.exit_code = Some(0);
-        assert!(matches!(
-            &run(
-                1,
-                &[(j.clone(), sp.clone())],
-                std::slice::from_ref(&a),
-                std::slice::from_ref(&p),
-                &[]
-            )[0],
-            Action::Job { event: JobEvent::Exited { success: true }, .. }
-        ));
-        j.state = JobState::TearingDown;
-        j.outcome = Some("succeeded".into());
-        j.teardown_at = Some(100);
-        assert!(
-            run(
-                99,
-                &[(j.clone(), sp.clone())],
-                std::slice::from_ref(&a),
-                std::slice::from_ref(&p),
-                &[]
-            )
-            .is_empty(),
-            "keep-alive"
-        );
-        assert_eq!(
-            run(
-                100,
-                &[(j.clone(), sp.clone())],
-                std::slice::from_ref(&a),
-                std::slice::from_ref(&p),
-                &[]
-            ),
-            [Action::Terminate {
-                pod_id: "p".into(),
-                attempt: Some(a.id.clone()),
-                reason: "teardown".into()
-            }]
-        );
-        assert!(matches!(
-            &run(100, &[(j, sp)], &[], &[], &[])[0],
-            Action::Job { event: JobEvent::Settled, .. }
-        ));
-    }
-
-    #[test]
-    fn recovering_jobs_relaunch_until_attempts_run_out() {
-        let (mut j, sp) = job("recovering");
-        j.next_attempt_at = Some(50);
-        assert!(run(49, &[(j.clone(), sp.clone())], &[], &[], &[]).is_empty(), "backing off");
-        assert_eq!(
-            run(50, &[(j.clone(), sp.clone())], &[], &[], &[]),
-            [Action::Launch { job: j.id.clone() }]
-        );
-        j.attempts_made = 3;
-        assert!(matches!(
-            &run(50, &[(j, sp)], &[], &[], &[])[0],
-            Action::Job { event: JobEvent::GiveUp, .. }
-        ));
-    }
-}
+mod tests;

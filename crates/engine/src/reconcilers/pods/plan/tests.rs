@@ -1,0 +1,388 @@
+//! The planner's decisions, one snapshot at a time.
+
+use super::*;
+use podwarden_core::money::Money;
+use podwarden_core::{AttemptId, JobId};
+
+const INSTALL: &str = "inst0001";
+
+fn spec() -> JobSpec {
+    JobSpec::from_toml(
+        "t",
+        "name=\"t\"\nimage=\"i\"\ncommand=\"c\"\n[gpu]\nmin_vram_gb=8\n[limits]\nbudget_usd=1.0\nboot_timeout=\"5m\"\n",
+    )
+    .expect("spec")
+}
+
+fn job(state: &str) -> (JobRow, JobSpec) {
+    let state: JobState = state.parse().expect("a job state");
+    let mut j = JobRow::new(JobId::new(), &spec(), "local", "h", 0);
+    j.state = state;
+    j.attempts_made = 1;
+    (j, spec())
+}
+
+fn attempt(job: &JobRow, state: &str, pod_id: Option<&str>) -> AttemptRow {
+    let id = AttemptId::new();
+    let state: AttemptState = state.parse().expect("an attempt state");
+    AttemptRow {
+        id,
+        job_id: job.id,
+        seq: 1,
+        state,
+        generation: 0,
+        pod_name: podwarden_core::ids::pod_name(INSTALL, id),
+        pod_id: pod_id.map(str::to_owned),
+        gpu_type: "A4000".into(),
+        gpu_count: 1,
+        cloud: "secure".into(),
+        data_center: None,
+        price_per_hour: Money(250_000),
+        created_at: 0,
+        booted_at: None,
+        ended_at: None,
+        billed_until: None,
+        cost: Money(0),
+        reason: None,
+    }
+}
+
+fn pod(a: &AttemptRow, id: &str, phase: PodPhase) -> PodInfo {
+    PodInfo {
+        id: id.into(),
+        name: a.pod_name.clone(),
+        phase,
+        data_center: None,
+        cost_per_hour: Money::from_usd(0.25),
+    }
+}
+
+fn run(
+    now: i64,
+    jobs: &[(JobRow, JobSpec)],
+    attempts: &[AttemptRow],
+    pods: &[PodInfo],
+    creating: &[AttemptId],
+) -> Vec<Action> {
+    let creating: HashSet<AttemptId> = creating.iter().copied().collect();
+    let jobs: Vec<(&JobRow, &JobSpec)> = jobs.iter().map(|(j, s)| (j, s)).collect();
+    let attempts: Vec<&AttemptRow> = attempts.iter().collect();
+    plan(&Snapshot {
+        now,
+        install: INSTALL,
+        jobs: &jobs,
+        attempts: &attempts,
+        other_accounts: &[],
+        pods,
+        creating: &creating,
+        intent_grace_ms: INTENT_GRACE_MS,
+        boot_failed: &HashMap::new(),
+        boot_notes: &HashMap::new(),
+        watchdog_ceiling_ms: 24 * 3_600_000,
+    })
+}
+
+#[test]
+fn a_pod_of_another_accounts_attempt_is_neither_touched_nor_an_orphan() {
+    // A user's own key can be the operator's account: both engines then list the same pods.
+    let (mine, theirs) = (job("running"), job("running"));
+    let a = attempt(&mine.0, "running", Some("mine"));
+    let b = attempt(&theirs.0, "running", Some("theirs"));
+    let pods = vec![pod(&a, "mine", PodPhase::Running), pod(&b, "theirs", PodPhase::Running)];
+    let creating = HashSet::new();
+    let jobs = [(&mine.0, &mine.1)];
+    let acts = plan(&Snapshot {
+        now: 1,
+        install: INSTALL,
+        jobs: &jobs,
+        attempts: &[&a],
+        other_accounts: &[&b],
+        pods: &pods,
+        creating: &creating,
+        intent_grace_ms: INTENT_GRACE_MS,
+        boot_failed: &HashMap::new(),
+        boot_notes: &HashMap::new(),
+        watchdog_ceiling_ms: 24 * 3_600_000,
+    });
+    assert!(acts.is_empty(), "{acts:?}");
+    let without = run(1, &[mine], &[a], &pods, &[]);
+    assert!(
+        matches!(&without[..], [Action::Terminate { pod_id, attempt: None, .. }] if pod_id == "theirs"),
+        "without it, an orphan: {without:?}"
+    );
+}
+
+#[test]
+fn intents_are_adopted_when_their_pod_exists_and_abandoned_after_grace() {
+    let j = job("provisioning");
+    let a = attempt(&j.0, "intent", None);
+    let p = pod(&a, "pod1", PodPhase::Booting);
+    assert_eq!(
+        run(1, std::slice::from_ref(&j), std::slice::from_ref(&a), &[p], &[]),
+        [Action::Adopt { attempt: a.id, pod_id: "pod1".into() }]
+    );
+    assert!(
+        run(INTENT_GRACE_MS - 1, std::slice::from_ref(&j), std::slice::from_ref(&a), &[], &[])
+            .is_empty(),
+        "within grace"
+    );
+    assert!(
+        run(INTENT_GRACE_MS, std::slice::from_ref(&j), std::slice::from_ref(&a), &[], &[a.id])
+            .is_empty(),
+        "a create in flight is never abandoned"
+    );
+    assert!(matches!(run(INTENT_GRACE_MS, &[j], &[a], &[], &[])[0], Action::Abandon { .. }));
+}
+
+#[test]
+fn orphans_are_terminated_and_foreign_pods_are_not_touched() {
+    let j = job("running");
+    let a = attempt(&j.0, "running", Some("mine"));
+    let orphan_att = attempt(&j.0, "terminated", Some("x"));
+    let pods = vec![
+        pod(&a, "mine", PodPhase::Running),
+        pod(&orphan_att, "orphan", PodPhase::Running),
+        PodInfo {
+            id: "user-pod".into(),
+            name: "my jupyter".into(),
+            phase: PodPhase::Running,
+            data_center: None,
+            cost_per_hour: Money::ZERO,
+        },
+        PodInfo {
+            id: "other-install".into(),
+            name: format!("pw-zzzz9999-{}", AttemptId::new().hex()),
+            phase: PodPhase::Running,
+            data_center: None,
+            cost_per_hour: Money::ZERO,
+        },
+    ];
+    let acts = run(1, &[j], &[a], &pods, &[]);
+    assert_eq!(
+        acts,
+        [Action::Terminate {
+            pod_id: "orphan".into(),
+            attempt: None,
+            reason: "orphan: no live attempt owns this pod".into()
+        }]
+    );
+}
+
+#[test]
+fn a_vanished_or_stopped_pod_interrupts_its_job() {
+    let j = job("running");
+    let a = attempt(&j.0, "running", Some("p"));
+    let acts = run(1, std::slice::from_ref(&j), std::slice::from_ref(&a), &[], &[]);
+    assert!(acts.contains(&Action::Gone {
+        attempt: a.id,
+        reason: "the pod vanished at the provider".into()
+    }));
+    assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
+    let stopped = [pod(&a, "p", PodPhase::Stopped)];
+    let acts = run(1, std::slice::from_ref(&j), std::slice::from_ref(&a), &stopped, &[]);
+    assert!(matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("preempted")));
+    assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
+    // Stopped at the watchdog's time (24 h here; no max_runtime): the watchdog did it. The
+    // job timed out and is not relaunched, whatever retries it has left.
+    let mut j = j;
+    j.0.budget = None;
+    let acts = run(24 * 3_600_000, &[j], std::slice::from_ref(&a), &stopped, &[]);
+    assert!(
+        matches!(&acts[0], Action::Terminate { reason, .. } if reason.ends_with("time ceiling (24 h)")),
+        "{acts:?}"
+    );
+    assert!(
+        acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::DeadlinePassed, reason, .. } if reason.contains("watchdog"))),
+        "{acts:?}"
+    );
+    assert!(!acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
+}
+
+#[test]
+fn boot_timeout_terminates_a_hanging_pod() {
+    let j = job("provisioning");
+    let a = attempt(&j.0, "created", Some("p"));
+    let p = pod(&a, "p", PodPhase::Booting);
+    assert!(
+        run(
+            299_999,
+            std::slice::from_ref(&j),
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&p),
+            &[]
+        )
+        .is_empty()
+    );
+    let acts = run(
+        300_000,
+        std::slice::from_ref(&j),
+        std::slice::from_ref(&a),
+        std::slice::from_ref(&p),
+        &[],
+    );
+    assert!(
+        matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("did not boot within 300 s")),
+        "{acts:?}"
+    );
+    assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
+    // What the pod's host last said is the cause the reason carries.
+    let notes: HashMap<AttemptId, String> = [(a.id, "pulling image huge:1".into())].into();
+    let jobs = [(&j.0, &j.1)];
+    let acts = plan(&Snapshot {
+        now: 300_000,
+        install: INSTALL,
+        jobs: &jobs,
+        attempts: &[&a],
+        other_accounts: &[],
+        pods: std::slice::from_ref(&p),
+        creating: &HashSet::new(),
+        intent_grace_ms: INTENT_GRACE_MS,
+        boot_failed: &HashMap::new(),
+        boot_notes: &notes,
+        watchdog_ceiling_ms: 24 * 3_600_000,
+    });
+    assert!(
+        matches!(&acts[0], Action::Terminate { reason, .. } if reason.ends_with("its host's last word: pulling image huge:1")),
+        "{acts:?}"
+    );
+}
+
+#[test]
+fn a_pod_whose_image_cannot_be_pulled_is_terminated_before_the_boot_timeout() {
+    let j = job("provisioning");
+    let a = attempt(&j.0, "created", Some("p"));
+    let p = pod(&a, "p", PodPhase::Booting);
+    let creating = HashSet::new();
+    let jobs = [(&j.0, &j.1)];
+    let failed: HashMap<AttemptId, String> = [(
+        a.id,
+        crate::jobs::boot_failure("system", "error pulling image \"x\": manifest unknown")
+            .expect("a pull failure"),
+    )]
+    .into();
+    let acts = plan(&Snapshot {
+        now: 1,
+        install: INSTALL,
+        jobs: &jobs,
+        attempts: &[&a],
+        other_accounts: &[],
+        pods: std::slice::from_ref(&p),
+        creating: &creating,
+        intent_grace_ms: INTENT_GRACE_MS,
+        boot_failed: &failed,
+        boot_notes: &HashMap::new(),
+        watchdog_ceiling_ms: 24 * 3_600_000,
+    });
+    assert!(
+        matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("cannot be pulled") && reason.contains("manifest unknown")),
+        "{acts:?}"
+    );
+    assert!(
+        acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::GiveUp, .. })),
+        "the same image would fail the next pod too: {acts:?}"
+    );
+    assert!(run(1, &[j], &[a], &[p], &[]).is_empty(), "without the log line, it waits");
+}
+
+#[test]
+fn budget_alerts_then_stop_and_deadlines_stop() {
+    let (mut j, sp) = job("running");
+    let a = attempt(&j, "running", Some("p"));
+    let p = pod(&a, "p", PodPhase::Running);
+    j.spent = Money(850_000);
+    let acts =
+        run(1, &[(j.clone(), sp.clone())], std::slice::from_ref(&a), std::slice::from_ref(&p), &[]);
+    assert_eq!(acts, [Action::BudgetAlert { job: j.id, pct: 80, spent: Money(850_000) }]);
+    j.alert_pct = 80;
+    j.spent = Money(1_000_000);
+    let acts =
+        run(1, &[(j.clone(), sp.clone())], std::slice::from_ref(&a), std::slice::from_ref(&p), &[]);
+    assert_eq!(
+        acts[0],
+        Action::BudgetAlert { job: j.id, pct: 90, spent: Money(1_000_000) },
+        "a skipped level is still reported"
+    );
+    assert!(matches!(&acts[1], Action::Job { event: JobEvent::BudgetExhausted, .. }));
+    j.alert_pct = 90;
+    let acts =
+        run(1, &[(j.clone(), sp.clone())], std::slice::from_ref(&a), std::slice::from_ref(&p), &[]);
+    assert!(
+        matches!(&acts[..], [Action::Job { event: JobEvent::BudgetExhausted, .. }]),
+        "{acts:?}"
+    );
+    // The stop comes early enough to pay for the next passes and the terminate: $0.25/h
+    // for 15 s is 1042 micro-USD, so 1000 short of the budget is too late to go on, and
+    // 1100 short is not.
+    j.spent = Money(999_000);
+    let stops = |j: &JobRow| {
+        run(1, &[(j.clone(), sp.clone())], std::slice::from_ref(&a), std::slice::from_ref(&p), &[])
+    };
+    assert!(matches!(&stops(&j)[..], [Action::Job { event: JobEvent::BudgetExhausted, .. }]));
+    j.spent = Money(998_900);
+    assert!(stops(&j).is_empty());
+    j.spent = Money(0);
+    j.deadline_at = Some(10);
+    assert!(matches!(
+        &run(10, &[(j, sp)], &[a], &[p], &[])[0],
+        Action::Job { event: JobEvent::DeadlinePassed, .. }
+    ));
+}
+
+#[test]
+fn exit_codes_end_jobs_and_teardown_settles_only_when_gone() {
+    let (mut j, sp) = job("running");
+    let a = attempt(&j, "running", Some("p"));
+    let p = pod(&a, "p", PodPhase::Running);
+    j.exit_code = Some(0);
+    assert!(matches!(
+        &run(
+            1,
+            &[(j.clone(), sp.clone())],
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&p),
+            &[]
+        )[0],
+        Action::Job { event: JobEvent::Exited { success: true }, .. }
+    ));
+    j.state = JobState::TearingDown;
+    j.outcome = Some("succeeded".into());
+    j.teardown_at = Some(100);
+    assert!(
+        run(
+            99,
+            &[(j.clone(), sp.clone())],
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&p),
+            &[]
+        )
+        .is_empty(),
+        "keep-alive"
+    );
+    assert_eq!(
+        run(
+            100,
+            &[(j.clone(), sp.clone())],
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&p),
+            &[]
+        ),
+        [Action::Terminate { pod_id: "p".into(), attempt: Some(a.id), reason: "teardown".into() }]
+    );
+    assert!(matches!(
+        &run(100, &[(j, sp)], &[], &[], &[])[0],
+        Action::Job { event: JobEvent::Settled, .. }
+    ));
+}
+
+#[test]
+fn recovering_jobs_relaunch_until_attempts_run_out() {
+    let (mut j, sp) = job("recovering");
+    j.next_attempt_at = Some(50);
+    assert!(run(49, &[(j.clone(), sp.clone())], &[], &[], &[]).is_empty(), "backing off");
+    assert_eq!(run(50, &[(j.clone(), sp.clone())], &[], &[], &[]), [Action::Launch { job: j.id }]);
+    j.attempts_made = 3;
+    assert!(matches!(
+        &run(50, &[(j, sp)], &[], &[], &[])[0],
+        Action::Job { event: JobEvent::GiveUp, .. }
+    ));
+}
