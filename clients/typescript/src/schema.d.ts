@@ -1545,6 +1545,11 @@ export interface components {
             access_key_id?: string | null;
             secret_access_key?: string | null;
         };
+        /**
+         * @description Where a network volume is.
+         * @enum {string}
+         */
+        VolumeState: "creating" | "ready" | "deleted";
         /** @description A network volume (`podwarden volume ls`). */
         VolumeView: {
             name: string;
@@ -1553,8 +1558,8 @@ export interface components {
             data_center: string;
             /** Format: int64 */
             size_gb: number;
-            /** @description `creating`, `ready`. */
-            state: string;
+            /** @description `creating` until the provider has it, then `ready`. */
+            state: components["schemas"]["VolumeState"];
             /**
              * Format: double
              * @description RunPod's price for its size, USD a month.

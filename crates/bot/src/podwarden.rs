@@ -5,7 +5,7 @@
 use anyhow::{Context, anyhow};
 use podwarden_api::Client;
 use podwarden_api::types::ErrorCode;
-use podwarden_api::types::{NewVolume, VolumeView};
+use podwarden_api::types::{NewVolume, VolumeState, VolumeView};
 
 /// Each person's volume and endpoint, by name (names are per user in podwarden).
 pub(crate) const VOLUME: &str = "bot-data";
@@ -34,7 +34,7 @@ pub(crate) async fn ensure_volume(
     // RunPod makes a volume in seconds.
     for _ in 0..120 {
         match volume(c).await? {
-            Some(v) if v.state == "ready" => return Ok(v),
+            Some(v) if v.state == VolumeState::Ready => return Ok(v),
             Some(_) => {}
             None => return Err(anyhow!("the volume {VOLUME} disappeared while being made")),
         }

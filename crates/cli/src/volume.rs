@@ -103,7 +103,7 @@ pub async fn run(c: Command) -> Result<(), UserError> {
             for v in vs {
                 t.add_row(vec![
                     v.name,
-                    v.state,
+                    v.state.to_string(),
                     v.volume_id.unwrap_or_else(|| "-".into()),
                     v.data_center,
                     format!("{} GB", v.size_gb),

@@ -11,12 +11,8 @@
 use crate::provider::{Provider, ProviderError, VolumeInfo};
 use crate::{Engine, EngineError};
 use podwarden_core::money::Money;
+use podwarden_core::state::VolumeState;
 use podwarden_store::VolumeRow;
-
-/// `creating`, `ready`, `deleted`.
-pub const CREATING: &str = "creating";
-pub const READY: &str = "ready";
-pub const DELETED: &str = "deleted";
 
 /// RunPod's network volume price under 1 TB: USD per GB-month.
 pub const USD_PER_GB_MONTH: f64 = 0.07;
@@ -69,7 +65,7 @@ impl<C: Provider> Engine<C> {
             volume_id: None,
             data_center: data_center.to_owned(),
             size_gb,
-            state: CREATING.into(),
+            state: VolumeState::Creating,
             created_at: self.now_ms(),
         };
         if !self.store().volume_insert(&row).await? {
@@ -82,8 +78,8 @@ impl<C: Provider> Engine<C> {
         match self.provider().create_network_volume(&row.resource_name, size_gb, data_center).await
         {
             Ok(v) => {
-                self.store().volume_set(row.id, READY, Some(&v.id)).await?;
-                Ok(VolumeRow { volume_id: Some(v.id), state: READY.into(), ..row })
+                self.store().volume_set(row.id, VolumeState::Ready, Some(&v.id)).await?;
+                Ok(VolumeRow { volume_id: Some(v.id), state: VolumeState::Ready, ..row })
             }
             Err(
                 e @ (ProviderError::Rejected(_)
@@ -107,24 +103,26 @@ impl<C: Provider> Engine<C> {
         mut rows: Vec<VolumeRow>,
     ) -> Result<Vec<VolumeRow>, EngineError> {
         let now = self.now_ms();
-        if rows.iter().any(|v| v.state == CREATING && now - v.created_at > CREATE_GRACE_MS) {
+        if rows
+            .iter()
+            .any(|v| v.state == VolumeState::Creating && now - v.created_at > CREATE_GRACE_MS)
+        {
             let at_provider: Vec<VolumeInfo> = self.provider().list_network_volumes().await?;
-            for v in rows
-                .iter_mut()
-                .filter(|v| v.state == CREATING && now - v.created_at > CREATE_GRACE_MS)
-            {
+            for v in rows.iter_mut().filter(|v| {
+                v.state == VolumeState::Creating && now - v.created_at > CREATE_GRACE_MS
+            }) {
                 match at_provider.iter().find(|p| p.name == v.resource_name) {
                     Some(p) => {
-                        self.store().volume_set(v.id, READY, Some(&p.id)).await?;
-                        (v.state, v.volume_id) = (READY.into(), Some(p.id.clone()));
+                        self.store().volume_set(v.id, VolumeState::Ready, Some(&p.id)).await?;
+                        (v.state, v.volume_id) = (VolumeState::Ready, Some(p.id.clone()));
                     }
                     None => {
                         self.store().volume_forget(v.id).await?;
-                        v.state = DELETED.into();
+                        v.state = VolumeState::Deleted;
                     }
                 }
             }
-            rows.retain(|v| v.state != DELETED);
+            rows.retain(|v| v.state != VolumeState::Deleted);
         }
         Ok(rows)
     }
@@ -164,7 +162,7 @@ impl<C: Provider> Engine<C> {
             });
         }
         self.provider().delete_network_volume(&vid).await?;
-        self.store().volume_set(row.id, DELETED, None).await?;
-        Ok(VolumeRow { state: DELETED.into(), ..row })
+        self.store().volume_set(row.id, VolumeState::Deleted, None).await?;
+        Ok(VolumeRow { state: VolumeState::Deleted, ..row })
     }
 }

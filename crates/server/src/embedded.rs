@@ -57,7 +57,8 @@ impl Embedded {
         // Volumes made on an earlier run: their files are still under the state directory,
         // and RunPod keeps a volume until it is deleted, so the emulator must know them again.
         for v in store.volumes_on(&podwarden_core::Account::Hosted).await? {
-            let Some(id) = v.volume_id.filter(|_| v.state == podwarden_engine::volumes::READY)
+            let Some(id) =
+                v.volume_id.filter(|_| v.state == podwarden_core::state::VolumeState::Ready)
             else {
                 continue;
             };
@@ -122,7 +123,7 @@ impl Embedded {
                         volume_id: Some(v.id.clone()),
                         data_center: v.data_center.clone(),
                         size_gb: v.size,
-                        state: podwarden_engine::volumes::READY.into(),
+                        state: podwarden_core::state::VolumeState::Ready,
                         created_at: 0,
                     })
                     .await?;

@@ -51,7 +51,7 @@ fn view(s: &crate::AppState, v: &VolumeRow) -> VolumeView {
         volume_id: v.volume_id.clone(),
         data_center: v.data_center.clone(),
         size_gb: v.size_gb,
-        state: v.state.clone(),
+        state: v.state,
         monthly_usd: podwarden_engine::volumes::monthly_cost(v.size_gb).usd(),
         backend: if v.account.is_hosted() { "hosted" } else { "runpod" }.into(),
         created_at: v.created_at,

@@ -4,6 +4,7 @@
 use crate::{Result, Store};
 use podwarden_core::Account;
 use podwarden_core::ids::VolumeRecordId;
+use podwarden_core::state::VolumeState;
 
 /// One volume.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -19,7 +20,8 @@ pub struct VolumeRow {
     pub volume_id: Option<String>,
     pub data_center: String,
     pub size_gb: i64,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: VolumeState,
     pub created_at: i64,
 }
 
@@ -44,7 +46,7 @@ impl Store {
         .bind(&v.volume_id)
         .bind(&v.data_center)
         .bind(v.size_gb)
-        .bind(&v.state)
+        .bind(v.state.as_str())
         .bind(v.created_at)
         .execute(self.pool())
         .await?;
@@ -55,7 +57,7 @@ impl Store {
     pub async fn volume_set(
         &self,
         id: VolumeRecordId,
-        state: &str,
+        state: VolumeState,
         volume_id: Option<&str>,
     ) -> Result<()> {
         let _w = self.writes.lock().await;
@@ -63,7 +65,7 @@ impl Store {
             "UPDATE volumes SET state = $2, volume_id = COALESCE($3, volume_id) WHERE id = $1",
         )
         .bind(id)
-        .bind(state)
+        .bind(state.as_str())
         .bind(volume_id)
         .execute(self.pool())
         .await?;

@@ -103,8 +103,8 @@ pub struct VolumeView {
     pub volume_id: Option<String>,
     pub data_center: String,
     pub size_gb: i64,
-    /// `creating`, `ready`.
-    pub state: String,
+    /// `creating` until the provider has it, then `ready`.
+    pub state: VolumeState,
     /// RunPod's price for its size, USD a month.
     pub monthly_usd: f64,
     /// `hosted` (the operator's RunPod account) or `runpod` (the user's own key).

@@ -7,7 +7,9 @@ pub use podwarden_core::endpoint::EndpointSpec;
 pub use podwarden_core::events::EventKind;
 pub use podwarden_core::serverless_job::ServerlessJobSpec;
 pub use podwarden_core::spec::JobSpec;
-pub use podwarden_core::state::{AttemptState, EndpointState, JobState, ServerlessJobState};
+pub use podwarden_core::state::{
+    AttemptState, EndpointState, JobState, ServerlessJobState, VolumeState,
+};
 use serde::{Deserialize, Serialize};
 
 mod accounts;

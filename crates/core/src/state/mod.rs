@@ -14,9 +14,11 @@
 
 pub mod endpoint;
 pub mod serverless_job;
+pub mod volume;
 
 pub use endpoint::{EndpointEvent, EndpointState, endpoint_transition};
 pub use serverless_job::{ServerlessJobEvent, ServerlessJobState, serverless_job_transition};
+pub use volume::VolumeState;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

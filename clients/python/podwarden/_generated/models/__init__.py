@@ -64,6 +64,7 @@ from .transfer_report import TransferReport
 from .user_update import UserUpdate
 from .user_view import UserView
 from .volume_s3 import VolumeS3
+from .volume_state import VolumeState
 from .volume_view import VolumeView
 from .webhook_body import WebhookBody
 from .webhook_view import WebhookView
@@ -133,6 +134,7 @@ __all__ = (
     "UserUpdate",
     "UserView",
     "VolumeS3",
+    "VolumeState",
     "VolumeView",
     "WebhookBody",
     "WebhookView",

@@ -7,6 +7,7 @@ from typing import Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.volume_state import VolumeState
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="VolumeView")
@@ -20,7 +21,7 @@ class VolumeView:
         name (str):
         data_center (str):
         size_gb (int):
-        state (str): `creating`, `ready`.
+        state (VolumeState): Where a network volume is.
         monthly_usd (float): RunPod's price for its size, USD a month.
         backend (str): `hosted` (the operator's RunPod account) or `runpod` (the user's own key).
         created_at (int):
@@ -32,7 +33,7 @@ class VolumeView:
     name: str
     data_center: str
     size_gb: int
-    state: str
+    state: VolumeState
     monthly_usd: float
     backend: str
     created_at: int
@@ -47,7 +48,7 @@ class VolumeView:
 
         size_gb = self.size_gb
 
-        state = self.state
+        state = self.state.value
 
         monthly_usd = self.monthly_usd
 
@@ -92,7 +93,7 @@ class VolumeView:
 
         size_gb = d.pop("size_gb")
 
-        state = d.pop("state")
+        state = VolumeState(d.pop("state"))
 
         monthly_usd = d.pop("monthly_usd")
 
