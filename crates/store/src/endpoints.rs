@@ -69,7 +69,8 @@ impl Store {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
             columns!(),
-            " FROM endpoints WHERE owner = $1 AND name = $2 AND state <> 'deleted'"
+            " FROM endpoints WHERE owner = $1 AND name = $2 AND state <> ",
+            deleted!()
         ))
         .bind(owner)
         .bind(name)
@@ -82,7 +83,9 @@ impl Store {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
             columns!(),
-            " FROM endpoints WHERE name = $1 AND state <> 'deleted' AND account = 'hosted' AND owner IN (SELECT id FROM users WHERE is_admin) ORDER BY id LIMIT 1"
+            " FROM endpoints WHERE name = $1 AND state <> ",
+            deleted!(),
+            " AND account = 'hosted' AND owner IN (SELECT id FROM users WHERE is_admin) ORDER BY id LIMIT 1"
         ))
         .bind(name)
         .fetch_optional(self.pool())
@@ -115,7 +118,9 @@ impl Store {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
             columns!(),
-            " FROM endpoints WHERE state <> 'deleted' ORDER BY id"
+            " FROM endpoints WHERE state <> ",
+            deleted!(),
+            " ORDER BY id"
         ))
         .fetch_all(self.pool())
         .await?)

@@ -39,6 +39,14 @@ macro_rules! live_attempt_states {
     };
 }
 
+/// The stored name of a removed volume's and endpoint's final state (`VolumeState::Deleted`,
+/// `EndpointState::Deleted`): their live rows are the others.
+macro_rules! deleted {
+    () => {
+        "'deleted'"
+    };
+}
+
 mod attempts;
 mod audit;
 mod billing;
@@ -408,6 +416,9 @@ mod tests {
             .map(|s| s.as_str().to_owned())
             .collect();
         assert_eq!(sql_list(live_attempt_states!()), attempts);
+        use podwarden_core::state::{EndpointState, VolumeState};
+        assert_eq!(sql_list(deleted!()), [VolumeState::Deleted.as_str()]);
+        assert_eq!(sql_list(deleted!()), [EndpointState::Deleted.as_str()]);
     }
 
     use super::*;

@@ -25,6 +25,13 @@ pub struct VolumeRow {
     pub created_at: i64,
 }
 
+/// A volume row's columns, in `VolumeRow`'s order.
+macro_rules! volume_columns {
+    () => {
+        "id, owner, account, name, resource_name, volume_id, data_center, size_gb, state, created_at"
+    };
+}
+
 impl Store {
     /// Inserts a new volume row; `false` when the owner already has a live one of that name.
     pub async fn volume_insert(&self, v: &VolumeRow) -> Result<bool> {
@@ -33,11 +40,14 @@ impl Store {
         // transaction that read first and wrote second got an immediate SQLITE_BUSY when
         // another write landed in between (the contract fuzzer's 503 on `POST /volumes`, as
         // for users before).
-        let r = sqlx::query(
-            "INSERT INTO volumes (id, owner, account, name, resource_name, volume_id, data_center, size_gb, state, created_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
-             WHERE NOT EXISTS (SELECT 1 FROM volumes WHERE owner = $2 AND name = $4 AND state <> 'deleted')",
-        )
+        let r = sqlx::query(concat!(
+            "INSERT INTO volumes (",
+            volume_columns!(),
+            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+             WHERE NOT EXISTS (SELECT 1 FROM volumes WHERE owner = $2 AND name = $4 AND state <> ",
+            deleted!(),
+            ")"
+        ))
         .bind(v.id)
         .bind(&v.owner)
         .bind(v.account.to_string())
@@ -81,32 +91,43 @@ impl Store {
 
     /// An owner's live volumes, oldest first.
     pub async fn volumes_of(&self, owner: &str) -> Result<Vec<VolumeRow>> {
-        Ok(sqlx::query_as(
-            "SELECT id, owner, account, name, resource_name, volume_id, data_center, size_gb, state, created_at FROM volumes WHERE owner = $1 AND state <> 'deleted' ORDER BY created_at, id",
-        )
-            .bind(owner)
-            .fetch_all(self.pool())
-            .await?)
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            volume_columns!(),
+            " FROM volumes WHERE owner = $1 AND state <> ",
+            deleted!(),
+            " ORDER BY created_at, id"
+        ))
+        .bind(owner)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// Every owner's live volumes on `account`, oldest first.
     pub async fn volumes_on(&self, account: &Account) -> Result<Vec<VolumeRow>> {
-        Ok(sqlx::query_as(
-            "SELECT id, owner, account, name, resource_name, volume_id, data_center, size_gb, state, created_at FROM volumes WHERE account = $1 AND state <> 'deleted' ORDER BY created_at, id",
-        )
-            .bind(account.to_string())
-            .fetch_all(self.pool())
-            .await?)
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            volume_columns!(),
+            " FROM volumes WHERE account = $1 AND state <> ",
+            deleted!(),
+            " ORDER BY created_at, id"
+        ))
+        .bind(account.to_string())
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// An owner's live volume by name.
     pub async fn volume_by_name(&self, owner: &str, name: &str) -> Result<Option<VolumeRow>> {
-        Ok(sqlx::query_as(
-            "SELECT id, owner, account, name, resource_name, volume_id, data_center, size_gb, state, created_at FROM volumes WHERE owner = $1 AND name = $2 AND state <> 'deleted'",
-        )
-            .bind(owner)
-            .bind(name)
-            .fetch_optional(self.pool())
-            .await?)
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            volume_columns!(),
+            " FROM volumes WHERE owner = $1 AND name = $2 AND state <> ",
+            deleted!()
+        ))
+        .bind(owner)
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await?)
     }
 }
