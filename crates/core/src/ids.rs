@@ -39,9 +39,14 @@ macro_rules! v7_id {
         }
         impl FromStr for $name {
             type Err = IdError;
+            /// Only the form `Display` writes (`job_` and 32 lowercase hex digits): an id has one
+            /// spelling, so the API answers only to ids it issued and a stored id matches its row.
             fn from_str(s: &str) -> Result<Self, IdError> {
-                let hex = s.strip_prefix(concat!($prefix, "_")).unwrap_or(s);
-                Uuid::try_parse(hex).map(Self).map_err(|_| IdError { kind: stringify!($name), value: s.to_owned() })
+                s.strip_prefix(concat!($prefix, "_"))
+                    .filter(|hex| canonical_hex(hex))
+                    .and_then(|hex| Uuid::try_parse(hex).ok())
+                    .map(Self)
+                    .ok_or_else(|| IdError { kind: stringify!($name), value: s.to_owned() })
             }
         }
         impl TryFrom<String> for $name {
@@ -56,6 +61,11 @@ macro_rules! v7_id {
             }
         }
     };
+}
+
+/// 32 lowercase hex digits: the one spelling of an id's UUID.
+fn canonical_hex(hex: &str) -> bool {
+    hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 v7_id!(/// A job: what the user asked for.
@@ -199,6 +209,25 @@ mod tests {
         assert_eq!(parse_token_secret_name("other", &name), None);
         assert_eq!(parse_token_secret_name("inst1", &pod_name("inst1", AttemptId::new())), None);
         assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    }
+
+    #[test]
+    fn an_id_has_one_spelling() {
+        let a = JobId::new();
+        let hex = a.hex();
+        for other in [
+            hex.clone(),
+            format!("job_{}", a.0.hyphenated()),
+            format!("job_{}", hex.to_uppercase()),
+            format!("job_{{{hex}}}"),
+            format!("job_urn:uuid:{}", a.0.hyphenated()),
+            format!("req_{hex}"),
+            format!("job_{hex}0"),
+        ] {
+            assert!(other.parse::<JobId>().is_err(), "{other} is not how a job id is written");
+        }
+        assert_eq!(format!("job_{hex}").parse::<JobId>(), Ok(a));
+        assert!(hex.parse::<WorkId>().is_err(), "a bare UUID names no work");
     }
 
     #[test]

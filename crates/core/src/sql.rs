@@ -36,6 +36,10 @@ impl Type<Any> for Money {
     fn type_info() -> AnyTypeInfo {
         <i64 as Type<Any>>::type_info()
     }
+    /// Any integer column, as `i64` takes (an `INTEGER` on Postgres as well as a `BIGINT`).
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        <i64 as Type<Any>>::compatible(ty)
+    }
 }
 
 impl<'q> Encode<'q, Any> for Money {

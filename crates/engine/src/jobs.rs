@@ -183,10 +183,7 @@ impl<C: Provider> Engine<C> {
     /// The wrapper's exit line was read from the pod's logs: the same exit as a callback, for
     /// when the callback cannot reach the control plane (no public URL, a firewall).
     pub async fn exit_seen_in_logs(&self, job: JobId, code: i64) -> Result<(), EngineError> {
-        self.logs_drained
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(job.to_owned());
+        self.logs_drained.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(job);
         self.record_exit(job, None, code, " (read from the pod's logs)").await?;
         self.end_log_drain(job).await
     }
@@ -223,7 +220,7 @@ impl<C: Provider> Engine<C> {
         self.boot_failed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(attempt.to_owned(), reason.to_owned());
+            .insert(attempt, reason.to_owned());
     }
 
     /// A line of the host's (`system`, never the job's own output) from the booting pod of
@@ -240,7 +237,7 @@ impl<C: Provider> Engine<C> {
         let new = {
             let mut notes =
                 self.boot_notes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            notes.insert(attempt.to_owned(), line.clone()).as_ref() != Some(&line)
+            notes.insert(attempt, line.clone()).as_ref() != Some(&line)
         };
         if !new {
             return Ok(());
@@ -373,7 +370,7 @@ impl<C: Provider> Engine<C> {
             rebuilt = Some(w);
         }
         let mut watches = self.watches.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let w = watches.entry(job.to_owned()).or_insert_with(|| rebuilt.unwrap_or_default());
+        let w = watches.entry(job).or_insert_with(|| rebuilt.unwrap_or_default());
         Ok(points.iter().filter_map(serde_json::Value::as_object).find_map(|p| w.observe(rule, p)))
     }
 

@@ -196,7 +196,7 @@ impl<C: Provider> Engine<C> {
         let now = self.clock.now_ms();
         AttemptRow {
             id: att,
-            job_id: job.to_owned(),
+            job_id: job,
             seq,
             state: AttemptState::Intent,
             generation: 0,
