@@ -1,37 +1,32 @@
-//! podwarden's server: the REST API the CLI (and later apps and the dashboard) call, and the
-//! supervised reconcile loop that enforces limits whether or not a client is connected.
+//! podwarden's server: the REST API the CLI, apps and the dashboard call, over the orchestration
+//! of `podwarden-control` (accounts, the supervised reconcile loop that enforces limits whether
+//! or not a client is connected, replicas, followers), which it starts and holds.
 //!
 //! `start` takes a `ServerConfig` (`config.rs`: every setting, filled by `podwarden serve` from
 //! its flags and environment; this crate reads no environment), opens the store, chooses the
 //! provider — RunPod with the operator's key (its URLs configurable, so a standalone emulator
 //! works the same), else an embedded emulator — and serves on the given address.
 //!
-//! Owns: HTTP (routes, auth, limits, the dashboard), users and their sealed keys, and which
-//! accounts the engine's driver runs (`driving`). Must not: hold policy (caps, costs, provider
-//! checks live in engine and store), or link the emulator without `embedded-emulator`.
+//! Owns: HTTP (routes, auth, limits, the dashboard), users, webhook delivery, and building the
+//! `Control` at start. Must not: hold policy (caps, costs, provider checks live in engine and
+//! store) or orchestration (`podwarden-control`), or link the emulator without
+//! `embedded-emulator`.
 
-mod accounts;
 /// The wire types (the `podwarden-api` crate's).
 pub use podwarden_api::types as api;
 mod body_budget;
 mod config;
 mod dashboard;
-mod driving;
 pub mod embedded;
 mod error;
 mod extract;
 mod guard;
 mod image_checks;
-pub mod keys;
 pub mod listener;
 pub mod openapi;
-mod pod_logs;
 pub mod registry;
-mod replicas;
 mod routes;
 mod secrets;
-mod serverless_streams;
-pub mod tasks;
 pub mod users;
 pub mod volume_files;
 mod volumes;
@@ -39,6 +34,8 @@ mod webhooks;
 
 pub(crate) use config::S3Settings;
 pub use config::{RunPodSettings, ServerConfig};
+pub use podwarden_control::{Control, keys, tasks};
+use podwarden_control::{accounts, driving, pod_logs, replicas, serverless_streams};
 pub use secrets::{rotate_secret, secret_file};
 use secrets::{same_sealing_key, same_token_secret, sealer, secret_or_file};
 
@@ -53,55 +50,28 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// What the HTTP layer holds: the orchestration (`Control`, which the state dereferences to)
+/// and what only requests need.
 pub(crate) struct AppState {
-    pub engine: Engine<AnyProvider>,
-    pub poke: Notify,
+    pub control: Arc<Control>,
     pub simulated: bool,
-    /// An operator key exists: users without their own key compute on it.
-    pub hosted: bool,
     pub provider: String,
     pub guard: guard::AuthGuard,
-    pub sealer: keys::Sealer,
-    /// Engines of users' own RunPod accounts (BYOK).
-    pub accounts: accounts::Accounts,
-    /// Cancelled at shutdown: open event streams end instead of holding the server up.
-    pub shutdown: CancellationToken,
-    /// Pod log followers (stored logs, exits read from the logs).
-    pub followers: pod_logs::Followers,
-    /// Stream followers of running serverless jobs.
-    pub(crate) stream_followers: serverless_streams::StreamFollowers,
     pub s3: S3Settings,
     /// The registry's word on images jobs name (`image_checks`).
     pub(crate) images: image_checks::ImageChecks,
     pub limits: listener::ConnLimits,
     pub body_budget: body_budget::BodyBudget,
-    /// The background tasks' last activations (`GET /api/v1/admin/tasks`).
-    pub tasks: tasks::Tasks,
-    /// Runs each account's passes (`driving`).
-    pub driver: podwarden_engine::driver::Driver,
-    /// Accounts with settled pods whose bill is due a check (filled once a minute).
-    pub bills_due: std::sync::Mutex<std::collections::BTreeSet<podwarden_core::Account>>,
-    /// How long after a pod ends its bill is checked.
-    pub billing_settle_ms: i64,
-    /// On Postgres: this replica's leases and wake-ups (`replicas`).
-    pub replicas: Option<Arc<replicas::Replicas>>,
     /// What an invite's spend cap is unless the admin names one.
     pub default_spend_cap_usd: Option<f64>,
     /// Webhooks may go to this machine (`ServerConfig::webhooks_local`).
     pub webhooks_local: bool,
 }
 
-impl AppState {
-    /// The accounts whose bills are due a check.
-    pub(crate) fn bills_due(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<podwarden_core::Account>> {
-        self.bills_due.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Whether `account`'s bills are due a check; a yes is taken (the check runs once).
-    pub(crate) fn take_bill_check(&self, account: &podwarden_core::Account) -> bool {
-        self.bills_due().remove(account)
+impl std::ops::Deref for AppState {
+    type Target = Control;
+    fn deref(&self) -> &Control {
+        &self.control
     }
 }
 
@@ -421,26 +391,15 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let engine =
         Engine::new(store, AnyProvider::from(RunPodProvider::new(client)), options).await?;
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
-    let state = Arc::new(AppState {
+    let control = Arc::new(Control {
         engine,
         poke: Notify::new(),
-        simulated,
         hosted: !cfg.byok_only,
-        provider,
-        guard: guard::AuthGuard::new(),
         sealer,
         accounts: accounts::Accounts::default(),
         shutdown: cancel.clone(),
         followers: pod_logs::Followers::default(),
         stream_followers: serverless_streams::StreamFollowers::default(),
-        images: image_checks::ImageChecks::new(
-            cfg.image_checks.unwrap_or(check_images),
-            cfg.image_checks_local,
-        ),
-        s3,
-        // Kept under the process's file-descriptor limit, for the listener and the state alike.
-        limits: cfg.limits.clone().within_fd_limit(),
-        body_budget: body_budget::BodyBudget::new(cfg.limits.body_memory_mib),
         tasks: tasks::Tasks::default(),
         driver: podwarden_engine::driver::Driver::new(
             driving::CONCURRENCY,
@@ -449,13 +408,27 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         ),
         bills_due: Default::default(),
         billing_settle_ms: cfg.billing_settle.as_millis() as i64,
-        default_spend_cap_usd: cfg.default_spend_cap_usd,
-        webhooks_local: cfg.webhooks_local,
         replicas: (store_backend == podwarden_store::Backend::Postgres)
             .then(|| Arc::new(replicas::Replicas::new(cfg.tick, cfg.replica_name.as_deref()))),
     });
-    replicas::Replicas::spawn_heartbeat(state.clone(), &tracker, cancel.clone());
-    replicas::Replicas::spawn_listener(state.clone(), &tracker, cancel.clone());
+    let state = Arc::new(AppState {
+        control: control.clone(),
+        simulated,
+        provider,
+        guard: guard::AuthGuard::new(),
+        images: image_checks::ImageChecks::new(
+            cfg.image_checks.unwrap_or(check_images),
+            cfg.image_checks_local,
+        ),
+        s3,
+        // Kept under the process's file-descriptor limit, for the listener and the state alike.
+        limits: cfg.limits.clone().within_fd_limit(),
+        body_budget: body_budget::BodyBudget::new(cfg.limits.body_memory_mib),
+        default_spend_cap_usd: cfg.default_spend_cap_usd,
+        webhooks_local: cfg.webhooks_local,
+    });
+    replicas::Replicas::spawn_heartbeat(control.clone(), &tracker, cancel.clone());
+    replicas::Replicas::spawn_listener(control.clone(), &tracker, cancel.clone());
     // podwarden's own images (`@tabular`): a missing one is said at start, not at a job's end.
     let s = state.clone();
     tracker.spawn(async move { s.images.check_own().await });
@@ -467,7 +440,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     tracker.spawn(listener::serve(listener, app, limits, c));
     // Each account's reconcilers run in their own task (`driving`); this loop starts the tasks
     // of accounts with work, on a period and on a poke, never told what changed.
-    tracker.spawn(driving::run(state.clone(), tracker.clone(), cancel.clone(), cfg.tick));
+    tracker.spawn(driving::run(control.clone(), tracker.clone(), cancel.clone(), cfg.tick));
     let replicas = state.replicas.clone().map(|r| (r, state.engine.store().clone()));
     Ok(RunningServer { url, token, simulated, cancel, tracker, emulator, replicas })
 }

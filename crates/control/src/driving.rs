@@ -8,7 +8,7 @@
 //! engine (decrypting a user's key) is `accounts`'. On Postgres a pass first takes the
 //! account's lease and runs fenced by it (`replicas`); without the lease it ends at once.
 
-use crate::AppState;
+use crate::Control;
 use crate::accounts::engine_for;
 use podwarden_core::{Account, JobId};
 use podwarden_engine::driver::Pass;
@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 
 /// Passes that run at once across accounts. Each holds a few provider calls in flight; the
 /// bound keeps a thousand accounts from opening a thousand connections at once.
-pub(crate) const CONCURRENCY: usize = 32;
+pub const CONCURRENCY: usize = 32;
 
 /// How often settled pods are looked for and checked against the provider's bill.
 const BILL_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
@@ -28,8 +28,8 @@ const BILL_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60)
 /// The server's loop: on every `period` and every poke, finds the accounts with work and makes
 /// sure each has its task (`drive`), and starts or stops the pods' log followers and the
 /// serverless jobs' stream followers; bills due a check are looked for once a minute.
-pub(crate) async fn run(
-    s: Arc<AppState>,
+pub async fn run(
+    s: Arc<Control>,
     followers: TaskTracker,
     c: CancellationToken,
     period: std::time::Duration,
@@ -60,7 +60,7 @@ pub(crate) async fn run(
 
 /// Starts a task for every account with work, and reports tasks whose pass panicked. Run on
 /// every tick period and every poke of the server.
-pub(crate) async fn drive(s: &Arc<AppState>) {
+pub async fn drive(s: &Arc<Control>) {
     let now = s.engine.now_ms();
     for (account, why) in s.driver.reap().await {
         tracing::error!(account, panic = why, "an account's pass panicked; it is restarted");
@@ -83,7 +83,7 @@ pub(crate) async fn drive(s: &Arc<AppState>) {
 
 /// Runs `account`'s next pass now (after a submit, a cancel, an exit), on whichever replica
 /// holds it.
-pub(crate) fn poke(s: &AppState, account: &Account) {
+pub fn poke(s: &Control, account: &Account) {
     s.driver.poke(&account.to_string());
     // A new account's task is started by the server's loop.
     s.poke.notify_one();
@@ -98,13 +98,13 @@ pub(crate) fn poke(s: &AppState, account: &Account) {
 }
 
 /// Runs the next pass of the account a job was placed on.
-pub(crate) fn poke_job(s: &AppState, job: JobId) {
+pub fn poke_job(s: &Control, job: JobId) {
     let account = s.engine.store().live().job(job).map(|j| j.account.clone());
     poke(s, &account.unwrap_or(Account::Hosted));
 }
 
 /// Users' own accounts with live work.
-async fn byok_with_work(s: &AppState) -> BTreeSet<Account> {
+async fn byok_with_work(s: &Control) -> BTreeSet<Account> {
     let store = s.engine.store();
     let mut out: BTreeSet<Account> =
         store.live().jobs().filter(|j| !j.account.is_hosted()).map(|j| j.account.clone()).collect();
@@ -123,7 +123,7 @@ async fn byok_with_work(s: &AppState) -> BTreeSet<Account> {
 /// One pass of one account, under its lease when replicas share the database. A replica that
 /// does not hold the lease ends the task (the server's loop tries again next period); one that
 /// holds it gives it up when the account goes idle.
-async fn pass(s: &AppState, account: &Account) -> Pass {
+async fn pass(s: &Control, account: &Account) -> Pass {
     let Some(r) = &s.replicas else { return reconcile(s, account).await };
     let store = s.engine.store();
     match r.lease(store, account, s.engine.now_ms()).await {
@@ -146,7 +146,7 @@ async fn pass(s: &AppState, account: &Account) -> Pass {
 /// One reconcile of one account: its reconcilers, then settled pods' bills when due. The
 /// hosted account is always busy (it sweeps for orphans); a user's goes idle when nothing of
 /// theirs is live.
-async fn reconcile(s: &AppState, account: &Account) -> Pass {
+async fn reconcile(s: &Control, account: &Account) -> Pass {
     let engine = match engine_for(s, account).await {
         Ok(e) => e,
         Err(e) => {
@@ -229,7 +229,7 @@ async fn reconcile(s: &AppState, account: &Account) -> Pass {
 
 /// Records a reconciler's pass (only when it looked at the provider or failed).
 fn record<A: std::fmt::Debug>(
-    s: &AppState,
+    s: &Control,
     task: &str,
     account: &Account,
     now: i64,
@@ -242,7 +242,7 @@ fn record<A: std::fmt::Debug>(
 
 /// The accounts whose bills are due a check, found once a minute (the query reads the
 /// attempts table; a pod's bill settles in minutes, not ticks).
-pub(crate) async fn find_bills_due(s: &AppState) {
+pub async fn find_bills_due(s: &Control) {
     let store = s.engine.store();
     let now = s.engine.now_ms();
     crate::tasks::activation(&s.tasks, "billing", "all accounts", now, async {

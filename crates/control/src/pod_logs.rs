@@ -18,7 +18,7 @@
 //! first of callback and log line); an exit line that was stored is acted on, also when the
 //! follower that stored it died first (its successor looks among the stored lines).
 
-use crate::AppState;
+use crate::Control;
 use crate::accounts::engine_for;
 use futures::StreamExt;
 use podwarden_core::state::AttemptState;
@@ -39,7 +39,7 @@ const FIRST_TAIL: u32 = 5_000;
 
 /// The running followers, by attempt id.
 #[derive(Debug, Default)]
-pub(crate) struct Followers {
+pub struct Followers {
     live: std::sync::Mutex<HashMap<AttemptId, CancellationToken>>,
 }
 
@@ -52,7 +52,7 @@ struct Target {
 }
 
 /// Starts a follower for every live attempt with a pod and stops those whose attempt is gone.
-pub(crate) fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &CancellationToken) {
+pub fn sync(s: &Arc<Control>, tracker: &TaskTracker, shutdown: &CancellationToken) {
     let targets: Vec<Target> = {
         let live = s.engine.store().live();
         live.attempts()
@@ -88,7 +88,7 @@ pub(crate) fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Cancella
     }
 }
 
-async fn follow(s: Arc<AppState>, t: Target, cancel: CancellationToken) {
+async fn follow(s: Arc<Control>, t: Target, cancel: CancellationToken) {
     // This attempt's own resume point: a relaunched job's new pod has a stream of its own.
     let mut after = s.engine.store().job_logs_last_at(t.job, t.attempt).await.ok().flatten();
     // A predecessor (a crashed server, a replica that lost the account) may have stored the
@@ -126,7 +126,7 @@ async fn follow(s: Arc<AppState>, t: Target, cancel: CancellationToken) {
 }
 
 /// Acts on an exit line of this attempt's already stored.
-async fn exit_already_stored(s: &Arc<AppState>, t: &Target) -> anyhow::Result<()> {
+async fn exit_already_stored(s: &Arc<Control>, t: &Target) -> anyhow::Result<()> {
     let needle = format!("{} job={} code=", podwarden_engine::wrapper::EXIT_MARKER, t.job);
     let lines = s.engine.store().job_logs_containing(t.job, t.attempt, &needle, 1).await?;
     match lines
@@ -140,7 +140,7 @@ async fn exit_already_stored(s: &Arc<AppState>, t: &Target) -> anyhow::Result<()
 
 /// Records the exit the pod's log carried, as its callback would, and wakes the account's
 /// reconciler to tear down.
-async fn record_exit(s: &Arc<AppState>, t: &Target, code: i32) -> anyhow::Result<()> {
+async fn record_exit(s: &Arc<Control>, t: &Target, code: i32) -> anyhow::Result<()> {
     let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     engine.exit_seen_in_logs(t.job, i64::from(code)).await?;
     crate::driving::poke(s, &t.account);
@@ -158,7 +158,7 @@ fn reopen_delay(failures: u32, retry_after: Option<Duration>) -> Duration {
 
 /// One stream: from `after` until it ends, fails or the follower is cancelled.
 async fn follow_once(
-    s: &Arc<AppState>,
+    s: &Arc<Control>,
     t: &Target,
     after: &mut Option<String>,
     cancel: &CancellationToken,

@@ -18,7 +18,7 @@
 //!
 //! On SQLite none of this runs: one server owns the file (its pidfile).
 
-use crate::AppState;
+use crate::Control;
 use podwarden_core::{Account, AttemptId, JobId};
 use podwarden_store::{Fence, Store, StoreError};
 use std::collections::{BTreeSet, HashMap};
@@ -35,7 +35,7 @@ const TTL_TICKS: f64 = 1.5;
 
 /// This replica's place among the others.
 #[derive(Debug)]
-pub(crate) struct Replicas {
+pub struct Replicas {
     /// Who this replica is in `account_leases` (host, process, and a random part: a restarted
     /// replica is a new holder, so its old epochs are fenced).
     pub holder: String,
@@ -53,7 +53,7 @@ pub(crate) struct Replicas {
 
 impl Replicas {
     /// `name` is the replica's (its host's) name, for people reading leases.
-    pub(crate) fn new(period: Duration, name: Option<&str>) -> Self {
+    pub fn new(period: Duration, name: Option<&str>) -> Self {
         let holder = format!(
             "{}-{}-{}",
             name.filter(|h| !h.is_empty()).unwrap_or("replica"),
@@ -74,7 +74,7 @@ impl Replicas {
 
     /// Brings the live set up to date before a round of passes: the rows other replicas wrote,
     /// or everything when an announcement may have been missed.
-    pub(crate) async fn sync_live(&self, store: &Store) -> Result<(), StoreError> {
+    pub async fn sync_live(&self, store: &Store) -> Result<(), StoreError> {
         if !self.listening.load(Ordering::SeqCst) || self.reload_all.swap(false, Ordering::SeqCst) {
             // Taken before the reload: announcements from now on are applied next round.
             self.changed_rows();
@@ -106,13 +106,13 @@ impl Replicas {
     }
 
     /// Whether this replica reconciles `account` now.
-    pub(crate) fn holds(&self, account: &Account) -> bool {
+    pub fn holds(&self, account: &Account) -> bool {
         self.held().contains_key(account)
     }
 
     /// Takes or keeps `account`'s lease: the fence its pass runs under, or `None` while
     /// another replica holds it. A new epoch (a takeover) reloads the live set first.
-    pub(crate) async fn lease(
+    pub async fn lease(
         &self,
         store: &Store,
         account: &Account,
@@ -132,7 +132,7 @@ impl Replicas {
     }
 
     /// Gives up `account` (its task went idle): another replica may take it at once.
-    pub(crate) async fn release(&self, store: &Store, account: &Account) {
+    pub async fn release(&self, store: &Store, account: &Account) {
         if self.held().remove(account).is_some()
             && let Err(e) = store.lease_release(account, &self.holder).await
         {
@@ -141,7 +141,7 @@ impl Replicas {
     }
 
     /// Gives up every lease (clean shutdown).
-    pub(crate) async fn release_all(&self, store: &Store) {
+    pub async fn release_all(&self, store: &Store) {
         self.held().clear();
         if let Err(e) = store.leases_release(&self.holder).await {
             tracing::warn!(error = %e, "could not give up this replica's leases at shutdown");
@@ -149,11 +149,7 @@ impl Replicas {
     }
 
     /// Renews this replica's leases every third of a lease, whatever its passes are doing.
-    pub(crate) fn spawn_heartbeat(
-        s: Arc<AppState>,
-        tracker: &TaskTracker,
-        cancel: CancellationToken,
-    ) {
+    pub fn spawn_heartbeat(s: Arc<Control>, tracker: &TaskTracker, cancel: CancellationToken) {
         let Some(r) = s.replicas.clone() else { return };
         let every = Duration::from_millis((r.ttl_ms / 3).max(10) as u64);
         tracker.spawn(async move {
@@ -171,11 +167,7 @@ impl Replicas {
     }
 
     /// Listens for other replicas' events and pokes.
-    pub(crate) fn spawn_listener(
-        s: Arc<AppState>,
-        tracker: &TaskTracker,
-        cancel: CancellationToken,
-    ) {
+    pub fn spawn_listener(s: Arc<Control>, tracker: &TaskTracker, cancel: CancellationToken) {
         let Some(r) = s.replicas.clone() else { return };
         tracker.spawn(async move {
             loop {

@@ -11,7 +11,7 @@
 //! once); a follower stops when its job is no longer running or at shutdown, and backs off on
 //! errors (RunPod's `Retry-After` first).
 
-use crate::AppState;
+use crate::Control;
 use crate::accounts::engine_for;
 use podwarden_core::ServerlessJobId;
 use podwarden_core::state::ServerlessJobState;
@@ -28,12 +28,12 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// The running followers, by serverless job id.
 #[derive(Debug, Default)]
-pub(crate) struct StreamFollowers {
+pub struct StreamFollowers {
     live: std::sync::Mutex<HashMap<ServerlessJobId, CancellationToken>>,
 }
 
 /// Starts a follower for every running serverless job and stops those whose job is not.
-pub(crate) async fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &CancellationToken) {
+pub async fn sync(s: &Arc<Control>, tracker: &TaskTracker, shutdown: &CancellationToken) {
     let rows = match s.engine.store().serverless_jobs_live().await {
         Ok(rows) => rows,
         Err(e) => {
@@ -68,7 +68,7 @@ pub(crate) async fn sync(s: &Arc<AppState>, tracker: &TaskTracker, shutdown: &Ca
 }
 
 async fn follow(
-    s: Arc<AppState>,
+    s: Arc<Control>,
     job: ServerlessJobId,
     account: podwarden_core::Account,
     cancel: CancellationToken,

@@ -14,11 +14,11 @@ pub use podwarden_api::types::TaskStatus;
 
 /// Every task's last activation.
 #[derive(Debug, Default)]
-pub(crate) struct Tasks(Mutex<BTreeMap<(String, String), TaskStatus>>);
+pub struct Tasks(Mutex<BTreeMap<(String, String), TaskStatus>>);
 
 impl Tasks {
     /// Records an activation that started at `started_ms` and took `duration_ms`.
-    pub(crate) fn record(
+    pub fn record(
         &self,
         task: &str,
         account: impl std::fmt::Display,
@@ -32,7 +32,7 @@ impl Tasks {
 
     /// Records a reconciler's pass as its `Status` says: what it saw and decided, how long
     /// it took, its errors, and whether the account must wait.
-    pub(crate) fn record_status<A: std::fmt::Debug>(
+    pub fn record_status<A: std::fmt::Debug>(
         &self,
         task: &str,
         account: impl std::fmt::Display,
@@ -71,7 +71,7 @@ impl Tasks {
         f(row);
     }
 
-    pub(crate) fn all(&self) -> Vec<TaskStatus> {
+    pub fn all(&self) -> Vec<TaskStatus> {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).values().cloned().collect()
     }
 }
@@ -95,7 +95,7 @@ fn activated(
 
 /// Runs `f` as an activation of `task` on `account` and records it; `f` returns the number of
 /// actions and the errors.
-pub(crate) async fn activation<F>(
+pub async fn activation<F>(
     tasks: &Tasks,
     task: &str,
     account: impl std::fmt::Display,

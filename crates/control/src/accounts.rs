@@ -4,7 +4,7 @@
 //! placed on its account at submit, so changing backends never moves a running job's pods.
 //! The key is decrypted only here, into the client, and never logged.
 
-use crate::AppState;
+use crate::Control;
 use podwarden_core::Account;
 use podwarden_engine::billing::BillingPolicy;
 use podwarden_engine::{AnyProvider, Engine};
@@ -12,14 +12,26 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// One user's account: an engine over their key.
-pub(crate) struct ByokAccount {
+pub struct ByokAccount {
     pub engine: Engine<AnyProvider>,
 }
 
+impl std::fmt::Debug for ByokAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ByokAccount").field("account", self.engine.account()).finish()
+    }
+}
+
 /// The engine of one account: the server's own (hosted) or a user's.
-pub(crate) enum AccountEngine<'a> {
+pub enum AccountEngine<'a> {
     Hosted(&'a Engine<AnyProvider>),
     Byok(Arc<ByokAccount>),
+}
+
+impl std::fmt::Debug for AccountEngine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("AccountEngine").field(self.account()).finish()
+    }
 }
 
 impl std::ops::Deref for AccountEngine<'_> {
@@ -33,8 +45,8 @@ impl std::ops::Deref for AccountEngine<'_> {
 }
 
 /// The engine of `account`.
-pub(crate) async fn engine_for<'a>(
-    s: &'a AppState,
+pub async fn engine_for<'a>(
+    s: &'a Control,
     account: &Account,
 ) -> Result<AccountEngine<'a>, AccountError> {
     match account.byok_user() {
@@ -46,7 +58,7 @@ pub(crate) async fn engine_for<'a>(
 
 /// Engines of BYOK accounts, made on first use.
 #[derive(Default)]
-pub(crate) struct Accounts(tokio::sync::Mutex<HashMap<String, Arc<ByokAccount>>>);
+pub struct Accounts(tokio::sync::Mutex<HashMap<String, Arc<ByokAccount>>>);
 
 impl std::fmt::Debug for Accounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -56,7 +68,7 @@ impl std::fmt::Debug for Accounts {
 
 /// Why a user's account cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum AccountError {
+pub enum AccountError {
     #[error("no RunPod key is saved for this user")]
     NoKey,
     #[error("this server has no operator RunPod key: every job runs on its user's own RunPod key")]
@@ -69,11 +81,7 @@ pub(crate) enum AccountError {
 
 impl Accounts {
     /// The engine for `user`'s own key (made from the stored key on first use).
-    pub(crate) async fn of(
-        &self,
-        s: &AppState,
-        user: &str,
-    ) -> Result<Arc<ByokAccount>, AccountError> {
+    pub async fn of(&self, s: &Control, user: &str) -> Result<Arc<ByokAccount>, AccountError> {
         let mut map = self.0.lock().await;
         if let Some(a) = map.get(user) {
             return Ok(a.clone());
@@ -105,16 +113,16 @@ impl Accounts {
     }
 
     /// Forgets a user's engine (after their key changed).
-    pub(crate) async fn forget(&self, user: &str) {
+    pub async fn forget(&self, user: &str) {
         self.0.lock().await.remove(user);
     }
 }
 
 /// The most settled pods one "check now" reads per account.
-pub(crate) const RECONCILE_NOW_LIMIT: i64 = 1000;
+pub const RECONCILE_NOW_LIMIT: i64 = 1000;
 
 /// Checks every BYOK account's settled pods against its bill now (`POST /api/v1/cost/reconcile`).
-pub(crate) async fn reconcile_all(s: &AppState) -> Result<usize, podwarden_engine::EngineError> {
+pub async fn reconcile_all(s: &Control) -> Result<usize, podwarden_engine::EngineError> {
     let mut checked = 0;
     for account in s.engine.store().accounts_unchecked(i64::MAX, i64::MAX).await? {
         let Some(user) = account.byok_user() else { continue };
