@@ -1,0 +1,306 @@
+//! The client: region, endpoints, credentials, and the two request shapes AWS's APIs here use
+//! (a Query form post answered in XML; a JSON post with an `X-Amz-Target`).
+
+use crate::{Error, Result, sign};
+use secrecy::{ExposeSecret, SecretString};
+use std::time::Duration;
+use url::Url;
+
+/// The AWS services this client calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Ec2,
+    Sts,
+    Ssm,
+}
+
+impl Service {
+    /// The signing name, and the first label of its public endpoint.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ec2 => "ec2",
+            Self::Sts => "sts",
+            Self::Ssm => "ssm",
+        }
+    }
+
+    /// The suffix of its endpoint variable (`AWS_ENDPOINT_URL_EC2`).
+    fn env_suffix(self) -> &'static str {
+        match self {
+            Self::Ec2 => "EC2",
+            Self::Sts => "STS",
+            Self::Ssm => "SSM",
+        }
+    }
+}
+
+/// An access key pair (and a session token for temporary credentials). The secret and the token
+/// are never printed.
+#[derive(Clone)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    pub session_token: Option<SecretString>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"****")
+            .field("session_token", &self.session_token.as_ref().map(|_| "****"))
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// A key pair.
+    pub fn new(access_key_id: impl Into<String>, secret_access_key: impl Into<String>) -> Self {
+        Self {
+            access_key_id: access_key_id.into(),
+            secret_access_key: SecretString::from(secret_access_key.into()),
+            session_token: None,
+        }
+    }
+
+    /// From `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`.
+    pub fn from_env() -> Option<Self> {
+        let id = std::env::var("AWS_ACCESS_KEY_ID").ok().filter(|v| !v.is_empty())?;
+        let secret = std::env::var("AWS_SECRET_ACCESS_KEY").ok().filter(|v| !v.is_empty())?;
+        let token = std::env::var("AWS_SESSION_TOKEN").ok().filter(|v| !v.is_empty());
+        Some(Self {
+            access_key_id: id,
+            secret_access_key: SecretString::from(secret),
+            session_token: token.map(SecretString::from),
+        })
+    }
+
+    pub(crate) fn secret(&self) -> &str {
+        self.secret_access_key.expose_secret()
+    }
+
+    pub(crate) fn token(&self) -> Option<&str> {
+        self.session_token.as_ref().map(|t| t.expose_secret())
+    }
+}
+
+/// A client of one region under one set of credentials.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    region: String,
+    credentials: Credentials,
+    /// Per service: the endpoint, when not AWS's public one.
+    endpoints: [Option<Url>; 3],
+}
+
+/// Builds a [`Client`].
+#[derive(Debug, Default)]
+pub struct ClientBuilder {
+    region: Option<String>,
+    credentials: Option<Credentials>,
+    endpoint: Option<String>,
+    service_endpoints: Vec<(Service, String)>,
+    timeout: Option<Duration>,
+}
+
+impl ClientBuilder {
+    /// The region (`us-east-1`).
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// The credentials to sign with.
+    pub fn credentials(mut self, c: Credentials) -> Self {
+        self.credentials = Some(c);
+        self
+    }
+
+    /// One endpoint for every service (a stand-in such as moto serves them all on one port).
+    pub fn endpoint_url(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = Some(url.into());
+        self
+    }
+
+    /// The endpoint of one service.
+    pub fn service_endpoint_url(mut self, service: Service, url: impl Into<String>) -> Self {
+        self.service_endpoints.push((service, url.into()));
+        self
+    }
+
+    /// How long one call may take (default 30 s).
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+
+    /// Fills what was not given from the environment, as AWS's SDKs do: `AWS_REGION` (or
+    /// `AWS_DEFAULT_REGION`), the credentials' variables, `AWS_ENDPOINT_URL` and
+    /// `AWS_ENDPOINT_URL_<SERVICE>`.
+    pub fn from_env(mut self) -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if self.region.is_none() {
+            self.region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
+        }
+        if self.credentials.is_none() {
+            self.credentials = Credentials::from_env();
+        }
+        if self.endpoint.is_none() {
+            self.endpoint = var("AWS_ENDPOINT_URL");
+        }
+        for s in [Service::Ec2, Service::Sts, Service::Ssm] {
+            if !self.service_endpoints.iter().any(|(x, _)| *x == s) {
+                if let Some(u) = var(&format!("AWS_ENDPOINT_URL_{}", s.env_suffix())) {
+                    self.service_endpoints.push((s, u));
+                }
+            }
+        }
+        self
+    }
+
+    pub fn build(self) -> Result<Client> {
+        let region = self.region.ok_or_else(|| {
+            Error::Config("no AWS region: set AWS_REGION (e.g. us-east-1) or give one".into())
+        })?;
+        let credentials = self.credentials.ok_or_else(|| {
+            Error::Config(
+                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)".into(),
+            )
+        })?;
+        let parse = |u: &str| {
+            Url::parse(u)
+                .map_err(|e| Error::Config(format!("AWS endpoint URL {u:?} is not a URL: {e}")))
+        };
+        let shared = self.endpoint.as_deref().map(parse).transpose()?;
+        let mut endpoints = [shared.clone(), shared.clone(), shared];
+        for (s, u) in &self.service_endpoints {
+            endpoints[index(*s)] = Some(parse(u)?);
+        }
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout.unwrap_or(Duration::from_secs(30)))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build an HTTP client: {e}")))?;
+        Ok(Client { http, region, credentials, endpoints })
+    }
+}
+
+fn index(s: Service) -> usize {
+    match s {
+        Service::Ec2 => 0,
+        Service::Sts => 1,
+        Service::Ssm => 2,
+    }
+}
+
+impl Client {
+    /// A builder.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The region.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The same endpoints and region under other credentials (a user's own key).
+    pub fn with_credentials(&self, credentials: Credentials) -> Self {
+        Self { credentials, ..self.clone() }
+    }
+
+    /// Where `service` is called.
+    pub fn endpoint(&self, service: Service) -> Url {
+        self.endpoints[index(service)].clone().unwrap_or_else(|| {
+            // A region is a DNS label; AWS's public endpoints parse.
+            Url::parse(&format!("https://{}.{}.amazonaws.com/", service.name(), self.region))
+                .unwrap_or_else(|_| Url::parse("https://invalid.amazonaws.com/").expect("a URL"))
+        })
+    }
+
+    /// A Query API call (EC2, STS): `Action` and `Version` with `params`, form-posted; the XML
+    /// answer's text.
+    pub(crate) async fn query(
+        &self,
+        service: Service,
+        action: &str,
+        version: &str,
+        params: &[(String, String)],
+    ) -> Result<String> {
+        let mut form: Vec<(&str, &str)> = vec![("Action", action), ("Version", version)];
+        form.extend(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let body = serde_urlencoded::to_string(&form).map_err(|e| Error::Undecodable {
+            service: service.name(),
+            action: action.into(),
+            detail: format!("cannot encode the request: {e}"),
+        })?;
+        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+        let (status, text) = self.post(service, content_type, None, body).await?;
+        if (200..300).contains(&status) {
+            return Ok(text);
+        }
+        Err(crate::xml::api_error(service, action, status, &text))
+    }
+
+    /// A JSON API call (SSM): `target` (`AmazonSSM.GetParameter`) with `body`; the JSON answer.
+    pub(crate) async fn json(
+        &self,
+        service: Service,
+        target: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let action = target.rsplit('.').next().unwrap_or(target);
+        let (status, text) = self
+            .post(service, "application/x-amz-json-1.1", Some(target), body.to_string())
+            .await?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Undecodable {
+            service: service.name(),
+            action: action.into(),
+            detail: format!("not JSON ({e}): {}", text.chars().take(200).collect::<String>()),
+        })?;
+        if (200..300).contains(&status) {
+            return Ok(v);
+        }
+        let code = v["__type"].as_str().unwrap_or("Unknown");
+        Err(Error::Api {
+            service: service.name(),
+            action: action.into(),
+            // `com.amazonaws.ssm#ParameterNotFound` → `ParameterNotFound`.
+            code: code.rsplit('#').next().unwrap_or(code).to_owned(),
+            message: v["message"].as_str().or(v["Message"].as_str()).unwrap_or("").to_owned(),
+            status,
+        })
+    }
+
+    /// Signs and sends one POST; the status and the body.
+    async fn post(
+        &self,
+        service: Service,
+        content_type: &str,
+        target: Option<&str>,
+        body: String,
+    ) -> Result<(u16, String)> {
+        let url = self.endpoint(service);
+        let mut headers: Vec<(String, String)> = vec![("content-type".into(), content_type.into())];
+        if let Some(t) = target {
+            headers.push(("x-amz-target".into(), t.into()));
+        }
+        let signed = sign::sign(
+            &self.credentials,
+            &self.region,
+            service.name(),
+            url.as_str(),
+            &headers,
+            body.as_bytes(),
+        )?;
+        let mut req = self.http.post(url);
+        for (k, v) in headers.iter().chain(&signed) {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let transport = |source| Error::Transport { service: service.name(), source };
+        let resp = req.body(body).send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(transport)?;
+        Ok((status, text))
+    }
+}

@@ -1,0 +1,265 @@
+//! EC2: instance types (what a GPU offer is made of), and instances — launched with a script
+//! and tags, listed by tag, terminated. API version 2016-11-15 (EC2's current Query version).
+
+use crate::xml::Items;
+use crate::{Client, Result, Service};
+use serde::Deserialize;
+
+const VERSION: &str = "2016-11-15";
+
+/// An instance type's shape (`DescribeInstanceTypes`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct InstanceType {
+    #[serde(rename = "instanceType")]
+    pub name: String,
+    #[serde(rename = "vCpuInfo")]
+    pub vcpu: VCpuInfo,
+    #[serde(rename = "memoryInfo")]
+    pub memory: MemoryInfo,
+    #[serde(rename = "gpuInfo", default)]
+    pub gpu: Option<GpuInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct VCpuInfo {
+    #[serde(rename = "defaultVCpus")]
+    pub default_vcpus: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MemoryInfo {
+    #[serde(rename = "sizeInMiB")]
+    pub size_mib: u64,
+}
+
+/// The GPUs of an instance type.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GpuInfo {
+    #[serde(rename = "gpus", default)]
+    pub gpus: Items<Gpu>,
+    #[serde(rename = "totalGpuMemoryInMiB", default)]
+    pub total_memory_mib: u64,
+}
+
+/// One kind of GPU in an instance type, and how many.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Gpu {
+    /// `A10G`, `H100`, …
+    pub name: String,
+    pub manufacturer: String,
+    pub count: u32,
+    #[serde(rename = "memoryInfo")]
+    pub memory: MemoryInfo,
+}
+
+/// An instance's state (`pending`, `running`, `shutting-down`, `terminated`, `stopping`,
+/// `stopped`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct InstanceState {
+    pub code: i64,
+    pub name: String,
+}
+
+/// A tag.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Tag {
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Placement {
+    #[serde(rename = "availabilityZone", default)]
+    pub availability_zone: String,
+}
+
+/// An instance, as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Instance {
+    #[serde(rename = "instanceId")]
+    pub id: String,
+    #[serde(rename = "instanceType")]
+    pub instance_type: String,
+    #[serde(rename = "imageId", default)]
+    pub image_id: String,
+    #[serde(rename = "instanceState")]
+    pub state: InstanceState,
+    /// ISO 8601.
+    #[serde(rename = "launchTime", default)]
+    pub launch_time: String,
+    #[serde(default)]
+    pub placement: Option<Placement>,
+    #[serde(rename = "privateIpAddress", default)]
+    pub private_ip: Option<String>,
+    #[serde(rename = "ipAddress", default)]
+    pub public_ip: Option<String>,
+    #[serde(rename = "tagSet", default)]
+    pub tags: Items<Tag>,
+}
+
+impl Instance {
+    /// The value of tag `key`.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.item.iter().find(|t| t.key == key).map(|t| t.value.as_str())
+    }
+
+    /// Gone for good (terminated) or on its way (shutting down): it bills no more.
+    pub fn is_ending(&self) -> bool {
+        matches!(self.state.name.as_str(), "shutting-down" | "terminated")
+    }
+}
+
+/// What to launch (`RunInstances`, one instance).
+#[derive(Debug, Clone, Default)]
+pub struct RunInstance {
+    pub image_id: String,
+    pub instance_type: String,
+    /// The script the instance runs at first boot (sent base64-encoded).
+    pub user_data: Option<String>,
+    pub tags: Vec<(String, String)>,
+    /// `terminate`: an instance that shuts itself down is gone, and bills no more.
+    pub shutdown_terminates: bool,
+    /// A zone to launch in (`us-east-1a`); AWS chooses when `None`.
+    pub availability_zone: Option<String>,
+    /// Idempotency: a retried launch with the same token launches nothing new (on AWS).
+    pub client_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Reservation {
+    #[serde(rename = "instancesSet", default)]
+    instances: Items<Instance>,
+}
+
+#[derive(Deserialize)]
+struct DescribeInstances {
+    #[serde(rename = "reservationSet", default)]
+    reservations: Items<Reservation>,
+    #[serde(rename = "nextToken", default)]
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RunInstances {
+    #[serde(rename = "instancesSet", default)]
+    instances: Items<Instance>,
+}
+
+#[derive(Deserialize)]
+struct DescribeInstanceTypes {
+    #[serde(rename = "instanceTypeSet", default)]
+    types: Items<InstanceType>,
+    #[serde(rename = "nextToken", default)]
+    next_token: Option<String>,
+}
+
+impl Client {
+    /// The shapes of `names` (an unknown name is AWS's `InvalidInstanceType`).
+    pub async fn describe_instance_types(&self, names: &[&str]) -> Result<Vec<InstanceType>> {
+        let mut out = Vec::new();
+        // AWS takes at most 100 names per call.
+        for chunk in names.chunks(100) {
+            let mut params: Vec<(String, String)> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (format!("InstanceType.{}", i + 1), (*n).to_owned()))
+                .collect();
+            let base = params.len();
+            let mut token: Option<String> = None;
+            loop {
+                params.truncate(base);
+                if let Some(t) = &token {
+                    params.push(("NextToken".into(), t.clone()));
+                }
+                let action = "DescribeInstanceTypes";
+                let text = self.query(Service::Ec2, action, VERSION, &params).await?;
+                let r: DescribeInstanceTypes = crate::xml::parse(Service::Ec2, action, &text)?;
+                out.extend(r.types.item);
+                token = r.next_token.filter(|t| !t.is_empty());
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Launches one instance; the instance as AWS first reports it.
+    pub async fn run_instance(&self, r: &RunInstance) -> Result<Instance> {
+        let mut p: Vec<(String, String)> = vec![
+            ("ImageId".into(), r.image_id.clone()),
+            ("InstanceType".into(), r.instance_type.clone()),
+            ("MinCount".into(), "1".into()),
+            ("MaxCount".into(), "1".into()),
+        ];
+        if let Some(u) = &r.user_data {
+            p.push(("UserData".into(), base64(u.as_bytes())));
+        }
+        if r.shutdown_terminates {
+            p.push(("InstanceInitiatedShutdownBehavior".into(), "terminate".into()));
+        }
+        if let Some(z) = &r.availability_zone {
+            p.push(("Placement.AvailabilityZone".into(), z.clone()));
+        }
+        if let Some(t) = &r.client_token {
+            p.push(("ClientToken".into(), t.clone()));
+        }
+        if !r.tags.is_empty() {
+            // The instance and its volumes carry the tags (a reaper finds both).
+            for (n, kind) in ["instance", "volume"].iter().enumerate() {
+                let spec = format!("TagSpecification.{}", n + 1);
+                p.push((format!("{spec}.ResourceType"), (*kind).into()));
+                for (i, (k, v)) in r.tags.iter().enumerate() {
+                    p.push((format!("{spec}.Tag.{}.Key", i + 1), k.clone()));
+                    p.push((format!("{spec}.Tag.{}.Value", i + 1), v.clone()));
+                }
+            }
+        }
+        let text = self.query(Service::Ec2, "RunInstances", VERSION, &p).await?;
+        let out: RunInstances = crate::xml::parse(Service::Ec2, "RunInstances", &text)?;
+        out.instances.item.into_iter().next().ok_or_else(|| crate::Error::Undecodable {
+            service: "ec2",
+            action: "RunInstances".into(),
+            detail: "no instance in the answer".into(),
+        })
+    }
+
+    /// Every instance with tag `key` = `value` (every state; `terminated` ones linger in AWS's
+    /// lists for about an hour), all pages.
+    pub async fn instances_tagged(&self, key: &str, value: &str) -> Result<Vec<Instance>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut p: Vec<(String, String)> = vec![
+                ("Filter.1.Name".into(), format!("tag:{key}")),
+                ("Filter.1.Value.1".into(), value.to_owned()),
+                ("MaxResults".into(), "1000".into()),
+            ];
+            if let Some(t) = &token {
+                p.push(("NextToken".into(), t.clone()));
+            }
+            let text = self.query(Service::Ec2, "DescribeInstances", VERSION, &p).await?;
+            let r: DescribeInstances = crate::xml::parse(Service::Ec2, "DescribeInstances", &text)?;
+            out.extend(r.reservations.item.into_iter().flat_map(|r| r.instances.item));
+            token = r.next_token.filter(|t| !t.is_empty());
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Terminates `id`; `Ok` when it is terminated or on its way (an unknown id is AWS's
+    /// `InvalidInstanceID.NotFound`).
+    pub async fn terminate_instance(&self, id: &str) -> Result<()> {
+        let p = vec![("InstanceId.1".to_owned(), id.to_owned())];
+        self.query(Service::Ec2, "TerminateInstances", VERSION, &p).await?;
+        Ok(())
+    }
+}
+
+/// Standard base64 (user data travels so).
+fn base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
