@@ -249,6 +249,38 @@ impl Client {
         }
     }
 
+    /// The script instance `id` was launched with (`None` without one), as EC2 keeps it.
+    pub async fn user_data(&self, id: &str) -> Result<Option<String>> {
+        #[derive(Deserialize)]
+        struct Value {
+            #[serde(default)]
+            value: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Attribute {
+            #[serde(rename = "userData", default)]
+            user_data: Option<Value>,
+        }
+        let p =
+            vec![("InstanceId".to_owned(), id.to_owned()), ("Attribute".into(), "userData".into())];
+        let action = "DescribeInstanceAttribute";
+        let text = self.query(Service::Ec2, action, VERSION, &p).await?;
+        let a: Attribute = crate::xml::parse(Service::Ec2, action, &text)?;
+        let Some(encoded) = a.user_data.and_then(|v| v.value).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        use base64::Engine;
+        let bytes =
+            base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|e| {
+                crate::Error::Undecodable {
+                    service: "ec2",
+                    action: action.into(),
+                    detail: format!("user data: {e}"),
+                }
+            })?;
+        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
     /// Terminates `id`; `Ok` when it is terminated or on its way (an unknown id is AWS's
     /// `InvalidInstanceID.NotFound`).
     pub async fn terminate_instance(&self, id: &str) -> Result<()> {

@@ -98,11 +98,12 @@ async fn gpu_instance_types_say_their_gpus_memory_and_cpus() {
 async fn an_instance_is_launched_with_its_tags_found_by_them_and_terminated() {
     let Some(m) = moto().await else { return };
     let c = client(&m);
+    let script = "#!/bin/sh\necho 'quotes \" and & = + survive' ünïcødé\n";
     let launched = c
         .run_instance(&RunInstance {
             image_id: "ami-12c6146b".into(),
             instance_type: "g5.xlarge".into(),
-            user_data: Some("#!/bin/sh\necho 'quotes \" and & survive'\n".into()),
+            user_data: Some(script.into()),
             tags: vec![
                 ("podwarden:install".into(), "inst1".into()),
                 ("podwarden:attempt".into(), "att_1".into()),
@@ -119,6 +120,8 @@ async fn an_instance_is_launched_with_its_tags_found_by_them_and_terminated() {
     let found = ours.iter().find(|i| i.id == launched.id).expect("found by its tag");
     assert_eq!(found.tag("podwarden:attempt"), Some("att_1"));
     assert!(!found.is_ending());
+    let kept = c.user_data(&launched.id).await.expect("user data");
+    assert_eq!(kept.as_deref(), Some(script), "the script arrives as written");
     assert!(c.instances_tagged("podwarden:install", "other").await.expect("listed").is_empty());
     c.terminate_instance(&launched.id).await.expect("terminated");
     let after = c.instances_tagged("podwarden:install", "inst1").await.expect("listed");
