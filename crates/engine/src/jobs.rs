@@ -214,6 +214,45 @@ impl<C: Provider> Engine<C> {
         self.logs_drained.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&job)
     }
 
+    /// The provider refused this account's key: every job of the account that waits for a pod
+    /// says why (its reason, and an event once), so `ps`, the API and the dashboard show it —
+    /// not only `/api/v1/admin/tasks`. The next launch, once the key works, says what it does.
+    pub(crate) async fn say_key_refused(&self, detail: &str) {
+        let fix = if self.account.is_hosted() {
+            "the operator must replace the server's key (RUNPOD_API_KEY)"
+        } else {
+            "save a working key (the dashboard's Settings, or PUT /api/v1/settings/runpod-key)"
+        };
+        let why = format!(
+            "waiting: the provider refused this account's API key ({detail}); {fix}; asked again every minute"
+        );
+        let waiting: Vec<JobId> = self
+            .store
+            .live()
+            .jobs_of(&self.account)
+            .filter(|j| matches!(j.state, JobState::Pending | JobState::Recovering))
+            .filter(|j| j.reason.as_deref() != Some(why.as_str()))
+            .map(|j| j.id)
+            .collect();
+        for job in waiting {
+            let set = self
+                .update_job(job, |j| {
+                    let waits = matches!(j.state, JobState::Pending | JobState::Recovering);
+                    if !waits || j.reason.as_deref() == Some(why.as_str()) {
+                        return Ok(None);
+                    }
+                    j.reason = Some(why.clone());
+                    Ok(Some(()))
+                })
+                .await;
+            match ignore_missing(set) {
+                Ok(Some(())) => self.event(job, EventKind::Placement, &why).await,
+                Ok(None) => {}
+                Err(e) => tracing::debug!(%job, error = %e, "cannot say why the job waits"),
+            }
+        }
+    }
+
     /// The pod of `attempt` logged that it cannot boot for good ([`boot_failure`]'s reason): the
     /// pods reconciler ends the attempt on its next pass instead of at the boot timeout.
     pub fn boot_failed(&self, attempt: AttemptId, reason: &str) {

@@ -10,7 +10,7 @@ pub mod endpoints;
 pub mod pods;
 pub mod serverless_jobs;
 
-use crate::provider::Provider;
+use crate::provider::{Provider, ProviderError};
 use crate::{Engine, EngineError};
 
 /// What one reconciler's pass did.
@@ -222,6 +222,9 @@ impl<C: Provider> Engine<C> {
                 // driver waits.
                 if pods::error_policy(&e) == OnError::Retry {
                     return Err(e);
+                }
+                if let EngineError::Provider(ProviderError::Auth(detail)) = &e {
+                    self.say_key_refused(detail).await;
                 }
                 report.pods.failed(e.to_string(), &e, pods::error_policy);
             }

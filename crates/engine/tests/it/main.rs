@@ -6,5 +6,6 @@
 
 mod endpoints;
 mod pod_jobs;
+mod refused_key;
 mod sagas;
 mod serverless_jobs;
