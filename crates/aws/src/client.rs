@@ -90,8 +90,8 @@ pub struct Client {
     http: reqwest::Client,
     region: String,
     credentials: Credentials,
-    /// Per service: the endpoint, when not AWS's public one.
-    endpoints: [Option<Url>; 3],
+    /// Where each of `SERVICES` is called.
+    endpoints: Vec<Url>,
 }
 
 /// Builds a [`Client`].
@@ -149,7 +149,7 @@ impl ClientBuilder {
         if self.endpoint.is_none() {
             self.endpoint = var("AWS_ENDPOINT_URL");
         }
-        for s in [Service::Ec2, Service::Sts, Service::Ssm] {
+        for s in SERVICES {
             if !self.service_endpoints.iter().any(|(x, _)| *x == s) {
                 if let Some(u) = var(&format!("AWS_ENDPOINT_URL_{}", s.env_suffix())) {
                     self.service_endpoints.push((s, u));
@@ -173,9 +173,19 @@ impl ClientBuilder {
                 .map_err(|e| Error::Config(format!("AWS endpoint URL {u:?} is not a URL: {e}")))
         };
         let shared = self.endpoint.as_deref().map(parse).transpose()?;
-        let mut endpoints = [shared.clone(), shared.clone(), shared];
-        for (s, u) in &self.service_endpoints {
-            endpoints[index(*s)] = Some(parse(u)?);
+        // Each service: its own endpoint, else the shared one, else AWS's public one (a region
+        // that makes no host name is refused here, not at the first call).
+        let mut endpoints = Vec::with_capacity(SERVICES.len());
+        for s in SERVICES {
+            let given = self.service_endpoints.iter().find(|(x, _)| *x == s).map(|(_, u)| u);
+            endpoints.push(match (given, &shared) {
+                (Some(u), _) => parse(u)?,
+                (None, Some(u)) => u.clone(),
+                (None, None) => parse(&format!("https://{}.{region}.amazonaws.com/", s.name()))
+                    .map_err(|_| {
+                        Error::Config(format!("{region:?} is not an AWS region (e.g. us-east-1)"))
+                    })?,
+            });
         }
         let http = reqwest::Client::builder()
             .timeout(self.timeout.unwrap_or(Duration::from_secs(30)))
@@ -185,13 +195,8 @@ impl ClientBuilder {
     }
 }
 
-fn index(s: Service) -> usize {
-    match s {
-        Service::Ec2 => 0,
-        Service::Sts => 1,
-        Service::Ssm => 2,
-    }
-}
+/// Every service, in the order of `Client::endpoints`.
+const SERVICES: [Service; 3] = [Service::Ec2, Service::Sts, Service::Ssm];
 
 impl Client {
     /// A builder.
@@ -211,11 +216,8 @@ impl Client {
 
     /// Where `service` is called.
     pub fn endpoint(&self, service: Service) -> Url {
-        self.endpoints[index(service)].clone().unwrap_or_else(|| {
-            // A region is a DNS label; AWS's public endpoints parse.
-            Url::parse(&format!("https://{}.{}.amazonaws.com/", service.name(), self.region))
-                .unwrap_or_else(|_| Url::parse("https://invalid.amazonaws.com/").expect("a URL"))
-        })
+        let i = SERVICES.iter().position(|s| *s == service).unwrap_or_default();
+        self.endpoints[i].clone()
     }
 
     /// A Query API call (EC2, STS): `Action` and `Version` with `params`, form-posted; the XML

@@ -154,33 +154,37 @@ struct DescribeInstanceTypes {
     next_token: Option<String>,
 }
 
+/// An answer that may continue on another page.
+trait Page: serde::de::DeserializeOwned {
+    fn next_token(&mut self) -> Option<String>;
+}
+
+impl Page for DescribeInstances {
+    fn next_token(&mut self) -> Option<String> {
+        self.next_token.take()
+    }
+}
+
+impl Page for DescribeInstanceTypes {
+    fn next_token(&mut self) -> Option<String> {
+        self.next_token.take()
+    }
+}
+
 impl Client {
     /// The shapes of `names` (an unknown name is AWS's `InvalidInstanceType`).
     pub async fn describe_instance_types(&self, names: &[&str]) -> Result<Vec<InstanceType>> {
         let mut out = Vec::new();
         // AWS takes at most 100 names per call.
         for chunk in names.chunks(100) {
-            let mut params: Vec<(String, String)> = chunk
+            let params: Vec<(String, String)> = chunk
                 .iter()
                 .enumerate()
                 .map(|(i, n)| (format!("InstanceType.{}", i + 1), (*n).to_owned()))
                 .collect();
-            let base = params.len();
-            let mut token: Option<String> = None;
-            loop {
-                params.truncate(base);
-                if let Some(t) = &token {
-                    params.push(("NextToken".into(), t.clone()));
-                }
-                let action = "DescribeInstanceTypes";
-                let text = self.query(Service::Ec2, action, VERSION, &params).await?;
-                let r: DescribeInstanceTypes = crate::xml::parse(Service::Ec2, action, &text)?;
-                out.extend(r.types.item);
-                token = r.next_token.filter(|t| !t.is_empty());
-                if token.is_none() {
-                    break;
-                }
-            }
+            let pages: Vec<DescribeInstanceTypes> =
+                self.pages("DescribeInstanceTypes", &params).await?;
+            out.extend(pages.into_iter().flat_map(|p| p.types.item));
         }
         Ok(out)
     }
@@ -228,21 +232,32 @@ impl Client {
     /// Every instance with tag `key` = `value` (every state; `terminated` ones linger in AWS's
     /// lists for about an hour), all pages.
     pub async fn instances_tagged(&self, key: &str, value: &str) -> Result<Vec<Instance>> {
+        let params: Vec<(String, String)> = vec![
+            ("Filter.1.Name".into(), format!("tag:{key}")),
+            ("Filter.1.Value.1".into(), value.to_owned()),
+            ("MaxResults".into(), "1000".into()),
+        ];
+        let pages: Vec<DescribeInstances> = self.pages("DescribeInstances", &params).await?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|p| p.reservations.item)
+            .flat_map(|r| r.instances.item)
+            .collect())
+    }
+
+    /// Every page of EC2's `action` with `params`, following `nextToken`.
+    async fn pages<P: Page>(&self, action: &str, params: &[(String, String)]) -> Result<Vec<P>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut p: Vec<(String, String)> = vec![
-                ("Filter.1.Name".into(), format!("tag:{key}")),
-                ("Filter.1.Value.1".into(), value.to_owned()),
-                ("MaxResults".into(), "1000".into()),
-            ];
-            if let Some(t) = &token {
-                p.push(("NextToken".into(), t.clone()));
+            let mut p = params.to_vec();
+            if let Some(t) = token.take() {
+                p.push(("NextToken".into(), t));
             }
-            let text = self.query(Service::Ec2, "DescribeInstances", VERSION, &p).await?;
-            let r: DescribeInstances = crate::xml::parse(Service::Ec2, "DescribeInstances", &text)?;
-            out.extend(r.reservations.item.into_iter().flat_map(|r| r.instances.item));
-            token = r.next_token.filter(|t| !t.is_empty());
+            let text = self.query(Service::Ec2, action, VERSION, &p).await?;
+            let mut page: P = crate::xml::parse(Service::Ec2, action, &text)?;
+            token = page.next_token().filter(|t| !t.is_empty());
+            out.push(page);
             if token.is_none() {
                 return Ok(out);
             }

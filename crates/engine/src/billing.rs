@@ -270,23 +270,19 @@ impl<C: Provider> Engine<C> {
         for (id, m) in by_job {
             // The ledger's `job_id` is a job's, a serverless job's, or an endpoint's (its
             // overhead): ids carry their kind in their prefix.
-            let endpoint =
-                id.starts_with("ep_").then(|| id.parse::<EndpointRecordId>().ok()).flatten();
-            let name = if let Some(e) = endpoint {
-                self.store()
+            let name = match (id.parse::<EndpointRecordId>(), id.parse::<WorkId>()) {
+                (Ok(e), _) => self
+                    .store()
                     .endpoint_get(e)
                     .await?
-                    .map(|e| format!("{} (endpoint: workers' boots and idle time)", e.name))
-            } else {
-                match id.parse() {
-                    Ok(WorkId::ServerlessJob(r)) => self
-                        .store()
-                        .serverless_job_get(r)
-                        .await?
-                        .map(|r| format!("{} (serverless)", r.name)),
-                    Ok(WorkId::Job(j)) => self.store().job_get(j).await?.map(|j| j.name),
-                    Err(_) => None,
-                }
+                    .map(|e| format!("{} (endpoint: workers' boots and idle time)", e.name)),
+                (_, Ok(WorkId::ServerlessJob(r))) => self
+                    .store()
+                    .serverless_job_get(r)
+                    .await?
+                    .map(|r| format!("{} (serverless)", r.name)),
+                (_, Ok(WorkId::Job(j))) => self.store().job_get(j).await?.map(|j| j.name),
+                _ => None,
             };
             jobs.push((id, name.unwrap_or_default(), m));
         }

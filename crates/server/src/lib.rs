@@ -432,7 +432,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     // podwarden's own images (`@tabular`): a missing one is said at start, not at a job's end.
     let s = state.clone();
     tracker.spawn(async move { s.images.check_own().await });
-    tracker.spawn(webhooks::run(state.clone(), cfg.webhooks_local));
+    tracker.spawn(webhooks::run(state.clone()));
 
     let app = routes::router(state.clone());
     let c = cancel.clone();

@@ -96,7 +96,8 @@ async fn pinned(u: &url::Url, local_ok: bool) -> Option<std::net::SocketAddr> {
 }
 
 /// Runs until shutdown: claims events past the cursor and delivers each told one.
-pub(crate) async fn run(s: Arc<AppState>, local_ok: bool) {
+pub(crate) async fn run(s: Arc<AppState>) {
+    let local_ok = s.webhooks_local;
     let mut rx = s.engine.subscribe();
     loop {
         let now = s.engine.now_ms();

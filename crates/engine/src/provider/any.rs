@@ -39,13 +39,6 @@ macro_rules! each {
 }
 
 impl AnyProvider {
-    /// The provider's name as specs and the API say it (`runpod`).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::RunPod(_) => "runpod",
-        }
-    }
-
     /// The same provider under another account's key: a user's own (bring your own key).
     pub fn with_key(&self, key: String) -> Result<Self, ProviderError> {
         each!(self, p => p.with_key(key).map(Self::from))
