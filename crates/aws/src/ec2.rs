@@ -124,6 +124,17 @@ pub struct RunInstance {
     pub availability_zone: Option<String>,
     /// Idempotency: a retried launch with the same token launches nothing new (on AWS).
     pub client_token: Option<String>,
+    /// The root volume: its device name (the AMI's `RootDeviceName`) and size in GiB, deleted
+    /// with the instance.
+    pub root_volume: Option<(String, i64)>,
+    /// The subnet (and so the VPC and zone) to launch in; the default VPC's when `None`.
+    pub subnet_id: Option<String>,
+    /// Security groups; the VPC's default group when empty.
+    pub security_group_ids: Vec<String>,
+    /// An EC2 key pair for SSH; none when `None`.
+    pub key_name: Option<String>,
+    /// The instance profile (name) whose role the instance's programs act as.
+    pub instance_profile: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -152,6 +163,27 @@ struct DescribeInstanceTypes {
     types: Items<InstanceType>,
     #[serde(rename = "nextToken", default)]
     next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Offering {
+    #[serde(rename = "instanceType")]
+    instance_type: String,
+    location: String,
+}
+
+#[derive(Deserialize)]
+struct DescribeInstanceTypeOfferings {
+    #[serde(rename = "instanceTypeOfferingSet", default)]
+    offerings: Items<Offering>,
+    #[serde(rename = "nextToken", default)]
+    next_token: Option<String>,
+}
+
+impl Page for DescribeInstanceTypeOfferings {
+    fn next_token(&mut self) -> Option<String> {
+        self.next_token.take()
+    }
 }
 
 /// An answer that may continue on another page.
@@ -189,6 +221,50 @@ impl Client {
         Ok(out)
     }
 
+    /// The availability zones of this region that offer each of `names`, as `(type, zone)`
+    /// (`DescribeInstanceTypeOfferings` by zone): a type not offered in a zone cannot launch
+    /// there.
+    pub async fn instance_type_zones(&self, names: &[&str]) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for chunk in names.chunks(100) {
+            let mut params: Vec<(String, String)> = vec![
+                ("LocationType".into(), "availability-zone".into()),
+                ("Filter.1.Name".into(), "instance-type".into()),
+            ];
+            params.extend(
+                chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (format!("Filter.1.Value.{}", i + 1), (*n).to_owned())),
+            );
+            let pages: Vec<DescribeInstanceTypeOfferings> =
+                self.pages("DescribeInstanceTypeOfferings", &params).await?;
+            out.extend(
+                pages
+                    .into_iter()
+                    .flat_map(|p| p.offerings.item)
+                    .map(|o| (o.instance_type, o.location)),
+            );
+        }
+        Ok(out)
+    }
+
+    /// What instance `id` wrote to its serial console, newest output (`Latest`), decoded;
+    /// `None` while it has written nothing. AWS keeps the last 64 KiB.
+    pub async fn console_output(&self, id: &str) -> Result<Option<String>> {
+        #[derive(Deserialize)]
+        struct Console {
+            #[serde(default)]
+            output: Option<String>,
+        }
+        let p = vec![("InstanceId".to_owned(), id.to_owned()), ("Latest".into(), "true".into())];
+        let action = "GetConsoleOutput";
+        let text = self.query(Service::Ec2, action, VERSION, &p).await?;
+        let c: Console = crate::xml::parse(Service::Ec2, action, &text)?;
+        let Some(encoded) = c.output.filter(|v| !v.trim().is_empty()) else { return Ok(None) };
+        decode_base64(action, &encoded).map(Some)
+    }
+
     /// Launches one instance; the instance as AWS first reports it.
     pub async fn run_instance(&self, r: &RunInstance) -> Result<Instance> {
         let mut p: Vec<(String, String)> = vec![
@@ -208,6 +284,23 @@ impl Client {
         }
         if let Some(t) = &r.client_token {
             p.push(("ClientToken".into(), t.clone()));
+        }
+        if let Some((device, gb)) = &r.root_volume {
+            p.push(("BlockDeviceMapping.1.DeviceName".into(), device.clone()));
+            p.push(("BlockDeviceMapping.1.Ebs.VolumeSize".into(), gb.to_string()));
+            p.push(("BlockDeviceMapping.1.Ebs.DeleteOnTermination".into(), "true".into()));
+        }
+        if let Some(s) = &r.subnet_id {
+            p.push(("SubnetId".into(), s.clone()));
+        }
+        for (i, g) in r.security_group_ids.iter().enumerate() {
+            p.push((format!("SecurityGroupId.{}", i + 1), g.clone()));
+        }
+        if let Some(k) = &r.key_name {
+            p.push(("KeyName".into(), k.clone()));
+        }
+        if let Some(n) = &r.instance_profile {
+            p.push(("IamInstanceProfile.Name".into(), n.clone()));
         }
         if !r.tags.is_empty() {
             // The instance and its volumes carry the tags (a reaper finds both).
@@ -284,16 +377,7 @@ impl Client {
         let Some(encoded) = a.user_data.and_then(|v| v.value).filter(|v| !v.is_empty()) else {
             return Ok(None);
         };
-        use base64::Engine;
-        let bytes =
-            base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|e| {
-                crate::Error::Undecodable {
-                    service: "ec2",
-                    action: action.into(),
-                    detail: format!("user data: {e}"),
-                }
-            })?;
-        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+        decode_base64(action, &encoded).map(Some)
     }
 
     /// Terminates `id`; `Ok` when it is terminated or on its way (an unknown id is AWS's
@@ -303,6 +387,19 @@ impl Client {
         self.query(Service::Ec2, "TerminateInstances", VERSION, &p).await?;
         Ok(())
     }
+}
+
+/// Text EC2 sent base64-encoded (user data, console output).
+fn decode_base64(action: &str, encoded: &str) -> Result<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|e| {
+        crate::Error::Undecodable {
+            service: "ec2",
+            action: action.into(),
+            detail: format!("base64: {e}"),
+        }
+    })?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Standard base64 (user data travels so).

@@ -131,6 +131,30 @@ async fn an_instance_is_launched_with_its_tags_found_by_them_and_terminated() {
 }
 
 #[tokio::test]
+async fn zones_offering_a_type_and_an_instances_console() {
+    let Some(m) = moto().await else { return };
+    let c = client(&m);
+    let zones = c.instance_type_zones(&["g5.xlarge", "p5.48xlarge"]).await.expect("offerings");
+    assert!(
+        zones.iter().any(|(t, z)| t == "g5.xlarge" && z.starts_with("us-east-1")),
+        "g5.xlarge is offered in a zone of us-east-1: {zones:?}"
+    );
+    assert!(zones.iter().all(|(t, _)| t == "g5.xlarge" || t == "p5.48xlarge"), "{zones:?}");
+    let i = c
+        .run_instance(&RunInstance {
+            image_id: "ami-12c6146b".into(),
+            instance_type: "g4dn.xlarge".into(),
+            root_volume: Some(("/dev/sda1".into(), 80)),
+            ..Default::default()
+        })
+        .await
+        .expect("launched");
+    // moto's console is a fixed text; that it decodes is what the client can show.
+    let console = c.console_output(&i.id).await.expect("console output");
+    assert!(console.is_some_and(|t| !t.is_empty()));
+}
+
+#[tokio::test]
 async fn a_missing_parameter_is_not_found() {
     let Some(m) = moto().await else { return };
     let err = client(&m)

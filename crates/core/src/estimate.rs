@@ -71,6 +71,7 @@ mod tests {
 
     fn offers() -> Vec<GpuOffer> {
         vec![GpuOffer {
+            fixed_count: None,
             gpu_type: "NVIDIA RTX A5000".into(),
             display_name: "RTX A5000".into(),
             vram_gb: 24,

@@ -21,6 +21,9 @@ pub struct GpuOffer {
     pub display_name: String,
     pub vram_gb: i64,
     pub max_count: i64,
+    /// Sold only as this many GPUs together (an EC2 instance type's); `None`: any count up to
+    /// `max_count` (RunPod).
+    pub fixed_count: Option<i64>,
     /// Per GPU-hour; `None` when the tier does not sell it.
     pub secure_price: Option<Money>,
     pub community_price: Option<Money>,
@@ -67,7 +70,8 @@ pub fn rank_placements(spec: &JobSpec, offers: &[GpuOffer]) -> Vec<Placement> {
         } else {
             is_preferred || (spec.retry.allow_other_gpu_types && o.vram_gb >= min_vram)
         };
-        if !fits || o.max_count < count || (spec.gpu.min_vram_gb.is_some_and(|v| o.vram_gb < v)) {
+        let counts = o.max_count >= count && o.fixed_count.is_none_or(|n| n == count);
+        if !fits || !counts || (spec.gpu.min_vram_gb.is_some_and(|v| o.vram_gb < v)) {
             continue;
         }
         let dcs: Vec<String> = o
@@ -256,6 +260,7 @@ mod tests {
 
     fn offer(id: &str, vram: i64, secure: f64, community: f64, dcs: &[&str]) -> GpuOffer {
         GpuOffer {
+            fixed_count: None,
             gpu_type: id.into(),
             display_name: id.into(),
             vram_gb: vram,

@@ -35,6 +35,6 @@ pub mod spec;
 mod sql;
 pub mod state;
 
-pub use account::Account;
+pub use account::{Account, ProviderKind};
 pub use ids::{AttemptId, EndpointRecordId, JobId, ServerlessJobId, WorkId};
 pub use money::Money;

@@ -17,6 +17,18 @@ impl Money {
         Money((usd * 1e6).round() as i64)
     }
 
+    /// A decimal dollar amount as written (`"30.13118"`), exactly: no float on the way.
+    /// `None` for anything else (signs, exponents, more than six decimals, overflow).
+    pub fn parse_usd(s: &str) -> Option<Self> {
+        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+        let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || !digits(whole) || !digits(frac) || frac.len() > 6 {
+            return None;
+        }
+        let micros: i64 = format!("{frac:0<6}").parse().ok()?;
+        whole.parse::<i64>().ok()?.checked_mul(1_000_000)?.checked_add(micros).map(Money)
+    }
+
     /// As dollars.
     pub fn usd(self) -> f64 {
         self.0 as f64 / 1e6
@@ -97,6 +109,16 @@ pub fn unbilled(rate: Money, billed_from: i64, ended_at: Option<i64>, now: i64) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dollar_amounts_parse_exactly() {
+        assert_eq!(Money::parse_usd("30.13118"), Some(Money(30_131_180)));
+        assert_eq!(Money::parse_usd("0.526"), Some(Money(526_000)));
+        assert_eq!(Money::parse_usd("7"), Some(Money(7_000_000)));
+        for bad in ["", ".5", "-1", "1e3", "1.1234567", "1.2.3", " 1", "99999999999999"] {
+            assert_eq!(Money::parse_usd(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn unbilled_time_ends_at_the_terminate_and_never_runs_backwards() {

@@ -183,16 +183,20 @@ impl<C: Provider> Engine<C> {
 pub const ACCRUE_EVERY_MS: i64 = 60_000;
 
 impl<C: Provider> Engine<C> {
-    /// The bill of a pod-holding attempt up to `now`, if anything is unbilled.
-    pub(crate) fn bill_of(a: &AttemptRow, now: i64) -> Option<Bill> {
-        let holds_pod = a.state.holds_pod();
-        // A pod stops billing when its terminate is accepted (`ended_at`), not when a later
-        // pass sees it gone.
-        let to = a.ended_at.map_or(now, |e| e.min(now));
-        (holds_pod && to > a.billed_until.unwrap_or(a.created_at)).then(|| Bill {
+    /// The bill of a pod-holding attempt up to `now`, if anything is unbilled. A pod stops
+    /// billing when its terminate is accepted (`ended_at`), not when a later pass sees it gone,
+    /// and one that ended is billed at least the provider's minimum (EC2: a minute from its
+    /// start), owed as soon as it ended.
+    pub(crate) fn bill_of(&self, a: &AttemptRow, now: i64) -> Option<Bill> {
+        let from = a.billed_until.unwrap_or(a.created_at);
+        let to = match a.ended_at {
+            Some(e) => e.min(now).max(a.created_at + self.cloud.min_billed_ms()),
+            None => now,
+        };
+        (a.state.holds_pod() && to > from).then(|| Bill {
             attempt: a.clone(),
             to_ms: to,
-            amount: a.unbilled(now),
+            amount: podwarden_core::money::unbilled(a.price_per_hour, from, Some(to), to),
         })
     }
 
@@ -204,7 +208,7 @@ impl<C: Provider> Engine<C> {
             live.attempts_of(&self.account)
                 .into_iter()
                 .filter(|a| now - a.billed_until.unwrap_or(a.created_at) >= ACCRUE_EVERY_MS)
-                .filter_map(|a| Self::bill_of(a, now))
+                .filter_map(|a| self.bill_of(a, now))
                 .collect()
         };
         self.store.bill(&bills, now).await?;
@@ -218,19 +222,25 @@ impl<C: Provider> Engine<C> {
             .live()
             .attempts()
             .filter(|a| a.job_id == job)
-            .filter_map(|a| Self::bill_of(a, now))
+            .filter_map(|a| self.bill_of(a, now))
             .collect();
         self.store.bill(&bills, now).await?;
         Ok(())
     }
 
-    /// Bills one attempt up to now (before it ends).
+    /// Bills one attempt to its end, its pod being gone: up to when its terminate was
+    /// accepted, else now, and at least the provider's minimum.
     pub(crate) async fn accrue_attempt(
         &self,
         attempt: AttemptId,
         now: i64,
     ) -> Result<(), EngineError> {
-        let bill = self.store.live().attempt(attempt).and_then(|a| Self::bill_of(a, now));
+        let ended = self
+            .store
+            .live()
+            .attempt(attempt)
+            .map(|a| AttemptRow { ended_at: Some(a.ended_at.unwrap_or(now)), ..a.clone() });
+        let bill = ended.and_then(|a| self.bill_of(&a, now));
         self.store.bill(bill.as_slice(), now).await?;
         Ok(())
     }

@@ -15,6 +15,7 @@
 //! provider call — save the offers cache's, on purpose: callers who find it stale wait for one
 //! fetch instead of each making their own (single flight; the lock guards nothing else).
 
+pub mod aws_provider;
 pub mod billing;
 pub mod clock;
 pub mod crash;
@@ -32,6 +33,7 @@ pub mod tokens;
 pub mod volumes;
 pub mod wrapper;
 
+pub use aws_provider::AwsProvider;
 pub use clock::Clock;
 pub use crash::{CrashPoint, Failpoint, OnCrash};
 pub use error::EngineError;

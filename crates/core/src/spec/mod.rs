@@ -111,6 +111,9 @@ pub struct JobSpec {
     /// Lowercase letters, digits and dashes; shown in lists and in the pod's name.
     #[cfg_attr(feature = "openapi", schema(pattern = r"^[a-z0-9-]{1,40}$"))]
     pub name: String,
+    /// The cloud it runs on (`runpod`, `aws`); absent: the install's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<crate::ProviderKind>,
     /// Container image.
     #[cfg_attr(feature = "openapi", schema(min_length = 1, pattern = r"\S"))]
     pub image: String,
@@ -262,6 +265,7 @@ impl JobSpec {
     ) -> Self {
         Self {
             name: name.into(),
+            provider: None,
             image: image.into(),
             registry_auth: None,
             command: Some(command.into()),

@@ -74,7 +74,47 @@ impl JobSpec {
         self.check_limits()?;
         self.check_storage()?;
         self.check_inputs_and_outputs()?;
-        self.check_ports()
+        self.check_ports()?;
+        self.check_provider()
+    }
+
+    /// What AWS cannot do of what the spec asks (RunPod's features without an EC2 counterpart
+    /// here), refused before anything is created.
+    fn check_provider(&self) -> Result<(), Box<SpecError>> {
+        if self.provider != Some(crate::ProviderKind::Aws) {
+            return Ok(());
+        }
+        let refuse = |field: &str, what: &str, hint: &str| {
+            Err(invalid(field, format!("{what} is RunPod's; AWS jobs cannot use it"), Some(hint)))
+        };
+        if self.network_volume.is_some() || self.volume_gb > 0 {
+            return refuse(
+                "network_volume",
+                "a network volume (or volume_gb)",
+                "drop it: an EC2 instance's disk is disk_gb; keep data in S3",
+            );
+        }
+        if !self.inputs.is_empty() || !self.outputs.is_empty() {
+            return refuse(
+                "inputs",
+                "staging [[inputs]]/[[outputs]] through a network volume",
+                "on AWS, read and write s3:// from the command (the instance's role grants it) and fetch results with `podwarden cp s3://…`",
+            );
+        }
+        if self.registry_auth.is_some() {
+            return refuse(
+                "registry_auth",
+                "a RunPod registry credential",
+                "use a public image, or ECR with the instance's role",
+            );
+        }
+        if self.cloud == CloudChoice::Community {
+            return refuse("cloud", "the community cloud", "drop `cloud` for AWS jobs");
+        }
+        if self.finetune.is_some() {
+            return refuse("finetune", "[finetune]", "run fine-tunes on RunPod (drop `provider`)");
+        }
+        Ok(())
     }
 
     fn check_name_and_image(&self) -> Result<(), Box<SpecError>> {

@@ -12,7 +12,7 @@ use super::{
     Provider, ProviderError, QueueHealth, RemoteJob, RunOptions, Serverless, TemplateInfo,
     VolumeInfo,
 };
-use crate::RunPodProvider;
+use crate::{AwsProvider, RunPodProvider};
 use podwarden_core::gpu::GpuOffer;
 use podwarden_core::money::Money;
 
@@ -21,6 +21,8 @@ use podwarden_core::money::Money;
 pub enum AnyProvider {
     /// RunPod's REST, GraphQL and serverless APIs (or the emulator's).
     RunPod(RunPodProvider),
+    /// AWS's EC2 (pods only).
+    Aws(AwsProvider),
 }
 
 impl From<RunPodProvider> for AnyProvider {
@@ -29,11 +31,18 @@ impl From<RunPodProvider> for AnyProvider {
     }
 }
 
+impl From<AwsProvider> for AnyProvider {
+    fn from(p: AwsProvider) -> Self {
+        Self::Aws(p)
+    }
+}
+
 /// `$body` with `$p` bound to the provider inside `$any`, whichever it is.
 macro_rules! each {
     ($any:expr, $p:ident => $body:expr) => {
         match $any {
             AnyProvider::RunPod($p) => $body,
+            AnyProvider::Aws($p) => $body,
         }
     };
 }
@@ -103,6 +112,9 @@ impl Provider for AnyProvider {
     }
     fn rest_base(&self) -> Option<String> {
         each!(self, p => p.rest_base())
+    }
+    fn min_billed_ms(&self) -> i64 {
+        each!(self, p => p.min_billed_ms())
     }
     async fn pod_logs(&self, pod_id: &str, q: PodLogQuery) -> Result<PodLogStream, ProviderError> {
         each!(self, p => p.pod_logs(pod_id, q).await)

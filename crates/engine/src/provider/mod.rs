@@ -52,6 +52,10 @@ pub struct PodRequest {
     pub network_volume: Option<String>,
     /// `registry` (REST v2; v1's `containerRegistryAuthId`) for a private image.
     pub registry_auth: Option<String>,
+    /// The job's ceiling: a provider whose hosts can end themselves (EC2's `shutdown`) stops
+    /// the pod after this long even without the control plane. RunPod's pods get theirs from
+    /// the wrapper's watchdog instead.
+    pub ceiling_secs: Option<u64>,
 }
 
 /// Why a provider call failed, as far as the engine cares.
@@ -211,6 +215,10 @@ pub trait Provider: Serverless + Send + Sync + 'static {
     ) -> impl Future<Output = Result<PodLogStream, ProviderError>> + Send {
         let _ = (pod_id, q);
         async { Err(unsupported()) }
+    }
+    /// The least a started pod is billed, whatever it ran (EC2 Linux: 60 seconds).
+    fn min_billed_ms(&self) -> i64 {
+        0
     }
     /// Whether the account behind this cloud's key may be used (checked before a user's own
     /// key is saved): it authenticates and has funds.

@@ -171,6 +171,7 @@ impl Provider for RunPodProvider {
         Ok(gpus
             .into_iter()
             .map(|g| GpuOffer {
+                fixed_count: None,
                 data_centers: {
                     let mut dcs: Vec<String> = stocked(g.data_centers).collect();
                     for d in community_dcs.remove(&g.id.0).unwrap_or_default() {

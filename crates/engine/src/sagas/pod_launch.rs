@@ -177,6 +177,7 @@ impl<C: Provider> Engine<C> {
             volume_gb: spec.volume_gb,
             network_volume: spec.network_volume.clone(),
             registry_auth: spec.registry_auth.clone(),
+            ceiling_secs: Some(self.ceiling_secs(spec)),
         };
         let outcome = match self.cloud.create_pod(&req).await {
             Ok(pod) => {
@@ -365,11 +366,7 @@ impl<C: Provider> Engine<C> {
         );
         let watchdog = self.cloud.rest_base().map(|rest| {
             env.insert("PODWARDEN_RUNPOD_REST_URL".into(), rest);
-            // The server's ceiling as configured; `max_runtime` with a grace, so the control
-            // plane's own stop at the deadline comes first.
-            spec.limits.max_runtime.map_or(self.watchdog_ceiling_secs, |d| {
-                d.as_secs() + crate::wrapper::WATCHDOG_GRACE_SECS
-            })
+            self.ceiling_secs(spec)
         });
         let data = crate::wrapper::DataPlan {
             fetch: spec
@@ -392,6 +389,15 @@ impl<C: Provider> Engine<C> {
 }
 
 impl<C: Provider> Engine<C> {
+    /// How long a pod of `spec` may live even when no control plane is left to stop it: the
+    /// server's ceiling as configured, or `max_runtime` with a grace, so the control plane's
+    /// own stop at the deadline comes first.
+    fn ceiling_secs(&self, spec: &JobSpec) -> u64 {
+        spec.limits.max_runtime.map_or(self.watchdog_ceiling_secs, |d| {
+            d.as_secs() + crate::wrapper::WATCHDOG_GRACE_SECS
+        })
+    }
+
     /// The env value that gives a job's pods its callback token: a reference to the provider
     /// secret holding it (RunPod substitutes it at boot; `GET /v2/pods` shows only the
     /// reference), or the token itself where the provider keeps no secrets or refuses this key
