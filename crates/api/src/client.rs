@@ -72,6 +72,9 @@ pub struct GpuQuery {
     pub cloud: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_price_per_hour: Option<f64>,
+    /// `runpod` or `aws`; every provider the server has when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
 }
 
 impl Client {

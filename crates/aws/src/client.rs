@@ -75,6 +75,23 @@ impl Credentials {
         })
     }
 
+    /// From the shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, else
+    /// `~/.aws/credentials`), profile `AWS_PROFILE` (else `default`), as AWS's CLI keeps them.
+    pub fn from_profile() -> Option<Self> {
+        let file = std::env::var_os("AWS_SHARED_CREDENTIALS_FILE")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".aws/credentials"))
+            })?;
+        let text = std::fs::read_to_string(file).ok()?;
+        let section = profile_section(&text, &profile_name())?;
+        Some(Self {
+            access_key_id: section.get("aws_access_key_id")?.clone(),
+            secret_access_key: SecretString::from(section.get("aws_secret_access_key")?.clone()),
+            session_token: section.get("aws_session_token").cloned().map(SecretString::from),
+        })
+    }
+
     pub(crate) fn secret(&self) -> &str {
         self.secret_access_key.expose_secret()
     }
@@ -82,6 +99,46 @@ impl Credentials {
     pub(crate) fn token(&self) -> Option<&str> {
         self.session_token.as_ref().map(|t| t.expose_secret())
     }
+}
+
+/// `AWS_PROFILE`, else `default`.
+fn profile_name() -> String {
+    std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "default".into())
+}
+
+/// The keys of section `[name]` (or `[profile name]`, the config file's spelling) of an AWS
+/// INI file; `None` when it has no such section.
+fn profile_section(text: &str, name: &str) -> Option<std::collections::HashMap<String, String>> {
+    let mut found = None;
+    let mut current = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('#') || line.starts_with(';') || line.is_empty() {
+            continue;
+        }
+        if let Some(h) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let h = h.trim();
+            current = h == name || h.strip_prefix("profile ").map(str::trim) == Some(name);
+            if current {
+                found.get_or_insert_with(std::collections::HashMap::new);
+            }
+            continue;
+        }
+        if let (true, Some((k, v))) = (current, line.split_once('=')) {
+            if let Some(map) = found.as_mut() {
+                map.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+            }
+        }
+    }
+    found
+}
+
+/// The region of the config file's profile (`AWS_CONFIG_FILE`, else `~/.aws/config`).
+fn profile_region() -> Option<String> {
+    let file = std::env::var_os("AWS_CONFIG_FILE").map(std::path::PathBuf::from).or_else(|| {
+        std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".aws/config"))
+    })?;
+    let text = std::fs::read_to_string(file).ok()?;
+    profile_section(&text, &profile_name())?.get("region").cloned().filter(|r| !r.is_empty())
 }
 
 /// A client of one region under one set of credentials.
@@ -136,15 +193,18 @@ impl ClientBuilder {
     }
 
     /// Fills what was not given from the environment, as AWS's SDKs do: `AWS_REGION` (or
-    /// `AWS_DEFAULT_REGION`), the credentials' variables, `AWS_ENDPOINT_URL` and
-    /// `AWS_ENDPOINT_URL_<SERVICE>`.
+    /// `AWS_DEFAULT_REGION`, else the profile's), the credentials' variables (else the shared
+    /// credentials file's profile, `AWS_PROFILE`), `AWS_ENDPOINT_URL` and
+    /// `AWS_ENDPOINT_URL_<SERVICE>`. (An instance role's credentials, from the instance's
+    /// metadata service, are not read: run with a profile or the variables.)
     pub fn from_env(mut self) -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         if self.region.is_none() {
-            self.region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
+            self.region =
+                var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).or_else(profile_region);
         }
         if self.credentials.is_none() {
-            self.credentials = Credentials::from_env();
+            self.credentials = Credentials::from_env().or_else(Credentials::from_profile);
         }
         if self.endpoint.is_none() {
             self.endpoint = var("AWS_ENDPOINT_URL");
@@ -165,7 +225,7 @@ impl ClientBuilder {
         })?;
         let credentials = self.credentials.ok_or_else(|| {
             Error::Config(
-                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)".into(),
+                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE to a profile of ~/.aws/credentials".into(),
             )
         })?;
         let parse = |u: &str| {
@@ -304,5 +364,24 @@ impl Client {
         let status = resp.status().as_u16();
         let text = resp.text().await.map_err(transport)?;
         Ok((status, text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::profile_section;
+
+    #[test]
+    fn a_profile_is_read_from_either_files_spelling() {
+        let text = "# comment\n[default]\naws_access_key_id = AKIDDEFAULT\n\n[profile work]\nregion = eu-west-1\n[other]\nregion=us-west-2\n";
+        let d = profile_section(text, "default").expect("default");
+        assert_eq!(d.get("aws_access_key_id").map(String::as_str), Some("AKIDDEFAULT"));
+        let w = profile_section(text, "work").expect("the config file's spelling");
+        assert_eq!(w.get("region").map(String::as_str), Some("eu-west-1"));
+        assert_eq!(
+            profile_section(text, "other").and_then(|o| o.get("region").cloned()).as_deref(),
+            Some("us-west-2")
+        );
+        assert!(profile_section(text, "missing").is_none());
     }
 }

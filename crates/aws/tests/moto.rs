@@ -6,67 +6,10 @@
 
 use aws::ec2::RunInstance;
 use aws::{Client, Credentials};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-/// A `moto_server` on a free port, killed when dropped.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto_binary() -> Option<std::path::PathBuf> {
-    if let Some(p) = std::env::var_os("PODWARDEN_MOTO_SERVER") {
-        return Some(p.into());
-    }
-    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server");
-    venv.exists().then_some(venv)
-}
-
-async fn moto() -> Option<Moto> {
-    let Some(bin) = moto_binary() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "moto_server is not installed (scripts/test installs it in .venv)"
-        );
-        eprintln!("note: no moto_server (.venv/bin/moto_server); the AWS client tests are skipped");
-        return None;
-    };
-    let port =
-        TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
-    let child = Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server starts");
-    let m = Moto { child, url: format!("http://127.0.0.1:{port}") };
-    // A liveness bound for another process's start (up to 30 s), not a timing claim.
-    let http = reqwest::Client::new();
-    for _ in 0..300 {
-        if http.get(format!("{}/moto-api/", m.url)).send().await.is_ok() {
-            return Some(m);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("moto_server did not answer on {}", m.url);
-}
+use podwarden_test_utils::aws::{Moto, moto};
 
 fn client(m: &Moto) -> Client {
-    Client::builder()
-        .region("us-east-1")
-        .endpoint_url(&m.url)
-        .credentials(Credentials::new("AKIDPODWARDENTEST", "moto-accepts-any-secret"))
-        .build()
-        .expect("client")
+    podwarden_test_utils::aws::client(&m.url)
 }
 
 #[tokio::test]

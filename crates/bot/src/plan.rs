@@ -230,6 +230,7 @@ mod tests {
 
     fn gpu(t: &str, vram: i64, price: f64, dc: &str) -> GpuRow {
         GpuRow {
+            provider: "runpod".into(),
             gpu_type: t.into(),
             name: t.into(),
             vram_gb: vram,

@@ -414,6 +414,9 @@ pub struct GpusArgs {
     /// Highest price per GPU-hour, USD.
     #[arg(long)]
     max_price: Option<f64>,
+    /// Only this provider's offers: runpod or aws (default: every provider the server has).
+    #[arg(long, value_parser = ["runpod", "aws"])]
+    provider: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -425,6 +428,7 @@ pub async fn gpus(a: GpusArgs) -> Result<(), UserError> {
         count: a.count,
         cloud: a.cloud.to_string(),
         max_price_per_hour: a.max_price,
+        provider: a.provider,
     };
     let rows: Vec<GpuRow> = api.run(|c| c.gpus(&q)).await?;
     if a.json {
@@ -432,9 +436,10 @@ pub async fn gpus(a: GpusArgs) -> Result<(), UserError> {
         return Ok(());
     }
     let simulated = api.run(|c| c.status()).await.map(|s| s.simulated).unwrap_or(false);
-    let mut t = table(&["GPU", "VRAM", "CLOUD", "PRICE/H", "IN STOCK IN"]);
+    let mut t = table(&["PROVIDER", "GPU", "VRAM", "CLOUD", "PRICE/H", "IN STOCK IN"]);
     for r in rows {
         t.add_row(vec![
+            r.provider,
             r.gpu_type,
             format!("{} GB", r.vram_gb),
             r.cloud,

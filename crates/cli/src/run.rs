@@ -34,6 +34,10 @@ pub struct RunArgs {
     /// Run without asking, also with no budget (the question is asked only on a terminal).
     #[arg(long, short)]
     yes: bool,
+    /// Where it runs, over the spec's `provider`: runpod or aws (default: the spec's, else the
+    /// server's default).
+    #[arg(long, value_parser = ["runpod", "aws"])]
+    provider: Option<String>,
 }
 
 pub async fn run(a: RunArgs) -> Result<(), UserError> {
@@ -46,8 +50,16 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
         return crate::serverless::run(&file, &text, a.follow, a.sync, a.json).await;
     }
     // Validate locally first: errors then name the file, line and column.
-    let spec = JobSpec::from_toml(&file, &text)
+    let mut spec = JobSpec::from_toml(&file, &text)
         .map_err(|e| UserError { error: anyhow!("invalid job spec: {e}"), hint: e.hint.clone() })?;
+    if let Some(p) = &a.provider {
+        spec.provider =
+            Some(p.parse().map_err(|e: String| UserError { error: anyhow!(e), hint: None })?);
+        spec.validate().map_err(|e| UserError {
+            error: anyhow!("invalid job spec with --provider {p}: {e}"),
+            hint: e.hint.clone(),
+        })?;
+    }
     let api = Api::connect().await?;
     if a.estimate || spec.limits.budget_usd.is_none() {
         let e: podwarden_api::types::EstimateView = api.run(|c| c.estimate(&spec)).await?;

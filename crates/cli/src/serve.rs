@@ -95,6 +95,96 @@ pub struct ServeArgs {
     crash_at: Option<String>,
     #[command(flatten)]
     secrets: Secrets,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+/// The operator's AWS account (`docs/providers/aws.md`). Its credentials and region are AWS's
+/// own variables (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`, `AWS_PROFILE`, `AWS_ENDPOINT_URL`), read by the `aws` client.
+#[derive(Debug, clap::Args)]
+struct AwsArgs {
+    /// `on`: jobs with `provider = "aws"` run on EC2 instances of this AWS account.
+    #[arg(long = "aws", env = "PODWARDEN_AWS")]
+    enabled: Option<String>,
+    /// Where jobs that name no provider run: `runpod` (default) or `aws`.
+    #[arg(long, env = "PODWARDEN_DEFAULT_PROVIDER")]
+    default_provider: Option<String>,
+    /// The AMI instances boot: an id (`ami-…`) or an SSM parameter path (`/aws/service/…`);
+    /// default AWS's current Deep Learning Base AMI (Ubuntu 22.04, Docker, NVIDIA runtime).
+    #[arg(long = "aws-ami", env = "PODWARDEN_AWS_AMI")]
+    ami: Option<String>,
+    /// The AMI's root device, sized to a job's `disk_gb` (default `/dev/sda1`).
+    #[arg(long = "aws-root-device", env = "PODWARDEN_AWS_ROOT_DEVICE")]
+    root_device: Option<String>,
+    /// The subnet instances launch in (default: the default VPC's).
+    #[arg(long = "aws-subnet", env = "PODWARDEN_AWS_SUBNET")]
+    subnet: Option<String>,
+    /// Security group ids, comma-separated (default: the VPC's default group).
+    #[arg(long = "aws-security-groups", env = "PODWARDEN_AWS_SECURITY_GROUPS")]
+    security_groups: Option<String>,
+    /// An EC2 key pair's name, for SSH into instances (default none).
+    #[arg(long = "aws-key-name", env = "PODWARDEN_AWS_KEY_NAME")]
+    key_name: Option<String>,
+    /// The instance profile jobs' programs act as (default none: no AWS rights on the instance).
+    #[arg(long = "aws-instance-profile", env = "PODWARDEN_AWS_INSTANCE_PROFILE")]
+    instance_profile: Option<String>,
+}
+
+impl AwsArgs {
+    fn apply(self, cfg: &mut ServerConfig) -> Result<(), UserError> {
+        use podwarden_engine::aws_provider::{Ami, AwsSettings};
+        cfg.default_provider = match given(self.default_provider) {
+            None => podwarden_core::ProviderKind::RunPod,
+            Some(v) => {
+                v.parse().map_err(|_| bad("PODWARDEN_DEFAULT_PROVIDER", &v, "`runpod` or `aws`"))?
+            }
+        };
+        match given(self.enabled).as_deref() {
+            None | Some("off") => {
+                if cfg.default_provider == podwarden_core::ProviderKind::Aws {
+                    return Err(UserError {
+                        error: anyhow!("PODWARDEN_DEFAULT_PROVIDER=aws, but AWS is off"),
+                        hint: Some(
+                            "set PODWARDEN_AWS=on (with AWS credentials and AWS_REGION)".into(),
+                        ),
+                    });
+                }
+                return Ok(());
+            }
+            Some("on") => {}
+            Some(v) => return Err(bad("PODWARDEN_AWS", v, "`on` or `off`")),
+        }
+        let client = aws::Client::builder().from_env().build().map_err(|e| UserError {
+            error: anyhow!("PODWARDEN_AWS=on: {e}"),
+            hint: Some("see docs/providers/aws.md → Set-up".into()),
+        })?;
+        let mut settings = AwsSettings::new(String::new());
+        if let Some(ami) = given(self.ami) {
+            settings.ami = if ami.starts_with('/') {
+                Ami::Ssm(ami)
+            } else if ami.starts_with("ami-") {
+                Ami::Id(ami)
+            } else {
+                return Err(bad(
+                    "PODWARDEN_AWS_AMI",
+                    &ami,
+                    "an AMI id (ami-…) or an SSM parameter path (/…)",
+                ));
+            };
+        }
+        if let Some(d) = given(self.root_device) {
+            settings.root_device = d;
+        }
+        settings.subnet_id = given(self.subnet);
+        settings.security_group_ids = given(self.security_groups)
+            .map(|v| list(&v).map(str::to_owned).collect())
+            .unwrap_or_default();
+        settings.key_name = given(self.key_name);
+        settings.instance_profile = given(self.instance_profile);
+        cfg.aws = Some(podwarden_server::AwsConfig { client, settings });
+        Ok(())
+    }
 }
 
 /// The secrets a server takes, from the environment (`docs/configuration.md`).
@@ -222,6 +312,7 @@ impl ServeArgs {
         cfg.runpod.rest_url = given(self.runpod_rest_url);
         cfg.runpod.endpoint_base_url = given(self.runpod_endpoint_base_url);
         self.secrets.apply(&mut cfg)?;
+        self.aws.apply(&mut cfg)?;
         match self.provider.as_str() {
             "runpod" => cfg.byok_only = cfg.runpod.api_key.is_none(),
             "emulator" if cfg.runpod.api_key.is_some() => {
@@ -303,6 +394,8 @@ pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
     let port = a.port;
     let cfg = a.config(home.clone())?;
     let byok_only = cfg.byok_only;
+    let aws =
+        cfg.aws.as_ref().map(|a| format!("; AWS in {}", a.client.region())).unwrap_or_default();
     let s = podwarden_server::start(cfg).await.map_err(|e| {
         let taken = e.chain().any(|c| {
             c.downcast_ref::<std::io::Error>()
@@ -316,7 +409,7 @@ pub async fn serve(a: ServeArgs) -> Result<(), UserError> {
         (false, true) => "RunPod, BYOK only: every user's work runs on their own key",
         (false, false) => "RunPod",
     };
-    out!("podwarden server on {} ({on})", s.url);
+    out!("podwarden server on {} ({on}{aws})", s.url);
     // SIGTERM (systemd, Docker) stops it like Ctrl-C: the embedded emulator's pods go with it.
     crate::emulator::shutdown_signal().await;
     s.shutdown().await;

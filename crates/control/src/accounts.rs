@@ -1,6 +1,7 @@
-//! RunPod accounts jobs run on: the operator's (`hosted`, the server's own engine) and each
-//! bring-your-own-key user's (`byok:<user id>`), each with its own engine over a client made
-//! from the user's decrypted key. All engines share the store; each reconciles only the jobs
+//! Provider accounts jobs run on: the operator's (`hosted`, the server's own engine, and
+//! `aws:hosted`, its AWS engine when it has one) and each bring-your-own-key user's
+//! (`byok:<user id>` on RunPod, `aws:byok:<user id>` on AWS), each with its own engine over a
+//! client made from the user's decrypted key. All engines share the store; each reconciles only the jobs
 //! placed on its account at submit, so changing backends never moves a running job's pods.
 //! The key is decrypted only here, into the client, and never logged.
 
@@ -49,16 +50,21 @@ pub async fn engine_for<'a>(
     s: &'a Control,
     account: &Account,
 ) -> Result<AccountEngine<'a>, AccountError> {
-    match account.byok_user() {
-        Some(user) => Ok(AccountEngine::Byok(s.accounts.of(s, user).await?)),
-        None if s.hosted => Ok(AccountEngine::Hosted(&s.engine)),
-        None => Err(AccountError::NoOperatorKey),
+    match account {
+        Account::Hosted if s.hosted => Ok(AccountEngine::Hosted(&s.engine)),
+        Account::Hosted => Err(AccountError::NoOperatorKey),
+        Account::Aws { user: None } => {
+            s.aws.as_ref().map(AccountEngine::Hosted).ok_or(AccountError::NoAws)
+        }
+        Account::Byok(_) | Account::Aws { user: Some(_) } => {
+            Ok(AccountEngine::Byok(s.accounts.of(s, account).await?))
+        }
     }
 }
 
 /// Engines of BYOK accounts, made on first use.
 #[derive(Default)]
-pub struct Accounts(tokio::sync::Mutex<HashMap<String, Arc<ByokAccount>>>);
+pub struct Accounts(tokio::sync::Mutex<HashMap<Account, Arc<ByokAccount>>>);
 
 impl std::fmt::Debug for Accounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -75,15 +81,23 @@ pub enum AccountError {
     NoOperatorKey,
     #[error("the saved RunPod key cannot be decrypted with this server's secret")]
     Sealed,
+    #[error("this server has no AWS account: jobs with provider = \"aws\" cannot run here")]
+    NoAws,
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
 
 impl Accounts {
-    /// The engine for `user`'s own key (made from the stored key on first use).
-    pub async fn of(&self, s: &Control, user: &str) -> Result<Arc<ByokAccount>, AccountError> {
+    /// The engine of a user's own account (made from their stored key on first use): `account`
+    /// is `byok:<user>` or `aws:byok:<user>`, and the stored key must be for its provider.
+    pub async fn of(
+        &self,
+        s: &Control,
+        account: &Account,
+    ) -> Result<Arc<ByokAccount>, AccountError> {
+        let Some(user) = account.byok_user() else { return Err(AccountError::NoKey) };
         let mut map = self.0.lock().await;
-        if let Some(a) = map.get(user) {
+        if let Some(a) = map.get(account) {
             return Ok(a.clone());
         }
         let row = s
@@ -92,29 +106,37 @@ impl Accounts {
             .provider_key_get(user)
             .await
             .map_err(|e| AccountError::Other(e.into()))?
+            .filter(|k| k.provider == account.provider().as_str())
             .ok_or(AccountError::NoKey)?;
+        // The user's key on the operator's settings of that provider (its URLs, region, AMI).
+        let base = match account.provider() {
+            podwarden_core::ProviderKind::RunPod => s.engine.provider(),
+            podwarden_core::ProviderKind::Aws => {
+                s.aws.as_ref().ok_or(AccountError::NoAws)?.provider()
+            }
+        };
         let sealed = crate::keys::Sealed {
             key_id: row.key_id,
             nonce: row.nonce,
             ciphertext: row.ciphertext,
         };
         let key = s.sealer.open(&sealed).map_err(|_| AccountError::Sealed)?;
-        let cloud = s.engine.provider().with_key(key).map_err(|e| AccountError::Other(e.into()))?;
+        let cloud = base.with_key(key).map_err(|e| AccountError::Other(e.into()))?;
         // Built like the hosted engine (same callbacks, limits, clock and event channel, so
         // followers wait on one signal whichever engine wrote the event), on the user's account.
         let mut options = s.engine.options().clone();
-        options.account = Account::Byok(user.to_owned());
+        options.account = account.clone();
         let engine = Engine::new(s.engine.store().clone(), cloud, options)
             .await
             .map_err(|e| AccountError::Other(e.into()))?;
         let a = Arc::new(ByokAccount { engine });
-        map.insert(user.to_owned(), a.clone());
+        map.insert(account.clone(), a.clone());
         Ok(a)
     }
 
-    /// Forgets a user's engine (after their key changed).
+    /// Forgets a user's engines (after their key changed).
     pub async fn forget(&self, user: &str) {
-        self.0.lock().await.remove(user);
+        self.0.lock().await.retain(|a, _| a.byok_user() != Some(user));
     }
 }
 
@@ -126,7 +148,7 @@ pub async fn reconcile_all(s: &Control) -> Result<usize, podwarden_engine::Engin
     let mut checked = 0;
     for account in s.engine.store().accounts_unchecked(i64::MAX, i64::MAX).await? {
         let Some(user) = account.byok_user() else { continue };
-        match s.accounts.of(s, user).await {
+        match s.accounts.of(s, &account).await {
             Ok(a) => {
                 let r =
                     a.engine.reconcile_billing(BillingPolicy::now(), RECONCILE_NOW_LIMIT).await?;

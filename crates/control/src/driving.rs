@@ -70,6 +70,9 @@ pub async fn drive(s: &Arc<Control>) {
     if s.hosted {
         accounts.insert(Account::Hosted);
     }
+    if s.aws.is_some() {
+        accounts.insert(Account::hosted_on(podwarden_core::ProviderKind::Aws));
+    }
     accounts.extend(byok_with_work(s).await);
     accounts.extend(s.bills_due().iter().filter(|a| !a.is_hosted()).cloned());
     for account in accounts {

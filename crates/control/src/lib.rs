@@ -32,6 +32,10 @@ pub struct Control {
     pub poke: Notify,
     /// An operator key exists: users without their own key compute on it.
     pub hosted: bool,
+    /// The operator's AWS account's engine, when the server has one.
+    pub aws: Option<Engine<AnyProvider>>,
+    /// Where jobs that name no provider run.
+    pub default_provider: podwarden_core::ProviderKind,
     /// Seals users' provider keys at rest.
     pub sealer: keys::Sealer,
     /// Engines of users' own provider accounts (bring your own key).

@@ -218,10 +218,14 @@ impl<C: Provider> Engine<C> {
     /// says why (its reason, and an event once), so `ps`, the API and the dashboard show it —
     /// not only `/api/v1/admin/tasks`. The next launch, once the key works, says what it does.
     pub(crate) async fn say_key_refused(&self, detail: &str) {
-        let fix = if self.account.is_hosted() {
-            "the operator must replace the server's key (RUNPOD_API_KEY)"
-        } else {
-            "save a working key (the dashboard's Settings, or PUT /api/v1/settings/runpod-key)"
+        let fix = match &self.account {
+            Account::Hosted => "the operator must replace the server's key (RUNPOD_API_KEY)",
+            Account::Aws { user: None } => {
+                "the operator must fix the server's AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the profile)"
+            }
+            Account::Byok(_) | Account::Aws { user: Some(_) } => {
+                "save a working key (the dashboard's Settings, or PUT /api/v1/settings/runpod-key)"
+            }
         };
         let why = format!(
             "waiting: the provider refused this account's API key ({detail}); {fix}; asked again every minute"

@@ -381,9 +381,13 @@ impl<C: Provider> Engine<C> {
     }
 
     /// Whether this engine acts on `a`: its job was placed on this engine's account. An
-    /// attempt whose job is no longer live is the hosted engine's (one engine, not all).
+    /// attempt whose job is no longer live is the operator's engine's of the attempt's cloud
+    /// (one engine, not all).
     pub(crate) fn acts_on(&self, live: &podwarden_store::LiveSet, a: &AttemptRow) -> bool {
-        live.job(a.job_id).map_or(self.account.is_hosted(), |j| j.account == self.account)
+        live.job(a.job_id)
+            .map_or(self.account.is_hosted() && a.provider() == self.account.provider(), |j| {
+                j.account == self.account
+            })
     }
 }
 

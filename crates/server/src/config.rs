@@ -23,6 +23,11 @@ pub struct ServerConfig {
     pub emulator: embedded::EmulatorConfig,
     /// Use this RunPod client instead of the environment (tests).
     pub client: Option<runpod::Client>,
+    /// The operator's AWS account (`PODWARDEN_AWS=on`): EC2 instances for jobs that name
+    /// `provider = "aws"`. `None`: AWS jobs are refused with how to turn it on.
+    pub aws: Option<AwsConfig>,
+    /// Where a job that names no provider runs (`PODWARDEN_DEFAULT_PROVIDER`; default RunPod).
+    pub default_provider: podwarden_core::ProviderKind,
     /// How long a pod-create intent may wait for its pod (default 60 s).
     pub intent_grace: Duration,
     /// The in-pod watchdog's ceiling for jobs without `max_runtime` (default 24 h).
@@ -117,6 +122,8 @@ impl ServerConfig {
             public_url: None,
             emulator,
             client: None,
+            aws: None,
+            default_provider: podwarden_core::ProviderKind::RunPod,
             intent_grace: Duration::from_secs(60),
             watchdog_ceiling: Duration::from_secs(podwarden_engine::DEFAULT_WATCHDOG_CEILING_SECS),
             byok_only: false,
@@ -143,6 +150,14 @@ impl ServerConfig {
             replica_name: None,
         }
     }
+}
+
+/// The operator's AWS account: a client (its region, endpoints and credentials) and how
+/// instances are launched (`settings.install` is filled in at start).
+#[derive(Debug, Clone)]
+pub struct AwsConfig {
+    pub client: aws::Client,
+    pub settings: podwarden_engine::aws_provider::AwsSettings,
 }
 
 /// The operator's RunPod account.

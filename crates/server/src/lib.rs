@@ -33,7 +33,7 @@ mod volumes;
 mod webhooks;
 
 pub(crate) use config::S3Settings;
-pub use config::{RunPodSettings, ServerConfig};
+pub use config::{AwsConfig, RunPodSettings, ServerConfig};
 pub use podwarden_control::{Control, keys, tasks};
 use podwarden_control::{accounts, driving, pod_logs, replicas, serverless_streams};
 pub use secrets::{rotate_secret, secret_file};
@@ -388,6 +388,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let options = engine_options(&cfg, secret.into_bytes(), &url);
     let check_images = !simulated && !is_local_provider(client.rest_url());
     let store_backend = store.backend();
+    let aws = aws_engine(&cfg, &store, &options).await?;
     let engine =
         Engine::new(store, AnyProvider::from(RunPodProvider::new(client)), options).await?;
     let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
@@ -395,6 +396,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         engine,
         poke: Notify::new(),
         hosted: !cfg.byok_only,
+        aws,
+        default_provider: cfg.default_provider,
         sealer,
         accounts: accounts::Accounts::default(),
         shutdown: cancel.clone(),
@@ -443,6 +446,22 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     tracker.spawn(driving::run(control.clone(), tracker.clone(), cancel.clone(), cfg.tick));
     let replicas = state.replicas.clone().map(|r| (r, state.engine.store().clone()));
     Ok(RunningServer { url, token, simulated, cancel, tracker, emulator, replicas })
+}
+
+/// The operator's AWS account's engine, when `cfg` has one: its instances carry this install's
+/// tag, and it acts only on jobs placed on `aws:hosted`.
+async fn aws_engine(
+    cfg: &ServerConfig,
+    store: &Store,
+    options: &podwarden_engine::EngineOptions,
+) -> anyhow::Result<Option<Engine<AnyProvider>>> {
+    let Some(a) = &cfg.aws else { return Ok(None) };
+    let mut settings = a.settings.clone();
+    settings.install = store.install_id().await?;
+    let mut options = options.clone();
+    options.account = podwarden_core::Account::hosted_on(podwarden_core::ProviderKind::Aws);
+    let provider = podwarden_engine::AwsProvider::new(a.client.clone(), settings);
+    Ok(Some(Engine::new(store.clone(), AnyProvider::from(provider), options).await?))
 }
 
 /// The engine's options from the server's settings: its callback base (`public_url`, else this

@@ -53,7 +53,7 @@ fn view(s: &crate::AppState, v: &VolumeRow) -> VolumeView {
         size_gb: v.size_gb,
         state: v.state,
         monthly_usd: podwarden_engine::volumes::monthly_cost(v.size_gb).usd(),
-        backend: if v.account.is_hosted() { "hosted" } else { "runpod" }.into(),
+        backend: v.account.backend().into(),
         created_at: v.created_at,
     }
 }
@@ -65,7 +65,7 @@ pub(crate) async fn create_volume(
     Extension(c): C,
     Body(b): Body<NewVolume>,
 ) -> R<(StatusCode, Json<VolumeView>)> {
-    let account = user_account(&s, &c.0.id).await?;
+    let account = user_account(&s, &c.0.id, podwarden_core::ProviderKind::RunPod).await?;
     let made = engine_for(&s, &account)
         .await
         .map_err(account_error)?

@@ -32,6 +32,16 @@ pub struct AttemptRow {
 }
 
 impl AttemptRow {
+    /// The cloud its pod is on: `cloud` is `aws` for an EC2 instance, RunPod's tier otherwise.
+    /// (An attempt whose job has settled is found by this, not by the job's account.)
+    pub fn provider(&self) -> podwarden_core::ProviderKind {
+        if self.cloud == "aws" {
+            podwarden_core::ProviderKind::Aws
+        } else {
+            podwarden_core::ProviderKind::RunPod
+        }
+    }
+
     /// What it has run up since it was last billed (`podwarden_core::money::unbilled`); 0 when it
     /// holds no pod.
     pub fn unbilled(&self, now: i64) -> Money {

@@ -64,7 +64,11 @@ impl LiveSet {
         if account.is_hosted() {
             self.attempts
                 .values()
-                .filter(|a| self.jobs.get(&a.job_id).is_none_or(|j| j.account == *account))
+                .filter(|a| match self.jobs.get(&a.job_id) {
+                    Some(j) => j.account == *account,
+                    // A settled job's attempt: the operator's engine of the attempt's cloud.
+                    None => a.provider() == account.provider(),
+                })
                 .collect()
         } else {
             let mut out: Vec<&AttemptRow> =

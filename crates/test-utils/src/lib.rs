@@ -7,10 +7,12 @@
 //!   through the typed API client (long-polls, no sleeping);
 //! - `log`: this process's log lines, to wait on;
 //! - `telegram`: a fake of Telegram's Bot API for the bot's conversations;
-//! - `bench`: rows the benchmarks seed their stores with.
+//! - `bench`: rows the benchmarks seed their stores with;
+//! - `aws`: moto, and a stand in front of it that boots EC2 instances in the emulator's sandbox.
 //!
 //! Tests only: nothing here is linked into a shipped binary.
 
+pub mod aws;
 pub mod bench;
 pub mod emulator;
 pub mod engine;

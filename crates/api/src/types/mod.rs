@@ -104,12 +104,20 @@ pub struct EventView {
 /// A GPU offer row of `podwarden gpus`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GpuRow {
+    /// Whose offer: `runpod` or `aws` (absent from servers before AWS: RunPod's).
+    #[serde(default = "runpod")]
+    pub provider: String,
+    /// RunPod's GPU type id, or an EC2 instance type (`g5.xlarge`).
     pub gpu_type: String,
     pub name: String,
     pub vram_gb: i64,
     pub cloud: String,
     pub price_per_hour_usd: f64,
     pub data_centers: Vec<String>,
+}
+
+fn runpod() -> String {
+    "runpod".into()
 }
 
 /// `POST /api/v1/estimate`: what a pod job would cost, from the offer the planner would try

@@ -121,6 +121,8 @@ pub(super) async fn ask_gpu(
             count: 1,
             cloud: "any".into(),
             max_price_per_hour: None,
+            // The bot's jobs keep their data on a RunPod network volume.
+            provider: Some("runpod".into()),
         })
         .await?;
     // Jobs run where the person's volume is; a new volume goes where most GPUs are.

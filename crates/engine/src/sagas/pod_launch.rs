@@ -205,9 +205,10 @@ impl<C: Provider> Engine<C> {
             pod_id: None,
             gpu_type: p.gpu_type.clone(),
             gpu_count: p.count,
-            cloud: match p.cloud {
-                CloudTier::Secure => "secure".into(),
-                CloudTier::Community => "community".into(),
+            cloud: match (self.account.provider(), p.cloud) {
+                (podwarden_core::ProviderKind::Aws, _) => "aws".into(),
+                (_, CloudTier::Secure) => "secure".into(),
+                (_, CloudTier::Community) => "community".into(),
             },
             data_center: None,
             price_per_hour: Money(p.price_per_hour.0),

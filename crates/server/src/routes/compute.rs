@@ -8,16 +8,17 @@ use crate::extract::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use podwarden_core::{Account, Money};
+use podwarden_core::{Account, Money, ProviderKind};
 use podwarden_engine::EngineError;
 use podwarden_store::UserRow;
 use serde::Deserialize;
 
-/// The account a user's new work goes to: their own key's, else hosted.
-pub(crate) async fn user_account(s: &AppState, user: &str) -> R<Account> {
-    let has_key =
-        s.engine.store().provider_key_get(user).await.map_err(EngineError::from)?.is_some();
-    Ok(if has_key { Account::Byok(user.to_owned()) } else { Account::Hosted })
+/// The account a user's new work on `provider` goes to: their own key's when the key they
+/// saved is for that provider, else the operator's.
+pub(crate) async fn user_account(s: &AppState, user: &str, provider: ProviderKind) -> R<Account> {
+    let key = s.engine.store().provider_key_get(user).await.map_err(EngineError::from)?;
+    let own = key.is_some_and(|k| k.provider == provider.as_str());
+    Ok(if own { Account::byok_on(provider, user) } else { Account::hosted_on(provider) })
 }
 
 pub(crate) fn account_error(e: crate::accounts::AccountError) -> ApiError {
@@ -34,6 +35,14 @@ pub(crate) fn account_error(e: crate::accounts::AccountError) -> ApiError {
             e.to_string(),
             Some(
                 "save your RunPod API key in Settings → Compute (or POST /api/v1/settings/runpod-key), then submit again",
+            ),
+        ),
+        crate::accounts::AccountError::NoAws => ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::NoProvider,
+            e.to_string(),
+            Some(
+                "drop `provider = \"aws\"` to run on RunPod, or ask the operator to turn AWS on (PODWARDEN_AWS=on with AWS credentials; docs/providers/aws.md)",
             ),
         ),
         crate::accounts::AccountError::Sealed => {

@@ -6,6 +6,7 @@ use crate::api::{CostReport, ErrorBody, EstimateView, GpuRow, Status};
 use crate::extract::Query;
 use axum::extract::State;
 use axum::{Extension, Json};
+use podwarden_core::ProviderKind;
 use podwarden_core::gpu::{CloudTier, rank_placements};
 use podwarden_core::spec::JobSpec;
 use serde::Deserialize;
@@ -36,6 +37,9 @@ pub(crate) struct GpuQuery {
     /// A price ceiling, USD per hour.
     #[param(exclusive_minimum = 0, maximum = 1_000)]
     max_price_per_hour: Option<f64>,
+    /// Only this provider's offers (`runpod`, `aws`); default every provider the server has.
+    #[param(pattern = r"^(runpod|aws)$")]
+    provider: Option<String>,
 }
 
 /// GPU offers that fit, ranked as the engine ranks them, with live prices and stock.
@@ -52,25 +56,47 @@ pub(crate) async fn gpus(
         "gpu": {"min_vram_gb": q.min_vram_gb.unwrap_or(1), "count": q.count.unwrap_or(1), "max_price_per_hour": q.max_price_per_hour},
     }))
     .map_err(|e| spec_error(ErrorCode::InvalidQuery, &e))?;
-    // The caller's own account's catalog when they compute on their own key.
-    let account = user_account(&s, &c.0.id).await?;
-    let offers = engine_for(&s, &account).await.map_err(account_error)?.offers().await?;
-    Ok(Json(
-        rank_placements(&spec, &offers)
-            .into_iter()
-            .map(|p| GpuRow {
-                name: p.display_name,
-                gpu_type: p.gpu_type,
-                vram_gb: p.vram_gb,
-                cloud: match p.cloud {
-                    CloudTier::Secure => "secure".into(),
-                    CloudTier::Community => "community".into(),
-                },
-                price_per_hour_usd: p.price_per_hour.usd(),
-                data_centers: p.data_centers,
-            })
-            .collect(),
-    ))
+    let named: Option<ProviderKind> = match q.provider.as_deref() {
+        None => None,
+        Some(p) => Some(p.parse().map_err(|e: String| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidQuery, e, None)
+        })?),
+    };
+    let providers: Vec<ProviderKind> = match named {
+        Some(p) => vec![p],
+        None if s.aws.is_some() => vec![ProviderKind::RunPod, ProviderKind::Aws],
+        None => vec![ProviderKind::RunPod],
+    };
+    let mut rows = Vec::new();
+    for provider in providers {
+        // The caller's own account's catalog when they compute on their own key there.
+        let account = user_account(&s, &c.0.id, provider).await?;
+        let offers = match engine_for(&s, &account).await.map_err(account_error)?.offers().await {
+            Ok(o) => o,
+            // A provider the caller did not name does not take the others' offers down.
+            Err(e) if named.is_none() && provider != s.default_provider => {
+                tracing::warn!(%provider, error = %e, "no offers from this provider for `gpus`");
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        rows.extend(rank_placements(&spec, &offers).into_iter().map(|p| GpuRow {
+            provider: provider.as_str().into(),
+            name: p.display_name,
+            gpu_type: p.gpu_type,
+            vram_gb: p.vram_gb,
+            cloud: match (provider, p.cloud) {
+                (ProviderKind::Aws, _) => "on-demand".into(),
+                (_, CloudTier::Secure) => "secure".into(),
+                (_, CloudTier::Community) => "community".into(),
+            },
+            price_per_hour_usd: p.price_per_hour.usd(),
+            data_centers: p.data_centers,
+        }));
+    }
+    // Side by side, cheapest first (each provider's own order among equal prices).
+    rows.sort_by(|a, b| a.price_per_hour_usd.total_cmp(&b.price_per_hour_usd));
+    Ok(Json(rows))
 }
 
 /// What a pod job would cost before it runs: the offer the planner would try first, at its
@@ -82,7 +108,7 @@ pub(crate) async fn estimate(
     crate::extract::Body(v): crate::extract::Body<serde_json::Value>,
 ) -> R<Json<EstimateView>> {
     let mut spec = JobSpec::from_json(v).map_err(|e| spec_error(ErrorCode::InvalidSpec, &e))?;
-    let account = user_account(&s, &c.0.id).await?;
+    let account = user_account(&s, &c.0.id, spec.provider.unwrap_or(s.default_provider)).await?;
     let engine = engine_for(&s, &account).await.map_err(account_error)?;
     let offers = engine.offers().await?;
     spec.gpu.types = podwarden_core::gpu::resolve_gpu_types(&spec.gpu.types, &offers)

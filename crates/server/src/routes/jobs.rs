@@ -37,7 +37,7 @@ pub(crate) fn summary(j: &JobRow, attempts: &[AttemptRow], now: i64) -> JobSumma
         attempts_made: j.attempts_made,
         exit_code: j.exit_code,
         ended_at: j.phase().is_ok_and(|p| p.state.is_final()).then_some(j.updated_at),
-        backend: if j.account.is_hosted() { "hosted" } else { "runpod" }.into(),
+        backend: j.account.backend().into(),
     }
 }
 
@@ -64,7 +64,8 @@ pub(crate) async fn create_job(
     Body(v): Body<serde_json::Value>,
 ) -> R<(StatusCode, Json<JobDetail>)> {
     let mut spec = JobSpec::from_json(v).map_err(|e| spec_error(ErrorCode::InvalidSpec, &e))?;
-    let account = user_account(&s, &c.0.id).await?;
+    let provider = spec.provider.unwrap_or(s.default_provider);
+    let account = user_account(&s, &c.0.id, provider).await?;
     crate::volumes::no_account_secrets(&c.0, &account, &spec.env)?;
     let auth = spec.registry_auth.clone();
     crate::volumes::resolve(&s, &c.0, &account, &mut spec.network_volume, auth.as_deref()).await?;

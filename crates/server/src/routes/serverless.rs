@@ -49,7 +49,7 @@ pub(crate) async fn deploy_endpoint(
         .map_err(EngineError::from)?
     {
         Some(row) => row.account,
-        None => user_account(&s, &c.0.id).await?,
+        None => user_account(&s, &c.0.id, podwarden_core::ProviderKind::RunPod).await?,
     };
     // Always-on workers bill by the second whether or not jobs come, with no end a cap could
     // reserve for: a capped user's hosted endpoints scale from zero (their jobs reserve their
@@ -170,7 +170,7 @@ pub(crate) async fn create_serverless_job(
     {
         Some(own) => own.account,
         None => {
-            let account = user_account(&s, &c.0.id).await?;
+            let account = user_account(&s, &c.0.id, podwarden_core::ProviderKind::RunPod).await?;
             if !account.is_hosted() {
                 // A BYOK user's first job for a published endpoint: their own copy of it
                 // (template and endpoint) is created on their account and kept for the next.

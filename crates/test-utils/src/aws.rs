@@ -1,0 +1,406 @@
+//! AWS for tests: moto's server (`moto_server` from the repo's `.venv`, or
+//! `PODWARDEN_MOTO_SERVER`) as the API, and [`Ec2Stand`], a proxy in front of it that adds what
+//! moto does not do (`docs/providers/aws.md` → Testing):
+//!
+//! - it runs an instance's user data, as EC2 would at first boot, in the emulator's sandbox:
+//!   each launched instance becomes a pod of a private `runpod-emulator` ("the hosts") running
+//!   `bash` on the script, with `docker` and `shutdown` stand-ins on its `PATH` — `docker run …
+//!   IMAGE ARGS` runs ARGS in the same sandbox (the image's entrypoint is not applied; the
+//!   emulator's images are the host's programs), `shutdown -h now` asks the stand to terminate
+//!   the instance (`InstanceInitiatedShutdownBehavior=terminate`), a delayed one is recorded;
+//! - `GetConsoleOutput` answers with what that script printed (moto's is a fixed text);
+//! - a `TerminateInstances` ends the instance's sandbox;
+//! - faults: the next calls of an action answer with an EC2 error (`InsufficientInstanceCapacity`,
+//!   `VcpuLimitExceeded`, …) that moto never gives.
+//!
+//! Without moto the helpers say so and return `None`, except under CI, where they panic.
+
+use aws::{Client, Credentials};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use std::collections::{HashMap, VecDeque};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// A `moto_server` on a free port, killed when dropped.
+#[derive(Debug)]
+pub struct Moto {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto_binary() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("PODWARDEN_MOTO_SERVER") {
+        return Some(p.into());
+    }
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server");
+    venv.exists().then_some(venv)
+}
+
+/// A fresh moto server (its own state), or `None` without moto outside CI.
+pub async fn moto() -> Option<Moto> {
+    let Some(bin) = moto_binary() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "moto_server is not installed (scripts/test installs it in .venv)"
+        );
+        eprintln!("note: no moto_server (.venv/bin/moto_server); this AWS test is skipped");
+        return None;
+    };
+    let port =
+        TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+    let child = Command::new(bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server starts");
+    let m = Moto { child, url: format!("http://127.0.0.1:{port}") };
+    // A liveness bound for another process's start (up to 30 s), not a timing claim.
+    let http = reqwest::Client::new();
+    for _ in 0..300 {
+        if http.get(format!("{}/moto-api/", m.url)).send().await.is_ok() {
+            return Some(m);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("moto_server did not answer on {}", m.url);
+}
+
+/// Test credentials (moto takes any).
+pub fn credentials() -> Credentials {
+    Credentials::new("AKIDPODWARDENTEST", "moto-accepts-any-secret")
+}
+
+/// A client of `url` in us-east-1 with the test credentials.
+pub fn client(url: &str) -> Client {
+    Client::builder()
+        .region("us-east-1")
+        .endpoint_url(url)
+        .credentials(credentials())
+        .build()
+        .expect("client")
+}
+
+/// An EC2 error the stand answers instead of moto.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub code: String,
+    pub message: String,
+    pub status: u16,
+}
+
+/// What the stand knows of an instance it booted.
+#[derive(Debug, Clone, Default)]
+pub struct Booted {
+    /// The hosts' pod running its user data.
+    pub pod: String,
+    /// `shutdown` calls the script made (`-h +61 …`), in order.
+    pub shutdowns: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct StandState {
+    faults: HashMap<String, VecDeque<Fault>>,
+    booted: HashMap<String, Booted>,
+    /// Every action the stand saw, in order.
+    calls: Vec<String>,
+}
+
+/// moto behind a proxy that boots instances in the emulator's sandbox (module docs).
+#[derive(Debug)]
+pub struct Ec2Stand {
+    pub moto: Moto,
+    /// Where podwarden (or a test's client) calls EC2, STS and SSM.
+    pub url: String,
+    inner: Arc<Inner>,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Debug)]
+struct Inner {
+    moto: String,
+    url: String,
+    http: reqwest::Client,
+    direct: Client,
+    state: Mutex<StandState>,
+    hosts: OnceLock<runpod_emulator::RunningEmulator>,
+    shims: std::path::PathBuf,
+}
+
+/// The image the hosts' pods run (the instance's operating system).
+const HOST_IMAGE: &str = "podwarden-ec2-host:latest";
+
+impl Ec2Stand {
+    /// moto and the proxy; `None` without moto outside CI. Instances boot once
+    /// [`Ec2Stand::boot_hosts`] has started the hosts.
+    pub async fn start() -> Option<Self> {
+        let moto = moto().await?;
+        let dir = tempfile::tempdir().expect("a directory for the stand-ins");
+        write_shims(dir.path());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let inner = Arc::new(Inner {
+            moto: moto.url.clone(),
+            url: url.clone(),
+            http: reqwest::Client::new(),
+            direct: client(&moto.url),
+            state: Mutex::new(StandState::default()),
+            hosts: OnceLock::new(),
+            shims: dir.path().to_owned(),
+        });
+        let app = axum::Router::new()
+            .route("/harness/shutdown/{id}", axum::routing::post(shutdown_now))
+            .fallback(proxy)
+            .with_state(inner.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Some(Self { moto, url, inner, _dir: dir })
+    }
+
+    /// Starts the hosts: instances launched from now on run their user data, and reach the
+    /// stand and the loopback `ports` (a podwarden server's, for its callbacks).
+    pub async fn boot_hosts(&self, ports: &[u16]) {
+        let mut cfg = runpod_emulator::EmulatorConfig::default();
+        cfg.pods.provisioning_secs = 0.0;
+        cfg.pods.starting_secs = 0.0;
+        cfg.tick_ms = 20;
+        cfg.rate_limits = runpod_emulator::ratelimit::RateLimitConfig::unlimited();
+        let stand_port: u16 =
+            self.url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the stand's port");
+        cfg.allow_host_ports = [stand_port].into_iter().chain(ports.iter().copied()).collect();
+        let shim = |n: &str| self.inner.shims.join(n);
+        cfg.images.insert(
+            HOST_IMAGE.into(),
+            runpod_emulator::image::ImageConfig {
+                cmd: vec!["bash".into()],
+                tools: [
+                    "sh", "bash", "cat", "echo", "mkdir", "mv", "sleep", "printf", "dirname",
+                    "base64", "curl", "python3", "env", "test", "[",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+                host_tools: [
+                    ("docker".to_owned(), shim("docker")),
+                    ("shutdown".to_owned(), shim("shutdown")),
+                ]
+                .into(),
+                ..Default::default()
+            },
+        );
+        let emu = runpod_emulator::start(cfg, runpod_emulator::Options::default())
+            .await
+            .expect("the hosts' emulator");
+        self.inner.hosts.set(emu).expect("hosts are booted once");
+    }
+
+    /// The next `times` calls of `action` answer `code` (HTTP `status`) instead of moto.
+    pub fn fail(&self, action: &str, code: &str, status: u16, times: usize) {
+        let mut st = self.inner.state.lock().expect("state");
+        let q = st.faults.entry(action.to_owned()).or_default();
+        for _ in 0..times {
+            q.push_back(Fault {
+                code: code.into(),
+                message: format!("{code} (injected by the test's EC2 stand)"),
+                status,
+            });
+        }
+    }
+
+    /// What the stand knows of instance `id`.
+    pub fn booted(&self, id: &str) -> Option<Booted> {
+        self.inner.state.lock().expect("state").booted.get(id).cloned()
+    }
+
+    /// Every EC2/STS/SSM action called through the stand, in order.
+    pub fn calls(&self) -> Vec<String> {
+        self.inner.state.lock().expect("state").calls.clone()
+    }
+
+    /// A client of moto itself (what AWS holds, without the stand's faults).
+    pub fn direct(&self) -> &Client {
+        &self.inner.direct
+    }
+}
+
+/// The `docker` and `shutdown` an instance finds on its `PATH`.
+fn write_shims(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let put = |name: &str, body: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, body).expect("a stand-in");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    };
+    put(
+        "docker",
+        r#"#!/bin/sh
+# The EC2 stand's docker: `docker run [options] IMAGE ARGS...` runs ARGS here, in the
+# instance's sandbox, with the variables the script exported (`-e NAME` passes them).
+[ "$1" = run ] || { echo "stand docker: only 'run'" >&2; exit 125; }
+shift
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --name|--gpus|--network|-e) shift 2 ;;
+    --rm|-i|-t) shift ;;
+    -*) echo "stand docker: unknown option $1" >&2; exit 125 ;;
+    *) break ;;
+  esac
+done
+shift
+exec "$@"
+"#,
+    );
+    put(
+        "shutdown",
+        r#"#!/bin/sh
+# The EC2 stand's shutdown: `now` terminates this instance (launched to terminate on
+# shutdown); a delayed one is recorded.
+curl -fsS -X POST --data-binary "$*" "$PODWARDEN_STAND_URL/harness/shutdown/$PODWARDEN_STAND_INSTANCE" >/dev/null
+"#,
+    );
+}
+
+/// `POST /harness/shutdown/{id}` with the arguments of `shutdown`.
+async fn shutdown_now(
+    State(s): State<Arc<Inner>>,
+    Path(id): Path<String>,
+    body: String,
+) -> StatusCode {
+    let now = body.split_whitespace().any(|w| w == "now");
+    s.state.lock().expect("state").booted.entry(id.clone()).or_default().shutdowns.push(body);
+    if now {
+        let _ = s.direct.terminate_instance(&id).await;
+        s.end(&id).await;
+    }
+    StatusCode::NO_CONTENT
+}
+
+impl Inner {
+    /// Ends the sandbox of instance `id`.
+    async fn end(&self, id: &str) {
+        let pod = self.state.lock().expect("state").booted.get(id).map(|b| b.pod.clone());
+        if let (Some(pod), Some(hosts)) = (pod, self.hosts.get()) {
+            let _ = hosts.client().delete_pod(&runpod::PodId::new(&pod)).await;
+        }
+    }
+
+    /// Runs `user_data` for instance `id` on the hosts.
+    async fn boot(&self, id: &str, user_data: &str) {
+        let Some(hosts) = self.hosts.get() else {
+            eprintln!("EC2 stand: instance {id} launched before boot_hosts; it never boots");
+            return;
+        };
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(user_data);
+        let mut req = crate::emulator::pod(id);
+        req.image = Some(HOST_IMAGE.into());
+        req.args = Some(format!("bash -c 'p={b64}; eval \"$(printf %s \"$p\" | base64 -d)\"'"));
+        req.env = Some(
+            [
+                ("PODWARDEN_STAND_URL".to_owned(), self.url.clone()),
+                ("PODWARDEN_STAND_INSTANCE".to_owned(), id.to_owned()),
+            ]
+            .into(),
+        );
+        match hosts.client().create_pod(&req).await {
+            Ok(p) => {
+                self.state.lock().expect("state").booted.entry(id.to_owned()).or_default().pod =
+                    p.id.0
+            }
+            Err(e) => eprintln!("EC2 stand: instance {id} could not boot: {e}"),
+        }
+    }
+
+    /// What instance `id`'s script printed (its serial console).
+    fn console(&self, id: &str) -> String {
+        let pod = self.state.lock().expect("state").booted.get(id).map(|b| b.pod.clone());
+        let (Some(pod), Some(hosts)) = (pod, self.hosts.get()) else { return String::new() };
+        let w = hosts.shared.world.lock();
+        w.pods.get(&pod).map(|p| p.logs.text().join("\n")).unwrap_or_default()
+    }
+}
+
+/// Every request: a fault, the console, or moto (booting and ending sandboxes on the way).
+async fn proxy(
+    State(s): State<Arc<Inner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let param = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let action = param("Action").unwrap_or_default();
+    let fault = {
+        let mut st = s.state.lock().expect("state");
+        st.calls.push(action.clone());
+        st.faults.get_mut(&action).and_then(VecDeque::pop_front)
+    };
+    if let Some(f) = fault {
+        let xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{}</Code><Message>{}</Message></Error></Errors><RequestID>stand</RequestID></Response>",
+            f.code, f.message
+        );
+        return (StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_REQUEST), xml)
+            .into_response();
+    }
+    if action == "GetConsoleOutput" {
+        use base64::Engine as _;
+        let id = param("InstanceId").unwrap_or_default();
+        let out = base64::engine::general_purpose::STANDARD.encode(s.console(&id));
+        let xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<GetConsoleOutputResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>stand</requestId><instanceId>{id}</instanceId><timestamp>2026-01-01T00:00:00.000Z</timestamp><output>{out}</output></GetConsoleOutputResponse>"
+        );
+        return (StatusCode::OK, xml).into_response();
+    }
+    let mut fwd = s
+        .http
+        .request(method, format!("{}{}", s.moto, uri.path_and_query().map_or("/", |p| p.as_str())));
+    for (k, v) in &headers {
+        if k != "host" && k != "content-length" {
+            fwd = fwd.header(k, v);
+        }
+    }
+    let answer = match fwd.body(body.clone()).send().await {
+        Ok(a) => a,
+        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    };
+    let status = answer.status().as_u16();
+    let text = answer.text().await.unwrap_or_default();
+    if status == 200 && action == "RunInstances" {
+        if let (Some(id), Some(data)) = (first_tag(&text, "instanceId"), param("UserData")) {
+            use base64::Engine as _;
+            let script = base64::engine::general_purpose::STANDARD
+                .decode(data.trim())
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            s.boot(&id, &script).await;
+        }
+    }
+    if status == 200 && action == "TerminateInstances" {
+        for (k, v) in &form {
+            if k.starts_with("InstanceId.") {
+                s.end(v).await;
+            }
+        }
+    }
+    (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), text).into_response()
+}
+
+/// The text of the first `<tag>…</tag>` in `xml`.
+fn first_tag(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{tag}>"))? + start;
+    Some(xml[start..end].to_owned())
+}
