@@ -7,6 +7,7 @@
 
 mod accounts;
 mod api;
+mod aws;
 mod billing;
 mod hardening;
 mod images;

@@ -1,0 +1,203 @@
+//! Jobs on AWS, end to end: a server with the operator's AWS account (moto behind the test's
+//! EC2 stand, which boots each instance's user data in the emulator's sandbox) runs a job's
+//! container on an EC2 instance, reads its output and exit from the instance's console, ends
+//! the instance, and bills EC2's way; EC2's refusals (capacity, quotas) are handled as RunPod's
+//! are. Without moto these tests say so and pass, except under CI.
+
+use podwarden_core::{JobId, Money};
+use podwarden_engine::aws_provider::{Ami, AwsSettings};
+use podwarden_server::api::JobDetail;
+use podwarden_test_utils::aws::{Ec2Stand, client};
+use podwarden_test_utils::server as common;
+use serde_json::json;
+
+/// moto's Amazon Linux AMI (moto launches any AMI it lists).
+const AMI: &str = "ami-12c6146b";
+
+/// A server whose AWS account is the stand's, and the stand's hosts reaching it.
+async fn aws_server(home: &std::path::Path, stand: &Ec2Stand) -> podwarden_server::RunningServer {
+    let s = common::server_with(home, |c| {
+        let mut settings = AwsSettings::new("");
+        settings.ami = Ami::Id(AMI.into());
+        c.aws = Some(podwarden_server::AwsConfig { client: client(&stand.url), settings });
+    })
+    .await;
+    let port: u16 = s.url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+    stand.boot_hosts(&[port]).await;
+    s
+}
+
+async fn post(
+    http: &reqwest::Client,
+    s: &podwarden_server::RunningServer,
+    spec: serde_json::Value,
+) -> reqwest::Response {
+    http.post(format!("{}/api/v1/jobs", s.url))
+        .bearer_auth(&s.token)
+        .json(&spec)
+        .send()
+        .await
+        .expect("post")
+}
+
+#[tokio::test]
+async fn a_job_runs_on_an_ec2_instance_and_is_billed_the_ec2_way() {
+    let Some(stand) = Ec2Stand::start().await else { return };
+    let home = tempfile::tempdir().expect("home");
+    let s = aws_server(home.path(), &stand).await;
+    let http = reqwest::Client::new();
+    let r = post(
+        &http,
+        &s,
+        json!({
+            "name": "on-ec2", "provider": "aws", "image": "python:3.11-slim",
+            "command": "echo \"hello from ec2 $((6*7))\"",
+            "gpu": {"types": ["g4dn.xlarge"]},
+            "limits": {"budget_usd": 1},
+        }),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap_or_default());
+    let job: JobDetail = r.json().await.expect("json");
+    assert_eq!(job.job.backend, "aws");
+    let (done, events) = common::follow(&http, &s, &job.job.id).await;
+    assert_eq!((done.job.state.as_str(), done.job.exit_code), ("succeeded", Some(0)), "{events:?}");
+
+    // The attempt is an EC2 instance of the type asked for, in a zone of the region.
+    let a = &done.attempts[0];
+    assert_eq!((a.cloud.as_str(), a.gpu_type.as_str()), ("aws", "g4dn.xlarge"));
+    let id = a.pod_id.clone().expect("an instance id");
+    let install: String =
+        common::get_json::<serde_json::Value>(&http, &format!("{}/api/v1/status", s.url), &s.token)
+            .await["install"]
+            .as_str()
+            .expect("install")
+            .to_owned();
+    let mine =
+        stand.direct().instances_tagged("podwarden:install", &install).await.expect("listed");
+    assert_eq!(mine.len(), 1, "one instance for one attempt: {mine:?}");
+    let i = &mine[0];
+    assert_eq!(i.id, id);
+    assert_eq!(i.tag("Name"), Some(a.pod_name.as_str()), "found by name after a crash");
+    assert_eq!(i.tag("podwarden:job"), Some(job.job.id.as_str()));
+    assert!(i.is_ending(), "the instance is terminated once the job ended: {:?}", i.state);
+
+    // Its output and exit came from its console; its ceiling was the host's own shutdown.
+    let logs = http
+        .get(format!("{}/api/v1/jobs/{}/logs", s.url, job.job.id))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("logs")
+        .text()
+        .await
+        .expect("body");
+    assert!(logs.contains("hello from ec2 42"), "{logs}");
+    let booted = stand.booted(&id).expect("the stand booted it");
+    assert!(
+        booted.shutdowns.first().is_some_and(|s| s.starts_with("-h +1440 ")),
+        "the 24 h ceiling, scheduled at boot: {:?}",
+        booted.shutdowns
+    );
+
+    // Well under a minute of g4dn.xlarge at $0.526/h: EC2 bills the minute (each ledger row
+    // rounds to the micro-dollar).
+    let store = common::server_store(home.path()).await;
+    let id = job.job.id.parse::<JobId>().expect("id");
+    let row = store.job_get(id).await.expect("job").expect("row");
+    let att = &store.attempts_for_job(id).await.expect("attempts")[0];
+    assert_eq!(att.billed_until, Some(att.created_at + 60_000), "billed to the minute");
+    let minute = Money(526_000).per_hour_for_millis(60_000);
+    assert!(
+        (row.spent.0 - minute.0).abs() <= 1,
+        "{} for a minute of $0.526/h: {events:?}",
+        row.spent
+    );
+    s.shutdown().await;
+}
+
+/// `InsufficientInstanceCapacity` in one zone: the same type in the next zone, one attempt.
+/// A quota refusal on every launch: the job fails saying which quota and where to raise it.
+#[tokio::test]
+async fn no_capacity_tries_the_next_zone_and_a_quota_says_how_to_raise_it() {
+    let Some(stand) = Ec2Stand::start().await else { return };
+    let home = tempfile::tempdir().expect("home");
+    let s = aws_server(home.path(), &stand).await;
+    let http = reqwest::Client::new();
+    stand.fail("RunInstances", "InsufficientInstanceCapacity", 500, 1);
+    let spec = |name: &str| {
+        json!({
+            "name": name, "provider": "aws", "image": "python:3.11-slim", "command": "true",
+            "gpu": {"types": ["g4dn.xlarge"]}, "limits": {"budget_usd": 1},
+        })
+    };
+    let job: JobDetail = post(&http, &s, spec("capacity")).await.json().await.expect("json");
+    let (done, events) = common::follow(&http, &s, &job.job.id).await;
+    assert_eq!(done.job.state.as_str(), "succeeded", "{events:?}");
+    assert_eq!(done.attempts.len(), 1, "zones are tried within one attempt: {events:?}");
+    let launches = stand.calls().iter().filter(|c| *c == "RunInstances").count();
+    assert_eq!(launches, 2, "the refused zone, then the next");
+
+    stand.fail("RunInstances", "VcpuLimitExceeded", 400, 100);
+    let job: JobDetail = post(&http, &s, spec("quota")).await.json().await.expect("json");
+    let (done, events) = common::follow(&http, &s, &job.job.id).await;
+    assert_eq!(done.job.state.as_str(), "failed", "{events:?}");
+    let reason = done.job.reason.unwrap_or_default();
+    assert!(reason.contains("VcpuLimitExceeded") && reason.contains("Service Quotas"), "{reason}");
+    s.shutdown().await;
+}
+
+/// `gpus` lists both providers side by side, cheapest first, each row saying whose it is.
+#[tokio::test]
+async fn gpus_lists_both_providers_cheapest_first() {
+    let Some(stand) = Ec2Stand::start().await else { return };
+    let home = tempfile::tempdir().expect("home");
+    let s = aws_server(home.path(), &stand).await;
+    let http = reqwest::Client::new();
+    let rows: Vec<podwarden_server::api::GpuRow> =
+        common::get_json(&http, &format!("{}/api/v1/gpus?min_vram_gb=16", s.url), &s.token).await;
+    let g4 = rows.iter().find(|r| r.gpu_type == "g4dn.xlarge").expect("g4dn.xlarge offered");
+    assert_eq!((g4.provider.as_str(), g4.price_per_hour_usd), ("aws", 0.526));
+    assert!(g4.data_centers.iter().all(|z| z.starts_with("us-east-1")), "{:?}", g4.data_centers);
+    assert!(rows.iter().any(|r| r.provider == "runpod"), "{rows:?}");
+    assert!(rows.windows(2).all(|w| w[0].price_per_hour_usd <= w[1].price_per_hour_usd));
+    // A 4-GPU instance is no 1-GPU offer.
+    assert!(!rows.iter().any(|r| r.gpu_type == "g4dn.12xlarge"), "{rows:?}");
+    let aws_only: Vec<podwarden_server::api::GpuRow> =
+        common::get_json(&http, &format!("{}/api/v1/gpus?provider=aws&count=4", s.url), &s.token)
+            .await;
+    assert!(!aws_only.is_empty() && aws_only.iter().all(|r| r.provider == "aws"), "{aws_only:?}");
+    assert!(aws_only.iter().any(|r| r.gpu_type == "g4dn.12xlarge"), "{aws_only:?}");
+    s.shutdown().await;
+}
+
+/// A server without AWS refuses an AWS job with how to turn it on; what AWS jobs cannot use is
+/// refused before anything is created.
+#[tokio::test]
+async fn an_aws_job_without_aws_or_with_runpods_features_is_refused_with_the_fix() {
+    let home = tempfile::tempdir().expect("home");
+    let s = common::server(home.path()).await;
+    let http = reqwest::Client::new();
+    let r = post(&http, &s, json!({"name": "x", "provider": "aws", "image": "python:3.11-slim", "command": "true", "gpu": {"min_vram_gb": 16}})).await;
+    let status = r.status().as_u16();
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "no_provider", "{body}");
+    assert!(body["hint"].as_str().is_some_and(|h| h.contains("PODWARDEN_AWS=on")), "{body}");
+    let r = post(
+        &http,
+        &s,
+        json!({
+            "name": "x", "provider": "aws", "image": "python:3.11-slim", "command": "true",
+            "gpu": {"min_vram_gb": 16}, "network_volume": "data",
+        }),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 422);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert!(
+        body["message"].as_str().is_some_and(|m| m.contains("AWS jobs cannot use it")),
+        "{body}"
+    );
+    s.shutdown().await;
+}
