@@ -934,7 +934,7 @@ export interface components {
          *     person. A code this client does not know reads as `Other`.
          * @enum {string}
          */
-        ErrorCode: "bad_body" | "bad_network_volume" | "bad_path" | "bad_query" | "bad_range" | "bad_webhook" | "busy" | "conflict" | "database_busy" | "endpoint_not_ready" | "endpoints_on_key" | "forbidden" | "image_unavailable" | "insufficient_balance" | "internal" | "invalid_amount" | "invalid_api_key" | "invalid_body" | "invalid_duration" | "invalid_invite" | "invalid_key_format" | "invalid_metrics" | "invalid_name" | "invalid_note" | "invalid_query" | "invalid_report" | "invalid_spec" | "jobs_running_on_key" | "key_unreadable" | "malformed_json" | "no_gpu_fits" | "no_key" | "no_operator_key" | "no_pod" | "no_s3_api" | "no_s3_key" | "no_such_attempt" | "no_such_volume" | "not_found" | "not_ready" | "payload_too_large" | "provider_error" | "provider_rate_limited" | "provider_rejected" | "rate_limited" | "s3_error" | "spend_cap_reached" | "too_deep" | "too_large" | "too_many_points" | "too_many_values" | "unauthorized" | "unknown_gpu_type" | "volume_full" | "other";
+        ErrorCode: "bad_body" | "bad_network_volume" | "bad_path" | "bad_query" | "bad_range" | "bad_webhook" | "busy" | "conflict" | "database_busy" | "endpoint_not_ready" | "endpoints_on_key" | "forbidden" | "image_unavailable" | "insufficient_balance" | "internal" | "invalid_amount" | "invalid_api_key" | "invalid_body" | "invalid_duration" | "invalid_invite" | "invalid_key_format" | "invalid_metrics" | "invalid_name" | "invalid_note" | "invalid_query" | "invalid_report" | "invalid_spec" | "jobs_running_on_key" | "key_unreadable" | "malformed_json" | "no_gpu_fits" | "no_key" | "no_operator_key" | "no_pod" | "no_provider" | "no_s3_api" | "no_s3_key" | "no_such_attempt" | "no_such_volume" | "not_found" | "not_ready" | "payload_too_large" | "provider_error" | "provider_rate_limited" | "provider_rejected" | "rate_limited" | "s3_error" | "spend_cap_reached" | "too_deep" | "too_large" | "too_many_points" | "too_many_values" | "unauthorized" | "unknown_gpu_type" | "volume_full" | "other";
         /**
          * @description `POST /api/v1/estimate`: what a pod job would cost, from the offer the planner would try
          *     first at its live price.
@@ -1044,6 +1044,9 @@ export interface components {
         };
         /** @description A GPU offer row of `podwarden gpus`. */
         GpuRow: {
+            /** @description Whose offer: `runpod` or `aws` (absent from servers before AWS: RunPod's). */
+            provider?: string;
+            /** @description RunPod's GPU type id, or an EC2 instance type (`g5.xlarge`). */
             gpu_type: string;
             name: string;
             /** Format: int64 */
@@ -1117,6 +1120,7 @@ export interface components {
         JobSpec: {
             /** @description Lowercase letters, digits and dashes; shown in lists and in the pod's name. */
             name: string;
+            provider?: null | components["schemas"]["ProviderKind"];
             /** @description Container image. */
             image: string;
             /**
@@ -1324,6 +1328,12 @@ export interface components {
             /** @description The job does not make the endpoint scale up. */
             low_priority?: boolean;
         };
+        /**
+         * @description The clouds podwarden runs work on. A job spec names one (`provider = "aws"`), or the
+         *     install's default applies.
+         * @enum {string}
+         */
+        ProviderKind: "runpod" | "aws";
         /**
          * @description Weight quantization while training (QLoRA with `4bit`).
          * @enum {string}
@@ -2332,6 +2342,8 @@ export interface operations {
                 cloud?: string;
                 /** @description A price ceiling, USD per hour. */
                 max_price_per_hour?: number;
+                /** @description Only this provider's offers (`runpod`, `aws`); default every provider the server has. */
+                provider?: string;
             };
             header?: never;
             path?: never;

@@ -43,6 +43,7 @@ from .new_user import NewUser
 from .new_volume import NewVolume
 from .output import Output
 from .policy import Policy
+from .provider_kind import ProviderKind
 from .put_file_response_201 import PutFileResponse201
 from .quantization import Quantization
 from .reap_body import ReapBody
@@ -113,6 +114,7 @@ __all__ = (
     "NewVolume",
     "Output",
     "Policy",
+    "ProviderKind",
     "PutFileResponse201",
     "Quantization",
     "ReapBody",

@@ -39,6 +39,7 @@ class ErrorCode(StrEnum):
     NO_KEY = "no_key"
     NO_OPERATOR_KEY = "no_operator_key"
     NO_POD = "no_pod"
+    NO_PROVIDER = "no_provider"
     NO_S3_API = "no_s3_api"
     NO_S3_KEY = "no_s3_key"
     NO_SUCH_ATTEMPT = "no_such_attempt"

@@ -7,6 +7,8 @@ from typing import Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..types import UNSET, Unset
+
 T = TypeVar("T", bound="GpuRow")
 
 
@@ -15,12 +17,13 @@ class GpuRow:
     """A GPU offer row of `podwarden gpus`.
 
     Attributes:
-        gpu_type (str):
+        gpu_type (str): RunPod's GPU type id, or an EC2 instance type (`g5.xlarge`).
         name (str):
         vram_gb (int):
         cloud (str):
         price_per_hour_usd (float):
         data_centers (list[str]):
+        provider (str | Unset): Whose offer: `runpod` or `aws` (absent from servers before AWS: RunPod's).
     """
 
     gpu_type: str
@@ -29,6 +32,7 @@ class GpuRow:
     cloud: str
     price_per_hour_usd: float
     data_centers: list[str]
+    provider: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,6 +48,8 @@ class GpuRow:
 
         data_centers = self.data_centers
 
+        provider = self.provider
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -56,6 +62,8 @@ class GpuRow:
                 "data_centers": data_centers,
             }
         )
+        if provider is not UNSET:
+            field_dict["provider"] = provider
 
         return field_dict
 
@@ -74,6 +82,8 @@ class GpuRow:
 
         data_centers = cast(list[str], d.pop("data_centers"))
 
+        provider = d.pop("provider", UNSET)
+
         gpu_row = cls(
             gpu_type=gpu_type,
             name=name,
@@ -81,6 +91,7 @@ class GpuRow:
             cloud=cloud,
             price_per_hour_usd=price_per_hour_usd,
             data_centers=data_centers,
+            provider=provider,
         )
 
         gpu_row.additional_properties = d

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 
 from ..models.cloud_choice import CloudChoice
+from ..models.provider_kind import ProviderKind
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class JobSpec:
     Attributes:
         name (str): Lowercase letters, digits and dashes; shown in lists and in the pod's name.
         image (str): Container image.
+        provider (None | ProviderKind | Unset):
         registry_auth (None | str | Unset): A private image's pull credential: the id of a container registry credential
             of the
             RunPod account the job runs on (RunPod console → Settings → Container Registry Auth,
@@ -55,6 +57,7 @@ class JobSpec:
 
     name: str
     image: str
+    provider: None | ProviderKind | Unset = UNSET
     registry_auth: None | str | Unset = UNSET
     command: None | str | Unset = UNSET
     args: list[str] | None | Unset = UNSET
@@ -80,6 +83,14 @@ class JobSpec:
         name = self.name
 
         image = self.image
+
+        provider: None | str | Unset
+        if isinstance(self.provider, Unset):
+            provider = UNSET
+        elif isinstance(self.provider, ProviderKind):
+            provider = self.provider.value
+        else:
+            provider = self.provider
 
         registry_auth: None | str | Unset
         if isinstance(self.registry_auth, Unset):
@@ -178,6 +189,8 @@ class JobSpec:
                 "image": image,
             }
         )
+        if provider is not UNSET:
+            field_dict["provider"] = provider
         if registry_auth is not UNSET:
             field_dict["registry_auth"] = registry_auth
         if command is not UNSET:
@@ -230,6 +243,23 @@ class JobSpec:
         name = d.pop("name")
 
         image = d.pop("image")
+
+        def _parse_provider(data: object) -> None | ProviderKind | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                provider_type_1 = ProviderKind(data)
+
+                return provider_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | ProviderKind | Unset, data)
+
+        provider = _parse_provider(d.pop("provider", UNSET))
 
         def _parse_registry_auth(data: object) -> None | str | Unset:
             if data is None:
@@ -373,6 +403,7 @@ class JobSpec:
         job_spec = cls(
             name=name,
             image=image,
+            provider=provider,
             registry_auth=registry_auth,
             command=command,
             args=args,

@@ -17,6 +17,7 @@ def _get_kwargs(
     count: int | Unset = UNSET,
     cloud: str | Unset = UNSET,
     max_price_per_hour: float | Unset = UNSET,
+    provider: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -28,6 +29,8 @@ def _get_kwargs(
     params["cloud"] = cloud
 
     params["max_price_per_hour"] = max_price_per_hour
+
+    params["provider"] = provider
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -107,6 +110,7 @@ def sync_detailed(
     count: int | Unset = UNSET,
     cloud: str | Unset = UNSET,
     max_price_per_hour: float | Unset = UNSET,
+    provider: str | Unset = UNSET,
 ) -> Response[ErrorBody | list[GpuRow]]:
     """GPU offers that fit, ranked as the engine ranks them, with live prices and stock.
 
@@ -115,6 +119,7 @@ def sync_detailed(
         count (int | Unset):
         cloud (str | Unset):
         max_price_per_hour (float | Unset):
+        provider (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -129,6 +134,7 @@ def sync_detailed(
         count=count,
         cloud=cloud,
         max_price_per_hour=max_price_per_hour,
+        provider=provider,
     )
 
     response = client.get_httpx_client().request(
@@ -145,6 +151,7 @@ def sync(
     count: int | Unset = UNSET,
     cloud: str | Unset = UNSET,
     max_price_per_hour: float | Unset = UNSET,
+    provider: str | Unset = UNSET,
 ) -> ErrorBody | list[GpuRow] | None:
     """GPU offers that fit, ranked as the engine ranks them, with live prices and stock.
 
@@ -153,6 +160,7 @@ def sync(
         count (int | Unset):
         cloud (str | Unset):
         max_price_per_hour (float | Unset):
+        provider (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -168,6 +176,7 @@ def sync(
         count=count,
         cloud=cloud,
         max_price_per_hour=max_price_per_hour,
+        provider=provider,
     ).parsed
 
 
@@ -178,6 +187,7 @@ async def asyncio_detailed(
     count: int | Unset = UNSET,
     cloud: str | Unset = UNSET,
     max_price_per_hour: float | Unset = UNSET,
+    provider: str | Unset = UNSET,
 ) -> Response[ErrorBody | list[GpuRow]]:
     """GPU offers that fit, ranked as the engine ranks them, with live prices and stock.
 
@@ -186,6 +196,7 @@ async def asyncio_detailed(
         count (int | Unset):
         cloud (str | Unset):
         max_price_per_hour (float | Unset):
+        provider (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -200,6 +211,7 @@ async def asyncio_detailed(
         count=count,
         cloud=cloud,
         max_price_per_hour=max_price_per_hour,
+        provider=provider,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -214,6 +226,7 @@ async def asyncio(
     count: int | Unset = UNSET,
     cloud: str | Unset = UNSET,
     max_price_per_hour: float | Unset = UNSET,
+    provider: str | Unset = UNSET,
 ) -> ErrorBody | list[GpuRow] | None:
     """GPU offers that fit, ranked as the engine ranks them, with live prices and stock.
 
@@ -222,6 +235,7 @@ async def asyncio(
         count (int | Unset):
         cloud (str | Unset):
         max_price_per_hour (float | Unset):
+        provider (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -238,5 +252,6 @@ async def asyncio(
             count=count,
             cloud=cloud,
             max_price_per_hour=max_price_per_hour,
+            provider=provider,
         )
     ).parsed
