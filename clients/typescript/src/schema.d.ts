@@ -440,6 +440,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/settings/aws-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_aws_key"];
+        put?: never;
+        /**
+         * Checks the key pair with AWS (`sts:GetCallerIdentity`), then stores it sealed. Neither the
+         *     secret nor AWS's answer about it is logged or returned.
+         */
+        post: operations["save_aws_key"];
+        /** Removes the caller's AWS key pair (their AWS jobs go back to the operator's account). */
+        delete: operations["delete_aws_key"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings/webhook": {
         parameters: {
             query?: never;
@@ -751,6 +772,20 @@ export interface components {
             bytes?: number | null;
             /** @description `ok`, or what went wrong. */
             result: string;
+        };
+        AwsKeyBody: {
+            /** @description An IAM user's access key id (`AKIA…`; temporary `ASIA…` keys expire and are refused). */
+            access_key_id: string;
+            /** @description Its secret access key. */
+            secret_access_key: string;
+        };
+        /**
+         * @description `GET|POST|DELETE /api/v1/settings/aws-key`: whether the user keeps their own AWS key pair
+         *     (their AWS jobs then run on it). Only the access key id's last 4 characters are shown.
+         */
+        AwsKeySettings: {
+            saved: boolean;
+            access_key_id_last4?: string | null;
         };
         /** @description One pod's cost checked against RunPod's bill (`/api/v1/cost/reconciliation`). */
         BillingCheckView: {
@@ -1194,7 +1229,10 @@ export interface components {
              * @description When it settled (final states only).
              */
             ended_at?: number | null;
-            /** @description Whose RunPod account it runs on: `hosted` (the operator's) or `runpod` (the owner's key). */
+            /**
+             * @description Whose provider account it runs on: `hosted` (the operator's RunPod key), `runpod` (the
+             *     owner's RunPod key), `aws` (the operator's AWS account) or `aws (own key)`.
+             */
             backend?: string;
         };
         KeyBody: {
@@ -4060,6 +4098,220 @@ export interface operations {
             };
             /** @description missing or invalid token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many wrong tokens from this client (a valid token is never refused), or RunPod's request budget for the account is spent (`provider_rate_limited`); wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RunPod failed or could not be reached (`provider_error`); nothing was changed, retry */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the database is locked by another process, or the server's memory for large bodies is in use; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_aws_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AwsKeySettings"];
+                };
+            };
+            /** @description missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many wrong tokens from this client (a valid token is never refused), or RunPod's request budget for the account is spent (`provider_rate_limited`); wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RunPod failed or could not be reached (`provider_error`); nothing was changed, retry */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the database is locked by another process, or the server's memory for large bodies is in use; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    save_aws_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AwsKeyBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AwsKeySettings"];
+                };
+            };
+            /** @description AWS rejected the key pair */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description this server has no AWS account, or jobs run on the current key */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is over the route's size limit, or has more than 1,000,000 JSON values */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not an access key pair */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many wrong tokens from this client (a valid token is never refused), or RunPod's request budget for the account is spent (`provider_rate_limited`); wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RunPod failed or could not be reached (`provider_error`); nothing was changed, retry */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the database is locked by another process, or the server's memory for large bodies is in use; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_aws_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AwsKeySettings"];
+                };
+            };
+            /** @description missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description jobs run on the key */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -103,10 +103,9 @@ impl Accounts {
         let row = s
             .engine
             .store()
-            .provider_key_get(user)
+            .provider_key_get(user, account.provider().as_str())
             .await
             .map_err(|e| AccountError::Other(e.into()))?
-            .filter(|k| k.provider == account.provider().as_str())
             .ok_or(AccountError::NoKey)?;
         // The user's key on the operator's settings of that provider (its URLs, region, AMI).
         let base = match account.provider() {

@@ -227,7 +227,7 @@ async fn rotate_secret_re_encrypts_what_the_old_secret_sealed() {
         "already under the new secret"
     );
     let store = test_db.open().await.expect("store");
-    let row = store.provider_key_get("u1").await.expect("get").expect("row");
+    let row = store.provider_key_get("u1", "runpod").await.expect("get").expect("row");
     let sealed = Sealed { key_id: row.key_id, nonce: row.nonce, ciphertext: row.ciphertext };
     assert_eq!(
         Sealer::new(new, None)

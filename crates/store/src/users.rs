@@ -173,11 +173,12 @@ pub struct ProviderKeyRow {
 }
 
 impl Store {
-    /// Saves (replaces) a user's provider key.
+    /// Saves (replaces) a user's key of `k.provider`.
     pub async fn provider_key_put(&self, k: &ProviderKeyRow) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("DELETE FROM provider_keys WHERE user_id = $1")
+        sqlx::query("DELETE FROM provider_keys WHERE user_id = $1 AND provider = $2")
             .bind(&k.user_id)
+            .bind(&k.provider)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
@@ -196,25 +197,31 @@ impl Store {
         Ok(())
     }
 
-    /// A user's provider key.
-    pub async fn provider_key_get(&self, user_id: &str) -> Result<Option<ProviderKeyRow>> {
-        Ok(sqlx::query_as("SELECT user_id, provider, key_id, nonce, ciphertext, last4, created_at FROM provider_keys WHERE user_id = $1")
+    /// A user's key of `provider` (`runpod`, `aws`).
+    pub async fn provider_key_get(
+        &self,
+        user_id: &str,
+        provider: &str,
+    ) -> Result<Option<ProviderKeyRow>> {
+        Ok(sqlx::query_as("SELECT user_id, provider, key_id, nonce, ciphertext, last4, created_at FROM provider_keys WHERE user_id = $1 AND provider = $2")
             .bind(user_id)
+            .bind(provider)
             .fetch_optional(self.pool())
             .await?)
     }
 
     /// Every stored provider key (for secret rotation).
     pub async fn provider_keys(&self) -> Result<Vec<ProviderKeyRow>> {
-        Ok(sqlx::query_as("SELECT user_id, provider, key_id, nonce, ciphertext, last4, created_at FROM provider_keys ORDER BY user_id")
+        Ok(sqlx::query_as("SELECT user_id, provider, key_id, nonce, ciphertext, last4, created_at FROM provider_keys ORDER BY user_id, provider")
             .fetch_all(self.pool())
             .await?)
     }
 
-    /// Removes a user's provider key; `false` when there was none.
-    pub async fn provider_key_delete(&self, user_id: &str) -> Result<bool> {
-        Ok(sqlx::query("DELETE FROM provider_keys WHERE user_id = $1")
+    /// Removes a user's key of `provider`; `false` when there was none.
+    pub async fn provider_key_delete(&self, user_id: &str, provider: &str) -> Result<bool> {
+        Ok(sqlx::query("DELETE FROM provider_keys WHERE user_id = $1 AND provider = $2")
             .bind(user_id)
+            .bind(provider)
             .execute(self.pool())
             .await?
             .rows_affected()

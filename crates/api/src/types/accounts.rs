@@ -95,6 +95,14 @@ pub struct ComputeSettings {
     pub hosted_committed_usd: f64,
 }
 
+/// `GET|POST|DELETE /api/v1/settings/aws-key`: whether the user keeps their own AWS key pair
+/// (their AWS jobs then run on it). Only the access key id's last 4 characters are shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AwsKeySettings {
+    pub saved: bool,
+    pub access_key_id_last4: Option<String>,
+}
+
 /// A network volume (`podwarden volume ls`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VolumeView {

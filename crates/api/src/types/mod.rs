@@ -39,7 +39,8 @@ pub struct JobSummary {
     /// When it settled (final states only).
     #[serde(default)]
     pub ended_at: Option<i64>,
-    /// Whose RunPod account it runs on: `hosted` (the operator's) or `runpod` (the owner's key).
+    /// Whose provider account it runs on: `hosted` (the operator's RunPod key), `runpod` (the
+    /// owner's RunPod key), `aws` (the operator's AWS account) or `aws (own key)`.
     #[serde(default)]
     pub backend: String,
 }

@@ -16,8 +16,13 @@ use serde::Deserialize;
 /// The account a user's new work on `provider` goes to: their own key's when the key they
 /// saved is for that provider, else the operator's.
 pub(crate) async fn user_account(s: &AppState, user: &str, provider: ProviderKind) -> R<Account> {
-    let key = s.engine.store().provider_key_get(user).await.map_err(EngineError::from)?;
-    let own = key.is_some_and(|k| k.provider == provider.as_str());
+    let key = s
+        .engine
+        .store()
+        .provider_key_get(user, provider.as_str())
+        .await
+        .map_err(EngineError::from)?;
+    let own = key.is_some();
     Ok(if own { Account::byok_on(provider, user) } else { Account::hosted_on(provider) })
 }
 
@@ -68,10 +73,10 @@ pub(crate) fn account_error(e: crate::accounts::AccountError) -> ApiError {
     }
 }
 
-/// Refuses a key change while jobs run on the user's own account: their pods could no longer
-/// be watched or torn down.
-pub(crate) async fn no_live_byok_jobs(s: &AppState, user: &str) -> R<()> {
-    let account = Account::Byok(user.to_owned());
+/// Refuses a key change while jobs run on the user's own account there (`account`): their
+/// pods could no longer be watched or torn down.
+pub(crate) async fn no_live_byok_jobs(s: &AppState, account: &Account) -> R<()> {
+    let provider = account.provider().title();
     let endpoints = s
         .engine
         .store()
@@ -79,25 +84,25 @@ pub(crate) async fn no_live_byok_jobs(s: &AppState, user: &str) -> R<()> {
         .await
         .map_err(EngineError::from)?
         .iter()
-        .filter(|e| e.account == account)
+        .filter(|e| e.account == *account)
         .count();
     if endpoints > 0 {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             ErrorCode::EndpointsOnKey,
             format!(
-                "{endpoints} endpoint(s) live on your RunPod account; podwarden could no longer manage them"
+                "{endpoints} endpoint(s) live on your {provider} account; podwarden could no longer manage them"
             ),
             Some("remove them first (`podwarden endpoint rm <name>`), then change the key"),
         ));
     }
-    let n = s.engine.store().live().jobs().filter(|j| j.account == account).count();
+    let n = s.engine.store().live().jobs().filter(|j| j.account == *account).count();
     if n > 0 {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             ErrorCode::JobsRunningOnKey,
             format!(
-                "{n} job(s) are running on your RunPod key; changing or removing it now would leave their pods unmanaged"
+                "{n} job(s) are running on your {provider} key; changing or removing it now would leave their pods unmanaged"
             ),
             Some("stop them (or let them finish), then change the key"),
         ));
@@ -139,7 +144,8 @@ pub(crate) async fn settings(
 
 #[utoipa::path(get, path = "/api/v1/settings/runpod-key", tag = "settings", responses((status = 200, body = ComputeSettings), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn get_key(State(s): S, Extension(c): C) -> R<Json<ComputeSettings>> {
-    let k = s.engine.store().provider_key_get(&c.0.id).await.map_err(EngineError::from)?;
+    let k =
+        s.engine.store().provider_key_get(&c.0.id, "runpod").await.map_err(EngineError::from)?;
     Ok(Json(settings(&s, &c.0, k.as_ref()).await?))
 }
 
@@ -159,7 +165,7 @@ pub(crate) async fn save_key(
     Extension(c): C,
     Body(b): Body<KeyBody>,
 ) -> R<Json<ComputeSettings>> {
-    no_live_byok_jobs(&s, &c.0.id).await?;
+    no_live_byok_jobs(&s, &Account::Byok(c.0.id.clone())).await?;
     let key = b.api_key.trim().to_owned();
     if key.len() < 8 || key.len() > 200 || !key.chars().all(|c| c.is_ascii_graphic()) {
         return Err(ApiError::new(
@@ -207,11 +213,25 @@ pub(crate) async fn save_key(
             ));
         }
     }
-    let sealed = s.sealer.seal(&key);
-    let last4: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let row = store_key(&s, &c.0.id, ProviderKind::RunPod, &key, &key).await?;
+    Ok(Json(settings(&s, &c.0, Some(&row)).await?))
+}
+
+/// Seals `secret` (the key as the provider takes it) and stores it as `user`'s key of
+/// `provider`, shown by the last 4 characters of `shown`; the user's engines are rebuilt on
+/// next use.
+pub(crate) async fn store_key(
+    s: &AppState,
+    user: &str,
+    provider: ProviderKind,
+    secret: &str,
+    shown: &str,
+) -> R<podwarden_store::ProviderKeyRow> {
+    let sealed = s.sealer.seal(secret);
+    let last4: String = shown.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
     let row = podwarden_store::ProviderKeyRow {
-        user_id: c.0.id.clone(),
-        provider: "runpod".into(),
+        user_id: user.to_owned(),
+        provider: provider.as_str().into(),
         key_id: sealed.key_id,
         nonce: sealed.nonce,
         ciphertext: sealed.ciphertext,
@@ -219,15 +239,15 @@ pub(crate) async fn save_key(
         created_at: s.engine.now_ms(),
     };
     s.engine.store().provider_key_put(&row).await.map_err(EngineError::from)?;
-    s.accounts.forget(&c.0.id).await;
-    Ok(Json(settings(&s, &c.0, Some(&row)).await?))
+    s.accounts.forget(user).await;
+    Ok(row)
 }
 
 /// Removes the caller's key (back to hosted).
 #[utoipa::path(delete, path = "/api/v1/settings/runpod-key", tag = "settings", responses((status = 200, body = ComputeSettings), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn delete_key(State(s): S, Extension(c): C) -> R<Json<ComputeSettings>> {
-    no_live_byok_jobs(&s, &c.0.id).await?;
-    s.engine.store().provider_key_delete(&c.0.id).await.map_err(EngineError::from)?;
+    no_live_byok_jobs(&s, &Account::Byok(c.0.id.clone())).await?;
+    s.engine.store().provider_key_delete(&c.0.id, "runpod").await.map_err(EngineError::from)?;
     s.accounts.forget(&c.0.id).await;
     Ok(Json(settings(&s, &c.0, None).await?))
 }

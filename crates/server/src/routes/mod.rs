@@ -4,6 +4,7 @@
 //! internals stay in the log.
 
 mod admin;
+mod aws_key;
 mod compute;
 mod cost;
 mod events;
@@ -13,6 +14,7 @@ mod serverless;
 mod users;
 
 pub(crate) use admin::*;
+pub(crate) use aws_key::*;
 pub(crate) use compute::*;
 pub(crate) use cost::*;
 pub(crate) use events::*;
@@ -82,6 +84,7 @@ fn authed_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(volumes::audit_log))
         .routes(routes!(me))
         .routes(routes!(get_key, save_key, delete_key))
+        .routes(routes!(get_aws_key, save_aws_key, delete_aws_key))
         .routes(routes!(get_webhook, set_webhook, delete_webhook))
         .routes(routes!(list_strays))
         .routes(routes!(reap_strays))

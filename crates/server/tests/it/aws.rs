@@ -201,3 +201,61 @@ async fn an_aws_job_without_aws_or_with_runpods_features_is_refused_with_the_fix
     );
     s.shutdown().await;
 }
+
+/// A user's own AWS key pair: refused when AWS refuses it, kept sealed when it passes (only its
+/// id's last 4 characters are ever shown), and then the account their AWS jobs run on.
+#[tokio::test]
+async fn a_users_own_aws_key_is_checked_sealed_and_runs_their_aws_jobs() {
+    let Some(stand) = Ec2Stand::start().await else { return };
+    let home = tempfile::tempdir().expect("home");
+    let s = aws_server(home.path(), &stand).await;
+    let http = reqwest::Client::new();
+    let new = common::new_user(&http, &s.url, &s.token, "ada").await;
+    let (ada, ada_id) = (new.token, new.user.id);
+    let put = |body: serde_json::Value| {
+        http.post(format!("{}/api/v1/settings/aws-key", s.url)).bearer_auth(&ada).json(&body).send()
+    };
+    let secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYzEXAMPLEKEY";
+    let r = put(json!({"access_key_id": "ASIATEMPORARY0001", "secret_access_key": secret}))
+        .await
+        .expect("put");
+    assert_eq!(r.status().as_u16(), 422, "temporary keys expire: refused");
+    stand.fail("GetCallerIdentity", "InvalidClientTokenId", 403, 1);
+    let r = put(json!({"access_key_id": "AKIAADAOWNKEY0001", "secret_access_key": secret}))
+        .await
+        .expect("put");
+    assert_eq!(r.status().as_u16(), 400, "AWS refused it");
+    let r = put(json!({"access_key_id": "AKIAADAOWNKEY0001", "secret_access_key": secret}))
+        .await
+        .expect("put");
+    assert_eq!(r.status().as_u16(), 200);
+    let text = r.text().await.expect("body");
+    assert!(
+        text.contains("\"0001\"") && !text.contains(secret) && !text.contains("AKIAADAOWNKEY"),
+        "{text}"
+    );
+
+    let r = http
+        .post(format!("{}/api/v1/jobs", s.url))
+        .bearer_auth(&ada)
+        .json(&json!({
+            "name": "own-ec2", "provider": "aws", "image": "python:3.11-slim", "command": "echo mine",
+            "gpu": {"types": ["g4dn.xlarge"]}, "limits": {"budget_usd": 1},
+        }))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 201);
+    let job: JobDetail = r.json().await.expect("json");
+    assert_eq!(job.job.backend, "aws (own key)");
+    let (done, events) = common::follow_as(&http, &s.url, &ada, &job.job.id).await;
+    assert_eq!(done.job.state.as_str(), "succeeded", "{events:?}");
+    // A RunPod job of hers still runs on the operator's RunPod account: keys are per provider.
+    let settings: serde_json::Value =
+        common::get_json(&http, &format!("{}/api/v1/settings/runpod-key", s.url), &ada).await;
+    assert_eq!(settings["backend"], "hosted", "{settings}");
+    let store = common::server_store(home.path()).await;
+    let row = store.provider_key_get(&ada_id, "aws").await.expect("get").expect("the key");
+    assert!(!row.ciphertext.contains(secret), "sealed at rest");
+    s.shutdown().await;
+}

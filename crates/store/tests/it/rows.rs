@@ -49,8 +49,52 @@ on_both!(
     the_live_set_is_indexed_by_account_and_by_pod,
     an_invite_makes_one_user_with_its_cap_and_only_before_it_expires,
     users_added_at_once_all_land_and_a_name_is_taken_once_whatever_its_case,
-    log_lines_stored_while_other_writes_land_are_never_refused_as_busy
+    log_lines_stored_while_other_writes_land_are_never_refused_as_busy,
+    a_user_keeps_one_key_per_provider
 );
+
+/// A RunPod key and an AWS key pair side by side: saving or removing one leaves the other, and
+/// both survive a reopen.
+async fn a_user_keeps_one_key_per_provider(db: Db) {
+    let store = db.open().await;
+    let user = podwarden_store::UserRow {
+        id: "u1".into(),
+        name: "u1".into(),
+        is_admin: false,
+        created_at: 0,
+        spend_cap: None,
+    };
+    assert!(store.user_insert(&user).await.expect("user"));
+    let key = |provider: &str, last4: &str| podwarden_store::ProviderKeyRow {
+        user_id: "u1".into(),
+        provider: provider.into(),
+        key_id: "k".into(),
+        nonce: "n".into(),
+        ciphertext: format!("sealed-{provider}"),
+        last4: last4.into(),
+        created_at: 1,
+    };
+    store.provider_key_put(&key("runpod", "1111")).await.expect("runpod");
+    store.provider_key_put(&key("aws", "2222")).await.expect("aws");
+    store.provider_key_put(&key("aws", "3333")).await.expect("aws, replaced");
+    let store = db.open().await;
+    let last4 = |k: Option<podwarden_store::ProviderKeyRow>| k.map(|k| k.last4);
+    assert_eq!(
+        last4(store.provider_key_get("u1", "runpod").await.expect("get")).as_deref(),
+        Some("1111")
+    );
+    assert_eq!(
+        last4(store.provider_key_get("u1", "aws").await.expect("get")).as_deref(),
+        Some("3333")
+    );
+    assert_eq!(store.provider_keys().await.expect("all").len(), 2);
+    assert!(store.provider_key_delete("u1", "aws").await.expect("delete"));
+    assert!(store.provider_key_get("u1", "aws").await.expect("get").is_none());
+    assert!(
+        store.provider_key_get("u1", "runpod").await.expect("get").is_some(),
+        "the other stays"
+    );
+}
 
 fn spec() -> JobSpec {
     JobSpec::from_toml(

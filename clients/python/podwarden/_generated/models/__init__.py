@@ -4,6 +4,8 @@
 from .attempt_state import AttemptState
 from .attempt_view import AttemptView
 from .audit_entry import AuditEntry
+from .aws_key_body import AwsKeyBody
+from .aws_key_settings import AwsKeySettings
 from .billing_check_view import BillingCheckView
 from .cloud_choice import CloudChoice
 from .compute_settings import ComputeSettings
@@ -75,6 +77,8 @@ __all__ = (
     "AttemptState",
     "AttemptView",
     "AuditEntry",
+    "AwsKeyBody",
+    "AwsKeySettings",
     "BillingCheckView",
     "CloudChoice",
     "ComputeSettings",

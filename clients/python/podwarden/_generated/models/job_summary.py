@@ -31,7 +31,8 @@ class JobSummary:
         budget_usd (float | None | Unset):
         exit_code (int | None | Unset):
         ended_at (int | None | Unset): When it settled (final states only).
-        backend (str | Unset): Whose RunPod account it runs on: `hosted` (the operator's) or `runpod` (the owner's key).
+        backend (str | Unset): Whose provider account it runs on: `hosted` (the operator's RunPod key), `runpod` (the
+            owner's RunPod key), `aws` (the operator's AWS account) or `aws (own key)`.
     """
 
     id: str
