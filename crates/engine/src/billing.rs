@@ -112,8 +112,16 @@ impl<C: Provider> Engine<C> {
                 limit,
             )
             .await?;
+        let provider = self.account.provider().title();
         for u in due {
             report.read += 1;
+            if !self.provider().bills_pods() {
+                // Nothing to compare with (AWS: no per-instance bill short of Cost Explorer):
+                // the ledger's figure is the cost, checked at once rather than asked for again.
+                self.store().billing_check(&u, u.ours, now).await?;
+                report.checked += 1;
+                continue;
+            }
             let theirs = match self.provider().pod_billed(&u.pod_id, u.created_at, now).await {
                 Ok(t) => t,
                 Err(e) => {
@@ -131,7 +139,7 @@ impl<C: Provider> Engine<C> {
                         u.job_id,
                         EventKind::Billing,
                         &format!(
-                            "RunPod has no bill for pod {} {} h after it ended; podwarden's ledger figure ({}) stands",
+                            "{provider} has no bill for pod {} {} h after it ended; podwarden's ledger figure ({}) stands",
                             u.pod_id,
                             policy.settle_ms / 3_600_000,
                             u.ours
@@ -162,7 +170,7 @@ impl<C: Provider> Engine<C> {
                     u.job_id,
                     EventKind::Billing,
                     &format!(
-                        "RunPod billed {} for pod {}, podwarden's ledger said {} (off by {}); the ledger now says {}",
+                        "{provider} billed {} for pod {}, podwarden's ledger said {} (off by {}); the ledger now says {}",
                         m.theirs,
                         m.pod_id,
                         m.ours,

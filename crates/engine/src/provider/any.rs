@@ -113,6 +113,9 @@ impl Provider for AnyProvider {
     fn rest_base(&self) -> Option<String> {
         each!(self, p => p.rest_base())
     }
+    fn bills_pods(&self) -> bool {
+        each!(self, p => p.bills_pods())
+    }
     fn min_billed_ms(&self) -> i64 {
         each!(self, p => p.min_billed_ms())
     }

@@ -144,6 +144,11 @@ pub trait Provider: Serverless + Send + Sync + 'static {
         let _ = id;
         async { Ok(()) }
     }
+    /// Whether `pod_billed` reads a bill (RunPod's billing API). `false`: the provider has no
+    /// per-pod bill, so the ledger's figure is the cost and is not asked about again.
+    fn bills_pods(&self) -> bool {
+        false
+    }
     /// What the provider billed for a pod between `since_ms` and `until_ms` (its billing API),
     /// `None` when it has no bill for the pod (yet: RunPod's lags) or no billing API.
     fn pod_billed(

@@ -115,6 +115,10 @@ fn info(p: &Pod) -> PodInfo {
 }
 
 impl Provider for RunPodProvider {
+    fn bills_pods(&self) -> bool {
+        true
+    }
+
     fn rest_base(&self) -> Option<String> {
         Some(self.client.rest_url().as_str().trim_end_matches('/').to_owned())
     }

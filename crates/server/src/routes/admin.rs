@@ -44,6 +44,11 @@ pub(crate) async fn reconcile(State(s): S, Extension(c): C) -> R<Json<crate::api
             s.engine.reconcile_billing(policy, crate::accounts::RECONCILE_NOW_LIMIT).await?.checked;
         checked += s.engine.reconcile_endpoint_bills(policy).await?.checked;
     }
+    if let Some(aws) = &s.aws {
+        let policy = podwarden_engine::billing::BillingPolicy::now();
+        checked +=
+            aws.reconcile_billing(policy, crate::accounts::RECONCILE_NOW_LIMIT).await?.checked;
+    }
     checked += crate::accounts::reconcile_all(&s).await?;
     Ok(Json(reconciliation_view(&s, checked).await?))
 }

@@ -113,6 +113,20 @@ async fn a_job_runs_on_an_ec2_instance_and_is_billed_the_ec2_way() {
         "{} for a minute of $0.526/h: {events:?}",
         row.spent
     );
+    // No per-instance bill to wait for: a check now settles it at the ledger's figure.
+    let r: serde_json::Value = http
+        .post(format!("{}/api/v1/cost/reconcile", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("reconcile")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!((r["checked_now"].as_i64(), r["mismatches"].as_i64()), (Some(1), Some(0)), "{r}");
+    let cost: serde_json::Value =
+        common::get_json(&http, &format!("{}/api/v1/cost", s.url), &s.token).await;
+    assert_eq!(cost["awaiting_bills"], 0, "{cost}");
     s.shutdown().await;
 }
 
