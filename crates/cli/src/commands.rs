@@ -436,16 +436,26 @@ pub async fn gpus(a: GpusArgs) -> Result<(), UserError> {
         return Ok(());
     }
     let simulated = api.run(|c| c.status()).await.map(|s| s.simulated).unwrap_or(false);
-    let mut t = table(&["PROVIDER", "GPU", "VRAM", "CLOUD", "PRICE/H", "IN STOCK IN"]);
+    // The provider column once a second provider is in the list (a RunPod-only server's table
+    // is as it was).
+    let providers = rows.iter().any(|r| r.provider != "runpod");
+    let mut head = vec!["GPU", "VRAM", "CLOUD", "PRICE/H", "IN STOCK IN"];
+    if providers {
+        head.insert(0, "PROVIDER");
+    }
+    let mut t = table(&head);
     for r in rows {
-        t.add_row(vec![
-            r.provider,
+        let mut row = vec![
             r.gpu_type,
             format!("{} GB", r.vram_gb),
             r.cloud,
             money(r.price_per_hour_usd, simulated),
             r.data_centers.join(", "),
-        ]);
+        ];
+        if providers {
+            row.insert(0, r.provider);
+        }
+        t.add_row(row);
     }
     out!("{t}");
     Ok(())

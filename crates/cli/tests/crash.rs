@@ -3,6 +3,8 @@
 //! moments under a stream of jobs, then restarted. After each restart: every emulator pod with
 //! our prefix belongs to a live attempt or gets terminated, no job ever has two running pods,
 //! no job is lost, every job settles, and costs agree with the emulator's billing to the cent.
+//! The same stream runs on AWS (moto behind the test's EC2 stand): no instance is left running,
+//! none is launched twice, and the ledger is the price table's figure for what ran.
 
 mod common;
 
@@ -26,8 +28,19 @@ struct Server {
 }
 
 fn start_server(home: &Path, port: u16, emu: &RunningEmulator, crash_at: Option<&str>) -> Server {
+    start_server_with(home, port, emu, crash_at, &[])
+}
+
+fn start_server_with(
+    home: &Path,
+    port: u16,
+    emu: &RunningEmulator,
+    crash_at: Option<&str>,
+    env: &[(&str, &str)],
+) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_podwarden"))
         .args(["serve", "--port", &port.to_string()])
+        .envs(env.iter().copied())
         .env("PODWARDEN_HOME", home)
         .env("RUNPOD_API_KEY", emu.api_key().expose())
         .env("RUNPOD_REST_URL", emu.base_url())
@@ -182,6 +195,122 @@ async fn killed_at_random_moments_under_a_stream_of_jobs() {
     assert!(
         (ours.usd() - theirs).abs() <= 1e-6 * checked as f64 + 1e-9,
         "after reconciliation: {ours:?} vs the bill {theirs} $"
+    );
+    kill(&mut s);
+}
+
+/// The random-kill stream on AWS: the server (a child process, its AWS at the stand) is killed
+/// at random moments while AWS jobs launch, run and end, and restarted. Exits reach it through
+/// the instances' consoles when it was down for their callbacks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_random_moments_under_a_stream_of_aws_jobs() {
+    use podwarden_test_utils::aws::Ec2Stand;
+    let Some(stand) = Ec2Stand::start().await else { return };
+    let emu = emulator().await;
+    let http = reqwest::Client::new();
+    let home = tempfile::tempdir().expect("home");
+    let port = free_port();
+    stand.boot_hosts(&[port]).await;
+    let env = [
+        ("PODWARDEN_AWS", "on"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL", stand.url.as_str()),
+        ("AWS_ACCESS_KEY_ID", "AKIDPODWARDENTEST"),
+        ("AWS_SECRET_ACCESS_KEY", "moto-accepts-any-secret"),
+        ("PODWARDEN_AWS_AMI", "ami-12c6146b"),
+        ("PODWARDEN_DEFAULT_PROVIDER", "aws"),
+    ];
+    let spec = |name: String, secs: u32| {
+        serde_json::json!({"name": name, "image": "python:3.11-slim", "command": format!("sleep {secs}; exit 0"),
+            "gpu": {"types": ["g4dn.xlarge", "g5.xlarge"]}, "retry": {"attempts": 5, "backoff": "1s"}})
+    };
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut jobs = Vec::new();
+    let mut s = start_server_with(home.path(), port, &emu, None, &env);
+    for round in 0..10 {
+        for i in 0..3 {
+            let r = http
+                .post(format!("{}/api/v1/jobs", s.url))
+                .bearer_auth(&s.token)
+                .json(&spec(format!("aws-{round}-{i}"), 1 + (i % 2)))
+                .send()
+                .await;
+            if let Ok(r) = r {
+                if let Some(id) = r
+                    .json::<serde_json::Value>()
+                    .await
+                    .ok()
+                    .and_then(|v| v["id"].as_str().map(str::to_owned))
+                {
+                    jobs.push(id);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(rng.random_range(50..1500))).await;
+        kill(&mut s);
+        s = start_server_with(home.path(), port, &emu, None, &env);
+    }
+    let db =
+        podwarden_store::Store::open_sqlite(&home.path().join("podwarden.db")).await.expect("db");
+    let install = db.install_id().await.expect("install");
+    assert!(jobs.len() >= 25, "most submissions landed: {}", jobs.len());
+    let ids: Vec<podwarden_core::JobId> = jobs.iter().map(|j| j.parse().expect("id")).collect();
+    // Three minutes: a liveness bound for restarted servers' passes, not a timing claim.
+    for _ in 0..1800 {
+        let mut all_final = true;
+        for &j in &ids {
+            let row =
+                db.job_get(j).await.expect("db").unwrap_or_else(|| panic!("job {j} was lost"));
+            all_final &= row.phase().expect("phase").state.is_final();
+        }
+        if all_final {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut expected = podwarden_core::Money::ZERO;
+    let mut rows = 0;
+    let ledger = db.cost_rows().await.expect("rows");
+    for &j in &ids {
+        let row = db.job_get(j).await.expect("db").expect("no job lost");
+        let attempts = db.attempts_for_job(j).await.expect("attempts");
+        let booted: Vec<_> =
+            attempts.iter().filter_map(|a| a.pod_id.as_deref()).map(|i| stand.booted(i)).collect();
+        assert_eq!(
+            row.state,
+            JobState::Succeeded,
+            "job {j}: {:?}; attempts {attempts:?}; booted {booted:?}",
+            row.reason
+        );
+        for a in attempts {
+            if a.pod_id.is_none() {
+                continue;
+            }
+            assert_eq!(a.cloud, "aws");
+            let ended = a.ended_at.expect("every instance's attempt ended");
+            // The price table's figure for the instance's life as podwarden saw it, EC2's
+            // minute at least.
+            let price = podwarden_engine::aws_provider::PriceTable::shipped("us-east-1")
+                .and_then(|t| t.hourly(&a.gpu_type))
+                .expect("priced");
+            expected = expected + price.per_hour_for_millis((ended - a.created_at).max(60_000));
+            rows += ledger.iter().filter(|r| r.attempt_id == a.id.to_string()).count();
+        }
+    }
+    let instances =
+        stand.direct().instances_tagged("podwarden:install", &install).await.expect("listed");
+    let running: Vec<_> = instances.iter().filter(|i| !i.is_ending()).map(|i| &i.id).collect();
+    assert!(running.is_empty(), "instances left running: {running:?}");
+    let mut names: Vec<&str> = instances.iter().filter_map(|i| i.tag("Name")).collect();
+    let all = names.len();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), all, "an attempt's instance was launched twice");
+    let ours: podwarden_core::Money = ledger.iter().map(|r| r.amount).sum();
+    // Each ledger row rounds to the micro-dollar once.
+    assert!(
+        (ours.0 - expected.0).abs() <= rows as i64,
+        "the ledger says {ours}, the price table {expected} for the instances' lifetimes"
     );
     kill(&mut s);
 }

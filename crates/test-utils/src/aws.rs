@@ -338,6 +338,20 @@ async fn proxy(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // In a task of its own: a client that hangs up (a server killed mid-call) does not stop a
+    // launch half-way: EC2 boots an instance whether or not its launcher heard the answer.
+    let task = tokio::spawn(answer(s, method, uri, headers, body));
+    task.await
+        .unwrap_or_else(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response())
+}
+
+async fn answer(
+    s: Arc<Inner>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let param = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let action = param("Action").unwrap_or_default();

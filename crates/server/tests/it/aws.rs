@@ -16,7 +16,16 @@ const AMI: &str = "ami-12c6146b";
 
 /// A server whose AWS account is the stand's, and the stand's hosts reaching it.
 async fn aws_server(home: &std::path::Path, stand: &Ec2Stand) -> podwarden_server::RunningServer {
+    aws_server_with(home, stand, |_| {}).await
+}
+
+async fn aws_server_with(
+    home: &std::path::Path,
+    stand: &Ec2Stand,
+    f: impl FnOnce(&mut podwarden_server::ServerConfig),
+) -> podwarden_server::RunningServer {
     let s = common::server_with(home, |c| {
+        f(c);
         let mut settings = AwsSettings::new("");
         settings.ami = Ami::Id(AMI.into());
         c.aws = Some(podwarden_server::AwsConfig { client: client(&stand.url), settings });
@@ -127,6 +136,37 @@ async fn a_job_runs_on_an_ec2_instance_and_is_billed_the_ec2_way() {
     let cost: serde_json::Value =
         common::get_json(&http, &format!("{}/api/v1/cost", s.url), &s.token).await;
     assert_eq!(cost["awaiting_bills"], 0, "{cost}");
+    s.shutdown().await;
+}
+
+/// A server the instances cannot call (behind NAT, say) still learns each exit: from the
+/// instance's console, which it reads over EC2's API.
+#[tokio::test]
+async fn behind_nat_the_exit_is_read_from_the_instances_console() {
+    let Some(stand) = Ec2Stand::start().await else { return };
+    let home = tempfile::tempdir().expect("home");
+    // The instances are told to report to a port nothing listens on.
+    let s =
+        aws_server_with(home.path(), &stand, |c| c.public_url = Some("http://127.0.0.1:9".into()))
+            .await;
+    let http = reqwest::Client::new();
+    let r = post(
+        &http,
+        &s,
+        json!({
+            "name": "nat", "provider": "aws", "image": "python:3.11-slim",
+            "command": "echo 'from behind nat'; sleep 1; exit 7",
+            "gpu": {"types": ["g4dn.xlarge"]}, "limits": {"budget_usd": 1},
+        }),
+    )
+    .await;
+    let job: JobDetail = r.json().await.expect("json");
+    let (done, events) = common::follow(&http, &s, &job.job.id).await;
+    assert_eq!((done.job.state.as_str(), done.job.exit_code), ("failed", Some(7)), "{events:?}");
+    assert!(
+        events.iter().any(|e| e.message.contains("exited with code 7 (read from the pod's logs)")),
+        "{events:?}"
+    );
     s.shutdown().await;
 }
 
