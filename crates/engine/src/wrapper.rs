@@ -18,6 +18,10 @@
 //! - fetches URL inputs onto the volume first (once: an existing file is kept), and after a
 //!   zero exit checks every declared output exists; a missing one turns the exit into
 //!   [`OUTPUTS_MISSING_CODE`] with a log line naming it;
+//! - where the host has work around the command (an EC2 instance: inputs from and outputs to
+//!   S3, `aws_provider::user_data`), `PODWARDEN_FETCH_FAILED=1` says an input could not be
+//!   fetched (the command is not run; exit 1) and `PODWARDEN_HOST_DONE` names a file the host
+//!   writes its verdict to once the outputs are uploaded: the exit is reported after it;
 //! - then idles, so the container is not restarted, until the control plane terminates it.
 
 /// The exit code the wrapper reports when the command exited 0 but a declared output is missing.
@@ -139,11 +143,17 @@ if [ -f "$pw_mark" ]; then
   echo "podwarden: the command already finished; not running it again" >&2
   pw_report "$(cat "$pw_mark")"
 else
-{watchdog}  pw_fetch_failed=0
+{watchdog}  pw_fetch_failed="${{PODWARDEN_FETCH_FAILED:-0}}"
 {fetch}  if [ "$pw_fetch_failed" = 0 ]; then sh -c {cmd}; pw_code=$?; else pw_code=1; fi
   pw_missing=0
 {check}  if [ "$pw_missing" = 1 ]; then pw_code={missing}; fi
   echo "$pw_code" > "$pw_mark"
+  if [ -n "${{PODWARDEN_HOST_DONE:-}}" ]; then
+    # The host has work after the command (an EC2 instance's outputs to S3): the exit is
+    # reported once it is done, with the host's verdict.
+    while [ ! -e "$PODWARDEN_HOST_DONE" ]; do sleep 1; done
+    pw_code=$(cat "$PODWARDEN_HOST_DONE"); echo "$pw_code" > "$pw_mark"
+  fi
   pw_report "$pw_code"
 fi
 while :; do sleep 3600; done

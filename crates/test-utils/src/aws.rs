@@ -10,6 +10,8 @@
 //!   the instance (`InstanceInitiatedShutdownBehavior=terminate`), a delayed one is recorded;
 //! - `GetConsoleOutput` answers with what that script printed (moto's is a fixed text);
 //! - a `TerminateInstances` ends the instance's sandbox;
+//! - the instance's `aws s3 cp` reaches moto's S3 through the stand, which signs (an instance
+//!   would sign with its role's credentials; moto refuses unsigned reads);
 //! - faults: the next calls of an action answer with an EC2 error (`InsufficientInstanceCapacity`,
 //!   `VcpuLimitExceeded`, …) that moto never gives.
 //!
@@ -162,6 +164,7 @@ impl Ec2Stand {
         });
         let app = axum::Router::new()
             .route("/harness/shutdown/{id}", axum::routing::post(shutdown_now))
+            .route("/harness/s3/{bucket}/{*key}", axum::routing::get(s3_get).put(s3_put))
             .fallback(proxy)
             .with_state(inner.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -171,6 +174,12 @@ impl Ec2Stand {
     /// Starts the hosts: instances launched from now on run their user data, and reach the
     /// stand and the loopback `ports` (a podwarden server's, for its callbacks).
     pub async fn boot_hosts(&self, ports: &[u16]) {
+        self.boot_hosts_with(ports, &[]).await;
+    }
+
+    /// [`Ec2Stand::boot_hosts`] with more programs on the instances' `PATH` (`name`, host path),
+    /// e.g. podwarden's own tabular worker.
+    pub async fn boot_hosts_with(&self, ports: &[u16], extra_tools: &[(&str, std::path::PathBuf)]) {
         let mut cfg = runpod_emulator::EmulatorConfig::default();
         cfg.pods.provisioning_secs = 0.0;
         cfg.pods.starting_secs = 0.0;
@@ -185,16 +194,20 @@ impl Ec2Stand {
             runpod_emulator::image::ImageConfig {
                 cmd: vec!["bash".into()],
                 tools: [
-                    "sh", "bash", "cat", "echo", "mkdir", "mv", "sleep", "printf", "dirname",
-                    "base64", "curl", "python3", "env", "test", "[",
+                    "sh", "bash", "cat", "echo", "mkdir", "mv", "cp", "rm", "ls", "sleep",
+                    "printf", "dirname", "basename", "base64", "curl", "python3", "env", "test",
+                    "[", "wc", "head", "tail", "grep", "sed", "tr", "touch",
                 ]
                 .map(str::to_owned)
                 .to_vec(),
                 host_tools: [
                     ("docker".to_owned(), shim("docker")),
                     ("shutdown".to_owned(), shim("shutdown")),
+                    ("aws".to_owned(), shim("aws")),
                 ]
-                .into(),
+                .into_iter()
+                .chain(extra_tools.iter().map(|(n, p)| ((*n).to_owned(), p.clone())))
+                .collect(),
                 ..Default::default()
             },
         );
@@ -231,6 +244,69 @@ impl Ec2Stand {
     pub fn direct(&self) -> &Client {
         &self.inner.direct
     }
+
+    /// Makes an S3 bucket in moto.
+    pub async fn create_bucket(&self, bucket: &str) {
+        let r =
+            self.inner.http.put(format!("{}/{bucket}", self.moto.url)).send().await.expect("moto");
+        assert!(r.status().is_success(), "creating bucket {bucket}: {}", r.status());
+    }
+
+    /// Writes an object to moto's S3.
+    pub async fn s3_put(&self, bucket: &str, key: &str, bytes: Vec<u8>) {
+        use object_store::ObjectStoreExt as _;
+        self.inner.s3(bucket).put(&key.into(), bytes.into()).await.expect("put");
+    }
+
+    /// An object of moto's S3, `None` when it is not there.
+    pub async fn s3_get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        use object_store::ObjectStoreExt as _;
+        let got = self.inner.s3(bucket).get(&key.into()).await.ok()?;
+        Some(got.bytes().await.expect("body").to_vec())
+    }
+}
+
+impl Inner {
+    /// A signed S3 client of `bucket` in moto.
+    fn s3(&self, bucket: &str) -> object_store::aws::AmazonS3 {
+        object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(&self.moto)
+            .with_allow_http(true)
+            .with_region("us-east-1")
+            .with_access_key_id("AKIDPODWARDENTEST")
+            .with_secret_access_key("moto-accepts-any-secret")
+            .with_bucket_name(bucket)
+            .build()
+            .expect("an S3 client")
+    }
+}
+
+/// `GET /harness/s3/{bucket}/{key}`: an instance's `aws s3 cp s3://… FILE`.
+async fn s3_get(
+    State(s): State<Arc<Inner>>,
+    Path((bucket, key)): Path<(String, String)>,
+) -> Response {
+    use object_store::ObjectStoreExt as _;
+    match s.s3(&bucket).get(&key.as_str().into()).await {
+        Ok(got) => match got.bytes().await {
+            Ok(b) => (StatusCode::OK, b).into_response(),
+            Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+        },
+        Err(e) => (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+    }
+}
+
+/// `PUT /harness/s3/{bucket}/{key}`: an instance's `aws s3 cp FILE s3://…`.
+async fn s3_put(
+    State(s): State<Arc<Inner>>,
+    Path((bucket, key)): Path<(String, String)>,
+    body: Bytes,
+) -> StatusCode {
+    use object_store::ObjectStoreExt as _;
+    match s.s3(&bucket).put(&key.as_str().into(), body.into()).await {
+        Ok(_) => StatusCode::OK,
+        Err(_) => StatusCode::BAD_GATEWAY,
+    }
 }
 
 /// The `docker` and `shutdown` an instance finds on its `PATH`.
@@ -245,19 +321,40 @@ fn write_shims(dir: &std::path::Path) {
         "docker",
         r#"#!/bin/sh
 # The EC2 stand's docker: `docker run [options] IMAGE ARGS...` runs ARGS here, in the
-# instance's sandbox, with the variables the script exported (`-e NAME` passes them).
+# instance's sandbox, with the variables the script exported (`-e NAME` passes them). An image
+# named `…does-not-exist…` cannot be pulled, as Docker says it.
 [ "$1" = run ] || { echo "stand docker: only 'run'" >&2; exit 125; }
 shift
 while [ $# -gt 0 ]; do
   case "$1" in
-    --name|--gpus|--network|-e) shift 2 ;;
+    --name|--gpus|--network|-e|-v) shift 2 ;;
     --rm|-i|-t) shift ;;
     -*) echo "stand docker: unknown option $1" >&2; exit 125 ;;
     *) break ;;
   esac
 done
+case "$1" in
+  *does-not-exist*) echo "docker: Error response from daemon: manifest for $1 not found: manifest unknown" >&2; exit 125 ;;
+esac
 shift
 exec "$@"
+"#,
+    );
+    put(
+        "aws",
+        r#"#!/bin/sh
+# The EC2 stand's AWS CLI: `aws s3 cp [--only-show-errors] SRC DST`, one side s3://BUCKET/KEY,
+# through the stand, which signs for moto's S3.
+[ "$1" = s3 ] && [ "$2" = cp ] || { echo "stand aws: only 's3 cp'" >&2; exit 2; }
+shift 2
+[ "$1" = --only-show-errors ] && shift
+case "$1" in
+  s3://*) mkdir -p "$(dirname "$2")" && curl -fsS -o "$2" "$PODWARDEN_STAND_URL/harness/s3/${1#s3://}" ;;
+  *) case "$2" in
+       s3://*) curl -fsS -X PUT --data-binary @"$1" "$PODWARDEN_STAND_URL/harness/s3/${2#s3://}" >/dev/null ;;
+       *) echo "stand aws: one side must be s3://" >&2; exit 2 ;;
+     esac ;;
+esac
 "#,
     );
     put(

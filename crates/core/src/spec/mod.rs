@@ -431,6 +431,56 @@ mod tests {
         assert_eq!(built, JobSpec::from_toml("j.toml", &file).expect("spec"));
     }
 
+    /// An AWS job's data moves through S3: s3:// or URL sources, s3:// destinations (its disk
+    /// goes with the instance); RunPod's jobs keep theirs on a volume, and refuse s3://.
+    #[test]
+    fn aws_jobs_move_data_through_s3_and_runpods_do_not() {
+        let spec = |extra: &str| {
+            JobSpec::from_toml(
+                "j.toml",
+                &format!(
+                    "name = \"t\"\nimage = \"i\"\ncommand = \"c\"\n{extra}\n[gpu]\nmin_vram_gb = 16\n"
+                ),
+            )
+        };
+        let aws = "provider = \"aws\"";
+        let input = |src: &str| format!("[[inputs]]\nsource = \"{src}\"\npath = \"in/a.csv\"\n");
+        let output = |to: &str| format!("[[outputs]]\npath = \"out/m.json\"\n{to}\n");
+        let ok = spec(&format!(
+            "{aws}\n{}{}{}",
+            input("s3://my-bucket/data/a.csv"),
+            input("https://example.com/b.csv"),
+            output("to = \"s3://my-bucket/runs/\"")
+        ));
+        assert!(ok.is_ok(), "{ok:?}");
+        let field =
+            |r: Result<JobSpec, Box<SpecError>>| r.expect_err("refused").field.unwrap_or_default();
+        assert_eq!(
+            field(spec(&format!("{aws}\n{}", input("data/a.csv")))),
+            "inputs[0].source",
+            "local file"
+        );
+        assert_eq!(
+            field(spec(&format!("{aws}\n{}", output("")))),
+            "outputs[0].to",
+            "nowhere to keep it"
+        );
+        assert_eq!(field(spec(&format!("{aws}\n{}", input("s3://A_B/x")))), "inputs[0].source");
+        assert_eq!(
+            field(spec(&format!("{aws}\n{}", input("s3://bucket/a b")))),
+            "inputs[0].source"
+        );
+        assert_eq!(
+            field(spec(&format!("network_volume = \"v\"\n{}", input("s3://bucket/x")))),
+            "inputs[0].source"
+        );
+        assert_eq!(
+            field(spec(&format!("network_volume = \"v\"\n{}", output("to = \"s3://bucket/x/\"")))),
+            "outputs[0].to"
+        );
+        assert_eq!(field(spec(&format!("{aws}\nnetwork_volume = \"v\""))), "network_volume");
+    }
+
     const GOOD: &str = r#"
 name = "train-demo"
 image = "python:3.11-slim"

@@ -94,13 +94,6 @@ impl JobSpec {
                 "drop it: an EC2 instance's disk is disk_gb; keep data in S3",
             );
         }
-        if !self.inputs.is_empty() || !self.outputs.is_empty() {
-            return refuse(
-                "inputs",
-                "staging [[inputs]]/[[outputs]] through a network volume",
-                "on AWS, read and write s3:// from the command (the instance's role grants it) and fetch results with `podwarden cp s3://…`",
-            );
-        }
         if self.registry_auth.is_some() {
             return refuse(
                 "registry_auth",
@@ -326,7 +319,11 @@ impl JobSpec {
                 Some("drop `cloud` (or set cloud = \"secure\"), or run without the network volume"),
             ));
         }
-        if (!self.inputs.is_empty() || !self.outputs.is_empty()) && self.network_volume.is_none() {
+        // On AWS they move through S3 instead (`check_inputs_and_outputs`).
+        if (!self.inputs.is_empty() || !self.outputs.is_empty())
+            && self.network_volume.is_none()
+            && !self.on_aws()
+        {
             return Err(invalid(
                 if self.inputs.is_empty() { "outputs" } else { "inputs" },
                 "inputs and outputs live on a network volume, and the job has none (a pod's own disk is destroyed at teardown)".into(),
@@ -336,8 +333,15 @@ impl JobSpec {
         Ok(())
     }
 
-    /// Inputs and outputs: paths on the volume, sources a pod may fetch.
+    fn on_aws(&self) -> bool {
+        self.provider == Some(crate::ProviderKind::Aws)
+    }
+
+    /// Inputs and outputs: paths on the volume (on AWS, under the instance's `/workspace`),
+    /// sources a pod may fetch; on AWS, `s3://` sources and destinations, which the instance
+    /// itself reads and writes.
     fn check_inputs_and_outputs(&self) -> Result<(), Box<SpecError>> {
+        let aws = self.on_aws();
         for (i, x) in self.inputs.iter().enumerate() {
             check_volume_path(&x.path)
                 .map_err(|m| invalid(&format!("inputs[{i}].path"), m, None))?;
@@ -346,6 +350,30 @@ impl JobSpec {
                     &format!("inputs[{i}].source"),
                     "must not be empty".into(),
                     Some("a local file or an https:// URL"),
+                ));
+            }
+            if let Some(s3) = x.source.strip_prefix("s3://") {
+                if !aws {
+                    return Err(invalid(
+                        &format!("inputs[{i}].source"),
+                        "an s3:// source is fetched only by AWS jobs (their instance's role reads it)".into(),
+                        Some("on RunPod, a local file (uploaded by `podwarden run`) or an https:// URL; or set provider = \"aws\""),
+                    ));
+                }
+                check_s3_url(s3, false)
+                    .map_err(|m| invalid(&format!("inputs[{i}].source"), m, None))?;
+                continue;
+            }
+            if aws && !x.is_url() {
+                return Err(invalid(
+                    &format!("inputs[{i}].source"),
+                    format!(
+                        "{} is a local file; an AWS job's inputs come from S3 or a URL",
+                        crate::limits::shown(&x.source)
+                    ),
+                    Some(
+                        "upload it first (`podwarden cp FILE s3://BUCKET/KEY`) and name that s3:// URL",
+                    ),
                 ));
             }
             if let Some((scheme, rest)) = x.source.split_once("://") {
@@ -378,6 +406,29 @@ impl JobSpec {
         for (i, o) in self.outputs.iter().enumerate() {
             check_volume_path(&o.path)
                 .map_err(|m| invalid(&format!("outputs[{i}].path"), m, None))?;
+            match (aws, o.to.as_deref().map(|t| t.strip_prefix("s3://"))) {
+                (true, Some(Some(s3))) => check_s3_url(s3, true)
+                    .map_err(|m| invalid(&format!("outputs[{i}].to"), m, None))?,
+                // The instance's disk goes with it: an output not sent to S3 would be lost.
+                (true, _) => {
+                    return Err(invalid(
+                        &format!("outputs[{i}].to"),
+                        "an AWS job's output must go to S3: the instance's disk is deleted with it"
+                            .into(),
+                        Some(
+                            "to = \"s3://BUCKET/PREFIX/\" (the instance uploads it there; `podwarden cp` fetches it)",
+                        ),
+                    ));
+                }
+                (false, Some(Some(_))) => {
+                    return Err(invalid(
+                        &format!("outputs[{i}].to"),
+                        "an s3:// destination is for AWS jobs; on RunPod `to` is a local directory `run --follow` downloads into".into(),
+                        Some("to = \"results/\", or set provider = \"aws\""),
+                    ));
+                }
+                (false, _) => {}
+            }
         }
         Ok(())
     }
@@ -398,6 +449,30 @@ impl JobSpec {
         }
         Ok(())
     }
+}
+
+/// `BUCKET/KEY` of an `s3://` URL: a bucket name as S3 names them, a key (for a destination,
+/// a prefix ending in `/` or a key), no quotes, whitespace or `..`.
+fn check_s3_url(rest: &str, destination: bool) -> Result<(), String> {
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if !bucket_ok {
+        return Err(format!(
+            "{bucket:?} is not an S3 bucket name (3-63 lowercase letters, digits, dots, dashes)"
+        ));
+    }
+    if key.is_empty() && !destination {
+        return Err("name the object: s3://BUCKET/KEY".into());
+    }
+    if key.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\'' || c == '"')
+        || key.split('/').any(|p| p == "..")
+    {
+        return Err("an S3 key may not contain quotes, whitespace or `..`".into());
+    }
+    Ok(())
 }
 
 /// A problem with `field` (located by the parser afterwards).

@@ -60,16 +60,80 @@ pub fn script(b: &Boot<'_>) -> Result<String, ProviderError> {
         s.push_str(&format!("export {name}={}\n", sq(value)));
         pass.push_str(&format!(" -e {name}"));
     }
-    s.push_str(&format!(
-        "docker run --name podwarden-job --gpus all --network host{pass} {} {}\n",
-        sq(&req.image),
-        req.command
-    ));
-    s.push_str(
-        "echo \"podwarden: the container ended ($?); powering off\"\nshutdown -h now 'podwarden: the container ended'\n",
+    let run = format!(
+        "docker run --name podwarden-job --gpus all --network host -v /workspace:/workspace{pass}",
     );
+    let image_and_args = format!("{} {}", sq(&req.image), req.command);
+    if !req.env.contains_key("PODWARDEN_JOB_ID") {
+        // No wrapper (a server without callbacks): the command alone, no data around it.
+        if !req.host_inputs.is_empty() || !req.host_outputs.is_empty() {
+            return Err(ProviderError::Rejected(
+                "inputs and outputs on AWS need the job wrapper, which runs only with a callback URL".into(),
+            ));
+        }
+        s.push_str(&format!(
+            "mkdir -p /workspace\n{run} {image_and_args}\necho \"podwarden: the container ended ($?); powering off\"\n"
+        ));
+    } else {
+        s.push_str(&host_data(req, &run, &image_and_args));
+    }
+    s.push_str("shutdown -h now 'podwarden: the container ended'\n");
     Ok(s)
 }
+
+/// The wrapper's container between the host's data work: inputs fetched from S3 before it
+/// (a failure tells the wrapper, which then runs nothing and exits 1), outputs uploaded after
+/// a zero exit and before the exit is reported (the wrapper waits for the host's verdict in
+/// `PODWARDEN_HOST_DONE`; a failed upload makes it `OUTPUTS_MISSING_CODE`). Without inputs or
+/// outputs the same protocol runs with nothing to move.
+fn host_data(req: &PodRequest, run: &str, image_and_args: &str) -> String {
+    let dir = "/workspace/.podwarden";
+    let mut s = format!("mkdir -p {dir}\npw_fetch_failed=0\n");
+    for (url, path) in &req.host_inputs {
+        let dest = sq(&format!("/workspace/{path}"));
+        s.push_str(&format!(
+            "mkdir -p \"$(dirname {dest})\"; aws s3 cp --only-show-errors {} {dest} || {{ echo 'podwarden: could not fetch input '{} >&2; pw_fetch_failed=1; }}\n",
+            sq(url),
+            sq(path)
+        ));
+    }
+    s.push_str(&format!(
+        "export PODWARDEN_STATE_DIR={dir} PODWARDEN_HOST_DONE={dir}/host-done PODWARDEN_FETCH_FAILED=$pw_fetch_failed\n"
+    ));
+    s.push_str(&format!(
+        "{run} -e PODWARDEN_STATE_DIR -e PODWARDEN_HOST_DONE -e PODWARDEN_FETCH_FAILED {image_and_args} &\n"
+    ));
+    s.push_str(&format!(
+        "pw_container=$!\npw_mark=\"{dir}/$PODWARDEN_JOB_ID.exit\"\nwhile [ ! -e \"$pw_mark\" ] && kill -0 \"$pw_container\" 2>/dev/null; do sleep 1; done\nif [ -e \"$pw_mark\" ]; then\npw_code=$(cat \"$pw_mark\")\n"
+    ));
+    if !req.host_outputs.is_empty() {
+        s.push_str("if [ \"$pw_code\" = 0 ]; then\n");
+        for (path, url) in &req.host_outputs {
+            s.push_str(&format!(
+                "  aws s3 cp --only-show-errors {} {} || {{ echo 'podwarden: could not upload output '{}' to '{} >&2; pw_code={}; }}\n",
+                sq(&format!("/workspace/{path}")),
+                sq(url),
+                sq(path),
+                sq(url),
+                crate::wrapper::OUTPUTS_MISSING_CODE
+            ));
+        }
+        s.push_str("fi\n");
+    }
+    s.push_str("echo \"$pw_code\" > \"$PODWARDEN_HOST_DONE\"\nwait \"$pw_container\"\n");
+    s.push_str(&format!("else\n{}fi\n", CONTAINER_DIED));
+    s
+}
+
+/// The container ended before the wrapper wrote its exit (the image could not be pulled, it has
+/// no `sh`, it was killed): its status is the job's exit, said on the console where the control
+/// plane reads it; the instance then waits a while to be terminated (the console is read on a
+/// poll) and powers itself off.
+const CONTAINER_DIED: &str = r#"  wait "$pw_container"; pw_code=$?
+  echo "podwarden: the container ended ($pw_code) before the job's command reported an exit" >&2
+  echo "podwarden-exit: job=$PODWARDEN_JOB_ID code=$pw_code"
+  sleep 600
+"#;
 
 /// A POSIX shell variable name.
 fn is_env_name(n: &str) -> bool {
@@ -99,6 +163,8 @@ mod tests {
             network_volume: None,
             registry_auth: None,
             ceiling_secs: None,
+            host_inputs: Vec::new(),
+            host_outputs: Vec::new(),
         }
     }
 
@@ -120,6 +186,8 @@ mod tests {
         };
         shim("docker", "printf 'args:%s\\n' \"$@\"; printf 'V=%s\\n' \"$V\"");
         shim("shutdown", "echo \"shutdown $*\"");
+        // Nothing of this machine's is touched (the script makes /workspace on an instance).
+        shim("mkdir", "echo \"mkdir $*\"");
         let r = req(&[("V", &evil)]);
         let text = script(&Boot { req: &r, ceiling_secs: Some(3601) }).expect("a script");
         let out = std::process::Command::new("bash")
@@ -132,6 +200,7 @@ mod tests {
         assert!(!mark.exists(), "a value ran as code:\n{out}");
         assert!(out.contains(&format!("V={evil}")), "the value arrives as written:\n{out}");
         assert!(out.starts_with("shutdown -h +61 "), "the ceiling in minutes, first:\n{out}");
+        assert!(out.contains("args:-v\nargs:/workspace:/workspace\n"), "{out}");
         assert!(out.contains("args:python:3.11-slim\nargs:sh\nargs:-c\n"), "{out}");
         assert!(out.trim_end().ends_with("shutdown -h now podwarden: the container ended"));
     }

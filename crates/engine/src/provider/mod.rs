@@ -56,6 +56,12 @@ pub struct PodRequest {
     /// the pod after this long even without the control plane. RunPod's pods get theirs from
     /// the wrapper's watchdog instead.
     pub ceiling_secs: Option<u64>,
+    /// Files the pod's host fetches before the command, as `(s3://… URL, path under
+    /// /workspace)` (AWS: the instance's role reads them). Empty on RunPod.
+    pub host_inputs: Vec<(String, String)>,
+    /// Files the pod's host uploads after a zero exit, before the exit is reported, as
+    /// `(path under /workspace, s3://… URL)`. Empty on RunPod.
+    pub host_outputs: Vec<(String, String)>,
 }
 
 /// Why a provider call failed, as far as the engine cares.

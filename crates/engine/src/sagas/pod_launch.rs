@@ -178,6 +178,23 @@ impl<C: Provider> Engine<C> {
             network_volume: spec.network_volume.clone(),
             registry_auth: spec.registry_auth.clone(),
             ceiling_secs: Some(self.ceiling_secs(spec)),
+            host_inputs: spec
+                .inputs
+                .iter()
+                .filter(|i| i.source.starts_with("s3://"))
+                .map(|i| (i.source.clone(), i.path.clone()))
+                .collect(),
+            host_outputs: spec
+                .outputs
+                .iter()
+                .filter_map(|o| {
+                    let to = o.to.as_deref().filter(|t| t.starts_with("s3://"))?;
+                    // A prefix (`…/`) takes the file's name, as `aws s3 cp` does.
+                    let name = o.path.rsplit('/').next().unwrap_or(&o.path);
+                    let url = if to.ends_with('/') { format!("{to}{name}") } else { to.to_owned() };
+                    Some((o.path.clone(), url))
+                })
+                .collect(),
         };
         let outcome = match self.cloud.create_pod(&req).await {
             Ok(pod) => {

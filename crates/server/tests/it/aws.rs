@@ -170,6 +170,90 @@ async fn behind_nat_the_exit_is_read_from_the_instances_console() {
     s.shutdown().await;
 }
 
+/// Data on AWS moves through S3: the instance fetches the job's s3:// inputs before the
+/// command and uploads its outputs after it, before the exit is reported (its disk goes with
+/// it); a missing input fails the job without running the command, naming the input.
+#[tokio::test]
+async fn inputs_come_from_s3_and_outputs_go_there_before_the_job_ends() {
+    let Some(stand) = Ec2Stand::start().await else { return };
+    let home = tempfile::tempdir().expect("home");
+    let s = aws_server(home.path(), &stand).await;
+    stand.create_bucket("pw-data").await;
+    stand.s3_put("pw-data", "datasets/houses.csv", b"price\n1\n2\n3\n".to_vec()).await;
+    let http = reqwest::Client::new();
+    let spec = |name: &str, input: &str| {
+        json!({
+            "name": name, "provider": "aws", "image": "python:3.11-slim",
+            "command": "mkdir -p /workspace/out && wc -l < /workspace/in/houses.csv > /workspace/out/count.txt",
+            "gpu": {"types": ["g4dn.xlarge"]}, "limits": {"budget_usd": 1},
+            "inputs": [{"source": input, "path": "in/houses.csv"}],
+            "outputs": [{"path": "out/count.txt", "to": "s3://pw-data/runs/r1/"}],
+        })
+    };
+    let job: JobDetail = post(&http, &s, spec("s3-data", "s3://pw-data/datasets/houses.csv"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let (done, events) = common::follow(&http, &s, &job.job.id).await;
+    assert_eq!((done.job.state.as_str(), done.job.exit_code), ("succeeded", Some(0)), "{events:?}");
+    let count =
+        stand.s3_get("pw-data", "runs/r1/count.txt").await.expect("the output was uploaded");
+    assert_eq!(String::from_utf8_lossy(&count).trim(), "4");
+
+    let job: JobDetail = post(&http, &s, spec("s3-missing", "s3://pw-data/datasets/nope.csv"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let (done, events) = common::follow(&http, &s, &job.job.id).await;
+    assert_eq!((done.job.state.as_str(), done.job.exit_code), ("failed", Some(1)), "{events:?}");
+    let logs = http
+        .get(format!("{}/api/v1/jobs/{}/logs", s.url, job.job.id))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("logs")
+        .text()
+        .await
+        .expect("body");
+    assert!(logs.contains("could not fetch input in/houses.csv"), "{logs}");
+    s.shutdown().await;
+}
+
+/// A container that never runs the command (its image cannot be pulled) ends the job with
+/// Docker's status and its words on the console, not as an instance that vanished and is
+/// launched again.
+#[tokio::test]
+async fn a_container_that_cannot_start_fails_the_job_with_dockers_reason() {
+    let Some(stand) = Ec2Stand::start().await else { return };
+    let home = tempfile::tempdir().expect("home");
+    let s = aws_server(home.path(), &stand).await;
+    let http = reqwest::Client::new();
+    let job: JobDetail = post(&http, &s, json!({
+        "name": "no-image", "provider": "aws", "image": "acme/does-not-exist:1", "command": "true",
+        "gpu": {"types": ["g4dn.xlarge"]}, "limits": {"budget_usd": 1},
+    }))
+    .await
+    .json()
+    .await
+    .expect("json");
+    let (done, events) = common::follow(&http, &s, &job.job.id).await;
+    assert_eq!((done.job.state.as_str(), done.job.exit_code), ("failed", Some(125)), "{events:?}");
+    assert_eq!(done.attempts.len(), 1, "not relaunched: {events:?}");
+    let logs = http
+        .get(format!("{}/api/v1/jobs/{}/logs", s.url, job.job.id))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("logs")
+        .text()
+        .await
+        .expect("body");
+    assert!(logs.contains("manifest unknown"), "{logs}");
+    s.shutdown().await;
+}
+
 /// `InsufficientInstanceCapacity` in one zone: the same type in the next zone, one attempt.
 /// A quota refusal on every launch: the job fails saying which quota and where to raise it.
 #[tokio::test]
