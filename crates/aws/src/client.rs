@@ -92,11 +92,13 @@ impl Credentials {
         })
     }
 
-    pub(crate) fn secret(&self) -> &str {
+    /// The secret, for another signer (an S3 client) of the same credentials. Never printed.
+    pub fn secret(&self) -> &str {
         self.secret_access_key.expose_secret()
     }
 
-    pub(crate) fn token(&self) -> Option<&str> {
+    /// The session token of temporary credentials. Never printed.
+    pub fn token(&self) -> Option<&str> {
         self.session_token.as_ref().map(|t| t.expose_secret())
     }
 }
@@ -130,6 +132,12 @@ fn profile_section(text: &str, name: &str) -> Option<std::collections::HashMap<S
         }
     }
     found
+}
+
+/// The region as AWS's SDKs find it: `AWS_REGION`, `AWS_DEFAULT_REGION`, else the profile's.
+pub fn env_region() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).or_else(profile_region)
 }
 
 /// The region of the config file's profile (`AWS_CONFIG_FILE`, else `~/.aws/config`).
@@ -200,8 +208,7 @@ impl ClientBuilder {
     pub fn from_env(mut self) -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         if self.region.is_none() {
-            self.region =
-                var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).or_else(profile_region);
+            self.region = env_region();
         }
         if self.credentials.is_none() {
             self.credentials = Credentials::from_env().or_else(Credentials::from_profile);

@@ -20,7 +20,7 @@ pub mod ssm;
 pub mod sts;
 mod xml;
 
-pub use client::{Client, ClientBuilder, Credentials, Service};
+pub use client::{Client, ClientBuilder, Credentials, Service, env_region};
 pub use xml::Items;
 
 /// What a call to AWS can end in.

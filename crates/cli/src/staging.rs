@@ -1,6 +1,7 @@
 //! A job's `[[inputs]]` and `[[outputs]]`: local files staged onto the job's network volume
 //! before it is submitted (skipped when the volume already holds the same bytes) and its
-//! outputs brought back after it ends, through `transfer`.
+//! outputs brought back after it ends, through `transfer`. An AWS job's `s3://` inputs and
+//! outputs are the instance's to move; nothing is staged for them here.
 
 use crate::UserError;
 use crate::local::Api;
@@ -51,7 +52,8 @@ pub async fn stage_inputs(
     spec: &podwarden_core::spec::JobSpec,
     spec_dir: &Path,
 ) -> Result<(), UserError> {
-    let local: Vec<_> = spec.inputs.iter().filter(|i| !i.is_url()).collect();
+    let local: Vec<_> =
+        spec.inputs.iter().filter(|i| !i.is_url() && !i.source.starts_with("s3://")).collect();
     if local.is_empty() {
         return Ok(());
     }
@@ -84,7 +86,19 @@ pub async fn collect_outputs(
     spec: &podwarden_core::spec::JobSpec,
     spec_dir: &Path,
 ) -> Result<(), UserError> {
-    let wanted: Vec<_> = spec.outputs.iter().filter(|o| o.to.is_some()).collect();
+    for o in spec.outputs.iter().filter(|o| o.to.as_deref().is_some_and(|t| t.starts_with("s3://")))
+    {
+        note!(
+            "output {} went to {} (`podwarden cp` fetches it)",
+            o.path,
+            o.to.as_deref().unwrap_or_default()
+        );
+    }
+    let wanted: Vec<_> = spec
+        .outputs
+        .iter()
+        .filter(|o| o.to.as_deref().is_some_and(|t| !t.starts_with("s3://")))
+        .collect();
     if wanted.is_empty() {
         return Ok(());
     }

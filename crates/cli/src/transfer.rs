@@ -14,6 +14,32 @@ use podwarden_api::types::VolumeS3;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
+/// A bucket of AWS's S3 itself (an AWS job's inputs and outputs), reached with AWS's usual
+/// settings: the credentials of `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` or the profile
+/// (`AWS_PROFILE`), else the instance's role; the region of `AWS_REGION` or the profile;
+/// `AWS_ENDPOINT_URL` for another S3 (an `http://` one is taken as given: moto, a local S3).
+pub(crate) fn aws_bucket(bucket: &str) -> Result<AmazonS3, UserError> {
+    let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+    if let Some(c) = aws::Credentials::from_env().or_else(aws::Credentials::from_profile) {
+        b = b.with_access_key_id(&c.access_key_id).with_secret_access_key(c.secret());
+        if let Some(t) = c.token() {
+            b = b.with_token(t);
+        }
+    }
+    if let Some(r) = aws::env_region() {
+        b = b.with_region(r);
+    }
+    let endpoint =
+        std::env::var("AWS_ENDPOINT_URL_S3").or_else(|_| std::env::var("AWS_ENDPOINT_URL"));
+    if endpoint.is_ok_and(|u| u.starts_with("http://")) {
+        b = b.with_allow_http(true);
+    }
+    b.build().map_err(|e| UserError {
+        error: anyhow!("cannot reach S3 bucket {bucket}: {e}"),
+        hint: Some("set AWS_REGION and AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE)".into()),
+    })
+}
+
 /// Parts in flight per upload (parts: `podwarden_api::part_bytes_for`; RunPod takes parts up to
 /// 500 MB and needs multipart above 500 MB).
 use podwarden_api::PARTS_IN_FLIGHT;

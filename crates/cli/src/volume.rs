@@ -152,9 +152,10 @@ pub async fn run(c: Command) -> Result<(), UserError> {
 /// `podwarden cp`.
 #[derive(Debug, clap::Args)]
 pub struct CpArgs {
-    /// A local file, or `vol:NAME/path`.
+    /// A local file, `vol:NAME/path`, or `s3://BUCKET/KEY` (AWS's S3, with AWS's credentials).
     pub from: String,
-    /// A local file, or `vol:NAME/path` (a path ending in `/` keeps the file's name).
+    /// A local file, `vol:NAME/path` or `s3://BUCKET/KEY` (a path ending in `/` keeps the
+    /// file's name).
     pub to: String,
     /// The copy as JSON: `{"from", "to", "bytes"}`.
     #[arg(long)]
@@ -190,7 +191,59 @@ fn copied(json: bool, from: &str, to: &str, bytes: u64) {
     }
 }
 
+/// `s3://BUCKET/KEY` as (bucket, key); `None` for anything else.
+fn parse_s3(s: &str) -> Option<(String, String)> {
+    let rest = s.strip_prefix("s3://")?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    Some((bucket.to_owned(), key.to_owned()))
+}
+
+/// `cp` with one side on AWS's S3 (an AWS job's inputs and outputs).
+async fn cp_s3(a: &CpArgs) -> Result<(), UserError> {
+    let bad = |e: &str| UserError {
+        error: anyhow!("{e}"),
+        hint: Some(
+            "`podwarden cp LOCAL s3://BUCKET/KEY` or `podwarden cp s3://BUCKET/KEY LOCAL`".into(),
+        ),
+    };
+    match (parse_s3(&a.from), parse_s3(&a.to)) {
+        (Some((bucket, key)), None) => {
+            if key.is_empty() || key.ends_with('/') {
+                return Err(bad("name the object to copy: s3://BUCKET/KEY"));
+            }
+            let mut local = PathBuf::from(&a.to);
+            if a.to.ends_with('/') || local.is_dir() {
+                local = local.join(key.rsplit('/').next().unwrap_or("file"));
+            }
+            let n = crate::transfer::download(&crate::transfer::aws_bucket(&bucket)?, &key, &local)
+                .await?;
+            copied(a.json, &a.from, &local.display().to_string(), n);
+        }
+        (None, Some((bucket, key))) => {
+            let local = PathBuf::from(&a.from);
+            let key = if key.is_empty() || key.ends_with('/') {
+                format!(
+                    "{key}{}",
+                    local.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+                )
+            } else {
+                key
+            };
+            let n = crate::transfer::upload(&crate::transfer::aws_bucket(&bucket)?, &local, &key)
+                .await?;
+            copied(a.json, &local.display().to_string(), &format!("s3://{bucket}/{key}"), n);
+        }
+        _ => {
+            return Err(bad("copy between two buckets is not supported; copy through a local file"));
+        }
+    }
+    Ok(())
+}
+
 pub async fn cp(a: CpArgs) -> Result<(), UserError> {
+    if a.from.starts_with("s3://") || a.to.starts_with("s3://") {
+        return cp_s3(&a).await;
+    }
     let bad = |e: String| UserError {
         error: anyhow!(e),
         hint: Some(

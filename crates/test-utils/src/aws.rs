@@ -474,9 +474,10 @@ async fn answer(
         );
         return (StatusCode::OK, xml).into_response();
     }
-    let mut fwd = s
-        .http
-        .request(method, format!("{}{}", s.moto, uri.path_and_query().map_or("/", |p| p.as_str())));
+    let mut fwd = s.http.request(
+        method.clone(),
+        format!("{}{}", s.moto, uri.path_and_query().map_or("/", |p| p.as_str())),
+    );
     for (k, v) in &headers {
         if k != "host" && k != "content-length" {
             fwd = fwd.header(k, v);
@@ -487,7 +488,18 @@ async fn answer(
         Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     };
     let status = answer.status().as_u16();
-    let text = answer.text().await.unwrap_or_default();
+    // moto's headers go back as they came (S3's ETag, ranges, lengths of HEAD answers).
+    let mut kept = HeaderMap::new();
+    for (k, v) in answer.headers() {
+        if k != "transfer-encoding"
+            && k != "connection"
+            && (method == Method::HEAD || k != "content-length")
+        {
+            kept.insert(k.clone(), v.clone());
+        }
+    }
+    let bytes = answer.bytes().await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
     if status == 200 && action == "RunInstances" {
         if let (Some(id), Some(data)) = (first_tag(&text, "instanceId"), param("UserData")) {
             use base64::Engine as _;
@@ -505,7 +517,10 @@ async fn answer(
             }
         }
     }
-    (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), text).into_response()
+    let mut r =
+        (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), bytes).into_response();
+    r.headers_mut().extend(kept);
+    r
 }
 
 /// The text of the first `<tag>…</tag>` in `xml`.

@@ -1,0 +1,70 @@
+//! The tabular example on AWS, as a user runs it (`examples/tabular/train-aws.toml`): the
+//! dataset goes to S3 with `podwarden cp`, `podwarden run --follow` trains on an EC2 instance
+//! (moto behind the test's EC2 stand, the instance's user data run in the emulator's sandbox),
+//! the model lands in S3 and `podwarden cp` brings it back. The server the CLI starts has AWS
+//! on through AWS's own variables, and no route from the instances to it: the exit comes from
+//! the instance's console.
+
+use crate::common;
+
+use common::Server;
+use podwarden_test_utils::aws::Ec2Stand;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn podwarden_aws(home: &Path, stand: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_podwarden"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .env("PODWARDEN_HOME", home)
+        .env("NO_COLOR", "1")
+        .env_remove("RUNPOD_API_KEY")
+        .env_remove("PODWARDEN_URL")
+        .env("PODWARDEN_AWS", "on")
+        .env("PODWARDEN_AWS_AMI", "ami-12c6146b")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", stand)
+        .env("AWS_ACCESS_KEY_ID", "AKIDPODWARDENTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "moto-accepts-any-secret")
+        .output()
+        .expect("podwarden runs")
+}
+
+fn ok(out: &Output) -> String {
+    let (o, e) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "exit {:?}\nstdout:\n{o}\nstderr:\n{e}", out.status.code());
+    format!("{o}{e}")
+}
+
+#[test]
+fn the_tabular_example_trains_on_ec2_with_its_data_in_s3() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let Some(stand) = rt.block_on(Ec2Stand::start()) else { return };
+    // The instances run podwarden's own tabular worker (the `@tabular` image's program).
+    let tabular = std::path::PathBuf::from(env!("CARGO_BIN_EXE_podwarden"));
+    rt.block_on(stand.boot_hosts_with(&[], &[("podwarden-tabular", tabular)]));
+    rt.block_on(stand.create_bucket("your-bucket"));
+    let home = tempfile::tempdir().expect("home");
+    let _server = Server(home.path());
+    let run = |args: &[&str]| podwarden_aws(home.path(), &stand.url, args);
+
+    let up = ok(&run(&["cp", "examples/data/houses.csv", "s3://your-bucket/datasets/"]));
+    assert!(up.contains("s3://your-bucket/datasets/houses.csv"), "{up}");
+    let trained = ok(&run(&["run", "examples/tabular/train-aws.toml", "--follow", "--yes"]));
+    assert!(
+        trained.contains("s3://your-bucket/models/houses-rf/"),
+        "where the model went: {trained}"
+    );
+
+    let out = home.path().join("results");
+    std::fs::create_dir_all(&out).expect("dir");
+    let dest = format!("{}/", out.display());
+    ok(&run(&["cp", "s3://your-bucket/models/houses-rf/metadata.json", &dest]));
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("metadata.json")).expect("the model's metadata"),
+    )
+    .expect("json");
+    assert_eq!(meta["target"], "price", "{meta}");
+    let missing = run(&["cp", "s3://your-bucket/models/nope.json", &dest]);
+    assert!(!missing.status.success(), "a missing object is an error");
+}
