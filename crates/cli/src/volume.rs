@@ -234,7 +234,9 @@ async fn cp_s3(a: &CpArgs) -> Result<(), UserError> {
             copied(a.json, &local.display().to_string(), &format!("s3://{bucket}/{key}"), n);
         }
         _ => {
-            return Err(bad("copy between two buckets is not supported; copy through a local file"));
+            return Err(bad(
+                "copy between two buckets is not supported; copy through a local file",
+            ));
         }
     }
     Ok(())

@@ -293,7 +293,7 @@ async fn killed_at_random_moments_under_a_stream_of_aws_jobs() {
             let price = podwarden_engine::aws_provider::PriceTable::shipped("us-east-1")
                 .and_then(|t| t.hourly(&a.gpu_type))
                 .expect("priced");
-            expected = expected + price.per_hour_for_millis((ended - a.created_at).max(60_000));
+            expected += price.per_hour_for_millis((ended - a.created_at).max(60_000));
             rows += ledger.iter().filter(|r| r.attempt_id == a.id.to_string()).count();
         }
     }
