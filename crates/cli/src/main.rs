@@ -13,6 +13,7 @@
 #[macro_use]
 mod print;
 
+mod aws_prices;
 mod bot;
 mod commands;
 #[cfg(feature = "embedded-emulator")]
@@ -66,8 +67,12 @@ enum Command {
     /// Network volumes: create, ls, rm.
     #[command(subcommand)]
     Volume(volume::Command),
-    /// Copy a file to or from a network volume (`vol:NAME/path`) over RunPod's S3 API.
+    /// Copy a file to or from a network volume (`vol:NAME/path`) over RunPod's S3 API, or AWS's
+    /// S3 (`s3://BUCKET/KEY`).
     Cp(volume::CpArgs),
+    /// A fresh EC2 price table from AWS's Price List bulk file of a region (for
+    /// PODWARDEN_AWS_PRICES).
+    AwsPrices(aws_prices::Args),
     /// Run the podwarden server (the CLI starts one in the background when needed).
     Serve(Box<serve::ServeArgs>),
     /// The local server the CLI started in the background: status, stop.
@@ -276,6 +281,7 @@ fn main() -> ExitCode {
             Command::Doctor(a) => doctor::run(a).await,
             Command::Volume(c) => volume::run(c).await,
             Command::Cp(a) => volume::cp(a).await,
+            Command::AwsPrices(a) => aws_prices::run(a),
             Command::Admin(c) => admin(c).await,
             Command::Run(a) => run::run(a).await,
             Command::Ps(a) => commands::ps(a).await,

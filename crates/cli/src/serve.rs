@@ -129,6 +129,9 @@ struct AwsArgs {
     /// The instance profile jobs' programs act as (default none: no AWS rights on the instance).
     #[arg(long = "aws-instance-profile", env = "PODWARDEN_AWS_INSTANCE_PROFILE")]
     instance_profile: Option<String>,
+    /// A price table `podwarden aws-prices` wrote (default: the one this build ships).
+    #[arg(long = "aws-prices", env = "PODWARDEN_AWS_PRICES")]
+    prices: Option<std::path::PathBuf>,
 }
 
 impl AwsArgs {
@@ -182,6 +185,22 @@ impl AwsArgs {
             .unwrap_or_default();
         settings.key_name = given(self.key_name);
         settings.instance_profile = given(self.instance_profile);
+        if let Some(p) = self.prices {
+            let text = std::fs::read_to_string(&p).map_err(|e| UserError {
+                error: anyhow!("PODWARDEN_AWS_PRICES: cannot read {}: {e}", p.display()),
+                hint: None,
+            })?;
+            settings.prices =
+                Some(podwarden_engine::aws_provider::PriceFile::parse(&text).map_err(|e| {
+                    UserError {
+                        error: anyhow!("PODWARDEN_AWS_PRICES {}: {e}", p.display()),
+                        hint: Some(
+                            "make one with `podwarden aws-prices --from <bulk file> --out FILE`"
+                                .into(),
+                        ),
+                    }
+                })?);
+        }
         cfg.aws = Some(podwarden_server::AwsConfig { client, settings });
         Ok(())
     }

@@ -68,3 +68,39 @@ fn the_tabular_example_trains_on_ec2_with_its_data_in_s3() {
     let missing = run(&["cp", "s3://your-bucket/models/nope.json", &dest]);
     assert!(!missing.status.success(), "a missing object is an error");
 }
+
+/// `podwarden aws-prices` turns a region's bulk offer file into a table a server takes: the
+/// region's GPU prices added to the shipped ones, dated by the file.
+#[test]
+fn a_bulk_price_file_becomes_a_table_with_its_region_and_date() {
+    let dir = tempfile::tempdir().expect("dir");
+    let bulk = dir.path().join("ap-south-1.json");
+    std::fs::write(
+        &bulk,
+        r#"{"formatVersion": "v1.0", "offerCode": "AmazonEC2", "publicationDate": "2026-12-01T00:00:00Z",
+        "products": {"S1": {"sku": "S1", "attributes": {"instanceType": "g6.xlarge", "regionCode": "ap-south-1",
+            "operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used"}}},
+        "terms": {"OnDemand": {"S1": {"S1.T": {"priceDimensions": {"S1.T.D": {"unit": "Hrs", "pricePerUnit": {"USD": "0.9100000000"}}}}}}}}"#,
+    )
+    .expect("bulk file");
+    let out = dir.path().join("prices.json");
+    let r = common::podwarden(
+        dir.path(),
+        &[
+            "aws-prices",
+            "--from",
+            bulk.to_str().unwrap_or_default(),
+            "--out",
+            out.to_str().unwrap_or_default(),
+        ],
+    );
+    ok(&r);
+    let table: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("written")).expect("json");
+    assert_eq!(table["date"], "2026-12-01");
+    assert_eq!(table["regions"]["ap-south-1"]["g6.xlarge"], "0.91");
+    assert_eq!(table["regions"]["us-east-1"]["g5.xlarge"], "1.006", "the shipped regions stay");
+    let bad =
+        common::podwarden(dir.path(), &["aws-prices", "--from", out.to_str().unwrap_or_default()]);
+    assert!(!bad.status.success(), "a table is no bulk file");
+}

@@ -18,7 +18,7 @@
 mod prices;
 mod user_data;
 
-pub use prices::{MIN_BILLED_MS, PRICED_REGIONS, PRICES_DATE, PriceTable};
+pub use prices::{BulkPrices, GPU_FAMILIES, MIN_BILLED_MS, PriceFile, PriceTable};
 pub use user_data::{Boot, script as user_data};
 
 use crate::provider::{
@@ -64,6 +64,8 @@ pub struct AwsSettings {
     pub key_name: Option<String>,
     /// The instance profile the job's programs act as (none by default: no AWS rights).
     pub instance_profile: Option<String>,
+    /// The prices (`PODWARDEN_AWS_PRICES`); the shipped table when `None`.
+    pub prices: Option<PriceFile>,
 }
 
 impl AwsSettings {
@@ -77,6 +79,7 @@ impl AwsSettings {
             security_group_ids: Vec::new(),
             key_name: None,
             instance_profile: None,
+            prices: None,
         }
     }
 }
@@ -87,6 +90,8 @@ pub struct AwsProvider {
     client: aws::Client,
     settings: Arc<AwsSettings>,
     prices: Option<Arc<PriceTable>>,
+    /// Why there are no prices, when there are none.
+    unpriced: Arc<str>,
     /// The AMI, resolved once (an SSM read).
     ami: Arc<OnceCell<String>>,
 }
@@ -94,8 +99,21 @@ pub struct AwsProvider {
 impl AwsProvider {
     /// A provider over `client` (its region, endpoints and credentials).
     pub fn new(client: aws::Client, settings: AwsSettings) -> Self {
-        let prices = PriceTable::shipped(client.region()).map(Arc::new);
-        Self { client, settings: Arc::new(settings), prices, ami: Arc::new(OnceCell::new()) }
+        let file = settings.prices.clone().unwrap_or_else(PriceFile::shipped);
+        let prices = file.table(client.region()).map(Arc::new);
+        let unpriced = format!(
+            "podwarden has no EC2 prices for region {} (its table of {} covers {}); set AWS_REGION to one of them, or make a table for it with `podwarden aws-prices` and PODWARDEN_AWS_PRICES",
+            client.region(),
+            file.date,
+            file.regions().join(", ")
+        );
+        Self {
+            client,
+            settings: Arc::new(settings),
+            prices,
+            unpriced: unpriced.into(),
+            ami: Arc::new(OnceCell::new()),
+        }
     }
 
     /// The same install under a user's own key pair (`ACCESS_KEY_ID:SECRET`).
@@ -109,18 +127,13 @@ impl AwsProvider {
             client: self.client.with_credentials(aws::Credentials::new(id, secret)),
             settings: self.settings.clone(),
             prices: self.prices.clone(),
+            unpriced: self.unpriced.clone(),
             ami: Arc::new(OnceCell::new()),
         })
     }
 
     fn prices(&self) -> Result<&PriceTable, ProviderError> {
-        self.prices.as_deref().ok_or_else(|| {
-            ProviderError::Rejected(format!(
-                "podwarden has no EC2 prices for region {} (its table of {PRICES_DATE} covers {}); set AWS_REGION to one of them",
-                self.client.region(),
-                PRICED_REGIONS.join(", ")
-            ))
-        })
+        self.prices.as_deref().ok_or_else(|| ProviderError::Rejected(self.unpriced.to_string()))
     }
 
     async fn ami(&self) -> Result<String, ProviderError> {
