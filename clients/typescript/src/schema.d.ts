@@ -1844,6 +1844,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description the spec's provider has no account here: this server has no AWS account (`no_provider`) or no operator key (`no_operator_key`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description the body is over the route's size limit, or has more than 1,000,000 JSON values */
             413: {
                 headers: {
@@ -2415,6 +2424,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description the provider asked for has no account here (`no_provider`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description a query value is out of range (named) */
             422: {
                 headers: {
@@ -2485,6 +2503,15 @@ export interface operations {
             };
             /** @description missing or invalid token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the spec's provider has no account here (`no_provider`) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

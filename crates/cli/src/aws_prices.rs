@@ -21,6 +21,10 @@ pub struct Args {
     /// Where to write the table (default: standard output).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// With `--out`: what was read as JSON on stdout, `{"region", "date", "types", "out"}`
+    /// (without `--out` the table itself is the JSON on stdout).
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(a: Args) -> Result<(), UserError> {
@@ -45,6 +49,9 @@ pub fn run(a: Args) -> Result<(), UserError> {
         error: anyhow!("{}: {e}", a.from.display()),
         hint: Some("download one region's file: https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/AmazonEC2/current/<region>/index.json".into()),
     })?;
+    let summary = serde_json::json!({
+        "region": bulk.region, "date": bulk.date, "types": bulk.prices.len(), "out": a.out,
+    });
     note!(
         "{}: {} GPU instance types priced, published {}",
         bulk.region,
@@ -59,6 +66,9 @@ pub fn run(a: Args) -> Result<(), UserError> {
                 hint: None,
             })?;
             note!("wrote {} (point PODWARDEN_AWS_PRICES at it)", p.display());
+            if a.json {
+                out!("{summary}");
+            }
         }
         None => out!("{table}"),
     }

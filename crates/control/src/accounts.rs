@@ -133,9 +133,10 @@ impl Accounts {
         Ok(a)
     }
 
-    /// Forgets a user's engines (after their key changed).
-    pub async fn forget(&self, user: &str) {
-        self.0.lock().await.retain(|a, _| a.byok_user() != Some(user));
+    /// Forgets a user's engine on `provider` (after their key there changed); their engine on
+    /// the other provider is kept.
+    pub async fn forget(&self, user: &str, provider: podwarden_core::ProviderKind) {
+        self.0.lock().await.remove(&Account::byok_on(provider, user));
     }
 }
 

@@ -223,8 +223,11 @@ impl<C: Provider> Engine<C> {
             Account::Aws { user: None } => {
                 "the operator must fix the server's AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the profile)"
             }
-            Account::Byok(_) | Account::Aws { user: Some(_) } => {
-                "save a working key (the dashboard's Settings, or PUT /api/v1/settings/runpod-key)"
+            Account::Byok(_) => {
+                "save a working key (the dashboard's Settings, or POST /api/v1/settings/runpod-key)"
+            }
+            Account::Aws { user: Some(_) } => {
+                "save a working AWS key pair (POST /api/v1/settings/aws-key)"
             }
         };
         let why = format!(

@@ -147,12 +147,13 @@ else
 {fetch}  if [ "$pw_fetch_failed" = 0 ]; then sh -c {cmd}; pw_code=$?; else pw_code=1; fi
   pw_missing=0
 {check}  if [ "$pw_missing" = 1 ]; then pw_code={missing}; fi
-  echo "$pw_code" > "$pw_mark"
+  # Whole or not at all: a host reading the mark never sees it half written.
+  echo "$pw_code" > "$pw_mark.tmp" && mv "$pw_mark.tmp" "$pw_mark"
   if [ -n "${{PODWARDEN_HOST_DONE:-}}" ]; then
     # The host has work after the command (an EC2 instance's outputs to S3): the exit is
     # reported once it is done, with the host's verdict.
     while [ ! -e "$PODWARDEN_HOST_DONE" ]; do sleep 1; done
-    pw_code=$(cat "$PODWARDEN_HOST_DONE"); echo "$pw_code" > "$pw_mark"
+    pw_code=$(cat "$PODWARDEN_HOST_DONE"); echo "$pw_code" > "$pw_mark.tmp" && mv "$pw_mark.tmp" "$pw_mark"
   fi
   pw_report "$pw_code"
 fi

@@ -185,6 +185,13 @@ impl Ec2Stand {
         cfg.pods.starting_secs = 0.0;
         cfg.tick_ms = 20;
         cfg.rate_limits = runpod_emulator::ratelimit::RateLimitConfig::unlimited();
+        // Every launched instance boots: the hosts never run out of machines.
+        for g in &mut cfg.gpus {
+            for s in g.stock.values_mut() {
+                s.secure = 100_000;
+                s.community = 100_000;
+            }
+        }
         let stand_port: u16 =
             self.url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the stand's port");
         cfg.allow_host_ports = [stand_port].into_iter().chain(ports.iter().copied()).collect();
@@ -196,7 +203,7 @@ impl Ec2Stand {
                 tools: [
                     "sh", "bash", "cat", "echo", "mkdir", "mv", "cp", "rm", "ls", "sleep",
                     "printf", "dirname", "basename", "base64", "curl", "python3", "env", "test",
-                    "[", "wc", "head", "tail", "grep", "sed", "tr", "touch",
+                    "[", "wc", "head", "tail", "grep", "sed", "tr", "touch", "realpath",
                 ]
                 .map(str::to_owned)
                 .to_vec(),
@@ -321,13 +328,14 @@ fn write_shims(dir: &std::path::Path) {
         "docker",
         r#"#!/bin/sh
 # The EC2 stand's docker: `docker run [options] IMAGE ARGS...` runs ARGS here, in the
-# instance's sandbox, with the variables the script exported (`-e NAME` passes them). An image
+# instance's sandbox, with the variables of its `-e NAME=value` words. An image
 # named `…does-not-exist…` cannot be pulled, as Docker says it.
 [ "$1" = run ] || { echo "stand docker: only 'run'" >&2; exit 125; }
 shift
 while [ $# -gt 0 ]; do
   case "$1" in
-    --name|--gpus|--network|-e|-v) shift 2 ;;
+    -e) export "$2"; shift 2 ;;
+    --name|--gpus|--network|-v) shift 2 ;;
     --rm|-i|-t) shift ;;
     -*) echo "stand docker: unknown option $1" >&2; exit 125 ;;
     *) break ;;

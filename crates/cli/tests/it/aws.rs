@@ -30,6 +30,11 @@ fn podwarden_aws(home: &Path, stand: &str, args: &[&str]) -> Output {
         .expect("podwarden runs")
 }
 
+fn ok_stdout(out: &Output) -> String {
+    ok(out);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn ok(out: &Output) -> String {
     let (o, e) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "exit {:?}\nstdout:\n{o}\nstderr:\n{e}", out.status.code());
@@ -92,9 +97,11 @@ fn a_bulk_price_file_becomes_a_table_with_its_region_and_date() {
             bulk.to_str().unwrap_or_default(),
             "--out",
             out.to_str().unwrap_or_default(),
+            "--json",
         ],
     );
-    ok(&r);
+    let said: serde_json::Value = serde_json::from_str(&ok_stdout(&r)).expect("json");
+    assert_eq!((said["region"].as_str(), said["types"].as_i64()), (Some("ap-south-1"), Some(1)));
     let table: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&out).expect("written")).expect("json");
     assert_eq!(table["date"], "2026-12-01");

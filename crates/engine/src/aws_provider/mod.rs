@@ -214,6 +214,42 @@ impl AwsProvider {
     }
 }
 
+/// The ids of a console's lines: `<position>:<hash of the line>:<hash of the line before>`. EC2
+/// keeps only the console's last 64 KiB, so the window rolls and a position alone would point at
+/// another line once it did (the reader then skipped every new line, the exit's included).
+fn console_ids(lines: &[&str]) -> Vec<String> {
+    (0..lines.len())
+        .map(|i| {
+            let prev = if i == 0 { 0 } else { fnv(lines[i - 1]) };
+            format!("{}:{:016x}:{prev:016x}", i + 1, fnv(lines[i]))
+        })
+        .collect()
+}
+
+/// FNV-1a: stable across builds (the ids are stored, and read back by the next server).
+fn fnv(line: &str) -> u64 {
+    line.bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// How many of the lines of `ids` to skip to resume after the line `after` named: that line is
+/// looked for by its hash, and the one before it where the window still holds it, at or before
+/// its old position (the window only rolls forward); one rolled out of the window resumes at
+/// the window's start, so lines may be read twice but the newest (the exit line) never skipped.
+fn resume_at(ids: &[String], after: Option<&str>) -> usize {
+    let Some(after) = after else { return 0 };
+    let mut parts = after.split(':');
+    let pos = parts.next().and_then(|p| p.parse::<usize>().ok()).unwrap_or(0).min(ids.len());
+    let (Some(line), Some(prev)) = (parts.next(), parts.next()) else { return pos };
+    (0..pos)
+        .rev()
+        .find(|&i| {
+            let mut p = ids[i].split(':').skip(1);
+            p.next() == Some(line) && (i == 0 || p.next() == Some(prev))
+        })
+        .map_or(0, |i| i + 1)
+}
+
 /// A launch's idempotency token: at most 64 characters, one per pod and zone.
 fn client_token(name: &str, zone: &str) -> String {
     let tail = &name[name.len().saturating_sub(40)..];
@@ -249,15 +285,19 @@ fn map_launch_err(e: aws::Error) -> ProviderError {
     if e.is_capacity() {
         return ProviderError::NoCapacity(e.to_string());
     }
+    // Throttled (a 503 on EC2): nothing was launched; the account's pass backs off.
+    if matches!(e.code(), Some("RequestLimitExceeded" | "Throttling")) {
+        return map_err(e);
+    }
     if e.is_quota() {
         return ProviderError::Unplaceable(format!(
             "{e}: the account's quota stands in the way; ask for more in the Service Quotas console (EC2 → \"Running On-Demand G and VT instances\" or \"… P instances\", in vCPUs) or choose a smaller instance type"
         ));
     }
     match &e {
-        aws::Error::Api { code, .. }
-            if code == "InvalidParameterCombination" || code == "Unsupported" =>
-        {
+        // This type with these settings (an AMI's architecture, a zone's network): the next
+        // offer may do.
+        aws::Error::Api { code, .. } if code == "InvalidParameterCombination" => {
             ProviderError::Unplaceable(e.to_string())
         }
         aws::Error::Api { status, .. } if *status >= 500 => {
@@ -343,11 +383,13 @@ impl Provider for AwsProvider {
             )));
         }
         let ami = self.ami().await?;
-        let zones: Vec<Option<&str>> = if req.data_centers.is_empty() {
-            vec![None]
-        } else {
-            req.data_centers.iter().map(|z| Some(z.as_str())).collect()
-        };
+        // A subnet is in one zone: AWS places the instance there (naming another is refused).
+        let zones: Vec<Option<&str>> =
+            if req.data_centers.is_empty() || self.settings.subnet_id.is_some() {
+                vec![None]
+            } else {
+                req.data_centers.iter().map(|z| Some(z.as_str())).collect()
+            };
         let mut lacked = Vec::new();
         for zone in zones {
             match self.launch(req, &script, &ami, zone).await {
@@ -379,22 +421,23 @@ impl Provider for AwsProvider {
     }
 
     /// The instance's serial console (what its user data printed, the job's output with it),
-    /// read whole and streamed from `q.after`: EC2 keeps its last 64 KiB, so a line id is its
-    /// position in what EC2 returned, and lines rolled out of that window are not read again.
+    /// read whole and streamed from `q.after` (`console_ids`, `resume_at`).
     async fn pod_logs(&self, pod_id: &str, q: PodLogQuery) -> Result<PodLogStream, ProviderError> {
         use futures::StreamExt;
         let text = self.client.console_output(pod_id).await.map_err(map_err)?.unwrap_or_default();
-        let lines: Vec<(usize, String)> =
-            text.lines().map(str::to_owned).enumerate().map(|(n, l)| (n + 1, l)).collect();
-        let after: usize = q.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0);
-        let skip = match q.tail {
-            Some(t) if q.after.is_none() => lines.len().saturating_sub(t as usize),
-            _ => after.min(lines.len()),
+        let lines: Vec<&str> = text.lines().collect();
+        let ids = console_ids(&lines);
+        let skip = match (q.tail, q.after.as_deref()) {
+            (Some(t), None) => lines.len().saturating_sub(t as usize),
+            (_, after) => resume_at(&ids, after),
         };
         let out: Vec<Result<PodLogLine, ProviderError>> = lines
-            .into_iter()
+            .iter()
+            .zip(ids)
             .skip(skip)
-            .map(|(n, line)| Ok(PodLogLine { id: n.to_string(), source: "container".into(), line }))
+            .map(|(line, id)| {
+                Ok(PodLogLine { id, source: "container".into(), line: (*line).to_owned() })
+            })
             .collect();
         Ok(futures::stream::iter(out).boxed())
     }
@@ -420,6 +463,32 @@ impl Provider for AwsProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Once the console window rolls, a reader resumes after the line it last read, wherever
+    /// that line now is, and never past the newest (the review found positions skipping every
+    /// new line, the exit's included, once EC2's 64 KiB window was full).
+    #[test]
+    fn a_console_read_resumes_after_its_last_line_as_the_window_rolls() {
+        let all: Vec<String> = (1..=9).map(|i| format!("line {i}")).collect();
+        let window =
+            |from: usize, to: usize| all[from..to].iter().map(String::as_str).collect::<Vec<_>>();
+        let first = window(0, 5);
+        let ids = console_ids(&first);
+        let last = ids[2].clone(); // "line 3" read last
+        assert_eq!(resume_at(&ids, Some(&last)), 3);
+        // Two lines rolled out, four came in: "line 3" is now the first.
+        let rolled = window(2, 9);
+        assert_eq!(resume_at(&console_ids(&rolled), Some(&last)), 1, "after line 3: line 4 next");
+        // Rolled past it: the window from its start.
+        assert_eq!(resume_at(&console_ids(&window(5, 9)), Some(&last)), 0);
+        assert_eq!(resume_at(&ids, None), 0);
+        assert_eq!(resume_at(&ids, Some("2")), 2, "an id of positions only still resumes");
+        // Repeated lines are told apart by the line before them.
+        let same = ["a", "x", "b", "x"];
+        let ids = console_ids(&same);
+        assert_eq!(resume_at(&ids, Some(&ids[1])), 2, "the first x, not the second");
+        assert_eq!(resume_at(&ids, Some(&ids[3])), 4);
+    }
 
     #[test]
     fn client_tokens_fit_and_differ_per_pod_and_zone() {

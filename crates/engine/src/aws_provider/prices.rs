@@ -120,8 +120,12 @@ impl PriceFile {
             raw.region.ok_or("the file names no region: is it one region's EC2 offer file?")?;
         let mut prices = BTreeMap::new();
         for (sku, t) in &raw.skus {
-            if let Some(usd) = raw.on_demand.get(sku).and_then(|p| exact_usd(p)) {
-                prices.insert(t.clone(), usd);
+            let Some(usd) = raw.on_demand.get(sku).and_then(|p| exact_usd(p)) else { continue };
+            // One price per type, whatever order the file lists them in.
+            if let Some(other) = prices.insert(t.clone(), usd.clone()).filter(|o| *o != usd) {
+                return Err(format!(
+                    "two on-demand prices for {t} ({other} and {usd}): not one region's Linux offers?"
+                ));
             }
         }
         if prices.is_empty() {
@@ -168,7 +172,9 @@ impl Product {
         let a = |k: &str| self.attributes.get(k).map(String::as_str);
         let t = a("instanceType")?;
         let family = t.split('.').next()?;
+        // The region itself, not one of its Local or Wavelength Zones (priced apart).
         let plain = a("operatingSystem") == Some("Linux")
+            && a("locationType").is_none_or(|l| l == "AWS Region")
             && a("tenancy") == Some("Shared")
             && a("preInstalledSw").is_none_or(|s| s == "NA")
             && a("capacitystatus").is_none_or(|c| c == "Used");
@@ -350,16 +356,19 @@ mod tests {
         };
         let file = format!(
             r#"{{"formatVersion": "v1.0", "disclaimer": "…", "offerCode": "AmazonEC2", "publicationDate": "2026-11-30T18:00:00Z",
-            "products": {{{}, {}, {}, {}}},
-            "terms": {{"OnDemand": {{{}, {}, {}, {}}}, "Reserved": {{{}}}}}}}"#,
+            "products": {{{}, {}, {}, {}, {}}},
+            "terms": {{"OnDemand": {{{}, {}, {}, {}, {}}}, "Reserved": {{{}}}}}}}"#,
             product("A", "g5.xlarge", "Linux", "Shared"),
             product("B", "g5.xlarge", "Windows", "Shared"),
             product("C", "g5.xlarge", "Linux", "Dedicated"),
             product("D", "m5.large", "Linux", "Shared"),
+            product("E", "g5.xlarge", "Linux", "Shared")
+                .replace("\"vcpu\"", "\"locationType\": \"AWS Local Zone\", \"vcpu\""),
             term("A", "1.1230000000"),
             term("B", "2.0000000000"),
             term("C", "3.0000000000"),
             term("D", "0.0960000000"),
+            term("E", "1.4000000000"),
             term("A", "0.7000000000"),
         );
         let b = PriceFile::from_bulk(file.as_bytes()).expect("read");

@@ -56,6 +56,9 @@ pub struct PodRequest {
     /// the pod after this long even without the control plane. RunPod's pods get theirs from
     /// the wrapper's watchdog instead.
     pub ceiling_secs: Option<u64>,
+    /// How long the pod is kept after the command ends (the spec's `keep_alive`): a host that
+    /// ends itself once the job is over waits at least this long.
+    pub keep_alive_secs: u64,
     /// Files the pod's host fetches before the command, as `(s3://… URL, path under
     /// /workspace)` (AWS: the instance's role reads them). Empty on RunPod.
     pub host_inputs: Vec<(String, String)>,

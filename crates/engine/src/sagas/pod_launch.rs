@@ -178,6 +178,7 @@ impl<C: Provider> Engine<C> {
             network_volume: spec.network_volume.clone(),
             registry_auth: spec.registry_auth.clone(),
             ceiling_secs: Some(self.ceiling_secs(spec)),
+            keep_alive_secs: spec.limits.keep_alive.as_secs(),
             host_inputs: spec
                 .inputs
                 .iter()

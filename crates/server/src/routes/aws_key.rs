@@ -102,6 +102,6 @@ pub(crate) async fn save_aws_key(
 pub(crate) async fn delete_aws_key(State(s): S, Extension(c): C) -> R<Json<AwsKeySettings>> {
     no_live_byok_jobs(&s, &Account::byok_on(ProviderKind::Aws, &c.0.id)).await?;
     s.engine.store().provider_key_delete(&c.0.id, "aws").await.map_err(EngineError::from)?;
-    s.accounts.forget(&c.0.id).await;
+    s.accounts.forget(&c.0.id, ProviderKind::Aws).await;
     Ok(Json(view(None)))
 }

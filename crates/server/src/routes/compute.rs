@@ -239,7 +239,7 @@ pub(crate) async fn store_key(
         created_at: s.engine.now_ms(),
     };
     s.engine.store().provider_key_put(&row).await.map_err(EngineError::from)?;
-    s.accounts.forget(user).await;
+    s.accounts.forget(user, provider).await;
     Ok(row)
 }
 
@@ -248,7 +248,7 @@ pub(crate) async fn store_key(
 pub(crate) async fn delete_key(State(s): S, Extension(c): C) -> R<Json<ComputeSettings>> {
     no_live_byok_jobs(&s, &Account::Byok(c.0.id.clone())).await?;
     s.engine.store().provider_key_delete(&c.0.id, "runpod").await.map_err(EngineError::from)?;
-    s.accounts.forget(&c.0.id).await;
+    s.accounts.forget(&c.0.id, ProviderKind::RunPod).await;
     Ok(Json(settings(&s, &c.0, None).await?))
 }
 

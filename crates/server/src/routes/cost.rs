@@ -43,7 +43,7 @@ pub(crate) struct GpuQuery {
 }
 
 /// GPU offers that fit, ranked as the engine ranks them, with live prices and stock.
-#[utoipa::path(get, path = "/api/v1/gpus", tag = "gpus", params(GpuQuery), responses((status = 200, body = Vec<GpuRow>), (status = 422, description = "a query value is out of range (named)", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/gpus", tag = "gpus", params(GpuQuery), responses((status = 200, body = Vec<GpuRow>), (status = 409, description = "the provider asked for has no account here (`no_provider`)", body = ErrorBody), (status = 422, description = "a query value is out of range (named)", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn gpus(
     State(s): S,
     Extension(c): C,
@@ -101,14 +101,14 @@ pub(crate) async fn gpus(
 
 /// What a pod job would cost before it runs: the offer the planner would try first, at its
 /// live price, for a typical boot plus `max_runtime`, capped by the budget.
-#[utoipa::path(post, path = "/api/v1/estimate", tag = "jobs", request_body = JobSpec, responses((status = 200, body = EstimateView), (status = 422, description = "invalid spec, or no GPU offer fits it", body = ErrorBody), (status = 400, description = "malformed JSON (with line and column)", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/estimate", tag = "jobs", request_body = JobSpec, responses((status = 200, body = EstimateView), (status = 409, description = "the spec's provider has no account here (`no_provider`)", body = ErrorBody), (status = 422, description = "invalid spec, or no GPU offer fits it", body = ErrorBody), (status = 400, description = "malformed JSON (with line and column)", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn estimate(
     State(s): S,
     Extension(c): C,
     crate::extract::Body(v): crate::extract::Body<serde_json::Value>,
 ) -> R<Json<EstimateView>> {
     let mut spec = JobSpec::from_json(v).map_err(|e| spec_error(ErrorCode::InvalidSpec, &e))?;
-    let account = user_account(&s, &c.0.id, spec.provider.unwrap_or(s.default_provider)).await?;
+    let account = user_account(&s, &c.0.id, provider_of(&s, &mut spec)?).await?;
     let engine = engine_for(&s, &account).await.map_err(account_error)?;
     let offers = engine.offers().await?;
     spec.gpu.types = podwarden_core::gpu::resolve_gpu_types(&spec.gpu.types, &offers)

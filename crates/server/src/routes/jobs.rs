@@ -57,14 +57,14 @@ pub(crate) fn attempt_view(a: &AttemptRow) -> AttemptView {
 }
 
 /// Submits a job (a job spec, see docs/job-spec.md).
-#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = JobSpec, responses((status = 404, description = "the spec names a network volume that is neither one of yours nor on the account", body = ErrorBody), (status = 201, body = JobDetail), (status = 402, description = "the hosted spend cap has too little left (spent or reserved)", body = ErrorBody), (status = 400, description = "malformed JSON (with line and column)", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = JobSpec, responses((status = 404, description = "the spec names a network volume that is neither one of yours nor on the account", body = ErrorBody), (status = 201, body = JobDetail), (status = 402, description = "the hosted spend cap has too little left (spent or reserved)", body = ErrorBody), (status = 409, description = "the spec's provider has no account here: this server has no AWS account (`no_provider`) or no operator key (`no_operator_key`)", body = ErrorBody), (status = 400, description = "malformed JSON (with line and column)", body = ErrorBody), (status = 422, description = "invalid spec: the field, the problem, a hint", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn create_job(
     State(s): S,
     Extension(c): C,
     Body(v): Body<serde_json::Value>,
 ) -> R<(StatusCode, Json<JobDetail>)> {
     let mut spec = JobSpec::from_json(v).map_err(|e| spec_error(ErrorCode::InvalidSpec, &e))?;
-    let provider = spec.provider.unwrap_or(s.default_provider);
+    let provider = provider_of(&s, &mut spec)?;
     let account = user_account(&s, &c.0.id, provider).await?;
     crate::volumes::no_account_secrets(&c.0, &account, &spec.env)?;
     let auth = spec.registry_auth.clone();
@@ -81,6 +81,16 @@ pub(crate) async fn create_job(
     crate::driving::poke(&s, &account);
     let detail = job_detail(&s, &sub.job.to_string(), &c.0.id).await?;
     Ok((StatusCode::CREATED, Json(detail)))
+}
+
+/// Where a spec runs: its `provider`, else the server's default, which is then written into
+/// the spec and checked against it (an AWS job has AWS's rules whichever way it got there).
+pub(crate) fn provider_of(s: &AppState, spec: &mut JobSpec) -> R<podwarden_core::ProviderKind> {
+    if spec.provider.is_none() && s.default_provider != podwarden_core::ProviderKind::RunPod {
+        spec.provider = Some(s.default_provider);
+        spec.validate().map_err(|e| spec_error(ErrorCode::InvalidSpec, &e))?;
+    }
+    Ok(spec.provider.unwrap_or(s.default_provider))
 }
 
 /// Sets the endpoint's `user_field` in the job's input to the caller (whatever they sent).

@@ -309,6 +309,37 @@ async fn gpus_lists_both_providers_cheapest_first() {
     s.shutdown().await;
 }
 
+/// With AWS as the server's default, a spec that names no provider runs on AWS under AWS's
+/// rules (the review found such a spec skipping them).
+#[tokio::test]
+async fn the_default_provider_brings_its_rules() {
+    let Some(stand) = Ec2Stand::start().await else { return };
+    let home = tempfile::tempdir().expect("home");
+    let s = aws_server_with(home.path(), &stand, |c| {
+        c.default_provider = podwarden_core::ProviderKind::Aws;
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let spec = json!({"name": "x", "image": "python:3.11-slim", "command": "true",
+        "gpu": {"types": ["g4dn.xlarge"]}, "registry_auth": "cred-1"});
+    let r = post(&http, &s, spec).await;
+    assert_eq!(r.status().as_u16(), 422);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("registry_auth")), "{body}");
+    let job: JobDetail = post(
+        &http,
+        &s,
+        json!({"name": "x", "image": "python:3.11-slim", "command": "true",
+        "gpu": {"types": ["g4dn.xlarge"]}, "limits": {"budget_usd": 1}}),
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(job.job.backend, "aws");
+    s.shutdown().await;
+}
+
 /// A server without AWS refuses an AWS job with how to turn it on; what AWS jobs cannot use is
 /// refused before anything is created.
 #[tokio::test]

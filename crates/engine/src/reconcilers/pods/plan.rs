@@ -191,33 +191,41 @@ fn plan_live_attempt<'a>(
         attempt: Some(a.id),
         reason: reason.to_owned(),
     };
+    // The pod's own ceiling (its watchdog's, or an EC2 instance's `shutdown`): a pod that
+    // stopped or vanished past it was ended by it, when the control plane did not end the job in
+    // time: the job timed out and is not run again. Told by the clock, so a restarted server
+    // that never saw the pod's last log line knows it too.
+    let ceiling = ix
+        .specs
+        .get(&a.job_id)
+        .and_then(|sp| sp.limits.max_runtime)
+        .map_or(s.watchdog_ceiling_ms, |d| {
+            d.as_millis() as i64 + crate::wrapper::WATCHDOG_GRACE_SECS as i64 * 1000
+        });
+    let past_ceiling = s.now - a.created_at >= ceiling;
+    let at = || {
+        let (h, m) = (ceiling / 3_600_000, ceiling % 3_600_000 / 60_000);
+        match (h, m) {
+            (0, m) => format!("{m} min"),
+            (h, 0) => format!("{h} h"),
+            (h, m) => format!("{h} h {m} min"),
+        }
+    };
     match pod {
         None => {
-            let why = "the pod vanished at the provider";
-            out.push(Action::Gone { attempt: a.id, reason: why.into() });
-            found.trouble.insert(a.job_id, why.into());
+            let why = if past_ceiling {
+                found.timed_out.insert(a.job_id);
+                format!("the pod ended itself at the job's time ceiling ({})", at())
+            } else {
+                "the pod vanished at the provider".to_owned()
+            };
+            out.push(Action::Gone { attempt: a.id, reason: why.clone() });
+            found.trouble.insert(a.job_id, why);
         }
         Some(p) if p.phase == PodPhase::Stopped => {
-            // A pod stopped past its watchdog's time is the watchdog's doing (it stops its own
-            // pod when the control plane did not end the job in time): the job timed out, and
-            // is not run again. Told by the clock, so a restarted server that never saw the
-            // watchdog's log line knows it too.
-            let ceiling = ix
-                .specs
-                .get(&a.job_id)
-                .and_then(|sp| sp.limits.max_runtime)
-                .map_or(s.watchdog_ceiling_ms, |d| {
-                    d.as_millis() as i64 + crate::wrapper::WATCHDOG_GRACE_SECS as i64 * 1000
-                });
-            let why = if s.now - a.created_at >= ceiling {
+            let why = if past_ceiling {
                 found.timed_out.insert(a.job_id);
-                let (h, m) = (ceiling / 3_600_000, ceiling % 3_600_000 / 60_000);
-                let at = match (h, m) {
-                    (0, m) => format!("{m} min"),
-                    (h, 0) => format!("{h} h"),
-                    (h, m) => format!("{h} h {m} min"),
-                };
-                format!("the pod's watchdog stopped it at the job's time ceiling ({at})")
+                format!("the pod's watchdog stopped it at the job's time ceiling ({})", at())
             } else {
                 "the provider stopped the pod (preempted or out of credit)".to_owned()
             };

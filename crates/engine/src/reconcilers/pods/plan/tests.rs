@@ -186,13 +186,28 @@ fn a_vanished_or_stopped_pod_interrupts_its_job() {
     // job timed out and is not relaunched, whatever retries it has left.
     let mut j = j;
     j.0.budget = None;
-    let acts = run(24 * 3_600_000, &[j], std::slice::from_ref(&a), &stopped, &[]);
+    let acts =
+        run(24 * 3_600_000, std::slice::from_ref(&j), std::slice::from_ref(&a), &stopped, &[]);
     assert!(
         matches!(&acts[0], Action::Terminate { reason, .. } if reason.ends_with("time ceiling (24 h)")),
         "{acts:?}"
     );
     assert!(
         acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::DeadlinePassed, reason, .. } if reason.contains("watchdog"))),
+        "{acts:?}"
+    );
+    assert!(!acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
+    // Gone at that time (an EC2 instance's `shutdown` terminates it): the same, not a vanished
+    // pod relaunched (the review of the AWS provider found it relaunched).
+    let acts = run(24 * 3_600_000, &[j], std::slice::from_ref(&a), &[], &[]);
+    assert!(
+        acts.iter().any(
+            |x| matches!(x, Action::Gone { reason, .. } if reason.ends_with("time ceiling (24 h)"))
+        ),
+        "{acts:?}"
+    );
+    assert!(
+        acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::DeadlinePassed, .. })),
         "{acts:?}"
     );
     assert!(!acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
