@@ -18,8 +18,14 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 pub fn podwarden(home: &Path, args: &[&str]) -> Output {
+    podwarden_env(home, args, &[])
+}
+
+/// `podwarden` with `env` set besides (a background server it starts inherits it).
+pub fn podwarden_env(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_podwarden"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
         .env("PODWARDEN_HOME", home)
         .env("NO_COLOR", "1")

@@ -10,24 +10,21 @@ use crate::common;
 use common::Server;
 use podwarden_test_utils::aws::Ec2Stand;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn podwarden_aws(home: &Path, stand: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_podwarden"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .env("PODWARDEN_HOME", home)
-        .env("NO_COLOR", "1")
-        .env_remove("RUNPOD_API_KEY")
-        .env_remove("PODWARDEN_URL")
-        .env("PODWARDEN_AWS", "on")
-        .env("PODWARDEN_AWS_AMI", "ami-12c6146b")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", stand)
-        .env("AWS_ACCESS_KEY_ID", "AKIDPODWARDENTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "moto-accepts-any-secret")
-        .output()
-        .expect("podwarden runs")
+    common::podwarden_env(
+        home,
+        args,
+        &[
+            ("PODWARDEN_AWS", "on"),
+            ("PODWARDEN_AWS_AMI", "ami-12c6146b"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", stand),
+            ("AWS_ACCESS_KEY_ID", "AKIDPODWARDENTEST"),
+            ("AWS_SECRET_ACCESS_KEY", "moto-accepts-any-secret"),
+        ],
+    )
 }
 
 fn ok_stdout(out: &Output) -> String {

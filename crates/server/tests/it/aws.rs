@@ -49,6 +49,29 @@ async fn post(
         .expect("post")
 }
 
+/// Submits `spec`, which must be accepted.
+async fn submit(
+    http: &reqwest::Client,
+    s: &podwarden_server::RunningServer,
+    spec: serde_json::Value,
+) -> JobDetail {
+    let r = post(http, s, spec).await;
+    assert_eq!(r.status().as_u16(), 201, "submitting");
+    r.json().await.expect("json")
+}
+
+/// A job's stored logs.
+async fn logs(http: &reqwest::Client, s: &podwarden_server::RunningServer, job: &str) -> String {
+    http.get(format!("{}/api/v1/jobs/{job}/logs", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("logs")
+        .text()
+        .await
+        .expect("body")
+}
+
 #[tokio::test]
 async fn a_job_runs_on_an_ec2_instance_and_is_billed_the_ec2_way() {
     let Some(stand) = Ec2Stand::start().await else { return };
@@ -92,15 +115,7 @@ async fn a_job_runs_on_an_ec2_instance_and_is_billed_the_ec2_way() {
     assert!(i.is_ending(), "the instance is terminated once the job ended: {:?}", i.state);
 
     // Its output and exit came from its console; its ceiling was the host's own shutdown.
-    let logs = http
-        .get(format!("{}/api/v1/jobs/{}/logs", s.url, job.job.id))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("logs")
-        .text()
-        .await
-        .expect("body");
+    let logs = logs(&http, &s, &job.job.id).await;
     assert!(logs.contains("hello from ec2 42"), "{logs}");
     let booted = stand.booted(&id).expect("the stand booted it");
     assert!(
@@ -190,33 +205,19 @@ async fn inputs_come_from_s3_and_outputs_go_there_before_the_job_ends() {
             "outputs": [{"path": "out/count.txt", "to": "s3://pw-data/runs/r1/"}],
         })
     };
-    let job: JobDetail = post(&http, &s, spec("s3-data", "s3://pw-data/datasets/houses.csv"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let job: JobDetail =
+        submit(&http, &s, spec("s3-data", "s3://pw-data/datasets/houses.csv")).await;
     let (done, events) = common::follow(&http, &s, &job.job.id).await;
     assert_eq!((done.job.state.as_str(), done.job.exit_code), ("succeeded", Some(0)), "{events:?}");
     let count =
         stand.s3_get("pw-data", "runs/r1/count.txt").await.expect("the output was uploaded");
     assert_eq!(String::from_utf8_lossy(&count).trim(), "4");
 
-    let job: JobDetail = post(&http, &s, spec("s3-missing", "s3://pw-data/datasets/nope.csv"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let job: JobDetail =
+        submit(&http, &s, spec("s3-missing", "s3://pw-data/datasets/nope.csv")).await;
     let (done, events) = common::follow(&http, &s, &job.job.id).await;
     assert_eq!((done.job.state.as_str(), done.job.exit_code), ("failed", Some(1)), "{events:?}");
-    let logs = http
-        .get(format!("{}/api/v1/jobs/{}/logs", s.url, job.job.id))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("logs")
-        .text()
-        .await
-        .expect("body");
+    let logs = logs(&http, &s, &job.job.id).await;
     assert!(logs.contains("could not fetch input in/houses.csv"), "{logs}");
     s.shutdown().await;
 }
@@ -230,26 +231,14 @@ async fn a_container_that_cannot_start_fails_the_job_with_dockers_reason() {
     let home = tempfile::tempdir().expect("home");
     let s = aws_server(home.path(), &stand).await;
     let http = reqwest::Client::new();
-    let job: JobDetail = post(&http, &s, json!({
+    let job: JobDetail = submit(&http, &s, json!({
         "name": "no-image", "provider": "aws", "image": "acme/does-not-exist:1", "command": "true",
         "gpu": {"types": ["g4dn.xlarge"]}, "limits": {"budget_usd": 1},
-    }))
-    .await
-    .json()
-    .await
-    .expect("json");
+    })).await;
     let (done, events) = common::follow(&http, &s, &job.job.id).await;
     assert_eq!((done.job.state.as_str(), done.job.exit_code), ("failed", Some(125)), "{events:?}");
     assert_eq!(done.attempts.len(), 1, "not relaunched: {events:?}");
-    let logs = http
-        .get(format!("{}/api/v1/jobs/{}/logs", s.url, job.job.id))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .expect("logs")
-        .text()
-        .await
-        .expect("body");
+    let logs = logs(&http, &s, &job.job.id).await;
     assert!(logs.contains("manifest unknown"), "{logs}");
     s.shutdown().await;
 }
@@ -269,7 +258,7 @@ async fn no_capacity_tries_the_next_zone_and_a_quota_says_how_to_raise_it() {
             "gpu": {"types": ["g4dn.xlarge"]}, "limits": {"budget_usd": 1},
         })
     };
-    let job: JobDetail = post(&http, &s, spec("capacity")).await.json().await.expect("json");
+    let job: JobDetail = submit(&http, &s, spec("capacity")).await;
     let (done, events) = common::follow(&http, &s, &job.job.id).await;
     assert_eq!(done.job.state.as_str(), "succeeded", "{events:?}");
     assert_eq!(done.attempts.len(), 1, "zones are tried within one attempt: {events:?}");
@@ -277,7 +266,7 @@ async fn no_capacity_tries_the_next_zone_and_a_quota_says_how_to_raise_it() {
     assert_eq!(launches, 2, "the refused zone, then the next");
 
     stand.fail("RunInstances", "VcpuLimitExceeded", 400, 100);
-    let job: JobDetail = post(&http, &s, spec("quota")).await.json().await.expect("json");
+    let job: JobDetail = submit(&http, &s, spec("quota")).await;
     let (done, events) = common::follow(&http, &s, &job.job.id).await;
     assert_eq!(done.job.state.as_str(), "failed", "{events:?}");
     let reason = done.job.reason.unwrap_or_default();
@@ -326,16 +315,13 @@ async fn the_default_provider_brings_its_rules() {
     assert_eq!(r.status().as_u16(), 422);
     let body: serde_json::Value = r.json().await.expect("json");
     assert!(body["message"].as_str().is_some_and(|m| m.contains("registry_auth")), "{body}");
-    let job: JobDetail = post(
+    let job = submit(
         &http,
         &s,
         json!({"name": "x", "image": "python:3.11-slim", "command": "true",
         "gpu": {"types": ["g4dn.xlarge"]}, "limits": {"budget_usd": 1}}),
     )
-    .await
-    .json()
-    .await
-    .expect("json");
+    .await;
     assert_eq!(job.job.backend, "aws");
     s.shutdown().await;
 }
