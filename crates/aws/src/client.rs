@@ -3,6 +3,7 @@
 
 use crate::{Error, Result, sign};
 use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
@@ -149,12 +150,21 @@ fn profile_region() -> Option<String> {
     profile_section(&text, &profile_name())?.get("region").cloned().filter(|r| !r.is_empty())
 }
 
+/// Where a client's credentials come from.
+#[derive(Debug, Clone)]
+enum Keys {
+    /// Given, or read from the environment or a profile.
+    Fixed(Credentials),
+    /// The EC2 instance's role, from its metadata service (`role`).
+    Role(Arc<crate::role::RoleKeys>),
+}
+
 /// A client of one region under one set of credentials.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     region: String,
-    credentials: Credentials,
+    keys: Keys,
     /// Where each of `SERVICES` is called.
     endpoints: Vec<Url>,
 }
@@ -164,6 +174,8 @@ pub struct Client {
 pub struct ClientBuilder {
     region: Option<String>,
     credentials: Option<Credentials>,
+    /// The metadata service to read an instance role's credentials from, when none are given.
+    role: Option<String>,
     endpoint: Option<String>,
     service_endpoints: Vec<(Service, String)>,
     timeout: Option<Duration>,
@@ -188,6 +200,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Credentials from the EC2 instance's role, read from the metadata service at `endpoint`
+    /// (`http://169.254.169.254` on EC2) and renewed before they expire.
+    pub fn instance_role(mut self, endpoint: impl Into<String>) -> Self {
+        self.role = Some(endpoint.into());
+        self
+    }
+
     /// The endpoint of one service.
     pub fn service_endpoint_url(mut self, service: Service, url: impl Into<String>) -> Self {
         self.service_endpoints.push((service, url.into()));
@@ -203,8 +222,9 @@ impl ClientBuilder {
     /// Fills what was not given from the environment, as AWS's SDKs do: `AWS_REGION` (or
     /// `AWS_DEFAULT_REGION`, else the profile's), the credentials' variables (else the shared
     /// credentials file's profile, `AWS_PROFILE`), `AWS_ENDPOINT_URL` and
-    /// `AWS_ENDPOINT_URL_<SERVICE>`. (An instance role's credentials, from the instance's
-    /// metadata service, are not read: run with a profile or the variables.)
+    /// `AWS_ENDPOINT_URL_<SERVICE>`; without credentials there, the instance role's from the
+    /// metadata service (`AWS_EC2_METADATA_SERVICE_ENDPOINT`, else EC2's; not with
+    /// `AWS_EC2_METADATA_DISABLED=true`).
     pub fn from_env(mut self) -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         if self.region.is_none() {
@@ -212,6 +232,14 @@ impl ClientBuilder {
         }
         if self.credentials.is_none() {
             self.credentials = Credentials::from_env().or_else(Credentials::from_profile);
+        }
+        let imds_off =
+            var("AWS_EC2_METADATA_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        if self.credentials.is_none() && self.role.is_none() && !imds_off {
+            self.role = Some(
+                var("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+                    .unwrap_or_else(|| crate::role::EC2_METADATA.to_owned()),
+            );
         }
         if self.endpoint.is_none() {
             self.endpoint = var("AWS_ENDPOINT_URL");
@@ -230,11 +258,15 @@ impl ClientBuilder {
         let region = self.region.ok_or_else(|| {
             Error::Config("no AWS region: set AWS_REGION (e.g. us-east-1) or give one".into())
         })?;
-        let credentials = self.credentials.ok_or_else(|| {
-            Error::Config(
-                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE to a profile of ~/.aws/credentials".into(),
-            )
-        })?;
+        let keys = match (self.credentials, self.role) {
+            (Some(c), _) => Keys::Fixed(c),
+            (None, Some(endpoint)) => Keys::Role(Arc::new(crate::role::RoleKeys::new(&endpoint)?)),
+            (None, None) => {
+                return Err(Error::Config(
+                    "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE to a profile of ~/.aws/credentials, or run on an EC2 instance with a role".into(),
+                ));
+            }
+        };
         let parse = |u: &str| {
             Url::parse(u)
                 .map_err(|e| Error::Config(format!("AWS endpoint URL {u:?} is not a URL: {e}")))
@@ -258,7 +290,7 @@ impl ClientBuilder {
             .timeout(self.timeout.unwrap_or(Duration::from_secs(30)))
             .build()
             .map_err(|e| Error::Config(format!("cannot build an HTTP client: {e}")))?;
-        Ok(Client { http, region, credentials, endpoints })
+        Ok(Client { http, region, keys, endpoints })
     }
 }
 
@@ -278,7 +310,15 @@ impl Client {
 
     /// The same endpoints and region under other credentials (a user's own key).
     pub fn with_credentials(&self, credentials: Credentials) -> Self {
-        Self { credentials, ..self.clone() }
+        Self { keys: Keys::Fixed(credentials), ..self.clone() }
+    }
+
+    /// The credentials to sign with now.
+    async fn credentials(&self) -> Result<Credentials> {
+        match &self.keys {
+            Keys::Fixed(c) => Ok(c.clone()),
+            Keys::Role(r) => r.get(&self.http).await,
+        }
     }
 
     /// Where `service` is called.
@@ -354,8 +394,9 @@ impl Client {
         if let Some(t) = target {
             headers.push(("x-amz-target".into(), t.into()));
         }
+        let credentials = self.credentials().await?;
         let signed = sign::sign(
-            &self.credentials,
+            &credentials,
             &self.region,
             service.name(),
             url.as_str(),

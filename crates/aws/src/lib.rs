@@ -15,6 +15,7 @@
 
 mod client;
 pub mod ec2;
+mod role;
 mod sign;
 pub mod ssm;
 pub mod sts;

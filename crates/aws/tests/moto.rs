@@ -97,6 +97,32 @@ async fn zones_offering_a_type_and_an_instances_console() {
     assert!(console.is_some_and(|t| !t.is_empty()));
 }
 
+/// Without keys given, on an instance: its role's credentials from the metadata service
+/// (IMDSv2, a session token first), read once and reused; off EC2, the error says what to set.
+#[tokio::test]
+async fn an_instance_role_signs_when_no_keys_are_given() {
+    let Some(m) = moto().await else { return };
+    let role = podwarden_test_utils::aws::imds("podwarden-server", "ASIAROLEKEY0001").await;
+    let c = Client::builder()
+        .region("us-east-1")
+        .endpoint_url(&m.url)
+        .instance_role(&role.url)
+        .build()
+        .expect("a client without keys");
+    assert_eq!(c.caller_identity().await.expect("signed with the role's").account, "123456789012");
+    c.caller_identity().await.expect("again");
+    assert_eq!(role.reads.load(std::sync::atomic::Ordering::SeqCst), 1, "read once, reused");
+    // No metadata service there (a laptop): the first call says what to do.
+    let off = Client::builder()
+        .region("us-east-1")
+        .endpoint_url(&m.url)
+        .instance_role("http://127.0.0.1:9")
+        .build()
+        .expect("built; the role is read at the first call");
+    let e = off.caller_identity().await.expect_err("no credentials");
+    assert!(e.to_string().contains("AWS_ACCESS_KEY_ID"), "{e}");
+}
+
 #[tokio::test]
 async fn a_missing_parameter_is_not_found() {
     let Some(m) = moto().await else { return };

@@ -538,3 +538,62 @@ fn first_tag(xml: &str, tag: &str) -> Option<String> {
     let end = xml[start..].find(&format!("</{tag}>"))? + start;
     Some(xml[start..end].to_owned())
 }
+
+/// A stand-in for an EC2 instance's metadata service (IMDSv2) whose role is `role`: a session
+/// token first (`PUT /latest/api/token`), then the role's name and its credentials for that
+/// token only. `reads` counts the credential reads.
+#[derive(Debug)]
+pub struct Imds {
+    pub url: String,
+    pub reads: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Starts an [`Imds`] serving `role`'s credentials (`access_key_id`, any secret).
+pub async fn imds(role: &str, access_key_id: &str) -> Imds {
+    use axum::routing::{get, put};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const TOKEN: &str = "imds-session-token";
+    let reads = Arc::new(AtomicUsize::new(0));
+    let authorized = |h: &HeaderMap| h.get("x-aws-ec2-metadata-token").is_some_and(|t| t == TOKEN);
+    let (role, key, counter) = (role.to_owned(), access_key_id.to_owned(), reads.clone());
+    let role2 = role.clone();
+    let app = axum::Router::new()
+        .route(
+            "/latest/api/token",
+            put(|h: HeaderMap| async move {
+                match h.get("x-aws-ec2-metadata-token-ttl-seconds") {
+                    Some(_) => (StatusCode::OK, TOKEN).into_response(),
+                    None => StatusCode::BAD_REQUEST.into_response(),
+                }
+            }),
+        )
+        .route(
+            "/latest/meta-data/iam/security-credentials/",
+            get(move |h: HeaderMap| async move {
+                if authorized(&h) {
+                    (StatusCode::OK, role2).into_response()
+                } else {
+                    StatusCode::UNAUTHORIZED.into_response()
+                }
+            }),
+        )
+        .route(
+            "/latest/meta-data/iam/security-credentials/{name}",
+            get(move |Path(name): Path<String>, h: HeaderMap| async move {
+                if !authorized(&h) || name != role {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+                axum::Json(serde_json::json!({
+                    "Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": key,
+                    "SecretAccessKey": "role-secret", "Token": "role-session-token",
+                    "Expiration": "2099-01-01T00:00:00Z", "LastUpdated": "2026-01-01T00:00:00Z",
+                }))
+                .into_response()
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Imds { url, reads }
+}
