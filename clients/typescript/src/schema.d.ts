@@ -841,6 +841,8 @@ export interface components {
             by_job: unknown[][];
             /** @description `[GPU type, USD]`. */
             by_gpu: unknown[][];
+            /** @description `[provider, USD]`: `runpod`, `aws` (absent from servers before AWS). */
+            by_provider?: unknown[][];
             /** @description `[YYYY-MM-DD, USD]`. */
             by_day: unknown[][];
             simulated: boolean;

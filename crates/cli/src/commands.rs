@@ -384,6 +384,14 @@ pub async fn cost(a: CostArgs) -> Result<(), UserError> {
         g.add_row(vec![k.clone(), format!("${v:.4}")]);
     }
     out!("{g}");
+    // By provider once a second one is in the ledger (RunPod-only spend is as it was).
+    if c.by_provider.iter().any(|(p, _)| p != "runpod") {
+        let mut p = table(&["PROVIDER", "COST"]);
+        for (k, v) in &c.by_provider {
+            p.add_row(vec![k.clone(), format!("${v:.4}")]);
+        }
+        out!("{p}");
+    }
     let mut d = table(&["DAY", "COST"]);
     for (k, v) in &c.by_day {
         d.add_row(vec![k.clone(), format!("${v:.4}")]);

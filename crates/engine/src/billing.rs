@@ -262,6 +262,8 @@ pub struct CostSummary {
     /// RunPod billed for its workers beyond its jobs (`serverless_billing`).
     pub by_job: Vec<(String, String, Money)>,
     pub by_gpu: Vec<(String, Money)>,
+    /// (`runpod`/`aws`, spend).
+    pub by_provider: Vec<(String, Money)>,
     /// (`YYYY-MM-DD`, spend), oldest first; a span is counted on the day it started.
     pub by_day: Vec<(String, Money)>,
     /// Ended pods whose cost is not yet checked against the provider's bill: their figures
@@ -274,7 +276,8 @@ impl<C: Provider> Engine<C> {
     pub async fn cost_summary(&self, owner: &str) -> Result<CostSummary, EngineError> {
         use std::collections::BTreeMap;
         let rows = self.store().cost_rows_of(owner).await?;
-        let (mut by_job, mut by_gpu, mut by_day) = (
+        let (mut by_job, mut by_gpu, mut by_provider, mut by_day) = (
+            BTreeMap::<String, Money>::new(),
             BTreeMap::<String, Money>::new(),
             BTreeMap::<String, Money>::new(),
             BTreeMap::<String, Money>::new(),
@@ -282,6 +285,7 @@ impl<C: Provider> Engine<C> {
         for r in &rows {
             *by_job.entry(r.job_id.clone()).or_default() += r.amount;
             *by_gpu.entry(r.gpu_type.clone()).or_default() += r.amount;
+            *by_provider.entry(r.provider.clone()).or_default() += r.amount;
             *by_day.entry(utc_day(r.from_ms)).or_default() += r.amount;
         }
         let mut jobs = Vec::with_capacity(by_job.len());
@@ -308,6 +312,7 @@ impl<C: Provider> Engine<C> {
             total: rows.iter().map(|r| r.amount).sum(),
             by_job: jobs,
             by_gpu: by_gpu.into_iter().collect(),
+            by_provider: by_provider.into_iter().collect(),
             by_day: by_day.into_iter().collect(),
             awaiting_bills: self.store().bills_awaited(owner).await?,
         })

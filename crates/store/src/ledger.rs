@@ -14,6 +14,17 @@ pub struct CostRow {
     #[sqlx(rename = "amount_micros")]
     pub amount: Money,
     pub gpu_type: String,
+    /// Whose bill it is: `aws` for an EC2 instance's, else `runpod` (from the attempt's cloud).
+    pub provider: String,
+}
+
+/// A cost row's columns, the ledger `l` with its attempt's cloud (`aws` or RunPod's tier).
+macro_rules! cost_row_columns {
+    () => {
+        "SELECT l.job_id, l.attempt_id, l.from_ms, l.to_ms, l.amount_micros, l.gpu_type, \
+         CASE WHEN a.cloud = 'aws' THEN 'aws' ELSE 'runpod' END AS provider \
+         FROM cost_ledger l LEFT JOIN attempts a ON a.id = l.attempt_id"
+    };
 }
 
 /// Billing one pod-holding attempt up to `to_ms`, written by [`Store::bill`].
@@ -106,11 +117,12 @@ impl Store {
     /// The billed intervals of the owner's jobs, serverless jobs and endpoints (their hours'
     /// overhead beyond their jobs), oldest first.
     pub async fn cost_rows_of(&self, owner: &str) -> Result<Vec<CostRow>> {
-        Ok(sqlx::query_as(
-            "SELECT job_id, attempt_id, from_ms, to_ms, amount_micros, gpu_type FROM cost_ledger WHERE job_id IN \
+        Ok(sqlx::query_as(concat!(
+            cost_row_columns!(),
+            " WHERE l.job_id IN \
              (SELECT id FROM jobs WHERE owner = $1 UNION SELECT id FROM requests WHERE owner = $1 \
-             UNION SELECT id FROM endpoints WHERE owner = $1) ORDER BY id",
-        )
+             UNION SELECT id FROM endpoints WHERE owner = $1) ORDER BY l.id"
+        ))
         .bind(owner)
         .fetch_all(self.pool())
         .await?)
@@ -118,7 +130,7 @@ impl Store {
 
     /// Every billed interval, oldest first.
     pub async fn cost_rows(&self) -> Result<Vec<CostRow>> {
-        Ok(sqlx::query_as("SELECT job_id, attempt_id, from_ms, to_ms, amount_micros, gpu_type FROM cost_ledger ORDER BY id")
+        Ok(sqlx::query_as(concat!(cost_row_columns!(), " ORDER BY l.id"))
             .fetch_all(self.pool())
             .await?)
     }

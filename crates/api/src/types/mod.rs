@@ -168,6 +168,10 @@ pub struct CostReport {
     /// `[GPU type, USD]`.
     #[schema(value_type = Vec<Vec<serde_json::Value>>)]
     pub by_gpu: Vec<(String, f64)>,
+    /// `[provider, USD]`: `runpod`, `aws` (absent from servers before AWS).
+    #[serde(default)]
+    #[schema(value_type = Vec<Vec<serde_json::Value>>)]
+    pub by_provider: Vec<(String, f64)>,
     /// `[YYYY-MM-DD, USD]`.
     #[schema(value_type = Vec<Vec<serde_json::Value>>)]
     pub by_day: Vec<(String, f64)>,

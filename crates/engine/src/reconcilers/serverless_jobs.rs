@@ -275,6 +275,8 @@ impl<C: Provider> Engine<C> {
                     to_ms: now,
                     amount: row.cost,
                     gpu_type: row.gpu.clone(),
+                    // Serverless is RunPod's.
+                    provider: podwarden_core::ProviderKind::RunPod.as_str().into(),
                 })
                 .await?;
         }

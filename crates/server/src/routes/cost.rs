@@ -145,6 +145,7 @@ pub(crate) async fn cost(State(s): S, Extension(c): C) -> R<Json<CostReport>> {
         total_usd: c.total.usd(),
         by_job: c.by_job.into_iter().map(|(id, name, m)| (id, name, m.usd())).collect(),
         by_gpu: c.by_gpu.into_iter().map(|(k, m)| (k, m.usd())).collect(),
+        by_provider: c.by_provider.into_iter().map(|(k, m)| (k, m.usd())).collect(),
         by_day: c.by_day.into_iter().map(|(k, m)| (k, m.usd())).collect(),
         awaiting_bills: c.awaiting_bills,
         simulated: s.simulated,

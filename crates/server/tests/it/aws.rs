@@ -151,6 +151,7 @@ async fn a_job_runs_on_an_ec2_instance_and_is_billed_the_ec2_way() {
     let cost: serde_json::Value =
         common::get_json(&http, &format!("{}/api/v1/cost", s.url), &s.token).await;
     assert_eq!(cost["awaiting_bills"], 0, "{cost}");
+    assert_eq!(cost["by_provider"][0][0], "aws", "cost says whose bill it is: {cost}");
     s.shutdown().await;
 }
 

@@ -186,6 +186,7 @@ async fn attempts_intents_events_and_ledger(db: Db) {
         to_ms: 3_600_000,
         amount: Money(250_000),
         gpu_type: "A4000".into(),
+        provider: "runpod".into(),
     })
     .await
     .expect("cost");
@@ -287,7 +288,8 @@ async fn bills_land_in_one_transaction_and_stale_ones_are_skipped(db: Db) {
             from_ms: 0,
             to_ms: 60_000,
             amount: Money(60_000),
-            gpu_type: "NVIDIA RTX A4000".into()
+            gpu_type: "NVIDIA RTX A4000".into(),
+            provider: "runpod".into(),
         }]
     );
 }

@@ -22,6 +22,7 @@ class CostReport:
         by_gpu (list[list[Any]]): `[GPU type, USD]`.
         by_day (list[list[Any]]): `[YYYY-MM-DD, USD]`.
         simulated (bool):
+        by_provider (list[list[Any]] | Unset): `[provider, USD]`: `runpod`, `aws` (absent from servers before AWS).
         awaiting_bills (int | Unset): Ended pods whose cost awaits the provider's bill: their figures are podwarden's
             own and
             may still change once RunPod's billing (which lags) is read.
@@ -32,6 +33,7 @@ class CostReport:
     by_gpu: list[list[Any]]
     by_day: list[list[Any]]
     simulated: bool
+    by_provider: list[list[Any]] | Unset = UNSET
     awaiting_bills: int | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -58,6 +60,14 @@ class CostReport:
 
         simulated = self.simulated
 
+        by_provider: list[list[Any]] | Unset = UNSET
+        if not isinstance(self.by_provider, Unset):
+            by_provider = []
+            for by_provider_item_data in self.by_provider:
+                by_provider_item = by_provider_item_data
+
+                by_provider.append(by_provider_item)
+
         awaiting_bills = self.awaiting_bills
 
         field_dict: dict[str, Any] = {}
@@ -71,6 +81,8 @@ class CostReport:
                 "simulated": simulated,
             }
         )
+        if by_provider is not UNSET:
+            field_dict["by_provider"] = by_provider
         if awaiting_bills is not UNSET:
             field_dict["awaiting_bills"] = awaiting_bills
 
@@ -104,6 +116,15 @@ class CostReport:
 
         simulated = d.pop("simulated")
 
+        _by_provider = d.pop("by_provider", UNSET)
+        by_provider: list[list[Any]] | Unset = UNSET
+        if _by_provider is not UNSET:
+            by_provider = []
+            for by_provider_item_data in _by_provider:
+                by_provider_item = cast(list[Any], by_provider_item_data)
+
+                by_provider.append(by_provider_item)
+
         awaiting_bills = d.pop("awaiting_bills", UNSET)
 
         cost_report = cls(
@@ -112,6 +133,7 @@ class CostReport:
             by_gpu=by_gpu,
             by_day=by_day,
             simulated=simulated,
+            by_provider=by_provider,
             awaiting_bills=awaiting_bills,
         )
 
