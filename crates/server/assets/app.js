@@ -404,6 +404,7 @@ async function newJobPage() {
   kindCommand.addEventListener("change", paintKind);
   kindFinetune.addEventListener("change", paintKind);
   const gpus = h("tbody");
+  const gpuHead = h("tr", {}, ["", "GPU", "Memory", "Cloud", "Price", "Availability"].map((c) => h("th", {}, c)));
   const estimate = h("div", { class: "estimate", id: "estimate" }, "Pick a GPU to see the estimate.");
   const err = errorBox();
   let offers = [];
@@ -442,12 +443,16 @@ async function newJobPage() {
       return err.replaceChildren(e.message);
     }
     chosen = 0;
+    // Whose offer, once the server has a second provider (AWS's instance types beside RunPod's GPUs).
+    const providers = offers.some((o) => o.provider && o.provider !== "runpod");
+    gpuHead.replaceChildren(...["", ...(providers ? ["Provider"] : []), "GPU", "Memory", "Cloud", "Price", "Availability"].map((c) => h("th", {}, c)));
     gpus.replaceChildren(
       ...offers.slice(0, 30).map((o, i) =>
         h(
           "tr",
           {},
           h("td", {}, h("input", { type: "radio", name: "gpu", value: String(i), checked: i === 0, onchange: () => ((chosen = i), updateEstimate()) })),
+          ...(providers ? [h("td", {}, o.provider || "runpod")] : []),
           h("td", {}, o.name), h("td", {}, o.vram_gb + " GB"), h("td", {}, o.cloud),
           h("td", {}, usd(o.price_per_hour_usd) + "/h"),
           h("td", {}, o.data_centers.length ? `${o.data_centers.length} data center${o.data_centers.length > 1 ? "s" : ""}` : "no stock"),
@@ -469,7 +474,7 @@ async function newJobPage() {
     finetuneBox,
     h("div", { class: "row" }, h("div", {}, h("label", { for: "vram" }, "Min GPU memory (GB)"), f.vram), h("div", {}, h("label", { for: "count" }, "GPUs"), f.count)),
     h("label", {}, "GPU (live prices; cheapest first)"),
-    h("table", { id: "gpus" }, h("thead", {}, h("tr", {}, ["", "GPU", "Memory", "Cloud", "Price", "Availability"].map((c) => h("th", {}, c)))), gpus),
+    h("table", { id: "gpus" }, h("thead", {}, gpuHead), gpus),
     h("div", { class: "row" }, h("div", {}, h("label", { for: "budget" }, "Budget (USD)"), f.budget), h("div", {}, h("label", { for: "hours" }, "Max runtime (hours)"), f.hours)),
     estimate,
     err,
@@ -497,7 +502,8 @@ async function newJobPage() {
             },
           }
         : { command: f.command.value }),
-      cloud: o ? o.cloud : "any",
+      // An AWS offer is an instance type on AWS (its "cloud" is on-demand, not RunPod's tier).
+      ...(o && o.provider === "aws" ? { provider: "aws" } : { cloud: o ? o.cloud : "any" }),
       gpu: o ? { types: [o.gpu_type], count: Number(f.count.value) || 1 } : { min_vram_gb: Number(f.vram.value) || 1 },
       limits: { budget_usd: Number(f.budget.value) || undefined, max_runtime: `${Math.round((Number(f.hours.value) || 1) * 60)}m` },
     };
