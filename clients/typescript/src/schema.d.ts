@@ -4189,6 +4189,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description this server has no AWS account (`no_provider`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description too many wrong tokens from this client (a valid token is never refused), or RunPod's request budget for the account is spent (`provider_rate_limited`); wait `Retry-After` seconds */
             429: {
                 headers: {

@@ -599,12 +599,66 @@ async function settingsPage() {
   (current.backend === "runpod" ? byok : hosted).checked = true;
   paint();
   show(form);
+  // A server with AWS on: the user's own AWS key pair (409 no_provider without AWS: no card).
+  try {
+    form.after(awsKeyCard(await api("GET", "/settings/aws-key")));
+  } catch (x) { /* no AWS on this server */ }
   try {
     // The server's estimate, as the CLI's `run --estimate` shows it.
     const spec = { name: "experiment", image: "python:3.11-slim", command: "true", gpu: { min_vram_gb: 24 }, limits: { max_runtime: "1h" } };
     const e = await api("POST", "/estimate", spec);
     estimate.replaceChildren(`At current prices, a 1-hour experiment on the cheapest 24 GB GPU (${e.name}, ${e.cloud}) costs at most ${usd(e.max_cost_usd)}, its ${Math.round(e.boot_s / 60)} min boot included.`);
   } catch (e) { /* the estimate is optional */ }
+}
+
+/** Settings → AWS: the user's own AWS key pair, checked by AWS and kept sealed (its id's last 4
+ *  characters are all that is shown again). */
+function awsKeyCard(initial) {
+  let current = initial;
+  const err = errorBox();
+  const status = h("div", { id: "aws-key-status" });
+  const id = h("input", { id: "aws-key-id", autocomplete: "off", placeholder: "AKIA…" });
+  const secret = h("input", { id: "aws-secret", type: "password", autocomplete: "off" });
+  const save = h("button", { type: "submit", id: "save-aws-key" }, "Save & verify");
+  const remove = h("button", { type: "button", class: "secondary", id: "remove-aws-key" }, "Remove key");
+  const paint = () => {
+    status.replaceChildren(
+      current.saved
+        ? h("div", { class: "ok" }, `AWS key saved (ending in ${current.access_key_id_last4}): your AWS jobs run on your account`)
+        : h("div", { class: "muted" }, "Your AWS jobs run on the operator's AWS account."),
+    );
+    remove.hidden = !current.saved;
+  };
+  const card = h(
+    "form",
+    { class: "stack card", id: "aws-compute" },
+    h("h2", {}, "Settings → AWS"),
+    h("div", { class: "row" }, h("div", {}, h("label", { for: "aws-key-id" }, "Access key id"), id), h("div", {}, h("label", { for: "aws-secret" }, "Secret access key"), secret)),
+    h("div", { class: "row" }, h("span", { class: "shrink" }, save), h("span", { class: "shrink" }, remove)),
+    status,
+    err,
+    h("p", { class: "muted" }, "An IAM user's key with the policy of docs/providers/aws.md. It is checked with AWS, stored encrypted, used only for your AWS jobs' instances, and never shown again."),
+  );
+  card.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    save.disabled = true;
+    try {
+      current = await api("POST", "/settings/aws-key", { access_key_id: id.value.trim(), secret_access_key: secret.value.trim() });
+      id.value = "";
+      secret.value = "";
+      err.replaceChildren();
+    } catch (x) {
+      showError(err, x);
+    }
+    save.disabled = false;
+    paint();
+  });
+  remove.addEventListener("click", async () => {
+    current = await api("DELETE", "/settings/aws-key");
+    paint();
+  });
+  paint();
+  return card;
 }
 
 function table(id, headers, rows) {

@@ -22,8 +22,9 @@ fn aws_engine(s: &AppState) -> R<&podwarden_engine::Engine<podwarden_engine::Any
     s.aws.as_ref().ok_or_else(|| account_error(crate::accounts::AccountError::NoAws))
 }
 
-#[utoipa::path(get, path = "/api/v1/settings/aws-key", tag = "settings", responses((status = 200, body = AwsKeySettings), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/settings/aws-key", tag = "settings", responses((status = 200, body = AwsKeySettings), (status = 409, description = "this server has no AWS account (`no_provider`)", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn get_aws_key(State(s): S, Extension(c): C) -> R<Json<AwsKeySettings>> {
+    aws_engine(&s)?;
     let k = s.engine.store().provider_key_get(&c.0.id, "aws").await.map_err(EngineError::from)?;
     Ok(Json(view(k.as_ref())))
 }

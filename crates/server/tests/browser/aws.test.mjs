@@ -96,3 +96,17 @@ test("new job with AWS on: both providers' offers, and an AWS offer launches on 
   assert.equal(job.backend, "aws", JSON.stringify(job));
   await api("POST", "/jobs/" + id + "/stop");
 });
+
+test("settings → AWS: a key pair is checked, kept masked, and removed", async () => {
+  await page.click("nav a[data-page=settings]");
+  await page.locator("#aws-compute").waitFor();
+  await page.getByText("Your AWS jobs run on the operator's AWS account.").waitFor();
+  const secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYzEXAMPLEKEY";
+  await page.fill("#aws-key-id", "AKIAOWNKEY00004321");
+  await page.fill("#aws-secret", secret);
+  await page.click("#save-aws-key");
+  await page.getByText("AWS key saved (ending in 4321)").waitFor();
+  assert.ok(!(await page.content()).includes(secret), "the secret is not on the page");
+  await page.click("#remove-aws-key");
+  await page.getByText("Your AWS jobs run on the operator's AWS account.").waitFor();
+});

@@ -355,6 +355,14 @@ async fn an_aws_job_without_aws_or_with_runpods_features_is_refused_with_the_fix
         body["message"].as_str().is_some_and(|m| m.contains("AWS jobs cannot use it")),
         "{body}"
     );
+    // AWS keys mean nothing here either (the dashboard shows no AWS card).
+    let r = http
+        .get(format!("{}/api/v1/settings/aws-key", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status().as_u16(), 409);
     s.shutdown().await;
 }
 

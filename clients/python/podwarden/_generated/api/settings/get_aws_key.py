@@ -34,6 +34,11 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 409:
+        response_409 = ErrorBody.from_dict(response.json())
+
+        return response_409
+
     if response.status_code == 429:
         response_429 = ErrorBody.from_dict(response.json())
 
