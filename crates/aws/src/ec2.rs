@@ -135,6 +135,9 @@ pub struct RunInstance {
     pub key_name: Option<String>,
     /// The instance profile (name) whose role the instance's programs act as.
     pub instance_profile: Option<String>,
+    /// The metadata service for the host alone: IMDSv2 tokens required, with a hop limit of 1
+    /// (a container on Docker's bridge is a hop further and gets none).
+    pub metadata_host_only: bool,
 }
 
 #[derive(Deserialize)]
@@ -301,6 +304,11 @@ impl Client {
         }
         if let Some(n) = &r.instance_profile {
             p.push(("IamInstanceProfile.Name".into(), n.clone()));
+        }
+        if r.metadata_host_only {
+            p.push(("MetadataOptions.HttpTokens".into(), "required".into()));
+            p.push(("MetadataOptions.HttpPutResponseHopLimit".into(), "1".into()));
+            p.push(("MetadataOptions.HttpEndpoint".into(), "enabled".into()));
         }
         if !r.tags.is_empty() {
             // The instance and its volumes carry the tags (a reaper finds both).

@@ -203,7 +203,7 @@ impl Ec2Stand {
                 tools: [
                     "sh", "bash", "cat", "echo", "mkdir", "mv", "cp", "rm", "ls", "sleep",
                     "printf", "dirname", "basename", "base64", "curl", "python3", "env", "test",
-                    "[", "wc", "head", "tail", "grep", "sed", "tr", "touch", "realpath",
+                    "[", "wc", "head", "tail", "grep", "sed", "tr", "touch", "realpath", "timeout",
                 ]
                 .map(str::to_owned)
                 .to_vec(),
@@ -330,12 +330,14 @@ fn write_shims(dir: &std::path::Path) {
 # The EC2 stand's docker: `docker run [options] IMAGE ARGS...` runs ARGS here, in the
 # instance's sandbox, with the variables of its `-e NAME=value` words. An image
 # named `…does-not-exist…` cannot be pulled, as Docker says it.
-[ "$1" = run ] || { echo "stand docker: only 'run'" >&2; exit 125; }
+# `pause`/`unpause` do nothing here: the "container" is the instance's own sandbox.
+case "$1" in pause|unpause) exit 0 ;; esac
+[ "$1" = run ] || { echo "stand docker: only 'run', 'pause', 'unpause'" >&2; exit 125; }
 shift
 while [ $# -gt 0 ]; do
   case "$1" in
     -e) export "$2"; shift 2 ;;
-    --name|--gpus|--network|-v) shift 2 ;;
+    --name|--gpus|--network|-v|--cap-drop) shift 2 ;;
     --rm|-i|-t) shift ;;
     -*) echo "stand docker: unknown option $1" >&2; exit 125 ;;
     *) break ;;

@@ -209,6 +209,7 @@ impl AwsProvider {
                 security_group_ids: s.security_group_ids.clone(),
                 key_name: s.key_name.clone(),
                 instance_profile: s.instance_profile.clone(),
+                metadata_host_only: true,
             })
             .await
     }

@@ -8,10 +8,11 @@
 //!   billing. (RunPod's in-pod watchdog calls RunPod's REST API; on EC2 the host can simply
 //!   power off, and needs no credential to do it.) Once the job's exit is reported, the host
 //!   also powers off after its keep-alive and a grace, should nobody terminate it.
-//! - The container runs with `docker run --gpus all --network host`: the AMI (a Deep Learning
-//!   AMI by default) has Docker and NVIDIA's runtime; host networking lets the wrapper reach the
-//!   callback URL as a RunPod pod does. `/workspace` is the job's; `/run/podwarden` (read-only
-//!   inside) is the host's, where it gives the wrapper its verdict.
+//! - The container runs with `docker run --gpus all` on Docker's bridge network: the AMI (a Deep
+//!   Learning AMI by default) has Docker and NVIDIA's runtime; the wrapper reaches the callback
+//!   URL through NAT as a RunPod pod does, and the instance's metadata service (its role's keys)
+//!   not at all (the launch requires tokens with a hop limit of 1). `/workspace` is the job's;
+//!   `/run/podwarden` (read-only inside) is the host's, where it gives the wrapper its verdict.
 //! - Around the container the host moves the job's data: `s3://` inputs fetched before it,
 //!   outputs uploaded after a zero exit and before the exit is reported (`PODWARDEN_HOST_DONE`).
 //! - Output goes where cloud-init sends a user-data script's (its log and the serial console),
@@ -23,8 +24,8 @@
 //! word of `docker run -e`, so `PATH`, `LD_PRELOAD` or `BASH_ENV` change only the container), the
 //! host's `PATH` is pinned, the image and every path and URL are single-quoted words, what the
 //! container leaves in `/workspace` is read as a number only (the exit mark) and uploaded only
-//! when it resolves inside `/workspace` (a symlink cannot send a host file), and the host never
-//! writes where the container can. The start command is the wrapper's one-line `sh -c '…'`
+//! when it resolves inside `/workspace`, with the container paused meanwhile (a symlink swapped
+//! in cannot send a host file), and the host never writes where the container can. The start command is the wrapper's one-line `sh -c '…'`
 //! (base64 inside), which splits into the same words under any shell.
 
 use crate::provider::{PodRequest, ProviderError};
@@ -76,12 +77,28 @@ pub fn script(b: &Boot<'_>) -> Result<String, ProviderError> {
         }
         env.push_str(&format!(" -e {}", sq(&format!("{name}={value}"))));
     }
+    let inputs = req.host_inputs.iter().map(|(u, p)| (u, p));
+    for (a, b) in inputs.chain(req.host_outputs.iter().map(|(p, u)| (u, p))) {
+        // Checked at submit too (`JobSpec::validate`); here again, since the host is root.
+        let path_ok = !b.starts_with('/')
+            && !b.split('/').any(|p| p == "..")
+            && !b.chars().any(char::is_control);
+        if !a.starts_with("s3://") || !path_ok {
+            return Err(ProviderError::Rejected(format!(
+                "{a:?} → {b:?} is not an S3 URL and a path under /workspace"
+            )));
+        }
+    }
+    // The default bridge network, not the host's: the container reaches the callback and the
+    // internet through NAT, but not the host's loopback services, and not the metadata service
+    // (launched with tokens required and a hop limit of 1), so never the instance role's keys.
     let run = format!(
-        "docker run --name podwarden-job --gpus all --network host -v /workspace:/workspace -v {HOST_DIR}:{HOST_DIR}:ro{env}"
+        "docker run --name podwarden-job --gpus all --cap-drop MKNOD --cap-drop NET_RAW -v /workspace:/workspace -v {HOST_DIR}:{HOST_DIR}:ro{env}"
     );
     let image_and_args = format!("{} {}", sq(&req.image), req.command);
     s.push_str(&format!("mkdir -p /workspace {HOST_DIR}\n"));
-    match req.env.get("PODWARDEN_JOB_ID") {
+    // Wrapped when the control plane gave a job id (its own, over any of the spec's).
+    match req.env.get("PODWARDEN_JOB_ID").filter(|j| j.parse::<podwarden_core::JobId>().is_ok()) {
         // No wrapper (a server without callbacks): the command alone, no data around it.
         None => {
             if !req.host_inputs.is_empty() || !req.host_outputs.is_empty() {
@@ -126,7 +143,10 @@ pw_mark="{state}/$pw_job.exit"
 pw_done() {{ [ -f "$pw_mark" ] && [ ! -L "$pw_mark" ]; }}
 while ! pw_done && kill -0 "$pw_container" 2>/dev/null; do sleep 1; done
 if pw_done; then
-  pw_code=$(head -c 16 "$pw_mark" | tr -d '[:space:]')
+  # Frozen while the host reads what it left and uploads: no file can be swapped for a link
+  # between the host's check and its read.
+  docker pause podwarden-job >/dev/null
+  pw_code=$(timeout 5 head -c 16 "$pw_mark" | tr -d '[:space:]')
   case "$pw_code" in ''|*[!0-9]*) pw_code=1 ;; esac
 "#
     ));
@@ -153,7 +173,7 @@ if pw_done; then
         s.push_str("  fi\n");
     }
     s.push_str(&format!(
-        "  echo \"$pw_code\" > {HOST_DIR}/host-done\n  ( sleep {}; shutdown -h now 'podwarden: the job ended and nothing terminated this instance' ) &\n  wait \"$pw_container\"\n",
+        "  echo \"$pw_code\" > {HOST_DIR}/host-done\n  docker unpause podwarden-job >/dev/null\n  ( sleep {}; shutdown -h now 'podwarden: the job ended and nothing terminated this instance' ) &\n  wait \"$pw_container\"\n",
         req.keep_alive_secs + ENDED_GRACE_SECS
     ));
     s.push_str(&format!("else\n{CONTAINER_DIED}fi\n"));
@@ -240,8 +260,21 @@ mod tests {
         assert!(out.starts_with("shutdown -h +61 "), "the ceiling in minutes, first:\n{out}");
         assert!(out.contains("args:/workspace:/workspace\n"), "{out}");
         assert!(out.contains("args:/run/podwarden:/run/podwarden:ro\n"), "{out}");
+        assert!(!out.contains("args:host\n"), "not the host's network:\n{out}");
         assert!(out.contains("args:python:3.11-slim\nargs:sh\nargs:-c\n"), "{out}");
         assert!(out.contains("shutdown -h now podwarden: the container ended"), "{out}");
+    }
+
+    #[test]
+    fn paths_leaving_workspace_are_refused_again_here() {
+        let mut r = req(&[]);
+        r.host_inputs = vec![("s3://b/k".into(), "../etc/cron.d/x".into())];
+        assert!(script(&Boot { req: &r, ceiling_secs: None }).is_err());
+        r.host_inputs = vec![("https://x/k".into(), "in/k".into())];
+        assert!(script(&Boot { req: &r, ceiling_secs: None }).is_err());
+        r.host_inputs = Vec::new();
+        r.host_outputs = vec![("/etc/shadow".into(), "s3://b/out/".into())];
+        assert!(script(&Boot { req: &r, ceiling_secs: None }).is_err());
     }
 
     #[test]
