@@ -23,6 +23,7 @@ from ._generated import AuthenticatedClient
 from ._generated.api.cost import cost as _cost
 from ._generated.api.endpoints import remove_endpoint as _remove_endpoint
 from ._generated.api.jobs import get_job as _get_job
+from ._generated.api.jobs import job_ssh as _job_ssh
 from ._generated.api.jobs import list_jobs as _list_jobs
 from ._generated.api.jobs import stop_job as _stop_job
 from ._generated.api.me import me as _me
@@ -40,6 +41,7 @@ from ._generated.models import (
     JobSummary,
     KeyBody,
     ServerlessJobView,
+    SshInfo,
     UserView,
 )
 
@@ -136,6 +138,22 @@ class Podwarden:
         """Submits a job spec (docs/job-spec.md). The spec is sent as given, so the server's
         validation names any wrong field (``Invalid``)."""
         return JobDetail.from_dict(self._send("POST", "/api/v1/jobs", json=spec).json())
+
+    def ssh_info(self, job_id: str, node: int = 0, timeout: float | None = 900) -> SshInfo:
+        """Where to reach a job's pod over SSH (a job submitted with ``ssh``): ``host``,
+        ``port``, ``user`` and the ``command``. Waits while the pod boots (the server answers
+        ``not_ready``), up to ``timeout`` seconds (``TimeoutError``); the pod's sshd may still
+        be starting when this returns, so retry a refused first connection."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                return self._call(_job_ssh, job_id, node=node)
+            except errors.Conflict as e:
+                if e.code != "not_ready":
+                    raise
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError(f"{job_id}: {e.message}") from None
+                time.sleep(1.0)
 
     def job(self, job_id: str) -> JobDetail:
         return self._call(_get_job, job_id)

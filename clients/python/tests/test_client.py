@@ -151,3 +151,43 @@ def test_errors_are_typed_with_the_apis_code_message_and_hint(pw: Podwarden, ser
     with pytest.raises(Unavailable) as e:
         Podwarden("http://127.0.0.1:9", "t").me()
     assert e.value.status == 0 and e.value.hint
+
+
+def test_a_dev_pod_is_reached_over_ssh_with_the_apps_own_key(pw: Podwarden, tmp_path):
+    """The multi-cloud seed's flow on one pod: provision with the app's key, wait for SSH, run a
+    command there with OpenSSH's client, tear down."""
+    import subprocess
+
+    key = tmp_path / "id"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    public = (tmp_path / "id.pub").read_text().strip()
+    job = pw.submit_job(
+        {
+            "name": "dev",
+            "image": "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04",
+            "ssh": {"public_keys": [public]},
+            "gpu": {"min_vram_gb": 16},
+            "limits": {"budget_usd": 0.5},
+        }
+    )
+    assert job.kind == "dev"
+    info = pw.ssh_info(job.id, timeout=120)
+    assert (info.user, info.host) == ("root", "127.0.0.1") and info.command.startswith("ssh -p ")
+    # The pod says when its sshd listens (the log streams live).
+    for line in pw.logs(job.id):
+        if "sshd started" in line:
+            break
+    out = subprocess.run(
+        ["ssh", "-F", "/dev/null", "-i", str(key), "-p", str(info.port), "-o", "BatchMode=yes"]
+        + ["-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={tmp_path / 'kh'}"]
+        + [f"{info.user}@{info.host}", "hostname"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == pw.job(job.id).attempts[0].pod_id
+    pw.stop(job.id)
+    with pytest.raises(Conflict) as e:
+        pw.ssh_info(job.id)
+    assert e.value.code == "no_pod"

@@ -73,6 +73,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/jobs/{id}/ssh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How to reach the job's pod over SSH: its host, port and user, once it has booted and the
+         *     provider has mapped its `22/tcp`. `409 not_ready` until then (the message says why; ask
+         *     again), `409 no_pod` for a job without `ssh` or one that has ended.
+         */
+        get: operations["job_ssh"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/jobs/{id}/events": {
         parameters: {
             query?: never;
@@ -1147,8 +1168,6 @@ export interface components {
             attempts: components["schemas"]["AttemptView"][];
             /** @description Provider costs are simulated (embedded emulator). */
             simulated: boolean;
-            /** @description `command` or `finetune`. */
-            kind?: string;
             image?: string;
             /** @description The command the pod runs (for `finetune`: the model and dataset). */
             command?: string;
@@ -1199,6 +1218,7 @@ export interface components {
             inputs?: components["schemas"]["Input"][];
             /** @description Files the job writes on its network volume; the job succeeds only when every one exists. */
             outputs?: components["schemas"]["Output"][];
+            ssh?: null | components["schemas"]["SshSpec"];
         };
         /**
          * @description Where a job is.
@@ -1236,6 +1256,8 @@ export interface components {
              *     owner's RunPod key), `aws` (the operator's AWS account) or `aws (own key)`.
              */
             backend?: string;
+            /** @description `command`, `finetune` or `dev` (a dev pod: `ssh` and no command, up until stopped). */
+            kind?: string;
         };
         KeyBody: {
             /** @description A RunPod API key (RunPod's console → Settings → API Keys). */
@@ -1475,6 +1497,34 @@ export interface components {
             /** Format: int64 */
             ended_at?: number | null;
             simulated: boolean;
+        };
+        /**
+         * @description How to reach a job's pod over SSH (`GET /api/v1/jobs/{id}/ssh`): the pod's published
+         *     `22/tcp`, as the provider maps it.
+         */
+        SshInfo: {
+            job_id: string;
+            /**
+             * Format: int32
+             * @description Which pod of the job (0 for a job of one pod).
+             */
+            node: number;
+            pod_id: string;
+            host: string;
+            /** Format: int32 */
+            port: number;
+            user: string;
+            /** @description The same as one `ssh` invocation: `ssh -p PORT USER@HOST`. */
+            command: string;
+        };
+        /** @description SSH access to a job's pod. */
+        SshSpec: {
+            /**
+             * @description `authorized_keys` lines (`ssh-ed25519 AAAA… comment`). Empty in a spec file: the CLI
+             *     fills in your default public key; the API needs at least one.
+             * @default []
+             */
+            public_keys: string[];
         };
         /** @description `GET /api/v1/status`. */
         Status: {
@@ -2026,6 +2076,94 @@ export interface operations {
                 };
             };
             /** @description RunPod failed or could not be reached (`provider_error`); nothing was changed, retry */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the database is locked by another process, or the server's memory for large bodies is in use; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    job_ssh: {
+        parameters: {
+            query?: {
+                /** @description Which pod of the job (default 0). */
+                node?: number;
+            };
+            header?: never;
+            path: {
+                /** @description job id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SshInfo"];
+                };
+            };
+            /** @description a query parameter is malformed (named in the message) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not found (or another user's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no SSH to give: the job has no `ssh` or has ended (`no_pod`), or its pod is not booted yet (`not_ready`, ask again) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many wrong tokens from this client (a valid token is never refused), or RunPod's request budget for the account is spent (`provider_rate_limited`); wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the provider did not answer */
             502: {
                 headers: {
                     [name: string]: unknown;

@@ -131,6 +131,11 @@ impl Client {
         self.post(&["jobs", id, "stop"], &serde_json::json!({})).await
     }
 
+    /// Where to reach pod `node` of a job over SSH (`not_ready` while it boots).
+    pub async fn job_ssh(&self, id: &str, node: u32) -> Result<SshInfo, Error> {
+        self.get(&["jobs", id, "ssh"], &[("node", node)]).await
+    }
+
     /// A job's events after `after`, waiting up to `wait_ms` for one (long poll).
     pub async fn job_events(
         &self,

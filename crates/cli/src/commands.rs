@@ -52,9 +52,11 @@ pub async fn ps(a: PsArgs) -> Result<(), UserError> {
         "REASON",
     ]);
     for j in jobs {
+        // A dev pod is up until stopped: say so beside its name.
+        let name = if j.kind == "dev" { format!("{} (dev pod)", j.name) } else { j.name };
         t.add_row(vec![
             j.id,
-            j.name,
+            name,
             j.state.to_string(),
             j.gpu.unwrap_or_default(),
             format!("${:.4}", j.spent_usd),

@@ -72,10 +72,13 @@ pub fn quickstart_volume(cfg: &mut EmulatorConfig, home: &std::path::Path) {
 
 #[cfg(feature = "embedded-emulator")]
 /// Gives the images whose programs are podwarden's own (`podwarden-tabular`,
-/// `podwarden-echo-worker`) this binary, which answers to those names (`main.rs`), unless the
-/// config declares them itself.
+/// `podwarden-echo-worker`, the sshd of images that ship one) this binary, which answers to
+/// those names (`main.rs`), unless the config declares them itself.
 pub fn own_images(cfg: &mut EmulatorConfig) {
     let Ok(exe) = std::env::current_exe() else { return };
+    if cfg.sshd_program.is_none() {
+        cfg.sshd_program = Some(exe.clone());
+    }
     let defaults = runpod_emulator::image::default_images();
     for (name, tool) in [
         ("ghcr.io/podwarden/podwarden-tabular:*", "podwarden-tabular"),

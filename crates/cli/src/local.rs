@@ -143,6 +143,11 @@ impl Api {
     {
         call(&self.client).await.map_err(user_error)
     }
+
+    /// The client itself, for a caller that decides on the API's error codes.
+    pub fn client(&self) -> &podwarden_api::Client {
+        &self.client
+    }
 }
 
 /// An API error as the CLI reports it.

@@ -28,6 +28,7 @@ mod quickstart;
 mod run;
 mod serve;
 mod serverless;
+mod ssh;
 mod staging;
 mod transfer;
 mod volume;
@@ -52,6 +53,9 @@ enum Command {
     Logs(commands::LogsArgs),
     /// Stop a job (its pods are terminated).
     Stop(commands::StopArgs),
+    /// Open a shell on a job's pod (a job with `ssh`), or run a command there: waits until the
+    /// pod has booted, then runs the system's ssh.
+    Ssh(ssh::SshArgs),
     /// Run a failed or timed-out serverless job again (RunPod's `/retry`, the same input).
     Retry(commands::RetryArgs),
     /// Notifications: where your job endings and budget alerts are POSTed (set, show, rm).
@@ -238,8 +242,8 @@ fn serves(c: &Command) -> bool {
 }
 
 fn main() -> ExitCode {
-    // Inside an emulated container this binary is the image's `podwarden-tabular` or
-    // `podwarden-echo-worker` (emulator::own_images binds it under those names).
+    // Inside an emulated container this binary is the image's `podwarden-tabular`,
+    // `podwarden-echo-worker` or `sshd` (emulator::own_images binds it under those names).
     let argv0 = std::env::args_os().next().and_then(|a| {
         std::path::Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned())
     });
@@ -248,6 +252,11 @@ fn main() -> ExitCode {
             Cli { command: Command::Tabular(podwarden_tabular::cli::Cli::parse()) }
         }
         Some("podwarden-echo-worker") => Cli { command: Command::EchoWorker },
+        #[cfg(feature = "embedded-emulator")]
+        Some("sshd") => {
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            return ExitCode::from(podwarden_emulator_sshd::main(&args).clamp(0, 255) as u8);
+        }
         _ => Cli::parse(),
     };
     print::exit_on_closed_stdout(!serves(&cli.command));
@@ -287,6 +296,7 @@ fn main() -> ExitCode {
             Command::Ps(a) => commands::ps(a).await,
             Command::Logs(a) => commands::logs(a).await,
             Command::Stop(a) => commands::stop(a).await,
+            Command::Ssh(a) => ssh::ssh(a).await,
             Command::Retry(a) => commands::retry(a).await,
             Command::Webhook(c) => commands::webhook(c).await,
             Command::Cost(a) => commands::cost(a).await,

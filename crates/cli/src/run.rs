@@ -60,6 +60,15 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
             hint: e.hint.clone(),
         })?;
     }
+    // `ssh = true`: the user's own key, read here (the server cannot see ~/.ssh).
+    if let Some(ssh) = spec.ssh.as_mut().filter(|s| s.public_keys.is_empty()) {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        ssh.public_keys.push(crate::ssh::default_public_key(&home)?);
+        spec.validate().map_err(|e| UserError {
+            error: anyhow!("invalid public key for ssh: {e}"),
+            hint: e.hint.clone(),
+        })?;
+    }
     let api = Api::connect().await?;
     if a.estimate || spec.limits.budget_usd.is_none() {
         let e: podwarden_api::types::EstimateView = api.run(|c| c.estimate(&spec)).await?;

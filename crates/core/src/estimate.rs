@@ -44,8 +44,7 @@ pub fn estimate(spec: &JobSpec, offers: &[GpuOffer]) -> Option<Estimate> {
     let price = p.price_per_hour;
     let budget = spec.limits.budget_usd.map(Money::from_usd);
     let by_time = spec
-        .limits
-        .max_runtime
+        .max_runtime()
         .map(|d| price.per_hour_for_millis(TYPICAL_BOOT_MS + d.as_millis() as i64));
     let (max_cost, bound) = match (budget, by_time) {
         (Some(b), Some(t)) if t < b => (Some(t), Bound::MaxRuntime),

@@ -37,7 +37,30 @@ pub struct DataPlan {
     pub fetch: Vec<(String, String)>,
     /// Paths on the volume that must exist after a zero exit.
     pub outputs: Vec<String>,
+    /// Start sshd from `PUBLIC_KEY` first (the job has `ssh`).
+    pub ssh: bool,
 }
+
+/// Starts sshd from `PUBLIC_KEY` as RunPod's images' `/start.sh` does (`setup_ssh`), which a
+/// pod with `args` never runs: the image's `CMD` is replaced. The keys replace
+/// `~/.ssh/authorized_keys` (the pod is the job's), host keys are made where missing, and an
+/// image without sshd says so in the log instead of failing the job.
+pub const SSH_SETUP: &str = r#"pw_ssh() {
+  [ -n "${PUBLIC_KEY:-}" ] || return 0
+  echo "podwarden: setting up SSH" >&2
+  mkdir -p "$HOME/.ssh" && chmod 700 "$HOME/.ssh" && printf '%s
+' "$PUBLIC_KEY" > "$HOME/.ssh/authorized_keys" && chmod 600 "$HOME/.ssh/authorized_keys"
+  pw_sshd=$(command -v sshd 2>/dev/null) || { [ -x /usr/sbin/sshd ] && pw_sshd=/usr/sbin/sshd; }
+  if [ -z "$pw_sshd" ]; then
+    echo "podwarden: this image has no sshd (openssh-server), so SSH is not available; use a runpod/* image or install openssh-server in yours" >&2
+    return 0
+  fi
+  mkdir -p /etc/ssh /run/sshd 2>/dev/null
+  command -v ssh-keygen >/dev/null 2>&1 && ssh-keygen -A >/dev/null 2>&1
+  "$pw_sshd" && echo "podwarden: sshd started" >&2 || echo "podwarden: sshd did not start" >&2
+}
+pw_ssh
+"#;
 
 /// The exit the watchdog reports when its pod could not stop itself (`timeout`'s code).
 pub const WATCHDOG_EXIT_CODE: i32 = 124;
@@ -115,8 +138,9 @@ pub fn wrap(command: &str, watchdog_secs: Option<u64>, data: &DataPlan) -> Strin
         ),
         None => String::new(),
     };
+    let ssh = if data.ssh { SSH_SETUP } else { "" };
     format!(
-        r#"pw_post() {{
+        r#"{ssh}pw_post() {{
   if command -v curl >/dev/null 2>&1; then curl -fsS -m 20 -X POST -H "Authorization: Bearer $2" -H 'Content-Type: application/json' -d "$3" "$1" >/dev/null
   elif command -v wget >/dev/null 2>&1; then wget -q -T 20 -O /dev/null --header="Authorization: Bearer $2" --header='Content-Type: application/json' --post-data="$3" "$1"
   else python3 -c 'import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1], data=sys.argv[3].encode(), headers={{"Authorization": "Bearer " + sys.argv[2], "Content-Type": "application/json"}}), timeout=20)' "$1" "$2" "$3"
@@ -201,6 +225,7 @@ mod tests {
         let data = DataPlan {
             fetch: vec![("https://example.com/a b?x=1&y='2'".into(), "in/data.csv".into())],
             outputs: vec!["out/model.json".into()],
+            ssh: false,
         };
         let w = wrap("python -c 'print(1)'; echo \"$HOME\"", Some(3600), &data);
         assert!(
@@ -229,8 +254,11 @@ mod tests {
         fake_curl(&dir.join("bin"), "case \" $* \" in *\" -o \"*) exit 22;; esac; exit 0");
         let mark = dir.join("pwned");
         let evil = format!("out/$(touch {m})`touch {m}`\"x'y", m = mark.display());
-        let data =
-            DataPlan { fetch: vec![("https://e/x".into(), evil.clone())], outputs: vec![evil] };
+        let data = DataPlan {
+            fetch: vec![("https://e/x".into(), evil.clone())],
+            outputs: vec![evil],
+            ssh: false,
+        };
         let script = wrap("true", None, &data)
             .replace("while :; do sleep 3600; done", "")
             .replace(VOLUME_MOUNT, &dir.join("vol").display().to_string());

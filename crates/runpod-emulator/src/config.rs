@@ -64,6 +64,10 @@ pub struct EmulatorConfig {
     /// Run containers as plain processes when bubblewrap is not available. They then share
     /// the host's files and tools; every container start says so.
     pub unsandboxed: bool,
+    /// The program images that ship OpenSSH's server get at `/usr/sbin/sshd`
+    /// (`podwarden-emulator-sshd`); absent: `$PODWARDEN_EMULATOR_SSHD`, else that program next
+    /// to this one. Without it those images have no sshd (each start says so).
+    pub sshd_program: Option<std::path::PathBuf>,
 }
 
 impl EmulatorConfig {
@@ -360,6 +364,7 @@ impl Default for EmulatorConfig {
             images: BTreeMap::new(),
             volumes: Vec::new(),
             unsandboxed: false,
+            sshd_program: None,
         }
     }
 }
@@ -368,6 +373,22 @@ impl EmulatorConfig {
     /// Parses a TOML config; unknown keys are errors so typos do not pass silently.
     pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
         toml::from_str(text)
+    }
+
+    /// The sshd stand-in: `sshd_program`, `$PODWARDEN_EMULATOR_SSHD`, or
+    /// `podwarden-emulator-sshd` beside the running program (or one directory up: a test
+    /// binary runs from `target/<profile>/deps`).
+    pub fn find_sshd(&self) -> Option<std::path::PathBuf> {
+        const NAME: &str = "podwarden-emulator-sshd";
+        if let Some(p) = &self.sshd_program {
+            return Some(p.clone());
+        }
+        if let Some(p) = std::env::var_os("PODWARDEN_EMULATOR_SSHD").filter(|p| !p.is_empty()) {
+            return Some(p.into());
+        }
+        let exe = std::env::current_exe().ok()?;
+        let dir = exe.parent()?;
+        [dir.join(NAME), dir.parent()?.join(NAME)].into_iter().find(|p| p.is_file())
     }
 }
 

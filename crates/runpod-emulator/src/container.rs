@@ -22,6 +22,9 @@ pub struct SpawnSpec {
     pub generation: u64,
     pub container: ContainerSpec,
     pub logs: Arc<LogBuffer>,
+    /// The host's side of its published TCP ports: (port in the container, the listener on
+    /// this machine that stands for its public port). `net.rs` relays them in.
+    pub published: Vec<(u16, std::net::TcpListener)>,
 }
 
 /// What a container is: its image, argv, env and volumes.
@@ -38,4 +41,9 @@ pub struct ContainerSpec {
     pub hostname: String,
     /// Working directory when unsandboxed (the container's paths do not exist then).
     pub scratch: PathBuf,
+    /// The program bound at `/usr/sbin/sshd` (an image that ships OpenSSH's server).
+    pub sshd: Option<PathBuf>,
+    /// The container's published TCP ports and the host directory their sockets are made in
+    /// (bound at `net::PORTS_IN_CONTAINER`).
+    pub published: Option<(Vec<u16>, PathBuf)>,
 }

@@ -41,6 +41,10 @@ pub struct ImageConfig {
     /// Emulated seconds the pull takes (added to the pod's STARTING phase); `None`: the
     /// configured default.
     pub pull_secs: Option<f64>,
+    /// Ships OpenSSH's server (`/usr/sbin/sshd`; `ssh-keygen` goes in `tools`), as RunPod's
+    /// own images do. The emulator binds its stand-in there (`podwarden-emulator-sshd`,
+    /// config `sshd_program`; why not OpenSSH: that crate's overview).
+    pub sshd: bool,
 }
 
 /// The standard `PATH` of a Debian-based image.
@@ -140,7 +144,18 @@ pub fn default_images() -> BTreeMap<String, ImageConfig> {
     let pytorch = ImageConfig {
         // RunPod's images start /start.sh (sshd, Jupyter) and then sleep forever.
         cmd: vec!["sleep".into(), "infinity".into()],
-        tools: tools(&["python3", "python", "pip", "pip3", "curl", "wget", "git", "nvidia-smi"]),
+        tools: tools(&[
+            "python3",
+            "python",
+            "pip",
+            "pip3",
+            "curl",
+            "wget",
+            "git",
+            "nvidia-smi",
+            "ssh-keygen",
+        ]),
+        sshd: true,
         ..ImageConfig::default()
     };
     let tabular = ImageConfig {

@@ -307,6 +307,10 @@ pub async fn start(cfg: EmulatorConfig, opts: Options) -> anyhow::Result<Running
         .await
         .with_context(|| format!("cannot listen on {}", opts.addr))?;
     let addr = listener.local_addr()?;
+    let mut cfg = cfg;
+    if cfg.sshd_program.is_none() {
+        cfg.sshd_program = cfg.find_sshd();
+    }
     let cfg = Arc::new(cfg);
     let (mut world, keys) = World::new(cfg.clone(), state_dir.clone(), key.expose());
     world.base_url = format!("http://{addr}");

@@ -10,6 +10,13 @@
 //! a Unix socket in a directory bind-mounted into every container, and a `socat` started inside
 //! the container before its command listens on `127.0.0.1:<port>` and relays to that socket;
 //! the emulator relays on to `127.0.0.1:<port>`. So URLs keep working unchanged.
+//!
+//! The other way, a pod's published TCP ports (`22/tcp`): the emulator listens on a port of
+//! this machine's loopback for each (the pod's public port), and a `socat` in the container
+//! listens on `<port>.sock` in a directory of the pod's own (bound at [`PORTS_IN_CONTAINER`])
+//! and relays to `127.0.0.1:<port>` inside. The container can write that directory, so the
+//! emulator never follows a name there: it opens the socket file without following links,
+//! checks it is a socket, and connects through its descriptor ([`connect_published`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,6 +27,8 @@ use tokio_util::task::TaskTracker;
 pub(crate) const SOCKETS_IN_CONTAINER: &str = "/run/podwarden-net";
 /// Where the relay's programs (`sh`, `socat`) are inside a container: off the image's `PATH`.
 pub(crate) const TOOLS_IN_CONTAINER: &str = "/run/podwarden-bin";
+/// Where a container's published ports' sockets are made (its own directory, writable).
+pub(crate) const PORTS_IN_CONTAINER: &str = "/run/podwarden-ports";
 
 /// The host ports containers reach, and the directory of their sockets.
 #[derive(Debug, Clone)]
@@ -99,13 +108,19 @@ impl Bridge {
         a
     }
 
-    /// The container's argv: a shell that starts one relay per port, waits until each listens
-    /// (read from `/proc/net/tcp`, builtins only), then becomes `argv`.
-    pub(crate) fn wrap(&self, argv: &[String]) -> Vec<String> {
+    /// The container's argv: a shell that starts one relay per port (and one per published
+    /// port, the other way), waits until each host port listens (read from `/proc/net/tcp`,
+    /// builtins only), then becomes `argv`.
+    pub(crate) fn wrap(&self, argv: &[String], published: &[u16]) -> Vec<String> {
         let mut script = String::new();
         for p in &self.ports {
             script.push_str(&format!(
                 "{TOOLS_IN_CONTAINER}/socat TCP-LISTEN:{p},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:{SOCKETS_IN_CONTAINER}/{p}.sock </dev/null >/dev/null 2>&1 &\n"
+            ));
+        }
+        for p in published {
+            script.push_str(&format!(
+                "{TOOLS_IN_CONTAINER}/socat UNIX-LISTEN:{PORTS_IN_CONTAINER}/{p}.sock,fork,unlink-early TCP:127.0.0.1:{p} </dev/null >/dev/null 2>&1 &\n"
             ));
         }
         script.push_str(
@@ -122,4 +137,58 @@ impl Bridge {
         out.extend(argv.iter().cloned());
         out
     }
+}
+
+/// Relays connections to each listener (a published port's public side) into the container's
+/// `<dir>/<port>.sock`, until `cancel`.
+pub(crate) fn serve_published(
+    dir: &Path,
+    published: Vec<(u16, std::net::TcpListener)>,
+    tracker: &TaskTracker,
+    cancel: &CancellationToken,
+) {
+    for (port, listener) in published {
+        let Ok(listener) = listener
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpListener::from_std(listener))
+        else {
+            continue;
+        };
+        let (sock, c) = (dir.join(format!("{port}.sock")), cancel.clone());
+        tracker.spawn(async move {
+            loop {
+                let mut conn = tokio::select! {
+                    r = listener.accept() => match r { Ok((s, _)) => s, Err(_) => continue },
+                    () = c.cancelled() => break,
+                };
+                let (sock, c) = (sock.clone(), c.clone());
+                tokio::spawn(async move {
+                    // Nothing listens yet (the container is starting): the client sees the
+                    // connection closed, as when a pod's port has no server.
+                    let Ok(mut inner) = connect_published(&sock) else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut conn, &mut inner) => {}
+                        () = c.cancelled() => {}
+                    }
+                });
+            }
+        });
+    }
+}
+
+/// Connects to a socket the container made, never following a link it may have put there:
+/// the name is opened with `O_PATH | O_NOFOLLOW`, must be a socket, and is connected to
+/// through `/proc/self/fd/<n>`, which names that very file.
+pub(crate) fn connect_published(path: &Path) -> std::io::Result<tokio::net::UnixStream> {
+    use nix::fcntl::{OFlag, open};
+    use nix::sys::stat::{Mode, SFlag, fstat};
+    use std::os::fd::AsRawFd as _;
+    let fd = open(path, OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?;
+    let st = fstat(&fd)?;
+    if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFSOCK {
+        return Err(std::io::Error::other(format!("{} is not a socket", path.display())));
+    }
+    let s = std::os::unix::net::UnixStream::connect(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+    s.set_nonblocking(true)?;
+    tokio::net::UnixStream::from_std(s)
 }

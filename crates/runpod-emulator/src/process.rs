@@ -41,11 +41,24 @@ pub enum Isolation {
     Unsandboxed,
 }
 
-/// A container is root in a user namespace of its own, with no capability at all: whatever user
+/// A container is root in a user namespace of its own, with no capability but binding low ports
+/// in its own network: whatever user
 /// the emulator runs as (root, in CI and most containers), a job's root is nobody on the host.
 /// Without this, root in the sandbox keeps every capability, and `open_by_handle_at` on a volume
 /// mount opens the host's filesystem ("shocker").
-const NO_PRIVILEGE: &[&str] = &["--unshare-user", "--uid", "0", "--gid", "0", "--cap-drop", "ALL"];
+const NO_PRIVILEGE: &[&str] = &[
+    "--unshare-user",
+    "--uid",
+    "0",
+    "--gid",
+    "0",
+    "--cap-drop",
+    "ALL",
+    // Docker's default set has it, so a pod's root binds ports below 1024 (sshd's 22); the
+    // network it binds in is the container's own.
+    "--cap-add",
+    "CAP_NET_BIND_SERVICE",
+];
 
 /// Checks that bubblewrap can create the sandbox containers need, on this machine.
 pub fn probe_sandbox() -> Result<(), String> {
@@ -125,12 +138,19 @@ impl Runner {
     }
 
     pub(crate) fn spawn(&self, shared: &Arc<Shared>, spec: SpawnSpec) {
-        let SpawnSpec { owner, generation, container, logs } = spec;
+        let SpawnSpec { owner, generation, container, logs, published } = spec;
         let clock = shared.clock.clone();
         let log = |line: String| logs.push(clock.now(), "system", line);
         for (host, _) in &container.volumes {
             if let Err(e) = crate::private_dir(host) {
                 log(format!("cannot create volume directory {}: {e}", host.display()));
+            }
+        }
+        if let Some((_, dir)) = &container.published {
+            // Sockets of the last run go: the relay in the container makes its own.
+            let _ = std::fs::remove_dir_all(dir);
+            if let Err(e) = crate::private_dir(dir) {
+                log(format!("cannot create the published ports' directory {}: {e}", dir.display()));
             }
         }
         let mut cmd = match self.isolation {
@@ -174,6 +194,11 @@ impl Runner {
                 }
             });
         }
+        // The published ports relay in while this process lives.
+        let ports_open = self.cancel.child_token();
+        if let Some((_, dir)) = &container.published {
+            crate::net::serve_published(dir, published, &self.tracker, &ports_open);
+        }
         let (s, cancel, isolation) = (shared.clone(), self.cancel.clone(), self.isolation);
         self.tracker.spawn(async move {
             let status = tokio::select! {
@@ -183,6 +208,7 @@ impl Runner {
                     child.wait().await.ok()
                 }
             };
+            ports_open.cancel();
             s.runner.groups.lock().remove(&(owner.clone(), generation));
             s.process_exited(owner, generation, status.and_then(|st| st.code()));
         });
@@ -371,6 +397,12 @@ fn sandboxed(
     for (host, at) in &c.volumes {
         arg(&["--bind", &host.display().to_string(), at]);
     }
+    if let Some(sshd) = &c.sshd {
+        arg(&["--ro-bind", &sshd.display().to_string(), "/usr/sbin/sshd"]);
+    }
+    if let Some((_, dir)) = &c.published {
+        arg(&["--bind", &dir.display().to_string(), crate::net::PORTS_IN_CONTAINER]);
+    }
     arg(&["--proc", "/proc", "--dev", "/dev"]);
     arg(&[
         "--unshare-pid",
@@ -393,7 +425,8 @@ fn sandboxed(
     let mut cmd = tokio::process::Command::new("bwrap");
     // The container's environment is bwrap's own, which it passes on: values (secrets among
     // them) stay out of bwrap's command line, which every user of the host can read.
-    let argv = net.map_or_else(|| c.argv.clone(), |b| b.wrap(&c.argv));
+    let published = c.published.as_ref().map_or(&[][..], |(ports, _)| &ports[..]);
+    let argv = net.map_or_else(|| c.argv.clone(), |b| b.wrap(&c.argv, published));
     cmd.args(&a).args(&argv).env_clear().envs(container_env(c));
     cmd
 }

@@ -43,6 +43,13 @@ pub struct JobSummary {
     /// owner's RunPod key), `aws` (the operator's AWS account) or `aws (own key)`.
     #[serde(default)]
     pub backend: String,
+    /// `command`, `finetune` or `dev` (a dev pod: `ssh` and no command, up until stopped).
+    #[serde(default = "command_kind")]
+    pub kind: String,
+}
+
+fn command_kind() -> String {
+    "command".into()
 }
 
 /// One attempt (pod) of a job.
@@ -68,13 +75,25 @@ pub struct JobDetail {
     pub attempts: Vec<AttemptView>,
     /// Provider costs are simulated (embedded emulator).
     pub simulated: bool,
-    /// `command` or `finetune`.
-    #[serde(default)]
-    pub kind: String,
     #[serde(default)]
     pub image: String,
     /// The command the pod runs (for `finetune`: the model and dataset).
     #[serde(default)]
+    pub command: String,
+}
+
+/// How to reach a job's pod over SSH (`GET /api/v1/jobs/{id}/ssh`): the pod's published
+/// `22/tcp`, as the provider maps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SshInfo {
+    pub job_id: String,
+    /// Which pod of the job (0 for a job of one pod).
+    pub node: u32,
+    pub pod_id: String,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    /// The same as one `ssh` invocation: `ssh -p PORT USER@HOST`.
     pub command: String,
 }
 

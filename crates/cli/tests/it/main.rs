@@ -14,4 +14,5 @@ mod cli;
 mod doctor;
 mod finetune;
 mod serverless;
+mod ssh;
 mod volumes;

@@ -7,6 +7,7 @@
 //! own files.
 
 mod parse;
+mod ssh;
 mod validate;
 
 pub use parse::SpecError;
@@ -165,7 +166,17 @@ pub struct JobSpec {
     /// Files the job writes on its network volume; the job succeeds only when every one exists.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<Output>,
+    /// SSH into the pod: `ssh = true` (the CLI sends your `~/.ssh/id_ed25519.pub` or
+    /// `id_rsa.pub`), or `[ssh] public_keys = [...]`. With no command it is a dev pod.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "ssh::deserialize"
+    )]
+    pub ssh: Option<SshSpec>,
 }
+
+pub use ssh::{DEV_POD_MAX_RUNTIME, SshSpec};
 
 /// A file the job reads (`[[inputs]]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -249,6 +260,8 @@ const TOP_FIELDS: &[&str] = &[
     "finetune",
     "inputs",
     "outputs",
+    "ssh",
+    "public_keys",
     "source",
     "path",
     "to",
@@ -284,6 +297,7 @@ impl JobSpec {
             finetune: None,
             inputs: Vec::new(),
             outputs: Vec::new(),
+            ssh: None,
         }
     }
 
@@ -302,12 +316,32 @@ impl JobSpec {
         parse_json(value, hint_for, Self::validate)
     }
 
-    /// `finetune` for a fine-tuning job, else `command`.
+    /// `finetune` for a fine-tuning job, `dev` for a dev pod, else `command`.
     pub fn kind(&self) -> &'static str {
-        if self.finetune.is_some() { "finetune" } else { "command" }
+        if self.finetune.is_some() {
+            "finetune"
+        } else if self.is_dev_pod() {
+            "dev"
+        } else {
+            "command"
+        }
     }
 
-    /// The shell command the pod runs (generated for a `finetune` job).
+    /// A pod to work in over SSH: `ssh` and nothing to run. It stays up until stopped, its
+    /// budget spent or its `max_runtime` (default [`DEV_POD_MAX_RUNTIME`]) reached.
+    pub fn is_dev_pod(&self) -> bool {
+        self.ssh.is_some()
+            && self.finetune.is_none()
+            && self.command.is_none()
+            && self.args.is_none()
+    }
+
+    /// The wall-clock limit that applies: the spec's, or a dev pod's default.
+    pub fn max_runtime(&self) -> Option<Duration> {
+        self.limits.max_runtime.or(self.is_dev_pod().then_some(DEV_POD_MAX_RUNTIME))
+    }
+
+    /// The shell command the pod runs (generated for a `finetune` job; a dev pod's waits).
     pub fn shell_command(&self) -> String {
         if let Some(f) = &self.finetune {
             return f.script();
@@ -315,8 +349,18 @@ impl JobSpec {
         match (&self.command, &self.args) {
             (Some(c), _) => c.clone(),
             (None, Some(a)) => a.iter().map(|x| shell_quote(x)).collect::<Vec<_>>().join(" "),
+            (None, None) if self.is_dev_pod() => ssh::DEV_POD_COMMAND.to_owned(),
             (None, None) => String::new(),
         }
+    }
+
+    /// Ports the pod exposes: the spec's, and `22/tcp` for SSH.
+    pub fn exposed_ports(&self) -> Vec<String> {
+        let mut ports = self.ports.clone();
+        if self.ssh.is_some() && !ports.iter().any(|p| p == "22/tcp") {
+            ports.push("22/tcp".into());
+        }
+        ports
     }
 
     /// Paths on the network volume that must exist after a zero exit: the declared outputs and,

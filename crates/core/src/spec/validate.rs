@@ -75,7 +75,30 @@ impl JobSpec {
         self.check_storage()?;
         self.check_inputs_and_outputs()?;
         self.check_ports()?;
+        self.check_ssh()?;
         self.check_provider()
+    }
+
+    /// SSH keys in `authorized_keys` form, not too many; RunPod's images read `PUBLIC_KEY`.
+    fn check_ssh(&self) -> Result<(), Box<SpecError>> {
+        let Some(ssh) = &self.ssh else { return Ok(()) };
+        if let Err((field, why)) = ssh.check() {
+            return Err(invalid(
+                &field,
+                why,
+                Some(
+                    "each key is one line of a `.pub` file, e.g. \"ssh-ed25519 AAAAC3Nza… you@laptop\"",
+                ),
+            ));
+        }
+        if self.env.contains_key("PUBLIC_KEY") {
+            return Err(invalid(
+                "env.PUBLIC_KEY",
+                "is set by podwarden for `ssh` (your keys go to the pod as PUBLIC_KEY)".into(),
+                Some("put the keys in [ssh] public_keys instead"),
+            ));
+        }
+        Ok(())
     }
 
     /// What AWS cannot do of what the spec asks (RunPod's features without an EC2 counterpart
@@ -106,6 +129,9 @@ impl JobSpec {
         }
         if self.finetune.is_some() {
             return refuse("finetune", "[finetune]", "run fine-tunes on RunPod (drop `provider`)");
+        }
+        if self.ssh.is_some() {
+            return refuse("ssh", "SSH into the pod", "run it on RunPod (drop `provider`)");
         }
         Ok(())
     }
@@ -186,6 +212,8 @@ impl JobSpec {
     fn check_command(&self) -> Result<(), Box<SpecError>> {
         match (&self.command, &self.args) {
             _ if self.finetune.is_some() => {}
+            // A dev pod: nothing to run, a shell over SSH.
+            (None, None) if self.ssh.is_some() => {}
             (Some(_), Some(_)) => {
                 return Err(invalid(
                     "args",

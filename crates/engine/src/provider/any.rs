@@ -9,8 +9,8 @@
 
 use super::{
     Deployment, EndpointInfo, Headroom, KeyCheck, PodInfo, PodLogQuery, PodLogStream, PodRequest,
-    Provider, ProviderError, QueueHealth, RemoteJob, RunOptions, Serverless, TemplateInfo,
-    VolumeInfo,
+    Provider, ProviderError, PublishedPort, QueueHealth, RemoteJob, RunOptions, Serverless,
+    TemplateInfo, VolumeInfo,
 };
 use crate::{AwsProvider, RunPodProvider};
 use podwarden_core::gpu::GpuOffer;
@@ -124,6 +124,9 @@ impl Provider for AnyProvider {
     }
     async fn check_key(&self) -> KeyCheck {
         each!(self, p => p.check_key().await)
+    }
+    async fn pod_ports(&self, pod_id: &str) -> Result<Vec<PublishedPort>, ProviderError> {
+        each!(self, p => p.pod_ports(pod_id).await)
     }
 }
 

@@ -25,6 +25,14 @@ pub struct PodInfo {
     pub cost_per_hour: Money,
 }
 
+/// A pod's TCP port reachable from outside: `private` in the pod is `ip:public`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedPort {
+    pub private: u16,
+    pub ip: String,
+    pub public: u16,
+}
+
 /// Where a provider pod is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PodPhase {
@@ -233,6 +241,15 @@ pub trait Provider: Serverless + Send + Sync + 'static {
     /// The least a started pod is billed, whatever it ran (EC2 Linux: 60 seconds).
     fn min_billed_ms(&self) -> i64 {
         0
+    }
+    /// A running pod's published TCP ports, as the provider maps them (RunPod:
+    /// `runtime.ports`); empty while it boots, and where the provider publishes none.
+    fn pod_ports(
+        &self,
+        pod_id: &str,
+    ) -> impl Future<Output = Result<Vec<PublishedPort>, ProviderError>> + Send {
+        let _ = pod_id;
+        async { Ok(Vec::new()) }
     }
     /// Whether the account behind this cloud's key may be used (checked before a user's own
     /// key is saved): it authenticates and has funds.

@@ -6,8 +6,8 @@ mod serverless;
 
 use crate::provider::{
     Deployment, EndpointInfo, KeyCheck, PodInfo, PodLogLine, PodLogQuery, PodLogStream, PodPhase,
-    PodRequest, Provider, ProviderError, QueueHealth, RemoteJob, RemoteStatus, RunOptions,
-    Serverless, TemplateInfo, VolumeInfo,
+    PodRequest, Provider, ProviderError, PublishedPort, QueueHealth, RemoteJob, RemoteStatus,
+    RunOptions, Serverless, TemplateInfo, VolumeInfo,
 };
 use podwarden_core::gpu::{CloudTier, GpuOffer};
 use podwarden_core::money::Money;
@@ -121,6 +121,20 @@ impl Provider for RunPodProvider {
 
     fn rest_base(&self) -> Option<String> {
         Some(self.client.rest_url().as_str().trim_end_matches('/').to_owned())
+    }
+
+    async fn pod_ports(&self, pod_id: &str) -> Result<Vec<PublishedPort>, ProviderError> {
+        let pod = self.client.get_pod(&PodId::new(pod_id)).await.map_err(map_err)?;
+        Ok(pod
+            .runtime
+            .map(|r| r.ports)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p.kind == "tcp")
+            .filter_map(|p| {
+                Some(PublishedPort { private: p.private, ip: p.ip?, public: p.public? })
+            })
+            .collect())
     }
 
     async fn pod_logs(&self, pod_id: &str, q: PodLogQuery) -> Result<PodLogStream, ProviderError> {

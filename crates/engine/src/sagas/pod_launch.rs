@@ -41,7 +41,7 @@ impl<C: Provider> Engine<C> {
                 j.attempts_made += 1;
                 if j.started_at.is_none() {
                     j.started_at = Some(now);
-                    j.deadline_at = spec.limits.max_runtime.map(|d| now + d.as_millis() as i64);
+                    j.deadline_at = spec.max_runtime().map(|d| now + d.as_millis() as i64);
                 }
                 Ok(Some(()))
             })
@@ -168,7 +168,7 @@ impl<C: Provider> Engine<C> {
             image: spec.image.clone(),
             command,
             env,
-            ports: spec.ports.clone(),
+            ports: spec.exposed_ports(),
             gpu_type: p.gpu_type.clone(),
             gpu_count: p.count,
             tier: p.cloud,
@@ -363,11 +363,20 @@ impl<C: Provider> Engine<C> {
         if let Some(owner) = self.store.live().job(job).map(|j| j.owner.clone()) {
             env.insert("PODWARDEN_USER".into(), owner);
         }
+        // The job's own keys, as RunPod's images expect them (`podwarden_core::spec::SshSpec`).
+        if let Some(ssh) = &spec.ssh {
+            env.insert("PUBLIC_KEY".into(), ssh.public_key_env());
+        }
         let Some(base) = &self.callback_base else {
-            let args = match (&spec.command, &spec.args, &spec.finetune) {
-                (None, Some(argv), None) => {
+            let args = match (&spec.command, &spec.args, &spec.finetune, &spec.ssh) {
+                (None, Some(argv), None, None) => {
                     argv.iter().map(|a| crate::wrapper::sq(a)).collect::<Vec<_>>().join(" ")
                 }
+                (.., Some(_)) => crate::wrapper::start_args(&format!(
+                    "{}{}",
+                    crate::wrapper::SSH_SETUP,
+                    spec.shell_command()
+                )),
                 _ => crate::wrapper::start_args(&spec.shell_command()),
             };
             return Ok((args, env));
@@ -395,6 +404,7 @@ impl<C: Provider> Engine<C> {
                 .map(|i| (i.source.clone(), i.path.clone()))
                 .collect(),
             outputs: spec.required_outputs(),
+            ssh: spec.ssh.is_some(),
         };
         Ok((
             crate::wrapper::start_args(&crate::wrapper::wrap(
@@ -412,7 +422,7 @@ impl<C: Provider> Engine<C> {
     /// server's ceiling as configured, or `max_runtime` with a grace, so the control plane's
     /// own stop at the deadline comes first.
     fn ceiling_secs(&self, spec: &JobSpec) -> u64 {
-        spec.limits.max_runtime.map_or(self.watchdog_ceiling_secs, |d| {
+        spec.max_runtime().map_or(self.watchdog_ceiling_secs, |d| {
             d.as_secs() + crate::wrapper::WATCHDOG_GRACE_SECS
         })
     }

@@ -487,9 +487,11 @@ async fn secrets_reach_containers_at_boot_and_no_answer_shows_them() {
     assert!(c.list_secrets().await.expect("list").is_empty());
 }
 
-/// A container's root is root only in a user namespace of its own and holds no capability,
-/// whatever user the emulator runs as (root in CI): `open_by_handle_at` on a volume mount and
-/// every other capability-gated way out of the sandbox are closed (issue 25, "shocker").
+/// A container's root is root only in a user namespace of its own and holds no capability but
+/// `CAP_NET_BIND_SERVICE` (Docker's default set has it: a pod's sshd listens on 22, in the
+/// container's own network), whatever user the emulator runs as (root in CI):
+/// `open_by_handle_at` on a volume mount and every other capability-gated way out of the
+/// sandbox are closed (issue 25, "shocker").
 #[tokio::test]
 async fn a_containers_root_holds_no_capability_and_is_nobody_on_the_host() {
     let emu = emu().await;
@@ -508,7 +510,11 @@ async fn a_containers_root_holds_no_capability_and_is_nobody_on_the_host() {
         .expect("create");
     let text = run_to_exit(&emu, &p.id, 1).await;
     for cap in ["CapEff", "CapBnd", "CapPrm"] {
-        assert!(text.contains(&format!("{cap}:\t0000000000000000")), "{cap} is not empty:\n{text}");
+        // Bit 10 alone: CAP_NET_BIND_SERVICE.
+        assert!(
+            text.contains(&format!("{cap}:\t0000000000000400")),
+            "{cap} is not NET_BIND_SERVICE alone:\n{text}"
+        );
     }
     assert!(text.contains("uid 0"), "root inside, as RunPod's containers are:\n{text}");
     assert!(
@@ -559,4 +565,75 @@ async fn a_container_reaches_the_emulator_and_allowed_ports_only() {
         "the emulator and the allowed port only:\n{text}"
     );
     drop((host_service, allowed));
+}
+
+/// The container's output is written outside anything the emulator's world observes, so this
+/// polls its log (every 20 ms, failing after `LIMIT`).
+async fn until_logged(emu: &RunningEmulator, id: &PodId, needle: &str) -> String {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let text = logs(emu, id);
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never logged {needle:?}:\n{text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A pod's `N/tcp` ports are published as RunPod maps them: a port of this machine stands for
+/// each (in `runtime.ports`, and `RUNPOD_TCP_PORT_<N>` inside), relaying to the container's
+/// own loopback. The container can write where the relay's sockets are, so it could put a
+/// link there to a socket of the host's: the emulator never follows one.
+#[tokio::test]
+async fn published_tcp_ports_reach_the_container_and_never_a_host_socket() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let host = tempfile::tempdir().expect("tmp");
+    let host_sock = host.path().join("host.sock");
+    let host_service = std::os::unix::net::UnixListener::bind(&host_sock).expect("host socket");
+    host_service.set_nonblocking(true).expect("nonblocking");
+    let emu = emu().await;
+    let c = emu.client();
+    let script = format!(
+        "import os, time, http.server\n\
+         link = '/run/podwarden-ports/9000.sock'\n\
+         while not os.path.exists(link): time.sleep(0.01)\n\
+         os.remove(link); os.symlink({host:?}, link)\n\
+         s = http.server.HTTPServer(('127.0.0.1', 8000), http.server.SimpleHTTPRequestHandler)\n\
+         print('serving, public', os.environ.get('RUNPOD_TCP_PORT_8000'), flush=True)\n\
+         s.serve_forever()\n",
+        host = host_sock.display().to_string()
+    );
+    let mut req =
+        pod("ports", "python:3.11-slim", &format!("python3 -c {}", shell_words::quote(&script)));
+    req.ports = Some(vec!["8000/tcp".into(), "9000/tcp".into(), "8888/http".into()]);
+    let p = c.create_pod(&req).await.expect("create");
+    emu.advance(Duration::from_secs(30));
+    let text = until_logged(&emu, &p.id, "serving").await;
+    let pod = c.get_pod(&p.id).await.expect("pod");
+    let ports = pod.runtime.expect("running").ports;
+    let public = |private: u16| {
+        ports.iter().find(|x| x.private == private).and_then(|x| x.public).expect("mapped")
+    };
+    assert_eq!(ports.len(), 2, "tcp ports only (http ones go through RunPod's proxy): {ports:?}");
+    assert!(ports.iter().all(|x| x.kind == "tcp" && x.ip.as_deref() == Some("127.0.0.1")));
+    assert!(text.contains(&format!("serving, public {}", public(8000))), "{text}");
+    assert!(pod.ssh.direct.is_none(), "no 22/tcp, no direct ssh");
+
+    // (Async I/O: the relay runs on this test's runtime.)
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", public(8000))).await.expect("connect");
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").await.expect("request");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.expect("answer");
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+
+    // The link is refused: the connection closes and the host's socket never sees it.
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", public(9000))).await.expect("connect");
+    let mut nothing = Vec::new();
+    let _ = s.read_to_end(&mut nothing).await;
+    assert!(nothing.is_empty());
+    assert!(
+        matches!(host_service.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the relay followed the container's link to a host socket"
+    );
 }

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use podwarden_core::spec::JobSpec;
-use podwarden_core::state::AttemptState;
+use podwarden_core::state::{AttemptState, JobState};
 use podwarden_core::{JobId, Money};
 use podwarden_engine::EngineError;
 use podwarden_store::{AttemptRow, JobRow};
@@ -38,6 +38,7 @@ pub(crate) fn summary(j: &JobRow, attempts: &[AttemptRow], now: i64) -> JobSumma
         exit_code: j.exit_code,
         ended_at: j.phase().is_ok_and(|p| p.state.is_final()).then_some(j.updated_at),
         backend: j.account.backend().into(),
+        kind: j.spec().map_or("command", |s| s.kind()).into(),
     }
 }
 
@@ -64,6 +65,16 @@ pub(crate) async fn create_job(
     Body(v): Body<serde_json::Value>,
 ) -> R<(StatusCode, Json<JobDetail>)> {
     let mut spec = JobSpec::from_json(v).map_err(|e| spec_error(ErrorCode::InvalidSpec, &e))?;
+    if spec.ssh.as_ref().is_some_and(|k| k.public_keys.is_empty()) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidSpec,
+            "`ssh.public_keys`: empty; the server cannot read your ~/.ssh, so a job with `ssh` sends the keys that may log in",
+            Some(
+                "send ssh = {\"public_keys\": [\"ssh-ed25519 AAAA… you@laptop\"]} (podwarden run fills in ~/.ssh/id_ed25519.pub)",
+            ),
+        ));
+    }
     let provider = provider_of(&s, &mut spec)?;
     let account = user_account(&s, &c.0.id, provider).await?;
     crate::volumes::no_account_secrets(&c.0, &account, &spec.env)?;
@@ -164,7 +175,6 @@ pub(crate) async fn job_detail(s: &AppState, id: &str, owner: &str) -> R<JobDeta
         job: summary(&j, &attempts, s.engine.now_ms()),
         attempts: attempts.iter().map(attempt_view).collect(),
         simulated: s.simulated,
-        kind: spec.as_ref().map_or("command", JobSpec::kind).into(),
         image: spec.as_ref().map(|s| s.image.clone()).unwrap_or_default(),
         // A finetune job's generated script is long; its model says what it runs.
         command: spec
@@ -230,6 +240,89 @@ pub(crate) async fn stop_job(
     s.engine.cancel(j.id).await?;
     crate::driving::poke_job(&s, j.id);
     Ok((StatusCode::ACCEPTED, Json(job_detail(&s, &id, &c.0.id).await?)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SshQuery {
+    /// Which pod of the job (default 0).
+    #[serde(default)]
+    node: u32,
+}
+
+/// How to reach the job's pod over SSH: its host, port and user, once it has booted and the
+/// provider has mapped its `22/tcp`. `409 not_ready` until then (the message says why; ask
+/// again), `409 no_pod` for a job without `ssh` or one that has ended.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/ssh", tag = "jobs", params(("id" = String, Path, description = "job id"), SshQuery), responses((status = 200, body = crate::api::SshInfo), (status = 409, description = "no SSH to give: the job has no `ssh` or has ended (`no_pod`), or its pod is not booted yet (`not_ready`, ask again)", body = ErrorBody), (status = 502, description = "the provider did not answer", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
+pub(crate) async fn job_ssh(
+    State(s): S,
+    Extension(c): C,
+    Path(id): Path<String>,
+    Query(q): Query<SshQuery>,
+) -> R<Json<crate::api::SshInfo>> {
+    let j = owned_job(&s, &id, &c.0.id).await?;
+    let conflict = |code: ErrorCode, message: String, hint: &str| {
+        ApiError::new(StatusCode::CONFLICT, code, message, Some(hint))
+    };
+    let spec = j.spec().map_err(EngineError::from)?;
+    if spec.ssh.is_none() {
+        return Err(conflict(
+            ErrorCode::NoPod,
+            format!("job {id} was submitted without `ssh`"),
+            "submit it with ssh = true (podwarden run --ssh)",
+        ));
+    }
+    let phase = j.phase().map_err(EngineError::from)?;
+    if phase.state.is_final() || phase.state == JobState::TearingDown {
+        return Err(conflict(
+            ErrorCode::NoPod,
+            format!("job {id} has ended ({}); its pod is gone", phase.state.as_str()),
+            "submit it again",
+        ));
+    }
+    if q.node > 0 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidQuery,
+            format!("job {id} has one pod; node {} does not exist", q.node),
+            Some("leave `node` out, or use 0"),
+        ));
+    }
+    let not_ready = |why: &str| {
+        conflict(
+            ErrorCode::NotReady,
+            format!("the pod of job {id} is not reachable yet: {why}"),
+            "ask again in a few seconds (podwarden ssh waits)",
+        )
+    };
+    let pod = s
+        .engine
+        .store()
+        .live()
+        .attempts()
+        .filter(|a| {
+            a.job_id == j.id && matches!(a.state, AttemptState::Created | AttemptState::Running)
+        })
+        .find_map(|a| a.pod_id.clone());
+    let Some(pod) = pod else {
+        return Err(not_ready(j.reason.as_deref().unwrap_or("it has no pod yet")));
+    };
+    let engine = engine_for(&s, &j.account).await.map_err(account_error)?;
+    let ports = podwarden_engine::provider::Provider::pod_ports(engine.provider(), &pod)
+        .await
+        .map_err(EngineError::from)?;
+    let Some(ssh) = ports.into_iter().find(|p| p.private == 22) else {
+        return Err(not_ready("it is booting (its 22/tcp has no public port yet)"));
+    };
+    Ok(Json(crate::api::SshInfo {
+        job_id: id,
+        node: q.node,
+        pod_id: pod,
+        command: format!("ssh -p {} root@{}", ssh.public, ssh.ip),
+        host: ssh.ip,
+        port: ssh.public,
+        user: "root".into(),
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

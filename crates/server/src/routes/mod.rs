@@ -61,6 +61,7 @@ fn authed_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(create_job, list_jobs))
         .routes(routes!(get_job))
         .routes(routes!(stop_job))
+        .routes(routes!(job_ssh))
         .routes(routes!(events))
         .routes(routes!(logs))
         .routes(routes!(list_metrics))

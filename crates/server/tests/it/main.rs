@@ -16,5 +16,6 @@ mod lost_database;
 mod openapi;
 mod pods;
 mod spend_caps;
+mod ssh;
 mod volumes;
 mod webhooks;

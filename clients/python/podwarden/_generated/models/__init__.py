@@ -59,6 +59,8 @@ from .serverless_job_spec import ServerlessJobSpec
 from .serverless_job_spec_input import ServerlessJobSpecInput
 from .serverless_job_state import ServerlessJobState
 from .serverless_job_view import ServerlessJobView
+from .ssh_info import SshInfo
+from .ssh_spec import SshSpec
 from .status import Status
 from .stray_view import StrayView
 from .task_status import TaskStatus
@@ -132,6 +134,8 @@ __all__ = (
     "ServerlessJobSpecInput",
     "ServerlessJobState",
     "ServerlessJobView",
+    "SshInfo",
+    "SshSpec",
     "Status",
     "StrayView",
     "TaskStatus",

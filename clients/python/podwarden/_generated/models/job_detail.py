@@ -39,7 +39,7 @@ class JobDetail:
         ended_at (int | None | Unset): When it settled (final states only).
         backend (str | Unset): Whose provider account it runs on: `hosted` (the operator's RunPod key), `runpod` (the
             owner's RunPod key), `aws` (the operator's AWS account) or `aws (own key)`.
-        kind (str | Unset): `command` or `finetune`.
+        kind (str | Unset): `command`, `finetune` or `dev` (a dev pod: `ssh` and no command, up until stopped).
         image (str | Unset):
         command (str | Unset): The command the pod runs (for `finetune`: the model and dataset).
     """

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..models.limits import Limits
     from ..models.output import Output
     from ..models.retry_policy import RetryPolicy
+    from ..models.ssh_spec import SshSpec
 
 
 T = TypeVar("T", bound="JobSpec")
@@ -53,6 +54,7 @@ class JobSpec:
         inputs (list[Input] | Unset): Files the job reads, put on its network volume before it runs.
         outputs (list[Output] | Unset): Files the job writes on its network volume; the job succeeds only when every one
             exists.
+        ssh (None | SshSpec | Unset):
     """
 
     name: str
@@ -75,10 +77,12 @@ class JobSpec:
     finetune: FinetuneSpec | None | Unset = UNSET
     inputs: list[Input] | Unset = UNSET
     outputs: list[Output] | Unset = UNSET
+    ssh: None | SshSpec | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.early_stop import EarlyStop
         from ..models.finetune_spec import FinetuneSpec
+        from ..models.ssh_spec import SshSpec
 
         name = self.name
 
@@ -181,6 +185,14 @@ class JobSpec:
                 outputs_item = outputs_item_data.to_dict()
                 outputs.append(outputs_item)
 
+        ssh: dict[str, Any] | None | Unset
+        if isinstance(self.ssh, Unset):
+            ssh = UNSET
+        elif isinstance(self.ssh, SshSpec):
+            ssh = self.ssh.to_dict()
+        else:
+            ssh = self.ssh
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update(
@@ -225,6 +237,8 @@ class JobSpec:
             field_dict["inputs"] = inputs
         if outputs is not UNSET:
             field_dict["outputs"] = outputs
+        if ssh is not UNSET:
+            field_dict["ssh"] = ssh
 
         return field_dict
 
@@ -238,6 +252,7 @@ class JobSpec:
         from ..models.limits import Limits
         from ..models.output import Output
         from ..models.retry_policy import RetryPolicy
+        from ..models.ssh_spec import SshSpec
 
         d = dict(src_dict)
         name = d.pop("name")
@@ -400,6 +415,23 @@ class JobSpec:
 
                 outputs.append(outputs_item)
 
+        def _parse_ssh(data: object) -> None | SshSpec | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                ssh_type_1 = SshSpec.from_dict(data)
+
+                return ssh_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | SshSpec | Unset, data)
+
+        ssh = _parse_ssh(d.pop("ssh", UNSET))
+
         job_spec = cls(
             name=name,
             image=image,
@@ -421,6 +453,7 @@ class JobSpec:
             finetune=finetune,
             inputs=inputs,
             outputs=outputs,
+            ssh=ssh,
         )
 
         return job_spec

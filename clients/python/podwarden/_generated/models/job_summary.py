@@ -33,6 +33,7 @@ class JobSummary:
         ended_at (int | None | Unset): When it settled (final states only).
         backend (str | Unset): Whose provider account it runs on: `hosted` (the operator's RunPod key), `runpod` (the
             owner's RunPod key), `aws` (the operator's AWS account) or `aws (own key)`.
+        kind (str | Unset): `command`, `finetune` or `dev` (a dev pod: `ssh` and no command, up until stopped).
     """
 
     id: str
@@ -49,6 +50,7 @@ class JobSummary:
     exit_code: int | None | Unset = UNSET
     ended_at: int | None | Unset = UNSET
     backend: str | Unset = UNSET
+    kind: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,6 +112,8 @@ class JobSummary:
 
         backend = self.backend
 
+        kind = self.kind
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -138,6 +142,8 @@ class JobSummary:
             field_dict["ended_at"] = ended_at
         if backend is not UNSET:
             field_dict["backend"] = backend
+        if kind is not UNSET:
+            field_dict["kind"] = kind
 
         return field_dict
 
@@ -229,6 +235,8 @@ class JobSummary:
 
         backend = d.pop("backend", UNSET)
 
+        kind = d.pop("kind", UNSET)
+
         job_summary = cls(
             id=id,
             name=name,
@@ -244,6 +252,7 @@ class JobSummary:
             exit_code=exit_code,
             ended_at=ended_at,
             backend=backend,
+            kind=kind,
         )
 
         job_summary.additional_properties = d

@@ -198,7 +198,7 @@ fn plan_live_attempt<'a>(
     let ceiling = ix
         .specs
         .get(&a.job_id)
-        .and_then(|sp| sp.limits.max_runtime)
+        .and_then(|sp| sp.max_runtime())
         .map_or(s.watchdog_ceiling_ms, |d| {
             d.as_millis() as i64 + crate::wrapper::WATCHDOG_GRACE_SECS as i64 * 1000
         });

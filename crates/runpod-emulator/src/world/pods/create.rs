@@ -57,6 +57,7 @@ impl World {
             global_networking: req.global_networking.unwrap_or(false),
             start_ssh: req.start_ssh,
             start_jupyter: req.start_jupyter,
+            published: Vec::new(),
             status: PodStatus::Provisioning,
             phase_until: Some(after(now, self.cfg.pods.provisioning_secs)),
             created_at: now,

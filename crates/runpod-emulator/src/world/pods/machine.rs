@@ -236,17 +236,36 @@ impl World {
         env.extend(p.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         // Secrets are resolved at each boot: a rotated value applies from the next one.
         let resolved = resolved.and_then(|r| Ok((r, self.substitute_secrets(&p.account, env)?)));
-        let Some(p) = self.pods.get_mut(id) else { return };
-        let ((image, argv), env) = match resolved {
+        let ((image, argv), mut env) = match resolved {
             Ok(r) => r,
             Err(why) => {
                 // Nothing starts; the restart loop retries (a pull, or a start with bad args).
+                let Some(p) = self.pods.get_mut(id) else { return };
                 p.logs.push(now, "system", why);
                 p.container.running = false;
                 p.container.exited_at = Some(now);
                 return;
             }
         };
+        let sshd = match (image.sshd, &self.cfg.sshd_program) {
+            (true, Some(program)) => Some(program.clone()),
+            (true, None) => {
+                p.logs.push(now, "system", "emulator: this image ships sshd, but the emulator has no podwarden-emulator-sshd to stand for it (config `sshd_program`); the pod has no sshd".to_owned());
+                None
+            }
+            (false, _) => None,
+        };
+        // Published TCP ports: a port of this machine stands for each public port, as RunPod
+        // maps a host port to the container's (`RUNPOD_TCP_PORT_<n>`, runtime.ports).
+        let (published, listeners) = self.publish_ports(&p.ports, &p.logs, now);
+        env.extend(
+            published.iter().map(|(private, public)| {
+                (format!("RUNPOD_TCP_PORT_{private}"), public.to_string())
+            }),
+        );
+        let ports_dir = self.state_dir.join("pods").join(id).join("ports");
+        let Some(p) = self.pods.get_mut(id) else { return };
+        p.published = published.clone();
         p.container.generation = generation;
         p.container.running = true;
         p.container.up = true;
@@ -258,14 +277,57 @@ impl World {
             volumes,
             hostname: p.id.clone(),
             scratch,
+            sshd,
+            published: (!published.is_empty())
+                .then(|| (published.iter().map(|(private, _)| *private).collect(), ports_dir)),
         };
         let effect = Effect::Spawn(Box::new(SpawnSpec {
             owner: Owner::Pod(id.to_owned()),
             generation,
             container,
             logs: p.logs.clone(),
+            published: listeners,
         }));
         self.effect(effect);
+    }
+
+    /// Listeners on this machine's loopback for a pod's `N/tcp` ports (HTTP ports go through
+    /// RunPod's proxy, which the emulator does not have). Unsandboxed containers share the
+    /// host's network, so nothing is mapped for them.
+    #[allow(clippy::type_complexity)]
+    fn publish_ports(
+        &self,
+        ports: &[String],
+        logs: &LogBuffer,
+        now: DateTime<Utc>,
+    ) -> (Vec<(u16, u16)>, Vec<(u16, std::net::TcpListener)>) {
+        let (mut map, mut listeners) = (Vec::new(), Vec::new());
+        if self.cfg.unsandboxed {
+            return (map, listeners);
+        }
+        for port in ports {
+            let Some(private) = port.strip_suffix("/tcp").and_then(|p| p.parse::<u16>().ok())
+            else {
+                continue;
+            };
+            if map.iter().any(|(p, _)| *p == private) {
+                continue;
+            }
+            match std::net::TcpListener::bind(("127.0.0.1", 0))
+                .and_then(|l| Ok((l.local_addr()?.port(), l)))
+            {
+                Ok((public, l)) => {
+                    map.push((private, public));
+                    listeners.push((private, l));
+                }
+                Err(e) => logs.push(
+                    now,
+                    "system",
+                    format!("emulator: cannot publish port {private}/tcp: {e}"),
+                ),
+            }
+        }
+        (map, listeners)
     }
 
     /// Directory of a pod's own volume (kept across restarts and stops, gone at terminate).

@@ -19,7 +19,7 @@ use crate::problem::{ApiError, ApiResult};
 use chrono::{DateTime, TimeDelta, Utc};
 use runpod::types::pods::{
     Cloud, CreatePodRequest, Mounts, Pod, PodAction, PodGlobalNetworking, PodGpuUtilization,
-    PodRuntime, PodStatus, UpdatePodRequest, Utilization,
+    PodRuntime, PodRuntimePort, PodStatus, UpdatePodRequest, Utilization,
 };
 use runpod::types::problem::{
     INSUFFICIENT_BALANCE_DETAIL, NO_CAPACITY_DETAIL, NOT_ENOUGH_FREE_GPUS_DETAIL,
@@ -93,6 +93,8 @@ pub struct PodRecord {
     pub global_networking: bool,
     pub start_ssh: bool,
     pub start_jupyter: bool,
+    /// The running container's published TCP ports: (in the container, on this machine).
+    pub published: Vec<(u16, u16)>,
     pub status: PodStatus,
     /// When the current PROVISIONING/STARTING phase ends.
     pub phase_until: Option<DateTime<Utc>>,
@@ -161,8 +163,23 @@ impl PodRecord {
                 .collect(),
             cpu: Some(Utilization { util: i64::from(self.container.running) }),
             memory: Some(Utilization { util: 0 }),
-            ports: Vec::new(),
+            ports: self
+                .published
+                .iter()
+                .map(|&(private, public)| PodRuntimePort {
+                    private,
+                    public: Some(public),
+                    kind: "tcp".into(),
+                    ip: Some(PUBLIC_IP.into()),
+                })
+                .collect(),
         })
+    }
+
+    /// The public port of the container's 22/tcp while it runs (`ssh.direct`).
+    fn direct_ssh_port(&self) -> Option<u16> {
+        let up = self.status == PodStatus::Running && self.container.up;
+        up.then(|| self.published.iter().find(|(private, _)| *private == 22).map(|p| p.1))?
     }
 
     fn cost(&self) -> f64 {
@@ -195,9 +212,14 @@ impl PodRecord {
                     host: SSH_HOST,
                     port: 22,
                     username: &self.ssh_user,
-                    command: SshCommand(&self.ssh_user),
+                    command: SshCommand::Proxy(&self.ssh_user),
                 }),
-                direct: None,
+                direct: self.direct_ssh_port().map(|port| SshEndpointView {
+                    host: PUBLIC_IP,
+                    port,
+                    username: "root",
+                    command: SshCommand::Direct(port),
+                }),
             },
             template: self.template.as_deref(),
             cost: self.cost(),
@@ -223,6 +245,8 @@ impl PodRecord {
 }
 
 const SSH_HOST: &str = "ssh.emulator.invalid";
+/// The pods' public address: this machine's loopback, where their published ports listen.
+pub(crate) const PUBLIC_IP: &str = "127.0.0.1";
 
 /// Borrowed rendering of a pod, field for field the REST v2 `Pod`.
 #[derive(Debug, Serialize)]
@@ -284,13 +308,19 @@ struct SshEndpointView<'a> {
     command: SshCommand<'a>,
 }
 
-/// `ssh USER@HOST`, written without allocating.
+/// `ssh USER@HOST` (the proxy) or `ssh root@IP -p PORT` (direct), written without allocating.
 #[derive(Debug)]
-struct SshCommand<'a>(&'a str);
+enum SshCommand<'a> {
+    Proxy(&'a str),
+    Direct(u16),
+}
 
 impl Serialize for SshCommand<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&format_args!("ssh {}@{SSH_HOST}", self.0))
+        match self {
+            Self::Proxy(user) => s.collect_str(&format_args!("ssh {user}@{SSH_HOST}")),
+            Self::Direct(port) => s.collect_str(&format_args!("ssh root@{PUBLIC_IP} -p {port}")),
+        }
     }
 }
 

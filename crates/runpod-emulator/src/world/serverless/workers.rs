@@ -256,12 +256,16 @@ impl World {
             volumes,
             hostname: id.to_owned(),
             scratch,
+            // A worker has no sshd and publishes no ports.
+            sshd: None,
+            published: None,
         };
         self.effect(Effect::Spawn(Box::new(SpawnSpec {
             owner: Owner::Worker(id.to_owned()),
             generation,
             container,
             logs,
+            published: Vec::new(),
         })));
     }
 
