@@ -81,6 +81,10 @@ pub struct FinetuneSpec {
     /// Log (and post metrics) every this many steps (default 10).
     #[serde(default = "default_logging")]
     pub logging_steps: u32,
+    /// With the job's `checkpoint_dir`: save a checkpoint there every this many steps (default
+    /// 200), which a relaunched pod resumes from.
+    #[serde(default = "default_checkpoint_steps")]
+    pub checkpoint_steps: u32,
     /// Where the adapter and tokenizer are saved (default `/workspace/fine_tuned_model`). With a
     /// network volume it must be on it (under `/workspace`): the pod's own disk is destroyed at
     /// teardown.
@@ -121,6 +125,9 @@ fn yes() -> bool {
 }
 fn default_logging() -> u32 {
     10
+}
+fn default_checkpoint_steps() -> u32 {
+    200
 }
 fn default_output() -> String {
     "/workspace/fine_tuned_model".into()
@@ -233,6 +240,7 @@ impl FinetuneSpec {
             ("finetune.gradient_accumulation_steps", self.gradient_accumulation_steps),
             ("finetune.max_seq_length", self.max_seq_length),
             ("finetune.logging_steps", self.logging_steps),
+            ("finetune.checkpoint_steps", self.checkpoint_steps),
             ("finetune.lora.r", self.lora.r),
             ("finetune.lora.alpha", self.lora.alpha),
         ] {

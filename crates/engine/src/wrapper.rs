@@ -39,6 +39,38 @@ pub struct DataPlan {
     pub outputs: Vec<String>,
     /// Start sshd from `PUBLIC_KEY` first (the job has `ssh`).
     pub ssh: bool,
+    /// The job's checkpoints, a path on the volume: the newest complete one is passed on.
+    pub checkpoints: Option<String>,
+}
+
+/// Before the command: `PODWARDEN_CHECKPOINT_DIR` (`/workspace/<dir>`, made if missing) and,
+/// when it holds a complete checkpoint, `PODWARDEN_RESUME_FROM`: the newest one. A checkpoint
+/// is a directory in it; complete once it holds `trainer_state.json` (HF Trainer writes it
+/// after the weights and optimizer state) or a `.complete` file (other trainers write it last);
+/// newest is the largest number its name ends in (`checkpoint-1500`), so a half-written one
+/// (lost with its pod) is passed over for the one before it.
+pub fn resume_setup(dir: &str) -> String {
+    resume_setup_at(&format!("{VOLUME_MOUNT}/{dir}"))
+}
+
+fn resume_setup_at(at: &str) -> String {
+    format!(
+        r#"PODWARDEN_CHECKPOINT_DIR={at}; export PODWARDEN_CHECKPOINT_DIR
+mkdir -p "$PODWARDEN_CHECKPOINT_DIR" 2>/dev/null
+pw_best=; pw_best_n=-1
+for pw_c in "$PODWARDEN_CHECKPOINT_DIR"/*; do
+  [ -d "$pw_c" ] || continue
+  [ -e "$pw_c/trainer_state.json" ] || [ -e "$pw_c/.complete" ] || continue
+  pw_n=${{pw_c##*[!0-9]}}; pw_n=${{pw_n:-0}}
+  if [ "${{#pw_n}}" -lt 18 ] && [ "$pw_n" -gt "$pw_best_n" ]; then pw_best=$pw_c; pw_best_n=$pw_n; fi
+done
+if [ -n "$pw_best" ]; then
+  PODWARDEN_RESUME_FROM=$pw_best; export PODWARDEN_RESUME_FROM
+  echo "podwarden: resuming from $pw_best" >&2
+fi
+"#,
+        at = sq(at)
+    )
 }
 
 /// Starts sshd from `PUBLIC_KEY` as RunPod's images' `/start.sh` does (`setup_ssh`), which a
@@ -139,8 +171,9 @@ pub fn wrap(command: &str, watchdog_secs: Option<u64>, data: &DataPlan) -> Strin
         None => String::new(),
     };
     let ssh = if data.ssh { SSH_SETUP } else { "" };
+    let resume = data.checkpoints.as_deref().map(resume_setup).unwrap_or_default();
     format!(
-        r#"{ssh}pw_post() {{
+        r#"{ssh}{resume}pw_post() {{
   if command -v curl >/dev/null 2>&1; then curl -fsS -m 20 -X POST -H "Authorization: Bearer $2" -H 'Content-Type: application/json' -d "$3" "$1" >/dev/null
   elif command -v wget >/dev/null 2>&1; then wget -q -T 20 -O /dev/null --header="Authorization: Bearer $2" --header='Content-Type: application/json' --post-data="$3" "$1"
   else python3 -c 'import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1], data=sys.argv[3].encode(), headers={{"Authorization": "Bearer " + sys.argv[2], "Content-Type": "application/json"}}), timeout=20)' "$1" "$2" "$3"
@@ -220,12 +253,45 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     }
 
+    /// The newest complete checkpoint is passed on: not a half-written one, not a file, not
+    /// the one with the larger name but a smaller number; none at all when there is none.
+    #[test]
+    fn the_newest_complete_checkpoint_is_resumed_from() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join("check points");
+        let resume_from = || {
+            let script = format!(
+                "{}printf '%s' \"${{PODWARDEN_RESUME_FROM:-none}}\"",
+                resume_setup_at(&dir.display().to_string())
+            );
+            let out = std::process::Command::new("sh").arg("-c").arg(script).output().expect("sh");
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        assert_eq!(resume_from(), "none", "nothing yet (and the directory is made)");
+        assert!(dir.is_dir());
+        let make = |name: &str, marker: Option<&str>| {
+            let d = dir.join(name);
+            std::fs::create_dir_all(&d).expect("mkdir");
+            if let Some(m) = marker {
+                std::fs::write(d.join(m), "{}").expect("marker");
+            }
+        };
+        make("checkpoint-2", Some(".complete"));
+        make("checkpoint-10", Some("trainer_state.json"));
+        make("checkpoint-9", Some("trainer_state.json"));
+        make("checkpoint-12", None);
+        std::fs::write(dir.join("checkpoint-99"), "a file").expect("file");
+        assert_eq!(resume_from(), dir.join("checkpoint-10").display().to_string());
+    }
+
     #[test]
     fn the_wrapper_is_valid_sh_and_quotes_the_command() {
         let data = DataPlan {
             fetch: vec![("https://example.com/a b?x=1&y='2'".into(), "in/data.csv".into())],
             outputs: vec!["out/model.json".into()],
             ssh: false,
+            checkpoints: None,
         };
         let w = wrap("python -c 'print(1)'; echo \"$HOME\"", Some(3600), &data);
         assert!(
@@ -258,6 +324,7 @@ mod tests {
             fetch: vec![("https://e/x".into(), evil.clone())],
             outputs: vec![evil],
             ssh: false,
+            checkpoints: None,
         };
         let script = wrap("true", None, &data)
             .replace("while :; do sleep 3600; done", "")

@@ -56,6 +56,8 @@ pub struct PodFaults {
     /// New pods are preempted (stopped, volume kept) this many emulated seconds after they
     /// reach RUNNING.
     pub preempt_after_secs: Option<f64>,
+    /// Only this many new pods are preempted; then the fault ends (`None`: every new pod).
+    pub preempt_pods: Option<u32>,
 }
 
 /// Faults applied to serverless workers started while they are set.

@@ -212,3 +212,57 @@ fn a_finetune_job_reads_its_dataset_from_the_volume_and_leaves_the_adapter_there
         "{states:?}"
     );
 }
+
+/// A fine-tune with `checkpoint_dir` saves HF-style checkpoints on the volume and, when one
+/// is there (a lost pod's), resumes from it: the generated script hands
+/// `PODWARDEN_RESUME_FROM` to `Trainer.train(resume_from_checkpoint=…)`.
+#[test]
+fn a_finetune_job_with_checkpoints_resumes_from_the_newest_one_on_the_volume() {
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path();
+    let config = emulator_config(h);
+    let _server = Server(h);
+    let ok = |args: &[&str]| {
+        let out = podwarden(h, &config, args);
+        let (o, e) = text(&out);
+        assert!(out.status.success(), "podwarden {args:?}:\nstdout:\n{o}\nstderr:\n{e}");
+        o
+    };
+    ok(&["volume", "create", "models", "--data-center", "EU-RO-1"]);
+    let rows: Vec<String> =
+        (0..30).map(|i| serde_json::json!({"text": format!("example {i}")}).to_string()).collect();
+    std::fs::write(h.join("train.jsonl"), rows.join("\n")).expect("dataset");
+    // What a lost pod left: a complete checkpoint at step 10, a half-written one at 15.
+    std::fs::write(h.join("state.json"), r#"{"global_step": 10}"#).expect("state");
+    ok(&[
+        "cp",
+        h.join("state.json").to_str().expect("utf-8"),
+        "vol:models/ck/checkpoint-10/trainer_state.json",
+    ]);
+    ok(&[
+        "cp",
+        h.join("state.json").to_str().expect("utf-8"),
+        "vol:models/ck/checkpoint-15/adapter.bin",
+    ]);
+    // `checkpoint_dir` is the job's (top level, before the first table); the interval is the
+    // fine-tune's.
+    let spec = spec("ftck", "text")
+        .replacen("[gpu]", "checkpoint_dir = \"ck\"\n[gpu]", 1)
+        .replace("[finetune]\n", "[finetune]\ncheckpoint_steps = 10\n");
+    std::fs::write(h.join("ft.toml"), spec).expect("spec");
+    ok(&["run", "ft.toml", "--follow"]);
+    let ps: serde_json::Value = serde_json::from_str(&ok(&["ps", "--json"])).expect("ps");
+    let id = ps[0]["id"].as_str().expect("id").to_owned();
+    let logs = ok(&["logs", &id]);
+    assert!(logs.contains("podwarden: resuming from /workspace/ck/checkpoint-10"), "{logs}");
+    assert!(logs.contains("resumed at step 11"), "{logs}");
+    let steps: Vec<i64> =
+        metrics(h, &id).iter().filter_map(|p| p["point"]["step"].as_i64()).collect();
+    assert_eq!(steps, [15, 20, 25, 30], "only the steps after the checkpoint ran");
+    // New checkpoints went to the volume, each with its trainer_state.json.
+    ok(&[
+        "cp",
+        "vol:models/ck/checkpoint-30/trainer_state.json",
+        h.join("s30.json").to_str().expect("utf-8"),
+    ]);
+}

@@ -202,8 +202,15 @@ def main():
                 }
             post_metrics(metrics_point(state.global_step, state.max_steps, time.time() - self.start, logs, gpu))
 
+    # With the job's `checkpoint_dir`, checkpoints go to the network volume every
+    # `checkpoint_steps`, and a relaunched pod resumes from the newest complete one
+    # (PODWARDEN_RESUME_FROM: a `checkpoint-<step>` directory with its trainer_state.json).
+    checkpoints = os.environ.get("PODWARDEN_CHECKPOINT_DIR")
+    resume = os.environ.get("PODWARDEN_RESUME_FROM") or None
+    if resume:
+        print(f"podwarden: resuming from {resume}", flush=True)
     args = TrainingArguments(
-        output_dir=os.path.join(cfg["output_dir"], "checkpoints"),
+        output_dir=checkpoints or os.path.join(cfg["output_dir"], "checkpoints"),
         num_train_epochs=cfg["epochs"],
         per_device_train_batch_size=cfg["batch_size"],
         gradient_accumulation_steps=cfg["gradient_accumulation_steps"],
@@ -212,11 +219,12 @@ def main():
         logging_steps=cfg["logging_steps"],
         optim="paged_adamw_8bit" if quant is not None else "adamw_torch",
         bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
-        save_strategy="epoch",
+        save_strategy="steps" if checkpoints else "epoch",
+        save_steps=cfg.get("checkpoint_steps") or 200,
         report_to=[],
     )
     trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator, callbacks=[PodwardenMetrics()])
-    trainer.train()
+    trainer.train(resume_from_checkpoint=resume)
     model.save_pretrained(cfg["output_dir"])
     tokenizer.save_pretrained(cfg["output_dir"])
     print(f"podwarden: adapter and tokenizer saved to {cfg['output_dir']}")

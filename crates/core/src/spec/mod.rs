@@ -166,6 +166,10 @@ pub struct JobSpec {
     /// Files the job writes on its network volume; the job succeeds only when every one exists.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<Output>,
+    /// Where on the network volume the command keeps its checkpoints (`checkpoints`): a
+    /// relaunched pod gets the newest complete one as `PODWARDEN_RESUME_FROM`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_dir: Option<String>,
     /// SSH into the pod: `ssh = true` (the CLI sends your `~/.ssh/id_ed25519.pub` or
     /// `id_rsa.pub`), or `[ssh] public_keys = [...]`. With no command it is a dev pod.
     #[serde(
@@ -262,6 +266,7 @@ const TOP_FIELDS: &[&str] = &[
     "outputs",
     "ssh",
     "public_keys",
+    "checkpoint_dir",
     "source",
     "path",
     "to",
@@ -297,6 +302,7 @@ impl JobSpec {
             finetune: None,
             inputs: Vec::new(),
             outputs: Vec::new(),
+            checkpoint_dir: None,
             ssh: None,
         }
     }
@@ -430,6 +436,7 @@ pub(crate) fn hint_for(message: &str) -> Option<String> {
                     "quantization",
                     "gradient_checkpointing",
                     "logging_steps",
+                    "checkpoint_steps",
                     "output_dir",
                     "hf_token_env",
                     "lora",

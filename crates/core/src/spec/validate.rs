@@ -75,8 +75,32 @@ impl JobSpec {
         self.check_storage()?;
         self.check_inputs_and_outputs()?;
         self.check_ports()?;
+        self.check_checkpoints()?;
         self.check_ssh()?;
         self.check_provider()
+    }
+
+    /// Checkpoints live on the job's network volume, the one thing a relaunched pod shares
+    /// with the lost one (a pod volume goes with its pod).
+    fn check_checkpoints(&self) -> Result<(), Box<SpecError>> {
+        let Some(dir) = &self.checkpoint_dir else { return Ok(()) };
+        crate::limits::text("checkpoint_dir", dir, 1024).map_err(|(f, m)| invalid(&f, m, None))?;
+        check_volume_path(dir).map_err(|m| invalid("checkpoint_dir", m, None))?;
+        if self.on_aws() {
+            return Err(invalid(
+                "checkpoint_dir",
+                "checkpoints on a network volume are RunPod's; AWS jobs cannot use them".into(),
+                Some("run it on RunPod (drop `provider`), or checkpoint to S3 from the command"),
+            ));
+        }
+        if self.network_volume.is_none() {
+            return Err(invalid(
+                "checkpoint_dir",
+                "is on the job's network volume, and the job has none: a relaunched pod would find nothing to resume from".into(),
+                Some("add network_volume = \"<volume>\" (`podwarden volume create`)"),
+            ));
+        }
+        Ok(())
     }
 
     /// SSH keys in `authorized_keys` form, not too many; RunPod's images read `PUBLIC_KEY`.

@@ -368,16 +368,19 @@ impl<C: Provider> Engine<C> {
             env.insert("PUBLIC_KEY".into(), ssh.public_key_env());
         }
         let Some(base) = &self.callback_base else {
-            let args = match (&spec.command, &spec.args, &spec.finetune, &spec.ssh) {
-                (None, Some(argv), None, None) => {
+            // No control plane to report to: the command as it is, after what must come first.
+            let mut before = String::new();
+            if spec.ssh.is_some() {
+                before.push_str(crate::wrapper::SSH_SETUP);
+            }
+            if let Some(dir) = &spec.checkpoint_dir {
+                before.push_str(&crate::wrapper::resume_setup(dir));
+            }
+            let args = match (&spec.command, &spec.args, &spec.finetune) {
+                (None, Some(argv), None) if before.is_empty() => {
                     argv.iter().map(|a| crate::wrapper::sq(a)).collect::<Vec<_>>().join(" ")
                 }
-                (.., Some(_)) => crate::wrapper::start_args(&format!(
-                    "{}{}",
-                    crate::wrapper::SSH_SETUP,
-                    spec.shell_command()
-                )),
-                _ => crate::wrapper::start_args(&spec.shell_command()),
+                _ => crate::wrapper::start_args(&format!("{before}{}", spec.shell_command())),
             };
             return Ok((args, env));
         };
@@ -405,6 +408,7 @@ impl<C: Provider> Engine<C> {
                 .collect(),
             outputs: spec.required_outputs(),
             ssh: spec.ssh.is_some(),
+            checkpoints: spec.checkpoint_dir.clone(),
         };
         Ok((
             crate::wrapper::start_args(&crate::wrapper::wrap(

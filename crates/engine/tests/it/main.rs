@@ -7,5 +7,6 @@
 mod endpoints;
 mod pod_jobs;
 mod refused_key;
+mod resume;
 mod sagas;
 mod serverless_jobs;

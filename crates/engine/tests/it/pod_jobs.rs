@@ -183,8 +183,10 @@ async fn the_budget_stops_a_job_within_one_tick() {
 
 #[tokio::test]
 async fn a_pod_stuck_booting_is_terminated_and_the_job_fails_when_retries_run_out() {
-    let (emu, e) =
-        setup(|c| c.faults.pods = PodFaults { boot_hang: true, preempt_after_secs: None }).await;
+    let (emu, e) = setup(|c| {
+        c.faults.pods = PodFaults { boot_hang: true, preempt_after_secs: None, preempt_pods: None }
+    })
+    .await;
     let sub = e
         .submit(
             spec(
@@ -292,9 +294,11 @@ async fn specs_no_gpu_can_satisfy_are_refused_before_anything_is_created() {
 
 #[tokio::test]
 async fn a_preempted_pod_is_replaced_and_the_job_still_succeeds() {
-    let (emu, e) =
-        setup(|c| c.faults.pods = PodFaults { boot_hang: false, preempt_after_secs: Some(60.0) })
-            .await;
+    let (emu, e) = setup(|c| {
+        c.faults.pods =
+            PodFaults { boot_hang: false, preempt_after_secs: Some(60.0), preempt_pods: None }
+    })
+    .await;
     let sub = e
         .submit(
             spec("[gpu]\nmin_vram_gb = 16\n[retry]\nattempts = 3\nbackoff = \"10s\"\n"),

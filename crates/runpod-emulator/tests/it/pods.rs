@@ -399,7 +399,7 @@ async fn a_pod_scoped_key_can_only_stop_or_terminate_its_own_pod() {
 #[tokio::test]
 async fn a_pod_that_never_boots_keeps_billing_until_terminated() {
     let mut cfg = common::config();
-    cfg.faults.pods = PodFaults { boot_hang: true, preempt_after_secs: None };
+    cfg.faults.pods = PodFaults { boot_hang: true, preempt_after_secs: None, preempt_pods: None };
     let emu = emu_with(cfg).await;
     let c = emu.client();
     let p = c.create_pod(&pod("hang", RTX4090, "echo never")).await.expect("create");
@@ -423,7 +423,7 @@ async fn a_pod_that_never_boots_keeps_billing_until_terminated() {
 async fn preempted_pods_stop_and_keep_their_definition() {
     let emu = emu().await;
     emu.set_faults(FaultConfig {
-        pods: PodFaults { boot_hang: false, preempt_after_secs: Some(60.0) },
+        pods: PodFaults { boot_hang: false, preempt_after_secs: Some(60.0), preempt_pods: None },
         ..FaultConfig::default()
     });
     let c = emu.client();

@@ -69,7 +69,7 @@ impl World {
             compute_per_hr,
             holds_gpus,
             boot_hang: self.pod_faults.boot_hang,
-            preempt_after_secs: self.pod_faults.preempt_after_secs,
+            preempt_after_secs: self.take_preemption(),
             preempted: false,
             key,
             container: Container::default(),
@@ -297,4 +297,20 @@ struct Placed {
     data_center: String,
     cloud: Cloud,
     holds_gpus: bool,
+}
+
+impl World {
+    /// The preemption a new pod gets, counting it against `preempt_pods`.
+    fn take_preemption(&mut self) -> Option<f64> {
+        let f = &mut self.pod_faults;
+        let after = f.preempt_after_secs?;
+        match &mut f.preempt_pods {
+            Some(0) => None,
+            Some(n) => {
+                *n -= 1;
+                Some(after)
+            }
+            None => Some(after),
+        }
+    }
 }
