@@ -7,7 +7,7 @@
 use crate::model::{Hyper, ModelKind};
 use crate::predict::{PredictSpec, predict};
 use crate::storage::Storage;
-use crate::train::{TrainSpec, train};
+use crate::train::{Checkpoints, TrainSpec, train_with_checkpoints};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -156,7 +156,9 @@ pub async fn run(cli: Cli) -> ExitCode {
                 eprintln!("progress {}/{}: {}", p.step, p.of, p.what);
                 metrics.send(serde_json::json!({"step": p.step, "of": p.of, "stage": p.what, "progress": 100.0 * f64::from(p.step) / f64::from(p.of)}));
             };
-            let result = train(&store, &spec, &mut report).await;
+            // In a podwarden job with `checkpoint_dir`: keep the fit there, resume from it.
+            let ck = Checkpoints::from_env();
+            let result = train_with_checkpoints(&store, &spec, &ck, &mut report).await;
             if let Ok(meta) = &result {
                 metrics.send(serde_json::json!({"score": meta.score, "metric": meta.metric, "progress": 100.0}));
             }

@@ -99,6 +99,72 @@ pub async fn train(
     spec: &TrainSpec,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Metadata> {
+    train_with_checkpoints(store, spec, &Checkpoints::default(), progress).await
+}
+
+/// A podwarden job's checkpoints (its `checkpoint_dir`): a fit is kept there once done, and a
+/// relaunched pod that finds the same training there (`PODWARDEN_RESUME_FROM`) saves it
+/// instead of fitting again. A fit is one call (smartcore has no partial fits), so the
+/// checkpoint is the fitted model, `checkpoint-1`.
+#[derive(Debug, Clone, Default)]
+pub struct Checkpoints {
+    pub dir: Option<std::path::PathBuf>,
+    pub resume_from: Option<std::path::PathBuf>,
+}
+
+/// The files a model is saved as, in the store and in a checkpoint.
+const MODEL_FILES: [&str; 3] = ["model.json", "preprocessor.json", "metadata.json"];
+
+impl Checkpoints {
+    /// `PODWARDEN_CHECKPOINT_DIR` and `PODWARDEN_RESUME_FROM`, as podwarden's wrapper sets them.
+    pub fn from_env() -> Self {
+        let path = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(Into::into);
+        Self { dir: path("PODWARDEN_CHECKPOINT_DIR"), resume_from: path("PODWARDEN_RESUME_FROM") }
+    }
+
+    /// The model files of a checkpoint of this very training (same user, model id, data,
+    /// model and settings), if there is one.
+    fn resumable(&self, spec: &TrainSpec, model_id: &str) -> Option<(Vec<Vec<u8>>, Metadata)> {
+        let dir = self.resume_from.as_ref()?;
+        let files: Vec<Vec<u8>> = MODEL_FILES
+            .iter()
+            .map(|f| std::fs::read(dir.join(f)))
+            .collect::<std::io::Result<_>>()
+            .ok()?;
+        let meta: Metadata = serde_json::from_slice(&files[2]).ok()?;
+        let same = meta.model_id == model_id
+            && meta.user == spec.user
+            && meta.dataset == spec.dataset
+            && meta.target == spec.target
+            && meta.model_type == spec.model
+            && meta.hyperparameters == spec.hyperparameters
+            && meta.seed == spec.seed
+            && spec.features.as_ref().is_none_or(|f| *f == meta.features);
+        same.then_some((files, meta))
+    }
+
+    /// Keeps a finished fit: the files first, `.complete` last.
+    fn keep(&self, files: &[&[u8]]) {
+        let Some(dir) = &self.dir else { return };
+        let at = dir.join("checkpoint-1");
+        let written = std::fs::create_dir_all(&at)
+            .and_then(|()| {
+                MODEL_FILES.iter().zip(files).try_for_each(|(f, b)| std::fs::write(at.join(f), b))
+            })
+            .and_then(|()| std::fs::write(at.join(".complete"), b""));
+        if let Err(e) = written {
+            eprintln!("podwarden-tabular: could not keep a checkpoint in {}: {e}", at.display());
+        }
+    }
+}
+
+/// [`train`], keeping the fit in `ck` and resuming from it.
+pub async fn train_with_checkpoints(
+    store: &Storage,
+    spec: &TrainSpec,
+    ck: &Checkpoints,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<Metadata> {
     if !(0.0..1.0).contains(&spec.test_size) || spec.test_size == 0.0 {
         return Err(TabularError::BadSpec(format!(
             "test_size must be between 0 and 1 (exclusive), got {}",
@@ -110,6 +176,15 @@ pub async fn train(
     let prefix = model_prefix(&spec.user, &model_id);
     Storage::check(&spec.user, &format!("{prefix}/metadata.json"))?;
     let mut step = |n: u32, what: &'static str| progress(Progress { step: n, of: STEPS, what });
+    if let Some((files, meta)) = ck.resumable(spec, &model_id) {
+        // A lost pod had fitted it: save that fit.
+        step(5, "resumed from a checkpoint");
+        step(6, "saving");
+        for (f, bytes) in MODEL_FILES.iter().zip(files) {
+            store.put(&spec.user, &format!("{prefix}/{f}"), bytes).await?;
+        }
+        return Ok(meta);
+    }
 
     step(1, "reading the dataset");
     let bytes = store.get(&spec.user, &spec.dataset).await?;
@@ -209,9 +284,11 @@ pub async fn train(
         classes,
     };
     step(6, "saving");
-    store.put(&spec.user, &format!("{prefix}/model.json"), to_json(&m)?).await?;
-    store.put(&spec.user, &format!("{prefix}/preprocessor.json"), to_json(&scaler)?).await?;
-    store.put(&spec.user, &format!("{prefix}/metadata.json"), to_json(&meta)?).await?;
+    let files = [to_json(&m)?, to_json(&scaler)?, to_json(&meta)?];
+    ck.keep(&files.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    for (f, bytes) in MODEL_FILES.iter().zip(files) {
+        store.put(&spec.user, &format!("{prefix}/{f}"), bytes).await?;
+    }
     Ok(meta)
 }
 

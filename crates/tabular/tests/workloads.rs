@@ -251,3 +251,36 @@ fn the_predict_worker_runs_one_job_locally_and_fails_cleanly_on_a_missing_model(
         "{detail}"
     );
 }
+
+/// In a job with `checkpoint_dir`, a fit is kept there; a relaunched pod that finds the same
+/// training resumes from it (no fit: the dataset may even be gone), and a different training
+/// (another seed) does not take it.
+#[tokio::test]
+async fn a_fit_is_kept_as_a_checkpoint_and_a_relaunch_resumes_from_it() {
+    use podwarden_tabular::train::{Checkpoints, train_with_checkpoints};
+    let (dir, store) = store_with(&synthetic(200)).await;
+    let ck_dir = dir.path().join("checkpoints");
+    let mut s = spec(ModelKind::RandomForestRegressor, "y");
+    s.model_id = Some("m-resume".into());
+    let ck = Checkpoints { dir: Some(ck_dir.clone()), resume_from: None };
+    let first = train_with_checkpoints(&store, &s, &ck, &mut |_| {}).await.expect("fit");
+    let kept = ck_dir.join("checkpoint-1");
+    assert!(kept.join(".complete").exists() && kept.join("model.json").exists());
+
+    // The pod was lost after the fit: the next one resumes, without reading the dataset.
+    std::fs::remove_dir_all(dir.path().join("models")).expect("outputs lost");
+    std::fs::remove_file(dir.path().join("datasets/alice/d.csv")).expect("dataset gone");
+    let resumed = Checkpoints { dir: Some(ck_dir.clone()), resume_from: Some(kept.clone()) };
+    let mut steps = Vec::new();
+    let again = train_with_checkpoints(&store, &s, &resumed, &mut |p| steps.push(p.what))
+        .await
+        .expect("resumed");
+    assert_eq!(again, first);
+    assert!(steps.contains(&"resumed from a checkpoint"), "{steps:?}");
+    assert!(dir.path().join("models/alice/m-resume/model.json").exists(), "saved again");
+
+    // Another training is not this checkpoint's: it fits (and fails here: no dataset).
+    s.seed += 1;
+    let other = train_with_checkpoints(&store, &s, &resumed, &mut |_| {}).await;
+    assert!(other.is_err(), "{other:?}");
+}
