@@ -132,6 +132,20 @@ fn tools(extra: &[&str]) -> Vec<String> {
     DEBIAN_BASE.iter().chain(extra).map(|s| (*s).to_owned()).collect()
 }
 
+/// What `CMD ["/start.sh"]` of RunPod's images does that the emulator can (runpod/containers
+/// `container-template/start.sh`, `setup_ssh`): with `PUBLIC_KEY`, the key appended to
+/// `~/.ssh/authorized_keys`, host keys made and sshd started; then it sleeps forever. (Nginx
+/// and Jupyter are not emulated.)
+pub const RUNPOD_START_SH: &str = r#"if [ -n "${PUBLIC_KEY:-}" ]; then
+  echo "Setting up SSH..."
+  mkdir -p ~/.ssh && printf '%s
+' "$PUBLIC_KEY" >> ~/.ssh/authorized_keys && chmod -R 700 ~/.ssh
+  mkdir -p /etc/ssh /run/sshd && ssh-keygen -A >/dev/null 2>&1
+  /usr/sbin/sshd
+fi
+echo "Start script(s) finished, Pod is ready to use."
+exec sleep infinity"#;
+
 /// Images every example and doc of podwarden uses, plus RunPod's common bases. Tests and users
 /// add their own in the config's `[images."name:tag"]` tables (those win over these).
 pub fn default_images() -> BTreeMap<String, ImageConfig> {
@@ -142,8 +156,8 @@ pub fn default_images() -> BTreeMap<String, ImageConfig> {
         ..ImageConfig::default()
     };
     let pytorch = ImageConfig {
-        // RunPod's images start /start.sh (sshd, Jupyter) and then sleep forever.
-        cmd: vec!["sleep".into(), "infinity".into()],
+        // RunPod's images start /start.sh: sshd from PUBLIC_KEY, then sleep forever.
+        cmd: vec!["sh".into(), "-c".into(), RUNPOD_START_SH.into()],
         tools: tools(&[
             "python3",
             "python",

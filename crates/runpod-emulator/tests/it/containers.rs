@@ -637,3 +637,45 @@ async fn published_tcp_ports_reach_the_container_and_never_a_host_socket() {
         "the relay followed the container's link to a host socket"
     );
 }
+
+/// A RunPod image started as is (no `args`) runs its start script: with `PUBLIC_KEY` set and
+/// `22/tcp` published, its sshd lets that key in as root, and `ssh.direct` says where — the
+/// pod's own machine (its hostname), through OpenSSH's client.
+#[tokio::test]
+async fn a_runpod_image_with_public_key_runs_sshd_reachable_through_ssh_direct() {
+    let emu = emu().await;
+    let c = emu.client();
+    let keys = tempfile::tempdir().expect("tmp");
+    let key = keys.path().join("id");
+    let ok = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen (Debian: openssh-client)");
+    assert!(ok.success());
+    let public = std::fs::read_to_string(keys.path().join("id.pub")).expect("pub");
+    let mut req = pod("sshd", "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04", "");
+    req.args = None;
+    req.env = Some([("PUBLIC_KEY".to_owned(), public.trim().to_owned())].into());
+    req.ports = Some(vec!["22/tcp".into()]);
+    let p = c.create_pod(&req).await.expect("create");
+    emu.advance(Duration::from_secs(30));
+    until_logged(&emu, &p.id, "Pod is ready to use").await;
+    let direct = c.get_pod(&p.id).await.expect("pod").ssh.direct.expect("ssh.direct");
+    assert_eq!((direct.host.as_str(), direct.username.as_str()), ("127.0.0.1", "root"));
+    let port = direct.port.to_string();
+    let known = keys.path().join("known_hosts");
+    let out = tokio::process::Command::new("ssh")
+        .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new"])
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", known.display()))
+        .arg("-i")
+        .arg(&key)
+        .args(["-p", &port, "root@127.0.0.1", "hostname; id -u"])
+        .output()
+        .await
+        .expect("ssh (Debian: openssh-client)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}\n{}", logs(&emu, &p.id));
+    assert_eq!(text, format!("{}\n0\n", p.id), "the pod's own hostname, as root");
+}
