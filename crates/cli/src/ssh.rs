@@ -100,8 +100,11 @@ async fn sshd_answers(host: &str, port: u16) -> bool {
 /// `ssh -p PORT -o StrictHostKeyChecking=accept-new [-i KEY] [-o …] root@HOST [-- CMD…]`.
 fn ssh_argv(info: &SshInfo, a: &SshArgs) -> Vec<String> {
     let mut argv = vec!["ssh".to_owned(), "-p".into(), info.port.to_string()];
-    // A pod's host key is new each time; accept-new still refuses a changed one.
+    // Every pod has a host key of its own, and a public ip:port is reused by later pods: the
+    // key is remembered under the pod's id, so a new pod is accepted once and a changed key
+    // for the same pod still refused.
     argv.extend(["-o".into(), "StrictHostKeyChecking=accept-new".into()]);
+    argv.extend(["-o".into(), format!("HostKeyAlias=podwarden-{}", info.pod_id)]);
     if let Some(i) = &a.identity {
         argv.extend(["-i".into(), i.display().to_string()]);
     }

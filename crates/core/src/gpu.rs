@@ -95,8 +95,11 @@ pub fn rank_placements(spec: &JobSpec, offers: &[GpuOffer]) -> Vec<Placement> {
             // Network volumes are Secure Cloud only on RunPod (`storage/network-volumes.mdx`):
             // a Community create with one is refused, so it is never a candidate.
             let volume_allows = spec.network_volume.is_none() || *cloud == CloudTier::Secure;
+            // SSH needs the pod's 22/tcp on a public IP, which a Community host may not have
+            // (and REST v2 has no field to ask for one): Secure Cloud only.
+            let reachable = spec.ssh.is_none() || *cloud == CloudTier::Secure;
             let Some(price) = price.filter(|p| p.0 > 0) else { continue };
-            if !wanted || !volume_allows || max_price.is_some_and(|m| price > m) {
+            if !wanted || !volume_allows || !reachable || max_price.is_some_and(|m| price > m) {
                 continue;
             }
             out.push(Placement {

@@ -120,7 +120,10 @@ pub async fn serve(opts: Options) -> anyhow::Result<()> {
         methods: MethodSet::from(&[MethodKind::PublicKey][..]),
         auth_rejection_time: Duration::from_millis(200),
         auth_rejection_time_initial: Some(Duration::ZERO),
+        // A client that vanished is dropped (keepalives unanswered), as sshd's ClientAlive*.
         inactivity_timeout: None,
+        keepalive_interval: Some(Duration::from_secs(60)),
+        keepalive_max: 3,
         ..Config::default()
     });
     let listener = tokio::net::TcpListener::bind(opts.listen).await?;
@@ -240,8 +243,7 @@ impl russh::server::Handler for Connection {
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
         if let Some(tx) = self.channels.get(&channel).and_then(|c| c.input.as_ref()) {
-            // A full pipe means the program is not reading: the client's window stops it.
-            let _ = tx.send(data.to_vec()).await;
+            let _ = tx.send(data.to_vec());
         }
         Ok(())
     }

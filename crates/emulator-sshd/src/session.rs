@@ -25,8 +25,9 @@ pub(crate) struct PtyRequest {
 pub(crate) struct ChannelState {
     pub pty: Option<PtyRequest>,
     pub env: Vec<(String, String)>,
-    /// The program's input; `Some` once it runs.
-    pub input: Option<mpsc::Sender<Vec<u8>>>,
+    /// The program's input; `Some` once it runs. Unbounded: the handler must never wait
+    /// (it would stall the connection whose output the program may be waiting to send).
+    pub input: Option<mpsc::UnboundedSender<Vec<u8>>>,
     master: Option<Arc<OwnedFd>>,
 }
 
@@ -115,7 +116,7 @@ pub(crate) fn spawn(
         .env("SSH_CONNECTION", format!("{peer_ip} {peer_port} {} {}", local.ip(), local.port()))
         .envs(state.env.iter().cloned())
         .kill_on_drop(false);
-    let (tx, rx) = mpsc::channel::<Vec<u8>>(16);
+    let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
     match state.pty.clone() {
         Some(pty) => {
             let pair = nix::pty::openpty(Some(&winsize(pty.cols, pty.rows)), None)
@@ -168,7 +169,10 @@ pub(crate) fn spawn(
 }
 
 /// The client's data into the program, until the channel's input is dropped.
-async fn feed(mut to: impl tokio::io::AsyncWrite + Unpin, mut rx: mpsc::Receiver<Vec<u8>>) {
+async fn feed(
+    mut to: impl tokio::io::AsyncWrite + Unpin,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+) {
     while let Some(chunk) = rx.recv().await {
         if to.write_all(&chunk).await.is_err() || to.flush().await.is_err() {
             break;

@@ -155,17 +155,28 @@ pub(crate) fn serve_published(
             continue;
         };
         let (sock, c) = (dir.join(format!("{port}.sock")), cancel.clone());
+        let open = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_RELAYED));
         tracker.spawn(async move {
             loop {
                 let mut conn = tokio::select! {
-                    r = listener.accept() => match r { Ok((s, _)) => s, Err(_) => continue },
+                    r = listener.accept() => match r {
+                        Ok((s, _)) => s,
+                        // Out of descriptors, say: pause rather than spin.
+                        Err(_) => { tokio::time::sleep(Duration::from_millis(50)).await; continue }
+                    },
                     () = c.cancelled() => break,
                 };
                 let (sock, c) = (sock.clone(), c.clone());
+                let Ok(permit) = open.clone().try_acquire_owned() else {
+                    // Too many at once: refused, as an overloaded host's port would.
+                    continue;
+                };
                 tokio::spawn(async move {
-                    // Nothing listens yet (the container is starting): the client sees the
-                    // connection closed, as when a pod's port has no server.
-                    let Ok(mut inner) = connect_published(&sock) else { return };
+                    let _permit = permit;
+                    // Nothing listens yet (the container is starting), or its listener is
+                    // full: the client sees the connection closed, as when a pod's port has
+                    // no server. Never a wait: the container decides how its socket behaves.
+                    let Ok(mut inner) = connect_published(&sock).await else { return };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut conn, &mut inner) => {}
                         () = c.cancelled() => {}
@@ -176,10 +187,14 @@ pub(crate) fn serve_published(
     }
 }
 
+/// Connections relayed at once into one published port.
+const MAX_RELAYED: usize = 64;
+
 /// Connects to a socket the container made, never following a link it may have put there:
 /// the name is opened with `O_PATH | O_NOFOLLOW`, must be a socket, and is connected to
-/// through `/proc/self/fd/<n>`, which names that very file.
-pub(crate) fn connect_published(path: &Path) -> std::io::Result<tokio::net::UnixStream> {
+/// through `/proc/self/fd/<n>`, which names that very file. Non-blocking, and bounded: a
+/// listener that never accepts (a full backlog) is a refusal, not a wait.
+pub(crate) async fn connect_published(path: &Path) -> std::io::Result<tokio::net::UnixStream> {
     use nix::fcntl::{OFlag, open};
     use nix::sys::stat::{Mode, SFlag, fstat};
     use std::os::fd::AsRawFd as _;
@@ -188,7 +203,11 @@ pub(crate) fn connect_published(path: &Path) -> std::io::Result<tokio::net::Unix
     if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFSOCK {
         return Err(std::io::Error::other(format!("{} is not a socket", path.display())));
     }
-    let s = std::os::unix::net::UnixStream::connect(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
-    s.set_nonblocking(true)?;
-    tokio::net::UnixStream::from_std(s)
+    // `fd` stays open until the connect is done: the path names it.
+    let at = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let s = tokio::time::timeout(Duration::from_secs(5), tokio::net::UnixStream::connect(at))
+        .await
+        .map_err(|_| std::io::Error::other("the container's socket did not answer"))??;
+    drop(fd);
+    Ok(s)
 }

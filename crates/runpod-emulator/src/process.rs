@@ -159,10 +159,17 @@ impl Runner {
                 log("emulator: UNSANDBOXED container: it shares the host's files and tools; volumes are not at RunPod's paths".into());
                 let _ = std::fs::create_dir_all(&container.scratch);
                 let mut c = tokio::process::Command::new(&container.argv[0]);
+                // On the host, `/root` is the host's: its home is its scratch directory, and
+                // no SSH is set up (a start script would write the host's authorized_keys
+                // and start the host's sshd).
+                if container.env.iter().any(|(k, _)| k == "PUBLIC_KEY") {
+                    log("emulator: UNSANDBOXED: PUBLIC_KEY is not given to this container (SSH would be set up on this machine)".into());
+                }
                 c.args(&container.argv[1..])
                     .current_dir(&container.scratch)
                     .env_clear()
-                    .envs(container_env(&container))
+                    .envs(container_env(&container).into_iter().filter(|(k, _)| k != "PUBLIC_KEY"))
+                    .env("HOME", &container.scratch)
                     .process_group(0);
                 c
             }

@@ -161,6 +161,8 @@ mod tests {
         }
         let e = with(&format!("\"{KEY}\""), "env = { PUBLIC_KEY = \"x\" }\n").expect_err("clash");
         assert_eq!(e.field.as_deref(), Some("env.PUBLIC_KEY"));
+        let e = with(&format!("\"{KEY}\""), "cloud = \"community\"\n").expect_err("no public IP");
+        assert_eq!(e.field.as_deref(), Some("cloud"));
         let e = with(&format!("\"{KEY}\""), "provider = \"aws\"\n").expect_err("aws");
         assert_eq!(e.field.as_deref(), Some("ssh"));
         let e =

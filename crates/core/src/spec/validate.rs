@@ -115,6 +115,13 @@ impl JobSpec {
                 ),
             ));
         }
+        if self.cloud == CloudChoice::Community {
+            return Err(invalid(
+                "cloud",
+                "SSH needs a public IP for the pod's 22/tcp, which a Community Cloud host may not have".into(),
+                Some("drop `cloud` (SSH jobs run on Secure Cloud) or set cloud = \"secure\""),
+            ));
+        }
         if self.env.contains_key("PUBLIC_KEY") {
             return Err(invalid(
                 "env.PUBLIC_KEY",

@@ -595,10 +595,13 @@ async fn published_tcp_ports_reach_the_container_and_never_a_host_socket() {
     let emu = emu().await;
     let c = emu.client();
     let script = format!(
-        "import os, time, http.server\n\
+        "import os, socket, time, http.server\n\
          link = '/run/podwarden-ports/9000.sock'\n\
          while not os.path.exists(link): time.sleep(0.01)\n\
          os.remove(link); os.symlink({host:?}, link)\n\
+         stuck = '/run/podwarden-ports/7000.sock'\n\
+         while not os.path.exists(stuck): time.sleep(0.01)\n\
+         os.remove(stuck); never = socket.socket(socket.AF_UNIX); never.bind(stuck); never.listen(0)\n\
          s = http.server.HTTPServer(('127.0.0.1', 8000), http.server.SimpleHTTPRequestHandler)\n\
          print('serving, public', os.environ.get('RUNPOD_TCP_PORT_8000'), flush=True)\n\
          s.serve_forever()\n",
@@ -606,7 +609,8 @@ async fn published_tcp_ports_reach_the_container_and_never_a_host_socket() {
     );
     let mut req =
         pod("ports", "python:3.11-slim", &format!("python3 -c {}", shell_words::quote(&script)));
-    req.ports = Some(vec!["8000/tcp".into(), "9000/tcp".into(), "8888/http".into()]);
+    req.ports =
+        Some(vec!["8000/tcp".into(), "9000/tcp".into(), "7000/tcp".into(), "8888/http".into()]);
     let p = c.create_pod(&req).await.expect("create");
     emu.advance(Duration::from_secs(30));
     let text = until_logged(&emu, &p.id, "serving").await;
@@ -615,7 +619,7 @@ async fn published_tcp_ports_reach_the_container_and_never_a_host_socket() {
     let public = |private: u16| {
         ports.iter().find(|x| x.private == private).and_then(|x| x.public).expect("mapped")
     };
-    assert_eq!(ports.len(), 2, "tcp ports only (http ones go through RunPod's proxy): {ports:?}");
+    assert_eq!(ports.len(), 3, "tcp ports only (http ones go through RunPod's proxy): {ports:?}");
     assert!(ports.iter().all(|x| x.kind == "tcp" && x.ip.as_deref() == Some("127.0.0.1")));
     assert!(text.contains(&format!("serving, public {}", public(8000))), "{text}");
     assert!(pod.ssh.direct.is_none(), "no 22/tcp, no direct ssh");
@@ -636,6 +640,18 @@ async fn published_tcp_ports_reach_the_container_and_never_a_host_socket() {
         matches!(host_service.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
         "the relay followed the container's link to a host socket"
     );
+
+    // A socket that never accepts (its backlog full) is a refusal, never a wait that would
+    // hold the emulator's threads (and the control plane sharing them).
+    // (The first may be queued in the backlog, and so waits as a real client would: each is
+    // given a moment, then dropped.)
+    for _ in 0..6 {
+        let mut s =
+            tokio::net::TcpStream::connect(("127.0.0.1", public(7000))).await.expect("connect");
+        let mut nothing = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_millis(200), s.read_to_end(&mut nothing)).await;
+    }
+    c.get_pod(&p.id).await.expect("the emulator still answers");
 }
 
 /// A RunPod image started as is (no `args`) runs its start script: with `PUBLIC_KEY` set and

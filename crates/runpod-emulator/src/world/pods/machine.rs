@@ -18,6 +18,7 @@ impl World {
         });
         pod.container.running = false;
         pod.container.up = false;
+        pod.published.clear();
         let release = pod.holds_gpus.then(|| (pod.gpu.clone(), pod.data_center.clone(), pod.cloud));
         pod.holds_gpus = false;
         if let Some(k) = kill {
@@ -257,7 +258,8 @@ impl World {
         };
         // Published TCP ports: a port of this machine stands for each public port, as RunPod
         // maps a host port to the container's (`RUNPOD_TCP_PORT_<n>`, runtime.ports).
-        let (published, listeners) = self.publish_ports(&p.ports, &p.logs, now);
+        let community = p.cloud == Cloud::Community;
+        let (published, listeners) = self.publish_ports(&p.ports, community, &p.logs, now);
         env.extend(
             published.iter().map(|(private, public)| {
                 (format!("RUNPOD_TCP_PORT_{private}"), public.to_string())
@@ -298,11 +300,23 @@ impl World {
     fn publish_ports(
         &self,
         ports: &[String],
+        community: bool,
         logs: &LogBuffer,
         now: DateTime<Utc>,
     ) -> (Vec<(u16, u16)>, Vec<(u16, std::net::TcpListener)>) {
         let (mut map, mut listeners) = (Vec::new(), Vec::new());
         if self.cfg.unsandboxed {
+            return (map, listeners);
+        }
+        if community && ports.iter().any(|p| p.ends_with("/tcp")) {
+            // Stricter reading: a Community host may have no public IP, and REST v2 has no
+            // field to ask for one (docs/emulator.md).
+            logs.push(
+                now,
+                "system",
+                "emulator: this Community Cloud host has no public IP: TCP ports are not mapped"
+                    .to_owned(),
+            );
             return (map, listeners);
         }
         for port in ports {
@@ -351,6 +365,8 @@ impl World {
         p.container.running = false;
         p.container.exited_at = Some(now);
         p.container.last_exit_code = code;
+        // Its relays closed with it: no port is advertised that nothing serves.
+        p.published.clear();
         let code = code.map_or_else(|| "a signal".to_owned(), |c| c.to_string());
         p.logs.push(
             now,
