@@ -24,6 +24,7 @@ export type CostReport = S["CostReport"];
 export type ComputeSettings = S["ComputeSettings"];
 export type UserView = S["UserView"];
 export type ErrorBody = S["ErrorBody"];
+export type SshInfo = S["SshInfo"];
 
 /** One event of a job or serverless request. */
 export interface PodwardenEvent {
@@ -127,6 +128,24 @@ export class Podwarden {
   stop(id: string): Promise<JobDetail | ServerlessJobView> {
     const kind = kindOf(id);
     return this.#json("POST", `/api/v1/${kind}/${encodeURIComponent(id)}/stop`, { body: {} });
+  }
+  /**
+   * Where to reach a job's pod over SSH (a job submitted with `ssh`): host, port, user and the
+   * ssh command. Waits while the pod boots (the server answers `not_ready`), up to `timeoutMs`
+   * (then `PodwardenError` `timeout`); the pod's sshd may still be starting, so retry a refused
+   * first connection.
+   */
+  async sshInfo(id: string, options: { node?: number; timeoutMs?: number } = {}): Promise<SshInfo> {
+    const deadline = Date.now() + (options.timeoutMs ?? 900_000);
+    for (;;) {
+      try {
+        return await this.#json("GET", `/api/v1/jobs/${encodeURIComponent(id)}/ssh`, { query: { node: String(options.node ?? 0) } });
+      } catch (e) {
+        if (!(e instanceof PodwardenError) || e.code !== "not_ready") throw e;
+        if (Date.now() >= deadline) throw new PodwardenError(0, "timeout", `${id}: ${e.message}`, "the pod is still booting; ask again");
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
   }
   /** The job's metric points as stored: `[{at, point: {step, loss, …}}, …]`. */
   metrics(id: string): Promise<Array<{ at: number; point: Record<string, unknown> }>> {

@@ -1083,6 +1083,12 @@ export interface components {
              */
             logging_steps?: number;
             /**
+             * Format: int32
+             * @description With the job's `checkpoint_dir`: save a checkpoint there every this many steps (default
+             *     200), which a relaunched pod resumes from.
+             */
+            checkpoint_steps?: number;
+            /**
              * @description Where the adapter and tokenizer are saved (default `/workspace/fine_tuned_model`). With a
              *     network volume it must be on it (under `/workspace`): the pod's own disk is destroyed at
              *     teardown.
@@ -1218,6 +1224,11 @@ export interface components {
             inputs?: components["schemas"]["Input"][];
             /** @description Files the job writes on its network volume; the job succeeds only when every one exists. */
             outputs?: components["schemas"]["Output"][];
+            /**
+             * @description Where on the network volume the command keeps its checkpoints (`checkpoints`): a
+             *     relaunched pod gets the newest complete one as `PODWARDEN_RESUME_FROM`.
+             */
+            checkpoint_dir?: string | null;
             ssh?: null | components["schemas"]["SshSpec"];
         };
         /**

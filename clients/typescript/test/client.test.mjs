@@ -162,6 +162,24 @@ test("wait gives up at its timeout and the work goes on", async () => {
   assert.ok(["cancelled", "stopped"].includes(done.state), done.state);
 });
 
+test("a dev pod's SSH connection is given to its owner once it has booted", async () => {
+  const pw = await newUser();
+  const job = await pw.submitJob({
+    name: "dev",
+    image: "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04",
+    ssh: { public_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA app@ci"] },
+    gpu: { min_vram_gb: 16 },
+    limits: { budget_usd: 0.5 },
+  });
+  assert.equal(job.kind, "dev");
+  const info = await pw.sshInfo(job.id, { timeoutMs: 120_000 });
+  assert.deepEqual([info.user, info.host], ["root", "127.0.0.1"]);
+  assert.equal(info.command, `ssh -p ${info.port} root@127.0.0.1`);
+  await assert.rejects((await newUser()).sshInfo(job.id), (e) => e instanceof PodwardenError && e.status === 404);
+  await pw.stop(job.id);
+  await assert.rejects(pw.sshInfo(job.id), (e) => e instanceof PodwardenError && e.code === "no_pod");
+});
+
 test("errors carry the API's status, code, message and hint", async () => {
   const pw = await newUser();
   await assert.rejects(pw.submitJob({ ...lossJob, budgett: 1 }), (e) => e instanceof PodwardenError && e.status === 422 && e.message.includes("budgett") && Boolean(e.hint));

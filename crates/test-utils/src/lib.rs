@@ -8,7 +8,8 @@
 //! - `log`: this process's log lines, to wait on;
 //! - `telegram`: a fake of Telegram's Bot API for the bot's conversations;
 //! - `bench`: rows the benchmarks seed their stores with;
-//! - `aws`: moto, and a stand in front of it that boots EC2 instances in the emulator's sandbox.
+//! - `aws`: moto, and a stand in front of it that boots EC2 instances in the emulator's sandbox;
+//! - [`ssh_keygen`]: a key pair for the tests that log in to pods with OpenSSH's client.
 //!
 //! Tests only: nothing here is linked into a shipped binary.
 
@@ -29,4 +30,15 @@ pub fn bench_size(full: usize, smoke: usize) -> usize {
 /// Whether benchmarks run at their smoke sizes (`BENCH_SMOKE=1`).
 pub fn bench_smoke() -> bool {
     std::env::var_os("BENCH_SMOKE").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// A fresh ed25519 key pair at `path` (and `path.pub`), no passphrase, by OpenSSH's
+/// `ssh-keygen` (`scripts/test` installs it).
+pub fn ssh_keygen(path: &std::path::Path) {
+    let ok = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()
+        .expect("ssh-keygen runs (Debian: openssh-client)");
+    assert!(ok.success(), "ssh-keygen failed for {}", path.display());
 }

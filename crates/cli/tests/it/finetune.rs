@@ -83,6 +83,18 @@ alpha = 16
     )
 }
 
+/// `podwarden ARGS`, which must succeed; its stdout.
+fn succeeds(home: &Path, config: &Path, args: &[&str]) -> String {
+    let out = podwarden(home, config, args);
+    let (o, e) = text(&out);
+    assert!(
+        out.status.success(),
+        "podwarden {args:?}: exit {:?}\nstdout:\n{o}\nstderr:\n{e}",
+        out.status.code()
+    );
+    o
+}
+
 /// The job's metric points, read from the API as the dashboard does.
 fn metrics(home: &Path, job: &str) -> Vec<serde_json::Value> {
     let server: serde_json::Value =
@@ -104,16 +116,7 @@ fn a_finetune_job_reads_its_dataset_from_the_volume_and_leaves_the_adapter_there
     let h = home.path();
     let config = emulator_config(h);
     let _server = Server(h);
-    let ok = |args: &[&str]| {
-        let out = podwarden(h, &config, args);
-        let (o, e) = text(&out);
-        assert!(
-            out.status.success(),
-            "podwarden {args:?}: exit {:?}\nstdout:\n{o}\nstderr:\n{e}",
-            out.status.code()
-        );
-        o
-    };
+    let ok = |args: &[&str]| succeeds(h, &config, args);
     ok(&["volume", "create", "models", "--data-center", "EU-RO-1"]);
     let rows: Vec<String> = (0..30)
         .map(|i| {
@@ -222,12 +225,7 @@ fn a_finetune_job_with_checkpoints_resumes_from_the_newest_one_on_the_volume() {
     let h = home.path();
     let config = emulator_config(h);
     let _server = Server(h);
-    let ok = |args: &[&str]| {
-        let out = podwarden(h, &config, args);
-        let (o, e) = text(&out);
-        assert!(out.status.success(), "podwarden {args:?}:\nstdout:\n{o}\nstderr:\n{e}");
-        o
-    };
+    let ok = |args: &[&str]| succeeds(h, &config, args);
     ok(&["volume", "create", "models", "--data-center", "EU-RO-1"]);
     let rows: Vec<String> =
         (0..30).map(|i| serde_json::json!({"text": format!("example {i}")}).to_string()).collect();

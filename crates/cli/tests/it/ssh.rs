@@ -4,17 +4,8 @@
 //! pod (its hostname, its volume), not on this machine.
 
 use crate::common::{Server, podwarden, podwarden_env};
+use podwarden_test_utils::ssh_keygen as keygen;
 use std::path::Path;
-use std::process::Command;
-
-fn keygen(path: &Path) {
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(path)
-        .status()
-        .expect("ssh-keygen (Debian: openssh-client)");
-    assert!(ok.success());
-}
 
 #[test]
 fn a_dev_pod_takes_the_users_key_and_podwarden_ssh_runs_a_command_in_it() {

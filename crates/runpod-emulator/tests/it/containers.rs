@@ -663,12 +663,7 @@ async fn a_runpod_image_with_public_key_runs_sshd_reachable_through_ssh_direct()
     let c = emu.client();
     let keys = tempfile::tempdir().expect("tmp");
     let key = keys.path().join("id");
-    let ok = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .expect("ssh-keygen (Debian: openssh-client)");
-    assert!(ok.success());
+    podwarden_test_utils::ssh_keygen(&key);
     let public = std::fs::read_to_string(keys.path().join("id.pub")).expect("pub");
     let mut req = pod("sshd", "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04", "");
     req.args = None;

@@ -35,6 +35,9 @@ class FinetuneSpec:
         quantization (Quantization | Unset): Weight quantization while training (QLoRA with `4bit`).
         gradient_checkpointing (bool | Unset): Trade compute for memory (default true).
         logging_steps (int | Unset): Log (and post metrics) every this many steps (default 10).
+        checkpoint_steps (int | Unset): With the job's `checkpoint_dir`: save a checkpoint there every this many steps
+            (default
+            200), which a relaunched pod resumes from.
         output_dir (str | Unset): Where the adapter and tokenizer are saved (default `/workspace/fine_tuned_model`).
             With a
             network volume it must be on it (under `/workspace`): the pod's own disk is destroyed at
@@ -60,6 +63,7 @@ class FinetuneSpec:
     quantization: Quantization | Unset = UNSET
     gradient_checkpointing: bool | Unset = UNSET
     logging_steps: int | Unset = UNSET
+    checkpoint_steps: int | Unset = UNSET
     output_dir: str | Unset = UNSET
     push_to_hub: None | str | Unset = UNSET
     hf_token_env: None | str | Unset = UNSET
@@ -99,6 +103,8 @@ class FinetuneSpec:
         gradient_checkpointing = self.gradient_checkpointing
 
         logging_steps = self.logging_steps
+
+        checkpoint_steps = self.checkpoint_steps
 
         output_dir = self.output_dir
 
@@ -147,6 +153,8 @@ class FinetuneSpec:
             field_dict["gradient_checkpointing"] = gradient_checkpointing
         if logging_steps is not UNSET:
             field_dict["logging_steps"] = logging_steps
+        if checkpoint_steps is not UNSET:
+            field_dict["checkpoint_steps"] = checkpoint_steps
         if output_dir is not UNSET:
             field_dict["output_dir"] = output_dir
         if push_to_hub is not UNSET:
@@ -206,6 +214,8 @@ class FinetuneSpec:
 
         logging_steps = d.pop("logging_steps", UNSET)
 
+        checkpoint_steps = d.pop("checkpoint_steps", UNSET)
+
         output_dir = d.pop("output_dir", UNSET)
 
         def _parse_push_to_hub(data: object) -> None | str | Unset:
@@ -246,6 +256,7 @@ class FinetuneSpec:
             quantization=quantization,
             gradient_checkpointing=gradient_checkpointing,
             logging_steps=logging_steps,
+            checkpoint_steps=checkpoint_steps,
             output_dir=output_dir,
             push_to_hub=push_to_hub,
             hf_token_env=hf_token_env,

@@ -54,6 +54,9 @@ class JobSpec:
         inputs (list[Input] | Unset): Files the job reads, put on its network volume before it runs.
         outputs (list[Output] | Unset): Files the job writes on its network volume; the job succeeds only when every one
             exists.
+        checkpoint_dir (None | str | Unset): Where on the network volume the command keeps its checkpoints
+            (`checkpoints`): a
+            relaunched pod gets the newest complete one as `PODWARDEN_RESUME_FROM`.
         ssh (None | SshSpec | Unset):
     """
 
@@ -77,6 +80,7 @@ class JobSpec:
     finetune: FinetuneSpec | None | Unset = UNSET
     inputs: list[Input] | Unset = UNSET
     outputs: list[Output] | Unset = UNSET
+    checkpoint_dir: None | str | Unset = UNSET
     ssh: None | SshSpec | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
@@ -185,6 +189,12 @@ class JobSpec:
                 outputs_item = outputs_item_data.to_dict()
                 outputs.append(outputs_item)
 
+        checkpoint_dir: None | str | Unset
+        if isinstance(self.checkpoint_dir, Unset):
+            checkpoint_dir = UNSET
+        else:
+            checkpoint_dir = self.checkpoint_dir
+
         ssh: dict[str, Any] | None | Unset
         if isinstance(self.ssh, Unset):
             ssh = UNSET
@@ -237,6 +247,8 @@ class JobSpec:
             field_dict["inputs"] = inputs
         if outputs is not UNSET:
             field_dict["outputs"] = outputs
+        if checkpoint_dir is not UNSET:
+            field_dict["checkpoint_dir"] = checkpoint_dir
         if ssh is not UNSET:
             field_dict["ssh"] = ssh
 
@@ -415,6 +427,15 @@ class JobSpec:
 
                 outputs.append(outputs_item)
 
+        def _parse_checkpoint_dir(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        checkpoint_dir = _parse_checkpoint_dir(d.pop("checkpoint_dir", UNSET))
+
         def _parse_ssh(data: object) -> None | SshSpec | Unset:
             if data is None:
                 return data
@@ -453,6 +474,7 @@ class JobSpec:
             finetune=finetune,
             inputs=inputs,
             outputs=outputs,
+            checkpoint_dir=checkpoint_dir,
             ssh=ssh,
         )
 
