@@ -4,6 +4,8 @@ resume, and typed errors."""
 
 from __future__ import annotations
 
+import subprocess
+
 import httpx
 import pytest
 
@@ -156,8 +158,6 @@ def test_errors_are_typed_with_the_apis_code_message_and_hint(pw: Podwarden, ser
 def test_a_dev_pod_is_reached_over_ssh_with_the_apps_own_key(pw: Podwarden, tmp_path):
     """The multi-cloud seed's flow on one pod: provision with the app's key, wait for SSH, run a
     command there with OpenSSH's client, tear down."""
-    import subprocess
-
     key = tmp_path / "id"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     public = (tmp_path / "id.pub").read_text().strip()
@@ -182,6 +182,7 @@ def test_a_dev_pod_is_reached_over_ssh_with_the_apps_own_key(pw: Podwarden, tmp_
         + ["-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={tmp_path / 'kh'}"]
         + [f"{info.user}@{info.host}", "hostname"],
         capture_output=True,
+        check=False,
         text=True,
         timeout=60,
     )

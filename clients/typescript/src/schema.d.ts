@@ -2129,7 +2129,7 @@ export interface operations {
                     "application/json": components["schemas"]["SshInfo"];
                 };
             };
-            /** @description a query parameter is malformed (named in the message) */
+            /** @description malformed query (`node` not a number) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2158,6 +2158,15 @@ export interface operations {
             };
             /** @description no SSH to give: the job has no `ssh` or has ended (`no_pod`), or its pod is not booted yet (`not_ready`, ask again) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such node: the job has fewer pods */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

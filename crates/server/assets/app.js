@@ -277,7 +277,9 @@ async function jobPage(id) {
   const events = h("pre", { class: "log", id: "events" });
   const logs = h("pre", { class: "log", id: "pod-logs" }, "");
   const stop = h("button", { class: "danger", id: "stop" }, "Stop");
-  show(h("p", {}, h("a", { href: "#/jobs" }, "← Jobs")), err, head, h("h2", {}, "Loss"), chart.canvas, h("h2", {}, "Pod logs"), logs, h("h2", {}, "Events"), events);
+  // A job with `ssh`: how to log in to its pod, once it has booted.
+  const ssh = h("div");
+  show(h("p", {}, h("a", { href: "#/jobs" }, "← Jobs")), err, head, ssh, h("h2", {}, "Loss"), chart.canvas, h("h2", {}, "Pod logs"), logs, h("h2", {}, "Events"), events);
   let detail;
   const logsAttached = new Set();
   const render = async () => {
@@ -304,6 +306,16 @@ async function jobPage(id) {
       ),
       h("div", { class: "card" }, kv("Image", j.image || "—"), kv("Command", h("code", { id: "job-command" }, j.command || "—"))),
     );
+    if (live) {
+      api("GET", "/jobs/" + encodeURIComponent(id) + "/ssh")
+        .then((s) => ssh.replaceChildren(h("div", { class: "card" }, kv("SSH", h("code", { id: "job-ssh" }, s.command)))))
+        .catch((e) => {
+          if (e.code === "not_ready") ssh.replaceChildren(h("div", { class: "card" }, kv("SSH", h("span", { id: "job-ssh-waiting" }, "waiting for the pod to boot"))));
+          else if (e.name !== "AbortError") ssh.replaceChildren();
+        });
+    } else {
+      ssh.replaceChildren();
+    }
     // The current pod's lines live, each new attempt's as it comes; a finished job's kept
     // lines (every attempt's, with separators) once.
     let current = -1;

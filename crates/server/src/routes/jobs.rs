@@ -253,7 +253,7 @@ pub(crate) struct SshQuery {
 /// How to reach the job's pod over SSH: its host, port and user, once it has booted and the
 /// provider has mapped its `22/tcp`. `409 not_ready` until then (the message says why; ask
 /// again), `409 no_pod` for a job without `ssh` or one that has ended.
-#[utoipa::path(get, path = "/api/v1/jobs/{id}/ssh", tag = "jobs", params(("id" = String, Path, description = "job id"), SshQuery), responses((status = 200, body = crate::api::SshInfo), (status = 409, description = "no SSH to give: the job has no `ssh` or has ended (`no_pod`), or its pod is not booted yet (`not_ready`, ask again)", body = ErrorBody), (status = 502, description = "the provider did not answer", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/ssh", tag = "jobs", params(("id" = String, Path, description = "job id"), SshQuery), responses((status = 200, body = crate::api::SshInfo), (status = 409, description = "no SSH to give: the job has no `ssh` or has ended (`no_pod`), or its pod is not booted yet (`not_ready`, ask again)", body = ErrorBody), (status = 422, description = "no such node: the job has fewer pods", body = ErrorBody), (status = 400, description = "malformed query (`node` not a number)", body = ErrorBody), (status = 502, description = "the provider did not answer", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody), (status = 404, description = "not found (or another user's)", body = ErrorBody)))]
 pub(crate) async fn job_ssh(
     State(s): S,
     Extension(c): C,

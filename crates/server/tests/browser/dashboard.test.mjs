@@ -184,6 +184,24 @@ async function call(method, path, body) {
   return JSON.parse(text);
 }
 
+test("job page: a dev pod shows how to log in to it once booted", async () => {
+  const job = await call("POST", "/jobs", {
+    name: "dev-pod",
+    image: "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04",
+    ssh: { public_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA admin@ci"] },
+    gpu: { min_vram_gb: 16 },
+    limits: { budget_usd: 1 },
+  });
+  assert.equal(job.kind, "dev");
+  await page.goto(url + "/#/jobs/" + job.id);
+  // The page asks again at each event: the login appears once the pod's 22/tcp is mapped.
+  await page.locator("#job-ssh").getByText(/^ssh -p \d+ root@127\.0\.0\.1$/).waitFor({ timeout: 60_000 });
+  await shot("06-dev-pod-ssh");
+  await call("POST", `/jobs/${job.id}/stop`);
+  await page.locator(".state-cancelled").first().waitFor({ timeout: 60_000 });
+  assert.equal(await page.locator("#job-ssh").count(), 0, "an ended job offers no login");
+});
+
 test("a multi-line command keeps its lines, and serverless jobs are on the Jobs page", async () => {
   const job = await call("POST", "/jobs", {
     name: "two-lines",
