@@ -72,17 +72,13 @@ pub async fn ssh(a: SshArgs) -> Result<(), UserError> {
     }
     let argv = ssh_argv(&info, &a);
     if a.print {
-        out!("{}", argv.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" "));
+        out!(
+            "{}",
+            argv.iter().map(|w| podwarden_core::spec::shell_quote(w)).collect::<Vec<_>>().join(" ")
+        );
         return Ok(());
     }
     exec(&argv)
-}
-
-/// One word as a POSIX shell reads it back.
-fn quote(w: &str) -> String {
-    let plain =
-        !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+%".contains(c));
-    if plain { w.to_owned() } else { format!("'{}'", w.replace('\'', r"'\''")) }
 }
 
 /// Whether an SSH server answers at `host:port`: its version line (`SSH-2.0-…`) arrives.

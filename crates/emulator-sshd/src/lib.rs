@@ -60,8 +60,6 @@ impl Default for Options {
     }
 }
 
-const PTY_FLAG: &str = session::PTY_SESSION;
-
 /// The login user: a pod's only account.
 pub const USER: &str = "root";
 
@@ -322,8 +320,8 @@ impl Connection {
 
 /// The program: `sshd [options]`. Returns the exit code.
 pub fn main(args: &[String]) -> i32 {
-    if let Some((PTY_FLAG, rest)) = args.split_first().map(|(f, r)| (f.as_str(), r)) {
-        return session::pty_session(rest);
+    if args.first().map(String::as_str) == Some(session::PTY_SESSION) {
+        return session::pty_session(&args[1..]);
     }
     let opts = match parse_args(args) {
         Ok(o) => o,

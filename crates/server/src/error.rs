@@ -25,6 +25,16 @@ impl ApiError {
         &self.1
     }
 
+    /// A 500 whose cause stays in the server's log.
+    pub(crate) fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "internal error (see the server log)",
+            None,
+        )
+    }
+
     pub(crate) fn new(
         status: StatusCode,
         code: ErrorCode,
@@ -103,12 +113,7 @@ impl From<EngineError> for ApiError {
                 e.to_string(),
                 Some("`podwarden endpoint ls` lists endpoints"),
             ),
-            EngineError::Corrupt(_) | EngineError::Crashed(_) => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::Internal,
-                "internal error (see the server log)",
-                None,
-            )
+            EngineError::Corrupt(_) | EngineError::Crashed(_) => Self::internal()
             .caused_by(&e),
             EngineError::BadToken(_) => Self::new(
                 StatusCode::UNAUTHORIZED,
@@ -168,12 +173,7 @@ impl From<EngineError> for ApiError {
                 .retry_after(2)
                 .caused_by(s)
             }
-            EngineError::Store(s) => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::Internal,
-                "internal error (see the server log)",
-                None,
-            )
+            EngineError::Store(s) => Self::internal()
             .caused_by(s),
         }
     }

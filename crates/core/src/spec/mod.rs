@@ -333,6 +333,24 @@ impl JobSpec {
         }
     }
 
+    /// [`Self::kind`] of a stored spec's JSON, reading only the fields that decide it (lists
+    /// show it for thousands of jobs); `command` when the text is not a spec.
+    pub fn kind_of_json(text: &str) -> &'static str {
+        use serde::de::IgnoredAny;
+        #[derive(Deserialize)]
+        struct Kind {
+            command: Option<IgnoredAny>,
+            args: Option<IgnoredAny>,
+            finetune: Option<IgnoredAny>,
+            ssh: Option<IgnoredAny>,
+        }
+        match serde_json::from_str::<Kind>(text) {
+            Ok(k) if k.finetune.is_some() => "finetune",
+            Ok(k) if k.ssh.is_some() && k.command.is_none() && k.args.is_none() => "dev",
+            _ => "command",
+        }
+    }
+
     /// A pod to work in over SSH: `ssh` and nothing to run. It stays up until stopped, its
     /// budget spent or its `max_runtime` (default [`DEV_POD_MAX_RUNTIME`]) reached.
     pub fn is_dev_pod(&self) -> bool {
@@ -392,7 +410,8 @@ impl JobSpec {
     }
 }
 
-fn shell_quote(s: &str) -> String {
+/// One word as a POSIX shell reads it back: as is when plain, else single-quoted.
+pub fn shell_quote(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+".contains(c)) {
         s.to_owned()
     } else {

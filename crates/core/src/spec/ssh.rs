@@ -126,12 +126,15 @@ mod tests {
         assert!(on.is_dev_pod() && on.kind() == "dev");
         assert_eq!(on.max_runtime(), Some(super::DEV_POD_MAX_RUNTIME));
         assert_eq!(on.exposed_ports(), vec!["22/tcp".to_owned()]);
+        let stored = |s: &JobSpec| JobSpec::kind_of_json(&serde_json::to_string(s).expect("json"));
+        assert_eq!(stored(&on), "dev");
         assert!(!on.shell_command().is_empty());
         let table =
             format!("{BASE}command = \"python t.py\"\n{GPU}[ssh]\npublic_keys = [\"{KEY}\"]\n");
         let t = JobSpec::from_toml("j.toml", &table).expect("table");
         assert_eq!(t.ssh.as_ref().map(|s| s.public_key_env()), Some(KEY.to_owned()));
         assert!(!t.is_dev_pod() && t.max_runtime().is_none());
+        assert_eq!(stored(&t), "command");
         // The API form round-trips, `true` included.
         assert_eq!(JobSpec::from_json(serde_json::to_value(&t).expect("json")).expect("back"), t);
         let mut v = serde_json::to_value(&on).expect("json");

@@ -65,14 +65,8 @@ pub(crate) async fn save_aws_key(
             ),
         ));
     }
-    let cloud = engine.provider().with_key(format!("{id}:{secret}")).map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::Internal,
-            "internal error (see the server log)",
-            None,
-        )
-    })?;
+    let cloud =
+        engine.provider().with_key(format!("{id}:{secret}")).map_err(|_| ApiError::internal())?;
     match cloud.check_key().await {
         KeyCheck::Usable | KeyCheck::NoFunds(_) => {}
         KeyCheck::Rejected => {

@@ -63,12 +63,7 @@ pub(crate) fn account_error(e: crate::accounts::AccountError) -> ApiError {
         }
         crate::accounts::AccountError::Other(e) => {
             tracing::error!(error = %e, "cannot open a user's RunPod account");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::Internal,
-                "internal error (see the server log)",
-                None,
-            )
+            ApiError::internal()
         }
     }
 }
@@ -176,14 +171,7 @@ pub(crate) async fn save_key(
         ));
     }
     use podwarden_engine::provider::Provider;
-    let cloud = s.engine.provider().with_key(key.clone()).map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::Internal,
-            "internal error (see the server log)",
-            None,
-        )
-    })?;
+    let cloud = s.engine.provider().with_key(key.clone()).map_err(|_| ApiError::internal())?;
     match cloud.check_key().await {
         podwarden_engine::provider::KeyCheck::Usable => {}
         podwarden_engine::provider::KeyCheck::NoFunds(balance) => {

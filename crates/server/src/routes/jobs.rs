@@ -38,7 +38,7 @@ pub(crate) fn summary(j: &JobRow, attempts: &[AttemptRow], now: i64) -> JobSumma
         exit_code: j.exit_code,
         ended_at: j.phase().is_ok_and(|p| p.state.is_final()).then_some(j.updated_at),
         backend: j.account.backend().into(),
-        kind: j.spec().map_or("command", |s| s.kind()).into(),
+        kind: JobSpec::kind_of_json(&j.spec).into(),
     }
 }
 

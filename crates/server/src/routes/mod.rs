@@ -173,13 +173,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
                     .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
                     .unwrap_or_default();
                 tracing::error!(panic = %what, "a request handler panicked");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    ErrorCode::Internal,
-                    "internal error (see the server log)",
-                    None,
-                )
-                .into_response()
+                ApiError::internal().into_response()
             },
         ))
         .with_state(state)

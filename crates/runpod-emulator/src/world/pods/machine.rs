@@ -296,14 +296,13 @@ impl World {
     /// Listeners on this machine's loopback for a pod's `N/tcp` ports (HTTP ports go through
     /// RunPod's proxy, which the emulator does not have). Unsandboxed containers share the
     /// host's network, so nothing is mapped for them.
-    #[allow(clippy::type_complexity)]
     fn publish_ports(
         &self,
         ports: &[String],
         community: bool,
         logs: &LogBuffer,
         now: DateTime<Utc>,
-    ) -> (Vec<(u16, u16)>, Vec<(u16, std::net::TcpListener)>) {
+    ) -> (Vec<(u16, u16)>, Listeners) {
         let (mut map, mut listeners) = (Vec::new(), Vec::new());
         if self.cfg.unsandboxed {
             return (map, listeners);
@@ -375,3 +374,6 @@ impl World {
         );
     }
 }
+
+/// A container's published ports' listeners: (port in the container, its public side).
+type Listeners = Vec<(u16, std::net::TcpListener)>;
