@@ -134,9 +134,13 @@ class Podwarden:
 
     # --- pod jobs ---
 
-    def submit_job(self, spec: dict[str, Any]) -> JobDetail:
+    def submit_job(self, spec: dict[str, Any], *, nodes: int | None = None) -> JobDetail:
         """Submits a job spec (docs/job-spec.md). The spec is sent as given, so the server's
-        validation names any wrong field (``Invalid``)."""
+        validation names any wrong field (``Invalid``). ``nodes``: run it on that many pods
+        together (the spec's ``nodes``; each node's ``ssh_info(job, node=k)``, ``logs(job,
+        node=k)``)."""
+        if nodes is not None:
+            spec = {**spec, "nodes": nodes}
         return JobDetail.from_dict(self._send("POST", "/api/v1/jobs", json=spec).json())
 
     def ssh_info(self, job_id: str, node: int = 0, timeout: float | None = 900) -> SshInfo:
@@ -180,11 +184,12 @@ class Podwarden:
                 out.append((float(point.get("step", i)), float(point[name])))
         return out
 
-    def logs(self, job_id: str) -> Iterator[str]:
-        """The pod's log lines as they come (the stream ends when the job has no pod)."""
+    def logs(self, job_id: str, node: int = 0) -> Iterator[str]:
+        """The pod's log lines as they come (the stream ends when the job has no pod); ``node``:
+        which pod of a multi-node job."""
         try:
             with httpx_sse.connect_sse(
-                self._http, "GET", f"/api/v1/jobs/{job_id}/logs", timeout=None
+                self._http, "GET", f"/api/v1/jobs/{job_id}/logs", params={"node": node}, timeout=None
             ) as es:
                 if es.response.status_code >= 400:
                     es.response.read()

@@ -155,6 +155,50 @@ def test_errors_are_typed_with_the_apis_code_message_and_hint(pw: Podwarden, ser
     assert e.value.status == 0 and e.value.hint
 
 
+def test_the_seeds_cluster_flow_provisions_nodes_runs_a_command_on_each_and_tears_down(
+    pw: Podwarden, tmp_path
+):
+    """The multi-cloud seed's Skyward-style flow: provision N nodes with the app's key, wait
+    for SSH on each, run a command on each over SSH, tear the cluster down."""
+    key = tmp_path / "id"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    public = (tmp_path / "id.pub").read_text().strip()
+    job = pw.submit_job(
+        {
+            "name": "cluster",
+            "image": "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04",
+            "ssh": {"public_keys": [public]},
+            "gpu": {"min_vram_gb": 16},
+            "limits": {"budget_usd": 1.0},
+        },
+        nodes=2,
+    )
+    ranks = []
+    for node in range(2):
+        info = pw.ssh_info(job.id, node=node, timeout=120)
+        for line in pw.logs(job.id, node=node):
+            if "sshd started" in line:
+                break
+        out = subprocess.run(
+            ["ssh", "-F", "/dev/null", "-i", str(key), "-p", str(info.port), "-o", "BatchMode=yes"]
+            + ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+            + [f"{info.user}@{info.host}", "hostname"],
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        ranks.append((info.pod_id, out.stdout.strip()))
+    assert all(pod == host for pod, host in ranks) and ranks[0][0] != ranks[1][0], ranks
+    pods = {a.node: a.pod_id for a in pw.job(job.id).attempts}
+    assert pods == {0: ranks[0][0], 1: ranks[1][0]}
+    pw.stop(job.id)
+    final = pw.wait(job.id, timeout=120)
+    assert final.state.value == "cancelled"
+    assert all(a.state.value == "terminated" for a in pw.job(job.id).attempts)
+
+
 def test_a_dev_pod_is_reached_over_ssh_with_the_apps_own_key(pw: Podwarden, tmp_path):
     """The multi-cloud seed's flow on one pod: provision with the app's key, wait for SSH, run a
     command there with OpenSSH's client, tear down."""

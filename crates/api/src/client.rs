@@ -179,7 +179,7 @@ impl Client {
     /// The job's pod logs as a server-sent event stream (read it with an SSE parser): every
     /// attempt's, each after an `attempt` event when there were several.
     pub async fn job_logs(&self, id: &str) -> Result<reqwest::Response, Error> {
-        self.job_logs_of(id, None).await
+        self.job_logs_of(id, None, None).await
     }
 
     /// One attempt's pod logs (1 is the first pod), or every attempt's.
@@ -187,10 +187,14 @@ impl Client {
         &self,
         id: &str,
         attempt: Option<u32>,
+        node: Option<u32>,
     ) -> Result<reqwest::Response, Error> {
         let mut req = self.http.get(self.url(&["jobs", id, "logs"]));
         if let Some(n) = attempt {
             req = req.query(&[("attempt", n)]);
+        }
+        if let Some(n) = node {
+            req = req.query(&[("node", n)]);
         }
         self.send(req).await
     }

@@ -127,10 +127,12 @@ async fn ps_one(api: &Api, id: &str, json: bool) -> Result<(), UserError> {
     if let Some(reason) = &j.reason {
         out!("reason: {reason}");
     }
+    let multi = d.attempts.iter().any(|a| a.node > 0);
     for (n, at) in d.attempts.iter().enumerate() {
         out!(
-            "attempt {}: {} on {} × {} ({}{})",
+            "attempt {}{}: {} on {} × {} ({}{})",
             n + 1,
+            if multi { format!(" (node {})", at.node) } else { String::new() },
             at.state,
             at.gpu_count,
             at.gpu_type,
@@ -172,6 +174,10 @@ pub struct LogsArgs {
     /// after a separator line.
     #[arg(long)]
     attempt: Option<u32>,
+    /// Which node of a multi-node job (`nodes = N`; default 0); `--attempt` then counts that
+    /// node's pods.
+    #[arg(long)]
+    node: Option<u32>,
     /// One JSON object per line: `{"attempt": N, "source": …, "line": …}` (`attempt` is absent
     /// for lines kept before attempts were recorded).
     #[arg(long)]
@@ -192,7 +198,7 @@ pub async fn logs(a: LogsArgs) -> Result<(), UserError> {
             after = evs.last().map_or(after, |e| e.id);
         }
     }
-    let resp = api.run(|c| c.job_logs_of(&a.job, a.attempt)).await?;
+    let resp = api.run(|c| c.job_logs_of(&a.job, a.attempt, a.node)).await?;
     let mut s = resp.bytes_stream().eventsource();
     let mut attempt = a.attempt;
     loop {

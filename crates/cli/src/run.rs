@@ -193,18 +193,19 @@ pub(crate) async fn follow(
         stages.update(&d);
         // Attach as soon as a pod exists (a short command may finish before the job shows
         // `running`); the provider's stream starts from the container's first line.
-        let current = d.attempts.iter().rposition(|a| {
+        // Node 0's (a multi-node job's others: `podwarden logs JOB --node N`), numbered as
+        // the API numbers them.
+        let node0: Vec<_> = d.attempts.iter().filter(|a| a.node == 0).cloned().collect();
+        let current = node0.iter().rposition(|a| {
             a.pod_id.is_some() && matches!(a.state, AttemptState::Created | AttemptState::Running)
         });
         if let Some(n) = current.filter(|n| print_logs && attached < Some(*n)) {
-            if let Ok(resp) = api.run(|c| c.job_logs_of(id, Some(n as u32 + 1))).await {
+            if let Ok(resp) = api.run(|c| c.job_logs_of(id, Some(n as u32 + 1), None)).await {
                 attached = Some(n);
                 let bar = stages.handle();
                 if n > 0 {
-                    let pod = d.attempts[n].pod_id.clone().unwrap_or_default();
-                    bar.suspend(|| {
-                        out!("── attempt {} of {}: pod {pod} ──", n + 1, d.attempts.len())
-                    });
+                    let pod = node0[n].pod_id.clone().unwrap_or_default();
+                    bar.suspend(|| out!("── attempt {} of {}: pod {pod} ──", n + 1, node0.len()));
                 }
                 logs.push(tokio::spawn(async move {
                     let mut s = resp.bytes_stream().eventsource();

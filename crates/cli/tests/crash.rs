@@ -1,7 +1,8 @@
 //! Crash test: the server runs as a child process against a standalone emulator; it is killed
 //! at every step of the launch saga and of teardown (a failpoint aborts it), and at random
 //! moments under a stream of jobs, then restarted. After each restart: every emulator pod with
-//! our prefix belongs to a live attempt or gets terminated, no job ever has two running pods,
+//! our prefix belongs to a live attempt or gets terminated, no job ever has two running pods
+//! for one node (multi-node jobs are in both: the saga's points and the stream),
 //! no job is lost, every job settles, and costs agree with the emulator's billing to the cent.
 //! The same stream runs on AWS (moto behind the test's EC2 stand): no instance is left running,
 //! none is launched twice, and the ledger is the price table's figure for what ran.
@@ -81,7 +82,18 @@ async fn emulator() -> RunningEmulator {
 }
 
 async fn submit(http: &reqwest::Client, s: &Server, name: &str, cmd: &str) -> Option<String> {
-    let spec = serde_json::json!({"name": name, "image": "python:3.11-slim", "command": cmd, "gpu": {"min_vram_gb": 16}, "retry": {"attempts": 5, "backoff": "1s"}});
+    submit_nodes(http, s, name, cmd, 1).await
+}
+
+/// A job on `nodes` pods (a multi-node job when more than 1).
+async fn submit_nodes(
+    http: &reqwest::Client,
+    s: &Server,
+    name: &str,
+    cmd: &str,
+    nodes: u32,
+) -> Option<String> {
+    let spec = serde_json::json!({"name": name, "image": "python:3.11-slim", "command": cmd, "gpu": {"min_vram_gb": 16}, "retry": {"attempts": 5, "backoff": "1s"}, "nodes": nodes});
     let r = http
         .post(format!("{}/api/v1/jobs", s.url))
         .bearer_auth(&s.token)
@@ -109,7 +121,8 @@ async fn killed_at_every_step_of_the_saga_and_of_teardown_nothing_leaks() {
         let home = tempfile::tempdir().expect("home");
         let port = free_port();
         let mut s = start_server(home.path(), port, &emu, Some(step));
-        let job = submit(&http, &s, "crash", "sleep 1; exit 0")
+        // Two nodes: a crash between their creates leaves half a group to heal.
+        let job = submit_nodes(&http, &s, "crash", "sleep 1; exit 0", 2)
             .await
             .expect("submitted before the crash point");
         // The failpoint aborts the server at `step`.
@@ -147,11 +160,13 @@ async fn killed_at_random_moments_under_a_stream_of_jobs() {
     let mut s = start_server(home.path(), port, &emu, None);
     for round in 0..20 {
         for i in 0..3 {
-            if let Some(j) = submit(
+            // Every third job runs on two nodes.
+            if let Some(j) = submit_nodes(
                 &http,
                 &s,
                 &format!("stream-{round}-{i}"),
                 &format!("sleep {}; exit 0", 1 + (i % 2)),
+                if i == 2 { 2 } else { 1 },
             )
             .await
             {

@@ -142,7 +142,7 @@ async fn exit_already_stored(s: &Arc<Control>, t: &Target) -> anyhow::Result<()>
 /// reconciler to tear down.
 async fn record_exit(s: &Arc<Control>, t: &Target, code: i32) -> anyhow::Result<()> {
     let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    engine.exit_seen_in_logs(t.job, i64::from(code)).await?;
+    engine.exit_seen_in_logs(t.job, t.attempt, i64::from(code)).await?;
     crate::driving::poke(s, &t.account);
     Ok(())
 }

@@ -29,8 +29,10 @@ pub struct Estimate {
     pub display_name: String,
     pub count: i64,
     pub cloud: CloudTier,
-    /// For all `count` GPUs.
+    /// For all `count` GPUs of every node.
     pub price_per_hour: Money,
+    /// Pods that run together (the spec's `nodes`): the price is for all of them.
+    pub nodes: u32,
     /// The most it can cost (`None` when nothing bounds it).
     pub max_cost: Option<Money>,
     pub bound: Bound,
@@ -41,7 +43,7 @@ pub struct Estimate {
 /// The estimate for `spec` on `offers`, or `None` when no offer fits it.
 pub fn estimate(spec: &JobSpec, offers: &[GpuOffer]) -> Option<Estimate> {
     let p = rank_placements(spec, offers).into_iter().next()?;
-    let price = p.price_per_hour;
+    let price = Money(p.price_per_hour.0.saturating_mul(i64::from(spec.nodes.max(1))));
     let budget = spec.limits.budget_usd.map(Money::from_usd);
     let by_time = spec
         .max_runtime()
@@ -58,6 +60,7 @@ pub fn estimate(spec: &JobSpec, offers: &[GpuOffer]) -> Option<Estimate> {
         count: p.count,
         cloud: p.cloud,
         price_per_hour: price,
+        nodes: spec.nodes.max(1),
         max_cost,
         bound,
         boot_cost: price.per_hour_for_millis(TYPICAL_BOOT_MS),

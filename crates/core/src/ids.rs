@@ -150,6 +150,12 @@ pub fn pod_name(install: &str, attempt: AttemptId) -> String {
     format!("{NAME_PREFIX}{install}-{}", attempt.hex())
 }
 
+/// Where the other pods of the account's global network reach a RunPod pod: REST v2's
+/// `globalNetworking.internalDns`, documented as `<podId>.runpod.internal`.
+pub fn runpod_internal_dns(pod_id: &str) -> String {
+    format!("{pod_id}.runpod.internal")
+}
+
 /// The attempt a provider name belongs to, when it is one of this install's names.
 pub fn parse_pod_name(install: &str, name: &str) -> Option<AttemptId> {
     let rest = name.strip_prefix(NAME_PREFIX)?.strip_prefix(install)?.strip_prefix('-')?;

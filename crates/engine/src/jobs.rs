@@ -11,7 +11,9 @@ use podwarden_core::events::{EventKind, StateChange};
 use podwarden_core::gpu::rank_placements;
 use podwarden_core::metrics::{DivergenceWatch, EarlyStop, normalize_point};
 use podwarden_core::spec::JobSpec;
-use podwarden_core::state::{AttemptEvent, JobEvent, JobState, attempt_transition, job_transition};
+use podwarden_core::state::{
+    AttemptEvent, AttemptState, JobEvent, JobState, attempt_transition, job_transition,
+};
 use podwarden_core::{AttemptId, JobId};
 use podwarden_store::{AttemptRow, JobRow};
 use std::sync::Arc;
@@ -175,17 +177,36 @@ impl<C: Provider> Engine<C> {
         Ok(None)
     }
 
-    /// The job's command reported its exit status (authenticated by the job's token).
-    pub async fn report_exit(&self, job: JobId, token: &str, code: i64) -> Result<(), EngineError> {
-        self.record_exit(job, Some(token), code, "").await
+    /// The job's command reported its exit status (authenticated by the job's token); `node`
+    /// is which node of a multi-node job (absent: node 0).
+    pub async fn report_exit(
+        &self,
+        job: JobId,
+        token: &str,
+        code: i64,
+        node: Option<i64>,
+    ) -> Result<(), EngineError> {
+        self.record_exit(job, Some(token), code, node.unwrap_or(0), "").await
     }
 
-    /// The wrapper's exit line was read from the pod's logs: the same exit as a callback, for
-    /// when the callback cannot reach the control plane (no public URL, a firewall).
-    pub async fn exit_seen_in_logs(&self, job: JobId, code: i64) -> Result<(), EngineError> {
-        self.logs_drained.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(job);
-        self.record_exit(job, None, code, " (read from the pod's logs)").await?;
-        self.end_log_drain(job).await
+    /// The wrapper's exit line was read from `attempt`'s pod's logs: the same exit as a
+    /// callback, for when the callback cannot reach the control plane (no public URL, a
+    /// firewall).
+    pub async fn exit_seen_in_logs(
+        &self,
+        job: JobId,
+        attempt: AttemptId,
+        code: i64,
+    ) -> Result<(), EngineError> {
+        let node = self.store.attempt_get(attempt).await?.map_or(0, |a| a.node);
+        self.record_exit(job, None, code, node, " (read from the pod's logs)").await?;
+        if self.store.job_get(job).await?.is_some_and(|j| j.exit_code.is_some()) {
+            // The job's exit is known and this line is stored: its logs are in (a multi-node
+            // job's, once its last node's line is).
+            self.logs_drained.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(job);
+            self.end_log_drain(job).await?;
+        }
+        Ok(())
     }
 
     /// A job torn down after an exit the callback brought first is kept for its logs: once
@@ -308,20 +329,33 @@ impl<C: Provider> Engine<C> {
     }
 
     /// Records the first exit status of `job`; later ones (a callback after the log line, or
-    /// the reverse) change nothing.
+    /// the reverse) change nothing. A multi-node job's nodes report one by one: its exit is the
+    /// first non-zero one (the rest are torn down), or 0 once every node of its current launch
+    /// has exited 0.
     pub(crate) async fn record_exit(
         &self,
         job: JobId,
         token: Option<&str>,
         code: i64,
+        node: i64,
         how: &str,
     ) -> Result<(), EngineError> {
         let now = self.clock.now_ms();
+        let j = self.store.job_get(job).await?.ok_or_else(|| EngineError::NoSuchJob(job.into()))?;
+        if token.is_some_and(|t| !token_valid(&j, t, now)) {
+            return Err(EngineError::BadToken(job.into()));
+        }
+        let nodes = i64::from(j.spec()?.nodes.max(1));
+        let mut what = format!("the command exited with code {code}{how}");
+        if nodes > 1 {
+            what = format!("node {node}: {what}");
+            if !self.node_exited(job, node, code).await? {
+                self.event(job, EventKind::Exit, &what).await;
+                return Ok(());
+            }
+        }
         let landed = self
             .update_job(job, |j| {
-                if token.is_some_and(|t| !token_valid(j, t, now)) {
-                    return Err(EngineError::BadToken(job.into()));
-                }
                 if j.exit_code.is_some() {
                     return Ok(None);
                 }
@@ -330,10 +364,40 @@ impl<C: Provider> Engine<C> {
             })
             .await?;
         if landed.is_some() {
-            self.event(job, EventKind::Exit, &format!("the command exited with code {code}{how}"))
-                .await;
+            self.event(job, EventKind::Exit, &what).await;
         }
         Ok(())
+    }
+
+    /// Keeps node `node`'s exit on its live attempt; whether the job's exit is now known: this
+    /// one failed, or every node of the current launch has exited 0.
+    async fn node_exited(&self, job: JobId, node: i64, code: i64) -> Result<bool, EngineError> {
+        let current = |a: &AttemptRow| {
+            matches!(a.state, AttemptState::Intent | AttemptState::Created | AttemptState::Running)
+        };
+        let mine = self.store.attempts_for_job(job).await?;
+        if let Some(a) = mine.iter().find(|a| a.node == node && current(a)) {
+            if a.exit_code.is_none() {
+                let mut a = a.clone();
+                a.exit_code = Some(code);
+                // A lost race is another write to this attempt (its state): read again.
+                if !self.store.attempt_cas(&mut a).await? {
+                    if let Some(mut a) = self.store.attempt_get(a.id).await? {
+                        a.exit_code.get_or_insert(code);
+                        self.store.attempt_cas(&mut a).await?;
+                    }
+                }
+            }
+        }
+        if code != 0 {
+            return Ok(true);
+        }
+        let mine = self.store.attempts_for_job(job).await?;
+        let group: Vec<_> = mine.iter().filter(|a| current(a)).collect();
+        let nodes = i64::from(
+            self.store.job_get(job).await?.map_or(Ok(1), |j| j.spec().map(|s| s.nodes.max(1)))?,
+        );
+        Ok(group.len() as i64 >= nodes && group.iter().all(|a| a.exit_code == Some(0)))
     }
 
     /// Points the job's code reports (authenticated by the job's token): checked (a bad

@@ -41,7 +41,18 @@ pub struct DataPlan {
     pub ssh: bool,
     /// The job's checkpoints, a path on the volume: the newest complete one is passed on.
     pub checkpoints: Option<String>,
+    /// A node of a multi-node job: rank 0 learns its own address ([`NODE_SETUP`]).
+    pub multi_node: bool,
 }
+
+/// Before a multi-node job's command: rank 0's pod was created before its id was known, so it
+/// is told no `PODWARDEN_MASTER_ADDR`; it is its own, by the name RunPod's global network gives
+/// it (`<pod id>.runpod.internal`), as the other nodes were told.
+pub const NODE_SETUP: &str = r#"if [ -z "${PODWARDEN_MASTER_ADDR:-}" ]; then
+  if [ -n "${RUNPOD_POD_ID:-}" ]; then PODWARDEN_MASTER_ADDR="$RUNPOD_POD_ID.runpod.internal"; else PODWARDEN_MASTER_ADDR=127.0.0.1; fi
+  export PODWARDEN_MASTER_ADDR
+fi
+"#;
 
 /// Before the command: `PODWARDEN_CHECKPOINT_DIR` (`/workspace/<dir>`, made if missing) and,
 /// when it holds a complete checkpoint, `PODWARDEN_RESUME_FROM`: the newest one. A checkpoint
@@ -171,9 +182,10 @@ pub fn wrap(command: &str, watchdog_secs: Option<u64>, data: &DataPlan) -> Strin
         None => String::new(),
     };
     let ssh = if data.ssh { SSH_SETUP } else { "" };
+    let node = if data.multi_node { NODE_SETUP } else { "" };
     let resume = data.checkpoints.as_deref().map(resume_setup).unwrap_or_default();
     format!(
-        r#"{ssh}{resume}pw_post() {{
+        r#"{node}{ssh}{resume}pw_post() {{
   if command -v curl >/dev/null 2>&1; then curl -fsS -m 20 -X POST -H "Authorization: Bearer $2" -H 'Content-Type: application/json' -d "$3" "$1" >/dev/null
   elif command -v wget >/dev/null 2>&1; then wget -q -T 20 -O /dev/null --header="Authorization: Bearer $2" --header='Content-Type: application/json' --post-data="$3" "$1"
   else python3 -c 'import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1], data=sys.argv[3].encode(), headers={{"Authorization": "Bearer " + sys.argv[2], "Content-Type": "application/json"}}), timeout=20)' "$1" "$2" "$3"
@@ -188,14 +200,14 @@ pw_get() {{
 pw_report() {{
   echo "{marker} job=$PODWARDEN_JOB_ID code=$1"
   for pw_i in 1 2 3 4 5 6 7 8 9 10; do
-    pw_post "$PODWARDEN_CALLBACK_URL" "$PODWARDEN_JOB_TOKEN" "{{\"exit_code\": $1}}" 2>/dev/null && return 0
+    pw_post "$PODWARDEN_CALLBACK_URL" "$PODWARDEN_JOB_TOKEN" "{{\"exit_code\": $1, \"node\": ${{PODWARDEN_NODE_RANK:-0}}}}" 2>/dev/null && return 0
     sleep $((pw_i * 3))
   done
   echo "podwarden: could not reach the control plane; it reads the exit from these logs" >&2
 }}
 pw_dir="${{PODWARDEN_STATE_DIR:-/workspace/.podwarden}}"
 mkdir -p "$pw_dir" 2>/dev/null || {{ pw_dir=/tmp/.podwarden; mkdir -p "$pw_dir"; }}
-pw_mark="$pw_dir/$PODWARDEN_JOB_ID.exit"
+pw_mark="$pw_dir/${{PODWARDEN_EXIT_MARK:-$PODWARDEN_JOB_ID}}.exit"
 if [ -f "$pw_mark" ]; then
   echo "podwarden: the command already finished; not running it again" >&2
   pw_report "$(cat "$pw_mark")"
@@ -292,6 +304,7 @@ mod tests {
             outputs: vec!["out/model.json".into()],
             ssh: false,
             checkpoints: None,
+            multi_node: false,
         };
         let w = wrap("python -c 'print(1)'; echo \"$HOME\"", Some(3600), &data);
         assert!(
@@ -325,6 +338,7 @@ mod tests {
             outputs: vec![evil],
             ssh: false,
             checkpoints: None,
+            multi_node: false,
         };
         let script = wrap("true", None, &data)
             .replace("while :; do sleep 3600; done", "")
@@ -480,7 +494,10 @@ mod tests {
         let reports = std::fs::read_to_string(&log).expect("reports");
         assert_eq!(
             reports.lines().collect::<Vec<_>>(),
-            [r#"{"exit_code": 3} http://cb/exit"#, r#"{"exit_code": 3} http://cb/exit"#],
+            [
+                r#"{"exit_code": 3, "node": 0} http://cb/exit"#,
+                r#"{"exit_code": 3, "node": 0} http://cb/exit"#
+            ],
             "reported both times"
         );
         let _ = std::fs::remove_dir_all(&dir);

@@ -318,12 +318,14 @@ async function jobPage(id) {
     }
     // The current pod's lines live, each new attempt's as it comes; a finished job's kept
     // lines (every attempt's, with separators) once.
+    // A multi-node job's log here is node 0's (the API numbers attempts per node).
+    const mine = j.attempts.filter((a) => !a.node);
     let current = -1;
-    j.attempts.forEach((a, i) => { if (a.pod_id && ["created", "running"].includes(a.state)) current = i; });
+    mine.forEach((a, i) => { if (a.pod_id && ["created", "running"].includes(a.state)) current = i; });
     const want = current >= 0 ? "attempt=" + (current + 1) : live ? null : "all";
     if (want && !logsAttached.has(want) && !(want === "all" && logsAttached.size)) {
       logsAttached.add(want);
-      if (current > 0) logs.append(`── attempt ${current + 1} of ${j.attempts.length} ──\n`);
+      if (current > 0) logs.append(`── attempt ${current + 1} of ${mine.length} ──\n`);
       const query = want === "all" ? "" : "?" + want;
       sse("/jobs/" + encodeURIComponent(id) + "/logs" + query, (ev) => {
         logs.append(ev.data + "\n");

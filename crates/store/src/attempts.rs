@@ -29,6 +29,10 @@ pub struct AttemptRow {
     #[sqlx(rename = "cost_micros")]
     pub cost: Money,
     pub reason: Option<String>,
+    /// Its place in a multi-node job (`PODWARDEN_NODE_RANK`); 0 for a single-node job.
+    pub node: i64,
+    /// What its node's command exited with (multi-node jobs; a single node's is the job's).
+    pub exit_code: Option<i64>,
 }
 
 impl AttemptRow {
@@ -56,7 +60,7 @@ impl AttemptRow {
 macro_rules! attempt_columns {
     () => {
         "id, job_id, seq, state, generation, pod_name, pod_id, gpu_type, gpu_count, cloud, data_center, price_micros_per_hour, \
-    created_at, booted_at, ended_at, billed_until, cost_micros, reason"
+    created_at, booted_at, ended_at, billed_until, cost_micros, reason, node, exit_code"
     };
 }
 pub(crate) use attempt_columns;
@@ -69,7 +73,7 @@ impl Store {
         sqlx::query(concat!(
             "INSERT INTO attempts (",
             attempt_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
         ))
         .bind(a.id)
         .bind(a.job_id)
@@ -89,6 +93,8 @@ impl Store {
         .bind(a.billed_until)
         .bind(a.cost)
         .bind(&a.reason)
+        .bind(a.node)
+        .bind(a.exit_code)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -145,7 +151,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let stored: Option<AttemptRow> = sqlx::query_as(concat!(
             "UPDATE attempts SET state = $1, pod_id = $2, data_center = $3, booted_at = $4, ended_at = $5, billed_until = $6, cost_micros = $7, \
-             reason = $8, price_micros_per_hour = $9, generation = generation + 1 WHERE id = $10 AND generation = $11 RETURNING ",
+             reason = $8, price_micros_per_hour = $9, exit_code = $10, generation = generation + 1 WHERE id = $11 AND generation = $12 RETURNING ",
             attempt_columns!()
         ))
         .bind(a.state.as_str())
@@ -157,6 +163,7 @@ impl Store {
         .bind(a.cost)
         .bind(&a.reason)
         .bind(a.price_per_hour)
+        .bind(a.exit_code)
         .bind(a.id)
         .bind(a.generation)
         .fetch_optional(&mut *tx)

@@ -53,6 +53,8 @@ pub fn running(
         billed_until: Some(now - (i as i64 * 60_000) / n as i64),
         cost: Money(0),
         reason: None,
+        node: 0,
+        exit_code: None,
     };
     (j, a)
 }

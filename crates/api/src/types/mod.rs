@@ -65,6 +65,9 @@ pub struct AttemptView {
     pub price_per_hour_usd: f64,
     pub cost_usd: f64,
     pub reason: Option<String>,
+    /// Its node in a multi-node job (0 otherwise).
+    #[serde(default)]
+    pub node: i64,
 }
 
 /// A job in detail.

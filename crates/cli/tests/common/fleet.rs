@@ -24,21 +24,21 @@ pub async fn check_invariants(
         .map(|p| (p.id.clone(), p.name.clone(), p.status))
         .collect();
     let live = db.attempts_live().await.map_err(|e| e.to_string())?;
-    let mut running_per_job = std::collections::HashMap::<String, usize>::new();
+    let mut running_per_node = std::collections::HashMap::<(String, i64), usize>::new();
     for (id, name, status) in &pods {
         if !name.starts_with(&format!("pw-{install}-")) {
             continue;
         }
         match live.iter().find(|a| &a.pod_name == name || a.pod_id.as_deref() == Some(id)) {
             Some(a) if status == &PodStatus::Running => {
-                *running_per_job.entry(a.job_id.to_string()).or_default() += 1
+                *running_per_node.entry((a.job_id.to_string(), a.node)).or_default() += 1
             }
             Some(_) => {}
             None => return Err(format!("pod {id} ({name}) belongs to no live attempt")),
         }
     }
-    if let Some((job, n)) = running_per_job.iter().find(|(_, n)| **n > 1) {
-        return Err(format!("job {job} has {n} running pods"));
+    if let Some(((job, node), n)) = running_per_node.iter().find(|(_, n)| **n > 1) {
+        return Err(format!("job {job} has {n} running pods for node {node}"));
     }
     Ok(())
 }

@@ -178,7 +178,27 @@ pub struct JobSpec {
         deserialize_with = "ssh::deserialize"
     )]
     pub ssh: Option<SshSpec>,
+    /// Pods that run the job together (default 1): same image, GPU type and count, one data
+    /// center, on RunPod's global networking; each gets `PODWARDEN_NODE_RANK`,
+    /// `PODWARDEN_NUM_NODES` and `PODWARDEN_MASTER_ADDR`/`PORT` (rank 0's private address).
+    #[serde(default = "one_node", skip_serializing_if = "is_one_node")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 64))]
+    pub nodes: u32,
 }
+
+fn one_node() -> u32 {
+    1
+}
+
+fn is_one_node(n: &u32) -> bool {
+    *n == 1
+}
+
+/// The most pods one job may run together.
+pub const MAX_NODES: u32 = 64;
+
+/// The port rank 0 listens on for the other nodes (`PODWARDEN_MASTER_PORT`): torchrun's default.
+pub const MASTER_PORT: u16 = 29500;
 
 pub use ssh::{DEV_POD_MAX_RUNTIME, SshSpec};
 
@@ -267,6 +287,7 @@ const TOP_FIELDS: &[&str] = &[
     "ssh",
     "public_keys",
     "checkpoint_dir",
+    "nodes",
     "source",
     "path",
     "to",
@@ -304,6 +325,7 @@ impl JobSpec {
             outputs: Vec::new(),
             checkpoint_dir: None,
             ssh: None,
+            nodes: 1,
         }
     }
 
@@ -499,6 +521,36 @@ mod tests {
         built.gpu.min_vram_gb = Some(16);
         let file = format!("name = \"t\"\nimage = \"img\"\nargs = [\"echo\", \"a b\"]\n{gpu}");
         assert_eq!(built, JobSpec::from_toml("j.toml", &file).expect("spec"));
+    }
+
+    /// `nodes`: 1 to 64 pods, RunPod only; absent is 1, and 1 is not written back (a stored
+    /// spec of a single-node job reads as before).
+    #[test]
+    fn nodes_run_one_to_64_pods_on_runpod() {
+        let spec = |extra: &str| {
+            JobSpec::from_toml(
+                "j.toml",
+                &format!(
+                    "name = \"t\"\nimage = \"i\"\ncommand = \"c\"\n{extra}\n[gpu]\nmin_vram_gb = 16\n"
+                ),
+            )
+        };
+        assert_eq!(spec("").expect("one").nodes, 1);
+        assert_eq!(spec("nodes = 64").expect("64").nodes, 64);
+        for (extra, says) in [
+            ("nodes = 0", "1 to 64"),
+            ("nodes = 65", "1 to 64"),
+            ("nodes = 2\nprovider = \"aws\"", "AWS"),
+        ] {
+            let e = spec(extra).expect_err(extra);
+            assert_eq!(e.field.as_deref(), Some("nodes"), "{extra}");
+            assert!(e.to_string().contains(says), "{extra}: {e}");
+        }
+        assert!(spec("nodes = -1").is_err());
+        let one = serde_json::to_value(spec("").expect("one")).expect("json");
+        assert!(one.get("nodes").is_none(), "{one}");
+        let two = serde_json::to_value(spec("nodes = 2").expect("two")).expect("json");
+        assert_eq!(two["nodes"], 2);
     }
 
     /// An AWS job's data moves through S3: s3:// or URL sources, s3:// destinations (its disk

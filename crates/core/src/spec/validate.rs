@@ -77,7 +77,29 @@ impl JobSpec {
         self.check_ports()?;
         self.check_checkpoints()?;
         self.check_ssh()?;
+        self.check_nodes()?;
         self.check_provider()
+    }
+
+    /// Several nodes: RunPod pods on one global network (not AWS yet), at most
+    /// [`super::MAX_NODES`].
+    fn check_nodes(&self) -> Result<(), Box<SpecError>> {
+        if self.nodes == 0 || self.nodes > super::MAX_NODES {
+            return Err(invalid(
+                "nodes",
+                format!("is {}; a job runs on 1 to {} nodes", self.nodes, super::MAX_NODES),
+                None,
+            ));
+        }
+        if self.nodes > 1 && self.on_aws() {
+            return Err(invalid(
+                "nodes",
+                "multi-node jobs run on RunPod's global networking; AWS jobs run on one instance"
+                    .into(),
+                Some("run it on RunPod (drop `provider`), or set nodes = 1"),
+            ));
+        }
+        Ok(())
     }
 
     /// Checkpoints live on the job's network volume, the one thing a relaunched pod shares

@@ -220,6 +220,7 @@ mod tests {
             keep_alive_secs: 0,
             host_inputs: Vec::new(),
             host_outputs: Vec::new(),
+            global_networking: false,
         }
     }
 

@@ -73,6 +73,9 @@ pub struct PodRequest {
     /// Files the pod's host uploads after a zero exit, before the exit is reported, as
     /// `(path under /workspace, s3://… URL)`. Empty on RunPod.
     pub host_outputs: Vec<(String, String)>,
+    /// On the account's private network (RunPod's global networking): a node of a
+    /// multi-node job, reachable by the others at `<pod id>.runpod.internal`.
+    pub global_networking: bool,
 }
 
 /// Why a provider call failed, as far as the engine cares.

@@ -208,7 +208,7 @@ impl<C: Provider> Engine<C> {
     /// Terminates a pod (an attempt's, or an orphan's), backing off per pod after a refusal.
     /// The first terminate of an attempt is followed up (its pod is usually gone at once); a
     /// pod the provider is slow to remove is asked again on the period.
-    async fn terminate(
+    pub(crate) async fn terminate(
         &self,
         pod_id: &str,
         attempt: Option<AttemptId>,

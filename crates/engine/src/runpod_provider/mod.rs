@@ -286,6 +286,7 @@ impl Provider for RunPodProvider {
                 .then(|| r.data_centers.iter().map(|d| d.as_str().into()).collect()),
             mounts,
             registry: r.registry_auth.clone(),
+            global_networking: r.global_networking.then_some(true),
             ..CreatePodRequest::default()
         };
         self.client.create_pod(&req).await.map(|p| info(&p)).map_err(map_create_err)

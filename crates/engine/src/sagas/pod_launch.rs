@@ -77,7 +77,7 @@ impl<C: Provider> Engine<C> {
         let mut refused: Option<String> = None;
         let mut lacked_capacity = false;
         for p in placements.iter() {
-            let seq = seq + tried.len() as i64;
+            let seq = seq + tried.len() as i64 * i64::from(spec.nodes.max(1));
             match self.try_placement(job, &spec, p, seq, token.as_deref()).await? {
                 Outcome::Created | Outcome::Unknown => return Ok(()),
                 Outcome::NoCapacity => {
@@ -155,16 +155,21 @@ impl<C: Provider> Engine<C> {
                 crate::wrapper::MAX_START_ARGS / 1024
             )));
         }
-        let row = self.intent_row(job, p, seq);
+        let nodes = i64::from(spec.nodes.max(1));
+        let rows: Vec<AttemptRow> =
+            (0..nodes).map(|node| self.intent_row(job, p, seq + node, node)).collect();
         self.crash_point(CrashPoint::BeforeIntent)?;
-        // Invariant 1: the intent is committed before the create call.
-        self.store.attempt_insert(&row).await?;
+        // Invariant 1: the intent is committed before the create call (every node's, before
+        // the first create: a crash between two creates leaves rows for all of them).
+        for row in &rows {
+            self.store.attempt_insert(row).await?;
+        }
         self.crash_point(CrashPoint::AfterIntent)?;
         // Out of the set however this step ends (a store error's early return included), or
         // the reconciler would skip the attempt forever and the job hang in provisioning.
-        let _creating = InFlight::hold(&self.creating, row.id);
-        let req = PodRequest {
-            name: row.pod_name.clone(),
+        let _creating: Vec<_> = rows.iter().map(|r| InFlight::hold(&self.creating, r.id)).collect();
+        let mut req = PodRequest {
+            name: String::new(),
             image: spec.image.clone(),
             command,
             env,
@@ -196,21 +201,85 @@ impl<C: Provider> Engine<C> {
                     Some((o.path.clone(), url))
                 })
                 .collect(),
+            global_networking: nodes > 1,
         };
-        let outcome = match self.cloud.create_pod(&req).await {
-            Ok(pod) => {
-                self.crash_point(CrashPoint::AfterCreate)?;
-                self.record_created(job, &row, p, &pod).await?;
-                Outcome::Created
+        for (i, row) in rows.iter().enumerate() {
+            req.name = row.pod_name.clone();
+            if nodes > 1 {
+                node_env(&mut req.env, row, nodes);
             }
-            Err(e) => self.record_create_failure(job, &row, p, e).await?,
-        };
-        Ok(outcome)
+            match self.cloud.create_pod(&req).await {
+                Ok(pod) => {
+                    self.crash_point(CrashPoint::AfterCreate)?;
+                    self.record_created(job, row, p, &pod).await?;
+                    if i == 0 && nodes > 1 {
+                        // The other nodes join rank 0, in its data center.
+                        req.env.insert(
+                            "PODWARDEN_MASTER_ADDR".into(),
+                            podwarden_core::ids::runpod_internal_dns(&pod.id),
+                        );
+                        if let Some(dc) = &pod.data_center {
+                            req.data_centers = vec![dc.clone()];
+                        }
+                    }
+                }
+                Err(e) => {
+                    let outcome = self.record_create_failure(job, row, p, e).await?;
+                    if nodes > 1 {
+                        self.abandon_group(job, &rows[..i], &rows[i + 1..], i, &outcome).await?;
+                    }
+                    return Ok(outcome);
+                }
+            }
+        }
+        Ok(Outcome::Created)
+    }
+
+    /// A multi-node launch lost node `failed`: all or none, so the nodes created before it are
+    /// terminated now (unless its create may have happened: the reconciler then adopts or
+    /// abandons it, and the job, short of nodes, is relaunched whole), and the ones after it
+    /// are never created.
+    async fn abandon_group(
+        &self,
+        job: JobId,
+        created: &[AttemptRow],
+        after: &[AttemptRow],
+        failed: usize,
+        outcome: &Outcome,
+    ) -> Result<(), EngineError> {
+        let now = self.clock.now_ms();
+        let why = format!(
+            "node {failed} of the job could not be placed: all nodes start together or none does"
+        );
+        for row in after {
+            self.attempt_unmade(row.id, now, &why).await?;
+        }
+        if matches!(outcome, Outcome::Unknown) {
+            return Ok(());
+        }
+        for row in created {
+            let Some(pod) = self.store.attempt_get(row.id).await?.and_then(|a| a.pod_id) else {
+                continue;
+            };
+            // A refused terminate is retried by the reconciler (the attempt is terminating).
+            if let Err(e) = self.terminate(&pod, Some(row.id), &why, now).await {
+                tracing::info!(job = %job, pod, error = %e, "terminate of a partial group failed; the reconciler retries");
+            }
+        }
+        if !created.is_empty() {
+            self.event(
+                job,
+                EventKind::Attempt,
+                &format!("{why}; terminated the {} created", created.len()),
+            )
+            .await;
+        }
+        Ok(())
     }
 
     /// The attempt's intent: its pod's name (install prefix + attempt id) and the offer it
     /// takes, before anything is asked of the provider.
-    fn intent_row(&self, job: JobId, p: &Placement, seq: i64) -> AttemptRow {
+    fn intent_row(&self, job: JobId, p: &Placement, seq: i64, node: i64) -> AttemptRow {
         let att = AttemptId::new();
         let now = self.clock.now_ms();
         AttemptRow {
@@ -236,6 +305,8 @@ impl<C: Provider> Engine<C> {
             billed_until: None,
             cost: Money(0),
             reason: None,
+            node,
+            exit_code: None,
         }
     }
 
@@ -370,6 +441,9 @@ impl<C: Provider> Engine<C> {
         let Some(base) = &self.callback_base else {
             // No control plane to report to: the command as it is, after what must come first.
             let mut before = String::new();
+            if spec.nodes > 1 {
+                before.push_str(crate::wrapper::NODE_SETUP);
+            }
             if spec.ssh.is_some() {
                 before.push_str(crate::wrapper::SSH_SETUP);
             }
@@ -409,6 +483,7 @@ impl<C: Provider> Engine<C> {
             outputs: spec.required_outputs(),
             ssh: spec.ssh.is_some(),
             checkpoints: spec.checkpoint_dir.clone(),
+            multi_node: spec.nodes > 1,
         };
         Ok((
             crate::wrapper::start_args(&crate::wrapper::wrap(
@@ -516,6 +591,16 @@ impl<Id: Eq + std::hash::Hash + Copy> Drop for InFlight<'_, Id> {
     fn drop(&mut self) {
         self.set.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.id);
     }
+}
+
+/// A node's place in its job, in its pod's env: torchrun's `--node_rank`, `--nnodes` and
+/// `--master_addr`/`--master_port` (rank 0 has no address of its own before its create: its
+/// wrapper fills in its own name), and its own exit mark (nodes may share a volume).
+fn node_env(env: &mut std::collections::BTreeMap<String, String>, row: &AttemptRow, nodes: i64) {
+    env.insert("PODWARDEN_NODE_RANK".into(), row.node.to_string());
+    env.insert("PODWARDEN_NUM_NODES".into(), nodes.to_string());
+    env.insert("PODWARDEN_MASTER_PORT".into(), podwarden_core::spec::MASTER_PORT.to_string());
+    env.insert("PODWARDEN_EXIT_MARK".into(), format!("{}.{}", row.job_id, row.id.hex()));
 }
 
 /// How one placement's create ended, and so what the saga does next.

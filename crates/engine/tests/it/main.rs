@@ -5,6 +5,7 @@
 //! of their own.
 
 mod endpoints;
+mod multi_node;
 mod pod_jobs;
 mod refused_key;
 mod resume;

@@ -33,6 +33,11 @@ fn spec(extra: &str) -> JobSpec {
     .expect("spec")
 }
 
+/// The job's first attempt (the one a single-node job's log lines belong to).
+async fn first_attempt(e: &Engine<RunPodProvider>, job: JobId) -> podwarden_core::AttemptId {
+    e.store().attempts_for_job(job).await.expect("attempts")[0].id
+}
+
 async fn state(e: &Engine<RunPodProvider>, job: JobId) -> JobState {
     e.store().job_get(job).await.expect("get").expect("job").phase().expect("phase").state
 }
@@ -92,8 +97,8 @@ async fn a_job_runs_reports_its_exit_and_leaves_nothing_behind() {
     assert_eq!(state(&e, job).await, JobState::Running);
     emu.advance(Duration::from_secs(3600));
     e.tick().await.expect("tick: bill");
-    e.report_exit(job, &sub.token, 0).await.expect("exit");
-    assert!(e.report_exit(job, "wrong", 1).await.is_err(), "only the job's token works");
+    e.report_exit(job, &sub.token, 0, None).await.expect("exit");
+    assert!(e.report_exit(job, "wrong", 1, None).await.is_err(), "only the job's token works");
     assert_eq!(settle(&emu, &e, job, Duration::from_secs(1)).await, JobState::Succeeded);
     assert_eq!(live_pods(&emu), 0, "nothing left at the provider");
     // Costs agree with the provider's billing to the cent.
@@ -114,7 +119,7 @@ async fn a_job_runs_reports_its_exit_and_leaves_nothing_behind() {
     emu.advance(Duration::from_millis(podwarden_engine::tokens::TOKEN_GRACE_MS as u64 + 1000));
     let late = e.report_metrics(job, &sub.token, &point).await.expect_err("expired");
     assert!(matches!(late, podwarden_engine::EngineError::BadToken(_)), "{late}");
-    assert!(e.report_exit(job, &sub.token, 0).await.is_err(), "nor an exit");
+    assert!(e.report_exit(job, &sub.token, 0, None).await.is_err(), "nor an exit");
 }
 
 #[tokio::test]
@@ -322,7 +327,7 @@ async fn a_preempted_pod_is_replaced_and_the_job_still_succeeds() {
     }
     assert_eq!(state(&e, job).await, JobState::Running, "{}", events(&e, job).await);
     assert_eq!(e.store().attempts_for_job(job).await.expect("a").len(), 2);
-    e.report_exit(job, &sub.token, 0).await.expect("exit");
+    e.report_exit(job, &sub.token, 0, None).await.expect("exit");
     assert_eq!(settle(&emu, &e, job, Duration::from_secs(1)).await, JobState::Succeeded);
     assert_eq!(live_pods(&emu), 0);
 }
@@ -399,7 +404,7 @@ async fn a_rate_limit_storm_is_survived_without_leaks() {
         let _ = e.tick().await; // a tick may fail outright in the storm; the next one resumes
         emu.advance(Duration::from_secs(10));
         if !exited && state(&e, job).await == JobState::Running {
-            e.report_exit(job, &sub.token, 0).await.expect("exit");
+            e.report_exit(job, &sub.token, 0, None).await.expect("exit");
             exited = true;
         }
         if state(&e, job).await.is_final() {
@@ -446,8 +451,8 @@ async fn every_step_run_twice_changes_nothing_the_second_time() {
         );
         assert!(live_pods(&emu) <= 1);
         if state(&e, job).await == JobState::Running {
-            e.report_exit(job, &sub.token, 0).await.expect("exit");
-            e.report_exit(job, &sub.token, 0).await.expect("exit reported twice is fine");
+            e.report_exit(job, &sub.token, 0, None).await.expect("exit");
+            e.report_exit(job, &sub.token, 0, None).await.expect("exit reported twice is fine");
         }
     }
     assert_eq!(settle(&emu, &e, job, Duration::from_secs(1)).await, JobState::Succeeded);
@@ -1108,9 +1113,11 @@ async fn an_exited_pod_waits_for_its_last_log_lines_and_no_longer() {
     let [(callback_then_logs, t1), (logs_first, _), (callback_only, t3)] = &jobs[..] else {
         unreachable!()
     };
-    e.report_exit(*callback_then_logs, t1, 0).await.expect("exit");
-    e.exit_seen_in_logs(*logs_first, 0).await.expect("exit line");
-    e.report_exit(*callback_only, t3, 0).await.expect("exit");
+    e.report_exit(*callback_then_logs, t1, 0, None).await.expect("exit");
+    e.exit_seen_in_logs(*logs_first, first_attempt(&e, *logs_first).await, 0)
+        .await
+        .expect("exit line");
+    e.report_exit(*callback_only, t3, 0, None).await.expect("exit");
     let r = e.tick().await.expect("exits seen");
     assert_eq!(r.next_pass, Some(FOLLOW_UP), "three jobs began their teardown");
     let pods = |job: JobId| {
@@ -1139,7 +1146,9 @@ async fn an_exited_pod_waits_for_its_last_log_lines_and_no_longer() {
     assert_eq!(r.next_pass, None, "settling asks for no follow-up; the drain ends past the period");
 
     emu.advance(Duration::from_secs(1));
-    e.exit_seen_in_logs(*callback_then_logs, 0).await.expect("its exit line came");
+    e.exit_seen_in_logs(*callback_then_logs, first_attempt(&e, *callback_then_logs).await, 0)
+        .await
+        .expect("its exit line came");
     e.tick().await.expect("terminate");
     e.tick().await.expect("gone");
     e.tick().await.expect("settled");

@@ -222,6 +222,8 @@ pub(crate) struct LogsQuery {
     /// Only this attempt's lines (1 is the job's first pod); without it, every attempt's, each
     /// after an `event: attempt` separator when the job had more than one.
     pub(crate) attempt: Option<u32>,
+    /// Which node of a multi-node job (default 0); `attempt` then counts that node's pods.
+    pub(crate) node: Option<u32>,
 }
 
 /// A job's pod logs: the lines kept from its earlier pods (the newest 10,000 in all), then the
@@ -236,7 +238,11 @@ pub(crate) async fn logs(
     Query(q): Query<LogsQuery>,
 ) -> R<Response> {
     let job = owned_job(&s, &id, &c.0.id).await?;
+    let nodes = job.spec().map_err(EngineError::from)?.nodes;
+    let node = i64::from(super::jobs::check_node(&id, q.node.unwrap_or(0), nodes)?);
     let attempts = s.engine.store().attempts_for_job(job.id).await.map_err(EngineError::from)?;
+    // One node's pods: a multi-node job's nodes each have their own log.
+    let attempts: Vec<_> = attempts.into_iter().filter(|a| a.node == node).collect();
     let wanted = match q.attempt {
         Some(n) => Some(
             attempts
@@ -288,6 +294,7 @@ pub(crate) async fn logs(
         // The live attempt's lines come from its stream (which starts at its first line).
         .filter(|l| l.attempt_id.is_none() || l.attempt_id != live)
         .filter(|l| wanted.is_none() || l.attempt_id == wanted)
+        .filter(|l| nodes <= 1 || l.attempt_id.is_some_and(|a| attempts.iter().any(|x| x.id == a)))
         .collect();
     if kept.is_empty() && live.is_none() {
         return Err(ApiError::new(

@@ -54,6 +54,7 @@ pub(crate) fn attempt_view(a: &AttemptRow) -> AttemptView {
         price_per_hour_usd: a.price_per_hour.usd(),
         cost_usd: a.cost.usd(),
         reason: a.reason.clone(),
+        node: a.node,
     }
 }
 
@@ -280,14 +281,7 @@ pub(crate) async fn job_ssh(
             "submit it again",
         ));
     }
-    if q.node > 0 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::InvalidQuery,
-            format!("job {id} has one pod; node {} does not exist", q.node),
-            Some("leave `node` out, or use 0"),
-        ));
-    }
+    let node = check_node(&id, q.node, spec.nodes)?;
     let not_ready = |why: &str| {
         conflict(
             ErrorCode::NotReady,
@@ -301,7 +295,9 @@ pub(crate) async fn job_ssh(
         .live()
         .attempts()
         .filter(|a| {
-            a.job_id == j.id && matches!(a.state, AttemptState::Created | AttemptState::Running)
+            a.job_id == j.id
+                && a.node == i64::from(node)
+                && matches!(a.state, AttemptState::Created | AttemptState::Running)
         })
         .find_map(|a| a.pod_id.clone());
     let Some(pod) = pod else {
@@ -325,9 +321,29 @@ pub(crate) async fn job_ssh(
     }))
 }
 
+/// `node` of a job of `nodes` pods, or 422 saying which exist.
+pub(crate) fn check_node(id: &str, node: u32, nodes: u32) -> R<u32> {
+    if node < nodes.max(1) {
+        return Ok(node);
+    }
+    let (has, hint) = match nodes {
+        0 | 1 => ("one pod".to_owned(), "leave `node` out, or use 0".to_owned()),
+        n => (format!("{n} nodes"), format!("use a node from 0 to {}", n - 1)),
+    };
+    Err(ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::InvalidQuery,
+        format!("job {id} has {has}; node {node} does not exist"),
+        Some(&hint),
+    ))
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct Exit {
     exit_code: i64,
+    /// The node that exited (`PODWARDEN_NODE_RANK`; 0 or absent for a single-node job).
+    #[serde(default)]
+    node: Option<i64>,
 }
 
 /// The pod's wrapper reports the command's exit status (job token).
@@ -339,7 +355,7 @@ pub(crate) async fn report_exit(
     Body(b): Body<Exit>,
 ) -> R<StatusCode> {
     let id = job_id(&id)?;
-    s.engine.report_exit(id, bearer(&headers), b.exit_code).await?;
+    s.engine.report_exit(id, bearer(&headers), b.exit_code, b.node).await?;
     crate::driving::poke_job(&s, id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -152,6 +152,8 @@ async fn attempts_intents_events_and_ledger(db: Db) {
         billed_until: None,
         cost: Money(0),
         reason: None,
+        node: 0,
+        exit_code: None,
     };
     s.attempt_insert(&a).await.expect("intent");
     let dup = AttemptRow { id: AttemptId::new(), ..a.clone() };
@@ -214,6 +216,8 @@ fn running_attempt(job: &JobRow, billed_until: i64) -> AttemptRow {
         billed_until: Some(billed_until),
         cost: Money(0),
         reason: None,
+        node: 0,
+        exit_code: None,
     }
 }
 

@@ -323,6 +323,8 @@ fn plan_job(
                 out.push(ev(JobEvent::DeadlinePassed, why));
             } else if let Some(why) = trouble {
                 out.push(ev(JobEvent::Interrupted, why));
+            } else if spec.nodes > 1 {
+                plan_nodes(s, j, spec, mine, booted, phase.state, out);
             } else if phase.state == JobState::Provisioning
                 && mine.iter().any(|a| a.state == AttemptState::Running || booted.contains(&a.id))
             {
@@ -333,7 +335,22 @@ fn plan_job(
             }
         }
         JobState::Pending | JobState::Recovering => {
-            if j.next_attempt_at.is_none_or(|t| s.now >= t) {
+            // What is left of the last launch (the nodes of a multi-node job that were not
+            // lost) goes before the next: all of them start together or none does.
+            let left: Vec<_> = mine
+                .iter()
+                .filter(|a| matches!(a.state, AttemptState::Created | AttemptState::Running))
+                .collect();
+            for a in &left {
+                if let Some(p) = ix.pod_of(a) {
+                    out.push(Action::Terminate {
+                        pod_id: p.id.clone(),
+                        attempt: Some(a.id),
+                        reason: "another node of the job was lost: the job is launched again, all nodes together".into(),
+                    });
+                }
+            }
+            if left.is_empty() && j.next_attempt_at.is_none_or(|t| s.now >= t) {
                 if j.attempts_made >= i64::from(spec.retry.attempts) {
                     let why = j.reason.clone().unwrap_or_else(|| "no attempt left".into());
                     out.push(ev(
@@ -351,6 +368,47 @@ fn plan_job(
             }
         }
         _ => {}
+    }
+}
+
+/// A multi-node job that is provisioning or running: booted once every node's pod is running;
+/// interrupted (and launched again whole) when a node has no pod left.
+fn plan_nodes(
+    s: &Snapshot<'_>,
+    j: &JobRow,
+    spec: &JobSpec,
+    mine: &[&AttemptRow],
+    booted: &HashSet<AttemptId>,
+    state: JobState,
+    out: &mut Vec<Action>,
+) {
+    let nodes = spec.nodes as usize;
+    let current: Vec<_> = mine
+        .iter()
+        .filter(|a| {
+            matches!(a.state, AttemptState::Intent | AttemptState::Created | AttemptState::Running)
+        })
+        .collect();
+    let creating = current.iter().any(|a| s.creating.contains(&a.id));
+    let up = current
+        .iter()
+        .filter(|a| a.state == AttemptState::Running || booted.contains(&a.id))
+        .count();
+    let ev = |event, reason: String| Action::Job { job: j.id, event, reason };
+    if current.len() < nodes && !creating {
+        let missing: Vec<String> = (0..nodes as i64)
+            .filter(|n| !current.iter().any(|a| a.node == *n))
+            .map(|n| n.to_string())
+            .collect();
+        out.push(ev(
+            JobEvent::Interrupted,
+            format!(
+                "node {} of {nodes} has no pod: the job is launched again, all nodes together",
+                missing.join(", ")
+            ),
+        ));
+    } else if state == JobState::Provisioning && up >= nodes {
+        out.push(ev(JobEvent::Booted, format!("all {nodes} nodes are running")));
     }
 }
 

@@ -44,6 +44,8 @@ fn attempt(job: &JobRow, state: &str, pod_id: Option<&str>) -> AttemptRow {
         billed_until: None,
         cost: Money(0),
         reason: None,
+        node: 0,
+        exit_code: None,
     }
 }
 
@@ -400,4 +402,65 @@ fn recovering_jobs_relaunch_until_attempts_run_out() {
         &run(50, &[(j, sp)], &[], &[], &[])[0],
         Action::Job { event: JobEvent::GiveUp, .. }
     ));
+}
+
+/// A multi-node job: booted only once every node runs; a node without a pod interrupts it
+/// (all nodes start again together), and what is left of the launch is terminated before the
+/// next one.
+#[test]
+fn a_multi_node_job_boots_with_all_its_nodes_and_relaunches_without_one() {
+    let (mut j, mut s) = job("provisioning");
+    s.nodes = 3;
+    j.spec = serde_json::to_string(&s).expect("spec");
+    let node = |n: i64, state: &str, pod: &str| AttemptRow {
+        node: n,
+        seq: n + 1,
+        ..attempt(&j, state, Some(pod))
+    };
+    let nodes = [node(0, "running", "p0"), node(1, "running", "p1"), node(2, "created", "p2")];
+    let pods: Vec<_> = nodes
+        .iter()
+        .zip(["p0", "p1", "p2"])
+        .map(|(a, id)| pod(a, id, if a.node == 2 { PodPhase::Booting } else { PodPhase::Running }))
+        .collect();
+    let jobs = [(j.clone(), s.clone())];
+    let acts = run(1, &jobs, &nodes, &pods, &[]);
+    assert!(acts.is_empty(), "two of three booted: not yet running: {acts:?}");
+    let mut up = pods.clone();
+    up[2].phase = PodPhase::Running;
+    let acts = run(1, &jobs, &nodes, &up, &[]);
+    assert!(
+        acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Booted, reason, .. } if reason.contains("all 3"))),
+        "{acts:?}"
+    );
+    // Node 1's attempt ended (its pod was never made): the job is launched again.
+    let (mut running, _) = job("running");
+    running.id = j.id;
+    running.spec = j.spec.clone();
+    let jobs = [(running, s.clone())];
+    let two = [nodes[0].clone(), nodes[2].clone()];
+    let acts = run(1, &jobs, &two, &[up[0].clone(), up[2].clone()], &[]);
+    assert!(
+        acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, reason, .. } if reason.contains("node 1 of 3"))),
+        "{acts:?}"
+    );
+    // Recovering: the two left are terminated first; the launch comes once they are.
+    let (mut recovering, _) = job("recovering");
+    recovering.id = j.id;
+    recovering.spec = j.spec.clone();
+    let jobs = [(recovering, s)];
+    let acts = run(1, &jobs, &two, &[up[0].clone(), up[2].clone()], &[]);
+    let terminated: Vec<_> = acts
+        .iter()
+        .filter_map(|x| match x {
+            Action::Terminate { pod_id, .. } => Some(pod_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(terminated, ["p0", "p2"], "{acts:?}");
+    assert!(!acts.iter().any(|x| matches!(x, Action::Launch { .. })), "{acts:?}");
+    let gone: Vec<_> =
+        two.iter().map(|a| AttemptRow { state: AttemptState::Terminating, ..a.clone() }).collect();
+    let acts = run(1, &jobs, &gone, &[], &[]);
+    assert!(acts.iter().any(|x| matches!(x, Action::Launch { .. })), "{acts:?}");
 }

@@ -1,0 +1,188 @@
+//! Multi-node jobs (`nodes = N`): N pods of one offer in one data center on the account's
+//! global network, launched all or none, each told its rank and rank 0's private address; the
+//! job runs once all have booted, succeeds once every node exited 0, fails (and tears every
+//! node down) at the first node that exits non-zero, and is launched again whole when a node is
+//! lost. Costs cover every node.
+
+use podwarden_core::JobId;
+use podwarden_core::Money;
+use podwarden_core::spec::JobSpec;
+use podwarden_core::state::{AttemptState, JobState};
+use podwarden_engine::{Engine, RunPodProvider};
+use runpod::types::pods::PodStatus;
+use runpod_emulator::RunningEmulator;
+use runpod_emulator::config::Stock;
+use runpod_emulator::faults::PodFaults;
+use runpod_emulator::world::pods::PodRecord;
+use std::time::Duration;
+
+fn spec(extra: &str) -> JobSpec {
+    JobSpec::from_toml(
+        "job.toml",
+        &format!(
+            "name = \"ddp\"\nimage = \"python:3.11-slim\"\ncommand = \"sleep 3600\"\nnodes = 3\n{extra}[gpu]\nmin_vram_gb = 16\n[retry]\nattempts = 3\nbackoff = \"10s\"\n"
+        ),
+    )
+    .expect("spec")
+}
+
+async fn state(e: &Engine<RunPodProvider>, job: JobId) -> JobState {
+    e.store().job_get(job).await.expect("get").expect("job").phase().expect("phase").state
+}
+
+/// The emulator's pods not terminated, by node rank (created in one emulated instant).
+fn live_pods(emu: &RunningEmulator) -> Vec<PodRecord> {
+    let w = emu.shared.world.lock();
+    let mut pods: Vec<_> =
+        w.pods.values().filter(|p| p.status != PodStatus::Terminated).cloned().collect();
+    pods.sort_by_key(|p| p.env.get("PODWARDEN_NODE_RANK").cloned());
+    pods
+}
+
+/// Ticks, 5 emulated seconds apart, until the job is in `want` (at most 60 ticks).
+async fn until(emu: &RunningEmulator, e: &Engine<RunPodProvider>, job: JobId, want: JobState) {
+    for _ in 0..60 {
+        e.tick().await.expect("tick");
+        if state(e, job).await == want {
+            return;
+        }
+        emu.advance(Duration::from_secs(5));
+    }
+    panic!("job never reached {want}: {:?}", state(e, job).await);
+}
+
+async fn setup(faults: PodFaults) -> (RunningEmulator, Engine<RunPodProvider>) {
+    podwarden_test_utils::engine::setup(|c| {
+        c.pods.provisioning_secs = 10.0;
+        c.pods.starting_secs = 20.0;
+        c.pods.stop_grace_ms = 0;
+        c.faults.pods = faults;
+    })
+    .await
+}
+
+/// Each node's pod: its rank, the node count, rank 0's private name and port; one data center;
+/// global networking. Rank 0 is told no address (its wrapper uses its own name).
+fn assert_nodes_told(pods: &[PodRecord]) {
+    assert_eq!(pods.len(), 3, "{pods:?}");
+    let master = format!("{}.runpod.internal", pods[0].id);
+    for (rank, p) in pods.iter().enumerate() {
+        assert!(p.global_networking, "node {rank} is on the global network");
+        assert_eq!(p.data_center, pods[0].data_center, "one data center");
+        assert_eq!(p.gpu, pods[0].gpu, "one GPU type and count");
+        assert_eq!(p.env["PODWARDEN_NODE_RANK"], rank.to_string());
+        assert_eq!(p.env["PODWARDEN_NUM_NODES"], "3");
+        assert_eq!(p.env["PODWARDEN_MASTER_PORT"], "29500");
+        assert_eq!(p.env.get("PODWARDEN_MASTER_ADDR"), (rank > 0).then_some(&master));
+    }
+}
+
+#[tokio::test]
+async fn three_nodes_start_together_and_the_first_failing_node_ends_the_job() {
+    let (emu, e) = setup(PodFaults::default()).await;
+    let sub = e.submit(spec(""), "local").await.expect("submit");
+    let job = sub.job;
+    e.tick().await.expect("launch");
+    let attempts = e.store().attempts_for_job(job).await.expect("attempts");
+    assert_eq!(attempts.iter().map(|a| a.node).collect::<Vec<_>>(), [0, 1, 2]);
+    assert!(attempts.iter().all(|a| a.state == AttemptState::Created), "{attempts:?}");
+    assert_nodes_told(&live_pods(&emu));
+    assert_eq!(state(&e, job).await, JobState::Provisioning);
+    until(&emu, &e, job, JobState::Running).await;
+
+    // Two nodes done: the job runs on (its third node still works).
+    e.report_exit(job, &sub.token, 0, Some(1)).await.expect("node 1");
+    e.report_exit(job, &sub.token, 0, Some(0)).await.expect("node 0");
+    e.tick().await.expect("tick");
+    assert_eq!(state(&e, job).await, JobState::Running);
+    assert_eq!(e.store().job_get(job).await.expect("get").expect("job").exit_code, None);
+    // The third fails: the job fails, and every node goes.
+    e.report_exit(job, &sub.token, 3, Some(2)).await.expect("node 2");
+    for _ in 0..20 {
+        if state(&e, job).await.is_final() {
+            break;
+        }
+        e.tick().await.expect("tick");
+        emu.advance(Duration::from_secs(1));
+    }
+    let j = e.store().job_get(job).await.expect("get").expect("job");
+    assert_eq!(state(&e, job).await, JobState::Failed, "{:?}", j.reason);
+    assert!(j.reason.as_deref().is_some_and(|r| r.contains("code 3")), "{:?}", j.reason);
+    assert!(live_pods(&emu).is_empty(), "no node left billing: {:?}", live_pods(&emu));
+    let events = e.store().events_since(job, 0, 1000).await.expect("events");
+    assert!(
+        events.iter().any(|ev| ev.message.contains("node 2: the command exited with code 3")),
+        "the failing node is named: {events:?}"
+    );
+
+    // Every node was paid for; the job's spend is their sum, and RunPod's bill agrees.
+    let attempts = e.store().attempts_for_job(job).await.expect("attempts");
+    assert!(attempts.iter().all(|a| a.cost > Money(0)), "{attempts:?}");
+    let spent = e.store().job_get(job).await.expect("get").expect("job").spent;
+    assert_eq!(spent, attempts.iter().map(|a| a.cost).sum::<Money>());
+    let billed: f64 = {
+        let w = emu.shared.world.lock();
+        w.pods
+            .keys()
+            .map(|id| w.ledger.total_for(runpod_emulator::world::ledger::Kind::Pod, id))
+            .sum()
+    };
+    assert!((spent.usd() - billed).abs() < 0.01, "ours {spent} vs RunPod's bill {billed} $");
+}
+
+#[tokio::test]
+async fn a_lost_node_relaunches_every_node_and_success_needs_all_of_them() {
+    // The first pod created (node 0) loses its host a minute after it boots.
+    let faults =
+        PodFaults { boot_hang: false, preempt_after_secs: Some(60.0), preempt_pods: Some(1) };
+    let (emu, e) = setup(faults).await;
+    let sub = e.submit(spec(""), "local").await.expect("submit");
+    let job = sub.job;
+    until(&emu, &e, job, JobState::Running).await;
+    let first: Vec<String> = live_pods(&emu).into_iter().map(|p| p.id).collect();
+    emu.advance(Duration::from_secs(60));
+    e.tick().await.expect("the loss is seen");
+    assert_eq!(state(&e, job).await, JobState::Recovering);
+    // The two nodes left go before the job is launched again, all three together.
+    until(&emu, &e, job, JobState::Running).await;
+    let pods = live_pods(&emu);
+    assert!(pods.iter().all(|p| !first.contains(&p.id)), "none of the first launch is left");
+    assert_nodes_told(&pods);
+    let attempts = e.store().attempts_for_job(job).await.expect("attempts");
+    assert_eq!(attempts.len(), 6, "{attempts:?}");
+    assert!(attempts[..3].iter().all(|a| a.state == AttemptState::Terminated), "{attempts:?}");
+
+    for node in 0..3 {
+        assert_eq!(state(&e, job).await, JobState::Running, "before node {node}'s exit");
+        e.report_exit(job, &sub.token, 0, Some(node)).await.expect("exit");
+        e.tick().await.expect("tick");
+    }
+    until(&emu, &e, job, JobState::Succeeded).await;
+    assert!(live_pods(&emu).is_empty());
+}
+
+#[tokio::test]
+async fn a_data_center_with_room_for_fewer_nodes_gets_none_of_them() {
+    let (emu, e) = podwarden_test_utils::engine::setup(|c| {
+        c.pods.provisioning_secs = 10.0;
+        c.pods.starting_secs = 20.0;
+        // The cheapest offer fits one pod, not three.
+        let a4000 = c.gpus.iter_mut().find(|g| g.id == "NVIDIA RTX A4000").expect("A4000");
+        a4000.stock = [("US-TX-3".to_owned(), Stock { secure: 1, community: 0 })].into();
+    })
+    .await;
+    let s = spec("cloud = \"secure\"\n");
+    let sub = e.submit(s, "local").await.expect("submit");
+    let job = sub.job;
+    until(&emu, &e, job, JobState::Running).await;
+    let attempts = e.store().attempts_for_job(job).await.expect("attempts");
+    let (lost, placed): (Vec<_>, Vec<_>) =
+        attempts.iter().partition(|a| a.gpu_type == "NVIDIA RTX A4000");
+    assert_eq!(lost.len(), 3, "{attempts:?}");
+    assert!(lost.iter().all(|a| !a.state.holds_pod() || a.state == AttemptState::Terminating));
+    assert!(lost[0].pod_id.is_some(), "node 0 was placed, then terminated");
+    let pods = live_pods(&emu);
+    assert_nodes_told(&pods);
+    assert!(pods.iter().all(|p| p.gpu.as_ref().is_some_and(|g| g.0 != "NVIDIA RTX A4000")));
+    assert_eq!(placed.len(), 3, "{attempts:?}");
+}
