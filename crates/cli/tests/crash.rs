@@ -81,10 +81,6 @@ async fn emulator() -> RunningEmulator {
     start(c, Options::default()).await.expect("emulator")
 }
 
-async fn submit(http: &reqwest::Client, s: &Server, name: &str, cmd: &str) -> Option<String> {
-    submit_nodes(http, s, name, cmd, 1).await
-}
-
 /// A job on `nodes` pods (a multi-node job when more than 1).
 async fn submit_nodes(
     http: &reqwest::Client,

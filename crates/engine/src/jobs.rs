@@ -178,15 +178,18 @@ impl<C: Provider> Engine<C> {
     }
 
     /// The job's command reported its exit status (authenticated by the job's token); `node`
-    /// is which node of a multi-node job (absent: node 0).
+    /// is which node of a multi-node job (absent: node 0), `attempt` which of its attempts
+    /// (`Some(None)`: one that is not this job's, ignored).
     pub async fn report_exit(
         &self,
         job: JobId,
         token: &str,
         code: i64,
         node: Option<i64>,
+        attempt: Option<Option<AttemptId>>,
     ) -> Result<(), EngineError> {
-        self.record_exit(job, Some(token), code, node.unwrap_or(0), "").await
+        let node = Reporter { node: node.unwrap_or(0), attempt };
+        self.record_exit(job, Some(token), code, node, "").await
     }
 
     /// The wrapper's exit line was read from `attempt`'s pod's logs: the same exit as a
@@ -199,7 +202,8 @@ impl<C: Provider> Engine<C> {
         code: i64,
     ) -> Result<(), EngineError> {
         let node = self.store.attempt_get(attempt).await?.map_or(0, |a| a.node);
-        self.record_exit(job, None, code, node, " (read from the pod's logs)").await?;
+        let from = Reporter { node, attempt: Some(Some(attempt)) };
+        self.record_exit(job, None, code, from, " (read from the pod's logs)").await?;
         if self.store.job_get(job).await?.is_some_and(|j| j.exit_code.is_some()) {
             // The job's exit is known and this line is stored: its logs are in (a multi-node
             // job's, once its last node's line is).
@@ -337,7 +341,7 @@ impl<C: Provider> Engine<C> {
         job: JobId,
         token: Option<&str>,
         code: i64,
-        node: i64,
+        from: Reporter,
         how: &str,
     ) -> Result<(), EngineError> {
         let now = self.clock.now_ms();
@@ -348,8 +352,8 @@ impl<C: Provider> Engine<C> {
         let nodes = i64::from(j.spec()?.nodes.max(1));
         let mut what = format!("the command exited with code {code}{how}");
         if nodes > 1 {
-            what = format!("node {node}: {what}");
-            if !self.node_exited(job, node, code).await? {
+            what = format!("node {}: {what}", from.node);
+            if !self.node_exited(job, &from, code).await? {
                 self.event(job, EventKind::Exit, &what).await;
                 return Ok(());
             }
@@ -371,21 +375,32 @@ impl<C: Provider> Engine<C> {
 
     /// Keeps node `node`'s exit on its live attempt; whether the job's exit is now known: this
     /// one failed, or every node of the current launch has exited 0.
-    async fn node_exited(&self, job: JobId, node: i64, code: i64) -> Result<bool, EngineError> {
+    async fn node_exited(
+        &self,
+        job: JobId,
+        from: &Reporter,
+        code: i64,
+    ) -> Result<bool, EngineError> {
         let current = |a: &AttemptRow| {
             matches!(a.state, AttemptState::Intent | AttemptState::Created | AttemptState::Running)
         };
         let mine = self.store.attempts_for_job(job).await?;
-        if let Some(a) = mine.iter().find(|a| a.node == node && current(a)) {
-            if a.exit_code.is_none() {
-                let mut a = a.clone();
-                a.exit_code = Some(code);
-                // A lost race is another write to this attempt (its state): read again.
-                if !self.store.attempt_cas(&mut a).await? {
-                    if let Some(mut a) = self.store.attempt_get(a.id).await? {
-                        a.exit_code.get_or_insert(code);
-                        self.store.attempt_cas(&mut a).await?;
-                    }
+        let reporter = mine.iter().find(|a| match from.attempt {
+            Some(id) => Some(a.id) == id,
+            None => a.node == from.node && current(a),
+        });
+        let Some(reporter) = reporter.filter(|a| current(a)) else {
+            // A node of an earlier launch (being torn down) still reporting: not this launch's.
+            return Ok(false);
+        };
+        if reporter.exit_code.is_none() {
+            let mut a = reporter.clone();
+            a.exit_code = Some(code);
+            // A lost race is another write to this attempt (its state): read again.
+            if !self.store.attempt_cas(&mut a).await? {
+                if let Some(mut a) = self.store.attempt_get(a.id).await? {
+                    a.exit_code.get_or_insert(code);
+                    self.store.attempt_cas(&mut a).await?;
                 }
             }
         }
@@ -615,6 +630,14 @@ impl<C: Provider> Engine<C> {
         }
         Ok(false)
     }
+}
+
+/// Who reported an exit: a node, and (when it said) which of its attempts — `Some(None)` for
+/// an attempt id that is not one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reporter {
+    node: i64,
+    attempt: Option<Option<AttemptId>>,
 }
 
 /// A job that vanished between plan and write is nothing to do.

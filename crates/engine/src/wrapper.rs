@@ -200,7 +200,7 @@ pw_get() {{
 pw_report() {{
   echo "{marker} job=$PODWARDEN_JOB_ID code=$1"
   for pw_i in 1 2 3 4 5 6 7 8 9 10; do
-    pw_post "$PODWARDEN_CALLBACK_URL" "$PODWARDEN_JOB_TOKEN" "{{\"exit_code\": $1, \"node\": ${{PODWARDEN_NODE_RANK:-0}}}}" 2>/dev/null && return 0
+    pw_post "$PODWARDEN_CALLBACK_URL" "$PODWARDEN_JOB_TOKEN" "{{\"exit_code\": $1, \"node\": ${{PODWARDEN_NODE_RANK:-0}}, \"attempt\": \"${{PODWARDEN_ATTEMPT_ID:-}}\"}}" 2>/dev/null && return 0
     sleep $((pw_i * 3))
   done
   echo "podwarden: could not reach the control plane; it reads the exit from these logs" >&2

@@ -595,11 +595,14 @@ impl<Id: Eq + std::hash::Hash + Copy> Drop for InFlight<'_, Id> {
 
 /// A node's place in its job, in its pod's env: torchrun's `--node_rank`, `--nnodes` and
 /// `--master_addr`/`--master_port` (rank 0 has no address of its own before its create: its
-/// wrapper fills in its own name), and its own exit mark (nodes may share a volume).
+/// wrapper fills in its own name); which attempt it is (its exit report names it, so a node of
+/// an earlier launch still reporting is not taken for this one's) and its own exit mark (nodes
+/// may share a volume).
 fn node_env(env: &mut std::collections::BTreeMap<String, String>, row: &AttemptRow, nodes: i64) {
     env.insert("PODWARDEN_NODE_RANK".into(), row.node.to_string());
     env.insert("PODWARDEN_NUM_NODES".into(), nodes.to_string());
     env.insert("PODWARDEN_MASTER_PORT".into(), podwarden_core::spec::MASTER_PORT.to_string());
+    env.insert("PODWARDEN_ATTEMPT_ID".into(), row.id.to_string());
     env.insert("PODWARDEN_EXIT_MARK".into(), format!("{}.{}", row.job_id, row.id.hex()));
 }
 

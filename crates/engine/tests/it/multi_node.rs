@@ -91,13 +91,13 @@ async fn three_nodes_start_together_and_the_first_failing_node_ends_the_job() {
     until(&emu, &e, job, JobState::Running).await;
 
     // Two nodes done: the job runs on (its third node still works).
-    e.report_exit(job, &sub.token, 0, Some(1)).await.expect("node 1");
-    e.report_exit(job, &sub.token, 0, Some(0)).await.expect("node 0");
+    e.report_exit(job, &sub.token, 0, Some(1), None).await.expect("node 1");
+    e.report_exit(job, &sub.token, 0, Some(0), None).await.expect("node 0");
     e.tick().await.expect("tick");
     assert_eq!(state(&e, job).await, JobState::Running);
     assert_eq!(e.store().job_get(job).await.expect("get").expect("job").exit_code, None);
     // The third fails: the job fails, and every node goes.
-    e.report_exit(job, &sub.token, 3, Some(2)).await.expect("node 2");
+    e.report_exit(job, &sub.token, 3, Some(2), None).await.expect("node 2");
     for _ in 0..20 {
         if state(&e, job).await.is_final() {
             break;
@@ -152,9 +152,15 @@ async fn a_lost_node_relaunches_every_node_and_success_needs_all_of_them() {
     assert_eq!(attempts.len(), 6, "{attempts:?}");
     assert!(attempts[..3].iter().all(|a| a.state == AttemptState::Terminated), "{attempts:?}");
 
-    for node in 0..3 {
-        assert_eq!(state(&e, job).await, JobState::Running, "before node {node}'s exit");
-        e.report_exit(job, &sub.token, 0, Some(node)).await.expect("exit");
+    // The first launch's nodes, still reporting as they go, are not taken for the second's.
+    for a in &attempts[..3] {
+        e.report_exit(job, &sub.token, 0, Some(a.node), Some(Some(a.id))).await.expect("stale");
+    }
+    e.tick().await.expect("tick");
+    assert_eq!(state(&e, job).await, JobState::Running, "no node of this launch has exited");
+    for a in &attempts[3..] {
+        assert_eq!(state(&e, job).await, JobState::Running, "before node {}'s exit", a.node);
+        e.report_exit(job, &sub.token, 0, Some(a.node), Some(Some(a.id))).await.expect("exit");
         e.tick().await.expect("tick");
     }
     until(&emu, &e, job, JobState::Succeeded).await;

@@ -97,8 +97,11 @@ async fn a_job_runs_reports_its_exit_and_leaves_nothing_behind() {
     assert_eq!(state(&e, job).await, JobState::Running);
     emu.advance(Duration::from_secs(3600));
     e.tick().await.expect("tick: bill");
-    e.report_exit(job, &sub.token, 0, None).await.expect("exit");
-    assert!(e.report_exit(job, "wrong", 1, None).await.is_err(), "only the job's token works");
+    e.report_exit(job, &sub.token, 0, None, None).await.expect("exit");
+    assert!(
+        e.report_exit(job, "wrong", 1, None, None).await.is_err(),
+        "only the job's token works"
+    );
     assert_eq!(settle(&emu, &e, job, Duration::from_secs(1)).await, JobState::Succeeded);
     assert_eq!(live_pods(&emu), 0, "nothing left at the provider");
     // Costs agree with the provider's billing to the cent.
@@ -119,7 +122,7 @@ async fn a_job_runs_reports_its_exit_and_leaves_nothing_behind() {
     emu.advance(Duration::from_millis(podwarden_engine::tokens::TOKEN_GRACE_MS as u64 + 1000));
     let late = e.report_metrics(job, &sub.token, &point).await.expect_err("expired");
     assert!(matches!(late, podwarden_engine::EngineError::BadToken(_)), "{late}");
-    assert!(e.report_exit(job, &sub.token, 0, None).await.is_err(), "nor an exit");
+    assert!(e.report_exit(job, &sub.token, 0, None, None).await.is_err(), "nor an exit");
 }
 
 #[tokio::test]
@@ -327,7 +330,7 @@ async fn a_preempted_pod_is_replaced_and_the_job_still_succeeds() {
     }
     assert_eq!(state(&e, job).await, JobState::Running, "{}", events(&e, job).await);
     assert_eq!(e.store().attempts_for_job(job).await.expect("a").len(), 2);
-    e.report_exit(job, &sub.token, 0, None).await.expect("exit");
+    e.report_exit(job, &sub.token, 0, None, None).await.expect("exit");
     assert_eq!(settle(&emu, &e, job, Duration::from_secs(1)).await, JobState::Succeeded);
     assert_eq!(live_pods(&emu), 0);
 }
@@ -404,7 +407,7 @@ async fn a_rate_limit_storm_is_survived_without_leaks() {
         let _ = e.tick().await; // a tick may fail outright in the storm; the next one resumes
         emu.advance(Duration::from_secs(10));
         if !exited && state(&e, job).await == JobState::Running {
-            e.report_exit(job, &sub.token, 0, None).await.expect("exit");
+            e.report_exit(job, &sub.token, 0, None, None).await.expect("exit");
             exited = true;
         }
         if state(&e, job).await.is_final() {
@@ -451,8 +454,10 @@ async fn every_step_run_twice_changes_nothing_the_second_time() {
         );
         assert!(live_pods(&emu) <= 1);
         if state(&e, job).await == JobState::Running {
-            e.report_exit(job, &sub.token, 0, None).await.expect("exit");
-            e.report_exit(job, &sub.token, 0, None).await.expect("exit reported twice is fine");
+            e.report_exit(job, &sub.token, 0, None, None).await.expect("exit");
+            e.report_exit(job, &sub.token, 0, None, None)
+                .await
+                .expect("exit reported twice is fine");
         }
     }
     assert_eq!(settle(&emu, &e, job, Duration::from_secs(1)).await, JobState::Succeeded);
@@ -1113,11 +1118,11 @@ async fn an_exited_pod_waits_for_its_last_log_lines_and_no_longer() {
     let [(callback_then_logs, t1), (logs_first, _), (callback_only, t3)] = &jobs[..] else {
         unreachable!()
     };
-    e.report_exit(*callback_then_logs, t1, 0, None).await.expect("exit");
+    e.report_exit(*callback_then_logs, t1, 0, None, None).await.expect("exit");
     e.exit_seen_in_logs(*logs_first, first_attempt(&e, *logs_first).await, 0)
         .await
         .expect("exit line");
-    e.report_exit(*callback_only, t3, 0, None).await.expect("exit");
+    e.report_exit(*callback_only, t3, 0, None, None).await.expect("exit");
     let r = e.tick().await.expect("exits seen");
     assert_eq!(r.next_pass, Some(FOLLOW_UP), "three jobs began their teardown");
     let pods = |job: JobId| {

@@ -158,7 +158,7 @@ async fn a_checkpointing_job_resumes_after_each_lost_pod_and_pays_for_every_atte
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // (No control plane here to read the exit line: the test reports it, as the callback would.)
-    e.report_exit(job, &sub.token, 0, None).await.expect("exit");
+    e.report_exit(job, &sub.token, 0, None, None).await.expect("exit");
     for _ in 0..40 {
         if state(&e, job).await.is_final() {
             break;

@@ -344,6 +344,10 @@ pub(crate) struct Exit {
     /// The node that exited (`PODWARDEN_NODE_RANK`; 0 or absent for a single-node job).
     #[serde(default)]
     node: Option<i64>,
+    /// The node's attempt (`PODWARDEN_ATTEMPT_ID`; empty or absent for a single-node job): an
+    /// exit of an earlier launch's node is not counted for the current one.
+    #[serde(default)]
+    attempt: Option<String>,
 }
 
 /// The pod's wrapper reports the command's exit status (job token).
@@ -355,7 +359,9 @@ pub(crate) async fn report_exit(
     Body(b): Body<Exit>,
 ) -> R<StatusCode> {
     let id = job_id(&id)?;
-    s.engine.report_exit(id, bearer(&headers), b.exit_code, b.node).await?;
+    // An attempt id that does not parse names no current node: it is ignored like a stale one.
+    let attempt = b.attempt.filter(|a| !a.is_empty()).map(|a| a.parse().ok());
+    s.engine.report_exit(id, bearer(&headers), b.exit_code, b.node, attempt).await?;
     crate::driving::poke_job(&s, id);
     Ok(StatusCode::NO_CONTENT)
 }
