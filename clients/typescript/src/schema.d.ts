@@ -774,6 +774,11 @@ export interface components {
             /** Format: double */
             cost_usd: number;
             reason?: string | null;
+            /**
+             * Format: int64
+             * @description Its node in a multi-node job (0 otherwise).
+             */
+            node?: number;
         };
         /** @description One storage operation (`GET /api/v1/audit`). */
         AuditEntry: {
@@ -1050,6 +1055,16 @@ export interface components {
         Exit: {
             /** Format: int64 */
             exit_code: number;
+            /**
+             * Format: int64
+             * @description The node that exited (`PODWARDEN_NODE_RANK`; 0 or absent for a single-node job).
+             */
+            node?: number | null;
+            /**
+             * @description The node's attempt (`PODWARDEN_ATTEMPT_ID`; empty or absent for a single-node job): an
+             *     exit of an earlier launch's node is not counted for the current one.
+             */
+            attempt?: string | null;
         };
         /** @description `[finetune]`: what to fine-tune on what. */
         FinetuneSpec: {
@@ -1230,6 +1245,13 @@ export interface components {
              */
             checkpoint_dir?: string | null;
             ssh?: null | components["schemas"]["SshSpec"];
+            /**
+             * Format: int32
+             * @description Pods that run the job together (default 1): same image, GPU type and count, one data
+             *     center, on RunPod's global networking; each gets `PODWARDEN_NODE_RANK`,
+             *     `PODWARDEN_NUM_NODES` and `PODWARDEN_MASTER_ADDR`/`PORT` (rank 0's private address).
+             */
+            nodes?: number;
         };
         /**
          * @description Where a job is.
@@ -2298,6 +2320,8 @@ export interface operations {
                  *     after an `event: attempt` separator when the job had more than one.
                  */
                 attempt?: number;
+                /** @description Which node of a multi-node job (default 0); `attempt` then counts that node's pods. */
+                node?: number;
             };
             header?: never;
             path: {

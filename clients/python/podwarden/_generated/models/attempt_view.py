@@ -28,6 +28,7 @@ class AttemptView:
         cost_usd (float):
         pod_id (None | str | Unset):
         reason (None | str | Unset):
+        node (int | Unset): Its node in a multi-node job (0 otherwise).
     """
 
     id: str
@@ -40,6 +41,7 @@ class AttemptView:
     cost_usd: float
     pod_id: None | str | Unset = UNSET
     reason: None | str | Unset = UNSET
+    node: int | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,6 +73,8 @@ class AttemptView:
         else:
             reason = self.reason
 
+        node = self.node
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -89,6 +93,8 @@ class AttemptView:
             field_dict["pod_id"] = pod_id
         if reason is not UNSET:
             field_dict["reason"] = reason
+        if node is not UNSET:
+            field_dict["node"] = node
 
         return field_dict
 
@@ -129,6 +135,8 @@ class AttemptView:
 
         reason = _parse_reason(d.pop("reason", UNSET))
 
+        node = d.pop("node", UNSET)
+
         attempt_view = cls(
             id=id,
             state=state,
@@ -140,6 +148,7 @@ class AttemptView:
             cost_usd=cost_usd,
             pod_id=pod_id,
             reason=reason,
+            node=node,
         )
 
         attempt_view.additional_properties = d

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="Exit")
 
@@ -15,13 +17,31 @@ class Exit:
     """
     Attributes:
         exit_code (int):
+        node (int | None | Unset): The node that exited (`PODWARDEN_NODE_RANK`; 0 or absent for a single-node job).
+        attempt (None | str | Unset): The node's attempt (`PODWARDEN_ATTEMPT_ID`; empty or absent for a single-node
+            job): an
+            exit of an earlier launch's node is not counted for the current one.
     """
 
     exit_code: int
+    node: int | None | Unset = UNSET
+    attempt: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         exit_code = self.exit_code
+
+        node: int | None | Unset
+        if isinstance(self.node, Unset):
+            node = UNSET
+        else:
+            node = self.node
+
+        attempt: None | str | Unset
+        if isinstance(self.attempt, Unset):
+            attempt = UNSET
+        else:
+            attempt = self.attempt
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -30,6 +50,10 @@ class Exit:
                 "exit_code": exit_code,
             }
         )
+        if node is not UNSET:
+            field_dict["node"] = node
+        if attempt is not UNSET:
+            field_dict["attempt"] = attempt
 
         return field_dict
 
@@ -38,8 +62,28 @@ class Exit:
         d = dict(src_dict)
         exit_code = d.pop("exit_code")
 
+        def _parse_node(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        node = _parse_node(d.pop("node", UNSET))
+
+        def _parse_attempt(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        attempt = _parse_attempt(d.pop("attempt", UNSET))
+
         exit_ = cls(
             exit_code=exit_code,
+            node=node,
+            attempt=attempt,
         )
 
         exit_.additional_properties = d

@@ -58,6 +58,9 @@ class JobSpec:
             (`checkpoints`): a
             relaunched pod gets the newest complete one as `PODWARDEN_RESUME_FROM`.
         ssh (None | SshSpec | Unset):
+        nodes (int | Unset): Pods that run the job together (default 1): same image, GPU type and count, one data
+            center, on RunPod's global networking; each gets `PODWARDEN_NODE_RANK`,
+            `PODWARDEN_NUM_NODES` and `PODWARDEN_MASTER_ADDR`/`PORT` (rank 0's private address).
     """
 
     name: str
@@ -82,6 +85,7 @@ class JobSpec:
     outputs: list[Output] | Unset = UNSET
     checkpoint_dir: None | str | Unset = UNSET
     ssh: None | SshSpec | Unset = UNSET
+    nodes: int | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.early_stop import EarlyStop
@@ -203,6 +207,8 @@ class JobSpec:
         else:
             ssh = self.ssh
 
+        nodes = self.nodes
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update(
@@ -251,6 +257,8 @@ class JobSpec:
             field_dict["checkpoint_dir"] = checkpoint_dir
         if ssh is not UNSET:
             field_dict["ssh"] = ssh
+        if nodes is not UNSET:
+            field_dict["nodes"] = nodes
 
         return field_dict
 
@@ -453,6 +461,8 @@ class JobSpec:
 
         ssh = _parse_ssh(d.pop("ssh", UNSET))
 
+        nodes = d.pop("nodes", UNSET)
+
         job_spec = cls(
             name=name,
             image=image,
@@ -476,6 +486,7 @@ class JobSpec:
             outputs=outputs,
             checkpoint_dir=checkpoint_dir,
             ssh=ssh,
+            nodes=nodes,
         )
 
         return job_spec

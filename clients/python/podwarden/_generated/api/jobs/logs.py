@@ -15,11 +15,14 @@ def _get_kwargs(
     id: str,
     *,
     attempt: int | Unset = UNSET,
+    node: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
     params["attempt"] = attempt
+
+    params["node"] = node
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -93,6 +96,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     attempt: int | Unset = UNSET,
+    node: int | Unset = UNSET,
 ) -> Response[Any | ErrorBody]:
     """A job's pod logs: the lines kept from its earlier pods (the newest 10,000 in all), then the
     current pod's, proxied live from the provider's SSE stream; once the job has no pod, the
@@ -102,6 +106,7 @@ def sync_detailed(
     Args:
         id (str):
         attempt (int | Unset):
+        node (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -114,6 +119,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         id=id,
         attempt=attempt,
+        node=node,
     )
 
     response = client.get_httpx_client().request(
@@ -128,6 +134,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     attempt: int | Unset = UNSET,
+    node: int | Unset = UNSET,
 ) -> Any | ErrorBody | None:
     """A job's pod logs: the lines kept from its earlier pods (the newest 10,000 in all), then the
     current pod's, proxied live from the provider's SSE stream; once the job has no pod, the
@@ -137,6 +144,7 @@ def sync(
     Args:
         id (str):
         attempt (int | Unset):
+        node (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -150,6 +158,7 @@ def sync(
         id=id,
         client=client,
         attempt=attempt,
+        node=node,
     ).parsed
 
 
@@ -158,6 +167,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     attempt: int | Unset = UNSET,
+    node: int | Unset = UNSET,
 ) -> Response[Any | ErrorBody]:
     """A job's pod logs: the lines kept from its earlier pods (the newest 10,000 in all), then the
     current pod's, proxied live from the provider's SSE stream; once the job has no pod, the
@@ -167,6 +177,7 @@ async def asyncio_detailed(
     Args:
         id (str):
         attempt (int | Unset):
+        node (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -179,6 +190,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         id=id,
         attempt=attempt,
+        node=node,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -191,6 +203,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     attempt: int | Unset = UNSET,
+    node: int | Unset = UNSET,
 ) -> Any | ErrorBody | None:
     """A job's pod logs: the lines kept from its earlier pods (the newest 10,000 in all), then the
     current pod's, proxied live from the provider's SSE stream; once the job has no pod, the
@@ -200,6 +213,7 @@ async def asyncio(
     Args:
         id (str):
         attempt (int | Unset):
+        node (int | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -214,5 +228,6 @@ async def asyncio(
             id=id,
             client=client,
             attempt=attempt,
+            node=node,
         )
     ).parsed
