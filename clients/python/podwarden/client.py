@@ -189,7 +189,11 @@ class Podwarden:
         which pod of a multi-node job."""
         try:
             with httpx_sse.connect_sse(
-                self._http, "GET", f"/api/v1/jobs/{job_id}/logs", params={"node": node}, timeout=None
+                self._http,
+                "GET",
+                f"/api/v1/jobs/{job_id}/logs",
+                params={"node": node},
+                timeout=None,
             ) as es:
                 if es.response.status_code >= 400:
                     es.response.read()
