@@ -46,4 +46,17 @@ pub struct ContainerSpec {
     /// The container's published TCP ports and the host directory their sockets are made in
     /// (bound at `net::PORTS_IN_CONTAINER`).
     pub published: Option<(Vec<u16>, PathBuf)>,
+    /// The pod's place on its account's global network, if it has one (`globalnet.rs`).
+    pub private_net: Option<PrivateNet>,
+}
+
+/// A container's address on its account's private network (RunPod's global networking).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateNet {
+    /// Its address in `10.65.0.0/16`.
+    pub ip: std::net::Ipv4Addr,
+    /// The account's network (its bridge is `br<network>`).
+    pub network: u32,
+    /// The directory of the account's `hosts` file (`/etc/hosts` in the container links into it).
+    pub hosts_dir: PathBuf,
 }

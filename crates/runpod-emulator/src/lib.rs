@@ -26,6 +26,7 @@ pub mod clock;
 pub mod config;
 pub mod container;
 pub mod faults;
+mod globalnet;
 pub mod image;
 pub mod logs;
 mod net;
@@ -197,6 +198,11 @@ impl Shared {
                 Effect::Webhook { url, body } => self.webhook(url, body),
                 Effect::RemoveDir(dir) => {
                     let _ = std::fs::remove_dir_all(dir);
+                }
+                Effect::WriteHosts { dir, version, text } => {
+                    if let Err(e) = self.runner.global.write_hosts(&dir, version, &text) {
+                        tracing::warn!(dir = %dir.display(), "cannot write a global network's hosts file: {e}");
+                    }
                 }
             }
         }

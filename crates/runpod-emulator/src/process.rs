@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt as _, BufReader};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -108,6 +108,8 @@ pub struct Runner {
     isolation: Isolation,
     /// The network containers see (set once the emulator's ports are bound).
     pub(crate) net: std::sync::OnceLock<crate::net::Bridge>,
+    /// The accounts' global networks (`globalnet.rs`).
+    pub(crate) global: crate::globalnet::GlobalNet,
     pub(crate) tracker: TaskTracker,
     pub(crate) cancel: CancellationToken,
 }
@@ -122,6 +124,7 @@ impl Runner {
             groups: Arc::new(Mutex::new(HashMap::new())),
             isolation,
             net: std::sync::OnceLock::new(),
+            global: crate::globalnet::GlobalNet::default(),
             tracker,
             cancel,
         }
@@ -153,8 +156,43 @@ impl Runner {
                 log(format!("cannot create the published ports' directory {}: {e}", dir.display()));
             }
         }
+        // A pod on its account's global network: the namespaces, and the socket bwrap tells
+        // its sandbox's pid on and waits on before the command (`globalnet.rs`).
+        let global = match (&container.private_net, self.isolation) {
+            (Some(n), Isolation::Sandbox) => {
+                if let Err(e) = crate::private_dir(&n.hosts_dir) {
+                    log(format!(
+                        "cannot create the global network's hosts directory {}: {e}",
+                        n.hosts_dir.display()
+                    ));
+                }
+                match self.global.namespaces().and_then(|ns| {
+                    let pair = std::os::unix::net::UnixStream::pair();
+                    pair.map(|p| (ns, p)).map_err(|e| format!("cannot make a socket pair: {e}"))
+                }) {
+                    Ok(g) => Some((n.clone(), g)),
+                    Err(why) => {
+                        log(no_private_network(n, &why));
+                        None
+                    }
+                }
+            }
+            (Some(n), Isolation::Unsandboxed) => {
+                log(format!(
+                    "emulator: UNSANDBOXED: this container shares the host's network: it is not on its account's global network (no eth0 at {}, no *.runpod.internal names)",
+                    n.ip
+                ));
+                None
+            }
+            (None, _) => None,
+        };
         let mut cmd = match self.isolation {
-            Isolation::Sandbox => sandboxed(&container, &log, self.net.get()),
+            Isolation::Sandbox => sandboxed(
+                &container,
+                &log,
+                self.net.get(),
+                global.as_ref().map(|(_, (ns, _))| &**ns),
+            ),
             Isolation::Unsandboxed => {
                 log("emulator: UNSANDBOXED container: it shares the host's files and tools; volumes are not at RunPod's paths".into());
                 let _ = std::fs::create_dir_all(&container.scratch);
@@ -175,6 +213,10 @@ impl Runner {
             }
         };
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        let global = global.map(|(net, (ns, (ours, theirs)))| {
+            cmd.stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)));
+            (net, ns, ours)
+        });
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
@@ -184,8 +226,39 @@ impl Runner {
                 return;
             }
         };
+        // (The command's copy of bwrap's socket closes here: a bwrap that dies is an end of it.)
+        drop(cmd);
         let Some(pid) = child.id() else { return };
         self.groups.lock().insert((owner.clone(), generation), Live { pid: pid as i32 });
+        if let Some((net, ns, ours)) = global {
+            let (s, logs, clock, key) =
+                (shared.clone(), logs.clone(), clock.clone(), (owner.clone(), generation));
+            let cancel = self.cancel.clone();
+            self.tracker.spawn(async move {
+                let Ok(mut sock) = ours
+                    .set_nonblocking(true)
+                    .and_then(|()| tokio::net::UnixStream::from_std(ours))
+                else {
+                    return;
+                };
+                let connect = s.runner.global.connect(&ns, &mut sock, &net);
+                let done = tokio::select! {
+                    r = tokio::time::timeout(NETWORK_SETUP, connect) => {
+                        r.unwrap_or_else(|_| Err("timed out".into()))
+                    }
+                    () = cancel.cancelled() => return,
+                };
+                // Only a container still alive has a reason to hear why (a stop during the
+                // setup ends it too).
+                if let Err(why) = done {
+                    if s.runner.groups.lock().contains_key(&key) {
+                        logs.push(clock.now(), "system", no_private_network(&net, &why));
+                    }
+                }
+                // The command starts, connected or not: never on the host's network.
+                let _ = sock.write_all(b"\n").await;
+            });
+        }
         for pipe in [
             child.stdout.take().map(|p| Box::new(p) as Box<dyn AsyncRead + Unpin + Send>),
             child.stderr.take().map(|p| Box::new(p) as Box<dyn AsyncRead + Unpin + Send>),
@@ -261,6 +334,17 @@ impl Runner {
             hard_kill(self.isolation, live.pid);
         }
     }
+}
+
+/// How long connecting a container to its global network may take before it starts without.
+const NETWORK_SETUP: Duration = Duration::from_secs(30);
+
+/// The system log line of a container on a global network that could not be connected.
+fn no_private_network(net: &crate::container::PrivateNet, why: &str) -> String {
+    format!(
+        "emulator: this container is not on its account's global network (no private address {}): {why}",
+        net.ip
+    )
 }
 
 /// SIGKILL to everything of a container. In the sandbox: its PID 1, whose exit the kernel
@@ -340,6 +424,7 @@ fn sandboxed(
     c: &ContainerSpec,
     log: &dyn Fn(String),
     net: Option<&crate::net::Bridge>,
+    global: Option<&crate::globalnet::Namespaces>,
 ) -> tokio::process::Command {
     let mut a: Vec<String> = Vec::new();
     let mut arg = |xs: &[&str]| a.extend(xs.iter().map(|s| (*s).to_owned()));
@@ -361,7 +446,16 @@ fn sandboxed(
         }
     }
     for f in HOST_ETC {
+        // On a global network, its account's names (`globalnet.rs`), kept current.
+        if *f == "/etc/hosts" && c.private_net.is_some() {
+            continue;
+        }
         arg(&["--ro-bind-try", f, f]);
+    }
+    if let Some(n) = &c.private_net {
+        let hosts = crate::globalnet::HOSTS_IN_CONTAINER;
+        arg(&["--ro-bind", &n.hosts_dir.display().to_string(), hosts]);
+        arg(&["--symlink", &format!("{hosts}/hosts"), "/etc/hosts"]);
     }
     arg(&[
         "--dir",
@@ -420,6 +514,9 @@ fn sandboxed(
         &c.hostname,
     ]);
     arg(NO_PRIVILEGE);
+    if global.is_some() {
+        arg(&crate::globalnet::BWRAP_FDS);
+    }
     for x in net.map(crate::net::Bridge::sandbox_args).unwrap_or_default() {
         arg(&[&x]);
     }
@@ -429,7 +526,10 @@ fn sandboxed(
         arg(&["--dir", workdir]);
     }
     arg(&["--chdir", workdir, "--"]);
-    let mut cmd = tokio::process::Command::new("bwrap");
+    let mut cmd = global.map_or_else(
+        || tokio::process::Command::new("bwrap"),
+        crate::globalnet::Namespaces::command,
+    );
     // The container's environment is bwrap's own, which it passes on: values (secrets among
     // them) stay out of bwrap's command line, which every user of the host can read.
     let published = c.published.as_ref().map_or(&[][..], |(ports, _)| &ports[..]);

@@ -192,3 +192,65 @@ async fn a_data_center_with_room_for_fewer_nodes_gets_none_of_them() {
     assert!(pods.iter().all(|p| p.gpu.as_ref().is_some_and(|g| g.0 != "NVIDIA RTX A4000")));
     assert_eq!(placed.len(), 3, "{attempts:?}");
 }
+
+/// Each node: rank 0 listens on `PODWARDEN_MASTER_PORT` and prints whom it met; the others
+/// connect to `PODWARDEN_MASTER_ADDR` (rank 0's private name, resolved in the pod) and say
+/// their rank — torchrun's rendezvous, in miniature.
+const MEET_PY: &str = r#"import os, socket, time
+rank, n = int(os.environ["PODWARDEN_NODE_RANK"]), int(os.environ["PODWARDEN_NUM_NODES"])
+addr, port = os.environ["PODWARDEN_MASTER_ADDR"], int(os.environ["PODWARDEN_MASTER_PORT"])
+if rank == 0:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    s.listen()
+    met = []
+    while len(met) < n - 1:
+        c, _ = s.accept()
+        met.append(c.recv(64).decode())
+        c.close()
+    print("rank 0 at", addr, "met", sorted(met), flush=True)
+else:
+    for _ in range(600):
+        try:
+            c = socket.create_connection((addr, port), timeout=2)
+            break
+        except OSError as e:
+            err = e
+            time.sleep(0.1)
+    else:
+        raise SystemExit(f"rank {rank} never reached {addr}:{port}: {err}")
+    c.sendall(f"rank {rank}".encode())
+    c.close()
+    print("rank", rank, "reached", addr, flush=True)
+"#;
+
+#[tokio::test]
+async fn the_nodes_meet_at_rank_0s_private_address() {
+    let (emu, e) = setup(PodFaults::default()).await;
+    let mut s = JobSpec::with_args(
+        "meet",
+        "python:3.11-slim",
+        vec!["python3".into(), "-c".into(), MEET_PY.into()],
+    );
+    s.nodes = 3;
+    s.gpu.min_vram_gb = Some(16);
+    let job = e.submit(s, "local").await.expect("submit").job;
+    until(&emu, &e, job, JobState::Running).await;
+    let pods = live_pods(&emu);
+    let master = format!("{}.runpod.internal", pods[0].id);
+    // The containers run on the host's real time: poll their logs (bounded).
+    let deadline = tokio::time::Instant::now() + podwarden_test_utils::emulator::LIMIT;
+    loop {
+        let logs: Vec<Vec<String>> = pods.iter().map(|p| p.logs.text()).collect();
+        let said = |rank: usize, what: &str| logs[rank].iter().any(|l| l.contains(what));
+        if said(0, &format!("rank 0 at {master} met ['rank 1', 'rank 2']"))
+            && said(1, &format!("rank 1 reached {master}"))
+            && said(2, &format!("rank 2 reached {master}"))
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the nodes never met: {logs:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -39,6 +39,9 @@ pub enum Effect {
     Wake(Wake),
     /// Delete a directory (a pod volume destroyed with its pod).
     RemoveDir(PathBuf),
+    /// Replace an account's global-network `hosts` file (in `dir`) with `text`, unless a newer
+    /// `version` has been written already (effects of concurrent operations may run out of order).
+    WriteHosts { dir: PathBuf, version: u64, text: String },
 }
 
 /// What a long poll waits on.
@@ -125,6 +128,8 @@ pub struct World {
     pub worker_faults: WorkerFaults,
     /// The built-in images (the config's `images` are looked up first).
     default_images: std::collections::BTreeMap<String, ImageConfig>,
+    /// The accounts' global networks (`pods/global_net.rs`).
+    global_net: pods::GlobalNet,
     next_generation: u64,
     effects: Vec<Effect>,
 }
@@ -211,6 +216,7 @@ impl World {
             pod_keys: HashMap::new(),
             worker_keys: HashMap::new(),
             default_images: crate::image::default_images(),
+            global_net: pods::GlobalNet::default(),
             next_generation: 1,
             effects: Vec::new(),
         };

@@ -9,6 +9,7 @@ mod accounts;
 mod bad_input;
 mod client_errors;
 mod containers;
+mod global_networking;
 mod pods;
 mod queries;
 mod s3;

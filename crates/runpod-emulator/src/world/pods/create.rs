@@ -12,6 +12,13 @@ impl World {
     ) -> ApiResult<Pod> {
         check_request(&req)?;
         let Resolved { tpl, env, image, args, disk, ports, mounts } = self.resolve(acct, &req)?;
+        let global_networking = req.global_networking.unwrap_or(false);
+        let private_ip = if global_networking {
+            self.check_global_networking(req.gpu.as_ref().map(|g| g.id.as_str()))?;
+            Some(self.free_private_ip(acct)?)
+        } else {
+            None
+        };
 
         let Placed { gpu, cpu, compute_per_hr, data_center, cloud, holds_gpus } =
             self.place(acct, &req, &mounts, disk)?;
@@ -54,7 +61,8 @@ impl World {
             data_center,
             template: req.template_id.map(|t| t.0),
             locked: false,
-            global_networking: req.global_networking.unwrap_or(false),
+            global_networking,
+            private_ip,
             start_ssh: req.start_ssh,
             start_jupyter: req.start_jupyter,
             published: Vec::new(),
@@ -79,6 +87,10 @@ impl World {
         let mut rec = rec;
         rec.ssh_user = format!("{}-{}", rec.id, rec.key[rec.key.len() - 8..].to_ascii_lowercase());
         self.pods.insert(id.clone(), rec);
+        if private_ip.is_some() {
+            // Before any container of the account can start: every one resolves the new name.
+            self.hosts_changed(acct);
+        }
         self.tick_pod(&id, now);
         Ok(self.pods[&id].to_api(now))
     }

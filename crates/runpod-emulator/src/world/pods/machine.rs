@@ -52,7 +52,12 @@ impl World {
         let release = pod.holds_gpus.then(|| (pod.gpu.clone(), pod.data_center.clone(), pod.cloud));
         pod.holds_gpus = false;
         let key = pod.key.clone();
+        // Its global-network address is free again, and its name gone from the others'.
+        let network = pod.private_ip.take().map(|_| pod.account.clone());
         self.pod_keys.remove(&key);
+        if let Some(acct) = network {
+            self.hosts_changed(&acct);
+        }
         if let Some(k) = kill {
             self.effect(k);
         }
@@ -207,6 +212,7 @@ impl World {
 
     pub(super) fn spawn_container(&mut self, id: &str, now: DateTime<Utc>) {
         let generation = self.generation();
+        let private_net = self.private_net_at_start(id, now);
         let Some(p) = self.pods.get(id) else { return };
         let resolved = self.resolve_container(&p.account, &p.image, p.registry.as_deref(), &p.args);
         let mut volumes = Vec::new();
@@ -282,6 +288,7 @@ impl World {
             sshd,
             published: (!published.is_empty())
                 .then(|| (published.iter().map(|(private, _)| *private).collect(), ports_dir)),
+            private_net,
         };
         let effect = Effect::Spawn(Box::new(SpawnSpec {
             owner: Owner::Pod(id.to_owned()),

@@ -90,7 +90,10 @@ pub struct PodRecord {
     pub data_center: String,
     pub template: Option<String>,
     pub locked: bool,
+    /// Asked for (create, PATCH); a PATCH takes effect at the next container start.
     pub global_networking: bool,
+    /// Its address on the account's global network (`global_net.rs`), held until terminated.
+    pub private_ip: Option<std::net::Ipv4Addr>,
     pub start_ssh: bool,
     pub start_jupyter: bool,
     /// The running container's published TCP ports: (in the container, on this machine).
@@ -224,10 +227,11 @@ impl PodRecord {
             template: self.template.as_deref(),
             cost: self.cost(),
             locked: self.locked,
+            // "Derived from whether the pod has an assigned global-network address" (spec).
             global_networking: PodGlobalNetworking {
-                enabled: self.global_networking,
-                ip: None,
-                internal_dns: None,
+                enabled: self.private_ip.is_some(),
+                ip: self.private_ip.map(|ip| ip.to_string()),
+                internal_dns: self.private_ip.map(|_| global_net::internal_dns(&self.id)),
             },
             runtime: self.runtime(now),
             created_at: Some(&self.created_at_text),
@@ -345,5 +349,8 @@ fn after(t: DateTime<Utc>, secs: f64) -> DateTime<Utc> {
 }
 
 mod create;
+mod global_net;
 mod machine;
 mod requests;
+
+pub use global_net::{GLOBAL_NETWORKING_GPU_ONLY, GlobalNet};

@@ -66,6 +66,11 @@ impl World {
             }
             None => None,
         };
+        if req.global_networking == Some(true) {
+            // The rule of create: it takes effect at the next start, but is refused now.
+            let pod = self.pod_live(id)?;
+            self.check_global_networking(pod.gpu.as_ref().map(|g| g.0.as_str()))?;
+        }
         let pod = self
             .pods
             .get_mut(id)
@@ -126,6 +131,7 @@ impl World {
             pod.locked = v;
         }
         if let Some(v) = req.global_networking {
+            // The address follows at the next container start (`private_net_at_start`).
             pod.global_networking = v;
         }
         if let Some(m) = req.mounts {

@@ -256,9 +256,10 @@ impl World {
             volumes,
             hostname: id.to_owned(),
             scratch,
-            // A worker has no sshd and publishes no ports.
+            // A worker has no sshd, publishes no ports and is on no global network.
             sshd: None,
             published: None,
+            private_net: None,
         };
         self.effect(Effect::Spawn(Box::new(SpawnSpec {
             owner: Owner::Worker(id.to_owned()),
