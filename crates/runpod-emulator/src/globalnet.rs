@@ -42,8 +42,9 @@ pub(crate) const BWRAP_FDS: [&str; 4] = ["--info-fd", "3", "--block-fd", "4"];
 
 /// The one socket the emulator hands bwrap (its stdin) becomes both descriptors (bwrap closes
 /// the info one in the sandbox before it reads the other, so they must differ); the sandbox's
-/// own stdin is `/dev/null`, as every container's.
-const HAND_FDS: &str = "exec 3<&0 4<&0 </dev/null; exec \"$@\"";
+/// own stdin is `/dev/null`, as every container's. The start of the host shell's script
+/// (`process.rs` adds the rest).
+pub(crate) const HAND_FDS: &str = "exec 3<&0 4<&0 </dev/null; ";
 
 const TOOL_DIRS: &[&str] =
     &["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"];
@@ -72,7 +73,6 @@ pub(crate) struct Namespaces {
     nsenter: PathBuf,
     ip: PathBuf,
     sh: PathBuf,
-    bwrap: PathBuf,
 }
 
 impl Drop for Namespaces {
@@ -170,7 +170,6 @@ impl Namespaces {
         let nsenter = find("nsenter").ok_or_else(|| missing("nsenter", "util-linux"))?;
         let ip = find("ip").ok_or_else(|| missing("ip", "iproute2"))?;
         let sh = find("sh").ok_or_else(|| missing("sh", "dash"))?;
-        let bwrap = find("bwrap").ok_or_else(|| missing("bwrap", "bubblewrap"))?;
         let mut helper = std::process::Command::new(&unshare)
             .args(["--user", "--map-root-user", "--net", "--"])
             .arg(&sh)
@@ -208,18 +207,17 @@ impl Namespaces {
                 return Err(e);
             }
         };
-        Ok(Self { helper, user, net, nsenter, ip, sh, bwrap })
+        Ok(Self { helper, user, net, nsenter, ip, sh })
     }
 
-    /// `bwrap` started in the helper's user namespace, with [`BWRAP_FDS`] made from its stdin;
-    /// bwrap's arguments follow.
+    /// The host's shell started in the helper's user namespace: its script (from
+    /// `process.rs`, beginning with [`HAND_FDS`]) makes [`BWRAP_FDS`] from its stdin and becomes
+    /// bwrap.
     pub(crate) fn command(&self) -> tokio::process::Command {
         let mut c = tokio::process::Command::new(&self.nsenter);
         c.arg(format!("--user={}", fd_path(&self.user)))
             .args(["--preserve-credentials", "--"])
-            .arg(&self.sh)
-            .args(["-c", HAND_FDS, "sh"])
-            .arg(&self.bwrap);
+            .arg(&self.sh);
         c
     }
 

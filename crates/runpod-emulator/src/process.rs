@@ -187,12 +187,21 @@ impl Runner {
             (None, _) => None,
         };
         let mut cmd = match self.isolation {
-            Isolation::Sandbox => sandboxed(
+            Isolation::Sandbox => match sandboxed(
                 &container,
                 &log,
                 self.net.get(),
                 global.as_ref().map(|(_, (ns, _))| &**ns),
-            ),
+            ) {
+                Ok(c) => c,
+                Err(e) => {
+                    log(format!("failed to start the container: {e}"));
+                    let s = shared.clone();
+                    self.tracker
+                        .spawn(async move { s.process_exited(owner, generation, Some(127)) });
+                    return;
+                }
+            },
             Isolation::Unsandboxed => {
                 log("emulator: UNSANDBOXED container: it shares the host's files and tools; volumes are not at RunPod's paths".into());
                 let _ = std::fs::create_dir_all(&container.scratch);
@@ -280,6 +289,7 @@ impl Runner {
             crate::net::serve_published(dir, published, &self.tracker, &ports_open);
         }
         let (s, cancel, isolation) = (shared.clone(), self.cancel.clone(), self.isolation);
+        let env_file = container.scratch.with_extension("env");
         self.tracker.spawn(async move {
             let status = tokio::select! {
                 s = child.wait() => s.ok(),
@@ -288,6 +298,7 @@ impl Runner {
                     child.wait().await.ok()
                 }
             };
+            let _ = std::fs::remove_file(&env_file);
             ports_open.cancel();
             s.runner.groups.lock().remove(&(owner.clone(), generation));
             s.process_exited(owner, generation, status.and_then(|st| st.code()));
@@ -425,7 +436,7 @@ fn sandboxed(
     log: &dyn Fn(String),
     net: Option<&crate::net::Bridge>,
     global: Option<&crate::globalnet::Namespaces>,
-) -> tokio::process::Command {
+) -> Result<tokio::process::Command, String> {
     let mut a: Vec<String> = Vec::new();
     let mut arg = |xs: &[&str]| a.extend(xs.iter().map(|s| (*s).to_owned()));
     // Libraries and data, not programs.
@@ -526,14 +537,74 @@ fn sandboxed(
         arg(&["--dir", workdir]);
     }
     arg(&["--chdir", workdir, "--"]);
+    // The container's environment reaches bwrap as `--setenv` arguments read from a file
+    // (`--args`), never as the environment of the programs that start the sandbox: those run on
+    // the host, where a pod's `LD_PRELOAD` would load its own code outside the sandbox. Nor on a
+    // command line, which every user of the host can read.
+    let env_file = env_args_file(c)?;
     let mut cmd = global.map_or_else(
-        || tokio::process::Command::new("bwrap"),
+        || tokio::process::Command::new(HOST_SH),
         crate::globalnet::Namespaces::command,
     );
-    // The container's environment is bwrap's own, which it passes on: values (secrets among
-    // them) stay out of bwrap's command line, which every user of the host can read.
+    let hand_fds = if global.is_some() { crate::globalnet::HAND_FDS } else { "" };
+    cmd.args(["-c", &format!("{hand_fds}{OPEN_ENV_ARGS}"), "sh"])
+        .arg(&env_file)
+        .arg(find_host("bwrap").ok_or("there is no bwrap on this machine")?)
+        .args(["--args", ENV_ARGS_FD]);
     let published = c.published.as_ref().map_or(&[][..], |(ports, _)| &ports[..]);
     let argv = net.map_or_else(|| c.argv.clone(), |b| b.wrap(&c.argv, published));
-    cmd.args(&a).args(&argv).env_clear().envs(container_env(c));
-    cmd
+    cmd.args(&a).args(&argv).env_clear();
+    Ok(cmd)
+}
+
+/// The host's shell, which hands bwrap its descriptors.
+const HOST_SH: &str = "/bin/sh";
+
+/// The descriptor bwrap reads the container's environment from (`--args`).
+const ENV_ARGS_FD: &str = "5";
+
+/// Opens the environment's file (`$1`) as [`ENV_ARGS_FD`] and becomes bwrap (the rest), with
+/// builtins only: a child of the shell would be taken for the sandbox's PID 1 by a kill in that
+/// instant, and the shell would live on to start the container. The file is removed when the
+/// container ends.
+const OPEN_ENV_ARGS: &str = "exec 5<\"$1\" || exit 127; shift; exec \"$@\"";
+
+/// Writes the container's environment as bwrap arguments (`--setenv NAME VALUE`, NUL-separated)
+/// to a file of the emulator's own (mode 0600) beside the container's scratch directory. A NUL
+/// in a name or value would end an argument early and start another (a bwrap option of the
+/// pod's choosing): such an environment is refused, as `execve` refuses it.
+fn env_args_file(c: &ContainerSpec) -> Result<PathBuf, String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut bytes = Vec::new();
+    for (k, v) in container_env(c) {
+        if k.contains('\0') || v.contains('\0') {
+            return Err(format!("the environment variable {k:?} contains a NUL byte"));
+        }
+        for part in ["--setenv", &k, &v] {
+            bytes.extend_from_slice(part.as_bytes());
+            bytes.push(0);
+        }
+    }
+    let path = c.scratch.with_extension("env");
+    if let Some(dir) = path.parent() {
+        crate::private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let _ = std::fs::remove_file(&path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(&bytes))
+        .map_err(|e| format!("cannot write the container's environment: {e}"))?;
+    Ok(path)
+}
+
+/// A program of the host's, by its absolute path (never looked up on a `PATH` of the pod's).
+fn find_host(name: &str) -> Option<PathBuf> {
+    ["/usr/bin", "/bin", "/usr/local/bin", "/usr/sbin", "/sbin"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
 }

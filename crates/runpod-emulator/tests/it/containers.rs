@@ -690,3 +690,32 @@ async fn a_runpod_image_with_public_key_runs_sshd_reachable_through_ssh_direct()
     assert!(out.status.success(), "{out:?}\n{}", logs(&emu, &p.id));
     assert_eq!(text, format!("{}\n0\n", p.id), "the pod's own hostname, as root");
 }
+
+/// The request's env is the container's, never the host's: the programs that start the
+/// sandbox (bwrap, and nsenter for a pod on a global network) run on the host, and an
+/// `LD_PRELOAD` or `LD_DEBUG` given to them would run or steer the host's dynamic loader
+/// outside the sandbox (a `.so` on the pod's volume, by its host path, would run as the
+/// emulator's user). `LD_DEBUG` shows it without a compiler: the host's loader would print the
+/// libraries *bwrap* needs; inside, only the container's own programs' are printed.
+#[tokio::test]
+async fn the_requests_env_never_reaches_the_programs_that_start_the_sandbox() {
+    let emu = emu().await;
+    let c = emu.client();
+    for global in [false, true] {
+        let mut req = pod(
+            "env",
+            "python:3.11-slim",
+            "python3 -c 'import os; print(\"in:\", os.environ[\"LD_DEBUG\"])'",
+        );
+        req.env = Some([("LD_DEBUG".to_owned(), "libs".to_owned())].into());
+        req.global_networking = global.then_some(true);
+        let p = c.create_pod(&req).await.expect("create");
+        let text = run_to_exit(&emu, &p.id, 1).await;
+        assert!(text.contains("in: libs"), "the container has its env (global {global}):\n{text}");
+        // libselinux: bwrap's and nsenter's, not python's, dash's or socat's.
+        assert!(
+            !text.lines().any(|l| l.contains("/usr/bin/bwrap") || l.contains("libselinux")),
+            "the host's bwrap ran with the pod's LD_DEBUG (global {global}):\n{text}"
+        );
+    }
+}
