@@ -495,8 +495,8 @@ mod tests {
         assert_eq!(
             reports.lines().collect::<Vec<_>>(),
             [
-                r#"{"exit_code": 3, "node": 0} http://cb/exit"#,
-                r#"{"exit_code": 3, "node": 0} http://cb/exit"#
+                r#"{"exit_code": 3, "node": 0, "attempt": ""} http://cb/exit"#,
+                r#"{"exit_code": 3, "node": 0, "attempt": ""} http://cb/exit"#
             ],
             "reported both times"
         );
