@@ -128,6 +128,9 @@ impl Provider for AnyProvider {
     async fn pod_ports(&self, pod_id: &str) -> Result<Vec<PublishedPort>, ProviderError> {
         each!(self, p => p.pod_ports(pod_id).await)
     }
+    async fn private_network_data_centers(&self) -> Result<Option<Vec<String>>, ProviderError> {
+        each!(self, p => p.private_network_data_centers().await)
+    }
 }
 
 impl Serverless for AnyProvider {

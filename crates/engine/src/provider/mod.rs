@@ -254,6 +254,13 @@ pub trait Provider: Serverless + Send + Sync + 'static {
         let _ = pod_id;
         async { Ok(Vec::new()) }
     }
+    /// The data centers where pods can join the account's private network (RunPod's global
+    /// networking, the catalog's `globalNetwork`); `None` where the provider has no such network.
+    fn private_network_data_centers(
+        &self,
+    ) -> impl Future<Output = Result<Option<Vec<String>>, ProviderError>> + Send {
+        async { Ok(None) }
+    }
     /// Whether the account behind this cloud's key may be used (checked before a user's own
     /// key is saved): it authenticates and has funds.
     fn check_key(&self) -> impl Future<Output = KeyCheck> + Send {

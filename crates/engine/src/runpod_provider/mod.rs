@@ -137,6 +137,11 @@ impl Provider for RunPodProvider {
             .collect())
     }
 
+    async fn private_network_data_centers(&self) -> Result<Option<Vec<String>>, ProviderError> {
+        let dcs = self.client.list_data_centers().await.map_err(map_err)?.data_centers;
+        Ok(Some(dcs.into_iter().filter(|d| d.global_network).map(|d| d.id.0).collect()))
+    }
+
     async fn pod_logs(&self, pod_id: &str, q: PodLogQuery) -> Result<PodLogStream, ProviderError> {
         use futures::StreamExt;
         let q = LogsQuery { tail: q.tail, last_event_id: q.after, ..LogsQuery::default() };

@@ -50,6 +50,10 @@ impl<C: Provider> Engine<C> {
             return Ok(());
         }
         let seq = self.store.attempts_for_job(job).await?.len() as i64 + 1;
+        let placements = match self.private_network_placements(&spec, placements).await {
+            Ok(p) => p,
+            Err(why) => return self.wait_for_account(job, &why).await,
+        };
         // RunPod refuses a start past the account's spend limit or (prepaid) without balance,
         // in words it does not publish: ask first, where the account says, and wait with the
         // reason instead of spending the candidates on refusals.
@@ -107,7 +111,9 @@ impl<C: Provider> Engine<C> {
             self.force_give_up(job, &why).await?;
             return Ok(());
         }
-        let why = if placements.is_empty() {
+        let why = if placements.is_empty() && spec.nodes > 1 {
+            "no GPU matching the spec has stock in a data center with global networking (a multi-node job's pods reach each other over it) right now".to_owned()
+        } else if placements.is_empty() {
             "no GPU matching the spec has stock right now".to_owned()
         } else {
             format!(
@@ -118,6 +124,39 @@ impl<C: Provider> Engine<C> {
         };
         self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
         Ok(())
+    }
+
+    /// A multi-node job's placements, kept to the data centers with a private network (RunPod's
+    /// global networking is in some only): each placement's data centers narrowed to them, those
+    /// left with none dropped. Err: the provider could not say which (the launch waits).
+    async fn private_network_placements(
+        &self,
+        spec: &JobSpec,
+        placements: Vec<Placement>,
+    ) -> Result<Vec<Placement>, String> {
+        if spec.nodes <= 1 {
+            return Ok(placements);
+        }
+        let with = match self.cloud.private_network_data_centers().await {
+            Ok(Some(dcs)) => dcs,
+            Ok(None) => return Ok(placements),
+            Err(e) => {
+                return Err(format!(
+                    "could not read which data centers have global networking ({e}); trying again shortly"
+                ));
+            }
+        };
+        Ok(placements
+            .into_iter()
+            .filter_map(|mut p| {
+                if p.data_centers.is_empty() {
+                    p.data_centers = with.clone();
+                } else {
+                    p.data_centers.retain(|d| with.contains(d));
+                }
+                (!p.data_centers.is_empty()).then_some(p)
+            })
+            .collect())
     }
 
     /// The account cannot start a pod now (its spend limit, its balance): the job waits with

@@ -254,3 +254,36 @@ async fn the_nodes_meet_at_rank_0s_private_address() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Global networking is in some data centers only (the catalog's `globalNetwork`): a multi-node
+/// job is placed among them, never tried elsewhere, and waits, saying so, when none has its GPU.
+#[tokio::test]
+async fn nodes_are_placed_only_where_the_data_center_has_global_networking() {
+    let (emu, e) = setup(PodFaults::default()).await;
+    // The RTX 3090 is stocked in EU-RO-1 only, which has no global networking.
+    let preferred = "[gpu]\ntypes = [\"NVIDIA GeForce RTX 3090\", \"NVIDIA RTX A5000\"]\n";
+    let s = JobSpec::from_toml(
+        "job.toml",
+        &format!("name = \"ddp\"\nimage = \"python:3.11-slim\"\ncommand = \"sleep 3600\"\nnodes = 2\n{preferred}"),
+    )
+    .expect("spec");
+    let job = e.submit(s, "local").await.expect("submit").job;
+    until(&emu, &e, job, JobState::Running).await;
+    let attempts = e.store().attempts_for_job(job).await.expect("attempts");
+    assert!(attempts.iter().all(|a| a.gpu_type == "NVIDIA RTX A5000"), "{attempts:?}");
+    assert!(attempts.iter().all(|a| a.data_center.as_deref() == Some("US-TX-3")), "{attempts:?}");
+
+    // Only the 3090 allowed: nothing is created, and the job says why.
+    let only =
+        "[gpu]\ntypes = [\"NVIDIA GeForce RTX 3090\"]\n[retry]\nallow_other_gpu_types = false\n";
+    let s = JobSpec::from_toml(
+        "job.toml",
+        &format!("name = \"ddp\"\nimage = \"python:3.11-slim\"\ncommand = \"sleep 3600\"\nnodes = 2\n{only}"),
+    )
+    .expect("spec");
+    let job = e.submit(s, "local").await.expect("submit").job;
+    e.tick().await.expect("tick");
+    assert!(e.store().attempts_for_job(job).await.expect("attempts").is_empty());
+    let j = e.store().job_get(job).await.expect("get").expect("job");
+    assert!(j.reason.as_deref().is_some_and(|r| r.contains("global networking")), "{:?}", j.reason);
+}

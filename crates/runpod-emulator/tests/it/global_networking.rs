@@ -219,6 +219,29 @@ async fn a_cpu_pod_cannot_have_global_networking() {
     assert!(!c.get_pod(&p.id).await.expect("pod").global_networking.enabled);
 }
 
+/// Global networking exists only in the data centers the catalog marks `globalNetwork`: a pod
+/// that asks for it is placed in one, and refused when it pins others.
+#[tokio::test]
+async fn global_networking_places_pods_only_where_the_data_center_has_it() {
+    let emu = emu().await;
+    let c = emu.client();
+    let dcs = c.list_data_centers().await.expect("catalog").data_centers;
+    let with: Vec<&str> =
+        dcs.iter().filter(|d| d.global_network).map(|d| d.id.0.as_str()).collect();
+    assert_eq!(with, ["US-TX-3"], "the default catalog: {dcs:?}");
+    for _ in 0..3 {
+        let p = c.create_pod(&networked("anywhere", "")).await.expect("placed");
+        assert_eq!(p.data_center_id.as_ref().map(|d| d.0.as_str()), Some("US-TX-3"));
+    }
+    let mut pinned = networked("eu", "");
+    pinned.data_center_ids = Some(vec!["EU-RO-1".into()]);
+    let e = c.create_pod(&pinned).await.expect_err("EU-RO-1 has no global network");
+    assert_eq!(e.status(), Some(400));
+    assert!(e.detail().is_some_and(|d| d.contains("not available in EU-RO-1")), "{e:?}");
+    pinned.global_networking = None;
+    c.create_pod(&pinned).await.expect("without it, EU-RO-1 is fine");
+}
+
 /// (d) The pod says its address and name; addresses are the lowest free of the account's,
 /// kept across restarts and given back at terminate; a PATCH takes effect at the next start.
 #[tokio::test]

@@ -175,6 +175,25 @@ impl World {
             }
             dcs = vec![vol.volume.data_center.0.clone()];
         }
+        // Global networking exists only in some data centers (the catalog's `globalNetwork`):
+        // a pod that asks for it is placed in one of them, or refused (RunPod's behaviour for
+        // a request pinned elsewhere is undocumented; refusing is the stricter reading).
+        if req.global_networking == Some(true) {
+            let with: Vec<String> = self
+                .catalog
+                .data_centers
+                .iter()
+                .filter(|d| d.global_network && (dcs.is_empty() || dcs.contains(&d.id)))
+                .map(|d| d.id.clone())
+                .collect();
+            if with.is_empty() {
+                let asked = if dcs.is_empty() { "any data center".into() } else { dcs.join(", ") };
+                return Err(ApiError::bad_request(format!(
+                    "global networking is not available in {asked} (synthetic message: RunPod publishes no exact text; the data centers with it have globalNetwork in GET /v2/catalog/datacenters)"
+                )));
+            }
+            dcs = with;
+        }
 
         let (gpu, cpu, compute_per_hr) = match (&req.gpu, &req.cpu) {
             (Some(g), _) => {
