@@ -204,7 +204,10 @@ impl<C: Provider> Engine<C> {
         let node = self.store.attempt_get(attempt).await?.map_or(0, |a| a.node);
         let from = Reporter { node, attempt: Some(Some(attempt)) };
         self.record_exit(job, None, code, from, " (read from the pod's logs)").await?;
-        if self.store.job_get(job).await?.is_some_and(|j| j.exit_code.is_some()) {
+        // A multi-node job's other nodes may still be writing: its teardown waits the drain
+        // bound rather than cut them off.
+        let single = |j: &JobRow| j.spec().is_ok_and(|s| s.nodes <= 1);
+        if self.store.job_get(job).await?.is_some_and(|j| j.exit_code.is_some() && single(&j)) {
             // The job's exit is known and this line is stored: its logs are in (a multi-node
             // job's, once its last node's line is).
             self.logs_drained.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(job);
@@ -353,9 +356,14 @@ impl<C: Provider> Engine<C> {
         let mut what = format!("the command exited with code {code}{how}");
         if nodes > 1 {
             what = format!("node {}: {what}", from.node);
-            if !self.node_exited(job, &from, code).await? {
-                self.event(job, EventKind::Exit, &what).await;
-                return Ok(());
+            match self.node_exited(job, &from, code).await? {
+                // Not a node of this launch: nothing to say.
+                None => return Ok(()),
+                Some(false) => {
+                    self.event(job, EventKind::Exit, &what).await;
+                    return Ok(());
+                }
+                Some(true) => {}
             }
         }
         let landed = self
@@ -373,14 +381,15 @@ impl<C: Provider> Engine<C> {
         Ok(())
     }
 
-    /// Keeps node `node`'s exit on its live attempt; whether the job's exit is now known: this
-    /// one failed, or every node of the current launch has exited 0.
+    /// Keeps a node's exit on its live attempt; whether the job's exit is now known: this one
+    /// failed, or every node of the current launch has exited 0. `None`: the reporter is no node
+    /// of the current launch (an earlier one's, still reporting while it is torn down).
     async fn node_exited(
         &self,
         job: JobId,
         from: &Reporter,
         code: i64,
-    ) -> Result<bool, EngineError> {
+    ) -> Result<Option<bool>, EngineError> {
         let current = |a: &AttemptRow| {
             matches!(a.state, AttemptState::Intent | AttemptState::Created | AttemptState::Running)
         };
@@ -389,30 +398,31 @@ impl<C: Provider> Engine<C> {
             Some(id) => Some(a.id) == id,
             None => a.node == from.node && current(a),
         });
-        let Some(reporter) = reporter.filter(|a| current(a)) else {
-            // A node of an earlier launch (being torn down) still reporting: not this launch's.
-            return Ok(false);
-        };
-        if reporter.exit_code.is_none() {
-            let mut a = reporter.clone();
+        let Some(reporter) = reporter.filter(|a| current(a)) else { return Ok(None) };
+        // Kept however many writes race it (the attempt's state changes meanwhile).
+        let mut a = reporter.clone();
+        for _ in 0..10 {
+            if a.exit_code.is_some() {
+                break;
+            }
             a.exit_code = Some(code);
-            // A lost race is another write to this attempt (its state): read again.
-            if !self.store.attempt_cas(&mut a).await? {
-                if let Some(mut a) = self.store.attempt_get(a.id).await? {
-                    a.exit_code.get_or_insert(code);
-                    self.store.attempt_cas(&mut a).await?;
-                }
+            if self.store.attempt_cas(&mut a).await? {
+                break;
+            }
+            match self.store.attempt_get(a.id).await? {
+                Some(fresh) => a = fresh,
+                None => break,
             }
         }
         if code != 0 {
-            return Ok(true);
+            return Ok(Some(true));
         }
         let mine = self.store.attempts_for_job(job).await?;
         let group: Vec<_> = mine.iter().filter(|a| current(a)).collect();
         let nodes = i64::from(
             self.store.job_get(job).await?.map_or(Ok(1), |j| j.spec().map(|s| s.nodes.max(1)))?,
         );
-        Ok(group.len() as i64 >= nodes && group.iter().all(|a| a.exit_code == Some(0)))
+        Ok(Some(group.len() as i64 >= nodes && group.iter().all(|a| a.exit_code == Some(0))))
     }
 
     /// Points the job's code reports (authenticated by the job's token): checked (a bad

@@ -172,7 +172,7 @@ pub fn wrap(command: &str, watchdog_secs: Option<u64>, data: &DataPlan) -> Strin
             r#"( sleep {s}; echo "podwarden: the job's time ceiling passed; stopping this pod" >&2
   for pw_w in 1 2 3 4 5 6 7 8; do
     pw_post "${{PODWARDEN_RUNPOD_REST_URL:-https://api.runpod.io}}/v2/pods/$RUNPOD_POD_ID/action" "$RUNPOD_API_KEY" '{{"action":"stop"}}' 2>/dev/null && exit 0
-    if [ "$pw_w" = 1 ]; then echo "podwarden: RunPod refused the pod's own stop; telling the control plane and trying again" >&2; pw_post "$PODWARDEN_CALLBACK_URL" "$PODWARDEN_JOB_TOKEN" '{{"exit_code": {timeout}}}' 2>/dev/null; fi
+    if [ "$pw_w" = 1 ]; then echo "podwarden: RunPod refused the pod's own stop; telling the control plane and trying again" >&2; pw_post "$PODWARDEN_CALLBACK_URL" "$PODWARDEN_JOB_TOKEN" "{{\"exit_code\": {timeout}, \"node\": ${{PODWARDEN_NODE_RANK:-0}}, \"attempt\": \"${{PODWARDEN_ATTEMPT_ID:-}}\"}}" 2>/dev/null; fi
     sleep $((pw_w * pw_w * 5))
   done
   echo "podwarden: the pod could not stop itself; only the control plane can end it now" >&2 ) &

@@ -229,6 +229,8 @@ impl Runner {
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
+                // Its environment's file (secrets among it) goes with it.
+                let _ = std::fs::remove_file(container.scratch.with_extension("env"));
                 log(format!("failed to start the container: {e}"));
                 let s = shared.clone();
                 self.tracker.spawn(async move { s.process_exited(owner, generation, Some(127)) });
@@ -541,6 +543,7 @@ fn sandboxed(
     // (`--args`), never as the environment of the programs that start the sandbox: those run on
     // the host, where a pod's `LD_PRELOAD` would load its own code outside the sandbox. Nor on a
     // command line, which every user of the host can read.
+    let bwrap = find_host("bwrap").ok_or("there is no bwrap on this machine")?;
     let env_file = env_args_file(c)?;
     let mut cmd = global.map_or_else(
         || tokio::process::Command::new(HOST_SH),
@@ -549,7 +552,7 @@ fn sandboxed(
     let hand_fds = if global.is_some() { crate::globalnet::HAND_FDS } else { "" };
     cmd.args(["-c", &format!("{hand_fds}{OPEN_ENV_ARGS}"), "sh"])
         .arg(&env_file)
-        .arg(find_host("bwrap").ok_or("there is no bwrap on this machine")?)
+        .arg(bwrap)
         .args(["--args", ENV_ARGS_FD]);
     let published = c.published.as_ref().map_or(&[][..], |(ports, _)| &ports[..]);
     let argv = net.map_or_else(|| c.argv.clone(), |b| b.wrap(&c.argv, published));

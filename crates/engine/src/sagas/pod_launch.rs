@@ -59,10 +59,12 @@ impl<C: Provider> Engine<C> {
         // reason instead of spending the candidates on refusals.
         let placements = match self.headroom().await {
             Some(h) => {
+                // Every node of a multi-node job bills at once.
+                let all = |p: &Placement| Money(p.price_per_hour.0 * i64::from(spec.nodes.max(1)));
                 let (fit, refused): (Vec<_>, Vec<_>) =
-                    placements.into_iter().partition(|p| h.refuses(p.price_per_hour).is_none());
+                    placements.into_iter().partition(|p| h.refuses(all(p)).is_none());
                 if fit.is_empty() {
-                    if let Some(why) = refused.first().and_then(|p| h.refuses(p.price_per_hour)) {
+                    if let Some(why) = refused.first().and_then(|p| h.refuses(all(p))) {
                         return self.wait_for_account(job, &why).await;
                     }
                 }
@@ -93,6 +95,12 @@ impl<C: Provider> Engine<C> {
                     refused = Some(why);
                 }
                 Outcome::Wait(why) => return self.wait_for_account(job, &why).await,
+                Outcome::Lost(why) => {
+                    // Pods were made and ended: an attempt that counts (its backoff grows, its
+                    // retries run out), unlike a wait before anything was made.
+                    self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
+                    return Ok(());
+                }
                 Outcome::Fatal(why) => {
                     self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
                     // Non-retryable: give up right away.
@@ -127,8 +135,8 @@ impl<C: Provider> Engine<C> {
     }
 
     /// A multi-node job's placements, kept to the data centers with a private network (RunPod's
-    /// global networking is in some only): each placement's data centers narrowed to them, those
-    /// left with none dropped. Err: the provider could not say which (the launch waits).
+    /// global networking is in some only), one per data center. Err: the provider could not
+    /// say which (the launch waits).
     async fn private_network_placements(
         &self,
         spec: &JobSpec,
@@ -146,15 +154,19 @@ impl<C: Provider> Engine<C> {
                 ));
             }
         };
+        // One placement per data center: all nodes go to one, and a data center without room
+        // for all of them is followed by the same offer in the next (not by the next offer).
         Ok(placements
             .into_iter()
-            .filter_map(|mut p| {
-                if p.data_centers.is_empty() {
-                    p.data_centers = with.clone();
+            .flat_map(|p| {
+                let dcs = if p.data_centers.is_empty() {
+                    with.clone()
                 } else {
-                    p.data_centers.retain(|d| with.contains(d));
-                }
-                (!p.data_centers.is_empty()).then_some(p)
+                    p.data_centers.iter().filter(|d| with.contains(d)).cloned().collect()
+                };
+                dcs.into_iter()
+                    .map(move |d| Placement { data_centers: vec![d], ..p.clone() })
+                    .collect::<Vec<_>>()
             })
             .collect())
     }
@@ -247,6 +259,15 @@ impl<C: Provider> Engine<C> {
             if nodes > 1 {
                 node_env(&mut req.env, row, nodes);
             }
+            if i > 0 && !self.still_launching(job).await? {
+                // Stopped (by its user, budget or deadline) while its nodes were being made:
+                // the rest are never made; teardown ends the ones that were.
+                let now = self.clock.now_ms();
+                for rest in &rows[i..] {
+                    self.attempt_unmade(rest.id, now, "the job ended during its launch").await?;
+                }
+                return Ok(Outcome::Unknown);
+            }
             match self.cloud.create_pod(&req).await {
                 Ok(pod) => {
                     self.crash_point(CrashPoint::AfterCreate)?;
@@ -267,11 +288,20 @@ impl<C: Provider> Engine<C> {
                     if nodes > 1 {
                         self.abandon_group(job, &rows[..i], &rows[i + 1..], i, &outcome).await?;
                     }
-                    return Ok(outcome);
+                    return Ok(match outcome {
+                        Outcome::Wait(why) if i > 0 => Outcome::Lost(why),
+                        o => o,
+                    });
                 }
             }
         }
         Ok(Outcome::Created)
+    }
+
+    /// Whether the job still wants its launch (it is provisioning).
+    async fn still_launching(&self, job: JobId) -> Result<bool, EngineError> {
+        let j = self.store.job_get(job).await?;
+        Ok(j.is_some_and(|j| j.phase().is_ok_and(|p| p.state == JobState::Provisioning)))
     }
 
     /// A multi-node launch lost node `failed`: all or none, so the nodes created before it are
@@ -656,6 +686,9 @@ enum Outcome {
     Unknown,
     /// Nothing will be placed now (the account's spend limit): retry later.
     Wait(String),
+    /// A multi-node launch was refused part-way (pods were made and are ended): the job is
+    /// interrupted, and that counts as an attempt.
+    Lost(String),
     /// Will not get better: the job gives up with this reason.
     Fatal(String),
 }

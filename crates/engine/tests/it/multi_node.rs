@@ -287,3 +287,52 @@ async fn nodes_are_placed_only_where_the_data_center_has_global_networking() {
     let j = e.store().job_get(job).await.expect("get").expect("job");
     assert!(j.reason.as_deref().is_some_and(|r| r.contains("global networking")), "{:?}", j.reason);
 }
+
+/// The account's spend limit is checked for every node together: a limit with room for one
+/// pod but not three starts none (no pods made and ended over and over), and the job says why.
+#[tokio::test]
+async fn the_spend_limit_is_checked_for_all_nodes_at_once() {
+    let (emu, e) = setup(PodFaults::default()).await;
+    // An RTX A4000 is $0.17/h (Community) or $0.25/h: one fits under $0.40/h, three do not.
+    emu.shared.with_world(|w, _| w.main_account_mut().spend_limit = 0.40);
+    let mut s = spec("");
+    s.gpu.types = vec!["NVIDIA RTX A4000".into()];
+    s.retry.allow_other_gpu_types = false;
+    let job = e.submit(s, "local").await.expect("submit").job;
+    e.tick().await.expect("tick");
+    let j = e.store().job_get(job).await.expect("get").expect("job");
+    let attempts = e.store().attempts_for_job(job).await.expect("attempts");
+    assert!(attempts.is_empty(), "{attempts:?} {:?}", j.reason);
+    assert!(live_pods(&emu).is_empty());
+    assert!(j.reason.as_deref().is_some_and(|r| r.contains("spend limit")), "{:?}", j.reason);
+}
+
+/// A data center with room for fewer than all nodes is followed by the same offer in the next
+/// data center with global networking, not by a dearer offer.
+#[tokio::test]
+async fn the_same_offer_is_tried_in_the_next_data_center_before_the_next_offer() {
+    let (emu, e) = podwarden_test_utils::engine::setup(|c| {
+        c.pods.provisioning_secs = 10.0;
+        c.pods.starting_secs = 20.0;
+        c.data_centers.push(runpod_emulator::config::DataCenterConfig {
+            global_network: true,
+            ..runpod_emulator::config::DataCenterConfig::new("US-KS-2", "Kansas 2", "NORTH_AMERICA")
+        });
+        let a4000 = c.gpus.iter_mut().find(|g| g.id == "NVIDIA RTX A4000").expect("A4000");
+        a4000.stock = [
+            ("US-TX-3".to_owned(), Stock { secure: 1, community: 0 }),
+            ("US-KS-2".to_owned(), Stock { secure: 3, community: 0 }),
+        ]
+        .into();
+    })
+    .await;
+    let job = e.submit(spec("cloud = \"secure\"\n"), "local").await.expect("submit").job;
+    until(&emu, &e, job, JobState::Running).await;
+    let pods = live_pods(&emu);
+    assert_nodes_told(&pods);
+    assert!(
+        pods.iter().all(|p| p.data_center == "US-KS-2"
+            && p.gpu.as_ref().is_some_and(|g| g.0 == "NVIDIA RTX A4000")),
+        "{pods:?}"
+    );
+}

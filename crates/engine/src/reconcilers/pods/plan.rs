@@ -337,11 +337,18 @@ fn plan_job(
         JobState::Pending | JobState::Recovering => {
             // What is left of the last launch (the nodes of a multi-node job that were not
             // lost) goes before the next: all of them start together or none does.
+            // An intent (a create whose answer was lost) is waited for too: adopted, it is
+            // terminated; abandoned, it is gone — never taken into the next launch.
             let left: Vec<_> = mine
                 .iter()
-                .filter(|a| matches!(a.state, AttemptState::Created | AttemptState::Running))
+                .filter(|a| {
+                    matches!(
+                        a.state,
+                        AttemptState::Intent | AttemptState::Created | AttemptState::Running
+                    )
+                })
                 .collect();
-            for a in &left {
+            for a in left.iter().filter(|a| a.state != AttemptState::Intent) {
                 if let Some(p) = ix.pod_of(a) {
                     out.push(Action::Terminate {
                         pod_id: p.id.clone(),

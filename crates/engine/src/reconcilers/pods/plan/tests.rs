@@ -464,3 +464,18 @@ fn a_multi_node_job_boots_with_all_its_nodes_and_relaunches_without_one() {
     let acts = run(1, &jobs, &gone, &[], &[]);
     assert!(acts.iter().any(|x| matches!(x, Action::Launch { .. })), "{acts:?}");
 }
+
+/// A recovering multi-node job whose last launch left an intent (a create whose answer was
+/// lost) waits for it to be adopted (then terminated) or abandoned: it never joins the next
+/// launch.
+#[test]
+fn a_recovering_job_launches_only_once_no_intent_of_its_last_launch_is_left() {
+    let (j, mut s) = job("recovering");
+    s.nodes = 2;
+    let intent = AttemptRow { node: 1, ..attempt(&j, "intent", None) };
+    let jobs = [(j.clone(), s)];
+    let acts = run(1, &jobs, std::slice::from_ref(&intent), &[], &[]);
+    assert!(!acts.iter().any(|x| matches!(x, Action::Launch { .. })), "{acts:?}");
+    let acts = run(1, &jobs, &[], &[], &[]);
+    assert!(acts.iter().any(|x| matches!(x, Action::Launch { .. })), "{acts:?}");
+}
