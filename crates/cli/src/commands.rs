@@ -54,10 +54,15 @@ pub async fn ps(a: PsArgs) -> Result<(), UserError> {
     for j in jobs {
         // A dev pod is up until stopped: say so beside its name.
         let name = if j.kind == "dev" { format!("{} (dev pod)", j.name) } else { j.name };
+        // A queued job says how long it has waited (its reason says for what).
+        let state = match j.queued_since {
+            Some(since) => format!("{} {}", j.state, waited(since)),
+            None => j.state.to_string(),
+        };
         t.add_row(vec![
             j.id,
             name,
-            j.state.to_string(),
+            state,
             j.gpu.unwrap_or_default(),
             format!("${:.4}", j.spent_usd),
             j.budget_usd.map(|b| format!("${b:.2}")).unwrap_or_else(|| "-".into()),
@@ -141,6 +146,19 @@ async fn ps_one(api: &Api, id: &str, json: bool) -> Result<(), UserError> {
         );
     }
     Ok(())
+}
+
+/// How long ago `since_ms` (ms since the epoch) was, in whole minutes (seconds under one).
+fn waited(since_ms: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let secs = (now - since_ms).max(0) / 1000;
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s => format!("{}h {}m", s / 3600, s % 3600 / 60),
+    }
 }
 
 /// A reason as a table cell: its first line, whitespace collapsed, at most 80 characters; a

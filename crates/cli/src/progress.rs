@@ -16,7 +16,11 @@ pub const STAGES: [&str; 5] =
 /// so a stage shorter than a poll is still shown.
 pub fn stage_of(e: &EventView) -> Option<usize> {
     match (e.kind, e.state, e.attempt) {
-        (EventKind::State, Some(JobState::Pending | JobState::Recovering), _) => Some(0),
+        (
+            EventKind::State,
+            Some(JobState::Pending | JobState::Recovering | JobState::Queued),
+            _,
+        ) => Some(0),
         (EventKind::State, Some(JobState::Provisioning), _) => Some(1),
         (EventKind::Attempt, _, Some(AttemptState::Created)) => Some(2),
         (EventKind::State, Some(JobState::Running), _) => Some(3),
@@ -103,6 +107,7 @@ mod tests {
         let cases = [
             (State, s(JobState::Pending), Some("choosing GPU")),
             (State, s(JobState::Recovering), Some("choosing GPU")),
+            (State, s(JobState::Queued), Some("choosing GPU")),
             (State, s(JobState::Provisioning), Some("provisioning")),
             (Attempt, a(AttemptState::Created), Some("booting")),
             (Attempt, (None, None), None),

@@ -265,14 +265,19 @@ impl<C: Provider> Engine<C> {
             .store
             .live()
             .jobs_of(&self.account)
-            .filter(|j| matches!(j.state, JobState::Pending | JobState::Recovering))
+            .filter(|j| {
+                matches!(j.state, JobState::Pending | JobState::Recovering | JobState::Queued)
+            })
             .filter(|j| j.reason.as_deref() != Some(why.as_str()))
             .map(|j| j.id)
             .collect();
         for job in waiting {
             let set = self
                 .update_job(job, |j| {
-                    let waits = matches!(j.state, JobState::Pending | JobState::Recovering);
+                    let waits = matches!(
+                        j.state,
+                        JobState::Pending | JobState::Recovering | JobState::Queued
+                    );
                     if !waits || j.reason.as_deref() == Some(why.as_str()) {
                         return Ok(None);
                     }
@@ -552,6 +557,12 @@ impl<C: Provider> Engine<C> {
                             * (1i64 << (j.attempts_made - 1).clamp(0, 10));
                         j.next_attempt_at = Some(now + backoff.min(600_000));
                     }
+                    JobEvent::Queue => {
+                        j.next_attempt_at = Some(now + QUEUE_RECHECK_MS);
+                        j.queued_at.get_or_insert(now);
+                    }
+                    // Its wait is over (a later one starts its own `start_within`).
+                    JobEvent::Booted => j.queued_at = None,
                     _ => {}
                 }
                 // A settled job keeps its cause (exit code, budget, no capacity…) as its reason;
@@ -649,6 +660,9 @@ pub(crate) struct Reporter {
     node: i64,
     attempt: Option<Option<AttemptId>>,
 }
+
+/// How often a queued job looks for capacity again.
+pub const QUEUE_RECHECK_MS: i64 = 30_000;
 
 /// A job that vanished between plan and write is nothing to do.
 pub(crate) fn ignore_missing<T>(

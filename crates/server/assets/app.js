@@ -147,6 +147,14 @@ function stateCell(state) {
   return h("span", { class: "state-" + state.split(" ")[0] }, state);
 }
 
+// A job's state; a queued one with how long it has waited (its reason says for what).
+function jobState(j) {
+  if (!j.queued_since) return j.state;
+  const s = Math.max(0, Math.floor((Date.now() - j.queued_since) / 1000));
+  const waited = s < 60 ? s + " s" : s < 3600 ? Math.floor(s / 60) + " min" : Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+  return j.state + " for " + waited;
+}
+
 function costMeter(spent, budget) {
   const pct = budget ? Math.min(100, (100 * spent) / budget) : 0;
   const bar = h("div", {});
@@ -187,7 +195,7 @@ async function jobsPage() {
                 "tr",
                 { class: "click", dataset: { id: j.id }, onclick: () => (location.hash = "#/jobs/" + encodeURIComponent(j.id)) },
                 h("td", {}, h("a", { href: "#/jobs/" + encodeURIComponent(j.id), class: "name" }, j.name)),
-                h("td", {}, stateCell(j.state), j.reason ? h("div", { class: "muted" }, j.reason) : null),
+                h("td", {}, stateCell(jobState(j)), j.reason ? h("div", { class: "muted" }, j.reason) : null),
                 h("td", {}, j.gpu || "—", j.backend === "runpod" ? h("div", { class: "muted" }, "your RunPod key") : null),
                 h("td", {}, elapsed(j)),
                 h("td", {}, costMeter(j.spent_usd, j.budget_usd)),
@@ -297,7 +305,7 @@ async function jobPage(id) {
       h(
         "div",
         { class: "card grid" },
-        kv("State", stateCell(j.state)),
+        kv("State", stateCell(jobState(j))),
         kv("Why", j.reason || "—"),
         kv("GPU", j.gpu || "—"),
         kv("Elapsed", elapsed(j)),

@@ -34,6 +34,8 @@ pub struct JobRow {
     /// The account its pods live on (fixed at submit).
     #[sqlx(try_from = "String")]
     pub account: Account,
+    /// Since when it has waited for capacity (queued), until a pod is made for it.
+    pub queued_at: Option<i64>,
 }
 
 impl JobRow {
@@ -61,6 +63,7 @@ impl JobRow {
             exit_code: None,
             token_hash: token_hash.to_owned(),
             account: Account::Hosted,
+            queued_at: None,
         }
     }
 
@@ -99,7 +102,7 @@ impl JobRow {
 macro_rules! job_columns {
     () => {
         "id, name, owner, spec, state, outcome, reason, generation, created_at, updated_at, started_at, deadline_at, teardown_at, \
-    next_attempt_at, attempts_made, budget_micros, spent_micros, alert_pct, exit_code, token_hash, account"
+    next_attempt_at, attempts_made, budget_micros, spent_micros, alert_pct, exit_code, token_hash, account, queued_at"
     };
 }
 pub(crate) use job_columns;
@@ -109,7 +112,7 @@ pub(crate) fn insert_job(j: &JobRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::
     sqlx::query(concat!(
         "INSERT INTO jobs (",
         job_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
     ))
     .bind(j.id)
     .bind(&j.name)
@@ -132,6 +135,7 @@ pub(crate) fn insert_job(j: &JobRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::
     .bind(j.exit_code)
     .bind(&j.token_hash)
     .bind(j.account.to_string())
+    .bind(j.queued_at)
 }
 
 impl Store {
@@ -177,8 +181,8 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let stored: Option<JobRow> = sqlx::query_as(concat!(
             "UPDATE jobs SET state = $1, outcome = $2, reason = $3, updated_at = $4, started_at = $5, deadline_at = $6, teardown_at = $7, \
-             next_attempt_at = $8, attempts_made = $9, spent_micros = $10, alert_pct = $11, exit_code = $12, generation = generation + 1 \
-             WHERE id = $13 AND generation = $14 RETURNING ",
+             next_attempt_at = $8, attempts_made = $9, spent_micros = $10, alert_pct = $11, exit_code = $12, queued_at = $13, \
+             generation = generation + 1 WHERE id = $14 AND generation = $15 RETURNING ",
             job_columns!()
         ))
         .bind(j.state.as_str())
@@ -193,6 +197,7 @@ impl Store {
         .bind(j.spent)
         .bind(j.alert_pct)
         .bind(j.exit_code)
+        .bind(j.queued_at)
         .bind(j.id)
         .bind(j.generation)
         .fetch_optional(&mut *tx)

@@ -28,7 +28,7 @@ macro_rules! final_job_states {
 /// The live job states as an SQL list (every state but the final ones).
 macro_rules! live_job_states {
     () => {
-        "('pending', 'provisioning', 'running', 'recovering', 'tearing_down')"
+        "('pending', 'queued', 'provisioning', 'running', 'recovering', 'tearing_down')"
     };
 }
 

@@ -46,6 +46,10 @@ pub struct JobSummary {
     /// `command`, `finetune` or `dev` (a dev pod: `ssh` and no command, up until stopped).
     #[serde(default = "command_kind")]
     pub kind: String,
+    /// While `queued`: since when it has waited for capacity (ms since the epoch); its reason
+    /// says for what, and it fails once its `limits.start_within` has passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_since: Option<i64>,
 }
 
 fn command_kind() -> String {

@@ -63,7 +63,15 @@ pub struct Limits {
     #[serde(with = "duration")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, default = "0s", example = "0s"))]
     pub keep_alive: Duration,
+    /// When no offer has room (or the account is at its spend limit), wait this long for one,
+    /// queued with the reason, before failing ("0s": fail at once).
+    #[serde(with = "duration")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, default = "1h", example = "1h"))]
+    pub start_within: Duration,
 }
+
+/// How long a job waits for capacity by default (`limits.start_within`).
+pub const DEFAULT_START_WITHIN: Duration = Duration::from_secs(3600);
 
 impl Default for Limits {
     fn default() -> Self {
@@ -72,6 +80,7 @@ impl Default for Limits {
             max_runtime: None,
             boot_timeout: Duration::from_secs(600),
             keep_alive: Duration::ZERO,
+            start_within: DEFAULT_START_WITHIN,
         }
     }
 }
@@ -458,6 +467,7 @@ pub(crate) fn hint_for(message: &str) -> Option<String> {
                     "max_runtime",
                     "boot_timeout",
                     "keep_alive",
+                    "start_within",
                     "attempts",
                     "backoff",
                     "metric",

@@ -38,6 +38,7 @@ impl JobSpec {
         }
         l::duration("limits.boot_timeout", self.limits.boot_timeout)?;
         l::duration("limits.keep_alive", self.limits.keep_alive)?;
+        l::duration("limits.start_within", self.limits.start_within)?;
         l::duration("retry.backoff", self.retry.backoff)?;
         if self.retry.attempts > 100 {
             return Err((

@@ -5,8 +5,10 @@
 //!
 //! ```text
 //! job:  pending ──launch──▶ provisioning ──booted──▶ running ──exited──▶ tearing_down(outcome) ──settled──▶ outcome
-//!          │                  │    ▲                    │
-//!          │                  │    └──launch── recovering ◀──interrupted──┘ (preempted, boot timeout, pod vanished, no capacity)
+//!          │                  │ ▲ │ ▲                  │
+//!          │                  │ │ │ └──launch── recovering ◀──interrupted──┘ (preempted, boot timeout, pod vanished)
+//!          │                  │ │ └──queue──▶ queued (no capacity, the account's limit: waits, up to start_within)
+//!          │                  │ └──launch─────┘
 //!          └──────────────────┴───── cancel / budget / deadline / give_up ──▶ tearing_down(…)
 //! attempt: intent ──created──▶ created ──booted──▶ running ──terminate──▶ terminating ──gone──▶ terminated
 //!            └──create_failed (confirmed by name lookup)──▶ abandoned
@@ -29,6 +31,8 @@ use std::fmt;
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Pending,
+    /// Waiting for capacity (or the account's headroom), with the reason; costs nothing.
+    Queued,
     Provisioning,
     Running,
     Recovering,
@@ -67,8 +71,10 @@ pub enum JobEvent {
     BudgetExhausted,
     /// `max_runtime` passed.
     DeadlinePassed,
-    /// The attempt is lost (preempted, boot timeout, pod vanished, no capacity).
+    /// The attempt is lost (preempted, boot timeout, pod vanished).
     Interrupted,
+    /// Nothing could be placed now (no capacity, the account's spend limit): the job waits.
+    Queue,
     /// No (further) attempt will be made.
     GiveUp,
     /// Every resource of the job is confirmed gone.
@@ -85,8 +91,9 @@ pub struct IllegalTransition {
 
 impl JobState {
     /// Every state, for tables.
-    pub const ALL: [JobState; 10] = [
+    pub const ALL: [JobState; 11] = [
         JobState::Pending,
+        JobState::Queued,
         JobState::Provisioning,
         JobState::Running,
         JobState::Recovering,
@@ -119,6 +126,7 @@ impl JobState {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
+            Self::Queued => "queued",
             Self::Provisioning => "provisioning",
             Self::Running => "running",
             Self::Recovering => "recovering",
@@ -193,22 +201,23 @@ pub fn job_transition(from: JobPhase, event: JobEvent) -> Result<JobPhase, Illeg
     use JobEvent as E;
     use JobState as S;
     let next = match (from.state, event) {
-        (S::Pending | S::Recovering, E::Launch) => JobPhase::to(S::Provisioning),
+        (S::Pending | S::Recovering | S::Queued, E::Launch) => JobPhase::to(S::Provisioning),
+        (S::Provisioning, E::Queue) => JobPhase::to(S::Queued),
         (S::Provisioning, E::Booted) => JobPhase::to(S::Running),
         (S::Running, E::Exited { success }) => {
             JobPhase::ending(if success { Outcome::Succeeded } else { Outcome::Failed })
         }
         (S::Provisioning | S::Running, E::Interrupted) => JobPhase::to(S::Recovering),
-        (S::Pending | S::Provisioning | S::Running | S::Recovering, E::Cancel) => {
+        (S::Pending | S::Provisioning | S::Running | S::Recovering | S::Queued, E::Cancel) => {
             JobPhase::ending(Outcome::Cancelled)
         }
-        (S::Provisioning | S::Running | S::Recovering, E::BudgetExhausted) => {
+        (S::Provisioning | S::Running | S::Recovering | S::Queued, E::BudgetExhausted) => {
             JobPhase::ending(Outcome::BudgetExceeded)
         }
-        (S::Provisioning | S::Running | S::Recovering, E::DeadlinePassed) => {
+        (S::Provisioning | S::Running | S::Recovering | S::Queued, E::DeadlinePassed) => {
             JobPhase::ending(Outcome::TimedOut)
         }
-        (S::Pending | S::Provisioning | S::Recovering, E::GiveUp) => {
+        (S::Pending | S::Provisioning | S::Recovering | S::Queued, E::GiveUp) => {
             JobPhase::ending(Outcome::Failed)
         }
         // A user may cancel during keep-alive: the job still ends as it was going to.
@@ -359,8 +368,9 @@ mod tests {
         JobPhase { state, outcome: None }
     }
 
-    const JOB_EVENTS: [JobEvent; 10] = [
+    const JOB_EVENTS: [JobEvent; 11] = [
         JobEvent::Launch,
+        JobEvent::Queue,
         JobEvent::Booted,
         JobEvent::Exited { success: true },
         JobEvent::Exited { success: false },
@@ -380,20 +390,22 @@ mod tests {
         let mut v = vec![
             (p(S::Pending), E::Launch, p(S::Provisioning)),
             (p(S::Recovering), E::Launch, p(S::Provisioning)),
+            (p(S::Queued), E::Launch, p(S::Provisioning)),
+            (p(S::Provisioning), E::Queue, p(S::Queued)),
             (p(S::Provisioning), E::Booted, p(S::Running)),
             (p(S::Running), E::Exited { success: true }, end(Outcome::Succeeded)),
             (p(S::Running), E::Exited { success: false }, end(Outcome::Failed)),
             (p(S::Provisioning), E::Interrupted, p(S::Recovering)),
             (p(S::Running), E::Interrupted, p(S::Recovering)),
         ];
-        for s in [S::Pending, S::Provisioning, S::Running, S::Recovering] {
+        for s in [S::Pending, S::Provisioning, S::Running, S::Recovering, S::Queued] {
             v.push((p(s), E::Cancel, end(Outcome::Cancelled)));
         }
-        for s in [S::Provisioning, S::Running, S::Recovering] {
+        for s in [S::Provisioning, S::Running, S::Recovering, S::Queued] {
             v.push((p(s), E::BudgetExhausted, end(Outcome::BudgetExceeded)));
             v.push((p(s), E::DeadlinePassed, end(Outcome::TimedOut)));
         }
-        for s in [S::Pending, S::Provisioning, S::Recovering] {
+        for s in [S::Pending, S::Provisioning, S::Recovering, S::Queued] {
             v.push((p(s), E::GiveUp, end(Outcome::Failed)));
         }
         for o in [

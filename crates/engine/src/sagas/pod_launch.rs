@@ -119,6 +119,7 @@ impl<C: Provider> Engine<C> {
             self.force_give_up(job, &why).await?;
             return Ok(());
         }
+        // No capacity anywhere it may go: the job waits for some.
         let why = if placements.is_empty() && spec.nodes > 1 {
             "no GPU matching the spec has stock in a data center with global networking (a multi-node job's pods reach each other over it) right now".to_owned()
         } else if placements.is_empty() {
@@ -130,8 +131,7 @@ impl<C: Provider> Engine<C> {
                 tried.join(", ")
             )
         };
-        self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
-        Ok(())
+        self.wait_for_account(job, &why).await
     }
 
     /// A multi-node job's placements, kept to the data centers with a private network (RunPod's
@@ -171,17 +171,26 @@ impl<C: Provider> Engine<C> {
             .collect())
     }
 
-    /// The account cannot start a pod now (its spend limit, its balance): the job waits with
-    /// the reason, and the launch is not counted against its retries (nothing was created).
+    /// Nothing can be placed now (no capacity, the account's spend limit or balance): the job
+    /// waits, queued with the reason, looking again every `QUEUE_RECHECK_MS` until its
+    /// `start_within` passes. The launch is not counted against its retries (nothing was
+    /// created), and a job that never had a pod has not started: its `max_runtime` begins with
+    /// its first pod, not while it waits.
     async fn wait_for_account(&self, job: JobId, why: &str) -> Result<(), EngineError> {
         let uncounted = self
             .update_job(job, |j| {
                 j.attempts_made = (j.attempts_made - 1).max(0);
+                if j.attempts_made == 0 {
+                    j.started_at = None;
+                    j.deadline_at = None;
+                }
                 Ok(Some(()))
             })
             .await;
         ignore_missing(uncounted)?;
-        self.apply_job_event(job, JobEvent::Interrupted, why).await.map(|_| ())
+        let why =
+            format!("{why}; waiting, next check in {} s", crate::jobs::QUEUE_RECHECK_MS / 1000);
+        self.apply_job_event(job, JobEvent::Queue, &why).await.map(|_| ())
     }
 
     async fn force_give_up(&self, job: JobId, why: &str) -> Result<(), EngineError> {
@@ -430,6 +439,8 @@ impl<C: Provider> Engine<C> {
                     return Ok(None);
                 }
                 j.reason = Some(booting.clone());
+                // A pod is made: no longer waiting for capacity.
+                j.queued_at = None;
                 Ok(Some(()))
             })
             .await;

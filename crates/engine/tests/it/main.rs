@@ -7,6 +7,7 @@
 mod endpoints;
 mod multi_node;
 mod pod_jobs;
+mod queued;
 mod refused_key;
 mod resume;
 mod sagas;

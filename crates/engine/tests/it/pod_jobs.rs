@@ -494,7 +494,7 @@ async fn a_job_waiting_for_capacity_always_says_why_and_launches_when_stock_retu
     let job = sub.job;
     e.tick().await.expect("tick");
     let j = e.store().job_get(job).await.expect("get").expect("job");
-    assert_eq!(j.phase().expect("phase").state, JobState::Recovering);
+    assert_eq!(j.phase().expect("phase").state, JobState::Queued);
     let reason = j.reason.unwrap_or_default();
     assert!(
         reason.contains("no GPU matching the spec has stock right now"),
@@ -584,7 +584,7 @@ async fn a_start_over_the_accounts_spend_limit_waits_instead_of_failing() {
             .job;
         e.tick().await.expect("launch");
         assert_eq!(live_pods(&emu), 0);
-        assert_eq!(state(&e, job).await, JobState::Recovering, "waiting, not failed");
+        assert_eq!(state(&e, job).await, JobState::Queued, "waiting, not failed");
         let ev = events(&e, job).await;
         let attempts = e.store().attempts_for_job(job).await.expect("attempts").len();
         if reported {
@@ -597,7 +597,7 @@ async fn a_start_over_the_accounts_spend_limit_waits_instead_of_failing() {
         for _ in 0..3 {
             emu.advance(Duration::from_secs(40));
             e.tick().await.expect("tick");
-            assert_eq!(state(&e, job).await, JobState::Recovering, "still waiting ({reported})");
+            assert_eq!(state(&e, job).await, JobState::Queued, "still waiting ({reported})");
         }
         emu.shared.with_world(|w, _| w.main_account_mut().spend_limit = 80.0);
         for _ in 0..10 {
@@ -1007,7 +1007,7 @@ async fn an_image_built_for_a_newer_cuda_asks_for_it_and_waits_for_such_a_host()
     let job = e.submit(newer, "local").await.expect("submit").job;
     e.tick().await.expect("launch");
     assert_eq!(live_pods(&emu), 0, "no 12.8 host takes a CUDA 13.0 image");
-    assert_eq!(state(&e, job).await, JobState::Recovering);
+    assert_eq!(state(&e, job).await, JobState::Queued);
     assert!(events(&e, job).await.contains("no capacity"));
 }
 

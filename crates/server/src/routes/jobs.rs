@@ -39,6 +39,7 @@ pub(crate) fn summary(j: &JobRow, attempts: &[AttemptRow], now: i64) -> JobSumma
         ended_at: j.phase().is_ok_and(|p| p.state.is_final()).then_some(j.updated_at),
         backend: j.account.backend().into(),
         kind: JobSpec::kind_of_json(&j.spec).into(),
+        queued_since: j.queued_at.filter(|_| j.state == podwarden_core::state::JobState::Queued),
     }
 }
 

@@ -296,8 +296,10 @@ fn plan_job(
     let Ok(phase) = j.phase() else { return };
     let mine: &[&AttemptRow] = ix.by_job.get(&j.id).map_or(&[], Vec::as_slice);
     let ev = |event, reason: &str| Action::Job { job: j.id, event, reason: reason.to_owned() };
-    let active =
-        matches!(phase.state, JobState::Provisioning | JobState::Running | JobState::Recovering);
+    let active = matches!(
+        phase.state,
+        JobState::Provisioning | JobState::Running | JobState::Recovering | JobState::Queued
+    );
     if active {
         if let Some(end) = plan_budget(s, j, mine, out) {
             out.push(ev(JobEvent::BudgetExhausted, &end));
@@ -334,7 +336,21 @@ fn plan_job(
                 out.push(ev(JobEvent::Interrupted, "no pod is left for this job"));
             }
         }
-        JobState::Pending | JobState::Recovering => {
+        JobState::Queued
+            if j.queued_at
+                .is_some_and(|q| s.now - q >= spec.limits.start_within.as_millis() as i64) =>
+        {
+            let waited = humantime::format_duration(spec.limits.start_within);
+            let why = j.reason.as_deref().unwrap_or("no capacity");
+            let why = why.split("; waiting").next().unwrap_or(why);
+            out.push(ev(
+                JobEvent::GiveUp,
+                &format!(
+                    "waited {waited} (limits.start_within) and nothing could be placed: {why}"
+                ),
+            ));
+        }
+        JobState::Pending | JobState::Recovering | JobState::Queued => {
             // What is left of the last launch (the nodes of a multi-node job that were not
             // lost) goes before the next: all of them start together or none does.
             // An intent (a create whose answer was lost) is waited for too: adopted, it is

@@ -1,0 +1,130 @@
+//! Jobs that wait for capacity instead of failing: with no offer in stock a job is `queued`
+//! with the reason, costs nothing, is not charged a retry, looks again every 30 s, starts when
+//! stock comes (its `max_runtime` counted from its first pod, not from its wait), and fails
+//! with the reason once its `limits.start_within` has passed.
+
+use podwarden_core::JobId;
+use podwarden_core::Money;
+use podwarden_core::spec::JobSpec;
+use podwarden_core::state::JobState;
+use podwarden_engine::{Engine, RunPodProvider};
+use runpod_emulator::RunningEmulator;
+use runpod_emulator::config::Stock;
+use std::time::Duration;
+
+const L40S: &str = "NVIDIA L40S";
+
+/// An L40S job in EU-RO-1 (no other type or data center), with `limits` in its `[limits]`.
+fn spec(limits: &str) -> JobSpec {
+    JobSpec::from_toml(
+        "job.toml",
+        &format!(
+            "name = \"wait\"\nimage = \"python:3.11-slim\"\ncommand = \"sleep 3600\"\ndata_centers = [\"EU-RO-1\"]\n[gpu]\ntypes = [\"{L40S}\"]\n[retry]\nallow_other_gpu_types = false\nattempts = 2\n[limits]\n{limits}"
+        ),
+    )
+    .expect("spec")
+}
+
+/// The emulator with no L40S in stock in EU-RO-1 (US-TX-3 has some: the type exists).
+async fn setup() -> (RunningEmulator, Engine<RunPodProvider>) {
+    podwarden_test_utils::engine::setup(|c| {
+        c.pods.provisioning_secs = 10.0;
+        c.pods.starting_secs = 20.0;
+        let l40s = c.gpus.iter_mut().find(|g| g.id == L40S).expect("L40S");
+        l40s.stock.insert("EU-RO-1".into(), Stock { secure: 0, community: 0 });
+    })
+    .await
+}
+
+fn stock(emu: &RunningEmulator, n: i64) {
+    emu.shared.with_world(|w, _| {
+        w.catalog
+            .free
+            .insert((L40S.to_owned(), "EU-RO-1".to_owned()), Stock { secure: n, community: 0 });
+    });
+}
+
+async fn job(e: &Engine<RunPodProvider>, id: JobId) -> podwarden_store::JobRow {
+    e.store().job_get(id).await.expect("get").expect("job")
+}
+
+#[tokio::test]
+async fn a_job_without_capacity_waits_queued_with_its_reason_and_starts_when_stock_comes() {
+    let (emu, e) = setup().await;
+    let id = e.submit(spec("max_runtime = \"10m\"\n"), "local").await.expect("submit").job;
+    e.tick().await.expect("tick");
+    let j = job(&e, id).await;
+    assert_eq!(j.state, JobState::Queued, "{:?}", j.reason);
+    let reason = j.reason.clone().unwrap_or_default();
+    assert!(reason.contains("stock") && reason.contains("waiting, next check in 30 s"), "{reason}");
+    assert_eq!(j.attempts_made, 0, "a wait is not a retry");
+    assert_eq!((j.started_at, j.deadline_at), (None, None), "not started while it waits");
+    let since = j.queued_at.expect("queued since");
+
+    // Ten minutes of waiting: still queued (no attempt is spent on the wait), nothing bills.
+    for _ in 0..20 {
+        emu.advance(Duration::from_secs(30));
+        e.tick().await.expect("tick");
+    }
+    let j = job(&e, id).await;
+    assert_eq!((j.state, j.attempts_made, j.queued_at), (JobState::Queued, 0, Some(since)));
+    assert!(e.store().attempts_for_job(id).await.expect("attempts").is_empty());
+    assert_eq!(j.spent, Money::ZERO);
+
+    // Stock comes: the next check launches it.
+    stock(&emu, 2);
+    emu.advance(Duration::from_secs(30));
+    for _ in 0..10 {
+        e.tick().await.expect("tick");
+        if job(&e, id).await.state == JobState::Running {
+            break;
+        }
+        emu.advance(Duration::from_secs(5));
+    }
+    let j = job(&e, id).await;
+    assert_eq!(j.state, JobState::Running, "{:?}", j.reason);
+    assert_eq!(j.queued_at, None);
+    // Its ten minutes run from its pod, not from its submit.
+    let started = j.started_at.expect("started");
+    assert!(started - since >= 600_000, "started {} ms after it queued", started - since);
+    assert_eq!(j.deadline_at, Some(started + 600_000));
+}
+
+#[tokio::test]
+async fn a_job_still_without_capacity_after_start_within_fails_saying_why() {
+    let (emu, e) = setup().await;
+    let id = e.submit(spec("start_within = \"2m\"\n"), "local").await.expect("submit").job;
+    e.tick().await.expect("tick");
+    assert_eq!(job(&e, id).await.state, JobState::Queued);
+    for _ in 0..10 {
+        emu.advance(Duration::from_secs(30));
+        e.tick().await.expect("tick");
+        if job(&e, id).await.state.is_final() {
+            break;
+        }
+    }
+    let j = job(&e, id).await;
+    assert_eq!(j.state, JobState::Failed, "{:?}", j.reason);
+    let reason = j.reason.unwrap_or_default();
+    assert!(
+        reason.contains("waited 2m (limits.start_within)") && reason.contains("stock"),
+        "{reason}"
+    );
+    assert!(!reason.contains("next check"), "the reason is the wait's, not a promise: {reason}");
+    assert_eq!(j.spent, Money::ZERO);
+}
+
+#[tokio::test]
+async fn start_within_zero_fails_at_once_as_before() {
+    let (_emu, e) = setup().await;
+    let id = e.submit(spec("start_within = \"0s\"\n"), "local").await.expect("submit").job;
+    e.tick().await.expect("queued");
+    e.tick().await.expect("gives up");
+    let j = job(&e, id).await;
+    assert!(
+        matches!(j.state, JobState::Failed | JobState::TearingDown),
+        "{:?} {:?}",
+        j.state,
+        j.reason
+    );
+}
