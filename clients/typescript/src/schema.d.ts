@@ -1257,7 +1257,7 @@ export interface components {
          * @description Where a job is.
          * @enum {string}
          */
-        JobState: "pending" | "provisioning" | "running" | "recovering" | "tearing_down" | "succeeded" | "failed" | "cancelled" | "budget_exceeded" | "timed_out";
+        JobState: "pending" | "queued" | "provisioning" | "running" | "recovering" | "tearing_down" | "succeeded" | "failed" | "cancelled" | "budget_exceeded" | "timed_out";
         /** @description A job in lists. */
         JobSummary: {
             id: string;
@@ -1291,6 +1291,12 @@ export interface components {
             backend?: string;
             /** @description `command`, `finetune` or `dev` (a dev pod: `ssh` and no command, up until stopped). */
             kind?: string;
+            /**
+             * Format: int64
+             * @description While `queued`: since when it has waited for capacity (ms since the epoch); its reason
+             *     says for what, and it fails once its `limits.start_within` has passed.
+             */
+            queued_since?: number | null;
         };
         KeyBody: {
             /** @description A RunPod API key (RunPod's console → Settings → API Keys). */
@@ -1322,6 +1328,13 @@ export interface components {
              * @example 0s
              */
             keep_alive: string;
+            /**
+             * @description When no offer has room (or the account is at its spend limit), wait this long for one,
+             *     queued with the reason, before failing ("0s": fail at once).
+             * @default 1h
+             * @example 1h
+             */
+            start_within: string;
         };
         /** @description LoRA adapter settings. */
         LoraSpec: {

@@ -40,6 +40,9 @@ class JobDetail:
         backend (str | Unset): Whose provider account it runs on: `hosted` (the operator's RunPod key), `runpod` (the
             owner's RunPod key), `aws` (the operator's AWS account) or `aws (own key)`.
         kind (str | Unset): `command`, `finetune` or `dev` (a dev pod: `ssh` and no command, up until stopped).
+        queued_since (int | None | Unset): While `queued`: since when it has waited for capacity (ms since the epoch);
+            its reason
+            says for what, and it fails once its `limits.start_within` has passed.
         image (str | Unset):
         command (str | Unset): The command the pod runs (for `finetune`: the model and dataset).
     """
@@ -61,6 +64,7 @@ class JobDetail:
     ended_at: int | None | Unset = UNSET
     backend: str | Unset = UNSET
     kind: str | Unset = UNSET
+    queued_since: int | None | Unset = UNSET
     image: str | Unset = UNSET
     command: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -133,6 +137,12 @@ class JobDetail:
 
         kind = self.kind
 
+        queued_since: int | None | Unset
+        if isinstance(self.queued_since, Unset):
+            queued_since = UNSET
+        else:
+            queued_since = self.queued_since
+
         image = self.image
 
         command = self.command
@@ -169,6 +179,8 @@ class JobDetail:
             field_dict["backend"] = backend
         if kind is not UNSET:
             field_dict["kind"] = kind
+        if queued_since is not UNSET:
+            field_dict["queued_since"] = queued_since
         if image is not UNSET:
             field_dict["image"] = image
         if command is not UNSET:
@@ -277,6 +289,15 @@ class JobDetail:
 
         kind = d.pop("kind", UNSET)
 
+        def _parse_queued_since(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        queued_since = _parse_queued_since(d.pop("queued_since", UNSET))
+
         image = d.pop("image", UNSET)
 
         command = d.pop("command", UNSET)
@@ -299,6 +320,7 @@ class JobDetail:
             ended_at=ended_at,
             backend=backend,
             kind=kind,
+            queued_since=queued_since,
             image=image,
             command=command,
         )

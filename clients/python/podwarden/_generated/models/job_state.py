@@ -8,6 +8,7 @@ class JobState(StrEnum):
     FAILED = "failed"
     PENDING = "pending"
     PROVISIONING = "provisioning"
+    QUEUED = "queued"
     RECOVERING = "recovering"
     RUNNING = "running"
     SUCCEEDED = "succeeded"

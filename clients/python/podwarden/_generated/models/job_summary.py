@@ -34,6 +34,9 @@ class JobSummary:
         backend (str | Unset): Whose provider account it runs on: `hosted` (the operator's RunPod key), `runpod` (the
             owner's RunPod key), `aws` (the operator's AWS account) or `aws (own key)`.
         kind (str | Unset): `command`, `finetune` or `dev` (a dev pod: `ssh` and no command, up until stopped).
+        queued_since (int | None | Unset): While `queued`: since when it has waited for capacity (ms since the epoch);
+            its reason
+            says for what, and it fails once its `limits.start_within` has passed.
     """
 
     id: str
@@ -51,6 +54,7 @@ class JobSummary:
     ended_at: int | None | Unset = UNSET
     backend: str | Unset = UNSET
     kind: str | Unset = UNSET
+    queued_since: int | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,6 +118,12 @@ class JobSummary:
 
         kind = self.kind
 
+        queued_since: int | None | Unset
+        if isinstance(self.queued_since, Unset):
+            queued_since = UNSET
+        else:
+            queued_since = self.queued_since
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -144,6 +154,8 @@ class JobSummary:
             field_dict["backend"] = backend
         if kind is not UNSET:
             field_dict["kind"] = kind
+        if queued_since is not UNSET:
+            field_dict["queued_since"] = queued_since
 
         return field_dict
 
@@ -237,6 +249,15 @@ class JobSummary:
 
         kind = d.pop("kind", UNSET)
 
+        def _parse_queued_since(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        queued_since = _parse_queued_since(d.pop("queued_since", UNSET))
+
         job_summary = cls(
             id=id,
             name=name,
@@ -253,6 +274,7 @@ class JobSummary:
             ended_at=ended_at,
             backend=backend,
             kind=kind,
+            queued_since=queued_since,
         )
 
         job_summary.additional_properties = d

@@ -22,12 +22,16 @@ class Limits:
             Default: '10m'. Example: 10m.
         keep_alive (str | Unset): Keep the pod up this long after the command ends (e.g. to download outputs). Default:
             '0s'. Example: 0s.
+        start_within (str | Unset): When no offer has room (or the account is at its spend limit), wait this long for
+            one,
+            queued with the reason, before failing ("0s": fail at once). Default: '1h'. Example: 1h.
     """
 
     budget_usd: float | None | Unset = UNSET
     max_runtime: None | str | Unset = UNSET
     boot_timeout: str | Unset = "10m"
     keep_alive: str | Unset = "0s"
+    start_within: str | Unset = "1h"
 
     def to_dict(self) -> dict[str, Any]:
         budget_usd: float | None | Unset
@@ -46,6 +50,8 @@ class Limits:
 
         keep_alive = self.keep_alive
 
+        start_within = self.start_within
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update({})
@@ -57,6 +63,8 @@ class Limits:
             field_dict["boot_timeout"] = boot_timeout
         if keep_alive is not UNSET:
             field_dict["keep_alive"] = keep_alive
+        if start_within is not UNSET:
+            field_dict["start_within"] = start_within
 
         return field_dict
 
@@ -86,11 +94,14 @@ class Limits:
 
         keep_alive = d.pop("keep_alive", UNSET)
 
+        start_within = d.pop("start_within", UNSET)
+
         limits = cls(
             budget_usd=budget_usd,
             max_runtime=max_runtime,
             boot_timeout=boot_timeout,
             keep_alive=keep_alive,
+            start_within=start_within,
         )
 
         return limits
