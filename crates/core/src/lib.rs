@@ -26,6 +26,7 @@ pub mod finetune;
 pub mod gpu;
 pub mod ids;
 pub mod images;
+pub mod learned;
 pub mod limits;
 pub mod metrics;
 pub mod money;

@@ -61,6 +61,7 @@ mod live;
 mod logs;
 mod metrics;
 pub mod notify;
+mod offers;
 mod serverless_jobs;
 mod spend;
 #[cfg(feature = "testing")]

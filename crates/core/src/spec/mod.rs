@@ -51,7 +51,7 @@ pub struct GpuSpec {
 pub struct Limits {
     /// Stop the job when spend reaches this (events at 80 % and 90 %).
     pub budget_usd: Option<f64>,
-    /// Wall-clock limit from the first launch.
+    /// Wall-clock limit from the first pod's create (a wait for capacity does not count).
     #[serde(with = "opt_duration")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "2h"))]
     pub max_runtime: Option<Duration>,

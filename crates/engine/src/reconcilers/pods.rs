@@ -19,6 +19,7 @@ use crate::jobs::ignore_missing;
 use crate::provider::Provider;
 use crate::{Engine, EngineError};
 use podwarden_core::events::{EventKind, StateChange};
+use podwarden_core::learned::OfferEvent;
 use podwarden_core::money::Money;
 use podwarden_core::state::{AttemptEvent, AttemptState, JobEvent};
 use podwarden_core::{AttemptId, JobId};
@@ -141,8 +142,21 @@ impl<C: Provider> Engine<C> {
             }
             Action::Abandon { attempt, reason } => self.attempt_unmade(attempt, now, &reason).await,
             Action::Booted { attempt } => {
-                self.attempt_event(attempt, AttemptEvent::Booted, |a| a.booted_at = Some(now))
+                let booted = self
+                    .attempt_event(attempt, AttemptEvent::Booted, |a| a.booted_at = Some(now))
                     .await?;
+                if booted {
+                    if let Some(a) = self.store.attempt_get(attempt).await? {
+                        let boot_ms = now - a.created_at;
+                        self.learn(&a, OfferEvent::Booted { boot_ms }, now).await;
+                    }
+                }
+                Ok(false)
+            }
+            Action::Learn { attempt, event } => {
+                if let Some(a) = self.store.attempt_get(attempt).await? {
+                    self.learn(&a, event, now).await;
+                }
                 Ok(false)
             }
             Action::Terminate { pod_id, attempt, reason } => {
@@ -175,6 +189,15 @@ impl<C: Provider> Engine<C> {
                 self.budget_alert(job, pct, spent).await?;
                 Ok(false)
             }
+        }
+    }
+
+    /// Adds what `a` showed to its offer's record (`podwarden_core::learned`). A failed write
+    /// loses one observation, never the pass.
+    async fn learn(&self, a: &AttemptRow, event: OfferEvent, now: i64) {
+        let Some(key) = offer_key(a) else { return };
+        if let Err(e) = self.store.offer_record(&key, event, now).await {
+            tracing::warn!(attempt = %a.id, error = %e, "cannot record what the offer showed");
         }
     }
 
@@ -317,4 +340,14 @@ impl<C: Provider> Engine<C> {
 /// `terminate_backoff`).
 pub fn error_policy(e: &EngineError) -> super::OnError {
     super::provider_policy(e)
+}
+
+/// The offer an attempt ran on, once it has a data center.
+pub(crate) fn offer_key(a: &AttemptRow) -> Option<podwarden_core::learned::OfferKey> {
+    Some(podwarden_core::learned::OfferKey {
+        provider: a.provider().as_str().to_owned(),
+        gpu_type: a.gpu_type.clone(),
+        data_center: a.data_center.clone()?,
+        cloud: a.cloud.clone(),
+    })
 }

@@ -5,6 +5,7 @@
 //! of their own.
 
 mod endpoints;
+mod learned;
 mod multi_node;
 mod pod_jobs;
 mod queued;

@@ -50,8 +50,43 @@ on_both!(
     an_invite_makes_one_user_with_its_cap_and_only_before_it_expires,
     users_added_at_once_all_land_and_a_name_is_taken_once_whatever_its_case,
     log_lines_stored_while_other_writes_land_are_never_refused_as_busy,
-    a_user_keeps_one_key_per_provider
+    a_user_keeps_one_key_per_provider,
+    offer_records_add_up_and_keep_the_operators_word
 );
+
+/// Each attempt's outcome adds to its offer's record (one upsert, so writers never lose one); a pin or ban
+/// is kept beside the counts, and both survive a reopen.
+async fn offer_records_add_up_and_keep_the_operators_word(db: Db) {
+    use podwarden_core::learned::{OfferEvent, OfferKey};
+    let s = db.open().await;
+    let key = |gpu: &str| OfferKey {
+        provider: "runpod".into(),
+        gpu_type: gpu.into(),
+        data_center: "EU-RO-1".into(),
+        cloud: "secure".into(),
+    };
+    let a = key("A");
+    for i in 0..8 {
+        let e = match i % 4 {
+            0 | 1 => OfferEvent::Booted { boot_ms: 1000 * (i + 1) },
+            2 => OfferEvent::Dud,
+            _ => OfferEvent::Lost,
+        };
+        s.offer_record(&a, e, 100 + i).await.expect("record");
+    }
+    s.offer_flag(&key("B"), false, true, 200).await.expect("ban");
+    s.offer_flag(&a, true, false, 300).await.expect("pin");
+    drop(s);
+    let s = db.open().await;
+    let stats = s.offer_stats().await.expect("stats");
+    assert_eq!(stats.len(), 2, "{stats:?}");
+    let (k, r) = &stats[0];
+    assert_eq!(k, &a);
+    assert_eq!((r.boots, r.boot_ms_total, r.duds, r.losses), (4, 1000 + 2000 + 5000 + 6000, 2, 2));
+    assert_eq!(r.last_dud_at, Some(106));
+    assert!(r.pinned && !r.banned, "{r:?}");
+    assert!(stats[1].1.banned && stats[1].1.boots == 0, "{stats:?}");
+}
 
 /// A RunPod key and an AWS key pair side by side: saving or removing one leaves the other, and
 /// both survive a reopen.

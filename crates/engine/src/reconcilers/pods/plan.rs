@@ -14,6 +14,7 @@
 
 use crate::provider::{PodInfo, PodPhase};
 use podwarden_core::ids::parse_pod_name;
+use podwarden_core::learned::OfferEvent;
 use podwarden_core::spec::JobSpec;
 use podwarden_core::state::{AttemptState, JobEvent, JobState};
 use podwarden_core::{AttemptId, JobId, Money};
@@ -72,6 +73,9 @@ pub enum Action {
     Launch { job: JobId },
     /// Spend crossed 80 or 90 % of the budget: `spent` (projected) is what decided.
     BudgetAlert { job: JobId, pct: i64, spent: Money },
+    /// What an attempt showed of its offer (`podwarden_core::learned`): it never booted, or
+    /// was lost after it did. (Boots are learned when `Booted` is applied.)
+    Learn { attempt: AttemptId, event: OfferEvent },
 }
 
 /// Plans one reconcile pass.
@@ -211,6 +215,13 @@ fn plan_live_attempt<'a>(
             (h, m) => format!("{h} h {m} min"),
         }
     };
+    // A pod lost through no doing of the job's says something of its offer: one that never
+    // booted is a dud, one that had booted was lost.
+    let learn = |out: &mut Vec<Action>| {
+        let event =
+            if a.state == AttemptState::Running { OfferEvent::Lost } else { OfferEvent::Dud };
+        out.push(Action::Learn { attempt: a.id, event });
+    };
     match pod {
         None => {
             let why = if past_ceiling {
@@ -220,6 +231,9 @@ fn plan_live_attempt<'a>(
                 "the pod vanished at the provider".to_owned()
             };
             out.push(Action::Gone { attempt: a.id, reason: why.clone() });
+            if !past_ceiling {
+                learn(out);
+            }
             found.trouble.insert(a.job_id, why);
         }
         Some(p) if p.phase == PodPhase::Stopped => {
@@ -230,6 +244,9 @@ fn plan_live_attempt<'a>(
                 "the provider stopped the pod (preempted or out of credit)".to_owned()
             };
             out.push(terminate(p, &why));
+            if !past_ceiling {
+                learn(out);
+            }
             found.trouble.insert(a.job_id, why);
         }
         Some(p) if p.phase == PodPhase::Running && a.state == AttemptState::Created => {
@@ -259,6 +276,7 @@ fn plan_live_attempt<'a>(
                     timeout / 1000
                 );
                 out.push(terminate(p, &why));
+                out.push(Action::Learn { attempt: a.id, event: OfferEvent::Dud });
                 found.trouble.insert(a.job_id, why);
             }
         }

@@ -184,6 +184,8 @@ fn a_vanished_or_stopped_pod_interrupts_its_job() {
     let acts = run(1, std::slice::from_ref(&j), std::slice::from_ref(&a), &stopped, &[]);
     assert!(matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("preempted")));
     assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
+    // Its offer learns of the loss (it had booted).
+    assert!(acts.contains(&Action::Learn { attempt: a.id, event: OfferEvent::Lost }), "{acts:?}");
     // Stopped at the watchdog's time (24 h here; no max_runtime): the watchdog did it. The
     // job timed out and is not relaunched, whatever retries it has left.
     let mut j = j;

@@ -1,0 +1,306 @@
+//! Placement that learns: what podwarden has seen of each offer — (provider, GPU type, data
+//! center, cloud tier) — from its own launches, and the ranking that uses it.
+//!
+//! Each attempt adds to its offer's record: a boot (and how long it took, from create to
+//! RUNNING with a runtime), a dud (a pod that never booted within the job's boot timeout: it
+//! billed while it hung), or a loss (a booted pod preempted or vanished). An operator may pin an
+//! offer (tried first) or ban it (never tried).
+//!
+//! [`rerank`] orders a job's placements by the expected cost *to finish* rather than list
+//! price: `price × (expected boot + expected run) + expected duds × price × boot timeout +
+//! loss rate × price × half the run`. Rates start from a prior (one dud and one loss in ten
+//! launches, two-minute boots), so an offer never tried is judged by its price and a prior, not
+//! shunned: a newly cheap offer is tried (exploration), and a few duds push it down.
+//! The spec's preferred GPU types keep their order; within them and among the rest, the
+//! expected cost decides.
+
+use crate::gpu::{CloudTier, Placement};
+use crate::money::Money;
+
+/// The offer a record is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OfferKey {
+    /// `runpod` or `aws`.
+    pub provider: String,
+    pub gpu_type: String,
+    pub data_center: String,
+    /// `secure` or `community` (`aws` for EC2).
+    pub cloud: String,
+}
+
+/// What was seen of one offer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OfferRecord {
+    pub boots: i64,
+    /// Create to RUNNING, summed over `boots`.
+    pub boot_ms_total: i64,
+    /// Pods that never booted within their boot timeout.
+    pub duds: i64,
+    /// Booted pods lost (preempted, vanished).
+    pub losses: i64,
+    pub last_dud_at: Option<i64>,
+    /// Operator: try first.
+    pub pinned: bool,
+    /// Operator: never try.
+    pub banned: bool,
+}
+
+/// What one attempt adds to its offer's record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferEvent {
+    Booted { boot_ms: i64 },
+    Dud,
+    Lost,
+}
+
+/// The prior's weight, in launches: one dud and one loss in [`PRIOR_LAUNCHES`].
+pub const PRIOR_LAUNCHES: f64 = 10.0;
+/// The prior boot time (`estimate::TYPICAL_BOOT_MS`).
+pub const PRIOR_BOOT_MS: f64 = crate::estimate::TYPICAL_BOOT_MS as f64;
+
+impl OfferRecord {
+    /// Adds one attempt's outcome.
+    pub fn add(&mut self, e: OfferEvent, now: i64) {
+        match e {
+            OfferEvent::Booted { boot_ms } => {
+                self.boots += 1;
+                self.boot_ms_total += boot_ms.max(0);
+            }
+            OfferEvent::Dud => {
+                self.duds += 1;
+                self.last_dud_at = Some(now);
+            }
+            OfferEvent::Lost => self.losses += 1,
+        }
+    }
+
+    /// The share of launches that never boot, with the prior.
+    pub fn dud_rate(&self) -> f64 {
+        (self.duds as f64 + 1.0) / (self.boots as f64 + self.duds as f64 + PRIOR_LAUNCHES)
+    }
+
+    /// The share of booted pods lost before their end, with the prior.
+    pub fn loss_rate(&self) -> f64 {
+        (self.losses as f64 + 1.0) / (self.boots as f64 + PRIOR_LAUNCHES)
+    }
+
+    /// Expected create-to-RUNNING time, with the prior (weighted as two boots).
+    pub fn expected_boot_ms(&self) -> f64 {
+        (self.boot_ms_total as f64 + 2.0 * PRIOR_BOOT_MS) / (self.boots as f64 + 2.0)
+    }
+
+    /// The expected cost to finish a run of `run_ms` at `price` per hour here, when a dud is
+    /// found out after `boot_timeout_ms`.
+    pub fn expected_cost(&self, price: Money, run_ms: i64, boot_timeout_ms: i64) -> f64 {
+        let per_ms = price.usd() / 3_600_000.0;
+        let q = self.dud_rate().min(0.95);
+        let duds = q / (1.0 - q);
+        let run = run_ms as f64;
+        per_ms
+            * (self.expected_boot_ms()
+                + run
+                + duds * boot_timeout_ms as f64
+                + self.loss_rate() * run / 2.0)
+    }
+}
+
+/// The tier's name as records keep it.
+pub fn cloud_name(c: CloudTier) -> &'static str {
+    match c {
+        CloudTier::Secure => "secure",
+        CloudTier::Community => "community",
+    }
+}
+
+/// `placements` (best first by the spec's order and price) ordered by expected cost to finish,
+/// with what `records` say of each (`provider`'s): banned data centers dropped (a placement left
+/// with none is dropped), pinned ones first; within a placement its data centers cheapest
+/// first. The spec's preferred types keep their order ahead of the others.
+pub fn rerank(
+    placements: Vec<Placement>,
+    provider: &str,
+    records: &[(OfferKey, OfferRecord)],
+    run_ms: i64,
+    boot_timeout_ms: i64,
+) -> Vec<Placement> {
+    let record = |p: &Placement, dc: &str| {
+        records
+            .iter()
+            .find(|(k, _)| {
+                k.provider == provider
+                    && k.gpu_type == p.gpu_type
+                    && k.data_center == dc
+                    && k.cloud == cloud_name(p.cloud)
+            })
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default()
+    };
+    let preferred_rank = |p: &Placement| if p.preferred { 0 } else { 1 };
+    let mut scored: Vec<(bool, f64, Placement)> = placements
+        .into_iter()
+        .filter_map(|mut p| {
+            let mut dcs: Vec<(bool, f64, String)> = p
+                .data_centers
+                .iter()
+                .map(|d| (d, record(&p, d)))
+                .filter(|(_, r)| !r.banned)
+                .map(|(d, r)| {
+                    (
+                        r.pinned,
+                        r.expected_cost(p.price_per_hour, run_ms, boot_timeout_ms),
+                        d.clone(),
+                    )
+                })
+                .collect();
+            if dcs.is_empty() {
+                return None;
+            }
+            dcs.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.total_cmp(&b.1)));
+            let (pinned, cost) = (dcs[0].0, dcs[0].1);
+            p.data_centers = dcs.into_iter().map(|(_, _, d)| d).collect();
+            Some((pinned, cost, p))
+        })
+        .collect();
+    // Stable: equal costs keep the spec's order (its preferred types, then price).
+    scored.sort_by(|a, b| {
+        b.0.cmp(&a.0).then(preferred_rank(&a.2).cmp(&preferred_rank(&b.2))).then(
+            if a.2.preferred && b.2.preferred {
+                std::cmp::Ordering::Equal
+            } else {
+                a.1.total_cmp(&b.1)
+            },
+        )
+    });
+    scored.into_iter().map(|(_, _, p)| p).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn placement(gpu: &str, usd: f64, dcs: &[&str], preferred: bool) -> Placement {
+        Placement {
+            gpu_type: gpu.into(),
+            display_name: gpu.into(),
+            vram_gb: 24,
+            count: 1,
+            cloud: CloudTier::Secure,
+            price_per_hour: Money::from_usd(usd),
+            data_centers: dcs.iter().map(|d| (*d).to_owned()).collect(),
+            preferred,
+        }
+    }
+
+    fn key(gpu: &str, dc: &str) -> OfferKey {
+        OfferKey {
+            provider: "runpod".into(),
+            gpu_type: gpu.into(),
+            data_center: dc.into(),
+            cloud: "secure".into(),
+        }
+    }
+
+    fn with(events: &[OfferEvent]) -> OfferRecord {
+        let mut r = OfferRecord::default();
+        for e in events {
+            r.add(*e, 1);
+        }
+        r
+    }
+
+    const HOUR: i64 = 3_600_000;
+    const BOOT: i64 = 600_000;
+
+    /// With nothing learned, the list price decides (a new offer is tried on its price).
+    #[test]
+    fn unknown_offers_rank_by_price() {
+        let out = rerank(
+            vec![placement("B", 0.5, &["X"], false), placement("A", 0.3, &["X"], false)],
+            "runpod",
+            &[],
+            HOUR,
+            BOOT,
+        );
+        assert_eq!(out.iter().map(|p| p.gpu_type.as_str()).collect::<Vec<_>>(), ["A", "B"]);
+    }
+
+    /// An offer whose pods keep hanging (8 of 8) costs more to finish an hour on than one 13 %
+    /// dearer that boots: it falls behind.
+    #[test]
+    fn duds_push_a_cheap_offer_behind_a_dearer_one_that_boots() {
+        let cheap_duds = with(&[OfferEvent::Dud; 8]);
+        let boots = with(&[OfferEvent::Booted { boot_ms: 60_000 }; 6]);
+        let out = rerank(
+            vec![placement("A", 0.30, &["X"], false), placement("B", 0.34, &["X"], false)],
+            "runpod",
+            &[(key("A", "X"), cheap_duds.clone()), (key("B", "X"), boots)],
+            HOUR,
+            BOOT,
+        );
+        assert_eq!(out[0].gpu_type, "B", "{out:?}");
+        assert!(
+            cheap_duds.expected_cost(Money::from_usd(0.30), HOUR, BOOT)
+                > OfferRecord::default().expected_cost(Money::from_usd(0.34), HOUR, BOOT)
+        );
+    }
+
+    /// Within a placement, its data centers go cheapest to finish first; a banned one is
+    /// dropped, and a placement with nothing left with it; a pinned one goes first.
+    #[test]
+    fn data_centers_are_ordered_banned_dropped_pinned_first() {
+        let dud = with(&[OfferEvent::Dud; 3]);
+        let banned = OfferRecord { banned: true, ..OfferRecord::default() };
+        let pinned = OfferRecord { pinned: true, ..with(&[OfferEvent::Dud]) };
+        let out = rerank(
+            vec![
+                placement("A", 0.3, &["X", "Y", "Z"], false),
+                placement("B", 0.2, &["W"], false),
+                placement("C", 0.9, &["V"], false),
+            ],
+            "runpod",
+            &[
+                (key("A", "X"), dud),
+                (key("A", "Z"), banned.clone()),
+                (key("B", "W"), banned),
+                (key("C", "V"), pinned),
+            ],
+            HOUR,
+            BOOT,
+        );
+        let got: Vec<(&str, Vec<&str>)> = out
+            .iter()
+            .map(|p| (p.gpu_type.as_str(), p.data_centers.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(got, [("C", vec!["V"]), ("A", vec!["Y", "X"])]);
+    }
+
+    /// The spec's preferred types keep their order whatever was learned.
+    #[test]
+    fn preferred_types_keep_their_order() {
+        let dud = with(&[OfferEvent::Dud; 5]);
+        let out = rerank(
+            vec![
+                placement("First", 0.9, &["X"], true),
+                placement("Second", 0.1, &["X"], true),
+                placement("Other", 0.05, &["X"], false),
+            ],
+            "runpod",
+            &[(key("First", "X"), dud)],
+            HOUR,
+            BOOT,
+        );
+        let got: Vec<&str> = out.iter().map(|p| p.gpu_type.as_str()).collect();
+        assert_eq!(got, ["First", "Second", "Other"]);
+    }
+
+    /// Another provider's record says nothing of this one's offers.
+    #[test]
+    fn records_are_per_provider() {
+        let banned = OfferRecord { banned: true, ..OfferRecord::default() };
+        let mut k = key("A", "X");
+        k.provider = "aws".into();
+        let out =
+            rerank(vec![placement("A", 0.3, &["X"], false)], "runpod", &[(k, banned)], HOUR, BOOT);
+        assert_eq!(out.len(), 1);
+    }
+}

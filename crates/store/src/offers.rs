@@ -1,0 +1,100 @@
+//! `offer_stats`: what podwarden has seen of each offer from its own launches, and the
+//! operator's pin or ban (`podwarden_core::learned` reads them).
+
+use crate::{Result, Store};
+use podwarden_core::learned::{OfferEvent, OfferKey, OfferRecord};
+use sqlx::Row as _;
+
+impl Store {
+    /// Adds one attempt's outcome to its offer's record (made when new): one statement, so
+    /// concurrent outcomes add up.
+    pub async fn offer_record(&self, k: &OfferKey, e: OfferEvent, now: i64) -> Result<()> {
+        let (boots, boot_ms, duds, losses, dud_at) = match e {
+            OfferEvent::Booted { boot_ms } => (1i64, boot_ms.max(0), 0i64, 0i64, None),
+            OfferEvent::Dud => (0, 0, 1, 0, Some(now)),
+            OfferEvent::Lost => (0, 0, 0, 1, None),
+        };
+        let _w = self.writes.lock().await;
+        sqlx::query(
+            "INSERT INTO offer_stats (provider, gpu_type, data_center, cloud, boots, boot_ms_total, duds, losses, last_dud_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (provider, gpu_type, data_center, cloud) DO UPDATE SET \
+             boots = offer_stats.boots + $5, boot_ms_total = offer_stats.boot_ms_total + $6, \
+             duds = offer_stats.duds + $7, losses = offer_stats.losses + $8, \
+             last_dud_at = COALESCE($9, offer_stats.last_dud_at), updated_at = $10",
+        )
+        .bind(&k.provider)
+        .bind(&k.gpu_type)
+        .bind(&k.data_center)
+        .bind(&k.cloud)
+        .bind(boots)
+        .bind(boot_ms)
+        .bind(duds)
+        .bind(losses)
+        .bind(dud_at)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Pins (tried first), bans (never tried) or clears an offer: the operator's word.
+    pub async fn offer_flag(
+        &self,
+        k: &OfferKey,
+        pinned: bool,
+        banned: bool,
+        now: i64,
+    ) -> Result<()> {
+        let _w = self.writes.lock().await;
+        sqlx::query(
+            "INSERT INTO offer_stats (provider, gpu_type, data_center, cloud, pinned, banned, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (provider, gpu_type, data_center, cloud) DO UPDATE SET \
+             pinned = $5, banned = $6, updated_at = $7",
+        )
+        .bind(&k.provider)
+        .bind(&k.gpu_type)
+        .bind(&k.data_center)
+        .bind(&k.cloud)
+        .bind(pinned)
+        .bind(banned)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Every offer's record, in key order.
+    pub async fn offer_stats(&self) -> Result<Vec<(OfferKey, OfferRecord)>> {
+        // Booleans as integers: SQLite has none.
+        let rows = sqlx::query(
+            "SELECT provider, gpu_type, data_center, cloud, boots, boot_ms_total, duds, losses, last_dud_at, \
+             CASE WHEN pinned THEN 1 ELSE 0 END AS pinned, CASE WHEN banned THEN 1 ELSE 0 END AS banned \
+             FROM offer_stats ORDER BY provider, gpu_type, data_center, cloud",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    OfferKey {
+                        provider: r.try_get("provider")?,
+                        gpu_type: r.try_get("gpu_type")?,
+                        data_center: r.try_get("data_center")?,
+                        cloud: r.try_get("cloud")?,
+                    },
+                    OfferRecord {
+                        boots: r.try_get("boots")?,
+                        boot_ms_total: r.try_get("boot_ms_total")?,
+                        duds: r.try_get("duds")?,
+                        losses: r.try_get("losses")?,
+                        last_dud_at: r.try_get("last_dud_at")?,
+                        pinned: r.try_get::<i64, _>("pinned")? != 0,
+                        banned: r.try_get::<i64, _>("banned")? != 0,
+                    },
+                ))
+            })
+            .collect()
+    }
+}
