@@ -333,6 +333,16 @@ impl Client {
         self.get(&["admin", "tasks"], &()).await
     }
 
+    /// What this install has learned of each offer (admins).
+    pub async fn learned_offers(&self) -> Result<Vec<crate::types::LearnedOffer>, Error> {
+        self.get(&["admin", "offers"], &()).await
+    }
+
+    /// Pins, bans or clears an offer (admins).
+    pub async fn flag_offer(&self, f: &crate::types::OfferFlag) -> Result<(), Error> {
+        self.send(self.http.put(self.url(&["admin", "offers"])).json(f)).await.map(|_| ())
+    }
+
     // --- plumbing ---
 
     async fn events(

@@ -451,12 +451,19 @@ pub struct GpusArgs {
     /// Only this provider's offers: runpod or aws (default: every provider the server has).
     #[arg(long, value_parser = ["runpod", "aws"])]
     provider: Option<String>,
+    /// What this install has learned of each offer from its own launches (boots, their time,
+    /// duds, losses) and the operator's pins and bans, instead of the offers (admins).
+    #[arg(long)]
+    learned: bool,
     #[arg(long)]
     json: bool,
 }
 
 pub async fn gpus(a: GpusArgs) -> Result<(), UserError> {
     let api = Api::connect().await?;
+    if a.learned {
+        return learned(&api, a.json).await;
+    }
     let q = podwarden_api::client::GpuQuery {
         min_vram_gb: a.min_vram_gb,
         count: a.count,
@@ -490,6 +497,47 @@ pub async fn gpus(a: GpusArgs) -> Result<(), UserError> {
             row.insert(0, r.provider);
         }
         t.add_row(row);
+    }
+    out!("{t}");
+    Ok(())
+}
+
+/// `gpus --learned`: the learned figures per offer, as the ranking uses them.
+async fn learned(api: &Api, json: bool) -> Result<(), UserError> {
+    let rows = api.run(|c| c.learned_offers()).await?;
+    if json {
+        out!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        return Ok(());
+    }
+    let mut t = table(&[
+        "PROVIDER",
+        "GPU",
+        "DATA CENTER",
+        "CLOUD",
+        "BOOTS",
+        "MEAN BOOT",
+        "DUDS",
+        "LOSSES",
+        "DUD RATE",
+        "OPERATOR",
+    ]);
+    for r in rows {
+        t.add_row(vec![
+            r.provider,
+            r.gpu_type,
+            r.data_center,
+            r.cloud,
+            r.boots.to_string(),
+            r.mean_boot_secs.map_or_else(|| "-".into(), |s| format!("{s:.0} s")),
+            r.duds.to_string(),
+            r.losses.to_string(),
+            format!("{:.0} %", r.dud_rate * 100.0),
+            match (r.pinned, r.banned) {
+                (true, _) => "pinned".into(),
+                (_, true) => "banned".into(),
+                _ => "-".into(),
+            },
+        ]);
     }
     out!("{t}");
     Ok(())

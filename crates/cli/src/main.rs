@@ -112,6 +112,21 @@ enum Command {
 /// `podwarden admin`.
 #[derive(Debug, Subcommand)]
 enum AdminCommand {
+    /// Pin an offer (tried before any other that fits), ban it (never tried), or clear both:
+    /// `podwarden admin offer ban "NVIDIA RTX A4000" EU-RO-1`. `gpus --learned` lists them.
+    Offer {
+        #[arg(value_parser = ["pin", "ban", "clear"])]
+        flag: String,
+        /// The GPU type id, as `podwarden gpus` shows it.
+        gpu_type: String,
+        data_center: String,
+        /// secure, community or aws.
+        #[arg(long, default_value = "secure")]
+        cloud: String,
+        /// runpod or aws.
+        #[arg(long, default_value = "runpod")]
+        provider: String,
+    },
     /// Re-encrypt every stored provider key under PODWARDEN_SECRET_KEY (was: PODWARDEN_OLD_SECRET_KEY).
     /// Run it with the server stopped, then start the server with the new secret alone.
     RotateSecret,
@@ -132,6 +147,14 @@ enum AdminCommand {
 
 async fn admin(c: AdminCommand) -> Result<(), UserError> {
     match c {
+        AdminCommand::Offer { flag, gpu_type, data_center, cloud, provider } => {
+            let api = local::Api::connect().await?;
+            let f =
+                podwarden_api::types::OfferFlag { provider, gpu_type, data_center, cloud, flag };
+            api.run(|c| c.flag_offer(&f)).await?;
+            note!("{} {} in {} ({}): {}", f.provider, f.gpu_type, f.data_center, f.cloud, f.flag);
+            Ok(())
+        }
         AdminCommand::Invite { spend_cap_usd, expires_in, note } => {
             let api = local::Api::connect().await?;
             let req = podwarden_api::types::NewInvite {

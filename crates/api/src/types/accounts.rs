@@ -263,3 +263,51 @@ pub struct TaskStatus {
     pub runs: u64,
     pub failures: u64,
 }
+
+/// What this install has learned of one offer from its own launches, and the operator's word
+/// on it (`GET /api/v1/admin/offers`; `podwarden gpus --learned`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LearnedOffer {
+    pub provider: String,
+    pub gpu_type: String,
+    pub data_center: String,
+    /// `secure`, `community` (RunPod) or `aws`.
+    pub cloud: String,
+    /// Pods that booted here.
+    pub boots: i64,
+    /// Their mean time from create to running (`None` before the first boot).
+    pub mean_boot_secs: Option<f64>,
+    /// Pods that never booted within their job's boot timeout (they billed while they hung).
+    pub duds: i64,
+    /// Booted pods lost (preempted, vanished).
+    pub losses: i64,
+    /// The shares the ranking uses, with its prior (one in ten for both).
+    pub dud_rate: f64,
+    pub loss_rate: f64,
+    pub pinned: bool,
+    pub banned: bool,
+}
+
+/// `PUT /api/v1/admin/offers`: pin an offer (tried first), ban it (never tried), or clear both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfferFlag {
+    /// `runpod` (default) or `aws`.
+    #[serde(default = "runpod_provider")]
+    pub provider: String,
+    pub gpu_type: String,
+    pub data_center: String,
+    /// `secure` (default), `community` or `aws`.
+    #[serde(default = "secure_cloud")]
+    pub cloud: String,
+    /// `pin`, `ban` or `clear`.
+    pub flag: String,
+}
+
+fn runpod_provider() -> String {
+    "runpod".into()
+}
+
+fn secure_cloud() -> String {
+    "secure".into()
+}

@@ -64,6 +64,21 @@ fn quickstart_runs_with_no_account_and_leaves_a_settled_record() {
         cost["total_usd"].as_f64().is_some_and(|t| t > 0.0) && cost["simulated"] == true,
         "{cost}"
     );
+    // What the run taught of its offer, and an operator's ban of it (`gpus --learned`).
+    let learned = podwarden(home.path(), &["gpus", "--learned", "--json"]);
+    let learned: serde_json::Value = serde_json::from_slice(&learned.stdout).expect("JSON");
+    let offer = &learned[0];
+    assert!(offer["boots"].as_i64().is_some_and(|b| b >= 1), "{learned}");
+    let (gpu, dc) =
+        (offer["gpu_type"].as_str().expect("gpu"), offer["data_center"].as_str().expect("dc"));
+    let ban = podwarden(
+        home.path(),
+        &["admin", "offer", "ban", gpu, dc, "--cloud", offer["cloud"].as_str().expect("cloud")],
+    );
+    assert!(ban.status.success(), "{}", String::from_utf8_lossy(&ban.stderr));
+    let table = podwarden(home.path(), &["gpus", "--learned"]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains(gpu) && table.contains("banned"), "{table}");
     let id = jobs[0]["id"].as_str().expect("id");
     // One job in full; its logs as JSON lines; an error as JSON when JSON was asked for.
     let one = podwarden(home.path(), &["ps", id]);

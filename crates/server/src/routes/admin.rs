@@ -110,3 +110,86 @@ pub(crate) async fn reap_strays(
     let done = s.engine.reap_strays(&b.install).await?;
     Ok(Json(serde_json::json!({"terminated": done})))
 }
+
+/// What this install has learned of each offer it has launched on (admin): boots and their
+/// time, duds, losses, and the operator's pins and bans (`docs/job-spec.md` → Capacity).
+#[utoipa::path(get, path = "/api/v1/admin/offers", tag = "admin", responses((status = 200, body = Vec<crate::api::LearnedOffer>), (status = 403, description = "not an admin", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn learned_offers(
+    State(s): S,
+    Extension(c): C,
+) -> R<Json<Vec<crate::api::LearnedOffer>>> {
+    admin_only(&c)?;
+    let stats = s.engine.store().offer_stats().await.map_err(EngineError::from)?;
+    Ok(Json(
+        stats
+            .into_iter()
+            .map(|(k, r)| crate::api::LearnedOffer {
+                mean_boot_secs: (r.boots > 0)
+                    .then(|| r.boot_ms_total as f64 / r.boots as f64 / 1000.0),
+                dud_rate: r.dud_rate(),
+                loss_rate: r.loss_rate(),
+                provider: k.provider,
+                gpu_type: k.gpu_type,
+                data_center: k.data_center,
+                cloud: k.cloud,
+                boots: r.boots,
+                duds: r.duds,
+                losses: r.losses,
+                pinned: r.pinned,
+                banned: r.banned,
+            })
+            .collect(),
+    ))
+}
+
+/// Pins an offer (tried before any other that fits), bans it (never tried), or clears both
+/// (admin). The GPU type and data center are taken as given: a name no offer has matches
+/// nothing.
+#[utoipa::path(put, path = "/api/v1/admin/offers", tag = "admin", request_body = crate::api::OfferFlag, responses((status = 204, description = "set"), (status = 422, description = "an unknown flag, provider or cloud", body = ErrorBody), (status = 403, description = "not an admin", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
+pub(crate) async fn flag_offer(
+    State(s): S,
+    Extension(c): C,
+    Body(b): Body<crate::api::OfferFlag>,
+) -> R<axum::http::StatusCode> {
+    admin_only(&c)?;
+    let invalid = |what: String, hint: &str| {
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            crate::api::ErrorCode::InvalidSpec,
+            what,
+            Some(hint),
+        )
+    };
+    let (pinned, banned) = match b.flag.as_str() {
+        "pin" => (true, false),
+        "ban" => (false, true),
+        "clear" => (false, false),
+        other => return Err(invalid(format!("unknown flag {other:?}"), "use pin, ban or clear")),
+    };
+    if !matches!(b.provider.as_str(), "runpod" | "aws") {
+        return Err(invalid(format!("unknown provider {:?}", b.provider), "use runpod or aws"));
+    }
+    if !matches!(b.cloud.as_str(), "secure" | "community" | "aws") {
+        return Err(invalid(
+            format!("unknown cloud {:?}", b.cloud),
+            "use secure, community or aws",
+        ));
+    }
+    for (field, v) in [("gpu_type", &b.gpu_type), ("data_center", &b.data_center)] {
+        if v.trim().is_empty() || v.len() > 200 {
+            return Err(invalid(
+                format!("{field} must be 1 to 200 characters"),
+                "e.g. NVIDIA RTX A4000, EU-RO-1",
+            ));
+        }
+    }
+    let key = podwarden_core::learned::OfferKey {
+        provider: b.provider,
+        gpu_type: b.gpu_type,
+        data_center: b.data_center,
+        cloud: b.cloud,
+    };
+    let now = s.engine.now_ms();
+    s.engine.store().offer_flag(&key, pinned, banned, now).await.map_err(EngineError::from)?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

@@ -90,6 +90,7 @@ fn authed_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(list_strays))
         .routes(routes!(reap_strays))
         .routes(routes!(admin_tasks))
+        .routes(routes!(learned_offers, flag_offer))
         .routes(routes!(reconciliation))
         .routes(routes!(reconcile))
         .routes(routes!(list_users, create_user))

@@ -313,3 +313,43 @@ async fn the_background_tasks_report_their_last_activation() {
     assert_eq!(r.status().as_u16(), 403);
     s.shutdown().await;
 }
+
+/// What podwarden learned of each offer is the operators': a job's boot is in it, an operator
+/// bans or pins an offer (bad flags named), and another user can do neither.
+#[tokio::test]
+async fn operators_see_what_was_learned_of_offers_and_pin_or_ban_them() {
+    use podwarden_server::api::LearnedOffer;
+    let home = tempfile::tempdir().expect("home");
+    let s = server(home.path()).await;
+    let http = reqwest::Client::new();
+    let job =
+        common::submit(&http, &s.url, &s.token, &job(serde_json::json!({"command": "true"}))).await;
+    common::follow(&http, &s, &job.job.id).await;
+    let url = format!("{}/api/v1/admin/offers", s.url);
+    let learned: Vec<LearnedOffer> = common::get_json(&http, &url, &s.token).await;
+    let booted = learned.iter().find(|o| o.boots >= 1).expect("the job's offer");
+    assert!(booted.mean_boot_secs.is_some_and(|b| b >= 0.0), "{booted:?}");
+    let put = |token: &str, body: serde_json::Value| {
+        http.put(&url).bearer_auth(token.to_owned()).json(&body).send()
+    };
+    let ban = serde_json::json!({"gpu_type": booted.gpu_type, "data_center": booted.data_center, "cloud": booted.cloud, "flag": "ban"});
+    let r = put(&s.token, ban.clone()).await.expect("ban");
+    assert_eq!(r.status().as_u16(), 204);
+    let learned: Vec<LearnedOffer> = common::get_json(&http, &url, &s.token).await;
+    let again = learned
+        .iter()
+        .find(|o| o.gpu_type == booted.gpu_type && o.data_center == booted.data_center)
+        .expect("kept");
+    assert!(again.banned && again.boots == booted.boots, "{again:?}");
+    let mut bad = ban.clone();
+    bad["flag"] = "forbid".into();
+    let r = put(&s.token, bad).await.expect("bad flag");
+    assert_eq!(r.status().as_u16(), 422);
+    let e: ErrorBody = r.json().await.expect("json");
+    assert!(e.message.contains("forbid"), "{e:?}");
+    let bob = common::new_user(&http, &s.url, &s.token, "bob").await;
+    assert_eq!(put(&bob.token, ban).await.expect("bob").status().as_u16(), 403);
+    let r = http.get(&url).bearer_auth(&bob.token).send().await.expect("bob reads");
+    assert_eq!(r.status().as_u16(), 403);
+    s.shutdown().await;
+}
