@@ -564,6 +564,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/offers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What this install has learned of each offer it has launched on (admin): boots and their
+         *     time, duds, losses, and the operator's pins and bans (`docs/job-spec.md` → Capacity).
+         */
+        get: operations["learned_offers"];
+        /**
+         * Pins an offer (tried before any other that fits), bans it (never tried), or clears both
+         *     (admin). The GPU type and data center are taken as given: a name no offer has matches
+         *     nothing.
+         */
+        put: operations["flag_offer"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cost/reconciliation": {
         parameters: {
             query?: never;
@@ -1302,6 +1327,46 @@ export interface components {
             /** @description A RunPod API key (RunPod's console → Settings → API Keys). */
             api_key: string;
         };
+        /**
+         * @description What this install has learned of one offer from its own launches, and the operator's word
+         *     on it (`GET /api/v1/admin/offers`; `podwarden gpus --learned`).
+         */
+        LearnedOffer: {
+            provider: string;
+            gpu_type: string;
+            data_center: string;
+            /** @description `secure`, `community` (RunPod) or `aws`. */
+            cloud: string;
+            /**
+             * Format: int64
+             * @description Pods that booted here.
+             */
+            boots: number;
+            /**
+             * Format: double
+             * @description Their mean time from create to running (`None` before the first boot).
+             */
+            mean_boot_secs?: number | null;
+            /**
+             * Format: int64
+             * @description Pods that never booted within their job's boot timeout (they billed while they hung).
+             */
+            duds: number;
+            /**
+             * Format: int64
+             * @description Booted pods lost (preempted, vanished).
+             */
+            losses: number;
+            /**
+             * Format: double
+             * @description The shares the ranking uses, with its prior (one in ten for both).
+             */
+            dud_rate: number;
+            /** Format: double */
+            loss_rate: number;
+            pinned: boolean;
+            banned: boolean;
+        };
         /** @description Limits enforced by the control plane (and again inside the pod). */
         Limits: {
             /**
@@ -1311,7 +1376,7 @@ export interface components {
              */
             budget_usd: number | null;
             /**
-             * @description Wall-clock limit from the first launch.
+             * @description Wall-clock limit from the first pod's create (a wait for capacity does not count).
              * @default null
              * @example 2h
              */
@@ -1410,6 +1475,17 @@ export interface components {
             size_gb: number;
             /** @description A data center with network volumes (`podwarden gpus` lists where GPUs are). */
             data_center: string;
+        };
+        /** @description `PUT /api/v1/admin/offers`: pin an offer (tried first), ban it (never tried), or clear both. */
+        OfferFlag: {
+            /** @description `runpod` (default) or `aws`. */
+            provider?: string;
+            gpu_type: string;
+            data_center: string;
+            /** @description `secure` (default), `community` or `aws`. */
+            cloud?: string;
+            /** @description `pin`, `ban` or `clear`. */
+            flag: string;
         };
         /** @description A file the job writes (`[[outputs]]`). */
         Output: {
@@ -4974,6 +5050,164 @@ export interface operations {
             };
             /** @description not an admin */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many wrong tokens from this client (a valid token is never refused), or RunPod's request budget for the account is spent (`provider_rate_limited`); wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RunPod failed or could not be reached (`provider_error`); nothing was changed, retry */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the database is locked by another process, or the server's memory for large bodies is in use; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    learned_offers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LearnedOffer"][];
+                };
+            };
+            /** @description missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many wrong tokens from this client (a valid token is never refused), or RunPod's request budget for the account is spent (`provider_rate_limited`); wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RunPod failed or could not be reached (`provider_error`); nothing was changed, retry */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the database is locked by another process, or the server's memory for large bodies is in use; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    flag_offer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OfferFlag"];
+            };
+        };
+        responses: {
+            /** @description set */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description malformed JSON (with line and column), or a body that could not be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is over the route's size limit, or has more than 1,000,000 JSON values */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an unknown flag, provider or cloud */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

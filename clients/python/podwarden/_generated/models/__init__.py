@@ -34,6 +34,7 @@ from .job_spec_env import JobSpecEnv
 from .job_state import JobState
 from .job_summary import JobSummary
 from .key_body import KeyBody
+from .learned_offer import LearnedOffer
 from .limits import Limits
 from .list_metrics_response_200_item import ListMetricsResponse200Item
 from .lora_spec import LoraSpec
@@ -43,6 +44,7 @@ from .new_token import NewToken
 from .new_token_body import NewTokenBody
 from .new_user import NewUser
 from .new_volume import NewVolume
+from .offer_flag import OfferFlag
 from .output import Output
 from .policy import Policy
 from .provider_kind import ProviderKind
@@ -109,6 +111,7 @@ __all__ = (
     "JobState",
     "JobSummary",
     "KeyBody",
+    "LearnedOffer",
     "Limits",
     "ListMetricsResponse200Item",
     "LoraSpec",
@@ -118,6 +121,7 @@ __all__ = (
     "NewTokenBody",
     "NewUser",
     "NewVolume",
+    "OfferFlag",
     "Output",
     "Policy",
     "ProviderKind",

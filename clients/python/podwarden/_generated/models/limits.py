@@ -17,7 +17,8 @@ class Limits:
 
     Attributes:
         budget_usd (float | None | Unset): Stop the job when spend reaches this (events at 80 % and 90 %).
-        max_runtime (None | str | Unset): Wall-clock limit from the first launch. Example: 2h.
+        max_runtime (None | str | Unset): Wall-clock limit from the first pod's create (a wait for capacity does not
+            count). Example: 2h.
         boot_timeout (str | Unset): A pod that is not RUNNING after this is terminated (it bills while it hangs).
             Default: '10m'. Example: 10m.
         keep_alive (str | Unset): Keep the pod up this long after the command ends (e.g. to download outputs). Default:
