@@ -61,6 +61,10 @@ pub struct EmulatorConfig {
     /// own and its S3 endpoints (the embedded server's, for callbacks): a container has a
     /// network of its own, and nothing else of the host's (`net.rs`).
     pub allow_host_ports: Vec<u16>,
+    /// A capacity model (`capacity.rs`): stock that changes over the day and launch outcomes
+    /// (refused creates, duds, slow boots, preemptions) drawn from a seed. Absent: the catalog's
+    /// stock stays as configured and every launch boots.
+    pub capacity: Option<crate::capacity::CapacityModel>,
     /// Run containers as plain processes when bubblewrap is not available. They then share
     /// the host's files and tools; every container start says so.
     pub unsandboxed: bool,
@@ -355,6 +359,7 @@ impl Default for EmulatorConfig {
             page_size: runpod::types::pagination::MAX_PAGE,
             volume_bytes_per_gb: 1_000_000_000,
             allow_host_ports: Vec::new(),
+            capacity: None,
             pods: PodTiming::default(),
             serverless: ServerlessConfig::default(),
             billing: BillingConfig::default(),

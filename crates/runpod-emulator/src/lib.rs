@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod capacity;
 pub mod clock;
 pub mod config;
 pub mod container;

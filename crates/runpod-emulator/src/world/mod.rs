@@ -131,6 +131,8 @@ pub struct World {
     /// The accounts' global networks (`pods/global_net.rs`).
     global_net: pods::GlobalNet,
     next_generation: u64,
+    /// Launches drawn from the capacity model so far (its launch numbers).
+    capacity_launches: u64,
     effects: Vec<Effect>,
 }
 
@@ -218,6 +220,7 @@ impl World {
             default_images: crate::image::default_images(),
             global_net: pods::GlobalNet::default(),
             next_generation: 1,
+            capacity_launches: 0,
             effects: Vec::new(),
         };
         (world, keys)
@@ -428,4 +431,51 @@ pub fn random_id(n: usize) -> String {
 /// A random secret for scoped keys.
 pub fn random_secret(prefix: &str) -> String {
     format!("{prefix}{}", random_id(32).to_uppercase())
+}
+
+impl World {
+    /// Sets the catalog's free stock of every modelled offer to the model's stock at `now`,
+    /// less the GPUs its live pods hold (`capacity.rs`).
+    pub(crate) fn refresh_capacity(&mut self, now: DateTime<Utc>) {
+        let Some(model) = self.cfg.capacity.clone() else { return };
+        let t = now.timestamp_millis() as f64 / 1000.0;
+        for (i, o) in model.offers.iter().enumerate() {
+            let community = o.cloud.eq_ignore_ascii_case("COMMUNITY");
+            let held: i64 = self
+                .pods
+                .values()
+                .filter(|p| p.holds_gpus && p.data_center == o.data_center)
+                .filter(|p| (p.cloud == runpod::types::pods::Cloud::Community) == community)
+                .filter_map(|p| p.gpu.as_ref().filter(|g| g.0 == o.gpu).map(|g| g.1))
+                .sum();
+            let free = (model.stock(i, t) - held).max(0);
+            let mut stock = self
+                .catalog
+                .free
+                .get(&(o.gpu.clone(), o.data_center.clone()))
+                .copied()
+                .unwrap_or_default();
+            if community {
+                stock.community = free;
+            } else {
+                stock.secure = free;
+            }
+            self.catalog.set_stock(&o.gpu, &o.data_center, stock);
+        }
+    }
+
+    /// The next launch's outcome on the pod's offer, when the model has it.
+    pub(crate) fn capacity_launch(
+        &mut self,
+        gpu: &str,
+        data_center: &str,
+        cloud: runpod::types::pods::Cloud,
+    ) -> Option<crate::capacity::Launch> {
+        let model = self.cfg.capacity.as_ref()?;
+        let cloud =
+            if cloud == runpod::types::pods::Cloud::Community { "COMMUNITY" } else { "SECURE" };
+        let i = model.find(gpu, data_center, cloud)?;
+        self.capacity_launches += 1;
+        Some(model.launch(i, self.capacity_launches))
+    }
 }

@@ -664,3 +664,70 @@ async fn graphql_reports_balance_spend_and_gpu_types() {
         .expect("client");
     assert_eq!(bad.myself().await.expect_err("bad key").kind(), ErrorKind::Unauthorized);
 }
+
+/// The capacity model drives the emulator: the catalog's stock follows it (less what pods
+/// hold), a create it refuses is a capacity refusal although the offer was listed, a dud
+/// reports RUNNING's way never (it stays STARTING, billing), a host boots in its own time, and
+/// the same seed replays the same launches.
+#[tokio::test]
+async fn the_capacity_model_drives_stock_and_launches_under_a_seed() {
+    use runpod_emulator::capacity::{CapacityModel, OfferModel};
+    let offer = |gpu: &str, fail: f64, dud: f64| OfferModel {
+        gpu: gpu.into(),
+        data_center: "US-TX-3".into(),
+        cloud: "SECURE".into(),
+        price: 0.5,
+        mean_stock: 3.0,
+        swing: 0.0,
+        create_fail: fail,
+        dud,
+        boot_secs: 100.0,
+        preempt_per_hour: 0.0,
+    };
+    let run = |seed: u64| async move {
+        let mut cfg = common::config();
+        cfg.capacity = Some(CapacityModel {
+            seed,
+            offers: vec![
+                offer("NVIDIA RTX A4000", 1.0, 0.0),
+                offer("NVIDIA RTX A5000", 0.0, 1.0),
+                offer(RTX4090, 0.0, 0.0),
+            ],
+        });
+        let emu = emu_with(cfg).await;
+        let c = emu.client();
+        let in_stock = |gpus: &[runpod::types::catalog::GpuType], id: &str| {
+            gpus.iter().find(|g| g.id.0 == id).and_then(|g| g.availability.clone())
+        };
+        let q =
+            GpuCatalogQuery { cloud: Some("SECURE".into()), ..GpuCatalogQuery::pod_availability() };
+        let before = c.list_gpu_types(&q).await.expect("catalog");
+        // Listed, refused.
+        // In the modelled data center.
+        let tx = |name: &str, gpu: &str| {
+            let mut p = pod(name, gpu, "");
+            p.data_center_ids = Some(vec!["US-TX-3".into()]);
+            p
+        };
+        let e = c.create_pod(&tx("a", "NVIDIA RTX A4000")).await.expect_err("refused");
+        assert_eq!(e.status(), Some(400));
+        // A dud: never RUNNING.
+        let dud = c.create_pod(&tx("b", "NVIDIA RTX A5000")).await.expect("created");
+        // Boots in its host's time (10 s provisioning, then its own 50-250 s).
+        let ok = c.create_pod(&tx("c", RTX4090)).await.expect("created");
+        emu.advance(Duration::from_secs(300));
+        let d = c.get_pod(&dud.id).await.expect("dud");
+        assert_eq!(d.status, PodStatus::Running, "a dud says RUNNING");
+        assert!(d.runtime.is_none() && d.cost > 0.0, "with no runtime, billing: {d:?}");
+        let up = c.get_pod(&ok.id).await.expect("ok");
+        assert!(up.runtime.is_some(), "booted");
+        // Three 4090s in the model, one held: two free.
+        let after = c.list_gpu_types(&q).await.expect("catalog");
+        let free =
+            emu.shared.world.lock().catalog.free[&(RTX4090.to_owned(), "US-TX-3".to_owned())];
+        assert_eq!(free.secure, 2);
+        (in_stock(&before, RTX4090), in_stock(&after, RTX4090), up.runtime.map(|r| r.uptime))
+    };
+    let (a, b) = (run(5).await, run(5).await);
+    assert_eq!(a, b, "the same seed replays the same day");
+}

@@ -115,7 +115,8 @@ pub(crate) async fn list_gpus(
 ) -> ApiResult<Json<ListGpuTypesResponse>> {
     let scope = gpu_filter(q.as_deref())?;
     Ok(Json(ListGpuTypesResponse {
-        gpus: s.with_world(|w, _| {
+        gpus: s.with_world(|w, now| {
+            w.refresh_capacity(now);
             w.catalog
                 .gpus
                 .iter()

@@ -20,8 +20,25 @@ impl World {
             None
         };
 
+        self.refresh_capacity(now);
         let Placed { gpu, cpu, compute_per_hr, data_center, cloud, holds_gpus } =
             self.place(acct, &req, &mounts, disk)?;
+        // The capacity model's word on this launch (`capacity.rs`): a create refused although
+        // the offer was listed, a host that never boots, its own boot time and preemption.
+        let launch = gpu.as_ref().and_then(|g| self.capacity_launch(&g.0, &data_center, cloud));
+        if launch == Some(crate::capacity::Launch::CreateFails) {
+            if let Some((g, n)) = &gpu {
+                self.catalog.release(g, *n, &data_center, cloud);
+            }
+            return Err(ApiError::bad_request(NO_CAPACITY_DETAIL));
+        }
+        let (dud, boot_secs, preempt) = match launch {
+            Some(crate::capacity::Launch::Dud) => (true, None, None),
+            Some(crate::capacity::Launch::Boots { boot_secs, preempt_after_secs }) => {
+                (false, Some(boot_secs), preempt_after_secs)
+            }
+            _ => (false, None, None),
+        };
 
         let id = loop {
             let id = random_id(14);
@@ -77,7 +94,9 @@ impl World {
             compute_per_hr,
             holds_gpus,
             boot_hang: self.pod_faults.boot_hang,
-            preempt_after_secs: self.take_preemption(),
+            boot_secs,
+            never_boots: dud,
+            preempt_after_secs: self.take_preemption().or(preempt),
             preempted: false,
             key,
             container: Container::default(),

@@ -152,8 +152,9 @@ impl World {
             match (p.status, until) {
                 (PodStatus::Provisioning, Some(t)) if now >= t => {
                     let pull = self.pull_secs(&p.image);
+                    let boot = p.boot_secs.unwrap_or(self.cfg.pods.starting_secs);
                     self.accrue_pod(id, t);
-                    let starting = self.cfg.pods.starting_secs + pull.unwrap_or(0.0);
+                    let starting = boot + pull.unwrap_or(0.0);
                     let Some(p) = self.pods.get_mut(id) else { return };
                     p.status = PodStatus::Starting;
                     p.phase_until = Some(after(t, starting));
@@ -166,6 +167,9 @@ impl World {
                     p.phase_until = None;
                     p.started_at = Some(t);
                     p.started_at_text = Some(rfc3339(t));
+                    if p.never_boots {
+                        break;
+                    }
                     p.logs.push(t, "system", "container started");
                     self.spawn_container(id, t);
                 }

@@ -114,6 +114,11 @@ pub struct PodRecord {
     /// Holds GPUs from stock.
     pub holds_gpus: bool,
     pub boot_hang: bool,
+    /// Its host's time from STARTING to RUNNING, when the capacity model set one.
+    pub boot_secs: Option<f64>,
+    /// A dud host (the capacity model's): it reports RUNNING, but its container never starts
+    /// (no `runtime`), billing all the while.
+    pub never_boots: bool,
     pub preempt_after_secs: Option<f64>,
     pub preempted: bool,
     pub key: String,
