@@ -697,7 +697,7 @@ async fn the_capacity_model_drives_stock_and_launches_under_a_seed() {
         let emu = emu_with(cfg).await;
         let c = emu.client();
         let in_stock = |gpus: &[runpod::types::catalog::GpuType], id: &str| {
-            gpus.iter().find(|g| g.id.0 == id).and_then(|g| g.availability.clone())
+            gpus.iter().find(|g| g.id.0 == id).and_then(|g| g.availability)
         };
         let q =
             GpuCatalogQuery { cloud: Some("SECURE".into()), ..GpuCatalogQuery::pod_availability() };
