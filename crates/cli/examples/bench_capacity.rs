@@ -1,0 +1,318 @@
+//! Capacity benchmark (issue 30): a simulated day of jobs against the emulator's capacity model
+//! (`runpod_emulator::capacity`: stock that swings, creates refused although listed, dud hosts,
+//! slow boots, preemptions — deterministic under a seed), placed two ways in the same run:
+//!
+//! - **baseline**, podwarden before issue 30: offers by list price (`rank_placements`); no
+//!   capacity is a failed attempt, retried after 30 s then 60 s, the job failing after 3;
+//! - **podwarden**: offers by expected cost to finish from what its own launches taught it
+//!   (`podwarden_core::learned::rerank`, learning as the day goes), and a job with nothing to
+//!   place waits queued, looking again every 30 s, for up to an hour (`limits.start_within`).
+//!
+//! Both: a 10-minute boot timeout (a dud is found out then and relaunched, its time billed), 3
+//! attempts for duds and preemptions, a preempted job starting over. The manual clock steps
+//! 10 s. Reported per policy: jobs started within 15 minutes (of those that arrived when some
+//! offer had stock), median and p95 time to the first log line (arrival to the command
+//! starting), spend on pods that never booted as a share of all spend, and total cost.
+//!
+//!   cargo run --release -p podwarden --example bench_capacity            # 2,000 jobs, a day
+//!   BENCH_SMOKE=1 target/debug/examples/bench_capacity                    # 100 jobs, 3 hours
+
+use podwarden_core::gpu::{CloudTier, GpuOffer, rank_placements};
+use podwarden_core::learned::{OfferEvent, OfferKey, OfferRecord, cloud_name, rerank};
+use podwarden_core::money::Money;
+use podwarden_core::spec::JobSpec;
+use rand::rngs::StdRng;
+use rand::{RngExt as _, SeedableRng as _};
+use runpod_emulator::capacity::{CapacityModel, Launch};
+use std::collections::BTreeMap;
+
+const STEP: f64 = 10.0;
+const BOOT_TIMEOUT: f64 = 600.0;
+const ATTEMPTS: u32 = 3;
+const START_WITHIN: f64 = 3600.0;
+const RECHECK: f64 = 30.0;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Policy {
+    Baseline,
+    Podwarden,
+}
+
+#[derive(Clone, Debug)]
+enum Phase {
+    /// Waiting to (re)launch at this time.
+    Waiting(f64),
+    /// A pod on offer `i`, created at `since`; boots at `boots` (`None`: a dud).
+    Booting { i: usize, since: f64, boots: Option<f64>, preempt: Option<f64> },
+    /// Running since `since` until `until` (its end, or its preemption when `lost`).
+    Running { i: usize, since: f64, until: f64, lost: bool },
+    Done,
+    Failed,
+}
+
+struct Job {
+    arrival: f64,
+    run: f64,
+    phase: Phase,
+    attempts: u32,
+    /// Since when it has waited queued (podwarden).
+    queued_at: Option<f64>,
+    first_log: Option<f64>,
+    /// Whether some offer had stock when it arrived.
+    capacity_at_arrival: bool,
+}
+
+#[derive(Default)]
+struct Tally {
+    spend: f64,
+    dud_spend: f64,
+}
+
+/// One policy's day.
+fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, seed: u64) -> Report {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let horizon = hours * 3600.0;
+    let mut jobs: Vec<Job> = (0..jobs_n)
+        .map(|_| {
+            let arrival = rng.random::<f64>() * (horizon - 3.0 * 3600.0).max(600.0);
+            Job {
+                arrival,
+                run: 1800.0 + rng.random::<f64>() * 5400.0,
+                phase: Phase::Waiting(arrival),
+                attempts: 0,
+                queued_at: None,
+                first_log: None,
+                capacity_at_arrival: false,
+            }
+        })
+        .collect();
+    let spec = JobSpec::from_toml(
+        "bench.toml",
+        "name = \"bench\"\nimage = \"i\"\ncommand = \"c\"\n[gpu]\nmin_vram_gb = 16\n",
+    )
+    .expect("spec");
+    let mut held = vec![0i64; model.offers.len()];
+    let mut learned: BTreeMap<OfferKey, OfferRecord> = BTreeMap::new();
+    let mut launches = 0u64;
+    let mut tally = Tally::default();
+    let key = |i: usize| {
+        let o = &model.offers[i];
+        let cloud = if o.cloud == "COMMUNITY" { CloudTier::Community } else { CloudTier::Secure };
+        OfferKey {
+            provider: "runpod".into(),
+            gpu_type: o.gpu.clone(),
+            data_center: o.data_center.clone(),
+            cloud: cloud_name(cloud).into(),
+        }
+    };
+    let mut t = 0.0;
+    while t < horizon {
+        // Free stock now; each launch this step takes one.
+        let mut free: Vec<i64> =
+            (0..model.offers.len()).map(|i| (model.stock(i, t) - held[i]).max(0)).collect();
+        for j in &mut jobs {
+            if let Phase::Waiting(at) = j.phase {
+                if j.arrival <= t && t < j.arrival + STEP {
+                    j.capacity_at_arrival = free.iter().any(|f| *f > 0);
+                }
+                if at > t {
+                    continue;
+                }
+                // Placements as podwarden ranks them, from the catalog now.
+                let mut by_gpu: BTreeMap<&str, GpuOffer> = BTreeMap::new();
+                for (i, o) in model.offers.iter().enumerate() {
+                    let g = by_gpu.entry(&o.gpu).or_insert_with(|| GpuOffer {
+                        gpu_type: o.gpu.clone(),
+                        display_name: o.gpu.clone(),
+                        vram_gb: 24,
+                        max_count: 8,
+                        fixed_count: None,
+                        secure_price: None,
+                        community_price: None,
+                        data_centers: Vec::new(),
+                    });
+                    let price = Some(Money::from_usd(o.price));
+                    if o.cloud == "COMMUNITY" {
+                        g.community_price = price;
+                    } else {
+                        g.secure_price = price;
+                    }
+                    if free[i] > 0 && !g.data_centers.contains(&o.data_center) {
+                        g.data_centers.push(o.data_center.clone());
+                    }
+                }
+                let offers: Vec<GpuOffer> = by_gpu.into_values().collect();
+                let mut placements = rank_placements(&spec, &offers);
+                if policy == Policy::Podwarden {
+                    let records: Vec<(OfferKey, OfferRecord)> =
+                        learned.iter().map(|(k, r)| (k.clone(), r.clone())).collect();
+                    placements =
+                        rerank(placements, "runpod", &records, j.run as i64 * 1000, 600_000);
+                }
+                // RunPod places each create in the first listed data center with room.
+                let mut placed = None;
+                'offers: for p in &placements {
+                    for dc in &p.data_centers {
+                        let cloud = if p.cloud == CloudTier::Community { "COMMUNITY" } else { "SECURE" };
+                        let Some(i) = model.find(&p.gpu_type, dc, cloud) else { continue };
+                        if free[i] <= 0 {
+                            continue;
+                        }
+                        launches += 1;
+                        match model.launch(i, launches) {
+                            Launch::CreateFails => continue,
+                            Launch::Dud => {
+                                placed = Some((i, None, None));
+                                break 'offers;
+                            }
+                            Launch::Boots { boot_secs, preempt_after_secs } => {
+                                placed = Some((i, Some(boot_secs), preempt_after_secs));
+                                break 'offers;
+                            }
+                        }
+                    }
+                }
+                match placed {
+                    Some((i, boot, preempt)) => {
+                        held[i] += 1;
+                        free[i] -= 1;
+                        j.attempts += 1;
+                        j.queued_at = None;
+                        j.phase =
+                            Phase::Booting { i, since: t, boots: boot.map(|b| t + b), preempt };
+                    }
+                    None => match policy {
+                        Policy::Baseline => {
+                            j.attempts += 1;
+                            j.phase = if j.attempts >= ATTEMPTS {
+                                Phase::Failed
+                            } else {
+                                Phase::Waiting(t + 30.0 * f64::from(1 << (j.attempts - 1)))
+                            };
+                        }
+                        Policy::Podwarden => {
+                            let since = *j.queued_at.get_or_insert(t);
+                            j.phase = if t - since >= START_WITHIN {
+                                Phase::Failed
+                            } else {
+                                Phase::Waiting(t + RECHECK)
+                            };
+                        }
+                    },
+                }
+            }
+        }
+        // Pods move on.
+        for j in &mut jobs {
+            match j.phase.clone() {
+                Phase::Booting { i, since, boots: Some(b), preempt } if b <= t => {
+                    j.first_log.get_or_insert(b);
+                    let rec = learned.entry(key(i)).or_default();
+                    rec.add(OfferEvent::Booted { boot_ms: ((b - since) * 1000.0) as i64 }, 0);
+                    let end = b + j.run;
+                    let lost_at = preempt.map(|p| b + p).filter(|p| *p < end);
+                    j.phase = Phase::Running {
+                        i,
+                        since,
+                        until: lost_at.unwrap_or(end),
+                        lost: lost_at.is_some(),
+                    };
+                }
+                Phase::Booting { i, since, boots: None, .. } if t - since >= BOOT_TIMEOUT => {
+                    // Found out at the boot timeout: terminated, its time billed for nothing.
+                    let cost = model.offers[i].price * BOOT_TIMEOUT / 3600.0;
+                    tally.spend += cost;
+                    tally.dud_spend += cost;
+                    held[i] -= 1;
+                    learned.entry(key(i)).or_default().add(OfferEvent::Dud, 0);
+                    j.phase = retry(j, t);
+                }
+                Phase::Running { i, since, until, lost } if until <= t => {
+                    tally.spend += model.offers[i].price * (until - since) / 3600.0;
+                    held[i] -= 1;
+                    if lost {
+                        learned.entry(key(i)).or_default().add(OfferEvent::Lost, 0);
+                        j.phase = retry(j, t);
+                    } else {
+                        j.phase = Phase::Done;
+                    }
+                }
+                _ => {}
+            }
+        }
+        t += STEP;
+    }
+    // What still runs at the end of the day is billed to then.
+    for j in &jobs {
+        if let Phase::Booting { i, since, .. } | Phase::Running { i, since, .. } = j.phase {
+            tally.spend += model.offers[i].price * (horizon - since) / 3600.0;
+        }
+    }
+    Report::of(&jobs, &tally)
+}
+
+fn retry(j: &Job, t: f64) -> Phase {
+    if j.attempts >= ATTEMPTS { Phase::Failed } else { Phase::Waiting(t + 30.0) }
+}
+
+struct Report {
+    jobs: usize,
+    within_15: f64,
+    median_first_log: f64,
+    p95_first_log: f64,
+    dud_share: f64,
+    cost: f64,
+    done: usize,
+    failed: usize,
+}
+
+impl Report {
+    fn of(jobs: &[Job], tally: &Tally) -> Self {
+        let eligible: Vec<&Job> = jobs.iter().filter(|j| j.capacity_at_arrival).collect();
+        let within = eligible
+            .iter()
+            .filter(|j| j.first_log.is_some_and(|f| f - j.arrival <= 900.0))
+            .count();
+        let mut waits: Vec<f64> =
+            jobs.iter().filter_map(|j| j.first_log.map(|f| f - j.arrival)).collect();
+        waits.sort_by(f64::total_cmp);
+        let pct = |p: f64| waits.get(((waits.len() as f64 - 1.0) * p).round() as usize).copied();
+        Report {
+            jobs: jobs.len(),
+            within_15: within as f64 / eligible.len().max(1) as f64,
+            median_first_log: pct(0.5).unwrap_or(f64::NAN),
+            p95_first_log: pct(0.95).unwrap_or(f64::NAN),
+            dud_share: tally.dud_spend / tally.spend.max(1e-9),
+            cost: tally.spend,
+            done: jobs.iter().filter(|j| matches!(j.phase, Phase::Done)).count(),
+            failed: jobs.iter().filter(|j| matches!(j.phase, Phase::Failed)).count(),
+        }
+    }
+}
+
+fn main() {
+    let smoke = std::env::var("BENCH_SMOKE").is_ok();
+    let (jobs, hours) = if smoke { (100, 6.0) } else { (2000, 24.0) };
+    let seed = 42;
+    let mut model = CapacityModel::default_day(seed);
+    // Enough stock for a day of this many jobs at once, as the catalog's shape has it.
+    let scale = jobs as f64 / 200.0;
+    for o in &mut model.offers {
+        o.mean_stock *= scale;
+    }
+    let base = simulate(&model, Policy::Baseline, jobs, hours, seed);
+    let ours = simulate(&model, Policy::Podwarden, jobs, hours, seed);
+    println!("{jobs} jobs over {hours} h, capacity model seed {seed} (BENCH_SMOKE={smoke})");
+    println!("| | baseline (price order, fail on no capacity) | podwarden (learned, queued) | ratio |");
+    println!("|---|---|---|---|");
+    let row = |name: &str, b: f64, o: f64, unit: &str| {
+        println!("| {name} | {b:.2}{unit} | {o:.2}{unit} | {:.2} |", o / b);
+    };
+    row("started within 15 min (of jobs that arrived with stock)", base.within_15 * 100.0, ours.within_15 * 100.0, " %");
+    row("median time to first log", base.median_first_log / 60.0, ours.median_first_log / 60.0, " min");
+    row("p95 time to first log", base.p95_first_log / 60.0, ours.p95_first_log / 60.0, " min");
+    row("spend on pods that never booted", base.dud_share * 100.0, ours.dud_share * 100.0, " %");
+    row("total cost", base.cost, ours.cost, " $");
+    println!("| jobs finished / failed | {} / {} | {} / {} | |", base.done, base.failed, ours.done, ours.failed);
+    assert_eq!(base.jobs, ours.jobs);
+}
