@@ -43,9 +43,19 @@ enum Phase {
     /// Waiting to (re)launch at this time.
     Waiting(f64),
     /// A pod on offer `i`, created at `since`; boots at `boots` (`None`: a dud).
-    Booting { i: usize, since: f64, boots: Option<f64>, preempt: Option<f64> },
+    Booting {
+        i: usize,
+        since: f64,
+        boots: Option<f64>,
+        preempt: Option<f64>,
+    },
     /// Running since `since` until `until` (its end, or its preemption when `lost`).
-    Running { i: usize, since: f64, until: f64, lost: bool },
+    Running {
+        i: usize,
+        since: f64,
+        until: f64,
+        lost: bool,
+    },
     Done,
     Failed,
 }
@@ -153,7 +163,8 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
                 let mut placed = None;
                 'offers: for p in &placements {
                     for dc in &p.data_centers {
-                        let cloud = if p.cloud == CloudTier::Community { "COMMUNITY" } else { "SECURE" };
+                        let cloud =
+                            if p.cloud == CloudTier::Community { "COMMUNITY" } else { "SECURE" };
                         let Some(i) = model.find(&p.gpu_type, dc, cloud) else { continue };
                         if free[i] <= 0 {
                             continue;
@@ -269,10 +280,8 @@ struct Report {
 impl Report {
     fn of(jobs: &[Job], tally: &Tally) -> Self {
         let eligible: Vec<&Job> = jobs.iter().filter(|j| j.capacity_at_arrival).collect();
-        let within = eligible
-            .iter()
-            .filter(|j| j.first_log.is_some_and(|f| f - j.arrival <= 900.0))
-            .count();
+        let within =
+            eligible.iter().filter(|j| j.first_log.is_some_and(|f| f - j.arrival <= 900.0)).count();
         let mut waits: Vec<f64> =
             jobs.iter().filter_map(|j| j.first_log.map(|f| f - j.arrival)).collect();
         waits.sort_by(f64::total_cmp);
@@ -303,16 +312,31 @@ fn main() {
     let base = simulate(&model, Policy::Baseline, jobs, hours, seed);
     let ours = simulate(&model, Policy::Podwarden, jobs, hours, seed);
     println!("{jobs} jobs over {hours} h, capacity model seed {seed} (BENCH_SMOKE={smoke})");
-    println!("| | baseline (price order, fail on no capacity) | podwarden (learned, queued) | ratio |");
+    println!(
+        "| | baseline (price order, fail on no capacity) | podwarden (learned, queued) | ratio |"
+    );
     println!("|---|---|---|---|");
     let row = |name: &str, b: f64, o: f64, unit: &str| {
         println!("| {name} | {b:.2}{unit} | {o:.2}{unit} | {:.2} |", o / b);
     };
-    row("started within 15 min (of jobs that arrived with stock)", base.within_15 * 100.0, ours.within_15 * 100.0, " %");
-    row("median time to first log", base.median_first_log / 60.0, ours.median_first_log / 60.0, " min");
+    row(
+        "started within 15 min (of jobs that arrived with stock)",
+        base.within_15 * 100.0,
+        ours.within_15 * 100.0,
+        " %",
+    );
+    row(
+        "median time to first log",
+        base.median_first_log / 60.0,
+        ours.median_first_log / 60.0,
+        " min",
+    );
     row("p95 time to first log", base.p95_first_log / 60.0, ours.p95_first_log / 60.0, " min");
     row("spend on pods that never booted", base.dud_share * 100.0, ours.dud_share * 100.0, " %");
     row("total cost", base.cost, ours.cost, " $");
-    println!("| jobs finished / failed | {} / {} | {} / {} | |", base.done, base.failed, ours.done, ours.failed);
+    println!(
+        "| jobs finished / failed | {} / {} | {} / {} | |",
+        base.done, base.failed, ours.done, ours.failed
+    );
     assert_eq!(base.jobs, ours.jobs);
 }
