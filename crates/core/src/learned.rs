@@ -123,6 +123,8 @@ pub fn rerank(
     run_ms: i64,
     boot_timeout_ms: i64,
 ) -> Vec<Placement> {
+    // Records name an EC2 placement's tier `aws` (the attempt's `cloud`).
+    let tier = |p: &Placement| if provider == "aws" { "aws" } else { cloud_name(p.cloud) };
     let record = |p: &Placement, dc: &str| {
         records
             .iter()
@@ -130,7 +132,7 @@ pub fn rerank(
                 k.provider == provider
                     && k.gpu_type == p.gpu_type
                     && k.data_center == dc
-                    && k.cloud == cloud_name(p.cloud)
+                    && k.cloud == tier(p)
             })
             .map(|(_, r)| r.clone())
             .unwrap_or_default()
@@ -138,7 +140,7 @@ pub fn rerank(
     let preferred_rank = |p: &Placement| if p.preferred { 0 } else { 1 };
     let mut scored: Vec<(bool, f64, Placement)> = placements
         .into_iter()
-        .filter_map(|mut p| {
+        .flat_map(|p| {
             let mut dcs: Vec<(bool, f64, String)> = p
                 .data_centers
                 .iter()
@@ -152,13 +154,26 @@ pub fn rerank(
                     )
                 })
                 .collect();
-            if dcs.is_empty() {
-                return None;
-            }
             dcs.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.total_cmp(&b.1)));
-            let (pinned, cost) = (dcs[0].0, dcs[0].1);
-            p.data_centers = dcs.into_iter().map(|(_, _, d)| d).collect();
-            Some((pinned, cost, p))
+            // A create names its data centers without an order (RunPod places by availability):
+            // where the learned costs differ, each data center is a placement of its own, so
+            // the better one is asked first; where they do not, one create names them all.
+            let differ = match (dcs.first(), dcs.last()) {
+                (Some(a), Some(b)) => a.0 != b.0 || b.1 > a.1 * 1.02,
+                _ => false,
+            };
+            if differ {
+                dcs.into_iter()
+                    .map(|(pinned, cost, d)| {
+                        (pinned, cost, Placement { data_centers: vec![d], ..p.clone() })
+                    })
+                    .collect::<Vec<_>>()
+            } else if let Some(&(pinned, cost, _)) = dcs.first() {
+                let all = dcs.into_iter().map(|(_, _, d)| d).collect();
+                vec![(pinned, cost, Placement { data_centers: all, ..p })]
+            } else {
+                Vec::new()
+            }
         })
         .collect();
     // Stable: equal costs keep the spec's order (its preferred types, then price).
@@ -244,8 +259,9 @@ mod tests {
         );
     }
 
-    /// Within a placement, its data centers go cheapest to finish first; a banned one is
-    /// dropped, and a placement with nothing left with it; a pinned one goes first.
+    /// Within a placement, its data centers go cheapest to finish first (each its own
+    /// placement when they differ); a banned one is dropped, and a placement with nothing left
+    /// with it; a pinned one goes first.
     #[test]
     fn data_centers_are_ordered_banned_dropped_pinned_first() {
         let dud = with(&[OfferEvent::Dud; 3]);
@@ -271,7 +287,9 @@ mod tests {
             .iter()
             .map(|p| (p.gpu_type.as_str(), p.data_centers.iter().map(String::as_str).collect()))
             .collect();
-        assert_eq!(got, [("C", vec!["V"]), ("A", vec!["Y", "X"])]);
+        // A's data centers differ in what was learned: each is asked on its own, the better
+        // first.
+        assert_eq!(got, [("C", vec!["V"]), ("A", vec!["Y"]), ("A", vec!["X"])]);
     }
 
     /// The spec's preferred types keep their order whatever was learned.
@@ -293,9 +311,21 @@ mod tests {
         assert_eq!(got, ["First", "Second", "Other"]);
     }
 
-    /// Another provider's record says nothing of this one's offers.
+    /// Another provider's record says nothing of this one's offers; an EC2 offer's record is
+    /// under its tier `aws`.
     #[test]
     fn records_are_per_provider() {
+        let banned_aws = OfferRecord { banned: true, ..OfferRecord::default() };
+        let mut aws = key("g5.xlarge", "us-east-1a");
+        (aws.provider, aws.cloud) = ("aws".into(), "aws".into());
+        let out = rerank(
+            vec![placement("g5.xlarge", 1.0, &["us-east-1a"], false)],
+            "aws",
+            &[(aws, banned_aws)],
+            HOUR,
+            BOOT,
+        );
+        assert!(out.is_empty(), "banned on AWS: {out:?}");
         let banned = OfferRecord { banned: true, ..OfferRecord::default() };
         let mut k = key("A", "X");
         k.provider = "aws".into();

@@ -556,6 +556,8 @@ impl<C: Provider> Engine<C> {
                         let backoff = spec.retry.backoff.as_millis() as i64
                             * (1i64 << (j.attempts_made - 1).clamp(0, 10));
                         j.next_attempt_at = Some(now + backoff.min(600_000));
+                        // A pod was made (and lost): a wait for capacity after this is a new one.
+                        j.queued_at = None;
                     }
                     JobEvent::Queue => {
                         j.next_attempt_at = Some(now + QUEUE_RECHECK_MS);

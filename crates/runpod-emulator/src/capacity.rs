@@ -80,7 +80,7 @@ impl CapacityModel {
         })
     }
 
-    /// Free GPUs of offer `i` at `t_secs` (seconds since the model's start): its mean, swung
+    /// Free GPUs of offer `i` at `t_secs` (seconds since the Unix epoch, by the emulator's clock): its mean, swung
     /// over a day by its own phase, with noise per [`STOCK_BUCKET_SECS`]; never negative.
     pub fn stock(&self, i: usize, t_secs: f64) -> i64 {
         let o = &self.offers[i];
@@ -106,7 +106,8 @@ impl CapacityModel {
         // Exponential time to preemption at the offer's rate.
         let preempt_after_secs = (o.preempt_per_hour > 0.0).then(|| {
             let u: f64 = r.random::<f64>().max(1e-12);
-            -u.ln() / o.preempt_per_hour * 3600.0
+            // At most a year: a tiny rate must not overflow the clock.
+            (-u.ln() / o.preempt_per_hour * 3600.0).min(365.0 * 86_400.0)
         });
         Launch::Boots { boot_secs, preempt_after_secs }
     }

@@ -139,6 +139,18 @@ impl<C: Provider> Engine<C> {
                 tried.join(", ")
             )
         };
+        // Pods made and ended on the way (a multi-node group short of room) were paid for:
+        // that launch counts, so a job that keeps half-placing runs out of retries instead of
+        // paying for partial groups every 30 s.
+        let made = self
+            .store
+            .attempts_for_job(job)
+            .await?
+            .iter()
+            .any(|a| a.seq >= seq && a.pod_id.is_some());
+        if made {
+            return self.apply_job_event(job, JobEvent::Queue, &waiting(&why)).await.map(|_| ());
+        }
         self.wait_for_account(job, &why).await
     }
 
@@ -196,9 +208,7 @@ impl<C: Provider> Engine<C> {
             })
             .await;
         ignore_missing(uncounted)?;
-        let why =
-            format!("{why}; waiting, next check in {} s", crate::jobs::QUEUE_RECHECK_MS / 1000);
-        self.apply_job_event(job, JobEvent::Queue, &why).await.map(|_| ())
+        self.apply_job_event(job, JobEvent::Queue, &waiting(why)).await.map(|_| ())
     }
 
     async fn force_give_up(&self, job: JobId, why: &str) -> Result<(), EngineError> {
@@ -447,8 +457,11 @@ impl<C: Provider> Engine<C> {
                     return Ok(None);
                 }
                 j.reason = Some(booting.clone());
-                // A pod is made: no longer waiting for capacity.
-                j.queued_at = None;
+                // A pod is made: no longer waiting for capacity (a multi-node job once all its
+                // nodes run: half a group may yet be ended, and its wait go on).
+                if spec_nodes(j) <= 1 {
+                    j.queued_at = None;
+                }
                 Ok(Some(()))
             })
             .await;
@@ -679,6 +692,16 @@ impl<Id: Eq + std::hash::Hash + Copy> Drop for InFlight<'_, Id> {
     fn drop(&mut self) {
         self.set.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.id);
     }
+}
+
+/// The job's node count (1 when its spec cannot be read).
+fn spec_nodes(j: &podwarden_store::JobRow) -> u32 {
+    j.spec().map_or(1, |s| s.nodes.max(1))
+}
+
+/// A queued job's reason: what it waits for, and when it looks again.
+fn waiting(why: &str) -> String {
+    format!("{why}; waiting, next check in {} s", crate::jobs::QUEUE_RECHECK_MS / 1000)
 }
 
 /// A node's place in its job, in its pod's env: torchrun's `--node_rank`, `--nnodes` and

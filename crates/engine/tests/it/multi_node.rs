@@ -336,3 +336,34 @@ async fn the_same_offer_is_tried_in_the_next_data_center_before_the_next_offer()
         "{pods:?}"
     );
 }
+
+/// A group that keeps half-placing (room for one node of two) pays for the node it makes each
+/// time: those launches count, so the job runs out of retries instead of queueing forever.
+#[tokio::test]
+async fn a_group_that_keeps_half_placing_runs_out_of_retries() {
+    let (emu, e) = podwarden_test_utils::engine::setup(|c| {
+        c.pods.provisioning_secs = 10.0;
+        c.pods.starting_secs = 20.0;
+        let a4000 = c.gpus.iter_mut().find(|g| g.id == "NVIDIA RTX A4000").expect("A4000");
+        a4000.stock = [("US-TX-3".to_owned(), Stock { secure: 1, community: 0 })].into();
+    })
+    .await;
+    let mut s = spec("cloud = \"secure\"\n");
+    s.nodes = 2;
+    s.gpu.types = vec!["NVIDIA RTX A4000".into()];
+    s.retry.allow_other_gpu_types = false;
+    let job = e.submit(s, "local").await.expect("submit").job;
+    for _ in 0..40 {
+        e.tick().await.expect("tick");
+        if state(&e, job).await.is_final() {
+            break;
+        }
+        emu.advance(Duration::from_secs(30));
+    }
+    let j = e.store().job_get(job).await.expect("get").expect("job");
+    assert_eq!(j.state, JobState::Failed, "{:?}", j.reason);
+    assert_eq!(j.attempts_made, 3, "each half-placed launch counted");
+    let made = e.store().attempts_for_job(job).await.expect("attempts");
+    assert_eq!(made.iter().filter(|a| a.pod_id.is_some()).count(), 3, "{made:?}");
+    assert!(live_pods(&emu).is_empty());
+}

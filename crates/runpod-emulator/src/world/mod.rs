@@ -131,8 +131,8 @@ pub struct World {
     /// The accounts' global networks (`pods/global_net.rs`).
     global_net: pods::GlobalNet,
     next_generation: u64,
-    /// Launches drawn from the capacity model so far (its launch numbers).
-    capacity_launches: u64,
+    /// Launches drawn from the capacity model so far, per modelled offer (its launch numbers).
+    capacity_launches: HashMap<usize, u64>,
     effects: Vec<Effect>,
 }
 
@@ -220,7 +220,7 @@ impl World {
             default_images: crate::image::default_images(),
             global_net: pods::GlobalNet::default(),
             next_generation: 1,
-            capacity_launches: 0,
+            capacity_launches: HashMap::new(),
             effects: Vec::new(),
         };
         (world, keys)
@@ -475,7 +475,8 @@ impl World {
         let cloud =
             if cloud == runpod::types::pods::Cloud::Community { "COMMUNITY" } else { "SECURE" };
         let i = model.find(gpu, data_center, cloud)?;
-        self.capacity_launches += 1;
-        Some(model.launch(i, self.capacity_launches))
+        let n = self.capacity_launches.entry(i).or_default();
+        *n += 1;
+        Some(model.launch(i, *n))
     }
 }

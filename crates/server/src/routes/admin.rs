@@ -169,11 +169,14 @@ pub(crate) async fn flag_offer(
     if !matches!(b.provider.as_str(), "runpod" | "aws") {
         return Err(invalid(format!("unknown provider {:?}", b.provider), "use runpod or aws"));
     }
-    if !matches!(b.cloud.as_str(), "secure" | "community" | "aws") {
-        return Err(invalid(
-            format!("unknown cloud {:?}", b.cloud),
-            "use secure, community or aws",
-        ));
+    match (b.provider.as_str(), b.cloud.as_str()) {
+        ("runpod", "secure" | "community") | ("aws", "aws") => {}
+        (p, c) => {
+            return Err(invalid(
+                format!("{p} has no cloud {c:?}"),
+                "RunPod's clouds are secure and community; AWS's is aws",
+            ));
+        }
     }
     for (field, v) in [("gpu_type", &b.gpu_type), ("data_center", &b.data_center)] {
         if v.trim().is_empty() || v.len() > 200 {

@@ -25,6 +25,10 @@ use std::collections::{HashMap, HashSet};
 /// this process are never abandoned).
 pub const INTENT_GRACE_MS: i64 = 60_000;
 
+/// A pod that did not boot within a shorter boot timeout than this is not counted a dud of its
+/// offer: the job asked for more than hosts promise.
+pub const MIN_LEARNED_BOOT_TIMEOUT_MS: i64 = 120_000;
+
 /// How far ahead a budget looks ([`podwarden_core::limits::BUDGET_LOOKAHEAD_MS`]).
 pub use podwarden_core::limits::BUDGET_LOOKAHEAD_MS;
 
@@ -276,7 +280,10 @@ fn plan_live_attempt<'a>(
                     timeout / 1000
                 );
                 out.push(terminate(p, &why));
-                out.push(Action::Learn { attempt: a.id, event: OfferEvent::Dud });
+                // A job's own short boot timeout (or a huge image) says little of the host.
+                if timeout >= MIN_LEARNED_BOOT_TIMEOUT_MS {
+                    out.push(Action::Learn { attempt: a.id, event: OfferEvent::Dud });
+                }
                 found.trouble.insert(a.job_id, why);
             }
         }
