@@ -37,3 +37,9 @@ pub async fn setup(
         engine_on(&emu, podwarden_store::testing::open().await.expect("store"), emu.client()).await;
     (emu, engine)
 }
+
+/// What the emulator billed for every pod it ever ran, in USD (RunPod's side of a cost check).
+pub fn pods_billed(emu: &RunningEmulator) -> f64 {
+    let w = emu.shared.world.lock();
+    w.pods.keys().map(|id| w.ledger.total_for(runpod_emulator::world::ledger::Kind::Pod, id)).sum()
+}

@@ -61,6 +61,17 @@ async fn setup(faults: PodFaults) -> (RunningEmulator, Engine<RunPodProvider>) {
     .await
 }
 
+/// The emulator with room for one RTX A4000 (in US-TX-3, Secure) and the usual rest.
+async fn one_a4000() -> (RunningEmulator, Engine<RunPodProvider>) {
+    podwarden_test_utils::engine::setup(|c| {
+        c.pods.provisioning_secs = 10.0;
+        c.pods.starting_secs = 20.0;
+        let a4000 = c.gpus.iter_mut().find(|g| g.id == "NVIDIA RTX A4000").expect("A4000");
+        a4000.stock = [("US-TX-3".to_owned(), Stock { secure: 1, community: 0 })].into();
+    })
+    .await
+}
+
 /// Each node's pod: its rank, the node count, rank 0's private name and port; one data center;
 /// global networking. Rank 0 is told no address (its wrapper uses its own name).
 fn assert_nodes_told(pods: &[PodRecord]) {
@@ -120,13 +131,7 @@ async fn three_nodes_start_together_and_the_first_failing_node_ends_the_job() {
     assert!(attempts.iter().all(|a| a.cost > Money(0)), "{attempts:?}");
     let spent = e.store().job_get(job).await.expect("get").expect("job").spent;
     assert_eq!(spent, attempts.iter().map(|a| a.cost).sum::<Money>());
-    let billed: f64 = {
-        let w = emu.shared.world.lock();
-        w.pods
-            .keys()
-            .map(|id| w.ledger.total_for(runpod_emulator::world::ledger::Kind::Pod, id))
-            .sum()
-    };
+    let billed = podwarden_test_utils::engine::pods_billed(&emu);
     assert!((spent.usd() - billed).abs() < 0.01, "ours {spent} vs RunPod's bill {billed} $");
 }
 
@@ -169,14 +174,8 @@ async fn a_lost_node_relaunches_every_node_and_success_needs_all_of_them() {
 
 #[tokio::test]
 async fn a_data_center_with_room_for_fewer_nodes_gets_none_of_them() {
-    let (emu, e) = podwarden_test_utils::engine::setup(|c| {
-        c.pods.provisioning_secs = 10.0;
-        c.pods.starting_secs = 20.0;
-        // The cheapest offer fits one pod, not three.
-        let a4000 = c.gpus.iter_mut().find(|g| g.id == "NVIDIA RTX A4000").expect("A4000");
-        a4000.stock = [("US-TX-3".to_owned(), Stock { secure: 1, community: 0 })].into();
-    })
-    .await;
+    // The cheapest offer fits one pod, not three.
+    let (emu, e) = one_a4000().await;
     let s = spec("cloud = \"secure\"\n");
     let sub = e.submit(s, "local").await.expect("submit");
     let job = sub.job;
@@ -341,13 +340,7 @@ async fn the_same_offer_is_tried_in_the_next_data_center_before_the_next_offer()
 /// time: those launches count, so the job runs out of retries instead of queueing forever.
 #[tokio::test]
 async fn a_group_that_keeps_half_placing_runs_out_of_retries() {
-    let (emu, e) = podwarden_test_utils::engine::setup(|c| {
-        c.pods.provisioning_secs = 10.0;
-        c.pods.starting_secs = 20.0;
-        let a4000 = c.gpus.iter_mut().find(|g| g.id == "NVIDIA RTX A4000").expect("A4000");
-        a4000.stock = [("US-TX-3".to_owned(), Stock { secure: 1, community: 0 })].into();
-    })
-    .await;
+    let (emu, e) = one_a4000().await;
     let mut s = spec("cloud = \"secure\"\n");
     s.nodes = 2;
     s.gpu.types = vec!["NVIDIA RTX A4000".into()];

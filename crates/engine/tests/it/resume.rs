@@ -184,13 +184,7 @@ async fn a_checkpointing_job_resumes_after_each_lost_pod_and_pays_for_every_atte
     assert!(attempts.iter().all(|a| a.cost > Money(0)), "{attempts:?}");
     let spent = e.store().job_get(job).await.expect("get").expect("job").spent;
     assert_eq!(spent, attempts.iter().map(|a| a.cost).sum::<Money>());
-    let billed: f64 = {
-        let w = emu.shared.world.lock();
-        w.pods
-            .keys()
-            .map(|id| w.ledger.total_for(runpod_emulator::world::ledger::Kind::Pod, id))
-            .sum()
-    };
+    let billed = podwarden_test_utils::engine::pods_billed(&emu);
     assert!((spent.usd() - billed).abs() < 0.01, "ours {spent} vs RunPod's bill {billed} $");
     // Time to resume: from a pod's loss to its successor booted (emulated).
     let resume_secs: Vec<f64> = attempts
