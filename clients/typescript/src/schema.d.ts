@@ -912,6 +912,18 @@ export interface components {
             endpoint: components["schemas"]["EndpointView"];
             change: string;
         };
+        /** @description What a job lost to pods that never booted. */
+        DudLoss: {
+            /** Format: int64 */
+            pods: number;
+            /**
+             * Format: double
+             * @description From each one's create to its end.
+             */
+            secs: number;
+            /** Format: double */
+            cost_usd: number;
+        };
         /**
          * @description `[early_stop]` in a job spec: stop the job when a metric diverges — is not a finite number,
          *     or stays above `factor` × its best (lowest) value for `patience` points in a row.
@@ -1217,6 +1229,11 @@ export interface components {
             image?: string;
             /** @description The command the pod runs (for `finetune`: the model and dataset). */
             command?: string;
+            /**
+             * @description Pods of this job that never booted (a dud host, a boot timeout) and what they cost: the
+             *     time and money lost to them.
+             */
+            duds?: components["schemas"]["DudLoss"];
         };
         /** @description A GPU job on a pod. */
         JobSpec: {

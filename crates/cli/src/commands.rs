@@ -132,6 +132,14 @@ async fn ps_one(api: &Api, id: &str, json: bool) -> Result<(), UserError> {
     if let Some(reason) = &j.reason {
         out!("reason: {reason}");
     }
+    if d.duds.pods > 0 {
+        out!(
+            "lost to pods that never booted: {} pod(s), {:.0} s, {}",
+            d.duds.pods,
+            d.duds.secs,
+            money(d.duds.cost_usd, d.simulated)
+        );
+    }
     let multi = d.attempts.iter().any(|a| a.node > 0);
     for (n, at) in d.attempts.iter().enumerate() {
         out!(

@@ -87,6 +87,19 @@ pub struct JobDetail {
     /// The command the pod runs (for `finetune`: the model and dataset).
     #[serde(default)]
     pub command: String,
+    /// Pods of this job that never booted (a dud host, a boot timeout) and what they cost: the
+    /// time and money lost to them.
+    #[serde(default)]
+    pub duds: DudLoss,
+}
+
+/// What a job lost to pods that never booted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DudLoss {
+    pub pods: i64,
+    /// From each one's create to its end.
+    pub secs: f64,
+    pub cost_usd: f64,
 }
 
 /// How to reach a job's pod over SSH (`GET /api/v1/jobs/{id}/ssh`): the pod's published

@@ -173,7 +173,20 @@ pub(crate) async fn job_detail(s: &AppState, id: &str, owner: &str) -> R<JobDeta
     let j = owned_job(s, id, owner).await?;
     let attempts = store.attempts_for_job(j.id).await.map_err(EngineError::from)?;
     let spec = j.spec().ok();
+    // Pods that ended without ever booting: made, billed, never ran the command.
+    let duds: Vec<&AttemptRow> = attempts
+        .iter()
+        .filter(|a| a.pod_id.is_some() && a.booted_at.is_none() && a.ended_at.is_some())
+        .collect();
+    let duds = crate::api::DudLoss {
+        pods: duds.len() as i64,
+        secs: duds.iter().map(|a| a.ended_at.unwrap_or(a.created_at) - a.created_at).sum::<i64>()
+            as f64
+            / 1000.0,
+        cost_usd: duds.iter().map(|a| a.cost).sum::<Money>().usd(),
+    };
     Ok(JobDetail {
+        duds,
         job: summary(&j, &attempts, s.engine.now_ms()),
         attempts: attempts.iter().map(attempt_view).collect(),
         simulated: s.simulated,

@@ -353,3 +353,33 @@ async fn operators_see_what_was_learned_of_offers_and_pin_or_ban_them() {
     assert_eq!(r.status().as_u16(), 403);
     s.shutdown().await;
 }
+
+/// A job says what it lost to pods that never booted: a host that hangs is ended at the boot
+/// timeout, and the job's detail counts it, its time and its cost.
+#[tokio::test]
+async fn a_job_reports_the_time_and_money_lost_to_pods_that_never_booted() {
+    let emu = common::standalone_emulator().await;
+    let home = tempfile::tempdir().expect("home");
+    let s = common::server_with(home.path(), |c| c.client = Some(emu.client())).await;
+    emu.set_faults(runpod_emulator::faults::FaultConfig {
+        pods: runpod_emulator::faults::PodFaults {
+            boot_hang: true,
+            ..runpod_emulator::faults::PodFaults::default()
+        },
+        ..runpod_emulator::faults::FaultConfig::default()
+    });
+    let http = reqwest::Client::new();
+    let spec = job(serde_json::json!({
+        "command": "true",
+        "limits": {"boot_timeout": "1s"},
+        "retry": {"attempts": 1},
+    }));
+    let sub = common::submit(&http, &s.url, &s.token, &spec).await;
+    let (done, _) = common::follow(&http, &s, &sub.job.id).await;
+    assert_eq!(done.job.state.as_str(), "failed", "{:?}", done.job.reason);
+    let d: podwarden_server::api::JobDetail =
+        common::get_json(&http, &format!("{}/api/v1/jobs/{}", s.url, sub.job.id), &s.token).await;
+    assert_eq!(d.duds.pods, 1, "{d:?}");
+    assert!(d.duds.secs >= 1.0 && d.duds.cost_usd > 0.0, "{:?}", d.duds);
+    s.shutdown().await;
+}

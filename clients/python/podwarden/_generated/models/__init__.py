@@ -11,6 +11,7 @@ from .cloud_choice import CloudChoice
 from .compute_settings import ComputeSettings
 from .cost_report import CostReport
 from .deploy_result import DeployResult
+from .dud_loss import DudLoss
 from .early_stop import EarlyStop
 from .endpoint_gpu import EndpointGpu
 from .endpoint_spec import EndpointSpec
@@ -88,6 +89,7 @@ __all__ = (
     "ComputeSettings",
     "CostReport",
     "DeployResult",
+    "DudLoss",
     "EarlyStop",
     "EndpointGpu",
     "EndpointSpec",

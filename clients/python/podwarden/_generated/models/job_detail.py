@@ -12,6 +12,7 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.attempt_view import AttemptView
+    from ..models.dud_loss import DudLoss
 
 
 T = TypeVar("T", bound="JobDetail")
@@ -45,6 +46,7 @@ class JobDetail:
             says for what, and it fails once its `limits.start_within` has passed.
         image (str | Unset):
         command (str | Unset): The command the pod runs (for `finetune`: the model and dataset).
+        duds (DudLoss | Unset): What a job lost to pods that never booted.
     """
 
     id: str
@@ -67,6 +69,7 @@ class JobDetail:
     queued_since: int | None | Unset = UNSET
     image: str | Unset = UNSET
     command: str | Unset = UNSET
+    duds: DudLoss | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,6 +150,10 @@ class JobDetail:
 
         command = self.command
 
+        duds: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.duds, Unset):
+            duds = self.duds.to_dict()
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -185,12 +192,15 @@ class JobDetail:
             field_dict["image"] = image
         if command is not UNSET:
             field_dict["command"] = command
+        if duds is not UNSET:
+            field_dict["duds"] = duds
 
         return field_dict
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         from ..models.attempt_view import AttemptView
+        from ..models.dud_loss import DudLoss
 
         d = dict(src_dict)
         id = d.pop("id")
@@ -302,6 +312,13 @@ class JobDetail:
 
         command = d.pop("command", UNSET)
 
+        _duds = d.pop("duds", UNSET)
+        duds: DudLoss | Unset
+        if isinstance(_duds, Unset):
+            duds = UNSET
+        else:
+            duds = DudLoss.from_dict(_duds)
+
         job_detail = cls(
             id=id,
             name=name,
@@ -323,6 +340,7 @@ class JobDetail:
             queued_since=queued_since,
             image=image,
             command=command,
+            duds=duds,
         )
 
         job_detail.additional_properties = d
