@@ -47,6 +47,13 @@ pub struct Placement {
     pub preferred: bool,
 }
 
+impl Placement {
+    /// The same offer in one data center.
+    pub fn in_data_center(&self, dc: &str) -> Placement {
+        Placement { data_centers: vec![dc.to_owned()], ..self.clone() }
+    }
+}
+
 /// Every placement satisfying `spec`, best first: the spec's preferred types in their order,
 /// then (when the retry policy allows) any other type that fits, cheapest first.
 pub fn rank_placements(spec: &JobSpec, offers: &[GpuOffer]) -> Vec<Placement> {

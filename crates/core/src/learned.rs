@@ -164,9 +164,7 @@ pub fn rerank(
             };
             if differ {
                 dcs.into_iter()
-                    .map(|(pinned, cost, d)| {
-                        (pinned, cost, Placement { data_centers: vec![d], ..p.clone() })
-                    })
+                    .map(|(pinned, cost, d)| (pinned, cost, p.in_data_center(&d)))
                     .collect::<Vec<_>>()
             } else if let Some(&(pinned, cost, _)) = dcs.first() {
                 let all = dcs.into_iter().map(|(_, _, d)| d).collect();

@@ -361,7 +361,7 @@ impl<C: Provider> Engine<C> {
         let mut what = format!("the command exited with code {code}{how}");
         if nodes > 1 {
             what = format!("node {}: {what}", from.node);
-            match self.node_exited(job, &from, code).await? {
+            match self.node_exited(job, &from, code, nodes).await? {
                 // Not a node of this launch: nothing to say.
                 None => return Ok(()),
                 Some(false) => {
@@ -394,6 +394,7 @@ impl<C: Provider> Engine<C> {
         job: JobId,
         from: &Reporter,
         code: i64,
+        nodes: i64,
     ) -> Result<Option<bool>, EngineError> {
         let current = |a: &AttemptRow| {
             matches!(a.state, AttemptState::Intent | AttemptState::Created | AttemptState::Running)
@@ -424,9 +425,6 @@ impl<C: Provider> Engine<C> {
         }
         let mine = self.store.attempts_for_job(job).await?;
         let group: Vec<_> = mine.iter().filter(|a| current(a)).collect();
-        let nodes = i64::from(
-            self.store.job_get(job).await?.map_or(Ok(1), |j| j.spec().map(|s| s.nodes.max(1)))?,
-        );
         Ok(Some(group.len() as i64 >= nodes && group.iter().all(|a| a.exit_code == Some(0))))
     }
 

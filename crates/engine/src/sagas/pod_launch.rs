@@ -60,7 +60,7 @@ impl<C: Provider> Engine<C> {
         let seq = self.store.attempts_for_job(job).await?.len() as i64 + 1;
         let placements = match self.private_network_placements(&spec, placements).await {
             Ok(p) => p,
-            Err(why) => return self.wait_for_account(job, &why).await,
+            Err(why) => return self.queue_uncounted(job, &why).await,
         };
         // RunPod refuses a start past the account's spend limit or (prepaid) without balance,
         // in words it does not publish: ask first, where the account says, and wait with the
@@ -73,7 +73,7 @@ impl<C: Provider> Engine<C> {
                     placements.into_iter().partition(|p| h.refuses(all(p)).is_none());
                 if fit.is_empty() {
                     if let Some(why) = refused.first().and_then(|p| h.refuses(all(p))) {
-                        return self.wait_for_account(job, &why).await;
+                        return self.queue_uncounted(job, &why).await;
                     }
                 }
                 fit
@@ -83,7 +83,7 @@ impl<C: Provider> Engine<C> {
         // The job token reaches the pod as a provider secret, not as a value any pod read shows.
         let token = match self.token_for_pods(job).await {
             Ok(t) => t,
-            Err(why) => return self.wait_for_account(job, &why).await,
+            Err(why) => return self.queue_uncounted(job, &why).await,
         };
         let mut tried = Vec::new();
         // The last refusal that was not for capacity, and whether any placement lacked capacity:
@@ -102,7 +102,7 @@ impl<C: Provider> Engine<C> {
                     tried.push(format!("{} ({:?}): refused", p.gpu_type, p.cloud));
                     refused = Some(why);
                 }
-                Outcome::Wait(why) => return self.wait_for_account(job, &why).await,
+                Outcome::Wait(why) => return self.queue_uncounted(job, &why).await,
                 Outcome::Lost(why) => {
                     // Pods were made and ended: an attempt that counts (its backoff grows, its
                     // retries run out), unlike a wait before anything was made.
@@ -151,7 +151,7 @@ impl<C: Provider> Engine<C> {
         if made {
             return self.apply_job_event(job, JobEvent::Queue, &waiting(&why)).await.map(|_| ());
         }
-        self.wait_for_account(job, &why).await
+        self.queue_uncounted(job, &why).await
     }
 
     /// A multi-node job's placements, kept to the data centers with a private network (RunPod's
@@ -177,16 +177,10 @@ impl<C: Provider> Engine<C> {
         // One placement per data center: all nodes go to one, and a data center without room
         // for all of them is followed by the same offer in the next (not by the next offer).
         Ok(placements
-            .into_iter()
+            .iter()
             .flat_map(|p| {
-                let dcs = if p.data_centers.is_empty() {
-                    with.clone()
-                } else {
-                    p.data_centers.iter().filter(|d| with.contains(d)).cloned().collect()
-                };
-                dcs.into_iter()
-                    .map(move |d| Placement { data_centers: vec![d], ..p.clone() })
-                    .collect::<Vec<_>>()
+                let dcs = if p.data_centers.is_empty() { &with } else { &p.data_centers };
+                dcs.iter().filter(|d| with.contains(d)).map(|d| p.in_data_center(d))
             })
             .collect())
     }
@@ -196,7 +190,7 @@ impl<C: Provider> Engine<C> {
     /// `start_within` passes. The launch is not counted against its retries (nothing was
     /// created), and a job that never had a pod has not started: its `max_runtime` begins with
     /// its first pod, not while it waits.
-    async fn wait_for_account(&self, job: JobId, why: &str) -> Result<(), EngineError> {
+    async fn queue_uncounted(&self, job: JobId, why: &str) -> Result<(), EngineError> {
         let uncounted = self
             .update_job(job, |j| {
                 j.attempts_made = (j.attempts_made - 1).max(0);
