@@ -173,7 +173,7 @@ pub fn wrap(command: &str, watchdog_secs: Option<u64>, data: &DataPlan) -> Strin
             r#"( sleep {s}; echo "podwarden: the job's time ceiling passed; stopping this pod" >&2
   for pw_w in 1 2 3 4 5 6 7 8; do
     pw_post "${{PODWARDEN_RUNPOD_REST_URL:-https://api.runpod.io}}/v2/pods/$RUNPOD_POD_ID/action" "$RUNPOD_API_KEY" '{{"action":"stop"}}' 2>/dev/null && exit 0
-    if [ "$pw_w" = 1 ]; then echo "podwarden: RunPod refused the pod's own stop; telling the control plane and trying again" >&2; pw_post "$PODWARDEN_CALLBACK_URL" "$PODWARDEN_JOB_TOKEN" "$(pw_exit_body {timeout})" 2>/dev/null; fi
+    if [ "$pw_w" = 1 ]; then echo "podwarden: RunPod refused the pod's own stop; telling the control plane and trying again" >&2; pw_post "$PODWARDEN_CALLBACK_URL" "$PODWARDEN_JOB_TOKEN" "{{\"exit_code\": {timeout}, \"node\": ${{PODWARDEN_NODE_RANK:-0}}, \"attempt\": \"${{PODWARDEN_ATTEMPT_ID:-}}\"}}" 2>/dev/null; fi
     sleep $((pw_w * pw_w * 5))
   done
   echo "podwarden: the pod could not stop itself; only the control plane can end it now" >&2 ) &
@@ -192,9 +192,6 @@ pub fn wrap(command: &str, watchdog_secs: Option<u64>, data: &DataPlan) -> Strin
   else python3 -c 'import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1], data=sys.argv[3].encode(), headers={{"Authorization": "Bearer " + sys.argv[2], "Content-Type": "application/json"}}), timeout=20)' "$1" "$2" "$3"
   fi
 }}
-pw_exit_body() {{
-  printf '{{"exit_code": %s, "node": %s, "attempt": "%s"}}' "$1" "${{PODWARDEN_NODE_RANK:-0}}" "${{PODWARDEN_ATTEMPT_ID:-}}"
-}}
 pw_get() {{
   if command -v curl >/dev/null 2>&1; then curl -fsSL -m 3600 -o "$2" "$1"
   elif command -v wget >/dev/null 2>&1; then wget -q -T 3600 -O "$2" "$1"
@@ -204,7 +201,7 @@ pw_get() {{
 pw_report() {{
   echo "{marker} job=$PODWARDEN_JOB_ID code=$1"
   for pw_i in 1 2 3 4 5 6 7 8 9 10; do
-    pw_post "$PODWARDEN_CALLBACK_URL" "$PODWARDEN_JOB_TOKEN" "$(pw_exit_body "$1")" 2>/dev/null && return 0
+    pw_post "$PODWARDEN_CALLBACK_URL" "$PODWARDEN_JOB_TOKEN" "{{\"exit_code\": $1, \"node\": ${{PODWARDEN_NODE_RANK:-0}}, \"attempt\": \"${{PODWARDEN_ATTEMPT_ID:-}}\"}}" 2>/dev/null && return 0
     sleep $((pw_i * 3))
   done
   echo "podwarden: could not reach the control plane; it reads the exit from these logs" >&2
