@@ -1417,6 +1417,15 @@ export interface components {
              * @example 1h
              */
             start_within: string;
+            /**
+             * Format: double
+             * @description What an hour of waiting for the command to start is worth to you, in USD: placement
+             *     weighs each offer's expected boot time, and the pods there that never boot, at this
+             *     rate against its list price. `0`: the cheapest to finish, however slow to start.
+             * @default 1
+             * @example 1
+             */
+            wait_usd_per_hour: number;
         };
         /** @description LoRA adapter settings. */
         LoraSpec: {

@@ -5,22 +5,30 @@
 //! - **baseline**, podwarden before issue 30: offers by list price (`rank_placements`); no
 //!   capacity is a failed attempt, retried after 30 s then 60 s, the job failing after 3;
 //! - **podwarden**: offers by expected cost to finish from what its own launches taught it
-//!   (`podwarden_core::learned::rerank`, learning as the day goes), and a job with nothing to
-//!   place waits queued, looking again every 30 s, for up to an hour (`limits.start_within`).
+//!   (`podwarden_core::learned::rerank`, learning as the day goes), with the wait to start
+//!   valued at `limits.wait_usd_per_hour` (run twice: at 0, and at the default); a pod that has
+//!   not booted by the deadline its offer's boots taught (`BootRecord::deadline_ms`) is a dud;
+//!   a job with nothing to place waits queued, looking again every 30 s, for up to an hour
+//!   (`limits.start_within`).
 //!
-//! Both: a 10-minute boot timeout (a dud is found out then and relaunched, its time billed), 3
-//! attempts for duds and preemptions, a preempted job starting over. The manual clock steps
-//! 10 s. Reported per policy: jobs started within 15 minutes (of those that arrived when some
-//! offer had stock), median and p95 time to the first log line (arrival to the command
-//! starting), spend on pods that never booted as a share of all spend, and total cost.
+//! Both: a 10-minute boot timeout, 3 attempts for duds and preemptions, a preempted job
+//! starting over. RunPod places a create naming several data centers in one with room, by its
+//! own choice (here in proportion to free stock). The manual clock steps 10 s. Two days of the
+//! capacity model: `default_day` (one price per GPU type and tier, hosts that differ by data
+//! center) and `flaky_cheap_day` (the cheapest offers flaky everywhere). Reported per policy:
+//! jobs started within 15 minutes (of those that arrived when some offer had stock), median
+//! and p95 time to the first log line (arrival to the command starting), spend on pods that
+//! never booted as a share of all spend, total cost and cost per finished job.
 //!
 //!   cargo run --release -p podwarden --example bench_capacity            # 2,000 jobs, a day
 //!   BENCH_SMOKE=1 target/debug/examples/bench_capacity                    # 100 jobs, 3 hours
 
 use podwarden_core::gpu::{CloudTier, GpuOffer, rank_placements};
-use podwarden_core::learned::{OfferEvent, OfferKey, OfferRecord, cloud_name, rerank};
+use podwarden_core::learned::{
+    BootRecord, OfferEvent, OfferKey, OfferRecord, cloud_name, rerank,
+};
 use podwarden_core::money::Money;
-use podwarden_core::spec::JobSpec;
+use podwarden_core::spec::{DEFAULT_WAIT_USD_PER_HOUR, JobSpec};
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
 use runpod_emulator::capacity::{CapacityModel, Launch};
@@ -35,7 +43,8 @@ const RECHECK: f64 = 30.0;
 #[derive(Clone, Copy, PartialEq)]
 enum Policy {
     Baseline,
-    Podwarden,
+    /// With this value on an hour of waiting to start (`limits.wait_usd_per_hour`).
+    Podwarden { wait_usd_per_hour: f64 },
 }
 
 #[derive(Clone, Debug)]
@@ -48,6 +57,8 @@ enum Phase {
         since: f64,
         boots: Option<f64>,
         preempt: Option<f64>,
+        /// When it is given up as a dud if it has not booted, after `since`.
+        deadline: f64,
     },
     /// Running since `since` until `until` (its end, or its preemption when `lost`).
     Running {
@@ -103,6 +114,8 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
     .expect("spec");
     let mut held = vec![0i64; model.offers.len()];
     let mut learned: BTreeMap<OfferKey, OfferRecord> = BTreeMap::new();
+    // One image all day: each offer's boots of it.
+    let mut boots: BTreeMap<usize, BootRecord> = BTreeMap::new();
     let mut launches = 0u64;
     let mut tally = Tally::default();
     let key = |i: usize| {
@@ -153,33 +166,47 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
                 }
                 let offers: Vec<GpuOffer> = by_gpu.into_values().collect();
                 let mut placements = rank_placements(&spec, &offers);
-                if policy == Policy::Podwarden {
+                if let Policy::Podwarden { wait_usd_per_hour } = policy {
                     let records: Vec<(OfferKey, OfferRecord)> =
                         learned.iter().map(|(k, r)| (k.clone(), r.clone())).collect();
                     placements =
-                        rerank(placements, "runpod", &records, j.run as i64 * 1000, 600_000);
+                        rerank(placements, "runpod", &records, j.run as i64 * 1000, 600_000, wait_usd_per_hour);
                 }
-                // RunPod places each create in the first listed data center with room.
+                // RunPod places a create in one of the data centers it names that has room, by
+                // its own choice (here: in proportion to free stock); a refusal is the whole
+                // create's, and the client moves to its next placement.
                 let mut placed = None;
-                'offers: for p in &placements {
-                    for dc in &p.data_centers {
-                        let cloud =
-                            if p.cloud == CloudTier::Community { "COMMUNITY" } else { "SECURE" };
-                        let Some(i) = model.find(&p.gpu_type, dc, cloud) else { continue };
-                        if free[i] <= 0 {
-                            continue;
+                for p in &placements {
+                    let cloud =
+                        if p.cloud == CloudTier::Community { "COMMUNITY" } else { "SECURE" };
+                    let room: Vec<usize> = p
+                        .data_centers
+                        .iter()
+                        .filter_map(|dc| model.find(&p.gpu_type, dc, cloud))
+                        .filter(|i| free[*i] > 0)
+                        .collect();
+                    let total: i64 = room.iter().map(|i| free[*i]).sum();
+                    if total == 0 {
+                        continue;
+                    }
+                    let mut pick = rng.random_range(0..total);
+                    let i = *room
+                        .iter()
+                        .find(|i| {
+                            pick -= free[**i];
+                            pick < 0
+                        })
+                        .expect("a data center with room");
+                    launches += 1;
+                    match model.launch(i, launches) {
+                        Launch::CreateFails => continue,
+                        Launch::Dud => {
+                            placed = Some((i, None, None));
+                            break;
                         }
-                        launches += 1;
-                        match model.launch(i, launches) {
-                            Launch::CreateFails => continue,
-                            Launch::Dud => {
-                                placed = Some((i, None, None));
-                                break 'offers;
-                            }
-                            Launch::Boots { boot_secs, preempt_after_secs } => {
-                                placed = Some((i, Some(boot_secs), preempt_after_secs));
-                                break 'offers;
-                            }
+                        Launch::Boots { boot_secs, preempt_after_secs } => {
+                            placed = Some((i, Some(boot_secs), preempt_after_secs));
+                            break;
                         }
                     }
                 }
@@ -189,8 +216,21 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
                         free[i] -= 1;
                         j.attempts += 1;
                         j.queued_at = None;
-                        j.phase =
-                            Phase::Booting { i, since: t, boots: boot.map(|b| t + b), preempt };
+                            // podwarden ends a dud at the deadline its offer's boots taught it.
+                        let deadline = match policy {
+                            Policy::Baseline => BOOT_TIMEOUT,
+                            Policy::Podwarden { .. } => {
+                                let ms = (BOOT_TIMEOUT * 1000.0) as i64;
+                                boots.get(&i).map_or(ms, |r| r.deadline_ms(ms)) as f64 / 1000.0
+                            }
+                        };
+                        j.phase = Phase::Booting {
+                            i,
+                            since: t,
+                            boots: boot.map(|b| t + b),
+                            preempt,
+                            deadline,
+                        };
                     }
                     None => match policy {
                         Policy::Baseline => {
@@ -201,7 +241,7 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
                                 Phase::Waiting(t + 30.0 * f64::from(1 << (j.attempts - 1)))
                             };
                         }
-                        Policy::Podwarden => {
+                        Policy::Podwarden { .. } => {
                             let since = *j.queued_at.get_or_insert(t);
                             j.phase = if t - since >= START_WITHIN {
                                 Phase::Failed
@@ -216,10 +256,11 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
         // Pods move on.
         for j in &mut jobs {
             match j.phase.clone() {
-                Phase::Booting { i, since, boots: Some(b), preempt } if b <= t => {
+                Phase::Booting { i, since, boots: Some(b), preempt, .. } if b <= t => {
                     j.first_log.get_or_insert(b);
-                    let rec = learned.entry(key(i)).or_default();
-                    rec.add(OfferEvent::Booted { boot_ms: ((b - since) * 1000.0) as i64 }, 0);
+                    let boot_ms = ((b - since) * 1000.0) as i64;
+                    learned.entry(key(i)).or_default().add(OfferEvent::Booted { boot_ms }, 0);
+                    boots.entry(i).or_default().add(boot_ms);
                     let end = b + j.run;
                     let lost_at = preempt.map(|p| b + p).filter(|p| *p < end);
                     j.phase = Phase::Running {
@@ -229,9 +270,11 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
                         lost: lost_at.is_some(),
                     };
                 }
-                Phase::Booting { i, since, boots: None, .. } if t - since >= BOOT_TIMEOUT => {
-                    // Found out at the boot timeout: terminated, its time billed for nothing.
-                    let cost = model.offers[i].price * BOOT_TIMEOUT / 3600.0;
+                Phase::Booting { i, since, boots: None, deadline, .. }
+                    if t - since >= deadline =>
+                {
+                    // Found out at its deadline: terminated, its time billed for nothing.
+                    let cost = model.offers[i].price * (t - since) / 3600.0;
                     tally.spend += cost;
                     tally.dud_spend += cost;
                     held[i] -= 1;
@@ -303,40 +346,54 @@ fn main() {
     let smoke = std::env::var("BENCH_SMOKE").is_ok();
     let (jobs, hours) = if smoke { (100, 6.0) } else { (2000, 24.0) };
     let seed = 42;
-    let mut model = CapacityModel::default_day(seed);
-    // Enough stock for a day of this many jobs at once, as the catalog's shape has it.
-    let scale = jobs as f64 / 200.0;
-    for o in &mut model.offers {
-        o.mean_stock *= scale;
+    let days = [
+        ("default_day: one price per GPU type and tier, hosts that differ by data center", {
+            CapacityModel::default_day(seed)
+        }),
+        ("flaky_cheap_day: the cheapest offers flaky everywhere", {
+            CapacityModel::flaky_cheap_day(seed)
+        }),
+    ];
+    for (name, mut model) in days {
+        // Enough stock for a day of this many jobs at once, as the catalog's shape has it.
+        let scale = jobs as f64 / 200.0;
+        for o in &mut model.offers {
+            o.mean_stock *= scale;
+        }
+        let base = simulate(&model, Policy::Baseline, jobs, hours, seed);
+        let cheap = simulate(&model, Policy::Podwarden { wait_usd_per_hour: 0.0 }, jobs, hours, seed);
+        let ours = simulate(
+            &model,
+            Policy::Podwarden { wait_usd_per_hour: DEFAULT_WAIT_USD_PER_HOUR },
+            jobs,
+            hours,
+            seed,
+        );
+        println!("\n{name}");
+        println!("{jobs} jobs over {hours} h, capacity model seed {seed} (BENCH_SMOKE={smoke})\n");
+        println!(
+            "| | baseline (price order, fail on no capacity) | podwarden, waiting valued at 0 | \
+             podwarden (default: waiting at {DEFAULT_WAIT_USD_PER_HOUR} $/h) | ratio (default / baseline) |"
+        );
+        println!("|---|---|---|---|---|");
+        let row = |name: &str, f: &dyn Fn(&Report) -> f64, unit: &str| {
+            let (b, c, o) = (f(&base), f(&cheap), f(&ours));
+            println!("| {name} | {b:.2}{unit} | {c:.2}{unit} | {o:.2}{unit} | {:.2} |", o / b);
+        };
+        row(
+            "started within 15 min (of jobs that arrived with stock)",
+            &|r| r.within_15 * 100.0,
+            " %",
+        );
+        row("median time to first log", &|r| r.median_first_log / 60.0, " min");
+        row("p95 time to first log", &|r| r.p95_first_log / 60.0, " min");
+        row("spend on pods that never booted", &|r| r.dud_share * 100.0, " %");
+        row("total cost", &|r| r.cost, " $");
+        row("cost per finished job", &|r| 100.0 * r.cost / r.done.max(1) as f64, " ¢");
+        println!(
+            "| jobs finished / failed | {} / {} | {} / {} | {} / {} | |",
+            base.done, base.failed, cheap.done, cheap.failed, ours.done, ours.failed
+        );
+        assert_eq!(base.jobs, ours.jobs);
     }
-    let base = simulate(&model, Policy::Baseline, jobs, hours, seed);
-    let ours = simulate(&model, Policy::Podwarden, jobs, hours, seed);
-    println!("{jobs} jobs over {hours} h, capacity model seed {seed} (BENCH_SMOKE={smoke})");
-    println!(
-        "| | baseline (price order, fail on no capacity) | podwarden (learned, queued) | ratio |"
-    );
-    println!("|---|---|---|---|");
-    let row = |name: &str, b: f64, o: f64, unit: &str| {
-        println!("| {name} | {b:.2}{unit} | {o:.2}{unit} | {:.2} |", o / b);
-    };
-    row(
-        "started within 15 min (of jobs that arrived with stock)",
-        base.within_15 * 100.0,
-        ours.within_15 * 100.0,
-        " %",
-    );
-    row(
-        "median time to first log",
-        base.median_first_log / 60.0,
-        ours.median_first_log / 60.0,
-        " min",
-    );
-    row("p95 time to first log", base.p95_first_log / 60.0, ours.p95_first_log / 60.0, " min");
-    row("spend on pods that never booted", base.dud_share * 100.0, ours.dud_share * 100.0, " %");
-    row("total cost", base.cost, ours.cost, " $");
-    println!(
-        "| jobs finished / failed | {} / {} | {} / {} | |",
-        base.done, base.failed, ours.done, ours.failed
-    );
-    assert_eq!(base.jobs, ours.jobs);
 }

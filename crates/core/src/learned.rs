@@ -10,7 +10,14 @@
 //! price: `price × (expected boot + expected run) + expected duds × price × boot timeout +
 //! loss rate × price × half the run`. Rates start from a prior (one dud and one loss in ten
 //! launches, two-minute boots), so an offer never tried is judged by its price and a prior, not
-//! shunned: a newly cheap offer is tried (exploration), and a few duds push it down.
+//! shunned: a newly cheap offer is tried (exploration), and a few duds push it down. The wait
+//! before the command starts (the expected boot, and the duds' time before it) is added at the
+//! job's value of waiting (`limits.wait_usd_per_hour`), so a slow cheap offer can lose to a
+//! quick dearer one.
+//!
+//! [`BootRecord`] keeps how an image booted on an offer: once a few boots were seen, a pod
+//! there that has not booted by twice the slowest (or three times the mean) is a dud, found
+//! out well before the job's own `boot_timeout`.
 //! The spec's preferred GPU types keep their order; within them and among the rest, the
 //! expected cost decides.
 
@@ -92,15 +99,64 @@ impl OfferRecord {
     /// The expected cost to finish a run of `run_ms` at `price` per hour here, when a dud is
     /// found out after `boot_timeout_ms`.
     pub fn expected_cost(&self, price: Money, run_ms: i64, boot_timeout_ms: i64) -> f64 {
+        self.expected_cost_waiting(price, run_ms, boot_timeout_ms, 0.0)
+    }
+
+    /// [`OfferRecord::expected_cost`] plus the wait until the command starts (the boot and
+    /// the duds before it), valued at `wait_usd_per_hour`.
+    pub fn expected_cost_waiting(
+        &self,
+        price: Money,
+        run_ms: i64,
+        boot_timeout_ms: i64,
+        wait_usd_per_hour: f64,
+    ) -> f64 {
         let per_ms = price.usd() / 3_600_000.0;
         let q = self.dud_rate().min(0.95);
         let duds = q / (1.0 - q);
         let run = run_ms as f64;
-        per_ms
-            * (self.expected_boot_ms()
-                + run
-                + duds * boot_timeout_ms as f64
-                + self.loss_rate() * run / 2.0)
+        let wait = self.expected_boot_ms() + duds * boot_timeout_ms as f64;
+        per_ms * (wait + run + self.loss_rate() * run / 2.0)
+            + wait_usd_per_hour / 3_600_000.0 * wait
+    }
+}
+
+/// How one image booted on one offer: the evidence for a boot deadline shorter than the job's.
+/// Per image, because a boot's time is mostly the image's pull: a big image's first boot on a
+/// host is slow without the host being at fault.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BootRecord {
+    pub boots: i64,
+    /// Create to RUNNING, summed over `boots`.
+    pub boot_ms_total: i64,
+    /// The slowest boot seen.
+    pub boot_ms_max: i64,
+}
+
+/// Boots of an image on an offer before their times set its deadline.
+pub const MIN_BOOTS_FOR_DEADLINE: i64 = 3;
+/// A learned boot deadline is never shorter than this.
+pub const MIN_LEARNED_DEADLINE_MS: i64 = 180_000;
+
+impl BootRecord {
+    /// Adds one boot.
+    pub fn add(&mut self, boot_ms: i64) {
+        let boot_ms = boot_ms.max(0);
+        self.boots += 1;
+        self.boot_ms_total += boot_ms;
+        self.boot_ms_max = self.boot_ms_max.max(boot_ms);
+    }
+
+    /// How long the next boot of this image here may take before its pod is a dud: twice the
+    /// slowest boot seen or three times the mean, whichever is longer, at least
+    /// [`MIN_LEARNED_DEADLINE_MS`], never past the job's own `boot_timeout_ms` (which stands
+    /// alone until [`MIN_BOOTS_FOR_DEADLINE`] boots were seen).
+    pub fn deadline_ms(&self, boot_timeout_ms: i64) -> i64 {
+        if self.boots < MIN_BOOTS_FOR_DEADLINE {
+            return boot_timeout_ms;
+        }
+        let mean = self.boot_ms_total / self.boots;
+        (2 * self.boot_ms_max).max(3 * mean).max(MIN_LEARNED_DEADLINE_MS).min(boot_timeout_ms)
     }
 }
 
@@ -122,6 +178,7 @@ pub fn rerank(
     records: &[(OfferKey, OfferRecord)],
     run_ms: i64,
     boot_timeout_ms: i64,
+    wait_usd_per_hour: f64,
 ) -> Vec<Placement> {
     // Records name an EC2 placement's tier `aws` (the attempt's `cloud`).
     let tier = |p: &Placement| if provider == "aws" { "aws" } else { cloud_name(p.cloud) };
@@ -149,7 +206,12 @@ pub fn rerank(
                 .map(|(d, r)| {
                     (
                         r.pinned,
-                        r.expected_cost(p.price_per_hour, run_ms, boot_timeout_ms),
+                        r.expected_cost_waiting(
+                            p.price_per_hour,
+                            run_ms,
+                            boot_timeout_ms,
+                            wait_usd_per_hour,
+                        ),
                         d.clone(),
                     )
                 })
@@ -233,6 +295,7 @@ mod tests {
             &[],
             HOUR,
             BOOT,
+            0.0,
         );
         assert_eq!(out.iter().map(|p| p.gpu_type.as_str()).collect::<Vec<_>>(), ["A", "B"]);
     }
@@ -249,6 +312,7 @@ mod tests {
             &[(key("A", "X"), cheap_duds.clone()), (key("B", "X"), boots)],
             HOUR,
             BOOT,
+            0.0,
         );
         assert_eq!(out[0].gpu_type, "B", "{out:?}");
         assert!(
@@ -280,6 +344,7 @@ mod tests {
             ],
             HOUR,
             BOOT,
+            0.0,
         );
         let got: Vec<(&str, Vec<&str>)> = out
             .iter()
@@ -288,6 +353,56 @@ mod tests {
         // A's data centers differ in what was learned: each is asked on its own, the better
         // first.
         assert_eq!(got, [("C", vec!["V"]), ("A", vec!["Y"]), ("A", vec!["X"])]);
+    }
+
+    /// Valued, the wait to start moves a job from a cheap offer that boots slowly (and now and
+    /// then never) to a dearer one that boots at once; unvalued, the cheaper to finish stays
+    /// first.
+    #[test]
+    fn a_value_on_waiting_trades_price_for_a_quick_start() {
+        let slow = with(&[
+            OfferEvent::Booted { boot_ms: 300_000 },
+            OfferEvent::Booted { boot_ms: 300_000 },
+            OfferEvent::Dud,
+        ]);
+        let quick = with(&[OfferEvent::Booted { boot_ms: 60_000 }; 3]);
+        let order = |wait: f64| {
+            rerank(
+                vec![placement("Slow", 0.17, &["X"], false), placement("Quick", 0.22, &["X"], false)],
+                "runpod",
+                &[(key("Slow", "X"), slow.clone()), (key("Quick", "X"), quick.clone())],
+                HOUR,
+                BOOT,
+                wait,
+            )
+            .into_iter()
+            .map(|p| p.gpu_type)
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(order(0.0), ["Slow", "Quick"]);
+        assert_eq!(order(1.0), ["Quick", "Slow"]);
+    }
+
+    /// A boot deadline is learned from an image's boots on the offer: none before three, then
+    /// twice the slowest or three times the mean, within [3 min, the job's timeout].
+    #[test]
+    fn the_boot_deadline_follows_what_boots_took() {
+        let mut r = BootRecord::default();
+        r.add(50_000);
+        r.add(50_000);
+        assert_eq!(r.deadline_ms(BOOT), BOOT, "two boots say too little");
+        r.add(200_000);
+        assert_eq!(r.deadline_ms(BOOT), 400_000, "twice the slowest");
+        let mut even = BootRecord::default();
+        (0..4).for_each(|_| even.add(100_000));
+        assert_eq!(even.deadline_ms(BOOT), 300_000, "three times the mean");
+        let mut fast = BootRecord::default();
+        (0..5).for_each(|_| fast.add(20_000));
+        assert_eq!(fast.deadline_ms(BOOT), MIN_LEARNED_DEADLINE_MS, "never under 3 min");
+        let mut slow = BootRecord::default();
+        (0..5).for_each(|_| slow.add(400_000));
+        assert_eq!(slow.deadline_ms(BOOT), BOOT, "never past the job's own");
+        assert_eq!(r.deadline_ms(100_000), 100_000, "a job's shorter timeout stands");
     }
 
     /// The spec's preferred types keep their order whatever was learned.
@@ -304,6 +419,7 @@ mod tests {
             &[(key("First", "X"), dud)],
             HOUR,
             BOOT,
+            0.0,
         );
         let got: Vec<&str> = out.iter().map(|p| p.gpu_type.as_str()).collect();
         assert_eq!(got, ["First", "Second", "Other"]);
@@ -322,13 +438,14 @@ mod tests {
             &[(aws, banned_aws)],
             HOUR,
             BOOT,
+            0.0,
         );
         assert!(out.is_empty(), "banned on AWS: {out:?}");
         let banned = OfferRecord { banned: true, ..OfferRecord::default() };
         let mut k = key("A", "X");
         k.provider = "aws".into();
         let out =
-            rerank(vec![placement("A", 0.3, &["X"], false)], "runpod", &[(k, banned)], HOUR, BOOT);
+            rerank(vec![placement("A", 0.3, &["X"], false)], "runpod", &[(k, banned)], HOUR, BOOT, 0.0);
         assert_eq!(out.len(), 1);
     }
 }

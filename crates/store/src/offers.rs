@@ -1,8 +1,9 @@
 //! `offer_stats`: what podwarden has seen of each offer from its own launches, and the
-//! operator's pin or ban (`podwarden_core::learned` reads them).
+//! operator's pin or ban (`podwarden_core::learned` reads them); `offer_boots`: how each image
+//! booted on each offer (the learned boot deadline).
 
 use crate::{Result, Store};
-use podwarden_core::learned::{OfferEvent, OfferKey, OfferRecord};
+use podwarden_core::learned::{BootRecord, OfferEvent, OfferKey, OfferRecord};
 use sqlx::Row as _;
 
 impl Store {
@@ -92,6 +93,64 @@ impl Store {
                         last_dud_at: r.try_get("last_dud_at")?,
                         pinned: r.try_get::<i64, _>("pinned")? != 0,
                         banned: r.try_get::<i64, _>("banned")? != 0,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Adds one boot of `image` on the offer: one statement, so concurrent boots add up.
+    pub async fn offer_boot_record(
+        &self,
+        k: &OfferKey,
+        image: &str,
+        boot_ms: i64,
+        now: i64,
+    ) -> Result<()> {
+        let boot_ms = boot_ms.max(0);
+        let _w = self.writes.lock().await;
+        sqlx::query(
+            "INSERT INTO offer_boots (provider, gpu_type, data_center, cloud, image, boots, boot_ms_total, boot_ms_max, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $6, $7) \
+             ON CONFLICT (provider, gpu_type, data_center, cloud, image) DO UPDATE SET \
+             boots = offer_boots.boots + 1, boot_ms_total = offer_boots.boot_ms_total + $6, \
+             boot_ms_max = CASE WHEN offer_boots.boot_ms_max > $6 THEN offer_boots.boot_ms_max ELSE $6 END, \
+             updated_at = $7",
+        )
+        .bind(&k.provider)
+        .bind(&k.gpu_type)
+        .bind(&k.data_center)
+        .bind(&k.cloud)
+        .bind(image)
+        .bind(boot_ms)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// How `image` booted on each offer it booted on.
+    pub async fn offer_boots(&self, image: &str) -> Result<Vec<(OfferKey, BootRecord)>> {
+        let rows = sqlx::query(
+            "SELECT provider, gpu_type, data_center, cloud, boots, boot_ms_total, boot_ms_max \
+             FROM offer_boots WHERE image = $1 ORDER BY provider, gpu_type, data_center, cloud",
+        )
+        .bind(image)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    OfferKey {
+                        provider: r.try_get("provider")?,
+                        gpu_type: r.try_get("gpu_type")?,
+                        data_center: r.try_get("data_center")?,
+                        cloud: r.try_get("cloud")?,
+                    },
+                    BootRecord {
+                        boots: r.try_get("boots")?,
+                        boot_ms_total: r.try_get("boot_ms_total")?,
+                        boot_ms_max: r.try_get("boot_ms_max")?,
                     },
                 ))
             })

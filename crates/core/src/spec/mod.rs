@@ -68,10 +68,20 @@ pub struct Limits {
     #[serde(with = "duration")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, default = "1h", example = "1h"))]
     pub start_within: Duration,
+    /// What an hour of waiting for the command to start is worth to you, in USD: placement
+    /// weighs each offer's expected boot time, and the pods there that never boot, at this
+    /// rate against its list price. `0`: the cheapest to finish, however slow to start.
+    #[cfg_attr(feature = "openapi", schema(default = 1.0, example = 1.0, minimum = 0.0))]
+    pub wait_usd_per_hour: f64,
 }
 
 /// How long a job waits for capacity by default (`limits.start_within`).
 pub const DEFAULT_START_WITHIN: Duration = Duration::from_secs(3600);
+
+/// What an hour of waiting to start is worth by default (`limits.wait_usd_per_hour`): in the
+/// capacity benchmark (BENCHMARKS.md) about a third off the median time to the first log for
+/// 2-4 % more spend.
+pub const DEFAULT_WAIT_USD_PER_HOUR: f64 = 1.0;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -81,6 +91,7 @@ impl Default for Limits {
             boot_timeout: Duration::from_secs(600),
             keep_alive: Duration::ZERO,
             start_within: DEFAULT_START_WITHIN,
+            wait_usd_per_hour: DEFAULT_WAIT_USD_PER_HOUR,
         }
     }
 }
@@ -468,6 +479,7 @@ pub(crate) fn hint_for(message: &str) -> Option<String> {
                     "boot_timeout",
                     "keep_alive",
                     "start_within",
+                    "wait_usd_per_hour",
                     "attempts",
                     "backoff",
                     "metric",
@@ -709,6 +721,11 @@ keep_alive = "5m"
         let bad = GOOD.replace("budget_usd = 2.5", "budget_usd = -1.0");
         let e = JobSpec::from_toml("job.toml", &bad).expect_err("negative budget");
         assert_eq!((e.line, e.field.as_deref()), (Some(12), Some("limits.budget_usd")), "{e}");
+        let bad = GOOD.replace("budget_usd = 2.5", "budget_usd = 2.5\nwait_usd_per_hour = -1");
+        let e = JobSpec::from_toml("job.toml", &bad).expect_err("negative value of waiting");
+        assert_eq!(e.field.as_deref(), Some("limits.wait_usd_per_hour"), "{e}");
+        let free = GOOD.replace("budget_usd = 2.5", "budget_usd = 2.5\nwait_usd_per_hour = 0");
+        assert_eq!(JobSpec::from_toml("job.toml", &free).expect("0 is allowed").limits.wait_usd_per_hour, 0.0);
         let bad = GOOD.replace("command = \"python train.py\"", "command = \"x\"\nargs = [\"y\"]");
         let e = JobSpec::from_toml("job.toml", &bad).expect_err("both");
         assert_eq!(e.line, Some(5), "{e}");

@@ -339,6 +339,14 @@ impl JobSpec {
             crate::limits::usd("limits.budget_usd", b)
                 .map_err(|(f, m)| invalid(&f, m, Some("e.g. budget_usd = 5.0")))?;
         }
+        let w = self.limits.wait_usd_per_hour;
+        if !(w.is_finite() && (0.0..=crate::limits::USD).contains(&w)) {
+            return Err(invalid(
+                "limits.wait_usd_per_hour",
+                format!("must be an amount between 0 and {} USD, got {w}", crate::limits::USD),
+                Some("e.g. wait_usd_per_hour = 1.0 (0: the cheapest offer to finish on)"),
+            ));
+        }
         self.check_sizes()
             .map_err(|(f, m)| invalid(&f, m, Some("see docs/job-spec.md#limits-of-fields")))?;
         if self.limits.max_runtime.is_some_and(|d| d.is_zero()) {

@@ -19,11 +19,12 @@ use crate::jobs::ignore_missing;
 use crate::provider::Provider;
 use crate::{Engine, EngineError};
 use podwarden_core::events::{EventKind, StateChange};
-use podwarden_core::learned::OfferEvent;
+use podwarden_core::learned::{BootRecord, OfferEvent};
 use podwarden_core::money::Money;
 use podwarden_core::state::{AttemptEvent, AttemptState, JobEvent};
 use podwarden_core::{AttemptId, JobId};
 use podwarden_store::AttemptRow;
+use std::collections::HashMap;
 use std::sync::{Arc, PoisonError};
 
 /// First wait after a failed terminate (doubling with each failure), and the longest.
@@ -63,6 +64,7 @@ impl<C: Provider> Engine<C> {
             n.retain(|attempt, _| live.attempt(*attempt).is_some());
             n.clone()
         };
+        let boot_deadlines = self.boot_deadlines().await;
         let actions = {
             let live = self.store.live();
             let mut specs = self.specs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -103,6 +105,7 @@ impl<C: Provider> Engine<C> {
                 intent_grace_ms: self.intent_grace_ms,
                 boot_failed: &boot_failed,
                 boot_notes: &boot_notes,
+                boot_deadlines: &boot_deadlines,
                 watchdog_ceiling_ms: self.watchdog_ceiling_secs as i64 * 1000,
             })
         };
@@ -149,6 +152,7 @@ impl<C: Provider> Engine<C> {
                     if let Some(a) = self.store.attempt_get(attempt).await? {
                         let boot_ms = now - a.created_at;
                         self.learn(&a, OfferEvent::Booted { boot_ms }, now).await;
+                        self.learn_boot(&a, boot_ms, now).await;
                     }
                 }
                 Ok(false)
@@ -198,6 +202,59 @@ impl<C: Provider> Engine<C> {
         let Some(key) = offer_key(a) else { return };
         if let Err(e) = self.store.offer_record(&key, event, now).await {
             tracing::warn!(attempt = %a.id, error = %e, "cannot record what the offer showed");
+        }
+    }
+
+    /// Adds a boot's time to its image's record on its offer (the learned boot deadline).
+    async fn learn_boot(&self, a: &AttemptRow, boot_ms: i64, now: i64) {
+        let Some(key) = offer_key(a) else { return };
+        let Some(spec) = self.job_spec(a.job_id).await else { return };
+        if let Err(e) = self.store.offer_boot_record(&key, &spec.image, boot_ms, now).await {
+            tracing::warn!(attempt = %a.id, error = %e, "cannot record the boot's time");
+        }
+    }
+
+    /// The learned boot deadline of each of this account's booting attempts whose image booted
+    /// on its offer often enough (`podwarden_core::learned::BootRecord::deadline_ms`, never past
+    /// the job's `boot_timeout`). A failed read leaves the jobs' own timeouts.
+    async fn boot_deadlines(&self) -> HashMap<AttemptId, i64> {
+        // (attempt, its offer, its job) of attempts whose pods may be booting.
+        let booting: Vec<(AttemptId, podwarden_core::learned::OfferKey, JobId)> = {
+            let live = self.store.live();
+            live.attempts_of(&self.account)
+                .into_iter()
+                .filter(|a| a.state == AttemptState::Created)
+                .filter_map(|a| Some((a.id, offer_key(a)?, a.job_id)))
+                .collect()
+        };
+        let mut out = HashMap::new();
+        let mut by_image: HashMap<String, Vec<(podwarden_core::learned::OfferKey, BootRecord)>> =
+            HashMap::new();
+        for (attempt, key, job) in booting {
+            let Some(spec) = self.job_spec(job).await else { continue };
+            if !by_image.contains_key(&spec.image) {
+                match self.store.offer_boots(&spec.image).await {
+                    Ok(r) => by_image.insert(spec.image.clone(), r),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read boot times; jobs' own boot timeouts stand");
+                        return HashMap::new();
+                    }
+                };
+            }
+            let timeout = spec.limits.boot_timeout.as_millis() as i64;
+            if let Some((_, r)) = by_image[&spec.image].iter().find(|(k, _)| *k == key) {
+                out.insert(attempt, r.deadline_ms(timeout));
+            }
+        }
+        out
+    }
+
+    /// A live job's parsed spec, from the cache (else its row).
+    async fn job_spec(&self, job: JobId) -> Option<Arc<podwarden_core::spec::JobSpec>> {
+        let cached = self.specs.lock().unwrap_or_else(PoisonError::into_inner).get(&job).cloned();
+        match cached {
+            Some(s) => Some(s),
+            None => self.store.job_get(job).await.ok()??.spec().ok().map(Arc::new),
         }
     }
 

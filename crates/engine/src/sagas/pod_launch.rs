@@ -31,13 +31,15 @@ impl<C: Provider> Engine<C> {
         let Some(j) = self.store.job_get(job).await? else { return Ok(()) };
         let spec = j.spec()?;
         // Ranked by what this install has seen of each offer (`podwarden_core::learned`):
-        // expected cost to finish, the operator's pins and bans.
+        // expected cost to finish, with the wait to start at the spec's value, the operator's
+        // pins and bans.
         let placements = podwarden_core::learned::rerank(
             rank_placements(&spec, &self.offers().await?),
             self.account.provider().as_str(),
             &self.store.offer_stats().await?,
             spec.max_runtime().map_or(3_600_000, |d| d.as_millis() as i64),
             spec.limits.boot_timeout.as_millis() as i64,
+            spec.limits.wait_usd_per_hour,
         );
         if !self.apply_job_event(job, JobEvent::Launch, "choosing a GPU").await? {
             return Ok(());

@@ -78,6 +78,41 @@ async fn a_pod_that_never_boots_is_a_dud_of_its_offer_and_a_boot_is_timed() {
     assert!((30_000..=60_000).contains(&r.boot_ms_total), "{r:?}");
 }
 
+/// Once its image booted a few times on an offer (30 s each), a pod there that hangs is a dud
+/// at the learned deadline (3 min, the floor) rather than the job's 10-minute boot timeout;
+/// another image's boots say nothing of this one.
+#[tokio::test]
+async fn a_hang_is_found_out_at_the_deadline_its_images_boots_taught() {
+    let (emu, e) = podwarden_test_utils::engine::setup(|c| {
+        c.pods.provisioning_secs = 10.0;
+        c.pods.starting_secs = 20.0;
+        c.faults.pods = PodFaults { boot_hang: true, ..PodFaults::default() };
+    })
+    .await;
+    let mut spec = spec();
+    spec.limits.boot_timeout = Duration::from_secs(600);
+    let job = e.submit(spec, "local").await.expect("submit").job;
+    e.tick().await.expect("launch");
+    let first = e.store().attempts_for_job(job).await.expect("attempts")[0].clone();
+    let offer = key(&first.gpu_type, first.data_center.as_deref().expect("dc"));
+    for _ in 0..3 {
+        e.store().offer_boot_record(&offer, "other:1", 30_000, 0).await.expect("boot");
+    }
+    emu.advance(Duration::from_secs(181));
+    e.tick().await.expect("tick");
+    assert_eq!(state(&e, job).await, JobState::Provisioning, "another image's boots");
+    for _ in 0..3 {
+        e.store().offer_boot_record(&offer, "python:3.11-slim", 30_000, 0).await.expect("boot");
+    }
+    e.tick().await.expect("the hang is seen");
+    assert_eq!(state(&e, job).await, JobState::Recovering);
+    let ended = e.store().attempts_for_job(job).await.expect("attempts")[0].clone();
+    let why = ended.reason.clone().unwrap_or_default();
+    assert!(why.contains("did not boot within 180 s") && why.contains("learned"), "{ended:?}");
+    let r = stats(&e).await.into_iter().find(|(k, _)| k == &offer).expect("offer").1;
+    assert_eq!(r.duds, 1, "{r:?}");
+}
+
 #[tokio::test]
 async fn a_banned_offer_is_never_tried_and_a_pinned_one_goes_first() {
     let (emu, e) = podwarden_test_utils::engine::setup(|c| {

@@ -55,7 +55,7 @@ on_both!(
 );
 
 /// Each attempt's outcome adds to its offer's record (one upsert, so writers never lose one); a pin or ban
-/// is kept beside the counts, and both survive a reopen.
+/// is kept beside the counts, and both survive a reopen; boots per image add up apart.
 async fn offer_records_add_up_and_keep_the_operators_word(db: Db) {
     use podwarden_core::learned::{OfferEvent, OfferKey};
     let s = db.open().await;
@@ -86,6 +86,17 @@ async fn offer_records_add_up_and_keep_the_operators_word(db: Db) {
     assert_eq!(r.last_dud_at, Some(106));
     assert!(r.pinned && !r.banned, "{r:?}");
     assert!(stats[1].1.banned && stats[1].1.boots == 0, "{stats:?}");
+    // Boots per image: counted, summed, the slowest kept; another image's apart.
+    for ms in [3000, 9000, 5000] {
+        s.offer_boot_record(&a, "img:1", ms, 400).await.expect("boot");
+    }
+    s.offer_boot_record(&a, "img:2", 60_000, 400).await.expect("boot");
+    let boots = s.offer_boots("img:1").await.expect("boots");
+    assert_eq!(boots.len(), 1, "{boots:?}");
+    assert_eq!(boots[0].0, a);
+    let r = &boots[0].1;
+    assert_eq!((r.boots, r.boot_ms_total, r.boot_ms_max), (3, 17_000, 9000));
+    assert!(s.offer_boots("img:3").await.expect("none").is_empty());
 }
 
 /// A RunPod key and an AWS key pair side by side: saving or removing one leaves the other, and

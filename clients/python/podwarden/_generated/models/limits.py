@@ -26,6 +26,10 @@ class Limits:
         start_within (str | Unset): When no offer has room (or the account is at its spend limit), wait this long for
             one,
             queued with the reason, before failing ("0s": fail at once). Default: '1h'. Example: 1h.
+        wait_usd_per_hour (float | Unset): What an hour of waiting for the command to start is worth to you, in USD:
+            placement
+            weighs each offer's expected boot time, and the pods there that never boot, at this
+            rate against its list price. `0`: the cheapest to finish, however slow to start. Default: 1.0. Example: 1.0.
     """
 
     budget_usd: float | None | Unset = UNSET
@@ -33,6 +37,7 @@ class Limits:
     boot_timeout: str | Unset = "10m"
     keep_alive: str | Unset = "0s"
     start_within: str | Unset = "1h"
+    wait_usd_per_hour: float | Unset = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         budget_usd: float | None | Unset
@@ -53,6 +58,8 @@ class Limits:
 
         start_within = self.start_within
 
+        wait_usd_per_hour = self.wait_usd_per_hour
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update({})
@@ -66,6 +73,8 @@ class Limits:
             field_dict["keep_alive"] = keep_alive
         if start_within is not UNSET:
             field_dict["start_within"] = start_within
+        if wait_usd_per_hour is not UNSET:
+            field_dict["wait_usd_per_hour"] = wait_usd_per_hour
 
         return field_dict
 
@@ -97,12 +106,15 @@ class Limits:
 
         start_within = d.pop("start_within", UNSET)
 
+        wait_usd_per_hour = d.pop("wait_usd_per_hour", UNSET)
+
         limits = cls(
             budget_usd=budget_usd,
             max_runtime=max_runtime,
             boot_timeout=boot_timeout,
             keep_alive=keep_alive,
             start_within=start_within,
+            wait_usd_per_hour=wait_usd_per_hour,
         )
 
         return limits

@@ -53,6 +53,10 @@ pub struct Snapshot<'a> {
     pub boot_failed: &'a HashMap<AttemptId, String>,
     /// The latest line of the host's from each booting pod ("pulling image …").
     pub boot_notes: &'a HashMap<AttemptId, String>,
+    /// Booting attempts' learned deadlines (ms after their create), from how their image booted
+    /// on their offer (`podwarden_core::learned::BootRecord`); the job's `boot_timeout` caps
+    /// them and stands alone for an attempt not here.
+    pub boot_deadlines: &'a HashMap<AttemptId, i64>,
     /// The in-pod watchdog's ceiling for jobs without `max_runtime` (ms after the pod's create);
     /// with it, the watchdog fires at `max_runtime` + [`crate::wrapper::WATCHDOG_GRACE_SECS`].
     pub watchdog_ceiling_ms: i64,
@@ -265,18 +269,25 @@ fn plan_live_attempt<'a>(
             out.push(Action::Job { job: a.job_id, event: JobEvent::GiveUp, reason: why });
         }
         Some(p) if p.phase == PodPhase::Booting => {
-            let timeout = ix
+            let job_timeout = ix
                 .specs
                 .get(&a.job_id)
                 .map_or(600_000, |sp| sp.limits.boot_timeout.as_millis() as i64);
+            let learned = s.boot_deadlines.get(&a.id).copied().filter(|d| *d < job_timeout);
+            let timeout = learned.unwrap_or(job_timeout);
             if s.now - a.created_at >= timeout {
                 let last = s
                     .boot_notes
                     .get(&a.id)
                     .map(|l| format!("; its host's last word: {l}"))
                     .unwrap_or_default();
+                let learned = if learned.is_some() {
+                    ", a deadline learned from this image's boots on this offer"
+                } else {
+                    ""
+                };
                 let why = format!(
-                    "the pod did not boot within {} s (it bills while it hangs){last}",
+                    "the pod did not boot within {} s{learned} (it bills while it hangs){last}",
                     timeout / 1000
                 );
                 out.push(terminate(p, &why));

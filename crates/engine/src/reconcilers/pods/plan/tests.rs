@@ -80,6 +80,7 @@ fn run(
         intent_grace_ms: INTENT_GRACE_MS,
         boot_failed: &HashMap::new(),
         boot_notes: &HashMap::new(),
+        boot_deadlines: &HashMap::new(),
         watchdog_ceiling_ms: 24 * 3_600_000,
     })
 }
@@ -104,6 +105,7 @@ fn a_pod_of_another_accounts_attempt_is_neither_touched_nor_an_orphan() {
         intent_grace_ms: INTENT_GRACE_MS,
         boot_failed: &HashMap::new(),
         boot_notes: &HashMap::new(),
+        boot_deadlines: &HashMap::new(),
         watchdog_ceiling_ms: 24 * 3_600_000,
     });
     assert!(acts.is_empty(), "{acts:?}");
@@ -258,10 +260,53 @@ fn boot_timeout_terminates_a_hanging_pod() {
         intent_grace_ms: INTENT_GRACE_MS,
         boot_failed: &HashMap::new(),
         boot_notes: &notes,
+        boot_deadlines: &HashMap::new(),
         watchdog_ceiling_ms: 24 * 3_600_000,
     });
     assert!(
         matches!(&acts[0], Action::Terminate { reason, .. } if reason.ends_with("its host's last word: pulling image huge:1")),
+        "{acts:?}"
+    );
+}
+
+/// A learned deadline (this image's boots on this offer) ends a hanging pod before the job's
+/// boot timeout, says why, and marks the offer; a deadline past the job's own changes nothing.
+#[test]
+fn a_learned_boot_deadline_ends_a_dud_before_the_jobs_timeout() {
+    let j = job("provisioning");
+    let a = attempt(&j.0, "created", Some("p"));
+    let p = pod(&a, "p", PodPhase::Booting);
+    let jobs = [(&j.0, &j.1)];
+    let at = |now: i64, deadline: i64| {
+        let deadlines: HashMap<AttemptId, i64> = [(a.id, deadline)].into();
+        plan(&Snapshot {
+            now,
+            install: INSTALL,
+            jobs: &jobs,
+            attempts: &[&a],
+            other_accounts: &[],
+            pods: std::slice::from_ref(&p),
+            creating: &HashSet::new(),
+            intent_grace_ms: INTENT_GRACE_MS,
+            boot_failed: &HashMap::new(),
+            boot_notes: &HashMap::new(),
+            boot_deadlines: &deadlines,
+            watchdog_ceiling_ms: 24 * 3_600_000,
+        })
+    };
+    assert!(at(179_999, 180_000).is_empty());
+    let acts = at(180_000, 180_000);
+    assert!(
+        matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("did not boot within 180 s") && reason.contains("this image's boots on this offer")),
+        "{acts:?}"
+    );
+    assert!(acts.iter().any(|x| matches!(x, Action::Learn { event: OfferEvent::Dud, .. })));
+    assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
+    // The job's 5-minute timeout stands against a longer learned one.
+    assert!(at(299_999, 900_000).is_empty());
+    let acts = at(300_000, 900_000);
+    assert!(
+        matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("did not boot within 300 s") && !reason.contains("this image")),
         "{acts:?}"
     );
 }
@@ -290,6 +335,7 @@ fn a_pod_whose_image_cannot_be_pulled_is_terminated_before_the_boot_timeout() {
         intent_grace_ms: INTENT_GRACE_MS,
         boot_failed: &failed,
         boot_notes: &HashMap::new(),
+        boot_deadlines: &HashMap::new(),
         watchdog_ceiling_ms: 24 * 3_600_000,
     });
     assert!(
