@@ -160,9 +160,14 @@ export class Podwarden {
     });
     return out;
   }
-  /** The pod's log lines as they come (ends when the job has no pod). */
-  async *logs(id: string, signal?: AbortSignal): AsyncGenerator<string> {
-    const r = await this.#send("GET", `/api/v1/jobs/${encodeURIComponent(id)}/logs`, { headers: { Accept: "text/event-stream" }, signal });
+  /**
+   * The pod's log lines as they come (ends when the job has no pod). `node`: which pod of a
+   * multi-node job (0, rank 0, by default); a node the job does not have is a 422.
+   */
+  async *logs(id: string, options: { node?: number; signal?: AbortSignal } | AbortSignal = {}): AsyncGenerator<string> {
+    const { node, signal } = options instanceof AbortSignal ? { node: undefined, signal: options } : options;
+    const query: Record<string, string> = node === undefined ? {} : { node: String(node) };
+    const r = await this.#send("GET", `/api/v1/jobs/${encodeURIComponent(id)}/logs`, { headers: { Accept: "text/event-stream" }, signal, query });
     for await (const m of sse(r)) yield m.data;
   }
 

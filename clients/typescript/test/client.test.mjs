@@ -133,6 +133,14 @@ test("a finished job's logs are read back", async () => {
   const lines = [];
   for await (const l of pw.logs(job.id)) lines.push(l);
   assert.ok(lines.some((l) => l.includes("trained")), JSON.stringify(lines));
+  const node0 = [];
+  for await (const l of pw.logs(job.id, { node: 0 })) node0.push(l);
+  assert.deepEqual(node0, lines, "node 0 is the job's only pod");
+  // A node the job does not have is refused, not answered with node 0's lines.
+  await assert.rejects(
+    (async () => { for await (const _ of pw.logs(job.id, { node: 5 })) { /* none */ } })(),
+    (e) => e instanceof PodwardenError && e.status === 422,
+  );
 });
 
 test("a serverless request runs on the user's own RunPod key", async () => {

@@ -44,11 +44,21 @@ struct Panel {
     stage: String,
     progress: Option<f64>,
     logs: VecDeque<String>,
+    /// While the job waits for a GPU: since when (ms since the epoch, the API's `queued_since`).
+    queued_since: Option<i64>,
 }
 
 impl Panel {
     fn render(&self) -> String {
         let mut t = format!("{}\nStage: {}", self.head, self.stage);
+        if let Some(ms) = self.queued_since {
+            let minute = ms.div_euclid(60_000).rem_euclid(24 * 60);
+            t.push_str(&format!(
+                "\nWaiting for a GPU since {:02}:{:02} UTC",
+                minute / 60,
+                minute % 60
+            ));
+        }
         if let Some(p) = self.progress {
             let filled = (p / 10.0).round().clamp(0.0, 10.0) as usize;
             t.push_str(&format!(
@@ -128,6 +138,7 @@ pub(crate) async fn start_cloud(
         stage: "preparing your volume".into(),
         progress: None,
         logs: VecDeque::new(),
+        queued_since: None,
     };
     let msg = app.tg.say(chat, &panel.render(), None).await?;
     let app2 = app.clone();
@@ -235,6 +246,7 @@ async fn follow(app: &App, acct: &Account, run: &CloudRun) -> anyhow::Result<()>
         stage: "queued".into(),
         progress: None,
         logs: VecDeque::new(),
+        queued_since: None,
     };
     app.tg.progress(chat, msg, &panel.render()).await;
 
@@ -284,6 +296,7 @@ async fn follow(app: &App, acct: &Account, run: &CloudRun) -> anyhow::Result<()>
             if j.job.ended_at.is_some() {
                 break j;
             }
+            panel.queued_since = j.job.queued_since;
         }
         // Telegram allows about one edit a second per chat.
         if last_edit.elapsed() >= std::time::Duration::from_secs(1) {
@@ -361,7 +374,13 @@ pub(crate) async fn start_local(
 ) -> anyhow::Result<()> {
     let model = d.model;
     let head = format!("⏳ Training {} locally (free)", model.name().replace('_', " "));
-    let panel = Panel { head, stage: "starting".into(), progress: None, logs: VecDeque::new() };
+    let panel = Panel {
+        head,
+        stage: "starting".into(),
+        progress: None,
+        logs: VecDeque::new(),
+        queued_since: None,
+    };
     let msg = app.tg.say(chat, &panel.render(), None).await?;
     let app2 = app.clone();
     app.spawn_run(chat, msg, |e| format!("❌ Training failed: {e}"), async move {
@@ -412,4 +431,28 @@ async fn local(
     );
     app.tg.conclude(chat, msg, &done).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job waiting for a GPU says since when, beside its reason; a started one does not.
+    #[test]
+    fn a_queued_job_says_since_when_it_waits() {
+        let mut p = Panel {
+            head: "Training".into(),
+            stage: "no GPU matching the spec has stock right now; waiting, next check in 30 s"
+                .into(),
+            progress: None,
+            logs: VecDeque::new(),
+            // 2026-12-07 13:05:30 UTC.
+            queued_since: Some(1_796_648_730_000),
+        };
+        let t = p.render();
+        assert!(t.contains("Stage: no GPU matching the spec has stock"), "{t}");
+        assert!(t.ends_with("Waiting for a GPU since 13:05 UTC"), "{t}");
+        p.queued_since = None;
+        assert!(!p.render().contains("Waiting"));
+    }
 }

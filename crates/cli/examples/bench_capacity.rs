@@ -24,9 +24,7 @@
 //!   BENCH_SMOKE=1 target/debug/examples/bench_capacity                    # 100 jobs, 3 hours
 
 use podwarden_core::gpu::{CloudTier, GpuOffer, rank_placements};
-use podwarden_core::learned::{
-    BootRecord, OfferEvent, OfferKey, OfferRecord, cloud_name, rerank,
-};
+use podwarden_core::learned::{BootRecord, OfferEvent, OfferKey, OfferRecord, cloud_name, rerank};
 use podwarden_core::money::Money;
 use podwarden_core::spec::{DEFAULT_WAIT_USD_PER_HOUR, JobSpec};
 use rand::rngs::StdRng;
@@ -44,7 +42,9 @@ const RECHECK: f64 = 30.0;
 enum Policy {
     Baseline,
     /// With this value on an hour of waiting to start (`limits.wait_usd_per_hour`).
-    Podwarden { wait_usd_per_hour: f64 },
+    Podwarden {
+        wait_usd_per_hour: f64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -169,8 +169,14 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
                 if let Policy::Podwarden { wait_usd_per_hour } = policy {
                     let records: Vec<(OfferKey, OfferRecord)> =
                         learned.iter().map(|(k, r)| (k.clone(), r.clone())).collect();
-                    placements =
-                        rerank(placements, "runpod", &records, j.run as i64 * 1000, 600_000, wait_usd_per_hour);
+                    placements = rerank(
+                        placements,
+                        "runpod",
+                        &records,
+                        j.run as i64 * 1000,
+                        600_000,
+                        wait_usd_per_hour,
+                    );
                 }
                 // RunPod places a create in one of the data centers it names that has room, by
                 // its own choice (here: in proportion to free stock); a refusal is the whole
@@ -216,7 +222,7 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
                         free[i] -= 1;
                         j.attempts += 1;
                         j.queued_at = None;
-                            // podwarden ends a dud at the deadline its offer's boots taught it.
+                        // podwarden ends a dud at the deadline its offer's boots taught it.
                         let deadline = match policy {
                             Policy::Baseline => BOOT_TIMEOUT,
                             Policy::Podwarden { .. } => {
@@ -270,9 +276,7 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
                         lost: lost_at.is_some(),
                     };
                 }
-                Phase::Booting { i, since, boots: None, deadline, .. }
-                    if t - since >= deadline =>
-                {
+                Phase::Booting { i, since, boots: None, deadline, .. } if t - since >= deadline => {
                     // Found out at its deadline: terminated, its time billed for nothing.
                     let cost = model.offers[i].price * (t - since) / 3600.0;
                     tally.spend += cost;
@@ -361,7 +365,8 @@ fn main() {
             o.mean_stock *= scale;
         }
         let base = simulate(&model, Policy::Baseline, jobs, hours, seed);
-        let cheap = simulate(&model, Policy::Podwarden { wait_usd_per_hour: 0.0 }, jobs, hours, seed);
+        let cheap =
+            simulate(&model, Policy::Podwarden { wait_usd_per_hour: 0.0 }, jobs, hours, seed);
         let ours = simulate(
             &model,
             Policy::Podwarden { wait_usd_per_hour: DEFAULT_WAIT_USD_PER_HOUR },

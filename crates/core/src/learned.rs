@@ -368,7 +368,10 @@ mod tests {
         let quick = with(&[OfferEvent::Booted { boot_ms: 60_000 }; 3]);
         let order = |wait: f64| {
             rerank(
-                vec![placement("Slow", 0.17, &["X"], false), placement("Quick", 0.22, &["X"], false)],
+                vec![
+                    placement("Slow", 0.17, &["X"], false),
+                    placement("Quick", 0.22, &["X"], false),
+                ],
                 "runpod",
                 &[(key("Slow", "X"), slow.clone()), (key("Quick", "X"), quick.clone())],
                 HOUR,
@@ -444,8 +447,14 @@ mod tests {
         let banned = OfferRecord { banned: true, ..OfferRecord::default() };
         let mut k = key("A", "X");
         k.provider = "aws".into();
-        let out =
-            rerank(vec![placement("A", 0.3, &["X"], false)], "runpod", &[(k, banned)], HOUR, BOOT, 0.0);
+        let out = rerank(
+            vec![placement("A", 0.3, &["X"], false)],
+            "runpod",
+            &[(k, banned)],
+            HOUR,
+            BOOT,
+            0.0,
+        );
         assert_eq!(out.len(), 1);
     }
 }

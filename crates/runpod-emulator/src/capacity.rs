@@ -174,7 +174,14 @@ impl CapacityModel {
 
 impl OfferModel {
     /// An offer with its price and stock (mean free GPUs, daily swing), and sound hosts.
-    pub fn new(gpu: &str, data_center: &str, cloud: &str, price: f64, mean: f64, swing: f64) -> Self {
+    pub fn new(
+        gpu: &str,
+        data_center: &str,
+        cloud: &str,
+        price: f64,
+        mean: f64,
+        swing: f64,
+    ) -> Self {
         OfferModel {
             gpu: gpu.into(),
             data_center: data_center.into(),

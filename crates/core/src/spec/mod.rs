@@ -725,7 +725,10 @@ keep_alive = "5m"
         let e = JobSpec::from_toml("job.toml", &bad).expect_err("negative value of waiting");
         assert_eq!(e.field.as_deref(), Some("limits.wait_usd_per_hour"), "{e}");
         let free = GOOD.replace("budget_usd = 2.5", "budget_usd = 2.5\nwait_usd_per_hour = 0");
-        assert_eq!(JobSpec::from_toml("job.toml", &free).expect("0 is allowed").limits.wait_usd_per_hour, 0.0);
+        assert_eq!(
+            JobSpec::from_toml("job.toml", &free).expect("0 is allowed").limits.wait_usd_per_hour,
+            0.0
+        );
         let bad = GOOD.replace("command = \"python train.py\"", "command = \"x\"\nargs = [\"y\"]");
         let e = JobSpec::from_toml("job.toml", &bad).expect_err("both");
         assert_eq!(e.line, Some(5), "{e}");
