@@ -119,11 +119,14 @@ impl GlobalNet {
         }
         self.bridge(ns, net.network).await?;
         let link = format!("v{}", self.next_link.fetch_add(1, Ordering::Relaxed));
+        // Not `lo`: bwrap brings it up itself, perhaps at this very moment, and a loopback
+        // already up (the kernel gives it 127.0.0.1 then) fails bwrap's own setup
+        // ("loopback: Failed RTM_NEWADDR"), ending the container.
         ns.ip(
             &fd_path(&netns),
             &format!(
                 "link add eth0 type veth peer name {link} netns {helper}\n\
-                 link set lo up\nlink set eth0 up\naddr add {ip}/16 dev eth0\n",
+                 link set eth0 up\naddr add {ip}/16 dev eth0\n",
                 helper = ns.helper.id(),
                 ip = net.ip,
             ),

@@ -136,6 +136,8 @@ async fn pods_of_one_account_reach_each_other_by_internal_dns() {
     );
     let b = c.create_pod(&networked("b", &client)).await.expect("create b");
     emu.advance(Duration::from_secs(30));
+    // B's side first: a failure to resolve or connect shows in B's log (its traceback).
+    until_logged(&emu, &b.id, "sent").await;
     let text = until_logged(&emu, &a.id, "received").await;
     assert!(
         text.contains(&format!("received hello from b from {}", ip(&b))),
