@@ -79,12 +79,7 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok((
-                    OfferKey {
-                        provider: r.try_get("provider")?,
-                        gpu_type: r.try_get("gpu_type")?,
-                        data_center: r.try_get("data_center")?,
-                        cloud: r.try_get("cloud")?,
-                    },
+                    offer_key(r)?,
                     OfferRecord {
                         boots: r.try_get("boots")?,
                         boot_ms_total: r.try_get("boot_ms_total")?,
@@ -141,12 +136,7 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok((
-                    OfferKey {
-                        provider: r.try_get("provider")?,
-                        gpu_type: r.try_get("gpu_type")?,
-                        data_center: r.try_get("data_center")?,
-                        cloud: r.try_get("cloud")?,
-                    },
+                    offer_key(r)?,
                     BootRecord {
                         boots: r.try_get("boots")?,
                         boot_ms_total: r.try_get("boot_ms_total")?,
@@ -156,4 +146,14 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The offer a row of `offer_stats` or `offer_boots` is about.
+fn offer_key(r: &sqlx::any::AnyRow) -> std::result::Result<OfferKey, sqlx::Error> {
+    Ok(OfferKey {
+        provider: r.try_get("provider")?,
+        gpu_type: r.try_get("gpu_type")?,
+        data_center: r.try_get("data_center")?,
+        cloud: r.try_get("cloud")?,
+    })
 }
