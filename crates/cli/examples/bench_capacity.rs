@@ -24,7 +24,9 @@
 //!   BENCH_SMOKE=1 target/debug/examples/bench_capacity                    # 100 jobs, 3 hours
 
 use podwarden_core::gpu::{CloudTier, GpuOffer, rank_placements};
-use podwarden_core::learned::{BootRecord, OfferEvent, OfferKey, OfferRecord, cloud_name, rerank};
+use podwarden_core::learned::{
+    BootRecord, BootSample, OfferEvent, OfferKey, OfferRecord, cloud_name, rerank,
+};
 use podwarden_core::money::Money;
 use podwarden_core::spec::{DEFAULT_WAIT_USD_PER_HOUR, JobSpec};
 use rand::rngs::StdRng;
@@ -262,7 +264,9 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
         // Pods move on.
         for j in &mut jobs {
             match j.phase.clone() {
-                Phase::Booting { i, since, boots: Some(b), preempt, .. } if b <= t => {
+                Phase::Booting { i, since, boots: Some(b), preempt, deadline }
+                    if b <= t && b - since < deadline =>
+                {
                     j.first_log.get_or_insert(b);
                     let boot_ms = ((b - since) * 1000.0) as i64;
                     learned.entry(key(i)).or_default().add(OfferEvent::Booted { boot_ms }, 0);
@@ -276,13 +280,20 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
                         lost: lost_at.is_some(),
                     };
                 }
-                Phase::Booting { i, since, boots: None, deadline, .. } if t - since >= deadline => {
-                    // Found out at its deadline: terminated, its time billed for nothing.
+                Phase::Booting { i, since, deadline, .. } if t - since >= deadline => {
+                    // Not booted by its deadline (a dud, or a boot slower than a learned
+                    // deadline allowed): terminated, its time billed for nothing.
                     let cost = model.offers[i].price * (t - since) / 3600.0;
                     tally.spend += cost;
                     tally.dud_spend += cost;
                     held[i] -= 1;
-                    learned.entry(key(i)).or_default().add(OfferEvent::Dud, 0);
+                    if deadline < BOOT_TIMEOUT {
+                        // As the engine: evidence for the deadline, not a dud mark.
+                        let ms = (deadline * 1000.0) as i64;
+                        boots.entry(i).or_default().add_sample(BootSample::DeadlinePassed(ms));
+                    } else {
+                        learned.entry(key(i)).or_default().add(OfferEvent::Dud, 0);
+                    }
                     j.phase = retry(j, t);
                 }
                 Phase::Running { i, since, until, lost } if until <= t => {

@@ -27,6 +27,10 @@ pub struct ServeArgs {
     /// (so no pod bills forever once the control plane is gone).
     #[arg(long, env = "PODWARDEN_WATCHDOG_CEILING", default_value = "24h", value_parser = humantime::parse_duration)]
     watchdog_ceiling: Duration,
+    /// A RunPod container that prints this long without podwarden's wrapper starting has an
+    /// image whose entrypoint ignores its arguments: its job is given up.
+    #[arg(long, env = "PODWARDEN_WRAPPER_START", default_value = "10m", value_parser = humantime::parse_duration)]
+    wrapper_start: Duration,
     /// Run the embedded emulator's pods and workers unsandboxed (no bubblewrap here).
     #[arg(long, env = "PODWARDEN_EMULATOR_UNSANDBOXED")]
     unsandboxed: bool,
@@ -277,6 +281,7 @@ impl ServeArgs {
         cfg.tick = Duration::from_millis(self.tick_ms.max(50));
         cfg.intent_grace = Duration::from_millis(self.intent_grace_ms);
         cfg.watchdog_ceiling = self.watchdog_ceiling;
+        cfg.wrapper_start = self.wrapper_start;
         cfg.database = given(self.database);
         let (cap, what) = ("PODWARDEN_DEFAULT_SPEND_CAP_USD", "an amount in USD (e.g. 5)");
         cfg.default_spend_cap_usd = match parsed::<f64>(self.default_spend_cap_usd, cap, what)? {

@@ -11,7 +11,9 @@
 //! stream ends or fails reopens it after a pause (RunPod's `Retry-After`, else a backoff); it
 //! stops when its attempt leaves the live set (torn down) or at shutdown. While the pod boots,
 //! its host's lines ("pulling image …") become the job's reason and events, so a pod stuck
-//! booting says why.
+//! booting says why. A container whose first lines are not the wrapper's start line
+//! (`podwarden-start:`) is told to the engine, which gives the job up if the wrapper never
+//! starts: its image's entrypoint ignores the arguments podwarden gives it.
 //!
 //! Invariants: at most one follower per attempt; a resume never stores a line twice (the
 //! stream's event ids are its resume points); the exit is recorded once (the engine keeps the
@@ -95,6 +97,21 @@ async fn follow(s: Arc<Control>, t: Target, cancel: CancellationToken) {
     // exit line and died before acting on it: the stream resumes after it, so it is looked for
     // among the stored lines until acted on (the engine keeps the first exit).
     let mut resumed = after.is_some();
+    // Whether the wrapper starts is judged only from a container read from its first line: an
+    // attempt this engine launched, still booting, nothing stored yet (and the stream must
+    // begin with the host's lines, below).
+    let judging = match engine_for(&s, &t.account).await {
+        Ok(engine) if after.is_none() => {
+            engine.judges_wrapper_start(t.attempt)
+                && s.engine
+                    .store()
+                    .live()
+                    .attempt(t.attempt)
+                    .is_some_and(|a| a.state == AttemptState::Created)
+        }
+        _ => false,
+    };
+    let mut wrapper = WrapperWatch { judging, read_any: false, started: false, told: false };
     let mut failures = 0;
     while !cancel.is_cancelled() {
         if resumed {
@@ -104,7 +121,7 @@ async fn follow(s: Arc<Control>, t: Target, cancel: CancellationToken) {
             }
         }
         let before = after.clone();
-        let retry_after = match follow_once(&s, &t, &mut after, &cancel).await {
+        let retry_after = match follow_once(&s, &t, &mut after, &mut wrapper, &cancel).await {
             Ok(()) => None,
             Err(e) => {
                 tracing::debug!(job = %t.job, error = %e, "pod log stream ended; reopening");
@@ -121,6 +138,13 @@ async fn follow(s: Arc<Control>, t: Target, cancel: CancellationToken) {
         tokio::select! {
             () = tokio::time::sleep(reopen_delay(failures, retry_after)) => {}
             () = cancel.cancelled() => {}
+        }
+    }
+    // Torn down, or followed elsewhere now (a replica took the account): what this follower
+    // told of the wrapper must not outlive it (a stale entry would end a running job later).
+    if wrapper.told {
+        if let Ok(engine) = engine_for(&s, &t.account).await {
+            engine.wrapper_started(t.attempt);
         }
     }
 }
@@ -156,11 +180,27 @@ fn reopen_delay(failures: u32, retry_after: Option<Duration>) -> Duration {
     retry_after.map_or(backoff, |r| r.max(backoff))
 }
 
+/// What a follower has seen of its pod's wrapper starting. Updated only once the engine was
+/// told (a batch that fails is read again, and its start line must then be told again).
+struct WrapperWatch {
+    /// It reads the container from its first line, so a line before the start line means the
+    /// wrapper was not first (`Engine::container_printed_before_wrapper`). Dropped when the
+    /// stream's first line is the container's, not the host's: a tail that was cut.
+    judging: bool,
+    /// A line was read.
+    read_any: bool,
+    /// The wrapper's start (or exit) line was read and told.
+    started: bool,
+    /// The engine was told of a container line before it.
+    told: bool,
+}
+
 /// One stream: from `after` until it ends, fails or the follower is cancelled.
 async fn follow_once(
     s: &Arc<Control>,
     t: &Target,
     after: &mut Option<String>,
+    wrapper: &mut WrapperWatch,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     let q = PodLogQuery { tail: after.is_none().then_some(FIRST_TAIL), after: after.clone() };
@@ -181,6 +221,8 @@ async fn follow_once(
         // The host's latest word only: one write per batch keeps the follower up with its pod
         // (a write per line made it fall behind, and a fast job's own lines were never read).
         let mut boot_line = None;
+        // A line of the container's before the wrapper's start line, and whether that came.
+        let (mut printed_first, mut started_now) = (None, false);
         let booting = s
             .engine
             .store()
@@ -207,6 +249,20 @@ async fn follow_once(
             if exit.is_none() {
                 exit = podwarden_engine::wrapper::parse_exit_line(&line.line, &job);
             }
+            if !wrapper.read_any {
+                wrapper.read_any = true;
+                // The host's lines (the pull, the start) come before the container's: a first
+                // line of the container's means the tail began past its start.
+                wrapper.judging &= line.source == "system";
+            }
+            if line.source != "system" && !wrapper.started && !started_now {
+                // The exit line is the wrapper's too: it started.
+                if podwarden_engine::wrapper::is_start_line(&line.line, &job) || exit.is_some() {
+                    started_now = true;
+                } else if wrapper.judging && !wrapper.told && printed_first.is_none() {
+                    printed_first = Some(line.line.clone());
+                }
+            }
             if boot_failed.is_none() {
                 boot_failed = podwarden_engine::jobs::boot_failure(&line.source, &line.line);
             }
@@ -218,8 +274,17 @@ async fn follow_once(
             record_exit(s, t, code).await?;
         }
         // Most batches are the job's own output: nothing more for the engine.
-        if boot_failed.is_some() || boot_line.is_some() {
+        if boot_failed.is_some() || boot_line.is_some() || printed_first.is_some() || started_now {
             let engine = engine_for(s, &t.account).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            // In the order read: a banner before the start line is no harm.
+            if let Some(line) = printed_first {
+                engine.container_printed_before_wrapper(t.attempt, &line);
+                wrapper.told = true;
+            }
+            if started_now {
+                engine.wrapper_started(t.attempt);
+                wrapper.started = true;
+            }
             if let Some(reason) = boot_failed {
                 engine.boot_failed(t.attempt, &reason);
                 crate::driving::poke(s, &t.account);

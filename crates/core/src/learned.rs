@@ -133,6 +133,17 @@ pub struct BootRecord {
     pub boot_ms_max: i64,
 }
 
+/// One piece of a [`BootRecord`]'s evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootSample {
+    /// A pod booted after this many ms.
+    Booted(i64),
+    /// A pod was ended at its learned deadline (this many ms): it counts in the mean at the
+    /// deadline, not in the slowest boot (it may have been a dud), so a deadline learned from
+    /// quick boots grows after slow ones and shrinks again with the next quick boots.
+    DeadlinePassed(i64),
+}
+
 /// Boots of an image on an offer before their times set its deadline.
 pub const MIN_BOOTS_FOR_DEADLINE: i64 = 3;
 /// A learned boot deadline is never shorter than this.
@@ -141,10 +152,19 @@ pub const MIN_LEARNED_DEADLINE_MS: i64 = 180_000;
 impl BootRecord {
     /// Adds one boot.
     pub fn add(&mut self, boot_ms: i64) {
-        let boot_ms = boot_ms.max(0);
+        self.add_sample(BootSample::Booted(boot_ms));
+    }
+
+    /// Adds one sample.
+    pub fn add_sample(&mut self, s: BootSample) {
+        let ms = match s {
+            BootSample::Booted(ms) | BootSample::DeadlinePassed(ms) => ms.max(0),
+        };
         self.boots += 1;
-        self.boot_ms_total += boot_ms;
-        self.boot_ms_max = self.boot_ms_max.max(boot_ms);
+        self.boot_ms_total += ms;
+        if matches!(s, BootSample::Booted(_)) {
+            self.boot_ms_max = self.boot_ms_max.max(ms);
+        }
     }
 
     /// How long the next boot of this image here may take before its pod is a dud: twice the
@@ -406,6 +426,18 @@ mod tests {
         (0..5).for_each(|_| slow.add(400_000));
         assert_eq!(slow.deadline_ms(BOOT), BOOT, "never past the job's own");
         assert_eq!(r.deadline_ms(100_000), 100_000, "a job's shorter timeout stands");
+        // Cached pulls taught 3 min; a cold pull ended there raises the deadline (in the mean,
+        // not the slowest), and quick boots bring it back down.
+        let mut cached = BootRecord::default();
+        (0..3).for_each(|_| cached.add(30_000));
+        assert_eq!(cached.deadline_ms(BOOT), 180_000);
+        cached.add_sample(BootSample::DeadlinePassed(180_000));
+        assert_eq!(cached.deadline_ms(BOOT), 3 * (270_000 / 4));
+        cached.add_sample(BootSample::DeadlinePassed(cached.deadline_ms(BOOT)));
+        let raised = cached.deadline_ms(BOOT);
+        assert!(raised > 3 * (270_000 / 4), "{raised}");
+        (0..6).for_each(|_| cached.add(30_000));
+        assert!(cached.deadline_ms(BOOT) < raised);
     }
 
     /// The spec's preferred types keep their order whatever was learned.

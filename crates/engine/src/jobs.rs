@@ -302,6 +302,39 @@ impl<C: Provider> Engine<C> {
             .insert(attempt, reason.to_owned());
     }
 
+    /// The container of `attempt` printed `line` before podwarden's wrapper started (its
+    /// [`crate::wrapper::START_MARKER`] line). The log follower says so only for an attempt
+    /// this engine created and whose container it read from its first line. Kept from the
+    /// first such line: the pods reconciler gives the job up if the wrapper has not started
+    /// `boot_timeout` after it.
+    pub fn container_printed_before_wrapper(&self, attempt: AttemptId, line: &str) {
+        let now = self.clock.now_ms();
+        self.silent_wrappers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(attempt)
+            .or_insert_with(|| (now, line.chars().take(200).collect()));
+    }
+
+    /// The wrapper of `attempt` started (its start line was read), or its follower ended: the
+    /// attempt is not judged by what it told.
+    pub fn wrapper_started(&self, attempt: AttemptId) {
+        self.silent_wrappers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&attempt);
+    }
+
+    /// Whether the log follower may judge `attempt`'s wrapper by its start line: an attempt
+    /// this process launched (another replica's, or an earlier build's, wrapper may print
+    /// none).
+    pub fn judges_wrapper_start(&self, attempt: AttemptId) -> bool {
+        self.launched_here
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&attempt)
+    }
+
     /// A line of the host's (`system`, never the job's own output) from the booting pod of
     /// `attempt`: what the pod is doing ("pulling image …", "container started"). It becomes the
     /// job's reason while it provisions and an event, and is kept for the boot timeout's reason.

@@ -70,6 +70,9 @@ pub struct EngineOptions {
     pub intent_grace_ms: i64,
     /// The in-pod watchdog's ceiling for jobs without `max_runtime`, seconds.
     pub watchdog_ceiling_secs: u64,
+    /// How long a RunPod container may print before the wrapper starts (its image's entrypoint
+    /// ignores its arguments: the job is given up), ms.
+    pub wrapper_start_ms: i64,
     /// Offers are re-read after this many ms.
     pub offers_ttl_ms: i64,
     /// How often an idle engine still lists the provider.
@@ -106,6 +109,7 @@ impl EngineOptions {
             callback_base: None,
             intent_grace_ms: crate::reconcilers::pods::INTENT_GRACE_MS,
             watchdog_ceiling_secs: DEFAULT_WATCHDOG_CEILING_SECS,
+            wrapper_start_ms: DEFAULT_WRAPPER_START_MS,
             offers_ttl_ms: 30_000,
             idle_sweep_ms: IDLE_SWEEP_MS,
             pass_period_ms: 2_000,
@@ -135,6 +139,14 @@ pub struct Engine<C: Provider> {
     /// The latest line of the host's (`system`) from each booting pod (set by the log follower):
     /// what a pod stuck booting was last doing, for the boot timeout's reason.
     pub(crate) boot_notes: Mutex<std::collections::HashMap<AttemptId, String>>,
+    /// Attempts whose container printed before podwarden's wrapper started (set by the log
+    /// follower, which read the container from its first line), with when it was seen and the
+    /// first line: an entrypoint that ignores its arguments prints and never runs the job.
+    pub(crate) silent_wrappers: Mutex<std::collections::HashMap<AttemptId, (i64, String)>>,
+    /// Attempts this process launched: only they are judged by their wrapper's start line (an
+    /// attempt another replica or an earlier build launched may have a wrapper that prints
+    /// none). Kept while live (the pods reconciler prunes it).
+    pub(crate) launched_here: Mutex<HashSet<AttemptId>>,
     /// Jobs whose exit line is among their stored logs (set by the log follower): their pod's
     /// output is all kept, so teardown need not wait for it ([`jobs::LOG_DRAIN_MAX_MS`]).
     pub(crate) logs_drained: Mutex<HashSet<JobId>>,
@@ -170,6 +182,7 @@ pub struct Engine<C: Provider> {
     /// The in-pod watchdog's ceiling for a job without `max_runtime` (seconds, before grace):
     /// no pod bills forever once the control plane is gone.
     watchdog_ceiling_secs: u64,
+    wrapper_start_ms: i64,
     /// With nothing of this account in flight, the provider is listed (for orphans and
     /// vanished endpoints) only this often: RunPod's request budgets are per account and per
     /// day (`docs/emulator.md` → Rate limits), and an idle server must not spend them.
@@ -200,6 +213,11 @@ pub const IDLE_SWEEP_MS: i64 = 60_000;
 /// Default in-pod watchdog ceiling for jobs without `max_runtime`.
 pub const DEFAULT_WATCHDOG_CEILING_SECS: u64 = 24 * 3600;
 
+/// How long a RunPod container may print before podwarden's wrapper starts, by default: an
+/// entrypoint's own setup before it runs its arguments (`exec "$@"`) has that long, and a log
+/// stream that was down while the start line went by is back well within it.
+pub const DEFAULT_WRAPPER_START_MS: i64 = 600_000;
+
 impl<C: Provider> std::fmt::Debug for Engine<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine").field("install", &self.install).finish_non_exhaustive()
@@ -222,12 +240,15 @@ impl<C: Provider> Engine<C> {
             submitting: Mutex::new(HashSet::new()),
             boot_failed: Mutex::new(std::collections::HashMap::new()),
             boot_notes: Mutex::new(std::collections::HashMap::new()),
+            silent_wrappers: Mutex::new(std::collections::HashMap::new()),
+            launched_here: Mutex::new(HashSet::new()),
             logs_drained: Mutex::new(HashSet::new()),
             early_passes: Mutex::default(),
             terminate_backoff: Mutex::new(HashMap::new()),
             offers_ttl_ms: o.offers_ttl_ms,
             callback_base: o.callback_base,
             watchdog_ceiling_secs: o.watchdog_ceiling_secs,
+            wrapper_start_ms: o.wrapper_start_ms,
             token_secret: o.token_secret,
             events: o.events,
             crash: o.crash,

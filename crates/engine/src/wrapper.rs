@@ -7,6 +7,9 @@
 //! `sh -c 'eval "$(echo <b64> | base64 -d)"'`): it works for images without an entrypoint and
 //! for entrypoints that exec their arguments.
 //!
+//! - prints `podwarden-start: job=<id>` first: the image's entrypoint ran podwarden's
+//!   arguments (a container that prints other things and never this one has an entrypoint
+//!   that ignores them: the pods reconciler gives such a job up);
 //! - runs the command once; a marker on the volume stops a restarted container from rerunning
 //!   a command that already finished (it re-reports the stored status instead);
 //! - prints `podwarden-exit: job=<id> code=<N>` (the control plane reads it from the pod's logs
@@ -115,6 +118,22 @@ pub const WATCHDOG_GRACE_SECS: u64 = 300;
 /// The marker line the wrapper prints when the command has exited.
 pub const EXIT_MARKER: &str = "podwarden-exit:";
 
+/// The marker line the wrapper prints first, before anything else it does: the image's
+/// entrypoint ran the arguments podwarden gave it.
+pub const START_MARKER: &str = "podwarden-start:";
+
+/// Whether `line` holds the wrapper's start line for `job`: `podwarden-start: job=<id>`,
+/// anywhere in it (an entrypoint's banner without a newline, or colour codes, may come first).
+pub fn is_start_line(line: &str, job: &str) -> bool {
+    let needle = format!("{START_MARKER} job={job}");
+    line.match_indices(&needle).any(|(i, _)| {
+        line[i + needle.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_')
+    })
+}
+
 /// Parses the wrapper's exit line for `job`: `podwarden-exit: job=<id> code=<N>`.
 pub fn parse_exit_line(line: &str, job: &str) -> Option<i32> {
     let rest = line.trim().strip_prefix(EXIT_MARKER)?.trim();
@@ -186,7 +205,8 @@ pub fn wrap(command: &str, watchdog_secs: Option<u64>, data: &DataPlan) -> Strin
     let node = if data.multi_node { NODE_SETUP } else { "" };
     let resume = data.checkpoints.as_deref().map(resume_setup).unwrap_or_default();
     format!(
-        r#"{node}{ssh}{resume}pw_post() {{
+        r#"echo "{start} job=$PODWARDEN_JOB_ID"
+{node}{ssh}{resume}pw_post() {{
   if command -v curl >/dev/null 2>&1; then curl -fsS -m 20 -X POST -H "Authorization: Bearer $2" -H 'Content-Type: application/json' -d "$3" "$1" >/dev/null
   elif command -v wget >/dev/null 2>&1; then wget -q -T 20 -O /dev/null --header="Authorization: Bearer $2" --header='Content-Type: application/json' --post-data="$3" "$1"
   else python3 -c 'import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1], data=sys.argv[3].encode(), headers={{"Authorization": "Bearer " + sys.argv[2], "Content-Type": "application/json"}}), timeout=20)' "$1" "$2" "$3"
@@ -230,6 +250,7 @@ fi
 while :; do sleep 3600; done
 "#,
         marker = EXIT_MARKER,
+        start = START_MARKER,
         cmd = sq(command),
         missing = OUTPUTS_MISSING_CODE,
     )
@@ -458,6 +479,11 @@ mod tests {
 
     #[test]
     fn the_exit_line_is_read_for_its_own_job_only() {
+        assert!(is_start_line("podwarden-start: job=job_1", "job_1"));
+        assert!(is_start_line(" podwarden-start: job=job_1 \n", "job_1"));
+        assert!(!is_start_line("podwarden-start: job=job_12", "job_1"));
+        assert!(is_start_line("\u{1b}[0m== CUDA ==podwarden-start: job=job_1", "job_1"));
+        assert!(!is_start_line("podwarden-start: job=job_1x", "job_1"));
         assert_eq!(parse_exit_line("podwarden-exit: job=job_1 code=3", "job_1"), Some(3));
         assert_eq!(parse_exit_line("  podwarden-exit: job=job_1 code=-1 ", "job_1"), Some(-1));
         assert_eq!(parse_exit_line("podwarden-exit: job=job_12 code=0", "job_1"), None);

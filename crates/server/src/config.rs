@@ -32,6 +32,9 @@ pub struct ServerConfig {
     pub intent_grace: Duration,
     /// The in-pod watchdog's ceiling for jobs without `max_runtime` (default 24 h).
     pub watchdog_ceiling: Duration,
+    /// How long a RunPod container may print before podwarden's wrapper starts before its job
+    /// is given up (its image's entrypoint ignores its arguments; default 10 min).
+    pub wrapper_start: Duration,
     /// RunPod with no operator key: every user's work runs on their own key, hosted compute is
     /// refused. (`client`, when set, then only names the provider's URLs; its key is unused.)
     pub byok_only: bool,
@@ -126,6 +129,7 @@ impl ServerConfig {
             default_provider: podwarden_core::ProviderKind::RunPod,
             intent_grace: Duration::from_secs(60),
             watchdog_ceiling: Duration::from_secs(podwarden_engine::DEFAULT_WATCHDOG_CEILING_SECS),
+            wrapper_start: Duration::from_millis(podwarden_engine::DEFAULT_WRAPPER_START_MS as u64),
             byok_only: false,
             s3_endpoints: std::collections::BTreeMap::new(),
             s3_data_centers: None,

@@ -477,6 +477,7 @@ fn engine_options(
         Some(cfg.public_url.clone().filter(|u| u != "none").unwrap_or_else(|| url.to_owned()));
     options.intent_grace_ms = cfg.intent_grace.as_millis() as i64;
     options.watchdog_ceiling_secs = cfg.watchdog_ceiling.as_secs();
+    options.wrapper_start_ms = cfg.wrapper_start.as_millis() as i64;
     options.pass_period_ms = cfg.tick.as_millis() as i64;
     // The crash test's failpoint (the engine itself reads no environment).
     options.crash = cfg.crash_at.map(|at| podwarden_engine::Failpoint {

@@ -3,7 +3,7 @@
 //! booted on each offer (the learned boot deadline).
 
 use crate::{Result, Store};
-use podwarden_core::learned::{BootRecord, OfferEvent, OfferKey, OfferRecord};
+use podwarden_core::learned::{BootRecord, BootSample, OfferEvent, OfferKey, OfferRecord};
 use sqlx::Row as _;
 
 impl Store {
@@ -94,23 +94,28 @@ impl Store {
             .collect()
     }
 
-    /// Adds one boot of `image` on the offer: one statement, so concurrent boots add up.
+    /// Adds one boot of `image` on the offer (or a pod ended at its learned deadline, which
+    /// counts in the total but not as the slowest boot): one statement, so concurrent samples
+    /// add up.
     pub async fn offer_boot_record(
         &self,
         k: &OfferKey,
         image: &str,
-        boot_ms: i64,
+        sample: BootSample,
         now: i64,
     ) -> Result<()> {
-        let boot_ms = boot_ms.max(0);
+        let (boot_ms, slowest) = match sample {
+            BootSample::Booted(ms) => (ms.max(0), ms.max(0)),
+            BootSample::DeadlinePassed(ms) => (ms.max(0), 0),
+        };
         let _w = self.writes.lock().await;
         sqlx::query(
             "INSERT INTO offer_boots (provider, gpu_type, data_center, cloud, image, boots, boot_ms_total, boot_ms_max, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 1, $6, $6, $7) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8) \
              ON CONFLICT (provider, gpu_type, data_center, cloud, image) DO UPDATE SET \
              boots = offer_boots.boots + 1, boot_ms_total = offer_boots.boot_ms_total + $6, \
-             boot_ms_max = CASE WHEN offer_boots.boot_ms_max > $6 THEN offer_boots.boot_ms_max ELSE $6 END, \
-             updated_at = $7",
+             boot_ms_max = CASE WHEN offer_boots.boot_ms_max > $7 THEN offer_boots.boot_ms_max ELSE $7 END, \
+             updated_at = $8",
         )
         .bind(&k.provider)
         .bind(&k.gpu_type)
@@ -118,6 +123,7 @@ impl Store {
         .bind(&k.cloud)
         .bind(image)
         .bind(boot_ms)
+        .bind(slowest)
         .bind(now)
         .execute(self.pool())
         .await?;

@@ -51,6 +51,13 @@ pub async fn server_store(home: &std::path::Path) -> podwarden_store::Store {
 
 /// A standalone emulator as these tests run one: fast pods and ticks, budgets compressed alike.
 pub async fn standalone_emulator() -> runpod_emulator::RunningEmulator {
+    standalone_emulator_with(|_| {}).await
+}
+
+/// [`standalone_emulator`], its config changed by `f` first.
+pub async fn standalone_emulator_with(
+    f: impl FnOnce(&mut runpod_emulator::EmulatorConfig),
+) -> runpod_emulator::RunningEmulator {
     let mut ecfg = runpod_emulator::EmulatorConfig::default();
     ecfg.pods.provisioning_secs = 0.1;
     ecfg.pods.starting_secs = 0.1;
@@ -60,6 +67,7 @@ pub async fn standalone_emulator() -> runpod_emulator::RunningEmulator {
     // billing lag is tested on the manual clock (emulator `pods::spend_shows_*`, engine
     // `a_bill_is_booked_only_once_it_settles_*`).
     ecfg.billing = runpod_emulator::config::BillingConfig::live();
+    f(&mut ecfg);
     runpod_emulator::start(ecfg, runpod_emulator::Options::default()).await.expect("emulator")
 }
 

@@ -217,7 +217,9 @@ pub fn job_transition(from: JobPhase, event: JobEvent) -> Result<JobPhase, Illeg
         (S::Provisioning | S::Running | S::Recovering | S::Queued, E::DeadlinePassed) => {
             JobPhase::ending(Outcome::TimedOut)
         }
-        (S::Pending | S::Provisioning | S::Recovering | S::Queued, E::GiveUp) => {
+        // Running too: a container that runs but can never start the job's command (its
+        // image's entrypoint ignores its arguments) is given up.
+        (S::Pending | S::Provisioning | S::Running | S::Recovering | S::Queued, E::GiveUp) => {
             JobPhase::ending(Outcome::Failed)
         }
         // A user may cancel during keep-alive: the job still ends as it was going to.
@@ -405,7 +407,7 @@ mod tests {
             v.push((p(s), E::BudgetExhausted, end(Outcome::BudgetExceeded)));
             v.push((p(s), E::DeadlinePassed, end(Outcome::TimedOut)));
         }
-        for s in [S::Pending, S::Provisioning, S::Recovering, S::Queued] {
+        for s in [S::Pending, S::Provisioning, S::Running, S::Recovering, S::Queued] {
             v.push((p(s), E::GiveUp, end(Outcome::Failed)));
         }
         for o in [

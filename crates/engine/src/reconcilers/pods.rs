@@ -64,6 +64,16 @@ impl<C: Provider> Engine<C> {
             n.retain(|attempt, _| live.attempt(*attempt).is_some());
             n.clone()
         };
+        let silent_wrappers = {
+            let live = self.store.live();
+            self.launched_here
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|attempt| live.attempt(*attempt).is_some());
+            let mut w = self.silent_wrappers.lock().unwrap_or_else(PoisonError::into_inner);
+            w.retain(|attempt, _| live.attempt(*attempt).is_some());
+            w.clone()
+        };
         let boot_deadlines = self.boot_deadlines().await;
         let actions = {
             let live = self.store.live();
@@ -106,6 +116,8 @@ impl<C: Provider> Engine<C> {
                 boot_failed: &boot_failed,
                 boot_notes: &boot_notes,
                 boot_deadlines: &boot_deadlines,
+                silent_wrappers: &silent_wrappers,
+                wrapper_start_ms: self.wrapper_start_ms,
                 watchdog_ceiling_ms: self.watchdog_ceiling_secs as i64 * 1000,
             })
         };
@@ -152,7 +164,7 @@ impl<C: Provider> Engine<C> {
                     if let Some(a) = self.store.attempt_get(attempt).await? {
                         let boot_ms = now - a.created_at;
                         self.learn(&a, OfferEvent::Booted { boot_ms }, now).await;
-                        self.learn_boot(&a, boot_ms, now).await;
+                        self.learn_boot(&a, boot_ms, true, now).await;
                     }
                 }
                 Ok(false)
@@ -160,6 +172,12 @@ impl<C: Provider> Engine<C> {
             Action::Learn { attempt, event } => {
                 if let Some(a) = self.store.attempt_get(attempt).await? {
                     self.learn(&a, event, now).await;
+                }
+                Ok(false)
+            }
+            Action::LearnedDeadlinePassed { attempt, deadline_ms } => {
+                if let Some(a) = self.store.attempt_get(attempt).await? {
+                    self.learn_boot(&a, deadline_ms, false, now).await;
                 }
                 Ok(false)
             }
@@ -205,11 +223,17 @@ impl<C: Provider> Engine<C> {
         }
     }
 
-    /// Adds a boot's time to its image's record on its offer (the learned boot deadline).
-    async fn learn_boot(&self, a: &AttemptRow, boot_ms: i64, now: i64) {
+    /// Adds a boot's time to its image's record on its offer (the learned boot deadline);
+    /// `booted`: a real boot (else a pod ended at its learned deadline, counted at it).
+    async fn learn_boot(&self, a: &AttemptRow, boot_ms: i64, booted: bool, now: i64) {
         let Some(key) = offer_key(a) else { return };
         let Some(spec) = self.job_spec(a.job_id).await else { return };
-        if let Err(e) = self.store.offer_boot_record(&key, &spec.image, boot_ms, now).await {
+        let sample = if booted {
+            podwarden_core::learned::BootSample::Booted(boot_ms)
+        } else {
+            podwarden_core::learned::BootSample::DeadlinePassed(boot_ms)
+        };
+        if let Err(e) = self.store.offer_boot_record(&key, &spec.image, sample, now).await {
             tracing::warn!(attempt = %a.id, error = %e, "cannot record the boot's time");
         }
     }

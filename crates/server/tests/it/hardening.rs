@@ -383,3 +383,52 @@ async fn a_job_reports_the_time_and_money_lost_to_pods_that_never_booted() {
     assert!(d.duds.secs >= 1.0 && d.duds.cost_usd > 0.0, "{:?}", d.duds);
     s.shutdown().await;
 }
+
+/// An image whose ENTRYPOINT ignores its arguments runs, prints, and never starts the job's
+/// command: the job is given up once the server's `wrapper_start` (2 s here) has passed since
+/// the container's first line, with the reason saying what to change, and its pod is gone (it
+/// would have billed until the ceiling). A job on an image that runs its arguments is not
+/// touched by the same rule.
+#[tokio::test]
+async fn a_job_whose_image_ignores_its_arguments_is_given_up_with_the_reason() {
+    let emu = common::standalone_emulator_with(|c| {
+        c.images.insert(
+            "acme/server:1".into(),
+            runpod_emulator::image::ImageConfig {
+                entrypoint: vec![
+                    "sh".into(),
+                    "-c".into(),
+                    "echo serving on :8000; exec sleep 100000".into(),
+                ],
+                tools: vec!["sh".into(), "sleep".into()],
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let home = tempfile::tempdir().expect("home");
+    let s = common::server_with(home.path(), |c| {
+        c.client = Some(emu.client());
+        c.wrapper_start = std::time::Duration::from_secs(2);
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let mut spec = job(serde_json::json!({"command": "echo trained"}));
+    spec["image"] = "acme/server:1".into();
+    let sub = common::submit(&http, &s.url, &s.token, &spec).await;
+    let (done, events) = common::follow(&http, &s, &sub.job.id).await;
+    let said: Vec<&str> = events.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(done.job.state.as_str(), "failed", "{said:#?}");
+    let reason = done.job.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("ENTRYPOINT") && reason.contains("serving on :8000"),
+        "{reason}: {said:#?}"
+    );
+    assert!(emu.shared.world.lock().pods.values().all(|p| p.terminated_at.is_some()));
+    // An image that runs its arguments, under the same 2 s: it succeeds.
+    let ok = job(serde_json::json!({"command": "sleep 3; echo trained"}));
+    let sub = common::submit(&http, &s.url, &s.token, &ok).await;
+    let (done, _) = common::follow(&http, &s, &sub.job.id).await;
+    assert_eq!(done.job.state.as_str(), "succeeded", "{:?}", done.job.reason);
+    s.shutdown().await;
+}

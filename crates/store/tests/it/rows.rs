@@ -87,15 +87,18 @@ async fn offer_records_add_up_and_keep_the_operators_word(db: Db) {
     assert!(r.pinned && !r.banned, "{r:?}");
     assert!(stats[1].1.banned && stats[1].1.boots == 0, "{stats:?}");
     // Boots per image: counted, summed, the slowest kept; another image's apart.
+    use podwarden_core::learned::BootSample;
     for ms in [3000, 9000, 5000] {
-        s.offer_boot_record(&a, "img:1", ms, 400).await.expect("boot");
+        s.offer_boot_record(&a, "img:1", BootSample::Booted(ms), 400).await.expect("boot");
     }
-    s.offer_boot_record(&a, "img:2", 60_000, 400).await.expect("boot");
+    // A pod ended at the deadline: in the total, not the slowest.
+    s.offer_boot_record(&a, "img:1", BootSample::DeadlinePassed(20_000), 400).await.expect("late");
+    s.offer_boot_record(&a, "img:2", BootSample::Booted(60_000), 400).await.expect("boot");
     let boots = s.offer_boots("img:1").await.expect("boots");
     assert_eq!(boots.len(), 1, "{boots:?}");
     assert_eq!(boots[0].0, a);
     let r = &boots[0].1;
-    assert_eq!((r.boots, r.boot_ms_total, r.boot_ms_max), (3, 17_000, 9000));
+    assert_eq!((r.boots, r.boot_ms_total, r.boot_ms_max), (4, 37_000, 9000));
     assert!(s.offer_boots("img:3").await.expect("none").is_empty());
 }
 

@@ -17,7 +17,7 @@ use podwarden_core::ids::parse_pod_name;
 use podwarden_core::learned::OfferEvent;
 use podwarden_core::spec::JobSpec;
 use podwarden_core::state::{AttemptState, JobEvent, JobState};
-use podwarden_core::{AttemptId, JobId, Money};
+use podwarden_core::{AttemptId, JobId, Money, ProviderKind};
 use podwarden_store::{AttemptRow, JobRow};
 use std::collections::{HashMap, HashSet};
 
@@ -57,6 +57,11 @@ pub struct Snapshot<'a> {
     /// on their offer (`podwarden_core::learned::BootRecord`); the job's `boot_timeout` caps
     /// them and stands alone for an attempt not here.
     pub boot_deadlines: &'a HashMap<AttemptId, i64>,
+    /// Attempts whose container printed before podwarden's wrapper started: since when, and the
+    /// first line (`Engine::container_printed_before_wrapper`).
+    pub silent_wrappers: &'a HashMap<AttemptId, (i64, String)>,
+    /// How long after such a first line the job is given up (`EngineOptions::wrapper_start_ms`).
+    pub wrapper_start_ms: i64,
     /// The in-pod watchdog's ceiling for jobs without `max_runtime` (ms after the pod's create);
     /// with it, the watchdog fires at `max_runtime` + [`crate::wrapper::WATCHDOG_GRACE_SECS`].
     pub watchdog_ceiling_ms: i64,
@@ -84,6 +89,10 @@ pub enum Action {
     /// What an attempt showed of its offer (`podwarden_core::learned`): it never booted, or
     /// was lost after it did. (Boots are learned when `Booted` is applied.)
     Learn { attempt: AttemptId, event: OfferEvent },
+    /// A pod ended at its learned boot deadline (`deadline_ms`): the deadline's evidence takes
+    /// it as a boot that long (so a deadline learned from quick boots grows after a slow one,
+    /// and shrinks again with the next quick boots); the offer is not marked a dud by it.
+    LearnedDeadlinePassed { attempt: AttemptId, deadline_ms: i64 },
 }
 
 /// Plans one reconcile pass.
@@ -260,6 +269,26 @@ fn plan_live_attempt<'a>(
         Some(p) if p.phase == PodPhase::Running && a.state == AttemptState::Created => {
             out.push(Action::Booted { attempt: a.id })
         }
+        Some(p)
+            if p.phase == PodPhase::Running
+                && a.provider() == ProviderKind::RunPod
+                && a.exit_code.is_none()
+                && s.silent_wrappers
+                    .get(&a.id)
+                    .is_some_and(|(since, _)| s.now - since >= s.wrapper_start_ms) =>
+        {
+            // The container runs and prints, but not the wrapper: its image's entrypoint does
+            // not run the arguments it is given. Every pod of the image would do the same, so
+            // the job is given up rather than relaunched; the pod would bill until the ceiling.
+            let first = &s.silent_wrappers[&a.id].1;
+            let why = format!(
+                "the container runs but never started the job's command: its image's ENTRYPOINT \
+                 does not run the arguments podwarden gives it (its first line: {first:?}); use \
+                 an image whose entrypoint ends with `exec \"$@\"`, or one without an entrypoint"
+            );
+            out.push(terminate(p, &why));
+            out.push(Action::Job { job: a.job_id, event: JobEvent::GiveUp, reason: why });
+        }
         Some(p) if p.phase == PodPhase::Booting && s.boot_failed.contains_key(&a.id) => {
             // RunPod retries a pull (or a start) that cannot succeed while the pod bills: end
             // it now rather than at the boot timeout, and give the job up (another pod of the
@@ -281,18 +310,22 @@ fn plan_live_attempt<'a>(
                     .get(&a.id)
                     .map(|l| format!("; its host's last word: {l}"))
                     .unwrap_or_default();
-                let learned = if learned.is_some() {
+                let said = if learned.is_some() {
                     ", a deadline learned from this image's boots on this offer"
                 } else {
                     ""
                 };
                 let why = format!(
-                    "the pod did not boot within {} s{learned} (it bills while it hangs){last}",
+                    "the pod did not boot within {} s{said} (it bills while it hangs){last}",
                     timeout / 1000
                 );
                 out.push(terminate(p, &why));
-                // A job's own short boot timeout (or a huge image) says little of the host.
-                if timeout >= MIN_LEARNED_BOOT_TIMEOUT_MS {
+                if learned.is_some() {
+                    // Maybe a dud, maybe a cold pull slower than the boots seen: not a mark
+                    // against the offer, but evidence the deadline was short.
+                    out.push(Action::LearnedDeadlinePassed { attempt: a.id, deadline_ms: timeout });
+                } else if timeout >= MIN_LEARNED_BOOT_TIMEOUT_MS {
+                    // A job's own short boot timeout (or a huge image) says little of the host.
                     out.push(Action::Learn { attempt: a.id, event: OfferEvent::Dud });
                 }
                 found.trouble.insert(a.job_id, why);

@@ -81,6 +81,8 @@ fn run(
         boot_failed: &HashMap::new(),
         boot_notes: &HashMap::new(),
         boot_deadlines: &HashMap::new(),
+        silent_wrappers: &HashMap::new(),
+        wrapper_start_ms: 600_000,
         watchdog_ceiling_ms: 24 * 3_600_000,
     })
 }
@@ -106,6 +108,8 @@ fn a_pod_of_another_accounts_attempt_is_neither_touched_nor_an_orphan() {
         boot_failed: &HashMap::new(),
         boot_notes: &HashMap::new(),
         boot_deadlines: &HashMap::new(),
+        silent_wrappers: &HashMap::new(),
+        wrapper_start_ms: 600_000,
         watchdog_ceiling_ms: 24 * 3_600_000,
     });
     assert!(acts.is_empty(), "{acts:?}");
@@ -261,6 +265,8 @@ fn boot_timeout_terminates_a_hanging_pod() {
         boot_failed: &HashMap::new(),
         boot_notes: &notes,
         boot_deadlines: &HashMap::new(),
+        silent_wrappers: &HashMap::new(),
+        wrapper_start_ms: 600_000,
         watchdog_ceiling_ms: 24 * 3_600_000,
     });
     assert!(
@@ -270,7 +276,8 @@ fn boot_timeout_terminates_a_hanging_pod() {
 }
 
 /// A learned deadline (this image's boots on this offer) ends a hanging pod before the job's
-/// boot timeout, says why, and marks the offer; a deadline past the job's own changes nothing.
+/// boot timeout and says why; it is evidence for the deadline, not a dud mark against the
+/// offer; a deadline past the job's own changes nothing.
 #[test]
 fn a_learned_boot_deadline_ends_a_dud_before_the_jobs_timeout() {
     let j = job("provisioning");
@@ -291,6 +298,8 @@ fn a_learned_boot_deadline_ends_a_dud_before_the_jobs_timeout() {
             boot_failed: &HashMap::new(),
             boot_notes: &HashMap::new(),
             boot_deadlines: &deadlines,
+            silent_wrappers: &HashMap::new(),
+            wrapper_start_ms: 600_000,
             watchdog_ceiling_ms: 24 * 3_600_000,
         })
     };
@@ -300,7 +309,8 @@ fn a_learned_boot_deadline_ends_a_dud_before_the_jobs_timeout() {
         matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("did not boot within 180 s") && reason.contains("this image's boots on this offer")),
         "{acts:?}"
     );
-    assert!(acts.iter().any(|x| matches!(x, Action::Learn { event: OfferEvent::Dud, .. })));
+    assert!(acts.contains(&Action::LearnedDeadlinePassed { attempt: a.id, deadline_ms: 180_000 }));
+    assert!(!acts.iter().any(|x| matches!(x, Action::Learn { .. })), "not a dud mark: {acts:?}");
     assert!(acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::Interrupted, .. })));
     // The job's 5-minute timeout stands against a longer learned one.
     assert!(at(299_999, 900_000).is_empty());
@@ -308,6 +318,58 @@ fn a_learned_boot_deadline_ends_a_dud_before_the_jobs_timeout() {
     assert!(
         matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("did not boot within 300 s") && !reason.contains("this image")),
         "{acts:?}"
+    );
+}
+
+/// A running container that printed and never started the wrapper is ended and its job given
+/// up once `wrapper_start_ms` has passed since its first line; before that, or once the
+/// wrapper started (no entry), nothing happens.
+#[test]
+fn a_container_whose_entrypoint_ignores_its_arguments_gives_the_job_up() {
+    let j = job("running");
+    let a = attempt(&j.0, "running", Some("p"));
+    let p = pod(&a, "p", PodPhase::Running);
+    let jobs = [(&j.0, &j.1)];
+    let at_with = |a: &AttemptRow, now: i64, silent: &HashMap<AttemptId, (i64, String)>| {
+        plan(&Snapshot {
+            now,
+            install: INSTALL,
+            jobs: &jobs,
+            attempts: &[a],
+            other_accounts: &[],
+            pods: std::slice::from_ref(&p),
+            creating: &HashSet::new(),
+            intent_grace_ms: INTENT_GRACE_MS,
+            boot_failed: &HashMap::new(),
+            boot_notes: &HashMap::new(),
+            boot_deadlines: &HashMap::new(),
+            silent_wrappers: silent,
+            wrapper_start_ms: 600_000,
+            watchdog_ceiling_ms: 24 * 3_600_000,
+        })
+    };
+    let at = |now: i64, silent: &HashMap<AttemptId, (i64, String)>| at_with(&a, now, silent);
+    let silent: HashMap<AttemptId, (i64, String)> =
+        [(a.id, (1_000, "serving on :80".into()))].into();
+    // Ten minutes (the engine's `wrapper_start_ms`) after the first line.
+    assert!(at(600_999, &silent).is_empty());
+    let acts = at(601_000, &silent);
+    assert!(
+        matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("ENTRYPOINT") && reason.contains("serving on :80")),
+        "{acts:?}"
+    );
+    assert!(
+        acts.iter().any(|x| matches!(x, Action::Job { event: JobEvent::GiveUp, .. })),
+        "{acts:?}"
+    );
+    assert!(at(601_000, &HashMap::new()).is_empty());
+    // An exit was recorded (the callback came though the start line was never read): the
+    // job ends by its exit, not given up.
+    let exited = AttemptRow { exit_code: Some(0), ..a.clone() };
+    assert!(
+        !at_with(&exited, 601_000, &silent)
+            .iter()
+            .any(|x| matches!(x, Action::Job { event: JobEvent::GiveUp, .. })),
     );
 }
 
@@ -336,6 +398,8 @@ fn a_pod_whose_image_cannot_be_pulled_is_terminated_before_the_boot_timeout() {
         boot_failed: &failed,
         boot_notes: &HashMap::new(),
         boot_deadlines: &HashMap::new(),
+        silent_wrappers: &HashMap::new(),
+        wrapper_start_ms: 600_000,
         watchdog_ceiling_ms: 24 * 3_600_000,
     });
     assert!(
