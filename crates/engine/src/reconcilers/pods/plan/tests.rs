@@ -59,6 +59,40 @@ fn pod(a: &AttemptRow, id: &str, phase: PodPhase) -> PodInfo {
     }
 }
 
+/// Empty side tables of a snapshot.
+static NO_NOTES: std::sync::LazyLock<HashMap<AttemptId, String>> =
+    std::sync::LazyLock::new(HashMap::new);
+static NO_DEADLINES: std::sync::LazyLock<HashMap<AttemptId, i64>> =
+    std::sync::LazyLock::new(HashMap::new);
+static NO_SILENT: std::sync::LazyLock<HashMap<AttemptId, (i64, String)>> =
+    std::sync::LazyLock::new(HashMap::new);
+static NO_CREATES: std::sync::LazyLock<HashSet<AttemptId>> = std::sync::LazyLock::new(HashSet::new);
+
+/// A snapshot of `jobs`, `attempts` and `pods` at `now`, with nothing else going on.
+fn snapshot<'a>(
+    now: i64,
+    jobs: &'a [(&'a JobRow, &'a JobSpec)],
+    attempts: &'a [&'a AttemptRow],
+    pods: &'a [PodInfo],
+) -> Snapshot<'a> {
+    Snapshot {
+        now,
+        install: INSTALL,
+        jobs,
+        attempts,
+        other_accounts: &[],
+        pods,
+        creating: &NO_CREATES,
+        intent_grace_ms: INTENT_GRACE_MS,
+        boot_failed: &NO_NOTES,
+        boot_notes: &NO_NOTES,
+        boot_deadlines: &NO_DEADLINES,
+        silent_wrappers: &NO_SILENT,
+        wrapper_start_ms: 600_000,
+        watchdog_ceiling_ms: 24 * 3_600_000,
+    }
+}
+
 fn run(
     now: i64,
     jobs: &[(JobRow, JobSpec)],
@@ -69,22 +103,7 @@ fn run(
     let creating: HashSet<AttemptId> = creating.iter().copied().collect();
     let jobs: Vec<(&JobRow, &JobSpec)> = jobs.iter().map(|(j, s)| (j, s)).collect();
     let attempts: Vec<&AttemptRow> = attempts.iter().collect();
-    plan(&Snapshot {
-        now,
-        install: INSTALL,
-        jobs: &jobs,
-        attempts: &attempts,
-        other_accounts: &[],
-        pods,
-        creating: &creating,
-        intent_grace_ms: INTENT_GRACE_MS,
-        boot_failed: &HashMap::new(),
-        boot_notes: &HashMap::new(),
-        boot_deadlines: &HashMap::new(),
-        silent_wrappers: &HashMap::new(),
-        wrapper_start_ms: 600_000,
-        watchdog_ceiling_ms: 24 * 3_600_000,
-    })
+    plan(&Snapshot { creating: &creating, ..snapshot(now, &jobs, &attempts, pods) })
 }
 
 #[test]
@@ -97,20 +116,9 @@ fn a_pod_of_another_accounts_attempt_is_neither_touched_nor_an_orphan() {
     let creating = HashSet::new();
     let jobs = [(&mine.0, &mine.1)];
     let acts = plan(&Snapshot {
-        now: 1,
-        install: INSTALL,
-        jobs: &jobs,
-        attempts: &[&a],
         other_accounts: &[&b],
-        pods: &pods,
         creating: &creating,
-        intent_grace_ms: INTENT_GRACE_MS,
-        boot_failed: &HashMap::new(),
-        boot_notes: &HashMap::new(),
-        boot_deadlines: &HashMap::new(),
-        silent_wrappers: &HashMap::new(),
-        wrapper_start_ms: 600_000,
-        watchdog_ceiling_ms: 24 * 3_600_000,
+        ..snapshot(1, &jobs, &[&a], &pods)
     });
     assert!(acts.is_empty(), "{acts:?}");
     let without = run(1, &[mine], &[a], &pods, &[]);
@@ -254,20 +262,8 @@ fn boot_timeout_terminates_a_hanging_pod() {
     let notes: HashMap<AttemptId, String> = [(a.id, "pulling image huge:1".into())].into();
     let jobs = [(&j.0, &j.1)];
     let acts = plan(&Snapshot {
-        now: 300_000,
-        install: INSTALL,
-        jobs: &jobs,
-        attempts: &[&a],
-        other_accounts: &[],
-        pods: std::slice::from_ref(&p),
-        creating: &HashSet::new(),
-        intent_grace_ms: INTENT_GRACE_MS,
-        boot_failed: &HashMap::new(),
         boot_notes: &notes,
-        boot_deadlines: &HashMap::new(),
-        silent_wrappers: &HashMap::new(),
-        wrapper_start_ms: 600_000,
-        watchdog_ceiling_ms: 24 * 3_600_000,
+        ..snapshot(300_000, &jobs, &[&a], std::slice::from_ref(&p))
     });
     assert!(
         matches!(&acts[0], Action::Terminate { reason, .. } if reason.ends_with("its host's last word: pulling image huge:1")),
@@ -287,20 +283,8 @@ fn a_learned_boot_deadline_ends_a_dud_before_the_jobs_timeout() {
     let at = |now: i64, deadline: i64| {
         let deadlines: HashMap<AttemptId, i64> = [(a.id, deadline)].into();
         plan(&Snapshot {
-            now,
-            install: INSTALL,
-            jobs: &jobs,
-            attempts: &[&a],
-            other_accounts: &[],
-            pods: std::slice::from_ref(&p),
-            creating: &HashSet::new(),
-            intent_grace_ms: INTENT_GRACE_MS,
-            boot_failed: &HashMap::new(),
-            boot_notes: &HashMap::new(),
             boot_deadlines: &deadlines,
-            silent_wrappers: &HashMap::new(),
-            wrapper_start_ms: 600_000,
-            watchdog_ceiling_ms: 24 * 3_600_000,
+            ..snapshot(now, &jobs, &[&a], std::slice::from_ref(&p))
         })
     };
     assert!(at(179_999, 180_000).is_empty());
@@ -332,20 +316,8 @@ fn a_container_whose_entrypoint_ignores_its_arguments_gives_the_job_up() {
     let jobs = [(&j.0, &j.1)];
     let at_with = |a: &AttemptRow, now: i64, silent: &HashMap<AttemptId, (i64, String)>| {
         plan(&Snapshot {
-            now,
-            install: INSTALL,
-            jobs: &jobs,
-            attempts: &[a],
-            other_accounts: &[],
-            pods: std::slice::from_ref(&p),
-            creating: &HashSet::new(),
-            intent_grace_ms: INTENT_GRACE_MS,
-            boot_failed: &HashMap::new(),
-            boot_notes: &HashMap::new(),
-            boot_deadlines: &HashMap::new(),
             silent_wrappers: silent,
-            wrapper_start_ms: 600_000,
-            watchdog_ceiling_ms: 24 * 3_600_000,
+            ..snapshot(now, &jobs, &[a], std::slice::from_ref(&p))
         })
     };
     let at = |now: i64, silent: &HashMap<AttemptId, (i64, String)>| at_with(&a, now, silent);
@@ -387,20 +359,9 @@ fn a_pod_whose_image_cannot_be_pulled_is_terminated_before_the_boot_timeout() {
     )]
     .into();
     let acts = plan(&Snapshot {
-        now: 1,
-        install: INSTALL,
-        jobs: &jobs,
-        attempts: &[&a],
-        other_accounts: &[],
-        pods: std::slice::from_ref(&p),
         creating: &creating,
-        intent_grace_ms: INTENT_GRACE_MS,
         boot_failed: &failed,
-        boot_notes: &HashMap::new(),
-        boot_deadlines: &HashMap::new(),
-        silent_wrappers: &HashMap::new(),
-        wrapper_start_ms: 600_000,
-        watchdog_ceiling_ms: 24 * 3_600_000,
+        ..snapshot(1, &jobs, &[&a], std::slice::from_ref(&p))
     });
     assert!(
         matches!(&acts[0], Action::Terminate { reason, .. } if reason.contains("cannot be pulled") && reason.contains("manifest unknown")),
