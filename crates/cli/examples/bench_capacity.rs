@@ -83,6 +83,8 @@ struct Job {
     first_log: Option<f64>,
     /// Whether some offer had stock when it arrived.
     capacity_at_arrival: bool,
+    /// A pod of it was ended at a learned deadline: the next get the full boot timeout.
+    past_learned: bool,
 }
 
 #[derive(Default)]
@@ -106,6 +108,7 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
                 queued_at: None,
                 first_log: None,
                 capacity_at_arrival: false,
+                past_learned: false,
             }
         })
         .collect();
@@ -227,6 +230,7 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
                         // podwarden ends a dud at the deadline its offer's boots taught it.
                         let deadline = match policy {
                             Policy::Baseline => BOOT_TIMEOUT,
+                            Policy::Podwarden { .. } if j.past_learned => BOOT_TIMEOUT,
                             Policy::Podwarden { .. } => {
                                 let ms = (BOOT_TIMEOUT * 1000.0) as i64;
                                 boots.get(&i).map_or(ms, |r| r.deadline_ms(ms)) as f64 / 1000.0
@@ -287,12 +291,13 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
                     tally.spend += cost;
                     tally.dud_spend += cost;
                     held[i] -= 1;
+                    // As the engine: a dud of the offer; an end at a learned deadline is also a
+                    // boot that long for the deadline, and the job's next pods get the full one.
+                    learned.entry(key(i)).or_default().add(OfferEvent::Dud, 0);
                     if deadline < BOOT_TIMEOUT {
-                        // As the engine: evidence for the deadline, not a dud mark.
                         let ms = (deadline * 1000.0) as i64;
                         boots.entry(i).or_default().add_sample(BootSample::DeadlinePassed(ms));
-                    } else {
-                        learned.entry(key(i)).or_default().add(OfferEvent::Dud, 0);
+                        j.past_learned = true;
                     }
                     j.phase = retry(j, t);
                 }

@@ -16,8 +16,9 @@
 //! quick dearer one.
 //!
 //! [`BootRecord`] keeps how an image booted on an offer: once a few boots were seen, a pod
-//! there that has not booted by twice the slowest (or three times the mean) is a dud, found
-//! out well before the job's own `boot_timeout`.
+//! there that has not booted by twice the slowest (or three times the mean, at least 3 min) is
+//! ended well before the job's own `boot_timeout`; such an end counts in the mean at the
+//! deadline, so the deadline grows after slow boots.
 //! The spec's preferred GPU types keep their order; within them and among the rest, the
 //! expected cost decides.
 

@@ -306,7 +306,7 @@ impl<C: Provider> Engine<C> {
     /// [`crate::wrapper::START_MARKER`] line). The log follower says so only for an attempt
     /// this engine created and whose container it read from its first line. Kept from the
     /// first such line: the pods reconciler gives the job up if the wrapper has not started
-    /// `boot_timeout` after it.
+    /// `EngineOptions::wrapper_start_ms` after it.
     pub fn container_printed_before_wrapper(&self, attempt: AttemptId, line: &str) {
         let now = self.clock.now_ms();
         self.silent_wrappers

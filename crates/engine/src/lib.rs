@@ -147,6 +147,9 @@ pub struct Engine<C: Provider> {
     /// attempt another replica or an earlier build launched may have a wrapper that prints
     /// none). Kept while live (the pods reconciler prunes it).
     pub(crate) launched_here: Mutex<HashSet<AttemptId>>,
+    /// Jobs a pod of which was ended at a learned boot deadline: their next pods get the job's
+    /// own `boot_timeout` (kept while live).
+    pub(crate) past_learned_deadline: Mutex<HashSet<JobId>>,
     /// Jobs whose exit line is among their stored logs (set by the log follower): their pod's
     /// output is all kept, so teardown need not wait for it ([`jobs::LOG_DRAIN_MAX_MS`]).
     pub(crate) logs_drained: Mutex<HashSet<JobId>>,
@@ -242,6 +245,7 @@ impl<C: Provider> Engine<C> {
             boot_notes: Mutex::new(std::collections::HashMap::new()),
             silent_wrappers: Mutex::new(std::collections::HashMap::new()),
             launched_here: Mutex::new(HashSet::new()),
+            past_learned_deadline: Mutex::new(HashSet::new()),
             logs_drained: Mutex::new(HashSet::new()),
             early_passes: Mutex::default(),
             terminate_backoff: Mutex::new(HashMap::new()),

@@ -113,9 +113,9 @@ impl CapacityModel {
     }
 
     /// A day's catalog as RunPod prices it: one price per GPU type and tier, whatever the data
-    /// center, while the hosts behind it differ. The same Community A4000 is a dud one launch
-    /// in four and slow to boot in one data center and sound in another; the list price cannot
-    /// tell them apart, a placement that learns can. The cheapest offers are short of stock,
+    /// center, while the hosts behind it differ. The same Community A4000 is a dud three
+    /// launches in ten and slow to boot in one data center and sound in another; the list
+    /// price cannot tell them apart, a placement that learns can. The cheapest offers are short of stock,
     /// dearer Secure ones steadier. [`CapacityModel::flaky_cheap_day`] is the other shape.
     pub fn default_day(seed: u64) -> Self {
         let o = OfferModel::new;

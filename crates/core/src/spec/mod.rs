@@ -79,7 +79,7 @@ pub struct Limits {
 pub const DEFAULT_START_WITHIN: Duration = Duration::from_secs(3600);
 
 /// What an hour of waiting to start is worth by default (`limits.wait_usd_per_hour`): in the
-/// capacity benchmark (BENCHMARKS.md) 25-31 % off the median time to the first log for 3-4 %
+/// capacity benchmark (BENCHMARKS.md) 21-31 % off the median time to the first log for 1-3 %
 /// more per finished job.
 pub const DEFAULT_WAIT_USD_PER_HOUR: f64 = 1.0;
 

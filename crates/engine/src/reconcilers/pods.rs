@@ -70,6 +70,10 @@ impl<C: Provider> Engine<C> {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .retain(|attempt| live.attempt(*attempt).is_some());
+            self.past_learned_deadline
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|job| live.job(*job).is_some());
             let mut w = self.silent_wrappers.lock().unwrap_or_else(PoisonError::into_inner);
             w.retain(|attempt, _| live.attempt(*attempt).is_some());
             w.clone()
@@ -177,7 +181,12 @@ impl<C: Provider> Engine<C> {
             }
             Action::LearnedDeadlinePassed { attempt, deadline_ms } => {
                 if let Some(a) = self.store.attempt_get(attempt).await? {
+                    self.learn(&a, OfferEvent::Dud, now).await;
                     self.learn_boot(&a, deadline_ms, false, now).await;
+                    self.past_learned_deadline
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(a.job_id);
                 }
                 Ok(false)
             }
@@ -192,6 +201,7 @@ impl<C: Provider> Engine<C> {
                         | JobEvent::DeadlinePassed
                         | JobEvent::Exited { .. }
                         | JobEvent::Interrupted
+                        | JobEvent::GiveUp
                 ) {
                     // The record of spend is exact at the moments users look at it.
                     self.accrue_job(job, now).await?;
@@ -228,6 +238,8 @@ impl<C: Provider> Engine<C> {
     async fn learn_boot(&self, a: &AttemptRow, boot_ms: i64, booted: bool, now: i64) {
         let Some(key) = offer_key(a) else { return };
         let Some(spec) = self.job_spec(a.job_id).await else { return };
+        // A boot seen late (a pass delayed by an outage or a restart) is not one that slow.
+        let boot_ms = boot_ms.min(spec.limits.boot_timeout.as_millis() as i64);
         let sample = if booted {
             podwarden_core::learned::BootSample::Booted(boot_ms)
         } else {
@@ -251,6 +263,10 @@ impl<C: Provider> Engine<C> {
                 .filter_map(|a| Some((a.id, offer_key(a)?, a.job_id)))
                 .collect()
         };
+        let past =
+            self.past_learned_deadline.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let booting: Vec<_> =
+            booting.into_iter().filter(|(_, _, job)| !past.contains(job)).collect();
         let mut out = HashMap::new();
         let mut by_image: HashMap<String, Vec<(podwarden_core::learned::OfferKey, BootRecord)>> =
             HashMap::new();

@@ -238,11 +238,14 @@ impl<C: Provider> Engine<C> {
         for row in &rows {
             self.store.attempt_insert(row).await?;
         }
-        // This build's wrapper prints its start line: its pods may be judged by it.
-        self.launched_here
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend(rows.iter().map(|r| r.id));
+        // This build's wrapper prints its start line: its pods may be judged by it (without a
+        // callback base a command runs unwrapped, and prints none).
+        if self.callback_base.is_some() {
+            self.launched_here
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend(rows.iter().map(|r| r.id));
+        }
         self.crash_point(CrashPoint::AfterIntent)?;
         // Out of the set however this step ends (a store error's early return included), or
         // the reconciler would skip the attempt forever and the job hang in provisioning.

@@ -387,8 +387,8 @@ async fn a_job_reports_the_time_and_money_lost_to_pods_that_never_booted() {
 /// An image whose ENTRYPOINT ignores its arguments runs, prints, and never starts the job's
 /// command: the job is given up once the server's `wrapper_start` (2 s here) has passed since
 /// the container's first line, with the reason saying what to change, and its pod is gone (it
-/// would have billed until the ceiling). A job on an image that runs its arguments is not
-/// touched by the same rule.
+/// would have billed until the ceiling). A job on an image that prints a banner and then runs
+/// its arguments is not touched by the same rule.
 #[tokio::test]
 async fn a_job_whose_image_ignores_its_arguments_is_given_up_with_the_reason() {
     let emu = common::standalone_emulator_with(|c| {
@@ -404,6 +404,11 @@ async fn a_job_whose_image_ignores_its_arguments_is_given_up_with_the_reason() {
                 ..Default::default()
             },
         );
+        // A banner, then its arguments run (`exec "$@"`), as NVIDIA's images do.
+        let mut banner = runpod_emulator::image::default_images()["python:3.11-slim"].clone();
+        banner.entrypoint =
+            ["sh", "-c", "echo '== CUDA banner =='; exec \"$@\"", "sh"].map(String::from).into();
+        c.images.insert("acme/banner:1".into(), banner);
     })
     .await;
     let home = tempfile::tempdir().expect("home");
@@ -425,8 +430,10 @@ async fn a_job_whose_image_ignores_its_arguments_is_given_up_with_the_reason() {
         "{reason}: {said:#?}"
     );
     assert!(emu.shared.world.lock().pods.values().all(|p| p.terminated_at.is_some()));
-    // An image that runs its arguments, under the same 2 s: it succeeds.
-    let ok = job(serde_json::json!({"command": "sleep 3; echo trained"}));
+    // An image that prints a banner and then runs its arguments, under the same 2 s: the
+    // banner is no harm, it succeeds.
+    let mut ok = job(serde_json::json!({"command": "sleep 3; echo trained"}));
+    ok["image"] = "acme/banner:1".into();
     let sub = common::submit(&http, &s.url, &s.token, &ok).await;
     let (done, _) = common::follow(&http, &s, &sub.job.id).await;
     assert_eq!(done.job.state.as_str(), "succeeded", "{:?}", done.job.reason);

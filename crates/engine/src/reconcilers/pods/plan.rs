@@ -89,9 +89,11 @@ pub enum Action {
     /// What an attempt showed of its offer (`podwarden_core::learned`): it never booted, or
     /// was lost after it did. (Boots are learned when `Booted` is applied.)
     Learn { attempt: AttemptId, event: OfferEvent },
-    /// A pod ended at its learned boot deadline (`deadline_ms`): the deadline's evidence takes
-    /// it as a boot that long (so a deadline learned from quick boots grows after a slow one,
-    /// and shrinks again with the next quick boots); the offer is not marked a dud by it.
+    /// A pod ended at its learned boot deadline (`deadline_ms`): a dud of its offer, and for
+    /// the deadline's evidence a boot that long (so a deadline learned from quick boots grows
+    /// after a slow one, and shrinks again with the next quick boots); the job's next pods get
+    /// its own `boot_timeout` (a cold pull slower than the boots seen must not use up its
+    /// retries).
     LearnedDeadlinePassed { attempt: AttemptId, deadline_ms: i64 },
 }
 
@@ -273,6 +275,11 @@ fn plan_live_attempt<'a>(
             if p.phase == PodPhase::Running
                 && a.provider() == ProviderKind::RunPod
                 && a.exit_code.is_none()
+                && s.jobs.iter().any(|(j, _)| {
+                    j.id == a.job_id
+                        && j.exit_code.is_none()
+                        && matches!(j.state, JobState::Provisioning | JobState::Running)
+                })
                 && s.silent_wrappers
                     .get(&a.id)
                     .is_some_and(|(since, _)| s.now - since >= s.wrapper_start_ms) =>
@@ -321,8 +328,7 @@ fn plan_live_attempt<'a>(
                 );
                 out.push(terminate(p, &why));
                 if learned.is_some() {
-                    // Maybe a dud, maybe a cold pull slower than the boots seen: not a mark
-                    // against the offer, but evidence the deadline was short.
+                    // Likely a dud, maybe a cold pull slower than the boots seen.
                     out.push(Action::LearnedDeadlinePassed { attempt: a.id, deadline_ms: timeout });
                 } else if timeout >= MIN_LEARNED_BOOT_TIMEOUT_MS {
                     // A job's own short boot timeout (or a huge image) says little of the host.
