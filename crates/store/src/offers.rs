@@ -6,6 +6,28 @@ use crate::{Result, Store};
 use podwarden_core::learned::{BootRecord, BootSample, OfferEvent, OfferKey, OfferRecord};
 use sqlx::Row as _;
 
+/// Adds one attempt's outcome to its offer's record, made when new.
+const RECORD: &str = "INSERT INTO offer_stats (provider, gpu_type, data_center, cloud, boots, boot_ms_total, duds, losses, last_dud_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+     ON CONFLICT (provider, gpu_type, data_center, cloud) DO UPDATE SET \
+     boots = offer_stats.boots + $5, boot_ms_total = offer_stats.boot_ms_total + $6, \
+     duds = offer_stats.duds + $7, losses = offer_stats.losses + $8, \
+     last_dud_at = COALESCE($9, offer_stats.last_dud_at), updated_at = $10";
+
+/// Sets an offer's pin and ban, made when new.
+const FLAG: &str = "INSERT INTO offer_stats (provider, gpu_type, data_center, cloud, pinned, banned, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     ON CONFLICT (provider, gpu_type, data_center, cloud) DO UPDATE SET \
+     pinned = $5, banned = $6, updated_at = $7";
+
+/// Adds one boot sample of an image on an offer, made when new; the slowest is kept.
+const BOOT_RECORD: &str = "INSERT INTO offer_boots (provider, gpu_type, data_center, cloud, image, boots, boot_ms_total, boot_ms_max, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8) \
+     ON CONFLICT (provider, gpu_type, data_center, cloud, image) DO UPDATE SET \
+     boots = offer_boots.boots + 1, boot_ms_total = offer_boots.boot_ms_total + $6, \
+     boot_ms_max = CASE WHEN offer_boots.boot_ms_max > $7 THEN offer_boots.boot_ms_max ELSE $7 END, \
+     updated_at = $8";
+
 impl Store {
     /// Adds one attempt's outcome to its offer's record (made when new): one statement, so
     /// concurrent outcomes add up.
@@ -16,26 +38,15 @@ impl Store {
             OfferEvent::Lost => (0, 0, 0, 1, None),
         };
         let _w = self.writes.lock().await;
-        sqlx::query(
-            "INSERT INTO offer_stats (provider, gpu_type, data_center, cloud, boots, boot_ms_total, duds, losses, last_dud_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (provider, gpu_type, data_center, cloud) DO UPDATE SET \
-             boots = offer_stats.boots + $5, boot_ms_total = offer_stats.boot_ms_total + $6, \
-             duds = offer_stats.duds + $7, losses = offer_stats.losses + $8, \
-             last_dud_at = COALESCE($9, offer_stats.last_dud_at), updated_at = $10",
-        )
-        .bind(&k.provider)
-        .bind(&k.gpu_type)
-        .bind(&k.data_center)
-        .bind(&k.cloud)
-        .bind(boots)
-        .bind(boot_ms)
-        .bind(duds)
-        .bind(losses)
-        .bind(dud_at)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
+        bind_key(sqlx::query(RECORD), k)
+            .bind(boots)
+            .bind(boot_ms)
+            .bind(duds)
+            .bind(losses)
+            .bind(dud_at)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -48,21 +59,12 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let _w = self.writes.lock().await;
-        sqlx::query(
-            "INSERT INTO offer_stats (provider, gpu_type, data_center, cloud, pinned, banned, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (provider, gpu_type, data_center, cloud) DO UPDATE SET \
-             pinned = $5, banned = $6, updated_at = $7",
-        )
-        .bind(&k.provider)
-        .bind(&k.gpu_type)
-        .bind(&k.data_center)
-        .bind(&k.cloud)
-        .bind(pinned)
-        .bind(banned)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
+        bind_key(sqlx::query(FLAG), k)
+            .bind(pinned)
+            .bind(banned)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -109,24 +111,13 @@ impl Store {
             BootSample::DeadlinePassed(ms) => (ms.max(0), 0),
         };
         let _w = self.writes.lock().await;
-        sqlx::query(
-            "INSERT INTO offer_boots (provider, gpu_type, data_center, cloud, image, boots, boot_ms_total, boot_ms_max, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8) \
-             ON CONFLICT (provider, gpu_type, data_center, cloud, image) DO UPDATE SET \
-             boots = offer_boots.boots + 1, boot_ms_total = offer_boots.boot_ms_total + $6, \
-             boot_ms_max = CASE WHEN offer_boots.boot_ms_max > $7 THEN offer_boots.boot_ms_max ELSE $7 END, \
-             updated_at = $8",
-        )
-        .bind(&k.provider)
-        .bind(&k.gpu_type)
-        .bind(&k.data_center)
-        .bind(&k.cloud)
-        .bind(image)
-        .bind(boot_ms)
-        .bind(slowest)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
+        bind_key(sqlx::query(BOOT_RECORD), k)
+            .bind(image)
+            .bind(boot_ms)
+            .bind(slowest)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -162,4 +153,12 @@ fn offer_key(r: &sqlx::any::AnyRow) -> std::result::Result<OfferKey, sqlx::Error
         data_center: r.try_get("data_center")?,
         cloud: r.try_get("cloud")?,
     })
+}
+
+/// `q` with an offer's key bound as `$1`-`$4` (provider, GPU type, data center, tier).
+fn bind_key<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    k: &'q OfferKey,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    q.bind(&k.provider).bind(&k.gpu_type).bind(&k.data_center).bind(&k.cloud)
 }

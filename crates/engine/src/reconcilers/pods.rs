@@ -19,7 +19,7 @@ use crate::jobs::ignore_missing;
 use crate::provider::Provider;
 use crate::{Engine, EngineError};
 use podwarden_core::events::{EventKind, StateChange};
-use podwarden_core::learned::{BootRecord, OfferEvent};
+use podwarden_core::learned::{BootRecord, BootSample, OfferEvent};
 use podwarden_core::money::Money;
 use podwarden_core::state::{AttemptEvent, AttemptState, JobEvent};
 use podwarden_core::{AttemptId, JobId};
@@ -46,37 +46,22 @@ impl<C: Provider> Engine<C> {
             .retain(|id, _| pods.iter().any(|p| &p.id == id));
         self.accrue_due(now).await?;
         let creating = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
-        let boot_failed = {
-            let mut f = self.boot_failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            // Only attempts still live are worth remembering.
+        // The side tables the log follower and earlier passes fill: only live rows are worth
+        // remembering; the planner reads copies.
+        let (boot_failed, boot_notes, silent_wrappers) = {
             let live = self.store.live();
-            f.retain(|attempt, _| live.attempt(*attempt).is_some());
-            f.clone()
-        };
-        {
-            let live = self.store.live();
-            let mut d = self.logs_drained.lock().unwrap_or_else(PoisonError::into_inner);
-            d.retain(|job| live.job(*job).is_some());
-        }
-        let boot_notes = {
-            let mut n = self.boot_notes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let live = self.store.live();
-            n.retain(|attempt, _| live.attempt(*attempt).is_some());
-            n.clone()
-        };
-        let silent_wrappers = {
-            let live = self.store.live();
-            self.launched_here
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .retain(|attempt| live.attempt(*attempt).is_some());
-            self.past_learned_deadline
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .retain(|job| live.job(*job).is_some());
-            let mut w = self.silent_wrappers.lock().unwrap_or_else(PoisonError::into_inner);
-            w.retain(|attempt, _| live.attempt(*attempt).is_some());
-            w.clone()
+            let attempt = |a: &AttemptId| live.attempt(*a).is_some();
+            let job = |j: &JobId| live.job(*j).is_some();
+            lock(&self.logs_drained).retain(job);
+            lock(&self.past_learned_deadline).retain(job);
+            lock(&self.launched_here).retain(attempt);
+            let mut f = lock(&self.boot_failed);
+            f.retain(|a, _| attempt(a));
+            let mut n = lock(&self.boot_notes);
+            n.retain(|a, _| attempt(a));
+            let mut w = lock(&self.silent_wrappers);
+            w.retain(|a, _| attempt(a));
+            (f.clone(), n.clone(), w.clone())
         };
         let boot_deadlines = self.boot_deadlines().await;
         let actions = {
@@ -168,7 +153,7 @@ impl<C: Provider> Engine<C> {
                     if let Some(a) = self.store.attempt_get(attempt).await? {
                         let boot_ms = now - a.created_at;
                         self.learn(&a, OfferEvent::Booted { boot_ms }, now).await;
-                        self.learn_boot(&a, boot_ms, true, now).await;
+                        self.learn_boot(&a, BootSample::Booted, boot_ms, now).await;
                     }
                 }
                 Ok(false)
@@ -182,11 +167,8 @@ impl<C: Provider> Engine<C> {
             Action::LearnedDeadlinePassed { attempt, deadline_ms } => {
                 if let Some(a) = self.store.attempt_get(attempt).await? {
                     self.learn(&a, OfferEvent::Dud, now).await;
-                    self.learn_boot(&a, deadline_ms, false, now).await;
-                    self.past_learned_deadline
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .insert(a.job_id);
+                    self.learn_boot(&a, BootSample::DeadlinePassed, deadline_ms, now).await;
+                    lock(&self.past_learned_deadline).insert(a.job_id);
                 }
                 Ok(false)
             }
@@ -233,18 +215,19 @@ impl<C: Provider> Engine<C> {
         }
     }
 
-    /// Adds a boot's time to its image's record on its offer (the learned boot deadline);
-    /// `booted`: a real boot (else a pod ended at its learned deadline, counted at it).
-    async fn learn_boot(&self, a: &AttemptRow, boot_ms: i64, booted: bool, now: i64) {
+    /// Adds a boot's time to its image's record on its offer (the learned boot deadline): a
+    /// real boot (`BootSample::Booted`) or a pod ended at its learned deadline.
+    async fn learn_boot(
+        &self,
+        a: &AttemptRow,
+        sample: fn(i64) -> BootSample,
+        boot_ms: i64,
+        now: i64,
+    ) {
         let Some(key) = offer_key(a) else { return };
         let Some(spec) = self.job_spec(a.job_id).await else { return };
         // A boot seen late (a pass delayed by an outage or a restart) is not one that slow.
-        let boot_ms = boot_ms.min(spec.limits.boot_timeout.as_millis() as i64);
-        let sample = if booted {
-            podwarden_core::learned::BootSample::Booted(boot_ms)
-        } else {
-            podwarden_core::learned::BootSample::DeadlinePassed(boot_ms)
-        };
+        let sample = sample(boot_ms.min(spec.limits.boot_timeout.as_millis() as i64));
         if let Err(e) = self.store.offer_boot_record(&key, &spec.image, sample, now).await {
             tracing::warn!(attempt = %a.id, error = %e, "cannot record the boot's time");
         }
@@ -254,19 +237,17 @@ impl<C: Provider> Engine<C> {
     /// on its offer often enough (`podwarden_core::learned::BootRecord::deadline_ms`, never past
     /// the job's `boot_timeout`). A failed read leaves the jobs' own timeouts.
     async fn boot_deadlines(&self) -> HashMap<AttemptId, i64> {
-        // (attempt, its offer, its job) of attempts whose pods may be booting.
+        // (attempt, its offer, its job) of attempts whose pods may be booting, but not of jobs
+        // that already had a pod ended at a learned deadline.
         let booting: Vec<(AttemptId, podwarden_core::learned::OfferKey, JobId)> = {
             let live = self.store.live();
+            let past = lock(&self.past_learned_deadline);
             live.attempts_of(&self.account)
                 .into_iter()
-                .filter(|a| a.state == AttemptState::Created)
+                .filter(|a| a.state == AttemptState::Created && !past.contains(&a.job_id))
                 .filter_map(|a| Some((a.id, offer_key(a)?, a.job_id)))
                 .collect()
         };
-        let past =
-            self.past_learned_deadline.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        let booting: Vec<_> =
-            booting.into_iter().filter(|(_, _, job)| !past.contains(job)).collect();
         let mut out = HashMap::new();
         let mut by_image: HashMap<String, Vec<(podwarden_core::learned::OfferKey, BootRecord)>> =
             HashMap::new();
@@ -447,4 +428,10 @@ pub(crate) fn offer_key(a: &AttemptRow) -> Option<podwarden_core::learned::Offer
         data_center: a.data_center.clone()?,
         cloud: a.cloud.clone(),
     })
+}
+
+/// A side table's lock: a panic elsewhere while it was held leaves it usable (each write to one
+/// is whole).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
