@@ -11,6 +11,10 @@ use crate::spec::JobSpec;
 /// billed like the rest. An assumption, said so wherever the estimate is shown.
 pub const TYPICAL_BOOT_MS: i64 = 120_000;
 
+/// How long a job without `max_runtime` is assumed to run, where an expectation is needed (the
+/// placement ranking, what a queued job holds of its owner's spend cap). Not a limit.
+pub const ASSUMED_RUN_MS: i64 = 3_600_000;
+
 /// What bounds the cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bound {
@@ -67,6 +71,24 @@ pub fn estimate(spec: &JobSpec, offers: &[GpuOffer]) -> Option<Estimate> {
     })
 }
 
+/// What a queued job holds of its owner's spend cap while it waits: the first placement the
+/// spec allows, in stock or not (it waits for one), at its list price for all its nodes, for a
+/// typical boot plus its run (`max_runtime`, or [`ASSUMED_RUN_MS`]), never more than its
+/// budget. `None` when no listed offer fits the spec at all.
+pub fn queued_hold(spec: &JobSpec, offers: &[GpuOffer]) -> Option<Money> {
+    // Stock is what the job waits for: price every listed offer as if it had some, in any of
+    // the spec's data centers (a type's price is the same in each).
+    let anywhere = spec.data_centers.first().cloned().unwrap_or_else(|| "any".into());
+    let listed: Vec<GpuOffer> = offers
+        .iter()
+        .map(|o| GpuOffer { data_centers: vec![anywhere.clone()], ..o.clone() })
+        .collect();
+    let e = estimate(spec, &listed)?;
+    let run = spec.max_runtime().map_or(ASSUMED_RUN_MS, |d| d.as_millis() as i64);
+    let hold = e.price_per_hour.per_hour_for_millis(TYPICAL_BOOT_MS + run);
+    Some(spec.limits.budget_usd.map(Money::from_usd).map_or(hold, |b| hold.min(b)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +131,28 @@ mod tests {
         let mut big = spec("");
         big.gpu.min_vram_gb = Some(80);
         assert!(estimate(&big, &offers()).is_none(), "nothing fits");
+    }
+
+    #[test]
+    fn a_queued_job_holds_its_run_at_list_price_in_stock_or_not() {
+        let mut sold_out = offers();
+        sold_out[0].data_centers.clear();
+        // An hour (no max_runtime) and the boot at $0.30/h, for both nodes.
+        let mut two = spec("");
+        two.nodes = 2;
+        assert_eq!(queued_hold(&two, &sold_out), Some(Money::from_usd(0.62)));
+        assert_eq!(
+            queued_hold(&spec("max_runtime = \"3h\"\n"), &sold_out),
+            Some(Money::from_usd(0.91))
+        );
+        let capped = spec("budget_usd = 0.5\nmax_runtime = \"3h\"\n");
+        assert_eq!(
+            queued_hold(&capped, &offers()),
+            Some(Money::from_usd(0.5)),
+            "at most the budget"
+        );
+        let mut big = spec("");
+        big.gpu.min_vram_gb = Some(80);
+        assert_eq!(queued_hold(&big, &offers()), None, "nothing listed fits");
     }
 }

@@ -36,6 +36,11 @@ pub struct JobRow {
     pub account: Account,
     /// Since when it has waited for capacity (queued), until a pod is made for it.
     pub queued_at: Option<i64>,
+    /// What it holds of its owner's hosted spend cap while it waits (its estimate, at most its
+    /// budget): set when it is queued, cleared before its next create; `None` holds its whole
+    /// budget.
+    #[sqlx(rename = "queued_hold_micros")]
+    pub queued_hold: Option<Money>,
 }
 
 impl JobRow {
@@ -64,6 +69,7 @@ impl JobRow {
             token_hash: token_hash.to_owned(),
             account: Account::Hosted,
             queued_at: None,
+            queued_hold: None,
         }
     }
 
@@ -102,7 +108,7 @@ impl JobRow {
 macro_rules! job_columns {
     () => {
         "id, name, owner, spec, state, outcome, reason, generation, created_at, updated_at, started_at, deadline_at, teardown_at, \
-    next_attempt_at, attempts_made, budget_micros, spent_micros, alert_pct, exit_code, token_hash, account, queued_at"
+    next_attempt_at, attempts_made, budget_micros, spent_micros, alert_pct, exit_code, token_hash, account, queued_at, queued_hold_micros"
     };
 }
 pub(crate) use job_columns;
@@ -112,7 +118,7 @@ pub(crate) fn insert_job(j: &JobRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::
     sqlx::query(concat!(
         "INSERT INTO jobs (",
         job_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
     ))
     .bind(j.id)
     .bind(&j.name)
@@ -136,6 +142,7 @@ pub(crate) fn insert_job(j: &JobRow) -> sqlx::query::Query<'_, sqlx::Any, sqlx::
     .bind(&j.token_hash)
     .bind(j.account.to_string())
     .bind(j.queued_at)
+    .bind(j.queued_hold)
 }
 
 impl Store {
@@ -182,7 +189,7 @@ impl Store {
         let stored: Option<JobRow> = sqlx::query_as(concat!(
             "UPDATE jobs SET state = $1, outcome = $2, reason = $3, updated_at = $4, started_at = $5, deadline_at = $6, teardown_at = $7, \
              next_attempt_at = $8, attempts_made = $9, spent_micros = $10, alert_pct = $11, exit_code = $12, queued_at = $13, \
-             generation = generation + 1 WHERE id = $14 AND generation = $15 RETURNING ",
+             queued_hold_micros = $14, generation = generation + 1 WHERE id = $15 AND generation = $16 RETURNING ",
             job_columns!()
         ))
         .bind(j.state.as_str())
@@ -198,6 +205,7 @@ impl Store {
         .bind(j.alert_pct)
         .bind(j.exit_code)
         .bind(j.queued_at)
+        .bind(j.queued_hold)
         .bind(j.id)
         .bind(j.generation)
         .fetch_optional(&mut *tx)

@@ -1,24 +1,56 @@
 //! Hosted spend caps, checked and reserved in one transaction.
 //!
-//! Owns: the admission of hosted work against its owner's cap (`users.spend_cap_micros`).
+//! Owns: the admission of hosted work against its owner's cap (`users.spend_cap_micros`), and
+//! a queued job's return to holding its whole budget before it launches.
 //!
 //! Invariant: what a user has committed on hosted compute (settled spend, live jobs' budgets,
-//! serverless jobs' estimates, their endpoints' booked overhead) never exceeds their cap because of concurrent submits. The
-//! transaction first writes the user's row (`UPDATE users … WHERE id`), which takes SQLite's
-//! single write lock (and on Postgres the row's lock), then reads the cap and sums what is
-//! committed, then inserts the work with its reservation. A second submit of the same user
-//! waits for the first to commit and then sees its reservation.
+//! queued jobs' estimates, serverless jobs' estimates, their endpoints' booked overhead) never
+//! exceeds their cap because of concurrent submits or launches. The transaction first writes
+//! the user's row (`UPDATE users … WHERE id`), which takes SQLite's single write lock (and on
+//! Postgres the row's lock), then reads the cap and sums what is committed, then inserts the
+//! work with its reservation (or, for a queued job about to launch, raises its hold back to
+//! its budget). A second submit of the same user waits for the first to commit and then sees
+//! its reservation.
+//!
+//! A queued job holds only its estimate (`jobs.queued_hold_micros`, written by the engine when
+//! it queues the job): nothing of it runs, so its budget need not keep others out. The hold
+//! stays through a recheck's launch until the engine takes the budget back
+//! ([`Store::job_reclaim_budget`]), which it does before anything of the job is made: a row
+//! with a hold has nothing being created.
 
 use crate::{JobRow, Result, ServerlessJobRow, Store};
-use podwarden_core::Money;
+use podwarden_core::{JobId, Money};
 use sqlx::AnyConnection;
 
-/// Live jobs reserve their budget (or what they spent, when more); ended ones what they spent.
+/// What one job holds of its owner's cap: an ended one what it spent; a live one with a hold
+/// (it waits, or is between a wait and its next create) what it spent plus its hold, at most
+/// its budget; any other live one its budget (or what it spent, when more).
+macro_rules! job_holds {
+    () => {
+        concat!(
+            "CASE WHEN state IN ",
+            final_job_states!(),
+            " THEN spent_micros \
+             WHEN queued_hold_micros IS NOT NULL THEN \
+               (CASE WHEN budget_micros IS NULL OR spent_micros + queued_hold_micros <= budget_micros THEN spent_micros + queued_hold_micros \
+                     WHEN budget_micros < spent_micros THEN spent_micros ELSE budget_micros END) \
+             WHEN budget_micros IS NULL OR budget_micros < spent_micros THEN spent_micros ELSE budget_micros END"
+        )
+    };
+}
+
+/// What a user's jobs hold.
 const JOBS_COMMITTED: &str = concat!(
-    "SELECT CAST(SUM(CASE WHEN state IN ",
-    final_job_states!(),
-    " THEN spent_micros WHEN budget_micros IS NULL OR budget_micros < spent_micros THEN spent_micros ELSE budget_micros END) AS BIGINT) ",
-    "FROM jobs WHERE owner = $1 AND account = 'hosted'"
+    "SELECT CAST(SUM(",
+    job_holds!(),
+    ") AS BIGINT) FROM jobs WHERE owner = $1 AND account = 'hosted'"
+);
+
+/// What a user's other jobs hold (`$2`: the one left out).
+const OTHER_JOBS_COMMITTED: &str = concat!(
+    "SELECT CAST(SUM(",
+    job_holds!(),
+    ") AS BIGINT) FROM jobs WHERE owner = $1 AND account = 'hosted' AND id <> $2"
 );
 
 /// Live serverless jobs reserve their estimate (or their cost, when more); ended ones their cost.
@@ -32,8 +64,22 @@ const ENDPOINTS_SPENT: &str = "SELECT CAST(SUM(c.amount_micros) AS BIGINT) FROM 
 
 /// What a user has committed on hosted compute.
 pub(crate) async fn committed(conn: &mut AnyConnection, owner: &str) -> Result<Money> {
+    let (jobs,): (Option<Money>,) =
+        sqlx::query_as(JOBS_COMMITTED).bind(owner).fetch_one(&mut *conn).await?;
+    Ok(jobs.unwrap_or(Money::ZERO).saturating_add(committed_beyond_jobs(conn, owner).await?))
+}
+
+/// What a user has committed on hosted compute apart from `job`.
+async fn committed_by_others(conn: &mut AnyConnection, owner: &str, job: JobId) -> Result<Money> {
+    let (jobs,): (Option<Money>,) =
+        sqlx::query_as(OTHER_JOBS_COMMITTED).bind(owner).bind(job).fetch_one(&mut *conn).await?;
+    Ok(jobs.unwrap_or(Money::ZERO).saturating_add(committed_beyond_jobs(conn, owner).await?))
+}
+
+/// Serverless jobs and endpoints' overhead.
+async fn committed_beyond_jobs(conn: &mut AnyConnection, owner: &str) -> Result<Money> {
     let mut sum = Money::ZERO;
-    for q in [JOBS_COMMITTED, REQUESTS_COMMITTED, ENDPOINTS_SPENT] {
+    for q in [REQUESTS_COMMITTED, ENDPOINTS_SPENT] {
         let (part,): (Option<Money>,) = sqlx::query_as(q).bind(owner).fetch_one(&mut *conn).await?;
         sum = sum.saturating_add(part.unwrap_or(Money::ZERO));
     }
@@ -47,6 +93,18 @@ pub enum Admission {
     Admitted { capped_to: Option<Money> },
     /// Not inserted: the cap has `left` (≤ 0 when used up) and the work needs more.
     CapReached { cap: Money, left: Money },
+}
+
+/// The outcome of a queued job taking its budget back before it launches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reclaim {
+    /// It holds its budget again. `capped_to`: lowered to what was left of the cap.
+    Held { capped_to: Option<Money> },
+    /// Less than its hold (`needs`, beyond what it spent) is left of the cap: nothing written;
+    /// it stays queued, holding its estimate.
+    CapShort { cap: Money, left: Money, needs: Money },
+    /// Someone else wrote the job first (re-read and decide again).
+    Raced,
 }
 
 impl Store {
@@ -99,6 +157,47 @@ impl Store {
         crate::serverless_jobs::insert_serverless_job(r).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Admission::Admitted { capped_to: None })
+    }
+}
+
+impl Store {
+    /// A queued job about to launch takes back its whole budget (or, when less is left of its
+    /// owner's cap, what is left, if that covers its hold): its hold is cleared and its
+    /// budget possibly lowered, in one transaction with the cap's check. On `Held`, `j` is
+    /// the row as stored.
+    pub async fn job_reclaim_budget(&self, j: &mut JobRow, now_ms: i64) -> Result<Reclaim> {
+        let Some(hold) = j.queued_hold else { return Ok(Reclaim::Held { capped_to: None }) };
+        let _w = self.writes.lock().await;
+        let mut tx = self.write_tx().await?;
+        let mut budget = j.budget;
+        let mut capped_to = None;
+        let cap = if j.account.is_hosted() { lock_cap(&mut tx, &j.owner).await? } else { None };
+        if let Some(cap) = cap {
+            let left = cap.saturating_sub(committed_by_others(&mut tx, &j.owner, j.id).await?);
+            if left.saturating_sub(j.spent) < hold.max(Money(1)) {
+                return Ok(Reclaim::CapShort { cap, left, needs: hold });
+            }
+            if budget.is_none_or(|b| b > left) {
+                budget = Some(left);
+                capped_to = budget;
+            }
+        }
+        let stored: Option<JobRow> = sqlx::query_as(concat!(
+            "UPDATE jobs SET queued_hold_micros = NULL, budget_micros = $1, updated_at = $2, generation = generation + 1 \
+             WHERE id = $3 AND generation = $4 RETURNING ",
+            crate::jobs::job_columns!()
+        ))
+        .bind(budget)
+        .bind(now_ms)
+        .bind(j.id)
+        .bind(j.generation)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(stored) = stored else { return Ok(Reclaim::Raced) };
+        tx.commit().await?;
+        self.live().put_job(&stored);
+        *j = stored;
+        Ok(Reclaim::Held { capped_to })
     }
 }
 

@@ -19,7 +19,7 @@ use podwarden_core::money::Money;
 use podwarden_core::spec::JobSpec;
 use podwarden_core::state::{AttemptEvent, AttemptState, JobEvent, JobState};
 use podwarden_core::{AttemptId, JobId};
-use podwarden_store::AttemptRow;
+use podwarden_store::{AttemptRow, Reclaim};
 use std::collections::HashSet;
 use std::sync::Mutex;
 
@@ -30,14 +30,18 @@ impl<C: Provider> Engine<C> {
     pub(crate) async fn launch(&self, job: JobId) -> Result<(), EngineError> {
         let Some(j) = self.store.job_get(job).await? else { return Ok(()) };
         let spec = j.spec()?;
+        let offers = self.offers().await?;
+        // What the job holds of its owner's spend cap if it has to wait (its estimate).
+        let hold = podwarden_core::estimate::queued_hold(&spec, &offers);
         // Ranked by what this install has seen of each offer (`podwarden_core::learned`):
         // expected cost to finish, with the wait to start at the spec's value, the operator's
         // pins and bans.
         let placements = podwarden_core::learned::rerank(
-            rank_placements(&spec, &self.offers().await?),
+            rank_placements(&spec, &offers),
             self.account.provider().as_str(),
             &self.store.offer_stats().await?,
-            spec.max_runtime().map_or(3_600_000, |d| d.as_millis() as i64),
+            spec.max_runtime()
+                .map_or(podwarden_core::estimate::ASSUMED_RUN_MS, |d| d.as_millis() as i64),
             spec.limits.boot_timeout.as_millis() as i64,
             spec.limits.wait_usd_per_hour,
         );
@@ -62,7 +66,7 @@ impl<C: Provider> Engine<C> {
         let seq = self.store.attempts_for_job(job).await?.len() as i64 + 1;
         let placements = match self.private_network_placements(&spec, placements).await {
             Ok(p) => p,
-            Err(why) => return self.queue_uncounted(job, &why).await,
+            Err(why) => return self.queue_uncounted(job, &why, hold).await,
         };
         // RunPod refuses a start past the account's spend limit or (prepaid) without balance,
         // in words it does not publish: ask first, where the account says, and wait with the
@@ -75,7 +79,7 @@ impl<C: Provider> Engine<C> {
                     placements.into_iter().partition(|p| h.refuses(all(p)).is_none());
                 if fit.is_empty() {
                     if let Some(why) = refused.first().and_then(|p| h.refuses(all(p))) {
-                        return self.queue_uncounted(job, &why).await;
+                        return self.queue_uncounted(job, &why, hold).await;
                     }
                 }
                 fit
@@ -85,8 +89,15 @@ impl<C: Provider> Engine<C> {
         // The job token reaches the pod as a provider secret, not as a value any pod read shows.
         let token = match self.token_for_pods(job).await {
             Ok(t) => t,
-            Err(why) => return self.queue_uncounted(job, &why).await,
+            Err(why) => return self.queue_uncounted(job, &why, hold).await,
         };
+        // A job that waited held only its estimate of the spend cap: it takes its budget back
+        // before anything of it is made, or waits on with the cap as its reason.
+        if !placements.is_empty() {
+            if let Some(short) = self.reclaim_budget(job).await? {
+                return self.queue_uncounted(job, &short, hold).await;
+            }
+        }
         let mut tried = Vec::new();
         // The last refusal that was not for capacity, and whether any placement lacked capacity:
         // a refusal every placement gets is the request's own problem (the spec's reading).
@@ -104,7 +115,7 @@ impl<C: Provider> Engine<C> {
                     tried.push(format!("{} ({:?}): refused", p.gpu_type, p.cloud));
                     refused = Some(why);
                 }
-                Outcome::Wait(why) => return self.queue_uncounted(job, &why).await,
+                Outcome::Wait(why) => return self.queue_uncounted(job, &why, hold).await,
                 Outcome::Lost(why) => {
                     // Pods were made and ended: an attempt that counts (its backoff grows, its
                     // retries run out), unlike a wait before anything was made.
@@ -150,10 +161,7 @@ impl<C: Provider> Engine<C> {
             .await?
             .iter()
             .any(|a| a.seq >= seq && a.pod_id.is_some());
-        if made {
-            return self.apply_job_event(job, JobEvent::Queue, &waiting(&why)).await.map(|_| ());
-        }
-        self.queue_uncounted(job, &why).await
+        self.queue(job, &why, hold, !made).await
     }
 
     /// A multi-node job's placements, kept to the data centers with a private network (RunPod's
@@ -189,22 +197,73 @@ impl<C: Provider> Engine<C> {
 
     /// Nothing can be placed now (no capacity, the account's spend limit or balance): the job
     /// waits, queued with the reason, looking again every `QUEUE_RECHECK_MS` until its
-    /// `start_within` passes. The launch is not counted against its retries (nothing was
+    /// `start_within` passes, holding only `hold` (its estimate) of its owner's spend cap.
+    async fn queue_uncounted(
+        &self,
+        job: JobId,
+        why: &str,
+        hold: Option<Money>,
+    ) -> Result<(), EngineError> {
+        self.queue(job, why, hold, true).await
+    }
+
+    /// Queues the job. `uncounted`: the launch is not counted against its retries (nothing was
     /// created), and a job that never had a pod has not started: its `max_runtime` begins with
     /// its first pod, not while it waits.
-    async fn queue_uncounted(&self, job: JobId, why: &str) -> Result<(), EngineError> {
-        let uncounted = self
+    async fn queue(
+        &self,
+        job: JobId,
+        why: &str,
+        hold: Option<Money>,
+        uncounted: bool,
+    ) -> Result<(), EngineError> {
+        let set = self
             .update_job(job, |j| {
-                j.attempts_made = (j.attempts_made - 1).max(0);
-                if j.attempts_made == 0 {
-                    j.started_at = None;
-                    j.deadline_at = None;
+                // Counted only once queued (`job_holds` in podwarden_store::spend).
+                j.queued_hold = hold;
+                if uncounted {
+                    j.attempts_made = (j.attempts_made - 1).max(0);
+                    if j.attempts_made == 0 {
+                        j.started_at = None;
+                        j.deadline_at = None;
+                    }
                 }
                 Ok(Some(()))
             })
             .await;
-        ignore_missing(uncounted)?;
+        ignore_missing(set)?;
         self.apply_job_event(job, JobEvent::Queue, &waiting(why)).await.map(|_| ())
+    }
+
+    /// A job that waited takes its whole budget back from its owner's spend cap
+    /// (`Store::job_reclaim_budget`) before anything of it is made. `Some(why)`: less than its
+    /// estimate is left of the cap, and it must wait on.
+    async fn reclaim_budget(&self, job: JobId) -> Result<Option<String>, EngineError> {
+        for _ in 0..5 {
+            let Some(mut j) = self.store.job_get(job).await? else { return Ok(None) };
+            if j.queued_hold.is_none() {
+                return Ok(None);
+            }
+            match self.store.job_reclaim_budget(&mut j, self.clock.now_ms()).await? {
+                Reclaim::Held { capped_to } => {
+                    if let Some(b) = capped_to {
+                        let msg =
+                            format!("budget set to {b} (what is left of your hosted spend cap)");
+                        self.event(job, EventKind::Budget, &msg).await;
+                    }
+                    return Ok(None);
+                }
+                Reclaim::CapShort { cap, left, needs } => {
+                    let short = EngineError::SpendCapReached { cap, left, needs: Some(needs) };
+                    return Ok(Some(format!(
+                        "{short} (its estimate); it starts when your other work leaves room"
+                    )));
+                }
+                Reclaim::Raced => continue,
+            }
+        }
+        // Five lost races: the job is being moved by someone else; this launch makes nothing.
+        Ok(Some("the job changed while it was being launched".into()))
     }
 
     async fn force_give_up(&self, job: JobId, why: &str) -> Result<(), EngineError> {

@@ -63,9 +63,9 @@ pub const POD_LAUNCH: Saga = Saga {
     code: "sagas/pod_launch.rs",
     steps: &[
         Step {
-            forward: "job `pending → provisioning`, attempts counted",
+            forward: "job `pending → provisioning`, attempts counted; a job that waited (`queued`, holding only its estimate of its owner's spend cap) takes its budget back in one transaction with the cap's check, or is queued again",
             points: &[CrashPoint::BeforeIntent],
-            heals: "pods reconciler: no live attempt and no pod → the job is interrupted and retried",
+            heals: "pods reconciler: no live attempt and no pod → the job is interrupted and retried (holding its whole budget: the safe side)",
         },
         Step {
             forward: "attempt row `intent` with the pod's name, committed",

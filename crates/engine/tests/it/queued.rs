@@ -128,3 +128,68 @@ async fn start_within_zero_fails_at_once_as_before() {
         j.reason
     );
 }
+
+/// A queued hosted job holds its estimate of its owner's spend cap, not its budget: another
+/// job fits beside it. Before its pod is made it takes its budget back, waiting with the cap as
+/// its reason while less than its estimate is left, and starting once there is room.
+#[tokio::test]
+async fn a_queued_job_holds_only_its_estimate_of_the_spend_cap() {
+    let (emu, e) = setup().await;
+    let usd = Money::from_usd;
+    let user = podwarden_store::UserRow {
+        id: "ann".into(),
+        name: "ann".into(),
+        is_admin: false,
+        created_at: 0,
+        spend_cap: None,
+    };
+    assert!(e.store().user_insert(&user).await.expect("user"));
+    assert!(e.store().user_set_spend_cap("ann", Some(usd(10.0))).await.expect("cap"));
+    // 58 minutes and the 2-minute boot at the L40S's $0.86/h: a $0.86 estimate.
+    let a =
+        e.submit(spec("budget_usd = 6.0\nmax_runtime = \"58m\"\n"), "ann").await.expect("a").job;
+    e.tick().await.expect("tick");
+    assert_eq!(job(&e, a).await.state, JobState::Queued);
+    assert_eq!(job(&e, a).await.queued_hold, Some(usd(0.86)));
+    assert_eq!(e.store().hosted_committed("ann").await.expect("sum"), usd(0.86));
+
+    // $8 fits beside it (its $6 budget would have left $4).
+    let mut in_texas = spec("budget_usd = 8.0\n");
+    in_texas.data_centers = vec!["US-TX-3".into()];
+    let b = e.submit(in_texas, "ann").await.expect("b fits beside the queued job").job;
+    e.tick().await.expect("tick");
+    assert!(!e.store().attempts_for_job(b).await.expect("attempts").is_empty(), "b launched");
+
+    // The cap is lowered to $8.50 and stock comes: $0.50 is left, less than A's estimate. A
+    // waits, saying so, and nothing of it is made.
+    assert!(e.store().user_set_spend_cap("ann", Some(usd(8.5))).await.expect("cap"));
+    stock(&emu, 1);
+    emu.advance(Duration::from_secs(30));
+    e.tick().await.expect("tick");
+    let j = job(&e, a).await;
+    assert_eq!(j.state, JobState::Queued, "{:?}", j.reason);
+    let reason = j.reason.unwrap_or_default();
+    assert!(
+        reason.contains("spend cap of $8.5000 has $0.5000 left")
+            && reason.contains("needs up to $0.8600 (its estimate)")
+            && reason.contains("next check in 30 s"),
+        "{reason}"
+    );
+    assert!(e.store().attempts_for_job(a).await.expect("attempts").is_empty());
+    assert_eq!(j.queued_hold, Some(usd(0.86)), "still only its estimate");
+
+    // B ends: A takes its budget back ($6 of the room left) and starts.
+    e.cancel(b).await.expect("cancel b");
+    for _ in 0..10 {
+        emu.advance(Duration::from_secs(30));
+        e.tick().await.expect("tick");
+        if !e.store().attempts_for_job(a).await.expect("attempts").is_empty() {
+            break;
+        }
+    }
+    let j = job(&e, a).await;
+    assert!(!e.store().attempts_for_job(a).await.expect("attempts").is_empty(), "{:?}", j.reason);
+    assert_eq!((j.queued_hold, j.budget), (None, Some(usd(6.0))));
+    let committed = e.store().hosted_committed("ann").await.expect("sum");
+    assert!(committed <= usd(8.5), "{committed}");
+}

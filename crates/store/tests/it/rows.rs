@@ -51,8 +51,77 @@ on_both!(
     users_added_at_once_all_land_and_a_name_is_taken_once_whatever_its_case,
     log_lines_stored_while_other_writes_land_are_never_refused_as_busy,
     a_user_keeps_one_key_per_provider,
-    offer_records_add_up_and_keep_the_operators_word
+    offer_records_add_up_and_keep_the_operators_word,
+    a_queued_job_holds_its_estimate_and_takes_its_budget_back_only_within_the_cap
 );
+
+/// A queued job holds its estimate, not its budget, so others fit beside it; before it launches
+/// it takes its budget back, lowered to what is left, or nothing is written when less than its
+/// estimate is left.
+async fn a_queued_job_holds_its_estimate_and_takes_its_budget_back_only_within_the_cap(db: Db) {
+    use podwarden_store::{Admission, Reclaim};
+    let s = db.open().await;
+    let usd = Money::from_usd;
+    let user = podwarden_store::UserRow {
+        id: "u".into(),
+        name: "u".into(),
+        is_admin: false,
+        created_at: 0,
+        spend_cap: None,
+    };
+    assert!(s.user_insert(&user).await.expect("user"));
+    assert!(s.user_set_spend_cap("u", Some(usd(5.0))).await.expect("cap"));
+    let job = |budget: Option<f64>| {
+        let mut j = JobRow::new(JobId::new(), &spec(), "u", "hash", 1_000);
+        j.budget = budget.map(usd);
+        j
+    };
+    let mut a = job(Some(2.0));
+    let mut b = job(None);
+    assert_eq!(
+        s.job_insert_within_cap(&mut a).await.expect("a"),
+        Admission::Admitted { capped_to: None }
+    );
+    assert_eq!(
+        s.job_insert_within_cap(&mut b).await.expect("b"),
+        Admission::Admitted { capped_to: Some(usd(3.0)) }
+    );
+    let refused = s.job_insert_within_cap(&mut job(Some(1.0))).await.expect("c");
+    assert_eq!(refused, Admission::CapReached { cap: usd(5.0), left: Money::ZERO });
+
+    // A waits, holding $0.50: $1.50 of room for another job.
+    a.state = JobState::Queued;
+    a.queued_hold = Some(usd(0.5));
+    assert!(s.job_cas(&mut a, 2_000).await.expect("queue a"));
+    assert_eq!(s.hosted_committed("u").await.expect("sum"), usd(3.5));
+    let mut d = job(Some(1.5));
+    assert_eq!(
+        s.job_insert_within_cap(&mut d).await.expect("d"),
+        Admission::Admitted { capped_to: None }
+    );
+
+    // The cap is lowered to $4.80: $0.30 left beside B and D, less than A's hold; nothing
+    // written.
+    assert!(s.user_set_spend_cap("u", Some(usd(4.8))).await.expect("cap"));
+    let stale = a.clone();
+    let short = s.job_reclaim_budget(&mut a, 3_000).await.expect("reclaim");
+    assert_eq!(short, Reclaim::CapShort { cap: usd(4.8), left: usd(0.3), needs: usd(0.5) });
+    assert_eq!(s.job_get(a.id).await.expect("get").expect("a"), stale);
+
+    // D ends having spent $0.10: A takes back what is left ($1.70 of its $2).
+    d.state = JobState::Cancelled;
+    d.spent = usd(0.1);
+    assert!(s.job_cas(&mut d, 4_000).await.expect("end d"));
+    assert_eq!(
+        s.job_reclaim_budget(&mut a, 5_000).await.expect("reclaim"),
+        Reclaim::Held { capped_to: Some(usd(1.7)) }
+    );
+    let stored = s.job_get(a.id).await.expect("get").expect("a");
+    assert_eq!((stored.budget, stored.queued_hold, stored.generation), (Some(usd(1.7)), None, 2));
+    assert_eq!(s.hosted_committed("u").await.expect("sum"), usd(4.8));
+    let mut stale = stale;
+    assert_eq!(s.job_reclaim_budget(&mut stale, 6_000).await.expect("stale"), Reclaim::Raced);
+}
 
 /// Each attempt's outcome adds to its offer's record (one upsert, so writers never lose one); a pin or ban
 /// is kept beside the counts, and both survive a reopen; boots per image add up apart.
