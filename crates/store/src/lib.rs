@@ -25,6 +25,14 @@ macro_rules! final_job_states {
     };
 }
 
+/// The operator's accounts (`Account::is_hosted`) as an SQL list: whose work a spend cap
+/// counts.
+macro_rules! hosted_accounts {
+    () => {
+        "('hosted', 'aws:hosted')"
+    };
+}
+
 /// The live job states as an SQL list (every state but the final ones).
 macro_rules! live_job_states {
     () => {
@@ -420,6 +428,12 @@ mod tests {
         use podwarden_core::state::{EndpointState, VolumeState};
         assert_eq!(sql_list(deleted!()), [VolumeState::Deleted.as_str()]);
         assert_eq!(sql_list(deleted!()), [EndpointState::Deleted.as_str()]);
+        use podwarden_core::{Account, ProviderKind};
+        let hosted: Vec<String> = [ProviderKind::RunPod, ProviderKind::Aws]
+            .map(|p| Account::hosted_on(p).to_string())
+            .into();
+        assert_eq!(sql_list(hosted_accounts!()), hosted);
+        assert!(hosted.iter().all(|a| a.parse::<Account>().is_ok_and(|a| a.is_hosted())));
     }
 
     use super::*;

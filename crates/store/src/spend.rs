@@ -39,18 +39,20 @@ macro_rules! job_holds {
     };
 }
 
-/// What a user's jobs hold.
+/// What a user's jobs on the operator's accounts (RunPod's and AWS's) hold.
 const JOBS_COMMITTED: &str = concat!(
     "SELECT CAST(SUM(",
     job_holds!(),
-    ") AS BIGINT) FROM jobs WHERE owner = $1 AND account = 'hosted'"
+    ") AS BIGINT) FROM jobs WHERE owner = $1 AND account IN ",
+    hosted_accounts!()
 );
 
 /// What a user's other jobs hold (`$2`: the one left out).
 const OTHER_JOBS_COMMITTED: &str = concat!(
     "SELECT CAST(SUM(",
     job_holds!(),
-    ") AS BIGINT) FROM jobs WHERE owner = $1 AND account = 'hosted' AND id <> $2"
+    ") AS BIGINT) FROM jobs WHERE owner = $1 AND id <> $2 AND account IN ",
+    hosted_accounts!()
 );
 
 /// Live serverless jobs reserve their estimate (or their cost, when more); ended ones their cost.

@@ -121,6 +121,18 @@ async fn a_queued_job_holds_its_estimate_and_takes_its_budget_back_only_within_t
     assert_eq!(s.hosted_committed("u").await.expect("sum"), usd(4.8));
     let mut stale = stale;
     assert_eq!(s.job_reclaim_budget(&mut stale, 6_000).await.expect("stale"), Reclaim::Raced);
+
+    // The operator's AWS account is the operator's money too: its jobs count against the cap.
+    assert!(s.user_set_spend_cap("u", Some(usd(10.0))).await.expect("cap"));
+    let mut on_aws = job(None);
+    on_aws.account = Account::hosted_on(podwarden_core::ProviderKind::Aws);
+    assert_eq!(
+        s.job_insert_within_cap(&mut on_aws).await.expect("aws"),
+        Admission::Admitted { capped_to: Some(usd(5.2)) }
+    );
+    assert_eq!(s.hosted_committed("u").await.expect("sum"), usd(10.0));
+    let refused = s.job_insert_within_cap(&mut job(Some(1.0))).await.expect("runpod");
+    assert_eq!(refused, Admission::CapReached { cap: usd(10.0), left: Money::ZERO });
 }
 
 /// Each attempt's outcome adds to its offer's record (one upsert, so writers never lose one); a pin or ban
