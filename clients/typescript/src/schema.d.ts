@@ -661,7 +661,7 @@ export interface paths {
         head?: never;
         /**
          * Sets a user's hosted spend cap (admin). Running jobs keep the budgets they got; new hosted
-         *     jobs get at most what is left of the cap.
+         *     jobs, and queued ones when they launch, get at most what is left of the cap.
          */
         patch: operations["update_user"];
         trace?: never;
@@ -1240,6 +1240,12 @@ export interface components {
             /** @description Lowercase letters, digits and dashes; shown in lists and in the pod's name. */
             name: string;
             provider?: null | components["schemas"]["ProviderKind"];
+            /**
+             * @description Clouds it may run on, in order of preference (`["runpod", "aws"]`): it starts on the
+             *     first this server has an account for, and while it waits for capacity it moves to the
+             *     next that lists some. The spec must be valid on each. Absent: `provider` alone.
+             */
+            providers?: components["schemas"]["ProviderKind"][];
             /** @description Container image. */
             image: string;
             /**

@@ -45,6 +45,17 @@ impl std::ops::Deref for AccountEngine<'_> {
     }
 }
 
+/// The account a user's work on `provider` goes to: their own key's when the key they saved
+/// is for that provider, else the operator's.
+pub async fn user_account(
+    s: &Control,
+    user: &str,
+    provider: podwarden_core::ProviderKind,
+) -> Result<Account, podwarden_store::StoreError> {
+    let own = s.engine.store().provider_key_get(user, provider.as_str()).await?.is_some();
+    Ok(if own { Account::byok_on(provider, user) } else { Account::hosted_on(provider) })
+}
+
 /// The engine of `account`.
 pub async fn engine_for<'a>(
     s: &'a Control,

@@ -47,6 +47,7 @@ pub async fn run(
         {
             tracing::warn!(error = %e, "cannot reload the live set from Postgres");
         }
+        crate::rehome::rehome_queued(&s).await;
         drive(&s).await;
         crate::pod_logs::sync(&s, &followers, &c);
         crate::serverless_streams::sync(&s, &followers, &c).await;

@@ -2,8 +2,9 @@
 //! exist and their engines (`accounts`: the operator's, and each user's own key, sealed at rest
 //! by `keys`), which of them run their reconcilers and when (`driving`, over the engine's
 //! `Driver`), replicas' leases on a shared Postgres (`replicas`), the pods' log followers
-//! (`pod_logs`) and the serverless jobs' stream followers (`serverless_streams`), and what each
-//! background task did last (`tasks`).
+//! (`pod_logs`) and the serverless jobs' stream followers (`serverless_streams`), queued jobs'
+//! moves to another cloud their spec allows (`rehome`), and what each background task did last
+//! (`tasks`).
 //!
 //! [`Control`] holds that state; the server holds one and is HTTP, auth and serialisation on
 //! top of it (its state dereferences to `Control`). Nothing here knows HTTP.
@@ -12,6 +13,7 @@ pub mod accounts;
 pub mod driving;
 pub mod keys;
 pub mod pod_logs;
+pub mod rehome;
 pub mod replicas;
 pub mod serverless_streams;
 pub mod tasks;

@@ -555,6 +555,12 @@ impl<C: Provider> Engine<C> {
     ) -> Result<bool, EngineError> {
         let landed = self
             .update_job(job, |j| {
+                // A queued job may have moved to another of its owner's accounts since this
+                // engine chose to launch it (podwarden_control's `rehome`): that account's
+                // engine launches it now.
+                if event == JobEvent::Launch && j.account != self.account {
+                    return Ok(None);
+                }
                 let spec = j.spec()?;
                 let from = j.phase()?;
                 let next = match job_transition(from, event) {

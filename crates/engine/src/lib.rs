@@ -24,6 +24,7 @@ pub mod error;
 pub mod jobs;
 pub mod provider;
 pub mod reconcilers;
+pub mod rehome;
 pub mod runpod_provider;
 pub mod sagas;
 pub mod serverless_billing;

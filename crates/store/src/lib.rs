@@ -92,7 +92,7 @@ pub use live::LiveSet;
 pub use logs::{JOB_LOG_LINES_KEPT, LogRow};
 pub use metrics::MetricRow;
 pub use serverless_jobs::{SERVERLESS_JOB_LIVE, ServerlessJobRow};
-pub use spend::{Admission, Reclaim};
+pub use spend::{Admission, Reclaim, Rehome};
 pub use users::{ProviderKeyRow, TokenRow, UserRow};
 pub use volumes::VolumeRow;
 pub use webhooks::{ClaimedEvent, POSTGRES_COMMIT_LAG_MS};

@@ -113,17 +113,21 @@ impl LiveSet {
 
     /// Records a job as written: kept while live, dropped once settled.
     pub(crate) fn put_job(&mut self, j: &JobRow) {
-        // Live as the job state machine defines it.
-        if j.state.is_live() {
-            self.jobs_by_account.entry(j.account.clone()).or_default().insert(j.id);
-            self.jobs.insert(j.id, j.clone());
-        } else if let Some(old) = self.jobs.remove(&j.id)
+        // Out of its old account's index when it ends or moves (a queued job may be moved to
+        // another of its owner's accounts).
+        if let Some(old) = self.jobs.remove(&j.id)
+            && (old.account != j.account || !j.state.is_live())
             && let Some(ids) = self.jobs_by_account.get_mut(&old.account)
         {
             ids.remove(&j.id);
             if ids.is_empty() {
                 self.jobs_by_account.remove(&old.account);
             }
+        }
+        // Live as the job state machine defines it.
+        if j.state.is_live() {
+            self.jobs_by_account.entry(j.account.clone()).or_default().insert(j.id);
+            self.jobs.insert(j.id, j.clone());
         }
     }
 

@@ -1,7 +1,8 @@
 //! Hosted spend caps, checked and reserved in one transaction.
 //!
-//! Owns: the admission of hosted work against its owner's cap (`users.spend_cap_micros`), and
-//! a queued job's return to holding its whole budget before it launches.
+//! Owns: the admission of hosted work against its owner's cap (`users.spend_cap_micros`), a
+//! queued job's return to holding its whole budget before it launches, and a queued job's
+//! move to another of its owner's accounts (admitted like a submit when that one is hosted).
 //!
 //! Invariant: what a user has committed on hosted compute (settled spend, live jobs' budgets,
 //! queued jobs' estimates, serverless jobs' estimates, their endpoints' booked overhead) never
@@ -19,7 +20,7 @@
 //! with a hold has nothing being created.
 
 use crate::{JobRow, Result, ServerlessJobRow, Store};
-use podwarden_core::{JobId, Money};
+use podwarden_core::{Account, JobId, Money};
 use sqlx::AnyConnection;
 
 /// What one job holds of its owner's cap: an ended one what it spent; a live one with a hold
@@ -102,10 +103,22 @@ pub enum Admission {
 pub enum Reclaim {
     /// It holds its budget again. `capped_to`: lowered to what was left of the cap.
     Held { capped_to: Option<Money> },
-    /// Less than its hold (`needs`, beyond what it spent) is left of the cap: nothing written;
-    /// it stays queued, holding its estimate.
+    /// Less than it needs (its hold, at most the rest of its budget) is left of the cap for it
+    /// (`left`: beyond what others hold and it spent): nothing written; it stays queued,
+    /// holding its estimate.
     CapShort { cap: Money, left: Money, needs: Money },
     /// Someone else wrote the job first (re-read and decide again).
+    Raced,
+}
+
+/// The outcome of moving a queued job to another of its owner's accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rehome {
+    /// Moved. `capped_to`: its budget was lowered to what was left of the cap.
+    Moved { capped_to: Option<Money> },
+    /// Onto the operator's account, and less than it needs is left of the cap: not moved.
+    CapShort { cap: Money, left: Money },
+    /// It is no longer queued, or someone else wrote it first: not moved.
     Raced,
 }
 
@@ -169,15 +182,19 @@ impl Store {
     /// the row as stored.
     pub async fn job_reclaim_budget(&self, j: &mut JobRow, now_ms: i64) -> Result<Reclaim> {
         let Some(hold) = j.queued_hold else { return Ok(Reclaim::Held { capped_to: None }) };
+        // It needs no more than the rest of its own budget.
+        let needs = j.budget.map_or(hold, |b| hold.min(b.saturating_sub(j.spent))).max(Money(1));
         let _w = self.writes.lock().await;
-        let mut tx = self.write_tx().await?;
+        // Fenced: a replica that lost the account's lease writes nothing.
+        let mut tx = self.begin_write().await?;
         let mut budget = j.budget;
         let mut capped_to = None;
         let cap = if j.account.is_hosted() { lock_cap(&mut tx, &j.owner).await? } else { None };
         if let Some(cap) = cap {
             let left = cap.saturating_sub(committed_by_others(&mut tx, &j.owner, j.id).await?);
-            if left.saturating_sub(j.spent) < hold.max(Money(1)) {
-                return Ok(Reclaim::CapShort { cap, left, needs: hold });
+            if left.saturating_sub(j.spent) < needs {
+                let left = left.saturating_sub(j.spent);
+                return Ok(Reclaim::CapShort { cap, left, needs });
             }
             if budget.is_none_or(|b| b > left) {
                 budget = Some(left);
@@ -200,6 +217,59 @@ impl Store {
         self.live().put_job(&stored);
         *j = stored;
         Ok(Reclaim::Held { capped_to })
+    }
+}
+
+impl Store {
+    /// Moves a queued job to another of its owner's accounts (`account`; `spec` is its spec
+    /// naming that account's provider), compare-and-swap on its generation and only while it
+    /// is `queued`: the caller has checked that nothing of it was ever made on the old one.
+    /// Onto the operator's accounts it is admitted against its owner's cap as a submit is,
+    /// needing `hold` (its estimate there; without one, its budget): a job without a budget, or
+    /// with more than is left, gets what is left. Its next launch is due at once.
+    pub async fn job_rehome(
+        &self,
+        j: &mut JobRow,
+        account: &Account,
+        spec: &str,
+        hold: Option<Money>,
+        now_ms: i64,
+    ) -> Result<Rehome> {
+        let _w = self.writes.lock().await;
+        let mut tx = self.begin_write().await?;
+        let mut budget = j.budget;
+        let mut capped_to = None;
+        let cap = if account.is_hosted() { lock_cap(&mut tx, &j.owner).await? } else { None };
+        if let Some(cap) = cap {
+            let left = cap.saturating_sub(committed_by_others(&mut tx, &j.owner, j.id).await?);
+            let needs = hold.or(budget).unwrap_or(Money(1)).max(Money(1));
+            if left.saturating_sub(j.spent) < needs {
+                return Ok(Rehome::CapShort { cap, left });
+            }
+            if budget.is_none_or(|b| b > left) {
+                budget = Some(left);
+                capped_to = budget;
+            }
+        }
+        let stored: Option<JobRow> = sqlx::query_as(concat!(
+            "UPDATE jobs SET account = $1, spec = $2, queued_hold_micros = $3, budget_micros = $4, next_attempt_at = $5, \
+             updated_at = $5, generation = generation + 1 WHERE id = $6 AND generation = $7 AND state = 'queued' RETURNING ",
+            crate::jobs::job_columns!()
+        ))
+        .bind(account.to_string())
+        .bind(spec)
+        .bind(hold)
+        .bind(budget)
+        .bind(now_ms)
+        .bind(j.id)
+        .bind(j.generation)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(stored) = stored else { return Ok(Rehome::Raced) };
+        tx.commit().await?;
+        self.live().put_job(&stored);
+        *j = stored;
+        Ok(Rehome::Moved { capped_to })
     }
 }
 

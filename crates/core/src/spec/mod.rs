@@ -132,9 +132,15 @@ pub struct JobSpec {
     /// Lowercase letters, digits and dashes; shown in lists and in the pod's name.
     #[cfg_attr(feature = "openapi", schema(pattern = r"^[a-z0-9-]{1,40}$"))]
     pub name: String,
-    /// The cloud it runs on (`runpod`, `aws`); absent: the install's default.
+    /// The cloud it runs on (`runpod`, `aws`); absent: the install's default. With
+    /// `providers`, where it runs now (the server sets it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<crate::ProviderKind>,
+    /// Clouds it may run on, in order of preference (`["runpod", "aws"]`): it starts on the
+    /// first this server has an account for, and while it waits for capacity it moves to the
+    /// next that lists some. The spec must be valid on each. Absent: `provider` alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<crate::ProviderKind>,
     /// Container image.
     #[cfg_attr(feature = "openapi", schema(min_length = 1, pattern = r"\S"))]
     pub image: String,
@@ -286,6 +292,8 @@ fn default_disk() -> i64 {
 /// Fields a spec may have, for "did you mean" hints.
 const TOP_FIELDS: &[&str] = &[
     "name",
+    "provider",
+    "providers",
     "image",
     "command",
     "args",
@@ -325,6 +333,7 @@ impl JobSpec {
         Self {
             name: name.into(),
             provider: None,
+            providers: Vec::new(),
             image: image.into(),
             registry_auth: None,
             command: Some(command.into()),
@@ -573,6 +582,37 @@ mod tests {
         assert!(one.get("nodes").is_none(), "{one}");
         let two = serde_json::to_value(spec("nodes = 2").expect("two")).expect("json");
         assert_eq!(two["nodes"], 2);
+    }
+
+    /// `providers`: an ordered list of clouds, each once, the spec valid on every one of them
+    /// (a RunPod-only feature is refused, naming the field and the cloud).
+    #[test]
+    fn providers_list_clouds_the_spec_is_valid_on() {
+        let spec = |extra: &str| {
+            JobSpec::from_toml(
+                "j.toml",
+                &format!(
+                    "name = \"t\"\nimage = \"i\"\ncommand = \"c\"\n{extra}\n[gpu]\nmin_vram_gb = 16\n"
+                ),
+            )
+        };
+        let both = spec("providers = [\"runpod\", \"aws\"]").expect("both");
+        assert_eq!(both.providers, [crate::ProviderKind::RunPod, crate::ProviderKind::Aws]);
+        spec("providers = [\"aws\", \"runpod\"]\nprovider = \"runpod\"").expect("runs on one");
+        for (extra, field, says) in [
+            ("providers = [\"aws\", \"aws\"]", "providers", "twice"),
+            ("providers = [\"aws\"]\nprovider = \"runpod\"", "provider", "does not list"),
+            ("providers = [\"runpod\", \"aws\"]\nnodes = 2", "nodes", "lists AWS"),
+            ("providers = [\"runpod\", \"aws\"]\nvolume_gb = 10", "network_volume", "lists AWS"),
+        ] {
+            let e = spec(extra).expect_err(extra);
+            assert_eq!(e.field.as_deref(), Some(field), "{extra}: {e}");
+            assert!(e.to_string().contains(says), "{extra}: {e}");
+        }
+        let e = spec("providers = [\"gcp\"]").expect_err("gcp");
+        assert!(e.to_string().contains("expected `runpod` or `aws`"), "{e}");
+        let json = serde_json::to_value(spec("").expect("one")).expect("json");
+        assert!(json.get("providers").is_none(), "not written when absent: {json}");
     }
 
     /// An AWS job's data moves through S3: s3:// or URL sources, s3:// destinations (its disk

@@ -79,7 +79,46 @@ impl JobSpec {
         self.check_checkpoints()?;
         self.check_ssh()?;
         self.check_nodes()?;
-        self.check_provider()
+        self.check_provider()?;
+        self.check_providers()
+    }
+
+    /// `providers`: each cloud once, `provider` (where the job runs now) among them, and the
+    /// spec valid on each, checked as if it named that one alone.
+    fn check_providers(&self) -> Result<(), Box<SpecError>> {
+        for (i, p) in self.providers.iter().enumerate() {
+            if self.providers[..i].contains(p) {
+                return Err(invalid(
+                    "providers",
+                    format!("lists {p} twice"),
+                    Some("name each cloud once, in order of preference"),
+                ));
+            }
+        }
+        if let Some(p) = self.provider
+            && !self.providers.is_empty()
+            && !self.providers.contains(&p)
+        {
+            return Err(invalid(
+                "provider",
+                format!("is {p}, which `providers` does not list"),
+                Some("give `providers` alone: the job starts on the first with an account here"),
+            ));
+        }
+        for p in &self.providers {
+            let mut on = self.clone();
+            on.provider = Some(*p);
+            on.providers.clear();
+            if let Err(e) = on.validate() {
+                let message = format!(
+                    "{} (`providers` lists {}, and the spec must be valid on each)",
+                    e.message,
+                    p.title()
+                );
+                return Err(Box::new(SpecError { message, ..*e }));
+            }
+        }
+        Ok(())
     }
 
     /// Several nodes: RunPod pods on one global network (not AWS yet), at most

@@ -161,7 +161,8 @@ impl<C: Provider> Engine<C> {
             .await?
             .iter()
             .any(|a| a.seq >= seq && a.pod_id.is_some());
-        self.queue(job, &why, hold, !made).await
+        // Pods were made (and ended): its budget stays held, as when anything of it runs.
+        self.queue(job, &why, hold.filter(|_| !made), !made).await
     }
 
     /// A multi-node job's placements, kept to the data centers with a private network (RunPod's
@@ -207,9 +208,10 @@ impl<C: Provider> Engine<C> {
         self.queue(job, why, hold, true).await
     }
 
-    /// Queues the job. `uncounted`: the launch is not counted against its retries (nothing was
-    /// created), and a job that never had a pod has not started: its `max_runtime` begins with
-    /// its first pod, not while it waits.
+    /// Queues the job, holding `hold` of its owner's spend cap (at most the rest of its budget;
+    /// `None` leaves what it holds as it is). `uncounted`: the launch is not counted against its
+    /// retries (nothing was created), and a job that never had a pod has not started: its
+    /// `max_runtime` begins with its first pod, not while it waits.
     async fn queue(
         &self,
         job: JobId,
@@ -219,8 +221,18 @@ impl<C: Provider> Engine<C> {
     ) -> Result<(), EngineError> {
         let set = self
             .update_job(job, |j| {
-                // Counted only once queued (`job_holds` in podwarden_store::spend).
-                j.queued_hold = hold;
+                if j.state != JobState::Provisioning {
+                    // Cancelled (or ended) meanwhile: not queued.
+                    return Ok(None);
+                }
+                // A hold is only ever lowered here, and only to the rest of the job's budget;
+                // it goes (back to the whole budget) only with the cap's check
+                // (`Store::job_reclaim_budget`).
+                let rest = |h: Money| j.budget.map_or(h, |b| h.min(b.saturating_sub(j.spent)));
+                j.queued_hold = match (hold.map(rest), j.queued_hold) {
+                    (Some(new), Some(held)) => Some(new.min(held)),
+                    (new, held) => new.or(held),
+                };
                 if uncounted {
                     j.attempts_made = (j.attempts_made - 1).max(0);
                     if j.attempts_made == 0 {

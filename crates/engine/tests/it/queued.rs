@@ -193,3 +193,103 @@ async fn a_queued_job_holds_only_its_estimate_of_the_spend_cap() {
     let committed = e.store().hosted_committed("ann").await.expect("sum");
     assert!(committed <= usd(8.5), "{committed}");
 }
+
+/// A job admitted with what was left of the cap as its budget holds no more than that budget
+/// while it waits, and starts when a GPU comes, however much its estimate is.
+#[tokio::test]
+async fn a_queued_job_never_needs_more_than_its_own_budget_to_start() {
+    let (emu, e) = setup().await;
+    let usd = Money::from_usd;
+    let user = podwarden_store::UserRow {
+        id: "bo".into(),
+        name: "bo".into(),
+        is_admin: false,
+        created_at: 0,
+        spend_cap: None,
+    };
+    assert!(e.store().user_insert(&user).await.expect("user"));
+    assert!(e.store().user_set_spend_cap("bo", Some(usd(0.5))).await.expect("cap"));
+    // An hour of L40S is an $0.89 estimate; the job's budget is the cap's $0.50.
+    let a = e.submit(spec(""), "bo").await.expect("a").job;
+    e.tick().await.expect("tick");
+    let j = job(&e, a).await;
+    assert_eq!(
+        (j.state, j.budget, j.queued_hold),
+        (JobState::Queued, Some(usd(0.5)), Some(usd(0.5)))
+    );
+    stock(&emu, 1);
+    emu.advance(Duration::from_secs(30));
+    e.tick().await.expect("tick");
+    let j = job(&e, a).await;
+    assert!(!e.store().attempts_for_job(a).await.expect("attempts").is_empty(), "{:?}", j.reason);
+    assert_eq!((j.budget, j.queued_hold), (Some(usd(0.5)), None));
+}
+
+/// A job waiting on AWS whose spec allows RunPod is taken by the RunPod account when RunPod
+/// lists a GPU for it, but only while it is queued, only if its spec lists RunPod, and only
+/// if nothing of it was ever made on AWS (its bill stays with the account that made it).
+#[tokio::test]
+async fn a_queued_job_is_taken_from_another_cloud_only_before_anything_of_it_was_made() {
+    use podwarden_core::{Account, AttemptId, ProviderKind};
+    let (_emu, e) = setup().await;
+    let aws = Account::hosted_on(ProviderKind::Aws);
+    let waiting = |providers: &str| {
+        let spec = JobSpec::from_toml(
+            "job.toml",
+            &format!(
+                "name = \"either\"\nprovider = \"aws\"\nproviders = {providers}\nimage = \"python:3.11-slim\"\ncommand = \"true\"\n[gpu]\nmin_vram_gb = 16\n[limits]\nbudget_usd = 2.0\n"
+            ),
+        )
+        .expect("spec");
+        let mut j = podwarden_store::JobRow::new(JobId::new(), &spec, "local", "hash", 0);
+        (j.account, j.state, j.next_attempt_at) = (aws.clone(), JobState::Queued, Some(30_000));
+        j
+    };
+    let both = waiting("[\"aws\", \"runpod\"]");
+    let aws_only = waiting("[\"aws\"]");
+    let mut running = waiting("[\"aws\", \"runpod\"]");
+    running.state = JobState::Provisioning;
+    let made = waiting("[\"aws\", \"runpod\"]");
+    for j in [&both, &aws_only, &running, &made] {
+        e.store().job_insert(j).await.expect("insert");
+    }
+    // An instance was made for `made` on AWS (and ended).
+    let a = podwarden_store::AttemptRow {
+        id: AttemptId::new(),
+        job_id: made.id,
+        seq: 1,
+        state: podwarden_core::state::AttemptState::Terminated,
+        generation: 0,
+        pod_name: "pw-x".into(),
+        pod_id: Some("i-0123".into()),
+        gpu_type: "g4dn.xlarge".into(),
+        gpu_count: 1,
+        cloud: "aws".into(),
+        data_center: None,
+        price_per_hour: Money::from_usd(0.526),
+        created_at: 0,
+        booted_at: None,
+        ended_at: Some(1_000),
+        billed_until: None,
+        cost: Money::ZERO,
+        reason: None,
+        node: 0,
+        exit_code: None,
+    };
+    e.store().attempt_insert(&a).await.expect("attempt");
+
+    for j in [&aws_only, &running, &made] {
+        assert!(!e.take_queued_job(j.id).await.expect("offer"), "{:?} stays", j.spec);
+        assert_eq!(job(&e, j.id).await.account, aws);
+    }
+    assert!(e.take_queued_job(both.id).await.expect("offer"), "RunPod lists a 16 GB GPU");
+    let moved = job(&e, both.id).await;
+    assert_eq!((&moved.account, moved.state), (&Account::Hosted, JobState::Queued));
+    assert_eq!(moved.spec().expect("spec").provider, Some(ProviderKind::RunPod));
+    assert!(moved.next_attempt_at <= Some(e.now_ms()), "due here at once");
+    assert!(!e.take_queued_job(both.id).await.expect("offer"), "already on RunPod");
+
+    // It launches here now.
+    e.tick().await.expect("tick");
+    assert!(!e.store().attempts_for_job(both.id).await.expect("attempts").is_empty());
+}

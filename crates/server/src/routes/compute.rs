@@ -16,14 +16,9 @@ use serde::Deserialize;
 /// The account a user's new work on `provider` goes to: their own key's when the key they
 /// saved is for that provider, else the operator's.
 pub(crate) async fn user_account(s: &AppState, user: &str, provider: ProviderKind) -> R<Account> {
-    let key = s
-        .engine
-        .store()
-        .provider_key_get(user, provider.as_str())
+    Ok(podwarden_control::accounts::user_account(s, user, provider)
         .await
-        .map_err(EngineError::from)?;
-    let own = key.is_some();
-    Ok(if own { Account::byok_on(provider, user) } else { Account::hosted_on(provider) })
+        .map_err(EngineError::from)?)
 }
 
 pub(crate) fn account_error(e: crate::accounts::AccountError) -> ApiError {

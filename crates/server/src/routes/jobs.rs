@@ -77,8 +77,7 @@ pub(crate) async fn create_job(
             ),
         ));
     }
-    let provider = provider_of(&s, &mut spec)?;
-    let account = user_account(&s, &c.0.id, provider).await?;
+    let account = first_account(&s, &c.0.id, &mut spec).await?;
     crate::volumes::no_account_secrets(&c.0, &account, &spec.env)?;
     let auth = spec.registry_auth.clone();
     crate::volumes::resolve(&s, &c.0, &account, &mut spec.network_volume, auth.as_deref()).await?;
@@ -94,6 +93,30 @@ pub(crate) async fn create_job(
     crate::driving::poke(&s, &account);
     let detail = job_detail(&s, &sub.job.to_string(), &c.0.id).await?;
     Ok((StatusCode::CREATED, Json(detail)))
+}
+
+/// The account a new job goes to: its `provider`'s (else the server's default's), or with
+/// `providers` the first of them this server has an account for, written into the spec as
+/// where it runs now (a queued job may move on to the next, `podwarden_control::rehome`).
+async fn first_account(s: &AppState, user: &str, spec: &mut JobSpec) -> R<podwarden_core::Account> {
+    let mut unusable = None;
+    for p in spec.providers.clone() {
+        let account = user_account(s, user, p).await?;
+        match crate::accounts::engine_for(s, &account).await {
+            Ok(_) => {
+                spec.provider = Some(p);
+                return Ok(account);
+            }
+            Err(e) => {
+                unusable.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = unusable {
+        return Err(account_error(e));
+    }
+    let provider = provider_of(s, spec)?;
+    user_account(s, user, provider).await
 }
 
 /// Where a spec runs: its `provider`, else the server's default, which is then written into

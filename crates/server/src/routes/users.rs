@@ -143,7 +143,7 @@ pub(crate) struct UserUpdate {
 }
 
 /// Sets a user's hosted spend cap (admin). Running jobs keep the budgets they got; new hosted
-/// jobs get at most what is left of the cap.
+/// jobs, and queued ones when they launch, get at most what is left of the cap.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "user id")), request_body = UserUpdate, responses((status = 200, body = UserView), (status = 403, description = "not an admin", body = ErrorBody), (status = 404, description = "no such user", body = ErrorBody), (status = 422, description = "not a positive amount", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn update_user(
     State(s): S,

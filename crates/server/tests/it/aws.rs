@@ -423,3 +423,46 @@ async fn a_users_own_aws_key_is_checked_sealed_and_runs_their_aws_jobs() {
     assert!(!row.ciphertext.contains(secret), "sealed at rest");
     s.shutdown().await;
 }
+
+/// `providers = ["runpod", "aws"]`: with no GPU in stock on RunPod the job waits there, then
+/// moves to AWS (which has an instance type for it) and runs there; nothing was made on RunPod.
+#[tokio::test]
+async fn a_job_waiting_on_runpod_moves_to_aws_when_its_spec_allows_both() {
+    let Some(stand) = Ec2Stand::start().await else { return };
+    let home = tempfile::tempdir().expect("home");
+    // RunPod lists its GPUs, and none is free.
+    let emu = common::standalone_emulator().await;
+    emu.shared.with_world(|w, _| {
+        for free in w.catalog.free.values_mut() {
+            *free = runpod_emulator::config::Stock { secure: 0, community: 0 };
+        }
+    });
+    let s = aws_server_with(home.path(), &stand, |c| c.client = Some(emu.client())).await;
+    let http = reqwest::Client::new();
+    let r = post(
+        &http,
+        &s,
+        json!({
+            "name": "either", "providers": ["runpod", "aws"], "image": "python:3.11-slim",
+            "command": "echo ran-here", "gpu": {"min_vram_gb": 16}, "limits": {"budget_usd": 1},
+        }),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap_or_default());
+    let job: JobDetail = r.json().await.expect("json");
+    assert_eq!(job.job.backend, "hosted", "it starts on the first it lists (RunPod)");
+    let (done, events) = common::follow(&http, &s, &job.job.id).await;
+    assert_eq!((done.job.state.as_str(), done.job.exit_code), ("succeeded", Some(0)), "{events:?}");
+    assert_eq!(done.job.backend, "aws");
+    let said: Vec<&str> = events.iter().map(|e| e.message.as_str()).collect();
+    let waited = said.iter().position(|m| m.starts_with("queued:") && m.contains("stock"));
+    let moved = said.iter().position(|m| m.starts_with("moved to AWS: RunPod had nothing"));
+    assert!(waited.is_some() && moved > waited, "it waited on RunPod, then moved: {said:?}");
+    assert!(
+        done.attempts.iter().all(|a| a.cloud == "aws"),
+        "nothing made on RunPod: {:?}",
+        done.attempts
+    );
+    assert!(logs(&http, &s, &job.job.id).await.contains("ran-here"));
+    s.shutdown().await;
+}

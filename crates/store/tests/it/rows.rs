@@ -52,8 +52,71 @@ on_both!(
     log_lines_stored_while_other_writes_land_are_never_refused_as_busy,
     a_user_keeps_one_key_per_provider,
     offer_records_add_up_and_keep_the_operators_word,
-    a_queued_job_holds_its_estimate_and_takes_its_budget_back_only_within_the_cap
+    a_queued_job_holds_its_estimate_and_takes_its_budget_back_only_within_the_cap,
+    a_queued_job_moves_to_another_account_only_while_queued_and_within_the_cap
 );
+
+/// A queued job on a user's own key moves to the operator's account only while queued, and is
+/// admitted there against the cap like a submit; the live set's account index follows it.
+async fn a_queued_job_moves_to_another_account_only_while_queued_and_within_the_cap(db: Db) {
+    use podwarden_store::{Admission, Rehome};
+    let s = db.open().await;
+    let usd = Money::from_usd;
+    let user = podwarden_store::UserRow {
+        id: "u".into(),
+        name: "u".into(),
+        is_admin: false,
+        created_at: 0,
+        spend_cap: None,
+    };
+    assert!(s.user_insert(&user).await.expect("user"));
+    assert!(s.user_set_spend_cap("u", Some(usd(5.0))).await.expect("cap"));
+    let own = Account::Byok("u".into());
+    let mut j = JobRow::new(JobId::new(), &spec(), "u", "hash", 1_000);
+    (j.account, j.budget) = (own.clone(), None);
+    s.job_insert(&j).await.expect("own key");
+    let mut other = JobRow::new(JobId::new(), &spec(), "u", "hash", 1_000);
+    other.budget = Some(usd(4.5));
+    assert_eq!(
+        s.job_insert_within_cap(&mut other).await.expect("b"),
+        Admission::Admitted { capped_to: None }
+    );
+
+    // Not queued: not moved.
+    let hosted = Account::hosted_on(podwarden_core::ProviderKind::Aws);
+    let moved = s.job_rehome(&mut j.clone(), &hosted, &j.spec, Some(usd(0.4)), 2_000).await;
+    assert_eq!(moved.expect("rehome"), Rehome::Raced);
+    j.state = JobState::Queued;
+    assert!(s.job_cas(&mut j, 2_000).await.expect("queue"));
+
+    // $0.50 left of the cap: a $1 estimate does not fit, a $0.40 one does (its budget is
+    // what is left).
+    let same = j.spec.clone();
+    let short = s.job_rehome(&mut j, &hosted, &same, Some(usd(1.0)), 3_000).await;
+    assert_eq!(short.expect("rehome"), Rehome::CapShort { cap: usd(5.0), left: usd(0.5) });
+    let stale = j.clone();
+    let mut aws_spec = j.spec().expect("spec");
+    aws_spec.provider = Some(podwarden_core::ProviderKind::Aws);
+    let aws_spec = serde_json::to_string(&aws_spec).expect("json");
+    let moved = s.job_rehome(&mut j, &hosted, &aws_spec, Some(usd(0.4)), 4_000).await;
+    assert_eq!(moved.expect("rehome"), Rehome::Moved { capped_to: Some(usd(0.5)) });
+    let stored = s.job_get(j.id).await.expect("get").expect("job");
+    assert_eq!(stored, j);
+    assert_eq!(
+        (&stored.account, stored.queued_hold, stored.next_attempt_at),
+        (&hosted, Some(usd(0.4)), Some(4_000))
+    );
+    assert_eq!(stored.spec().expect("spec").provider, Some(podwarden_core::ProviderKind::Aws));
+    assert_eq!(s.hosted_committed("u").await.expect("sum"), usd(4.9));
+    {
+        let live = s.live();
+        assert_eq!(live.jobs_of(&own).count(), 0, "out of its old account's index");
+        assert_eq!(live.jobs_of(&hosted).map(|j| j.id).collect::<Vec<_>>(), [j.id]);
+    }
+    let mut stale = stale;
+    let again = s.job_rehome(&mut stale, &own, &same, None, 5_000).await;
+    assert_eq!(again.expect("stale"), Rehome::Raced);
+}
 
 /// A queued job holds its estimate, not its budget, so others fit beside it; before it launches
 /// it takes its budget back, lowered to what is left, or nothing is written when less than its

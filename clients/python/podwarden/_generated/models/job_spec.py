@@ -33,6 +33,10 @@ class JobSpec:
         name (str): Lowercase letters, digits and dashes; shown in lists and in the pod's name.
         image (str): Container image.
         provider (None | ProviderKind | Unset):
+        providers (list[ProviderKind] | Unset): Clouds it may run on, in order of preference (`["runpod", "aws"]`): it
+            starts on the
+            first this server has an account for, and while it waits for capacity it moves to the
+            next that lists some. The spec must be valid on each. Absent: `provider` alone.
         registry_auth (None | str | Unset): A private image's pull credential: the id of a container registry credential
             of the
             RunPod account the job runs on (RunPod console → Settings → Container Registry Auth,
@@ -66,6 +70,7 @@ class JobSpec:
     name: str
     image: str
     provider: None | ProviderKind | Unset = UNSET
+    providers: list[ProviderKind] | Unset = UNSET
     registry_auth: None | str | Unset = UNSET
     command: None | str | Unset = UNSET
     args: list[str] | None | Unset = UNSET
@@ -103,6 +108,13 @@ class JobSpec:
             provider = self.provider.value
         else:
             provider = self.provider
+
+        providers: list[str] | Unset = UNSET
+        if not isinstance(self.providers, Unset):
+            providers = []
+            for providers_item_data in self.providers:
+                providers_item = providers_item_data.value
+                providers.append(providers_item)
 
         registry_auth: None | str | Unset
         if isinstance(self.registry_auth, Unset):
@@ -219,6 +231,8 @@ class JobSpec:
         )
         if provider is not UNSET:
             field_dict["provider"] = provider
+        if providers is not UNSET:
+            field_dict["providers"] = providers
         if registry_auth is not UNSET:
             field_dict["registry_auth"] = registry_auth
         if command is not UNSET:
@@ -295,6 +309,15 @@ class JobSpec:
             return cast(None | ProviderKind | Unset, data)
 
         provider = _parse_provider(d.pop("provider", UNSET))
+
+        _providers = d.pop("providers", UNSET)
+        providers: list[ProviderKind] | Unset = UNSET
+        if _providers is not UNSET:
+            providers = []
+            for providers_item_data in _providers:
+                providers_item = ProviderKind(providers_item_data)
+
+                providers.append(providers_item)
 
         def _parse_registry_auth(data: object) -> None | str | Unset:
             if data is None:
@@ -467,6 +490,7 @@ class JobSpec:
             name=name,
             image=image,
             provider=provider,
+            providers=providers,
             registry_auth=registry_auth,
             command=command,
             args=args,

@@ -112,7 +112,7 @@ def sync_detailed(
     body: UserUpdate,
 ) -> Response[ErrorBody | UserView]:
     """Sets a user's hosted spend cap (admin). Running jobs keep the budgets they got; new hosted
-    jobs get at most what is left of the cap.
+    jobs, and queued ones when they launch, get at most what is left of the cap.
 
     Args:
         id (str):
@@ -145,7 +145,7 @@ def sync(
     body: UserUpdate,
 ) -> ErrorBody | UserView | None:
     """Sets a user's hosted spend cap (admin). Running jobs keep the budgets they got; new hosted
-    jobs get at most what is left of the cap.
+    jobs, and queued ones when they launch, get at most what is left of the cap.
 
     Args:
         id (str):
@@ -173,7 +173,7 @@ async def asyncio_detailed(
     body: UserUpdate,
 ) -> Response[ErrorBody | UserView]:
     """Sets a user's hosted spend cap (admin). Running jobs keep the budgets they got; new hosted
-    jobs get at most what is left of the cap.
+    jobs, and queued ones when they launch, get at most what is left of the cap.
 
     Args:
         id (str):
@@ -204,7 +204,7 @@ async def asyncio(
     body: UserUpdate,
 ) -> ErrorBody | UserView | None:
     """Sets a user's hosted spend cap (admin). Running jobs keep the budgets they got; new hosted
-    jobs get at most what is left of the cap.
+    jobs, and queued ones when they launch, get at most what is left of the cap.
 
     Args:
         id (str):

@@ -1,0 +1,69 @@
+//! A queued job moving to another of its owner's accounts, on another cloud its spec allows
+//! (`providers = ["runpod", "aws"]`): the engine of the account it would move to decides
+//! whether it can place it now, and takes it. Which jobs to offer to which account is
+//! `podwarden_control::rehome`'s choice.
+//!
+//! Owns: the move's checks and its record (events).
+//!
+//! Invariants: a job moves only while `queued` and before anything of it was made (no attempt
+//! of it ever had a pod, so every pod's bill stays with the account that made it); onto the
+//! operator's account it is admitted against its owner's spend cap as a submit is
+//! (`Store::job_rehome`); the account it left never launches it again (a `launch` is refused
+//! for another account's row, `Engine::apply_job_event`).
+
+use crate::provider::Provider;
+use crate::{Engine, EngineError};
+use podwarden_core::JobId;
+use podwarden_core::events::EventKind;
+use podwarden_core::gpu::rank_placements;
+use podwarden_core::state::JobState;
+use podwarden_store::Rehome;
+
+impl<C: Provider> Engine<C> {
+    /// Takes queued job `job` from another account of its owner when its spec allows this
+    /// account's cloud and this account lists a GPU for it now. True: it moved, and its next
+    /// launch is due here at once.
+    pub async fn take_queued_job(&self, job: JobId) -> Result<bool, EngineError> {
+        let Some(mut j) = self.store.job_get(job).await? else { return Ok(false) };
+        let provider = self.account.provider();
+        if j.state != JobState::Queued || j.account.provider() == provider {
+            return Ok(false);
+        }
+        let mut spec = j.spec()?;
+        if !spec.providers.contains(&provider) {
+            return Ok(false);
+        }
+        if self.store.attempts_for_job(job).await?.iter().any(|a| a.pod_id.is_some()) {
+            return Ok(false);
+        }
+        let from = j.account.provider();
+        spec.provider = Some(provider);
+        let offers = self.offers().await?;
+        let Some(first) = rank_placements(&spec, &offers).into_iter().next() else {
+            return Ok(false);
+        };
+        let hold = podwarden_core::estimate::queued_hold(&spec, &offers);
+        let json = serde_json::to_string(&spec)
+            .map_err(|e| EngineError::Corrupt(format!("job {job} spec: {e}")))?;
+        let now = self.clock.now_ms();
+        match self.store.job_rehome(&mut j, &self.account, &json, hold, now).await? {
+            Rehome::Moved { capped_to } => {
+                let msg = format!(
+                    "moved to {}: {} had nothing for it, {} lists {} ({}); it launches there now",
+                    provider.title(),
+                    from.title(),
+                    provider.title(),
+                    first.display_name,
+                    first.gpu_type
+                );
+                self.event(job, EventKind::Placement, &msg).await;
+                if let Some(b) = capped_to {
+                    let msg = format!("budget set to {b} (what is left of your hosted spend cap)");
+                    self.event(job, EventKind::Budget, &msg).await;
+                }
+                Ok(true)
+            }
+            Rehome::CapShort { .. } | Rehome::Raced => Ok(false),
+        }
+    }
+}
