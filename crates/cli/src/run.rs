@@ -34,8 +34,8 @@ pub struct RunArgs {
     /// Run without asking, also with no budget (the question is asked only on a terminal).
     #[arg(long, short)]
     yes: bool,
-    /// Where it runs, over the spec's `provider`: runpod or aws (default: the spec's, else the
-    /// server's default).
+    /// Where it runs, over the spec's `provider` (and `providers`: only this one): runpod or aws
+    /// (default: the spec's, else the server's default).
     #[arg(long, value_parser = ["runpod", "aws"])]
     provider: Option<String>,
 }
@@ -55,6 +55,7 @@ pub async fn run(a: RunArgs) -> Result<(), UserError> {
     if let Some(p) = &a.provider {
         spec.provider =
             Some(p.parse().map_err(|e: String| UserError { error: anyhow!(e), hint: None })?);
+        spec.providers.clear();
         spec.validate().map_err(|e| UserError {
             error: anyhow!("invalid job spec with --provider {p}: {e}"),
             hint: e.hint.clone(),
