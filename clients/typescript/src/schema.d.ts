@@ -589,6 +589,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/speeds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How fast each image's jobs ran on each GPU, from the `samples_per_second` they reported
+         *     (admin), with the factor the ranking multiplies the image's expected run by there.
+         */
+        get: operations["learned_speeds"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cost/reconciliation": {
         parameters: {
             query?: never;
@@ -1389,6 +1409,36 @@ export interface components {
             loss_rate: number;
             pinned: boolean;
             banned: boolean;
+        };
+        /**
+         * @description How fast one image's jobs ran on one GPU, from the `samples_per_second` they reported
+         *     (`GET /api/v1/admin/speeds`; `podwarden gpus --speeds`).
+         */
+        LearnedSpeed: {
+            provider: string;
+            image: string;
+            gpu_type: string;
+            /**
+             * Format: int64
+             * @description GPUs per pod.
+             */
+            gpu_count: number;
+            /**
+             * Format: int64
+             * @description Metric batches that reported a speed.
+             */
+            reports: number;
+            /**
+             * Format: double
+             * @description Their mean (each batch's mean, averaged).
+             */
+            mean_samples_per_second: number;
+            /**
+             * Format: double
+             * @description How many times longer the image's run takes here than on the fastest GPU seen for it:
+             *     what the ranking multiplies the expected run by (1 until a few reports came).
+             */
+            run_factor: number;
         };
         /** @description Limits enforced by the control plane (and again inside the pod). */
         Limits: {
@@ -5240,6 +5290,70 @@ export interface operations {
             };
             /** @description an unknown flag, provider or cloud */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many wrong tokens from this client (a valid token is never refused), or RunPod's request budget for the account is spent (`provider_rate_limited`); wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RunPod failed or could not be reached (`provider_error`); nothing was changed, retry */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the database is locked by another process, or the server's memory for large bodies is in use; retry after `Retry-After` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    learned_speeds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LearnedSpeed"][];
+                };
+            };
+            /** @description missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not an admin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

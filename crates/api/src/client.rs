@@ -338,6 +338,11 @@ impl Client {
         self.get(&["admin", "offers"], &()).await
     }
 
+    /// How fast each image ran on each GPU, as learned from its jobs' metrics (admins).
+    pub async fn learned_speeds(&self) -> Result<Vec<crate::types::LearnedSpeed>, Error> {
+        self.get(&["admin", "speeds"], &()).await
+    }
+
     /// Pins, bans or clears an offer (admins).
     pub async fn flag_offer(&self, f: &crate::types::OfferFlag) -> Result<(), Error> {
         self.send(self.http.put(self.url(&["admin", "offers"])).json(f)).await.map(|_| ())

@@ -25,7 +25,7 @@
 
 use podwarden_core::gpu::{CloudTier, GpuOffer, rank_placements};
 use podwarden_core::learned::{
-    BootRecord, BootSample, OfferEvent, OfferKey, OfferRecord, cloud_name, rerank,
+    BootRecord, BootSample, OfferEvent, OfferKey, OfferRecord, RunFactors, cloud_name, rerank,
 };
 use podwarden_core::money::Money;
 use podwarden_core::spec::{DEFAULT_WAIT_USD_PER_HOUR, JobSpec};
@@ -179,6 +179,7 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
                         "runpod",
                         &records,
                         j.run as i64 * 1000,
+                        &RunFactors::default(),
                         600_000,
                         wait_usd_per_hour,
                     );

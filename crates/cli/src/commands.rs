@@ -463,6 +463,10 @@ pub struct GpusArgs {
     /// duds, losses) and the operator's pins and bans, instead of the offers (admins).
     #[arg(long)]
     learned: bool,
+    /// How fast each image ran on each GPU, from its jobs' `samples_per_second` (admins): the
+    /// factor the ranking stretches the image's expected run by on each.
+    #[arg(long, conflicts_with = "learned")]
+    speeds: bool,
     #[arg(long)]
     json: bool,
 }
@@ -471,6 +475,9 @@ pub async fn gpus(a: GpusArgs) -> Result<(), UserError> {
     let api = Api::connect().await?;
     if a.learned {
         return learned(&api, a.json).await;
+    }
+    if a.speeds {
+        return speeds(&api, a.json).await;
     }
     let q = podwarden_api::client::GpuQuery {
         min_vram_gb: a.min_vram_gb,
@@ -545,6 +552,28 @@ async fn learned(api: &Api, json: bool) -> Result<(), UserError> {
                 (_, true) => "banned".into(),
                 _ => "-".into(),
             },
+        ]);
+    }
+    out!("{t}");
+    Ok(())
+}
+
+/// `gpus --speeds`: how fast each image ran on each GPU, as the ranking uses it.
+async fn speeds(api: &Api, json: bool) -> Result<(), UserError> {
+    let rows = api.run(|c| c.learned_speeds()).await?;
+    if json {
+        out!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        return Ok(());
+    }
+    let mut t = table(&["IMAGE", "PROVIDER", "GPU", "REPORTS", "SAMPLES/S", "RUN ×"]);
+    for r in rows {
+        t.add_row(vec![
+            r.image,
+            r.provider,
+            format!("{} × {}", r.gpu_count, r.gpu_type),
+            r.reports.to_string(),
+            format!("{:.1}", r.mean_samples_per_second),
+            format!("{:.2}", r.run_factor),
         ]);
     }
     out!("{t}");

@@ -19,6 +19,10 @@
 //! there that has not booted by twice the slowest (or three times the mean, at least 3 min) is
 //! ended well before the job's own `boot_timeout`; such an end counts in the mean at the
 //! deadline, so the deadline grows after slow boots.
+//! [`SpeedRecord`] keeps how fast an image's jobs ran on a GPU type and count, from the
+//! `samples_per_second` they report: the expected run on a GPU half as fast as the fastest
+//! seen for that image is twice as long ([`RunFactors`]), so a dearer GPU that finishes sooner
+//! can be the cheaper one to finish on.
 //! The spec's preferred GPU types keep their order; within them and among the rest, the
 //! expected cost decides.
 
@@ -181,6 +185,66 @@ impl BootRecord {
     }
 }
 
+/// Which GPU, for which image, a [`SpeedRecord`] is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SpeedKey {
+    /// `runpod` or `aws`.
+    pub provider: String,
+    pub gpu_type: String,
+    pub gpu_count: i64,
+    pub image: String,
+}
+
+/// How fast one image's jobs ran on one GPU type and count: the `samples_per_second` their
+/// metrics report. Comparable only within one image (a sample is the job's own unit).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpeedRecord {
+    /// Metric batches that reported a speed.
+    pub reports: i64,
+    /// Each batch's mean speed, summed.
+    pub sps_total: f64,
+}
+
+impl SpeedRecord {
+    /// The mean speed, once any was reported.
+    pub fn mean(&self) -> Option<f64> {
+        (self.reports > 0).then(|| self.sps_total / self.reports as f64)
+    }
+}
+
+/// Reports of an image on a GPU before its speed counts in the ranking.
+pub const MIN_SPEED_REPORTS: i64 = 3;
+
+/// How many times longer an image's run takes on each GPU (type, count) than on the fastest
+/// seen for it: 1 for the fastest, 2 for one half as fast. A GPU with fewer than
+/// [`MIN_SPEED_REPORTS`] reports counts as 1, as fast as the fastest, so it is tried
+/// (exploration) and then judged by what it did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunFactors(std::collections::BTreeMap<(String, i64), f64>);
+
+impl RunFactors {
+    /// From the speed records of one image on one provider.
+    pub fn from_records(records: &[(SpeedKey, SpeedRecord)]) -> Self {
+        let known: Vec<(&SpeedKey, f64)> = records
+            .iter()
+            .filter(|(_, r)| r.reports >= MIN_SPEED_REPORTS)
+            .filter_map(|(k, r)| r.mean().filter(|m| m.is_finite() && *m > 0.0).map(|m| (k, m)))
+            .collect();
+        let fastest = known.iter().map(|(_, m)| *m).fold(0.0, f64::max);
+        Self(
+            known
+                .into_iter()
+                .map(|(k, m)| ((k.gpu_type.clone(), k.gpu_count), fastest / m))
+                .collect(),
+        )
+    }
+
+    /// The factor of `count` × `gpu_type`.
+    pub fn of(&self, gpu_type: &str, count: i64) -> f64 {
+        self.0.get(&(gpu_type.to_owned(), count)).copied().unwrap_or(1.0)
+    }
+}
+
 /// The tier's name as records keep it.
 pub fn cloud_name(c: CloudTier) -> &'static str {
     match c {
@@ -189,8 +253,9 @@ pub fn cloud_name(c: CloudTier) -> &'static str {
     }
 }
 
-/// `placements` (best first by the spec's order and price) ordered by expected cost to finish,
-/// with what `records` say of each (`provider`'s): banned data centers dropped (a placement left
+/// `placements` (best first by the spec's order and price) ordered by expected cost to finish
+/// (a run of `run_ms` on the fastest GPU, longer on slower ones by `run_factors`), with what
+/// `records` say of each (`provider`'s): banned data centers dropped (a placement left
 /// with none is dropped), pinned ones first; within a placement its data centers cheapest
 /// first. The spec's preferred types keep their order ahead of the others.
 pub fn rerank(
@@ -198,6 +263,7 @@ pub fn rerank(
     provider: &str,
     records: &[(OfferKey, OfferRecord)],
     run_ms: i64,
+    run_factors: &RunFactors,
     boot_timeout_ms: i64,
     wait_usd_per_hour: f64,
 ) -> Vec<Placement> {
@@ -219,6 +285,8 @@ pub fn rerank(
     let mut scored: Vec<(bool, f64, Placement)> = placements
         .into_iter()
         .flat_map(|p| {
+            // As long as this GPU takes for the image's run, relative to the fastest seen.
+            let run_ms = (run_ms as f64 * run_factors.of(&p.gpu_type, p.count)) as i64;
             let mut dcs: Vec<(bool, f64, String)> = p
                 .data_centers
                 .iter()
@@ -315,6 +383,7 @@ mod tests {
             "runpod",
             &[],
             HOUR,
+            &RunFactors::default(),
             BOOT,
             0.0,
         );
@@ -332,6 +401,7 @@ mod tests {
             "runpod",
             &[(key("A", "X"), cheap_duds.clone()), (key("B", "X"), boots)],
             HOUR,
+            &RunFactors::default(),
             BOOT,
             0.0,
         );
@@ -364,6 +434,7 @@ mod tests {
                 (key("C", "V"), pinned),
             ],
             HOUR,
+            &RunFactors::default(),
             BOOT,
             0.0,
         );
@@ -396,6 +467,7 @@ mod tests {
                 "runpod",
                 &[(key("Slow", "X"), slow.clone()), (key("Quick", "X"), quick.clone())],
                 HOUR,
+                &RunFactors::default(),
                 BOOT,
                 wait,
             )
@@ -454,6 +526,7 @@ mod tests {
             "runpod",
             &[(key("First", "X"), dud)],
             HOUR,
+            &RunFactors::default(),
             BOOT,
             0.0,
         );
@@ -473,6 +546,7 @@ mod tests {
             "aws",
             &[(aws, banned_aws)],
             HOUR,
+            &RunFactors::default(),
             BOOT,
             0.0,
         );
@@ -485,9 +559,49 @@ mod tests {
             "runpod",
             &[(k, banned)],
             HOUR,
+            &RunFactors::default(),
             BOOT,
             0.0,
         );
         assert_eq!(out.len(), 1);
+    }
+
+    /// An image that ran 3× as fast on a GPU twice the price finishes cheaper there: the
+    /// ranking follows its speeds once each GPU reported a few times; a GPU never seen with it
+    /// is taken as fast as the fastest (so it is tried).
+    #[test]
+    fn a_dearer_gpu_that_finishes_sooner_ranks_first_once_speeds_are_known() {
+        let speed = |gpu: &str, reports: i64, sps: f64| {
+            let key = SpeedKey {
+                provider: "runpod".into(),
+                gpu_type: gpu.into(),
+                gpu_count: 1,
+                image: "img".into(),
+            };
+            (key, SpeedRecord { reports, sps_total: sps * reports as f64 })
+        };
+        let factors = RunFactors::from_records(&[speed("SLOW", 5, 10.0), speed("FAST", 4, 30.0)]);
+        assert_eq!((factors.of("FAST", 1), factors.of("SLOW", 1)), (1.0, 3.0));
+        assert_eq!(factors.of("FAST", 2), 1.0, "another count is another GPU");
+        let rank = |f: &RunFactors| {
+            rerank(
+                vec![placement("SLOW", 0.5, &["X"], false), placement("FAST", 1.0, &["X"], false)],
+                "runpod",
+                &[],
+                HOUR,
+                f,
+                BOOT,
+                0.0,
+            )
+            .into_iter()
+            .map(|p| p.gpu_type)
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(rank(&RunFactors::default()), ["SLOW", "FAST"], "by price alone");
+        assert_eq!(rank(&factors), ["FAST", "SLOW"]);
+        // Two reports are not yet evidence.
+        let early = RunFactors::from_records(&[speed("SLOW", 2, 10.0), speed("FAST", 4, 30.0)]);
+        assert_eq!(early.of("SLOW", 1), 1.0);
+        assert_eq!(rank(&early), ["SLOW", "FAST"]);
     }
 }

@@ -490,6 +490,7 @@ impl<C: Provider> Engine<C> {
             values.last().zip(message.as_deref()).map(|(last, m)| (EventKind::Metric, m, last));
         self.store.metrics_append_with_event(job, self.clock.now_ms(), &values, event).await?;
         self.events.send_modify(|v| *v = v.wrapping_add(1));
+        self.learn_speed(&j, &values).await;
         if let Some(rule) = self.spec_of(&j)?.early_stop.as_ref().filter(|_| j.outcome.is_none()) {
             if let Some(why) = self.watch_divergence(job, rule, &values).await? {
                 self.event(job, EventKind::EarlyStop, &why).await;
@@ -499,6 +500,39 @@ impl<C: Provider> Engine<C> {
             }
         }
         Ok(values.len())
+    }
+
+    /// A batch's mean `samples_per_second`, if it reports any, goes to what is known of the
+    /// job's image on the GPU its running pod has (`podwarden_core::learned::SpeedRecord`).
+    /// Best effort: a failure to record it loses one report, never the metrics.
+    async fn learn_speed(&self, j: &JobRow, points: &[serde_json::Value]) {
+        let speeds: Vec<f64> = points
+            .iter()
+            .filter_map(|p| p.get("samples_per_second")?.as_f64())
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .collect();
+        if speeds.is_empty() {
+            return;
+        }
+        let running = self
+            .store
+            .live()
+            .attempts()
+            .find(|a| {
+                a.job_id == j.id && a.node == 0 && a.booted_at.is_some() && a.ended_at.is_none()
+            })
+            .cloned();
+        let (Some(a), Ok(spec)) = (running, self.spec_of(j)) else { return };
+        let key = podwarden_core::learned::SpeedKey {
+            provider: a.provider().as_str().to_owned(),
+            gpu_type: a.gpu_type.clone(),
+            gpu_count: a.gpu_count,
+            image: spec.image.clone(),
+        };
+        let mean = speeds.iter().sum::<f64>() / speeds.len() as f64;
+        if let Err(e) = self.store.offer_speed_record(&key, mean, self.clock.now_ms()).await {
+            tracing::warn!(job = %j.id, error = %e, "could not record the job's speed");
+        }
     }
 
     /// A job's parsed spec, from the cache the tick keeps for live jobs.

@@ -1,9 +1,12 @@
 //! `offer_stats`: what podwarden has seen of each offer from its own launches, and the
 //! operator's pin or ban (`podwarden_core::learned` reads them); `offer_boots`: how each image
-//! booted on each offer (the learned boot deadline).
+//! booted on each offer (the learned boot deadline); `offer_speeds`: how fast each image's
+//! jobs ran on each GPU type and count (the expected run in the ranking).
 
 use crate::{Result, Store};
-use podwarden_core::learned::{BootRecord, BootSample, OfferEvent, OfferKey, OfferRecord};
+use podwarden_core::learned::{
+    BootRecord, BootSample, OfferEvent, OfferKey, OfferRecord, SpeedKey, SpeedRecord,
+};
 use sqlx::Row as _;
 
 /// Adds one attempt's outcome to its offer's record, made when new.
@@ -27,6 +30,12 @@ const BOOT_RECORD: &str = "INSERT INTO offer_boots (provider, gpu_type, data_cen
      boots = offer_boots.boots + 1, boot_ms_total = offer_boots.boot_ms_total + $6, \
      boot_ms_max = CASE WHEN offer_boots.boot_ms_max > $7 THEN offer_boots.boot_ms_max ELSE $7 END, \
      updated_at = $8";
+
+/// Adds one speed report of an image on a GPU, made when new.
+const SPEED_RECORD: &str = "INSERT INTO offer_speeds (provider, gpu_type, gpu_count, image, reports, sps_total, updated_at) \
+     VALUES ($1, $2, $3, $4, 1, $5, $6) \
+     ON CONFLICT (provider, gpu_type, gpu_count, image) DO UPDATE SET \
+     reports = offer_speeds.reports + 1, sps_total = offer_speeds.sps_total + $5, updated_at = $6";
 
 impl Store {
     /// Adds one attempt's outcome to its offer's record (made when new): one statement, so
@@ -138,6 +147,49 @@ impl Store {
                         boots: r.try_get("boots")?,
                         boot_ms_total: r.try_get("boot_ms_total")?,
                         boot_ms_max: r.try_get("boot_ms_max")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Adds one speed report (`sps`, a metrics batch's mean samples per second) of an image
+    /// on a GPU: one statement, so concurrent reports add up.
+    pub async fn offer_speed_record(&self, k: &SpeedKey, sps: f64, now: i64) -> Result<()> {
+        let _w = self.writes.lock().await;
+        sqlx::query(SPEED_RECORD)
+            .bind(&k.provider)
+            .bind(&k.gpu_type)
+            .bind(k.gpu_count)
+            .bind(&k.image)
+            .bind(sps)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// How fast images ran on each GPU: `image`'s, or every image's.
+    pub async fn offer_speeds(&self, image: Option<&str>) -> Result<Vec<(SpeedKey, SpeedRecord)>> {
+        let rows = sqlx::query(
+            "SELECT provider, gpu_type, gpu_count, image, reports, sps_total FROM offer_speeds \
+             WHERE $1 IS NULL OR image = $1 ORDER BY image, provider, gpu_type, gpu_count",
+        )
+        .bind(image)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    SpeedKey {
+                        provider: r.try_get("provider")?,
+                        gpu_type: r.try_get("gpu_type")?,
+                        gpu_count: r.try_get("gpu_count")?,
+                        image: r.try_get("image")?,
+                    },
+                    SpeedRecord {
+                        reports: r.try_get("reports")?,
+                        sps_total: r.try_get("sps_total")?,
                     },
                 ))
             })

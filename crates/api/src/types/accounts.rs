@@ -288,6 +288,24 @@ pub struct LearnedOffer {
     pub banned: bool,
 }
 
+/// How fast one image's jobs ran on one GPU, from the `samples_per_second` they reported
+/// (`GET /api/v1/admin/speeds`; `podwarden gpus --speeds`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LearnedSpeed {
+    pub provider: String,
+    pub image: String,
+    pub gpu_type: String,
+    /// GPUs per pod.
+    pub gpu_count: i64,
+    /// Metric batches that reported a speed.
+    pub reports: i64,
+    /// Their mean (each batch's mean, averaged).
+    pub mean_samples_per_second: f64,
+    /// How many times longer the image's run takes here than on the fastest GPU seen for it:
+    /// what the ranking multiplies the expected run by (1 until a few reports came).
+    pub run_factor: f64,
+}
+
 /// `PUT /api/v1/admin/offers`: pin an offer (tried first), ban it (never tried), or clear both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -34,14 +34,24 @@ impl<C: Provider> Engine<C> {
         // What the job holds of its owner's spend cap if it has to wait (its estimate).
         let hold = podwarden_core::estimate::queued_hold(&spec, &offers);
         // Ranked by what this install has seen of each offer (`podwarden_core::learned`):
-        // expected cost to finish, with the wait to start at the spec's value, the operator's
-        // pins and bans.
+        // expected cost to finish (the run as long as this image's speed there makes it), with
+        // the wait to start at the spec's value, the operator's pins and bans.
+        let provider = self.account.provider().as_str();
+        // How fast this image ran on each GPU here: a slower one takes longer to finish.
+        let speeds: Vec<_> = self
+            .store
+            .offer_speeds(Some(&spec.image))
+            .await?
+            .into_iter()
+            .filter(|(k, _)| k.provider == provider)
+            .collect();
         let placements = podwarden_core::learned::rerank(
             rank_placements(&spec, &offers),
-            self.account.provider().as_str(),
+            provider,
             &self.store.offer_stats().await?,
             spec.max_runtime()
                 .map_or(podwarden_core::estimate::ASSUMED_RUN_MS, |d| d.as_millis() as i64),
+            &podwarden_core::learned::RunFactors::from_records(&speeds),
             spec.limits.boot_timeout.as_millis() as i64,
             spec.limits.wait_usd_per_hour,
         );

@@ -1176,3 +1176,39 @@ async fn an_exited_pod_waits_for_its_last_log_lines_and_no_longer() {
     );
     assert_eq!(live_pods(&emu), 0);
 }
+
+/// A running job's reported `samples_per_second` (each batch's mean) is kept for its image on
+/// its pod's GPU; a batch without it, or a job not running on a pod, adds nothing.
+#[tokio::test]
+async fn a_running_jobs_speed_is_learned_for_its_image_on_its_gpu() {
+    let (emu, e) = setup(|_| {}).await;
+    let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit");
+    let job = sub.job;
+    let image =
+        e.store().job_get(job).await.expect("get").expect("job").spec().expect("spec").image;
+    e.tick().await.expect("tick: launch");
+    let batch = |sps: &[f64]| {
+        sps.iter().map(|v| serde_json::json!({"samples_per_second": v})).collect::<Vec<_>>()
+    };
+    e.report_metrics(job, &sub.token, &batch(&[8.0])).await.expect("booting");
+    assert!(
+        e.store().offer_speeds(Some(&image)).await.expect("speeds").is_empty(),
+        "no pod runs it yet"
+    );
+    emu.advance(Duration::from_secs(30));
+    e.tick().await.expect("tick: booted");
+    assert_eq!(state(&e, job).await, JobState::Running);
+    e.report_metrics(job, &sub.token, &batch(&[10.0, 14.0])).await.expect("metrics");
+    e.report_metrics(job, &sub.token, &batch(&[18.0])).await.expect("metrics");
+    let point = [serde_json::json!({"step": 1, "loss": 0.5})];
+    e.report_metrics(job, &sub.token, &point).await.expect("no speed");
+    let speeds = e.store().offer_speeds(Some(&image)).await.expect("speeds");
+    let a = &e.store().attempts_for_job(job).await.expect("attempts")[0];
+    assert_eq!(speeds.len(), 1, "{speeds:?}");
+    let (k, r) = &speeds[0];
+    assert_eq!(
+        (k.provider.as_str(), &k.gpu_type, k.gpu_count),
+        ("runpod", &a.gpu_type, a.gpu_count)
+    );
+    assert_eq!((r.reports, r.mean()), (2, Some(15.0)), "batch means 12 and 18");
+}

@@ -91,6 +91,7 @@ fn authed_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(reap_strays))
         .routes(routes!(admin_tasks))
         .routes(routes!(learned_offers, flag_offer))
+        .routes(routes!(learned_speeds))
         .routes(routes!(reconciliation))
         .routes(routes!(reconcile))
         .routes(routes!(list_users, create_user))

@@ -351,6 +351,28 @@ async fn operators_see_what_was_learned_of_offers_and_pin_or_ban_them() {
     assert_eq!(put(&bob.token, ban).await.expect("bob").status().as_u16(), 403);
     let r = http.get(&url).bearer_auth(&bob.token).send().await.expect("bob reads");
     assert_eq!(r.status().as_u16(), 403);
+
+    // Speeds: per image and provider, each GPU's factor against the fastest seen for it.
+    let store = common::server_store(home.path()).await;
+    let key = |gpu: &str, image: &str| podwarden_core::learned::SpeedKey {
+        provider: "runpod".into(),
+        gpu_type: gpu.into(),
+        gpu_count: 1,
+        image: image.into(),
+    };
+    for _ in 0..3 {
+        store.offer_speed_record(&key("A", "img:1"), 10.0, 1).await.expect("A");
+        store.offer_speed_record(&key("B", "img:1"), 40.0, 1).await.expect("B");
+    }
+    store.offer_speed_record(&key("A", "img:2"), 5.0, 1).await.expect("other image");
+    let speeds = format!("{}/api/v1/admin/speeds", s.url);
+    let got: Vec<podwarden_server::api::LearnedSpeed> =
+        common::get_json(&http, &speeds, &s.token).await;
+    let seen: Vec<(&str, &str, f64)> =
+        got.iter().map(|v| (v.image.as_str(), v.gpu_type.as_str(), v.run_factor)).collect();
+    assert_eq!(seen, [("img:1", "A", 4.0), ("img:1", "B", 1.0), ("img:2", "A", 1.0)]);
+    let r = http.get(&speeds).bearer_auth(&bob.token).send().await.expect("bob reads");
+    assert_eq!(r.status().as_u16(), 403);
     s.shutdown().await;
 }
 

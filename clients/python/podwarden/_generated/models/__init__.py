@@ -36,6 +36,7 @@ from .job_state import JobState
 from .job_summary import JobSummary
 from .key_body import KeyBody
 from .learned_offer import LearnedOffer
+from .learned_speed import LearnedSpeed
 from .limits import Limits
 from .list_metrics_response_200_item import ListMetricsResponse200Item
 from .lora_spec import LoraSpec
@@ -114,6 +115,7 @@ __all__ = (
     "JobSummary",
     "KeyBody",
     "LearnedOffer",
+    "LearnedSpeed",
     "Limits",
     "ListMetricsResponse200Item",
     "LoraSpec",
