@@ -597,8 +597,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * How fast each image's jobs ran on each GPU, from the `samples_per_second` they reported
-         *     (admin), with the factor the ranking multiplies the image's expected run by there.
+         * How fast each workload (a user's job, by name and image) ran on each GPU, from the
+         *     `samples_per_second` it reported (admin), with the factor the ranking multiplies its
+         *     expected run by there.
          */
         get: operations["learned_speeds"];
         put?: never;
@@ -1411,12 +1412,15 @@ export interface components {
             banned: boolean;
         };
         /**
-         * @description How fast one image's jobs ran on one GPU, from the `samples_per_second` they reported
-         *     (`GET /api/v1/admin/speeds`; `podwarden gpus --speeds`).
+         * @description How fast one workload (a user's job, by name and image) ran on one GPU, from the
+         *     `samples_per_second` it reported (`GET /api/v1/admin/speeds`; `podwarden gpus --speeds`).
          */
         LearnedSpeed: {
-            provider: string;
+            /** @description The user whose jobs these are (their figures rank only their jobs). */
+            owner: string;
+            job_name: string;
             image: string;
+            provider: string;
             gpu_type: string;
             /**
              * Format: int64
@@ -1435,7 +1439,7 @@ export interface components {
             mean_samples_per_second: number;
             /**
              * Format: double
-             * @description How many times longer the image's run takes here than on the fastest GPU seen for it:
+             * @description How many times longer the workload's run takes here than on the fastest GPU seen for it:
              *     what the ranking multiplies the expected run by (1 until a few reports came).
              */
             run_factor: number;

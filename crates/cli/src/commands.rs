@@ -463,8 +463,8 @@ pub struct GpusArgs {
     /// duds, losses) and the operator's pins and bans, instead of the offers (admins).
     #[arg(long)]
     learned: bool,
-    /// How fast each image ran on each GPU, from its jobs' `samples_per_second` (admins): the
-    /// factor the ranking stretches the image's expected run by on each.
+    /// How fast each user's jobs (by name and image) ran on each GPU, from their
+    /// `samples_per_second` (admins): the factor the ranking stretches their run by on each.
     #[arg(long, conflicts_with = "learned")]
     speeds: bool,
     #[arg(long)]
@@ -558,16 +558,19 @@ async fn learned(api: &Api, json: bool) -> Result<(), UserError> {
     Ok(())
 }
 
-/// `gpus --speeds`: how fast each image ran on each GPU, as the ranking uses it.
+/// `gpus --speeds`: how fast each workload ran on each GPU, as the ranking uses it.
 async fn speeds(api: &Api, json: bool) -> Result<(), UserError> {
     let rows = api.run(|c| c.learned_speeds()).await?;
     if json {
         out!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
         return Ok(());
     }
-    let mut t = table(&["IMAGE", "PROVIDER", "GPU", "REPORTS", "SAMPLES/S", "RUN ×"]);
+    let mut t =
+        table(&["OWNER", "JOB", "IMAGE", "PROVIDER", "GPU", "REPORTS", "SAMPLES/S", "RUN ×"]);
     for r in rows {
         t.add_row(vec![
+            r.owner,
+            r.job_name,
             r.image,
             r.provider,
             format!("{} × {}", r.gpu_count, r.gpu_type),

@@ -19,10 +19,10 @@
 //! there that has not booted by twice the slowest (or three times the mean, at least 3 min) is
 //! ended well before the job's own `boot_timeout`; such an end counts in the mean at the
 //! deadline, so the deadline grows after slow boots.
-//! [`SpeedRecord`] keeps how fast an image's jobs ran on a GPU type and count, from the
-//! `samples_per_second` they report: the expected run on a GPU half as fast as the fastest
-//! seen for that image is twice as long ([`RunFactors`]), so a dearer GPU that finishes sooner
-//! can be the cheaper one to finish on.
+//! [`SpeedRecord`] keeps how fast a workload (a user's job, by name and image) ran on a GPU
+//! type and count, from the `samples_per_second` it reports: the expected run on a GPU half as
+//! fast as the fastest seen for that workload is twice as long ([`RunFactors`]), so a dearer
+//! GPU that finishes sooner can be the cheaper one to finish on.
 //! The spec's preferred GPU types keep their order; within them and among the rest, the
 //! expected cost decides.
 
@@ -185,18 +185,23 @@ impl BootRecord {
     }
 }
 
-/// Which GPU, for which image, a [`SpeedRecord`] is about.
+/// Which workload on which GPU a [`SpeedRecord`] is about. A workload is a user's job by name
+/// and image: a sample is the job's own unit, so speeds compare only within one workload (the
+/// same image runs other people's models at other speeds), and one user's figures never rank
+/// another's jobs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SpeedKey {
+    pub owner: String,
+    pub job_name: String,
+    pub image: String,
     /// `runpod` or `aws`.
     pub provider: String,
     pub gpu_type: String,
     pub gpu_count: i64,
-    pub image: String,
 }
 
-/// How fast one image's jobs ran on one GPU type and count: the `samples_per_second` their
-/// metrics report. Comparable only within one image (a sample is the job's own unit).
+/// How fast one workload ran on one GPU type and count: the `samples_per_second` its metrics
+/// report.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SpeedRecord {
     /// Metric batches that reported a speed.
@@ -212,10 +217,14 @@ impl SpeedRecord {
     }
 }
 
-/// Reports of an image on a GPU before its speed counts in the ranking.
+/// Reports of a workload on a GPU before its speed counts in the ranking.
 pub const MIN_SPEED_REPORTS: i64 = 3;
 
-/// How many times longer an image's run takes on each GPU (type, count) than on the fastest
+/// A reported speed above this is not believed (and not kept): no GPU job does a billion
+/// samples a second, and one absurd report would otherwise rule its mean.
+pub const MAX_SAMPLES_PER_SECOND: f64 = 1e9;
+
+/// How many times longer a workload's run takes on each GPU (type, count) than on the fastest
 /// seen for it: 1 for the fastest, 2 for one half as fast. A GPU with fewer than
 /// [`MIN_SPEED_REPORTS`] reports counts as 1, as fast as the fastest, so it is tried
 /// (exploration) and then judged by what it did.
@@ -223,7 +232,7 @@ pub const MIN_SPEED_REPORTS: i64 = 3;
 pub struct RunFactors(std::collections::BTreeMap<(String, i64), f64>);
 
 impl RunFactors {
-    /// From the speed records of one image on one provider.
+    /// From the speed records of one workload on one provider.
     pub fn from_records(records: &[(SpeedKey, SpeedRecord)]) -> Self {
         let known: Vec<(&SpeedKey, f64)> = records
             .iter()
@@ -573,10 +582,12 @@ mod tests {
     fn a_dearer_gpu_that_finishes_sooner_ranks_first_once_speeds_are_known() {
         let speed = |gpu: &str, reports: i64, sps: f64| {
             let key = SpeedKey {
+                owner: "ann".into(),
+                job_name: "train".into(),
+                image: "img".into(),
                 provider: "runpod".into(),
                 gpu_type: gpu.into(),
                 gpu_count: 1,
-                image: "img".into(),
             };
             (key, SpeedRecord { reports, sps_total: sps * reports as f64 })
         };

@@ -503,13 +503,15 @@ impl<C: Provider> Engine<C> {
     }
 
     /// A batch's mean `samples_per_second`, if it reports any, goes to what is known of the
-    /// job's image on the GPU its running pod has (`podwarden_core::learned::SpeedRecord`).
-    /// Best effort: a failure to record it loses one report, never the metrics.
+    /// job's workload (its owner, name and image) on the GPU its running pod has
+    /// (`podwarden_core::learned::SpeedRecord`). Best effort: a failure to record it loses one
+    /// report, never the metrics.
     async fn learn_speed(&self, j: &JobRow, points: &[serde_json::Value]) {
+        use podwarden_core::learned::MAX_SAMPLES_PER_SECOND;
         let speeds: Vec<f64> = points
             .iter()
             .filter_map(|p| p.get("samples_per_second")?.as_f64())
-            .filter(|v| v.is_finite() && *v > 0.0)
+            .filter(|v| v.is_finite() && *v > 0.0 && *v <= MAX_SAMPLES_PER_SECOND)
             .collect();
         if speeds.is_empty() {
             return;
@@ -517,17 +519,17 @@ impl<C: Provider> Engine<C> {
         let running = self
             .store
             .live()
-            .attempts()
-            .find(|a| {
-                a.job_id == j.id && a.node == 0 && a.booted_at.is_some() && a.ended_at.is_none()
-            })
+            .attempts_of_job(j.id)
+            .find(|a| a.node == 0 && a.booted_at.is_some() && a.ended_at.is_none())
             .cloned();
         let (Some(a), Ok(spec)) = (running, self.spec_of(j)) else { return };
         let key = podwarden_core::learned::SpeedKey {
+            owner: j.owner.clone(),
+            job_name: j.name.clone(),
+            image: spec.image.clone(),
             provider: a.provider().as_str().to_owned(),
             gpu_type: a.gpu_type.clone(),
             gpu_count: a.gpu_count,
-            image: spec.image.clone(),
         };
         let mean = speeds.iter().sum::<f64>() / speeds.len() as f64;
         if let Err(e) = self.store.offer_speed_record(&key, mean, self.clock.now_ms()).await {

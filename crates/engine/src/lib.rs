@@ -168,7 +168,9 @@ pub struct Engine<C: Provider> {
     events: tokio::sync::watch::Sender<u64>,
     /// How long an intent may wait for its pod before it is abandoned.
     pub(crate) intent_grace_ms: i64,
-    /// Parsed specs of live jobs (specs never change after submit).
+    /// Parsed specs of live jobs. Only `provider` and `providers` change after submit (a
+    /// queued job moving between clouds, `rehome.rs`), and nothing read from here uses them:
+    /// the launch reads the row's own.
     specs: Mutex<std::collections::HashMap<JobId, Arc<JobSpec>>>,
     /// Early-stop state of jobs with an `[early_stop]` rule (rebuilt from stored points after
     /// a restart).

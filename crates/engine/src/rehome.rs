@@ -8,8 +8,9 @@
 //! Invariants: a job moves only while `queued` and before anything of it was made (no attempt
 //! of it ever had a pod, so every pod's bill stays with the account that made it); onto the
 //! operator's account it is admitted against its owner's spend cap as a submit is
-//! (`Store::job_rehome`); the account it left never launches it again (a `launch` is refused
-//! for another account's row, `Engine::apply_job_event`).
+//! (`Store::job_rehome`), and only an admin's job that names account secrets in its env moves
+//! there (as a submit is refused); the account it left never launches it again (a `launch` is
+//! refused for another account's row, `Engine::apply_job_event`).
 
 use crate::provider::Provider;
 use crate::{Engine, EngineError};
@@ -32,6 +33,14 @@ impl<C: Provider> Engine<C> {
         let mut spec = j.spec()?;
         if !spec.providers.contains(&provider) {
             return Ok(false);
+        }
+        // The operator's account fills `{{ RUNPOD_SECRET_… }}` from its own secrets (others'
+        // job tokens among them): only an admin's job may name them there, as at submit.
+        if self.account.is_hosted() && spec.env_referencing_account_secrets().is_some() {
+            let admin = self.store.user_get(&j.owner).await?.is_some_and(|u| u.is_admin);
+            if !admin {
+                return Ok(false);
+            }
         }
         if self.store.attempts_for_job(job).await?.iter().any(|a| a.pod_id.is_some()) {
             return Ok(false);

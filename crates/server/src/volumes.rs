@@ -116,14 +116,9 @@ pub(crate) fn no_account_secrets(
     if !account.is_hosted() || caller.is_admin {
         return Ok(());
     }
-    let refers = |v: &str| {
-        v.split("{{")
-            .skip(1)
-            .any(|r| r.trim_start().to_ascii_uppercase().starts_with("RUNPOD_SECRET_"))
-    };
-    match env.iter().find(|(_, v)| refers(v)) {
+    match podwarden_core::spec::env_referencing_account_secrets(env) {
         None => Ok(()),
-        Some((k, _)) => Err(ApiError::new(
+        Some(k) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
             format!(

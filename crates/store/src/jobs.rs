@@ -189,7 +189,7 @@ impl Store {
         let stored: Option<JobRow> = sqlx::query_as(concat!(
             "UPDATE jobs SET state = $1, outcome = $2, reason = $3, updated_at = $4, started_at = $5, deadline_at = $6, teardown_at = $7, \
              next_attempt_at = $8, attempts_made = $9, spent_micros = $10, alert_pct = $11, exit_code = $12, queued_at = $13, \
-             queued_hold_micros = $14, generation = generation + 1 WHERE id = $15 AND generation = $16 RETURNING ",
+             queued_hold_micros = $14, spec = $15, generation = generation + 1 WHERE id = $16 AND generation = $17 RETURNING ",
             job_columns!()
         ))
         .bind(j.state.as_str())
@@ -206,6 +206,7 @@ impl Store {
         .bind(j.exit_code)
         .bind(j.queued_at)
         .bind(j.queued_hold)
+        .bind(&j.spec)
         .bind(j.id)
         .bind(j.generation)
         .fetch_optional(&mut *tx)

@@ -106,6 +106,11 @@ impl LiveSet {
         self.attempts.get(&id)
     }
 
+    /// Job `id`'s live attempts.
+    pub fn attempts_of_job(&self, id: JobId) -> impl Iterator<Item = &AttemptRow> {
+        self.attempts_by_job.get(&id).into_iter().flatten().filter_map(|a| self.attempts.get(a))
+    }
+
     /// Whether job `id` is live or still has an attempt that may own a provider resource.
     pub fn job_or_its_pods_live(&self, id: JobId) -> bool {
         self.jobs.contains_key(&id) || self.attempts_by_job.get(&id).is_some_and(|a| !a.is_empty())

@@ -1,7 +1,8 @@
 //! `offer_stats`: what podwarden has seen of each offer from its own launches, and the
 //! operator's pin or ban (`podwarden_core::learned` reads them); `offer_boots`: how each image
-//! booted on each offer (the learned boot deadline); `offer_speeds`: how fast each image's
-//! jobs ran on each GPU type and count (the expected run in the ranking).
+//! booted on each offer (the learned boot deadline); `offer_speeds`: how fast each workload (a
+//! user's job by name and image) ran on each GPU type and count (the expected run in the
+//! ranking).
 
 use crate::{Result, Store};
 use podwarden_core::learned::{
@@ -31,11 +32,18 @@ const BOOT_RECORD: &str = "INSERT INTO offer_boots (provider, gpu_type, data_cen
      boot_ms_max = CASE WHEN offer_boots.boot_ms_max > $7 THEN offer_boots.boot_ms_max ELSE $7 END, \
      updated_at = $8";
 
-/// Adds one speed report of an image on a GPU, made when new.
-const SPEED_RECORD: &str = "INSERT INTO offer_speeds (provider, gpu_type, gpu_count, image, reports, sps_total, updated_at) \
-     VALUES ($1, $2, $3, $4, 1, $5, $6) \
-     ON CONFLICT (provider, gpu_type, gpu_count, image) DO UPDATE SET \
-     reports = offer_speeds.reports + 1, sps_total = offer_speeds.sps_total + $5, updated_at = $6";
+/// Adds one speed report of a workload on a GPU, made when new.
+const SPEED_RECORD: &str = "INSERT INTO offer_speeds (owner, job_name, image, provider, gpu_type, gpu_count, reports, sps_total, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) \
+     ON CONFLICT (owner, job_name, image, provider, gpu_type, gpu_count) DO UPDATE SET \
+     reports = offer_speeds.reports + 1, sps_total = offer_speeds.sps_total + $7, updated_at = $8";
+
+/// The `SELECT` of every column a [`SpeedKey`] and [`SpeedRecord`] are read from.
+macro_rules! select_speeds {
+    () => {
+        "SELECT owner, job_name, image, provider, gpu_type, gpu_count, reports, sps_total FROM offer_speeds"
+    };
+}
 
 impl Store {
     /// Adds one attempt's outcome to its offer's record (made when new): one statement, so
@@ -153,15 +161,17 @@ impl Store {
             .collect()
     }
 
-    /// Adds one speed report (`sps`, a metrics batch's mean samples per second) of an image
+    /// Adds one speed report (`sps`, a metrics batch's mean samples per second) of a workload
     /// on a GPU: one statement, so concurrent reports add up.
     pub async fn offer_speed_record(&self, k: &SpeedKey, sps: f64, now: i64) -> Result<()> {
         let _w = self.writes.lock().await;
         sqlx::query(SPEED_RECORD)
+            .bind(&k.owner)
+            .bind(&k.job_name)
+            .bind(&k.image)
             .bind(&k.provider)
             .bind(&k.gpu_type)
             .bind(k.gpu_count)
-            .bind(&k.image)
             .bind(sps)
             .bind(now)
             .execute(self.pool())
@@ -169,32 +179,50 @@ impl Store {
         Ok(())
     }
 
-    /// How fast images ran on each GPU: `image`'s, or every image's.
-    pub async fn offer_speeds(&self, image: Option<&str>) -> Result<Vec<(SpeedKey, SpeedRecord)>> {
-        let rows = sqlx::query(
-            "SELECT provider, gpu_type, gpu_count, image, reports, sps_total FROM offer_speeds \
-             WHERE $1 IS NULL OR image = $1 ORDER BY image, provider, gpu_type, gpu_count",
-        )
-        .bind(image)
+    /// How fast one workload (`owner`'s job `job_name` of `image`) ran on each GPU.
+    pub async fn offer_speeds_of(
+        &self,
+        owner: &str,
+        job_name: &str,
+        image: &str,
+    ) -> Result<Vec<(SpeedKey, SpeedRecord)>> {
+        let rows = sqlx::query(concat!(
+            select_speeds!(),
+            " WHERE owner = $1 AND job_name = $2 AND image = $3 ORDER BY provider, gpu_type, gpu_count"
+        ))
+        .bind(owner)
+            .bind(job_name)
+            .bind(image)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(speed_row).collect()
+    }
+
+    /// How fast every workload ran on each GPU.
+    pub async fn offer_speeds(&self) -> Result<Vec<(SpeedKey, SpeedRecord)>> {
+        let rows = sqlx::query(concat!(
+            select_speeds!(),
+            " ORDER BY owner, job_name, image, provider, gpu_type, gpu_count"
+        ))
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    SpeedKey {
-                        provider: r.try_get("provider")?,
-                        gpu_type: r.try_get("gpu_type")?,
-                        gpu_count: r.try_get("gpu_count")?,
-                        image: r.try_get("image")?,
-                    },
-                    SpeedRecord {
-                        reports: r.try_get("reports")?,
-                        sps_total: r.try_get("sps_total")?,
-                    },
-                ))
-            })
-            .collect()
+        rows.iter().map(speed_row).collect()
     }
+}
+
+/// A row of `offer_speeds`.
+fn speed_row(r: &sqlx::any::AnyRow) -> Result<(SpeedKey, SpeedRecord)> {
+    Ok((
+        SpeedKey {
+            owner: r.try_get("owner")?,
+            job_name: r.try_get("job_name")?,
+            image: r.try_get("image")?,
+            provider: r.try_get("provider")?,
+            gpu_type: r.try_get("gpu_type")?,
+            gpu_count: r.try_get("gpu_count")?,
+        },
+        SpeedRecord { reports: r.try_get("reports")?, sps_total: r.try_get("sps_total")? },
+    ))
 }
 
 /// The offer a row of `offer_stats` or `offer_boots` is about.

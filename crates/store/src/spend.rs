@@ -235,6 +235,9 @@ impl Store {
         hold: Option<Money>,
         now_ms: i64,
     ) -> Result<Rehome> {
+        // A hold is at most the rest of the job's own budget.
+        let rest = j.budget.map(|b| b.saturating_sub(j.spent));
+        let hold = hold.map(|h| rest.map_or(h, |r| h.min(r)));
         let _w = self.writes.lock().await;
         let mut tx = self.begin_write().await?;
         let mut budget = j.budget;
@@ -242,7 +245,8 @@ impl Store {
         let cap = if account.is_hosted() { lock_cap(&mut tx, &j.owner).await? } else { None };
         if let Some(cap) = cap {
             let left = cap.saturating_sub(committed_by_others(&mut tx, &j.owner, j.id).await?);
-            let needs = hold.or(budget).unwrap_or(Money(1)).max(Money(1));
+            // Its hold (its whole budget without one).
+            let needs = hold.or(rest).unwrap_or(Money(1)).max(Money(1));
             if left.saturating_sub(j.spent) < needs {
                 return Ok(Rehome::CapShort { cap, left });
             }

@@ -288,12 +288,15 @@ pub struct LearnedOffer {
     pub banned: bool,
 }
 
-/// How fast one image's jobs ran on one GPU, from the `samples_per_second` they reported
-/// (`GET /api/v1/admin/speeds`; `podwarden gpus --speeds`).
+/// How fast one workload (a user's job, by name and image) ran on one GPU, from the
+/// `samples_per_second` it reported (`GET /api/v1/admin/speeds`; `podwarden gpus --speeds`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LearnedSpeed {
-    pub provider: String,
+    /// The user whose jobs these are (their figures rank only their jobs).
+    pub owner: String,
+    pub job_name: String,
     pub image: String,
+    pub provider: String,
     pub gpu_type: String,
     /// GPUs per pod.
     pub gpu_count: i64,
@@ -301,7 +304,7 @@ pub struct LearnedSpeed {
     pub reports: i64,
     /// Their mean (each batch's mean, averaged).
     pub mean_samples_per_second: f64,
-    /// How many times longer the image's run takes here than on the fastest GPU seen for it:
+    /// How many times longer the workload's run takes here than on the fastest GPU seen for it:
     /// what the ranking multiplies the expected run by (1 until a few reports came).
     pub run_factor: f64,
 }

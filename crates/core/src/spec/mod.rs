@@ -289,6 +289,17 @@ fn default_disk() -> i64 {
     20
 }
 
+/// The first key of `env` whose value references a RunPod account secret (`{{
+/// RUNPOD_SECRET_… }}`).
+pub fn env_referencing_account_secrets(env: &BTreeMap<String, String>) -> Option<&str> {
+    let refers = |v: &str| {
+        v.split("{{")
+            .skip(1)
+            .any(|r| r.trim_start().to_ascii_uppercase().starts_with("RUNPOD_SECRET_"))
+    };
+    env.iter().find(|(_, v)| refers(v)).map(|(k, _)| k.as_str())
+}
+
 /// Fields a spec may have, for "did you mean" hints.
 const TOP_FIELDS: &[&str] = &[
     "name",
@@ -414,6 +425,13 @@ impl JobSpec {
     /// The wall-clock limit that applies: the spec's, or a dev pod's default.
     pub fn max_runtime(&self) -> Option<Duration> {
         self.limits.max_runtime.or(self.is_dev_pod().then_some(DEV_POD_MAX_RUNTIME))
+    }
+
+    /// The first `env` key whose value references a RunPod account secret (`{{
+    /// RUNPOD_SECRET_… }}`, which RunPod substitutes at boot from the account's secrets): on the
+    /// operator's account those are not the user's (others' job tokens among them).
+    pub fn env_referencing_account_secrets(&self) -> Option<&str> {
+        env_referencing_account_secrets(&self.env)
     }
 
     /// The shell command the pod runs (generated for a `finetune` job; a dev pod's waits).

@@ -30,17 +30,29 @@ impl<C: Provider> Engine<C> {
     pub(crate) async fn launch(&self, job: JobId) -> Result<(), EngineError> {
         let Some(j) = self.store.job_get(job).await? else { return Ok(()) };
         let spec = j.spec()?;
+        if !spec.providers.is_empty() && !spec.providers.contains(&self.account.provider()) {
+            // This cloud refused it (`leave_cloud`): it waits here, nothing made, for
+            // `podwarden_control::rehome` to move it to one its spec still allows.
+            let later = self.clock.now_ms() + crate::jobs::QUEUE_RECHECK_MS;
+            let waits = self
+                .update_job(job, |j| {
+                    Ok((j.state == JobState::Queued).then(|| j.next_attempt_at = Some(later)))
+                })
+                .await;
+            return ignore_missing(waits).map(|_| ());
+        }
         let offers = self.offers().await?;
         // What the job holds of its owner's spend cap if it has to wait (its estimate).
         let hold = podwarden_core::estimate::queued_hold(&spec, &offers);
         // Ranked by what this install has seen of each offer (`podwarden_core::learned`):
-        // expected cost to finish (the run as long as this image's speed there makes it), with
+        // expected cost to finish (the run as long as the job's speed there makes it), with
         // the wait to start at the spec's value, the operator's pins and bans.
         let provider = self.account.provider().as_str();
-        // How fast this image ran on each GPU here: a slower one takes longer to finish.
+        // How fast the owner's job of this name and image ran on each GPU here: a slower one
+        // takes longer to finish.
         let speeds: Vec<_> = self
             .store
-            .offer_speeds(Some(&spec.image))
+            .offer_speeds_of(&j.owner, &j.name, &spec.image)
             .await?
             .into_iter()
             .filter(|(k, _)| k.provider == provider)
@@ -132,6 +144,9 @@ impl<C: Provider> Engine<C> {
                     self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
                     return Ok(());
                 }
+                Outcome::Fatal(why) if spec.providers.len() > 1 => {
+                    return self.leave_cloud(job, &spec, &why, hold).await;
+                }
                 Outcome::Fatal(why) => {
                     self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
                     // Non-retryable: give up right away.
@@ -142,10 +157,14 @@ impl<C: Provider> Engine<C> {
         }
         if let Some(why) = refused.filter(|_| !lacked_capacity) {
             let why = format!(
-                "RunPod refused all {} placements ({}); the last refusal, read as a problem with the job's request: {why}",
+                "{} refused all {} placements ({}); the last refusal, read as a problem with the job's request: {why}",
+                self.account.provider().title(),
                 tried.len(),
                 tried.join(", ")
             );
+            if spec.providers.len() > 1 {
+                return self.leave_cloud(job, &spec, &why, hold).await;
+            }
             self.apply_job_event(job, JobEvent::Interrupted, &why).await?;
             self.force_give_up(job, &why).await?;
             return Ok(());
@@ -255,6 +274,42 @@ impl<C: Provider> Engine<C> {
             .await;
         ignore_missing(set)?;
         self.apply_job_event(job, JobEvent::Queue, &waiting(why)).await.map(|_| ())
+    }
+
+    /// A job whose spec allows other clouds, refused by this one (every placement refused, or
+    /// a refusal that would fail it here: a bad key, no funds, a request this cloud cannot
+    /// take): this cloud leaves its spec's `providers` and it waits, uncounted, for
+    /// `podwarden_control::rehome` to move it to the next, instead of failing. It fails only
+    /// once no cloud is left or its `start_within` passes.
+    async fn leave_cloud(
+        &self,
+        job: JobId,
+        spec: &JobSpec,
+        why: &str,
+        hold: Option<Money>,
+    ) -> Result<(), EngineError> {
+        let here = self.account.provider();
+        let mut rest = spec.clone();
+        rest.providers.retain(|p| *p != here);
+        let json = serde_json::to_string(&rest)
+            .map_err(|e| EngineError::Corrupt(format!("job {job} spec: {e}")))?;
+        let left = self
+            .update_job(job, |j| {
+                if j.state != JobState::Provisioning {
+                    return Ok(None);
+                }
+                j.spec = json.clone();
+                Ok(Some(()))
+            })
+            .await;
+        ignore_missing(left)?;
+        let next: Vec<&str> = rest.providers.iter().map(|p| p.title()).collect();
+        let why = format!(
+            "{why}; {} will not run it, waiting to move to {}",
+            here.title(),
+            next.join(" or ")
+        );
+        self.queue(job, &why, hold, true).await
     }
 
     /// A job that waited takes its whole budget back from its owner's spend cap

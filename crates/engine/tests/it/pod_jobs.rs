@@ -554,6 +554,36 @@ async fn a_refused_candidate_is_skipped_and_a_refusal_of_every_candidate_fails_t
     assert_eq!(live_pods(&emu), 0);
 }
 
+/// A job whose spec allows another cloud is not failed by a refusal of every placement here:
+/// this cloud leaves its `providers` and it waits, nothing more made, to move to the next.
+#[tokio::test]
+async fn a_refusal_of_every_candidate_sends_a_multi_cloud_job_to_its_next_cloud() {
+    let (emu, e) = setup(|_| {}).await;
+    emu.set_faults(create_fault(400, None));
+    let either = "providers = [\"runpod\", \"aws\"]\nprovider = \"runpod\"\n[gpu]\ntypes = [\"NVIDIA RTX A4000\"]\n[retry]\nallow_other_gpu_types = false\n";
+    let job = e.submit(spec(either), "local").await.expect("submit").job;
+    e.tick().await.expect("launch");
+    let j = e.store().job_get(job).await.expect("get").expect("job");
+    assert_eq!(j.state, JobState::Queued, "{:?}", j.reason);
+    let reason = j.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("RunPod refused all") && reason.contains("waiting to move to AWS"),
+        "{reason}"
+    );
+    let left = j.spec().expect("spec");
+    assert_eq!(left.providers, [podwarden_core::ProviderKind::Aws]);
+    assert_eq!(j.attempts_made, 0, "a refusal here is not a retry");
+    // It stays, making nothing, until it is moved (or its start_within passes).
+    let tried = e.store().attempts_for_job(job).await.expect("attempts").len();
+    for _ in 0..3 {
+        emu.advance(Duration::from_secs(31));
+        e.tick().await.expect("tick");
+    }
+    assert_eq!(e.store().attempts_for_job(job).await.expect("attempts").len(), tried);
+    assert_eq!(state(&e, job).await, JobState::Queued);
+    assert_eq!(live_pods(&emu), 0);
+}
+
 #[tokio::test]
 async fn a_start_over_the_accounts_spend_limit_waits_instead_of_failing() {
     // Two readings of RunPod: the account reports its limits (v2, path unconfirmed) and the
@@ -1177,24 +1207,23 @@ async fn an_exited_pod_waits_for_its_last_log_lines_and_no_longer() {
     assert_eq!(live_pods(&emu), 0);
 }
 
-/// A running job's reported `samples_per_second` (each batch's mean) is kept for its image on
-/// its pod's GPU; a batch without it, or a job not running on a pod, adds nothing.
+/// A running job's reported `samples_per_second` (each batch's mean) is kept for its workload
+/// (owner, name, image) on its pod's GPU; a batch without it, an absurd figure, or a job not
+/// running on a pod adds nothing.
 #[tokio::test]
-async fn a_running_jobs_speed_is_learned_for_its_image_on_its_gpu() {
+async fn a_running_jobs_speed_is_learned_for_its_workload_on_its_gpu() {
     let (emu, e) = setup(|_| {}).await;
     let sub = e.submit(spec("[gpu]\nmin_vram_gb = 16\n"), "local").await.expect("submit");
     let job = sub.job;
-    let image =
-        e.store().job_get(job).await.expect("get").expect("job").spec().expect("spec").image;
+    let row = e.store().job_get(job).await.expect("get").expect("job");
+    let image = row.spec().expect("spec").image;
+    let learned = || e.store().offer_speeds_of("local", &row.name, &image);
     e.tick().await.expect("tick: launch");
     let batch = |sps: &[f64]| {
         sps.iter().map(|v| serde_json::json!({"samples_per_second": v})).collect::<Vec<_>>()
     };
     e.report_metrics(job, &sub.token, &batch(&[8.0])).await.expect("booting");
-    assert!(
-        e.store().offer_speeds(Some(&image)).await.expect("speeds").is_empty(),
-        "no pod runs it yet"
-    );
+    assert!(learned().await.expect("speeds").is_empty(), "no pod runs it yet");
     emu.advance(Duration::from_secs(30));
     e.tick().await.expect("tick: booted");
     assert_eq!(state(&e, job).await, JobState::Running);
@@ -1202,9 +1231,11 @@ async fn a_running_jobs_speed_is_learned_for_its_image_on_its_gpu() {
     e.report_metrics(job, &sub.token, &batch(&[18.0])).await.expect("metrics");
     let point = [serde_json::json!({"step": 1, "loss": 0.5})];
     e.report_metrics(job, &sub.token, &point).await.expect("no speed");
-    let speeds = e.store().offer_speeds(Some(&image)).await.expect("speeds");
+    e.report_metrics(job, &sub.token, &batch(&[1e300])).await.expect("absurd");
+    let speeds = learned().await.expect("speeds");
     let a = &e.store().attempts_for_job(job).await.expect("attempts")[0];
     assert_eq!(speeds.len(), 1, "{speeds:?}");
+    assert_eq!(e.store().offer_speeds().await.expect("all").len(), 1, "nothing under another key");
     let (k, r) = &speeds[0];
     assert_eq!(
         (k.provider.as_str(), &k.gpu_type, k.gpu_count),

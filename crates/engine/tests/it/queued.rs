@@ -246,11 +246,27 @@ async fn a_queued_job_is_taken_from_another_cloud_only_before_anything_of_it_was
         j
     };
     let both = waiting("[\"aws\", \"runpod\"]");
+    // Its env names the account's secrets: the operator's RunPod account fills them from its
+    // own, so only an admin's job may move there.
+    let mut secret = waiting("[\"aws\", \"runpod\"]");
+    let mut with_env = secret.spec().expect("spec");
+    with_env.env.insert("T".into(), "{{ RUNPOD_SECRET_pw-tok-x }}".into());
+    secret.spec = serde_json::to_string(&with_env).expect("json");
+    let mut admins = secret.clone();
+    (admins.id, admins.owner) = (JobId::new(), "root".into());
+    let root = podwarden_store::UserRow {
+        id: "root".into(),
+        name: "root".into(),
+        is_admin: true,
+        created_at: 0,
+        spend_cap: None,
+    };
+    assert!(e.store().user_insert(&root).await.expect("admin"));
     let aws_only = waiting("[\"aws\"]");
     let mut running = waiting("[\"aws\", \"runpod\"]");
     running.state = JobState::Provisioning;
     let made = waiting("[\"aws\", \"runpod\"]");
-    for j in [&both, &aws_only, &running, &made] {
+    for j in [&both, &aws_only, &running, &made, &secret, &admins] {
         e.store().job_insert(j).await.expect("insert");
     }
     // An instance was made for `made` on AWS (and ended).
@@ -278,10 +294,11 @@ async fn a_queued_job_is_taken_from_another_cloud_only_before_anything_of_it_was
     };
     e.store().attempt_insert(&a).await.expect("attempt");
 
-    for j in [&aws_only, &running, &made] {
+    for j in [&aws_only, &running, &made, &secret] {
         assert!(!e.take_queued_job(j.id).await.expect("offer"), "{:?} stays", j.spec);
         assert_eq!(job(&e, j.id).await.account, aws);
     }
+    assert!(e.take_queued_job(admins.id).await.expect("offer"), "an admin's may name them");
     assert!(e.take_queued_job(both.id).await.expect("offer"), "RunPod lists a 16 GB GPU");
     let moved = job(&e, both.id).await;
     assert_eq!((&moved.account, moved.state), (&Account::Hosted, JobState::Queued));

@@ -142,19 +142,21 @@ pub(crate) async fn learned_offers(
     ))
 }
 
-/// How fast each image's jobs ran on each GPU, from the `samples_per_second` they reported
-/// (admin), with the factor the ranking multiplies the image's expected run by there.
+/// How fast each workload (a user's job, by name and image) ran on each GPU, from the
+/// `samples_per_second` it reported (admin), with the factor the ranking multiplies its
+/// expected run by there.
 #[utoipa::path(get, path = "/api/v1/admin/speeds", tag = "admin", responses((status = 200, body = Vec<crate::api::LearnedSpeed>), (status = 403, description = "not an admin", body = ErrorBody), (status = 401, description = "missing or invalid token", body = ErrorBody)))]
 pub(crate) async fn learned_speeds(
     State(s): S,
     Extension(c): C,
 ) -> R<Json<Vec<crate::api::LearnedSpeed>>> {
     admin_only(&c)?;
-    let speeds = s.engine.store().offer_speeds(None).await.map_err(EngineError::from)?;
-    // Factors are relative within one image on one provider.
-    let mut groups: std::collections::BTreeMap<(String, String), Vec<_>> = Default::default();
+    let speeds = s.engine.store().offer_speeds().await.map_err(EngineError::from)?;
+    // Factors are relative within one workload on one provider.
+    let mut groups: std::collections::BTreeMap<_, Vec<_>> = Default::default();
     for (k, r) in speeds {
-        groups.entry((k.image.clone(), k.provider.clone())).or_default().push((k, r));
+        let workload = (k.owner.clone(), k.job_name.clone(), k.image.clone(), k.provider.clone());
+        groups.entry(workload).or_default().push((k, r));
     }
     Ok(Json(
         groups
@@ -165,6 +167,8 @@ pub(crate) async fn learned_speeds(
                     run_factor: factors.of(&k.gpu_type, k.gpu_count),
                     mean_samples_per_second: r.mean().unwrap_or(0.0),
                     reports: r.reports,
+                    owner: k.owner,
+                    job_name: k.job_name,
                     provider: k.provider,
                     image: k.image,
                     gpu_type: k.gpu_type,

@@ -352,13 +352,15 @@ async fn operators_see_what_was_learned_of_offers_and_pin_or_ban_them() {
     let r = http.get(&url).bearer_auth(&bob.token).send().await.expect("bob reads");
     assert_eq!(r.status().as_u16(), 403);
 
-    // Speeds: per image and provider, each GPU's factor against the fastest seen for it.
+    // Speeds: per workload and provider, each GPU's factor against the fastest seen for it.
     let store = common::server_store(home.path()).await;
     let key = |gpu: &str, image: &str| podwarden_core::learned::SpeedKey {
+        owner: "ann".into(),
+        job_name: "train".into(),
+        image: image.into(),
         provider: "runpod".into(),
         gpu_type: gpu.into(),
         gpu_count: 1,
-        image: image.into(),
     };
     for _ in 0..3 {
         store.offer_speed_record(&key("A", "img:1"), 10.0, 1).await.expect("A");

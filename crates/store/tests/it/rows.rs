@@ -244,25 +244,29 @@ async fn offer_records_add_up_and_keep_the_operators_word(db: Db) {
     let r = &boots[0].1;
     assert_eq!((r.boots, r.boot_ms_total, r.boot_ms_max), (4, 37_000, 9000));
     assert!(s.offer_boots("img:3").await.expect("none").is_empty());
-    // Speeds per image and GPU (type and count): reports add up.
+    // Speeds per workload (owner, job name, image) and GPU (type and count): reports add up.
     use podwarden_core::learned::SpeedKey;
-    let speed = |gpu: &str, count: i64, image: &str| SpeedKey {
+    let speed = |owner: &str, gpu: &str, count: i64, image: &str| SpeedKey {
+        owner: owner.into(),
+        job_name: "train".into(),
+        image: image.into(),
         provider: "runpod".into(),
         gpu_type: gpu.into(),
         gpu_count: count,
-        image: image.into(),
     };
     for sps in [10.0, 14.0] {
-        s.offer_speed_record(&speed("A", 1, "img:1"), sps, 500).await.expect("speed");
+        s.offer_speed_record(&speed("ann", "A", 1, "img:1"), sps, 500).await.expect("speed");
     }
-    s.offer_speed_record(&speed("A", 2, "img:1"), 25.0, 500).await.expect("two GPUs");
-    s.offer_speed_record(&speed("A", 1, "img:2"), 3.0, 500).await.expect("other image");
-    let speeds = s.offer_speeds(Some("img:1")).await.expect("speeds");
+    s.offer_speed_record(&speed("ann", "A", 2, "img:1"), 25.0, 500).await.expect("two GPUs");
+    s.offer_speed_record(&speed("ann", "A", 1, "img:2"), 3.0, 500).await.expect("other image");
+    s.offer_speed_record(&speed("bob", "A", 1, "img:1"), 1.0, 500).await.expect("other user");
+    let speeds = s.offer_speeds_of("ann", "train", "img:1").await.expect("speeds");
     assert_eq!(speeds.len(), 2, "{speeds:?}");
-    assert_eq!(speeds[0].0, speed("A", 1, "img:1"));
+    assert_eq!(speeds[0].0, speed("ann", "A", 1, "img:1"));
     assert_eq!((speeds[0].1.reports, speeds[0].1.mean()), (2, Some(12.0)));
     assert_eq!(speeds[1].1.mean(), Some(25.0));
-    assert_eq!(s.offer_speeds(None).await.expect("all").len(), 3);
+    assert!(s.offer_speeds_of("ann", "other", "img:1").await.expect("none").is_empty());
+    assert_eq!(s.offer_speeds().await.expect("all").len(), 4);
 }
 
 /// A RunPod key and an AWS key pair side by side: saving or removing one leaves the other, and

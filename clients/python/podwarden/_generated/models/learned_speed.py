@@ -12,22 +12,26 @@ T = TypeVar("T", bound="LearnedSpeed")
 
 @_attrs_define
 class LearnedSpeed:
-    """How fast one image's jobs ran on one GPU, from the `samples_per_second` they reported
-    (`GET /api/v1/admin/speeds`; `podwarden gpus --speeds`).
+    """How fast one workload (a user's job, by name and image) ran on one GPU, from the
+    `samples_per_second` it reported (`GET /api/v1/admin/speeds`; `podwarden gpus --speeds`).
 
         Attributes:
-            provider (str):
+            owner (str): The user whose jobs these are (their figures rank only their jobs).
+            job_name (str):
             image (str):
+            provider (str):
             gpu_type (str):
             gpu_count (int): GPUs per pod.
             reports (int): Metric batches that reported a speed.
             mean_samples_per_second (float): Their mean (each batch's mean, averaged).
-            run_factor (float): How many times longer the image's run takes here than on the fastest GPU seen for it:
+            run_factor (float): How many times longer the workload's run takes here than on the fastest GPU seen for it:
                 what the ranking multiplies the expected run by (1 until a few reports came).
     """
 
-    provider: str
+    owner: str
+    job_name: str
     image: str
+    provider: str
     gpu_type: str
     gpu_count: int
     reports: int
@@ -36,9 +40,13 @@ class LearnedSpeed:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        provider = self.provider
+        owner = self.owner
+
+        job_name = self.job_name
 
         image = self.image
+
+        provider = self.provider
 
         gpu_type = self.gpu_type
 
@@ -54,8 +62,10 @@ class LearnedSpeed:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
-                "provider": provider,
+                "owner": owner,
+                "job_name": job_name,
                 "image": image,
+                "provider": provider,
                 "gpu_type": gpu_type,
                 "gpu_count": gpu_count,
                 "reports": reports,
@@ -69,9 +79,13 @@ class LearnedSpeed:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
-        provider = d.pop("provider")
+        owner = d.pop("owner")
+
+        job_name = d.pop("job_name")
 
         image = d.pop("image")
+
+        provider = d.pop("provider")
 
         gpu_type = d.pop("gpu_type")
 
@@ -84,8 +98,10 @@ class LearnedSpeed:
         run_factor = d.pop("run_factor")
 
         learned_speed = cls(
-            provider=provider,
+            owner=owner,
+            job_name=job_name,
             image=image,
+            provider=provider,
             gpu_type=gpu_type,
             gpu_count=gpu_count,
             reports=reports,

@@ -80,8 +80,9 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[ErrorBody | list[LearnedSpeed]]:
-    """How fast each image's jobs ran on each GPU, from the `samples_per_second` they reported
-    (admin), with the factor the ranking multiplies the image's expected run by there.
+    """How fast each workload (a user's job, by name and image) ran on each GPU, from the
+    `samples_per_second` it reported (admin), with the factor the ranking multiplies its
+    expected run by there.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -104,8 +105,9 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
 ) -> ErrorBody | list[LearnedSpeed] | None:
-    """How fast each image's jobs ran on each GPU, from the `samples_per_second` they reported
-    (admin), with the factor the ranking multiplies the image's expected run by there.
+    """How fast each workload (a user's job, by name and image) ran on each GPU, from the
+    `samples_per_second` it reported (admin), with the factor the ranking multiplies its
+    expected run by there.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -124,8 +126,9 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[ErrorBody | list[LearnedSpeed]]:
-    """How fast each image's jobs ran on each GPU, from the `samples_per_second` they reported
-    (admin), with the factor the ranking multiplies the image's expected run by there.
+    """How fast each workload (a user's job, by name and image) ran on each GPU, from the
+    `samples_per_second` it reported (admin), with the factor the ranking multiplies its
+    expected run by there.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -146,8 +149,9 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
 ) -> ErrorBody | list[LearnedSpeed] | None:
-    """How fast each image's jobs ran on each GPU, from the `samples_per_second` they reported
-    (admin), with the factor the ranking multiplies the image's expected run by there.
+    """How fast each workload (a user's job, by name and image) ran on each GPU, from the
+    `samples_per_second` it reported (admin), with the factor the ranking multiplies its
+    expected run by there.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
