@@ -142,10 +142,8 @@ impl Store {
         if left <= Money::ZERO {
             return Ok(Admission::CapReached { cap, left });
         }
-        let capped_to = j.budget.is_none_or(|b| b > left).then_some(left);
-        if capped_to.is_some() {
-            j.budget = Some(left);
-        }
+        let capped_to;
+        (j.budget, capped_to) = within(j.budget, left);
         crate::jobs::insert_job(j).execute(&mut *tx).await?;
         tx.commit().await?;
         self.live().put_job(j);
@@ -196,10 +194,7 @@ impl Store {
                 let left = left.saturating_sub(j.spent);
                 return Ok(Reclaim::CapShort { cap, left, needs });
             }
-            if budget.is_none_or(|b| b > left) {
-                budget = Some(left);
-                capped_to = budget;
-            }
+            (budget, capped_to) = within(budget, left);
         }
         let stored: Option<JobRow> = sqlx::query_as(concat!(
             "UPDATE jobs SET queued_hold_micros = NULL, budget_micros = $1, updated_at = $2, generation = generation + 1 \
@@ -212,10 +207,9 @@ impl Store {
         .bind(j.generation)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(stored) = stored else { return Ok(Reclaim::Raced) };
-        tx.commit().await?;
-        self.live().put_job(&stored);
-        *j = stored;
+        if !commit_row(self, tx, stored, j).await? {
+            return Ok(Reclaim::Raced);
+        }
         Ok(Reclaim::Held { capped_to })
     }
 }
@@ -250,10 +244,7 @@ impl Store {
             if left.saturating_sub(j.spent) < needs {
                 return Ok(Rehome::CapShort { cap, left });
             }
-            if budget.is_none_or(|b| b > left) {
-                budget = Some(left);
-                capped_to = budget;
-            }
+            (budget, capped_to) = within(budget, left);
         }
         let stored: Option<JobRow> = sqlx::query_as(concat!(
             "UPDATE jobs SET account = $1, spec = $2, queued_hold_micros = $3, budget_micros = $4, next_attempt_at = $5, \
@@ -269,12 +260,35 @@ impl Store {
         .bind(j.generation)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(stored) = stored else { return Ok(Rehome::Raced) };
-        tx.commit().await?;
-        self.live().put_job(&stored);
-        *j = stored;
+        if !commit_row(self, tx, stored, j).await? {
+            return Ok(Rehome::Raced);
+        }
         Ok(Rehome::Moved { capped_to })
     }
+}
+
+/// `budget` within what is `left` of a cap: lowered to it when it has none or more, and then
+/// also returned as what it was capped to.
+fn within(budget: Option<Money>, left: Money) -> (Option<Money>, Option<Money>) {
+    match budget {
+        Some(b) if b <= left => (Some(b), None),
+        _ => (Some(left), Some(left)),
+    }
+}
+
+/// Commits `tx` when its compare-and-swap returned the row (`stored`), which `j` and the live
+/// set then become; false (nothing committed) when it lost.
+async fn commit_row(
+    store: &Store,
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    stored: Option<JobRow>,
+    j: &mut JobRow,
+) -> Result<bool> {
+    let Some(stored) = stored else { return Ok(false) };
+    tx.commit().await?;
+    store.live().put_job(&stored);
+    *j = stored;
+    Ok(true)
 }
 
 /// Takes the write lock on the user's row and reads their cap.
