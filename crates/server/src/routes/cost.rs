@@ -108,7 +108,8 @@ pub(crate) async fn estimate(
     crate::extract::Body(v): crate::extract::Body<serde_json::Value>,
 ) -> R<Json<EstimateView>> {
     let mut spec = JobSpec::from_json(v).map_err(|e| spec_error(ErrorCode::InvalidSpec, &e))?;
-    let account = user_account(&s, &c.0.id, provider_of(&s, &mut spec)?).await?;
+    // Where it would start (with `providers`, the first cloud that has an account here).
+    let account = super::jobs::first_account(&s, &c.0.id, &mut spec).await?;
     let engine = engine_for(&s, &account).await.map_err(account_error)?;
     let offers = engine.offers().await?;
     spec.gpu.types = podwarden_core::gpu::resolve_gpu_types(&spec.gpu.types, &offers)

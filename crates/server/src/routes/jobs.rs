@@ -98,7 +98,11 @@ pub(crate) async fn create_job(
 /// The account a new job goes to: its `provider`'s (else the server's default's), or with
 /// `providers` the first of them this server has an account for, written into the spec as
 /// where it runs now (a queued job may move on to the next, `podwarden_control::rehome`).
-async fn first_account(s: &AppState, user: &str, spec: &mut JobSpec) -> R<podwarden_core::Account> {
+pub(crate) async fn first_account(
+    s: &AppState,
+    user: &str,
+    spec: &mut JobSpec,
+) -> R<podwarden_core::Account> {
     let mut unusable = None;
     for p in spec.providers.clone() {
         let account = user_account(s, user, p).await?;

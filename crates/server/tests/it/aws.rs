@@ -439,6 +439,16 @@ async fn a_job_waiting_on_runpod_moves_to_aws_when_its_spec_allows_both() {
     });
     let s = aws_server_with(home.path(), &stand, |c| c.client = Some(emu.client())).await;
     let http = reqwest::Client::new();
+    // An estimate prices the cloud the job would start on: the first listed with an account.
+    let estimate = |providers: serde_json::Value| {
+        http.post(format!("{}/api/v1/estimate", s.url))
+            .bearer_auth(&s.token)
+            .json(&json!({"name": "e", "providers": providers, "image": "python:3.11-slim", "command": "true", "gpu": {"min_vram_gb": 16}}))
+            .send()
+    };
+    let priced: serde_json::Value =
+        estimate(json!(["aws", "runpod"])).await.expect("estimate").json().await.expect("json");
+    assert!(priced["gpu_type"].as_str().is_some_and(|g| g.contains('.')), "an EC2 type: {priced}");
     let r = post(
         &http,
         &s,
