@@ -18,14 +18,18 @@
 //! center) and `flaky_cheap_day` (the cheapest offers flaky everywhere). Reported per policy:
 //! jobs started within 15 minutes (of those that arrived when some offer had stock), median
 //! and p95 time to the first log line (arrival to the command starting), spend on pods that
-//! never booted as a share of all spend, total cost and cost per finished job.
+//! never booted as a share of all spend, total cost, cost per finished job, and what the jobs
+//! every policy finished cost under each (the same work, priced).
 //!
 //!   cargo run --release -p podwarden --example bench_capacity            # 2,000 jobs, a day
-//!   BENCH_SMOKE=1 target/debug/examples/bench_capacity                    # 100 jobs, 3 hours
+//!   BENCH_SEEDS=10 …                                                      # and seeds 1..=10
+//!   BENCH_WAIT=0.3 …                                                      # another wait value
+//!   BENCH_SMOKE=1 target/debug/examples/bench_capacity                    # 100 jobs, 6 hours
 
 use podwarden_core::gpu::{CloudTier, GpuOffer, rank_placements};
 use podwarden_core::learned::{
-    BootRecord, BootSample, OfferEvent, OfferKey, OfferRecord, RunFactors, cloud_name, rerank,
+    BootRecord, BootSample, OfferEvent, OfferKey, OfferRecord, Ranking, RunFactors, cloud_name,
+    rerank,
 };
 use podwarden_core::money::Money;
 use podwarden_core::spec::{DEFAULT_WAIT_USD_PER_HOUR, JobSpec};
@@ -85,12 +89,16 @@ struct Job {
     capacity_at_arrival: bool,
     /// A pod of it was ended at a learned deadline: the next get the full boot timeout.
     past_learned: bool,
+    /// What its pods cost.
+    spend: f64,
 }
 
 #[derive(Default)]
 struct Tally {
     spend: f64,
     dud_spend: f64,
+    /// Spend per offer (`BENCH_DETAIL`).
+    by_offer: BTreeMap<usize, f64>,
 }
 
 /// One policy's day.
@@ -109,6 +117,7 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
                 first_log: None,
                 capacity_at_arrival: false,
                 past_learned: false,
+                spend: 0.0,
             }
         })
         .collect();
@@ -174,14 +183,24 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
                 if let Policy::Podwarden { wait_usd_per_hour } = policy {
                     let records: Vec<(OfferKey, OfferRecord)> =
                         learned.iter().map(|(k, r)| (k.clone(), r.clone())).collect();
+                    // As the engine: a job that had a pod ended at a learned deadline gets the
+                    // whole timeout, in the ranking as at the pod.
+                    let boots: Vec<(OfferKey, BootRecord)> = if j.past_learned {
+                        Vec::new()
+                    } else {
+                        boots.iter().map(|(i, r)| (key(*i), r.clone())).collect()
+                    };
                     placements = rerank(
                         placements,
-                        "runpod",
-                        &records,
-                        j.run as i64 * 1000,
-                        &RunFactors::default(),
-                        600_000,
-                        wait_usd_per_hour,
+                        &Ranking {
+                            provider: "runpod",
+                            records: &records,
+                            boots: &boots,
+                            run_ms: j.run as i64 * 1000,
+                            run_factors: &RunFactors::default(),
+                            boot_timeout_ms: (BOOT_TIMEOUT * 1000.0) as i64,
+                            wait_usd_per_hour,
+                        },
                     );
                 }
                 // RunPod places a create in one of the data centers it names that has room, by
@@ -290,6 +309,8 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
                     // deadline allowed): terminated, its time billed for nothing.
                     let cost = model.offers[i].price * (t - since) / 3600.0;
                     tally.spend += cost;
+                    j.spend += cost;
+                    *tally.by_offer.entry(i).or_default() += cost;
                     tally.dud_spend += cost;
                     held[i] -= 1;
                     // As the engine: a dud of the offer; an end at a learned deadline is also a
@@ -303,7 +324,10 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
                     j.phase = retry(j, t);
                 }
                 Phase::Running { i, since, until, lost } if until <= t => {
-                    tally.spend += model.offers[i].price * (until - since) / 3600.0;
+                    let cost = model.offers[i].price * (until - since) / 3600.0;
+                    tally.spend += cost;
+                    j.spend += cost;
+                    *tally.by_offer.entry(i).or_default() += cost;
                     held[i] -= 1;
                     if lost {
                         learned.entry(key(i)).or_default().add(OfferEvent::Lost, 0);
@@ -323,6 +347,12 @@ fn simulate(model: &CapacityModel, policy: Policy, jobs_n: usize, hours: f64, se
             tally.spend += model.offers[i].price * (horizon - since) / 3600.0;
         }
     }
+    if std::env::var("BENCH_DETAIL").is_ok() {
+        for (i, usd) in &tally.by_offer {
+            let o = &model.offers[*i];
+            eprintln!("  {} {} {}: {usd:.2} $", o.gpu, o.data_center, o.cloud);
+        }
+    }
     Report::of(&jobs, &tally)
 }
 
@@ -331,7 +361,6 @@ fn retry(j: &Job, t: f64) -> Phase {
 }
 
 struct Report {
-    jobs: usize,
     within_15: f64,
     median_first_log: f64,
     p95_first_log: f64,
@@ -339,6 +368,8 @@ struct Report {
     cost: f64,
     done: usize,
     failed: usize,
+    /// Each job's spend, where it finished.
+    finished: Vec<Option<f64>>,
 }
 
 impl Report {
@@ -351,7 +382,6 @@ impl Report {
         waits.sort_by(f64::total_cmp);
         let pct = |p: f64| waits.get(((waits.len() as f64 - 1.0) * p).round() as usize).copied();
         Report {
-            jobs: jobs.len(),
             within_15: within as f64 / eligible.len().max(1) as f64,
             median_first_log: pct(0.5).unwrap_or(f64::NAN),
             p95_first_log: pct(0.95).unwrap_or(f64::NAN),
@@ -359,63 +389,126 @@ impl Report {
             cost: tally.spend,
             done: jobs.iter().filter(|j| matches!(j.phase, Phase::Done)).count(),
             failed: jobs.iter().filter(|j| matches!(j.phase, Phase::Failed)).count(),
+            finished: jobs
+                .iter()
+                .map(|j| matches!(j.phase, Phase::Done).then_some(j.spend))
+                .collect(),
         }
     }
+}
+
+/// The measures reported, by name, unit and how each is read from a report.
+type Measure = (&'static str, &'static str, fn(&Report) -> f64);
+
+const MEASURES: [Measure; 6] = [
+    ("started within 15 min (of jobs that arrived with stock)", " %", |r| r.within_15 * 100.0),
+    ("median time to first log", " min", |r| r.median_first_log / 60.0),
+    ("p95 time to first log", " min", |r| r.p95_first_log / 60.0),
+    ("spend on pods that never booted", " %", |r| r.dud_share * 100.0),
+    ("total cost", " $", |r| r.cost),
+    ("cost per finished job", " ¢", |r| 100.0 * r.cost / r.done.max(1) as f64),
+];
+
+/// A day of the capacity model, by its seed.
+type Day = fn(u64) -> CapacityModel;
+
+const SAME_WORK: &str = "cost of the jobs every policy finished";
+
+/// One day under the three policies: baseline, podwarden with waiting at 0, podwarden at
+/// `wait` $/h.
+fn day(model: &CapacityModel, jobs: usize, hours: f64, seed: u64, wait: f64) -> [Report; 3] {
+    [
+        simulate(model, Policy::Baseline, jobs, hours, seed),
+        simulate(model, Policy::Podwarden { wait_usd_per_hour: 0.0 }, jobs, hours, seed),
+        simulate(model, Policy::Podwarden { wait_usd_per_hour: wait }, jobs, hours, seed),
+    ]
+}
+
+/// What the jobs every policy finished cost under each: the same work, priced.
+fn same_work(reports: &[Report; 3]) -> [f64; 3] {
+    let all = |k: usize| reports.iter().all(|r| r.finished[k].is_some());
+    let n = reports[0].finished.len();
+    reports.each_ref().map(|r| (0..n).filter(|k| all(*k)).filter_map(|k| r.finished[k]).sum())
 }
 
 fn main() {
     let smoke = std::env::var("BENCH_SMOKE").is_ok();
     let (jobs, hours) = if smoke { (100, 6.0) } else { (2000, 24.0) };
-    let seed = 42;
-    let days = [
-        ("default_day: one price per GPU type and tier, hosts that differ by data center", {
-            CapacityModel::default_day(seed)
-        }),
-        ("flaky_cheap_day: the cheapest offers flaky everywhere", {
-            CapacityModel::flaky_cheap_day(seed)
-        }),
+    // `BENCH_WAIT`: another value of waiting for the third column (the curve in BENCHMARKS.md).
+    let wait = std::env::var("BENCH_WAIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_WAIT_USD_PER_HOUR);
+    // `BENCH_SEEDS=n`: also the spread of the ratios over seeds 1..=n.
+    let seeds: u64 = std::env::var("BENCH_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let days: [(&str, Day); 2] = [
+        (
+            "default_day: one price per GPU type and tier, hosts that differ by data center",
+            CapacityModel::default_day,
+        ),
+        ("flaky_cheap_day: the cheapest offers flaky everywhere", CapacityModel::flaky_cheap_day),
     ];
-    for (name, mut model) in days {
+    let scaled = |make: Day, seed: u64| {
+        let mut model = make(seed);
         // Enough stock for a day of this many jobs at once, as the catalog's shape has it.
-        let scale = jobs as f64 / 200.0;
         for o in &mut model.offers {
-            o.mean_stock *= scale;
+            o.mean_stock *= jobs as f64 / 200.0;
         }
-        let base = simulate(&model, Policy::Baseline, jobs, hours, seed);
-        let cheap =
-            simulate(&model, Policy::Podwarden { wait_usd_per_hour: 0.0 }, jobs, hours, seed);
-        let ours = simulate(
-            &model,
-            Policy::Podwarden { wait_usd_per_hour: DEFAULT_WAIT_USD_PER_HOUR },
-            jobs,
-            hours,
-            seed,
-        );
+        model
+    };
+    for (name, make) in days {
+        let seed = 42;
+        let reports = day(&scaled(make, seed), jobs, hours, seed, wait);
+        let [base, cheap, ours] = &reports;
         println!("\n{name}");
         println!("{jobs} jobs over {hours} h, capacity model seed {seed} (BENCH_SMOKE={smoke})\n");
         println!(
             "| | baseline (price order, fail on no capacity) | podwarden, waiting valued at 0 | \
-             podwarden (default: waiting at {DEFAULT_WAIT_USD_PER_HOUR} $/h) | ratio (default / baseline) |"
+             podwarden (waiting at {wait} $/h) | ratio (podwarden / baseline) |"
         );
         println!("|---|---|---|---|---|");
-        let row = |name: &str, f: &dyn Fn(&Report) -> f64, unit: &str| {
-            let (b, c, o) = (f(&base), f(&cheap), f(&ours));
+        let row = |name: &str, [b, c, o]: [f64; 3], unit: &str| {
             println!("| {name} | {b:.2}{unit} | {c:.2}{unit} | {o:.2}{unit} | {:.2} |", o / b);
         };
-        row(
-            "started within 15 min (of jobs that arrived with stock)",
-            &|r| r.within_15 * 100.0,
-            " %",
-        );
-        row("median time to first log", &|r| r.median_first_log / 60.0, " min");
-        row("p95 time to first log", &|r| r.p95_first_log / 60.0, " min");
-        row("spend on pods that never booted", &|r| r.dud_share * 100.0, " %");
-        row("total cost", &|r| r.cost, " $");
-        row("cost per finished job", &|r| 100.0 * r.cost / r.done.max(1) as f64, " ¢");
+        for (name, unit, f) in MEASURES {
+            row(name, reports.each_ref().map(f), unit);
+        }
+        row(SAME_WORK, same_work(&reports), " $");
         println!(
             "| jobs finished / failed | {} / {} | {} / {} | {} / {} | |",
             base.done, base.failed, cheap.done, cheap.failed, ours.done, ours.failed
         );
-        assert_eq!(base.jobs, ours.jobs);
+        if seeds == 0 {
+            continue;
+        }
+        // The same day under other seeds: how far one seed's ratios are from the rest, and
+        // podwarden's own figures (the targets are absolute for two of them).
+        let runs: Vec<Vec<(f64, f64)>> = (1..=seeds)
+            .map(|seed| {
+                let r = day(&scaled(make, seed), jobs, hours, seed, wait);
+                let w = same_work(&r);
+                MEASURES
+                    .iter()
+                    .map(|(_, _, f)| (f(&r[2]), f(&r[2]) / f(&r[0])))
+                    .chain([(w[2], w[2] / w[0])])
+                    .collect()
+            })
+            .collect();
+        println!("\npodwarden over seeds 1..={seeds}: its mean, and its ratio to the baseline\n");
+        println!("| | podwarden (mean) | ratio: mean | min | max |\n|---|---|---|---|---|");
+        let names = MEASURES.iter().map(|m| (m.0, m.1)).chain([(SAME_WORK, " $")]);
+        for (k, (name, unit)) in names.enumerate() {
+            let mean = |f: fn(&(f64, f64)) -> f64| {
+                runs.iter().map(|v| f(&v[k])).sum::<f64>() / runs.len() as f64
+            };
+            let ratios = runs.iter().map(|v| v[k].1);
+            let lo = ratios.clone().fold(f64::MAX, f64::min);
+            let hi = ratios.fold(f64::MIN, f64::max);
+            println!(
+                "| {name} | {:.2}{unit} | {:.3} | {lo:.3} | {hi:.3} |",
+                mean(|x| x.0),
+                mean(|x| x.1)
+            );
+        }
     }
 }

@@ -262,40 +262,57 @@ pub fn cloud_name(c: CloudTier) -> &'static str {
     }
 }
 
+/// What [`rerank`] weighs besides the placements: one provider's records and the job's run.
+#[derive(Debug, Clone, Copy)]
+pub struct Ranking<'a> {
+    /// `runpod` or `aws`: only its records count.
+    pub provider: &'a str,
+    /// What was seen of each offer, with the operator's pins and bans.
+    pub records: &'a [(OfferKey, OfferRecord)],
+    /// How the job's image booted on each offer: a dud there is ended at its learned
+    /// deadline ([`BootRecord::deadline_ms`]), so it costs that long rather than the timeout.
+    pub boots: &'a [(OfferKey, BootRecord)],
+    /// The run expected on the fastest GPU.
+    pub run_ms: i64,
+    /// How much longer the run takes on each GPU.
+    pub run_factors: &'a RunFactors,
+    /// The job's boot timeout.
+    pub boot_timeout_ms: i64,
+    /// The job's value of an hour's wait to start (`limits.wait_usd_per_hour`).
+    pub wait_usd_per_hour: f64,
+}
+
 /// `placements` (best first by the spec's order and price) ordered by expected cost to finish
-/// (a run of `run_ms` on the fastest GPU, longer on slower ones by `run_factors`), with what
-/// `records` say of each (`provider`'s): banned data centers dropped (a placement left
-/// with none is dropped), pinned ones first; within a placement its data centers cheapest
-/// first. The spec's preferred types keep their order ahead of the others.
-pub fn rerank(
-    placements: Vec<Placement>,
-    provider: &str,
-    records: &[(OfferKey, OfferRecord)],
-    run_ms: i64,
-    run_factors: &RunFactors,
-    boot_timeout_ms: i64,
-    wait_usd_per_hour: f64,
-) -> Vec<Placement> {
+/// (a run of `run_ms` on the fastest GPU, longer on slower ones by `run_factors`, a dud found
+/// out at the image's learned deadline there), with what `records` say of each (`provider`'s):
+/// banned data centers dropped (a placement left with none is dropped), pinned ones first;
+/// within a placement its data centers cheapest first. The spec's preferred types keep their
+/// order ahead of the others.
+pub fn rerank(placements: Vec<Placement>, how: &Ranking<'_>) -> Vec<Placement> {
+    let provider = how.provider;
     // Records name an EC2 placement's tier `aws` (the attempt's `cloud`).
     let tier = |p: &Placement| if provider == "aws" { "aws" } else { cloud_name(p.cloud) };
+    let is = |k: &OfferKey, p: &Placement, dc: &str| {
+        k.provider == provider
+            && k.gpu_type == p.gpu_type
+            && k.data_center == dc
+            && k.cloud == tier(p)
+    };
     let record = |p: &Placement, dc: &str| {
-        records
+        how.records.iter().find(|(k, _)| is(k, p, dc)).map(|(_, r)| r.clone()).unwrap_or_default()
+    };
+    let dud_found_after = |p: &Placement, dc: &str| {
+        how.boots
             .iter()
-            .find(|(k, _)| {
-                k.provider == provider
-                    && k.gpu_type == p.gpu_type
-                    && k.data_center == dc
-                    && k.cloud == tier(p)
-            })
-            .map(|(_, r)| r.clone())
-            .unwrap_or_default()
+            .find(|(k, _)| is(k, p, dc))
+            .map_or(how.boot_timeout_ms, |(_, b)| b.deadline_ms(how.boot_timeout_ms))
     };
     let preferred_rank = |p: &Placement| if p.preferred { 0 } else { 1 };
     let mut scored: Vec<(bool, f64, Placement)> = placements
         .into_iter()
         .flat_map(|p| {
             // As long as this GPU takes for the image's run, relative to the fastest seen.
-            let run_ms = (run_ms as f64 * run_factors.of(&p.gpu_type, p.count)) as i64;
+            let run_ms = (how.run_ms as f64 * how.run_factors.of(&p.gpu_type, p.count)) as i64;
             let mut dcs: Vec<(bool, f64, String)> = p
                 .data_centers
                 .iter()
@@ -307,8 +324,8 @@ pub fn rerank(
                         r.expected_cost_waiting(
                             p.price_per_hour,
                             run_ms,
-                            boot_timeout_ms,
-                            wait_usd_per_hour,
+                            dud_found_after(&p, d),
+                            how.wait_usd_per_hour,
                         ),
                         d.clone(),
                     )
@@ -384,17 +401,29 @@ mod tests {
     const HOUR: i64 = 3_600_000;
     const BOOT: i64 = 600_000;
 
+    /// RunPod's records, an hour's run, a 10-minute boot timeout, no boots learned.
+    fn how<'a>(
+        records: &'a [(OfferKey, OfferRecord)],
+        run_factors: &'a RunFactors,
+        wait_usd_per_hour: f64,
+    ) -> Ranking<'a> {
+        Ranking {
+            provider: "runpod",
+            records,
+            boots: &[],
+            run_ms: HOUR,
+            run_factors,
+            boot_timeout_ms: BOOT,
+            wait_usd_per_hour,
+        }
+    }
+
     /// With nothing learned, the list price decides (a new offer is tried on its price).
     #[test]
     fn unknown_offers_rank_by_price() {
         let out = rerank(
             vec![placement("B", 0.5, &["X"], false), placement("A", 0.3, &["X"], false)],
-            "runpod",
-            &[],
-            HOUR,
-            &RunFactors::default(),
-            BOOT,
-            0.0,
+            &how(&[], &RunFactors::default(), 0.0),
         );
         assert_eq!(out.iter().map(|p| p.gpu_type.as_str()).collect::<Vec<_>>(), ["A", "B"]);
     }
@@ -407,12 +436,11 @@ mod tests {
         let boots = with(&[OfferEvent::Booted { boot_ms: 60_000 }; 6]);
         let out = rerank(
             vec![placement("A", 0.30, &["X"], false), placement("B", 0.34, &["X"], false)],
-            "runpod",
-            &[(key("A", "X"), cheap_duds.clone()), (key("B", "X"), boots)],
-            HOUR,
-            &RunFactors::default(),
-            BOOT,
-            0.0,
+            &how(
+                &[(key("A", "X"), cheap_duds.clone()), (key("B", "X"), boots)],
+                &RunFactors::default(),
+                0.0,
+            ),
         );
         assert_eq!(out[0].gpu_type, "B", "{out:?}");
         assert!(
@@ -435,17 +463,16 @@ mod tests {
                 placement("B", 0.2, &["W"], false),
                 placement("C", 0.9, &["V"], false),
             ],
-            "runpod",
-            &[
-                (key("A", "X"), dud),
-                (key("A", "Z"), banned.clone()),
-                (key("B", "W"), banned),
-                (key("C", "V"), pinned),
-            ],
-            HOUR,
-            &RunFactors::default(),
-            BOOT,
-            0.0,
+            &how(
+                &[
+                    (key("A", "X"), dud),
+                    (key("A", "Z"), banned.clone()),
+                    (key("B", "W"), banned),
+                    (key("C", "V"), pinned),
+                ],
+                &RunFactors::default(),
+                0.0,
+            ),
         );
         let got: Vec<(&str, Vec<&str>)> = out
             .iter()
@@ -454,6 +481,30 @@ mod tests {
         // A's data centers differ in what was learned: each is asked on its own, the better
         // first.
         assert_eq!(got, [("C", vec!["V"]), ("A", vec!["Y"]), ("A", vec!["X"])]);
+    }
+
+    /// A dud costs as long as it is waited for: where the image's boots taught a short
+    /// deadline, an offer's duds are found out sooner, and of two data centers alike in what
+    /// was learned, the one with the learned deadline is cheaper to finish in.
+    #[test]
+    fn a_learned_deadline_makes_duds_cheaper_to_find_out() {
+        let flaky =
+            with(&[OfferEvent::Dud, OfferEvent::Dud, OfferEvent::Booted { boot_ms: 30_000 }]);
+        let mut quick = BootRecord::default();
+        (0..3).for_each(|_| quick.add(30_000));
+        assert_eq!(quick.deadline_ms(BOOT), MIN_LEARNED_DEADLINE_MS);
+        let records = [(key("A", "X"), flaky.clone()), (key("A", "Y"), flaky)];
+        let boots = [(key("A", "Y"), quick)];
+        let factors = RunFactors::default();
+        let rank = |boots| {
+            let how = Ranking { boots, ..how(&records, &factors, 0.0) };
+            rerank(vec![placement("A", 0.3, &["X", "Y"], false)], &how)
+                .into_iter()
+                .map(|p| p.data_centers)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(rank(&[]), [vec!["X".to_owned(), "Y".to_owned()]], "alike: one create");
+        assert_eq!(rank(&boots), [vec!["Y".to_owned()], vec!["X".to_owned()]]);
     }
 
     /// Valued, the wait to start moves a job from a cheap offer that boots slowly (and now and
@@ -473,12 +524,11 @@ mod tests {
                     placement("Slow", 0.17, &["X"], false),
                     placement("Quick", 0.22, &["X"], false),
                 ],
-                "runpod",
-                &[(key("Slow", "X"), slow.clone()), (key("Quick", "X"), quick.clone())],
-                HOUR,
-                &RunFactors::default(),
-                BOOT,
-                wait,
+                &how(
+                    &[(key("Slow", "X"), slow.clone()), (key("Quick", "X"), quick.clone())],
+                    &RunFactors::default(),
+                    wait,
+                ),
             )
             .into_iter()
             .map(|p| p.gpu_type)
@@ -532,12 +582,7 @@ mod tests {
                 placement("Second", 0.1, &["X"], true),
                 placement("Other", 0.05, &["X"], false),
             ],
-            "runpod",
-            &[(key("First", "X"), dud)],
-            HOUR,
-            &RunFactors::default(),
-            BOOT,
-            0.0,
+            &how(&[(key("First", "X"), dud)], &RunFactors::default(), 0.0),
         );
         let got: Vec<&str> = out.iter().map(|p| p.gpu_type.as_str()).collect();
         assert_eq!(got, ["First", "Second", "Other"]);
@@ -552,12 +597,7 @@ mod tests {
         (aws.provider, aws.cloud) = ("aws".into(), "aws".into());
         let out = rerank(
             vec![placement("g5.xlarge", 1.0, &["us-east-1a"], false)],
-            "aws",
-            &[(aws, banned_aws)],
-            HOUR,
-            &RunFactors::default(),
-            BOOT,
-            0.0,
+            &Ranking { provider: "aws", ..how(&[(aws, banned_aws)], &RunFactors::default(), 0.0) },
         );
         assert!(out.is_empty(), "banned on AWS: {out:?}");
         let banned = OfferRecord { banned: true, ..OfferRecord::default() };
@@ -565,12 +605,7 @@ mod tests {
         k.provider = "aws".into();
         let out = rerank(
             vec![placement("A", 0.3, &["X"], false)],
-            "runpod",
-            &[(k, banned)],
-            HOUR,
-            &RunFactors::default(),
-            BOOT,
-            0.0,
+            &how(&[(k, banned)], &RunFactors::default(), 0.0),
         );
         assert_eq!(out.len(), 1);
     }
@@ -597,12 +632,7 @@ mod tests {
         let rank = |f: &RunFactors| {
             rerank(
                 vec![placement("SLOW", 0.5, &["X"], false), placement("FAST", 1.0, &["X"], false)],
-                "runpod",
-                &[],
-                HOUR,
-                f,
-                BOOT,
-                0.0,
+                &how(&[], f, 0.0),
             )
             .into_iter()
             .map(|p| p.gpu_type)

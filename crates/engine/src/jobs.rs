@@ -89,12 +89,7 @@ impl<C: Provider> Engine<C> {
             }
         };
         if let Some(cap) = capped {
-            self.event(
-                row.id,
-                EventKind::Budget,
-                &format!("budget set to {cap} (what is left of your hosted spend cap)"),
-            )
-            .await;
+            self.budget_capped(row.id, cap).await;
         }
         if named != spec.gpu.types {
             let msg = format!("gpu.types {} means {}", named.join(", "), spec.gpu.types.join(", "));

@@ -393,6 +393,13 @@ impl<C: Provider> Engine<C> {
         self.event_with(job, kind, message, Some(&change.to_json())).await;
     }
 
+    /// The job's budget was lowered to what is left of its owner's hosted spend cap (at submit,
+    /// when it took its budget back after waiting, or when it moved to an operator account).
+    pub(crate) async fn budget_capped(&self, job: JobId, to: podwarden_core::money::Money) {
+        let msg = format!("budget set to {to} (what is left of your hosted spend cap)");
+        self.event(job, EventKind::Budget, &msg).await;
+    }
+
     /// An event with a JSON payload (stream chunks, progress, state changes).
     pub(crate) async fn event_with(
         &self,
@@ -421,6 +428,12 @@ impl<C: Provider> Engine<C> {
 
 /// Whether a sweep last done at `last` is due again after `period_ms`; records it as done when
 /// it is (a clock that went back counts as due).
+/// A side table's lock: a panic elsewhere while it was held leaves it usable (each write to one
+/// is whole).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub(crate) fn due_every(last: &std::sync::atomic::AtomicI64, now: i64, period_ms: i64) -> bool {
     use std::sync::atomic::Ordering;
     let prev = last.load(Ordering::Relaxed);

@@ -67,8 +67,7 @@ impl<C: Provider> Engine<C> {
                 );
                 self.event(job, EventKind::Placement, &msg).await;
                 if let Some(b) = capped_to {
-                    let msg = format!("budget set to {b} (what is left of your hosted spend cap)");
-                    self.event(job, EventKind::Budget, &msg).await;
+                    self.budget_capped(job, b).await;
                 }
                 Ok(true)
             }

@@ -17,7 +17,7 @@ use super::Status;
 use crate::crash::CrashPoint;
 use crate::jobs::ignore_missing;
 use crate::provider::Provider;
-use crate::{Engine, EngineError};
+use crate::{Engine, EngineError, lock};
 use podwarden_core::events::{EventKind, StateChange};
 use podwarden_core::learned::{BootRecord, BootSample, OfferEvent};
 use podwarden_core::money::Money;
@@ -428,10 +428,4 @@ pub(crate) fn offer_key(a: &AttemptRow) -> Option<podwarden_core::learned::Offer
         data_center: a.data_center.clone()?,
         cloud: a.cloud.clone(),
     })
-}
-
-/// A side table's lock: a panic elsewhere while it was held leaves it usable (each write to one
-/// is whole).
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

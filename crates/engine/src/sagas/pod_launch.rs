@@ -11,7 +11,7 @@
 use crate::crash::CrashPoint;
 use crate::jobs::ignore_missing;
 use crate::provider::{PodRequest, Provider, ProviderError};
-use crate::{Engine, EngineError};
+use crate::{Engine, EngineError, lock};
 use podwarden_core::events::{EventKind, StateChange};
 use podwarden_core::gpu::{CloudTier, Placement, rank_placements};
 use podwarden_core::ids::pod_name;
@@ -57,15 +57,26 @@ impl<C: Provider> Engine<C> {
             .into_iter()
             .filter(|(k, _)| k.provider == provider)
             .collect();
+        // A dud is ended at the deadline the image's boots on its offer taught, unless a pod
+        // of this job was already ended at one (its next pods get the whole boot timeout).
+        let boots = if lock(&self.past_learned_deadline).contains(&job) {
+            Vec::new()
+        } else {
+            self.store.offer_boots(&spec.image).await?
+        };
         let placements = podwarden_core::learned::rerank(
             rank_placements(&spec, &offers),
-            provider,
-            &self.store.offer_stats().await?,
-            spec.max_runtime()
-                .map_or(podwarden_core::estimate::ASSUMED_RUN_MS, |d| d.as_millis() as i64),
-            &podwarden_core::learned::RunFactors::from_records(&speeds),
-            spec.limits.boot_timeout.as_millis() as i64,
-            spec.limits.wait_usd_per_hour,
+            &podwarden_core::learned::Ranking {
+                provider,
+                records: &self.store.offer_stats().await?,
+                boots: &boots,
+                run_ms: spec
+                    .max_runtime()
+                    .map_or(podwarden_core::estimate::ASSUMED_RUN_MS, |d| d.as_millis() as i64),
+                run_factors: &podwarden_core::learned::RunFactors::from_records(&speeds),
+                boot_timeout_ms: spec.limits.boot_timeout.as_millis() as i64,
+                wait_usd_per_hour: spec.limits.wait_usd_per_hour,
+            },
         );
         if !self.apply_job_event(job, JobEvent::Launch, "choosing a GPU").await? {
             return Ok(());
@@ -88,7 +99,7 @@ impl<C: Provider> Engine<C> {
         let seq = self.store.attempts_for_job(job).await?.len() as i64 + 1;
         let placements = match self.private_network_placements(&spec, placements).await {
             Ok(p) => p,
-            Err(why) => return self.queue_uncounted(job, &why, hold).await,
+            Err(why) => return self.queue(job, &why, hold, true).await,
         };
         // RunPod refuses a start past the account's spend limit or (prepaid) without balance,
         // in words it does not publish: ask first, where the account says, and wait with the
@@ -101,7 +112,7 @@ impl<C: Provider> Engine<C> {
                     placements.into_iter().partition(|p| h.refuses(all(p)).is_none());
                 if fit.is_empty() {
                     if let Some(why) = refused.first().and_then(|p| h.refuses(all(p))) {
-                        return self.queue_uncounted(job, &why, hold).await;
+                        return self.queue(job, &why, hold, true).await;
                     }
                 }
                 fit
@@ -111,13 +122,13 @@ impl<C: Provider> Engine<C> {
         // The job token reaches the pod as a provider secret, not as a value any pod read shows.
         let token = match self.token_for_pods(job).await {
             Ok(t) => t,
-            Err(why) => return self.queue_uncounted(job, &why, hold).await,
+            Err(why) => return self.queue(job, &why, hold, true).await,
         };
         // A job that waited held only its estimate of the spend cap: it takes its budget back
         // before anything of it is made, or waits on with the cap as its reason.
         if !placements.is_empty() {
             if let Some(short) = self.reclaim_budget(job).await? {
-                return self.queue_uncounted(job, &short, hold).await;
+                return self.queue(job, &short, hold, true).await;
             }
         }
         let mut tried = Vec::new();
@@ -137,7 +148,7 @@ impl<C: Provider> Engine<C> {
                     tried.push(format!("{} ({:?}): refused", p.gpu_type, p.cloud));
                     refused = Some(why);
                 }
-                Outcome::Wait(why) => return self.queue_uncounted(job, &why, hold).await,
+                Outcome::Wait(why) => return self.queue(job, &why, hold, true).await,
                 Outcome::Lost(why) => {
                     // Pods were made and ended: an attempt that counts (its backoff grows, its
                     // retries run out), unlike a wait before anything was made.
@@ -227,17 +238,7 @@ impl<C: Provider> Engine<C> {
 
     /// Nothing can be placed now (no capacity, the account's spend limit or balance): the job
     /// waits, queued with the reason, looking again every `QUEUE_RECHECK_MS` until its
-    /// `start_within` passes, holding only `hold` (its estimate) of its owner's spend cap.
-    async fn queue_uncounted(
-        &self,
-        job: JobId,
-        why: &str,
-        hold: Option<Money>,
-    ) -> Result<(), EngineError> {
-        self.queue(job, why, hold, true).await
-    }
-
-    /// Queues the job, holding `hold` of its owner's spend cap (at most the rest of its budget;
+    /// `start_within` passes. Queues the job, holding `hold` of its owner's spend cap (at most the rest of its budget;
     /// `None` leaves what it holds as it is). `uncounted`: the launch is not counted against its
     /// retries (nothing was created), and a job that never had a pod has not started: its
     /// `max_runtime` begins with its first pod, not while it waits.
@@ -324,9 +325,7 @@ impl<C: Provider> Engine<C> {
             match self.store.job_reclaim_budget(&mut j, self.clock.now_ms()).await? {
                 Reclaim::Held { capped_to } => {
                     if let Some(b) = capped_to {
-                        let msg =
-                            format!("budget set to {b} (what is left of your hosted spend cap)");
-                        self.event(job, EventKind::Budget, &msg).await;
+                        self.budget_capped(job, b).await;
                     }
                     return Ok(None);
                 }
