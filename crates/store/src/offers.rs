@@ -188,13 +188,14 @@ impl Store {
     ) -> Result<Vec<(SpeedKey, SpeedRecord)>> {
         let rows = sqlx::query(concat!(
             select_speeds!(),
-            " WHERE owner = $1 AND job_name = $2 AND image = $3 ORDER BY provider, gpu_type, gpu_count"
+            " WHERE owner = $1 AND job_name = $2 AND image = $3",
+            " ORDER BY provider, gpu_type, gpu_count"
         ))
         .bind(owner)
-            .bind(job_name)
-            .bind(image)
-            .fetch_all(self.pool())
-            .await?;
+        .bind(job_name)
+        .bind(image)
+        .fetch_all(self.pool())
+        .await?;
         rows.iter().map(speed_row).collect()
     }
 

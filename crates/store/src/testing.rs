@@ -109,3 +109,16 @@ impl TestDb {
         Store::open_url(&self.url).await
     }
 }
+
+/// Adds user `id` (not an admin) with a hosted spend cap of `cap`; panics on failure (tests).
+pub async fn capped_user(store: &Store, id: &str, cap: podwarden_core::money::Money) {
+    let user = crate::UserRow {
+        id: id.into(),
+        name: id.into(),
+        is_admin: false,
+        created_at: 0,
+        spend_cap: None,
+    };
+    assert!(store.user_insert(&user).await.expect("user"));
+    assert!(store.user_set_spend_cap(id, Some(cap)).await.expect("cap"));
+}

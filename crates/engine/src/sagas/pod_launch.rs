@@ -236,12 +236,12 @@ impl<C: Provider> Engine<C> {
             .collect())
     }
 
-    /// Nothing can be placed now (no capacity, the account's spend limit or balance): the job
-    /// waits, queued with the reason, looking again every `QUEUE_RECHECK_MS` until its
-    /// `start_within` passes. Queues the job, holding `hold` of its owner's spend cap (at most the rest of its budget;
-    /// `None` leaves what it holds as it is). `uncounted`: the launch is not counted against its
-    /// retries (nothing was created), and a job that never had a pod has not started: its
-    /// `max_runtime` begins with its first pod, not while it waits.
+    /// Nothing can be placed now (no capacity, the account's spend limit or balance, a refusal):
+    /// the job waits, queued with the reason, looking again every `QUEUE_RECHECK_MS` until its
+    /// `start_within` passes, holding `hold` of its owner's spend cap (at most the rest of its
+    /// budget; `None` leaves what it holds as it is). `uncounted`: the launch is not counted
+    /// against its retries (nothing was created), and a job that never had a pod has not
+    /// started: its `max_runtime` begins with its first pod, not while it waits.
     async fn queue(
         &self,
         job: JobId,

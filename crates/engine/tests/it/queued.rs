@@ -44,19 +44,6 @@ fn stock(emu: &RunningEmulator, n: i64) {
     });
 }
 
-/// A user `id` whose hosted spend cap is `cap`.
-async fn capped_user(e: &Engine<RunPodProvider>, id: &str, cap: Money) {
-    let user = podwarden_store::UserRow {
-        id: id.into(),
-        name: id.into(),
-        is_admin: false,
-        created_at: 0,
-        spend_cap: None,
-    };
-    assert!(e.store().user_insert(&user).await.expect("user"));
-    assert!(e.store().user_set_spend_cap(id, Some(cap)).await.expect("cap"));
-}
-
 async fn job(e: &Engine<RunPodProvider>, id: JobId) -> podwarden_store::JobRow {
     e.store().job_get(id).await.expect("get").expect("job")
 }
@@ -149,7 +136,7 @@ async fn start_within_zero_fails_at_once_as_before() {
 async fn a_queued_job_holds_only_its_estimate_of_the_spend_cap() {
     let (emu, e) = setup().await;
     let usd = Money::from_usd;
-    capped_user(&e, "ann", usd(10.0)).await;
+    podwarden_store::testing::capped_user(e.store(), "ann", usd(10.0)).await;
     // 58 minutes and the 2-minute boot at the L40S's $0.86/h: a $0.86 estimate.
     let a =
         e.submit(spec("budget_usd = 6.0\nmax_runtime = \"58m\"\n"), "ann").await.expect("a").job;
@@ -205,7 +192,7 @@ async fn a_queued_job_holds_only_its_estimate_of_the_spend_cap() {
 async fn a_queued_job_never_needs_more_than_its_own_budget_to_start() {
     let (emu, e) = setup().await;
     let usd = Money::from_usd;
-    capped_user(&e, "bo", usd(0.5)).await;
+    podwarden_store::testing::capped_user(e.store(), "bo", usd(0.5)).await;
     // An hour of L40S is an $0.89 estimate; the job's budget is the cap's $0.50.
     let a = e.submit(spec(""), "bo").await.expect("a").job;
     e.tick().await.expect("tick");

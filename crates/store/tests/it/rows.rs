@@ -56,26 +56,13 @@ on_both!(
     a_queued_job_moves_to_another_account_only_while_queued_and_within_the_cap
 );
 
-/// A user `id` whose hosted spend cap is `cap`.
-async fn capped_user(s: &Store, id: &str, cap: Money) {
-    let user = podwarden_store::UserRow {
-        id: id.into(),
-        name: id.into(),
-        is_admin: false,
-        created_at: 0,
-        spend_cap: None,
-    };
-    assert!(s.user_insert(&user).await.expect("user"));
-    assert!(s.user_set_spend_cap(id, Some(cap)).await.expect("cap"));
-}
-
 /// A queued job on a user's own key moves to the operator's account only while queued, and is
 /// admitted there against the cap like a submit; the live set's account index follows it.
 async fn a_queued_job_moves_to_another_account_only_while_queued_and_within_the_cap(db: Db) {
     use podwarden_store::{Admission, Rehome};
     let s = db.open().await;
     let usd = Money::from_usd;
-    capped_user(&s, "u", usd(5.0)).await;
+    podwarden_store::testing::capped_user(&s, "u", usd(5.0)).await;
     let own = Account::Byok("u".into());
     let mut j = JobRow::new(JobId::new(), &spec(), "u", "hash", 1_000);
     (j.account, j.budget) = (own.clone(), None);
@@ -130,7 +117,7 @@ async fn a_queued_job_holds_its_estimate_and_takes_its_budget_back_only_within_t
     use podwarden_store::{Admission, Reclaim};
     let s = db.open().await;
     let usd = Money::from_usd;
-    capped_user(&s, "u", usd(5.0)).await;
+    podwarden_store::testing::capped_user(&s, "u", usd(5.0)).await;
     let job = |budget: Option<f64>| {
         let mut j = JobRow::new(JobId::new(), &spec(), "u", "hash", 1_000);
         j.budget = budget.map(usd);
