@@ -5,8 +5,12 @@
 //!
 //! Owns: the move's checks and its record (events).
 //!
-//! Invariants: a job moves only while `queued` and before anything of it was made (no attempt
-//! of it ever had a pod, so every pod's bill stays with the account that made it); onto the
+//! Invariants: a job moves only while `queued` and while nothing of it may still hold a
+//! resource (every attempt of it ended: terminated, or its create abandoned), so the account
+//! it leaves has nothing left to end; each attempt keeps the account its pod was made on
+//! (`attempts.account`), whose bill it is checked against. A job that already spent moves only
+//! between accounts whose spend the cap counts alike (the operator's to the operator's, or the
+//! owner's own to their own): the cap sums a job's spend by the account it is on. Onto the
 //! operator's account it is admitted against its owner's spend cap as a submit is
 //! (`Store::job_rehome`), and only an admin's job that names account secrets in its env moves
 //! there (as a submit is refused); the account it left never launches it again (a `launch` is
@@ -17,13 +21,13 @@ use crate::{Engine, EngineError};
 use podwarden_core::JobId;
 use podwarden_core::events::EventKind;
 use podwarden_core::gpu::rank_placements;
-use podwarden_core::state::JobState;
+use podwarden_core::state::{AttemptState, JobState};
 use podwarden_store::Rehome;
 
 impl<C: Provider> Engine<C> {
     /// Takes queued job `job` from another account of its owner when its spec allows this
-    /// account's cloud and this account lists a GPU for it now. True: it moved, and its next
-    /// launch is due here at once.
+    /// account's cloud and this account lists a GPU for it now, and the module's invariants
+    /// allow the move. True: it moved, and its next launch is due here at once.
     pub async fn take_queued_job(&self, job: JobId) -> Result<bool, EngineError> {
         let Some(mut j) = self.store.job_get(job).await? else { return Ok(false) };
         let provider = self.account.provider();
@@ -42,7 +46,15 @@ impl<C: Provider> Engine<C> {
                 return Ok(false);
             }
         }
-        if self.store.attempts_for_job(job).await?.iter().any(|a| a.pod_id.is_some()) {
+        let attempts = self.store.attempts_for_job(job).await?;
+        let ended = |a: &podwarden_store::AttemptRow| {
+            matches!(a.state, AttemptState::Terminated | AttemptState::Abandoned)
+        };
+        if !attempts.iter().all(ended) {
+            return Ok(false);
+        }
+        let spent_here = attempts.iter().any(|a| a.pod_id.is_some());
+        if spent_here && j.account.is_hosted() != self.account.is_hosted() {
             return Ok(false);
         }
         let from = j.account.provider();

@@ -3,7 +3,7 @@
 
 use crate::{Result, Store};
 use podwarden_core::state::AttemptState;
-use podwarden_core::{AttemptId, JobId, Money};
+use podwarden_core::{Account, AttemptId, JobId, Money};
 
 /// An attempt as stored.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -33,17 +33,16 @@ pub struct AttemptRow {
     pub node: i64,
     /// What its node's command exited with (multi-node jobs; a single node's is the job's).
     pub exit_code: Option<i64>,
+    /// The account its pod is made on: its job's when it was made (a queued job may later
+    /// move to another cloud; this pod's bill stays with this account).
+    #[sqlx(try_from = "String")]
+    pub account: Account,
 }
 
 impl AttemptRow {
-    /// The cloud its pod is on: `cloud` is `aws` for an EC2 instance, RunPod's tier otherwise.
-    /// (An attempt whose job has settled is found by this, not by the job's account.)
+    /// The cloud its pod is on.
     pub fn provider(&self) -> podwarden_core::ProviderKind {
-        if self.cloud == "aws" {
-            podwarden_core::ProviderKind::Aws
-        } else {
-            podwarden_core::ProviderKind::RunPod
-        }
+        self.account.provider()
     }
 
     /// What it has run up since it was last billed (`podwarden_core::money::unbilled`); 0 when it
@@ -60,7 +59,7 @@ impl AttemptRow {
 macro_rules! attempt_columns {
     () => {
         "id, job_id, seq, state, generation, pod_name, pod_id, gpu_type, gpu_count, cloud, data_center, price_micros_per_hour, \
-    created_at, booted_at, ended_at, billed_until, cost_micros, reason, node, exit_code"
+    created_at, booted_at, ended_at, billed_until, cost_micros, reason, node, exit_code, account"
     };
 }
 pub(crate) use attempt_columns;
@@ -73,7 +72,7 @@ impl Store {
         sqlx::query(concat!(
             "INSERT INTO attempts (",
             attempt_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
         ))
         .bind(a.id)
         .bind(a.job_id)
@@ -95,6 +94,7 @@ impl Store {
         .bind(&a.reason)
         .bind(a.node)
         .bind(a.exit_code)
+        .bind(a.account.to_string())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -41,7 +41,7 @@ pub struct BillingCheck {
 }
 
 impl Store {
-    /// Attempts of settled jobs on `account` that had a pod, ended before `ended_before`, were
+    /// Attempts of settled jobs whose pod was made on `account`, ended before `ended_before`, were
     /// not checked yet, and whose bill was not read since `read_before`; oldest first.
     pub async fn attempts_unchecked(
         &self,
@@ -59,7 +59,7 @@ impl Store {
             // Parameters appear in their numeric order: SQLite numbers `$N` by appearance.
             "WHERE b.attempt_id IS NULL AND a.pod_id IS NOT NULL AND a.ended_at IS NOT NULL AND a.ended_at <= $1 ",
             "AND (r.read_at IS NULL OR r.read_at <= $2) ",
-            "AND j.account = $3 AND j.state IN ",
+            "AND a.account = $3 AND j.state IN ",
             final_job_states!(),
             " ",
             "ORDER BY a.ended_at LIMIT $4"
@@ -81,7 +81,7 @@ impl Store {
         read_before: i64,
     ) -> Result<Vec<Account>> {
         let rows: Vec<(String,)> = sqlx::query_as(concat!(
-            "SELECT DISTINCT j.account FROM attempts a JOIN jobs j ON j.id = a.job_id LEFT JOIN billing_checks b ON b.attempt_id = a.id ",
+            "SELECT DISTINCT a.account FROM attempts a JOIN jobs j ON j.id = a.job_id LEFT JOIN billing_checks b ON b.attempt_id = a.id ",
             "LEFT JOIN billing_reads r ON r.attempt_id = a.id ",
             "WHERE b.attempt_id IS NULL AND a.pod_id IS NOT NULL AND a.ended_at IS NOT NULL AND a.ended_at <= $1 ",
             "AND (r.read_at IS NULL OR r.read_at <= $2) ",
@@ -93,7 +93,7 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.into_iter()
-            .map(|r| r.0.parse().map_err(|e| StoreError::Corrupt(format!("job account: {e}"))))
+            .map(|r| r.0.parse().map_err(|e| StoreError::Corrupt(format!("attempt account: {e}"))))
             .collect()
     }
 

@@ -31,7 +31,8 @@ pub struct JobRow {
     pub alert_pct: i64,
     pub exit_code: Option<i64>,
     pub token_hash: String,
-    /// The account its pods live on (fixed at submit).
+    /// The account it runs on: set at submit; a queued job may move to another of its owner's
+    /// (`Store::job_rehome`). Each attempt records the account its pod was made on.
     #[sqlx(try_from = "String")]
     pub account: Account,
     /// Since when it has waited for capacity (queued), until a pod is made for it.

@@ -331,6 +331,8 @@ fn write_shims(dir: &std::path::Path) {
 # instance's sandbox, with the variables of its `-e NAME=value` words. An image
 # named `…does-not-exist…` cannot be pulled, as Docker says it.
 # `pause`/`unpause` do nothing here: the "container" is the instance's own sandbox.
+# That sandbox is a pod of the hosts' emulator: its RunPod variables are no EC2 container's.
+for v in $(env | sed -n 's/^\(RUNPOD_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
 case "$1" in pause|unpause) exit 0 ;; esac
 [ "$1" = run ] || { echo "stand docker: only 'run', 'pause', 'unpause'" >&2; exit 125; }
 shift

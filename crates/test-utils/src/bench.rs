@@ -55,6 +55,7 @@ pub fn running(
         reason: None,
         node: 0,
         exit_code: None,
+        account: account.clone(),
     };
     (j, a)
 }

@@ -542,6 +542,7 @@ impl<C: Provider> Engine<C> {
             reason: None,
             node,
             exit_code: None,
+            account: self.account.clone(),
         }
     }
 

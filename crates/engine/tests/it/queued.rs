@@ -210,10 +210,11 @@ async fn a_queued_job_never_needs_more_than_its_own_budget_to_start() {
 }
 
 /// A job waiting on AWS whose spec allows RunPod is taken by the RunPod account when RunPod
-/// lists a GPU for it, but only while it is queued, only if its spec lists RunPod, and only
-/// if nothing of it was ever made on AWS (its bill stays with the account that made it).
+/// lists a GPU for it, but only while it is queued, only if its spec lists RunPod, only once
+/// nothing of it is left on AWS, and, when it already spent, only between accounts the spend
+/// cap counts alike; its earlier instance's bill stays with the AWS account.
 #[tokio::test]
-async fn a_queued_job_is_taken_from_another_cloud_only_before_anything_of_it_was_made() {
+async fn a_queued_job_is_taken_from_another_cloud_only_once_nothing_of_it_is_left_there() {
     use podwarden_core::{Account, AttemptId, ProviderKind};
     let (_emu, e) = setup().await;
     let aws = Account::hosted_on(ProviderKind::Aws);
@@ -249,18 +250,22 @@ async fn a_queued_job_is_taken_from_another_cloud_only_before_anything_of_it_was
     let aws_only = waiting("[\"aws\"]");
     let mut running = waiting("[\"aws\", \"runpod\"]");
     running.state = JobState::Provisioning;
+    // An instance was made for each on AWS: `made`'s ended, `live`'s is still running, and
+    // `own`'s (on the owner's own AWS key, not counted by the operator's cap) ended.
     let made = waiting("[\"aws\", \"runpod\"]");
-    for j in [&both, &aws_only, &running, &made, &secret, &admins] {
+    let live = waiting("[\"aws\", \"runpod\"]");
+    let mut own = waiting("[\"aws\", \"runpod\"]");
+    own.account = Account::byok_on(ProviderKind::Aws, "local");
+    for j in [&both, &aws_only, &running, &made, &live, &own, &secret, &admins] {
         e.store().job_insert(j).await.expect("insert");
     }
-    // An instance was made for `made` on AWS (and ended).
-    let a = podwarden_store::AttemptRow {
+    let instance = |job: &podwarden_store::JobRow, state| podwarden_store::AttemptRow {
         id: AttemptId::new(),
-        job_id: made.id,
+        job_id: job.id,
         seq: 1,
-        state: podwarden_core::state::AttemptState::Terminated,
+        state,
         generation: 0,
-        pod_name: "pw-x".into(),
+        pod_name: format!("pw-{}", job.id),
         pod_id: Some("i-0123".into()),
         gpu_type: "g4dn.xlarge".into(),
         gpu_count: 1,
@@ -275,13 +280,22 @@ async fn a_queued_job_is_taken_from_another_cloud_only_before_anything_of_it_was
         reason: None,
         node: 0,
         exit_code: None,
+        account: job.account.clone(),
     };
-    e.store().attempt_insert(&a).await.expect("attempt");
-
-    for j in [&aws_only, &running, &made, &secret] {
-        assert!(!e.take_queued_job(j.id).await.expect("offer"), "{:?} stays", j.spec);
-        assert_eq!(job(&e, j.id).await.account, aws);
+    use podwarden_core::state::AttemptState::{Running, Terminated};
+    for (j, state) in [(&made, Terminated), (&live, Running), (&own, Terminated)] {
+        e.store().attempt_insert(&instance(j, state)).await.expect("attempt");
     }
+
+    for j in [&aws_only, &running, &live, &own, &secret] {
+        assert!(!e.take_queued_job(j.id).await.expect("offer"), "{:?} stays", j.spec);
+        assert_eq!(job(&e, j.id).await.account, j.account);
+    }
+    // Its instance ended and the operator paid for it as for the pods it makes next.
+    assert!(e.take_queued_job(made.id).await.expect("offer"), "nothing of it left on AWS");
+    assert_eq!(job(&e, made.id).await.account, Account::Hosted);
+    let settled = e.store().attempts_for_job(made.id).await.expect("attempts");
+    assert_eq!(settled[0].account, aws, "its instance's bill is still AWS's");
     assert!(e.take_queued_job(admins.id).await.expect("offer"), "an admin's may name them");
     assert!(e.take_queued_job(both.id).await.expect("offer"), "RunPod lists a 16 GB GPU");
     let moved = job(&e, both.id).await;

@@ -420,13 +420,18 @@ async fn a_pod_that_never_boots_keeps_billing_until_terminated() {
 }
 
 #[tokio::test]
-async fn preempted_pods_stop_and_keep_their_definition() {
+async fn preempted_pods_stop_keep_their_definition_and_lose_their_gpu() {
     let emu = emu().await;
     emu.set_faults(FaultConfig {
         pods: PodFaults { boot_hang: false, preempt_after_secs: Some(60.0), preempt_pods: None },
         ..FaultConfig::default()
     });
     let c = emu.client();
+    let free = || -> i64 {
+        let w = emu.shared.world.lock();
+        w.catalog.free.iter().filter(|((g, _), _)| g == RTX4090).map(|(_, s)| s.secure).sum()
+    };
+    let before = free();
     let p = c.create_pod(&pod("spot", RTX4090, "sleep 1000")).await.expect("create");
     emu.advance(secs(30));
     emu.wait_for("the container to start", LIMIT, |w| {
@@ -439,6 +444,8 @@ async fn preempted_pods_stop_and_keep_their_definition() {
     emu.advance(secs(1));
     let after = c.get_pod(&p.id).await.expect("get");
     assert_eq!((after.status, after.cost), (PodStatus::Exited, 0.0));
+    // Its GPU went to whoever reclaimed it, not back to the free stock (a stop returns it).
+    assert_eq!(free(), before - 1, "the preempted GPU is not free again");
     emu.wait_for("the process to die", LIMIT, |_| (emu.shared.runner.live() == 0).then_some(()))
         .await
         .expect("killed");

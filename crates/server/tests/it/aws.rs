@@ -476,3 +476,78 @@ async fn a_job_waiting_on_runpod_moves_to_aws_when_its_spec_allows_both() {
     assert!(logs(&http, &s, &job.job.id).await.contains("ran-here"));
     s.shutdown().await;
 }
+
+/// A job preempted on RunPod's last free GPU of its kind, with `providers = ["runpod", "aws"]`:
+/// with nothing left on RunPod it waits, moves to AWS once its pod there is ended, and
+/// finishes there; the RunPod pod's bill is still read from RunPod (the account that made it).
+#[tokio::test]
+async fn a_job_preempted_on_runpod_with_nothing_left_there_finishes_on_aws() {
+    let Some(stand) = Ec2Stand::start().await else { return };
+    let home = tempfile::tempdir().expect("home");
+    // The first pod is preempted two seconds after it starts (this emulator's clock is real
+    // time); its GPU goes to whoever reclaimed it.
+    let emu = common::standalone_emulator_with(|c| {
+        c.faults.pods = runpod_emulator::faults::PodFaults {
+            boot_hang: false,
+            preempt_after_secs: Some(2.0),
+            preempt_pods: Some(1),
+        };
+    })
+    .await;
+    // One free GPU on RunPod that fits: an A4000 in US-TX-3 (Secure Cloud).
+    emu.shared.with_world(|w, _| {
+        for ((gpu, dc), free) in w.catalog.free.iter_mut() {
+            let one = gpu == "NVIDIA RTX A4000" && dc == "US-TX-3";
+            *free = runpod_emulator::config::Stock { secure: i64::from(one), community: 0 };
+        }
+    });
+    let s = aws_server_with(home.path(), &stand, |c| {
+        c.client = Some(emu.client());
+        // Bills are checked when asked, below (the automatic checks wait for them to settle).
+        c.billing_settle = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    let http = reqwest::Client::new();
+    // On RunPod (`RUNPOD_POD_ID` set) it would outlive the test: only its preemption ends it.
+    let job = submit(
+        &http,
+        &s,
+        json!({
+            "name": "either", "providers": ["runpod", "aws"], "image": "python:3.11-slim",
+            "command": "if [ -n \"$RUNPOD_POD_ID\" ]; then sleep 100000; fi; echo ran-on-aws",
+            "gpu": {"min_vram_gb": 16}, "limits": {"budget_usd": 1}, "retry": {"backoff": "1s"},
+        }),
+    )
+    .await;
+    let (done, events) = common::follow(&http, &s, &job.job.id).await;
+    assert_eq!((done.job.state.as_str(), done.job.exit_code), ("succeeded", Some(0)), "{events:?}");
+    assert_eq!(done.job.backend, "aws");
+    let said: Vec<&str> = events.iter().map(|e| e.message.as_str()).collect();
+    let preempted = said.iter().position(|m| m.contains("preempted"));
+    let moved = said.iter().position(|m| m.starts_with("moved to AWS: RunPod had nothing"));
+    assert!(preempted.is_some() && moved > preempted, "preempted, then moved: {said:?}");
+    let pods: Vec<_> = done.attempts.iter().filter(|a| a.pod_id.is_some()).collect();
+    let clouds: Vec<&str> = pods.iter().map(|a| a.cloud.as_str()).collect();
+    assert_eq!(clouds, ["secure", "aws"], "{:?}", done.attempts);
+    assert!(logs(&http, &s, &job.job.id).await.contains("ran-on-aws"));
+
+    // Each pod's bill is read from the cloud that made it: the RunPod pod's from RunPod.
+    let runpod_pod = pods[0].pod_id.clone().expect("the RunPod pod");
+    let bill_reads =
+        || emu.account_calls().iter().filter(|c| c.path.starts_with("/v2/billing/pods")).count();
+    let read_before = bill_reads();
+    let r: podwarden_server::api::Reconciliation =
+        common::post_json(&http, &format!("{}/api/v1/cost/reconcile", s.url), &s.token, &json!({}))
+            .await;
+    assert_eq!(r.checked_now, 2, "{r:?}");
+    assert!(bill_reads() > read_before, "RunPod was asked for its pod's bill");
+    let bill: f64 = emu
+        .shared
+        .world
+        .lock()
+        .ledger
+        .total_for(runpod_emulator::world::ledger::Kind::Pod, &runpod_pod);
+    let check = r.checks.iter().find(|c| c.pod_id == runpod_pod).expect("the RunPod pod's check");
+    assert!(bill > 0.0 && (check.theirs_usd - bill).abs() < 1e-6, "{check:?} vs {bill}");
+    s.shutdown().await;
+}

@@ -53,8 +53,41 @@ on_both!(
     a_user_keeps_one_key_per_provider,
     offer_records_add_up_and_keep_the_operators_word,
     a_queued_job_holds_its_estimate_and_takes_its_budget_back_only_within_the_cap,
-    a_queued_job_moves_to_another_account_only_while_queued_and_within_the_cap
+    a_queued_job_moves_to_another_account_only_while_queued_and_within_the_cap,
+    a_pods_bill_is_read_from_the_account_that_made_it_wherever_its_job_moved
 );
+
+/// A job whose RunPod pod ended, then moved to AWS and settled there: its RunPod pod's bill is
+/// due on the RunPod account (the attempt's), not on the job's.
+async fn a_pods_bill_is_read_from_the_account_that_made_it_wherever_its_job_moved(db: Db) {
+    let s = db.open().await;
+    let aws = Account::hosted_on(podwarden_core::ProviderKind::Aws);
+    let mut j = JobRow::new(JobId::new(), &spec(), "u", "hash", 1_000);
+    j.state = JobState::Queued;
+    s.job_insert(&j).await.expect("job");
+    let mut pod = running_attempt(&j, 1_000);
+    (pod.state, pod.ended_at) = (AttemptState::Terminated, Some(2_000));
+    s.attempt_insert(&pod).await.expect("its RunPod pod");
+    let same = j.spec.clone();
+    let moved = s.job_rehome(&mut j, &aws, &same, None, 3_000).await.expect("rehome");
+    assert_eq!(moved, podwarden_store::Rehome::Moved { capped_to: None });
+    j.state = JobState::Succeeded;
+    assert!(s.job_cas(&mut j, 4_000).await.expect("settled"));
+
+    let due = |account: Account| {
+        let s = s.clone();
+        async move { s.attempts_unchecked(&account, i64::MAX, i64::MAX, 10).await.expect("due") }
+    };
+    assert_eq!(
+        due(Account::Hosted).await.iter().map(|u| u.attempt_id).collect::<Vec<_>>(),
+        [pod.id]
+    );
+    assert!(due(aws.clone()).await.is_empty(), "not AWS's to read");
+    assert_eq!(
+        s.accounts_unchecked(i64::MAX, i64::MAX).await.expect("accounts"),
+        [Account::Hosted]
+    );
+}
 
 /// A queued job on a user's own key moves to the operator's account only while queued, and is
 /// admitted there against the cap like a submit; the live set's account index follows it.
@@ -354,6 +387,7 @@ async fn attempts_intents_events_and_ledger(db: Db) {
         reason: None,
         node: 0,
         exit_code: None,
+        account: j.account.clone(),
     };
     s.attempt_insert(&a).await.expect("intent");
     let dup = AttemptRow { id: AttemptId::new(), ..a.clone() };
@@ -418,6 +452,7 @@ fn running_attempt(job: &JobRow, billed_until: i64) -> AttemptRow {
         reason: None,
         node: 0,
         exit_code: None,
+        account: job.account.clone(),
     }
 }
 

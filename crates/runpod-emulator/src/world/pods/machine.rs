@@ -189,6 +189,10 @@ impl World {
                         "system",
                         "pod preempted: interruptible capacity reclaimed (SIGTERM, then SIGKILL)",
                     );
+                    // Its GPUs went to whoever reclaimed them: not back to the free stock.
+                    if let Some(p) = self.pods.get_mut(id) {
+                        p.holds_gpus = false;
+                    }
                     let _ = self.pod_stop(id, at);
                     if let Some(p) = self.pods.get_mut(id) {
                         p.preempted = true;

@@ -46,6 +46,7 @@ fn attempt(job: &JobRow, state: &str, pod_id: Option<&str>) -> AttemptRow {
         reason: None,
         node: 0,
         exit_code: None,
+        account: job.account.clone(),
     }
 }
 
