@@ -107,11 +107,15 @@ pub fn poke_job(s: &Control, job: JobId) {
     poke(s, &account.unwrap_or(Account::Hosted));
 }
 
-/// Users' own accounts with live work.
+/// Users' own accounts with live work: jobs, pods left of settled jobs, endpoints and
+/// serverless jobs.
 async fn byok_with_work(s: &Control) -> BTreeSet<Account> {
     let store = s.engine.store();
-    let mut out: BTreeSet<Account> =
-        store.live().jobs().filter(|j| !j.account.is_hosted()).map(|j| j.account.clone()).collect();
+    let mut out: BTreeSet<Account> = {
+        let live = store.live();
+        let jobs = live.jobs().map(|j| &j.account);
+        jobs.chain(live.accounts_with_attempts()).filter(|a| !a.is_hosted()).cloned().collect()
+    };
     match (store.endpoints_live().await, store.serverless_jobs_live().await) {
         (Ok(eps), Ok(jobs)) => {
             let accounts = eps.iter().map(|e| &e.account).chain(jobs.iter().map(|r| &r.account));

@@ -75,7 +75,7 @@ impl Driver {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Pass> + Send + 'static,
     {
-        let mut tasks = self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut tasks = crate::lock(&self.tasks);
         if tasks.get(account).is_some_and(|t| !t.handle.is_finished()) {
             return false;
         }
@@ -121,7 +121,7 @@ impl Driver {
     /// Runs `account`'s next pass now rather than at the end of its period (a no-op when it
     /// has no task: `ensure` starts one).
     pub fn poke(&self, account: &str) {
-        let tasks = self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let tasks = crate::lock(&self.tasks);
         if let Some(t) = tasks.get(account) {
             t.poke.notify_one();
         }
@@ -131,7 +131,7 @@ impl Driver {
     /// message.
     pub async fn reap(&self) -> Vec<(String, String)> {
         let done: Vec<(String, Task)> = {
-            let mut tasks = self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut tasks = crate::lock(&self.tasks);
             let ended: Vec<String> = tasks
                 .iter()
                 .filter(|(_, t)| t.handle.is_finished())
@@ -158,7 +158,7 @@ impl Driver {
 
     /// Accounts with a running task.
     pub fn running(&self) -> usize {
-        let tasks = self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let tasks = crate::lock(&self.tasks);
         tasks.values().filter(|t| !t.handle.is_finished()).count()
     }
 }

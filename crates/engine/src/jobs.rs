@@ -5,7 +5,7 @@
 
 use crate::provider::{Provider, ProviderError};
 use crate::tokens::{hash_token, token_valid};
-use crate::{Engine, EngineError};
+use crate::{Engine, EngineError, lock};
 use podwarden_core::Account;
 use podwarden_core::events::{EventKind, StateChange};
 use podwarden_core::gpu::rank_placements;
@@ -205,7 +205,7 @@ impl<C: Provider> Engine<C> {
         if self.store.job_get(job).await?.is_some_and(|j| j.exit_code.is_some() && single(&j)) {
             // The job's exit is known and this line is stored: its logs are in (a multi-node
             // job's, once its last node's line is).
-            self.logs_drained.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(job);
+            lock(&self.logs_drained).insert(job);
             self.end_log_drain(job).await?;
         }
         Ok(())
@@ -234,7 +234,7 @@ impl<C: Provider> Engine<C> {
 
     /// Whether `job`'s exit line is among its stored logs.
     fn logs_drained(&self, job: JobId) -> bool {
-        self.logs_drained.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&job)
+        lock(&self.logs_drained).contains(&job)
     }
 
     /// The provider refused this account's key: every job of the account that waits for a pod
@@ -291,10 +291,7 @@ impl<C: Provider> Engine<C> {
     /// The pod of `attempt` logged that it cannot boot for good ([`boot_failure`]'s reason): the
     /// pods reconciler ends the attempt on its next pass instead of at the boot timeout.
     pub fn boot_failed(&self, attempt: AttemptId, reason: &str) {
-        self.boot_failed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(attempt, reason.to_owned());
+        lock(&self.boot_failed).insert(attempt, reason.to_owned());
     }
 
     /// The container of `attempt` printed `line` before podwarden's wrapper started (its
@@ -304,9 +301,7 @@ impl<C: Provider> Engine<C> {
     /// `EngineOptions::wrapper_start_ms` after it.
     pub fn container_printed_before_wrapper(&self, attempt: AttemptId, line: &str) {
         let now = self.clock.now_ms();
-        self.silent_wrappers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.silent_wrappers)
             .entry(attempt)
             .or_insert_with(|| (now, line.chars().take(200).collect()));
     }
@@ -314,20 +309,14 @@ impl<C: Provider> Engine<C> {
     /// The wrapper of `attempt` started (its start line was read), or its follower ended: the
     /// attempt is not judged by what it told.
     pub fn wrapper_started(&self, attempt: AttemptId) {
-        self.silent_wrappers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&attempt);
+        lock(&self.silent_wrappers).remove(&attempt);
     }
 
     /// Whether the log follower may judge `attempt`'s wrapper by its start line: an attempt
     /// this process launched (another replica's, or an earlier build's, wrapper may print
     /// none).
     pub fn judges_wrapper_start(&self, attempt: AttemptId) -> bool {
-        self.launched_here
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains(&attempt)
+        lock(&self.launched_here).contains(&attempt)
     }
 
     /// A line of the host's (`system`, never the job's own output) from the booting pod of
@@ -342,8 +331,7 @@ impl<C: Provider> Engine<C> {
     ) -> Result<(), EngineError> {
         let line: String = line.chars().take(300).collect();
         let new = {
-            let mut notes =
-                self.boot_notes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut notes = lock(&self.boot_notes);
             notes.insert(attempt, line.clone()).as_ref() != Some(&line)
         };
         if !new {
@@ -534,12 +522,7 @@ impl<C: Provider> Engine<C> {
 
     /// A job's parsed spec, from the cache the tick keeps for live jobs.
     pub(crate) fn spec_of(&self, j: &JobRow) -> Result<Arc<JobSpec>, EngineError> {
-        let cached = self
-            .specs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&j.id)
-            .cloned();
+        let cached = lock(&self.specs).get(&j.id).cloned();
         Ok(match cached {
             Some(spec) => spec,
             None => Arc::new(j.spec()?),
@@ -554,11 +537,7 @@ impl<C: Provider> Engine<C> {
         rule: &EarlyStop,
         points: &[serde_json::Value],
     ) -> Result<Option<String>, EngineError> {
-        let known = self
-            .watches
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains_key(&job);
+        let known = lock(&self.watches).contains_key(&job);
         let mut rebuilt = None;
         if !known {
             // Everything stored before this batch, oldest first.
@@ -571,7 +550,7 @@ impl<C: Provider> Engine<C> {
             }
             rebuilt = Some(w);
         }
-        let mut watches = self.watches.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut watches = lock(&self.watches);
         let w = watches.entry(job).or_insert_with(|| rebuilt.unwrap_or_default());
         Ok(points.iter().filter_map(serde_json::Value::as_object).find_map(|p| w.observe(rule, p)))
     }

@@ -415,25 +415,21 @@ impl<C: Provider> Engine<C> {
         self.events.send_modify(|v| *v = v.wrapping_add(1));
     }
 
-    /// Whether this engine acts on `a`: its job was placed on this engine's account. An
-    /// attempt whose job is no longer live is the operator's engine's of the attempt's cloud
-    /// (one engine, not all).
-    pub(crate) fn acts_on(&self, live: &podwarden_store::LiveSet, a: &AttemptRow) -> bool {
-        live.job(a.job_id)
-            .map_or(self.account.is_hosted() && a.provider() == self.account.provider(), |j| {
-                j.account == self.account
-            })
+    /// Whether this engine acts on `a`: its pod is made on this engine's account (only this
+    /// account's key reaches it), whether its job is live, settled, or moved since.
+    pub(crate) fn acts_on(&self, a: &AttemptRow) -> bool {
+        a.account == self.account
     }
 }
 
-/// Whether a sweep last done at `last` is due again after `period_ms`; records it as done when
-/// it is (a clock that went back counts as due).
 /// A side table's lock: a panic elsewhere while it was held leaves it usable (each write to one
 /// is whole).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Whether a sweep last done at `last` is due again after `period_ms`; records it as done when
+/// it is (a clock that went back counts as due).
 pub(crate) fn due_every(last: &std::sync::atomic::AtomicI64, now: i64, period_ms: i64) -> bool {
     use std::sync::atomic::Ordering;
     let prev = last.load(Ordering::Relaxed);

@@ -30,6 +30,8 @@ pub struct LiveSet {
     jobs_by_account: HashMap<Account, BTreeSet<JobId>>,
     /// Live attempt ids by job (the job may have settled).
     attempts_by_job: HashMap<JobId, BTreeSet<AttemptId>>,
+    /// Live attempt ids by the account their pod is made on.
+    attempts_by_account: HashMap<Account, BTreeSet<AttemptId>>,
     /// Live attempt ids by pod name and by pod id.
     attempts_by_pod: HashMap<String, AttemptId>,
 }
@@ -51,31 +53,20 @@ impl LiveSet {
         self.jobs_by_account.get(account).into_iter().flatten().filter_map(|id| self.jobs.get(id))
     }
 
-    /// Live attempts an account's engine acts on: those of its live jobs, and for the
-    /// operator's account (hosted) also those whose job has settled.
+    /// Live attempts an account's engine acts on: those whose pod is made on it (only its key
+    /// reaches the pod), whether their job is live or has settled; oldest first.
     pub fn attempts_of(&self, account: &Account) -> Vec<&AttemptRow> {
-        let of_job = |job: JobId| {
-            self.attempts_by_job
-                .get(&job)
-                .into_iter()
-                .flatten()
-                .filter_map(|id| self.attempts.get(id))
-        };
-        if account.is_hosted() {
-            self.attempts
-                .values()
-                .filter(|a| match self.jobs.get(&a.job_id) {
-                    Some(j) => j.account == *account,
-                    // A settled job's attempt: the operator's engine of the attempt's cloud.
-                    None => a.provider() == account.provider(),
-                })
-                .collect()
-        } else {
-            let mut out: Vec<&AttemptRow> =
-                self.jobs_of(account).flat_map(|j| of_job(j.id)).collect();
-            out.sort_by_key(|a| a.id);
-            out
-        }
+        self.attempts_by_account
+            .get(account)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.attempts.get(id))
+            .collect()
+    }
+
+    /// Accounts with live attempts.
+    pub fn accounts_with_attempts(&self) -> impl Iterator<Item = &Account> {
+        self.attempts_by_account.keys()
     }
 
     /// The live attempt that owns a pod, by its name or its id.
@@ -152,6 +143,12 @@ impl LiveSet {
                     self.attempts_by_job.remove(&old.job_id);
                 }
             }
+            if let Some(ids) = self.attempts_by_account.get_mut(&old.account) {
+                ids.remove(&a.id);
+                if ids.is_empty() {
+                    self.attempts_by_account.remove(&old.account);
+                }
+            }
         }
         if !a.state.is_final() {
             self.attempts_by_pod.insert(a.pod_name.clone(), a.id);
@@ -159,6 +156,7 @@ impl LiveSet {
                 self.attempts_by_pod.insert(pod.clone(), a.id);
             }
             self.attempts_by_job.entry(a.job_id).or_default().insert(a.id);
+            self.attempts_by_account.entry(a.account.clone()).or_default().insert(a.id);
             self.attempts.insert(a.id, a.clone());
         }
     }

@@ -217,7 +217,8 @@ impl Store {
 impl Store {
     /// Moves a queued job to another of its owner's accounts (`account`; `spec` is its spec
     /// naming that account's provider), compare-and-swap on its generation and only while it
-    /// is `queued`: the caller has checked that nothing of it was ever made on the old one.
+    /// is `queued`: the caller has checked that nothing of it is left on the old one (every
+    /// attempt ended) and, if it spent, that both accounts count against the cap alike.
     /// Onto the operator's accounts it is admitted against its owner's cap as a submit is,
     /// needing `hold` (its estimate there; without one, its budget): a job without a budget, or
     /// with more than is left, gets what is left. Its next launch is due at once.

@@ -25,7 +25,7 @@ use podwarden_core::state::{AttemptEvent, AttemptState, JobEvent};
 use podwarden_core::{AttemptId, JobId};
 use podwarden_store::AttemptRow;
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 
 /// First wait after a failed terminate (doubling with each failure), and the longest.
 const TERMINATE_BACKOFF_MS: i64 = 1_000;
@@ -40,10 +40,7 @@ impl<C: Provider> Engine<C> {
         let pods = self.cloud.list_pods().await?;
         let now = self.clock.now_ms();
         // Backoffs of pods the provider no longer lists are done with.
-        self.terminate_backoff
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .retain(|id, _| pods.iter().any(|p| &p.id == id));
+        lock(&self.terminate_backoff).retain(|id, _| pods.iter().any(|p| &p.id == id));
         self.accrue_due(now).await?;
         let creating = self.creating.lock().map(|g| g.clone()).unwrap_or_default();
         // The side tables the log follower and earlier passes fill: only live rows are worth
@@ -66,7 +63,7 @@ impl<C: Provider> Engine<C> {
         let boot_deadlines = self.boot_deadlines().await;
         let actions = {
             let live = self.store.live();
-            let mut specs = self.specs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut specs = lock(&self.specs);
             // Specs never change after submit: parse each live job's once.
             let mut jobs = Vec::new();
             for j in live.jobs_of(&self.account) {
@@ -89,7 +86,7 @@ impl<C: Provider> Engine<C> {
             let mut others: Vec<&AttemptRow> = pods
                 .iter()
                 .filter_map(|p| live.attempt_of_pod(&p.name, &p.id))
-                .filter(|a| !self.acts_on(&live, a))
+                .filter(|a| !self.acts_on(a))
                 .collect();
             others.sort_by_key(|a| a.id);
             others.dedup_by(|a, b| a.id == b.id);
@@ -272,7 +269,7 @@ impl<C: Provider> Engine<C> {
 
     /// A live job's parsed spec, from the cache (else its row).
     async fn job_spec(&self, job: JobId) -> Option<Arc<podwarden_core::spec::JobSpec>> {
-        let cached = self.specs.lock().unwrap_or_else(PoisonError::into_inner).get(&job).cloned();
+        let cached = lock(&self.specs).get(&job).cloned();
         match cached {
             Some(s) => Some(s),
             None => self.store.job_get(job).await.ok()??.spec().ok().map(Arc::new),
@@ -326,7 +323,7 @@ impl<C: Provider> Engine<C> {
             })
             .await?;
         }
-        let backoff = || self.terminate_backoff.lock().unwrap_or_else(PoisonError::into_inner);
+        let backoff = || lock(&self.terminate_backoff);
         let waiting = backoff().get(pod_id).copied();
         if waiting.is_some_and(|(_, not_before)| now < not_before) {
             // Backing off: nothing was sent, nothing to look for soon.

@@ -376,10 +376,7 @@ impl<C: Provider> Engine<C> {
         // This build's wrapper prints its start line: its pods may be judged by it (without a
         // callback base a command runs unwrapped, and prints none).
         if self.callback_base.is_some() {
-            self.launched_here
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .extend(rows.iter().map(|r| r.id));
+            lock(&self.launched_here).extend(rows.iter().map(|r| r.id));
         }
         self.crash_point(CrashPoint::AfterIntent)?;
         // Out of the set however this step ends (a store error's early return included), or
@@ -823,14 +820,14 @@ pub(crate) struct InFlight<'a, Id: Eq + std::hash::Hash + Copy> {
 
 impl<'a, Id: Eq + std::hash::Hash + Copy> InFlight<'a, Id> {
     pub(crate) fn hold(set: &'a Mutex<HashSet<Id>>, id: Id) -> Self {
-        set.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id);
+        lock(set).insert(id);
         Self { set, id }
     }
 }
 
 impl<Id: Eq + std::hash::Hash + Copy> Drop for InFlight<'_, Id> {
     fn drop(&mut self) {
-        self.set.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.id);
+        lock(self.set).remove(&self.id);
     }
 }
 

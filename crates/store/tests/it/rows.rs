@@ -705,12 +705,20 @@ async fn the_live_set_is_indexed_by_account_and_by_pod(db: Db) {
         assert_eq!(live.attempt_of_pod(&ab.pod_name, "nope").map(|a| &a.id), Some(&ab.id));
         assert!(live.attempt_of_pod("nope", "pod1").is_some(), "by pod id");
     }
-    // The byok job settles while its attempt still holds a pod: the operator's engine sweeps it.
+    // The byok job settles while its attempt still holds a pod: the user's account's engine
+    // still acts on it (the operator's key cannot reach that pod).
     let mut settled = byok.clone();
     settled.state = JobState::Failed;
     assert!(s.job_cas(&mut settled, 2_000).await.expect("cas"));
-    assert_eq!(s.live().jobs_of(&Account::Byok("u1".into())).count(), 0);
-    assert_eq!(s.live().attempts_of(&Account::Hosted).len(), 2);
+    {
+        let live = s.live();
+        let ids = |v: Vec<&AttemptRow>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+        assert_eq!(live.jobs_of(&Account::Byok("u1".into())).count(), 0);
+        assert_eq!(ids(live.attempts_of(&Account::Byok("u1".into()))), vec![ab.id]);
+        assert_eq!(ids(live.attempts_of(&Account::Hosted)), vec![ah.id]);
+        let with: Vec<&Account> = live.accounts_with_attempts().collect();
+        assert!(with.contains(&&Account::Byok("u1".into())), "{with:?}");
+    }
     // A pod id learnt later is indexed; a settled attempt leaves every index.
     ah.pod_id = Some("pod-new".into());
     assert!(s.attempt_cas(&mut ah).await.expect("cas"));
@@ -718,7 +726,34 @@ async fn the_live_set_is_indexed_by_account_and_by_pod(db: Db) {
     ah.state = AttemptState::Terminated;
     assert!(s.attempt_cas(&mut ah).await.expect("cas"));
     assert!(s.live().attempt_of_pod(&ah.pod_name, "pod-new").is_none());
-    assert_eq!(s.live().attempts_of(&Account::Hosted).len(), 1);
+    assert!(s.live().attempts_of(&Account::Hosted).is_empty());
+    assert_eq!(s.live().attempts_of(&Account::Byok("u1".into())).len(), 1);
+}
+
+/// Postgres only: during a rolling upgrade a replica still on the previous version inserts an
+/// attempt without an account; it takes its job's, so the new version reads it.
+#[tokio::test]
+async fn an_attempt_an_older_replica_inserts_takes_its_jobs_account() {
+    use sqlx::Connection as _;
+    let Some(db) = podwarden_store::testing::TestDb::postgres().await else { return };
+    let s = db.open().await.expect("open");
+    let mut j = JobRow::new(JobId::new(), &spec(), "local", "hash", 1_000);
+    j.account = Account::hosted_on(podwarden_core::ProviderKind::Aws);
+    s.job_insert(&j).await.expect("job");
+    // The previous version's insert: every column but `account`.
+    let mut old = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+    sqlx::query(
+        "INSERT INTO attempts (id, job_id, seq, state, generation, pod_name, gpu_type, gpu_count, cloud, \
+         price_micros_per_hour, created_at, cost_micros, node) \
+         VALUES ($1, $2, 1, 'intent', 0, 'pw-old', 'g4dn.xlarge', 1, 'aws', 526000, 1000, 0, 0)",
+    )
+    .bind(AttemptId::new().to_string())
+    .bind(j.id.to_string())
+    .execute(&mut old)
+    .await
+    .expect("an older replica's insert");
+    let read = s.attempts_for_job(j.id).await.expect("the new version reads it");
+    assert_eq!(read.iter().map(|a| &a.account).collect::<Vec<_>>(), [&j.account]);
 }
 
 /// Postgres only: a replica hears which rows another wrote (not its own) and reloads just those.
