@@ -21,7 +21,7 @@ use crate::{Engine, EngineError};
 use podwarden_core::JobId;
 use podwarden_core::events::EventKind;
 use podwarden_core::gpu::rank_placements;
-use podwarden_core::state::{AttemptState, JobState};
+use podwarden_core::state::JobState;
 use podwarden_store::Rehome;
 
 impl<C: Provider> Engine<C> {
@@ -47,10 +47,7 @@ impl<C: Provider> Engine<C> {
             }
         }
         let attempts = self.store.attempts_for_job(job).await?;
-        let ended = |a: &podwarden_store::AttemptRow| {
-            matches!(a.state, AttemptState::Terminated | AttemptState::Abandoned)
-        };
-        if !attempts.iter().all(ended) {
+        if !attempts.iter().all(|a| a.state.is_final()) {
             return Ok(false);
         }
         let spent_here = attempts.iter().any(|a| a.pod_id.is_some());

@@ -113,12 +113,8 @@ impl LiveSet {
         // another of its owner's accounts).
         if let Some(old) = self.jobs.remove(&j.id)
             && (old.account != j.account || !j.state.is_live())
-            && let Some(ids) = self.jobs_by_account.get_mut(&old.account)
         {
-            ids.remove(&j.id);
-            if ids.is_empty() {
-                self.jobs_by_account.remove(&old.account);
-            }
+            unindex(&mut self.jobs_by_account, &old.account, &j.id);
         }
         // Live as the job state machine defines it.
         if j.state.is_live() {
@@ -137,18 +133,8 @@ impl LiveSet {
                     self.attempts_by_pod.remove(key);
                 }
             }
-            if let Some(ids) = self.attempts_by_job.get_mut(&old.job_id) {
-                ids.remove(&a.id);
-                if ids.is_empty() {
-                    self.attempts_by_job.remove(&old.job_id);
-                }
-            }
-            if let Some(ids) = self.attempts_by_account.get_mut(&old.account) {
-                ids.remove(&a.id);
-                if ids.is_empty() {
-                    self.attempts_by_account.remove(&old.account);
-                }
-            }
+            unindex(&mut self.attempts_by_job, &old.job_id, &a.id);
+            unindex(&mut self.attempts_by_account, &old.account, &a.id);
         }
         if !a.state.is_final() {
             self.attempts_by_pod.insert(a.pod_name.clone(), a.id);
@@ -158,6 +144,16 @@ impl LiveSet {
             self.attempts_by_job.entry(a.job_id).or_default().insert(a.id);
             self.attempts_by_account.entry(a.account.clone()).or_default().insert(a.id);
             self.attempts.insert(a.id, a.clone());
+        }
+    }
+}
+
+/// Takes `id` out of `index[key]`, dropping the entry once it is empty.
+fn unindex<K: Eq + std::hash::Hash, V: Ord>(index: &mut HashMap<K, BTreeSet<V>>, key: &K, id: &V) {
+    if let Some(ids) = index.get_mut(key) {
+        ids.remove(id);
+        if ids.is_empty() {
+            index.remove(key);
         }
     }
 }
